@@ -1,0 +1,37 @@
+# The two commands in the README: `make reproduce` (main job) and `make test`.
+# Each creates the virtual environment it needs from nothing.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: reproduce test lint typecheck validate bench clean
+
+$(STAMP): pyproject.toml requirements/lock.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	$(BIN)/pip install --quiet -c requirements/lock.txt -e ".[dev]"
+	@touch $(STAMP)
+
+reproduce: $(STAMP)
+	$(BIN)/reunistat reproduce
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests analyses benchmarks
+	$(BIN)/ruff format --check src tests analyses benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest -q
+
+validate: $(STAMP)
+	$(BIN)/pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) outputs build .pytest_cache .mypy_cache .ruff_cache

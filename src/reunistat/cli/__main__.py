@@ -1,0 +1,5 @@
+"""Allow ``python -m reunistat.cli``."""
+
+from reunistat.cli import main
+
+main()

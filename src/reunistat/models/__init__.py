@@ -1,0 +1,1 @@
+"""Models of re-entry: survival, logistic, evaluation."""

@@ -1,0 +1,1 @@
+"""Reporting: disclosure control, tables and figures."""

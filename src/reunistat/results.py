@@ -1,0 +1,240 @@
+"""Result objects shared by every model: tidy(), glance(), confint(), provenance.
+
+A model function fits and returns a frozen :class:`ModelResult`; the result
+never refits. Column names follow broom: ``term, estimate, std_error,
+statistic, p_value, conf_low, conf_high``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as md
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+TIDY_COLUMNS = ("term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high")
+_VERSIONED = ("reunistat", "numpy", "pandas", "scipy", "statsmodels", "lifelines", "scikit-learn")
+
+
+def data_hash(df: pd.DataFrame) -> str:
+    """Return a SHA-256 of a DataFrame's values, index and column names.
+
+    Stable across runs and machines for the same data and column order.
+
+    >>> a = pd.DataFrame({"x": [1, 2]})
+    >>> data_hash(a) == data_hash(a.copy()), data_hash(a) == data_hash(a + 1)
+    (True, False)
+    """
+    h = hashlib.sha256()
+    h.update("\x1f".join(map(str, df.columns)).encode())
+    h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    """Return the installed versions of reunistat and the engines it uses."""
+    out = {}
+    for name in _VERSIONED:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What made a result: the data, the call and the software."""
+
+    function: str
+    data_sha256: str
+    formula: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=package_versions)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the provenance as a JSON-ready dictionary."""
+        return {
+            "function": self.function,
+            "data_sha256": self.data_sha256,
+            "formula": self.formula,
+            "options": {k: _jsonable(v) for k, v in self.options.items()},
+            "versions": dict(self.versions),
+        }
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    return repr(v)
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """A fitted model's estimates, their covariance and its fit statistics.
+
+    Parameters
+    ----------
+    model : str
+        A short name of the model ("cox", "fine_gray", "logistic", ...).
+    params : pandas.Series
+        Estimates on the linear-predictor scale, indexed by term.
+    cov : pandas.DataFrame
+        Their variance-covariance matrix (robust if ``vcov_type`` says so).
+    vcov_type : str
+        How ``cov`` was computed ("model", "robust", "cluster(child_id)").
+    n_obs : int
+        Rows used in the fit.
+    n_events : int or None
+        Events (survival) or positive outcomes (logistic).
+    fit_stats : dict
+        Log-likelihood, AIC, concordance and the like, for :meth:`glance`.
+    provenance : Provenance
+        What made the result.
+    dist : {"normal", "t"}
+        Reference distribution for tests and intervals.
+    df_resid : float or None
+        Residual degrees of freedom when ``dist == "t"``.
+    exp_label : str
+        The name of exponentiated estimates ("HR", "OR", "SHR").
+    extras : dict
+        Model-specific objects (baseline hazard, residuals, ...).
+    """
+
+    model: str
+    params: pd.Series
+    cov: pd.DataFrame
+    vcov_type: str
+    n_obs: int
+    n_events: int | None
+    fit_stats: dict[str, float]
+    provenance: Provenance
+    dist: Literal["normal", "t"] = "normal"
+    df_resid: float | None = None
+    exp_label: str = "exp(estimate)"
+    extras: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def std_errors(self) -> pd.Series:
+        """Standard errors: the square roots of the covariance diagonal."""
+        return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index)
+
+    def _quantile(self, conf_level: float) -> float:
+        q = 0.5 + conf_level / 2
+        if self.dist == "t" and self.df_resid is not None:
+            return float(stats.t.ppf(q, self.df_resid))
+        return float(stats.norm.ppf(q))
+
+    def tidy(self, exponentiate: bool = False, conf_level: float = 0.95) -> pd.DataFrame:
+        """Return one row per term: estimate, error, test and confidence interval.
+
+        With ``exponentiate=True`` the estimate and interval are exponentiated
+        (hazard or odds ratios); ``std_error`` stays on the linear scale, as in
+        broom.
+        """
+        if not 0 < conf_level < 1:
+            raise ValueError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
+        est = self.params.to_numpy(dtype=float)
+        se = self.std_errors.to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = est / se
+        if self.dist == "t" and self.df_resid is not None:
+            p = 2 * stats.t.sf(np.abs(z), self.df_resid)
+        else:
+            p = 2 * stats.norm.sf(np.abs(z))
+        q = self._quantile(conf_level)
+        lo, hi = est - q * se, est + q * se
+        if exponentiate:
+            est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
+        return pd.DataFrame(
+            {
+                "term": self.params.index.astype(str),
+                "estimate": est,
+                "std_error": se,
+                "statistic": z,
+                "p_value": p,
+                "conf_low": lo,
+                "conf_high": hi,
+            }
+        )
+
+    def confint(self, conf_level: float = 0.95, exponentiate: bool = False) -> pd.DataFrame:
+        """Return the confidence interval of each term, indexed by term."""
+        t = self.tidy(exponentiate=exponentiate, conf_level=conf_level)
+        return t.set_index("term")[["conf_low", "conf_high"]]
+
+    def glance(self) -> pd.DataFrame:
+        """Return a one-row summary: model, n, events and the fit statistics."""
+        row: dict[str, Any] = {
+            "model": self.model,
+            "n_obs": self.n_obs,
+            "n_events": self.n_events,
+            "vcov_type": self.vcov_type,
+        }
+        row.update(self.fit_stats)
+        return pd.DataFrame([row])
+
+    def summary_text(self, exponentiate: bool = True, digits: int = 3) -> str:
+        """Return the readable printout of the result."""
+        t = self.tidy(exponentiate=exponentiate)
+        t = t.rename(columns={"estimate": self.exp_label if exponentiate else "estimate"})
+        head = [
+            f"reunistat {self.model} model",
+            f"  formula: {self.provenance.formula}",
+            f"  observations: {self.n_obs:,}"
+            + (f"   events: {self.n_events:,}" if self.n_events is not None else ""),
+            f"  variance: {self.vcov_type}",
+        ]
+        stats_line = ", ".join(f"{k} = {v:.{digits + 1}g}" for k, v in self.fit_stats.items())
+        if stats_line:
+            head.append(f"  {stats_line}")
+        body = t.to_string(index=False, float_format=lambda x: f"{x:.{digits}f}")
+        return "\n".join(head) + "\n\n" + body
+
+    def __str__(self) -> str:
+        return self.summary_text()
+
+
+def etable(
+    results: dict[str, ModelResult] | list[ModelResult],
+    exponentiate: bool = True,
+    digits: int = 2,
+) -> pd.DataFrame:
+    """Lay several fitted models side by side, one column per model.
+
+    Each cell reads ``estimate (conf_low, conf_high)``; fit statistics follow
+    the terms. Terms missing from a model are left blank.
+    """
+    items = (
+        results.items()
+        if isinstance(results, dict)
+        else ((f"({i + 1}) {r.model}", r) for i, r in enumerate(results))
+    )
+    fmt = f".{digits}f"
+    cols: dict[str, pd.Series] = {}
+    for name, r in items:
+        t = r.tidy(exponentiate=exponentiate).set_index("term")
+        cells = t.apply(
+            lambda s: f"{s.estimate:{fmt}} ({s.conf_low:{fmt}}, {s.conf_high:{fmt}})", axis=1
+        )
+        g = r.glance().iloc[0]
+        extra = pd.Series(
+            {
+                "N": f"{int(g['n_obs']):,}",
+                "events": "" if g["n_events"] is None else f"{int(g['n_events']):,}",
+                "variance": str(g["vcov_type"]),
+            }
+        )
+        cols[name] = pd.concat([cells, extra])
+    table = pd.DataFrame(cols).fillna("")
+    stat_rows = ["N", "events", "variance"]
+    order = [t for t in table.index if t not in stat_rows] + stat_rows
+    return table.loc[order]

@@ -1,0 +1,85 @@
+"""The spells table: one row per return home. The contract between stages.
+
+:func:`reunistat.cohort.derive_cohort` produces it; every model takes it (or
+any DataFrame with a duration and an event column). DOMAIN.md §3 defines each
+quantity. Units are in the names.
+
+========================  ======================================================
+column                    meaning
+========================  ======================================================
+LA                        local authority code (string)
+CHILD                     the child's pseudonymous 903 identifier (never output)
+spell_number              1 for the child's first return home, 2 for the next...
+period_start              DECOM of the period of care that ended in the return
+return_date               DEC of that period: time zero
+return_rec                REC of the return: E4A, E4B or E13
+reentry_date              DECOM of the next period of care (NaT if none)
+reentered                 1 if re-entry was observed, else 0
+days_followed             days from return_date to re-entry or censoring (>= 0)
+censor_date               return_date + days_followed
+censor_reason             reentry, data_end, age18, death, other_exit
+event_type                0 censored, 1 re-entry, 2 competing exit (reached 18 /
+                          other permanent exit): for cumulative incidence
+age_at_return_years       exact age in years at return_date
+age_band                  DfE band: under 1, 1-4, 5-9, 10-15, 16+
+sex                       male / female
+ethnic_code               the 903 ETHNIC code
+ethnic_group              White, Mixed, Asian, Black, Other, Unknown
+disability                1 if the child has a CIN disability (or CIN N2)
+section20                 1 if LS on the last episode is V2
+legal_status_group        care_order, section20, placement_order, emergency, ...
+prior_periods             periods of care before the one just ended
+placement_moves           placement-changing episodes in the period, minus one
+last_placement_type       foster, childrens_home, secure, with_parents, ...
+period_length_days        DEC - DECOM of the period just ended
+category_of_need          CIN code N1-N8 of the last episode
+return_type               planned (E4A), unplanned (E4B), e13 (E13)
+return_year               financial year of return (April start), e.g. 2019
+idaci_decile              1 (most deprived) to 10, from the home postcode
+fsm                       free-school-meal eligibility from NPD (1/0, NA)
+pilot                     1 if the LA ran the reunification pilot on return_date
+========================  ======================================================
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SPELL_COLUMNS: Final = (
+    "LA",
+    "CHILD",
+    "spell_number",
+    "period_start",
+    "return_date",
+    "return_rec",
+    "reentry_date",
+    "reentered",
+    "days_followed",
+    "censor_date",
+    "censor_reason",
+    "event_type",
+    "age_at_return_years",
+    "age_band",
+    "sex",
+    "ethnic_code",
+    "ethnic_group",
+    "disability",
+    "section20",
+    "legal_status_group",
+    "prior_periods",
+    "placement_moves",
+    "last_placement_type",
+    "period_length_days",
+    "category_of_need",
+    "return_type",
+    "return_year",
+    "idaci_decile",
+    "fsm",
+    "pilot",
+)
+
+CENSOR_REASONS: Final = ("reentry", "data_end", "age18", "death", "other_exit")
+#: event_type codes for competing-risks analyses.
+EVENT_CENSORED: Final = 0
+EVENT_REENTRY: Final = 1
+EVENT_COMPETING: Final = 2
