@@ -1,0 +1,29 @@
+"""Logistic models of re-entry to care within a fixed horizon of a return home.
+
+Outcome (:func:`horizon_outcome`): re-entry within H days (365 by default);
+spells censored before H without re-entry are excluded and counted.
+Models: :func:`logistic` (odds ratios; model-based, HC or cluster-robust
+variance by local authority or child), :func:`gee` (exchangeable correlation
+within local authority), :func:`multilevel` (random intercept by local
+authority: between-authority variance and median odds ratio). Interpretation:
+:func:`predict_profiles`, :func:`average_marginal_effects`,
+:func:`observed_vs_predicted`. Prediction checks: :func:`prediction_checks`.
+
+These models describe populations of children returning home: how the chance
+of re-entry differs between groups and authorities. They are not tools for
+decisions about an individual child, and must not be used to score one.
+"""
+
+from reunistat.models.logistic._errors import LogisticInputError, SeparationError
+from reunistat.models.logistic.fit import gee, logistic
+from reunistat.models.logistic.outcome import HorizonOutcome, horizon_outcome, outcome_name
+
+__all__ = [
+    "HorizonOutcome",
+    "LogisticInputError",
+    "SeparationError",
+    "gee",
+    "horizon_outcome",
+    "logistic",
+    "outcome_name",
+]

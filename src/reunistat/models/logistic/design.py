@@ -1,0 +1,188 @@
+"""Formula to design matrix (formulaic), with checks that name what is wrong.
+
+A formula's right-hand side uses formulaic syntax, close to R's: ``a + b``,
+``a * b`` and ``a:b`` for interactions, ``C(x)`` to treat a number as a
+category, ``bs(x, df=4)`` for a B-spline of a continuous term (age, length of
+care), ``np.log(x)`` for transforms. String columns are categories with the
+alphabetically first level as reference, as in R.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import model_matrix
+
+from reunistat.models.logistic._errors import LogisticInputError, SeparationError
+from reunistat.models.logistic.outcome import (
+    Competing,
+    HorizonOutcome,
+    horizon_outcome,
+    outcome_name,
+)
+
+
+@dataclass(frozen=True)
+class Design:
+    """The model's outcome, design matrix and what made them."""
+
+    y: np.ndarray
+    X: np.ndarray
+    terms: list[str]
+    formula: str
+    model_spec: Any
+    index: pd.Index
+    outcome: HorizonOutcome | None
+    n_dropped_missing: int
+
+
+def split_formula(formula: str) -> tuple[str | None, str]:
+    """Split ``"y ~ x"`` into ``("y", "x")`` and ``"~ x"`` or ``"x"`` into ``(None, "x")``."""
+    if not isinstance(formula, str) or not formula.strip():
+        raise LogisticInputError(f"formula must be a non-empty string, got {formula!r}")
+    if formula.count("~") > 1:
+        raise LogisticInputError(f"formula has more than one '~': {formula!r}")
+    if "~" in formula:
+        lhs, rhs = (s.strip() for s in formula.split("~"))
+        return (lhs or None), rhs or "1"
+    return None, formula.strip()
+
+
+def build_design(
+    formula: str,
+    data: pd.DataFrame,
+    *,
+    horizon_days: int = 365,
+    competing: Competing = "exclude",
+    extra_cols: tuple[str, ...] = (),
+) -> Design:
+    """Derive the outcome (if the formula has no left side) and the design matrix.
+
+    Parameters
+    ----------
+    formula : str
+        ``"~ x1 + x2"``: the outcome is re-entry within ``horizon_days`` from
+        the spells columns ``days_followed`` and ``reentered``;
+        ``"y ~ x1 + x2"``: ``y`` is an existing 0/1 column.
+    data : pandas.DataFrame
+        The spells table (or any DataFrame holding the columns named).
+    horizon_days, competing
+        See :func:`~reunistat.models.logistic.outcome.horizon_outcome`.
+    extra_cols : tuple of str
+        Columns (such as cluster identifiers) that must be non-missing too.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise LogisticInputError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if len(data) == 0:
+        raise LogisticInputError("data has no rows")
+    for c in extra_cols:
+        if c not in data.columns:
+            raise LogisticInputError(f"data has no column {c!r}")
+    lhs, rhs = split_formula(formula)
+    counts: HorizonOutcome | None = None
+    if lhs is None:
+        data, counts = horizon_outcome(data, horizon_days, competing=competing)
+        lhs = outcome_name(horizon_days)
+    elif lhs not in data.columns:
+        raise LogisticInputError(
+            f"outcome column {lhs!r} is not in data; leave the left side empty ('~ x1 + x2') "
+            "to derive re-entry within horizon_days from the spells table"
+        )
+    full = f"{lhs} ~ {rhs}"
+    if extra_cols:
+        keep = data[list(extra_cols)].notna().all(axis=1)
+        data = data.loc[keep]
+    n_in = len(data)
+    try:
+        mm = model_matrix(full, data, na_action="drop")
+    except Exception as exc:  # formulaic raises many types; restate plainly
+        raise LogisticInputError(f"cannot build the model from formula {full!r}: {exc}") from exc
+    Xdf = mm.rhs
+    y = np.asarray(mm.lhs, dtype=float).ravel()
+    X = np.asarray(Xdf, dtype=float)
+    terms = [str(c) for c in Xdf.columns]
+    _check_outcome(y, lhs)
+    check_columns(X, y, terms)
+    return Design(
+        y=y,
+        X=X,
+        terms=terms,
+        formula=full,
+        model_spec=mm.rhs.model_spec,
+        index=Xdf.index,
+        outcome=counts,
+        n_dropped_missing=n_in - len(y),
+    )
+
+
+def _check_outcome(y: np.ndarray, name: str) -> None:
+    if len(y) == 0:
+        raise LogisticInputError(f"no rows left after dropping missing values of {name!r}")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise LogisticInputError(f"outcome {name!r} must be 0/1")
+    n1 = int(y.sum())
+    if n1 == 0 or n1 == len(y):
+        what = "re-entered" if n1 else "did not re-enter"
+        raise LogisticInputError(
+            f"all {len(y):,} spells {what} ({name!r} is constant): there is nothing to model"
+        )
+
+
+def check_columns(X: np.ndarray, y: np.ndarray, terms: list[str]) -> None:
+    """Raise a clear error for a constant covariate, an empty cell or separation.
+
+    Checks, in order: an all-zero column (an empty cell, e.g. a category level
+    or interaction with no spells); a constant column besides the intercept
+    (a constant covariate); a 0/1 column within which every spell has the
+    same outcome (quasi-complete separation); and linear dependence.
+    """
+    n = len(y)
+    icpt = [i for i, t in enumerate(terms) if t == "Intercept"]
+    for j, t in enumerate(terms):
+        col = X[:, j]
+        if j in icpt:
+            continue
+        if not col.any():
+            raise LogisticInputError(
+                f"empty cell: no spells have {t!r} (the column is all zero); drop or merge "
+                "that level or interaction"
+            )
+        if np.ptp(col) == 0:
+            raise LogisticInputError(
+                f"covariate {t!r} is constant (= {col[0]:g} in all {n:,} spells): it cannot "
+                "be estimated; drop it from the formula"
+            )
+    for j, t in enumerate(terms):
+        col = X[:, j]
+        if j in icpt or not np.isin(col, (0.0, 1.0)).all():
+            continue
+        for v in (1.0, 0.0):
+            inside = col == v
+            m = int(inside.sum())
+            k = int(y[inside].sum())
+            if m and (k == 0 or k == m) and (v == 1.0 or m < n):
+                what = "re-entered" if k else "did not re-enter"
+                side = f"with {t!r}" if v == 1.0 else f"without {t!r}"
+                raise SeparationError(
+                    f"separation: all {m:,} spells {side} {what}, so its odds ratio is "
+                    "infinite; merge levels, drop the term, or use a penalised model "
+                    "(prediction checks with penalty='l2')"
+                )
+    xtx = X.T @ X
+    d = np.sqrt(np.diag(xtx))
+    eig, vec = np.linalg.eigh(xtx / np.outer(d, d))
+    if eig[0] < 1e-10 * eig[-1]:
+        involved = [terms[i] for i in np.flatnonzero(np.abs(vec[:, 0]) > 1e-4)]
+        raise LogisticInputError(
+            "the design matrix is rank deficient: these terms are collinear: "
+            f"{', '.join(involved)}; drop one of them"
+        )
+
+
+def design_for(model_spec: Any, data: pd.DataFrame) -> np.ndarray:
+    """Return the design matrix of new data under a fitted model's spec."""
+    mm = model_spec.get_model_matrix(data, na_action="raise")
+    return np.asarray(mm, dtype=float)

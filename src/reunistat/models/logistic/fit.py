@@ -1,0 +1,329 @@
+"""Logistic regression of re-entry within a horizon, with robust and GEE variants.
+
+These models describe populations of returns home (how re-entry rates differ
+between groups of children and authorities); they are not for decisions about
+an individual child.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, xlogy
+
+from reunistat.models.logistic._errors import LogisticInputError, SeparationError
+from reunistat.models.logistic.design import Design, build_design
+from reunistat.models.logistic.outcome import Competing
+from reunistat.models.logistic.vcov import VcovType, cluster_codes, sandwich
+from reunistat.results import ModelResult, Provenance, data_hash
+
+_VCOV = ("model", "HC0", "HC1", "cluster")
+GeeCov = Literal["robust", "naive", "bias_reduced"]
+
+
+@dataclass(frozen=True)
+class IrlsFit:
+    """Output of :func:`irls`."""
+
+    params: np.ndarray
+    p: np.ndarray
+    information: np.ndarray
+    loglik: float
+    n_iter: int
+
+
+def _loglik(y: np.ndarray, eta: np.ndarray) -> float:
+    # log p = -log(1 + exp(-eta)); stable for large |eta|
+    return float(-(np.logaddexp(0.0, -eta) * y + np.logaddexp(0.0, eta) * (1 - y)).sum())
+
+
+def irls(
+    X: np.ndarray,
+    y: np.ndarray,
+    terms: list[str] | None = None,
+    tol: float = 1e-12,
+    max_iter: int = 60,
+) -> IrlsFit:
+    """Fit a logistic regression by Newton-Raphson (IRLS) with step halving.
+
+    Converges when the relative change in deviance is below ``tol`` (R's
+    ``glm`` uses 1e-8); raises :class:`SeparationError` when the estimates
+    diverge, which is what (quasi-)complete separation looks like.
+    """
+    k = X.shape[1]
+    terms = terms or [f"x{j}" for j in range(k)]
+    ybar = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+    beta = np.zeros(k)
+    icpt = np.flatnonzero(np.all(X == 1.0, axis=0))
+    if icpt.size:
+        beta[icpt[0]] = np.log(ybar / (1 - ybar))
+    eta = X @ beta
+    ll = _loglik(y, eta)
+    for it in range(1, max_iter + 1):
+        p = expit(eta)
+        w = p * (1 - p)
+        info = (X * w[:, None]).T @ X
+        grad = X.T @ (y - p)
+        try:
+            step = np.linalg.solve(info, grad)
+        except np.linalg.LinAlgError as exc:
+            raise SeparationError(_separation_message(beta, terms)) from exc
+        for _ in range(30):
+            new_beta = beta + step
+            new_eta = X @ new_beta
+            new_ll = _loglik(y, new_eta)
+            if new_ll >= ll - 1e-9 * abs(ll):
+                break
+            step /= 2
+        dev_change = abs(new_ll - ll) / (abs(new_ll) + 0.1)
+        beta, eta, ll = new_beta, new_eta, new_ll
+        if np.max(np.abs(eta)) > 30:
+            raise SeparationError(_separation_message(beta, terms))
+        if dev_change < tol and np.max(np.abs(step)) < 1e-6:
+            p = expit(eta)
+            w = p * (1 - p)
+            info = (X * w[:, None]).T @ X
+            return IrlsFit(beta, p, info, ll, it)
+    raise SeparationError(
+        f"the logistic fit did not converge in {max_iter} iterations; "
+        + _separation_message(beta, terms)
+    )
+
+
+def _separation_message(beta: np.ndarray, terms: list[str]) -> str:
+    big = [t for t, b in zip(terms, beta, strict=True) if abs(b) > 10 and t != "Intercept"]
+    who = ", ".join(big) if big else ", ".join(terms)
+    return (
+        "separation: the outcome is perfectly predicted by a combination of covariates "
+        f"(estimates diverging for: {who}); odds ratios are infinite. Merge sparse levels, "
+        "drop the term, or use a penalised model"
+    )
+
+
+def _check_options(vcov: str | None, cluster: str | None) -> VcovType:
+    if vcov is None:
+        return "cluster" if cluster is not None else "model"
+    if vcov not in _VCOV:
+        raise LogisticInputError(f"vcov must be one of {_VCOV}, got {vcov!r}")
+    if vcov == "cluster" and cluster is None:
+        raise LogisticInputError("vcov='cluster' needs cluster= a column name, e.g. 'LA'")
+    if vcov != "cluster" and cluster is not None:
+        raise LogisticInputError(f"cluster={cluster!r} was given but vcov={vcov!r}")
+    return vcov  # type: ignore[return-value]
+
+
+def _fit_stats(d: Design, fit: IrlsFit, n_clusters: int | None) -> dict[str, float]:
+    n, k = d.X.shape
+    ybar = d.y.mean()
+    null_ll = float((xlogy(d.y, ybar) + xlogy(1 - d.y, 1 - ybar)).sum())
+    stats: dict[str, float] = {
+        "log_likelihood": fit.loglik,
+        "deviance": -2 * fit.loglik,
+        "null_deviance": -2 * null_ll,
+        "aic": -2 * fit.loglik + 2 * k,
+        "bic": -2 * fit.loglik + np.log(n) * k,
+        "auc": concordance(d.y, fit.p),
+        "iterations": float(fit.n_iter),
+    }
+    if d.outcome is not None:
+        stats["horizon_days"] = float(d.outcome.horizon_days)
+        stats["n_excluded_censored"] = float(d.outcome.n_excluded_censored)
+    if n_clusters is not None:
+        stats["n_clusters"] = float(n_clusters)
+    return stats
+
+
+def concordance(y: np.ndarray, p: np.ndarray) -> float:
+    """Return the concordance (area under the ROC curve), ties counted half."""
+    ranks = pd.Series(p).rank(method="average").to_numpy()
+    n1 = float(y.sum())
+    n0 = len(y) - n1
+    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _unique_index(data: pd.DataFrame) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame) and not data.index.is_unique:
+        return data.reset_index(drop=True)
+    return data
+
+
+def logistic(
+    formula: str,
+    data: pd.DataFrame,
+    *,
+    horizon_days: int = 365,
+    vcov: VcovType | None = None,
+    cluster: str | None = None,
+    competing: Competing = "exclude",
+) -> ModelResult:
+    """Fit a logistic model of re-entry within ``horizon_days`` of a return home.
+
+    Describes populations (how the odds of re-entry differ between groups);
+    not for decisions about an individual child.
+
+    Parameters
+    ----------
+    formula : str
+        Right-hand side of the model, e.g. ``"~ age_band + section20 +
+        bs(period_length_days, df=4) + return_type * prior_periods"``; the
+        outcome is then re-entry within ``horizon_days`` derived from the
+        spells columns ``days_followed`` and ``reentered`` (spells censored
+        earlier without re-entry are excluded and counted). With a left-hand
+        side (``"y ~ ..."``), ``y`` is an existing 0/1 column.
+    data : pandas.DataFrame
+        The spells table (:mod:`reunistat.spells`) or any DataFrame.
+    horizon_days : int
+        The horizon H in days (365 by default).
+    vcov : {"model", "HC0", "HC1", "cluster"}, optional
+        The variance: inverse information ("model"); robust HC0/HC1; or
+        cluster-robust by ``cluster`` (R's ``sandwich::vcovCL`` default for a glm).
+        Defaults to "cluster" when ``cluster`` is given, else "model".
+    cluster : str, optional
+        Column of cluster labels, e.g. ``"LA"`` or ``"CHILD"``.
+    competing : {"exclude", "negative"}
+        Spells ended before H by reaching 18 or another permanent exit:
+        excluded (default) or counted as not re-entering.
+
+    Returns
+    -------
+    ModelResult
+        ``tidy(exponentiate=True)`` gives odds ratios with CIs; the model-based
+        covariance is in ``extras["cov_model"]``; ``extras["outcome"]`` holds
+        the counts behind the outcome.
+    """
+    kind = _check_options(vcov, cluster)
+    data = _unique_index(data)
+    d = build_design(
+        formula,
+        data,
+        horizon_days=horizon_days,
+        competing=competing,
+        extra_cols=(cluster,) if cluster else (),
+    )
+    fit = irls(d.X, d.y, d.terms)
+    bread = np.linalg.inv(fit.information)
+    bread = (bread + bread.T) / 2
+    codes = n_cl = None
+    if kind == "cluster":
+        assert cluster is not None
+        codes, n_cl = cluster_codes(data.loc[d.index, cluster])
+        if n_cl < 2:
+            raise LogisticInputError(f"cluster-robust variance needs 2+ clusters in {cluster!r}")
+    cov = sandwich(d.X, d.y - fit.p, bread, kind, codes, n_cl)
+    idx = pd.Index(d.terms)
+    extras: dict[str, Any] = {
+        "cov_model": pd.DataFrame(bread, index=idx, columns=idx),
+        "outcome": d.outcome,
+        "model_spec": d.model_spec,
+        "data": data.loc[d.index],
+        "y": d.y,
+        "fitted": fit.p,
+        "n_dropped_missing": d.n_dropped_missing,
+    }
+    return ModelResult(
+        model="logistic",
+        params=pd.Series(fit.params, index=idx),
+        cov=pd.DataFrame(cov, index=idx, columns=idx),
+        vcov_type=f"cluster({cluster})" if kind == "cluster" else kind,
+        n_obs=len(d.y),
+        n_events=int(d.y.sum()),
+        fit_stats=_fit_stats(d, fit, n_cl),
+        provenance=Provenance(
+            function="reunistat.models.logistic.logistic",
+            data_sha256=data_hash(data),
+            formula=d.formula,
+            options={
+                "horizon_days": horizon_days,
+                "vcov": kind,
+                "cluster": cluster,
+                "competing": competing,
+            },
+        ),
+        exp_label="OR",
+        extras=extras,
+    )
+
+
+def gee(
+    formula: str,
+    data: pd.DataFrame,
+    *,
+    group: str = "LA",
+    horizon_days: int = 365,
+    cov_type: GeeCov = "robust",
+    competing: Competing = "exclude",
+) -> ModelResult:
+    """Fit a logistic GEE with exchangeable correlation within ``group``.
+
+    Population-averaged odds ratios, with spells of one local authority (or
+    child) allowed to be correlated. Uses statsmodels' ``GEE``. Describes
+    populations; not for decisions about an individual child.
+
+    The working correlation is the moment estimate with the Pearson scale
+    estimated (divisor n), as ``geepack::geeglm(..., corstr =
+    "exchangeable")``; estimates and robust errors equal geepack's to 1e-8.
+
+    Parameters
+    ----------
+    formula, data, horizon_days, competing
+        As for :func:`logistic`.
+    group : str
+        Column of cluster labels ("LA" by default).
+    cov_type : {"robust", "naive", "bias_reduced"}
+        The sandwich (default), model-based, or Mancl-DeRouen variance.
+    """
+    import statsmodels.api as sm
+
+    if cov_type not in ("robust", "naive", "bias_reduced"):
+        raise LogisticInputError(f"cov_type must be robust, naive or bias_reduced: {cov_type!r}")
+    data = _unique_index(data)
+    d = build_design(
+        formula, data, horizon_days=horizon_days, competing=competing, extra_cols=(group,)
+    )
+    codes, n_cl = cluster_codes(data.loc[d.index, group])
+    if n_cl < 2:
+        raise LogisticInputError(f"GEE needs 2+ groups in {group!r}")
+    order = np.argsort(codes, kind="stable")
+    mod = sm.GEE(
+        d.y[order],
+        d.X[order],
+        groups=codes[order],
+        family=sm.families.Binomial(),
+        cov_struct=sm.cov_struct.Exchangeable(),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = mod.fit(maxiter=200, ctol=1e-10, cov_type=cov_type, ddof_scale=0)
+    idx = pd.Index(d.terms)
+    alpha = float(mod.cov_struct.dep_params)
+    stats = {"working_correlation": alpha, "n_clusters": float(n_cl)}
+    if d.outcome is not None:
+        stats["horizon_days"] = float(d.outcome.horizon_days)
+        stats["n_excluded_censored"] = float(d.outcome.n_excluded_censored)
+    return ModelResult(
+        model="logistic_gee",
+        params=pd.Series(np.asarray(res.params), index=idx),
+        cov=pd.DataFrame(np.asarray(res.cov_params()), index=idx, columns=idx),
+        vcov_type=f"gee_{cov_type}({group})",
+        n_obs=len(d.y),
+        n_events=int(d.y.sum()),
+        fit_stats=stats,
+        provenance=Provenance(
+            function="reunistat.models.logistic.gee",
+            data_sha256=data_hash(data),
+            formula=d.formula,
+            options={
+                "group": group,
+                "horizon_days": horizon_days,
+                "cov_type": cov_type,
+                "corstr": "exchangeable",
+                "competing": competing,
+            },
+        ),
+        exp_label="OR",
+        extras={"outcome": d.outcome, "model_spec": d.model_spec, "data": data.loc[d.index]},
+    )

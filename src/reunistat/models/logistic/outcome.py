@@ -1,0 +1,164 @@
+"""The fixed-horizon outcome: re-entry within H days of a return home.
+
+DOMAIN.md §3: a spell is a positive if re-entry was observed on or before day
+H; a negative if the child was followed for at least H days without re-entry
+(including a re-entry after day H); and it is **excluded** if follow-up ended
+before day H without re-entry, because such a spell is not a known negative.
+The number excluded is always reported.
+
+Spells ended before H by a competing exit (reaching 18, another permanent
+exit: ``censor_reason`` in ``age18``, ``death``, ``other_exit``) cannot
+re-enter; by default they are excluded like any other censored spell
+(``competing="exclude"``); ``competing="negative"`` counts them as negatives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from reunistat.models.logistic._errors import LogisticInputError
+
+Competing = Literal["exclude", "negative"]
+COMPETING_REASONS = ("age18", "death", "other_exit")
+
+
+@dataclass(frozen=True)
+class HorizonOutcome:
+    """Counts behind a fixed-horizon outcome.
+
+    Attributes
+    ----------
+    horizon_days : int
+        The horizon H.
+    n_spells : int
+        Spells offered.
+    n_used : int
+        Spells with a known outcome at H (positives plus negatives).
+    n_events : int
+        Spells that re-entered within H days.
+    n_excluded_censored : int
+        Spells censored before H without re-entry, excluded.
+    n_competing_negative : int
+        Spells ended before H by a competing exit and counted as negatives
+        (0 unless ``competing="negative"``).
+    """
+
+    horizon_days: int
+    n_spells: int
+    n_used: int
+    n_events: int
+    n_excluded_censored: int
+    n_competing_negative: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """Return the counts as a dictionary."""
+        return {
+            "horizon_days": self.horizon_days,
+            "n_spells": self.n_spells,
+            "n_used": self.n_used,
+            "n_events": self.n_events,
+            "n_excluded_censored": self.n_excluded_censored,
+            "n_competing_negative": self.n_competing_negative,
+        }
+
+
+def outcome_name(horizon_days: int) -> str:
+    """Return the column name of the outcome at a horizon, e.g. ``reentry_365d``."""
+    return f"reentry_{horizon_days}d"
+
+
+def horizon_outcome(
+    spells: pd.DataFrame,
+    horizon_days: int = 365,
+    *,
+    duration_col: str = "days_followed",
+    event_col: str = "reentered",
+    competing: Competing = "exclude",
+    censor_reason_col: str = "censor_reason",
+) -> tuple[pd.DataFrame, HorizonOutcome]:
+    """Add the outcome "re-entered within ``horizon_days``" and drop unknowns.
+
+    Parameters
+    ----------
+    spells : pandas.DataFrame
+        One row per return home, with ``duration_col`` (days from return to
+        re-entry or censoring) and ``event_col`` (1 re-entered, 0 censored).
+    horizon_days : int
+        The horizon H in days (365 by default). Re-entry on day H counts.
+    duration_col, event_col : str
+        Column names of follow-up time and the re-entry indicator.
+    competing : {"exclude", "negative"}
+        What to do with spells ended before H by a competing exit.
+    censor_reason_col : str
+        Column naming why follow-up ended; needed only with
+        ``competing="negative"``.
+
+    Returns
+    -------
+    (pandas.DataFrame, HorizonOutcome)
+        The spells with a known outcome, with a new 0/1 column named
+        :func:`outcome_name` ``(horizon_days)``, and the counts.
+
+    Raises
+    ------
+    LogisticInputError
+        If a column is missing or malformed, or no spell is followed to H.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"days_followed": [10, 400, 100, 500], "reentered": [1, 0, 0, 1]})
+    >>> out, counts = horizon_outcome(s, 365)
+    >>> out["reentry_365d"].tolist(), counts.n_excluded_censored
+    ([1, 0, 0], 1)
+    """
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, np.integer)):
+        raise LogisticInputError(
+            f"horizon_days must be a whole number of days, got {horizon_days!r}"
+        )
+    if horizon_days <= 0:
+        raise LogisticInputError(f"horizon_days must be positive, got {horizon_days}")
+    if competing not in ("exclude", "negative"):
+        raise LogisticInputError(f"competing must be 'exclude' or 'negative', got {competing!r}")
+    for col in (duration_col, event_col):
+        if col not in spells.columns:
+            raise LogisticInputError(f"the spells table has no column {col!r}")
+    t = pd.to_numeric(spells[duration_col], errors="coerce").to_numpy(dtype=float)
+    e = pd.to_numeric(spells[event_col], errors="coerce").to_numpy(dtype=float)
+    bad = np.isnan(t) | np.isnan(e) | ~np.isin(e, (0.0, 1.0)) | (t < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise LogisticInputError(
+            f"{bad.sum()} spells have a missing or invalid {duration_col!r} (>= 0) or "
+            f"{event_col!r} (0/1); first at row {spells.index[i]!r}"
+        )
+    h = int(horizon_days)
+    positive = (e == 1) & (t <= h)
+    known = positive | (t >= h)
+    n_comp = 0
+    if competing == "negative":
+        if censor_reason_col not in spells.columns:
+            raise LogisticInputError(f"competing='negative' needs the column {censor_reason_col!r}")
+        comp = (~known) & spells[censor_reason_col].isin(COMPETING_REASONS).to_numpy()
+        n_comp = int(comp.sum())
+        known = known | comp
+    if not (t >= h).any():
+        raise LogisticInputError(
+            f"horizon_days={h} is longer than any follow-up: the longest spell was followed "
+            f"{np.nanmax(t):.0f} days, so no spell is known not to have re-entered within "
+            f"{h} days; choose a horizon of at most {np.nanmax(t):.0f} days"
+        )
+    out = spells.loc[known].copy()
+    out[outcome_name(h)] = positive[known].astype(np.int64)
+    counts = HorizonOutcome(
+        horizon_days=h,
+        n_spells=len(spells),
+        n_used=int(known.sum()),
+        n_events=int(positive.sum()),
+        n_excluded_censored=int((~known).sum()),
+        n_competing_negative=n_comp,
+    )
+    return out, counts
