@@ -105,6 +105,7 @@ def build_design(
     X = np.asarray(Xdf, dtype=float)
     terms = [str(c) for c in Xdf.columns]
     _check_outcome(y, lhs)
+    empty_cells(mm.rhs.model_spec, data.loc[Xdf.index])
     check_columns(X, y, terms)
     return Design(
         y=y,
@@ -180,6 +181,30 @@ def check_columns(X: np.ndarray, y: np.ndarray, terms: list[str]) -> None:
             "the design matrix is rank deficient: these terms are collinear: "
             f"{', '.join(involved)}; drop one of them"
         )
+
+
+def empty_cells(model_spec: Any, data: pd.DataFrame) -> None:
+    """Raise if an interaction of categorical columns has a combination with no spells."""
+    for term in model_spec.formula:
+        cols = [str(f.expr) for f in term.factors if str(f.expr) in data.columns]
+        if len(cols) < 2 or len(cols) < len(term.factors):
+            continue
+        if any(pd.api.types.is_numeric_dtype(data[c]) for c in cols):
+            continue
+        counts = data.groupby(cols, observed=False).size()
+        full = pd.MultiIndex.from_product(
+            [sorted(data[c].dropna().unique(), key=str) for c in cols], names=cols
+        )
+        missing = [ix for ix in full if counts.get(ix, 0) == 0]
+        if missing:
+            shown = "; ".join(
+                ", ".join(f"{c}={v}" for c, v in zip(cols, ix, strict=True)) for ix in missing[:5]
+            )
+            raise LogisticInputError(
+                f"empty cells in the interaction {':'.join(cols)}: no spells have {shown}"
+                + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
+                + "; merge levels or drop the interaction"
+            )
 
 
 def design_for(model_spec: Any, data: pd.DataFrame) -> np.ndarray:
