@@ -126,7 +126,7 @@ def test_complete_separation_by_a_continuous_covariate():
     s = _spells()
     s["reentered"] = (s["x"] > 0).astype(int)
     s["days_followed"] = np.where(s["reentered"] == 1, 10, 400)
-    with pytest.raises(SeparationError, match="separation.*x"):
+    with pytest.raises(SeparationError, match=r"separation.*x"):
         logistic("~ x", s)
 
 
@@ -134,14 +134,14 @@ def test_outcome_constant():
     s = _spells()
     s["reentered"] = 0
     s["days_followed"] = 400
-    with pytest.raises(LogisticInputError, match="did not re-enter.*nothing to model"):
+    with pytest.raises(LogisticInputError, match=r"did not re-enter.*nothing to model"):
         logistic("~ x", s)
 
 
 def test_collinear_terms():
     s = _spells()
     s["x2"] = 2 * s["x"] + 1
-    with pytest.raises(LogisticInputError, match="collinear: .*x.*x2"):
+    with pytest.raises(LogisticInputError, match=r"collinear: .*x.*x2"):
         logistic("~ x + x2", s)
 
 
