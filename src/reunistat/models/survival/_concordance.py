@@ -1,0 +1,94 @@
+"""Harrell's concordance for survival data as R's ``survival::concordance`` defines it.
+
+For each event at time ``t`` the comparable rows are those at risk at ``t`` in
+the same stratum (``start < t <= stop``) other than rows with an event at ``t``;
+a pair is concordant when the row with the event has the larger linear
+predictor. Pairs carry weight ``w_i w_j``; ties in the predictor count one half::
+
+    C = (concordant + tied / 2) / (concordant + discordant + tied)
+
+The counts are a two-dimensional dominance problem (time order x predictor
+order), solved offline in ``O(n log^2 n)`` with whole-array numpy operations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _dominance(
+    vals: np.ndarray, weights: np.ndarray, query: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each query element, sum the weights of earlier non-query elements by value.
+
+    Returns ``(less, less_or_equal)``: sums over earlier points with value strictly
+    below, and at most, the query's value. ``vals`` are non-negative integers.
+    """
+    n = vals.shape[0]
+    m = int(vals.max()) + 2 if n else 1
+    pos = np.arange(n, dtype=np.int64)
+    qidx = np.flatnonzero(query)
+    less = np.zeros(qidx.shape[0])
+    leq = np.zeros(qidx.shape[0])
+    order = np.arange(n, dtype=np.int64)
+    level = 0
+    while (1 << level) < n:
+        parent = pos >> (level + 1)
+        key = parent * m + vals
+        order = order[np.argsort(key[order], kind="stable")]
+        ks = key[order]
+        left_point = (((pos >> level) & 1) == 0) & ~query
+        cw = np.concatenate([[0.0], np.cumsum(np.where(left_point[order], weights[order], 0.0))])
+        right_q = ((qidx >> level) & 1) == 1
+        qq = qidx[right_q]
+        base = cw[np.searchsorted(ks, parent[qq] * m, "left")]
+        less[right_q] += cw[np.searchsorted(ks, key[qq], "left")] - base
+        leq[right_q] += cw[np.searchsorted(ks, key[qq], "right")] - base
+        level += 1
+    return less, leq
+
+
+def concordance_index(
+    stop: np.ndarray,
+    event: np.ndarray,
+    eta: np.ndarray,
+    *,
+    start: np.ndarray | None = None,
+    strata: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> float:
+    """Return R's concordance of a Cox linear predictor ``eta`` (higher = earlier event)."""
+    n = stop.shape[0]
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    s = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
+    vals = np.unique(eta, return_inverse=True)[1].astype(np.int64)
+    times = stop if start is None else np.concatenate([stop, start])
+    ranks = np.unique(times, return_inverse=True)[1].astype(np.int64) + 1
+    big = int(ranks.max()) + 2
+    stop_key = s * big + ranks[:n]
+    # The sequence runs from late to early times. Within a key: removals first (a row
+    # whose entry is at or after t is not at risk at t; a finished stratum leaves),
+    # then censored rows, then the event queries, then the events themselves.
+    ev_idx = np.flatnonzero(event)
+    keys = [stop_key, stop_key[ev_idx]]
+    kinds = [np.where(event, 3, 1), np.full(ev_idx.shape[0], 2)]
+    wts = [w, w[ev_idx]]
+    vv = [vals, vals[ev_idx]]
+    if start is not None or strata is not None:
+        keys.append(s * big + (ranks[n:] if start is not None else 0))
+        kinds.append(np.zeros(n, dtype=np.int64))
+        wts.append(-w)
+        vv.append(vals)
+    k_all = np.concatenate(keys)
+    kind_all = np.concatenate(kinds)
+    order = np.lexsort((kind_all, -k_all))
+    is_query = kind_all[order] == 2
+    w_all = np.concatenate(wts)[order]
+    less, leq = _dominance(np.concatenate(vv)[order], w_all, is_query)
+    at_risk = np.cumsum(np.where(is_query, 0.0, w_all))[is_query]
+    wq = w_all[is_query]
+    concordant = float(np.sum(wq * less))
+    tied = float(np.sum(wq * (leq - less)))
+    discordant = float(np.sum(wq * (at_risk - leq)))
+    denom = concordant + discordant + tied
+    return (concordant + tied / 2) / denom if denom > 0 else float("nan")

@@ -1,0 +1,156 @@
+"""Checks and conversions at the boundary of the survival models.
+
+Every function here turns a DataFrame and column names into arrays, or raises a
+:class:`ValueError` that names the column, the number of offending rows and the
+first of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula, model_matrix
+
+
+def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> None:
+    """Raise a clear error when an option is not one of the allowed values."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+
+
+def check_columns(data: pd.DataFrame, cols: Sequence[str | None], what: str) -> None:
+    """Raise if any named column is missing from ``data``."""
+    missing = [c for c in cols if c is not None and c not in data.columns]
+    if missing:
+        raise ValueError(f"{what}: column(s) {missing} not in the data")
+
+
+def _first_rows(data: pd.DataFrame, mask: np.ndarray) -> str:
+    idx = list(data.index[mask][:3])
+    return f"{int(mask.sum())} row(s), first at index {idx}"
+
+
+def durations(data: pd.DataFrame, col: str, *, allow_zero: bool = True) -> np.ndarray:
+    """Return a duration column as floats; missing or negative values are errors."""
+    check_columns(data, [col], "duration")
+    t = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(t)
+    if bad.any():
+        raise ValueError(
+            f"duration column '{col}' is missing or not finite in {_first_rows(data, bad)}"
+        )
+    neg = t < 0 if allow_zero else t <= 0
+    if neg.any():
+        kind = "negative" if allow_zero else "zero or negative"
+        raise ValueError(f"duration column '{col}' is {kind} in {_first_rows(data, neg)}")
+    return t
+
+
+def events(data: pd.DataFrame, col: str, allowed: Sequence[int] = (0, 1)) -> np.ndarray:
+    """Return an event (status) column as integers, checking its codes."""
+    check_columns(data, [col], "event")
+    e = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isin(e, np.asarray(allowed, dtype=float))
+    if bad.any():
+        raise ValueError(
+            f"event column '{col}' must take values in {list(allowed)}; "
+            f"other or missing values in {_first_rows(data, bad)}"
+        )
+    return e.astype(np.int64)
+
+
+def case_weights(data: pd.DataFrame, col: str | None) -> np.ndarray | None:
+    """Return case weights (positive, finite) or None."""
+    if col is None:
+        return None
+    check_columns(data, [col], "weights")
+    w = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(w) | (w <= 0)
+    if bad.any():
+        raise ValueError(
+            f"weights column '{col}' must be positive and finite; {_first_rows(data, bad)}"
+        )
+    return w
+
+
+def codes(data: pd.DataFrame, cols: str | Sequence[str] | None, what: str) -> np.ndarray | None:
+    """Return integer codes 0..K-1 of one or several grouping columns (None if no columns)."""
+    if cols is None:
+        return None
+    names = [cols] if isinstance(cols, str) else list(cols)
+    check_columns(data, names, what)
+    sub = data[names]
+    if sub.isna().to_numpy().any():
+        raise ValueError(f"{what} column(s) {names} have missing values")
+    if len(names) == 1:
+        return pd.factorize(sub.iloc[:, 0], sort=True)[0].astype(np.int64)
+    return sub.groupby(names, sort=True).ngroup().to_numpy(dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Design:
+    """A covariate matrix built from a formula, and the rows it used."""
+
+    x: np.ndarray
+    columns: list[str]
+    term_columns: dict[str, list[int]]
+    rows: pd.Index
+    lhs: str | None
+    spec: Any = None
+
+
+def design(formula: str, data: pd.DataFrame) -> Design:
+    """Build the covariate matrix (no intercept) for a formula such as ``"y ~ a + b"``.
+
+    Rows with missing covariates are dropped (the caller reports how many).
+    """
+    f = Formula(formula)
+    lhs: str | None = None
+    rhs_formula = formula
+    if hasattr(f, "lhs"):
+        lhs = str(f.lhs).strip()
+        rhs_formula = "~ " + formula.split("~", 1)[1]
+    elif "~" not in formula:
+        rhs_formula = "~ " + formula
+    mm = model_matrix(rhs_formula, data, ensure_full_rank=True)
+    cols = [c for c in mm.columns if c != "Intercept"]
+    if not cols:
+        raise ValueError(f"formula {formula!r} has no covariates")
+    spec = mm.model_spec
+    term_columns: dict[str, list[int]] = {}
+    for term, idx in spec.term_indices.items():
+        names = [mm.columns[i] for i in idx if mm.columns[i] != "Intercept"]
+        if names:
+            term_columns[str(term)] = [cols.index(n) for n in names]
+    x = mm[cols].to_numpy(dtype=float)
+    return Design(x, cols, term_columns, mm.index, lhs, spec)
+
+
+def check_design(x: np.ndarray, columns: list[str], w: np.ndarray | None) -> None:
+    """Raise on a constant covariate or perfectly collinear covariates."""
+    n = x.shape[0]
+    if n == 0:
+        raise ValueError("no rows left to fit (all rows had missing values?)")
+    span = x.max(axis=0) - x.min(axis=0)
+    const = [c for c, s in zip(columns, span, strict=True) if s == 0]
+    if const:
+        raise ValueError(
+            f"covariate(s) {const} are constant in the {n} rows used: they carry no "
+            "information for a Cox model (the baseline hazard absorbs them); drop them"
+        )
+    xc = x - np.average(x, axis=0, weights=w)
+    xtx = (xc * (1.0 if w is None else w[:, None])).T @ xc
+    d = np.sqrt(np.diag(xtx))
+    corr = xtx / np.outer(d, d)
+    vals, vecs = np.linalg.eigh(corr)
+    if vals[0] < 1e-10 * max(vals[-1], 1.0):
+        v = vecs[:, 0]
+        involved = [c for c, a in zip(columns, v, strict=True) if abs(a) > 1e-3]
+        raise ValueError(
+            f"covariates {involved} are perfectly collinear (one is a linear combination "
+            "of the others); drop one of them"
+        )
