@@ -16,14 +16,22 @@ decisions about an individual child, and must not be used to score one.
 
 from reunistat.models.logistic._errors import LogisticInputError, SeparationError
 from reunistat.models.logistic.fit import gee, logistic
+from reunistat.models.logistic.margins import (
+    average_marginal_effects,
+    observed_vs_predicted,
+    predict_profiles,
+)
 from reunistat.models.logistic.outcome import HorizonOutcome, horizon_outcome, outcome_name
 
 __all__ = [
     "HorizonOutcome",
     "LogisticInputError",
     "SeparationError",
+    "average_marginal_effects",
     "gee",
     "horizon_outcome",
     "logistic",
+    "observed_vs_predicted",
     "outcome_name",
+    "predict_profiles",
 ]

@@ -37,6 +37,8 @@ class Design:
     index: pd.Index
     outcome: HorizonOutcome | None
     n_dropped_missing: int
+    frame: pd.DataFrame
+    outcome_col: str
 
 
 def split_formula(formula: str) -> tuple[str | None, str]:
@@ -116,6 +118,8 @@ def build_design(
         index=Xdf.index,
         outcome=counts,
         n_dropped_missing=n_in - len(y),
+        frame=data.loc[Xdf.index],
+        outcome_col=lhs,
     )
 
 

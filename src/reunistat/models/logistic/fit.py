@@ -210,7 +210,7 @@ def logistic(
     codes = n_cl = None
     if kind == "cluster":
         assert cluster is not None
-        codes, n_cl = cluster_codes(data.loc[d.index, cluster])
+        codes, n_cl = cluster_codes(d.frame[cluster])
         if n_cl < 2:
             raise LogisticInputError(f"cluster-robust variance needs 2+ clusters in {cluster!r}")
     cov = sandwich(d.X, d.y - fit.p, bread, kind, codes, n_cl)
@@ -219,8 +219,8 @@ def logistic(
         "cov_model": pd.DataFrame(bread, index=idx, columns=idx),
         "outcome": d.outcome,
         "model_spec": d.model_spec,
-        "data": data.loc[d.index],
-        "y": d.y,
+        "data": d.frame,
+        "outcome_col": d.outcome_col,
         "fitted": fit.p,
         "n_dropped_missing": d.n_dropped_missing,
     }
@@ -284,7 +284,7 @@ def gee(
     d = build_design(
         formula, data, horizon_days=horizon_days, competing=competing, extra_cols=(group,)
     )
-    codes, n_cl = cluster_codes(data.loc[d.index, group])
+    codes, n_cl = cluster_codes(d.frame[group])
     if n_cl < 2:
         raise LogisticInputError(f"GEE needs 2+ groups in {group!r}")
     order = np.argsort(codes, kind="stable")
@@ -325,5 +325,10 @@ def gee(
             },
         ),
         exp_label="OR",
-        extras={"outcome": d.outcome, "model_spec": d.model_spec, "data": data.loc[d.index]},
+        extras={
+            "outcome": d.outcome,
+            "model_spec": d.model_spec,
+            "data": d.frame,
+            "outcome_col": d.outcome_col,
+        },
     )

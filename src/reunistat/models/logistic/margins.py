@@ -1,0 +1,258 @@
+"""Interpretation for policy: predicted probabilities, marginal effects, calibration by group.
+
+All three work on a fitted logistic result (:func:`~reunistat.models.logistic.logistic`,
+:func:`~reunistat.models.logistic.gee`, or the fixed part of
+:func:`~reunistat.models.logistic.multilevel`, i.e. for an authority with a
+random effect of zero). Confidence intervals use the delta method with the
+result's own covariance (cluster-robust if it was fitted so).
+
+These describe populations (e.g. "among returns home of children aged 10-15
+under section 20, about 1 in 4 re-entered within a year"), not individual
+children: they are not for decisions about a particular child.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.special import expit
+
+from reunistat.models.logistic._errors import LogisticInputError
+from reunistat.results import ModelResult
+
+
+def _parts(result: ModelResult) -> tuple[Any, pd.DataFrame, np.ndarray, np.ndarray]:
+    for key in ("model_spec", "data"):
+        if key not in result.extras:
+            raise LogisticInputError(
+                f"this result has no {key!r}: pass a result of reunistat's logistic models"
+            )
+    return (
+        result.extras["model_spec"],
+        result.extras["data"],
+        result.params.to_numpy(dtype=float),
+        result.cov.to_numpy(dtype=float),
+    )
+
+
+def _matrix(spec: Any, data: pd.DataFrame) -> np.ndarray:
+    try:
+        return np.asarray(spec.get_model_matrix(data, na_action="raise"), dtype=float)
+    except Exception as exc:
+        raise LogisticInputError(f"cannot build the design for these rows: {exc}") from exc
+
+
+def _ci(est: np.ndarray, se: np.ndarray, conf_level: float) -> dict[str, np.ndarray]:
+    q = stats.norm.ppf(0.5 + conf_level / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = est / se
+    return {
+        "estimate": est,
+        "std_error": se,
+        "statistic": z,
+        "p_value": 2 * stats.norm.sf(np.abs(z)),
+        "conf_low": est - q * se,
+        "conf_high": est + q * se,
+    }
+
+
+def _typical(col: pd.Series) -> Any:
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return float(col.mean())
+    return col.mode(dropna=True).iloc[0]
+
+
+def predict_profiles(
+    result: ModelResult, profiles: pd.DataFrame, conf_level: float = 0.95
+) -> pd.DataFrame:
+    """Return the predicted probability of re-entry for covariate profiles, with CIs.
+
+    Parameters
+    ----------
+    result : ModelResult
+        A fitted logistic result.
+    profiles : pandas.DataFrame
+        One row per profile. Covariates the model uses but ``profiles`` omits
+        are set to their mean (numeric) or most common level (otherwise) in
+        the fitted data; the filled values are returned too.
+    conf_level : float
+        Confidence level of the intervals, computed on the log-odds scale and
+        transformed (so they stay within 0 and 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The profiles (completed) with ``probability``, ``std_error`` (delta
+        method, probability scale), ``conf_low`` and ``conf_high``.
+    """
+    spec, data, beta, cov = _parts(result)
+    prof = profiles.reset_index(drop=True).copy()
+    for v in sorted(spec.required_variables):
+        if v not in prof.columns and v in data.columns:
+            prof[v] = _typical(data[v])
+            if isinstance(data[v].dtype, pd.CategoricalDtype):
+                prof[v] = pd.Categorical(prof[v], categories=data[v].cat.categories)
+    X = _matrix(spec, prof)
+    eta = X @ beta
+    se_eta = np.sqrt(np.einsum("ij,jk,ik->i", X, cov, X))
+    q = stats.norm.ppf(0.5 + conf_level / 2)
+    p = expit(eta)
+    prof["probability"] = p
+    prof["std_error"] = p * (1 - p) * se_eta
+    prof["conf_low"] = expit(eta - q * se_eta)
+    prof["conf_high"] = expit(eta + q * se_eta)
+    return prof
+
+
+def _mean_prob_and_grad(spec: Any, beta: np.ndarray, data: pd.DataFrame) -> tuple[float, Any]:
+    X = _matrix(spec, data)
+    p = expit(X @ beta)
+    w = p * (1 - p)
+    return float(p.mean()), (X * w[:, None]).mean(axis=0)
+
+
+def _derivative(
+    spec: Any, beta: np.ndarray, data: pd.DataFrame, v: str
+) -> tuple[float, np.ndarray]:
+    """Average derivative of the probability in ``v`` and its gradient in beta.
+
+    Central differences, one-sided at the edges of the data (spline bases are
+    not defined beyond the fitted range).
+    """
+    x = data[v].to_numpy(dtype=float)
+    h = 1e-5 * max(float(np.std(x)), 1e-8)
+    lo, hi = float(np.min(x)), float(np.max(x))
+    up = np.where(x + h > hi, x, x + h)
+    down = np.where(x - h < lo, x, x - h)
+    den = up - down
+    X1 = _matrix(spec, _set(data, v, up))
+    X0 = _matrix(spec, _set(data, v, down))
+    p1, p0 = expit(X1 @ beta), expit(X0 @ beta)
+    w1, w0 = p1 * (1 - p1) / den, p0 * (1 - p0) / den
+    est = float(((p1 - p0) / den).mean())
+    grad = (X1 * w1[:, None] - X0 * w0[:, None]).mean(axis=0)
+    return est, grad
+
+
+def _set(data: pd.DataFrame, var: str, value: Any) -> pd.DataFrame:
+    d = data.copy()
+    if isinstance(data[var].dtype, pd.CategoricalDtype):
+        d[var] = pd.Categorical([value] * len(d), categories=data[var].cat.categories)
+    else:
+        d[var] = value
+    return d
+
+
+def _levels(col: pd.Series) -> list[Any] | None:
+    """Levels of a categorical or 0/1 column (reference first), None if continuous."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return list(col.cat.categories)
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        vals = pd.unique(col.dropna())
+        return [0, 1] if set(vals) <= {0, 1} else None
+    return sorted(pd.unique(col.dropna()), key=str)
+
+
+def average_marginal_effects(
+    result: ModelResult,
+    variables: list[str] | None = None,
+    conf_level: float = 0.95,
+) -> pd.DataFrame:
+    """Return average marginal effects on the probability of re-entry, with delta-method CIs.
+
+    For a categorical or 0/1 covariate: the average over the fitted spells of
+    the change in probability when every spell is set to a level instead of
+    the reference level (first level; 0 for a 0/1 column). For a continuous
+    covariate: the average derivative of the probability per unit (central
+    difference, so splines, transforms and interactions are handled).
+
+    Parameters
+    ----------
+    result : ModelResult
+        A fitted logistic result.
+    variables : list of str, optional
+        Data columns to report (default: every column the formula uses).
+    conf_level : float
+        Confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``variable, contrast, estimate, std_error, statistic, p_value,
+        conf_low, conf_high`` (estimates in probability units: 0.05 is 5
+        percentage points).
+    """
+    spec, data, beta, cov = _parts(result)
+    avail = sorted(spec.required_variables)
+    variables = variables if variables is not None else avail
+    rows: list[dict[str, Any]] = []
+    grads: list[np.ndarray] = []
+    for v in variables:
+        if v not in avail:
+            raise LogisticInputError(f"{v!r} is not a covariate of the model (have {avail})")
+        levels = _levels(data[v])
+        if levels is None:
+            est, grad = _derivative(spec, beta, data, v)
+            rows.append({"variable": v, "contrast": "dp/dx", "est": est})
+            grads.append(grad)
+            continue
+        p_ref, g_ref = _mean_prob_and_grad(spec, beta, _set(data, v, levels[0]))
+        for lev in levels[1:]:
+            p1, g1 = _mean_prob_and_grad(spec, beta, _set(data, v, lev))
+            rows.append({"variable": v, "contrast": f"{lev} - {levels[0]}", "est": p1 - p_ref})
+            grads.append(g1 - g_ref)
+    G = np.vstack(grads)
+    se = np.sqrt(np.einsum("ij,jk,ik->i", G, cov, G))
+    out = pd.DataFrame({k: [r[k] for r in rows] for k in ("variable", "contrast")})
+    for k, col in _ci(np.array([r["est"] for r in rows]), se, conf_level).items():
+        out[k] = col
+    return out
+
+
+def observed_vs_predicted(result: ModelResult, by: str | list[str] | None = None) -> pd.DataFrame:
+    """Return observed and mean predicted re-entry by level of risk factors.
+
+    Parameters
+    ----------
+    result : ModelResult
+        A fitted logistic result.
+    by : str or list of str, optional
+        Columns of the fitted data to group by; default: tenths of predicted
+        risk (``risk_tenth`` 1 lowest to 10 highest).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: ``n``, ``observed`` (re-entries), ``observed_rate``,
+        ``predicted_rate`` (mean predicted probability), ``expected``
+        (predicted re-entries) and ``difference`` (observed minus predicted
+        rate). Counts are exact: apply disclosure control before publishing.
+    """
+    spec, data, beta, _ = _parts(result)
+    ycol = result.extras.get("outcome_col")
+    if ycol is None or ycol not in data.columns:
+        raise LogisticInputError("this result does not carry its outcome column")
+    p = expit(_matrix(spec, data) @ beta)
+    frame = pd.DataFrame({"y": data[ycol].to_numpy(dtype=float), "p": p}, index=data.index)
+    if by is None:
+        keys: list[str] = ["risk_tenth"]
+        frame["risk_tenth"] = pd.qcut(
+            pd.Series(p).rank(method="first"), 10, labels=range(1, 11)
+        ).to_numpy()
+    else:
+        keys = [by] if isinstance(by, str) else list(by)
+        for k in keys:
+            if k not in data.columns:
+                raise LogisticInputError(f"cannot group by {k!r}: not a column of the fitted data")
+            frame[k] = data[k]
+    g = frame.groupby(keys, observed=True, dropna=False)
+    out = g.agg(n=("y", "size"), observed=("y", "sum"), predicted_rate=("p", "mean"))
+    out["observed"] = out["observed"].astype(int)
+    out["observed_rate"] = out["observed"] / out["n"]
+    out["expected"] = out["predicted_rate"] * out["n"]
+    out["difference"] = out["observed_rate"] - out["predicted_rate"]
+    cols = ["n", "observed", "observed_rate", "predicted_rate", "expected", "difference"]
+    return out[cols].reset_index()
