@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from reunistat.cli import synth_cmd
+from reunistat.cli import cohort_cmd, synth_cmd
 
 app = typer.Typer(
     name="reunistat",
@@ -20,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 synth_cmd.register(app)
+cohort_cmd.register(app)
 
 
 @app.command()

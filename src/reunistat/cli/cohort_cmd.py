@@ -1,0 +1,100 @@
+"""``reunistat validate`` and ``reunistat cohort``: check an extract, derive the spells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+_MODE_HELP = "strict: stop on any problem; lenient: exclude the affected children and say why"
+
+
+def _config(
+    config: Path | None,
+    data_end: str | None,
+    no_e13: bool,
+    mode: str | None,
+    la: str | None,
+) -> object:
+    from reunistat.cohort import CohortConfig
+
+    base = CohortConfig.from_toml(config) if config is not None else CohortConfig()
+    changes: dict[str, object] = {}
+    if data_end is not None:
+        changes["data_end"] = data_end
+    if no_e13:
+        changes["include_e13"] = False
+    if mode is not None:
+        changes["validation"] = mode
+    if la is not None:
+        changes["la"] = la
+    if not changes:
+        return base
+    from dataclasses import asdict
+
+    return CohortConfig.from_mapping({**asdict(base), **changes})
+
+
+def validate(
+    directory: Annotated[Path, typer.Argument(help="Directory of header/episodes/... files")],
+    data_end: Annotated[str | None, typer.Option(help="Data end date (YYYY-MM-DD)")] = None,
+    problems_out: Annotated[
+        Path | None, typer.Option("--problems-out", help="Write every problem to this CSV")
+    ] = None,
+) -> None:
+    """Read and validate an SSDA903 extract; list every problem found."""
+    from reunistat.tables import describe_problems, read_extract, validate_tables
+
+    extract = read_extract(directory)
+    result = validate_tables(extract, mode="lenient", data_end=data_end)
+    typer.echo(extract.stacking.to_string(index=False))
+    typer.echo(describe_problems(result.problems))
+    if problems_out is not None:
+        result.problems.to_csv(problems_out, index=False)
+        typer.echo(f"problems written to {problems_out}")
+    if not result.problems.empty:
+        n = len(result.excluded_children)
+        typer.echo(f"{n:,} children would be excluded in lenient mode")
+        raise typer.Exit(code=1)
+
+
+def cohort(
+    directory: Annotated[Path, typer.Argument(help="Directory of header/episodes/... files")],
+    out: Annotated[Path, typer.Option("--out", help="Spells table to write (.parquet or .csv)")],
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file with a [cohort] table (CohortConfig)")
+    ] = None,
+    data_end: Annotated[str | None, typer.Option(help="Data end date (YYYY-MM-DD)")] = None,
+    no_e13: Annotated[bool, typer.Option("--no-e13", help="Do not count E13 as a return")] = False,
+    mode: Annotated[str | None, typer.Option(help=_MODE_HELP)] = None,
+    la: Annotated[str | None, typer.Option(help="LA code when the extract has none")] = None,
+    flow_out: Annotated[Path | None, typer.Option(help="Write the flow table to this CSV")] = None,
+) -> None:
+    """Derive the spells table (one row per return home) and print its flow and summary."""
+    from reunistat.cohort import CohortConfig, build_cohort, summary_text
+    from reunistat.tables import ValidationError, read_extract
+
+    cfg = _config(config, data_end, no_e13, mode, la)
+    assert isinstance(cfg, CohortConfig)
+    try:
+        result = build_cohort(read_extract(directory), cfg)
+    except ValidationError as err:
+        typer.echo(str(err), err=True)
+        typer.echo("(use --mode lenient to exclude these children and go on)", err=True)
+        raise typer.Exit(code=1) from err
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        result.spells.to_csv(out, index=False)
+    else:
+        result.spells.to_parquet(out, index=False)
+    if flow_out is not None:
+        result.flow.to_csv(flow_out, index=False)
+    typer.echo(summary_text(result))
+    typer.echo(f"\nspells written to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``validate`` and ``cohort`` to ``app``."""
+    app.command(name="validate")(validate)
+    app.command(name="cohort")(cohort)

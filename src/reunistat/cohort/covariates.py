@@ -1,0 +1,122 @@
+"""Covariates at the index return (DOMAIN.md §3), from the linked tables.
+
+Every function takes the returns (one row per return home, with the child key
+``_uid`` and the last episode's codes) and the tables, and returns columns
+aligned with the returns. Codes and groupings come from :mod:`reunistat.codes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from reunistat import codes
+from reunistat.dates import age_years, financial_year
+from reunistat.tables.keys import child_uid
+
+_CIN_DISABILITY: Final = "N2"  # codes.CIN: child's disability
+_NO_DISABILITY: Final = "NONE"  # codes.DISABILITY
+assert _CIN_DISABILITY in codes.CIN and _NO_DISABILITY in codes.DISABILITY
+RETURN_TYPE: Final = {"E4A": "planned", "E4B": "unplanned", "E13": "e13"}
+assert set(RETURN_TYPE) == set(codes.REC_RETURN_HOME)
+
+
+def age_bands(age: pd.Series) -> pd.Series:
+    """Return the DfE age band of each age (vectorised :func:`reunistat.codes.age_band`)."""
+    labels = np.array([name for name, _ in codes.AGE_BANDS], dtype=object)
+    lowers = np.array([lower for _, lower in codes.AGE_BANDS], dtype=float)
+    idx = np.searchsorted(lowers, age.to_numpy(dtype=float), side="right") - 1
+    return pd.Series(labels[np.clip(idx, 0, len(labels) - 1)], index=age.index)
+
+
+def child_table(header: pd.DataFrame, use_la: bool) -> pd.DataFrame:
+    """Return the header indexed by child key."""
+    return header.assign(_uid=child_uid(header, use_la)).drop_duplicates("_uid").set_index("_uid")
+
+
+def disability_children(
+    tables: Mapping[str, pd.DataFrame], episodes: pd.DataFrame, use_la: bool
+) -> set[str]:
+    """Return the keys of children with a CIN census disability or CIN category N2."""
+    out = set(episodes.loc[episodes["CIN"] == _CIN_DISABILITY, "_uid"])
+    cin = tables.get("cin")
+    if cin is not None and not cin.empty:
+        la_ok = bool(use_la and "LA" in cin.columns and cin["LA"].notna().all())
+        uid = child_uid(cin, la_ok, "LAchildID")
+        if use_la and not la_ok:
+            # CIN without LA: match on CHILD alone.
+            by_child = episodes.drop_duplicates("_uid").set_index("CHILD")["_uid"]
+            uid = cin["LAchildID"].map(by_child)
+        has = cin["DISABILITY"].notna() & (cin["DISABILITY"] != _NO_DISABILITY)
+        out |= set(uid[has].dropna())
+    return out
+
+
+def demographic(returns: pd.DataFrame, header: pd.DataFrame) -> pd.DataFrame:
+    """Age at return and band, sex and ethnicity."""
+    dob = returns["_uid"].map(header["DOB"])
+    ret = returns["period_end"]
+    age = age_years(dob, ret)
+    ethnic = returns["_uid"].map(header["ETHNIC"])
+    return pd.DataFrame(
+        {
+            "age_at_return_years": age,
+            "age_band": age_bands(age),
+            "sex": returns["_uid"].map(header["SEX"]).map(codes.SEX),
+            "ethnic_code": ethnic,
+            "ethnic_group": ethnic.map(codes.ETHNIC_GROUP),
+        },
+        index=returns.index,
+    )
+
+
+def care_history(returns: pd.DataFrame, disabled: set[str]) -> pd.DataFrame:
+    """Covariates of the period just ended and the child's care history."""
+    ls = returns["last_LS"]
+    rec = returns["end_rec"]
+    return pd.DataFrame(
+        {
+            "disability": returns["_uid"].isin(disabled).astype(np.int64),
+            "section20": (ls == codes.SECTION20_LS).astype(np.int64),
+            "legal_status_group": ls.map(codes.LS_GROUP),
+            "prior_periods": returns["prior_periods"].astype(np.int64),
+            "placement_moves": returns["placement_moves"].astype(np.int64),
+            "last_placement_type": returns["last_PLACE"].map(codes.PLACE_GROUP),
+            "period_length_days": (returns["period_end"] - returns["period_start"]).dt.days.astype(
+                np.int64
+            ),
+            "category_of_need": returns["last_CIN"],
+            "return_type": rec.map(RETURN_TYPE),
+            "return_year": financial_year(returns["period_end"]).astype(np.int64).to_numpy(),
+        },
+        index=returns.index,
+    )
+
+
+def _int_lookup(keys: pd.Series, table: pd.DataFrame | None, key: str, value: str) -> pd.Series:
+    if table is None or table.empty or value not in table.columns:
+        return pd.Series(pd.NA, index=keys.index, dtype="Int64")
+    t = table.dropna(subset=[key]).drop_duplicates(key, keep="last").set_index(key)[value]
+    return keys.map(t).astype("Int64")
+
+
+def linked(
+    returns: pd.DataFrame, header: pd.DataFrame, tables: Mapping[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """IDACI decile of the home postcode, FSM from the NPD, and the LA pilot flag."""
+    idaci = _int_lookup(
+        returns["last_HOME_POST"], tables.get("postcodes"), "HOME_POST", "IDACI_DECILE"
+    )
+    upn = returns["_uid"].map(header["UPN"])
+    fsm = _int_lookup(upn, tables.get("npd"), "UPN", "FSM_EVER")
+    la = tables.get("la")
+    pilot = pd.Series(0, index=returns.index, dtype=np.int64)
+    if la is not None and not la.empty and "PILOT" in la.columns:
+        t = la.drop_duplicates("LA", keep="last").set_index("LA")
+        on = returns["LA"].map(t["PILOT"]).fillna(0).astype(int) == 1
+        start = pd.to_datetime(returns["LA"].map(t["PILOT_START"]))
+        pilot = (on & (start <= returns["period_end"]).fillna(False)).astype(np.int64)
+    return pd.DataFrame({"idaci_decile": idaci, "fsm": fsm, "pilot": pilot}, index=returns.index)

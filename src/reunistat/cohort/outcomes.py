@@ -1,0 +1,118 @@
+"""Periods of care → returns home with their outcome (DOMAIN.md §3).
+
+A return home is a period of care ending with REC E4A or E4B (and E13 when
+configured). Time zero is its DEC. The event is re-entry: the DECOM of the
+child's next period of care (short-break-only periods do not count). Follow-up
+ends at the earliest of re-entry, a known death or other permanent exit, the
+18th birthday and the data end.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from reunistat import codes, spells
+
+#: When two ends fall on the same day, the first listed wins.
+REASON_PRIORITY: Final = ("reentry", "death", "other_exit", "age18", "data_end")
+_EVENT_TYPE: Final = {
+    "reentry": spells.EVENT_REENTRY,
+    "death": spells.EVENT_COMPETING,
+    "other_exit": spells.EVENT_COMPETING,
+    "age18": spells.EVENT_COMPETING,
+    "data_end": spells.EVENT_CENSORED,
+}
+assert set(REASON_PRIORITY) == set(spells.CENSOR_REASONS)
+
+
+def return_recs(include_e13: bool) -> frozenset[str]:
+    """Return the REC codes that count as a return home."""
+    return codes.REC_RETURN_HOME if include_e13 else codes.REC_RETURN_WITH_PR
+
+
+def index_returns(periods: pd.DataFrame, include_e13: bool) -> pd.DataFrame:
+    """Return one row per return home, with its place in the child's care history.
+
+    Parameters
+    ----------
+    periods : DataFrame
+        From :func:`reunistat.cohort.periods.build_periods`, in child and date order.
+    include_e13 : bool
+        Whether E13 counts as a return home.
+
+    Returns
+    -------
+    DataFrame
+        The returning periods, with ``prior_periods`` (earlier periods of care of
+        the child), ``reentry_date`` (start of the next period of care, NaT if
+        none) and ``spell_number``.
+    """
+    care = periods.loc[~periods["short_break"]].copy()
+    care["prior_periods"] = care.groupby("_uid", sort=False).cumcount()
+    nxt = care["period_start"].shift(-1)
+    same = care["_uid"].shift(-1) == care["_uid"]
+    care["reentry_date"] = nxt.where(same)
+    ret = care.loc[care["end_rec"].isin(return_recs(include_e13))].copy()
+    ret["spell_number"] = ret.groupby("_uid", sort=False).cumcount() + 1
+    return ret
+
+
+def follow_up(
+    returns: pd.DataFrame,
+    data_end: pd.Timestamp,
+    birthday18: pd.Series,
+    exit_date: pd.Series,
+    exit_reason: pd.Series,
+) -> pd.DataFrame:
+    """Compute the outcome of each return home.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        With ``period_end`` (the return date) and ``reentry_date``.
+    data_end : Timestamp
+        The last day of the data.
+    birthday18 : Series of datetime
+        Each return's child's 18th birthday (aligned with ``returns``).
+    exit_date, exit_reason : Series
+        A known death or other permanent exit of the child (NaT/None if none),
+        aligned with ``returns``. Exits before the return date are ignored.
+
+    Returns
+    -------
+    DataFrame
+        ``return_date, reentry_date, reentered, days_followed, censor_date,
+        censor_reason, event_type``, indexed like ``returns``.
+    """
+    ret_date = returns["period_end"]
+    exit_ok = exit_date.where(exit_date >= ret_date)
+    candidates = {
+        "reentry": returns["reentry_date"],
+        "death": exit_ok.where(exit_reason == "death"),
+        "other_exit": exit_ok.where(exit_reason == "other_exit"),
+        "age18": birthday18,
+        "data_end": pd.Series(data_end, index=returns.index),
+    }
+    ends = pd.DataFrame({k: pd.to_datetime(v) for k, v in candidates.items()})
+    earliest = ends.min(axis=1)
+    reason = pd.Series("data_end", index=returns.index, dtype=object)
+    for name in reversed(REASON_PRIORITY):
+        reason = reason.mask(ends[name] == earliest, name)
+    censor_date = earliest.where(earliest > ret_date, ret_date)
+    reentered = (reason == "reentry").astype(np.int64)
+    out = pd.DataFrame(
+        {
+            "return_date": ret_date,
+            "reentry_date": returns["reentry_date"].where(reentered == 1),
+            "reentered": reentered,
+            "days_followed": (censor_date - ret_date).dt.days.astype(np.int64),
+            "censor_date": censor_date,
+            "censor_reason": reason,
+            "event_type": reason.map(_EVENT_TYPE).astype(np.int64),
+        },
+        index=returns.index,
+    )
+    return out

@@ -1,0 +1,92 @@
+"""A readable summary of a derived cohort: counts and cumulative re-entry.
+
+The cumulative re-entry at each horizon is ``1 - S(h)`` with ``S`` the
+Kaplan-Meier estimate treating every end other than re-entry as censoring (the
+cause-specific view). It is a small vectorised estimator for the summary only;
+models live in :mod:`reunistat.models`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from reunistat.cohort.derive import Cohort
+
+
+def km_cumulative_reentry(
+    days: np.ndarray | pd.Series, event: np.ndarray | pd.Series, horizons: Sequence[int]
+) -> np.ndarray:
+    """Return the Kaplan-Meier cumulative re-entry ``1 - S(h)`` at each horizon (days).
+
+    >>> km_cumulative_reentry([1, 2, 3, 4], [1, 0, 1, 0], [1, 3, 10]).round(3).tolist()
+    [0.25, 0.625, 0.625]
+    """
+    t = np.asarray(days, dtype=float)
+    d = np.asarray(event, dtype=bool)
+    if t.size == 0:
+        return np.full(len(horizons), np.nan)
+    times, deaths = np.unique(t[d], return_counts=True)
+    at_risk = t.size - np.searchsorted(np.sort(t), times, side="left")
+    surv = np.cumprod(1.0 - deaths / at_risk)
+    idx = np.searchsorted(times, np.asarray(horizons, dtype=float), side="right") - 1
+    s_at = np.where(idx >= 0, surv[np.clip(idx, 0, None)] if surv.size else 1.0, 1.0)
+    return 1.0 - s_at
+
+
+def reentry_summary(spells: pd.DataFrame, horizons_days: Sequence[int]) -> pd.DataFrame:
+    """Return the cumulative re-entry at each horizon, with the spells still followed.
+
+    Columns: ``horizon_days``, ``cumulative_reentry`` (Kaplan-Meier),
+    ``at_risk`` (spells followed at least that long) and ``reentered_by``
+    (re-entries observed by then).
+    """
+    days = spells["days_followed"].to_numpy()
+    ev = spells["reentered"].to_numpy() == 1
+    cum = km_cumulative_reentry(days, ev, horizons_days)
+    return pd.DataFrame(
+        {
+            "horizon_days": list(horizons_days),
+            "cumulative_reentry": cum,
+            "at_risk": [int((days >= h).sum()) for h in horizons_days],
+            "reentered_by": [int((ev & (days <= h)).sum()) for h in horizons_days],
+        }
+    )
+
+
+def _horizon_label(days: int) -> str:
+    if days % 365 == 0 or days in (2191, 2192, 1826, 1827, 730, 731, 1095, 1096, 1461):
+        return f"{round(days / 365.25)} year(s)"
+    if days < 365:
+        return f"{round(days / 30.44)} month(s)"
+    return f"{days} days"
+
+
+def summary_text(cohort: Cohort) -> str:
+    """Return the readable summary ``reunistat cohort`` prints."""
+    sp = cohort.spells
+    cfg = cohort.config
+    lines = [
+        f"reunistat cohort (data end {cohort.data_end.date()}, "
+        f"E13 {'included' if cfg.include_e13 else 'excluded'}, validation {cfg.validation})",
+        f"  returns home (spells): {len(sp):,} of {sp['CHILD'].nunique():,} children",
+        f"  re-entries observed:   {int(sp['reentered'].sum()):,}",
+    ]
+    reasons = sp["censor_reason"].value_counts()
+    lines.append(
+        "  ended by: " + ", ".join(f"{k} {int(v):,}" for k, v in reasons.items() if k != "reentry")
+    )
+    lines.append("  cumulative re-entry (Kaplan-Meier, other ends censored):")
+    table = reentry_summary(sp, cfg.horizons_days)
+    for h, cum, n in zip(
+        cfg.horizons_days, table["cumulative_reentry"], table["at_risk"], strict=True
+    ):
+        lines.append(f"    {_horizon_label(h):>10}: {cum:6.1%}   (at risk {n:,})")
+    lines.append("")
+    lines.append("flow:")
+    lines.append(cohort.flow.to_string(index=False, na_rep=""))
+    return "\n".join(lines)

@@ -1,0 +1,373 @@
+"""Read an SSDA903 extract: CSV as DfE ships it, or Parquet from the generator.
+
+A directory holds one file per table (``header.csv``, ``episodes.parquet``...)
+or one file per table and annual return (``episodes_2019.csv``,
+``2020/episodes.csv``...). Several annual returns are stacked and
+de-duplicated as a 903 analyst does (:func:`stack_returns`): the same episode
+appears in consecutive years, open (blank DEC) in one and closed in the next.
+
+Every problem met while reading (an unreadable date, two different rows for
+one key in one return) is recorded in the same form as validation problems
+(:data:`reunistat.tables.schema.PROBLEM_COLUMNS`), never silently dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reunistat.tables import schema
+
+#: Internal column: the rank of the annual return a row came from (0 = earliest).
+RETURN_COL = "_RETURN"
+#: Matching order: more specific names first, so ``la_2019_episodes`` is episodes.
+_MATCH_ORDER = ("episodes", "header", "postcodes", "npd", "cin", "exits", "la")
+_YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
+
+
+@dataclass
+class Extract:
+    """Linked tables read and stacked, with what happened on the way.
+
+    Attributes
+    ----------
+    tables : dict of str to DataFrame
+        One frame per table, parsed (dates as datetime64, codes as strings),
+        one row per key.
+    problems : DataFrame
+        Problems met while reading, in :data:`~reunistat.tables.schema.PROBLEM_COLUMNS`.
+    stacking : DataFrame
+        Per table: ``files``, ``rows_read``, ``identical_dropped`` (exact
+        duplicates), ``superseded`` (an earlier or open version of a row a later
+        return holds) and ``rows_kept``.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    problems: pd.DataFrame = field(default_factory=lambda: empty_problems())
+    stacking: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def empty_problems() -> pd.DataFrame:
+    """Return an empty problems frame."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in schema.PROBLEM_COLUMNS})
+
+
+def problems_frame(
+    df: pd.DataFrame, mask: np.ndarray | pd.Series, table: str, column: str, rule: str, **kw: str
+) -> pd.DataFrame:
+    """Return one problem row per row of ``df`` selected by ``mask``.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table checked.
+    mask : array of bool
+        Rows that break ``rule``.
+    table, column, rule : str
+        What to name in each problem.
+    **kw
+        ``detail`` (text, same for every row) and ``value_col`` (the column
+        whose value to report; ``column`` by default).
+    """
+    m = np.asarray(mask, dtype=bool)
+    sub = df.loc[m]
+    n = len(sub)
+    value_col = kw.get("value_col", column)
+
+    def col(name: str) -> pd.Series:
+        if name in sub.columns:
+            return sub[name].reset_index(drop=True).astype(object)
+        return pd.Series([None] * n, dtype=object)
+
+    child_col = "CHILD" if "CHILD" in sub.columns else "LAchildID"
+    out = pd.DataFrame(
+        {
+            "table": table,
+            "column": column,
+            "LA": col("LA"),
+            "CHILD": col(child_col),
+            "DECOM": col("DECOM"),
+            "rule": rule,
+            "value": col(value_col).astype(object),
+            "detail": kw.get("detail", schema.RULES.get(rule, "")),
+        },
+        index=range(n),
+    )
+    return out[list(schema.PROBLEM_COLUMNS)]
+
+
+# ---------------------------------------------------------------------------
+# parsing
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """Return ``s`` as stripped strings in an object column, blanks as None."""
+    if pd.api.types.is_float_dtype(s):
+        whole = s.notna() & (s == np.floor(s.fillna(0)))
+        txt = s.astype(object).where(~whole, s.where(whole).astype("Int64").astype(str))
+        s = txt
+    out = s.astype("string").str.strip()
+    out = out.mask(out == "")
+    obj = out.astype(object)
+    obj[out.isna().to_numpy()] = None
+    return obj
+
+
+def _parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse ``dd/mm/YYYY`` (or ISO) dates; return the dates and a mask of bad values."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        d = pd.Series(pd.to_datetime(s).to_numpy(dtype="datetime64[ns]"), index=s.index)
+        return d, pd.Series(False, index=s.index)
+    txt = _as_text(s)
+    d = pd.to_datetime(txt, format="%d/%m/%Y", errors="coerce")
+    retry = d.isna() & txt.notna()
+    if retry.any():
+        d2 = pd.to_datetime(txt[retry], format="%Y-%m-%d", errors="coerce")
+        d = d.copy()
+        d[retry] = d2
+    bad = d.isna() & txt.notna()
+    return d.astype("datetime64[ns]"), bad
+
+
+def _parse_int(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_integer_dtype(s) or pd.api.types.is_bool_dtype(s):
+        return s.astype("Int64"), pd.Series(False, index=s.index)
+    txt = _as_text(s)
+    num = pd.to_numeric(txt, errors="coerce")
+    bad = num.isna() & txt.notna()
+    whole = num.notna() & (num == np.floor(num.fillna(0)))
+    bad |= num.notna() & ~whole
+    return num.where(whole).astype("Int64"), bad
+
+
+def parse_table(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse one raw table by its declaration; return it and its parsing problems.
+
+    Declared columns absent from ``df`` are added blank; undeclared columns
+    are kept as they are.
+    """
+    out = df.copy()
+    probs = []
+    for c in schema.TABLES[table]:
+        if c.name not in out.columns:
+            out[c.name] = pd.Series([None] * len(out), index=out.index, dtype=object)
+            if c.kind == "date":
+                out[c.name] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+            continue
+        if c.kind == "date":
+            raw = out[c.name]
+            out[c.name], bad = _parse_dates(raw)
+            if bad.any():
+                p = out.loc[bad].copy()
+                p[c.name] = raw[bad]
+                probs.append(problems_frame(p, np.ones(len(p), bool), table, c.name, "bad_date"))
+        elif c.kind == "int":
+            raw = out[c.name]
+            out[c.name], bad = _parse_int(raw)
+            if bad.any():
+                p = out.loc[bad].copy()
+                p[c.name] = raw[bad]
+                probs.append(
+                    problems_frame(
+                        p, np.ones(len(p), bool), table, c.name, "code", detail="not a whole number"
+                    )
+                )
+        else:
+            out[c.name] = _as_text(out[c.name])
+    problems = pd.concat(probs, ignore_index=True) if probs else empty_problems()
+    return out, problems
+
+
+# ---------------------------------------------------------------------------
+# stacking annual returns
+
+
+def _key(table: str, df: pd.DataFrame) -> list[str]:
+    base = {
+        "header": ["CHILD"],
+        "episodes": ["CHILD", "DECOM"],
+        "npd": ["UPN"],
+        "postcodes": ["HOME_POST"],
+        "la": ["LA"],
+    }.get(table)
+    if base is None:
+        return []
+    if "LA" in df.columns and table in ("header", "episodes"):
+        return ["LA", *base]
+    return base
+
+
+def stack_returns(
+    df: pd.DataFrame, table: str
+) -> tuple[pd.DataFrame, dict[str, int], pd.DataFrame]:
+    """De-duplicate a table stacked from one or several annual returns.
+
+    Rules, in order: rows identical in every declared column are dropped
+    (``identical_dropped``); of several rows for one key (episodes: LA, CHILD,
+    DECOM; header: LA, CHILD) the one with DEC filled and then from the latest
+    return is kept (``superseded`` counts the others). Two different rows for
+    one key in the same return cannot be resolved and are reported as rule
+    ``duplicate`` (the latest-listed row is kept so the table stays keyed).
+
+    Returns
+    -------
+    table : DataFrame
+    counts : dict
+        ``rows_read``, ``identical_dropped``, ``superseded``, ``rows_kept``.
+    problems : DataFrame
+    """
+    n0 = len(df)
+    if RETURN_COL not in df.columns:
+        df = df.assign(**{RETURN_COL: 0})
+    declared = [c.name for c in schema.TABLES[table] if c.name in df.columns]
+    ident = df.duplicated(subset=declared, keep="last")
+    df = df.loc[~ident]
+    key = _key(table, df)
+    problems = empty_problems()
+    superseded = 0
+    if key:
+        clash = df.duplicated(subset=[*key, RETURN_COL], keep=False)
+        if clash.any():
+            problems = problems_frame(
+                df,
+                clash.to_numpy(),
+                table,
+                key[-1],
+                "duplicate",
+                detail=f"more than one different row for {'+'.join(key)} in one return",
+            )
+        order = [*key, RETURN_COL]
+        if table == "episodes":
+            df = df.assign(_dec_filled=df["DEC"].notna())
+            order = [*key, "_dec_filled", RETURN_COL]
+        df = df.sort_values(order, kind="stable")
+        older = df.duplicated(subset=key, keep="last")
+        superseded = int(older.sum())
+        df = df.loc[~older].drop(columns=["_dec_filled"], errors="ignore")
+    counts = {
+        "rows_read": n0,
+        "identical_dropped": int(ident.sum()),
+        "superseded": superseded,
+        "rows_kept": len(df),
+    }
+    return df.reset_index(drop=True), counts, problems
+
+
+# ---------------------------------------------------------------------------
+# entry points
+
+
+def prepare_tables(
+    raw: Mapping[str, pd.DataFrame | Iterable[pd.DataFrame]],
+    files: Mapping[str, int] | None = None,
+) -> Extract:
+    """Parse, stack and de-duplicate tables already in memory.
+
+    Parameters
+    ----------
+    raw : mapping of str to DataFrame or list of DataFrames
+        A table name of :data:`~reunistat.tables.schema.TABLES` to its frame,
+        or to one frame per annual return, earliest first. Unknown names are
+        ignored.
+    files : mapping of str to int, optional
+        How many files each table came from (for the stacking report).
+    """
+    tables: dict[str, pd.DataFrame] = {}
+    probs = []
+    rows = []
+    for name, value in raw.items():
+        if name not in schema.TABLES or value is None:
+            continue
+        frames = [value] if isinstance(value, pd.DataFrame) else list(value)
+        parts = []
+        for i, f in enumerate(frames):
+            f = f.copy()
+            if RETURN_COL not in f.columns:
+                f[RETURN_COL] = i
+            parts.append(f)
+        df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        missing = [c for c in schema.MUST_HAVE[name] if c not in df.columns]
+        if missing:
+            raise ValueError(
+                f"table {name!r} lacks column(s) {missing} (rule missing_column); "
+                f"it has {list(df.columns)}"
+            )
+        df, p = parse_table(df, name)
+        df, counts, p2 = stack_returns(df, name)
+        tables[name] = df.drop(columns=[RETURN_COL])
+        probs += [p, p2]
+        n_files = (files or {}).get(name, len(frames))
+        rows.append({"table": name, "files": n_files, **counts})
+    for name in schema.REQUIRED_TABLES:
+        if name not in tables:
+            raise ValueError(f"the extract has no {name!r} table (required)")
+    problems = pd.concat(probs, ignore_index=True) if probs else empty_problems()
+    return Extract(tables=tables, problems=problems, stacking=pd.DataFrame(rows))
+
+
+def _table_of(path: Path) -> str | None:
+    stem = path.name.split(".")[0].lower()
+    for name in _MATCH_ORDER:
+        if re.search(rf"(^|[_\-\s]){name}($|[_\-\s])", stem):
+            return name
+    return None
+
+
+def _return_order(path: Path) -> tuple[int, str]:
+    found = _YEAR.search(path.name) or _YEAR.search(str(path.parent))
+    return (int(found.group(0)) if found else 0, str(path))
+
+
+def find_files(directory: str | Path) -> dict[str, list[Path]]:
+    """Return the files of each table under ``directory``, earliest return first.
+
+    Parquet files are preferred: where a table has any, its CSV files (the
+    generator writes both) are ignored.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a directory")
+    found: dict[str, dict[str, list[Path]]] = {}
+    for p in sorted(root.rglob("*")):
+        suffix = p.suffix.lower()
+        if not p.is_file() or suffix not in (".csv", ".parquet"):
+            continue
+        name = _table_of(p)
+        if name is not None:
+            found.setdefault(name, {}).setdefault(suffix, []).append(p)
+    out = {}
+    for name, by_suffix in found.items():
+        chosen = by_suffix.get(".parquet") or by_suffix[".csv"]
+        out[name] = sorted(chosen, key=_return_order)
+    return out
+
+
+def _read_one(path: Path) -> pd.DataFrame:
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+
+
+def read_extract(directory: str | Path) -> Extract:
+    """Read every table of an extract directory; stack and de-duplicate annual returns.
+
+    Parameters
+    ----------
+    directory : str or Path
+        Holds ``header`` and ``episodes`` (required) and optionally ``cin``,
+        ``npd``, ``postcodes``, ``la`` and ``exits`` tables, as ``.csv``
+        (``dd/mm/YYYY`` dates) or ``.parquet``, one file per table or one per
+        table and annual return (a year in the file or folder name orders them).
+
+    Returns
+    -------
+    Extract
+    """
+    files = find_files(directory)
+    raw = {name: [_read_one(p) for p in paths] for name, paths in files.items()}
+    return prepare_tables(raw, files={k: len(v) for k, v in files.items()})

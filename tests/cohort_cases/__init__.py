@@ -1,0 +1,1 @@
+"""Builders of tiny hand-written linked tables for the cohort tests."""
