@@ -1,9 +1,89 @@
-"""``reunistat synth`` and ``reunistat reproduce``: placeholder until the generator lands."""
+"""``reunistat synth``: generate a synthetic linked SSDA903 dataset."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+DEFAULT_CONFIG = Path("data/synthetic/england.toml")
+
+
+def synth(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the dataset into.")],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Generator TOML (default: the packaged England config)."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed and config, same bytes.")] = (
+        20240331
+    ),
+    scale: Annotated[
+        float, typer.Option(help="Size relative to England (1.0 = national, ~165k returns).")
+    ] = 1.0,
+    csv: Annotated[bool, typer.Option("--csv", help="Also write DfE-style CSV files.")] = False,
+    messy: Annotated[
+        bool, typer.Option("--messy", help="Inject the faults real extracts have (listed).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Generate linked 903 tables (header, episodes, CIN, NPD, LA) with known truth."""
+    from reunistat.synthetic import ConfigError, generate, load_config
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as e:
+        raise typer.BadParameter(str(e), param_hint="--config") from e
+    if scale <= 0:
+        raise typer.BadParameter(f"must be positive, got {scale}", param_hint="--scale")
+    data = generate(cfg, seed=seed, scale=scale, messy=messy, progress=not quiet)
+    data.write(out, csv=csv)
+    typer.echo(summary_text(data.truth, out))
+
+
+def summary_text(truth: dict[str, Any], out: Path | None = None) -> str:
+    """Return the readable summary of a generated dataset."""
+    r = truth["realised"]
+    km = r["cumulative_reentry_km"]
+    lines = [
+        f"reunistat synthetic dataset (seed {truth['seed']}, scale {truth['scale']}"
+        + (", messy" if truth["messy"] else "")
+        + ")",
+        f"  config: {truth['config_source']} (sha256 {truth['config_sha256'][:12]})",
+        f"  data: {truth['data_start']} to {truth['data_end']}",
+        f"  children: {r['children']:,}   episodes: {r['episodes']:,}"
+        f"   periods of care: {r['periods_started']:,}",
+        f"  Section 20 at entry: {r['section20_share_of_entries']:.1%}",
+        f"  returns home: {r['returns_home']:,} ({r['returns_home_share_of_exits']:.1%} of exits)"
+        f"   re-entries: {r['reentries']:,}",
+        "  re-entry after a return home (Kaplan-Meier): "
+        f"3 months {km['3_months']:.1%}, 1 year {km['1_year']:.1%}, 6 years {km['6_years']:.1%}",
+    ]
+    if out is not None:
+        lines.append(f"  written to {out} (truth.json, SHA256SUMS)")
+    return "\n".join(lines)
+
+
+def reproduce(
+    out: Annotated[Path, typer.Option(help="Folder for the default dataset.")] = Path(
+        "data/synthetic/england"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 20240331,
+) -> None:
+    """Run the main job: generate the default national dataset (if missing) and summarise it."""
+    import json
+
+    truth_file = out / "truth.json"
+    if not truth_file.exists():
+        synth(out=out, config=None, seed=seed, scale=1.0, csv=False, messy=False, quiet=False)
+        return
+    typer.echo(summary_text(json.loads(truth_file.read_text("utf-8")), out))
 
 
 def register(app: typer.Typer) -> None:
     """Add the generator's commands to ``app``."""
+    app.command()(synth)
+    app.command()(reproduce)

@@ -1,0 +1,19 @@
+"""Seeded generator of synthetic linked SSDA903 datasets with known true effects.
+
+>>> from reunistat.synthetic import default_config, generate
+>>> data = generate(default_config(), seed=7, scale=0.002)
+>>> list(data.tables["episodes"].columns)[:4]
+['LA', 'CHILD', 'DECOM', 'RNE']
+"""
+
+from reunistat.synthetic.config import ConfigError, SynthConfig, default_config, load_config
+from reunistat.synthetic.dataset import SyntheticData, generate
+
+__all__ = [
+    "ConfigError",
+    "SynthConfig",
+    "SyntheticData",
+    "default_config",
+    "generate",
+    "load_config",
+]

@@ -1,0 +1,211 @@
+"""Whole care careers: periods, returns home, re-entries, and again.
+
+The loop runs over period numbers, not children: every step draws the k-th
+period of all children still in the simulation at once. A child leaves the
+loop when a period ends other than by a return home, is open at the data end,
+or when the return home is not followed by a re-entry before the 18th
+birthday and the data end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reunistat import codes
+from reunistat.synthetic._draw import blank_where, choice, day
+from reunistat.synthetic.episodes import EpisodeBatch, build_episodes
+from reunistat.synthetic.periods import Periods, draw_periods
+from reunistat.synthetic.population import Authorities, Children
+from reunistat.synthetic.reentry import (
+    covariates_at_return,
+    draw_days_to_reentry,
+    linear_predictor,
+)
+
+EPISODE_FIELDS = (
+    "decom",
+    "dec",
+    "rne",
+    "ls",
+    "place",
+    "provider",
+    "rec",
+    "reason",
+    "pl_post",
+    "urn",
+)
+
+
+@dataclass
+class Careers:
+    """All simulated episodes (with their child and CIN) and the record of returns home."""
+
+    episodes: dict[str, np.ndarray]
+    returns: pd.DataFrame
+
+
+def simulate_careers(
+    rng: np.random.Generator,
+    cfg: dict[str, Any],
+    kids: Children,
+    auth: Authorities,
+    posts: np.ndarray,
+    bday18: np.ndarray,
+    progress: Callable[[int], None] | None = None,
+) -> Careers:
+    """Simulate every child's periods of care and returns home.
+
+    ``posts`` is the (authority x district) matrix of postcode districts and
+    ``bday18`` each child's 18th birthday in days.
+    """
+    data_end = day(cfg["dataset"]["data_end"])
+    home_post = posts.reshape(-1)[kids.home_district]
+    child = np.flatnonzero(~kids.short_break)
+    start = kids.first_entry[child]
+    parts: list[dict[str, np.ndarray]] = []
+    returns: list[pd.DataFrame] = []
+    for k in range(int(cfg["dataset"]["max_periods"])):
+        if child.size == 0:
+            break
+        p = draw_periods(rng, cfg, kids, child, start, bday18)
+        eps = build_episodes(rng, cfg, p, home_post[p.child], posts[kids.la[p.child]])
+        parts.append(_episode_part(eps, p, home_post))
+        ret, reenter_day = _returns(rng, cfg, kids, auth, p, eps, k, bday18, data_end)
+        returns.append(ret)
+        again = ret["reentered"].to_numpy() == 1
+        child = ret["child"].to_numpy()[again]
+        start = reenter_day[again]
+        if progress is not None:
+            progress(k)
+    parts.append(_short_breaks(rng, kids, home_post, data_end, bday18))
+    episodes = {f: np.concatenate([part[f] for part in parts]) for f in parts[0]}
+    episodes = _truncate(episodes, data_end)
+    return Careers(episodes, pd.concat(returns, ignore_index=True))
+
+
+def _episode_part(eps: EpisodeBatch, p: Periods, home_post: np.ndarray) -> dict[str, np.ndarray]:
+    child = p.child[eps.period]
+    part = {f: getattr(eps, f) for f in EPISODE_FIELDS}
+    part["child"] = child
+    part["cin"] = p.cin[eps.period]
+    part["home_post"] = home_post[child]
+    return part
+
+
+def _returns(
+    rng: np.random.Generator,
+    cfg: dict[str, Any],
+    kids: Children,
+    auth: Authorities,
+    p: Periods,
+    eps: EpisodeBatch,
+    k: int,
+    bday18: np.ndarray,
+    data_end: int,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The returns home of one batch of periods, with their re-entry or censoring."""
+    last_ep = np.flatnonzero(np.concatenate([eps.period[1:] != eps.period[:-1], [True]]))
+    moving = np.isin(eps.rne, list(codes.RNE_PLACEMENT_CHANGE | {"S"}))
+    moves = np.bincount(eps.period, weights=moving, minlength=p.n).astype(np.int64) - 1
+    r = np.flatnonzero((p.exit == "return_home") & (p.end <= data_end))
+    c = p.child[r]
+    end = p.end[r]
+    la = kids.la[c]
+    cov = covariates_at_return(
+        age_days=end - kids.dob[c],
+        ethnic=kids.ethnic[c],
+        disabled=kids.disabled[c],
+        final_ls=p.final_ls[r],
+        prior_periods=np.full(r.size, k),
+        placement_moves=moves[r],
+        last_place=eps.place[last_ep[r]],
+        period_length_days=end - p.start[r],
+        rec=p.rec[r],
+        idaci=kids.idaci[c],
+        pilot=auth.pilot_start_day[la] <= end,
+        return_year=_financial_year(end),
+    )
+    lp = linear_predictor(cfg, cov) + auth.log_hr[la]
+    reentry = end + draw_days_to_reentry(rng, cfg, lp)
+    b18 = bday18[c]
+    reentered = (reentry < b18) & (reentry <= data_end)
+    age18 = ~reentered & (b18 <= data_end) & (reentry >= b18)
+    censor = np.where(reentered, reentry, np.where(age18, b18, data_end))
+    out = pd.DataFrame(
+        {
+            "child": c,
+            "spell_number": k + 1,
+            "period_start": p.start[r],
+            "return_date": end,
+            "return_rec": p.rec[r],
+            "reentry_date": np.where(reentered, reentry, -1),
+            "reentered": reentered.astype(np.int8),
+            "days_followed": censor - end,
+            "censor_reason": np.where(reentered, "reentry", np.where(age18, "age18", "data_end")),
+        }
+    )
+    out = pd.concat([out, cov], axis=1)
+    out["true_lp"] = lp
+    return out, reentry
+
+
+def _financial_year(days: np.ndarray) -> np.ndarray:
+    d = days.astype("datetime64[D]")
+    year = d.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = (d.astype("datetime64[M]").astype(np.int64) % 12) + 1
+    return year - (month < 4)
+
+
+def _short_breaks(
+    rng: np.random.Generator,
+    kids: Children,
+    home_post: np.ndarray,
+    data_end: int,
+    bday18: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Planned short breaks (V3/V4): one-episode periods ending E4A, not periods of care."""
+    sb = np.flatnonzero(kids.short_break)
+    stays = 2 + rng.poisson(4, sb.size)
+    child = np.repeat(sb, stays)
+    gap = rng.integers(14, 120, child.size)
+    length = rng.integers(1, 5, child.size)
+    first = np.concatenate([[0], np.cumsum(stays)[:-1]])
+    step = gap + length
+    cum = np.cumsum(step) - np.repeat(np.cumsum(step)[first] - step[first], stays)
+    decom = kids.first_entry[child] + cum - step
+    dec = decom + length
+    keep = (decom <= data_end) & (dec < bday18[child])
+    child, decom, dec = child[keep], decom[keep], dec[keep]
+    n = child.size
+    place = choice(rng, {"U4": 0.3, "U6": 0.3, "K2": 0.4}, n)
+    return {
+        "decom": decom,
+        "dec": dec,
+        "rne": np.full(n, "S", dtype=object),
+        "ls": np.where(rng.random(n) < 0.8, "V3", "V4").astype(object),
+        "place": place,
+        "provider": np.full(n, "PR1", dtype=object),
+        "rec": np.full(n, "E4A", dtype=object),
+        "reason": np.full(n, None, dtype=object),
+        "pl_post": home_post[child],
+        "urn": np.where(place == "K2", "SC100001", "XXXXXXX").astype(object),
+        "child": child,
+        "cin": np.full(n, "N2", dtype=object),
+        "home_post": home_post[child],
+    }
+
+
+def _truncate(ep: dict[str, np.ndarray], data_end: int) -> dict[str, np.ndarray]:
+    """Drop episodes after the data end; leave those spanning it open."""
+    keep = ep["decom"] <= data_end
+    ep = {k: v[keep] for k, v in ep.items()}
+    open_ = ep["dec"] > data_end
+    ep["open"] = open_
+    ep["rec"] = blank_where(open_, ep["rec"])
+    ep["reason"] = blank_where(open_, ep["reason"])
+    return ep

@@ -1,0 +1,267 @@
+"""Generate a whole linked dataset and write it: the generator's entry point."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reunistat import codes
+from reunistat.dates import eighteenth_birthday
+from reunistat.synthetic._draw import day, to_datetime
+from reunistat.synthetic.careers import simulate_careers
+from reunistat.synthetic.config import SynthConfig
+from reunistat.synthetic.linked import cin_table, header_table, npd_table, pseudonyms
+from reunistat.synthetic.population import (
+    DISTRICTS_PER_LA,
+    make_authorities,
+    make_children,
+    postcode_districts,
+)
+from reunistat.synthetic.reentry import REFERENCE_LEVELS, ratio_table, true_log_ratios
+
+TABLES = ("header", "episodes", "cin", "npd", "postcodes", "la")
+HORIZONS_DAYS = {"3_months": 91, "1_year": 365, "2_years": 730, "5_years": 1826, "6_years": 2191}
+
+
+@dataclass
+class SyntheticData:
+    """A generated dataset: the raw linked tables and the generator's own record.
+
+    Attributes
+    ----------
+    tables : dict of str to DataFrame
+        header, episodes, cin, npd, postcodes, la (see data/synthetic/README.md).
+    truth_returns : DataFrame
+        One row per simulated return home with its outcome and true covariates.
+    truth : dict
+        True parameters, seed, config hash and realised headline figures.
+    faults : DataFrame
+        Injected faults (messy mode; empty otherwise).
+    """
+
+    tables: dict[str, pd.DataFrame]
+    truth_returns: pd.DataFrame
+    truth: dict[str, Any]
+    faults: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def write(self, out_dir: str | Path, csv: bool = False) -> list[Path]:
+        """Write every table as Parquet (and CSV if asked), truth.json and SHA256SUMS."""
+        from reunistat.synthetic.writer import write_dataset
+
+        return write_dataset(self, Path(out_dir), csv=csv)
+
+
+def generate(
+    config: SynthConfig,
+    seed: int = 20240331,
+    scale: float = 1.0,
+    messy: bool = False,
+    progress: bool = False,
+) -> SyntheticData:
+    """Generate a linked SSDA903 dataset with known re-entry effects.
+
+    Parameters
+    ----------
+    config : SynthConfig
+        From :func:`reunistat.synthetic.load_config`.
+    seed : int
+        The only source of randomness: the same seed and config give identical data.
+    scale : float
+        Multiplies the number of children (1.0 is national size).
+    messy : bool
+        Inject the faults real extracts have, listed in ``faults``.
+    progress : bool
+        Show a progress bar.
+
+    Examples
+    --------
+    >>> from reunistat.synthetic import default_config, generate
+    >>> d = generate(default_config(), seed=1, scale=0.002)
+    >>> sorted(d.tables) == sorted(TABLES), d.truth["seed"]
+    (True, 1)
+    """
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    cfg = config.values
+    rng = np.random.default_rng(seed)
+    bar = _bar(progress, int(cfg["dataset"]["max_periods"]) + 3)
+    auth = make_authorities(rng, cfg)
+    kids = make_children(rng, cfg, scale, auth)
+    districts = postcode_districts(auth)
+    posts = districts["HOME_POST"].to_numpy(dtype=object).reshape(-1, DISTRICTS_PER_LA)
+    bday18 = _days(eighteenth_birthday(to_datetime(kids.dob)))
+    bar(1)
+    careers = simulate_careers(rng, cfg, kids, auth, posts, bday18, progress=lambda k: bar(1))
+    data_end = day(cfg["dataset"]["data_end"])
+    la_codes = auth.table["LA"].to_numpy(dtype=object)
+    child_id, upn = pseudonyms(rng, kids.n)
+    header = header_table(rng, cfg, kids, la_codes, child_id, upn, data_end)
+    episodes = _episodes_table(careers.episodes, la_codes[kids.la], child_id)
+    tables = {
+        "header": header.sort_values(["LA", "CHILD"], ignore_index=True),
+        "episodes": episodes,
+        "cin": cin_table(rng, kids, header).sort_values(["LA", "LAchildID"], ignore_index=True),
+        "npd": npd_table(rng, kids, header).sort_values("UPN", ignore_index=True),
+        "postcodes": districts,
+        "la": auth.table,
+    }
+    returns = _truth_returns(careers.returns, la_codes[kids.la], child_id)
+    bar(1)
+    faults = pd.DataFrame(columns=["fault", "table", "column", "CHILD", "DECOM", "detail"])
+    if messy:
+        from reunistat.synthetic.messy import inject_faults
+
+        tables, faults = inject_faults(rng, cfg["messy"], tables)
+    truth = _truth(config, seed, scale, messy, tables, returns)
+    bar(1)
+    return SyntheticData(tables, returns, truth, faults)
+
+
+def _bar(on: bool, total: int) -> Any:
+    if not on:
+        return lambda k: None
+    from tqdm import tqdm
+
+    t = tqdm(total=total, desc="synth", unit="step", leave=False)
+    return t.update
+
+
+def _days(s: pd.Series) -> np.ndarray:
+    return s.to_numpy().astype("datetime64[D]").astype(np.int64)
+
+
+def _episodes_table(
+    ep: dict[str, np.ndarray], child_la: np.ndarray, child_id: np.ndarray
+) -> pd.DataFrame:
+    df = pd.DataFrame(
+        {
+            "LA": child_la[ep["child"]],
+            "CHILD": child_id[ep["child"]],
+            "DECOM": to_datetime(ep["decom"]),
+            "RNE": ep["rne"],
+            "LS": ep["ls"],
+            "CIN": ep["cin"],
+            "PLACE": ep["place"],
+            "PLACE_PROVIDER": ep["provider"],
+            "DEC": to_datetime(ep["dec"], missing=ep["open"]),
+            "REC": ep["rec"],
+            "REASON_PLACE_CHANGE": ep["reason"],
+            "HOME_POST": ep["home_post"],
+            "PL_POST": ep["pl_post"],
+            "URN": ep["urn"],
+        }
+    )
+    return df.sort_values(["LA", "CHILD", "DECOM"], ignore_index=True, kind="stable")
+
+
+def _truth_returns(r: pd.DataFrame, child_la: np.ndarray, child_id: np.ndarray) -> pd.DataFrame:
+    out = r.copy()
+    c = out.pop("child").to_numpy()
+    out.insert(0, "CHILD", child_id[c])
+    out.insert(0, "LA", child_la[c])
+    for col in ("period_start", "return_date"):
+        out[col] = to_datetime(out[col].to_numpy())
+    reentry = out["reentry_date"].to_numpy()
+    out["reentry_date"] = to_datetime(np.maximum(reentry, 0), missing=reentry < 0)
+    return out.sort_values(["LA", "CHILD", "spell_number"], ignore_index=True)
+
+
+def kaplan_meier_at(
+    days: np.ndarray, event: np.ndarray, horizons: dict[str, int]
+) -> dict[str, float]:
+    """Cumulative incidence 1 - S(t) by Kaplan-Meier at each horizon (days).
+
+    >>> kaplan_meier_at(np.array([1, 2, 3, 4]), np.array([1, 0, 1, 0]), {"h": 3})
+    {'h': 0.625}
+    """
+    order = np.argsort(days, kind="stable")
+    t, e = days[order], event[order]
+    uniq, first = np.unique(t, return_index=True)
+    n_at_risk = t.size - first
+    deaths = np.add.reduceat(e, first)
+    surv = np.cumprod(1.0 - deaths / n_at_risk)
+    out = {}
+    for name, h in horizons.items():
+        i = np.searchsorted(uniq, h, side="right") - 1
+        out[name] = float(1.0 - surv[i]) if i >= 0 else 0.0
+    return out
+
+
+def _truth(
+    config: SynthConfig,
+    seed: int,
+    scale: float,
+    messy: bool,
+    tables: dict[str, pd.DataFrame],
+    returns: pd.DataFrame,
+) -> dict[str, Any]:
+    cfg = config.values
+    ep = tables["episodes"]
+    exits = ep["REC"].isin(list(codes.REC_END))
+    starts = ep["RNE"] == "S"
+    not_sb = ~ep["LS"].isin(list(codes.SHORT_BREAK_LS))
+    returned = ep["REC"].isin(list(codes.REC_RETURN_HOME)) & not_sb
+    km = kaplan_meier_at(
+        returns["days_followed"].to_numpy(), returns["reentered"].to_numpy(), HORIZONS_DAYS
+    )
+    ratio_name = "hazard_ratios" if cfg["reentry"]["model"] == "cox" else "odds_ratios"
+    return {
+        "generator": "reunistat.synthetic",
+        "seed": seed,
+        "scale": scale,
+        "messy": messy,
+        "config_source": config.source,
+        "config_sha256": config.sha256,
+        "data_start": str(cfg["dataset"]["data_start"]),
+        "data_end": str(cfg["dataset"]["data_end"]),
+        "model": cfg["reentry"]["model"],
+        "reference_levels": REFERENCE_LEVELS,
+        "term_coding": {
+            "log_period_length": "log(period_length_days / 365)",
+            "return_year": f"financial year - {cfg['reentry']['reference_year']}",
+            "prior_periods": "count of earlier periods of care",
+            "placement_moves": "placement-changing episodes in the period minus one",
+            "idaci_decile": "1 most deprived ... 10 least",
+        },
+        f"true_{ratio_name}": ratio_table(cfg),
+        "true_log_ratios": true_log_ratios(cfg),
+        "la_sd_log_hr": cfg["reentry"]["la_sd_log_hr"],
+        "baseline_knots_days": cfg["reentry"]["baseline_knots_days"],
+        "baseline_hazard_per_day": cfg["reentry"]["baseline_hazard_per_day"],
+        "logistic": cfg["reentry"]["logistic"] if cfg["reentry"]["model"] == "logistic" else None,
+        "realised": {
+            "children": len(tables["header"]),
+            "episodes": len(ep),
+            "periods_started": int((starts & not_sb).sum()),
+            "short_break_episodes": int((~not_sb).sum()),
+            "exits": int((exits & not_sb).sum()),
+            "returns_home": len(returns),
+            "returns_home_share_of_exits": float(returned.sum() / max(1, (exits & not_sb).sum())),
+            "section20_share_of_entries": float(
+                (ep.loc[starts & not_sb, "LS"] == codes.SECTION20_LS).mean()
+            ),
+            "reentries": int(returns["reentered"].sum()),
+            "cumulative_reentry_km": km,
+            "censor_reasons": returns["censor_reason"].value_counts().sort_index().to_dict(),
+        },
+    }
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def truth_json(truth: dict[str, Any]) -> str:
+    """Serialise truth.json canonically (sorted keys, fixed float form)."""
+    return json.dumps(truth, indent=2, sort_keys=True, default=str) + "\n"

@@ -1,0 +1,96 @@
+"""The 903 header and the linked CIN census and NPD tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reunistat import codes
+from reunistat.synthetic._draw import blank_where, to_datetime
+from reunistat.synthetic.population import Children
+
+DISABILITY_CODES = tuple(c for c in codes.DISABILITY if c != "NONE")
+
+
+def pseudonyms(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return pseudonymous CHILD identifiers and UPN-like pupil references, unique."""
+    perm = rng.permutation(n)
+    child = np.char.add("C", np.char.zfill(perm.astype(str), 8)).astype(object)
+    upn_num = (perm.astype(np.int64) * 7919 + 104729) % 10**12  # a bijection on 0..n-1
+    upn = np.char.add("A", np.char.zfill(upn_num.astype(str), 12)).astype(object)
+    return child, upn
+
+
+def header_table(
+    rng: np.random.Generator,
+    cfg: dict[str, Any],
+    kids: Children,
+    la_codes: np.ndarray,
+    child_id: np.ndarray,
+    upn: np.ndarray,
+    data_end: int,
+) -> pd.DataFrame:
+    """The 903 header: one row per child, with UPN only for school-age children."""
+    pop = cfg["population"]
+    n = kids.n
+    school_age = (data_end - kids.dob) >= 4 * 365.25
+    has_upn = school_age & (rng.random(n) < pop["upn_rate"])
+    girl = kids.sex == "2"
+    age_at_end = (data_end - kids.dob) / 365.25
+    mother = girl & (age_at_end >= 14.5) & (rng.random(n) < pop["mother_rate"])
+    mc_age = 14.0 + rng.random(n) * np.clip(np.minimum(age_at_end, 18.0) - 14.0, 0.0, None)
+    mc_dob = kids.dob + (mc_age * 365.25).astype(np.int64)
+    return pd.DataFrame(
+        {
+            "LA": la_codes[kids.la],
+            "CHILD": child_id,
+            "SEX": kids.sex,
+            "DOB": to_datetime(kids.dob),
+            "ETHNIC": kids.ethnic,
+            "UPN": blank_where(~has_upn, upn),
+            "MOTHER": blank_where(~girl, np.where(mother, "1", "0")),
+            "MC_DOB": to_datetime(mc_dob, missing=~mother),
+        }
+    )
+
+
+def cin_table(rng: np.random.Generator, kids: Children, header: pd.DataFrame) -> pd.DataFrame:
+    """The CIN census disability rows: one or two codes per disabled child, else NONE."""
+    n_codes = np.where(kids.disabled, 1 + (rng.random(kids.n) < 0.3), 1)
+    rows = np.repeat(np.arange(kids.n), n_codes)
+    pick = rng.integers(0, len(DISABILITY_CODES), rows.size)
+    disability = np.where(
+        kids.disabled[rows], np.array(DISABILITY_CODES, dtype=object)[pick], "NONE"
+    )
+    out = pd.DataFrame(
+        {
+            "LA": header["LA"].to_numpy()[rows],
+            "LAchildID": header["CHILD"].to_numpy()[rows],
+            "UPN": header["UPN"].to_numpy()[rows],
+            "DISABILITY": disability,
+        }
+    )
+    return out.drop_duplicates(ignore_index=True)
+
+
+def npd_table(rng: np.random.Generator, kids: Children, header: pd.DataFrame) -> pd.DataFrame:
+    """NPD pupil rows for children with a UPN: FSM, IDACI decile of home, SEN."""
+    has = header["UPN"].notna().to_numpy()
+    idx = np.flatnonzero(has)
+    idaci = kids.idaci[idx]
+    fsm = rng.random(idx.size) < (0.75 - 0.05 * (idaci - 1))
+    u = rng.random(idx.size)
+    dis = kids.disabled[idx]
+    sen = np.where(
+        u < np.where(dis, 0.55, 0.12), "E", np.where(u < np.where(dis, 0.9, 0.45), "K", "N")
+    )
+    return pd.DataFrame(
+        {
+            "UPN": header["UPN"].to_numpy()[idx],
+            "FSM_EVER": fsm.astype(np.int8),
+            "IDACI_DECILE": idaci.astype(np.int8),
+            "SEN": sen.astype(object),
+        }
+    )

@@ -1,0 +1,51 @@
+"""Write a generated dataset: Parquet, DfE-style CSV, truth.json and checksums."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from reunistat.synthetic.dataset import TABLES, file_sha256, truth_json
+
+if TYPE_CHECKING:
+    from reunistat.synthetic.dataset import SyntheticData
+
+CSV_DATE_FORMAT = "%d/%m/%Y"
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> Path:
+    """Write a DataFrame as Parquet, deterministically (same data, same bytes)."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(table, path, compression="zstd", write_statistics=False)
+    return path
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> Path:
+    """Write a DataFrame as DfE ships 903 CSVs: dd/mm/YYYY dates, blanks for nulls."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime(CSV_DATE_FORMAT)
+    out.to_csv(path, index=False, na_rep="", lineterminator="\n")
+    return path
+
+
+def write_dataset(data: SyntheticData, out: Path, csv: bool = False) -> list[Path]:
+    """Write all tables, the generator's record and SHA256SUMS into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = [write_parquet(data.tables[name], out / f"{name}.parquet") for name in TABLES]
+    if csv:
+        written += [write_csv(data.tables[name], out / f"{name}.csv") for name in TABLES]
+    written.append(write_parquet(data.truth_returns, out / "truth_returns.parquet"))
+    if len(data.faults):
+        written.append(write_parquet(data.faults, out / "faults.parquet"))
+    truth = out / "truth.json"
+    truth.write_text(truth_json(data.truth), encoding="utf-8")
+    written.append(truth)
+    sums = "".join(f"{file_sha256(p)}  {p.name}\n" for p in sorted(written))
+    (out / "SHA256SUMS").write_text(sums, encoding="utf-8")
+    return [*written, out / "SHA256SUMS"]
