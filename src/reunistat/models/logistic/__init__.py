@@ -21,6 +21,7 @@ from reunistat.models.logistic.margins import (
     observed_vs_predicted,
     predict_profiles,
 )
+from reunistat.models.logistic.multilevel import multilevel
 from reunistat.models.logistic.outcome import HorizonOutcome, horizon_outcome, outcome_name
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "gee",
     "horizon_outcome",
     "logistic",
+    "multilevel",
     "observed_vs_predicted",
     "outcome_name",
     "predict_profiles",

@@ -1,0 +1,67 @@
+"""Random-intercept logistic model: messages, outputs, and truth recovery."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from reunistat.models.logistic import LogisticInputError, multilevel
+
+REF = Path(__file__).parent / "reference" / "logistic"
+_spec = importlib.util.spec_from_file_location("make_sample", REF / "make_sample.py")
+assert _spec is not None and _spec.loader is not None
+sim = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sim)
+
+
+def test_options_are_checked():
+    df = sim.simulate_spells(300, seed=3, n_la=5)
+    with pytest.raises(LogisticInputError, match="n_agq"):
+        multilevel("~ section20", df, n_agq=0)
+    with pytest.raises(LogisticInputError, match="at least 3 groups"):
+        multilevel("~ section20", df.assign(LA=np.where(df["LA"] < "E0902", "A", "B")))
+
+
+def test_outputs_and_median_odds_ratio():
+    df = sim.simulate_spells(1500, seed=4, n_la=20, clustering="random_intercept", sigma_la=0.6)
+    fit = multilevel("~ section20 + prior_periods", df)
+    s2 = fit.fit_stats["sigma2_la"]
+    assert fit.fit_stats["mor"] == pytest.approx(np.exp(np.sqrt(2 * s2) * stats.norm.ppf(0.75)))
+    vc = fit.extras["variance_components"].set_index("quantity")
+    assert vc.loc["median_odds_ratio", "conf_low"] < fit.fit_stats["mor"]
+    assert fit.extras["random_effects"].shape == (20,)
+    assert "(1 | LA)" in str(fit.provenance.formula)
+    assert fit.tidy(exponentiate=True)["term"].tolist() == [
+        "Intercept",
+        "section20",
+        "prior_periods",
+    ]
+
+
+def test_no_between_authority_variation_goes_to_the_boundary():
+    df = sim.simulate_spells(1500, seed=5, n_la=15, clustering="marginal", rho=0.0)
+    fit = multilevel("~ section20", df)
+    assert fit.fit_stats["sigma2_la"] < 0.02
+    assert fit.fit_stats["mor"] < 1.15
+
+
+@pytest.mark.slow
+def test_multilevel_recovers_truth_at_scale():
+    df = sim.simulate_spells(60_000, seed=11, n_la=150, clustering="random_intercept", sigma_la=0.5)
+    fit = multilevel(sim.TRUTH_FORMULA, df, n_agq=1)
+    truth = pd.Series(sim.TRUE_LOGIT)
+    est = fit.params.rename(
+        lambda t: t.replace("C(return_type, contr.treatment('e13'))", "return_type")
+    )
+    ci = fit.confint().rename(
+        lambda t: t.replace("C(return_type, contr.treatment('e13'))", "return_type")
+    )
+    for term in ["section20", "prior_periods", "placement_moves", "log_years_in_care"]:
+        assert ci.loc[term, "conf_low"] < truth[term] < ci.loc[term, "conf_high"], term
+    assert abs(est["return_type[T.planned]"] - truth["return_type[T.planned]"]) < 0.1
+    assert fit.fit_stats["sigma2_la"] == pytest.approx(0.25, rel=0.35)
