@@ -147,6 +147,8 @@ def _returns(
             "reentered": reentered.astype(np.int8),
             "days_followed": censor - end,
             "censor_reason": np.where(reentered, "reentry", np.where(age18, "age18", "data_end")),
+            # potential follow-up: days to the earlier of the 18th birthday and the data end
+            "days_to_censoring": np.minimum(b18, data_end) - end,
         }
     )
     out = pd.concat([out, cov], axis=1)
