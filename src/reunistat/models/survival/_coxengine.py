@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import sparse
+from scipy.linalg.blas import dsyrk
 
 FloatArray = NDArray[Any]  # float64 in practice; bincount is typed as int
 IntArray = NDArray[np.int64]
@@ -35,15 +37,21 @@ class CoxProblem:
     w: FloatArray  # (n,) case weights, sorted
     event: NDArray[np.bool_]  # (n,) sorted
     order: IntArray  # sorted position -> original row
-    exit_starts: IntArray  # reduceat boundaries of the distinct stop keys
-    entry_perm: IntArray | None  # sorted position order by start key (None: same order)
-    entry_starts: IntArray  # reduceat boundaries of the distinct start keys
+    seg_starts: IntArray  # reduceat boundaries: each stop key split into events | others
+    seg_exit: IntArray  # reduceat boundaries over segments giving each distinct stop key
+    death_seg: IntArray  # per event group: its segment of event rows
+    entry_perm: IntArray | None  # rows ordered by start key (None: right-censored data)
+    entry_starts: IntArray  # reduceat boundaries of the distinct start keys (rows), or of
+    # the strata over the stop-key groups when entry_perm is None
     ev_exit_pos: IntArray  # per event group: first exit group with key >= event key
     ev_entry_pos: IntArray  # per event group: first entry group with key >= event key
     death_rows: IntArray  # sorted positions of the event rows, grouped by key
     death_starts: IntArray  # reduceat boundaries of the event groups among death_rows
     death_group: IntArray  # event group of each death row
     death_frac: FloatArray  # Efron fraction j/d of each death row (0 for Breslow)
+    death_w: FloatArray  # case weight of each death row
+    death_mw: FloatArray  # mean case weight of the events in the death row's group
+    sum_wdx: FloatArray  # (p,) sum of w x over the events
     row_hi: IntArray  # per row: event groups with key <= stop key
     row_lo: IntArray  # per row: event groups with key <= start key
     ev_keys: IntArray  # (n_groups,) composite keys of the event groups
@@ -114,7 +122,7 @@ def prepare(
         stop_key = s * k_mult + inv[:n] + 1
         start_key = s * k_mult + inv[n:] + 1
     # sort by stop key, events first within a key (keeps death rows contiguous)
-    order = np.lexsort((~event, stop_key)).astype(np.int64)
+    order = np.argsort(2 * stop_key + ~event, kind="stable").astype(np.int64)
     sk = stop_key[order]
     ek = start_key[order]
     ev = event[order]
@@ -126,12 +134,14 @@ def prepare(
     exit_keys = sk[exit_starts]
     if start is None:
         entry_perm = None
-        ek_sorted = ek  # s * K is already sorted when rows are sorted by stop key
+        # entries are s * K: one per stratum, summed from the stop-key groups
+        entry_starts = _boundaries(exit_keys // k_mult)
+        entry_keys = (exit_keys // k_mult)[entry_starts] * k_mult
     else:
         entry_perm = np.argsort(ek, kind="stable").astype(np.int64)
         ek_sorted = ek[entry_perm]
-    entry_starts = _boundaries(ek_sorted)
-    entry_keys = ek_sorted[entry_starts]
+        entry_starts = _boundaries(ek_sorted)
+        entry_keys = ek_sorted[entry_starts]
     death_rows = np.flatnonzero(ev).astype(np.int64)
     dk = sk[death_rows]
     death_starts = _boundaries(dk)
@@ -144,21 +154,36 @@ def prepare(
     else:
         death_frac = np.zeros(death_rows.shape[0])
     ev_time = uniq[(ev_keys % k_mult) - 1] if ev_keys.shape[0] else np.zeros(0)
+    ev_exit_pos = np.searchsorted(exit_keys, ev_keys, "left").astype(np.int64)
+    # split each stop-key group into its event rows (first, by the sort) and the rest
+    group_size = np.diff(np.append(exit_starts, n))
+    n_dead = np.zeros(exit_starts.shape[0], dtype=np.int64)
+    n_dead[ev_exit_pos] = sizes
+    split = exit_starts + n_dead
+    extra = split[(n_dead > 0) & (n_dead < group_size)]
+    seg_starts = np.sort(np.concatenate([exit_starts, extra])).astype(np.int64)
+    dw = ws[death_rows]
+    group_w = np.bincount(death_group, dw, ev_keys.shape[0])
     return CoxProblem(
         x=np.ascontiguousarray(xs, dtype=float),
         means=np.asarray(means, dtype=float),
         w=ws,
         event=ev,
         order=order,
-        exit_starts=exit_starts,
+        seg_starts=seg_starts,
+        seg_exit=np.searchsorted(seg_starts, exit_starts).astype(np.int64),
+        death_seg=np.searchsorted(seg_starts, exit_starts[ev_exit_pos]).astype(np.int64),
         entry_perm=entry_perm,
         entry_starts=entry_starts,
-        ev_exit_pos=np.searchsorted(exit_keys, ev_keys, "left").astype(np.int64),
+        ev_exit_pos=ev_exit_pos,
         ev_entry_pos=np.searchsorted(entry_keys, ev_keys, "left").astype(np.int64),
         death_rows=death_rows,
         death_starts=death_starts,
         death_group=death_group,
         death_frac=death_frac,
+        death_w=dw,
+        death_mw=(group_w / np.maximum(sizes, 1))[death_group],
+        sum_wdx=dw @ xs[death_rows] if death_rows.shape[0] else np.zeros(x.shape[1]),
         row_hi=np.searchsorted(ev_keys, sk, "right").astype(np.int64),
         row_lo=np.searchsorted(ev_keys, ek, "right").astype(np.int64),
         ev_keys=ev_keys,
@@ -191,55 +216,65 @@ class Evaluation:
     info: FloatArray
     eta: FloatArray  # centred linear predictor, sorted order
     risk: FloatArray  # exp(eta)
-    abar: FloatArray  # (n_deaths, p) Efron-adjusted means per death row
+    s1: FloatArray  # (n_groups, p) risk-set sums of w r x
+    s1d: FloatArray  # (n_groups, p) the same over the events of each group
     den: FloatArray  # (n_deaths,) Efron denominators
-    meanwt: FloatArray  # (n_groups,) mean weight of the events in each group
     hazard: FloatArray  # (n_groups,) baseline hazard increments (centred covariates)
 
 
-def _risk_set_sums(prob: CoxProblem, z: FloatArray) -> FloatArray:
-    """Sum ``z`` (n, q) over the risk set of every event group: (n_groups, q)."""
-    exit_sums = np.add.reduceat(z, prob.exit_starts, axis=0) if z.shape[0] else z
-    total = _revcum(exit_sums)[prob.ev_exit_pos]
-    ze = z if prob.entry_perm is None else z[prob.entry_perm]
-    entry_sums = np.add.reduceat(ze, prob.entry_starts, axis=0) if z.shape[0] else z
-    return total - _revcum(entry_sums)[prob.ev_entry_pos]
+def _xtdx(x: FloatArray, d: FloatArray) -> FloatArray:
+    """Return ``X' diag(d) X`` for non-negative ``d`` with one symmetric BLAS product."""
+    y = x * np.sqrt(np.maximum(d, 0.0))[:, None]
+    c = dsyrk(1.0, y.T, trans=0)
+    return np.asarray(np.triu(c) + np.triu(c, 1).T)
 
 
 def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Evaluation:
     """Evaluate the partial log-likelihood, score and information at ``beta``."""
     x, w = prob.x, prob.w
-    p = x.shape[1]
+    n, p = x.shape
     eta = x @ beta
     risk = np.exp(eta)
     wr = w * risk
-    z = np.empty((x.shape[0], p + 1))
+    z = np.empty((n, p + 1))
     z[:, 0] = wr
     np.multiply(x, wr[:, None], out=z[:, 1:])
-    rs = _risk_set_sums(prob, z)
-    dr = prob.death_rows
-    zd = z[dr]
-    ds = np.add.reduceat(zd, prob.death_starts, axis=0) if dr.shape[0] else zd
-    dwt = np.add.reduceat(w[dr], prob.death_starts) if dr.shape[0] else np.zeros(0)
-    sizes = np.diff(np.append(prob.death_starts, dr.shape[0]))
-    meanwt = dwt / np.maximum(sizes, 1)
-    g, f = prob.death_group, prob.death_frac
-    num = rs[g] - f[:, None] * ds[g]  # (D, p+1)
-    den = num[:, 0]
-    abar = num[:, 1:] / den[:, None]
-    mw = meanwt[g]
-    loglik = float(np.dot(w[dr], eta[dr]) - np.dot(mw, np.log(den)))
-    score = w[dr] @ x[dr] - mw @ abar
-    hazard = np.bincount(g, weights=mw / den, minlength=prob.n_groups)
+    seg = np.add.reduceat(z, prob.seg_starts, axis=0)
+    exit_sums = np.add.reduceat(seg, prob.seg_exit, axis=0)
+    ds = seg[prob.death_seg]
+    if prob.entry_perm is None:
+        entry_sums = np.add.reduceat(exit_sums, prob.entry_starts, axis=0)
+    else:
+        entry_sums = np.add.reduceat(z[prob.entry_perm], prob.entry_starts, axis=0)
+    del z
+    rs = _revcum(exit_sums)[prob.ev_exit_pos] - _revcum(entry_sums)[prob.ev_entry_pos]
+    g, f, mw, ng = prob.death_group, prob.death_frac, prob.death_mw, prob.n_groups
+    den = rs[g, 0] - f * ds[g, 0]
+    loglik = float(np.dot(prob.death_w, eta[prob.death_rows]) - np.dot(mw, np.log(den)))
+    inv = mw / den
+    hazard = np.bincount(g, inv, ng)
+    dcoef = np.bincount(g, inv * f, ng)
+    s1, s1d = rs[:, 1:], ds[:, 1:]
+    score = prob.sum_wdx - hazard @ s1 + dcoef @ s1d
     if need_info:
-        dcoef = np.bincount(g, weights=mw * f / den, minlength=prob.n_groups)
-        c_row = _interval_sum(hazard, prob.row_hi, prob.row_lo)
-        diag = wr * c_row
+        inv2 = inv / den
+        q0 = np.bincount(g, inv2, ng)
+        q1 = np.bincount(g, inv2 * f, ng)
+        q2 = np.bincount(g, inv2 * f * f, ng)
+        diag = wr * _interval_sum(hazard, prob.row_hi, prob.row_lo)
+        dr = prob.death_rows
         diag[dr] -= wr[dr] * dcoef[g]
-        info = (x * diag[:, None]).T @ x - (abar * mw[:, None]).T @ abar
+        cross = (s1 * q1[:, None]).T @ s1d
+        info = (
+            _xtdx(x, diag)
+            - (s1 * q0[:, None]).T @ s1
+            + cross
+            + cross.T
+            - (s1d * q2[:, None]).T @ s1d
+        )
     else:
         info = np.zeros((p, p))
-    return Evaluation(loglik, score, info, eta, risk, abar, den, meanwt, hazard)
+    return Evaluation(loglik, score, info, eta, risk, s1, s1d, den, hazard)
 
 
 @dataclass(frozen=True)
@@ -260,6 +295,7 @@ def newton(
     beta0: FloatArray | None = None,
     max_iter: int = 30,
     tol: float = 1e-10,
+    first: Evaluation | None = None,
 ) -> CoxFit:
     """Maximise the partial likelihood by Newton-Raphson with step halving.
 
@@ -269,7 +305,7 @@ def newton(
     """
     p = prob.x.shape[1]
     beta = np.zeros(p) if beta0 is None else np.asarray(beta0, dtype=float)
-    ev = evaluate(prob, beta)
+    ev = evaluate(prob, beta) if first is None else first
     ll_null = ev.loglik if beta0 is None else evaluate(prob, np.zeros(p), False).loglik
     converged = False
     it = 0
@@ -281,14 +317,15 @@ def newton(
             break
         new = evaluate(prob, beta + step)
         halvings = 0
-        while (not np.isfinite(new.loglik) or new.loglik < ev.loglik - 1e-12) and halvings < 30:
+        slack = 1e-11 * max(1.0, abs(ev.loglik))  # rounding noise of the sums
+        while (not np.isfinite(new.loglik) or new.loglik < ev.loglik - slack) and halvings < 30:
             step = step / 2
             new = evaluate(prob, beta + step)
             halvings += 1
         beta = beta + step
         change = abs(new.loglik - ev.loglik)
         ev = new
-        if change <= tol * max(1.0, abs(ev.loglik)) and np.max(np.abs(step), initial=0) < 1e-7:
+        if change <= tol * max(1.0, abs(ev.loglik)):
             converged = True
             break
     return CoxFit(beta, ev.info, ev.loglik, ll_null, it, converged, ev)
@@ -300,25 +337,86 @@ def score_residuals(prob: CoxProblem, ev: Evaluation) -> FloatArray:
     ``sum_i w_i U_i`` is the score; ``w_i U_i V`` are R's weighted dfbeta residuals.
     """
     x = prob.x
+    p = x.shape[1]
     g, f = prob.death_group, prob.death_frac
     dr = prob.death_rows
-    mw = ev.meanwt[g]
     ng = prob.n_groups
-    a_over = ev.abar * (mw / ev.den)[:, None]
-    hz = ev.hazard
-    gk = np.stack([np.bincount(g, a_over[:, j], ng) for j in range(x.shape[1])], axis=1)
-    h_row = _interval_sum(hz, prob.row_hi, prob.row_lo)
+    abar = (ev.s1[g] - f[:, None] * ev.s1d[g]) / ev.den[:, None]
+    inv = prob.death_mw / ev.den
+    a_over = abar * inv[:, None]
+    gk = np.stack([np.bincount(g, a_over[:, j], ng) for j in range(p)], axis=1)
+    h_row = _interval_sum(ev.hazard, prob.row_hi, prob.row_lo)
     g_row = _interval_sum(gk, prob.row_hi, prob.row_lo)
     if f.any():
-        h2 = np.bincount(g, mw * f / ev.den, ng)
-        g2 = np.stack([np.bincount(g, a_over[:, j] * f, ng) for j in range(x.shape[1])], axis=1)
+        h2 = np.bincount(g, inv * f, ng)
+        g2 = np.stack([np.bincount(g, a_over[:, j] * f, ng) for j in range(p)], axis=1)
         h_row[dr] -= h2[g]
         g_row[dr] -= g2[g]
     resid = -ev.risk[:, None] * (x * h_row[:, None] - g_row)
     sizes = np.diff(np.append(prob.death_starts, dr.shape[0]))
-    amean = np.add.reduceat(ev.abar, prob.death_starts, axis=0) / sizes[:, None]
+    amean = np.add.reduceat(abar, prob.death_starts, axis=0) / sizes[:, None]
     resid[dr] += x[dr] - amean[g]
-    return resid
+    return np.asarray(resid)
+
+
+def _by_cluster(
+    codes: IntArray, cols: IntArray, data: FloatArray, n_cl: int, n_cols: int
+) -> FloatArray | sparse.csr_matrix:
+    """Return the (clusters x cols) matrix of summed ``data``: dense when small."""
+    if n_cl * n_cols <= 4_000_000:
+        flat = np.bincount(codes * n_cols + cols, data, n_cl * n_cols)
+        return flat.reshape(n_cl, n_cols)
+    return sparse.coo_matrix((data, (codes, cols)), shape=(n_cl, n_cols)).tocsr()
+
+
+def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatArray:
+    """Return the weighted score residuals summed within clusters, shape (clusters, p).
+
+    Equal to summing ``w_i U_i`` from :func:`score_residuals` by cluster, without
+    forming the (n, p) residual matrix: the interval sums become sparse products.
+    """
+    x, w, risk = prob.x, prob.w, ev.risk
+    n, p = x.shape
+    g, f, dr = prob.death_group, prob.death_frac, prob.death_rows
+    ng = prob.n_groups
+    c = np.asarray(codes, dtype=np.int64)[prob.order]
+    n_cl = int(c.max()) + 1
+    wr = w * risk
+    abar = (ev.s1[g] - f[:, None] * ev.s1d[g]) / ev.den[:, None]
+    inv = prob.death_mw / ev.den
+    h2 = np.bincount(g, inv * f, ng)
+    gk = np.stack([np.bincount(g, abar[:, j] * inv, ng) for j in range(p)], axis=1)
+    g2 = np.stack([np.bincount(g, abar[:, j] * inv * f, ng) for j in range(p)], axis=1)
+    sizes = np.diff(np.append(prob.death_starts, dr.shape[0]))
+    amean = np.add.reduceat(abar, prob.death_starts, axis=0) / sizes[:, None]
+    # sum_c x_i (w_i d_i - w_i r_i H'_i): one sparse (clusters x rows) product
+    a = -wr * _interval_sum(ev.hazard, prob.row_hi, prob.row_lo)
+    a[dr] += w[dr] + wr[dr] * h2[g]
+    perm = np.argsort(c, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(c, minlength=n_cl))])
+    rows_mat = sparse.csr_matrix((a[perm], perm, indptr), shape=(n_cl, n))
+    out = np.asarray(rows_mat @ x)
+    # + sum_c w_i r_i (G_i - d_i g2): G_i = cumG[hi] - cumG[lo]
+    cum_g = np.zeros((ng + 1, p))
+    np.cumsum(gk, axis=0, out=cum_g[1:])
+    m = _by_cluster(
+        np.concatenate([c, c]),
+        np.concatenate([prob.row_hi, prob.row_lo]),
+        np.concatenate([wr, -wr]),
+        n_cl,
+        ng + 1,
+    )
+    out += m @ cum_g
+    # - sum over deaths of w_i amean_g + w_i r_i g2_g
+    md = _by_cluster(
+        np.concatenate([c[dr], c[dr]]),
+        np.concatenate([g, g + ng]),
+        np.concatenate([w[dr], wr[dr]]),
+        n_cl,
+        2 * ng,
+    )
+    out -= md @ np.vstack([amean, g2])
+    return np.asarray(out)
 
 
 def robust_cov(
@@ -332,10 +430,9 @@ def robust_cov(
     ``cluster`` holds integer codes in the original row order (None: each row is
     its own cluster).
     """
-    u = score_residuals(prob, ev) * prob.w[:, None]
-    if cluster is not None:
-        codes = np.asarray(cluster)[prob.order]
-        n_cl = int(codes.max()) + 1
-        u = np.stack([np.bincount(codes, u[:, j], n_cl) for j in range(u.shape[1])], axis=1)
+    if cluster is None:
+        u = score_residuals(prob, ev) * prob.w[:, None]
+    else:
+        u = cluster_scores(prob, ev, cluster)
     d = u @ var
     return np.asarray(d.T @ d)

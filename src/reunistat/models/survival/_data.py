@@ -116,6 +116,9 @@ def design(formula: str, data: pd.DataFrame) -> Design:
         rhs_formula = "~ " + formula.split("~", 1)[1]
     elif "~" not in formula:
         rhs_formula = "~ " + formula
+    fast = _plain_numeric(rhs_formula, data)
+    if fast is not None:
+        return _fast_design(fast, data, lhs)
     mm = model_matrix(rhs_formula, data, ensure_full_rank=True)
     cols = [c for c in mm.columns if c != "Intercept"]
     if not cols:
@@ -130,8 +133,33 @@ def design(formula: str, data: pd.DataFrame) -> Design:
     return Design(x, cols, term_columns, mm.index, lhs, spec)
 
 
-def check_design(x: np.ndarray, columns: list[str], w: np.ndarray | None) -> None:
-    """Raise on a constant covariate or perfectly collinear covariates."""
+def _plain_numeric(rhs: str, data: pd.DataFrame) -> list[str] | None:
+    """Return the column names when the formula is ``~ a + b + ...`` over numeric columns."""
+    names = [t.strip() for t in rhs.split("~", 1)[1].split("+")]
+    for name in names:
+        if name not in data.columns or not name.isidentifier():
+            return None
+        dt = data[name].dtype
+        if not (pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)):
+            return None
+    return names if len(set(names)) == len(names) else None
+
+
+def _fast_design(cols: list[str], data: pd.DataFrame, lhs: str | None) -> Design:
+    """Build the design directly from numeric columns (formulaic gives the same matrix)."""
+    n = len(data)
+    x = np.empty((n, len(cols)))
+    for j, c in enumerate(cols):
+        x[:, j] = data[c].to_numpy(dtype=float)
+    ok: np.ndarray = np.asarray(np.isfinite(x).all(axis=1))
+    rows = data.index if ok.all() else data.index[ok]
+    if not ok.all():
+        x = x[ok]
+    return Design(x, cols, {c: [j] for j, c in enumerate(cols)}, rows, lhs, None)
+
+
+def check_constant(x: np.ndarray, columns: list[str]) -> None:
+    """Raise on a constant covariate (or when no rows are left)."""
     n = x.shape[0]
     if n == 0:
         raise ValueError("no rows left to fit (all rows had missing values?)")
@@ -142,15 +170,24 @@ def check_design(x: np.ndarray, columns: list[str], w: np.ndarray | None) -> Non
             f"covariate(s) {const} are constant in the {n} rows used: they carry no "
             "information for a Cox model (the baseline hazard absorbs them); drop them"
         )
-    xc = x - np.average(x, axis=0, weights=w)
-    xtx = (xc * (1.0 if w is None else w[:, None])).T @ xc
-    d = np.sqrt(np.diag(xtx))
-    corr = xtx / np.outer(d, d)
+
+
+def check_collinear(info: np.ndarray, columns: list[str]) -> None:
+    """Raise when the information matrix at zero is singular: collinear covariates.
+
+    The information at beta = 0 is a weighted sum of within-risk-set covariance
+    matrices, so this also catches a covariate that is constant within strata.
+    """
+    d = np.sqrt(np.abs(np.diag(info)))
+    bad = [c for c, v in zip(columns, d, strict=True) if v == 0]
+    if bad:
+        raise ValueError(f"covariate(s) {bad} do not vary within any risk set; drop them")
+    corr = info / np.outer(d, d)
     vals, vecs = np.linalg.eigh(corr)
     if vals[0] < 1e-10 * max(vals[-1], 1.0):
         v = vecs[:, 0]
         involved = [c for c, a in zip(columns, v, strict=True) if abs(a) > 1e-3]
         raise ValueError(
             f"covariates {involved} are perfectly collinear (one is a linear combination "
-            "of the others); drop one of them"
+            "of the others, at least within strata); drop one of them"
         )

@@ -44,17 +44,20 @@ class CoxState:
 
 def _check_monotone(x: np.ndarray, columns: list[str], event: np.ndarray) -> None:
     """Raise when a 0/1 covariate has no events at one of its values (infinite HR)."""
-    for j, name in enumerate(columns):
-        col = x[:, j]
-        if not np.all((col == 0) | (col == 1)):
-            continue
-        for level in (0, 1):
-            sel = col == level
-            if sel.any() and not event[sel].any():
+    binary = np.flatnonzero(((x == 0) | (x == 1)).all(axis=0))
+    if binary.size == 0:
+        return
+    xb = x[:, binary]
+    n1 = xb.sum(axis=0)
+    e1 = event.astype(float) @ xb
+    n0, e0 = x.shape[0] - n1, event.sum() - e1
+    for k, j in enumerate(binary):
+        for level, nn, ee in ((1, n1[k], e1[k]), (0, n0[k], e0[k])):
+            if nn > 0 and ee == 0:
                 raise ValueError(
-                    f"no events among the {int(sel.sum())} rows with {name} = {level}: the "
+                    f"no events among the {int(nn)} rows with {columns[j]} = {level}: the "
                     "partial likelihood is monotone and the hazard ratio for "
-                    f"{name!r} is infinite; merge that group with another or drop it"
+                    f"{columns[j]!r} is infinite; merge that group with another or drop it"
                 )
 
 
@@ -141,10 +144,12 @@ def cox(
     w = _data.case_weights(used, weights)
     s_codes = _data.codes(used, strata, "strata")
     cl_codes = _data.codes(used, cluster, "cluster")
-    _data.check_design(des.x, des.columns, w)
+    _data.check_constant(des.x, des.columns)
     _check_monotone(des.x, des.columns, ev)
     prob = engine.prepare(des.x, stop, ev, start=start, weights=w, strata=s_codes, ties=ties)
-    fit = engine.newton(prob)
+    ev0 = engine.evaluate(prob, np.zeros(des.x.shape[1]))
+    _data.check_collinear(ev0.info, des.columns)
+    fit = engine.newton(prob, first=ev0)
     if not fit.converged or not np.all(np.isfinite(fit.beta)):
         raise ValueError(
             f"the Cox fit did not converge in {fit.iterations} Newton steps; a coefficient may "
@@ -258,8 +263,10 @@ def predict_cumulative_incidence(
     st: CoxState = result.extras["state"]
     from formulaic import model_matrix
 
-    mm = model_matrix(st.model_spec, profiles)
-    x = mm[st.columns].to_numpy(dtype=float)
+    if st.model_spec is None:
+        x = profiles[st.columns].to_numpy(dtype=float)
+    else:
+        x = model_matrix(st.model_spec, profiles)[st.columns].to_numpy(dtype=float)
     lp = (x - st.problem.means) @ st.fit.beta
     base = baseline_hazard(result)
     first = base["stratum"].iloc[0]
