@@ -23,12 +23,19 @@ from reunistat.models.logistic.margins import (
 )
 from reunistat.models.logistic.multilevel import multilevel
 from reunistat.models.logistic.outcome import HorizonOutcome, horizon_outcome, outcome_name
+from reunistat.models.logistic.prediction import (
+    PredictionCheck,
+    calibration_intercept_slope,
+    prediction_checks,
+)
 
 __all__ = [
     "HorizonOutcome",
     "LogisticInputError",
+    "PredictionCheck",
     "SeparationError",
     "average_marginal_effects",
+    "calibration_intercept_slope",
     "gee",
     "horizon_outcome",
     "logistic",
@@ -36,4 +43,5 @@ __all__ = [
     "observed_vs_predicted",
     "outcome_name",
     "predict_profiles",
+    "prediction_checks",
 ]

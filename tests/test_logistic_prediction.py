@@ -1,0 +1,94 @@
+"""Cross-validated prediction checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from reunistat.models.logistic import (
+    LogisticInputError,
+    calibration_intercept_slope,
+    logistic,
+    prediction_checks,
+)
+
+matplotlib.use("Agg")
+REF = Path(__file__).parent / "reference" / "logistic"
+F = "~ section20 + prior_periods + placement_moves + log_years_in_care + age_band + return_type"
+
+
+@pytest.fixture(scope="module")
+def sample() -> pd.DataFrame:
+    return pd.read_csv(REF / "sample.csv")
+
+
+def test_calibration_of_in_sample_mle_is_perfect(sample):
+    fit = logistic(F, sample)
+    a, b = calibration_intercept_slope(
+        fit.extras["data"]["reentry_365d"].to_numpy(), fit.extras["fitted"]
+    )
+    # the MLE with an intercept reproduces the mean, and logit(p) refits with slope 1
+    assert a == pytest.approx(0, abs=1e-8)
+    assert b == pytest.approx(1, abs=1e-8)
+
+
+def test_calibration_detects_miscalibration():
+    rng = np.random.default_rng(0)
+    lp = rng.normal(-1, 1, 20_000)
+    y = rng.binomial(1, 1 / (1 + np.exp(-lp)))
+    _, b = calibration_intercept_slope(y, 1 / (1 + np.exp(-2 * lp)))  # too extreme
+    assert b == pytest.approx(0.5, abs=0.05)
+    a, b = calibration_intercept_slope(y, 1 / (1 + np.exp(-(lp + 0.5))))  # too high
+    assert a == pytest.approx(-0.5, abs=0.05)
+    assert b == pytest.approx(1, abs=0.05)
+
+
+def test_cross_validation_metrics(sample):
+    chk = prediction_checks(F, sample, n_splits=5, seed=1)
+    m = chk.metrics.set_index("fold")
+    assert list(m.index) == ["1", "2", "3", "4", "5", "pooled"]
+    assert m.loc["pooled", "n"] == m.drop("pooled")["n"].sum()
+    assert 0.55 < m.loc["pooled", "auc"] < 0.72
+    assert 0.15 < m.loc["pooled", "brier"] < 0.25
+    assert abs(m.loc["pooled", "calibration_intercept"]) < 0.1
+    assert 0.6 < m.loc["pooled", "calibration_slope"] < 1.2
+    assert chk.predicted.notna().all()
+    assert chk.calibration["n"].sum() == len(chk.predicted)
+    again = prediction_checks(F, sample, n_splits=5, seed=1)
+    pd.testing.assert_frame_equal(chk.metrics, again.metrics)
+    assert "not for decisions about an individual child" in str(chk)
+
+
+def test_group_folds_and_penalties(sample):
+    by_la = prediction_checks(F, sample, group="LA", seed=2)
+    assert by_la.predicted.notna().all()
+    ridge = prediction_checks(F, sample, penalty="l2", C=0.001, seed=2)
+    plain = prediction_checks(F, sample, seed=2)
+    slope = {k: c.metrics.iloc[-1]["calibration_slope"] for k, c in (("r", ridge), ("p", plain))}
+    assert slope["r"] > slope["p"]  # shrinkage flattens predictions, so the slope rises
+    lasso = prediction_checks(F, sample, penalty="l1", C=0.01, seed=2)
+    assert np.isfinite(lasso.metrics["auc"]).all()
+
+
+def test_plot(sample):
+    ax = prediction_checks(F, sample, n_bins=5).plot()
+    assert len(ax.lines) == 2 and "AUC" in ax.get_title()
+
+
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        ({"penalty": "ridge"}, "penalty must be"),
+        ({"C": 0}, "C .* must be positive"),
+        ({"n_splits": 1}, "n_splits"),
+        ({"n_bins": 1}, "n_bins"),
+        ({"group": "LA", "n_splits": 40}, "need 40"),
+    ],
+)
+def test_option_errors(sample, kw, msg):
+    with pytest.raises(LogisticInputError, match=msg):
+        prediction_checks(F, sample, **kw)
