@@ -10,5 +10,19 @@ from reunistat.models.survival.cox import (
     cox,
     predict_cumulative_incidence,
 )
+from reunistat.models.survival.km import (
+    aalen_johansen,
+    horizon_table,
+    kaplan_meier,
+    log_rank,
+)
 
-__all__ = ["baseline_hazard", "cox", "predict_cumulative_incidence"]
+__all__ = [
+    "aalen_johansen",
+    "baseline_hazard",
+    "cox",
+    "horizon_table",
+    "kaplan_meier",
+    "log_rank",
+    "predict_cumulative_incidence",
+]
