@@ -102,7 +102,8 @@ def _spells(
         ],
         axis=1,
     )
-    return table[list(spells_contract.SPELL_COLUMNS)].reset_index(drop=True)
+    table = table[list(spells_contract.SPELL_COLUMNS)]
+    return table.sort_values(["LA", "CHILD", "spell_number"], kind="stable", ignore_index=True)
 
 
 def _flow(

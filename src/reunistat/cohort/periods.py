@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from reunistat import codes
-from reunistat.tables.keys import child_uid
+from reunistat.tables.keys import sort_by_child
 
 _RNE_START: Final = "S"  # codes.RNE: started to be looked after
 assert _RNE_START in codes.RNE
@@ -41,9 +41,8 @@ PERIOD_COLUMNS: Final = (
 
 
 def sort_episodes(episodes: pd.DataFrame, use_la: bool) -> pd.DataFrame:
-    """Return the episodes with a child key ``_uid``, sorted by child and DECOM."""
-    e = episodes.assign(_uid=child_uid(episodes, use_la))
-    return e.sort_values(["_uid", "DECOM"], kind="stable").reset_index(drop=True)
+    """Return the episodes with a child key ``_uid``, each child's in DECOM order."""
+    return sort_by_child(episodes, use_la)
 
 
 def period_starts(e: pd.DataFrame) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from reunistat.tables import schema
+from reunistat.tables.keys import UID, child_uid, has_la
 
 #: Internal column: the rank of the annual return a row came from (0 = earliest).
 RETURN_COL = "_RETURN"
@@ -106,16 +107,20 @@ def problems_frame(
 
 
 def _as_text(s: pd.Series) -> pd.Series:
-    """Return ``s`` as stripped strings in an object column, blanks as None."""
+    """Return ``s`` as stripped strings in an object column, blanks as None.
+
+    Works on the distinct values only (codes repeat a lot), so it is fast on
+    millions of rows.
+    """
     if pd.api.types.is_float_dtype(s):
         whole = s.notna() & (s == np.floor(s.fillna(0)))
-        txt = s.astype(object).where(~whole, s.where(whole).astype("Int64").astype(str))
-        s = txt
-    out = s.astype("string").str.strip()
-    out = out.mask(out == "")
-    obj = out.astype(object)
-    obj[out.isna().to_numpy()] = None
-    return obj
+        s = s.astype(object).where(~whole, s.where(whole).astype("Int64").astype(str))
+    idx, uniques = pd.factorize(s, use_na_sentinel=True)
+    text = pd.Index(uniques).astype(str).str.strip().to_numpy(dtype=object)
+    text[text == ""] = None
+    values = np.empty(len(text) + 1, dtype=object)  # idx -1 (missing) picks the trailing None
+    values[:-1] = text
+    return pd.Series(values[idx], index=s.index, dtype=object, name=s.name)
 
 
 def _parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -210,9 +215,11 @@ def stack_returns(
     Rules, in order: rows identical in every declared column are dropped
     (``identical_dropped``); of several rows for one key (episodes: LA, CHILD,
     DECOM; header: LA, CHILD) the one with DEC filled and then from the latest
-    return is kept (``superseded`` counts the others). Two different rows for
-    one key in the same return cannot be resolved and are reported as rule
-    ``duplicate`` (the latest-listed row is kept so the table stays keyed).
+    return is kept (``superseded`` counts the others: open copies of a closed
+    episode, and earlier returns' versions). Two different rows for one key in
+    the same return, both open or both closed, cannot be resolved and are
+    reported as rule ``duplicate`` (the latest-listed row is kept so the table
+    stays keyed).
 
     Returns
     -------
@@ -225,13 +232,18 @@ def stack_returns(
     if RETURN_COL not in df.columns:
         df = df.assign(**{RETURN_COL: 0})
     declared = [c.name for c in schema.TABLES[table] if c.name in df.columns]
-    ident = df.duplicated(subset=declared, keep="last")
-    df = df.loc[~ident]
     key = _key(table, df)
+    # identical rows share the key: compare whole rows only where the key repeats
+    maybe = df.duplicated(subset=key or declared, keep=False).to_numpy()
+    ident = np.zeros(len(df), dtype=bool)
+    if maybe.any():
+        ident[maybe] = df.loc[maybe].duplicated(subset=declared, keep="last").to_numpy()
+    df = df.loc[~ident]
     problems = empty_problems()
     superseded = 0
     if key:
-        clash = df.duplicated(subset=[*key, RETURN_COL], keep=False)
+        dec_filled = df["DEC"].notna() if "DEC" in df.columns else pd.Series(True, index=df.index)
+        clash = df.assign(_f=dec_filled).duplicated(subset=[*key, RETURN_COL, "_f"], keep=False)
         if clash.any():
             problems = problems_frame(
                 df,
@@ -306,6 +318,9 @@ def prepare_tables(
     for name in schema.REQUIRED_TABLES:
         if name not in tables:
             raise ValueError(f"the extract has no {name!r} table (required)")
+    use_la = has_la(tables["header"], tables["episodes"])
+    for name in schema.REQUIRED_TABLES:
+        tables[name][UID] = child_uid(tables[name].drop(columns=UID, errors="ignore"), use_la)
     problems = pd.concat(probs, ignore_index=True) if probs else empty_problems()
     return Extract(tables=tables, problems=problems, stacking=pd.DataFrame(rows))
 

@@ -6,9 +6,12 @@ local authority (a national extract), else by ``CHILD`` alone.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 SEP = "\x1f"
+#: The child key column added to header and episodes.
+UID = "_uid"
 
 
 def has_la(*frames: pd.DataFrame) -> bool:
@@ -17,8 +20,28 @@ def has_la(*frames: pd.DataFrame) -> bool:
 
 
 def child_uid(df: pd.DataFrame, use_la: bool, child_col: str = "CHILD") -> pd.Series:
-    """Return one string per row identifying the child (``LA`` + ``CHILD`` or ``CHILD``)."""
+    """Return one string per row identifying the child (``LA`` + ``CHILD`` or ``CHILD``).
+
+    A ``_uid`` column already present (added once by
+    :func:`reunistat.tables.io.prepare_tables`) is returned as it is.
+    """
+    if UID in df.columns and child_col == "CHILD":
+        return df[UID]
     child = df[child_col].astype(str)
     if use_la:
         return df["LA"].astype(str) + SEP + child
     return child
+
+
+def sort_by_child(df: pd.DataFrame, use_la: bool, date_col: str = "DECOM") -> pd.DataFrame:
+    """Return ``df`` with a ``_uid`` column, each child's rows together in date order.
+
+    Children come in order of first appearance (integer sort keys, fast on
+    millions of rows); rows of one child are ordered by ``date_col``.
+    """
+    uid = child_uid(df, use_la)
+    codes, _ = pd.factorize(uid)
+    order = np.lexsort((df[date_col].to_numpy(), codes))
+    if UID not in df.columns:
+        df = df.assign(**{UID: uid})
+    return df.iloc[order].reset_index(drop=True)

@@ -24,7 +24,7 @@ from reunistat import codes
 from reunistat.dates import eighteenth_birthday
 from reunistat.tables import schema
 from reunistat.tables.io import Extract, empty_problems, prepare_tables, problems_frame
-from reunistat.tables.keys import child_uid, has_la
+from reunistat.tables.keys import child_uid, has_la, sort_by_child
 
 Mode = Literal["strict", "lenient"]
 EARLIEST_DATE = pd.Timestamp("1900-01-01")
@@ -135,11 +135,6 @@ def _d(t: pd.Timestamp | None) -> str:
 # episode structure
 
 
-def _sorted_episodes(eps: pd.DataFrame, use_la: bool) -> pd.DataFrame:
-    e = eps.assign(_uid=child_uid(eps, use_la))
-    return e.sort_values(["_uid", "DECOM"], kind="stable").reset_index(drop=True)
-
-
 def check_episode_dates(e: pd.DataFrame, dob: pd.Series) -> pd.DataFrame:
     """Check each episode's own dates: DOB before DECOM, DEC/REC, 18th birthday.
 
@@ -229,7 +224,7 @@ def find_problems(
     found = [extract.problems]
     for name, df in tabs.items():
         found.append(check_columns(df, name, data_end))
-    e = _sorted_episodes(eps, use_la)
+    e = sort_by_child(eps, use_la)
     h = header.assign(_uid=child_uid(header, use_la)).drop_duplicates("_uid")
     dob = e["_uid"].map(h.set_index("_uid")["DOB"])
     found += [check_episode_dates(e, dob), check_episode_sequence(e), check_linkage(h, e, use_la)]
@@ -273,7 +268,8 @@ def _exclude(extract: Extract, problems: pd.DataFrame, use_la: bool) -> tuple:
     for name, col in _CHILD_TABLES.items():
         if name in tabs:
             df = tabs[name]
-            tabs[name] = df.loc[~child_uid(df, use_la, col).isin(bad)].reset_index(drop=True)
+            uid = child_uid(df, use_la and has_la(df), col)
+            tabs[name] = df.loc[~uid.isin(bad)].reset_index(drop=True)
     rows = []
     for name in set(tabs) - set(_CHILD_TABLES):
         tabs[name], dropped, blanked = _clean_other(tabs[name], name)
