@@ -31,7 +31,7 @@ validate: $(STAMP)
 	$(BIN)/pytest -q -m slow
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) outputs build .pytest_cache .mypy_cache .ruff_cache
