@@ -10,6 +10,7 @@ from reunistat.models.survival.cox import (
     cox,
     predict_cumulative_incidence,
 )
+from reunistat.models.survival.finegray import cause_specific_cox, fine_gray
 from reunistat.models.survival.km import (
     aalen_johansen,
     horizon_table,
@@ -20,7 +21,9 @@ from reunistat.models.survival.km import (
 __all__ = [
     "aalen_johansen",
     "baseline_hazard",
+    "cause_specific_cox",
     "cox",
+    "fine_gray",
     "horizon_table",
     "kaplan_meier",
     "log_rank",

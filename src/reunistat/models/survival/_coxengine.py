@@ -29,6 +29,21 @@ IntArray = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
+class TailWeights:
+    """Rows kept in risk sets after their exit with time-varying weights (Fine-Gray).
+
+    Row ``j`` (sorted position ``rows[j]``) stays in the risk set of every event
+    group ``k >= pos[j]`` with weight ``w_j * gain[k] * inv_g[j]``, i.e. the
+    inverse-probability-of-censoring weight ``G(t_k-) / G(X_j-)``. Unstratified.
+    """
+
+    rows: IntArray
+    inv_g: FloatArray
+    pos: IntArray
+    gain: FloatArray
+
+
+@dataclass(frozen=True)
 class CoxProblem:
     """Sorted, grouped data ready for repeated likelihood evaluations."""
 
@@ -58,6 +73,7 @@ class CoxProblem:
     ev_stratum: IntArray  # stratum code of each event group
     ev_time: FloatArray  # event time of each event group
     n_strata: int
+    tail: TailWeights | None = None
 
     @property
     def n_groups(self) -> int:
@@ -229,6 +245,17 @@ def _xtdx(x: FloatArray, d: FloatArray) -> FloatArray:
     return np.asarray(np.triu(c) + np.triu(c, 1).T)
 
 
+def _tail_sums(prob: CoxProblem, tl: TailWeights, wr: FloatArray, x: FloatArray) -> FloatArray:
+    """Risk-set sums of ``[w r, w r x]`` contributed by the tail rows, per event group."""
+    ng = prob.n_groups
+    v = wr[tl.rows] * tl.inv_g
+    xt = x[tl.rows]
+    cols = [np.bincount(tl.pos, v, ng + 1)]
+    cols += [np.bincount(tl.pos, v * xt[:, j], ng + 1) for j in range(x.shape[1])]
+    binned = np.stack(cols, axis=1)
+    return np.asarray(np.cumsum(binned, axis=0)[:ng] * tl.gain[:, None])
+
+
 def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Evaluation:
     """Evaluate the partial log-likelihood, score and information at ``beta``."""
     x, w = prob.x, prob.w
@@ -248,6 +275,8 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
         entry_sums = np.add.reduceat(z[prob.entry_perm], prob.entry_starts, axis=0)
     del z
     rs = _revcum(exit_sums)[prob.ev_exit_pos] - _revcum(entry_sums)[prob.ev_entry_pos]
+    if prob.tail is not None:
+        rs += _tail_sums(prob, prob.tail, wr, x)
     g, f, mw, ng = prob.death_group, prob.death_frac, prob.death_mw, prob.n_groups
     den = rs[g, 0] - f * ds[g, 0]
     loglik = float(np.dot(prob.death_w, eta[prob.death_rows]) - np.dot(mw, np.log(den)))
@@ -264,6 +293,10 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
         diag = wr * _interval_sum(hazard, prob.row_hi, prob.row_lo)
         dr = prob.death_rows
         diag[dr] -= wr[dr] * dcoef[g]
+        if prob.tail is not None:
+            tl = prob.tail
+            later = _revcum(hazard * tl.gain)[tl.pos]
+            diag[tl.rows] += wr[tl.rows] * tl.inv_g * later
         cross = (s1 * q1[:, None]).T @ s1d
         info = (
             _xtdx(x, diag)
