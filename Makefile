@@ -4,6 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINT_PATHS := src tests $(wildcard analyses benchmarks data/synthetic/*.py)
 
 .PHONY: reproduce test lint typecheck validate bench clean
 
@@ -18,8 +19,8 @@ reproduce: $(STAMP)
 	$(BIN)/reunistat reproduce
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests analyses benchmarks
-	$(BIN)/ruff format --check src tests analyses benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
