@@ -17,15 +17,18 @@ from reunistat.models.survival.km import (
     kaplan_meier,
     log_rank,
 )
+from reunistat.models.survival.zph import cox_zph, split_episodes
 
 __all__ = [
     "aalen_johansen",
     "baseline_hazard",
     "cause_specific_cox",
     "cox",
+    "cox_zph",
     "fine_gray",
     "horizon_table",
     "kaplan_meier",
     "log_rank",
     "predict_cumulative_incidence",
+    "split_episodes",
 ]

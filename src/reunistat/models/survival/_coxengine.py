@@ -16,6 +16,7 @@ time with ``d`` events whose weights sum to ``dw``, the Efron term ``j`` (``j = 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -285,29 +286,42 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
     dcoef = np.bincount(g, inv * f, ng)
     s1, s1d = rs[:, 1:], ds[:, 1:]
     score = prob.sum_wdx - hazard @ s1 + dcoef @ s1d
+    out = Evaluation(loglik, score, np.zeros((p, p)), eta, risk, s1, s1d, den, hazard)
     if need_info:
-        inv2 = inv / den
-        q0 = np.bincount(g, inv2, ng)
-        q1 = np.bincount(g, inv2 * f, ng)
-        q2 = np.bincount(g, inv2 * f * f, ng)
-        diag = wr * _interval_sum(hazard, prob.row_hi, prob.row_lo)
-        dr = prob.death_rows
-        diag[dr] -= wr[dr] * dcoef[g]
-        if prob.tail is not None:
-            tl = prob.tail
-            later = _revcum(hazard * tl.gain)[tl.pos]
-            diag[tl.rows] += wr[tl.rows] * tl.inv_g * later
-        cross = (s1 * q1[:, None]).T @ s1d
-        info = (
-            _xtdx(x, diag)
-            - (s1 * q0[:, None]).T @ s1
-            + cross
-            + cross.T
-            - (s1d * q2[:, None]).T @ s1d
-        )
-    else:
-        info = np.zeros((p, p))
-    return Evaluation(loglik, score, info, eta, risk, s1, s1d, den, hazard)
+        out = dataclasses.replace(out, info=group_info(prob, out))
+    return out
+
+
+def group_info(prob: CoxProblem, ev: Evaluation, scale: FloatArray | None = None) -> FloatArray:
+    """Return the information ``sum_k scale_k I_k`` summed over event groups ``k``.
+
+    With ``scale=None`` this is the observed information; ``scale = g(t_k)`` and
+    ``g(t_k)**2`` give the blocks of a score test for ``x * g(t)`` terms (cox.zph).
+    """
+    x, g, f, ng = prob.x, prob.death_group, prob.death_frac, prob.n_groups
+    wr = prob.w * ev.risk
+    inv = prob.death_mw / ev.den
+    if scale is not None:
+        inv = inv * scale[g]
+    hazard = np.bincount(g, inv, ng)
+    dcoef = np.bincount(g, inv * f, ng)
+    inv2 = inv / ev.den
+    q0 = np.bincount(g, inv2, ng)
+    q1 = np.bincount(g, inv2 * f, ng)
+    q2 = np.bincount(g, inv2 * f * f, ng)
+    diag = wr * _interval_sum(hazard, prob.row_hi, prob.row_lo)
+    dr = prob.death_rows
+    diag[dr] -= wr[dr] * dcoef[g]
+    if prob.tail is not None:
+        tl = prob.tail
+        later = _revcum(hazard * tl.gain)[tl.pos]
+        diag[tl.rows] += wr[tl.rows] * tl.inv_g * later
+    s1, s1d = ev.s1, ev.s1d
+    cross = (s1 * q1[:, None]).T @ s1d
+    xdx = _xtdx(x, diag) if scale is None else (x * diag[:, None]).T @ x
+    return np.asarray(
+        xdx - (s1 * q0[:, None]).T @ s1 + cross + cross.T - (s1d * q2[:, None]).T @ s1d
+    )
 
 
 @dataclass(frozen=True)
