@@ -17,10 +17,12 @@ from reunistat.models.survival.km import (
     kaplan_meier,
     log_rank,
 )
+from reunistat.models.survival.recurrent import andersen_gill, pwp, recurrent_episodes
 from reunistat.models.survival.zph import cox_zph, split_episodes
 
 __all__ = [
     "aalen_johansen",
+    "andersen_gill",
     "baseline_hazard",
     "cause_specific_cox",
     "cox",
@@ -30,5 +32,7 @@ __all__ = [
     "kaplan_meier",
     "log_rank",
     "predict_cumulative_incidence",
+    "pwp",
+    "recurrent_episodes",
     "split_episodes",
 ]

@@ -1,0 +1,72 @@
+"""Recurrent re-entries: Andersen-Gill and PWP against R on cgd; episodes from spells."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reunistat.models.survival import andersen_gill, pwp, recurrent_episodes
+
+REF = Path(__file__).parent / "reference" / "survival"
+COVS = (
+    "treat + female + age + inherit_auto + steroids + propylac + hos_usother + hos_euams"
+    " + hos_euother"
+)
+
+
+@pytest.fixture(scope="module")
+def cgd():
+    return pd.read_csv(REF / "cgd.csv")
+
+
+@pytest.fixture(scope="module")
+def R():
+    return json.loads((REF / "cgd.json").read_text())
+
+
+def check(res, r):
+    np.testing.assert_allclose(res.params, r["coef"], rtol=1e-6)
+    np.testing.assert_allclose(res.std_errors, r["robust_se"], rtol=1e-6)
+    np.testing.assert_allclose(res.fit_stats["loglik"], r["loglik"][1], rtol=1e-8)
+
+
+def test_andersen_gill(cgd, R):
+    check(andersen_gill("~ " + COVS, cgd, "tstart", "tstop", "status", id_col="id"), R["ag_efron"])
+
+
+def test_pwp_gap_and_total(cgd, R):
+    gap = pwp(
+        "~ treat + female + age", cgd, "tstart", "tstop", "status", id_col="id", order_col="enum"
+    )
+    check(gap, R["pwp_gap"])
+    total = pwp(
+        "~ " + COVS,
+        cgd,
+        "tstart",
+        "tstop",
+        "status",
+        id_col="id",
+        order_col="enum",
+        timescale="total",
+    )
+    check(total, R["pwp_total"])
+
+
+def test_recurrent_episodes_from_spells():
+    sp = pd.DataFrame(
+        {
+            "CHILD": [1, 1, 2],
+            "spell_number": [1, 2, 1],
+            "return_date": pd.to_datetime(["2015-01-01", "2015-06-01", "2016-01-01"]),
+            "days_followed": [100, 300, 50],
+            "reentered": [1, 0, 0],
+        }
+    )
+    ep = recurrent_episodes(sp)
+    assert list(ep["start_days"]) == [0, 151, 0]
+    assert list(ep["stop_days"]) == [100, 451, 50]
+    bad = sp.assign(days_followed=[200, 300, 50])
+    with pytest.raises(ValueError, match="overlap"):
+        recurrent_episodes(bad)
