@@ -207,12 +207,35 @@ def etable(
     results: dict[str, ModelResult] | list[ModelResult],
     exponentiate: bool = True,
     digits: int = 2,
+    stats: tuple[str, ...] | list[str] = (),
+    show: Literal["ci", "se"] = "ci",
+    labels: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Lay several fitted models side by side, one column per model.
 
-    Each cell reads ``estimate (conf_low, conf_high)``; fit statistics follow
-    the terms. Terms missing from a model are left blank.
+    Each cell reads ``estimate (conf_low, conf_high)`` (``show="ci"``) or
+    ``estimate (std_error)`` (``show="se"``); fit statistics follow the terms.
+    Terms missing from a model are left blank.
+
+    Parameters
+    ----------
+    results : dict of str to ModelResult, or list of ModelResult
+        The models; dictionary keys become column names.
+    exponentiate : bool
+        Show exponentiated estimates and limits (HR, OR).
+    digits : int
+        Decimal places.
+    stats : sequence of str
+        Keys of ``fit_stats`` to add as rows after N, events and variance
+        (e.g. ``"aic"``, ``"auc"``, ``"n_excluded_censored"``, ``"mor"``);
+        blank for models without them.
+    show : {"ci", "se"}
+        What the parentheses hold.
+    labels : dict of str to str, optional
+        Display names of terms (e.g. ``{"section20": "Section 20"}``).
     """
+    if show not in ("ci", "se"):
+        raise ValueError(f"show must be 'ci' or 'se', got {show!r}")
     items = (
         results.items()
         if isinstance(results, dict)
@@ -222,19 +245,27 @@ def etable(
     cols: dict[str, pd.Series] = {}
     for name, r in items:
         t = r.tidy(exponentiate=exponentiate).set_index("term")
-        cells = t.apply(
-            lambda s: f"{s.estimate:{fmt}} ({s.conf_low:{fmt}}, {s.conf_high:{fmt}})", axis=1
-        )
+        if show == "ci":
+            cells = t.apply(
+                lambda s: f"{s.estimate:{fmt}} ({s.conf_low:{fmt}}, {s.conf_high:{fmt}})", axis=1
+            )
+        else:
+            cells = t.apply(lambda s: f"{s.estimate:{fmt}} ({s.std_error:{fmt}})", axis=1)
         g = r.glance().iloc[0]
-        extra = pd.Series(
-            {
-                "N": f"{int(g['n_obs']):,}",
-                "events": "" if g["n_events"] is None else f"{int(g['n_events']):,}",
-                "variance": str(g["vcov_type"]),
-            }
-        )
-        cols[name] = pd.concat([cells, extra])
+        events = g["n_events"]
+        extra = {
+            "N": f"{int(g['n_obs']):,}",
+            "events": "" if events is None or pd.isna(events) else f"{int(events):,}",
+            "variance": str(g["vcov_type"]),
+        }
+        for key in stats:
+            v = r.fit_stats.get(key)
+            extra[key] = "" if v is None else f"{float(v):.{max(digits, 3)}g}"
+        cols[name] = pd.concat([cells, pd.Series(extra)])
     table = pd.DataFrame(cols).fillna("")
-    stat_rows = ["N", "events", "variance"]
+    stat_rows = ["N", "events", "variance", *stats]
     order = [t for t in table.index if t not in stat_rows] + stat_rows
-    return table.loc[order]
+    table = table.loc[order]
+    if labels:
+        table = table.rename(index=labels)
+    return table
