@@ -11,7 +11,7 @@ import pytest
 
 from reunistat.cohort import CohortConfig, build_cohort, check_flow
 from reunistat.cohort.summary import reentry_summary
-from reunistat.tables import read_extract
+from reunistat.tables import ValidationError, read_extract
 
 synthetic = pytest.importorskip("reunistat.synthetic")
 
@@ -102,6 +102,56 @@ def test_e13_excluded_drops_only_e13(clean):
     truth = clean.truth_returns
     assert len(sp) == int((truth.return_rec != "E13").sum())
     assert "E13" not in set(sp.return_rec)
+
+
+REPAIRABLE = {"duplicate_row", "stale_open_copy"}
+FAULT_RULES = {
+    "missing_ethnicity": {"required"},
+    "unknown_code": {"code"},
+    "overlapping_episode": {"overlap"},
+    "open_episode": {"open_not_last"},
+    "impossible_date": {"dec_before_decom", "dob_after_decom"},
+}
+
+
+@pytest.fixture(scope="module")
+def messy():
+    return generate(0.05, messy=True)
+
+
+def test_messy_strict_reports_every_fault(messy):
+    with pytest.raises(ValidationError) as err:
+        build_cohort(messy.tables, cohort_config(messy))
+    p = err.value.problems
+    faults = messy.faults[~messy.faults.fault.isin(REPAIRABLE)]
+    assert set(faults.fault) == set(FAULT_RULES)
+    named = set(zip(p.table, p.column, p.CHILD, p.DECOM.astype("datetime64[ns]"), strict=True))
+    for f in faults.itertuples(index=False):
+        if f.table == "episodes":
+            assert (f.table, f.column, f.CHILD, f.DECOM) in named, f
+        else:  # a header fault: named with the child (and the DECOM it contradicts)
+            assert (f.table, f.column, f.CHILD) in {n[:3] for n in named}, f
+        rules = set(p.loc[p.CHILD == f.CHILD, "rule"])
+        assert rules & FAULT_RULES[f.fault], (f, rules)
+
+
+def test_messy_lenient_excludes_faults_and_nothing_else(messy):
+    c = build_cohort(
+        messy.tables, CohortConfig(data_end=messy.truth["data_end"], validation="lenient")
+    )
+    faults = messy.faults
+    bad = faults[~faults.fault.isin(REPAIRABLE)]
+    ex = c.validated.excluded_children.set_index("CHILD")
+    assert set(ex.index) == set(bad.CHILD)
+    for f in bad.itertuples(index=False):
+        assert set(ex.loc[f.CHILD, "rules"].split(";")) & FAULT_RULES[f.fault]
+    # repairable marks of stacked returns are de-duplicated, not lost
+    fl = c.flow.set_index("reason")
+    assert fl.loc["identical_duplicate", "episodes"] == (faults.fault == "duplicate_row").sum()
+    assert fl.loc["superseded", "episodes"] == (faults.fault == "stale_open_copy").sum()
+    check_flow(c.flow)
+    kept = messy.truth_returns[~messy.truth_returns.CHILD.isin(set(bad.CHILD))]
+    assert_equal_to_truth(c.spells, kept)
 
 
 @pytest.mark.slow

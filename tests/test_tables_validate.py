@@ -17,13 +17,13 @@ OK = [ep("OK", "2015-01-01", "S", "2015-06-01", "E4A")]
 CASES = {
     "code": ([ep("C1", "2015-01-01", "S", "2015-06-01", "E4Z")], "code", "REC"),
     "required": ([ep("C2", "2015-01-01", "S", ls=None)], "required", "LS"),
-    "dob": ([ep("C3", "1999-01-01", "S", "2015-06-01", "E4A")], "dob_after_decom", "DECOM"),
+    "dob": ([ep("C3", "1999-01-01", "S", "2015-06-01", "E4A")], "dob_after_decom", "DOB"),
     "dec": ([ep("C4", "2015-01-01", "S", "2014-06-01", "E4A")], "dec_before_decom", "DEC"),
     "pair": ([ep("C5", "2015-01-01", "S", "2015-06-01", None)], "dec_rec_pair", "DEC"),
     "overlap": (
         [ep("C6", "2015-01-01", "S", "2015-06-01", "E4A"), ep("C6", "2015-05-01", "S")],
         "overlap",
-        "DECOM",
+        "DEC",
     ),
     "open": ([ep("C7", "2015-01-01", "S"), ep("C7", "2015-05-01", "S")], "open_not_last", "DEC"),
     "357": ([ep("C8", "2015-01-01", "P", "2015-06-01", "E4A")], "357", "RNE"),
@@ -74,7 +74,7 @@ def test_strict_reports_every_problem_at_once():
     assert "OK" not in set(p.CHILD)
     assert set(p.rule) <= set(RULES)
     msg = str(err.value)
-    assert "table episodes, column DECOM" in msg and "CHILD C6" in msg and "DECOM 2015-05-01" in msg
+    assert "table episodes, column DEC," in msg and "CHILD C6" in msg and "DECOM 2015-01-01" in msg
 
 
 def test_lenient_excludes_each_child_with_its_reason():

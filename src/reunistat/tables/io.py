@@ -207,6 +207,21 @@ def _key(table: str, df: pd.DataFrame) -> list[str]:
     return base
 
 
+def _resolve(df: pd.DataFrame, table: str, key: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep one row per key (DEC filled, then latest return); report unresolvable clashes."""
+    problems = empty_problems()
+    dec_filled = df["DEC"].notna() if "DEC" in df.columns else pd.Series(True, index=df.index)
+    clash = df.assign(_f=dec_filled).duplicated(subset=[*key, RETURN_COL, "_f"], keep=False)
+    if clash.any():
+        detail = f"more than one different row for {'+'.join(key)} in one return"
+        problems = problems_frame(df, clash.to_numpy(), table, key[-1], "duplicate", detail=detail)
+    df = df.assign(_dec_filled=dec_filled).sort_values(
+        [*key, "_dec_filled", RETURN_COL], kind="stable"
+    )
+    df = df.loc[~df.duplicated(subset=key, keep="last")]
+    return df.drop(columns="_dec_filled"), problems
+
+
 def stack_returns(
     df: pd.DataFrame, table: str
 ) -> tuple[pd.DataFrame, dict[str, int], pd.DataFrame]:
@@ -241,26 +256,13 @@ def stack_returns(
     df = df.loc[~ident]
     problems = empty_problems()
     superseded = 0
-    if key:
-        dec_filled = df["DEC"].notna() if "DEC" in df.columns else pd.Series(True, index=df.index)
-        clash = df.assign(_f=dec_filled).duplicated(subset=[*key, RETURN_COL, "_f"], keep=False)
-        if clash.any():
-            problems = problems_frame(
-                df,
-                clash.to_numpy(),
-                table,
-                key[-1],
-                "duplicate",
-                detail=f"more than one different row for {'+'.join(key)} in one return",
-            )
-        order = [*key, RETURN_COL]
-        if table == "episodes":
-            df = df.assign(_dec_filled=df["DEC"].notna())
-            order = [*key, "_dec_filled", RETURN_COL]
-        df = df.sort_values(order, kind="stable")
-        older = df.duplicated(subset=key, keep="last")
-        superseded = int(older.sum())
-        df = df.loc[~older].drop(columns=["_dec_filled"], errors="ignore")
+    if key and maybe.any():  # rows sharing a key exist: resolve only those
+        cand = np.flatnonzero(maybe[~ident])
+        rep = np.zeros(len(df), dtype=bool)
+        rep[cand] = df.iloc[cand].duplicated(subset=key, keep=False).to_numpy()
+        sub, problems = _resolve(df.loc[rep], table, key)
+        superseded = int(rep.sum()) - len(sub)
+        df = pd.concat([df.loc[~rep], sub])
     counts = {
         "rows_read": n0,
         "identical_dropped": int(ident.sum()),

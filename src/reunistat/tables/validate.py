@@ -31,6 +31,7 @@ EARLIEST_DATE = pd.Timestamp("1900-01-01")
 _RNE_START = "S"  # codes.RNE: started to be looked after
 _PLACED_WITH_PARENTS = "P1"  # codes.PLACE
 assert _RNE_START in codes.RNE and _PLACED_WITH_PARENTS in codes.PLACE
+_ROWS_COLS = ("table", "rows_dropped", "values_blanked")
 #: Tables whose rows belong to a child (a problem there excludes the child).
 _CHILD_TABLES = {"header": "CHILD", "episodes": "CHILD", "cin": "LAchildID", "exits": "CHILD"}
 
@@ -143,8 +144,13 @@ def check_episode_dates(e: pd.DataFrame, dob: pd.Series) -> pd.DataFrame:
     """
     t = "episodes"
     b18 = eighteenth_birthday(dob)
+    before_birth = (e["DECOM"] < dob).to_numpy(dtype=bool)
+    out = []
+    if before_birth.any():
+        # a DOB problem: named in the header, with the DECOM it contradicts
+        e_dob = e.assign(DOB=dob)
+        out.append(problems_frame(e_dob, before_birth, "header", "DOB", "dob_after_decom"))
     checks = [
-        ("DECOM", "dob_after_decom", (e["DECOM"] < dob).to_numpy(dtype=bool)),
         ("DEC", "dec_before_decom", (e["DEC"] < e["DECOM"]).to_numpy(dtype=bool)),
         ("DEC", "dec_rec_pair", (e["DEC"].isna() != e["REC"].isna()).to_numpy(dtype=bool)),
         ("DECOM", "start_after_18", (e["DECOM"] >= b18).to_numpy(dtype=bool)),
@@ -156,7 +162,7 @@ def check_episode_dates(e: pd.DataFrame, dob: pd.Series) -> pd.DataFrame:
             ),
         ),
     ]
-    out = [problems_frame(e, m, t, col, rule) for col, rule, m in checks if m.any()]
+    out += [problems_frame(e, m, t, col, rule) for col, rule, m in checks if m.any()]
     return pd.concat(out, ignore_index=True) if out else empty_problems()
 
 
@@ -172,6 +178,7 @@ def check_episode_sequence(e: pd.DataFrame) -> pd.DataFrame:
     prev_dec = e["DEC"].shift(1)
     prev_rec = e["REC"].shift(1)
     next_rne = e["RNE"].shift(-1)
+    next_decom = e["DECOM"].shift(-1)
     rne = e["RNE"]
     is_start = (rne == _RNE_START).to_numpy(dtype=bool)
     is_cont = rne.isin(codes.RNE_CONTINUATION).to_numpy(dtype=bool)
@@ -179,8 +186,8 @@ def check_episode_sequence(e: pd.DataFrame) -> pd.DataFrame:
     same_day = (e["DECOM"] == prev_dec).to_numpy(dtype=bool)
     x1 = (e["REC"] == codes.REC_CONTINUE).to_numpy(dtype=bool)
     checks = [
-        ("DECOM", "overlap", same_prev & (e["DECOM"] < prev_dec).to_numpy(dtype=bool)),
-        ("DEC", "open_not_last", same_prev & prev_dec.isna().to_numpy()),
+        ("DEC", "overlap", same_next & (e["DEC"] > next_decom).to_numpy(dtype=bool)),
+        ("DEC", "open_not_last", same_next & e["DEC"].isna().to_numpy()),
         ("RNE", "357", ~same_prev & ~is_start & rne.notna().to_numpy()),
         ("RNE", "431", same_prev & is_start & same_day),
         ("RNE", "432", same_prev & prev_ended & ~is_start & rne.notna().to_numpy()),
@@ -247,6 +254,9 @@ def _problem_uids(problems: pd.DataFrame, use_la: bool) -> pd.Series:
 def _exclude(extract: Extract, problems: pd.DataFrame, use_la: bool) -> tuple:
     """Remove children with problems from every table; return tables and the records."""
     tabs = dict(extract.tables)
+    if problems.empty:
+        ex_cols = ["LA", "CHILD", "rule", "rules", "n_problems", "n_episodes", "in_header"]
+        return tabs, pd.DataFrame(columns=ex_cols), pd.DataFrame(columns=list(_ROWS_COLS))
     pc = problems[problems["table"].isin(_CHILD_TABLES) & problems["CHILD"].notna()].copy()
     pc["_uid"] = _problem_uids(problems, use_la).to_numpy()
     bad = set(pc["_uid"])
@@ -275,7 +285,7 @@ def _exclude(extract: Extract, problems: pd.DataFrame, use_la: bool) -> tuple:
         tabs[name], dropped, blanked = _clean_other(tabs[name], name)
         if dropped or blanked:
             rows.append({"table": name, "rows_dropped": dropped, "values_blanked": blanked})
-    ex_rows = pd.DataFrame(rows, columns=["table", "rows_dropped", "values_blanked"])
+    ex_rows = pd.DataFrame(rows, columns=list(_ROWS_COLS))
     return tabs, ex.drop(columns="_uid"), ex_rows
 
 
