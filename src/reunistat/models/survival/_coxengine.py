@@ -75,6 +75,7 @@ class CoxProblem:
     ev_time: FloatArray  # event time of each event group
     n_strata: int
     tail: TailWeights | None = None
+    work: dict[str, FloatArray] = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def n_groups(self) -> int:
@@ -143,10 +144,10 @@ def prepare(
     sk = stop_key[order]
     ek = start_key[order]
     ev = event[order]
-    xs = x[order]
+    xs = np.ascontiguousarray(x[order], dtype=float)
     ws = w[order]
-    means = np.average(xs, axis=0, weights=ws) if n else np.zeros(x.shape[1])
-    xs = xs - means
+    means = (ws @ xs) / ws.sum() if n else np.zeros(x.shape[1])
+    xs -= means
     exit_starts = _boundaries(sk)
     exit_keys = sk[exit_starts]
     if start is None:
@@ -182,7 +183,7 @@ def prepare(
     dw = ws[death_rows]
     group_w = np.bincount(death_group, dw, ev_keys.shape[0])
     return CoxProblem(
-        x=np.ascontiguousarray(xs, dtype=float),
+        x=xs,
         means=np.asarray(means, dtype=float),
         w=ws,
         event=ev,
@@ -239,9 +240,18 @@ class Evaluation:
     hazard: FloatArray  # (n_groups,) baseline hazard increments (centred covariates)
 
 
-def _xtdx(x: FloatArray, d: FloatArray) -> FloatArray:
+def _buffer(prob: CoxProblem, name: str, shape: tuple[int, int]) -> FloatArray:
+    """Return a reusable work array (allocated once per problem, not per evaluation)."""
+    buf = prob.work.get(name)
+    if buf is None or buf.shape != shape:
+        buf = np.empty(shape)
+        prob.work[name] = buf
+    return buf
+
+
+def _xtdx(x: FloatArray, d: FloatArray, out: FloatArray | None = None) -> FloatArray:
     """Return ``X' diag(d) X`` for non-negative ``d`` with one symmetric BLAS product."""
-    y = x * np.sqrt(np.maximum(d, 0.0))[:, None]
+    y = np.multiply(x, np.sqrt(np.maximum(d, 0.0))[:, None], out=out)
     c = dsyrk(1.0, y.T, trans=0)
     return np.asarray(np.triu(c) + np.triu(c, 1).T)
 
@@ -264,7 +274,7 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
     eta = x @ beta
     risk = np.exp(eta)
     wr = w * risk
-    z = np.empty((n, p + 1))
+    z = _buffer(prob, "z", (n, p + 1))
     z[:, 0] = wr
     np.multiply(x, wr[:, None], out=z[:, 1:])
     seg = np.add.reduceat(z, prob.seg_starts, axis=0)
@@ -274,7 +284,6 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
         entry_sums = np.add.reduceat(exit_sums, prob.entry_starts, axis=0)
     else:
         entry_sums = np.add.reduceat(z[prob.entry_perm], prob.entry_starts, axis=0)
-    del z
     rs = _revcum(exit_sums)[prob.ev_exit_pos] - _revcum(entry_sums)[prob.ev_entry_pos]
     if prob.tail is not None:
         rs += _tail_sums(prob, prob.tail, wr, x)
@@ -318,7 +327,10 @@ def group_info(prob: CoxProblem, ev: Evaluation, scale: FloatArray | None = None
         diag[tl.rows] += wr[tl.rows] * tl.inv_g * later
     s1, s1d = ev.s1, ev.s1d
     cross = (s1 * q1[:, None]).T @ s1d
-    xdx = _xtdx(x, diag) if scale is None else (x * diag[:, None]).T @ x
+    if scale is None:
+        xdx = _xtdx(x, diag, out=_buffer(prob, "y", x.shape))
+    else:
+        xdx = (x * diag[:, None]).T @ x
     return np.asarray(
         xdx - (s1 * q0[:, None]).T @ s1 + cross + cross.T - (s1d * q2[:, None]).T @ s1d
     )

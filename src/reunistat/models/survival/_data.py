@@ -148,7 +148,7 @@ def _plain_numeric(rhs: str, data: pd.DataFrame) -> list[str] | None:
 def _fast_design(cols: list[str], data: pd.DataFrame, lhs: str | None) -> Design:
     """Build the design directly from numeric columns (formulaic gives the same matrix)."""
     n = len(data)
-    x = np.empty((n, len(cols)))
+    x = np.empty((n, len(cols)), order="F")
     for j, c in enumerate(cols):
         x[:, j] = data[c].to_numpy(dtype=float)
     ok: np.ndarray = np.asarray(np.isfinite(x).all(axis=1))

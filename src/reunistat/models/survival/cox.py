@@ -44,7 +44,9 @@ class CoxState:
 
 def _check_monotone(x: np.ndarray, columns: list[str], event: np.ndarray) -> None:
     """Raise when a 0/1 covariate has no events at one of its values (infinite HR)."""
-    binary = np.flatnonzero(((x == 0) | (x == 1)).all(axis=0))
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    cand = np.flatnonzero((lo == 0) & (hi == 1))
+    binary = np.array([j for j in cand if np.all((x[:, j] == 0) | (x[:, j] == 1))], dtype=int)
     if binary.size == 0:
         return
     xb = x[:, binary]
@@ -139,7 +141,7 @@ def cox(
     event_col = event_col or des.lhs
     if event_col is None:
         raise ValueError("name the event column: either `event_col=` or a formula `event ~ ...`")
-    used = data.loc[des.rows]
+    used = data if len(des.rows) == len(data) else data.loc[des.rows]
     stop, ev, start = _survival_arrays(used, duration_col, event_col, entry_col)
     w = _data.case_weights(used, weights)
     s_codes = _data.codes(used, strata, "strata")
