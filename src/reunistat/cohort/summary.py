@@ -66,6 +66,41 @@ def _horizon_label(days: int) -> str:
     return f"{days} days"
 
 
+def _curve_lines(sp: pd.DataFrame, horizons: Sequence[int]) -> list[str]:
+    """Cumulative re-entry at the horizons: reunistat.models.survival when available."""
+    if sp.empty:
+        return ["  cumulative re-entry: no spells"]
+    try:
+        from reunistat.models.survival.km import horizon_table
+    except ImportError:  # pragma: no cover - the survival module is optional here
+        table = reentry_summary(sp, horizons)
+        lines = ["  cumulative re-entry (Kaplan-Meier, other ends censored):"]
+        for h, cum, n in zip(horizons, table["cumulative_reentry"], table["at_risk"], strict=True):
+            lines.append(f"    {_horizon_label(h):>10}: {cum:6.1%}   (followed {n:,})")
+        return lines
+    km = horizon_table(sp, "days_followed", "reentered", horizons=horizons, method="km")
+    aj = horizon_table(sp, "days_followed", "event_type", horizons=horizons)
+    lines = [
+        "  cumulative re-entry: Kaplan-Meier (18th birthday censored) [95% CI];"
+        " Aalen-Johansen (18 as competing)"
+    ]
+    cols = zip(
+        horizons,
+        km["cumulative_reentry"].to_numpy(float),
+        km["conf_low"].to_numpy(float),
+        km["conf_high"].to_numpy(float),
+        aj["cumulative_reentry"].to_numpy(float),
+        km["n_risk"].to_numpy(float),
+        strict=True,
+    )
+    for h, est, lo, hi, cif, n in cols:
+        lines.append(
+            f"    {_horizon_label(h):>10}: {est:6.1%} [{lo:.1%}, {hi:.1%}];  {cif:6.1%}"
+            f"   (at risk {int(n):,})"
+        )
+    return lines
+
+
 def summary_text(cohort: Cohort) -> str:
     """Return the readable summary ``reunistat cohort`` prints."""
     sp = cohort.spells
@@ -73,20 +108,16 @@ def summary_text(cohort: Cohort) -> str:
     lines = [
         f"reunistat cohort (data end {cohort.data_end.date()}, "
         f"E13 {'included' if cfg.include_e13 else 'excluded'}, validation {cfg.validation})",
-        f"  returns home (spells): {len(sp):,} of {sp['CHILD'].nunique():,} children",
+        f"  returns home (spells): {len(sp):,} ({sp['CHILD'].nunique():,} children)",
         f"  re-entries observed:   {int(sp['reentered'].sum()):,}",
     ]
     reasons = sp["censor_reason"].value_counts()
     lines.append(
         "  ended by: " + ", ".join(f"{k} {int(v):,}" for k, v in reasons.items() if k != "reentry")
     )
-    lines.append("  cumulative re-entry (Kaplan-Meier, other ends censored):")
-    table = reentry_summary(sp, cfg.horizons_days)
-    for h, cum, n in zip(
-        cfg.horizons_days, table["cumulative_reentry"], table["at_risk"], strict=True
-    ):
-        lines.append(f"    {_horizon_label(h):>10}: {cum:6.1%}   (at risk {n:,})")
+    lines += _curve_lines(sp, cfg.horizons_days)
     lines.append("")
     lines.append("flow:")
-    lines.append(cohort.flow.to_string(index=False, na_rep=""))
+    shown = cohort.flow.astype(object).where(cohort.flow.notna(), "")
+    lines.append(shown.to_string(index=False))
     return "\n".join(lines)
