@@ -1,0 +1,526 @@
+"""Power and sample size for a pilot evaluation, by simulation and in closed form.
+
+The simulator works at spell level, without the full SSDA903 generator: each
+local authority has returns home at a constant yearly rate (Poisson counts,
+return days uniform within each year), a normal frailty on the log hazard,
+and a piecewise-constant baseline hazard matching the national cumulative
+re-entry curve (12% by 3 months, 20% by 1 year, 35% by 6 years by default).
+Pilot authorities adopt at ``adoption_year``; returns after that in a pilot
+authority have hazard ratio ``hazard_ratio``. Follow-up ends at the end of the
+study (and at ``max_followup_days`` if given). Each replicate is fitted with
+the package's Cox engine, errors clustered by local authority.
+
+Designs:
+
+* ``"comparison"``: returns after adoption only; ``treated`` = pilot authority;
+* ``"did"``: all returns; Cox stratified by authority with ``treated`` (pilot
+  after adoption) and ``post`` (any return after adoption): the hazard-scale
+  difference-in-differences.
+
+Replicate ``i`` always uses the ``i``-th child of ``numpy.random.SeedSequence(seed)``,
+so the answer depends on the seed only, not on the number of cores.
+
+The closed forms (:func:`schoenfeld_power`, :func:`freedman_power`) need the
+expected number of events, computed exactly from the same design
+(:func:`expected_events`); they ignore clustering, so they apply to the
+``"comparison"`` design with ``la_sd_log_hr = 0``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from reunistat.models.evaluation._common import EvaluationError
+from reunistat.results import ModelResult, Provenance, data_hash
+
+PowerDesignKind = Literal["comparison", "did"]
+#: The national cumulative re-entry curve: (days, share re-entered) (DOMAIN.md §1).
+NATIONAL_CURVE: tuple[tuple[float, float], ...] = ((91.0, 0.12), (365.0, 0.20), (2191.0, 0.35))
+DAYS = 365.0
+
+
+@dataclass(frozen=True)
+class PowerDesign:
+    """A pilot evaluation to be powered.
+
+    Attributes
+    ----------
+    hazard_ratio : float
+        True hazard ratio of re-entry for returns in pilot authorities after adoption.
+    n_authorities : int
+        Local authorities in the study (pilot plus comparison).
+    n_pilot : int
+        Pilot authorities among them.
+    returns_per_year : float
+        Returns home a year across all the authorities (England: about 10,080).
+    years : float
+        Length of the study (years of returns; follow-up ends with the study).
+    adoption_year : float
+        Years from the study start to adoption in pilot authorities.
+    baseline : tuple of (days, cumulative re-entry)
+        The baseline cumulative re-entry curve, increasing in both.
+    la_sd_log_hr : float
+        SD of the authorities' log hazard frailty.
+    max_followup_days : float or None
+        Extra cap on follow-up (e.g. 365 to follow each return one year).
+    design : {"comparison", "did"}
+        The analysis (see the module notes).
+    alpha : float
+        Two-sided significance level.
+    robust : bool
+        Cluster-robust (by LA) variance in the fitted Cox models.
+    """
+
+    hazard_ratio: float = 0.75
+    n_authorities: int = 150
+    n_pilot: int = 15
+    returns_per_year: float = 10_080.0
+    years: float = 6.0
+    adoption_year: float = 3.0
+    baseline: tuple[tuple[float, float], ...] = NATIONAL_CURVE
+    la_sd_log_hr: float = 0.15
+    max_followup_days: float | None = None
+    design: PowerDesignKind = "comparison"
+    alpha: float = 0.05
+    robust: bool = True
+
+    def __post_init__(self) -> None:
+        """Check the design at the boundary, with messages that say what is wrong."""
+        if self.design not in ("comparison", "did"):
+            raise EvaluationError(f"design must be 'comparison' or 'did', got {self.design!r}")
+        if not self.hazard_ratio > 0:
+            raise EvaluationError(f"hazard_ratio must be positive, got {self.hazard_ratio}")
+        if not 1 <= self.n_pilot < self.n_authorities:
+            raise EvaluationError(
+                f"n_pilot must be at least 1 and fewer than n_authorities ({self.n_authorities}),"
+                f" got {self.n_pilot}"
+            )
+        if not self.returns_per_year > 0 or not self.years > 0:
+            raise EvaluationError("returns_per_year and years must be positive")
+        if not 0 <= self.adoption_year < self.years:
+            raise EvaluationError(
+                f"adoption_year ({self.adoption_year}) must lie in [0, years={self.years}): "
+                "the pilot would have no post-adoption returns"
+            )
+        if self.design == "did" and self.adoption_year == 0:
+            raise EvaluationError("a 'did' design needs returns before adoption: adoption_year > 0")
+        if not 0 < self.alpha < 1:
+            raise EvaluationError(f"alpha must lie strictly between 0 and 1, got {self.alpha}")
+        if self.la_sd_log_hr < 0:
+            raise EvaluationError(f"la_sd_log_hr must be >= 0, got {self.la_sd_log_hr}")
+        baseline_rates(self.baseline)
+
+    def replace(self, **changes: Any) -> PowerDesign:
+        """Return a copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def baseline_rates(curve: Sequence[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Return knots and piecewise-constant daily hazards that pass through ``curve``.
+
+    Examples
+    --------
+    >>> k, r = baseline_rates(NATIONAL_CURVE)
+    >>> round(float(1 - np.exp(-r[0] * 91)), 4)
+    0.12
+    """
+    days = np.array([float(d) for d, _ in curve])
+    risk = np.array([float(p) for _, p in curve])
+    if (
+        len(days) == 0
+        or np.any(np.diff(days) <= 0)
+        or np.any(np.diff(risk) <= 0)
+        or days[0] <= 0
+        or risk[0] <= 0
+        or risk[-1] >= 1
+    ):
+        raise EvaluationError(
+            f"baseline must be (days, cumulative re-entry) pairs increasing in both, with risks "
+            f"in (0, 1), got {list(curve)}"
+        )
+    cumhaz = -np.log1p(-risk)
+    knots = np.concatenate([[0.0], days])
+    rates = np.diff(np.concatenate([[0.0], cumhaz])) / np.diff(knots)
+    return knots[:-1], rates  # the last rate continues past the last knot
+
+
+def _cumhaz(knots: np.ndarray, rates: np.ndarray, t: np.ndarray) -> np.ndarray:
+    j = np.searchsorted(knots, t, side="right") - 1
+    cum = np.concatenate([[0.0], np.cumsum(rates[:-1] * np.diff(knots))])
+    return cum[j] + rates[j] * (t - knots[j])
+
+
+def _invert(knots: np.ndarray, rates: np.ndarray, target: np.ndarray) -> np.ndarray:
+    cum = np.concatenate([[0.0], np.cumsum(rates[:-1] * np.diff(knots))])
+    j = np.searchsorted(cum, target, side="right") - 1
+    return knots[j] + (target - cum[j]) / rates[j]
+
+
+def hazard_ratio_from_risk_difference(
+    risk_difference: float,
+    horizon_days: float = 365.0,
+    baseline: Sequence[tuple[float, float]] = NATIONAL_CURVE,
+) -> float:
+    """Return the hazard ratio that moves the baseline risk at a horizon by ``risk_difference``.
+
+    Examples
+    --------
+    >>> round(hazard_ratio_from_risk_difference(-0.05, 365), 4)
+    0.7283
+    """
+    knots, rates = baseline_rates(baseline)
+    p0 = 1 - float(np.exp(-_cumhaz(knots, rates, np.array([horizon_days]))[0]))
+    p1 = p0 + risk_difference
+    if not 0 < p1 < 1:
+        raise EvaluationError(
+            f"a risk difference of {risk_difference} is impossible at baseline risk {p0:.3f}"
+        )
+    return float(np.log1p(-p1) / np.log1p(-p0))
+
+
+def simulate_spells(design: PowerDesign, rng: np.random.Generator) -> pd.DataFrame:
+    """Simulate one study's spells: ``LA, entry_day, days_followed, reentered, treated, post``."""
+    knots, rates = baseline_rates(design.baseline)
+    n_la, years = design.n_authorities, int(np.ceil(design.years))
+    lam = design.returns_per_year / n_la
+    width = np.minimum(1.0, design.years - np.arange(years))  # last year may be partial
+    counts = rng.poisson(lam * width[None, :], size=(n_la, years))
+    la = np.repeat(np.repeat(np.arange(n_la), years), counts.ravel())
+    yr = np.repeat(np.tile(np.arange(years), n_la), counts.ravel())
+    entry = (yr + rng.random(la.size) * width[yr]) * DAYS
+    frailty = rng.normal(0.0, design.la_sd_log_hr, n_la) if design.la_sd_log_hr > 0 else None
+    pilot_la = np.arange(n_la) < design.n_pilot
+    post = entry >= design.adoption_year * DAYS
+    treated = pilot_la[la] & post
+    lp = np.where(treated, np.log(design.hazard_ratio), 0.0)
+    if frailty is not None:
+        lp = lp + frailty[la]
+    t_event = _invert(knots, rates, rng.exponential(size=la.size) / np.exp(lp))
+    cens = design.years * DAYS - entry
+    if design.max_followup_days is not None:
+        cens = np.minimum(cens, design.max_followup_days)
+    event_day = np.ceil(t_event)
+    cens_day = np.floor(cens)
+    reentered = event_day <= cens_day
+    out = pd.DataFrame(
+        {
+            "LA": la,
+            "entry_day": entry,
+            "days_followed": np.where(reentered, event_day, cens_day),
+            "reentered": reentered.astype(np.int64),
+            "treated": treated.astype(np.int64),
+            "pilot_la": pilot_la[la].astype(np.int64),
+            "post": post.astype(np.int64),
+        }
+    )
+    out = out.loc[out["days_followed"] > 0]
+    if design.design == "comparison":
+        out = out.loc[out["post"] == 1]
+    return out.reset_index(drop=True)
+
+
+def _fit_one(design: PowerDesign, seed: np.random.SeedSequence) -> tuple[float, ...]:
+    from reunistat.models.survival import cox
+
+    rng = np.random.default_rng(seed)
+    d = simulate_spells(design, rng)
+    n, ev = len(d), int(d["reentered"].sum())
+    try:
+        if design.design == "comparison":
+            r = cox(
+                "reentered ~ treated",
+                d,
+                "days_followed",
+                cluster="LA" if design.robust else None,
+                concordance=False,
+            )
+        else:
+            r = cox(
+                "reentered ~ treated + post",
+                d,
+                "days_followed",
+                strata="LA",
+                cluster="LA" if design.robust else None,
+                concordance=False,
+            )
+    except (ValueError, np.linalg.LinAlgError):
+        return (np.nan, np.nan, np.nan, float(n), float(ev))
+    b = float(r.params["treated"])
+    se = float(r.std_errors["treated"])
+    p = float(2 * stats.norm.sf(abs(b / se)))
+    return (b, se, p, float(n), float(ev))
+
+
+def _chunk(design: PowerDesign, seeds: list[np.random.SeedSequence]) -> list[tuple[float, ...]]:
+    return [_fit_one(design, s) for s in seeds]
+
+
+def expected_events(design: PowerDesign, n_nodes: int = 20, n_grid: int = 400) -> dict[str, float]:
+    """Return the expected returns and re-entries in each arm of the analysed sample.
+
+    Integrates over return dates (uniform) and the frailty (Gauss-Hermite).
+    """
+    knots, rates = baseline_rates(design.baseline)
+    start = design.adoption_year * DAYS if design.design == "comparison" else 0.0
+    end = design.years * DAYS
+    entry = start + (np.arange(n_grid) + 0.5) / n_grid * (end - start)
+    fu = end - entry
+    if design.max_followup_days is not None:
+        fu = np.minimum(fu, design.max_followup_days)
+    h0 = _cumhaz(knots, rates, fu)
+    nodes, w = np.polynomial.hermite_e.hermegauss(n_nodes)
+    w = w / w.sum()
+    b = design.la_sd_log_hr * nodes
+    rate_per_day = design.returns_per_year / DAYS
+
+    def events(hr: float | np.ndarray) -> np.ndarray:
+        return 1 - np.exp(-np.multiply.outer(h0 * hr, np.exp(b))) @ w  # per return, by entry
+
+    n_total = rate_per_day * (end - start)
+    share_pilot = design.n_pilot / design.n_authorities
+    hr_post = np.where(entry >= design.adoption_year * DAYS, design.hazard_ratio, 1.0)
+    p_pilot = float(events(hr_post).mean())
+    p_comp = float(events(1.0).mean())
+    n_p, n_c = n_total * share_pilot, n_total * (1 - share_pilot)
+    return {
+        "returns_pilot": n_p,
+        "returns_comparison": n_c,
+        "events_pilot": n_p * p_pilot,
+        "events_comparison": n_c * p_comp,
+        "events": n_p * p_pilot + n_c * p_comp,
+    }
+
+
+def schoenfeld_power(
+    events: float, hazard_ratio: float, share: float, alpha: float = 0.05
+) -> float:
+    """Schoenfeld (1983) power of the log-rank / Cox test: ``Φ(|log HR|·√(D·π(1-π)) − z)``.
+
+    Examples
+    --------
+    >>> round(schoenfeld_power(379, 0.75, 0.5), 3)
+    0.8
+    """
+    z = stats.norm.ppf(1 - alpha / 2)
+    return float(
+        stats.norm.cdf(abs(np.log(hazard_ratio)) * np.sqrt(events * share * (1 - share)) - z)
+    )
+
+
+def freedman_power(events: float, hazard_ratio: float, share: float, alpha: float = 0.05) -> float:
+    """Freedman (1982) power: ``Φ(√D·√(k)·|1-HR|/(1+k·HR) − z)`` with allocation ratio k."""
+    k = share / (1 - share)
+    z = stats.norm.ppf(1 - alpha / 2)
+    return float(
+        stats.norm.cdf(np.sqrt(events * k) * abs(1 - hazard_ratio) / (1 + k * hazard_ratio) - z)
+    )
+
+
+def schoenfeld_events(
+    hazard_ratio: float, share: float, power: float = 0.8, alpha: float = 0.05
+) -> float:
+    """Events needed for ``power`` by Schoenfeld's formula."""
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return float(z**2 / (share * (1 - share) * np.log(hazard_ratio) ** 2))
+
+
+def _closed_form(design: PowerDesign) -> dict[str, float]:
+    e = expected_events(design)
+    share = e["returns_pilot"] / (e["returns_pilot"] + e["returns_comparison"])
+    return {
+        "expected_events": e["events"],
+        "expected_returns": e["returns_pilot"] + e["returns_comparison"],
+        "schoenfeld_power": schoenfeld_power(e["events"], design.hazard_ratio, share, design.alpha),
+        "freedman_power": freedman_power(e["events"], design.hazard_ratio, share, design.alpha),
+    }
+
+
+def _run(
+    design: PowerDesign, n_replicates: int, seed: int, n_jobs: int, progress: bool, chunk: int
+) -> list[tuple[float, ...]]:
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    children = np.random.SeedSequence(seed).spawn(n_replicates)
+    chunks = [children[i : i + chunk] for i in range(0, n_replicates, chunk)]
+    bar = tqdm(total=n_replicates, desc="power", unit="rep", disable=not progress, leave=False)
+    out: list[tuple[float, ...]] = []
+    if n_jobs == 1:
+        for c in chunks:
+            out.extend(_chunk(design, c))
+            bar.update(len(c))
+    else:
+        par = Parallel(n_jobs=n_jobs, return_as="generator")
+        for res in par(delayed(_chunk)(design, c) for c in chunks):
+            out.extend(res)
+            bar.update(len(res))
+    bar.close()
+    return out
+
+
+def simulate_power(
+    design: PowerDesign | None = None,
+    *,
+    n_replicates: int = 1000,
+    seed: int = 20240331,
+    n_jobs: int = 1,
+    progress: bool = False,
+    chunk_size: int = 10,
+) -> ModelResult:
+    """Estimate power by simulating the study and fitting it ``n_replicates`` times.
+
+    Parameters
+    ----------
+    design : PowerDesign, optional
+        The study (default: :class:`PowerDesign` defaults: national size, 15 of
+        150 authorities piloting, HR 0.75).
+    n_replicates : int
+        Simulated studies.
+    seed : int
+        Random seed: the same seed gives the same answer on any number of cores.
+    n_jobs : int
+        Worker processes (joblib; -1 for all cores).
+    progress : bool
+        Show a progress bar (tqdm).
+    chunk_size : int
+        Replicates per task sent to a worker.
+
+    Returns
+    -------
+    ModelResult
+        Terms ``power`` (share of replicates with p < alpha), ``mean_log_hr`` and
+        ``mean_std_error``, with Monte Carlo covariance; ``fit_stats`` holds
+        the closed-form powers (Schoenfeld, Freedman), expected events,
+        failed fits and seconds taken; ``extras["replicates"]`` one row per
+        replicate.
+    """
+    design = design or PowerDesign()
+    if not isinstance(n_replicates, int) or n_replicates < 2:
+        raise EvaluationError(f"n_replicates must be an integer >= 2, got {n_replicates!r}")
+    if n_jobs == 0:
+        raise EvaluationError("n_jobs must be a positive number of workers or -1 for all cores")
+    t0 = time.perf_counter()
+    rows = _run(design, n_replicates, seed, n_jobs, progress, max(1, chunk_size))
+    seconds = time.perf_counter() - t0
+    reps = pd.DataFrame(rows, columns=["log_hr", "std_error", "p_value", "n_spells", "n_events"])
+    ok = reps["p_value"].notna()
+    reject = (reps.loc[ok, "p_value"] < design.alpha).astype(float)
+    m = int(ok.sum())
+    if m == 0:
+        raise EvaluationError("every simulated study failed to fit: the design is too small")
+    power = float(reject.mean())
+    est = reps.loc[ok, "log_hr"]
+    ses = reps.loc[ok, "std_error"]
+    params = pd.Series(
+        {"power": power, "mean_log_hr": float(est.mean()), "mean_std_error": float(ses.mean())}
+    )
+    var = np.diag([power * (1 - power) / m, est.var() / m, ses.var() / m])
+    stats_: dict[str, float] = {
+        "n_replicates": float(n_replicates),
+        "n_failed": float(n_replicates - m),
+        "empirical_sd_log_hr": float(est.std()),
+        "mean_events": float(reps["n_events"].mean()),
+        "seconds": seconds,
+        "n_jobs": float(n_jobs),
+    }
+    stats_.update(_closed_form(design))
+    opts = {**dataclasses.asdict(design), "n_replicates": n_replicates, "seed": seed}
+    return ModelResult(
+        model="power_simulation",
+        params=params,
+        cov=pd.DataFrame(var, index=params.index, columns=params.index),
+        vcov_type="monte carlo",
+        n_obs=n_replicates,
+        n_events=None,
+        fit_stats=stats_,
+        provenance=Provenance(
+            function="reunistat.models.evaluation.simulate_power",
+            data_sha256=data_hash(pd.DataFrame([{k: str(v) for k, v in opts.items()}])),
+            options=opts,
+        ),
+        exp_label="estimate",
+        extras={"replicates": reps, "design": design},
+    )
+
+
+def power_curve(
+    design: PowerDesign,
+    returns_per_year: Sequence[float],
+    *,
+    n_replicates: int = 200,
+    seed: int = 20240331,
+    n_jobs: int = 1,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Simulated and closed-form power at several study sizes (returns a year)."""
+    rows = []
+    for i, n in enumerate(returns_per_year):
+        d = design.replace(returns_per_year=float(n))
+        r = simulate_power(
+            d, n_replicates=n_replicates, seed=seed + i, n_jobs=n_jobs, progress=progress
+        )
+        rows.append(
+            {
+                "returns_per_year": float(n),
+                "power": r.params["power"],
+                "mc_se": float(r.std_errors["power"]),
+                "schoenfeld_power": r.fit_stats["schoenfeld_power"],
+                "freedman_power": r.fit_stats["freedman_power"],
+                "expected_events": r.fit_stats["expected_events"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def sample_size(
+    design: PowerDesign,
+    *,
+    target_power: float = 0.8,
+    grid: Sequence[float] | None = None,
+    n_replicates: int = 200,
+    seed: int = 20240331,
+    n_jobs: int = 1,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Returns a year needed for ``target_power``: by simulation over a grid, and closed form.
+
+    The simulated powers on the grid are fitted by a probit regression on
+    log(returns a year) and solved for the target; the closed form scales the
+    design until Schoenfeld's expected-events requirement is met.
+
+    Returns
+    -------
+    dict
+        ``returns_per_year_simulated``, ``returns_per_year_schoenfeld`` and the
+        ``curve`` (a DataFrame).
+    """
+    if not 0 < target_power < 1:
+        raise EvaluationError(f"target_power must lie in (0, 1), got {target_power}")
+    cf = _closed_form(design)
+    share = design.n_pilot / design.n_authorities
+    need = schoenfeld_events(design.hazard_ratio, share, target_power, design.alpha)
+    n_cf = design.returns_per_year * need / cf["expected_events"]
+    if grid is None:
+        grid = [n_cf * f for f in (0.5, 0.75, 1.0, 1.5, 2.0)]
+    curve = power_curve(
+        design, grid, n_replicates=n_replicates, seed=seed, n_jobs=n_jobs, progress=progress
+    )
+    p = curve["power"].clip(0.5 / n_replicates, 1 - 0.5 / n_replicates).to_numpy()
+    x = np.log(curve["returns_per_year"].to_numpy())
+    slope, icpt = np.polyfit(x, stats.norm.ppf(p), 1)
+    n_sim = float(np.exp((stats.norm.ppf(target_power) - icpt) / slope)) if slope > 0 else np.nan
+    return {
+        "target_power": target_power,
+        "returns_per_year_simulated": n_sim,
+        "returns_per_year_schoenfeld": float(n_cf),
+        "events_needed_schoenfeld": need,
+        "curve": curve,
+    }
