@@ -190,10 +190,11 @@ def test_messy_lenient_excludes_faults_and_nothing_else(messy):
 @pytest.mark.slow
 def test_national_scale_is_fast_and_exact():
     data = generate(1.0, seed=2)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     c = build_cohort(data.tables, cohort_config(data))
-    seconds = time.perf_counter() - t0
-    print(f"derive_cohort on {len(data.tables['episodes']):,} episodes: {seconds:.1f} s")
-    assert seconds < 60
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    n = len(data.tables["episodes"])
+    print(f"build_cohort on {n:,} episodes: {cpu:.1f} s CPU, {wall:.1f} s wall")
+    assert cpu < 45  # CPU time: the machine may be shared
     assert_equal_to_truth(c.spells, data.truth_returns)
     check_flow(c.flow)

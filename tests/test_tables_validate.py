@@ -120,3 +120,31 @@ def test_clean_tables_pass_strict():
 def test_bad_mode():
     with pytest.raises(ValueError, match="mode"):
         validate_tables(tables([child("OK", "2008-01-01")], OK), mode="loose")  # type: ignore[arg-type]
+
+
+def test_two_different_rows_for_one_episode_in_one_return():
+    t = tables(
+        [child("A", "2008-01-01"), child("OK", "2008-01-01")],
+        [
+            *OK,
+            ep("A", "2015-01-01", "S", "2015-06-01", "E4A"),
+            ep("A", "2015-01-01", "S", "2015-07-01", "E4B"),
+        ],
+    )
+    with pytest.raises(ValidationError, match="rule duplicate"):
+        validate_tables(t, mode="strict")
+    v = validate_tables(t, mode="lenient")
+    assert v.excluded_children.CHILD.tolist() == ["A"]
+    assert v.excluded_children.rule.tolist() == ["duplicate"]
+
+
+def test_open_and_closed_copies_in_one_file_resolve():
+    t = tables(
+        [child("OK", "2008-01-01")],
+        [*OK, ep("OK", "2015-01-01", "S"), ep("OK", "2015-01-01", "S", "2015-06-01", "E4A")],
+    )
+    v = validate_tables(t, mode="strict")
+    assert len(v.tables["episodes"]) == 1
+    assert v.stacking.set_index("table").loc[
+        "episodes", ["identical_dropped", "superseded"]
+    ].tolist() == [1, 1]
