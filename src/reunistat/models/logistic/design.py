@@ -17,6 +17,7 @@ import pandas as pd
 from formulaic import model_matrix
 
 from reunistat.models.logistic._errors import LogisticInputError, SeparationError
+from reunistat.models.logistic.linalg import xtwx
 from reunistat.models.logistic.outcome import (
     Competing,
     HorizonOutcome,
@@ -104,10 +105,11 @@ def build_design(
         raise LogisticInputError(f"cannot build the model from formula {full!r}: {exc}") from exc
     Xdf = mm.rhs
     y = np.asarray(mm.lhs, dtype=float).ravel()
-    X = np.asarray(Xdf, dtype=float)
+    X = np.ascontiguousarray(np.asarray(Xdf, dtype=float))  # row-major: fast X'WX in blocks
     terms = [str(c) for c in Xdf.columns]
     _check_outcome(y, lhs)
-    empty_cells(mm.rhs.model_spec, data.loc[Xdf.index])
+    frame = data if len(Xdf.index) == len(data) else data.loc[Xdf.index]
+    empty_cells(mm.rhs.model_spec, frame)
     check_columns(X, y, terms)
     return Design(
         y=y,
@@ -118,7 +120,7 @@ def build_design(
         index=Xdf.index,
         outcome=counts,
         n_dropped_missing=n_in - len(y),
-        frame=data.loc[Xdf.index],
+        frame=frame,
         outcome_col=lhs,
     )
 
@@ -145,38 +147,38 @@ def check_columns(X: np.ndarray, y: np.ndarray, terms: list[str]) -> None:
     same outcome (quasi-complete separation); and linear dependence.
     """
     n = len(y)
-    icpt = [i for i, t in enumerate(terms) if t == "Intercept"]
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    zero = (lo == 0) & (hi == 0)
+    binary = (lo == 0) & (hi == 1)
+    for b in np.flatnonzero(binary):  # confirm the 0/1 columns are only 0 and 1
+        binary[b] = bool(np.isin(X[:, b], (0.0, 1.0)).all())
+    n1 = X[:, binary].sum(axis=0)
+    k1 = y @ X[:, binary]
+    k_all = y.sum()
     for j, t in enumerate(terms):
-        col = X[:, j]
-        if j in icpt:
+        if t == "Intercept":
             continue
-        if not col.any():
+        if zero[j]:
             raise LogisticInputError(
                 f"empty cell: no spells have {t!r} (the column is all zero); drop or merge "
                 "that level or interaction"
             )
-        if np.ptp(col) == 0:
+        if lo[j] == hi[j]:
             raise LogisticInputError(
-                f"covariate {t!r} is constant (= {col[0]:g} in all {n:,} spells): it cannot "
+                f"covariate {t!r} is constant (= {lo[j]:g} in all {n:,} spells): it cannot "
                 "be estimated; drop it from the formula"
             )
-    for j, t in enumerate(terms):
-        col = X[:, j]
-        if j in icpt or not np.isin(col, (0.0, 1.0)).all():
-            continue
-        for v in (1.0, 0.0):
-            inside = col == v
-            m = int(inside.sum())
-            k = int(y[inside].sum())
-            if m and (k == 0 or k == m) and (v == 1.0 or m < n):
-                what = "re-entered" if k else "did not re-enter"
-                side = f"with {t!r}" if v == 1.0 else f"without {t!r}"
+    bin_terms = [t for t, b in zip(terms, binary, strict=True) if b]
+    for t, m, k in zip(bin_terms, n1, k1, strict=True):
+        for inside, events, side in ((m, k, "with"), (n - m, k_all - k, "without")):
+            if inside and (events == 0 or events == inside):
+                what = "re-entered" if events else "did not re-enter"
                 raise SeparationError(
-                    f"separation: all {m:,} spells {side} {what}, so its odds ratio is "
-                    "infinite; merge levels, drop the term, or use a penalised model "
+                    f"separation: all {int(inside):,} spells {side} {t!r} {what}, so its odds "
+                    "ratio is infinite; merge levels, drop the term, or use a penalised model "
                     "(prediction checks with penalty='l2')"
                 )
-    xtx = X.T @ X
+    xtx = xtwx(X, np.ones(n))
     d = np.sqrt(np.diag(xtx))
     eig, vec = np.linalg.eigh(xtx / np.outer(d, d))
     if eig[0] < 1e-10 * eig[-1]:

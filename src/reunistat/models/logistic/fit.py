@@ -17,6 +17,7 @@ from scipy.special import expit, xlogy
 
 from reunistat.models.logistic._errors import LogisticInputError, SeparationError
 from reunistat.models.logistic.design import Design, build_design
+from reunistat.models.logistic.linalg import xtwx
 from reunistat.models.logistic.outcome import Competing
 from reunistat.models.logistic.vcov import VcovType, cluster_codes, sandwich
 from reunistat.results import ModelResult, Provenance, data_hash
@@ -37,8 +38,8 @@ class IrlsFit:
 
 
 def _loglik(y: np.ndarray, eta: np.ndarray) -> float:
-    # log p = -log(1 + exp(-eta)); stable for large |eta|
-    return float(-(np.logaddexp(0.0, -eta) * y + np.logaddexp(0.0, eta) * (1 - y)).sum())
+    # y * eta - log(1 + exp(eta)), stable for large |eta|
+    return float(y @ eta - np.logaddexp(0.0, eta).sum())
 
 
 def irls(
@@ -66,7 +67,7 @@ def irls(
     for it in range(1, max_iter + 1):
         p = expit(eta)
         w = p * (1 - p)
-        info = (X * w[:, None]).T @ X
+        info = xtwx(X, w)
         grad = X.T @ (y - p)
         try:
             step = np.linalg.solve(info, grad)
@@ -86,7 +87,7 @@ def irls(
         if dev_change < tol and np.max(np.abs(step)) < 1e-6:
             p = expit(eta)
             w = p * (1 - p)
-            info = (X * w[:, None]).T @ X
+            info = xtwx(X, w)
             return IrlsFit(beta, p, info, ll, it)
     raise SeparationError(
         f"the logistic fit did not converge in {max_iter} iterations; "

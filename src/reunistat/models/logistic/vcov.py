@@ -14,6 +14,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from reunistat.models.logistic.linalg import xtwx
+
 VcovType = Literal["model", "HC0", "HC1", "cluster"]
 
 
@@ -64,8 +66,7 @@ def sandwich(
         meat = u.T @ u
         adj = n_clusters / (n_clusters - 1)
     else:
-        xr = X * resid[:, None]
-        meat = xr.T @ xr
+        meat = xtwx(X, resid**2)
         adj = 1.0 if kind == "HC0" else n / (n - k)
     v = bread @ meat @ bread * adj
     return (v + v.T) / 2
