@@ -12,7 +12,7 @@ Every estimate is a :class:`reunistat.results.ModelResult`:
 * :func:`simulate_power`, :func:`schoenfeld_power`: power by simulation and
   its closed-form approximation.
 
-Heavy modules are imported on first use, so importing this package is cheap.
+Heavy engines (joblib, tqdm, the Cox and logistic fits) are imported on first use.
 """
 
 from __future__ import annotations
@@ -27,17 +27,49 @@ from reunistat.models.evaluation._common import (
 )
 from reunistat.models.evaluation.designs import comparison_sample, pilot_vs_comparison
 from reunistat.models.evaluation.did import before_after, did, event_study
+from reunistat.models.evaluation.power import (
+    NATIONAL_CURVE,
+    PowerDesign,
+    expected_events,
+    freedman_power,
+    hazard_ratio_from_risk_difference,
+    power_curve,
+    sample_size,
+    schoenfeld_events,
+    schoenfeld_power,
+    simulate_power,
+)
+from reunistat.models.evaluation.weighting import (
+    WeightingResult,
+    balance_table,
+    balancing_weights,
+    propensity_weighting,
+)
 
 __all__ = [
     "DEFAULT_ADJUST",
+    "NATIONAL_CURVE",
     "EvaluationError",
+    "PowerDesign",
+    "WeightingResult",
     "adoption_dates",
+    "balance_table",
+    "balancing_weights",
     "before_after",
     "comparison_sample",
     "did",
     "event_study",
+    "expected_events",
+    "freedman_power",
+    "hazard_ratio_from_risk_difference",
     "horizon_sample",
     "mark_adoption",
     "pilot_vs_comparison",
     "potential_followup_days",
+    "power_curve",
+    "propensity_weighting",
+    "sample_size",
+    "schoenfeld_events",
+    "schoenfeld_power",
+    "simulate_power",
 ]
