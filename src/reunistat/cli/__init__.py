@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from reunistat.cli import cohort_cmd, synth_cmd
+from reunistat.cli import cohort_cmd, reproduce_cmd, synth_cmd
 
 app = typer.Typer(
     name="reunistat",
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 synth_cmd.register(app)
 cohort_cmd.register(app)
+reproduce_cmd.register(app)
 
 
 @app.command()

@@ -67,23 +67,6 @@ def summary_text(truth: dict[str, Any], out: Path | None = None) -> str:
     return "\n".join(lines)
 
 
-def reproduce(
-    out: Annotated[Path, typer.Option(help="Folder for the default dataset.")] = Path(
-        "data/synthetic/england"
-    ),
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 20240331,
-) -> None:
-    """Run the main job: generate the default national dataset (if missing) and summarise it."""
-    import json
-
-    truth_file = out / "truth.json"
-    if not truth_file.exists():
-        synth(out=out, config=None, seed=seed, scale=1.0, csv=False, messy=False, quiet=False)
-        return
-    typer.echo(summary_text(json.loads(truth_file.read_text("utf-8")), out))
-
-
 def register(app: typer.Typer) -> None:
     """Add the generator's commands to ``app``."""
     app.command()(synth)
-    app.command()(reproduce)

@@ -1,0 +1,104 @@
+"""05: logistic model of re-entry within a fixed horizon: odds ratios and marginal effects.
+
+Outputs: tables/logistic, tables/logistic_margins, tables/logistic_outcome,
+figures/logistic_forest.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reunistat.models.logistic import average_marginal_effects, logistic
+from reunistat.pipeline import Context, run_script
+from reunistat.report.disclosure import suppress_counts
+from reunistat.report.figures import forest_figure
+from reunistat.report.tables import (
+    CountTable,
+    formula_variables,
+    model_table,
+    smallest_cell,
+    term_label,
+)
+
+FUNCTION = "reunistat.models.logistic.logistic"
+
+
+def run(ctx: Context) -> None:
+    h = ctx.config.logistic_horizon_days
+    res = logistic("~ " + ctx.config.covariates, ctx.spells, horizon_days=h, cluster="LA")
+    outcome = res.extras["outcome"]
+    tidy = res.tidy(exponentiate=True)
+    tidy.insert(1, "label", [term_label(t) for t in tidy["term"]])
+    used = res.extras.get("data")
+    fitted = used if isinstance(used, pd.DataFrame) else ctx.spells
+    ycol = res.extras.get("outcome_col", "reentered")
+    spec = {
+        "type": "model",
+        "n_obs": res.n_obs,
+        "n_events": res.n_events,
+        "n_min_cell": smallest_cell(fitted, formula_variables(ctx.config.covariates, fitted), ycol),
+    }
+    ctx.write_frame(
+        "logistic",
+        tidy,
+        title=f"Logistic model of re-entry within {h} days: odds ratios",
+        function=FUNCTION,
+        disclosure=spec,
+        readable=model_table(tidy.assign(term=tidy["label"]), "OR"),
+        notes=[
+            f"Spells followed for at least {h} days or re-entering earlier; standard errors "
+            "robust to clustering by local authority.",
+        ],
+    )
+    ame = average_marginal_effects(res)
+    ctx.write_frame(
+        "logistic_margins",
+        ame,
+        title=f"Average marginal effects on the probability of re-entry within {h} days",
+        function="reunistat.models.logistic.average_marginal_effects",
+        disclosure=spec,
+        readable=ame[["variable", "contrast", "estimate", "conf_low", "conf_high", "p_value"]],
+        digits=3,
+    )
+    counts = pd.DataFrame(
+        {
+            "spells": [
+                outcome.n_spells,
+                outcome.n_used,
+                outcome.n_events,
+                outcome.n_excluded_censored,
+            ]
+        },
+        index=["offered", "used", "re-entered within horizon", "excluded: censored before horizon"],
+    )
+    lines = [
+        [("offered", "spells"), ("used", "spells"), ("excluded: censored before horizon", "spells")]
+    ]
+    sup = suppress_counts(counts, ctx.rules, lines)
+    table = pd.DataFrame({"key": counts.index, "spells": sup.shown["spells"].to_numpy()})
+    ctx.write_counts(
+        "logistic_outcome",
+        CountTable(table, ["spells"], lines, "key", sup.log),
+        title=f"Fixed-horizon outcome ({h} days): spells used and excluded",
+        function="reunistat.models.logistic.horizon_outcome",
+    )
+    ctx.count("logit_n_used", outcome.n_used, function=FUNCTION)
+    ctx.count("logit_n_excluded", outcome.n_excluded_censored, function=FUNCTION)
+    ctx.value("logit_horizon", h, function=FUNCTION)
+    fig = forest_figure(
+        tidy.iloc[1:].assign(term=tidy["label"].iloc[1:]),
+        label="Odds ratio",
+        title=f"Logistic model (re-entry within {h} days)",
+    )
+    ctx.write_figure(
+        "logistic_forest",
+        fig,
+        alt=f"Forest plot of odds ratios of re-entry within {h} days with 95% confidence "
+        "intervals for each characteristic at return, log scale, dashed line at 1.",
+        title=f"Odds ratios of re-entry within {h} days (logistic model)",
+        function=FUNCTION,
+    )
+
+
+if __name__ == "__main__":
+    run_script(__file__)

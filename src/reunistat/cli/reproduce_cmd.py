@@ -1,0 +1,78 @@
+"""``reunistat reproduce``: the main job, every output and the paper from one command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def reproduce(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Pipeline TOML (default: analyses/config.toml)."),
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Override data.dir: the extract folder.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Override outputs.dir.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override data.seed.")] = None,
+    scale: Annotated[
+        float | None,
+        typer.Option(help="Override data.scale (synthetic data generated if missing)."),
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="Override data.mode: synthetic or real.")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Run only these scripts (number or name); repeatable.")
+    ] = None,
+    no_paper: Annotated[bool, typer.Option("--no-paper", help="Do not build the paper.")] = False,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Only check the files against outputs/manifest.json.")
+    ] = False,
+) -> None:
+    """Generate the default synthetic data if missing, run every analysis, build the paper.
+
+    Writes outputs/ (tables, figures, paper, disclosure report) and
+    outputs/manifest.json; fails if any output breaks the disclosure rules.
+    """
+    from reunistat.pipeline import PipelineError, load_config, verify_manifest
+    from reunistat.pipeline import reproduce as run
+    from reunistat.report.disclosure import DisclosureBreach
+
+    try:
+        cfg = load_config(config).with_changes(
+            data_dir=data, outputs_dir=out, seed=seed, scale=scale, mode=mode
+        )
+    except (PipelineError, ValueError) as e:
+        raise typer.BadParameter(str(e), param_hint="--config") from e
+    if verify:
+        problems = verify_manifest(cfg.outputs_dir)
+        for p in problems:
+            typer.echo(p, err=True)
+        if problems:
+            raise typer.Exit(code=1)
+        typer.echo(f"{cfg.outputs_dir}: every file matches the manifest")
+        return
+    try:
+        result = run(cfg, only=only, paper=not no_paper, log=typer.echo)
+    except DisclosureBreach as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(code=2) from e
+    except PipelineError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(code=1) from e
+    m = result.manifest
+    typer.echo(
+        f"{len(m['outputs'])} outputs written to {cfg.outputs_dir} "
+        f"({m['timings_seconds']['total']:.0f} s); manifest {result.manifest_path}"
+    )
+    if m["skipped"]:
+        typer.echo(
+            f"{len(m['skipped'])} output(s) skipped: see {cfg.outputs_dir}/disclosure_report.md"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``reproduce`` to ``app``."""
+    app.command()(reproduce)

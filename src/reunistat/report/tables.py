@@ -1,0 +1,397 @@
+"""Publication tables: descriptive counts with disclosure control, and their files.
+
+A table is written three ways with the same content: CSV (for reuse),
+Markdown (pulled into the paper) and HTML (to read). Counts pass through
+:mod:`reunistat.report.disclosure` before they are written.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reunistat.report.disclosure import (
+    SUPPRESSED,
+    Cell,
+    DisclosureRules,
+    Suppressed,
+    suppress_counts,
+)
+
+#: Variables of Table 1 (spells column → label), in order.
+TABLE1_VARIABLES: dict[str, str] = {
+    "age_band": "Age at return",
+    "sex": "Sex",
+    "ethnic_group": "Ethnic group",
+    "disability": "Disability",
+    "section20": "Section 20 at return",
+    "legal_status_group": "Legal status group",
+    "prior_periods": "Previous periods of care",
+    "placement_moves": "Placement moves in the period",
+    "last_placement_type": "Last placement",
+    "category_of_need": "Category of need",
+    "return_type": "Return type",
+}
+
+#: Count columns capped into an open top band in descriptive tables.
+DEFAULT_CAPS: dict[str, int] = {"prior_periods": 3, "placement_moves": 3}
+_AGE_ORDER = ["under 1", "1-4", "5-9", "10-15", "16+"]
+
+
+@dataclass
+class CountTable:
+    """A published table of counts and its disclosure record.
+
+    Attributes
+    ----------
+    table : DataFrame
+        What is written: label columns, then counts (strings; ``c`` where
+        suppressed) and percentages.
+    count_cols : list of str
+        The count columns (for the checker).
+    lines : list of list of (row key, column)
+        The additive relationships between cells (for the checker).
+    row_key : str
+        The column naming rows in ``lines``.
+    log : DataFrame
+        The suppressed cells and why.
+    """
+
+    table: pd.DataFrame
+    count_cols: list[str]
+    lines: list[list[Cell]]
+    row_key: str
+    log: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def capped(values: pd.Series, cap: int) -> pd.Series:
+    """Return counts as labels with an open top band, e.g. ``0, 1, 2, 3+``.
+
+    >>> capped(pd.Series([0, 2, 5]), 3).tolist()
+    ['0', '2', '3+']
+    """
+    v = pd.to_numeric(values, errors="coerce")
+    out = v.clip(upper=cap).astype("Int64").astype(str)
+    out = out.where(v < cap, f"{cap}+")
+    return out.where(v.notna(), "missing")
+
+
+def _levels(col: pd.Series, name: str, caps: Mapping[str, int]) -> pd.Series:
+    if name in caps:
+        return capped(col, caps[name])
+    if name in ("disability", "section20", "pilot", "fsm"):
+        return col.map({1: "yes", 0: "no"}).fillna("missing")
+    return col.astype("string").fillna("missing").astype(str)
+
+
+def _level_order(levels: Sequence[str]) -> list[str]:
+    known = [x for x in _AGE_ORDER if x in levels]
+    if len(known) == len(levels):
+        return known
+    rest = sorted(x for x in levels if x != "missing")
+    return rest + (["missing"] if "missing" in levels else [])
+
+
+def table1(
+    spells: pd.DataFrame,
+    rules: DisclosureRules,
+    *,
+    variables: Mapping[str, str] | None = None,
+    status_col: str = "reentered",
+    status_labels: tuple[str, str] = ("re-entered", "not re-entered"),
+    caps: Mapping[str, int] | None = None,
+) -> CountTable:
+    """Table 1: spells by characteristic at return, split by re-entry status.
+
+    Counts of spells with column percentages, for each level of each
+    variable; ``All spells`` heads the table. Each variable's levels add up to
+    ``All spells`` in each column and each row's two statuses add up to its
+    total: both are lines for secondary suppression.
+
+    Parameters
+    ----------
+    spells : DataFrame
+        The spells table (:mod:`reunistat.spells`).
+    rules : DisclosureRules
+        Disclosure rules for the counts shown.
+    variables : mapping, optional
+        Column → label (default :data:`TABLE1_VARIABLES`, those present).
+    status_col : str
+        0/1 re-entry status.
+    status_labels : (str, str)
+        Labels of status 1 and 0.
+    caps : mapping, optional
+        Count columns shown with an open top band (default :data:`DEFAULT_CAPS`).
+
+    Returns
+    -------
+    CountTable
+    """
+    variables = variables or {k: v for k, v in TABLE1_VARIABLES.items() if k in spells.columns}
+    caps = DEFAULT_CAPS if caps is None else caps
+    yes, no = status_labels
+    status = spells[status_col].to_numpy() == 1
+    rows: list[dict[str, Any]] = [
+        {
+            "key": "all",
+            "variable": "All spells",
+            "level": "",
+            yes: int(status.sum()),
+            no: int((~status).sum()),
+        }
+    ]
+    blocks: list[list[str]] = []
+    for col, label in variables.items():
+        lev = _levels(spells[col], col, caps)
+        block = []
+        for level in _level_order(list(pd.unique(lev))):
+            sel = (lev == level).to_numpy()
+            key = f"{col}={level}"
+            rows.append(
+                {
+                    "key": key,
+                    "variable": label,
+                    "level": level,
+                    yes: int((sel & status).sum()),
+                    no: int((sel & ~status).sum()),
+                }
+            )
+            block.append(key)
+        blocks.append(block)
+    counts = pd.DataFrame(rows).set_index("key")
+    counts["all"] = counts[yes] + counts[no]
+    cols = [yes, no, "all"]
+    lines: list[list[Cell]] = [[(k, c) for c in cols] for k in counts.index]
+    for block in blocks:
+        for c in cols:
+            lines.append([(k, c) for k in [*block, "all"]])
+    sup = suppress_counts(counts[cols], rules, lines)
+    table = counts[["variable", "level"]].copy()
+    for c in cols:
+        table[c] = sup.shown[c]
+        table[f"{c} %"] = _column_percent(counts[c], sup, c, rules)
+    table = table.reset_index()
+    return CountTable(table, cols, lines, "key", sup.log)
+
+
+def _column_percent(n: pd.Series, sup: Suppressed, col: str, rules: DisclosureRules) -> pd.Series:
+    shown = rules.round(n.to_numpy(dtype=float))
+    total = shown[0] if shown[0] else np.nan
+    pct = pd.Series(np.round(100 * shown / total, 1), index=n.index).map(lambda x: f"{x:.1f}")
+    return pct.where(~sup.mask[col], SUPPRESSED)
+
+
+def flow_table(flow: pd.DataFrame, rules: DisclosureRules) -> CountTable:
+    """The cohort flow (CONSORT) with disclosure control.
+
+    Each ``remaining`` count equals the one before less the exclusions in
+    between, and the outcomes add up to the spells: each is a line, so a
+    suppressed exclusion cannot be recovered by subtraction.
+    """
+    counts_cols = ["children", "episodes", "periods", "spells"]
+    f = flow.reset_index(drop=True).copy()
+    f.insert(0, "key", [f"step{i + 1:02d}" for i in range(len(f))])
+    counts = f.set_index("key")[counts_cols].astype("Float64").astype(float)
+    lines: list[list[Cell]] = []
+    last_base: str | None = None
+    since: list[str] = []
+    for key, stage in zip(f["key"], f["stage"], strict=True):
+        if stage in ("start", "remaining"):
+            if last_base is not None:
+                lines += [[(k, c) for k in [last_base, *since, key]] for c in counts_cols]
+            last_base, since = key, []
+        elif stage == "exclude":
+            since.append(key)
+    outcomes = f.loc[f["stage"] == "outcome", "key"].tolist()
+    if outcomes and last_base is not None:
+        lines.append([(k, "spells") for k in [last_base, *outcomes]])
+    lines = [[cell for cell in line if not pd.isna(counts.at[cell])] for line in lines]
+    sup = suppress_counts(counts, rules, lines)
+    table = f[["key", "stage", "step", "reason"]].copy()
+    for c in counts_cols:
+        table[c] = sup.shown[c].replace("z", "").to_numpy()
+    return CountTable(table, counts_cols, lines, "key", sup.log)
+
+
+def format_number(x: Any, digits: int = 2) -> str:
+    """Return a number for a readable table: integers with commas, floats to ``digits``.
+
+    >>> format_number(12345), format_number(0.12345), format_number("c")
+    ('12,345', '0.12', 'c')
+    """
+    if isinstance(x, (bool, np.bool_)):
+        return str(x)
+    if isinstance(x, (int, np.integer)):
+        return f"{int(x):,}"
+    if isinstance(x, (float, np.floating)):
+        if np.isnan(x):
+            return ""
+        return f"{x:,.{digits}f}"
+    s = str(x)
+    if s.isdigit() and len(s) > 3:
+        return f"{int(s):,}"
+    return s
+
+
+def model_table(tidy: pd.DataFrame, label: str, digits: int = 2) -> pd.DataFrame:
+    """Return a readable model table: term, ratio (95% CI), p-value.
+
+    ``tidy`` is ``ModelResult.tidy(exponentiate=True)``.
+    """
+    fmt = f".{digits}f"
+    return pd.DataFrame(
+        {
+            "term": tidy["term"],
+            label: [f"{e:{fmt}}" for e in tidy["estimate"]],
+            "95% CI": [
+                f"{lo:{fmt}} to {hi:{fmt}}"
+                for lo, hi in zip(tidy["conf_low"], tidy["conf_high"], strict=True)
+            ],
+            "p": [_p(p) for p in tidy["p_value"]],
+        }
+    )
+
+
+def _p(p: float) -> str:
+    if np.isnan(p):
+        return ""
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def to_csv_text(df: pd.DataFrame) -> str:
+    """Return a DataFrame as CSV text with stable float formatting (6 significant digits)."""
+    return df.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+
+
+def to_markdown(df: pd.DataFrame, digits: int = 2) -> str:
+    """Return a pipe table (Pandoc and GitHub Markdown) of a DataFrame."""
+    head = [str(c) for c in df.columns]
+    body = [
+        [format_number(v, digits).replace("|", "\\|") for v in row]
+        for row in df.itertuples(index=False)
+    ]
+    numeric = [all(_looks_numeric(r[j]) for r in body) and bool(body) for j in range(len(head))]
+    out = ["| " + " | ".join(head) + " |"]
+    out.append("|" + "|".join("---:" if n else ":---" for n in numeric) + "|")
+    out += ["| " + " | ".join(r) + " |" for r in body]
+    return "\n".join(out) + "\n"
+
+
+def _looks_numeric(s: str) -> bool:
+    t = s.replace(",", "").replace("%", "").replace("<", "").strip()
+    if t in ("c", "z", "k", ""):
+        return True
+    try:
+        float(t)
+    except ValueError:
+        return False
+    return True
+
+
+def to_html(df: pd.DataFrame, title: str, notes: Sequence[str] = (), digits: int = 2) -> str:
+    """Return a small standalone HTML page holding the table, its title and notes."""
+    esc = html.escape
+    head = "".join(f"<th>{esc(str(c))}</th>" for c in df.columns)
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{esc(format_number(v, digits))}</td>" for v in row) + "</tr>"
+        for row in df.itertuples(index=False)
+    )
+    note_html = "".join(f"<p class='note'>{esc(n)}</p>" for n in notes)
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{esc(title)}</title>"
+        "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
+        "td,th{border:1px solid #999;padding:2px 6px}td{text-align:right}"
+        ".note{font-size:90%}</style></head><body>\n"
+        f"<table>\n<caption>{esc(title)}</caption>\n<thead><tr>{head}</tr></thead>\n"
+        f"<tbody>\n{body}\n</tbody></table>\n{note_html}\n</body></html>\n"
+    )
+
+
+def write_table(
+    df: pd.DataFrame,
+    stem: Path,
+    title: str,
+    notes: Sequence[str] = (),
+    readable: pd.DataFrame | None = None,
+    digits: int = 2,
+) -> list[Path]:
+    """Write ``stem``.csv, .md and .html; return the paths written.
+
+    The CSV holds ``df``; the Markdown and HTML hold ``readable`` (default
+    ``df``) with the title and notes.
+    """
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    shown = df if readable is None else readable
+    paths = [stem.with_suffix(".csv"), stem.with_suffix(".md"), stem.with_suffix(".html")]
+    paths[0].write_text(to_csv_text(df), encoding="utf-8")
+    md = to_markdown(shown, digits)
+    if notes:
+        md += "\n" + "\n".join(f"*{n}*  " for n in notes) + "\n"
+    paths[1].write_text(md, encoding="utf-8")
+    paths[2].write_text(to_html(shown, title, notes, digits), encoding="utf-8")
+    return paths
+
+
+_CONTRAST = re.compile(
+    r"^C\((\w+)(?:,\s*contr\.treatment\(['\"]?([^'\")]*)['\"]?\))?\)\[T\.(.+)\]$"
+)
+_PLAIN = re.compile(r"^(\w+)\[T\.(.+)\]$")
+_FUNC = re.compile(r"^np\.(\w+)\((\w+)\)$")
+
+
+def term_label(term: str) -> str:
+    """Return a readable label of a formula term.
+
+    >>> term_label("C(age_band, contr.treatment('5-9'))[T.16+]")
+    'age_band: 16+ (vs 5-9)'
+    >>> term_label("sex[T.male]"), term_label("np.log1p(period_length_days)")
+    ('sex: male', 'log1p(period_length_days)')
+    """
+    m = _CONTRAST.match(term)
+    if m:
+        var, ref, level = m.groups()
+        return f"{var}: {level}" + (f" (vs {ref})" if ref else "")
+    m = _PLAIN.match(term)
+    if m:
+        return f"{m.group(1)}: {m.group(2)}"
+    m = _FUNC.match(term)
+    if m:
+        return f"{m.group(1)}({m.group(2)})"
+    return term
+
+
+def formula_variables(formula: str, data: pd.DataFrame) -> list[str]:
+    """Return the data columns a formula names, in the order of the data.
+
+    >>> formula_variables("C(a) + np.log(b)", pd.DataFrame(columns=["b", "a"]))
+    ['b', 'a']
+    """
+    words = set(re.findall(r"[A-Za-z_]\w*", formula))
+    return [c for c in data.columns if c in words]
+
+
+def smallest_cell(data: pd.DataFrame, variables: Sequence[str], event_col: str) -> int:
+    """Return the fewest spells or events in any level of the categorical covariates.
+
+    A model estimate for a level resting on fewer than the disclosure threshold
+    is disclosive; the checker compares this with the threshold. Numeric
+    columns other than 0/1 indicators enter models as numbers (one slope
+    over all spells) and are skipped.
+    """
+    smallest = len(data)
+    ev = pd.to_numeric(data[event_col], errors="coerce").fillna(0).to_numpy() > 0
+    for v in variables:
+        col = data[v]
+        if pd.api.types.is_numeric_dtype(col) and col.nunique() > 2:
+            continue
+        g = pd.DataFrame({"lev": col.astype(str).to_numpy(), "ev": ev}).groupby("lev")["ev"]
+        smallest = min(smallest, int(g.size().min()), int(g.sum().min()))
+    return smallest

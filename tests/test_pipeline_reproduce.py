@@ -1,0 +1,186 @@
+"""The whole pipeline on the committed sample: outputs, manifest, reproducibility, disclosure.
+
+One module-scoped run of ``reunistat reproduce`` on data/synthetic/sample is
+shared; a second run checks byte-identical outputs; a run on data generated
+with another seed checks that the outputs change; planted breaches in a
+real-data-mode run must be caught.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reunistat.cli import app
+from reunistat.pipeline import (
+    PipelineConfig,
+    PipelineError,
+    load_config,
+    reproduce,
+    verify_manifest,
+)
+from reunistat.report.disclosure import DisclosureBreach
+
+ROOT = Path(__file__).parents[1]
+SAMPLE = ROOT / "data/synthetic/sample"
+CONFIG = ROOT / "analyses/config.toml"
+
+
+def _cfg(tmp: Path, **changes) -> PipelineConfig:
+    base = load_config(CONFIG).with_changes(
+        data_dir=SAMPLE,
+        outputs_dir=tmp / "outputs",
+        analyses_dir=ROOT / "analyses",
+        paper_template=ROOT / "paper/paper.md",
+    )
+    return base.with_changes(**changes)
+
+
+def _hashes(manifest: dict) -> dict[str, str]:
+    return {o["path"]: o["sha256"] for o in manifest["outputs"]}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run1")
+    return _cfg(tmp), reproduce(_cfg(tmp), log=lambda s: None)
+
+
+def test_every_registered_output_exists_and_matches_the_manifest(first_run):
+    cfg, result = first_run
+    m = json.loads(result.manifest_path.read_text())
+    assert m["status"] == "ok" and m["disclosure_breaches"] == []
+    assert verify_manifest(cfg.outputs_dir) == []
+    paths = {o["path"] for o in m["outputs"]}
+    for p in (
+        "tables/table1.csv",
+        "tables/cohort_flow.md",
+        "tables/cox.html",
+        "tables/logistic.csv",
+        "figures/cox_forest.svg",
+        "figures/cox_forest.png",
+        "figures/cox_forest.alt.txt",
+        "paper/paper.html",
+        "paper/paper.docx",
+        "values.json",
+        "disclosure_report.md",
+    ):
+        assert p in paths, p
+    for o in m["outputs"]:
+        assert o["script"] and o["function"], o
+    for key in ("inputs", "config", "seed", "versions", "git", "created_utc"):
+        assert key in m
+    assert any(i["path"] == "episodes.parquet" for i in m["inputs"])
+    # disclosure control is off for the committed sample only
+    assert m["disclosure"]["apply"] is False
+
+
+def test_the_paper_quotes_outputs_and_names_the_scripts(first_run):
+    cfg, _ = first_run
+    paper = (cfg.outputs_dir / "paper/paper.md").read_text()
+    values = json.loads((cfg.outputs_dir / "values.json").read_text())
+    assert "{{" not in paper
+    assert values["n_spells"]["text"] in paper
+    assert "analyses/04_cox.py" in paper
+    html = (cfg.outputs_dir / "paper/paper.html").read_text()
+    assert "data:image/png;base64" in html and "alt=" in html
+
+
+def test_a_second_run_is_byte_identical(first_run, tmp_path):
+    _, r1 = first_run
+    r2 = reproduce(_cfg(tmp_path), log=lambda s: None)
+    assert _hashes(r1.manifest) == _hashes(r2.manifest)
+
+
+def test_another_seed_changes_the_outputs(first_run, tmp_path):
+    _, r1 = first_run
+    cfg = _cfg(tmp_path, data_dir=tmp_path / "data", seed=7, scale=0.01, disclosure_apply=False)
+    r2 = reproduce(cfg, paper=False, log=lambda s: None)
+    assert (tmp_path / "data/truth.json").exists()  # generated because missing
+    h1, h2 = _hashes(r1.manifest), _hashes(r2.manifest)
+    tables = [p for p in h2 if p.startswith("tables/") and p.endswith(".csv")]
+    assert tables and all(h1[p] != h2[p] for p in tables)
+    assert r2.manifest["data_seed"] == 7
+
+
+PLANTED = """
+import pandas as pd
+from reunistat.report.tables import CountTable
+
+
+def run(ctx):
+    t = pd.DataFrame({"key": ["a", "b", "all"], "n": ["3", "40", "43"]})
+    lines = [[("a", "n"), ("b", "n"), ("all", "n")]]
+    ctx.write_counts("planted", CountTable(t, ["n"], lines, "key"), title="planted",
+                     function="tests.planted")
+"""
+
+
+def _planted_cfg(tmp: Path, script: str) -> PipelineConfig:
+    analyses = tmp / "analyses"
+    analyses.mkdir()
+    (analyses / "01_planted.py").write_text(script)
+    return _cfg(tmp, mode="real", analyses_dir=analyses)
+
+
+def test_a_planted_small_cell_fails_a_real_data_run(tmp_path):
+    cfg = _planted_cfg(tmp_path, PLANTED)
+    assert cfg.disclosure.apply
+    with pytest.raises(DisclosureBreach) as err:
+        reproduce(cfg, paper=False, log=lambda s: None)
+    assert "tables/planted.csv" in str(err.value) and "count 3 is below" in str(err.value)
+    report = (cfg.outputs_dir / "disclosure_report.md").read_text()
+    assert "FAILED" in report
+    m = json.loads((cfg.outputs_dir / "manifest.json").read_text())
+    assert m["status"] == "disclosure check failed"
+
+
+def test_identifiers_and_unregistered_files_fail_in_any_mode(tmp_path):
+    script = """
+import pandas as pd
+
+
+def run(ctx):
+    child = ctx.spells["CHILD"].iloc[0]
+    ctx.write_frame("ids", pd.DataFrame({"who": [child]}), title="ids", function="t",
+                    disclosure={"type": "none"})
+    (ctx.out / "stray.txt").write_text("unchecked")
+"""
+    analyses = tmp_path / "analyses"
+    analyses.mkdir()
+    (analyses / "01_ids.py").write_text(script)
+    cfg = _cfg(tmp_path, analyses_dir=analyses)
+    assert not cfg.disclosure.apply
+    with pytest.raises(DisclosureBreach) as err:
+        reproduce(cfg, paper=False, log=lambda s: None)
+    msg = str(err.value)
+    assert "child identifier" in msg and "stray.txt" in msg
+
+
+def test_config_errors_name_the_key(tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text("[data]\nmood = 'real'\n")
+    with pytest.raises(PipelineError, match=r"data\.mood"):
+        load_config(bad)
+    bad.write_text("[data]\nmode = 'fake'\n")
+    with pytest.raises(PipelineError, match="mode"):
+        load_config(bad)
+    res = CliRunner().invoke(app, ["reproduce", "--config", str(bad)])
+    assert res.exit_code != 0
+
+
+def test_real_mode_never_generates_data(tmp_path):
+    cfg = _cfg(tmp_path, mode="real", data_dir=tmp_path / "none")
+    with pytest.raises(PipelineError, match="holds no extract"):
+        reproduce(cfg, paper=False, log=lambda s: None)
+
+
+def test_outputs_folder_that_is_not_ours_is_left_alone(tmp_path):
+    (tmp_path / "outputs").mkdir()
+    (tmp_path / "outputs" / "precious.txt").write_text("keep")
+    with pytest.raises(PipelineError, match="left alone"):
+        reproduce(_cfg(tmp_path), paper=False, log=lambda s: None)
+    assert (tmp_path / "outputs" / "precious.txt").exists()
