@@ -79,7 +79,7 @@ class DisclosureRules:
     def round(self, values: np.ndarray) -> np.ndarray:
         """Round counts half up to the rounding base (unchanged without rounding).
 
-        >>> DisclosureRules(rounding=5).round(np.array([12, 13, 240])).tolist()
+        >>> DisclosureRules(rounding=5).round(np.array([12, 13, 240])).astype(int).tolist()
         [10, 15, 240]
         """
         v = np.asarray(values, dtype=float)
