@@ -131,10 +131,14 @@ def plot_cumulative_reentry(
             )
             n_rows += 1
         for what, label in (("at_risk", "At risk"), ("events", "Events"), ("censored", "Censored")):
-            y = -0.3 - 0.08 * n_rows
-            ax.text(-0.09, y, label, transform=ax.transAxes, ha="right", va="center", fontsize=8)
+            row_y = -0.3 - 0.08 * n_rows
+            ax.text(
+                -0.09, row_y, label, transform=ax.transAxes, ha="right", va="center", fontsize=8
+            )
             for x, v in zip(g["time"], g[what], strict=True):
-                ax.text(x, y, f"{v:,.0f}", transform=trans, ha="center", va="center", fontsize=8)
+                ax.text(
+                    x, row_y, f"{v:,.0f}", transform=trans, ha="center", va="center", fontsize=8
+                )
             n_rows += 1
     fig.set_size_inches(8, 4.5 + 0.2 * n_rows)
     fig.subplots_adjust(bottom=(0.9 + 0.2 * n_rows) / (4.5 + 0.2 * n_rows), left=0.2)
