@@ -148,3 +148,14 @@ def test_open_and_closed_copies_in_one_file_resolve():
     assert v.stacking.set_index("table").loc[
         "episodes", ["identical_dropped", "superseded"]
     ].tolist() == [1, 1]
+
+
+def test_cin_without_la_excludes_the_child_everywhere():
+    t = tables(
+        [child("A", "2008-01-01"), child("OK", "2008-01-01")], [*OK, ep("A", "2015-01-01", "S")]
+    )
+    t["cin"] = pd.DataFrame({"LAchildID": ["A", "OK"], "DISABILITY": ["XX", "NONE"]})
+    v = validate_tables(t, mode="lenient")
+    assert v.excluded_children.CHILD.tolist() == ["A"]
+    assert v.tables["cin"].LAchildID.tolist() == ["OK"]
+    assert set(v.tables["episodes"].CHILD) == {"OK"}

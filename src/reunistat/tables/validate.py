@@ -24,7 +24,7 @@ from reunistat import codes
 from reunistat.dates import eighteenth_birthday
 from reunistat.tables import schema
 from reunistat.tables.io import Extract, empty_problems, prepare_tables, problems_frame
-from reunistat.tables.keys import child_uid, has_la, sort_by_child
+from reunistat.tables.keys import SEP, UID, child_uid, has_la, sort_by_child
 
 Mode = Literal["strict", "lenient"]
 EARLIEST_DATE = pd.Timestamp("1900-01-01")
@@ -243,12 +243,21 @@ def find_problems(
     return problems.drop(columns="_o").reset_index(drop=True), use_la
 
 
-def _problem_uids(problems: pd.DataFrame, use_la: bool) -> pd.Series:
+def _problem_uids(
+    problems: pd.DataFrame, use_la: bool, tabs: Mapping[str, pd.DataFrame]
+) -> pd.Series:
+    """Child keys of the problems; a problem without LA (e.g. CIN without LA) finds it by CHILD."""
     p = problems[problems["table"].isin(_CHILD_TABLES) & problems["CHILD"].notna()]
-    if use_la:
-        la = p["LA"].astype(str)
-        return la + "\x1f" + p["CHILD"].astype(str)
-    return p["CHILD"].astype(str)
+    child = p["CHILD"].astype(str)
+    if not use_la:
+        return child
+    uid = p["LA"].astype(str) + SEP + child
+    no_la = p["LA"].isna()
+    if no_la.any():
+        known = pd.concat([tabs["episodes"][["CHILD", UID]], tabs["header"][["CHILD", UID]]])
+        by_child = known.drop_duplicates("CHILD").set_index("CHILD")[UID]
+        uid = uid.mask(no_la, child.map(by_child).fillna(SEP + child))
+    return uid
 
 
 def _exclude(extract: Extract, problems: pd.DataFrame, use_la: bool) -> tuple:
@@ -258,7 +267,7 @@ def _exclude(extract: Extract, problems: pd.DataFrame, use_la: bool) -> tuple:
         ex_cols = ["LA", "CHILD", "rule", "rules", "n_problems", "n_episodes", "in_header"]
         return tabs, pd.DataFrame(columns=ex_cols), pd.DataFrame(columns=list(_ROWS_COLS))
     pc = problems[problems["table"].isin(_CHILD_TABLES) & problems["CHILD"].notna()].copy()
-    pc["_uid"] = _problem_uids(problems, use_la).to_numpy()
+    pc["_uid"] = _problem_uids(problems, use_la, tabs).to_numpy()
     bad = set(pc["_uid"])
     eps_uid = child_uid(tabs["episodes"], use_la)
     n_eps = eps_uid[eps_uid.isin(bad)].value_counts()
@@ -278,8 +287,11 @@ def _exclude(extract: Extract, problems: pd.DataFrame, use_la: bool) -> tuple:
     for name, col in _CHILD_TABLES.items():
         if name in tabs:
             df = tabs[name]
-            uid = child_uid(df, use_la and has_la(df), col)
-            tabs[name] = df.loc[~uid.isin(bad)].reset_index(drop=True)
+            if use_la and not has_la(df):  # e.g. CIN without LA: match the child by its id
+                drop = df[col].astype(str).isin({u.split(SEP)[-1] for u in bad})
+            else:
+                drop = child_uid(df, use_la, col).isin(bad)
+            tabs[name] = df.loc[~drop.to_numpy()].reset_index(drop=True)
     rows = []
     for name in set(tabs) - set(_CHILD_TABLES):
         tabs[name], dropped, blanked = _clean_other(tabs[name], name)
