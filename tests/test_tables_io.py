@@ -119,3 +119,14 @@ def test_cli_strict_failure_and_lenient(tmp_path: Path):
     r = runner.invoke(app, ["cohort", str(tmp_path / "x"), "--out", str(out), "--mode", "lenient"])
     assert r.exit_code == 0, r.output
     assert "failed validation: bad_date" in r.output
+
+
+def test_lowercase_headers_and_path_input(tmp_path: Path):
+    write_two_returns(tmp_path)
+    for f in tmp_path.rglob("*.csv"):
+        lines = f.read_text().splitlines(keepends=True)
+        f.write_text(lines[0].lower().replace(",", " ,") + "".join(lines[1:]))
+    from reunistat.cohort import derive_cohort
+
+    sp = derive_cohort(tmp_path, CohortConfig(data_end="2020-03-31"))
+    assert len(sp) == 3

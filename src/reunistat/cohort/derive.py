@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from reunistat.cohort import covariates, flow, outcomes
 from reunistat.cohort.config import CohortConfig
 from reunistat.cohort.periods import build_periods, sort_episodes
 from reunistat.dates import eighteenth_birthday
-from reunistat.tables.io import Extract
+from reunistat.tables.io import Extract, read_extract
 from reunistat.tables.keys import child_uid, has_la
 from reunistat.tables.validate import Validated, validate_tables
 
@@ -161,17 +162,18 @@ def _flow(
 
 
 def build_cohort(
-    tables: Extract | Validated | Mapping[str, pd.DataFrame],
+    tables: str | Path | Extract | Validated | Mapping[str, pd.DataFrame],
     config: CohortConfig | None = None,
 ) -> Cohort:
     """Validate the tables and derive the spells table and its flow.
 
     Parameters
     ----------
-    tables : Extract, Validated or mapping of str to DataFrame
-        From :func:`reunistat.tables.read_extract`, already validated, or raw
-        frames by table name (``header`` and ``episodes`` required; ``cin``,
-        ``npd``, ``postcodes``, ``la``, ``exits`` optional).
+    tables : path, Extract, Validated or mapping of str to DataFrame
+        A directory to read with :func:`reunistat.tables.read_extract`, its
+        result, already validated tables, or raw frames by table name
+        (``header`` and ``episodes`` required; ``cin``, ``npd``, ``postcodes``,
+        ``la``, ``exits`` optional).
     config : CohortConfig, optional
         Defaults to ``CohortConfig()``.
 
@@ -180,6 +182,8 @@ def build_cohort(
     Cohort
     """
     cfg = config or CohortConfig()
+    if isinstance(tables, (str, Path)):
+        tables = read_extract(tables)
     if isinstance(tables, Validated):
         validated = tables
     else:
@@ -199,14 +203,14 @@ def build_cohort(
 
 
 def derive_cohort(
-    tables: Extract | Validated | Mapping[str, pd.DataFrame],
+    tables: str | Path | Extract | Validated | Mapping[str, pd.DataFrame],
     config: CohortConfig | None = None,
 ) -> pd.DataFrame:
     """Return the spells table: one row per return home (see :mod:`reunistat.spells`).
 
     Parameters
     ----------
-    tables : Extract, Validated or mapping of str to DataFrame
+    tables : path, Extract, Validated or mapping of str to DataFrame
         The linked tables (see :func:`build_cohort`).
     config : CohortConfig, optional
         Data end, whether E13 counts, validation mode.

@@ -276,6 +276,13 @@ def stack_returns(
 # entry points
 
 
+def _normalise_names(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Return a copy with column names stripped and matched to the declared case."""
+    declared = {c.name.upper(): c.name for c in schema.TABLES[table]}
+    names = {c: declared.get(str(c).strip().upper(), str(c).strip()) for c in df.columns}
+    return df.rename(columns=names)
+
+
 def prepare_tables(
     raw: Mapping[str, pd.DataFrame | Iterable[pd.DataFrame]],
     files: Mapping[str, int] | None = None,
@@ -300,7 +307,7 @@ def prepare_tables(
         frames = [value] if isinstance(value, pd.DataFrame) else list(value)
         parts = []
         for i, f in enumerate(frames):
-            f = f.copy()
+            f = _normalise_names(f, name)
             if RETURN_COL not in f.columns:
                 f[RETURN_COL] = i
             parts.append(f)
