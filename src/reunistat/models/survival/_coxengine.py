@@ -91,6 +91,33 @@ def _boundaries(sorted_keys: IntArray) -> IntArray:
     return np.concatenate([[0], change]).astype(np.int64)
 
 
+def _sort_right_censored(
+    stop: FloatArray, event: NDArray[np.bool_], s: IntArray, n_strata: int
+) -> tuple[IntArray, IntArray, FloatArray, int]:
+    """Order rows by (stratum, time, events first) with one float sort and radix sorts.
+
+    Returns the order, the sorted composite keys ``stratum * K + rank``, the
+    distinct times and ``K``.
+    """
+    n = stop.shape[0]
+    order = np.argsort(~event, kind="stable")  # booleans: a radix sort
+    order = order[np.argsort(stop[order], kind="stable")]
+    st = stop[order]
+    new = np.empty(n, dtype=bool)
+    new[:1] = True
+    np.not_equal(st[1:], st[:-1], out=new[1:])
+    rank = np.cumsum(new)
+    uniq = st[new]
+    k_mult = int(uniq.shape[0]) + 1
+    if n_strata > 1:
+        small = s[order].astype(np.int16 if n_strata < 2**15 else np.int64)
+        by_stratum = np.argsort(small, kind="stable")
+        order = order[by_stratum]
+        rank = rank[by_stratum]
+    sk = s[order] * k_mult + rank
+    return order.astype(np.int64), sk.astype(np.int64), uniq, k_mult
+
+
 def prepare(
     x: FloatArray,
     stop: FloatArray,
@@ -130,19 +157,17 @@ def prepare(
     s = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
     n_strata = int(s.max()) + 1 if n else 1
     if start is None:
-        uniq, rank = np.unique(stop, return_inverse=True)
-        k_mult = uniq.shape[0] + 1
-        stop_key = s * k_mult + rank + 1
-        start_key = s * k_mult
+        order, sk, uniq, k_mult = _sort_right_censored(stop, event, s, n_strata)
+        ek = (sk // k_mult) * k_mult
     else:
         uniq, inv = np.unique(np.concatenate([stop, start]), return_inverse=True)
         k_mult = uniq.shape[0] + 1
         stop_key = s * k_mult + inv[:n] + 1
         start_key = s * k_mult + inv[n:] + 1
-    # sort by stop key, events first within a key (keeps death rows contiguous)
-    order = np.argsort(2 * stop_key + ~event, kind="stable").astype(np.int64)
-    sk = stop_key[order]
-    ek = start_key[order]
+        # sort by stop key, events first within a key (keeps death rows contiguous)
+        order = np.argsort(2 * stop_key + ~event, kind="stable").astype(np.int64)
+        sk = stop_key[order]
+        ek = start_key[order]
     ev = event[order]
     xs = np.ascontiguousarray(x[order], dtype=float)
     ws = w[order]
@@ -441,17 +466,23 @@ def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatAr
     c = np.asarray(codes, dtype=np.int64)[prob.order]
     n_cl = int(c.max()) + 1
     wr = w * risk
-    abar = (ev.s1[g] - f[:, None] * ev.s1d[g]) / ev.den[:, None]
-    inv = prob.death_mw / ev.den
+    # per-group sums over the Efron terms j: everything below is (n_groups, p)
+    s1, s1d, den = ev.s1, ev.s1d, ev.den
+    inv = prob.death_mw / den
     h2 = np.bincount(g, inv * f, ng)
-    gk = np.stack([np.bincount(g, abar[:, j] * inv, ng) for j in range(p)], axis=1)
-    g2 = np.stack([np.bincount(g, abar[:, j] * inv * f, ng) for j in range(p)], axis=1)
+    q0 = np.bincount(g, inv / den, ng)
+    q1 = np.bincount(g, inv * f / den, ng)
+    q2 = np.bincount(g, inv * f * f / den, ng)
+    gk = s1 * q0[:, None] - s1d * q1[:, None]
+    g2 = s1 * q1[:, None] - s1d * q2[:, None]
     sizes = np.diff(np.append(prob.death_starts, dr.shape[0]))
-    amean = np.add.reduceat(abar, prob.death_starts, axis=0) / sizes[:, None]
+    a0 = np.bincount(g, 1 / den, ng)
+    a1 = np.bincount(g, f / den, ng)
+    amean = (s1 * a0[:, None] - s1d * a1[:, None]) / sizes[:, None]
     # sum_c x_i (w_i d_i - w_i r_i H'_i): one sparse (clusters x rows) product
     a = -wr * _interval_sum(ev.hazard, prob.row_hi, prob.row_lo)
     a[dr] += w[dr] + wr[dr] * h2[g]
-    perm = np.argsort(c, kind="stable")
+    perm = np.argsort(c.astype(np.int16 if n_cl < 2**15 else np.int64), kind="stable")
     indptr = np.concatenate([[0], np.cumsum(np.bincount(c, minlength=n_cl))])
     rows_mat = sparse.csr_matrix((a[perm], perm, indptr), shape=(n_cl, n))
     out = np.asarray(rows_mat @ x)
