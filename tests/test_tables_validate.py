@@ -159,3 +159,15 @@ def test_cin_without_la_excludes_the_child_everywhere():
     assert v.excluded_children.CHILD.tolist() == ["A"]
     assert v.tables["cin"].LAchildID.tolist() == ["OK"]
     assert set(v.tables["episodes"].CHILD) == {"OK"}
+
+
+def test_rows_without_child_are_removed_and_counted():
+    t = tables(
+        [child("OK", "2008-01-01"), child(None, "2008-01-01")],  # type: ignore[arg-type]
+        [*OK, ep(None, "2015-01-01", "S"), ep(None, "2016-01-01", "S")],  # type: ignore[arg-type]
+    )
+    c = build_cohort(t, CohortConfig(validation="lenient"))
+    assert c.spells.CHILD.tolist() == ["OK"]
+    check_flow(c.flow)
+    row = c.flow.set_index("reason").loc["validation:required"]
+    assert (row.children, row.episodes) == (1, 2)

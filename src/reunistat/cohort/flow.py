@@ -71,7 +71,7 @@ def validation_rows(excluded: pd.DataFrame) -> list[dict[str, object]]:
                 "exclude",
                 f"failed validation: {rule}",
                 f"validation:{rule}",
-                children=int(g["in_header"].sum()),
+                children=int(g["n_header_rows"].sum()),
                 episodes=int(g["n_episodes"].sum()),
             )
         )

@@ -80,8 +80,9 @@ class Validated:
     excluded_children : DataFrame
         One row per excluded child: ``LA, CHILD, rule`` (the first rule broken,
         in the order of :data:`~reunistat.tables.schema.RULES`), ``rules`` (all
-        of them), ``n_problems``, ``n_episodes`` (rows removed from episodes) and
-        ``in_header`` (whether the child had a header row).
+        of them), ``n_problems``, ``n_episodes`` and ``n_header_rows`` (rows
+        removed from episodes and header) and ``in_header``. Rows without a
+        CHILD are removed too and recorded in one row with a blank CHILD.
     excluded_rows : DataFrame
         Tables not about one child (npd, postcodes, la): ``table, rows_dropped``
         (a required value blank), ``values_blanked`` (a code not allowed).
@@ -260,14 +261,13 @@ def _problem_uids(
     return uid
 
 
-def _exclude(extract: Extract, problems: pd.DataFrame, use_la: bool) -> tuple:
-    """Remove children with problems from every table; return tables and the records."""
-    tabs = dict(extract.tables)
-    if problems.empty:
-        ex_cols = ["LA", "CHILD", "rule", "rules", "n_problems", "n_episodes", "in_header"]
-        return tabs, pd.DataFrame(columns=ex_cols), pd.DataFrame(columns=list(_ROWS_COLS))
-    pc = problems[problems["table"].isin(_CHILD_TABLES) & problems["CHILD"].notna()].copy()
-    pc["_uid"] = _problem_uids(problems, use_la, tabs).to_numpy()
+_EX_COLS = ("LA", "CHILD", "rule", "rules", "n_problems", "n_episodes", "n_header_rows")
+
+
+def _excluded_children(
+    pc: pd.DataFrame, tabs: Mapping[str, pd.DataFrame], use_la: bool
+) -> pd.DataFrame:
+    """One row per child with a problem: first rule, all rules, rows it had."""
     bad = set(pc["_uid"])
     eps_uid = child_uid(tabs["episodes"], use_la)
     n_eps = eps_uid[eps_uid.isin(bad)].value_counts()
@@ -283,22 +283,56 @@ def _exclude(extract: Extract, problems: pd.DataFrame, use_la: bool) -> tuple:
         .reset_index()
     )
     ex["n_episodes"] = ex["_uid"].map(n_eps).fillna(0).astype(int)
-    ex["in_header"] = ex["_uid"].isin(set(child_uid(tabs["header"], use_la)))
+    h_uid = child_uid(tabs["header"], use_la)
+    ex["n_header_rows"] = ex["_uid"].map(h_uid[h_uid.isin(bad)].value_counts()).fillna(0)
+    # rows without a CHILD at all cannot belong to anyone: one record for them
+    n_eps_blank = int(tabs["episodes"]["CHILD"].isna().sum())
+    n_head_blank = int(tabs["header"]["CHILD"].isna().sum())
+    if n_eps_blank or n_head_blank:
+        blank: dict[str, object] = {"LA": None, "CHILD": None, "rule": "required"}
+        blank["rules"] = "required"
+        n = n_eps_blank + n_head_blank
+        blank |= {"n_problems": n, "n_episodes": n_eps_blank, "n_header_rows": n_head_blank}
+        ex = pd.concat([ex, pd.DataFrame([blank])], ignore_index=True)
+    ex["n_header_rows"] = ex["n_header_rows"].astype(int)
+    ex["in_header"] = ex["n_header_rows"] > 0
+    return ex.drop(columns="_uid")
+
+
+def _drop_children(
+    tabs: dict[str, pd.DataFrame], bad: set[str], use_la: bool
+) -> dict[str, pd.DataFrame]:
+    """Remove every row of the children in ``bad`` (and rows without a child) from child tables."""
     for name, col in _CHILD_TABLES.items():
-        if name in tabs:
-            df = tabs[name]
-            if use_la and not has_la(df):  # e.g. CIN without LA: match the child by its id
-                drop = df[col].astype(str).isin({u.split(SEP)[-1] for u in bad})
-            else:
-                drop = child_uid(df, use_la, col).isin(bad)
-            tabs[name] = df.loc[~drop.to_numpy()].reset_index(drop=True)
+        if name not in tabs:
+            continue
+        df = tabs[name]
+        if use_la and not has_la(df):  # e.g. CIN without LA: match the child by its id
+            drop = df[col].astype(str).isin({u.split(SEP)[-1] for u in bad})
+        else:
+            drop = child_uid(df, use_la, col).isin(bad)
+        drop |= df[col].isna()
+        tabs[name] = df.loc[~drop.to_numpy()].reset_index(drop=True)
+    return tabs
+
+
+def _exclude(extract: Extract, problems: pd.DataFrame, use_la: bool) -> tuple:
+    """Remove children with problems from every table; return tables and the records."""
+    tabs = dict(extract.tables)
+    if problems.empty:
+        empty = pd.DataFrame(columns=[*_EX_COLS, "in_header"])
+        return tabs, empty, pd.DataFrame(columns=list(_ROWS_COLS))
+    pc = problems[problems["table"].isin(_CHILD_TABLES) & problems["CHILD"].notna()].copy()
+    pc["_uid"] = _problem_uids(problems, use_la, tabs).to_numpy()
+    ex = _excluded_children(pc, tabs, use_la)
+    tabs = _drop_children(tabs, set(pc["_uid"]), use_la)
     rows = []
     for name in set(tabs) - set(_CHILD_TABLES):
         tabs[name], dropped, blanked = _clean_other(tabs[name], name)
         if dropped or blanked:
             rows.append({"table": name, "rows_dropped": dropped, "values_blanked": blanked})
     ex_rows = pd.DataFrame(rows, columns=list(_ROWS_COLS))
-    return tabs, ex.drop(columns="_uid"), ex_rows
+    return tabs, ex, ex_rows
 
 
 def _clean_other(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, int, int]:
