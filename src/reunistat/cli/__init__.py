@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from reunistat.cli import cohort_cmd, reproduce_cmd, synth_cmd
+from reunistat.cli import cohort_cmd, evaluate_cmd, reproduce_cmd, synth_cmd
 
 app = typer.Typer(
     name="reunistat",
@@ -22,6 +22,7 @@ app = typer.Typer(
 synth_cmd.register(app)
 cohort_cmd.register(app)
 reproduce_cmd.register(app)
+evaluate_cmd.register(app)
 
 
 @app.command()

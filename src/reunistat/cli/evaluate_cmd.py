@@ -1,0 +1,237 @@
+"""``reunistat evaluate``, ``reunistat power``, ``reunistat costs``: pilots, power and money."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import typer
+
+DESIGNS = ("comparison", "did", "weighting", "all")
+
+
+def _read_table(path: Path) -> Any:
+    import pandas as pd
+
+    if not path.exists():
+        raise typer.BadParameter(f"no such file: {path}")
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path, dtype={"LA": str})
+    return pd.read_parquet(path)
+
+
+def _spells(path: Path) -> Any:
+    import pandas as pd
+
+    s = _read_table(path)
+    s["LA"] = s["LA"].astype(str)
+    for c in ("return_date", "reentry_date", "censor_date", "period_start"):
+        if c in s.columns:
+            s[c] = pd.to_datetime(s[c], dayfirst=path.suffix.lower() == ".csv")
+    return s
+
+
+def _la_table(path: Path) -> Any:
+    import pandas as pd
+
+    la = _read_table(path)
+    la["LA"] = la["LA"].astype(str)
+    la["PILOT_START"] = pd.to_datetime(la["PILOT_START"], dayfirst=path.suffix.lower() == ".csv")
+    return la
+
+
+def _fmt(df: Any) -> str:
+    return str(df.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+
+
+def evaluate(
+    spells: Annotated[Path, typer.Argument(help="Spells table (.parquet or .csv).")],
+    la: Annotated[Path, typer.Option(help="LA table with LA, PILOT, PILOT_START.")],
+    design: Annotated[
+        str, typer.Option(help="comparison (Cox + logistic), did, weighting or all.")
+    ] = "all",
+    horizon: Annotated[int, typer.Option(help="Horizon in days for risk outcomes.")] = 365,
+    data_end: Annotated[
+        str | None,
+        typer.Option(
+            help="Data end date (YYYY-MM-DD) for potential follow-up; default: the "
+            "latest censor_date."
+        ),
+    ] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for weighting.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 20240331,
+) -> None:
+    """Evaluate a pilot: pilot vs comparison models, DiD + event study, propensity weighting."""
+    import pandas as pd
+
+    from reunistat.models import evaluation as ev
+    from reunistat.results import etable
+
+    if design not in DESIGNS:
+        raise typer.BadParameter(f"must be one of {DESIGNS}, got {design!r}", param_hint="--design")
+    s, adoption = _spells(spells), _la_table(la)
+    end = pd.Timestamp(data_end) if data_end else pd.to_datetime(s["censor_date"]).max()
+    s["potential_days"] = ev.potential_followup_days(s, end)
+    pf = "potential_days"
+    try:
+        if design in ("comparison", "all"):
+            models = {
+                "Cox (HR)": ev.pilot_vs_comparison(s, adoption),
+                f"logistic {horizon}d (OR)": ev.pilot_vs_comparison(
+                    s, adoption, model="logistic", horizon_days=horizon, potential_followup_col=pf
+                ),
+            }
+            typer.echo("Pilot vs comparison authorities after adoption (errors clustered by LA)")
+            typer.echo(etable(models).loc[["treated", "N", "events", "variance"]].to_string())
+        if design in ("did", "all"):
+            d = ev.did(s, adoption, horizon_days=horizon, potential_followup_col=pf)
+            e = ev.event_study(s, adoption, horizon_days=horizon, potential_followup_col=pf)
+            b = ev.before_after(s, adoption, horizon_days=horizon, potential_followup_col=pf)
+            typer.echo(f"\nDifference-in-differences: re-entry within {horizon} days")
+            typer.echo(_fmt(pd.concat([d.tidy(), b.tidy().assign(term="naive before/after")])))
+            typer.echo("\nEvent study (year relative to adoption; -1 = reference)")
+            typer.echo(_fmt(e.tidy()))
+            typer.echo(
+                f"pre-trend test: F = {e.fit_stats['pretrend_F']:.2f} on "
+                f"{e.fit_stats['pretrend_df']:.0f} df, p = {e.fit_stats['pretrend_p']:.3f}"
+            )
+        if design in ("weighting", "all"):
+            sample = ev.comparison_sample(s, adoption)
+            w = ev.propensity_weighting(sample, method="overlap", n_boot=n_boot, seed=seed)
+            typer.echo("\nOverlap-weighted comparison (balance: standardised mean differences)")
+            typer.echo(_fmt(w.balance[["term", "smd_unweighted", "smd_weighted"]]))
+            typer.echo(_fmt(w.risks))
+            typer.echo(_fmt(w.risk_differences.tidy()))
+    except ev.EvaluationError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=1) from err
+
+
+def power(
+    hazard_ratio: Annotated[float | None, typer.Option("--hr", help="Hazard ratio.")] = 0.75,
+    risk_difference: Annotated[
+        float | None,
+        typer.Option("--rd", help="Risk difference at --horizon instead of --hr (e.g. -0.05)."),
+    ] = None,
+    horizon: Annotated[int, typer.Option(help="Horizon (days) of --rd.")] = 365,
+    authorities: Annotated[int, typer.Option(help="Local authorities in the study.")] = 150,
+    pilots: Annotated[int, typer.Option(help="Pilot authorities among them.")] = 15,
+    returns_per_year: Annotated[float, typer.Option(help="Returns home a year, all LAs.")] = 10080,
+    years: Annotated[float, typer.Option(help="Study length in years.")] = 6.0,
+    adoption_year: Annotated[float, typer.Option(help="Years from start to adoption.")] = 3.0,
+    la_sd: Annotated[float, typer.Option(help="SD of LA log-hazard frailty.")] = 0.15,
+    design: Annotated[str, typer.Option(help="comparison or did.")] = "comparison",
+    replicates: Annotated[int, typer.Option(help="Simulated studies.")] = 1000,
+    jobs: Annotated[int, typer.Option(help="Worker processes (-1: all cores).")] = -1,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 20240331,
+    sample_size: Annotated[
+        bool, typer.Option("--sample-size", help="Also find returns/year for 80% power.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Power of a pilot evaluation by simulation, with the Schoenfeld/Freedman closed form."""
+    from reunistat.models import evaluation as ev
+
+    try:
+        hr = (
+            ev.hazard_ratio_from_risk_difference(risk_difference, horizon)
+            if risk_difference is not None
+            else float(hazard_ratio if hazard_ratio is not None else 0.75)
+        )
+        d = ev.PowerDesign(
+            hazard_ratio=hr,
+            n_authorities=authorities,
+            n_pilot=pilots,
+            returns_per_year=returns_per_year,
+            years=years,
+            adoption_year=adoption_year,
+            la_sd_log_hr=la_sd,
+            design=design,  # type: ignore[arg-type]
+        )
+        r = ev.simulate_power(
+            d, n_replicates=replicates, seed=seed, n_jobs=jobs, progress=not quiet
+        )
+    except ev.EvaluationError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=1) from err
+    f = r.fit_stats
+    typer.echo(
+        f"reunistat power ({design} design, HR {hr:.3f}, {pilots} of {authorities} LAs piloting, "
+        f"{returns_per_year:,.0f} returns a year, {years:g} years, adoption at year "
+        f"{adoption_year:g})\n"
+        f"  simulated power: {r.params['power']:.3f} (Monte Carlo SE "
+        f"{float(r.std_errors['power']):.3f}; {replicates} replicates, seed {seed}, "
+        f"{f['seconds']:.1f} s)\n"
+        f"  closed form (no clustering): Schoenfeld {f['schoenfeld_power']:.3f}, Freedman "
+        f"{f['freedman_power']:.3f}; expected events {f['expected_events']:,.0f}\n"
+        f"  mean estimated HR {math.exp(r.params['mean_log_hr']):.3f}, "
+        f"failed fits {f['n_failed']:.0f}"
+    )
+    if sample_size:
+        out = ev.sample_size(d, n_replicates=max(100, replicates // 5), seed=seed, n_jobs=jobs)
+        typer.echo(
+            f"  returns a year for 80% power: simulation {out['returns_per_year_simulated']:,.0f},"
+            f" Schoenfeld {out['returns_per_year_schoenfeld']:,.0f}"
+        )
+        typer.echo(_fmt(out["curve"]))
+
+
+def costs(
+    effect: Annotated[float, typer.Option(help="Effect of support on re-entry.")] = 0.75,
+    scale: Annotated[
+        str, typer.Option(help="hazard_ratio, risk_ratio or risk_difference.")
+    ] = "hazard_ratio",
+    ci: Annotated[
+        tuple[float, float] | None, typer.Option(help="Confidence interval of the effect.")
+    ] = None,
+    baseline_risk: Annotated[
+        float | None, typer.Option(help="Risk of re-entry without support (default 4738/10080).")
+    ] = None,
+    returns: Annotated[float | None, typer.Option(help="Returns home a year (10,080).")] = None,
+    support_share: Annotated[float, typer.Option(help="Share of returns supported.")] = 1.0,
+    failed_cost: Annotated[float, typer.Option(help="£ per failed return per year.")] = 61_614,
+    support_cost: Annotated[float, typer.Option(help="£ support per child.")] = 5_627,
+    sensitivity: Annotated[bool, typer.Option("--sensitivity", help="Print the grid.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 2014,
+) -> None:
+    """Invest-to-save: re-entries avoided and money saved vs the cost of support (Holmes 2014)."""
+    from reunistat import costs as c
+
+    try:
+        uc = c.holmes_2014().replace(
+            failed_return_per_child_year=failed_cost, support_per_child=support_cost
+        )
+        sc = cast("c.EffectScale", scale)
+        r = c.invest_to_save(
+            effect,
+            effect_scale=sc,
+            conf_int=ci,
+            baseline_risk=baseline_risk,
+            n_returns=returns,
+            support_share=support_share,
+            costs=uc,
+            seed=seed,
+        )
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=1) from err
+    typer.echo(f"Unit costs: {uc.source}")
+    typer.echo(
+        f"National figures ({uc.price_base} prices; no inflation index applied):\n"
+        + c.national_costs(uc).to_string(index=False, float_format=lambda x: f"{x:,.0f}")
+    )
+    typer.echo(f"\nInvest to save ({scale.replace('_', ' ')} {effect:g}, {uc.price_base} prices)")
+    typer.echo(c.invest_to_save_table(r).to_string(index=False, float_format=lambda x: f"{x:,.0f}"))
+    typer.echo(f"probability that support saves money: {r.extras['prob_net_saving']:.2f}")
+    if sensitivity:
+        t = c.sensitivity_table(effect, effect_scale=sc, costs=uc)
+        typer.echo("\nSensitivity (net saving, £)")
+        typer.echo(t.to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``evaluate``, ``power`` and ``costs`` to ``app``."""
+    app.command(name="evaluate")(evaluate)
+    app.command(name="power")(power)
+    app.command(name="costs")(costs)

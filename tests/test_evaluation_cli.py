@@ -1,0 +1,61 @@
+"""``reunistat evaluate``, ``power`` and ``costs`` on generated data through the cohort."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reunistat.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from reunistat.cohort import CohortConfig, derive_cohort
+    from reunistat.synthetic import default_config, generate
+
+    cfg = default_config().with_overrides({"pilot.n_authorities": 30})
+    g = generate(cfg, seed=4, scale=0.05, progress=False)
+    spells = derive_cohort(g.tables, CohortConfig(data_end=g.truth["data_end"]))
+    out = tmp_path_factory.mktemp("ev")
+    spells.to_parquet(out / "spells.parquet")
+    g.tables["la"].to_parquet(out / "la.parquet")
+    return out / "spells.parquet", out / "la.parquet"
+
+
+def test_evaluate_comparison_and_did(files: tuple[Path, Path]) -> None:
+    spells, la = files
+    for design, expect in (("comparison", "Cox (HR)"), ("did", "pre-trend test")):
+        res = runner.invoke(app, ["evaluate", str(spells), "--la", str(la), "--design", design])
+        assert res.exit_code == 0, res.output
+        assert expect in res.output
+
+
+def test_evaluate_weighting_and_bad_horizon(files: tuple[Path, Path]) -> None:
+    spells, la = files
+    res = runner.invoke(
+        app,
+        ["evaluate", str(spells), "--la", str(la), "--design", "weighting", "--n-boot", "5"],
+    )
+    assert res.exit_code == 0, res.output
+    assert "rd_365d" in res.output and "smd_weighted" in res.output
+    bad = runner.invoke(
+        app, ["evaluate", str(spells), "--la", str(la), "--design", "did", "--horizon", "9000"]
+    )
+    assert bad.exit_code == 1 and "beyond follow-up" in bad.output
+
+
+def test_power_and_costs() -> None:
+    res = runner.invoke(
+        app, ["power", "--replicates", "4", "--returns-per-year", "1500", "--jobs", "1", "-q"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "simulated power" in res.output and "Schoenfeld" in res.output
+    c = runner.invoke(app, ["costs", "--ci", "0.6", "0.94", "--sensitivity"])
+    assert c.exit_code == 0, c.output
+    assert "291,927,132" in c.output and "56,720,160" in c.output and "2012/13" in c.output
+    bad = runner.invoke(app, ["power", "--pilots", "0"])
+    assert bad.exit_code == 1 and "n_pilot" in bad.output
