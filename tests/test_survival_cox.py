@@ -146,3 +146,30 @@ def test_degenerate_inputs(rossi):
         cox(f, rossi, "weeks")
     with pytest.raises(ValueError, match="start >= stop"):
         cox(f, rossi.assign(s=rossi.week), "week", entry_col="s")
+
+
+@pytest.mark.parametrize("key,ties", [("predict", "efron"), ("predict_breslow", "breslow")])
+def test_prediction_matches_survfit(rossi, key, ties):
+    r = ref("rossi")[key]
+    res = cox("arrest ~ fin + prio", rossi, "week", ties=ties)
+    prof = pd.DataFrame({"fin": [0, 1], "prio": [2, 2]})
+    pr = predict_cumulative_incidence(res, prof, r["time"])
+    surv = np.asarray(r["surv"])
+    se = np.asarray(r["std_err"])
+    for i in (0, 1):
+        p = pr[pr.profile == i]
+        np.testing.assert_allclose(p["surv"], surv[:, i], rtol=1e-7)
+        np.testing.assert_allclose(p["std_error"], se[:, i], rtol=1e-6)
+        if key == "predict":
+            lo, hi = np.asarray(r["lower"])[:, i], np.asarray(r["upper"])[:, i]
+            np.testing.assert_allclose(1 - p["conf_high"], lo, rtol=1e-6)
+            np.testing.assert_allclose(1 - p["conf_low"], hi, rtol=1e-6)
+
+
+def test_prediction_needs_stratum(spells):
+    res = cox(SPELLS_F, spells, "days_followed", strata="LA")
+    prof = spells.head(2)
+    with pytest.raises(ValueError, match="name a stratum"):
+        predict_cumulative_incidence(res, prof, [365])
+    out = predict_cumulative_incidence(res, prof, [365], stratum="LA=E801")
+    assert out["cumulative_incidence"].between(0, 1).all()

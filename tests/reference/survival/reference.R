@@ -30,7 +30,16 @@ out(list(
   efron = coxout(coxph(f, rossi, ties = "efron")),
   breslow = coxout(coxph(f, rossi, ties = "breslow")),
   efron_robust = coxout(coxph(f, rossi, ties = "efron", robust = TRUE)),
-  score_resid_efron = unname(residuals(coxph(f, rossi), type = "score")[1:5, ])
+  score_resid_efron = unname(residuals(coxph(f, rossi), type = "score")[1:5, ]),
+  predict = with(list(s = survfit(coxph(Surv(week, arrest) ~ fin + prio, rossi),
+                                  newdata = data.frame(fin = c(0, 1), prio = c(2, 2)))),
+                 list(time = s$time, surv = unname(s$surv), std_err = unname(s$std.err),
+                      lower = unname(s$lower), upper = unname(s$upper))),
+  predict_breslow = with(list(s = survfit(coxph(Surv(week, arrest) ~ fin + prio, rossi,
+                                                ties = "breslow"),
+                                          newdata = data.frame(fin = c(0, 1), prio = c(2, 2)))),
+                         list(time = s$time, surv = unname(s$surv),
+                              std_err = unname(s$std.err)))
 ), "rossi")
 
 # ---- cgd (R survival): Andersen-Gill, counting process, cluster(id) ----

@@ -242,44 +242,102 @@ def baseline_hazard(result: ModelResult) -> pd.DataFrame:
     return out
 
 
+def _stratum_groups(st: CoxState, stratum: str | int | None) -> np.ndarray:
+    """Return the event groups of one stratum (the only one when unstratified)."""
+    prob = st.problem
+    if prob.n_strata == 1:
+        return np.arange(prob.n_groups)
+    if stratum is None:
+        raise ValueError(f"the model is stratified: name a stratum, one of {st.strata_labels}")
+    code = st.strata_labels.index(stratum) if isinstance(stratum, str) else int(stratum)
+    return np.flatnonzero(prob.ev_stratum == code)
+
+
 def predict_cumulative_incidence(
-    result: ModelResult, profiles: pd.DataFrame, times: Sequence[float]
+    result: ModelResult,
+    profiles: pd.DataFrame,
+    times: Sequence[float],
+    *,
+    stratum: str | int | None = None,
+    conf_level: float = 0.95,
 ) -> pd.DataFrame:
-    """Predicted cumulative re-entry ``1 - S(t | x)`` for covariate profiles.
+    """Predicted cumulative re-entry ``1 - S(t | x)`` for covariate profiles, with CIs.
+
+    The cumulative hazard and its standard error follow R's ``survfit.coxph``
+    (Efron or Breslow increments as in the fit; variance from the baseline
+    hazard plus the coefficients' covariance, robust if the fit is); limits are
+    on the log-survival scale (R's default ``conf.type = "log"``). Agreement with R
+    is tested without case weights.
 
     Parameters
     ----------
     result : ModelResult
-        A fit from :func:`cox` (unstratified, or the first stratum's baseline is used
-        for every profile unless ``profiles`` has the strata column).
+        A fit from :func:`cox`.
     profiles : pandas.DataFrame
         One row per covariate profile, with the formula's covariate columns.
     times : sequence of float
         Horizons (same unit as the durations).
+    stratum : str or int, optional
+        The stratum whose baseline hazard is used (required for stratified fits;
+        a label such as ``"LA=E801"`` or a stratum number).
+    conf_level : float
+        Confidence level.
 
     Returns
     -------
     pandas.DataFrame
-        One row per profile and horizon: ``profile, time, cumulative_incidence``.
+        One row per profile and horizon: ``profile, time, cumulative_hazard,
+        std_error, surv, cumulative_incidence, conf_low, conf_high``.
     """
-    st: CoxState = result.extras["state"]
     from formulaic import model_matrix
+    from scipy import stats as sstats
 
+    st: CoxState = result.extras["state"]
+    prob, ev = st.problem, st.fit.last
     if st.model_spec is None:
         x = profiles[st.columns].to_numpy(dtype=float)
     else:
         x = model_matrix(st.model_spec, profiles)[st.columns].to_numpy(dtype=float)
-    lp = (x - st.problem.means) @ st.fit.beta
-    base = baseline_hazard(result)
-    first = base["stratum"].iloc[0]
-    b = base[base["stratum"] == first]
+    xc = x - prob.means
+    risk = np.exp(xc @ st.fit.beta)
+    g, f, ng = prob.death_group, prob.death_frac, prob.n_groups
+    inv = prob.death_mw / ev.den
+    q0 = np.bincount(g, inv / ev.den, ng)
+    q1 = np.bincount(g, inv * f / ev.den, ng)
+    vh = np.bincount(g, inv * inv, ng)
+    gk = ev.s1 * q0[:, None] - ev.s1d * q1[:, None]
+    keep = _stratum_groups(st, stratum)
+    t_g = prob.ev_time[keep]
+    c_h = np.cumsum(ev.hazard[keep])
+    c_v = np.cumsum(vh[keep])
+    c_g = np.cumsum(gk[keep], axis=0)
     tt = np.asarray(times, dtype=float)
-    idx = np.searchsorted(b["time"].to_numpy(), tt, "right") - 1
-    ch = np.where(idx >= 0, b["cumhaz"].to_numpy()[np.maximum(idx, 0)], 0.0)
-    rows = []
-    for i, eta in enumerate(lp):
-        for t, h in zip(tt, ch, strict=True):
-            rows.append(
-                {"profile": i, "time": t, "cumulative_incidence": 1 - np.exp(-h * np.exp(eta))}
+    idx = np.searchsorted(t_g, tt, "right") - 1
+    ok = idx >= 0
+    j = np.maximum(idx, 0)
+    ch = np.where(ok, c_h[j], 0.0)
+    cv = np.where(ok, c_v[j], 0.0)
+    cg = np.where(ok[:, None], c_g[j], 0.0)
+    var = result.cov.to_numpy()
+    z = float(sstats.norm.ppf(0.5 + conf_level / 2))
+    parts = []
+    for i in range(x.shape[0]):
+        d = cg - xc[i] * ch[:, None]
+        h = risk[i] * ch
+        se = risk[i] * np.sqrt(cv + np.einsum("tp,pq,tq->t", d, var, d))
+        surv = np.exp(-h)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "profile": i,
+                    "time": tt,
+                    "cumulative_hazard": h,
+                    "std_error": se,
+                    "surv": surv,
+                    "cumulative_incidence": 1 - surv,
+                    "conf_low": 1 - np.minimum(surv * np.exp(z * se), 1.0),
+                    "conf_high": 1 - surv * np.exp(-z * se),
+                }
             )
-    return pd.DataFrame(rows)
+        )
+    return pd.concat(parts, ignore_index=True)
