@@ -92,7 +92,7 @@ def test_multilevel_matches_glmer(sample, rcoef, rscal, n_agq):
     Both maximise the same Laplace / adaptive-quadrature likelihood; they differ
     by where each optimiser stops and by the numerical Hessian. Measured: with
     nAGQ = 10, estimates within 3e-6, sigma^2 within 1e-6 (relative), SEs within
-    2e-5 (relative), log-likelihood within 1e-9; with the Laplace approximation
+    4e-6 (relative), log-likelihood within 1e-9; with the Laplace approximation
     glmer stops a little short (our log-likelihood is 2e-5 higher), giving
     estimates within 3e-5, sigma^2 within 5e-5 and SEs within 0.2%.
     """
@@ -101,7 +101,7 @@ def test_multilevel_matches_glmer(sample, rcoef, rscal, n_agq):
     name = f"glmer_nagq{n_agq}"
     ref = _ref(rcoef, name)
     fit = multilevel(F_MAIN, sample, group="LA", n_agq=n_agq)
-    tol = {1: (5e-5, 1e-4, 3e-3, 1e-7), 10: (5e-6, 5e-6, 1e-4, 1e-9)}[n_agq]
+    tol = {1: (5e-5, 1e-4, 3e-3, 1e-7), 10: (5e-6, 5e-6, 2e-5, 1e-9)}[n_agq]
     np.testing.assert_allclose(fit.params.to_numpy(), ref["estimate"], rtol=0, atol=tol[0])
     assert fit.fit_stats["sigma2_la"] == pytest.approx(rscal[(name, "sigma2_la")], rel=tol[1])
     np.testing.assert_allclose(fit.std_errors.to_numpy(), ref["se_model"], rtol=tol[2])

@@ -7,7 +7,8 @@ default) or adaptive Gauss-Hermite quadrature (``n_agq > 1``, as glmer's
 ``nAGQ``), centred on each authority's conditional mode. Authorities are
 independent, so this is a sum of one-dimensional integrals, maximised over
 ``(beta, log sigma)`` with scipy; standard errors come from the numerical
-Hessian of the marginal log-likelihood, as glmer's do.
+Hessian (differences of the exact gradient) of the marginal log-likelihood,
+as glmer's do.
 
 Reported: conditional odds ratios (for spells in the same authority), the
 between-authority variance ``sigma^2``, the **median odds ratio**
@@ -72,67 +73,133 @@ class _Problem:
 
     def loglik(self, theta: np.ndarray) -> float:
         """Return the (approximate) marginal log-likelihood at ``(beta, log sigma)``."""
+        return self.value_and_grad(theta, gradient=False)[0]
+
+    def value_and_grad(self, theta: np.ndarray, gradient: bool = True) -> tuple[float, np.ndarray]:
+        """Return the marginal log-likelihood and its exact gradient in ``(beta, log sigma)``.
+
+        The gradient differentiates the quadrature rule itself, including how
+        each group's mode and curvature (where the nodes sit) move with the
+        parameters (implicit function theorem), so it is the exact gradient of
+        the approximation the optimiser maximises.
+        """
         beta, sigma = theta[:-1], float(np.exp(theta[-1]))
         eta = self.X @ beta
         z, curv = self.conditional_modes(eta, sigma)
         s = 1.0 / np.sqrt(curv)
-        terms = []
+        log_s = np.log(np.sqrt(2.0) * s)
+        a, gprime, resid, s_res, zs = [], [], [], [], []
         for x, lw in zip(self.nodes, self.log_weights, strict=True):
             zk = z + np.sqrt(2.0) * s * x
             e = eta + sigma * zk[self.codes]
             g = self._sum(self.y * e - np.logaddexp(0.0, e)) - zk**2 / 2 - _HALF_LOG_2PI
-            terms.append(g + x**2 + lw)
-        if len(terms) == 1:
-            per_group = terms[0]
-        else:
-            t = np.vstack(terms)
-            m = t.max(axis=0)
-            per_group = m + np.log(np.exp(t - m).sum(axis=0))
-        return float((per_group + np.log(np.sqrt(2.0) * s)).sum())
+            a.append(g + x**2 + lw + log_s)
+            if gradient:
+                r = self.y - expit(e)
+                sr = self._sum(r)
+                resid.append(r)
+                s_res.append(sr)
+                gprime.append(sigma * sr - zk)
+                zs.append(zk)
+        A = np.vstack(a)
+        m = A.max(axis=0)
+        E = np.exp(A - m)
+        tot = E.sum(axis=0)
+        ll = float((m + np.log(tot)).sum())
+        if not gradient:
+            return ll, np.empty(0)
+        pi = E / tot
+        return ll, self._gradient(eta, sigma, z, curv, s, pi, resid, s_res, gprime, zs)
+
+    def _gradient(
+        self,
+        eta: np.ndarray,
+        sigma: float,
+        z: np.ndarray,
+        curv: np.ndarray,
+        s: np.ndarray,
+        pi: np.ndarray,
+        resid: list[np.ndarray],
+        s_res: list[np.ndarray],
+        gprime: list[np.ndarray],
+        zs: list[np.ndarray],
+    ) -> np.ndarray:
+        X, codes, sq2 = self.X, self.codes, np.sqrt(2.0)
+        p0 = expit(eta + sigma * z[codes])
+        w0 = p0 * (1 - p0)
+        v0 = w0 * (1 - 2 * p0)  # dw/d eta
+        sw, sv = self._sum(w0), self._sum(v0)
+        swx = self._sum_rows(X * w0[:, None])
+        svx = self._sum_rows(X * v0[:, None])
+        # how the modes move: implicit differentiation of sigma * sum(y - p) = z
+        dz_b = -sigma * swx / curv[:, None]
+        dz_t = z * (1 - sigma**2 * sw) / curv
+        # and the curvature C = 1 + sigma^2 sum(w) at the mode
+        dc_b = sigma**2 * (svx + sigma * sv[:, None] * dz_b)
+        dc_t = 2 * sigma**2 * sw + sigma**2 * sv * (sigma * z + sigma * dz_t)
+        dlogs_b, dlogs_t = -0.5 * dc_b / curv[:, None], -0.5 * dc_t / curv
+        ds_b, ds_t = s[:, None] * dlogs_b, s * dlogs_t
+        r = np.zeros_like(eta)
+        a_j = np.zeros_like(z)
+        b_j = np.zeros_like(z)
+        g_t = 0.0
+        for k, x in enumerate(self.nodes):
+            r += pi[k][codes] * resid[k]
+            a_j += pi[k] * gprime[k]
+            b_j += pi[k] * gprime[k] * x
+            g_t += float((pi[k] * sigma * zs[k] * s_res[k]).sum())
+        g_b = X.T @ r + (a_j[:, None] * dz_b + sq2 * b_j[:, None] * ds_b + dlogs_b).sum(axis=0)
+        g_t += float((a_j * dz_t + sq2 * b_j * ds_t + dlogs_t).sum())
+        return np.append(g_b, g_t)
+
+    def _sum_rows(self, M: np.ndarray) -> np.ndarray:
+        out = np.empty((self.n_groups, M.shape[1]))
+        for j in range(M.shape[1]):
+            out[:, j] = self._sum(M[:, j])
+        return out
 
 
-def _grad(f: Any, x: np.ndarray, h: np.ndarray) -> np.ndarray:
-    g = np.empty_like(x)
-    for i in range(len(x)):
-        e = np.zeros_like(x)
-        e[i] = h[i]
-        g[i] = (f(x + e) - f(x - e)) / (2 * h[i])
-    return g
-
-
-def _hessian(f: Any, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+def _hessian(grad: Any, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Central differences of an exact gradient."""
     k = len(x)
     H = np.empty((k, k))
     for i in range(k):
         e = np.zeros(k)
         e[i] = h[i]
-        H[i] = (_grad(f, x + e, h) - _grad(f, x - e, h)) / (2 * h[i])
+        H[i] = (grad(x + e) - grad(x - e)) / (2 * h[i])
     return (H + H.T) / 2
 
 
 def _optimise(prob: _Problem, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    def nll(t: np.ndarray) -> float:
-        return -prob.loglik(t)
+    def fun(t: np.ndarray) -> tuple[float, np.ndarray]:
+        ll, g = prob.value_and_grad(t)
+        return -ll, -g
 
-    h = 1e-5 * np.maximum(np.abs(start), 0.1)
+    def grad(t: np.ndarray) -> np.ndarray:
+        return fun(t)[1]
+
     res = optimize.minimize(
-        nll,
+        fun,
         start,
-        jac=lambda t: _grad(nll, t, h),
+        jac=True,
         method="L-BFGS-B",
         bounds=[(None, None)] * (len(start) - 1) + [(-12.0, 4.0)],
-        options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-8},
+        options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9},
     )
     theta = res.x
-    # Hessian by central differences of the gradient (step 1e-4, as lme4's deriv12)
-    H = _hessian(nll, theta, 1e-4 * np.maximum(np.abs(theta), 0.1))
-    if theta[-1] > -11.9:  # one Newton step polishes what L-BFGS-B left
+    H = _hessian(grad, theta, 1e-5 * np.maximum(np.abs(theta), 0.1))
+    for _ in range(3):  # Newton steps polish what L-BFGS-B left
+        if theta[-1] <= -11.9:
+            break
         try:
-            step = np.linalg.solve(H, _grad(nll, theta, h))
-            if nll(theta - step) < nll(theta):
-                theta = theta - step
+            step = np.linalg.solve(H, grad(theta))
         except np.linalg.LinAlgError:
-            pass
+            break
+        if fun(theta - step)[0] > fun(theta)[0] or not np.all(np.isfinite(step)):
+            break
+        theta = theta - step
+        if np.max(np.abs(step)) < 1e-10:
+            break
     return theta, H, int(res.nit)
 
 
@@ -142,8 +209,8 @@ def _variance_components(
     log_sigma = float(theta[-1])
     sigma2 = float(np.exp(2 * log_sigma))
     try:
-        cov = np.linalg.inv(H)
-        se_log_sigma = float(np.sqrt(cov[-1, -1]))
+        var = float(np.linalg.inv(H)[-1, -1])
+        se_log_sigma = float(np.sqrt(var)) if var > 0 else float("nan")
     except np.linalg.LinAlgError:
         se_log_sigma = float("nan")
     q = stats.norm.ppf(0.5 + conf_level / 2)
@@ -231,14 +298,15 @@ def multilevel(
     prob = _Problem(d.X, d.y, codes, n_groups, nodes, np.log(weights), np.zeros(n_groups))
     start = np.append(start_fit.params, np.log(0.5))
     theta, H, n_iter = _optimise(prob, start)
+    k = d.X.shape[1]
+    at_boundary = theta[-1] <= -11.9 or np.linalg.eigvalsh(H)[0] <= 0
     try:
-        cov_all = np.linalg.inv(H)
+        # at sigma = 0 the curvature in log sigma vanishes: use the fixed-effects block
+        cov = np.linalg.inv(H[:k, :k]) if at_boundary else np.linalg.inv(H)[:k, :k]
     except np.linalg.LinAlgError as exc:
         raise LogisticInputError(
             "the Hessian of the multilevel likelihood is singular; the model is not identified"
         ) from exc
-    k = d.X.shape[1]
-    cov = cov_all[:k, :k]
     ll = prob.loglik(theta)
     table, vc_stats = _variance_components(theta, H, conf_level)
     z, _ = prob.conditional_modes(d.X @ theta[:k], float(np.exp(theta[-1])))
@@ -256,8 +324,8 @@ def multilevel(
     if d.outcome is not None:
         fit_stats["horizon_days"] = float(d.outcome.horizon_days)
         fit_stats["n_excluded_censored"] = float(d.outcome.n_excluded_censored)
-    if theta[-1] <= -11.9:
-        fit_stats["boundary"] = 1.0  # variance estimated at zero
+    if at_boundary:
+        fit_stats["boundary"] = 1.0  # between-authority variance estimated at (or near) zero
     return ModelResult(
         model="logistic_multilevel",
         params=pd.Series(theta[:k], index=idx),

@@ -1,0 +1,238 @@
+"""Time the logistic re-entry models at national size and at 1,000,000 spells.
+
+Run: ``.venv/bin/python benchmarks/bench_logistic.py [--quick]``
+
+Writes ``benchmarks/results/logistic.json`` and ``logistic.md``. Every engine
+is timed in the same run on the same simulated spells (the seeded simulator in
+``tests/reference/logistic/make_sample.py``: 150 local authorities, 1-3
+returns per child, 10 covariates giving 24 columns). Times are wall-clock
+medians of several runs; peak memory is the tracemalloc peak (Python and
+numpy allocations) of one further run.
+
+- reunistat ``logistic``: from the raw spells table and a formula (derives the
+  365-day outcome, builds the design, checks for degenerate input, fits,
+  computes the cluster-robust variance and provenance hash);
+- statsmodels ``smf.logit(...).fit(cov_type="cluster")``: from a formula, on
+  the same table with the outcome already derived;
+- statsmodels ``Logit`` and scikit-learn ``LogisticRegression`` (no penalty,
+  no standard errors) on the prebuilt design matrix (engine only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+import sklearn  # noqa: E402
+import statsmodels  # noqa: E402
+import statsmodels.api as sm  # noqa: E402
+import statsmodels.formula.api as smf  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+from reunistat.models.logistic import (  # noqa: E402
+    gee,
+    horizon_outcome,
+    logistic,
+    multilevel,
+    prediction_checks,
+)
+
+_spec = importlib.util.spec_from_file_location(
+    "make_sample", ROOT / "tests" / "reference" / "logistic" / "make_sample.py"
+)
+assert _spec is not None and _spec.loader is not None
+sim = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sim)
+
+RHS = (
+    "section20 + prior_periods + placement_moves + log_years_in_care + age_band + return_type"
+    " + last_placement_type + ethnic_group + disability + idaci_decile"
+)
+OUT = ROOT / "benchmarks" / "results"
+
+
+def timed(fn: Callable[[], Any], runs: int) -> dict[str, Any]:
+    """Median wall time over ``runs`` and tracemalloc peak of one more run."""
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "runs": runs,
+        "times_s": [round(t, 3) for t in times],
+        "peak_mib": peak / 2**20,
+    }
+
+
+def bench_size(n: int, runs: int, extra: bool) -> dict[str, Any]:
+    """Run every engine on ``n`` simulated spells."""
+    spells = sim.simulate_spells(n, seed=20261122, n_la=150, clustering="marginal", rho=0.05)
+    derived, counts = horizon_outcome(spells, 365)
+    mm_fit = logistic("reentry_365d ~ " + RHS, derived)
+    X = np.ascontiguousarray(
+        mm_fit.extras["model_spec"].get_model_matrix(derived).to_numpy(dtype=float)
+    )
+    y = derived["reentry_365d"].to_numpy(dtype=float)
+    groups = pd.factorize(derived["LA"])[0]
+    jobs: dict[str, Callable[[], Any]] = {
+        "reunistat logistic, model SE (from spells)": lambda: logistic("~ " + RHS, spells),
+        "reunistat logistic, cluster(LA) SE (from spells)": lambda: logistic(
+            "~ " + RHS, spells, cluster="LA"
+        ),
+        "statsmodels smf.logit + cluster SE (formula)": lambda: smf.logit(
+            "reentry_365d ~ " + RHS, derived
+        ).fit(disp=0, cov_type="cluster", cov_kwds={"groups": groups}),
+        "statsmodels Logit + cluster SE (matrix)": lambda: sm.Logit(y, X).fit(
+            disp=0, cov_type="cluster", cov_kwds={"groups": groups}
+        ),
+        "scikit-learn LogisticRegression, no SE (matrix)": lambda: LogisticRegression(
+            C=np.inf, fit_intercept=False, max_iter=1000
+        ).fit(X, y),
+    }
+    if extra:
+        jobs["reunistat gee, exchangeable in LA (statsmodels GEE)"] = lambda: gee(
+            "~ " + RHS, spells, group="LA"
+        )
+    results = {}
+    for name, fn in jobs.items():
+        print(f"  n={n:,}: {name} ...", flush=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            results[name] = timed(fn, runs)
+        print(f"    median {results[name]['median_s']:.2f} s", flush=True)
+    if extra:
+        for name, fn in {
+            "reunistat multilevel, Laplace (1 run)": lambda: multilevel("~ " + RHS, spells),
+            "reunistat prediction_checks, 5-fold (1 run)": lambda: prediction_checks(
+                "~ " + RHS, spells
+            ),
+        }.items():
+            print(f"  n={n:,}: {name} ...", flush=True)
+            results[name] = timed(fn, 1)
+            print(f"    {results[name]['median_s']:.2f} s", flush=True)
+    # agreement with statsmodels on the same data
+    ours = logistic("~ " + RHS, spells, cluster="LA")
+    theirs = sm.Logit(y, X).fit(
+        disp=0, cov_type="cluster", cov_kwds={"groups": groups}, method="newton", tol=1e-12
+    )
+    k = X.shape[1]
+    sm_adj = (len(y) - k) / (len(y) - 1)  # statsmodels also applies (n-1)/(n-k)
+    agreement = {
+        "max_abs_coef_diff_vs_statsmodels": float(
+            np.max(np.abs(ours.params.to_numpy() - theirs.params))
+        ),
+        "max_rel_cluster_se_diff_vs_statsmodels": float(
+            np.max(np.abs(ours.std_errors.to_numpy() / (theirs.bse * np.sqrt(sm_adj)) - 1))
+        ),
+    }
+    return {
+        "n_spells": n,
+        "n_used": counts.n_used,
+        "n_events": counts.n_events,
+        "n_columns": X.shape[1],
+        "jobs": results,
+        "agreement": agreement,
+    }
+
+
+def write_markdown(res: dict[str, Any]) -> str:
+    """Return the results as a Markdown report."""
+    lines = [
+        "# Logistic re-entry models: timings",
+        "",
+        f"Command: `{res['command']}`  ",
+        f"Machine: {res['machine']['cpus']} CPUs, {res['machine']['platform']}, "
+        f"load average at start {res['machine']['load_start']} and end "
+        f"{res['machine']['load_end']} (other jobs were running: times are noisy).  ",
+        f"Versions: {res['versions']}",
+        "",
+    ]
+    for size in res["sizes"]:
+        lines += [
+            f"## {size['label']}: {size['n_spells']:,} spells "
+            f"({size['n_used']:,} with a known 365-day outcome, {size['n_events']:,} "
+            f"re-entries; {size['n_columns']} design columns; 150 LAs)",
+            "",
+            "| job | median s | runs | peak MiB |",
+            "|---|---:|---:|---:|",
+        ]
+        for name, j in size["jobs"].items():
+            lines.append(f"| {name} | {j['median_s']:.2f} | {j['runs']} | {j['peak_mib']:.0f} |")
+        a = size["agreement"]
+        lines += [
+            "",
+            f"Agreement with statsmodels (same data): coefficients within "
+            f"{a['max_abs_coef_diff_vs_statsmodels']:.1e}; cluster SEs within "
+            f"{a['max_rel_cluster_se_diff_vs_statsmodels']:.1e} (relative, after statsmodels' "
+            "extra (n-1)/(n-k) factor).",
+            "",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Run the benchmark and write the results."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    args = ap.parse_args()
+    sizes = (
+        [("national size", 20_000, 3, True), ("1M", 50_000, 2, False)]
+        if args.quick
+        else [("national size", 170_000, 5, True), ("1,000,000 spells", 1_000_000, 3, False)]
+    )
+    load_start = os.getloadavg()
+    out: dict[str, Any] = {
+        "command": "python benchmarks/bench_logistic.py" + (" --quick" if args.quick else ""),
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+            "statsmodels": statsmodels.__version__,
+            "scikit-learn": sklearn.__version__,
+        },
+        "sizes": [],
+    }
+    for label, n, runs, extra in sizes:
+        print(f"{label}: {n:,} spells", flush=True)
+        r = bench_size(n, runs, extra)
+        r["label"] = label
+        out["sizes"].append(r)
+    out["machine"] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "load_start": [round(x, 2) for x in load_start],
+        "load_end": [round(x, 2) for x in os.getloadavg()],
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    stem = "logistic_quick" if args.quick else "logistic"
+    (OUT / f"{stem}.json").write_text(json.dumps(out, indent=2) + "\n")
+    (OUT / f"{stem}.md").write_text(write_markdown(out))
+    print(write_markdown(out))
+
+
+if __name__ == "__main__":
+    main()
