@@ -284,12 +284,15 @@ def _xtdx(x: FloatArray, d: FloatArray, out: FloatArray | None = None) -> FloatA
 def _tail_sums(prob: CoxProblem, tl: TailWeights, wr: FloatArray, x: FloatArray) -> FloatArray:
     """Risk-set sums of ``[w r, w r x]`` contributed by the tail rows, per event group."""
     ng = prob.n_groups
-    v = wr[tl.rows] * tl.inv_g
-    xt = x[tl.rows]
-    cols = [np.bincount(tl.pos, v, ng + 1)]
-    cols += [np.bincount(tl.pos, v * xt[:, j], ng + 1) for j in range(x.shape[1])]
-    binned = np.stack(cols, axis=1)
-    return np.asarray(np.cumsum(binned, axis=0)[:ng] * tl.gain[:, None])
+    out = np.zeros((ng + 1, x.shape[1] + 1))
+    if tl.rows.shape[0]:
+        v = wr[tl.rows] * tl.inv_g
+        zt = np.empty((tl.rows.shape[0], x.shape[1] + 1))
+        zt[:, 0] = v
+        np.multiply(x[tl.rows], v[:, None], out=zt[:, 1:])
+        starts = _boundaries(tl.pos)  # tail rows are in time order: pos is sorted
+        out[tl.pos[starts]] = np.add.reduceat(zt, starts, axis=0)
+    return np.asarray(np.cumsum(out, axis=0)[:ng] * tl.gain[:, None])
 
 
 def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Evaluation:
@@ -421,24 +424,29 @@ def score_residuals(prob: CoxProblem, ev: Evaluation) -> FloatArray:
     ``sum_i w_i U_i`` is the score; ``w_i U_i V`` are R's weighted dfbeta residuals.
     """
     x = prob.x
-    p = x.shape[1]
     g, f = prob.death_group, prob.death_frac
     dr = prob.death_rows
     ng = prob.n_groups
-    abar = (ev.s1[g] - f[:, None] * ev.s1d[g]) / ev.den[:, None]
-    inv = prob.death_mw / ev.den
-    a_over = abar * inv[:, None]
-    gk = np.stack([np.bincount(g, a_over[:, j], ng) for j in range(p)], axis=1)
+    s1, s1d, den = ev.s1, ev.s1d, ev.den
+    inv = prob.death_mw / den
+    q0 = np.bincount(g, inv / den, ng)
+    q1 = np.bincount(g, inv * f / den, ng)
+    gk = s1 * q0[:, None] - s1d * q1[:, None]
     h_row = _interval_sum(ev.hazard, prob.row_hi, prob.row_lo)
     g_row = _interval_sum(gk, prob.row_hi, prob.row_lo)
     if f.any():
+        q2 = np.bincount(g, inv * f * f / den, ng)
         h2 = np.bincount(g, inv * f, ng)
-        g2 = np.stack([np.bincount(g, a_over[:, j] * f, ng) for j in range(p)], axis=1)
+        g2 = s1 * q1[:, None] - s1d * q2[:, None]
         h_row[dr] -= h2[g]
         g_row[dr] -= g2[g]
-    resid = -ev.risk[:, None] * (x * h_row[:, None] - g_row)
+    g_row -= x * h_row[:, None]
+    g_row *= ev.risk[:, None]
+    resid = g_row
     sizes = np.diff(np.append(prob.death_starts, dr.shape[0]))
-    amean = np.add.reduceat(abar, prob.death_starts, axis=0) / sizes[:, None]
+    a0 = np.bincount(g, 1 / den, ng)
+    a1 = np.bincount(g, f / den, ng)
+    amean = (s1 * a0[:, None] - s1d * a1[:, None]) / sizes[:, None]
     resid[dr] += x[dr] - amean[g]
     return np.asarray(resid)
 

@@ -129,7 +129,7 @@ def fine_gray(
     """
     _data.check_choice("variance", variance, ("fine-gray", "model"))
     des = _data.design(formula, data)
-    used = data.loc[des.rows]
+    used = data if len(des.rows) == len(data) else data.loc[des.rows]
     t = _data.durations(used, duration_col)
     st = pd.to_numeric(used[event_col], errors="coerce").to_numpy(dtype=float)
     if np.isnan(st).any():
