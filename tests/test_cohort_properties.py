@@ -72,7 +72,7 @@ def cohort_tables(draw: st.DrawFn) -> tuple[dict, dict[str, int]]:
     return tables(header, episodes), expected
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cohort_tables())
 def test_invariants(case: tuple[dict, dict[str, int]]):
     t, expected = case
@@ -96,3 +96,32 @@ def test_invariants(case: tuple[dict, dict[str, int]]):
         sp.groupby("CHILD").spell_number.apply(lambda s: list(s) == list(range(1, len(s) + 1)))
     ).all()
     check_flow(c.flow)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cohort_tables(), st.data())
+def test_lenient_exclusions_lose_nothing_else(
+    case: tuple[dict, dict[str, int]], data: st.DataObject
+):
+    t, _ = case
+    cfg = CohortConfig(data_end=END.date(), validation="lenient")
+    clean = build_cohort(t, cfg).spells
+    eps = t["episodes"].copy()
+    rows = data.draw(st.lists(st.integers(0, len(eps) - 1), max_size=3, unique=True))
+    corrupt = data.draw(st.sampled_from(["code", "dates", "duplicate"]))
+    if corrupt == "code":
+        eps.loc[rows, "LS"] = "ZZ"
+    elif corrupt == "dates":
+        eps.loc[rows, "DEC"] = eps.loc[rows, "DECOM"] - pd.Timedelta(days=1)
+        eps.loc[rows, "REC"] = "E8"
+    else:
+        eps = pd.concat([eps, eps.iloc[rows]], ignore_index=True)
+    c = build_cohort({**t, "episodes": eps}, cfg)
+    check_flow(c.flow)
+    hit = set(c.validated.excluded_children.CHILD)
+    if corrupt == "duplicate":
+        assert not hit
+    else:
+        assert hit == set(t["episodes"].CHILD.iloc[rows])
+    want = clean[~clean.CHILD.isin(hit)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(c.spells, want)

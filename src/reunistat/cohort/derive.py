@@ -24,6 +24,31 @@ from reunistat.tables.keys import child_uid, has_la
 from reunistat.tables.validate import Validated, validate_tables
 
 
+_DATES = ("period_start", "return_date", "reentry_date", "censor_date")
+_INTS = (
+    "spell_number",
+    "reentered",
+    "days_followed",
+    "event_type",
+    "disability",
+    "section20",
+    "prior_periods",
+    "placement_moves",
+    "period_length_days",
+    "return_year",
+    "pilot",
+)
+#: The dtype of each spells column (the same whether or not there are spells).
+SPELL_DTYPES: dict[str, str] = {
+    **dict.fromkeys(spells_contract.SPELL_COLUMNS, "object"),
+    **dict.fromkeys(_DATES, "datetime64[ns]"),
+    **dict.fromkeys(_INTS, "int64"),
+    "age_at_return_years": "float64",
+    "idaci_decile": "Int64",
+    "fsm": "Int64",
+}
+
+
 @dataclass
 class Cohort:
     """The derived cohort and how it was reached.
@@ -103,7 +128,7 @@ def _spells(
         ],
         axis=1,
     )
-    table = table[list(spells_contract.SPELL_COLUMNS)]
+    table = table[list(spells_contract.SPELL_COLUMNS)].astype(SPELL_DTYPES)
     return table.sort_values(["LA", "CHILD", "spell_number"], kind="stable", ignore_index=True)
 
 

@@ -77,7 +77,7 @@ def build_periods(e: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     starts = period_starts(e)
     pid = np.cumsum(starts) - 1
     n = int(starts.sum())
-    last = np.r_[starts[1:], True]
+    last = np.r_[starts[1:], True] if len(e) else starts
     first_rows = e.iloc[np.flatnonzero(starts)]
     last_rows = e.iloc[np.flatnonzero(last)]
     sb = e["LS"].isin(codes.SHORT_BREAK_LS).to_numpy(dtype=np.int64)
