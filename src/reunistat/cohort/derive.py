@@ -23,7 +23,6 @@ from reunistat.tables.io import Extract, read_extract
 from reunistat.tables.keys import child_uid, has_la
 from reunistat.tables.validate import Validated, validate_tables
 
-
 _DATES = ("period_start", "return_date", "reentry_date", "censor_date")
 _INTS = (
     "spell_number",
