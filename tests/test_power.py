@@ -92,3 +92,26 @@ def test_design_errors(kwargs: dict, match: str) -> None:
 def test_impossible_risk_difference() -> None:
     with pytest.raises(EvaluationError, match="impossible"):
         hazard_ratio_from_risk_difference(-0.5, 365)
+
+
+@pytest.mark.parametrize("kind", ["comparison", "did"])
+def test_fast_fit_equals_cox(kind: str) -> None:
+    from reunistat.models.evaluation.power import _cox_fast
+    from reunistat.models.survival import cox
+
+    d = SMALL.replace(design=kind, la_sd_log_hr=0.15)
+    sp = simulate_spells(d, np.random.default_rng(5))
+    rhs = "treated" if kind == "comparison" else "treated + post"
+    strata = "LA" if kind == "did" else None
+    ref = cox(f"reentered ~ {rhs}", sp, "days_followed", strata=strata, cluster="LA")
+    cols = rhs.split(" + ")
+    la = sp["LA"].to_numpy()
+    b, se = _cox_fast(
+        sp[cols].to_numpy(float),
+        sp["days_followed"].to_numpy(float),
+        sp["reentered"].to_numpy() == 1,
+        la if kind == "did" else None,
+        la,
+    )
+    assert b == pytest.approx(ref.params["treated"], rel=1e-10)
+    assert se == pytest.approx(float(ref.std_errors["treated"]), rel=1e-10)

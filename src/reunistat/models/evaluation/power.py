@@ -227,34 +227,51 @@ def simulate_spells(design: PowerDesign, rng: np.random.Generator) -> pd.DataFra
     return out.reset_index(drop=True)
 
 
-def _fit_one(design: PowerDesign, seed: np.random.SeedSequence) -> tuple[float, ...]:
-    from reunistat.models.survival import cox
+def _cox_fast(
+    x: np.ndarray,
+    stop: np.ndarray,
+    event: np.ndarray,
+    strata: np.ndarray | None,
+    cluster: np.ndarray | None,
+) -> tuple[float, float]:
+    """Fit a Cox model with the package's engine, skipping the formula and provenance.
 
+    The same computation as :func:`reunistat.models.survival.cox` (a test checks
+    they agree); a replicate needs only the first coefficient and its SE.
+    """
+    from reunistat.models.survival import _coxengine as engine
+
+    prob = engine.prepare(x, stop, event, strata=strata, ties="efron")
+    fit = engine.newton(prob)
+    if not fit.converged or not np.all(np.isfinite(fit.beta)):
+        raise ValueError("the Cox fit did not converge")
+    var = np.linalg.inv(fit.info)
+    if cluster is not None:
+        var = engine.robust_cov(prob, fit.last, var, cluster)
+    return float(fit.beta[0]), float(np.sqrt(var[0, 0]))
+
+
+def _fit_one(design: PowerDesign, seed: np.random.SeedSequence) -> tuple[float, ...]:
     rng = np.random.default_rng(seed)
     d = simulate_spells(design, rng)
     n, ev = len(d), int(d["reentered"].sum())
+    cols = ["treated"] if design.design == "comparison" else ["treated", "post"]
+    x = d[cols].to_numpy(dtype=float)
+    la = d["LA"].to_numpy(dtype=np.int64)
+    event = d["reentered"].to_numpy() == 1
+    strata = la if design.design == "did" else None
+    if ev == 0 or (x.min(axis=0) == x.max(axis=0)).any():
+        return (np.nan, np.nan, np.nan, float(n), float(ev))
     try:
-        if design.design == "comparison":
-            r = cox(
-                "reentered ~ treated",
-                d,
-                "days_followed",
-                cluster="LA" if design.robust else None,
-                concordance=False,
-            )
-        else:
-            r = cox(
-                "reentered ~ treated + post",
-                d,
-                "days_followed",
-                strata="LA",
-                cluster="LA" if design.robust else None,
-                concordance=False,
-            )
+        b, se = _cox_fast(
+            x,
+            d["days_followed"].to_numpy(dtype=float),
+            event,
+            strata,
+            la if design.robust else None,
+        )
     except (ValueError, np.linalg.LinAlgError):
         return (np.nan, np.nan, np.nan, float(n), float(ev))
-    b = float(r.params["treated"])
-    se = float(r.std_errors["treated"])
     p = float(2 * stats.norm.sf(abs(b / se)))
     return (b, se, p, float(n), float(ev))
 
