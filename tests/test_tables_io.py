@@ -130,3 +130,27 @@ def test_lowercase_headers_and_path_input(tmp_path: Path):
 
     sp = derive_cohort(tmp_path, CohortConfig(data_end="2020-03-31"))
     assert len(sp) == 3
+
+
+def test_cli_cohort_reads_a_config_table(tmp_path: Path):
+    write_two_returns(tmp_path / "x")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[cohort]\ndata_end = 2020-03-31\ninclude_e13 = false\n")
+    out = tmp_path / "s.parquet"
+    flow = tmp_path / "flow.csv"
+    r = CliRunner().invoke(
+        app,
+        [
+            "cohort",
+            str(tmp_path / "x"),
+            "--out",
+            str(out),
+            "--config",
+            str(cfg),
+            "--flow-out",
+            str(flow),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "data end 2020-03-31, E13 excluded" in r.output
+    assert pd.read_csv(flow).stage.iloc[0] == "start"

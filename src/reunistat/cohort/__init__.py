@@ -2,7 +2,35 @@
 
 ``derive_cohort(tables, config)`` returns the spells table of
 :mod:`reunistat.spells`; ``build_cohort`` also returns the flow of exclusions,
-the periods of care and the validation record.
+the periods of care and the validation record. The modules follow the flow:
+:mod:`~reunistat.cohort.periods` (episodes → periods of care),
+:mod:`~reunistat.cohort.outcomes` (returns home, re-entry, censoring),
+:mod:`~reunistat.cohort.covariates`, :mod:`~reunistat.cohort.flow` and
+:mod:`~reunistat.cohort.summary`.
+
+Decisions and caveats (DOMAIN.md §3 made precise):
+
+- A period of care starts at an episode with RNE = S (or the child's first,
+  or one after an E-coded or blank REC) and continues through X1. Periods made
+  only of V3/V4 episodes are short breaks: not periods of care, not returns,
+  not re-entries, not counted in ``prior_periods``.
+- A return home ends a period with E4A or E4B, and E13 unless
+  ``include_e13=False``; E13 periods then count as other exits (and still as
+  prior periods). ``spell_number`` counts the child's returns home.
+- Follow-up ends at the earliest of re-entry (the DECOM of the next period of
+  care), a known death or other exit (optional ``exits`` table; exits before
+  the return are ignored), the 18th birthday (:func:`reunistat.dates.eighteenth_birthday`)
+  and the data end. Ties go to re-entry, then death, other exit, age 18, data
+  end. A return on or after the 18th birthday has ``days_followed = 0``
+  (``age18``); one on the data end has ``days_followed = 0`` (``data_end``).
+- The data end is ``CohortConfig.data_end`` or, if unset, the latest DECOM or
+  DEC in the extract.
+- Disability is a child-level trait: any CIN census code other than NONE, or
+  CIN category N2 on any of the child's episodes (including short breaks).
+- ``pilot`` is 1 when the LA's ``PILOT`` is 1 and ``PILOT_START`` is on or
+  before the return date (a blank start means no pilot).
+- ``idaci_decile`` comes from the HOME_POST of the period's last episode;
+  ``fsm`` from the NPD row of the child's UPN; both NA when unlinked.
 """
 
 from reunistat.cohort.config import CohortConfig
