@@ -234,3 +234,20 @@ def test_without_la_column_uses_config_la():
     t = {k: v.drop(columns="LA") for k, v in t.items()}
     sp = derive_cohort(t, CohortConfig(data_end=END, la="E06000001"))
     assert sp.LA.tolist() == ["E06000001"]
+
+
+def test_truncated_history_with_rule_357_ignored():
+    t = tables(
+        [child("A", "2005-01-01")],
+        [
+            ep("A", "2015-01-01", "P", "2015-06-01", "X1"),
+            ep("A", "2015-06-01", "L", "2016-01-01", "E4A"),
+        ],
+    )
+    with pytest.raises(ValidationError, match="rule 357"):
+        derive_cohort(t, CFG)
+    sp = derive_cohort(t, CohortConfig(data_end=END, ignore_rules=("357",)))
+    assert outcome(sp) == [("A", 1, "2016-01-01", 0, 1551, "data_end")]
+    assert sp.iloc[0].period_start == T("2015-01-01")
+    with pytest.raises(ValueError, match="unknown rule"):
+        derive_cohort(t, CohortConfig(data_end=END, ignore_rules=("999",)))

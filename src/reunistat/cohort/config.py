@@ -35,6 +35,10 @@ class CohortConfig:
         column (a single authority's own return).
     horizons_days : tuple of int
         Horizons of the re-entry figures in the summary.
+    ignore_rules : tuple of str
+        Validation rules not to apply (see
+        :func:`reunistat.tables.validate_tables`), e.g. ``("357",)`` when the
+        extract's history starts after some children entered care.
     """
 
     data_end: dt.date | None = None
@@ -42,6 +46,7 @@ class CohortConfig:
     validation: Literal["strict", "lenient"] = "strict"
     la: str | None = None
     horizons_days: tuple[int, ...] = DEFAULT_HORIZONS_DAYS
+    ignore_rules: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.validation not in ("strict", "lenient"):
@@ -49,6 +54,7 @@ class CohortConfig:
         if self.data_end is not None and not isinstance(self.data_end, dt.date):
             object.__setattr__(self, "data_end", pd.Timestamp(self.data_end).date())
         object.__setattr__(self, "horizons_days", tuple(int(h) for h in self.horizons_days))
+        object.__setattr__(self, "ignore_rules", tuple(str(r) for r in self.ignore_rules))
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> CohortConfig:

@@ -211,7 +211,9 @@ def build_cohort(
     if isinstance(tables, Validated):
         validated = tables
     else:
-        validated = validate_tables(tables, mode=cfg.validation, data_end=cfg.data_end_ts)
+        validated = validate_tables(
+            tables, mode=cfg.validation, data_end=cfg.data_end_ts, ignore_rules=cfg.ignore_rules
+        )
     tabs = validated.tables
     use_la = has_la(tabs["header"], tabs["episodes"])
     eps = tabs["episodes"]

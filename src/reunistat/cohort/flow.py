@@ -106,7 +106,7 @@ def period_rows(
             )
         )
     closed = other.loc[~is_open]
-    labels = closed["end_rec"].map(lambda r: _exit_label(str(r)))
+    labels = closed["end_rec"].map({r: _exit_label(str(r)) for r in closed["end_rec"].unique()})
     for (reason, text), g in closed.groupby(labels, sort=True):
         rows.append(
             _row("exclude", text, reason, periods=len(g), episodes=int(g["n_episodes"].sum()))

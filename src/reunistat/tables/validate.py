@@ -13,7 +13,7 @@ table) and records each exclusion with its reasons.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -356,6 +356,7 @@ def validate_tables(
     tables: Extract | Mapping[str, pd.DataFrame],
     mode: Mode = "strict",
     data_end: pd.Timestamp | str | None = None,
+    ignore_rules: Iterable[str] = (),
 ) -> Validated:
     """Validate the linked tables, in one pass reporting every problem.
 
@@ -369,6 +370,11 @@ def validate_tables(
         ``lenient`` excludes each child with a problem and records why.
     data_end : date, optional
         Dates after it are errors (rule ``date_range``).
+    ignore_rules : iterable of str
+        Rules (keys of :data:`~reunistat.tables.schema.RULES`) not to apply,
+        e.g. ``("357",)`` for an extract whose history starts after some
+        children entered care (their first episode is then taken as the start
+        of a period, and ``prior_periods`` counts only periods in the data).
 
     Returns
     -------
@@ -378,7 +384,11 @@ def validate_tables(
         raise ValueError(f"mode must be 'strict' or 'lenient', got {mode!r}")
     extract = _as_extract(tables)
     end = None if data_end is None else pd.Timestamp(data_end)
+    unknown = set(ignore_rules) - set(schema.RULES)
+    if unknown:
+        raise ValueError(f"unknown rule(s) {sorted(unknown)}; rules: {list(schema.RULES)}")
     problems, use_la = find_problems(extract, end)
+    problems = problems[~problems["rule"].isin(set(ignore_rules))].reset_index(drop=True)
     if mode == "strict" and not problems.empty:
         raise ValidationError(problems)
     tabs, ex_children, ex_rows = _exclude(extract, problems, use_la)
