@@ -67,3 +67,18 @@ def test_counting_process_split_equals_unsplit(spells):
     both = pd.concat([first[first.days_followed > 0], second])
     b = cox(F, both, "days_followed", entry_col="start", strata="LA", concordance=False)
     np.testing.assert_allclose(a.params, b.params, rtol=1e-9)
+
+
+def test_concordance_methods_agree(spells):
+    from reunistat.models.survival._concordance import concordance_index
+
+    rng = np.random.default_rng(1)
+    eta = np.round(rng.normal(size=len(spells)), 1)  # ties in the predictor too
+    kw = {
+        "strata": pd.factorize(spells.LA)[0],
+        "weights": spells.weight.to_numpy(),
+    }
+    t, e = spells.days_followed.to_numpy(float), spells.reentered.to_numpy(bool)
+    a = concordance_index(t, e, eta, method="tree", **kw)
+    b = concordance_index(t, e, eta, method="levels", **kw)
+    np.testing.assert_allclose(a, b, rtol=1e-12)
