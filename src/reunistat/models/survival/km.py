@@ -92,11 +92,19 @@ def _groups(
         return [(None, np.ones(len(data), dtype=bool))]
     names = [by] if isinstance(by, str) else list(by)
     _data.check_columns(data, names, "by")
-    keys = data[names].astype(str).agg(", ".join, axis=1) if len(names) > 1 else data[names[0]]
-    label = ", ".join(names)
+    if len(names) == 1:
+        keys = data[names[0]]
+        label = f"{names[0]}="
+    else:  # one label per combination: "a=1, b=x"
+        keys = (
+            data[names]
+            .astype(str)
+            .apply(lambda r: ", ".join(f"{n}={v}" for n, v in zip(names, r, strict=True)), axis=1)
+        )
+        label = ""
     out: list[tuple[str | None, np.ndarray]] = []
     for value in sorted(pd.unique(keys.dropna()), key=str):
-        out.append((f"{label}={value}", (keys == value).to_numpy()))
+        out.append((f"{label}{value}", (keys == value).to_numpy()))
     return out
 
 
