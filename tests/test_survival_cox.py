@@ -70,6 +70,8 @@ def test_cgd_andersen_gill(cgd, ties):
     res = cox(CGD_F, cgd, "tstop", entry_col="tstart", cluster="id", ties=ties)
     check(res, ref("cgd")[f"ag_{ties}"], robust=True)
     assert res.vcov_type == "cluster(id)"
+    naive = cox(CGD_F, cgd, "tstop", entry_col="tstart", cluster="id", ties=ties, robust=False)
+    check(naive, ref("cgd")[f"ag_{ties}"], robust=False)
 
 
 @pytest.mark.parametrize(
@@ -86,6 +88,8 @@ def test_synthetic_spells(spells, key, kw):
     r = ref("synthetic")[key]
     res = cox(SPELLS_F, spells, "days_followed", **kw)
     check(res, r, robust="robust_se" in r)
+    if "robust_se" in r:  # the model-based SEs of the same fit
+        check(cox(SPELLS_F, spells, "days_followed", robust=False, **kw), r, robust=False)
 
 
 def test_result_objects(rossi):
