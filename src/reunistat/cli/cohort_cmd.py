@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+_IGNORE_HELP = "A validation rule not to apply (repeatable), e.g. 357 for truncated histories"
 _MODE_HELP = "strict: stop on any problem; lenient: exclude the affected children and say why"
 
 
@@ -16,6 +17,7 @@ def _config(
     no_e13: bool,
     mode: str | None,
     la: str | None,
+    ignore_rule: list[str] | None = None,
 ) -> object:
     from reunistat.cohort import CohortConfig
 
@@ -29,6 +31,8 @@ def _config(
         changes["validation"] = mode
     if la is not None:
         changes["la"] = la
+    if ignore_rule:
+        changes["ignore_rules"] = tuple(ignore_rule)
     if not changes:
         return base
     from dataclasses import asdict
@@ -42,12 +46,15 @@ def validate(
     problems_out: Annotated[
         Path | None, typer.Option("--problems-out", help="Write every problem to this CSV")
     ] = None,
+    ignore_rule: Annotated[list[str] | None, typer.Option(help=_IGNORE_HELP)] = None,
 ) -> None:
     """Read and validate an SSDA903 extract; list every problem found."""
     from reunistat.tables import describe_problems, read_extract, validate_tables
 
     extract = read_extract(directory)
-    result = validate_tables(extract, mode="lenient", data_end=data_end)
+    result = validate_tables(
+        extract, mode="lenient", data_end=data_end, ignore_rules=ignore_rule or ()
+    )
     typer.echo(extract.stacking.to_string(index=False))
     typer.echo(describe_problems(result.problems))
     if problems_out is not None:
@@ -70,12 +77,13 @@ def cohort(
     mode: Annotated[str | None, typer.Option(help=_MODE_HELP)] = None,
     la: Annotated[str | None, typer.Option(help="LA code when the extract has none")] = None,
     flow_out: Annotated[Path | None, typer.Option(help="Write the flow table to this CSV")] = None,
+    ignore_rule: Annotated[list[str] | None, typer.Option(help=_IGNORE_HELP)] = None,
 ) -> None:
     """Derive the spells table (one row per return home) and print its flow and summary."""
     from reunistat.cohort import CohortConfig, build_cohort, summary_text
     from reunistat.tables import ValidationError, read_extract
 
-    cfg = _config(config, data_end, no_e13, mode, la)
+    cfg = _config(config, data_end, no_e13, mode, la, ignore_rule)
     assert isinstance(cfg, CohortConfig)
     try:
         result = build_cohort(read_extract(directory), cfg)
