@@ -169,7 +169,7 @@ def prepare(
         sk = stop_key[order]
         ek = start_key[order]
     ev = event[order]
-    xs = np.ascontiguousarray(x[order], dtype=float)
+    xs = np.ascontiguousarray(np.take(x, order, axis=0), dtype=float)
     ws = w[order]
     means = (ws @ xs) / ws.sum() if n else np.zeros(x.shape[1])
     xs -= means

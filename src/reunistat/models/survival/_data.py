@@ -147,14 +147,12 @@ def _plain_numeric(rhs: str, data: pd.DataFrame) -> list[str] | None:
 
 def _fast_design(cols: list[str], data: pd.DataFrame, lhs: str | None) -> Design:
     """Build the design directly from numeric columns (formulaic gives the same matrix)."""
-    n = len(data)
-    x = np.empty((n, len(cols)), order="F")
-    for j, c in enumerate(cols):
-        x[:, j] = data[c].to_numpy(dtype=float)
+    x = np.ascontiguousarray(data[cols].to_numpy(dtype=float))
+    if np.isfinite(x).all():
+        return Design(x, cols, {c: [j] for j, c in enumerate(cols)}, data.index, lhs, None)
     ok: np.ndarray = np.asarray(np.isfinite(x).all(axis=1))
-    rows = data.index if ok.all() else data.index[ok]
-    if not ok.all():
-        x = x[ok]
+    rows = data.index[ok]
+    x = x[ok]
     return Design(x, cols, {c: [j] for j, c in enumerate(cols)}, rows, lhs, None)
 
 
