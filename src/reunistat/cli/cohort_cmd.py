@@ -55,6 +55,7 @@ def validate(
     result = validate_tables(
         extract, mode="lenient", data_end=data_end, ignore_rules=ignore_rule or ()
     )
+    typer.echo("rows read and de-duplicated (stacked annual returns are repaired, not errors):")
     typer.echo(extract.stacking.to_string(index=False))
     typer.echo(describe_problems(result.problems))
     if problems_out is not None:

@@ -142,7 +142,7 @@ def _flow(
     rows += flow.validation_rows(validated.excluded_children)
     valid_children = e["_uid"].nunique()
     rows.append(
-        flow._row(
+        flow.row(
             "remaining", "valid children and episodes", children=valid_children, episodes=len(e)
         )
     )
@@ -150,7 +150,7 @@ def _flow(
     care = periods.loc[~sb]
     care_children = care["_uid"].nunique()
     rows.append(
-        flow._row(
+        flow.row(
             "exclude",
             "short-break-only periods (V3/V4); children with no other care",
             "short_break_only",
@@ -160,7 +160,7 @@ def _flow(
         )
     )
     rows.append(
-        flow._row(
+        flow.row(
             "remaining",
             "periods of care",
             children=care_children,
@@ -172,7 +172,7 @@ def _flow(
     n_spell_children = returns["_uid"].nunique()
     rows += flow.period_rows(care, returned, n_spell_children)
     rows.append(
-        flow._row(
+        flow.row(
             "remaining",
             "returns home analysed (spells)",
             children=n_spell_children,

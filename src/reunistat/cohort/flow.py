@@ -21,7 +21,8 @@ FLOW_COLUMNS: Final = ("stage", "step", "reason", "children", "episodes", "perio
 COUNTS: Final = ("children", "episodes", "periods", "spells")
 
 
-def _row(stage: str, step: str, reason: str = "", **counts: int | None) -> dict[str, object]:
+def row(stage: str, step: str, reason: str = "", **counts: int | None) -> dict[str, object]:
+    """Return one flow row: its stage, step text, reason code and counts."""
     return {"stage": stage, "step": step, "reason": reason, **counts}
 
 
@@ -33,27 +34,27 @@ def stacking_rows(stacking: pd.DataFrame) -> list[dict[str, object]]:
         return int(s[col].to_dict().get(table, 0))
 
     return [
-        _row(
+        row(
             "start",
             "rows read (children = header rows)",
             children=get("header", "rows_read"),
             episodes=get("episodes", "rows_read"),
         ),
-        _row(
+        row(
             "exclude",
             "identical duplicate rows dropped",
             "identical_duplicate",
             children=get("header", "identical_dropped"),
             episodes=get("episodes", "identical_dropped"),
         ),
-        _row(
+        row(
             "exclude",
             "rows superseded by a later annual return (or its closed version)",
             "superseded",
             children=get("header", "superseded"),
             episodes=get("episodes", "superseded"),
         ),
-        _row(
+        row(
             "remaining",
             "after stacking annual returns",
             children=get("header", "rows_kept"),
@@ -67,7 +68,7 @@ def validation_rows(excluded: pd.DataFrame) -> list[dict[str, object]]:
     rows = []
     for rule, g in excluded.groupby("rule", sort=False):
         rows.append(
-            _row(
+            row(
                 "exclude",
                 f"failed validation: {rule}",
                 f"validation:{rule}",
@@ -97,7 +98,7 @@ def period_rows(
     is_open = other["end_rec"].isna()
     if is_open.any():
         rows.append(
-            _row(
+            row(
                 "exclude",
                 "period still open at the data end",
                 "open",
@@ -109,11 +110,11 @@ def period_rows(
     labels = closed["end_rec"].map({r: _exit_label(str(r)) for r in closed["end_rec"].unique()})
     for (reason, text), g in closed.groupby(labels, sort=True):
         rows.append(
-            _row("exclude", text, reason, periods=len(g), episodes=int(g["n_episodes"].sum()))
+            row("exclude", text, reason, periods=len(g), episodes=int(g["n_episodes"].sum()))
         )
     n_children = care["_uid"].nunique()
     rows.append(
-        _row(
+        row(
             "exclude",
             "children with no return home",
             "no_return",
@@ -127,7 +128,7 @@ def outcome_rows(spell_table: pd.DataFrame) -> list[dict[str, object]]:
     """How the spells analysed ended: re-entry or each censoring reason."""
     counts = spell_table["censor_reason"].value_counts()
     return [
-        _row("outcome", f"ended: {r}", r, spells=int(counts.get(r, 0)))
+        row("outcome", f"ended: {r}", r, spells=int(counts.get(r, 0)))
         for r in spells.CENSOR_REASONS
     ]
 

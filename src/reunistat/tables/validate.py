@@ -44,7 +44,7 @@ class ValidationError(ValueError):
         super().__init__(describe_problems(problems))
 
 
-def describe_problems(problems: pd.DataFrame, show: int = 20) -> str:
+def describe_problems(problems: pd.DataFrame, show: int = 30) -> str:
     """Return a readable account: counts by table, column and rule, then examples."""
     if problems.empty:
         return "no problems found"
@@ -57,14 +57,23 @@ def describe_problems(problems: pd.DataFrame, show: int = 20) -> str:
             f"  {r.n:>8,}  table {r.table}, column {r.column}, rule {r.rule}: "
             f"{schema.RULES.get(str(r.rule), '')}"
         )
-    lines.append("first problems:")
-    for r in problems.head(show).itertuples(index=False):
-        decom = "" if r.DECOM is None or pd.isna(r.DECOM) else str(r.DECOM)[:10]
+    lines.append("examples (up to two per table, column and rule):")
+    examples = problems.groupby(["table", "column", "rule"], sort=True).head(2).head(show)
+    for r in examples.itertuples(index=False):
+        decom = "-" if r.DECOM is None or pd.isna(r.DECOM) else str(r.DECOM)[:10]
         lines.append(
             f"  table {r.table}, column {r.column}, LA {r.LA}, CHILD {r.CHILD}, "
-            f"DECOM {decom}: rule {r.rule} ({r.detail}); value {r.value!r}"
+            f"DECOM {decom}: rule {r.rule} ({r.detail}); value {_show(r.value)}"
         )
     return "\n".join(lines)
+
+
+def _show(value: object) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[call-overload]
+        return "(blank)"
+    if isinstance(value, pd.Timestamp):
+        return str(value.date())
+    return repr(value)
 
 
 @dataclass
