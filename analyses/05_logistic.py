@@ -75,10 +75,10 @@ def run(ctx: Context) -> None:
         [("offered", "spells"), ("used", "spells"), ("excluded: censored before horizon", "spells")]
     ]
     sup = suppress_counts(counts, ctx.rules, lines)
-    table = pd.DataFrame({"key": counts.index, "spells": sup.shown["spells"].to_numpy()})
+    table = pd.DataFrame({"item": counts.index, "spells": sup.shown["spells"].to_numpy()})
     ctx.write_counts(
         "logistic_outcome",
-        CountTable(table, ["spells"], lines, "key", sup.log),
+        CountTable(table, ["spells"], lines, "item", sup.log),
         title=f"Fixed-horizon outcome ({h} days): spells used and excluded",
         function="reunistat.models.logistic.horizon_outcome",
     )

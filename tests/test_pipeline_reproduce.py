@@ -20,9 +20,11 @@ from reunistat.pipeline import (
     PipelineError,
     load_config,
     reproduce,
+    sha256_file,
     verify_manifest,
 )
 from reunistat.report.disclosure import DisclosureBreach
+from reunistat.report.paper import PANDOC_ARGS, pandoc
 
 ROOT = Path(__file__).parents[1]
 SAMPLE = ROOT / "data/synthetic/sample"
@@ -35,6 +37,7 @@ def _cfg(tmp: Path, **changes) -> PipelineConfig:
         outputs_dir=tmp / "outputs",
         analyses_dir=ROOT / "analyses",
         paper_template=ROOT / "paper/paper.md",
+        power_replicates=2,
     )
     return base.with_changes(**changes)
 
@@ -89,19 +92,35 @@ def test_the_paper_quotes_outputs_and_names_the_scripts(first_run):
     assert "data:image/png;base64" in html and "alt=" in html
 
 
+CORE = ["01", "02", "04", "05"]  # what the paper needs outside its optional blocks
+
+
 def test_a_second_run_is_byte_identical(first_run, tmp_path):
+    """Tables and figures (PNG, SVG) of a second run have the same bytes."""
     _, r1 = first_run
-    r2 = reproduce(_cfg(tmp_path), log=lambda s: None)
-    assert _hashes(r1.manifest) == _hashes(r2.manifest)
+    r2 = reproduce(_cfg(tmp_path), only=CORE, paper=False, log=lambda s: None)
+    h1, h2 = _hashes(r1.manifest), _hashes(r2.manifest)
+    same = [p for p in h2 if p.startswith(("tables/", "figures/"))]
+    assert {p.rsplit(".", 1)[1] for p in same} >= {"csv", "md", "html", "png", "svg"}
+    assert {p: h1[p] for p in same} == {p: h2[p] for p in same}
+
+
+def test_the_paper_build_is_byte_identical(first_run, tmp_path):
+    """Rebuilding the paper from the same outputs gives the same HTML and DOCX bytes."""
+    cfg, r1 = first_run
+    out = tmp_path / "again"
+    for ext in ("html", "docx"):
+        pandoc(cfg.outputs_dir / "paper/paper.md", out.with_suffix(f".{ext}"), PANDOC_ARGS[ext])
+        assert sha256_file(out.with_suffix(f".{ext}")) == _hashes(r1.manifest)[f"paper/paper.{ext}"]
 
 
 def test_another_seed_changes_the_outputs(first_run, tmp_path):
     _, r1 = first_run
     cfg = _cfg(tmp_path, data_dir=tmp_path / "data", seed=7, scale=0.01, disclosure_apply=False)
-    r2 = reproduce(cfg, paper=False, log=lambda s: None)
+    r2 = reproduce(cfg, only=CORE, paper=False, log=lambda s: None)
     assert (tmp_path / "data/truth.json").exists()  # generated because missing
     h1, h2 = _hashes(r1.manifest), _hashes(r2.manifest)
-    tables = [p for p in h2 if p.startswith("tables/") and p.endswith(".csv")]
+    tables = [p for p in h2 if p.endswith((".csv", ".png")) and "costs_national" not in p]
     assert tables and all(h1[p] != h2[p] for p in tables)
     assert r2.manifest["data_seed"] == 7
 

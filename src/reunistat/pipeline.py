@@ -273,6 +273,8 @@ class Context:
         self.values: dict[str, dict[str, Any]] = {}
         self.skipped: list[dict[str, str]] = []
         self.suppression_logs: dict[str, pd.DataFrame] = {}
+        #: Fitted results shared between scripts (e.g. the pilot effect used by the costs).
+        self.results: dict[str, Any] = {}
         self.script = "reunistat.pipeline"
         self.log = log
 
@@ -328,7 +330,7 @@ class Context:
             "row_key": counts.row_key,
             "lines": [[[str(r), str(c)] for r, c in line] for line in counts.lines],
         }
-        readable = counts.table.drop(columns=[counts.row_key])
+        readable = counts.table.drop(columns=["key"], errors="ignore")
         paths = write_table(
             counts.table, self.out / "tables" / name, title, _notes(self, notes), readable
         )

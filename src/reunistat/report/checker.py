@@ -66,8 +66,7 @@ def identifier_breaches(path: Path, rel: str, identifiers: set[str]) -> list[str
         bad = [c for c in header if c in IDENTIFIER_COLUMNS]
         if bad:
             out.append(f"{rel}: has identifier column(s) {bad}")
-    tokens = {t for t in _TOKEN.findall(text) if _looks_like_id(t)}
-    found = sorted(tokens & identifiers)
+    found = sorted(t for t in set(_TOKEN.findall(text)) & identifiers if _looks_like_id(t))
     if found:
         out.append(f"{rel}: holds {len(found)} child identifier value(s)")
     return out

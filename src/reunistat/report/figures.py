@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 _RC: Any = {
     "svg.hashsalt": "reunistat",
-    "svg.fonttype": "path",
+    "svg.fonttype": "none",
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.spines.top": False,
@@ -56,7 +56,7 @@ def save_figure(fig: Figure, stem: Path, alt: str, source: str) -> list[Path]:
     fig.text(0.01, 0.005, source, fontsize=6.5, color="#505050", ha="left", va="bottom")
     png, svg, txt = (stem.with_suffix(s) for s in (".png", ".svg", ".alt.txt"))
     with matplotlib.rc_context(_RC):
-        fig.savefig(png, format="png", dpi=150, metadata={"Software": None})
+        fig.savefig(png, format="png", dpi=120, metadata={"Software": None})
         fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
     txt.write_text(alt.strip() + "\n", encoding="utf-8")
     return [png, svg, txt]

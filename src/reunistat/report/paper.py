@@ -33,6 +33,14 @@ _COMMENT = re.compile(r"<!--(?!\s*(?:if:|endif)).*?-->\n?", re.S)
 SOURCE_DATE_EPOCH = "1704067200"
 
 
+_COMMON = ["--from", "markdown", "--resource-path", "."]
+#: pandoc options per output format: self-contained HTML, and DOCX.
+PANDOC_ARGS = {
+    "html": [*_COMMON, "--standalone", "--embed-resources", "--to", "html5"],
+    "docx": [*_COMMON, "--to", "docx"],
+}
+
+
 class PaperError(RuntimeError):
     """The paper template refers to something the run did not produce."""
 
@@ -125,9 +133,8 @@ def build_paper(ctx: Context, template_path: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     md = out / "paper.md"
     md.write_text(text, encoding="utf-8")
-    common = ["--from", "markdown", "--resource-path", "."]
-    pandoc(md, out / "paper.html", [*common, "--standalone", "--embed-resources", "--to", "html5"])
-    pandoc(md, out / "paper.docx", [*common, "--to", "docx"])
+    for ext, args in PANDOC_ARGS.items():
+        pandoc(md, out / f"paper.{ext}", args)
     paths = [md, out / "paper.html", out / "paper.docx"]
     for p in paths:
         ctx._register(

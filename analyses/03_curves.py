@@ -1,0 +1,97 @@
+"""03: cumulative re-entry curves (Kaplan-Meier) overall and by characteristic at return.
+
+Outputs: tables/km_<group> (the published curve), figures/km_<group> (with the
+numbers at risk), tables/km_horizons (re-entry at 3 months, 1, 2, 5, 6 years).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reunistat.models.survival import kaplan_meier
+from reunistat.pipeline import Context, run_script
+from reunistat.report.curves import publish_curve
+from reunistat.report.figures import curve_figure
+from reunistat.report.tables import capped
+
+FUNCTION = "reunistat.models.survival.kaplan_meier"
+GROUPS = {
+    "overall": (None, "all returns home"),
+    "age_band": ("age_band", "age at return"),
+    "section20": ("section20_label", "Section 20 at return"),
+    "return_type": ("return_type", "planned (E4A), unplanned (E4B) or E13 return"),
+    "prior_periods": ("prior_periods_band", "previous periods of care"),
+    "placement_moves": ("placement_moves_band", "placement moves in the period"),
+    "ethnic_group": ("ethnic_group", "ethnic group"),
+    "disability": ("disability_label", "disability"),
+}
+
+
+def run(ctx: Context) -> None:
+    sp = ctx.spells.assign(
+        section20_label=ctx.spells["section20"].map({1: "Section 20", 0: "other legal status"}),
+        disability_label=ctx.spells["disability"].map({1: "disabled", 0: "not disabled"}),
+        prior_periods_band=capped(ctx.spells["prior_periods"], 2),
+        placement_moves_band=capped(ctx.spells["placement_moves"], 3),
+    )
+    horizons = []
+    for name, (col, label) in GROUPS.items():
+        curve = kaplan_meier(sp, "days_followed", "reentered", by=col)
+        pub = publish_curve(curve, ctx.rules, ctx.config.horizons_days)
+        ctx.write_frame(
+            f"km_{name}",
+            pub.curve,
+            title=f"Cumulative re-entry (Kaplan-Meier), {label}",
+            function=FUNCTION,
+            disclosure={"type": "curve", "estimate_cols": [pub.estimate, *pub.conf]},
+            notes=["n_risk: returns still followed just after the time shown (days)."],
+            digits=4,
+        )
+        fig = curve_figure(
+            pub.curve,
+            pub.at_risk,
+            estimate=pub.estimate,
+            conf=pub.conf,
+            title=f"Cumulative re-entry to care after a return home: {label}",
+        )
+        groups = ", ".join(pd.unique(pub.curve["group"]).astype(str))
+        ctx.write_figure(
+            f"km_{name}",
+            fig,
+            alt=f"Step curves of the cumulative share of returns home followed by re-entry to "
+            f"care, over years since the return, with 95% confidence bands, for {label} "
+            f"({groups}); the numbers still at risk are listed under the axis.",
+            title=f"Cumulative re-entry by {label}",
+            function=FUNCTION,
+        )
+        horizons.append(pub.horizons.assign(variable=label))
+    table = pd.concat(horizons, ignore_index=True)
+    table = table[
+        [
+            "variable",
+            "group",
+            "horizon_days",
+            "n_risk",
+            "cumulative_incidence",
+            "conf_low",
+            "conf_high",
+        ]
+    ]
+    ctx.write_frame(
+        "km_horizons",
+        table.rename(columns={"cumulative_incidence": "cumulative_reentry"}),
+        title="Cumulative re-entry at each horizon (Kaplan-Meier)",
+        function=FUNCTION,
+        disclosure={"type": "counts", "count_cols": ["n_risk"], "lines": []},
+        notes=["Read from the published curve; n_risk: returns still followed at the horizon."],
+        digits=4,
+    )
+    overall = table.loc[table["variable"] == GROUPS["overall"][1]].set_index("horizon_days")
+    for key, h in {"km_overall_3m": 91, "km_overall_1y": 365, "km_overall_6y": 2191}.items():
+        if h in overall.index and overall.at[h, "cumulative_incidence"] not in ("c", "z"):
+            v = float(overall.at[h, "cumulative_incidence"])
+            ctx.value(key, v, function=FUNCTION, fmt="{:.1%}")
+
+
+if __name__ == "__main__":
+    run_script(__file__)

@@ -1,0 +1,134 @@
+"""06: competing exits (Aalen-Johansen, Fine-Gray) and repeated returns (Andersen-Gill).
+
+Outputs: tables/aj_overall + figures/aj_overall (cumulative incidence of re-entry
+and of competing exits), tables/fine_gray, tables/recurrent.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from reunistat.models.survival import aalen_johansen, andersen_gill, fine_gray, recurrent_episodes
+from reunistat.pipeline import Context, run_script
+from reunistat.report.curves import publish_curve
+from reunistat.report.figures import curve_figure
+from reunistat.report.tables import formula_variables, model_table, smallest_cell, term_label
+
+CAUSES = {"1": "re-entry to care", "2": "competing exit (reached 18, other permanent exit)"}
+
+
+def _model_spec(ctx: Context, res, data: pd.DataFrame, event_col: str) -> dict:
+    return {
+        "type": "model",
+        "n_obs": res.n_obs,
+        "n_events": res.n_events,
+        "n_min_cell": smallest_cell(
+            data, formula_variables(ctx.config.covariates, data), event_col
+        ),
+    }
+
+
+def _write_model(
+    ctx: Context, name: str, res, spec: dict, title: str, label: str, function: str, note: str
+) -> None:
+    tidy = res.tidy(exponentiate=True)
+    tidy.insert(1, "label", [term_label(t) for t in tidy["term"]])
+    ctx.write_frame(
+        name,
+        tidy,
+        title=title,
+        function=function,
+        disclosure=spec,
+        readable=model_table(tidy.assign(term=tidy["label"]), label),
+        notes=[note],
+    )
+
+
+def run(ctx: Context) -> None:
+    sp = ctx.spells
+    aj = aalen_johansen(sp, "days_followed", "event_type")
+    pub = publish_curve(
+        aj,
+        ctx.rules,
+        ctx.config.horizons_days,
+        estimate="cif_1",
+        conf=("conf_low_1", "conf_high_1"),
+        event_cols=("n_event_1", "n_event_2"),
+        drop_cols=("n_censor", "surv", "surv_std_err", "std_err_1", "std_err_2"),
+    )
+    # the competing exit's curve is published from the same cut rows
+    cause2 = publish_curve(
+        aj,
+        ctx.rules,
+        ctx.config.horizons_days,
+        estimate="cif_2",
+        conf=("conf_low_2", "conf_high_2"),
+        event_cols=("n_event_1", "n_event_2"),
+    )
+    long = pd.concat(
+        [
+            pub.curve.rename(
+                columns={"cif_1": "cif", "conf_low_1": "lo", "conf_high_1": "hi"}
+            ).assign(group=CAUSES["1"])[["group", "time", "n_risk", "cif", "lo", "hi"]],
+            cause2.curve.rename(
+                columns={"cif_2": "cif", "conf_low_2": "lo", "conf_high_2": "hi"}
+            ).assign(group=CAUSES["2"])[["group", "time", "n_risk", "cif", "lo", "hi"]],
+        ],
+        ignore_index=True,
+    )
+    fn = "reunistat.models.survival.aalen_johansen"
+    ctx.write_frame(
+        "aj_overall",
+        long,
+        title="Cumulative incidence of re-entry and of competing exits (Aalen-Johansen)",
+        function=fn,
+        disclosure={"type": "curve", "estimate_cols": ["cif", "lo", "hi"]},
+        notes=["n_risk: returns still followed just after the time shown (days)."],
+        digits=4,
+    )
+    fig = curve_figure(
+        long,
+        None,
+        estimate="cif",
+        conf=("lo", "hi"),
+        title="Re-entry and competing exits after a return home",
+        ylabel="Cumulative incidence",
+    )
+    ctx.write_figure(
+        "aj_overall",
+        fig,
+        alt="Two cumulative incidence curves over years since the return home: re-entry to "
+        "care, and exits that end the chance of re-entry (reaching 18 or another permanent "
+        "exit), with 95% confidence bands.",
+        title="Cumulative incidence of re-entry with competing exits",
+        function=fn,
+    )
+    fg = fine_gray("~ " + ctx.config.covariates, sp, "days_followed", "event_type")
+    _write_model(
+        ctx,
+        "fine_gray",
+        fg,
+        _model_spec(ctx, fg, sp, "reentered"),
+        "Fine-Gray model of re-entry with competing exits: subdistribution hazard ratios",
+        "SHR",
+        "reunistat.models.survival.fine_gray",
+        "Competing events: reaching 18 and other permanent exits.",
+    )
+    rec = recurrent_episodes(sp)
+    ag = andersen_gill(
+        ctx.config.covariates, rec, "start_days", "stop_days", "reentered", id_col="CHILD"
+    )
+    _write_model(
+        ctx,
+        "recurrent",
+        ag,
+        _model_spec(ctx, ag, rec, "reentered"),
+        "Andersen-Gill model of repeated re-entries: hazard ratios",
+        "HR",
+        "reunistat.models.survival.andersen_gill",
+        "Time since the child's first return home; robust errors clustered by child.",
+    )
+
+
+if __name__ == "__main__":
+    run_script(__file__)

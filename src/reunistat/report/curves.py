@@ -1,0 +1,134 @@
+"""Publishing cumulative re-entry curves: cut for disclosure, at-risk rows, horizon values.
+
+A curve from :func:`reunistat.models.survival.kaplan_meier` or
+:func:`~reunistat.models.survival.aalen_johansen` is exact; what is published
+is the curve after :func:`reunistat.report.disclosure.cut_curve`, the numbers
+at risk at round times, and the cumulative re-entry at chosen horizons read
+from the *published* curve (so every number shown rests on the published
+steps), with ``c`` where fewer than the threshold remain at risk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from reunistat.report.disclosure import (
+    NOT_APPLICABLE,
+    SUPPRESSED,
+    DisclosureRules,
+    at_risk_table,
+    cut_curve,
+)
+
+_AGE_ORDER = ["under 1", "1-4", "5-9", "10-15", "16+"]
+
+
+@dataclass
+class PublishedCurve:
+    """A curve ready to write: the cut curve, its at-risk rows and horizon values."""
+
+    curve: pd.DataFrame
+    at_risk: pd.DataFrame
+    horizons: pd.DataFrame
+    estimate: str
+    conf: tuple[str, str]
+
+
+def relabel_groups(curve: pd.DataFrame, group_col: str = "group") -> pd.DataFrame:
+    """Drop the ``variable=`` prefix of group labels and order groups naturally.
+
+    Age bands follow the DfE order; other labels sort as text, ``all`` first.
+    """
+    out = curve.copy()
+    out[group_col] = out[group_col].astype(str).str.split("=", n=1).str[-1]
+    labels = list(pd.unique(out[group_col]))
+    order = [a for a in _AGE_ORDER if a in labels]
+    if len(order) != len(labels):
+        order = sorted(labels, key=lambda s: (s != "all", s))
+    rank = {g: i for i, g in enumerate(order)}
+    out["_rank"] = out[group_col].map(rank)
+    return (
+        out.sort_values(["_rank", "time"], kind="stable")
+        .drop(columns="_rank")
+        .reset_index(drop=True)
+    )
+
+
+def publish_curve(
+    curve: pd.DataFrame,
+    rules: DisclosureRules,
+    horizons_days: Sequence[int],
+    *,
+    estimate: str = "cumulative_incidence",
+    conf: tuple[str, str] = ("ci_low", "ci_high"),
+    event_cols: Sequence[str] = ("n_event",),
+    at_risk_days: Sequence[int] = (0, 365, 730, 1096, 1461, 1826, 2191),
+    drop_cols: Sequence[str] = ("n_censor", "surv", "std_err", "conf_low", "conf_high"),
+) -> PublishedCurve:
+    """Return the disclosure-controlled curve, its at-risk table and horizon values.
+
+    Parameters
+    ----------
+    curve : DataFrame
+        A tidy curve (``group, time, n_risk, n_event, ...``), exact.
+    rules : DisclosureRules
+        Disclosure rules.
+    horizons_days : sequence of int
+        Horizons for the table of cumulative re-entry.
+    estimate, conf : str, (str, str)
+        The estimate column and its interval columns.
+    event_cols : sequence of str
+        Event count columns (one per event type).
+    at_risk_days : sequence of int
+        Times of the at-risk rows under the figure.
+    drop_cols : sequence of str
+        Columns not published (counts and the survival scale).
+    """
+    curve = relabel_groups(curve)
+    start = {estimate: 0.0, conf[0]: 0.0, conf[1]: 0.0}
+    keep_cols = ["group", "time", "n_risk", *event_cols, estimate, *conf]
+    drop = [c for c in curve.columns if c not in keep_cols or c in drop_cols]
+    cut = cut_curve(
+        curve.drop(columns=[c for c in drop if c not in event_cols]),
+        rules,
+        event_cols=event_cols,
+        start=start,
+    )
+    at_risk = at_risk_table(curve, at_risk_days, rules)
+    rows = []
+    for group, g in cut.groupby("group", sort=False):
+        raw = curve.loc[curve["group"] == group]
+        for h in horizons_days:
+            rows.append(
+                {"group": group, "horizon_days": h, **_at(g, raw, h, rules, estimate, conf)}
+            )
+    return PublishedCurve(cut, at_risk, pd.DataFrame(rows), estimate, conf)
+
+
+def _at(
+    cut: pd.DataFrame,
+    raw: pd.DataFrame,
+    h: int,
+    rules: DisclosureRules,
+    estimate: str,
+    conf: tuple[str, str],
+) -> dict[str, object]:
+    times = raw["time"].to_numpy(dtype=float)
+    i = int(np.searchsorted(times, h, side="left"))
+    n_risk = float(raw["n_risk"].iloc[i]) if i < len(raw) else 0.0
+    if n_risk == 0:
+        return {"n_risk": NOT_APPLICABLE, estimate: NOT_APPLICABLE, "conf_low": "", "conf_high": ""}
+    if rules.apply and n_risk < rules.threshold:
+        return {"n_risk": SUPPRESSED, estimate: SUPPRESSED, "conf_low": "", "conf_high": ""}
+    j = int(np.searchsorted(cut["time"].to_numpy(dtype=float), h, side="right")) - 1
+    row = cut.iloc[max(j, 0)]
+    return {
+        "n_risk": str(int(rules.round(np.array([n_risk]))[0])),
+        estimate: f"{row[estimate]:.4f}",
+        "conf_low": f"{row[conf[0]]:.4f}",
+        "conf_high": f"{row[conf[1]]:.4f}",
+    }
