@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from reunistat.pipeline import Context, run_script
 from reunistat.report.figures import flow_figure
-from reunistat.report.tables import flow_table
+from reunistat.report.tables import flow_table, format_number
 
 FUNCTION = "reunistat.cohort.build_cohort"
 
@@ -27,7 +27,7 @@ def run(ctx: Context) -> None:
     steps = []
     for row in t.loc[keep].itertuples(index=False):
         counts = ", ".join(
-            f"{getattr(row, c)} {c}"
+            f"{format_number(getattr(row, c))} {c}"
             for c in ("children", "episodes", "periods", "spells")
             if str(getattr(row, c)) not in ("", "nan", "<NA>")
         )

@@ -53,6 +53,7 @@ def run(ctx: Context) -> None:
             estimate=pub.estimate,
             conf=pub.conf,
             title=f"Cumulative re-entry to care after a return home: {label}",
+            xmax_days=max(ctx.config.horizons_days) + 180,
         )
         groups = ", ".join(pd.unique(pub.curve["group"]).astype(str))
         ctx.write_figure(
@@ -61,7 +62,7 @@ def run(ctx: Context) -> None:
             alt=f"Step curves of the cumulative share of returns home followed by re-entry to "
             f"care, over years since the return, with 95% confidence bands, for {label} "
             f"({groups}); the numbers still at risk are listed under the axis.",
-            title=f"Cumulative re-entry by {label}",
+            title="Cumulative re-entry, " + (label if col is None else f"by {label}"),
             function=FUNCTION,
         )
         horizons.append(pub.horizons.assign(variable=label))

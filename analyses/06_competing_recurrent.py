@@ -14,7 +14,7 @@ from reunistat.report.curves import publish_curve
 from reunistat.report.figures import curve_figure
 from reunistat.report.tables import formula_variables, model_table, smallest_cell, term_label
 
-CAUSES = {"1": "re-entry to care", "2": "competing exit (reached 18, other permanent exit)"}
+CAUSES = {"1": "re-entry to care", "2": "competing exit\n(reached 18, other)"}
 
 
 def _model_spec(ctx: Context, res, data: pd.DataFrame, event_col: str) -> dict:
@@ -93,6 +93,7 @@ def run(ctx: Context) -> None:
         conf=("lo", "hi"),
         title="Re-entry and competing exits after a return home",
         ylabel="Cumulative incidence",
+        xmax_days=max(ctx.config.horizons_days) + 180,
     )
     ctx.write_figure(
         "aj_overall",

@@ -76,6 +76,8 @@ def run(ctx: Context) -> None:
     ctx.value("power_reps", reps, function=FUNCTION)
     ctx.value("power_pilot", design.n_pilot, function=FUNCTION)
     ctx.value("power_las", design.n_authorities, function=FUNCTION)
+    ctx.value("power_years", design.years, function=FUNCTION, fmt="{:g}")
+    ctx.value("power_adoption_year", design.adoption_year, function=FUNCTION, fmt="{:g}")
 
 
 if __name__ == "__main__":

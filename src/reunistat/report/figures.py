@@ -9,6 +9,7 @@ and a ``.alt.txt`` file holding the alt text.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,16 @@ def save_figure(fig: Figure, stem: Path, alt: str, source: str) -> list[Path]:
         The source/version line printed under the figure.
     """
     stem.parent.mkdir(parents=True, exist_ok=True)
-    fig.text(0.01, 0.005, source, fontsize=6.5, color="#505050", ha="left", va="bottom")
+    width = int(fig.get_figwidth() * 17)
+    fig.text(
+        0.01,
+        0.005,
+        "\n".join(textwrap.wrap(source, width)),
+        fontsize=6.5,
+        color="#505050",
+        ha="left",
+        va="bottom",
+    )
     png, svg, txt = (stem.with_suffix(s) for s in (".png", ".svg", ".alt.txt"))
     with matplotlib.rc_context(_RC):
         fig.savefig(png, format="png", dpi=120, metadata={"Software": None})
@@ -72,6 +82,7 @@ def curve_figure(
     ylabel: str = "Cumulative re-entry",
     xlabel: str = "Years since return home",
     group_col: str = "group",
+    xmax_days: float | None = None,
 ) -> Figure:
     """Step curves by group with their intervals and, below, the numbers at risk.
 
@@ -80,7 +91,8 @@ def curve_figure(
     """
     with matplotlib.rc_context(_RC):
         fig = new_figure(7.0, 5.2 if at_risk is not None else 4.2)
-        ax = fig.add_axes((0.1, 0.36 if at_risk is not None else 0.14, 0.62, 0.55))
+        box = (0.1, 0.36, 0.62, 0.55) if at_risk is not None else (0.1, 0.16, 0.62, 0.74)
+        ax = fig.add_axes(box)
         for i, (label, g) in enumerate(curve.groupby(group_col, sort=False)):
             col = _PALETTE[i % len(_PALETTE)]
             x = g["time"].to_numpy(dtype=float) / 365.25
@@ -92,8 +104,10 @@ def curve_figure(
         ax.set_title(title, loc="left")
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
         ax.set_ylim(bottom=0)
+        if xmax_days is not None:
+            ax.set_xlim(0, xmax_days / 365.25)
         ax.grid(axis="y", color="#dddddd", lw=0.6)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
         if at_risk is not None:
             _at_risk_rows(fig, ax, at_risk, group_col)
     return fig
@@ -135,6 +149,11 @@ def forest_figure(tidy: pd.DataFrame, *, label: str, title: str) -> Figure:
         )
         ax.axvline(1.0, color="#808080", lw=0.8, ls="--")
         ax.set_xscale("log")
+        lo, hi = float(t["conf_low"].min()), float(t["conf_high"].max())
+        ticks = [x for x in (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0) if lo <= x <= hi]
+        ticks = sorted({*ticks, 1.0})
+        ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_yticks(y, [str(s) for s in t["term"]], fontsize=7)
         ax.set_xlabel(f"{label} (95% CI, log scale)")
         ax.set_title(title, loc="left")
@@ -185,11 +204,10 @@ def flow_figure(steps: Sequence[tuple[str, str, bool]], title: str) -> Figure:
         y = len(steps)
         last_main: float | None = None
         for text, count, excl in steps:
-            x = 0.62 if excl else 0.05
+            x = 0.5 if excl else 0.05
+            text = "\n".join(textwrap.wrap(text, 60))
             box = dict(boxstyle="round,pad=0.3", fc="#f2f2f2" if excl else "#dde7f0", ec="#555")
-            ax.text(
-                x, y, f"{text}\n{count}", ha="left", va="center", fontsize=7, bbox=box, wrap=True
-            )
+            ax.text(x, y, f"{text}\n{count}", ha="left", va="center", fontsize=7, bbox=box)
             if not excl:
                 if last_main is not None:
                     ax.annotate(
