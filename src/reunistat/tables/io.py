@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from reunistat.tables import schema
-from reunistat.tables.keys import UID, child_uid, has_la
+from reunistat.tables.keys import CID, UID, child_uid, has_la
 
 #: Internal column: the rank of the annual return a row came from (0 = earliest).
 RETURN_COL = "_RETURN"
@@ -202,6 +202,8 @@ def _key(table: str, df: pd.DataFrame) -> list[str]:
     }.get(table)
     if base is None:
         return []
+    if CID in df.columns and table in ("header", "episodes"):
+        return [CID, *base[1:]]
     if "LA" in df.columns and table in ("header", "episodes"):
         return ["LA", *base]
     return base
@@ -213,8 +215,10 @@ def _resolve(df: pd.DataFrame, table: str, key: list[str]) -> tuple[pd.DataFrame
     dec_filled = df["DEC"].notna() if "DEC" in df.columns else pd.Series(True, index=df.index)
     clash = df.assign(_f=dec_filled).duplicated(subset=[*key, RETURN_COL, "_f"], keep=False)
     if clash.any():
-        detail = f"more than one different row for {'+'.join(key)} in one return"
-        problems = problems_frame(df, clash.to_numpy(), table, key[-1], "duplicate", detail=detail)
+        names = ["LA+CHILD" if k == CID else k for k in key]
+        detail = f"more than one different row for {'+'.join(names)} in one return"
+        column = "CHILD" if key[-1] == CID else key[-1]
+        problems = problems_frame(df, clash.to_numpy(), table, column, "duplicate", detail=detail)
     df = df.assign(_dec_filled=dec_filled).sort_values(
         [*key, "_dec_filled", RETURN_COL], kind="stable"
     )
@@ -298,9 +302,8 @@ def prepare_tables(
     files : mapping of str to int, optional
         How many files each table came from (for the stacking report).
     """
-    tables: dict[str, pd.DataFrame] = {}
+    parsed: dict[str, tuple[pd.DataFrame, int]] = {}
     probs = []
-    rows = []
     for name, value in raw.items():
         if name not in schema.TABLES or value is None:
             continue
@@ -319,19 +322,33 @@ def prepare_tables(
                 f"it has {list(df.columns)}"
             )
         df, p = parse_table(df, name)
+        parsed[name] = (df, len(frames))
+        probs.append(p)
+    for name in schema.REQUIRED_TABLES:
+        if name not in parsed:
+            raise ValueError(f"the extract has no {name!r} table (required)")
+    _add_child_keys(parsed["header"][0], parsed["episodes"][0])
+    tables: dict[str, pd.DataFrame] = {}
+    rows = []
+    for name, (df, n_frames) in parsed.items():
         df, counts, p2 = stack_returns(df, name)
         tables[name] = df.drop(columns=[RETURN_COL])
-        probs += [p, p2]
-        n_files = (files or {}).get(name, len(frames))
-        rows.append({"table": name, "files": n_files, **counts})
-    for name in schema.REQUIRED_TABLES:
-        if name not in tables:
-            raise ValueError(f"the extract has no {name!r} table (required)")
-    use_la = has_la(tables["header"], tables["episodes"])
-    for name in schema.REQUIRED_TABLES:
-        tables[name][UID] = child_uid(tables[name].drop(columns=UID, errors="ignore"), use_la)
+        probs.append(p2)
+        rows.append({"table": name, "files": (files or {}).get(name, n_frames), **counts})
     problems = pd.concat(probs, ignore_index=True) if probs else empty_problems()
     return Extract(tables=tables, problems=problems, stacking=pd.DataFrame(rows))
+
+
+def _add_child_keys(header: pd.DataFrame, episodes: pd.DataFrame) -> None:
+    """Add the child key ``_uid`` (text) and ``_cid`` (integer, shared) to both tables."""
+    use_la = has_la(header, episodes)
+    uid_h = child_uid(header.drop(columns=UID, errors="ignore"), use_la)
+    uid_e = child_uid(episodes.drop(columns=UID, errors="ignore"), use_la)
+    codes, _ = pd.factorize(pd.concat([uid_h, uid_e], ignore_index=True))
+    header[UID] = uid_h.to_numpy()
+    header[CID] = codes[: len(header)]
+    episodes[UID] = uid_e.to_numpy()
+    episodes[CID] = codes[len(header) :]
 
 
 def _table_of(path: Path) -> str | None:

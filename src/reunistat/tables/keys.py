@@ -12,6 +12,8 @@ import pandas as pd
 SEP = "\x1f"
 #: The child key column added to header and episodes.
 UID = "_uid"
+#: An integer child key shared by header and episodes (fast to sort and match).
+CID = "_cid"
 
 
 def has_la(*frames: pd.DataFrame) -> bool:
@@ -40,7 +42,7 @@ def sort_by_child(df: pd.DataFrame, use_la: bool, date_col: str = "DECOM") -> pd
     millions of rows); rows of one child are ordered by ``date_col``.
     """
     uid = child_uid(df, use_la)
-    codes, _ = pd.factorize(uid)
+    codes = df[CID].to_numpy() if CID in df.columns else pd.factorize(uid)[0]
     order = np.lexsort((df[date_col].to_numpy(), codes))
     if UID not in df.columns:
         df = df.assign(**{UID: uid})

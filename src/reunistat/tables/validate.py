@@ -24,7 +24,7 @@ from reunistat import codes
 from reunistat.dates import eighteenth_birthday
 from reunistat.tables import schema
 from reunistat.tables.io import Extract, empty_problems, prepare_tables, problems_frame
-from reunistat.tables.keys import SEP, UID, child_uid, has_la, sort_by_child
+from reunistat.tables.keys import CID, SEP, UID, child_uid, has_la, sort_by_child
 
 Mode = Literal["strict", "lenient"]
 EARLIEST_DATE = pd.Timestamp("1900-01-01")
@@ -210,14 +210,18 @@ def check_episode_sequence(e: pd.DataFrame) -> pd.DataFrame:
 
 def check_linkage(header: pd.DataFrame, e: pd.DataFrame, use_la: bool) -> pd.DataFrame:
     """Check that every episode's child has a header row and every header child an episode."""
-    h_uid = child_uid(header, use_la)
     out = []
-    m = ~e["_uid"].isin(set(h_uid))
+    if CID in header.columns and CID in e.columns:  # shared integer keys: fast
+        m = ~np.isin(e[CID].to_numpy(), header[CID].to_numpy())
+        m2 = ~np.isin(header[CID].to_numpy(), e[CID].to_numpy())
+    else:
+        h_uid = child_uid(header, use_la)
+        m = ~e[UID].isin(set(h_uid)).to_numpy()
+        m2 = ~h_uid.isin(set(e[UID])).to_numpy()
     if m.any():
-        out.append(problems_frame(e, m.to_numpy(), "episodes", "CHILD", "no_header"))
-    m2 = ~h_uid.isin(set(e["_uid"]))
+        out.append(problems_frame(e, m, "episodes", "CHILD", "no_header"))
     if m2.any():
-        out.append(problems_frame(header, m2.to_numpy(), "header", "CHILD", "no_episodes"))
+        out.append(problems_frame(header, m2, "header", "CHILD", "no_episodes"))
     return pd.concat(out, ignore_index=True) if out else empty_problems()
 
 
@@ -242,8 +246,9 @@ def find_problems(
     for name, df in tabs.items():
         found.append(check_columns(df, name, data_end))
     e = sort_by_child(eps, use_la)
-    h = header.assign(_uid=child_uid(header, use_la)).drop_duplicates("_uid")
-    dob = e["_uid"].map(h.set_index("_uid")["DOB"])
+    key = CID if CID in header.columns and CID in e.columns else UID
+    h = header.assign(_uid=child_uid(header, use_la)).drop_duplicates(key)
+    dob = e[key].map(h.set_index(key)["DOB"])
     found += [check_episode_dates(e, dob), check_episode_sequence(e), check_linkage(h, e, use_la)]
     nonempty = [f for f in found if not f.empty]
     problems = pd.concat(nonempty, ignore_index=True) if nonempty else empty_problems()
