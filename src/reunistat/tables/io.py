@@ -257,7 +257,8 @@ def stack_returns(
     ident = np.zeros(len(df), dtype=bool)
     if maybe.any():
         ident[maybe] = df.loc[maybe].duplicated(subset=declared, keep="last").to_numpy()
-    df = df.loc[~ident]
+    if ident.any():
+        df = df.loc[~ident]
     problems = empty_problems()
     superseded = 0
     if key and maybe.any():  # rows sharing a key exist: resolve only those
@@ -273,7 +274,9 @@ def stack_returns(
         "superseded": superseded,
         "rows_kept": len(df),
     }
-    return df.reset_index(drop=True), counts, problems
+    if not isinstance(df.index, pd.RangeIndex) or df.index.start != 0 or df.index.step != 1:
+        df = df.reset_index(drop=True)
+    return df, counts, problems
 
 
 # ---------------------------------------------------------------------------
