@@ -221,6 +221,8 @@ def test_a_child_who_dies():
         exits=exits,
     )
     c = build_cohort(t, CFG)
+    no_la = build_cohort({**t, "exits": exits.drop(columns="LA")}, CFG)
+    pd.testing.assert_frame_equal(no_la.spells, c.spells)
     a, b = c.spells.iloc[0], c.spells.iloc[1]
     assert (a.censor_reason, a.event_type, a.days_followed) == ("death", 2, 214)
     # B died in care: the re-entry is observed; the period ending E2 is no return

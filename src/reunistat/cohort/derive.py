@@ -83,11 +83,16 @@ def infer_data_end(episodes: pd.DataFrame) -> pd.Timestamp:
     return pd.Timestamp(latest)
 
 
-def _exits(tables: Mapping[str, pd.DataFrame], use_la: bool) -> pd.DataFrame:
+def _exits(tables: Mapping[str, pd.DataFrame], e: pd.DataFrame, use_la: bool) -> pd.DataFrame:
+    """Each child's earliest known death or other exit, indexed by child key."""
     ex = tables.get("exits")
     if ex is None or ex.empty:
         return pd.DataFrame({"EXIT_DATE": pd.Series(dtype="datetime64[ns]"), "EXIT_REASON": []})
-    ex = ex.assign(_uid=child_uid(ex, use_la and has_la(ex)))
+    if use_la and not has_la(ex):  # exits without LA: find the child by its id
+        uid = ex["CHILD"].map(e.drop_duplicates("CHILD").set_index("CHILD")["_uid"])
+    else:
+        uid = child_uid(ex, use_la)
+    ex = ex.assign(_uid=uid.to_numpy()).dropna(subset=["_uid"])
     return ex.sort_values("EXIT_DATE").drop_duplicates("_uid").set_index("_uid")
 
 
@@ -100,7 +105,7 @@ def _spells(
 ) -> pd.DataFrame:
     header = covariates.child_table(tables["header"], use_la)
     dob = returns["_uid"].map(header["DOB"])
-    ex = _exits(tables, use_la)
+    ex = _exits(tables, e, use_la)
     out = outcomes.follow_up(
         returns,
         data_end,
