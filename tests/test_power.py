@@ -34,7 +34,7 @@ def test_baseline_reproduces_national_curve() -> None:
         assert abs(obs - p) < 0.01, (h, obs)
 
 
-def test_simulation_matches_schoenfeld_and_expected_events() -> None:
+def test_simulation_matches_closed_form_and_expected_events() -> None:
     r = simulate_power(SMALL, n_replicates=150, seed=3)
     mc = float(np.sqrt(r.cov.loc["power", "power"]))
     assert abs(r.params["power"] - r.fit_stats["freedman_power"]) < 3 * mc
