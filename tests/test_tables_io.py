@@ -106,6 +106,11 @@ def test_cli_validate_and_cohort(tmp_path: Path):
     assert r.exit_code == 0, r.output
     assert "returns home (spells): 3" in r.output and "1 year" in r.output
     assert len(pd.read_parquet(out)) == 3
+    from reunistat.cohort.output import read_provenance
+
+    prov = read_provenance(out)
+    assert prov["data_end"] == "2020-03-31" and prov["n_spells"] == 3
+    assert prov["flow"][0]["stage"] == "start" and len(prov["spells_sha256"]) == 64
 
 
 def test_cli_strict_failure_and_lenient(tmp_path: Path):

@@ -82,6 +82,7 @@ def cohort(
 ) -> None:
     """Derive the spells table (one row per return home) and print its flow and summary."""
     from reunistat.cohort import CohortConfig, build_cohort, summary_text
+    from reunistat.cohort.output import write_spells
     from reunistat.tables import ValidationError, read_extract
 
     cfg = _config(config, data_end, no_e13, mode, la, ignore_rule)
@@ -92,11 +93,7 @@ def cohort(
         typer.echo(str(err), err=True)
         typer.echo("(use --mode lenient to exclude these children and go on)", err=True)
         raise typer.Exit(code=1) from err
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".csv":
-        result.spells.to_csv(out, index=False)
-    else:
-        result.spells.to_parquet(out, index=False)
+    write_spells(result, out)
     if flow_out is not None:
         result.flow.to_csv(flow_out, index=False)
     typer.echo(summary_text(result))
