@@ -12,6 +12,7 @@ from reunistat.costs import (
     invest_to_save_table,
     national_costs,
     reprice,
+    reprice_costs,
     sensitivity_table,
 )
 
@@ -65,6 +66,9 @@ def test_editable_costs_and_reprice() -> None:
     assert reprice(61_614.0, {"2012/13": 100.0, "2022/23": 125.0}, "2012/13", "2022/23") == (
         pytest.approx(77_017.5)
     )
+    rc = reprice_costs(holmes_2014(), {"2012/13": 100.0, "2022/23": 125.0}, "2022/23")
+    assert rc.support_per_child == pytest.approx(5_627 * 1.25) and rc.price_base == "2022/23"
+    assert national_costs(rc)["total_gbp"].iloc[1] == pytest.approx(10_080 * 5_627 * 1.25)
     with pytest.raises(ValueError, match="no value for '2023/24'"):
         reprice(1.0, {"2012/13": 100.0}, "2012/13", "2023/24")
     with pytest.raises(ValueError, match="finite number"):

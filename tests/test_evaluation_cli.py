@@ -57,5 +57,21 @@ def test_power_and_costs() -> None:
     c = runner.invoke(app, ["costs", "--ci", "0.6", "0.94", "--sensitivity"])
     assert c.exit_code == 0, c.output
     assert "291,927,132" in c.output and "56,720,160" in c.output and "2012/13" in c.output
+    r = runner.invoke(
+        app,
+        [
+            "costs",
+            "--price-index",
+            "2012/13=100",
+            "--price-index",
+            "2020/21=110",
+            "--to-year",
+            "2020/21",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "2020/21 prices" in r.output and f"{round(10_080 * 5_627 * 1.1):,}" in r.output
+    nope = runner.invoke(app, ["costs", "--to-year", "2020/21"])
+    assert nope.exit_code == 1 and "no value for '2012/13'" in nope.output
     bad = runner.invoke(app, ["power", "--pilots", "0"])
     assert bad.exit_code == 1 and "n_pilot" in bad.output

@@ -155,6 +155,28 @@ def reprice(
     return amount * (index[to_year] / index[from_year])
 
 
+def reprice_costs(costs: UnitCosts, index: Mapping[str, float], to_year: str) -> UnitCosts:
+    """Return ``costs`` with both unit costs moved to ``to_year`` prices by a user-supplied index.
+
+    ``index`` must hold values for ``costs.price_base`` and ``to_year`` (copied
+    from a published table; reunistat ships none).
+
+    Examples
+    --------
+    >>> c = reprice_costs(holmes_2014(), {"2012/13": 100.0, "2015/16": 110.0}, "2015/16")
+    >>> round(c.failed_return_per_child_year), c.price_base
+    (67775, '2015/16')
+    """
+    f = float(reprice(1.0, index, costs.price_base, to_year))
+    return costs.replace(
+        failed_return_per_child_year=costs.failed_return_per_child_year * f,
+        support_per_child=costs.support_per_child * f,
+        price_base=to_year,
+        source=f"{costs.source} Repriced from {costs.price_base} to {to_year} with a "
+        f"user-supplied index ({index[costs.price_base]} -> {index[to_year]}).",
+    )
+
+
 def _risk_treated(p0: np.ndarray | float, effect: np.ndarray, scale: EffectScale) -> np.ndarray:
     p0 = np.asarray(p0, dtype=float)
     if scale == "hazard_ratio":

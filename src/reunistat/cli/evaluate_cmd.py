@@ -193,6 +193,16 @@ def costs(
     failed_cost: Annotated[float, typer.Option(help="£ per failed return per year.")] = 61_614,
     support_cost: Annotated[float, typer.Option(help="£ support per child.")] = 5_627,
     sensitivity: Annotated[bool, typer.Option("--sensitivity", help="Print the grid.")] = False,
+    price_index: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Inflation index value YEAR=VALUE from a published table (give the 2012/13 "
+            "value and the --to-year value); none is built in."
+        ),
+    ] = None,
+    to_year: Annotated[
+        str | None, typer.Option(help="Report in this year's prices (needs --price-index).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 2014,
 ) -> None:
     """Invest-to-save: re-entries avoided and money saved vs the cost of support (Holmes 2014)."""
@@ -202,6 +212,9 @@ def costs(
         uc = c.holmes_2014().replace(
             failed_return_per_child_year=failed_cost, support_per_child=support_cost
         )
+        if to_year is not None:
+            index = dict(_year_value(v) for v in price_index or [])
+            uc = c.reprice_costs(uc, index, to_year)
         sc = cast("c.EffectScale", scale)
         r = c.invest_to_save(
             effect,
@@ -218,7 +231,9 @@ def costs(
         raise typer.Exit(code=1) from err
     typer.echo(f"Unit costs: {uc.source}")
     typer.echo(
-        f"National figures ({uc.price_base} prices; no inflation index applied):\n"
+        f"National figures ({uc.price_base} prices"
+        + ("; no inflation index applied" if to_year is None else "")
+        + "):\n"
         + c.national_costs(uc).to_string(index=False, float_format=lambda x: f"{x:,.0f}")
     )
     typer.echo(f"\nInvest to save ({scale.replace('_', ' ')} {effect:g}, {uc.price_base} prices)")
@@ -228,6 +243,14 @@ def costs(
         t = c.sensitivity_table(effect, effect_scale=sc, costs=uc)
         typer.echo("\nSensitivity (net saving, £)")
         typer.echo(t.to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+
+
+def _year_value(text: str) -> tuple[str, float]:
+    year, _, value = text.partition("=")
+    try:
+        return year.strip(), float(value)
+    except ValueError as err:
+        raise ValueError(f"--price-index must look like 2012/13=100.0, got {text!r}") from err
 
 
 def register(app: typer.Typer) -> None:
