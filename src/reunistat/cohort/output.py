@@ -24,7 +24,8 @@ def provenance(cohort: Cohort) -> dict[str, Any]:
     from reunistat import __version__
     from reunistat.results import data_hash
 
-    flow = cohort.flow.astype(object).where(cohort.flow.notna(), None)
+    flow = cohort.flow.astype(object)
+    flow[cohort.flow.isna().to_numpy()] = None
     return {
         "reunistat_version": __version__,
         "config": {k: str(v) for k, v in dataclasses.asdict(cohort.config).items()},
