@@ -62,6 +62,7 @@ def test_every_registered_output_exists_and_matches_the_manifest(first_run):
         "tables/table1.csv",
         "tables/cohort_flow.md",
         "tables/cox.html",
+        "reunistat_tables.xlsx",
         "tables/logistic.csv",
         "figures/cox_forest.svg",
         "figures/cox_forest.png",

@@ -361,8 +361,9 @@ class Context:
         """
         from reunistat.report.tables import write_table
 
+        counted = disclosure.get("type") in ("counts", "curve")
         paths = write_table(
-            df, self.out / "tables" / name, title, _notes(self, notes), readable, digits
+            df, self.out / "tables" / name, title, _notes(self, notes, counted), readable, digits
         )
         self._register(paths[0], function, "table", title, _jsonable(disclosure))
         for p in paths[1:]:
@@ -412,9 +413,9 @@ class Context:
         self.log(f"  skipped {output}: {reason}")
 
 
-def _notes(ctx: Context, notes: Sequence[str]) -> list[str]:
+def _notes(ctx: Context, notes: Sequence[str], counted: bool = True) -> list[str]:
     out = list(notes)
-    if ctx.rules.apply:
+    if ctx.rules.apply and counted:
         r = ctx.rules
         out.append(
             f"c: suppressed (fewer than {r.threshold}, or would reveal such a count)"
@@ -549,6 +550,9 @@ def reproduce(
     timings["read and derive cohort"] = round(time.perf_counter() - t0, 2)
     _run_values(ctx)
     timings.update(run_scripts(ctx, analysis_scripts(cfg.analyses_dir, only)))
+    t0 = time.perf_counter()
+    build_workbook(ctx)
+    timings["workbook"] = round(time.perf_counter() - t0, 2)
     if paper and cfg.paper_template is not None:
         t0 = time.perf_counter()
         ctx.script = cfg.paper_template.as_posix()
@@ -570,6 +574,75 @@ def reproduce(
             + "\n".join(f"  - {b}" for b in breaches[:50])
         )
     return RunResult(manifest, path, breaches)
+
+
+#: Tables copied into the Excel workbook, in order, when the run made them.
+WORKBOOK_TABLES = (
+    "table1",
+    "cohort_flow",
+    "km_horizons",
+    "cox",
+    "logistic",
+    "logistic_margins",
+    "logistic_outcome",
+    "fine_gray",
+    "recurrent",
+    "evaluation",
+    "power",
+    "costs_national",
+    "costs",
+)
+
+
+def build_workbook(ctx: Context) -> None:
+    """Write ``reunistat_tables.xlsx``: cover, notes and a sheet per main table (copies)."""
+    from reunistat.report.workbook import write_workbook
+
+    sheets = []
+    for name in WORKBOOK_TABLES:
+        rel = f"tables/{name}.csv"
+        if rel in ctx.outputs:
+            o = ctx.outputs[rel]
+            df = pd.read_csv(ctx.out / rel, dtype=str, keep_default_na=False)
+            sheets.append((name, o.title, f"{o.script} ({o.function})", df))
+    if not sheets:
+        return
+    v = {k: x["text"] for k, x in ctx.values.items()}
+    cover = [
+        v.get("data_label", ""),
+        v.get("data_description", ""),
+        f"Made by reunistat {package_versions()['reunistat']} (`reunistat reproduce`). "
+        "outputs/manifest.json records this file's SHA-256, the input data hashes, the "
+        "configuration, the seed, the software versions and the git commit.",
+        "The paper (outputs/paper) describes the definitions, methods and limitations.",
+    ]
+    notes = [
+        "Symbols: c = suppressed (a small count, or a cell that would reveal one); "
+        "z = not applicable; k = rounds to zero.",
+        v.get("disclosure_statement", ""),
+        "A return home: a period of care ending with REC E4A (planned), E4B (unplanned) or "
+        "E13; time zero is its end date. Re-entry: the start of the child's next period of care.",
+        "Follow-up ends at re-entry, the data end, the 18th birthday, death or another "
+        "permanent exit.",
+        "Ratios (HR, OR, SHR) describe associations in populations of children; they are not "
+        "tools for decisions about an individual child.",
+    ]
+    path = ctx.out / "reunistat_tables.xlsx"
+    write_workbook(
+        path,
+        title="Re-entry to care after a return home: tables",
+        cover=cover,
+        notes=notes,
+        sheets=sheets,
+    )
+    ctx.script = "reunistat.pipeline"
+    ctx._register(
+        path,
+        "reunistat.report.workbook.write_workbook",
+        "workbook",
+        "Excel workbook of the main tables",
+        {"type": "same_as", "of": [f"tables/{s[0]}.csv" for s in sheets]},
+    )
 
 
 def _run_values(ctx: Context) -> None:

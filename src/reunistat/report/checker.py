@@ -42,8 +42,8 @@ def _looks_like_id(token: str) -> bool:
 
 
 def file_text(path: Path) -> str:
-    """Return the text of an output file (a DOCX's XML; empty for images)."""
-    if path.suffix == ".docx":
+    """Return the text of an output file (a DOCX's or XLSX's XML; empty for images)."""
+    if path.suffix in (".docx", ".xlsx"):
         with zipfile.ZipFile(path) as z:
             return "\n".join(
                 z.read(n).decode("utf-8", "replace")
