@@ -168,3 +168,14 @@ def test_cli_ignore_rule(tmp_path: Path):
     assert r.exit_code == 1 and "dec_rec_pair" in r.output  # the blanked DEC still shows
     r = CliRunner().invoke(app, [*args, "--ignore-rule", "dec_rec_pair"])
     assert r.exit_code == 0, r.output
+
+
+def test_date_formats():
+    from reunistat.tables.io import _parse_dates
+
+    raw = pd.Series(
+        ["01/04/2019", "2019-04-01", "01/04/2019 00:00:00", "01/04/2019 00:00", None, "31/02/2019"]
+    )
+    d, bad = _parse_dates(raw)
+    assert d.iloc[:4].tolist() == [pd.Timestamp("2019-04-01")] * 4
+    assert pd.isna(d.iloc[4]) and bad.tolist() == [False] * 5 + [True]

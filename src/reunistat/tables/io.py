@@ -28,6 +28,9 @@ from reunistat.tables.keys import CID, UID, child_uid, has_la
 RETURN_COL = "_RETURN"
 #: Matching order: more specific names first, so ``la_2019_episodes`` is episodes.
 _MATCH_ORDER = ("episodes", "header", "postcodes", "npd", "cin", "exits", "la")
+#: Date formats accepted in CSV files, the DfE one first (a midnight time, as
+#: spreadsheets export it, and ISO dates are also read).
+DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S")
 _YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
 
 
@@ -124,17 +127,18 @@ def _as_text(s: pd.Series) -> pd.Series:
 
 
 def _parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse ``dd/mm/YYYY`` (or ISO) dates; return the dates and a mask of bad values."""
+    """Parse dates (:data:`DATE_FORMATS`); return the dates and a mask of bad values."""
     if pd.api.types.is_datetime64_any_dtype(s):
         d = pd.Series(pd.to_datetime(s).to_numpy(dtype="datetime64[ns]"), index=s.index)
         return d, pd.Series(False, index=s.index)
     txt = _as_text(s)
-    d = pd.to_datetime(txt, format="%d/%m/%Y", errors="coerce")
-    retry = d.isna() & txt.notna()
-    if retry.any():
-        d2 = pd.to_datetime(txt[retry], format="%Y-%m-%d", errors="coerce")
+    d = pd.to_datetime(txt, format=DATE_FORMATS[0], errors="coerce")
+    for fmt in DATE_FORMATS[1:]:
+        retry = d.isna() & txt.notna()
+        if not retry.any():
+            break
         d = d.copy()
-        d[retry] = d2
+        d[retry] = pd.to_datetime(txt[retry], format=fmt, errors="coerce")
     bad = d.isna() & txt.notna()
     return d.astype("datetime64[ns]"), bad
 
