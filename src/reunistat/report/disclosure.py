@@ -436,10 +436,14 @@ def check_curve(
             problems.append(
                 f"group {label!r}: {low.size} row(s) with fewer than {rules.threshold} at risk"
             )
-        est = g[list(estimate_cols)].to_numpy(dtype=float) if estimate_cols else None
+        est = (
+            g[list(estimate_cols)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+            if estimate_cols
+            else None
+        )
         if est is None or len(g) < 2:
             continue
-        moved = np.any(np.abs(np.diff(est, axis=0)) > 0, axis=1)
+        moved = np.any(np.abs(np.diff(np.nan_to_num(est, nan=-1.0), axis=0)) > 0, axis=1)
         drop = -np.diff(risk)
         bad = moved & (drop < rules.threshold - (rules.rounding or 0))
         if bad.any():
