@@ -130,7 +130,7 @@ def _parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse dates (:data:`DATE_FORMATS`); return the dates and a mask of bad values."""
     if pd.api.types.is_datetime64_any_dtype(s):
         d = pd.Series(pd.to_datetime(s).to_numpy(dtype="datetime64[ns]"), index=s.index)
-        return d, pd.Series(False, index=s.index)
+        return d.dt.normalize(), pd.Series(False, index=s.index)
     txt = _as_text(s)
     d = pd.to_datetime(txt, format=DATE_FORMATS[0], errors="coerce")
     for fmt in DATE_FORMATS[1:]:
@@ -140,7 +140,7 @@ def _parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         d = d.copy()
         d[retry] = pd.to_datetime(txt[retry], format=fmt, errors="coerce")
     bad = d.isna() & txt.notna()
-    return d.astype("datetime64[ns]"), bad
+    return d.astype("datetime64[ns]").dt.normalize(), bad
 
 
 def _parse_int(s: pd.Series) -> tuple[pd.Series, pd.Series]:
