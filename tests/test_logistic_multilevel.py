@@ -65,3 +65,24 @@ def test_multilevel_recovers_truth_at_scale():
         assert ci.loc[term, "conf_low"] < truth[term] < ci.loc[term, "conf_high"], term
     assert abs(est["return_type[T.planned]"] - truth["return_type[T.planned]"]) < 0.1
     assert fit.fit_stats["sigma2_la"] == pytest.approx(0.25, rel=0.35)
+
+
+@pytest.mark.parametrize("n_agq", [1, 5])
+def test_exact_gradient_matches_finite_differences(n_agq):
+    from reunistat.models.logistic.design import build_design
+    from reunistat.models.logistic.multilevel import _Problem
+    from reunistat.models.logistic.vcov import cluster_codes
+
+    df = sim.simulate_spells(800, seed=8, n_la=12, clustering="random_intercept")
+    d = build_design("~ section20 + prior_periods + age_band", df)
+    codes, g = cluster_codes(d.frame["LA"])
+    nodes, w = np.polynomial.hermite.hermgauss(n_agq)
+    prob = _Problem(d.X, d.y, codes, g, nodes, np.log(w), np.zeros(g))
+    theta = np.array([-1.0, 0.3, 0.2, 0.1, -0.2, 0.3, 0.1, np.log(0.6)])
+    _, grad = prob.value_and_grad(theta)
+    h = 1e-6
+    num = [
+        (prob.loglik(theta + h * e) - prob.loglik(theta - h * e)) / (2 * h)
+        for e in np.eye(len(theta))
+    ]
+    np.testing.assert_allclose(grad, num, atol=2e-6)

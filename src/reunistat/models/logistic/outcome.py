@@ -10,6 +10,14 @@ Spells ended before H by a competing exit (reaching 18, another permanent
 exit: ``censor_reason`` in ``age18``, ``death``, ``other_exit``) cannot
 re-enter; by default they are excluded like any other censored spell
 (``competing="exclude"``); ``competing="negative"`` counts them as negatives.
+
+Caveat (bias): a spell censored before H is kept if it re-entered before
+censoring and dropped if it did not, so when many spells are censored early
+(returns in the last year of data; children within a year of 18) the kept
+spells over-represent re-entry. For unbiased odds ratios, restrict the spells
+to returns that could be followed for H days (returned at least H days before
+the data end, and young enough not to reach 18 within H) before fitting; then
+no spell is excluded. ``n_excluded_censored`` says how much this matters.
 """
 
 from __future__ import annotations
