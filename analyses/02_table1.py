@@ -16,7 +16,7 @@ def run(ctx: Context) -> None:
     ctx.write_counts(
         "table1",
         t1,
-        title="Table 1: returns home by characteristics at return and re-entry to care",
+        title="Returns home by characteristics at return and re-entry to care",
         function=FUNCTION,
         notes=[
             "Re-entered: re-entry observed during follow-up (any length); percentages are of "

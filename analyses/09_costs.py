@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from reunistat.costs import invest_to_save, invest_to_save_table, national_costs
 from reunistat.pipeline import Context, run_script
+from reunistat.report.tables import gbp_millions
 
 
 def run(ctx: Context) -> None:
@@ -56,8 +57,8 @@ def run(ctx: Context) -> None:
         "costs_net_saving",
         float(net["estimate"]),
         function="reunistat.costs.invest_to_save",
-        fmt=f"£{net['estimate'] / 1e6:,.0f}m (95% interval £{net['conf_low'] / 1e6:,.0f}m "
-        f"to £{net['conf_high'] / 1e6:,.0f}m)",
+        fmt=f"{gbp_millions(net['estimate'])} (95% interval {gbp_millions(net['conf_low'])} "
+        f"to {gbp_millions(net['conf_high'])})",
     )
     ctx.value(
         "costs_prob_saving",

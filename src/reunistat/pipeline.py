@@ -682,6 +682,15 @@ def _run_values(ctx: Context) -> None:
         else "Disclosure control was not applied: the input is the committed synthetic sample.",
         function=fn,
     )
+    ctx.value(
+        "curve_disclosure_note",
+        "Curves and horizon figures are read from the published, disclosure-controlled "
+        f"curves, whose steps each rest on at least {r.threshold} re-entries, so they can lag "
+        "the exact estimate in small groups."
+        if r.apply
+        else "",
+        function=fn,
+    )
     ctx.value("reunistat_version", package_versions()["reunistat"], function=fn)
 
 

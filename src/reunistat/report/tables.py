@@ -240,6 +240,15 @@ def format_number(x: Any, digits: int = 2) -> str:
     return s
 
 
+def gbp_millions(x: float) -> str:
+    """Return pounds as millions with the sign in front.
+
+    >>> gbp_millions(-15_960_198), gbp_millions(18_515_100)
+    ('-£16m', '£19m')
+    """
+    return ("-" if x < 0 else "") + f"£{abs(x) / 1e6:,.0f}m"
+
+
 def model_table(tidy: pd.DataFrame, label: str, digits: int = 2) -> pd.DataFrame:
     """Return a readable model table: term, ratio (95% CI), p-value.
 
