@@ -204,3 +204,16 @@ def test_outputs_folder_that_is_not_ours_is_left_alone(tmp_path):
     with pytest.raises(PipelineError, match="left alone"):
         reproduce(_cfg(tmp_path), paper=False, log=lambda s: None)
     assert (tmp_path / "outputs" / "precious.txt").exists()
+
+
+def test_cli_verify_checks_files_against_the_manifest(first_run, tmp_path):
+    import shutil
+
+    cfg, _ = first_run
+    copy = tmp_path / "copy"
+    shutil.copytree(cfg.outputs_dir, copy)
+    res = CliRunner().invoke(app, ["reproduce", "--verify", "--out", str(copy)])
+    assert res.exit_code == 0, res.output
+    (copy / "tables/table1.csv").write_text("tampered\n")
+    res = CliRunner().invoke(app, ["reproduce", "--verify", "--out", str(copy)])
+    assert res.exit_code == 1 and "tables/table1.csv" in res.output

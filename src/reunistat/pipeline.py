@@ -528,6 +528,7 @@ def reproduce(
     only: Sequence[str] | None = None,
     paper: bool = True,
     log: Callable[[str], None] = print,
+    command: str | None = None,
 ) -> RunResult:
     """Run the whole pipeline; raise :class:`DisclosureBreach` if any output breaks the rules.
 
@@ -565,6 +566,8 @@ def reproduce(
     timings["disclosure check"] = round(time.perf_counter() - t0, 2)
     timings["total"] = round(time.perf_counter() - t_start, 2)
     manifest = build_manifest(ctx, inputs, breaches, timings)
+    if command is not None:
+        manifest["command"] = command
     path = cfg.outputs_dir / MANIFEST
     path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     if breaches:

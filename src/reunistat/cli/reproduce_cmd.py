@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -55,7 +57,8 @@ def reproduce(
         typer.echo(f"{cfg.outputs_dir}: every file matches the manifest")
         return
     try:
-        result = run(cfg, only=only, paper=not no_paper, log=typer.echo)
+        command = "reunistat " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        result = run(cfg, only=only, paper=not no_paper, log=typer.echo, command=command)
     except DisclosureBreach as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(code=2) from e
@@ -67,6 +70,7 @@ def reproduce(
         f"{len(m['outputs'])} outputs written to {cfg.outputs_dir} "
         f"({m['timings_seconds']['total']:.0f} s); manifest {result.manifest_path}"
     )
+    typer.echo(f"paper: {cfg.outputs_dir / 'paper' / 'paper.html'} (and .docx)")
     if m["skipped"]:
         typer.echo(
             f"{len(m['skipped'])} output(s) skipped: see {cfg.outputs_dir}/disclosure_report.md"
