@@ -180,6 +180,23 @@ def run(ctx):
     assert "child identifier" in msg and "stray.txt" in msg
 
 
+def test_a_failing_script_does_not_stop_the_others_but_fails_the_run(tmp_path):
+    analyses = tmp_path / "analyses"
+    analyses.mkdir()
+    (analyses / "01_broken.py").write_text("def run(ctx):\n    raise ValueError('no luck')\n")
+    (analyses / "02_fine.py").write_text(
+        "import pandas as pd\n\n\ndef run(ctx):\n"
+        "    ctx.write_frame('fine', pd.DataFrame({'x': [1.5]}), title='t', function='f',\n"
+        "                    disclosure={'type': 'none'})\n"
+    )
+    cfg = _cfg(tmp_path, analyses_dir=analyses)
+    with pytest.raises(PipelineError, match=r"01_broken\.py: ValueError: no luck"):
+        reproduce(cfg, paper=False, log=lambda s: None)
+    m = json.loads((cfg.outputs_dir / "manifest.json").read_text())
+    assert m["status"] == "failed" and "tables/fine.csv" in {o["path"] for o in m["outputs"]}
+    assert verify_manifest(cfg.outputs_dir) == []
+
+
 def test_config_errors_name_the_key(tmp_path):
     bad = tmp_path / "c.toml"
     bad.write_text("[data]\nmood = 'real'\n")

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import time
 import tomllib
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -272,6 +273,7 @@ class Context:
         self.outputs: dict[str, Output] = {}
         self.values: dict[str, dict[str, Any]] = {}
         self.skipped: list[dict[str, str]] = []
+        self.failed: list[dict[str, str]] = []
         self.suppression_logs: dict[str, pd.DataFrame] = {}
         #: Fitted results shared between scripts (e.g. the pilot effect used by the costs).
         self.results: dict[str, Any] = {}
@@ -499,16 +501,25 @@ def _prepare_outputs(out: Path) -> None:
 
 
 def run_scripts(ctx: Context, scripts: Sequence[Path]) -> dict[str, float]:
-    """Run each script's ``run(ctx)``; return the seconds each took."""
+    """Run each script's ``run(ctx)``; return the seconds each took.
+
+    A script that raises is recorded in ``ctx.failed`` (with its error) and the
+    others still run, so one failing analysis does not hide the rest; the
+    run then ends with an error (see :func:`reproduce`).
+    """
     timings = {}
     for path in scripts:
         ctx.script = f"{ctx.config.analyses_dir.as_posix()}/{path.name}"
         ctx.log(f"running {ctx.script}")
         t0 = time.perf_counter()
-        module = runpy.run_path(str(path), run_name="reunistat_analysis")
-        if "run" not in module:
-            raise PipelineError(f"{path} defines no run(ctx) function")
-        module["run"](ctx)
+        try:
+            module = runpy.run_path(str(path), run_name="reunistat_analysis")
+            if "run" not in module:
+                raise PipelineError(f"{path} defines no run(ctx) function")
+            module["run"](ctx)
+        except Exception as e:  # recorded; the run fails at its end
+            ctx.failed.append({"script": ctx.script, "error": f"{type(e).__name__}: {e}"})
+            ctx.log(f"  FAILED {ctx.script}:\n{traceback.format_exc()}")
         timings[ctx.script] = round(time.perf_counter() - t0, 2)
     return timings
 
@@ -557,7 +568,11 @@ def reproduce(
     if paper and cfg.paper_template is not None:
         t0 = time.perf_counter()
         ctx.script = cfg.paper_template.as_posix()
-        paper_mod.build_paper(ctx, cfg.paper_template)
+        try:
+            paper_mod.build_paper(ctx, cfg.paper_template)
+        except paper_mod.PaperError as e:
+            ctx.failed.append({"script": ctx.script, "error": str(e)})
+            ctx.log(f"  FAILED the paper: {e}")
         timings["paper"] = round(time.perf_counter() - t0, 2)
     _write_values(ctx)
     t0 = time.perf_counter()
@@ -570,6 +585,12 @@ def reproduce(
         manifest["command"] = command
     path = cfg.outputs_dir / MANIFEST
     path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    if ctx.failed:
+        raise PipelineError(
+            f"{len(ctx.failed)} step(s) failed (their other outputs were written and "
+            "checked; see the manifest):\n"
+            + "\n".join(f"  - {f['script']}: {f['error']}" for f in ctx.failed)
+        )
     if breaches:
         raise DisclosureBreach(
             f"{len(breaches)} disclosure breach(es); see "
@@ -738,7 +759,8 @@ def build_manifest(
     return {
         "manifest_version": 1,
         "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "status": "disclosure check failed" if breaches else "ok",
+        "status": ("failed" if ctx.failed else "disclosure check failed" if breaches else "ok"),
+        "failed": ctx.failed,
         "command": "reunistat reproduce --config " + cfg.source,
         "config_file": cfg.source,
         "config_sha256": sha256_file(Path(cfg.source)) if Path(cfg.source).is_file() else None,

@@ -165,9 +165,10 @@ def write_report(ctx: Context, breaches: list[str]) -> Path:
         lines += [f"**FAILED: {len(breaches)} breach(es).**", ""] + [f"- {b}" for b in breaches]
     else:
         lines.append(f"Passed: {len(ctx.outputs)} registered outputs checked, no breach.")
-    if ctx.skipped:
+    if ctx.skipped or ctx.failed:
         lines += ["", "## Outputs not made in this run", ""]
         lines += [f"- {s['output']} ({s['script']}): {s['reason']}" for s in ctx.skipped]
+        lines += [f"- {f['script']} FAILED: {f['error']}" for f in ctx.failed]
     path = ctx.out / "disclosure_report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     ctx.script = "reunistat.pipeline"

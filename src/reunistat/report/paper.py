@@ -110,9 +110,11 @@ def _figure(ctx: Context, name: str, missing: list[str]) -> str:
 
 
 def _skipped(ctx: Context) -> str:
-    if not ctx.skipped:
+    if not ctx.skipped and not ctx.failed:
         return "Every planned output was made in this run."
-    return "\n".join(f"- {s['output']} (`{s['script']}`): {s['reason']}" for s in ctx.skipped)
+    lines = [f"- {s['output']} (`{s['script']}`): {s['reason']}" for s in ctx.skipped]
+    lines += [f"- `{f['script']}` failed: {f['error']}" for f in ctx.failed]
+    return "\n".join(lines)
 
 
 def pandoc(source: Path, target: Path, extra: list[str]) -> None:
