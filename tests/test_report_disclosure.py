@@ -110,6 +110,13 @@ def test_cut_curve_steps_rest_on_threshold_events_and_stop_at_threshold():
     assert check_curve(raw, RULES, estimate_cols=["cumulative_incidence"])
 
 
+def test_a_group_smaller_than_the_threshold_has_no_curve():
+    big, small = _curve(300), _curve(6, seed=2).assign(group="small")
+    cut = cut_curve(pd.concat([big, small]), RULES, start={"cumulative_incidence": 0.0})
+    assert set(cut["group"]) == {"all"}
+    assert check_curve(cut, RULES, estimate_cols=["cumulative_incidence"]) == []
+
+
 def test_at_risk_table_suppresses_below_threshold():
     raw = _curve(60)
     t = at_risk_table(raw, [0, 100, 390], RULES)

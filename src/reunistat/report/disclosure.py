@@ -236,7 +236,8 @@ def cut_curve(
     each time), a row is kept only where the events of each type since the
     last kept row are none or at least the threshold, so no step of the curve
     rests on fewer, and only while at least the threshold remain at risk after
-    it. The published ``n_risk`` is the number still at risk just *after* the
+    it; a group with fewer than the threshold at the start is left out. The
+    published ``n_risk`` is the number still at risk just *after* the
     kept time (so two published rows differ by at least the threshold); event
     and censoring counts are dropped. With ``start`` a row at time 0 holding
     those estimate values (and everyone at risk) begins each group.
@@ -266,6 +267,8 @@ def cut_curve(
     for label, g in curve.groupby(group_col, sort=False):
         g = g.sort_values(time_col, kind="stable").reset_index(drop=True)
         risk = g[n_risk_col].to_numpy(dtype=float)
+        if rules.apply and (len(risk) == 0 or risk[0] < rules.threshold):
+            continue  # a group smaller than the threshold has no publishable curve
         after = np.append(risk[1:], 0.0)
         ev = g[list(event_cols)].to_numpy(dtype=float)
         keep = _kept_rows(ev, after, rules)
@@ -275,6 +278,8 @@ def cut_curve(
             first = {group_col: label, time_col: 0, n_risk_col: risk[0] if len(risk) else 0}
             part = pd.concat([pd.DataFrame([{**first, **start}]), part], ignore_index=True)
         parts.append(part)
+    if not parts:
+        return curve.iloc[:0].drop(columns=counts)
     out = pd.concat(parts, ignore_index=True).drop(columns=counts)
     out[n_risk_col] = rules.round(out[n_risk_col].to_numpy(dtype=float)).astype(np.int64)
     return out
