@@ -356,7 +356,9 @@ def group_info(prob: CoxProblem, ev: Evaluation, scale: FloatArray | None = None
     s1, s1d = ev.s1, ev.s1d
     cross = (s1 * q1[:, None]).T @ s1d
     if scale is None:
-        xdx = _xtdx(x, diag, out=_buffer(prob, "y", x.shape))
+        # the risk-set work buffer is free by now: reuse its memory for X * sqrt(d)
+        n, p = x.shape
+        xdx = _xtdx(x, diag, out=_buffer(prob, "z", (n, p + 1)).reshape(-1)[: n * p].reshape(n, p))
     else:
         xdx = (x * diag[:, None]).T @ x
     return np.asarray(

@@ -9,6 +9,7 @@ errors, log-likelihood) to about 1e-8 relative on the reference data in
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -149,6 +150,7 @@ def cox(
     _data.check_constant(des.x, des.columns)
     _check_monotone(des.x, des.columns, ev)
     prob = engine.prepare(des.x, stop, ev, start=start, weights=w, strata=s_codes, ties=ties)
+    des = dataclasses.replace(des, x=np.empty((0, des.x.shape[1])))  # the engine has a copy
     ev0 = engine.evaluate(prob, np.zeros(des.x.shape[1]))
     _data.check_collinear(ev0.info, des.columns)
     fit = engine.newton(prob, first=ev0)
