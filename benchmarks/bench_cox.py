@@ -89,6 +89,10 @@ def rss_mb():
 base = rss_mb()
 FLOOR_SRC
 def run():
+    if engine == "reunistat" and model == "finegray":
+        from reunistat.models.survival import fine_gray
+        r = fine_gray("~ " + " + ".join(covs), df, "fg_t", "fg_s")
+        return r.params.to_numpy(), r.std_errors.to_numpy()
     if engine == "reunistat":
         from reunistat.models.survival import cox
         kw = {"cluster": "la"} if model == "cluster" else {}
@@ -122,10 +126,23 @@ print(json.dumps({"times": times, "base_mb": base, "coef": list(map(float, b)),
 """
 
 R_CHILD = r"""
-suppressMessages(library(survival))
+suppressMessages({library(survival); library(cmprsk)})
 args <- commandArgs(TRUE)
 d <- read.csv(args[1]); model <- args[2]; ties <- args[3]; repeats <- as.integer(args[4])
 covs <- grep("^x", names(d), value = TRUE)
+if (model == "finegray") {
+  base <- as.numeric(strsplit(readLines("/proc/self/statm"), " ")[[1]][2]) * 4096 / 2^20
+  xm <- as.matrix(d[, covs]); times <- numeric(0)
+  for (i in seq_len(repeats)) {
+    t0 <- proc.time()[["elapsed"]]; fit <- crr(d$fg_t, d$fg_s, xm)
+    times <- c(times, proc.time()[["elapsed"]] - t0)
+  }
+  cat(sprintf('{"times": [%s], "base_mb": %f, "coef": [%s], "se": [%s]}\n',
+              paste(times, collapse = ","), base,
+              paste(sprintf("%.10g", fit$coef), collapse = ","),
+              paste(sprintf("%.10g", sqrt(diag(fit$var))), collapse = ",")))
+  quit(save = "no")
+}
 f <- as.formula(paste("Surv(t, e) ~", paste(covs, collapse = " + "),
                       if (model == "cluster") "+ cluster(la)" else ""))
 base <- as.numeric(strsplit(readLines("/proc/self/statm"), " ")[[1]][2]) * 4096 / 2^20
@@ -155,6 +172,12 @@ def make_data(n: int, seed: int = 1) -> pd.DataFrame:
     df["t"] = np.ceil(np.minimum(t_ev, t_c))
     df["e"] = (t_ev <= t_c).astype(int)
     df["la"] = la
+    # competing risks for the Fine-Gray rows: re-entry vs a competing exit, drawn after the
+    # Cox columns so those stay as they were
+    t_comp = rng.exponential(1.0, n) / 0.0008
+    t_fg = np.minimum.reduce([t_ev, t_comp, t_c])
+    df["fg_t"] = np.ceil(t_fg)
+    df["fg_s"] = np.select([t_fg == t_ev, t_fg == t_comp], [1, 2], 0)
     return df
 
 
@@ -196,12 +219,14 @@ PLAN = [
     ("R", "plain", "efron", INF, True),
     ("R", "cluster", "efron", 100_000, True),  # ~2 h estimated at 1M (ENGINES.md)
     ("R", "cluster", "breslow", INF, True),
+    ("reunistat", "finegray", None, INF, False),
+    ("R", "finegray", "crr", 10_000, True),  # crr grows ~N^2: 64 min at 100k (ENGINES.md)
 ]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--slow-repeats", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=900)
@@ -231,7 +256,8 @@ def main() -> None:
                 else:
                     cmd = [sys.executable, str(child_py), engine, model, str(pq), str(reps)]
                 res = run_child(timed(cmd), args.timeout)
-                label = f"{engine}" + (f" ({ties})" if ties else "")
+                label = f"{engine}" + (f" ({ties})" if ties and ties != "crr" else "")
+                label = "R (crr)" if ties == "crr" else label
                 row = {"n": n, "engine": label, "model": model, "repeats": reps, **res}
                 if "times" in res:
                     row["median_s"] = statistics.median(res["times"])
@@ -265,23 +291,25 @@ def to_markdown(meta: dict, results: list[dict]) -> str:
         "Times are in-process fit times (median of the repeats; every run listed in cox.json);",
         "peak MB is the subprocess's maximum RSS minus its RSS after loading the data.",
         "",
-        "| n | model | engine | runs | median s | peak MB | max rel. diff coef vs reunistat |",
-        "|---|---|---|---|---|---|---|",
+        "| n | model | engine | runs | median s | peak MB | coef vs reunistat | SE vs reunistat |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['n']:,} | {r['model']} | {r['engine']} | - | {r['error']} | | |")
+            lines.append(f"| {r['n']:,} | {r['model']} | {r['engine']} | - | {r['error']} | | | |")
             continue
         peak = r.get("peak_mb")
         added = "" if peak is None else f"{peak - r.get('base_mb', 0):,.0f}"
-        diff = ""
+        diff = sediff = ""
         base = ref.get((r["n"], r["model"]))
         if base is not None and len(base["coef"]) == len(r["coef"]):
             a, b = np.asarray(r["coef"]), np.asarray(base["coef"])
             diff = f"{np.max(np.abs(a - b) / np.abs(b)):.1e}"
+            a, b = np.asarray(r["se"]), np.asarray(base["se"])
+            sediff = f"{np.max(np.abs(a - b) / np.abs(b)):.1e}"
         lines.append(
             f"| {r['n']:,} | {r['model']} | {r['engine']} | {len(r['times'])} | "
-            f"{r['median_s']:.2f} | {added} | {diff} |"
+            f"{r['median_s']:.2f} | {added} | {diff} | {sediff} |"
         )
     return "\n".join(lines) + "\n"
 
