@@ -30,7 +30,11 @@ RECORD = HERE.parent / "benchmarks" / "results" / "logistic_coverage.json"
 
 def _truth_terms(t: pd.DataFrame) -> pd.DataFrame:
     t = t.copy()
-    t["term"] = t["term"].str.replace("C(return_type, contr.treatment('e13'))", "return_type")
+    t["term"] = (
+        t["term"]
+        .str.replace("C(return_type, contr.treatment('e13'))", "return_type")
+        .replace("childrens_home", "last_placement_type[T.childrens_home]")
+    )
     t["truth"] = t["term"].map(pd.Series(sim.TRUE_LOGIT))
     return t.dropna(subset=["truth"])
 
@@ -47,7 +51,7 @@ def test_recovers_truth_on_one_large_sample():
     df = sim.simulate_spells(20_000, seed=123, n_la=60, clustering="marginal", rho=0.05)
     t = _truth_terms(logistic(sim.TRUTH_FORMULA, df, cluster="LA").tidy())
     z = (t["estimate"] - t["truth"]) / t["std_error"]
-    assert len(t) == 10
+    assert len(t) == 11
     assert (z.abs() < 4).all(), t
 
 

@@ -43,7 +43,7 @@ TRUE_LOGIT = {
 }
 TRUTH_FORMULA = (
     "~ section20 + prior_periods + placement_moves + log_years_in_care + age_band"
-    " + C(return_type, contr.treatment('e13'))"
+    " + C(return_type, contr.treatment('e13')) + childrens_home"
 )
 BANDS = ("under 1", "1-4", "5-9", "10-15", "16+")
 
@@ -105,6 +105,7 @@ def simulate_spells(
         n,
         p=[0.6, 0.12, 0.03, 0.2, 0.05],
     )
+    df["childrens_home"] = (df["last_placement_type"] == "childrens_home").astype(int)
     df["return_type"] = rng.choice(["planned", "unplanned", "e13"], n, p=[0.5, 0.35, 0.15])
     df["idaci_decile"] = rng.integers(1, 11, n)
     df["pilot"] = (la % 3 == 0).astype(int)
