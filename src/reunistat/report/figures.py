@@ -91,7 +91,7 @@ def curve_figure(
     """
     with matplotlib.rc_context(_RC):
         fig = new_figure(7.0, 5.2 if at_risk is not None else 4.2)
-        box = (0.1, 0.36, 0.62, 0.55) if at_risk is not None else (0.1, 0.16, 0.62, 0.74)
+        box = (0.17, 0.36, 0.55, 0.53) if at_risk is not None else (0.1, 0.16, 0.62, 0.72)
         ax = fig.add_axes(box)
         for i, (label, g) in enumerate(curve.groupby(group_col, sort=False)):
             col = _PALETTE[i % len(_PALETTE)]
@@ -101,7 +101,7 @@ def curve_figure(
                 ax.fill_between(x, g[conf[0]], g[conf[1]], step="post", color=col, alpha=0.15, lw=0)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        ax.set_title(title, loc="left")
+        ax.set_title("\n".join(textwrap.wrap(title, 70)), loc="left")
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
         ax.set_ylim(bottom=0)
         if xmax_days is not None:
@@ -116,18 +116,28 @@ def curve_figure(
 def _at_risk_rows(fig: Figure, ax: object, at_risk: pd.DataFrame, group_col: str) -> None:
     times = [c for c in at_risk.columns if c != group_col]
     years = [float(t) / 365.25 for t in times]
-    tab = fig.add_axes((0.1, 0.04, 0.62, 0.2), sharex=ax)
+    tab = fig.add_axes((0.17, 0.06, 0.55, 0.2), sharex=ax)
     tab.set_axis_off()
-    tab.text(-0.02, 1.05, "Number at risk", transform=tab.transAxes, fontsize=8, weight="bold")
+    tab.text(-0.3, 1.05, "Number at risk", transform=tab.transAxes, fontsize=8, weight="bold")
     n = len(at_risk)
     for i, row in enumerate(at_risk.itertuples(index=False)):
         y = 1 - (i + 1) / (n + 1)
         vals = dict(zip(at_risk.columns, row, strict=True))
-        tab.text(-0.02, y, str(vals[group_col]), transform=tab.transAxes, ha="right", fontsize=7)
+        tab.text(-0.1, y, str(vals[group_col]), transform=tab.transAxes, ha="right", fontsize=7)
         for t, x in zip(times, years, strict=True):
             tab.text(
-                x, y, str(vals[t]), ha="center", fontsize=7, transform=tab.get_xaxis_transform()
+                x,
+                y,
+                _thousands(vals[t]),
+                ha="center",
+                fontsize=6.5,
+                transform=tab.get_xaxis_transform(),
             )
+
+
+def _thousands(v: object) -> str:
+    s = str(v)
+    return f"{int(s):,}" if s.isdigit() else s
 
 
 def forest_figure(tidy: pd.DataFrame, *, label: str, title: str) -> Figure:
