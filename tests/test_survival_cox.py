@@ -177,3 +177,13 @@ def test_prediction_needs_stratum(spells):
         predict_cumulative_incidence(res, prof, [365])
     out = predict_cumulative_incidence(res, prof, [365], stratum="LA=E801")
     assert out["cumulative_incidence"].between(0, 1).all()
+
+
+def test_monotone_likelihood_on_a_continuous_covariate():
+    rng = np.random.default_rng(0)
+    t = rng.permutation(200).astype(float) + 1
+    d = pd.DataFrame(
+        {"t": t, "e": 1, "x": -t + rng.normal(0, 0.01, 200), "z": rng.normal(size=200)}
+    )
+    with pytest.raises(ValueError, match="monotone likelihood"):
+        cox("e ~ x + z", d, "t")

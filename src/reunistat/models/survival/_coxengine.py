@@ -398,25 +398,27 @@ def newton(
     ll_null = ev.loglik if beta0 is None else evaluate(prob, np.zeros(p), False).loglik
     converged = False
     it = 0
-    while it < max_iter:
-        it += 1
-        try:
-            step = np.linalg.solve(ev.info, ev.score)
-        except np.linalg.LinAlgError:
-            break
-        new = evaluate(prob, beta + step)
-        halvings = 0
-        slack = 1e-11 * max(1.0, abs(ev.loglik))  # rounding noise of the sums
-        while (not np.isfinite(new.loglik) or new.loglik < ev.loglik - slack) and halvings < 30:
-            step = step / 2
+    # overflow in a trial step is handled by step halving: keep numpy quiet about it
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        while it < max_iter:
+            it += 1
+            try:
+                step = np.linalg.solve(ev.info, ev.score)
+            except np.linalg.LinAlgError:
+                break
             new = evaluate(prob, beta + step)
-            halvings += 1
-        beta = beta + step
-        change = abs(new.loglik - ev.loglik)
-        ev = new
-        if change <= tol * max(1.0, abs(ev.loglik)):
-            converged = True
-            break
+            halvings = 0
+            slack = 1e-11 * max(1.0, abs(ev.loglik))  # rounding noise of the sums
+            while (not np.isfinite(new.loglik) or new.loglik < ev.loglik - slack) and halvings < 30:
+                step = step / 2
+                new = evaluate(prob, beta + step)
+                halvings += 1
+            beta = beta + step
+            change = abs(new.loglik - ev.loglik)
+            ev = new
+            if change <= tol * max(1.0, abs(ev.loglik)):
+                converged = True
+                break
     return CoxFit(beta, ev.info, ev.loglik, ll_null, it, converged, ev)
 
 

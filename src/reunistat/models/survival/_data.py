@@ -156,8 +156,8 @@ def _fast_design(cols: list[str], data: pd.DataFrame, lhs: str | None) -> Design
     return Design(x, cols, {c: [j] for j, c in enumerate(cols)}, rows, lhs, None)
 
 
-def check_constant(x: np.ndarray, columns: list[str]) -> None:
-    """Raise on a constant covariate (or when no rows are left)."""
+def check_constant(x: np.ndarray, columns: list[str]) -> np.ndarray:
+    """Raise on a constant covariate (or when no rows are left); return each column's range."""
     n = x.shape[0]
     if n == 0:
         raise ValueError("no rows left to fit (all rows had missing values?)")
@@ -168,6 +168,7 @@ def check_constant(x: np.ndarray, columns: list[str]) -> None:
             f"covariate(s) {const} are constant in the {n} rows used: they carry no "
             "information for a Cox model (the baseline hazard absorbs them); drop them"
         )
+    return np.asarray(span)
 
 
 def check_collinear(info: np.ndarray, columns: list[str]) -> None:

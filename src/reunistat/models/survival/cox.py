@@ -147,7 +147,7 @@ def cox(
     w = _data.case_weights(used, weights)
     s_codes = _data.codes(used, strata, "strata")
     cl_codes = _data.codes(used, cluster, "cluster")
-    _data.check_constant(des.x, des.columns)
+    span = _data.check_constant(des.x, des.columns)
     _check_monotone(des.x, des.columns, ev)
     prob = engine.prepare(des.x, stop, ev, start=start, weights=w, strata=s_codes, ties=ties)
     des = dataclasses.replace(des, x=np.empty((0, des.x.shape[1])))  # the engine has a copy
@@ -158,6 +158,13 @@ def cox(
         raise ValueError(
             f"the Cox fit did not converge in {fit.iterations} Newton steps; a coefficient may "
             "be infinite (monotone likelihood: a group or covariate range with no events)"
+        )
+    huge = [c for c, b, r in zip(des.columns, fit.beta, span, strict=True) if abs(b) * r > 30]
+    if huge:
+        raise ValueError(
+            f"monotone likelihood: the coefficient of {huge} is heading to infinity (a hazard "
+            "ratio above e^30 across the covariate's range); the events are perfectly "
+            "ordered by it, so it cannot be estimated"
         )
     var: np.ndarray = np.linalg.inv(fit.info)
     use_robust = (cluster is not None) if robust is None else robust
