@@ -1,0 +1,220 @@
+"""What an analysis script sees: the :class:`Context` that registers every output."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from reunistat.results import package_versions
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from reunistat.cohort import Cohort
+    from reunistat.report.tables import CountTable
+
+from reunistat.pipeline.config import PipelineConfig, PipelineError
+
+
+@dataclass
+class Output:
+    """One registered output file."""
+
+    path: str
+    script: str
+    function: str
+    kind: str
+    title: str
+    disclosure: dict[str, Any] = field(default_factory=lambda: {"type": "none"})
+
+
+class Context:
+    """What an analysis script sees: the config, the cohort, and writers that register outputs.
+
+    Every file a script writes goes through a ``write_*`` method, which records
+    the script and the package function that made it and what the disclosure
+    checker must verify.
+    """
+
+    def __init__(self, config: PipelineConfig, log: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.rules = config.disclosure
+        self.out = config.outputs_dir
+        self.outputs: dict[str, Output] = {}
+        self.values: dict[str, dict[str, Any]] = {}
+        self.skipped: list[dict[str, str]] = []
+        self.failed: list[dict[str, str]] = []
+        self.suppression_logs: dict[str, pd.DataFrame] = {}
+        #: Fitted results shared between scripts (e.g. the pilot effect used by the costs).
+        self.results: dict[str, Any] = {}
+        self.script = "reunistat.pipeline"
+        self.log = log
+
+    # --- data ------------------------------------------------------------
+    @cached_property
+    def extract(self) -> Any:
+        """The linked tables read from ``data_dir``."""
+        from reunistat.tables import read_extract
+
+        return read_extract(self.config.data_dir)
+
+    @cached_property
+    def cohort(self) -> Cohort:
+        """The derived cohort (spells, flow, periods), built once per run."""
+        from reunistat.cohort import CohortConfig, build_cohort
+
+        return build_cohort(self.extract, CohortConfig.from_mapping(self.config.cohort))
+
+    @property
+    def spells(self) -> pd.DataFrame:
+        """The spells table (one row per return home)."""
+        return self.cohort.spells
+
+    def identifiers(self) -> set[str]:
+        """Identifiers in the input (CHILD, UPN, LAchildID, MOTHER) no output may hold."""
+        ids: set[str] = set()
+        for table in self.extract.tables.values():
+            for col in ("CHILD", "UPN", "LAchildID", "MOTHER"):
+                if col in table.columns:
+                    ids.update(table[col].dropna().astype(str).tolist())
+        return ids
+
+    # --- writers ---------------------------------------------------------
+    def _register(
+        self, path: Path, function: str, kind: str, title: str, disclosure: dict[str, Any]
+    ) -> None:
+        rel = path.relative_to(self.out).as_posix()
+        if rel in self.outputs:
+            raise PipelineError(
+                f"output {rel} is written twice ({self.outputs[rel].script}, {self.script})"
+            )
+        self.outputs[rel] = Output(rel, self.script, function, kind, title, disclosure)
+
+    def write_counts(
+        self, name: str, counts: CountTable, *, title: str, function: str, notes: Sequence[str] = ()
+    ) -> None:
+        """Write a table of counts already through disclosure control (CSV, Markdown, HTML)."""
+        from reunistat.report.tables import write_table
+
+        spec = {
+            "type": "counts",
+            "count_cols": list(counts.count_cols),
+            "row_key": counts.row_key,
+            "lines": [[[str(r), str(c)] for r, c in line] for line in counts.lines],
+        }
+        readable = counts.table.drop(columns=["key"], errors="ignore")
+        paths = write_table(
+            counts.table, self.out / "tables" / name, title, _notes(self, notes), readable
+        )
+        self.suppression_logs[name] = counts.log
+        self._register(paths[0], function, "table", title, spec)
+        for p in paths[1:]:
+            self._register(
+                p, function, "table", title, {"type": "same_as", "of": f"tables/{name}.csv"}
+            )
+
+    def write_frame(
+        self,
+        name: str,
+        df: pd.DataFrame,
+        *,
+        title: str,
+        function: str,
+        disclosure: dict[str, Any],
+        notes: Sequence[str] = (),
+        readable: pd.DataFrame | None = None,
+        digits: int = 2,
+    ) -> None:
+        """Write a table of estimates (CSV, Markdown, HTML) with what the checker verifies.
+
+        ``disclosure`` is ``{"type": "model", "n_obs": ..., "n_events": ...}``,
+        ``{"type": "curve", "estimate_cols": [...]}``, ``{"type": "counts", ...}``
+        or ``{"type": "none"}`` (nothing counted).
+        """
+        from reunistat.report.tables import write_table
+
+        counted = disclosure.get("type") in ("counts", "curve")
+        paths = write_table(
+            df, self.out / "tables" / name, title, _notes(self, notes, counted), readable, digits
+        )
+        self._register(paths[0], function, "table", title, _jsonable(disclosure))
+        for p in paths[1:]:
+            self._register(
+                p, function, "table", title, {"type": "same_as", "of": f"tables/{name}.csv"}
+            )
+
+    def write_figure(self, name: str, fig: Figure, *, alt: str, title: str, function: str) -> None:
+        """Write a figure as PNG and SVG with alt text and a source/version line."""
+        from reunistat.report.figures import save_figure
+
+        version = package_versions()["reunistat"]
+        source = (
+            f"Source: reunistat {version}, {self.script} ({function}); "
+            f"{_data_label(self.config)}"
+            + (f"; counts below {self.rules.threshold} suppressed" if self.rules.apply else "")
+        )
+        for p in save_figure(fig, self.out / "figures" / name, alt, source):
+            self._register(p, function, "figure", title, {"type": "figure"})
+
+    def value(self, key: str, value: Any, *, function: str, fmt: str = "{}") -> None:
+        """Record a number for the paper (never a count: use :meth:`count`)."""
+        self._value(key, value, fmt.format(value), function, "value")
+
+    def count(self, key: str, n: int, *, function: str) -> None:
+        """Record a count for the paper, through disclosure control (``c`` if small)."""
+        import numpy as np
+
+        small = bool(self.rules.is_small(np.array([n]))[0])
+        shown = "c" if small else f"{int(self.rules.round(np.array([n]))[0]):,}"
+        self._value(key, shown, shown, function, "count")
+
+    def _value(self, key: str, value: Any, text: str, function: str, kind: str) -> None:
+        if key in self.values:
+            raise PipelineError(f"paper value {key!r} is recorded twice")
+        self.values[key] = {
+            "value": _jsonable(value),
+            "text": text,
+            "type": kind,
+            "script": self.script,
+            "function": function,
+        }
+
+    def skip(self, output: str, reason: str) -> None:
+        """Record an output that could not be made in this run, and why."""
+        self.skipped.append({"output": output, "script": self.script, "reason": reason})
+        self.log(f"  skipped {output}: {reason}")
+
+
+def _notes(ctx: Context, notes: Sequence[str], counted: bool = True) -> list[str]:
+    out = list(notes)
+    if ctx.rules.apply and counted:
+        r = ctx.rules
+        out.append(
+            f"c: suppressed (fewer than {r.threshold}, or would reveal such a count)"
+            + (f"; counts rounded to the nearest {r.rounding}" if r.rounding else "")
+            + "."
+        )
+    out.append(f"Source: {ctx.script}; {_data_label(ctx.config)}.")
+    return out
+
+
+def _data_label(cfg: PipelineConfig) -> str:
+    if cfg.mode == "synthetic":
+        return "synthetic SSDA903 data (not real children)"
+    return "SSDA903 extract"
+
+
+def _jsonable(v: Any) -> Any:
+    from reunistat.results import _jsonable as j
+
+    if hasattr(v, "item") and callable(v.item):
+        try:
+            return v.item()
+        except (ValueError, TypeError):
+            pass
+    return j(v)
