@@ -234,3 +234,17 @@ def test_cli_verify_checks_files_against_the_manifest(first_run, tmp_path):
     (copy / "tables/table1.csv").write_text("tampered\n")
     res = CliRunner().invoke(app, ["reproduce", "--verify", "--out", str(copy)])
     assert res.exit_code == 1 and "tables/table1.csv" in res.output
+
+
+def test_one_script_on_its_own_updates_the_manifest(tmp_path, monkeypatch):
+    from reunistat.pipeline import run_script
+
+    monkeypatch.chdir(ROOT)
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text(f"[data]\ndir = '{SAMPLE}'\n[outputs]\ndir = '{tmp_path / 'out'}'\n")
+    run_script(ROOT / "analyses/02_table1.py", cfg_file)
+    m = json.loads((tmp_path / "out/manifest.json").read_text())
+    assert m["status"].startswith("partial") and verify_manifest(tmp_path / "out") == []
+    assert {o["path"] for o in m["outputs"]} == {
+        f"tables/table1.{e}" for e in ("csv", "md", "html")
+    }

@@ -28,7 +28,9 @@ def reproduce(
     only: Annotated[
         list[str] | None, typer.Option(help="Run only these scripts (number or name); repeatable.")
     ] = None,
-    no_paper: Annotated[bool, typer.Option("--no-paper", help="Do not build the paper.")] = False,
+    no_paper: Annotated[
+        bool, typer.Option("--no-paper", help="Do not build the paper (not built with --only).")
+    ] = False,
     verify: Annotated[
         bool, typer.Option("--verify", help="Only check the files against outputs/manifest.json.")
     ] = False,
@@ -58,7 +60,8 @@ def reproduce(
         return
     try:
         command = "reunistat " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        result = run(cfg, only=only, paper=not no_paper, log=typer.echo, command=command)
+        paper = not no_paper and not only  # the paper needs every analysis
+        result = run(cfg, only=only, paper=paper, log=typer.echo, command=command)
     except DisclosureBreach as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(code=2) from e

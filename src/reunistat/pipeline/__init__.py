@@ -26,6 +26,7 @@ from reunistat.pipeline.manifest import (
     git_commit,
     input_hashes,
     sha256_file,
+    update_manifest,
     verify_manifest,
 )
 from reunistat.pipeline.run import (
@@ -61,5 +62,6 @@ __all__ = [
     "run_script",
     "run_scripts",
     "sha256_file",
+    "update_manifest",
     "verify_manifest",
 ]

@@ -150,3 +150,26 @@ def verify_manifest(outputs_dir: Path) -> list[str]:
         if p.is_file() and rel != MANIFEST and rel not in listed:
             problems.append(f"{rel}: not in the manifest")
     return problems
+
+
+def update_manifest(ctx: Context, status: str) -> None:
+    """Add or refresh the outputs of a partial run in the outputs folder's manifest."""
+    path = ctx.out / MANIFEST
+    manifest = json.loads(path.read_text("utf-8")) if path.exists() else {"outputs": []}
+    rows = {o["path"]: o for o in manifest["outputs"]}
+    for rel, o in ctx.outputs.items():
+        p = ctx.out / rel
+        rows[rel] = {
+            "path": rel,
+            "sha256": sha256_file(p),
+            "bytes": p.stat().st_size,
+            "script": o.script,
+            "function": o.function,
+            "kind": o.kind,
+            "title": o.title,
+            "disclosure": o.disclosure,
+        }
+    manifest["outputs"] = [rows[k] for k in sorted(rows)]
+    manifest["status"] = status
+    manifest["updated_utc"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 from reunistat.pipeline.config import MANIFEST, PipelineConfig, PipelineError, load_config
 from reunistat.pipeline.context import Context
-from reunistat.pipeline.manifest import build_manifest, input_hashes
+from reunistat.pipeline.manifest import build_manifest, input_hashes, update_manifest
 
 
 def ensure_data(cfg: PipelineConfig, log: Callable[[str], None] = print) -> None:
@@ -298,13 +298,18 @@ def _write_values(ctx: Context) -> None:
 def run_script(path: str | Path, config: str | Path | None = None) -> None:
     """Run one analysis script on its own (``python analyses/04_cox.py``).
 
-    Writes that script's outputs under the outputs folder; only ``reunistat
-    reproduce`` writes the manifest and the paper.
+    Writes that script's outputs under the outputs folder and records them in
+    ``manifest.json`` (added to, or updated in, the manifest already there),
+    whose ``status`` then says the folder was changed by a partial run; only
+    ``reunistat reproduce`` rebuilds the paper and the whole manifest.
     """
     cfg = load_config(config)
     ensure_data(cfg)
     cfg.outputs_dir.mkdir(parents=True, exist_ok=True)
     ctx = Context(cfg)
     run_scripts(ctx, [Path(path)])
+    if ctx.failed:
+        raise PipelineError(ctx.failed[0]["error"])
+    update_manifest(ctx, f"partial: {ctx.script} re-run on its own")
     for rel in sorted(ctx.outputs):
         print(f"wrote {cfg.outputs_dir / rel}")
