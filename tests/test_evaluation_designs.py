@@ -65,8 +65,12 @@ def test_did_and_naive_before_after(gen) -> None:  # type: ignore[no-untyped-def
 def test_event_study_has_pretrend_test(gen) -> None:  # type: ignore[no-untyped-def]
     e = event_study(gen.truth_returns, gen.tables["la"], potential_followup_col=PF)
     assert "rel_year[-1]" not in e.params.index
-    assert {"pretrend_F", "pretrend_p"} <= set(e.fit_stats)
-    assert 0 <= e.fit_stats["pretrend_p"] <= 1
+    assert {"pretrend_F", "pretrend_p", "pretrend_p_wald"} <= set(e.fit_stats)
+    assert 0 < e.fit_stats["pretrend_p"] <= 1
+    w = event_study(
+        gen.truth_returns, gen.tables["la"], potential_followup_col=PF, pretrend_test="wald"
+    )
+    assert w.fit_stats["pretrend_p"] == w.fit_stats["pretrend_p_wald"]
 
 
 def test_pilot_without_post_adoption_returns(gen) -> None:  # type: ignore[no-untyped-def]
@@ -112,3 +116,27 @@ def test_bad_inputs(gen) -> None:  # type: ignore[no-untyped-def]
         did(gen.truth_returns, {"ZZZ": "2018-01-01"})
     with pytest.raises(EvaluationError, match="no pilot authority"):
         did(gen.truth_returns, {})
+
+
+def test_wild_bootstrap_replicate_equals_direct_refit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    did_mod = importlib.import_module("reunistat.models.evaluation.did")
+    rng = np.random.default_rng(0)
+    n, g = 3000, 40
+    codes = pd.factorize(rng.integers(0, g, n))[0]
+    x = np.column_stack([np.ones(n), rng.normal(size=(n, 3)), (codes % 5 == 0) * 1.0])
+    y = rng.normal(size=n) + 0.1 * x[:, 1]
+    idx, keep = [2, 3], [0, 1, 4]
+    fitted = x[:, keep] @ np.linalg.lstsq(x[:, keep], y, rcond=None)[0]
+    v = np.random.default_rng(5).choice([-1.0, 1.0], size=(g, 1))
+    b, cov = did_mod._ols_cluster(fitted + (y - fitted) * v[codes, 0], x, codes)
+    w = b[idx] @ np.linalg.solve(cov[np.ix_(idx, idx)], b[idx])
+
+    class Fixed:
+        def choice(self, a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+            return v
+
+    monkeypatch.setattr(did_mod.np.random, "default_rng", lambda seed: Fixed())
+    assert did_mod._wild_pretrend(y, x, codes, idx, w - 1e-8, 1, 0) == 1.0
+    assert did_mod._wild_pretrend(y, x, codes, idx, w + 1e-8, 1, 0) == 0.5

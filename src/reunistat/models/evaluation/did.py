@@ -32,6 +32,7 @@ from reunistat.models.evaluation._common import (
 from reunistat.results import ModelResult, Provenance, data_hash
 
 BeforeAfterModel = Literal["risk", "cox"]
+PretrendTest = Literal["wild_bootstrap", "wald"]
 
 
 def _ols_cluster(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -47,6 +48,54 @@ def _ols_cluster(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> tuple[np.n
     c = n_g / (n_g - 1) * (n - 1) / (n - k)
     cov = c * bread @ (scores.T @ scores) @ bread
     return beta, cov
+
+
+def _wild_pretrend(
+    y: np.ndarray,
+    x: np.ndarray,
+    groups: np.ndarray,
+    idx: list[int],
+    wald: float,
+    n_boot: int,
+    seed: int,
+) -> float:
+    """Wild cluster bootstrap p-value of the Wald test that ``beta[idx] == 0`` (WCR, CR1).
+
+    Vectorised over replicates: with Rademacher weights ``v`` (one per cluster)
+    the bootstrap estimate is ``beta0 + A v`` and the cluster scores of the
+    tested terms are linear in ``v``, so every replicate costs O(G k) after
+    one pass over the data.
+    """
+    from scipy import sparse
+
+    rng = np.random.default_rng(seed)
+    codes, g = pd.factorize(groups)
+    n_g, (n, k) = len(g), x.shape
+    m = len(idx)
+    s = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_g, n))
+    keep = [j for j in range(k) if j not in set(idx)]
+    xr = x[:, keep]
+    xtx_r = xr.T @ xr
+    fitted_r = xr @ np.linalg.solve((xtx_r + xtx_r.T) / 2, xr.T @ y)
+    resid_r = y - fitted_r
+    xtx = x.T @ x
+    bread = np.linalg.inv((xtx + xtx.T) / 2)
+    z = x @ bread[idx].T  # n x m: beta[idx] = z' y
+    beta0 = bread @ (x.T @ fitted_r)
+    f0 = fitted_r - x @ beta0
+    a = bread @ np.asarray(s @ (x * resid_r[:, None])).T  # k x G
+    p0 = np.asarray(s @ (z * f0[:, None]))  # G x m
+    p1 = np.asarray(s @ (z * resid_r[:, None]))  # G x m
+    q = np.stack([np.asarray(s @ (z[:, [j]] * x)) for j in range(m)], axis=1)  # G x m x k
+    c = n_g / (n_g - 1) * (n - 1) / (n - k)
+    v = rng.choice(np.array([-1.0, 1.0]), size=(n_g, n_boot))
+    av = a @ v  # k x B
+    b = beta0[idx][:, None] + av[idx]  # m x B
+    sc = p0[:, :, None] + p1[:, :, None] * v[:, None, :] - np.einsum("gmk,kb->gmb", q, av)
+    vs = c * np.einsum("gmb,gnb->bmn", sc, sc)  # B x m x m
+    sol = np.linalg.solve(vs, b.T[:, :, None])[:, :, 0]
+    w = np.einsum("bm,bm->b", b.T, sol)
+    return float((1 + np.sum(w >= wald)) / (1 + n_boot))
 
 
 def _fe_design(
@@ -201,20 +250,50 @@ def event_study(
     duration_col: str = "days_followed",
     event_col: str = "reentered",
     potential_followup_col: str | None = None,
+    pretrend_test: PretrendTest = "wild_bootstrap",
+    n_boot: int = 499,
+    seed: int = 20240331,
 ) -> ModelResult:
     """Event study: the pilot-comparison difference by year relative to adoption.
 
     Years relative to adoption outside ``window`` are binned into its end
     points; year ``reference`` (-1, the year before adoption) is the
-    reference. ``fit_stats`` holds the joint Wald test that all pre-adoption
-    coefficients are zero (``pretrend_F``, ``pretrend_df``, ``pretrend_p``);
-    a small p-value casts doubt on parallel trends.
+    reference. ``fit_stats`` holds the joint test that all pre-adoption
+    coefficients are zero: the cluster-robust Wald statistic (``pretrend_F`` on
+    ``pretrend_df``, ``pretrend_p_wald`` from F(df, clusters - 1)) and
+    ``pretrend_p``, by default its wild cluster bootstrap p-value (restricted
+    residuals, Rademacher weights by LA; Cameron, Gelbach & Miller 2008). The
+    asymptotic Wald test over-rejects here: with 30 of 150 authorities piloting
+    it rejected 15% of 60 generator datasets with parallel trends at nominal 5%
+    (benchmarks/results/evaluation_validation.md). A small p-value casts doubt
+    on parallel trends.
+
+    Parameters
+    ----------
+    spells, adoption, horizon_days, la_col, year_col, date_col, duration_col, event_col
+        As for :func:`did`.
+    potential_followup_col : str, optional
+        As for :func:`did`.
+    window : (int, int)
+        First and last relative year shown; years beyond are binned into them.
+    reference : int
+        The omitted relative year.
+    pretrend_test : {"wild_bootstrap", "wald"}
+        How ``pretrend_p`` is computed.
+    n_boot : int
+        Wild bootstrap replicates.
+    seed : int
+        Seed of the wild bootstrap.
 
     Returns
     -------
     ModelResult
         Terms ``rel_year[k]`` for each k in the window except the reference.
     """
+    if pretrend_test not in ("wild_bootstrap", "wald"):
+        raise EvaluationError(
+            f"pretrend_test must be 'wild_bootstrap' or 'wald', got {pretrend_test!r}"
+        )
     lo, hi = window
     if not lo <= reference < hi or lo >= 0 or hi < 0:
         raise EvaluationError(
@@ -252,8 +331,14 @@ def event_study(
         extra = {
             "pretrend_F": f,
             "pretrend_df": float(len(pre)),
-            "pretrend_p": float(stats.f.sf(f, len(pre), n_cl - 1)),
+            "pretrend_p_wald": float(stats.f.sf(f, len(pre), n_cl - 1)),
         }
+        extra["pretrend_p"] = extra["pretrend_p_wald"]
+        if pretrend_test == "wild_bootstrap" and n_boot > 0:
+            extra["pretrend_p"] = _wild_pretrend(
+                hs["y"].to_numpy(float), x, hs[la_col].to_numpy(), idx, wald, n_boot, seed
+            )
+            extra["pretrend_n_boot"] = float(n_boot)
     opts: dict[str, object] = {
         "horizon_days": horizon_days,
         "window": window,
