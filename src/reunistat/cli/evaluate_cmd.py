@@ -93,8 +93,10 @@ def evaluate(
             typer.echo("\nEvent study (year relative to adoption; -1 = reference)")
             typer.echo(_fmt(e.tidy()))
             typer.echo(
-                f"pre-trend test: F = {e.fit_stats['pretrend_F']:.2f} on "
-                f"{e.fit_stats['pretrend_df']:.0f} df, p = {e.fit_stats['pretrend_p']:.3f}"
+                f"pre-trend test (all pre-adoption years = 0): F = {e.fit_stats['pretrend_F']:.2f}"
+                f" on {e.fit_stats['pretrend_df']:.0f} df; wild cluster bootstrap p = "
+                f"{e.fit_stats['pretrend_p']:.3f} (asymptotic p = "
+                f"{e.fit_stats['pretrend_p_wald']:.3f}, too small with few pilot LAs)"
             )
         if design in ("weighting", "all"):
             sample = ev.comparison_sample(s, adoption)
