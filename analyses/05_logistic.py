@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reunistat.models.logistic import average_marginal_effects, logistic
+from reunistat.models.logistic import average_marginal_effects, logistic, multilevel
 from reunistat.pipeline import Context, run_script
 from reunistat.report.disclosure import suppress_counts
 from reunistat.report.figures import forest_figure
@@ -19,6 +19,7 @@ from reunistat.report.tables import (
     smallest_cell,
     term_label,
 )
+from reunistat.results import etable
 
 FUNCTION = "reunistat.models.logistic.logistic"
 
@@ -85,6 +86,31 @@ def run(ctx: Context) -> None:
     ctx.count("logit_n_used", outcome.n_used, function=FUNCTION)
     ctx.count("logit_n_excluded", outcome.n_excluded_censored, function=FUNCTION)
     ctx.value("logit_horizon", h, function=FUNCTION)
+    ml = multilevel("~ " + ctx.config.covariates, ctx.spells, horizon_days=h, group="LA")
+    both = etable(
+        {"logistic, cluster-robust by LA": res, "random intercept by LA": ml},
+        stats=("mor", "mor_conf_low", "mor_conf_high", "sigma2_la"),
+        labels={t: term_label(t) for t in ml.params.index},
+    )
+    both.index.name = "term"
+    ctx.write_frame(
+        "logistic_multilevel",
+        both.reset_index(),
+        title=f"Odds ratios of re-entry within {h} days: population-average and within-authority",
+        function="reunistat.models.logistic.multilevel",
+        disclosure=spec,
+        notes=[
+            "mor: median odds ratio between two authorities for the same child; sigma2_la: "
+            "variance of the authorities' random intercepts (Laplace approximation).",
+        ],
+    )
+    mor = ml.fit_stats
+    ctx.value(
+        "logit_mor",
+        float(mor["mor"]),
+        function="reunistat.models.logistic.multilevel",
+        fmt=f"{mor['mor']:.2f} (95% CI {mor['mor_conf_low']:.2f} to {mor['mor_conf_high']:.2f})",
+    )
     fig = forest_figure(
         tidy.iloc[1:].assign(term=tidy["label"].iloc[1:]),
         label="Odds ratio",

@@ -73,7 +73,8 @@ def reproduce(
         f"{len(m['outputs'])} outputs written to {cfg.outputs_dir} "
         f"({m['timings_seconds']['total']:.0f} s); manifest {result.manifest_path}"
     )
-    typer.echo(f"paper: {cfg.outputs_dir / 'paper' / 'paper.html'} (and .docx)")
+    if paper:
+        typer.echo(f"paper: {cfg.outputs_dir / 'paper' / 'paper.html'} (and .docx)")
     if m["skipped"]:
         typer.echo(
             f"{len(m['skipped'])} output(s) skipped: see {cfg.outputs_dir}/disclosure_report.md"

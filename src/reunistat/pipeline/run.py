@@ -173,6 +173,7 @@ WORKBOOK_TABLES = (
     "logistic",
     "logistic_margins",
     "logistic_outcome",
+    "logistic_multilevel",
     "fine_gray",
     "recurrent",
     "evaluation",
