@@ -45,6 +45,7 @@ def run(ctx: Context) -> None:
         "right with their counts (c where suppressed).",
         title="Cohort flow diagram",
         function=FUNCTION,
+        counted=True,
     )
     spells = cohort.spells
     ctx.count("n_spells", len(spells), function=FUNCTION)

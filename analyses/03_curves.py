@@ -64,6 +64,7 @@ def run(ctx: Context) -> None:
             f"({groups}); the numbers still at risk are listed under the axis.",
             title="Cumulative re-entry, " + (label if col is None else f"by {label}"),
             function=FUNCTION,
+            counted=True,
         )
         horizons.append(pub.horizons.assign(variable=label))
     table = pd.concat(horizons, ignore_index=True)

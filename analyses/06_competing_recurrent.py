@@ -103,6 +103,7 @@ def run(ctx: Context) -> None:
         "exit), with 95% confidence bands.",
         title="Cumulative incidence of re-entry with competing exits",
         function=fn,
+        counted=True,
     )
     fg = fine_gray("~ " + ctx.config.covariates, sp, "days_followed", "event_type")
     _write_model(

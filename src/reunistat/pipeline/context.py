@@ -148,15 +148,32 @@ class Context:
                 p, function, "table", title, {"type": "same_as", "of": f"tables/{name}.csv"}
             )
 
-    def write_figure(self, name: str, fig: Figure, *, alt: str, title: str, function: str) -> None:
-        """Write a figure as PNG and SVG with alt text and a source/version line."""
+    def write_figure(
+        self,
+        name: str,
+        fig: Figure,
+        *,
+        alt: str,
+        title: str,
+        function: str,
+        counted: bool = False,
+    ) -> None:
+        """Write a figure as PNG and SVG with alt text and a source/version line.
+
+        ``counted``: the figure shows counts or curves from the data (the
+        source line then states the disclosure rule).
+        """
         from reunistat.report.figures import save_figure
 
         version = package_versions()["reunistat"]
         source = (
             f"Source: reunistat {version}, {self.script} ({function}); "
             f"{_data_label(self.config)}"
-            + (f"; counts below {self.rules.threshold} suppressed" if self.rules.apply else "")
+            + (
+                f"; counts below {self.rules.threshold} suppressed"
+                if self.rules.apply and counted
+                else ""
+            )
         )
         for p in save_figure(fig, self.out / "figures" / name, alt, source):
             self._register(p, function, "figure", title, {"type": "figure"})

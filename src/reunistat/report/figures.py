@@ -39,6 +39,19 @@ def new_figure(width: float = 7.0, height: float = 4.5) -> Figure:
     return fig
 
 
+def _make_room_below(fig: Figure, inches: float) -> None:
+    """Grow the figure by ``inches`` at the bottom, keeping every axes' size and place."""
+    h = fig.get_figheight()
+    new_h = h + inches
+    for ax in fig.axes:
+        x0, y0, w, hh = ax.get_position().bounds
+        ax.set_position((x0, (y0 * h + inches) / new_h, w, hh * h / new_h))
+    for t in fig.texts:
+        x, y = t.get_position()
+        t.set_position((x, (y * h + inches) / new_h))
+    fig.set_figheight(new_h)
+
+
 def save_figure(fig: Figure, stem: Path, alt: str, source: str) -> list[Path]:
     """Write ``stem``.png, .svg and .alt.txt; return the paths written.
 
@@ -54,11 +67,12 @@ def save_figure(fig: Figure, stem: Path, alt: str, source: str) -> list[Path]:
         The source/version line printed under the figure.
     """
     stem.parent.mkdir(parents=True, exist_ok=True)
-    width = int(fig.get_figwidth() * 17)
+    lines = textwrap.wrap(source, int(fig.get_figwidth() * 17))
+    _make_room_below(fig, 0.06 + 0.11 * len(lines))
     fig.text(
         0.01,
         0.005,
-        "\n".join(textwrap.wrap(source, width)),
+        "\n".join(lines),
         fontsize=6.5,
         color="#505050",
         ha="left",
