@@ -26,7 +26,9 @@ SMALL = PowerDesign(
 def test_baseline_reproduces_national_curve() -> None:
     knots, rates = baseline_rates(((91, 0.12), (365, 0.20), (2191, 0.35)))
     assert knots.tolist() == [0.0, 91.0, 365.0] and rates.size == 3
-    d = PowerDesign(years=30, adoption_year=0.5, n_pilot=1, hazard_ratio=1.0, la_sd_log_hr=0.0)
+    d = PowerDesign(
+        years=30, adoption_year=0.5, n_pilot=1, hazard_ratio=1.0, la_sd_log_hr=0.0, robust=False
+    )
     sp = simulate_spells(d, np.random.default_rng(0))
     long = sp.loc[sp["entry_day"] < 365 * 20]  # all followed 10+ years
     for h, p in ((91, 0.12), (365, 0.20), (2191, 0.35)):

@@ -10,6 +10,7 @@ standard errors are clustered by local authority, the unit that adopts.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 import pandas as pd
@@ -63,6 +64,7 @@ def pilot_vs_comparison(
     event_col: str = "reentered",
     potential_followup_col: str | None = None,
     date_col: str = "return_date",
+    small_sample: bool = True,
 ) -> ModelResult:
     """Compare re-entry after a return home in pilot and comparison authorities.
 
@@ -93,6 +95,12 @@ def pilot_vs_comparison(
         :func:`~reunistat.models.evaluation.potential_followup_days`.
     date_col : str
         Date of the return home.
+    small_sample : bool
+        Refer tests and intervals to a t distribution on ``min(pilot LAs,
+        comparison LAs) - 1`` degrees of freedom: with few pilot authorities
+        the cluster-robust variance is too optimistic against the normal (the
+        power simulation's size was 7.0% at nominal 5% with 15 of 150 LAs
+        piloting, 5.0% with this reference).
 
     Returns
     -------
@@ -123,4 +131,10 @@ def pilot_vs_comparison(
         res = logistic(f"y ~ {rhs}", hs, cluster=cluster)
         opts.update({f"horizon_{k}": v for k, v in counts.items()})
         opts["horizon_days"] = horizon_days
+    if small_sample:
+        df = float(min(opts["n_pilot_las"], opts["n_comparison_las"]) - 1)  # type: ignore[call-overload]
+        if df < 1:
+            raise EvaluationError("a single pilot authority: cluster-robust inference impossible")
+        res = dataclasses.replace(res, dist="t", df_resid=df)
+    opts["small_sample"] = small_sample
     return restamp(res, "reunistat.models.evaluation.pilot_vs_comparison", **opts)
