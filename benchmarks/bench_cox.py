@@ -231,6 +231,7 @@ def main() -> None:
     ap.add_argument("--slow-repeats", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--only", nargs="*", default=None, help="engines to run")
+    ap.add_argument("--tag", default="", help="results go to cox<tag>.json / cox<tag>.md")
     args = ap.parse_args()
     has_r = subprocess.run(["which", "Rscript"], capture_output=True).returncode == 0
     results = []
@@ -275,8 +276,10 @@ def main() -> None:
     }
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "cox.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
-    (out / "cox.md").write_text(to_markdown(meta, results))
+    (out / f"cox{args.tag}.json").write_text(
+        json.dumps({"meta": meta, "results": results}, indent=2) + "\n"
+    )
+    (out / f"cox{args.tag}.md").write_text(to_markdown(meta, results))
 
 
 def to_markdown(meta: dict, results: list[dict]) -> str:
