@@ -126,7 +126,7 @@ def _fit_stats(d: Design, fit: IrlsFit, n_clusters: int | None) -> dict[str, flo
         "deviance": -2 * fit.loglik,
         "null_deviance": -2 * null_ll,
         "aic": -2 * fit.loglik + 2 * k,
-        "bic": -2 * fit.loglik + np.log(n) * k,
+        "bic": -2 * fit.loglik + float(np.log(n)) * k,
         "auc": concordance(d.y, fit.p),
         "iterations": float(fit.n_iter),
     }

@@ -315,7 +315,7 @@ def multilevel(
     fit_stats: dict[str, float] = {
         "log_likelihood": ll,
         "aic": -2 * ll + 2 * (k + 1),
-        "bic": -2 * ll + np.log(len(d.y)) * (k + 1),
+        "bic": -2 * ll + float(np.log(len(d.y))) * (k + 1),
         **vc_stats,
         "n_clusters": float(n_groups),
         "n_agq": float(n_agq),
