@@ -273,8 +273,10 @@ def multilevel(
     -------
     ModelResult
         Fixed effects (conditional log-odds ratios) in ``params``;
-        ``fit_stats`` has ``sigma2_la``, ``mor`` (median odds ratio) with its
-        interval, ``icc_latent`` and the log-likelihood;
+        ``fit_stats`` has ``sigma2_la`` (the between-group variance, named for
+        the usual group, the local authority, whatever ``group`` is), ``mor``
+        (median odds ratio) with its interval, ``icc_latent`` and the
+        log-likelihood;
         ``extras["variance_components"]`` is a table of them and
         ``extras["random_effects"]`` the conditional modes of each group's
         intercept.
