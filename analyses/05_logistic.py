@@ -22,11 +22,20 @@ from reunistat.report.tables import (
 from reunistat.results import etable
 
 FUNCTION = "reunistat.models.logistic.logistic"
+SHORT = "excluded: could not be followed to the horizon (data end or 18th birthday)"
+ENDED = "excluded: ended before the horizon by death or another exit"
 
 
 def run(ctx: Context) -> None:
     h = ctx.config.logistic_horizon_days
-    res = logistic("~ " + ctx.config.covariates, ctx.spells, horizon_days=h, cluster="LA")
+    pf = "days_potential_followup"  # select on potential follow-up: no selection by outcome
+    res = logistic(
+        "~ " + ctx.config.covariates,
+        ctx.spells,
+        horizon_days=h,
+        cluster="LA",
+        potential_followup_col=pf,
+    )
     outcome = res.extras["outcome"]
     tidy = res.tidy(exponentiate=True)
     tidy.insert(1, "label", [term_label(t) for t in tidy["term"]])
@@ -47,7 +56,8 @@ def run(ctx: Context) -> None:
         disclosure=spec,
         readable=model_table(tidy.assign(term=tidy["label"]), "OR"),
         notes=[
-            f"Spells followed for at least {h} days or re-entering earlier; standard errors "
+            f"Returns that could be followed for {h} days (to the data end and the 18th "
+            "birthday), whatever happened; standard errors "
             "robust to clustering by local authority.",
         ],
     )
@@ -67,14 +77,19 @@ def run(ctx: Context) -> None:
                 outcome.n_spells,
                 outcome.n_used,
                 outcome.n_events,
+                outcome.n_excluded_potential,
                 outcome.n_excluded_censored,
             ]
         },
-        index=["offered", "used", "re-entered within horizon", "excluded: censored before horizon"],
+        index=[
+            "offered",
+            "used",
+            "re-entered within horizon",
+            SHORT,
+            ENDED,
+        ],
     )
-    lines = [
-        [("offered", "spells"), ("used", "spells"), ("excluded: censored before horizon", "spells")]
-    ]
+    lines = [[("offered", "spells"), ("used", "spells"), (SHORT, "spells"), (ENDED, "spells")]]
     sup = suppress_counts(counts, ctx.rules, lines)
     table = pd.DataFrame({"item": counts.index, "spells": sup.shown["spells"].to_numpy()})
     ctx.write_counts(
@@ -84,9 +99,19 @@ def run(ctx: Context) -> None:
         function="reunistat.models.logistic.horizon_outcome",
     )
     ctx.count("logit_n_used", outcome.n_used, function=FUNCTION)
-    ctx.count("logit_n_excluded", outcome.n_excluded_censored, function=FUNCTION)
+    ctx.count(
+        "logit_n_excluded",
+        outcome.n_excluded_potential + outcome.n_excluded_censored,
+        function=FUNCTION,
+    )
     ctx.value("logit_horizon", h, function=FUNCTION)
-    ml = multilevel("~ " + ctx.config.covariates, ctx.spells, horizon_days=h, group="LA")
+    ml = multilevel(
+        "~ " + ctx.config.covariates,
+        ctx.spells,
+        horizon_days=h,
+        group="LA",
+        potential_followup_col=pf,
+    )
     both = etable(
         {"logistic, cluster-robust by LA": res, "random intercept by LA": ml},
         stats=("mor", "mor_conf_low", "mor_conf_high", "sigma2_la"),

@@ -23,9 +23,7 @@ def run(ctx: Context) -> None:
         ctx.skip("tables/evaluation", "no pilot adoption dates (la table: PILOT, PILOT_START)")
         return
     h = ctx.config.logistic_horizon_days
-    sp = ctx.spells.assign(
-        potential_days=ev.potential_followup_days(ctx.spells, ctx.cohort.data_end)
-    )
+    sp = ctx.spells  # days_potential_followup: exact, from the cohort derivation
     fits = {
         "pilot vs comparison, Cox (HR)": (
             ev.pilot_vs_comparison(sp, la, model="cox"),
@@ -33,12 +31,14 @@ def run(ctx: Context) -> None:
             FUNCTION,
         ),
         f"difference-in-differences, re-entry within {h} days (risk difference)": (
-            ev.did(sp, la, horizon_days=h, potential_followup_col="potential_days"),
+            ev.did(sp, la, horizon_days=h, potential_followup_col="days_potential_followup"),
             False,
             "reunistat.models.evaluation.did",
         ),
         f"naive before/after in pilot authorities, within {h} days (risk difference)": (
-            ev.before_after(sp, la, horizon_days=h, potential_followup_col="potential_days"),
+            ev.before_after(
+                sp, la, horizon_days=h, potential_followup_col="days_potential_followup"
+            ),
             False,
             "reunistat.models.evaluation.before_after",
         ),

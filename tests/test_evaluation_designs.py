@@ -19,7 +19,7 @@ from reunistat.models.evaluation import (
 from reunistat.models.evaluation.validation import true_risk_difference
 from reunistat.synthetic import default_config, generate
 
-PF = "days_to_censoring"  # the generator's potential follow-up
+PF = "days_potential_followup"  # the generator's potential follow-up
 
 
 @pytest.fixture(scope="module")

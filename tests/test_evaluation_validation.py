@@ -24,7 +24,7 @@ from reunistat.models.evaluation.validation import counterfactual_risks, true_ri
 from reunistat.synthetic import default_config, generate
 
 pytestmark = pytest.mark.slow
-PF = "days_to_censoring"
+PF = "days_potential_followup"
 N_REPS = 100
 
 

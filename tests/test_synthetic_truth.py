@@ -87,7 +87,7 @@ def test_logistic_truth_gives_the_stated_odds():
     r = d.truth_returns
     h = cfg["reentry"]["logistic"]["horizon_days"]
     # condition on potential follow-up (not observed follow-up, which selects re-entries)
-    known = r[r["days_to_censoring"] >= h]
+    known = r[r["days_potential_followup"] >= h]
     y = ((known["reentered"] == 1) & (known["days_followed"] <= h)).to_numpy()
     p = 1 / (1 + np.exp(-(cfg["reentry"]["logistic"]["intercept"] + known["true_lp"].to_numpy())))
     # observed within-horizon re-entry equals the mean true probability (binomial error)

@@ -17,6 +17,9 @@ reentry_date              DECOM of the next period of care (NaT if none)
 reentered                 1 if re-entry was observed, else 0
 days_followed             days from return_date to re-entry or censoring (>= 0)
 censor_date               return_date + days_followed
+days_potential_followup   days from return_date to the earlier of the 18th birthday
+                          and the data end, whatever happened: condition fixed-
+                          horizon outcomes on this, not on days_followed
 censor_reason             reentry, data_end, age18, death, other_exit
 event_type                0 censored, 1 re-entry, 2 competing exit (reached 18 /
                           other permanent exit): for cumulative incidence
@@ -56,6 +59,7 @@ SPELL_COLUMNS: Final = (
     "reentered",
     "days_followed",
     "censor_date",
+    "days_potential_followup",
     "censor_reason",
     "event_type",
     "age_at_return_years",

@@ -28,6 +28,7 @@ _INTS = (
     "spell_number",
     "reentered",
     "days_followed",
+    "days_potential_followup",
     "event_type",
     "disability",
     "section20",

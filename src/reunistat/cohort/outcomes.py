@@ -85,7 +85,7 @@ def follow_up(
     -------
     DataFrame
         ``return_date, reentry_date, reentered, days_followed, censor_date,
-        censor_reason, event_type``, indexed like ``returns``.
+        days_potential_followup, censor_reason, event_type``, indexed like ``returns``.
     """
     ret_date = returns["period_end"]
     exit_ok = exit_date.where(exit_date >= ret_date)
@@ -110,6 +110,10 @@ def follow_up(
             "reentered": reentered,
             "days_followed": (censor_date - ret_date).dt.days.astype(np.int64),
             "censor_date": censor_date,
+            # administrative follow-up, known whatever happened (for fixed horizons)
+            "days_potential_followup": (
+                (ends[["age18", "data_end"]].min(axis=1) - ret_date).dt.days.clip(lower=0)
+            ).astype(np.int64),
             "censor_reason": reason,
             "event_type": reason.map(_EVENT_TYPE).astype(np.int64),
         },

@@ -148,7 +148,7 @@ def _returns(
             "days_followed": censor - end,
             "censor_reason": np.where(reentered, "reentry", np.where(age18, "age18", "data_end")),
             # potential follow-up: days to the earlier of the 18th birthday and the data end
-            "days_to_censoring": np.minimum(b18, data_end) - end,
+            "days_potential_followup": np.minimum(b18, data_end) - end,
         }
     )
     out = pd.concat([out, cov], axis=1)

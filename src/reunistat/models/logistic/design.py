@@ -61,6 +61,7 @@ def build_design(
     horizon_days: int = 365,
     competing: Competing = "exclude",
     extra_cols: tuple[str, ...] = (),
+    potential_followup_col: str | None = None,
 ) -> Design:
     """Derive the outcome (if the formula has no left side) and the design matrix.
 
@@ -72,7 +73,7 @@ def build_design(
         ``"y ~ x1 + x2"``: ``y`` is an existing 0/1 column.
     data : pandas.DataFrame
         The spells table (or any DataFrame holding the columns named).
-    horizon_days, competing
+    horizon_days, competing, potential_followup_col
         See :func:`~reunistat.models.logistic.outcome.horizon_outcome`.
     extra_cols : tuple of str
         Columns (such as cluster identifiers) that must be non-missing too.
@@ -87,7 +88,9 @@ def build_design(
     lhs, rhs = split_formula(formula)
     counts: HorizonOutcome | None = None
     if lhs is None:
-        data, counts = horizon_outcome(data, horizon_days, competing=competing)
+        data, counts = horizon_outcome(
+            data, horizon_days, competing=competing, potential_followup_col=potential_followup_col
+        )
         lhs = outcome_name(horizon_days)
     elif lhs not in data.columns:
         raise LogisticInputError(

@@ -160,6 +160,7 @@ def logistic(
     vcov: VcovType | None = None,
     cluster: str | None = None,
     competing: Competing = "exclude",
+    potential_followup_col: str | None = None,
 ) -> ModelResult:
     """Fit a logistic model of re-entry within ``horizon_days`` of a return home.
 
@@ -188,6 +189,11 @@ def logistic(
     competing : {"exclude", "negative"}
         Spells ended before H by reaching 18 or another permanent exit:
         excluded (default) or counted as not re-entering.
+    potential_followup_col : str, optional
+        Use only spells whose potential follow-up reaches H (e.g. the spells
+        column ``days_potential_followup``): removes the upward bias of
+        excluding spells by observed follow-up. See
+        :func:`~reunistat.models.logistic.outcome.horizon_outcome`.
 
     Returns
     -------
@@ -204,6 +210,7 @@ def logistic(
         horizon_days=horizon_days,
         competing=competing,
         extra_cols=(cluster,) if cluster else (),
+        potential_followup_col=potential_followup_col,
     )
     fit = irls(d.X, d.y, d.terms)
     bread = np.linalg.inv(fit.information)
@@ -242,6 +249,7 @@ def logistic(
                 "vcov": kind,
                 "cluster": cluster,
                 "competing": competing,
+                "potential_followup_col": potential_followup_col,
             },
         ),
         exp_label="OR",
@@ -257,6 +265,7 @@ def gee(
     horizon_days: int = 365,
     cov_type: GeeCov = "robust",
     competing: Competing = "exclude",
+    potential_followup_col: str | None = None,
 ) -> ModelResult:
     """Fit a logistic GEE with exchangeable correlation within ``group``.
 
@@ -270,7 +279,7 @@ def gee(
 
     Parameters
     ----------
-    formula, data, horizon_days, competing
+    formula, data, horizon_days, competing, potential_followup_col
         As for :func:`logistic`.
     group : str
         Column of cluster labels ("LA" by default).
@@ -283,7 +292,12 @@ def gee(
         raise LogisticInputError(f"cov_type must be robust, naive or bias_reduced: {cov_type!r}")
     data = _unique_index(data)
     d = build_design(
-        formula, data, horizon_days=horizon_days, competing=competing, extra_cols=(group,)
+        formula,
+        data,
+        horizon_days=horizon_days,
+        competing=competing,
+        extra_cols=(group,),
+        potential_followup_col=potential_followup_col,
     )
     codes, n_cl = cluster_codes(d.frame[group])
     if n_cl < 2:
@@ -323,6 +337,7 @@ def gee(
                 "cov_type": cov_type,
                 "corstr": "exchangeable",
                 "competing": competing,
+                "potential_followup_col": potential_followup_col,
             },
         ),
         exp_label="OR",

@@ -252,12 +252,13 @@ def multilevel(
     n_agq: int = 1,
     competing: Competing = "exclude",
     conf_level: float = 0.95,
+    potential_followup_col: str | None = None,
 ) -> ModelResult:
     """Fit a random-intercept logistic model of re-entry within ``horizon_days``.
 
     Parameters
     ----------
-    formula, data, horizon_days, competing
+    formula, data, horizon_days, competing, potential_followup_col
         As for :func:`~reunistat.models.logistic.logistic`.
     group : str
         Column of the grouping (random intercept) labels, "LA" by default.
@@ -287,7 +288,12 @@ def multilevel(
         raise LogisticInputError(f"conf_level must lie between 0 and 1, got {conf_level}")
     data = _unique_index(data)
     d = build_design(
-        formula, data, horizon_days=horizon_days, competing=competing, extra_cols=(group,)
+        formula,
+        data,
+        horizon_days=horizon_days,
+        competing=competing,
+        extra_cols=(group,),
+        potential_followup_col=potential_followup_col,
     )
     labels = d.frame[group]
     codes, n_groups = cluster_codes(labels)
@@ -345,6 +351,7 @@ def multilevel(
                 "horizon_days": horizon_days,
                 "n_agq": n_agq,
                 "competing": competing,
+                "potential_followup_col": potential_followup_col,
                 "conf_level": conf_level,
             },
         ),

@@ -18,6 +18,7 @@ spells over-represent re-entry. For unbiased odds ratios, restrict the spells
 to returns that could be followed for H days (returned at least H days before
 the data end, and young enough not to reach 18 within H) before fitting; then
 no spell is excluded. ``n_excluded_censored`` says how much this matters.
+``potential_followup_col="days_potential_followup"`` does exactly that.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class HorizonOutcome:
     n_competing_negative : int
         Spells ended before H by a competing exit and counted as negatives
         (0 unless ``competing="negative"``).
+    n_excluded_potential : int
+        Spells whose potential follow-up falls short of H, excluded whatever
+        their outcome (0 unless a potential follow-up column is given).
     """
 
     horizon_days: int
@@ -61,6 +65,7 @@ class HorizonOutcome:
     n_events: int
     n_excluded_censored: int
     n_competing_negative: int = 0
+    n_excluded_potential: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """Return the counts as a dictionary."""
@@ -71,12 +76,27 @@ class HorizonOutcome:
             "n_events": self.n_events,
             "n_excluded_censored": self.n_excluded_censored,
             "n_competing_negative": self.n_competing_negative,
+            "n_excluded_potential": self.n_excluded_potential,
         }
 
 
 def outcome_name(horizon_days: int) -> str:
     """Return the column name of the outcome at a horizon, e.g. ``reentry_365d``."""
     return f"reentry_{horizon_days}d"
+
+
+def _eligible(spells: pd.DataFrame, col: str | None, h: int) -> np.ndarray:
+    """Spells whose potential follow-up reaches ``h`` (all of them when ``col`` is None)."""
+    if col is None:
+        return np.ones(len(spells), dtype=bool)
+    if col not in spells.columns:
+        raise LogisticInputError(f"the spells table has no column {col!r}")
+    eligible = pd.to_numeric(spells[col], errors="coerce").to_numpy(float) >= h
+    if not eligible.any():
+        raise LogisticInputError(
+            f"no spell has a potential follow-up of {h} days ({col!r}); choose a shorter horizon"
+        )
+    return eligible
 
 
 def horizon_outcome(
@@ -87,6 +107,7 @@ def horizon_outcome(
     event_col: str = "reentered",
     competing: Competing = "exclude",
     censor_reason_col: str = "censor_reason",
+    potential_followup_col: str | None = None,
 ) -> tuple[pd.DataFrame, HorizonOutcome]:
     """Add the outcome "re-entered within ``horizon_days``" and drop unknowns.
 
@@ -104,6 +125,13 @@ def horizon_outcome(
     censor_reason_col : str
         Column naming why follow-up ended; needed only with
         ``competing="negative"``.
+    potential_followup_col : str, optional
+        A column of potential follow-up (days to the earlier of the 18th
+        birthday and the data end, known whatever happened: the spells
+        column ``days_potential_followup``). When given, only spells whose
+        potential follow-up reaches H are used, whatever their outcome, which
+        removes the upward bias of excluding by observed follow-up; the rest
+        are counted in ``n_excluded_potential``.
 
     Returns
     -------
@@ -144,13 +172,14 @@ def horizon_outcome(
             f"{event_col!r} (0/1); first at row {spells.index[i]!r}"
         )
     h = int(horizon_days)
-    positive = (e == 1) & (t <= h)
-    known = positive | (t >= h)
+    eligible = _eligible(spells, potential_followup_col, h)
+    positive = (e == 1) & (t <= h) & eligible
+    known = positive | ((t >= h) & eligible)
     n_comp = 0
     if competing == "negative":
         if censor_reason_col not in spells.columns:
             raise LogisticInputError(f"competing='negative' needs the column {censor_reason_col!r}")
-        comp = (~known) & spells[censor_reason_col].isin(COMPETING_REASONS).to_numpy()
+        comp = (~known) & eligible & spells[censor_reason_col].isin(COMPETING_REASONS).to_numpy()
         n_comp = int(comp.sum())
         known = known | comp
     if not (t >= h).any():
@@ -166,7 +195,8 @@ def horizon_outcome(
         n_spells=len(spells),
         n_used=int(known.sum()),
         n_events=int(positive.sum()),
-        n_excluded_censored=int((~known).sum()),
+        n_excluded_censored=int((~known & eligible).sum()),
         n_competing_negative=n_comp,
+        n_excluded_potential=int((~eligible).sum()),
     )
     return out, counts
