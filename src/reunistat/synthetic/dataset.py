@@ -100,18 +100,20 @@ def generate(
     careers = simulate_careers(rng, cfg, kids, auth, posts, bday18, progress=lambda k: bar(1))
     data_end = day(cfg["dataset"]["data_end"])
     la_codes = auth.table["LA"].to_numpy(dtype=object)
-    child_id, upn = pseudonyms(rng, kids.n)
+    child_id, upn, perm = pseudonyms(rng, kids.n)
+    # (LA, CHILD) order as integers: LA codes and CHILD ids sort as their indices do
+    child_key = kids.la.astype(np.int64) * kids.n + perm
     header = header_table(rng, cfg, kids, la_codes, child_id, upn, data_end)
-    episodes = _episodes_table(careers.episodes, la_codes[kids.la], child_id)
+    episodes = _episodes_table(careers.episodes, la_codes[kids.la], child_id, child_key)
     tables = {
-        "header": header.sort_values(["LA", "CHILD"], ignore_index=True),
+        "header": header.iloc[np.argsort(child_key, kind="stable")].reset_index(drop=True),
         "episodes": episodes,
         "cin": cin_table(rng, kids, header).sort_values(["LA", "LAchildID"], ignore_index=True),
         "npd": npd_table(rng, kids, header).sort_values("UPN", ignore_index=True),
         "postcodes": districts,
         "la": auth.table,
     }
-    returns = _truth_returns(careers.returns, la_codes[kids.la], child_id)
+    returns = _truth_returns(careers.returns, la_codes[kids.la], child_id, child_key)
     bar(1)
     faults = pd.DataFrame(columns=["fault", "table", "column", "CHILD", "DECOM", "detail"])
     if messy:
@@ -137,9 +139,12 @@ def _days(s: pd.Series) -> np.ndarray:
 
 
 def _episodes_table(
-    ep: dict[str, np.ndarray], child_la: np.ndarray, child_id: np.ndarray
+    ep: dict[str, np.ndarray], child_la: np.ndarray, child_id: np.ndarray, child_key: np.ndarray
 ) -> pd.DataFrame:
-    df = pd.DataFrame(
+    """Episodes in (LA, CHILD, DECOM) order, sorted on integers (a child's DECOMs are distinct)."""
+    order = np.lexsort((ep["decom"], child_key[ep["child"]]))
+    ep = {k: v[order] for k, v in ep.items()}
+    return pd.DataFrame(
         {
             "LA": child_la[ep["child"]],
             "CHILD": child_id[ep["child"]],
@@ -157,11 +162,14 @@ def _episodes_table(
             "URN": ep["urn"],
         }
     )
-    return df.sort_values(["LA", "CHILD", "DECOM"], ignore_index=True, kind="stable")
 
 
-def _truth_returns(r: pd.DataFrame, child_la: np.ndarray, child_id: np.ndarray) -> pd.DataFrame:
-    out = r.copy()
+def _truth_returns(
+    r: pd.DataFrame, child_la: np.ndarray, child_id: np.ndarray, child_key: np.ndarray
+) -> pd.DataFrame:
+    c = r["child"].to_numpy()
+    order = np.lexsort((r["spell_number"].to_numpy(), child_key[c]))
+    out = r.iloc[order].reset_index(drop=True)
     c = out.pop("child").to_numpy()
     out.insert(0, "CHILD", child_id[c])
     out.insert(0, "LA", child_la[c])
@@ -169,7 +177,7 @@ def _truth_returns(r: pd.DataFrame, child_la: np.ndarray, child_id: np.ndarray) 
         out[col] = to_datetime(out[col].to_numpy())
     reentry = out["reentry_date"].to_numpy()
     out["reentry_date"] = to_datetime(np.maximum(reentry, 0), missing=reentry < 0)
-    return out.sort_values(["LA", "CHILD", "spell_number"], ignore_index=True)
+    return out
 
 
 def kaplan_meier_at(

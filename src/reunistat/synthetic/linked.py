@@ -14,13 +14,18 @@ from reunistat.synthetic.population import Children
 DISABILITY_CODES = tuple(c for c in codes.DISABILITY if c != "NONE")
 
 
-def pseudonyms(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return pseudonymous CHILD identifiers and UPN-like pupil references, unique."""
+def pseudonyms(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return pseudonymous CHILD identifiers, UPN-like pupil references, and sort keys.
+
+    The identifiers are zero-padded, so they sort as text in the order of the
+    integer keys returned third.
+    """
     perm = rng.permutation(n)
-    child = np.char.add("C", np.char.zfill(perm.astype(str), 8)).astype(object)
+    width = max(8, len(str(n - 1)))
+    child = np.char.add("C", np.char.zfill(perm.astype(str), width)).astype(object)
     upn_num = (perm.astype(np.int64) * 7919 + 104729) % 10**12  # a bijection on 0..n-1
     upn = np.char.add("A", np.char.zfill(upn_num.astype(str), 12)).astype(object)
-    return child, upn
+    return child, upn, perm.astype(np.int64)
 
 
 def header_table(
