@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -61,6 +62,7 @@ def main() -> None:
     ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 10.0])
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
+    load_before = os.getloadavg()
     results = []
     # run the scales in increasing order so each new peak belongs to its own run
     for scale in sorted(args.scales):
@@ -79,7 +81,12 @@ def main() -> None:
         }
         results.append(summary)
         print(json.dumps(summary))
-    meta = {"python": sys.version.split()[0], "machine": platform.machine(), "cpus": 2}
+    meta = {
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+    }
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results/synth.json").write_text(
         json.dumps({"meta": meta, "results": results}, indent=2) + "\n"
@@ -89,6 +96,9 @@ def main() -> None:
         "",
         "`.venv/bin/python benchmarks/bench_synth.py` (median of repeats; each run a fresh process",
         "generating and writing Parquet; peak = maximum resident set size).",
+        f"Machine: {meta['cpus']} cores; 1-minute load average before and after: "
+        f"{meta['load_average_1min_before_after']}. No other engine writes 903 data: the",
+        "figures stand alone (compare runs of this script on one machine).",
         "",
         "| scale | children | episodes | returns home | median wall (s) | generate (s) "
         "| write (s) | peak RSS (MiB) | runs (s) |",
