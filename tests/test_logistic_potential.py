@@ -57,4 +57,5 @@ def test_potential_followup_removes_the_upward_bias_on_generator_truth():
     assert gaps["observed"] > 4  # the bias the potential sample removes
     fit = logistic("~ section20 + disability", spells, horizon_days=h, potential_followup_col=PF)
     assert fit.extras["outcome"].n_excluded_potential > 0
+    assert fit.fit_stats["n_excluded_potential"] == fit.extras["outcome"].n_excluded_potential
     assert fit.provenance.options["potential_followup_col"] == PF

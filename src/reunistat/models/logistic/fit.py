@@ -131,8 +131,7 @@ def _fit_stats(d: Design, fit: IrlsFit, n_clusters: int | None) -> dict[str, flo
         "iterations": float(fit.n_iter),
     }
     if d.outcome is not None:
-        stats["horizon_days"] = float(d.outcome.horizon_days)
-        stats["n_excluded_censored"] = float(d.outcome.n_excluded_censored)
+        stats.update(d.outcome.fit_stats())
     if n_clusters is not None:
         stats["n_clusters"] = float(n_clusters)
     return stats
@@ -317,8 +316,7 @@ def gee(
     alpha = float(mod.cov_struct.dep_params)
     stats = {"working_correlation": alpha, "n_clusters": float(n_cl)}
     if d.outcome is not None:
-        stats["horizon_days"] = float(d.outcome.horizon_days)
-        stats["n_excluded_censored"] = float(d.outcome.n_excluded_censored)
+        stats.update(d.outcome.fit_stats())
     return ModelResult(
         model="logistic_gee",
         params=pd.Series(np.asarray(res.params), index=idx),

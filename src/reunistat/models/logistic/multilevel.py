@@ -330,8 +330,7 @@ def multilevel(
         "iterations": float(n_iter),
     }
     if d.outcome is not None:
-        fit_stats["horizon_days"] = float(d.outcome.horizon_days)
-        fit_stats["n_excluded_censored"] = float(d.outcome.n_excluded_censored)
+        fit_stats.update(d.outcome.fit_stats())
     if at_boundary:
         fit_stats["boundary"] = 1.0  # between-authority variance estimated at (or near) zero
     return ModelResult(

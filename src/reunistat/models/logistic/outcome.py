@@ -79,6 +79,14 @@ class HorizonOutcome:
             "n_excluded_potential": self.n_excluded_potential,
         }
 
+    def fit_stats(self) -> dict[str, float]:
+        """Return the horizon and the exclusions, as a fitted model's statistics."""
+        return {
+            "horizon_days": float(self.horizon_days),
+            "n_excluded_censored": float(self.n_excluded_censored),
+            "n_excluded_potential": float(self.n_excluded_potential),
+        }
+
 
 def outcome_name(horizon_days: int) -> str:
     """Return the column name of the outcome at a horizon, e.g. ``reentry_365d``."""
