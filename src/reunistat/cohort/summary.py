@@ -67,17 +67,11 @@ def _horizon_label(days: int) -> str:
 
 
 def _curve_lines(sp: pd.DataFrame, horizons: Sequence[int]) -> list[str]:
-    """Cumulative re-entry at the horizons: reunistat.models.survival when available."""
+    """Cumulative re-entry at the horizons, by reunistat.models.survival (KM and AJ)."""
     if sp.empty:
         return ["  cumulative re-entry: no spells"]
-    try:
-        from reunistat.models.survival.km import horizon_table
-    except ImportError:  # pragma: no cover - the survival module is optional here
-        table = reentry_summary(sp, horizons)
-        lines = ["  cumulative re-entry (Kaplan-Meier, other ends censored):"]
-        for h, cum, n in zip(horizons, table["cumulative_reentry"], table["at_risk"], strict=True):
-            lines.append(f"    {_horizon_label(h):>10}: {cum:6.1%}   (followed {n:,})")
-        return lines
+    from reunistat.models.survival.km import horizon_table
+
     km = horizon_table(sp, "days_followed", "reentered", horizons=horizons, method="km")
     aj = horizon_table(sp, "days_followed", "event_type", horizons=horizons)
     lines = [
