@@ -136,7 +136,10 @@ def potential_followup_days(
     """Return each spell's potential follow-up: min(data end, 18th birthday) - return date.
 
     Known whether or not the child re-entered, so conditioning on it (unlike
-    on observed follow-up) does not bias a fixed-horizon risk.
+    on observed follow-up) does not bias a fixed-horizon risk. The age-based
+    18th birthday here can be a day out; spells from
+    :func:`reunistat.cohort.derive_cohort` carry the exact value in
+    ``days_potential_followup``; use this only for tables without it.
     """
     rd = pd.to_datetime(spells[date_col])
     to_end = (pd.Timestamp(data_end) - rd).dt.days.astype(float)
