@@ -14,6 +14,11 @@ SEP = "\x1f"
 UID = "_uid"
 #: An integer child key shared by header and episodes (fast to sort and match).
 CID = "_cid"
+#: Internal column on every table read: the collection year a row was returned in,
+#: as the year the collection ends (2018 for 1 April 2017 - 31 March 2018); an
+#: integer (``Int64``), missing when the reader could not know it. Code sets and
+#: DfE rules are applied by this year.
+YEAR_COL = "_COLLECTION_YEAR"
 
 
 def has_la(*frames: pd.DataFrame) -> bool:
