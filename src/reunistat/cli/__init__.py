@@ -6,6 +6,8 @@ heavy imports happen inside the commands, so ``--help`` is fast.
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from reunistat.cli import cohort_cmd, evaluate_cmd, reproduce_cmd, synth_cmd
@@ -18,6 +20,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 synth_cmd.register(app)
 cohort_cmd.register(app)
@@ -34,6 +37,45 @@ def version() -> None:
         typer.echo(f"{name} {v}")
 
 
-def main() -> None:
-    """Run the command line."""
-    app()
+def _version_callback(value: bool) -> None:
+    if value:
+        from reunistat import __version__
+
+        typer.echo(f"reunistat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        callback=_version_callback,
+        is_eager=True,
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of an error (for bug reports)."
+    ),
+) -> None:
+    """Children who return home from care in England, and re-entry."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line: a user error is one line on stderr and exit code 2.
+
+    Any :class:`reunistat.errors.ReunistatError` (a bad file, option or
+    model input) prints ``error: <message>`` and exits with code 2; ``--debug``
+    (before the command) shows the traceback instead.
+    """
+    from reunistat.errors import ReunistatError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="reunistat")
+    except ReunistatError as err:
+        if debug:
+            raise
+        typer.echo(f"error: {err}", err=True)
+        raise SystemExit(2) from None
