@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_PATHS := src tests $(wildcard analyses benchmarks data/synthetic/*.py)
 
-.PHONY: reproduce test lint typecheck validate bench clean
+.PHONY: reproduce test lint typecheck docs validate bench clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -25,7 +25,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: $(STAMP) lint typecheck docs
 	$(BIN)/pytest -q
 
 validate: $(STAMP)
@@ -35,4 +38,4 @@ bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) outputs build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) outputs build site .pytest_cache .mypy_cache .ruff_cache

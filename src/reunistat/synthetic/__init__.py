@@ -1,5 +1,7 @@
 """Seeded generator of synthetic linked SSDA903 datasets with known true effects.
 
+Examples
+--------
 >>> from reunistat.synthetic import default_config, generate
 >>> data = generate(default_config(), seed=7, scale=0.002)
 >>> list(data.tables["episodes"].columns)[:4]

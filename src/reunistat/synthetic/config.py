@@ -86,6 +86,8 @@ class SynthConfig:
     def with_overrides(self, overrides: dict[str, Any]) -> SynthConfig:
         """Return a new config with dotted-key overrides applied and checked.
 
+        Examples
+        --------
         >>> cfg = default_config().with_overrides({"pilot.n_authorities": 3})
         >>> cfg["pilot"]["n_authorities"]
         3
