@@ -15,17 +15,17 @@ OK = [ep("OK", "2015-01-01", "S", "2015-06-01", "E4A")]
 
 #: child id -> (its episodes, the rule it breaks, the column named)
 CASES = {
-    "code": ([ep("C1", "2015-01-01", "S", "2015-06-01", "E4Z")], "code", "REC"),
+    "code": ([ep("C1", "2015-01-01", "S", "2015-06-01", "E4Z")], "149", "REC"),
     "required": ([ep("C2", "2015-01-01", "S", ls=None)], "required", "LS"),
-    "dob": ([ep("C3", "1999-01-01", "S", "2015-06-01", "E4A")], "dob_after_decom", "DOB"),
-    "dec": ([ep("C4", "2015-01-01", "S", "2014-06-01", "E4A")], "dec_before_decom", "DEC"),
-    "pair": ([ep("C5", "2015-01-01", "S", "2015-06-01", None)], "dec_rec_pair", "DEC"),
+    "dob": ([ep("C3", "1999-01-01", "S", "2015-06-01", "E4A")], "302", "DOB"),
+    "dec": ([ep("C4", "2015-01-01", "S", "2014-06-01", "E4A")], "356", "DEC"),
+    "pair": ([ep("C5", "2015-01-01", "S", "2015-06-01", None)], "148", "DEC"),
     "overlap": (
         [ep("C6", "2015-01-01", "S", "2015-06-01", "E4A"), ep("C6", "2015-05-01", "S")],
-        "overlap",
-        "DEC",
+        "501",
+        "DECOM",
     ),
-    "open": ([ep("C7", "2015-01-01", "S"), ep("C7", "2015-05-01", "S")], "open_not_last", "DEC"),
+    "open": ([ep("C7", "2015-01-01", "S"), ep("C7", "2015-05-01", "S")], "142", "DEC"),
     "357": ([ep("C8", "2015-01-01", "P", "2015-06-01", "E4A")], "357", "RNE"),
     "431": (
         [ep("C9", "2015-01-01", "S", "2015-06-01", "E4A"), ep("C9", "2015-06-01", "S")],
@@ -43,8 +43,8 @@ CASES = {
         "DECOM",
     ),
     "x1": ([ep("C12", "2015-01-01", "S", "2015-06-01", "X1")], "x1_next", "REC"),
-    "p1v2": ([ep("C13", "2015-01-01", "S", ls="V2", place="P1")], "p1_v2", "PLACE"),
-    "18": ([ep("C14", "2019-01-02", "S")], "start_after_18", "DECOM"),
+    "p1v2": ([ep("C13", "2015-01-01", "S", ls="V2", place="P1")], "378", "PLACE"),
+    "18": ([ep("C14", "2019-01-02", "S")], "352", "DECOM"),
     "range": ([ep("C15", "2015-01-01", "S", "2021-01-01", "E4A")], "date_range", "DEC"),
     "noheader": ([ep("C16", "2015-01-01", "S")], "no_header", "CHILD"),
 }
@@ -103,8 +103,8 @@ def test_header_codes_and_linked_tables():
     v = validate_tables(t, mode="lenient")
     p = v.problems
     assert set(zip(p.table, p.column, p.CHILD, p.rule, strict=True)) >= {
-        ("header", "SEX", "H1", "code"),
-        ("header", "ETHNIC", "H1", "code"),
+        ("header", "SEX", "H1", "101"),
+        ("header", "ETHNIC", "H1", "103"),
         ("cin", "DISABILITY", "OK", "code"),
         ("npd", "UPN", None, "required"),
     }
