@@ -382,8 +382,10 @@ _RULES: Final = (
         "episodes",
         "REC",
         "the episode ended X1 but no episode starts that day as a continuation",
-        "REC X1: the child's next episode must exist and not have RNE = S",
+        "REC X1: the child's next episode must exist and not have RNE = S. A warning: DfE "
+        "has no such rule and accepts the return",
         "sequence",
+        "warning",
     ),
     # between annual returns (rows of each return, before stacking)
     _r(
@@ -431,7 +433,16 @@ _RULES: Final = (
         _EVERY,
         "linkage",
     ),
-    _r("no_episodes", "header", "CHILD", "the header's CHILD has no episode", _EVERY, "linkage"),
+    _r(
+        "no_episodes",
+        "header",
+        "CHILD",
+        "the header's CHILD has no episode",
+        "every header row. A warning: a return's header also lists care leavers (OC3) with no "
+        "episode that year, and DfE accepts them",
+        "linkage",
+        "warning",
+    ),
 )
 
 #: Every rule by name, in the order problems are reported.

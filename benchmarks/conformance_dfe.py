@@ -1,0 +1,209 @@
+"""Conformance with DfE's 903 validator: children flagged per shared rule, by both or one.
+
+Runs DfE's validator (``csc-validator-be-903`` from PyPI, in its own virtual
+environment: it pins pandas < 2 and numpy < 1.25, so it is never a dependency of
+reunistat) and reunistat's validation on the same returns, then prints per
+shared rule (a DfE rule reunistat checks) the children flagged by both, only by
+DfE and only by reunistat.
+
+Usage (from the repository root)::
+
+    python benchmarks/conformance_dfe.py            # compare with the frozen DfE output
+    python benchmarks/conformance_dfe.py --run-dfe  # re-run DfE first (needs /work/venvs/dfe)
+
+``--run-dfe`` writes ``tests/reference/dfe/<case>.csv`` (one row per DfE rule
+and child) with ``tests/reference/dfe/run_dfe.py``; the venv is made by::
+
+    python3.11 -m venv /work/venvs/dfe
+    /work/venvs/dfe/bin/pip install csc-validator-be-903==0.1.17
+
+The table is written to ``benchmarks/results/conformance_dfe.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+REF = ROOT / "tests" / "reference" / "dfe"
+DFE_PYTHON = Path("/work/venvs/dfe/bin/python")
+DFE_VERSION = "csc-validator-be-903 0.1.17"
+
+#: Where reunistat deliberately differs from DfE on a shared rule, and why.
+_RUN_ARTEFACT = (
+    "DfE's full run also flags children whose episode with this REC is open (DEC blank): its "
+    "rules get shallow copies of the same data (lac_validator.datastore.copy_datastore) and "
+    "an earlier rule fills or changes DEC in place; this rule run alone flags exactly "
+    "reunistat's children"
+)
+#: Where reunistat differs from DfE on a shared rule, and why (checked by the tests).
+DIFFERENCES = {"386": _RUN_ARTEFACT, "387": _RUN_ARTEFACT, "407": _RUN_ARTEFACT}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One return checked by both validators."""
+
+    name: str
+    ruleset: str
+    year: int
+    source: Path
+    recode: tuple[tuple[str, str, dict[str, str]], ...] = ()  # (table, column, old -> new)
+
+    def files(self, tmp: Path) -> list[Path]:
+        """Write the return's header and episodes CSV for this case; return their paths."""
+        out = []
+        for name in ("header", "episodes"):
+            df = pd.read_csv(self.source / f"{name}.csv", dtype=str, keep_default_na=False)
+            for table, column, mapping in self.recode:
+                if table == name:
+                    df[column] = df[column].replace(mapping)
+            p = tmp / f"{name}.csv"
+            df.to_csv(p, index=False)
+            out.append(p)
+        return out
+
+
+_MFU = ("header", "SEX", {"1": "M", "2": "F"})
+_PLACE_2026 = ("episodes", "PLACE", {"Z1": "Z11", "H5": "K3", "P2": "K3"})
+#: The sector's return (the DfE validator's own test return, 2017-18) as it is, and
+#: recoded to the code sets of later years.
+CASES = (
+    Case("qlacv_2018", "lac2022_23", 2018, REF / "qlacv"),
+    Case("qlacv_2025_mfu", "lac2024_25", 2025, REF / "qlacv", (_MFU,)),
+    Case("qlacv_2026_z11", "lac2025_26", 2026, REF / "qlacv", (_MFU, _PLACE_2026)),
+)
+
+
+def run_dfe(case: Case) -> pd.DataFrame:
+    """Run DfE's validator on the case; freeze and return one row per rule and child."""
+    with tempfile.TemporaryDirectory() as d:
+        files = case.files(Path(d))
+        out = Path(d) / "dfe.csv"
+        cmd = [str(DFE_PYTHON), str(REF / "run_dfe.py"), case.ruleset, str(case.year), str(out)]
+        subprocess.run([*cmd, *map(str, files)], check=True, capture_output=True)
+        rows = pd.read_csv(out, dtype=str)
+    per_child = rows[["rule", "table", "CHILD"]].drop_duplicates().sort_values(["rule", "CHILD"])
+    per_child.to_csv(REF / f"{case.name}.csv", index=False)
+    return per_child
+
+
+def reunistat_flags(case: Case) -> pd.DataFrame:
+    """Validate the case with reunistat (lenient); return rule, CHILD, severity per problem."""
+    from reunistat.tables import validate_tables
+    from reunistat.tables.keys import YEAR_COL
+    from reunistat.tables.rules import severity
+
+    with tempfile.TemporaryDirectory() as d:
+        raw = {
+            p.stem: pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""])
+            for p in case.files(Path(d))
+        }
+    for df in raw.values():
+        df[YEAR_COL] = pd.array([case.year] * len(df), dtype="Int64")
+    v = validate_tables(raw, mode="lenient")
+    found = pd.concat([v.problems, v.warnings], ignore_index=True)
+    found = found[["rule", "CHILD"]].dropna().drop_duplicates()
+    found["severity"] = found["rule"].map(severity)
+    found.attrs["excluded"] = set(v.excluded_children["CHILD"].dropna().astype(str))
+    return found
+
+
+def dfe_rule_codes(case: Case) -> set[str]:
+    """Rules DfE ran on the case: those in its frozen output, or in the ruleset when known."""
+    listing = REF / f"{case.ruleset}_rules.txt"
+    if listing.exists():
+        return set(listing.read_text().split())
+    return set(pd.read_csv(REF / f"{case.name}.csv", dtype=str)["rule"])
+
+
+def compare(case: Case, dfe: pd.DataFrame, ours: pd.DataFrame) -> pd.DataFrame:
+    """Per shared rule: children flagged by both, only DfE, only reunistat."""
+    from reunistat.tables.rules import RULES
+
+    ran = dfe_rule_codes(case)
+    shared = [r for r, rule in RULES.items() if rule.dfe and r in ran]
+    rows = []
+    for r in shared:
+        a = set(dfe.loc[dfe["rule"] == r, "CHILD"].astype(str))
+        b = set(ours.loc[ours["rule"] == r, "CHILD"].astype(str))
+        rows.append(
+            {
+                "rule": r,
+                "severity": RULES[r].severity,
+                "dfe": len(a),
+                "reunistat": len(b),
+                "both": len(a & b),
+                "only_dfe": len(a - b),
+                "only_reunistat": len(b - a),
+                "note": DIFFERENCES.get(r, ""),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def lenient_check(dfe: pd.DataFrame, ours: pd.DataFrame, table: pd.DataFrame) -> dict[str, int]:
+    """Children reunistat excludes that DfE does not flag on a shared error rule."""
+    error_rules = set(table.loc[table["severity"] == "error", "rule"])
+    dfe_err = set(dfe.loc[dfe["rule"].isin(error_rules), "CHILD"].astype(str))
+    excluded: set[str] = ours.attrs["excluded"]
+    return {
+        "excluded": len(excluded),
+        "dfe_flags_on_shared_errors": len(dfe_err),
+        "excluded_not_flagged_by_dfe": len(excluded - dfe_err),
+    }
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    cols = list(table.columns)
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.to_numpy()]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Compare, print and record the conformance table."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run-dfe", action="store_true", help="re-run DfE's validator first")
+    args = ap.parse_args(argv)
+    lines = [
+        "# Conformance with DfE's 903 validator",
+        "",
+        f"DfE: `{DFE_VERSION}` (own venv), rules read from its code. Command: "
+        "`python benchmarks/conformance_dfe.py --run-dfe` (frozen output in "
+        "`tests/reference/dfe/`). Children flagged per shared rule (a DfE rule "
+        "reunistat checks and DfE ran on the return).",
+        "",
+    ]
+    for case in CASES:
+        dfe = run_dfe(case) if args.run_dfe else pd.read_csv(REF / f"{case.name}.csv", dtype=str)
+        ours = reunistat_flags(case)
+        table = compare(case, dfe, ours)
+        lenient = lenient_check(dfe, ours, table)
+        print(f"== {case.name} ({case.ruleset}, collection year {case.year})")
+        print(table.to_string(index=False))
+        print("lenient:", lenient)
+        lines += [
+            f"## {case.name}: ruleset `{case.ruleset}`, collection year {case.year}",
+            "",
+            _markdown(table),
+            "",
+            f"Lenient mode: {lenient['excluded']} children excluded; "
+            f"{lenient['excluded_not_flagged_by_dfe']} of them not flagged by DfE on a shared "
+            f"error rule ({lenient['dfe_flags_on_shared_errors']} children flagged by DfE on "
+            "shared error rules).",
+            "",
+        ]
+    (ROOT / "benchmarks" / "results" / "conformance_dfe.md").write_text("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
