@@ -42,7 +42,6 @@ CASES = {
         "433",
         "DECOM",
     ),
-    "x1": ([ep("C12", "2015-01-01", "S", "2015-06-01", "X1")], "x1_next", "REC"),
     "p1v2": ([ep("C13", "2015-01-01", "S", ls="V2", place="P1")], "378", "PLACE"),
     "18": ([ep("C14", "2019-01-02", "S")], "352", "DECOM"),
     "range": ([ep("C15", "2015-01-01", "S", "2021-01-01", "E4A")], "date_range", "DEC"),
@@ -52,8 +51,8 @@ DOB = {"C3": "2000-01-01", "C14": "2001-01-01"}
 
 
 def case_tables() -> dict:
-    header = [child("OK", "2008-01-01"), child("C17", "2008-01-01")]
-    episodes = list(OK)
+    header = [child("OK", "2008-01-01"), child("C17", "2008-01-01"), child("C12", "2008-01-01")]
+    episodes = [*OK, ep("C12", "2015-01-01", "S", "2015-06-01", "X1")]  # x1_next: a warning
     for eps, _, _ in CASES.values():
         cid = eps[0]["CHILD"]
         if cid != "C16":
@@ -70,7 +69,9 @@ def test_strict_reports_every_problem_at_once():
     found = set(zip(p.CHILD, p.rule, p.column, strict=True))
     for eps, rule, column in CASES.values():
         assert (eps[0]["CHILD"], rule, column) in found, rule
-    assert ("C17", "no_episodes", "CHILD") in found
+    v = validate_tables(case_tables(), mode="lenient", data_end=END)
+    warned = set(zip(v.warnings.CHILD, v.warnings.rule, strict=True))
+    assert {("C17", "no_episodes"), ("C12", "x1_next")} <= warned
     assert "OK" not in set(p.CHILD)
     assert set(p.rule) <= set(RULES)
     msg = str(err.value)
@@ -82,9 +83,16 @@ def test_lenient_excludes_each_child_with_its_reason():
     ex = v.excluded_children.set_index("CHILD")
     for eps, rule, _ in CASES.values():
         assert rule in ex.loc[eps[0]["CHILD"], "rules"].split(";")
-    assert set(v.tables["episodes"].CHILD) == {"OK"}
-    assert set(v.tables["header"].CHILD) == {"OK"}
+    # warnings exclude no one: C12 (x1_next) and C17 (no_episodes) stay
+    assert set(v.tables["episodes"].CHILD) == {"OK", "C12"}
+    assert set(v.tables["header"].CHILD) == {"OK", "C12", "C17"}
     assert not ex.loc["C16", "in_header"]
+    # the cohort's flow of header-only children (no_episodes is now a warning) is the
+    # cohort's to account for: build it on the errors only
+    t = case_tables()
+    t["header"] = t["header"][~t["header"].CHILD.isin(["C12", "C17"])]
+    t["episodes"] = t["episodes"][t["episodes"].CHILD != "C12"]
+    v = validate_tables(t, mode="lenient", data_end=END)
     c = build_cohort(v, CohortConfig(data_end=END, validation="lenient"))
     assert c.spells.CHILD.tolist() == ["OK"]
     check_flow(c.flow)

@@ -160,11 +160,11 @@ def invalid_codes(values: pd.Series, column: str, years: pd.Series | None = None
     filled = values.notna().to_numpy()
     if years is None:
         return filled & ~values.isin(valid_codes(column)).to_numpy()
-    y = pd.array(years, dtype="Int64")
-    known = ~np.asarray(pd.isna(y), dtype=bool)
+    y = pd.Series(years).astype("Int64").to_numpy(dtype="float64", na_value=np.nan)
+    known = ~np.isnan(y)
     ok = np.zeros(len(values), dtype=bool)
     ok[~known] = values[~known].isin(valid_codes(column)).to_numpy()
-    yk = np.asarray(y[known], dtype=np.int64) if known.any() else np.array([], dtype=np.int64)
+    yk = y[known].astype(np.int64)
     idx = np.flatnonzero(known)
     for s in CODE_SETS[column]:
         lo = -(10**6) if s.first_year is None else s.first_year
