@@ -33,7 +33,11 @@ from reunistat.tables.rules import frame, registry
 from reunistat.tables.rules.ages import check_ages
 from reunistat.tables.rules.columns import check_columns, years_of
 from reunistat.tables.rules.exclude import exclude
-from reunistat.tables.rules.returns import check_continuity, check_header_changes
+from reunistat.tables.rules.returns import (
+    check_continuity,
+    check_first_matches_open,
+    check_header_changes,
+)
 from reunistat.tables.rules.sequence import (
     check_adopted_before,
     check_chain,
@@ -194,9 +198,14 @@ def _linkage(header: pd.DataFrame, e: pd.DataFrame, use_la: bool) -> pd.DataFram
 
 
 def between_returns(returns: Mapping[str, pd.DataFrame], use_la: bool) -> pd.DataFrame:
-    """DfE 502 and 202-204 on the rows of every return (before stacking), by ``YEAR_COL``."""
+    """DfE 502, 503A-F and 202-204 on the rows of every return before stacking (``YEAR_COL``)."""
     found = []
-    for name, check in (("episodes", check_continuity), ("header", check_header_changes)):
+    checks = (
+        ("episodes", check_continuity),
+        ("episodes", check_first_matches_open),
+        ("header", check_header_changes),
+    )
+    for name, check in checks:
         df = returns.get(name)
         if df is None or YEAR_COL not in df.columns or df[YEAR_COL].isna().all():
             continue

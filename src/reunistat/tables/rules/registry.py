@@ -69,6 +69,11 @@ def _r(
 
 
 _EVERY = "every row"
+_RETURNS_503 = (
+    "children whose last episode in the earlier of two consecutive returns is open: the first "
+    "episode of the later return (blanks equal; H5 to K3 and Z1 to Z11-Z14 accepted as DfE "
+    "does). A warning: stacking keeps the later return's values"
+)
 _RULES: Final = (
     # reading (the reader reports these, in the same form)
     _r("missing_column", "*", "*", "a column the table must have is absent", _EVERY, "reading"),
@@ -100,29 +105,14 @@ _RULES: Final = (
         "blank is invalid",
         "codes",
     ),
-    _r(
-        "143",
-        "episodes",
-        "RNE",
-        "The reason for new episode code is not a valid code.",
-        "filled values",
-        "codes",
-    ),
-    _r(
-        "144",
-        "episodes",
-        "LS",
-        "The legal status code is not a valid code.",
-        "filled values",
-        "codes",
-    ),
-    _r(
-        "145",
-        "episodes",
-        "CIN",
-        "Category of need code is not a valid code.",
-        "filled values",
-        "codes",
+    *(
+        _r(code, "episodes", col, message, "filled values", "codes")
+        for code, col, message in (
+            ("143", "RNE", "The reason for new episode code is not a valid code."),
+            ("144", "LS", "The legal status code is not a valid code."),
+            ("145", "CIN", "Category of need code is not a valid code."),
+            ("149", "REC", "Reason episode ceased code is not valid."),
+        )
     ),
     _r(
         "146",
@@ -141,14 +131,6 @@ _RULES: Final = (
         "T0-T3, Z11-Z14). A warning: the provider is not used by the cohort",
         "codes",
         "warning",
-    ),
-    _r(
-        "149",
-        "episodes",
-        "REC",
-        "Reason episode ceased code is not valid.",
-        "filled values",
-        "codes",
     ),
     _r(
         "1009",
@@ -397,6 +379,25 @@ _RULES: Final = (
         "children in two consecutive returns: the open episode of the earlier return against "
         "the first episode of the later one",
         "returns",
+    ),
+    *(
+        _r(
+            code,
+            "episodes",
+            col,
+            f"The {what} in the first episode does not match open episode at end of last year.",
+            _RETURNS_503,
+            "returns",
+            "warning",
+        )
+        for code, col, what in (
+            ("503A", "RNE", "reason for new episode"),
+            ("503B", "LS", "legal status"),
+            ("503C", "CIN", "category of need"),
+            ("503D", "PLACE", "placement type"),
+            ("503E", "PLACE_PROVIDER", "placement provider"),
+            ("503F", "URN", "Ofsted URN"),
+        )
     ),
     _r(
         "202",

@@ -1,4 +1,4 @@
-"""Rules between consecutive annual returns (DfE 502, 202, 203, 204).
+"""Rules between consecutive annual returns (DfE 502, 503A-F, 202, 203, 204).
 
 They compare the rows of one return with those of the return before it, so
 they need every return's rows before stacking: a frame per table with the
@@ -88,3 +88,62 @@ def check_continuity(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
         f"last year's open episode started {str(d)[:10]}" for d in opened.loc[rows].to_numpy()
     ]
     return pr
+
+
+#: DfE 503A-F: the field of the first episode this year against last year's open one.
+FIELDS_503 = {
+    "503A": "RNE",
+    "503B": "LS",
+    "503C": "CIN",
+    "503D": "PLACE",
+    "503E": "PLACE_PROVIDER",
+    "503F": "URN",
+}
+#: Placement changes DfE 503D accepts: the code of the earlier return was retired.
+_RECODED_PLACE = (
+    (2025, frozenset({"H5"}), frozenset({"K3"})),
+    (2026, frozenset({"H5"}), frozenset({"K3"})),
+    (2026, frozenset({"Z1"}), frozenset({"Z11", "Z12", "Z13", "Z14"})),
+)
+
+
+def check_first_matches_open(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
+    """DfE 503A-F: this year's first episode repeats last year's last episode if it was open.
+
+    Last year's last episode is the child's latest DECOM in return ``y - 1``;
+    when its DEC is blank, the first episode of return ``y`` must have the same
+    RNE, LS, CIN, PLACE, PLACE_PROVIDER and URN (blanks equal). PLACE may move
+    from a code the new year retired to its successor (H5 to K3, Z1 to Z11-Z14),
+    as DfE allows.
+    """
+    e = episodes.dropna(subset=[order])
+    if e.empty:
+        return frame.empty()
+    e = e.assign(**{order: e[order].astype(np.int64)}).reset_index(drop=True)
+    by = e.sort_values([UID, order, "DECOM"], kind="stable")
+    first = by.drop_duplicates([UID, order], keep="first")
+    last = by.drop_duplicates([UID, order], keep="last")
+    last = last.assign(**{order: last[order] + 1})
+    cols = [c for c in FIELDS_503.values() if c in e.columns]
+    m = first.reset_index(names="_row").merge(
+        last[[UID, order, "DEC", *cols]], on=[UID, order], how="inner", suffixes=("", "_last")
+    )
+    m = m[m["DEC_last"].isna()]
+    out = []
+    for rule, col in FIELDS_503.items():
+        if col not in cols:
+            continue
+        bad = (m[col].astype(str) != m[f"{col}_last"].astype(str)).to_numpy()
+        if col == "PLACE":
+            for year, old, new in _RECODED_PLACE:
+                bad &= ~(
+                    (m[order] == year) & m[f"{col}_last"].isin(old) & m[col].isin(new)
+                ).to_numpy()
+        if bad.any():
+            p = e.loc[m.loc[bad, "_row"].to_numpy()]
+            pr = frame.problems(p, np.ones(len(p), bool), rule)
+            pr["detail"] = (
+                "last year's open episode: " + m.loc[bad, f"{col}_last"].astype(str)
+            ).to_numpy()
+            out.append(pr)
+    return frame.concat(out)
