@@ -126,6 +126,13 @@ def previous_return(this: dict[str, pd.DataFrame], year: int) -> dict[str, pd.Da
 
 _MFU = ("header", "SEX", {"1": "M", "2": "F"})
 _PLACE_2026 = ("episodes", "PLACE", {"Z1": "Z11", "H5": "K3", "P2": "K3"})
+#: Lower-case codes, which DfE's validator upper-cases before checking (it does not trim).
+_LOWER = (
+    ("header", "ETHNIC", {"WBRI": "wbri", "AOTH": "aoth"}),
+    ("episodes", "REC", {"E4A": "e4a", "X1": "x1"}),
+    ("episodes", "PLACE", {"U4": "u4"}),
+    ("episodes", "RNE", {"P": "p"}),
+)
 #: The sector's return (the DfE validator's own test return, 2017-18) as it is, and
 #: recoded to the code sets of later years.
 CASES = (
@@ -133,6 +140,7 @@ CASES = (
     Case("qlacv_2025_mfu", "lac2024_25", 2025, REF / "qlacv", (_MFU,)),
     Case("qlacv_2026_z11", "lac2025_26", 2026, REF / "qlacv", (_MFU, _PLACE_2026)),
     Case("qlacv_2018_with_2017", "lac2022_23", 2018, REF / "qlacv", with_previous=True),
+    Case("qlacv_2018_lowercase", "lac2022_23", 2018, REF / "qlacv", _LOWER),
 )
 #: The rules between returns, compared on the case with last year's return.
 BETWEEN_RETURNS = ("502", "503A", "503B", "503C", "503D", "503E", "503F", "202", "203", "204")
@@ -235,6 +243,11 @@ NOTES = """
   faults for 502, 503B and 202-204 in fixed subsets of children), where only the rules
   between returns are compared (the others see last year's rows too in reunistat's
   stacked extract).
+- `cscv`'s header and episodes are the same as `qlacv`'s (identical once the BOM and
+  CRLF line ends are removed), so its table is `qlacv_2018`'s.
+- `qlacv_2018_lowercase`: some ETHNIC, REC, PLACE and RNE codes lower-cased; DfE's
+  output is identical to `qlacv_2018`'s (it upper-cases what it reads), and so is
+  reunistat's (codes trimmed and upper-cased, counted in `Validated.repairs`).
 - Rules with 0 children on both sides agree trivially on that return; the tests in
   `tests/test_tables_validate_dfe.py` and `tests/test_codes_years.py` give each of them
   cases that fire.

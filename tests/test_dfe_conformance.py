@@ -111,3 +111,18 @@ def test_357_scope_keeps_children_already_in_care():
     flagged = set(ours.loc[ours.rule == "357", "CHILD"])
     assert not flagged & set(before.CHILD)
     assert len(flagged) == 8
+
+
+def test_lowercase_codes_are_read_as_dfe_reads_them():
+    """DfE upper-cases values: lower-case codes give the same flags, and reunistat agrees."""
+    upper, lower = CASES["qlacv_2018"], CASES["qlacv_2018_lowercase"]
+    d_up = pd.read_csv(conf.REF / f"{upper.name}.csv", dtype=str)
+    d_low = pd.read_csv(conf.REF / f"{lower.name}.csv", dtype=str)
+    pd.testing.assert_frame_equal(d_up, d_low)
+    ours_up, ours_low = conf.reunistat_flags(upper), conf.reunistat_flags(lower)
+    key = ["rule", "CHILD"]
+    pd.testing.assert_frame_equal(
+        ours_up.sort_values(key).reset_index(drop=True),
+        ours_low.sort_values(key).reset_index(drop=True),
+    )
+    assert ours_low.attrs["excluded"] == ours_up.attrs["excluded"]
