@@ -298,10 +298,10 @@ _RULES: Final = (
     _r(
         "501",
         "episodes",
-        "DECOM",
+        "DEC",
         "A new episode has started before the end date of the previous episode.",
-        "consecutive episodes of a child by DECOM: DECOM before the previous DEC (the later "
-        "episode is named, as DfE names it)",
+        "consecutive episodes of a child by DECOM: the next DECOM before this DEC (the earlier "
+        "episode's DEC is named; DfE names the later episode)",
         "sequence",
     ),
     _r(

@@ -82,10 +82,10 @@ def check_chain(e: pd.DataFrame, data_start: pd.Series) -> pd.DataFrame:
         "433": same_prev & is_cont & (~same_day | ~prev_dec_filled),
         "437": same_next & _b(e["REC"].isin(_DIED_OR_ADULT)),
         "142": same_next & (e["DEC"].isna() | e["REC"].isna()).to_numpy(),
-        "501": same_prev & _b(decom < prev_dec),
+        "501": same_next & _b(e["DEC"] > e["DECOM"].shift(-1)),
         "x1_next": _b(e["REC"] == codes.REC_CONTINUE) & (~same_next | _b(next_rne == _S)),
     }
-    # 501 names the later episode, as DfE does
+    # 501 names the earlier episode's DEC (DfE names the later episode: same child)
     return frame.concat(frame.problems(e, m, rule) for rule, m in checks.items() if m.any())
 
 
