@@ -132,3 +132,18 @@ def test_ignore_rules_accepts_old_and_new_names():
     assert validate_tables(t, ignore_rules=("356",)).problems.empty
     with pytest.raises(DataValidationError.__mro__[1], match="unknown rule"):
         validate_tables(t, ignore_rules=("999",))
+
+
+def test_357_scope_is_per_local_authority():
+    """Each LA's data begin with its own first collection year read."""
+    t = tables(
+        [child("A", "2005-01-01", la="L1"), child("B", "2005-01-01", la="L2")],
+        [
+            ep("A", "2016-10-01", "P", la="L1"),  # L1 returns begin 2017-18: in care before
+            ep("B", "2016-10-01", "P", "2017-02-01", "E4A", la="L2"),  # L2 begins 2016-17
+        ],
+    )
+    for name in ("header", "episodes"):
+        t[name][YEAR_COL] = pd.array(t[name]["LA"].map({"L1": 2018, "L2": 2017}), dtype="Int64")
+    found = rules_of(t)
+    assert ("B", "357") in found and ("A", "357") not in found

@@ -28,6 +28,15 @@ def _b(s: pd.Series) -> np.ndarray:
     return s.fillna(False).to_numpy(dtype=bool)
 
 
+def _birthday(dob: pd.Series, years: int) -> pd.Series:
+    """Return each row's birthday ``years`` on (computed once per distinct date)."""
+    idx, uniques = pd.factorize(dob, use_na_sentinel=True)
+    days = add_years(pd.Series(pd.DatetimeIndex(uniques)), years).to_numpy(dtype="datetime64[ns]")
+    out = np.full(len(dob), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[idx >= 0] = days[idx[idx >= 0]]
+    return pd.Series(out, index=dob.index)
+
+
 def check_ages(e: pd.DataFrame, dob: pd.Series) -> pd.DataFrame:
     """Check episodes against the child's age; ``dob`` is each row's DOB (NaT: no header).
 
@@ -35,8 +44,8 @@ def check_ages(e: pd.DataFrame, dob: pd.Series) -> pd.DataFrame:
     """
     same_prev, _ = neighbours(e)
     dec, decom, rec = e["DEC"], e["DECOM"], e["REC"]
-    b14, b16, b18 = (add_years(dob, n).set_axis(e.index) for n in (14, 16, 18))
     dob = dob.set_axis(e.index)
+    b14, b16, b18 = (_birthday(dob, n) for n in (14, 16, 18))
     checks = {
         "302": ~same_prev & _b(dob > decom),
         "352": _b((e["RNE"] == _S) & (decom >= b18)),

@@ -110,13 +110,14 @@ def data_start_of(e: pd.DataFrame, years: pd.Series | None) -> tuple[pd.Series, 
     began is not in the data, so the earliest end falls in the first year).
     """
     la = e["LA"].astype(object).fillna("") if "LA" in e.columns else pd.Series("", index=e.index)
+    groups = pd.factorize(la)[0]
     if years is not None and years.notna().any():
-        first = years.astype("float").groupby(la.to_numpy()).transform("min")
+        first = years.astype("float").groupby(groups).transform("min")
         how = "the first collection year read (YEAR_COL)"
     else:
         dec = e["DEC"].where(e["DEC"].notna(), e["DECOM"])
         fy = dec.dt.year + (dec.dt.month >= 4).astype("float")
-        first = fy.groupby(la.to_numpy()).transform("min")
+        first = fy.groupby(groups).transform("min")
         how = "collection year unknown: taken as the year holding the earliest DEC"
     start = pd.to_datetime(
         (first - 1).astype("Int64").astype(str) + "-04-01", errors="coerce"
