@@ -93,7 +93,8 @@ def previous_return(this: dict[str, pd.DataFrame], year: int) -> dict[str, pd.Da
     episode still open then is open, DEC and REC blank); then, for a fixed
     subset of children (every 5th, 7th, 11th, 13th and 17th in order of CHILD):
     the open episode's DECOM a day earlier (502), its LS changed (503B), and the
-    header's SEX, DOB and ETHNIC changed (202, 203, 204).
+    header's SEX, DOB, ETHNIC and UPN changed (202, 203, 204, 208; and UN1 last year
+    for every 23rd child, which 208 allows).
     """
     start = pd.Timestamp(f"{year - 1}-04-01")
     e = this["episodes"].copy()
@@ -103,7 +104,7 @@ def previous_return(this: dict[str, pd.DataFrame], year: int) -> dict[str, pd.Da
     still_open = ~(dec[e.index] < start)
     e.loc[still_open, ["DEC", "REC", "REASON_PLACE_CHANGE"]] = ""
     children = sorted(e["CHILD"].unique(), key=lambda c: (len(c), c))
-    pick = {k: set(children[k::k]) for k in (5, 7, 11, 13, 17)}
+    pick = {k: set(children[k::k]) for k in (5, 7, 11, 13, 17, 19, 23)}
     open_rows = e.index[still_open.to_numpy()]
     shift = open_rows[e.loc[open_rows, "CHILD"].isin(pick[5]).to_numpy()]
     e.loc[shift, "DECOM"] = (
@@ -121,6 +122,10 @@ def previous_return(this: dict[str, pd.DataFrame], year: int) -> dict[str, pd.Da
     ).dt.strftime("%d/%m/%Y")
     eth = h["CHILD"].isin(pick[17])
     h.loc[eth, "ETHNIC"] = h.loc[eth, "ETHNIC"].map(lambda v: "WBRI" if v != "WBRI" else "WIRI")
+    upn = h["CHILD"].isin(pick[19])  # a different UPN: 208
+    h.loc[upn, "UPN"] = "X" + h.loc[upn, "UPN"].str[1:]
+    unknown = h["CHILD"].isin(pick[23])  # unknown last year, known now: allowed
+    h.loc[unknown, "UPN"] = "UN1"
     return {"header": h, "episodes": e}
 
 
@@ -143,7 +148,19 @@ CASES = (
     Case("qlacv_2018_lowercase", "lac2022_23", 2018, REF / "qlacv", _LOWER),
 )
 #: The rules between returns, compared on the case with last year's return.
-BETWEEN_RETURNS = ("502", "503A", "503B", "503C", "503D", "503E", "503F", "202", "203", "204")
+BETWEEN_RETURNS = (
+    "502",
+    "503A",
+    "503B",
+    "503C",
+    "503D",
+    "503E",
+    "503F",
+    "202",
+    "203",
+    "204",
+    "208",
+)
 
 
 def run_dfe(case: Case) -> pd.DataFrame:
@@ -240,7 +257,7 @@ NOTES = """
   as shipped; recoded to the 2024-25 code sets (SEX 1/2 -> M/F) and to the 2025-26 ones
   (also PLACE Z1 -> Z11, H5/P2 -> K3), each checked with that year's ruleset; and with a
   2016-17 return built from it (`previous_return`: episodes cut at 1 April 2017, with
-  faults for 502, 503B and 202-204 in fixed subsets of children), where only the rules
+  faults for 502, 503B, 202-204 and 208 in fixed subsets of children), where only the rules
   between returns are compared (the others see last year's rows too in reunistat's
   stacked extract).
 - `cscv`'s header and episodes are the same as `qlacv`'s (identical once the BOM and

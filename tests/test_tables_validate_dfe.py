@@ -107,9 +107,9 @@ def test_354_385_after_the_collection_year():
 
 
 def test_rules_between_returns():
-    h1 = [child("A", "2005-01-01"), child("B", "2005-01-01", sex="1")]
+    h1 = [child("A", "2005-01-01", upn="A1"), child("B", "2005-01-01", sex="1", upn="UN1")]
     e1 = [ep("A", "2016-05-01", "S"), ep("B", "2016-05-01", "S")]
-    h2 = [child("A", "2005-02-01"), child("B", "2005-01-01", sex="M")]
+    h2 = [child("A", "2005-02-01", upn="A2"), child("B", "2005-01-01", sex="M", upn="B1")]
     e2 = [ep("A", "2016-05-02", "S", "2017-06-01", "E4A"), ep("B", "2016-05-01", "S")]
     r1, r2 = tables(h1, e1), tables(h2, e2)
     _year(r1, 2024)
@@ -121,6 +121,8 @@ def test_rules_between_returns():
     found = set(zip(v.problems.CHILD, v.problems.rule, strict=True))
     assert ("A", "502") in found and ("A", "203") in found
     assert not {r for c, r in found if c == "B"} & {"202", "502"}  # 1 -> M is the same sex
+    warned = set(zip(v.warnings.CHILD, v.warnings.rule, strict=True))
+    assert ("A", "208") in warned and ("B", "208") not in warned  # UN1 -> known is allowed
     assert set(v.excluded_children.CHILD) == {"A"}
 
 

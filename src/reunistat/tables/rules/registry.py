@@ -425,6 +425,17 @@ _RULES: Final = (
         "returns",
         "warning",
     ),
+    _r(
+        "208",
+        "header",
+        "UPN",
+        "Unique Pupil Number (UPN) for the current year disagrees with the Unique Pupil Number "
+        "(UPN) already recorded for this child.",
+        "children in two consecutive returns; unknown (blank, UN1-UN5) to known and UN1 to "
+        "UN2-UN5 allowed. A warning: the UPN only links the NPD",
+        "returns",
+        "warning",
+    ),
     # linkage (reunistat's own)
     _r(
         "no_header",

@@ -1,4 +1,4 @@
-"""Rules between consecutive annual returns (DfE 502, 503A-F, 202, 203, 204).
+"""Rules between consecutive annual returns (DfE 502, 503A-F, 202, 203, 204, 208).
 
 They compare the rows of one return with those of the return before it, so
 they need every return's rows before stacking: a frame per table with the
@@ -36,18 +36,19 @@ def check_header_changes(header: pd.DataFrame, order: str) -> pd.DataFrame:
         return frame.empty()
     h = h.assign(**{order: h[order].astype(np.int64)}).drop_duplicates([UID, order], keep="last")
     h = h.reset_index(drop=True)
-    m = _pairs(h, order, ["SEX", "DOB", "ETHNIC"])
+    m = _pairs(h, order, ["SEX", "DOB", "ETHNIC", "UPN"])
     sex = m["SEX"].map(codes.SEX_GROUP).fillna(m["SEX"])
     sex_last = m["SEX_last"].map(codes.SEX_GROUP).fillna(m["SEX_last"])
     checks = {
         "202": (sex.astype(str) != sex_last.astype(str)).to_numpy(),
         "203": (m["DOB"].astype(str) != m["DOB_last"].astype(str)).to_numpy(),
         "204": (m["ETHNIC"].astype(str) != m["ETHNIC_last"].astype(str)).to_numpy(),
+        "208": _upn_changed(m["UPN"], m["UPN_last"]),
     }
     out = []
     for rule, mask in checks.items():
         if mask.any():
-            col = {"202": "SEX", "203": "DOB", "204": "ETHNIC"}[rule]
+            col = {"202": "SEX", "203": "DOB", "204": "ETHNIC", "208": "UPN"}[rule]
             p = m.loc[mask].copy()
             p["CHILD"] = h["CHILD"].to_numpy()[p["_row"].to_numpy()]
             if "LA" in h.columns:
@@ -58,6 +59,21 @@ def check_header_changes(header: pd.DataFrame, order: str) -> pd.DataFrame:
             pr["detail"] = detail.to_numpy()
             out.append(pr)
     return frame.concat(out)
+
+
+_UN_LATER = frozenset({"UN2", "UN3", "UN4", "UN5"})
+_UN = _UN_LATER | {"UN1"}
+
+
+def _upn_changed(now: pd.Series, last: pd.Series) -> np.ndarray:
+    """DfE 208: the UPN changed, other than unknown (blank, UN1-5) to known, or UN1 to UN2-5."""
+    null_now, null_last = now.isna(), last.isna()
+    up_now = now.astype(str).str.upper().str.strip()
+    up_last = last.astype(str).str.upper().str.strip()
+    different = (up_now != up_last) & ~(null_now & null_last)
+    unknown_later = ((up_last == "UN1") | null_last) & up_now.isin(_UN_LATER)
+    to_known = (up_last.isin(_UN) | null_last) & ~(up_now.isin(_UN) | null_now)
+    return (different & ~unknown_later & ~to_known).to_numpy(dtype=bool)
 
 
 def check_continuity(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
