@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+import pandas as pd
+
 Severity = Literal["error", "warning"]
 
 
@@ -496,6 +498,30 @@ def severity(name: str) -> Severity:
     """Return ``error`` or ``warning`` for a rule name (unknown names are errors)."""
     r = RULES.get(RENAMED.get(str(name), str(name)))
     return "error" if r is None else r.severity
+
+
+def as_frame() -> pd.DataFrame:
+    """Return the registry as a table: one row per rule, in reporting order.
+
+    >>> t = as_frame()
+    >>> t.set_index("rule").loc["357", ["table", "column", "severity"]].tolist()
+    ['episodes', 'RNE', 'error']
+    """
+    return pd.DataFrame(
+        [
+            {
+                "rule": r.name,
+                "dfe": r.dfe,
+                "table": r.table,
+                "column": r.columns[0],
+                "severity": r.severity,
+                "family": r.family,
+                "scope": r.scope,
+                "message": r.message,
+            }
+            for r in _RULES
+        ]
+    )
 
 
 def messages() -> dict[str, str]:
