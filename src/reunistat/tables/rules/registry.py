@@ -7,68 +7,19 @@ why. Rules that are reunistat's own have names that are words (``overlap`` is
 DfE 501, so it is named ``501``; ``x1_next`` has no DfE counterpart).
 
 ``severity``: an ``error`` stops strict mode and excludes the child in lenient
-mode; a ``warning`` is reported (in ``problems``) and never excludes: DfE flags
+mode; a ``warning`` is reported (in ``Validated.warnings``) and never excludes: DfE flags
 it as a query about plausibility (an E7 exit under 16, an episode under 24
 hours), which does not make the child's periods of care ambiguous.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 import pandas as pd
 
-Severity = Literal["error", "warning"]
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One validation rule.
-
-    Attributes
-    ----------
-    name : str
-        DfE's number (``"357"``) for a DfE rule, else a word (``"x1_next"``).
-    table : str
-        The table a problem is named in (``episodes``, ``header``...).
-    columns : tuple of str
-        The columns it checks; the first is the one a problem names.
-    message : str
-        What is wrong, as DfE words it for DfE rules.
-    dfe : bool
-        Whether this is a DfE rule (checked with DfE's scope).
-    scope : str
-        Which rows the rule looks at, and any deliberate difference from DfE.
-    family : str
-        The module that checks it (``codes``, ``dates``, ``sequence``, ``ages``,
-        ``returns``, ``linkage``, ``reading``).
-    severity : {"error", "warning"}
-    """
-
-    name: str
-    table: str
-    columns: tuple[str, ...]
-    message: str
-    dfe: bool
-    scope: str
-    family: str
-    severity: Severity = "error"
-
-
-def _r(
-    name: str,
-    table: str,
-    columns: str,
-    message: str,
-    scope: str,
-    family: str,
-    severity: Severity = "error",
-) -> Rule:
-    return Rule(
-        name, table, tuple(columns.split()), message, name[0].isdigit(), scope, family, severity
-    )
-
+from reunistat.tables.rules.rule import Rule, Severity
+from reunistat.tables.rules.rule import new_rule as _r
 
 _EVERY = "every row"
 _RETURNS_503 = (
