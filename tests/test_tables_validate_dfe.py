@@ -149,3 +149,16 @@ def test_357_scope_is_per_local_authority():
         t[name][YEAR_COL] = pd.array(t[name]["LA"].map({"L1": 2018, "L2": 2017}), dtype="Int64")
     found = rules_of(t)
     assert ("B", "357") in found and ("A", "357") not in found
+
+
+def test_extract_with_rows_of_every_return():
+    """A reader may keep each return's rows (``Extract.returns``): rules between returns run."""
+    from reunistat.tables.io import prepare_tables
+
+    r1 = _year(tables([child("A", "2005-01-01")], [ep("A", "2016-05-01", "S")]), 2017)
+    r2 = _year(tables([child("A", "2005-01-01")], [ep("A", "2016-05-02", "S")]), 2018)
+    x = prepare_tables({k: pd.concat([r1[k], r2[k]], ignore_index=True) for k in r1})
+    assert validate_tables(x, mode="lenient").problems.query("rule == '502'").empty
+    x.returns = {k: pd.concat([r1[k], r2[k]], ignore_index=True) for k in r1}  # type: ignore[attr-defined]
+    p = validate_tables(x, mode="lenient").problems
+    assert p.loc[p.rule == "502", "CHILD"].tolist() == ["A"]

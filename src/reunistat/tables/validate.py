@@ -302,6 +302,8 @@ def validate_tables(
     if unknown:
         raise InputError(f"unknown rule(s) {sorted(unknown)}; rules: {list(registry.RULES)}")
     returns = getattr(tables, "returns", None)
+    if not isinstance(returns, Mapping):
+        returns = None
     if not isinstance(tables, Extract):
         returns = _returns_of(tables)
         tables = prepare_tables(tables)
