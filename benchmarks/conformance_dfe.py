@@ -12,7 +12,8 @@ Usage (from the repository root)::
     python benchmarks/conformance_dfe.py --run-dfe  # re-run DfE first (needs /work/venvs/dfe)
 
 ``--run-dfe`` writes ``tests/reference/dfe/<case>.csv`` (one row per DfE rule
-and child) with ``tests/reference/dfe/run_dfe.py``; the venv is made by::
+and child, for the DfE rules reunistat checks) with ``tests/reference/dfe/run_dfe.py``,
+and ``<ruleset>_rules.txt`` lists every rule of the ruleset DfE ran; the venv is made by::
 
     python3.11 -m venv /work/venvs/dfe
     /work/venvs/dfe/bin/pip install csc-validator-be-903==0.1.17
@@ -171,6 +172,17 @@ def run_dfe(case: Case) -> pd.DataFrame:
         cmd = [str(DFE_PYTHON), str(REF / "run_dfe.py"), case.ruleset, str(case.year), str(out)]
         subprocess.run([*cmd, *map(str, files)], check=True, capture_output=True)
         rows = pd.read_csv(out, dtype=str)
+    from reunistat.tables.rules import dfe_rules
+
+    listing = (
+        "import sys, logging, importlib; logging.disable(logging.CRITICAL); "
+        f"sys.path[:0] = [{str(REF / 'stubs')!r}]; "
+        f"print('\\n'.join(sorted(importlib.import_module('lac_validator.rules.{case.ruleset}')"
+        ".registry)))"
+    )
+    ran = subprocess.run([str(DFE_PYTHON), "-c", listing], check=True, capture_output=True)
+    (REF / f"{case.ruleset}_rules.txt").write_text(ran.stdout.decode())
+    rows = rows[rows["rule"].isin(dfe_rules())]  # kept: the rules reunistat checks
     per_child = rows[["rule", "table", "CHILD"]].drop_duplicates().sort_values(["rule", "CHILD"])
     per_child.to_csv(REF / f"{case.name}.csv", index=False)
     return per_child
@@ -201,11 +213,8 @@ def reunistat_flags(case: Case) -> pd.DataFrame:
 
 
 def dfe_rule_codes(case: Case) -> set[str]:
-    """Rules DfE ran on the case: those in its frozen output, or in the ruleset when known."""
-    listing = REF / f"{case.ruleset}_rules.txt"
-    if listing.exists():
-        return set(listing.read_text().split())
-    return set(pd.read_csv(REF / f"{case.name}.csv", dtype=str)["rule"])
+    """Rules DfE ran on the case (its ruleset's registry, listed beside the frozen output)."""
+    return set((REF / f"{case.ruleset}_rules.txt").read_text().split())
 
 
 def compare(case: Case, dfe: pd.DataFrame, ours: pd.DataFrame) -> pd.DataFrame:
