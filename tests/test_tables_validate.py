@@ -15,17 +15,17 @@ OK = [ep("OK", "2015-01-01", "S", "2015-06-01", "E4A")]
 
 #: child id -> (its episodes, the rule it breaks, the column named)
 CASES = {
-    "code": ([ep("C1", "2015-01-01", "S", "2015-06-01", "E4Z")], "code", "REC"),
+    "code": ([ep("C1", "2015-01-01", "S", "2015-06-01", "E4Z")], "149", "REC"),
     "required": ([ep("C2", "2015-01-01", "S", ls=None)], "required", "LS"),
-    "dob": ([ep("C3", "1999-01-01", "S", "2015-06-01", "E4A")], "dob_after_decom", "DOB"),
-    "dec": ([ep("C4", "2015-01-01", "S", "2014-06-01", "E4A")], "dec_before_decom", "DEC"),
-    "pair": ([ep("C5", "2015-01-01", "S", "2015-06-01", None)], "dec_rec_pair", "DEC"),
+    "dob": ([ep("C3", "1999-01-01", "S", "2015-06-01", "E4A")], "302", "DOB"),
+    "dec": ([ep("C4", "2015-01-01", "S", "2014-06-01", "E4A")], "356", "DEC"),
+    "pair": ([ep("C5", "2015-01-01", "S", "2015-06-01", None)], "148", "DEC"),
     "overlap": (
         [ep("C6", "2015-01-01", "S", "2015-06-01", "E4A"), ep("C6", "2015-05-01", "S")],
-        "overlap",
+        "501",
         "DEC",
     ),
-    "open": ([ep("C7", "2015-01-01", "S"), ep("C7", "2015-05-01", "S")], "open_not_last", "DEC"),
+    "open": ([ep("C7", "2015-01-01", "S"), ep("C7", "2015-05-01", "S")], "142", "DEC"),
     "357": ([ep("C8", "2015-01-01", "P", "2015-06-01", "E4A")], "357", "RNE"),
     "431": (
         [ep("C9", "2015-01-01", "S", "2015-06-01", "E4A"), ep("C9", "2015-06-01", "S")],
@@ -42,9 +42,8 @@ CASES = {
         "433",
         "DECOM",
     ),
-    "x1": ([ep("C12", "2015-01-01", "S", "2015-06-01", "X1")], "x1_next", "REC"),
-    "p1v2": ([ep("C13", "2015-01-01", "S", ls="V2", place="P1")], "p1_v2", "PLACE"),
-    "18": ([ep("C14", "2019-01-02", "S")], "start_after_18", "DECOM"),
+    "p1v2": ([ep("C13", "2015-01-01", "S", ls="V2", place="P1")], "378", "PLACE"),
+    "18": ([ep("C14", "2019-01-02", "S")], "352", "DECOM"),
     "range": ([ep("C15", "2015-01-01", "S", "2021-01-01", "E4A")], "date_range", "DEC"),
     "noheader": ([ep("C16", "2015-01-01", "S")], "no_header", "CHILD"),
 }
@@ -52,8 +51,8 @@ DOB = {"C3": "2000-01-01", "C14": "2001-01-01"}
 
 
 def case_tables() -> dict:
-    header = [child("OK", "2008-01-01"), child("C17", "2008-01-01")]
-    episodes = list(OK)
+    header = [child("OK", "2008-01-01"), child("C17", "2008-01-01"), child("C12", "2008-01-01")]
+    episodes = [*OK, ep("C12", "2015-01-01", "S", "2015-06-01", "X1")]  # x1_next: a warning
     for eps, _, _ in CASES.values():
         cid = eps[0]["CHILD"]
         if cid != "C16":
@@ -70,7 +69,9 @@ def test_strict_reports_every_problem_at_once():
     found = set(zip(p.CHILD, p.rule, p.column, strict=True))
     for eps, rule, column in CASES.values():
         assert (eps[0]["CHILD"], rule, column) in found, rule
-    assert ("C17", "no_episodes", "CHILD") in found
+    v = validate_tables(case_tables(), mode="lenient", data_end=END)
+    warned = set(zip(v.warnings.CHILD, v.warnings.rule, strict=True))
+    assert {("C17", "no_episodes"), ("C12", "x1_next")} <= warned
     assert "OK" not in set(p.CHILD)
     assert set(p.rule) <= set(RULES)
     msg = str(err.value)
@@ -82,9 +83,16 @@ def test_lenient_excludes_each_child_with_its_reason():
     ex = v.excluded_children.set_index("CHILD")
     for eps, rule, _ in CASES.values():
         assert rule in ex.loc[eps[0]["CHILD"], "rules"].split(";")
-    assert set(v.tables["episodes"].CHILD) == {"OK"}
-    assert set(v.tables["header"].CHILD) == {"OK"}
+    # warnings exclude no one: C12 (x1_next) and C17 (no_episodes) stay
+    assert set(v.tables["episodes"].CHILD) == {"OK", "C12"}
+    assert set(v.tables["header"].CHILD) == {"OK", "C12", "C17"}
     assert not ex.loc["C16", "in_header"]
+    # the cohort's flow of header-only children (no_episodes is now a warning) is the
+    # cohort's to account for: build it on the errors only
+    t = case_tables()
+    t["header"] = t["header"][~t["header"].CHILD.isin(["C12", "C17"])]
+    t["episodes"] = t["episodes"][t["episodes"].CHILD != "C12"]
+    v = validate_tables(t, mode="lenient", data_end=END)
     c = build_cohort(v, CohortConfig(data_end=END, validation="lenient"))
     assert c.spells.CHILD.tolist() == ["OK"]
     check_flow(c.flow)
@@ -103,8 +111,8 @@ def test_header_codes_and_linked_tables():
     v = validate_tables(t, mode="lenient")
     p = v.problems
     assert set(zip(p.table, p.column, p.CHILD, p.rule, strict=True)) >= {
-        ("header", "SEX", "H1", "code"),
-        ("header", "ETHNIC", "H1", "code"),
+        ("header", "SEX", "H1", "101"),
+        ("header", "ETHNIC", "H1", "103"),
         ("cin", "DISABILITY", "OK", "code"),
         ("npd", "UPN", None, "required"),
     }

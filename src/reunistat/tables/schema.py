@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from reunistat import codes
+from reunistat.tables.rules import registry
 
 Kind = Literal["id", "code", "date", "text", "int"]
 
@@ -138,26 +139,6 @@ def columns_of(table: str, kind: Kind) -> list[str]:
 #: Columns of a problems report: one row per problem found.
 PROBLEM_COLUMNS: Final = ("table", "column", "LA", "CHILD", "DECOM", "rule", "value", "detail")
 
-#: Validation rules: identifier and what it checks.
-RULES: Final = {
-    "missing_column": "a column the table must have is absent",
-    "bad_date": "a date is not a valid dd/mm/YYYY date",
-    "required": "a required value is blank",
-    "code": "a value is not in the allowed code list (DOMAIN.md §2)",
-    "date_range": "a date is before 1 January 1900 or after the data end",
-    "duplicate": "the same key appears twice with different values in one return",
-    "dob_after_decom": "the child's date of birth is after an episode's start (DECOM)",
-    "dec_before_decom": "the episode ends before it starts",
-    "dec_rec_pair": "DEC and REC must both be blank (open) or both be filled",
-    "overlap": "the episode ends after the child's next episode starts",
-    "open_not_last": "an open episode (blank DEC) is followed by another episode of the child",
-    "357": "the child's first episode must have RNE = S",
-    "431": "RNE = S but the previous episode ended on the same day",
-    "432": "the previous episode ended with an E code but RNE is not S",
-    "433": "RNE is a continuation but DECOM is not the previous episode's DEC",
-    "x1_next": "the episode ended X1 but no episode starts that day as a continuation",
-    "p1_v2": "a child placed with parents (P1) cannot be under section 20 (V2)",
-    "start_after_18": "the episode starts on or after the child's 18th birthday",
-    "no_header": "the episode's CHILD is not in the header table",
-    "no_episodes": "the header's CHILD has no episode",
-}
+#: Validation rules: name and message (the registry :mod:`reunistat.tables.rules` gives
+#: each its DfE number, scope, table, columns and severity).
+RULES: Final = registry.messages()

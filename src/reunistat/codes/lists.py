@@ -1,8 +1,9 @@
-"""SSDA903 and Children in Need code lists and their groupings.
+"""SSDA903 and Children in Need code lists (every code any collection year allowed).
 
-The one place these codes live: the generator, the validators and the cohort
-derivation all import them from here. Sources: DfE SSDA903 guidance and
-validation rules as implemented by public validators (see DOMAIN.md §2).
+Each dictionary maps a code to its label and holds the union over collection
+years: which codes a given year allows is in :mod:`reunistat.codes.years`.
+Sources: DfE SSDA903 guidance and the DfE validator (``csc-validator-be-903``,
+rules 101, 103, 143-149, 178, 1009 per ruleset ``lac2022_23`` ... ``lac2025_26``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ EPISODE_COLUMNS: Final = (
 #: A national extract carries the local authority on every row.
 LA_COLUMN: Final = "LA"
 
-SEX: Final = {"1": "male", "2": "female"}
+#: Sex: 1/2 until 2023-24, M/F/U from 2024-25 (DfE rule 101); labels are the analysis
+#: groups, so ``SEX`` maps old and new codes alike (``U``: unknown or indeterminate).
+SEX: Final = {"1": "male", "2": "female", "M": "male", "F": "female", "U": "unknown"}
 
 RNE: Final = {
     "S": "started to be looked after",
@@ -120,7 +123,13 @@ PLACE: Final = {
     "T2": "temporary: placed with parents",
     "T3": "temporary: residential",
     "T4": "temporary: other",
-    "Z1": "other placement",
+    "Z1": "other placement (until 2024-25)",
+    # 2025-26 replaces Z1 by four codes (DfE rule 146, ruleset lac2025_26); the
+    # validator does not label them, so neither do we beyond "other placement".
+    "Z11": "other placement (from 2025-26, Z11)",
+    "Z12": "other placement (from 2025-26, Z12)",
+    "Z13": "other placement (from 2025-26, Z13)",
+    "Z14": "other placement (from 2025-26, Z14)",
 }
 #: Placement-type groups used as the "last placement" covariate.
 PLACE_GROUP: Final = {
@@ -130,7 +139,10 @@ PLACE_GROUP: Final = {
     "K1": "secure",
     "R5": "secure",
     **{c: "childrens_home" for c in ("K2", "R1", "S1", "T3")},
-    **{c: "other" for c in ("P2", "P3", "K3", "H5", "R2", "R3", "T0", "T4", "Z1")},
+    **{
+        c: "other"
+        for c in ("P2", "P3", "K3", "H5", "R2", "R3", "T0", "T4", "Z1", "Z11", "Z12", "Z13", "Z14")
+    },
 }
 #: Placements that a children's-home or secure URN applies to.
 PLACE_WITH_URN: Final = frozenset({"K1", "K2", "R1", "S1"})

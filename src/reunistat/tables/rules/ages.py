@@ -1,0 +1,59 @@
+"""Rules on a child's age at an episode's start or end (DfE 302, 352, 386, 387, 389, 407, 460).
+
+Birthdays are :func:`reunistat.dates.add_years` (29 February births reach an
+age on 1 March; DfE's validator uses pandas' ``DateOffset``, which gives 28
+February: the rules can differ for such children on that one day).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from reunistat import codes
+from reunistat.dates import add_years
+from reunistat.tables.rules import frame
+from reunistat.tables.rules.sequence import neighbours
+
+_S: Final = "S"
+_SGO: Final = codes.REC_SGO
+_INDEPENDENT: Final = frozenset({"E5", "E6"})
+_ADULT_CARE: Final = "E7"
+_STAYED_WITH_CARERS: Final = "E17"
+
+
+def _b(s: pd.Series) -> np.ndarray:
+    return s.fillna(False).to_numpy(dtype=bool)
+
+
+def _birthday(dob: pd.Series, years: int) -> pd.Series:
+    """Return each row's birthday ``years`` on (computed once per distinct date)."""
+    idx, uniques = pd.factorize(dob, use_na_sentinel=True)
+    days = add_years(pd.Series(pd.DatetimeIndex(uniques)), years).to_numpy(dtype="datetime64[ns]")
+    out = np.full(len(dob), np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[idx >= 0] = days[idx[idx >= 0]]
+    return pd.Series(out, index=dob.index)
+
+
+def check_ages(e: pd.DataFrame, dob: pd.Series) -> pd.DataFrame:
+    """Check episodes against the child's age; ``dob`` is each row's DOB (NaT: no header).
+
+    ``e`` is sorted by child and DECOM with ``_uid``.
+    """
+    same_prev, _ = neighbours(e)
+    dec, decom, rec = e["DEC"], e["DECOM"], e["REC"]
+    dob = dob.set_axis(e.index)
+    b14, b16, b18 = (_birthday(dob, n) for n in (14, 16, 18))
+    checks = {
+        "302": ~same_prev & _b(dob > decom),
+        "352": _b((e["RNE"] == _S) & (decom >= b18)),
+        "386": _b(rec.isin(codes.REC_ADOPTION) & (dec >= b18)),
+        "407": _b(rec.isin(_SGO) & (dec > b18)),
+        "460": _b((rec == _STAYED_WITH_CARERS) & (dec < b18)),
+        "387": _b(rec.isin(_INDEPENDENT) & dec.notna()) & ~_b(b14 <= dec),
+        "389": _b(rec == _ADULT_CARE) & ~_b(b16 <= dec),
+    }
+    with_dob = e.assign(DOB=dob)
+    return frame.concat(frame.problems(with_dob, m, rule) for rule, m in checks.items() if m.any())

@@ -1,0 +1,137 @@
+"""Rules on one column's values: required values, codes by collection year, date ranges.
+
+Codes are checked against the set of the row's collection year
+(:func:`reunistat.codes.valid_codes`; a row of unknown year against every code
+some year allows), under DfE's rule number for the column (101 SEX, 103 ETHNIC,
+143 RNE, 144 LS, 145 CIN, 146 PLACE, 149 REC, 178 PLACE_PROVIDER, 1009
+REASON_PLACE_CHANGE); other coded columns under reunistat's rule ``code``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from reunistat import codes
+from reunistat.tables import schema
+from reunistat.tables.keys import YEAR_COL
+from reunistat.tables.rules import frame
+
+EARLIEST_DATE: Final = pd.Timestamp("1900-01-01")
+#: DfE's code rule for each 903 column, and whether a blank counts as invalid.
+DFE_CODE_RULES: Final = {
+    ("header", "SEX"): ("101", True),
+    ("header", "ETHNIC"): ("103", True),
+    ("episodes", "RNE"): ("143", False),
+    ("episodes", "LS"): ("144", False),
+    ("episodes", "CIN"): ("145", False),
+    ("episodes", "PLACE"): ("146", False),
+    ("episodes", "PLACE_PROVIDER"): ("178", False),
+    ("episodes", "REC"): ("149", False),
+    ("episodes", "REASON_PLACE_CHANGE"): ("1009", False),
+}
+#: Placements that take no provider (rule 178), by the first year of each list.
+_NO_PROVIDER: Final = (
+    (None, frozenset({"T0", "T1", "T2", "T3", "T4", "Z1"})),
+    (2026, frozenset({"T0", "T1", "T2", "T3", "Z11", "Z12", "Z13", "Z14"})),
+)
+
+
+def years_of(df: pd.DataFrame) -> pd.Series | None:
+    """Return the rows' collection years (``Int64``), or None when no row has one."""
+    if YEAR_COL not in df.columns:
+        return None
+    y = df[YEAR_COL].astype("Int64")
+    return None if y.isna().all() else y
+
+
+def _no_provider(place: pd.Series, years: pd.Series | None) -> np.ndarray:
+    """Mask of placements that take no provider in their row's year (latest list if unknown)."""
+    early, late = _NO_PROVIDER[0][1], _NO_PROVIDER[1][1]
+    if years is None:
+        return place.isin(early | late).to_numpy()
+    new = (years.fillna(9999) >= 2026).to_numpy(dtype=bool)
+    return np.where(new, place.isin(late).to_numpy(), place.isin(early).to_numpy())
+
+
+def check_codes(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Check coded columns against their code set of each row's collection year."""
+    years = years_of(df)
+    out = []
+    for c in schema.TABLES[table]:
+        if c.name not in df.columns or c.kind != "code":
+            continue
+        s = df[c.name]
+        dfe = DFE_CODE_RULES.get((table, c.name))
+        if c.name in codes.CODE_SETS:
+            bad = codes.invalid_codes(s, c.name, years)
+        elif c.allowed is not None:
+            bad = (s.notna() & ~s.isin(c.allowed)).to_numpy()
+        else:
+            continue
+        rule_name = dfe[0] if dfe else "code"
+        if dfe and dfe[1]:
+            bad = bad | s.isna().to_numpy()
+        if table == "episodes" and c.name == "PLACE_PROVIDER" and "PLACE" in df.columns:
+            bad = bad | (s.notna().to_numpy() & _no_provider(df["PLACE"], years))
+        if bad.any():
+            out.append(frame.problems(df, bad, rule_name, table=table, column=c.name))
+    return frame.concat(out)
+
+
+def check_required(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Check required values (blank SEX and ETHNIC are DfE 101/103, not ``required``)."""
+    out = []
+    for c in schema.TABLES[table]:
+        if not c.required or c.name not in df.columns:
+            continue
+        dfe = DFE_CODE_RULES.get((table, c.name))
+        if dfe and dfe[1]:
+            continue
+        m = df[c.name].isna().to_numpy()
+        if m.any():
+            out.append(frame.problems(df, m, "required", table=table, column=c.name))
+    return frame.concat(out)
+
+
+def check_dates(df: pd.DataFrame, table: str, data_end: pd.Timestamp | None) -> pd.DataFrame:
+    """Check dates against 1900 and the data end, and episodes against their collection year.
+
+    DfE 354 and 385: an episode's DECOM and DEC must be on or before 31 March
+    of its collection year (rows of unknown year are not checked).
+    """
+    out = []
+    for c in schema.TABLES[table]:
+        if c.name not in df.columns or c.kind != "date" or c.name == "PILOT_START":
+            continue
+        s = df[c.name]
+        rng = s < EARLIEST_DATE
+        if data_end is not None:
+            rng |= s > data_end
+        m = rng.fillna(False).to_numpy(dtype=bool)
+        if m.any():
+            end = "(none given)" if data_end is None else str(data_end.date())
+            detail = f"before {EARLIEST_DATE.date()} or after the data end {end}"
+            out.append(
+                frame.problems(df, m, "date_range", table=table, column=c.name, detail=detail)
+            )
+    years = years_of(df)
+    if table == "episodes" and years is not None:
+        ends = pd.to_datetime(
+            years.astype("float").astype("Int64").astype(str) + "-03-31", errors="coerce"
+        )
+        ends = pd.Series(np.asarray(ends, dtype="datetime64[ns]"), index=df.index)
+        for col, rule in (("DECOM", "354"), ("DEC", "385")):
+            m = (df[col] > ends).fillna(False).to_numpy(dtype=bool)
+            if m.any():
+                out.append(frame.problems(df, m, rule))
+    return frame.concat(out)
+
+
+def check_columns(df: pd.DataFrame, table: str, data_end: pd.Timestamp | None) -> pd.DataFrame:
+    """Check one table's values: required, codes by year, dates."""
+    return frame.concat(
+        [check_required(df, table), check_codes(df, table), check_dates(df, table, data_end)]
+    )

@@ -1,0 +1,68 @@
+"""Problem rows: one per row that breaks a rule, naming table, column, LA, CHILD and DECOM."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from reunistat.tables.rules.registry import RULES
+
+#: Columns of a problems report (the same as ``schema.PROBLEM_COLUMNS``).
+PROBLEM_COLUMNS = ("table", "column", "LA", "CHILD", "DECOM", "rule", "value", "detail")
+
+
+def empty() -> pd.DataFrame:
+    """Return an empty problems frame."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
+
+
+def problems(
+    df: pd.DataFrame,
+    mask: np.ndarray | pd.Series,
+    rule: str,
+    *,
+    table: str | None = None,
+    column: str | None = None,
+    detail: str | None = None,
+) -> pd.DataFrame:
+    """Return one problem per row of ``df`` selected by ``mask``.
+
+    ``table`` and ``column`` default to the rule's (:data:`RULES`); the value
+    reported is the row's value in ``column``; ``detail`` defaults to the rule's
+    message.
+    """
+    m = np.asarray(mask, dtype=bool)
+    r = RULES.get(rule)
+    table = table or (r.table if r else "?")
+    column = column or (r.columns[0] if r else "?")
+    sub = df.loc[m] if len(m) == len(df) else df.iloc[:0]
+    n = len(sub)
+
+    def col(name: str) -> pd.Series:
+        if name in sub.columns:
+            return sub[name].reset_index(drop=True).astype(object)
+        return pd.Series([None] * n, dtype=object)
+
+    child_col = "CHILD" if "CHILD" in sub.columns else "LAchildID"
+    out = pd.DataFrame(
+        {
+            "table": table,
+            "column": column,
+            "LA": col("LA"),
+            "CHILD": col(child_col),
+            "DECOM": col("DECOM"),
+            "rule": rule,
+            "value": col(column),
+            "detail": detail if detail is not None else (r.message if r else ""),
+        },
+        index=range(n),
+    )
+    return out[list(PROBLEM_COLUMNS)]
+
+
+def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate problem frames (an empty frame when there are none)."""
+    found = [f for f in frames if f is not None and not f.empty]
+    return pd.concat(found, ignore_index=True) if found else empty()

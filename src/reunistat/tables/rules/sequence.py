@@ -1,0 +1,125 @@
+"""Rules on one episode and on the chain of a child's episodes.
+
+DfE 142, 148, 199, 355-357, 378, 390, 431-437, 501, 516; reunistat's ``x1_next``.
+
+Every function takes the episodes sorted by child and DECOM with a ``_uid``
+column (:func:`reunistat.tables.keys.sort_by_child`), checks them with
+vectorised operations and returns problem rows.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from reunistat import codes
+from reunistat.tables.keys import UID
+from reunistat.tables.rules import frame
+
+_S: Final = "S"  # codes.RNE: started to be looked after
+_P1: Final = "P1"  # codes.PLACE: placed with parents
+_ADOPTION_PLACES: Final = frozenset({"A3", "A4", "A5", "A6"})
+_FOSTER: Final = frozenset({"U1", "U2", "U3", "U4", "U5", "U6"})
+_SGO_FORMER_FOSTER: Final = frozenset({"E45", "E46"})
+_DIED_OR_ADULT: Final = frozenset({"E2", "E15"})
+assert _S in codes.RNE and _P1 in codes.PLACE and _FOSTER <= set(codes.PLACE)
+
+
+def _b(x: pd.Series | np.ndarray) -> np.ndarray:
+    if isinstance(x, pd.Series):
+        return x.fillna(False).to_numpy(dtype=bool)
+    return np.asarray(x, dtype=bool)
+
+
+def neighbours(e: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Return masks: the row has an earlier / a later episode of the same child."""
+    uid = e[UID].to_numpy()
+    same_prev = np.r_[False, uid[1:] == uid[:-1]]
+    same_next = np.r_[uid[:-1] == uid[1:], False]
+    return same_prev, same_next
+
+
+def check_episode(e: pd.DataFrame) -> pd.DataFrame:
+    """Rules on one episode's own values: 148, 356, 355, 378, 390, 516."""
+    rec, place = e["REC"], e["PLACE"]
+    checks = {
+        "148": e["DEC"].isna().to_numpy() != e["REC"].isna().to_numpy(),
+        "356": _b(e["DEC"] < e["DECOM"]),
+        "355": _b(e["DEC"] == e["DECOM"]),
+        "378": _b((place == _P1) & (e["LS"] == codes.SECTION20_LS)),
+        "390": _b(rec.isin(codes.REC_ADOPTION) & ~place.isin(_ADOPTION_PLACES)),
+        "516": _b(rec.isin(_SGO_FORMER_FOSTER) & ~place.isin(_FOSTER)),
+    }
+    return frame.concat(frame.problems(e, m, rule) for rule, m in checks.items() if m.any())
+
+
+def check_chain(e: pd.DataFrame, data_start: pd.Series) -> pd.DataFrame:
+    """Rules on consecutive episodes of a child: 357, 431-433, 437, 142, 501, x1_next.
+
+    Parameters
+    ----------
+    e : DataFrame
+        Episodes sorted by child and DECOM, with ``_uid``.
+    data_start : Series of datetime
+        Per row, the start of the first collection year read for the row's
+        LA (DfE 357 checks a first episode only if it starts on or after it).
+    """
+    same_prev, same_next = neighbours(e)
+    prev_dec, prev_rec = e["DEC"].shift(1), e["REC"].shift(1)
+    next_rne = e["RNE"].shift(-1)
+    rne, decom = e["RNE"], e["DECOM"]
+    is_start = _b(rne == _S)
+    is_cont = _b(rne.isin(codes.RNE_CONTINUATION))
+    prev_dec_filled = prev_dec.notna().to_numpy()
+    same_day = _b(decom == prev_dec)
+    first_in_scope = ~same_prev & _b(decom >= data_start)
+    checks = {
+        "357": first_in_scope & ~is_start,
+        "431": same_prev & is_start & _b(decom <= prev_dec),
+        "432": same_prev & _b(prev_rec.isin(codes.REC_END)) & ~is_start,
+        "433": same_prev & is_cont & (~same_day | ~prev_dec_filled),
+        "437": same_next & _b(e["REC"].isin(_DIED_OR_ADULT)),
+        "142": same_next & (e["DEC"].isna() | e["REC"].isna()).to_numpy(),
+        "501": same_next & _b(e["DEC"] > e["DECOM"].shift(-1)),
+        "x1_next": _b(e["REC"] == codes.REC_CONTINUE) & (~same_next | _b(next_rne == _S)),
+    }
+    # 501 names the earlier episode's DEC (DfE names the later episode: same child)
+    return frame.concat(frame.problems(e, m, rule) for rule, m in checks.items() if m.any())
+
+
+def check_adopted_before(e: pd.DataFrame) -> pd.DataFrame:
+    """DfE 199: an episode after the child's adoption (or a second adoption).
+
+    ``e`` holds every episode the returns read hold (sorted by child and DECOM),
+    so an adoption in an earlier return counts, as DfE counts last year's.
+    """
+    is_ad = e["REC"].isin(codes.REC_ADOPTION).to_numpy(dtype=np.int64)
+    so_far = pd.Series(is_ad).groupby(e[UID].to_numpy()).cumsum().to_numpy()
+    m = (so_far > 0) & (so_far != is_ad)
+    return frame.problems(e, m, "199") if m.any() else frame.empty()
+
+
+def data_start_of(e: pd.DataFrame, years: pd.Series | None) -> tuple[pd.Series, str]:
+    """Return, per row, the start of the first collection year read for its LA, and how known.
+
+    From the collection years of the rows (the earliest year of the row's LA,
+    or of the whole extract without LA); when no year is known, the collection
+    year holding the LA's earliest DEC (an episode that ended before the data
+    began is not in the data, so the earliest end falls in the first year).
+    """
+    la = e["LA"].astype(object).fillna("") if "LA" in e.columns else pd.Series("", index=e.index)
+    groups = pd.factorize(la)[0]
+    if years is not None and years.notna().any():
+        first = years.astype("float").groupby(groups).transform("min")
+        how = "the first collection year read (YEAR_COL)"
+    else:
+        dec = e["DEC"].where(e["DEC"].notna(), e["DECOM"])
+        fy = dec.dt.year + (dec.dt.month >= 4).astype("float")
+        first = fy.groupby(groups).transform("min")
+        how = "collection year unknown: taken as the year holding the earliest DEC"
+    start = pd.to_datetime(
+        (first - 1).astype("Int64").astype(str) + "-04-01", errors="coerce"
+    ).to_numpy(dtype="datetime64[ns]")
+    return pd.Series(start, index=e.index), how

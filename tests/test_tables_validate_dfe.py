@@ -1,0 +1,164 @@
+"""DfE-scoped rules: 357's scope, 431 in full, 433 after an open episode, 437, ages,
+354/385, and the rules between returns (502, 202-204)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from cohort_cases.build import child, ep, tables
+from reunistat.errors import DataValidationError
+from reunistat.tables import ValidationError, validate_tables
+from reunistat.tables.keys import YEAR_COL
+from reunistat.tables.rules import RULES, dfe_rules, rule, severity
+
+
+def _year(t: dict, year: int) -> dict:
+    for name in ("header", "episodes"):
+        t[name][YEAR_COL] = pd.array([year] * len(t[name]), dtype="Int64")
+    return t
+
+
+def rules_of(t, **kw) -> set[tuple[str, str]]:
+    v = validate_tables(t, mode="lenient", **kw)
+    p = pd.concat([v.problems, v.warnings])
+    return set(zip(p.CHILD, p.rule, strict=True))
+
+
+def test_registry_names_dfe_rules_by_number():
+    assert {
+        "357",
+        "431",
+        "433",
+        "437",
+        "355",
+        "386",
+        "407",
+        "460",
+        "387",
+        "389",
+        "199",
+        "390",
+        "516",
+        "202",
+        "203",
+        "204",
+        "354",
+        "385",
+        "502",
+    } <= set(dfe_rules())
+    assert not RULES["x1_next"].dfe and RULES["357"].dfe
+    assert rule("overlap").name == "501" and severity("355") == "warning"
+    assert issubclass(ValidationError, DataValidationError)
+
+
+def test_357_only_for_first_episodes_in_the_collection_year():
+    t = _year(
+        tables(
+            [child("IN", "2005-01-01"), child("NEW", "2005-01-01"), child("OK", "2005-01-01")],
+            [
+                ep("IN", "2016-05-01", "P"),  # in care before 1 April 2017: history outside
+                ep("NEW", "2017-06-01", "P"),  # starts in the year: must be S
+                ep("OK", "2017-06-01", "S"),
+            ],
+        ),
+        2018,
+    )
+    found = rules_of(t)
+    assert ("NEW", "357") in found and ("IN", "357") not in found
+
+
+def test_431_433_437():
+    t = tables(
+        [child(c, "2005-01-01") for c in ("A", "B", "C")],
+        [
+            ep("A", "2015-01-01", "S", "2015-06-01", "E4A"),
+            ep("A", "2015-05-01", "S"),  # starts before the previous DEC: 431 (and 501)
+            ep("B", "2015-01-01", "S"),  # open
+            ep("B", "2015-06-01", "P"),  # continuation after an open episode: 433
+            ep("C", "2015-01-01", "S", "2015-06-01", "E2"),
+            ep("C", "2016-01-01", "S"),  # after death: 437
+        ],
+    )
+    found = rules_of(t)
+    assert {("A", "431"), ("A", "501"), ("B", "433"), ("B", "142"), ("C", "437")} <= found
+
+
+def test_exit_ages_are_warnings():
+    t = tables(
+        [child("A", "2005-01-01"), child("B", "2000-01-01")],
+        [
+            ep("A", "2015-01-01", "S", "2016-01-01", "E7"),  # 389: under 16
+            ep("B", "2015-01-01", "S", "2018-06-01", "E11", place="A4"),  # 386: adopted at 18
+        ],
+    )
+    v = validate_tables(t, mode="strict")
+    assert set(zip(v.warnings.CHILD, v.warnings.rule, strict=False)) >= {("A", "389"), ("B", "386")}
+    assert v.excluded_children.empty
+
+
+def test_354_385_after_the_collection_year():
+    t = _year(
+        tables([child("A", "2005-01-01")], [ep("A", "2017-06-01", "S", "2018-05-01", "E4A")]),
+        2018,
+    )
+    with pytest.raises(ValidationError, match="rule 385"):
+        validate_tables(t)
+
+
+def test_rules_between_returns():
+    h1 = [child("A", "2005-01-01", upn="A1"), child("B", "2005-01-01", sex="1", upn="UN1")]
+    e1 = [ep("A", "2016-05-01", "S"), ep("B", "2016-05-01", "S")]
+    h2 = [child("A", "2005-02-01", upn="A2"), child("B", "2005-01-01", sex="M", upn="B1")]
+    e2 = [ep("A", "2016-05-02", "S", "2017-06-01", "E4A"), ep("B", "2016-05-01", "S")]
+    r1, r2 = tables(h1, e1), tables(h2, e2)
+    _year(r1, 2024)
+    _year(r2, 2025)
+    v = validate_tables(
+        {"header": [r1["header"], r2["header"]], "episodes": [r1["episodes"], r2["episodes"]]},
+        mode="lenient",
+    )
+    found = set(zip(v.problems.CHILD, v.problems.rule, strict=True))
+    assert ("A", "502") in found and ("A", "203") in found
+    assert not {r for c, r in found if c == "B"} & {"202", "502"}  # 1 -> M is the same sex
+    warned = set(zip(v.warnings.CHILD, v.warnings.rule, strict=True))
+    assert ("A", "208") in warned and ("B", "208") not in warned  # UN1 -> known is allowed
+    assert set(v.excluded_children.CHILD) == {"A"}
+
+
+def test_ignore_rules_accepts_old_and_new_names():
+    t = tables([child("A", "2005-01-01")], [ep("A", "2015-01-01", "S", "2014-01-01", "E4A")])
+    with pytest.raises(ValidationError, match="rule 356"):
+        validate_tables(t)
+    assert validate_tables(t, ignore_rules=("dec_before_decom",)).problems.empty
+    assert validate_tables(t, ignore_rules=("356",)).problems.empty
+    with pytest.raises(DataValidationError.__mro__[1], match="unknown rule"):
+        validate_tables(t, ignore_rules=("999",))
+
+
+def test_357_scope_is_per_local_authority():
+    """Each LA's data begin with its own first collection year read."""
+    t = tables(
+        [child("A", "2005-01-01", la="L1"), child("B", "2005-01-01", la="L2")],
+        [
+            ep("A", "2016-10-01", "P", la="L1"),  # L1 returns begin 2017-18: in care before
+            ep("B", "2016-10-01", "P", "2017-02-01", "E4A", la="L2"),  # L2 begins 2016-17
+        ],
+    )
+    for name in ("header", "episodes"):
+        t[name][YEAR_COL] = pd.array(t[name]["LA"].map({"L1": 2018, "L2": 2017}), dtype="Int64")
+    found = rules_of(t)
+    assert ("B", "357") in found and ("A", "357") not in found
+
+
+def test_extract_with_rows_of_every_return():
+    """A reader may keep each return's rows (``Extract.returns``): rules between returns run."""
+    from reunistat.tables.io import prepare_tables
+
+    r1 = _year(tables([child("A", "2005-01-01")], [ep("A", "2016-05-01", "S")]), 2017)
+    r2 = _year(tables([child("A", "2005-01-01")], [ep("A", "2016-05-02", "S")]), 2018)
+    x = prepare_tables({k: pd.concat([r1[k], r2[k]], ignore_index=True) for k in r1})
+    assert validate_tables(x, mode="lenient").problems.query("rule == '502'").empty
+    x.returns = {k: pd.concat([r1[k], r2[k]], ignore_index=True) for k in r1}  # type: ignore[attr-defined]
+    p = validate_tables(x, mode="lenient").problems
+    assert p.loc[p.rule == "502", "CHILD"].tolist() == ["A"]
