@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reunistat.errors import InputError
+
 TIDY_COLUMNS = ("term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high")
 _VERSIONED = ("reunistat", "numpy", "pandas", "scipy", "statsmodels", "lifelines", "scikit-learn")
 
@@ -141,7 +143,7 @@ class ModelResult:
         broom.
         """
         if not 0 < conf_level < 1:
-            raise ValueError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
+            raise InputError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
         est = self.params.to_numpy(dtype=float)
         se = self.std_errors.to_numpy(dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -235,7 +237,7 @@ def etable(
         Display names of terms (e.g. ``{"section20": "Section 20"}``).
     """
     if show not in ("ci", "se"):
-        raise ValueError(f"show must be 'ci' or 'se', got {show!r}")
+        raise InputError(f"show must be 'ci' or 'se', got {show!r}")
     items = (
         results.items()
         if isinstance(results, dict)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reunistat import errors as _errors
 from reunistat.results import ModelResult, Provenance
 
 #: Covariates that adjust the comparison designs by default (spells-table names).
@@ -21,8 +22,8 @@ DEFAULT_ADJUST = (
 DAYS_PER_YEAR = 365.25
 
 
-class EvaluationError(ValueError):
-    """The data cannot support the evaluation asked for; the message says why."""
+# The evaluation designs' error is the tree's (kept importable from here).
+EvaluationError = _errors.EvaluationError
 
 
 Adoption = pd.DataFrame | Mapping[Any, Any] | pd.Series

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reunistat.errors import InputError
 from reunistat.models.evaluation._common import EvaluationError
 from reunistat.results import ModelResult, Provenance, data_hash
 
@@ -252,7 +253,7 @@ def _cox_fast(
     prob = engine.prepare(x, stop, event, strata=strata, ties="efron")
     fit = engine.newton(prob)
     if not fit.converged or not np.all(np.isfinite(fit.beta)):
-        raise ValueError("the Cox fit did not converge")
+        raise InputError("the Cox fit did not converge")
     var = np.linalg.inv(fit.info)
     if cluster is not None:
         var = engine.robust_cov(prob, fit.last, var, cluster)

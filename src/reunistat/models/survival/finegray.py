@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from reunistat.errors import ConvergenceError, InputError, ModelError
 from reunistat.models.survival import _coxengine as engine
 from reunistat.models.survival import _data
 from reunistat.models.survival.cox import _check_monotone, cox
@@ -133,12 +134,12 @@ def fine_gray(
     t = _data.durations(used, duration_col)
     st = pd.to_numeric(used[event_col], errors="coerce").to_numpy(dtype=float)
     if np.isnan(st).any():
-        raise ValueError(f"event column '{event_col}' has missing values")
+        raise InputError(f"event column '{event_col}' has missing values")
     ev_mask = st == cause
     cens = st == censor_code
     comp = ~ev_mask & ~cens
     if not ev_mask.any():
-        raise ValueError(f"no events of cause {cause} in '{event_col}': nothing to model")
+        raise ModelError(f"no events of cause {cause} in '{event_col}': nothing to model")
     _data.check_constant(des.x, des.columns)
     _check_monotone(des.x, des.columns, ev_mask)
     prob = engine.prepare(des.x, t, ev_mask, ties="breslow")
@@ -154,7 +155,7 @@ def fine_gray(
     _data.check_collinear(ev0.info, des.columns)
     fit = engine.newton(prob, first=ev0)
     if not fit.converged:
-        raise ValueError("the Fine-Gray fit did not converge (monotone likelihood?)")
+        raise ConvergenceError("the Fine-Gray fit did not converge (monotone likelihood?)")
     var = np.linalg.inv(fit.info)
     if variance == "fine-gray":
         total = _eta(prob, fit.last) + _psi(prob, fit.last, ts, cens[prob.order], rows)
@@ -208,7 +209,7 @@ def cause_specific_cox(
     rhs = formula.split("~", 1)[1] if "~" in formula else formula
     flag = f"_cause_{cause}_event"
     if flag in data.columns:
-        raise ValueError(f"column name {flag!r} is reserved")
+        raise InputError(f"column name {flag!r} is reserved")
     st = pd.to_numeric(data[event_col], errors="coerce")
     d = data.assign(**{flag: (st == cause).astype(int)})
     return cox(f"{flag} ~ {rhs}", d, duration_col, **kwargs)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reunistat.errors import InputError
 from reunistat.models.survival import _data
 
 ConfType = Literal["log-log", "log", "plain"]
@@ -38,7 +39,7 @@ def _counts(
 
 def _z(conf_level: float) -> float:
     if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
+        raise InputError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
     return float(stats.norm.ppf(0.5 + conf_level / 2))
 
 
@@ -242,7 +243,7 @@ def aalen_johansen(
     t = _data.durations(data, duration_col)
     st = pd.to_numeric(data[event_col], errors="coerce").to_numpy(dtype=float)
     if np.isnan(st).any() or (st < 0).any() or (st != np.round(st)).any():
-        raise ValueError(f"event column '{event_col}' must hold codes 0 (censored), 1, 2, ...")
+        raise InputError(f"event column '{event_col}' must hold codes 0 (censored), 1, 2, ...")
     status = st.astype(np.int64)
     n_causes = max(int(status.max()), 1)
     w = _data.case_weights(data, weights)
@@ -334,10 +335,10 @@ def log_rank(
     _data.check_columns(data, [group], "group")
     g_codes, g_levels = pd.factorize(data[group], sort=True)
     if (g_codes < 0).any():
-        raise ValueError(f"group column '{group}' has missing values")
+        raise InputError(f"group column '{group}' has missing values")
     n_g = len(g_levels)
     if n_g < 2:
-        raise ValueError(f"group column '{group}' has a single level: nothing to compare")
+        raise InputError(f"group column '{group}' has a single level: nothing to compare")
     s_codes = _data.codes(data, strata, "strata")
     s_codes = np.zeros(len(t), dtype=np.int64) if s_codes is None else s_codes
     obs, exp_ = np.zeros(n_g), np.zeros(n_g)

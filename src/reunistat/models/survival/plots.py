@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reunistat.errors import InputError
+
 
 def _curve_columns(curve: pd.DataFrame) -> tuple[str, str, str, str]:
     """Return (estimate, low, high, events) column names for a KM or AJ curve."""
@@ -21,7 +23,7 @@ def _curve_columns(curve: pd.DataFrame) -> tuple[str, str, str, str]:
         return "cif_1", "conf_low_1", "conf_high_1", "n_event_1"
     if "cumulative_incidence" in curve.columns:
         return "cumulative_incidence", "ci_low", "ci_high", "n_event"
-    raise ValueError("curve must come from kaplan_meier() or aalen_johansen()")
+    raise InputError("curve must come from kaplan_meier() or aalen_johansen()")
 
 
 def risk_table(curve: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from reunistat.errors import InputError
 from reunistat.models.survival import _data
 from reunistat.models.survival.cox import cox
 from reunistat.results import ModelResult
@@ -49,7 +50,7 @@ def recurrent_episodes(
         d.loc[zero, "stop_days"] = d.loc[zero, "start_days"] + 0.5
     overlap = d.groupby(id_col)["start_days"].shift(-1) < d["stop_days"]
     if overlap.any():
-        raise ValueError(
+        raise InputError(
             f"{int(overlap.sum())} spell(s) overlap the same child's next return, first at "
             f"index {list(d.index[overlap.to_numpy()][:3])}"
         )

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reunistat.errors import InputError
 from reunistat.models.survival import _coxengine as engine
 from reunistat.models.survival import _data
 from reunistat.models.survival.cox import CoxState
@@ -70,7 +71,7 @@ def cox_zph(result: ModelResult, transform: Transform = "km") -> pd.DataFrame:
     _data.check_choice("transform", transform, ("km", "identity", "rank", "log"))
     st = result.extras.get("state")
     if not isinstance(st, CoxState):
-        raise ValueError("cox_zph needs a result of reunistat.models.survival.cox")
+        raise InputError("cox_zph needs a result of reunistat.models.survival.cox")
     prob, ev = st.problem, st.fit.last
     tt = _transform(st, transform)
     gtime = tt - tt[st.event].mean()
@@ -133,7 +134,7 @@ def split_episodes(
     """
     cut = np.unique(np.asarray(cuts, dtype=float))
     if cut.size == 0 or (cut <= 0).any():
-        raise ValueError("cuts must be positive times")
+        raise InputError("cuts must be positive times")
     stop = _data.durations(data, duration_col)
     start = np.zeros(len(stop)) if entry_col is None else _data.durations(data, entry_col)
     ev = _data.events(data, event_col)
