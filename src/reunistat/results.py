@@ -7,6 +7,7 @@ statistic, p_value, conf_low, conf_high``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.metadata as md
 from dataclasses import dataclass, field
@@ -18,7 +19,28 @@ from scipy import stats
 
 from reunistat.errors import InputError
 
+#: Columns of every ``tidy()`` frame, in order (broom's names).
 TIDY_COLUMNS = ("term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high")
+#: The one output vocabulary of curve tables and horizon tables: a model's
+#: curve or horizon table uses these names for what they mean (and only these):
+#: ``n_risk`` (weighted number at risk), ``n_events``, ``n_censored``,
+#: ``surv`` (still home: no event of any type), ``cumulative_incidence`` (of
+#: re-entry) with ``std_error``, ``conf_low`` and ``conf_high`` (its standard
+#: error and interval); ``horizon_days`` for a horizon. Per-cause columns of a
+#: competing-risks curve add ``_<cause>`` (``cumulative_incidence_1``, ...).
+CURVE_COLUMNS = (
+    "group",
+    "time",
+    "n_risk",
+    "n_events",
+    "n_censored",
+    "surv",
+    "cumulative_incidence",
+    "std_error",
+    "conf_low",
+    "conf_high",
+)
+HORIZON_COLUMNS = ("group", "horizon_days", "n_risk", "cumulative_incidence", "conf_low", "conf_high")
 _VERSIONED = ("reunistat", "numpy", "pandas", "scipy", "statsmodels", "lifelines", "scikit-learn")
 
 
@@ -64,19 +86,47 @@ class Provenance:
             "function": self.function,
             "data_sha256": self.data_sha256,
             "formula": self.formula,
-            "options": {k: _jsonable(v) for k, v in self.options.items()},
+            "options": {k: jsonable(v) for k, v in self.options.items()},
             "versions": dict(self.versions),
         }
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
+    """Return ``v`` as JSON-ready data: scalars kept, lists and dicts converted, others as repr.
+
+    >>> jsonable({"a": (1, 2), "b": None})
+    {'a': [1, 2], 'b': None}
+    """
     if isinstance(v, (str, int, float, bool)) or v is None:
         return v
     if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     return repr(v)
+
+
+_jsonable = jsonable  # the older private name (pipeline.context); use jsonable
+
+
+def restamp(
+    result: ModelResult, function: str, model: str | None = None, **options: Any
+) -> ModelResult:
+    """Return ``result`` with provenance naming ``function`` (and ``model``) and more options.
+
+    For a model function built on another (Andersen-Gill on Cox, a design on a
+    logistic fit): the result then says which function made it.
+    """
+    p = result.provenance
+    prov = Provenance(
+        function=function,
+        data_sha256=p.data_sha256,
+        formula=p.formula,
+        options={**p.options, **options},
+        versions=p.versions,
+    )
+    out = dataclasses.replace(result, provenance=prov)
+    return out if model is None else dataclasses.replace(out, model=model)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from reunistat.errors import InputError
 from reunistat.models.evaluation._common import EvaluationError
 from reunistat.results import ModelResult, Provenance, data_hash
 
@@ -248,16 +247,10 @@ def _cox_fast(
     The same computation as :func:`reunistat.models.survival.cox` (a test checks
     they agree); a replicate needs only the first coefficient and its SE.
     """
-    from reunistat.models.survival import _coxengine as engine
+    from reunistat.models.survival import cox_arrays
 
-    prob = engine.prepare(x, stop, event, strata=strata, ties="efron")
-    fit = engine.newton(prob)
-    if not fit.converged or not np.all(np.isfinite(fit.beta)):
-        raise InputError("the Cox fit did not converge")
-    var = np.linalg.inv(fit.info)
-    if cluster is not None:
-        var = engine.robust_cov(prob, fit.last, var, cluster)
-    return float(fit.beta[0]), float(np.sqrt(var[0, 0]))
+    beta, var = cox_arrays(x, stop, event, strata=strata, cluster=cluster)
+    return float(beta[0]), float(np.sqrt(var[0, 0]))
 
 
 def _fit_one(design: PowerDesign, seed: np.random.SeedSequence) -> tuple[float, ...]:

@@ -89,8 +89,7 @@ def _design(data: pd.DataFrame, formula: str) -> tuple[np.ndarray, list[str], pd
 
 
 def _fit_ps(x: np.ndarray, z: np.ndarray, terms: list[str]) -> np.ndarray:
-    from reunistat.models.logistic import SeparationError
-    from reunistat.models.logistic.fit import irls
+    from reunistat.models.logistic import SeparationError, irls
 
     try:
         return irls(x, z, terms).p

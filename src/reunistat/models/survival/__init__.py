@@ -8,6 +8,7 @@ or a tidy DataFrame.
 from reunistat.models.survival.cox import (
     baseline_hazard,
     cox,
+    cox_arrays,
     predict_cumulative_incidence,
 )
 from reunistat.models.survival.finegray import cause_specific_cox, fine_gray
@@ -26,6 +27,7 @@ __all__ = [
     "baseline_hazard",
     "cause_specific_cox",
     "cox",
+    "cox_arrays",
     "cox_zph",
     "fine_gray",
     "horizon_table",

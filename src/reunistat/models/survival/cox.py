@@ -215,7 +215,6 @@ def cox(
         "aic": -2 * fit.loglik + 2 * p,
         "lr_statistic": 2 * (fit.loglik - fit.loglik_null),
         "iterations": float(fit.iterations),
-        "n_dropped": float(len(data) - len(used)),
         "n_dropped_missing": float(des.n_dropped_missing),
     }
     if concordance or (concordance is None and len(stop) <= 250_000):

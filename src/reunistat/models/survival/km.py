@@ -10,6 +10,7 @@ DataFrames with one row per distinct time (and group).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -37,6 +38,75 @@ def _counts(
     return uniq, n_risk, ev, cens, idx
 
 
+@dataclass(frozen=True)
+class KMSteps:
+    """The steps of a Kaplan-Meier curve: one entry per distinct time.
+
+    Attributes
+    ----------
+    time : numpy.ndarray
+        Distinct times (event or censoring), increasing.
+    n_risk : numpy.ndarray
+        (Weighted) number at risk just before each time.
+    n_events : numpy.ndarray
+        (Weighted) events at each time.
+    surv : numpy.ndarray
+        The Kaplan-Meier survival just after each time.
+    """
+
+    time: np.ndarray
+    n_risk: np.ndarray
+    n_events: np.ndarray
+    surv: np.ndarray
+
+    def cumulative_incidence_at(
+        self, horizons: Sequence[float], *, hold_last: bool = False
+    ) -> np.ndarray:
+        """Return ``1 - S(h)`` at each horizon: 0 before the first time; past the last
+        time NaN, or the last value with ``hold_last=True``."""
+        h = np.asarray(horizons, dtype=float)
+        if self.time.size == 0:
+            return np.full(h.shape, np.nan)
+        i = np.searchsorted(self.time, h, side="right") - 1
+        out = np.where(i >= 0, 1.0 - self.surv[np.clip(i, 0, None)], 0.0)
+        return out if hold_last else np.where(h > self.time[-1], np.nan, out)
+
+
+def km_steps(
+    time: np.ndarray,
+    event: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    entry: np.ndarray | None = None,
+) -> KMSteps:
+    """The one Kaplan-Meier kernel of reunistat, on arrays.
+
+    Used by :func:`kaplan_meier`, the cohort summary, the propensity-weighted
+    curves and :func:`~reunistat.models.survival.cox_zph` (the generator keeps
+    its own, independent one on purpose). With ``entry`` (delayed entry, or
+    ``(start, stop]`` data) a row is at risk at ``t`` when ``entry < t <= time``.
+
+    Examples
+    --------
+    >>> km_steps(np.array([1.0, 2, 3, 4]), np.array([1, 0, 1, 0])).surv.tolist()
+    [0.75, 0.75, 0.375, 0.375]
+    """
+    w = np.ones(len(time)) if weights is None else np.asarray(weights, dtype=float)
+    uniq, n_risk, ev, _, _ = _counts(np.asarray(time, float), np.asarray(event), w, 1)
+    d = ev[:, 0]
+    if entry is not None:  # rows whose entry is at or after t are not at risk at t
+        k = uniq.shape[0]
+        late = np.searchsorted(uniq, np.asarray(entry, float), "right")
+        n_risk = n_risk - np.cumsum(np.bincount(late, w, k + 1)[::-1])[::-1][1:]
+    return KMSteps(uniq, n_risk, d, _product_limit(d, n_risk))
+
+
+def _product_limit(d: np.ndarray, n_risk: np.ndarray) -> np.ndarray:
+    """The product-limit estimate ``prod(1 - d / n_risk)`` (a factor 1 where none is at risk)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.cumprod(np.where(n_risk > 0, 1 - d / n_risk, 1.0)))
+
+
 def _z(conf_level: float) -> float:
     if not 0 < conf_level < 1:
         raise InputError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
@@ -48,8 +118,8 @@ def _km_one(
 ) -> pd.DataFrame:
     uniq, n_risk, ev, cens, _ = _counts(time, event, w, 1)
     d = ev[:, 0]
+    surv = _product_limit(d, n_risk)
     with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1 - d / n_risk)
         var = np.cumsum(np.where(n_risk > d, d / (n_risk * (n_risk - d)), np.inf * (d > 0)))
         se = np.sqrt(var)
         lo, hi = _interval(surv, se, z, conf_type)

@@ -22,6 +22,7 @@ from reunistat.errors import InputError
 from reunistat.models.survival import _coxengine as engine
 from reunistat.models.survival import _data
 from reunistat.models.survival.cox import CoxState
+from reunistat.models.survival.km import km_steps
 from reunistat.results import ModelResult
 
 Transform = Literal["km", "identity", "rank", "log"]
@@ -29,16 +30,9 @@ Transform = Literal["km", "identity", "rank", "log"]
 
 def _km_left(stop: np.ndarray, event: np.ndarray, start: np.ndarray | None) -> np.ndarray:
     """Return ``1 - KM(t-)`` at each row's stop time (unweighted, unstratified)."""
-    uniq, idx = np.unique(stop, return_inverse=True)
-    k = uniq.shape[0]
-    d = np.bincount(idx, event.astype(float), k)
-    n_risk = np.cumsum(np.bincount(idx, minlength=k)[::-1])[::-1].astype(float)
-    if start is not None:  # rows whose entry is at or after t are not at risk at t
-        late = np.searchsorted(uniq, start, "right")  # not at risk at uniq[i] for i < late
-        n_risk -= np.cumsum(np.bincount(late, minlength=k + 1)[::-1])[::-1][1:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(np.where(n_risk > 0, 1 - d / n_risk, 1.0))
-    left = np.concatenate([[1.0], surv[:-1]])
+    steps = km_steps(stop, event.astype(np.int64), entry=start)
+    idx = np.searchsorted(steps.time, stop)
+    left = np.concatenate([[1.0], steps.surv[:-1]])
     return np.asarray(1 - left[idx])
 
 
