@@ -222,8 +222,10 @@ def did(
     ModelResult
         Term ``treated``: the change in the risk of re-entry within the
         horizon attributable to the pilot (a risk difference), CR1 errors by LA
-        with a t reference on (clusters - 1) degrees of freedom.
+        with a t reference on (clusters - 1) degrees of freedom; ``glance()``
+        has the horizon counts.
     """
+    la_col = _la_col("did", cluster, deprecated)
     hs, counts = _prepare(
         spells,
         adoption,
