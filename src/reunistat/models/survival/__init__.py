@@ -14,14 +14,17 @@ from reunistat.models.survival.cox import (
 from reunistat.models.survival.finegray import cause_specific_cox, fine_gray
 from reunistat.models.survival.km import (
     aalen_johansen,
+    KMSteps,
     horizon_table,
     kaplan_meier,
+    km_steps,
     log_rank,
 )
 from reunistat.models.survival.recurrent import andersen_gill, pwp, recurrent_episodes
 from reunistat.models.survival.zph import cox_zph, split_episodes
 
 __all__ = [
+    "KMSteps",
     "aalen_johansen",
     "andersen_gill",
     "baseline_hazard",
@@ -32,6 +35,7 @@ __all__ = [
     "fine_gray",
     "horizon_table",
     "kaplan_meier",
+    "km_steps",
     "log_rank",
     "predict_cumulative_incidence",
     "pwp",

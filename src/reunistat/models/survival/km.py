@@ -11,18 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from reunistat.errors import InputError
+from reunistat.horizons import PUBLISHED_HORIZONS_DAYS
+from reunistat.models import _options
 from reunistat.models.survival import _data
 
 ConfType = Literal["log-log", "log", "plain"]
-#: Horizons of the published re-entry figures, in days: 3 months, 1, 2, 5 and 6 years.
-DEFAULT_HORIZONS_DAYS = (91, 365, 730, 1826, 2191)
+#: The older name of :data:`reunistat.horizons.PUBLISHED_HORIZONS_DAYS`.
+DEFAULT_HORIZONS_DAYS = PUBLISHED_HORIZONS_DAYS
 
 
 def _counts(
@@ -127,12 +129,12 @@ def _km_one(
         {
             "time": uniq,
             "n_risk": n_risk,
-            "n_event": d,
-            "n_censor": cens,
+            "n_events": d,
+            "n_censored": cens,
             "surv": surv,
-            "std_err": se,
-            "conf_low": lo,
-            "conf_high": hi,
+            "std_error_log_surv": se,
+            "surv_conf_low": lo,
+            "surv_conf_high": hi,
         }
     )
 
@@ -209,9 +211,13 @@ def kaplan_meier(
     Returns
     -------
     pandas.DataFrame
-        ``group, time, n_risk, n_event, n_censor, surv, std_err, conf_low, conf_high,
-        cumulative_incidence, ci_low, ci_high`` (the last three are ``1 - surv`` and
-        its flipped limits); ``std_err`` is Greenwood's, of ``log(surv)``.
+        ``group, time, n_risk, n_events, n_censored, surv, std_error_log_surv,
+        surv_conf_low, surv_conf_high, cumulative_incidence, std_error, conf_low,
+        conf_high``: the survival (no re-entry) with Greenwood's standard error of
+        ``log(surv)`` (R's ``std.err``) and its limits, then the cumulative
+        re-entry ``1 - surv`` with its standard error and its interval (the
+        survival limits flipped), in the package's curve vocabulary
+        (:data:`reunistat.results.CURVE_COLUMNS`).
     """
     _data.check_choice("conf_type", conf_type, ("log-log", "log", "plain"))
     z = _z(conf_level)
@@ -226,8 +232,9 @@ def kaplan_meier(
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)
     out["cumulative_incidence"] = 1 - out["surv"]
-    out["ci_low"] = 1 - out["conf_high"]
-    out["ci_high"] = 1 - out["conf_low"]
+    out["std_error"] = out["surv"] * out["std_error_log_surv"]
+    out["conf_low"] = 1 - out["surv_conf_high"]
+    out["conf_high"] = 1 - out["surv_conf_low"]
     return out
 
 
@@ -252,8 +259,8 @@ def _aj_one(
     later = np.append(at_risk_w2[1:], 0.0)  # rows still at risk after time k
     lam = a[m] - np.where(status > 0, b[m], 0.0)
     var_s = surv**2 * (later * a**2 + np.cumsum(np.bincount(m, w2 * lam**2, k)))
-    cols = {"time": uniq, "n_risk": y, "n_censor": cens, "surv": surv}
-    cols["surv_std_err"] = np.sqrt(var_s)
+    cols = {"time": uniq, "n_risk": y, "n_censored": cens, "surv": surv}
+    cols["surv_std_error"] = np.sqrt(var_s)
     for c in range(n_causes):
         p_common = np.cumsum(s_prev * (a_prev * dac[:, c] - dac[:, c] / np.where(y > 0, y, 1)))
         alpha = p_common[m] + s_prev[m] * (status == c + 1) / y[m]
@@ -267,9 +274,9 @@ def _aj_one(
         with np.errstate(divide="ignore", invalid="ignore"):
             lo = np.where(f > 0, f * np.exp(-z * se / f), np.nan)
             hi = np.where(f > 0, np.minimum(f * np.exp(z * se / f), 1.0), np.nan)
-        cols[f"n_event_{c + 1}"] = ev[:, c]
-        cols[f"cif_{c + 1}"] = f
-        cols[f"std_err_{c + 1}"] = se
+        cols[f"n_events_{c + 1}"] = ev[:, c]
+        cols[f"cumulative_incidence_{c + 1}"] = f
+        cols[f"std_error_{c + 1}"] = se
         cols[f"conf_low_{c + 1}"] = lo
         cols[f"conf_high_{c + 1}"] = hi
     return pd.DataFrame(cols)
@@ -305,9 +312,10 @@ def aalen_johansen(
     Returns
     -------
     pandas.DataFrame
-        ``group, time, n_risk, n_censor, surv`` (still home, no event of any type),
-        ``surv_std_err`` and for each cause ``c``: ``n_event_c, cif_c, std_err_c,
-        conf_low_c, conf_high_c``; standard errors by the infinitesimal jackknife.
+        ``group, time, n_risk, n_censored, surv`` (still home, no event of any
+        type), ``surv_std_error`` and for each cause ``c``: ``n_events_c,
+        cumulative_incidence_c, std_error_c, conf_low_c, conf_high_c``; standard
+        errors by the infinitesimal jackknife.
     """
     z = _z(conf_level)
     t = _data.durations(data, duration_col)
@@ -331,11 +339,12 @@ def horizon_table(
     duration_col: str,
     event_col: str,
     *,
-    horizons: Sequence[float] = DEFAULT_HORIZONS_DAYS,
+    horizons_days: Sequence[float] = PUBLISHED_HORIZONS_DAYS,
     by: str | Sequence[str] | None = None,
     method: Literal["km", "aalen-johansen"] = "aalen-johansen",
     weights: str | None = None,
     conf_level: float = 0.95,
+    **deprecated: Any,
 ) -> pd.DataFrame:
     """Cumulative re-entry at chosen horizons, with confidence intervals.
 
@@ -343,27 +352,32 @@ def horizon_table(
     competing exits are accounted for; with ``"km"`` it is a 0/1 indicator and the
     result is ``1 - KM`` (which overstates re-entry when competing exits matter).
 
+    ``horizons_days`` are the horizons (3 months, 1, 2, 5 and 6 years by
+    default; ``horizons=`` is the deprecated spelling).
+
     Returns
     -------
     pandas.DataFrame
-        ``group, horizon, n_risk, cumulative_reentry, conf_low, conf_high`` with
-        ``n_risk`` the number still followed just after the horizon.
+        ``group, horizon_days, n_risk, cumulative_incidence, conf_low, conf_high``
+        with ``n_risk`` the number still followed just after the horizon.
     """
+    old = _options.take_deprecated("horizon_table", deprecated, {"horizons": "horizons_days="})
+    horizons_days = old.get("horizons", horizons_days)
     _data.check_choice("method", method, ("km", "aalen-johansen"))
     if method == "km":
         curve = kaplan_meier(
             data, duration_col, event_col, by=by, weights=weights, conf_level=conf_level
         )
-        est, lo, hi = "cumulative_incidence", "ci_low", "ci_high"
+        est, lo, hi = "cumulative_incidence", "conf_low", "conf_high"
     else:
         curve = aalen_johansen(
             data, duration_col, event_col, by=by, weights=weights, conf_level=conf_level
         )
-        est, lo, hi = "cif_1", "conf_low_1", "conf_high_1"
+        est, lo, hi = "cumulative_incidence_1", "conf_low_1", "conf_high_1"
     rows = []
     for group, c in curve.groupby("group", sort=False):
         times = c["time"].to_numpy()
-        for h in horizons:
+        for h in horizons_days:
             i = int(np.searchsorted(times, h, "right")) - 1
             beyond = h > times.max()
             if i < 0:
@@ -374,9 +388,9 @@ def horizon_table(
             rows.append(
                 {
                     "group": group,
-                    "horizon": h,
+                    "horizon_days": h,
                     "n_risk": n_risk,
-                    "cumulative_reentry": np.nan if beyond else vals[0],
+                    "cumulative_incidence": np.nan if beyond else vals[0],
                     "conf_low": np.nan if beyond else vals[1],
                     "conf_high": np.nan if beyond else vals[2],
                 }
@@ -388,18 +402,25 @@ def log_rank(
     data: pd.DataFrame,
     duration_col: str,
     event_col: str,
-    group: str,
+    by: str | None = None,
     *,
     strata: str | Sequence[str] | None = None,
+    **deprecated: Any,
 ) -> pd.DataFrame:
     """Log-rank test of equal re-entry hazards across groups (R's ``survdiff``).
+
+    ``by`` is the grouping column compared (as in :func:`kaplan_meier`;
+    ``group=`` is its deprecated spelling); ``strata`` stratifies the test.
 
     Returns
     -------
     pandas.DataFrame
-        One row per group (``observed, expected``) with the test's ``statistic``,
+        One row per group (``group, observed, expected``) with the test's ``statistic``,
         ``df`` and ``p_value`` repeated on every row.
     """
+    group = _options.take_deprecated("log_rank", deprecated, {"group": "by="}).get("group", by)
+    if group is None:
+        raise InputError("log_rank: name the column of the groups compared, by=")
     t = _data.durations(data, duration_col)
     e = _data.events(data, event_col).astype(float)
     _data.check_columns(data, [group], "group")
