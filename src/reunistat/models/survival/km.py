@@ -75,7 +75,7 @@ class KMSteps:
 
 
 def km_steps(
-    time: np.ndarray,
+    duration: np.ndarray,
     event: np.ndarray,
     *,
     weights: np.ndarray | None = None,
@@ -86,15 +86,15 @@ def km_steps(
     Used by :func:`kaplan_meier`, the cohort summary, the propensity-weighted
     curves and :func:`~reunistat.models.survival.cox_zph` (the generator keeps
     its own, independent one on purpose). With ``entry`` (delayed entry, or
-    ``(start, stop]`` data) a row is at risk at ``t`` when ``entry < t <= time``.
+    ``(start, stop]`` data) a row is at risk at ``t`` when ``entry < t <= duration``.
 
     Examples
     --------
     >>> km_steps(np.array([1.0, 2, 3, 4]), np.array([1, 0, 1, 0])).surv.tolist()
     [0.75, 0.75, 0.375, 0.375]
     """
-    w = np.ones(len(time)) if weights is None else np.asarray(weights, dtype=float)
-    uniq, n_risk, ev, _, _ = _counts(np.asarray(time, float), np.asarray(event), w, 1)
+    w = np.ones(len(duration)) if weights is None else np.asarray(weights, dtype=float)
+    uniq, n_risk, ev, _, _ = _counts(np.asarray(duration, float), np.asarray(event), w, 1)
     d = ev[:, 0]
     if entry is not None:  # rows whose entry is at or after t are not at risk at t
         k = uniq.shape[0]
