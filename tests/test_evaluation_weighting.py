@@ -78,3 +78,10 @@ def test_horizon_and_input_errors(gen) -> None:  # type: ignore[no-untyped-def]
         propensity_weighting(s, method="matching", n_boot=0)  # type: ignore[arg-type]
     with pytest.raises(EvaluationError, match="method must be"):
         balancing_weights(np.array([0.5]), np.array([1]), "x")  # type: ignore[arg-type]
+
+
+def test_bootstrap_is_labelled_by_the_cluster_used(gen) -> None:  # type: ignore[no-untyped-def]
+    """The variance label used to say "LA clusters" whatever cluster= was."""
+    _, sample = gen
+    r = propensity_weighting(sample.assign(AREA=sample["LA"]), cluster="AREA", n_boot=5, seed=1)
+    assert r.risk_differences.vcov_type.startswith("bootstrap(AREA clusters")

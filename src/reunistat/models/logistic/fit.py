@@ -302,13 +302,13 @@ def _gee_fit(mod: Any, cov_type: str) -> Any:
 
     Every other warning statsmodels gives is passed on to the caller, not silenced.
     """
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, IterationLimitWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = mod.fit(maxiter=200, ctol=1e-10, cov_type=cov_type, ddof_scale=0)
     for w in caught:
-        if issubclass(w.category, ConvergenceWarning):
+        if issubclass(w.category, (ConvergenceWarning, IterationLimitWarning)) or res is None:
             raise ConvergenceError(
                 f"the GEE fit did not converge in 200 iterations ({w.message}); simplify the "
                 "model or check for sparse categories"
