@@ -88,12 +88,27 @@ RETURNS = {
 
 #: Models of a formula: (formula, data, ...) and the options they must spell the same way.
 FORMULA_MODELS = {
-    "survival.cox": {"duration_col", "event_col", "entry_col", "weights", "strata", "cluster", "vcov"},
+    "survival.cox": {
+        "duration_col",
+        "event_col",
+        "entry_col",
+        "weights",
+        "strata",
+        "cluster",
+        "vcov",
+    },
     "survival.fine_gray": {"duration_col", "event_col", "cluster", "vcov"},
     "survival.cause_specific_cox": {"duration_col", "event_col"},
     "survival.andersen_gill": {"duration_col", "event_col", "entry_col", "cluster"},
     "survival.pwp": {"duration_col", "event_col", "entry_col", "cluster"},
-    "logistic.logistic": {"outcome_col", "duration_col", "event_col", "horizon_days", "cluster", "vcov"},
+    "logistic.logistic": {
+        "outcome_col",
+        "duration_col",
+        "event_col",
+        "horizon_days",
+        "cluster",
+        "vcov",
+    },
     "logistic.gee": {"outcome_col", "duration_col", "event_col", "horizon_days", "cluster", "vcov"},
     "logistic.multilevel": {"outcome_col", "duration_col", "event_col", "horizon_days", "cluster"},
     "logistic.prediction_checks": {"outcome_col", "duration_col", "event_col", "horizon_days"},

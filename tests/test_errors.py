@@ -116,7 +116,9 @@ def _bad_calls(sp: pd.DataFrame) -> dict[str, Callable[[], Any]]:
         "gee: bad vcov": lambda: lg.gee("~ section20", sp, vcov="HC0"),  # type: ignore[arg-type]
         "multilevel: bad n_agq": lambda: lg.multilevel("~ section20", sp, n_agq=0),
         "prediction_checks: bad penalty": lambda: lg.prediction_checks(
-            "~ section20", sp, penalty="l3"  # type: ignore[arg-type]
+            "~ section20",
+            sp,
+            penalty="l3",  # type: ignore[arg-type]
         ),
         "horizon_outcome: fractional horizon": lambda: lg.horizon_outcome(sp, 365.5),  # type: ignore[arg-type]
         "horizon_sample: fractional horizon": lambda: ev.horizon_sample(sp, 365.5),  # type: ignore[arg-type]
@@ -127,10 +129,13 @@ def _bad_calls(sp: pd.DataFrame) -> dict[str, Callable[[], Any]]:
             sp.assign(return_date="2031-01-01"), la.assign(LA="E805"), model="cox", horizon_days=365
         ),
         "propensity_weighting: bad method": lambda: ev.propensity_weighting(
-            sp.assign(treated=0), method="x"  # type: ignore[arg-type]
+            sp.assign(treated=0),
+            method="x",  # type: ignore[arg-type]
         ),
         "balancing_weights: bad method": lambda: ev.balancing_weights(
-            np.array([0.5]), np.array([1]), "x"  # type: ignore[arg-type]
+            np.array([0.5]),
+            np.array([1]),
+            "x",  # type: ignore[arg-type]
         ),
         "PowerDesign: no pilots": lambda: ev.simulate_power(ev.PowerDesign(n_pilot=0)),
         "tidy: bad conf_level": lambda: fit.tidy(conf_level=1.5),
@@ -146,7 +151,7 @@ def test_bad_input_raises_a_reunistat_error(spells: pd.DataFrame) -> None:
             call()
         except ReunistatError:
             continue
-        except Exception as exc:  # noqa: BLE001 - the point is to catch anything else
+        except Exception as exc:
             not_ours[name] = f"{type(exc).__name__}: {exc}"
         else:
             not_ours[name] = "no error"

@@ -153,9 +153,7 @@ def test_logistic_and_pilot_vs_comparison_analyse_the_same_sample(gen) -> None: 
             tr, la, model="logistic", adjust="section20", potential_followup_col=pf
         )
         sample = comparison_sample(tr, la)
-        lg = logistic(
-            "~ treated + section20", sample, potential_followup_col=pf, cluster="LA"
-        )
+        lg = logistic("~ treated + section20", sample, potential_followup_col=pf, cluster="LA")
         assert (pv.n_obs, pv.n_events) == (lg.n_obs, lg.n_events)
         keys = ["horizon_days", "n_excluded_censored", "n_excluded_potential"]
         assert pv.glance()[keys].equals(lg.glance()[keys])

@@ -171,7 +171,7 @@ def _cycles() -> list[list[str]]:
         stack.append(v)
         for w in sorted(graph[v]):
             if state.get(w) == 1:
-                cycles.append(stack[stack.index(w) :] + [w])
+                cycles.append([*stack[stack.index(w) :], w])
             elif w not in state:
                 visit(w)
         stack.pop()
@@ -191,7 +191,9 @@ def _private_imports() -> list[str]:
     bad = []
     for src, dst, line, names in EDGES:
         src_pkg = src if MODULES[src].name == "__init__.py" else src.rsplit(".", 1)[0]
-        dst_pkg = dst if MODULES.get(dst, Path("x")).name == "__init__.py" else dst.rsplit(".", 1)[0]
+        dst_pkg = (
+            dst if MODULES.get(dst, Path("x")).name == "__init__.py" else dst.rsplit(".", 1)[0]
+        )
         # a private module is shared inside the package that holds it
         private_mod = [p for p in dst.split(".")[1:] if p.startswith("_") and p != "__init__"]
         if private_mod:

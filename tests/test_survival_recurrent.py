@@ -77,8 +77,6 @@ def test_recurrent_models_record_their_own_provenance(cgd):
     ag = andersen_gill("~ " + COVS, cgd, "tstop", "status", entry_col="tstart", cluster="id")
     assert ag.model == "andersen_gill"
     assert ag.provenance.function == "reunistat.models.survival.andersen_gill"
-    p = pwp(
-        "~ " + COVS, cgd, "tstop", "status", entry_col="tstart", cluster="id", order_col="enum"
-    )
+    p = pwp("~ " + COVS, cgd, "tstop", "status", entry_col="tstart", cluster="id", order_col="enum")
     assert p.model == "pwp" and p.provenance.function == "reunistat.models.survival.pwp"
     assert p.provenance.options["timescale"] == "gap"

@@ -40,7 +40,14 @@ CURVE_COLUMNS = (
     "conf_low",
     "conf_high",
 )
-HORIZON_COLUMNS = ("group", "horizon_days", "n_risk", "cumulative_incidence", "conf_low", "conf_high")
+HORIZON_COLUMNS = (
+    "group",
+    "horizon_days",
+    "n_risk",
+    "cumulative_incidence",
+    "conf_low",
+    "conf_high",
+)
 _VERSIONED = ("reunistat", "numpy", "pandas", "scipy", "statsmodels", "lifelines", "scikit-learn")
 
 
@@ -206,17 +213,8 @@ class ModelResult:
         lo, hi = est - q * se, est + q * se
         if exponentiate:
             est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
-        return pd.DataFrame(
-            {
-                "term": self.params.index.astype(str),
-                "estimate": est,
-                "std_error": se,
-                "statistic": z,
-                "p_value": p,
-                "conf_low": lo,
-                "conf_high": hi,
-            }
-        )
+        values = (self.params.index.astype(str), est, se, z, p, lo, hi)
+        return pd.DataFrame(dict(zip(TIDY_COLUMNS, values, strict=True)))
 
     def confint(self, conf_level: float = 0.95, exponentiate: bool = False) -> pd.DataFrame:
         """Return the confidence interval of each term, indexed by term."""

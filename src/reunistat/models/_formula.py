@@ -167,10 +167,10 @@ def check_rank(
     Examples
     --------
     >>> x = np.array([[1.0, 1, 2], [1, 2, 4], [1, 3, 6.0]])
-    >>> check_rank(x.T @ x, ["Intercept", "a", "b"])
+    >>> check_rank(x.T @ x, ["Intercept", "a", "b"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    reunistat.errors.ModelError: the design matrix is rank deficient: these terms are collinear: a, b; drop one of them
+    reunistat.errors.ModelError: ... these terms are collinear: a, b; drop one of them
     """
     names = list(columns)
     d = np.sqrt(np.abs(np.diag(cross)))

@@ -140,13 +140,14 @@ def multiway(
             sub = data[list(subset)]
             if sub.isna().to_numpy().any():
                 raise InputError(f"cluster column(s) {list(subset)} have missing values")
+            raw: Any
             if len(subset) == 1:
-                codes, uniq = pd.factorize(sub.iloc[:, 0], sort=sort)
+                raw, uniq = pd.factorize(sub.iloc[:, 0], sort=sort)
                 n_cl = len(uniq)
             else:
-                codes = sub.groupby(list(subset), sort=sort).ngroup().to_numpy()
-                n_cl = int(codes.max()) + 1
-            v = variance(np.asarray(codes, dtype=np.int64), n_cl)
+                raw = sub.groupby(list(subset), sort=sort).ngroup().to_numpy()
+                n_cl = int(raw.max()) + 1
+            v = variance(np.asarray(raw, dtype=np.int64), n_cl)
             sign = 1.0 if r % 2 == 1 else -1.0
             total = sign * v if total is None else total + sign * v
     assert total is not None

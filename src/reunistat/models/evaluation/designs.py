@@ -11,7 +11,7 @@ standard errors are clustered by local authority, the unit that adopts.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -113,7 +113,7 @@ def pilot_vs_comparison(
         raise EvaluationError(f"model must be 'cox' or 'logistic', got {model!r}")
     sample = comparison_sample(spells, adoption, la_col=cluster, date_col=date_col)
     rhs = TERM if not adjust else f"{TERM} + {adjust}"
-    opts: dict[str, object] = {"design": "pilot_vs_comparison"}
+    opts: dict[str, Any] = {"design": "pilot_vs_comparison"}
     opts["n_pilot_las"] = int(sample.loc[sample["treated"] == 1, cluster].nunique())
     opts["n_comparison_las"] = int(sample.loc[sample["treated"] == 0, cluster].nunique())
     if model == "cox":
@@ -152,7 +152,7 @@ def pilot_vs_comparison(
             }
         )
     if small_sample:
-        df = float(min(opts["n_pilot_las"], opts["n_comparison_las"]) - 1)  # type: ignore[call-overload]
+        df = float(min(opts["n_pilot_las"], opts["n_comparison_las"]) - 1)
         if df < 1:
             raise EvaluationError("a single pilot authority: cluster-robust inference impossible")
         res = dataclasses.replace(res, dist="t", df_resid=df)

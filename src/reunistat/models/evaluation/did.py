@@ -217,6 +217,9 @@ def did(
         potential follow-up reaches the horizon (recommended; see
         :func:`~reunistat.models.evaluation.potential_followup_days`).
 
+    **deprecated
+        The older spelling la_col=, with a :class:`DeprecationWarning`.
+
     Returns
     -------
     ModelResult
@@ -301,6 +304,9 @@ def event_study(
         Wild bootstrap replicates.
     seed : int
         Seed of the wild bootstrap.
+
+    **deprecated
+        The older spelling la_col=, with a :class:`DeprecationWarning`.
 
     Returns
     -------
@@ -409,6 +415,9 @@ def before_after(
         after minus before, with LA fixed effects; ``"cox"``: log hazard ratio
         after versus before, stratified by LA, over all follow-up (a horizon or
         a potential follow-up column with it is an error, not ignored).
+
+    **deprecated
+        The older spelling la_col=, with a :class:`DeprecationWarning`.
 
     Returns
     -------

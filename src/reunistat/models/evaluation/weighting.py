@@ -231,6 +231,9 @@ def propensity_weighting(
         With IPW/ATT weights, extreme scores raise an error (default) or are
         dropped; overlap weights are bounded and never need trimming.
 
+    **deprecated
+        The older spelling horizons=, with a :class:`DeprecationWarning`.
+
     Returns
     -------
     WeightingResult

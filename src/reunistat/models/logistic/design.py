@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from reunistat.horizons import DEFAULT_HORIZON_DAYS
 from reunistat.models import _formula, _options
 from reunistat.models.logistic._errors import LogisticInputError, SeparationError

@@ -356,6 +356,8 @@ def gee(
         variance, or Mancl and DeRouen's bias-reduced sandwich (a CR3-type
         correction). (Replaces ``cov_type=`` "robust", "naive",
         "bias_reduced", deprecated.)
+    **deprecated
+        The older spelling group=, cov_type=, with a :class:`DeprecationWarning`.
     """
     import statsmodels.api as sm
 

@@ -285,6 +285,9 @@ def multilevel(
         (Wald on log sigma; when sigma is at or near zero the lower limits are
         0, 1, 0 and the upper limits are not given).
 
+    **deprecated
+        The older spelling group=, with a :class:`DeprecationWarning`.
+
     Returns
     -------
     ModelResult

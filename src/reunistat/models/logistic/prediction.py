@@ -198,6 +198,8 @@ def prediction_checks(
         Risk groups (equal counts) in the calibration table and plot.
     seed : int
         Seed of the fold assignment (and of the lasso solver).
+    **deprecated
+        The older spelling group=, with a :class:`DeprecationWarning`.
     """
     group = _options.take_deprecated("prediction_checks", deprecated, {"group": "folds_by="}).get(
         "group", folds_by

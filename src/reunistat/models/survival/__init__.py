@@ -13,8 +13,8 @@ from reunistat.models.survival.cox import (
 )
 from reunistat.models.survival.finegray import cause_specific_cox, fine_gray
 from reunistat.models.survival.km import (
-    aalen_johansen,
     KMSteps,
+    aalen_johansen,
     horizon_table,
     kaplan_meier,
     km_steps,

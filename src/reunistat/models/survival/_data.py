@@ -1,8 +1,9 @@
 """Checks and conversions at the boundary of the survival models.
 
 Every function here turns a DataFrame and column names into arrays, or raises a
-:class:`~reunistat.errors.InputError` (or a :class:`~reunistat.errors.ModelError`) that names the column, the number of offending rows and the
-first of them.
+:class:`~reunistat.errors.InputError` (a :class:`~reunistat.errors.ModelError`
+when the data cannot give the model) that names the column, the number of
+offending rows and the first of them.
 """
 
 from __future__ import annotations

@@ -90,9 +90,7 @@ def _survival_arrays(
     return stop, ev, start
 
 
-def _cox_vcov(
-    vcov: str | None, cluster: _options.Cluster, old: dict[str, object]
-) -> str:
+def _cox_vcov(vcov: str | None, cluster: _options.Cluster, old: dict[str, object]) -> str:
     """Resolve ``vcov`` (and the deprecated ``robust=``) to model, HC0 or CR0."""
     if "robust" in old:
         robust = old["robust"]
@@ -155,6 +153,9 @@ def cox(
         Compute Harrell's concordance (R's definition) for :meth:`glance`; by
         default only up to 250,000 rows (it costs more than the fit itself).
 
+    **deprecated
+        The older spelling robust=, with a :class:`DeprecationWarning`.
+
     Returns
     -------
     ModelResult
@@ -165,7 +166,7 @@ def cox(
     """
     old = _options.take_deprecated("cox", deprecated, {"robust": "vcov="})
     _data.check_choice("ties", ties, ("efron", "breslow"))
-    vcov = _cox_vcov(vcov, cluster, old)
+    kind = _cox_vcov(vcov, cluster, old)
     des = _data.design(formula, data)
     _options.formula_rhs_only("cox", des.lhs, "event_col")
     event_col = event_col or des.lhs
@@ -198,10 +199,10 @@ def cox(
         )
     var: np.ndarray = np.linalg.inv(fit.info)
     vcov_type = "model"
-    if vcov == "HC0":
+    if kind == "HC0":
         var = engine.robust_cov(prob, fit.last, var, None)
         vcov_type = "robust"
-    elif vcov == "CR0":
+    elif kind == "CR0":
         inv = var
         var = _options.multiway(
             used, cluster, lambda codes, _g: engine.robust_cov(prob, fit.last, inv, codes)
@@ -246,7 +247,7 @@ def cox(
         "strata": strata,
         "weights": weights,
         "cluster": cluster,
-        "robust": vcov != "model",
+        "robust": kind != "model",
     }
     return ModelResult(
         model="cox",

@@ -136,16 +136,18 @@ def fine_gray(
         which, like it, treats the censoring weights as known. (Replaces
         ``variance=``, deprecated.)
 
+    **deprecated
+        The older spelling variance=, with a :class:`DeprecationWarning`.
+
     Returns
     -------
     ModelResult
         Log subdistribution hazard ratios (``exp_label="SHR"``).
     """
     old = _options.take_deprecated("fine_gray", deprecated, {"variance": "vcov="})
-    if vcov is None:
-        vcov = old.get("variance") or ("CR0" if cluster is not None else "fine-gray")
-    _options.check_vcov("fine_gray", vcov, ("fine-gray", "model", "CR0"))
-    if vcov == "CR0" and cluster is None:
+    kind: str = vcov or old.get("variance") or ("CR0" if cluster is not None else "fine-gray")
+    _options.check_vcov("fine_gray", kind, ("fine-gray", "model", "CR0"))
+    if kind == "CR0" and cluster is None:
         raise InputError("fine_gray: vcov='CR0' needs cluster= a column (or a tuple of columns)")
     des = _data.design(formula, data)
     used = data if len(des.rows) == len(data) else data.loc[des.rows]
@@ -176,11 +178,11 @@ def fine_gray(
     if not fit.converged:
         raise ConvergenceError("the Fine-Gray fit did not converge (monotone likelihood?)")
     var = np.linalg.inv(fit.info)
-    vcov_type: str = vcov
-    if vcov == "fine-gray":
+    vcov_type = kind
+    if kind == "fine-gray":
         total = _eta(prob, fit.last) + _psi(prob, fit.last, ts, cens[prob.order], rows)
         var = var @ (total.T @ total) @ var
-    elif vcov == "CR0":
+    elif kind == "CR0":
         eta = np.empty_like(prob.x)
         eta[prob.order] = _eta(prob, fit.last)  # back to the rows' order
         inv = var
@@ -206,7 +208,7 @@ def fine_gray(
         "event_col": event_col,
         "cause": cause,
         "censor_code": censor_code,
-        "variance": vcov,
+        "variance": kind,
     }
     if cluster is not None:
         opts["cluster"] = cluster

@@ -64,8 +64,11 @@ class KMSteps:
     def cumulative_incidence_at(
         self, horizons: Sequence[float], *, hold_last: bool = False
     ) -> np.ndarray:
-        """Return ``1 - S(h)`` at each horizon: 0 before the first time; past the last
-        time NaN, or the last value with ``hold_last=True``."""
+        """Return ``1 - S(h)`` at each horizon.
+
+        0 before the first time; past the last time NaN, or the last value with
+        ``hold_last=True``.
+        """
         h = np.asarray(horizons, dtype=float)
         if self.time.size == 0:
             return np.full(h.shape, np.nan)

@@ -111,6 +111,8 @@ def andersen_gill(
         The episode's start (``start_days``): the data are ``(start, stop]``.
     cluster : str or tuple of str
         The child (cluster of the robust variance).
+    *legacy : str
+        The event column in the older positional spelling (see below).
     **kwargs
         Other options of :func:`reunistat.models.survival.cox` (``ties``,
         ``weights``, ``strata``, ``vcov``). The older spelling
@@ -123,13 +125,17 @@ def andersen_gill(
         ``model="andersen_gill"``.
     """
     old = _options.take_deprecated(
-        "andersen_gill", {k: kwargs.pop(k) for k in ("id_col",) if k in kwargs}, {"id_col": "cluster="}
+        "andersen_gill",
+        {k: kwargs.pop(k) for k in ("id_col",) if k in kwargs},
+        {"id_col": "cluster="},
     )
     duration_col, event_col, entry_col, cluster = _legacy_columns(
         "andersen_gill", duration_col, event_col, legacy, entry_col, cluster, old
     )
     _, rhs = split_formula(formula)
-    res = cox(f"~ {rhs}", data, duration_col, event_col, entry_col=entry_col, cluster=cluster, **kwargs)
+    res = cox(
+        f"~ {rhs}", data, duration_col, event_col, entry_col=entry_col, cluster=cluster, **kwargs
+    )
     return restamp(res, "reunistat.models.survival.andersen_gill", "andersen_gill")
 
 
@@ -163,6 +169,8 @@ def pwp(
         The episode's order (1 for the first return home, ...): the strata.
     timescale : {"gap", "total"}
         Gap time (``stop - start``, clock reset at each return) or total time.
+    *legacy : str
+        The event column in the older positional spelling (see below).
     **kwargs
         Passed to :func:`reunistat.models.survival.cox`. The older spelling
         ``pwp(formula, data, start_col, stop_col, event_col, id_col=...,
