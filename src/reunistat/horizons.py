@@ -21,3 +21,7 @@ DEFAULT_HORIZON_DAYS = 365
 PUBLISHED_HORIZONS_DAYS = (91, 365, 730, 1826, 2191)
 #: Horizons of the weighted pilot comparisons: 6, 12 and 24 months.
 WEIGHTING_HORIZONS_DAYS = (182, 365, 730)
+#: Horizons of the cohort summary ``reunistat cohort`` prints: 3 months, 1 and 6 years.
+SUMMARY_HORIZONS_DAYS = (91, 365, 2191)
+#: Times of the at-risk rows under a published curve: yearly to 6 years.
+AT_RISK_DAYS = (0, 365, 730, 1096, 1461, 1826, 2191)

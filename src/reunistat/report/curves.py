@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reunistat.horizons import AT_RISK_DAYS
 from reunistat.report.disclosure import (
     NOT_APPLICABLE,
     SUPPRESSED,
@@ -66,7 +67,7 @@ def publish_curve(
     estimate: str = "cumulative_incidence",
     conf: tuple[str, str] = ("conf_low", "conf_high"),
     event_cols: Sequence[str] = ("n_events",),
-    at_risk_days: Sequence[int] = (0, 365, 730, 1096, 1461, 1826, 2191),
+    at_risk_days: Sequence[int] = AT_RISK_DAYS,
     drop_cols: Sequence[str] = (
         "n_censored",
         "surv",

@@ -44,6 +44,8 @@ from reunistat.results import ModelResult, Provenance, data_hash
 PowerDesignKind = Literal["comparison", "did"]
 #: The national cumulative re-entry curve: (days, share re-entered) (DOMAIN.md §1).
 NATIONAL_CURVE: tuple[tuple[float, float], ...] = ((91.0, 0.12), (365.0, 0.20), (2191.0, 0.35))
+# The simulation's calendar: years of 365 whole days (not horizons.DAYS_PER_YEAR, a mean
+# length for converting ages; changing this would change every simulated power).
 DAYS = 365.0
 
 
