@@ -250,6 +250,7 @@ def propensity_weighting(
         raise EvaluationError(f"min_ps must lie in [0, 0.5), got {min_ps}")
     hz = [int(h) for h in horizons_days]
     used, x, terms = _prepare(data, treatment, formula, duration_col, event_col, cluster)
+    n_missing = len(data) - len(used)  # rows with a missing covariate of the propensity model
     z = used[treatment].to_numpy(dtype=float)
     ps = _fit_ps(x, z, terms)
     extreme = (ps < min_ps) | (ps > 1 - min_ps)
@@ -293,7 +294,9 @@ def propensity_weighting(
     )
     names = [f"rd_{h}d" for h in hz]
     return WeightingResult(
-        risk_differences=_rd_result(est, boot, names, used, method, n_boot, seed, n_trim, cluster),
+        risk_differences=_rd_result(
+            est, boot, names, used, method, n_boot, seed, (n_trim, n_missing), cluster
+        ),
         balance=bal,
         curves=_curves(used, w, treatment, duration_col, event_col),
         risks=pd.DataFrame(
@@ -367,7 +370,7 @@ def _rd_result(
     method: str,
     n_boot: int,
     seed: int,
-    n_trim: int,
+    dropped: tuple[int, int],
     cluster: str,
 ) -> ModelResult:
     ok = boot[~np.isnan(boot).any(axis=1)]
@@ -390,7 +393,11 @@ def _rd_result(
         vcov_type=f"bootstrap({cluster} clusters, {len(ok)} of {n_boot})",
         n_obs=len(used),
         n_events=None,
-        fit_stats={"n_boot_ok": float(len(ok)), "n_trimmed": float(n_trim)},
+        fit_stats={
+            "n_boot_ok": float(len(ok)),
+            "n_trimmed": float(dropped[0]),
+            "n_dropped_missing": float(dropped[1]),
+        },
         provenance=Provenance(
             function="reunistat.models.evaluation.propensity_weighting",
             data_sha256=data_hash(used.reset_index(drop=True)),
