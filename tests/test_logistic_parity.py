@@ -122,3 +122,18 @@ def test_two_way_cluster_matches_vcovcl(cluster, column):
     np.testing.assert_allclose(fit.params, r["estimate"], rtol=1e-9)
     np.testing.assert_allclose(fit.std_errors, r[column], rtol=1e-9)
     assert fit.vcov_type == f"cluster({', '.join(cluster)})"
+
+
+@pytest.mark.parametrize(
+    ("options", "column"),
+    [({}, "se_model"), ({"cluster": "LA"}, "se_cluster_LA"), ({"vcov": "HC1"}, "se_HC1")],
+)
+def test_case_weights_match_glm(options, column):
+    """weights= is glm(weights = ); variances as vcov, vcovCL and vcovHC (agree to 5e-8)."""
+    d = pd.read_csv(REF / "sample.csv").assign(w=lambda x: 0.5 + 0.5 * (x.prior_periods % 3))
+    r = pd.read_csv(REF / "weighted.csv")
+    fit = logistic("~ section20 + prior_periods + placement_moves", d, weights="w", **options)
+    np.testing.assert_allclose(fit.params, r["estimate"], rtol=1e-9)
+    np.testing.assert_allclose(fit.std_errors, r[column], rtol=1e-6)
+    unweighted = logistic("~ section20 + prior_periods + placement_moves", d, **options)
+    assert not np.allclose(unweighted.params, fit.params)

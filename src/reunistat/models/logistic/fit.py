@@ -41,9 +41,11 @@ class IrlsFit:
     n_iter: int
 
 
-def _loglik(y: np.ndarray, eta: np.ndarray) -> float:
+def _loglik(y: np.ndarray, eta: np.ndarray, weights: np.ndarray | None = None) -> float:
     # y * eta - log(1 + exp(eta)), stable for large |eta|
-    return float(y @ eta - np.logaddexp(0.0, eta).sum())
+    if weights is None:
+        return float(y @ eta - np.logaddexp(0.0, eta).sum())
+    return float(weights @ (y * eta - np.logaddexp(0.0, eta)))
 
 
 def irls(
@@ -52,27 +54,32 @@ def irls(
     terms: list[str] | None = None,
     tol: float = 1e-12,
     max_iter: int = 60,
+    weights: np.ndarray | None = None,
 ) -> IrlsFit:
     """Fit a logistic regression by Newton-Raphson (IRLS) with step halving.
 
     Converges when the relative change in deviance is below ``tol`` (R's
     ``glm`` uses 1e-8); raises :class:`SeparationError` when the estimates
-    diverge, which is what (quasi-)complete separation looks like.
+    diverge, which is what (quasi-)complete separation looks like. ``weights``
+    are case weights (R's ``glm(weights = )``).
     """
     k = X.shape[1]
     terms = terms or [f"x{j}" for j in range(k)]
-    ybar = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+    cw = np.ones(len(y)) if weights is None else weights
+    ybar = float(
+        np.clip(y.mean() if weights is None else np.average(y, weights=cw), 1e-6, 1 - 1e-6)
+    )
     beta = np.zeros(k)
     icpt = np.flatnonzero(np.all(X == 1.0, axis=0))
     if icpt.size:
         beta[icpt[0]] = np.log(ybar / (1 - ybar))
     eta = X @ beta
-    ll = _loglik(y, eta)
+    ll = _loglik(y, eta, weights)
     for it in range(1, max_iter + 1):
         p = expit(eta)
-        w = p * (1 - p)
+        w = p * (1 - p) if weights is None else cw * p * (1 - p)
         info = xtwx(X, w)
-        grad = X.T @ (y - p)
+        grad = X.T @ (y - p) if weights is None else X.T @ (cw * (y - p))
         try:
             step = np.linalg.solve(info, grad)
         except np.linalg.LinAlgError as exc:
@@ -80,7 +87,7 @@ def irls(
         for _ in range(30):
             new_beta = beta + step
             new_eta = X @ new_beta
-            new_ll = _loglik(y, new_eta)
+            new_ll = _loglik(y, new_eta, weights)
             if new_ll >= ll - 1e-9 * abs(ll):
                 break
             step /= 2
@@ -90,7 +97,7 @@ def irls(
             raise SeparationError(_separation_message(beta, terms))
         if dev_change < tol and np.max(np.abs(step)) < 1e-6:
             p = expit(eta)
-            w = p * (1 - p)
+            w = p * (1 - p) if weights is None else cw * p * (1 - p)
             info = xtwx(X, w)
             return IrlsFit(beta, p, info, ll, it)
     raise SeparationError(
@@ -125,10 +132,13 @@ def _check_options(
     return vcov  # type: ignore[return-value]
 
 
-def _fit_stats(d: Design, fit: IrlsFit, n_clusters: int | None) -> dict[str, float]:
+def _fit_stats(
+    d: Design, fit: IrlsFit, n_clusters: int | None, w: np.ndarray | None = None
+) -> dict[str, float]:
     n, k = d.X.shape
-    ybar = d.y.mean()
-    null_ll = float((xlogy(d.y, ybar) + xlogy(1 - d.y, 1 - ybar)).sum())
+    ybar = d.y.mean() if w is None else np.average(d.y, weights=w)
+    ll0 = xlogy(d.y, ybar) + xlogy(1 - d.y, 1 - ybar)
+    null_ll = float(ll0.sum() if w is None else w @ ll0)
     stats: dict[str, float] = {
         "log_likelihood": fit.loglik,
         "deviance": -2 * fit.loglik,
@@ -178,6 +188,7 @@ def logistic(
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     competing: Competing = "exclude",
     potential_followup_col: str | None = None,
+    weights: str | None = None,
     cluster: str | tuple[str, ...] | None = None,
     vcov: LogisticVcov | None = None,
 ) -> ModelResult:
@@ -210,6 +221,10 @@ def logistic(
         Use only spells whose potential follow-up reaches H (e.g. the spells
         column ``days_potential_followup``): removes the upward bias of
         excluding spells by observed follow-up.
+    weights : str, optional
+        Column of case weights (positive; R's ``glm(weights = )``), e.g.
+        balancing weights; the sandwich variances use the weighted scores, as
+        ``sandwich::vcovCL`` does. ``auc`` in ``glance()`` stays unweighted.
     cluster : str or tuple of str, optional
         Column of cluster labels, e.g. ``"LA"`` or ``"CHILD"``; a tuple for
         two-way or nested clustering.
@@ -241,7 +256,14 @@ def logistic(
         extra_cols=tuple(cl_cols),
         potential_followup_col=potential_followup_col,
     )
-    fit = irls(d.X, d.y, d.terms)
+    w = None
+    if weights is not None:
+        if weights not in d.frame.columns:
+            raise LogisticInputError(f"data has no column {weights!r}")
+        w = pd.to_numeric(d.frame[weights], errors="coerce").to_numpy(dtype=float)
+        if not (np.isfinite(w) & (w > 0)).all():
+            raise LogisticInputError(f"weights column {weights!r} must be positive and finite")
+    fit = irls(d.X, d.y, d.terms, weights=w)
     bread = np.linalg.inv(fit.information)
     bread = (bread + bread.T) / 2
     n_cl = None
@@ -250,7 +272,7 @@ def logistic(
         if min(counts) < 2:
             raise LogisticInputError(f"cluster-robust variance needs 2+ clusters in {cluster!r}")
         n_cl = counts[0] if len(cl_cols) == 1 else min(counts)
-        resid = d.y - fit.p
+        resid = d.y - fit.p if w is None else w * (d.y - fit.p)
         cov = _options.multiway(
             d.frame,
             cluster,
@@ -258,7 +280,7 @@ def logistic(
             sort=False,
         )
     else:
-        cov = sandwich(d.X, d.y - fit.p, bread, kind)
+        cov = sandwich(d.X, d.y - fit.p if w is None else w * (d.y - fit.p), bread, kind)
     idx = pd.Index(d.terms)
     extras: dict[str, Any] = {
         "cov_model": pd.DataFrame(bread, index=idx, columns=idx),
@@ -276,7 +298,7 @@ def logistic(
         vcov_type=f"cluster({_options.cluster_label(cluster)})" if kind == "CR1" else kind,
         n_obs=len(d.y),
         n_events=int(d.y.sum()),
-        fit_stats=_fit_stats(d, fit, n_cl),
+        fit_stats=_fit_stats(d, fit, n_cl, w),
         provenance=Provenance(
             function="reunistat.models.logistic.logistic",
             data_sha256=data_hash(data),
@@ -287,6 +309,7 @@ def logistic(
                 "cluster": cluster,
                 "competing": competing,
                 "potential_followup_col": potential_followup_col,
+                **({"weights": weights} if weights is not None else {}),
             },
         ),
         exp_label="OR",
