@@ -364,3 +364,40 @@ def test_old_spellings_warn_and_agree(case: str, spells: pd.DataFrame) -> None:
 def test_unknown_keyword_is_a_type_error(spells: pd.DataFrame) -> None:
     with pytest.raises(TypeError, match="unexpected keyword"):
         sv.cox("~ section20", spells, "days_followed", "reentered", robustness=True)
+
+
+OLD_KEYWORDS = {
+    "cox": {"robust"},
+    "fine_gray": {"variance"},
+    "gee": {"group", "cov_type"},
+    "multilevel": {"group"},
+    "prediction_checks": {"group"},
+    "log_rank": {"group"},
+    "horizon_table": {"horizons"},
+    "propensity_weighting": {"horizons"},
+    "did": {"la_col"},
+    "event_study": {"la_col"},
+    "before_after": {"la_col"},
+    "andersen_gill": {"id_col"},
+    "pwp": {"id_col"},
+}
+
+
+def test_the_package_uses_no_deprecated_spelling() -> None:
+    """Inside src/reunistat every call to a model function uses the new keywords."""
+    import ast
+
+    src = Path(__file__).resolve().parents[1] / "src" / "reunistat"
+    bad = []
+    for path in src.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            name = (
+                f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+            )
+            old = OLD_KEYWORDS.get(name, set()) & {k.arg for k in node.keywords if k.arg}
+            if old:
+                bad.append(f"{path.relative_to(src)}:{node.lineno} {name}({', '.join(old)}=)")
+    assert bad == []

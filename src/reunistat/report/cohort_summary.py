@@ -71,8 +71,8 @@ def _curve_lines(sp: pd.DataFrame, horizons: Sequence[int]) -> list[str]:
     """Cumulative re-entry at the horizons, by reunistat.models.survival (KM and AJ)."""
     if sp.empty:
         return ["  cumulative re-entry: no spells"]
-    km = horizon_table(sp, "days_followed", "reentered", horizons=horizons, method="km")
-    aj = horizon_table(sp, "days_followed", "event_type", horizons=horizons)
+    km = horizon_table(sp, "days_followed", "reentered", horizons_days=horizons, method="km")
+    aj = horizon_table(sp, "days_followed", "event_type", horizons_days=horizons)
     lines = [
         "  cumulative re-entry: Kaplan-Meier (18th birthday censored) [95% CI];"
         " Aalen-Johansen (18 as competing)"
