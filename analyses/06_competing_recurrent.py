@@ -51,27 +51,27 @@ def run(ctx: Context) -> None:
         aj,
         ctx.rules,
         ctx.config.horizons_days,
-        estimate="cif_1",
+        estimate="cumulative_incidence_1",
         conf=("conf_low_1", "conf_high_1"),
-        event_cols=("n_event_1", "n_event_2"),
-        drop_cols=("n_censor", "surv", "surv_std_err", "std_err_1", "std_err_2"),
+        event_cols=("n_events_1", "n_events_2"),
+        drop_cols=("n_censored", "surv", "surv_std_error", "std_error_1", "std_error_2"),
     )
     # the competing exit's curve is published from the same cut rows
     cause2 = publish_curve(
         aj,
         ctx.rules,
         ctx.config.horizons_days,
-        estimate="cif_2",
+        estimate="cumulative_incidence_2",
         conf=("conf_low_2", "conf_high_2"),
-        event_cols=("n_event_1", "n_event_2"),
+        event_cols=("n_events_1", "n_events_2"),
     )
     long = pd.concat(
         [
             pub.curve.rename(
-                columns={"cif_1": "cif", "conf_low_1": "lo", "conf_high_1": "hi"}
+                columns={"cumulative_incidence_1": "cif", "conf_low_1": "lo", "conf_high_1": "hi"}
             ).assign(group=CAUSES["1"])[["group", "time", "n_risk", "cif", "lo", "hi"]],
             cause2.curve.rename(
-                columns={"cif_2": "cif", "conf_low_2": "lo", "conf_high_2": "hi"}
+                columns={"cumulative_incidence_2": "cif", "conf_low_2": "lo", "conf_high_2": "hi"}
             ).assign(group=CAUSES["2"])[["group", "time", "n_risk", "cif", "lo", "hi"]],
         ],
         ignore_index=True,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from reunistat.cohort import CohortConfig, build_cohort, check_flow
-from reunistat.cohort.summary import reentry_summary
+from reunistat.report.cohort_summary import reentry_summary
 from reunistat.tables import ValidationError, read_extract
 
 synthetic = pytest.importorskip("reunistat.synthetic")

@@ -45,7 +45,7 @@ def test_evaluate_weighting_and_bad_horizon(files: tuple[Path, Path]) -> None:
     bad = runner.invoke(
         app, ["evaluate", str(spells), "--la", str(la), "--design", "did", "--horizon", "9000"]
     )
-    assert bad.exit_code == 1 and "beyond follow-up" in bad.output
+    assert bad.exit_code == 2 and "beyond follow-up" in bad.output
 
 
 def test_power_and_costs() -> None:
@@ -72,6 +72,6 @@ def test_power_and_costs() -> None:
     assert r.exit_code == 0, r.output
     assert "2020/21 prices" in r.output and f"{round(10_080 * 5_627 * 1.1):,}" in r.output
     nope = runner.invoke(app, ["costs", "--to-year", "2020/21"])
-    assert nope.exit_code == 1 and "no value for '2012/13'" in nope.output
+    assert nope.exit_code == 2 and "no value for '2012/13'" in nope.output
     bad = runner.invoke(app, ["power", "--pilots", "0"])
-    assert bad.exit_code == 1 and "n_pilot" in bad.output
+    assert bad.exit_code == 2 and "n_pilot" in bad.output

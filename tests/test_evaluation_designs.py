@@ -140,3 +140,70 @@ def test_wild_bootstrap_replicate_equals_direct_refit(monkeypatch: pytest.Monkey
     monkeypatch.setattr(did_mod.np.random, "default_rng", lambda seed: Fixed())
     assert did_mod._wild_pretrend(y, x, codes, idx, w - 1e-8, 1, 0) == 1.0
     assert did_mod._wild_pretrend(y, x, codes, idx, w + 1e-8, 1, 0) == 0.5
+
+
+def test_logistic_and_pilot_vs_comparison_analyse_the_same_sample(gen) -> None:  # type: ignore[no-untyped-def]
+    """One horizon outcome: the same spells and options give the same (n, events) and counts."""
+    from reunistat.models.evaluation import comparison_sample
+    from reunistat.models.logistic import logistic
+
+    tr, la = gen.truth_returns, gen.tables["la"]
+    for pf in (PF, None):
+        pv = pilot_vs_comparison(
+            tr, la, model="logistic", adjust="section20", potential_followup_col=pf
+        )
+        sample = comparison_sample(tr, la)
+        lg = logistic("~ treated + section20", sample, potential_followup_col=pf, cluster="LA")
+        assert (pv.n_obs, pv.n_events) == (lg.n_obs, lg.n_events)
+        keys = ["horizon_days", "n_excluded_censored", "n_excluded_potential"]
+        assert pv.glance()[keys].equals(lg.glance()[keys])
+        np.testing.assert_allclose(pv.params, lg.params)
+
+
+def test_horizon_rule_for_deaths_and_other_exits() -> None:
+    """A spell that could be followed to H but ended early by death is excluded, not a negative.
+
+    Before the one horizon outcome, the evaluation designs counted it as a negative
+    when a potential follow-up column was given, and logistic() excluded it.
+    """
+    s = pd.DataFrame(
+        {
+            "days_followed": [10, 100, 400, 500],
+            "reentered": [1, 0, 0, 1],
+            "censor_reason": ["reentry", "death", "data_end", "reentry"],
+            "potential": [500, 500, 500, 500],
+        }
+    )
+    out, counts = horizon_sample(s, 365, potential_followup_col="potential")
+    assert out["y"].tolist() == [1, 0, 0]
+    assert counts["n_used"] == 3 and counts["n_excluded_censored"] == 1
+    from reunistat.models.logistic import horizon_outcome
+
+    lo, c = horizon_outcome(s, 365, potential_followup_col="potential")
+    assert list(lo.index) == list(out.index) and c.n_used == counts["n_used"]
+
+
+def test_did_reports_its_horizon_counts(gen) -> None:  # type: ignore[no-untyped-def]
+    r = did(gen.truth_returns, gen.tables["la"], potential_followup_col=PF)
+    g = r.glance().iloc[0]
+    assert g["horizon_days"] == 365 and g["n_excluded_potential"] > 0
+    assert "n_excluded_censored" in g
+
+
+def test_before_after_cox_refuses_horizon_options(gen) -> None:  # type: ignore[no-untyped-def]
+    """before_after(model='cox') used to ignore horizon_days and potential_followup_col."""
+    tr, la = gen.truth_returns, gen.tables["la"]
+    with pytest.raises(EvaluationError, match="all follow-up"):
+        before_after(tr, la, model="cox", horizon_days=730)
+    with pytest.raises(EvaluationError, match="all follow-up"):
+        before_after(tr, la, model="cox", potential_followup_col=PF)
+    with pytest.raises(EvaluationError, match="all follow-up"):
+        pilot_vs_comparison(tr, la, model="cox", potential_followup_col=PF)
+
+
+def test_la_col_is_deprecated_for_cluster(gen) -> None:  # type: ignore[no-untyped-def]
+    tr, la = gen.truth_returns, gen.tables["la"]
+    with pytest.warns(DeprecationWarning, match="cluster="):
+        old = did(tr, la, la_col="LA", potential_followup_col=PF)
+    new = did(tr, la, cluster="LA", potential_followup_col=PF)
+    pd.testing.assert_frame_equal(old.tidy(), new.tidy())

@@ -78,3 +78,19 @@ def test_horizon_and_input_errors(gen) -> None:  # type: ignore[no-untyped-def]
         propensity_weighting(s, method="matching", n_boot=0)  # type: ignore[arg-type]
     with pytest.raises(EvaluationError, match="method must be"):
         balancing_weights(np.array([0.5]), np.array([1]), "x")  # type: ignore[arg-type]
+
+
+def test_bootstrap_is_labelled_by_the_cluster_used(gen) -> None:  # type: ignore[no-untyped-def]
+    """The variance label used to say "LA clusters" whatever cluster= was."""
+    _, sample = gen
+    r = propensity_weighting(sample.assign(AREA=sample["LA"]), cluster="AREA", n_boot=5, seed=1)
+    assert r.risk_differences.vcov_type.startswith("bootstrap(AREA clusters")
+
+
+def test_rows_with_missing_covariates_are_counted(gen) -> None:  # type: ignore[no-untyped-def]
+    _, sample = gen
+    s = sample.copy()
+    s.loc[s.index[:7], "section20"] = np.nan
+    r = propensity_weighting(s, formula="section20 + prior_periods", n_boot=0)
+    assert r.risk_differences.glance()["n_dropped_missing"].iloc[0] == 7
+    assert r.risk_differences.n_obs == len(s) - 7

@@ -182,3 +182,39 @@ def test_result_object_and_missing_rows():
     text = str(fit)
     assert "OR" in text and "cluster(LA)" in text
     assert fit.provenance.as_dict()["options"]["horizon_days"] == 365
+
+
+def test_gee_raises_on_non_convergence_and_silences_nothing(monkeypatch):
+    """gee used to silence every warning and never check convergence."""
+    import warnings as w
+
+    from statsmodels.genmod.generalized_estimating_equations import GEE
+
+    from reunistat.errors import ConvergenceError
+    from reunistat.models.logistic import gee
+
+    s = _spells()
+    fit = GEE.fit
+
+    def one_step(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs["maxiter"] = 2
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(GEE, "fit", one_step)
+    with pytest.raises(ConvergenceError, match="did not converge"):
+        gee("~ x + g", s, cluster="LA")
+
+    def noisy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        w.warn("something statsmodels says", RuntimeWarning, stacklevel=1)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(GEE, "fit", noisy)
+    with pytest.warns(RuntimeWarning, match="statsmodels says"):
+        r = gee("~ x + g", s, cluster="LA")
+    assert r.fit_stats["iterations"] >= 1
+
+
+def test_dead_design_for_is_gone():
+    from reunistat.models.logistic import design
+
+    assert not hasattr(design, "design_for")

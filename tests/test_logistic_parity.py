@@ -109,3 +109,31 @@ def test_multilevel_matches_glmer(sample, rcoef, rscal, n_agq):
     assert ll >= rscal[(name, "log_likelihood")] - 1e-6  # never a worse optimum than glmer's
     assert ll == pytest.approx(rscal[(name, "log_likelihood")], rel=tol[3])
     assert fit.fit_stats["mor"] == pytest.approx(rscal[(name, "mor")], rel=tol[1])
+
+
+@pytest.mark.parametrize(
+    ("cluster", "column"), [(("LA", "CHILD"), "se_nested"), (("LA", "age_band"), "se_crossed")]
+)
+def test_two_way_cluster_matches_vcovcl(cluster, column):
+    """cluster=(a, b) is sandwich::vcovCL(fit, cluster = ~ a + b, multi0 = FALSE)."""
+    d = pd.read_csv(REF / "sample.csv")
+    r = pd.read_csv(REF / "twoway.csv")
+    fit = logistic("~ section20 + prior_periods + placement_moves", d, cluster=cluster)
+    np.testing.assert_allclose(fit.params, r["estimate"], rtol=1e-9)
+    np.testing.assert_allclose(fit.std_errors, r[column], rtol=1e-9)
+    assert fit.vcov_type == f"cluster({', '.join(cluster)})"
+
+
+@pytest.mark.parametrize(
+    ("options", "column"),
+    [({}, "se_model"), ({"cluster": "LA"}, "se_cluster_LA"), ({"vcov": "HC1"}, "se_HC1")],
+)
+def test_case_weights_match_glm(options, column):
+    """weights= is glm(weights = ); variances as vcov, vcovCL and vcovHC (agree to 5e-8)."""
+    d = pd.read_csv(REF / "sample.csv").assign(w=lambda x: 0.5 + 0.5 * (x.prior_periods % 3))
+    r = pd.read_csv(REF / "weighted.csv")
+    fit = logistic("~ section20 + prior_periods + placement_moves", d, weights="w", **options)
+    np.testing.assert_allclose(fit.params, r["estimate"], rtol=1e-9)
+    np.testing.assert_allclose(fit.std_errors, r[column], rtol=1e-6)
+    unweighted = logistic("~ section20 + prior_periods + placement_moves", d, **options)
+    assert not np.allclose(unweighted.params, fit.params)

@@ -187,3 +187,18 @@ def test_monotone_likelihood_on_a_continuous_covariate():
     )
     with pytest.raises(ValueError, match="monotone likelihood"):
         cox("e ~ x + z", d, "t")
+
+
+def test_two_way_cluster_is_inclusion_exclusion():
+    """cluster=(a, b): V(a) + V(b) - V(a and b) (Cameron, Gelbach and Miller); nested = outer."""
+    sp = pd.read_csv(REF / "synthetic_spells.csv")
+    f, d, e = "~ section20 + prior_periods", "days_followed", "reentered"
+    v = {c: cox(f, sp, d, e, cluster=c).cov.to_numpy() for c in ("CHILD", "LA")}
+    both = cox(f, sp, d, e, cluster=("CHILD", "LA"))
+    inter = cox(f, sp.assign(cl=sp.CHILD.astype(str) + sp.LA), d, e, cluster="cl").cov
+    np.testing.assert_allclose(both.cov, v["CHILD"] + v["LA"] - inter.to_numpy(), rtol=1e-10)
+    assert both.vcov_type == "cluster(CHILD, LA)"
+    # authorities nested in regions: the two-way variance is the region's
+    nested = sp.assign(region=np.where(sp.LA < "E804", "north", "south"))
+    r = cox(f, nested, d, e, cluster=("region", "LA")).cov.to_numpy()
+    np.testing.assert_allclose(r, cox(f, nested, d, e, cluster="region").cov, rtol=1e-10)

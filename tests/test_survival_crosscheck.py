@@ -35,5 +35,5 @@ def test_kaplan_meier_agrees_with_lifelines():
     theirs = km.survival_function_.iloc[1:, 0].to_numpy()  # lifelines adds time 0
     np.testing.assert_allclose(ours["surv"], theirs, rtol=1e-12)
     ci = km.confidence_interval_.iloc[1:].to_numpy()
-    np.testing.assert_allclose(ours["conf_low"], ci[:, 0], rtol=1e-9)
-    np.testing.assert_allclose(ours["conf_high"], ci[:, 1], rtol=1e-9)
+    np.testing.assert_allclose(ours["surv_conf_low"], ci[:, 0], rtol=1e-9)
+    np.testing.assert_allclose(ours["surv_conf_high"], ci[:, 1], rtol=1e-9)

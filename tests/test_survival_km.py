@@ -35,15 +35,17 @@ def test_km_overall(spells, R):
     for mine, theirs in [
         ("time", "time"),
         ("n_risk", "n_risk"),
-        ("n_event", "n_event"),
-        ("n_censor", "n_censor"),
+        ("n_events", "n_event"),
+        ("n_censored", "n_censor"),
         ("surv", "surv"),
-        ("std_err", "std_err"),
-        ("conf_low", "lower"),
-        ("conf_high", "upper"),
+        ("std_error_log_surv", "std_err"),
+        ("surv_conf_low", "lower"),
+        ("surv_conf_high", "upper"),
     ]:
         close(k[mine], r[theirs])
     np.testing.assert_allclose(k["cumulative_incidence"], 1 - k["surv"])
+    np.testing.assert_allclose(k["conf_low"], 1 - k["surv_conf_high"])
+    np.testing.assert_allclose(k["std_error"], k["surv"] * k["std_error_log_surv"])
 
 
 def test_km_by_group(spells, R):
@@ -51,8 +53,8 @@ def test_km_by_group(spells, R):
     r = R["km_by"]
     assert list(k["group"]) == r["strata"]
     close(k["surv"], r["surv"])
-    close(k["conf_low"], r["lower"])
-    close(k["conf_high"], r["upper"])
+    close(k["surv_conf_low"], r["lower"])
+    close(k["surv_conf_high"], r["upper"])
 
 
 def test_aalen_johansen(spells, R):
@@ -62,10 +64,10 @@ def test_aalen_johansen(spells, R):
     lo, hi = np.array(r["lower"], dtype=object), np.array(r["upper"], dtype=object)
     close(a["time"], r["time"])
     close(a["surv"], ps[:, 0])
-    close(a["surv_std_err"], se[:, 0])
+    close(a["surv_std_error"], se[:, 0])
     for c in (1, 2):
-        close(a[f"cif_{c}"], ps[:, c])
-        close(a[f"std_err_{c}"], se[:, c])
+        close(a[f"cumulative_incidence_{c}"], ps[:, c])
+        close(a[f"std_error_{c}"], se[:, c])
         m = ps[:, c] > 0
         close(a[f"conf_low_{c}"][m], lo[m, c])
         close(a[f"conf_high_{c}"][m], hi[m, c])
@@ -75,7 +77,7 @@ def test_log_rank(spells, R):
     lr = log_rank(spells, "days_followed", "reentered", "age_band")
     np.testing.assert_allclose(lr["statistic"].iloc[0], R["logrank"]["chisq"], rtol=TOL)
     assert lr["df"].iloc[0] == 4 and lr["observed"].sum() == spells.reentered.sum()
-    lr = log_rank(spells, "days_followed", "reentered", "section20", strata="LA")
+    lr = log_rank(spells, "days_followed", "reentered", by="section20", strata="LA")
     np.testing.assert_allclose(lr["statistic"].iloc[0], R["logrank"]["strat_chisq"], rtol=TOL)
 
 
@@ -83,22 +85,25 @@ def test_horizon_table(spells):
     h = horizon_table(spells, "days_followed", "event_type", by="section20")
     assert list(h.columns) == [
         "group",
-        "horizon",
+        "horizon_days",
         "n_risk",
-        "cumulative_reentry",
+        "cumulative_incidence",
         "conf_low",
         "conf_high",
     ]
     assert len(h) == 10
-    assert (h.conf_low <= h.cumulative_reentry).all() and (
-        h.cumulative_reentry <= h.conf_high
+    assert (h.conf_low <= h.cumulative_incidence).all() and (
+        h.cumulative_incidence <= h.conf_high
     ).all()
     # competing exits: Aalen-Johansen is below 1 - KM
     km = horizon_table(spells, "days_followed", "reentered", method="km")
     aj = horizon_table(spells, "days_followed", "event_type")
-    assert (aj.cumulative_reentry <= km.cumulative_reentry + 1e-12).all()
-    far = horizon_table(spells, "days_followed", "event_type", horizons=[99999])
-    assert np.isnan(far.cumulative_reentry.iloc[0])
+    assert (aj.cumulative_incidence <= km.cumulative_incidence + 1e-12).all()
+    far = horizon_table(spells, "days_followed", "event_type", horizons_days=[99999])
+    assert np.isnan(far.cumulative_incidence.iloc[0])
+    with pytest.warns(DeprecationWarning, match="horizons_days="):
+        old = horizon_table(spells, "days_followed", "event_type", horizons=[99999])
+    assert old.equals(far)
 
 
 def test_errors(spells):

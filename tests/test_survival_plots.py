@@ -23,13 +23,14 @@ def test_risk_table_counts(spells):
     km = kaplan_meier(spells, "days_followed", "reentered")
     tab = risk_table(km, [0, 365])
     first = tab.iloc[0]
-    assert first["at_risk"] == len(spells) and first["events"] == 0
+    assert first["n_risk"] == len(spells) and first["n_events"] == 0
     at365 = tab.iloc[1]
-    assert at365["at_risk"] == (spells.days_followed >= 365).sum()
-    assert at365["events"] == ((spells.days_followed <= 365) & (spells.reentered == 1)).sum()
-    assert at365["censored"] == ((spells.days_followed <= 365) & (spells.reentered == 0)).sum()
+    assert at365["n_risk"] == (spells.days_followed >= 365).sum()
+    assert at365["n_events"] == ((spells.days_followed <= 365) & (spells.reentered == 1)).sum()
+    assert at365["n_censored"] == ((spells.days_followed <= 365) & (spells.reentered == 0)).sum()
 
 
+@pytest.mark.filterwarnings("ignore:plot_cumulative_reentry is deprecated")
 def test_plots(spells, tmp_path):
     import matplotlib.pyplot as plt
 
@@ -46,3 +47,12 @@ def test_plots(spells, tmp_path):
     plt.close("all")
     with pytest.raises(ValueError, match="curve must"):
         plot_cumulative_reentry(pd.DataFrame({"time": [1]}))
+
+
+def test_plot_duplicate_is_deprecated(spells):
+    """report.figures.curve_figure draws the published curves; the duplicate here warns."""
+    import matplotlib.pyplot as plt
+
+    with pytest.warns(DeprecationWarning, match="curve_figure"):
+        plot_cumulative_reentry(kaplan_meier(spells, "days_followed", "reentered"))
+    plt.close("all")

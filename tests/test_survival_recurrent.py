@@ -70,3 +70,13 @@ def test_recurrent_episodes_from_spells():
     bad = sp.assign(days_followed=[200, 300, 50])
     with pytest.raises(ValueError, match="overlap"):
         recurrent_episodes(bad)
+
+
+def test_recurrent_models_record_their_own_provenance(cgd):
+    """andersen_gill and pwp used to record their provenance (and model) as cox."""
+    ag = andersen_gill("~ " + COVS, cgd, "tstop", "status", entry_col="tstart", cluster="id")
+    assert ag.model == "andersen_gill"
+    assert ag.provenance.function == "reunistat.models.survival.andersen_gill"
+    p = pwp("~ " + COVS, cgd, "tstop", "status", entry_col="tstart", cluster="id", order_col="enum")
+    assert p.model == "pwp" and p.provenance.function == "reunistat.models.survival.pwp"
+    assert p.provenance.options["timescale"] == "gap"

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reunistat.errors import InputError
 from reunistat.results import ModelResult, Provenance, data_hash
 
 EffectScale = Literal["hazard_ratio", "risk_ratio", "risk_difference"]
@@ -79,7 +80,7 @@ class UnitCosts:
             if f.type in ("float", float) and (
                 not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0
             ):
-                raise ValueError(f"UnitCosts.{f.name} must be a finite number >= 0, got {v!r}")
+                raise InputError(f"UnitCosts.{f.name} must be a finite number >= 0, got {v!r}")
 
     @property
     def cost_per_reentry(self) -> float:
@@ -146,12 +147,12 @@ def reprice(
     """
     for y in (from_year, to_year):
         if y not in index:
-            raise ValueError(
+            raise InputError(
                 f"the inflation index has no value for {y!r} (it has {sorted(index)}); "
                 "supply values from a published index table"
             )
         if not np.isfinite(index[y]) or index[y] <= 0:
-            raise ValueError(f"index value for {y!r} must be positive, got {index[y]!r}")
+            raise InputError(f"index value for {y!r} must be positive, got {index[y]!r}")
     return amount * (index[to_year] / index[from_year])
 
 
@@ -198,26 +199,26 @@ def _draw_effect(
         return np.full(max(n_sim, 1), estimate)
     lo, hi = conf_int
     if not lo <= estimate <= hi:
-        raise ValueError(f"the estimate {estimate} is not inside its interval ({lo}, {hi})")
+        raise InputError(f"the estimate {estimate} is not inside its interval ({lo}, {hi})")
     z = stats.norm.ppf(0.5 + conf_level / 2)
     if scale == "risk_difference":
         se = (hi - lo) / (2 * z)
         return estimate + se * rng.standard_normal(n_sim)
     if lo <= 0:
-        raise ValueError(f"a ratio's interval must be positive, got ({lo}, {hi})")
+        raise InputError(f"a ratio's interval must be positive, got ({lo}, {hi})")
     se = (np.log(hi) - np.log(lo)) / (2 * z)
     return np.exp(np.log(estimate) + se * rng.standard_normal(n_sim))
 
 
 def _check_effect(effect: float, scale: EffectScale, baseline_risk: float) -> None:
     if scale not in _SCALES:
-        raise ValueError(f"effect_scale must be one of {_SCALES}, got {scale!r}")
+        raise InputError(f"effect_scale must be one of {_SCALES}, got {scale!r}")
     if not 0 < baseline_risk < 1:
-        raise ValueError(f"baseline_risk must lie strictly between 0 and 1, got {baseline_risk}")
+        raise InputError(f"baseline_risk must lie strictly between 0 and 1, got {baseline_risk}")
     if scale != "risk_difference" and effect <= 0:
-        raise ValueError(f"a {scale.replace('_', ' ')} must be positive, got {effect}")
+        raise InputError(f"a {scale.replace('_', ' ')} must be positive, got {effect}")
     if scale == "risk_difference" and not -baseline_risk <= effect <= 1 - baseline_risk:
-        raise ValueError(
+        raise InputError(
             f"a risk difference of {effect} is impossible with baseline risk {baseline_risk}"
         )
 
@@ -287,11 +288,11 @@ def invest_to_save(
     n = float(c.national_returns_per_year if n_returns is None else n_returns)
     _check_effect(effect, effect_scale, p0)
     if not 0 <= support_share <= 1:
-        raise ValueError(f"support_share must lie in [0, 1], got {support_share}")
+        raise InputError(f"support_share must lie in [0, 1], got {support_share}")
     if n <= 0:
-        raise ValueError(f"n_returns must be positive, got {n}")
+        raise InputError(f"n_returns must be positive, got {n}")
     if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
+        raise InputError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     draws_eff = _draw_effect(effect, conf_int, effect_scale, n_sim, rng, conf_level)
     point = _arith(np.array([effect]), effect_scale, p0, n, support_share, c)
@@ -369,7 +370,7 @@ def _arith(
 def invest_to_save_table(result: ModelResult) -> pd.DataFrame:
     """Return the invest-to-save result as a readable table with percentile intervals."""
     if result.model != "invest_to_save":
-        raise ValueError(f"expected an invest_to_save result, got {result.model!r}")
+        raise InputError(f"expected an invest_to_save result, got {result.model!r}")
     pct = result.extras["percentile_intervals"]
     out = pd.DataFrame(
         {

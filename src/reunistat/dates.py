@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from reunistat.horizons import DAYS_PER_YEAR
+
 
 def add_years(dates: pd.Series | pd.DatetimeIndex, years: int) -> pd.Series:
     """Return the anniversary ``years`` after each date.
@@ -57,4 +59,5 @@ def age_years(dob: pd.Series, on: pd.Series) -> pd.Series:
     ...           pd.Series(pd.to_datetime(["2010-01-01"]))).round(2).tolist()
     [10.0]
     """
-    return (pd.Series(pd.to_datetime(on)) - pd.Series(pd.to_datetime(dob))).dt.days / 365.25
+    days = (pd.Series(pd.to_datetime(on)) - pd.Series(pd.to_datetime(dob))).dt.days
+    return days / DAYS_PER_YEAR

@@ -7,6 +7,7 @@ statistic, p_value, conf_low, conf_high``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.metadata as md
 from dataclasses import dataclass, field
@@ -16,7 +17,37 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reunistat.errors import InputError
+
+#: Columns of every ``tidy()`` frame, in order (broom's names).
 TIDY_COLUMNS = ("term", "estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high")
+#: The one output vocabulary of curve tables and horizon tables: a model's
+#: curve or horizon table uses these names for what they mean (and only these):
+#: ``n_risk`` (weighted number at risk), ``n_events``, ``n_censored``,
+#: ``surv`` (still home: no event of any type), ``cumulative_incidence`` (of
+#: re-entry) with ``std_error``, ``conf_low`` and ``conf_high`` (its standard
+#: error and interval); ``horizon_days`` for a horizon. Per-cause columns of a
+#: competing-risks curve add ``_<cause>`` (``cumulative_incidence_1``, ...).
+CURVE_COLUMNS = (
+    "group",
+    "time",
+    "n_risk",
+    "n_events",
+    "n_censored",
+    "surv",
+    "cumulative_incidence",
+    "std_error",
+    "conf_low",
+    "conf_high",
+)
+HORIZON_COLUMNS = (
+    "group",
+    "horizon_days",
+    "n_risk",
+    "cumulative_incidence",
+    "conf_low",
+    "conf_high",
+)
 _VERSIONED = ("reunistat", "numpy", "pandas", "scipy", "statsmodels", "lifelines", "scikit-learn")
 
 
@@ -62,19 +93,47 @@ class Provenance:
             "function": self.function,
             "data_sha256": self.data_sha256,
             "formula": self.formula,
-            "options": {k: _jsonable(v) for k, v in self.options.items()},
+            "options": {k: jsonable(v) for k, v in self.options.items()},
             "versions": dict(self.versions),
         }
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
+    """Return ``v`` as JSON-ready data: scalars kept, lists and dicts converted, others as repr.
+
+    >>> jsonable({"a": (1, 2), "b": None})
+    {'a': [1, 2], 'b': None}
+    """
     if isinstance(v, (str, int, float, bool)) or v is None:
         return v
     if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     return repr(v)
+
+
+_jsonable = jsonable  # the older private name (pipeline.context); use jsonable
+
+
+def restamp(
+    result: ModelResult, function: str, model: str | None = None, **options: Any
+) -> ModelResult:
+    """Return ``result`` with provenance naming ``function`` (and ``model``) and more options.
+
+    For a model function built on another (Andersen-Gill on Cox, a design on a
+    logistic fit): the result then says which function made it.
+    """
+    p = result.provenance
+    prov = Provenance(
+        function=function,
+        data_sha256=p.data_sha256,
+        formula=p.formula,
+        options={**p.options, **options},
+        versions=p.versions,
+    )
+    out = dataclasses.replace(result, provenance=prov)
+    return out if model is None else dataclasses.replace(out, model=model)
 
 
 @dataclass(frozen=True)
@@ -141,7 +200,7 @@ class ModelResult:
         broom.
         """
         if not 0 < conf_level < 1:
-            raise ValueError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
+            raise InputError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
         est = self.params.to_numpy(dtype=float)
         se = self.std_errors.to_numpy(dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -154,17 +213,8 @@ class ModelResult:
         lo, hi = est - q * se, est + q * se
         if exponentiate:
             est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
-        return pd.DataFrame(
-            {
-                "term": self.params.index.astype(str),
-                "estimate": est,
-                "std_error": se,
-                "statistic": z,
-                "p_value": p,
-                "conf_low": lo,
-                "conf_high": hi,
-            }
-        )
+        values = (self.params.index.astype(str), est, se, z, p, lo, hi)
+        return pd.DataFrame(dict(zip(TIDY_COLUMNS, values, strict=True)))
 
     def confint(self, conf_level: float = 0.95, exponentiate: bool = False) -> pd.DataFrame:
         """Return the confidence interval of each term, indexed by term."""
@@ -235,7 +285,7 @@ def etable(
         Display names of terms (e.g. ``{"section20": "Section 20"}``).
     """
     if show not in ("ci", "se"):
-        raise ValueError(f"show must be 'ci' or 'se', got {show!r}")
+        raise InputError(f"show must be 'ci' or 'se', got {show!r}")
     items = (
         results.items()
         if isinstance(results, dict)

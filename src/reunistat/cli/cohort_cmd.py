@@ -81,8 +81,9 @@ def cohort(
     ignore_rule: Annotated[list[str] | None, typer.Option(help=_IGNORE_HELP)] = None,
 ) -> None:
     """Derive the spells table (one row per return home) and print its flow and summary."""
-    from reunistat.cohort import CohortConfig, build_cohort, summary_text
+    from reunistat.cohort import CohortConfig, build_cohort
     from reunistat.cohort.output import write_spells
+    from reunistat.report.cohort_summary import summary_text
     from reunistat.tables import ValidationError, read_extract
 
     cfg = _config(config, data_end, no_e13, mode, la, ignore_rule)

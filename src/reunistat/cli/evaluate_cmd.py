@@ -8,6 +8,8 @@ from typing import Annotated, Any, cast
 
 import typer
 
+from reunistat.errors import ConfigError, ReunistatError
+
 DESIGNS = ("comparison", "did", "weighting", "all")
 
 
@@ -105,9 +107,9 @@ def evaluate(
             typer.echo(_fmt(w.balance[["term", "smd_unweighted", "smd_weighted"]]))
             typer.echo(_fmt(w.risks))
             typer.echo(_fmt(w.risk_differences.tidy()))
-    except ev.EvaluationError as err:
+    except ReunistatError as err:
         typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(code=1) from err
+        raise typer.Exit(code=2) from err
 
 
 def power(
@@ -154,9 +156,9 @@ def power(
         r = ev.simulate_power(
             d, n_replicates=replicates, seed=seed, n_jobs=jobs, progress=not quiet
         )
-    except ev.EvaluationError as err:
+    except ReunistatError as err:
         typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(code=1) from err
+        raise typer.Exit(code=2) from err
     f = r.fit_stats
     typer.echo(
         f"reunistat power ({design} design, HR {hr:.3f}, {pilots} of {authorities} LAs piloting, "
@@ -228,9 +230,9 @@ def costs(
             costs=uc,
             seed=seed,
         )
-    except ValueError as err:
+    except ReunistatError as err:
         typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(code=1) from err
+        raise typer.Exit(code=2) from err
     typer.echo(f"Unit costs: {uc.source}")
     typer.echo(
         f"National figures ({uc.price_base} prices"
@@ -252,7 +254,7 @@ def _year_value(text: str) -> tuple[str, float]:
     try:
         return year.strip(), float(value)
     except ValueError as err:
-        raise ValueError(f"--price-index must look like 2012/13=100.0, got {text!r}") from err
+        raise ConfigError(f"--price-index must look like 2012/13=100.0, got {text!r}") from err
 
 
 def register(app: typer.Typer) -> None:

@@ -5,8 +5,9 @@
 the periods of care and the validation record. The modules follow the flow:
 :mod:`~reunistat.cohort.periods` (episodes → periods of care),
 :mod:`~reunistat.cohort.outcomes` (returns home, re-entry, censoring),
-:mod:`~reunistat.cohort.covariates`, :mod:`~reunistat.cohort.flow` and
-:mod:`~reunistat.cohort.summary`.
+:mod:`~reunistat.cohort.covariates` and :mod:`~reunistat.cohort.flow`; the
+readable summary ``reunistat cohort`` prints is in :mod:`reunistat.report.cohort_summary`
+(it uses the survival models, which come after the cohort in the flow).
 
 Decisions and caveats (DOMAIN.md §3 made precise):
 
@@ -36,7 +37,6 @@ Decisions and caveats (DOMAIN.md §3 made precise):
 from reunistat.cohort.config import CohortConfig
 from reunistat.cohort.derive import Cohort, build_cohort, derive_cohort, infer_data_end
 from reunistat.cohort.flow import check_flow
-from reunistat.cohort.summary import reentry_summary, summary_text
 
 __all__ = [
     "Cohort",
@@ -45,6 +45,4 @@ __all__ = [
     "check_flow",
     "derive_cohort",
     "infer_data_end",
-    "reentry_summary",
-    "summary_text",
 ]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reunistat.horizons import AT_RISK_DAYS
 from reunistat.report.disclosure import (
     NOT_APPLICABLE,
     SUPPRESSED,
@@ -64,17 +65,24 @@ def publish_curve(
     horizons_days: Sequence[int],
     *,
     estimate: str = "cumulative_incidence",
-    conf: tuple[str, str] = ("ci_low", "ci_high"),
-    event_cols: Sequence[str] = ("n_event",),
-    at_risk_days: Sequence[int] = (0, 365, 730, 1096, 1461, 1826, 2191),
-    drop_cols: Sequence[str] = ("n_censor", "surv", "std_err", "conf_low", "conf_high"),
+    conf: tuple[str, str] = ("conf_low", "conf_high"),
+    event_cols: Sequence[str] = ("n_events",),
+    at_risk_days: Sequence[int] = AT_RISK_DAYS,
+    drop_cols: Sequence[str] = (
+        "n_censored",
+        "surv",
+        "std_error",
+        "std_error_log_surv",
+        "surv_conf_low",
+        "surv_conf_high",
+    ),
 ) -> PublishedCurve:
     """Return the disclosure-controlled curve, its at-risk table and horizon values.
 
     Parameters
     ----------
     curve : DataFrame
-        A tidy curve (``group, time, n_risk, n_event, ...``), exact.
+        A tidy curve (``group, time, n_risk, n_events, ...``), exact.
     rules : DisclosureRules
         Disclosure rules.
     horizons_days : sequence of int

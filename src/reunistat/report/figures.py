@@ -20,6 +20,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from reunistat.horizons import DAYS_PER_YEAR
+
 _RC: Any = {
     "svg.hashsalt": "reunistat",
     "svg.fonttype": "none",
@@ -109,7 +111,7 @@ def curve_figure(
         ax = fig.add_axes(box)
         for i, (label, g) in enumerate(curve.groupby(group_col, sort=False)):
             col = _PALETTE[i % len(_PALETTE)]
-            x = g["time"].to_numpy(dtype=float) / 365.25
+            x = g["time"].to_numpy(dtype=float) / DAYS_PER_YEAR
             ax.step(x, g[estimate], where="post", color=col, lw=1.4, label=str(label))
             if conf is not None:
                 ax.fill_between(x, g[conf[0]], g[conf[1]], step="post", color=col, alpha=0.15, lw=0)
@@ -119,7 +121,7 @@ def curve_figure(
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
         ax.set_ylim(bottom=0)
         if xmax_days is not None:
-            ax.set_xlim(0, xmax_days / 365.25)
+            ax.set_xlim(0, xmax_days / DAYS_PER_YEAR)
         ax.grid(axis="y", color="#dddddd", lw=0.6)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
         if at_risk is not None:
@@ -129,7 +131,7 @@ def curve_figure(
 
 def _at_risk_rows(fig: Figure, ax: object, at_risk: pd.DataFrame, group_col: str) -> None:
     times = [c for c in at_risk.columns if c != group_col]
-    years = [float(t) / 365.25 for t in times]
+    years = [float(t) / DAYS_PER_YEAR for t in times]
     tab = fig.add_axes((0.17, 0.06, 0.55, 0.2), sharex=ax)
     tab.set_axis_off()
     tab.text(-0.3, 1.05, "Number at risk", transform=tab.transAxes, fontsize=8, weight="bold")

@@ -180,6 +180,8 @@ def _truth_returns(
     return out
 
 
+# The generator keeps its own Kaplan-Meier on purpose: it records the truth the package's
+# estimators (reunistat.models.survival.km_steps) are checked against, so it must not share them.
 def kaplan_meier_at(
     days: np.ndarray, event: np.ndarray, horizons: dict[str, int]
 ) -> dict[str, float]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -10,7 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reunistat.results import ModelResult, Provenance
+from reunistat import errors as _errors
+from reunistat.horizons import DAYS_PER_YEAR
 
 #: Covariates that adjust the comparison designs by default (spells-table names).
 DEFAULT_ADJUST = (
@@ -18,11 +18,10 @@ DEFAULT_ADJUST = (
     " + np.log(period_length_days) + last_placement_type + return_type + idaci_decile"
     " + return_year"
 )
-DAYS_PER_YEAR = 365.25
 
 
-class EvaluationError(ValueError):
-    """The data cannot support the evaluation asked for; the message says why."""
+# The evaluation designs' error is the tree's (kept importable from here).
+EvaluationError = _errors.EvaluationError
 
 
 Adoption = pd.DataFrame | Mapping[Any, Any] | pd.Series
@@ -157,44 +156,40 @@ def horizon_sample(
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Return the spells whose re-entry within ``horizon_days`` is known, with outcome ``y``.
 
-    With ``potential_followup_col`` the sample is the spells whose potential
-    follow-up reaches the horizon (unbiased); without it, spells censored
-    before the horizon without re-entry are dropped (as DOMAIN.md §3 says),
-    which biases the risk upwards when censoring is administrative.
+    The sample and outcome are those of the package's one fixed-horizon outcome,
+    :func:`reunistat.models.logistic.horizon_outcome` (see its rule for deaths
+    and other exits); ``y`` is its outcome column. The counts are
+    ``n_spells, n_used, n_excluded`` (all exclusions), ``n_events``,
+    ``n_excluded_censored`` and ``n_excluded_potential``.
     """
-    if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, np.integer)):
-        raise EvaluationError(f"horizon_days must be a whole number of days, got {horizon_days!r}")
-    if horizon_days <= 0:
-        raise EvaluationError(f"horizon_days must be positive, got {horizon_days}")
-    for c in (duration_col, event_col, potential_followup_col):
-        if c is not None and c not in data.columns:
-            raise EvaluationError(f"the spells table has no column {c!r}")
-    t = data[duration_col].to_numpy(dtype=float)
-    e = data[event_col].to_numpy(dtype=float)
-    if potential_followup_col is not None:
-        keep = data[potential_followup_col].to_numpy(dtype=float) >= horizon_days
-    else:
-        keep = ((e == 1) & (t <= horizon_days)) | (t >= horizon_days)
-    if not keep.any():
-        longest = data[potential_followup_col].max() if potential_followup_col else np.nanmax(t)
-        raise EvaluationError(
-            f"horizon_days={horizon_days} is beyond follow-up: no spell is followed that long "
-            f"(longest {longest:.0f} days); choose a shorter horizon"
+    from reunistat.models.logistic import LogisticInputError, horizon_outcome, outcome_name
+
+    try:
+        out, counts = horizon_outcome(
+            data,
+            horizon_days,
+            duration_col=duration_col,
+            event_col=event_col,
+            potential_followup_col=potential_followup_col,
         )
-    out = data.loc[keep].copy()
-    out["y"] = ((out[event_col] == 1) & (out[duration_col] <= horizon_days)).astype(np.int64)
-    counts = {"n_spells": len(data), "n_used": int(keep.sum()), "n_excluded": int((~keep).sum())}
-    return out, counts
+    except LogisticInputError as exc:
+        raise EvaluationError(str(exc)) from exc
+    out = out.rename(columns={outcome_name(counts.horizon_days): "y"})
+    summary = {
+        "n_spells": counts.n_spells,
+        "n_used": counts.n_used,
+        "n_excluded": counts.n_spells - counts.n_used,
+        "n_events": counts.n_events,
+        "n_excluded_censored": counts.n_excluded_censored,
+        "n_excluded_potential": counts.n_excluded_potential,
+    }
+    return out, summary
 
 
-def restamp(result: ModelResult, function: str, **options: Any) -> ModelResult:
-    """Return ``result`` with provenance naming the evaluation function and its options."""
-    p = result.provenance
-    prov = Provenance(
-        function=function,
-        data_sha256=p.data_sha256,
-        formula=p.formula,
-        options={**p.options, **options},
-        versions=p.versions,
-    )
-    return dataclasses.replace(result, provenance=prov)
+def horizon_stats(counts: dict[str, int], horizon_days: int) -> dict[str, float]:
+    """Return the horizon counts as a model's ``glance()`` statistics (as the logistic models)."""
+    return {
+        "horizon_days": float(horizon_days),
+        "n_excluded_censored": float(counts["n_excluded_censored"]),
+        "n_excluded_potential": float(counts["n_excluded_potential"]),
+    }

@@ -11,20 +11,19 @@ standard errors are clustered by local authority, the unit that adopts.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
+from reunistat.horizons import DEFAULT_HORIZON_DAYS
 from reunistat.models.evaluation._common import (
     DEFAULT_ADJUST,
     Adoption,
     EvaluationError,
     check_post_adoption,
-    horizon_sample,
     mark_adoption,
-    restamp,
 )
-from reunistat.results import ModelResult
+from reunistat.results import ModelResult, restamp
 
 Model = Literal["cox", "logistic"]
 TERM = "treated"
@@ -58,7 +57,7 @@ def pilot_vs_comparison(
     *,
     model: Model = "cox",
     adjust: str | None = DEFAULT_ADJUST,
-    horizon_days: int = 365,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
     cluster: str = "LA",
     duration_col: str = "days_followed",
     event_col: str = "reentered",
@@ -82,7 +81,10 @@ def pilot_vs_comparison(
         Right-hand side of the adjustment (formulaic); ``None`` for none. The
         default adjusts for the spells-table covariates and ``return_year``.
     horizon_days : int
-        Horizon of the logistic outcome.
+        Horizon of the logistic outcome: the sample and outcome are
+        :func:`reunistat.models.logistic.logistic`'s for the same options (one
+        rule, :func:`~reunistat.models.logistic.horizon_outcome`), and the counts
+        are in ``glance()``.
     cluster : str
         Column of the cluster-robust variance (the local authority).
     duration_col, event_col : str
@@ -111,28 +113,46 @@ def pilot_vs_comparison(
         raise EvaluationError(f"model must be 'cox' or 'logistic', got {model!r}")
     sample = comparison_sample(spells, adoption, la_col=cluster, date_col=date_col)
     rhs = TERM if not adjust else f"{TERM} + {adjust}"
-    opts: dict[str, object] = {"design": "pilot_vs_comparison"}
+    opts: dict[str, Any] = {"design": "pilot_vs_comparison"}
     opts["n_pilot_las"] = int(sample.loc[sample["treated"] == 1, cluster].nunique())
     opts["n_comparison_las"] = int(sample.loc[sample["treated"] == 0, cluster].nunique())
     if model == "cox":
         from reunistat.models.survival import cox
 
-        res = cox(f"{event_col} ~ {rhs}", sample, duration_col, cluster=cluster)
+        if potential_followup_col is not None:
+            raise EvaluationError(
+                "potential_followup_col applies to model='logistic' (a fixed horizon); the Cox "
+                "model uses all follow-up"
+            )
+        res = cox(f"~ {rhs}", sample, duration_col, event_col, cluster=cluster)
     else:
-        from reunistat.models.logistic import logistic
+        from reunistat.models.logistic import LogisticInputError, logistic
 
-        hs, counts = horizon_sample(
-            sample,
-            horizon_days,
-            duration_col=duration_col,
-            event_col=event_col,
-            potential_followup_col=potential_followup_col,
+        try:
+            res = logistic(
+                f"~ {rhs}",
+                sample,
+                duration_col=duration_col,
+                event_col=event_col,
+                horizon_days=horizon_days,
+                potential_followup_col=potential_followup_col,
+                cluster=cluster,
+            )
+        except LogisticInputError as exc:
+            if "beyond follow-up" not in str(exc) and "whole number" not in str(exc):
+                raise
+            raise EvaluationError(str(exc)) from exc
+        out = res.extras["outcome"]
+        opts.update(
+            {
+                "horizon_n_spells": out.n_spells,
+                "horizon_n_used": out.n_used,
+                "horizon_n_excluded": out.n_spells - out.n_used,
+                "horizon_days": horizon_days,
+            }
         )
-        res = logistic(f"y ~ {rhs}", hs, cluster=cluster)
-        opts.update({f"horizon_{k}": v for k, v in counts.items()})
-        opts["horizon_days"] = horizon_days
     if small_sample:
-        df = float(min(opts["n_pilot_las"], opts["n_comparison_las"]) - 1)  # type: ignore[call-overload]
+        df = float(min(opts["n_pilot_las"], opts["n_comparison_las"]) - 1)
         if df < 1:
             raise EvaluationError("a single pilot authority: cluster-robust inference impossible")
         res = dataclasses.replace(res, dist="t", df_resid=df)

@@ -16,23 +16,32 @@ pre-adoption indicators checks the parallel-trends assumption.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reunistat.horizons import DEFAULT_HORIZON_DAYS
+from reunistat.models import _options
 from reunistat.models.evaluation._common import (
     Adoption,
     EvaluationError,
     check_post_adoption,
     horizon_sample,
+    horizon_stats,
     mark_adoption,
 )
-from reunistat.results import ModelResult, Provenance, data_hash
+from reunistat.results import ModelResult, Provenance, data_hash, restamp
 
 BeforeAfterModel = Literal["risk", "cox"]
 PretrendTest = Literal["wild_bootstrap", "wald"]
+
+
+def _la_col(function: str, cluster: str, deprecated: dict[str, Any]) -> str:
+    """Return the LA column: ``cluster``, or the deprecated ``la_col=``."""
+    old = _options.take_deprecated(function, deprecated, {"la_col": "cluster="})
+    return str(old.get("la_col", cluster))
 
 
 def _ols_cluster(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -176,13 +185,14 @@ def did(
     spells: pd.DataFrame,
     adoption: Adoption,
     *,
-    horizon_days: int = 365,
-    la_col: str = "LA",
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    cluster: str = "LA",
     year_col: str = "return_year",
     date_col: str = "return_date",
     duration_col: str = "days_followed",
     event_col: str = "reentered",
     potential_followup_col: str | None = None,
+    **deprecated: Any,
 ) -> ModelResult:
     """Difference-in-differences on re-entry within ``horizon_days`` (risk difference).
 
@@ -197,20 +207,28 @@ def did(
         Adoption dates of the pilot authorities.
     horizon_days : int
         Horizon of the outcome (365 by default).
-    la_col, year_col, date_col, duration_col, event_col : str
+    cluster : str
+        The local authority column: the unit that adopts, its fixed effects and
+        the clusters of the CR1 variance. (Replaces ``la_col=``, deprecated.)
+    year_col, date_col, duration_col, event_col : str
         Column names.
     potential_followup_col : str, optional
         Potential follow-up in days; when given, the sample is the spells whose
         potential follow-up reaches the horizon (recommended; see
         :func:`~reunistat.models.evaluation.potential_followup_days`).
 
+    **deprecated
+        The older spelling la_col=, with a :class:`DeprecationWarning`.
+
     Returns
     -------
     ModelResult
         Term ``treated``: the change in the risk of re-entry within the
         horizon attributable to the pilot (a risk difference), CR1 errors by LA
-        with a t reference on (clusters - 1) degrees of freedom.
+        with a t reference on (clusters - 1) degrees of freedom; ``glance()``
+        has the horizon counts.
     """
+    la_col = _la_col("did", cluster, deprecated)
     hs, counts = _prepare(
         spells,
         adoption,
@@ -234,6 +252,7 @@ def did(
         hs[la_col].nunique(),
         "reunistat.models.evaluation.did",
         opts,
+        horizon_stats(counts, horizon_days),
     )
 
 
@@ -241,10 +260,10 @@ def event_study(
     spells: pd.DataFrame,
     adoption: Adoption,
     *,
-    horizon_days: int = 365,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
     window: tuple[int, int] = (-5, 4),
     reference: int = -1,
-    la_col: str = "LA",
+    cluster: str = "LA",
     year_col: str = "return_year",
     date_col: str = "return_date",
     duration_col: str = "days_followed",
@@ -253,6 +272,7 @@ def event_study(
     pretrend_test: PretrendTest = "wild_bootstrap",
     n_boot: int = 499,
     seed: int = 20240331,
+    **deprecated: Any,
 ) -> ModelResult:
     """Event study: the pilot-comparison difference by year relative to adoption.
 
@@ -270,7 +290,7 @@ def event_study(
 
     Parameters
     ----------
-    spells, adoption, horizon_days, la_col, year_col, date_col, duration_col, event_col
+    spells, adoption, horizon_days, cluster, year_col, date_col, duration_col, event_col
         As for :func:`did`.
     potential_followup_col : str, optional
         As for :func:`did`.
@@ -285,11 +305,15 @@ def event_study(
     seed : int
         Seed of the wild bootstrap.
 
+    **deprecated
+        The older spelling la_col=, with a :class:`DeprecationWarning`.
+
     Returns
     -------
     ModelResult
         Terms ``rel_year[k]`` for each k in the window except the reference.
     """
+    la_col = _la_col("event_study", cluster, deprecated)
     if pretrend_test not in ("wild_bootstrap", "wald"):
         raise EvaluationError(
             f"pretrend_test must be 'wild_bootstrap' or 'wald', got {pretrend_test!r}"
@@ -324,11 +348,11 @@ def event_study(
     idx = [names.index(k) for k in pre]
     b, v = beta[idx], cov[np.ix_(idx, idx)]
     n_cl = hs[la_col].nunique()
-    extra: dict[str, float] = {}
+    extra: dict[str, float] = horizon_stats(counts, horizon_days)
     if pre:
         wald = float(b @ np.linalg.solve(v, b))
         f = wald / len(pre)
-        extra = {
+        extra |= {
             "pretrend_F": f,
             "pretrend_df": float(len(pre)),
             "pretrend_p_wald": float(stats.f.sf(f, len(pre), n_cl - 1)),
@@ -365,12 +389,13 @@ def before_after(
     adoption: Adoption,
     *,
     model: BeforeAfterModel = "risk",
-    horizon_days: int = 365,
-    la_col: str = "LA",
+    horizon_days: int | None = None,
+    cluster: str = "LA",
     date_col: str = "return_date",
     duration_col: str = "days_followed",
     event_col: str = "reentered",
     potential_followup_col: str | None = None,
+    **deprecated: Any,
 ) -> ModelResult:
     """Naive before/after comparison within pilot authorities (biased by any secular trend).
 
@@ -379,32 +404,44 @@ def before_after(
 
     Parameters
     ----------
-    spells, adoption, horizon_days, la_col, date_col, duration_col, event_col
+    spells, adoption, cluster, date_col, duration_col, event_col
         As for :func:`did`.
+    horizon_days : int, optional
+        Horizon of the risk (365 days when not given); ``model="risk"`` only.
     potential_followup_col : str, optional
-        As for :func:`did`.
+        As for :func:`did`; ``model="risk"`` only.
     model : {"risk", "cox"}
         ``"risk"``: risk difference in re-entry within ``horizon_days``,
         after minus before, with LA fixed effects; ``"cox"``: log hazard ratio
-        after versus before, stratified by LA.
+        after versus before, stratified by LA, over all follow-up (a horizon or
+        a potential follow-up column with it is an error, not ignored).
+
+    **deprecated
+        The older spelling la_col=, with a :class:`DeprecationWarning`.
 
     Returns
     -------
     ModelResult
         Term ``post``.
     """
+    la_col = _la_col("before_after", cluster, deprecated)
     if model not in ("risk", "cox"):
         raise EvaluationError(f"model must be 'risk' or 'cox', got {model!r}")
+    if model == "cox" and (horizon_days is not None or potential_followup_col is not None):
+        raise EvaluationError(
+            "before_after(model='cox') uses all follow-up: horizon_days and "
+            "potential_followup_col apply to model='risk' only"
+        )
+    horizon_days = DEFAULT_HORIZON_DAYS if horizon_days is None else horizon_days
     marked = mark_adoption(spells, adoption, la_col=la_col, date_col=date_col)
     check_post_adoption(marked, la_col)
     pilots = marked.loc[marked["pilot_la"] == 1].reset_index(drop=True)
     if pilots["post"].nunique() < 2:
         raise EvaluationError("pilot authorities have returns only before or only after adoption")
     if model == "cox":
-        from reunistat.models.evaluation._common import restamp
         from reunistat.models.survival import cox
 
-        res = cox(f"{event_col} ~ post", pilots, duration_col, strata=la_col, cluster=la_col)
+        res = cox("~ post", pilots, duration_col, event_col, strata=la_col, cluster=la_col)
         return restamp(res, "reunistat.models.evaluation.before_after", design="before_after")
     hs, counts = horizon_sample(
         pilots,
@@ -429,4 +466,5 @@ def before_after(
         hs[la_col].nunique(),
         "reunistat.models.evaluation.before_after",
         opts,
+        horizon_stats(counts, horizon_days),
     )

@@ -44,6 +44,8 @@ from reunistat.results import ModelResult, Provenance, data_hash
 PowerDesignKind = Literal["comparison", "did"]
 #: The national cumulative re-entry curve: (days, share re-entered) (DOMAIN.md §1).
 NATIONAL_CURVE: tuple[tuple[float, float], ...] = ((91.0, 0.12), (365.0, 0.20), (2191.0, 0.35))
+# The simulation's calendar: years of 365 whole days (not horizons.DAYS_PER_YEAR, a mean
+# length for converting ages; changing this would change every simulated power).
 DAYS = 365.0
 
 
@@ -247,16 +249,10 @@ def _cox_fast(
     The same computation as :func:`reunistat.models.survival.cox` (a test checks
     they agree); a replicate needs only the first coefficient and its SE.
     """
-    from reunistat.models.survival import _coxengine as engine
+    from reunistat.models.survival import cox_arrays
 
-    prob = engine.prepare(x, stop, event, strata=strata, ties="efron")
-    fit = engine.newton(prob)
-    if not fit.converged or not np.all(np.isfinite(fit.beta)):
-        raise ValueError("the Cox fit did not converge")
-    var = np.linalg.inv(fit.info)
-    if cluster is not None:
-        var = engine.robust_cov(prob, fit.last, var, cluster)
-    return float(fit.beta[0]), float(np.sqrt(var[0, 0]))
+    beta, var = cox_arrays(x, stop, event, strata=strata, cluster=cluster)
+    return float(beta[0]), float(np.sqrt(var[0, 0]))
 
 
 def _fit_one(design: PowerDesign, seed: np.random.SeedSequence) -> tuple[float, ...]:

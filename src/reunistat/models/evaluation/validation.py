@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reunistat.errors import InputError
+
 
 def _baseline_cumhaz(truth: dict[str, Any], t_days: float) -> float:
     knots = np.asarray(truth["baseline_knots_days"], dtype=float)
@@ -31,7 +33,7 @@ def counterfactual_risks(
     Columns ``risk_pilot`` and ``risk_no_pilot``, aligned to ``truth_returns``.
     """
     if truth.get("model", "cox") != "cox":
-        raise ValueError("counterfactual risks need a generator run with reentry.model = 'cox'")
+        raise InputError("counterfactual risks need a generator run with reentry.model = 'cox'")
     b_pilot = float(truth["true_log_ratios"]["pilot"])
     lp0 = truth_returns["true_lp"].to_numpy(float) - b_pilot * truth_returns["pilot"].to_numpy(
         float

@@ -24,18 +24,20 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from reunistat.horizons import WEIGHTING_HORIZONS_DAYS
+from reunistat.models import _options
 from reunistat.models.evaluation._common import EvaluationError
 from reunistat.results import ModelResult, Provenance, data_hash
 
 WeightKind = Literal["ipw", "att", "overlap"]
 OnExtreme = Literal["error", "trim"]
-#: 6, 12 and 24 months, in days.
-DEFAULT_HORIZONS = (182, 365, 730)
+#: 6, 12 and 24 months, in days (the older name of horizons.WEIGHTING_HORIZONS_DAYS).
+DEFAULT_HORIZONS = WEIGHTING_HORIZONS_DAYS
 PS_ADJUST = (
     "age_band + ethnic_group + disability + section20 + prior_periods + placement_moves"
     " + np.log(period_length_days) + last_placement_type + return_type + return_year"
@@ -78,19 +80,14 @@ class WeightingResult:
 
 
 def _design(data: pd.DataFrame, formula: str) -> tuple[np.ndarray, list[str], pd.Index]:
-    from formulaic import model_matrix
+    from reunistat.models._formula import design
 
-    rhs = formula.split("~", 1)[-1]
-    try:
-        mm = model_matrix(rhs, data, na_action="drop", ensure_full_rank=True)
-    except Exception as exc:  # formulaic raises many types; restate plainly
-        raise EvaluationError(f"cannot build the propensity model from {rhs!r}: {exc}") from exc
-    return mm.to_numpy(dtype=float), [str(c) for c in mm.columns], mm.index
+    d = design(formula, data, intercept=True, error=EvaluationError)
+    return d.x, d.columns, d.rows
 
 
 def _fit_ps(x: np.ndarray, z: np.ndarray, terms: list[str]) -> np.ndarray:
-    from reunistat.models.logistic import SeparationError
-    from reunistat.models.logistic.fit import irls
+    from reunistat.models.logistic import SeparationError, irls
 
     try:
         return irls(x, z, terms).p
@@ -156,20 +153,13 @@ def _risks_at(
     t: np.ndarray, e: np.ndarray, z: np.ndarray, w: np.ndarray, horizons: Sequence[int]
 ) -> np.ndarray:
     """Weighted 1 - KM at each horizon, rows (comparison, pilot); NaN beyond follow-up."""
+    from reunistat.models.survival import km_steps
+
     out = np.full((2, len(horizons)), np.nan)
     z = z == 1
     for g, sel in enumerate((~z, z)):
-        tt, ee, ww = t[sel], e[sel], w[sel]
-        order = np.argsort(tt, kind="stable")
-        tt, ee, ww = tt[order], ee[order], ww[order]
-        uniq, first = np.unique(tt, return_index=True)
-        at_risk = np.cumsum(ww[::-1])[::-1][first]
-        d = np.add.reduceat(ww * ee, first)
-        surv = np.cumprod(1 - d / at_risk)
-        for k, h in enumerate(horizons):
-            if h <= uniq[-1]:
-                i = np.searchsorted(uniq, h, side="right") - 1
-                out[g, k] = 0.0 if i < 0 else 1 - surv[i]
+        steps = km_steps(t[sel], e[sel], weights=w[sel])
+        out[g] = steps.cumulative_incidence_at(horizons)
     return out
 
 
@@ -202,7 +192,7 @@ def propensity_weighting(
     *,
     formula: str = PS_ADJUST,
     method: WeightKind = "overlap",
-    horizons: Sequence[int] = DEFAULT_HORIZONS,
+    horizons_days: Sequence[int] = WEIGHTING_HORIZONS_DAYS,
     duration_col: str = "days_followed",
     event_col: str = "reentered",
     cluster: str = "LA",
@@ -210,6 +200,7 @@ def propensity_weighting(
     seed: int = 20240331,
     min_ps: float = 0.01,
     on_extreme: OnExtreme = "error",
+    **deprecated: Any,
 ) -> WeightingResult:
     """Propensity-weighted comparison of re-entry between pilot and comparison returns.
 
@@ -223,8 +214,9 @@ def propensity_weighting(
         Right-hand side of the propensity model (formulaic).
     method : {"ipw", "att", "overlap"}
         The weights (see the module notes).
-    horizons : sequence of int
+    horizons_days : sequence of int
         Days at which to compare cumulative re-entry (6, 12, 24 months).
+        (Replaces ``horizons=``, deprecated.)
     duration_col, event_col : str
         Follow-up and re-entry columns.
     cluster : str
@@ -239,18 +231,26 @@ def propensity_weighting(
         With IPW/ATT weights, extreme scores raise an error (default) or are
         dropped; overlap weights are bounded and never need trimming.
 
+    **deprecated
+        The older spelling horizons=, with a :class:`DeprecationWarning`.
+
     Returns
     -------
     WeightingResult
     """
+    old = _options.take_deprecated(
+        "propensity_weighting", deprecated, {"horizons": "horizons_days="}
+    )
+    horizons_days = old.get("horizons", horizons_days)
     if method not in ("ipw", "att", "overlap"):
         raise EvaluationError(f"method must be 'ipw', 'att' or 'overlap', got {method!r}")
     if on_extreme not in ("error", "trim"):
         raise EvaluationError(f"on_extreme must be 'error' or 'trim', got {on_extreme!r}")
     if not 0 <= min_ps < 0.5:
         raise EvaluationError(f"min_ps must lie in [0, 0.5), got {min_ps}")
-    hz = [int(h) for h in horizons]
+    hz = [int(h) for h in horizons_days]
     used, x, terms = _prepare(data, treatment, formula, duration_col, event_col, cluster)
+    n_missing = len(data) - len(used)  # rows with a missing covariate of the propensity model
     z = used[treatment].to_numpy(dtype=float)
     ps = _fit_ps(x, z, terms)
     extreme = (ps < min_ps) | (ps > 1 - min_ps)
@@ -294,7 +294,9 @@ def propensity_weighting(
     )
     names = [f"rd_{h}d" for h in hz]
     return WeightingResult(
-        risk_differences=_rd_result(est, boot, names, used, method, n_boot, seed, n_trim),
+        risk_differences=_rd_result(
+            est, boot, names, used, method, n_boot, seed, (n_trim, n_missing), cluster
+        ),
         balance=bal,
         curves=_curves(used, w, treatment, duration_col, event_col),
         risks=pd.DataFrame(
@@ -368,7 +370,8 @@ def _rd_result(
     method: str,
     n_boot: int,
     seed: int,
-    n_trim: int,
+    dropped: tuple[int, int],
+    cluster: str,
 ) -> ModelResult:
     ok = boot[~np.isnan(boot).any(axis=1)]
     if len(ok) >= 2:
@@ -387,14 +390,18 @@ def _rd_result(
         model="weighted_risk_difference",
         params=pd.Series(est, index=names),
         cov=pd.DataFrame(cov, index=names, columns=names),
-        vcov_type=f"bootstrap(LA clusters, {len(ok)} of {n_boot})",
+        vcov_type=f"bootstrap({cluster} clusters, {len(ok)} of {n_boot})",
         n_obs=len(used),
         n_events=None,
-        fit_stats={"n_boot_ok": float(len(ok)), "n_trimmed": float(n_trim)},
+        fit_stats={
+            "n_boot_ok": float(len(ok)),
+            "n_trimmed": float(dropped[0]),
+            "n_dropped_missing": float(dropped[1]),
+        },
         provenance=Provenance(
             function="reunistat.models.evaluation.propensity_weighting",
             data_sha256=data_hash(used.reset_index(drop=True)),
-            options={"method": method, "n_boot": n_boot, "seed": seed},
+            options={"method": method, "n_boot": n_boot, "seed": seed, "cluster": cluster},
         ),
         exp_label="estimate",
         extras={"percentile_intervals": pct, "bootstrap": ok},

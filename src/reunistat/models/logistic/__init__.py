@@ -15,7 +15,7 @@ decisions about an individual child, and must not be used to score one.
 """
 
 from reunistat.models.logistic._errors import LogisticInputError, SeparationError
-from reunistat.models.logistic.fit import gee, logistic
+from reunistat.models.logistic.fit import IrlsFit, gee, irls, logistic
 from reunistat.models.logistic.margins import (
     average_marginal_effects,
     observed_vs_predicted,
@@ -31,6 +31,7 @@ from reunistat.models.logistic.prediction import (
 
 __all__ = [
     "HorizonOutcome",
+    "IrlsFit",
     "LogisticInputError",
     "PredictionCheck",
     "SeparationError",
@@ -38,6 +39,7 @@ __all__ = [
     "calibration_intercept_slope",
     "gee",
     "horizon_outcome",
+    "irls",
     "logistic",
     "multilevel",
     "observed_vs_predicted",

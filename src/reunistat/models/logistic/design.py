@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from formulaic import model_matrix
 
+from reunistat.horizons import DEFAULT_HORIZON_DAYS
+from reunistat.models import _formula, _options
 from reunistat.models.logistic._errors import LogisticInputError, SeparationError
 from reunistat.models.logistic.linalg import xtwx
 from reunistat.models.logistic.outcome import (
@@ -44,39 +45,44 @@ class Design:
 
 def split_formula(formula: str) -> tuple[str | None, str]:
     """Split ``"y ~ x"`` into ``("y", "x")`` and ``"~ x"`` or ``"x"`` into ``(None, "x")``."""
-    if not isinstance(formula, str) or not formula.strip():
-        raise LogisticInputError(f"formula must be a non-empty string, got {formula!r}")
-    if formula.count("~") > 1:
-        raise LogisticInputError(f"formula has more than one '~': {formula!r}")
-    if "~" in formula:
-        lhs, rhs = (s.strip() for s in formula.split("~"))
-        return (lhs or None), rhs or "1"
-    return None, formula.strip()
+    return _formula.split_formula(formula, LogisticInputError)
 
 
 def build_design(
     formula: str,
     data: pd.DataFrame,
     *,
-    horizon_days: int = 365,
+    outcome_col: str | None = None,
+    duration_col: str = "days_followed",
+    event_col: str = "reentered",
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
     competing: Competing = "exclude",
     extra_cols: tuple[str, ...] = (),
     potential_followup_col: str | None = None,
+    function: str = "logistic",
 ) -> Design:
-    """Derive the outcome (if the formula has no left side) and the design matrix.
+    """Derive the outcome (unless ``outcome_col`` names one) and the design matrix.
 
     Parameters
     ----------
     formula : str
-        ``"~ x1 + x2"``: the outcome is re-entry within ``horizon_days`` from
-        the spells columns ``days_followed`` and ``reentered``;
-        ``"y ~ x1 + x2"``: ``y`` is an existing 0/1 column.
+        The covariates, ``"~ x1 + x2"``. Without ``outcome_col`` the outcome
+        is re-entry within ``horizon_days`` from ``duration_col`` and
+        ``event_col`` (:func:`~reunistat.models.logistic.outcome.horizon_outcome`).
+        A left side (``"y ~ x1"``) still names an existing 0/1 outcome, with a
+        :class:`DeprecationWarning`: use ``outcome_col="y"``.
     data : pandas.DataFrame
         The spells table (or any DataFrame holding the columns named).
-    horizon_days, competing, potential_followup_col
+    outcome_col : str, optional
+        An existing 0/1 outcome column (instead of the horizon outcome).
+    duration_col, event_col, horizon_days, competing, potential_followup_col
         See :func:`~reunistat.models.logistic.outcome.horizon_outcome`.
     extra_cols : tuple of str
-        Columns (such as cluster identifiers) that must be non-missing too.
+        Columns (such as cluster identifiers) that must be present; rows with
+        a missing value there are dropped and counted, as are rows with a
+        missing outcome or covariate (``n_dropped_missing``).
+    function : str
+        The calling function's name, for warnings.
     """
     if not isinstance(data, pd.DataFrame):
         raise LogisticInputError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -86,45 +92,47 @@ def build_design(
         if c not in data.columns:
             raise LogisticInputError(f"data has no column {c!r}")
     lhs, rhs = split_formula(formula)
+    _options.formula_rhs_only(function, lhs, "outcome_col")
+    outcome_col = outcome_col or lhs
     counts: HorizonOutcome | None = None
-    if lhs is None:
+    if outcome_col is None:
         data, counts = horizon_outcome(
-            data, horizon_days, competing=competing, potential_followup_col=potential_followup_col
+            data,
+            horizon_days,
+            duration_col=duration_col,
+            event_col=event_col,
+            competing=competing,
+            potential_followup_col=potential_followup_col,
         )
-        lhs = outcome_name(horizon_days)
-    elif lhs not in data.columns:
+        outcome_col = outcome_name(horizon_days)
+    elif outcome_col not in data.columns:
         raise LogisticInputError(
-            f"outcome column {lhs!r} is not in data; leave the left side empty ('~ x1 + x2') "
-            "to derive re-entry within horizon_days from the spells table"
+            f"outcome column {outcome_col!r} is not in data; leave outcome_col unset to "
+            "derive re-entry within horizon_days from the spells table"
         )
-    full = f"{lhs} ~ {rhs}"
-    if extra_cols:
-        keep = data[list(extra_cols)].notna().all(axis=1)
-        data = data.loc[keep]
     n_in = len(data)
-    try:
-        mm = model_matrix(full, data, na_action="drop")
-    except Exception as exc:  # formulaic raises many types; restate plainly
-        raise LogisticInputError(f"cannot build the model from formula {full!r}: {exc}") from exc
-    Xdf = mm.rhs
-    y = np.asarray(mm.lhs, dtype=float).ravel()
-    X = np.ascontiguousarray(np.asarray(Xdf, dtype=float))  # row-major: fast X'WX in blocks
-    terms = [str(c) for c in Xdf.columns]
-    _check_outcome(y, lhs)
-    frame = data if len(Xdf.index) == len(data) else data.loc[Xdf.index]
-    empty_cells(mm.rhs.model_spec, frame)
+    keep = data[[outcome_col, *extra_cols]].notna().all(axis=1)
+    if not keep.all():
+        data = data.loc[keep]
+    des = _formula.design(rhs, data, intercept=True, error=LogisticInputError)
+    frame = data if len(des.rows) == len(data) else data.loc[des.rows]
+    y = pd.to_numeric(frame[outcome_col], errors="coerce").to_numpy(dtype=float)
+    X = des.x
+    terms = des.columns
+    _check_outcome(y, outcome_col)
+    empty_cells(des.spec, frame)
     check_columns(X, y, terms)
     return Design(
         y=y,
         X=X,
         terms=terms,
-        formula=full,
-        model_spec=mm.rhs.model_spec,
-        index=Xdf.index,
+        formula=f"{outcome_col} ~ {rhs}",
+        model_spec=des.spec,
+        index=des.rows,
         outcome=counts,
         n_dropped_missing=n_in - len(y),
         frame=frame,
-        outcome_col=lhs,
+        outcome_col=outcome_col,
     )
 
 
@@ -181,15 +189,7 @@ def check_columns(X: np.ndarray, y: np.ndarray, terms: list[str]) -> None:
                     "ratio is infinite; merge levels, drop the term, or use a penalised model "
                     "(prediction checks with penalty='l2')"
                 )
-    xtx = xtwx(X, np.ones(n))
-    d = np.sqrt(np.diag(xtx))
-    eig, vec = np.linalg.eigh(xtx / np.outer(d, d))
-    if eig[0] < 1e-10 * eig[-1]:
-        involved = [terms[i] for i in np.flatnonzero(np.abs(vec[:, 0]) > 1e-4)]
-        raise LogisticInputError(
-            "the design matrix is rank deficient: these terms are collinear: "
-            f"{', '.join(involved)}; drop one of them"
-        )
+    _formula.check_rank(xtwx(X, np.ones(n)), terms, error=LogisticInputError)
 
 
 def empty_cells(model_spec: Any, data: pd.DataFrame) -> None:
@@ -214,9 +214,3 @@ def empty_cells(model_spec: Any, data: pd.DataFrame) -> None:
                 + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
                 + "; merge levels or drop the interaction"
             )
-
-
-def design_for(model_spec: Any, data: pd.DataFrame) -> np.ndarray:
-    """Return the design matrix of new data under a fitted model's spec."""
-    mm = model_spec.get_model_matrix(data, na_action="raise")
-    return np.asarray(mm, dtype=float)

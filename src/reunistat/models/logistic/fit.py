@@ -15,15 +15,19 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, xlogy
 
+from reunistat.errors import ConvergenceError
+from reunistat.horizons import DEFAULT_HORIZON_DAYS
+from reunistat.models import _options
 from reunistat.models.logistic._errors import LogisticInputError, SeparationError
 from reunistat.models.logistic.design import Design, build_design
 from reunistat.models.logistic.linalg import xtwx
 from reunistat.models.logistic.outcome import Competing
-from reunistat.models.logistic.vcov import VcovType, cluster_codes, sandwich
+from reunistat.models.logistic.vcov import cluster_codes, sandwich
 from reunistat.results import ModelResult, Provenance, data_hash
 
-_VCOV = ("model", "HC0", "HC1", "cluster")
-GeeCov = Literal["robust", "naive", "bias_reduced"]
+_VCOV = ("model", "HC0", "HC1", "CR1")
+LogisticVcov = Literal["model", "HC0", "HC1", "CR1"]
+GeeVcov = Literal["CR0", "model", "CR3"]
 
 
 @dataclass(frozen=True)
@@ -37,9 +41,11 @@ class IrlsFit:
     n_iter: int
 
 
-def _loglik(y: np.ndarray, eta: np.ndarray) -> float:
+def _loglik(y: np.ndarray, eta: np.ndarray, weights: np.ndarray | None = None) -> float:
     # y * eta - log(1 + exp(eta)), stable for large |eta|
-    return float(y @ eta - np.logaddexp(0.0, eta).sum())
+    if weights is None:
+        return float(y @ eta - np.logaddexp(0.0, eta).sum())
+    return float(weights @ (y * eta - np.logaddexp(0.0, eta)))
 
 
 def irls(
@@ -48,27 +54,32 @@ def irls(
     terms: list[str] | None = None,
     tol: float = 1e-12,
     max_iter: int = 60,
+    weights: np.ndarray | None = None,
 ) -> IrlsFit:
     """Fit a logistic regression by Newton-Raphson (IRLS) with step halving.
 
     Converges when the relative change in deviance is below ``tol`` (R's
     ``glm`` uses 1e-8); raises :class:`SeparationError` when the estimates
-    diverge, which is what (quasi-)complete separation looks like.
+    diverge, which is what (quasi-)complete separation looks like. ``weights``
+    are case weights (R's ``glm(weights = )``).
     """
     k = X.shape[1]
     terms = terms or [f"x{j}" for j in range(k)]
-    ybar = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+    cw = np.ones(len(y)) if weights is None else weights
+    ybar = float(
+        np.clip(y.mean() if weights is None else np.average(y, weights=cw), 1e-6, 1 - 1e-6)
+    )
     beta = np.zeros(k)
     icpt = np.flatnonzero(np.all(X == 1.0, axis=0))
     if icpt.size:
         beta[icpt[0]] = np.log(ybar / (1 - ybar))
     eta = X @ beta
-    ll = _loglik(y, eta)
+    ll = _loglik(y, eta, weights)
     for it in range(1, max_iter + 1):
         p = expit(eta)
-        w = p * (1 - p)
+        w = p * (1 - p) if weights is None else cw * p * (1 - p)
         info = xtwx(X, w)
-        grad = X.T @ (y - p)
+        grad = X.T @ (y - p) if weights is None else X.T @ (cw * (y - p))
         try:
             step = np.linalg.solve(info, grad)
         except np.linalg.LinAlgError as exc:
@@ -76,7 +87,7 @@ def irls(
         for _ in range(30):
             new_beta = beta + step
             new_eta = X @ new_beta
-            new_ll = _loglik(y, new_eta)
+            new_ll = _loglik(y, new_eta, weights)
             if new_ll >= ll - 1e-9 * abs(ll):
                 break
             step /= 2
@@ -86,7 +97,7 @@ def irls(
             raise SeparationError(_separation_message(beta, terms))
         if dev_change < tol and np.max(np.abs(step)) < 1e-6:
             p = expit(eta)
-            w = p * (1 - p)
+            w = p * (1 - p) if weights is None else cw * p * (1 - p)
             info = xtwx(X, w)
             return IrlsFit(beta, p, info, ll, it)
     raise SeparationError(
@@ -105,22 +116,29 @@ def _separation_message(beta: np.ndarray, terms: list[str]) -> str:
     )
 
 
-def _check_options(vcov: str | None, cluster: str | None) -> VcovType:
+def _check_options(
+    vcov: str | None, cluster: _options.Cluster, old: dict[str, Any]
+) -> LogisticVcov:
+    if "vcov" in old:  # vcov="cluster": the older name of "CR1"
+        vcov = "CR1"
     if vcov is None:
-        return "cluster" if cluster is not None else "model"
+        return "CR1" if cluster is not None else "model"
     if vcov not in _VCOV:
-        raise LogisticInputError(f"vcov must be one of {_VCOV}, got {vcov!r}")
-    if vcov == "cluster" and cluster is None:
-        raise LogisticInputError("vcov='cluster' needs cluster= a column name, e.g. 'LA'")
-    if vcov != "cluster" and cluster is not None:
+        raise LogisticInputError(f"vcov must be one of {list(_VCOV)}, got {vcov!r}")
+    if vcov == "CR1" and cluster is None:
+        raise LogisticInputError("vcov='CR1' needs cluster= a column name, e.g. 'LA'")
+    if vcov != "CR1" and cluster is not None:
         raise LogisticInputError(f"cluster={cluster!r} was given but vcov={vcov!r}")
     return vcov  # type: ignore[return-value]
 
 
-def _fit_stats(d: Design, fit: IrlsFit, n_clusters: int | None) -> dict[str, float]:
+def _fit_stats(
+    d: Design, fit: IrlsFit, n_clusters: int | None, w: np.ndarray | None = None
+) -> dict[str, float]:
     n, k = d.X.shape
-    ybar = d.y.mean()
-    null_ll = float((xlogy(d.y, ybar) + xlogy(1 - d.y, 1 - ybar)).sum())
+    ybar = d.y.mean() if w is None else np.average(d.y, weights=w)
+    ll0 = xlogy(d.y, ybar) + xlogy(1 - d.y, 1 - ybar)
+    null_ll = float(ll0.sum() if w is None else w @ ll0)
     stats: dict[str, float] = {
         "log_likelihood": fit.loglik,
         "deviance": -2 * fit.loglik,
@@ -129,6 +147,7 @@ def _fit_stats(d: Design, fit: IrlsFit, n_clusters: int | None) -> dict[str, flo
         "bic": -2 * fit.loglik + float(np.log(n)) * k,
         "auc": concordance(d.y, fit.p),
         "iterations": float(fit.n_iter),
+        "n_dropped_missing": float(d.n_dropped_missing),
     }
     if d.outcome is not None:
         stats.update(d.outcome.fit_stats())
@@ -151,15 +170,27 @@ def _unique_index(data: pd.DataFrame) -> pd.DataFrame:
     return data
 
 
+def _vcov_value(function: str, vcov: Any) -> dict[str, Any]:
+    """Take the deprecated value ``vcov="cluster"`` (now ``"CR1"``)."""
+    if vcov == "cluster":
+        _options.warn_renamed(function, "vcov='cluster'", "vcov='CR1'")
+        return {"vcov": vcov}
+    return {}
+
+
 def logistic(
     formula: str,
     data: pd.DataFrame,
     *,
-    horizon_days: int = 365,
-    vcov: VcovType | None = None,
-    cluster: str | None = None,
+    outcome_col: str | None = None,
+    duration_col: str = "days_followed",
+    event_col: str = "reentered",
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
     competing: Competing = "exclude",
     potential_followup_col: str | None = None,
+    weights: str | None = None,
+    cluster: str | tuple[str, ...] | None = None,
+    vcov: LogisticVcov | None = None,
 ) -> ModelResult:
     """Fit a logistic model of re-entry within ``horizon_days`` of a return home.
 
@@ -169,58 +200,87 @@ def logistic(
     Parameters
     ----------
     formula : str
-        Right-hand side of the model, e.g. ``"~ age_band + section20 +
-        bs(period_length_days, df=4) + return_type * prior_periods"``; the
-        outcome is then re-entry within ``horizon_days`` derived from the
-        spells columns ``days_followed`` and ``reentered`` (spells censored
-        earlier without re-entry are excluded and counted). With a left-hand
-        side (``"y ~ ..."``), ``y`` is an existing 0/1 column.
+        The covariates, e.g. ``"~ age_band + section20 +
+        bs(period_length_days, df=4) + return_type * prior_periods"``.
     data : pandas.DataFrame
         The spells table (:mod:`reunistat.spells`) or any DataFrame.
+    outcome_col : str, optional
+        An existing 0/1 outcome column. By default the outcome is re-entry
+        within ``horizon_days``, derived from ``duration_col`` and
+        ``event_col`` by :func:`~reunistat.models.logistic.outcome.horizon_outcome`
+        (spells censored earlier without re-entry are excluded and counted).
+        (A formula left side, ``"y ~ ..."``, still works, deprecated.)
+    duration_col, event_col : str
+        Days followed and the 0/1 re-entry indicator (spells-table names by default).
     horizon_days : int
         The horizon H in days (365 by default).
-    vcov : {"model", "HC0", "HC1", "cluster"}, optional
-        The variance: inverse information ("model"); robust HC0/HC1; or
-        cluster-robust by ``cluster`` (R's ``sandwich::vcovCL`` default for a glm).
-        Defaults to "cluster" when ``cluster`` is given, else "model".
-    cluster : str, optional
-        Column of cluster labels, e.g. ``"LA"`` or ``"CHILD"``.
     competing : {"exclude", "negative"}
         Spells ended before H by reaching 18 or another permanent exit:
         excluded (default) or counted as not re-entering.
     potential_followup_col : str, optional
         Use only spells whose potential follow-up reaches H (e.g. the spells
         column ``days_potential_followup``): removes the upward bias of
-        excluding spells by observed follow-up. See
-        :func:`~reunistat.models.logistic.outcome.horizon_outcome`.
+        excluding spells by observed follow-up.
+    weights : str, optional
+        Column of case weights (positive; R's ``glm(weights = )``), e.g.
+        balancing weights; the sandwich variances use the weighted scores, as
+        ``sandwich::vcovCL`` does. ``auc`` in ``glance()`` stays unweighted.
+    cluster : str or tuple of str, optional
+        Column of cluster labels, e.g. ``"LA"`` or ``"CHILD"``; a tuple for
+        two-way or nested clustering.
+    vcov : {"model", "HC0", "HC1", "CR1"}, optional
+        The variance: inverse information ("model"); robust HC0/HC1; or
+        cluster-robust by ``cluster`` ("CR1": R's ``sandwich::vcovCL`` default
+        for a glm, factor ``G/(G-1)``). Defaults to "CR1" when ``cluster`` is
+        given, else "model". (``"cluster"`` is the deprecated name of "CR1".)
 
     Returns
     -------
     ModelResult
-        ``tidy(exponentiate=True)`` gives odds ratios with CIs; the model-based
+        ``tidy(exponentiate=True)`` gives odds ratios with CIs; ``glance()``
+        has the horizon counts and ``n_dropped_missing``; the model-based
         covariance is in ``extras["cov_model"]``; ``extras["outcome"]`` holds
         the counts behind the outcome.
     """
-    kind = _check_options(vcov, cluster)
+    kind = _check_options(vcov, cluster, _vcov_value("logistic", vcov))
+    cl_cols = _options.cluster_columns(cluster)
     data = _unique_index(data)
     d = build_design(
         formula,
         data,
+        outcome_col=outcome_col,
+        duration_col=duration_col,
+        event_col=event_col,
         horizon_days=horizon_days,
         competing=competing,
-        extra_cols=(cluster,) if cluster else (),
+        extra_cols=tuple(cl_cols),
         potential_followup_col=potential_followup_col,
     )
-    fit = irls(d.X, d.y, d.terms)
+    w = None
+    if weights is not None:
+        if weights not in d.frame.columns:
+            raise LogisticInputError(f"data has no column {weights!r}")
+        w = pd.to_numeric(d.frame[weights], errors="coerce").to_numpy(dtype=float)
+        if not (np.isfinite(w) & (w > 0)).all():
+            raise LogisticInputError(f"weights column {weights!r} must be positive and finite")
+    fit = irls(d.X, d.y, d.terms, weights=w)
     bread = np.linalg.inv(fit.information)
     bread = (bread + bread.T) / 2
-    codes = n_cl = None
-    if kind == "cluster":
-        assert cluster is not None
-        codes, n_cl = cluster_codes(d.frame[cluster])
-        if n_cl < 2:
+    n_cl = None
+    if kind == "CR1":
+        counts = [cluster_codes(d.frame[c])[1] for c in cl_cols]
+        if min(counts) < 2:
             raise LogisticInputError(f"cluster-robust variance needs 2+ clusters in {cluster!r}")
-    cov = sandwich(d.X, d.y - fit.p, bread, kind, codes, n_cl)
+        n_cl = counts[0] if len(cl_cols) == 1 else min(counts)
+        resid = d.y - fit.p if w is None else w * (d.y - fit.p)
+        cov = _options.multiway(
+            d.frame,
+            cluster,
+            lambda codes, g: sandwich(d.X, resid, bread, "cluster", codes, g),
+            sort=False,
+        )
+    else:
+        cov = sandwich(d.X, d.y - fit.p if w is None else w * (d.y - fit.p), bread, kind)
     idx = pd.Index(d.terms)
     extras: dict[str, Any] = {
         "cov_model": pd.DataFrame(bread, index=idx, columns=idx),
@@ -235,20 +295,21 @@ def logistic(
         model="logistic",
         params=pd.Series(fit.params, index=idx),
         cov=pd.DataFrame(cov, index=idx, columns=idx),
-        vcov_type=f"cluster({cluster})" if kind == "cluster" else kind,
+        vcov_type=f"cluster({_options.cluster_label(cluster)})" if kind == "CR1" else kind,
         n_obs=len(d.y),
         n_events=int(d.y.sum()),
-        fit_stats=_fit_stats(d, fit, n_cl),
+        fit_stats=_fit_stats(d, fit, n_cl, w),
         provenance=Provenance(
             function="reunistat.models.logistic.logistic",
             data_sha256=data_hash(data),
             formula=d.formula,
             options={
                 "horizon_days": horizon_days,
-                "vcov": kind,
+                "vcov": "cluster" if kind == "CR1" else kind,
                 "cluster": cluster,
                 "competing": competing,
                 "potential_followup_col": potential_followup_col,
+                **({"weights": weights} if weights is not None else {}),
             },
         ),
         exp_label="OR",
@@ -256,17 +317,44 @@ def logistic(
     )
 
 
+_GEE_VCOV = {"CR0": "robust", "model": "naive", "CR3": "bias_reduced"}
+
+
+def _gee_fit(mod: Any, cov_type: str) -> Any:
+    """Fit, raising :class:`~reunistat.errors.ConvergenceError` if statsmodels did not converge.
+
+    Every other warning statsmodels gives is passed on to the caller, not silenced.
+    """
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, IterationLimitWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = mod.fit(maxiter=200, ctol=1e-10, cov_type=cov_type, ddof_scale=0)
+    for w in caught:
+        if issubclass(w.category, (ConvergenceWarning, IterationLimitWarning)) or res is None:
+            raise ConvergenceError(
+                f"the GEE fit did not converge in 200 iterations ({w.message}); simplify the "
+                "model or check for sparse categories"
+            )
+        warnings.warn(w.message, w.category, stacklevel=3)
+    return res
+
+
 def gee(
     formula: str,
     data: pd.DataFrame,
     *,
-    group: str = "LA",
-    horizon_days: int = 365,
-    cov_type: GeeCov = "robust",
+    outcome_col: str | None = None,
+    duration_col: str = "days_followed",
+    event_col: str = "reentered",
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
     competing: Competing = "exclude",
     potential_followup_col: str | None = None,
+    cluster: str = "LA",
+    vcov: GeeVcov = "CR0",
+    **deprecated: Any,
 ) -> ModelResult:
-    """Fit a logistic GEE with exchangeable correlation within ``group``.
+    """Fit a logistic GEE with exchangeable correlation within ``cluster``.
 
     Population-averaged odds ratios, with spells of one local authority (or
     child) allowed to be correlated. Uses statsmodels' ``GEE``. Describes
@@ -275,32 +363,59 @@ def gee(
     The working correlation is the moment estimate with the Pearson scale
     estimated (divisor n), as ``geepack::geeglm(..., corstr =
     "exchangeable")``; estimates and robust errors equal geepack's to 1e-8.
+    Non-convergence raises :class:`~reunistat.errors.ConvergenceError`; the
+    iterations taken are in ``glance()``.
 
     Parameters
     ----------
-    formula, data, horizon_days, competing, potential_followup_col
+    formula, data, outcome_col, duration_col, event_col, horizon_days, competing
         As for :func:`logistic`.
-    group : str
-        Column of cluster labels ("LA" by default).
-    cov_type : {"robust", "naive", "bias_reduced"}
-        The sandwich (default), model-based, or Mancl-DeRouen variance.
+    potential_followup_col : str, optional
+        As for :func:`logistic`.
+    cluster : str
+        Column of cluster labels ("LA" by default). (Replaces ``group=``, deprecated.)
+    vcov : {"CR0", "model", "CR3"}
+        The sandwich (default; geepack's "robust"), the model-based ("naive")
+        variance, or Mancl and DeRouen's bias-reduced sandwich (a CR3-type
+        correction). (Replaces ``cov_type=`` "robust", "naive",
+        "bias_reduced", deprecated.)
+    **deprecated
+        The older spelling group=, cov_type=, with a :class:`DeprecationWarning`.
     """
     import statsmodels.api as sm
 
-    if cov_type not in ("robust", "naive", "bias_reduced"):
-        raise LogisticInputError(f"cov_type must be robust, naive or bias_reduced: {cov_type!r}")
+    old = _options.take_deprecated(
+        "gee", deprecated, {"group": "cluster=", "cov_type": "vcov= ('CR0', 'model', 'CR3')"}
+    )
+    cluster = old.get("group", cluster)
+    if "cov_type" in old:
+        back = {v: k for k, v in _GEE_VCOV.items()}
+        if old["cov_type"] not in back:
+            raise LogisticInputError(
+                f"cov_type must be robust, naive or bias_reduced: {old['cov_type']!r}"
+            )
+        vcov = back[old["cov_type"]]  # type: ignore[assignment]
+    if vcov not in _GEE_VCOV:
+        raise LogisticInputError(f"vcov must be one of {list(_GEE_VCOV)}, got {vcov!r}")
+    if not isinstance(cluster, str):
+        raise LogisticInputError("gee: cluster= must be one column (the GEE's groups)")
+    cov_type = _GEE_VCOV[vcov]
     data = _unique_index(data)
     d = build_design(
         formula,
         data,
+        outcome_col=outcome_col,
+        duration_col=duration_col,
+        event_col=event_col,
         horizon_days=horizon_days,
         competing=competing,
-        extra_cols=(group,),
+        extra_cols=(cluster,),
         potential_followup_col=potential_followup_col,
+        function="gee",
     )
-    codes, n_cl = cluster_codes(d.frame[group])
+    codes, n_cl = cluster_codes(d.frame[cluster])
     if n_cl < 2:
-        raise LogisticInputError(f"GEE needs 2+ groups in {group!r}")
+        raise LogisticInputError(f"GEE needs 2+ groups in {cluster!r}")
     order = np.argsort(codes, kind="stable")
     mod = sm.GEE(
         d.y[order],
@@ -309,19 +424,22 @@ def gee(
         family=sm.families.Binomial(),
         cov_struct=sm.cov_struct.Exchangeable(),
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = mod.fit(maxiter=200, ctol=1e-10, cov_type=cov_type, ddof_scale=0)
+    res = _gee_fit(mod, cov_type)
     idx = pd.Index(d.terms)
     alpha = float(mod.cov_struct.dep_params)
-    stats = {"working_correlation": alpha, "n_clusters": float(n_cl)}
+    stats = {
+        "working_correlation": alpha,
+        "n_clusters": float(n_cl),
+        "iterations": float(len(res.fit_history["params"]) - 1),
+        "n_dropped_missing": float(d.n_dropped_missing),
+    }
     if d.outcome is not None:
         stats.update(d.outcome.fit_stats())
     return ModelResult(
         model="logistic_gee",
         params=pd.Series(np.asarray(res.params), index=idx),
         cov=pd.DataFrame(np.asarray(res.cov_params()), index=idx, columns=idx),
-        vcov_type=f"gee_{cov_type}({group})",
+        vcov_type=f"gee_{cov_type}({cluster})",
         n_obs=len(d.y),
         n_events=int(d.y.sum()),
         fit_stats=stats,
@@ -330,7 +448,7 @@ def gee(
             data_sha256=data_hash(data),
             formula=d.formula,
             options={
-                "group": group,
+                "group": cluster,
                 "horizon_days": horizon_days,
                 "cov_type": cov_type,
                 "corstr": "exchangeable",

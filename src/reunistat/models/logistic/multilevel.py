@@ -22,6 +22,7 @@ decisions about an individual child.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,8 @@ import pandas as pd
 from scipy import optimize, stats
 from scipy.special import expit
 
+from reunistat.horizons import DEFAULT_HORIZON_DAYS
+from reunistat.models import _options
 from reunistat.models.logistic._errors import LogisticInputError
 from reunistat.models.logistic.design import build_design
 from reunistat.models.logistic.fit import _unique_index, irls
@@ -170,7 +173,7 @@ def _hessian(grad: Any, x: np.ndarray, h: np.ndarray) -> np.ndarray:
     return (H + H.T) / 2
 
 
-def _optimise(prob: _Problem, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def _optimise(prob: _Problem, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, bool]:
     def fun(t: np.ndarray) -> tuple[float, np.ndarray]:
         ll, g = prob.value_and_grad(t)
         return -ll, -g
@@ -200,7 +203,12 @@ def _optimise(prob: _Problem, start: np.ndarray) -> tuple[np.ndarray, np.ndarray
         theta = theta - step
         if np.max(np.abs(step)) < 1e-10:
             break
-    return theta, H, int(res.nit)
+    # converged: the optimiser says so, or the gradient vanishes (L-BFGS-B often stops
+    # with a line-search message at the optimum when ftol is this tight)
+    g = grad(theta)
+    free = g[:-1] if theta[-1] <= -11.9 else g  # at the bound only the free part must vanish
+    converged = bool(res.success) or float(np.max(np.abs(free))) < 1e-4 * max(1.0, abs(res.fun))
+    return theta, H, int(res.nit), converged
 
 
 def _variance_components(
@@ -247,21 +255,28 @@ def multilevel(
     formula: str,
     data: pd.DataFrame,
     *,
-    group: str = "LA",
-    horizon_days: int = 365,
-    n_agq: int = 1,
+    outcome_col: str | None = None,
+    duration_col: str = "days_followed",
+    event_col: str = "reentered",
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
     competing: Competing = "exclude",
-    conf_level: float = 0.95,
     potential_followup_col: str | None = None,
+    cluster: str = "LA",
+    n_agq: int = 1,
+    conf_level: float = 0.95,
+    **deprecated: Any,
 ) -> ModelResult:
     """Fit a random-intercept logistic model of re-entry within ``horizon_days``.
 
     Parameters
     ----------
-    formula, data, horizon_days, competing, potential_followup_col
+    formula, data, outcome_col, duration_col, event_col, horizon_days, competing
         As for :func:`~reunistat.models.logistic.logistic`.
-    group : str
-        Column of the grouping (random intercept) labels, "LA" by default.
+    potential_followup_col : str, optional
+        As for :func:`~reunistat.models.logistic.logistic`.
+    cluster : str
+        Column of the clusters that get a random intercept, "LA" by default.
+        (Replaces ``group=``, deprecated.)
     n_agq : int
         Quadrature points per authority: 1 is the Laplace approximation
         (glmer's default); 5-25 adaptive Gauss-Hermite quadrature.
@@ -270,18 +285,24 @@ def multilevel(
         (Wald on log sigma; when sigma is at or near zero the lower limits are
         0, 1, 0 and the upper limits are not given).
 
+    **deprecated
+        The older spelling group=, with a :class:`DeprecationWarning`.
+
     Returns
     -------
     ModelResult
         Fixed effects (conditional log-odds ratios) in ``params``;
         ``fit_stats`` has ``sigma2_la`` (the between-group variance, named for
-        the usual group, the local authority, whatever ``group`` is), ``mor``
+        the usual cluster, the local authority, whatever ``cluster`` is), ``mor``
         (median odds ratio) with its interval, ``icc_latent`` and the
         log-likelihood;
         ``extras["variance_components"]`` is a table of them and
         ``extras["random_effects"]`` the conditional modes of each group's
         intercept.
     """
+    group = _options.take_deprecated("multilevel", deprecated, {"group": "cluster="}).get(
+        "group", cluster
+    )
     if isinstance(n_agq, bool) or not isinstance(n_agq, int) or not 1 <= n_agq <= 50:
         raise LogisticInputError(f"n_agq must be a whole number from 1 to 50, got {n_agq!r}")
     if not 0 < conf_level < 1:
@@ -290,10 +311,14 @@ def multilevel(
     d = build_design(
         formula,
         data,
+        outcome_col=outcome_col,
+        duration_col=duration_col,
+        event_col=event_col,
         horizon_days=horizon_days,
         competing=competing,
         extra_cols=(group,),
         potential_followup_col=potential_followup_col,
+        function="multilevel",
     )
     labels = d.frame[group]
     codes, n_groups = cluster_codes(labels)
@@ -305,7 +330,7 @@ def multilevel(
     nodes, weights = np.polynomial.hermite.hermgauss(n_agq)
     prob = _Problem(d.X, d.y, codes, n_groups, nodes, np.log(weights), np.zeros(n_groups))
     start = np.append(start_fit.params, np.log(0.5))
-    theta, H, n_iter = _optimise(prob, start)
+    theta, H, n_iter, converged = _optimise(prob, start)
     k = d.X.shape[1]
     at_boundary = theta[-1] <= -11.9 or np.linalg.eigvalsh(H)[0] <= 0
     try:
@@ -328,9 +353,18 @@ def multilevel(
         "n_clusters": float(n_groups),
         "n_agq": float(n_agq),
         "iterations": float(n_iter),
+        "converged": float(converged),
+        "n_dropped_missing": float(d.n_dropped_missing),
     }
     if d.outcome is not None:
         fit_stats.update(d.outcome.fit_stats())
+    if not converged:
+        warnings.warn(
+            "the multilevel fit may not have converged (the gradient at the estimate is not "
+            "zero); glance() reports converged = 0",
+            UserWarning,
+            stacklevel=2,
+        )
     if at_boundary:
         fit_stats["boundary"] = 1.0  # between-authority variance estimated at (or near) zero
     return ModelResult(

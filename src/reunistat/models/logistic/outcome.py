@@ -1,10 +1,25 @@
 """The fixed-horizon outcome: re-entry within H days of a return home.
 
-DOMAIN.md §3: a spell is a positive if re-entry was observed on or before day
-H; a negative if the child was followed for at least H days without re-entry
-(including a re-entry after day H); and it is **excluded** if follow-up ended
-before day H without re-entry, because such a spell is not a known negative.
-The number excluded is always reported.
+This is the one definition of the fixed-horizon outcome in reunistat: the
+logistic models (:func:`~reunistat.models.logistic.logistic`, ``gee``,
+``multilevel``, ``prediction_checks``) and the evaluation designs
+(``pilot_vs_comparison(model="logistic")``, ``did``, ``event_study``,
+``before_after``) all call :func:`horizon_outcome`, so the same spells and
+options give the same sample, and every one reports its counts
+(``horizon_days``, ``n_excluded_censored``, ``n_excluded_potential``) in
+``glance()``.
+
+**The rule** (DOMAIN.md §3): a spell is a positive if re-entry was observed on
+or before day H; a negative if the child was followed for at least H days
+without re-entry (including a re-entry after day H); and it is **excluded** if
+follow-up ended before day H without re-entry, because such a spell is not a
+known negative. The number excluded is always reported. With a potential
+follow-up column, spells whose potential follow-up falls short of H are
+excluded first, whatever happened to them (``n_excluded_potential``); the rule
+above then applies to the rest unchanged, so a spell that could have been
+followed for H days but was ended early by a death or another permanent exit
+is excluded (``n_excluded_censored``), not counted as a negative, unless
+``competing="negative"`` says so.
 
 Spells ended before H by a competing exit (reaching 18, another permanent
 exit: ``censor_reason`` in ``age18``, ``death``, ``other_exit``) cannot
@@ -29,6 +44,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from reunistat.horizons import DEFAULT_HORIZON_DAYS
 from reunistat.models.logistic._errors import LogisticInputError
 
 Competing = Literal["exclude", "negative"]
@@ -81,11 +97,14 @@ class HorizonOutcome:
 
     def fit_stats(self) -> dict[str, float]:
         """Return the horizon and the exclusions, as a fitted model's statistics."""
-        return {
+        out = {
             "horizon_days": float(self.horizon_days),
             "n_excluded_censored": float(self.n_excluded_censored),
             "n_excluded_potential": float(self.n_excluded_potential),
         }
+        if self.n_competing_negative:
+            out["n_competing_negative"] = float(self.n_competing_negative)
+        return out
 
 
 def outcome_name(horizon_days: int) -> str:
@@ -102,14 +121,15 @@ def _eligible(spells: pd.DataFrame, col: str | None, h: int) -> np.ndarray:
     eligible = pd.to_numeric(spells[col], errors="coerce").to_numpy(float) >= h
     if not eligible.any():
         raise LogisticInputError(
-            f"no spell has a potential follow-up of {h} days ({col!r}); choose a shorter horizon"
+            f"horizon_days={h} is beyond follow-up: no spell has a potential follow-up of "
+            f"{h} days ({col!r}); choose a shorter horizon"
         )
     return eligible
 
 
 def horizon_outcome(
     spells: pd.DataFrame,
-    horizon_days: int = 365,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
     *,
     duration_col: str = "days_followed",
     event_col: str = "reentered",
@@ -192,7 +212,8 @@ def horizon_outcome(
         known = known | comp
     if not (t >= h).any():
         raise LogisticInputError(
-            f"horizon_days={h} is longer than any follow-up: the longest spell was followed "
+            f"horizon_days={h} is beyond follow-up (longer than any follow-up): the longest "
+            "spell was followed "
             f"{np.nanmax(t):.0f} days, so no spell is known not to have re-entered within "
             f"{h} days; choose a horizon of at most {np.nanmax(t):.0f} days"
         )

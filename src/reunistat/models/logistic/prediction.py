@@ -25,6 +25,8 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from reunistat.horizons import DEFAULT_HORIZON_DAYS
+from reunistat.models import _options
 from reunistat.models.logistic._errors import LogisticInputError
 from reunistat.models.logistic.design import build_design
 from reunistat.models.logistic.fit import _unique_index, irls
@@ -153,14 +155,19 @@ def prediction_checks(
     formula: str,
     data: pd.DataFrame,
     *,
-    horizon_days: int = 365,
+    outcome_col: str | None = None,
+    duration_col: str = "days_followed",
+    event_col: str = "reentered",
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    competing: Competing = "exclude",
+    potential_followup_col: str | None = None,
     n_splits: int = 5,
-    group: str | None = None,
+    folds_by: str | None = None,
     penalty: Penalty = "none",
     C: float = 1.0,
     n_bins: int = 10,
     seed: int = 0,
-    competing: Competing = "exclude",
+    **deprecated: Any,
 ) -> PredictionCheck:
     """Cross-validate a logistic re-entry model: AUC, Brier, calibration intercept and slope.
 
@@ -168,17 +175,20 @@ def prediction_checks(
 
     Parameters
     ----------
-    formula, data, horizon_days, competing
+    formula, data, outcome_col, duration_col, event_col, horizon_days, competing
+        As for :func:`~reunistat.models.logistic.logistic`.
+    potential_followup_col : str, optional
         As for :func:`~reunistat.models.logistic.logistic`. The design
         (category levels, spline knots) is built once from all the spells'
         covariates, which uses no outcome information; coefficients are
         learnt on each training fold.
     n_splits : int
         Number of folds.
-    group : str, optional
+    folds_by : str, optional
         Keep each value of this column (e.g. "LA") within one fold: checks how
         the model carries to authorities it has not seen. Default: folds
-        stratified by the outcome.
+        stratified by the outcome. (Replaces ``group=``, deprecated: these are
+        folds, not clusters of a variance.)
     penalty : {"none", "l2", "l1"}
         Unpenalised maximum likelihood, ridge or lasso (on standardised
         covariates; the intercept is not penalised).
@@ -188,15 +198,25 @@ def prediction_checks(
         Risk groups (equal counts) in the calibration table and plot.
     seed : int
         Seed of the fold assignment (and of the lasso solver).
+    **deprecated
+        The older spelling group=, with a :class:`DeprecationWarning`.
     """
+    group = _options.take_deprecated("prediction_checks", deprecated, {"group": "folds_by="}).get(
+        "group", folds_by
+    )
     _check(penalty, C, n_splits, n_bins)
     data = _unique_index(data)
     d = build_design(
         formula,
         data,
+        outcome_col=outcome_col,
+        duration_col=duration_col,
+        event_col=event_col,
         horizon_days=horizon_days,
         competing=competing,
         extra_cols=(group,) if group else (),
+        potential_followup_col=potential_followup_col,
+        function="prediction_checks",
     )
     frame, y = d.frame, d.y
     X = d.X[:, [i for i, t in enumerate(d.terms) if t != "Intercept"]]

@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from reunistat.errors import InputError
 from reunistat.models.logistic.linalg import xtwx
 
 VcovType = Literal["model", "HC0", "HC1", "cluster"]
@@ -61,7 +62,7 @@ def sandwich(
         return bread
     if kind == "cluster":
         if codes is None or n_clusters is None:
-            raise ValueError("cluster variance needs cluster codes")
+            raise InputError("cluster variance needs cluster codes")
         u = sum_by_cluster(X * resid[:, None], codes, n_clusters)
         meat = u.T @ u
         adj = n_clusters / (n_clusters - 1)

@@ -8,28 +8,34 @@ or a tidy DataFrame.
 from reunistat.models.survival.cox import (
     baseline_hazard,
     cox,
+    cox_arrays,
     predict_cumulative_incidence,
 )
 from reunistat.models.survival.finegray import cause_specific_cox, fine_gray
 from reunistat.models.survival.km import (
+    KMSteps,
     aalen_johansen,
     horizon_table,
     kaplan_meier,
+    km_steps,
     log_rank,
 )
 from reunistat.models.survival.recurrent import andersen_gill, pwp, recurrent_episodes
 from reunistat.models.survival.zph import cox_zph, split_episodes
 
 __all__ = [
+    "KMSteps",
     "aalen_johansen",
     "andersen_gill",
     "baseline_hazard",
     "cause_specific_cox",
     "cox",
+    "cox_arrays",
     "cox_zph",
     "fine_gray",
     "horizon_table",
     "kaplan_meier",
+    "km_steps",
     "log_rank",
     "predict_cumulative_incidence",
     "pwp",

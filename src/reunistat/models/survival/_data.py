@@ -1,8 +1,9 @@
 """Checks and conversions at the boundary of the survival models.
 
 Every function here turns a DataFrame and column names into arrays, or raises a
-:class:`ValueError` that names the column, the number of offending rows and the
-first of them.
+:class:`~reunistat.errors.InputError` (a :class:`~reunistat.errors.ModelError`
+when the data cannot give the model) that names the column, the number of
+offending rows and the first of them.
 """
 
 from __future__ import annotations
@@ -13,20 +14,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, model_matrix
+
+from reunistat.errors import InputError, ModelError
+from reunistat.models import _formula
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> None:
     """Raise a clear error when an option is not one of the allowed values."""
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+        raise InputError(f"{name} must be one of {list(allowed)}, got {value!r}")
 
 
 def check_columns(data: pd.DataFrame, cols: Sequence[str | None], what: str) -> None:
     """Raise if any named column is missing from ``data``."""
     missing = [c for c in cols if c is not None and c not in data.columns]
     if missing:
-        raise ValueError(f"{what}: column(s) {missing} not in the data")
+        raise InputError(f"{what}: column(s) {missing} not in the data")
 
 
 def _first_rows(data: pd.DataFrame, mask: np.ndarray) -> str:
@@ -40,13 +43,13 @@ def durations(data: pd.DataFrame, col: str, *, allow_zero: bool = True) -> np.nd
     t = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(t)
     if bad.any():
-        raise ValueError(
+        raise InputError(
             f"duration column '{col}' is missing or not finite in {_first_rows(data, bad)}"
         )
     neg = t < 0 if allow_zero else t <= 0
     if neg.any():
         kind = "negative" if allow_zero else "zero or negative"
-        raise ValueError(f"duration column '{col}' is {kind} in {_first_rows(data, neg)}")
+        raise InputError(f"duration column '{col}' is {kind} in {_first_rows(data, neg)}")
     return t
 
 
@@ -56,7 +59,7 @@ def events(data: pd.DataFrame, col: str, allowed: Sequence[int] = (0, 1)) -> np.
     e = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float)
     bad = ~np.isin(e, np.asarray(allowed, dtype=float))
     if bad.any():
-        raise ValueError(
+        raise InputError(
             f"event column '{col}' must take values in {list(allowed)}; "
             f"other or missing values in {_first_rows(data, bad)}"
         )
@@ -71,7 +74,7 @@ def case_weights(data: pd.DataFrame, col: str | None) -> np.ndarray | None:
     w = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(w) | (w <= 0)
     if bad.any():
-        raise ValueError(
+        raise InputError(
             f"weights column '{col}' must be positive and finite; {_first_rows(data, bad)}"
         )
     return w
@@ -85,7 +88,7 @@ def codes(data: pd.DataFrame, cols: str | Sequence[str] | None, what: str) -> np
     check_columns(data, names, what)
     sub = data[names]
     if sub.isna().to_numpy().any():
-        raise ValueError(f"{what} column(s) {names} have missing values")
+        raise InputError(f"{what} column(s) {names} have missing values")
     if len(names) == 1:
         return pd.factorize(sub.iloc[:, 0], sort=True)[0].astype(np.int64)
     return sub.groupby(names, sort=True).ngroup().to_numpy(dtype=np.int64)
@@ -101,70 +104,30 @@ class Design:
     rows: pd.Index
     lhs: str | None
     spec: Any = None
+    n_dropped_missing: int = 0
 
 
 def design(formula: str, data: pd.DataFrame) -> Design:
-    """Build the covariate matrix (no intercept) for a formula such as ``"y ~ a + b"``.
+    """Build the covariate matrix (no intercept) for a formula such as ``"~ a + b"``.
 
-    Rows with missing covariates are dropped (the caller reports how many).
+    The models' one formula layer (:mod:`reunistat.models._formula`) does the
+    work: rows with missing covariates are dropped and counted. A left side is
+    returned in ``lhs`` (the caller decides what it means).
     """
-    f = Formula(formula)
-    lhs: str | None = None
-    rhs_formula = formula
-    if hasattr(f, "lhs"):
-        lhs = str(f.lhs).strip()
-        rhs_formula = "~ " + formula.split("~", 1)[1]
-    elif "~" not in formula:
-        rhs_formula = "~ " + formula
-    fast = _plain_numeric(rhs_formula, data)
-    if fast is not None:
-        return _fast_design(fast, data, lhs)
-    mm = model_matrix(rhs_formula, data, ensure_full_rank=True)
-    cols = [c for c in mm.columns if c != "Intercept"]
-    if not cols:
-        raise ValueError(f"formula {formula!r} has no covariates")
-    spec = mm.model_spec
-    term_columns: dict[str, list[int]] = {}
-    for term, idx in spec.term_indices.items():
-        names = [mm.columns[i] for i in idx if mm.columns[i] != "Intercept"]
-        if names:
-            term_columns[str(term)] = [cols.index(n) for n in names]
-    x = mm[cols].to_numpy(dtype=float)
-    return Design(x, cols, term_columns, mm.index, lhs, spec)
-
-
-def _plain_numeric(rhs: str, data: pd.DataFrame) -> list[str] | None:
-    """Return the column names when the formula is ``~ a + b + ...`` over numeric columns."""
-    names = [t.strip() for t in rhs.split("~", 1)[1].split("+")]
-    for name in names:
-        if name not in data.columns or not name.isidentifier():
-            return None
-        dt = data[name].dtype
-        if not (pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)):
-            return None
-    return names if len(set(names)) == len(names) else None
-
-
-def _fast_design(cols: list[str], data: pd.DataFrame, lhs: str | None) -> Design:
-    """Build the design directly from numeric columns (formulaic gives the same matrix)."""
-    x = np.ascontiguousarray(data[cols].to_numpy(dtype=float))
-    if np.isfinite(x).all():
-        return Design(x, cols, {c: [j] for j, c in enumerate(cols)}, data.index, lhs, None)
-    ok: np.ndarray = np.asarray(np.isfinite(x).all(axis=1))
-    rows = data.index[ok]
-    x = x[ok]
-    return Design(x, cols, {c: [j] for j, c in enumerate(cols)}, rows, lhs, None)
+    lhs, rhs = _formula.split_formula(formula)
+    d = _formula.design(rhs, data, intercept=False)
+    return Design(d.x, d.columns, d.term_columns, d.rows, lhs, d.spec, d.n_dropped_missing)
 
 
 def check_constant(x: np.ndarray, columns: list[str]) -> np.ndarray:
     """Raise on a constant covariate (or when no rows are left); return each column's range."""
     n = x.shape[0]
     if n == 0:
-        raise ValueError("no rows left to fit (all rows had missing values?)")
+        raise ModelError("no rows left to fit (all rows had missing values?)")
     span = x.max(axis=0) - x.min(axis=0)
     const = [c for c, s in zip(columns, span, strict=True) if s == 0]
     if const:
-        raise ValueError(
+        raise ModelError(
             f"covariate(s) {const} are constant in the {n} rows used: they carry no "
             "information for a Cox model (the baseline hazard absorbs them); drop them"
         )
@@ -176,17 +139,6 @@ def check_collinear(info: np.ndarray, columns: list[str]) -> None:
 
     The information at beta = 0 is a weighted sum of within-risk-set covariance
     matrices, so this also catches a covariate that is constant within strata.
+    The check is the models' one rank check, :func:`reunistat.models._formula.check_rank`.
     """
-    d = np.sqrt(np.abs(np.diag(info)))
-    bad = [c for c, v in zip(columns, d, strict=True) if v == 0]
-    if bad:
-        raise ValueError(f"covariate(s) {bad} do not vary within any risk set; drop them")
-    corr = info / np.outer(d, d)
-    vals, vecs = np.linalg.eigh(corr)
-    if vals[0] < 1e-10 * max(vals[-1], 1.0):
-        v = vecs[:, 0]
-        involved = [c for c, a in zip(columns, v, strict=True) if abs(a) > 1e-3]
-        raise ValueError(
-            f"covariates {involved} are perfectly collinear (one is a linear combination "
-            "of the others, at least within strata); drop one of them"
-        )
+    _formula.check_rank(info, columns, context=" (within the risk sets)")

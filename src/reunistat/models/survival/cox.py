@@ -17,12 +17,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from reunistat.errors import ConvergenceError, InputError, ModelError, SeparationError
+from reunistat.models import _options
 from reunistat.models.survival import _coxengine as engine
 from reunistat.models.survival import _data
 from reunistat.models.survival._concordance import concordance_index
 from reunistat.results import ModelResult, Provenance, data_hash
 
 Ties = Literal["efron", "breslow"]
+CoxVcov = Literal["model", "HC0", "CR0"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ def _check_monotone(x: np.ndarray, columns: list[str], event: np.ndarray) -> Non
     for k, j in enumerate(binary):
         for level, nn, ee in ((1, n1[k], e1[k]), (0, n0[k], e0[k])):
             if nn > 0 and ee == 0:
-                raise ValueError(
+                raise SeparationError(
                     f"no events among the {int(nn)} rows with {columns[j]} = {level}: the "
                     "partial likelihood is monotone and the hazard ratio for "
                     f"{columns[j]!r} is infinite; merge that group with another or drop it"
@@ -74,17 +77,31 @@ def _survival_arrays(
         start = _data.durations(data, entry_col)
         bad = start >= stop
         if bad.any():
-            raise ValueError(
+            raise InputError(
                 f"entry column '{entry_col}' must be before '{duration_col}'; "
                 f"{int(bad.sum())} row(s) have start >= stop, first at index "
                 f"{list(data.index[bad][:3])}"
             )
     if not ev.any():
-        raise ValueError(
+        raise ModelError(
             f"no events: all {len(ev)} rows are censored ({event_col!r} is 0 everywhere); "
             "a Cox model needs at least one event"
         )
     return stop, ev, start
+
+
+def _cox_vcov(vcov: str | None, cluster: _options.Cluster, old: dict[str, object]) -> str:
+    """Resolve ``vcov`` (and the deprecated ``robust=``) to model, HC0 or CR0."""
+    if "robust" in old:
+        robust = old["robust"]
+        if vcov is None and robust is not None:
+            vcov = ("CR0" if cluster is not None else "HC0") if robust else "model"
+    if vcov is None:
+        vcov = "CR0" if cluster is not None else "model"
+    _options.check_vcov("cox", vcov, ("model", "HC0", "CR0"))
+    if vcov == "CR0" and cluster is None:
+        raise InputError("cox: vcov='CR0' needs cluster= a column (or a tuple of columns)")
+    return vcov
 
 
 def cox(
@@ -97,22 +114,24 @@ def cox(
     ties: Ties = "efron",
     strata: str | Sequence[str] | None = None,
     weights: str | None = None,
-    cluster: str | None = None,
-    robust: bool | None = None,
+    cluster: str | tuple[str, ...] | None = None,
+    vcov: CoxVcov | None = None,
     concordance: bool | None = None,
+    **deprecated: Any,
 ) -> ModelResult:
     """Fit a Cox proportional hazards model.
 
     Parameters
     ----------
     formula : str
-        ``"reentered ~ age_band + section20 + ..."``; the left side, if given,
-        names the event column (else ``event_col`` must).
+        The covariates, ``"~ age_band + section20 + ..."``. (A left side naming
+        the event column still works, with a :class:`DeprecationWarning`: name it
+        with ``event_col``.)
     data : pandas.DataFrame
         One row per spell (or per ``(start, stop]`` interval).
     duration_col : str
         Time to the event or censoring (the interval end for counting-process data).
-    event_col : str, optional
+    event_col : str
         1 for an event, 0 for censoring.
     entry_col : str, optional
         Interval start for ``(start, stop]`` data (Andersen-Gill, delayed entry).
@@ -122,31 +141,43 @@ def cox(
         Column(s) defining strata with separate baseline hazards.
     weights : str, optional
         Column of case weights.
-    cluster : str, optional
-        Column identifying clusters (child or local authority); gives R's
-        cluster-robust variance from dfbeta residuals summed within cluster.
-    robust : bool, optional
-        Robust (sandwich) variance; default True when ``cluster`` is given.
+    cluster : str or tuple of str, optional
+        Column identifying clusters (child or local authority), or a tuple of
+        columns for two-way or nested clustering (see :mod:`reunistat.models`).
+    vcov : {"model", "HC0", "CR0"}, optional
+        Model-based (inverse information), robust without clusters (each row its
+        own cluster) or cluster-robust: R's robust variance from dfbeta residuals
+        summed within cluster. Default ``"CR0"`` when ``cluster`` is given, else
+        ``"model"``. (Replaces ``robust=``, deprecated.)
     concordance : bool, optional
         Compute Harrell's concordance (R's definition) for :meth:`glance`; by
         default only up to 250,000 rows (it costs more than the fit itself).
 
+    **deprecated
+        The older spelling robust=, with a :class:`DeprecationWarning`.
+
     Returns
     -------
     ModelResult
-        Log hazard ratios with their covariance; ``extras["state"]`` keeps what
-        :func:`cox_zph` and :func:`predict_cumulative_incidence` need.
+        Log hazard ratios with their covariance; ``glance()`` reports
+        ``n_dropped_missing`` (rows dropped for a missing covariate);
+        ``extras["state"]`` keeps what :func:`cox_zph` and
+        :func:`predict_cumulative_incidence` need.
     """
+    old = _options.take_deprecated("cox", deprecated, {"robust": "vcov="})
     _data.check_choice("ties", ties, ("efron", "breslow"))
+    kind = _cox_vcov(vcov, cluster, old)
     des = _data.design(formula, data)
+    _options.formula_rhs_only("cox", des.lhs, "event_col")
     event_col = event_col or des.lhs
     if event_col is None:
-        raise ValueError("name the event column: either `event_col=` or a formula `event ~ ...`")
+        raise InputError("name the event column: event_col=")
     used = data if len(des.rows) == len(data) else data.loc[des.rows]
     stop, ev, start = _survival_arrays(used, duration_col, event_col, entry_col)
     w = _data.case_weights(used, weights)
     s_codes = _data.codes(used, strata, "strata")
-    cl_codes = _data.codes(used, cluster, "cluster")
+    cl_cols = _options.cluster_columns(cluster)
+    _data.check_columns(used, cl_cols, "cluster")
     span = _data.check_constant(des.x, des.columns)
     _check_monotone(des.x, des.columns, ev)
     prob = engine.prepare(des.x, stop, ev, start=start, weights=w, strata=s_codes, ties=ties)
@@ -155,23 +186,28 @@ def cox(
     _data.check_collinear(ev0.info, des.columns)
     fit = engine.newton(prob, first=ev0)
     if not fit.converged or not np.all(np.isfinite(fit.beta)):
-        raise ValueError(
+        raise ConvergenceError(
             f"the Cox fit did not converge in {fit.iterations} Newton steps; a coefficient may "
             "be infinite (monotone likelihood: a group or covariate range with no events)"
         )
     huge = [c for c, b, r in zip(des.columns, fit.beta, span, strict=True) if abs(b) * r > 30]
     if huge:
-        raise ValueError(
+        raise SeparationError(
             f"monotone likelihood: the coefficient of {huge} is heading to infinity (a hazard "
             "ratio above e^30 across the covariate's range); the events are perfectly "
             "ordered by it, so it cannot be estimated"
         )
     var: np.ndarray = np.linalg.inv(fit.info)
-    use_robust = (cluster is not None) if robust is None else robust
     vcov_type = "model"
-    if use_robust:
-        var = engine.robust_cov(prob, fit.last, var, cl_codes)
-        vcov_type = f"cluster({cluster})" if cluster is not None else "robust"
+    if kind == "HC0":
+        var = engine.robust_cov(prob, fit.last, var, None)
+        vcov_type = "robust"
+    elif kind == "CR0":
+        inv = var
+        var = _options.multiway(
+            used, cluster, lambda codes, _g: engine.robust_cov(prob, fit.last, inv, codes)
+        )
+        vcov_type = f"cluster({_options.cluster_label(cluster)})"
     n_ev = int(ev.sum())
     p = des.x.shape[1]
     stats: dict[str, float] = {
@@ -180,7 +216,7 @@ def cox(
         "aic": -2 * fit.loglik + 2 * p,
         "lr_statistic": 2 * (fit.loglik - fit.loglik_null),
         "iterations": float(fit.iterations),
-        "n_dropped": float(len(data) - len(used)),
+        "n_dropped_missing": float(des.n_dropped_missing),
     }
     if concordance or (concordance is None and len(stop) <= 250_000):
         eta = np.empty(len(stop))
@@ -211,7 +247,7 @@ def cox(
         "strata": strata,
         "weights": weights,
         "cluster": cluster,
-        "robust": use_robust,
+        "robust": kind != "model",
     }
     return ModelResult(
         model="cox",
@@ -225,6 +261,38 @@ def cox(
         exp_label="HR",
         extras={"state": state, "means": pd.Series(prob.means, index=des.columns)},
     )
+
+
+def cox_arrays(
+    x: np.ndarray,
+    duration: np.ndarray,
+    event: np.ndarray,
+    *,
+    strata: np.ndarray | None = None,
+    cluster: np.ndarray | None = None,
+    ties: Ties = "efron",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit a Cox model on arrays: the coefficients and their covariance, nothing else.
+
+    The same computation as :func:`cox` without the formula, checks and
+    provenance, for simulations that refit thousands of times
+    (:func:`reunistat.models.evaluation.simulate_power`). ``strata`` and
+    ``cluster`` are integer codes; with ``cluster`` the variance is R's
+    cluster-robust one (``"CR0"``), else model-based.
+
+    Raises
+    ------
+    ConvergenceError
+        If the Newton steps do not converge to finite estimates.
+    """
+    prob = engine.prepare(x, duration, event, strata=strata, ties=ties)
+    fit = engine.newton(prob)
+    if not fit.converged or not np.all(np.isfinite(fit.beta)):
+        raise ConvergenceError("the Cox fit did not converge")
+    var = np.linalg.inv(fit.info)
+    if cluster is not None:
+        var = engine.robust_cov(prob, fit.last, var, cluster)
+    return np.asarray(fit.beta), np.asarray(var)
 
 
 def _strata_labels(data: pd.DataFrame, strata: str | Sequence[str]) -> list[str]:
@@ -257,7 +325,7 @@ def _stratum_groups(st: CoxState, stratum: str | int | None) -> np.ndarray:
     if prob.n_strata == 1:
         return np.arange(prob.n_groups)
     if stratum is None:
-        raise ValueError(f"the model is stratified: name a stratum, one of {st.strata_labels}")
+        raise InputError(f"the model is stratified: name a stratum, one of {st.strata_labels}")
     code = st.strata_labels.index(stratum) if isinstance(stratum, str) else int(stratum)
     return np.flatnonzero(prob.ev_stratum == code)
 

@@ -12,18 +12,21 @@ censoring distribution, as ``crr`` reports it.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from reunistat.errors import ConvergenceError, InputError, ModelError
+from reunistat.models import _options
+from reunistat.models._formula import split_formula
 from reunistat.models.survival import _coxengine as engine
 from reunistat.models.survival import _data
 from reunistat.models.survival.cox import _check_monotone, cox
 from reunistat.models.survival.km import _counts
-from reunistat.results import ModelResult, Provenance, data_hash
+from reunistat.results import ModelResult, Provenance, data_hash, restamp
 
-FGVariance = Literal["fine-gray", "model"]
+FGVcov = Literal["fine-gray", "model", "CR0"]
 
 
 def _censoring_left(time: np.ndarray, censored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +104,9 @@ def fine_gray(
     *,
     cause: int = 1,
     censor_code: int = 0,
-    variance: FGVariance = "fine-gray",
+    cluster: str | tuple[str, ...] | None = None,
+    vcov: FGVcov | None = None,
+    **deprecated: Any,
 ) -> ModelResult:
     """Fit a Fine-Gray subdistribution hazards model (``cmprsk::crr``).
 
@@ -118,27 +123,44 @@ def fine_gray(
         interest (re-entry), anything else a competing exit.
     cause, censor_code : int
         The codes above.
-    variance : {"fine-gray", "model"}
+    cluster : str or tuple of str, optional
+        Column(s) of clusters (the child, the local authority) for a
+        cluster-robust variance.
+    vcov : {"fine-gray", "model", "CR0"}, optional
         Fine and Gray's sandwich (accounts for estimating the censoring
-        distribution; ``crr``'s) or the model-based inverse information.
+        distribution; ``crr``'s; the default without ``cluster``), the
+        model-based inverse information, or the cluster-robust sandwich of the
+        weighted fit's score residuals summed within cluster (the default with
+        ``cluster``): R's ``coxph(Surv(fgstart, fgstop, fgstatus) ~ x +
+        cluster(id), weights = fgwt, ties = "breslow")`` on ``finegray()`` data,
+        which, like it, treats the censoring weights as known. (Replaces
+        ``variance=``, deprecated.)
+
+    **deprecated
+        The older spelling variance=, with a :class:`DeprecationWarning`.
 
     Returns
     -------
     ModelResult
         Log subdistribution hazard ratios (``exp_label="SHR"``).
     """
-    _data.check_choice("variance", variance, ("fine-gray", "model"))
+    old = _options.take_deprecated("fine_gray", deprecated, {"variance": "vcov="})
+    kind: str = vcov or old.get("variance") or ("CR0" if cluster is not None else "fine-gray")
+    _options.check_vcov("fine_gray", kind, ("fine-gray", "model", "CR0"))
+    if kind == "CR0" and cluster is None:
+        raise InputError("fine_gray: vcov='CR0' needs cluster= a column (or a tuple of columns)")
     des = _data.design(formula, data)
     used = data if len(des.rows) == len(data) else data.loc[des.rows]
+    _data.check_columns(used, [event_col, *_options.cluster_columns(cluster)], "fine_gray")
     t = _data.durations(used, duration_col)
     st = pd.to_numeric(used[event_col], errors="coerce").to_numpy(dtype=float)
     if np.isnan(st).any():
-        raise ValueError(f"event column '{event_col}' has missing values")
+        raise InputError(f"event column '{event_col}' has missing values")
     ev_mask = st == cause
     cens = st == censor_code
     comp = ~ev_mask & ~cens
     if not ev_mask.any():
-        raise ValueError(f"no events of cause {cause} in '{event_col}': nothing to model")
+        raise ModelError(f"no events of cause {cause} in '{event_col}': nothing to model")
     _data.check_constant(des.x, des.columns)
     _check_monotone(des.x, des.columns, ev_mask)
     prob = engine.prepare(des.x, t, ev_mask, ties="breslow")
@@ -154,11 +176,23 @@ def fine_gray(
     _data.check_collinear(ev0.info, des.columns)
     fit = engine.newton(prob, first=ev0)
     if not fit.converged:
-        raise ValueError("the Fine-Gray fit did not converge (monotone likelihood?)")
+        raise ConvergenceError("the Fine-Gray fit did not converge (monotone likelihood?)")
     var = np.linalg.inv(fit.info)
-    if variance == "fine-gray":
+    vcov_type = kind
+    if kind == "fine-gray":
         total = _eta(prob, fit.last) + _psi(prob, fit.last, ts, cens[prob.order], rows)
         var = var @ (total.T @ total) @ var
+    elif kind == "CR0":
+        eta = np.empty_like(prob.x)
+        eta[prob.order] = _eta(prob, fit.last)  # back to the rows' order
+        inv = var
+
+        def one_way(codes: np.ndarray, n_cl: int) -> np.ndarray:
+            u = np.stack([np.bincount(codes, eta[:, j], n_cl) for j in range(eta.shape[1])], 1)
+            return np.asarray(inv @ (u.T @ u) @ inv)
+
+        var = _options.multiway(used, cluster, one_way)
+        vcov_type = f"cluster({_options.cluster_label(cluster)})"
     p = des.x.shape[1]
     stats = {
         "loglik": fit.loglik,
@@ -167,19 +201,22 @@ def fine_gray(
         "iterations": float(fit.iterations),
         "n_competing": float(comp.sum()),
         "n_censored": float(cens.sum()),
+        "n_dropped_missing": float(des.n_dropped_missing),
     }
     opts = {
         "duration_col": duration_col,
         "event_col": event_col,
         "cause": cause,
         "censor_code": censor_code,
-        "variance": variance,
+        "variance": kind,
     }
+    if cluster is not None:
+        opts["cluster"] = cluster
     return ModelResult(
         model="fine_gray",
         params=pd.Series(fit.beta, index=des.columns),
         cov=pd.DataFrame(var, index=des.columns, columns=des.columns),
-        vcov_type=variance,
+        vcov_type=vcov_type,
         n_obs=len(used),
         n_events=int(ev_mask.sum()),
         fit_stats=stats,
@@ -197,18 +234,20 @@ def cause_specific_cox(
     event_col: str,
     *,
     cause: int = 1,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> ModelResult:
     """Cause-specific Cox model: events of other types are treated as censoring.
 
     Takes the options of :func:`reunistat.models.survival.cox` (strata, weights,
-    cluster, ties, ...). The event column holds codes (0 censored, 1 re-entry, 2
-    competing exit, ...).
+    cluster, vcov, ties, ...). The event column holds codes (0 censored, 1
+    re-entry, 2 competing exit, ...).
     """
-    rhs = formula.split("~", 1)[1] if "~" in formula else formula
+    _, rhs = split_formula(formula)
     flag = f"_cause_{cause}_event"
     if flag in data.columns:
-        raise ValueError(f"column name {flag!r} is reserved")
+        raise InputError(f"column name {flag!r} is reserved")
+    _data.check_columns(data, [event_col], "event")
     st = pd.to_numeric(data[event_col], errors="coerce")
     d = data.assign(**{flag: (st == cause).astype(int)})
-    return cox(f"{flag} ~ {rhs}", d, duration_col, **kwargs)  # type: ignore[arg-type]
+    res = cox(f"~ {rhs}", d, duration_col, flag, **kwargs)
+    return restamp(res, "reunistat.models.survival.cause_specific_cox", "cause_specific_cox")

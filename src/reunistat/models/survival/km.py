@@ -10,17 +10,21 @@ DataFrames with one row per distinct time (and group).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reunistat.errors import InputError
+from reunistat.horizons import PUBLISHED_HORIZONS_DAYS
+from reunistat.models import _options
 from reunistat.models.survival import _data
 
 ConfType = Literal["log-log", "log", "plain"]
-#: Horizons of the published re-entry figures, in days: 3 months, 1, 2, 5 and 6 years.
-DEFAULT_HORIZONS_DAYS = (91, 365, 730, 1826, 2191)
+#: The older name of :data:`reunistat.horizons.PUBLISHED_HORIZONS_DAYS`.
+DEFAULT_HORIZONS_DAYS = PUBLISHED_HORIZONS_DAYS
 
 
 def _counts(
@@ -36,9 +40,81 @@ def _counts(
     return uniq, n_risk, ev, cens, idx
 
 
+@dataclass(frozen=True)
+class KMSteps:
+    """The steps of a Kaplan-Meier curve: one entry per distinct time.
+
+    Attributes
+    ----------
+    time : numpy.ndarray
+        Distinct times (event or censoring), increasing.
+    n_risk : numpy.ndarray
+        (Weighted) number at risk just before each time.
+    n_events : numpy.ndarray
+        (Weighted) events at each time.
+    surv : numpy.ndarray
+        The Kaplan-Meier survival just after each time.
+    """
+
+    time: np.ndarray
+    n_risk: np.ndarray
+    n_events: np.ndarray
+    surv: np.ndarray
+
+    def cumulative_incidence_at(
+        self, horizons: Sequence[float], *, hold_last: bool = False
+    ) -> np.ndarray:
+        """Return ``1 - S(h)`` at each horizon.
+
+        0 before the first time; past the last time NaN, or the last value with
+        ``hold_last=True``.
+        """
+        h = np.asarray(horizons, dtype=float)
+        if self.time.size == 0:
+            return np.full(h.shape, np.nan)
+        i = np.searchsorted(self.time, h, side="right") - 1
+        out = np.where(i >= 0, 1.0 - self.surv[np.clip(i, 0, None)], 0.0)
+        return out if hold_last else np.where(h > self.time[-1], np.nan, out)
+
+
+def km_steps(
+    duration: np.ndarray,
+    event: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    entry: np.ndarray | None = None,
+) -> KMSteps:
+    """The one Kaplan-Meier kernel of reunistat, on arrays.
+
+    Used by :func:`kaplan_meier`, the cohort summary, the propensity-weighted
+    curves and :func:`~reunistat.models.survival.cox_zph` (the generator keeps
+    its own, independent one on purpose). With ``entry`` (delayed entry, or
+    ``(start, stop]`` data) a row is at risk at ``t`` when ``entry < t <= duration``.
+
+    Examples
+    --------
+    >>> km_steps(np.array([1.0, 2, 3, 4]), np.array([1, 0, 1, 0])).surv.tolist()
+    [0.75, 0.75, 0.375, 0.375]
+    """
+    w = np.ones(len(duration)) if weights is None else np.asarray(weights, dtype=float)
+    uniq, n_risk, ev, _, _ = _counts(np.asarray(duration, float), np.asarray(event), w, 1)
+    d = ev[:, 0]
+    if entry is not None:  # rows whose entry is at or after t are not at risk at t
+        k = uniq.shape[0]
+        late = np.searchsorted(uniq, np.asarray(entry, float), "right")
+        n_risk = n_risk - np.cumsum(np.bincount(late, w, k + 1)[::-1])[::-1][1:]
+    return KMSteps(uniq, n_risk, d, _product_limit(d, n_risk))
+
+
+def _product_limit(d: np.ndarray, n_risk: np.ndarray) -> np.ndarray:
+    """The product-limit estimate ``prod(1 - d / n_risk)`` (a factor 1 where none is at risk)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.cumprod(np.where(n_risk > 0, 1 - d / n_risk, 1.0)))
+
+
 def _z(conf_level: float) -> float:
     if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
+        raise InputError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
     return float(stats.norm.ppf(0.5 + conf_level / 2))
 
 
@@ -47,8 +123,8 @@ def _km_one(
 ) -> pd.DataFrame:
     uniq, n_risk, ev, cens, _ = _counts(time, event, w, 1)
     d = ev[:, 0]
+    surv = _product_limit(d, n_risk)
     with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1 - d / n_risk)
         var = np.cumsum(np.where(n_risk > d, d / (n_risk * (n_risk - d)), np.inf * (d > 0)))
         se = np.sqrt(var)
         lo, hi = _interval(surv, se, z, conf_type)
@@ -56,12 +132,12 @@ def _km_one(
         {
             "time": uniq,
             "n_risk": n_risk,
-            "n_event": d,
-            "n_censor": cens,
+            "n_events": d,
+            "n_censored": cens,
             "surv": surv,
-            "std_err": se,
-            "conf_low": lo,
-            "conf_high": hi,
+            "std_error_log_surv": se,
+            "surv_conf_low": lo,
+            "surv_conf_high": hi,
         }
     )
 
@@ -138,9 +214,13 @@ def kaplan_meier(
     Returns
     -------
     pandas.DataFrame
-        ``group, time, n_risk, n_event, n_censor, surv, std_err, conf_low, conf_high,
-        cumulative_incidence, ci_low, ci_high`` (the last three are ``1 - surv`` and
-        its flipped limits); ``std_err`` is Greenwood's, of ``log(surv)``.
+        ``group, time, n_risk, n_events, n_censored, surv, std_error_log_surv,
+        surv_conf_low, surv_conf_high, cumulative_incidence, std_error, conf_low,
+        conf_high``: the survival (no re-entry) with Greenwood's standard error of
+        ``log(surv)`` (R's ``std.err``) and its limits, then the cumulative
+        re-entry ``1 - surv`` with its standard error and its interval (the
+        survival limits flipped), in the package's curve vocabulary
+        (:data:`reunistat.results.CURVE_COLUMNS`).
     """
     _data.check_choice("conf_type", conf_type, ("log-log", "log", "plain"))
     z = _z(conf_level)
@@ -155,8 +235,9 @@ def kaplan_meier(
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)
     out["cumulative_incidence"] = 1 - out["surv"]
-    out["ci_low"] = 1 - out["conf_high"]
-    out["ci_high"] = 1 - out["conf_low"]
+    out["std_error"] = out["surv"] * out["std_error_log_surv"]
+    out["conf_low"] = 1 - out["surv_conf_high"]
+    out["conf_high"] = 1 - out["surv_conf_low"]
     return out
 
 
@@ -181,8 +262,8 @@ def _aj_one(
     later = np.append(at_risk_w2[1:], 0.0)  # rows still at risk after time k
     lam = a[m] - np.where(status > 0, b[m], 0.0)
     var_s = surv**2 * (later * a**2 + np.cumsum(np.bincount(m, w2 * lam**2, k)))
-    cols = {"time": uniq, "n_risk": y, "n_censor": cens, "surv": surv}
-    cols["surv_std_err"] = np.sqrt(var_s)
+    cols = {"time": uniq, "n_risk": y, "n_censored": cens, "surv": surv}
+    cols["surv_std_error"] = np.sqrt(var_s)
     for c in range(n_causes):
         p_common = np.cumsum(s_prev * (a_prev * dac[:, c] - dac[:, c] / np.where(y > 0, y, 1)))
         alpha = p_common[m] + s_prev[m] * (status == c + 1) / y[m]
@@ -196,9 +277,9 @@ def _aj_one(
         with np.errstate(divide="ignore", invalid="ignore"):
             lo = np.where(f > 0, f * np.exp(-z * se / f), np.nan)
             hi = np.where(f > 0, np.minimum(f * np.exp(z * se / f), 1.0), np.nan)
-        cols[f"n_event_{c + 1}"] = ev[:, c]
-        cols[f"cif_{c + 1}"] = f
-        cols[f"std_err_{c + 1}"] = se
+        cols[f"n_events_{c + 1}"] = ev[:, c]
+        cols[f"cumulative_incidence_{c + 1}"] = f
+        cols[f"std_error_{c + 1}"] = se
         cols[f"conf_low_{c + 1}"] = lo
         cols[f"conf_high_{c + 1}"] = hi
     return pd.DataFrame(cols)
@@ -234,15 +315,16 @@ def aalen_johansen(
     Returns
     -------
     pandas.DataFrame
-        ``group, time, n_risk, n_censor, surv`` (still home, no event of any type),
-        ``surv_std_err`` and for each cause ``c``: ``n_event_c, cif_c, std_err_c,
-        conf_low_c, conf_high_c``; standard errors by the infinitesimal jackknife.
+        ``group, time, n_risk, n_censored, surv`` (still home, no event of any
+        type), ``surv_std_error`` and for each cause ``c``: ``n_events_c,
+        cumulative_incidence_c, std_error_c, conf_low_c, conf_high_c``; standard
+        errors by the infinitesimal jackknife.
     """
     z = _z(conf_level)
     t = _data.durations(data, duration_col)
     st = pd.to_numeric(data[event_col], errors="coerce").to_numpy(dtype=float)
     if np.isnan(st).any() or (st < 0).any() or (st != np.round(st)).any():
-        raise ValueError(f"event column '{event_col}' must hold codes 0 (censored), 1, 2, ...")
+        raise InputError(f"event column '{event_col}' must hold codes 0 (censored), 1, 2, ...")
     status = st.astype(np.int64)
     n_causes = max(int(status.max()), 1)
     w = _data.case_weights(data, weights)
@@ -260,11 +342,12 @@ def horizon_table(
     duration_col: str,
     event_col: str,
     *,
-    horizons: Sequence[float] = DEFAULT_HORIZONS_DAYS,
+    horizons_days: Sequence[float] = PUBLISHED_HORIZONS_DAYS,
     by: str | Sequence[str] | None = None,
     method: Literal["km", "aalen-johansen"] = "aalen-johansen",
     weights: str | None = None,
     conf_level: float = 0.95,
+    **deprecated: Any,
 ) -> pd.DataFrame:
     """Cumulative re-entry at chosen horizons, with confidence intervals.
 
@@ -272,27 +355,32 @@ def horizon_table(
     competing exits are accounted for; with ``"km"`` it is a 0/1 indicator and the
     result is ``1 - KM`` (which overstates re-entry when competing exits matter).
 
+    ``horizons_days`` are the horizons (3 months, 1, 2, 5 and 6 years by
+    default; ``horizons=`` is the deprecated spelling).
+
     Returns
     -------
     pandas.DataFrame
-        ``group, horizon, n_risk, cumulative_reentry, conf_low, conf_high`` with
-        ``n_risk`` the number still followed just after the horizon.
+        ``group, horizon_days, n_risk, cumulative_incidence, conf_low, conf_high``
+        with ``n_risk`` the number still followed just after the horizon.
     """
+    old = _options.take_deprecated("horizon_table", deprecated, {"horizons": "horizons_days="})
+    horizons_days = old.get("horizons", horizons_days)
     _data.check_choice("method", method, ("km", "aalen-johansen"))
     if method == "km":
         curve = kaplan_meier(
             data, duration_col, event_col, by=by, weights=weights, conf_level=conf_level
         )
-        est, lo, hi = "cumulative_incidence", "ci_low", "ci_high"
+        est, lo, hi = "cumulative_incidence", "conf_low", "conf_high"
     else:
         curve = aalen_johansen(
             data, duration_col, event_col, by=by, weights=weights, conf_level=conf_level
         )
-        est, lo, hi = "cif_1", "conf_low_1", "conf_high_1"
+        est, lo, hi = "cumulative_incidence_1", "conf_low_1", "conf_high_1"
     rows = []
     for group, c in curve.groupby("group", sort=False):
         times = c["time"].to_numpy()
-        for h in horizons:
+        for h in horizons_days:
             i = int(np.searchsorted(times, h, "right")) - 1
             beyond = h > times.max()
             if i < 0:
@@ -303,9 +391,9 @@ def horizon_table(
             rows.append(
                 {
                     "group": group,
-                    "horizon": h,
+                    "horizon_days": h,
                     "n_risk": n_risk,
-                    "cumulative_reentry": np.nan if beyond else vals[0],
+                    "cumulative_incidence": np.nan if beyond else vals[0],
                     "conf_low": np.nan if beyond else vals[1],
                     "conf_high": np.nan if beyond else vals[2],
                 }
@@ -317,27 +405,34 @@ def log_rank(
     data: pd.DataFrame,
     duration_col: str,
     event_col: str,
-    group: str,
+    by: str | None = None,
     *,
     strata: str | Sequence[str] | None = None,
+    **deprecated: Any,
 ) -> pd.DataFrame:
     """Log-rank test of equal re-entry hazards across groups (R's ``survdiff``).
+
+    ``by`` is the grouping column compared (as in :func:`kaplan_meier`;
+    ``group=`` is its deprecated spelling); ``strata`` stratifies the test.
 
     Returns
     -------
     pandas.DataFrame
-        One row per group (``observed, expected``) with the test's ``statistic``,
+        One row per group (``group, observed, expected``) with the test's ``statistic``,
         ``df`` and ``p_value`` repeated on every row.
     """
+    group = _options.take_deprecated("log_rank", deprecated, {"group": "by="}).get("group", by)
+    if group is None:
+        raise InputError("log_rank: name the column of the groups compared, by=")
     t = _data.durations(data, duration_col)
     e = _data.events(data, event_col).astype(float)
     _data.check_columns(data, [group], "group")
     g_codes, g_levels = pd.factorize(data[group], sort=True)
     if (g_codes < 0).any():
-        raise ValueError(f"group column '{group}' has missing values")
+        raise InputError(f"group column '{group}' has missing values")
     n_g = len(g_levels)
     if n_g < 2:
-        raise ValueError(f"group column '{group}' has a single level: nothing to compare")
+        raise InputError(f"group column '{group}' has a single level: nothing to compare")
     s_codes = _data.codes(data, strata, "strata")
     s_codes = np.zeros(len(t), dtype=np.int64) if s_codes is None else s_codes
     obs, exp_ = np.zeros(n_g), np.zeros(n_g)

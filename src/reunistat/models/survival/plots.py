@@ -8,20 +8,23 @@ number censored at each labelled time.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from reunistat.errors import InputError
+
 
 def _curve_columns(curve: pd.DataFrame) -> tuple[str, str, str, str]:
     """Return (estimate, low, high, events) column names for a KM or AJ curve."""
-    if "cif_1" in curve.columns:
-        return "cif_1", "conf_low_1", "conf_high_1", "n_event_1"
+    if "cumulative_incidence_1" in curve.columns:
+        return "cumulative_incidence_1", "conf_low_1", "conf_high_1", "n_events_1"
     if "cumulative_incidence" in curve.columns:
-        return "cumulative_incidence", "ci_low", "ci_high", "n_event"
-    raise ValueError("curve must come from kaplan_meier() or aalen_johansen()")
+        return "cumulative_incidence", "conf_low", "conf_high", "n_events"
+    raise InputError("curve must come from kaplan_meier() or aalen_johansen()")
 
 
 def risk_table(curve: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
@@ -30,8 +33,9 @@ def risk_table(curve: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``group, time, at_risk, events, censored``. ``at_risk`` counts rows still
-        followed at ``time`` (time >= the labelled time), as survfit's summary does.
+        ``group, time, n_risk, n_events, n_censored`` (cumulative events and
+        censored up to ``time``). ``n_risk`` counts rows still followed at
+        ``time`` (time >= the labelled time), as survfit's summary does.
     """
     _, _, _, ev_col = _curve_columns(curve)
     rows = []
@@ -39,7 +43,7 @@ def risk_table(curve: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
         t = c["time"].to_numpy()
         n_risk = c["n_risk"].to_numpy()
         ev = np.cumsum(c[ev_col].to_numpy())
-        cens = np.cumsum(c["n_censor"].to_numpy())
+        cens = np.cumsum(c["n_censored"].to_numpy())
         for x in times:
             i = int(np.searchsorted(t, x, "left"))  # first time >= x
             at_risk = float(n_risk[i]) if i < len(t) else 0.0
@@ -48,9 +52,9 @@ def risk_table(curve: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
                 {
                     "group": group,
                     "time": x,
-                    "at_risk": at_risk,
-                    "events": float(ev[j]) if j >= 0 else 0.0,
-                    "censored": float(cens[j]) if j >= 0 else 0.0,
+                    "n_risk": at_risk,
+                    "n_events": float(ev[j]) if j >= 0 else 0.0,
+                    "n_censored": float(cens[j]) if j >= 0 else 0.0,
                 }
             )
     return pd.DataFrame(rows)
@@ -65,7 +69,11 @@ def plot_cumulative_reentry(
     xlabel: str = "Days since return home",
     ylabel: str = "Cumulative re-entry",
 ) -> Any:
-    """Plot cumulative re-entry curves with the at-risk table beneath.
+    """Plot cumulative re-entry curves with the at-risk table beneath (deprecated).
+
+    Deprecated: :func:`reunistat.report.figures.curve_figure` draws the
+    published curves (after disclosure control, with the at-risk rows); this
+    duplicate will be removed in the next release.
 
     Parameters
     ----------
@@ -88,6 +96,12 @@ def plot_cumulative_reentry(
     """
     import matplotlib.pyplot as plt
 
+    warnings.warn(
+        "plot_cumulative_reentry is deprecated and will be removed in the next release; "
+        "use reunistat.report.figures.curve_figure",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     est, lo, hi, _ = _curve_columns(curve)
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 5.5))
@@ -130,7 +144,8 @@ def plot_cumulative_reentry(
                 fontweight="bold",
             )
             n_rows += 1
-        for what, label in (("at_risk", "At risk"), ("events", "Events"), ("censored", "Censored")):
+        rows = (("n_risk", "At risk"), ("n_events", "Events"), ("n_censored", "Censored"))
+        for what, label in rows:
             row_y = -0.3 - 0.08 * n_rows
             ax.text(
                 -0.09, row_y, label, transform=ax.transAxes, ha="right", va="center", fontsize=8

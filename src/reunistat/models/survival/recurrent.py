@@ -16,9 +16,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from reunistat.errors import InputError
+from reunistat.models import _options
+from reunistat.models._formula import split_formula
 from reunistat.models.survival import _data
 from reunistat.models.survival.cox import cox
-from reunistat.results import ModelResult
+from reunistat.results import ModelResult, restamp
 
 
 def recurrent_episodes(
@@ -49,47 +52,106 @@ def recurrent_episodes(
         d.loc[zero, "stop_days"] = d.loc[zero, "start_days"] + 0.5
     overlap = d.groupby(id_col)["start_days"].shift(-1) < d["stop_days"]
     if overlap.any():
-        raise ValueError(
+        raise InputError(
             f"{int(overlap.sum())} spell(s) overlap the same child's next return, first at "
             f"index {list(d.index[overlap.to_numpy()][:3])}"
         )
     return d
 
 
+def _legacy_columns(
+    function: str,
+    duration_col: str | None,
+    event_col: str | None,
+    legacy: tuple[str, ...],
+    entry_col: str | None,
+    cluster: str | tuple[str, ...] | None,
+    old: dict[str, Any],
+) -> tuple[str, str, str | None, str | tuple[str, ...] | None]:
+    """Map the older ``(start_col, stop_col, event_col, id_col=)`` spelling to the new one."""
+    if legacy:
+        if len(legacy) != 1 or entry_col is not None:
+            raise TypeError(f"{function}() takes (formula, data, duration_col, event_col)")
+        _options.warn_renamed(
+            function,
+            "(formula, data, start_col, stop_col, event_col)",
+            "(formula, data, duration_col, event_col, entry_col=...)",
+        )
+        entry_col, duration_col, event_col = duration_col, event_col, legacy[0]
+    if "id_col" in old:
+        cluster = old["id_col"] if cluster is None else cluster
+    if duration_col is None or event_col is None:
+        raise InputError(f"{function}: name duration_col and event_col")
+    if cluster is None:
+        raise InputError(f"{function}: name the child's column, cluster= (e.g. 'CHILD')")
+    return duration_col, event_col, entry_col, cluster
+
+
 def andersen_gill(
     formula: str,
     data: pd.DataFrame,
-    start_col: str,
-    stop_col: str,
-    event_col: str,
-    *,
-    id_col: str,
+    duration_col: str | None = None,
+    event_col: str | None = None,
+    *legacy: str,
+    entry_col: str | None = None,
+    cluster: str | tuple[str, ...] | None = None,
     **kwargs: Any,
 ) -> ModelResult:
-    """Andersen-Gill model with cluster-robust errors by ``id_col``.
+    """Andersen-Gill model: every re-entry an event, errors clustered by child.
 
-    Other options (``ties``, ``weights``, ``strata``) are passed to
-    :func:`reunistat.models.survival.cox`.
+    Parameters
+    ----------
+    formula : str
+        Covariates (``"~ x + ..."``).
+    data : pandas.DataFrame
+        One row per at-risk episode (e.g. from :func:`recurrent_episodes`).
+    duration_col, event_col : str
+        The episode's end (``stop_days``) and its 0/1 event.
+    entry_col : str
+        The episode's start (``start_days``): the data are ``(start, stop]``.
+    cluster : str or tuple of str
+        The child (cluster of the robust variance).
+    *legacy : str
+        The event column in the older positional spelling (see below).
+    **kwargs
+        Other options of :func:`reunistat.models.survival.cox` (``ties``,
+        ``weights``, ``strata``, ``vcov``). The older spelling
+        ``andersen_gill(formula, data, start_col, stop_col, event_col,
+        id_col=...)`` still works, with a :class:`DeprecationWarning`.
+
+    Returns
+    -------
+    ModelResult
+        ``model="andersen_gill"``.
     """
-    rhs = formula.split("~", 1)[1] if "~" in formula else formula
-    return cox(
-        f"{event_col} ~ {rhs}", data, stop_col, entry_col=start_col, cluster=id_col, **kwargs
+    old = _options.take_deprecated(
+        "andersen_gill",
+        {k: kwargs.pop(k) for k in ("id_col",) if k in kwargs},
+        {"id_col": "cluster="},
     )
+    duration_col, event_col, entry_col, cluster = _legacy_columns(
+        "andersen_gill", duration_col, event_col, legacy, entry_col, cluster, old
+    )
+    _, rhs = split_formula(formula)
+    res = cox(
+        f"~ {rhs}", data, duration_col, event_col, entry_col=entry_col, cluster=cluster, **kwargs
+    )
+    return restamp(res, "reunistat.models.survival.andersen_gill", "andersen_gill")
 
 
 def pwp(
     formula: str,
     data: pd.DataFrame,
-    start_col: str,
-    stop_col: str,
-    event_col: str,
-    *,
-    id_col: str,
-    order_col: str,
+    duration_col: str | None = None,
+    event_col: str | None = None,
+    *legacy: str,
+    entry_col: str | None = None,
+    cluster: str | tuple[str, ...] | None = None,
+    order_col: str | None = None,
     timescale: Literal["gap", "total"] = "gap",
     **kwargs: Any,
 ) -> ModelResult:
-    """Prentice-Williams-Peterson model: strata by event order, robust errors by id.
+    """Prentice-Williams-Peterson model: strata by event order, robust errors by child.
 
     Parameters
     ----------
@@ -97,29 +159,55 @@ def pwp(
         Covariates (``"~ x + ..."``).
     data : pandas.DataFrame
         One row per at-risk episode.
-    start_col, stop_col, event_col : str
-        The episode ``(start, stop]`` and its event indicator.
-    id_col : str
-        The child (cluster).
+    duration_col, event_col : str
+        The episode's end and its 0/1 event.
+    entry_col : str
+        The episode's start: the episode is ``(start, stop]``.
+    cluster : str or tuple of str
+        The child (cluster of the robust variance).
     order_col : str
-        The episode's order (1 for the first return home, ...).
+        The episode's order (1 for the first return home, ...): the strata.
     timescale : {"gap", "total"}
         Gap time (``stop - start``, clock reset at each return) or total time.
+    *legacy : str
+        The event column in the older positional spelling (see below).
     **kwargs
-        Passed to :func:`reunistat.models.survival.cox`.
+        Passed to :func:`reunistat.models.survival.cox`. The older spelling
+        ``pwp(formula, data, start_col, stop_col, event_col, id_col=...,
+        order_col=...)`` still works, with a :class:`DeprecationWarning`.
 
     Returns
     -------
     ModelResult
-        The stratified Cox fit.
+        The stratified Cox fit, ``model="pwp"``.
     """
     _data.check_choice("timescale", timescale, ("gap", "total"))
-    rhs = formula.split("~", 1)[1] if "~" in formula else formula
-    f = f"{event_col} ~ {rhs}"
+    old = _options.take_deprecated(
+        "pwp", {k: kwargs.pop(k) for k in ("id_col",) if k in kwargs}, {"id_col": "cluster="}
+    )
+    duration_col, event_col, entry_col, cluster = _legacy_columns(
+        "pwp", duration_col, event_col, legacy, entry_col, cluster, old
+    )
+    if order_col is None or entry_col is None:
+        raise InputError("pwp: name entry_col= (the episode start) and order_col= (its order)")
+    _, rhs = split_formula(formula)
+    f = f"~ {rhs}"
     if timescale == "gap":
         gap_col = "_gap_time"
+        _data.check_columns(data, [duration_col, entry_col], "pwp")
         d = data.assign(
-            **{gap_col: np.asarray(data[stop_col], float) - np.asarray(data[start_col], float)}
+            **{gap_col: np.asarray(data[duration_col], float) - np.asarray(data[entry_col], float)}
         )
-        return cox(f, d, gap_col, strata=order_col, cluster=id_col, **kwargs)
-    return cox(f, data, stop_col, entry_col=start_col, strata=order_col, cluster=id_col, **kwargs)
+        res = cox(f, d, gap_col, event_col, strata=order_col, cluster=cluster, **kwargs)
+    else:
+        res = cox(
+            f,
+            data,
+            duration_col,
+            event_col,
+            entry_col=entry_col,
+            strata=order_col,
+            cluster=cluster,
+            **kwargs,
+        )
+    return restamp(res, "reunistat.models.survival.pwp", "pwp", timescale=timescale)

@@ -18,9 +18,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reunistat.errors import InputError
 from reunistat.models.survival import _coxengine as engine
 from reunistat.models.survival import _data
 from reunistat.models.survival.cox import CoxState
+from reunistat.models.survival.km import km_steps
 from reunistat.results import ModelResult
 
 Transform = Literal["km", "identity", "rank", "log"]
@@ -28,16 +30,9 @@ Transform = Literal["km", "identity", "rank", "log"]
 
 def _km_left(stop: np.ndarray, event: np.ndarray, start: np.ndarray | None) -> np.ndarray:
     """Return ``1 - KM(t-)`` at each row's stop time (unweighted, unstratified)."""
-    uniq, idx = np.unique(stop, return_inverse=True)
-    k = uniq.shape[0]
-    d = np.bincount(idx, event.astype(float), k)
-    n_risk = np.cumsum(np.bincount(idx, minlength=k)[::-1])[::-1].astype(float)
-    if start is not None:  # rows whose entry is at or after t are not at risk at t
-        late = np.searchsorted(uniq, start, "right")  # not at risk at uniq[i] for i < late
-        n_risk -= np.cumsum(np.bincount(late, minlength=k + 1)[::-1])[::-1][1:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(np.where(n_risk > 0, 1 - d / n_risk, 1.0))
-    left = np.concatenate([[1.0], surv[:-1]])
+    steps = km_steps(stop, event.astype(np.int64), entry=start)
+    idx = np.searchsorted(steps.time, stop)
+    left = np.concatenate([[1.0], steps.surv[:-1]])
     return np.asarray(1 - left[idx])
 
 
@@ -70,7 +65,7 @@ def cox_zph(result: ModelResult, transform: Transform = "km") -> pd.DataFrame:
     _data.check_choice("transform", transform, ("km", "identity", "rank", "log"))
     st = result.extras.get("state")
     if not isinstance(st, CoxState):
-        raise ValueError("cox_zph needs a result of reunistat.models.survival.cox")
+        raise InputError("cox_zph needs a result of reunistat.models.survival.cox")
     prob, ev = st.problem, st.fit.last
     tt = _transform(st, transform)
     gtime = tt - tt[st.event].mean()
@@ -133,7 +128,7 @@ def split_episodes(
     """
     cut = np.unique(np.asarray(cuts, dtype=float))
     if cut.size == 0 or (cut <= 0).any():
-        raise ValueError("cuts must be positive times")
+        raise InputError("cuts must be positive times")
     stop = _data.durations(data, duration_col)
     start = np.zeros(len(stop)) if entry_col is None else _data.durations(data, entry_col)
     ev = _data.events(data, event_col)

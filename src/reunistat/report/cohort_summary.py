@@ -1,9 +1,12 @@
 """A readable summary of a derived cohort: counts and cumulative re-entry.
 
-The cumulative re-entry at each horizon is ``1 - S(h)`` with ``S`` the
+What ``reunistat cohort`` prints. It uses the survival models, so it sits in
+the reporting layer, after the models in the flow (it was
+``reunistat.cohort.summary``, which made the cohort import the models). The
+cumulative re-entry at each horizon is ``1 - S(h)`` with ``S`` the
 Kaplan-Meier estimate treating every end other than re-entry as censoring (the
-cause-specific view). It is a small vectorised estimator for the summary only;
-models live in :mod:`reunistat.models`.
+cause-specific view), from the package's one Kaplan-Meier kernel
+(:func:`reunistat.models.survival.km_steps`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from reunistat.horizons import DAYS_PER_MONTH, DAYS_PER_YEAR
+from reunistat.models.survival import horizon_table, km_steps
 
 if TYPE_CHECKING:
     from reunistat.cohort.derive import Cohort
@@ -27,15 +33,10 @@ def km_cumulative_reentry(
     [0.25, 0.625, 0.625]
     """
     t = np.asarray(days, dtype=float)
-    d = np.asarray(event, dtype=bool)
+    d = np.asarray(event, dtype=bool).astype(np.int64)
     if t.size == 0:
         return np.full(len(horizons), np.nan)
-    times, deaths = np.unique(t[d], return_counts=True)
-    at_risk = t.size - np.searchsorted(np.sort(t), times, side="left")
-    surv = np.cumprod(1.0 - deaths / at_risk)
-    idx = np.searchsorted(times, np.asarray(horizons, dtype=float), side="right") - 1
-    s_at = np.where(idx >= 0, surv[np.clip(idx, 0, None)] if surv.size else 1.0, 1.0)
-    return 1.0 - s_at
+    return km_steps(t, d).cumulative_incidence_at(horizons, hold_last=True)
 
 
 def reentry_summary(spells: pd.DataFrame, horizons_days: Sequence[int]) -> pd.DataFrame:
@@ -60,9 +61,9 @@ def reentry_summary(spells: pd.DataFrame, horizons_days: Sequence[int]) -> pd.Da
 
 def _horizon_label(days: int) -> str:
     if days % 365 == 0 or days in (2191, 2192, 1826, 1827, 730, 731, 1095, 1096, 1461):
-        return f"{round(days / 365.25)} year(s)"
+        return f"{round(days / DAYS_PER_YEAR)} year(s)"
     if days < 365:
-        return f"{round(days / 30.44)} month(s)"
+        return f"{round(days / DAYS_PER_MONTH)} month(s)"
     return f"{days} days"
 
 
@@ -70,20 +71,18 @@ def _curve_lines(sp: pd.DataFrame, horizons: Sequence[int]) -> list[str]:
     """Cumulative re-entry at the horizons, by reunistat.models.survival (KM and AJ)."""
     if sp.empty:
         return ["  cumulative re-entry: no spells"]
-    from reunistat.models.survival.km import horizon_table
-
-    km = horizon_table(sp, "days_followed", "reentered", horizons=horizons, method="km")
-    aj = horizon_table(sp, "days_followed", "event_type", horizons=horizons)
+    km = horizon_table(sp, "days_followed", "reentered", horizons_days=horizons, method="km")
+    aj = horizon_table(sp, "days_followed", "event_type", horizons_days=horizons)
     lines = [
         "  cumulative re-entry: Kaplan-Meier (18th birthday censored) [95% CI];"
         " Aalen-Johansen (18 as competing)"
     ]
     cols = zip(
         horizons,
-        km["cumulative_reentry"].to_numpy(float),
+        km["cumulative_incidence"].to_numpy(float),
         km["conf_low"].to_numpy(float),
         km["conf_high"].to_numpy(float),
-        aj["cumulative_reentry"].to_numpy(float),
+        aj["cumulative_incidence"].to_numpy(float),
         km["n_risk"].to_numpy(float),
         strict=True,
     )

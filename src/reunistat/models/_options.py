@@ -1,0 +1,161 @@
+"""The shared spelling of model options: deprecations, variance names, clusters.
+
+Every model function spells its options the same way (see
+:mod:`reunistat.models` for the list). Older spellings keep working for one
+release: :func:`take_deprecated` takes them out of ``**kwargs`` and warns with a
+:class:`DeprecationWarning` naming the new spelling; anything else left in
+``**kwargs`` is a :class:`TypeError`, as for any unknown keyword.
+
+Variance (``vcov=``) names follow pyfixest and R's ``sandwich``:
+
+``"model"``
+    The inverse information (model-based; R's default ``vcov``).
+``"HC0"``, ``"HC1"``
+    Heteroskedasticity-robust sandwich, without / with the ``n / (n - k)``
+    factor.
+``"CR0"``
+    Cluster-robust sandwich from the scores summed within each cluster, no
+    small-sample factor (R ``coxph(..., cluster = id)``; GEE's robust variance).
+``"CR1"``
+    Cluster-robust with the small-sample factor of ``sandwich::vcovCL``'s
+    default: ``G / (G - 1)`` for a glm (``glm`` type HC0), times ``(n - 1) /
+    (n - k)`` for a linear model (type HC1), as Stata.
+``"CR3"``
+    Cluster jackknife-type correction (for GEE: Mancl and DeRouen's
+    bias-reduced sandwich).
+``"fine-gray"``
+    Fine and Gray's (1999) sandwich with the term for the estimated censoring
+    distribution (``cmprsk::crr``), for :func:`~reunistat.models.survival.fine_gray`.
+
+``cluster=`` takes one column, or a tuple of columns for multiway clustering
+(Cameron, Gelbach and Miller 2011): the variance is the inclusion-exclusion sum
+``V(a) + V(b) - V(a, b)`` over the clusters and their intersections, each with
+its own small-sample factor; for clusters nested in another (children within
+authorities) it equals the outer cluster's variance.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reunistat.errors import InputError
+
+#: Every variance name a model accepts (each model accepts a subset).
+VCOV_NAMES = ("model", "HC0", "HC1", "CR0", "CR1", "CR3", "fine-gray")
+
+Cluster = str | tuple[str, ...] | None
+
+
+def warn_renamed(function: str, old: str, new: str, *, stacklevel: int = 3) -> None:
+    """Warn that ``old`` is deprecated in ``function`` in favour of ``new``."""
+    warnings.warn(
+        f"{function}: {old} is deprecated and will be removed in the next release; use {new}",
+        DeprecationWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def take_deprecated(
+    function: str, kwargs: dict[str, Any], renames: Mapping[str, str]
+) -> dict[str, Any]:
+    """Take the old spellings out of ``kwargs``, warn once each, return them by old name.
+
+    ``renames`` maps each old keyword to its new spelling (a keyword, or a
+    phrase such as ``"vcov='CR1'"``). A keyword that is neither is a
+    :class:`TypeError`, as Python raises for any unknown keyword.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     old = take_deprecated("f", {"group": "LA"}, {"group": "cluster"})
+    >>> old, w[0].category.__name__
+    ({'group': 'LA'}, 'DeprecationWarning')
+    """
+    unknown = [k for k in kwargs if k not in renames]
+    if unknown:
+        raise TypeError(f"{function}() got unexpected keyword argument(s) {unknown}")
+    out = {}
+    for old in list(kwargs):
+        warn_renamed(function, f"{old}=", renames[old], stacklevel=3)
+        out[old] = kwargs.pop(old)
+    return out
+
+
+def check_vcov(function: str, vcov: str, allowed: Sequence[str]) -> str:
+    """Raise an :class:`~reunistat.errors.InputError` when ``vcov`` is not allowed here."""
+    if vcov not in allowed:
+        raise InputError(f"{function}: vcov must be one of {list(allowed)}, got {vcov!r}")
+    return vcov
+
+
+def cluster_columns(cluster: Cluster) -> list[str]:
+    """Return the cluster column(s) as a list (empty for none)."""
+    if cluster is None:
+        return []
+    if isinstance(cluster, str):
+        return [cluster]
+    if isinstance(cluster, (tuple, list)) and all(isinstance(c, str) for c in cluster):
+        if not cluster:
+            raise InputError("cluster: give a column name or a tuple of column names")
+        return list(cluster)
+    raise InputError(f"cluster must be a column name or a tuple of them, got {cluster!r}")
+
+
+def cluster_label(cluster: Cluster) -> str:
+    """Return the cluster as shown in ``vcov_type``: ``LA`` or ``LA, CHILD``."""
+    return ", ".join(cluster_columns(cluster))
+
+
+def multiway(
+    data: pd.DataFrame,
+    cluster: Cluster,
+    variance: Callable[[np.ndarray, int], np.ndarray],
+    *,
+    sort: bool = True,
+) -> np.ndarray:
+    """Multiway cluster-robust variance by inclusion-exclusion over the cluster columns.
+
+    ``variance(codes, n_clusters)`` returns the one-way variance for integer
+    cluster codes (0..G-1) in the rows of ``data``; with one column this is
+    just that variance. ``sort`` orders the cluster codes by label (else by
+    first appearance); the variance is the same up to rounding.
+    """
+    cols = cluster_columns(cluster)
+    if not cols:
+        raise InputError("a cluster-robust variance needs cluster= a column or a tuple of them")
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        raise InputError(f"cluster column(s) {missing} not in the data")
+    total: np.ndarray | None = None
+    for r in range(1, len(cols) + 1):
+        for subset in itertools.combinations(cols, r):
+            sub = data[list(subset)]
+            if sub.isna().to_numpy().any():
+                raise InputError(f"cluster column(s) {list(subset)} have missing values")
+            raw: Any
+            if len(subset) == 1:
+                raw, uniq = pd.factorize(sub.iloc[:, 0], sort=sort)
+                n_cl = len(uniq)
+            else:
+                raw = sub.groupby(list(subset), sort=sort).ngroup().to_numpy()
+                n_cl = int(raw.max()) + 1
+            v = variance(np.asarray(raw, dtype=np.int64), n_cl)
+            sign = 1.0 if r % 2 == 1 else -1.0
+            total = sign * v if total is None else total + sign * v
+    assert total is not None
+    return total
+
+
+def formula_rhs_only(function: str, lhs: str | None, keyword: str) -> None:
+    """Warn when a formula names the outcome on its left side (use the keyword instead)."""
+    if lhs is not None:
+        what = f"a left side in the formula ({lhs!r} ~ ...)"
+        warn_renamed(function, what, f"{keyword}= and a formula '~ ...'", stacklevel=3)
