@@ -1,0 +1,266 @@
+"""Stack annual returns and clean them as sector analysts do, every row accounted for.
+
+An LA's return for a collection year holds every episode open at any time in
+the year, so an episode open at 31 March appears again, closed or still open,
+in the next return; LAs also correct earlier returns. Stacking keeps one row
+per key (episodes: LA, CHILD, DECOM; header: LA, CHILD) and counts every row
+read under exactly one of (:data:`REASONS`):
+
+``identical_dropped``
+    identical in every column to a row kept: a later return repeats it, or
+    the same file repeats it (of which :data:`IN_ONE_FILE`, ``identical_in_one_file``,
+    counts those repeated within one file: a fault of that file, not of stacking);
+``superseded``
+    the same key in a later return with other values, or an open copy of an
+    episode whose closed version is held (the closed, then latest, is kept);
+``decom_corrected``
+    episodes: open at the end of its last return, absent from the LA's next
+    return, which holds the child with an episode of the same RNE, LS and
+    PLACE starting on another day: the later return corrected DECOM and this
+    is the stale copy (liia-tools' rule 3);
+``deleted_in_next_return``
+    episodes: open at the end of its last return, absent from the LA's next
+    return, which holds the child's other episodes but no corrected copy: the
+    LA removed it (liia-tools' rule 3A);
+``rows_kept``
+    the rest.
+
+An open episode absent from the next return of an LA that does not hold the
+child at all is kept as it was and recorded as problem ``open_not_carried``
+(the child's care history stops; what happened is unknown). Two different
+rows for one key in one return are kept once (the last listed) and recorded
+as problem ``duplicate``. A header whose SEX, DOB or ETHNIC changes between
+consecutive returns keeps the latest and records a problem under DfE's rule
+number (``202`` SEX, ``203`` DOB, ``204`` ETHNIC; DfE compares each return
+with the year before, so only consecutive years are compared).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from reunistat.tables import schema
+from reunistat.tables.keys import CID, YEAR_COL
+from reunistat.tables.problems import empty_problems, problems_frame
+
+#: Internal columns: the index of the file a row came from, and its return's rank.
+FILE_COL: Final = "_FILE"
+ORDER_COL: Final = "_ORDER"
+#: What happens to a row read, in the order the rules apply (see the module docstring).
+REASONS: Final = (
+    "identical_dropped",
+    "superseded",
+    "decom_corrected",
+    "deleted_in_next_return",
+)
+#: Of ``identical_dropped``, the rows repeated within one file (not a separate reason).
+IN_ONE_FILE: Final = "identical_in_one_file"
+#: SEX codes before and after 2024-25 that mean the same (compared for rule 202).
+_SEX_SAME: Final = {"1": "M", "2": "F", "M": "M", "F": "F", "U": "U", "0": "U", "9": "U"}
+_HEADER_RULES: Final = (("SEX", "202"), ("DOB", "203"), ("ETHNIC", "204"))
+
+
+def key_of(table: str, df: pd.DataFrame) -> list[str]:
+    """Return the columns that identify one row of ``table`` (empty: rows have no key)."""
+    if table in ("header", "episodes"):
+        child = (
+            [CID] if CID in df.columns else (["LA", "CHILD"] if "LA" in df.columns else ["CHILD"])
+        )
+        return [*child, "DECOM"] if table == "episodes" else child
+    return {"npd": ["UPN"], "postcodes": ["HOME_POST"], "la": ["LA"]}.get(table, [])
+
+
+def value_columns(table: str, df: pd.DataFrame) -> list[str]:
+    """Columns compared to call two rows identical: declared ones, else every non-internal one."""
+    if table in schema.TABLES:
+        return [c.name for c in schema.TABLES[table] if c.name in df.columns]
+    return [c for c in df.columns if not str(c).startswith("_")]
+
+
+def _drop(df: pd.DataFrame, mask: np.ndarray, reason: str, log: list[pd.DataFrame]) -> pd.DataFrame:
+    if mask.any():
+        log.append(pd.DataFrame({FILE_COL: df.loc[mask, FILE_COL].to_numpy(), "reason": reason}))
+        return df.loc[~mask]
+    return df
+
+
+def _identical(
+    df: pd.DataFrame, key: list[str], cols: list[str], log: list[pd.DataFrame]
+) -> pd.DataFrame:
+    """Drop rows repeated in one file, then rows a later return repeats.
+
+    Whole rows are compared only where keys repeat (fast on millions of rows).
+    """
+    maybe = df.duplicated(subset=key or cols, keep=False).to_numpy()
+    if not maybe.any():
+        return df
+    sub = df.loc[maybe]
+    in_file = np.zeros(len(df), dtype=bool)
+    in_file[maybe] = sub.duplicated(subset=[*cols, FILE_COL], keep="first").to_numpy()
+    df = _drop(df, in_file, IN_ONE_FILE, log)
+    maybe = maybe[~in_file]
+    sub = df.loc[maybe].sort_values(ORDER_COL, kind="stable")
+    later = sub.duplicated(subset=cols, keep="last")
+    repeat = np.zeros(len(df), dtype=bool)
+    repeat[maybe] = later.reindex(df.index[maybe]).to_numpy()
+    return _drop(df, repeat, "identical_dropped", log)
+
+
+def _superseded(
+    df: pd.DataFrame, table: str, key: list[str], log: list[pd.DataFrame]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep one row per key (DEC filled, then latest return); report same-return clashes."""
+    rep = df.duplicated(subset=key, keep=False).to_numpy()
+    if not rep.any():
+        return df, empty_problems()
+    sub = df.loc[rep]
+    filled = sub["DEC"].notna() if "DEC" in sub.columns else pd.Series(True, index=sub.index)
+    clash = sub.assign(_f=filled).duplicated(subset=[*key, ORDER_COL, "_f"], keep=False)
+    problems = empty_problems()
+    if clash.any():
+        names = ["LA+CHILD" if k == CID else k for k in key]
+        detail = f"more than one different row for {'+'.join(names)} in one return"
+        column = "CHILD" if key[-1] == CID else key[-1]
+        problems = problems_frame(sub, clash.to_numpy(), table, column, "duplicate", detail=detail)
+    order = sub.assign(_f=filled).sort_values([*key, "_f", ORDER_COL], kind="stable")
+    older = order.duplicated(subset=key, keep="last").reindex(df.index[rep]).to_numpy()
+    mask = np.zeros(len(df), dtype=bool)
+    mask[rep] = older
+    return _drop(df, mask, "superseded", log), problems
+
+
+def _year_end(year: pd.Series) -> pd.Series:
+    y = year.astype("float64")
+    return pd.to_datetime(pd.DataFrame({"year": y.fillna(2000), "month": 3, "day": 31})).where(
+        y.notna()
+    )
+
+
+def _carried_over(
+    read: pd.DataFrame, kept: pd.DataFrame, log: list[pd.DataFrame]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Episodes open at the end of their last return but absent from the LA's next return."""
+    if YEAR_COL not in kept.columns or kept[YEAR_COL].isna().all() or CID not in kept.columns:
+        return kept, empty_problems()
+    la = read["LA"].astype(str) if "LA" in read.columns else pd.Series("", index=read.index)
+    la_years = set(zip(la, read[YEAR_COL].astype("float64"), strict=True))
+    k_la = kept["LA"].astype(str) if "LA" in kept.columns else pd.Series("", index=kept.index)
+    year = kept[YEAR_COL].astype("float64")
+    open_end = kept["DEC"].isna() | (kept["DEC"] > _year_end(kept[YEAR_COL]))
+    has_next = pd.Series(
+        [(a, y + 1) in la_years for a, y in zip(k_la, year, strict=True)], index=kept.index
+    )
+    cand = (open_end & year.notna() & has_next).to_numpy()
+    if not cand.any():
+        return kept, empty_problems()
+    c = kept.loc[cand, [CID, "DECOM", "RNE", "LS", "PLACE"]].assign(_next=year[cand] + 1)
+    nxt = read[[CID, "DECOM", "RNE", "LS", "PLACE"]].assign(_next=read[YEAR_COL].astype("float64"))
+    child_next = set(zip(nxt[CID], nxt["_next"], strict=True))
+    in_next = np.array([(i, y) in child_next for i, y in zip(c[CID], c["_next"], strict=True)])
+    same = c.reset_index().merge(nxt, on=[CID, "RNE", "LS", "PLACE", "_next"], suffixes=("", "_n"))
+    same = same[same["DECOM"] != same["DECOM_n"]]
+    corrected = c.index.isin(same["index"])
+    drop_corr = np.zeros(len(kept), dtype=bool)
+    drop_corr[np.flatnonzero(cand)[corrected]] = True
+    drop_del = np.zeros(len(kept), dtype=bool)
+    drop_del[np.flatnonzero(cand)[in_next & ~corrected]] = True
+    vanished = np.zeros(len(kept), dtype=bool)
+    vanished[np.flatnonzero(cand)[~in_next]] = True
+    problems = empty_problems()
+    if vanished.any():
+        detail = (
+            "open at the end of its last return and absent from the LA's next return, which "
+            "does not hold the child: the care history stops, what happened is unknown"
+        )
+        problems = problems_frame(
+            kept, vanished, "episodes", "DEC", "open_not_carried", detail=detail
+        )
+    kept = _drop(kept, drop_corr, "decom_corrected", log)
+    kept = _drop(kept, drop_del[~drop_corr], "deleted_in_next_return", log)
+    return kept, problems
+
+
+def header_changes(read: pd.DataFrame) -> pd.DataFrame:
+    """Problems for SEX, DOB or ETHNIC changing between consecutive returns (DfE 202-204)."""
+    if YEAR_COL not in read.columns or CID not in read.columns or read[YEAR_COL].isna().all():
+        return empty_problems()
+    h = read.loc[read[YEAR_COL].notna()].sort_values([CID, YEAR_COL], kind="stable")
+    h = h.drop_duplicates([CID, YEAR_COL], keep="last")
+    prev = h.groupby(CID, sort=False).shift(1)
+    consecutive = (h[YEAR_COL] - prev[YEAR_COL] == 1).fillna(False).to_numpy(dtype=bool)
+    out = []
+    for col, rule in _HEADER_RULES:
+        if col not in h.columns:
+            continue
+        now, before = h[col], prev[col]
+        if col == "SEX":
+            now = now.map(lambda v: _SEX_SAME.get(str(v).strip().upper(), v))
+            before = before.map(lambda v: _SEX_SAME.get(str(v).strip().upper(), v))
+        changed = consecutive & (now.notna() & before.notna() & (now != before)).to_numpy()
+        if changed.any():
+            p = h.loc[changed].copy()
+            p[col] = [
+                f"{b} ({int(yb)}) -> {a} ({int(ya)})"
+                for b, yb, a, ya in zip(
+                    prev.loc[changed, col],
+                    prev.loc[changed, YEAR_COL],
+                    p[col],
+                    p[YEAR_COL],
+                    strict=True,
+                )
+            ]
+            detail = (
+                f"{col} changed between consecutive returns (DfE rule {rule}); the latest is kept"
+            )
+            out.append(problems_frame(p, np.ones(len(p), bool), "header", col, rule, detail=detail))
+    return pd.concat(out, ignore_index=True) if out else empty_problems()
+
+
+def stack_table(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Stack and clean one table read from one or several files and returns.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Parsed rows of every file of the table, with :data:`FILE_COL`,
+        :data:`ORDER_COL` (the rank of the return: later is larger) and
+        :data:`~reunistat.tables.keys.YEAR_COL`.
+    table : str
+        Its name (the key and the cleaning rules depend on it).
+
+    Returns
+    -------
+    table : DataFrame
+        One row per key; internal columns dropped except ``YEAR_COL``.
+    dropped : DataFrame
+        Per file (:data:`FILE_COL`) the rows dropped for each of :data:`REASONS`,
+        and :data:`IN_ONE_FILE` (part of ``identical_dropped``).
+    problems : DataFrame
+    """
+    log: list[pd.DataFrame] = []
+    read = df
+    key = key_of(table, df)
+    df = _identical(df, key, value_columns(table, df), log)
+    problems = [empty_problems()]
+    if key:
+        df, p = _superseded(df, table, key, log)
+        problems.append(p)
+    if table == "episodes":
+        df, p = _carried_over(read, df, log)
+        problems.append(p)
+    if table == "header":
+        problems.append(header_changes(read))
+    dropped = (
+        pd.concat(log, ignore_index=True).groupby([FILE_COL, "reason"]).size().unstack(fill_value=0)
+        if log
+        else pd.DataFrame()
+    )
+    dropped = dropped.reindex(columns=[*REASONS, IN_ONE_FILE], fill_value=0)
+    dropped["identical_dropped"] += dropped[IN_ONE_FILE]
+    nonempty = [p for p in problems if not p.empty]
+    probs = pd.concat(nonempty, ignore_index=True) if nonempty else empty_problems()
+    df = df.drop(columns=[FILE_COL, ORDER_COL]).reset_index(drop=True)
+    return df, dropped, probs
