@@ -174,7 +174,8 @@ def _check_order(table: str, parts: list[_Part]) -> None:
         raise ReadError(
             f"{len(parts)} files hold table {table} and the collection year of "
             f"{', '.join(no_year)} cannot be known, so neither can their order; put the year in "
-            f"each file name ({table}_2019.csv) or folder (2019/{table}.csv), or add a YEAR column"
+            f"each file name ({table}_2019.csv) or folder (2019/{table}.csv), or add a YEAR column "
+            "(if they are one return in two forms, such as XML and CSV, keep one)"
         )
     seen: dict[int, str] = {}
     for p in parts:
@@ -236,7 +237,7 @@ def _stacking_row(p: _Part, dropped: pd.DataFrame, i: int) -> dict[str, object]:
         "table": p.raw.table,
         "file": str(f.path),
         "sheet": p.raw.sheet,
-        "year": int(years[0]) if len(years) == 1 else (None if not len(years) else "several"),
+        "year": int(years[0]) if len(years) == 1 else ("" if not len(years) else "several"),
         "year_from": p.year_from,
         "format": f.format,
         "encoding": p.raw.encoding,
