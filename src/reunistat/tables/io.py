@@ -141,7 +141,7 @@ def _row_years(raw: Raw, df: pd.DataFrame) -> tuple[pd.Series, str, pd.DataFrame
         if found.year is not None and (years.dropna() != found.year).any():
             raise ReadError(
                 f"{found.path}: its {found.year_from} says {found.year} but column {cols[0]} "
-                f"holds {sorted(set(years.dropna()) - {found.year})}; make them agree"
+                f"holds {sorted({int(y) for y in years.dropna()} - {found.year})}; make them agree"
             )
         if years.notna().any():
             if found.year is not None:
