@@ -31,7 +31,14 @@ from reunistat.tables.formats import Raw, read_found
 from reunistat.tables.keys import CID, UID, YEAR_COL, child_uid, has_la
 from reunistat.tables.parse import as_int, declared_names, parse_table, require_columns
 from reunistat.tables.problems import empty_problems, problems_frame
-from reunistat.tables.stack import FILE_COL, IN_ONE_FILE, ORDER_COL, REASONS, stack_table
+from reunistat.tables.stack import (
+    CLOSED_BY_NEXT,
+    FILE_COL,
+    IN_ONE_FILE,
+    ORDER_COL,
+    REASONS,
+    stack_table,
+)
 
 __all__ = [
     "FILE_COLUMNS",
@@ -54,6 +61,7 @@ STACKING_COLUMNS: Final = (
     *REASONS,
     "rows_kept",
     IN_ONE_FILE,
+    CLOSED_BY_NEXT,
 )
 #: Columns of :attr:`Extract.files`: one row per file (or sheet) read.
 FILE_COLUMNS: Final = (
@@ -101,7 +109,9 @@ class Extract:
         (``identical_dropped``, ``superseded``, ``decom_corrected``,
         ``deleted_in_next_return``) and ``rows_kept``: ``rows_read`` is their
         sum. ``identical_in_one_file`` is the part of ``identical_dropped``
-        repeated within one file (a fault of the file).
+        repeated within one file (a fault of the file). ``closed_by_next_episode``
+        (per table) counts kept episodes repaired: open at the end of their last
+        return, absent from the next, closed on the next episode's DECOM (X1).
     other : dict of str to DataFrame
         The 903 tables not declared in the schema (uasc, missing, reviews, oc2,
         oc3, ad1, placed_for_adoption, previous_permanence, sw_episodes,
@@ -258,6 +268,7 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
     first = 0
     rows, probs = [], []
     concat = {}
+    closed: dict[str, int] = {}
     for name, parts in by_table.items():
         concat[name] = _concat(parts, first)
         first += len(parts)
@@ -269,20 +280,23 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
         stacked[name] = df[[c for c in df.columns if c not in internal] + internal]
         probs.append(p)
         rows += [_stacking_row(part, dropped, first + i) for i, part in enumerate(parts)]
+        closed[name] = int(dropped.attrs.get(CLOSED_BY_NEXT, 0))
         first += len(parts)
     nonempty = [p for p in probs if not p.empty]
     files = pd.DataFrame(rows, columns=list(FILE_COLUMNS))
     return Extract(
         tables={k: v for k, v in stacked.items() if k in schema.TABLES},
         problems=pd.concat(nonempty, ignore_index=True) if nonempty else empty_problems(),
-        stacking=_by_table(files, by_table),
+        stacking=_by_table(files, by_table, closed),
         files=files,
         other={k: v for k, v in stacked.items() if k not in schema.TABLES},
         not_used=pd.DataFrame(not_used, columns=list(NOT_USED_COLUMNS)),
     )
 
 
-def _by_table(files: pd.DataFrame, by_table: Mapping[str, list[_Part]]) -> pd.DataFrame:
+def _by_table(
+    files: pd.DataFrame, by_table: Mapping[str, list[_Part]], closed: Mapping[str, int]
+) -> pd.DataFrame:
     """The per-file counts summed per table, with the number of files and the years."""
     counts = ["rows_read", *REASONS, "rows_kept", IN_ONE_FILE]
     out = files.groupby("table", sort=False)[counts].sum().reset_index()
@@ -295,6 +309,7 @@ def _by_table(files: pd.DataFrame, by_table: Mapping[str, list[_Part]]) -> pd.Da
         return str(ys[0]) if len(ys) == 1 else f"{ys[0]}-{ys[-1]}"
 
     out.insert(2, "years", out["table"].map(years))
+    out[CLOSED_BY_NEXT] = out["table"].map(closed).fillna(0).astype(int)
     return out[list(STACKING_COLUMNS)]
 
 

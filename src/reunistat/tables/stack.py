@@ -20,14 +20,19 @@ read under exactly one of (:data:`REASONS`):
     is the stale copy (liia-tools' rule 3);
 ``deleted_in_next_return``
     episodes: open at the end of its last return, absent from the LA's next
-    return, which holds the child's other episodes but no corrected copy: the
-    LA removed it (liia-tools' rule 3A);
+    return, and the child's episode before it comes from a later return (the
+    later return rewrote the child's history: liia-tools' rule 3A);
 ``rows_kept``
     the rest.
 
-An open episode absent from the next return of an LA that does not hold the
-child at all is kept as it was and recorded as problem ``open_not_carried``
-(the child's care history stops; what happened is unknown). Two different
+An open episode absent from the LA's next return, neither corrected nor
+rewritten, that the child's next episode continues (RNE not S) is kept and
+closed on that episode's DECOM with REC X1 (liia-tools' rule 1; counted as
+:data:`CLOSED_BY_NEXT`, a repair of a kept row). Any other open episode absent
+from the next return (the child absent from it, or re-entering with RNE S) is
+kept as it was and recorded as problem ``open_not_carried``: what happened is
+unknown (liia-tools closes it with the invalid code E99; the validation rules
+decide). Two different
 rows for one key in one return are kept once (the last listed) and recorded
 as problem ``duplicate``. A header whose SEX, DOB or ETHNIC changes between
 consecutive returns keeps the latest and records a problem under DfE's rule
@@ -58,6 +63,8 @@ REASONS: Final = (
 )
 #: Of ``identical_dropped``, the rows repeated within one file (not a separate reason).
 IN_ONE_FILE: Final = "identical_in_one_file"
+#: Episodes kept but repaired: closed (DEC = next DECOM, REC = X1) by the child's next episode.
+CLOSED_BY_NEXT: Final = "closed_by_next_episode"
 #: SEX codes before and after 2024-25 that mean the same (compared for rule 202).
 _SEX_SAME: Final = {"1": "M", "2": "F", "M": "M", "F": "F", "U": "U", "0": "U", "9": "U"}
 _HEADER_RULES: Final = (("SEX", "202"), ("DOB", "203"), ("ETHNIC", "204"))
@@ -139,12 +146,29 @@ def _year_end(year: pd.Series) -> pd.Series:
     )
 
 
+def _neighbours(kept: pd.DataFrame, rows: np.ndarray) -> tuple[pd.Series, pd.Series]:
+    """For the kept rows at positions ``rows``: the child's previous and next episode's row label."""
+    order = kept.sort_values([CID, "DECOM"], kind="stable")
+    same_prev = order[CID].eq(order[CID].shift(1))
+    same_next = order[CID].eq(order[CID].shift(-1))
+    labels = pd.Series(order.index, index=order.index)
+    prev = labels.shift(1).where(same_prev)
+    nxt = labels.shift(-1).where(same_next)
+    at = kept.index[rows]
+    return prev.reindex(at), nxt.reindex(at)
+
+
 def _carried_over(
     read: pd.DataFrame, kept: pd.DataFrame, log: list[pd.DataFrame]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Episodes open at the end of their last return but absent from the LA's next return."""
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Episodes open at the end of their last return but absent from the LA's next return.
+
+    Returns the episodes, the problems (``open_not_carried``) and the number of
+    episodes closed by the child's next episode (liia-tools' rule 1).
+    """
+    none = (kept, empty_problems(), 0)
     if YEAR_COL not in kept.columns or kept[YEAR_COL].isna().all() or CID not in kept.columns:
-        return kept, empty_problems()
+        return none
     la = read["LA"].astype(str) if "LA" in read.columns else pd.Series("", index=read.index)
     la_years = set(zip(la, read[YEAR_COL].astype("float64"), strict=True))
     k_la = kept["LA"].astype(str) if "LA" in kept.columns else pd.Series("", index=kept.index)
@@ -153,34 +177,45 @@ def _carried_over(
     has_next = pd.Series(
         [(a, y + 1) in la_years for a, y in zip(k_la, year, strict=True)], index=kept.index
     )
-    cand = (open_end & year.notna() & has_next).to_numpy()
-    if not cand.any():
-        return kept, empty_problems()
-    c = kept.loc[cand, [CID, "DECOM", "RNE", "LS", "PLACE"]].assign(_next=year[cand] + 1)
-    nxt = read[[CID, "DECOM", "RNE", "LS", "PLACE"]].assign(_next=read[YEAR_COL].astype("float64"))
+    cand = np.flatnonzero((open_end & year.notna() & has_next).to_numpy())
+    if not len(cand):
+        return none
+    cols = [CID, "DECOM", "RNE", "LS", "PLACE"]
+    c = kept.iloc[cand][cols].assign(_next=year.iloc[cand] + 1)
+    nxt = read[cols].assign(_next=read[YEAR_COL].astype("float64"))
     child_next = set(zip(nxt[CID], nxt["_next"], strict=True))
     in_next = np.array([(i, y) in child_next for i, y in zip(c[CID], c["_next"], strict=True)])
     same = c.reset_index().merge(nxt, on=[CID, "RNE", "LS", "PLACE", "_next"], suffixes=("", "_n"))
-    same = same[same["DECOM"] != same["DECOM_n"]]
-    corrected = c.index.isin(same["index"])
-    drop_corr = np.zeros(len(kept), dtype=bool)
-    drop_corr[np.flatnonzero(cand)[corrected]] = True
-    drop_del = np.zeros(len(kept), dtype=bool)
-    drop_del[np.flatnonzero(cand)[in_next & ~corrected]] = True
+    corrected = c.index.isin(same.loc[same["DECOM"] != same["DECOM_n"], "index"])
+    prev, after = _neighbours(kept, cand)
+    prev_year = kept[YEAR_COL].reindex(prev.to_numpy()).to_numpy(dtype="float64", na_value=np.nan)
+    rewritten = (prev_year > year.iloc[cand].to_numpy()) & in_next & ~corrected
+    after_rne = kept["RNE"].reindex(after.to_numpy()).to_numpy(dtype=object)
+    closes = in_next & ~corrected & ~rewritten & pd.notna(after).to_numpy()
+    closes &= pd.Series(after_rne).notna().to_numpy() & (after_rne != "S")
+    kept = kept.copy()
+    if closes.any():
+        at = kept.index[cand[closes]]
+        kept.loc[at, "DEC"] = kept.loc[after.to_numpy()[closes], "DECOM"].to_numpy()
+        kept.loc[at, "REC"] = "X1"
     vanished = np.zeros(len(kept), dtype=bool)
-    vanished[np.flatnonzero(cand)[~in_next]] = True
+    vanished[cand[~(corrected | rewritten | closes)]] = True
     problems = empty_problems()
     if vanished.any():
         detail = (
             "open at the end of its last return and absent from the LA's next return, which "
-            "does not hold the child: the care history stops, what happened is unknown"
+            "holds no corrected copy and no continuation: what happened is unknown"
         )
         problems = problems_frame(
             kept, vanished, "episodes", "DEC", "open_not_carried", detail=detail
         )
+    drop_corr = np.zeros(len(kept), dtype=bool)
+    drop_corr[cand[corrected]] = True
+    drop_rew = np.zeros(len(kept), dtype=bool)
+    drop_rew[cand[rewritten]] = True
     kept = _drop(kept, drop_corr, "decom_corrected", log)
-    kept = _drop(kept, drop_del[~drop_corr], "deleted_in_next_return", log)
-    return kept, problems
+    kept = _drop(kept, drop_rew[~drop_corr], "deleted_in_next_return", log)
+    return kept, problems, int(closes.sum())
 
 
 def header_changes(read: pd.DataFrame) -> pd.DataFrame:
@@ -248,8 +283,9 @@ def stack_table(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFram
     if key:
         df, p = _superseded(df, table, key, log)
         problems.append(p)
+    closed = 0
     if table == "episodes":
-        df, p = _carried_over(read, df, log)
+        df, p, closed = _carried_over(read, df, log)
         problems.append(p)
     if table == "header":
         problems.append(header_changes(read))
@@ -260,6 +296,7 @@ def stack_table(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFram
     )
     dropped = dropped.reindex(columns=[*REASONS, IN_ONE_FILE], fill_value=0)
     dropped["identical_dropped"] += dropped[IN_ONE_FILE]
+    dropped.attrs[CLOSED_BY_NEXT] = closed
     nonempty = [p for p in problems if not p.empty]
     probs = pd.concat(nonempty, ignore_index=True) if nonempty else empty_problems()
     df = df.drop(columns=[FILE_COL, ORDER_COL]).reset_index(drop=True)
