@@ -147,7 +147,7 @@ def _year_end(year: pd.Series) -> pd.Series:
 
 
 def _neighbours(kept: pd.DataFrame, rows: np.ndarray) -> tuple[pd.Series, pd.Series]:
-    """For the kept rows at positions ``rows``: the child's previous and next episode's row label."""
+    """For the kept rows at positions ``rows``: the labels of the child's episodes around them."""
     order = kept.sort_values([CID, "DECOM"], kind="stable")
     same_prev = order[CID].eq(order[CID].shift(1))
     same_next = order[CID].eq(order[CID].shift(-1))
