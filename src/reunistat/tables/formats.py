@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
 from reunistat.errors import ReadError
@@ -52,6 +53,8 @@ class Raw:
         ``cp1252``, ``utf_16``...).
     numeric_as : {"excel", "stata", "none"}
         How numbers in a date column are to be read.
+    clean_text : bool
+        Whether every column is already text, trimmed, blanks as None (CSV, XML).
     """
 
     table: str
@@ -60,7 +63,7 @@ class Raw:
     sheet: str = ""
     encoding: str = ""
     numeric_as: NumericAs = "none"
-    notes: list[str] = field(default_factory=list)
+    clean_text: bool = False
 
 
 def clean_names(df: pd.DataFrame, file: Path | str) -> pd.DataFrame:
@@ -162,8 +165,23 @@ def read_csv(path: Path) -> tuple[pd.DataFrame, str]:
         if "columns" in str(err):
             raise _ragged_line(data.decode("utf-8"), delimiter, path) from err
         raise ReadError(f"{path}: not a well-formed CSV file ({err})") from err
-    df = table.to_pandas()
-    return df, encoding
+    return _text_frame(table), encoding
+
+
+def _text_frame(table: object) -> pd.DataFrame:
+    """Arrow string columns as trimmed Python strings, blanks as None (via a dictionary: fast)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    assert isinstance(table, pa.Table)
+    out = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        enc = pc.utf8_trim_whitespace(col).combine_chunks().dictionary_encode()
+        idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+        words = np.asarray(enc.dictionary.to_pylist() + [None], dtype=object)
+        words[:-1][words[:-1] == ""] = None
+        out[name] = words[idx]
+    return pd.DataFrame(out, columns=table.column_names)
 
 
 # ---------------------------------------------------------------------------
@@ -245,11 +263,14 @@ def read_found(found: Found) -> tuple[list[Raw], list[str]]:
         return raws, [f"{path} sheet {s!r}: not a table name" for s in unused]
     if found.format == "xml":
         tables = xml903.read_xml(path)
-        return [Raw(t, clean_names(df, path), found, "", "utf-8") for t, df in tables.items()], []
+        return [
+            Raw(t, clean_names(df, path), found, "", "utf-8", clean_text=True)
+            for t, df in tables.items()
+        ], []
     assert found.table is not None
     if found.format == "csv":
         df, enc = read_csv(path)
-        return [Raw(found.table, clean_names(df, path), found, "", enc)], []
+        return [Raw(found.table, clean_names(df, path), found, "", enc, clean_text=True)], []
     if path.stat().st_size == 0:
         raise ReadError(f"{path}: the file is empty; export the table again")
     if found.format == "stata":

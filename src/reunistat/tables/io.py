@@ -166,7 +166,7 @@ def _parse_part(raw: Raw) -> tuple[_Part, pd.DataFrame]:
     df = declared_names(raw.frame, raw.table)
     require_columns(df, raw.table, file)
     years, year_from, df = _row_years(raw, df)
-    parsed, problems = parse_table(df, raw.table, file, raw.numeric_as)
+    parsed, problems = parse_table(df, raw.table, file, raw.numeric_as, raw.clean_text)
     order = years.astype("float64").fillna(-1.0)
     return _Part(raw, parsed, years, year_from, order), problems
 
@@ -230,7 +230,7 @@ def _add_child_keys(header: pd.DataFrame, episodes: pd.DataFrame) -> None:
 def _concat(parts: list[_Part], first: int) -> pd.DataFrame:
     frames = []
     for i, p in enumerate(parts):
-        f = p.frame.copy()
+        f = p.frame  # owned by the reader: columns are added in place
         f[FILE_COL] = first + i
         f[YEAR_COL] = p.years.to_numpy()
         f[ORDER_COL] = p.order.to_numpy()

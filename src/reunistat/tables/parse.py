@@ -99,7 +99,11 @@ def _bad_rows(
 
 
 def parse_table(
-    df: pd.DataFrame, table: str, file: str = "", numeric_as: NumericAs = "none"
+    df: pd.DataFrame,
+    table: str,
+    file: str = "",
+    numeric_as: NumericAs = "none",
+    clean_text: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Parse one raw table by its declaration; return it and its parsing problems.
 
@@ -107,8 +111,9 @@ def parse_table(
     are kept as text. A date column in two formats is a
     :class:`~reunistat.errors.ReadError`; a single value that is no date is
     problem ``bad_date`` (blank in the table), a non-whole number problem ``code``.
+    ``clean_text`` says the text columns are already trimmed with blanks as None.
     """
-    out = df.copy()
+    out = df.copy(deep=False)  # columns are replaced, never written into
     probs = []
     declared = schema.TABLES.get(table, ())
     kinds = {c.name: c.kind for c in declared}
@@ -132,7 +137,7 @@ def parse_table(
                 probs.append(
                     _bad_rows(out, raw, bad, table, name, rule="code", detail="not a whole number")
                 )
-        else:
+        elif not clean_text:
             out[name] = as_text(raw)
     problems = pd.concat(probs, ignore_index=True) if probs else empty_problems()
     return out, problems
