@@ -178,7 +178,7 @@ def _text_frame(table: object) -> pd.DataFrame:
     for name, col in zip(table.column_names, table.columns, strict=True):
         enc = pc.utf8_trim_whitespace(col).combine_chunks().dictionary_encode()
         idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
-        words = np.asarray(enc.dictionary.to_pylist() + [None], dtype=object)
+        words = np.asarray([*enc.dictionary.to_pylist(), None], dtype=object)
         words[:-1][words[:-1] == ""] = None
         out[name] = words[idx]
     return pd.DataFrame(out, columns=table.column_names)
