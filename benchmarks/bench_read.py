@@ -1,0 +1,160 @@
+"""Time reading the national synthetic extract as CSV vs Parquet, alone and with the cohort.
+
+Run (after ``reunistat synth --out /tmp/nat --csv``, about 15 s on an idle machine):
+``.venv/bin/python benchmarks/bench_read.py --data /tmp/nat [--repeats 3]``
+
+Two folders of symbolic links are made beside the data, one with the CSV files
+only and one with the Parquet files only, so each run reads one format. Each
+run is a fresh subprocess (``read_extract`` then ``build_cohort``, timed
+apart), so its peak memory is the child's own maximum resident set size. The
+machine is shared: the median of the repeats is reported beside every run,
+with the load average before and after. The issue's goal: CSV read + cohort
+within 1.5 times the Parquet path.
+
+Results go to benchmarks/results/read.json and read.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+TABLES = ("header", "episodes", "cin", "npd", "postcodes", "la")
+CHILD = """
+import json, resource, sys, time
+from reunistat.cohort import CohortConfig, build_cohort
+from reunistat.tables import read_extract
+folder, data_end = sys.argv[1], sys.argv[2]
+t0 = time.perf_counter()
+x = read_extract(folder)
+t1 = time.perf_counter()
+c = build_cohort(x, CohortConfig(data_end=data_end))
+t2 = time.perf_counter()
+print(json.dumps({"read_s": t1 - t0, "cohort_s": t2 - t1, "total_s": t2 - t0,
+                  "episodes": int(x.stacking.set_index("table").loc["episodes", "rows_read"]),
+                  "spells": len(c.spells),
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def folders(data: Path) -> dict[str, Path]:
+    """Make ``DATA-csv`` and ``DATA-parquet``: links to the files of one format."""
+    out = {}
+    for fmt in ("csv", "parquet"):
+        d = data.parent / f"{data.name}-{fmt}"
+        d.mkdir(exist_ok=True)
+        for t in TABLES:
+            link = d / f"{t}.{fmt}"
+            if not link.exists():
+                link.symlink_to((data / f"{t}.{fmt}").resolve())
+        out[fmt] = d
+    return out
+
+
+def run_once(folder: Path, data_end: str) -> dict:
+    env = {**os.environ}
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(folder), data_end],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import pandas
+    import pyarrow
+
+    import reunistat
+
+    return {
+        "python": platform.python_version(),
+        "reunistat": reunistat.__version__,
+        "pandas": pandas.__version__,
+        "numpy": numpy.__version__,
+        "pyarrow": pyarrow.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=Path("/tmp/nat"))
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    data_end = json.loads((args.data / "truth.json").read_text())["data_end"]
+    paths = folders(args.data)
+    load_before = os.getloadavg()
+    runs: dict[str, list[dict]] = {fmt: [] for fmt in paths}
+    for _ in range(args.repeats):  # interleaved, so a change of load hits both formats
+        for fmt, folder in paths.items():
+            runs[fmt].append(run_once(folder, data_end))
+            print(fmt, runs[fmt][-1], flush=True)
+    load_after = os.getloadavg()
+    med = {
+        fmt: {k: statistics.median(r[k] for r in rs) for k in ("read_s", "cohort_s", "total_s")}
+        | {"peak_rss_mib": max(r["peak_rss_mib"] for r in rs)}
+        for fmt, rs in runs.items()
+    }
+    ratio = med["csv"]["total_s"] / med["parquet"]["total_s"]
+    result = {
+        "command": f"benchmarks/bench_read.py --data {args.data} --repeats {args.repeats}",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "versions": versions(),
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "episodes": runs["csv"][0]["episodes"],
+        "spells": runs["csv"][0]["spells"],
+        "median": med,
+        "csv_over_parquet_total": ratio,
+        "runs": runs,
+    }
+    res = HERE / "results"
+    (res / "read.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [
+        "# Reading the national synthetic extract: CSV vs Parquet",
+        "",
+        f"`{result['command']}` on {result['date']}; "
+        + ", ".join(f"{k} {v}" for k, v in result["versions"].items())
+        + ".",
+        f"Load average (1, 5, 15 min) before {tuple(round(x, 1) for x in load_before)}, "
+        f"after {tuple(round(x, 1) for x in load_after)}: the machine is shared, times are "
+        "medians of the repeats and move with the load; the ratio is the figure to read.",
+        "",
+        f"{result['episodes']:,} episode rows, {result['spells']:,} spells.",
+        "",
+        "| format | read (s) | cohort (s) | read + cohort (s) | peak RSS (MiB) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for fmt, m in med.items():
+        lines.append(
+            f"| {fmt} | {m['read_s']:.1f} | {m['cohort_s']:.1f} | {m['total_s']:.1f} "
+            f"| {m['peak_rss_mib']:.0f} |"
+        )
+    lines += [
+        "",
+        f"CSV read + cohort / Parquet read + cohort: **{ratio:.2f}** (goal: at most 1.5).",
+        "",
+        "Every run (s): "
+        + "; ".join(
+            f"{fmt} " + ", ".join(f"{r['total_s']:.1f}" for r in rs) for fmt, rs in runs.items()
+        ),
+        "",
+    ]
+    (res / "read.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
