@@ -106,7 +106,7 @@ def test_duplicate_rows_in_one_file(tmp_path: Path):
     assert (c["rows_read"], c["identical_in_one_file"], c["identical_dropped"]) == (3, 2, 2)
 
 
-def test_header_changes_between_returns_keep_the_latest(tmp_path: Path):
+def test_header_changes_keep_the_latest_and_every_return_is_kept_for_validation(tmp_path):
     write_returns(
         tmp_path,
         {2019: [ep("A", "01/02/2019")], 2020: [ep("A", "01/02/2019")]},
@@ -114,19 +114,19 @@ def test_header_changes_between_returns_keep_the_latest(tmp_path: Path):
     )
     x = read_extract(tmp_path)
     h = x.tables["header"]
-    assert h[["SEX", "DOB"]].values.tolist() == [["2", pd.Timestamp("2005-01-02")]]
-    p = x.problems.set_index("rule")
-    assert p.loc["202", "value"] == "1 (2019) -> 2 (2020)"
-    assert p.loc["203", "column"] == "DOB" and "DfE rule 203" in p.loc["203", "detail"]
+    assert h[["SEX", "DOB", "_COLLECTION_YEAR"]].values.tolist() == [
+        ["2", pd.Timestamp("2005-01-02"), 2020]
+    ]
+    # DfE 202-204 are validation's: it gets every return's rows before stacking
+    r = x.returns["header"]
+    assert r[["SEX", "_COLLECTION_YEAR"]].values.tolist() == [["1", 2019], ["2", 2020]]
+    assert r["DOB"].tolist() == [pd.Timestamp("2005-01-01"), pd.Timestamp("2005-01-02")]
+    assert len(x.returns["episodes"]) == 2
 
 
-def test_sex_recoded_in_2024_25_is_no_change(tmp_path: Path):
-    write_returns(
-        tmp_path,
-        {2024: [ep("A", "01/02/2024")], 2025: [ep("A", "01/02/2024")]},
-        header={2024: "A,1,01/01/2005,WBRI,,,\n", 2025: "A,M,01/01/2005,WBRI,,,\n"},
-    )
-    assert read_extract(tmp_path).problems.empty
+def test_no_returns_kept_for_a_single_return(tmp_path: Path):
+    write_returns(tmp_path, {2019: [ep("A", "01/02/2019")]})
+    assert read_extract(tmp_path).returns == {}
 
 
 def test_flow_shows_the_stacking_reasons(tmp_path: Path):

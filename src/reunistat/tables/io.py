@@ -118,6 +118,10 @@ class Extract:
         dolo), column names upper-cased, dates parsed, identical rows dropped.
     not_used : DataFrame
         Files, subfolders and sheets not read, with the reason (:data:`NOT_USED_COLUMNS`).
+    returns : dict of str to DataFrame
+        When header or episodes come from two collection years or more: their
+        rows of every return before stacking (parsed, with ``YEAR_COL``), for
+        the rules between returns (DfE 502, 503, 202-204); else empty.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -126,6 +130,7 @@ class Extract:
     files: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FILE_COLUMNS))
     other: dict[str, pd.DataFrame] = field(default_factory=dict)
     not_used: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=NOT_USED_COLUMNS))
+    returns: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @dataclass
@@ -273,6 +278,11 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
         concat[name] = _concat(parts, first)
         first += len(parts)
     _add_child_keys(concat["header"], concat["episodes"])
+    returns = {
+        name: concat[name].drop(columns=[FILE_COL, ORDER_COL, UID, CID])
+        for name in ("header", "episodes")
+        if concat[name][YEAR_COL].nunique() > 1
+    }
     first = 0
     for name, parts in by_table.items():
         df, dropped, p = stack_table(concat[name], name)
@@ -291,6 +301,7 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
         files=files,
         other={k: v for k, v in stacked.items() if k not in schema.TABLES},
         not_used=pd.DataFrame(not_used, columns=list(NOT_USED_COLUMNS)),
+        returns=returns,
     )
 
 

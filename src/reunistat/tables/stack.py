@@ -32,12 +32,11 @@ closed on that episode's DECOM with REC X1 (liia-tools' rule 1; counted as
 from the next return (the child absent from it, or re-entering with RNE S) is
 kept as it was and recorded as problem ``open_not_carried``: what happened is
 unknown (liia-tools closes it with the invalid code E99; the validation rules
-decide). Two different
-rows for one key in one return are kept once (the last listed) and recorded
-as problem ``duplicate``. A header whose SEX, DOB or ETHNIC changes between
-consecutive returns keeps the latest and records a problem under DfE's rule
-number (``202`` SEX, ``203`` DOB, ``204`` ETHNIC; DfE compares each return
-with the year before, so only consecutive years are compared).
+decide). Two different rows for one key in one return are kept once (the last
+listed) and recorded as problem ``duplicate``. A header whose SEX, DOB or
+ETHNIC changes between returns keeps the latest return's row; DfE's rules on
+such changes (202-204, and 502/503 on episodes) are validation's, applied to
+:attr:`reunistat.tables.Extract.returns` (every return's rows before stacking).
 """
 
 from __future__ import annotations
@@ -65,9 +64,6 @@ REASONS: Final = (
 IN_ONE_FILE: Final = "identical_in_one_file"
 #: Episodes kept but repaired: closed (DEC = next DECOM, REC = X1) by the child's next episode.
 CLOSED_BY_NEXT: Final = "closed_by_next_episode"
-#: SEX codes before and after 2024-25 that mean the same (compared for rule 202).
-_SEX_SAME: Final = {"1": "M", "2": "F", "M": "M", "F": "F", "U": "U", "0": "U", "9": "U"}
-_HEADER_RULES: Final = (("SEX", "202"), ("DOB", "203"), ("ETHNIC", "204"))
 
 
 def key_of(table: str, df: pd.DataFrame) -> list[str]:
@@ -218,42 +214,6 @@ def _carried_over(
     return kept, problems, int(closes.sum())
 
 
-def header_changes(read: pd.DataFrame) -> pd.DataFrame:
-    """Problems for SEX, DOB or ETHNIC changing between consecutive returns (DfE 202-204)."""
-    if YEAR_COL not in read.columns or CID not in read.columns or read[YEAR_COL].isna().all():
-        return empty_problems()
-    h = read.loc[read[YEAR_COL].notna()].sort_values([CID, YEAR_COL], kind="stable")
-    h = h.drop_duplicates([CID, YEAR_COL], keep="last")
-    prev = h.groupby(CID, sort=False).shift(1)
-    consecutive = (h[YEAR_COL] - prev[YEAR_COL] == 1).fillna(False).to_numpy(dtype=bool)
-    out = []
-    for col, rule in _HEADER_RULES:
-        if col not in h.columns:
-            continue
-        now, before = h[col], prev[col]
-        if col == "SEX":
-            now = now.map(lambda v: _SEX_SAME.get(str(v).strip().upper(), v))
-            before = before.map(lambda v: _SEX_SAME.get(str(v).strip().upper(), v))
-        changed = consecutive & (now.notna() & before.notna() & (now != before)).to_numpy()
-        if changed.any():
-            p = h.loc[changed].copy()
-            p[col] = [
-                f"{b} ({int(yb)}) -> {a} ({int(ya)})"
-                for b, yb, a, ya in zip(
-                    prev.loc[changed, col],
-                    prev.loc[changed, YEAR_COL],
-                    p[col],
-                    p[YEAR_COL],
-                    strict=True,
-                )
-            ]
-            detail = (
-                f"{col} changed between consecutive returns (DfE rule {rule}); the latest is kept"
-            )
-            out.append(problems_frame(p, np.ones(len(p), bool), "header", col, rule, detail=detail))
-    return pd.concat(out, ignore_index=True) if out else empty_problems()
-
-
 def stack_table(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Stack and clean one table read from one or several files and returns.
 
@@ -287,8 +247,6 @@ def stack_table(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFram
     if table == "episodes":
         df, p, closed = _carried_over(read, df, log)
         problems.append(p)
-    if table == "header":
-        problems.append(header_changes(read))
     dropped = (
         pd.concat(log, ignore_index=True).groupby([FILE_COL, "reason"]).size().unstack(fill_value=0)
         if log
