@@ -115,7 +115,9 @@ def test_xlsx_one_workbook_with_dfe_sheet_names(tmp_path, expected):
         ["header", "Header", 2019, "xlsx"],
         ["episodes", "Episodes", 2019, "xlsx"],
     ]
-    assert "sheet 'Notes': not a table name" in x.not_used["file"].iloc[0]
+    assert x.not_used.values.tolist() == [
+        [f"{tmp_path / 'SSDA903_2019.xlsx'} sheet 'Notes'", "its name is not a table name"]
+    ]
 
 
 def test_xlsx_one_file_per_table_with_excel_serial_dates(tmp_path, expected):

@@ -249,7 +249,7 @@ def read_parquet(path: Path) -> pd.DataFrame:
         raise ReadError(f"{path}: not a readable Parquet file ({err})") from err
 
 
-def read_found(found: Found) -> tuple[list[Raw], list[str]]:
+def read_found(found: Found) -> tuple[list[Raw], list[tuple[str, str]]]:
     """Read one file into its raw tables; return them and the parts not used (with reasons).
 
     Raises
@@ -260,7 +260,7 @@ def read_found(found: Found) -> tuple[list[Raw], list[str]]:
     path = found.path
     if found.format == "xlsx":
         raws, unused = read_xlsx(found)
-        return raws, [f"{path} sheet {s!r}: not a table name" for s in unused]
+        return raws, [(f"{path} sheet {s!r}", "its name is not a table name") for s in unused]
     if found.format == "xml":
         tables = xml903.read_xml(path)
         return [

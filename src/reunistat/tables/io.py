@@ -176,6 +176,16 @@ def _parse_part(raw: Raw) -> tuple[_Part, pd.DataFrame]:
     return _Part(raw, parsed, years, year_from, order), problems
 
 
+def _file_years(p: _Part) -> set[int]:
+    """The collection years of a part: of its rows, or of its file when it has none."""
+    years = {int(y) for y in p.years.dropna().unique()}
+    return years or ({p.raw.found.year} if p.raw.found.year is not None else set())
+
+
+def _sort_key(p: _Part) -> float:
+    return float(min(_file_years(p), default=-1))
+
+
 def _name(p: _Part) -> str:
     return str(p.raw.found.path) + (f" sheet {p.raw.sheet!r}" if p.raw.sheet else "")
 
@@ -184,7 +194,7 @@ def _check_order(table: str, parts: list[_Part]) -> None:
     """Refuse several files of a table whose order is unknown, or two claiming one year."""
     if len(parts) < 2:
         return
-    no_year = [_name(p) for p in parts if p.years.isna().any()]
+    no_year = [_name(p) for p in parts if p.years.isna().any() or not _file_years(p)]
     if no_year:
         raise ReadError(
             f"{len(parts)} files hold table {table} and the collection year of "
@@ -194,7 +204,7 @@ def _check_order(table: str, parts: list[_Part]) -> None:
         )
     seen: dict[int, str] = {}
     for p in parts:
-        for y in p.years.dropna().unique():
+        for y in _file_years(p):
             if int(y) in seen:
                 raise ReadError(
                     f"{seen[int(y)]} and {_name(p)} both hold table {table} for collection "
@@ -378,7 +388,7 @@ def read_extract(path: str | Path, recursive: bool = False) -> Extract:
     problems = []
     for found in _prefer_parquet(listing.found, not_used):
         raws, unused = read_found(found)
-        not_used += [(u, "not a table name") for u in unused]
+        not_used += unused
         if not raws:
             not_used.append((str(found.path), "no sheet or element is a table"))
         for raw in raws:
@@ -386,7 +396,7 @@ def read_extract(path: str | Path, recursive: bool = False) -> Extract:
             by_table.setdefault(raw.table, []).append(part)
             problems.append(p)
     for name, parts in by_table.items():
-        parts.sort(key=lambda p: float(p.order.min()) if len(p.order) else -1.0)
+        parts.sort(key=_sort_key)
         _check_order(name, parts)
     extract = assemble(by_table, not_used)
     nonempty = [p for p in [*problems, extract.problems] if not p.empty]
