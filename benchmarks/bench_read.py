@@ -59,6 +59,50 @@ def folders(data: Path) -> dict[str, Path]:
     return out
 
 
+def _csv(df, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    out = df.copy()
+    for c in out.columns:
+        if str(out[c].dtype).startswith("datetime"):
+            out[c] = out[c].dt.strftime("%d/%m/%Y")
+    pacsv.write_csv(pa.Table.from_pandas(out, preserve_index=False), path)
+
+
+def annual_folder(data: Path, data_end: str) -> Path:
+    """Write the extract as DfE ships it: one folder of CSV returns per collection year.
+
+    Each return holds the episodes open at any time in its year (those open at
+    31 March written open), and the header of their children; the linked
+    tables are written once.
+    """
+    import pandas as pd
+
+    d = data.parent / f"{data.name}-annual"
+    if (d / "done").exists():
+        return d
+    ep = pd.read_parquet(data / "episodes.parquet")
+    header = pd.read_parquet(data / "header.parquet")
+    last = pd.Timestamp(data_end).year
+    for y in range(int(ep["DECOM"].dt.year.min()) + 1, last + 1):
+        start, end = pd.Timestamp(f"{y - 1}-04-01"), pd.Timestamp(f"{y}-03-31")
+        rows = ep[(ep["DECOM"] <= end) & (ep["DEC"].isna() | (ep["DEC"] >= start))].copy()
+        still_open = rows["DEC"] > end
+        rows.loc[still_open, ["DEC", "REC", "REASON_PLACE_CHANGE"]] = [pd.NaT, None, None]
+        (d / str(y)).mkdir(parents=True, exist_ok=True)
+        _csv(rows, d / str(y) / "episodes.csv")
+        kids = set(zip(rows["LA"], rows["CHILD"], strict=True))
+        h = header[[k in kids for k in zip(header["LA"], header["CHILD"], strict=True)]]
+        _csv(h, d / str(y) / "header.csv")
+    for t in TABLES[2:]:
+        link = d / f"{t}.csv"
+        if not link.exists():
+            link.symlink_to((data / f"{t}.csv").resolve())
+    (d / "done").write_text("")
+    return d
+
+
 def run_once(folder: Path, data_end: str) -> dict:
     env = {**os.environ}
     out = subprocess.run(
@@ -92,9 +136,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("/tmp/nat"))
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--annual", action="store_true", help="also time annual CSV returns (DIR/2019/...)"
+    )
+    ap.add_argument("--name", default="read", help="results/NAME.json and NAME.md")
     args = ap.parse_args()
     data_end = json.loads((args.data / "truth.json").read_text())["data_end"]
     paths = folders(args.data)
+    if args.annual:
+        paths["annual-csv"] = annual_folder(args.data, data_end)
     load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {fmt: [] for fmt in paths}
     for _ in range(args.repeats):  # interleaved, so a change of load hits both formats
@@ -108,8 +158,10 @@ def main() -> None:
         for fmt, rs in runs.items()
     }
     ratio = med["csv"]["total_s"] / med["parquet"]["total_s"]
+    ratios = {f: m["total_s"] / med["parquet"]["total_s"] for f, m in med.items()}
     result = {
-        "command": f"benchmarks/bench_read.py --data {args.data} --repeats {args.repeats}",
+        "command": f"benchmarks/bench_read.py --data {args.data} --repeats {args.repeats}"
+        + (" --annual" if args.annual else ""),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "versions": versions(),
         "load_average_before": load_before,
@@ -118,10 +170,11 @@ def main() -> None:
         "spells": runs["csv"][0]["spells"],
         "median": med,
         "csv_over_parquet_total": ratio,
+        "over_parquet_total": ratios,
         "runs": runs,
     }
     res = HERE / "results"
-    (res / "read.json").write_text(json.dumps(result, indent=2) + "\n")
+    (res / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         "# Reading the national synthetic extract: CSV vs Parquet",
         "",
@@ -134,13 +187,13 @@ def main() -> None:
         "",
         f"{result['episodes']:,} episode rows, {result['spells']:,} spells.",
         "",
-        "| format | read (s) | cohort (s) | read + cohort (s) | peak RSS (MiB) |",
-        "|---|---:|---:|---:|---:|",
+        "| format | read (s) | cohort (s) | read + cohort (s) | / Parquet | peak RSS (MiB) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for fmt, m in med.items():
         lines.append(
             f"| {fmt} | {m['read_s']:.1f} | {m['cohort_s']:.1f} | {m['total_s']:.1f} "
-            f"| {m['peak_rss_mib']:.0f} |"
+            f"| {ratios[fmt]:.2f} | {m['peak_rss_mib']:.0f} |"
         )
     lines += [
         "",
@@ -152,7 +205,7 @@ def main() -> None:
         ),
         "",
     ]
-    (res / "read.md").write_text("\n".join(lines))
+    (res / f"{args.name}.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 
