@@ -54,7 +54,8 @@ class Raw:
     numeric_as : {"excel", "stata", "none"}
         How numbers in a date column are to be read.
     clean_text : bool
-        Whether every column is already text, trimmed, blanks as None (CSV, XML).
+        Whether every object column is already text, trimmed, blanks as None
+        (CSV, XML, Parquet's string columns).
     """
 
     table: str
@@ -169,13 +170,22 @@ def read_csv(path: Path) -> tuple[pd.DataFrame, str]:
 
 
 def _text_frame(table: object) -> pd.DataFrame:
-    """Arrow string columns as trimmed Python strings, blanks as None (via a dictionary: fast)."""
+    """Arrow string columns as trimmed Python strings, blanks as None (via a dictionary: fast).
+
+    Other columns (numbers, dates) are converted as pyarrow converts them.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     assert isinstance(table, pa.Table)
     out = {}
     for name, col in zip(table.column_names, table.columns, strict=True):
+        kind = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            out[name] = col.to_pandas()
+            continue
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(kind)
         enc = pc.utf8_trim_whitespace(col).combine_chunks().dictionary_encode()
         idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
         words = np.asarray([*enc.dictionary.to_pylist(), None], dtype=object)
@@ -242,11 +252,14 @@ def read_spss(path: Path) -> pd.DataFrame:
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
-    """Read a Parquet file."""
+    """Read a Parquet file (text columns trimmed, blanks as None)."""
+    import pyarrow.parquet as pq
+
     try:
-        return pd.read_parquet(path)
+        table = pq.read_table(path)
     except Exception as err:  # pyarrow raises ArrowInvalid and OSError
         raise ReadError(f"{path}: not a readable Parquet file ({err})") from err
+    return _text_frame(table)
 
 
 def read_found(found: Found) -> tuple[list[Raw], list[tuple[str, str]]]:
@@ -277,4 +290,5 @@ def read_found(found: Found) -> tuple[list[Raw], list[tuple[str, str]]]:
         return [Raw(found.table, clean_names(read_stata(path), path), found, "", "", "stata")], []
     if found.format == "spss":
         return [Raw(found.table, clean_names(read_spss(path), path), found)], []
-    return [Raw(found.table, clean_names(read_parquet(path), path), found)], []
+    df = clean_names(read_parquet(path), path)
+    return [Raw(found.table, df, found, clean_text=True)], []

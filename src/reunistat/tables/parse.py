@@ -111,7 +111,7 @@ def parse_table(
     are kept as text. A date column in two formats is a
     :class:`~reunistat.errors.ReadError`; a single value that is no date is
     problem ``bad_date`` (blank in the table), a non-whole number problem ``code``.
-    ``clean_text`` says the text columns are already trimmed with blanks as None.
+    ``clean_text`` says the object columns are already trimmed text with blanks as None.
     """
     out = df.copy(deep=False)  # columns are replaced, never written into
     probs = []
@@ -137,7 +137,7 @@ def parse_table(
                 probs.append(
                     _bad_rows(out, raw, bad, table, name, rule="code", detail="not a whole number")
                 )
-        elif not clean_text:
+        elif not (clean_text and raw.dtype == object):
             out[name] = as_text(raw)
     problems = pd.concat(probs, ignore_index=True) if probs else empty_problems()
     return out, problems
