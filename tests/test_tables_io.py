@@ -48,15 +48,21 @@ def test_stacked_csv_returns(tmp_path: Path):
     assert len(e) == 3
     assert e.DEC.notna().all()
     assert e.DECOM.dtype.kind == "M"
-    st = x.stacking.set_index("table")
-    assert st.loc["episodes"].tolist() == [
+    st = x.files.set_index(["table", "year"])
+    cols = ["rows_read", "identical_in_one_file", "identical_dropped", "superseded", "rows_kept"]
+    assert st.loc[("episodes", 2019), cols].tolist() == [3, 0, 1, 2, 0]
+    assert st.loc[("episodes", 2020), cols].tolist() == [3, 0, 0, 0, 3]
+    assert st.loc[("header", 2019), cols].tolist() == [2, 0, 2, 0, 0]
+    assert st.loc[("header", 2020), cols].tolist() == [2, 0, 0, 0, 2]
+    assert set(st["year_from"]) == {"folder"} and set(st["format"]) == {"csv"}
+    assert e["_COLLECTION_YEAR"].tolist() == [2020, 2020, 2020]
+    tot = x.stacking.set_index("table")
+    assert tot.loc["episodes", ["files", "years", "rows_read", "rows_kept"]].tolist() == [
         2,
+        "2019-2020",
         6,
-        1,
-        2,
         3,
-    ]  # files, read, identical, superseded, kept
-    assert st.loc["header"].tolist() == [2, 4, 2, 0, 2]
+    ]
     c = build_cohort(x, CohortConfig(data_end="2020-03-31"))
     check_flow(c.flow)
     sp = c.spells
@@ -171,11 +177,12 @@ def test_cli_ignore_rule(tmp_path: Path):
 
 
 def test_date_formats():
-    from reunistat.tables.io import _parse_dates
+    from reunistat.tables.dates import parse_date_column
 
-    raw = pd.Series(
-        ["01/04/2019", "2019-04-01", "01/04/2019 00:00:00", "01/04/2019 00:00", None, "31/02/2019"]
-    )
-    d, bad = _parse_dates(raw)
-    assert d.iloc[:4].tolist() == [pd.Timestamp("2019-04-01")] * 4
-    assert pd.isna(d.iloc[4]) and bad.tolist() == [False] * 5 + [True]
+    raw = pd.Series(["01/04/2019", "01/04/2019 00:00:00", "01/04/2019 00:00", None, "31/02/2019"])
+    d, bad = parse_date_column(raw, "f.csv", "episodes", "DEC")
+    assert d.iloc[:3].tolist() == [pd.Timestamp("2019-04-01")] * 3
+    assert pd.isna(d.iloc[3]) and bad.tolist() == [False] * 4 + [True]
+    iso = pd.Series(["2019-04-01", "2019-04-01 00:00:00", None])
+    d, bad = parse_date_column(iso, "f.csv", "episodes", "DEC")
+    assert d.iloc[:2].tolist() == [pd.Timestamp("2019-04-01")] * 2 and not bad.any()

@@ -9,6 +9,28 @@ import typer
 
 _IGNORE_HELP = "A validation rule not to apply (repeatable), e.g. 357 for truncated histories"
 _MODE_HELP = "strict: stop on any problem; lenient: exclude the affected children and say why"
+_RECURSIVE_HELP = (
+    "Also read the files of every subfolder (folders named as a collection year, "
+    "such as 2019/ or 2019-20/, are read either way)"
+)
+_DIR_HELP = "Folder of the extract (header, episodes, ... as CSV, XLSX, XML, Stata, SPSS, Parquet)"
+
+
+def _print_reading(extract: object) -> None:
+    """Print what was read from which file, and what was not used and why."""
+    import pandas as pd
+
+    from reunistat.tables import Extract
+
+    assert isinstance(extract, Extract)
+    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+        cols = ["table", "file", "sheet", "year", "year_from", "format", "encoding", "rows_read"]
+        typer.echo("files read (collection year from the file name, its folder or a YEAR column):")
+        typer.echo(extract.files[cols].to_string(index=False))
+        if not extract.not_used.empty:
+            typer.echo("not used:")
+            for r in extract.not_used.itertuples(index=False):
+                typer.echo(f"  {r.file}: {r.reason}")
 
 
 def _config(
@@ -41,17 +63,19 @@ def _config(
 
 
 def validate(
-    directory: Annotated[Path, typer.Argument(help="Directory of header/episodes/... files")],
+    directory: Annotated[Path, typer.Argument(help=_DIR_HELP)],
     data_end: Annotated[str | None, typer.Option(help="Data end date (YYYY-MM-DD)")] = None,
     problems_out: Annotated[
         Path | None, typer.Option("--problems-out", help="Write every problem to this CSV")
     ] = None,
     ignore_rule: Annotated[list[str] | None, typer.Option(help=_IGNORE_HELP)] = None,
+    recursive: Annotated[bool, typer.Option("--recursive", help=_RECURSIVE_HELP)] = False,
 ) -> None:
     """Read and validate an SSDA903 extract; list every problem found."""
     from reunistat.tables import describe_problems, read_extract, validate_tables
 
-    extract = read_extract(directory)
+    extract = read_extract(directory, recursive=recursive)
+    _print_reading(extract)
     result = validate_tables(
         extract, mode="lenient", data_end=data_end, ignore_rules=ignore_rule or ()
     )
@@ -68,7 +92,7 @@ def validate(
 
 
 def cohort(
-    directory: Annotated[Path, typer.Argument(help="Directory of header/episodes/... files")],
+    directory: Annotated[Path, typer.Argument(help=_DIR_HELP)],
     out: Annotated[Path, typer.Option("--out", help="Spells table to write (.parquet or .csv)")],
     config: Annotated[
         Path | None, typer.Option(help="TOML file with a [cohort] table (CohortConfig)")
@@ -79,6 +103,7 @@ def cohort(
     la: Annotated[str | None, typer.Option(help="LA code when the extract has none")] = None,
     flow_out: Annotated[Path | None, typer.Option(help="Write the flow table to this CSV")] = None,
     ignore_rule: Annotated[list[str] | None, typer.Option(help=_IGNORE_HELP)] = None,
+    recursive: Annotated[bool, typer.Option("--recursive", help=_RECURSIVE_HELP)] = False,
 ) -> None:
     """Derive the spells table (one row per return home) and print its flow and summary."""
     from reunistat.cohort import CohortConfig, build_cohort
@@ -89,7 +114,9 @@ def cohort(
     cfg = _config(config, data_end, no_e13, mode, la, ignore_rule)
     assert isinstance(cfg, CohortConfig)
     try:
-        result = build_cohort(read_extract(directory), cfg)
+        extract = read_extract(directory, recursive=recursive)
+        _print_reading(extract)
+        result = build_cohort(extract, cfg)
     except ValidationError as err:
         typer.echo(str(err), err=True)
         typer.echo("(use --mode lenient to exclude these children and go on)", err=True)

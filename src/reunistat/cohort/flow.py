@@ -27,40 +27,61 @@ def row(stage: str, step: str, reason: str = "", **counts: int | None) -> dict[s
 
 
 def stacking_rows(stacking: pd.DataFrame) -> list[dict[str, object]]:
-    """Rows read, duplicates dropped and superseded rows, for header and episodes."""
-    s = stacking.set_index("table")
+    """Rows read, and every row dropped while stacking with its reason, for header and episodes.
+
+    ``stacking`` is :attr:`reunistat.tables.Extract.stacking` (one row per file
+    read); files of one table are summed.
+    """
+    from reunistat.tables.stack import REASONS
+
+    s = stacking.groupby("table")[["rows_read", *REASONS, "rows_kept"]].sum()
 
     def get(table: str, col: str) -> int:
         return int(s[col].to_dict().get(table, 0))
 
-    return [
+    steps = {
+        "identical_dropped": ("identical duplicate rows dropped", "identical_duplicate"),
+        "superseded": (
+            "rows superseded by a later annual return (or its closed version)",
+            "superseded",
+        ),
+        "decom_corrected": (
+            "stale copies of an episode whose DECOM a later return corrected",
+            "decom_corrected",
+        ),
+        "deleted_in_next_return": (
+            "open episodes the LA's next return no longer holds (the child's other episodes are)",
+            "deleted_in_next_return",
+        ),
+    }
+    rows = [
         row(
             "start",
             "rows read (children = header rows)",
             children=get("header", "rows_read"),
             episodes=get("episodes", "rows_read"),
-        ),
-        row(
-            "exclude",
-            "identical duplicate rows dropped",
-            "identical_duplicate",
-            children=get("header", "identical_dropped"),
-            episodes=get("episodes", "identical_dropped"),
-        ),
-        row(
-            "exclude",
-            "rows superseded by a later annual return (or its closed version)",
-            "superseded",
-            children=get("header", "superseded"),
-            episodes=get("episodes", "superseded"),
-        ),
+        )
+    ]
+    for col in REASONS:
+        text, reason = steps[col]
+        rows.append(
+            row(
+                "exclude",
+                text,
+                reason,
+                children=get("header", col),
+                episodes=get("episodes", col),
+            )
+        )
+    rows.append(
         row(
             "remaining",
             "after stacking annual returns",
             children=get("header", "rows_kept"),
             episodes=get("episodes", "rows_kept"),
-        ),
-    ]
+        )
+    )
+    return rows
 
 
 def validation_rows(excluded: pd.DataFrame) -> list[dict[str, object]]:

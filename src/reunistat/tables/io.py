@@ -1,37 +1,86 @@
-"""Read an SSDA903 extract: CSV as DfE ships it, or Parquet from the generator.
+"""Read an SSDA903 extract as the sector ships it, and stack its annual returns.
 
-A directory holds one file per table (``header.csv``, ``episodes.parquet``...)
-or one file per table and annual return (``episodes_2019.csv``,
-``2020/episodes.csv``...). Several annual returns are stacked and
-de-duplicated as a 903 analyst does (:func:`stack_returns`): the same episode
-appears in consecutive years, open (blank DEC) in one and closed in the next.
+:func:`read_extract` is the public entry. A folder holds one file per table
+(``header.csv``, ``episodes.parquet``), one per table and annual return
+(``episodes_2019.csv``, ``2020/episodes.csv``, ``SSDA903_2020_episodes.csv``),
+workbooks with a sheet per table, or DfE XML returns, in the formats of
+:mod:`reunistat.tables.formats`. Which file is which table and year:
+:mod:`reunistat.tables.find`; dates: :mod:`reunistat.tables.dates`; stacking
+and cleaning the returns: :mod:`reunistat.tables.stack`.
 
-Every problem met while reading (an unreadable date, two different rows for
-one key in one return) is recorded in the same form as validation problems
-(:data:`reunistat.tables.schema.PROBLEM_COLUMNS`), never silently dropped.
+Every row read is accounted for in :attr:`Extract.stacking` (one row per file
+read), every file not read is listed in :attr:`Extract.not_used` with the
+reason, and every problem met (a bad date, a clash inside one return, a header
+changed between returns) is in :attr:`Extract.problems`. What cannot be read
+at all is a :class:`~reunistat.errors.ReadError` naming the file and what to do.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
-import numpy as np
 import pandas as pd
 
+from reunistat.errors import ReadError
 from reunistat.tables import schema
-from reunistat.tables.keys import CID, UID, child_uid, has_la
+from reunistat.tables.find import Found, list_files
+from reunistat.tables.formats import Raw, read_found
+from reunistat.tables.keys import CID, UID, YEAR_COL, child_uid, has_la
+from reunistat.tables.parse import as_int, declared_names, parse_table, require_columns
+from reunistat.tables.problems import empty_problems, problems_frame
+from reunistat.tables.stack import (
+    CLOSED_BY_NEXT,
+    FILE_COL,
+    IN_ONE_FILE,
+    ORDER_COL,
+    REASONS,
+    stack_table,
+)
 
-#: Internal column: the rank of the annual return a row came from (0 = earliest).
-RETURN_COL = "_RETURN"
-#: Matching order: more specific names first, so ``la_2019_episodes`` is episodes.
-_MATCH_ORDER = ("episodes", "header", "postcodes", "npd", "cin", "exits", "la")
-#: Date formats accepted in CSV files, the DfE one first (a midnight time, as
-#: spreadsheets export it, and ISO dates are also read).
-DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S")
-_YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
+__all__ = [
+    "FILE_COLUMNS",
+    "NOT_USED_COLUMNS",
+    "STACKING_COLUMNS",
+    "Extract",
+    "empty_problems",
+    "parse_table",
+    "prepare_tables",
+    "problems_frame",
+    "read_extract",
+]
+
+#: Columns of :attr:`Extract.stacking`: one row per table (the files summed).
+STACKING_COLUMNS: Final = (
+    "table",
+    "files",
+    "years",
+    "rows_read",
+    *REASONS,
+    "rows_kept",
+    IN_ONE_FILE,
+    CLOSED_BY_NEXT,
+)
+#: Columns of :attr:`Extract.files`: one row per file (or sheet) read.
+FILE_COLUMNS: Final = (
+    "table",
+    "file",
+    "sheet",
+    "year",
+    "year_from",
+    "format",
+    "encoding",
+    "rows_read",
+    *REASONS,
+    "rows_kept",
+    IN_ONE_FILE,
+)
+#: Columns of :attr:`Extract.not_used`.
+NOT_USED_COLUMNS: Final = ("file", "reason")
+#: Column names that give the collection year of each row.
+_YEAR_NAMES: Final = (YEAR_COL, "YEAR", "COLLECTION_YEAR")
 
 
 @dataclass
@@ -41,309 +90,144 @@ class Extract:
     Attributes
     ----------
     tables : dict of str to DataFrame
-        One frame per table, parsed (dates as datetime64, codes as strings),
-        one row per key.
+        The declared tables (:data:`~reunistat.tables.schema.TABLES`: header,
+        episodes, cin, npd, postcodes, la, exits), parsed (dates as
+        datetime64, codes as text), one row per key, each row with its
+        collection year in :data:`~reunistat.tables.keys.YEAR_COL`.
     problems : DataFrame
         Problems met while reading, in :data:`~reunistat.tables.schema.PROBLEM_COLUMNS`.
     stacking : DataFrame
-        Per table: ``files``, ``rows_read``, ``identical_dropped`` (exact
-        duplicates), ``superseded`` (an earlier or open version of a row a later
-        return holds) and ``rows_kept``.
+        One row per table (:data:`STACKING_COLUMNS`): the number of ``files``,
+        the collection ``years`` read (text, e.g. ``2019-2023``; blank when not
+        known) and the row counts of :attr:`files` summed.
+    files : DataFrame
+        The stacking report per file (or workbook sheet) read,
+        :data:`FILE_COLUMNS`: its table, file, sheet, collection ``year`` and
+        where it came from (``year_from``: ``name``, ``folder``, ``column``),
+        ``format``, ``encoding``, ``rows_read``, the rows dropped for each
+        reason of :data:`reunistat.tables.stack.REASONS`
+        (``identical_dropped``, ``superseded``, ``decom_corrected``,
+        ``deleted_in_next_return``) and ``rows_kept``: ``rows_read`` is their
+        sum. ``identical_in_one_file`` is the part of ``identical_dropped``
+        repeated within one file (a fault of the file). ``closed_by_next_episode``
+        (per table) counts kept episodes repaired: open at the end of their last
+        return, absent from the next, closed on the next episode's DECOM (X1).
+    other : dict of str to DataFrame
+        The 903 tables not declared in the schema (uasc, missing, reviews, oc2,
+        oc3, ad1, placed_for_adoption, previous_permanence, sw_episodes,
+        dolo), column names upper-cased, dates parsed, identical rows dropped.
+    not_used : DataFrame
+        Files, subfolders and sheets not read, with the reason (:data:`NOT_USED_COLUMNS`).
+    returns : dict of str to DataFrame
+        When header or episodes come from two collection years or more: their
+        rows of every return before stacking (parsed, with ``YEAR_COL``), for
+        the rules between returns (DfE 502, 503, 202-204); else empty.
     """
 
     tables: dict[str, pd.DataFrame]
     problems: pd.DataFrame = field(default_factory=lambda: empty_problems())
-    stacking: pd.DataFrame = field(default_factory=pd.DataFrame)
+    stacking: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=STACKING_COLUMNS))
+    files: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FILE_COLUMNS))
+    other: dict[str, pd.DataFrame] = field(default_factory=dict)
+    not_used: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=NOT_USED_COLUMNS))
+    returns: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def empty_problems() -> pd.DataFrame:
-    """Return an empty problems frame."""
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in schema.PROBLEM_COLUMNS})
+@dataclass
+class _Part:
+    """One raw table of one file, parsed, with the year of each row."""
+
+    raw: Raw
+    frame: pd.DataFrame
+    years: pd.Series
+    year_from: str
+    order: pd.Series
 
 
-def problems_frame(
-    df: pd.DataFrame, mask: np.ndarray | pd.Series, table: str, column: str, rule: str, **kw: str
-) -> pd.DataFrame:
-    """Return one problem row per row of ``df`` selected by ``mask``.
-
-    Parameters
-    ----------
-    df : DataFrame
-        The table checked.
-    mask : array of bool
-        Rows that break ``rule``.
-    table, column, rule : str
-        What to name in each problem.
-    **kw
-        ``detail`` (text, same for every row) and ``value_col`` (the column
-        whose value to report; ``column`` by default).
-    """
-    m = np.asarray(mask, dtype=bool)
-    sub = df.loc[m]
-    n = len(sub)
-    value_col = kw.get("value_col", column)
-
-    def col(name: str) -> pd.Series:
-        if name in sub.columns:
-            return sub[name].reset_index(drop=True).astype(object)
-        return pd.Series([None] * n, dtype=object)
-
-    child_col = "CHILD" if "CHILD" in sub.columns else "LAchildID"
-    out = pd.DataFrame(
-        {
-            "table": table,
-            "column": column,
-            "LA": col("LA"),
-            "CHILD": col(child_col),
-            "DECOM": col("DECOM"),
-            "rule": rule,
-            "value": col(value_col).astype(object),
-            "detail": kw.get("detail", schema.RULES.get(rule, "")),
-        },
-        index=range(n),
-    )
-    return out[list(schema.PROBLEM_COLUMNS)]
-
-
-# ---------------------------------------------------------------------------
-# parsing
-
-
-def _as_text(s: pd.Series) -> pd.Series:
-    """Return ``s`` as stripped strings in an object column, blanks as None.
-
-    Works on the distinct values only (codes repeat a lot), so it is fast on
-    millions of rows.
-    """
-    if pd.api.types.is_float_dtype(s):
-        whole = s.notna() & (s == np.floor(s.fillna(0)))
-        s = s.astype(object).where(~whole, s.where(whole).astype("Int64").astype(str))
-    idx, uniques = pd.factorize(s, use_na_sentinel=True)
-    text = pd.Index(uniques).astype(str).str.strip().to_numpy(dtype=object)
-    text[text == ""] = None
-    values = np.empty(len(text) + 1, dtype=object)  # idx -1 (missing) picks the trailing None
-    values[:-1] = text
-    return pd.Series(values[idx], index=s.index, dtype=object, name=s.name)
-
-
-def _parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse dates (:data:`DATE_FORMATS`); return the dates and a mask of bad values."""
-    if pd.api.types.is_datetime64_any_dtype(s):
-        d = pd.Series(pd.to_datetime(s).to_numpy(dtype="datetime64[ns]"), index=s.index)
-        return d.dt.normalize(), pd.Series(False, index=s.index)
-    txt = _as_text(s)
-    d = pd.to_datetime(txt, format=DATE_FORMATS[0], errors="coerce")
-    for fmt in DATE_FORMATS[1:]:
-        retry = d.isna() & txt.notna()
-        if not retry.any():
-            break
-        d = d.copy()
-        d[retry] = pd.to_datetime(txt[retry], format=fmt, errors="coerce")
-    bad = d.isna() & txt.notna()
-    return d.astype("datetime64[ns]").dt.normalize(), bad
-
-
-def _parse_int(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    if pd.api.types.is_integer_dtype(s) or pd.api.types.is_bool_dtype(s):
-        return s.astype("Int64"), pd.Series(False, index=s.index)
-    txt = _as_text(s)
-    num = pd.to_numeric(txt, errors="coerce")
-    bad = num.isna() & txt.notna()
-    whole = num.notna() & (num == np.floor(num.fillna(0)))
-    bad |= num.notna() & ~whole
-    return num.where(whole).astype("Int64"), bad
-
-
-def parse_table(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Parse one raw table by its declaration; return it and its parsing problems.
-
-    Declared columns absent from ``df`` are added blank; undeclared columns
-    are kept as they are.
-    """
-    out = df.copy()
-    probs = []
-    for c in schema.TABLES[table]:
-        if c.name not in out.columns:
-            out[c.name] = pd.Series([None] * len(out), index=out.index, dtype=object)
-            if c.kind == "date":
-                out[c.name] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
-            continue
-        if c.kind == "date":
-            raw = out[c.name]
-            out[c.name], bad = _parse_dates(raw)
-            if bad.any():
-                p = out.loc[bad].copy()
-                p[c.name] = raw[bad]
-                probs.append(problems_frame(p, np.ones(len(p), bool), table, c.name, "bad_date"))
-        elif c.kind == "int":
-            raw = out[c.name]
-            out[c.name], bad = _parse_int(raw)
-            if bad.any():
-                p = out.loc[bad].copy()
-                p[c.name] = raw[bad]
-                probs.append(
-                    problems_frame(
-                        p, np.ones(len(p), bool), table, c.name, "code", detail="not a whole number"
-                    )
-                )
-        else:
-            out[c.name] = _as_text(out[c.name])
-    problems = pd.concat(probs, ignore_index=True) if probs else empty_problems()
-    return out, problems
-
-
-# ---------------------------------------------------------------------------
-# stacking annual returns
-
-
-def _key(table: str, df: pd.DataFrame) -> list[str]:
-    base = {
-        "header": ["CHILD"],
-        "episodes": ["CHILD", "DECOM"],
-        "npd": ["UPN"],
-        "postcodes": ["HOME_POST"],
-        "la": ["LA"],
-    }.get(table)
-    if base is None:
-        return []
-    if CID in df.columns and table in ("header", "episodes"):
-        return [CID, *base[1:]]
-    if "LA" in df.columns and table in ("header", "episodes"):
-        return ["LA", *base]
-    return base
-
-
-def _resolve(df: pd.DataFrame, table: str, key: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Keep one row per key (DEC filled, then latest return); report unresolvable clashes."""
-    problems = empty_problems()
-    dec_filled = df["DEC"].notna() if "DEC" in df.columns else pd.Series(True, index=df.index)
-    clash = df.assign(_f=dec_filled).duplicated(subset=[*key, RETURN_COL, "_f"], keep=False)
-    if clash.any():
-        names = ["LA+CHILD" if k == CID else k for k in key]
-        detail = f"more than one different row for {'+'.join(names)} in one return"
-        column = "CHILD" if key[-1] == CID else key[-1]
-        problems = problems_frame(df, clash.to_numpy(), table, column, "duplicate", detail=detail)
-    df = df.assign(_dec_filled=dec_filled).sort_values(
-        [*key, "_dec_filled", RETURN_COL], kind="stable"
-    )
-    df = df.loc[~df.duplicated(subset=key, keep="last")]
-    return df.drop(columns="_dec_filled"), problems
-
-
-def stack_returns(
-    df: pd.DataFrame, table: str
-) -> tuple[pd.DataFrame, dict[str, int], pd.DataFrame]:
-    """De-duplicate a table stacked from one or several annual returns.
-
-    Rules, in order: rows identical in every declared column are dropped
-    (``identical_dropped``); of several rows for one key (episodes: LA, CHILD,
-    DECOM; header: LA, CHILD) the one with DEC filled and then from the latest
-    return is kept (``superseded`` counts the others: open copies of a closed
-    episode, and earlier returns' versions). Two different rows for one key in
-    the same return, both open or both closed, cannot be resolved and are
-    reported as rule ``duplicate`` (the latest-listed row is kept so the table
-    stays keyed).
-
-    Returns
-    -------
-    table : DataFrame
-    counts : dict
-        ``rows_read``, ``identical_dropped``, ``superseded``, ``rows_kept``.
-    problems : DataFrame
-    """
-    n0 = len(df)
-    if RETURN_COL not in df.columns:
-        df = df.assign(**{RETURN_COL: 0})
-    declared = [c.name for c in schema.TABLES[table] if c.name in df.columns]
-    key = _key(table, df)
-    # identical rows share the key: compare whole rows only where the key repeats
-    maybe = df.duplicated(subset=key or declared, keep=False).to_numpy()
-    ident = np.zeros(len(df), dtype=bool)
-    if maybe.any():
-        ident[maybe] = df.loc[maybe].duplicated(subset=declared, keep="last").to_numpy()
-    if ident.any():
-        df = df.loc[~ident]
-    problems = empty_problems()
-    superseded = 0
-    if key and maybe.any():  # rows sharing a key exist: resolve only those
-        cand = np.flatnonzero(maybe[~ident])
-        rep = np.zeros(len(df), dtype=bool)
-        rep[cand] = df.iloc[cand].duplicated(subset=key, keep=False).to_numpy()
-        sub, problems = _resolve(df.loc[rep], table, key)
-        superseded = int(rep.sum()) - len(sub)
-        df = pd.concat([df.loc[~rep], sub])
-    counts = {
-        "rows_read": n0,
-        "identical_dropped": int(ident.sum()),
-        "superseded": superseded,
-        "rows_kept": len(df),
-    }
-    if not isinstance(df.index, pd.RangeIndex) or df.index.start != 0 or df.index.step != 1:
-        df = df.reset_index(drop=True)
-    return df, counts, problems
-
-
-# ---------------------------------------------------------------------------
-# entry points
-
-
-def _normalise_names(df: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Return a copy with column names stripped and matched to the declared case."""
-    declared = {c.name.upper(): c.name for c in schema.TABLES[table]}
-    names = {c: declared.get(str(c).strip().upper(), str(c).strip()) for c in df.columns}
-    return df.rename(columns=names)
-
-
-def prepare_tables(
-    raw: Mapping[str, pd.DataFrame | Iterable[pd.DataFrame]],
-    files: Mapping[str, int] | None = None,
-) -> Extract:
-    """Parse, stack and de-duplicate tables already in memory.
-
-    Parameters
-    ----------
-    raw : mapping of str to DataFrame or list of DataFrames
-        A table name of :data:`~reunistat.tables.schema.TABLES` to its frame,
-        or to one frame per annual return, earliest first. Unknown names are
-        ignored.
-    files : mapping of str to int, optional
-        How many files each table came from (for the stacking report).
-    """
-    parsed: dict[str, tuple[pd.DataFrame, int]] = {}
-    probs = []
-    for name, value in raw.items():
-        if name not in schema.TABLES or value is None:
-            continue
-        frames = [value] if isinstance(value, pd.DataFrame) else list(value)
-        parts = []
-        for i, f in enumerate(frames):
-            f = _normalise_names(f, name)
-            if RETURN_COL not in f.columns:
-                f[RETURN_COL] = i
-            parts.append(f)
-        df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-        missing = [c for c in schema.MUST_HAVE[name] if c not in df.columns]
-        if missing:
-            raise ValueError(
-                f"table {name!r} lacks column(s) {missing} (rule missing_column); "
-                f"it has {list(df.columns)}"
+def _row_years(raw: Raw, df: pd.DataFrame) -> tuple[pd.Series, str, pd.DataFrame]:
+    """Collection year of each row: a YEAR column, else the file's name or folder."""
+    found = raw.found
+    cols = [c for c in _YEAR_NAMES if c in df.columns]
+    if cols:
+        years, bad = as_int(df[cols[0]])
+        if bad.any():
+            example = df.loc[bad, cols[0]].iloc[0]
+            raise ReadError(f"{found.path}: column {cols[0]} holds {example!r}, not a year")
+        if found.year is not None and (years.dropna() != found.year).any():
+            raise ReadError(
+                f"{found.path}: its {found.year_from} says {found.year} but column {cols[0]} "
+                f"holds {sorted({int(y) for y in years.dropna()} - {found.year})}; make them agree"
             )
-        df, p = parse_table(df, name)
-        parsed[name] = (df, len(frames))
-        probs.append(p)
-    for name in schema.REQUIRED_TABLES:
-        if name not in parsed:
-            raise ValueError(f"the extract has no {name!r} table (required)")
-    _add_child_keys(parsed["header"][0], parsed["episodes"][0])
-    tables: dict[str, pd.DataFrame] = {}
-    rows = []
-    for name, (df, n_frames) in parsed.items():
-        df, counts, p2 = stack_returns(df, name)
-        tables[name] = df.drop(columns=[RETURN_COL])
-        probs.append(p2)
-        rows.append({"table": name, "files": (files or {}).get(name, n_frames), **counts})
-    problems = pd.concat(probs, ignore_index=True) if probs else empty_problems()
-    return Extract(tables=tables, problems=problems, stacking=pd.DataFrame(rows))
+        if years.notna().any():
+            if found.year is not None:
+                years = years.fillna(found.year)
+            return years.astype("Int64"), "column", df.drop(columns=cols)
+        df = df.drop(columns=cols)
+    return pd.Series(found.year, index=df.index, dtype="Int64"), found.year_from, df
+
+
+def _parse_part(raw: Raw) -> tuple[_Part, pd.DataFrame]:
+    file = str(raw.found.path) + (f" sheet {raw.sheet!r}" if raw.sheet else "")
+    df = declared_names(raw.frame, raw.table)
+    require_columns(df, raw.table, file)
+    years, year_from, df = _row_years(raw, df)
+    parsed, problems = parse_table(df, raw.table, file, raw.numeric_as, raw.clean_text)
+    order = years.astype("float64").fillna(-1.0)
+    return _Part(raw, parsed, years, year_from, order), problems
+
+
+def _file_years(p: _Part) -> set[int]:
+    """The collection years of a part: of its rows, or of its file when it has none."""
+    years = {int(y) for y in p.years.dropna().unique()}
+    return years or ({p.raw.found.year} if p.raw.found.year is not None else set())
+
+
+def _sort_key(p: _Part) -> float:
+    return float(min(_file_years(p), default=-1))
+
+
+def _name(p: _Part) -> str:
+    return str(p.raw.found.path) + (f" sheet {p.raw.sheet!r}" if p.raw.sheet else "")
+
+
+def _check_order(table: str, parts: list[_Part]) -> None:
+    """Refuse several files of a table whose order is unknown, or two claiming one year."""
+    if len(parts) < 2:
+        return
+    no_year = [_name(p) for p in parts if p.years.isna().any() or not _file_years(p)]
+    if no_year:
+        raise ReadError(
+            f"{len(parts)} files hold table {table} and the collection year of "
+            f"{', '.join(no_year)} cannot be known, so neither can their order; put the year in "
+            f"each file name ({table}_2019.csv) or folder (2019/{table}.csv), or add a YEAR column "
+            "(if they are one return in two forms, such as XML and CSV, keep one)"
+        )
+    seen: dict[int, str] = {}
+    for p in parts:
+        for y in _file_years(p):
+            if int(y) in seen:
+                raise ReadError(
+                    f"{seen[int(y)]} and {_name(p)} both hold table {table} for collection "
+                    f"year {int(y)}; keep one of them in the folder"
+                )
+            seen[int(y)] = _name(p)
+
+
+def _check_la(parts: Iterable[_Part]) -> None:
+    """Refuse a blank LA in an extract that otherwise has LA (it would merge children)."""
+    parts = [p for p in parts if p.raw.table in ("header", "episodes")]
+    with_la = [p for p in parts if "LA" in p.frame.columns and p.frame["LA"].notna().any()]
+    if not with_la:
+        return
+    for p in parts:
+        blank = p.frame["LA"].isna() if "LA" in p.frame.columns else None
+        if blank is None or blank.any():
+            rows = [] if blank is None else (blank[blank].index[:5] + 2).tolist()
+            where = "has no LA column" if blank is None else f"has a blank LA on line(s) {rows}"
+            raise ReadError(
+                f"{_name(p)} {where} while the extract otherwise has LA: children of different "
+                "authorities would be merged; fill in the LA (or remove the column everywhere)"
+            )
 
 
 def _add_child_keys(header: pd.DataFrame, episodes: pd.DataFrame) -> None:
@@ -358,64 +242,203 @@ def _add_child_keys(header: pd.DataFrame, episodes: pd.DataFrame) -> None:
     episodes[CID] = codes[len(header) :]
 
 
-def _table_of(path: Path) -> str | None:
-    stem = path.name.split(".")[0].lower()
-    for name in _MATCH_ORDER:
-        if re.search(rf"(^|[_\-\s]){name}($|[_\-\s])", stem):
-            return name
-    return None
+def _concat(parts: list[_Part], first: int) -> pd.DataFrame:
+    frames = []
+    for i, p in enumerate(parts):
+        f = p.frame  # owned by the reader: columns are added in place
+        f[FILE_COL] = first + i
+        f[YEAR_COL] = p.years.to_numpy()
+        f[ORDER_COL] = p.order.to_numpy()
+        frames.append(f)
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return df.reset_index(drop=True)
 
 
-def _return_order(path: Path) -> tuple[int, str]:
-    found = _YEAR.search(path.name) or _YEAR.search(str(path.parent))
-    return (int(found.group(0)) if found else 0, str(path))
+def _stacking_row(p: _Part, dropped: pd.DataFrame, i: int) -> dict[str, object]:
+    drops = {r: int(dropped[r].get(i, 0)) if r in dropped else 0 for r in REASONS}
+    f = p.raw.found
+    years = p.years.dropna().unique()
+    return {
+        "table": p.raw.table,
+        "file": str(f.path),
+        "sheet": p.raw.sheet,
+        "year": int(years[0]) if len(years) == 1 else ("" if not len(years) else "several"),
+        "year_from": p.year_from,
+        "format": f.format,
+        "encoding": p.raw.encoding,
+        "rows_read": len(p.frame),
+        **drops,
+        "rows_kept": len(p.frame) - sum(drops.values()),
+        IN_ONE_FILE: int(dropped[IN_ONE_FILE].get(i, 0)) if IN_ONE_FILE in dropped else 0,
+    }
 
 
-def find_files(directory: str | Path) -> dict[str, list[Path]]:
-    """Return the files of each table under ``directory``, earliest return first.
+def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]]) -> Extract:
+    """Check order and keys, stack every table and account for every row."""
+    for name in schema.REQUIRED_TABLES:
+        if not by_table.get(name):
+            raise ReadError(f"no {name} table found{_unused_hint(not_used)}")
+    _check_la(p for parts in by_table.values() for p in parts)
+    stacked: dict[str, pd.DataFrame] = {}
+    first = 0
+    rows, probs = [], []
+    concat = {}
+    closed: dict[str, int] = {}
+    for name, parts in by_table.items():
+        concat[name] = _concat(parts, first)
+        first += len(parts)
+    _add_child_keys(concat["header"], concat["episodes"])
+    returns = {
+        name: concat[name].drop(columns=[FILE_COL, ORDER_COL, UID, CID])
+        for name in ("header", "episodes")
+        if concat[name][YEAR_COL].nunique() > 1
+    }
+    first = 0
+    for name, parts in by_table.items():
+        df, dropped, p = stack_table(concat[name], name)
+        internal = [c for c in (YEAR_COL, UID, CID) if c in df.columns]
+        stacked[name] = df[[c for c in df.columns if c not in internal] + internal]
+        probs.append(p)
+        rows += [_stacking_row(part, dropped, first + i) for i, part in enumerate(parts)]
+        closed[name] = int(dropped.attrs.get(CLOSED_BY_NEXT, 0))
+        first += len(parts)
+    nonempty = [p for p in probs if not p.empty]
+    files = pd.DataFrame(rows, columns=list(FILE_COLUMNS))
+    return Extract(
+        tables={k: v for k, v in stacked.items() if k in schema.TABLES},
+        problems=pd.concat(nonempty, ignore_index=True) if nonempty else empty_problems(),
+        stacking=_by_table(files, by_table, closed),
+        files=files,
+        other={k: v for k, v in stacked.items() if k not in schema.TABLES},
+        not_used=pd.DataFrame(not_used, columns=list(NOT_USED_COLUMNS)),
+        returns=returns,
+    )
 
-    Parquet files are preferred: where a table has any, its CSV files (the
-    generator writes both) are ignored.
-    """
-    root = Path(directory)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a directory")
-    found: dict[str, dict[str, list[Path]]] = {}
-    for p in sorted(root.rglob("*")):
-        suffix = p.suffix.lower()
-        if not p.is_file() or suffix not in (".csv", ".parquet"):
-            continue
-        name = _table_of(p)
-        if name is not None:
-            found.setdefault(name, {}).setdefault(suffix, []).append(p)
-    out = {}
-    for name, by_suffix in found.items():
-        chosen = by_suffix.get(".parquet") or by_suffix[".csv"]
-        out[name] = sorted(chosen, key=_return_order)
+
+def _by_table(
+    files: pd.DataFrame, by_table: Mapping[str, list[_Part]], closed: Mapping[str, int]
+) -> pd.DataFrame:
+    """The per-file counts summed per table, with the number of files and the years."""
+    counts = ["rows_read", *REASONS, "rows_kept", IN_ONE_FILE]
+    out = files.groupby("table", sort=False)[counts].sum().reset_index()
+    out.insert(1, "files", out["table"].map(files["table"].value_counts()).astype(int))
+
+    def years(table: str) -> str:
+        ys = sorted({int(y) for p in by_table[table] for y in p.years.dropna().unique()})
+        if not ys:
+            return ""
+        return str(ys[0]) if len(ys) == 1 else f"{ys[0]}-{ys[-1]}"
+
+    out.insert(2, "years", out["table"].map(years))
+    out[CLOSED_BY_NEXT] = out["table"].map(closed).fillna(0).astype(int)
+    return out[list(STACKING_COLUMNS)]
+
+
+def _unused_hint(not_used: list[tuple[str, str]]) -> str:
+    if not not_used:
+        return "; name the files header.csv and episodes.csv (or with the year: episodes_2019.csv)"
+    listed = "; ".join(f"{f} ({r})" for f, r in not_used[:5])
+    return f"; files not used: {listed}"
+
+
+def _prefer_parquet(found: list[Found], not_used: list[tuple[str, str]]) -> list[Found]:
+    """Where a table has Parquet files, its files in other formats are copies (the generator)."""
+    with_pq = {f.table for f in found if f.format == "parquet"}
+    out = []
+    for f in found:
+        if f.table in with_pq and f.format != "parquet":
+            not_used.append((str(f.path), "a Parquet file of the same table is read"))
+        else:
+            out.append(f)
     return out
 
 
-def _read_one(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
-
-
-def read_extract(directory: str | Path) -> Extract:
-    """Read every table of an extract directory; stack and de-duplicate annual returns.
+def read_extract(path: str | Path, recursive: bool = False) -> Extract:
+    """Read every table of an extract; stack and clean its annual returns.
 
     Parameters
     ----------
-    directory : str or Path
-        Holds ``header`` and ``episodes`` (required) and optionally ``cin``,
-        ``npd``, ``postcodes``, ``la`` and ``exits`` tables, as ``.csv``
-        (``dd/mm/YYYY`` dates) or ``.parquet``, one file per table or one per
-        table and annual return (a year in the file or folder name orders them).
+    path : str or Path
+        The extract's folder (or one workbook or XML return). It holds the
+        ``header`` and ``episodes`` tables (required) and any other 903 table
+        (uasc, missing, reviews, oc2, oc3, ad1, placed_for_adoption,
+        previous_permanence, sw_episodes) and linked table (cin, npd,
+        postcodes, la, exits), as CSV, XLSX, XML, Stata, SPSS or Parquet, one
+        file per table or one per table and annual return. The collection
+        year comes from the file name, its folder or a YEAR column.
+    recursive : bool
+        Read the files of every subfolder; folders named as a collection year
+        (``2019/``, ``2019-20/``) are read either way.
 
     Returns
     -------
     Extract
+
+    Raises
+    ------
+    ReadError
+        For a missing path, a folder without header or episodes, an empty or
+        malformed file, a column missing, a date column in two formats, a
+        blank LA, two files of one table and year, or files of one table
+        whose order cannot be known.
     """
-    files = find_files(directory)
-    raw = {name: [_read_one(p) for p in paths] for name, paths in files.items()}
-    return prepare_tables(raw, files={k: len(v) for k, v in files.items()})
+    listing = list_files(path, recursive)
+    not_used = [(str(p), why) for p, why in listing.not_used]
+    by_table: dict[str, list[_Part]] = {}
+    problems = []
+    for found in _prefer_parquet(listing.found, not_used):
+        raws, unused = read_found(found)
+        not_used += unused
+        if not raws:
+            not_used.append((str(found.path), "no sheet or element is a table"))
+        for raw in raws:
+            part, p = _parse_part(raw)
+            by_table.setdefault(raw.table, []).append(part)
+            problems.append(p)
+    for name, parts in by_table.items():
+        parts.sort(key=_sort_key)
+        _check_order(name, parts)
+    extract = assemble(by_table, not_used)
+    nonempty = [p for p in [*problems, extract.problems] if not p.empty]
+    if nonempty:
+        extract.problems = pd.concat(nonempty, ignore_index=True)
+    return extract
+
+
+def prepare_tables(
+    raw: Mapping[str, pd.DataFrame | Iterable[pd.DataFrame]],
+    files: Mapping[str, int] | None = None,
+) -> Extract:
+    """Parse, stack and clean tables already in memory.
+
+    Parameters
+    ----------
+    raw : mapping of str to DataFrame or list of DataFrames
+        A table name to its frame, or to one frame per annual return, earliest
+        first (a :data:`~reunistat.tables.keys.YEAR_COL` or ``YEAR`` column,
+        where present, gives the year). Names that are no table are ignored.
+    files : mapping of str to int, optional
+        Unused; kept for callers of the earlier interface.
+    """
+    from reunistat.tables.find import RETURN_TABLES
+
+    by_table: dict[str, list[_Part]] = {}
+    problems = []
+    for name, value in raw.items():
+        if value is None or (name not in schema.TABLES and name not in RETURN_TABLES):
+            continue
+        frames = [value] if isinstance(value, pd.DataFrame) else list(value)
+        for i, f in enumerate(frames):
+            found = Found(Path(f"<{name} frame {i}>"), "frame", name, None, "")
+            df = f.copy()
+            df.columns = pd.Index([str(c).strip() for c in df.columns])
+            part, p = _parse_part(Raw(name, df, found))
+            if part.years.isna().all():
+                part.order = pd.Series(float(i), index=part.order.index)
+            by_table.setdefault(name, []).append(part)
+            problems.append(p)
+    extract = assemble(by_table, [])
+    nonempty = [p for p in [*problems, extract.problems] if not p.empty]
+    if nonempty:
+        extract.problems = pd.concat(nonempty, ignore_index=True)
+    return extract

@@ -1,0 +1,182 @@
+"""Dates parsed column by column: one format detected for the whole column.
+
+A 903 date column is written one way throughout (``dd/mm/YYYY`` as DfE ships
+it, ISO from a database, with a midnight time from a spreadsheet, Excel serial
+numbers or real dates from a workbook, Stata dates from a secure environment).
+The format is detected from every distinct value of the column, never row by
+row: a US file whose dates happen to parse as ``dd/mm`` on some rows is not
+read with day and month swapped.
+
+- values that parse as ``dd/mm/YYYY`` and ``mm/dd/YYYY`` alike (day <= 12
+  everywhere) take the DfE format;
+- a column where some values parse only as ``mm/dd`` and others only as
+  ``dd/mm``, or that mixes two formats, is a :class:`~reunistat.errors.ReadError`
+  naming the file, table, column and example values;
+- a column where no value is a date is a ``ReadError`` too;
+- single values that are no date in the column's format (``31/02/2020``, a
+  typo) are returned as bad, for the reader to report them by child (rule
+  ``bad_date``), so one typo does not stop a national extract.
+
+Blank cells stay missing.
+
+Examples
+--------
+>>> import pandas as pd
+>>> d, bad = parse_date_column(pd.Series(["13/04/2019", "01/05/2019", None]), "f.csv", "t", "D")
+>>> d.dt.strftime("%Y-%m-%d").tolist()[:2], bad.tolist()
+(['2019-04-13', '2019-05-01'], [False, False, False])
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final, Literal
+
+import numpy as np
+import pandas as pd
+
+from reunistat.errors import ReadError
+
+#: Text formats tried on every column, the DfE one first (ties go to it).
+TEXT_FORMATS: Final = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d", "%m/%d/%Y")
+_US: Final = "%m/%d/%Y"
+_DFE: Final = "%d/%m/%Y"
+#: Day 0 of numeric dates: Excel serials (1900 system) and Stata ``%td`` days.
+ORIGINS: Final = {"excel": pd.Timestamp("1899-12-30"), "stata": pd.Timestamp("1960-01-01")}
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$"
+
+NumericAs = Literal["excel", "stata", "none"]
+
+
+def _examples(values: pd.Index | np.ndarray | list[str], n: int = 3) -> str:
+    return ", ".join(repr(str(v)) for v in list(values)[:n])
+
+
+def _fits(uniq: pd.Index) -> dict[str, np.ndarray]:
+    """Per format, which distinct values it parses."""
+    return {
+        fmt: pd.to_datetime(pd.Series(uniq), format=fmt, errors="coerce").notna().to_numpy()
+        for fmt in TEXT_FORMATS
+    }
+
+
+def choose_format(uniq: pd.Index, where: str) -> str:
+    """Return the one text format of a column from its distinct values (time parts removed).
+
+    Raises
+    ------
+    ReadError
+        When two formats are mixed (day/month order included) or nothing parses.
+    """
+    series = pd.Series(uniq)
+    for fmt in TEXT_FORMATS:  # the usual case: one format reads every value (DfE's first)
+        if pd.to_datetime(series, format=fmt, errors="coerce").notna().all():
+            return fmt
+    fits = _fits(uniq)
+    best = max(TEXT_FORMATS, key=lambda f: (int(fits[f].sum()), -TEXT_FORMATS.index(f)))
+    if not fits[best].any():
+        raise ReadError(f"{where}: no value is a date (e.g. {_examples(uniq)}); fix the column")
+    miss = ~fits[best]
+    for fmt in TEXT_FORMATS:
+        elsewhere = miss & fits[fmt]
+        if fmt == best or not elsewhere.any():
+            continue
+        if {best, fmt} == {_DFE, _US}:
+            raise ReadError(
+                f"{where}: dates in both dd/mm/YYYY ({_examples(uniq[fits[_DFE] & ~fits[_US]])}) "
+                f"and mm/dd/YYYY ({_examples(uniq[fits[_US] & ~fits[_DFE]])}) order; "
+                "export the column in one format (DfE: dd/mm/YYYY)"
+            )
+        raise ReadError(
+            f"{where}: dates in two formats, {best} (e.g. {_examples(uniq[fits[best]])}) "
+            f"and {fmt} (e.g. {_examples(uniq[elsewhere])}); export the column in one "
+            "format (DfE: dd/mm/YYYY)"
+        )
+    return best
+
+
+def _from_numbers(num: pd.Series, numeric_as: NumericAs, where: str) -> pd.Series:
+    if numeric_as == "none":
+        raise ReadError(
+            f"{where}: numbers where dates are expected (e.g. {_examples(num.dropna().unique())}); "
+            "export the column as dd/mm/YYYY text"
+        )
+    days = pd.to_timedelta(num, unit="D")
+    return (ORIGINS[numeric_as] + days).astype("datetime64[ns]")
+
+
+def _is_date(v: object) -> bool:
+    return isinstance(v, dt.date | pd.Timestamp | np.datetime64)
+
+
+def _parse_uniques(u: pd.Index, numeric_as: NumericAs, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Parse the distinct values of a column: typed dates, numbers, then text in one format."""
+    values = np.full(len(u), np.datetime64("NaT"), dtype="datetime64[ns]")
+    bad = np.zeros(len(u), dtype=bool)
+    typed = np.fromiter((_is_date(v) for v in u), dtype=bool, count=len(u))
+    if typed.any():
+        values[typed] = pd.to_datetime(pd.Series(u[typed], dtype=object)).to_numpy(
+            dtype="datetime64[ns]"
+        )
+    rest = pd.Series(u[~typed], dtype=object)
+    numeric = pd.to_numeric(rest.where(rest.map(lambda v: not isinstance(v, str))), errors="coerce")
+    if numeric_as != "none":
+        numeric = numeric.fillna(pd.to_numeric(rest, errors="coerce"))
+    is_num = numeric.notna().to_numpy()
+    idx = np.flatnonzero(~typed)
+    if is_num.any():
+        values[idx[is_num]] = _from_numbers(numeric[is_num], numeric_as, where).to_numpy()
+    text = rest.astype(str).str.strip().str.replace(_TIME, "", regex=True)
+    txt = ~is_num & (text != "").to_numpy()
+    if txt.any():
+        fmt = choose_format(pd.Index(text[txt]), where)
+        parsed = pd.to_datetime(text[txt], format=fmt, errors="coerce").to_numpy()
+        values[idx[txt]] = parsed
+        bad[idx[txt]] = np.isnat(parsed)
+    return values, bad
+
+
+def parse_date_column(
+    s: pd.Series, file: str, table: str, column: str, numeric_as: NumericAs = "none"
+) -> tuple[pd.Series, pd.Series]:
+    """Parse one date column with one format; return the dates and a mask of bad single values.
+
+    Parameters
+    ----------
+    s : Series
+        The column as read: text, datetimes, or numbers (see ``numeric_as``).
+    file, table, column : str
+        Named in any error.
+    numeric_as : {"excel", "stata", "none"}
+        How numbers are read: Excel serial days (an XLSX workbook), Stata
+        days since 1960 (a ``.dta`` file), or an error (text formats).
+
+    Returns
+    -------
+    dates : Series of datetime64[ns], normalised to midnight
+    bad : Series of bool
+        Values that are not a date in the column's format (blank in ``dates``).
+
+    Raises
+    ------
+    ReadError
+        When the column mixes formats or holds no date at all.
+    """
+    where = f"{file}: table {table}, column {column}"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        d = pd.Series(pd.to_datetime(s).to_numpy(dtype="datetime64[ns]"), index=s.index)
+        return d.dt.normalize(), pd.Series(False, index=s.index)
+    if s.isna().all():
+        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]"), s.isna() & False
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return _from_numbers(s, numeric_as, where).dt.normalize(), pd.Series(False, index=s.index)
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[ns]")
+    bad = np.zeros(len(s), dtype=bool)
+    if len(uniq):
+        values, bad_u = _parse_uniques(pd.Index(uniq, dtype=object), numeric_as, where)
+        valid = codes >= 0
+        out[valid] = values[codes[valid]]
+        bad[valid] = bad_u[codes[valid]]
+    d = pd.Series(out, index=s.index)
+    return d.dt.normalize(), pd.Series(bad, index=s.index)

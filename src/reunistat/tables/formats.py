@@ -1,0 +1,294 @@
+"""Readers for each file format an extract comes in, giving raw tables.
+
+- **CSV** (also ``.txt``/``.tsv``): UTF-8, UTF-8 with BOM, cp1252 or UTF-16
+  (detected: a byte-order mark, else strict UTF-8, else cp1252, else
+  ``charset-normalizer``), comma, semicolon, tab or pipe delimited (detected
+  from the header line), LF or CRLF; parsed by pyarrow's CSV reader, every
+  column as text.
+- **XLSX**: one sheet per table in one workbook (sheets named as tables), or
+  one workbook per table (:mod:`openpyxl`); Excel dates and serial numbers.
+- **XML**: the DfE 903 return (:mod:`reunistat.tables.xml903`).
+- **Stata** ``.dta`` and **SPSS** ``.sav`` as a secure environment exports
+  them (pandas, pyreadstat); **Parquet**.
+
+Column names are trimmed and upper-cased as DfE's validator does (the linked
+tables' declared spellings, such as ``LAchildID``, are restored later). Every
+fault is a :class:`~reunistat.errors.ReadError` naming the file and what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from reunistat.errors import ReadError
+from reunistat.tables import xml903
+from reunistat.tables.dates import NumericAs
+from reunistat.tables.find import Found, table_of_name
+
+_DELIMITERS: Final = (",", ";", "\t", "|")
+
+
+@dataclass
+class Raw:
+    """One table as read from one file (or sheet), before parsing.
+
+    Attributes
+    ----------
+    table : str
+    frame : DataFrame
+        Column names trimmed and upper-cased; values as the format gave them.
+    found : Found
+        The file it came from.
+    sheet : str
+        The workbook sheet (blank for other formats).
+    encoding : str
+        For text formats: the encoding detected (``utf-8``, ``utf-8-sig``,
+        ``cp1252``, ``utf_16``...).
+    numeric_as : {"excel", "stata", "none"}
+        How numbers in a date column are to be read.
+    clean_text : bool
+        Whether every object column is already text, trimmed, blanks as None
+        (CSV, XML, Parquet's string columns).
+    """
+
+    table: str
+    frame: pd.DataFrame
+    found: Found
+    sheet: str = ""
+    encoding: str = ""
+    numeric_as: NumericAs = "none"
+    clean_text: bool = False
+
+
+def clean_names(df: pd.DataFrame, file: Path | str) -> pd.DataFrame:
+    """Trim and upper-case column names (internal ``_`` columns kept); refuse repeated names."""
+    names = [
+        str(c).strip() if str(c).startswith("_") else str(c).strip().upper() for c in df.columns
+    ]
+    seen = {n for n in names if names.count(n) > 1}
+    if seen:
+        raise ReadError(f"{file}: column(s) {sorted(seen)} appear more than once; keep one of each")
+    df.columns = pd.Index(names)
+    return df
+
+
+# ---------------------------------------------------------------------------
+# CSV
+
+
+def detect_encoding(data: bytes, path: Path) -> str:
+    """Return the encoding of a text file's bytes (see the module docstring)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    head = data[:4096]
+    if b"\x00" not in head:
+        if data.isascii():
+            return "utf-8"
+        for enc in ("utf-8", "cp1252"):
+            try:
+                data.decode(enc)
+            except UnicodeDecodeError:
+                continue
+            return enc
+    import charset_normalizer
+
+    best = charset_normalizer.from_bytes(data[: 4 * 1024 * 1024]).best()
+    if best is None:
+        raise ReadError(
+            f"{path}: the text encoding cannot be recognised; save the file as UTF-8 CSV"
+        )
+    return str(best.encoding)
+
+
+def _delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _ragged_line(text: str, delimiter: str, path: Path) -> ReadError:
+    """Find the first row whose number of fields differs from the header's (slow path)."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    width = None
+    for row in reader:
+        if not row:
+            continue
+        if width is None:
+            width = len(row)
+        elif len(row) != width:
+            return ReadError(
+                f"{path}: line {reader.line_num} has {len(row)} fields where the header has "
+                f"{width}; fix that row (a missing or extra {delimiter!r}) and read again"
+            )
+    return ReadError(f"{path}: not a well-formed CSV file; open it and save it as CSV again")
+
+
+def read_csv(path: Path) -> tuple[pd.DataFrame, str]:
+    """Read a CSV file with every column as text; return it and the encoding detected."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    data = path.read_bytes()
+    encoding = detect_encoding(data, path)
+    if encoding == "utf-8-sig":
+        data = data[3:]
+    elif encoding != "utf-8":
+        data = data.decode(encoding).encode("utf-8")
+        data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    if not data.strip():
+        raise ReadError(
+            f"{path}: the file is empty; export the table again (a header line at least)"
+        )
+    first = data[: data.find(b"\n") if b"\n" in data else len(data)].decode("utf-8").rstrip("\r")
+    delimiter = _delimiter(first)
+    names = next(csv.reader([first], delimiter=delimiter))
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+    except pa.ArrowInvalid as err:
+        if "columns" in str(err):
+            raise _ragged_line(data.decode("utf-8"), delimiter, path) from err
+        raise ReadError(f"{path}: not a well-formed CSV file ({err})") from err
+    return _text_frame(table), encoding
+
+
+def _text_frame(table: object) -> pd.DataFrame:
+    """Arrow string columns as trimmed Python strings, blanks as None (via a dictionary: fast).
+
+    Other columns (numbers, dates) are converted as pyarrow converts them.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    assert isinstance(table, pa.Table)
+    out = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        kind = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            out[name] = col.to_pandas()
+            continue
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(kind)
+        enc = pc.utf8_trim_whitespace(col).combine_chunks().dictionary_encode()
+        idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+        words = np.asarray([*enc.dictionary.to_pylist(), None], dtype=object)
+        words[:-1][words[:-1] == ""] = None
+        out[name] = words[idx]
+    return pd.DataFrame(out, columns=table.column_names)
+
+
+# ---------------------------------------------------------------------------
+# other formats
+
+
+def _sheet_table(found: Found, sheets: list[str]) -> list[tuple[str, str]]:
+    """Return (sheet, table) pairs to read from a workbook."""
+    if found.table is not None:
+        named = [s for s in sheets if table_of_name(s) == found.table]
+        if len(sheets) == 1 or named:
+            return [((named or sheets)[0], found.table)]
+        raise ReadError(
+            f"{found.path}: the workbook is named as table {found.table!r} but has several "
+            f"sheets ({sheets}) and none is named {found.table!r}; keep the table's sheet only"
+        )
+    return [(s, t) for s in sheets if (t := table_of_name(s)) is not None]
+
+
+def read_xlsx(found: Found) -> tuple[list[Raw], list[str]]:
+    """Read the table sheets of a workbook; return them and the sheets not used."""
+    try:
+        book = pd.ExcelFile(found.path, engine="openpyxl")
+    except Exception as err:  # openpyxl raises several types for a broken workbook
+        raise ReadError(f"{found.path}: not a readable XLSX workbook ({err})") from err
+    sheets = [str(s) for s in book.sheet_names]
+    pairs = _sheet_table(found, sheets)
+    out = []
+    for sheet, table in pairs:
+        df = book.parse(sheet, dtype=object, keep_default_na=False, na_values=[""])
+        df = df.dropna(how="all")
+        out.append(Raw(table, clean_names(df, found.path), found, sheet, "", "excel"))
+    used = {s for s, _ in pairs}
+    return out, [s for s in sheets if s not in used]
+
+
+def read_stata(path: Path) -> pd.DataFrame:
+    """Read a Stata ``.dta`` file: dates as dates, labelled values as their codes."""
+    try:
+        return pd.read_stata(path, convert_dates=True, convert_categoricals=False)
+    except Exception as err:  # pandas raises ValueError or struct errors for a broken file
+        raise ReadError(f"{path}: not a readable Stata file ({err})") from err
+
+
+def read_spss(path: Path) -> pd.DataFrame:
+    """Read an SPSS ``.sav`` file (needs pyreadstat): dates as dates, values as codes."""
+    try:
+        import pyreadstat
+    except ImportError as err:
+        raise ReadError(
+            f"{path}: reading SPSS files needs pyreadstat: pip install pyreadstat"
+        ) from err
+    try:
+        df, _ = pyreadstat.read_sav(str(path), dates_as_pandas_datetime=True)
+    except Exception as err:  # pyreadstat raises its own ReadstatError
+        raise ReadError(f"{path}: not a readable SPSS file ({err})") from err
+    return df
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """Read a Parquet file (text columns trimmed, blanks as None)."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as err:  # pyarrow raises ArrowInvalid and OSError
+        raise ReadError(f"{path}: not a readable Parquet file ({err})") from err
+    return _text_frame(table)
+
+
+def read_found(found: Found) -> tuple[list[Raw], list[tuple[str, str]]]:
+    """Read one file into its raw tables; return them and the parts not used (with reasons).
+
+    Raises
+    ------
+    ReadError
+        For an empty, unreadable or malformed file.
+    """
+    path = found.path
+    if found.format == "xlsx":
+        raws, unused = read_xlsx(found)
+        return raws, [(f"{path} sheet {s!r}", "its name is not a table name") for s in unused]
+    if found.format == "xml":
+        tables = xml903.read_xml(path)
+        return [
+            Raw(t, clean_names(df, path), found, "", "utf-8", clean_text=True)
+            for t, df in tables.items()
+        ], []
+    assert found.table is not None
+    if found.format == "csv":
+        df, enc = read_csv(path)
+        return [Raw(found.table, clean_names(df, path), found, "", enc, clean_text=True)], []
+    if path.stat().st_size == 0:
+        raise ReadError(f"{path}: the file is empty; export the table again")
+    if found.format == "stata":
+        return [Raw(found.table, clean_names(read_stata(path), path), found, "", "", "stata")], []
+    if found.format == "spss":
+        return [Raw(found.table, clean_names(read_spss(path), path), found)], []
+    df = clean_names(read_parquet(path), path)
+    return [Raw(found.table, df, found, clean_text=True)], []
