@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reunistat import synthetic
 from reunistat.cohort import CohortConfig, build_cohort, check_flow
 from reunistat.report.cohort_summary import reentry_summary
 from reunistat.tables import ValidationError, read_extract
-
-synthetic = pytest.importorskip("reunistat.synthetic")
 
 CONFIG = "data/synthetic/england.toml"
 OUTCOME = [
