@@ -106,6 +106,7 @@ _DATE_PATTERNS = (
 _POSTCODE = re.compile(
     r"(?<![A-Za-z0-9])([A-Za-z]{1,2}\d[A-Za-z\d]?)\s*(\d[A-Za-z]{0,2})(?![A-Za-z0-9])"
 )
+_URL = re.compile(r"(?:https?|ftp)://[^\s\"'<>)]+")
 _ALNUM = re.compile(r"[A-Za-z0-9]+")
 _NUMBER = re.compile(r"(?<![\w.])(\d+)(?:\.(\d+))?")
 _DATA_URI = re.compile(r"data:([\w.+/-]+)(?:;[\w=.-]+)*;base64,([A-Za-z0-9+/=\s]+)")
@@ -259,12 +260,14 @@ def _date(y: int, m: int, d: int) -> dt.date | None:
 def dates_in_text(text: str) -> set[dt.date]:
     """Return every calendar date written in the text, in any common form.
 
-    Day-first and month-first readings of ``01/02/2003`` are both returned.
+    Day-first and month-first readings of ``01/02/2003`` are both returned;
+    URLs are not read (XML namespaces hold dates).
 
     >>> sorted(str(d) for d in dates_in_text("born 20/02/1998 or 1998-02-21, 22 Feb 1998"))
     ['1998-02-20', '1998-02-21', '1998-02-22']
     """
     found: set[dt.date] = set()
+    text = _URL.sub(" ", text)  # namespaces such as www.w3.org/1999/02/22-rdf-syntax-ns
     for pattern, order in _DATE_PATTERNS:
         for m in pattern.finditer(text):
             a, b, c = m.groups()
