@@ -171,6 +171,8 @@ def _prior(stage: Path, manifest: dict[str, Any] | None, rerun: set[str]) -> _Pr
     """Drop from the copied release what the re-run scripts and the pipeline will rewrite."""
     if manifest is None:
         return _Prior({}, {}, [], {})
+    values_path = stage / "values.json"
+    old = json.loads(values_path.read_text("utf-8")) if values_path.exists() else {}
     registry = {}
     for row in manifest.get("outputs", []):
         rel = row["path"]
@@ -178,8 +180,6 @@ def _prior(stage: Path, manifest: dict[str, Any] | None, rerun: set[str]) -> _Pr
             (stage / rel).unlink(missing_ok=True)
             continue
         registry[rel] = {k: row[k] for k in ("script", "function", "kind", "title", "disclosure")}
-    values_path = stage / "values.json"
-    old = json.loads(values_path.read_text("utf-8")) if values_path.exists() else {}
     values_path.unlink(missing_ok=True)
     (stage / MANIFEST).unlink(missing_ok=True)
     keep = rerun | {PIPELINE}
