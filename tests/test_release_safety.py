@@ -406,3 +406,40 @@ def test_a_finished_run_does_not_block_the_next(tmp_path):
     assert (tmp_path / ".outputs.lock").exists()
     reproduce(cfg, paper=False, log=_quiet)
     assert pipeline.verify_release(cfg.outputs_dir, data) == []
+
+
+# --- small extracts degrade gracefully --------------------------------------------------
+def test_a_model_resting_on_a_small_group_is_left_out_and_the_run_passes(tmp_path):
+    data = _extract(tmp_path)
+    cox = (ROOT / "analyses/04_cox.py").read_text()
+    analyses = _analyses(tmp_path, {"01_fine.py": FINE.format(tag="a"), "02_cox.py": cox})
+    cfg = _cfg(tmp_path, data, analyses)
+    res = reproduce(cfg, log=_quiet)  # with the paper: it says "not shown" where Cox would be
+    assert res.manifest["status"] == "passed"
+    assert not (cfg.outputs_dir / "tables/cox.csv").exists()
+    assert not (cfg.outputs_dir / "figures/cox_forest.svg").exists()
+    left_out = {s["output"] for s in res.manifest["skipped"]}
+    assert {
+        "tables/cox",
+        "tables/cox_fit",
+        "figures/cox_forest",
+        "value cox_concordance",
+    } <= left_out
+    report = (cfg.outputs_dir / "disclosure_report.md").read_text()
+    assert "- tables/cox (" in report and "fewer children or events than the threshold" in report
+    assert "[not shown]" in (cfg.outputs_dir / "paper/paper.md").read_text()
+    assert pipeline.verify_release(cfg.outputs_dir, data) == []
+
+
+def test_the_configured_covariates_adjust_the_pilot_evaluation(tmp_path):
+    from reunistat.pipeline import Context, run_scripts
+
+    cfg = load_config(ROOT / "analyses/config.toml").with_changes(
+        data_dir=SAMPLE, outputs_dir=tmp_path / "out", covariates="sex + prior_periods"
+    )
+    cfg.outputs_dir.mkdir()
+    ctx = Context(cfg, _quiet)
+    run_scripts(ctx, [ROOT / "analyses/07_evaluation.py"])
+    assert ctx.failed == []
+    terms = set(ctx.results["pilot_cox"].tidy()["term"])
+    assert terms == {"treated", "sex[T.male]", "prior_periods", "return_year"}

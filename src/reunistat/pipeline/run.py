@@ -127,6 +127,7 @@ def run_scripts(ctx: Context, scripts: Sequence[Path]) -> dict[str, float]:
         ctx.script = _script_name(ctx.config, path)
         ctx.log(f"running {ctx.script}")
         t0 = time.perf_counter()
+        results_before = set(ctx.results)
         try:
             module = runpy.run_path(str(path), run_name="reunistat_analysis")
             if "run" not in module:
@@ -140,8 +141,63 @@ def run_scripts(ctx: Context, scripts: Sequence[Path]) -> dict[str, float]:
         except Exception as e:  # recorded; the run fails at its end
             ctx.failed.append({"script": ctx.script, "error": error_text(e, ctx.rules)})
             ctx.log(f"  FAILED {ctx.script}:\n{traceback.format_exc()}")
+        if withdraw_small_models(ctx, ctx.script):
+            for key in set(ctx.results) - results_before:  # later scripts cannot build on it
+                del ctx.results[key]
         timings[ctx.script] = round(time.perf_counter() - t0, 2)
     return timings
+
+
+#: What the release says of a model resting on a count below the threshold.
+SMALL_MODEL = (
+    "left out: the model rests on a category with fewer children or events than the "
+    "threshold, so its estimates and the numbers quoted from them are not shown"
+)
+
+
+def withdraw_small_models(ctx: Context, script: str) -> bool:
+    """Leave out a script's models that rest on a count below the threshold.
+
+    With disclosure control on, a model output whose spec (``n_obs``,
+    ``n_events``, ``n_min_cell``) is below the threshold cannot be
+    published. Removed: those outputs, the script's other outputs made by the
+    same function (a forest plot, a fit table) and their copies, and every
+    value the script recorded except counts (a value may quote any of its
+    models). Kept: its tables of counts and curves (checked on their own).
+    Each removal is listed in ``ctx.skipped`` with a reason that quotes no
+    number. Returns whether anything was withdrawn.
+    """
+    if not ctx.rules.apply:
+        return False
+    mine = {rel: o for rel, o in ctx.outputs.items() if o.script == script}
+    bad = {
+        rel
+        for rel, o in mine.items()
+        if o.disclosure.get("type") == "model" and checker.model_breaches(o.disclosure, ctx.rules)
+    }
+    if not bad:
+        return False
+    functions = {mine[rel].function for rel in bad}
+    out = {
+        rel
+        for rel, o in mine.items()
+        if rel in bad
+        or (o.function in functions and o.disclosure.get("type") not in ("counts", "curve"))
+    }
+    out |= {rel for rel, o in mine.items() if o.disclosure.get("of") in out}
+    left_out = []
+    for rel in sorted(out, key=list(mine).index):
+        (ctx.out / rel).unlink(missing_ok=True)
+        del ctx.outputs[rel]
+        left_out.append(rel.rsplit(".", 1)[0].removesuffix(".alt"))
+    for key in [k for k, v in ctx.values.items() if v["script"] == script]:
+        if ctx.values[key]["type"] != "count":
+            del ctx.values[key]
+            left_out.append(f"value {key}")
+    for name in dict.fromkeys(left_out):
+        ctx.skipped.append({"output": name, "script": script, "reason": SMALL_MODEL})
+    ctx.log(f"  {script}: {len(left_out)} output(s) left out (a model rests on a small count)")
+    return True
 
 
 @dataclass

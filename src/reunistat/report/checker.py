@@ -422,7 +422,8 @@ def _named_count_breaches(
     return out
 
 
-def _model_breaches(spec: Mapping[str, Any], rules: DisclosureRules) -> list[str]:
+def model_breaches(spec: Mapping[str, Any], rules: DisclosureRules) -> list[str]:
+    """Return the breaches of a model's spec: a count it rests on below the threshold."""
     out = []
     for k in ("n_obs", "n_events", "n_min_cell"):
         v = spec.get(k)
@@ -460,7 +461,7 @@ def rule_breaches(
         else:
             probs += _named_count_breaches(table, rules)
     if kind == "model":
-        probs += _model_breaches(spec, rules)
+        probs += model_breaches(spec, rules)
     if rel == "values.json" or kind == "values":
         probs += values_breaches(json.loads(path.read_text("utf-8")), rules)
     return [f"{rel}: {p}" for p in probs]

@@ -10,7 +10,9 @@ The template (``paper/paper.md``) holds no number typed by hand. It pulls:
 
 A block between ``<!-- if:name1,name2 -->`` and ``<!-- endif -->`` is kept
 only when every named value, table or figure exists. Any other placeholder
-that cannot be filled stops the build. The filled Markdown is converted to
+that cannot be filled stops the build, unless the run recorded outputs it
+left out (``skipped``: a model that cannot be shown for a small extract):
+the paper then says "not shown" in their place and lists why. The filled Markdown is converted to
 HTML (self-contained) and DOCX by the pandoc that ``pypandoc-binary`` ships,
 with ``SOURCE_DATE_EPOCH`` fixed so the files are byte-reproducible.
 """
@@ -123,6 +125,9 @@ def fill_template(ctx: RunOutputs, template: str) -> str:
         return str(ctx.values[name]["text"])
 
     text = _PLACEHOLDER.sub(fill, text)
+    if missing and ctx.skipped:
+        # outputs left out of this release (a small extract): say so where they would be
+        return _PLACEHOLDER.sub(_not_shown, _MISSING_TABLE.sub(_NOT_SHOWN, text))
     if missing:
         raise PaperError(
             "the paper template refers to outputs this run did not make: "
@@ -132,11 +137,20 @@ def fill_template(ctx: RunOutputs, template: str) -> str:
     return text
 
 
+#: What the paper says where an output left out of the release would be.
+_NOT_SHOWN = "*Not shown in this release: see the outputs not made.*"
+_MISSING_TABLE = re.compile(r"\x00missing:(?:table|figure):[A-Za-z0-9_.-]+\x00")
+
+
+def _not_shown(m: re.Match[str]) -> str:
+    return "[not shown]"
+
+
 def _table(ctx: RunOutputs, name: str, missing: list[str]) -> str:
     rel = f"tables/{name}.md"
     if rel not in ctx.outputs:
         missing.append(f"table:{name}")
-        return ""
+        return f"\x00missing:table:{name}\x00"
     o = ctx.outputs[rel]
     body = (ctx.out / rel).read_text("utf-8")
     return f"{body}\nTable: {o.title} (made by `{o.script}`, `{o.function}`)\n"
@@ -146,7 +160,7 @@ def _figure(ctx: RunOutputs, name: str, missing: list[str]) -> str:
     rel = f"figures/{name}.png"
     if rel not in ctx.outputs:
         missing.append(f"figure:{name}")
-        return ""
+        return f"\x00missing:figure:{name}\x00"
     o = ctx.outputs[rel]
     alt = (ctx.out / f"figures/{name}.alt.txt").read_text("utf-8").strip().replace('"', "'")
     caption = f"{o.title}. Made by `{o.script}` (`{o.function}`)."
