@@ -443,3 +443,27 @@ def test_the_configured_covariates_adjust_the_pilot_evaluation(tmp_path):
     assert ctx.failed == []
     terms = set(ctx.results["pilot_cox"].tidy()["term"])
     assert terms == {"treated", "sex[T.male]", "prior_periods", "return_year"}
+
+
+TITLED = """
+import pandas as pd
+
+
+def run(ctx):
+    child = ctx.extract.tables["header"]["CHILD"].iloc[2]
+    ctx.write_frame("t", pd.DataFrame({"x": [1.5]}), title=f"about {child}", function="f",
+                    disclosure={"type": "none"})
+"""
+
+
+def test_the_release_files_are_checked_for_identifiers_too(tmp_path):
+    data = _extract(tmp_path, numeric_ids=True)
+    cfg = _cfg(tmp_path, data, _analyses(tmp_path, {"01_t.py": TITLED}))
+    with pytest.raises(DisclosureBreach) as err:
+        reproduce(cfg, paper=False, log=_quiet)
+    msg = str(err.value)
+    assert "manifest.json: holds 1 child identifier" in msg  # the title is in the manifest
+    assert "tables/t.html: holds 1 child identifier" in msg
+    report = (cfg.outputs_dir / "disclosure_report.md").read_text()
+    assert "- manifest.json: holds 1 child identifier" in report
+    assert pipeline.verify_release(cfg.outputs_dir, data) != []

@@ -473,7 +473,7 @@ def check_folder(
     rules: DisclosureRules,
     identifiers: Identifiers,
     *,
-    skip: Sequence[str] = RELEASE_FILES,
+    about: Sequence[str] = RELEASE_FILES,
 ) -> list[str]:
     """Check every file under ``out_dir``; return the breaches (empty if none).
 
@@ -489,9 +489,9 @@ def check_folder(
         The release's rules.
     identifiers : Identifiers
         What identifies a child of the input.
-    skip : sequence of str
-        Files written about the release, made safe by construction
-        (the manifest and this report).
+    about : sequence of str
+        Files written about the release (the manifest and this report):
+        safe by construction for counts, checked for identifiers only.
 
     Returns
     -------
@@ -505,7 +505,8 @@ def check_folder(
         if not p.is_file():
             continue
         rel = p.relative_to(out_dir).as_posix()
-        if rel in skip:
+        if rel in about:
+            breaches += identifier_breaches(p, rel, identifiers)
             continue
         spec = specs.get(rel)
         if spec is None:
