@@ -235,6 +235,8 @@ def _prior(stage: Path, manifest: dict[str, Any] | None, rerun: set[str]) -> _Pr
         if row["script"] in rerun or rel in PIPELINE_FILES:
             (stage / rel).unlink(missing_ok=True)
             continue
+        if not (stage / rel).is_file():  # removed by hand since: no longer part of the release
+            continue
         registry[rel] = {k: row[k] for k in ("script", "function", "kind", "title", "disclosure")}
     values_path.unlink(missing_ok=True)
     (stage / MANIFEST).unlink(missing_ok=True)
