@@ -32,6 +32,7 @@ import base64
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import re
 import zipfile
@@ -106,6 +107,9 @@ _DATE_PATTERNS = (
 _POSTCODE = re.compile(
     r"(?<![A-Za-z0-9])([A-Za-z]{1,2}\d[A-Za-z\d]?)\s*(\d[A-Za-z]{0,2})(?![A-Za-z0-9])"
 )
+#: Path and point data of SVG (and SVG in HTML): coordinates, never text.
+_PATH_DATA = re.compile(r'\s(?:d|points|transform|viewBox|style)="[^"]*"')
+_MD_RULE = re.compile(r"\|?(?:\s*:?-{3,}:?\s*\|)+\s*:?-*:?\s*")
 _URL = re.compile(r"(?:https?|ftp)://[^\s\"'<>)]+")
 _ALNUM = re.compile(r"[A-Za-z0-9]+")
 _NUMBER = re.compile(r"(?<![\w.])(\d+)(?:\.(\d+))?")
@@ -125,14 +129,24 @@ def searched_identifier(value: str) -> bool:
     [True, True, True, False, False]
     """
     v = value.strip()
-    mixed = any(c.isalpha() for c in v) and any(c.isdigit() for c in v)
-    return len(v) >= 6 or (mixed and len(v) >= 4)
+    if len(v) >= 6:
+        return True
+    return len(v) >= 4 and any(c.isalpha() for c in v) and any(c.isdigit() for c in v)
 
 
 def normal_postcode(value: str) -> str:
     """Return a postcode upper-cased with one space before its last part (``AA7 7``)."""
     m = _POSTCODE.fullmatch(value.strip())
     return f"{m.group(1)} {m.group(2)}".upper() if m else ""
+
+
+def _unique(col: pd.Series) -> list[Any]:
+    """The distinct non-missing values of a column (before any conversion: columns are long)."""
+    return [v for v in pd.unique(col.dropna()) if v is not pd.NA]
+
+
+def _texts(values: list[Any]) -> list[str]:
+    return [v.strip() if isinstance(v, str) else str(v).strip() for v in values]
 
 
 @dataclass(frozen=True)
@@ -170,19 +184,17 @@ class Identifiers:
         for table in tables.values():
             for col in IDENTIFIER_COLUMNS:
                 if col in table.columns:
-                    ids.update(
-                        s
-                        for s in table[col].dropna().astype(str).str.strip().unique()
-                        if searched_identifier(s)
-                    )
+                    ids.update(_texts(_unique(table[col])))
             for col in DOB_COLUMNS:
                 if col in table.columns:
-                    parsed = pd.to_datetime(table[col], errors="coerce", dayfirst=True)
-                    dobs.update(d.date() for d in parsed.dropna().unique())
+                    parsed = pd.to_datetime(
+                        pd.Series(_unique(table[col])), errors="coerce", dayfirst=True
+                    )
+                    dobs.update(d.date() for d in parsed.dropna())
             for col in POSTCODE_COLUMNS:
                 if col in table.columns:
-                    vals = table[col].dropna().astype(str).unique()
-                    posts.update(p for p in (normal_postcode(v) for v in vals) if p)
+                    posts.update(p for p in map(normal_postcode, _texts(_unique(table[col]))) if p)
+        ids = {v for v in ids if searched_identifier(v)}
         return cls(frozenset(ids), frozenset(dobs), frozenset(posts), frozenset(public_dates))
 
 
@@ -296,9 +308,13 @@ def table_headers(path: Path, text: str) -> list[str]:
     if suffix == ".csv":
         first = next(csv.reader(io.StringIO(text)), [])
         return [c.strip() for c in first]
-    if suffix == ".md":
+    if suffix == ".md":  # the row above each |---| line
+        lines = text.splitlines()
         return [
-            c.strip() for line in text.splitlines() if line.startswith("|") for c in line.split("|")
+            c.strip()
+            for above, line in itertools.pairwise(lines)
+            if _MD_RULE.fullmatch(line.strip())
+            for c in above.split("|")
         ]
     if suffix in (".html", ".htm"):
         return [
@@ -319,6 +335,8 @@ def identifier_breaches(path: Path, rel: str, identifiers: Identifiers) -> list[
     text = file_text(path)
     if not text:
         return []
+    if "<svg" in text:
+        text = _PATH_DATA.sub(" ", text)
     out = []
     bad = sorted({h for h in table_headers(path, text) if _column_key(h) in _FORBIDDEN_COLUMN_KEYS})
     if bad:
