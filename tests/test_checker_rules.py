@@ -163,3 +163,14 @@ def test_identifiers_come_from_every_table():
     assert ids.values == {"C00000029", "A000000334380", "123456"}  # "7" cannot be searched
     assert ids.dates_of_birth == {DOB, dt.date(2010, 1, 2)}
     assert ids.postcodes == {"AA7 7"}
+
+
+def test_a_model_spec_leaves_with_its_small_counts_hidden():
+    spec = {"type": "model", "n_obs": 1200, "n_events": 8, "n_min_cell": 1}
+    assert checker.release_spec(spec, RULES) == {
+        "type": "model",
+        "n_obs": 1200,
+        "n_events": "c",
+        "n_min_cell": "c",
+    }
+    assert checker.model_breaches(checker.release_spec(spec, RULES), RULES) != []
