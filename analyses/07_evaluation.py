@@ -26,7 +26,9 @@ def run(ctx: Context) -> None:
     sp = ctx.spells  # days_potential_followup: exact, from the cohort derivation
     fits = {
         "pilot vs comparison, Cox (HR)": (
-            ev.pilot_vs_comparison(sp, la, model="cox"),
+            ev.pilot_vs_comparison(
+                sp, la, model="cox", adjust=f"{ctx.config.covariates} + return_year"
+            ),
             True,
             FUNCTION,
         ),

@@ -55,7 +55,8 @@ def first_run(tmp_path_factory):
 def test_every_registered_output_exists_and_matches_the_manifest(first_run):
     cfg, result = first_run
     m = json.loads(result.manifest_path.read_text())
-    assert m["status"] == "ok" and m["disclosure_breaches"] == []
+    assert m["status"] == "passed" and m["disclosure_breaches"] == []
+    assert m["run"] == "full"
     assert verify_manifest(cfg.outputs_dir) == []
     paths = {o["path"] for o in m["outputs"]}
     for p in (
@@ -151,7 +152,9 @@ def test_a_planted_small_cell_fails_a_real_data_run(tmp_path):
     assert cfg.disclosure.apply
     with pytest.raises(DisclosureBreach) as err:
         reproduce(cfg, paper=False, log=lambda s: None)
-    assert "tables/planted.csv" in str(err.value) and "count 3 is below" in str(err.value)
+    msg = str(err.value)
+    assert "tables/planted.csv" in msg and "a count below the threshold" in msg
+    assert " 3 " not in msg  # the breach never quotes the small count
     report = (cfg.outputs_dir / "disclosure_report.md").read_text()
     assert "FAILED" in report
     m = json.loads((cfg.outputs_dir / "manifest.json").read_text())
@@ -223,17 +226,24 @@ def test_outputs_folder_that_is_not_ours_is_left_alone(tmp_path):
     assert (tmp_path / "outputs" / "precious.txt").exists()
 
 
-def test_cli_verify_checks_files_against_the_manifest(first_run, tmp_path):
+def test_cli_verify_checks_files_against_the_manifest(first_run, tmp_path, capsys):
     import shutil
+
+    from reunistat.cli import main
 
     cfg, _ = first_run
     copy = tmp_path / "copy"
     shutil.copytree(cfg.outputs_dir, copy)
-    res = CliRunner().invoke(app, ["reproduce", "--verify", "--out", str(copy)])
-    assert res.exit_code == 0, res.output
+    with pytest.raises(SystemExit) as exit_:
+        main(["reproduce", "--verify", "--out", str(copy), "--data", str(SAMPLE)])
+    assert exit_.value.code == 0
+    assert "every file matches the manifest" in capsys.readouterr().out
     (copy / "tables/table1.csv").write_text("tampered\n")
-    res = CliRunner().invoke(app, ["reproduce", "--verify", "--out", str(copy)])
-    assert res.exit_code == 1 and "tables/table1.csv" in res.output
+    with pytest.raises(SystemExit) as exit_:
+        main(["reproduce", "--verify", "--out", str(copy), "--data", str(SAMPLE)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "tables/table1.csv" in err and err.strip().endswith("listed above")
 
 
 def test_one_script_on_its_own_updates_the_manifest(tmp_path, monkeypatch):
@@ -244,7 +254,11 @@ def test_one_script_on_its_own_updates_the_manifest(tmp_path, monkeypatch):
     cfg_file.write_text(f"[data]\ndir = '{SAMPLE}'\n[outputs]\ndir = '{tmp_path / 'out'}'\n")
     run_script(ROOT / "analyses/02_table1.py", cfg_file)
     m = json.loads((tmp_path / "out/manifest.json").read_text())
-    assert m["status"].startswith("partial") and verify_manifest(tmp_path / "out") == []
-    assert {o["path"] for o in m["outputs"]} == {
-        f"tables/table1.{e}" for e in ("csv", "md", "html")
+    assert m["run"] == "partial" and verify_manifest(tmp_path / "out") == []
+    assert m["partial_scripts"] == ["analyses/02_table1.py"]
+    made = {o["path"] for o in m["outputs"] if o["script"] == "analyses/02_table1.py"}
+    assert made == {f"tables/table1.{e}" for e in ("csv", "md", "html")}
+    # the pipeline's own files are rewritten around it: checked and recorded
+    assert {"values.json", "disclosure_report.md", "reunistat_tables.xlsx"} <= {
+        o["path"] for o in m["outputs"]
     }

@@ -26,13 +26,23 @@ def reproduce(
     ] = None,
     mode: Annotated[str | None, typer.Option(help="Override data.mode: synthetic or real.")] = None,
     only: Annotated[
-        list[str] | None, typer.Option(help="Run only these scripts (number or name); repeatable.")
+        list[str] | None,
+        typer.Option(
+            help="Re-run only these scripts (number or name; repeatable) into the release "
+            "already in the outputs folder, keeping its other outputs (marked partial)."
+        ),
     ] = None,
     no_paper: Annotated[
         bool, typer.Option("--no-paper", help="Do not build the paper (not built with --only).")
     ] = False,
     verify: Annotated[
-        bool, typer.Option("--verify", help="Only check the files against outputs/manifest.json.")
+        bool,
+        typer.Option(
+            "--verify",
+            help="Check the outputs folder again (hashes against manifest.json, its status, and "
+            "the disclosure and identifier checks, with --data or the manifest's data folder); "
+            "exit 2 unless it can be released.",
+        ),
     ] = False,
 ) -> None:
     """Generate the default synthetic data if missing, run every analysis, build the paper.
@@ -40,23 +50,27 @@ def reproduce(
     Writes outputs/ (tables, figures, paper, disclosure report) and
     outputs/manifest.json; fails if any output breaks the disclosure rules.
     """
-    from reunistat.pipeline import PipelineError, load_config, verify_manifest
+    from reunistat.errors import PipelineError
+    from reunistat.pipeline import load_config, verify_release
     from reunistat.pipeline import reproduce as run
     from reunistat.report.disclosure import DisclosureBreach
 
-    try:
-        cfg = load_config(config).with_changes(
-            data_dir=data, outputs_dir=out, seed=seed, scale=scale, mode=mode
-        )
-    except (PipelineError, ValueError) as e:
-        raise typer.BadParameter(str(e), param_hint="--config") from e
+    cfg = load_config(config).with_changes(
+        data_dir=data, outputs_dir=out, seed=seed, scale=scale, mode=mode
+    )
     if verify:
-        problems = verify_manifest(cfg.outputs_dir)
+        problems = verify_release(cfg.outputs_dir, data)
         for p in problems:
             typer.echo(p, err=True)
         if problems:
-            raise typer.Exit(code=1)
-        typer.echo(f"{cfg.outputs_dir}: every file matches the manifest")
+            raise PipelineError(
+                f"{cfg.outputs_dir} cannot be released as it is: {len(problems)} problem(s), "
+                "listed above"
+            )
+        typer.echo(
+            f"{cfg.outputs_dir}: every file matches the manifest, status passed, and the "
+            "disclosure and identifier checks pass again"
+        )
         return
     try:
         command = "reunistat " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -65,9 +79,6 @@ def reproduce(
     except DisclosureBreach as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(code=2) from e
-    except PipelineError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(code=1) from e
     m = result.manifest
     typer.echo(
         f"{len(m['outputs'])} outputs written to {cfg.outputs_dir} "

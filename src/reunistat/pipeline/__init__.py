@@ -4,7 +4,8 @@
 synthetic dataset if it is missing, derives the cohort once, runs every
 numbered script in ``analyses/`` (each a thin ``run(ctx)`` that calls the
 package and writes named outputs through the :class:`Context`), builds the
-paper, checks every output against the disclosure rules and writes
+paper, checks every file of the folder against the disclosure rules and
+for identifiers (:mod:`reunistat.report.checker`) and writes
 ``outputs/manifest.json``: for each output its SHA-256, the script and the
 package function that made it, and for the run the input data hashes, the
 config, the seed, package versions and the git commit. Outputs are
@@ -21,24 +22,25 @@ from reunistat.pipeline.config import (
     load_config,
 )
 from reunistat.pipeline.context import Context, Output
+from reunistat.pipeline.documents import WORKBOOK_TABLES, build_workbook
 from reunistat.pipeline.manifest import (
     build_manifest,
     git_commit,
     input_hashes,
+    load_manifest,
     sha256_file,
-    update_manifest,
     verify_manifest,
 )
 from reunistat.pipeline.run import (
-    WORKBOOK_TABLES,
     RunResult,
     analysis_scripts,
-    build_workbook,
     ensure_data,
+    error_text,
     reproduce,
     run_script,
     run_scripts,
 )
+from reunistat.pipeline.verify import release_identifiers, verify_release
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -55,13 +57,16 @@ __all__ = [
     "build_manifest",
     "build_workbook",
     "ensure_data",
+    "error_text",
     "git_commit",
     "input_hashes",
     "load_config",
+    "load_manifest",
+    "release_identifiers",
     "reproduce",
     "run_script",
     "run_scripts",
     "sha256_file",
-    "update_manifest",
     "verify_manifest",
+    "verify_release",
 ]

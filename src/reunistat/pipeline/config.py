@@ -5,13 +5,10 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from reunistat.errors import PipelineError
 from reunistat.report.disclosure import DisclosureRules
-
-if TYPE_CHECKING:
-    pass
-
 
 MANIFEST = "manifest.json"
 DEFAULT_CONFIG = Path("analyses/config.toml")
@@ -24,10 +21,6 @@ DEFAULT_COVARIATES = (
     " + C(return_type, contr.treatment('planned'))"
     " + C(last_placement_type, contr.treatment('foster')) + np.log1p(period_length_days)"
 )
-
-
-class PipelineError(RuntimeError):
-    """The pipeline cannot run: a config error, missing data, a failed script."""
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,16 @@ import hashlib
 import json
 import platform
 import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from reunistat.errors import PipelineError
+from reunistat.pipeline.config import MANIFEST, PipelineConfig
+from reunistat.report.checker import release_spec
+from reunistat.report.disclosure import DisclosureRules
 from reunistat.results import package_versions
-
-if TYPE_CHECKING:
-    pass
-
-from reunistat.pipeline.config import MANIFEST
-from reunistat.pipeline.context import Context
 
 
 def sha256_file(path: Path) -> str:
@@ -60,36 +60,74 @@ def input_hashes(data_dir: Path) -> list[dict[str, Any]]:
     ]
 
 
-def build_manifest(
-    ctx: Context, inputs: list[dict[str, Any]], breaches: list[str], timings: dict[str, float]
-) -> dict[str, Any]:
-    """Return the provenance manifest of a run (the only place with timestamps)."""
-    from reunistat.results import data_hash
+def output_rows(
+    out_dir: Path, registry: Mapping[str, Mapping[str, Any]], rules: DisclosureRules
+) -> list[dict[str, Any]]:
+    """Return the manifest's row of each registered output (hashes from the files).
 
-    cfg = ctx.config
-    outputs = []
-    for rel in sorted(ctx.outputs):
-        o = ctx.outputs[rel]
-        p = cfg.outputs_dir / rel
-        outputs.append(
+    A model's counts below the threshold are written ``c`` in its spec
+    (:func:`reunistat.report.checker.release_spec`): the manifest leaves with
+    the release.
+    """
+    rows = []
+    for rel in sorted(registry):
+        o, p = registry[rel], out_dir / rel
+        rows.append(
             {
                 "path": rel,
                 "sha256": sha256_file(p),
                 "bytes": p.stat().st_size,
-                "script": o.script,
-                "function": o.function,
-                "kind": o.kind,
-                "title": o.title,
-                "disclosure": o.disclosure,
+                "script": o["script"],
+                "function": o["function"],
+                "kind": o["kind"],
+                "title": o["title"],
+                "disclosure": release_spec(o["disclosure"], rules),
             }
         )
+    return rows
+
+
+@dataclass
+class RunRecord:
+    """What a run did, as the manifest records it (plain data)."""
+
+    registry: dict[str, dict[str, Any]]
+    breaches: list[str]
+    failed: list[dict[str, str]]
+    skipped: list[dict[str, str]]
+    suppressed: dict[str, tuple[int, int]]
+    timings: dict[str, float]
+    partial: list[str] | None = None
+
+    @property
+    def status(self) -> str:
+        """``passed``, ``failed`` (a step failed) or ``disclosure check failed``."""
+        if self.failed:
+            return "failed"
+        return "disclosure check failed" if self.breaches else "passed"
+
+
+def build_manifest(
+    cfg: PipelineConfig,
+    out_dir: Path,
+    record: RunRecord,
+    inputs: list[dict[str, Any]],
+    cohort: dict[str, Any],
+) -> dict[str, Any]:
+    """Return the provenance manifest of a run (the only file with timestamps).
+
+    ``cfg`` is the run's config with the final outputs folder; the files are
+    read from ``out_dir`` (the folder being built).
+    """
     truth = cfg.data_dir / "truth.json"
     data_seed = json.loads(truth.read_text("utf-8")).get("seed") if truth.exists() else None
     return {
-        "manifest_version": 1,
+        "manifest_version": 2,
         "created_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "status": ("failed" if ctx.failed else "disclosure check failed" if breaches else "ok"),
-        "failed": ctx.failed,
+        "status": record.status,
+        "run": "partial" if record.partial is not None else "full",
+        "partial_scripts": record.partial,
+        "failed": record.failed,
         "command": "reunistat reproduce --config " + cfg.source,
         "config_file": cfg.source,
         "config_sha256": sha256_file(Path(cfg.source)) if Path(cfg.source).is_file() else None,
@@ -98,21 +136,31 @@ def build_manifest(
         "data_seed": data_seed,
         "mode": cfg.mode,
         "disclosure": cfg.disclosure.as_dict(),
-        "disclosure_breaches": breaches,
+        "disclosure_breaches": record.breaches,
+        "suppressed_cells": {k: list(v) for k, v in sorted(record.suppressed.items())},
         "git": git_commit(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": package_versions() | _extra_versions(),
         "data_dir": cfg.data_dir.as_posix(),
         "inputs": inputs,
-        "cohort": {
-            "spells_sha256": data_hash(ctx.spells.reset_index(drop=True)),
-            "data_end": str(ctx.cohort.data_end.date()),
-        },
-        "outputs": outputs,
-        "skipped": ctx.skipped,
-        "timings_seconds": timings,
+        "cohort": cohort,
+        "outputs": output_rows(out_dir, record.registry, cfg.disclosure),
+        "skipped": record.skipped,
+        "timings_seconds": record.timings,
     }
+
+
+def load_manifest(out_dir: Path) -> dict[str, Any] | None:
+    """Return the manifest of a release folder (``None`` if it has none)."""
+    path = out_dir / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    except json.JSONDecodeError as e:
+        raise PipelineError(f"{path} is not valid JSON ({e}): not a complete release") from e
+    return manifest
 
 
 def _extra_versions() -> dict[str, str]:
@@ -133,9 +181,9 @@ def verify_manifest(outputs_dir: Path) -> list[str]:
     Checks each listed file's SHA-256 and that no unlisted file sits beside them.
     """
     path = outputs_dir / MANIFEST
-    if not path.exists():
+    manifest = load_manifest(outputs_dir)
+    if manifest is None:
         return [f"{path} not found"]
-    manifest = json.loads(path.read_text("utf-8"))
     problems = []
     listed = set()
     for o in manifest["outputs"]:
@@ -150,26 +198,3 @@ def verify_manifest(outputs_dir: Path) -> list[str]:
         if p.is_file() and rel != MANIFEST and rel not in listed:
             problems.append(f"{rel}: not in the manifest")
     return problems
-
-
-def update_manifest(ctx: Context, status: str) -> None:
-    """Add or refresh the outputs of a partial run in the outputs folder's manifest."""
-    path = ctx.out / MANIFEST
-    manifest = json.loads(path.read_text("utf-8")) if path.exists() else {"outputs": []}
-    rows = {o["path"]: o for o in manifest["outputs"]}
-    for rel, o in ctx.outputs.items():
-        p = ctx.out / rel
-        rows[rel] = {
-            "path": rel,
-            "sha256": sha256_file(p),
-            "bytes": p.stat().st_size,
-            "script": o.script,
-            "function": o.function,
-            "kind": o.kind,
-            "title": o.title,
-            "disclosure": o.disclosure,
-        }
-    manifest["outputs"] = [rows[k] for k in sorted(rows)]
-    manifest["status"] = status
-    manifest["updated_utc"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

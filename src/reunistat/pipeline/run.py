@@ -1,4 +1,12 @@
-"""Running the pipeline: data, the numbered scripts, workbook, paper, checks, manifest."""
+"""Running the pipeline: data, the numbered scripts, workbook, paper, checks, manifest.
+
+Every run holds the outputs folder's lock and builds the release in a
+temporary folder beside it, renamed into place when complete
+(:mod:`reunistat.pipeline.folder`). A full run starts from an empty folder; a
+partial run (``reproduce --only``, or one script run on its own with
+:func:`run_script`) starts from a copy of the release already there, replaces
+only the outputs of the scripts it re-runs, and re-checks the whole folder.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +18,35 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from reunistat.report.disclosure import DisclosureBreach
-from reunistat.results import package_versions
-
-if TYPE_CHECKING:
-    pass
-
+from reunistat.errors import ModelError
+from reunistat.pipeline import folder
 from reunistat.pipeline.config import MANIFEST, PipelineConfig, PipelineError, load_config
 from reunistat.pipeline.context import Context
-from reunistat.pipeline.manifest import build_manifest, input_hashes, update_manifest
+from reunistat.pipeline.documents import (
+    PIPELINE,
+    build_paper,
+    build_workbook,
+    register_workbook,
+    run_values,
+    write_values,
+)
+from reunistat.pipeline.manifest import RunRecord, build_manifest, input_hashes, load_manifest
+from reunistat.pipeline.verify import release_identifiers
+from reunistat.report import checker
+from reunistat.report.disclosure import DisclosureBreach, DisclosureRules
+
+#: What the release files say of a model that could not be fitted (never the data's numbers).
+MODEL_REASONS = {
+    "SeparationError": "left out: a category of the model has too few children or events to "
+    "estimate (below the threshold, or none)",
+    "ConvergenceError": "left out: the model did not converge on these data",
+    "EvaluationError": "left out: the evaluation design cannot be estimated on these data",
+}
+MODEL_REASON = "left out: the model cannot be fitted on these data (a category below the threshold)"
 
 
 def ensure_data(cfg: PipelineConfig, log: Callable[[str], None] = print) -> None:
@@ -46,46 +70,134 @@ def ensure_data(cfg: PipelineConfig, log: Callable[[str], None] = print) -> None
 
 
 def analysis_scripts(analyses_dir: Path, only: Sequence[str] | None = None) -> list[Path]:
-    """Return the scripts ``NN_name.py`` in order (or those whose number or name is given)."""
+    """Return the scripts ``NN_name.py`` in order (or those whose number or name is given).
+
+    A name in ``only`` that matches no script is an error (naming the scripts there are).
+    """
     scripts = sorted(analyses_dir.glob("[0-9][0-9]_*.py"))
-    if only:
-        scripts = [s for s in scripts if s.name[:2] in only or s.stem in only or s.name in only]
-    return scripts
+    if not only:
+        return scripts
+
+    def chosen(s: Path, o: str) -> bool:
+        return o in (s.name[:2], s.stem, s.name)
+
+    unknown = [o for o in only if not any(chosen(s, o) for s in scripts)]
+    if unknown:
+        known = ", ".join(s.name[:2] for s in scripts)
+        raise PipelineError(
+            f"no analysis script {', '.join(map(repr, unknown))} in {analyses_dir} (known: {known})"
+        )
+    return [s for s in scripts if any(chosen(s, o) for o in only)]
 
 
-def _prepare_outputs(out: Path) -> None:
-    if out.exists():
-        if any(out.iterdir()) and not (out / MANIFEST).exists():
-            raise PipelineError(
-                f"{out} exists, is not empty and has no {MANIFEST}: not a reunistat outputs "
-                "folder, so it is left alone. Choose another outputs.dir."
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+def error_text(error: BaseException, rules: DisclosureRules) -> str:
+    """Return what the release files say of an error (never its message when rules apply).
+
+    A model's error message can quote the data ("no events among the 5 rows
+    with ..."), so with disclosure control on, only the kind of error and a
+    fixed reason are written; the console log keeps the full message.
+    """
+    name = type(error).__name__
+    if not rules.apply:
+        return f"{name}: {error}"
+    if isinstance(error, ModelError):
+        return f"{name}: {MODEL_REASONS.get(name, MODEL_REASON)}"
+    return (
+        f"{name} (its message is withheld from the release files because it may quote the "
+        "data; the console log shows it)"
+    )
+
+
+def _script_name(cfg: PipelineConfig, path: Path) -> str:
+    return f"{cfg.analyses_dir.as_posix()}/{path.name}"
 
 
 def run_scripts(ctx: Context, scripts: Sequence[Path]) -> dict[str, float]:
     """Run each script's ``run(ctx)``; return the seconds each took.
 
-    A script that raises is recorded in ``ctx.failed`` (with its error) and the
-    others still run, so one failing analysis does not hide the rest; the
-    run then ends with an error (see :func:`reproduce`).
+    A model that cannot be fitted on these data (a :class:`ModelError`: too
+    few events, separation, a category below the threshold) leaves the
+    script's remaining outputs out, recorded in ``ctx.skipped`` with a reason
+    that quotes no number; the run goes on and can pass. Any other error is
+    recorded in ``ctx.failed`` and the others still run; the run then ends
+    with an error (see :func:`reproduce`).
     """
     timings = {}
     for path in scripts:
-        ctx.script = f"{ctx.config.analyses_dir.as_posix()}/{path.name}"
+        ctx.script = _script_name(ctx.config, path)
         ctx.log(f"running {ctx.script}")
         t0 = time.perf_counter()
+        results_before = set(ctx.results)
         try:
             module = runpy.run_path(str(path), run_name="reunistat_analysis")
             if "run" not in module:
                 raise PipelineError(f"{path} defines no run(ctx) function")
             module["run"](ctx)
+        except ModelError as e:
+            ctx.log(f"  model error in {ctx.script}:\n{traceback.format_exc()}")
+            ctx.skip(
+                f"the outputs of {ctx.script} after its failing model", error_text(e, ctx.rules)
+            )
         except Exception as e:  # recorded; the run fails at its end
-            ctx.failed.append({"script": ctx.script, "error": f"{type(e).__name__}: {e}"})
+            ctx.failed.append({"script": ctx.script, "error": error_text(e, ctx.rules)})
             ctx.log(f"  FAILED {ctx.script}:\n{traceback.format_exc()}")
+        if withdraw_small_models(ctx, ctx.script):
+            for key in set(ctx.results) - results_before:  # later scripts cannot build on it
+                del ctx.results[key]
         timings[ctx.script] = round(time.perf_counter() - t0, 2)
     return timings
+
+
+#: What the release says of a model resting on a count below the threshold.
+SMALL_MODEL = (
+    "left out: the model rests on a category with fewer children or events than the "
+    "threshold, so its estimates and the numbers quoted from them are not shown"
+)
+
+
+def withdraw_small_models(ctx: Context, script: str) -> bool:
+    """Leave out a script's models that rest on a count below the threshold.
+
+    With disclosure control on, a model output whose spec (``n_obs``,
+    ``n_events``, ``n_min_cell``) is below the threshold cannot be
+    published. Removed: those outputs, the script's other outputs made by the
+    same function (a forest plot, a fit table) and their copies, and every
+    value the script recorded except counts (a value may quote any of its
+    models). Kept: its tables of counts and curves (checked on their own).
+    Each removal is listed in ``ctx.skipped`` with a reason that quotes no
+    number. Returns whether anything was withdrawn.
+    """
+    if not ctx.rules.apply:
+        return False
+    mine = {rel: o for rel, o in ctx.outputs.items() if o.script == script}
+    bad = {
+        rel
+        for rel, o in mine.items()
+        if o.disclosure.get("type") == "model" and checker.model_breaches(o.disclosure, ctx.rules)
+    }
+    if not bad:
+        return False
+    functions = {mine[rel].function for rel in bad}
+    out = {
+        rel
+        for rel, o in mine.items()
+        if rel in bad
+        or (o.function in functions and o.disclosure.get("type") not in ("counts", "curve"))
+    }
+    out |= {rel for rel, o in mine.items() if o.disclosure.get("of") in out}
+    left_out = []
+    for rel in sorted(out, key=list(mine).index):
+        (ctx.out / rel).unlink(missing_ok=True)
+        del ctx.outputs[rel]
+        left_out.append(rel.rsplit(".", 1)[0].removesuffix(".alt"))
+    for key in [k for k, v in ctx.values.items() if v["script"] == script]:
+        if ctx.values[key]["type"] != "count":
+            del ctx.values[key]
+            left_out.append(f"value {key}")
+    for name in dict.fromkeys(left_out):
+        ctx.skipped.append({"output": name, "script": script, "reason": SMALL_MODEL})
+    ctx.log(f"  {script}: {len(left_out)} output(s) left out (a model rests on a small count)")
+    return True
 
 
 @dataclass
@@ -97,6 +209,74 @@ class RunResult:
     breaches: list[str]
 
 
+#: Files the pipeline itself rewrites on every run, full or partial.
+PIPELINE_FILES = ("values.json", "reunistat_tables.xlsx", "disclosure_report.md", MANIFEST)
+
+
+@dataclass
+class _Prior:
+    """What a partial run keeps of the release already in the folder."""
+
+    registry: dict[str, dict[str, Any]]
+    values: dict[str, dict[str, Any]]
+    skipped: list[dict[str, str]]
+    suppressed: dict[str, tuple[int, int]]
+
+
+def _prior(stage: Path, manifest: dict[str, Any] | None, rerun: set[str]) -> _Prior:
+    """Drop from the copied release what the re-run scripts and the pipeline will rewrite."""
+    if manifest is None:
+        return _Prior({}, {}, [], {})
+    values_path = stage / "values.json"
+    old = json.loads(values_path.read_text("utf-8")) if values_path.exists() else {}
+    registry = {}
+    for row in manifest.get("outputs", []):
+        rel = row["path"]
+        if row["script"] in rerun or rel in PIPELINE_FILES:
+            (stage / rel).unlink(missing_ok=True)
+            continue
+        if not (stage / rel).is_file():  # removed by hand since: no longer part of the release
+            continue
+        registry[rel] = {k: row[k] for k in ("script", "function", "kind", "title", "disclosure")}
+    values_path.unlink(missing_ok=True)
+    (stage / MANIFEST).unlink(missing_ok=True)
+    keep = rerun | {PIPELINE}
+    return _Prior(
+        registry,
+        {k: v for k, v in old.items() if v.get("script") not in keep},
+        [s for s in manifest.get("skipped", []) if s.get("script") not in keep],
+        {
+            k: (int(v[0]), int(v[1]))
+            for k, v in manifest.get("suppressed_cells", {}).items()
+            if f"tables/{k}.csv" in registry
+        },
+    )
+
+
+def _suppressed(logs: dict[str, pd.DataFrame]) -> dict[str, tuple[int, int]]:
+    out = {}
+    for name, log in logs.items():
+        reason = log["reason"].astype(str) if len(log) else pd.Series([], dtype=str)
+        out[name] = (
+            int(reason.str.startswith("primary").sum()),
+            int(reason.str.startswith("secondary").sum()),
+        )
+    return out
+
+
+def _rows(ctx: Context) -> dict[str, dict[str, Any]]:
+    return {
+        rel: {
+            "script": o.script,
+            "function": o.function,
+            "kind": o.kind,
+            "title": o.title,
+            "disclosure": o.disclosure,
+        }
+        for rel, o in ctx.outputs.items()
+    }
+
+
 def reproduce(
     cfg: PipelineConfig,
     *,
@@ -105,212 +285,175 @@ def reproduce(
     log: Callable[[str], None] = print,
     command: str | None = None,
 ) -> RunResult:
-    """Run the whole pipeline; raise :class:`DisclosureBreach` if any output breaks the rules.
+    """Run the pipeline into ``cfg.outputs_dir``; raise on a failed step or a disclosure breach.
 
-    The manifest is written even when the disclosure check fails (its
-    ``status`` says so), so the breach can be inspected.
+    Without ``only``: every script, the workbook and the paper, into a new
+    folder that replaces the previous release when complete. With ``only``
+    (script numbers or names): those scripts only, into the release already
+    there (its other outputs kept), which the manifest then marks
+    ``"run": "partial"``; the paper is not rebuilt. Either way the whole
+    folder is checked, and the manifest and ``disclosure_report.md`` are
+    written even when the check fails (``status`` says so), so the breach can
+    be inspected; then :class:`DisclosureBreach` (or :class:`PipelineError`
+    for a failed step) is raised.
     """
-    from reunistat.report import checker
-    from reunistat.report import paper as paper_mod
+    scripts = analysis_scripts(cfg.analyses_dir, only)
+    return _run(
+        cfg, scripts, partial=bool(only), paper=paper and not only, log=log, command=command
+    )
 
+
+def _run(
+    cfg: PipelineConfig,
+    scripts: Sequence[Path],
+    *,
+    partial: bool,
+    paper: bool,
+    log: Callable[[str], None],
+    command: str | None,
+) -> RunResult:
+    out = cfg.outputs_dir
+    with folder.locked(out):
+        ensure_data(cfg, log)  # under the lock: two runs never generate into one folder
+        for p in folder.clean_stale(out):
+            log(f"removed {p}, left by a run that did not finish")
+        folder.check_ours(out)
+        previous = load_manifest(out) if partial else None
+        stage = folder.new_stage(out, copy_existing=partial)
+        try:
+            result, error = _build(cfg, stage, scripts, previous, partial, paper, log, command)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        folder.publish(stage, out)
+    result.manifest_path = out / MANIFEST
+    if error is not None:
+        raise error
+    return result
+
+
+def _build(
+    cfg: PipelineConfig,
+    stage: Path,
+    scripts: Sequence[Path],
+    previous: dict[str, Any] | None,
+    partial: bool,
+    paper: bool,
+    log: Callable[[str], None],
+    command: str | None,
+) -> tuple[RunResult, Exception | None]:
     t_start = time.perf_counter()
+    rerun = {_script_name(cfg, p) for p in scripts}
+    prior = _prior(stage, previous, rerun) if partial else _Prior({}, {}, [], {})
+    ctx = Context(cfg.with_changes(outputs_dir=stage), log)
+    ctx.values.update(prior.values)
     timings: dict[str, float] = {}
-    ensure_data(cfg, log)
-    _prepare_outputs(cfg.outputs_dir)
     t0 = time.perf_counter()
     inputs = input_hashes(cfg.data_dir)
     timings["hash inputs"] = round(time.perf_counter() - t0, 2)
-    ctx = Context(cfg, log)
     t0 = time.perf_counter()
     _ = ctx.cohort
     timings["read and derive cohort"] = round(time.perf_counter() - t0, 2)
-    _run_values(ctx)
-    timings.update(run_scripts(ctx, analysis_scripts(cfg.analyses_dir, only)))
+    run_values(ctx)
+    timings.update(run_scripts(ctx, scripts))
     t0 = time.perf_counter()
-    build_workbook(ctx)
+    ctx.script = PIPELINE
+    sheets = build_workbook(stage, prior.registry | _rows(ctx), ctx.values)
+    if sheets is not None:
+        register_workbook(ctx, sheets)
     timings["workbook"] = round(time.perf_counter() - t0, 2)
     if paper and cfg.paper_template is not None:
         t0 = time.perf_counter()
-        ctx.script = cfg.paper_template.as_posix()
-        try:
-            paper_mod.build_paper(ctx, cfg.paper_template)
-        except paper_mod.PaperError as e:
-            ctx.failed.append({"script": ctx.script, "error": str(e)})
-            ctx.log(f"  FAILED the paper: {e}")
+        build_paper(ctx, cfg.paper_template)
         timings["paper"] = round(time.perf_counter() - t0, 2)
-    _write_values(ctx)
+    write_values(ctx)
     t0 = time.perf_counter()
-    breaches = checker.check_outputs(ctx)
-    checker.write_report(ctx, breaches)
-    timings["disclosure check"] = round(time.perf_counter() - t0, 2)
-    timings["total"] = round(time.perf_counter() - t_start, 2)
-    manifest = build_manifest(ctx, inputs, breaches, timings)
-    if command is not None:
-        manifest["command"] = command
-    path = cfg.outputs_dir / MANIFEST
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    ctx.script = PIPELINE
+    report = stage / "disclosure_report.md"
+    ctx._register(
+        report,
+        "reunistat.report.checker.write_report",
+        "report",
+        "disclosure report",
+        {"type": "report"},
+    )
+    registry = prior.registry | _rows(ctx)
+    ids = release_identifiers(ctx.extract.tables, ctx.cohort.data_end.date())
+    specs = {rel: o["disclosure"] for rel, o in registry.items()}
+    breaches = checker.check_folder(stage, specs, ctx.rules, ids)
+    record = RunRecord(
+        registry=registry,
+        breaches=breaches,
+        failed=ctx.failed,
+        skipped=prior.skipped + ctx.skipped,
+        suppressed=prior.suppressed | _suppressed(ctx.suppression_logs),
+        timings=timings,
+        partial=sorted(rerun) if partial else None,
+    )
+    n_files = sum(1 for p in stage.rglob("*") if p.is_file()) + 1  # with the manifest
+    note = "re-ran " + ", ".join(sorted(rerun)) + " into the release already here"
+    from reunistat.results import data_hash
+
+    cohort = {
+        "spells_sha256": data_hash(ctx.spells.reset_index(drop=True)),
+        "data_end": str(ctx.cohort.data_end.date()),
+    }
+    path = stage / MANIFEST
+    for _ in range(2):  # the release files are checked for identifiers too, once written
+        report_inputs = checker.ReportInputs(
+            rules=ctx.rules,
+            breaches=breaches,
+            n_outputs=n_files,
+            suppressed=record.suppressed,
+            skipped=record.skipped,
+            failed=record.failed,
+            partial=f"{note}; the paper was not rebuilt" if partial else None,
+        )
+        checker.write_report(report, report_inputs)
+        timings["disclosure check"] = round(time.perf_counter() - t0, 2)
+        timings["total"] = round(time.perf_counter() - t_start, 2)
+        manifest = build_manifest(cfg, stage, record, inputs, cohort)
+        if command is not None:
+            manifest["command"] = command
+        path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        about = [
+            b
+            for rel in checker.RELEASE_FILES
+            for b in checker.identifier_breaches(stage / rel, rel, ids)
+            if b not in breaches
+        ]
+        if not about:
+            break
+        breaches += about
+    result = RunResult(manifest, path, breaches)
+    error: Exception | None = None
     if ctx.failed:
-        raise PipelineError(
+        error = PipelineError(
             f"{len(ctx.failed)} step(s) failed (their other outputs were written and "
             "checked; see the manifest):\n"
             + "\n".join(f"  - {f['script']}: {f['error']}" for f in ctx.failed)
         )
-    if breaches:
-        raise DisclosureBreach(
+    elif breaches:
+        error = DisclosureBreach(
             f"{len(breaches)} disclosure breach(es); see "
             f"{cfg.outputs_dir / 'disclosure_report.md'}:\n"
             + "\n".join(f"  - {b}" for b in breaches[:50])
         )
-    return RunResult(manifest, path, breaches)
-
-
-#: Tables copied into the Excel workbook, in order, when the run made them.
-WORKBOOK_TABLES = (
-    "table1",
-    "cohort_flow",
-    "km_horizons",
-    "cox",
-    "logistic",
-    "logistic_margins",
-    "logistic_outcome",
-    "logistic_multilevel",
-    "fine_gray",
-    "recurrent",
-    "evaluation",
-    "power",
-    "costs_national",
-    "costs",
-)
-
-
-def build_workbook(ctx: Context) -> None:
-    """Write ``reunistat_tables.xlsx``: cover, notes and a sheet per main table (copies)."""
-    from reunistat.report.workbook import write_workbook
-
-    sheets = []
-    for name in WORKBOOK_TABLES:
-        rel = f"tables/{name}.csv"
-        if rel in ctx.outputs:
-            o = ctx.outputs[rel]
-            df = pd.read_csv(ctx.out / rel, dtype=str, keep_default_na=False)
-            sheets.append((name, o.title, f"{o.script} ({o.function})", df))
-    if not sheets:
-        return
-    v = {k: x["text"] for k, x in ctx.values.items()}
-    cover = [
-        v.get("data_label", ""),
-        v.get("data_description", ""),
-        f"Made by reunistat {package_versions()['reunistat']} (`reunistat reproduce`). "
-        "outputs/manifest.json records this file's SHA-256, the input data hashes, the "
-        "configuration, the seed, the software versions and the git commit.",
-        "The paper (outputs/paper) describes the definitions, methods and limitations.",
-    ]
-    notes = [
-        "Symbols: c = suppressed (a small count, or a cell that would reveal one); "
-        "z = not applicable; k = rounds to zero.",
-        v.get("disclosure_statement", ""),
-        "A return home: a period of care ending with REC E4A (planned), E4B (unplanned) or "
-        "E13; time zero is its end date. Re-entry: the start of the child's next period of care.",
-        "Follow-up ends at re-entry, the data end, the 18th birthday, death or another "
-        "permanent exit.",
-        "Ratios (HR, OR, SHR) describe associations in populations of children; they are not "
-        "tools for decisions about an individual child.",
-    ]
-    path = ctx.out / "reunistat_tables.xlsx"
-    write_workbook(
-        path,
-        title="Re-entry to care after a return home: tables",
-        cover=cover,
-        notes=notes,
-        sheets=sheets,
-    )
-    ctx.script = "reunistat.pipeline"
-    ctx._register(
-        path,
-        "reunistat.report.workbook.write_workbook",
-        "workbook",
-        "Excel workbook of the main tables",
-        {"type": "same_as", "of": [f"tables/{s[0]}.csv" for s in sheets]},
-    )
-
-
-def _run_values(ctx: Context) -> None:
-    """Record the paper's statements about the run itself (data, disclosure, version)."""
-    cfg, fn = ctx.config, "reunistat.pipeline.reproduce"
-    ctx.script = "reunistat.pipeline"
-    truth = cfg.data_dir / "truth.json"
-    if cfg.mode == "synthetic":
-        seed = json.loads(truth.read_text("utf-8")).get("seed") if truth.exists() else cfg.seed
-        ctx.value("data_label", "Synthetic data: no real children", function=fn)
-        ctx.value(
-            "data_description",
-            "The data are synthetic: linked SSDA903 tables simulated by reunistat's generator "
-            f"(seed {seed}) with re-entry calibrated to published English figures. No real "
-            "child is described; the numbers show what the analysis produces, not findings.",
-            function=fn,
-        )
-    else:
-        ctx.value("data_label", "SSDA903 children-looked-after data, England", function=fn)
-        ctx.value(
-            "data_description",
-            "The data are the children-looked-after return (SSDA903) for England, read from "
-            "the extract named in the manifest.",
-            function=fn,
-        )
-    r = ctx.rules
-    ctx.value(
-        "disclosure_statement",
-        (
-            f"Counts below {r.threshold} are shown as c, with secondary suppression so that "
-            "no total reveals them"
-            + (f", and counts are rounded to the nearest {r.rounding}" if r.rounding else "")
-            + f"; curves stop where fewer than {r.threshold} remain at risk and each step "
-            f"rests on at least {r.threshold} re-entries."
-        )
-        if r.apply
-        else "Disclosure control was not applied: the input is the committed synthetic sample.",
-        function=fn,
-    )
-    ctx.value(
-        "curve_disclosure_note",
-        "Curves and horizon figures are read from the published, disclosure-controlled "
-        f"curves, whose steps each rest on at least {r.threshold} re-entries, so they can lag "
-        "the exact estimate in small groups."
-        if r.apply
-        else "",
-        function=fn,
-    )
-    ctx.value("reunistat_version", package_versions()["reunistat"], function=fn)
-
-
-def _write_values(ctx: Context) -> None:
-    path = ctx.out / "values.json"
-    path.write_text(json.dumps(dict(sorted(ctx.values.items())), indent=2) + "\n", encoding="utf-8")
-    ctx.script = "reunistat.pipeline"
-    ctx._register(
-        path,
-        "reunistat.pipeline.Context.value",
-        "values",
-        "numbers quoted in the paper",
-        {"type": "values"},
-    )
+    return result, error
 
 
 def run_script(path: str | Path, config: str | Path | None = None) -> None:
     """Run one analysis script on its own (``python analyses/04_cox.py``).
 
-    Writes that script's outputs under the outputs folder and records them in
-    ``manifest.json`` (added to, or updated in, the manifest already there),
-    whose ``status`` then says the folder was changed by a partial run; only
-    ``reunistat reproduce`` rebuilds the paper and the whole manifest.
+    A partial run (see :func:`reproduce`): the script's outputs replace its
+    earlier ones in the release already in the outputs folder, the rest is
+    kept, the whole folder is checked again and the disclosure report's
+    verdict and the manifest (``"run": "partial"``) are rewritten.
     """
     cfg = load_config(config)
-    ensure_data(cfg)
-    cfg.outputs_dir.mkdir(parents=True, exist_ok=True)
-    ctx = Context(cfg)
-    run_scripts(ctx, [Path(path)])
-    if ctx.failed:
-        raise PipelineError(ctx.failed[0]["error"])
-    update_manifest(ctx, f"partial: {ctx.script} re-run on its own")
-    for rel in sorted(ctx.outputs):
-        print(f"wrote {cfg.outputs_dir / rel}")
+    p = Path(path)
+    result = _run(cfg, [p], partial=True, paper=False, log=print, command=f"python {p.as_posix()}")
+    for o in result.manifest["outputs"]:
+        if o["script"] == _script_name(cfg, p):
+            print(f"wrote {cfg.outputs_dir / o['path']}")
+    print(f"disclosure check of {cfg.outputs_dir}: {result.manifest['status']}")

@@ -1,74 +1,424 @@
-"""The output checker: every file of a run against the disclosure rules and for identifiers.
+"""The output checker: every file of a release folder against the disclosure rules and identifiers.
 
-It re-reads what was written (not what was meant to be written): tables of
-counts (thresholds, rounding, secondary suppression lines), curves (at-risk
-floor, steps), model tables (the numbers they rest on), the paper's numbers,
-and every text file for child identifiers (CHILD, UPN, LAchildID, MOTHER
-columns or values). The identifier check runs in every mode; the count rules
-only when disclosure control applies.
+It re-reads what was written (not what was meant to be written), so it can run
+at the end of ``reunistat reproduce``, after one script re-run on its own, and
+again from ``reunistat reproduce --verify``. It takes plain data: the folder,
+the disclosure spec of each registered output (``{path: spec}``, as the
+manifest records them), the :class:`~reunistat.report.disclosure.DisclosureRules`
+and the :class:`Identifiers` read from the input. Every file in the folder is
+checked, however it was registered (``type: "none"`` included) and whether or
+not it was registered at all:
+
+* **identifiers**, in every mode and every file (text, and the text inside
+  binary files: SVG, HTML with its embedded resources, the XML of DOCX and
+  XLSX, PNG text chunks, printable strings of anything else): CHILD, UPN,
+  LAchildID and MOTHER values of the input (:func:`searched_identifier`), the
+  children's dates of birth in any common written form, their postcodes
+  (HOME_POST, PL_POST), and a column named like an identifier or a date of
+  birth in any table;
+* **counts**, when disclosure control applies: tables of counts (cells and
+  lines), curves, the counts a model rests on, every entry of ``values.json``
+  that is a count (:func:`is_count_value`), and in every other table the
+  columns named as counts (:func:`is_count_name`).
+
+Breach messages never quote a count from the data: they say "a count below
+the threshold", never its size, so ``disclosure_report.md`` and
+``manifest.json`` (the files sent with a release request) can be released.
 """
 
 from __future__ import annotations
 
+import base64
+import csv
+import datetime as dt
 import io
+import itertools
 import json
 import re
 import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from reunistat.report.disclosure import (
-    DisclosureRules,
-    _check_cell,
-    check_curve,
-    check_table,
-)
-
-if TYPE_CHECKING:
-    from reunistat.pipeline import Context
+from reunistat.report.disclosure import DisclosureRules, check_curve, check_table
 
 IDENTIFIER_COLUMNS = ("CHILD", "UPN", "LAchildID", "MOTHER")
-_TEXT = (".csv", ".md", ".html", ".json", ".svg", ".txt")
-_TOKEN = re.compile(r"[A-Za-z0-9]+")
+DOB_COLUMNS = ("DOB", "MC_DOB")
+POSTCODE_COLUMNS = ("HOME_POST", "PL_POST")
+#: Files of the release written by the checker and the pipeline about the others.
+RELEASE_FILES = ("manifest.json", "disclosure_report.md")
+_FORBIDDEN_COLUMN_KEYS = {"child", "childid", "upn", "lachildid", "mother", "dob", "mcdob"}
+_FORBIDDEN_COLUMN_KEYS |= {"dateofbirth", "birthdate", "birthday", "postcode", "homepost"}
+_FORBIDDEN_COLUMN_KEYS |= {"plpost"}
+_COUNT_WORDS = {
+    "n",
+    "count",
+    "counts",
+    "number",
+    "events",
+    "event",
+    "children",
+    "child",
+    "spells",
+    "returns",
+    "reentries",
+    "cases",
+    "frequency",
+    "freq",
+}
+_MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        [
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ]
+    )
+    for m in names
+}
+_MON = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|" + (
+    r"sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_DATE_PATTERNS = (
+    # 20/02/1998, 20-02-1998, 20.02.1998 (day first, and month first as in the US)
+    (re.compile(r"(?<!\d)(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?!\d)"), "dmy"),
+    # 1998-02-20, 1998/02/20, 1998-02-20T00:00:00
+    (re.compile(r"(?<!\d)(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})(?!\d)"), "ymd"),
+    # 19980220
+    (re.compile(r"(?<![\d.])(\d{4})(\d{2})(\d{2})(?![\d]|\.\d)"), "ymd"),
+    # 20 February 1998, 20th Feb. 1998
+    (re.compile(r"(?<!\d)(\d{1,2})(?:st|nd|rd|th)?\s+" + _MON + r"\.?,?\s+(\d{4})", re.I), "dMy"),
+    # February 20, 1998
+    (re.compile(_MON + r"\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})", re.I), "Mdy"),
+)
+_POSTCODE = re.compile(
+    r"(?<![A-Za-z0-9])([A-Za-z]{1,2}\d[A-Za-z\d]?)\s*(\d[A-Za-z]{0,2})(?![A-Za-z0-9])"
+)
+#: Path and point data of SVG (and SVG in HTML): coordinates, never text.
+_PATH_DATA = re.compile(r'\s(?:d|points|transform|viewBox|style)="[^"]*"')
+_MD_RULE = re.compile(r"\|?(?:\s*:?-{3,}:?\s*\|)+\s*:?-*:?\s*")
+_URL = re.compile(r"(?:https?|ftp)://[^\s\"'<>)]+")
+_ALNUM = re.compile(r"[A-Za-z0-9]+")
+_NUMBER = re.compile(r"(?<![\w.])(\d+)(?:\.(\d+))?")
+_DATA_URI = re.compile(r"data:([\w.+/-]+)(?:;[\w=.-]+)*;base64,([A-Za-z0-9+/=\s]+)")
+_ZIP_TEXT = (".xml", ".rels", ".txt", ".html", ".svg", ".json", ".csv")
 
 
-def _looks_like_id(token: str) -> bool:
-    """Tokens compared with identifiers: those with a letter and a digit, or 8+ characters."""
-    has_letter = any(ch.isalpha() for ch in token)
-    has_digit = any(ch.isdigit() for ch in token)
-    return (has_letter and has_digit) or len(token) >= 8
+# --- identifiers in the input ---------------------------------------------------
+def searched_identifier(value: str) -> bool:
+    """Return whether an identifier value is searched for in the outputs.
+
+    Values of six or more characters, numeric or not, and values of four or
+    more that mix letters and digits. Shorter values (the MOTHER flag, a
+    one-digit code) cannot be told apart from counts and codes in an output.
+
+    >>> [searched_identifier(v) for v in ("123456", "C00000029", "AB12", "1", "12345")]
+    [True, True, True, False, False]
+    """
+    v = value.strip()
+    if len(v) >= 6:
+        return True
+    return len(v) >= 4 and any(c.isalpha() for c in v) and any(c.isdigit() for c in v)
+
+
+def normal_postcode(value: str) -> str:
+    """Return a postcode upper-cased with one space before its last part (``AA7 7``)."""
+    m = _POSTCODE.fullmatch(value.strip())
+    return f"{m.group(1)} {m.group(2)}".upper() if m else ""
+
+
+def _unique(col: pd.Series) -> list[Any]:
+    """The distinct non-missing values of a column (before any conversion: columns are long)."""
+    return [v for v in pd.unique(col.dropna()) if v is not pd.NA]
+
+
+def _texts(values: list[Any]) -> list[str]:
+    return [v.strip() if isinstance(v, str) else str(v).strip() for v in values]
+
+
+@dataclass(frozen=True)
+class Identifiers:
+    """What identifies a child of the input and may not appear in any output.
+
+    Attributes
+    ----------
+    values : frozenset of str
+        CHILD, UPN, LAchildID and MOTHER values that are searched
+        (:func:`searched_identifier`).
+    dates_of_birth : frozenset of date
+        Every DOB (and MC_DOB) of the input.
+    postcodes : frozenset of str
+        HOME_POST and PL_POST values, normalised (:func:`normal_postcode`).
+    public_dates : frozenset of date
+        Dates an output may show although a child was born on them: dates
+        of the run (the data end, collection-year ends, the fixed document
+        date of reproducible files, pilot start dates of authorities).
+    """
+
+    values: frozenset[str] = frozenset()
+    dates_of_birth: frozenset[dt.date] = frozenset()
+    postcodes: frozenset[str] = frozenset()
+    public_dates: frozenset[dt.date] = frozenset()
+
+    @classmethod
+    def from_tables(
+        cls, tables: Mapping[str, pd.DataFrame], public_dates: Iterable[dt.date] = ()
+    ) -> Identifiers:
+        """Collect the identifiers from the tables of an extract (as read)."""
+        ids: set[str] = set()
+        dobs: set[dt.date] = set()
+        posts: set[str] = set()
+        for table in tables.values():
+            for col in IDENTIFIER_COLUMNS:
+                if col in table.columns:
+                    ids.update(_texts(_unique(table[col])))
+            for col in DOB_COLUMNS:
+                if col in table.columns:
+                    parsed = pd.to_datetime(
+                        pd.Series(_unique(table[col])), errors="coerce", dayfirst=True
+                    )
+                    dobs.update(d.date() for d in parsed.dropna())
+            for col in POSTCODE_COLUMNS:
+                if col in table.columns:
+                    posts.update(p for p in map(normal_postcode, _texts(_unique(table[col]))) if p)
+        ids = {v for v in ids if searched_identifier(v)}
+        return cls(frozenset(ids), frozenset(dobs), frozenset(posts), frozenset(public_dates))
+
+
+# --- text of any output ------------------------------------------------------------
+def _zip_text(path: Path) -> str:
+    with zipfile.ZipFile(path) as z:
+        return "\n".join(
+            z.read(n).decode("utf-8", "replace")
+            for n in sorted(z.namelist())
+            if n.lower().endswith(_ZIP_TEXT)
+        )
+
+
+def _png_text(raw: bytes) -> str:
+    """Return the text chunks (tEXt, zTXt, iTXt) of a PNG."""
+    import zlib
+
+    out, i = [], 8
+    while i + 8 <= len(raw):
+        n = int.from_bytes(raw[i : i + 4], "big")
+        kind, body = raw[i + 4 : i + 8], raw[i + 8 : i + 8 + n]
+        if kind == b"tEXt":
+            out.append(body.decode("latin-1"))
+        elif kind == b"zTXt":
+            key, _, rest = body.partition(b"\0")
+            out.append(key.decode("latin-1") + " " + zlib.decompress(rest[1:]).decode("latin-1"))
+        elif kind == b"iTXt":
+            out.append(body.decode("utf-8", "replace"))
+        i += 12 + n
+    return "\n".join(out)
+
+
+def _strings(raw: bytes) -> str:
+    """Printable ASCII runs of four or more characters (as ``strings`` prints them)."""
+    return "\n".join(m.decode("ascii") for m in re.findall(rb"[\x20-\x7e]{4,}", raw))
+
+
+def _expand_data_uris(text: str) -> str:
+    """Replace embedded resources by their text (images by nothing: they are not text)."""
+
+    def one(m: re.Match[str]) -> str:
+        mime = m.group(1).lower()
+        if not any(k in mime for k in ("svg", "xml", "html", "text", "json", "css", "javascript")):
+            return ""
+        try:
+            return base64.b64decode(re.sub(r"\s", "", m.group(2))).decode("utf-8", "replace")
+        except ValueError:
+            return m.group(0)
+
+    return _DATA_URI.sub(one, text)
 
 
 def file_text(path: Path) -> str:
-    """Return the text of an output file (a DOCX's or XLSX's XML; empty for images)."""
-    if path.suffix in (".docx", ".xlsx"):
-        with zipfile.ZipFile(path) as z:
-            return "\n".join(
-                z.read(n).decode("utf-8", "replace")
-                for n in sorted(z.namelist())
-                if n.endswith(".xml")
-            )
-    if path.suffix in _TEXT:
-        return path.read_text("utf-8", errors="replace")
-    return ""
+    """Return all the text an output file holds (see the module's description)."""
+    raw = path.read_bytes()
+    if raw[:4] == b"PK\x03\x04":
+        return _zip_text(path)
+    if raw[:8] == b"\x89PNG\r\n\x1a\n":
+        return _png_text(raw)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _strings(raw)
+    return _expand_data_uris(text) if "base64," in text else text
 
 
-def identifier_breaches(path: Path, rel: str, identifiers: set[str]) -> list[str]:
-    """Return breaches of the no-identifier rule in one file."""
+# --- identifier checks ----------------------------------------------------------
+def _date(y: int, m: int, d: int) -> dt.date | None:
+    try:
+        return dt.date(y, m, d)
+    except ValueError:
+        return None
+
+
+def dates_in_text(text: str) -> set[dt.date]:
+    """Return every calendar date written in the text, in any common form.
+
+    Day-first and month-first readings of ``01/02/2003`` are both returned;
+    URLs are not read (XML namespaces hold dates).
+
+    >>> sorted(str(d) for d in dates_in_text("born 20/02/1998 or 1998-02-21, 22 Feb 1998"))
+    ['1998-02-20', '1998-02-21', '1998-02-22']
+    """
+    found: set[dt.date] = set()
+    text = _URL.sub(" ", text)  # namespaces such as www.w3.org/1999/02/22-rdf-syntax-ns
+    for pattern, order in _DATE_PATTERNS:
+        for m in pattern.finditer(text):
+            a, b, c = m.groups()
+            if order == "dmy":
+                cands = [_date(int(c), int(b), int(a)), _date(int(c), int(a), int(b))]
+            elif order == "ymd":
+                cands = [_date(int(a), int(b), int(c))]
+            elif order == "dMy":
+                cands = [_date(int(c), _MONTHS[b.lower()[:3]], int(a))]
+            else:
+                cands = [_date(int(c), _MONTHS[a.lower()[:3]], int(b))]
+            found.update(d for d in cands if d is not None)
+    return found
+
+
+def _tokens(text: str) -> set[str]:
+    """Alphanumeric tokens, and whole numbers that are not part of a decimal fraction."""
+    tokens = set(_ALNUM.findall(text))
+    numbers = {m.group(1) for m in _NUMBER.finditer(text) if not (m.group(2) or "0").strip("0")}
+    return {t for t in tokens if not t.isdigit()} | numbers
+
+
+def table_headers(path: Path, text: str) -> list[str]:
+    """Return the column names of the tables an output holds (CSV, Markdown, HTML, XLSX)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        first = next(csv.reader(io.StringIO(text)), [])
+        return [c.strip() for c in first]
+    if suffix == ".md":  # the row above each |---| line
+        lines = text.splitlines()
+        return [
+            c.strip()
+            for above, line in itertools.pairwise(lines)
+            if _MD_RULE.fullmatch(line.strip())
+            for c in above.split("|")
+        ]
+    if suffix in (".html", ".htm"):
+        return [
+            re.sub(r"<[^>]+>", "", c).strip()
+            for c in re.findall(r"<th[^>]*>(.*?)</th>", text, re.S)
+        ]
+    if suffix == ".xlsx":
+        return [c.strip() for c in re.findall(r"<t(?: [^>]*)?>([^<]*)</t>", text)]
+    return []
+
+
+def _column_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def identifier_breaches(path: Path, rel: str, identifiers: Identifiers) -> list[str]:
+    """Return the breaches of the no-identifier rules in one file (never the values found)."""
     text = file_text(path)
     if not text:
         return []
+    if "<svg" in text:
+        text = _PATH_DATA.sub(" ", text)
     out = []
-    if path.suffix == ".csv":
-        header = pd.read_csv(io.StringIO(text), nrows=0).columns
-        bad = [c for c in header if c in IDENTIFIER_COLUMNS]
-        if bad:
-            out.append(f"{rel}: has identifier column(s) {bad}")
-    found = sorted(t for t in set(_TOKEN.findall(text)) & identifiers if _looks_like_id(t))
-    if found:
-        out.append(f"{rel}: holds {len(found)} child identifier value(s)")
+    bad = sorted({h for h in table_headers(path, text) if _column_key(h) in _FORBIDDEN_COLUMN_KEYS})
+    if bad:
+        out.append(
+            f"{rel}: has a column named as an identifier or a date of birth ({', '.join(bad)})"
+        )
+    n_ids = len(_tokens(text) & identifiers.values)
+    if n_ids:
+        out.append(f"{rel}: holds {n_ids} child identifier value(s) of the input")
+    n_dob = len((dates_in_text(text) & identifiers.dates_of_birth) - identifiers.public_dates)
+    if n_dob:
+        out.append(f"{rel}: holds {n_dob} date(s) that are dates of birth in the input")
+    posts = {f"{a} {b}".upper() for a, b in _POSTCODE.findall(text)}
+    n_post = len(posts & identifiers.postcodes)
+    if n_post:
+        out.append(f"{rel}: holds {n_post} postcode(s) of children in the input")
+    return out
+
+
+# --- count checks -----------------------------------------------------------------
+def is_count_name(name: str) -> bool:
+    """Return whether a column or value name says it holds a count.
+
+    Any of its words (split at ``_``, spaces and case) is one of ``n``,
+    ``count``, ``number``, ``events``, ``children``, ``spells``, ``returns``,
+    ``reentries``, ``cases``, ``frequency`` (and their variants).
+
+    >>> [is_count_name(n) for n in ("n_black", "n_events", "Spells", "hr", "power_las")]
+    [True, True, True, False, False]
+    """
+    words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())
+    return any(w in _COUNT_WORDS for w in words)
+
+
+def count_breach(raw: Any, rules: DisclosureRules) -> str | None:
+    """Return why a published count breaks the rules, never quoting it (``None`` if it does not).
+
+    Symbols (``c``, ``z``, ``k``), blanks and non-numbers are not counts and pass.
+
+    >>> count_breach("7", DisclosureRules()), count_breach("c", DisclosureRules())
+    ('a count below the threshold', None)
+    """
+    if not rules.apply or raw is None or isinstance(raw, bool):
+        return None
+    try:
+        v = float(str(raw).replace(",", "").strip())
+    except ValueError:
+        return None
+    if v != v or v != round(v):  # NaN, or not a whole number: not a count
+        return None
+    if 0 < v < rules.threshold:
+        return "a count below the threshold"
+    if v == 0 and rules.zeros_disclosive:
+        return "a zero count (zeros are disclosive under these rules)"
+    if rules.rounding and v % rules.rounding:
+        return f"a count not rounded to {rules.rounding}"
+    return None
+
+
+def is_count_value(key: str, entry: Mapping[str, Any]) -> bool:
+    """Return whether an entry of ``values.json`` is a count (checked like a published count).
+
+    Recorded with ``Context.count`` (``type: count``), or named as a count
+    (:func:`is_count_name`) with a whole-number value.
+    """
+    if entry.get("type") == "count":
+        return True
+    v = entry.get("value")
+    whole = isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer()
+    return whole and is_count_name(key)
+
+
+def values_breaches(values: Mapping[str, Mapping[str, Any]], rules: DisclosureRules) -> list[str]:
+    """Return the breaches among the numbers recorded for the paper."""
+    out = []
+    for key, entry in sorted(values.items()):
+        if not is_count_value(key, entry):
+            continue
+        shown = entry.get("text") if entry.get("type") == "count" else entry.get("value")
+        msg = count_breach(shown, rules)
+        if msg:
+            out.append(f"value {key!r}: {msg}")
     return out
 
 
@@ -76,107 +426,183 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-def rule_breaches(path: Path, rel: str, spec: dict[str, Any], rules: DisclosureRules) -> list[str]:
-    """Return breaches of the count rules in one output, as its spec describes it."""
-    kind = spec.get("type", "none")
-    if not rules.apply or kind in ("none", "figure", "same_as", "paper", "report"):
+def _named_count_breaches(
+    table: pd.DataFrame, rules: DisclosureRules, skip: Sequence[str] = ()
+) -> list[str]:
+    out = []
+    for col in table.columns:
+        if col in skip or not is_count_name(str(col)):
+            continue
+        rows = [i + 1 for i, raw in enumerate(table[col].tolist()) if count_breach(raw, rules)]
+        if rows:
+            why = count_breach(table[col].iloc[rows[0] - 1], rules)
+            out.append(f"column {col!r} holds {why} (row(s) {', '.join(map(str, rows[:10]))})")
+    return out
+
+
+def model_breaches(spec: Mapping[str, Any], rules: DisclosureRules) -> list[str]:
+    """Return the breaches of a model's spec: a count it rests on below the threshold."""
+    out = []
+    for k in ("n_obs", "n_events", "n_min_cell"):
+        v = spec.get(k)
+        if v is None:
+            continue
+        if v == "c" or count_breach(v, rules) == "a count below the threshold":
+            out.append(f"the model rests on a count below the threshold ({k})")
+    return out
+
+
+def rule_breaches(
+    path: Path, rel: str, spec: Mapping[str, Any] | None, rules: DisclosureRules
+) -> list[str]:
+    """Return breaches of the count rules in one output, as its spec describes it.
+
+    A CSV of any type (``none`` and unregistered files included) has its
+    columns named as counts checked; ``values.json`` has every count entry
+    checked.
+    """
+    if not rules.apply:
         return []
-    if kind == "counts":
+    spec = spec or {"type": "unregistered"}
+    kind = spec.get("type", "none")
+    probs: list[str] = []
+    if path.suffix.lower() == ".csv":
         table = _read_csv(path)
-        lines = [[(r, c) for r, c in line] for line in spec.get("lines", [])]
-        probs = check_table(table, spec["count_cols"], rules, lines, spec.get("row_key"))
-    elif kind == "curve":
-        curve = _read_csv(path)
-        probs = check_curve(curve, rules, estimate_cols=spec.get("estimate_cols", []))
-    elif kind == "model":
-        probs = [
-            f"{k} = {spec[k]}: the model rests on fewer than {rules.threshold}"
-            for k in ("n_obs", "n_events", "n_min_cell")
-            if spec.get(k) is not None and int(spec[k]) < rules.threshold
-        ]
-    elif kind == "values":
-        values = json.loads(path.read_text("utf-8"))
-        probs = [
-            f"value {k!r}: {msg}"
-            for k, v in values.items()
-            if v.get("type") == "count" and (msg := _check_cell(v["text"], rules, rules.rounding))
-        ]
-    else:
-        probs = [f"unknown disclosure type {kind!r}"]
+        if kind == "counts":
+            cols = list(spec.get("count_cols", []))
+            lines = [[(r, c) for r, c in line] for line in spec.get("lines", [])]
+            probs += check_table(table, [], rules, lines, spec.get("row_key"))
+            probs += [f"column {c!r} is missing" for c in cols if c not in table.columns]
+            probs += _named_count_breaches(table.rename(columns={c: f"n_{c}" for c in cols}), rules)
+        elif kind == "curve":
+            probs += check_curve(table, rules, estimate_cols=spec.get("estimate_cols", []))
+        else:
+            probs += _named_count_breaches(table, rules)
+    if kind == "model":
+        probs += model_breaches(spec, rules)
+    if rel == "values.json" or kind == "values":
+        probs += values_breaches(json.loads(path.read_text("utf-8")), rules)
     return [f"{rel}: {p}" for p in probs]
 
 
-def check_outputs(ctx: Context, identifiers: set[str] | None = None) -> list[str]:
-    """Check every file under the outputs folder; return the breaches (empty if none).
+def check_folder(
+    out_dir: Path,
+    specs: Mapping[str, Mapping[str, Any]],
+    rules: DisclosureRules,
+    identifiers: Identifiers,
+    *,
+    about: Sequence[str] = RELEASE_FILES,
+) -> list[str]:
+    """Check every file under ``out_dir``; return the breaches (empty if none).
 
-    A file that no script registered is a breach too: nothing unchecked leaves.
+    Parameters
+    ----------
+    out_dir : Path
+        The release folder.
+    specs : mapping of relative path to disclosure spec
+        What each registered output is (``{"type": "counts" | "curve" |
+        "model" | "values" | "figure" | "same_as" | "paper" | "report" |
+        "none", ...}``), as ``manifest.json`` records them.
+    rules : DisclosureRules
+        The release's rules.
+    identifiers : Identifiers
+        What identifies a child of the input.
+    about : sequence of str
+        Files written about the release (the manifest and this report):
+        safe by construction for counts, checked for identifiers only.
+
+    Returns
+    -------
+    list of str
+        One message per breach, naming the file; no count of the data and
+        no identifier is quoted. A file no script registered is a breach, and
+        is checked all the same.
     """
-    out_dir = ctx.out
-    ids = ctx.identifiers() if identifiers is None else identifiers
     breaches = []
     for p in sorted(out_dir.rglob("*")):
         if not p.is_file():
             continue
         rel = p.relative_to(out_dir).as_posix()
-        if rel in ("manifest.json", "disclosure_report.md"):
+        if rel in about:
+            breaches += identifier_breaches(p, rel, identifiers)
             continue
-        o = ctx.outputs.get(rel)
-        if o is None:
-            breaches.append(f"{rel}: written by no registered output, so it was not checked")
-            continue
-        breaches += identifier_breaches(p, rel, ids)
-        breaches += rule_breaches(p, rel, o.disclosure, ctx.rules)
+        spec = specs.get(rel)
+        if spec is None:
+            breaches.append(f"{rel}: written by no registered output")
+        breaches += identifier_breaches(p, rel, identifiers)
+        breaches += rule_breaches(p, rel, spec, rules)
     return breaches
 
 
-def write_report(ctx: Context, breaches: list[str]) -> Path:
-    """Write ``disclosure_report.md``: the rules, what was suppressed, and the check's result."""
-    r = ctx.rules
-    lines = ["# Disclosure control report", ""]
-    if r.apply:
-        lines += [
-            f"Rules: counts below {r.threshold} shown as `c`"
-            + (", zeros too" if r.zeros_disclosive else "")
-            + "; secondary suppression so no total reveals a suppressed cell"
-            + (f"; counts rounded to the nearest {r.rounding}" if r.rounding else "")
-            + f"; curves cut where fewer than {r.threshold} remain at risk, steps of at least "
-            f"{r.threshold} events.",
-            "",
-        ]
-    else:
-        lines += [
+# --- what leaves with the release ------------------------------------------------
+def release_spec(spec: Mapping[str, Any], rules: DisclosureRules) -> dict[str, Any]:
+    """Return a disclosure spec fit for the manifest: model counts below the threshold as ``c``."""
+    out = dict(spec)
+    if rules.apply and out.get("type") == "model":
+        for k in ("n_obs", "n_events", "n_min_cell"):
+            if (
+                out.get(k) is not None
+                and count_breach(out[k], rules) == "a count below the threshold"
+            ):
+                out[k] = "c"
+    return out
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What the disclosure report states (plain data the pipeline passes)."""
+
+    rules: DisclosureRules
+    breaches: Sequence[str]
+    n_outputs: int
+    suppressed: Mapping[str, tuple[int, int]]
+    skipped: Sequence[Mapping[str, str]] = ()
+    failed: Sequence[Mapping[str, str]] = ()
+    partial: str | None = None
+
+
+def _rules_text(r: DisclosureRules) -> list[str]:
+    if not r.apply:
+        return [
             "Disclosure control was **not applied**: the input is the committed synthetic sample "
             "(no real children). Identifiers were still checked.",
             "",
         ]
-    lines += [
-        "## Suppressed cells by table",
+    return [
+        f"Rules: counts below {r.threshold} shown as `c`"
+        + (", zeros too" if r.zeros_disclosive else "")
+        + "; secondary suppression so no total reveals a suppressed cell"
+        + (f"; counts rounded to the nearest {r.rounding}" if r.rounding else "")
+        + f"; curves cut where fewer than {r.threshold} remain at risk, steps of at least "
+        f"{r.threshold} events.",
         "",
-        "| table | primary | secondary |",
-        "|:---|---:|---:|",
     ]
-    for name in sorted(ctx.suppression_logs):
-        log = ctx.suppression_logs[name]
-        prim = int(log["reason"].str.startswith("primary").sum()) if len(log) else 0
-        sec = int(log["reason"].str.startswith("secondary").sum()) if len(log) else 0
-        lines.append(f"| {name} | {prim} | {sec} |")
+
+
+def report_text(inputs: ReportInputs) -> str:
+    """Return ``disclosure_report.md``: the rules, what was suppressed, the verdict."""
+    lines = ["# Disclosure control report", "", *_rules_text(inputs.rules)]
+    if inputs.partial:
+        lines += [f"This folder was changed by a partial run: {inputs.partial}.", ""]
+    lines += ["## Suppressed cells by table", "", "| table | primary | secondary |"]
+    lines.append("|:---|---:|---:|")
+    lines += [f"| {n} | {p} | {s} |" for n, (p, s) in sorted(inputs.suppressed.items())]
     lines += ["", "## Check of every output", ""]
-    if breaches:
-        lines += [f"**FAILED: {len(breaches)} breach(es).**", ""] + [f"- {b}" for b in breaches]
+    if inputs.breaches:
+        lines += [f"**FAILED: {len(inputs.breaches)} breach(es).**", ""]
+        lines += [f"- {b}" for b in inputs.breaches]
     else:
-        lines.append(f"Passed: {len(ctx.outputs)} registered outputs checked, no breach.")
-    if ctx.skipped or ctx.failed:
+        lines.append(
+            f"Passed: {inputs.n_outputs} outputs checked (every file in the folder), no breach."
+        )
+    if inputs.skipped or inputs.failed:
         lines += ["", "## Outputs not made in this run", ""]
-        lines += [f"- {s['output']} ({s['script']}): {s['reason']}" for s in ctx.skipped]
-        lines += [f"- {f['script']} FAILED: {f['error']}" for f in ctx.failed]
-    path = ctx.out / "disclosure_report.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    ctx.script = "reunistat.pipeline"
-    ctx._register(
-        path,
-        "reunistat.report.checker.write_report",
-        "report",
-        "disclosure report",
-        {"type": "report"},
-    )
+        lines += [f"- {s['output']} ({s['script']}): {s['reason']}" for s in inputs.skipped]
+        lines += [f"- {f['script']} FAILED: {f['error']}" for f in inputs.failed]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(path: Path, inputs: ReportInputs) -> Path:
+    """Write the disclosure report to ``path`` (see :func:`report_text`); return the path."""
+    path.write_text(report_text(inputs), encoding="utf-8")
     return path

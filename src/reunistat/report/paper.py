@@ -10,7 +10,9 @@ The template (``paper/paper.md``) holds no number typed by hand. It pulls:
 
 A block between ``<!-- if:name1,name2 -->`` and ``<!-- endif -->`` is kept
 only when every named value, table or figure exists. Any other placeholder
-that cannot be filled stops the build. The filled Markdown is converted to
+that cannot be filled stops the build, unless the run recorded outputs it
+left out (``skipped``: a model that cannot be shown for a small extract):
+the paper then says "not shown" in their place and lists why. The filled Markdown is converted to
 HTML (self-contained) and DOCX by the pandoc that ``pypandoc-binary`` ships,
 with ``SOURCE_DATE_EPOCH`` fixed so the files are byte-reproducible.
 """
@@ -20,11 +22,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from reunistat.pipeline import Context
+from reunistat.errors import ReunistatError
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(?:(table|figure):)?([A-Za-z0-9_.-]+)\s*\}\}")
 _IF = re.compile(r"<!--\s*if:([A-Za-z0-9_.,\s-]+?)\s*-->(.*?)<!--\s*endif\s*-->", re.S)
@@ -41,11 +43,55 @@ PANDOC_ARGS = {
 }
 
 
-class PaperError(RuntimeError):
+class PaperError(ReunistatError):
     """The paper template refers to something the run did not produce."""
 
 
-def _exists(ctx: Context, name: str) -> bool:
+class Described(Protocol):
+    """An output as the paper cites it: its title and what made it."""
+
+    @property
+    def title(self) -> str: ...  # noqa: D102
+
+    @property
+    def script(self) -> str: ...  # noqa: D102
+
+    @property
+    def function(self) -> str: ...  # noqa: D102
+
+
+class RunOutputs(Protocol):
+    """What the paper is filled from (plain data; the pipeline's run record satisfies it).
+
+    Attributes
+    ----------
+    out : Path
+        The folder the outputs were written to.
+    values : mapping
+        Numbers recorded for the paper: ``{key: {"text": ..., ...}}``.
+    outputs : mapping
+        Registered outputs by relative path, each with ``title``, ``script``, ``function``.
+    skipped, failed : sequence of mapping
+        Outputs not made (``output, script, reason``) and steps that failed (``script, error``).
+    """
+
+    @property
+    def out(self) -> Path: ...  # noqa: D102
+
+    @property
+    def values(self) -> Mapping[str, Mapping[str, Any]]: ...  # noqa: D102
+
+    @property
+    def outputs(self) -> Mapping[str, Described]: ...  # noqa: D102
+
+    @property
+    def skipped(self) -> Sequence[Mapping[str, str]]: ...  # noqa: D102
+
+    @property
+    def failed(self) -> Sequence[Mapping[str, str]]: ...  # noqa: D102
+
+
+def _exists(ctx: RunOutputs, name: str) -> bool:
     return (
         name in ctx.values
         or f"tables/{name}.md" in ctx.outputs
@@ -54,7 +100,7 @@ def _exists(ctx: Context, name: str) -> bool:
     )
 
 
-def fill_template(ctx: Context, template: str) -> str:
+def fill_template(ctx: RunOutputs, template: str) -> str:
     """Return the template with every placeholder filled from the run's outputs."""
 
     def keep_block(m: re.Match[str]) -> str:
@@ -79,6 +125,9 @@ def fill_template(ctx: Context, template: str) -> str:
         return str(ctx.values[name]["text"])
 
     text = _PLACEHOLDER.sub(fill, text)
+    if missing and ctx.skipped:
+        # outputs left out of this release (a small extract): say so where they would be
+        return _PLACEHOLDER.sub(_not_shown, _MISSING_TABLE.sub(_NOT_SHOWN, text))
     if missing:
         raise PaperError(
             "the paper template refers to outputs this run did not make: "
@@ -88,28 +137,37 @@ def fill_template(ctx: Context, template: str) -> str:
     return text
 
 
-def _table(ctx: Context, name: str, missing: list[str]) -> str:
+#: What the paper says where an output left out of the release would be.
+_NOT_SHOWN = "*Not shown in this release: see the outputs not made.*"
+_MISSING_TABLE = re.compile(r"\x00missing:(?:table|figure):[A-Za-z0-9_.-]+\x00")
+
+
+def _not_shown(m: re.Match[str]) -> str:
+    return "[not shown]"
+
+
+def _table(ctx: RunOutputs, name: str, missing: list[str]) -> str:
     rel = f"tables/{name}.md"
     if rel not in ctx.outputs:
         missing.append(f"table:{name}")
-        return ""
+        return f"\x00missing:table:{name}\x00"
     o = ctx.outputs[rel]
     body = (ctx.out / rel).read_text("utf-8")
     return f"{body}\nTable: {o.title} (made by `{o.script}`, `{o.function}`)\n"
 
 
-def _figure(ctx: Context, name: str, missing: list[str]) -> str:
+def _figure(ctx: RunOutputs, name: str, missing: list[str]) -> str:
     rel = f"figures/{name}.png"
     if rel not in ctx.outputs:
         missing.append(f"figure:{name}")
-        return ""
+        return f"\x00missing:figure:{name}\x00"
     o = ctx.outputs[rel]
     alt = (ctx.out / f"figures/{name}.alt.txt").read_text("utf-8").strip().replace('"', "'")
     caption = f"{o.title}. Made by `{o.script}` (`{o.function}`)."
     return f'![{caption}](../{rel}){{#fig:{name} alt="{alt}" width="100%"}}'
 
 
-def _skipped(ctx: Context) -> str:
+def _skipped(ctx: RunOutputs) -> str:
     if not ctx.skipped and not ctx.failed:
         return "Every planned output was made in this run."
     lines = [f"- {s['output']} (`{s['script']}`): {s['reason']}" for s in ctx.skipped]
@@ -128,8 +186,12 @@ def pandoc(source: Path, target: Path, extra: list[str]) -> None:
         raise PaperError(f"pandoc failed converting {source} to {target.suffix}: {res.stderr}")
 
 
-def build_paper(ctx: Context, template_path: Path) -> list[Path]:
-    """Fill the template and write ``paper/paper.md``, ``.html`` and ``.docx`` under outputs."""
+def build_paper(ctx: RunOutputs, template_path: Path) -> list[Path]:
+    """Fill the template and write ``paper/paper.md``, ``.html`` and ``.docx`` under outputs.
+
+    Returns the paths written; the caller registers them (the report layer
+    does not know the pipeline's registry).
+    """
     text = fill_template(ctx, template_path.read_text("utf-8"))
     out = ctx.out / "paper"
     out.mkdir(parents=True, exist_ok=True)
@@ -137,9 +199,4 @@ def build_paper(ctx: Context, template_path: Path) -> list[Path]:
     md.write_text(text, encoding="utf-8")
     for ext, args in PANDOC_ARGS.items():
         pandoc(md, out / f"paper.{ext}", args)
-    paths = [md, out / "paper.html", out / "paper.docx"]
-    for p in paths:
-        ctx._register(
-            p, "reunistat.report.paper.build_paper", "paper", "the paper", {"type": "paper"}
-        )
-    return paths
+    return [md, out / "paper.html", out / "paper.docx"]

@@ -1,0 +1,177 @@
+"""The pipeline's own outputs: the workbook, the paper, the run's statements (values.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reunistat.pipeline.context import Context
+from reunistat.results import package_versions
+
+PIPELINE = "reunistat.pipeline"
+
+
+def build_paper(ctx: Context, template: Path) -> None:
+    """Build the paper from the run's outputs and register its files (a failure is recorded)."""
+    from reunistat.report import paper as paper_mod
+
+    ctx.script = template.as_posix()
+    try:
+        paths = paper_mod.build_paper(ctx, template)
+    except paper_mod.PaperError as e:
+        ctx.failed.append({"script": ctx.script, "error": str(e)})
+        ctx.log(f"  FAILED the paper: {e}")
+        return
+    for p in paths:
+        ctx._register(
+            p, "reunistat.report.paper.build_paper", "paper", "the paper", {"type": "paper"}
+        )
+
+
+#: Tables copied into the Excel workbook, in order, when the run made them.
+WORKBOOK_TABLES = (
+    "table1",
+    "cohort_flow",
+    "km_horizons",
+    "cox",
+    "logistic",
+    "logistic_margins",
+    "logistic_outcome",
+    "logistic_multilevel",
+    "fine_gray",
+    "recurrent",
+    "evaluation",
+    "power",
+    "costs_national",
+    "costs",
+)
+
+
+def build_workbook(
+    out_dir: Path,
+    registry: dict[str, dict[str, Any]],
+    values: dict[str, dict[str, Any]],
+) -> list[str] | None:
+    """Write ``reunistat_tables.xlsx`` (a sheet per main table made); return the sheets.
+
+    The sheets copy the CSV tables registered in ``registry`` (``{path: {"title",
+    "script", "function", ...}}``); ``values`` give the cover's data statements.
+    Returns ``None`` (and writes nothing) when no main table was made.
+    """
+    from reunistat.report.workbook import write_workbook
+
+    sheets = []
+    for name in WORKBOOK_TABLES:
+        rel = f"tables/{name}.csv"
+        if rel in registry and (out_dir / rel).exists():
+            o = registry[rel]
+            df = pd.read_csv(out_dir / rel, dtype=str, keep_default_na=False)
+            sheets.append((name, o["title"], f"{o['script']} ({o['function']})", df))
+    if not sheets:
+        return None
+    v = {k: x["text"] for k, x in values.items()}
+    cover = [
+        v.get("data_label", ""),
+        v.get("data_description", ""),
+        f"Made by reunistat {package_versions()['reunistat']} (`reunistat reproduce`). "
+        "outputs/manifest.json records this file's SHA-256, the input data hashes, the "
+        "configuration, the seed, the software versions and the git commit.",
+        "The paper (outputs/paper) describes the definitions, methods and limitations.",
+    ]
+    notes = [
+        "Symbols: c = suppressed (a small count, or a cell that would reveal one); "
+        "z = not applicable; k = rounds to zero.",
+        v.get("disclosure_statement", ""),
+        "A return home: a period of care ending with REC E4A (planned), E4B (unplanned) or "
+        "E13; time zero is its end date. Re-entry: the start of the child's next period of care.",
+        "Follow-up ends at re-entry, the data end, the 18th birthday, death or another "
+        "permanent exit.",
+        "Ratios (HR, OR, SHR) describe associations in populations of children; they are not "
+        "tools for decisions about an individual child.",
+    ]
+    path = out_dir / "reunistat_tables.xlsx"
+    write_workbook(
+        path,
+        title="Re-entry to care after a return home: tables",
+        cover=cover,
+        notes=notes,
+        sheets=sheets,
+    )
+    return [s[0] for s in sheets]
+
+
+def register_workbook(ctx: Context, sheets: list[str]) -> None:
+    """Register the workbook :func:`build_workbook` wrote."""
+    ctx._register(
+        ctx.out / "reunistat_tables.xlsx",
+        "reunistat.report.workbook.write_workbook",
+        "workbook",
+        "Excel workbook of the main tables",
+        {"type": "same_as", "of": [f"tables/{s}.csv" for s in sheets]},
+    )
+
+
+def run_values(ctx: Context) -> None:
+    """Record the paper's statements about the run itself (data, disclosure, version)."""
+    cfg, fn = ctx.config, "reunistat.pipeline.reproduce"
+    ctx.script = PIPELINE
+    truth = cfg.data_dir / "truth.json"
+    if cfg.mode == "synthetic":
+        seed = json.loads(truth.read_text("utf-8")).get("seed") if truth.exists() else cfg.seed
+        ctx.value("data_label", "Synthetic data: no real children", function=fn)
+        ctx.value(
+            "data_description",
+            "The data are synthetic: linked SSDA903 tables simulated by reunistat's generator "
+            f"(seed {seed}) with re-entry calibrated to published English figures. No real "
+            "child is described; the numbers show what the analysis produces, not findings.",
+            function=fn,
+        )
+    else:
+        ctx.value("data_label", "SSDA903 children-looked-after data, England", function=fn)
+        ctx.value(
+            "data_description",
+            "The data are the children-looked-after return (SSDA903) for England, read from "
+            "the extract named in the manifest.",
+            function=fn,
+        )
+    r = ctx.rules
+    ctx.value(
+        "disclosure_statement",
+        (
+            f"Counts below {r.threshold} are shown as c, with secondary suppression so that "
+            "no total reveals them"
+            + (f", and counts are rounded to the nearest {r.rounding}" if r.rounding else "")
+            + f"; curves stop where fewer than {r.threshold} remain at risk and each step "
+            f"rests on at least {r.threshold} re-entries."
+        )
+        if r.apply
+        else "Disclosure control was not applied: the input is the committed synthetic sample.",
+        function=fn,
+    )
+    ctx.value(
+        "curve_disclosure_note",
+        "Curves and horizon figures are read from the published, disclosure-controlled "
+        f"curves, whose steps each rest on at least {r.threshold} re-entries, so they can lag "
+        "the exact estimate in small groups."
+        if r.apply
+        else "",
+        function=fn,
+    )
+    ctx.value("reunistat_version", package_versions()["reunistat"], function=fn)
+
+
+def write_values(ctx: Context) -> None:
+    """Write ``values.json`` (every number recorded for the paper) and register it."""
+    path = ctx.out / "values.json"
+    path.write_text(json.dumps(dict(sorted(ctx.values.items())), indent=2) + "\n", encoding="utf-8")
+    ctx.script = PIPELINE
+    ctx._register(
+        path,
+        "reunistat.pipeline.Context.value",
+        "values",
+        "numbers quoted in the paper",
+        {"type": "values"},
+    )
