@@ -3,10 +3,13 @@
 The flow is a table with one row per step. ``stage`` is ``start`` (rows read),
 ``exclude`` (removed at this step, with its ``reason``), ``remaining`` (what
 is left: the previous ``remaining`` or ``start`` minus the exclusions since)
-or ``outcome`` (how the spells analysed ended; they add up to the spells).
-Counts are ``children``, ``episodes``, ``periods`` and ``spells``; a blank
-means the step does not concern that unit. Until the annual returns are
-stacked, ``children`` counts header rows.
+or ``outcome`` (how the spells analysed ended; they add up to the spells),
+or ``note`` (a fact about the rows above it, subtracting nothing: the data end
+and extract start and how they were found, the other 903 tables read and
+whether they are used, children in care when the data begin and their
+returns home). Counts are ``children``, ``episodes``, ``periods`` and
+``spells``; a blank means the step does not concern that unit. Until the
+annual returns are stacked, ``children`` counts header rows.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Final
 import pandas as pd
 
 from reunistat import codes, spells
+from reunistat.cohort.extent import AFTER_DATA_END
 
 FLOW_COLUMNS: Final = ("stage", "step", "reason", "children", "episodes", "periods", "spells")
 COUNTS: Final = ("children", "episodes", "periods", "spells")
@@ -63,6 +67,12 @@ def stacking_rows(stacking: pd.DataFrame) -> list[dict[str, object]]:
     ]
 
 
+#: Flow text of exclusions that are not validation rules proper.
+_RULE_TEXT: Final = {
+    AFTER_DATA_END: "a DECOM or DEC after the data end (rule after_data_end)",
+}
+
+
 def validation_rows(excluded: pd.DataFrame) -> list[dict[str, object]]:
     """One exclusion row per first rule broken (children in the header, their episodes)."""
     rows = []
@@ -70,13 +80,93 @@ def validation_rows(excluded: pd.DataFrame) -> list[dict[str, object]]:
         rows.append(
             row(
                 "exclude",
-                f"failed validation: {rule}",
+                _RULE_TEXT.get(str(rule), f"failed validation: {rule}"),
                 f"validation:{rule}",
                 children=int(g["n_header_rows"].sum()),
                 episodes=int(g["n_episodes"].sum()),
             )
         )
     return rows
+
+
+def extent_rows(
+    extent_text: list[str], table_uses: dict[str, dict[str, object]]
+) -> list[dict[str, object]]:
+    """Notes: how the data end and extract start were found; other 903 tables and their use."""
+    rows = [row("note", text, "extent") for text in extent_text]
+    used = [f"{k} ({v['rows']:,} rows): {v['use']}" for k, v in table_uses.items()]
+    used = [u for u, v in zip(used, table_uses.values(), strict=True) if v["use"] != "not used"]
+    unused = [f"{k} ({v['rows']:,} rows)" for k, v in table_uses.items() if v["use"] == "not used"]
+    if used:
+        rows.append(row("note", "other 903 tables used: " + "; ".join(used), "tables_used"))
+    if unused:
+        rows.append(
+            row("note", "other 903 tables read, not used: " + ", ".join(unused), "tables_not_used")
+        )
+    return rows
+
+
+def truncation_rows(care: pd.DataFrame, truncated: set[str]) -> list[dict[str, object]]:
+    """Note: children with periods of care who were in care when the data begin."""
+    is_trunc = care["_uid"].isin(truncated)
+    first_cut = is_trunc & (care["first_rne"] != "S")
+    return [
+        row(
+            "note",
+            "of which children in care when the data begin (history truncated); "
+            "periods: their first, begun before the data",
+            "history_truncated",
+            children=int(care.loc[is_trunc, "_uid"].nunique()),
+            periods=int(first_cut.sum()),
+        )
+    ]
+
+
+def truncated_spell_rows(spell_table: pd.DataFrame) -> list[dict[str, object]]:
+    """Notes: returns home of children whose history is truncated, and of truncated periods."""
+    h = spell_table["history_truncated"] == 1
+    p = spell_table["period_truncated"] == 1
+    return [
+        row(
+            "note",
+            "of which returns home of children in care when the data begin",
+            "history_truncated_returns",
+            children=int(spell_table.loc[h, ["LA", "CHILD"]].drop_duplicates().shape[0]),
+            spells=int(h.sum()),
+        ),
+        row(
+            "note",
+            "of which returns home ending a period begun before the data "
+            "(start, length and moves are lower bounds)",
+            "period_truncated_returns",
+            spells=int(p.sum()),
+        ),
+    ]
+
+
+def why_empty(flow: pd.DataFrame) -> str:
+    """Return why no return home is left: the children read, and who was excluded by what."""
+    n_read = int(flow.loc[flow["stage"] == "start", "children"].iloc[0])
+    ex = flow.loc[(flow["stage"] == "exclude") & (flow["reason"] != "no_return")]
+    ex = ex.loc[ex["children"].fillna(0).astype(int) > 0]
+    parts = [
+        f"{int(n):,} by {reason or step}"
+        for n, reason, step in zip(ex["children"], ex["reason"], ex["step"], strict=True)
+    ]
+    care = flow.loc[flow["reason"].eq("") & flow["step"].eq("periods of care")]
+    left = ""
+    if not care.empty:
+        n_children, n_periods = (int(care[c].iloc[0]) for c in ("children", "periods"))
+        left = (
+            f"; {n_children:,} children remain with {n_periods:,} periods of care, "
+            "none ending in a return home"
+        )
+    excluded = "; children excluded: " + ", ".join(parts) if parts else "; no child excluded"
+    return (
+        f"lenient mode left no return home to analyse (0 spells): "
+        f"{n_read:,} children (header rows) read{excluded}{left}. "
+        "See the flow (--flow-out) and the problems (reunistat validate --problems-out)"
+    )
 
 
 def _exit_label(rec: str) -> tuple[str, str]:
