@@ -75,8 +75,7 @@ def as_dates(s: pd.Series, table: str, column: str) -> pd.Series:
     """
     if pd.api.types.is_datetime64_any_dtype(s):
         return pd.Series(pd.to_datetime(s).to_numpy(dtype="datetime64[ns]"), index=s.index)
-    text = s.astype(object).where(s.notna()).map(lambda v: v if v is None else str(v).strip())
-    text = text.where(text != "")
+    text = s.astype(object).map(lambda v: None if pd.isna(v) else (str(v).strip() or None))
     filled = text.notna()
     for fmt in _DATE_FORMATS:
         d = pd.to_datetime(text, format=fmt, errors="coerce")
@@ -162,8 +161,9 @@ def previous_permanence(
     out = pd.Series(pd.NA, index=returns.index, dtype=object)
     if table is None or table.empty or "PREV_PERM" not in table.columns:
         return out
-    code = table["PREV_PERM"].astype(object).where(table["PREV_PERM"].notna())
-    code = code.map(lambda v: v if v is None or pd.isna(v) else str(v).strip().upper())
+    code = table["PREV_PERM"].astype(object).map(
+        lambda v: None if pd.isna(v) else str(v).strip().upper()
+    )
     dated = (
         as_dates(table["DATE_PERM"], "previous_permanence", "DATE_PERM")
         if "DATE_PERM" in table.columns

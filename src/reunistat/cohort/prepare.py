@@ -92,7 +92,7 @@ def _validate(extract: Extract, cfg: CohortConfig, extent: Extent) -> Validated:
         late = dates_after_end(extract.tables["episodes"], extent)
         if late.empty:
             raise
-        raise ValidationError(pd.concat([err.problems, late], ignore_index=True)) from None
+        raise ValidationError(_stack(err.problems, late)) from None
 
 
 def _drop_children(
@@ -141,11 +141,18 @@ def _exclude_late(
         }
     )
     ex["in_header"] = ex["n_header_rows"] > 0
-    excluded = pd.concat([validated.excluded_children, ex], ignore_index=True)
-    problems = pd.concat([validated.problems, late], ignore_index=True)
+    excluded = _stack(validated.excluded_children, ex)
+    problems = _stack(validated.problems, late)
     return dataclasses.replace(
         validated, tables=new_tabs, problems=problems, excluded_children=excluded
     )
+
+
+def _stack(before: pd.DataFrame, more: pd.DataFrame) -> pd.DataFrame:
+    """Append rows to a record (an empty record just takes the new rows)."""
+    if before.empty:
+        return more.reset_index(drop=True)
+    return pd.concat([before, more], ignore_index=True)
 
 
 def _exclude_uasc(
