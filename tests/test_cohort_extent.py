@@ -107,7 +107,7 @@ def test_lenient_mode_with_no_spells_left_is_an_error():
         build_cohort({**t, "episodes": e}, CohortConfig(validation="lenient"))
     msg = str(err.value)
     assert "0 spells" in msg and "2 children (header rows) read" in msg
-    assert "2 by validation:code" in msg
+    assert "2 by rule code" in msg
 
 
 def test_lenient_mode_with_children_but_no_return_home_is_an_error():

@@ -81,8 +81,8 @@ class Extent:
         }[self.data_end_rule]
         if self.extract_start is None:
             how_start = (
-                "extract start unknown (no collection year): a child is taken as in care when "
-                "the data begin when their first episode has RNE other than S"
+                "extract start unknown (no collection year): children whose first episode has "
+                "RNE other than S are taken as in care when the data begin"
             )
         elif self.extract_start_rule == "config":
             how_start = (

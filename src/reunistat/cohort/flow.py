@@ -144,13 +144,20 @@ def truncated_spell_rows(spell_table: pd.DataFrame) -> list[dict[str, object]]:
     ]
 
 
+def _by(reason: str, step: str) -> str:
+    """Name an exclusion in a sentence: ``rule 357``, ``uasc``, or its step text."""
+    if reason.startswith("validation:"):
+        return "rule " + reason.split(":", 1)[1]
+    return reason or step
+
+
 def why_empty(flow: pd.DataFrame) -> str:
     """Return why no return home is left: the children read, and who was excluded by what."""
     n_read = int(flow.loc[flow["stage"] == "start", "children"].iloc[0])
     ex = flow.loc[(flow["stage"] == "exclude") & (flow["reason"] != "no_return")]
     ex = ex.loc[ex["children"].fillna(0).astype(int) > 0]
     parts = [
-        f"{int(n):,} by {reason or step}"
+        f"{int(n):,} by {_by(str(reason), str(step))}"
         for n, reason, step in zip(ex["children"], ex["reason"], ex["step"], strict=True)
     ]
     care = flow.loc[flow["reason"].eq("") & flow["step"].eq("periods of care")]

@@ -161,8 +161,10 @@ def previous_permanence(
     out = pd.Series(pd.NA, index=returns.index, dtype=object)
     if table is None or table.empty or "PREV_PERM" not in table.columns:
         return out
-    code = table["PREV_PERM"].astype(object).map(
-        lambda v: None if pd.isna(v) else str(v).strip().upper()
+    code = (
+        table["PREV_PERM"]
+        .astype(object)
+        .map(lambda v: None if pd.isna(v) else str(v).strip().upper())
     )
     dated = (
         as_dates(table["DATE_PERM"], "previous_permanence", "DATE_PERM")
