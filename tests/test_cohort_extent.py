@@ -8,7 +8,7 @@ import pytest
 from cohort_cases.build import child, ep, tables
 from reunistat.cohort import CohortConfig, build_cohort, check_flow, infer_data_end
 from reunistat.cohort.output import provenance
-from reunistat.errors import DataValidationError
+from reunistat.errors import ConfigError, DataValidationError
 from reunistat.tables import ValidationError
 from reunistat.tables.keys import YEAR_COL
 
@@ -119,3 +119,23 @@ def test_lenient_mode_with_children_but_no_return_home_is_an_error():
         build_cohort(t, CohortConfig(data_end="2018-03-31", validation="lenient"))
     # strict mode on valid data with no return home is an empty spells table
     assert build_cohort(t, CohortConfig(data_end="2018-03-31")).spells.empty
+
+
+def test_new_config_keys_from_toml(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[cohort]\nextract_start = 2016-04-01\nuasc = "exclude"\n')
+    cfg = CohortConfig.from_toml(p)
+    assert (str(cfg.extract_start), cfg.uasc) == ("2016-04-01", "exclude")
+    with pytest.raises(ConfigError, match="uasc must be 'keep' or 'exclude'"):
+        CohortConfig(uasc="drop")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="extract_start must be a date"):
+        CohortConfig(extract_start="spring")  # type: ignore[arg-type]
+
+
+def test_validated_tables_give_the_extent_of_what_was_kept():
+    from reunistat.tables import validate_tables
+
+    v = validate_tables(two_children())
+    c = build_cohort(v)
+    assert c.data_end == T("2018-03-31") and len(c.spells) == 2
+    check_flow(c.flow)
