@@ -150,6 +150,7 @@ def _spells(
     e: pd.DataFrame,
     use_la: bool,
     prep: Prepared,
+    truncated: set[str],
 ) -> pd.DataFrame:
     header = covariates.child_table(tables["header"], use_la)
     dob = returns["_uid"].map(header["DOB"])
@@ -177,7 +178,7 @@ def _spells(
             out,
             covariates.demographic(returns, header),
             covariates.care_history(returns, disabled),
-            covariates.truncation(returns, _truncated_children(e, prep.extent)),
+            covariates.truncation(returns, truncated),
             covariates.linked(returns, header, tables),
             pd.DataFrame(
                 {
@@ -202,6 +203,7 @@ def _flow(
     periods: pd.DataFrame,
     returns: pd.DataFrame,
     spell_table: pd.DataFrame,
+    truncated: set[str],
 ) -> pd.DataFrame:
     rows = flow.stacking_rows(prep.validated.stacking)
     rows[1:1] = flow.extent_rows(prep.extent.describe(), other_tables.table_uses(prep.others))
@@ -235,7 +237,6 @@ def _flow(
             periods=len(care),
         )
     )
-    truncated = _truncated_children(e, prep.extent)
     rows += flow.truncation_rows(care, truncated)
     returned = pd.Series(care.index.isin(returns.index), index=care.index)
     n_spell_children = returns["_uid"].nunique()
@@ -291,8 +292,9 @@ def build_cohort(tables: Tables, config: CohortConfig | None = None) -> Cohort:
         e["LA"] = cfg.la
     periods, _ = build_periods(e)
     returns = outcomes.index_returns(periods, cfg.include_e13)
-    spell_table = _spells(returns, tabs, e, use_la, prep)
-    flow_table = _flow(prep, e, periods, returns, spell_table)
+    truncated = _truncated_children(e, prep.extent)
+    spell_table = _spells(returns, tabs, e, use_la, prep, truncated)
+    flow_table = _flow(prep, e, periods, returns, spell_table, truncated)
     if cfg.validation == "lenient" and spell_table.empty:
         raise DataValidationError(flow.why_empty(flow_table))
     uses = other_tables.table_uses(prep.others)
