@@ -199,3 +199,14 @@ def test_sector_return_uses_dfe_column_names():
     )
     assert not set(excluded.spells.CHILD) & uasc_children
     check_flow(excluded.flow)
+
+
+def test_oc3_without_a_year_takes_the_latest_collection_year():
+    t = tables([child("E", "2000-09-01")], [ep("E", "2016-01-01", "S", "2016-06-01", "E4A")])
+    t["episodes"][YEAR_COL] = pd.array([2017], dtype="Int64")
+    oc3 = csv_frame(
+        [["E", "01/09/2000", "DIED", None, None]], ["CHILD", "DOB", "IN_TOUCH", "ACTIV", "ACCOM"]
+    )
+    s = build_cohort({**t, "oc3": oc3}).spells.iloc[0]
+    # collection year 2016-17: the 16th birthday, 2016-09-01
+    assert (s.censor_reason, s.censor_date) == ("death", T("2016-09-01"))

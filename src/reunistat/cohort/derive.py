@@ -125,7 +125,8 @@ def _exits(
             )
         )
     years = prep.extent.years
-    last_year = max(years) if years else int(prep.extent.data_end.year)
+    end = prep.extent.data_end
+    last_year = max(years) if years else int(end.year + (end.month >= 4))
     deaths = other_tables.oc3_deaths(prep.others.get("oc3"), tables["header"], e, use_la, last_year)
     if not deaths.empty:
         parts.append(deaths.assign(EXIT_REASON="death"))
