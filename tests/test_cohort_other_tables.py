@@ -210,3 +210,9 @@ def test_oc3_without_a_year_takes_the_latest_collection_year():
     s = build_cohort({**t, "oc3": oc3}).spells.iloc[0]
     # collection year 2016-17: the 16th birthday, 2016-09-01
     assert (s.censor_reason, s.censor_date) == ("death", T("2016-09-01"))
+
+
+def test_other_tables_as_one_frame_per_return():
+    later = csv_frame([["C", "2", "01/01/2007", "01/01/2025"]], ["CHILD", "SEX", "DOB", "DUC"])
+    sp = build_cohort({**base(), "uasc": [UASC, later]}, CFG).spells
+    assert sp.groupby("CHILD").uasc.max().to_dict() == {"A": 1, "B": 0, "C": 1}

@@ -74,7 +74,9 @@ def _split(tables: Extract | Mapping[str, pd.DataFrame]) -> tuple[Extract, dict]
         others = {}
     else:
         others = {
-            k: v for k, v in tables.items() if k in other_tables.OTHER_TABLES and v is not None
+            k: v if isinstance(v, pd.DataFrame) else pd.concat(list(v), ignore_index=True)
+            for k, v in tables.items()
+            if k in other_tables.OTHER_TABLES and v is not None
         }
         extract = prepare_tables(tables)
     others |= {k: v for k, v in extract.tables.items() if k in other_tables.OTHER_TABLES}
