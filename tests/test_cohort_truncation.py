@@ -10,6 +10,7 @@ whose first episode is an S before the extract start need nothing.
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,15 +63,22 @@ def test_truncated_children_are_kept_and_flagged():
     assert b1.placement_moves == 1  # the P episode is a move seen in the data
     assert sp.loc[("B", 2)].placement_moves == 1  # S then T
     assert c.extent is not None and c.extent.extract_start == T("2016-04-01")
-    fl = c.flow.set_index("reason")
-    assert (fl.loc["history_truncated", "children"], fl.loc["history_truncated", "periods"]) == (
-        2,
-        1,
-    )
-    r = fl.loc["history_truncated_returns"]
-    assert (r.children, r.spells) == (2, 3)
+    fl = c.flow.set_index("reason")[["children", "periods", "spells"]].astype(object)
+    assert fl.loc["history_truncated"].tolist() == [2, 3, pd.NA]  # A: 1 period, B: 2
+    assert fl.loc["history_complete"].tolist() == [1, 1, pd.NA]
+    assert fl.loc["history_truncated_returns"].tolist() == [2, pd.NA, 3]
+    assert fl.loc["history_complete_returns"].tolist() == [1, pd.NA, 1]
     assert fl.loc["period_truncated_returns", "spells"] == 1
+    assert fl.loc["period_complete_returns", "spells"] == 3
     check_flow(c.flow)
+
+
+def test_check_flow_holds_the_note_pairs_to_their_total():
+    c = build_cohort(extract(), CohortConfig(ignore_rules=("357",)))
+    bad = c.flow.copy()
+    bad.loc[bad.reason == "history_complete", "children"] += 1
+    with pytest.raises(AssertionError, match="do not add up to 'periods of care'"):
+        check_flow(bad)
 
 
 def test_child_in_care_since_before_the_extract_needs_no_ignored_rule():
@@ -170,5 +178,8 @@ def test_flow_adds_up_with_truncation(case: tuple[dict, dict[str, bool]], corrup
     fl = c.flow.set_index("reason")
     assert fl.loc["history_truncated_returns", "spells"] == int(sp.history_truncated.sum())
     assert fl.loc["period_truncated_returns", "spells"] == int(sp.period_truncated.sum())
+    assert fl.loc["history_truncated", "children"] == sum(
+        truncated[k] for k in set(t["episodes"].CHILD) - set(c.validated.excluded_children.CHILD)
+    )
     if corrupt:
         assert "K0" not in set(sp.CHILD)

@@ -7,7 +7,12 @@ or ``outcome`` (how the spells analysed ended; they add up to the spells),
 or ``note`` (a fact about the rows above it, subtracting nothing: the data end
 and extract start and how they were found, the other 903 tables read and
 whether they are used, children in care when the data begin and their
-returns home). Counts are ``children``, ``episodes``, ``periods`` and
+returns home). Notes with counts come in pairs that split the ``remaining``
+row just above them (``history_truncated`` + ``history_complete`` the periods
+of care; ``history_truncated_returns`` + ``history_complete_returns``, and
+``period_truncated_returns`` + ``period_complete_returns``, the spells), so
+each pair adds up to that row and a release can protect it like the
+exclusions (secondary suppression). Counts are ``children``, ``episodes``, ``periods`` and
 ``spells``; a blank means the step does not concern that unit. Until the
 annual returns are stacked, ``children`` counts header rows.
 """
@@ -21,6 +26,12 @@ import pandas as pd
 from reunistat import codes, spells
 from reunistat.cohort.extent import AFTER_DATA_END
 
+#: Note rows that come in pairs splitting the ``remaining`` row above them.
+NOTE_PAIRS: Final = (
+    ("history_truncated", "history_complete"),
+    ("history_truncated_returns", "history_complete_returns"),
+    ("period_truncated_returns", "period_complete_returns"),
+)
 FLOW_COLUMNS: Final = ("stage", "step", "reason", "children", "episodes", "periods", "spells")
 COUNTS: Final = ("children", "episodes", "periods", "spells")
 
@@ -107,41 +118,68 @@ def extent_rows(
 
 
 def truncation_rows(care: pd.DataFrame, truncated: set[str]) -> list[dict[str, object]]:
-    """Note: children with periods of care who were in care when the data begin."""
-    is_trunc = care["_uid"].isin(truncated)
-    first_cut = is_trunc & (care["first_rne"] != "S")
+    """Notes splitting the periods of care: children in care when the data begin, and others."""
+    is_trunc = care["_uid"].isin(truncated).to_numpy()
+    parts = (
+        ("of which children in care when the data begin (history truncated)", "history_truncated"),
+        ("of which children who came into care in the data", "history_complete"),
+    )
     return [
         row(
             "note",
-            "of which children in care when the data begin (history truncated); "
-            "periods: their first, begun before the data",
-            "history_truncated",
-            children=int(care.loc[is_trunc, "_uid"].nunique()),
-            periods=int(first_cut.sum()),
+            text,
+            reason,
+            children=int(care.loc[m, "_uid"].nunique()),
+            episodes=int(care.loc[m, "n_episodes"].sum()),
+            periods=int(m.sum()),
         )
+        for (text, reason), m in zip(parts, (is_trunc, ~is_trunc), strict=True)
     ]
 
 
 def truncated_spell_rows(spell_table: pd.DataFrame) -> list[dict[str, object]]:
-    """Notes: returns home of children whose history is truncated, and of truncated periods."""
-    h = spell_table["history_truncated"] == 1
-    p = spell_table["period_truncated"] == 1
-    return [
+    """Notes splitting the returns home analysed two ways: by child history, by period."""
+    h = (spell_table["history_truncated"] == 1).to_numpy()
+    p = (spell_table["period_truncated"] == 1).to_numpy()
+    children = spell_table[["LA", "CHILD"]]
+    rows = [
         row(
             "note",
-            "of which returns home of children in care when the data begin",
-            "history_truncated_returns",
-            children=int(spell_table.loc[h, ["LA", "CHILD"]].drop_duplicates().shape[0]),
-            spells=int(h.sum()),
-        ),
-        row(
-            "note",
-            "of which returns home ending a period begun before the data "
-            "(start, length and moves are lower bounds)",
-            "period_truncated_returns",
-            spells=int(p.sum()),
-        ),
+            text,
+            reason,
+            children=len(children.loc[m].drop_duplicates()),
+            spells=int(m.sum()),
+        )
+        for text, reason, m in (
+            (
+                "of which returns home of children in care when the data begin",
+                "history_truncated_returns",
+                h,
+            ),
+            (
+                "of which returns home of children who came into care in the data",
+                "history_complete_returns",
+                ~h,
+            ),
+        )
     ]
+    rows += [
+        row("note", text, reason, spells=int(m.sum()))
+        for text, reason, m in (
+            (
+                "of which returns home ending a period begun before the data "
+                "(its start, length and moves are lower bounds)",
+                "period_truncated_returns",
+                p,
+            ),
+            (
+                "of which returns home ending a period begun in the data",
+                "period_complete_returns",
+                ~p,
+            ),
+        )
+    ]
+    return rows
 
 
 def _by(reason: str, step: str) -> str:
@@ -242,10 +280,36 @@ def as_table(rows: list[dict[str, object]]) -> pd.DataFrame:
     return t
 
 
+def _check_note_pairs(flow: pd.DataFrame) -> None:
+    """Raise unless each pair of notes adds up to the ``remaining`` row above it."""
+    f = flow.reset_index(drop=True)
+    for a, b in NOTE_PAIRS:
+        ia = f.index[(f["stage"] == "note") & (f["reason"] == a)]
+        ib = f.index[(f["stage"] == "note") & (f["reason"] == b)]
+        if len(ia) == 0 and len(ib) == 0:
+            continue
+        if len(ia) != 1 or len(ib) != 1:
+            raise AssertionError(f"flow notes {a!r} and {b!r} must come as one pair")
+        above = f.index[(f["stage"] == "remaining") & (f.index < min(ia[0], ib[0]))]
+        if len(above) == 0:
+            raise AssertionError(f"flow notes {a!r}/{b!r} follow no remaining row")
+        counts = f[list(COUNTS)].astype("Float64")
+        for c in COUNTS:
+            va, vb, vbase = (counts[c].iloc[i] for i in (ia[0], ib[0], above[-1]))
+            if pd.isna(va) and pd.isna(vb):
+                continue
+            if float(va) + float(vb) != float(vbase):
+                raise AssertionError(
+                    f"flow notes {a!r} + {b!r} do not add up to {f.at[above[-1], 'step']!r}: "
+                    f"{c} {va} + {vb} != {vbase}"
+                )
+
+
 def check_flow(flow: pd.DataFrame) -> None:
     """Raise ``AssertionError`` unless every ``remaining`` row is the last one minus exclusions.
 
-    Also checks that the outcomes add up to the spells analysed.
+    Also checks that the outcomes add up to the spells analysed and that each
+    pair of notes (:data:`NOTE_PAIRS`) adds up to the ``remaining`` row above.
     """
     base: dict[str, int] = {}
     pending: dict[str, int] = dict.fromkeys(COUNTS, 0)
@@ -266,6 +330,7 @@ def check_flow(flow: pd.DataFrame) -> None:
                 v = getattr(r, c)
                 if not pd.isna(v):
                     pending[c] += int(v)
+    _check_note_pairs(flow)
     outcomes = flow.loc[flow["stage"] == "outcome", "spells"].sum()
     if "spells" in base and int(outcomes) != base["spells"]:
         raise AssertionError(f"outcomes {outcomes} do not add up to spells {base['spells']}")
