@@ -103,11 +103,15 @@ def validation_rows(excluded: pd.DataFrame) -> list[dict[str, object]]:
 def extent_rows(
     extent_text: list[str], table_uses: dict[str, dict[str, object]]
 ) -> list[dict[str, object]]:
-    """Notes: how the data end and extract start were found; other 903 tables and their use."""
+    """Notes: how the data end and extract start were found; other 903 tables and their use.
+
+    The tables' row counts stay out of the step text (a released flow shows
+    counts only where disclosure control sees them); ``Cohort.tables_used``
+    and the provenance hold them.
+    """
     rows = [row("note", text, "extent") for text in extent_text]
-    used = [f"{k} ({v['rows']:,} rows): {v['use']}" for k, v in table_uses.items()]
-    used = [u for u, v in zip(used, table_uses.values(), strict=True) if v["use"] != "not used"]
-    unused = [f"{k} ({v['rows']:,} rows)" for k, v in table_uses.items() if v["use"] == "not used"]
+    used = [f"{k}: {v['use']}" for k, v in table_uses.items() if v["use"] != "not used"]
+    unused = [k for k, v in table_uses.items() if v["use"] == "not used"]
     if used:
         rows.append(row("note", "other 903 tables used: " + "; ".join(used), "tables_used"))
     if unused:
