@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import glob
-import os
-
 import pandas as pd
 import pytest
 
 from cohort_cases.build import LA, child, ep, tables
+from cohort_cases.sector import OTHERS, header_episodes_dir
 from reunistat.cohort import CohortConfig, build_cohort, check_flow
 from reunistat.cohort.output import provenance
 from reunistat.errors import DataValidationError
@@ -16,7 +14,6 @@ from reunistat.tables.keys import YEAR_COL
 
 T = pd.Timestamp
 CFG = CohortConfig(data_end="2018-03-31")
-SECTOR = "/work/shared/fixtures/sector903/qlacv"
 
 
 def base() -> dict:
@@ -167,10 +164,9 @@ def test_tables_not_used_are_listed():
 
 def test_sector_return_uses_dfe_column_names():
     """The DfE validator's own test return (2017-18): every other table read by its names."""
-    raw = {
-        os.path.basename(p)[:-4]: pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""])
-        for p in sorted(glob.glob(f"{SECTOR}/*.csv"))
-    }
+    files = [header_episodes_dir() / f"{n}.csv" for n in ("header", "episodes")]
+    files += sorted(OTHERS.glob("*.csv"))
+    raw = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""]) for p in files}
     raw["episodes"][YEAR_COL] = pd.array([2018] * len(raw["episodes"]), dtype="Int64")
     cfg = CohortConfig(validation="lenient", la=LA, ignore_rules=("357",))
     c = build_cohort(raw, cfg)
@@ -178,16 +174,8 @@ def test_sector_return_uses_dfe_column_names():
     start = c.flow.iloc[0]
     assert (start.children, start.episodes) == (len(raw["header"]), len(raw["episodes"]))
     assert c.data_end == T("2018-03-31")
-    assert set(c.tables_used) == {
-        "uasc",
-        "missing",
-        "previous_permanence",
-        "oc3",
-        "reviews",
-        "oc2",
-        "ad1",
-        "placed_for_adoption",
-    }
+    assert set(c.tables_used) == {"uasc", "missing", "previous_permanence", "oc3", "ad1"}
+    assert c.tables_used["ad1"]["use"] == "not used"
     sp = c.spells
     assert len(sp) > 0
     assert set(sp.previous_permanence) == {"none"}  # every PREV_PERM in the file is Z1

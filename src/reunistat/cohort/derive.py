@@ -210,6 +210,17 @@ def _flow(
     rows[1:1] = flow.extent_rows(prep.extent.describe(), other_tables.table_uses(prep.others))
     rows += flow.validation_rows(prep.validated.excluded_children)
     rows += prep.flow_rows
+    header_uid = child_uid(prep.tables["header"], prep.use_la)
+    no_episode = int((~header_uid.isin(set(e["_uid"]))).sum())
+    if no_episode:  # kept by validation (e.g. care leavers in OC3), but not in care here
+        rows.append(
+            flow.row(
+                "exclude",
+                "header rows of children with no episode (e.g. care leavers in OC3)",
+                "no_episodes",
+                children=no_episode,
+            )
+        )
     valid_children = e["_uid"].nunique()
     rows.append(
         flow.row(
