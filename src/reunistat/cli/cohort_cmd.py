@@ -40,6 +40,7 @@ def _config(
     mode: str | None,
     la: str | None,
     ignore_rule: list[str] | None = None,
+    uasc: str | None = None,
 ) -> object:
     from reunistat.cohort import CohortConfig
 
@@ -55,6 +56,8 @@ def _config(
         changes["la"] = la
     if ignore_rule:
         changes["ignore_rules"] = tuple(ignore_rule)
+    if uasc is not None:
+        changes["uasc"] = uasc
     if not changes:
         return base
     from dataclasses import asdict
@@ -104,6 +107,9 @@ def cohort(
     flow_out: Annotated[Path | None, typer.Option(help="Write the flow table to this CSV")] = None,
     ignore_rule: Annotated[list[str] | None, typer.Option(help=_IGNORE_HELP)] = None,
     recursive: Annotated[bool, typer.Option("--recursive", help=_RECURSIVE_HELP)] = False,
+    uasc: Annotated[
+        str | None, typer.Option(help="keep or exclude unaccompanied asylum-seeking children")
+    ] = None,
 ) -> None:
     """Derive the spells table (one row per return home) and print its flow and summary."""
     from reunistat.cohort import CohortConfig, build_cohort
@@ -111,7 +117,7 @@ def cohort(
     from reunistat.report.cohort_summary import summary_text
     from reunistat.tables import ValidationError, read_extract
 
-    cfg = _config(config, data_end, no_e13, mode, la, ignore_rule)
+    cfg = _config(config, data_end, no_e13, mode, la, ignore_rule, uasc)
     assert isinstance(cfg, CohortConfig)
     try:
         extract = read_extract(directory, recursive=recursive)

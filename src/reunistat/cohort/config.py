@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from reunistat.errors import ConfigError
+
 #: Horizons (days) of the re-entry figures in the summary: 3 months, 1 year, 6 years.
 DEFAULT_HORIZONS_DAYS = (91, 365, 2191)
 
@@ -22,8 +24,10 @@ class CohortConfig:
     Parameters
     ----------
     data_end : date or None
-        The last day the data cover (e.g. 31 March of the last collection
-        year). ``None`` takes the latest DECOM or DEC in the extract.
+        The last day the data cover. ``None`` takes 31 March of the latest
+        collection year read, or, when no collection year is known, the latest
+        DECOM or DEC in the episodes read (see :mod:`reunistat.cohort.extent`).
+        A DECOM or DEC after it is a problem (rule ``after_data_end``).
     include_e13 : bool
         Whether leaving care to live with relatives or others without parental
         responsibility (E13) counts as a return home (DfE counts it).
@@ -39,6 +43,15 @@ class CohortConfig:
         Validation rules not to apply (see
         :func:`reunistat.tables.validate_tables`), e.g. ``("357",)`` when the
         extract's history starts after some children entered care.
+    extract_start : date or None
+        The first day the data cover. ``None`` takes 1 April of the earliest
+        collection year read (unknown when no year is known). A child whose
+        first episode starts before it, or has RNE other than S, was in care
+        when the data begin: their history is truncated (``history_truncated``).
+    uasc : {"keep", "exclude"}
+        Whether to keep unaccompanied asylum-seeking children (the 903 UASC
+        table, or a UASC column of the header) or exclude them with all their
+        rows (counted in the flow, reason ``uasc``).
     """
 
     data_end: dt.date | None = None
@@ -47,12 +60,25 @@ class CohortConfig:
     la: str | None = None
     horizons_days: tuple[int, ...] = DEFAULT_HORIZONS_DAYS
     ignore_rules: tuple[str, ...] = ()
+    extract_start: dt.date | None = None
+    uasc: Literal["keep", "exclude"] = "keep"
 
     def __post_init__(self) -> None:
         if self.validation not in ("strict", "lenient"):
-            raise ValueError(f"validation must be 'strict' or 'lenient', got {self.validation!r}")
-        if self.data_end is not None and not isinstance(self.data_end, dt.date):
-            object.__setattr__(self, "data_end", pd.Timestamp(self.data_end).date())
+            raise ConfigError(
+                f"[cohort] validation must be 'strict' or 'lenient', got {self.validation!r}"
+            )
+        if self.uasc not in ("keep", "exclude"):
+            raise ConfigError(f"[cohort] uasc must be 'keep' or 'exclude', got {self.uasc!r}")
+        for name in ("data_end", "extract_start"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, dt.date):
+                try:
+                    object.__setattr__(self, name, pd.Timestamp(value).date())
+                except (ValueError, TypeError) as err:
+                    raise ConfigError(
+                        f"[cohort] {name} must be a date (YYYY-MM-DD), got {value!r}"
+                    ) from err
         object.__setattr__(self, "horizons_days", tuple(int(h) for h in self.horizons_days))
         object.__setattr__(self, "ignore_rules", tuple(str(r) for r in self.ignore_rules))
 
@@ -62,7 +88,7 @@ class CohortConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
-            raise ValueError(f"unknown cohort option(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise ConfigError(f"unknown cohort option(s) {sorted(unknown)}; known: {sorted(known)}")
         return cls(**dict(values))
 
     @classmethod

@@ -83,6 +83,7 @@ def care_history(returns: pd.DataFrame, disabled: set[str]) -> pd.DataFrame:
             "section20": (ls == codes.SECTION20_LS).astype(np.int64),
             "legal_status_group": ls.map(codes.LS_GROUP),
             "prior_periods": returns["prior_periods"].astype(np.int64),
+            "prior_returns_home": (returns["spell_number"] - 1).astype(np.int64),
             "placement_moves": returns["placement_moves"].astype(np.int64),
             "last_placement_type": returns["last_PLACE"].map(codes.PLACE_GROUP),
             "period_length_days": (returns["period_end"] - returns["period_start"]).dt.days.astype(
@@ -91,6 +92,26 @@ def care_history(returns: pd.DataFrame, disabled: set[str]) -> pd.DataFrame:
             "category_of_need": returns["last_CIN"],
             "return_type": rec.map(RETURN_TYPE),
             "return_year": financial_year(returns["period_end"]).astype(np.int64).to_numpy(),
+        },
+        index=returns.index,
+    )
+
+
+def truncation(returns: pd.DataFrame, truncated_children: set[str]) -> pd.DataFrame:
+    """Flags of left-truncated history at each return.
+
+    ``history_truncated`` is 1 for a child in care when the data begin (their
+    first episode in the data has RNE other than S, or starts before the
+    extract start): ``prior_periods`` and ``prior_returns_home`` count only
+    what the data show. ``period_truncated`` is 1 when the period just ended
+    is such a child's first, begun before the data (its first episode is not
+    RNE S): ``period_start``, ``period_length_days`` and ``placement_moves``
+    are then what the data show, lower bounds.
+    """
+    return pd.DataFrame(
+        {
+            "history_truncated": returns["_uid"].isin(truncated_children).astype(np.int64),
+            "period_truncated": (returns["first_rne"] != "S").astype(np.int64),
         },
         index=returns.index,
     )

@@ -8,20 +8,21 @@ in a flow table. :func:`derive_cohort` returns only the spells.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from reunistat import spells as spells_contract
-from reunistat.cohort import covariates, flow, outcomes
+from reunistat.cohort import covariates, flow, other_tables, outcomes
 from reunistat.cohort.config import CohortConfig
+from reunistat.cohort.extent import Extent, collection_years, latest_date
 from reunistat.cohort.periods import build_periods, sort_episodes
+from reunistat.cohort.prepare import Prepared, Tables, prepare
 from reunistat.dates import eighteenth_birthday
-from reunistat.tables.io import Extract, read_extract
-from reunistat.tables.keys import child_uid, has_la
-from reunistat.tables.validate import Validated, validate_tables
+from reunistat.errors import DataValidationError
+from reunistat.tables import Validated
+from reunistat.tables.keys import UID, child_uid, has_la
 
 _DATES = ("period_start", "return_date", "reentry_date", "censor_date")
 _INTS = (
@@ -33,8 +34,11 @@ _INTS = (
     "disability",
     "section20",
     "prior_periods",
+    "prior_returns_home",
     "placement_moves",
     "period_length_days",
+    "history_truncated",
+    "period_truncated",
     "return_year",
     "pilot",
 )
@@ -46,6 +50,9 @@ SPELL_DTYPES: dict[str, str] = {
     "age_at_return_years": "float64",
     "idaci_decile": "Int64",
     "fsm": "Int64",
+    "uasc": "Int64",
+    "missing_episodes": "Int64",
+    "away_episodes": "Int64",
 }
 
 
@@ -66,6 +73,10 @@ class Cohort:
     data_end : Timestamp
         The data end used.
     config : CohortConfig
+    extent : Extent or None
+        The data end and extract start and how they were found.
+    tables_used : dict
+        The other 903 tables read: rows and what the cohort did with each.
     """
 
     spells: pd.DataFrame
@@ -74,27 +85,64 @@ class Cohort:
     validated: Validated
     data_end: pd.Timestamp
     config: CohortConfig
+    extent: Extent | None = None
+    tables_used: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 def infer_data_end(episodes: pd.DataFrame) -> pd.Timestamp:
-    """Return the latest DECOM or DEC in the episodes (the extract's own end)."""
-    latest = pd.concat([episodes["DECOM"], episodes["DEC"]]).max()
-    if pd.isna(latest):
-        raise ValueError("table episodes has no dates: cannot infer the data end")
-    return pd.Timestamp(latest)
+    """Return the data end of the episodes read: 31 March of the latest collection year.
+
+    Without a collection year (no :data:`reunistat.tables.keys.YEAR_COL`),
+    the latest DECOM or DEC (see :mod:`reunistat.cohort.extent`).
+    """
+    years = collection_years(episodes)
+    if years:
+        return pd.Timestamp(year=max(years), month=3, day=31)
+    return latest_date(episodes)
 
 
-def _exits(tables: Mapping[str, pd.DataFrame], e: pd.DataFrame, use_la: bool) -> pd.DataFrame:
-    """Each child's earliest known death or other exit, indexed by child key."""
+def _exits(
+    tables: Mapping[str, pd.DataFrame],
+    e: pd.DataFrame,
+    use_la: bool,
+    prep: Prepared,
+) -> pd.DataFrame:
+    """Each child's earliest known death or other exit (linked exits and OC3), by child key."""
+    parts = []
     ex = tables.get("exits")
-    if ex is None or ex.empty:
+    if ex is not None and not ex.empty:
+        if use_la and not has_la(ex):  # exits without LA: find the child by its id
+            uid = ex["CHILD"].map(e.drop_duplicates("CHILD").set_index("CHILD")[UID])
+        else:
+            uid = child_uid(ex, use_la)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "_uid": uid.to_numpy(),
+                    "EXIT_DATE": pd.to_datetime(ex["EXIT_DATE"]).to_numpy(),
+                    "EXIT_REASON": ex["EXIT_REASON"].to_numpy(),
+                }
+            )
+        )
+    years = prep.extent.years
+    end = prep.extent.data_end
+    last_year = max(years) if years else int(end.year + (end.month >= 4))
+    deaths = other_tables.oc3_deaths(prep.others.get("oc3"), tables["header"], e, use_la, last_year)
+    if not deaths.empty:
+        parts.append(deaths.assign(EXIT_REASON="death"))
+    if not parts:
         return pd.DataFrame({"EXIT_DATE": pd.Series(dtype="datetime64[ns]"), "EXIT_REASON": []})
-    if use_la and not has_la(ex):  # exits without LA: find the child by its id
-        uid = ex["CHILD"].map(e.drop_duplicates("CHILD").set_index("CHILD")["_uid"])
-    else:
-        uid = child_uid(ex, use_la)
-    ex = ex.assign(_uid=uid.to_numpy()).dropna(subset=["_uid"])
-    return ex.sort_values("EXIT_DATE").drop_duplicates("_uid").set_index("_uid")
+    out = pd.concat(parts, ignore_index=True).dropna(subset=["_uid"])
+    return out.sort_values("EXIT_DATE", kind="stable").drop_duplicates("_uid").set_index("_uid")
+
+
+def _truncated_children(e: pd.DataFrame, extent: Extent) -> set[str]:
+    """Children in care when the data begin: first episode not RNE S, or before the start."""
+    first = e.drop_duplicates(UID)
+    hit = first["RNE"] != "S"
+    if extent.extract_start is not None:
+        hit |= first["DECOM"] < extent.extract_start
+    return set(first.loc[hit.to_numpy(), UID])
 
 
 def _spells(
@@ -102,19 +150,21 @@ def _spells(
     tables: Mapping[str, pd.DataFrame],
     e: pd.DataFrame,
     use_la: bool,
-    data_end: pd.Timestamp,
+    prep: Prepared,
+    truncated: set[str],
 ) -> pd.DataFrame:
     header = covariates.child_table(tables["header"], use_la)
     dob = returns["_uid"].map(header["DOB"])
-    ex = _exits(tables, e, use_la)
+    ex = _exits(tables, e, use_la, prep)
     out = outcomes.follow_up(
         returns,
-        data_end,
+        prep.extent.data_end,
         eighteenth_birthday(dob),
         pd.to_datetime(returns["_uid"].map(ex["EXIT_DATE"])),
         returns["_uid"].map(ex["EXIT_REASON"]),
     )
     disabled = covariates.disability_children(tables, e, use_la)
+    others = prep.others
     table = pd.concat(
         [
             pd.DataFrame(
@@ -129,7 +179,18 @@ def _spells(
             out,
             covariates.demographic(returns, header),
             covariates.care_history(returns, disabled),
+            covariates.truncation(returns, truncated),
             covariates.linked(returns, header, tables),
+            pd.DataFrame(
+                {
+                    "uasc": other_tables.uasc_column(returns, prep.uasc),
+                    "previous_permanence": other_tables.previous_permanence(
+                        returns, others.get("previous_permanence"), e, use_la
+                    ),
+                },
+                index=returns.index,
+            ),
+            other_tables.missing_counts(returns, others.get("missing"), e, use_la),
         ],
         axis=1,
     )
@@ -138,14 +199,28 @@ def _spells(
 
 
 def _flow(
-    validated: Validated,
+    prep: Prepared,
     e: pd.DataFrame,
     periods: pd.DataFrame,
     returns: pd.DataFrame,
     spell_table: pd.DataFrame,
+    truncated: set[str],
 ) -> pd.DataFrame:
-    rows = flow.stacking_rows(validated.stacking)
-    rows += flow.validation_rows(validated.excluded_children)
+    rows = flow.stacking_rows(prep.validated.stacking)
+    rows[1:1] = flow.extent_rows(prep.extent.describe(), other_tables.table_uses(prep.others))
+    rows += flow.validation_rows(prep.validated.excluded_children)
+    rows += prep.flow_rows
+    header_uid = child_uid(prep.tables["header"], prep.use_la)
+    no_episode = int((~header_uid.isin(set(e["_uid"]))).sum())
+    if no_episode:  # kept by validation (e.g. care leavers in OC3), but not in care here
+        rows.append(
+            flow.row(
+                "exclude",
+                "header rows of children with no episode (e.g. care leavers in OC3)",
+                "no_episodes",
+                children=no_episode,
+            )
+        )
     valid_children = e["_uid"].nunique()
     rows.append(
         flow.row(
@@ -174,6 +249,7 @@ def _flow(
             periods=len(care),
         )
     )
+    rows += flow.truncation_rows(care, truncated)
     returned = pd.Series(care.index.isin(returns.index), index=care.index)
     n_spell_children = returns["_uid"].nunique()
     rows += flow.period_rows(care, returned, n_spell_children)
@@ -187,14 +263,12 @@ def _flow(
             spells=len(spell_table),
         )
     )
+    rows += flow.truncated_spell_rows(spell_table)
     rows += flow.outcome_rows(spell_table)
     return flow.as_table(rows)
 
 
-def build_cohort(
-    tables: str | Path | Extract | Validated | Mapping[str, pd.DataFrame],
-    config: CohortConfig | None = None,
-) -> Cohort:
+def build_cohort(tables: Tables, config: CohortConfig | None = None) -> Cohort:
     """Validate the tables and derive the spells table and its flow.
 
     Parameters
@@ -203,41 +277,52 @@ def build_cohort(
         A directory to read with :func:`reunistat.tables.read_extract`, its
         result, already validated tables, or raw frames by table name
         (``header`` and ``episodes`` required; ``cin``, ``npd``, ``postcodes``,
-        ``la``, ``exits`` optional).
+        ``la``, ``exits`` optional, and the other 903 tables of
+        :mod:`reunistat.cohort.other_tables`).
     config : CohortConfig, optional
         Defaults to ``CohortConfig()``.
 
     Returns
     -------
     Cohort
+
+    Raises
+    ------
+    reunistat.tables.ValidationError
+        In strict mode, when the tables break a rule (a DECOM or DEC after
+        the data end is rule ``after_data_end``).
+    reunistat.errors.DataValidationError
+        In lenient mode, when no return home is left to analyse (the message
+        says how many children each rule excluded).
     """
     cfg = config or CohortConfig()
-    if isinstance(tables, (str, Path)):
-        tables = read_extract(tables)
-    if isinstance(tables, Validated):
-        validated = tables
-    else:
-        validated = validate_tables(
-            tables, mode=cfg.validation, data_end=cfg.data_end_ts, ignore_rules=cfg.ignore_rules
-        )
-    tabs = validated.tables
-    use_la = has_la(tabs["header"], tabs["episodes"])
-    eps = tabs["episodes"]
-    data_end = cfg.data_end_ts or infer_data_end(eps)
-    e = sort_episodes(eps, use_la)
+    prep = prepare(tables, cfg)
+    tabs = prep.tables
+    use_la = prep.use_la
+    e = sort_episodes(tabs["episodes"], use_la)
     if not use_la:
         e["LA"] = cfg.la
     periods, _ = build_periods(e)
     returns = outcomes.index_returns(periods, cfg.include_e13)
-    spell_table = _spells(returns, tabs, e, use_la, data_end)
-    flow_table = _flow(validated, e, periods, returns, spell_table)
-    return Cohort(spell_table, flow_table, periods, validated, data_end, cfg)
+    truncated = _truncated_children(e, prep.extent)
+    spell_table = _spells(returns, tabs, e, use_la, prep, truncated)
+    flow_table = _flow(prep, e, periods, returns, spell_table, truncated)
+    if cfg.validation == "lenient" and spell_table.empty:
+        raise DataValidationError(flow.why_empty(flow_table))
+    uses = other_tables.table_uses(prep.others)
+    return Cohort(
+        spell_table,
+        flow_table,
+        periods,
+        prep.validated,
+        prep.extent.data_end,
+        cfg,
+        prep.extent,
+        uses,
+    )
 
 
-def derive_cohort(
-    tables: str | Path | Extract | Validated | Mapping[str, pd.DataFrame],
-    config: CohortConfig | None = None,
-) -> pd.DataFrame:
+def derive_cohort(tables: Tables, config: CohortConfig | None = None) -> pd.DataFrame:
     """Return the spells table: one row per return home (see :mod:`reunistat.spells`).
 
     Parameters

@@ -3,10 +3,18 @@
 The flow is a table with one row per step. ``stage`` is ``start`` (rows read),
 ``exclude`` (removed at this step, with its ``reason``), ``remaining`` (what
 is left: the previous ``remaining`` or ``start`` minus the exclusions since)
-or ``outcome`` (how the spells analysed ended; they add up to the spells).
-Counts are ``children``, ``episodes``, ``periods`` and ``spells``; a blank
-means the step does not concern that unit. Until the annual returns are
-stacked, ``children`` counts header rows.
+or ``outcome`` (how the spells analysed ended; they add up to the spells),
+or ``note`` (a fact about the rows above it, subtracting nothing: the data end
+and extract start and how they were found, the other 903 tables read and
+whether they are used, children in care when the data begin and their
+returns home). Notes with counts come in pairs that split the ``remaining``
+row just above them (``history_truncated`` + ``history_complete`` the periods
+of care; ``history_truncated_returns`` + ``history_complete_returns``, and
+``period_truncated_returns`` + ``period_complete_returns``, the spells), so
+each pair adds up to that row and a release can protect it like the
+exclusions (secondary suppression). Counts are ``children``, ``episodes``, ``periods`` and
+``spells``; a blank means the step does not concern that unit. Until the
+annual returns are stacked, ``children`` counts header rows.
 """
 
 from __future__ import annotations
@@ -16,7 +24,14 @@ from typing import Final
 import pandas as pd
 
 from reunistat import codes, spells
+from reunistat.cohort.extent import AFTER_DATA_END
 
+#: Note rows that come in pairs splitting the ``remaining`` row above them.
+NOTE_PAIRS: Final = (
+    ("history_truncated", "history_complete"),
+    ("history_truncated_returns", "history_complete_returns"),
+    ("period_truncated_returns", "period_complete_returns"),
+)
 FLOW_COLUMNS: Final = ("stage", "step", "reason", "children", "episodes", "periods", "spells")
 COUNTS: Final = ("children", "episodes", "periods", "spells")
 
@@ -84,6 +99,12 @@ def stacking_rows(stacking: pd.DataFrame) -> list[dict[str, object]]:
     return rows
 
 
+#: Flow text of exclusions that are not validation rules proper.
+_RULE_TEXT: Final = {
+    AFTER_DATA_END: "a DECOM or DEC after the data end (rule after_data_end)",
+}
+
+
 def validation_rows(excluded: pd.DataFrame) -> list[dict[str, object]]:
     """One exclusion row per first rule broken (children in the header, their episodes)."""
     rows = []
@@ -91,13 +112,131 @@ def validation_rows(excluded: pd.DataFrame) -> list[dict[str, object]]:
         rows.append(
             row(
                 "exclude",
-                f"failed validation: {rule}",
+                _RULE_TEXT.get(str(rule), f"failed validation: {rule}"),
                 f"validation:{rule}",
                 children=int(g["n_header_rows"].sum()),
                 episodes=int(g["n_episodes"].sum()),
             )
         )
     return rows
+
+
+def extent_rows(
+    extent_text: list[str], table_uses: dict[str, dict[str, object]]
+) -> list[dict[str, object]]:
+    """Notes: how the data end and extract start were found; other 903 tables and their use.
+
+    The tables' row counts stay out of the step text (a released flow shows
+    counts only where disclosure control sees them); ``Cohort.tables_used``
+    and the provenance hold them.
+    """
+    rows = [row("note", text, "extent") for text in extent_text]
+    used = [f"{k}: {v['use']}" for k, v in table_uses.items() if v["use"] != "not used"]
+    unused = [k for k, v in table_uses.items() if v["use"] == "not used"]
+    if used:
+        rows.append(row("note", "other 903 tables used: " + "; ".join(used), "tables_used"))
+    if unused:
+        rows.append(
+            row("note", "other 903 tables read, not used: " + ", ".join(unused), "tables_not_used")
+        )
+    return rows
+
+
+def truncation_rows(care: pd.DataFrame, truncated: set[str]) -> list[dict[str, object]]:
+    """Notes splitting the periods of care: children in care when the data begin, and others."""
+    is_trunc = care["_uid"].isin(truncated).to_numpy()
+    parts = (
+        ("of which children in care when the data begin (history truncated)", "history_truncated"),
+        ("of which children who came into care in the data", "history_complete"),
+    )
+    return [
+        row(
+            "note",
+            text,
+            reason,
+            children=int(care.loc[m, "_uid"].nunique()),
+            episodes=int(care.loc[m, "n_episodes"].sum()),
+            periods=int(m.sum()),
+        )
+        for (text, reason), m in zip(parts, (is_trunc, ~is_trunc), strict=True)
+    ]
+
+
+def truncated_spell_rows(spell_table: pd.DataFrame) -> list[dict[str, object]]:
+    """Notes splitting the returns home analysed two ways: by child history, by period."""
+    h = (spell_table["history_truncated"] == 1).to_numpy()
+    p = (spell_table["period_truncated"] == 1).to_numpy()
+    children = spell_table[["LA", "CHILD"]]
+    rows = [
+        row(
+            "note",
+            text,
+            reason,
+            children=len(children.loc[m].drop_duplicates()),
+            spells=int(m.sum()),
+        )
+        for text, reason, m in (
+            (
+                "of which returns home of children in care when the data begin",
+                "history_truncated_returns",
+                h,
+            ),
+            (
+                "of which returns home of children who came into care in the data",
+                "history_complete_returns",
+                ~h,
+            ),
+        )
+    ]
+    rows += [
+        row("note", text, reason, spells=int(m.sum()))
+        for text, reason, m in (
+            (
+                "of which returns home ending a period begun before the data "
+                "(its start, length and moves are lower bounds)",
+                "period_truncated_returns",
+                p,
+            ),
+            (
+                "of which returns home ending a period begun in the data",
+                "period_complete_returns",
+                ~p,
+            ),
+        )
+    ]
+    return rows
+
+
+def _by(reason: str, step: str) -> str:
+    """Name an exclusion in a sentence: ``rule 357``, ``uasc``, or its step text."""
+    if reason.startswith("validation:"):
+        return "rule " + reason.split(":", 1)[1]
+    return reason or step
+
+
+def why_empty(flow: pd.DataFrame) -> str:
+    """Return why no return home is left: the children read, and who was excluded by what."""
+    n_read = int(flow.loc[flow["stage"] == "start", "children"].iloc[0])
+    ex = flow.loc[(flow["stage"] == "exclude") & (flow["reason"] != "no_return")]
+    ex = ex.loc[ex["children"].fillna(0).astype(int) > 0]
+    parts = [
+        f"{int(n):,} by {_by(str(reason), str(step))}"
+        for n, reason, step in zip(ex["children"], ex["reason"], ex["step"], strict=True)
+    ]
+    care = flow.loc[flow["reason"].eq("") & flow["step"].eq("periods of care")]
+    left = ""
+    if not care.empty:
+        n_children, n_periods = (int(care[c].iloc[0]) for c in ("children", "periods"))
+        left = (
+            f"; {n_children:,} children remain with {n_periods:,} periods of care, "
+            "none ending in a return home"
+        )
+    excluded = "; children excluded: " + ", ".join(parts) if parts else "; no child excluded"
+    return (
+        f"lenient mode left no return home to analyse (0 spells): "
+        f"{n_read:,} children (header rows) read{excluded}{left}. "
+        "See the flow (--flow-out) and the problems (reunistat validate --problems-out)"
+    )
 
 
 def _exit_label(rec: str) -> tuple[str, str]:
@@ -166,10 +305,36 @@ def as_table(rows: list[dict[str, object]]) -> pd.DataFrame:
     return t
 
 
+def _check_note_pairs(flow: pd.DataFrame) -> None:
+    """Raise unless each pair of notes adds up to the ``remaining`` row above it."""
+    f = flow.reset_index(drop=True)
+    for a, b in NOTE_PAIRS:
+        ia = f.index[(f["stage"] == "note") & (f["reason"] == a)]
+        ib = f.index[(f["stage"] == "note") & (f["reason"] == b)]
+        if len(ia) == 0 and len(ib) == 0:
+            continue
+        if len(ia) != 1 or len(ib) != 1:
+            raise AssertionError(f"flow notes {a!r} and {b!r} must come as one pair")
+        above = f.index[(f["stage"] == "remaining") & (f.index < min(ia[0], ib[0]))]
+        if len(above) == 0:
+            raise AssertionError(f"flow notes {a!r}/{b!r} follow no remaining row")
+        counts = f[list(COUNTS)].astype("Float64")
+        for c in COUNTS:
+            va, vb, vbase = (counts[c].iloc[i] for i in (ia[0], ib[0], above[-1]))
+            if pd.isna(va) and pd.isna(vb):
+                continue
+            if float(va) + float(vb) != float(vbase):
+                raise AssertionError(
+                    f"flow notes {a!r} + {b!r} do not add up to {f.at[above[-1], 'step']!r}: "
+                    f"{c} {va} + {vb} != {vbase}"
+                )
+
+
 def check_flow(flow: pd.DataFrame) -> None:
     """Raise ``AssertionError`` unless every ``remaining`` row is the last one minus exclusions.
 
-    Also checks that the outcomes add up to the spells analysed.
+    Also checks that the outcomes add up to the spells analysed and that each
+    pair of notes (:data:`NOTE_PAIRS`) adds up to the ``remaining`` row above.
     """
     base: dict[str, int] = {}
     pending: dict[str, int] = dict.fromkeys(COUNTS, 0)
@@ -190,6 +355,7 @@ def check_flow(flow: pd.DataFrame) -> None:
                 v = getattr(r, c)
                 if not pd.isna(v):
                     pending[c] += int(v)
+    _check_note_pairs(flow)
     outcomes = flow.loc[flow["stage"] == "outcome", "spells"].sum()
     if "spells" in base and int(outcomes) != base["spells"]:
         raise AssertionError(f"outcomes {outcomes} do not add up to spells {base['spells']}")

@@ -30,6 +30,18 @@ def provenance(cohort: Cohort) -> dict[str, Any]:
         "reunistat_version": __version__,
         "config": {k: str(v) for k, v in dataclasses.asdict(cohort.config).items()},
         "data_end": str(cohort.data_end.date()),
+        "extent": None
+        if cohort.extent is None
+        else {
+            "data_end_rule": cohort.extent.data_end_rule,
+            "extract_start": None
+            if cohort.extent.extract_start is None
+            else str(cohort.extent.extract_start.date()),
+            "extract_start_rule": cohort.extent.extract_start_rule,
+            "collection_years": list(cohort.extent.years),
+            "how": cohort.extent.describe(),
+        },
+        "other_903_tables": cohort.tables_used,
         "n_spells": len(cohort.spells),
         "spells_sha256": data_hash(cohort.spells),
         "flow": flow.to_dict(orient="records"),

@@ -5,6 +5,14 @@ linked by X1 (the next episode starts on that DEC as a continuation) until an
 E-coded REC, or still open (blank DEC). Periods made only of V3/V4
 short-break episodes are flagged ``short_break`` and are not periods of care
 for these analyses.
+
+A child already in care when the data begin has a first episode that may not
+have RNE = S: their first period in the data starts at that episode
+(``first_rne`` says which), so its start, length and placement moves are
+what the data show, lower bounds of the truth (``period_truncated`` in the
+spells). Placement moves are the episodes that change placement (RNE P, T, B
+or U): for a period starting with S this is the placement-starting episodes
+minus one, and a truncated period counts every change it shows.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ _RNE_START: Final = "S"  # codes.RNE: started to be looked after
 assert _RNE_START in codes.RNE
 #: Episodes that start a placement: the start of care or a placement change.
 PLACEMENT_EPISODE_RNE: Final = codes.RNE_PLACEMENT_CHANGE | {_RNE_START}
+#: Episodes that are a placement move within a period of care.
+PLACEMENT_MOVE_RNE: Final = codes.RNE_PLACEMENT_CHANGE
 
 #: Columns of the periods table.
 PERIOD_COLUMNS: Final = (
@@ -31,6 +41,7 @@ PERIOD_COLUMNS: Final = (
     "period_end",
     "end_rec",
     "n_episodes",
+    "first_rne",
     "short_break",
     "placement_moves",
     "last_LS",
@@ -81,7 +92,7 @@ def build_periods(e: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     first_rows = e.iloc[np.flatnonzero(starts)]
     last_rows = e.iloc[np.flatnonzero(last)]
     sb = e["LS"].isin(codes.SHORT_BREAK_LS).to_numpy(dtype=np.int64)
-    moves = e["RNE"].isin(PLACEMENT_EPISODE_RNE).to_numpy(dtype=np.int64)
+    moves = e["RNE"].isin(PLACEMENT_MOVE_RNE).to_numpy(dtype=np.int64)
     n_eps = np.bincount(pid, minlength=n)
     periods = pd.DataFrame(
         {
@@ -92,13 +103,13 @@ def build_periods(e: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
             "period_end": last_rows["DEC"].to_numpy(),
             "end_rec": last_rows["REC"].to_numpy(),
             "n_episodes": n_eps,
+            "first_rne": first_rows["RNE"].to_numpy(),
             "short_break": np.bincount(pid, weights=sb, minlength=n) == n_eps,
-            "placement_moves": np.bincount(pid, weights=moves, minlength=n).astype(np.int64) - 1,
+            "placement_moves": np.bincount(pid, weights=moves, minlength=n).astype(np.int64),
             "last_LS": last_rows["LS"].to_numpy(),
             "last_CIN": last_rows["CIN"].to_numpy(),
             "last_PLACE": last_rows["PLACE"].to_numpy(),
             "last_HOME_POST": last_rows["HOME_POST"].to_numpy(),
         }
     )
-    periods["placement_moves"] = periods["placement_moves"].clip(lower=0)
     return periods, pid
