@@ -1,0 +1,276 @@
+"""Generate a dataset in the annual layout: returns by collection year, with their truth."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reunistat.dates import eighteenth_birthday
+from reunistat.synthetic import annual, extra_tables
+from reunistat.synthetic._draw import day, to_datetime
+from reunistat.synthetic.careers import simulate_careers
+from reunistat.synthetic.config import SynthConfig
+from reunistat.synthetic.dataset import (
+    SyntheticData,
+    _bar,
+    _days,
+    _episodes_table,
+    _truth,
+    _truth_returns,
+)
+from reunistat.synthetic.history import History
+from reunistat.synthetic.linked import cin_table, header_table, npd_table, pseudonyms
+from reunistat.synthetic.population import (
+    DISTRICTS_PER_LA,
+    make_authorities,
+    make_children,
+    postcode_districts,
+)
+
+#: Tables of one annual return, in the order they are written.
+RETURN_TABLES = ("header", "episodes", *extra_tables.EXTRA_TABLES)
+#: Linked tables written once beside the returns.
+LINKED_TABLES = ("cin", "npd", "postcodes", "la")
+_FAR = np.iinfo(np.int64).max // 4
+
+
+def annual_values(config: SynthConfig) -> dict[str, Any]:
+    """The config values the simulation runs on: data end = 31 March of the last return."""
+    values = copy.deepcopy(config.values)
+    values["dataset"]["data_end"] = dt.date(values["annual"]["last_collection_year"], 3, 31)
+    return values
+
+
+def _birthdays(dob: np.ndarray, ages: tuple[int, ...]) -> dict[int, np.ndarray]:
+    d = dob.astype("datetime64[D]")
+    out = {}
+    for a in ages:
+        shifted = pd.Series(d.astype("datetime64[ns]")) + pd.DateOffset(years=a)
+        out[a] = _days(shifted)
+    return out
+
+
+def _facts(
+    rng: np.random.Generator,
+    cfg: dict[str, Any],
+    kids: Any,
+    history: History,
+    episodes: pd.DataFrame,
+    ids: tuple[np.ndarray, np.ndarray],
+    sex_unknown: np.ndarray,
+    extract_start: int,
+) -> extra_tables.Facts:
+    child_la, child_id = ids
+    bday = _birthdays(kids.dob, (16, 18, 19, 20, 21))
+    k = episodes["_child"].to_numpy()
+    decom = annual.as_days(episodes["DECOM"], 0)
+    dec = annual.as_days(episodes["DEC"], _FAR)
+    in_data = np.zeros(kids.n, dtype=bool)
+    in_data[k[dec >= extract_start]] = True
+    older = np.zeros(kids.n, dtype=bool)
+    older[k[(dec >= bday[16][k]) & (decom < bday[18][k])]] = True
+    care_leaver = in_data & older
+    dies = care_leaver & (rng.random(kids.n) < cfg["annual"]["care_leaver_death_rate"])
+    when = bday[18] + (rng.random(kids.n) * (bday[21] - bday[18])).astype(np.int64)
+    return extra_tables.Facts(
+        la=child_la,
+        child=child_id,
+        dob=kids.dob,
+        sex=kids.sex,
+        sex_unknown=sex_unknown,
+        uasc=history.uasc,
+        death_day=np.where(dies, when, -1),
+        bday=bday,
+        care_leaver=care_leaver,
+    )
+
+
+def _extras(
+    rng: np.random.Generator,
+    facts: extra_tables.Facts,
+    history: History,
+    episodes: pd.DataFrame,
+    rows: np.ndarray,
+    kids_in: np.ndarray,
+    year: int,
+) -> dict[str, pd.DataFrame]:
+    periods = history.periods_table()
+    return {
+        "uasc": extra_tables.uasc(facts, kids_in, year),
+        "missing": extra_tables.missing(facts, history.missing_table(), kids_in, year),
+        "previous_permanence": extra_tables.previous_permanence(
+            facts, episodes, rows, periods, year
+        ),
+        "oc3": extra_tables.oc3(rng, facts, year),
+        "reviews": extra_tables.reviews(rng, facts, episodes, rows, year),
+        "oc2": extra_tables.oc2(rng, facts, episodes, rows, periods, year),
+        "ad1": extra_tables.ad1(rng, facts, episodes, rows, year),
+        "placed_for_adoption": extra_tables.placed_for_adoption(facts, episodes, rows),
+    }
+
+
+def generate_annual(
+    config: SynthConfig, seed: int, scale: float, messy: bool, progress: bool
+) -> SyntheticData:
+    """Generate the annual layout (called by :func:`reunistat.synthetic.generate`)."""
+    cfg = annual_values(config)
+    an = cfg["annual"]
+    years = list(range(an["first_collection_year"], an["last_collection_year"] + 1))
+    extract_start, _ = annual.year_bounds(years[0])
+    rng = np.random.default_rng(seed)
+    bar = _bar(progress, int(cfg["dataset"]["max_periods"]) + 4)
+    auth = make_authorities(rng, cfg)
+    kids = make_children(rng, cfg, scale, auth)
+    districts = postcode_districts(auth)
+    posts = districts["HOME_POST"].to_numpy(dtype=object).reshape(-1, DISTRICTS_PER_LA)
+    bday18 = _days(eighteenth_birthday(to_datetime(kids.dob)))
+    history = History.start(rng, cfg, kids)
+    bar(1)
+    careers = simulate_careers(
+        rng, cfg, kids, auth, posts, bday18, progress=lambda k: bar(1), history=history
+    )
+    data_end = day(cfg["dataset"]["data_end"])
+    la_codes = auth.table["LA"].to_numpy(dtype=object)
+    child_id, upn, perm = pseudonyms(rng, kids.n)
+    child_key = kids.la.astype(np.int64) * kids.n + perm
+    child_la = la_codes[kids.la]
+    header = header_table(rng, cfg, kids, la_codes, child_id, upn, data_end)
+    order_h = np.argsort(child_key, kind="stable")
+    episodes = _episodes_table(careers.episodes, child_la, child_id, child_key, keep_ids=True)
+    split = annual.split_episodes(episodes, years)
+    ep_by_year, corrections = annual.episode_returns(rng, cfg, episodes, split)
+    k_of_row = episodes["_child"].to_numpy()
+    kids_by_year = {y: np.unique(k_of_row[split.rows[y]]) for y in years}
+    first_year = np.full(kids.n, 10_000, dtype=np.int64)
+    for y in reversed(years):
+        first_year[kids_by_year[y]] = y
+    sex_unknown = annual.sex_unknown_children(rng, an["sex_unknown_rate"], first_year)
+    header_sorted = header.iloc[order_h].reset_index(drop=True)
+    facts = _facts(
+        rng, cfg, kids, history, episodes, (child_la, child_id), sex_unknown, extract_start
+    )
+    in_header = {y: np.union1d(kids_by_year[y], extra_tables.oc3_children(facts, y)) for y in years}
+    head_by_year = annual.header_returns(header_sorted, order_h, in_header, sex_unknown)
+    bar(1)
+    returns: dict[int, dict[str, pd.DataFrame]] = {}
+    for y in years:
+        extras = _extras(rng, facts, history, episodes, split.rows[y], kids_by_year[y], y)
+        returns[y] = {"header": head_by_year[y], "episodes": ep_by_year[y], **extras}
+    seen = first_year < 10_000
+    seen_h = seen[order_h]
+    linked_header = header_sorted.loc[seen_h].reset_index(drop=True)
+    cin = cin_table(rng, kids, header).sort_values(["LA", "LAchildID"], ignore_index=True)
+    npd = npd_table(rng, kids, header).sort_values("UPN", ignore_index=True)
+    tables = {
+        "cin": cin.loc[cin["LAchildID"].isin(set(linked_header["CHILD"]))].reset_index(drop=True),
+        "npd": npd.loc[npd["UPN"].isin(set(linked_header["UPN"].dropna()))].reset_index(drop=True),
+        "postcodes": districts,
+        "la": auth.table,
+    }
+    raw = annual.truncation_truth(careers.returns, history.periods_table(), episodes, extract_start)
+    truth_returns = _truth_returns(raw, child_la, child_id, child_key)
+    truth_returns["period_start_observed"] = to_datetime(
+        truth_returns["period_start_observed"].to_numpy()
+    )
+    children = _children_truth(kids, history, facts, first_year, extract_start, episodes)
+    children = children.iloc[np.argsort(child_key[children["_k"].to_numpy()], kind="stable")]
+    children = children.drop(columns="_k").reset_index(drop=True)
+    bar(1)
+    faults = pd.DataFrame()
+    if messy:
+        from reunistat.synthetic.annual_messy import inject_annual_faults
+
+        returns, tables, faults = inject_annual_faults(
+            rng, an["messy"], returns, tables, corrections
+        )
+    in_data = episodes.loc[annual.as_days(episodes["DEC"], _FAR) >= extract_start]
+    flat = {"episodes": in_data, "header": linked_header}
+    truth = _truth(SynthConfig(cfg, config.source), seed, scale, messy, flat, truth_returns)
+    truth.update(
+        _annual_truth(config, years, extract_start, history, truth_returns, corrections, children)
+    )
+    bar(1)
+    return SyntheticData(
+        tables,
+        truth_returns,
+        truth,
+        faults,
+        returns=returns,
+        truth_tables={"corrections": corrections, "children": children},
+    )
+
+
+def _children_truth(
+    kids: Any,
+    history: History,
+    facts: extra_tables.Facts,
+    first_year: np.ndarray,
+    extract_start: int,
+    episodes: pd.DataFrame,
+) -> pd.DataFrame:
+    """One row per child in the extract: facts the extra tables and the cut hide or show."""
+    k_ep = episodes["_child"].to_numpy()
+    decom = annual.as_days(episodes["DECOM"], 0)
+    dec = annual.as_days(episodes["DEC"], _FAR)
+    in_care = np.zeros(kids.n, dtype=bool)
+    in_care[k_ep[(decom < extract_start) & (dec >= extract_start)]] = True
+    before = np.zeros(kids.n, dtype=bool)
+    before[k_ep[decom < extract_start]] = True
+    k = np.flatnonzero(first_year < 10_000)
+    first_perm = np.where(
+        history.perm_day[k] >= 0, history.perm_code[k], "Z1"
+    )  # the latest order known; the first-entry one is in the periods record
+    return pd.DataFrame(
+        {
+            "LA": facts.la[k],
+            "CHILD": facts.child[k],
+            "first_collection_year": first_year[k],
+            "in_care_at_extract_start": in_care[k].astype(np.int8),
+            "history_before_extract": before[k].astype(np.int8),
+            "uasc": facts.uasc[k].astype(np.int8),
+            "sex_unknown": facts.sex_unknown[k].astype(np.int8),
+            "latest_permanence": first_perm,
+            "death_date": to_datetime(np.maximum(facts.death_day[k], 0), facts.death_day[k] < 0),
+            "_k": k,
+        }
+    )
+
+
+def _annual_truth(
+    config: SynthConfig,
+    years: list[int],
+    extract_start: int,
+    history: History,
+    returns: pd.DataFrame,
+    corrections: pd.DataFrame,
+    children: pd.DataFrame,
+) -> dict[str, Any]:
+    periods = history.periods_table()
+    prev_rec = periods.groupby("child")["rec"].shift(1)
+    after_other = prev_rec.notna() & ~prev_rec.isin(["E4A", "E4B", "E13"])
+    return {
+        "layout": "annual",
+        "annual_names": config.values["output"]["annual_names"],
+        "config_sha256": config.sha256,
+        "collection_years": years,
+        "extract_start": str(to_datetime(np.array([extract_start]))[0].date()),
+        "annual": config.values["annual"],
+        "annual_realised": {
+            "returns_home_in_extract": len(returns),
+            "left_truncated_returns": int(returns["left_truncated"].sum()),
+            "prior_history_truncated_returns": int(returns["prior_history_truncated"].sum()),
+            "period_truncated_returns": int(returns["period_truncated"].sum()),
+            "returns_with_prior_periods_ne_prior_returns": int(
+                (returns["prior_periods"] != returns["prior_returns_home"]).sum()
+            ),
+            "periods_after_a_non_return_exit": int(after_other.sum()),
+            "corrections": len(corrections),
+            "children_in_care_at_extract_start": int(children["in_care_at_extract_start"].sum()),
+            "care_leaver_deaths": int(children["death_date"].notna().sum()),
+            "uasc_children": int(children["uasc"].sum()),
+        },
+    }
