@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reunistat.dates import eighteenth_birthday
+from reunistat.dates import add_years, eighteenth_birthday
 from reunistat.synthetic import annual, extra_tables
 from reunistat.synthetic._draw import day, to_datetime
 from reunistat.synthetic.careers import simulate_careers
@@ -46,12 +46,9 @@ def annual_values(config: SynthConfig) -> dict[str, Any]:
 
 
 def _birthdays(dob: np.ndarray, ages: tuple[int, ...]) -> dict[int, np.ndarray]:
-    d = dob.astype("datetime64[D]")
-    out = {}
-    for a in ages:
-        shifted = pd.Series(d.astype("datetime64[ns]")) + pd.DateOffset(years=a)
-        out[a] = _days(shifted)
-    return out
+    """Birthdays in days at each age (29 February: 1 March, as :mod:`reunistat.dates`)."""
+    d = to_datetime(dob)
+    return {a: _days(add_years(d, a)) for a in ages}
 
 
 def _facts(
@@ -201,6 +198,7 @@ def generate_annual(
         faults,
         returns=returns,
         truth_tables={"corrections": corrections, "children": children},
+        full_episodes=episodes,
     )
 
 

@@ -53,6 +53,9 @@ class SyntheticData:
     returns: dict[int, dict[str, pd.DataFrame]] | None = None
     #: Annual layout: further truth tables (``corrections``, ``children``).
     truth_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: Annual layout: every simulated episode with its true values, before the
+    #: extract start too (kept in memory for checks, never written).
+    full_episodes: pd.DataFrame | None = None
 
     def write(self, out_dir: str | Path, csv: bool = False) -> list[Path]:
         """Write every table as Parquet (and CSV if asked), truth.json and SHA256SUMS.
