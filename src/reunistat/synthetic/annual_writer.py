@@ -82,10 +82,14 @@ def _file_faults(data: SyntheticData) -> tuple[dict[tuple[int, str], dict[str, s
     cp1252: set[str] = set()
     f = data.faults
     if len(f):
-        for row in f.loc[f["fault"] == "us_date_format"].itertuples(index=False):
-            us.setdefault((int(row.collection_year), str(row.table)), {})[str(row.column)] = (
-                US_DATE_FORMAT
-            )
+        us_rows = f.loc[f["fault"] == "us_date_format"]
+        for year, table, column in zip(
+            us_rows["collection_year"].tolist(),
+            us_rows["table"].tolist(),
+            us_rows["column"].tolist(),
+            strict=True,
+        ):
+            us.setdefault((int(year), str(table)), {})[str(column)] = US_DATE_FORMAT
         cp1252 = set(f.loc[f["fault"] == "cp1252_file", "table"])
     return us, cp1252
 

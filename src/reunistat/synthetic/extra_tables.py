@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from reunistat import codes
-from reunistat.synthetic._draw import choice, to_datetime
+from reunistat.synthetic._draw import blank_where, choice, to_datetime
 from reunistat.synthetic.annual import SEX_MFU, SEX_MFU_FROM, as_days, year_bounds
 
 #: Column order of each extra table, as DfE names them (our national extract adds LA).
@@ -130,7 +130,7 @@ def previous_permanence(
     code = per["prev_perm"].to_numpy(dtype=object)
     none = code == "Z1"
     out["PREV_PERM"] = code
-    out["LA_PERM"] = np.where(none, None, f.la[per["perm_la"].to_numpy()]).astype(object)
+    out["LA_PERM"] = blank_where(none, f.la[per["perm_la"].to_numpy()])
     out["DATE_PERM"] = to_datetime(np.maximum(per["perm_day"].to_numpy(), 0), missing=none)
     return out[["LA", *COLUMNS["previous_permanence"]]]
 
@@ -215,9 +215,9 @@ def oc2(
     age = (end - f.dob[k]) / 365.25
     sdq_age = (age >= 4) & (age < 17)
     has = sdq_age & (rng.random(n) < 0.8)
-    out["SDQ_SCORE"] = np.where(has, rng.integers(0, 41, n).astype(str), None).astype(object)
+    out["SDQ_SCORE"] = blank_where(~has, rng.integers(0, 41, n).astype(str))
     reason = np.array(["SDQ1", "SDQ2", "SDQ3", "SDQ4", "SDQ5"], dtype=object)
-    out["SDQ_REASON"] = np.where(has | ~sdq_age, None, reason[rng.integers(0, 5, n)])
+    out["SDQ_REASON"] = blank_where(has | ~sdq_age, reason[rng.integers(0, 5, n)])
     for col, p in (
         ("CONVICTED", 0.03),
         ("HEALTH_CHECK", 0.9),
