@@ -165,11 +165,11 @@ def episode_returns(
     """The episodes table of every return (code sets of its year) and the corrections."""
     z_new = Z1_2026[rng.integers(0, Z1_2026.size, len(ep))]
     stale, corrections = _corrections(rng, ep, split, cfg["annual"]["correction_rate"])
-    columns = [c for c in ep.columns if not c.startswith("_")]
+    base = ep[[c for c in ep.columns if not c.startswith("_")]]
     out = {}
     for y in split.years:
         r = split.rows[y]
-        df = ep[columns].iloc[r].reset_index(drop=True)
+        df = base.iloc[r].reset_index(drop=True)
         shown_open = split.open_at_end[y]
         if shown_open.any():
             df.loc[shown_open, "DEC"] = pd.NaT

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reunistat.dates import add_years, eighteenth_birthday
+from reunistat.dates import eighteenth_birthday
 from reunistat.synthetic import annual, extra_tables
 from reunistat.synthetic._draw import day, to_datetime
 from reunistat.synthetic.careers import simulate_careers
@@ -38,6 +38,13 @@ LINKED_TABLES = ("cin", "npd", "postcodes", "la")
 _FAR = np.iinfo(np.int64).max // 4
 
 
+def _children_of(k: np.ndarray, n: int) -> np.ndarray:
+    """The distinct children (sorted) among ``k``, without sorting ``k``."""
+    mark = np.zeros(n, dtype=bool)
+    mark[k] = True
+    return np.flatnonzero(mark)
+
+
 def annual_values(config: SynthConfig) -> dict[str, Any]:
     """The config values the simulation runs on: data end = 31 March of the last return."""
     values = copy.deepcopy(config.values)
@@ -45,10 +52,24 @@ def annual_values(config: SynthConfig) -> dict[str, Any]:
     return values
 
 
-def _birthdays(dob: np.ndarray, ages: tuple[int, ...]) -> dict[int, np.ndarray]:
-    """Birthdays in days at each age (29 February: 1 March, as :mod:`reunistat.dates`)."""
-    d = to_datetime(dob)
-    return {a: _days(add_years(d, a)) for a in ages}
+def birthdays(dob: np.ndarray, ages: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """Birthdays in days at each age (29 February: 1 March, as ``reunistat.dates.add_years``).
+
+    >>> from reunistat.synthetic._draw import day
+    >>> b = birthdays(np.array([day(dt.date(2004, 2, 29))]), (18,))[18]
+    >>> str(b.astype("datetime64[D]")[0])
+    '2022-03-01'
+    """
+    d = dob.astype("datetime64[D]")
+    year = d.astype("datetime64[Y]")
+    month = d.astype("datetime64[M]")
+    offset_days = (d - month.astype("datetime64[D]")).astype(np.int64)
+    offset_months = (month - year.astype("datetime64[M]")).astype(np.int64)
+    out = {}
+    for a in ages:
+        first = (year + np.timedelta64(a, "Y")).astype("datetime64[M]") + offset_months
+        out[a] = first.astype("datetime64[D]").astype(np.int64) + offset_days
+    return out
 
 
 def _facts(
@@ -62,7 +83,7 @@ def _facts(
     extract_start: int,
 ) -> extra_tables.Facts:
     child_la, child_id = ids
-    bday = _birthdays(kids.dob, (16, 18, 19, 20, 21))
+    bday = birthdays(kids.dob, (16, 18, 19, 20, 21))
     k = episodes["_child"].to_numpy()
     decom = annual.as_days(episodes["DECOM"], 0)
     dec = annual.as_days(episodes["DEC"], _FAR)
@@ -89,16 +110,19 @@ def _facts(
 def _extras(
     rng: np.random.Generator,
     facts: extra_tables.Facts,
-    history: History,
-    episodes: pd.DataFrame,
+    tables: tuple[pd.DataFrame, pd.DataFrame],
+    lean: pd.DataFrame,
     rows: np.ndarray,
     kids_in: np.ndarray,
     year: int,
 ) -> dict[str, pd.DataFrame]:
-    periods = history.periods_table()
+    """The extra tables of one return; ``lean`` holds the episode columns they need."""
+    periods, missing = tables
+    episodes = lean.iloc[rows].reset_index(drop=True)
+    rows = np.arange(len(episodes))
     return {
         "uasc": extra_tables.uasc(facts, kids_in, year),
-        "missing": extra_tables.missing(facts, history.missing_table(), kids_in, year),
+        "missing": extra_tables.missing(facts, missing, kids_in, year),
         "previous_permanence": extra_tables.previous_permanence(
             facts, episodes, rows, periods, year
         ),
@@ -141,7 +165,7 @@ def generate_annual(
     split = annual.split_episodes(episodes, years)
     ep_by_year, corrections = annual.episode_returns(rng, cfg, episodes, split)
     k_of_row = episodes["_child"].to_numpy()
-    kids_by_year = {y: np.unique(k_of_row[split.rows[y]]) for y in years}
+    kids_by_year = {y: _children_of(k_of_row[split.rows[y]], kids.n) for y in years}
     first_year = np.full(kids.n, 10_000, dtype=np.int64)
     for y in reversed(years):
         first_year[kids_by_year[y]] = y
@@ -154,17 +178,17 @@ def generate_annual(
     head_by_year = annual.header_returns(header_sorted, order_h, in_header, sex_unknown)
     bar(1)
     returns: dict[int, dict[str, pd.DataFrame]] = {}
+    lean = episodes[["_child", "_period_id", "DECOM", "DEC", "RNE", "REC", "PLACE"]]
+    both = (history.periods_table(), history.missing_table())
     for y in years:
-        extras = _extras(rng, facts, history, episodes, split.rows[y], kids_by_year[y], y)
+        extras = _extras(rng, facts, both, lean, split.rows[y], kids_by_year[y], y)
         returns[y] = {"header": head_by_year[y], "episodes": ep_by_year[y], **extras}
     seen = first_year < 10_000
-    seen_h = seen[order_h]
-    linked_header = header_sorted.loc[seen_h].reset_index(drop=True)
-    cin = cin_table(rng, kids, header).sort_values(["LA", "LAchildID"], ignore_index=True)
-    npd = npd_table(rng, kids, header).sort_values("UPN", ignore_index=True)
+    linked_header = header_sorted.loc[seen[order_h]].reset_index(drop=True)
+    cin = cin_table(rng, kids, header, keep=seen)
     tables = {
-        "cin": cin.loc[cin["LAchildID"].isin(set(linked_header["CHILD"]))].reset_index(drop=True),
-        "npd": npd.loc[npd["UPN"].isin(set(linked_header["UPN"].dropna()))].reset_index(drop=True),
+        "cin": cin.sort_values(["LA", "LAchildID"], ignore_index=True),
+        "npd": npd_table(rng, kids, header, keep=seen).sort_values("UPN", ignore_index=True),
         "postcodes": districts,
         "la": auth.table,
     }
@@ -184,8 +208,8 @@ def generate_annual(
         returns, tables, faults = inject_annual_faults(
             rng, an["messy"], returns, tables, corrections
         )
-    in_data = episodes.loc[annual.as_days(episodes["DEC"], _FAR) >= extract_start]
-    flat = {"episodes": in_data, "header": linked_header}
+    in_data = annual.as_days(episodes["DEC"], _FAR) >= extract_start
+    flat = {"episodes": episodes.loc[in_data, ["RNE", "LS", "REC"]], "header": linked_header}
     truth = _truth(SynthConfig(cfg, config.source), seed, scale, messy, flat, truth_returns)
     truth.update(
         _annual_truth(config, years, extract_start, history, truth_returns, corrections, children)

@@ -16,6 +16,7 @@ cp1252).
 
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,14 +36,43 @@ if TYPE_CHECKING:
 US_DATE_FORMAT = "%m/%d/%Y"
 
 
+#: Days (since 1970) covered by the precomputed date texts: 1900-01-01 to 2100-01-01.
+_TEXT_DAYS = (-25567, 47482)
+
+
+@functools.lru_cache(maxsize=4)
+def _date_texts(fmt: str) -> np.ndarray:
+    """Every day of :data:`_TEXT_DAYS` as text in ``fmt`` (formatted once per process)."""
+    days = np.arange(_TEXT_DAYS[0], _TEXT_DAYS[1] + 1).astype("datetime64[D]")
+    if fmt not in (CSV_DATE_FORMAT, US_DATE_FORMAT):
+        return pd.DatetimeIndex(days.astype("datetime64[ns]")).strftime(fmt).to_numpy(object)
+    year = days.astype("datetime64[Y]")
+    month = days.astype("datetime64[M]")
+    dd = np.char.zfill(((days - month.astype("datetime64[D]")).astype(np.int64) + 1).astype(str), 2)
+    mm = np.char.zfill(((month - year.astype("datetime64[M]")).astype(np.int64) + 1).astype(str), 2)
+    yyyy = (year.astype(np.int64) + 1970).astype(str)
+    first, second = (dd, mm) if fmt == CSV_DATE_FORMAT else (mm, dd)
+    text = np.char.add(np.char.add(np.char.add(np.char.add(first, "/"), second), "/"), yyyy)
+    return text.astype(object)
+
+
 def format_dates(s: pd.Series, fmt: str = CSV_DATE_FORMAT) -> np.ndarray:
-    """Return dates as text in ``fmt`` (None where missing), formatting each day once."""
+    """Return dates as text in ``fmt`` (None where missing), by table look-up.
+
+    >>> format_dates(pd.Series(pd.to_datetime(["2021-03-31", None]))).tolist()
+    ['31/03/2021', None]
+    """
     v = s.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     nat = np.isnat(v)
-    uniq, inv = np.unique(v[~nat], return_inverse=True)
-    text = pd.DatetimeIndex(uniq.astype("datetime64[ns]")).strftime(fmt).to_numpy(dtype=object)
     out = np.full(v.size, None, dtype=object)
-    out[~nat] = text[inv]
+    d = v[~nat].astype(np.int64)
+    inside = (d >= _TEXT_DAYS[0]) & (d <= _TEXT_DAYS[1])
+    text = np.empty(d.size, dtype=object)
+    text[inside] = _date_texts(fmt)[d[inside] - _TEXT_DAYS[0]]
+    if not inside.all():
+        rare = pd.DatetimeIndex(v[~nat][~inside].astype("datetime64[ns]"))
+        text[~inside] = rare.strftime(fmt).to_numpy(dtype=object)
+    out[~nat] = text
     return out
 
 

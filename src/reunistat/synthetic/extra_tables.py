@@ -124,7 +124,7 @@ def previous_permanence(
     e = ep.iloc[rows]
     s = e.loc[(e["RNE"].to_numpy() == "S") & (as_days(e["DECOM"], 0) >= start)]
     s = s.loc[s["_period_id"].to_numpy() >= 0].drop_duplicates("_child")
-    per = periods.set_index("period_id").loc[s["_period_id"].to_numpy()]
+    per = periods.iloc[s["_period_id"].to_numpy()]  # period_id is the row of ``periods``
     k = s["_child"].to_numpy()
     out = _base(f, k)
     code = per["prev_perm"].to_numpy(dtype=object)
@@ -171,13 +171,22 @@ def oc3(rng: np.random.Generator, f: Facts, year: int) -> pd.DataFrame:
 
 
 def _care_span(ep: pd.DataFrame, rows: np.ndarray, year: int) -> pd.DataFrame:
-    """Per child of the return: first and last day in care within the year."""
+    """Per child of the return: first and last day in care within the year.
+
+    A child's episodes are consecutive rows (the table is in child order).
+    """
     start, end = year_bounds(year)
     e = ep.iloc[rows]
+    k = e["_child"].to_numpy()
     lo = np.maximum(as_days(e["DECOM"], 0), start)
     hi = np.minimum(as_days(e["DEC"], end), end)
-    g = pd.DataFrame({"k": e["_child"].to_numpy(), "lo": lo, "hi": hi}).groupby("k", sort=False)
-    return g.agg(lo=("lo", "min"), hi=("hi", "max"))
+    first = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if k.size else np.zeros(0, np.int64)
+    if not k.size:
+        return pd.DataFrame({"lo": lo, "hi": hi}, index=k)
+    return pd.DataFrame(
+        {"lo": np.minimum.reduceat(lo, first), "hi": np.maximum.reduceat(hi, first)},
+        index=k[first],
+    )
 
 
 def reviews(rng: np.random.Generator, f: Facts, ep: pd.DataFrame, rows: np.ndarray, year: int):
@@ -207,8 +216,8 @@ def oc2(
     e = ep.iloc[rows]
     open_end = as_days(e["DEC"], end + 1) > end
     e = e.loc[open_end & (e["_period_id"].to_numpy() >= 0)]
-    pstart = periods.set_index("period_id")["start"]
-    long = e["_period_id"].map(pstart).to_numpy() <= end - 365
+    pstart = periods["start"].to_numpy()  # period_id is the row of ``periods``
+    long = pstart[e["_period_id"].to_numpy()] <= end - 365
     k = e.loc[long, "_child"].drop_duplicates().to_numpy()
     n = k.size
     out = _base(f, k)
