@@ -178,8 +178,10 @@ def test_truncated_histories_are_recorded_with_their_true_values(data, years):
     assert (t["prior_periods_observed"] <= t["prior_periods"]).all()
     pt = t["period_truncated"] == 1
     assert (t.loc[pt, "period_start"] < start).all()
-    assert (t.loc[pt, "period_start_observed"] >= t.loc[pt, "period_start"]).all()
-    assert (t.loc[~pt, "period_start"] >= start).all()
+    assert (t.loc[pt, "period_start_observed"] > t.loc[pt, "period_start"]).all()
+    assert (t.loc[~pt, "period_start_observed"] == t.loc[~pt, "period_start"]).all()
+    # a period begun before the extract whose first episode (RNE S) is in it is not cut
+    assert ((t["period_start"] < start) & ~pt).any()
     ph = t["prior_history_truncated"] == 1
     assert ph.any() and (t.loc[ph, "prior_periods_observed"] < t.loc[ph, "prior_periods"]).all()
     ok = t[t["left_truncated"] == 0]

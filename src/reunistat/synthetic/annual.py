@@ -226,6 +226,7 @@ def truncation_truth(
     periods: pd.DataFrame,
     ep: pd.DataFrame,
     extract_start: int,
+    missing: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Returns home in the extract, with what its start hides and the true values.
 
@@ -235,7 +236,10 @@ def truncation_truth(
     ``period_start_observed``, ``placement_moves_observed``,
     ``period_length_days_observed``, the flags ``prior_history_truncated``,
     ``period_truncated`` and ``left_truncated``, and renumbers ``spell_number``
-    over the returns the extract shows.
+    over the returns the extract shows. With ``missing`` (the record of
+    missing episodes) it adds ``missing_episodes_observed`` and
+    ``away_episodes_observed``: those the missing tables of the extract list
+    (ending on or after the extract start).
     """
     r = returns.loc[returns["return_date"].to_numpy() >= extract_start].copy()
     cut = periods.loc[periods["end"].to_numpy() < extract_start, "child"].to_numpy()
@@ -255,7 +259,14 @@ def truncation_truth(
     r["prior_history_truncated"] = (r["prior_periods_observed"] < r["prior_periods"]).astype(
         np.int8
     )
-    r["period_truncated"] = (r["period_start"] < extract_start).astype(np.int8)
+    # the period's own start (its RNE S episode) is cut off: length and moves are cut
+    r["period_truncated"] = (r["period_start_observed"] > r["period_start"]).astype(np.int8)
     r["left_truncated"] = (r["prior_history_truncated"] | r["period_truncated"]).astype(np.int8)
     r["spell_number"] = r.groupby("child").cumcount().to_numpy() + 1
+    if missing is not None:
+        seen_m = missing.loc[missing["end"].to_numpy() >= extract_start]
+        for kind, col in (("M", "missing_episodes_observed"), ("A", "away_episodes_observed")):
+            ids = seen_m.loc[seen_m["kind"].to_numpy() == kind, "period_id"].to_numpy()
+            counts = np.bincount(ids, minlength=len(periods))
+            r[col] = counts[r["period_id"].to_numpy()].astype(np.int64)
     return r.drop(columns=["period_id"])

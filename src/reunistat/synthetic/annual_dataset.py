@@ -192,7 +192,7 @@ def generate_annual(
         "postcodes": districts,
         "la": auth.table,
     }
-    raw = annual.truncation_truth(careers.returns, history.periods_table(), episodes, extract_start)
+    raw = annual.truncation_truth(careers.returns, both[0], episodes, extract_start, both[1])
     truth_returns = _truth_returns(raw, child_la, child_id, child_key)
     truth_returns["period_start_observed"] = to_datetime(
         truth_returns["period_start_observed"].to_numpy()

@@ -28,6 +28,8 @@ from reunistat.synthetic.population import Children
 #: Previous permanence (903 PREV_PERM) left by a period's exit: SGO P2, residence order P3.
 PERM_AFTER_EXIT = {**dict.fromkeys(codes.REC_SGO, "P2"), "E41": "P3", "E11": "P1", "E12": "P1"}
 NO_PERMANENCE = "Z1"
+#: PREV_PERM codes as the spells table groups them.
+PERM_GROUP = {"P1": "adoption", "P2": "sgo", "P3": "cao", "P4": "unknown", "Z1": "none"}
 _YEAR = 365.25
 
 
@@ -37,8 +39,9 @@ class PeriodExtras:
 
     period_id: np.ndarray
     log_hr: np.ndarray
-    missing_episodes: np.ndarray
-    previous_permanence: np.ndarray
+    missing_episodes: np.ndarray  # MISSING = M
+    away_episodes: np.ndarray  # MISSING = A
+    previous_permanence: np.ndarray  # PREV_PERM code at the period's start
     uasc: np.ndarray
     prior_returns_home: np.ndarray
 
@@ -48,8 +51,11 @@ class PeriodExtras:
             {
                 "period_id": self.period_id[rows],
                 "prior_returns_home": self.prior_returns_home[rows].astype(np.int64),
-                "previous_permanence": self.previous_permanence[rows].astype(np.int8),
+                "previous_permanence": pd.Series(self.previous_permanence[rows])
+                .map(PERM_GROUP)
+                .to_numpy(dtype=object),
                 "missing_episodes": self.missing_episodes[rows].astype(np.int64),
+                "away_episodes": self.away_episodes[rows].astype(np.int64),
                 "uasc": self.uasc[rows].astype(np.int8),
             }
         )
@@ -114,6 +120,7 @@ class History:
         rows = np.repeat(np.arange(p.n), n_miss)
         m_start = p.start[rows] + (rng.random(rows.size) * length[rows]).astype(np.int64)
         m_end = np.minimum(m_start + rng.integers(0, 15, rows.size), end_seen[rows])
+        away = rng.random(rows.size) >= 0.8
         self.missing.append(
             pd.DataFrame(
                 {
@@ -121,22 +128,25 @@ class History:
                     "period_id": ids[rows],
                     "start": m_start,
                     "end": m_end,
-                    "kind": np.where(rng.random(rows.size) < 0.8, "M", "A").astype(object),
+                    "kind": np.where(away, "A", "M").astype(object),
                 }
             )
         )
+        n_away = np.bincount(rows[away], minlength=p.n)
+        n_missing = n_miss - n_away
         prev_perm = self.perm_code[child] != NO_PERMANENCE
         hr = an["hazard_ratios"]
         log_hr = (
-            np.log(hr["missing"]) * (n_miss > 0)
+            np.log(hr["missing"]) * (n_missing > 0)
             + np.log(hr["previous_permanence"]) * prev_perm
             + np.log(hr["uasc"]) * self.uasc[child]
         )
         extras = PeriodExtras(
             period_id=ids,
             log_hr=log_hr,
-            missing_episodes=n_miss,
-            previous_permanence=prev_perm,
+            missing_episodes=n_missing,
+            away_episodes=n_away,
+            previous_permanence=self.perm_code[child].copy(),
             uasc=self.uasc[child],
             prior_returns_home=self.n_returns[child].copy(),
         )
