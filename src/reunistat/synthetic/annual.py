@@ -194,17 +194,26 @@ def header_returns(
     child_of_row: np.ndarray,
     children_by_year: dict[int, np.ndarray],
     sex_unknown: np.ndarray,
+    looked_after: dict[int, np.ndarray] | None = None,
 ) -> dict[int, pd.DataFrame]:
     """The header of every return: its children, SEX in the code set of its year.
 
     ``header`` is in output order and ``child_of_row`` gives the simulated
-    child of each of its rows; ``sex_unknown`` marks children returned as U.
+    child of each of its rows; ``sex_unknown`` marks children returned as U;
+    children not in ``looked_after[year]`` (care leavers) get no MOTHER/MC_DOB.
     """
     out = {}
+    n = int(child_of_row.max()) + 1
     for y, kids in children_by_year.items():
-        keep = np.zeros(int(child_of_row.max()) + 1, dtype=bool)
+        keep = np.zeros(n, dtype=bool)
         keep[kids] = True
         h = header.loc[keep[child_of_row]].reset_index(drop=True)
+        if looked_after is not None:  # care leavers only in OC3: no motherhood details (628)
+            in_care = np.zeros(n, dtype=bool)
+            in_care[looked_after[y]] = True
+            gone = ~in_care[child_of_row[keep[child_of_row]]]
+            h.loc[gone, "MOTHER"] = None
+            h.loc[gone, "MC_DOB"] = pd.NaT
         if y >= SEX_MFU_FROM:
             sex = h["SEX"].map(SEX_MFU).to_numpy(dtype=object)
             unknown = sex_unknown[child_of_row[keep[child_of_row]]]

@@ -93,6 +93,12 @@ def _facts(
     older[k[(dec >= bday[16][k]) & (decom < bday[18][k])]] = True
     care_leaver = in_data & older
     dies = care_leaver & (rng.random(kids.n) < cfg["annual"]["care_leaver_death_rate"])
+    adoption = (episodes["LS"] == "E1").to_numpy() | episodes["PLACE"].isin(
+        ["A3", "A4", "A5", "A6"]
+    ).to_numpy()
+    decided = np.full(kids.n, _FAR, dtype=np.int64)
+    np.minimum.at(decided, k[adoption], decom[adoption] - 30)
+    decided = np.where(decided == _FAR, -1, np.maximum(decided, kids.dob + 1))
     when = bday[18] + (rng.random(kids.n) * (bday[21] - bday[18])).astype(np.int64)
     return extra_tables.Facts(
         la=child_la,
@@ -104,6 +110,7 @@ def _facts(
         death_day=np.where(dies, when, -1),
         bday=bday,
         care_leaver=care_leaver,
+        adoption_decision=decided,
     )
 
 
@@ -130,7 +137,7 @@ def _extras(
         "reviews": extra_tables.reviews(rng, facts, episodes, rows, year),
         "oc2": extra_tables.oc2(rng, facts, episodes, rows, periods, year),
         "ad1": extra_tables.ad1(rng, facts, episodes, rows, year),
-        "placed_for_adoption": extra_tables.placed_for_adoption(facts, episodes, rows),
+        "placed_for_adoption": extra_tables.placed_for_adoption(facts, kids_in, year),
     }
 
 
@@ -175,7 +182,9 @@ def generate_annual(
         rng, cfg, kids, history, episodes, (child_la, child_id), sex_unknown, extract_start
     )
     in_header = {y: np.union1d(kids_by_year[y], extra_tables.oc3_children(facts, y)) for y in years}
-    head_by_year = annual.header_returns(header_sorted, order_h, in_header, sex_unknown)
+    head_by_year = annual.header_returns(
+        header_sorted, order_h, in_header, sex_unknown, looked_after=kids_by_year
+    )
     bar(1)
     returns: dict[int, dict[str, pd.DataFrame]] = {}
     lean = episodes[["_child", "_period_id", "DECOM", "DEC", "RNE", "REC", "PLACE"]]

@@ -61,7 +61,8 @@ IN_TOUCH = {"YES": 0.80, "NO": 0.07, "REFU": 0.04, "NREQ": 0.05, "RHOM": 0.04}
 ACTIV = {"F1": 0.25, "P1": 0.10, "F2": 0.15, "P2": 0.05, "G4": 0.15, "G5": 0.10, "G6": 0.20}
 ACCOM = {"B1": 0.20, "C1": 0.15, "D1": 0.10, "E1": 0.05, "G1": 0.10, "H1": 0.10, "S1": 0.05}
 ACCOM.update({"T1": 0.05, "U1": 0.10, "V1": 0.05, "Y1": 0.05})
-REVIEW_CODE = {"PN0": 0.05, "PN1": 0.55, "PN2": 0.10, "PN3": 0.10, "PN4": 0.10, "PN5": 0.10}
+#: Participation in reviews of children aged 4 or over (PN0: under 4).
+REVIEW_CODE = {"PN1": 0.60, "PN2": 0.10, "PN3": 0.10, "PN4": 0.10, "PN5": 0.05, "PN6": 0.05}
 
 
 @dataclass
@@ -77,6 +78,18 @@ class Facts:
     death_day: np.ndarray  # -1: no death recorded
     bday: dict[int, np.ndarray]  # birthdays (days) at ages 16, 18, 19, 20, 21
     care_leaver: np.ndarray  # looked after at 16 or over, with episodes in the extract
+    adoption_decision: np.ndarray  # days: decision that the child should be placed (-1: none)
+
+
+def birthdays_at(f: Facts, kids: np.ndarray, age: int) -> np.ndarray:
+    """Birthdays (days) at ``age`` of some children."""
+    d = f.dob[kids].astype("datetime64[D]")
+    year = d.astype("datetime64[Y]")
+    month = d.astype("datetime64[M]")
+    first = (year + np.timedelta64(age, "Y")).astype("datetime64[M]") + (month - year)
+    return first.astype("datetime64[D]").astype(np.int64) + (
+        d - month.astype("datetime64[D]")
+    ).astype(np.int64)
 
 
 def _base(f: Facts, kids: np.ndarray) -> pd.DataFrame:
@@ -199,7 +212,10 @@ def reviews(rng: np.random.Generator, f: Facts, ep: pd.DataFrame, rows: np.ndarr
     when = lo + 20 + (rng.random(k.size) * (hi - lo - 20)).astype(np.int64)
     out = _base(f, k)
     out["REVIEW"] = to_datetime(when)
-    out["REVIEW_CODE"] = choice(rng, REVIEW_CODE, k.size)
+    code = choice(rng, REVIEW_CODE, k.size)
+    under4 = when < birthdays_at(f, k, 4)
+    code[under4] = "PN0"  # under 4: participation not recorded (DfE 440, 441)
+    out["REVIEW_CODE"] = code
     return out[["LA", *COLUMNS["reviews"]]]
 
 
@@ -240,6 +256,7 @@ def oc2(
         out[col] = np.where(rng.random(n) < p, "1", "0").astype(object)
     young = age < 10
     out.loc[young, "CONVICTED"] = None
+    out.loc[age >= 5, "HEALTH_CHECK"] = None  # development checks: under 5 only
     no_misuse = ~out["SUBSTANCE_MISUSE"].eq("1")
     out.loc[no_misuse, ["INTERVENTION_RECEIVED", "INTERVENTION_OFFERED"]] = None
     return out[["LA", *COLUMNS["oc2"]]]
@@ -255,25 +272,39 @@ def ad1(rng: np.random.Generator, f: Facts, ep: pd.DataFrame, rows: np.ndarray, 
     d = as_days(e["DEC"], 0)
     n = k.size
     out = _base(f, k)
-    out["DATE_INT"] = to_datetime(np.maximum(d - rng.integers(300, 600, n), f.dob[k] + 1))
-    out["DATE_MATCH"] = to_datetime(np.maximum(d - rng.integers(150, 300, n), f.dob[k] + 2))
-    out["FOSTER_CARE"] = np.where(rng.random(n) < 0.15, "1", "0").astype(object)
+    decided = f.adoption_decision[k]
+    decided = np.where(decided >= 0, decided, np.maximum(d - 400, f.dob[k] + 1))
+    out["DATE_INT"] = to_datetime(decided)
+    out["DATE_MATCH"] = to_datetime(decided + np.minimum(60, (d - decided) // 2))
+    # adopted by the current foster carer when the last placement was with them (DfE 335)
+    with_carer = e["PLACE"].isin(["A3", "A5"]).to_numpy()
+    out["FOSTER_CARE"] = np.where(with_carer, "1", "0").astype(object)
     two = rng.random(n) < 0.8
     out["NB_ADOPTR"] = np.where(two, "2", "1").astype(object)
     couple = np.array(["MF", "MM", "FF"], dtype=object)[rng.choice(3, n, p=[0.85, 0.07, 0.08])]
     single = np.where(rng.random(n) < 0.85, "F1", "M1").astype(object)
     out["SEX_ADOPTR"] = np.where(two, couple, single)
-    out["LS_ADOPTR"] = np.where(two, np.where(rng.random(n) < 0.8, "L0", "L11"), "L2")
+    # LS_ADOPTR as DfE's rules read it: L0 single, L11 married (MF), L12 same-sex
+    # married or civil partners, L2 unmarried couple
+    married = rng.random(n) < 0.8
+    mf = out["SEX_ADOPTR"].to_numpy() == "MF"
+    couple_ls = np.where(married, np.where(mf, "L11", "L12"), "L2")
+    out["LS_ADOPTR"] = np.where(two, couple_ls, "L0").astype(object)
     return out[["LA", *COLUMNS["ad1"]]]
 
 
-def placed_for_adoption(f: Facts, ep: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
-    """Children placed for adoption (PLACE A3-A6) in the return: the date placed."""
-    e = ep.iloc[rows]
-    e = e.loc[e["PLACE"].isin(["A3", "A4", "A5", "A6"]).to_numpy()].drop_duplicates("_child")
-    k = e["_child"].to_numpy()
+def placed_for_adoption(f: Facts, kids: np.ndarray, year: int) -> pd.DataFrame:
+    """Children of the return with a decision that they should be placed for adoption.
+
+    DATE_PLACED is the date of that decision: AD1's DATE_INT, before the
+    placement order (DfE 523, 554); the child is listed in every return from
+    the decision's year until adopted (DfE 559).
+    """
+    _, end = year_bounds(year)
+    decided = f.adoption_decision[kids]
+    k = kids[(decided >= 0) & (decided <= end)]
     out = _base(f, k)
-    out["DATE_PLACED"] = e["DECOM"].to_numpy()
+    out["DATE_PLACED"] = to_datetime(f.adoption_decision[k])
     out["DATE_PLACED_CEASED"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
     out["REASON_PLACED_CEASED"] = pd.Series([None] * len(out), dtype=object)
     return out[["LA", *COLUMNS["placed_for_adoption"]]]
