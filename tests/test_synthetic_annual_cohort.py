@@ -143,7 +143,7 @@ def test_the_rest_of_the_return_gives_its_covariates(recovered):
         "uasc": "uasc",
         "missing_episodes": "missing_episodes_observed",
         "away_episodes": "away_episodes_observed",
-        "previous_permanence": "previous_permanence",
+        "previous_permanence": "previous_permanence_observed",
     }
     _check(got.loc[whole], want.loc[whole], columns)
     assert (want.loc[whole, "uasc"] == 1).any() and (want["missing_episodes"] > 0).any()

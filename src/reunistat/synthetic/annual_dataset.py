@@ -206,6 +206,15 @@ def generate_annual(
     truth_returns["period_start_observed"] = to_datetime(
         truth_returns["period_start_observed"].to_numpy()
     )
+    # PREV_PERM is returned when a period starts: a child none of whose periods starts
+    # inside the extract has no previous_permanence row in it
+    reported = pd.concat([returns[y]["previous_permanence"][["LA", "CHILD"]] for y in years])
+    has_row = pd.MultiIndex.from_frame(truth_returns[["LA", "CHILD"]]).isin(
+        pd.MultiIndex.from_frame(reported)
+    )
+    truth_returns["previous_permanence_observed"] = truth_returns["previous_permanence"].where(
+        has_row, None
+    )
     children = _children_truth(kids, history, facts, first_year, extract_start, episodes)
     children = children.iloc[np.argsort(child_key[children["_k"].to_numpy()], kind="stable")]
     children = children.drop(columns="_k").reset_index(drop=True)
