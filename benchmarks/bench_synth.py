@@ -6,6 +6,12 @@ Each run is a fresh subprocess (``reunistat synth`` end to end: generate, then
 write Parquet), so peak memory is the child's maximum resident set size. The
 machine is shared: the median of the repeats is reported, beside every run.
 Results are written to benchmarks/results/synth.json and synth.md.
+
+``--annual`` times the annual layout (one CSV return per collection year,
+``reunistat synth --annual``) against the flat layout, the two alternating in
+each repeat so that both meet the same load; wall and CPU seconds are
+reported, with the ratio annual / flat. Results go to
+benchmarks/results/synth_annual.json and synth_annual.md.
 """
 
 from __future__ import annotations
@@ -28,22 +34,29 @@ import json, sys, time
 from pathlib import Path
 from reunistat.synthetic import default_config, generate
 scale, out = float(sys.argv[1]), Path(sys.argv[2])
-t0 = time.perf_counter()
-d = generate(default_config(), seed=20240331, scale=scale)
-t1 = time.perf_counter()
+annual = len(sys.argv) > 3 and sys.argv[3] == "annual"
+t0, c0 = time.perf_counter(), time.process_time()
+d = generate(default_config(), seed=20240331, scale=scale, annual=annual)
+t1, c1 = time.perf_counter(), time.process_time()
 d.write(out)
-t2 = time.perf_counter()
-print(json.dumps({"generate_s": t1 - t0, "write_s": t2 - t1, "children": len(d.tables["header"]),
-                  "episodes": len(d.tables["episodes"]), "returns_home": len(d.truth_returns)}))
+t2, c2 = time.perf_counter(), time.process_time()
+if annual:
+    children = d.truth["realised"]["children"]
+    episodes = sum(len(r["episodes"]) for r in d.returns.values())
+else:
+    children, episodes = len(d.tables["header"]), len(d.tables["episodes"])
+print(json.dumps({"generate_s": t1 - t0, "write_s": t2 - t1, "cpu_s": c2 - c0,
+                  "children": children, "episodes": episodes,
+                  "returns_home": len(d.truth_returns)}))
 """
 
 
-def run_once(scale: float) -> dict:
+def run_once(scale: float, layout: str = "flat") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t0 = time.perf_counter()
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(scale), tmp],
+            [sys.executable, "-c", CHILD, str(scale), tmp, layout],
             capture_output=True,
             text=True,
             check=True,
@@ -61,7 +74,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 10.0])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--annual", action="store_true", help="annual layout against flat")
     args = ap.parse_args()
+    if args.annual:
+        annual_vs_flat(args.scales, args.repeats)
+        return
     load_before = os.getloadavg()
     results = []
     # run the scales in increasing order so each new peak belongs to its own run
@@ -113,6 +130,79 @@ def main() -> None:
             f"{peak} | {', '.join(map(str, r['runs_wall_s']))} |"
         )
     (HERE / "results/synth.md").write_text("\n".join(lines) + "\n")
+
+
+def annual_vs_flat(scales: list[float], repeats: int) -> None:
+    """Time the annual layout against the flat one, alternating, and record the ratio."""
+    load_before = os.getloadavg()
+    results = []
+    for scale in sorted(scales):
+        runs: dict[str, list[dict]] = {"flat": [], "annual": []}
+        for _ in range(repeats):
+            for layout in ("flat", "annual"):
+                runs[layout].append(run_once(scale, layout))
+        row: dict = {"scale": scale}
+        for layout, rs in runs.items():
+            row[layout] = {
+                "children": rs[0]["children"],
+                "episodes_written": rs[0]["episodes"],
+                "returns_home": rs[0]["returns_home"],
+                "median_wall_s": statistics.median(r["wall_s"] for r in rs),
+                "median_cpu_s": statistics.median(r["cpu_s"] for r in rs),
+                "median_generate_s": statistics.median(r["generate_s"] for r in rs),
+                "median_write_s": statistics.median(r["write_s"] for r in rs),
+                "runs_wall_s": [round(r["wall_s"], 2) for r in rs],
+                "runs_cpu_s": [round(r["cpu_s"], 2) for r in rs],
+            }
+        ratios_cpu = [
+            a["cpu_s"] / f["cpu_s"] for a, f in zip(runs["annual"], runs["flat"], strict=True)
+        ]
+        ratios_wall = [
+            a["wall_s"] / f["wall_s"] for a, f in zip(runs["annual"], runs["flat"], strict=True)
+        ]
+        row["median_ratio_cpu"] = statistics.median(ratios_cpu)
+        row["median_ratio_wall"] = statistics.median(ratios_wall)
+        results.append(row)
+        print(json.dumps(row))
+    meta = {
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+    }
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results/synth_annual.json").write_text(
+        json.dumps({"meta": meta, "results": results}, indent=2) + "\n"
+    )
+    lines = [
+        "# Synthetic generator: annual layout against flat",
+        "",
+        "`.venv/bin/python benchmarks/bench_synth.py --annual --scales 1 --repeats N`: each run a",
+        "fresh process generating and writing (flat: Parquet; annual: one CSV return per",
+        "collection year, 2021-2026, with the extra tables), flat and annual alternating.",
+        f"Machine: {meta['cpus']} cores; 1-minute load average before and after: "
+        f"{meta['load_average_1min_before_after']} (shared: compare the two layouts, run",
+        "side by side, and prefer CPU seconds).",
+        "",
+        "| scale | layout | children | episode rows written | median wall (s) | median CPU (s) "
+        "| generate (s) | write (s) | runs wall (s) | runs CPU (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for layout in ("flat", "annual"):
+            x = r[layout]
+            lines.append(
+                f"| {r['scale']:g} | {layout} | {x['children']:,} | {x['episodes_written']:,} | "
+                f"{x['median_wall_s']:.1f} | {x['median_cpu_s']:.1f} | "
+                f"{x['median_generate_s']:.1f} | {x['median_write_s']:.1f} | "
+                f"{', '.join(map(str, x['runs_wall_s']))} | "
+                f"{', '.join(map(str, x['runs_cpu_s']))} |"
+            )
+        lines.append(
+            f"| {r['scale']:g} | annual / flat | | | {r['median_ratio_wall']:.2f} | "
+            f"{r['median_ratio_cpu']:.2f} | | | | |"
+        )
+    (HERE / "results/synth_annual.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,14 @@ def synth(
     messy: Annotated[
         bool, typer.Option("--messy", help="Inject the faults real extracts have (listed).")
     ] = False,
+    annual: Annotated[
+        bool,
+        typer.Option(
+            "--annual",
+            help="One CSV return per collection year (DIR/2021/episodes.csv, ...), "
+            "as local authorities submit them ([output] layout = 'annual').",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Generate linked 903 tables (header, episodes, CIN, NPD, LA) with known truth."""
@@ -39,7 +47,9 @@ def synth(
         raise typer.BadParameter(str(e), param_hint="--config") from e
     if scale <= 0:
         raise typer.BadParameter(f"must be positive, got {scale}", param_hint="--scale")
-    data = generate(cfg, seed=seed, scale=scale, messy=messy, progress=not quiet)
+    data = generate(
+        cfg, seed=seed, scale=scale, messy=messy, progress=not quiet, annual=annual or None
+    )
     data.write(out, csv=csv)
     typer.echo(summary_text(data.truth, out))
 
@@ -62,6 +72,16 @@ def summary_text(truth: dict[str, Any], out: Path | None = None) -> str:
         "  re-entry after a return home (Kaplan-Meier): "
         f"3 months {km['3_months']:.1%}, 1 year {km['1_year']:.1%}, 6 years {km['6_years']:.1%}",
     ]
+    if truth.get("layout") == "annual":
+        a = truth["annual_realised"]
+        years = truth["collection_years"]
+        lines += [
+            f"  annual returns {years[0]}-{years[-1]} (extract from {truth['extract_start']}):"
+            f" {a['returns_home_in_extract']:,} returns home in the extract,"
+            f" {a['left_truncated_returns']:,} left-truncated",
+            f"  corrections between returns: {a['corrections']:,}; periods after a non-return"
+            f" exit: {a['periods_after_a_non_return_exit']:,}",
+        ]
     if out is not None:
         lines.append(f"  written to {out} (truth.json, SHA256SUMS)")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ import pandas as pd
 from reunistat import codes
 from reunistat.synthetic._draw import blank_where, choice, day
 from reunistat.synthetic.episodes import EpisodeBatch, build_episodes
+from reunistat.synthetic.history import History, PeriodExtras
 from reunistat.synthetic.periods import Periods, draw_periods
 from reunistat.synthetic.population import Authorities, Children
 from reunistat.synthetic.reentry import (
@@ -43,10 +44,16 @@ EPISODE_FIELDS = (
 
 @dataclass
 class Careers:
-    """All simulated episodes (with their child and CIN) and the record of returns home."""
+    """All simulated episodes (with their child and CIN) and the record of returns home.
+
+    Under the annual layout ``history`` also holds the record of every period
+    (``periods``) and of missing-from-placement episodes (``missing``); see
+    :mod:`reunistat.synthetic.history`.
+    """
 
     episodes: dict[str, np.ndarray]
     returns: pd.DataFrame
+    history: History | None = None
 
 
 def simulate_careers(
@@ -57,11 +64,15 @@ def simulate_careers(
     posts: np.ndarray,
     bday18: np.ndarray,
     progress: Callable[[int], None] | None = None,
+    history: History | None = None,
 ) -> Careers:
     """Simulate every child's periods of care and returns home.
 
     ``posts`` is the (authority x district) matrix of postcode districts and
-    ``bday18`` each child's 18th birthday in days.
+    ``bday18`` each child's 18th birthday in days. With a ``history`` (the
+    annual layout) children may also re-enter after exits other than a
+    return home, and each period's missing episodes, previous permanence and
+    UASC status enter the truth.
     """
     data_end = day(cfg["dataset"]["data_end"])
     home_post = posts.reshape(-1)[kids.home_district]
@@ -74,18 +85,29 @@ def simulate_careers(
             break
         p = draw_periods(rng, cfg, kids, child, start, bday18)
         eps = build_episodes(rng, cfg, p, home_post[p.child], posts[kids.la[p.child]])
-        parts.append(_episode_part(eps, p, home_post))
-        ret, reenter_day = _returns(rng, cfg, kids, auth, p, eps, k, bday18, data_end)
+        part = _episode_part(eps, p, home_post)
+        extra = None if history is None else history.record(rng, p, eps, k, data_end)
+        if extra is not None:
+            part["period_id"] = extra.period_id[eps.period]
+        parts.append(part)
+        ret, reenter_day = _returns(rng, cfg, kids, auth, p, eps, k, bday18, data_end, extra)
         returns.append(ret)
         again = ret["reentered"].to_numpy() == 1
         child = ret["child"].to_numpy()[again]
         start = reenter_day[again]
+        if history is not None:
+            other_child, other_start = history.reentries_after_exit(rng, p, bday18, data_end)
+            child = np.concatenate([child, other_child])
+            start = np.concatenate([start, other_start])
         if progress is not None:
             progress(k)
-    parts.append(_short_breaks(rng, kids, home_post, data_end, bday18))
+    sb = _short_breaks(rng, kids, home_post, data_end, bday18)
+    if history is not None:
+        sb["period_id"] = np.full(sb["child"].size, -1, dtype=np.int64)
+    parts.append(sb)
     episodes = {f: np.concatenate([part[f] for part in parts]) for f in parts[0]}
     episodes = _truncate(episodes, data_end)
-    return Careers(episodes, pd.concat(returns, ignore_index=True))
+    return Careers(episodes, pd.concat(returns, ignore_index=True), history)
 
 
 def _episode_part(eps: EpisodeBatch, p: Periods, home_post: np.ndarray) -> dict[str, np.ndarray]:
@@ -107,6 +129,7 @@ def _returns(
     k: int,
     bday18: np.ndarray,
     data_end: int,
+    extra: PeriodExtras | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The returns home of one batch of periods, with their re-entry or censoring."""
     last_ep = np.flatnonzero(np.concatenate([eps.period[1:] != eps.period[:-1], [True]]))
@@ -131,6 +154,8 @@ def _returns(
         return_year=_financial_year(end),
     )
     lp = linear_predictor(cfg, cov) + auth.log_hr[la]
+    if extra is not None:
+        lp = lp + extra.log_hr[r]
     reentry = end + draw_days_to_reentry(rng, cfg, lp)
     b18 = bday18[c]
     reentered = (reentry < b18) & (reentry <= data_end)
@@ -153,6 +178,8 @@ def _returns(
     )
     out = pd.concat([out, cov], axis=1)
     out["true_lp"] = lp
+    if extra is not None:
+        out = pd.concat([out, extra.truth_columns(r)], axis=1)
     return out, reentry
 
 

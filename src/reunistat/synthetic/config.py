@@ -34,7 +34,11 @@ SHARE_TABLES = (
     "placements.types.*",
 )
 #: Tables of ratios (hazard or odds): every value must be > 0.
-RATIO_TABLES = ("reentry.hazard_ratios", "reentry.logistic.odds_ratios")
+RATIO_TABLES = (
+    "reentry.hazard_ratios",
+    "reentry.logistic.odds_ratios",
+    "annual.hazard_ratios",
+)
 #: Keys whose tables may hold any subset of the default's keys plus valid codes.
 OPEN_TABLES = {
     "legal_status.initial.*": set(codes.LS),
@@ -52,7 +56,13 @@ OPEN_TABLES = {
         "died",
     },
     "exits.ageing_out": set(codes.REC_AGE_OUT) | {"E8"},
+    "annual.reentry_after_exit": set(codes.REC_END)
+    - set(codes.REC_RETURN_HOME)
+    - set(codes.REC_ADOPTION)
+    - {codes.REC_DIED, "E15"},
 }
+#: Top-level tables used only by the annual layout: out of the hash when unused.
+ANNUAL_TABLES = ("output", "annual")
 
 
 class ConfigError(ValueError):
@@ -79,9 +89,21 @@ class SynthConfig:
 
     @property
     def sha256(self) -> str:
-        """SHA-256 of the merged configuration, canonically serialised."""
-        blob = json.dumps(self.values, sort_keys=True, default=str).encode()
+        """SHA-256 of the merged configuration, canonically serialised.
+
+        The ``[output]`` and ``[annual]`` tables count only under the annual
+        layout, so flat datasets keep the hash they had before those existed.
+        """
+        values = self.values
+        if not self.annual:
+            values = {k: v for k, v in values.items() if k not in ANNUAL_TABLES}
+        blob = json.dumps(values, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
+
+    @property
+    def annual(self) -> bool:
+        """Whether the output layout is one folder per collection year."""
+        return bool(self.values["output"]["layout"] == "annual")
 
     def with_overrides(self, overrides: dict[str, Any]) -> SynthConfig:
         """Return a new config with dotted-key overrides applied and checked.
@@ -254,3 +276,32 @@ def _check_structure(cfg: dict[str, Any]) -> None:
                     raise ConfigError(f"config key '{name}.{key}' is a rate and must be <= 1")
     if cfg["pilot"]["start_to"] < cfg["pilot"]["start_from"]:
         raise ConfigError("config key 'pilot.start_to' must not be before 'pilot.start_from'")
+    _check_annual(cfg)
+
+
+def _check_annual(cfg: dict[str, Any]) -> None:
+    out, an = cfg["output"], cfg["annual"]
+    if out["layout"] not in ("flat", "annual"):
+        raise ConfigError(
+            f"config key 'output.layout' must be 'flat' or 'annual', got {out['layout']!r}"
+        )
+    if out["annual_names"] not in ("folder", "name"):
+        raise ConfigError(
+            "config key 'output.annual_names' must be 'folder' or 'name', "
+            f"got {out['annual_names']!r}"
+        )
+    first, last = an["first_collection_year"], an["last_collection_year"]
+    start_year = cfg["dataset"]["data_start"].year + 1
+    if not (isinstance(first, int) and isinstance(last, int) and start_year < first <= last):
+        raise ConfigError(
+            "config keys 'annual.first_collection_year' and 'annual.last_collection_year' "
+            f"must be whole years with {start_year} < first <= last, got {first} and {last}"
+        )
+    for key, v in [*an.items(), *an["reentry_after_exit"].items()]:
+        if (key.endswith("_rate") or key.startswith("E")) and v > 1:
+            raise ConfigError(f"config key 'annual.{key}' is a rate and must be <= 1")
+    for key in ("vanished_open_episode", "duplicate_row", "lowercase_code"):
+        if an["messy"][key] > 1:
+            raise ConfigError(f"config key 'annual.messy.{key}' is a rate and must be <= 1")
+    if an["messy"]["cp1252_file"] > 1:
+        raise ConfigError("config key 'annual.messy.cp1252_file' must be 0 or 1")

@@ -49,9 +49,24 @@ class SyntheticData:
     truth_returns: pd.DataFrame
     truth: dict[str, Any]
     faults: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Annual layout: collection year -> table -> frame (header, episodes, uasc, ...).
+    returns: dict[int, dict[str, pd.DataFrame]] | None = None
+    #: Annual layout: further truth tables (``corrections``, ``children``).
+    truth_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: Annual layout: every simulated episode with its true values, before the
+    #: extract start too (kept in memory for checks, never written).
+    full_episodes: pd.DataFrame | None = None
 
     def write(self, out_dir: str | Path, csv: bool = False) -> list[Path]:
-        """Write every table as Parquet (and CSV if asked), truth.json and SHA256SUMS."""
+        """Write every table as Parquet (and CSV if asked), truth.json and SHA256SUMS.
+
+        Under the annual layout the returns are written as CSV, one folder (or
+        file-name prefix) per collection year, whatever ``csv`` says.
+        """
+        if self.returns is not None:
+            from reunistat.synthetic.annual_writer import write_annual
+
+            return write_annual(self, Path(out_dir))
         from reunistat.synthetic.writer import write_dataset
 
         return write_dataset(self, Path(out_dir), csv=csv)
@@ -63,6 +78,7 @@ def generate(
     scale: float = 1.0,
     messy: bool = False,
     progress: bool = False,
+    annual: bool | None = None,
 ) -> SyntheticData:
     """Generate a linked SSDA903 dataset with known re-entry effects.
 
@@ -78,6 +94,9 @@ def generate(
         Inject the faults real extracts have, listed in ``faults``.
     progress : bool
         Show a progress bar.
+    annual : bool, optional
+        Write one return per collection year (``output.layout = "annual"``);
+        ``None`` follows the config. See :mod:`reunistat.synthetic.annual`.
 
     Examples
     --------
@@ -88,6 +107,12 @@ def generate(
     """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
+    if annual is not None and annual != config.annual:
+        config = config.with_overrides({"output.layout": "annual" if annual else "flat"})
+    if config.annual:
+        from reunistat.synthetic.annual_dataset import generate_annual
+
+        return generate_annual(config, seed, scale, messy, progress)
     cfg = config.values
     rng = np.random.default_rng(seed)
     bar = _bar(progress, int(cfg["dataset"]["max_periods"]) + 3)
@@ -139,12 +164,19 @@ def _days(s: pd.Series) -> np.ndarray:
 
 
 def _episodes_table(
-    ep: dict[str, np.ndarray], child_la: np.ndarray, child_id: np.ndarray, child_key: np.ndarray
+    ep: dict[str, np.ndarray],
+    child_la: np.ndarray,
+    child_id: np.ndarray,
+    child_key: np.ndarray,
+    keep_ids: bool = False,
 ) -> pd.DataFrame:
-    """Episodes in (LA, CHILD, DECOM) order, sorted on integers (a child's DECOMs are distinct)."""
+    """Episodes in (LA, CHILD, DECOM) order, sorted on integers (a child's DECOMs are distinct).
+
+    ``keep_ids`` adds the generator's own ``_child`` and ``_period_id`` columns.
+    """
     order = np.lexsort((ep["decom"], child_key[ep["child"]]))
     ep = {k: v[order] for k, v in ep.items()}
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "LA": child_la[ep["child"]],
             "CHILD": child_id[ep["child"]],
@@ -162,6 +194,10 @@ def _episodes_table(
             "URN": ep["urn"],
         }
     )
+    if keep_ids:
+        table["_child"] = ep["child"]
+        table["_period_id"] = ep["period_id"]
+    return table
 
 
 def _truth_returns(

@@ -61,8 +61,16 @@ def header_table(
     )
 
 
-def cin_table(rng: np.random.Generator, kids: Children, header: pd.DataFrame) -> pd.DataFrame:
-    """The CIN census disability rows: one or two codes per disabled child, else NONE."""
+def cin_table(
+    rng: np.random.Generator,
+    kids: Children,
+    header: pd.DataFrame,
+    keep: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The CIN census disability rows: one or two codes per disabled child, else NONE.
+
+    ``keep`` (one flag per child) limits the rows to some children, after the draws.
+    """
     n_codes = np.where(kids.disabled, 1 + (rng.random(kids.n) < 0.3), 1)
     rows = np.repeat(np.arange(kids.n), n_codes)
     pick = rng.integers(0, len(DISABILITY_CODES), rows.size)
@@ -77,11 +85,21 @@ def cin_table(rng: np.random.Generator, kids: Children, header: pd.DataFrame) ->
             "DISABILITY": disability,
         }
     )
+    if keep is not None:
+        out = out.loc[keep[rows]]
     return out.drop_duplicates(ignore_index=True)
 
 
-def npd_table(rng: np.random.Generator, kids: Children, header: pd.DataFrame) -> pd.DataFrame:
-    """NPD pupil rows for children with a UPN: FSM, IDACI decile of home, SEN."""
+def npd_table(
+    rng: np.random.Generator,
+    kids: Children,
+    header: pd.DataFrame,
+    keep: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """NPD pupil rows for children with a UPN: FSM, IDACI decile of home, SEN.
+
+    ``keep`` (one flag per child) limits the rows to some children, after the draws.
+    """
     has = header["UPN"].notna().to_numpy()
     idx = np.flatnonzero(has)
     idaci = kids.idaci[idx]
@@ -91,7 +109,7 @@ def npd_table(rng: np.random.Generator, kids: Children, header: pd.DataFrame) ->
     sen = np.where(
         u < np.where(dis, 0.55, 0.12), "E", np.where(u < np.where(dis, 0.9, 0.45), "K", "N")
     )
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "UPN": header["UPN"].to_numpy()[idx],
             "FSM_EVER": fsm.astype(np.int8),
@@ -99,3 +117,4 @@ def npd_table(rng: np.random.Generator, kids: Children, header: pd.DataFrame) ->
             "SEN": sen.astype(object),
         }
     )
+    return out if keep is None else out.loc[keep[idx]].reset_index(drop=True)
