@@ -93,11 +93,11 @@ def test_reentry_after_18_is_a_validation_error():
     with pytest.raises(ValidationError) as err:
         derive_cohort(t, CFG)
     msg = str(err.value)
-    assert "rule start_after_18" in msg and "CHILD A" in msg and "DECOM 2018-01-01" in msg
+    assert "rule 352" in msg and "CHILD A" in msg and "DECOM 2018-01-01" in msg
     c = build_cohort(t, CohortConfig(data_end=END, validation="lenient"))
     assert list(c.spells.CHILD) == ["B"]
     ex = c.validated.excluded_children
-    assert ex[["CHILD", "rule"]].values.tolist() == [["A", "start_after_18"]]
+    assert ex[["CHILD", "rule"]].values.tolist() == [["A", "352"]]
     check_flow(c.flow)
 
 
@@ -238,7 +238,9 @@ def test_without_la_column_uses_config_la():
     assert sp.LA.tolist() == ["E06000001"]
 
 
-def test_truncated_history_with_rule_357_ignored():
+def test_truncated_history_is_kept_without_ignoring_rules():
+    # A child already in care when the data begin (first episode RNE P): DfE's rule 357
+    # does not apply to them, so the cohort keeps them and flags the truncation.
     t = tables(
         [child("A", "2005-01-01")],
         [
@@ -246,10 +248,13 @@ def test_truncated_history_with_rule_357_ignored():
             ep("A", "2015-06-01", "L", "2016-01-01", "E4A"),
         ],
     )
-    with pytest.raises(ValidationError, match="rule 357"):
-        derive_cohort(t, CFG)
-    sp = derive_cohort(t, CohortConfig(data_end=END, ignore_rules=("357",)))
+    sp = derive_cohort(t, CFG)
     assert outcome(sp) == [("A", 1, "2016-01-01", 0, 1551, "data_end")]
     assert sp.iloc[0].period_start == T("2015-01-01")
+    assert sp.iloc[0].history_truncated == 1 and sp.iloc[0].period_truncated == 1
+    # the old way of keeping them gives the same spell
+    assert outcome(derive_cohort(t, CohortConfig(data_end=END, ignore_rules=("357",)))) == outcome(
+        sp
+    )
     with pytest.raises(ValueError, match="unknown rule"):
         derive_cohort(t, CohortConfig(data_end=END, ignore_rules=("999",)))

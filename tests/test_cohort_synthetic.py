@@ -137,12 +137,13 @@ def test_e13_excluded_drops_only_e13(clean):
 
 
 REPAIRABLE = {"duplicate_row", "stale_open_copy"}
+#: The rules that find each injected fault (DfE's numbers where the rule is DfE's).
 FAULT_RULES = {
-    "missing_ethnicity": {"required"},
-    "unknown_code": {"code"},
-    "overlapping_episode": {"overlap"},
-    "open_episode": {"open_not_last"},
-    "impossible_date": {"dec_before_decom", "dob_after_decom"},
+    "missing_ethnicity": {"103"},
+    "unknown_code": {"code", "101", "103", "143", "144", "145", "146", "149"},
+    "overlapping_episode": {"501"},
+    "open_episode": {"142"},
+    "impossible_date": {"356", "302"},
 }
 
 

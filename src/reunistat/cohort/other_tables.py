@@ -231,6 +231,10 @@ def missing_counts(
     uid = child_keys(table, episodes, use_la)
     start = as_dates(table["MIS_START"], "missing", "MIS_START")
     kind = table["MISSING"].astype(str).str.strip().str.upper()
+    # A missing episode open at 31 March is returned again (closed) the next year:
+    # one child, start and kind is one episode, however many returns list it.
+    once = ~pd.DataFrame({"u": uid, "s": start, "k": kind}).duplicated().to_numpy()
+    uid, start, kind = uid[once], start[once], kind[once]
     return pd.DataFrame(
         {
             "missing_episodes": _count_in_period(returns, uid[kind == "M"], start[kind == "M"]),

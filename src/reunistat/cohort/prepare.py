@@ -71,7 +71,8 @@ def _split(tables: Extract | Mapping[str, pd.DataFrame]) -> tuple[Extract, dict]
     """Return the extract to validate (tables validation knows) and the other 903 tables."""
     if isinstance(tables, Extract):
         extract = tables
-        others = {}
+        # the reader keeps the 903's other tables (uasc, missing, oc3, ...) apart
+        others = dict(extract.other)
     else:
         others = {
             k: v if isinstance(v, pd.DataFrame) else pd.concat(list(v), ignore_index=True)

@@ -330,8 +330,12 @@ _RULES: Final = (
         "Last year's record ended with an open episode. The date on which that episode started "
         "does not match the start date of the first episode on this year's record.",
         "children in two consecutive returns: the open episode of the earlier return against "
-        "the first episode of the later one",
+        "the first episode of the later one. A warning: when the later return corrects the "
+        "start date, stacking keeps the corrected episode and drops the stale copy (counted in "
+        "the flow as decom_corrected), as sector analysts do, so the child's periods of care "
+        "are not ambiguous",
         "returns",
+        "warning",
     ),
     *(
         _r(
