@@ -55,6 +55,8 @@ def run(ctx: Context) -> None:
         conf=("conf_low_1", "conf_high_1"),
         event_cols=("n_event_1", "n_event_2"),
         drop_cols=("n_censor", "surv", "surv_std_err", "std_err_1", "std_err_2"),
+        release=ctx.release,
+        grouping="overall",
     )
     # the competing exit's curve is published from the same cut rows
     cause2 = publish_curve(
@@ -64,6 +66,8 @@ def run(ctx: Context) -> None:
         estimate="cif_2",
         conf=("conf_low_2", "conf_high_2"),
         event_cols=("n_event_1", "n_event_2"),
+        release=ctx.release,
+        grouping="overall",
     )
     long = pd.concat(
         [
