@@ -96,6 +96,13 @@ class Context:
             la=la,
         )
         self.release_seconds = round(time.perf_counter() - t0, 2)
+        self.log(
+            f"  release-wide suppression: {len(rel.keys)} cells, {int(rel.hidden.sum())} "
+            f"suppressed, audit {'passed' if rel.audit_passed else 'FAILED'} "
+            f"({self.release_seconds} s)"
+        )
+        for name in rel.registry.tables:
+            self.suppression_logs.setdefault(name, rel.log(name).drop(columns="table"))
         return rel
 
     @property

@@ -101,7 +101,7 @@ def declare_flow(reg: ReleaseTables, flow: pd.DataFrame) -> dict[str, str]:
         {c: pd.to_numeric(f[c], errors="coerce").astype(float).to_numpy() for c in cols},
         index=keys,
     )
-    reg.add_table("cohort_flow", counts, zeros=False)
+    reg.add_table("cohort_flow", counts)
     last_base: str | None = None
     since: list[str] = []
     for key, stage in zip(keys, f["stage"], strict=True):
@@ -246,12 +246,11 @@ def declare_evaluation(reg: ReleaseTables, spells: pd.DataFrame, la: pd.DataFram
     """Declare the pilot exposure counts when the la table dates adoption; return whether."""
     if la is None or "PILOT_START" not in la.columns or la["PILOT_START"].isna().all():
         return False
-    from reunistat.errors import ReunistatError
     from reunistat.models.evaluation import mark_adoption
 
     try:
         marked = mark_adoption(spells, la)
-    except ReunistatError:
+    except ValueError:  # no pilot authority in these spells: nothing to publish
         return False
     treated = marked["treated"].to_numpy()
     n, e = int(treated.sum()), int((treated * marked["reentered"].to_numpy()).sum())

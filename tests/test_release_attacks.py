@@ -1,0 +1,160 @@
+"""The attacks of issue 11 on a small real-mode extract: each must fail against the release.
+
+A real-mode run of the cohort flow, Table 1 and the curves (01-03) on three
+authorities of the committed sample (about 375 children, 126 returns home),
+with all but four short-break-only children dropped so a small exclusion
+hides the flow's later steps. A reader then tries what an adversarial user
+did: recover a group Table 1 hides from the curves' group sizes (Other ethnic
+group, disabled, under 1), match a paper count to a suppressed flow cell,
+read a group's zero re-entries. Each inference is computed here with its own
+linear programme over the published files, independently of the package's
+audit.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import linprog
+
+from reunistat.pipeline import load_config, reproduce
+
+ROOT = Path(__file__).parents[1]
+SAMPLE = ROOT / "data/synthetic/sample"
+THRESHOLD = 10
+# Table 1 variable -> (curve table, Table 1 level -> curve group)
+GROUPINGS = {
+    "ethnic_group": ("km_ethnic_group", None),
+    "age_band": ("km_age_band", None),
+    "disability": ("km_disability", {"yes": "disabled", "no": "not disabled"}),
+}
+
+
+def small_extract(out: Path, las=("635", "701", "312"), short_break_kept: int = 4) -> Path:
+    """Three authorities of the sample, with only a few short-break-only children."""
+    out.mkdir(parents=True, exist_ok=True)
+    h = pd.read_parquet(SAMPLE / "header.parquet")
+    h = h[h["LA"].astype(str).isin(las)]
+    e = pd.read_parquet(SAMPLE / "episodes.parquet")
+    e = e[e["CHILD"].isin(set(h["CHILD"]))]
+    sb = e.groupby("CHILD")["LS"].agg(lambda s: s.isin(["V3", "V4"]).all())
+    drop = sorted(sb[sb].index)[short_break_kept:]
+    h, e = h[~h["CHILD"].isin(drop)], e[~e["CHILD"].isin(drop)]
+    h.to_parquet(out / "header.parquet", index=False)
+    e.to_parquet(out / "episodes.parquet", index=False)
+    for t in ("cin", "npd", "postcodes", "la"):
+        pd.read_parquet(SAMPLE / f"{t}.parquet").to_parquet(out / f"{t}.parquet", index=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("attack")
+    data = small_extract(tmp / "extract")
+    cfg_path = tmp / "config.toml"
+    cfg_path.write_text(
+        f'[data]\nmode = "real"\ndir = "{data.as_posix()}"\n'
+        f'[outputs]\ndir = "{(tmp / "out").as_posix()}"\n'
+        f'analyses_dir = "{(ROOT / "analyses").as_posix()}"\npaper = ""\n',
+        encoding="utf-8",
+    )
+    cfg = load_config(cfg_path)
+    reproduce(cfg, only=["01", "02", "03"], paper=False, log=lambda s: None)
+    return tmp / "out"
+
+
+def _csv(out: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(out / "tables" / f"{name}.csv", dtype=str, keep_default_na=False)
+
+
+def _num(s: str) -> float | None:
+    s = str(s).replace(",", "").strip()
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def _interval(n: int, fixed: dict[int, float], total: float, k: int) -> tuple[float, float]:
+    """Min and max of x_k given sum(x) = total, x >= 0 and some x fixed."""
+    a_eq = [np.ones(n)]
+    b_eq = [total]
+    for i, v in fixed.items():
+        row = np.zeros(n)
+        row[i] = 1
+        a_eq.append(row)
+        b_eq.append(v)
+    out = []
+    for sign in (1, -1):
+        c = np.zeros(n)
+        c[k] = sign
+        res = linprog(c, A_eq=np.array(a_eq), b_eq=b_eq, bounds=[(0, None)] * n, method="highs")
+        assert res.status == 0
+        out.append(sign * res.fun)
+    return out[0], out[1]
+
+
+def _sizes_from_curve(curve: pd.DataFrame) -> dict[str, float]:
+    start = curve.loc[curve["time"].astype(float) == 0]
+    return {str(g): _num(n) for g, n in zip(start["group"], start["n_risk"], strict=True)}
+
+
+@pytest.mark.parametrize("variable", sorted(GROUPINGS))
+def test_a_group_table1_hides_cannot_be_recovered_from_the_curves(released, variable):
+    """Other ethnic group = total - the others (KM); disabled = 4; under-1 = 3."""
+    t1 = _csv(released, "table1").set_index("key")
+    total = _num(_sizes_from_curve(_csv(released, "km_overall"))["all"])
+    assert total is not None and total > 0
+    name, mapping = GROUPINGS[variable]
+    km = _sizes_from_curve(_csv(released, name))
+    levels = [k for k in t1.index if k.startswith(f"{variable}=")]
+    labels = [k.split("=", 1)[1] for k in levels]
+    fixed: dict[int, float] = {}
+    for i, (key, lab) in enumerate(zip(levels, labels, strict=True)):
+        shown = _num(t1.at[key, "all"])
+        curve_label = mapping.get(lab, lab) if mapping else lab
+        from_curve = km.get(curve_label)
+        for v in (shown, from_curve):
+            if v is not None:
+                fixed[i] = v
+    hidden = [i for i, k in enumerate(levels) if t1.at[k, "all"] == "c"]
+    assert hidden, f"the extract should make Table 1 hide a level of {variable}"
+    for i in hidden:
+        lo, hi = _interval(len(levels), fixed, total, i)
+        assert hi - lo >= THRESHOLD, f"{levels[i]} recovered within [{lo}, {hi}]"
+
+
+def test_a_paper_count_shows_what_its_flow_cell_shows(released):
+    """values.json n_children must not publish a flow cell the flow table suppresses."""
+    flow = _csv(released, "cohort_flow").set_index("key")
+    analysed = flow.loc[flow["step"] == "returns home analysed (spells)"].iloc[0]
+    assert flow.loc[flow["reason"] == "short_break_only", "children"].item() == "c"
+    values = json.loads((released / "values.json").read_text("utf-8"))
+    for key, col in (("n_children", "children"), ("n_spells", "spells")):
+        text = values[key]["text"].replace(",", "")
+        assert text == analysed[col], (key, text, analysed[col])
+
+
+def test_zeros_are_suppressed_by_default_in_real_mode(released):
+    """'Black: re-entered 0' reveals a whole group's outcome: no count cell shows 0."""
+    t1 = _csv(released, "table1")
+    counts = t1[["re-entered", "not re-entered", "all"]].to_numpy().ravel()
+    assert "0" not in counts.tolist()
+    assert "c" in counts.tolist()
+
+
+def test_the_figure_at_risk_rows_and_horizons_agree_with_table1(released):
+    """A number at risk at time 0 is a group size: hidden in Table 1, hidden everywhere."""
+    t1 = _csv(released, "table1").set_index("key")
+    hz = _csv(released, "km_horizons")
+    curve = _csv(released, "km_disability")
+    hidden = {"disabled": t1.at["disability=yes", "all"] == "c"}
+    if hidden["disabled"]:
+        assert "disabled" not in set(curve["group"])
+        rows = hz.loc[(hz["variable"] == "disability") & (hz["group"] == "disabled")]
+        assert set(rows["n_risk"]) <= {"c"}
+        assert set(rows["cumulative_reentry"]) <= {"c"}
