@@ -158,3 +158,36 @@ def test_the_figure_at_risk_rows_and_horizons_agree_with_table1(released):
         rows = hz.loc[(hz["variable"] == "disability") & (hz["group"] == "disabled")]
         assert set(rows["n_risk"]) <= {"c"}
         assert set(rows["cumulative_reentry"]) <= {"c"}
+
+
+def test_the_written_release_rechecks_and_a_tampered_cell_is_caught(released, tmp_path):
+    """What the checker re-verifies: written cells equal the release, and the LP audit holds."""
+    import shutil
+
+    from reunistat.cohort import CohortConfig, build_cohort
+    from reunistat.report.disclosure import DisclosureRules
+    from reunistat.report.release_check import check_written_release
+    from reunistat.report.release_plan import standard_release
+    from reunistat.tables import read_extract
+
+    extract = read_extract(released.parent / "extract")
+    cohort = build_cohort(extract.tables, CohortConfig(validation="lenient"))
+    rel = standard_release(
+        cohort.spells,
+        cohort.flow,
+        DisclosureRules(zeros_disclosive=True),
+        horizons_days=(91, 365, 730, 1826, 2191),
+        logistic_horizon_days=365,
+        la=extract.tables.get("la"),
+    )
+    record = rel.audit_record()
+    assert check_written_release(record, released, THRESHOLD) == []
+    tampered = tmp_path / "out"
+    shutil.copytree(released, tampered)
+    t1 = _csv(tampered, "table1")
+    i = int((t1["all"] == "c").to_numpy().nonzero()[0][0])
+    t1.loc[i, "all"] = str(int(rel.value("table1", t1.loc[i, "key"], "all")))
+    t1.to_csv(tampered / "tables/table1.csv", index=False)
+    problems = check_written_release(record, tampered, THRESHOLD)
+    assert any("written differently" in p for p in problems)
+    assert not any(t1.loc[i, "all"] in p.split() for p in problems)  # never the value

@@ -266,9 +266,9 @@ def _flow(spells: pd.DataFrame, excluded: int) -> pd.DataFrame:
     ).astype({c: "Float64" for c in ("children", "episodes", "periods", "spells")})
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    n=st.integers(15, 160),
+    n=st.integers(15, 90),
     seed=st.integers(0, 10_000),
     excluded=st.integers(0, 30),
     zeros=st.booleans(),

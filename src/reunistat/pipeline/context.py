@@ -247,6 +247,7 @@ class Context:
             text = rel.text(*cell)
             shown = text if text == "c" else f"{int(text):,}"
             self._value(key, shown, shown, function, "count")
+            self.values[key]["cell"] = list(cell)
             return
         if n is None:
             raise PipelineError(f"paper count {key!r} needs a count or a release cell")

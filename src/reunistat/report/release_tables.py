@@ -217,9 +217,17 @@ class ReleaseTables:
         for k, rel in enumerate(rels):
             for c in rel.cells:
                 by_cell.setdefault(c, []).append(k)
+        cache: dict[tuple[int, ...], dict[int, tuple[float, float]]] = {}
         for _ in range(max_rounds):
             _singletons(vals, hidden, rels, reason)
-            intervals = audit_intervals(vals, hidden, rels, rounding=self.rules.rounding)
+            intervals = audit_intervals(
+                vals,
+                hidden,
+                rels,
+                rounding=self.rules.rounding,
+                protection=self.protection,
+                cache=cache,
+            )
             bad = failing_cells(intervals, self.protection)
             if not bad:
                 return intervals
@@ -302,7 +310,9 @@ class Release:
     hidden : array of bool
         Per cell (in :attr:`keys` order), whether it is suppressed.
     intervals : dict
-        Per hidden cell index, the interval a reader can infer (the audit).
+        Per hidden cell index, the interval a reader can infer (the audit); a
+        NaN lower bound was not needed: the upper bound alone lies the
+        protection width above the cell.
     """
 
     registry: ReleaseTables
