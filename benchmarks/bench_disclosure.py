@@ -42,7 +42,7 @@ from reunistat.pipeline import DEFAULT_COVARIATES
 from reunistat.report.acro_check import logit_design, run_acro, summarise_acro
 from reunistat.report.disclosure import DisclosureRules
 from reunistat.report.release_plan import KM_GROUPINGS, curve_labels, standard_release
-from reunistat.report.tables import TABLE1_VARIABLES
+from reunistat.report.tables import table1_counts
 from reunistat.tables import read_extract
 
 HERE = Path(__file__).parent
@@ -90,12 +90,14 @@ def measure(name: str, data: Path, rules: DisclosureRules, repeats: int) -> dict
     acro_dir = WORK / f"acro_{name}"
     if acro_dir.exists():
         shutil.rmtree(acro_dir)
-    variables = [v for v in TABLE1_VARIABLES if v in spells.columns]
+    # ACRO tabulates the levels Table 1 publishes (counts capped at 3+, 0/1 as no/yes)
+    _, _, levels = table1_counts(spells)
+    labelled = curve_labels(spells).assign(**{f"t1_{k}": v for k, v in levels.items()})
     t0 = time.perf_counter()
     res = run_acro(
-        curve_labels(spells),
+        labelled,
         acro_dir,
-        crosstabs=variables,
+        crosstabs=[f"t1_{k}" for k in levels],
         survival={k: v[0] for k, v in KM_GROUPINGS.items()},
         logit=logit_design(spells, DEFAULT_COVARIATES, 365),
     )

@@ -34,7 +34,7 @@ def main(spec_path: str) -> None:
     status = data[spec["status"]]
     names: list[str] = []
     for var in spec["crosstabs"]:
-        names.append(f"table1_{var}")
+        names.append(f"table1_{var.removeprefix('t1_')}")
         col = data[var].astype("string").fillna("missing").rename(var)
         session.crosstab(col, status.rename(spec["status"]), margins=True)
     time = data[spec["duration"]]

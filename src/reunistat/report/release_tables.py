@@ -452,7 +452,9 @@ class Release:
         }
 
 
-def verify_release(record: dict[str, Any], threshold: int) -> list[str]:
+def verify_release(
+    record: dict[str, Any], threshold: int, targets: Sequence[int] | None = None
+) -> list[str]:
     """Re-check a release from what it published (the checker's entry point).
 
     Parameters
@@ -462,6 +464,8 @@ def verify_release(record: dict[str, Any], threshold: int) -> list[str]:
         the written outputs where possible.
     threshold : int
         The threshold; every shown count must be at least it (or 0 where zeros are shown).
+    targets : sequence of int, optional
+        The cells that must be protected (default: every cell shown as ``c``).
 
     Returns
     -------
@@ -479,7 +483,7 @@ def verify_release(record: dict[str, Any], threshold: int) -> list[str]:
     rounding = record.get("rounding")
     protection = float(record.get("protection", threshold))
     # published values are what the reader sees: already rounded, so undo nothing
-    intervals = audit_intervals(vals, hidden, rels, rounding=rounding)
+    intervals = audit_intervals(vals, hidden, rels, rounding=rounding, targets=targets)
     out = []
     for i in failing_cells(intervals, protection):
         t, r, c = cells[i][:3]
