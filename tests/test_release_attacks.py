@@ -44,6 +44,10 @@ def small_extract(out: Path, las=("635", "701", "312"), short_break_kept: int = 
     sb = e.groupby("CHILD")["LS"].agg(lambda s: s.isin(["V3", "V4"]).all())
     drop = sorted(sb[sb].index)[short_break_kept:]
     h, e = h[~h["CHILD"].isin(drop)], e[~e["CHILD"].isin(drop)]
+    # leave one small ethnic group (Other) beside two large ones (White, Mixed), as in
+    # the issue: Other = total - (the others), read off the curves
+    keep = h["ETHNIC"].astype(str).str[0].isin(["W", "M"]) | (h["ETHNIC"] == "OOTH")
+    h = h.assign(ETHNIC=h["ETHNIC"].where(keep, "WBRI"))
     h.to_parquet(out / "header.parquet", index=False)
     e.to_parquet(out / "episodes.parquet", index=False)
     for t in ("cin", "npd", "postcodes", "la"):
@@ -147,17 +151,33 @@ def test_zeros_are_suppressed_by_default_in_real_mode(released):
     assert "c" in counts.tolist()
 
 
-def test_the_figure_at_risk_rows_and_horizons_agree_with_table1(released):
-    """A number at risk at time 0 is a group size: hidden in Table 1, hidden everywhere."""
-    t1 = _csv(released, "table1").set_index("key")
-    hz = _csv(released, "km_horizons")
-    curve = _csv(released, "km_disability")
-    hidden = {"disabled": t1.at["disability=yes", "all"] == "c"}
-    if hidden["disabled"]:
-        assert "disabled" not in set(curve["group"])
-        rows = hz.loc[(hz["variable"] == "disability") & (hz["group"] == "disabled")]
-        assert set(rows["n_risk"]) <= {"c"}
-        assert set(rows["cumulative_reentry"]) <= {"c"}
+def _svg_at_risk(path: Path, n_times: int = 7) -> dict[str, list[str]]:
+    """The at-risk rows printed under a curve figure: group label -> its numbers."""
+    import re
+
+    texts = re.findall(r">([^<]*)</text>", path.read_text("utf-8"))
+    rows: dict[str, list[str]] = {}
+    i = texts.index("Number at risk") + 1
+    while i + n_times < len(texts) and not texts[i].startswith("Source"):
+        label, cells = texts[i], texts[i + 1 : i + 1 + n_times]
+        if all(c == "c" or c.replace(",", "").isdigit() for c in cells):
+            rows[label] = [c.replace(",", "") for c in cells]
+            i += 1 + n_times
+        else:
+            i += 1
+    return rows
+
+
+def test_disabled_cannot_be_read_off_the_figures_at_risk_rows(released):
+    """disabled = all - not disabled, from the numbers at risk printed under the figures."""
+    overall = _svg_at_risk(released / "figures/km_overall.svg")["all"]
+    rows = _svg_at_risk(released / "figures/km_disability.svg")
+    assert "disabled" in rows and "not disabled" in rows
+    hidden = [j for j, v in enumerate(rows["disabled"]) if v == "c"]
+    assert hidden, "the extract should make the disabled row small"
+    for j in hidden:
+        other, total = rows["not disabled"][j], overall[j]
+        assert other == "c" or total == "c", f"disabled at column {j} = {total} - {other}"
 
 
 def test_the_written_release_rechecks_and_a_tampered_cell_is_caught(released, tmp_path):

@@ -221,6 +221,9 @@ def audit_intervals(
     out: dict[int, tuple[float, float]] = {}
     by_comp: dict[int, list[int]] = {}
     for t in targets:
+        if not free[t]:  # published exactly: known
+            out[int(t)] = (float(lo[t]), float(hi[t]))
+            continue
         by_comp.setdefault(int(comp[t]), []).append(t)
     rels_of: dict[int, list[Relation]] = {}
     for r in relations:
