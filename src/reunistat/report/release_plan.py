@@ -20,6 +20,16 @@ Curves read which of their groups and times may be shown from the solved
 release (:func:`curve_limits`): a group whose size is suppressed has no
 curve, and a curve stops at the last fixed time whose number at risk is
 published before one that is not.
+
+Limits of the audit, stated: the numbers at risk are audited at the fixed
+times (the at-risk rows and horizons). A published curve's own rows between
+two fixed times only bound the published numbers either side; where several
+groups' curves have rows at the same day, their difference from the overall
+curve reveals the combined number still followed in the groups left out,
+never one hidden group's. Event and censoring counts are never published
+(:func:`reunistat.report.disclosure.cut_curve` drops them; each step rests
+on at least the threshold of events). Model category counts are not yet
+cells of the release (the checker keeps the models' ``n_min_cell`` rule).
 """
 
 from __future__ import annotations
