@@ -14,7 +14,7 @@ FUNCTION = "reunistat.cohort.build_cohort"
 
 def run(ctx: Context) -> None:
     cohort = ctx.cohort
-    flow = flow_table(cohort.flow, ctx.rules)
+    flow = flow_table(cohort.flow, ctx.rules, release=ctx.release)
     ctx.write_counts(
         "cohort_flow",
         flow,
@@ -48,10 +48,22 @@ def run(ctx: Context) -> None:
         counted=True,
     )
     spells = cohort.spells
-    ctx.count("n_spells", len(spells), function=FUNCTION)
-    ctx.count("n_children", int(spells["CHILD"].nunique()), function=FUNCTION)
-    ctx.count("n_reentries", int(spells["reentered"].sum()), function=FUNCTION)
-    ctx.count("n_la", int(spells["LA"].nunique()), function=FUNCTION)
+    # counts quoted in the paper are cells of the release: suppressed with their tables
+    keys = ctx.release.extra["flow_keys"]
+    ctx.count("n_spells", len(spells), function=FUNCTION, cell=("table1", "all", "all"))
+    ctx.count(
+        "n_children",
+        int(spells["CHILD"].nunique()),
+        function=FUNCTION,
+        cell=("cohort_flow", keys["base"], "children"),
+    )
+    ctx.count(
+        "n_reentries",
+        int(spells["reentered"].sum()),
+        function=FUNCTION,
+        cell=("table1", "all", "re-entered"),
+    )
+    ctx.count("n_la", int(spells["LA"].nunique()), function=FUNCTION, cell=("paper", "n_la", "n"))
     ctx.value("data_end", str(cohort.data_end.date()), function=FUNCTION)
     ctx.value("first_return_year", int(spells["return_year"].min()), function=FUNCTION)
     ctx.value("last_return_year", int(spells["return_year"].max()), function=FUNCTION)

@@ -12,7 +12,7 @@ FUNCTION = "reunistat.report.tables.table1"
 
 
 def run(ctx: Context) -> None:
-    t1 = table1(ctx.spells, ctx.rules)
+    t1 = table1(ctx.spells, ctx.rules, release=ctx.release)
     ctx.write_counts(
         "table1",
         t1,

@@ -12,32 +12,25 @@ from reunistat.models.survival import kaplan_meier
 from reunistat.pipeline import Context, run_script
 from reunistat.report.curves import publish_curve
 from reunistat.report.figures import curve_figure
-from reunistat.report.tables import capped
+from reunistat.report.release_plan import KM_GROUPINGS, curve_labels
 
 FUNCTION = "reunistat.models.survival.kaplan_meier"
-GROUPS = {
-    "overall": (None, "all returns home"),
-    "age_band": ("age_band", "age at return"),
-    "section20": ("section20_label", "Section 20 at return"),
-    "return_type": ("return_type", "planned (E4A), unplanned (E4B) or E13 return"),
-    "prior_periods": ("prior_periods_band", "previous periods of care"),
-    "placement_moves": ("placement_moves_band", "placement moves in the period"),
-    "ethnic_group": ("ethnic_group", "ethnic group"),
-    "disability": ("disability_label", "disability"),
-}
+# the groupings are declared in the release (their numbers at risk are release cells)
+GROUPS = KM_GROUPINGS
 
 
 def run(ctx: Context) -> None:
-    sp = ctx.spells.assign(
-        section20_label=ctx.spells["section20"].map({1: "Section 20", 0: "other legal status"}),
-        disability_label=ctx.spells["disability"].map({1: "disabled", 0: "not disabled"}),
-        prior_periods_band=capped(ctx.spells["prior_periods"], 2),
-        placement_moves_band=capped(ctx.spells["placement_moves"], 3),
-    )
+    sp = curve_labels(ctx.spells)
     horizons = []
     for name, (col, label) in GROUPS.items():
         curve = kaplan_meier(sp, "days_followed", "reentered", by=col)
-        pub = publish_curve(curve, ctx.rules, ctx.config.horizons_days)
+        pub = publish_curve(
+            curve, ctx.rules, ctx.config.horizons_days, release=ctx.release, grouping=name
+        )
+        shown = set(pub.curve["group"].astype(str))
+        for g in pd.unique(pub.at_risk["group"]).astype(str):
+            if g not in shown:
+                ctx.skip(f"tables/km_{name} ({g})", "group size suppressed: no curve shown")
         ctx.write_frame(
             f"km_{name}",
             pub.curve,

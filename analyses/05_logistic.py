@@ -10,10 +10,9 @@ import pandas as pd
 
 from reunistat.models.logistic import average_marginal_effects, logistic, multilevel
 from reunistat.pipeline import Context, run_script
-from reunistat.report.disclosure import suppress_counts
 from reunistat.report.figures import forest_figure
 from reunistat.report.tables import (
-    CountTable,
+    count_table,
     formula_variables,
     model_table,
     smallest_cell,
@@ -22,8 +21,6 @@ from reunistat.report.tables import (
 from reunistat.results import etable
 
 FUNCTION = "reunistat.models.logistic.logistic"
-SHORT = "excluded: could not be followed to the horizon (data end or 18th birthday)"
-ENDED = "excluded: ended before the horizon by death or another exit"
 
 
 def run(ctx: Context) -> None:
@@ -71,38 +68,27 @@ def run(ctx: Context) -> None:
         readable=ame[["variable", "contrast", "estimate", "conf_low", "conf_high", "p_value"]],
         digits=3,
     )
-    counts = pd.DataFrame(
-        {
-            "spells": [
-                outcome.n_spells,
-                outcome.n_used,
-                outcome.n_events,
-                outcome.n_excluded_potential,
-                outcome.n_excluded_censored,
-            ]
-        },
-        index=[
-            "offered",
-            "used",
-            "re-entered within horizon",
-            SHORT,
-            ENDED,
-        ],
-    )
-    lines = [[("offered", "spells"), ("used", "spells"), (SHORT, "spells"), (ENDED, "spells")]]
-    sup = suppress_counts(counts, ctx.rules, lines)
-    table = pd.DataFrame({"item": counts.index, "spells": sup.shown["spells"].to_numpy()})
+    rel = ctx.release
+    declared = [rel.value("logistic_outcome", r, "spells") for r in ("offered", "used")]
+    if declared != [outcome.n_spells, outcome.n_used]:
+        raise RuntimeError("the release's logistic outcome counts differ from the model's")
     ctx.write_counts(
         "logistic_outcome",
-        CountTable(table, ["spells"], lines, "item", sup.log),
+        count_table(rel, "logistic_outcome"),
         title=f"Fixed-horizon outcome ({h} days): spells used and excluded",
         function="reunistat.models.logistic.horizon_outcome",
     )
-    ctx.count("logit_n_used", outcome.n_used, function=FUNCTION)
+    ctx.count(
+        "logit_n_used",
+        outcome.n_used,
+        function=FUNCTION,
+        cell=("logistic_outcome", "used", "spells"),
+    )
     ctx.count(
         "logit_n_excluded",
         outcome.n_excluded_potential + outcome.n_excluded_censored,
         function=FUNCTION,
+        cell=("paper:logistic", "logit_n_excluded", "n"),
     )
     ctx.value("logit_horizon", h, function=FUNCTION)
     ml = multilevel(

@@ -55,6 +55,8 @@ def run(ctx: Context) -> None:
         conf=("conf_low_1", "conf_high_1"),
         event_cols=("n_events_1", "n_events_2"),
         drop_cols=("n_censored", "surv", "surv_std_error", "std_error_1", "std_error_2"),
+        release=ctx.release,
+        grouping="overall",
     )
     # the competing exit's curve is published from the same cut rows
     cause2 = publish_curve(
@@ -64,6 +66,8 @@ def run(ctx: Context) -> None:
         estimate="cumulative_incidence_2",
         conf=("conf_low_2", "conf_high_2"),
         event_cols=("n_events_1", "n_events_2"),
+        release=ctx.release,
+        grouping="overall",
     )
     long = pd.concat(
         [

@@ -11,8 +11,7 @@ import pandas as pd
 
 from reunistat.models import evaluation as ev
 from reunistat.pipeline import Context, run_script
-from reunistat.report.disclosure import suppress_counts
-from reunistat.report.tables import CountTable
+from reunistat.report.tables import count_table
 
 FUNCTION = "reunistat.models.evaluation.pilot_vs_comparison"
 
@@ -86,20 +85,12 @@ def run(ctx: Context) -> None:
         ],
     )
     ctx.results["pilot_cox"] = fits["pilot vs comparison, Cox (HR)"][0]
-    counts = pd.DataFrame(
-        {"spells": [n_treated, n_treated_events]},
-        index=["returns after adoption in pilot LAs", "of which re-entered"],
-    )
-    sup = suppress_counts(counts, ctx.rules)
+    rel = ctx.release
+    if "evaluation_counts" not in rel.registry.tables:
+        raise RuntimeError("the release declares no pilot exposure counts (la table)")
     ctx.write_counts(
         "evaluation_counts",
-        CountTable(
-            pd.DataFrame({"item": counts.index, "spells": sup.shown["spells"].to_numpy()}),
-            ["spells"],
-            [],
-            "item",
-            sup.log,
-        ),
+        count_table(rel, "evaluation_counts"),
         title="Returns home exposed to the pilot",
         function="reunistat.models.evaluation.mark_adoption",
     )

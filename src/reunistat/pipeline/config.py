@@ -44,7 +44,7 @@ class PipelineConfig:
     disclosure_apply: bool | Literal["auto"] = "auto"
     threshold: int = 10
     rounding: int | None = None
-    zeros_disclosive: bool = False
+    zeros_disclosive: bool | Literal["auto"] = "auto"
     outputs_dir: Path = Path("outputs")
     analyses_dir: Path = Path("analyses")
     paper_template: Path | None = Path("paper/paper.md")
@@ -64,11 +64,14 @@ class PipelineConfig:
         apply = self.disclosure_apply
         if apply == "auto":
             apply = not (self.mode == "synthetic" and _is_sample(self.data_dir))
+        zeros = self.zeros_disclosive
+        if zeros == "auto":  # ONS SRS / ACRO practice on real data: a zero reveals a group
+            zeros = self.mode == "real"
         return DisclosureRules(
             apply=bool(apply),
             threshold=self.threshold,
             rounding=self.rounding,
-            zeros_disclosive=self.zeros_disclosive,
+            zeros_disclosive=bool(zeros),
         )
 
     def as_dict(self) -> dict[str, Any]:

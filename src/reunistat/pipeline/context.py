@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from reunistat.cohort import Cohort
+    from reunistat.report.release_tables import Release
     from reunistat.report.tables import CountTable
 
 from reunistat.pipeline.config import PipelineConfig, PipelineError
@@ -50,6 +51,8 @@ class Context:
         self.skipped: list[dict[str, str]] = []
         self.failed: list[dict[str, str]] = []
         self.suppression_logs: dict[str, pd.DataFrame] = {}
+        #: Seconds the release-wide suppression took (set when :attr:`release` is built).
+        self.release_seconds: float | None = None
         #: Fitted results shared between scripts (e.g. the pilot effect used by the costs).
         self.results: dict[str, Any] = {}
         self.script = "reunistat.pipeline"
@@ -69,6 +72,38 @@ class Context:
         from reunistat.cohort import CohortConfig, build_cohort
 
         return build_cohort(self.extract, CohortConfig.from_mapping(self.config.cohort))
+
+    @cached_property
+    def release(self) -> Release:
+        """Every count this run publishes, suppressed jointly across tables (built once).
+
+        Declared by :func:`reunistat.report.release_plan.standard_release` from
+        the cohort and the config before any script reads it, so a script run
+        on its own shows exactly the cells the full run shows.
+        """
+        import time
+
+        from reunistat.report.release_plan import standard_release
+
+        t0 = time.perf_counter()
+        la = self.extract.tables.get("la") if hasattr(self.extract, "tables") else None
+        rel = standard_release(
+            self.spells,
+            self.cohort.flow,
+            self.rules,
+            horizons_days=self.config.horizons_days,
+            logistic_horizon_days=self.config.logistic_horizon_days,
+            la=la,
+        )
+        self.release_seconds = round(time.perf_counter() - t0, 2)
+        self.log(
+            f"  release-wide suppression: {len(rel.keys)} cells, {int(rel.hidden.sum())} "
+            f"suppressed, audit {'passed' if rel.audit_passed else 'FAILED'} "
+            f"({self.release_seconds} s)"
+        )
+        for name in rel.registry.tables:
+            self.suppression_logs.setdefault(name, rel.log(name).drop(columns="table"))
+        return rel
 
     @property
     def spells(self) -> pd.DataFrame:
@@ -182,10 +217,40 @@ class Context:
         """Record a number for the paper (never a count: use :meth:`count`)."""
         self._value(key, value, fmt.format(value), function, "value")
 
-    def count(self, key: str, n: int, *, function: str) -> None:
-        """Record a count for the paper, through disclosure control (``c`` if small)."""
+    def count(
+        self,
+        key: str,
+        n: int | None = None,
+        *,
+        function: str,
+        cell: tuple[str, str, str] | None = None,
+    ) -> None:
+        """Record a count for the paper, through disclosure control (``c`` if suppressed).
+
+        ``cell`` names the count in the release (``(table, row, column)`` of
+        :attr:`release`, e.g. ``("cohort_flow", "step23", "children")``): the
+        paper then shows exactly what that table shows, suppressed with it, so
+        a number quoted in the paper can never reveal a cell hidden in a table.
+        ``n``, if given too, must equal the cell's count. A count with no cell
+        is checked against the threshold on its own: quote only counts that
+        are no cell of any published table.
+        """
         import numpy as np
 
+        if cell is not None:
+            rel = self.release
+            if n is not None and rel.value(*cell) != n:
+                raise PipelineError(
+                    f"paper count {key!r} is not the count of release cell {cell}; "
+                    "declare it in reunistat.report.release_plan"
+                )
+            text = rel.text(*cell)
+            shown = text if text == "c" else f"{int(text):,}"
+            self._value(key, shown, shown, function, "count")
+            self.values[key]["cell"] = list(cell)
+            return
+        if n is None:
+            raise PipelineError(f"paper count {key!r} needs a count or a release cell")
         small = bool(self.rules.is_small(np.array([n]))[0])
         shown = "c" if small else f"{int(self.rules.round(np.array([n]))[0]):,}"
         self._value(key, shown, shown, function, "count")
@@ -227,7 +292,7 @@ def _data_label(cfg: PipelineConfig) -> str:
 
 
 def _jsonable(v: Any) -> Any:
-    from reunistat.results import _jsonable as j
+    from reunistat.results import jsonable as j
 
     if hasattr(v, "item") and callable(v.item):
         try:

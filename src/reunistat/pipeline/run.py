@@ -381,6 +381,14 @@ def _build(
     ids = release_identifiers(ctx.extract.tables, ctx.cohort.data_end.date())
     specs = {rel: o["disclosure"] for rel, o in registry.items()}
     breaches = checker.check_folder(stage, specs, ctx.rules, ids)
+    if ctx.rules.apply and "release" in ctx.__dict__:
+        # the written files must show exactly the release-wide suppression, and the
+        # audit re-run on what was written must find no hidden cell narrowed below it
+        from reunistat.report.release_check import check_written_release
+
+        breaches += check_written_release(ctx.release.audit_record(), stage, ctx.rules.threshold)
+    if ctx.release_seconds is not None:
+        timings["release-wide suppression"] = ctx.release_seconds
     record = RunRecord(
         registry=registry,
         breaches=breaches,

@@ -24,6 +24,7 @@ from reunistat.report.disclosure import (
     at_risk_table,
     cut_curve,
 )
+from reunistat.report.release_tables import Release
 
 _AGE_ORDER = ["under 1", "1-4", "5-9", "10-15", "16+"]
 
@@ -76,6 +77,8 @@ def publish_curve(
         "surv_conf_low",
         "surv_conf_high",
     ),
+    release: Release | None = None,
+    grouping: str | None = None,
 ) -> PublishedCurve:
     """Return the disclosure-controlled curve, its at-risk table and horizon values.
 
@@ -95,7 +98,29 @@ def publish_curve(
         Times of the at-risk rows under the figure.
     drop_cols : sequence of str
         Columns not published (counts and the survival scale).
+    release : Release, optional
+        The release-wide suppression.
+    grouping : str, optional
+        With ``release``: the curve's grouping (a key of
+        :data:`reunistat.report.release_plan.KM_GROUPINGS`) the numbers at
+        risk come from its ``at_risk:<grouping>`` table: a group whose size is
+        suppressed has no curve, a curve stops at the last fixed time whose
+        number at risk is published before one that is not, and a horizon
+        value is shown only where every number at risk up to it is.
     """
+    if release is not None and grouping is not None:
+        return _publish_in_release(
+            curve,
+            rules,
+            horizons_days,
+            release,
+            grouping,
+            estimate=estimate,
+            conf=conf,
+            event_cols=event_cols,
+            at_risk_days=at_risk_days,
+            drop_cols=drop_cols,
+        )
     curve = relabel_groups(curve)
     start = {estimate: 0.0, conf[0]: 0.0, conf[1]: 0.0}
     keep_cols = ["group", "time", "n_risk", *event_cols, estimate, *conf]
@@ -140,3 +165,66 @@ def _at(
         "conf_low": f"{row[conf[0]]:.4f}",
         "conf_high": f"{row[conf[1]]:.4f}",
     }
+
+
+def _publish_in_release(
+    curve: pd.DataFrame,
+    rules: DisclosureRules,
+    horizons_days: Sequence[int],
+    release: Release,
+    grouping: str,
+    *,
+    estimate: str,
+    conf: tuple[str, str],
+    event_cols: Sequence[str],
+    at_risk_days: Sequence[int],
+    drop_cols: Sequence[str],
+) -> PublishedCurve:
+    from reunistat.report.release_plan import curve_limits, fixed_times
+
+    table = f"at_risk:{grouping}"
+    times = fixed_times(horizons_days, at_risk_days)
+    limits = curve_limits(release, grouping, times)
+    curve = relabel_groups(curve)
+    if grouping == "overall":
+        curve = curve.assign(group="all")
+    start = {estimate: 0.0, conf[0]: 0.0, conf[1]: 0.0}
+    keep_cols = ["group", "time", "n_risk", *event_cols, estimate, *conf]
+    drop = [c for c in curve.columns if c not in keep_cols or c in drop_cols]
+    cut = cut_curve(
+        curve.drop(columns=[c for c in drop if c not in event_cols]),
+        rules,
+        event_cols=event_cols,
+        start=start,
+    )
+    parts = []
+    for group, g in cut.groupby("group", sort=False):
+        limit = limits.get(str(group))
+        if limit is None:
+            continue  # its size is suppressed: no curve
+        parts.append(g.loc[(g["time"] < limit) | (g["time"] == 0)])
+    cut = pd.concat(parts, ignore_index=True) if parts else cut.iloc[:0]
+    groups = [str(x) for x in pd.unique(curve["group"])]
+    at_risk = pd.DataFrame(
+        [[g, *(release.text(table, g, str(int(t))) for t in at_risk_days)] for g in groups],
+        columns=["group", *(str(int(t)) for t in at_risk_days)],
+    )
+    rows = []
+    for group in groups:
+        g = cut.loc[cut["group"] == group]
+        limit = limits.get(group)
+        for h in horizons_days:
+            n_risk = release.text(table, group, str(int(h)))
+            if limit is None or h > limit or n_risk == SUPPRESSED or g.empty:
+                cell = {"n_risk": SUPPRESSED, estimate: SUPPRESSED, "conf_low": "", "conf_high": ""}
+            else:
+                j = int(np.searchsorted(g["time"].to_numpy(dtype=float), h, side="right")) - 1
+                row = g.iloc[max(j, 0)]
+                cell = {
+                    "n_risk": n_risk,
+                    estimate: f"{row[estimate]:.4f}",
+                    "conf_low": f"{row[conf[0]]:.4f}",
+                    "conf_high": f"{row[conf[1]]:.4f}",
+                }
+            rows.append({"group": group, "horizon_days": h, **cell})
+    return PublishedCurve(cut, at_risk, pd.DataFrame(rows), estimate, conf)

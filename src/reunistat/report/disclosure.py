@@ -223,11 +223,11 @@ def cut_curve(
     curve: pd.DataFrame,
     rules: DisclosureRules,
     *,
-    event_cols: Sequence[str] = ("n_event",),
+    event_cols: Sequence[str] = ("n_events",),
     n_risk_col: str = "n_risk",
     time_col: str = "time",
     group_col: str = "group",
-    drop_cols: Sequence[str] = ("n_censor",),
+    drop_cols: Sequence[str] = ("n_censored",),
     start: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Return a curve safe to publish: cut below the threshold at risk, coarse steps.
@@ -415,7 +415,7 @@ def check_curve(
     n_risk_col: str = "n_risk",
     estimate_cols: Sequence[str] = (),
     group_col: str = "group",
-    forbidden: Sequence[str] = ("n_event", "n_censor"),
+    forbidden: Sequence[str] = ("n_events", "n_censored"),
 ) -> list[str]:
     """Return every breach of the rules in a published curve (empty if none).
 

@@ -17,13 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reunistat.report.disclosure import (
-    SUPPRESSED,
-    Cell,
-    DisclosureRules,
-    Suppressed,
-    suppress_counts,
-)
+from reunistat.report.disclosure import Cell, DisclosureRules
+from reunistat.report.release_tables import Release, ReleaseTables
 
 #: Variables of Table 1 (spells column → label), in order.
 TABLE1_VARIABLES: dict[str, str] = {
@@ -99,6 +94,58 @@ def _level_order(levels: Sequence[str]) -> list[str]:
     return rest + (["missing"] if "missing" in levels else [])
 
 
+def table1_counts(
+    spells: pd.DataFrame,
+    *,
+    variables: Mapping[str, str] | None = None,
+    status_col: str = "reentered",
+    status_labels: tuple[str, str] = ("re-entered", "not re-entered"),
+    caps: Mapping[str, int] | None = None,
+) -> tuple[pd.DataFrame, list[list[str]], dict[str, pd.Series]]:
+    """Return Table 1's exact counts, its blocks of levels and each variable's level per spell.
+
+    The counts have one row per ``variable=level`` (``all`` first) and the
+    columns ``status_labels`` and ``all``; ``variable`` and ``level`` give
+    the labels. Each block lists the row keys of one variable's levels.
+    """
+    variables = variables or {k: v for k, v in TABLE1_VARIABLES.items() if k in spells.columns}
+    caps = DEFAULT_CAPS if caps is None else caps
+    yes, no = status_labels
+    status = spells[status_col].to_numpy() == 1
+    rows: list[dict[str, Any]] = [
+        {
+            "key": "all",
+            "variable": "All spells",
+            "level": "",
+            yes: int(status.sum()),
+            no: int((~status).sum()),
+        }
+    ]
+    blocks: list[list[str]] = []
+    levels: dict[str, pd.Series] = {}
+    for col, label in variables.items():
+        lev = _levels(spells[col], col, caps)
+        levels[col] = lev
+        block = []
+        for level in _level_order(list(pd.unique(lev))):
+            sel = (lev == level).to_numpy()
+            key = f"{col}={level}"
+            rows.append(
+                {
+                    "key": key,
+                    "variable": label,
+                    "level": level,
+                    yes: int((sel & status).sum()),
+                    no: int((sel & ~status).sum()),
+                }
+            )
+            block.append(key)
+        blocks.append(block)
+    counts = pd.DataFrame(rows).set_index("key")
+    counts["all"] = counts[yes] + counts[no]
+    return counts, blocks, levels
+
+
 def table1(
     spells: pd.DataFrame,
     rules: DisclosureRules,
@@ -107,6 +154,7 @@ def table1(
     status_col: str = "reentered",
     status_labels: tuple[str, str] = ("re-entered", "not re-entered"),
     caps: Mapping[str, int] | None = None,
+    release: Release | None = None,
 ) -> CountTable:
     """Table 1: spells by characteristic at return, split by re-entry status.
 
@@ -129,72 +177,60 @@ def table1(
         Labels of status 1 and 0.
     caps : mapping, optional
         Count columns shown with an open top band (default :data:`DEFAULT_CAPS`).
+    release : Release, optional
+        The release-wide suppression holding a ``table1`` table (see
+        :func:`reunistat.report.release_plan.standard_release`); without it
+        the table is suppressed on its own.
 
     Returns
     -------
     CountTable
     """
-    variables = variables or {k: v for k, v in TABLE1_VARIABLES.items() if k in spells.columns}
-    caps = DEFAULT_CAPS if caps is None else caps
+    counts, blocks, _ = table1_counts(
+        spells, variables=variables, status_col=status_col, status_labels=status_labels, caps=caps
+    )
     yes, no = status_labels
-    status = spells[status_col].to_numpy() == 1
-    rows: list[dict[str, Any]] = [
-        {
-            "key": "all",
-            "variable": "All spells",
-            "level": "",
-            yes: int(status.sum()),
-            no: int((~status).sum()),
-        }
-    ]
-    blocks: list[list[str]] = []
-    for col, label in variables.items():
-        lev = _levels(spells[col], col, caps)
-        block = []
-        for level in _level_order(list(pd.unique(lev))):
-            sel = (lev == level).to_numpy()
-            key = f"{col}={level}"
-            rows.append(
-                {
-                    "key": key,
-                    "variable": label,
-                    "level": level,
-                    yes: int((sel & status).sum()),
-                    no: int((sel & ~status).sum()),
-                }
-            )
-            block.append(key)
-        blocks.append(block)
-    counts = pd.DataFrame(rows).set_index("key")
-    counts["all"] = counts[yes] + counts[no]
     cols = [yes, no, "all"]
     lines: list[list[Cell]] = [[(k, c) for c in cols] for k in counts.index]
     for block in blocks:
         for c in cols:
             lines.append([(k, c) for k in [*block, "all"]])
-    sup = suppress_counts(counts[cols], rules, lines)
+    if release is None:
+        reg = ReleaseTables(rules)
+        reg.add_table(
+            "table1",
+            counts[cols],
+            row_sums=[(k, [yes, no], "all") for k in counts.index],
+            sums=[(c, block, "all") for block in blocks for c in cols],
+        )
+        release = reg.solve()
     table = counts[["variable", "level"]].copy()
     for c in cols:
-        table[c] = sup.shown[c]
-        table[f"{c} %"] = _column_percent(counts[c], sup, c, rules)
+        table[c] = [release.text("table1", k, c) for k in counts.index]
+        table[f"{c} %"] = [
+            release.percent(("table1", k, c), ("table1", "all", c)) for k in counts.index
+        ]
     table = table.reset_index()
-    return CountTable(table, cols, lines, "key", sup.log)
+    return CountTable(table, cols, lines, "key", _log(release, "table1"))
 
 
-def _column_percent(n: pd.Series, sup: Suppressed, col: str, rules: DisclosureRules) -> pd.Series:
-    shown = rules.round(n.to_numpy(dtype=float))
-    total = shown[0] if shown[0] else np.nan
-    pct = pd.Series(np.round(100 * shown / total, 1), index=n.index).map(lambda x: f"{x:.1f}")
-    return pct.where(~sup.mask[col], SUPPRESSED)
+def _log(release: Release, name: str) -> pd.DataFrame:
+    return release.log(name).drop(columns="table")
 
 
-def flow_table(flow: pd.DataFrame, rules: DisclosureRules) -> CountTable:
+def flow_table(
+    flow: pd.DataFrame, rules: DisclosureRules, release: Release | None = None
+) -> CountTable:
     """The cohort flow (CONSORT) with disclosure control.
 
     Each ``remaining`` count equals the one before less the exclusions in
     between, and the outcomes add up to the spells: each is a line, so a
-    suppressed exclusion cannot be recovered by subtraction.
+    suppressed exclusion cannot be recovered by subtraction. With
+    ``release`` the counts come from the release-wide suppression (its
+    ``cohort_flow`` table); without it the flow is suppressed on its own.
     """
+    from reunistat.report.release_plan import declare_flow
+
     counts_cols = ["children", "episodes", "periods", "spells"]
     f = flow.reset_index(drop=True).copy()
     f.insert(0, "key", [f"step{i + 1:02d}" for i in range(len(f))])
@@ -213,11 +249,34 @@ def flow_table(flow: pd.DataFrame, rules: DisclosureRules) -> CountTable:
     if outcomes and last_base is not None:
         lines.append([(k, "spells") for k in [last_base, *outcomes]])
     lines = [[cell for cell in line if not pd.isna(counts.at[cell])] for line in lines]
-    sup = suppress_counts(counts, rules, lines)
+    if release is None:
+        reg = ReleaseTables(rules)
+        declare_flow(reg, flow)
+        release = reg.solve()
     table = f[["key", "stage", "step", "reason"]].copy()
     for c in counts_cols:
-        table[c] = sup.shown[c].replace("z", "").to_numpy()
-    return CountTable(table, counts_cols, lines, "key", sup.log)
+        table[c] = [
+            "" if pd.isna(counts.at[k, c]) else release.text("cohort_flow", k, c) for k in f["key"]
+        ]
+    return CountTable(table, counts_cols, lines, "key", _log(release, "cohort_flow"))
+
+
+def count_table(release: Release, name: str, *, item_col: str = "item") -> CountTable:
+    """A one-column table of counts of the release (e.g. ``logistic_outcome``), as published.
+
+    Its lines are the release's sums within the table, for the checker.
+    """
+    t = release.registry.tables[name].counts
+    col = str(t.columns[0])
+    table = pd.DataFrame(
+        {item_col: list(t.index), col: [release.text(name, r, col) for r in t.index]}
+    )
+    lines: list[list[Cell]] = []
+    for rel in release.relations:
+        keys = [release.keys[i] for i in rel.cells]
+        if rel.kind == "eq" and len(keys) > 2 and all(k[0] == name for k in keys):
+            lines.append([(k[1], k[2]) for k in keys])
+    return CountTable(table, [col], lines, item_col, _log(release, name))
 
 
 def format_number(x: Any, digits: int = 2) -> str:

@@ -212,8 +212,8 @@ def generate_annual(
     has_row = pd.MultiIndex.from_frame(truth_returns[["LA", "CHILD"]]).isin(
         pd.MultiIndex.from_frame(reported)
     )
-    truth_returns["previous_permanence_observed"] = truth_returns["previous_permanence"].where(
-        has_row, None
+    truth_returns["previous_permanence_observed"] = truth_returns["previous_permanence"].mask(
+        pd.Series(~has_row, index=truth_returns.index)
     )
     children = _children_truth(kids, history, facts, first_year, extract_start, episodes)
     children = children.iloc[np.argsort(child_key[children["_k"].to_numpy()], kind="stable")]

@@ -1,0 +1,357 @@
+"""The frequency tables of the standard release, declared with the margins they share.
+
+:func:`standard_release` declares every count the numbered analyses publish,
+before any of them runs, and solves the suppression once over all of them:
+
+* ``cohort_flow``: the flow (each ``remaining`` = the step before less the
+  exclusions; the outcomes add up to the spells analysed);
+* ``table1``: spells by characteristic and re-entry status (rows add to their
+  total, levels to ``all``); its totals *are* the flow's spells and re-entries;
+* ``at_risk:<grouping>`` for each curve grouping of :data:`KM_GROUPINGS`: the
+  spells still followed at the fixed times (the at-risk rows under the
+  figures and the horizons), groups adding to ``all``, which is the overall
+  curve's; at time 0 each group's size *is* its Table 1 total (or the sum of
+  the Table 1 levels it merges); a number at risk never grows with time;
+* ``logistic_outcome``: spells offered (= the flow's spells), used, excluded;
+* ``evaluation_counts``: returns exposed to the pilot and their re-entries;
+* ``paper``: other counts quoted in the paper.
+
+Curves read which of their groups and times may be shown from the solved
+release (:func:`curve_limits`): a group whose size is suppressed has no
+curve, and a curve stops at the last fixed time whose number at risk is
+published before one that is not.
+
+Limits of the audit, stated: the numbers at risk are audited at the fixed
+times (the at-risk rows and horizons). A published curve's own rows between
+two fixed times only bound the published numbers either side; where several
+groups' curves have rows at the same day, their difference from the overall
+curve reveals the combined number still followed in the groups left out,
+never one hidden group's. Event and censoring counts are never published
+(:func:`reunistat.report.disclosure.cut_curve` drops them; each step rests
+on at least the threshold of events). Model category counts are not yet
+cells of the release (the checker keeps the models' ``n_min_cell`` rule).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reunistat.horizons import AT_RISK_DAYS
+from reunistat.report.disclosure import DisclosureRules
+from reunistat.report.release_tables import Release, ReleaseTables
+
+#: Curve groupings published by ``analyses/03_curves.py``: name → (label column or None, label).
+KM_GROUPINGS: dict[str, tuple[str | None, str]] = {
+    "overall": (None, "all returns home"),
+    "age_band": ("age_band", "age at return"),
+    "section20": ("section20_label", "Section 20 at return"),
+    "return_type": ("return_type", "planned (E4A), unplanned (E4B) or E13 return"),
+    "prior_periods": ("prior_periods_band", "previous periods of care"),
+    "placement_moves": ("placement_moves_band", "placement moves in the period"),
+    "ethnic_group": ("ethnic_group", "ethnic group"),
+    "disability": ("disability_label", "disability"),
+}
+#: The Table 1 variable each curve label column merges levels of.
+_TABLE1_OF = {
+    "age_band": "age_band",
+    "section20_label": "section20",
+    "return_type": "return_type",
+    "prior_periods_band": "prior_periods",
+    "placement_moves_band": "placement_moves",
+    "ethnic_group": "ethnic_group",
+    "disability_label": "disability",
+}
+#: Times (days) of the at-risk rows under the curve figures.
+MISSING_ROW = "(missing)"
+LOGISTIC_SHORT = "excluded: could not be followed to the horizon (data end or 18th birthday)"
+LOGISTIC_ENDED = "excluded: ended before the horizon by death or another exit"
+EVALUATION_ROWS = ("returns after adoption in pilot LAs", "of which re-entered")
+
+
+def curve_labels(spells: pd.DataFrame) -> pd.DataFrame:
+    """Return the spells with the label columns the curve groupings use.
+
+    >>> sp = pd.DataFrame({"section20": [1, 0], "disability": [0, 1],
+    ...                    "prior_periods": [0, 4], "placement_moves": [1, 3]})
+    >>> curve_labels(sp)["prior_periods_band"].tolist()
+    ['0', '2+']
+    """
+    from reunistat.report.tables import capped
+
+    return spells.assign(
+        section20_label=spells["section20"].map({1: "Section 20", 0: "other legal status"}),
+        disability_label=spells["disability"].map({1: "disabled", 0: "not disabled"}),
+        prior_periods_band=capped(spells["prior_periods"], 2),
+        placement_moves_band=capped(spells["placement_moves"], 3),
+    )
+
+
+def fixed_times(
+    horizons_days: Sequence[int], at_risk_days: Sequence[int] = AT_RISK_DAYS
+) -> list[int]:
+    """The times at which numbers at risk are published (at-risk rows and horizons).
+
+    >>> fixed_times([91, 365])
+    [0, 91, 365, 730, 1096, 1461, 1826, 2191]
+    """
+    return sorted({0, *map(int, at_risk_days), *map(int, horizons_days)})
+
+
+def declare_flow(reg: ReleaseTables, flow: pd.DataFrame) -> dict[str, str]:
+    """Declare the cohort flow; return the keys of its last base row and its re-entry row."""
+    cols = ["children", "episodes", "periods", "spells"]
+    f = flow.reset_index(drop=True)
+    keys = [f"step{i + 1:02d}" for i in range(len(f))]
+    counts = pd.DataFrame(
+        {c: pd.to_numeric(f[c], errors="coerce").astype(float).to_numpy() for c in cols},
+        index=keys,
+    )
+    reg.add_table("cohort_flow", counts)
+    last_base: str | None = None
+    since: list[str] = []
+    for key, stage in zip(keys, f["stage"], strict=True):
+        if stage in ("start", "remaining"):
+            if last_base is not None:
+                for c in cols:
+                    _flow_sum(reg, counts, c, last_base, [*since, key])
+            last_base, since = key, []
+        elif stage == "exclude":
+            since.append(key)
+    out = {"base": last_base or keys[-1]}
+    outcomes = [k for k, s in zip(keys, f["stage"], strict=True) if s == "outcome"]
+    if outcomes and last_base is not None:
+        _flow_sum(reg, counts, "spells", last_base, outcomes)
+    for k, reason in zip(keys, f["reason"], strict=True):
+        if reason == "reentry" and k in outcomes:
+            out["reentry"] = k
+    return out
+
+
+def _flow_sum(
+    reg: ReleaseTables, counts: pd.DataFrame, col: str, total: str, parts: list[str]
+) -> None:
+    if pd.isna(counts.at[total, col]):
+        return
+    present = [p for p in parts if not pd.isna(counts.at[p, col])]
+    if present:
+        reg.add_sum(("cohort_flow", total, col), [("cohort_flow", p, col) for p in present], "flow")
+
+
+def declare_table1(
+    reg: ReleaseTables, spells: pd.DataFrame, status_labels: tuple[str, str]
+) -> dict[str, pd.Series]:
+    """Declare Table 1; return each variable's level per spell (for linking)."""
+    from reunistat.report.tables import table1_counts
+
+    counts, blocks, levels = table1_counts(spells, status_labels=status_labels)
+    yes, no = status_labels
+    reg.add_table(
+        "table1",
+        counts[[yes, no, "all"]],
+        row_sums=[(k, [yes, no], "all") for k in counts.index],
+        sums=[(c, block, "all") for block in blocks for c in (yes, no, "all")],
+    )
+    return levels
+
+
+def declare_curves(
+    reg: ReleaseTables,
+    spells: pd.DataFrame,
+    times: Sequence[int],
+    table1_levels: Mapping[str, pd.Series],
+    groupings: Mapping[str, tuple[str | None, str]] = KM_GROUPINGS,
+) -> None:
+    """Declare the numbers at risk of every curve grouping at the fixed times."""
+    sp = curve_labels(spells)
+    days = pd.to_numeric(sp["days_followed"], errors="coerce").to_numpy(dtype=float)
+    tcols = [str(t) for t in times]
+    for name, (col, _) in groupings.items():
+        table = f"at_risk:{name}"
+        labels = pd.Series("all", index=sp.index) if col is None else sp[col]
+        groups = [] if col is None else sorted(pd.unique(labels.dropna()).astype(str), key=str)
+        masks = {
+            g: (labels.astype(str) == g).to_numpy() & labels.notna().to_numpy() for g in groups
+        }
+        if col is not None and labels.isna().any():
+            masks[MISSING_ROW] = labels.isna().to_numpy()
+        masks["all"] = np.ones(len(sp), dtype=bool)
+        counts = pd.DataFrame(
+            [[float(((days >= t) & m).sum()) for t in times] for m in masks.values()],
+            index=list(masks),
+            columns=tcols,
+        )
+        parts = [g for g in masks if g != "all"]
+        reg.add_table(
+            table, counts, floor=True, sums=[(t, parts, "all") for t in tcols] if parts else ()
+        )
+        if MISSING_ROW in masks:
+            reg.hide((table, MISSING_ROW, "0"), "not published (missing group)")
+        for g in masks:
+            for a, b in itertools.pairwise(tcols):
+                reg.link_at_most((table, g, b), (table, g, a), "at risk never grows")
+        if name != "overall":
+            reg.link_equal(
+                [(table, "all", t) for t in tcols], [("at_risk:overall", "all", t) for t in tcols]
+            )
+        else:
+            reg.link_equal([(table, "all", "0")], [("table1", "all", "all")], "all spells")
+        if col is not None and _TABLE1_OF.get(col) in table1_levels:
+            _link_table1(reg, table, masks, table1_levels[_TABLE1_OF[col]], _TABLE1_OF[col])
+
+
+def _link_table1(
+    reg: ReleaseTables, table: str, masks: Mapping[str, np.ndarray], levels: pd.Series, var: str
+) -> None:
+    """At time 0 a curve group is the sum of the Table 1 levels it merges."""
+    lev = levels.to_numpy()
+    for g, m in masks.items():
+        if g == "all":
+            continue
+        inside = sorted(set(lev[m]))
+        if all(not (lev[~m] == x).any() for x in inside) and inside:
+            reg.add_sum(
+                (table, g, "0"), [("table1", f"{var}={x}", "all") for x in inside], "group size"
+            )
+
+
+def declare_logistic(
+    reg: ReleaseTables, spells: pd.DataFrame, horizon_days: int, base: str
+) -> None:
+    """Declare the fixed-horizon outcome counts (offered = the flow's spells analysed)."""
+    from reunistat.models.logistic.outcome import horizon_outcome
+
+    _, o = horizon_outcome(spells, horizon_days, potential_followup_col="days_potential_followup")
+    rows = {
+        "offered": o.n_spells,
+        "used": o.n_used,
+        "re-entered within horizon": o.n_events,
+        LOGISTIC_SHORT: o.n_excluded_potential,
+        LOGISTIC_ENDED: o.n_excluded_censored,
+    }
+    reg.add_table(
+        "logistic_outcome", pd.DataFrame({"spells": list(rows.values())}, index=list(rows))
+    )
+    t = "logistic_outcome"
+    reg.add_sum(
+        (t, "offered", "spells"),
+        [(t, "used", "spells"), (t, LOGISTIC_SHORT, "spells"), (t, LOGISTIC_ENDED, "spells")],
+    )
+    reg.link_at_most((t, "re-entered within horizon", "spells"), (t, "used", "spells"))
+    reg.link_equal([(t, "offered", "spells")], [("cohort_flow", base, "spells")])
+    excluded = o.n_excluded_potential + o.n_excluded_censored
+    reg.add_table("paper:logistic", pd.DataFrame({"n": [excluded]}, index=["logit_n_excluded"]))
+    reg.add_sum(
+        ("paper:logistic", "logit_n_excluded", "n"),
+        [(t, LOGISTIC_SHORT, "spells"), (t, LOGISTIC_ENDED, "spells")],
+        "excluded = both exclusions",
+    )
+
+
+def declare_evaluation(reg: ReleaseTables, spells: pd.DataFrame, la: pd.DataFrame | None) -> bool:
+    """Declare the pilot exposure counts when the la table dates adoption; return whether."""
+    if la is None or "PILOT_START" not in la.columns or la["PILOT_START"].isna().all():
+        return False
+    from reunistat.models.evaluation import mark_adoption
+
+    try:
+        marked = mark_adoption(spells, la)
+    except ValueError:  # no pilot authority in these spells: nothing to publish
+        return False
+    treated = marked["treated"].to_numpy()
+    n, e = int(treated.sum()), int((treated * marked["reentered"].to_numpy()).sum())
+    t = "evaluation_counts"
+    reg.add_table(t, pd.DataFrame({"spells": [n, e]}, index=list(EVALUATION_ROWS)))
+    reg.link_at_most((t, EVALUATION_ROWS[1], "spells"), (t, EVALUATION_ROWS[0], "spells"))
+    return True
+
+
+def standard_release(
+    spells: pd.DataFrame,
+    flow: pd.DataFrame,
+    rules: DisclosureRules,
+    *,
+    horizons_days: Sequence[int],
+    logistic_horizon_days: int | None = None,
+    la: pd.DataFrame | None = None,
+    status_labels: tuple[str, str] = ("re-entered", "not re-entered"),
+) -> Release:
+    """Declare and jointly suppress every count the standard analyses publish.
+
+    Parameters
+    ----------
+    spells, flow : DataFrame
+        The cohort's spells and flow.
+    rules : DisclosureRules
+        The run's rules.
+    horizons_days : sequence of int
+        Horizons of the curve tables.
+    logistic_horizon_days : int, optional
+        Horizon of the logistic outcome counts (none declared if None).
+    la : DataFrame, optional
+        The la table (pilot adoption) for the evaluation's exposure counts.
+    status_labels : (str, str)
+        Table 1's status columns.
+
+    Returns
+    -------
+    Release
+    """
+    reg = ReleaseTables(rules)
+    keys = declare_flow(reg, flow)
+    levels = declare_table1(reg, spells, status_labels)
+    reg.link_equal(
+        [("table1", "all", "all")], [("cohort_flow", keys["base"], "spells")], "spells analysed"
+    )
+    if "reentry" in keys:
+        reg.link_equal(
+            [("table1", "all", status_labels[0])],
+            [("cohort_flow", keys["reentry"], "spells")],
+            "re-entries",
+        )
+    declare_curves(reg, spells, fixed_times(horizons_days), levels)
+    if logistic_horizon_days is not None:
+        declare_logistic(reg, spells, logistic_horizon_days, keys["base"])
+    declare_evaluation(reg, spells, la)
+    n_la = float(spells["LA"].nunique()) if "LA" in spells.columns else np.nan
+    reg.add_table("paper", pd.DataFrame({"n": [n_la]}, index=["n_la"]))
+    rel = reg.solve()
+    rel.extra["flow_keys"] = keys
+    return rel
+
+
+def curve_limits(release: Release, name: str, times: Sequence[int]) -> dict[str, float | None]:
+    """Per group of a curve grouping: the last time its curve may reach (None: no curve).
+
+    A group whose size (at risk at 0) is suppressed has no curve; otherwise
+    its curve stops before the last fixed time whose number at risk is
+    published ahead of the first that is not (``inf`` when all are).
+    """
+    table = f"at_risk:{name}"
+    shown = release.registry.tables[table].counts
+    out: dict[str, float | None] = {}
+    for g in shown.index:
+        hidden = [release.is_hidden(table, g, str(t)) for t in times]
+        if hidden[0]:
+            out[g] = None
+        elif any(hidden):
+            k = hidden.index(True)
+            out[g] = float(times[k - 1])
+        else:
+            out[g] = float("inf")
+    return out
+
+
+def release_summary(release: Release) -> dict[str, Any]:
+    """Counts of suppressed cells per table and kind, as plain data."""
+    t = release.counts_by_reason()
+    return {
+        "tables": t.to_dict(orient="records"),
+        "audit_passed": release.audit_passed,
+        "n_cells": len(release.keys),
+        "n_hidden": int(release.hidden.sum()),
+    }
