@@ -88,23 +88,23 @@ def _curve(n=300, seed=1):
         at = (t >= time).sum()
         d = int(((t == time) & e).sum())
         c = int(((t == time) & ~e).sum())
-        rows.append({"group": "all", "time": time, "n_risk": at, "n_event": d, "n_censor": c})
+        rows.append({"group": "all", "time": time, "n_risk": at, "n_events": d, "n_censored": c})
     df = pd.DataFrame(rows)
-    df["cumulative_incidence"] = 1 - np.cumprod(1 - df["n_event"] / df["n_risk"])
+    df["cumulative_incidence"] = 1 - np.cumprod(1 - df["n_events"] / df["n_risk"])
     return df
 
 
 def test_cut_curve_steps_rest_on_threshold_events_and_stop_at_threshold():
     raw = _curve()
     cut = cut_curve(raw, RULES, start={"cumulative_incidence": 0.0})
-    assert "n_event" not in cut and "n_censor" not in cut
+    assert "n_events" not in cut and "n_censored" not in cut
     assert (cut["n_risk"] >= 10).all()
     assert cut["time"].iloc[0] == 0 and cut["cumulative_incidence"].iloc[0] == 0
     assert check_curve(cut, RULES, estimate_cols=["cumulative_incidence"]) == []
     # each published step covers at least 10 events of the raw curve
     times = cut["time"].to_numpy()
     for a, b in itertools.pairwise(times):
-        ev = raw.loc[(raw["time"] > a) & (raw["time"] <= b), "n_event"].sum()
+        ev = raw.loc[(raw["time"] > a) & (raw["time"] <= b), "n_events"].sum()
         assert ev >= 10
     # the raw curve breaks the rules
     assert check_curve(raw, RULES, estimate_cols=["cumulative_incidence"])

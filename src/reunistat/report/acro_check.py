@@ -54,7 +54,7 @@ def logit_design(spells: pd.DataFrame, covariates: str, horizon_days: int) -> pd
     """The fixed-horizon logistic design (no intercept) with the outcome as ``__outcome__``."""
     from formulaic import model_matrix
 
-    from reunistat.models.logistic.outcome import horizon_outcome, outcome_name
+    from reunistat.models.logistic import horizon_outcome, outcome_name
 
     used, _ = horizon_outcome(
         spells, horizon_days, potential_followup_col="days_potential_followup"

@@ -223,7 +223,7 @@ def declare_logistic(
     reg: ReleaseTables, spells: pd.DataFrame, horizon_days: int, base: str
 ) -> None:
     """Declare the fixed-horizon outcome counts (offered = the flow's spells analysed)."""
-    from reunistat.models.logistic.outcome import horizon_outcome
+    from reunistat.models.logistic import horizon_outcome
 
     _, o = horizon_outcome(spells, horizon_days, potential_followup_col="days_potential_followup")
     rows = {
