@@ -45,6 +45,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from reunistat.errors import InputError
@@ -78,8 +79,8 @@ def _check_counts(observed: np.ndarray, precision: np.ndarray, kind: str) -> Non
 
 
 def exact_poisson_ratio_ci(
-    observed: Sequence[float] | np.ndarray,
-    expected: Sequence[float] | np.ndarray,
+    observed: ArrayLike,
+    expected: ArrayLike,
     conf_level: float = 0.95,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Garwood) confidence interval of the ratio ``O / E`` for Poisson ``O``.
@@ -114,7 +115,7 @@ def _interpolated_quantile(dist: stats.rv_discrete, p: float) -> np.ndarray:
 
 
 def exact_limits(
-    precision: Sequence[float] | np.ndarray,
+    precision: ArrayLike,
     level: float,
     *,
     kind: Kind = "ratio",
@@ -163,8 +164,8 @@ def exact_limits(
 
 
 def z_scores(
-    observed: Sequence[float] | np.ndarray,
-    precision: Sequence[float] | np.ndarray,
+    observed: ArrayLike,
+    precision: ArrayLike,
     *,
     kind: Kind = "ratio",
     target: float = 1.0,
@@ -224,8 +225,8 @@ class Overdispersion:
 
 
 def overdispersion(
-    z: Sequence[float] | np.ndarray,
-    s: Sequence[float] | np.ndarray,
+    z: ArrayLike,
+    s: ArrayLike,
     *,
     winsorise: float = 0.1,
 ) -> Overdispersion:
@@ -273,7 +274,7 @@ def overdispersion(
 
 
 def limits(
-    precision: Sequence[float] | np.ndarray,
+    precision: ArrayLike,
     level: float,
     *,
     kind: Kind = "ratio",
@@ -325,8 +326,8 @@ def limits(
 
 
 def funnel_table(
-    observed: Sequence[float] | np.ndarray,
-    precision: Sequence[float] | np.ndarray,
+    observed: ArrayLike,
+    precision: ArrayLike,
     *,
     kind: Kind = "ratio",
     target: float | None = None,
