@@ -107,7 +107,7 @@ def cox_expected(
     --------
     >>> e = cox_expected(np.zeros(4), np.array([1.0, 2, 2, 3]), np.array([1, 1, 0, 1]))
     >>> e.round(4).tolist(), float(e.sum())
-    [0.25, 0.5833, 0.5833, 1.5833], 3.0
+    ([0.25, 0.5833, 0.5833, 1.5833], 3.0)
     """
     if ties not in ("efron", "breslow"):
         raise InputError(f"ties must be 'efron' or 'breslow', got {ties!r}")
