@@ -22,6 +22,7 @@ from reunistat.models.comparison.expected import (
     indirect_standardisation,
 )
 from reunistat.models.comparison.funnel import (
+    ADJUSTMENTS,
     LEVELS,
     Overdispersion,
     exact_limits,
@@ -36,6 +37,7 @@ from reunistat.models.comparison.funnel import (
 from reunistat.models.comparison.shrinkage import Shrunken, conditional_sd, shrunken_effects
 
 __all__ = [
+    "ADJUSTMENTS",
     "LEVELS",
     "Overdispersion",
     "Shrunken",
