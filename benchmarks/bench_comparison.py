@@ -81,7 +81,7 @@ def _spells_part(args: argparse.Namespace) -> dict[str, Any]:
     returns = data.truth_returns
     sizes = returns.groupby("LA").size().sort_values(kind="stable")
     planted = str(sizes.index[len(sizes) // 2])
-    scenarios = {
+    scenarios: dict[str, dict[str, Any]] = {
         "null": {"la_sd_log_hr": 0.0},
         "frailty_0.15": {"la_sd_log_hr": 0.15},
         "null_planted_hr1.5": {"la_sd_log_hr": 0.0, "planted": planted},
