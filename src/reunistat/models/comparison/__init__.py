@@ -17,6 +17,7 @@ script), not here.
 """
 
 from reunistat.models.comparison.expected import (
+    Method,
     Standardised,
     cox_expected,
     indirect_standardisation,
@@ -24,6 +25,8 @@ from reunistat.models.comparison.expected import (
 from reunistat.models.comparison.funnel import (
     ADJUSTMENTS,
     LEVELS,
+    Adjustment,
+    Kind,
     Overdispersion,
     exact_limits,
     exact_poisson_ratio_ci,
@@ -39,6 +42,9 @@ from reunistat.models.comparison.shrinkage import Shrunken, conditional_sd, shru
 __all__ = [
     "ADJUSTMENTS",
     "LEVELS",
+    "Adjustment",
+    "Kind",
+    "Method",
     "Overdispersion",
     "Shrunken",
     "Standardised",

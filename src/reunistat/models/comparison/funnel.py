@@ -333,7 +333,7 @@ def funnel_table(
     target: float | None = None,
     levels: Sequence[float] = LEVELS,
     winsorise: float = 0.1,
-    index: Sequence[object] | pd.Index | None = None,
+    index: Sequence[object] | pd.Index | pd.Series | None = None,
 ) -> tuple[pd.DataFrame, Overdispersion]:
     """Indicator, z-score, limits and flags of every unit, and the over-dispersion.
 
