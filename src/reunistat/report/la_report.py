@@ -38,7 +38,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from reunistat.errors import InputError, ReunistatError
-from reunistat.report.curves import publish_curve
+from reunistat.report.curves import PublishedCurve, publish_curve
 from reunistat.report.disclosure import SUPPRESSED, DisclosureRules, suppress_counts
 from reunistat.report.figures import _RC, curve_figure
 from reunistat.report.tables import capped, model_table, smallest_cell, term_label
@@ -193,7 +193,8 @@ def _safe_horizons(
             exact = float(rg[est].iloc[-1]) if len(rg) else 0.0
             v = SUPPRESSED if float(v) == 0.0 and exact > 0 else _pct(v)
         out.setdefault(g, {})[f"re-entered by {_horizon_label(h)}"] = str(v)
-    return pd.DataFrame.from_dict(out, orient="index")
+    cols = [f"re-entered by {_horizon_label(int(h))}" for h in horizons]
+    return pd.DataFrame.from_dict(out, orient="index").reindex(columns=cols)
 
 
 def _horizon_label(days: int) -> str:
@@ -375,26 +376,18 @@ def build_la_report(
     overall = kaplan_meier(sp, "days_followed", "reentered")
     pub = publish_curve(overall, rules, horizons_days)
     xmax = float(min(sp["days_followed"].max(), 2191)) + 90
-    fig = curve_figure(
-        pub.curve,
-        pub.at_risk,
-        estimate=pub.estimate,
-        conf=pub.conf,
-        title="Cumulative re-entry to care after a return home",
-        xmax_days=xmax,
-    )
-    rep.figures.append(
-        (
-            "curve_overall",
-            "Cumulative re-entry after a return home",
-            fig,
-            "Step curve of the share of returns home followed by re-entry to care against years "
-            "since the return, with its 95% interval and the numbers still followed below.",
+    if float(pd.to_numeric(pub.curve[pub.estimate]).max()) > 0:
+        rep.figures.append(_overall_figure(pub, xmax))
+    else:
+        rep.intro.append(
+            "No cumulative re-entry curve is shown: no step of the curve rests on at least "
+            f"{rules.threshold} re-entries."
+            if rules.apply
+            else "No child re-entered care."
         )
-    )
     by_type = kaplan_meier(sp, "days_followed", "reentered", by="return_type")
     pub_t = publish_curve(by_type, rules, horizons_days)
-    if len(pub_t.curve):
+    if len(pub_t.curve) and float(pd.to_numeric(pub_t.curve[pub_t.estimate]).max()) > 0:
         rep.figures.append(
             (
                 "curve_return_type",
@@ -438,6 +431,24 @@ def build_la_report(
         )
     )
     return rep
+
+
+def _overall_figure(pub: PublishedCurve, xmax: float) -> tuple[str, str, Figure, str]:
+    fig = curve_figure(
+        pub.curve,
+        pub.at_risk,
+        estimate=pub.estimate,
+        conf=pub.conf,
+        title="Cumulative re-entry to care after a return home",
+        xmax_days=xmax,
+    )
+    return (
+        "curve_overall",
+        "Cumulative re-entry after a return home",
+        fig,
+        "Step curve of the share of returns home followed by re-entry to care against years "
+        "since the return, with its 95% interval and the numbers still followed below.",
+    )
 
 
 def _png_base64(fig: Figure) -> str:
