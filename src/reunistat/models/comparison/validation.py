@@ -98,8 +98,12 @@ def comparison_replicate(
     methods: tuple[Method, ...] = ("cox",),
     group: str = "LA",
     horizon_days: int = 365,
+    winsorise: float = 0.1,
 ) -> dict[str, Any]:
     """One replicate: draw authority effects and outcomes, standardise, flag.
+
+    ``winsorise`` is passed to :func:`~reunistat.models.comparison.funnel_table`
+    (0.1, the NHS convention; 0 for plain DerSimonian-Laird).
 
     Returns
     -------
@@ -124,7 +128,7 @@ def comparison_replicate(
             sim, covariates, method=method, group=group, horizon_days=horizon_days
         )
         t = st.table.set_index(group)
-        table, od = funnel_table(t["observed"], t["expected"], index=t.index)
+        table, od = funnel_table(t["observed"], t["expected"], index=t.index, winsorise=winsorise)
         out[f"{method}_phi"], out[f"{method}_tau2"] = od.phi, od.tau2
         others = table.drop(index=planted) if planted is not None else table
         for adj in ADJUSTMENTS:
