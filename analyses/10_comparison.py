@@ -62,6 +62,16 @@ def _funnel(ctx: Context, method: Method, h: int) -> dict[str, float]:
             "funnel limits, unadjusted and with additive over-dispersion adjustment "
             f"(tau^2 = {od.tau2:.4f} on the square-root scale). Where a count is suppressed "
             "the authority's ratio is too.",
+            *(
+                []
+                if method == "cox"
+                else [
+                    f"returns_home: returns that could be followed for {h} days (potential "
+                    "follow-up to the data end and the 18th birthday), whatever happened. The "
+                    "Poisson limits are conservative for these counts (their variance, the sum "
+                    "of p(1 - p), is below E): the Cox comparison is the main one."
+                ]
+            ),
         ],
     )
     pts = table.loc[shown[shown].index.intersection(table.index.astype(str))]
