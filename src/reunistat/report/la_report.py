@@ -25,7 +25,6 @@ shown: the report is safe to share by default.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import html
 import io
 from collections.abc import Sequence
@@ -509,7 +508,11 @@ def write_la_report(report: LaReport, out_dir: str | Path, *, generated: str = "
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    text = generated or f"Made with reunistat on {dt.date.today().isoformat()}."
+    if not generated:
+        from reunistat import __version__
+
+        generated = f"Made with reunistat {__version__}."
+    text = generated
     page = out / "la_report.html"
     page.write_text(render_html(report, text), encoding="utf-8")
     book = write_workbook(
