@@ -47,7 +47,13 @@ def _funnel(ctx: Context, method: Method, h: int) -> dict[str, float]:
     )
     t = st.table.set_index("LA")
     table, od = funnel_table(t["observed"], t["expected"], index=t.index)
-    counts, shown = authority_table(st.table, table, ctx.rules, adjustment=ADJ)
+    # over-dispersion without winsorising (plain DerSimonian-Laird): the truth check
+    # (benchmarks/results/comparison.md) finds the NHS convention of winsorising 10% of
+    # each tail under-estimates a genuine between-authority spread
+    table_dl, od_dl = funnel_table(t["observed"], t["expected"], index=t.index, winsorise=0.0)
+    counts, shown = authority_table(
+        st.table, table, ctx.rules, adjustment=ADJ, extra={"additive_dl": table_dl}
+    )
     what = "re-entries" if method == "cox" else f"re-entries within {h} days"
     model = "Cox model" if method == "cox" else f"logistic model of re-entry within {h} days"
     ctx.write_counts(
@@ -59,9 +65,12 @@ def _funnel(ctx: Context, method: Method, h: int) -> dict[str, float]:
             f"Expected: from a national {model} of the children's characteristics at return, "
             "fitted without the authority (indirect standardisation). Ratio: observed / "
             "expected with an exact Poisson 95% interval. Position: against Spiegelhalter's "
-            "funnel limits, unadjusted and with additive over-dispersion adjustment "
-            f"(tau^2 = {od.tau2:.4f} on the square-root scale). Where a count is suppressed "
-            "the authority's ratio is too.",
+            "funnel limits: unadjusted; with additive over-dispersion adjustment as NHS "
+            f"indicators do (z-scores winsorised at 10%: tau^2 = {od.tau2:.4f} on the "
+            "square-root scale); and without winsorising (additive_dl: DerSimonian-Laird, "
+            f"tau^2 = {od_dl.tau2:.4f}), which the package's truth check finds holds the "
+            "nominal rate when authorities truly vary. Where a count is suppressed the "
+            "authority's ratio is too.",
             *(
                 []
                 if method == "cox"
@@ -79,7 +88,8 @@ def _funnel(ctx: Context, method: Method, h: int) -> dict[str, float]:
     hi = float(table["precision"].max()) * 1.2
     curves = [
         ("exact limits", funnel_curve((lo, hi))),
-        ("over-dispersion adjusted", funnel_curve((lo, hi), adjustment=ADJ, od=od)),
+        ("adjusted, NHS (winsorised)", funnel_curve((lo, hi), adjustment=ADJ, od=od)),
+        ("adjusted, DerSimonian-Laird", funnel_curve((lo, hi), adjustment=ADJ, od=od_dl)),
     ]
     fig = funnel_figure(
         pts,
@@ -96,16 +106,21 @@ def _funnel(ctx: Context, method: Method, h: int) -> dict[str, float]:
         fig,
         alt=f"Funnel plot: each local authority's ratio of observed to expected {what} "
         "against its expected number, with 95% (dashed) and 99.8% (solid) control limits, "
-        "exact (grey) and adjusted for over-dispersion (colour), around a line at 1.",
+        "exact (grey) and adjusted for over-dispersion two ways (colours), around a line at 1.",
         title=f"Funnel plot of observed/expected {what}",
         function="reunistat.models.comparison.funnel_table",
         counted=True,
     )
     pos = table[f"outside_{ADJ}_99.8"]
+    pos_dl = table_dl[f"outside_{ADJ}_99.8"]
     return {
         "phi": od.phi,
         "tau2": od.tau2,
         "p_value": od.p_value,
+        "phi_dl": od_dl.phi,
+        "tau2_dl": od_dl.tau2,
+        "n_above_998_dl": float((pos_dl > 0).sum()),
+        "n_below_998_dl": float((pos_dl < 0).sum()),
         "n_above_998": float((pos > 0).sum()),
         "n_below_998": float((pos < 0).sum()),
         "n_above_998_unadjusted": float((table["outside_none_99.8"] > 0).sum()),
@@ -196,6 +211,10 @@ def run(ctx: Context) -> None:
                 "below_99.8_unadjusted": int(r["n_below_998_unadjusted"]),
                 "above_99.8_adjusted": int(r["n_above_998"]),
                 "below_99.8_adjusted": int(r["n_below_998"]),
+                "phi_unwinsorised": r["phi_dl"],
+                "tau2_unwinsorised": r["tau2_dl"],
+                "above_99.8_adjusted_unwinsorised": int(r["n_above_998_dl"]),
+                "below_99.8_adjusted_unwinsorised": int(r["n_below_998_dl"]),
             }
             for m, r in res.items()
         ]
@@ -207,9 +226,10 @@ def run(ctx: Context) -> None:
         function="reunistat.models.comparison.overdispersion",
         disclosure={"type": "none"},
         notes=[
-            "phi: mean squared winsorised z-score (10% each tail); tau2: additive between-"
-            "authority variance on the square-root scale (DerSimonian-Laird); p: test of no "
-            "over-dispersion. Counts here are of authorities, not children.",
+            "phi: mean squared winsorised z-score (10% each tail, as NHS indicators); tau2: "
+            "additive between-authority variance on the square-root scale (DerSimonian-Laird "
+            "on those z-scores); p: test of no over-dispersion; *_unwinsorised: the same "
+            "without winsorising. Counts here are of authorities, not children.",
         ],
         digits=4,
     )
@@ -217,7 +237,9 @@ def run(ctx: Context) -> None:
     ctx.value("comparison_n_authorities", int(cox["n_units"]), function=FUNCTION)
     ctx.value("comparison_phi", cox["phi"], function=FUNCTION, fmt="{:.2f}")
     ctx.value("comparison_tau2", cox["tau2"], function=FUNCTION, fmt="{:.4f}")
-    for key in ("n_above_998", "n_below_998", "n_above_998_unadjusted", "n_below_998_unadjusted"):
+    ctx.value("comparison_tau2_dl", cox["tau2_dl"], function=FUNCTION, fmt="{:.4f}")
+    keys = ("n_above_998", "n_below_998", "n_above_998_unadjusted", "n_below_998_unadjusted")
+    for key in (*keys, "n_above_998_dl", "n_below_998_dl"):
         ctx.value(f"comparison_{key}", int(cox[key]), function=FUNCTION)
     log_table: pd.DataFrame = res["logistic"]["table"]  # type: ignore[assignment]
     _proportions(ctx, log_table, h)

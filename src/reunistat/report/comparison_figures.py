@@ -18,7 +18,7 @@ Takes plain frames from :mod:`reunistat.models.comparison` and the release's
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 import numpy as np
@@ -58,6 +58,7 @@ def authority_table(
     *,
     group: str = "LA",
     adjustment: str = "additive",
+    extra: Mapping[str, pd.DataFrame] | None = None,
 ) -> tuple[CountTable, pd.Series]:
     """Return the publishable table of authorities and which of them may be plotted.
 
@@ -75,6 +76,9 @@ def authority_table(
     adjustment : str
         Over-dispersion adjustment of the "position" column (the unadjusted
         position is shown too).
+    extra : mapping of str to DataFrame, optional
+        Further funnel tables (e.g. over-dispersion estimated another way):
+        a column ``position_<key>`` each, with the same ``adjustment``.
 
     Returns
     -------
@@ -115,21 +119,21 @@ def authority_table(
         },
         index=s.index.astype(str),
     )
+    pos_cols = ["position_unadjusted", f"position_{adjustment}"]
+    for key, other in (extra or {}).items():
+        o = other.copy()
+        o.index = o.index.astype(str)
+        est[f"position_{key}"] = position(o, adjustment).reindex(est.index).to_numpy()
+        pos_cols.append(f"position_{key}")
     est.loc[TOTAL, "expected"] = float(s["expected"].sum())
     est.loc[TOTAL, "ratio_oe"] = float(s["observed"].sum() / s["expected"].sum())
     est = est.astype(object)
     for col in ("expected", "ratio_oe", "conf_low", "conf_high"):
         est[col] = [_num(v, 3 if col != "expected" else 1) for v in est[col]]
     hide = hidden.reindex(est.index).fillna(False).to_numpy(dtype=bool)
-    for col in (
-        "ratio_oe",
-        "conf_low",
-        "conf_high",
-        "position_unadjusted",
-        f"position_{adjustment}",
-    ):
+    for col in ("ratio_oe", "conf_low", "conf_high", *pos_cols):
         est.loc[hide, col] = SUPPRESSED
-    est.loc[TOTAL, ["conf_low", "conf_high", "position_unadjusted", f"position_{adjustment}"]] = ""
+    est.loc[TOTAL, ["conf_low", "conf_high", *pos_cols]] = ""
     table = pd.concat([table, est], axis=1).reset_index(drop=True)
     shown = ~hidden.drop(index=TOTAL)
     return CountTable(table, list(COUNT_COLS), lines, group, sup.log), shown
