@@ -41,16 +41,23 @@ def test_overdispersion_by_hand_formula() -> None:
     assert od.p_value == pytest.approx(stats.chi2.sf(10 * phi, 9))
 
 
-def test_no_overdispersion_gives_zero_tau2_and_limits_unchanged() -> None:
+def test_no_overdispersion_gives_zero_tau2_and_the_exact_limits() -> None:
     z = np.array([-0.5, 0.1, 0.3, -0.2, 0.4])
     od = overdispersion(z, np.full(5, 0.1))
     assert od.phi < 1 and od.tau2 == 0.0
-    lo_n, hi_n = limits([50.0], 0.95, adjustment="multiplicative", od=od)
-    lo_a, hi_a = limits([50.0], 0.95, adjustment="additive", od=od)
-    # phi < 1 is not used to narrow the limits: both are the unadjusted normal limits
-    np.testing.assert_allclose([lo_n, hi_n], [lo_a, hi_a])
-    half = stats.norm.ppf(0.975) / (2 * np.sqrt(50))
-    assert float(hi_n[0]) == pytest.approx((1 + half) ** 2)
+    exact = exact_limits([50.0], 0.95)
+    for adj in ("multiplicative", "additive"):
+        # phi < 1 does not narrow the limits, and no over-dispersion means the exact limits
+        np.testing.assert_allclose(limits([50.0], 0.95, adjustment=adj, od=od), exact)
+
+
+def test_multiplicative_limits_by_hand() -> None:
+    od = overdispersion(np.array([-3.0, -2.0, 0.0, 2.0, 3.0, 1.0]), np.full(6, 0.05))
+    assert od.phi > 1
+    lo, hi = limits([50.0], 0.95, adjustment="multiplicative", od=od)
+    half = stats.norm.ppf(0.975) * np.sqrt(od.phi) / (2 * np.sqrt(50))
+    assert float(hi[0]) == pytest.approx((1 + half) ** 2)
+    assert float(lo[0]) == pytest.approx((1 - half) ** 2)
 
 
 def test_z_scores_by_hand() -> None:

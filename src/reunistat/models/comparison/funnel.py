@@ -27,11 +27,12 @@ lowest 10% set to the 10th percentile, the highest 10% to the 90th; R's
 default quantile, type 7), then
 
 * multiplicative: ``phi = sum(z_w^2) / I``; limits
-  ``theta0 +/- z_p sqrt(phi) s_i`` (used only when ``phi > 1``);
+  ``theta0 +/- z_p sqrt(phi) s_i`` (when ``phi > 1``; else the exact limits);
 * additive random effects (DerSimonian-Laird on the winsorised z-scores):
   ``tau^2 = (I phi - (I - 1)) / (sum(w) - sum(w^2) / sum(w))`` with
   ``w_i = 1 / s_i^2``, and 0 when ``I phi <= I - 1``; limits
-  ``theta0 +/- z_p sqrt(s_i^2 + tau^2)`` on the transformed scale.
+  ``theta0 +/- z_p sqrt(s_i^2 + tau^2)`` on the transformed scale (when
+  ``tau^2 > 0``; else the exact limits).
 
 Limits on the square-root scale are squared back to ratios (a negative lower
 limit is 0).
@@ -295,9 +296,11 @@ def limits(
     """Funnel limits at each precision, without or with over-dispersion adjustment.
 
     ``adjustment="none"`` gives :func:`exact_limits`; ``"multiplicative"``
-    ``target +/- z sqrt(max(phi, 1)) s`` and ``"additive"``
+    ``target +/- z sqrt(phi) s`` and ``"additive"``
     ``target +/- z sqrt(s^2 + tau^2)``, on the square-root scale for ratios
     (squared back) and the natural scale for proportions; both need ``od``.
+    When no over-dispersion is found (``phi <= 1``, or ``tau^2 = 0``) the
+    adjusted limits are the exact ones.
 
     Examples
     --------
@@ -313,6 +316,12 @@ def limits(
         raise InputError(f"adjustment must be one of {ADJUSTMENTS}, got {adjustment!r}")
     if od is None:
         raise InputError(f"adjustment={adjustment!r} needs the over-dispersion estimate od=")
+    if (adjustment == "multiplicative" and od.phi <= 1) or (
+        adjustment == "additive" and od.tau2 <= 0
+    ):
+        # no over-dispersion found: the exact limits (the normal approximation that the
+        # adjusted limits rest on is anti-conservative when expected counts are small)
+        return exact_limits(precision, level, kind=kind, target=target)
     _check_kind(kind)
     _check_level(level)
     rho = np.asarray(precision, dtype=float)
