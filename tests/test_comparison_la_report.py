@@ -144,3 +144,19 @@ def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_packaged_benchmarks_have_sources() -> None:
     assert NATIONAL_BENCHMARKS["source"].str.len().min() > 10
     assert NATIONAL_BENCHMARKS["national_reentry"].between(0, 1).all()
+
+
+def test_adjusted_model_where_numbers_allow() -> None:
+    from reunistat.cohort import derive_cohort
+    from reunistat.report.la_report import build_la_report
+    from reunistat.synthetic import default_config, generate
+
+    spells = derive_cohort(generate(default_config(), seed=5, scale=0.02).tables)
+    rep = build_la_report(spells, DisclosureRules())
+    model = next(df for name, _, df, _ in rep.tables if name == "model")
+    assert list(model.columns) == ["term", "HR", "95% CI", "p"]
+    assert "section20" in set(model["term"])
+    assert any("(vs planned)" in t for t in model["term"])
+    few = build_la_report(spells.iloc[:60], DisclosureRules())
+    note = next(df for name, _, df, _ in few.tables if name == "model")
+    assert "Not fitted" in str(note.iloc[0, 0])

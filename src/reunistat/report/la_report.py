@@ -247,15 +247,21 @@ def _model(sp: pd.DataFrame, rules: DisclosureRules) -> tuple[pd.DataFrame | Non
             "Not shown: a group of the model rests on fewer returns or re-entries than the "
             f"disclosure threshold ({rules.threshold})."
         )
+    refs = {"age_band": "5-9", "return_type": "planned"}
+    rhs = [
+        f"C({t}, contr.treatment('{refs[t]}'))" if t in refs and (sp[t] == refs[t]).any() else t
+        for t in terms
+    ]
     try:
-        res = cox("reentered ~ " + " + ".join(terms), sp, "days_followed", cluster="CHILD")
+        res = cox("reentered ~ " + " + ".join(rhs), sp, "days_followed", cluster="CHILD")
     except (ReunistatError, ValueError) as e:
         return None, f"Not fitted: {e}"
     tidy = res.tidy(exponentiate=True)
     tidy = tidy.assign(term=[term_label(t) for t in tidy["term"]])
     return model_table(tidy, "HR"), (
         "Hazard ratios of re-entry (Cox model, Efron ties, standard errors robust to "
-        "clustering by child), each adjusted for the others. Associations, not effects; "
+        "clustering by child), each adjusted for the others; against age 5-9 and a planned "
+        "return where present. Associations, not effects; "
         "not for decisions about an individual child."
     )
 
