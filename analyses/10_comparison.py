@@ -87,9 +87,9 @@ def _funnel(ctx: Context, method: Method, h: int) -> dict[str, float]:
     lo = float(min(table["precision"].min(), 1.0)) * 0.8
     hi = float(table["precision"].max()) * 1.2
     curves = [
-        ("exact limits", funnel_curve((lo, hi))),
-        ("adjusted, NHS (winsorised)", funnel_curve((lo, hi), adjustment=ADJ, od=od)),
-        ("adjusted, DerSimonian-Laird", funnel_curve((lo, hi), adjustment=ADJ, od=od_dl)),
+        ("exact", funnel_curve((lo, hi))),
+        ("NHS-adjusted", funnel_curve((lo, hi), adjustment=ADJ, od=od)),
+        ("DL-adjusted", funnel_curve((lo, hi), adjustment=ADJ, od=od_dl)),
     ]
     fig = funnel_figure(
         pts,
@@ -106,7 +106,8 @@ def _funnel(ctx: Context, method: Method, h: int) -> dict[str, float]:
         fig,
         alt=f"Funnel plot: each local authority's ratio of observed to expected {what} "
         "against its expected number, with 95% (dashed) and 99.8% (solid) control limits, "
-        "exact (grey) and adjusted for over-dispersion two ways (colours), around a line at 1.",
+        "exact (grey) and adjusted for over-dispersion: NHS convention (winsorised z-scores) "
+        "and DerSimonian-Laird (DL, unwinsorised), around a line at 1.",
         title=f"Funnel plot of observed/expected {what}",
         function="reunistat.models.comparison.funnel_table",
         counted=True,
@@ -138,9 +139,9 @@ def _proportions(ctx: Context, st_table: pd.DataFrame, h: int) -> None:
     pts = table.loc[shown[shown].index.intersection(table.index.astype(str))]
     rng = (max(1.0, float(table["precision"].min()) * 0.8), float(table["precision"].max()) * 1.2)
     curves = [
-        ("exact limits", funnel_curve(rng, kind="proportion", target=target)),
+        ("exact", funnel_curve(rng, kind="proportion", target=target)),
         (
-            "over-dispersion adjusted",
+            "adjusted",
             funnel_curve(rng, kind="proportion", target=target, adjustment=ADJ, od=od),
         ),
     ]

@@ -201,7 +201,7 @@ def funnel_figure(
                     color=col,
                     lw=1,
                     ls=ls,
-                    label=f"{label}, {tag}%",
+                    label=f"{label} {tag}%",
                 )
         ax.axhline(target, color="#3D3D3D", lw=0.8)
         ax.scatter(
