@@ -18,6 +18,7 @@ an individual child.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,7 +63,8 @@ def conditional_sd(result: ModelResult) -> pd.Series:
     """
     if result.model != "logistic_multilevel":
         raise InputError(f"conditional_sd needs a multilevel fit, got a {result.model!r} model")
-    group = str(result.provenance.options["group"])
+    opts = result.provenance.options
+    group = str(opts.get("group", opts.get("cluster")))
     frame: pd.DataFrame = result.extras["data"]
     u: pd.Series = result.extras["random_effects"]
     x = np.asarray(result.extras["model_spec"].get_model_matrix(frame), dtype=float)
@@ -113,13 +115,16 @@ def shrunken_effects(
         raise InputError(f"conf_level must lie between 0 and 1, got {conf_level}")
     rhs = covariates.split("~", 1)[1] if "~" in covariates else covariates
     pf = potential_followup_col if potential_followup_col in data.columns else None
+    # the grouping keyword is ``cluster=`` in the unified vocabulary (``group=`` before)
+    params = inspect.signature(multilevel).parameters
+    by = {"cluster" if "cluster" in params else "group": group}
     res = multilevel(
         f"~ {rhs.strip()}",
         data,
-        group=group,
         horizon_days=horizon_days,
         n_agq=n_agq,
         potential_followup_col=pf,
+        **by,  # type: ignore[arg-type]
     )
     u: pd.Series = res.extras["random_effects"]
     sd = conditional_sd(res)
