@@ -253,7 +253,7 @@ def _model(sp: pd.DataFrame, rules: DisclosureRules) -> tuple[pd.DataFrame | Non
         for t in terms
     ]
     try:
-        res = cox("reentered ~ " + " + ".join(rhs), sp, "days_followed", cluster="CHILD")
+        res = cox("~ " + " + ".join(rhs), sp, "days_followed", "reentered", cluster="CHILD")
     except (ReunistatError, ValueError) as e:
         return None, f"Not fitted: {e}"
     tidy = res.tidy(exponentiate=True)

@@ -236,7 +236,7 @@ def _cox_standardised(
     from reunistat.models.survival import cox
 
     used = data.loc[data[group].notna()].reset_index(drop=True)
-    res = cox(f"{event_col} ~ {rhs}", used, duration_col, ties=ties, concordance=False)  # type: ignore[arg-type]
+    res = cox(f"~ {rhs}", used, duration_col, event_col, ties=ties, concordance=False)  # type: ignore[arg-type]
     mm = model_matrix(rhs, used, na_action="drop")
     x = np.asarray(mm[list(res.params.index)], dtype=float)
     rows = used.loc[mm.index]
