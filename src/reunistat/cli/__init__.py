@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from reunistat.cli import cohort_cmd, evaluate_cmd, reproduce_cmd, synth_cmd
+from reunistat.cli import cohort_cmd, evaluate_cmd, la_report_cmd, reproduce_cmd, synth_cmd
 
 app = typer.Typer(
     name="reunistat",
@@ -26,6 +26,7 @@ synth_cmd.register(app)
 cohort_cmd.register(app)
 reproduce_cmd.register(app)
 evaluate_cmd.register(app)
+la_report_cmd.register(app)
 
 
 @app.command()

@@ -1,0 +1,78 @@
+"""``reunistat la-report``: a report an authority runs on its own 903 returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def la_report(
+    directory: Annotated[
+        Path,
+        typer.Argument(help="Folder of the authority's 903 returns (annual CSV, XLSX or XML)"),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the report into")] = Path(
+        "la_report"
+    ),
+    title: Annotated[str | None, typer.Option(help="Title of the report")] = None,
+    la: Annotated[str | None, typer.Option(help="LA code when the returns hold none")] = None,
+    benchmarks: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV of national figures (horizon_days, national_reentry, source); "
+            "default: the published figures that ship with reunistat"
+        ),
+    ] = None,
+    threshold: Annotated[int, typer.Option(help="Disclosure threshold: smallest count shown")] = 10,
+    no_disclosure: Annotated[
+        bool,
+        typer.Option(
+            "--no-disclosure",
+            help="Show exact small numbers (for use inside the authority only; never share)",
+        ),
+    ] = False,
+    data_end: Annotated[str | None, typer.Option(help="Data end date (YYYY-MM-DD)")] = None,
+) -> None:
+    """Write an HTML report and workbook of returns home and re-entry from one authority's returns.
+
+    Re-entry at 3, 12 and 24 months by year of return and by the published risk
+    factors, curves with the numbers at risk, an adjusted model where numbers
+    allow, and national figures for comparison. Disclosure control is on unless
+    --no-disclosure is given.
+    """
+    from reunistat.cohort import CohortConfig, build_cohort
+    from reunistat.report.disclosure import DisclosureRules
+    from reunistat.report.la_report import build_la_report, read_benchmarks, write_la_report
+    from reunistat.tables import read_extract
+
+    if not directory.is_dir():
+        from reunistat.errors import InputError
+
+        raise InputError(f"{directory} is not a folder: give the folder holding the 903 returns")
+    rules = DisclosureRules(apply=not no_disclosure, threshold=threshold)
+    mapping: dict[str, object] = {"validation": "lenient"}
+    if la is not None:
+        mapping["la"] = la
+    if data_end is not None:
+        mapping["data_end"] = data_end
+    cohort = build_cohort(read_extract(directory), CohortConfig.from_mapping(mapping))
+    bench = read_benchmarks(benchmarks) if benchmarks is not None else None
+    spells = cohort.spells
+    las = sorted(spells["LA"].dropna().astype(str).unique()) if "LA" in spells else []
+    name = title or (
+        f"Re-entry to care after a return home: {', '.join(las)}"
+        if las
+        else "Re-entry to care after a return home"
+    )
+    report = build_la_report(
+        spells, rules, title=name, benchmarks=bench, source=f"903 returns in {directory.name}"
+    )
+    paths = write_la_report(report, out)
+    typer.echo(f"{len(spells):,} returns home; report written to " + ", ".join(map(str, paths)))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``la-report`` to ``app``."""
+    app.command(name="la-report")(la_report)
