@@ -169,7 +169,10 @@ def _carried_over(
     la_years = set(zip(la, read[YEAR_COL].astype("float64"), strict=True))
     k_la = kept["LA"].astype(str) if "LA" in kept.columns else pd.Series("", index=kept.index)
     year = kept[YEAR_COL].astype("float64")
-    open_end = kept["DEC"].isna() | (kept["DEC"] > _year_end(kept[YEAR_COL]))
+    # open: DEC blank. A DEC after the return's 31 March is a date fault (DfE 354/385,
+    # the cohort's after_data_end), not an episode left open: it must not be taken
+    # for a stale copy and dropped, which would hide the fault
+    open_end = kept["DEC"].isna()
     has_next = pd.Series(
         [(a, y + 1) in la_years for a, y in zip(k_la, year, strict=True)], index=kept.index
     )
