@@ -111,6 +111,11 @@ def declare_flow(reg: ReleaseTables, flow: pd.DataFrame) -> dict[str, str]:
         {c: pd.to_numeric(f[c], errors="coerce").astype(float).to_numpy() for c in cols},
         index=keys,
     )
+    # The flow's notes (children with a truncated history and the rest, ...) split a
+    # row above them: not published as counts, so no hidden note can be recovered by
+    # subtraction and no total has to be hidden to protect one (the spells table and
+    # the cohort's own flow keep them for analysis)
+    counts.loc[(f["stage"] == "note").to_numpy(), :] = np.nan
     reg.add_table("cohort_flow", counts)
     last_base: str | None = None
     since: list[str] = []
@@ -122,7 +127,6 @@ def declare_flow(reg: ReleaseTables, flow: pd.DataFrame) -> dict[str, str]:
             last_base, since = key, []
         elif stage == "exclude":
             since.append(key)
-    _declare_note_pairs(reg, counts, f, keys)
     out = {"base": last_base or keys[-1]}
     outcomes = [k for k, s in zip(keys, f["stage"], strict=True) if s == "outcome"]
     if outcomes and last_base is not None:
@@ -131,32 +135,6 @@ def declare_flow(reg: ReleaseTables, flow: pd.DataFrame) -> dict[str, str]:
         if reason == "reentry" and k in outcomes:
             out["reentry"] = k
     return out
-
-
-def _declare_note_pairs(
-    reg: ReleaseTables, counts: pd.DataFrame, f: pd.DataFrame, keys: list[str]
-) -> None:
-    """Declare that each pair of flow notes splits the ``remaining`` row above it.
-
-    E.g. children whose history is truncated + those whose history is complete: a sum
-    the audit must know, or a hidden note would come back as the row above less its pair.
-    """
-    from reunistat.cohort.flow import NOTE_PAIRS
-
-    stage, reason = f["stage"].tolist(), f["reason"].tolist()
-    for a, b in NOTE_PAIRS:
-        ia = [
-            i for i, (s, r) in enumerate(zip(stage, reason, strict=True)) if s == "note" and r == a
-        ]
-        ib = [
-            i for i, (s, r) in enumerate(zip(stage, reason, strict=True)) if s == "note" and r == b
-        ]
-        if len(ia) != 1 or len(ib) != 1:
-            continue
-        above = [i for i in range(min(ia[0], ib[0])) if stage[i] in ("start", "remaining")]
-        if above:
-            for c in counts.columns:
-                _flow_sum(reg, counts, c, keys[above[-1]], [keys[ia[0]], keys[ib[0]]])
 
 
 def _flow_sum(

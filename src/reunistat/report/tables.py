@@ -235,6 +235,7 @@ def flow_table(
     f = flow.reset_index(drop=True).copy()
     f.insert(0, "key", [f"step{i + 1:02d}" for i in range(len(f))])
     counts = f.set_index("key")[counts_cols].astype("Float64").astype(float)
+    counts.loc[(f["stage"] == "note").to_numpy(), :] = np.nan  # notes: not published as counts
     lines: list[list[Cell]] = []
     last_base: str | None = None
     since: list[str] = []
