@@ -38,7 +38,16 @@ SOURCE_DATE_EPOCH = "1704067200"
 _COMMON = ["--from", "markdown", "--resource-path", "."]
 #: pandoc options per output format: self-contained HTML, and DOCX.
 PANDOC_ARGS = {
-    "html": [*_COMMON, "--standalone", "--embed-resources", "--to", "html5"],
+    # wide enough for the flow table and Table 1 (pandoc's default page is 36em)
+    "html": [
+        *_COMMON,
+        "--standalone",
+        "--embed-resources",
+        "--to",
+        "html5",
+        "--variable",
+        "maxwidth=72em",
+    ],
     "docx": [*_COMMON, "--to", "docx"],
 }
 
