@@ -104,6 +104,15 @@ _RULES: Final = (
         "dates",
     ),
     _r(
+        "after_data_end",
+        "episodes",
+        "*",
+        "a DECOM or DEC is after the data end (31 March of the latest collection year read)",
+        "episodes, checked by the cohort derivation against the data end it found; such a "
+        "date never moves the data end",
+        "dates",
+    ),
+    _r(
         "354",
         "episodes",
         "DECOM",
