@@ -167,3 +167,22 @@ def test_adjusted_model_where_numbers_allow() -> None:
     few = build_la_report(spells.iloc[:60], DisclosureRules())
     note = next(df for name, _, df, _ in few.tables if name == "model")
     assert "Not fitted" in str(note.iloc[0, 0])
+
+
+def test_sector_return_shows_no_rate_of_a_hidden_group_and_no_zero(tmp_path: Path):
+    """On the sector's return (no re-entry in one year), a group whose size is hidden shows
+    no rate ("0.0% of c" would reveal that none of it re-entered), and no 0.0% is shown."""
+    src = tmp_path / "q"
+    src.mkdir()
+    for f in (SECTOR / "qlacv").glob("*.csv"):
+        (src / f.name).write_bytes(f.read_bytes())
+    out = tmp_path / "report"
+    r = runner.invoke(app, ["la-report", str(src), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    html = (out / "la_report.html").read_text("utf-8")
+    assert "<td>0.0%</td>" not in html
+    rows = re.findall(r"<tr>(.*?)</tr>", html, flags=re.S)
+    for row in rows:
+        cells = re.findall(r"<td>([^<]*)</td>", row)
+        if len(cells) == 6 and cells[2].strip() == "c":  # characteristic, group, returns, rates
+            assert all(c.strip() == "c" for c in cells[3:]), cells

@@ -51,7 +51,9 @@ def la_report(
         from reunistat.errors import InputError
 
         raise InputError(f"{directory} is not a folder: give the folder holding the 903 returns")
-    rules = DisclosureRules(apply=not no_disclosure, threshold=threshold)
+    # an authority's own returns are real data: zeros are disclosive, as ONS SRS / ACRO
+    # practice treats them (a 0 reveals the outcome of a whole group)
+    rules = DisclosureRules(apply=not no_disclosure, threshold=threshold, zeros_disclosive=True)
     mapping: dict[str, object] = {"validation": "lenient"}
     if la is not None:
         mapping["la"] = la

@@ -190,7 +190,8 @@ def _safe_horizons(
         if v not in (SUPPRESSED, "z"):
             rg = raw[(raw["group"].astype(str) == g) & (raw["time"] <= h)]
             exact = float(rg[est].iloc[-1]) if len(rg) else 0.0
-            v = SUPPRESSED if float(v) == 0.0 and exact > 0 else _pct(v)
+            zero_hidden = rules.apply and rules.zeros_disclosive  # 0%: none of them re-entered
+            v = SUPPRESSED if float(v) == 0.0 and (exact > 0 or zero_hidden) else _pct(v)
         out.setdefault(g, {})[f"re-entered by {_horizon_label(h)}"] = str(v)
     cols = [f"re-entered by {_horizon_label(int(h))}" for h in horizons]
     return pd.DataFrame.from_dict(out, orient="index").reindex(columns=cols)
@@ -224,6 +225,10 @@ def _by(
     order = [*rates.index, *[g for g in shown.index if g not in rates.index]]
     out = rates.reindex(order).join(shown, how="left")
     out = out[["returns home", *rates.columns]].fillna(SUPPRESSED)
+    rate_cols = list(rates.columns)
+    # a rate of a group whose size is hidden reveals that group's outcome ("0.0% of c")
+    hidden = out["returns home"].astype(str) == SUPPRESSED
+    out.loc[hidden, rate_cols] = SUPPRESSED
     out.index.name = "group"
     return out.reset_index()
 
