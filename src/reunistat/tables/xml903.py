@@ -17,26 +17,13 @@ from typing import Final
 
 import pandas as pd
 
+from reunistat.codes import EPISODE_COLUMNS, HEADER_COLUMNS
 from reunistat.errors import ReadError
 
 #: Columns of each table, as DfE's CSV files have them.
 COLUMNS: Final[dict[str, tuple[str, ...]]] = {
-    "header": ("CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB"),
-    "episodes": (
-        "CHILD",
-        "DECOM",
-        "RNE",
-        "LS",
-        "CIN",
-        "PLACE",
-        "PLACE_PROVIDER",
-        "DEC",
-        "REC",
-        "REASON_PLACE_CHANGE",
-        "HOME_POST",
-        "PL_POST",
-        "URN",
-    ),
+    "header": HEADER_COLUMNS,
+    "episodes": EPISODE_COLUMNS,
     "reviews": ("CHILD", "DOB", "REVIEW", "REVIEW_CODE"),
     "uasc": ("CHILD", "SEX", "DOB", "DUC"),
     "oc2": (

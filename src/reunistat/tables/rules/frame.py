@@ -33,33 +33,20 @@ def problems(
     reported is the row's value in ``column``; ``detail`` defaults to the rule's
     message.
     """
+    from reunistat.tables.problems import problems_frame
+
     m = np.asarray(mask, dtype=bool)
     r = RULES.get(rule)
-    table = table or (r.table if r else "?")
-    column = column or (r.columns[0] if r else "?")
-    sub = df.loc[m] if len(m) == len(df) else df.iloc[:0]
-    n = len(sub)
-
-    def col(name: str) -> pd.Series:
-        if name in sub.columns:
-            return sub[name].reset_index(drop=True).astype(object)
-        return pd.Series([None] * n, dtype=object)
-
-    child_col = "CHILD" if "CHILD" in sub.columns else "LAchildID"
-    out = pd.DataFrame(
-        {
-            "table": table,
-            "column": column,
-            "LA": col("LA"),
-            "CHILD": col(child_col),
-            "DECOM": col("DECOM"),
-            "rule": rule,
-            "value": col(column),
-            "detail": detail if detail is not None else (r.message if r else ""),
-        },
-        index=range(n),
+    if len(m) != len(df):
+        df, m = df.iloc[:0], m[:0]
+    return problems_frame(
+        df,
+        m,
+        table or (r.table if r else "?"),
+        column or (r.columns[0] if r else "?"),
+        rule,
+        detail=detail if detail is not None else (r.message if r else ""),
     )
-    return out[list(PROBLEM_COLUMNS)]
 
 
 def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
