@@ -271,3 +271,47 @@ def age_band(age_years: float) -> str:
         if age_years >= lower:
             label = name
     return label
+
+
+#: Columns of each table of the 903 return, as DfE's CSV files have them (the reader
+#: of the XML return and the generator's extra tables both use them).
+RETURN_TABLE_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "header": HEADER_COLUMNS,
+    "episodes": EPISODE_COLUMNS,
+    "reviews": ("CHILD", "DOB", "REVIEW", "REVIEW_CODE"),
+    "uasc": ("CHILD", "SEX", "DOB", "DUC"),
+    "oc2": (
+        "CHILD",
+        "DOB",
+        "SDQ_SCORE",
+        "SDQ_REASON",
+        "CONVICTED",
+        "HEALTH_CHECK",
+        "IMMUNISATIONS",
+        "TEETH_CHECK",
+        "HEALTH_ASSESSMENT",
+        "SUBSTANCE_MISUSE",
+        "INTERVENTION_RECEIVED",
+        "INTERVENTION_OFFERED",
+    ),
+    "oc3": ("CHILD", "DOB", "IN_TOUCH", "ACTIV", "ACCOM"),
+    "ad1": (
+        "CHILD",
+        "DOB",
+        "DATE_INT",
+        "DATE_MATCH",
+        "FOSTER_CARE",
+        "NB_ADOPTR",
+        "SEX_ADOPTR",
+        "LS_ADOPTR",
+    ),
+    "placed_for_adoption": (
+        "CHILD",
+        "DOB",
+        "DATE_PLACED",
+        "DATE_PLACED_CEASED",
+        "REASON_PLACED_CEASED",
+    ),
+    "previous_permanence": ("CHILD", "DOB", "PREV_PERM", "LA_PERM", "DATE_PERM"),
+    "missing": ("CHILD", "DOB", "MISSING", "MIS_START", "MIS_END"),
+}

@@ -14,48 +14,12 @@ import numpy as np
 import pandas as pd
 
 from reunistat import codes
+from reunistat.codes.lists import RETURN_TABLE_COLUMNS
 from reunistat.synthetic._draw import blank_where, choice, to_datetime
 from reunistat.synthetic.annual import SEX_MFU, SEX_MFU_FROM, as_days, year_bounds
 
 #: Column order of each extra table, as DfE names them (our national extract adds LA).
-COLUMNS = {
-    "uasc": ["CHILD", "SEX", "DOB", "DUC"],
-    "missing": ["CHILD", "DOB", "MISSING", "MIS_START", "MIS_END"],
-    "previous_permanence": ["CHILD", "DOB", "PREV_PERM", "LA_PERM", "DATE_PERM"],
-    "oc3": ["CHILD", "DOB", "IN_TOUCH", "ACTIV", "ACCOM"],
-    "reviews": ["CHILD", "DOB", "REVIEW", "REVIEW_CODE"],
-    "oc2": [
-        "CHILD",
-        "DOB",
-        "SDQ_SCORE",
-        "SDQ_REASON",
-        "CONVICTED",
-        "HEALTH_CHECK",
-        "IMMUNISATIONS",
-        "TEETH_CHECK",
-        "HEALTH_ASSESSMENT",
-        "SUBSTANCE_MISUSE",
-        "INTERVENTION_RECEIVED",
-        "INTERVENTION_OFFERED",
-    ],
-    "ad1": [
-        "CHILD",
-        "DOB",
-        "DATE_INT",
-        "DATE_MATCH",
-        "FOSTER_CARE",
-        "NB_ADOPTR",
-        "SEX_ADOPTR",
-        "LS_ADOPTR",
-    ],
-    "placed_for_adoption": [
-        "CHILD",
-        "DOB",
-        "DATE_PLACED",
-        "DATE_PLACED_CEASED",
-        "REASON_PLACED_CEASED",
-    ],
-}
+COLUMNS = {k: list(v) for k, v in RETURN_TABLE_COLUMNS.items() if k not in ("header", "episodes")}
 EXTRA_TABLES = tuple(COLUMNS)
 IN_TOUCH = {"YES": 0.80, "NO": 0.07, "REFU": 0.04, "NREQ": 0.05, "RHOM": 0.04}
 ACTIV = {"F1": 0.25, "P1": 0.10, "F2": 0.15, "P2": 0.05, "G4": 0.15, "G5": 0.10, "G6": 0.20}

@@ -17,50 +17,11 @@ from typing import Final
 
 import pandas as pd
 
-from reunistat.codes import EPISODE_COLUMNS, HEADER_COLUMNS
+from reunistat.codes.lists import RETURN_TABLE_COLUMNS
 from reunistat.errors import ReadError
 
 #: Columns of each table, as DfE's CSV files have them.
-COLUMNS: Final[dict[str, tuple[str, ...]]] = {
-    "header": HEADER_COLUMNS,
-    "episodes": EPISODE_COLUMNS,
-    "reviews": ("CHILD", "DOB", "REVIEW", "REVIEW_CODE"),
-    "uasc": ("CHILD", "SEX", "DOB", "DUC"),
-    "oc2": (
-        "CHILD",
-        "DOB",
-        "SDQ_SCORE",
-        "SDQ_REASON",
-        "CONVICTED",
-        "HEALTH_CHECK",
-        "IMMUNISATIONS",
-        "TEETH_CHECK",
-        "HEALTH_ASSESSMENT",
-        "SUBSTANCE_MISUSE",
-        "INTERVENTION_RECEIVED",
-        "INTERVENTION_OFFERED",
-    ),
-    "oc3": ("CHILD", "DOB", "IN_TOUCH", "ACTIV", "ACCOM"),
-    "ad1": (
-        "CHILD",
-        "DOB",
-        "DATE_INT",
-        "DATE_MATCH",
-        "FOSTER_CARE",
-        "NB_ADOPTR",
-        "SEX_ADOPTR",
-        "LS_ADOPTR",
-    ),
-    "placed_for_adoption": (
-        "CHILD",
-        "DOB",
-        "DATE_PLACED",
-        "DATE_PLACED_CEASED",
-        "REASON_PLACED_CEASED",
-    ),
-    "previous_permanence": ("CHILD", "DOB", "PREV_PERM", "LA_PERM", "DATE_PERM"),
-    "missing": ("CHILD", "DOB", "MISSING", "MIS_START", "MIS_END"),
-}
+COLUMNS: Final[dict[str, tuple[str, ...]]] = RETURN_TABLE_COLUMNS
 #: Nested groups of the HEADER element and the table each row goes to.
 _GROUPS: Final = {
     "AREVIEW": "reviews",
