@@ -60,6 +60,25 @@ def relabel_groups(curve: pd.DataFrame, group_col: str = "group") -> pd.DataFram
     )
 
 
+def _cut(
+    curve: pd.DataFrame,
+    rules: DisclosureRules,
+    estimate: str,
+    conf: tuple[str, str],
+    event_cols: Sequence[str],
+    drop_cols: Sequence[str],
+) -> pd.DataFrame:
+    """The curve cut by the disclosure rules, with only the columns it publishes."""
+    keep_cols = ["group", "time", "n_risk", *event_cols, estimate, *conf]
+    drop = [c for c in curve.columns if c not in keep_cols or c in drop_cols]
+    return cut_curve(
+        curve.drop(columns=[c for c in drop if c not in event_cols]),
+        rules,
+        event_cols=event_cols,
+        start={estimate: 0.0, conf[0]: 0.0, conf[1]: 0.0},
+    )
+
+
 def publish_curve(
     curve: pd.DataFrame,
     rules: DisclosureRules,
@@ -122,15 +141,7 @@ def publish_curve(
             drop_cols=drop_cols,
         )
     curve = relabel_groups(curve)
-    start = {estimate: 0.0, conf[0]: 0.0, conf[1]: 0.0}
-    keep_cols = ["group", "time", "n_risk", *event_cols, estimate, *conf]
-    drop = [c for c in curve.columns if c not in keep_cols or c in drop_cols]
-    cut = cut_curve(
-        curve.drop(columns=[c for c in drop if c not in event_cols]),
-        rules,
-        event_cols=event_cols,
-        start=start,
-    )
+    cut = _cut(curve, rules, estimate, conf, event_cols, drop_cols)
     at_risk = at_risk_table(curve, at_risk_days, rules)
     rows = []
     for group, g in cut.groupby("group", sort=False):
@@ -188,15 +199,7 @@ def _publish_in_release(
     curve = relabel_groups(curve)
     if grouping == "overall":
         curve = curve.assign(group="all")
-    start = {estimate: 0.0, conf[0]: 0.0, conf[1]: 0.0}
-    keep_cols = ["group", "time", "n_risk", *event_cols, estimate, *conf]
-    drop = [c for c in curve.columns if c not in keep_cols or c in drop_cols]
-    cut = cut_curve(
-        curve.drop(columns=[c for c in drop if c not in event_cols]),
-        rules,
-        event_cols=event_cols,
-        start=start,
-    )
+    cut = _cut(curve, rules, estimate, conf, event_cols, drop_cols)
     parts = []
     for group, g in cut.groupby("group", sort=False):
         limit = limits.get(str(group))
