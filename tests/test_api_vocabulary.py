@@ -45,6 +45,7 @@ RETURNS = {
     "survival.predict_cumulative_incidence": "pd.DataFrame",
     "survival.pwp": "ModelResult",
     "survival.recurrent_episodes": "pd.DataFrame",
+    "survival.residuals": "pd.Series | pd.DataFrame",
     "survival.split_episodes": "pd.DataFrame",
     "logistic.average_marginal_effects": "pd.DataFrame",
     "logistic.calibration_intercept_slope": "tuple[float, float]",

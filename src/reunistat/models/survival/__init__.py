@@ -21,6 +21,7 @@ from reunistat.models.survival.km import (
     log_rank,
 )
 from reunistat.models.survival.recurrent import andersen_gill, pwp, recurrent_episodes
+from reunistat.models.survival.residuals import residuals
 from reunistat.models.survival.zph import cox_zph, split_episodes
 
 __all__ = [
@@ -40,5 +41,6 @@ __all__ = [
     "predict_cumulative_incidence",
     "pwp",
     "recurrent_episodes",
+    "residuals",
     "split_episodes",
 ]

@@ -22,6 +22,7 @@ from reunistat.models import _options
 from reunistat.models.survival import _coxengine as engine
 from reunistat.models.survival import _data
 from reunistat.models.survival._concordance import concordance_index
+from reunistat.models.survival.coxtests import global_tests
 from reunistat.results import ModelResult, Provenance, data_hash
 
 Ties = Literal["efron", "breslow"]
@@ -44,6 +45,8 @@ class CoxState:
     strata: np.ndarray | None
     strata_labels: list[str]
     ties: str
+    rows: pd.Index = dataclasses.field(default_factory=lambda: pd.RangeIndex(0))
+    cluster: np.ndarray | None = None  # labels of a one-column cluster, for residuals
 
 
 def _check_monotone(x: np.ndarray, columns: list[str], event: np.ndarray) -> None:
@@ -214,10 +217,11 @@ def cox(
         "loglik": fit.loglik,
         "loglik_null": fit.loglik_null,
         "aic": -2 * fit.loglik + 2 * p,
-        "lr_statistic": 2 * (fit.loglik - fit.loglik_null),
         "iterations": float(fit.iterations),
         "n_dropped_missing": float(des.n_dropped_missing),
     }
+    one_cluster = _data.codes(used, cluster, "cluster") if isinstance(cluster, str) else None
+    stats.update(global_tests(prob, fit, ev0, var, None if kind == "model" else kind, one_cluster))
     if concordance or (concordance is None and len(stop) <= 250_000):
         eta = np.empty(len(stop))
         eta[prob.order] = fit.last.eta
@@ -238,6 +242,8 @@ def cox(
         s_codes,
         labels,
         ties,
+        used.index,
+        used[cluster].to_numpy() if isinstance(cluster, str) else None,
     )
     options = {
         "duration_col": duration_col,
@@ -344,7 +350,9 @@ def predict_cumulative_incidence(
     (Efron or Breslow increments as in the fit; variance from the baseline
     hazard plus the coefficients' covariance, robust if the fit is); limits are
     on the log-survival scale (R's default ``conf.type = "log"``). Agreement with R
-    is tested without case weights.
+    is tested with and without case weights (R's hand-calculated values of its
+    tests book5 and book6), and a weighted fit predicts as the fit on rows
+    replicated by their weights.
 
     Parameters
     ----------
@@ -379,14 +387,15 @@ def predict_cumulative_incidence(
     risk = np.exp(xc @ st.fit.beta)
     g, f, ng = prob.death_group, prob.death_frac, prob.n_groups
     inv = prob.death_mw / ev.den
+    # R's survfit.coxph: each Efron term j adds (mean event weight) / den_j^2 to the
+    # variance of the hazard (not (mean weight / den_j)^2: equal only for weights of 1)
     q0 = np.bincount(g, inv / ev.den, ng)
     q1 = np.bincount(g, inv * f / ev.den, ng)
-    vh = np.bincount(g, inv * inv, ng)
     gk = ev.s1 * q0[:, None] - ev.s1d * q1[:, None]
     keep = _stratum_groups(st, stratum)
     t_g = prob.ev_time[keep]
     c_h = np.cumsum(ev.hazard[keep])
-    c_v = np.cumsum(vh[keep])
+    c_v = np.cumsum(q0[keep])
     c_g = np.cumsum(gk[keep], axis=0)
     tt = np.asarray(times, dtype=float)
     idx = np.searchsorted(t_g, tt, "right") - 1

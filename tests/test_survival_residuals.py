@@ -1,0 +1,129 @@
+"""Cox residuals, global tests and weighted predictions against R survival 3.8-11.
+
+Reference values: ``tests/reference/survival/diagnostics.json``, made by
+``diagnostics.R`` beside it (R's book5/book6 weighted data with its hand
+calculations; rossi; synthetic spells with strata, weights and clusters; cgd
+counting-process data with clusters).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reunistat.errors import InputError
+from reunistat.models.survival import cox, predict_cumulative_incidence
+from reunistat.models.survival.residuals import RESIDUAL_TYPES, residuals
+
+REF = Path(__file__).parent / "reference" / "survival"
+BOOK = pd.DataFrame(
+    {
+        "time": [1, 1, 2, 2, 2, 2, 3, 4, 5],
+        "status": [1, 0, 1, 1, 1, 0, 0, 1, 0],
+        "x": [2, 0, 1, 1, 0, 1, 0, 1, 0],
+        "wt": [1.0, 2, 3, 4, 3, 2, 1, 2, 1],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def diag():
+    return json.loads((REF / "diagnostics.json").read_text())
+
+
+def fits():
+    rossi = pd.read_csv(REF / "rossi.csv")
+    sp = pd.read_csv(REF / "synthetic_spells.csv").iloc[:600]
+    cg = pd.read_csv(REF / "cgd.csv")
+    sf = "~ section20 + disability + prior_periods"
+    kw = {"strata": "LA", "weights": "weight", "cluster": "CHILD"}
+    return {
+        "rossi_efron": lambda: cox("~ fin + age + prio", rossi, "week", "arrest"),
+        "rossi_breslow": lambda: cox("~ fin + age + prio", rossi, "week", "arrest", ties="breslow"),
+        "spells_strata_w_cluster": lambda: cox(sf, sp, "days_followed", "reentered", **kw),
+        "spells_strata_w_cluster_breslow": lambda: cox(
+            sf, sp, "days_followed", "reentered", ties="breslow", **kw
+        ),
+        "cgd_cluster": lambda: cox(
+            "~ treat + age + steroids", cg, "tstop", "status", entry_col="tstart", cluster="id"
+        ),
+    }
+
+
+@pytest.mark.parametrize("key", ["book5_breslow", "book6_efron"])
+def test_weighted_prediction_se_matches_r_hand_calculation(diag, key):
+    r = diag[key]
+    res = cox("~ x", BOOK, "time", "status", weights="wt", ties=key.split("_")[1])
+    np.testing.assert_allclose(res.params.iloc[0], r["coef"], rtol=1e-9)
+    for p in r["predictions"]:
+        pr = predict_cumulative_incidence(res, pd.DataFrame({"x": [p["newx"]]}), p["time"])
+        np.testing.assert_allclose(pr["std_error"] ** 2, p["hand_varhaz"], rtol=1e-10)
+        np.testing.assert_allclose(pr["std_error"], p["std_err"], rtol=1e-10)
+        np.testing.assert_allclose(pr["cumulative_hazard"], p["hand_cumhaz"], rtol=1e-10)
+        np.testing.assert_allclose(pr["surv"], p["surv"], rtol=1e-10)
+    for kind in ("martingale", "score", "schoenfeld"):
+        got = residuals(res, kind)
+        got = got if kind == "martingale" else got["x"]
+        np.testing.assert_allclose(got.to_numpy(), r[kind], rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("key", list(fits()))
+def test_residuals_match_r(diag, key):
+    r = diag[key]
+    res = fits()[key]()
+    collapse = True if res.provenance.options["cluster"] else None
+    for kind in RESIDUAL_TYPES:
+        schoen = kind in ("schoenfeld", "scaledsch")
+        got = residuals(res, kind, collapse=None if schoen else collapse)
+        if schoen:
+            np.testing.assert_array_equal(got["time"], r["schoenfeld_time"])
+            got = got[list(res.params.index)]
+        want = np.array(r[kind], dtype=float)
+        g = got.to_numpy().reshape(want.shape)
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(want))  # deviance of a sum: R NaN
+        # rossi's age makes R stop its Newton steps earlier: 1e-6 relative there
+        np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-7 * np.nanmax(np.abs(want)))
+
+
+@pytest.mark.parametrize("key", list(fits()))
+def test_global_tests_match_r(diag, key):
+    r = diag[key]
+    g = fits()[key]().glance().iloc[0]
+    np.testing.assert_allclose(g["score_statistic"], r["score_test"], rtol=1e-7)
+    np.testing.assert_allclose(g["wald_statistic"], r["wald_test"], rtol=1e-6)
+    np.testing.assert_allclose(g["lr_statistic"], 2 * np.diff(r["loglik"])[0], rtol=1e-7)
+    if "rscore" in r:
+        np.testing.assert_allclose(g["robust_score_statistic"], r["rscore"], rtol=1e-9)
+    else:
+        assert "robust_score_statistic" not in g.index
+    assert 0 < g["wald_p_value"] < 1 and g["df"] == len(r["coef"])
+
+
+def test_uncollapsed_score_residuals_on_counting_process_data(diag):
+    res = fits()["cgd_cluster"]()
+    got = residuals(res, "score").to_numpy()
+    np.testing.assert_allclose(got, diag["cgd_cluster"]["uncollapsed_score"], atol=1e-12)
+    # the weighted score residuals sum to the score (zero at the estimate)
+    np.testing.assert_allclose(got.sum(axis=0), 0, atol=1e-7)
+
+
+def test_residual_options_and_errors():
+    res = cox("~ x", BOOK, "time", "status", weights="wt", ties="breslow")
+    m = residuals(res, "martingale")
+    np.testing.assert_allclose(residuals(res, "martingale", weighted=True), m * BOOK["wt"])
+    by = residuals(res, "martingale", collapse=[0, 0, 1, 1, 1, 2, 2, 2, 2])
+    np.testing.assert_allclose(by, [m.iloc[:2].sum(), m.iloc[2:5].sum(), m.iloc[5:].sum()])
+    dfb = residuals(res, "dfbeta")
+    np.testing.assert_allclose(
+        dfb["x"], residuals(res, "score")["x"] * res.cov.iloc[0, 0] * BOOK["wt"]
+    )
+    with pytest.raises(InputError, match="type must be one of"):
+        residuals(res, "pearson")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="one label per row"):
+        residuals(res, "score", collapse=[1, 2])
+    with pytest.raises(InputError, match="cluster"):
+        residuals(res, "score", collapse=True)
+    with pytest.raises(InputError, match="do not collapse"):
+        residuals(res, "schoenfeld", collapse=True)
