@@ -15,6 +15,12 @@ import pytest
 
 from reunistat.errors import InputError
 from reunistat.models.survival import cox, predict_cumulative_incidence
+from reunistat.models.survival.plots import (
+    cox_snell,
+    cox_snell_plot,
+    martingale_form,
+    martingale_plot,
+)
 from reunistat.models.survival.residuals import RESIDUAL_TYPES, residuals
 
 REF = Path(__file__).parent / "reference" / "survival"
@@ -127,3 +133,57 @@ def test_residual_options_and_errors():
         residuals(res, "score", collapse=True)
     with pytest.raises(InputError, match="do not collapse"):
         residuals(res, "schoenfeld", collapse=True)
+
+
+def test_cox_snell_is_the_nelson_aalen_of_the_expected_events():
+    res = cox("~ x", BOOK, "time", "status", ties="breslow")
+    cs = cox_snell(res)
+    r = BOOK["status"] - residuals(res, "martingale")  # the Cox-Snell residuals
+    for _, row in cs.iterrows():
+        at_risk = (r >= row["residual"] - 1e-12).sum()
+        died = ((np.abs(r - row["residual"]) < 1e-12) & (BOOK["status"] == 1)).sum()
+        assert row["n_risk"] == at_risk and row["n_events"] == died
+    np.testing.assert_allclose(cs["cumulative_hazard"], np.cumsum(cs.n_events / cs.n_risk))
+
+
+def test_cox_snell_follows_the_diagonal_when_the_model_is_right():
+    rng = np.random.default_rng(5)
+    n = 4000
+    x = rng.normal(size=n)
+    t = rng.exponential(1 / np.exp(0.7 * x))
+    c = rng.exponential(2.0, size=n)
+    d = pd.DataFrame({"t": np.minimum(t, c), "e": (t <= c).astype(int), "x": x})
+    cs = cox_snell(cox("~ x", d, "t", "e"))
+    mid = cs[cs.residual < np.quantile(cs.residual, 0.9)]
+    slope = np.polyfit(mid.residual, mid.cumulative_hazard, 1)[0]
+    assert abs(slope - 1) < 0.05
+
+
+def test_martingale_form_shows_a_missing_square():
+    rng = np.random.default_rng(6)
+    n = 3000
+    x = rng.uniform(-2, 2, size=n)
+    t = rng.exponential(1 / np.exp(0.8 * x**2))
+    d = pd.DataFrame({"t": np.minimum(t, 1.5), "e": (t <= 1.5).astype(int), "x": x, "z": 1.0})
+    d["z"] = rng.normal(size=n)
+    fit = cox("~ z", d, "t", "e")
+    mf = martingale_form(fit, "x", data=d)
+    mid, edge = mf.smooth[mf.value.abs() < 0.3].mean(), mf.smooth[mf.value.abs() > 1.7].mean()
+    assert edge > mid + 0.5  # a U shape: log hazard quadratic in x
+    lin = martingale_form(fit, "z")
+    assert np.ptp(lin.smooth) < 0.3  # z has no effect left
+    with pytest.raises(InputError, match="pass data="):
+        martingale_form(fit, "x")
+
+
+def test_diagnostic_plots_draw(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res = cox("~ x", BOOK, "time", "status", weights="wt")
+    for fig in (cox_snell_plot(res), martingale_plot(res, "x")):
+        fig.savefig(tmp_path / "p.png")
+        assert (tmp_path / "p.png").stat().st_size > 1000
+        plt.close(fig)

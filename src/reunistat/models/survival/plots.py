@@ -4,6 +4,11 @@ The layout follows the KMunicate recommendations (Morris et al. 2019): step
 curves with confidence bands, and under the time axis, for each group, the
 number still at risk, the cumulative number of events and the cumulative
 number censored at each labelled time.
+
+For a Cox fit: the Cox-Snell check of overall fit (:func:`cox_snell_plot`) and
+martingale residuals against a covariate for its functional form
+(:func:`martingale_plot`), with their data (:func:`cox_snell`,
+:func:`martingale_form`).
 """
 
 from __future__ import annotations
@@ -157,4 +162,133 @@ def plot_cumulative_reentry(
             n_rows += 1
     fig.set_size_inches(8, 4.5 + 0.2 * n_rows)
     fig.subplots_adjust(bottom=(0.9 + 0.2 * n_rows) / (4.5 + 0.2 * n_rows), left=0.2)
+    return fig
+
+
+def cox_snell(result: Any) -> pd.DataFrame:
+    """Cox-Snell residuals of a Cox fit and their Nelson-Aalen cumulative hazard.
+
+    The Cox-Snell residual of a row is its expected number of events,
+    ``event - martingale``. If the model is right they behave as censored
+    draws from a unit exponential, so the Nelson-Aalen cumulative hazard of the
+    residuals (with the rows' event indicators and case weights) lies along the
+    line ``y = x`` (:func:`cox_snell_plot`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``residual, n_risk, n_events, cumulative_hazard``: one row per distinct
+        residual that ends in an event, increasing.
+    """
+    from reunistat.models.survival.residuals import _state, expected_events
+
+    st = _state(result)
+    r = expected_events(st)
+    w = np.ones(len(r)) if st.weights is None else st.weights
+    order = np.argsort(r, kind="stable")
+    r, ev, w = r[order], st.event[order], w[order]
+    uniq, idx = np.unique(r, return_inverse=True)
+    at_risk = np.cumsum(np.bincount(idx, w)[::-1])[::-1]
+    d = np.bincount(idx, w * ev, len(uniq))
+    keep = d > 0
+    return pd.DataFrame(
+        {
+            "residual": uniq[keep],
+            "n_risk": at_risk[keep],
+            "n_events": d[keep],
+            "cumulative_hazard": np.cumsum(d[keep] / at_risk[keep]),
+        }
+    )
+
+
+def martingale_form(
+    result: Any, covariate: str, *, data: pd.DataFrame | None = None, frac: float = 2 / 3
+) -> pd.DataFrame:
+    """Martingale residuals against one covariate with a lowess smooth (functional form).
+
+    Fit the model without the covariate (or with it, to look for what is
+    left), then look at the smooth: a straight line supports a linear term, a
+    bend suggests a transformation or bands (Therneau, Grambsch and Fleming 1990).
+
+    Parameters
+    ----------
+    result : ModelResult
+        A fit from :func:`reunistat.models.survival.cox`.
+    covariate : str
+        A column of the fit's design (``result.params.index``), or of ``data``.
+    data : pandas.DataFrame, optional
+        The data the model was fitted to, for a covariate not in the model.
+    frac : float
+        The lowess span.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``value, residual, smooth`` sorted by ``value``, indexed by the data's rows.
+    """
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    from reunistat.models.survival.residuals import _state, residuals
+
+    st = _state(result)
+    m = residuals(result, "martingale")
+    if covariate in st.columns:
+        j = st.columns.index(covariate)
+        x = np.empty(len(st.stop))
+        x[st.problem.order] = st.problem.x[:, j] + st.problem.means[j]
+    elif data is not None and covariate in data.columns:
+        x = pd.to_numeric(data.loc[m.index, covariate], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(x).any():
+            raise InputError(f"martingale_form: {covariate!r} is missing or not numeric")
+    else:
+        raise InputError(
+            f"martingale_form: {covariate!r} is not one of the fit's {st.columns}; "
+            "for another covariate pass data="
+        )
+    out = pd.DataFrame({"value": x, "residual": m.to_numpy()}, index=m.index)
+    out = out.sort_values("value", kind="stable")
+    out["smooth"] = lowess(out["residual"], out["value"], frac=frac, return_sorted=False)
+    return out
+
+
+def cox_snell_plot(result: Any, *, ax: Any = None) -> Any:
+    """Plot the Nelson-Aalen cumulative hazard of the Cox-Snell residuals against ``y = x``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A figure with the step curve and the reference line.
+    """
+    import matplotlib.pyplot as plt
+
+    cs = cox_snell(result)
+    fig, ax = plt.subplots(figsize=(5, 5)) if ax is None else (ax.figure, ax)
+    ax.step(cs["residual"], cs["cumulative_hazard"], where="post", label="Nelson-Aalen")
+    top = float(max(cs["residual"].max(), cs["cumulative_hazard"].max()))
+    ax.plot([0, top], [0, top], ls="--", color="grey", label="y = x")
+    ax.set_xlabel("Cox-Snell residual")
+    ax.set_ylabel("Cumulative hazard of the residuals")
+    ax.legend(frameon=False)
+    return fig
+
+
+def martingale_plot(
+    result: Any, covariate: str, *, data: pd.DataFrame | None = None, ax: Any = None
+) -> Any:
+    """Plot martingale residuals against a covariate with their lowess smooth.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A scatter of the residuals and the smooth (see :func:`martingale_form`).
+    """
+    import matplotlib.pyplot as plt
+
+    mf = martingale_form(result, covariate, data=data)
+    fig, ax = plt.subplots(figsize=(6, 4.5)) if ax is None else (ax.figure, ax)
+    ax.scatter(mf["value"], mf["residual"], s=6, alpha=0.4)
+    ax.plot(mf["value"], mf["smooth"], color="black")
+    ax.axhline(0, ls="--", color="grey", lw=0.8)
+    ax.set_xlabel(covariate)
+    ax.set_ylabel("Martingale residual")
     return fig
