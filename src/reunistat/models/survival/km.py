@@ -28,16 +28,53 @@ DEFAULT_HORIZONS_DAYS = PUBLISHED_HORIZONS_DAYS
 
 
 def _counts(
-    time: np.ndarray, status: np.ndarray, w: np.ndarray, n_causes: int
+    time: np.ndarray,
+    status: np.ndarray,
+    w: np.ndarray,
+    n_causes: int,
+    entry: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return unique times, weighted at-risk, events per cause (K, C), censored, exit index."""
+    """Return unique times, weighted at-risk, events per cause (K, C), censored, exit index.
+
+    With ``entry`` (delayed entry) a row is at risk at ``t`` when ``entry < t <= time``
+    (R's ``(start, stop]``): rows entering at or after ``t`` are taken out of ``n_risk``.
+    """
     uniq, idx = np.unique(time, return_inverse=True)
     k = uniq.shape[0]
     exits = np.bincount(idx, w, k)
     n_risk = np.cumsum(exits[::-1])[::-1]
+    if entry is not None:
+        late = _entry_index(uniq, entry) + 1  # first time the row is at risk
+        n_risk = n_risk - np.cumsum(np.bincount(late, w, k + 1)[::-1])[::-1][1:]
     ev = np.stack([np.bincount(idx, w * (status == c), k) for c in range(1, n_causes + 1)], 1)
     cens = np.bincount(idx, w * (status == 0), k)
     return uniq, n_risk, ev, cens, idx
+
+
+def _entry_index(uniq: np.ndarray, entry: np.ndarray) -> np.ndarray:
+    """Index of the last distinct time at or before each entry (-1: none)."""
+    return np.searchsorted(uniq, np.asarray(entry, dtype=float), "right").astype(np.int64) - 1
+
+
+def entry_times(data: pd.DataFrame, entry_col: str | None, duration_col: str) -> np.ndarray | None:
+    """Return the entry (delayed-entry, or interval start) times, checked to precede the exits.
+
+    Raises
+    ------
+    InputError
+        If an entry is missing, negative, or not before the row's exit.
+    """
+    if entry_col is None:
+        return None
+    start = _data.durations(data, entry_col)
+    bad = start >= _data.durations(data, duration_col)
+    if bad.any():
+        raise InputError(
+            f"entry column '{entry_col}' must be before '{duration_col}'; "
+            f"{int(bad.sum())} row(s) have start >= stop, first at index "
+            f"{list(data.index[bad][:3])}"
+        )
+    return start
 
 
 @dataclass(frozen=True)
@@ -97,12 +134,8 @@ def km_steps(
     [0.75, 0.75, 0.375, 0.375]
     """
     w = np.ones(len(duration)) if weights is None else np.asarray(weights, dtype=float)
-    uniq, n_risk, ev, _, _ = _counts(np.asarray(duration, float), np.asarray(event), w, 1)
+    uniq, n_risk, ev, _, _ = _counts(np.asarray(duration, float), np.asarray(event), w, 1, entry)
     d = ev[:, 0]
-    if entry is not None:  # rows whose entry is at or after t are not at risk at t
-        k = uniq.shape[0]
-        late = np.searchsorted(uniq, np.asarray(entry, float), "right")
-        n_risk = n_risk - np.cumsum(np.bincount(late, w, k + 1)[::-1])[::-1][1:]
     return KMSteps(uniq, n_risk, d, _product_limit(d, n_risk))
 
 
@@ -119,9 +152,14 @@ def _z(conf_level: float) -> float:
 
 
 def _km_one(
-    time: np.ndarray, event: np.ndarray, w: np.ndarray, z: float, conf_type: ConfType
+    time: np.ndarray,
+    event: np.ndarray,
+    w: np.ndarray,
+    z: float,
+    conf_type: ConfType,
+    entry: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    uniq, n_risk, ev, cens, _ = _counts(time, event, w, 1)
+    uniq, n_risk, ev, cens, _ = _counts(time, event, w, 1, entry)
     d = ev[:, 0]
     surv = _product_limit(d, n_risk)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -193,6 +231,7 @@ def kaplan_meier(
     weights: str | None = None,
     conf_level: float = 0.95,
     conf_type: ConfType = "log-log",
+    entry_col: str | None = None,
 ) -> pd.DataFrame:
     """Kaplan-Meier survival (no re-entry) and cumulative re-entry, overall or by group.
 
@@ -202,6 +241,12 @@ def kaplan_meier(
         One row per spell.
     duration_col, event_col : str
         Days followed and the 0/1 re-entry indicator.
+    entry_col : str, optional
+        Delayed entry (left truncation): the time from which the row is followed,
+        on the same clock as ``duration_col``; the row is at risk over
+        ``(entry, duration]`` (R's ``survfit(Surv(entry, duration, event))``).
+        For spells whose start predates the data, so that only those still home
+        when the data begin are seen.
     by : str or list of str, optional
         Grouping column(s): one curve per group.
     weights : str, optional
@@ -226,11 +271,12 @@ def kaplan_meier(
     z = _z(conf_level)
     t = _data.durations(data, duration_col)
     e = _data.events(data, event_col)
+    start = entry_times(data, entry_col, duration_col)
     w = _data.case_weights(data, weights)
     w = np.ones(len(t)) if w is None else w
     parts = []
     for label, sel in _groups(data, by):
-        part = _km_one(t[sel], e[sel], w[sel], z, conf_type)
+        part = _km_one(t[sel], e[sel], w[sel], z, conf_type, None if start is None else start[sel])
         part.insert(0, "group", label if label is not None else "all")
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)
@@ -241,38 +287,89 @@ def kaplan_meier(
     return out
 
 
+def _exit_entry_sums(
+    vals: np.ndarray, m: np.ndarray, e1: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative sums of ``vals`` over rows exited by each time, and over rows in progress.
+
+    A row is in progress at time index ``j`` when ``e1 <= j < m`` (at risk at ``j``,
+    exit later); ``e1`` is the first time index the row is at risk.
+    """
+    exited = np.cumsum(np.bincount(m, vals, k))
+    entered = np.cumsum(np.bincount(e1, vals, k + 1))[:k]
+    return exited, entered - exited
+
+
 def _aj_one(
-    time: np.ndarray, status: np.ndarray, w: np.ndarray, n_causes: int, z: float
+    time: np.ndarray,
+    status: np.ndarray,
+    w: np.ndarray,
+    n_causes: int,
+    z: float,
+    entry: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    uniq, y, ev, cens, m = _counts(time, status, w, n_causes)
+    """Aalen-Johansen estimates and infinitesimal-jackknife SEs of one group.
+
+    The influence of a row on the cumulative incidence of cause c at time t
+    (hazards dA = d / y, all causes, and dA_c, survival S, incidence F_c):
+    ``sum_{s<=t} S(s-) g(s) - sum_{u<=t} h(u) (F_c(t) - F_c(u))`` with
+    ``g = (dN_c - Y dA_c) / y`` and ``h = (dN - Y dA) / (y (1 - dA))`` over the
+    row's time at risk. After its exit this is ``alpha - F_c(t) lam`` (constants
+    of the row); while at risk it is ``Q(t) + u - F_c(t) v`` with ``u, v`` fixed
+    at its entry, so every sum of squares is a few cumulative sums.
+    """
+    uniq, y, ev, cens, m = _counts(time, status, w, n_causes, entry)
+    k = uniq.shape[0]
+    e1 = np.zeros(len(time), np.int64) if entry is None else _entry_index(uniq, entry) + 1
     d = ev.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        da = d / y
-        dac = ev / y[:, None]
-        surv = np.cumprod(1 - da)
-        s_prev = np.concatenate([[1.0], surv[:-1]])
-        b = np.where(y > d, 1 / (y - d), 0.0)
-        a = np.cumsum(da * b)
-    a_prev = np.concatenate([[0.0], a[:-1]])
+        yy = np.where(y > 0, y, 1.0)
+        da, dac = d / yy, ev / yy[:, None]
+        hb = np.where(y > d, 1 / (y - d), 0.0)  # 1 / (y (1 - dA))
+    surv = np.cumprod(1 - da)
+    s_prev = np.concatenate([[1.0], surv[:-1]])
     cif = np.cumsum(s_prev[:, None] * dac, axis=0)
-    # infinitesimal jackknife: influence of each row on S and on each CIF (see module notes)
     w2 = w * w
-    k = uniq.shape[0]
-    at_risk_w2 = np.cumsum(np.bincount(m, w2, k)[::-1])[::-1]
-    later = np.append(at_risk_w2[1:], 0.0)  # rows still at risk after time k
-    lam = a[m] - np.where(status > 0, b[m], 0.0)
-    var_s = surv**2 * (later * a**2 + np.cumsum(np.bincount(m, w2 * lam**2, k)))
+    died = status > 0
+    hh = np.concatenate([[0.0], np.cumsum(da * hb)])  # H, with H(before any time) = 0
+    lam = -(hh[m + 1] - hh[e1]) + died * hb[m]
+    v = hh[e1]
+    exit_ll, _ = _exit_entry_sums(w2 * lam**2, m, e1, k)
+    _, prog_n = _exit_entry_sums(w2, m, e1, k)
+    _, prog_v = _exit_entry_sums(w2 * v, m, e1, k)
+    _, prog_vv = _exit_entry_sums(w2 * v * v, m, e1, k)
+    h_now = hh[1:]
+    var_s = surv**2 * (exit_ll + h_now**2 * prog_n - 2 * h_now * prog_v + prog_vv)
     cols = {"time": uniq, "n_risk": y, "n_censored": cens, "surv": surv}
-    cols["surv_std_error"] = np.sqrt(var_s)
+    cols["surv_std_error"] = np.sqrt(np.maximum(var_s, 0.0))
     for c in range(n_causes):
-        p_common = np.cumsum(s_prev * (a_prev * dac[:, c] - dac[:, c] / np.where(y > 0, y, 1)))
-        alpha = p_common[m] + s_prev[m] * (status == c + 1) / y[m]
-        beta = alpha - lam * cif[m, c]
-        s_bb = np.cumsum(np.bincount(m, w2 * beta**2, k))
-        s_bl = np.cumsum(np.bincount(m, w2 * beta * lam, k))
-        s_ll = np.cumsum(np.bincount(m, w2 * lam**2, k))
         f = cif[:, c]
-        var = later * p_common**2 + s_bb + 2 * f * s_bl + f**2 * s_ll
+        pp = np.concatenate([[0.0], np.cumsum(s_prev * dac[:, c] / yy)])
+        hf = np.concatenate([[0.0], np.cumsum(da * hb * f)])
+        alpha = (
+            -(pp[m + 1] - pp[e1])
+            + s_prev[m] * (status == c + 1) / yy[m]
+            - (hf[m + 1] - hf[e1])
+            + died * f[m] * hb[m]
+        )
+        u = pp[e1] + hf[e1]
+        q = -pp[1:] + f * h_now - hf[1:]
+        s_aa, _ = _exit_entry_sums(w2 * alpha**2, m, e1, k)
+        s_al, _ = _exit_entry_sums(w2 * alpha * lam, m, e1, k)
+        _, p_u = _exit_entry_sums(w2 * u, m, e1, k)
+        _, p_uu = _exit_entry_sums(w2 * u * u, m, e1, k)
+        _, p_uv = _exit_entry_sums(w2 * u * v, m, e1, k)
+        var = (
+            s_aa
+            - 2 * f * s_al
+            + f**2 * exit_ll
+            + q**2 * prog_n
+            + p_uu
+            + f**2 * prog_vv
+            + 2 * q * p_u
+            - 2 * q * f * prog_v
+            - 2 * f * p_uv
+        )
         se = np.sqrt(np.maximum(var, 0.0))
         with np.errstate(divide="ignore", invalid="ignore"):
             lo = np.where(f > 0, f * np.exp(-z * se / f), np.nan)
@@ -293,6 +390,7 @@ def aalen_johansen(
     by: str | Sequence[str] | None = None,
     weights: str | None = None,
     conf_level: float = 0.95,
+    entry_col: str | None = None,
 ) -> pd.DataFrame:
     """Aalen-Johansen cumulative incidence of each event type with competing events.
 
@@ -311,6 +409,9 @@ def aalen_johansen(
         Case weights.
     conf_level : float
         Confidence level; intervals are on the log scale, as R's ``survfit``.
+    entry_col : str, optional
+        Delayed entry (left truncation): the row is at risk over ``(entry,
+        duration]``, as R's multi-state ``survfit(Surv(entry, duration, event))``.
 
     Returns
     -------
@@ -327,11 +428,14 @@ def aalen_johansen(
         raise InputError(f"event column '{event_col}' must hold codes 0 (censored), 1, 2, ...")
     status = st.astype(np.int64)
     n_causes = max(int(status.max()), 1)
+    start = entry_times(data, entry_col, duration_col)
     w = _data.case_weights(data, weights)
     w = np.ones(len(t)) if w is None else w
     parts = []
     for label, sel in _groups(data, by):
-        part = _aj_one(t[sel], status[sel], w[sel], n_causes, z)
+        part = _aj_one(
+            t[sel], status[sel], w[sel], n_causes, z, None if start is None else start[sel]
+        )
         part.insert(0, "group", label if label is not None else "all")
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
@@ -347,6 +451,7 @@ def horizon_table(
     method: Literal["km", "aalen-johansen"] = "aalen-johansen",
     weights: str | None = None,
     conf_level: float = 0.95,
+    entry_col: str | None = None,
     **deprecated: Any,
 ) -> pd.DataFrame:
     """Cumulative re-entry at chosen horizons, with confidence intervals.
@@ -356,7 +461,8 @@ def horizon_table(
     result is ``1 - KM`` (which overstates re-entry when competing exits matter).
 
     ``horizons_days`` are the horizons (3 months, 1, 2, 5 and 6 years by
-    default; ``horizons=`` is the deprecated spelling).
+    default; ``horizons=`` is the deprecated spelling). ``entry_col`` gives
+    delayed entry, as in :func:`kaplan_meier`.
 
     Returns
     -------
@@ -369,12 +475,24 @@ def horizon_table(
     _data.check_choice("method", method, ("km", "aalen-johansen"))
     if method == "km":
         curve = kaplan_meier(
-            data, duration_col, event_col, by=by, weights=weights, conf_level=conf_level
+            data,
+            duration_col,
+            event_col,
+            by=by,
+            weights=weights,
+            conf_level=conf_level,
+            entry_col=entry_col,
         )
         est, lo, hi = "cumulative_incidence", "conf_low", "conf_high"
     else:
         curve = aalen_johansen(
-            data, duration_col, event_col, by=by, weights=weights, conf_level=conf_level
+            data,
+            duration_col,
+            event_col,
+            by=by,
+            weights=weights,
+            conf_level=conf_level,
+            entry_col=entry_col,
         )
         est, lo, hi = "cumulative_incidence_1", "conf_low_1", "conf_high_1"
     rows = []
@@ -401,71 +519,7 @@ def horizon_table(
     return pd.DataFrame(rows)
 
 
-def log_rank(
-    data: pd.DataFrame,
-    duration_col: str,
-    event_col: str,
-    by: str | None = None,
-    *,
-    strata: str | Sequence[str] | None = None,
-    **deprecated: Any,
-) -> pd.DataFrame:
-    """Log-rank test of equal re-entry hazards across groups (R's ``survdiff``).
+# log_rank lives in logrank.py; importable from here as before
+from reunistat.models.survival.logrank import log_rank  # noqa: E402
 
-    ``by`` is the grouping column compared (as in :func:`kaplan_meier`;
-    ``group=`` is its deprecated spelling); ``strata`` stratifies the test.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per group (``group, observed, expected``) with the test's ``statistic``,
-        ``df`` and ``p_value`` repeated on every row.
-    """
-    group = _options.take_deprecated("log_rank", deprecated, {"group": "by="}).get("group", by)
-    if group is None:
-        raise InputError("log_rank: name the column of the groups compared, by=")
-    t = _data.durations(data, duration_col)
-    e = _data.events(data, event_col).astype(float)
-    _data.check_columns(data, [group], "group")
-    g_codes, g_levels = pd.factorize(data[group], sort=True)
-    if (g_codes < 0).any():
-        raise InputError(f"group column '{group}' has missing values")
-    n_g = len(g_levels)
-    if n_g < 2:
-        raise InputError(f"group column '{group}' has a single level: nothing to compare")
-    s_codes = _data.codes(data, strata, "strata")
-    s_codes = np.zeros(len(t), dtype=np.int64) if s_codes is None else s_codes
-    obs, exp_ = np.zeros(n_g), np.zeros(n_g)
-    var = np.zeros((n_g, n_g))
-    for s in np.unique(s_codes):
-        sel = s_codes == s
-        uniq, idx = np.unique(t[sel], return_inverse=True)
-        k = uniq.shape[0]
-        gs = g_codes[sel]
-        y_g = np.stack(
-            [np.cumsum(np.bincount(idx[gs == j], minlength=k)[::-1])[::-1] for j in range(n_g)], 1
-        ).astype(float)
-        d_g = np.stack([np.bincount(idx[gs == j], e[sel][gs == j], k) for j in range(n_g)], 1)
-        y, d = y_g.sum(1), d_g.sum(1)
-        keep = (d > 0) & (y > 0)
-        y_g, d_g, y, d = y_g[keep], d_g[keep], y[keep], d[keep]
-        frac = y_g / y[:, None]
-        obs += d_g.sum(0)
-        exp_ += (d[:, None] * frac).sum(0)
-        factor = np.where(y > 1, d * (y - d) / np.maximum(y - 1, 1), 0.0)
-        var += np.einsum("k,ki,kj->ij", factor, frac, -frac) + np.diag(
-            (factor[:, None] * frac).sum(0)
-        )
-    diff = (obs - exp_)[:-1]
-    stat = float(diff @ np.linalg.solve(var[:-1, :-1], diff))
-    df = n_g - 1
-    return pd.DataFrame(
-        {
-            "group": [f"{group}={v}" for v in g_levels],
-            "observed": obs,
-            "expected": exp_,
-            "statistic": stat,
-            "df": df,
-            "p_value": float(stats.chi2.sf(stat, df)),
-        }
-    )
+__all__ = ["KMSteps", "aalen_johansen", "horizon_table", "kaplan_meier", "km_steps", "log_rank"]
