@@ -141,3 +141,33 @@ res2$survdiff <- list(
 )
 write_json(res2, file.path(here, "diagnostics_curves.json"), digits = NA, auto_unbox = TRUE,
            pretty = FALSE, matrix = "rowmajor")
+
+# ---- baseline-hazard centring: R >= 3.2-9 (0 for -1/0/1 covariates), means, zero, profile ----
+bh <- function(fit, newdata = NULL) {
+  s <- if (is.null(newdata)) survfit(fit, censor = FALSE) else
+    survfit(fit, newdata = newdata, censor = FALSE)
+  list(time = s$time, cumhaz = un(s$cumhaz)[, 1],
+       strata = if (is.null(s$strata)) NULL else rep(names(s$strata), s$strata))
+}
+centring <- function(f, data, w = rep(1, nrow(data))) {
+  data$w_ <- w
+  fit <- coxph(f, data, weights = w_, model = TRUE)
+  old <- coxph(f, data, weights = w_, nocenter = NULL, model = TRUE)
+  zero <- as.data.frame(as.list(setNames(rep(0, length(coef(fit))), names(coef(fit)))))
+  list(means_r = unname(fit$means), means_old = unname(old$means),
+       r = bh(fit), means = bh(old), zero = basehaz(fit, centered = FALSE)$hazard,
+       zero_time = basehaz(fit, centered = FALSE)$time)
+}
+rossi <- read.csv(file.path(here, "rossi.csv"))
+sp3 <- read.csv(file.path(here, "synthetic_spells.csv"))[1:800, ]
+cg <- read.csv(file.path(here, "cgd.csv"))
+res3 <- list(
+  rossi = centring(Surv(week, arrest) ~ fin + age + prio, rossi),
+  rossi_profile = bh(coxph(Surv(week, arrest) ~ fin + age + prio, rossi),
+                     data.frame(fin = 1, age = 30, prio = 4)),
+  spells_w = centring(Surv(days_followed, reentered) ~ section20 + disability + prior_periods,
+                      sp3, w = sp3$weight),
+  cgd = centring(Surv(tstart, tstop, status) ~ treat + age + steroids, cg)
+)
+write_json(res3, file.path(here, "diagnostics_baseline.json"), digits = NA, auto_unbox = TRUE,
+           pretty = FALSE, matrix = "rowmajor")

@@ -10,7 +10,7 @@ errors, log-likelihood) to about 1e-8 relative on the reference data in
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -310,18 +310,92 @@ def _strata_labels(data: pd.DataFrame, strata: str | Sequence[str]) -> list[str]
     ]
 
 
-def baseline_hazard(result: ModelResult) -> pd.DataFrame:
-    """Return the baseline cumulative hazard at the covariate means, per stratum.
+Centre = Literal["r", "means", "zero"]
+
+
+def _profile_matrix(st: CoxState, profiles: pd.DataFrame) -> np.ndarray:
+    """The design rows of covariate profiles (the formula's columns, factors expanded)."""
+    from formulaic import model_matrix
+
+    if st.model_spec is None:
+        return np.asarray(profiles[st.columns].to_numpy(dtype=float))
+    return np.asarray(model_matrix(st.model_spec, profiles)[st.columns].to_numpy(dtype=float))
+
+
+def reference_profile(
+    result: ModelResult, centre: Centre | Mapping[str, Any] | pd.DataFrame = "r"
+) -> pd.Series:
+    """The covariate values at which :func:`baseline_hazard` reports the hazard.
+
+    ``"r"`` is R survival's choice since 3.2-9 (``coxph(nocenter = c(-1, 0, 1))``):
+    a column whose values are all -1, 0 or 1 (a 0/1 indicator, a factor's
+    dummy) is set to 0, the others to their mean (weighted by the case weights
+    for right-censored data; unweighted for ``(start, stop]`` data, as R's
+    ``agreg.fit``). ``"means"`` is every column at its (weighted) mean, as
+    reunistat before and R before 3.2-9 (``nocenter = NULL``); ``"zero"`` the
+    all-zero profile (R's ``basehaz(fit, centered = FALSE)``); a mapping or
+    one-row DataFrame is a profile of the formula's covariates.
+    """
+    st: CoxState = result.extras["state"]
+    prob = st.problem
+    means = np.asarray(prob.means, dtype=float)
+    if isinstance(centre, str):
+        _data.check_choice("centre", centre, ("r", "means", "zero"))
+        if centre == "means":
+            ref = means
+        elif centre == "zero":
+            ref = np.zeros_like(means)
+        else:
+            x = prob.x + means
+            ones = np.all((np.abs(x - np.round(x)) < 1e-9) & (np.abs(np.round(x)) <= 1), axis=0)
+            avg = means if st.start is None else x.mean(axis=0)
+            ref = np.where(ones, 0.0, avg)
+    else:
+        prof = centre if isinstance(centre, pd.DataFrame) else pd.DataFrame([dict(centre)])
+        if len(prof) != 1:
+            raise InputError(f"centre: give one covariate profile, got {len(prof)} rows")
+        ref = _profile_matrix(st, prof)[0]
+    return pd.Series(ref, index=st.columns, name="reference")
+
+
+def baseline_hazard(
+    result: ModelResult, *, centre: Centre | Mapping[str, Any] | pd.DataFrame = "r"
+) -> pd.DataFrame:
+    """Return the baseline cumulative hazard per stratum at a reference profile.
 
     Increments follow the tie method of the fit (Breslow or Efron), as R's
-    ``survfit.coxph`` does.
+    ``survfit.coxph`` does. The baseline is the hazard of one reference
+    covariate profile (:func:`reference_profile`), chosen by ``centre``:
+
+    - ``"r"`` (default): as R survival 3.2-9 and later (3.8-11 checked):
+      indicators (columns of -1/0/1) at 0, other covariates at their means. R's
+      ``survfit(fit)`` and ``basehaz(fit)`` give this curve.
+    - ``"means"``: every covariate at its mean, as reunistat did before and R
+      before 3.2-9; a 0/1 covariate at, say, 0.4 is a profile nobody has (on
+      Stanford heart data the two differ by 12%).
+    - ``"zero"``: all covariates 0, ``basehaz(fit, centered = FALSE)``.
+    - a mapping or one-row DataFrame of the formula's covariates: that profile.
+
+    Predictions for given profiles (:func:`predict_cumulative_incidence`) do
+    not depend on this choice.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``stratum, time, hazard, cumhaz`` at each event time; the profile used
+        is in ``.attrs["reference_profile"]`` (a dict).
     """
     st: CoxState = result.extras["state"]
     prob, ev = st.problem, st.fit.last
-    out = pd.DataFrame({"stratum": prob.ev_stratum, "time": prob.ev_time, "hazard": ev.hazard})
+    ref = reference_profile(result, centre)
+    scale = float(np.exp((ref.to_numpy() - prob.means) @ st.fit.beta))
+    out = pd.DataFrame(
+        {"stratum": prob.ev_stratum, "time": prob.ev_time, "hazard": ev.hazard * scale}
+    )
     out["cumhaz"] = out.groupby("stratum")["hazard"].cumsum()
     if st.strata_labels:
         out["stratum"] = [st.strata_labels[i] for i in out["stratum"]]
+    out.attrs["reference_profile"] = ref.to_dict()
     return out
 
 
@@ -374,15 +448,11 @@ def predict_cumulative_incidence(
         One row per profile and horizon: ``profile, time, cumulative_hazard,
         std_error, surv, cumulative_incidence, conf_low, conf_high``.
     """
-    from formulaic import model_matrix
     from scipy import stats as sstats
 
     st: CoxState = result.extras["state"]
     prob, ev = st.problem, st.fit.last
-    if st.model_spec is None:
-        x = profiles[st.columns].to_numpy(dtype=float)
-    else:
-        x = model_matrix(st.model_spec, profiles)[st.columns].to_numpy(dtype=float)
+    x = _profile_matrix(st, profiles)
     xc = x - prob.means
     risk = np.exp(xc @ st.fit.beta)
     g, f, ng = prob.death_group, prob.death_frac, prob.n_groups
