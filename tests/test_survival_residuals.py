@@ -187,3 +187,16 @@ def test_diagnostic_plots_draw(tmp_path):
         fig.savefig(tmp_path / "p.png")
         assert (tmp_path / "p.png").stat().st_size > 1000
         plt.close(fig)
+
+
+def test_andersen_gill_residuals_collapse_by_child(diag):
+    from reunistat.models.survival import andersen_gill
+
+    cg = pd.read_csv(REF / "cgd.csv")
+    ag = andersen_gill(
+        "~ treat + age + steroids", cg, "tstop", "status", entry_col="tstart", cluster="id"
+    )
+    got = residuals(ag, "dfbeta", collapse=True)
+    np.testing.assert_allclose(got.to_numpy(), diag["cgd_cluster"]["dfbeta"], atol=1e-12)
+    # R's robust variance is D'D of the dfbeta residuals summed by child
+    np.testing.assert_allclose(got.T @ got, ag.cov.to_numpy(), rtol=1e-10)

@@ -42,11 +42,12 @@ RESIDUAL_TYPES: tuple[str, ...] = (
 
 
 def _state(result: ModelResult) -> CoxState:
-    st = result.extras.get("state") if result.model == "cox" else None
-    if not isinstance(st, CoxState):
-        raise InputError("residuals: pass a fit from reunistat.models.survival.cox()")
-    if st.problem.tail is not None:
-        raise InputError("residuals: not available for Fine-Gray fits")
+    st = result.extras.get("state")
+    if not isinstance(st, CoxState) or st.problem.tail is not None:
+        raise InputError(
+            "residuals: pass a Cox fit (cox, andersen_gill, pwp, cause_specific_cox); "
+            f"not available for {result.model!r}"
+        )
     return st
 
 
@@ -138,7 +139,8 @@ def residuals(
     Parameters
     ----------
     result : ModelResult
-        A fit from :func:`reunistat.models.survival.cox`.
+        A fit from :func:`reunistat.models.survival.cox` (or :func:`andersen_gill`,
+        :func:`pwp`, :func:`cause_specific_cox`, which are Cox fits).
     type : {"martingale", "deviance", "score", "schoenfeld", "scaledsch", "dfbeta", "dfbetas"}
         The kind of residual.
     collapse : True or array-like, optional
