@@ -18,8 +18,8 @@ from reunistat.models.survival.km import (
     horizon_table,
     kaplan_meier,
     km_steps,
-    log_rank,
 )
+from reunistat.models.survival.logrank import log_rank
 from reunistat.models.survival.recurrent import andersen_gill, pwp, recurrent_episodes
 from reunistat.models.survival.residuals import residuals
 from reunistat.models.survival.zph import cox_zph, split_episodes

@@ -21,6 +21,7 @@ from reunistat.errors import InputError
 from reunistat.horizons import PUBLISHED_HORIZONS_DAYS
 from reunistat.models import _options
 from reunistat.models.survival import _data
+from reunistat.models.survival.aalen import aj_curve
 
 ConfType = Literal["log-log", "log", "plain"]
 #: The older name of :data:`reunistat.horizons.PUBLISHED_HORIZONS_DAYS`.
@@ -287,19 +288,6 @@ def kaplan_meier(
     return out
 
 
-def _exit_entry_sums(
-    vals: np.ndarray, m: np.ndarray, e1: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative sums of ``vals`` over rows exited by each time, and over rows in progress.
-
-    A row is in progress at time index ``j`` when ``e1 <= j < m`` (at risk at ``j``,
-    exit later); ``e1`` is the first time index the row is at risk.
-    """
-    exited = np.cumsum(np.bincount(m, vals, k))
-    entered = np.cumsum(np.bincount(e1, vals, k + 1))[:k]
-    return exited, entered - exited
-
-
 def _aj_one(
     time: np.ndarray,
     status: np.ndarray,
@@ -308,78 +296,9 @@ def _aj_one(
     z: float,
     entry: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Aalen-Johansen estimates and infinitesimal-jackknife SEs of one group.
-
-    The influence of a row on the cumulative incidence of cause c at time t
-    (hazards dA = d / y, all causes, and dA_c, survival S, incidence F_c):
-    ``sum_{s<=t} S(s-) g(s) - sum_{u<=t} h(u) (F_c(t) - F_c(u))`` with
-    ``g = (dN_c - Y dA_c) / y`` and ``h = (dN - Y dA) / (y (1 - dA))`` over the
-    row's time at risk. After its exit this is ``alpha - F_c(t) lam`` (constants
-    of the row); while at risk it is ``Q(t) + u - F_c(t) v`` with ``u, v`` fixed
-    at its entry, so every sum of squares is a few cumulative sums.
-    """
     uniq, y, ev, cens, m = _counts(time, status, w, n_causes, entry)
-    k = uniq.shape[0]
     e1 = np.zeros(len(time), np.int64) if entry is None else _entry_index(uniq, entry) + 1
-    d = ev.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        yy = np.where(y > 0, y, 1.0)
-        da, dac = d / yy, ev / yy[:, None]
-        hb = np.where(y > d, 1 / (y - d), 0.0)  # 1 / (y (1 - dA))
-    surv = np.cumprod(1 - da)
-    s_prev = np.concatenate([[1.0], surv[:-1]])
-    cif = np.cumsum(s_prev[:, None] * dac, axis=0)
-    w2 = w * w
-    died = status > 0
-    hh = np.concatenate([[0.0], np.cumsum(da * hb)])  # H, with H(before any time) = 0
-    lam = -(hh[m + 1] - hh[e1]) + died * hb[m]
-    v = hh[e1]
-    exit_ll, _ = _exit_entry_sums(w2 * lam**2, m, e1, k)
-    _, prog_n = _exit_entry_sums(w2, m, e1, k)
-    _, prog_v = _exit_entry_sums(w2 * v, m, e1, k)
-    _, prog_vv = _exit_entry_sums(w2 * v * v, m, e1, k)
-    h_now = hh[1:]
-    var_s = surv**2 * (exit_ll + h_now**2 * prog_n - 2 * h_now * prog_v + prog_vv)
-    cols = {"time": uniq, "n_risk": y, "n_censored": cens, "surv": surv}
-    cols["surv_std_error"] = np.sqrt(np.maximum(var_s, 0.0))
-    for c in range(n_causes):
-        f = cif[:, c]
-        pp = np.concatenate([[0.0], np.cumsum(s_prev * dac[:, c] / yy)])
-        hf = np.concatenate([[0.0], np.cumsum(da * hb * f)])
-        alpha = (
-            -(pp[m + 1] - pp[e1])
-            + s_prev[m] * (status == c + 1) / yy[m]
-            - (hf[m + 1] - hf[e1])
-            + died * f[m] * hb[m]
-        )
-        u = pp[e1] + hf[e1]
-        q = -pp[1:] + f * h_now - hf[1:]
-        s_aa, _ = _exit_entry_sums(w2 * alpha**2, m, e1, k)
-        s_al, _ = _exit_entry_sums(w2 * alpha * lam, m, e1, k)
-        _, p_u = _exit_entry_sums(w2 * u, m, e1, k)
-        _, p_uu = _exit_entry_sums(w2 * u * u, m, e1, k)
-        _, p_uv = _exit_entry_sums(w2 * u * v, m, e1, k)
-        var = (
-            s_aa
-            - 2 * f * s_al
-            + f**2 * exit_ll
-            + q**2 * prog_n
-            + p_uu
-            + f**2 * prog_vv
-            + 2 * q * p_u
-            - 2 * q * f * prog_v
-            - 2 * f * p_uv
-        )
-        se = np.sqrt(np.maximum(var, 0.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lo = np.where(f > 0, f * np.exp(-z * se / f), np.nan)
-            hi = np.where(f > 0, np.minimum(f * np.exp(z * se / f), 1.0), np.nan)
-        cols[f"n_events_{c + 1}"] = ev[:, c]
-        cols[f"cumulative_incidence_{c + 1}"] = f
-        cols[f"std_error_{c + 1}"] = se
-        cols[f"conf_low_{c + 1}"] = lo
-        cols[f"conf_high_{c + 1}"] = hi
-    return pd.DataFrame(cols)
+    return aj_curve(uniq, y, ev, cens, m, e1, status, w, z)
 
 
 def aalen_johansen(
@@ -473,28 +392,18 @@ def horizon_table(
     old = _options.take_deprecated("horizon_table", deprecated, {"horizons": "horizons_days="})
     horizons_days = old.get("horizons", horizons_days)
     _data.check_choice("method", method, ("km", "aalen-johansen"))
-    if method == "km":
-        curve = kaplan_meier(
-            data,
-            duration_col,
-            event_col,
-            by=by,
-            weights=weights,
-            conf_level=conf_level,
-            entry_col=entry_col,
-        )
-        est, lo, hi = "cumulative_incidence", "conf_low", "conf_high"
-    else:
-        curve = aalen_johansen(
-            data,
-            duration_col,
-            event_col,
-            by=by,
-            weights=weights,
-            conf_level=conf_level,
-            entry_col=entry_col,
-        )
-        est, lo, hi = "cumulative_incidence_1", "conf_low_1", "conf_high_1"
+    km = method == "km"
+    curve = (kaplan_meier if km else aalen_johansen)(
+        data,
+        duration_col,
+        event_col,
+        by=by,
+        weights=weights,
+        conf_level=conf_level,
+        entry_col=entry_col,
+    )
+    suffix = "" if km else "_1"
+    est, lo, hi = (f"{c}{suffix}" for c in ("cumulative_incidence", "conf_low", "conf_high"))
     rows = []
     for group, c in curve.groupby("group", sort=False):
         times = c["time"].to_numpy()
@@ -517,9 +426,3 @@ def horizon_table(
                 }
             )
     return pd.DataFrame(rows)
-
-
-# log_rank lives in logrank.py; importable from here as before
-from reunistat.models.survival.logrank import log_rank  # noqa: E402
-
-__all__ = ["KMSteps", "aalen_johansen", "horizon_table", "kaplan_meier", "km_steps", "log_rank"]
