@@ -55,6 +55,16 @@ def fits():
         "cgd_cluster": lambda: cox(
             "~ treat + age + steroids", cg, "tstop", "status", entry_col="tstart", cluster="id"
         ),
+        "cgd_pwp_breslow": lambda: cox(
+            "~ treat + age + steroids",
+            cg,
+            "tstop",
+            "status",
+            entry_col="tstart",
+            cluster="id",
+            strata="enum",
+            ties="breslow",
+        ),
     }
 
 

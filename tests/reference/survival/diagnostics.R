@@ -94,6 +94,8 @@ cg <- read.csv(file.path(here, "cgd.csv"))
 fc <- Surv(tstart, tstop, status) ~ treat + age + steroids
 res$cgd_cluster <- resid_all(coxph(fc, cg, cluster = id), collapse = cg$id)
 res$cgd_cluster$uncollapsed_score <- un(residuals(coxph(fc, cg, cluster = id), "score"))
+res$cgd_pwp_breslow <- resid_all(coxph(update(fc, . ~ . + strata(enum)), cg, cluster = id,
+                                         ties = "breslow"), collapse = cg$id)
 
 write_json(res, file.path(here, "diagnostics.json"), digits = NA, auto_unbox = TRUE,
            pretty = FALSE, matrix = "rowmajor")

@@ -267,6 +267,12 @@ def kaplan_meier(
         re-entry ``1 - surv`` with its standard error and its interval (the
         survival limits flipped), in the package's curve vocabulary
         (:data:`reunistat.results.CURVE_COLUMNS`).
+
+    Notes
+    -----
+    With case weights the standard error is still Greenwood's (weighted
+    counts), as R's ``survfit(..., robust = FALSE)``; R 3.x by default switches
+    to the infinitesimal jackknife when weights are not whole numbers.
     """
     _data.check_choice("conf_type", conf_type, ("log-log", "log", "plain"))
     z = _z(conf_level)

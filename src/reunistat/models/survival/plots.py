@@ -172,7 +172,8 @@ def cox_snell(result: Any) -> pd.DataFrame:
     ``event - martingale``. If the model is right they behave as censored
     draws from a unit exponential, so the Nelson-Aalen cumulative hazard of the
     residuals (with the rows' event indicators and case weights) lies along the
-    line ``y = x`` (:func:`cox_snell_plot`).
+    line ``y = x`` (:func:`cox_snell_plot`). Each row of the fit is one
+    residual (for ``(start, stop]`` data, one interval).
 
     Returns
     -------
