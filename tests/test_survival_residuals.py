@@ -210,3 +210,11 @@ def test_andersen_gill_residuals_collapse_by_child(diag):
     np.testing.assert_allclose(got.to_numpy(), diag["cgd_cluster"]["dfbeta"], atol=1e-12)
     # R's robust variance is D'D of the dfbeta residuals summed by child
     np.testing.assert_allclose(got.T @ got, ag.cov.to_numpy(), rtol=1e-10)
+
+
+def test_robust_score_test_with_a_singular_cluster_matrix_is_nan():
+    # one cluster, two covariates: the matrix of cluster scores at zero has rank one
+    # (R's coxph stops with an error here)
+    d = BOOK.assign(z=[0.5, 1, 3, 2, 1, 0, 2, 1, 4], g=1)
+    g = cox("~ x + z", d, "time", "status", cluster="g").glance().iloc[0]
+    assert np.isnan(g["robust_score_statistic"]) and np.isfinite(g["score_statistic"])

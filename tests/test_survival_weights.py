@@ -61,6 +61,8 @@ SETTINGS = settings(
 def test_weighted_equals_replicated_fit_and_tests(d):
     a, b = _pair(d, cluster="id")
     assume(np.all(np.abs(a.params) < 8))  # near-monotone likelihoods converge loosely
+    # a robust variance of rounding noise (all score residuals 0) makes Wald noise / noise
+    assume(np.all(a.std_errors > 1e-6))
     close(a.params, b.params)
     close(a.std_errors, b.std_errors)  # robust: clusters are the original rows
     ga, gb = a.glance().iloc[0], b.glance().iloc[0]

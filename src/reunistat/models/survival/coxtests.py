@@ -16,6 +16,9 @@ from reunistat.models.survival import _coxengine as engine
 
 
 def _quad(v: np.ndarray, m: np.ndarray) -> float:
+    """``v' m^-1 v``; NaN when ``m`` is singular (a robust score test, too few clusters)."""
+    if np.linalg.matrix_rank(m) < m.shape[0]:
+        return float("nan")
     return float(v @ np.linalg.solve(m, v))
 
 
