@@ -218,3 +218,17 @@ def test_robust_score_test_with_a_singular_cluster_matrix_is_nan():
     d = BOOK.assign(z=[0.5, 1, 3, 2, 1, 0, 2, 1, 4], g=1)
     g = cox("~ x + z", d, "time", "status", cluster="g").glance().iloc[0]
     assert np.isnan(g["robust_score_statistic"]) and np.isfinite(g["score_statistic"])
+
+
+@pytest.mark.parametrize("key", ["rossi_efron", "cgd_pwp_breslow"])
+def test_iteration_history_replays_the_fit(key):
+    from reunistat.models.survival.coxtests import iteration_history
+
+    res = fits()[key]()
+    h = iteration_history(res)
+    assert len(h) == res.fit_stats["iterations"] + 1 and h["iteration"].iloc[0] == 0
+    np.testing.assert_allclose(h.iloc[0][list(res.params.index)], 0)
+    np.testing.assert_allclose(h["loglik"].iloc[0], res.fit_stats["loglik_null"], rtol=1e-12)
+    np.testing.assert_array_equal(h.iloc[-1][list(res.params.index)], res.params)
+    assert h["loglik"].iloc[-1] == res.fit_stats["loglik"]
+    assert (np.diff(h["loglik"]) > -1e-9).all() and h["max_abs_score"].iloc[-1] < 1e-6
