@@ -163,7 +163,11 @@ def cox(
     -------
     ModelResult
         Log hazard ratios with their covariance; ``glance()`` reports
-        ``n_dropped_missing`` (rows dropped for a missing covariate);
+        ``n_dropped_missing`` (rows dropped for a missing covariate), the
+        likelihood-ratio, Wald and score tests (``lr_statistic``,
+        ``wald_statistic``, ``score_statistic``, each with its ``_p_value``, on
+        ``df``; with a robust variance, on up to 250,000 rows, the robust score
+        test ``robust_score_statistic``);
         ``extras["state"]`` keeps what :func:`cox_zph` and
         :func:`predict_cumulative_incidence` need.
     """
@@ -220,8 +224,11 @@ def cox(
         "iterations": float(fit.iterations),
         "n_dropped_missing": float(des.n_dropped_missing),
     }
-    one_cluster = _data.codes(used, cluster, "cluster") if isinstance(cluster, str) else None
-    stats.update(global_tests(prob, fit, ev0, var, None if kind == "model" else kind, one_cluster))
+    # the robust score test costs another pass over the rows: up to 250,000 rows
+    small = len(stop) <= 250_000
+    one_cluster = _data.codes(used, cluster, "cluster") if small and kind == "CR0" else None
+    robust_test = kind if small and kind != "model" else None
+    stats.update(global_tests(prob, fit, ev0, var, robust_test, one_cluster))
     if concordance or (concordance is None and len(stop) <= 250_000):
         eta = np.empty(len(stop))
         eta[prob.order] = fit.last.eta
