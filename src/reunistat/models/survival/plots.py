@@ -248,7 +248,10 @@ def martingale_form(
         )
     out = pd.DataFrame({"value": x, "residual": m.to_numpy()}, index=m.index)
     out = out.sort_values("value", kind="stable")
-    out["smooth"] = lowess(out["residual"], out["value"], frac=frac, return_sorted=False)
+    # a covariate with few distinct values makes lowess's robustness step divide 0 by 0
+    # for tied neighbourhoods; the smooth itself stays finite
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["smooth"] = lowess(out["residual"], out["value"], frac=frac, return_sorted=False)
     return out
 
 
