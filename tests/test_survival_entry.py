@@ -84,6 +84,10 @@ def test_entry_must_precede_exit(spells):
         kaplan_meier(bad, "days_followed", "reentered", entry_col="entry")
     with pytest.raises(InputError, match="must be before"):
         horizon_table(bad, "days_followed", "event_type", entry_col="entry")
+    with pytest.raises(InputError, match="entry column 'entry' is missing, negative"):
+        aalen_johansen(spells.assign(entry=-1.0), "days_followed", "event_type", entry_col="entry")
+    with pytest.raises(InputError, match=r"entry_col: column\(s\) \['nope'\] not in the data"):
+        kaplan_meier(spells, "days_followed", "reentered", entry_col="nope")
 
 
 def test_horizon_table_takes_delayed_entry(spells):

@@ -67,7 +67,14 @@ def entry_times(data: pd.DataFrame, entry_col: str | None, duration_col: str) ->
     """
     if entry_col is None:
         return None
-    start = _data.durations(data, entry_col)
+    _data.check_columns(data, [entry_col], "entry_col")
+    start = pd.to_numeric(data[entry_col], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(start) | (start < 0)
+    if bad.any():
+        raise InputError(
+            f"entry column '{entry_col}' is missing, negative or not a number in "
+            f"{int(bad.sum())} row(s), first at index {list(data.index[bad][:3])}"
+        )
     bad = start >= _data.durations(data, duration_col)
     if bad.any():
         raise InputError(
