@@ -78,13 +78,13 @@ def iteration_history(result: Any) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import pandas as pd
+    >>> from pandas import DataFrame
     >>> from reunistat.models.survival import cox
-    >>> d = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6], "e": [1, 1, 0, 1, 1, 0],
-    ...                   "x": [0, 1, 0, 1, 1, 0]})
-    >>> h = iteration_history(cox("~ x", d, "t", "e"))
-    >>> bool(h["loglik"].is_monotonic_increasing)
-    True
+    >>> spells = DataFrame({"days": [3, 8, 9, 14, 20, 31, 40], "back": [1, 0, 1, 1, 0, 1, 0],
+    ...                     "s20": [1, 1, 0, 1, 0, 0, 0]})
+    >>> path = iteration_history(cox("~ s20", spells, "days", "back"))
+    >>> bool(path["loglik"].is_monotonic_increasing), int(path["iteration"].iloc[0])
+    (True, 0)
     """
     st = result.extras.get("state")
     if st is None or not hasattr(st, "fit") or st.problem.tail is not None:
