@@ -147,9 +147,7 @@ OVERVIEW_ROWS = ("returns home", "children", "re-entered care", "not re-entered 
 CURVES = {"overall": (None, "all returns home"), "return_type": ("return_type", "return type")}
 
 
-def la_release(
-    spells: pd.DataFrame, rules: DisclosureRules, horizons_days: Sequence[int] = HORIZONS_DAYS
-) -> Release:
+def la_release(spells: pd.DataFrame, rules: DisclosureRules) -> Release:
     """Declare every count the report publishes in one registry and suppress them jointly.
 
     The tables share margins, and the registry is told which: the overview's
@@ -170,18 +168,18 @@ def la_release(
         :func:`reunistat.report.release_plan.curve_labels` and ``year``.
     rules : DisclosureRules
         The rules.
-    horizons_days : sequence of int
-        Horizons of the curve tables.
 
     Returns
     -------
     Release
         Tables ``overview`` (column ``n``), ``at_risk:overall`` and
-        ``at_risk:return_type`` (columns: days), and ``at_risk:<column>``
+        ``at_risk:return_type`` (columns: the days of
+        :data:`reunistat.horizons.AT_RISK_DAYS`, the only times whose numbers
+        followed the report shows), and ``at_risk:<column>``
         (column ``0``: the group sizes) per characteristic of :data:`GROUPS`
         and ``year``.
     """
-    from reunistat.report.release_plan import declare_curves, fixed_times
+    from reunistat.report.release_plan import declare_curves
 
     reg = ReleaseTables(rules)
     n, n_re = float(len(spells)), float(spells["reentered"].sum())
@@ -195,7 +193,7 @@ def la_release(
         ("overview", OVERVIEW_ROWS[1], "n"), ("overview", OVERVIEW_ROWS[0], "n"), "children"
     )
     total = ("overview", OVERVIEW_ROWS[0], "n")
-    declare_curves(reg, spells, fixed_times(horizons_days), {}, CURVES, total=total)
+    declare_curves(reg, spells, AT_RISK_DAYS, {}, CURVES, total=total)
     by = {col: (col, label) for col, label in {"year": "year", **GROUPS}.items()}
     by = {c: v for c, v in by.items() if c not in CURVES and spells[c].notna().any()}
     declare_curves(reg, spells, [0], {}, by, total=total)
@@ -289,6 +287,26 @@ def _at_risk(rel: Release) -> pd.DataFrame:
             cells = {_years_label(t): rel.text(table, g, str(t)) for t in AT_RISK_DAYS}
             rows.append({"curve": label, "group": g, **cells})
     return pd.DataFrame(rows)
+
+
+def _flat_to_limit(pub: PublishedCurve, rel: Release, grouping: str = "overall") -> PublishedCurve:
+    """Draw each curve on, flat, to the last time its number followed is published.
+
+    The published curve stops at its last step; between that step and the
+    last at-risk time shown before a hidden one, no step resting on the
+    threshold of re-entries happened, so the curve is known flat there.
+    """
+    from reunistat.report.release_plan import curve_limits
+
+    limits = curve_limits(rel, grouping, AT_RISK_DAYS)
+    ends = []
+    for group, g in pub.curve.groupby("group", sort=False):
+        limit = limits.get("all" if grouping == "overall" else str(group))
+        if limit is not None and np.isfinite(limit) and len(g) and g["time"].max() < limit:
+            ends.append(g.iloc[[-1]].assign(time=limit))
+    if ends:
+        pub.curve = pd.concat([pub.curve, *ends], ignore_index=True)
+    return pub
 
 
 def _years_label(days: int) -> str:
@@ -393,7 +411,7 @@ def build_la_report(
             "E4B or E13): there is nothing to report"
         )
     sp = curve_labels(spells).assign(year=spells["return_year"].astype("Int64").astype("string"))
-    rel = la_release(sp, rules, horizons_days)
+    rel = la_release(sp, rules)
     national = NATIONAL_BENCHMARKS if benchmarks is None else benchmarks
     intro = [
         f"Data: {source}." if source else "",
@@ -449,7 +467,7 @@ def build_la_report(
         )
     )
     overall = kaplan_meier(sp, "days_followed", "reentered")
-    pub = publish_curve(overall, rules, horizons_days, release=rel, grouping="overall")
+    pub = _flat_to_limit(publish_curve(overall, rules, (), release=rel, grouping="overall"), rel)
     xmax = float(min(sp["days_followed"].max(), 2191)) + 90
     if float(pd.to_numeric(pub.curve[pub.estimate]).max()) > 0:
         rep.figures.append(_overall_figure(pub, xmax))
@@ -461,7 +479,9 @@ def build_la_report(
             else "No child re-entered care."
         )
     by_type = kaplan_meier(sp, "days_followed", "reentered", by="return_type")
-    pub_t = publish_curve(by_type, rules, horizons_days, release=rel, grouping="return_type")
+    pub_t = _flat_to_limit(
+        publish_curve(by_type, rules, (), release=rel, grouping="return_type"), rel, "return_type"
+    )
     if len(pub_t.curve) and float(pd.to_numeric(pub_t.curve[pub_t.estimate]).max()) > 0:
         rep.figures.append(
             (
