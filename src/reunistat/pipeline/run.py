@@ -24,6 +24,7 @@ import pandas as pd
 
 from reunistat.errors import ModelError
 from reunistat.pipeline import folder
+from reunistat.pipeline.acro_step import AcroStep, publish_acro, run_acro_step
 from reunistat.pipeline.config import MANIFEST, PipelineConfig, PipelineError, load_config
 from reunistat.pipeline.context import Context
 from reunistat.pipeline.documents import (
@@ -207,6 +208,7 @@ class RunResult:
     manifest: dict[str, Any]
     manifest_path: Path
     breaches: list[str]
+    acro: AcroStep | None = None
 
 
 #: Files the pipeline itself rewrites on every run, full or partial.
@@ -326,6 +328,8 @@ def _run(
             shutil.rmtree(stage, ignore_errors=True)
             raise
         folder.publish(stage, out)
+        if result.acro is not None:
+            publish_acro(result.acro, out)
     result.manifest_path = out / MANIFEST
     if error is not None:
         raise error
@@ -367,6 +371,17 @@ def _build(
         build_paper(ctx, cfg.paper_template)
         timings["paper"] = round(time.perf_counter() - t0, 2)
     write_values(ctx)
+    acro = run_acro_step(
+        cfg.outputs_dir,
+        ctx.spells,
+        configured=cfg.acro_python,
+        covariates=cfg.covariates,
+        horizon_days=cfg.logistic_horizon_days,
+        partial=partial,
+        log=log,
+    )
+    if acro.seconds is not None:
+        timings["ACRO"] = acro.seconds
     t0 = time.perf_counter()
     ctx.script = PIPELINE
     report = stage / "disclosure_report.md"
@@ -416,6 +431,7 @@ def _build(
             skipped=record.skipped,
             failed=record.failed,
             partial=f"{note}; the paper was not rebuilt" if partial else None,
+            acro=acro.lines,
         )
         checker.write_report(report, report_inputs)
         timings["disclosure check"] = round(time.perf_counter() - t0, 2)
@@ -433,7 +449,7 @@ def _build(
         if not about:
             break
         breaches += about
-    result = RunResult(manifest, path, breaches)
+    result = RunResult(manifest, path, breaches, acro)
     error: Exception | None = None
     if ctx.failed:
         error = PipelineError(
