@@ -102,11 +102,25 @@ def error_text(error: BaseException, rules: DisclosureRules) -> str:
     if not rules.apply:
         return f"{name}: {error}"
     if isinstance(error, ModelError):
-        return f"{name}: {MODEL_REASONS.get(name, MODEL_REASON)}"
+        return f"{MODEL_REASONS.get(name, MODEL_REASON)} ({name})"
     return (
         f"{name} (its message is withheld from the release files because it may quote the "
         "data; the console log shows it)"
     )
+
+
+def _what_script_makes(module: dict[str, Any], path: Path) -> str:
+    """What a script's outputs are, from its docstring's first line, for a list of outputs.
+
+    >>> _what_script_makes({"__doc__": "04: Cox model of re-entry: hazard ratios."}, Path("x"))
+    'Cox model of re-entry: hazard ratios (from its failing model on)'
+    """
+    doc = str(module.get("__doc__") or "").strip().splitlines()
+    first = doc[0].rstrip(".") if doc else ""
+    title = first.split(":", 1)[1].strip() if first[:2].isdigit() and ":" in first else first
+    if not title:
+        return f"the outputs of {path.name} from its failing model on"
+    return f"{title[0].upper()}{title[1:]} (from its failing model on)"
 
 
 def _script_name(cfg: PipelineConfig, path: Path) -> str:
@@ -129,6 +143,7 @@ def run_scripts(ctx: Context, scripts: Sequence[Path]) -> dict[str, float]:
         ctx.log(f"running {ctx.script}")
         t0 = time.perf_counter()
         results_before = set(ctx.results)
+        module: dict[str, Any] = {}
         try:
             module = runpy.run_path(str(path), run_name="reunistat_analysis")
             if "run" not in module:
@@ -136,9 +151,7 @@ def run_scripts(ctx: Context, scripts: Sequence[Path]) -> dict[str, float]:
             module["run"](ctx)
         except ModelError as e:
             ctx.log(f"  model error in {ctx.script}:\n{traceback.format_exc()}")
-            ctx.skip(
-                f"the outputs of {ctx.script} after its failing model", error_text(e, ctx.rules)
-            )
+            ctx.skip(_what_script_makes(module, path), error_text(e, ctx.rules))
         except Exception as e:  # recorded; the run fails at its end
             ctx.failed.append({"script": ctx.script, "error": error_text(e, ctx.rules)})
             ctx.log(f"  FAILED {ctx.script}:\n{traceback.format_exc()}")
