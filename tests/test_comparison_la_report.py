@@ -171,9 +171,8 @@ def test_adjusted_model_where_numbers_allow() -> None:
     assert "Not fitted" in str(note.iloc[0, 0])
 
 
-def test_sector_return_shows_no_rate_of_a_hidden_group_and_no_zero(tmp_path: Path):
-    """On the sector's return (no re-entry in one year), a group whose size is hidden shows
-    no rate ("0.0% of c" would reveal that none of it re-entered), and no 0.0% is shown."""
+def _report_on_sector_return(tmp_path: Path) -> tuple[Path, Path]:
+    """Run la-report on the sector's return (its CSV tables); return its folder and the report's."""
     src = tmp_path / "q"
     src.mkdir()
     for f in (SECTOR / "qlacv").glob("*.csv"):
@@ -181,6 +180,13 @@ def test_sector_return_shows_no_rate_of_a_hidden_group_and_no_zero(tmp_path: Pat
     out = tmp_path / "report"
     r = runner.invoke(app, ["la-report", str(src), "--out", str(out)])
     assert r.exit_code == 0, r.output
+    return src, out
+
+
+def test_sector_return_shows_no_rate_of_a_hidden_group_and_no_zero(tmp_path: Path):
+    """On the sector's return (no re-entry in one year), a group whose size is hidden shows
+    no rate ("0.0% of c" would reveal that none of it re-entered), and no 0.0% is shown."""
+    _, out = _report_on_sector_return(tmp_path)
     html = (out / "la_report.html").read_text("utf-8")
     assert "<td>0.0%</td>" not in html
     rows = re.findall(r"<tr>(.*?)</tr>", html, flags=re.S)
@@ -344,13 +350,7 @@ def small_la_returns(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_no_hidden_count_of_the_sector_return_comes_back_by_differencing(tmp_path: Path):
     """The overview hid returns home (81) while the year table and 'previous periods: 0'
     showed it; with it, 'children' and 'not re-entered' gave re-entered = 0 back."""
-    src = tmp_path / "q"
-    src.mkdir()
-    for f in (SECTOR / "qlacv").glob("*.csv"):
-        (src / f.name).write_bytes(f.read_bytes())
-    out = tmp_path / "report"
-    r = runner.invoke(app, ["la-report", str(src), "--out", str(out)])
-    assert r.exit_code == 0, r.output
+    src, out = _report_on_sector_return(tmp_path)
     found = _attack(out / "la_report.xlsx", _spells_of(src))
     assert found == []
     html = (out / "la_report.html").read_text("utf-8")

@@ -220,14 +220,7 @@ class ReleaseTables:
         cache: dict[tuple[int, ...], dict[int, tuple[float, float]]] = {}
         for _ in range(max_rounds):
             _singletons(vals, hidden, rels, reason)
-            intervals = audit_intervals(
-                vals,
-                hidden,
-                rels,
-                rounding=self.rules.rounding,
-                protection=self.protection,
-                cache=cache,
-            )
+            intervals = self._audit(vals, hidden, rels, cache)
             bad = failing_cells(intervals, self.protection)
             if not bad:
                 return self._prune(vals, hidden, rels, reason, intervals, cache)
@@ -244,6 +237,25 @@ class ReleaseTables:
                     "is left to hide beside it; merge categories or raise the threshold"
                 )
         raise DisclosureError(f"disclosure: suppression did not settle in {max_rounds} rounds")
+
+    def _audit(
+        self,
+        vals: np.ndarray,
+        hidden: np.ndarray,
+        rels: list[Relation],
+        cache: dict[tuple[int, ...], dict[int, tuple[float, float]]],
+        **kw: Any,
+    ) -> dict[int, tuple[float, float]]:
+        """The audit as the suppressing side runs it (true values known, components cached)."""
+        return audit_intervals(
+            vals,
+            hidden,
+            rels,
+            rounding=self.rules.rounding,
+            protection=self.protection,
+            cache=cache,
+            **kw,
+        )
 
     def _prune(
         self,
@@ -276,16 +288,8 @@ class ReleaseTables:
             trial = None
             if not lone:
                 near = [c for r in eq_of.get(i, []) for c in r.cells if hidden[c]]
-                trial = audit_intervals(
-                    vals,
-                    hidden,
-                    rels,
-                    rounding=self.rules.rounding,
-                    protection=self.protection,
-                    cache=cache,
-                    first=near,  # the cells it most likely gives away, checked first
-                    fail_fast=True,
-                )
+                # the cells it most likely gives away are checked first
+                trial = self._audit(vals, hidden, rels, cache, first=near, fail_fast=True)
             if trial is None or failing_cells(trial, self.protection):
                 hidden[i] = True
             else:
