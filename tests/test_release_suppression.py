@@ -353,3 +353,38 @@ def test_table1_in_a_release_carries_cross_table_suppression_into_its_percentage
     assert hidden.any()
     assert (t.table.loc[hidden, "all %"] == "c").all()
     assert (t.table.loc[t.table["re-entered"] == "c", "re-entered %"] == "c").all()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    shape=st.tuples(st.integers(2, 4), st.integers(2, 3)),
+    data=st.data(),
+    zeros=st.booleans(),
+)
+def test_no_secondary_cell_could_have_been_published(shape, data, zeros):
+    """Every cell hidden as a complement is needed: publishing it alone would let an
+    independent reader narrow some hidden cell below the threshold (no waste)."""
+    counts = np.array(
+        data.draw(
+            st.lists(st.integers(0, 40), min_size=shape[0] * shape[1], max_size=shape[0] * shape[1])
+        ),
+        dtype=float,
+    ).reshape(shape)
+    threshold = 10
+    reg, cells, eqs = _build(counts, DisclosureRules(threshold=threshold, zeros_disclosive=zeros))
+    rel = reg.solve()
+    log = rel.log()
+    secondary = {
+        (t, r, c) for t, r, c, why in log.itertuples(index=False) if why.startswith("secondary")
+    }
+    shown = {k: float(v) for k, (t, i, j, v) in enumerate(cells) if not rel.is_hidden(t, i, j)}
+    for k, (t, i, j, v) in enumerate(cells):
+        if (t, str(i), str(j)) not in secondary:
+            continue
+        published = {**shown, k: float(v)}
+        widths = [
+            np.subtract(*reader_interval(len(cells), eqs, published, h)[::-1])
+            for h in range(len(cells))
+            if h not in published
+        ]
+        assert min(widths) < threshold - 1e-6, (t, i, j)

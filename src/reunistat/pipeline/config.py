@@ -45,6 +45,7 @@ class PipelineConfig:
     threshold: int = 10
     rounding: int | None = None
     zeros_disclosive: bool | Literal["auto"] = "auto"
+    acro_python: str | None = None
     outputs_dir: Path = Path("outputs")
     analyses_dir: Path = Path("analyses")
     paper_template: Path | None = Path("paper/paper.md")
@@ -132,6 +133,7 @@ _KEYS: dict[str, dict[str, str]] = {
         "threshold": "threshold",
         "rounding": "rounding",
         "zeros_disclosive": "zeros_disclosive",
+        "acro_python": "acro_python",
     },
     "outputs": {"dir": "outputs_dir", "analyses_dir": "analyses_dir", "paper": "paper_template"},
 }
@@ -182,6 +184,8 @@ def _config_kwargs(doc: dict[str, Any], p: Path) -> dict[str, Any]:
             kwargs[name] = Path(kwargs[name]) if kwargs[name] not in ("", None) else None
     if "horizons_days" in kwargs:
         kwargs["horizons_days"] = tuple(int(h) for h in kwargs["horizons_days"])
+    if kwargs.get("acro_python") == "":
+        kwargs["acro_python"] = None
     if kwargs.get("rounding") in (0, None):
         kwargs["rounding"] = None
     return kwargs

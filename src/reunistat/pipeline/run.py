@@ -24,6 +24,7 @@ import pandas as pd
 
 from reunistat.errors import ModelError
 from reunistat.pipeline import folder
+from reunistat.pipeline.acro_step import AcroStep, publish_acro, run_acro_step
 from reunistat.pipeline.config import MANIFEST, PipelineConfig, PipelineError, load_config
 from reunistat.pipeline.context import Context
 from reunistat.pipeline.documents import (
@@ -101,11 +102,25 @@ def error_text(error: BaseException, rules: DisclosureRules) -> str:
     if not rules.apply:
         return f"{name}: {error}"
     if isinstance(error, ModelError):
-        return f"{name}: {MODEL_REASONS.get(name, MODEL_REASON)}"
+        return f"{MODEL_REASONS.get(name, MODEL_REASON)} ({name})"
     return (
         f"{name} (its message is withheld from the release files because it may quote the "
         "data; the console log shows it)"
     )
+
+
+def _what_script_makes(module: dict[str, Any], path: Path) -> str:
+    """What a script's outputs are, from its docstring's first line, for a list of outputs.
+
+    >>> _what_script_makes({"__doc__": "04: Cox model of re-entry: hazard ratios."}, Path("x"))
+    'Cox model of re-entry: hazard ratios (from its failing model on)'
+    """
+    doc = str(module.get("__doc__") or "").strip().splitlines()
+    first = doc[0].rstrip(".") if doc else ""
+    title = first.split(":", 1)[1].strip() if first[:2].isdigit() and ":" in first else first
+    if not title:
+        return f"the outputs of {path.name} from its failing model on"
+    return f"{title[0].upper()}{title[1:]} (from its failing model on)"
 
 
 def _script_name(cfg: PipelineConfig, path: Path) -> str:
@@ -128,6 +143,7 @@ def run_scripts(ctx: Context, scripts: Sequence[Path]) -> dict[str, float]:
         ctx.log(f"running {ctx.script}")
         t0 = time.perf_counter()
         results_before = set(ctx.results)
+        module: dict[str, Any] = {}
         try:
             module = runpy.run_path(str(path), run_name="reunistat_analysis")
             if "run" not in module:
@@ -135,9 +151,7 @@ def run_scripts(ctx: Context, scripts: Sequence[Path]) -> dict[str, float]:
             module["run"](ctx)
         except ModelError as e:
             ctx.log(f"  model error in {ctx.script}:\n{traceback.format_exc()}")
-            ctx.skip(
-                f"the outputs of {ctx.script} after its failing model", error_text(e, ctx.rules)
-            )
+            ctx.skip(_what_script_makes(module, path), error_text(e, ctx.rules))
         except Exception as e:  # recorded; the run fails at its end
             ctx.failed.append({"script": ctx.script, "error": error_text(e, ctx.rules)})
             ctx.log(f"  FAILED {ctx.script}:\n{traceback.format_exc()}")
@@ -207,6 +221,7 @@ class RunResult:
     manifest: dict[str, Any]
     manifest_path: Path
     breaches: list[str]
+    acro: AcroStep | None = None
 
 
 #: Files the pipeline itself rewrites on every run, full or partial.
@@ -326,6 +341,8 @@ def _run(
             shutil.rmtree(stage, ignore_errors=True)
             raise
         folder.publish(stage, out)
+        if result.acro is not None:
+            publish_acro(result.acro, out)
     result.manifest_path = out / MANIFEST
     if error is not None:
         raise error
@@ -367,6 +384,17 @@ def _build(
         build_paper(ctx, cfg.paper_template)
         timings["paper"] = round(time.perf_counter() - t0, 2)
     write_values(ctx)
+    acro = run_acro_step(
+        cfg.outputs_dir,
+        ctx.spells,
+        configured=cfg.acro_python,
+        covariates=cfg.covariates,
+        horizon_days=cfg.logistic_horizon_days,
+        partial=partial,
+        log=log,
+    )
+    if acro.seconds is not None:
+        timings["ACRO"] = acro.seconds
     t0 = time.perf_counter()
     ctx.script = PIPELINE
     report = stage / "disclosure_report.md"
@@ -416,6 +444,7 @@ def _build(
             skipped=record.skipped,
             failed=record.failed,
             partial=f"{note}; the paper was not rebuilt" if partial else None,
+            acro=acro.lines,
         )
         checker.write_report(report, report_inputs)
         timings["disclosure check"] = round(time.perf_counter() - t0, 2)
@@ -433,7 +462,7 @@ def _build(
         if not about:
             break
         breaches += about
-    result = RunResult(manifest, path, breaches)
+    result = RunResult(manifest, path, breaches, acro)
     error: Exception | None = None
     if ctx.failed:
         error = PipelineError(

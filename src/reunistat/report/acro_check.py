@@ -37,17 +37,50 @@ ACRO_PYTHON_ENV = "REUNISTAT_ACRO_PYTHON"
 _SESSION = Path(__file__).with_name("_acro_session.py")
 
 
-def acro_python() -> str:
-    """Return the Python that runs ACRO (``$REUNISTAT_ACRO_PYTHON``, else this one)."""
+_INSTALL = "python -m venv VENV; VENV/bin/pip install acro==1.0.2"
+
+
+def find_acro(configured: str | None = None) -> tuple[str | None, str]:
+    """Return the Python that runs ACRO, and where it came from or why there is none.
+
+    In order: ``configured`` (the config's ``[disclosure] acro_python``),
+    ``$REUNISTAT_ACRO_PYTHON``, this Python if it can import ``acro``.
+
+    Returns
+    -------
+    (str or None, str)
+        The Python (None when ACRO cannot run) and a sentence: where it was
+        found, or why ACRO is not run and how to make it run.
+
+    Examples
+    --------
+    >>> find_acro("/no/such/python")
+    (None, 'the configured acro_python /no/such/python does not exist')
+    """
+    if configured:
+        if not Path(configured).is_file():
+            return None, f"the configured acro_python {configured} does not exist"
+        return configured, f"[disclosure] acro_python = {configured}"
     exe = os.environ.get(ACRO_PYTHON_ENV)
     if exe:
-        return exe
+        if not Path(exe).is_file():
+            return None, f"{ACRO_PYTHON_ENV}={exe} does not exist"
+        return exe, f"{ACRO_PYTHON_ENV}={exe}"
     if importlib.util.find_spec("acro") is not None:
-        return sys.executable
-    raise DisclosureError(
-        "ACRO is not installed: install it in its own environment (python -m venv VENV; "
-        f"VENV/bin/pip install acro==1.0.2) and set {ACRO_PYTHON_ENV}=VENV/bin/python"
+        return sys.executable, "acro importable in this Python"
+    return None, (
+        "acro is not installed in this Python and none is configured (it pins pandas<=2.3.3, "
+        f"so install it in its own environment: {_INSTALL}; then set [disclosure] "
+        f'acro_python = "VENV/bin/python" or {ACRO_PYTHON_ENV})'
     )
+
+
+def acro_python() -> str:
+    """Return the Python that runs ACRO (see :func:`find_acro`), or raise if there is none."""
+    exe, why = find_acro()
+    if exe is None:
+        raise DisclosureError(f"ACRO cannot run: {why}")
+    return exe
 
 
 def logit_design(spells: pd.DataFrame, covariates: str, horizon_days: int) -> pd.DataFrame:
@@ -152,3 +185,72 @@ def summarise_acro(results_json: str | Path) -> pd.DataFrame:
         row["summary"] = " ".join(str(r.get("summary", "")).split())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def check_release_with_acro(
+    spells: pd.DataFrame,
+    out_dir: str | Path,
+    *,
+    covariates: str | None,
+    horizon_days: int,
+    python: str,
+) -> Path:
+    """ACRO's checks of what the standard release publishes; return ACRO's results.json.
+
+    Table 1's crosstabs (the published levels against re-entry, with
+    margins), one survival table per curve group of
+    :data:`reunistat.report.release_plan.KM_GROUPINGS`, and the fixed-horizon
+    logistic regression on ``covariates`` (none if None or it cannot be
+    built on these spells).
+    """
+    from reunistat.report.release_plan import KM_GROUPINGS, curve_labels
+    from reunistat.report.tables import table1_counts
+
+    _, _, levels = table1_counts(spells)
+    labelled = curve_labels(spells).assign(**{f"t1_{k}": v for k, v in levels.items()})
+    logit = None
+    if covariates:
+        try:
+            logit = logit_design(spells, covariates, horizon_days)
+        except Exception:  # a design that cannot be built on these spells is not checked
+            logit = None
+    return run_acro(
+        labelled,
+        out_dir,
+        crosstabs=[f"t1_{k}" for k in levels],
+        survival={k: v[0] for k, v in KM_GROUPINGS.items()},
+        logit=logit,
+        python=python,
+    )
+
+
+def acro_report_lines(results_json: str | Path, shown_as: str) -> list[str]:
+    """Lines of the disclosure report on ACRO's results: outputs, verdicts, cells flagged.
+
+    Numbers of outputs and of flagged cells per check, never a count from the data.
+    """
+    doc = json.loads(Path(results_json).read_text("utf-8"))
+    summary = summarise_acro(results_json)
+    logit = (
+        "and the fixed-horizon logistic regression"
+        if summary["method"].astype(str).str.contains("logit").any()
+        else "(the logistic regression could not be built on these data, so was not checked)"
+    )
+    lines = [
+        f"ACRO {doc.get('version', '')} (the SACRO project's output checker) re-checked, from "
+        "the exact data, Table 1's crosstabs, the survival table of every curve group "
+        f"{logit}. Its results file is `{shown_as}`, to open in the "
+        "SACRO viewer; that folder holds ACRO's own unsuppressed review copies, for the output "
+        "checkers only: never release it.",
+        "",
+        "| ACRO output kind | outputs | status | cells flagged by check |",
+        "|:---|---:|:---|:---|",
+    ]
+    checks = [c for c in summary.columns if c.endswith("Check")]
+    for method, g in summary.groupby("method", sort=True):
+        status = ", ".join(f"{k} {v}" for k, v in g["status"].value_counts().sort_index().items())
+        flagged = ", ".join(
+            f"{c} {int(g[c].fillna(0).sum())}" for c in checks if g[c].fillna(0).sum() > 0
+        )
+        lines.append(f"| {method} | {len(g)} | {status} | {flagged or 'none'} |")
+    return lines

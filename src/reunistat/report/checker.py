@@ -559,6 +559,8 @@ class ReportInputs:
     skipped: Sequence[Mapping[str, str]] = ()
     failed: Sequence[Mapping[str, str]] = ()
     partial: str | None = None
+    #: Lines on ACRO's check (or why it was not run), from the pipeline's ACRO step.
+    acro: Sequence[str] = ()
 
 
 def _rules_text(r: DisclosureRules) -> list[str]:
@@ -595,6 +597,8 @@ def report_text(inputs: ReportInputs) -> str:
         lines.append(
             f"Passed: {inputs.n_outputs} outputs checked (every file in the folder), no breach."
         )
+    if inputs.acro:
+        lines += ["", "## ACRO, the SACRO output checker", "", *inputs.acro]
     if inputs.skipped or inputs.failed:
         lines += ["", "## Outputs not made in this run", ""]
         lines += [f"- {s['output']} ({s['script']}): {s['reason']}" for s in inputs.skipped]

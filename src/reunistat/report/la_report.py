@@ -37,10 +37,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from reunistat.errors import InputError, ReunistatError
+from reunistat.horizons import AT_RISK_DAYS, DAYS_PER_YEAR
 from reunistat.report.curves import PublishedCurve, publish_curve
-from reunistat.report.disclosure import SUPPRESSED, DisclosureRules, suppress_counts
+from reunistat.report.disclosure import SUPPRESSED, DisclosureRules
 from reunistat.report.figures import _RC, curve_figure
-from reunistat.report.tables import capped, model_table, smallest_cell, term_label
+from reunistat.report.release_plan import MISSING_ROW, curve_labels
+from reunistat.report.release_tables import Release, ReleaseTables
+from reunistat.report.tables import model_table, smallest_cell, term_label
 
 #: Published national figures on re-entry after a return home (England), with sources.
 NATIONAL_BENCHMARKS = pd.DataFrame(
@@ -131,15 +134,6 @@ def read_benchmarks(path: str | Path) -> pd.DataFrame:
     return out[["horizon_days", "national_reentry", "source", "published"]]
 
 
-def _labelled(spells: pd.DataFrame) -> pd.DataFrame:
-    return spells.assign(
-        section20_label=spells["section20"].map({1: "Section 20", 0: "other legal status"}),
-        disability_label=spells["disability"].map({1: "disabled", 0: "not disabled"}),
-        prior_periods_band=capped(spells["prior_periods"], 2),
-        placement_moves_band=capped(spells["placement_moves"], 3),
-    )
-
-
 def _pct(v: object) -> str:
     try:
         return f"{100 * float(v):.1f}%"  # type: ignore[arg-type]
@@ -147,22 +141,73 @@ def _pct(v: object) -> str:
         return str(v)
 
 
-def _overview(sp: pd.DataFrame, rules: DisclosureRules) -> pd.DataFrame:
-    years = sp["return_year"].dropna()
-    counts = pd.DataFrame(
-        {
-            "n": [
-                len(sp),
-                sp["CHILD"].nunique(),
-                int(sp["reentered"].sum()),
-                int(len(sp) - sp["reentered"].sum()),
-            ]
-        },
-        index=["returns home", "children", "re-entered care", "not re-entered (so far)"],
+#: Rows of the overview table (its counts; the years covered are added as text).
+OVERVIEW_ROWS = ("returns home", "children", "re-entered care", "not re-entered (so far)")
+#: The curves drawn (numbers still followed under them at the at-risk times).
+CURVES = {"overall": (None, "all returns home"), "return_type": ("return_type", "return type")}
+
+
+def la_release(spells: pd.DataFrame, rules: DisclosureRules) -> Release:
+    """Declare every count the report publishes in one registry and suppress them jointly.
+
+    The tables share margins, and the registry is told which: the overview's
+    returns home are the sum of the returns home of every year and of every
+    group of each characteristic (a group not shown, such as a missing
+    value, is declared and always hidden), and the number still followed at
+    0 under the curves; re-entered and not re-entered add to returns home;
+    a group of the return-type curve at 0 is its size in the characteristics
+    table; numbers still followed never grow with time. Primary suppression
+    (below the threshold, zeros), secondary suppression and the linear
+    programming audit of :meth:`ReleaseTables.solve` then hold across all of
+    them, so no hidden count comes back by differencing the tables.
+
+    Parameters
+    ----------
+    spells : DataFrame
+        The authority's spells, with the label columns of
+        :func:`reunistat.report.release_plan.curve_labels` and ``year``.
+    rules : DisclosureRules
+        The rules.
+
+    Returns
+    -------
+    Release
+        Tables ``overview`` (column ``n``), ``at_risk:overall`` and
+        ``at_risk:return_type`` (columns: the days of
+        :data:`reunistat.horizons.AT_RISK_DAYS`, the only times whose numbers
+        followed the report shows), and ``at_risk:<column>``
+        (column ``0``: the group sizes) per characteristic of :data:`GROUPS`
+        and ``year``.
+    """
+    from reunistat.report.release_plan import declare_curves
+
+    reg = ReleaseTables(rules)
+    n, n_re = float(len(spells)), float(spells["reentered"].sum())
+    counts = [n, float(spells["CHILD"].nunique()), n_re, n - n_re]
+    reg.add_table(
+        "overview",
+        pd.DataFrame({"n": counts}, index=list(OVERVIEW_ROWS)),
+        sums=[("n", list(OVERVIEW_ROWS[2:]), OVERVIEW_ROWS[0])],
     )
-    lines = [[("returns home", "n"), ("re-entered care", "n"), ("not re-entered (so far)", "n")]]
-    shown = suppress_counts(counts, rules, lines).shown
-    out = shown.reset_index().rename(columns={"index": "item", "n": "number"})
+    reg.link_at_most(
+        ("overview", OVERVIEW_ROWS[1], "n"), ("overview", OVERVIEW_ROWS[0], "n"), "children"
+    )
+    total = ("overview", OVERVIEW_ROWS[0], "n")
+    declare_curves(reg, spells, AT_RISK_DAYS, {}, CURVES, total=total)
+    by = {col: (col, label) for col, label in {"year": "year", **GROUPS}.items()}
+    by = {c: v for c, v in by.items() if c not in CURVES and spells[c].notna().any()}
+    declare_curves(reg, spells, [0], {}, by, total=total)
+    return reg.solve()
+
+
+def _overview(sp: pd.DataFrame, rel: Release) -> pd.DataFrame:
+    years = sp["return_year"].dropna()
+    out = pd.DataFrame(
+        {
+            "item": list(OVERVIEW_ROWS),
+            "number": [rel.text("overview", r, "n") for r in OVERVIEW_ROWS],
+        }
+    )
     span = f"{int(years.min())} to {int(years.max())}" if len(years) else "none"
     return pd.concat(
         [out, pd.DataFrame([{"item": "years of return (April-March)", "number": span}])],
@@ -209,19 +254,17 @@ def _horizon_label(days: int) -> str:
 
 
 def _by(
-    sp: pd.DataFrame, col: str, rules: DisclosureRules, horizons: Sequence[int]
+    sp: pd.DataFrame, col: str, rules: DisclosureRules, horizons: Sequence[int], rel: Release
 ) -> pd.DataFrame:
-    """Returns home (suppressed counts) and re-entry at the horizons by one variable."""
+    """Returns home (as jointly suppressed) and re-entry at the horizons by one variable."""
     from reunistat.models.survival import kaplan_meier
 
     data = sp.dropna(subset=[col])
     curve = kaplan_meier(data, "days_followed", "reentered", by=col)
     rates = _safe_horizons(curve, rules, horizons)
-    n = data.groupby(data[col].astype(str)).size()
-    counts = pd.DataFrame({"returns home": n.astype(float)})
-    counts.loc["all"] = counts["returns home"].sum()
-    lines = [[(r, "returns home") for r in counts.index]]
-    shown = suppress_counts(counts, rules, lines).shown.drop(index="all")
+    table = f"at_risk:{col}"
+    groups = [g for g in rel.registry.tables[table].counts.index if g not in ("all", MISSING_ROW)]
+    shown = pd.Series({g: rel.text(table, g, "0") for g in groups}, name="returns home")
     order = [*rates.index, *[g for g in shown.index if g not in rates.index]]
     out = rates.reindex(order).join(shown, how="left")
     out = out[["returns home", *rates.columns]].fillna(SUPPRESSED)
@@ -233,17 +276,58 @@ def _by(
     return out.reset_index()
 
 
-def _model(sp: pd.DataFrame, rules: DisclosureRules) -> tuple[pd.DataFrame | None, str]:
+def _at_risk(rel: Release) -> pd.DataFrame:
+    """The numbers still followed under the curves, as jointly suppressed (years as columns)."""
+    rows = []
+    for name, (_, label) in CURVES.items():
+        table = f"at_risk:{name}"
+        for g in rel.registry.tables[table].counts.index:
+            if g == MISSING_ROW or (g == "all" and name != "overall"):
+                continue
+            cells = {_years_label(t): rel.text(table, g, str(t)) for t in AT_RISK_DAYS}
+            rows.append({"curve": label, "group": g, **cells})
+    return pd.DataFrame(rows)
+
+
+def _flat_to_limit(pub: PublishedCurve, rel: Release, grouping: str = "overall") -> PublishedCurve:
+    """Draw each curve on, flat, to the last time its number followed is published.
+
+    The published curve stops at its last step; between that step and the
+    last at-risk time shown before a hidden one, no step resting on the
+    threshold of re-entries happened, so the curve is known flat there.
+    """
+    from reunistat.report.release_plan import curve_limits
+
+    limits = curve_limits(rel, grouping, AT_RISK_DAYS)
+    ends = []
+    for group, g in pub.curve.groupby("group", sort=False):
+        limit = limits.get("all" if grouping == "overall" else str(group))
+        if limit is not None and np.isfinite(limit) and len(g) and g["time"].max() < limit:
+            ends.append(g.iloc[[-1]].assign(time=limit))
+    if ends:
+        pub.curve = pd.concat([pub.curve, *ends], ignore_index=True)
+    return pub
+
+
+def _years_label(days: int) -> str:
+    years = round(days / DAYS_PER_YEAR)
+    return f"{years} year" if years == 1 else f"{years} years"
+
+
+def _model(
+    sp: pd.DataFrame, rules: DisclosureRules, rel: Release
+) -> tuple[pd.DataFrame | None, str]:
     """A Cox model of re-entry on a few published risk factors, where numbers allow."""
     from reunistat.models.survival import cox
 
     n_ev = int(sp["reentered"].sum())
     terms = [t for t in MODEL_TERMS if sp[t].nunique(dropna=True) > 1]
     if n_ev < 10 * max(len(terms), 1) * 2:
+        shown = rel.text("overview", "re-entered care", "n")  # as the overview shows it
         return None, (
-            f"Not fitted: {n_ev} re-entries are too few for an adjusted model of {len(terms)} "
+            f"Not fitted: {shown} re-entries are too few for an adjusted model of {len(terms)} "
             "characteristics (at least 20 re-entries per characteristic are needed)."
-            if not rules.apply or n_ev >= rules.threshold
+            if shown != SUPPRESSED
             else "Not fitted: too few re-entries for an adjusted model."
         )
     small = smallest_cell(sp, terms, "reentered")
@@ -326,7 +410,8 @@ def build_la_report(
             "no returns home were found in these returns (no period of care ending in E4A, "
             "E4B or E13): there is nothing to report"
         )
-    sp = _labelled(spells)
+    sp = curve_labels(spells).assign(year=spells["return_year"].astype("Int64").astype("string"))
+    rel = la_release(sp, rules)
     national = NATIONAL_BENCHMARKS if benchmarks is None else benchmarks
     intro = [
         f"Data: {source}." if source else "",
@@ -348,10 +433,8 @@ def build_la_report(
         "individual child.",
     ]
     rep = LaReport(title, [p for p in intro if p], rules=rules)
-    rep.tables.append(("overview", "Overview", _overview(sp, rules), []))
-    by_year = _by(
-        sp.assign(year=sp["return_year"].astype("Int64").astype(str)), "year", rules, horizons_days
-    )
+    rep.tables.append(("overview", "Overview", _overview(sp, rel), []))
+    by_year = _by(sp, "year", rules, horizons_days, rel)
     rep.tables.append(
         (
             "by_year",
@@ -367,7 +450,7 @@ def build_la_report(
     for col, label in GROUPS.items():
         if col not in sp.columns or sp[col].dropna().nunique() < 1:
             continue
-        t = _by(sp, col, rules, horizons_days)
+        t = _by(sp, col, rules, horizons_days, rel)
         parts.append(t.assign(characteristic=label))
     factors = pd.concat(parts, ignore_index=True)
     factors = factors[["characteristic", *[c for c in factors.columns if c != "characteristic"]]]
@@ -384,7 +467,7 @@ def build_la_report(
         )
     )
     overall = kaplan_meier(sp, "days_followed", "reentered")
-    pub = publish_curve(overall, rules, horizons_days)
+    pub = _flat_to_limit(publish_curve(overall, rules, (), release=rel, grouping="overall"), rel)
     xmax = float(min(sp["days_followed"].max(), 2191)) + 90
     if float(pd.to_numeric(pub.curve[pub.estimate]).max()) > 0:
         rep.figures.append(_overall_figure(pub, xmax))
@@ -396,7 +479,9 @@ def build_la_report(
             else "No child re-entered care."
         )
     by_type = kaplan_meier(sp, "days_followed", "reentered", by="return_type")
-    pub_t = publish_curve(by_type, rules, horizons_days)
+    pub_t = _flat_to_limit(
+        publish_curve(by_type, rules, (), release=rel, grouping="return_type"), rel, "return_type"
+    )
     if len(pub_t.curve) and float(pd.to_numeric(pub_t.curve[pub_t.estimate]).max()) > 0:
         rep.figures.append(
             (
@@ -414,7 +499,19 @@ def build_la_report(
                 "with the numbers still followed below.",
             )
         )
-    model, note = _model(sp, rules)
+    rep.tables.append(
+        (
+            "at_risk",
+            "Returns home still followed under the curves",
+            _at_risk(rel),
+            [
+                "Returns home followed for at least so many years since the return, without "
+                "re-entry or the end of follow-up before; c: suppressed (fewer than "
+                f"{rules.threshold}, or hidden so that no hidden count can be worked out)."
+            ],
+        )
+    )
+    model, note = _model(sp, rules, rel)
     if model is not None:
         rep.tables.append(("model", "Adjusted model of re-entry (Cox)", model, [note]))
     else:

@@ -170,8 +170,13 @@ def declare_curves(
     times: Sequence[int],
     table1_levels: Mapping[str, pd.Series],
     groupings: Mapping[str, tuple[str | None, str]] = KM_GROUPINGS,
+    total: tuple[str, str, str] = ("table1", "all", "all"),
 ) -> None:
-    """Declare the numbers at risk of every curve grouping at the fixed times."""
+    """Declare the numbers at risk of every curve grouping at the fixed times.
+
+    ``total`` is the cell the overall curve's number at risk at 0 equals (all
+    spells); every other grouping's ``all`` row equals the overall curve's.
+    """
     sp = curve_labels(spells)
     days = pd.to_numeric(sp["days_followed"], errors="coerce").to_numpy(dtype=float)
     tcols = [str(t) for t in times]
@@ -204,7 +209,7 @@ def declare_curves(
                 [(table, "all", t) for t in tcols], [("at_risk:overall", "all", t) for t in tcols]
             )
         else:
-            reg.link_equal([(table, "all", "0")], [("table1", "all", "all")], "all spells")
+            reg.link_equal([(table, "all", "0")], [total], "all spells")
         if col is not None and _TABLE1_OF.get(col) in table1_levels:
             _link_table1(reg, table, masks, table1_levels[_TABLE1_OF[col]], _TABLE1_OF[col])
 

@@ -220,17 +220,10 @@ class ReleaseTables:
         cache: dict[tuple[int, ...], dict[int, tuple[float, float]]] = {}
         for _ in range(max_rounds):
             _singletons(vals, hidden, rels, reason)
-            intervals = audit_intervals(
-                vals,
-                hidden,
-                rels,
-                rounding=self.rules.rounding,
-                protection=self.protection,
-                cache=cache,
-            )
+            intervals = self._audit(vals, hidden, rels, cache)
             bad = failing_cells(intervals, self.protection)
             if not bad:
-                return intervals
+                return self._prune(vals, hidden, rels, reason, intervals, cache)
             added = False
             for c in bad:
                 pick = _complement(c, vals, hidden, rels, by_cell, self.protection)
@@ -244,6 +237,65 @@ class ReleaseTables:
                     "is left to hide beside it; merge categories or raise the threshold"
                 )
         raise DisclosureError(f"disclosure: suppression did not settle in {max_rounds} rounds")
+
+    def _audit(
+        self,
+        vals: np.ndarray,
+        hidden: np.ndarray,
+        rels: list[Relation],
+        cache: dict[tuple[int, ...], dict[int, tuple[float, float]]],
+        **kw: Any,
+    ) -> dict[int, tuple[float, float]]:
+        """The audit as the suppressing side runs it (true values known, components cached)."""
+        return audit_intervals(
+            vals,
+            hidden,
+            rels,
+            rounding=self.rules.rounding,
+            protection=self.protection,
+            cache=cache,
+            **kw,
+        )
+
+    def _prune(
+        self,
+        vals: np.ndarray,
+        hidden: np.ndarray,
+        rels: list[Relation],
+        reason: dict[int, str],
+        intervals: dict[int, tuple[float, float]],
+        cache: dict[tuple[int, ...], dict[int, tuple[float, float]]],
+    ) -> dict[int, tuple[float, float]]:
+        """Publish again every secondary cell the audit does not need hidden.
+
+        The greedy choice hides cells one relation at a time, and a later
+        choice can make an earlier one unnecessary. Each secondary cell, the
+        largest first, is published again when no equality would then hold
+        exactly one hidden cell and the audit (re-run only on the component
+        the cell joins; the others are cached) still passes; otherwise it
+        stays hidden. The result is a suppression in which no secondary cell
+        can be published alone.
+        """
+        eq_of: dict[int, list[Relation]] = {}
+        for rel in rels:
+            if rel.kind == "eq":
+                for c in rel.cells:
+                    eq_of.setdefault(c, []).append(rel)
+        secondary = [i for i, why in reason.items() if why.startswith("secondary")]
+        for i in sorted(secondary, key=lambda c: (-vals[c], c)):
+            hidden[i] = False
+            lone = any(sum(hidden[c] for c in r.cells) == 1 for r in eq_of.get(i, []))
+            trial = None
+            if not lone:
+                near = [c for r in eq_of.get(i, []) for c in r.cells if hidden[c]]
+                # the cells it most likely gives away are checked first
+                trial = self._audit(vals, hidden, rels, cache, first=near, fail_fast=True)
+            if trial is None or failing_cells(trial, self.protection):
+                hidden[i] = True
+            else:
+                del reason[i]
+                intervals = trial
+        return intervals
 
 
 def _cost(c: int, vals: np.ndarray, protection: float) -> tuple[bool, float, int]:

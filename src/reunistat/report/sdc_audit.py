@@ -4,7 +4,9 @@ A release publishes cells of frequency tables bound by linear relations (a
 row adds to its total, a flow step to the one before, a group's size in one
 table equals its size in another, a number at risk never grows with time).
 For every suppressed cell, :func:`audit_intervals` solves two linear
-programmes (:func:`scipy.optimize.linprog`, HiGHS): the smallest and the
+programmes (HiGHS, through ``highspy``; the solver behind
+:func:`scipy.optimize.linprog`, used directly so that a component's programme is
+built once and re-solved per cell): the smallest and the
 largest value the cell can take given every published cell (exact, or the
 interval its rounding allows), every relation and non-negativity. A
 suppression is safe when each interval is at least the protection width wide
@@ -24,10 +26,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,79 @@ def _components(n: int, relations: Sequence[Relation], free: np.ndarray) -> np.n
     return np.array([find(i) for i in range(n)])
 
 
+def _component_model(
+    idx: np.ndarray,
+    relations: Sequence[Relation],
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> tuple[Any, dict[int, int]]:
+    """One component's linear programme as a HiGHS model (objective set per target later)."""
+    import highspy
+
+    pos = {int(c): k for k, c in enumerate(idx)}
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    row_lo: list[float] = []
+    row_hi: list[float] = []
+    for rel in relations:
+        if not any(c in pos for c in rel.cells):
+            continue
+        const = 0.0
+        for c, a in zip(rel.cells, rel.coefs, strict=True):
+            if c in pos:
+                rows.append(len(row_lo))
+                cols.append(pos[c])
+                vals.append(a)
+            else:  # an exact published cell: a constant
+                const += a * lo[c]
+        row_lo.append(-const if rel.kind == "eq" else -highspy.kHighsInf)
+        row_hi.append(-const)
+    m = len(idx)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("random_seed", 0)
+    h.setOptionValue("threads", 1)
+    col_hi = np.where(np.isinf(hi[idx]), highspy.kHighsInf, hi[idx])
+    h.addVars(m, lo[idx].astype(float), col_hi.astype(float))
+    if row_lo:
+        a = sparse.csr_matrix((vals, (rows, cols)), shape=(len(row_lo), m))
+        h.addRows(
+            len(row_lo),
+            np.array(row_lo, dtype=float),
+            np.array(row_hi, dtype=float),
+            a.nnz,
+            a.indptr[:-1].astype(np.int32),
+            a.indices.astype(np.int32),
+            a.data.astype(float),
+        )
+    return h, pos
+
+
+def _optimum(h: Any, col: int, sense: float) -> float:
+    """Min (``sense`` -1) or max (+1) of one column of the model ``h``."""
+    import highspy
+
+    h.changeObjectiveSense(highspy.ObjSense.kMaximize if sense > 0 else highspy.ObjSense.kMinimize)
+    h.changeColCost(col, 1.0)
+    h.run()
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:  # presolve cannot tell
+        h.setOptionValue("presolve", "off")
+        h.run()
+        status = h.getModelStatus()
+        h.setOptionValue("presolve", "choose")
+    value = float(h.getInfo().objective_function_value)
+    h.changeColCost(col, 0.0)  # (changing the model clears its solution: read it first)
+    if status == highspy.HighsModelStatus.kOptimal:
+        return value
+    if status == highspy.HighsModelStatus.kUnbounded:
+        return sense * np.inf
+    raise RuntimeError(
+        f"disclosure audit: linear programme failed ({h.modelStatusToString(status)})"
+    )
+
+
 def _bounds_lp(
     idx: np.ndarray,
     targets: Sequence[int],
@@ -100,68 +175,28 @@ def _bounds_lp(
     lo: np.ndarray,
     hi: np.ndarray,
     shortcut: tuple[np.ndarray, float] | None = None,
+    stop: float | None = None,
 ) -> dict[int, tuple[float, float]]:
-    """Min and max of each target over one component's cells.
+    """Min and max of each target over one component's cells (in order; see ``stop``).
 
-    With ``shortcut = (true values, protection)`` the maximum is solved first
-    and, when it already lies the protection width above the cell's true
-    value (which is feasible, so the minimum is at most it), the minimum is
-    not solved and is returned as NaN.
+    The component's programme is built once (HiGHS, through ``highspy``) and
+    re-solved per target with only its objective changed, warm-started from
+    the last basis. With ``shortcut = (true values, protection)`` the maximum
+    is solved first and, when it already lies the protection width above the
+    cell's true value (which is feasible, so the minimum is at most it), the
+    minimum is not solved and is returned as NaN. With ``stop``, the targets
+    after the first whose interval is narrower than ``stop`` are not solved.
     """
-    pos = {int(c): k for k, c in enumerate(idx)}
-    eq_rows: list[int] = []
-    eq_cols: list[int] = []
-    eq_vals: list[float] = []
-    b_eq: list[float] = []
-    ub_rows: list[int] = []
-    ub_cols: list[int] = []
-    ub_vals: list[float] = []
-    b_ub: list[float] = []
-    for rel in relations:
-        if not any(c in pos for c in rel.cells):
-            continue
-        const = 0.0
-        rows, cols, vals = (
-            (eq_rows, eq_cols, eq_vals) if rel.kind == "eq" else (ub_rows, ub_cols, ub_vals)
-        )
-        r = len(b_eq) if rel.kind == "eq" else len(b_ub)
-        for c, a in zip(rel.cells, rel.coefs, strict=True):
-            if c in pos:
-                rows.append(r)
-                cols.append(pos[c])
-                vals.append(a)
-            else:  # an exact published cell: a constant
-                const += a * lo[c]
-        (b_eq if rel.kind == "eq" else b_ub).append(-const)
-    m = len(idx)
-    a_eq = sparse.csr_matrix((eq_vals, (eq_rows, eq_cols)), shape=(len(b_eq), m)) if b_eq else None
-    a_ub = sparse.csr_matrix((ub_vals, (ub_rows, ub_cols)), shape=(len(b_ub), m)) if b_ub else None
-    bounds = [(float(lo[c]), None if np.isinf(hi[c]) else float(hi[c])) for c in idx]
+    h, pos = _component_model(idx, relations, lo, hi)
     out = {}
     for t in targets:
-        res: list[float] = []
-        for sign in (-1.0, 1.0):
-            if shortcut is not None and sign > 0 and res[0] - shortcut[0][t] >= shortcut[1]:
-                res.append(np.nan)
-                break
-            cost = np.zeros(m)
-            cost[pos[t]] = sign
-            sol = linprog(
-                cost,
-                A_ub=a_ub,
-                b_ub=b_ub or None,
-                A_eq=a_eq,
-                b_eq=b_eq or None,
-                bounds=bounds,
-                method="highs",
-            )
-            if sol.status == 3:  # unbounded
-                res.append(-np.inf if sign > 0 else np.inf)
-            elif sol.status != 0:
-                raise RuntimeError(f"disclosure audit: linear programme failed ({sol.message})")
-            else:
-                res.append(sign * float(sol.fun))
-        out[int(t)] = (res[1], res[0])
+        top = _optimum(h, pos[t], 1.0)
+        if shortcut is not None and top - shortcut[0][t] >= shortcut[1]:
+            out[int(t)] = (np.nan, top)
+            continue
+        out[int(t)] = (low := _optimum(h, pos[t], -1.0), top)
+        if stop is not None and top - low < stop - 1e-9:
+            break
     return out
 
 
@@ -174,6 +209,8 @@ def audit_intervals(
     targets: Sequence[int] | None = None,
     protection: float | None = None,
     cache: dict[tuple[int, ...], dict[int, tuple[float, float]]] | None = None,
+    first: Sequence[int] = (),
+    fail_fast: bool = False,
 ) -> dict[int, tuple[float, float]]:
     """Return, for each hidden cell, the interval a reader can infer from all published cells.
 
@@ -197,6 +234,11 @@ def audit_intervals(
     cache : dict, optional
         Results per component (keyed by its free cells), reused between calls
         while a component is unchanged.
+    first : sequence of int
+        Cells to bound before the others of their component.
+    fail_fast : bool
+        With ``protection``: stop at the first cell narrower than it (the
+        result then holds the cells bounded so far, that one included).
 
     Returns
     -------
@@ -230,16 +272,23 @@ def audit_intervals(
         for c in sorted({int(comp[x]) for x in r.cells if free[x]}):
             rels_of.setdefault(c, []).append(r)
     shortcut = None if protection is None else (v, float(protection))
+    stop = float(protection) if fail_fast and protection is not None else None
+    rank = {int(c): k for k, c in enumerate(first)}
     for c, ts in sorted(by_comp.items()):
         idx = np.nonzero((comp == c) & free)[0]
         key = (*(int(i) for i in idx), -1, *ts)
         if cache is not None and key in cache:
             out.update(cache[key])
+            if stop is not None and failing_cells(cache[key], stop):
+                break
             continue
-        res = _bounds_lp(idx, ts, rels_of.get(c, []), lo, hi, shortcut)
+        order = sorted(ts, key=lambda t: (rank.get(int(t), len(rank)), t))
+        res = _bounds_lp(idx, order, rels_of.get(c, []), lo, hi, shortcut, stop)
+        out.update(res)
+        if len(res) < len(ts):  # stopped at a failing cell: not a whole result to keep
+            break
         if cache is not None:
             cache[key] = res
-        out.update(res)
     return dict(sorted(out.items()))
 
 
