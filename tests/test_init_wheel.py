@@ -82,7 +82,15 @@ def test_wheel_in_a_fresh_venv_inits_a_study_and_reproduces_the_paper(tmp_path: 
     cli = str(venv / "bin" / "reunistat")
     where = _run([str(py), "-c", "import reunistat; print(reunistat.__file__)"], tmp_path, env)
     assert Path(where.strip()).is_relative_to(venv), where
+    isolated = "import importlib.util as u; print(u.find_spec('pytest') is None)"
+    assert _run([str(py), "-c", isolated], tmp_path, env).strip() == "True"  # no dev venv
     assert _run([cli, "--version"], tmp_path, env).strip() == f"reunistat {reunistat.__version__}"
+
+    t = time.perf_counter()  # the generator's config ships in the package
+    _run([cli, "synth", "--out", "synth", "--scale", "0.002", "--quiet"], tmp_path, env)
+    assert "no problems found" in _run([cli, "validate", "synth"], tmp_path, env)
+    assert "291,927,132" in _run([cli, "costs"], tmp_path, env)  # Holmes (2014)
+    timings["synth+validate+costs"] = time.perf_counter() - t
 
     t = time.perf_counter()
     _run([cli, "init", "study", "--mode", "synthetic"], tmp_path, env)
