@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_PATHS := src tests $(wildcard analyses benchmarks data/synthetic/*.py)
 
-.PHONY: reproduce test lint typecheck docs validate bench clean
+.PHONY: reproduce test lint typecheck docs wheel-test validate bench clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -28,8 +28,13 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
+# The built wheel in a fresh venv: reunistat init, then reproduce on the sample (about 2 min).
+wheel-test: $(STAMP)
+	$(BIN)/pytest -q -m wheel tests/test_init_wheel.py
+
 test: $(STAMP) lint typecheck docs
 	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m wheel tests/test_init_wheel.py
 
 validate: $(STAMP)
 	$(BIN)/pytest -q -m slow

@@ -68,8 +68,10 @@ def data_hash(df: pd.DataFrame) -> str:
 
 def package_versions() -> dict[str, str]:
     """Return the installed versions of reunistat and the engines it uses."""
-    out = {}
-    for name in _VERSIONED:
+    from reunistat import __version__
+
+    out = {"reunistat": __version__}  # the one source, even in a stale editable install
+    for name in _VERSIONED[1:]:
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:

@@ -10,7 +10,14 @@ import sys
 
 import typer
 
-from reunistat.cli import cohort_cmd, evaluate_cmd, la_report_cmd, reproduce_cmd, synth_cmd
+from reunistat.cli import (
+    cohort_cmd,
+    evaluate_cmd,
+    init_cmd,
+    la_report_cmd,
+    reproduce_cmd,
+    synth_cmd,
+)
 
 app = typer.Typer(
     name="reunistat",
@@ -27,6 +34,7 @@ cohort_cmd.register(app)
 reproduce_cmd.register(app)
 evaluate_cmd.register(app)
 la_report_cmd.register(app)
+init_cmd.register(app)
 
 
 @app.command()

@@ -28,7 +28,9 @@ class PipelineConfig:
     """Everything a run depends on, read from ``analyses/config.toml``.
 
     Relative paths are relative to the directory ``reunistat reproduce`` runs
-    in (the repository root). See ``analyses/config.toml`` for each key.
+    in: the repository root, or a study folder made by ``reunistat init``
+    (:func:`reunistat.pipeline.study.init_study`), which runs on its own from
+    there. See ``analyses/config.toml`` for each key.
     """
 
     mode: Mode = "synthetic"
