@@ -239,6 +239,53 @@ def split_table_markdown(body: str) -> tuple[str, str]:
     return "\n".join(lines[:n]), "\n".join(lines[n:]).strip()
 
 
+#: The HTML paper's text width in ems (pandoc's ``maxwidth``, below) and the width of
+#: a character and of a cell's padding, for the narrowest width a table can take.
+PAGE_WIDTH_EM, _CHAR_EM, _PAD_EM = 72.0, 0.6, 1.0
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+
+
+def _min_width_em(rows: Sequence[Sequence[str]]) -> float:
+    ncol = max(len(r) for r in rows)
+    widest = [0] * ncol
+    for r in rows:
+        for j, cell in enumerate(r):
+            widest[j] = max([widest[j], *(len(w) for w in re.split(r"[\s\-]+", cell))])
+    return sum(w * _CHAR_EM + _PAD_EM for w in widest)
+
+
+def fit_table(table: str) -> str:
+    r"""Return a pipe table that fits the page: readable headers, wide and short ones turned.
+
+    Underscores in the header become spaces (a browser cannot wrap
+    ``above_99.8_unadjusted``). A table whose narrowest width passes the
+    page (:data:`PAGE_WIDTH_EM`) and that has fewer rows than columns is
+    transposed: its columns become rows.
+
+    >>> print(fit_table("| a_b | c |\n|:---|---:|\n| x | 1 |"))
+    | a b | c |
+    |:---|---:|
+    | x | 1 |
+    """
+    lines = table.splitlines()
+    if len(lines) < 2:
+        return table
+    head = [c.replace("_", " ") for c in _cells(lines[0])]
+    align = _cells(lines[1])
+    body = [_cells(x) for x in lines[2:]]
+    if _min_width_em([head, *body]) > PAGE_WIDTH_EM and len(body) < len(head) - 1:
+        cols = list(zip(head, *body, strict=True))
+        head = list(cols[0])
+        body = [list(c) for c in cols[1:]]
+        align = [":---"] + ["---:"] * (len(head) - 1)
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in body]
+    return "\n".join(out)
+
+
 def _caption_text(title: str) -> str:
     t = title.strip().replace("\n", " ")
     return t if t.endswith((".", "?", "!")) else t + "."
@@ -253,6 +300,7 @@ def _table(
         return f"\x00missing:table:{name}\x00"
     o = ctx.outputs[rel]
     table, notes = split_table_markdown((ctx.out / rel).read_text("utf-8"))
+    table = fit_table(table)
     made = f"*Made by `{o.script}` (`{o.function}`).*"
     notes = f"{notes}  \n{made}" if notes else made
     caption = f"Table {numbers[('tbl', name)]}. {_caption_text(o.title)}"
