@@ -52,7 +52,8 @@ def _by_period(ctx: Context, sp: pd.DataFrame, terms: list[str]) -> pd.DataFrame
     names = _period_names(PERIOD_CUTS)
     rows = []
     for k, name in enumerate(names):
-        part = ep.loc[ep["period"] == k]
+        # a spell ending on the day of its return has an empty (0, 0] piece: no time at risk
+        part = ep.loc[(ep["period"] == k) & (ep["stop"] > ep["start"])]
         try:
             res = cox(
                 "~ " + ctx.config.covariates, part, "stop", "reentered", entry_col="start"
