@@ -12,7 +12,7 @@ from reunistat.models.survival import kaplan_meier
 from reunistat.pipeline import Context, run_script
 from reunistat.report.curves import horizon_grid, publish_curve
 from reunistat.report.figures import curve_figure
-from reunistat.report.labels import level_label, variable_label
+from reunistat.report.labels import level_label, short_level_label, variable_label
 from reunistat.report.release_plan import KM_GROUPINGS, curve_labels
 
 FUNCTION = "reunistat.models.survival.kaplan_meier"
@@ -42,10 +42,12 @@ def run(ctx: Context) -> None:
             notes=["n_risk: returns still followed just after the time shown (days)."],
             digits=4,
         )
-        shown_labels = {g: level_label(col or "", g) for g in pub.at_risk["group"].astype(str)}
+        groups_ = pub.at_risk["group"].astype(str)
+        shown_labels = {g: level_label(col or "", g) for g in groups_}
+        short = {g: short_level_label(col or "", g) for g in groups_}
         fig = curve_figure(
-            pub.curve.assign(group=pub.curve["group"].astype(str).map(shown_labels)),
-            pub.at_risk.assign(group=pub.at_risk["group"].astype(str).map(shown_labels)),
+            pub.curve.assign(group=pub.curve["group"].astype(str).map(short)),
+            pub.at_risk.assign(group=pub.at_risk["group"].astype(str).map(short)),
             estimate=pub.estimate,
             conf=pub.conf,
             title=f"Cumulative re-entry to care after a return home: {label}",

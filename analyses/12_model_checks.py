@@ -10,6 +10,8 @@ tables/crude_adjusted (the placement-moves ratio crude, partly and fully adjuste
 
 from __future__ import annotations
 
+import itertools
+
 import pandas as pd
 
 from reunistat.errors import ModelError
@@ -42,8 +44,8 @@ def _spec(ctx: Context, res, data: pd.DataFrame, event_col: str) -> dict:
 def _period_names(cuts: tuple[int, ...]) -> list[str]:
     m = [round(c / DAYS_PER_MONTH) for c in cuts]
     names = [f"0-{m[0]} months"]
-    names += [f"{a}-{b} months" for a, b in zip(m[:-1], m[1:], strict=True)]
-    return names + [f"{m[-1]}+ months"]
+    names += [f"{a}-{b} months" for a, b in itertools.pairwise(m)]
+    return [*names, f"{m[-1]}+ months"]
 
 
 def _by_period(ctx: Context, sp: pd.DataFrame, terms: list[str]) -> pd.DataFrame:
@@ -55,9 +57,7 @@ def _by_period(ctx: Context, sp: pd.DataFrame, terms: list[str]) -> pd.DataFrame
         # a spell ending on the day of its return has an empty (0, 0] piece: no time at risk
         part = ep.loc[(ep["period"] == k) & (ep["stop"] > ep["start"])]
         try:
-            res = cox(
-                "~ " + ctx.config.covariates, part, "stop", "reentered", entry_col="start"
-            )
+            res = cox("~ " + ctx.config.covariates, part, "stop", "reentered", entry_col="start")
         except ModelError as e:  # too few re-entries in a late period of a small extract
             ctx.log(f"  no hazard ratios for {name}: {e}")
             continue
@@ -365,9 +365,7 @@ def _crude_one_year(ctx: Context) -> dict[str, str]:
     if not path.exists():
         return {}
     t = pd.read_csv(path, dtype=str, keep_default_na=False)
-    t = t.loc[
-        (t["variable"] == variable_label("placement_moves")) & (t["horizon_days"] == "365")
-    ]
+    t = t.loc[(t["variable"] == variable_label("placement_moves")) & (t["horizon_days"] == "365")]
     out = {}
     for g, v in zip(t["group"], t["cumulative_reentry"], strict=True):
         try:

@@ -17,7 +17,7 @@ from reunistat.models import evaluation as ev
 from reunistat.models.survival import pwp, recurrent_episodes
 from reunistat.pipeline import Context, run_script
 from reunistat.report.figures import new_figure
-from reunistat.report.labels import p_text, term_label, with_references
+from reunistat.report.labels import num_text, p_text, term_label, with_references
 from reunistat.report.tables import formula_variables, model_table, smallest_cell
 
 PF = "days_potential_followup"
@@ -79,8 +79,8 @@ def _balance_readable(bal: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "characteristic": [term_label(str(t)) for t in bal["term"]],
-            "SMD before weighting": [f"{x:.3f}" for x in bal[before]],
-            "SMD after weighting": [f"{x:.3f}" for x in bal["smd_weighted"]],
+            "SMD before weighting": [num_text(x, 3) for x in bal[before]],
+            "SMD after weighting": [num_text(x, 3) for x in bal["smd_weighted"]],
         }
     )
 
@@ -120,7 +120,10 @@ def _event_study(ctx: Context, sp: pd.DataFrame, la: pd.DataFrame) -> None:
     ax.errorbar(
         pts["year"],
         100 * pts["estimate"],
-        yerr=[100 * (pts["estimate"] - pts["conf_low"]), 100 * (pts["conf_high"] - pts["estimate"])],
+        yerr=[
+            100 * (pts["estimate"] - pts["conf_low"]),
+            100 * (pts["conf_high"] - pts["estimate"]),
+        ],
         fmt="o",
         ms=4,
         color="#12436D",
@@ -197,7 +200,10 @@ def run(ctx: Context) -> None:
     if la is None or "PILOT_START" not in la.columns or la["PILOT_START"].isna().all():
         ctx.skip("tables/pilot_weighting", "no pilot adoption dates (la table: PILOT_START)")
         return
-    for part, name in ((_weighting, "tables/pilot_weighting"), (_event_study, "tables/event_study")):
+    for part, name in (
+        (_weighting, "tables/pilot_weighting"),
+        (_event_study, "tables/event_study"),
+    ):
         try:
             part(ctx, sp, la)
         except ReunistatError as e:

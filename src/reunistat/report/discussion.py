@@ -62,7 +62,10 @@ def ph_statement(
             f"since the return (global p = {p_text(glob)}); the hazard ratios are read as "
             "constant over follow-up."
         )
-    names = [f"{r.label} (p = {p_text(float(r.p_value))})" for r in failing.itertuples()]
+    names = [
+        f"{lab} (p = {p_text(float(p))})"
+        for lab, p in zip(failing["label"], failing["p_value"], strict=True)
+    ]
     text = (
         head + f"rejected constant hazard ratios for {len(failing)} of {len(terms)} "
         f"characteristics (global p = {p_text(glob)}): {_join(names)}. For these the hazard "
@@ -123,9 +126,7 @@ def crude_adjusted_statement(
     if len(names) > 2:
         # the single adjustment that moves the crude ratio most towards the full one
         moves = {
-            n: abs(np.log(ratios[n][0]) - np.log(crude[0]))
-            for n in names[1:-1]
-            if n != names[-1]
+            n: abs(np.log(ratios[n][0]) - np.log(crude[0])) for n in names[1:-1] if n != names[-1]
         }
         best = max(moves, key=lambda n: moves[n])
         b = ratios[best]

@@ -61,7 +61,7 @@ _YES_NO = {"1": "yes", "0": "no", "1.0": "yes", "0.0": "no"}
 
 #: Every variable a published table, figure or workbook names, by spells column.
 VARIABLES: dict[str, Variable] = {
-    "age_band": Variable("Age at return", reference="5-9", levels={"under 1": "under 1 year"}),
+    "age_band": Variable("Age at return", reference="5-9"),
     "age_at_return_years": Variable("Age at return", "numeric", "per year of age"),
     "sex": Variable("Sex", reference="female"),
     "ethnic_group": Variable(
@@ -92,9 +92,7 @@ VARIABLES: dict[str, Variable] = {
             "other": "other",
         },
     ),
-    "period_length_days": Variable(
-        "Length of the period of care", "numeric", "per 365 days"
-    ),
+    "period_length_days": Variable("Length of the period of care", "numeric", "per 365 days"),
     "category_of_need": Variable(
         "Category of need",
         reference="N1",
@@ -126,7 +124,7 @@ VARIABLES: dict[str, Variable] = {
 }
 
 #: Numeric terms entered through a function: function → (unit text, data column).
-_FUNCTION_UNITS = {"log1p": "per unit of log(1 + days)", "log": "per unit of log"}
+_FUNCTION_UNITS = {"log1p": "per unit of log(1 + days)", "log": "per unit of log(days)"}
 
 _CONTRAST = re.compile(
     r"^C\((\w+)(?:,\s*contr\.treatment\(['\"]?([^'\")]*)['\"]?\))?\)\[T\.(.+)\]$"
@@ -154,6 +152,22 @@ def level_label(name: str, level: Any) -> str:
     v = VARIABLES.get(name)
     s = str(level)
     return v.levels.get(s, s) if v else s
+
+
+#: Shorter level labels for figure legends and at-risk rows, where space is narrow.
+SHORT_LEVELS: dict[str, dict[str, str]] = {
+    "return_type": {"e13": "E13 (to relatives)"},
+    "ethnic_group": {"Unknown": "not obtained"},
+}
+
+
+def short_level_label(name: str, level: Any) -> str:
+    """Return a level's label for a figure (shorter where the table's is long).
+
+    >>> short_level_label("return_type", "e13"), short_level_label("return_type", "planned")
+    ('E13 (to relatives)', 'planned (E4A)')
+    """
+    return SHORT_LEVELS.get(name, {}).get(str(level), level_label(name, level))
 
 
 def term_label(term: str) -> str:
@@ -195,7 +209,7 @@ def _level_term(var: str, level: str, ref: str) -> str:
 def formula_references(formula: str) -> dict[str, str]:
     """Return the reference level set in a formula for each variable.
 
-    >>> formula_references("C(a, contr.treatment('x')) + C(b, contr.treatment(\\"y\\")) + c")
+    >>> formula_references("C(a, contr.treatment('x')) + C(b, contr.treatment('y')) + c")
     {'a': 'x', 'b': 'y'}
     """
     pat = re.compile(r"C\((\w+),\s*contr\.treatment\(['\"]([^'\"]*)['\"]\)\)")
@@ -260,8 +274,8 @@ def labelled_margins(ame: pd.DataFrame) -> pd.DataFrame:
     slope with its unit (:data:`AME_PER` rescales per-day slopes).
     """
     rows = []
-    for r in ame.itertuples(index=False):
-        var, contrast = str(r.variable), str(r.contrast)
+    for rec in ame.to_dict("records"):
+        var, contrast = str(rec["variable"]), str(rec["contrast"])
         scale = AME_PER.get(var, 1.0)
         if contrast == "dp/dx":
             v = VARIABLES.get(var)
@@ -270,14 +284,14 @@ def labelled_margins(ame: pd.DataFrame) -> pd.DataFrame:
         else:
             level, _, ref = contrast.partition(" - ")
             comparison = f"{level_label(var, level)} vs {level_label(var, ref)}"
-        est, lo, hi = (100 * scale * float(x) for x in (r.estimate, r.conf_low, r.conf_high))
+        est, lo, hi = (100 * scale * float(rec[k]) for k in ("estimate", "conf_low", "conf_high"))
         rows.append(
             {
                 "variable": variable_label(var),
                 "comparison": comparison,
                 "percentage points": num_text(est, 1),
                 "95% CI": f"{num_text(lo, 1)} to {num_text(hi, 1)}",
-                "p": p_text(float(r.p_value)),
+                "p": p_text(float(rec["p_value"])),
             }
         )
     return pd.DataFrame(rows)

@@ -227,10 +227,10 @@ def _not_shown(m: re.Match[str]) -> str:
 
 
 def split_table_markdown(body: str) -> tuple[str, str]:
-    """Split a table file's Markdown into the pipe table and the notes under it.
+    r"""Split a table file's Markdown into the pipe table and the notes under it.
 
-    >>> split_table_markdown("| a |\\n|---|\\n| 1 |\\n\\n*note*\\n")
-    ('| a |\\n|---|\\n| 1 |', '*note*')
+    >>> split_table_markdown("| a |\n|---|\n| 1 |\n\n*note*\n")
+    ('| a |\n|---|\n| 1 |', '*note*')
     """
     lines = body.strip("\n").splitlines()
     n = 0

@@ -106,8 +106,12 @@ def caption_problems(html: str) -> list[str]:
     ...       "</table></div><a href='#tbl:a'>Table 1</a>")
     >>> caption_problems(ok)
     []
-    >>> caption_problems("<table><tr><td>1</td></tr></table><p>Table: A.</p><a href='#x'>x</a>")
-    ["table 1 has no numbered caption: ''", 'link to #x: no such anchor', "caption text left in the body: 'Table:'"]
+    >>> for p in caption_problems("<table><tr><td>1</td></tr></table><p>Table: A.</p>"
+    ...                           "<a href='#x'>x</a>"):
+    ...     print(p)
+    table 1 has no numbered caption: ''
+    link to #x: no such anchor
+    caption text left in the body: 'Table:'
     """
     p = parse_paper(html)
     problems = _numbered([t.caption for t in p.tables], "Table")
@@ -130,7 +134,8 @@ def table_widths(html: str) -> list[tuple[str, float]]:
     padding: a browser can wrap a cell at spaces and hyphens but not inside a
     word. Characters are counted at :data:`CHAR_EM`.
 
-    >>> table_widths("<table><caption>Table 1. A.</caption><tr><td>abc def</td><td>1,234</td></tr></table>")
+    >>> table_widths("<table><caption>Table 1. A.</caption>"
+    ...              "<tr><td>abc def</td><td>1,234</td></tr></table>")
     [('Table 1. A.', 6.8)]
     """
     out = []

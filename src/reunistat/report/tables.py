@@ -342,6 +342,16 @@ def _p(p: float) -> str:
     return p_text(p)
 
 
+#: Columns holding p-values: written ``<0.001`` below 0.001 in readable tables.
+P_COLUMNS = ("p", "p_value", "p-value", "p_overdispersion")
+
+
+def _cell(v: Any, column: str, digits: int) -> str:
+    if column in P_COLUMNS and isinstance(v, (float, np.floating)):
+        return p_text(float(v))
+    return format_number(v, digits)
+
+
 def to_csv_text(df: pd.DataFrame) -> str:
     """Return a DataFrame as CSV text with stable float formatting (6 significant digits)."""
     return df.to_csv(index=False, float_format="%.6g", lineterminator="\n")
@@ -351,7 +361,7 @@ def to_markdown(df: pd.DataFrame, digits: int = 2) -> str:
     """Return a pipe table (Pandoc and GitHub Markdown) of a DataFrame."""
     head = [str(c) for c in df.columns]
     body = [
-        [format_number(v, digits).replace("|", "\\|") for v in row]
+        [_cell(v, c, digits).replace("|", "\\|") for v, c in zip(row, head, strict=True)]
         for row in df.itertuples(index=False)
     ]
     numeric = [all(_looks_numeric(r[j]) for r in body) and bool(body) for j in range(len(head))]
@@ -377,7 +387,12 @@ def to_html(df: pd.DataFrame, title: str, notes: Sequence[str] = (), digits: int
     esc = html.escape
     head = "".join(f"<th>{esc(str(c))}</th>" for c in df.columns)
     body = "\n".join(
-        "<tr>" + "".join(f"<td>{esc(format_number(v, digits))}</td>" for v in row) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td>{esc(_cell(v, str(c), digits))}</td>"
+            for v, c in zip(row, df.columns, strict=True)
+        )
+        + "</tr>"
         for row in df.itertuples(index=False)
     )
     note_html = "".join(f"<p class='note'>{esc(n)}</p>" for n in notes)
