@@ -379,7 +379,8 @@ def typst_pdf(source: Path, target: Path, root: Path) -> None:
     import typst
 
     try:
-        typst.compile(str(source), output=str(target), root=str(root))
+        # embedded fonts only: the same PDF on every machine
+        typst.compile(str(source), output=str(target), root=str(root), ignore_system_fonts=True)
     except RuntimeError as e:
         raise PaperError(f"Typst failed compiling {source} to PDF: {e}") from e
 
