@@ -269,6 +269,11 @@ def fit_table(table: str) -> str:
     | a b | c |
     |:---|---:|
     | x | 1 |
+    >>> print(fit_table("| variable | n |\n|:---|---:|\n| Sex | 1 |\n| Sex | 2 |"))
+    | variable | n |
+    |:--------|---:|
+    | Sex | 1 |
+    |  | 2 |
     """
     lines = table.splitlines()
     if len(lines) < 2:
@@ -281,9 +286,29 @@ def fit_table(table: str) -> str:
         head = list(cols[0])
         body = [list(c) for c in cols[1:]]
         align = [":---"] + ["---:"] * (len(head) - 1)
+    if head and head[0] in _GROUP_HEADERS:  # a variable's name once, on its first row
+        shown = [r[0] for r in body]
+        for i in range(len(body) - 1, 0, -1):
+            if shown[i] == shown[i - 1]:
+                body[i][0] = ""
+    # relative column widths (pandoc reads them from the dashes when lines are long)
+    widths = [
+        min(40, max([len(head[j]), *(len(r[j]) for r in body if j < len(r))]))
+        for j in range(len(head))
+    ]
+    align = [_dashes(a, w) for a, w in zip(align, widths, strict=True)]
     out = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in body]
     return "\n".join(out)
+
+
+#: First columns naming the variable of a block of rows (shown on its first row only).
+_GROUP_HEADERS = ("variable", "characteristic")
+
+
+def _dashes(align: str, width: int) -> str:
+    left, right = align.startswith(":"), align.endswith(":")
+    return (":" if left else "") + "-" * max(3, width) + (":" if right else "")
 
 
 def _caption_text(title: str) -> str:
