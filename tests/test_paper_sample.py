@@ -88,10 +88,17 @@ def test_no_raw_names_codes_or_negative_zeros_in_the_paper(built):
         "| e13",
         "-0.00",
         "p_value",
-        "0.000 |",
     ):
         assert raw not in prose, raw
     assert "<0.001" in prose
+    # p-value columns: "<0.001", never 0.000
+    p_cells = []
+    for block in re.findall(r"(?:^\|.*\|\n)+", md, re.M):
+        rows = [[c.strip() for c in r.strip("|").split("|")] for r in block.splitlines()]
+        for j, name in enumerate(rows[0]):
+            if name in ("p", "p value"):
+                p_cells += [r[j] for r in rows[2:] if j < len(r)]
+    assert p_cells and "0.000" not in p_cells and "<0.001" in p_cells
 
 
 def test_no_table_is_wider_than_the_page_at_1280px(built):
