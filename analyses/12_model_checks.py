@@ -132,7 +132,9 @@ def _ph(ctx: Context, sp: pd.DataFrame) -> None:
             ),
             notes=[
                 "Cox models fitted within each period to the returns still followed at its "
-                "start (left truncation): the piecewise form of the scaled Schoenfeld plot."
+                "start (left truncation): the piecewise form of the scaled Schoenfeld plot. A "
+                "period where a characteristic's level has no return (no child aged 16 or over "
+                "at return is followed past 36 months: they reach 18) is not shown."
             ],
         )
         fig = _period_figure(by)
@@ -168,9 +170,10 @@ def _period_figure(by: pd.DataFrame):
     ax = fig.add_axes((0.09, 0.14, 0.5, 0.76))
     periods = list(pd.unique(by.sort_values("order")["period"]))
     colours = ["#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1"]
+    n_terms = by["label"].nunique()
     for i, (label, g) in enumerate(by.groupby("label", sort=False)):
         g = g.sort_values("order")
-        x = np.array([periods.index(p) for p in g["period"]]) + (i - 2) * 0.06
+        x = np.array([periods.index(p) for p in g["period"]]) + (i - (n_terms - 1) / 2) * 0.08
         ax.errorbar(
             x,
             g["estimate"],
@@ -183,7 +186,9 @@ def _period_figure(by: pd.DataFrame):
         )
     ax.axhline(1.0, color="#808080", lw=0.8, ls="--")
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(mticker.FormatStrFormatter("%g"))
+    lo, hi = float(by["conf_low"].min()), float(by["conf_high"].max())
+    ticks = [t for t in (0.25, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0) if lo <= t <= hi]
+    ax.set_yticks(sorted({*ticks, 1.0}), [f"{t:g}" for t in sorted({*ticks, 1.0})])
     ax.yaxis.set_minor_formatter(mticker.NullFormatter())
     ax.set_xticks(range(len(periods)), periods, fontsize=7)
     ax.set_xlabel("Time since the return home")

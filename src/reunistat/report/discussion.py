@@ -74,10 +74,14 @@ def ph_statement(
         "return instead of relying on the single ratio."
     )
     if by_period is not None and not by_period.empty:
-        first = failing["label"].iloc[0]
-        g = by_period.loc[by_period["label"] == first].sort_values("order")
+        first = str(failing["label"].iloc[0])
+        mine = by_period.loc[by_period["label"].astype(str).str.startswith(first)]
+        # a characteristic's first coefficient (a factor has one per level)
+        g = mine.loc[mine["label"] == mine["label"].iloc[0]] if not mine.empty else mine
+        g = g.sort_values("order")
         if len(g) >= 2:
-            parts = [f"{e:.2f} {p}" for e, p in zip(g["estimate"], g["period"], strict=True)]
+            first = str(g["label"].iloc[0])
+            parts = [f"{e:.2f} in {p}" for e, p in zip(g["estimate"], g["period"], strict=True)]
             text += f" For {first} the hazard ratio was {_join(parts)}."
     if n_events is not None and n_events > 5000:
         text += (
