@@ -10,8 +10,9 @@ import pandas as pd
 
 from reunistat.models.survival import kaplan_meier
 from reunistat.pipeline import Context, run_script
-from reunistat.report.curves import publish_curve
+from reunistat.report.curves import horizon_grid, publish_curve
 from reunistat.report.figures import curve_figure
+from reunistat.report.labels import level_label, short_level_label, variable_label
 from reunistat.report.release_plan import KM_GROUPINGS, curve_labels
 
 FUNCTION = "reunistat.models.survival.kaplan_meier"
@@ -22,7 +23,8 @@ GROUPS = KM_GROUPINGS
 def run(ctx: Context) -> None:
     sp = curve_labels(ctx.spells)
     horizons = []
-    for name, (col, label) in GROUPS.items():
+    for name, (col, grouping_label) in GROUPS.items():
+        label = grouping_label if col is None else variable_label(name)
         curve = kaplan_meier(sp, "days_followed", "reentered", by=col)
         pub = publish_curve(
             curve, ctx.rules, ctx.config.horizons_days, release=ctx.release, grouping=name
@@ -40,9 +42,12 @@ def run(ctx: Context) -> None:
             notes=["n_risk: returns still followed just after the time shown (days)."],
             digits=4,
         )
+        groups_ = pub.at_risk["group"].astype(str)
+        shown_labels = {g: level_label(col or "", g) for g in groups_}
+        short = {g: short_level_label(col or "", g) for g in groups_}
         fig = curve_figure(
-            pub.curve,
-            pub.at_risk,
+            pub.curve.assign(group=pub.curve["group"].astype(str).map(short)),
+            pub.at_risk.assign(group=pub.at_risk["group"].astype(str).map(short)),
             estimate=pub.estimate,
             conf=pub.conf,
             title=f"Cumulative re-entry to care after a return home: {label}",
@@ -59,7 +64,11 @@ def run(ctx: Context) -> None:
             function=FUNCTION,
             counted=True,
         )
-        horizons.append(pub.horizons.assign(variable=label))
+        horizons.append(
+            pub.horizons.assign(
+                variable=label, group=pub.horizons["group"].astype(str).map(shown_labels)
+            )
+        )
     table = pd.concat(horizons, ignore_index=True)
     table = table[
         [
@@ -75,10 +84,15 @@ def run(ctx: Context) -> None:
     ctx.write_frame(
         "km_horizons",
         table.rename(columns={"cumulative_incidence": "cumulative_reentry"}),
-        title="Cumulative re-entry at each horizon (Kaplan-Meier)",
+        title="Cumulative re-entry by months since the return home (Kaplan-Meier), per cent",
         function=FUNCTION,
         disclosure={"type": "counts", "count_cols": ["n_risk"], "lines": []},
-        notes=["Read from the published curve; n_risk: returns still followed at the horizon."],
+        notes=[
+            "Per cent re-entered by each time, with its 95% confidence interval, read from the "
+            "published curve; c: fewer than the threshold still followed. The CSV holds the "
+            "proportions and the numbers still followed."
+        ],
+        readable=horizon_grid(table),
         digits=4,
     )
     overall = table.loc[table["variable"] == GROUPS["overall"][1]].set_index("horizon_days")

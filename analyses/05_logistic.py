@@ -11,6 +11,7 @@ import pandas as pd
 from reunistat.models.logistic import average_marginal_effects, logistic, multilevel
 from reunistat.pipeline import Context, run_script
 from reunistat.report.figures import forest_figure
+from reunistat.report.labels import labelled_margins, with_references
 from reunistat.report.tables import (
     count_table,
     formula_variables,
@@ -26,9 +27,11 @@ FUNCTION = "reunistat.models.logistic.logistic"
 def run(ctx: Context) -> None:
     h = ctx.config.logistic_horizon_days
     pf = "days_potential_followup"  # select on potential follow-up: no selection by outcome
+    # reference levels first: the marginal effects contrast with the odds ratios' references
+    spells = with_references(ctx.spells, ctx.config.covariates)
     res = logistic(
         "~ " + ctx.config.covariates,
-        ctx.spells,
+        spells,
         horizon_days=h,
         cluster="LA",
         potential_followup_col=pf,
@@ -37,7 +40,7 @@ def run(ctx: Context) -> None:
     tidy = res.tidy(exponentiate=True)
     tidy.insert(1, "label", [term_label(t) for t in tidy["term"]])
     used = res.extras.get("data")
-    fitted = used if isinstance(used, pd.DataFrame) else ctx.spells
+    fitted = used if isinstance(used, pd.DataFrame) else spells
     ycol = res.extras.get("outcome_col", "reentered")
     spec = {
         "type": "model",
@@ -65,8 +68,11 @@ def run(ctx: Context) -> None:
         title=f"Average marginal effects on the probability of re-entry within {h} days",
         function="reunistat.models.logistic.average_marginal_effects",
         disclosure=spec,
-        readable=ame[["variable", "contrast", "estimate", "conf_low", "conf_high", "p_value"]],
-        digits=3,
+        readable=labelled_margins(ame),
+        notes=[
+            "Change in the probability of re-entry, in percentage points, against the same "
+            "reference groups as the odds ratios; for a count or length, per unit shown."
+        ],
     )
     rel = ctx.release
     declared = [rel.value("logistic_outcome", r, "spells") for r in ("offered", "used")]
@@ -93,7 +99,7 @@ def run(ctx: Context) -> None:
     ctx.value("logit_horizon", h, function=FUNCTION)
     ml = multilevel(
         "~ " + ctx.config.covariates,
-        ctx.spells,
+        spells,
         horizon_days=h,
         group="LA",
         potential_followup_col=pf,

@@ -10,6 +10,7 @@ import pandas as pd
 
 from reunistat.models.evaluation.power import PowerDesign, power_curve
 from reunistat.pipeline import Context, run_script
+from reunistat.report.discussion import power_statement
 from reunistat.report.figures import line_figure
 
 FUNCTION = "reunistat.models.evaluation.power.power_curve"
@@ -71,6 +72,17 @@ def run(ctx: Context) -> None:
         "against the number of returns home a year in the study, simulated and by the "
         "Schoenfeld formula, with a dashed line at 80% power.",
         title="Power of a pilot evaluation by study size",
+        function=FUNCTION,
+    )
+    ctx.value(
+        "power_statement",
+        power_statement(
+            curve,
+            alpha=design.alpha,
+            n_pilot=design.n_pilot,
+            la_sd_log_hr=design.la_sd_log_hr,
+            t_reference=design.robust and design.t_reference,
+        ),
         function=FUNCTION,
     )
     ctx.value("power_hr", design.hazard_ratio, function=FUNCTION)

@@ -164,8 +164,8 @@ def test_adjusted_model_where_numbers_allow() -> None:
     rep = build_la_report(spells, DisclosureRules())
     model = next(df for name, _, df, _ in rep.tables if name == "model")
     assert list(model.columns) == ["term", "HR", "95% CI", "p"]
-    assert "section20" in set(model["term"])
-    assert any("(vs planned)" in t for t in model["term"])
+    assert "Section 20 accommodation at return (yes vs no)" in set(model["term"])
+    assert any("(vs planned (E4A))" in t for t in model["term"])
     few = build_la_report(spells.iloc[:60], DisclosureRules())
     note = next(df for name, _, df, _ in few.tables if name == "model")
     assert "Not fitted" in str(note.iloc[0, 0])

@@ -247,11 +247,22 @@ def _expand_data_uris(text: str) -> str:
     return _DATA_URI.sub(one, text)
 
 
+def _pdf_text(path: Path) -> str:
+    """Return the text of a PDF's pages and metadata (its compressed streams are not text)."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(path)
+    meta = " ".join(str(v) for v in (reader.metadata or {}).values())
+    return meta + "\n" + "\n".join(page.extract_text() or "" for page in reader.pages)
+
+
 def file_text(path: Path) -> str:
     """Return all the text an output file holds (see the module's description)."""
     raw = path.read_bytes()
     if raw[:4] == b"PK\x03\x04":
         return _zip_text(path)
+    if raw[:5] == b"%PDF-":
+        return _pdf_text(path)
     if raw[:8] == b"\x89PNG\r\n\x1a\n":
         return _png_text(raw)
     try:

@@ -231,3 +231,40 @@ def _publish_in_release(
                 }
             rows.append({"group": group, "horizon_days": h, **cell})
     return PublishedCurve(cut, at_risk, pd.DataFrame(rows), estimate, conf)
+
+
+def horizon_grid(horizons: pd.DataFrame, estimate: str = "cumulative_incidence") -> pd.DataFrame:
+    """Return a compact horizon table: a row per group, a column per horizon in months.
+
+    ``horizons`` has ``variable, group, horizon_days``, the estimate and
+    ``conf_low, conf_high`` as published (text; ``c``/``z`` kept). Each cell
+    reads ``19.2 (17.1-21.4)``, per cent with its 95% interval.
+
+    >>> h = pd.DataFrame({"variable": ["all"] * 2, "group": ["all"] * 2,
+    ...                   "horizon_days": [91, 365], "cumulative_incidence": ["0.1234", "c"],
+    ...                   "conf_low": ["0.1", ""], "conf_high": ["0.15", ""]})
+    >>> horizon_grid(h).to_dict("records")
+    [{'characteristic': 'all', 'group': 'all', '3 months': '12.3 (10.0-15.0)', '12 months': 'c'}]
+    """
+    from reunistat.horizons import DAYS_PER_MONTH
+
+    def cell(r: pd.Series) -> str:
+        est = str(r[estimate])
+        try:
+            e = 100 * float(est)
+            lo, hi = 100 * float(r["conf_low"]), 100 * float(r["conf_high"])
+        except (TypeError, ValueError):
+            return est
+        return f"{e:.1f} ({lo:.1f}-{hi:.1f})"
+
+    h = horizons.assign(
+        _month=[f"{round(int(d) / DAYS_PER_MONTH)} months" for d in horizons["horizon_days"]],
+        _cell=horizons.apply(cell, axis=1),
+    )
+    months = list(pd.unique(h["_month"]))
+    wide = h.pivot_table(
+        index=["variable", "group"], columns="_month", values="_cell", aggfunc="first", sort=False
+    )
+    wide = wide[months].reset_index().rename(columns={"variable": "characteristic"})
+    wide.columns.name = None
+    return wide

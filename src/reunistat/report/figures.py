@@ -30,6 +30,8 @@ _RC: Any = {
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
+#: Resolution of the PNG files (the SVG is the vector form).
+PNG_DPI = 200
 _PALETTE = ["#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1", "#2073BC"]
 
 
@@ -82,7 +84,7 @@ def save_figure(fig: Figure, stem: Path, alt: str, source: str) -> list[Path]:
     )
     png, svg, txt = (stem.with_suffix(s) for s in (".png", ".svg", ".alt.txt"))
     with matplotlib.rc_context(_RC):
-        fig.savefig(png, format="png", dpi=120, metadata={"Software": None})
+        fig.savefig(png, format="png", dpi=PNG_DPI, metadata={"Software": None})
         fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
     txt.write_text(alt.strip() + "\n", encoding="utf-8")
     return [png, svg, txt]
@@ -114,12 +116,16 @@ def curve_figure(
             x = g["time"].to_numpy(dtype=float) / DAYS_PER_YEAR
             ax.step(x, g[estimate], where="post", color=col, lw=1.4, label=str(label))
             if conf is not None:
-                ax.fill_between(x, g[conf[0]], g[conf[1]], step="post", color=col, alpha=0.15, lw=0)
+                lo, hi = g[conf[0]].to_numpy(dtype=float), g[conf[1]].to_numpy(dtype=float)
+                ax.fill_between(x, lo, hi, step="post", color=col, alpha=0.28, lw=0)
+                for band in (lo, hi):  # the limits drawn too: visible where the band is narrow
+                    ax.step(x, band, where="post", color=col, lw=0.5, ls=(0, (2, 2)))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title("\n".join(textwrap.wrap(title, 70)), loc="left")
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
-        ax.set_ylim(bottom=0)
+        shown = curve if xmax_days is None else curve.loc[curve["time"] <= xmax_days]
+        ax.set_ylim(0, fitted_top(shown, estimate, conf))
         if xmax_days is not None:
             ax.set_xlim(0, xmax_days / DAYS_PER_YEAR)
         ax.grid(axis="y", color="#dddddd", lw=0.6)
@@ -127,6 +133,25 @@ def curve_figure(
         if at_risk is not None:
             _at_risk_rows(fig, ax, at_risk, group_col)
     return fig
+
+
+def fitted_top(curve: pd.DataFrame, estimate: str, conf: tuple[str, str] | None) -> float:
+    """Return the top of a cumulative-incidence axis fitted to the curves (a 5% step).
+
+    The axis reaches just above the highest estimate, or its upper limit
+    when that is not far above (a wide interval at the tail is cut at the
+    frame rather than squashing every curve into the bottom of the plot).
+
+    >>> fitted_top(pd.DataFrame({"e": [0.0, 0.33], "hi": [0.0, 0.36]}), "e", ("e", "hi"))
+    0.4
+    """
+    est = pd.to_numeric(curve[estimate], errors="coerce").max()
+    top = float(est) if np.isfinite(est) else 1.0
+    if conf is not None:
+        hi = pd.to_numeric(curve[conf[1]], errors="coerce").max()
+        if np.isfinite(hi):
+            top = max(top, min(float(hi), 1.15 * top))
+    return float(min(1.0, max(0.05, np.ceil((top + 0.02) / 0.05) * 0.05)))
 
 
 def _at_risk_rows(fig: Figure, ax: object, at_risk: pd.DataFrame, group_col: str) -> None:
@@ -159,9 +184,12 @@ def _thousands(v: object) -> str:
 def forest_figure(tidy: pd.DataFrame, *, label: str, title: str) -> Figure:
     """Forest plot of ratios with 95% intervals on a log axis (``tidy(exponentiate=True)``)."""
     t = tidy.reset_index(drop=True)
+    labels = ["\n".join(textwrap.wrap(str(s), 46)) for s in t["term"]]
+    n_lines = sum(lab.count("\n") + 1 for lab in labels)
     with matplotlib.rc_context(_RC):
-        fig = new_figure(7.0, 1.2 + 0.24 * len(t))
-        ax = fig.add_axes((0.38, 0.1, 0.58, 0.82))
+        height = 1.2 + 0.17 * n_lines + 0.06 * len(t)
+        fig = new_figure(7.5, height)
+        ax = fig.add_axes((0.42, 0.7 / height, 0.54, 1 - 1.1 / height))
         y = np.arange(len(t))[::-1]
         ax.errorbar(
             t["estimate"],
@@ -180,7 +208,8 @@ def forest_figure(tidy: pd.DataFrame, *, label: str, title: str) -> Figure:
         ticks = sorted({*ticks, 1.0})
         ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_yticks(y, [str(s) for s in t["term"]], fontsize=7)
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.set_ylim(-0.7, len(t) - 0.3)
         ax.set_xlabel(f"{label} (95% CI, log scale)")
         ax.set_title(title, loc="left")
     return fig
@@ -214,32 +243,84 @@ def line_figure(
     return fig
 
 
-def flow_figure(steps: Sequence[tuple[str, str, bool]], title: str) -> Figure:
-    """A CONSORT-style diagram: main boxes down the middle, exclusions to the right.
+def _flow_stages(
+    steps: Sequence[tuple[str, str, bool]],
+) -> list[tuple[str, list[str]]]:
+    """Group the steps: each main box, and the exclusions after it in one box."""
+    stages: list[tuple[str, list[str]]] = []
+    for text, count, excl in steps:
+        if excl:
+            line = f"{text}: {count}"
+            if stages and stages[-1][0] == "exclude":
+                stages[-1][1].append(line)
+            else:
+                stages.append(("exclude", [line]))
+        else:
+            stages.append(("main", [text, count]))
+    return stages
 
-    ``steps`` are ``(text, count text, is_exclusion)`` in order.
+
+def flow_figure(steps: Sequence[tuple[str, str, bool]], title: str) -> Figure:
+    """A CONSORT-style diagram: main boxes down the left joined by arrows, exclusions to the right.
+
+    ``steps`` are ``(text, count text, is_exclusion)`` in order. The
+    exclusions between two main boxes are listed in one box, reached by an
+    arrow from the line joining the two main boxes.
     """
-    n_main = sum(not s[2] for s in steps)
+    from matplotlib.patches import FancyBboxPatch
+
+    stages = _flow_stages(steps)
+    wrapped = [
+        (kind, ["\n".join(textwrap.wrap(x, 44 if kind == "main" else 62)) for x in lines])
+        for kind, lines in stages
+    ]
+    heights = [sum(x.count("\n") + 1 for x in lines) + 0.9 for _, lines in wrapped]
+    gap = 1.2
+    total = sum(heights) + gap * (len(heights) + 1)
+    unit = 0.125  # inches per text line at 7 pt
     with matplotlib.rc_context(_RC):
-        fig = new_figure(7.5, 1.0 + 0.62 * len(steps))
-        ax = fig.add_axes((0.0, 0.04, 1.0, 0.9))
+        fig = new_figure(7.5, total * unit + 0.5)
+        ax = fig.add_axes((0.01, 0.02, 0.98, 1 - 0.45 / (total * unit + 0.5)))
         ax.set_axis_off()
         ax.set_xlim(0, 1)
-        ax.set_ylim(0, len(steps) + 0.5)
+        ax.set_ylim(0, total)
         ax.set_title(title, loc="left")
-        y = len(steps)
-        last_main: float | None = None
-        for text, count, excl in steps:
-            x = 0.5 if excl else 0.05
-            text = "\n".join(textwrap.wrap(text, 60))
-            box = dict(boxstyle="round,pad=0.3", fc="#f2f2f2" if excl else "#dde7f0", ec="#555")
-            ax.text(x, y, f"{text}\n{count}", ha="left", va="center", fontsize=7, bbox=box)
-            if not excl:
-                if last_main is not None:
+        spine_x, excl_x, y = 0.25, 0.53, total - gap
+        last_bottom: float | None = None
+        for (kind, lines), h in zip(wrapped, heights, strict=True):
+            top, mid = y, y - h / 2
+            if kind == "main":
+                x0, w, fc = 0.03, 0.44, "#dde7f0"
+                if last_bottom is not None:
                     ax.annotate(
-                        "", (0.2, y + 0.3), (0.2, last_main - 0.3), arrowprops={"arrowstyle": "->"}
+                        "",
+                        (spine_x, top),
+                        (spine_x, last_bottom),
+                        arrowprops={"arrowstyle": "-|>", "color": "#333", "lw": 0.9},
                     )
-                last_main = y
-            y -= 1
-        del n_main
+                last_bottom = top - h
+                text, ha, tx = "\n".join(lines), "center", x0 + w / 2
+            else:
+                x0, w, fc = excl_x, 0.45, "#f2f2f2"
+                ax.annotate(
+                    "",
+                    (excl_x, mid),
+                    (spine_x, mid),
+                    arrowprops={"arrowstyle": "-|>", "color": "#333", "lw": 0.9},
+                )
+                text, ha, tx = "\n".join(lines), "left", x0 + 0.012
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x0, top - h + 0.15),
+                    w,
+                    h - 0.3,
+                    boxstyle="round,pad=0.0,rounding_size=0.2",
+                    fc=fc,
+                    ec="#555",
+                    lw=0.8,
+                    mutation_aspect=1 / 40,
+                )
+            )
+            ax.text(tx, mid, text, ha=ha, va="center", fontsize=7, linespacing=1.25)
+            y -= h + gap
     return fig

@@ -3,24 +3,33 @@
 The template (``paper/paper.md``) holds no number typed by hand. It pulls:
 
 * ``{{ key }}``: a number recorded by a script (``outputs/values.json``);
-* ``{{ table:name }}``: the Markdown of ``outputs/tables/name.md``, captioned;
-* ``{{ figure:name }}``: ``outputs/figures/name.png`` with its alt text and
-  the script and function that made it;
-* ``{{ skipped }}``: the outputs this run could not make, and why.
+* ``{{ table:name }}``: the Markdown of ``outputs/tables/name.md``, numbered
+  and captioned (``Table N. title``) directly above it, its notes below;
+* ``{{ figure:name }}``: ``outputs/figures/name.png`` with its alt text and a
+  numbered caption (``Figure N. title``) naming the script that made it;
+* ``{{ skipped }}``: the outputs this run could not make, and why;
+* ``{{ software }}``: the versions of the software that made the run.
+
+Cross-references ``@tbl:name`` and ``@fig:name`` become links reading
+``Table N`` / ``Figure N``; one to a table or figure the paper does not hold
+stops the build. Citations ``[@key]`` are pandoc's, resolved by ``--citeproc``
+from ``references.bib`` beside the template (copied beside the paper).
 
 A block between ``<!-- if:name1,name2 -->`` and ``<!-- endif -->`` is kept
 only when every named value, table or figure exists. Any other placeholder
 that cannot be filled stops the build, unless the run recorded outputs it
 left out (``skipped``: a model that cannot be shown for a small extract):
-the paper then says "not shown" in their place and lists why. The filled Markdown is converted to
-HTML (self-contained) and DOCX by the pandoc that ``pypandoc-binary`` ships,
-with ``SOURCE_DATE_EPOCH`` fixed so the files are byte-reproducible.
+the paper then says "not shown" in their place and lists why. The filled
+Markdown is converted to HTML (self-contained), DOCX and, through Typst, PDF
+by the pandoc that ``pypandoc-binary`` ships and the ``typst`` package, with
+``SOURCE_DATE_EPOCH`` fixed so the files are byte-reproducible.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,12 +40,25 @@ from reunistat.errors import ReunistatError
 _PLACEHOLDER = re.compile(r"\{\{\s*(?:(table|figure):)?([A-Za-z0-9_.-]+)\s*\}\}")
 _IF = re.compile(r"<!--\s*if:([A-Za-z0-9_.,\s-]+?)\s*-->(.*?)<!--\s*endif\s*-->", re.S)
 _COMMENT = re.compile(r"<!--(?!\s*(?:if:|endif)).*?-->\n?", re.S)
+#: A cross-reference in the template: ``@tbl:name`` or ``@fig:name``.
+_XREF = re.compile(r"@(tbl|fig):([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)")
 #: 2024-01-01 00:00 UTC: the date pandoc writes into DOCX metadata and zip entries.
 SOURCE_DATE_EPOCH = "1704067200"
+#: The bibliography beside the template (and copied beside the paper).
+BIBLIOGRAPHY = "references.bib"
 
-
-_COMMON = ["--from", "markdown", "--resource-path", "."]
-#: pandoc options per output format: self-contained HTML, and DOCX.
+_COMMON = ["--from", "markdown", "--resource-path", ".", "--citeproc"]
+#: Typst set-up put in the PDF's header: our own numbers in captions (no second
+#: "Table 1:"), long tables that break across pages, small type in tables, a fixed date.
+TYPST_HEADER = (
+    "#set figure(numbering: none)\n"
+    "#show figure: set block(breakable: true)\n"
+    "#show figure.where(kind: table): set figure.caption(position: top)\n"
+    "#show table: set text(size: 7pt)\n"
+    "#set document(date: datetime(year: 2024, month: 1, day: 1))\n"
+)
+TYPST_HEADER_FILE = "paper-header.typ"
+#: pandoc options per output format: self-contained HTML, DOCX and Typst (for the PDF).
 PANDOC_ARGS = {
     # wide enough for the flow table and Table 1 (pandoc's default page is 36em)
     "html": [
@@ -49,6 +71,21 @@ PANDOC_ARGS = {
         "maxwidth=72em",
     ],
     "docx": [*_COMMON, "--to", "docx"],
+    "typ": [
+        *_COMMON,
+        "--standalone",
+        "--to",
+        "typst",
+        "--variable",
+        "papersize=a4",
+        "--variable",
+        "margin.x=1.8cm",
+        "--variable",
+        "margin.y=2cm",
+        "--variable",
+        "fontsize=10pt",
+        f"--include-in-header={TYPST_HEADER_FILE}",
+    ],
 }
 
 
@@ -100,17 +137,39 @@ class RunOutputs(Protocol):
     def failed(self) -> Sequence[Mapping[str, str]]: ...  # noqa: D102
 
 
+_BUILTIN = ("skipped", "software")
+
+
 def _exists(ctx: RunOutputs, name: str) -> bool:
     return (
         name in ctx.values
         or f"tables/{name}.md" in ctx.outputs
         or f"figures/{name}.png" in ctx.outputs
-        or name == "skipped"
+        or name in _BUILTIN
     )
 
 
+def number_items(ctx: RunOutputs, text: str) -> dict[tuple[str, str], int]:
+    """Number the tables and figures the text places, in order of appearance.
+
+    Returns ``{("tbl" | "fig", name): number}`` for those the run made.
+    """
+    numbers: dict[tuple[str, str], int] = {}
+    count = {"tbl": 0, "fig": 0}
+    for m in _PLACEHOLDER.finditer(text):
+        kind, name = m.group(1), m.group(2)
+        if kind is None:
+            continue
+        tag = "tbl" if kind == "table" else "fig"
+        rel = f"tables/{name}.md" if tag == "tbl" else f"figures/{name}.png"
+        if rel in ctx.outputs and (tag, name) not in numbers:
+            count[tag] += 1
+            numbers[(tag, name)] = count[tag]
+    return numbers
+
+
 def fill_template(ctx: RunOutputs, template: str) -> str:
-    """Return the template with every placeholder filled from the run's outputs."""
+    """Return the template with every placeholder and cross-reference filled."""
 
     def keep_block(m: re.Match[str]) -> str:
         names = [n.strip() for n in m.group(1).split(",") if n.strip()]
@@ -118,22 +177,34 @@ def fill_template(ctx: RunOutputs, template: str) -> str:
 
     text = _COMMENT.sub("", template)
     text = _IF.sub(keep_block, text)
+    numbers = number_items(ctx, text)
     missing: list[str] = []
 
     def fill(m: re.Match[str]) -> str:
         kind, name = m.group(1), m.group(2)
         if kind == "table":
-            return _table(ctx, name, missing)
+            return _table(ctx, name, numbers, missing)
         if kind == "figure":
-            return _figure(ctx, name, missing)
+            return _figure(ctx, name, numbers, missing)
         if name == "skipped":
             return _skipped(ctx)
+        if name == "software":
+            return software_statement()
         if name not in ctx.values:
             missing.append(name)
             return m.group(0)
         return str(ctx.values[name]["text"])
 
+    def xref(m: re.Match[str]) -> str:
+        tag, name = m.group(1), m.group(2)
+        n = numbers.get((tag, name))
+        if n is None:
+            missing.append(f"@{tag}:{name}")
+            return "[not shown]"
+        return f"[{'Table' if tag == 'tbl' else 'Figure'} {n}](#{tag}:{name})"
+
     text = _PLACEHOLDER.sub(fill, text)
+    text = _XREF.sub(xref, text)
     if missing and ctx.skipped:
         # outputs left out of this release (a small extract): say so where they would be
         return _PLACEHOLDER.sub(_not_shown, _MISSING_TABLE.sub(_NOT_SHOWN, text))
@@ -155,33 +226,163 @@ def _not_shown(m: re.Match[str]) -> str:
     return "[not shown]"
 
 
-def _table(ctx: RunOutputs, name: str, missing: list[str]) -> str:
+def split_table_markdown(body: str) -> tuple[str, str]:
+    r"""Split a table file's Markdown into the pipe table and the notes under it.
+
+    >>> split_table_markdown("| a |\n|---|\n| 1 |\n\n*note*\n")
+    ('| a |\n|---|\n| 1 |', '*note*')
+    """
+    lines = body.strip("\n").splitlines()
+    n = 0
+    while n < len(lines) and lines[n].startswith("|"):
+        n += 1
+    return "\n".join(lines[:n]), "\n".join(lines[n:]).strip()
+
+
+#: The HTML paper's text width in ems (pandoc's ``maxwidth``, below) and the width of
+#: a character and of a cell's padding, for the narrowest width a table can take.
+PAGE_WIDTH_EM, _CHAR_EM, _PAD_EM = 72.0, 0.6, 1.0
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+
+
+def _min_width_em(rows: Sequence[Sequence[str]]) -> float:
+    ncol = max(len(r) for r in rows)
+    widest = [0] * ncol
+    for r in rows:
+        for j, cell in enumerate(r):
+            widest[j] = max([widest[j], *(len(w) for w in re.split(r"[\s\-]+", cell))])
+    return sum(w * _CHAR_EM + _PAD_EM for w in widest)
+
+
+def fit_table(table: str) -> str:
+    r"""Return a pipe table that fits the page: readable headers, wide and short ones turned.
+
+    Underscores in the header become spaces (a browser cannot wrap
+    ``above_99.8_unadjusted``). A table whose narrowest width passes the
+    page (:data:`PAGE_WIDTH_EM`) and that has fewer rows than columns is
+    transposed: its columns become rows.
+
+    >>> print(fit_table("| a_b | c |\n|:---|---:|\n| x | 1 |"))
+    | a b | c |
+    |:---|---:|
+    | x | 1 |
+    >>> print(fit_table("| variable | n |\n|:---|---:|\n| Sex | 1 |\n| Sex | 2 |"))
+    | variable | n |
+    |:--------|---:|
+    | Sex | 1 |
+    |  | 2 |
+    """
+    lines = table.splitlines()
+    if len(lines) < 2:
+        return table
+    head = [c.replace("_", " ") for c in _cells(lines[0])]
+    align = _cells(lines[1])
+    body = [_cells(x) for x in lines[2:]]
+    if _min_width_em([head, *body]) > PAGE_WIDTH_EM and len(body) < len(head) - 1:
+        cols = list(zip(head, *body, strict=True))
+        head = list(cols[0])
+        body = [list(c) for c in cols[1:]]
+        align = [":---"] + ["---:"] * (len(head) - 1)
+    if head and head[0] in _GROUP_HEADERS:  # a variable's name once, on its first row
+        shown = [r[0] for r in body]
+        for i in range(len(body) - 1, 0, -1):
+            if shown[i] == shown[i - 1]:
+                body[i][0] = ""
+    # relative column widths (pandoc reads them from the dashes when lines are long)
+    widths = [
+        min(40, max([len(head[j]), *(len(r[j]) for r in body if j < len(r))]))
+        for j in range(len(head))
+    ]
+    align = [_dashes(a, w) for a, w in zip(align, widths, strict=True)]
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in body]
+    return "\n".join(out)
+
+
+#: First columns naming the variable of a block of rows (shown on its first row only).
+_GROUP_HEADERS = ("variable", "characteristic")
+
+
+def _dashes(align: str, width: int) -> str:
+    left, right = align.startswith(":"), align.endswith(":")
+    return (":" if left else "") + "-" * max(3, width) + (":" if right else "")
+
+
+def _caption_text(title: str) -> str:
+    t = title.strip().replace("\n", " ")
+    return t if t.endswith((".", "?", "!")) else t + "."
+
+
+def _table(
+    ctx: RunOutputs, name: str, numbers: Mapping[tuple[str, str], int], missing: list[str]
+) -> str:
     rel = f"tables/{name}.md"
     if rel not in ctx.outputs:
         missing.append(f"table:{name}")
         return f"\x00missing:table:{name}\x00"
     o = ctx.outputs[rel]
-    body = (ctx.out / rel).read_text("utf-8")
-    return f"{body}\nTable: {o.title} (made by `{o.script}`, `{o.function}`)\n"
+    table, notes = split_table_markdown((ctx.out / rel).read_text("utf-8"))
+    table = fit_table(table)
+    made = f"*Made by `{o.script}` (`{o.function}`).*"
+    notes = f"{notes}  \n{made}" if notes else made
+    caption = f"Table {numbers[('tbl', name)]}. {_caption_text(o.title)}"
+    return (
+        f"\n::: {{#tbl:{name} .reunistat-table}}\nTable: {caption}\n\n{table}\n\n"
+        f"::: {{.table-notes}}\n{notes}\n:::\n:::\n"
+    )
 
 
-def _figure(ctx: RunOutputs, name: str, missing: list[str]) -> str:
+def _figure(
+    ctx: RunOutputs, name: str, numbers: Mapping[tuple[str, str], int], missing: list[str]
+) -> str:
     rel = f"figures/{name}.png"
     if rel not in ctx.outputs:
         missing.append(f"figure:{name}")
         return f"\x00missing:figure:{name}\x00"
     o = ctx.outputs[rel]
     alt = (ctx.out / f"figures/{name}.alt.txt").read_text("utf-8").strip().replace('"', "'")
-    caption = f"{o.title}. Made by `{o.script}` (`{o.function}`)."
+    caption = (
+        f"Figure {numbers[('fig', name)]}. {_caption_text(o.title)} "
+        f"Made by `{o.script}` (`{o.function}`)."
+    )
     return f'![{caption}](../{rel}){{#fig:{name} alt="{alt}" width="100%"}}'
 
 
 def _skipped(ctx: RunOutputs) -> str:
     if not ctx.skipped and not ctx.failed:
         return "Every planned output was made in this run."
-    lines = [f"- {s['output']} (`{s['script']}`): {s['reason']}" for s in ctx.skipped]
+    lines = ["Outputs not made in this run:", ""]
+    lines += [f"- {s['output']} (`{s['script']}`): {s['reason']}" for s in ctx.skipped]
     lines += [f"- `{f['script']}` failed: {f['error']}" for f in ctx.failed]
     return "\n".join(lines)
+
+
+def pandoc_version() -> str:
+    """Return the version of the pandoc that builds the paper."""
+    import pypandoc
+
+    return str(pypandoc.get_pandoc_version())
+
+
+def software_statement() -> str:
+    """Return the sentence naming the software (with versions) that made the paper."""
+    from importlib import metadata
+
+    from reunistat.results import package_versions
+
+    v = {k: x for k, x in package_versions().items() if x != "not installed"}
+    try:
+        v["typst"] = metadata.version("typst")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a dependency
+        pass
+    rest = ", ".join(f"{k} {x}" for k, x in sorted(v.items()) if k != "reunistat")
+    return (
+        f"The analysis ran in Python with reunistat {v.get('reunistat', '?')} ({rest}); "
+        f"the paper was built by pandoc {pandoc_version()} with citeproc, and its PDF by Typst."
+    )
 
 
 def pandoc(source: Path, target: Path, extra: list[str]) -> None:
@@ -195,17 +396,49 @@ def pandoc(source: Path, target: Path, extra: list[str]) -> None:
         raise PaperError(f"pandoc failed converting {source} to {target.suffix}: {res.stderr}")
 
 
-def build_paper(ctx: RunOutputs, template_path: Path) -> list[Path]:
-    """Fill the template and write ``paper/paper.md``, ``.html`` and ``.docx`` under outputs.
+def typst_pdf(source: Path, target: Path, root: Path) -> None:
+    """Compile a Typst file to PDF with the ``typst`` package (no TeX).
 
-    Returns the paths written; the caller registers them (the report layer
-    does not know the pipeline's registry).
+    ``root`` is the folder the Typst file may read from (its figures).
+    """
+    import typst
+
+    try:
+        # embedded fonts only: the same PDF on every machine
+        typst.compile(str(source), output=str(target), root=str(root), ignore_system_fonts=True)
+    except RuntimeError as e:
+        raise PaperError(f"Typst failed compiling {source} to PDF: {e}") from e
+
+
+def build_paper(ctx: RunOutputs, template_path: Path) -> list[Path]:
+    """Fill the template and write ``paper/paper.md``, ``.html``, ``.docx`` and ``.pdf``.
+
+    The bibliography beside the template is copied beside the paper. Returns
+    the paths written; the caller registers them (the report layer does not
+    know the pipeline's registry).
     """
     text = fill_template(ctx, template_path.read_text("utf-8"))
     out = ctx.out / "paper"
     out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    bib = template_path.parent / BIBLIOGRAPHY
+    if bib.exists():
+        shutil.copyfile(bib, out / BIBLIOGRAPHY)
+        written.append(out / BIBLIOGRAPHY)
     md = out / "paper.md"
     md.write_text(text, encoding="utf-8")
-    for ext, args in PANDOC_ARGS.items():
-        pandoc(md, out / f"paper.{ext}", args)
-    return [md, out / "paper.html", out / "paper.docx"]
+    written.insert(0, md)
+    for ext in ("html", "docx"):
+        pandoc(md, out / f"paper.{ext}", PANDOC_ARGS[ext])
+        written.append(out / f"paper.{ext}")
+    # the PDF: pandoc to Typst (a temporary file beside the paper), then the typst package
+    typ, header = out / "paper.typ", out / TYPST_HEADER_FILE
+    header.write_text(TYPST_HEADER, encoding="utf-8")
+    try:
+        pandoc(md, typ, PANDOC_ARGS["typ"])
+        typst_pdf(typ, out / "paper.pdf", ctx.out)
+    finally:
+        typ.unlink(missing_ok=True)
+        header.unlink(missing_ok=True)
+    written.append(out / "paper.pdf")
+    return written

@@ -18,21 +18,26 @@ import numpy as np
 import pandas as pd
 
 from reunistat.report.disclosure import Cell, DisclosureRules
+from reunistat.report.labels import level_label, num_text, p_text, variable_label
+from reunistat.report.labels import term_label as term_label
 from reunistat.report.release_tables import Release, ReleaseTables
 
-#: Variables of Table 1 (spells column → label), in order.
+#: Variables of Table 1 (spells column → label, from :mod:`reunistat.report.labels`), in order.
 TABLE1_VARIABLES: dict[str, str] = {
-    "age_band": "Age at return",
-    "sex": "Sex",
-    "ethnic_group": "Ethnic group",
-    "disability": "Disability",
-    "section20": "Section 20 at return",
-    "legal_status_group": "Legal status group",
-    "prior_periods": "Previous periods of care",
-    "placement_moves": "Placement moves in the period",
-    "last_placement_type": "Last placement",
-    "category_of_need": "Category of need",
-    "return_type": "Return type",
+    k: variable_label(k)
+    for k in (
+        "age_band",
+        "sex",
+        "ethnic_group",
+        "disability",
+        "section20",
+        "legal_status_group",
+        "prior_periods",
+        "placement_moves",
+        "last_placement_type",
+        "category_of_need",
+        "return_type",
+    )
 }
 
 #: Count columns capped into an open top band in descriptive tables.
@@ -205,6 +210,11 @@ def table1(
         )
         release = reg.solve()
     table = counts[["variable", "level"]].copy()
+    var_of = {label: col for col, label in TABLE1_VARIABLES.items()}
+    table["level"] = [
+        level_label(var_of.get(str(v), ""), lev) if lev else lev
+        for v, lev in zip(table["variable"], table["level"], strict=True)
+    ]
     for c in cols:
         table[c] = [release.text("table1", k, c) for k in counts.index]
         table[f"{c} %"] = [
@@ -293,7 +303,7 @@ def format_number(x: Any, digits: int = 2) -> str:
     if isinstance(x, (float, np.floating)):
         if np.isnan(x):
             return ""
-        return f"{x:,.{digits}f}"
+        return num_text(float(x), digits)
     s = str(x)
     if s.isdigit() and len(s) > 3:
         return f"{int(s):,}"
@@ -312,26 +322,34 @@ def gbp_millions(x: float) -> str:
 def model_table(tidy: pd.DataFrame, label: str, digits: int = 2) -> pd.DataFrame:
     """Return a readable model table: term, ratio (95% CI), p-value.
 
-    ``tidy`` is ``ModelResult.tidy(exponentiate=True)``.
+    ``tidy`` is ``ModelResult.tidy(exponentiate=True)``; p-values are written
+    ``<0.001`` below 0.001 and no number is written ``-0.00``.
     """
-    fmt = f".{digits}f"
     return pd.DataFrame(
         {
             "term": tidy["term"],
-            label: [f"{e:{fmt}}" for e in tidy["estimate"]],
+            label: [num_text(e, digits) for e in tidy["estimate"]],
             "95% CI": [
-                f"{lo:{fmt}} to {hi:{fmt}}"
+                f"{num_text(lo, digits)} to {num_text(hi, digits)}"
                 for lo, hi in zip(tidy["conf_low"], tidy["conf_high"], strict=True)
             ],
-            "p": [_p(p) for p in tidy["p_value"]],
+            "p": [p_text(p) for p in tidy["p_value"]],
         }
     )
 
 
 def _p(p: float) -> str:
-    if np.isnan(p):
-        return ""
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    return p_text(p)
+
+
+#: Columns holding p-values: written ``<0.001`` below 0.001 in readable tables.
+P_COLUMNS = ("p", "p_value", "p-value", "p_overdispersion")
+
+
+def _cell(v: Any, column: str, digits: int) -> str:
+    if column in P_COLUMNS and isinstance(v, (float, np.floating)):
+        return p_text(float(v))
+    return format_number(v, digits)
 
 
 def to_csv_text(df: pd.DataFrame) -> str:
@@ -343,7 +361,7 @@ def to_markdown(df: pd.DataFrame, digits: int = 2) -> str:
     """Return a pipe table (Pandoc and GitHub Markdown) of a DataFrame."""
     head = [str(c) for c in df.columns]
     body = [
-        [format_number(v, digits).replace("|", "\\|") for v in row]
+        [_cell(v, c, digits).replace("|", "\\|") for v, c in zip(row, head, strict=True)]
         for row in df.itertuples(index=False)
     ]
     numeric = [all(_looks_numeric(r[j]) for r in body) and bool(body) for j in range(len(head))]
@@ -369,7 +387,12 @@ def to_html(df: pd.DataFrame, title: str, notes: Sequence[str] = (), digits: int
     esc = html.escape
     head = "".join(f"<th>{esc(str(c))}</th>" for c in df.columns)
     body = "\n".join(
-        "<tr>" + "".join(f"<td>{esc(format_number(v, digits))}</td>" for v in row) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td>{esc(_cell(v, str(c), digits))}</td>"
+            for v, c in zip(row, df.columns, strict=True)
+        )
+        + "</tr>"
         for row in df.itertuples(index=False)
     )
     note_html = "".join(f"<p class='note'>{esc(n)}</p>" for n in notes)
@@ -407,34 +430,6 @@ def write_table(
     paths[1].write_text(md, encoding="utf-8")
     paths[2].write_text(to_html(shown, title, notes, digits), encoding="utf-8")
     return paths
-
-
-_CONTRAST = re.compile(
-    r"^C\((\w+)(?:,\s*contr\.treatment\(['\"]?([^'\")]*)['\"]?\))?\)\[T\.(.+)\]$"
-)
-_PLAIN = re.compile(r"^(\w+)\[T\.(.+)\]$")
-_FUNC = re.compile(r"^np\.(\w+)\((\w+)\)$")
-
-
-def term_label(term: str) -> str:
-    """Return a readable label of a formula term.
-
-    >>> term_label("C(age_band, contr.treatment('5-9'))[T.16+]")
-    'age_band: 16+ (vs 5-9)'
-    >>> term_label("sex[T.male]"), term_label("np.log1p(period_length_days)")
-    ('sex: male', 'log1p(period_length_days)')
-    """
-    m = _CONTRAST.match(term)
-    if m:
-        var, ref, level = m.groups()
-        return f"{var}: {level}" + (f" (vs {ref})" if ref else "")
-    m = _PLAIN.match(term)
-    if m:
-        return f"{m.group(1)}: {m.group(2)}"
-    m = _FUNC.match(term)
-    if m:
-        return f"{m.group(1)}({m.group(2)})"
-    return term
 
 
 def formula_variables(formula: str, data: pd.DataFrame) -> list[str]:

@@ -1,0 +1,161 @@
+"""The paper's build: numbered captions on their own tables and figures, resolved
+cross-references, citations, a PDF through Typst, and tables that fit the page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reunistat.report import paper as paper_mod
+from reunistat.report.figures import new_figure, save_figure
+from reunistat.report.paper import PaperError, build_paper, fill_template, fit_table
+from reunistat.report.paper_check import PAGE_WIDTH_EM, caption_problems, parse_paper, table_widths
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class _Out:
+    title: str
+    script: str = "analyses/99_test.py"
+    function: str = "reunistat.test.fn"
+
+
+@dataclass
+class _Run:
+    out: Path
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outputs: dict[str, _Out] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+
+def _run(tmp_path: Path) -> _Run:
+    run = _Run(tmp_path / "outputs")
+    tables = run.out / "tables"
+    tables.mkdir(parents=True)
+    # each table file ends with notes, as write_table writes them: the caption must
+    # still sit on its own table, not on the next one
+    (tables / "alpha.md").write_text(
+        "| level | n |\n|:---|---:|\n| a | 12 |\n\n*Note on alpha.*  \n*Source: x.*  \n"
+    )
+    (tables / "beta.md").write_text("| term | HR |\n|:---|---:|\n| b | 1.10 |\n\n*Note on beta.*\n")
+    run.outputs["tables/alpha.md"] = _Out("Alpha counts")
+    run.outputs["tables/beta.md"] = _Out("Beta ratios")
+    fig = new_figure(3, 2)
+    fig.add_axes((0.1, 0.1, 0.8, 0.8)).plot([0, 1], [0, 1])
+    save_figure(fig, run.out / "figures/gamma", "A line going up.", "Source: test")
+    run.outputs["figures/gamma.png"] = _Out("Gamma line")
+    run.values["n"] = {"text": "1,234"}
+    return run
+
+
+TEMPLATE = """---
+title: Test paper
+bibliography: references.bib
+---
+
+See @tbl:beta, @tbl:alpha and @fig:gamma [@cox1972]; n = {{ n }}.
+
+{{ table:alpha }}
+
+{{ figure:gamma }}
+
+{{ table:beta }}
+
+## References
+
+::: {#refs}
+:::
+"""
+
+
+def _template(tmp_path: Path, text: str = TEMPLATE) -> Path:
+    t = tmp_path / "paper" / "paper.md"
+    t.parent.mkdir(exist_ok=True)
+    t.write_text(text)
+    (t.parent / "references.bib").write_text((ROOT / "paper/references.bib").read_text())
+    return t
+
+
+def test_tables_and_figures_are_numbered_in_order_and_references_read_their_numbers(tmp_path):
+    run = _run(tmp_path)
+    text = fill_template(run, TEMPLATE)
+    assert "Table: Table 1. Alpha counts." in text and "Table: Table 2. Beta ratios." in text
+    assert "[Table 2](#tbl:beta), [Table 1](#tbl:alpha) and [Figure 1](#fig:gamma)" in text
+    # the caption comes straight before its own table, the notes after it
+    alpha = text[text.index("Table: Table 1.") :]
+    assert alpha.split("\n\n")[1].startswith("| level | n |")
+    assert alpha.index("| a | 12 |") < alpha.index("Note on alpha")
+
+
+def test_a_reference_to_a_table_not_made_stops_the_build(tmp_path):
+    run = _run(tmp_path)
+    with pytest.raises(PaperError, match="@tbl:missing"):
+        fill_template(run, TEMPLATE + "\nAs @tbl:missing shows.\n")
+
+
+def test_built_html_has_each_caption_on_its_own_table_and_the_pdf_builds(tmp_path):
+    run = _run(tmp_path)
+    paths = build_paper(run, _template(tmp_path))
+    html = (run.out / "paper/paper.html").read_text()
+    assert caption_problems(html) == []
+    tables = parse_paper(html).tables
+    assert [t.caption for t in tables] == [
+        "Table 1. Alpha counts.",
+        "Table 2. Beta ratios.",
+    ]
+    assert tables[0].rows[0] == ["level", "n"] and tables[1].rows[0] == ["term", "HR"]
+    flat = " ".join("".join(parse_paper(html).body_text).split())
+    assert "(Cox 1972)" in flat and "Regression Models and Life-Tables" in flat  # citeproc
+    pdf = run.out / "paper/paper.pdf"
+    assert pdf in paths and pdf.read_bytes()[:5] == b"%PDF-"
+    from pypdf import PdfReader
+
+    text = " ".join(p.extract_text() for p in PdfReader(pdf).pages)
+    assert "Table 1. Alpha counts." in text and "Figure 1. Gamma line." in text
+    assert "Table 1: Table 1" not in text  # Typst adds no second number
+    assert not (run.out / "paper/paper.typ").exists()
+
+
+def test_the_pdf_is_byte_reproducible(tmp_path):
+    run = _run(tmp_path)
+    t = _template(tmp_path)
+    build_paper(run, t)
+    first = (run.out / "paper/paper.pdf").read_bytes()
+    build_paper(run, t)
+    assert (run.out / "paper/paper.pdf").read_bytes() == first
+
+
+def test_a_table_wider_than_the_page_is_turned_and_headers_can_wrap():
+    head = [f"column_number_{i}_long_name" for i in range(12)]
+    table = "\n".join(
+        [
+            "| " + " | ".join(head) + " |",
+            "|" + "|".join(["---:"] * 12) + "|",
+            "| " + " | ".join(["0.1234"] * 12) + " |",
+        ]
+    )
+    html_before = _html_table(table)
+    assert table_widths(html_before)[0][1] > PAGE_WIDTH_EM
+    fitted = fit_table(table)
+    assert "_" not in fitted.splitlines()[0]
+    assert table_widths(_html_table(fitted))[0][1] <= PAGE_WIDTH_EM
+
+
+def _html_table(md: str) -> str:
+    rows = [[c.strip() for c in x.strip().strip("|").split("|")] for x in md.splitlines()]
+    body = [rows[0], *rows[2:]]
+    return (
+        "<table><caption>Table 1. X.</caption>"
+        + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in body)
+        + "</table>"
+    )
+
+
+def test_pandoc_args_build_every_format():
+    assert set(paper_mod.PANDOC_ARGS) == {"html", "docx", "typ"}
+    assert all("--citeproc" in a for a in paper_mod.PANDOC_ARGS.values())
