@@ -20,6 +20,8 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     add_completion=False,
+    # plain help: rich markup would eat "[cohort]" and typer 0.29 shows "<bool>" for flags
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
 synth_cmd.register(app)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from reunistat.errors import ConfigError, ReunistatError
+from reunistat.errors import ConfigError, InputError, ReunistatError
 
 DESIGNS = ("comparison", "did", "weighting", "all")
 
@@ -48,8 +48,21 @@ def _fmt(df: Any) -> str:
 
 
 def evaluate(
-    spells: Annotated[Path, typer.Argument(help="Spells table (.parquet or .csv).")],
-    la: Annotated[Path, typer.Option(help="LA table with LA, PILOT, PILOT_START.")],
+    spells: Annotated[
+        Path,
+        typer.Argument(
+            metavar="SPELLS", help="Spells table from 'reunistat cohort' (.parquet or .csv)."
+        ),
+    ],
+    la: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="Table of the authorities with LA, PILOT (0/1) and PILOT_START (the date the "
+            "pilot began), .parquet or .csv: a synthetic dataset's la.parquet, or your own. "
+            "Required.",
+        ),
+    ] = None,
     design: Annotated[
         str, typer.Option(help="comparison (Cox + logistic), did, weighting or all.")
     ] = "all",
@@ -70,6 +83,12 @@ def evaluate(
     from reunistat.models import evaluation as ev
     from reunistat.results import etable
 
+    if la is None:
+        raise InputError(
+            "evaluate needs --la FILE: the authorities' table with LA, PILOT (0/1) and "
+            "PILOT_START, which says which authorities piloted and from when (a synthetic "
+            "dataset holds it as la.parquet, e.g. --la data/synthetic/sample/la.parquet)"
+        )
     if design not in DESIGNS:
         raise typer.BadParameter(f"must be one of {DESIGNS}, got {design!r}", param_hint="--design")
     s, adoption = _spells(spells), _la_table(la)
@@ -187,7 +206,11 @@ def costs(
         str, typer.Option(help="hazard_ratio, risk_ratio or risk_difference.")
     ] = "hazard_ratio",
     ci: Annotated[
-        tuple[float, float] | None, typer.Option(help="Confidence interval of the effect.")
+        tuple[float, float] | None,
+        typer.Option(
+            metavar="LOW HIGH",
+            help="Confidence interval of the effect; without it the uncertainty is not estimated.",
+        ),
     ] = None,
     baseline_risk: Annotated[
         float | None, typer.Option(help="Risk of re-entry without support (default 4738/10080).")
