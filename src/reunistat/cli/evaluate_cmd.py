@@ -213,9 +213,15 @@ def costs(
         ),
     ] = None,
     baseline_risk: Annotated[
-        float | None, typer.Option(help="Risk of re-entry without support (default 4738/10080).")
+        float | None,
+        typer.Option(
+            help="Risk of re-entry within a year of a return home without support (default "
+            "0.20, one in five: Goldacre et al. 2022; the paper uses the same).",
+        ),
     ] = None,
-    returns: Annotated[float | None, typer.Option(help="Returns home a year (10,080).")] = None,
+    returns: Annotated[
+        float | None, typer.Option(help="Returns home a year (default 10,080, Holmes 2014).")
+    ] = None,
     support_share: Annotated[float, typer.Option(help="Share of returns supported.")] = 1.0,
     failed_cost: Annotated[float, typer.Option(help="£ per failed return per year.")] = 61_614,
     support_cost: Annotated[float, typer.Option(help="£ support per child.")] = 5_627,
@@ -256,20 +262,80 @@ def costs(
     except ReunistatError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=2) from err
-    typer.echo(f"Unit costs: {uc.source}")
+    typer.echo(_wrap(f"Unit costs: {uc.source}"))
     typer.echo(
         f"National figures ({uc.price_base} prices"
         + ("; no inflation index applied" if to_year is None else "")
         + "):\n"
-        + c.national_costs(uc).to_string(index=False, float_format=lambda x: f"{x:,.0f}")
+        + _whole_numbers(c.national_costs(uc))
+    )
+    p0, n = r.provenance.options["baseline_risk"], r.provenance.options["n_returns"]
+    typer.echo(
+        "\n"
+        + _wrap(
+            f"Baseline: {p0:.1%} of {n:,.0f} returns home a year re-enter care within a year "
+            "without support "
+            + (
+                "(--baseline-risk)."
+                if baseline_risk is not None
+                else f"(the default: {c.BASELINE_SOURCE}). Not Holmes's 4,738 / 10,080 = 47%, "
+                "which counts every re-entry in a year, from returns of earlier years too."
+            )
+        )
     )
     typer.echo(f"\nInvest to save ({scale.replace('_', ' ')} {effect:g}, {uc.price_base} prices)")
-    typer.echo(c.invest_to_save_table(r).to_string(index=False, float_format=lambda x: f"{x:,.0f}"))
-    typer.echo(f"probability that support saves money: {r.extras['prob_net_saving']:.2f}")
+    typer.echo(_whole_numbers(c.invest_to_save_table(r)))
+    prob = r.extras["prob_net_saving"]
+    typer.echo(
+        "probability that support saves money: "
+        + (
+            "not estimated (give --ci LOW HIGH to carry the effect's uncertainty through)"
+            if prob is None
+            else f"{prob:.1%} of {len(r.extras['draws']):,} simulation draws"
+        )
+    )
     if sensitivity:
         t = c.sensitivity_table(effect, effect_scale=sc, costs=uc)
-        typer.echo("\nSensitivity (net saving, £)")
-        typer.echo(t.to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+        same = [col for col in t.columns if t[col].nunique() == 1]
+        fixed = ", ".join(f"{col} {_whole_numbers(t[[col]].iloc[:1]).split()[-1]}" for col in same)
+        typer.echo("\n" + _wrap(f"Sensitivity: net saving in £ ({fixed})"))
+        typer.echo(_whole_numbers(t.drop(columns=same).rename(columns=_SHORT)))
+
+
+def _wrap(text: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, 100, subsequent_indent="  ", break_on_hyphens=False)
+
+
+_SHORT = {
+    "baseline_risk": "baseline",
+    "cost_multiplier": "cost_x",
+    "years_in_care_per_reentry": "years_cared",
+    "reentries_avoided": "avoided",
+    "cost_avoided_gbp": "cost_avoided",
+    "support_cost_gbp": "support_cost",
+    "net_saving_gbp": "net_saving",
+    "break_even_reentries_avoided": "break_even",
+}
+
+
+def _whole_numbers(df: Any) -> str:
+    """A table with thousands separators on its whole numbers; a missing interval says so."""
+    shown = df.astype(object).copy()
+    for col in df.columns:
+        if str(df[col].dtype) in ("Int64", "int64"):
+            shown[col] = [
+                "not estimated" if v is None or v is pd_na() else f"{int(v):,}" for v in df[col]
+            ]
+    return str(shown.to_string(index=False))
+
+
+def pd_na() -> Any:
+    """Pandas' missing value (imported when needed)."""
+    import pandas as pd
+
+    return pd.NA
 
 
 def _year_value(text: str) -> tuple[str, float]:
