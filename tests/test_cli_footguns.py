@@ -218,3 +218,54 @@ def test_progress_draws_each_step_with_its_time_on_a_terminal_only() -> None:
         steps.log("running analyses/04_cox.py")
     assert quiet.getvalue() == "" and piped.getvalue() == ""
     assert printed == ["running analyses/04_cox.py"]  # off a terminal: the plain log
+
+
+def test_a_missing_config_a_file_for_a_folder_and_no_analyses_folder_are_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = {
+        "--config nope.toml: no such file": [
+            "cohort",
+            str(SAMPLE),
+            "--out",
+            str(tmp_path / "s.csv"),
+            "--config",
+            "nope.toml",
+        ],
+        "is a file; give the folder": ["validate", str(SAMPLE / "header.csv")],
+    }
+    for expected, args in cases.items():
+        with pytest.raises(SystemExit) as e:
+            main(args)
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and expected in err and len(err.strip().splitlines()) == 1
+    monkeypatch.chdir(tmp_path)  # no analyses/ here: said so, not "known: " and nothing
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "--data", str(SAMPLE), "--out", str(tmp_path / "out")])
+    assert e.value.code == 2 and "no analyses folder" in capsys.readouterr().err
+
+
+def test_warnings_are_one_line_for_the_user(capsys: pytest.CaptureFixture[str]) -> None:
+    import warnings
+
+    from reunistat.cli import _one_line_warning
+
+    text = _one_line_warning(UserWarning("1 pilot authority has no return"), UserWarning, "f", 1)
+    assert text == "warning: 1 pilot authority has no return\n"
+    before = warnings.formatwarning
+    with pytest.raises(SystemExit):
+        main(["costs", "--effect", "0.8"])
+    assert warnings.formatwarning is before  # restored after the command
+
+
+def test_evaluate_reads_the_dates_cohort_writes_without_warnings() -> None:
+    import warnings
+
+    from reunistat.cli.evaluate_cmd import _dates
+
+    iso = pd.Series(["2020-01-31", None, "2021-12-01"])
+    dfe = pd.Series(["31/01/2020", "01/12/2021"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the old dayfirst parse warned on every ISO column
+        assert _dates(iso).dt.month.tolist()[::2] == [1, 12]
+        assert _dates(dfe).dt.day.tolist() == [31, 1]

@@ -7,6 +7,7 @@ heavy imports happen inside the commands, so ``--help`` is fast.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -75,6 +76,9 @@ def main(argv: list[str] | None = None) -> None:
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    plain = warnings.formatwarning
+    if not debug:  # a warning is one line for the user, not the line of code that raised it
+        warnings.formatwarning = _one_line_warning
     try:
         app(args=args, prog_name="reunistat")
     except ReunistatError as err:
@@ -82,3 +86,15 @@ def main(argv: list[str] | None = None) -> None:
             raise
         typer.echo(f"error: {err}", err=True)
         raise SystemExit(2) from None
+    finally:
+        warnings.formatwarning = plain
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    return f"warning: {message}\n"

@@ -89,6 +89,15 @@ def _count(v: Any) -> str:
     return f"{int(v):,}"
 
 
+def _check_folder(directory: Path) -> None:
+    """The extract is a folder: a file given in its place is named as such."""
+    if directory.is_file():
+        raise InputError(
+            f"{directory} is a file; give the folder that holds the extract's files "
+            f"(e.g. {directory.parent})"
+        )
+
+
 def _check_suffix(path: Path | None, option: str, allowed: tuple[str, ...]) -> None:
     """Refuse an output file whose suffix is not a format the option writes."""
     if path is not None and path.suffix.lower() not in allowed:
@@ -107,9 +116,17 @@ def _config(
     ignore_rule: list[str] | None = None,
     uasc: str | None = None,
 ) -> object:
-    from reunistat.cohort import CohortConfig
+    import tomllib
 
-    base = CohortConfig.from_toml(config) if config is not None else CohortConfig()
+    from reunistat.cohort import CohortConfig
+    from reunistat.errors import ConfigError
+
+    try:
+        base = CohortConfig.from_toml(config) if config is not None else CohortConfig()
+    except FileNotFoundError as err:
+        raise ConfigError(f"--config {config}: no such file") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"--config {config} is not valid TOML: {err}") from err
     changes: dict[str, object] = {}
     if data_end is not None:
         changes["data_end"] = data_end
@@ -153,6 +170,7 @@ def validate(
     from reunistat.cli.progress import Steps
     from reunistat.tables import describe_problems, read_extract, validate_tables
 
+    _check_folder(directory)
     _check_suffix(problems_out, "--problems-out", (".csv",))
     with Steps(quiet=quiet) as steps:
         with steps.step(f"reading {directory}"):
@@ -229,6 +247,7 @@ def cohort(
     from reunistat.report.cohort_summary import summary_text
     from reunistat.tables import ValidationError, read_extract
 
+    _check_folder(directory)
     _check_suffix(out, "--out", (".parquet", ".csv"))
     _check_suffix(flow_out, "--flow-out", (".csv",))
     cfg = _config(config, data_end, e13 is False, mode, la, ignore_rule, uasc)

@@ -24,22 +24,31 @@ def _read_table(path: Path) -> Any:
 
 
 def _spells(path: Path) -> Any:
-    import pandas as pd
 
     s = _read_table(path)
     s["LA"] = s["LA"].astype(str)
     for c in ("return_date", "reentry_date", "censor_date", "period_start"):
         if c in s.columns:
-            s[c] = pd.to_datetime(s[c], dayfirst=path.suffix.lower() == ".csv")
+            s[c] = _dates(s[c])
     return s
 
 
-def _la_table(path: Path) -> Any:
+def _dates(col: Any) -> Any:
+    """Dates as 'reunistat cohort' writes them (YYYY-MM-DD) or as DfE's CSVs (dd/mm/YYYY)."""
     import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return col
+    text = col.astype("string")
+    iso = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}( 00:00:00)?").fillna(True).all()
+    return pd.to_datetime(text, format="ISO8601" if iso else "%d/%m/%Y")
+
+
+def _la_table(path: Path) -> Any:
 
     la = _read_table(path)
     la["LA"] = la["LA"].astype(str)
-    la["PILOT_START"] = pd.to_datetime(la["PILOT_START"], dayfirst=path.suffix.lower() == ".csv")
+    la["PILOT_START"] = _dates(la["PILOT_START"])
     return la
 
 

@@ -138,6 +138,12 @@ def reproduce(
     )
     if mode is not None:
         cfg = cfg.with_changes(cohort={**cfg.cohort, "validation": mode})
+    if not verify and not cfg.analyses_dir.is_dir():
+        raise InputError(
+            f"no analyses folder {cfg.analyses_dir} here: run reunistat reproduce from the "
+            "folder that holds analyses/ (the repository's root), or give --config with "
+            "outputs.analyses_dir"
+        )
     if verify:
         problems = verify_release(cfg.outputs_dir, data)
         for p in problems:
