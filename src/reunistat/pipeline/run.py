@@ -372,7 +372,7 @@ def _build(
     write_values(ctx)
     t0 = time.perf_counter()
     ctx.script = PIPELINE
-    log("checking the release (disclosure, identifiers) and writing the manifest")
+    log("checking the release and writing the manifest")
     report = stage / "disclosure_report.md"
     ctx._register(
         report,
