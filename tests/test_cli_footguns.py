@@ -269,3 +269,12 @@ def test_evaluate_reads_the_dates_cohort_writes_without_warnings() -> None:
         warnings.simplefilter("error")  # the old dayfirst parse warned on every ISO column
         assert _dates(iso).dt.month.tolist()[::2] == [1, 12]
         assert _dates(dfe).dt.day.tolist() == [31, 1]
+
+
+def test_validate_report_fits_100_columns() -> None:
+    messy = SAMPLE.parent / "sample-messy"
+    res = runner.invoke(app, ["validate", str(messy), "-q"], env=ENV)
+    assert res.exit_code == 1  # problems found
+    lines = res.output.splitlines()
+    assert max(len(s) for s in lines) <= 100
+    assert "DfE rule 433" in res.output and "problem(s) found" in res.output

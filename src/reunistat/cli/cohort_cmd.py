@@ -89,6 +89,52 @@ def _count(v: Any) -> str:
     return f"{int(v):,}"
 
 
+def fit_lines(text: str, width: int = WIDTH) -> str:
+    """Wrap each line longer than ``width``, its continuation indented under its text.
+
+    A line led by a count (``"   17  table ..."``) continues under its text.
+
+    >>> print(fit_lines("  table x: " + "word " * 5, width=20))
+      table x: word word
+        word word word
+    >>> print(fit_lines("   17  rule 501: " + "word " * 4, width=24))
+       17  rule 501: word
+           word word word
+    """
+    import re
+    import textwrap
+
+    out = []
+    for line in text.splitlines():
+        if len(line) <= width:
+            out.append(line)
+            continue
+        lead = re.match(r"^\s*(\d[\d,]*\s+)?", line)
+        indent = " " * (
+            lead.end() if lead and lead.group(1) else len(line) - len(line.lstrip()) + 2
+        )
+        first, rest = line[: len(line) - len(line.lstrip())], line.lstrip()
+        out += textwrap.wrap(
+            rest,
+            width,
+            initial_indent=first,
+            subsequent_indent=indent,
+            break_on_hyphens=False,
+        )
+    return "\n".join(out)
+
+
+def _nonzero_columns(table: Any) -> Any:
+    """The columns of a count table that say something (not all zero or blank)."""
+    keep = [
+        c
+        for c in table.columns
+        if c in ("table", "rows_read", "rows_kept")
+        or (table[c].astype(str).str.strip().replace("0", "") != "").any()
+    ]
+    return table[keep]
+
+
 def _check_folder(directory: Path) -> None:
     """The extract is a folder: a file given in its place is named as such."""
     if directory.is_file():
@@ -181,8 +227,8 @@ def validate(
             )
     _print_reading(extract, directory)
     typer.echo("rows read and de-duplicated (stacked annual returns are repaired, not errors):")
-    typer.echo(extract.stacking.to_string(index=False))
-    typer.echo(describe_problems(result.problems))
+    typer.echo(_nonzero_columns(extract.stacking).to_string(index=False))
+    typer.echo(fit_lines(describe_problems(result.problems)))
     if problems_out is not None:
         result.problems.to_csv(problems_out, index=False)
         typer.echo(f"problems written to {problems_out}")
@@ -260,7 +306,7 @@ def cohort(
                 result = build_cohort(extract, cfg)
         except ValidationError as err:
             _print_reading(extract, directory)
-            typer.echo(str(err), err=True)
+            typer.echo(fit_lines(str(err)), err=True)
             typer.echo("(use --mode lenient to exclude these children and go on)", err=True)
             raise typer.Exit(code=1) from err
         with steps.step(f"writing {out}"):
