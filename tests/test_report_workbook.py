@@ -73,7 +73,8 @@ def test_cover_contents_notes_then_one_named_table_per_sheet(book: Path) -> None
     for name in ("table1", "cox", "costs_national"):
         ws = wb[name]
         assert len(ws.tables) == 1  # a real Excel table: screen readers announce its headings
-        assert ws["A1"].value and "[note 1]" in str(ws["A2"].value)
+        assert ws["A1"].value and "notes 1 to 2 on the notes worksheet" in str(ws["A2"].value)
+        assert _heading_row(ws) == 4  # title, instructions, source, then the headings
         assert any(str(c.value).startswith("Source: analyses/") for c in ws["A"])
 
 
@@ -120,3 +121,21 @@ def test_workbook_bytes_do_not_depend_on_the_time(tmp_path: Path) -> None:
     time.sleep(1.1)
     b = _write(tmp_path / "b.xlsx")
     assert sha256_file(a) == sha256_file(b)
+
+
+def test_keep_names_keeps_columns_and_symbols_for_code_that_reads_them_back(
+    tmp_path: Path,
+) -> None:
+    path = write_workbook(
+        tmp_path / "la.xlsx",
+        title="One authority",
+        cover=["x"],
+        notes=[],
+        sheets=[("by_year", "By year", "reunistat la-report", TABLE1)],
+        keep_names=True,
+    )
+    t = pd.read_excel(path, sheet_name="by_year", header=3, dtype=str)
+    assert list(t.columns) == ["level", "n", "rate"]
+    assert t["n"].tolist() == ["1234", "c"]
+    ws = load_workbook(path)["by_year"]
+    assert ws.freeze_panes == "A5" and ws["B5"].number_format == "#,##0"

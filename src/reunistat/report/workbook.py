@@ -176,6 +176,15 @@ def sheet_table(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     return data, formats
 
 
+def _as_given(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A table with its names and symbols as published; numbers as numbers."""
+    data = pd.DataFrame(
+        {c: [v if str(v).strip() in SHORTHAND else _cell(v) for v in df[c]] for c in df.columns}
+    )
+    formats = {str(c): f for c in data.columns if (f := number_format(str(c), data[c]))}
+    return data, formats
+
+
 def _table_name(name: str) -> str:
     """An Excel table name: a letter first, then letters, digits and underscores."""
     out = re.sub(r"\W", "_", name)
@@ -215,8 +224,12 @@ def write_workbook(
     cover: Sequence[str],
     notes: Sequence[str],
     sheets: Sequence[tuple[str, str, str, pd.DataFrame]],
+    keep_names: bool = False,
 ) -> Path:
     """Write the workbook: cover, contents, notes, then one table per sheet.
+
+    Each table's headings are on the sheet's fourth row (title, instructions,
+    source above), frozen.
 
     Parameters
     ----------
@@ -234,26 +247,34 @@ def write_workbook(
         One sheet per table: its name, title, the script and function that
         made it, and the table as published (the CSV's cells, as text or
         numbers).
+    keep_names : bool
+        Keep the column names, terms and disclosure symbols as published
+        (for a workbook other code reads back by column name); cells still
+        become numbers with their formats.
     """
     import gptables as gpt
 
-    note_texts = [SHORTHAND_TEXT, *(n for n in notes if n.strip())]
+    note_texts = [*([] if keep_names else [SHORTHAND_TEXT]), *(n for n in notes if n.strip())]
     keys = [f"note{i}" for i in range(1, len(note_texts) + 1)]
-    refs = "".join(f"$${k}$$" for k in keys)
+    read = (
+        f"Read it with notes 1 to {len(keys)} on the notes worksheet."
+        if len(keys) > 1
+        else "Read it with note 1 on the notes worksheet."
+        if keys
+        else ""
+    )
     used = {"cover", "contents", "notes"}
     tables: dict[str, Any] = {}
     formats_of: dict[str, dict[str, str]] = {}
     for name, table_title, source, df in sheets:
         sheet = _sheet_name(name, used)
-        data, formats = sheet_table(df)
+        data, formats = _as_given(df) if keep_names else sheet_table(df)
         formats_of[sheet] = formats
         tables[sheet] = gpt.GPTable(
             table=data,
             table_name=_table_name(sheet),
             title=table_title,
-            subtitles=[f"Read with the notes worksheet {refs}"],
-            instructions="This worksheet contains one table. The notes worksheet explains "
-            "the shorthand and the definitions.",
+            instructions=f"This worksheet contains one table. {read}".strip(),
             source=f"Source: {source}",
             index_columns={},
             additional_formatting=[
@@ -261,7 +282,7 @@ def write_workbook(
                 for c, f in formats.items()
             ],
         )
-    notes_table = pd.DataFrame({"Note number": keys, "Note text": note_texts})
+    notes_table = pd.DataFrame({"Note number": keys, "Note text": note_texts}) if keys else None
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gptables warns of notes it renumbers
