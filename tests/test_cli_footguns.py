@@ -278,3 +278,10 @@ def test_validate_report_fits_100_columns() -> None:
     lines = res.output.splitlines()
     assert max(len(s) for s in lines) <= 100
     assert "DfE rule 433" in res.output and "problem(s) found" in res.output
+
+
+def test_the_command_list_is_not_cut_off() -> None:
+    listed = _help().split("Commands:")[1].splitlines()
+    mine = [s for s in listed if s.strip() and not s.strip().startswith("la-report")]
+    assert len(mine) == len(_commands()) - 1
+    assert not [s for s in mine if s.endswith("...")]

@@ -23,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
     # plain help: rich markup would eat "[cohort]" and typer 0.29 shows "<bool>" for flags
     rich_markup_mode=None,
+    context_settings={"max_content_width": 100},
     pretty_exceptions_enable=False,
 )
 synth_cmd.register(app)
@@ -32,7 +33,7 @@ evaluate_cmd.register(app)
 la_report_cmd.register(app)
 
 
-@app.command()
+@app.command(short_help="Print the version and the engines it uses.")
 def version() -> None:
     """Print the reunistat version and the engines it uses."""
     from reunistat.results import package_versions

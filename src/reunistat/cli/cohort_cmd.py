@@ -322,5 +322,9 @@ def cohort(
 
 def register(app: typer.Typer) -> None:
     """Add ``validate`` and ``cohort`` to ``app``."""
-    app.command(name="validate")(validate)
-    app.command(name="cohort")(cohort)
+    app.command(name="validate", short_help="Read and validate an extract; list every problem.")(
+        validate
+    )
+    app.command(name="cohort", short_help="Derive the spells (one per return home) and the flow.")(
+        cohort
+    )

@@ -357,6 +357,10 @@ def _year_value(text: str) -> tuple[str, float]:
 
 def register(app: typer.Typer) -> None:
     """Add ``evaluate``, ``power`` and ``costs`` to ``app``."""
-    app.command(name="evaluate")(evaluate)
-    app.command(name="power")(power)
-    app.command(name="costs")(costs)
+    app.command(name="evaluate", short_help="Evaluate a pilot: comparison, DiD, weighting.")(
+        evaluate
+    )
+    app.command(name="power", short_help="Power of a pilot evaluation (simulated, closed form).")(
+        power
+    )
+    app.command(name="costs", short_help="Invest-to-save with Holmes (2014) unit costs.")(costs)

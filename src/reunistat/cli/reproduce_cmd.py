@@ -181,4 +181,4 @@ def reproduce(
 
 def register(app: typer.Typer) -> None:
     """Add ``reproduce`` to ``app``."""
-    app.command()(reproduce)
+    app.command(short_help="Run every analysis; build the paper and workbook.")(reproduce)

@@ -103,4 +103,4 @@ def summary_text(truth: dict[str, Any], out: Path | None = None) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the generator's commands to ``app``."""
-    app.command()(synth)
+    app.command(short_help="Generate a synthetic linked 903 dataset with known truth.")(synth)
