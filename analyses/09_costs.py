@@ -6,9 +6,15 @@ tables/costs (invest-to-save of support with the pilot effect from 07, when made
 
 from __future__ import annotations
 
-from reunistat.costs import invest_to_save, invest_to_save_table, national_costs
+from reunistat.costs import (
+    BASELINE_SOURCE,
+    DEFAULT_BASELINE_RISK,
+    gbp,
+    invest_to_save,
+    invest_to_save_table,
+    national_costs,
+)
 from reunistat.pipeline import Context, run_script
-from reunistat.report.tables import gbp_millions
 
 
 def run(ctx: Context) -> None:
@@ -26,16 +32,15 @@ def run(ctx: Context) -> None:
         digits=0,
     )
     pilot = ctx.results.get("pilot_cox")
-    if pilot is None or "km_overall_1y" not in ctx.values:
-        ctx.skip("tables/costs", "needs the pilot effect (07) and the 1-year re-entry (03)")
+    if pilot is None:
+        ctx.skip("tables/costs", "needs the pilot effect (07)")
         return
     t = pilot.tidy(exponentiate=True).set_index("term").loc["treated"]
-    base = float(ctx.values["km_overall_1y"]["value"])
+    # the default baseline, as `reunistat costs` uses: national like the volumes and unit costs
     res = invest_to_save(
         float(t["estimate"]),
         effect_scale="hazard_ratio",
         conf_int=(float(t["conf_low"]), float(t["conf_high"])),
-        baseline_risk=base,
         seed=ctx.config.seed,
     )
     table = invest_to_save_table(res)
@@ -46,9 +51,11 @@ def run(ctx: Context) -> None:
         function="reunistat.costs.invest_to_save",
         disclosure={"type": "none"},
         notes=[
-            "Baseline risk: re-entry within a year (03); effect: the pilot hazard ratio "
-            "(07) with its interval carried through by simulation; national volumes and "
-            "unit costs of Holmes (2014)."
+            f"Baseline risk: {DEFAULT_BASELINE_RISK:.0%} re-enter within a year without "
+            f"support ({BASELINE_SOURCE}), the default of reunistat costs; effect: the pilot "
+            "hazard ratio (07) with its interval carried through by simulation; national "
+            "volumes and unit costs of Holmes (2014). Re-entries in whole children "
+            "(break-even rounded up), money in whole pounds."
         ],
         digits=0,
     )
@@ -57,14 +64,20 @@ def run(ctx: Context) -> None:
         "costs_net_saving",
         float(net["estimate"]),
         function="reunistat.costs.invest_to_save",
-        fmt=f"{gbp_millions(net['estimate'])} (95% interval {gbp_millions(net['conf_low'])} "
-        f"to {gbp_millions(net['conf_high'])})",
+        fmt=f"{gbp(net['estimate'])} (95% interval {gbp(net['conf_low'])} "
+        f"to {gbp(net['conf_high'])})",
+    )
+    ctx.value(
+        "costs_baseline_risk",
+        DEFAULT_BASELINE_RISK,
+        function="reunistat.costs.invest_to_save",
+        fmt=f"{DEFAULT_BASELINE_RISK:.0%} ({BASELINE_SOURCE})",
     )
     ctx.value(
         "costs_prob_saving",
         float(res.extras["prob_net_saving"]),
         function="reunistat.costs.invest_to_save",
-        fmt="{:.0%}",
+        fmt="{:.1%}",
     )
 
 

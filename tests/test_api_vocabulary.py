@@ -78,6 +78,7 @@ RETURNS = {
     "evaluation.schoenfeld_events": "float",
     "evaluation.schoenfeld_power": "float",
     "evaluation.simulate_power": "ModelResult",
+    "costs.gbp": "str",
     "costs.holmes_2014": "UnitCosts",
     "costs.invest_to_save": "ModelResult",
     "costs.invest_to_save_table": "pd.DataFrame",
@@ -85,6 +86,7 @@ RETURNS = {
     "costs.reprice": "float | np.ndarray",
     "costs.reprice_costs": "UnitCosts",
     "costs.sensitivity_table": "pd.DataFrame",
+    "costs.whole": "Any",
 }
 
 #: Models of a formula: (formula, data, ...) and the options they must spell the same way.

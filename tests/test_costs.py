@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -97,3 +99,36 @@ def test_sensitivity_table() -> None:
 def test_errors(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         invest_to_save(**kwargs)
+
+
+def test_money_in_whole_pounds_and_children_with_no_exponent_in_csv() -> None:
+    from reunistat.report.tables import to_csv_text
+
+    nat = national_costs()
+    assert str(nat["total_gbp"].dtype) == "Int64"
+    text = to_csv_text(nat)
+    assert "291927132" in text and "56720160" in text
+    tab = invest_to_save_table(invest_to_save(0.75, conf_int=(0.6, 0.94), seed=3))
+    text = to_csv_text(tab)
+    assert not re.search(r"\d[eE][+-]?\d", text), text  # no 2.91927e+08
+    assert not re.search(r"\d\.\d", text.split("\n", 1)[1]), text  # no 1,938.38 re-entries
+    est = tab.set_index("item")["estimate"]
+    # break-even rounds up: 56,720,160 / 61,614 = 920.57 re-entries must be avoided
+    assert est["break_even_reentries_avoided"] == 921
+    assert est["support_cost_gbp"] == 10_080 * 5_627
+
+
+def test_without_an_interval_the_uncertainty_is_not_estimated() -> None:
+    r = invest_to_save(0.9)
+    assert r.extras["prob_net_saving"] is None  # not 0.00 (or 1.00) from identical draws
+    tab = invest_to_save_table(r)
+    assert tab["conf_low"].isna().all() and tab["conf_high"].isna().all()
+    assert tab["estimate"].notna().all()
+
+
+def test_default_baseline_is_the_published_one_year_risk_not_holmes_ratio() -> None:
+    from reunistat.costs import DEFAULT_BASELINE_RISK
+
+    r = invest_to_save(0.75)
+    assert r.provenance.options["baseline_risk"] == DEFAULT_BASELINE_RISK == 0.20
+    assert r.params["baseline_reentries"] == pytest.approx(10_080 * 0.20)

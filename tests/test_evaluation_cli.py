@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,16 @@ def test_power_and_costs() -> None:
     assert nope.exit_code == 2 and "no value for '2012/13'" in nope.output
     bad = runner.invoke(app, ["power", "--pilots", "0"])
     assert bad.exit_code == 2 and "n_pilot" in bad.output
+
+
+def test_costs_without_ci_says_not_estimated_and_names_its_baseline() -> None:
+    res = runner.invoke(app, ["costs"])
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert "not estimated" in out and "0.00" not in out
+    assert "Baseline: 20.0% of 10,080 returns home" in out and "Goldacre" in out
+    assert "Not Holmes" in out
+    assert not re.search(r"\d[eE][+-]?\d|\d,\d{3}\.\d", out)  # whole numbers, no exponent
+    mine = runner.invoke(app, ["costs", "--baseline-risk", "0.3", "--ci", "0.6", "0.94"])
+    assert mine.exit_code == 0, mine.output
+    assert "Baseline: 30.0%" in mine.output and "of 10,000 simulation draws" in mine.output

@@ -11,6 +11,17 @@ Loughborough University, for the NSPCC), England, 2012/13 prices:
 * nationally **4,738 re-entries** a year (about **£300m**) against **10,080
   returns home** a year (about **£56m** to support them all).
 
+**The baseline risk of invest-to-save** (re-entry without support) is the
+risk of re-entry within a year of a return home, by default the published
+national figure, one in five (:data:`DEFAULT_BASELINE_RISK`, Goldacre et al.
+2022), used alike by ``reunistat costs`` and the pipeline's paper unless the
+user sets another. It is *not* Holmes's 4,738 / 10,080 = 47%: those 4,738
+re-entries a year count every re-entry in a year, from returns home of earlier
+years too, so their ratio to one year's returns is no risk.
+
+Money is reported in whole pounds and re-entries in whole children (the
+arithmetic runs unrounded; :func:`invest_to_save_table` rounds once).
+
 Every figure is an editable field of :class:`UnitCosts`. Prices are reported
 in the price base of the unit costs (2012/13) unless the user supplies an
 inflation index: reunistat ships **no** index values, because it could not
@@ -32,6 +43,15 @@ from scipy import stats
 
 from reunistat.errors import InputError
 from reunistat.results import ModelResult, Provenance, data_hash
+
+#: Risk of re-entry within a year of a return home without support: the default baseline.
+DEFAULT_BASELINE_RISK = 0.20
+#: Where :data:`DEFAULT_BASELINE_RISK` comes from.
+BASELINE_SOURCE = (
+    "one in five returns home re-enter care within a year: Goldacre, Hood, Jones, King & "
+    "Wang (2022), Br J Soc Work 52(8), national children-looked-after data 2014-2020"
+)
+_MONEY = ("cost_avoided_gbp", "support_cost_gbp", "net_saving_gbp")
 
 EffectScale = Literal["hazard_ratio", "risk_ratio", "risk_difference"]
 _SCALES = ("hazard_ratio", "risk_ratio", "risk_difference")
@@ -106,9 +126,12 @@ def national_costs(costs: UnitCosts | None = None) -> pd.DataFrame:
 
     Examples
     --------
+    Amounts are whole pounds (``int64``), each total rounded once from the
+    unrounded product.
+
     >>> t = national_costs().set_index("item")["total_gbp"]
-    >>> round(t["failed returns (re-entries)"] / 1e6), round(t["support for all returns"] / 1e6)
-    (292, 57)
+    >>> int(t["failed returns (re-entries)"]), int(t["support for all returns"])
+    (291927132, 56720160)
     """
     c = costs or holmes_2014()
     rows = [
@@ -116,9 +139,37 @@ def national_costs(costs: UnitCosts | None = None) -> pd.DataFrame:
         ("support for all returns", c.national_returns_per_year, c.support_per_child),
     ]
     out = pd.DataFrame(rows, columns=["item", "children_per_year", "unit_cost_gbp"])
-    out["total_gbp"] = out["children_per_year"] * out["unit_cost_gbp"]
+    total = out["children_per_year"] * out["unit_cost_gbp"]
+    out["children_per_year"] = whole(out["children_per_year"])
+    out["unit_cost_gbp"] = whole(out["unit_cost_gbp"])
+    out["total_gbp"] = whole(total)
     out["price_base"] = c.price_base
     return out
+
+
+def whole(x: pd.Series | np.ndarray | float) -> Any:
+    """Round to whole pounds or children (half away from zero) as ``int64``; NaN stays missing.
+
+    >>> whole(pd.Series([291_927_132.0, 2.5, -2.5, float("nan")])).tolist()
+    [291927132, 3, -3, <NA>]
+    """
+    arr = np.atleast_1d(np.asarray(x, dtype=float))
+    rounded = np.sign(arr) * np.floor(np.abs(arr) + 0.5)
+    out = pd.array(np.where(np.isnan(arr), 0, rounded).astype(np.int64), dtype="Int64")
+    out[np.isnan(arr)] = pd.NA
+    if isinstance(x, pd.Series):
+        return pd.Series(out, index=x.index, name=x.name)
+    return out if np.ndim(x) else out[0]
+
+
+def gbp(x: float) -> str:
+    """Return an amount in whole pounds with the sign in front.
+
+    >>> gbp(-15_960_198.4), gbp(291_927_132)
+    ('-£15,960,198', '£291,927,132')
+    """
+    n = int(whole(x))
+    return ("-" if n < 0 else "") + f"£{abs(n):,}"
 
 
 def reprice(
@@ -255,12 +306,13 @@ def invest_to_save(
         Scale of ``effect``. A hazard ratio is turned into a risk by
         ``1 - (1 - p0) ** HR`` (proportional hazards).
     conf_int : (float, float), optional
-        Confidence interval of ``effect``; without it, no uncertainty.
+        Confidence interval of ``effect``; without it the uncertainty is not
+        estimated: no draws, intervals missing and ``prob_net_saving`` None.
     conf_level : float
         Level of ``conf_int`` and of the reported intervals.
     baseline_risk : float, optional
-        Risk of re-entry without support; default the national ratio of
-        re-entries to returns in ``costs`` (4,738 / 10,080 = 0.47).
+        Risk of re-entry within a year without support; default
+        :data:`DEFAULT_BASELINE_RISK` (one in five, :data:`BASELINE_SOURCE`).
     n_returns : float, optional
         Returns home a year; default the national figure (10,080).
     support_share : float
@@ -278,13 +330,12 @@ def invest_to_save(
         Terms ``baseline_reentries, reentries_avoided, cost_avoided_gbp,
         support_cost_gbp, net_saving_gbp, break_even_reentries_avoided``;
         ``cov`` from the simulation draws; ``extras["percentile_intervals"]``
-        holds simulation percentile intervals (prefer these),
-        ``extras["prob_net_saving"]`` the share of draws that save money and
-        ``extras["draws"]`` the draws.
+        holds simulation percentile intervals (prefer these; NaN when not
+        simulated), ``extras["prob_net_saving"]`` the share of draws that save
+        money (None when not simulated) and ``extras["draws"]`` the draws.
     """
     c = costs or holmes_2014()
-    p0 = c.national_reentries_per_year / c.national_returns_per_year
-    p0 = float(p0 if baseline_risk is None else baseline_risk)
+    p0 = float(DEFAULT_BASELINE_RISK if baseline_risk is None else baseline_risk)
     n = float(c.national_returns_per_year if n_returns is None else n_returns)
     _check_effect(effect, effect_scale, p0)
     if not 0 <= support_share <= 1:
@@ -300,11 +351,16 @@ def invest_to_save(
     terms = list(point)
     draws = pd.DataFrame(sims)
     a = (1 - conf_level) / 2
+    simulated = conf_int is not None and n_sim > 1
     pct = draws.quantile([a, 1 - a]).T
     pct.columns = pd.Index(["conf_low", "conf_high"])
     params = pd.Series({k: float(v[0]) for k, v in point.items()})
-    cov = draws.cov() if len(draws) > 1 else pd.DataFrame(0.0, index=terms, columns=terms)
-    cov = cov.fillna(0.0)
+    cov = draws.cov().fillna(0.0)
+    prob: float | None = float((draws["net_saving_gbp"] > 0).mean())
+    if not simulated:  # no interval given: the uncertainty is not estimated (not zero)
+        pct.loc[:, :] = np.nan
+        cov = pd.DataFrame(np.nan, index=terms, columns=terms)
+        prob = None
     options = {
         "effect": effect,
         "effect_scale": effect_scale,
@@ -324,7 +380,7 @@ def invest_to_save(
         n_obs=round(n),
         n_events=None,
         fit_stats={
-            "prob_net_saving": float((draws["net_saving_gbp"] > 0).mean()),
+            "prob_net_saving": np.nan if prob is None else prob,
             "cost_per_reentry_gbp": c.cost_per_reentry,
         },
         provenance=Provenance(
@@ -335,8 +391,8 @@ def invest_to_save(
         exp_label="estimate",
         extras={
             "percentile_intervals": pct.loc[terms],
-            "prob_net_saving": float((draws["net_saving_gbp"] > 0).mean()),
-            "draws": draws,
+            "prob_net_saving": prob,
+            "draws": draws if simulated else draws.iloc[:0],
             "price_base": c.price_base,
             "source": c.source,
         },
@@ -368,18 +424,28 @@ def _arith(
 
 
 def invest_to_save_table(result: ModelResult) -> pd.DataFrame:
-    """Return the invest-to-save result as a readable table with percentile intervals."""
+    """Return the invest-to-save result as a table in whole pounds and whole children.
+
+    Money rows (``*_gbp``) are whole pounds; re-entries are whole children
+    (the break-even number rounded up: the re-entries that must be avoided to
+    pay for the support). ``conf_low``/``conf_high`` are the simulation
+    percentile intervals, missing when the uncertainty was not estimated (no
+    interval of the effect given). The columns are ``Int64``, so a CSV holds
+    exact integers, never exponent notation.
+    """
     if result.model != "invest_to_save":
         raise InputError(f"expected an invest_to_save result, got {result.model!r}")
     pct = result.extras["percentile_intervals"]
-    out = pd.DataFrame(
-        {
-            "item": result.params.index,
-            "estimate": result.params.to_numpy(),
-            "conf_low": pct["conf_low"].to_numpy(),
-            "conf_high": pct["conf_high"].to_numpy(),
-        }
-    )
+    items = list(result.params.index)
+    cols = {
+        "estimate": result.params.to_numpy(dtype=float),
+        "conf_low": pct["conf_low"].to_numpy(dtype=float),
+        "conf_high": pct["conf_high"].to_numpy(dtype=float),
+    }
+    up = np.array([i == "break_even_reentries_avoided" for i in items])
+    out = pd.DataFrame({"item": items})
+    for name, x in cols.items():
+        out[name] = whole(np.where(up, np.ceil(x), x))
     out["price_base"] = result.extras["price_base"]
     return out
 
@@ -388,7 +454,7 @@ def sensitivity_table(
     effect: float,
     *,
     effect_scale: EffectScale = "hazard_ratio",
-    baseline_risks: Sequence[float] = (0.20, 0.35, 0.47),
+    baseline_risks: Sequence[float] = (0.144, DEFAULT_BASELINE_RISK, 0.233),
     effects: Sequence[float] | None = None,
     cost_multipliers: Sequence[float] = (0.75, 1.0, 1.25),
     years_in_care: Sequence[float] = (0.5, 1.0, 2.0),
@@ -398,9 +464,12 @@ def sensitivity_table(
 ) -> pd.DataFrame:
     """Net saving across a grid of assumptions (one-way and joint).
 
-    Varies the baseline risk of re-entry, the effect, the unit cost of a failed
-    return (as a multiple of the default) and the years of care costed per
-    re-entry. No simulation: point values only.
+    Varies the baseline risk of re-entry (by default over the published range
+    of re-entry within a year in England, 14.4% for 2012 exits to 23.3% for
+    2007 exits, Mc Grath-Lone et al. 2017, around the default one in five),
+    the effect, the unit cost of a failed return (as a multiple of the
+    default) and the years of care costed per re-entry. No simulation: point
+    values only; re-entries in whole children, money in whole pounds.
 
     Returns
     -------
@@ -435,5 +504,8 @@ def sensitivity_table(
                     )
     out = pd.DataFrame(rows)
     out["saves_money"] = out["net_saving_gbp"] > 0
+    out["break_even_reentries_avoided"] = np.ceil(out["break_even_reentries_avoided"])
+    for col in ("reentries_avoided", "break_even_reentries_avoided", *_MONEY):
+        out[col] = whole(out[col])
     out["price_base"] = c.price_base
     return out

@@ -7,6 +7,7 @@ heavy imports happen inside the commands, so ``--help`` is fast.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -27,6 +28,9 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     add_completion=False,
+    # plain help: rich markup would eat "[cohort]" and typer 0.29 shows "<bool>" for flags
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 100},
     pretty_exceptions_enable=False,
 )
 synth_cmd.register(app)
@@ -37,7 +41,7 @@ la_report_cmd.register(app)
 init_cmd.register(app)
 
 
-@app.command()
+@app.command(short_help="Print the version and the engines it uses.")
 def version() -> None:
     """Print the reunistat version and the engines it uses."""
     from reunistat.results import package_versions
@@ -81,6 +85,9 @@ def main(argv: list[str] | None = None) -> None:
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    plain = warnings.formatwarning
+    if not debug:  # a warning is one line for the user, not the line of code that raised it
+        warnings.formatwarning = _one_line_warning
     try:
         app(args=args, prog_name="reunistat")
     except ReunistatError as err:
@@ -88,3 +95,15 @@ def main(argv: list[str] | None = None) -> None:
             raise
         typer.echo(f"error: {err}", err=True)
         raise SystemExit(2) from None
+    finally:
+        warnings.formatwarning = plain
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    return f"warning: {message}\n"

@@ -8,7 +8,7 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from reunistat.errors import ConfigError, ReunistatError
+from reunistat.errors import ConfigError, InputError, ReunistatError
 
 DESIGNS = ("comparison", "did", "weighting", "all")
 
@@ -24,22 +24,31 @@ def _read_table(path: Path) -> Any:
 
 
 def _spells(path: Path) -> Any:
-    import pandas as pd
 
     s = _read_table(path)
     s["LA"] = s["LA"].astype(str)
     for c in ("return_date", "reentry_date", "censor_date", "period_start"):
         if c in s.columns:
-            s[c] = pd.to_datetime(s[c], dayfirst=path.suffix.lower() == ".csv")
+            s[c] = _dates(s[c])
     return s
 
 
-def _la_table(path: Path) -> Any:
+def _dates(col: Any) -> Any:
+    """Dates as 'reunistat cohort' writes them (YYYY-MM-DD) or as DfE's CSVs (dd/mm/YYYY)."""
     import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return col
+    text = col.astype("string")
+    iso = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}( 00:00:00)?").fillna(True).all()
+    return pd.to_datetime(text, format="ISO8601" if iso else "%d/%m/%Y")
+
+
+def _la_table(path: Path) -> Any:
 
     la = _read_table(path)
     la["LA"] = la["LA"].astype(str)
-    la["PILOT_START"] = pd.to_datetime(la["PILOT_START"], dayfirst=path.suffix.lower() == ".csv")
+    la["PILOT_START"] = _dates(la["PILOT_START"])
     return la
 
 
@@ -48,8 +57,21 @@ def _fmt(df: Any) -> str:
 
 
 def evaluate(
-    spells: Annotated[Path, typer.Argument(help="Spells table (.parquet or .csv).")],
-    la: Annotated[Path, typer.Option(help="LA table with LA, PILOT, PILOT_START.")],
+    spells: Annotated[
+        Path,
+        typer.Argument(
+            metavar="SPELLS", help="Spells table from 'reunistat cohort' (.parquet or .csv)."
+        ),
+    ],
+    la: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="Table of the authorities with LA, PILOT (0/1) and PILOT_START (the date the "
+            "pilot began), .parquet or .csv: a synthetic dataset's la.parquet, or your own. "
+            "Required.",
+        ),
+    ] = None,
     design: Annotated[
         str, typer.Option(help="comparison (Cox + logistic), did, weighting or all.")
     ] = "all",
@@ -70,6 +92,12 @@ def evaluate(
     from reunistat.models import evaluation as ev
     from reunistat.results import etable
 
+    if la is None:
+        raise InputError(
+            "evaluate needs --la FILE: the authorities' table with LA, PILOT (0/1) and "
+            "PILOT_START, which says which authorities piloted and from when (a synthetic "
+            "dataset holds it as la.parquet, e.g. --la data/synthetic/sample/la.parquet)"
+        )
     if design not in DESIGNS:
         raise typer.BadParameter(f"must be one of {DESIGNS}, got {design!r}", param_hint="--design")
     s, adoption = _spells(spells), _la_table(la)
@@ -187,12 +215,22 @@ def costs(
         str, typer.Option(help="hazard_ratio, risk_ratio or risk_difference.")
     ] = "hazard_ratio",
     ci: Annotated[
-        tuple[float, float] | None, typer.Option(help="Confidence interval of the effect.")
+        tuple[float, float] | None,
+        typer.Option(
+            metavar="LOW HIGH",
+            help="Confidence interval of the effect; without it the uncertainty is not estimated.",
+        ),
     ] = None,
     baseline_risk: Annotated[
-        float | None, typer.Option(help="Risk of re-entry without support (default 4738/10080).")
+        float | None,
+        typer.Option(
+            help="Risk of re-entry within a year of a return home without support (default "
+            "0.20, one in five: Goldacre et al. 2022; the paper uses the same).",
+        ),
     ] = None,
-    returns: Annotated[float | None, typer.Option(help="Returns home a year (10,080).")] = None,
+    returns: Annotated[
+        float | None, typer.Option(help="Returns home a year (default 10,080, Holmes 2014).")
+    ] = None,
     support_share: Annotated[float, typer.Option(help="Share of returns supported.")] = 1.0,
     failed_cost: Annotated[float, typer.Option(help="£ per failed return per year.")] = 61_614,
     support_cost: Annotated[float, typer.Option(help="£ support per child.")] = 5_627,
@@ -233,20 +271,80 @@ def costs(
     except ReunistatError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=2) from err
-    typer.echo(f"Unit costs: {uc.source}")
+    typer.echo(_wrap(f"Unit costs: {uc.source}"))
     typer.echo(
         f"National figures ({uc.price_base} prices"
         + ("; no inflation index applied" if to_year is None else "")
         + "):\n"
-        + c.national_costs(uc).to_string(index=False, float_format=lambda x: f"{x:,.0f}")
+        + _whole_numbers(c.national_costs(uc))
+    )
+    p0, n = r.provenance.options["baseline_risk"], r.provenance.options["n_returns"]
+    typer.echo(
+        "\n"
+        + _wrap(
+            f"Baseline: {p0:.1%} of {n:,.0f} returns home a year re-enter care within a year "
+            "without support "
+            + (
+                "(--baseline-risk)."
+                if baseline_risk is not None
+                else f"(the default: {c.BASELINE_SOURCE}). Not Holmes's 4,738 / 10,080 = 47%, "
+                "which counts every re-entry in a year, from returns of earlier years too."
+            )
+        )
     )
     typer.echo(f"\nInvest to save ({scale.replace('_', ' ')} {effect:g}, {uc.price_base} prices)")
-    typer.echo(c.invest_to_save_table(r).to_string(index=False, float_format=lambda x: f"{x:,.0f}"))
-    typer.echo(f"probability that support saves money: {r.extras['prob_net_saving']:.2f}")
+    typer.echo(_whole_numbers(c.invest_to_save_table(r)))
+    prob = r.extras["prob_net_saving"]
+    typer.echo(
+        "probability that support saves money: "
+        + (
+            "not estimated (give --ci LOW HIGH to carry the effect's uncertainty through)"
+            if prob is None
+            else f"{prob:.1%} of {len(r.extras['draws']):,} simulation draws"
+        )
+    )
     if sensitivity:
         t = c.sensitivity_table(effect, effect_scale=sc, costs=uc)
-        typer.echo("\nSensitivity (net saving, £)")
-        typer.echo(t.to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+        same = [col for col in t.columns if t[col].nunique() == 1]
+        fixed = ", ".join(f"{col} {_whole_numbers(t[[col]].iloc[:1]).split()[-1]}" for col in same)
+        typer.echo("\n" + _wrap(f"Sensitivity: net saving in £ ({fixed})"))
+        typer.echo(_whole_numbers(t.drop(columns=same).rename(columns=_SHORT)))
+
+
+def _wrap(text: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, 100, subsequent_indent="  ", break_on_hyphens=False)
+
+
+_SHORT = {
+    "baseline_risk": "baseline",
+    "cost_multiplier": "cost_x",
+    "years_in_care_per_reentry": "years_cared",
+    "reentries_avoided": "avoided",
+    "cost_avoided_gbp": "cost_avoided",
+    "support_cost_gbp": "support_cost",
+    "net_saving_gbp": "net_saving",
+    "break_even_reentries_avoided": "break_even",
+}
+
+
+def _whole_numbers(df: Any) -> str:
+    """A table with thousands separators on its whole numbers; a missing interval says so."""
+    shown = df.astype(object).copy()
+    for col in df.columns:
+        if str(df[col].dtype) in ("Int64", "int64"):
+            shown[col] = [
+                "not estimated" if v is None or v is pd_na() else f"{int(v):,}" for v in df[col]
+            ]
+    return str(shown.to_string(index=False))
+
+
+def pd_na() -> Any:
+    """Pandas' missing value (imported when needed)."""
+    import pandas as pd
+
+    return pd.NA
 
 
 def _year_value(text: str) -> tuple[str, float]:
@@ -259,6 +357,10 @@ def _year_value(text: str) -> tuple[str, float]:
 
 def register(app: typer.Typer) -> None:
     """Add ``evaluate``, ``power`` and ``costs`` to ``app``."""
-    app.command(name="evaluate")(evaluate)
-    app.command(name="power")(power)
-    app.command(name="costs")(costs)
+    app.command(name="evaluate", short_help="Evaluate a pilot: comparison, DiD, weighting.")(
+        evaluate
+    )
+    app.command(name="power", short_help="Power of a pilot evaluation (simulated, closed form).")(
+        power
+    )
+    app.command(name="costs", short_help="Invest-to-save with Holmes (2014) unit costs.")(costs)

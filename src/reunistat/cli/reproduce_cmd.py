@@ -9,32 +9,102 @@ from typing import Annotated
 
 import typer
 
+from reunistat.errors import InputError
+
+MODES = ("strict", "lenient")
+_MODE_HELP = (
+    "Validation of the extract, as in 'reunistat cohort': strict stops on any problem, "
+    "lenient excludes the affected children and says why (default: the config's "
+    "cohort.validation)"
+)
+
+
+def _mode(value: str | None) -> str | None:
+    if value is None or value in MODES:
+        return value
+    hint = f" (for the kind of data use --{value})" if value in ("synthetic", "real") else ""
+    raise typer.BadParameter(
+        f"{value!r} is not a mode: --mode is strict or lenient in every command{hint}"
+    )
+
+
+def _check_data(data: Path | None, generate: bool, real: bool | None) -> None:
+    """A --data folder must hold an extract unless --generate asks for a synthetic one."""
+    if data is None:
+        if generate:
+            raise InputError("--generate needs --data: the folder to generate the dataset into")
+        return
+    has_files = data.is_dir() and any(data.iterdir())
+    if data.exists() and not data.is_dir():
+        raise InputError(f"--data {data} is a file; give the folder of the extract")
+    if generate and real:
+        raise InputError("--generate makes synthetic data; it cannot be combined with --real")
+    if generate and has_files:
+        raise InputError(
+            f"--data {data} already holds files; --generate writes only into a new or empty "
+            "folder (drop --generate to analyse what is there)"
+        )
+    if not generate and not has_files:
+        what = "does not exist" if not data.exists() else "is empty"
+        raise InputError(
+            f"--data {data} {what}; give the folder of the extract, or add --generate to "
+            "generate a synthetic dataset into it (with --seed and --scale)"
+        )
+
 
 def reproduce(
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="Pipeline TOML (default: analyses/config.toml)."),
+        typer.Option(
+            "--config", "-c", metavar="FILE", help="Pipeline TOML (default: analyses/config.toml)."
+        ),
     ] = None,
     data: Annotated[
-        Path | None, typer.Option(help="Override data.dir: the extract folder.")
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="The extract folder (overrides data.dir); it must exist unless --generate.",
+        ),
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Override outputs.dir.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Override data.seed.")] = None,
+    generate: Annotated[
+        bool,
+        typer.Option(
+            "--generate",
+            help="Generate a synthetic dataset into the new --data folder first (--seed, --scale).",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="Outputs folder (overrides outputs.dir).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Generator seed (overrides data.seed).")] = None,
     scale: Annotated[
         float | None,
-        typer.Option(help="Override data.scale (synthetic data generated if missing)."),
+        typer.Option(help="Size of generated data, 1.0 = national (overrides data.scale)."),
     ] = None,
-    mode: Annotated[str | None, typer.Option(help="Override data.mode: synthetic or real.")] = None,
+    real: Annotated[
+        bool | None,
+        typer.Option(
+            "--real/--synthetic",
+            help="The kind of data (overrides data.mode): a real 903 extract, never generated "
+            "and always under disclosure control; or synthetic data.",
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(metavar="[strict|lenient]", callback=_mode, help=_MODE_HELP),
+    ] = None,
     only: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="ID",
             help="Re-run only these scripts (number or name; repeatable) into the release "
-            "already in the outputs folder, keeping its other outputs (marked partial)."
+            "already in the outputs folder, keeping its other outputs (marked partial).",
         ),
     ] = None,
-    no_paper: Annotated[
-        bool, typer.Option("--no-paper", help="Do not build the paper (not built with --only).")
-    ] = False,
+    paper: Annotated[
+        bool,
+        typer.Option("--paper/--no-paper", help="Build the paper (never with --only)."),
+    ] = True,
     verify: Annotated[
         bool,
         typer.Option(
@@ -44,20 +114,36 @@ def reproduce(
             "exit 2 unless it can be released.",
         ),
     ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress and no log, only the summary.")
+    ] = False,
 ) -> None:
-    """Generate the default synthetic data if missing, run every analysis, build the paper.
+    """Run every analysis and build the paper (the default synthetic data generated if missing).
 
     Writes outputs/ (tables, figures, paper, disclosure report) and
     outputs/manifest.json; fails if any output breaks the disclosure rules.
+    Progress (each step and its time) is drawn on stderr when it is a terminal.
     """
+    from reunistat.cli.progress import Steps
     from reunistat.errors import PipelineError
     from reunistat.pipeline import load_config, verify_release
     from reunistat.pipeline import reproduce as run
     from reunistat.report.disclosure import DisclosureBreach
 
+    if not verify:
+        _check_data(data, generate, real)
+    kind = None if real is None else ("real" if real else "synthetic")
     cfg = load_config(config).with_changes(
-        data_dir=data, outputs_dir=out, seed=seed, scale=scale, mode=mode
+        data_dir=data, outputs_dir=out, seed=seed, scale=scale, mode=kind
     )
+    if mode is not None:
+        cfg = cfg.with_changes(cohort={**cfg.cohort, "validation": mode})
+    if not verify and not cfg.analyses_dir.is_dir():
+        raise InputError(
+            f"no analyses folder {cfg.analyses_dir} here: run reunistat reproduce from the "
+            "folder that holds analyses/ (the repository's root), or give --config with "
+            "outputs.analyses_dir"
+        )
     if verify:
         problems = verify_release(cfg.outputs_dir, data)
         for p in problems:
@@ -74,8 +160,9 @@ def reproduce(
         return
     try:
         command = "reunistat " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        paper = not no_paper and not only  # the paper needs every analysis
-        result = run(cfg, only=only, paper=paper, log=typer.echo, command=command)
+        paper = paper and not only  # the paper needs every analysis
+        with Steps(quiet=quiet, echo=typer.echo) as steps:
+            result = run(cfg, only=only, paper=paper, log=steps.log, command=command)
     except DisclosureBreach as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(code=2) from e
@@ -94,4 +181,4 @@ def reproduce(
 
 def register(app: typer.Typer) -> None:
     """Add ``reproduce`` to ``app``."""
-    app.command()(reproduce)
+    app.command(short_help="Run every analysis; build the paper and workbook.")(reproduce)

@@ -11,11 +11,16 @@ DEFAULT_CONFIG = Path("data/synthetic/england.toml")
 
 
 def synth(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the dataset into.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", metavar="DIR", help="Folder to write the dataset into.")
+    ],
     config: Annotated[
         Path | None,
         typer.Option(
-            "--config", "-c", help="Generator TOML (default: the packaged England config)."
+            "--config",
+            "-c",
+            metavar="FILE",
+            help="Generator TOML (default: the packaged England config).",
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: same seed and config, same bytes.")] = (
@@ -24,21 +29,27 @@ def synth(
     scale: Annotated[
         float, typer.Option(help="Size relative to England (1.0 = national, ~165k returns).")
     ] = 1.0,
-    csv: Annotated[bool, typer.Option("--csv", help="Also write DfE-style CSV files.")] = False,
+    csv: Annotated[
+        bool, typer.Option("--csv/--no-csv", help="Also write DfE-style CSV files.")
+    ] = False,
     messy: Annotated[
-        bool, typer.Option("--messy", help="Inject the faults real extracts have (listed).")
+        bool,
+        typer.Option("--messy/--clean", help="Inject the faults real extracts have (listed)."),
     ] = False,
     annual: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--annual",
+            "--annual/--flat",
             help="One CSV return per collection year (DIR/2021/episodes.csv, ...), "
-            "as local authorities submit them ([output] layout = 'annual').",
+            "as local authorities submit them ([output] layout = 'annual' in the config); "
+            "default: the config's layout.",
         ),
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:
     """Generate linked 903 tables (header, episodes, CIN, NPD, LA) with known truth."""
+    from reunistat.cli.progress import Steps
+    from reunistat.errors import InputError
     from reunistat.synthetic import ConfigError, generate, load_config
 
     try:
@@ -47,10 +58,13 @@ def synth(
         raise typer.BadParameter(str(e), param_hint="--config") from e
     if scale <= 0:
         raise typer.BadParameter(f"must be positive, got {scale}", param_hint="--scale")
-    data = generate(
-        cfg, seed=seed, scale=scale, messy=messy, progress=not quiet, annual=annual or None
-    )
-    data.write(out, csv=csv)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder to write the dataset into")
+    with Steps(quiet=quiet) as steps:
+        with steps.step(f"generating (seed {seed}, scale {scale:g})"):
+            data = generate(cfg, seed=seed, scale=scale, messy=messy, annual=annual)
+        with steps.step(f"writing {out}"):
+            data.write(out, csv=csv)
     typer.echo(summary_text(data.truth, out))
 
 
@@ -89,4 +103,4 @@ def summary_text(truth: dict[str, Any], out: Path | None = None) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the generator's commands to ``app``."""
-    app.command()(synth)
+    app.command(short_help="Generate a synthetic linked 903 dataset with known truth.")(synth)

@@ -365,6 +365,7 @@ def _build(
     ctx = Context(cfg.with_changes(outputs_dir=stage), log)
     ctx.values.update(prior.values)
     timings: dict[str, float] = {}
+    log("reading the extract and deriving the cohort")
     t0 = time.perf_counter()
     inputs = input_hashes(cfg.data_dir)
     timings["hash inputs"] = round(time.perf_counter() - t0, 2)
@@ -373,6 +374,7 @@ def _build(
     timings["read and derive cohort"] = round(time.perf_counter() - t0, 2)
     run_values(ctx)
     timings.update(run_scripts(ctx, scripts))
+    log("building the workbook")
     t0 = time.perf_counter()
     ctx.script = PIPELINE
     sheets = build_workbook(stage, prior.registry | _rows(ctx), ctx.values)
@@ -380,6 +382,7 @@ def _build(
         register_workbook(ctx, sheets)
     timings["workbook"] = round(time.perf_counter() - t0, 2)
     if paper and cfg.paper_template is not None:
+        log("building the paper")
         t0 = time.perf_counter()
         build_paper(ctx, cfg.paper_template)
         timings["paper"] = round(time.perf_counter() - t0, 2)
@@ -397,6 +400,7 @@ def _build(
         timings["ACRO"] = acro.seconds
     t0 = time.perf_counter()
     ctx.script = PIPELINE
+    log("checking the release and writing the manifest")
     report = stage / "disclosure_report.md"
     ctx._register(
         report,

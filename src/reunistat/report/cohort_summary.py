@@ -75,7 +75,7 @@ def _curve_lines(sp: pd.DataFrame, horizons: Sequence[int]) -> list[str]:
     aj = horizon_table(sp, "days_followed", "event_type", horizons_days=horizons)
     lines = [
         "  cumulative re-entry: Kaplan-Meier (18th birthday censored) [95% CI];"
-        " Aalen-Johansen (18 as competing)"
+        "\n    Aalen-Johansen (18th birthday as a competing event)"
     ]
     cols = zip(
         horizons,
@@ -94,8 +94,8 @@ def _curve_lines(sp: pd.DataFrame, horizons: Sequence[int]) -> list[str]:
     return lines
 
 
-def summary_text(cohort: Cohort) -> str:
-    """Return the readable summary ``reunistat cohort`` prints."""
+def summary_text(cohort: Cohort, *, flow: bool = True) -> str:
+    """Return the readable summary ``reunistat cohort`` prints (``flow=False``: no flow)."""
     sp = cohort.spells
     cfg = cohort.config
     lines = [
@@ -109,6 +109,8 @@ def summary_text(cohort: Cohort) -> str:
         "  ended by: " + ", ".join(f"{k} {int(v):,}" for k, v in reasons.items() if k != "reentry")
     )
     lines += _curve_lines(sp, cfg.horizons_days)
+    if not flow:
+        return "\n".join(lines)
     lines.append("")
     lines.append("flow:")
     shown = cohort.flow.astype(object).where(cohort.flow.notna(), "")

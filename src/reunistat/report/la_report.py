@@ -629,5 +629,6 @@ def write_la_report(report: LaReport, out_dir: str | Path, *, generated: str = "
         cover=[*report.intro, text],
         notes=[n for _, _, _, notes in report.tables for n in notes],
         sheets=[(name, title, "reunistat la-report", df) for name, title, df, _ in report.tables],
+        keep_names=True,  # its tables are read back by column name, with their symbols
     )
     return [page, book]
