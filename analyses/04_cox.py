@@ -40,9 +40,9 @@ def run(ctx: Context) -> None:
             "standard errors robust to clustering by child.",
         ],
     )
-    # The fit table publishes the model's n and events (guarded by the spec above); the count
-    # of rows dropped for missing covariates is not a statistic of the model and a zero there
-    # is a disclosive cell in real mode, so it stays in the run's log, not the release.
+    # The fit table publishes the model's n and events (guarded by the spec above). The count
+    # of rows dropped for missing covariates is left out: a zero there is a disclosive cell in
+    # real mode, and n_obs beside Table 1's total already says how many rows the model used.
     glance = res.glance().drop(columns=["n_dropped_missing"], errors="ignore")
     ctx.write_frame("cox_fit", glance, title="Cox model fit", function=FUNCTION, disclosure=spec)
     fig = forest_figure(tidy.assign(term=tidy["label"]), label="Hazard ratio", title="Cox model")
