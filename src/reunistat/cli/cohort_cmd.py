@@ -13,6 +13,10 @@ _RECURSIVE_HELP = (
     "Also read the files of every subfolder (folders named as a collection year, "
     "such as 2019/ or 2019-20/, are read either way)"
 )
+_PREFER_HELP = (
+    "When a folder holds one return twice, as DfE's XML return and as per-table files: "
+    "auto (per-table files when they hold header and episodes, else the XML), tables or xml"
+)
 _DIR_HELP = "Folder of the extract (header, episodes, ... as CSV, XLSX, XML, Stata, SPSS, Parquet)"
 
 
@@ -73,11 +77,12 @@ def validate(
     ] = None,
     ignore_rule: Annotated[list[str] | None, typer.Option(help=_IGNORE_HELP)] = None,
     recursive: Annotated[bool, typer.Option("--recursive", help=_RECURSIVE_HELP)] = False,
+    prefer: Annotated[str, typer.Option(help=_PREFER_HELP)] = "auto",
 ) -> None:
     """Read and validate an SSDA903 extract; list every problem found."""
     from reunistat.tables import describe_problems, read_extract, validate_tables
 
-    extract = read_extract(directory, recursive=recursive)
+    extract = read_extract(directory, recursive=recursive, prefer=prefer)
     _print_reading(extract)
     result = validate_tables(
         extract, mode="lenient", data_end=data_end, ignore_rules=ignore_rule or ()
@@ -110,6 +115,7 @@ def cohort(
     uasc: Annotated[
         str | None, typer.Option(help="keep or exclude unaccompanied asylum-seeking children")
     ] = None,
+    prefer: Annotated[str, typer.Option(help=_PREFER_HELP)] = "auto",
 ) -> None:
     """Derive the spells table (one row per return home) and print its flow and summary."""
     from reunistat.cohort import CohortConfig, build_cohort
@@ -120,7 +126,7 @@ def cohort(
     cfg = _config(config, data_end, no_e13, mode, la, ignore_rule, uasc)
     assert isinstance(cfg, CohortConfig)
     try:
-        extract = read_extract(directory, recursive=recursive)
+        extract = read_extract(directory, recursive=recursive, prefer=prefer)
         _print_reading(extract)
         result = build_cohort(extract, cfg)
     except ValidationError as err:

@@ -26,7 +26,7 @@ import pandas as pd
 
 from reunistat.errors import ReadError
 from reunistat.tables import schema
-from reunistat.tables.find import Found, list_files
+from reunistat.tables.find import Found, choose_form, list_files
 from reunistat.tables.formats import Raw, read_found
 from reunistat.tables.keys import CID, UID, YEAR_COL, child_uid, has_la
 from reunistat.tables.parse import as_int, declared_names, parse_table, require_columns
@@ -353,7 +353,7 @@ def _prefer_parquet(found: list[Found], not_used: list[tuple[str, str]]) -> list
     return out
 
 
-def read_extract(path: str | Path, recursive: bool = False) -> Extract:
+def read_extract(path: str | Path, recursive: bool = False, prefer: str = "auto") -> Extract:
     """Read every table of an extract; stack and clean its annual returns.
 
     Parameters
@@ -369,6 +369,12 @@ def read_extract(path: str | Path, recursive: bool = False) -> Extract:
     recursive : bool
         Read the files of every subfolder; folders named as a collection year
         (``2019/``, ``2019-20/``) are read either way.
+    prefer : {"auto", "tables", "xml"}
+        Which form to read when one return is held twice, as DfE's XML return
+        and as per-table files beside it: ``"auto"`` reads the per-table
+        files when they hold header and episodes, else the XML (see
+        :func:`~reunistat.tables.find.choose_form`). The form not read is
+        listed in :attr:`Extract.not_used` with the reason.
 
     Returns
     -------
@@ -383,14 +389,15 @@ def read_extract(path: str | Path, recursive: bool = False) -> Extract:
         whose order cannot be known.
     """
     listing = list_files(path, recursive)
-    not_used = [(str(p), why) for p, why in listing.not_used]
+    found, twice = choose_form(listing.found, prefer)
+    not_used = [(str(p), why) for p, why in [*listing.not_used, *twice]]
     by_table: dict[str, list[_Part]] = {}
     problems = []
-    for found in _prefer_parquet(listing.found, not_used):
-        raws, unused = read_found(found)
+    for one in _prefer_parquet(found, not_used):
+        raws, unused = read_found(one)
         not_used += unused
         if not raws:
-            not_used.append((str(found.path), "no sheet or element is a table"))
+            not_used.append((str(one.path), "no sheet or element is a table"))
         for raw in raws:
             part, p = _parse_part(raw)
             by_table.setdefault(raw.table, []).append(part)
