@@ -24,6 +24,12 @@ def _pairs(df: pd.DataFrame, order: str, cols: list[str]) -> pd.DataFrame:
     return now.merge(last, on=[UID, order], how="inner", suffixes=("", "_last"))
 
 
+def _differs(now: pd.Series, last: pd.Series) -> np.ndarray:
+    """Where two columns differ, blanks equal to blanks (as their text would compare)."""
+    same = now.eq(last) | (now.isna() & last.isna())
+    return ~same.to_numpy(dtype=bool)
+
+
 def check_header_changes(header: pd.DataFrame, order: str) -> pd.DataFrame:
     """DfE 202-204: SEX, DOB or ETHNIC differ from last year's return (named in this year's).
 
@@ -40,9 +46,9 @@ def check_header_changes(header: pd.DataFrame, order: str) -> pd.DataFrame:
     sex = m["SEX"].map(codes.SEX_GROUP).fillna(m["SEX"])
     sex_last = m["SEX_last"].map(codes.SEX_GROUP).fillna(m["SEX_last"])
     checks = {
-        "202": (sex.astype(str) != sex_last.astype(str)).to_numpy(),
-        "203": (m["DOB"].astype(str) != m["DOB_last"].astype(str)).to_numpy(),
-        "204": (m["ETHNIC"].astype(str) != m["ETHNIC_last"].astype(str)).to_numpy(),
+        "202": _differs(sex, sex_last),
+        "203": _differs(m["DOB"], m["DOB_last"]),
+        "204": _differs(m["ETHNIC"], m["ETHNIC_last"]),
         "208": _upn_changed(m["UPN"], m["UPN_last"]),
     }
     out = []
@@ -67,13 +73,17 @@ _UN = _UN_LATER | {"UN1"}
 
 def _upn_changed(now: pd.Series, last: pd.Series) -> np.ndarray:
     """DfE 208: the UPN changed, other than unknown (blank, UN1-5) to known, or UN1 to UN2-5."""
+    out = np.zeros(len(now), dtype=bool)
+    cand = np.flatnonzero(_differs(now, last))  # equal values never changed: skip them
+    now, last = now.iloc[cand], last.iloc[cand]
     null_now, null_last = now.isna(), last.isna()
     up_now = now.astype(str).str.upper().str.strip()
     up_last = last.astype(str).str.upper().str.strip()
     different = (up_now != up_last) & ~(null_now & null_last)
     unknown_later = ((up_last == "UN1") | null_last) & up_now.isin(_UN_LATER)
     to_known = (up_last.isin(_UN) | null_last) & ~(up_now.isin(_UN) | null_now)
-    return (different & ~unknown_later & ~to_known).to_numpy(dtype=bool)
+    out[cand] = (different & ~unknown_later & ~to_known).to_numpy(dtype=bool)
+    return out
 
 
 def check_continuity(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
@@ -149,7 +159,7 @@ def check_first_matches_open(episodes: pd.DataFrame, order: str) -> pd.DataFrame
     for rule, col in FIELDS_503.items():
         if col not in cols:
             continue
-        bad = (m[col].astype(str) != m[f"{col}_last"].astype(str)).to_numpy()
+        bad = _differs(m[col], m[f"{col}_last"])
         if col == "PLACE":
             for year, old, new in _RECODED_PLACE:
                 bad &= ~(
