@@ -86,6 +86,16 @@ def _upn_changed(now: pd.Series, last: pd.Series) -> np.ndarray:
     return out
 
 
+def _slim(episodes: pd.DataFrame, order: str, cols: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows with a return year, only ``cols`` (fast to sort), and their positions."""
+    keep = np.flatnonzero(episodes[order].notna().to_numpy())
+    slim = pd.DataFrame(
+        {c: episodes[c].to_numpy()[keep] for c in cols if c != order}
+        | {order: episodes[order].to_numpy(dtype="float64", na_value=np.nan)[keep].astype(np.int64)}
+    )
+    return slim, keep
+
+
 def check_continuity(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
     """DfE 502: a child's first episode in return ``y`` starts when last year's open one did.
 
@@ -93,10 +103,9 @@ def check_continuity(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
     DEC) in return ``y - 1`` must have the DECOM of the child's first episode
     in return ``y``; the first episode is named.
     """
-    e = episodes.dropna(subset=[order])
+    e, keep = _slim(episodes, order, [UID, order, "DECOM", "DEC"])
     if e.empty:
         return frame.empty()
-    e = e.assign(**{order: e[order].astype(np.int64)}).reset_index(drop=True)
     first = e.sort_values([UID, order, "DECOM"], kind="stable").drop_duplicates([UID, order])
     open_last = e.loc[e["DEC"].isna(), [UID, order, "DECOM"]]
     open_last = open_last.assign(**{order: open_last[order] + 1})
@@ -107,7 +116,7 @@ def check_continuity(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
     if not bad.any():
         return frame.empty()
     rows = np.unique(m.loc[bad, "_row"].to_numpy())
-    p = e.loc[rows]
+    p = episodes.iloc[keep[rows]]
     opened = m.loc[bad].groupby("_row")["DECOM_open"].first()
     pr = frame.problems(p, np.ones(len(p), bool), "502")
     pr["detail"] = [
@@ -142,15 +151,14 @@ def check_first_matches_open(episodes: pd.DataFrame, order: str) -> pd.DataFrame
     from a code the new year retired to its successor (H5 to K3, Z1 to Z11-Z14),
     as DfE allows.
     """
-    e = episodes.dropna(subset=[order])
+    cols = [c for c in FIELDS_503.values() if c in episodes.columns]
+    e, keep = _slim(episodes, order, [UID, order, "DECOM", "DEC", *cols])
     if e.empty:
         return frame.empty()
-    e = e.assign(**{order: e[order].astype(np.int64)}).reset_index(drop=True)
     by = e.sort_values([UID, order, "DECOM"], kind="stable")
     first = by.drop_duplicates([UID, order], keep="first")
     last = by.drop_duplicates([UID, order], keep="last")
     last = last.assign(**{order: last[order] + 1})
-    cols = [c for c in FIELDS_503.values() if c in e.columns]
     m = first.reset_index(names="_row").merge(
         last[[UID, order, "DEC", *cols]], on=[UID, order], how="inner", suffixes=("", "_last")
     )
@@ -166,7 +174,7 @@ def check_first_matches_open(episodes: pd.DataFrame, order: str) -> pd.DataFrame
                     (m[order] == year) & m[f"{col}_last"].isin(old) & m[col].isin(new)
                 ).to_numpy()
         if bad.any():
-            p = e.loc[m.loc[bad, "_row"].to_numpy()]
+            p = episodes.iloc[keep[m.loc[bad, "_row"].to_numpy()]]
             pr = frame.problems(p, np.ones(len(p), bool), rule)
             pr["detail"] = (
                 "last year's open episode: " + m.loc[bad, f"{col}_last"].astype(str)
