@@ -198,7 +198,7 @@ def _linkage(header: pd.DataFrame, e: pd.DataFrame, use_la: bool) -> pd.DataFram
 
 
 def between_returns(returns: Mapping[str, pd.DataFrame], use_la: bool) -> pd.DataFrame:
-    """DfE 502, 503A-F and 202-204 on the rows of every return before stacking (``YEAR_COL``)."""
+    """DfE 502, 503A-J and 202-204 on the rows of every return before stacking (``YEAR_COL``)."""
     found = []
     checks = (
         ("episodes", check_continuity),

@@ -1,4 +1,4 @@
-"""Rules between consecutive annual returns (DfE 502, 503A-F, 202, 203, 204, 208).
+"""Rules between consecutive annual returns (DfE 502, 503A-J, 202, 203, 204, 208).
 
 They compare the rows of one return with those of the return before it, so
 they need every return's rows before stacking: a frame per table with the
@@ -133,7 +133,14 @@ FIELDS_503 = {
     "503D": "PLACE",
     "503E": "PLACE_PROVIDER",
     "503F": "URN",
+    "503H": "PL_LA",
+    "503J": "PL_LOCATION",
 }
+#: DfE 503G: the placement distance (miles), compared within DfE's 0.2.
+DISTANCE_503G = "PL_DISTANCE"
+#: Columns DfE derives from postcodes with the ONS postcode directory (503G, H, J):
+#: checked only when an extract carries them (national extracts do; an LA's return does not).
+DERIVED_503 = (DISTANCE_503G, "PL_LA", "PL_LOCATION")
 #: Placement changes DfE 503D accepts: the code of the earlier return was retired.
 _RECODED_PLACE = (
     (2025, frozenset({"H5"}), frozenset({"K3"})),
@@ -143,16 +150,21 @@ _RECODED_PLACE = (
 
 
 def check_first_matches_open(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
-    """DfE 503A-F: this year's first episode repeats last year's last episode if it was open.
+    """DfE 503A-J: this year's first episode repeats last year's last episode if it was open.
 
     Last year's last episode is the child's latest DECOM in return ``y - 1``;
     when its DEC is blank, the first episode of return ``y`` must have the same
-    RNE, LS, CIN, PLACE, PLACE_PROVIDER and URN (blanks equal). PLACE may move
-    from a code the new year retired to its successor (H5 to K3, Z1 to Z11-Z14),
-    as DfE allows.
+    RNE, LS, CIN, PLACE, PLACE_PROVIDER and URN (503A-F; blanks equal). PLACE
+    may move from a code the new year retired to its successor (H5 to K3, Z1
+    to Z11-Z14), as DfE allows. 503H (PL_LA), 503J (PL_LOCATION) and 503G
+    (PL_DISTANCE, differing by 0.2 miles or more, or blank last year and filled
+    now) are checked when the episodes carry those columns: DfE derives them
+    from the postcodes with the ONS postcode directory, which reunistat does
+    not hold (:data:`DERIVED_503`).
     """
     cols = [c for c in FIELDS_503.values() if c in episodes.columns]
-    e, keep = _slim(episodes, order, [UID, order, "DECOM", "DEC", *cols])
+    distance = [DISTANCE_503G] if DISTANCE_503G in episodes.columns else []
+    e, keep = _slim(episodes, order, [UID, order, "DECOM", "DEC", *cols, *distance])
     if e.empty:
         return frame.empty()
     by = e.sort_values([UID, order, "DECOM"], kind="stable")
@@ -160,10 +172,22 @@ def check_first_matches_open(episodes: pd.DataFrame, order: str) -> pd.DataFrame
     last = by.drop_duplicates([UID, order], keep="last")
     last = last.assign(**{order: last[order] + 1})
     m = first.reset_index(names="_row").merge(
-        last[[UID, order, "DEC", *cols]], on=[UID, order], how="inner", suffixes=("", "_last")
+        last[[UID, order, "DEC", *cols, *distance]],
+        on=[UID, order],
+        how="inner",
+        suffixes=("", "_last"),
     )
     m = m[m["DEC_last"].isna()]
     out = []
+    if distance:
+        now = pd.to_numeric(m[DISTANCE_503G], errors="coerce")
+        was = pd.to_numeric(m[f"{DISTANCE_503G}_last"], errors="coerce")
+        bad = (((now - was).abs() >= 0.2) | (was.isna() & now.notna())).to_numpy()
+        if bad.any():
+            p = episodes.iloc[keep[m.loc[bad, "_row"].to_numpy()]]
+            pr = frame.problems(p, np.ones(len(p), bool), "503G")
+            pr["detail"] = ("last year's open episode: " + was[bad].astype(str)).to_numpy()
+            out.append(pr)
     for rule, col in FIELDS_503.items():
         if col not in cols:
             continue
