@@ -166,16 +166,19 @@ def _superseded(
     rep = df.duplicated(subset=key, keep=False).to_numpy()
     if not rep.any():
         return df, empty_problems()
-    sub = df.loc[rep]
-    filled = sub["DEC"].notna() if "DEC" in sub.columns else pd.Series(True, index=sub.index)
-    clash = sub.assign(_f=filled).duplicated(subset=[*key, ORDER_COL, "_f"], keep=False)
+    # only the key, the return's rank and whether DEC is filled: fast to sort
+    slim = df.loc[rep, [*key, ORDER_COL]]
+    slim["_f"] = df.loc[rep, "DEC"].notna().to_numpy() if "DEC" in df.columns else True
+    clash = slim.duplicated(subset=[*key, ORDER_COL, "_f"], keep=False)
     problems = empty_problems()
     if clash.any():
         names = ["LA+CHILD" if k == CID else k for k in key]
         detail = f"more than one different row for {'+'.join(names)} in one return"
         column = "CHILD" if key[-1] == CID else key[-1]
-        problems = problems_frame(sub, clash.to_numpy(), table, column, "duplicate", detail=detail)
-    order = sub.assign(_f=filled).sort_values([*key, "_f", ORDER_COL], kind="stable")
+        problems = problems_frame(
+            df.loc[rep], clash.to_numpy(), table, column, "duplicate", detail=detail
+        )
+    order = slim.sort_values([*key, "_f", ORDER_COL], kind="stable")
     older = order.duplicated(subset=key, keep="last").reindex(df.index[rep]).to_numpy()
     mask = np.zeros(len(df), dtype=bool)
     mask[rep] = older
