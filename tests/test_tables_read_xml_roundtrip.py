@@ -14,57 +14,31 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from reunistat.codes.lists import RETURN_TABLE_COLUMNS
 from reunistat.tables import read_extract
 
 SECTOR = Path(__file__).parent / "fixtures" / "sector903" / "qlacv"
 SAMPLE = Path(__file__).parents[1] / "data" / "synthetic" / "sample"
 
 _HEADER = ("CHILD", "UPN", "SEX", "DOB", "ETHNIC")
+
+
+def _fields(table: str) -> tuple[str, ...]:
+    """A table's own fields (the child's CHILD, SEX and DOB are the header's in the XML)."""
+    return tuple(c for c in RETURN_TABLE_COLUMNS[table] if c not in ("CHILD", "SEX", "DOB"))
+
+
 #: Per-child fields written into HEADER (tables with one row per child).
-_FIELDS = {
-    "uasc": ("DUC",),
-    "oc3": ("IN_TOUCH", "ACTIV", "ACCOM"),
-    "ad1": ("DATE_INT", "DATE_MATCH", "FOSTER_CARE", "NB_ADOPTR", "SEX_ADOPTR", "LS_ADOPTR"),
-}
+_FIELDS = {t: _fields(t) for t in ("uasc", "oc3", "ad1")}
 #: Repeated groups inside HEADER, by element.
 _GROUPS = {
-    "reviews": ("AREVIEW", ("REVIEW", "REVIEW_CODE")),
-    "missing": ("AMISSING", ("MISSING", "MIS_START", "MIS_END")),
-    "previous_permanence": ("PERMANENCE", ("PREV_PERM", "LA_PERM", "DATE_PERM")),
-    "oc2": (
-        "OC2",
-        (
-            "SDQ_SCORE",
-            "SDQ_REASON",
-            "CONVICTED",
-            "HEALTH_CHECK",
-            "IMMUNISATIONS",
-            "TEETH_CHECK",
-            "HEALTH_ASSESSMENT",
-            "SUBSTANCE_MISUSE",
-            "INTERVENTION_RECEIVED",
-            "INTERVENTION_OFFERED",
-        ),
-    ),
-    "placed_for_adoption": (
-        "AD_PLACED",
-        ("DATE_PLACED", "DATE_PLACED_CEASED", "REASON_PLACED_CEASED"),
-    ),
+    "reviews": ("AREVIEW", _fields("reviews")),
+    "missing": ("AMISSING", _fields("missing")),
+    "previous_permanence": ("PERMANENCE", _fields("previous_permanence")),
+    "oc2": ("OC2", _fields("oc2")),
+    "placed_for_adoption": ("AD_PLACED", _fields("placed_for_adoption")),
 }
-_EPISODE = (
-    "DECOM",
-    "RNE",
-    "LS",
-    "CIN",
-    "PLACE",
-    "PL_POST",
-    "HOME_POST",
-    "URN",
-    "PLACE_PROVIDER",
-    "DEC",
-    "REC",
-    "REASON_PLACE_CHANGE",
-)
+_EPISODE = _fields("episodes")
 _TAG = {"CHILD": "CHILDID", "PLACE": "PL"}
 
 
