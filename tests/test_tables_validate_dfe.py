@@ -164,3 +164,46 @@ def test_extract_with_rows_of_every_return():
     assert sorted(x.returns["episodes"]["_COLLECTION_YEAR"].tolist()) == [2017, 2018]
     w = validate_tables(x, mode="lenient").warnings
     assert w.loc[w.rule == "502", "CHILD"].tolist() == ["A"]
+
+
+def test_503g_h_j_when_the_extract_carries_dfes_postcode_fields():
+    """503G (distance, within 0.2), 503H (placement LA), 503J (in/out of LA) as DfE checks them."""
+    from reunistat.tables.io import prepare_tables
+
+    kids = ["A", "B", "C", "D"]
+    last = {"A": ("E09", "IN", "1.0"), "B": ("E09", "IN", "1.0"), "C": ("E08", "OUT", None)}
+    now = {"A": ("E09", "IN", "1.1"), "B": ("E10", "OUT", "1.5"), "C": ("E08", "OUT", "3.0")}
+    frames = []
+    for year, fields in ((2017, last), (2018, now)):
+        t = _year(
+            tables([child(k, "2005-01-01") for k in kids], [ep("A", "2016-05-01", "S")]), year
+        )
+        e = pd.concat([ep_frame(k) for k in kids], ignore_index=True)
+        e[YEAR_COL] = pd.array([year] * len(e), dtype="Int64")
+        e[["PL_LA", "PL_LOCATION", "PL_DISTANCE"]] = [
+            fields.get(k, (None, None, None)) for k in kids
+        ]
+        frames.append({"header": t["header"], "episodes": e})
+    x = prepare_tables({k: pd.concat([f[k] for f in frames], ignore_index=True) for k in frames[0]})
+    w = validate_tables(x, mode="lenient").warnings
+    flagged = set(zip(w.CHILD, w.rule, strict=True)) & {
+        (k, r) for k in kids for r in ("503G", "503H", "503J")
+    }
+    # A: 0.1 miles apart (DfE's tolerance is 0.2); B: another LA, out of it, 0.5 further;
+    # C: no distance last year, one now; D: in neither return's fields
+    assert flagged == {("B", "503G"), ("B", "503H"), ("B", "503J"), ("C", "503G")}
+    assert RULES["503H"].dfe and "ONS postcode directory" in RULES["503H"].scope
+
+
+def ep_frame(k: str) -> pd.DataFrame:
+    """One open episode of child ``k`` from 1 May 2016."""
+    return tables([child(k, "2005-01-01")], [ep(k, "2016-05-01", "S")])["episodes"]
+
+
+def test_503g_h_j_not_checked_without_the_fields():
+    from reunistat.tables.rules.returns import check_first_matches_open
+
+    r1 = _year(tables([child("A", "2005-01-01")], [ep("A", "2016-05-01", "S")]), 2017)
+    e = r1["episodes"].assign(_uid="A")
+    both = pd.concat([e, e.assign(**{YEAR_COL: pd.array([2018], dtype="Int64")})])
+    assert check_first_matches_open(both.reset_index(drop=True), YEAR_COL).empty

@@ -21,6 +21,10 @@ _RECURSIVE_HELP = (
     "Also read the files of every subfolder (folders named as a collection year, "
     "such as 2019/ or 2019-20/, are read either way)"
 )
+_PREFER_HELP = (
+    "When a folder holds one return twice, as DfE's XML return and as per-table files: "
+    "auto (per-table files when they hold header and episodes, else the XML), tables or xml"
+)
 _DIR_HELP = "Folder of the extract (header, episodes, ... as CSV, XLSX, XML, Stata, SPSS, Parquet)"
 
 
@@ -211,6 +215,7 @@ def validate(
     ] = None,
     recursive: Annotated[bool, _RECURSIVE] = False,
     quiet: Annotated[bool, _QUIET] = False,
+    prefer: Annotated[str, typer.Option(metavar="[auto|tables|xml]", help=_PREFER_HELP)] = "auto",
 ) -> None:
     """Read and validate an SSDA903 extract; list every problem found (exit 1 if any)."""
     from reunistat.cli.progress import Steps
@@ -220,7 +225,7 @@ def validate(
     _check_suffix(problems_out, "--problems-out", (".csv",))
     with Steps(quiet=quiet) as steps:
         with steps.step(f"reading {directory}"):
-            extract = read_extract(directory, recursive=recursive)
+            extract = read_extract(directory, recursive=recursive, prefer=prefer)
         with steps.step("validating"):
             result = validate_tables(
                 extract, mode="lenient", data_end=data_end, ignore_rules=ignore_rule or ()
@@ -285,6 +290,7 @@ def cohort(
         ),
     ] = None,
     quiet: Annotated[bool, _QUIET] = False,
+    prefer: Annotated[str, typer.Option(metavar="[auto|tables|xml]", help=_PREFER_HELP)] = "auto",
 ) -> None:
     """Derive the spells table (one row per return home) and print its flow and summary."""
     from reunistat.cli.progress import Steps
@@ -300,7 +306,7 @@ def cohort(
     assert isinstance(cfg, CohortConfig)
     with Steps(quiet=quiet) as steps:
         with steps.step(f"reading {directory}"):
-            extract = read_extract(directory, recursive=recursive)
+            extract = read_extract(directory, recursive=recursive, prefer=prefer)
         try:
             with steps.step("deriving the cohort"):
                 result = build_cohort(extract, cfg)

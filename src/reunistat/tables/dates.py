@@ -30,6 +30,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Final, Literal
 
 import numpy as np
@@ -180,3 +181,50 @@ def parse_date_column(
         bad[valid] = bad_u[codes[valid]]
     d = pd.Series(out, index=s.index)
     return d.dt.normalize(), pd.Series(bad, index=s.index)
+
+
+def parse_text_dates_across(columns: list[pd.Series]) -> list[pd.Series] | None:
+    """Parse one date column of several files at once, when that changes nothing.
+
+    The columns (one per file or annual return, all text) are factorised
+    together and their distinct values parsed once. Each file's format is
+    still its own: the first of :data:`TEXT_FORMATS` that reads every value of
+    that file, as :func:`parse_date_column` chooses it. When every file
+    chooses the same format and every value parses, the dates are returned;
+    otherwise None, and each file is parsed alone by :func:`parse_date_column`
+    (which names the file in any error and reports single bad values).
+
+    Examples
+    --------
+    >>> a = pd.Series(["13/04/2019", None]); b = pd.Series(["01/05/2019"])
+    >>> [d.dt.strftime("%Y-%m-%d").tolist() for d in parse_text_dates_across([a, b])]
+    [['2019-04-13', nan], ['2019-05-01']]
+    >>> parse_text_dates_across([a, pd.Series(["2019-05-01"])]) is None  # two formats
+    True
+    """
+    whole = pd.concat(columns, ignore_index=True) if len(columns) > 1 else columns[0]
+    codes, uniq = pd.factorize(whole, use_na_sentinel=True)
+    if not len(uniq) or pd.api.types.infer_dtype(uniq, skipna=True) != "string":
+        return None
+    text = pd.Series(uniq, dtype=object).str.strip().str.replace(_TIME, "", regex=True)
+    if (text == "").any():
+        return None
+    bounds = np.cumsum([0, *(len(c) for c in columns)])
+    present = [np.unique(codes[a:b][codes[a:b] >= 0]) for a, b in itertools.pairwise(bounds)]
+    fits: list[np.ndarray] = []
+    for fmt in TEXT_FORMATS:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce").to_numpy(dtype="datetime64[ns]")
+        ok = ~np.isnat(parsed)
+        if ok.all():
+            # a file that an earlier format reads whole would have chosen that format
+            if any(f[p].all() and len(p) for f in fits for p in present):
+                return None
+            out = []
+            for c, (a, b) in zip(columns, itertools.pairwise(bounds), strict=True):
+                part = np.full(b - a, np.datetime64("NaT"), dtype="datetime64[ns]")
+                k = codes[a:b]
+                part[k >= 0] = parsed[k[k >= 0]]
+                out.append(pd.Series(part, index=c.index, dtype="datetime64[ns]").dt.normalize())
+            return out
+        fits.append(ok)
+    return None

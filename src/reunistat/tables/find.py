@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from reunistat.errors import ReadError
+from reunistat.codes.lists import RETURN_TABLE_COLUMNS
+from reunistat.errors import ConfigError, ReadError
 
 #: The 903 return's tables and the linked tables, by the name reunistat uses,
 #: with every spelling that names them (compared lower-case, separators removed).
@@ -269,3 +270,112 @@ def list_files(path: str | Path, recursive: bool = False) -> Listing:
         else:
             out.append(found)
     return Listing(out, not_used)
+
+
+#: How :func:`choose_form` picks between one return held in two forms.
+PREFER_CHOICES: Final = ("auto", "tables", "xml")
+#: The tables a per-table file set must hold to stand for a whole return.
+_WHOLE: Final = ("header", "episodes")
+
+
+def _few(files: list[Found]) -> str:
+    names = [f.path.name for f in files]
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _whole_tables(files: list[Found]) -> bool:
+    """Whether per-table files hold a whole return (header and episodes, or a workbook)."""
+    tables = {f.table for f in files}
+    return all(t in tables for t in _WHOLE) or any(f.table is None for f in files)
+
+
+def choose_form(
+    found: list[Found], prefer: str = "auto", xml_tables: tuple[str, ...] | None = None
+) -> tuple[list[Found], list[tuple[Path, str]]]:
+    """Keep one form of a return held twice: as an XML return and as per-table files.
+
+    A folder (or a collection year of it) may hold DfE's XML return beside the
+    same return as one file per table (``header.csv``, ``episodes.csv``...),
+    as the sector's validator fixtures do. Both read would stack each child
+    twice, so one form is read and the other listed as not used:
+
+    - ``"auto"`` (the default): the per-table files when they hold a whole
+      return (header and episodes, or a workbook), else the XML. The per-table
+      files are what DfE's validator and the sector's tools (liia-tools) read,
+      each file is named for its table, and they may hold tables the XML has
+      no place for (sw_episodes, DoLo, the linked tables).
+    - ``"tables"``: the per-table files.
+    - ``"xml"``: the XML return; per-table files of tables the XML does not
+      hold (``xml_tables``) are still read.
+
+    Files of different collection years (from their names or folders) are
+    never a choice: they are separate returns.
+
+    Parameters
+    ----------
+    found : list of Found
+        The files of the extract, from :func:`list_files`.
+    prefer : {"auto", "tables", "xml"}
+        Which form to read, as above.
+    xml_tables : tuple of str, optional
+        The tables an XML return holds (by default those of
+        :data:`reunistat.codes.lists.RETURN_TABLE_COLUMNS`, as the XML reader
+        gives them).
+
+    Returns
+    -------
+    kept : list of Found
+    not_used : list of (Path, str)
+        The files of the form not read, with the reason.
+
+    Examples
+    --------
+    >>> xml = Found(Path("fake_903.xml"), "xml", None, None, "")
+    >>> csvs = [Found(Path(f"{t}.csv"), "csv", t, None, "") for t in ("header", "episodes")]
+    >>> kept, unused = choose_form([xml, *csvs])
+    >>> [f.path.name for f in kept], [p.name for p, _ in unused]
+    (['header.csv', 'episodes.csv'], ['fake_903.xml'])
+    >>> kept, unused = choose_form([xml, *csvs], prefer="xml")
+    >>> [f.path.name for f in kept]
+    ['fake_903.xml']
+    """
+    if prefer not in PREFER_CHOICES:
+        raise ConfigError(f"prefer must be one of {', '.join(PREFER_CHOICES)}, not {prefer!r}")
+    if xml_tables is None:
+        xml_tables = tuple(RETURN_TABLE_COLUMNS)
+    xml = [f for f in found if f.format == "xml" and f.table is None]
+    not_used: list[tuple[Path, str]] = []
+    drop: set[Path] = set()
+    for year in sorted({f.year for f in xml}, key=lambda y: -1 if y is None else y):
+        here = [f for f in xml if f.year == year]
+        twice = [
+            f
+            for f in found
+            if f.year == year and f not in here and (f.table is None or f.table in xml_tables)
+        ]
+        if not twice:
+            continue
+        use_xml = prefer == "xml" or (prefer == "auto" and not _whole_tables(twice))
+        when = f" of collection year {year}" if year is not None else ""
+        if use_xml:
+            why = (
+                f"the same return{when} is read from the XML return "
+                f"{', '.join(f.path.name for f in here)} ("
+                + (
+                    "these files hold no header and episodes"
+                    if prefer == "auto"
+                    else "--prefer xml"
+                )
+                + "); to read these files instead, use --prefer tables"
+            )
+        else:
+            why = (
+                f"the same return{when} is read from the per-table files "
+                f"{_few(twice)} ("
+                + ("they hold header and episodes" if prefer == "auto" else "--prefer tables")
+                + "); to read the XML instead, use --prefer xml"
+            )
+        for f in twice if use_xml else here:
+            drop.add(f.path)
+            not_used.append((f.path, why))
+    return [f for f in found if f.path not in drop], not_used

@@ -26,10 +26,16 @@ import pandas as pd
 
 from reunistat.errors import ReadError
 from reunistat.tables import schema
-from reunistat.tables.find import Found, list_files
+from reunistat.tables.find import Found, choose_form, list_files
 from reunistat.tables.formats import Raw, read_found
 from reunistat.tables.keys import CID, UID, YEAR_COL, child_uid, has_la
-from reunistat.tables.parse import as_int, declared_names, parse_table, require_columns
+from reunistat.tables.parse import (
+    as_int,
+    declared_names,
+    parse_dates,
+    parse_table,
+    require_columns,
+)
 from reunistat.tables.problems import empty_problems, problems_frame
 from reunistat.tables.stack import (
     CLOSED_BY_NEXT,
@@ -121,7 +127,8 @@ class Extract:
     returns : dict of str to DataFrame
         When header or episodes come from two collection years or more: their
         rows of every return before stacking (parsed, with ``YEAR_COL``), for
-        the rules between returns (DfE 502, 503, 202-204); else empty.
+        the rules between returns (DfE 502, 503, 202-204), with the integer
+        child key ``_cid`` shared with :attr:`tables`; else empty.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -166,12 +173,15 @@ def _row_years(raw: Raw, df: pd.DataFrame) -> tuple[pd.Series, str, pd.DataFrame
     return pd.Series(found.year, index=df.index, dtype="Int64"), found.year_from, df
 
 
-def _parse_part(raw: Raw) -> tuple[_Part, pd.DataFrame]:
+def _parse_part(raw: Raw, defer_dates: bool = False) -> tuple[_Part, pd.DataFrame]:
     file = str(raw.found.path) + (f" sheet {raw.sheet!r}" if raw.sheet else "")
     df = declared_names(raw.frame, raw.table)
     require_columns(df, raw.table, file)
     years, year_from, df = _row_years(raw, df)
-    parsed, problems = parse_table(df, raw.table, file, raw.numeric_as, raw.clean_text)
+    defer = defer_dates and raw.clean_text and raw.numeric_as == "none"
+    parsed, problems = parse_table(
+        df, raw.table, file, raw.numeric_as, raw.clean_text, defer_dates=defer
+    )
     order = years.astype("float64").fillna(-1.0)
     return _Part(raw, parsed, years, year_from, order), problems
 
@@ -289,7 +299,7 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
         first += len(parts)
     _add_child_keys(concat["header"], concat["episodes"])
     returns = {
-        name: concat[name].drop(columns=[FILE_COL, ORDER_COL, UID, CID])
+        name: concat[name].drop(columns=[FILE_COL, ORDER_COL, UID])
         for name in ("header", "episodes")
         if concat[name][YEAR_COL].nunique() > 1
     }
@@ -353,7 +363,7 @@ def _prefer_parquet(found: list[Found], not_used: list[tuple[str, str]]) -> list
     return out
 
 
-def read_extract(path: str | Path, recursive: bool = False) -> Extract:
+def read_extract(path: str | Path, recursive: bool = False, prefer: str = "auto") -> Extract:
     """Read every table of an extract; stack and clean its annual returns.
 
     Parameters
@@ -369,6 +379,12 @@ def read_extract(path: str | Path, recursive: bool = False) -> Extract:
     recursive : bool
         Read the files of every subfolder; folders named as a collection year
         (``2019/``, ``2019-20/``) are read either way.
+    prefer : {"auto", "tables", "xml"}
+        Which form to read when one return is held twice, as DfE's XML return
+        and as per-table files beside it: ``"auto"`` reads the per-table
+        files when they hold header and episodes, else the XML (see
+        :func:`~reunistat.tables.find.choose_form`). The form not read is
+        listed in :attr:`Extract.not_used` with the reason.
 
     Returns
     -------
@@ -383,19 +399,25 @@ def read_extract(path: str | Path, recursive: bool = False) -> Extract:
         whose order cannot be known.
     """
     listing = list_files(path, recursive)
-    not_used = [(str(p), why) for p, why in listing.not_used]
+    found, twice = choose_form(listing.found, prefer)
+    not_used = [(str(p), why) for p, why in [*listing.not_used, *twice]]
     by_table: dict[str, list[_Part]] = {}
     problems = []
-    for found in _prefer_parquet(listing.found, not_used):
-        raws, unused = read_found(found)
+    for one in _prefer_parquet(found, not_used):
+        raws, unused = read_found(one)
         not_used += unused
         if not raws:
-            not_used.append((str(found.path), "no sheet or element is a table"))
+            not_used.append((str(one.path), "no sheet or element is a table"))
         for raw in raws:
-            part, p = _parse_part(raw)
+            part, p = _parse_part(raw, defer_dates=True)
             by_table.setdefault(raw.table, []).append(part)
             problems.append(p)
     for name, parts in by_table.items():
+        # text dates: each column's distinct values parsed once for all the returns
+        frames, date_problems = parse_dates([p.frame for p in parts], map(_name, parts), name)
+        for part, frame in zip(parts, frames, strict=True):
+            part.frame = frame
+        problems += date_problems
         parts.sort(key=_sort_key)
         _check_order(name, parts)
     extract = assemble(by_table, not_used)

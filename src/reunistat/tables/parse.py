@@ -7,6 +7,7 @@ columns (:data:`OTHER_DATES`) parsed and everything else kept as text.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 
 from reunistat.errors import ReadError
 from reunistat.tables import schema
-from reunistat.tables.dates import NumericAs, parse_date_column
+from reunistat.tables.dates import NumericAs, parse_date_column, parse_text_dates_across
 from reunistat.tables.problems import empty_problems, problems_frame
 
 #: Date columns of the 903 tables that :mod:`~reunistat.tables.schema` does not declare.
@@ -104,6 +105,7 @@ def parse_table(
     file: str = "",
     numeric_as: NumericAs = "none",
     clean_text: bool = False,
+    defer_dates: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Parse one raw table by its declaration; return it and its parsing problems.
 
@@ -112,6 +114,8 @@ def parse_table(
     :class:`~reunistat.errors.ReadError`; a single value that is no date is
     problem ``bad_date`` (blank in the table), a non-whole number problem ``code``.
     ``clean_text`` says the object columns are already trimmed text with blanks as None.
+    ``defer_dates`` leaves text date columns as they are, for
+    :func:`parse_dates` to parse them with the same table's other files.
     """
     out = df.copy(deep=False)  # columns are replaced, never written into
     probs = []
@@ -127,6 +131,8 @@ def parse_table(
             continue
         kind = kinds.get(name, "text")
         raw = out[name]
+        if kind == "date" and defer_dates and raw.dtype == object:
+            continue
         if kind == "date":
             out[name], bad = parse_date_column(raw, file, table, name, numeric_as)
             if bad.any():
@@ -141,3 +147,39 @@ def parse_table(
             out[name] = as_text(raw)
     problems = pd.concat(probs, ignore_index=True) if probs else empty_problems()
     return out, problems
+
+
+def date_columns(table: str) -> list[str]:
+    """The date columns of a table: declared, or of :data:`OTHER_DATES`."""
+    declared = [c.name for c in schema.TABLES.get(table, ()) if c.kind == "date"]
+    return declared + [c for c in OTHER_DATES.get(table, ()) if c not in declared]
+
+
+def parse_dates(
+    frames: list[pd.DataFrame], files: Iterable[str], table: str
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """Parse the text date columns :func:`parse_table` deferred, across a table's files.
+
+    Each column is parsed once for all files
+    (:func:`~reunistat.tables.dates.parse_text_dates_across`) when every file
+    reads in the same format without a bad value, else file by file as
+    :func:`parse_table` does. Returns the frames and, per file, its problems
+    (``bad_date``).
+    """
+    files = list(files)
+    problems = [empty_problems() for _ in frames]
+    for col in date_columns(table):
+        at = [i for i, f in enumerate(frames) if col in f.columns and f[col].dtype == object]
+        if not at:
+            continue
+        together = parse_text_dates_across([frames[i][col] for i in at])
+        for j, i in enumerate(at):
+            raw = frames[i][col]
+            if together is not None:
+                frames[i][col] = together[j]
+                continue
+            frames[i][col], bad = parse_date_column(raw, files[i], table, col)
+            if bad.any():
+                p = _bad_rows(frames[i], raw, bad, table, col)
+                problems[i] = pd.concat([problems[i], p], ignore_index=True)
+    return frames, problems

@@ -90,16 +90,10 @@ def _drop(df: pd.DataFrame, mask: np.ndarray, reason: str, log: list[pd.DataFram
     return df
 
 
-def _identical(
-    df: pd.DataFrame, key: list[str], cols: list[str], log: list[pd.DataFrame]
+def _identical_exact(
+    df: pd.DataFrame, maybe: np.ndarray, cols: list[str], log: list[pd.DataFrame]
 ) -> pd.DataFrame:
-    """Drop rows repeated in one file, then rows a later return repeats.
-
-    Whole rows are compared only where keys repeat (fast on millions of rows).
-    """
-    maybe = df.duplicated(subset=key or cols, keep=False).to_numpy()
-    if not maybe.any():
-        return df
+    """:func:`_identical` comparing whole rows (used when two row hashes collide)."""
     sub = df.loc[maybe]
     in_file = np.zeros(len(df), dtype=bool)
     in_file[maybe] = sub.duplicated(subset=[*cols, FILE_COL], keep="first").to_numpy()
@@ -112,6 +106,59 @@ def _identical(
     return _drop(df, repeat, "identical_dropped", log)
 
 
+def _row_hash(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """A 64-bit hash of each row's ``cols`` (LA and CHILD by the integer child key)."""
+    if CID in df.columns:
+        cols = [CID, *(c for c in cols if c not in ("LA", "CHILD"))]
+    return pd.util.hash_pandas_object(df[cols], index=False).to_numpy()
+
+
+def _same_rows(df: pd.DataFrame, cols: list[str], a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether rows at positions ``a`` equal those at ``b`` in every column (blanks equal)."""
+    for c in cols:
+        x, y = df[c].to_numpy()[a], df[c].to_numpy()[b]
+        same = pd.Series(x).eq(pd.Series(y)).to_numpy() | (pd.isna(x) & pd.isna(y))
+        if not same.all():
+            return False
+    return True
+
+
+def _identical(
+    df: pd.DataFrame, key: list[str], cols: list[str], log: list[pd.DataFrame]
+) -> pd.DataFrame:
+    """Drop rows repeated in one file, then rows a later return repeats.
+
+    Only rows whose key repeats are compared, by a 64-bit hash of the row;
+    every row dropped is then checked equal, column by column, to the row kept
+    in its place (a hash collision falls back to comparing whole rows).
+    """
+    maybe = df.duplicated(subset=key or cols, keep=False).to_numpy()
+    if not maybe.any():
+        return df
+    pos = np.flatnonzero(maybe)
+    sub = df.iloc[pos]
+    h = _row_hash(sub, cols)
+    f = sub[FILE_COL].to_numpy()
+    at = np.arange(len(pos))
+    # in one file: the first of each (hash, file) is kept
+    first_in_file = pd.Series(at).groupby([h, f], sort=False).transform("first").to_numpy()
+    in_file = first_in_file != at
+    # across returns, among the rest: the latest return's copy is kept
+    rest = at[~in_file][np.argsort(sub[ORDER_COL].to_numpy()[~in_file], kind="stable")]
+    kept_later = pd.Series(rest).groupby(h[rest], sort=False).transform("last").to_numpy()
+    later = rest[kept_later != rest]
+    dropped = np.concatenate([at[in_file], later])
+    kept = np.concatenate([first_in_file[in_file], kept_later[kept_later != rest]])
+    if not _same_rows(sub, cols, dropped, kept):
+        return _identical_exact(df, maybe, cols, log)
+    mask = np.zeros(len(df), dtype=bool)
+    mask[pos[at[in_file]]] = True
+    df_rest = _drop(df, mask, IN_ONE_FILE, log)
+    repeat = np.zeros(len(df), dtype=bool)
+    repeat[pos[later]] = True
+    return _drop(df_rest, repeat[~mask], "identical_dropped", log)
+
+
 def _superseded(
     df: pd.DataFrame, table: str, key: list[str], log: list[pd.DataFrame]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -119,16 +166,19 @@ def _superseded(
     rep = df.duplicated(subset=key, keep=False).to_numpy()
     if not rep.any():
         return df, empty_problems()
-    sub = df.loc[rep]
-    filled = sub["DEC"].notna() if "DEC" in sub.columns else pd.Series(True, index=sub.index)
-    clash = sub.assign(_f=filled).duplicated(subset=[*key, ORDER_COL, "_f"], keep=False)
+    # only the key, the return's rank and whether DEC is filled: fast to sort
+    slim = df.loc[rep, [*key, ORDER_COL]]
+    slim["_f"] = df.loc[rep, "DEC"].notna().to_numpy() if "DEC" in df.columns else True
+    clash = slim.duplicated(subset=[*key, ORDER_COL, "_f"], keep=False)
     problems = empty_problems()
     if clash.any():
         names = ["LA+CHILD" if k == CID else k for k in key]
         detail = f"more than one different row for {'+'.join(names)} in one return"
         column = "CHILD" if key[-1] == CID else key[-1]
-        problems = problems_frame(sub, clash.to_numpy(), table, column, "duplicate", detail=detail)
-    order = sub.assign(_f=filled).sort_values([*key, "_f", ORDER_COL], kind="stable")
+        problems = problems_frame(
+            df.loc[rep], clash.to_numpy(), table, column, "duplicate", detail=detail
+        )
+    order = slim.sort_values([*key, "_f", ORDER_COL], kind="stable")
     older = order.duplicated(subset=key, keep="last").reindex(df.index[rep]).to_numpy()
     mask = np.zeros(len(df), dtype=bool)
     mask[rep] = older

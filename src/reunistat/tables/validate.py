@@ -198,7 +198,7 @@ def _linkage(header: pd.DataFrame, e: pd.DataFrame, use_la: bool) -> pd.DataFram
 
 
 def between_returns(returns: Mapping[str, pd.DataFrame], use_la: bool) -> pd.DataFrame:
-    """DfE 502, 503A-F and 202-204 on the rows of every return before stacking (``YEAR_COL``)."""
+    """DfE 502, 503A-J and 202-204 on the rows of every return before stacking (``YEAR_COL``)."""
     found = []
     checks = (
         ("episodes", check_continuity),
@@ -209,7 +209,10 @@ def between_returns(returns: Mapping[str, pd.DataFrame], use_la: bool) -> pd.Dat
         df = returns.get(name)
         if df is None or YEAR_COL not in df.columns or df[YEAR_COL].isna().all():
             continue
-        df = df.assign(**{UID: child_uid(df.drop(columns=UID, errors="ignore"), use_la)})
+        if CID in df.columns:  # the reader's integer child key: fast to sort and match
+            df = df.assign(**{UID: df[CID]})
+        else:
+            df = df.assign(**{UID: child_uid(df.drop(columns=UID, errors="ignore"), use_la)})
         found.append(check(df, YEAR_COL))
     return frame.concat(found)
 

@@ -365,6 +365,30 @@ _RULES: Final = (
             ("503F", "URN", "Ofsted URN"),
         )
     ),
+    *(
+        _r(
+            code,
+            "episodes",
+            col,
+            f"The {what} in first episode does not match open episode at end of last year.",
+            _RETURNS_503
+            + f"; {col} is derived by DfE from the postcodes (PL_POST, HOME_POST) with the ONS "
+            "postcode directory, which reunistat does not hold: checked only when the "
+            "extract carries the column (national extracts do), else not checked"
+            + (
+                "; distances differ by 0.2 or more, or blank last year only"
+                if code == "503G"
+                else ""
+            ),
+            "returns",
+            "warning",
+        )
+        for code, col, what in (
+            ("503G", "PL_DISTANCE", "distance"),
+            ("503H", "PL_LA", "placement LA"),
+            ("503J", "PL_LOCATION", "placement location"),
+        )
+    ),
     _r(
         "202",
         "header",

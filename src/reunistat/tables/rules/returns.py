@@ -1,4 +1,4 @@
-"""Rules between consecutive annual returns (DfE 502, 503A-F, 202, 203, 204, 208).
+"""Rules between consecutive annual returns (DfE 502, 503A-J, 202, 203, 204, 208).
 
 They compare the rows of one return with those of the return before it, so
 they need every return's rows before stacking: a frame per table with the
@@ -24,6 +24,12 @@ def _pairs(df: pd.DataFrame, order: str, cols: list[str]) -> pd.DataFrame:
     return now.merge(last, on=[UID, order], how="inner", suffixes=("", "_last"))
 
 
+def _differs(now: pd.Series, last: pd.Series) -> np.ndarray:
+    """Where two columns differ, blanks equal to blanks (as their text would compare)."""
+    same = now.eq(last) | (now.isna() & last.isna())
+    return ~same.to_numpy(dtype=bool)
+
+
 def check_header_changes(header: pd.DataFrame, order: str) -> pd.DataFrame:
     """DfE 202-204: SEX, DOB or ETHNIC differ from last year's return (named in this year's).
 
@@ -40,9 +46,9 @@ def check_header_changes(header: pd.DataFrame, order: str) -> pd.DataFrame:
     sex = m["SEX"].map(codes.SEX_GROUP).fillna(m["SEX"])
     sex_last = m["SEX_last"].map(codes.SEX_GROUP).fillna(m["SEX_last"])
     checks = {
-        "202": (sex.astype(str) != sex_last.astype(str)).to_numpy(),
-        "203": (m["DOB"].astype(str) != m["DOB_last"].astype(str)).to_numpy(),
-        "204": (m["ETHNIC"].astype(str) != m["ETHNIC_last"].astype(str)).to_numpy(),
+        "202": _differs(sex, sex_last),
+        "203": _differs(m["DOB"], m["DOB_last"]),
+        "204": _differs(m["ETHNIC"], m["ETHNIC_last"]),
         "208": _upn_changed(m["UPN"], m["UPN_last"]),
     }
     out = []
@@ -67,13 +73,27 @@ _UN = _UN_LATER | {"UN1"}
 
 def _upn_changed(now: pd.Series, last: pd.Series) -> np.ndarray:
     """DfE 208: the UPN changed, other than unknown (blank, UN1-5) to known, or UN1 to UN2-5."""
+    out = np.zeros(len(now), dtype=bool)
+    cand = np.flatnonzero(_differs(now, last))  # equal values never changed: skip them
+    now, last = now.iloc[cand], last.iloc[cand]
     null_now, null_last = now.isna(), last.isna()
     up_now = now.astype(str).str.upper().str.strip()
     up_last = last.astype(str).str.upper().str.strip()
     different = (up_now != up_last) & ~(null_now & null_last)
     unknown_later = ((up_last == "UN1") | null_last) & up_now.isin(_UN_LATER)
     to_known = (up_last.isin(_UN) | null_last) & ~(up_now.isin(_UN) | null_now)
-    return (different & ~unknown_later & ~to_known).to_numpy(dtype=bool)
+    out[cand] = (different & ~unknown_later & ~to_known).to_numpy(dtype=bool)
+    return out
+
+
+def _slim(episodes: pd.DataFrame, order: str, cols: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows with a return year, only ``cols`` (fast to sort), and their positions."""
+    keep = np.flatnonzero(episodes[order].notna().to_numpy())
+    slim = pd.DataFrame(
+        {c: episodes[c].to_numpy()[keep] for c in cols if c != order}
+        | {order: episodes[order].to_numpy(dtype="float64", na_value=np.nan)[keep].astype(np.int64)}
+    )
+    return slim, keep
 
 
 def check_continuity(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
@@ -83,10 +103,9 @@ def check_continuity(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
     DEC) in return ``y - 1`` must have the DECOM of the child's first episode
     in return ``y``; the first episode is named.
     """
-    e = episodes.dropna(subset=[order])
+    e, keep = _slim(episodes, order, [UID, order, "DECOM", "DEC"])
     if e.empty:
         return frame.empty()
-    e = e.assign(**{order: e[order].astype(np.int64)}).reset_index(drop=True)
     first = e.sort_values([UID, order, "DECOM"], kind="stable").drop_duplicates([UID, order])
     open_last = e.loc[e["DEC"].isna(), [UID, order, "DECOM"]]
     open_last = open_last.assign(**{order: open_last[order] + 1})
@@ -97,7 +116,7 @@ def check_continuity(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
     if not bad.any():
         return frame.empty()
     rows = np.unique(m.loc[bad, "_row"].to_numpy())
-    p = e.loc[rows]
+    p = episodes.iloc[keep[rows]]
     opened = m.loc[bad].groupby("_row")["DECOM_open"].first()
     pr = frame.problems(p, np.ones(len(p), bool), "502")
     pr["detail"] = [
@@ -114,7 +133,14 @@ FIELDS_503 = {
     "503D": "PLACE",
     "503E": "PLACE_PROVIDER",
     "503F": "URN",
+    "503H": "PL_LA",
+    "503J": "PL_LOCATION",
 }
+#: DfE 503G: the placement distance (miles), compared within DfE's 0.2.
+DISTANCE_503G = "PL_DISTANCE"
+#: Columns DfE derives from postcodes with the ONS postcode directory (503G, H, J):
+#: checked only when an extract carries them (national extracts do; an LA's return does not).
+DERIVED_503 = (DISTANCE_503G, "PL_LA", "PL_LOCATION")
 #: Placement changes DfE 503D accepts: the code of the earlier return was retired.
 _RECODED_PLACE = (
     (2025, frozenset({"H5"}), frozenset({"K3"})),
@@ -124,39 +150,55 @@ _RECODED_PLACE = (
 
 
 def check_first_matches_open(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
-    """DfE 503A-F: this year's first episode repeats last year's last episode if it was open.
+    """DfE 503A-J: this year's first episode repeats last year's last episode if it was open.
 
     Last year's last episode is the child's latest DECOM in return ``y - 1``;
     when its DEC is blank, the first episode of return ``y`` must have the same
-    RNE, LS, CIN, PLACE, PLACE_PROVIDER and URN (blanks equal). PLACE may move
-    from a code the new year retired to its successor (H5 to K3, Z1 to Z11-Z14),
-    as DfE allows.
+    RNE, LS, CIN, PLACE, PLACE_PROVIDER and URN (503A-F; blanks equal). PLACE
+    may move from a code the new year retired to its successor (H5 to K3, Z1
+    to Z11-Z14), as DfE allows. 503H (PL_LA), 503J (PL_LOCATION) and 503G
+    (PL_DISTANCE, differing by 0.2 miles or more, or blank last year and filled
+    now) are checked when the episodes carry those columns: DfE derives them
+    from the postcodes with the ONS postcode directory, which reunistat does
+    not hold (:data:`DERIVED_503`).
     """
-    e = episodes.dropna(subset=[order])
+    cols = [c for c in FIELDS_503.values() if c in episodes.columns]
+    distance = [DISTANCE_503G] if DISTANCE_503G in episodes.columns else []
+    e, keep = _slim(episodes, order, [UID, order, "DECOM", "DEC", *cols, *distance])
     if e.empty:
         return frame.empty()
-    e = e.assign(**{order: e[order].astype(np.int64)}).reset_index(drop=True)
     by = e.sort_values([UID, order, "DECOM"], kind="stable")
     first = by.drop_duplicates([UID, order], keep="first")
     last = by.drop_duplicates([UID, order], keep="last")
     last = last.assign(**{order: last[order] + 1})
-    cols = [c for c in FIELDS_503.values() if c in e.columns]
     m = first.reset_index(names="_row").merge(
-        last[[UID, order, "DEC", *cols]], on=[UID, order], how="inner", suffixes=("", "_last")
+        last[[UID, order, "DEC", *cols, *distance]],
+        on=[UID, order],
+        how="inner",
+        suffixes=("", "_last"),
     )
     m = m[m["DEC_last"].isna()]
     out = []
+    if distance:
+        now = pd.to_numeric(m[DISTANCE_503G], errors="coerce")
+        was = pd.to_numeric(m[f"{DISTANCE_503G}_last"], errors="coerce")
+        bad = (((now - was).abs() >= 0.2) | (was.isna() & now.notna())).to_numpy()
+        if bad.any():
+            p = episodes.iloc[keep[m.loc[bad, "_row"].to_numpy()]]
+            pr = frame.problems(p, np.ones(len(p), bool), "503G")
+            pr["detail"] = ("last year's open episode: " + was[bad].astype(str)).to_numpy()
+            out.append(pr)
     for rule, col in FIELDS_503.items():
         if col not in cols:
             continue
-        bad = (m[col].astype(str) != m[f"{col}_last"].astype(str)).to_numpy()
+        bad = _differs(m[col], m[f"{col}_last"])
         if col == "PLACE":
             for year, old, new in _RECODED_PLACE:
                 bad &= ~(
                     (m[order] == year) & m[f"{col}_last"].isin(old) & m[col].isin(new)
                 ).to_numpy()
         if bad.any():
-            p = e.loc[m.loc[bad, "_row"].to_numpy()]
+            p = episodes.iloc[keep[m.loc[bad, "_row"].to_numpy()]]
             pr = frame.problems(p, np.ones(len(p), bool), rule)
             pr["detail"] = (
                 "last year's open episode: " + m.loc[bad, f"{col}_last"].astype(str)

@@ -1,0 +1,150 @@
+"""The reader's fast paths give exactly what the slow, exact ones give.
+
+Stacking compares rows by a 64-bit hash (checked column by column, with a
+fallback to whole-row comparison on a collision); text dates of every annual
+return are parsed once, each return keeping its own format.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reunistat.tables import read_extract, stack
+from reunistat.tables.dates import parse_date_column, parse_text_dates_across
+from reunistat.tables.keys import CID
+from reunistat.tables.stack import FILE_COL, ORDER_COL
+
+HEADER = "CHILD,SEX,DOB,ETHNIC\nA,1,01/01/2005,WBRI\nB,2,15/03/2010,BAFR\n"
+EPIS = "CHILD,DECOM,RNE,LS,CIN,PLACE,DEC,REC\n"
+
+row = st.tuples(
+    st.integers(0, 2),  # child
+    st.sampled_from(["2019-01-01", "2019-06-01"]),
+    st.sampled_from(["S", "P"]),
+    st.sampled_from([None, "X1"]),
+    st.integers(0, 2),  # file
+)
+
+
+def _frame(rows: list[tuple]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=[CID, "DECOM", "RNE", "REC", FILE_COL])
+    df["CHILD"] = df[CID].map("C{}".format)
+    df["DECOM"] = pd.to_datetime(df["DECOM"])
+    df[ORDER_COL] = df[FILE_COL].astype(float)
+    return df
+
+
+def _both(df: pd.DataFrame) -> tuple[pd.DataFrame, list, pd.DataFrame, list]:
+    key, cols = [CID, "DECOM"], ["CHILD", "DECOM", "RNE", "REC"]
+    fast_log: list[pd.DataFrame] = []
+    fast = stack._identical(df, key, cols, fast_log)
+    exact_log: list[pd.DataFrame] = []
+    maybe = df.duplicated(subset=key, keep=False).to_numpy()
+    exact = stack._identical_exact(df, maybe, cols, exact_log) if maybe.any() else df
+    return fast, fast_log, exact, exact_log
+
+
+def _counts(log: list[pd.DataFrame]) -> dict:
+    if not log:
+        return {}
+    return pd.concat(log).groupby([FILE_COL, "reason"]).size().to_dict()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(row, max_size=20))
+def test_row_hash_drops_the_rows_whole_row_comparison_drops(rows):
+    fast, fast_log, exact, exact_log = _both(_frame(rows))
+    pd.testing.assert_frame_equal(fast, exact)
+    assert _counts(fast_log) == _counts(exact_log)
+
+
+def test_a_hash_collision_falls_back_to_whole_rows(monkeypatch):
+    df = _frame([(0, "2019-01-01", "S", None, 0), (0, "2019-01-01", "P", None, 1)])
+    df = pd.concat([df, df.iloc[[0]]], ignore_index=True)  # one true repeat in file 0
+    monkeypatch.setattr(stack, "_row_hash", lambda d, c: np.zeros(len(d), dtype=np.uint64))
+    fast, fast_log, exact, _ = _both(df)
+    pd.testing.assert_frame_equal(fast, exact)
+    assert len(fast) == 2 and _counts(fast_log) == {(0, "identical_in_one_file"): 1}
+
+
+def test_dates_of_all_returns_parsed_at_once_as_each_alone():
+    a = pd.Series(["13/04/2019", None, "01/05/2019 00:00:00"])
+    b = pd.Series(["31/03/2020", "13/04/2019"], index=[5, 6])
+    together = parse_text_dates_across([a, b])
+    assert together is not None
+    for col, got in zip([a, b], together, strict=True):
+        alone, bad = parse_date_column(col, "f", "episodes", "DECOM")
+        pd.testing.assert_series_equal(got, alone)
+        assert not bad.any()
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        [["01/02/2019"], ["2019-03-04"]],  # one return in ISO: each keeps its own format
+        [["01/02/2019"], ["02/13/2019"]],  # a US return read alone names its file
+        [["01/02/2019"], ["31/02/2019", "01/03/2019"]],  # a bad single value is reported
+        [["01/02/2019"], ["05/06/2019"]],  # both formats would fit: DfE's, once
+    ],
+)
+def test_returns_that_differ_are_parsed_return_by_return(columns):
+    cols = [pd.Series(c, dtype=object) for c in columns]
+    together = parse_text_dates_across(cols)
+    if columns[1] == ["05/06/2019"]:
+        assert together is not None and together[1].iloc[0] == pd.Timestamp("2019-06-05")
+    else:
+        assert together is None
+
+
+def _returns(root: Path, rows: dict[int, str]) -> None:
+    for year, row_text in rows.items():
+        (root / str(year)).mkdir(parents=True)
+        (root / str(year) / "header.csv").write_text(HEADER)
+        (root / str(year) / "episodes.csv").write_text(EPIS + row_text)
+
+
+def test_a_bad_date_in_one_return_is_reported_with_that_file(tmp_path: Path):
+    _returns(
+        tmp_path,
+        {
+            2019: "A,01/02/2019,S,C2,N1,U4,,\nB,01/03/2019,S,C2,N1,U4,01/04/2019,E4A\n",
+            2020: "A,01/02/2019,S,C2,N1,U4,31/02/2020,E4A\n"
+            "B,01/04/2019,S,C2,N1,U4,01/05/2019,E4A\n",
+        },
+    )
+    x = read_extract(tmp_path)
+    (bad,) = x.problems[x.problems["rule"] == "bad_date"].itertuples()
+    assert (bad.table, bad.column, bad.CHILD, bad.value) == ("episodes", "DEC", "A", "31/02/2020")
+
+
+def test_an_iso_return_beside_dfe_returns(tmp_path: Path):
+    _returns(
+        tmp_path,
+        {
+            2019: "A,01/02/2019,S,C2,N1,U4,,\n",
+            2020: "A,2019-02-01,S,C2,N1,U4,2019-06-13,E4A\n",
+        },
+    )
+    e = read_extract(tmp_path).tables["episodes"]
+    assert e["DECOM"].tolist() == [pd.Timestamp("2019-02-01")]
+    assert e["DEC"].tolist() == [pd.Timestamp("2019-06-13")]
+
+
+def test_a_return_mixing_day_and_month_order_is_an_error_naming_its_file(tmp_path: Path):
+    from reunistat.errors import ReadError
+
+    _returns(
+        tmp_path,
+        {
+            2019: "A,01/02/2019,S,C2,N1,U4,,\n",
+            2020: "A,02/13/2019,S,C2,N1,U4,,\nB,13/04/2019,S,C2,N1,U4,,\n",
+        },
+    )
+    with pytest.raises(ReadError, match=r"2020/episodes\.csv: table episodes, column DECOM"):
+        read_extract(tmp_path)
