@@ -9,16 +9,20 @@ import typer
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(help="The new study folder (must be new or empty).")],
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="The new study folder (must be new or empty).")
+    ],
     mode: Annotated[
         str,
         typer.Option(
+            metavar="[real|synthetic]",
             help="data.mode of the study: real (an extract, disclosure control on real "
-            "data) or synthetic (data generated with known truth)."
+            "data) or synthetic (data generated with known truth).",
         ),
     ] = "real",
     name: Annotated[
-        str | None, typer.Option(help="The study's title in its README (default: the folder).")
+        str | None,
+        typer.Option(metavar="TEXT", help="The study's title in its README (default: the folder)."),
     ] = None,
 ) -> None:
     """Start a study: the analysis scripts, config and paper template, ready to reproduce.
