@@ -46,4 +46,4 @@ def init(
 
 def register(app: typer.Typer) -> None:
     """Add ``init`` to ``app``."""
-    app.command()(init)
+    app.command(short_help="Start a study folder: analyses, config and paper template.")(init)

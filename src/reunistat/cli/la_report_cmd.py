@@ -77,4 +77,6 @@ def la_report(
 
 def register(app: typer.Typer) -> None:
     """Add ``la-report`` to ``app``."""
-    app.command(name="la-report")(la_report)
+    app.command(
+        name="la-report", short_help="One authority's report (HTML, workbook) from its returns."
+    )(la_report)
