@@ -16,7 +16,7 @@ pre-adoption indicators checks the parallel-trends assumption.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -28,11 +28,13 @@ from reunistat.models.evaluation._common import (
     Adoption,
     EvaluationError,
     check_post_adoption,
-    horizon_sample,
-    horizon_stats,
+    horizon_frame,
     mark_adoption,
 )
 from reunistat.results import ModelResult, Provenance, data_hash, restamp
+
+if TYPE_CHECKING:
+    from reunistat.models.logistic import HorizonOutcome
 
 BeforeAfterModel = Literal["risk", "cox"]
 PretrendTest = Literal["wild_bootstrap", "wald"]
@@ -160,10 +162,10 @@ def _prepare(
     duration_col: str,
     event_col: str,
     potential_followup_col: str | None,
-) -> tuple[pd.DataFrame, dict[str, int]]:
+) -> tuple[pd.DataFrame, HorizonOutcome]:
     marked = mark_adoption(spells, adoption, la_col=la_col, date_col=date_col)
     check_post_adoption(marked, la_col)
-    hs, counts = horizon_sample(
+    hs, counts = horizon_frame(
         marked,
         horizon_days,
         duration_col=duration_col,
@@ -241,7 +243,7 @@ def did(
     )
     x, names = _fe_design(hs, hs[["treated"]], la_col, year_col)
     beta, cov = _ols_cluster(hs["y"].to_numpy(float), x, hs[la_col].to_numpy())
-    opts: dict[str, object] = {"horizon_days": horizon_days, "cluster": la_col, **counts}
+    opts: dict[str, object] = {"horizon_days": horizon_days, "cluster": la_col, **counts.as_dict()}
     return _result(
         "did",
         names,
@@ -252,7 +254,7 @@ def did(
         hs[la_col].nunique(),
         "reunistat.models.evaluation.did",
         opts,
-        horizon_stats(counts, horizon_days),
+        counts.fit_stats(),
     )
 
 
@@ -348,7 +350,7 @@ def event_study(
     idx = [names.index(k) for k in pre]
     b, v = beta[idx], cov[np.ix_(idx, idx)]
     n_cl = hs[la_col].nunique()
-    extra: dict[str, float] = horizon_stats(counts, horizon_days)
+    extra: dict[str, float] = counts.fit_stats()
     if pre:
         wald = float(b @ np.linalg.solve(v, b))
         f = wald / len(pre)
@@ -368,7 +370,7 @@ def event_study(
         "window": window,
         "reference": reference,
         "cluster": la_col,
-        **counts,
+        **counts.as_dict(),
     }
     return _result(
         "event_study",
@@ -443,7 +445,7 @@ def before_after(
 
         res = cox("~ post", pilots, duration_col, event_col, strata=la_col, cluster=la_col)
         return restamp(res, "reunistat.models.evaluation.before_after", design="before_after")
-    hs, counts = horizon_sample(
+    hs, counts = horizon_frame(
         pilots,
         horizon_days,
         duration_col=duration_col,
@@ -455,7 +457,7 @@ def before_after(
     x = np.column_stack([np.ones(len(hs)), hs["post"].to_numpy(float), la.to_numpy()])
     names = ["Intercept", "post", *la.columns.astype(str)]
     beta, cov = _ols_cluster(hs["y"].to_numpy(float), x, hs[la_col].to_numpy())
-    opts: dict[str, object] = {"horizon_days": horizon_days, "cluster": la_col, **counts}
+    opts: dict[str, object] = {"horizon_days": horizon_days, "cluster": la_col, **counts.as_dict()}
     return _result(
         "before_after",
         names,
@@ -466,5 +468,5 @@ def before_after(
         hs[la_col].nunique(),
         "reunistat.models.evaluation.before_after",
         opts,
-        horizon_stats(counts, horizon_days),
+        counts.fit_stats(),
     )
