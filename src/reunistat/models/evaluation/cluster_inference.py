@@ -106,11 +106,20 @@ class ClusterFit:
             )
         return out
 
-    def cluster_sums(self, z: np.ndarray) -> np.ndarray:
-        """Sum the rows of ``z`` within each cluster (G x ...)."""
+    def cluster_sums(self, z: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Sum the rows of ``z`` (times ``weights``, one per row) within each cluster (G x ...)."""
         n = len(self.codes)
-        s = sparse.csr_matrix((np.ones(n), (self.codes, np.arange(n))), shape=(self.n_clusters, n))
-        return np.asarray(s @ z)
+        w = np.ones(n) if weights is None else weights
+        s = sparse.csr_matrix((w, (self.codes, np.arange(n))), shape=(self.n_clusters, n))
+        return np.asarray(s @ np.ascontiguousarray(z))
+
+    def cr1_cov(self) -> np.ndarray:
+        """The CR1 covariance of the same fit (``G/(G-1) (n-1)/(n-k)``, as Stata)."""
+        scores = self.cluster_sums(self.x, self.resid)
+        n, k = self.x.shape
+        g = self.n_clusters
+        cov = g / (g - 1) * (n - 1) / (n - k) * self.bread @ (scores.T @ scores) @ self.bread
+        return (cov + cov.T) / 2
 
 
 def _cr2_factors(
@@ -156,6 +165,7 @@ def ols_cluster(
     if vcov not in ("CR2", "CR1"):
         raise EvaluationError(f"vcov must be 'CR2' or 'CR1', got {vcov!r}")
     y = np.asarray(y, dtype=float)
+    x = np.ascontiguousarray(x, dtype=float)
     xtx = x.T @ x
     bread = np.linalg.inv((xtx + xtx.T) / 2)
     beta = bread @ (x.T @ y)
@@ -168,12 +178,13 @@ def ols_cluster(
     rows = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
     factors = _cr2_factors(x, bread, rows) if vcov == "CR2" else []
     fit = ClusterFit(beta, np.empty(0), vcov, x, y, resid, bread, codes, n_g, factors, rows)
-    scores = fit.cluster_sums(x * fit.adjust(resid)[:, None])
-    meat = scores.T @ scores
-    n, k = x.shape
-    c = n_g / (n_g - 1) * (n - 1) / (n - k) if vcov == "CR1" else 1.0
-    cov = c * bread @ meat @ bread
-    return ClusterFit(beta, (cov + cov.T) / 2, vcov, x, y, resid, bread, codes, n_g, factors, rows)
+    if vcov == "CR1":
+        cov = fit.cr1_cov()
+    else:
+        scores = fit.cluster_sums(x, fit.adjust(resid))
+        cov = bread @ (scores.T @ scores) @ bread
+        cov = (cov + cov.T) / 2
+    return dataclasses.replace(fit, cov=cov)
 
 
 def satterthwaite_df(fit: ClusterFit, idx: list[int] | None = None) -> np.ndarray:
@@ -189,7 +200,7 @@ def satterthwaite_df(fit: ClusterFit, idx: list[int] | None = None) -> np.ndarra
     ww = fit.cluster_sums(w * w)  # G x m
     out = np.empty(len(idx))
     for j in range(len(idx)):
-        z = fit.cluster_sums(fit.x * w[:, [j]])  # G x k
+        z = fit.cluster_sums(fit.x, w[:, j])  # G x k
         omega = np.diag(ww[:, j]) - z @ fit.bread @ z.T
         out[j] = np.trace(omega) ** 2 / np.sum(omega * omega)
     return out
@@ -218,10 +229,10 @@ def _bootstrap_pieces(fit: ClusterFit, j: int, v: np.ndarray) -> dict[str, np.nd
     a = fit.x @ fit.bread[:, j]
     m_jj = float(fit.bread[j, j])
     w = fit.adjust(a)
-    xw = fit.cluster_sums(fit.x * w[:, None])  # G x k
+    xw = fit.cluster_sums(fit.x, w)  # G x k
     out: dict[str, np.ndarray | float] = {"m_jj": m_jj}
     for name, u in (("e", fit.resid), ("a", a)):
-        xu = fit.cluster_sums(fit.x * u[:, None])
+        xu = fit.cluster_sums(fit.x, u)
         k = np.diag(fit.cluster_sums(w * u)) - xw @ fit.bread @ xu.T  # G x G
         out["kv_" + name] = k @ v  # G x B
         out["num_" + name] = fit.cluster_sums(a * u) @ v  # B

@@ -69,7 +69,7 @@ def _fe_design(
         [terms.reset_index(drop=True)] + [d.reset_index(drop=True) for d in (la, yr)], axis=1
     )
     x.insert(0, "Intercept", 1.0)
-    return x.to_numpy(dtype=float), list(x.columns)
+    return np.ascontiguousarray(x.to_numpy(dtype=float)), list(x.columns)
 
 
 def _result(
@@ -94,6 +94,8 @@ def _result(
         df = np.full(len(idx), float(fit.n_clusters - 1))
     st.update(extra_stats or {})
     extras: dict[str, Any] = {"df_by_term": pd.Series(df, index=keep, name="df")}
+    if fit.vcov == "CR2":  # the CR1 covariance too, for comparison
+        extras["cov_cr1"] = pd.DataFrame(fit.cr1_cov()[np.ix_(idx, idx)], index=keep, columns=keep)
     n_boot = int(options.get("n_boot", 0))  # type: ignore[call-overload]
     if n_boot > 0:
         extras["wild_bootstrap"] = wild_bootstrap_ci(
@@ -367,11 +369,11 @@ def event_study(
     x, names = _fe_design(hs, terms, la_col, year_col)
     y, groups = hs["y"].to_numpy(float), hs[la_col].to_numpy()
     fit = ols_cluster(y, x, groups, vcov)
-    fit1 = fit if vcov == "CR1" else ols_cluster(y, x, groups, "CR1")
+    cov1 = fit.cov if vcov == "CR1" else fit.cr1_cov()
     keep = list(terms.columns)
     pre = [f"rel_year[{k}]" for k in ks if k < 0]
     idx = [names.index(k) for k in pre]
-    b, v = fit1.beta[idx], fit1.cov[np.ix_(idx, idx)]
+    b, v = fit.beta[idx], cov1[np.ix_(idx, idx)]
     n_cl = hs[la_col].nunique()
     extra: dict[str, float] = counts.fit_stats()
     if pre:
