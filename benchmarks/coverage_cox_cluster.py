@@ -97,13 +97,16 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--first-seed", type=int, default=2000)
     ap.add_argument("--no-summary", action="store_true")
+    ap.add_argument(
+        "--summary-only", action="store_true", help="summarise every replicate saved, run none"
+    )
     args = ap.parse_args()
     parts = sorted((HERE / "results").glob("cox_coverage_replicates_*.csv"))
     done = pd.concat([pd.read_csv(p) for p in parts]) if parts else pd.DataFrame()
     seen = set(done["seed"].unique()) if len(done) else set()
     reps_path = HERE / "results" / f"cox_coverage_replicates_{args.first_seed}.csv"
     t0 = time.perf_counter()
-    for r in range(args.replicates):
+    for r in range(0 if args.summary_only else args.replicates):
         seed = args.first_seed + r
         if seed in seen:
             continue
@@ -114,10 +117,19 @@ def main() -> None:
         return
     parts = sorted((HERE / "results").glob("cox_coverage_replicates_*.csv"))
     reps = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
-    reps = reps.loc[reps["seed"].between(args.first_seed, args.first_seed + args.replicates - 1)]
+    if not args.summary_only:
+        last = args.first_seed + args.replicates - 1
+        reps = reps.loc[reps["seed"].between(args.first_seed, last)]
     summary = {
-        "command": f"python benchmarks/coverage_cox_cluster.py --replicates {args.replicates} "
-        f"--scale {args.scale}",
+        "command": "python benchmarks/coverage_cox_cluster.py "
+        + (
+            "--summary-only (seeds: "
+            + ", ".join(f"{p.stem.rsplit('_', 1)[1]}+" for p in parts)
+            + ")"
+            if args.summary_only
+            else f"--replicates {args.replicates} --scale {args.scale}"
+        ),
+        "seeds": sorted(int(x) for x in reps["seed"].unique()),
         "model": "cox(~ 23 terms, strata='LA', cluster=CHILD or LA) on "
         "derive_cohort(generate(default_config(), seed=2000 + r, scale))",
         "n_rep": int(reps["seed"].nunique()),

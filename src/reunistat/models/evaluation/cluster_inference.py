@@ -51,7 +51,7 @@ import pandas as pd
 from scipy import sparse
 
 from reunistat.errors import EvaluationError
-from reunistat.results import ModelResult
+from reunistat.models._term_df import TermDfResult
 
 ClusterVcov = Literal["CR2", "CR1"]
 BootWeights = Literal["rademacher", "webb"]
@@ -357,17 +357,15 @@ def wild_pretrend(
 
 
 @dataclass(frozen=True)
-class ClusterResult(ModelResult):
-    """A design's :class:`~reunistat.results.ModelResult` with a t reference per term.
+class ClusterResult(TermDfResult):
+    """A design's result: a t reference per term, and its wild bootstrap intervals.
 
     ``tidy()`` refers each term to a t distribution on its own Satterthwaite
-    degrees of freedom (``df_terms``; ``df_resid`` holds the smallest, for
-    code that reads one number); ``tidy(conf_method="wild_bootstrap")`` gives
-    the wild cluster bootstrap p-values and intervals instead (at the level
-    they were computed, ``extras["wild_bootstrap"]``).
+    degrees of freedom (``df_terms``; ``df_resid`` holds the smallest);
+    ``tidy(conf_method="wild_bootstrap")`` gives the wild cluster bootstrap
+    p-values and intervals instead (at the level they were computed,
+    ``extras["wild_bootstrap"]``).
     """
-
-    df_terms: tuple[float, ...] = ()
 
     def tidy(
         self,
@@ -376,17 +374,7 @@ class ClusterResult(ModelResult):
         conf_method: Literal["satterthwaite", "wild_bootstrap"] = "satterthwaite",
     ) -> pd.DataFrame:
         """Return one row per term; see the class notes for ``conf_method``."""
-        base = ModelResult.tidy
-        if len(self.df_terms) != len(self.params):
-            out = base(self, exponentiate, conf_level)
-        else:
-            out = pd.concat(
-                [
-                    base(dataclasses.replace(self, df_resid=d), exponentiate, conf_level).iloc[[i]]
-                    for i, d in enumerate(self.df_terms)
-                ],
-                ignore_index=True,
-            )
+        out = TermDfResult.tidy(self, exponentiate, conf_level)
         if conf_method == "satterthwaite":
             return out
         if conf_method != "wild_bootstrap":
