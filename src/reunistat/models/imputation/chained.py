@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 
 from reunistat.errors import InputError, ModelError
 
@@ -101,21 +101,36 @@ def _logit_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
-    """Multinomial logistic regression (first category the reference), by L-BFGS."""
-    k = x.shape[1]
-    onehot = np.eye(n_cat)[codes]
+    """Multinomial logistic regression (first category the reference), by Newton (tiny ridge)."""
+    k, c1 = x.shape[1], n_cat - 1
+    onehot = np.eye(n_cat)[codes][:, 1:]
+    b = np.zeros((k, c1))
 
-    def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
-        b = np.column_stack([np.zeros(k), flat.reshape(k, n_cat - 1)])
-        eta = x @ b
-        lse = special.logsumexp(eta, axis=1)
-        ll = np.sum(onehot * eta) - lse.sum()
-        prob = np.exp(eta - lse[:, None])
-        grad = x.T @ (onehot - prob)
-        return -ll + 0.5 * _RIDGE * flat @ flat, -grad[:, 1:].ravel() + _RIDGE * flat
+    def loglik(b: np.ndarray) -> float:
+        eta = np.column_stack([np.zeros(len(x)), x @ b])
+        return float(np.sum(onehot * eta[:, 1:]) - special.logsumexp(eta, axis=1).sum()) - (
+            0.5 * _RIDGE * float(np.sum(b * b))
+        )
 
-    res = optimize.minimize(loss, np.zeros(k * (n_cat - 1)), jac=True, method="L-BFGS-B")
-    return np.column_stack([np.zeros(k), res.x.reshape(k, n_cat - 1)])
+    ll = loglik(b)
+    for _ in range(100):
+        eta = np.column_stack([np.zeros(len(x)), x @ b])
+        prob = np.exp(eta - special.logsumexp(eta, axis=1)[:, None])[:, 1:]
+        grad = (x.T @ (onehot - prob)).T.ravel() - _RIDGE * b.T.ravel()
+        w = prob[:, :, None] * (np.eye(c1)[None] - prob[:, None, :])  # n x c1 x c1
+        hess = np.einsum("ni,nab,nj->aibj", x, w, x).reshape(c1 * k, c1 * k)
+        hess += _RIDGE * np.eye(c1 * k)
+        step = np.linalg.solve(hess, grad).reshape(c1, k).T
+        t = 1.0
+        while t > 1e-4:
+            new = loglik(b + t * step)
+            if new >= ll - 1e-12:
+                break
+            t /= 2
+        b, change, ll = b + t * step, new - ll, new
+        if abs(change) < 1e-10 * (1 + abs(ll)):
+            break
+    return np.column_stack([np.zeros(k), b])
 
 
 def _draw_logreg(
