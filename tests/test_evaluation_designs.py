@@ -121,7 +121,7 @@ def test_bad_inputs(gen) -> None:  # type: ignore[no-untyped-def]
 def test_wild_bootstrap_replicate_equals_direct_refit(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
-    did_mod = importlib.import_module("reunistat.models.evaluation.did")
+    ci_mod = importlib.import_module("reunistat.models.evaluation.cluster_inference")
     rng = np.random.default_rng(0)
     n, g = 3000, 40
     codes = pd.factorize(rng.integers(0, g, n))[0]
@@ -130,16 +130,17 @@ def test_wild_bootstrap_replicate_equals_direct_refit(monkeypatch: pytest.Monkey
     idx, keep = [2, 3], [0, 1, 4]
     fitted = x[:, keep] @ np.linalg.lstsq(x[:, keep], y, rcond=None)[0]
     v = np.random.default_rng(5).choice([-1.0, 1.0], size=(g, 1))
-    b, cov = did_mod._ols_cluster(fitted + (y - fitted) * v[codes, 0], x, codes)
+    fit = ci_mod.ols_cluster(fitted + (y - fitted) * v[codes, 0], x, codes, "CR1")
+    b, cov = fit.beta, fit.cov
     w = b[idx] @ np.linalg.solve(cov[np.ix_(idx, idx)], b[idx])
 
     class Fixed:
         def choice(self, a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
             return v
 
-    monkeypatch.setattr(did_mod.np.random, "default_rng", lambda seed: Fixed())
-    assert did_mod._wild_pretrend(y, x, codes, idx, w - 1e-8, 1, 0) == 1.0
-    assert did_mod._wild_pretrend(y, x, codes, idx, w + 1e-8, 1, 0) == 0.5
+    monkeypatch.setattr(ci_mod.np.random, "default_rng", lambda seed: Fixed())
+    assert ci_mod.wild_pretrend(y, x, codes, idx, w - 1e-8, 1, 0) == 1.0
+    assert ci_mod.wild_pretrend(y, x, codes, idx, w + 1e-8, 1, 0) == 0.5
 
 
 def test_logistic_and_pilot_vs_comparison_analyse_the_same_sample(gen) -> None:  # type: ignore[no-untyped-def]

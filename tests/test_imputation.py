@@ -9,9 +9,11 @@ of 10 imputations) and ``mice::pool`` of Cox and logistic fits to them, plus a s
 What is comparable, and how closely:
 
 * Rubin's rules given the same completed datasets: exactly (to the engines' 1e-9);
-* the whole procedure (our imputation engine against mice's): pooled estimates from
-  different random draws and slightly different imputation models agree only within
-  Monte Carlo error, so they are compared within 4 Monte Carlo standard errors.
+* the whole procedure (our imputation engine against mice's, slow): pooled estimates
+  from different random draws and slightly different imputation models agree only
+  within Monte Carlo error, so they are compared within 4 Monte Carlo standard errors;
+  total variances agree except that ours are larger for the categorical (polyreg)
+  column, whose parameters we draw and mice does not.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ def test_rubins_rules_equal_mice_pool_on_the_same_imputations(data, model: str) 
     np.testing.assert_allclose(tidy["std_error"] ** 2, pooled.extras["pool"]["t"], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_whole_procedure_agrees_with_mice_within_monte_carlo_error(data) -> None:  # type: ignore[no-untyped-def]
     m = 20
     ours = mi_fit(
@@ -105,8 +108,14 @@ def test_whole_procedure_agrees_with_mice_within_monte_carlo_error(data) -> None
     mc_se = np.sqrt(ours["b"].to_numpy() / m + r["b"].to_numpy() / 50)
     z = (ours["estimate"].to_numpy() - r["estimate"].to_numpy()) / mc_se
     assert np.abs(z).max() < 4, dict(zip(ours.index, z.round(2), strict=True))
-    # the total variances agree to the precision m imputations give them
-    np.testing.assert_allclose(ours["t"], r["t"], rtol=0.3)
+    # Total variances: equal for the complete covariates; for ethnic group ours are larger
+    # (between-imputation variance about twice mice's) because our polyreg draws the
+    # imputation model's parameters (bootstrap) and mice's polyreg uses their point
+    # estimate, which understates the between-imputation variance.
+    ratio = ours["t"].to_numpy() / r["t"].to_numpy()
+    eth = ours.index.str.startswith("ethnic_group")
+    assert np.all(np.abs(ratio[~eth] - 1) < 0.1), ratio
+    assert np.all((ratio[eth] > 0.95) & (ratio[eth] < 1.6)), ratio
 
 
 def test_imputed_values_are_plausible_and_seeded(data) -> None:  # type: ignore[no-untyped-def]
