@@ -16,7 +16,7 @@ FUNCTION = "reunistat.models.survival.cox"
 def run(ctx: Context) -> None:
     spells = ctx.spells
     formula = "reentered ~ " + ctx.config.covariates
-    res = cox(formula, spells, "days_followed", cluster="CHILD")
+    res = cox(formula, spells, "days_followed", cluster="LA")
     tidy = res.tidy(exponentiate=True)
     tidy.insert(1, "label", [term_label(t) for t in tidy["term"]])
     spec = {
@@ -37,7 +37,7 @@ def run(ctx: Context) -> None:
         readable=readable,
         notes=[
             f"{res.n_obs:,} returns home, {res.n_events:,} re-entries; Efron ties; "
-            "standard errors robust to clustering by child.",
+            "standard errors robust to clustering by local authority (children nested within).",
         ],
     )
     # The fit table publishes the model's n and events (guarded by the spec above). The count

@@ -12,10 +12,10 @@ from reunistat.models.evaluation import (
     before_after,
     did,
     event_study,
-    horizon_sample,
     pilot_vs_comparison,
     potential_followup_days,
 )
+from reunistat.models.evaluation._common import horizon_frame
 from reunistat.models.evaluation.validation import true_risk_difference
 from reunistat.synthetic import default_config, generate
 
@@ -89,7 +89,7 @@ def test_horizon_beyond_follow_up(gen) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(EvaluationError, match="beyond follow-up"):
         did(gen.truth_returns, gen.tables["la"], horizon_days=9000, potential_followup_col=PF)
     with pytest.raises(EvaluationError, match="whole number"):
-        horizon_sample(gen.truth_returns, 365.5)  # type: ignore[arg-type]
+        horizon_frame(gen.truth_returns, 365.5)  # type: ignore[arg-type]
 
 
 def test_potential_follow_up_avoids_upward_bias() -> None:
@@ -100,8 +100,8 @@ def test_potential_follow_up_avoids_upward_bias() -> None:
             "potential": [100, 100, 500, 500],
         }
     )
-    naive, _ = horizon_sample(s, 365)
-    cond, _ = horizon_sample(s, 365, potential_followup_col="potential")
+    naive, _ = horizon_frame(s, 365)
+    cond, _ = horizon_frame(s, 365, potential_followup_col="potential")
     assert naive["y"].mean() > cond["y"].mean()
     sp = pd.DataFrame(
         {"return_date": pd.to_datetime(["2020-01-01"]), "age_at_return_years": [17.5]}
@@ -121,7 +121,7 @@ def test_bad_inputs(gen) -> None:  # type: ignore[no-untyped-def]
 def test_wild_bootstrap_replicate_equals_direct_refit(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
-    did_mod = importlib.import_module("reunistat.models.evaluation.did")
+    ci_mod = importlib.import_module("reunistat.models.evaluation.cluster_inference")
     rng = np.random.default_rng(0)
     n, g = 3000, 40
     codes = pd.factorize(rng.integers(0, g, n))[0]
@@ -130,16 +130,17 @@ def test_wild_bootstrap_replicate_equals_direct_refit(monkeypatch: pytest.Monkey
     idx, keep = [2, 3], [0, 1, 4]
     fitted = x[:, keep] @ np.linalg.lstsq(x[:, keep], y, rcond=None)[0]
     v = np.random.default_rng(5).choice([-1.0, 1.0], size=(g, 1))
-    b, cov = did_mod._ols_cluster(fitted + (y - fitted) * v[codes, 0], x, codes)
+    fit = ci_mod.ols_cluster(fitted + (y - fitted) * v[codes, 0], x, codes, "CR1")
+    b, cov = fit.beta, fit.cov
     w = b[idx] @ np.linalg.solve(cov[np.ix_(idx, idx)], b[idx])
 
     class Fixed:
         def choice(self, a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
             return v
 
-    monkeypatch.setattr(did_mod.np.random, "default_rng", lambda seed: Fixed())
-    assert did_mod._wild_pretrend(y, x, codes, idx, w - 1e-8, 1, 0) == 1.0
-    assert did_mod._wild_pretrend(y, x, codes, idx, w + 1e-8, 1, 0) == 0.5
+    monkeypatch.setattr(ci_mod.np.random, "default_rng", lambda seed: Fixed())
+    assert ci_mod.wild_pretrend(y, x, codes, idx, w - 1e-8, 1, 0) == 1.0
+    assert ci_mod.wild_pretrend(y, x, codes, idx, w + 1e-8, 1, 0) == 0.5
 
 
 def test_logistic_and_pilot_vs_comparison_analyse_the_same_sample(gen) -> None:  # type: ignore[no-untyped-def]
@@ -174,13 +175,13 @@ def test_horizon_rule_for_deaths_and_other_exits() -> None:
             "potential": [500, 500, 500, 500],
         }
     )
-    out, counts = horizon_sample(s, 365, potential_followup_col="potential")
+    out, counts = horizon_frame(s, 365, potential_followup_col="potential")
     assert out["y"].tolist() == [1, 0, 0]
-    assert counts["n_used"] == 3 and counts["n_excluded_censored"] == 1
+    assert counts.n_used == 3 and counts.n_excluded_censored == 1
     from reunistat.models.logistic import horizon_outcome
 
     lo, c = horizon_outcome(s, 365, potential_followup_col="potential")
-    assert list(lo.index) == list(out.index) and c.n_used == counts["n_used"]
+    assert list(lo.index) == list(out.index) and c == counts
 
 
 def test_did_reports_its_horizon_counts(gen) -> None:  # type: ignore[no-untyped-def]
@@ -207,3 +208,29 @@ def test_la_col_is_deprecated_for_cluster(gen) -> None:  # type: ignore[no-untyp
         old = did(tr, la, la_col="LA", potential_followup_col=PF)
     new = did(tr, la, cluster="LA", potential_followup_col=PF)
     pd.testing.assert_frame_equal(old.tidy(), new.tidy())
+
+
+def test_one_horizon_rule_for_logistic_and_evaluation(gen) -> None:  # type: ignore[no-untyped-def]
+    """The designs' sample, counts and messages are horizon_outcome's (issue 13, item 8)."""
+    from reunistat.models.evaluation import horizon_sample
+    from reunistat.models.logistic import LogisticInputError, horizon_outcome
+
+    s = gen.truth_returns.assign(days_followed=lambda d: d["days_followed"].astype(float))
+    lo, c = horizon_outcome(s, 365, potential_followup_col=PF)
+    ev_out, ev_c = horizon_frame(s, 365, potential_followup_col=PF)
+    assert ev_c == c and ev_c.n_excluded == c.n_spells - c.n_used > 0
+    np.testing.assert_array_equal(ev_out["y"], lo["reentry_365d"])
+    with pytest.warns(DeprecationWarning, match="horizon_outcome"):
+        old, old_c = horizon_sample(s, 365, potential_followup_col=PF)
+    assert old_c == c.as_dict() and old.index.equals(lo.index)
+    r = did(s, gen.tables["la"], potential_followup_col=PF)
+    g = r.glance().iloc[0]
+    for k, v in c.fit_stats().items():
+        assert g[k] == v
+    assert r.provenance.options["n_excluded"] == c.n_excluded
+    for bad in (365.5, 0, 99999):
+        with pytest.raises(LogisticInputError) as lg_err:
+            horizon_outcome(s, bad)  # type: ignore[arg-type]
+        with pytest.raises(EvaluationError) as ev_err:
+            horizon_frame(s, bad)  # type: ignore[arg-type]
+        assert str(ev_err.value) == str(lg_err.value)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from reunistat import errors as _errors
 from reunistat.horizons import DAYS_PER_YEAR
+
+if TYPE_CHECKING:
+    from reunistat.models.logistic import HorizonOutcome
 
 #: Covariates that adjust the comparison designs by default (spells-table names).
 DEFAULT_ADJUST = (
@@ -146,21 +149,20 @@ def potential_followup_days(
     return pd.Series(np.floor(np.minimum(to_end, to_18)), index=spells.index, name="potential_days")
 
 
-def horizon_sample(
+def horizon_frame(
     data: pd.DataFrame,
     horizon_days: int,
     *,
     duration_col: str = "days_followed",
     event_col: str = "reentered",
     potential_followup_col: str | None = None,
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Return the spells whose re-entry within ``horizon_days`` is known, with outcome ``y``.
+) -> tuple[pd.DataFrame, HorizonOutcome]:
+    """Return the designs' sample: :func:`~reunistat.models.logistic.horizon_outcome` with ``y``.
 
-    The sample and outcome are those of the package's one fixed-horizon outcome,
-    :func:`reunistat.models.logistic.horizon_outcome` (see its rule for deaths
-    and other exits); ``y`` is its outcome column. The counts are
-    ``n_spells, n_used, n_excluded`` (all exclusions), ``n_events``,
-    ``n_excluded_censored`` and ``n_excluded_potential``.
+    The one fixed-horizon rule of the package, with its counts
+    (:class:`~reunistat.models.logistic.HorizonOutcome`) and its messages, unchanged;
+    only the outcome column is named ``y`` and an input error is an
+    :class:`EvaluationError` (same message).
     """
     from reunistat.models.logistic import LogisticInputError, horizon_outcome, outcome_name
 
@@ -174,22 +176,37 @@ def horizon_sample(
         )
     except LogisticInputError as exc:
         raise EvaluationError(str(exc)) from exc
-    out = out.rename(columns={outcome_name(counts.horizon_days): "y"})
-    summary = {
-        "n_spells": counts.n_spells,
-        "n_used": counts.n_used,
-        "n_excluded": counts.n_spells - counts.n_used,
-        "n_events": counts.n_events,
-        "n_excluded_censored": counts.n_excluded_censored,
-        "n_excluded_potential": counts.n_excluded_potential,
-    }
-    return out, summary
+    return out.rename(columns={outcome_name(counts.horizon_days): "y"}), counts
 
 
-def horizon_stats(counts: dict[str, int], horizon_days: int) -> dict[str, float]:
-    """Return the horizon counts as a model's ``glance()`` statistics (as the logistic models)."""
-    return {
-        "horizon_days": float(horizon_days),
-        "n_excluded_censored": float(counts["n_excluded_censored"]),
-        "n_excluded_potential": float(counts["n_excluded_potential"]),
-    }
+def horizon_sample(
+    data: pd.DataFrame,
+    horizon_days: int,
+    *,
+    duration_col: str = "days_followed",
+    event_col: str = "reentered",
+    potential_followup_col: str | None = None,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Deprecated: :func:`reunistat.models.logistic.horizon_outcome` (outcome named ``y``).
+
+    Kept for one release with a :class:`DeprecationWarning`. The sample, the
+    counts (``HorizonOutcome.as_dict()``: the same keys as before plus
+    ``horizon_days`` and ``n_competing_negative``) and the messages are
+    ``horizon_outcome``'s.
+    """
+    from reunistat.models import _options
+
+    _options.warn_renamed(
+        "reunistat.models.evaluation",
+        "horizon_sample()",
+        "reunistat.models.logistic.horizon_outcome()",
+        stacklevel=2,
+    )
+    out, counts = horizon_frame(
+        data,
+        horizon_days,
+        duration_col=duration_col,
+        event_col=event_col,
+        potential_followup_col=potential_followup_col,
+    )
+    return out, counts.as_dict()

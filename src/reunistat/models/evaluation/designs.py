@@ -147,7 +147,7 @@ def pilot_vs_comparison(
             {
                 "horizon_n_spells": out.n_spells,
                 "horizon_n_used": out.n_used,
-                "horizon_n_excluded": out.n_spells - out.n_used,
+                "horizon_n_excluded": out.n_excluded,
                 "horizon_days": horizon_days,
             }
         )

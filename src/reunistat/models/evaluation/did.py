@@ -8,15 +8,19 @@ generator builds in 2% fewer re-entries per year) cancels. The naive
 before/after comparison within pilot authorities (:func:`before_after`) does
 not remove the trend, and is provided to show that bias.
 
-Standard errors are cluster-robust by local authority (CR1, as Stata and
-``sandwich::vcovCL``). The event study replaces ``treated`` by indicators of
-years relative to adoption (year -1 the reference); a joint Wald test of the
-pre-adoption indicators checks the parallel-trends assumption.
+Standard errors are cluster-robust by local authority: by default CR2 with a t
+reference per coefficient on its Satterthwaite degrees of freedom (R's
+clubSandwich), and wild cluster bootstrap intervals for every coefficient
+(:mod:`~reunistat.models.evaluation.cluster_inference`); ``vcov="CR1"`` gives
+the Stata / ``sandwich::vcovCL`` variance on clusters - 1 df. The event study
+replaces ``treated`` by indicators of years relative to adoption (year -1 the
+reference); a joint Wald test of the pre-adoption indicators checks the
+parallel-trends assumption.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -28,11 +32,23 @@ from reunistat.models.evaluation._common import (
     Adoption,
     EvaluationError,
     check_post_adoption,
-    horizon_sample,
-    horizon_stats,
+    horizon_frame,
     mark_adoption,
 )
+from reunistat.models.evaluation.cluster_inference import (
+    BootWeights,
+    ClusterFit,
+    ClusterResult,
+    ClusterVcov,
+    ols_cluster,
+    satterthwaite_df,
+    wild_bootstrap_ci,
+    wild_pretrend,
+)
 from reunistat.results import ModelResult, Provenance, data_hash, restamp
+
+if TYPE_CHECKING:
+    from reunistat.models.logistic import HorizonOutcome
 
 BeforeAfterModel = Literal["risk", "cox"]
 PretrendTest = Literal["wild_bootstrap", "wald"]
@@ -44,69 +60,6 @@ def _la_col(function: str, cluster: str, deprecated: dict[str, Any]) -> str:
     return str(old.get("la_col", cluster))
 
 
-def _ols_cluster(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """OLS with CR1 cluster-robust covariance (small-sample factor as Stata / vcovCL)."""
-    xtx = x.T @ x
-    bread = np.linalg.inv((xtx + xtx.T) / 2)
-    beta = bread @ (x.T @ y)
-    resid = y - x @ beta
-    codes, g = pd.factorize(groups)
-    n_g = len(g)
-    scores = pd.DataFrame(x * resid[:, None]).groupby(codes).sum().to_numpy()
-    n, k = x.shape
-    c = n_g / (n_g - 1) * (n - 1) / (n - k)
-    cov = c * bread @ (scores.T @ scores) @ bread
-    return beta, cov
-
-
-def _wild_pretrend(
-    y: np.ndarray,
-    x: np.ndarray,
-    groups: np.ndarray,
-    idx: list[int],
-    wald: float,
-    n_boot: int,
-    seed: int,
-) -> float:
-    """Wild cluster bootstrap p-value of the Wald test that ``beta[idx] == 0`` (WCR, CR1).
-
-    Vectorised over replicates: with Rademacher weights ``v`` (one per cluster)
-    the bootstrap estimate is ``beta0 + A v`` and the cluster scores of the
-    tested terms are linear in ``v``, so every replicate costs O(G k) after
-    one pass over the data.
-    """
-    from scipy import sparse
-
-    rng = np.random.default_rng(seed)
-    codes, g = pd.factorize(groups)
-    n_g, (n, k) = len(g), x.shape
-    m = len(idx)
-    s = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_g, n))
-    keep = [j for j in range(k) if j not in set(idx)]
-    xr = x[:, keep]
-    xtx_r = xr.T @ xr
-    fitted_r = xr @ np.linalg.solve((xtx_r + xtx_r.T) / 2, xr.T @ y)
-    resid_r = y - fitted_r
-    xtx = x.T @ x
-    bread = np.linalg.inv((xtx + xtx.T) / 2)
-    z = x @ bread[idx].T  # n x m: beta[idx] = z' y
-    beta0 = bread @ (x.T @ fitted_r)
-    f0 = fitted_r - x @ beta0
-    a = bread @ np.asarray(s @ (x * resid_r[:, None])).T  # k x G
-    p0 = np.asarray(s @ (z * f0[:, None]))  # G x m
-    p1 = np.asarray(s @ (z * resid_r[:, None]))  # G x m
-    q = np.stack([np.asarray(s @ (z[:, [j]] * x)) for j in range(m)], axis=1)  # G x m x k
-    c = n_g / (n_g - 1) * (n - 1) / (n - k)
-    v = rng.choice(np.array([-1.0, 1.0]), size=(n_g, n_boot))
-    av = a @ v  # k x B
-    b = beta0[idx][:, None] + av[idx]  # m x B
-    sc = p0[:, :, None] + p1[:, :, None] * v[:, None, :] - np.einsum("gmk,kb->gmb", q, av)
-    vs = c * np.einsum("gmb,gnb->bmn", sc, sc)  # B x m x m
-    sol = np.linalg.solve(vs, b.T[:, :, None])[:, :, 0]
-    w = np.einsum("bm,bm->b", b.T, sol)
-    return float((1 + np.sum(w >= wald)) / (1 + n_boot))
-
-
 def _fe_design(
     data: pd.DataFrame, terms: pd.DataFrame, la_col: str, year_col: str
 ) -> tuple[np.ndarray, list[str]]:
@@ -116,39 +69,80 @@ def _fe_design(
         [terms.reset_index(drop=True)] + [d.reset_index(drop=True) for d in (la, yr)], axis=1
     )
     x.insert(0, "Intercept", 1.0)
-    return x.to_numpy(dtype=float), list(x.columns)
+    return np.ascontiguousarray(x.to_numpy(dtype=float)), list(x.columns)
 
 
 def _result(
     model: str,
     names: list[str],
-    beta: np.ndarray,
-    cov: np.ndarray,
+    fit: ClusterFit,
     keep: list[str],
     data: pd.DataFrame,
-    n_clusters: int,
     function: str,
     options: dict[str, object],
     extra_stats: dict[str, float] | None = None,
 ) -> ModelResult:
+    """The design's result: CR2 with Satterthwaite df per term (or CR1 on G - 1), bootstrap CIs."""
     idx = [names.index(k) for k in keep]
-    params = pd.Series(beta[idx], index=keep)
-    c = pd.DataFrame(cov[np.ix_(idx, idx)], index=keep, columns=keep)
-    st = {"n_clusters": float(n_clusters), "mean_outcome": float(data["y"].mean())}
+    params = pd.Series(fit.beta[idx], index=keep)
+    c = pd.DataFrame(fit.cov[np.ix_(idx, idx)], index=keep, columns=keep)
+    st = {"n_clusters": float(fit.n_clusters), "mean_outcome": float(data["y"].mean())}
+    if fit.vcov == "CR2":
+        df = satterthwaite_df(fit, idx)
+        st["df_satterthwaite_min"] = float(df.min())
+    else:
+        df = np.full(len(idx), float(fit.n_clusters - 1))
     st.update(extra_stats or {})
-    return ModelResult(
+    extras: dict[str, Any] = {"df_by_term": pd.Series(df, index=keep, name="df")}
+    if fit.vcov == "CR2":  # the CR1 covariance too, for comparison
+        extras["cov_cr1"] = pd.DataFrame(fit.cr1_cov()[np.ix_(idx, idx)], index=keep, columns=keep)
+    n_boot = int(options.get("n_boot", 0))  # type: ignore[call-overload]
+    if n_boot > 0:
+        extras["wild_bootstrap"] = wild_bootstrap_ci(
+            fit,
+            idx,
+            n_boot=n_boot,
+            seed=int(options["seed"]),  # type: ignore[call-overload]
+            weights=options["boot_weights"],  # type: ignore[arg-type]
+            conf_level=float(options["conf_level"]),  # type: ignore[arg-type]
+        ).assign(term=keep)
+    cluster = options.get("cluster", "LA")
+    return ClusterResult(
         model=model,
         params=params,
         cov=c,
-        vcov_type=f"cluster({options.get('cluster', 'LA')})",
+        vcov_type=f"CR2({cluster})" if fit.vcov == "CR2" else f"cluster({cluster})",
         n_obs=len(data),
         n_events=int(data["y"].sum()),
         fit_stats=st,
         provenance=Provenance(function=function, data_sha256=data_hash(data), options=options),
         dist="t",
-        df_resid=float(n_clusters - 1),
+        df_resid=float(df.min()),
         exp_label="estimate",
+        extras=extras,
+        df_terms=tuple(float(v) for v in df),
     )
+
+
+def _inference_options(
+    vcov: ClusterVcov, n_boot: int, seed: int, boot_weights: BootWeights, conf_level: float
+) -> dict[str, object]:
+    """Check and record the inference options of a linear design."""
+    if vcov not in ("CR2", "CR1"):
+        raise EvaluationError(f"vcov must be 'CR2' or 'CR1', got {vcov!r}")
+    if boot_weights not in ("rademacher", "webb"):
+        raise EvaluationError(f"boot_weights must be 'rademacher' or 'webb', got {boot_weights!r}")
+    if n_boot != 0 and n_boot < 99:
+        raise EvaluationError(f"n_boot must be 0 (no bootstrap) or at least 99, got {n_boot}")
+    if not 0 < conf_level < 1:
+        raise EvaluationError(f"conf_level must lie strictly between 0 and 1, got {conf_level}")
+    return {
+        "vcov": vcov,
+        "n_boot": n_boot,
+        "seed": seed,
+        "boot_weights": boot_weights,
+        "conf_level": conf_level,
+    }
 
 
 def _prepare(
@@ -160,10 +154,10 @@ def _prepare(
     duration_col: str,
     event_col: str,
     potential_followup_col: str | None,
-) -> tuple[pd.DataFrame, dict[str, int]]:
+) -> tuple[pd.DataFrame, HorizonOutcome]:
     marked = mark_adoption(spells, adoption, la_col=la_col, date_col=date_col)
     check_post_adoption(marked, la_col)
-    hs, counts = horizon_sample(
+    hs, counts = horizon_frame(
         marked,
         horizon_days,
         duration_col=duration_col,
@@ -192,6 +186,11 @@ def did(
     duration_col: str = "days_followed",
     event_col: str = "reentered",
     potential_followup_col: str | None = None,
+    vcov: ClusterVcov = "CR2",
+    n_boot: int = 999,
+    seed: int = 20240331,
+    boot_weights: BootWeights = "rademacher",
+    conf_level: float = 0.95,
     **deprecated: Any,
 ) -> ModelResult:
     """Difference-in-differences on re-entry within ``horizon_days`` (risk difference).
@@ -209,13 +208,28 @@ def did(
         Horizon of the outcome (365 by default).
     cluster : str
         The local authority column: the unit that adopts, its fixed effects and
-        the clusters of the CR1 variance. (Replaces ``la_col=``, deprecated.)
+        the clusters of the variance. (Replaces ``la_col=``, deprecated.)
     year_col, date_col, duration_col, event_col : str
         Column names.
     potential_followup_col : str, optional
         Potential follow-up in days; when given, the sample is the spells whose
         potential follow-up reaches the horizon (recommended; see
         :func:`~reunistat.models.evaluation.potential_followup_days`).
+    vcov : {"CR2", "CR1"}
+        ``"CR2"`` (default): Bell-McCaffrey variance with a t reference per
+        term on its Satterthwaite degrees of freedom (as R's clubSandwich);
+        ``"CR1"``: the Stata / ``vcovCL`` variance on clusters - 1 df (the
+        earlier default, optimistic with few pilot authorities).
+    n_boot : int
+        Wild cluster bootstrap replicates for the intervals and p-values of
+        ``tidy(conf_method="wild_bootstrap")`` (restricted, by test
+        inversion); 0 for none.
+    seed : int
+        Seed of the wild bootstrap.
+    boot_weights : {"rademacher", "webb"}
+        The bootstrap's weights per cluster.
+    conf_level : float
+        Level of the bootstrap intervals.
 
     **deprecated
         The older spelling la_col=, with a :class:`DeprecationWarning`.
@@ -224,11 +238,13 @@ def did(
     -------
     ModelResult
         Term ``treated``: the change in the risk of re-entry within the
-        horizon attributable to the pilot (a risk difference), CR1 errors by LA
-        with a t reference on (clusters - 1) degrees of freedom; ``glance()``
-        has the horizon counts.
+        horizon attributable to the pilot (a risk difference), CR2 errors by
+        LA with a t reference on the Satterthwaite df (``vcov="CR1"``: CR1 on
+        clusters - 1 df); ``extras["wild_bootstrap"]`` the bootstrap
+        intervals; ``glance()`` has the horizon counts.
     """
     la_col = _la_col("did", cluster, deprecated)
+    inference = _inference_options(vcov, n_boot, seed, boot_weights, conf_level)
     hs, counts = _prepare(
         spells,
         adoption,
@@ -240,19 +256,22 @@ def did(
         potential_followup_col,
     )
     x, names = _fe_design(hs, hs[["treated"]], la_col, year_col)
-    beta, cov = _ols_cluster(hs["y"].to_numpy(float), x, hs[la_col].to_numpy())
-    opts: dict[str, object] = {"horizon_days": horizon_days, "cluster": la_col, **counts}
+    fit = ols_cluster(hs["y"].to_numpy(float), x, hs[la_col].to_numpy(), vcov)
+    opts: dict[str, object] = {
+        "horizon_days": horizon_days,
+        "cluster": la_col,
+        **counts.as_dict(),
+        **inference,
+    }
     return _result(
         "did",
         names,
-        beta,
-        cov,
+        fit,
         ["treated"],
         hs,
-        hs[la_col].nunique(),
         "reunistat.models.evaluation.did",
         opts,
-        horizon_stats(counts, horizon_days),
+        counts.fit_stats(),
     )
 
 
@@ -270,8 +289,11 @@ def event_study(
     event_col: str = "reentered",
     potential_followup_col: str | None = None,
     pretrend_test: PretrendTest = "wild_bootstrap",
-    n_boot: int = 499,
+    vcov: ClusterVcov = "CR2",
+    n_boot: int = 999,
     seed: int = 20240331,
+    boot_weights: BootWeights = "rademacher",
+    conf_level: float = 0.95,
     **deprecated: Any,
 ) -> ModelResult:
     """Event study: the pilot-comparison difference by year relative to adoption.
@@ -286,7 +308,10 @@ def event_study(
     asymptotic Wald test over-rejects here: with 30 of 150 authorities piloting
     it rejected 15% of 60 generator datasets with parallel trends at nominal 5%
     (benchmarks/results/evaluation_validation.md). A small p-value casts doubt
-    on parallel trends.
+    on parallel trends. The joint test uses the CR1 variance (its bootstrap
+    studentises with CR1); each coefficient's own test and interval use
+    ``vcov`` (CR2 with Satterthwaite df by default) and its wild bootstrap
+    interval, as for :func:`did`.
 
     Parameters
     ----------
@@ -300,10 +325,8 @@ def event_study(
         The omitted relative year.
     pretrend_test : {"wild_bootstrap", "wald"}
         How ``pretrend_p`` is computed.
-    n_boot : int
-        Wild bootstrap replicates.
-    seed : int
-        Seed of the wild bootstrap.
+    vcov, n_boot, seed, boot_weights, conf_level
+        As for :func:`did`; ``n_boot`` and ``seed`` also serve the pre-trend test.
 
     **deprecated
         The older spelling la_col=, with a :class:`DeprecationWarning`.
@@ -311,9 +334,11 @@ def event_study(
     Returns
     -------
     ModelResult
-        Terms ``rel_year[k]`` for each k in the window except the reference.
+        Terms ``rel_year[k]`` for each k in the window except the reference,
+        each with its own Satterthwaite df and wild bootstrap interval.
     """
     la_col = _la_col("event_study", cluster, deprecated)
+    inference = _inference_options(vcov, n_boot, seed, boot_weights, conf_level)
     if pretrend_test not in ("wild_bootstrap", "wald"):
         raise EvaluationError(
             f"pretrend_test must be 'wild_bootstrap' or 'wald', got {pretrend_test!r}"
@@ -342,13 +367,15 @@ def event_study(
             f"no pilot returns in {empty}: narrow the window (now {window}) to the years observed"
         )
     x, names = _fe_design(hs, terms, la_col, year_col)
-    beta, cov = _ols_cluster(hs["y"].to_numpy(float), x, hs[la_col].to_numpy())
+    y, groups = hs["y"].to_numpy(float), hs[la_col].to_numpy()
+    fit = ols_cluster(y, x, groups, vcov)
+    cov1 = fit.cov if vcov == "CR1" else fit.cr1_cov()
     keep = list(terms.columns)
     pre = [f"rel_year[{k}]" for k in ks if k < 0]
     idx = [names.index(k) for k in pre]
-    b, v = beta[idx], cov[np.ix_(idx, idx)]
+    b, v = fit.beta[idx], cov1[np.ix_(idx, idx)]
     n_cl = hs[la_col].nunique()
-    extra: dict[str, float] = horizon_stats(counts, horizon_days)
+    extra: dict[str, float] = counts.fit_stats()
     if pre:
         wald = float(b @ np.linalg.solve(v, b))
         f = wald / len(pre)
@@ -359,25 +386,22 @@ def event_study(
         }
         extra["pretrend_p"] = extra["pretrend_p_wald"]
         if pretrend_test == "wild_bootstrap" and n_boot > 0:
-            extra["pretrend_p"] = _wild_pretrend(
-                hs["y"].to_numpy(float), x, hs[la_col].to_numpy(), idx, wald, n_boot, seed
-            )
+            extra["pretrend_p"] = wild_pretrend(y, x, groups, idx, wald, n_boot, seed)
             extra["pretrend_n_boot"] = float(n_boot)
     opts: dict[str, object] = {
         "horizon_days": horizon_days,
         "window": window,
         "reference": reference,
         "cluster": la_col,
-        **counts,
+        **counts.as_dict(),
+        **inference,
     }
     return _result(
         "event_study",
         names,
-        beta,
-        cov,
+        fit,
         keep,
         hs,
-        n_cl,
         "reunistat.models.evaluation.event_study",
         opts,
         extra,
@@ -395,6 +419,11 @@ def before_after(
     duration_col: str = "days_followed",
     event_col: str = "reentered",
     potential_followup_col: str | None = None,
+    vcov: ClusterVcov = "CR2",
+    n_boot: int = 999,
+    seed: int = 20240331,
+    boot_weights: BootWeights = "rademacher",
+    conf_level: float = 0.95,
     **deprecated: Any,
 ) -> ModelResult:
     """Naive before/after comparison within pilot authorities (biased by any secular trend).
@@ -415,6 +444,8 @@ def before_after(
         after minus before, with LA fixed effects; ``"cox"``: log hazard ratio
         after versus before, stratified by LA, over all follow-up (a horizon or
         a potential follow-up column with it is an error, not ignored).
+    vcov, n_boot, seed, boot_weights, conf_level
+        As for :func:`did`; ``model="risk"`` only (the Cox model is clustered by LA).
 
     **deprecated
         The older spelling la_col=, with a :class:`DeprecationWarning`.
@@ -425,6 +456,7 @@ def before_after(
         Term ``post``.
     """
     la_col = _la_col("before_after", cluster, deprecated)
+    inference = _inference_options(vcov, n_boot, seed, boot_weights, conf_level)
     if model not in ("risk", "cox"):
         raise EvaluationError(f"model must be 'risk' or 'cox', got {model!r}")
     if model == "cox" and (horizon_days is not None or potential_followup_col is not None):
@@ -443,7 +475,7 @@ def before_after(
 
         res = cox("~ post", pilots, duration_col, event_col, strata=la_col, cluster=la_col)
         return restamp(res, "reunistat.models.evaluation.before_after", design="before_after")
-    hs, counts = horizon_sample(
+    hs, counts = horizon_frame(
         pilots,
         horizon_days,
         duration_col=duration_col,
@@ -454,17 +486,20 @@ def before_after(
     la = pd.get_dummies(hs[la_col].astype(str), drop_first=True, dtype=float)
     x = np.column_stack([np.ones(len(hs)), hs["post"].to_numpy(float), la.to_numpy()])
     names = ["Intercept", "post", *la.columns.astype(str)]
-    beta, cov = _ols_cluster(hs["y"].to_numpy(float), x, hs[la_col].to_numpy())
-    opts: dict[str, object] = {"horizon_days": horizon_days, "cluster": la_col, **counts}
+    fit = ols_cluster(hs["y"].to_numpy(float), x, hs[la_col].to_numpy(), vcov)
+    opts: dict[str, object] = {
+        "horizon_days": horizon_days,
+        "cluster": la_col,
+        **counts.as_dict(),
+        **inference,
+    }
     return _result(
         "before_after",
         names,
-        beta,
-        cov,
+        fit,
         ["post"],
         hs,
-        hs[la_col].nunique(),
         "reunistat.models.evaluation.before_after",
         opts,
-        horizon_stats(counts, horizon_days),
+        counts.fit_stats(),
     )

@@ -83,12 +83,18 @@ class HorizonOutcome:
     n_competing_negative: int = 0
     n_excluded_potential: int = 0
 
+    @property
+    def n_excluded(self) -> int:
+        """Spells excluded for any reason (``n_spells - n_used``)."""
+        return self.n_spells - self.n_used
+
     def as_dict(self) -> dict[str, int]:
-        """Return the counts as a dictionary."""
+        """Return the counts as a dictionary (``n_excluded`` included)."""
         return {
             "horizon_days": self.horizon_days,
             "n_spells": self.n_spells,
             "n_used": self.n_used,
+            "n_excluded": self.n_excluded,
             "n_events": self.n_events,
             "n_excluded_censored": self.n_excluded_censored,
             "n_competing_negative": self.n_competing_negative,

@@ -1,0 +1,147 @@
+"""Coverage of the generator's truth by the Cox model through the cohort, by cluster choice.
+
+Run: ``python benchmarks/coverage_cox_cluster.py [--replicates 400] [--scale 0.1]``; on
+two cores, run ``--first-seed 2000 --replicates 200 --no-summary`` and ``--first-seed 2200
+--replicates 200 --no-summary`` side by side, then ``--replicates 400`` (which reuses them).
+
+Each replicate generates a seeded synthetic extract (``generate(default_config(),
+seed=2000 + r, scale)``), derives the spells with ``derive_cohort``, fits the
+Cox model of ``tests/test_survival_truth.py`` (23 terms, stratified by LA so the
+generator's authority frailty is absorbed and its conditional log hazard ratios
+are the target), and checks whether each 95% interval covers the truth in
+``truth.json``, once with errors clustered by child (as the pipeline did) and
+once by local authority (children are nested in authorities; the nested
+two-way ``("LA", "CHILD")`` variance equals the authority one). Replicates are
+saved as they finish in ``benchmarks/results/cox_coverage_replicates_<first seed>.csv``
+(a stopped run resumes; every such file counts), and the summary goes to
+``benchmarks/results/cox_cluster_coverage.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).parent
+FORMULA = (
+    "~ disability + section20 + prior_periods + placement_moves"
+    " + log_period_length + idaci_decile + pilot + return_year + age_band + ethnic_group"
+    " + last_placement_type + return_type"
+)
+CLUSTERS = {"CHILD": "CHILD", "LA": "LA"}
+
+
+def one_replicate(seed: int, scale: float) -> pd.DataFrame:
+    """Return one row per (cluster choice, term): estimate, error, interval, truth."""
+    from reunistat.cohort import derive_cohort
+    from reunistat.models.survival import cox
+    from reunistat.synthetic import default_config, generate
+
+    d = generate(default_config(), seed=seed, scale=scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = derive_cohort(d.tables).copy()
+    for col, ref in d.truth["reference_levels"].items():
+        levels = [ref, *sorted(x for x in s[col].unique() if x != ref)]
+        s[col] = pd.Categorical(s[col], categories=levels)
+    s["log_period_length"] = np.log(s["period_length_days"] / 365)
+    s["return_year"] = s["return_year"] - 2015
+    truth = pd.Series(d.truth["true_log_ratios"])
+    rows = []
+    for label, cl in CLUSTERS.items():
+        fit = cox(
+            FORMULA, s, "days_followed", "reentered", strata="LA", cluster=cl, concordance=False
+        )
+        t = fit.tidy()
+        t["term"] = t["term"].str.replace("[T.", "[", regex=False)
+        t["truth"] = t["term"].map(truth)
+        t = t.dropna(subset=["truth"]).assign(cluster=label, seed=seed)
+        rows.append(t)
+    return pd.concat(rows, ignore_index=True)
+
+
+def summarise(reps: pd.DataFrame) -> dict[str, object]:
+    """Coverage overall and by term for each cluster choice, with its Monte Carlo error."""
+    reps = reps.assign(
+        covered=(reps["conf_low"] < reps["truth"]) & (reps["truth"] < reps["conf_high"]),
+        z=(reps["estimate"] - reps["truth"]) / reps["std_error"],
+    )
+    out: dict[str, object] = {}
+    for label, g in reps.groupby("cluster"):
+        n_rep = g["seed"].nunique()
+        by_rep = g.groupby("seed")["covered"].mean()
+        out[str(label)] = {
+            "coverage_overall": round(float(g["covered"].mean()), 4),
+            # replicates are independent; terms within one are not: MC error from replicates
+            "mc_se": round(float(by_rep.std(ddof=1) / np.sqrt(n_rep)), 4),
+            "n_intervals": len(g),
+            "coverage_by_term": g.groupby("term")["covered"].mean().round(3).to_dict(),
+            "mean_z_by_term": g.groupby("term")["z"].mean().round(2).to_dict(),
+            "sd_z_by_term": g.groupby("term")["z"].std().round(2).to_dict(),
+        }
+    return out
+
+
+def main() -> None:
+    """Run (or resume) the replicates and write the summary."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--replicates", type=int, default=400)
+    ap.add_argument("--scale", type=float, default=0.1)
+    ap.add_argument("--first-seed", type=int, default=2000)
+    ap.add_argument("--no-summary", action="store_true")
+    ap.add_argument(
+        "--summary-only", action="store_true", help="summarise every replicate saved, run none"
+    )
+    args = ap.parse_args()
+    parts = sorted((HERE / "results").glob("cox_coverage_replicates_*.csv"))
+    done = pd.concat([pd.read_csv(p) for p in parts]) if parts else pd.DataFrame()
+    seen = set(done["seed"].unique()) if len(done) else set()
+    reps_path = HERE / "results" / f"cox_coverage_replicates_{args.first_seed}.csv"
+    t0 = time.perf_counter()
+    for r in range(0 if args.summary_only else args.replicates):
+        seed = args.first_seed + r
+        if seed in seen:
+            continue
+        rep = one_replicate(seed, args.scale)
+        rep.to_csv(reps_path, mode="a", header=not reps_path.exists(), index=False)
+        print(seed, f"{time.perf_counter() - t0:.0f}s", flush=True)
+    if args.no_summary:
+        return
+    parts = sorted((HERE / "results").glob("cox_coverage_replicates_*.csv"))
+    reps = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
+    if not args.summary_only:
+        last = args.first_seed + args.replicates - 1
+        reps = reps.loc[reps["seed"].between(args.first_seed, last)]
+    summary = {
+        "command": "python benchmarks/coverage_cox_cluster.py "
+        + (
+            "--summary-only (seeds: "
+            + ", ".join(f"{p.stem.rsplit('_', 1)[1]}+" for p in parts)
+            + ")"
+            if args.summary_only
+            else f"--replicates {args.replicates} --scale {args.scale}"
+        ),
+        "seeds": sorted(int(x) for x in reps["seed"].unique()),
+        "model": "cox(~ 23 terms, strata='LA', cluster=CHILD or LA) on "
+        "derive_cohort(generate(default_config(), seed=2000 + r, scale))",
+        "n_rep": int(reps["seed"].nunique()),
+        "scale": args.scale,
+        "goal": "95 +/- 1.5%",
+        "by_cluster": summarise(reps),
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+    }
+    out = HERE / "results" / "cox_cluster_coverage.json"
+    out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    print(json.dumps({k: v["coverage_overall"] for k, v in summary["by_cluster"].items()}))
+
+
+if __name__ == "__main__":
+    main()

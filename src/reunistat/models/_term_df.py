@@ -1,0 +1,39 @@
+"""A model result whose terms each have their own t reference (degrees of freedom per term).
+
+Used where the degrees of freedom differ by coefficient: the evaluation designs'
+Satterthwaite df (CR2) and the Barnard-Rubin df of pooled multiple imputations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import pandas as pd
+
+from reunistat.results import ModelResult
+
+
+@dataclass(frozen=True)
+class TermDfResult(ModelResult):
+    """A :class:`~reunistat.results.ModelResult` with a t reference per term.
+
+    ``tidy()`` refers each term to a t distribution on its own degrees of
+    freedom ``df_terms`` (in the order of ``params``); ``df_resid`` holds the
+    smallest, for code that reads one number.
+    """
+
+    df_terms: tuple[float, ...] = ()
+
+    def tidy(self, exponentiate: bool = False, conf_level: float = 0.95) -> pd.DataFrame:
+        """Return one row per term, each tested on its own degrees of freedom."""
+        base = ModelResult.tidy
+        if len(self.df_terms) != len(self.params):
+            return base(self, exponentiate, conf_level)
+        return pd.concat(
+            [
+                base(dataclasses.replace(self, df_resid=d), exponentiate, conf_level).iloc[[i]]
+                for i, d in enumerate(self.df_terms)
+            ],
+            ignore_index=True,
+        )

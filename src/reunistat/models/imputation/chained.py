@@ -1,0 +1,332 @@
+"""Multiple imputation of missing covariates by chained equations (MICE).
+
+Each incomplete column is imputed in turn from a model of it given every other
+column of the imputation model, cycling ``n_iter`` times (van Buuren and
+Groothuis-Oudshoorn 2011, R's ``mice``). For a survival or fixed-horizon outcome
+the imputation model includes the **event indicator and the Nelson-Aalen
+cumulative hazard at each spell's follow-up time** (White and Royston 2009),
+without which the imputed covariates' effects are biased towards zero.
+
+Methods (as ``mice``'s of the same name):
+
+``"logreg"``
+    A 0/1 column: logistic regression on the observed rows, coefficients drawn
+    from their approximate posterior ``N(beta, V)``, then Bernoulli draws.
+``"polyreg"``
+    A categorical column: multinomial logistic regression fitted to a
+    bootstrap sample of the observed rows (so that parameter uncertainty is
+    propagated; ``mice``'s polyreg uses the point estimate), then draws from
+    the predicted probabilities.
+``"pmm"``
+    A numeric column (deprivation decile): predictive mean matching (Bayesian
+    linear regression draw, type-1 matching, 5 donors), so imputed values are
+    values that occur.
+
+The ``m`` imputations are independent chains, each with its own random stream
+spawned from ``seed`` (``numpy.random.SeedSequence``), so they can run in
+parallel (``n_jobs``, joblib) and give identical datasets whatever ``n_jobs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from reunistat.errors import InputError, ModelError
+
+Method = Literal["logreg", "polyreg", "pmm"]
+NA_COL = "_nelson_aalen"
+EVENT_COL = "_event"
+_RIDGE = 1e-5  # as mice's ridge: keeps near-collinear imputation models solvable
+
+
+def nelson_aalen(duration: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Nelson-Aalen cumulative hazard at each row's own follow-up time (``sum d / n``).
+
+    Examples
+    --------
+    >>> nelson_aalen(np.array([1.0, 2.0, 2.0, 3.0]), np.array([1, 1, 0, 1])).round(4).tolist()
+    [0.25, 0.5833, 0.5833, 1.5833]
+    """
+    t = np.asarray(duration, dtype=float)
+    e = np.asarray(event, dtype=float)
+    times, inv = np.unique(t, return_inverse=True)
+    d = np.bincount(inv, weights=e, minlength=len(times))
+    n_at = np.bincount(inv, minlength=len(times))
+    at_risk = np.cumsum(n_at[::-1])[::-1]
+    return np.asarray(np.cumsum(d / at_risk)[inv], dtype=float)
+
+
+def choose_method(s: pd.Series) -> Method:
+    """Default method of a column: logreg for 0/1, pmm for other numbers, polyreg otherwise."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        vals = set(pd.unique(s.dropna()))
+        return "logreg" if vals <= {0, 1} else "pmm"
+    return "polyreg"
+
+
+def _design(frame: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
+    """Intercept, numeric columns as they are, categorical ones as dummies (first level dropped)."""
+    parts = [np.ones((len(frame), 1))]
+    for c in cols:
+        s = frame[c]
+        if isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s):
+            cats = pd.Categorical(s)
+            parts.append((cats.codes[:, None] == np.arange(1, len(cats.categories))).astype(float))
+        else:
+            parts.append(s.to_numpy(float)[:, None])
+    return np.hstack(parts)
+
+
+def _logit_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Logistic regression by Newton (tiny ridge); returns coefficients and covariance."""
+    k = x.shape[1]
+    beta = np.zeros(k)
+    pen = _RIDGE * np.eye(k)
+    for _ in range(50):
+        p = special.expit(x @ beta)
+        w = p * (1 - p)
+        info = x.T @ (x * w[:, None]) + pen
+        step = np.linalg.solve(info, x.T @ (y - p) - pen @ beta)
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    p = special.expit(x @ beta)
+    info = x.T @ (x * (p * (1 - p))[:, None]) + pen
+    return beta, np.linalg.inv(info)
+
+
+def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
+    """Multinomial logistic regression (first category the reference), by Newton (tiny ridge)."""
+    k, c1 = x.shape[1], n_cat - 1
+    onehot = np.eye(n_cat)[codes][:, 1:]
+    b = np.zeros((k, c1))
+
+    def loglik(b: np.ndarray) -> float:
+        eta = np.column_stack([np.zeros(len(x)), x @ b])
+        return float(np.sum(onehot * eta[:, 1:]) - special.logsumexp(eta, axis=1).sum()) - (
+            0.5 * _RIDGE * float(np.sum(b * b))
+        )
+
+    ll = loglik(b)
+    for _ in range(100):
+        eta = np.column_stack([np.zeros(len(x)), x @ b])
+        prob = np.exp(eta - special.logsumexp(eta, axis=1)[:, None])[:, 1:]
+        grad = (x.T @ (onehot - prob)).T.ravel() - _RIDGE * b.T.ravel()
+        w = prob[:, :, None] * (np.eye(c1)[None] - prob[:, None, :])  # n x c1 x c1
+        hess = np.einsum("ni,nab,nj->aibj", x, w, x).reshape(c1 * k, c1 * k)
+        hess += _RIDGE * np.eye(c1 * k)
+        step = np.linalg.solve(hess, grad).reshape(c1, k).T
+        t = 1.0
+        while t > 1e-4:
+            new = loglik(b + t * step)
+            if new >= ll - 1e-12:
+                break
+            t /= 2
+        b, change, ll = b + t * step, new - ll, new
+        if abs(change) < 1e-10 * (1 + abs(ll)):
+            break
+    return np.column_stack([np.zeros(k), b])
+
+
+def _draw_logreg(
+    x_obs: np.ndarray, y_obs: np.ndarray, x_mis: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    beta, cov = _logit_fit(x_obs, y_obs)
+    star = beta + np.linalg.cholesky((cov + cov.T) / 2) @ rng.standard_normal(len(beta))
+    return (rng.random(len(x_mis)) < special.expit(x_mis @ star)).astype(float)
+
+
+def _draw_polyreg(
+    x_obs: np.ndarray,
+    codes_obs: np.ndarray,
+    n_cat: int,
+    x_mis: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    boot = rng.integers(0, len(x_obs), len(x_obs))
+    b = _multinom_fit(x_obs[boot], codes_obs[boot], n_cat)
+    eta = x_mis @ b
+    prob = np.exp(eta - special.logsumexp(eta, axis=1)[:, None])
+    u = rng.random(len(x_mis))
+    return np.minimum((np.cumsum(prob, axis=1) < u[:, None]).sum(axis=1), n_cat - 1)
+
+
+def _draw_pmm(
+    x_obs: np.ndarray,
+    y_obs: np.ndarray,
+    x_mis: np.ndarray,
+    rng: np.random.Generator,
+    donors: int = 5,
+) -> np.ndarray:
+    k = x_obs.shape[1]
+    xtx = x_obs.T @ x_obs
+    v = np.linalg.inv(xtx + _RIDGE * np.diag(np.diag(xtx)))
+    beta = v @ (x_obs.T @ y_obs)
+    resid = y_obs - x_obs @ beta
+    sigma = np.sqrt(resid @ resid / rng.chisquare(max(len(y_obs) - k, 1)))
+    star = beta + sigma * (np.linalg.cholesky((v + v.T) / 2) @ rng.standard_normal(k))
+    yhat_obs, yhat_mis = x_obs @ beta, x_mis @ star
+    order = np.argsort(yhat_obs, kind="stable")
+    sorted_obs = yhat_obs[order]
+    pos = np.searchsorted(sorted_obs, yhat_mis)
+    lo = np.clip(pos - donors, 0, len(order) - 2 * donors if len(order) > 2 * donors else 0)
+    win = lo[:, None] + np.arange(min(2 * donors, len(order)))[None, :]
+    win = np.clip(win, 0, len(order) - 1)
+    dist = np.abs(sorted_obs[win] - yhat_mis[:, None])
+    nearest = np.argsort(dist, axis=1, kind="stable")[:, :donors]
+    pick = nearest[np.arange(len(yhat_mis)), rng.integers(0, nearest.shape[1], len(yhat_mis))]
+    return y_obs[order[win[np.arange(len(yhat_mis)), pick]]]
+
+
+def _one_chain(
+    frame: pd.DataFrame,
+    methods: Mapping[str, Method],
+    predictors: Sequence[str],
+    n_iter: int,
+    seed: np.random.SeedSequence,
+) -> pd.DataFrame:
+    """One imputed dataset: start from random observed values, then ``n_iter`` cycles."""
+    rng = np.random.default_rng(seed)
+    work = frame.copy()
+    missing = {c: work[c].isna().to_numpy() for c in methods}
+    for c, miss in missing.items():
+        obs = work.loc[~miss, c].to_numpy()
+        work.loc[miss, c] = obs[rng.integers(0, len(obs), miss.sum())]
+    for _ in range(n_iter):
+        for c, how in methods.items():
+            miss = missing[c]
+            if not miss.any():
+                continue
+            x = _design(work, [p for p in predictors if p != c])
+            x_obs, x_mis = x[~miss], x[miss]
+            if how == "logreg":
+                y = frame.loc[~miss, c].to_numpy(float)
+                work.loc[miss, c] = _draw_logreg(x_obs, y, x_mis, rng)
+            elif how == "pmm":
+                y = frame.loc[~miss, c].to_numpy(float)
+                work.loc[miss, c] = _draw_pmm(x_obs, y, x_mis, rng)
+            else:
+                cats = pd.Categorical(frame[c])
+                codes = cats.codes[~miss]
+                drawn = _draw_polyreg(x_obs, codes, len(cats.categories), x_mis, rng)
+                work.loc[miss, c] = np.asarray(cats.categories)[drawn]
+    return work
+
+
+def impute(
+    data: pd.DataFrame,
+    columns: Sequence[str] | Mapping[str, Method],
+    *,
+    duration_col: str | None = "days_followed",
+    event_col: str = "reentered",
+    predictors: Sequence[str] = (),
+    m: int = 20,
+    n_iter: int = 10,
+    seed: int = 20240331,
+    n_jobs: int = 1,
+) -> list[pd.DataFrame]:
+    """Impute missing values of ``columns`` ``m`` times by chained equations.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The spells, with missing values (NaN / None) in ``columns``.
+    columns : sequence of str, or mapping of column to method
+        The columns to impute; a mapping sets each one's method (``"logreg"``,
+        ``"polyreg"``, ``"pmm"``), else it is chosen by
+        :func:`choose_method`.
+    duration_col, event_col : str
+        Follow-up and re-entry: the imputation model includes the event
+        indicator and the Nelson-Aalen cumulative hazard at each spell's
+        follow-up (White and Royston 2009). ``None`` for ``duration_col``
+        leaves them out.
+    predictors : sequence of str
+        The complete covariates of the analysis model (and any auxiliary
+        ones), also predictors of the imputation model.
+    m : int
+        Number of imputations.
+    n_iter : int
+        Cycles through the columns per imputation.
+    seed : int
+        Seed of the ``m`` independent random streams.
+    n_jobs : int
+        Imputations run in parallel (joblib); same results for any value.
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        ``m`` completed copies of ``data`` (same index and columns).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> d = pd.DataFrame({"x": rng.integers(0, 2, 200).astype(float),
+    ...                   "days_followed": rng.integers(1, 900, 200),
+    ...                   "reentered": rng.integers(0, 2, 200)})
+    >>> d.loc[:30, "x"] = np.nan
+    >>> done = impute(d, ["x"], m=3, n_iter=2, seed=1)
+    >>> len(done), int(done[0]["x"].isna().sum())
+    (3, 0)
+    """
+    methods = _methods(data, columns)
+    if m < 2:
+        raise InputError(f"m (imputations) must be at least 2, got {m}")
+    if n_iter < 1:
+        raise InputError(f"n_iter must be at least 1, got {n_iter}")
+    missing_cols = [c for c in [*methods, *predictors] if c not in data.columns]
+    if missing_cols:
+        raise InputError(f"the data have no column(s) {missing_cols}")
+    incomplete = [c for c in predictors if data[c].isna().any()]
+    if incomplete:
+        raise InputError(
+            f"predictor(s) {incomplete} have missing values: impute them too (columns=)"
+        )
+    frame = data.copy()
+    extra: list[str] = []
+    if duration_col is not None:
+        for c in (duration_col, event_col):
+            if c not in data.columns:
+                raise InputError(f"the data have no column {c!r}")
+        frame[EVENT_COL] = pd.to_numeric(frame[event_col]).to_numpy(float)
+        frame[NA_COL] = nelson_aalen(
+            frame[duration_col].to_numpy(float), frame[EVENT_COL].to_numpy(float)
+        )
+        extra = [EVENT_COL, NA_COL]
+    preds = [*dict.fromkeys([*predictors, *methods, *extra])]
+    seeds = np.random.SeedSequence(seed).spawn(m)
+    if n_jobs == 1:
+        done = [_one_chain(frame, methods, preds, n_iter, s) for s in seeds]
+    else:
+        from joblib import Parallel, delayed
+
+        done = Parallel(n_jobs=n_jobs)(
+            delayed(_one_chain)(frame, methods, preds, n_iter, s) for s in seeds
+        )
+    return [d[data.columns].astype(data.dtypes.to_dict()) for d in done]
+
+
+def _methods(
+    data: pd.DataFrame, columns: Sequence[str] | Mapping[str, Method]
+) -> dict[str, Method]:
+    """Each column's method, checked."""
+    if isinstance(columns, str):
+        columns = [columns]
+    if isinstance(columns, Mapping):
+        out = dict(columns)
+    else:
+        out = {c: choose_method(data[c]) if c in data.columns else "pmm" for c in columns}
+    if not out:
+        raise InputError("columns: name at least one column to impute")
+    for c, how in out.items():
+        if how not in ("logreg", "polyreg", "pmm"):
+            raise InputError(f"method of {c!r} must be 'logreg', 'polyreg' or 'pmm', got {how!r}")
+        if c in data.columns and data[c].notna().sum() < 2:
+            raise ModelError(
+                f"column {c!r} has fewer than 2 observed values: nothing to impute from"
+            )
+    return out
