@@ -100,6 +100,23 @@ def _boundaries(sorted_keys: IntArray) -> IntArray:
     return np.concatenate([[0], change]).astype(np.int64)
 
 
+def _stable_argsort(t: FloatArray) -> IntArray:
+    """Stable argsort of times; whole numbers spanning under 65,536 take a radix sort.
+
+    Whole-day times (the usual case) are mapped exactly and in order to 16-bit
+    integers, which numpy sorts stably by radix sort: the same order as sorting
+    the floats, several times faster.
+    """
+    if t.shape[0] > 1:
+        lo, hi = t.min(), t.max()
+        if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2**16:
+            d = t - lo
+            small = d.astype(np.uint16)
+            if np.array_equal(small, d):
+                return np.argsort(small, kind="stable")
+    return np.argsort(t, kind="stable")
+
+
 def _sort_right_censored(
     stop: FloatArray, event: NDArray[np.bool_], s: IntArray, n_strata: int
 ) -> tuple[IntArray, IntArray, FloatArray, int]:
@@ -110,7 +127,7 @@ def _sort_right_censored(
     """
     n = stop.shape[0]
     order = np.argsort(~event, kind="stable")  # booleans: a radix sort
-    order = order[np.argsort(stop[order], kind="stable")]
+    order = order[_stable_argsort(stop[order])]
     st = stop[order]
     new = np.empty(n, dtype=bool)
     new[:1] = True
@@ -128,7 +145,12 @@ def _sort_right_censored(
 
 
 def _sorted_transposed(x: FloatArray, order: IntArray, chunk: int = 4096) -> FloatArray:
-    """Return ``x[order].T`` as a C-contiguous float array, gathered in cache-sized chunks."""
+    """Return ``x[order].T`` as a C-contiguous float array.
+
+    Whole rows are gathered (one cache miss per row, not per value) in
+    cache-sized chunks, each transposed into place.
+    """
+    x = np.ascontiguousarray(x, dtype=float)
     n, p = x.shape
     out = np.empty((p, n))
     for i in range(0, n, chunk):
@@ -249,7 +271,7 @@ def prepare(
         death_frac=death_frac,
         death_w=dw,
         death_mw=(group_w / np.maximum(sizes, 1))[death_group],
-        sum_wdx=xt[:, death_rows] @ dw if death_rows.shape[0] else np.zeros(x.shape[1]),
+        sum_wdx=xt @ np.bincount(death_rows, dw, n) if n else np.zeros(x.shape[1]),
         row_hi=np.searchsorted(ev_keys, sk, "right").astype(np.int64),
         row_lo=np.searchsorted(ev_keys, ek, "right").astype(np.int64),
         ev_keys=ev_keys,
