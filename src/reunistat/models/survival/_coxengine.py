@@ -542,7 +542,7 @@ def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatAr
     # sum_c x_i (w_i d_i - w_i r_i H'_i): per covariate, sums by cluster along its row
     a = -wr * _interval_sum(ev.hazard, prob.row_hi, prob.row_lo)
     a[dr] += w[dr] + wr[dr] * h2[g]
-    out = np.stack([np.bincount(c, a * row, n_cl) for row in xt], axis=1)
+    out: FloatArray = np.stack([np.bincount(c, a * row, n_cl) for row in xt], axis=1)
     # + sum_c w_i r_i (G_i - d_i g2): G_i = cumG[hi] - cumG[lo]
     cum_g = np.zeros((ng + 1, p))
     np.cumsum(gk, axis=0, out=cum_g[1:])
