@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, sparse, stats
 from scipy.special import expit
 
 from reunistat.horizons import DEFAULT_HORIZON_DAYS
@@ -54,6 +54,7 @@ class _Problem:
     nodes: np.ndarray
     log_weights: np.ndarray
     modes: np.ndarray
+    indicator: Any = None  # sparse (groups x rows) 0/1 matrix, built on first use
 
     def _sum(self, v: np.ndarray) -> np.ndarray:
         return np.bincount(self.codes, weights=v, minlength=self.n_groups)
@@ -156,10 +157,17 @@ class _Problem:
         return np.append(g_b, g_t)
 
     def _sum_rows(self, M: np.ndarray) -> np.ndarray:
-        out = np.empty((self.n_groups, M.shape[1]))
-        for j in range(M.shape[1]):
-            out[:, j] = self._sum(M[:, j])
-        return out
+        """Sum the rows of ``M`` within groups: one sparse product for all columns.
+
+        The indicator's rows list their columns in ascending order, so every sum
+        adds the same terms in the same order as a per-column bincount would.
+        """
+        if self.indicator is None:
+            n = self.codes.shape[0]
+            self.indicator = sparse.csr_matrix(
+                (np.ones(n), (self.codes, np.arange(n))), shape=(self.n_groups, n)
+            )
+        return np.asarray(self.indicator @ np.ascontiguousarray(M))
 
 
 def _hessian(grad: Any, x: np.ndarray, h: np.ndarray) -> np.ndarray:
