@@ -327,17 +327,21 @@ def _xtdx(xt: FloatArray, d: FloatArray, out: FloatArray | None = None) -> Float
     return np.asarray(np.triu(c) + np.triu(c, 1).T)
 
 
-def _tail_sums(prob: CoxProblem, tl: TailWeights, wr: FloatArray, x: FloatArray) -> FloatArray:
+def _tail_sums(prob: CoxProblem, tl: TailWeights, wr: FloatArray) -> FloatArray:
     """Risk-set sums of ``[w r, w r x]`` contributed by the tail rows, per event group."""
     ng = prob.n_groups
-    out = np.zeros((ng + 1, x.shape[1] + 1))
+    p = prob.xt.shape[0]
+    out = np.zeros((ng + 1, p + 1))
     if tl.rows.shape[0]:
         v = wr[tl.rows] * tl.inv_g
-        zt = np.empty((tl.rows.shape[0], x.shape[1] + 1))
-        zt[:, 0] = v
-        np.multiply(x[tl.rows], v[:, None], out=zt[:, 1:])
+        zt = np.empty((p + 1, tl.rows.shape[0]))  # (p + 1, rows): sums along contiguous rows
+        zt[0] = v
+        xt_tail = prob.work.get("tail_xt")
+        if xt_tail is None:  # the tail rows are fixed: gather their covariates once
+            xt_tail = prob.work["tail_xt"] = np.take(prob.xt, tl.rows, axis=1)
+        np.multiply(xt_tail, v, out=zt[1:])
         starts = _boundaries(tl.pos)  # tail rows are in time order: pos is sorted
-        out[tl.pos[starts]] = np.add.reduceat(zt, starts, axis=0)
+        out[tl.pos[starts]] = np.add.reduceat(zt, starts, axis=1).T
     return np.asarray(np.cumsum(out, axis=0)[:ng] * tl.gain[:, None])
 
 
@@ -362,7 +366,7 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
         entry_sums = np.stack([np.bincount(prob.entry_group, row, n_entry) for row in z], axis=1)
     rs = _revcum(exit_sums)[prob.ev_exit_pos] - _revcum(entry_sums)[prob.ev_entry_pos]
     if prob.tail is not None:
-        rs += _tail_sums(prob, prob.tail, wr, prob.x)
+        rs += _tail_sums(prob, prob.tail, wr)
     g, f, mw, ng = prob.death_group, prob.death_frac, prob.death_mw, prob.n_groups
     den = rs[g, 0] - f * ds[g, 0]
     loglik = float(np.dot(prob.death_w, eta[prob.death_rows]) - np.dot(mw, np.log(den)))
