@@ -77,3 +77,22 @@ def test_counting_process_fit_is_unchanged_by_row_order() -> None:
     b = cox("~ a + b + c", df.sample(frac=1, random_state=2), "stop", "e", **kw)
     np.testing.assert_allclose(a.params, b.params, rtol=1e-12)
     np.testing.assert_allclose(a.std_errors, b.std_errors, rtol=1e-10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5000), st.integers(0, 2**31 - 1))
+def test_prefix_sums_match_the_plain_sums(m: int, seed: int) -> None:
+    """The concordance's three-level prefix sums equal summing the weights below a rank."""
+    from reunistat.models.survival._concordance import _PrefixSums
+
+    rng = np.random.default_rng(seed)
+    tree = _PrefixSums(m)
+    plain = np.zeros(m)
+    for _ in range(3):
+        ranks = rng.integers(0, m, int(rng.integers(0, 50)))
+        w = rng.integers(1, 4, ranks.shape[0]).astype(float)
+        tree.add(ranks, w)
+        np.add.at(plain, ranks, w)
+        q = rng.integers(0, m + 1, 20)
+        expect = np.array([plain[:r].sum() for r in q])
+        np.testing.assert_array_equal(tree.below(q), expect)
