@@ -241,6 +241,7 @@ def main() -> None:
         help="BLAS threads for every engine (threadpoolctl); recorded with the results",
     )
     ap.add_argument("--only-1m", action="store_true", help="skip the national size")
+    ap.add_argument("--only-national", action="store_true", help="skip the 1M size")
     args = ap.parse_args()
     from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -259,6 +260,8 @@ def main() -> None:
     )
     if args.only_1m:
         sizes = sizes[1:]
+    if args.only_national:
+        sizes = sizes[:1]
     load_start = os.getloadavg()
     out: dict[str, Any] = {
         "command": "python benchmarks/bench_logistic.py " + " ".join(sys.argv[1:]),
