@@ -179,10 +179,13 @@ gc.collect()
 base = status("VmRSS")
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")  # reset the high-water mark: the peak below is the fits' own
-times = []
+times, cpu = [], []
 for _ in range(repeats):
-    t0 = time.perf_counter(); b, se = run(); times.append(time.perf_counter() - t0)
-print(json.dumps({"times": times, "added_mb": status("VmHWM") - base, "versions": versions,
+    t0, c0 = time.perf_counter(), time.process_time()
+    b, se = run()
+    times.append(time.perf_counter() - t0); cpu.append(time.process_time() - c0)
+print(json.dumps({"times": times, "cpu_times": cpu, "added_mb": status("VmHWM") - base,
+                  "versions": versions,
                   "coef": list(map(float, b)), "se": list(map(float, se))}))
 """
 
@@ -210,17 +213,19 @@ status <- function(field) {
 invisible(gc())
 base <- status("VmRSS")
 writeLines("5", "/proc/self/clear_refs")
-times <- numeric(0)
+times <- numeric(0); cpu <- numeric(0)
 for (i in seq_len(repeats)) {
-  t0 <- proc.time()[["elapsed"]]; res <- run(d)
-  times <- c(times, proc.time()[["elapsed"]] - t0)
+  t0 <- proc.time(); res <- run(d); t1 <- proc.time()
+  times <- c(times, t1[["elapsed"]] - t0[["elapsed"]])
+  cpu <- c(cpu, t1[["user.self"]] + t1[["sys.self"]] - t0[["user.self"]] - t0[["sys.self"]])
 }
 ver <- sprintf('{"R": "%s", "survival": "%s", "cmprsk": "%s", "blas": "%s"}',
                paste(R.version$major, R.version$minor, sep = "."),
                as.character(packageVersion("survival", lib.loc = lib)),
                as.character(packageVersion("cmprsk")), extSoftVersion()[["BLAS"]])
-cat(sprintf('{"times": [%s], "added_mb": %f, "versions": %s, "coef": [%s], "se": [%s]}\n',
-            paste(times, collapse = ","), status("VmHWM") - base, ver,
+cat(sprintf(paste0('{"times": [%s], "cpu_times": [%s], "added_mb": %f, "versions": %s, ',
+                   '"coef": [%s], "se": [%s]}\n'),
+            paste(times, collapse = ","), paste(cpu, collapse = ","), status("VmHWM") - base, ver,
             paste(sprintf("%.12g", res$coef), collapse = ","),
             paste(sprintf("%.12g", res$se), collapse = ",")))
 """
@@ -301,6 +306,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--only", nargs="*", default=None, help="engines to run")
+    ap.add_argument("--models", nargs="*", default=None, help="models to run (plain, ...)")
+    ap.add_argument("--max-runs", type=int, default=None, help="cap the runs of every row")
+    ap.add_argument("--first", nargs="*", default=[], help="engines to run first at a size")
     ap.add_argument("--tag", default="", help="results go to cox<tag>.json")
     ap.add_argument("--render", nargs="*", default=None, help="JSON runs to render as cox.md")
     args = ap.parse_args()
@@ -329,10 +337,16 @@ def main() -> None:
             pq, csv = Path(tmp) / f"d{n}.parquet", Path(tmp) / f"d{n}.csv"
             df.to_parquet(pq)
             df.to_csv(csv, index=False)
-            for engine, model, ties, max_n, runs, why in PLAN:
+            plan = sorted(PLAN, key=lambda row: row[0] not in args.first)
+            for engine, model, ties, max_n, runs, why in plan:
                 if n > max_n or (args.only and engine not in args.only):
                     continue
+                if args.models and model not in args.models:
+                    continue
                 reps = runs[0] if n < 100_000 else runs[1] if n == 100_000 else runs[2]
+                if args.max_runs is not None and reps > args.max_runs:
+                    reps = args.max_runs
+                    why = why or f"capped at {reps} run(s) by --max-runs: the machine was loaded"
                 if engine.startswith("R "):
                     lib = R_LIB_CURRENT if engine == "R 3.8-11" else ""
                     cmd = ["Rscript", str(child_r), str(csv), model, str(ties), str(reps), lib]
@@ -353,6 +367,8 @@ def main() -> None:
                 }
                 if "times" in res:
                     row["median_s"] = statistics.median(res["times"])
+                if "cpu_times" in res:
+                    row["median_cpu_s"] = statistics.median(res["cpu_times"])
                 results.append(row)
                 print(
                     json.dumps({k: v for k, v in row.items() if k not in ("coef", "se")}),
