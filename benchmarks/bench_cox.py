@@ -315,7 +315,13 @@ def main() -> None:
     out = HERE / "results"
     if args.render is not None:
         runs = [json.loads((out / name).read_text()) for name in args.render]
-        (out / "cox.md").write_text(to_markdown(runs))
+        text = to_markdown(runs)
+        within = {line for run in runs for line in _ratio_note(run["results"])}
+        across = [line for line in ratio_across(runs) if line not in within]
+        if len(runs) > 1 and across:
+            text += "\n## Ratios over the runs above (back to back, same data)\n\n"
+            text += "\n".join(across) + "\n"
+        (out / "cox.md").write_text(text)
         return
     env = engine_env(args.threads)
     results = []
@@ -382,28 +388,31 @@ def main() -> None:
 
 
 def _ratio_note(rows: list[dict]) -> list[str]:
-    """Ratios of each engine's median to reunistat's, within one run and one size."""
+    """Ratios of R survival 3.8-11's medians to reunistat's (wall and CPU), per size and model."""
     lines = []
-    ref = {
-        (r["n"], r["model"]): r["median_s"]
-        for r in rows
-        if r["engine"] == "reunistat" and "median_s" in r
-    }
-    same = {
-        (r["n"], r["model"]): r["median_s"]
-        for r in rows
-        if r["engine"] == "reunistat+C" and "median_s" in r
-    }
+
+    def medians(engine: str) -> dict[tuple[int, str], dict]:
+        return {(r["n"], r["model"]): r for r in rows if r["engine"] == engine and "times" in r}
+
+    ref, same = medians("reunistat"), medians("reunistat+C")
     for r in rows:
         key = (r["n"], r["model"])
-        if r["engine"].startswith("R 3.8-11") and key in ref and "median_s" in r:
-            extra = ""
-            if key in same:
-                extra = f"; with the concordance R also computes: {r['median_s'] / same[key]:.1f}x"
-            lines.append(
-                f"- n = {r['n']:,}, {r['model']}: R survival 3.8-11 takes "
-                f"{r['median_s'] / ref[key]:.1f}x reunistat's time{extra}."
+        if not r["engine"].startswith("R 3.8-11") or key not in ref or "times" not in r:
+            continue
+        text = (
+            f"- n = {r['n']:,}, {r['model']}: R survival 3.8-11 / reunistat = "
+            f"{r['median_s'] / ref[key]['median_s']:.1f}x wall"
+        )
+        if "median_cpu_s" in r and "median_cpu_s" in ref[key]:
+            text += f", {r['median_cpu_s'] / ref[key]['median_cpu_s']:.1f}x CPU"
+        if key in same:
+            text += (
+                f"; against reunistat with the concordance R also computes: "
+                f"{r['median_s'] / same[key]['median_s']:.1f}x wall"
             )
+            if "median_cpu_s" in r and "median_cpu_s" in same[key]:
+                text += f", {r['median_cpu_s'] / same[key]['median_cpu_s']:.1f}x CPU"
+        lines.append(text + ".")
     return lines
 
 
@@ -437,20 +446,21 @@ def to_markdown(runs: list[dict]) -> str:
             "",
             "Versions: " + "; ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".",
             "",
-            "| n | model | engine | runs | median s | added MB | load | coef vs reunistat "
+            "| n | model | engine | runs | median s | CPU s | added MB | load | coef vs reunistat "
             "| SE vs reunistat | note |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         ref = {(r["n"], r["model"]): r for r in rows if r["engine"] == "reunistat" and "coef" in r}
         for r in rows:
             load = f"{r['load_before'][0]:.1f} / {r['load_after'][0]:.1f}"
             if "error" in r:
                 lines.append(
-                    f"| {r['n']:,} | {r['model']} | {r['engine']} | - | {r['error']} | | {load} "
+                    f"| {r['n']:,} | {r['model']} | {r['engine']} | - | {r['error']} | | | {load} "
                     "| | | |"
                 )
                 continue
             diff = sediff = ""
+            cpu = f"{r['median_cpu_s']:.2f}" if "median_cpu_s" in r else ""
             base = ref.get((r["n"], r["model"]))
             if base is not None and len(base["coef"]) == len(r["coef"]):
                 a, b = np.asarray(r["coef"]), np.asarray(base["coef"])
@@ -459,14 +469,19 @@ def to_markdown(runs: list[dict]) -> str:
                 sediff = f"{np.max(np.abs(a - b) / np.abs(b)):.1e}"
             lines.append(
                 f"| {r['n']:,} | {r['model']} | {r['engine']} | {len(r['times'])} | "
-                f"{r['median_s']:.2f} | {r['added_mb']:,.0f} | {load} | {diff} | {sediff} | "
-                f"{r.get('why_fewer', '')} |"
+                f"{r['median_s']:.2f} | {cpu} | {r['added_mb']:,.0f} | {load} | {diff} | "
+                f"{sediff} | {r.get('why_fewer', '')} |"
             )
         note = _ratio_note(rows)
         if note:
             lines += ["", "Measured in this run:", "", *note]
         lines.append("")
     return "\n".join(lines)
+
+
+def ratio_across(runs: list[dict]) -> list[str]:
+    """The same ratios over several runs' rows (for runs made back to back)."""
+    return _ratio_note([r for run in runs for r in run["results"]])
 
 
 if __name__ == "__main__":
