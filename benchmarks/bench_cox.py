@@ -417,7 +417,17 @@ def _ratio_note(rows: list[dict]) -> list[str]:
 
 
 def to_markdown(runs: list[dict]) -> str:
-    """Render recorded runs: one table per run, with agreement against reunistat."""
+    """Render recorded runs: one table per run, with agreement against reunistat.
+
+    The agreement columns compare with reunistat's fit of the same size and model
+    from any of the runs (the data are seeded: every run fits the same data).
+    """
+    ref = {
+        (r["n"], r["model"]): r
+        for run in runs
+        for r in run["results"]
+        if r["engine"] == "reunistat" and "coef" in r
+    }
     lines = [
         "# Cox fit benchmark",
         "",
@@ -434,7 +444,10 @@ def to_markdown(runs: list[dict]) -> str:
         versions: dict[str, str] = {}
         for r in rows:
             for k, v in r.get("versions", {}).items():
-                if k == "survival":
+                if k == "blas":
+                    side = "R" if r["engine"].startswith("R ") else "numpy/scipy"
+                    versions.setdefault(f"BLAS ({side})", v)
+                elif k == "survival":
                     versions.setdefault(f"survival ({r['engine'].split(' (')[0]})", v)
                 else:
                     versions.setdefault(k, v)
@@ -450,7 +463,6 @@ def to_markdown(runs: list[dict]) -> str:
             "| SE vs reunistat | note |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
-        ref = {(r["n"], r["model"]): r for r in rows if r["engine"] == "reunistat" and "coef" in r}
         for r in rows:
             load = f"{r['load_before'][0]:.1f} / {r['load_after'][0]:.1f}"
             if "error" in r:
