@@ -316,8 +316,21 @@ def main() -> None:
     if args.render is not None:
         runs = [json.loads((out / name).read_text()) for name in args.render]
         text = to_markdown(runs)
-        within = {line for run in runs for line in _ratio_note(run["results"])}
-        across = [line for line in ratio_across(runs) if line not in within]
+        paired = {  # sizes and models where one run has both R 3.8-11 and reunistat
+            (r["n"], r["model"])
+            for run in runs
+            for r in run["results"]
+            if r["engine"].startswith("R 3.8-11")
+            and any(
+                q["engine"] == "reunistat" and (q["n"], q["model"]) == (r["n"], r["model"])
+                for q in run["results"]
+            )
+        }
+        across = [
+            line
+            for line in ratio_across([run for run in runs if run["meta"].get("tag") != "_main"])
+            if not any(line.startswith(f"- n = {n:,}, {m}:") for n, m in paired)
+        ]
         if len(runs) > 1 and across:
             text += "\n## Ratios over the runs above (back to back, same data)\n\n"
             text += "\n".join(across) + "\n"
