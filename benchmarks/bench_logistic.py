@@ -18,14 +18,21 @@ numpy allocations) of one further run.
   and scikit-learn ``LogisticRegression`` (no penalty, no standard errors) on
   the prebuilt design matrix (engine only).
 
-``--blas-threads 1`` runs every engine with single-threaded BLAS: on a loaded
-2-core machine OpenBLAS's threaded products of tall, narrow matrices slow
-statsmodels and scikit-learn several-fold (reunistat's blocked X'WX avoids it).
+Measured the same way for every engine: BLAS threads fixed (``--blas-threads``,
+default 1, through threadpoolctl, and recorded with the BLAS library), so no
+engine loses to OpenBLAS threads fighting the other jobs on a shared 2-core
+machine (an earlier unfixed run showed statsmodels 47x slower at 1M for that
+reason alone); every job the median of ``runs`` (at least 3) after one untimed
+warm-up call; peak memory the resident high-water mark of one further call
+above the resident size before it (``/proc/self/clear_refs`` resets the mark),
+so imports are excluded on every side; the load average before and after each
+job; the versions of every engine.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import json
 import os
@@ -33,7 +40,6 @@ import platform
 import statistics
 import sys
 import time
-import tracemalloc
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -75,23 +81,33 @@ RHS = (
 OUT = ROOT / "benchmarks" / "results"
 
 
+def _status_mib(field: str) -> float:
+    """One memory field of /proc/self/status (VmRSS, VmHWM) in MiB."""
+    with open("/proc/self/status") as f:
+        return next(int(ln.split()[1]) for ln in f if ln.startswith(field)) / 1024
+
+
 def timed(fn: Callable[[], Any], runs: int) -> dict[str, Any]:
-    """Median wall time over ``runs`` and tracemalloc peak of one more run."""
+    """Median wall time over ``runs`` after a warm-up; peak RSS added by one more run."""
+    load0 = os.getloadavg()
+    fn()  # warm-up: imports and first-call costs, untimed
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    tracemalloc.start()
+    gc.collect()
+    base = _status_mib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the high-water mark
     fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
     return {
         "median_s": statistics.median(times),
         "min_s": min(times),
         "runs": runs,
         "times_s": [round(t, 3) for t in times],
-        "peak_mib": peak / 2**20,
+        "peak_mib": _status_mib("VmHWM") - base,
+        "load": [round(load0[0], 2), round(os.getloadavg()[0], 2)],
     }
 
 
@@ -142,13 +158,11 @@ def bench_size(n: int, runs: int, extra: bool) -> dict[str, Any]:
         print(f"    median {results[name]['median_s']:.2f} s", flush=True)
     if extra:
         for name, fn in {
-            "reunistat multilevel, Laplace (1 run)": lambda: multilevel("~ " + RHS, spells),
-            "reunistat prediction_checks, 5-fold (1 run)": lambda: prediction_checks(
-                "~ " + RHS, spells
-            ),
+            "reunistat multilevel, Laplace": lambda: multilevel("~ " + RHS, spells),
+            "reunistat prediction_checks, 5-fold": lambda: prediction_checks("~ " + RHS, spells),
         }.items():
             print(f"  n={n:,}: {name} ...", flush=True)
-            results[name] = timed(fn, 1)
+            results[name] = timed(fn, 3)
             print(f"    {results[name]['median_s']:.2f} s", flush=True)
     # agreement with statsmodels on the same data
     ours = logistic("~ " + RHS, spells, cluster="LA")
@@ -186,6 +200,9 @@ def write_markdown(res: dict[str, Any]) -> str:
         f"{res['machine']['load_end']} (other jobs were running: times are noisy).  ",
         f"Versions: {res['versions']}; BLAS threads: {res.get('blas_threads', 'default')}",
         "",
+        "Times are medians of the runs after an untimed warm-up; added MiB is the resident",
+        "high-water mark of one more call above the resident size before it (imports excluded).",
+        "",
     ]
     for size in res["sizes"]:
         lines += [
@@ -193,11 +210,14 @@ def write_markdown(res: dict[str, Any]) -> str:
             f"({size['n_used']:,} with a known 365-day outcome, {size['n_events']:,} "
             f"re-entries; {size['n_columns']} design columns; 150 LAs)",
             "",
-            "| job | median s | runs | peak MiB |",
-            "|---|---:|---:|---:|",
+            "| job | median s | runs | added MiB | load before / after |",
+            "|---|---:|---:|---:|---|",
         ]
         for name, j in size["jobs"].items():
-            lines.append(f"| {name} | {j['median_s']:.2f} | {j['runs']} | {j['peak_mib']:.0f} |")
+            load = " / ".join(f"{v:.1f}" for v in j.get("load", []))
+            lines.append(
+                f"| {name} | {j['median_s']:.2f} | {j['runs']} | {j['peak_mib']:.0f} | {load} |"
+            )
         a = size["agreement"]
         lines += [
             "",
@@ -217,32 +237,42 @@ def main() -> None:
     ap.add_argument(
         "--blas-threads",
         type=int,
-        default=None,
-        help="limit BLAS threads for every engine (threadpoolctl); results get a suffix",
+        default=1,
+        help="BLAS threads for every engine (threadpoolctl); recorded with the results",
     )
     ap.add_argument("--only-1m", action="store_true", help="skip the national size")
+    ap.add_argument("--only-national", action="store_true", help="skip the 1M size")
     args = ap.parse_args()
-    if args.blas_threads:
-        from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_info, threadpool_limits
 
-        threadpool_limits(args.blas_threads)
+    threadpool_limits(args.blas_threads)
+    blas = sorted(
+        {
+            f"{i['internal_api']} {i['version']} ({i['num_threads']} thread(s))"
+            for i in threadpool_info()
+            if i["user_api"] == "blas"
+        }
+    )
     sizes = (
-        [("national size", 20_000, 3, True), ("1M", 50_000, 2, False)]
+        [("national size", 20_000, 3, True), ("1M", 50_000, 3, False)]
         if args.quick
         else [("national size", 170_000, 5, True), ("1,000,000 spells", 1_000_000, 3, False)]
     )
     if args.only_1m:
         sizes = sizes[1:]
+    if args.only_national:
+        sizes = sizes[:1]
     load_start = os.getloadavg()
     out: dict[str, Any] = {
         "command": "python benchmarks/bench_logistic.py " + " ".join(sys.argv[1:]),
-        "blas_threads": args.blas_threads or "default",
+        "blas_threads": args.blas_threads,
         "versions": {
             "python": platform.python_version(),
             "numpy": np.__version__,
             "pandas": pd.__version__,
             "statsmodels": statsmodels.__version__,
             "scikit-learn": sklearn.__version__,
+            "blas": "; ".join(blas),
         },
         "sizes": [],
     }
@@ -259,7 +289,7 @@ def main() -> None:
     }
     OUT.mkdir(parents=True, exist_ok=True)
     stem = "logistic_quick" if args.quick else "logistic"
-    if args.blas_threads:
+    if args.blas_threads != 1:
         stem += f"_blas{args.blas_threads}"
     (OUT / f"{stem}.json").write_text(json.dumps(out, indent=2) + "\n")
     (OUT / f"{stem}.md").write_text(write_markdown(out))

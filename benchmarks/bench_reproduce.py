@@ -1,6 +1,9 @@
 """Time the main job, ``reunistat reproduce``, end to end at national size, with peak memory.
 
-Run: ``.venv/bin/python benchmarks/bench_reproduce.py [--repeats 2] [--data DIR]``
+Run: ``.venv/bin/python benchmarks/bench_reproduce.py [--repeats 2] [--data DIR]
+[--src DIR --label NAME]``; ``--render BEFORE AFTER`` writes ``results/reproduce.md``
+from two labelled runs (e.g. the main branch's ``src`` and this tree's): each stage's
+time before and after, and whether every output's hash is the same.
 
 Each run is a fresh ``reunistat reproduce`` process with the default config
 (national synthetic data, every analysis, the paper, the disclosure check and
@@ -30,19 +33,33 @@ ROOT = HERE.parent
 WORK = HERE / "_work"
 
 
-def run_once(data: Path) -> dict:
+def run_once(data: Path, src: Path, threads: int) -> dict:
+    """Run ``reunistat reproduce`` once from the package in ``src``; return its record."""
     out = WORK / "outputs"
-    exe = Path(sys.executable).parent / "reunistat"
-    cmd = [str(exe), "reproduce", "--data", str(data), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "reunistat.cli",
+        "reproduce",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+    ]
+    env = dict(os.environ, PYTHONPATH=str(src))
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     if res.returncode != 0:
         sys.exit(f"reunistat reproduce failed ({res.returncode}):\n{res.stderr[-3000:]}")
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     manifest = json.loads((out / "manifest.json").read_text())
     return {
+        "load": [round(load0, 2), round(os.getloadavg()[0], 2)],
         "wall_s": wall,
         "peak_rss_mib": peak / 1024 if peak > before else None,
         "timings": manifest["timings_seconds"],
@@ -58,7 +75,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--data", type=Path, default=ROOT / "data/synthetic/england")
+    ap.add_argument("--src", type=Path, default=ROOT / "src", help="the package tree to time")
+    ap.add_argument("--label", default="", help="results go to reproduce_<label>.json")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads")
+    ap.add_argument("--render", nargs=2, default=None, metavar=("BEFORE", "AFTER"))
     args = ap.parse_args()
+    if args.render:
+        render(*args.render)
+        return
     if not (args.data / "truth.json").exists():
         subprocess.run(
             [
@@ -71,7 +95,7 @@ def main() -> None:
             check=True,
         )
     WORK.mkdir(exist_ok=True)
-    runs = [run_once(args.data) for _ in range(args.repeats)]
+    runs = [run_once(args.data, args.src, args.threads) for _ in range(args.repeats)]
     same = all(r["hashes"] == runs[0]["hashes"] for r in runs)
     peaks = [r["peak_rss_mib"] for r in runs if r["peak_rss_mib"] is not None]
     stages = {k: statistics.median(r["timings"][k] for r in runs) for k in runs[0]["timings"]}
@@ -84,18 +108,26 @@ def main() -> None:
         "stages_median_s": stages,
         "skipped": runs[0]["skipped"],
         "disclosure": runs[0]["disclosure"],
+        "load": [r["load"] for r in runs],
+        "hashes": runs[0]["hashes"],
     }
     meta = {
         "python": sys.version.split()[0],
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "data": str(args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT) else args.data),
+        "src": str(args.src),
+        "threads": args.threads,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results/reproduce.json").write_text(
+    name = f"reproduce_{args.label}.json" if args.label else "reproduce.json"
+    (HERE / "results" / name).write_text(
         json.dumps({"meta": meta, "summary": summary}, indent=2) + "\n"
     )
-    print(json.dumps(summary, indent=2))
+    print(json.dumps({k: v for k, v in summary.items() if k != "hashes"}, indent=2))
+    if args.label:
+        return
     lines = [
         "# `reunistat reproduce` at national size: time and peak memory",
         "",
@@ -116,6 +148,46 @@ def main() -> None:
         "|:---|---:|",
     ]
     lines += [f"| {k} | {v:.1f} |" for k, v in stages.items()]
+    (HERE / "results/reproduce.md").write_text("\n".join(lines) + "\n")
+
+
+def render(before: str, after: str) -> None:
+    """Write reproduce.md: each stage before and after, and whether the outputs agree."""
+    a, b = (json.loads((HERE / "results" / n).read_text()) for n in (before, after))
+    sa, sb = a["summary"], b["summary"]
+    ha, hb = sa.get("hashes", {}), sb.get("hashes", {})
+    differ = sorted(p for p in set(ha) | set(hb) if ha.get(p) != hb.get(p))
+    lines = [
+        "# `reunistat reproduce` at national size: each step before and after",
+        "",
+        "`python benchmarks/bench_reproduce.py --src DIR --label NAME` runs the main job",
+        "(default config: national synthetic data, every analysis, the paper, the disclosure",
+        "check, the manifest) as a fresh process from the package in DIR, with BLAS threads",
+        "fixed; stage times are the manifest's. `--render` writes this page. The machine",
+        "(2 cores) was shared with other jobs: the load average is given with every run.",
+        "",
+        f"- before: `{a['meta']['src']}` ({a['meta']['date']}), load {sa['load']}",
+        f"- after: `{b['meta']['src']}` ({b['meta']['date']}), load {sb['load']}",
+        "",
+        "| | before | after |",
+        "|:---|---:|---:|",
+        f"| wall (s, median) | {sa['median_wall_s']:.1f} | {sb['median_wall_s']:.1f} |",
+        f"| peak RSS (MiB) | {sa['peak_rss_mib'] or 0:,.0f} | {sb['peak_rss_mib'] or 0:,.0f} |",
+        f"| outputs | {sa['n_outputs']} | {sb['n_outputs']} |",
+    ]
+    stages = list(sa["stages_median_s"]) + [
+        k for k in sb["stages_median_s"] if k not in sa["stages_median_s"]
+    ]
+    for k in stages:
+        va, vb = sa["stages_median_s"].get(k), sb["stages_median_s"].get(k)
+        fa = f"{va:.1f}" if va is not None else "-"
+        fb = f"{vb:.1f}" if vb is not None else "-"
+        lines.append(f"| {k} | {fa} | {fb} |")
+    lines += [
+        "",
+        f"Outputs with a different hash after than before: {len(differ)} of {len(ha | hb)}"
+        + (": " + ", ".join(f"`{p}`" for p in differ) if differ else " (byte-identical)."),
+    ]
     (HERE / "results/reproduce.md").write_text("\n".join(lines) + "\n")
 
 

@@ -17,6 +17,8 @@ import itertools
 
 import numpy as np
 
+from reunistat.models.survival._coxengine import _stable_argsort
+
 
 def _dominance(
     vals: np.ndarray, weights: np.ndarray, query: np.ndarray
@@ -50,22 +52,41 @@ def _dominance(
     return less, leq
 
 
-def _bit_add(tree: np.ndarray, idx: np.ndarray, w: np.ndarray) -> None:
-    m = tree.shape[0] - 1
-    while idx.size:
-        np.add.at(tree, idx, w)
-        idx = idx + (idx & -idx)
-        keep = idx <= m
-        idx, w = idx[keep], w[keep]
+class _PrefixSums:
+    """Weights at integer ranks ``0 .. m-1`` with prefix sums, in three levels.
 
+    Ranks are grouped into blocks of 32 and those into blocks of 1024. Adding a
+    batch of weights is three scatter-adds; the sum below a rank is one lookup in
+    the cumulated top level plus two masked windows of at most 32 entries, so a
+    whole batch of queries takes a fixed handful of whole-array operations.
+    """
 
-def _bit_prefix(tree: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    out = np.zeros(idx.shape[0])
-    idx = idx.copy()
-    while np.any(idx > 0):
-        out += tree[idx]
-        idx -= idx & -idx
-    return out
+    def __init__(self, m: int) -> None:
+        self.m_pad = -(-max(m, 1) // 1024) * 1024
+        self.elem = np.zeros(self.m_pad)
+        self.sub = np.zeros(self.m_pad // 32)
+        self.top = np.zeros(self.m_pad // 1024)
+        self.lane = np.arange(32)
+
+    def add(self, ranks: np.ndarray, w: np.ndarray) -> None:
+        """Add weights ``w`` at ``ranks``."""
+        np.add.at(self.elem, ranks, w)
+        np.add.at(self.sub, ranks >> 5, w)
+        np.add.at(self.top, ranks >> 10, w)
+
+    def below(self, ranks: np.ndarray) -> np.ndarray:
+        """Sum of the weights at ranks strictly below each of ``ranks`` (0 .. m)."""
+        b, s = ranks >> 10, ranks >> 5
+        ctop = np.concatenate([[0.0], np.cumsum(self.top)])
+        sub_idx = (b << 5)[:, None] + self.lane  # the sub-blocks of each query's block
+        sub_part = np.where(
+            sub_idx < s[:, None], self.sub[np.minimum(sub_idx, self.sub.size - 1)], 0
+        )
+        el_idx = (s << 5)[:, None] + self.lane  # the ranks of each query's sub-block
+        el_part = np.where(
+            el_idx < ranks[:, None], self.elem[np.minimum(el_idx, self.m_pad - 1)], 0
+        )
+        return ctop[b] + sub_part.sum(axis=1) + el_part.sum(axis=1)
 
 
 def _by_time_groups(
@@ -80,27 +101,28 @@ def _by_time_groups(
     conc = tied = disc = 0.0
     for stratum in np.unique(s):
         sel = np.flatnonzero(s == stratum)
-        order = sel[np.lexsort((event[sel], -stop[sel]))]  # time desc; censored first
+        by_event = sel[np.argsort(event[sel], kind="stable")]  # censored first: radix sort
+        order = by_event[_stable_argsort(-stop[by_event])]  # then time descending, stably
         t_o, e_o = stop[order], event[order]
         r_o = vals[order] + 1  # 1-based ranks
         w_o = w[order]
         bounds = np.flatnonzero(np.r_[True, t_o[1:] != t_o[:-1], True])
-        tree = np.zeros(m + 1)
+        tree = _PrefixSums(m + 2)
         total = 0.0
         for a, b in itertools.pairwise(bounds):
             ev_at = a + np.flatnonzero(e_o[a:b])
             first_ev = ev_at[0] if ev_at.size else b
             if first_ev > a:  # censored rows at this time join first
-                _bit_add(tree, r_o[a:first_ev], w_o[a:first_ev])
+                tree.add(r_o[a:first_ev], w_o[a:first_ev])
                 total += float(w_o[a:first_ev].sum())
             if ev_at.size:
-                less = _bit_prefix(tree, r_o[ev_at] - 1)
-                leq = _bit_prefix(tree, r_o[ev_at])
+                less = tree.below(r_o[ev_at])
+                leq = less + tree.elem[r_o[ev_at]]  # plus the weight at exactly that rank
                 wq = w_o[ev_at]
                 conc += float(wq @ less)
                 tied += float(wq @ (leq - less))
                 disc += float(wq @ (total - leq))
-                _bit_add(tree, r_o[ev_at], wq)
+                tree.add(r_o[ev_at], wq)
                 total += float(wq.sum())
     return conc, disc, tied
 

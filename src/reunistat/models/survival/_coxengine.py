@@ -1,9 +1,12 @@
 """Vectorised numpy core of the Cox partial likelihood (Efron and Breslow ties).
 
-The data are sorted once. Every Newton evaluation is then a handful of whole-array
-passes: the linear predictor, sums within each distinct (stratum, time) by
-:func:`numpy.add.reduceat`, reverse cumulative sums over those groups for the
-risk sets, and one weighted ``X' D X`` product for the information. Counting-
+The data are sorted once and the covariates kept transposed, one contiguous row
+of length ``n`` per covariate. Every Newton evaluation is then a handful of
+whole-array passes: the linear predictor, sums within each distinct (stratum,
+time) by :func:`numpy.add.reduceat` along the rows of that ``(p + 1, n)`` array
+(about ten times faster than the same sums over a row-major ``(n, p)`` array),
+reverse cumulative sums over those groups for the risk sets, and one weighted
+``X' D X`` product for the information. Counting-
 process data ``(start, stop]`` are handled by subtracting the sums of rows whose
 entry time is at or after the event time, so a row is at risk for an event at
 ``t`` when ``start < t <= stop`` (R's convention). Strata never mix: times are
@@ -48,7 +51,7 @@ class TailWeights:
 class CoxProblem:
     """Sorted, grouped data ready for repeated likelihood evaluations."""
 
-    x: FloatArray  # (n, p) centred covariates in sorted order
+    xt: FloatArray  # (p, n) centred covariates in sorted order, C-contiguous (transposed)
     means: FloatArray  # (p,) the centring
     w: FloatArray  # (n,) case weights, sorted
     event: NDArray[np.bool_]  # (n,) sorted
@@ -75,7 +78,13 @@ class CoxProblem:
     ev_time: FloatArray  # event time of each event group
     n_strata: int
     tail: TailWeights | None = None
+    entry_group: IntArray | None = None  # per sorted row: its group in entry_starts order
     work: dict[str, FloatArray] = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def x(self) -> FloatArray:
+        """The centred covariates in sorted order, shape (n, p) (a Fortran-ordered view)."""
+        return np.asarray(self.xt.T)
 
     @property
     def n_groups(self) -> int:
@@ -91,6 +100,23 @@ def _boundaries(sorted_keys: IntArray) -> IntArray:
     return np.concatenate([[0], change]).astype(np.int64)
 
 
+def _stable_argsort(t: FloatArray) -> IntArray:
+    """Stable argsort of times; whole numbers spanning under 65,536 take a radix sort.
+
+    Whole-day times (the usual case) are mapped exactly and in order to 16-bit
+    integers, which numpy sorts stably by radix sort: the same order as sorting
+    the floats, several times faster.
+    """
+    if t.shape[0] > 1:
+        lo, hi = t.min(), t.max()
+        if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2**16:
+            d = t - lo
+            small = d.astype(np.uint16)
+            if np.array_equal(small, d):
+                return np.argsort(small, kind="stable")
+    return np.argsort(t, kind="stable")
+
+
 def _sort_right_censored(
     stop: FloatArray, event: NDArray[np.bool_], s: IntArray, n_strata: int
 ) -> tuple[IntArray, IntArray, FloatArray, int]:
@@ -101,7 +127,7 @@ def _sort_right_censored(
     """
     n = stop.shape[0]
     order = np.argsort(~event, kind="stable")  # booleans: a radix sort
-    order = order[np.argsort(stop[order], kind="stable")]
+    order = order[_stable_argsort(stop[order])]
     st = stop[order]
     new = np.empty(n, dtype=bool)
     new[:1] = True
@@ -116,6 +142,20 @@ def _sort_right_censored(
         rank = rank[by_stratum]
     sk = s[order] * k_mult + rank
     return order.astype(np.int64), sk.astype(np.int64), uniq, k_mult
+
+
+def _sorted_transposed(x: FloatArray, order: IntArray, chunk: int = 4096) -> FloatArray:
+    """Return ``x[order].T`` as a C-contiguous float array.
+
+    Whole rows are gathered (one cache miss per row, not per value) in
+    cache-sized chunks, each transposed into place.
+    """
+    x = np.ascontiguousarray(x, dtype=float)
+    n, p = x.shape
+    out = np.empty((p, n))
+    for i in range(0, n, chunk):
+        out[:, i : i + chunk] = np.take(x, order[i : i + chunk], axis=0).T
+    return out
 
 
 def prepare(
@@ -169,10 +209,10 @@ def prepare(
         sk = stop_key[order]
         ek = start_key[order]
     ev = event[order]
-    xs = np.ascontiguousarray(np.take(x, order, axis=0), dtype=float)
+    xt = _sorted_transposed(x, order)
     ws = w[order]
-    means = (ws @ xs) / ws.sum() if n else np.zeros(x.shape[1])
-    xs -= means
+    means = (xt @ ws) / ws.sum() if n else np.zeros(x.shape[1])
+    xt -= means[:, None]
     exit_starts = _boundaries(sk)
     exit_keys = sk[exit_starts]
     if start is None:
@@ -180,11 +220,16 @@ def prepare(
         # entries are s * K: one per stratum, summed from the stop-key groups
         entry_starts = _boundaries(exit_keys // k_mult)
         entry_keys = (exit_keys // k_mult)[entry_starts] * k_mult
+        entry_group = None
     else:
         entry_perm = np.argsort(ek, kind="stable").astype(np.int64)
         ek_sorted = ek[entry_perm]
         entry_starts = _boundaries(ek_sorted)
         entry_keys = ek_sorted[entry_starts]
+        entry_group = np.empty(n, dtype=np.int64)
+        entry_group[entry_perm] = np.repeat(
+            np.arange(entry_starts.shape[0]), np.diff(np.append(entry_starts, n))
+        )
     death_rows = np.flatnonzero(ev).astype(np.int64)
     dk = sk[death_rows]
     death_starts = _boundaries(dk)
@@ -208,7 +253,7 @@ def prepare(
     dw = ws[death_rows]
     group_w = np.bincount(death_group, dw, ev_keys.shape[0])
     return CoxProblem(
-        x=xs,
+        xt=xt,
         means=np.asarray(means, dtype=float),
         w=ws,
         event=ev,
@@ -226,13 +271,14 @@ def prepare(
         death_frac=death_frac,
         death_w=dw,
         death_mw=(group_w / np.maximum(sizes, 1))[death_group],
-        sum_wdx=dw @ xs[death_rows] if death_rows.shape[0] else np.zeros(x.shape[1]),
+        sum_wdx=xt @ np.bincount(death_rows, dw, n) if n else np.zeros(x.shape[1]),
         row_hi=np.searchsorted(ev_keys, sk, "right").astype(np.int64),
         row_lo=np.searchsorted(ev_keys, ek, "right").astype(np.int64),
         ev_keys=ev_keys,
         ev_stratum=(ev_keys // k_mult).astype(np.int64),
         ev_time=np.asarray(ev_time, dtype=float),
         n_strata=n_strata,
+        entry_group=entry_group,
     )
 
 
@@ -274,47 +320,53 @@ def _buffer(prob: CoxProblem, name: str, shape: tuple[int, int]) -> FloatArray:
     return buf
 
 
-def _xtdx(x: FloatArray, d: FloatArray, out: FloatArray | None = None) -> FloatArray:
-    """Return ``X' diag(d) X`` for non-negative ``d`` with one symmetric BLAS product."""
-    y = np.multiply(x, np.sqrt(np.maximum(d, 0.0))[:, None], out=out)
-    c = dsyrk(1.0, y.T, trans=0)
+def _xtdx(xt: FloatArray, d: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """Return ``X' diag(d) X`` for non-negative ``d`` from ``X'`` (p, n), one BLAS product."""
+    y = np.multiply(xt, np.sqrt(np.maximum(d, 0.0)), out=out)
+    c = dsyrk(1.0, y.T, trans=1)  # y.T is Fortran-ordered: no copy
     return np.asarray(np.triu(c) + np.triu(c, 1).T)
 
 
-def _tail_sums(prob: CoxProblem, tl: TailWeights, wr: FloatArray, x: FloatArray) -> FloatArray:
+def _tail_sums(prob: CoxProblem, tl: TailWeights, wr: FloatArray) -> FloatArray:
     """Risk-set sums of ``[w r, w r x]`` contributed by the tail rows, per event group."""
     ng = prob.n_groups
-    out = np.zeros((ng + 1, x.shape[1] + 1))
+    p = prob.xt.shape[0]
+    out = np.zeros((ng + 1, p + 1))
     if tl.rows.shape[0]:
         v = wr[tl.rows] * tl.inv_g
-        zt = np.empty((tl.rows.shape[0], x.shape[1] + 1))
-        zt[:, 0] = v
-        np.multiply(x[tl.rows], v[:, None], out=zt[:, 1:])
+        zt = np.empty((p + 1, tl.rows.shape[0]))  # (p + 1, rows): sums along contiguous rows
+        zt[0] = v
+        xt_tail = prob.work.get("tail_xt")
+        if xt_tail is None:  # the tail rows are fixed: gather their covariates once
+            xt_tail = prob.work["tail_xt"] = np.take(prob.xt, tl.rows, axis=1)
+        np.multiply(xt_tail, v, out=zt[1:])
         starts = _boundaries(tl.pos)  # tail rows are in time order: pos is sorted
-        out[tl.pos[starts]] = np.add.reduceat(zt, starts, axis=0)
+        out[tl.pos[starts]] = np.add.reduceat(zt, starts, axis=1).T
     return np.asarray(np.cumsum(out, axis=0)[:ng] * tl.gain[:, None])
 
 
 def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Evaluation:
     """Evaluate the partial log-likelihood, score and information at ``beta``."""
-    x, w = prob.x, prob.w
-    n, p = x.shape
-    eta = x @ beta
+    xt, w = prob.xt, prob.w
+    p, n = xt.shape
+    eta = beta @ xt
     risk = np.exp(eta)
     wr = w * risk
-    z = _buffer(prob, "z", (n, p + 1))
-    z[:, 0] = wr
-    np.multiply(x, wr[:, None], out=z[:, 1:])
-    seg = np.add.reduceat(z, prob.seg_starts, axis=0)
+    # the sums run along contiguous rows of a (p + 1, n) array: [w r; w r x']
+    z = _buffer(prob, "z", (p + 1, n))
+    z[0] = wr
+    np.multiply(xt, wr, out=z[1:])
+    seg = np.add.reduceat(z, prob.seg_starts, axis=1).T
     exit_sums = np.add.reduceat(seg, prob.seg_exit, axis=0)
     ds = seg[prob.death_seg]
-    if prob.entry_perm is None:
+    if prob.entry_group is None:
         entry_sums = np.add.reduceat(exit_sums, prob.entry_starts, axis=0)
     else:
-        entry_sums = np.add.reduceat(z[prob.entry_perm], prob.entry_starts, axis=0)
+        n_entry = prob.entry_starts.shape[0]
+        entry_sums = np.stack([np.bincount(prob.entry_group, row, n_entry) for row in z], axis=1)
     rs = _revcum(exit_sums)[prob.ev_exit_pos] - _revcum(entry_sums)[prob.ev_entry_pos]
     if prob.tail is not None:
-        rs += _tail_sums(prob, prob.tail, wr, x)
+        rs += _tail_sums(prob, prob.tail, wr)
     g, f, mw, ng = prob.death_group, prob.death_frac, prob.death_mw, prob.n_groups
     den = rs[g, 0] - f * ds[g, 0]
     loglik = float(np.dot(prob.death_w, eta[prob.death_rows]) - np.dot(mw, np.log(den)))
@@ -335,7 +387,7 @@ def group_info(prob: CoxProblem, ev: Evaluation, scale: FloatArray | None = None
     With ``scale=None`` this is the observed information; ``scale = g(t_k)`` and
     ``g(t_k)**2`` give the blocks of a score test for ``x * g(t)`` terms (cox.zph).
     """
-    x, g, f, ng = prob.x, prob.death_group, prob.death_frac, prob.n_groups
+    xt, g, f, ng = prob.xt, prob.death_group, prob.death_frac, prob.n_groups
     wr = prob.w * ev.risk
     inv = prob.death_mw / ev.den
     if scale is not None:
@@ -356,11 +408,11 @@ def group_info(prob: CoxProblem, ev: Evaluation, scale: FloatArray | None = None
     s1, s1d = ev.s1, ev.s1d
     cross = (s1 * q1[:, None]).T @ s1d
     if scale is None:
-        # the risk-set work buffer is free by now: reuse its memory for X * sqrt(d)
-        n, p = x.shape
-        xdx = _xtdx(x, diag, out=_buffer(prob, "z", (n, p + 1)).reshape(-1)[: n * p].reshape(n, p))
+        # the risk-set work buffer is free by now: reuse its memory for X' * sqrt(d)
+        p, n = xt.shape
+        xdx = _xtdx(xt, diag, out=_buffer(prob, "z", (p + 1, n))[1:])
     else:
-        xdx = (x * diag[:, None]).T @ x
+        xdx = (xt * diag) @ xt.T
     return np.asarray(
         xdx - (s1 * q0[:, None]).T @ s1 + cross + cross.T - (s1d * q2[:, None]).T @ s1d
     )
@@ -471,8 +523,8 @@ def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatAr
     Equal to summing ``w_i U_i`` from :func:`score_residuals` by cluster, without
     forming the (n, p) residual matrix: the interval sums become sparse products.
     """
-    x, w, risk = prob.x, prob.w, ev.risk
-    n, p = x.shape
+    xt, w, risk = prob.xt, prob.w, ev.risk
+    p = xt.shape[0]
     g, f, dr = prob.death_group, prob.death_frac, prob.death_rows
     ng = prob.n_groups
     c = np.asarray(codes, dtype=np.int64)[prob.order]
@@ -491,13 +543,10 @@ def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatAr
     a0 = np.bincount(g, 1 / den, ng)
     a1 = np.bincount(g, f / den, ng)
     amean = (s1 * a0[:, None] - s1d * a1[:, None]) / sizes[:, None]
-    # sum_c x_i (w_i d_i - w_i r_i H'_i): one sparse (clusters x rows) product
+    # sum_c x_i (w_i d_i - w_i r_i H'_i): per covariate, sums by cluster along its row
     a = -wr * _interval_sum(ev.hazard, prob.row_hi, prob.row_lo)
     a[dr] += w[dr] + wr[dr] * h2[g]
-    perm = np.argsort(c.astype(np.int16 if n_cl < 2**15 else np.int64), kind="stable")
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(c, minlength=n_cl))])
-    rows_mat = sparse.csr_matrix((a[perm], perm, indptr), shape=(n_cl, n))
-    out = np.asarray(rows_mat @ x)
+    out: FloatArray = np.stack([np.bincount(c, a * row, n_cl) for row in xt], axis=1)
     # + sum_c w_i r_i (G_i - d_i g2): G_i = cumG[hi] - cumG[lo]
     cum_g = np.zeros((ng + 1, p))
     np.cumsum(gk, axis=0, out=cum_g[1:])

@@ -53,10 +53,15 @@ def _check_monotone(x: np.ndarray, columns: list[str], event: np.ndarray) -> Non
     """Raise when a 0/1 covariate has no events at one of its values (infinite HR)."""
     lo, hi = x.min(axis=0), x.max(axis=0)
     cand = np.flatnonzero((lo == 0) & (hi == 1))
-    binary = np.array([j for j in cand if np.all((x[:, j] == 0) | (x[:, j] == 1))], dtype=int)
+    if cand.size == 0:
+        return
+    xc = x[:, cand]  # one gather of the candidate columns, then whole-array passes
+    # within [0, 1], v * (1 - v) is exactly zero only at 0 and 1 (no underflow there)
+    is_binary = ~np.any(xc * (1.0 - xc), axis=0)
+    binary = cand[is_binary]
     if binary.size == 0:
         return
-    xb = x[:, binary]
+    xb = xc[:, is_binary]
     n1 = xb.sum(axis=0)
     e1 = event.astype(float) @ xb
     n0, e0 = x.shape[0] - n1, event.sum() - e1
