@@ -1,7 +1,7 @@
 """CR2, Satterthwaite df and wild cluster bootstrap intervals for the evaluation designs.
 
 R parity: ``tests/reference/evaluation/`` holds a frozen generator case with 15 pilot
-authorities (``make_case.py``) and clubSandwich's CR2 / CR1S variances and Satterthwaite
+authorities (``make_evaluation_case.py``) and clubSandwich's CR2 / CR1S variances and Satterthwaite
 degrees of freedom for the DiD and every event-study coefficient (``reference.R``,
 ``sessionInfo.txt``). The wild bootstrap's fast test inversion is checked against a
 brute-force bootstrap that refits every replicate.

@@ -1,6 +1,6 @@
 """Multiple imputation by chained equations and Rubin's rules, checked against R's mice.
 
-``tests/reference/imputation/`` holds a frozen case (``make_case.py``: 2,000 generator
+``tests/reference/imputation/`` holds a frozen case (``make_imputation_case.py``: 2,000 generator
 spells with disability, ethnic group and deprivation missing at random given the
 observed covariates and the outcome), R's ``mice`` imputations of it (every imputed cell
 of 10 imputations) and ``mice::pool`` of Cox and logistic fits to them, plus a separate

@@ -1,5 +1,5 @@
 # CR2 variance and Satterthwaite degrees of freedom for the evaluation designs, by R's
-# clubSandwich, on the frozen case written by make_case.py.
+# clubSandwich, on the frozen case written by make_evaluation_case.py.
 # Run from this folder: Rscript reference.R  (writes cr2.csv, cr2_vcov.csv, sessionInfo.txt)
 suppressPackageStartupMessages(library(clubSandwich))
 d <- read.csv("design.csv")

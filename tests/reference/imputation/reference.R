@@ -1,5 +1,5 @@
 # Multiple imputation by R's mice and pooling by Rubin's rules, on the frozen case written
-# by make_case.py. Run from this folder: Rscript reference.R
+# by make_imputation_case.py. Run from this folder: Rscript reference.R
 # Writes: imputed_values.csv (every imputed cell of the M imputations, so that our pooling
 # can be checked on exactly mice's completed datasets), pooled_cox.csv and
 # pooled_logistic.csv (mice::pool of coxph and glm fits to them), pooled_cox_m50.csv

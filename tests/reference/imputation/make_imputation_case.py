@@ -1,6 +1,6 @@
 """Write the frozen multiple-imputation case (run from the repo root).
 
-``python tests/reference/imputation/make_case.py`` writes ``mi_data.csv``: 2,000 returns
+``python tests/reference/imputation/make_imputation_case.py`` writes ``mi_data.csv``: 2,000 returns
 home from a seeded generator run (follow-up, re-entry, and the covariates of the
 analysis model), with disability, ethnic group and deprivation decile made missing at
 random given the observed covariates and the outcome, and the Nelson-Aalen cumulative

@@ -1,6 +1,6 @@
 """Write the frozen case behind tests/test_evaluation_cluster_inference.py (run from the repo root).
 
-``python tests/reference/evaluation/make_case.py`` writes ``spells.csv`` (the columns the
+``python tests/reference/evaluation/make_evaluation_case.py`` writes ``spells.csv`` (the columns the
 evaluation designs read, from a seeded generator run with 15 pilot authorities),
 ``adoption.csv`` (the pilot authorities' adoption dates) and ``design.csv`` (the event
 study's analysis sample: outcome ``y``, ``LA``, ``return_year``, ``treated`` and the binned
