@@ -33,7 +33,7 @@ def test_validate_on_the_sector_folder_reads_the_csvs_and_says_why_not_the_xml(c
     assert code == 1 and err == ""  # problems found (1), not a refused read (2)
     lines = out.splitlines()
     note = lines[lines.index("not used:") + 1]
-    assert note.strip().startswith(str(SECTOR / "qlacv" / "fake_903.xml"))
+    assert note.strip().startswith("fake_903.xml:")  # named relative to the folder read
     assert "the same return is read from the per-table files" in note
     assert "they hold header and episodes" in note and "use --prefer xml" in note
     assert "episodes.csv" in out and "5050" in out  # the CSV's 5,050 episodes, once
@@ -63,7 +63,7 @@ def test_cohort_prefer_xml_reads_the_xml_and_lists_every_csv_it_replaces(tmp_pat
     # tables the XML has no place for are still read from their files
     assert set(x.files.loc[x.files["format"] == "csv", "table"]) == {"sw_episodes", "dolo"}
     for name in replaced:
-        assert f"{SECTOR / 'cscv' / name}: the same return is read from the XML" in out
+        assert f"{name}: the same return is read from the XML" in out
 
 
 def test_prefer_tables_and_auto_read_the_same(tmp_path):
@@ -107,3 +107,15 @@ def test_returns_of_different_years_are_never_a_choice():
     kept, unused = choose_form(both, "auto", XML_TABLES)  # 2019: episodes only -> the XML
     assert [p.name for p, _ in unused] == ["episodes_2019.csv"]
     assert "of collection year 2019" in unused[0][1]
+
+
+def test_the_cohort_flow_names_the_file_not_read_and_why():
+    """Nothing lost without a word: the XML left aside is a note in the cohort's flow."""
+    from reunistat.cohort import CohortConfig, build_cohort
+
+    extract = read_extract(SECTOR / "qlacv")
+    flow = build_cohort(extract, CohortConfig(validation="lenient")).flow
+    notes = flow.loc[flow["reason"] == "file_not_read", "step"].tolist()
+    assert len(notes) == 1
+    assert notes[0].startswith("file not read: fake_903.xml (the same return is read from")
+    assert flow.loc[flow["reason"] == "file_not_read", "children"].isna().all()

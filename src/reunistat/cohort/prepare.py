@@ -55,7 +55,8 @@ class Prepared:
     uasc : set of str or None
         Keys of unaccompanied asylum-seeking children (``None``: no UASC data).
     flow_rows : list of dict
-        Exclusions made here after validation (UASC), as flow rows.
+        Notes on the files not read, and exclusions made here after validation
+        (UASC), as flow rows.
     """
 
     validated: Validated
@@ -173,6 +174,20 @@ def _exclude_uasc(
     return new_tabs, row
 
 
+def _not_read_rows(tables: object) -> list[dict[str, object]]:
+    """Flow notes for the files of the extract's folder that were not read, with the reason.
+
+    Their rows were never read, so they carry no counts; the note says which file and
+    why (e.g. the same return held as DfE's XML beside the per-table files).
+    """
+    if not isinstance(tables, Extract) or tables.not_used.empty:
+        return []
+    return [
+        flow.row("note", f"file not read: {Path(str(f)).name} ({why})", "file_not_read")
+        for f, why in tables.not_used[["file", "reason"]].itertuples(index=False)
+    ]
+
+
 def prepare(tables: Tables, cfg: CohortConfig) -> Prepared:
     """Read if needed, fix the extent, validate and exclude; see the module docstring.
 
@@ -205,7 +220,7 @@ def prepare(tables: Tables, cfg: CohortConfig) -> Prepared:
     uasc = other_tables.uasc_children(
         {**others, "header": tabs["header"]}, tabs["episodes"], use_la
     )
-    rows: list[dict[str, object]] = []
+    rows = _not_read_rows(tables)
     if cfg.uasc == "exclude" and uasc is not None:
         tabs, row = _exclude_uasc(tabs, uasc, use_la)
         rows.append(row)
