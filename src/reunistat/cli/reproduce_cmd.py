@@ -172,7 +172,7 @@ def reproduce(
         f"({m['timings_seconds']['total']:.0f} s); manifest {result.manifest_path}"
     )
     if paper:
-        typer.echo(f"paper: {cfg.outputs_dir / 'paper' / 'paper.html'} (and .docx)")
+        typer.echo(f"paper: {cfg.outputs_dir / 'paper' / 'paper.html'} (and .docx, .pdf)")
     if m["skipped"]:
         typer.echo(
             f"{len(m['skipped'])} output(s) skipped: see {cfg.outputs_dir}/disclosure_report.md"
