@@ -49,6 +49,26 @@ def test_evaluate_weighting_and_bad_horizon(files: tuple[Path, Path]) -> None:
     assert bad.exit_code == 2 and "beyond follow-up" in bad.output
 
 
+def test_weighting_that_cannot_be_made_is_a_line_in_all_and_an_error_alone(
+    files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --design all, a weighting the data cannot support does not sink the other designs."""
+    from reunistat.errors import EvaluationError
+    from reunistat.models import evaluation as ev
+
+    def separates(*args: object, **kwargs: object) -> None:
+        raise EvaluationError("the pilot and comparison groups do not overlap")
+
+    monkeypatch.setattr(ev, "propensity_weighting", separates)
+    spells, la = files
+    every = runner.invoke(app, ["evaluate", str(spells), "--la", str(la), "--design", "all"])
+    assert every.exit_code == 0, every.output
+    assert "pre-trend test" in every.output and "Cox (HR)" in every.output
+    assert "Overlap-weighted comparison: not estimable on this data: the pilot" in every.output
+    alone = runner.invoke(app, ["evaluate", str(spells), "--la", str(la), "--design", "weighting"])
+    assert alone.exit_code == 2 and "do not overlap" in alone.output
+
+
 def test_power_and_costs() -> None:
     res = runner.invoke(
         app, ["power", "--replicates", "4", "--returns-per-year", "1500", "--jobs", "1", "-q"]

@@ -8,7 +8,7 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from reunistat.errors import ConfigError, InputError, ReunistatError
+from reunistat.errors import ConfigError, EvaluationError, InputError, ReunistatError
 
 DESIGNS = ("comparison", "did", "weighting", "all")
 
@@ -129,15 +129,28 @@ def evaluate(
                 f"{e.fit_stats['pretrend_p_wald']:.3f}, too small with few pilot LAs)"
             )
         if design in ("weighting", "all"):
-            sample = ev.comparison_sample(s, adoption)
-            w = ev.propensity_weighting(sample, method="overlap", n_boot=n_boot, seed=seed)
-            typer.echo("\nOverlap-weighted comparison (balance: standardised mean differences)")
-            typer.echo(_fmt(w.balance[["term", "smd_unweighted", "smd_weighted"]]))
-            typer.echo(_fmt(w.risks))
-            typer.echo(_fmt(w.risk_differences.tidy()))
+            _weighting(s, adoption, n_boot, seed, alone=design == "weighting")
     except ReunistatError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=2) from err
+
+
+def _weighting(s: Any, adoption: Any, n_boot: int, seed: int, *, alone: bool) -> None:
+    """Print the overlap-weighted comparison; with other designs, say why it cannot be made."""
+    from reunistat.models import evaluation as ev
+
+    sample = ev.comparison_sample(s, adoption)
+    try:
+        w = ev.propensity_weighting(sample, method="overlap", n_boot=n_boot, seed=seed)
+    except EvaluationError as err:
+        if alone:
+            raise
+        typer.echo(f"\nOverlap-weighted comparison: not estimable on this data: {err}")
+        return
+    typer.echo("\nOverlap-weighted comparison (balance: standardised mean differences)")
+    typer.echo(_fmt(w.balance[["term", "smd_unweighted", "smd_weighted"]]))
+    typer.echo(_fmt(w.risks))
+    typer.echo(_fmt(w.risk_differences.tidy()))
 
 
 def power(
