@@ -8,7 +8,11 @@ from __future__ import annotations
 from reunistat.models.survival import cox
 from reunistat.pipeline import Context, run_script
 from reunistat.report.figures import forest_figure
-from reunistat.report.tables import formula_variables, model_table, smallest_cell, term_label
+from reunistat.report.tables import (
+    model_spec,
+    model_table,
+    term_label,
+)
 
 FUNCTION = "reunistat.models.survival.cox"
 
@@ -19,14 +23,7 @@ def run(ctx: Context) -> None:
     res = cox(formula, spells, "days_followed", cluster="LA")
     tidy = res.tidy(exponentiate=True)
     tidy.insert(1, "label", [term_label(t) for t in tidy["term"]])
-    spec = {
-        "type": "model",
-        "n_obs": res.n_obs,
-        "n_events": res.n_events,
-        "n_min_cell": smallest_cell(
-            spells, formula_variables(ctx.config.covariates, spells), "reentered"
-        ),
-    }
+    spec = model_spec(res, spells, ctx.config.covariates, "reentered")
     readable = model_table(tidy.assign(term=tidy["label"]), "HR")
     ctx.write_frame(
         "cox",

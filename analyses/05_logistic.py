@@ -14,9 +14,8 @@ from reunistat.report.figures import forest_figure
 from reunistat.report.labels import labelled_margins, with_references
 from reunistat.report.tables import (
     count_table,
-    formula_variables,
+    model_spec,
     model_table,
-    smallest_cell,
     term_label,
 )
 from reunistat.results import etable
@@ -42,12 +41,7 @@ def run(ctx: Context) -> None:
     used = res.extras.get("data")
     fitted = used if isinstance(used, pd.DataFrame) else spells
     ycol = res.extras.get("outcome_col", "reentered")
-    spec = {
-        "type": "model",
-        "n_obs": res.n_obs,
-        "n_events": res.n_events,
-        "n_min_cell": smallest_cell(fitted, formula_variables(ctx.config.covariates, fitted), ycol),
-    }
+    spec = model_spec(res, fitted, ctx.config.covariates, ycol)
     ctx.write_frame(
         "logistic",
         tidy,

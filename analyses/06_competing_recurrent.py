@@ -12,20 +12,13 @@ from reunistat.models.survival import aalen_johansen, andersen_gill, fine_gray, 
 from reunistat.pipeline import Context, run_script
 from reunistat.report.curves import publish_curve
 from reunistat.report.figures import curve_figure
-from reunistat.report.tables import formula_variables, model_table, smallest_cell, term_label
+from reunistat.report.tables import (
+    model_spec,
+    model_table,
+    term_label,
+)
 
 CAUSES = {"1": "re-entry to care", "2": "competing exit\n(reached 18, other)"}
-
-
-def _model_spec(ctx: Context, res, data: pd.DataFrame, event_col: str) -> dict:
-    return {
-        "type": "model",
-        "n_obs": res.n_obs,
-        "n_events": res.n_events,
-        "n_min_cell": smallest_cell(
-            data, formula_variables(ctx.config.covariates, data), event_col
-        ),
-    }
 
 
 def _write_model(
@@ -114,7 +107,7 @@ def run(ctx: Context) -> None:
         ctx,
         "fine_gray",
         fg,
-        _model_spec(ctx, fg, sp, "reentered"),
+        model_spec(fg, sp, ctx.config.covariates, "reentered"),
         "Fine-Gray model of re-entry with competing exits: subdistribution hazard ratios",
         "SHR",
         "reunistat.models.survival.fine_gray",
@@ -128,7 +121,7 @@ def run(ctx: Context) -> None:
         ctx,
         "recurrent",
         ag,
-        _model_spec(ctx, ag, rec, "reentered"),
+        model_spec(ag, rec, ctx.config.covariates, "reentered"),
         "Andersen-Gill model of repeated re-entries: hazard ratios",
         "HR",
         "reunistat.models.survival.andersen_gill",

@@ -22,23 +22,12 @@ from reunistat.pipeline import Context, run_script
 from reunistat.report.discussion import crude_adjusted_statement, ph_statement
 from reunistat.report.figures import line_figure, new_figure
 from reunistat.report.labels import p_text, term_label, variable_label, with_references
-from reunistat.report.tables import formula_variables, smallest_cell
+from reunistat.report.tables import formula_variables, model_spec
 from reunistat.results import etable
 
 #: Periods of follow-up (days) for hazard ratios by time since the return.
 PERIOD_CUTS = (91, 365, 1096)
 PF = "days_potential_followup"
-
-
-def _spec(ctx: Context, res, data: pd.DataFrame, event_col: str) -> dict:
-    return {
-        "type": "model",
-        "n_obs": res.n_obs,
-        "n_events": res.n_events,
-        "n_min_cell": smallest_cell(
-            data, formula_variables(ctx.config.covariates, data), event_col
-        ),
-    }
 
 
 def _period_names(cuts: tuple[int, ...]) -> list[str]:
@@ -85,7 +74,7 @@ def _by_period(ctx: Context, sp: pd.DataFrame, terms: list[str]) -> pd.DataFrame
 def _ph(ctx: Context, sp: pd.DataFrame) -> None:
     fn = "reunistat.models.survival.cox_zph"
     res = cox("~ " + ctx.config.covariates, sp, "days_followed", "reentered", cluster="CHILD")
-    spec = _spec(ctx, res, sp, "reentered")
+    spec = model_spec(res, sp, ctx.config.covariates, "reentered")
     z = cox_zph(res)
     # a factor is one test over its columns: label it by the variable
     z["label"] = [
@@ -301,7 +290,9 @@ def _gee(ctx: Context, sp: pd.DataFrame) -> None:
         both.reset_index(),
         title=f"Odds ratios of re-entry within {h} days: cluster-robust logistic and GEE",
         function="reunistat.models.logistic.gee",
-        disclosure=_spec(ctx, robust, fitted, robust.extras.get("outcome_col", "reentered")),
+        disclosure=model_spec(
+            robust, fitted, ctx.config.covariates, robust.extras.get("outcome_col", "reentered")
+        ),
         notes=[
             "Both are population-averaged; GEE weights returns within an authority by an "
             "exchangeable working correlation, the logistic model treats them alike."
@@ -340,7 +331,7 @@ def _crude_adjusted(ctx: Context, sp: pd.DataFrame) -> None:
         table,
         title="Hazard ratio of re-entry per placement move, crude and adjusted",
         function=fn,
-        disclosure=_spec(ctx, res, sp, "reentered"),
+        disclosure=model_spec(res, sp, ctx.config.covariates, "reentered"),
         readable=pd.DataFrame(
             {
                 "adjusted for": table["adjusted for"],

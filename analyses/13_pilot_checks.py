@@ -18,7 +18,7 @@ from reunistat.models.survival import pwp, recurrent_episodes
 from reunistat.pipeline import Context, run_script
 from reunistat.report.figures import new_figure
 from reunistat.report.labels import num_text, p_text, term_label, with_references
-from reunistat.report.tables import formula_variables, model_table, smallest_cell
+from reunistat.report.tables import model_spec, model_table
 
 PF = "days_potential_followup"
 
@@ -174,14 +174,7 @@ def _pwp(ctx: Context, sp: pd.DataFrame) -> None:
         tidy,
         title="Prentice-Williams-Peterson model of repeated re-entries (gap time): hazard ratios",
         function=fn,
-        disclosure={
-            "type": "model",
-            "n_obs": res.n_obs,
-            "n_events": res.n_events,
-            "n_min_cell": smallest_cell(
-                rec, formula_variables(ctx.config.covariates, rec), "reentered"
-            ),
-        },
+        disclosure=model_spec(res, rec, ctx.config.covariates, "reentered"),
         readable=model_table(tidy.assign(term=tidy["label"]), "HR"),
         notes=[
             "Strata by the order of the return home (first, second, third and later); the "

@@ -459,3 +459,18 @@ def smallest_cell(data: pd.DataFrame, variables: Sequence[str], event_col: str) 
         g = pd.DataFrame({"lev": col.astype(str).to_numpy(), "ev": ev}).groupby("lev")["ev"]
         smallest = min(smallest, int(g.size().min()), int(g.sum().min()))
     return smallest
+
+
+def model_spec(res: Any, data: pd.DataFrame, covariates: str, event_col: str) -> dict[str, Any]:
+    """Return the disclosure spec of a model's table: its n, events and smallest cell.
+
+    ``covariates`` is the right side of the model's formula (the pipeline's
+    ``[analysis] covariates``); the checker compares ``n_min_cell`` with the
+    threshold (see :func:`smallest_cell`).
+    """
+    return {
+        "type": "model",
+        "n_obs": res.n_obs,
+        "n_events": res.n_events,
+        "n_min_cell": smallest_cell(data, formula_variables(covariates, data), event_col),
+    }
