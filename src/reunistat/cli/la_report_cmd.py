@@ -11,21 +11,28 @@ import typer
 def la_report(
     directory: Annotated[
         Path,
-        typer.Argument(help="Folder of the authority's 903 returns (annual CSV, XLSX or XML)"),
+        typer.Argument(
+            metavar="DIR", help="Folder of the authority's 903 returns (annual CSV, XLSX or XML)"
+        ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the report into")] = Path(
-        "la_report"
-    ),
-    title: Annotated[str | None, typer.Option(help="Title of the report")] = None,
-    la: Annotated[str | None, typer.Option(help="LA code when the returns hold none")] = None,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Folder to write the report into")
+    ] = Path("la_report"),
+    title: Annotated[str | None, typer.Option(metavar="TEXT", help="Title of the report")] = None,
+    la: Annotated[
+        str | None, typer.Option(metavar="CODE", help="LA code when the returns hold none")
+    ] = None,
     benchmarks: Annotated[
         Path | None,
         typer.Option(
+            metavar="FILE.csv",
             help="CSV of national figures (horizon_days, national_reentry, source); "
-            "default: the published figures that ship with reunistat"
+            "default: the published figures that ship with reunistat",
         ),
     ] = None,
-    threshold: Annotated[int, typer.Option(help="Disclosure threshold: smallest count shown")] = 10,
+    threshold: Annotated[
+        int, typer.Option(metavar="N", help="Disclosure threshold: smallest count shown")
+    ] = 10,
     no_disclosure: Annotated[
         bool,
         typer.Option(
@@ -33,7 +40,9 @@ def la_report(
             help="Show exact small numbers (for use inside the authority only; never share)",
         ),
     ] = False,
-    data_end: Annotated[str | None, typer.Option(help="Data end date (YYYY-MM-DD)")] = None,
+    data_end: Annotated[
+        str | None, typer.Option(metavar="YYYY-MM-DD", help="Data end date")
+    ] = None,
 ) -> None:
     """Write an HTML report and workbook of returns home and re-entry from one authority's returns.
 
