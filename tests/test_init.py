@@ -37,7 +37,7 @@ def test_init_copies_every_script_and_sets_the_config_for_the_folder(tmp_path: P
     assert cfg.analyses_dir == Path("analyses") and cfg.paper_template == Path("paper/paper.md")
     assert "(this study folder)" in (root / "analyses/config.toml").read_text()
     ignored = (root / ".gitignore").read_text().split()
-    assert "/data/" in ignored and "/outputs/" in ignored
+    assert "/data/" in ignored and "/outputs/" in ignored and "/.outputs.lock" in ignored
     assert "reunistat reproduce --data $(DATA)" in (root / "Makefile").read_text()
 
 

@@ -31,8 +31,11 @@ GITIGNORE = """\
 # Data never goes into git: the extract, and the synthetic data `reunistat reproduce`
 # generates in synthetic mode.
 /data/
-# The outputs are rebuilt by `reunistat reproduce`; release them through output checking.
+# The outputs are rebuilt by `reunistat reproduce`; release them through output checking
+# (with ACRO's results beside them). The lock file guards a run in progress.
 /outputs/
+/outputs-acro/
+/.outputs.lock
 __pycache__/
 *.pyc
 """
