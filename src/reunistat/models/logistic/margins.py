@@ -107,8 +107,7 @@ def predict_profiles(
     return prof
 
 
-def _mean_prob_and_grad(spec: Any, beta: np.ndarray, data: pd.DataFrame) -> tuple[float, Any]:
-    X = _matrix(spec, data)
+def _mean_prob_and_grad(X: np.ndarray, beta: np.ndarray) -> tuple[float, Any]:
     p = expit(X @ beta)
     w = p * (1 - p)
     return float(p.mean()), (X * w[:, None]).mean(axis=0)
@@ -137,10 +136,49 @@ def _derivative(
     return est, grad
 
 
+class _LevelDesigns:
+    """Design matrices of the fitted rows with one covariate set to a level, built cheaply.
+
+    When every term holding the covariate holds no other variable and its
+    columns come out 0/1 (a category or a 0/1 column), only those columns change:
+    they are taken from a one-row design and the rest of the fitted design is
+    reused, which gives the very matrix formulaic builds for all the rows (same
+    values, same memory layout). Otherwise the whole design is built again.
+    """
+
+    def __init__(self, spec: Any, data: pd.DataFrame) -> None:
+        self.spec, self.data = spec, data
+        self._base: np.ndarray | None = None
+
+    def _own_columns(self, v: str) -> list[int] | None:
+        names = set(self.data.columns)
+        cols: list[int] = []
+        for term in self.spec.variable_terms.get(v, ()):
+            if {str(u) for u in self.spec.term_variables[term]} & names != {v}:
+                return None
+            cols += self.spec.term_indices[term]
+        return sorted(cols) or None
+
+    def matrix(self, v: str, level: Any) -> np.ndarray:
+        cols = self._own_columns(v)
+        if cols is not None:
+            row = _matrix(self.spec, _set(self.data.iloc[:1], v, level))[0, cols]
+            if np.isin(row, (0.0, 1.0)).all():
+                if self._base is None:
+                    self._base = _matrix(self.spec, self.data)
+                X = self._base.copy(order="K")
+                X[:, cols] = row
+                return X
+        return _matrix(self.spec, _set(self.data, v, level))
+
+
 def _set(data: pd.DataFrame, var: str, value: Any) -> pd.DataFrame:
-    d = data.copy()
-    if isinstance(data[var].dtype, pd.CategoricalDtype):
-        d[var] = pd.Categorical([value] * len(d), categories=data[var].cat.categories)
+    """Return ``data`` (a shallow copy) with every row's ``var`` set to ``value``."""
+    d = data.copy(deep=False)
+    dtype = data[var].dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        code = int(dtype.categories.get_indexer([value])[0])  # -1 (missing) if not a level
+        d[var] = pd.Categorical.from_codes(np.full(len(d), code), dtype=dtype)
     else:
         d[var] = value
     return d
@@ -188,6 +226,8 @@ def average_marginal_effects(
     spec, data, beta, cov = _parts(result)
     avail = sorted(spec.required_variables)
     variables = variables if variables is not None else avail
+    data = data[[v for v in avail if v in data.columns]]  # the design needs no other column
+    designs = _LevelDesigns(spec, data)
     rows: list[dict[str, Any]] = []
     grads: list[np.ndarray] = []
     for v in variables:
@@ -199,9 +239,9 @@ def average_marginal_effects(
             rows.append({"variable": v, "contrast": "dp/dx", "est": est})
             grads.append(grad)
             continue
-        p_ref, g_ref = _mean_prob_and_grad(spec, beta, _set(data, v, levels[0]))
+        p_ref, g_ref = _mean_prob_and_grad(designs.matrix(v, levels[0]), beta)
         for lev in levels[1:]:
-            p1, g1 = _mean_prob_and_grad(spec, beta, _set(data, v, lev))
+            p1, g1 = _mean_prob_and_grad(designs.matrix(v, lev), beta)
             rows.append({"variable": v, "contrast": f"{lev} - {levels[0]}", "est": p1 - p_ref})
             grads.append(g1 - g_ref)
     G = np.vstack(grads)
