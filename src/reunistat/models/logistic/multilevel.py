@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+from scipy.linalg import solve_triangular
 from scipy.special import expit
 
 from reunistat.horizons import DEFAULT_HORIZON_DAYS
@@ -62,6 +63,7 @@ class _Problem:
     modes: np.ndarray
     Xt: np.ndarray = field(init=False, repr=False)
     starts: np.ndarray = field(init=False, repr=False)
+    p_mode: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         order = np.argsort(self.codes, kind="stable")
@@ -92,6 +94,7 @@ class _Problem:
         p = expit(eta + sigma * z[self.codes])
         curv = sigma**2 * self._sum(p * (1 - p)) + 1.0
         self.modes = z
+        self.p_mode = p  # the probabilities at the modes, for the gradient
         return z, curv
 
     def loglik(self, theta: np.ndarray) -> float:
@@ -118,7 +121,8 @@ class _Problem:
             g = self._sum(self.y * e - np.logaddexp(0.0, e)) - zk**2 / 2 - _HALF_LOG_2PI
             a.append(g + x**2 + lw + log_s)
             if gradient:
-                r = self.y - expit(e)
+                # at the node on the mode (x = 0) e is the mode's linear predictor
+                r = self.y - (self.p_mode if x == 0 else expit(e))
                 sr = self._sum(r)
                 resid.append(r)
                 s_res.append(sr)
@@ -148,7 +152,7 @@ class _Problem:
         zs: list[np.ndarray],
     ) -> np.ndarray:
         codes, sq2 = self.codes, np.sqrt(2.0)
-        p0 = expit(eta + sigma * z[codes])
+        p0 = self.p_mode  # expit(eta + sigma * z[codes]), from conditional_modes
         w0 = p0 * (1 - p0)
         v0 = w0 * (1 - 2 * p0)  # dw/d eta
         sw, sv = self._sum(w0), self._sum(v0)
@@ -187,7 +191,18 @@ def _hessian(grad: Any, x: np.ndarray, h: np.ndarray) -> np.ndarray:
     return (H + H.T) / 2
 
 
-def _optimise(prob: _Problem, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, bool]:
+def _optimise(
+    prob: _Problem, start: np.ndarray, information: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """Maximise the marginal likelihood from ``start``; return it, the Hessian, steps, converged.
+
+    L-BFGS-B works on coordinates in which the fixed effects are scaled by
+    the Cholesky factor ``L`` of ``information`` (the ordinary logistic fit's,
+    close to the marginal likelihood's curvature in beta): ``beta = beta0 +
+    L^-T u``. Its curvature there is near the identity, so it needs a fraction
+    of the steps it takes on the raw scale.
+    """
+
     def fun(t: np.ndarray) -> tuple[float, np.ndarray]:
         ll, g = prob.value_and_grad(t)
         return -ll, -g
@@ -195,15 +210,28 @@ def _optimise(prob: _Problem, start: np.ndarray) -> tuple[np.ndarray, np.ndarray
     def grad(t: np.ndarray) -> np.ndarray:
         return fun(t)[1]
 
+    k = len(start) - 1
+    chol = np.linalg.cholesky(information)
+    scale = np.sqrt(2.0 * prob.n_groups)  # about the curvature in log sigma
+
+    def theta_of(u: np.ndarray) -> np.ndarray:
+        b = start[:k] + solve_triangular(chol, u[:k], lower=True, trans="T")
+        return np.append(b, start[k] + u[k] / scale)
+
+    def fun_u(u: np.ndarray) -> tuple[float, np.ndarray]:
+        f, g = fun(theta_of(u))
+        gu = np.append(solve_triangular(chol, g[:k], lower=True), g[k] / scale)
+        return f, gu
+
     res = optimize.minimize(
-        fun,
-        start,
+        fun_u,
+        np.zeros(k + 1),
         jac=True,
         method="L-BFGS-B",
-        bounds=[(None, None)] * (len(start) - 1) + [(-12.0, 4.0)],
+        bounds=[(None, None)] * k + [((-12.0 - start[k]) * scale, (4.0 - start[k]) * scale)],
         options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9},
     )
-    theta = res.x
+    theta = theta_of(res.x)
     H = _hessian(grad, theta, 1e-5 * np.maximum(np.abs(theta), 0.1))
     for _ in range(3):  # Newton steps polish what L-BFGS-B left
         if theta[-1] <= -11.9:
@@ -344,7 +372,7 @@ def multilevel(
     nodes, weights = np.polynomial.hermite.hermgauss(n_agq)
     prob = _Problem(d.X, d.y, codes, n_groups, nodes, np.log(weights), np.zeros(n_groups))
     start = np.append(start_fit.params, np.log(0.5))
-    theta, H, n_iter, converged = _optimise(prob, start)
+    theta, H, n_iter, converged = _optimise(prob, start, start_fit.information)
     k = d.X.shape[1]
     at_boundary = theta[-1] <= -11.9 or np.linalg.eigvalsh(H)[0] <= 0
     try:
