@@ -8,6 +8,7 @@ statistic, p_value, conf_low, conf_high``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib.metadata as md
 from dataclasses import dataclass, field
@@ -67,7 +68,15 @@ def data_hash(df: pd.DataFrame) -> str:
 
 
 def package_versions() -> dict[str, str]:
-    """Return the installed versions of reunistat and the engines it uses."""
+    """Return the installed versions of reunistat and the engines it uses.
+
+    The package metadata is read once per process (a new dictionary each call).
+    """
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
     from reunistat import __version__
 
     out = {"reunistat": __version__}  # the one source, even in a stale editable install
@@ -76,7 +85,7 @@ def package_versions() -> dict[str, str]:
             out[name] = md.version(name)
         except md.PackageNotFoundError:
             out[name] = "not installed"
-    return out
+    return tuple(out.items())
 
 
 @dataclass(frozen=True)

@@ -158,13 +158,10 @@ def check_columns(X: np.ndarray, y: np.ndarray, terms: list[str]) -> None:
     same outcome (quasi-complete separation); and linear dependence.
     """
     n = len(y)
-    lo, hi = X.min(axis=0), X.max(axis=0)
+    lo, hi, only01, ones, ones_y = _column_summaries(X, y)
     zero = (lo == 0) & (hi == 0)
-    binary = (lo == 0) & (hi == 1)
-    for b in np.flatnonzero(binary):  # confirm the 0/1 columns are only 0 and 1
-        binary[b] = bool(np.isin(X[:, b], (0.0, 1.0)).all())
-    n1 = X[:, binary].sum(axis=0)
-    k1 = y @ X[:, binary]
+    binary = (lo == 0) & (hi == 1) & only01
+    n1, k1 = ones[binary], ones_y[binary]
     k_all = y.sum()
     for j, t in enumerate(terms):
         if t == "Intercept":
@@ -190,6 +187,28 @@ def check_columns(X: np.ndarray, y: np.ndarray, terms: list[str]) -> None:
                     "(prediction checks with penalty='l2')"
                 )
     _formula.check_rank(xtwx(X, np.ones(n)), terms, error=LogisticInputError)
+
+
+def _column_summaries(
+    X: np.ndarray, y: np.ndarray, step: int = 8192
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per column, in one pass over row blocks: min, max, only 0/1?, 1s, and 1s with y = 1.
+
+    The counts are exact (sums of 0/1 values); they are used for the 0/1 columns.
+    """
+    k = X.shape[1]
+    lo, hi = np.full(k, np.inf), np.full(k, -np.inf)
+    only01 = np.ones(k, dtype=bool)
+    ones, ones_y = np.zeros(k), np.zeros(k)
+    for i in range(0, X.shape[0], step):
+        xc, yc = X[i : i + step], y[i : i + step]
+        np.minimum(lo, xc.min(axis=0), out=lo)
+        np.maximum(hi, xc.max(axis=0), out=hi)
+        is1 = xc == 1.0
+        only01 &= (is1 | (xc == 0.0)).all(axis=0)
+        ones += is1.sum(axis=0)
+        ones_y += yc @ is1
+    return lo, hi, only01, ones, ones_y
 
 
 def empty_cells(model_spec: Any, data: pd.DataFrame) -> None:

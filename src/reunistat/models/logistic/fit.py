@@ -268,17 +268,20 @@ def logistic(
     bread = (bread + bread.T) / 2
     n_cl = None
     if kind == "CR1":
-        counts = [cluster_codes(d.frame[c])[1] for c in cl_cols]
-        if min(counts) < 2:
+        coded = [cluster_codes(d.frame[c]) for c in cl_cols]
+        if min(g for _, g in coded) < 2:
             raise LogisticInputError(f"cluster-robust variance needs 2+ clusters in {cluster!r}")
-        n_cl = counts[0] if len(cl_cols) == 1 else min(counts)
+        n_cl = coded[0][1] if len(cl_cols) == 1 else min(g for _, g in coded)
         resid = d.y - fit.p if w is None else w * (d.y - fit.p)
-        cov = _options.multiway(
-            d.frame,
-            cluster,
-            lambda codes, g: sandwich(d.X, resid, bread, "cluster", codes, g),
-            sort=False,
-        )
+        if len(cl_cols) == 1:  # the codes multiway would make (first-appearance order)
+            cov = sandwich(d.X, resid, bread, "cluster", *coded[0])
+        else:
+            cov = _options.multiway(
+                d.frame,
+                cluster,
+                lambda codes, g: sandwich(d.X, resid, bread, "cluster", codes, g),
+                sort=False,
+            )
     else:
         cov = sandwich(d.X, d.y - fit.p if w is None else w * (d.y - fit.p), bread, kind)
     idx = pd.Index(d.terms)

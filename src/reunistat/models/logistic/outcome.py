@@ -223,7 +223,7 @@ def horizon_outcome(
             f"{np.nanmax(t):.0f} days, so no spell is known not to have re-entered within "
             f"{h} days; choose a horizon of at most {np.nanmax(t):.0f} days"
         )
-    out = spells.loc[known].copy()
+    out = spells.take(np.flatnonzero(known))  # a new frame (one copy), as .loc[known]
     out[outcome_name(h)] = positive[known].astype(np.int64)
     counts = HorizonOutcome(
         horizon_days=h,
