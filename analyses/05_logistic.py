@@ -35,6 +35,7 @@ def run(ctx: Context) -> None:
         cluster="LA",
         potential_followup_col=pf,
     )
+    ctx.results[f"logistic {h} LA {pf} ~ {ctx.config.covariates}"] = res  # reused by 12
     outcome = res.extras["outcome"]
     tidy = res.tidy(exponentiate=True)
     tidy.insert(1, "label", [term_label(t) for t in tidy["term"]])

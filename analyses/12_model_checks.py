@@ -11,6 +11,7 @@ tables/crude_adjusted (the placement-moves ratio crude, partly and fully adjuste
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pandas as pd
 
@@ -28,6 +29,16 @@ from reunistat.results import etable
 #: Periods of follow-up (days) for hazard ratios by time since the return.
 PERIOD_CUTS = (91, 365, 1096)
 PF = "days_potential_followup"
+#: Cox fits of this run, each model fitted once (the module is loaded afresh for every run).
+_COX: dict[tuple[Any, ...], Any] = {}
+
+
+def _cox(formula: str, data: pd.DataFrame, *args: str, **kw: Any) -> Any:
+    """``cox()`` without the concordance (no output here uses it), each model fitted once."""
+    key = (formula, id(data), args, tuple(sorted(kw.items())))
+    if key not in _COX:  # the data is kept with the fit, so its id stays its own
+        _COX[key] = (data, cox(formula, data, *args, concordance=False, **kw))
+    return _COX[key][1]
 
 
 def _period_names(cuts: tuple[int, ...]) -> list[str]:
@@ -46,7 +57,7 @@ def _by_period(ctx: Context, sp: pd.DataFrame, terms: list[str]) -> pd.DataFrame
         # a spell ending on the day of its return has an empty (0, 0] piece: no time at risk
         part = ep.loc[(ep["period"] == k) & (ep["stop"] > ep["start"])]
         try:
-            res = cox("~ " + ctx.config.covariates, part, "stop", "reentered", entry_col="start")
+            res = _cox("~ " + ctx.config.covariates, part, "stop", "reentered", entry_col="start")
         except ModelError as e:  # too few re-entries in a late period of a small extract
             ctx.log(f"  no hazard ratios for {name}: {e}")
             continue
@@ -73,7 +84,7 @@ def _by_period(ctx: Context, sp: pd.DataFrame, terms: list[str]) -> pd.DataFrame
 
 def _ph(ctx: Context, sp: pd.DataFrame) -> None:
     fn = "reunistat.models.survival.cox_zph"
-    res = cox("~ " + ctx.config.covariates, sp, "days_followed", "reentered", cluster="CHILD")
+    res = _cox("~ " + ctx.config.covariates, sp, "days_followed", "reentered", cluster="CHILD")
     spec = model_spec(res, sp, ctx.config.covariates, "reentered")
     z = cox_zph(res)
     # a factor is one test over its columns: label it by the variable
@@ -276,7 +287,9 @@ def _prediction(ctx: Context, sp: pd.DataFrame) -> None:
 def _gee(ctx: Context, sp: pd.DataFrame) -> None:
     h = ctx.config.logistic_horizon_days
     f = "~ " + ctx.config.covariates
-    robust = logistic(f, sp, horizon_days=h, cluster="LA", potential_followup_col=PF)
+    robust = ctx.results.get(f"logistic {h} LA {PF} {f}")  # the same model, fitted by 05
+    if robust is None:
+        robust = logistic(f, sp, horizon_days=h, cluster="LA", potential_followup_col=PF)
     g = gee(f, sp, horizon_days=h, cluster="LA", potential_followup_col=PF)
     both = etable(
         {"logistic, errors robust to clustering by LA": robust, "GEE, exchangeable within LA": g},
@@ -313,7 +326,7 @@ def _crude_adjusted(ctx: Context, sp: pd.DataFrame) -> None:
     }
     ratios, rows = {}, []
     for name, f in models.items():
-        res = cox(f, sp, "days_followed", "reentered", cluster="CHILD")
+        res = _cox(f, sp, "days_followed", "reentered", cluster="CHILD")
         r = res.tidy(exponentiate=True).set_index("term").loc["placement_moves"]
         ratios[name] = (float(r["estimate"]), float(r["conf_low"]), float(r["conf_high"]))
         rows.append(
