@@ -16,7 +16,10 @@ numpy allocations) of one further run.
   the same table with the outcome already derived;
 - reunistat's engine (IRLS + cluster-robust sandwich), statsmodels ``Logit``
   and scikit-learn ``LogisticRegression`` (no penalty, no standard errors) on
-  the prebuilt design matrix (engine only).
+  the prebuilt design matrix (engine only);
+- R: ``glm(..., family = binomial)`` from the formula plus
+  ``sandwich::vcovCL(fit, cluster = ~ LA)``, in an ``Rscript`` child on the
+  same data (read from CSV before the clock starts), in the same run.
 
 Measured the same way for every engine: BLAS threads fixed (``--blas-threads``,
 default 1, through threadpoolctl, and recorded with the BLAS library), so no
@@ -26,7 +29,9 @@ reason alone); every job the median of ``runs`` (at least 3) after one untimed
 warm-up call; peak memory the resident high-water mark of one further call
 above the resident size before it (``/proc/self/clear_refs`` resets the mark),
 so imports are excluded on every side; the load average before and after each
-job; the versions of every engine.
+job; the versions of every engine. Each job records the median wall time
+and the median CPU time of the process (``time.process_time``; R's user + system
+time), so a loaded machine shows in the wall time but much less in the CPU time.
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -79,6 +86,8 @@ RHS = (
     " + last_placement_type + ethnic_group + disability + idaci_decile"
 )
 OUT = ROOT / "benchmarks" / "results"
+ENGINE = "reunistat engine only: IRLS + cluster(LA) SE (matrix)"
+R_JOB = "R glm + sandwich::vcovCL(cluster = ~ LA) (formula)"
 
 
 def _status_mib(field: str) -> float:
@@ -91,11 +100,12 @@ def timed(fn: Callable[[], Any], runs: int) -> dict[str, Any]:
     """Median wall time over ``runs`` after a warm-up; peak RSS added by one more run."""
     load0 = os.getloadavg()
     fn()  # warm-up: imports and first-call costs, untimed
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     gc.collect()
     base = _status_mib("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
@@ -103,11 +113,73 @@ def timed(fn: Callable[[], Any], runs: int) -> dict[str, Any]:
     fn()
     return {
         "median_s": statistics.median(times),
+        "median_cpu_s": statistics.median(cpu),
         "min_s": min(times),
         "runs": runs,
         "times_s": [round(t, 3) for t in times],
+        "cpu_s": [round(t, 3) for t in cpu],
         "peak_mib": _status_mib("VmHWM") - base,
         "load": [round(load0[0], 2), round(os.getloadavg()[0], 2)],
+    }
+
+
+R_GLM = r"""
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1], stringsAsFactors = TRUE)
+runs <- as.integer(args[2])
+f <- as.formula(paste("reentry_365d ~", args[3]))
+suppressMessages(library(sandwich))
+job <- function() {
+  fit <- glm(f, data = d, family = binomial)
+  list(coef = coef(fit), v = vcovCL(fit, cluster = ~ LA))
+}
+invisible(job())  # warm-up, untimed
+wall <- numeric(runs); cpu <- numeric(runs)
+for (i in seq_len(runs)) {
+  gc()
+  t <- system.time(r <- job())
+  wall[i] <- t[["elapsed"]]; cpu[i] <- t[["user.self"]] + t[["sys.self"]]
+}
+cat(sprintf('{"times": [%s], "cpu": [%s], "r": "%s", "sandwich": "%s", "coef": [%s], "se": [%s]}\n',
+  paste(wall, collapse = ","), paste(cpu, collapse = ","), R.version.string,
+  as.character(packageVersion("sandwich")),
+  paste(sprintf("%.17g", r$coef), collapse = ","),
+  paste(sprintf("%.17g", sqrt(diag(r$v))), collapse = ",")))
+"""
+
+
+def r_glm(derived: pd.DataFrame, runs: int, blas_threads: int) -> dict[str, Any]:
+    """Time R's glm + sandwich::vcovCL on the same data in an Rscript child (median of runs)."""
+    cols = ["reentry_365d", "LA", *[c.strip() for c in RHS.split("+")]]
+    env = {
+        **os.environ,
+        **{v: str(blas_threads) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        csv, script = Path(tmp) / "d.csv", Path(tmp) / "glm.R"
+        derived[cols].to_csv(csv, index=False)
+        script.write_text(R_GLM)
+        load0 = os.getloadavg()
+        out = subprocess.run(
+            ["Rscript", str(script), str(csv), str(runs), RHS],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    return {
+        "median_s": statistics.median(res["times"]),
+        "median_cpu_s": statistics.median(res["cpu"]),
+        "min_s": min(res["times"]),
+        "runs": runs,
+        "times_s": res["times"],
+        "cpu_s": res["cpu"],
+        "peak_mib": float("nan"),
+        "load": [round(load0[0], 2), round(os.getloadavg()[0], 2)],
+        "versions": f"{res['r']}, sandwich {res['sandwich']}",
+        "coef": res["coef"],
+        "se": res["se"],
     }
 
 
@@ -119,7 +191,7 @@ def _engine(X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return sandwich(X, y - fit.p, bread, "cluster", groups, n_groups)
 
 
-def bench_size(n: int, runs: int, extra: bool) -> dict[str, Any]:
+def bench_size(n: int, runs: int, extra: bool, blas_threads: int = 1) -> dict[str, Any]:
     """Run every engine on ``n`` simulated spells."""
     spells = sim.simulate_spells(n, seed=20261122, n_la=150, clustering="marginal", rho=0.05)
     derived, counts = horizon_outcome(spells, 365)
@@ -135,9 +207,6 @@ def bench_size(n: int, runs: int, extra: bool) -> dict[str, Any]:
             "~ " + RHS, spells, cluster="LA"
         ),
         "reunistat engine only: IRLS + cluster(LA) SE (matrix)": lambda: _engine(X, y, groups),
-        "statsmodels smf.logit + cluster SE (formula)": lambda: smf.logit(
-            "reentry_365d ~ " + RHS, derived
-        ).fit(disp=0, cov_type="cluster", cov_kwds={"groups": groups}),
         "statsmodels Logit + cluster SE (matrix)": lambda: sm.Logit(y, X).fit(
             disp=0, cov_type="cluster", cov_kwds={"groups": groups}
         ),
@@ -145,7 +214,10 @@ def bench_size(n: int, runs: int, extra: bool) -> dict[str, Any]:
             C=np.inf, fit_intercept=False, max_iter=1000
         ).fit(X, y),
     }
-    if extra:
+    if extra:  # statsmodels from a formula: slow, so at national size only
+        jobs["statsmodels smf.logit + cluster SE (formula)"] = lambda: smf.logit(
+            "reentry_365d ~ " + RHS, derived
+        ).fit(disp=0, cov_type="cluster", cov_kwds={"groups": groups})
         jobs["reunistat gee, exchangeable in LA (statsmodels GEE)"] = lambda: gee(
             "~ " + RHS, spells, group="LA"
         )
@@ -164,7 +236,11 @@ def bench_size(n: int, runs: int, extra: bool) -> dict[str, Any]:
             print(f"  n={n:,}: {name} ...", flush=True)
             results[name] = timed(fn, 3)
             print(f"    {results[name]['median_s']:.2f} s", flush=True)
-    # agreement with statsmodels on the same data
+    name = R_JOB
+    print(f"  n={n:,}: {name} ...", flush=True)
+    results[name] = r_glm(derived, runs, blas_threads)
+    print(f"    median {results[name]['median_s']:.2f} s", flush=True)
+    # agreement with statsmodels (and R) on the same data
     ours = logistic("~ " + RHS, spells, cluster="LA")
     theirs = sm.Logit(y, X).fit(
         disp=0, cov_type="cluster", cov_kwds={"groups": groups}, method="newton", tol=1e-12
@@ -177,6 +253,12 @@ def bench_size(n: int, runs: int, extra: bool) -> dict[str, Any]:
         ),
         "max_rel_cluster_se_diff_vs_statsmodels": float(
             np.max(np.abs(ours.std_errors.to_numpy() / (theirs.bse * np.sqrt(sm_adj)) - 1))
+        ),
+        "max_abs_coef_diff_vs_r": float(
+            np.max(np.abs(ours.params.to_numpy() - np.array(results[name]["coef"])))
+        ),
+        "max_rel_cluster_se_diff_vs_r": float(
+            np.max(np.abs(ours.std_errors.to_numpy() / np.array(results[name]["se"]) - 1))
         ),
     }
     return {
@@ -200,8 +282,10 @@ def write_markdown(res: dict[str, Any]) -> str:
         f"{res['machine']['load_end']} (other jobs were running: times are noisy).  ",
         f"Versions: {res['versions']}; BLAS threads: {res.get('blas_threads', 'default')}",
         "",
-        "Times are medians of the runs after an untimed warm-up; added MiB is the resident",
-        "high-water mark of one more call above the resident size before it (imports excluded).",
+        "Times are medians of the runs after an untimed warm-up, wall clock and CPU time of the",
+        "process (R: user + system); CPU / engine is the CPU time over that of reunistat's engine",
+        "on the prebuilt matrix in the same run. Added MiB is the resident high-water mark of one",
+        "more call above the resident size before it (imports excluded; not measured for R).",
         "",
     ]
     for size in res["sizes"]:
@@ -210,13 +294,19 @@ def write_markdown(res: dict[str, Any]) -> str:
             f"({size['n_used']:,} with a known 365-day outcome, {size['n_events']:,} "
             f"re-entries; {size['n_columns']} design columns; 150 LAs)",
             "",
-            "| job | median s | runs | added MiB | load before / after |",
-            "|---|---:|---:|---:|---|",
+            "| job | median wall s | median CPU s | CPU / engine | runs | added MiB | load "
+            "before / after |",
+            "|---|---:|---:|---:|---:|---:|---|",
         ]
+        eng = size["jobs"].get(ENGINE, {}).get("median_cpu_s")
         for name, j in size["jobs"].items():
             load = " / ".join(f"{v:.1f}" for v in j.get("load", []))
+            cpu = j.get("median_cpu_s", float("nan"))
+            ratio = f"{cpu / eng:.2f}x" if eng else ""
+            mib = "" if j["peak_mib"] != j["peak_mib"] else f"{j['peak_mib']:.0f}"
             lines.append(
-                f"| {name} | {j['median_s']:.2f} | {j['runs']} | {j['peak_mib']:.0f} | {load} |"
+                f"| {name} | {j['median_s']:.2f} | {cpu:.2f} | {ratio} | {j['runs']} | {mib} "
+                f"| {load} |"
             )
         a = size["agreement"]
         lines += [
@@ -224,7 +314,10 @@ def write_markdown(res: dict[str, Any]) -> str:
             f"Agreement with statsmodels (same data): coefficients within "
             f"{a['max_abs_coef_diff_vs_statsmodels']:.1e}; cluster SEs within "
             f"{a['max_rel_cluster_se_diff_vs_statsmodels']:.1e} (relative, after statsmodels' "
-            "extra (n-1)/(n-k) factor).",
+            "extra (n-1)/(n-k) factor). With R's glm + vcovCL: coefficients within "
+            f"{a['max_abs_coef_diff_vs_r']:.1e}, cluster SEs within "
+            f"{a['max_rel_cluster_se_diff_vs_r']:.1e} (relative); R: "
+            f"{size['jobs'][R_JOB]['versions']}.",
             "",
         ]
     return "\n".join(lines) + "\n"
@@ -256,7 +349,7 @@ def main() -> None:
     sizes = (
         [("national size", 20_000, 3, True), ("1M", 50_000, 3, False)]
         if args.quick
-        else [("national size", 170_000, 5, True), ("1,000,000 spells", 1_000_000, 3, False)]
+        else [("national size", 170_000, 3, True), ("1,000,000 spells", 1_000_000, 3, False)]
     )
     if args.only_1m:
         sizes = sizes[1:]
@@ -278,7 +371,7 @@ def main() -> None:
     }
     for label, n, runs, extra in sizes:
         print(f"{label}: {n:,} spells", flush=True)
-        r = bench_size(n, runs, extra)
+        r = bench_size(n, runs, extra, args.blas_threads)
         r["label"] = label
         out["sizes"].append(r)
     out["machine"] = {
