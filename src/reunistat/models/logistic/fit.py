@@ -323,16 +323,20 @@ def logistic(
 _GEE_VCOV = {"CR0": "robust", "model": "naive", "CR3": "bias_reduced"}
 
 
-def _gee_fit(mod: Any, cov_type: str) -> Any:
+def _gee_fit(mod: Any, cov_type: str, start_params: np.ndarray | None = None) -> Any:
     """Fit, raising :class:`~reunistat.errors.ConvergenceError` if statsmodels did not converge.
 
     Every other warning statsmodels gives is passed on to the caller, not silenced.
+    ``start_params`` (the independence GLM's estimates) spares statsmodels its own
+    start-up GLM fit.
     """
     from statsmodels.tools.sm_exceptions import ConvergenceWarning, IterationLimitWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = mod.fit(maxiter=200, ctol=1e-10, cov_type=cov_type, ddof_scale=0)
+        res = mod.fit(
+            maxiter=200, ctol=1e-10, cov_type=cov_type, ddof_scale=0, start_params=start_params
+        )
     for w in caught:
         if issubclass(w.category, (ConvergenceWarning, IterationLimitWarning)) or res is None:
             raise ConvergenceError(
@@ -427,7 +431,11 @@ def gee(
         family=sm.families.Binomial(),
         cov_struct=sm.cov_struct.Exchangeable(),
     )
-    res = _gee_fit(mod, cov_type)
+    try:  # GEE starts from the independence GLM: our IRLS fit of it (statsmodels' own is slow)
+        start: np.ndarray | None = irls(d.X, d.y, d.terms).params
+    except SeparationError:
+        start = None  # let statsmodels start as it does
+    res = _gee_fit(mod, cov_type, start)
     idx = pd.Index(d.terms)
     alpha = float(mod.cov_struct.dep_params)
     stats = {
