@@ -177,8 +177,8 @@ def _set(data: pd.DataFrame, var: str, value: Any) -> pd.DataFrame:
     d = data.copy(deep=False)
     dtype = data[var].dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        code = int(dtype.categories.get_indexer([value])[0])  # -1 (missing) if not a level
-        d[var] = pd.Categorical.from_codes(np.full(len(d), code), dtype=dtype)
+        code = int(dtype.categories.get_indexer(pd.Index([value]))[0])  # -1 if not a level
+        d[var] = pd.Categorical.from_codes(np.full(len(d), code), dtype=dtype)  # type: ignore[arg-type]
     else:
         d[var] = value
     return d
