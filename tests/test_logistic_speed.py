@@ -1,0 +1,97 @@
+"""The faster paths of the logistic models give exactly what the plain paths give."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reunistat.models.logistic import gee, horizon_outcome, logistic
+from reunistat.models.logistic.design import _column_summaries
+from reunistat.models.logistic.margins import _LevelDesigns, _matrix, _set
+from reunistat.results import package_versions
+
+REF = Path(__file__).parent / "reference" / "logistic"
+
+
+@pytest.fixture(scope="module")
+def sample() -> pd.DataFrame:
+    s = pd.read_csv(REF / "sample.csv")
+    s["return_cat"] = pd.Categorical(s["return_type"])
+    return s
+
+
+@pytest.mark.parametrize(
+    ("formula", "variable"),
+    [
+        ("~ section20 + placement_moves + return_type", "return_type"),  # category (text)
+        ("~ section20 + placement_moves + return_cat", "return_cat"),  # pandas categorical
+        ("~ section20 + placement_moves + return_type", "section20"),  # a 0/1 number
+        ("~ section20 * return_type + placement_moves", "return_type"),  # in an interaction
+        ("~ np.log1p(section20) + return_type", "section20"),  # a transform: not 0/1
+    ],
+)
+def test_level_designs_equal_the_full_rebuild(sample, formula, variable):
+    """Each level's design is the very matrix formulaic builds: values and memory layout."""
+    r = logistic(formula, sample)
+    spec, data = r.extras["model_spec"], r.extras["data"]
+    designs = _LevelDesigns(spec, data)
+    col = data[variable]
+    levels = list(col.cat.categories) if hasattr(col, "cat") else sorted(pd.unique(col))
+    for lev in levels:
+        fast, full = designs.matrix(variable, lev), _matrix(spec, _set(data, variable, lev))
+        assert fast.shape == full.shape and fast.strides == full.strides
+        assert np.array_equal(fast, full)
+
+
+def test_set_keeps_a_categorical_dtype_and_misses_an_unknown_level(sample):
+    d = _set(sample, "return_cat", "planned")
+    assert d["return_cat"].dtype == sample["return_cat"].dtype
+    assert (d["return_cat"] == "planned").all()
+    assert _set(sample, "return_cat", "nope")["return_cat"].isna().all()
+    assert sample["return_cat"].notna().all()  # the input is not changed
+
+
+def test_column_summaries_in_blocks_equal_whole_array_summaries():
+    rng = np.random.default_rng(3)
+    X = np.column_stack(
+        [np.ones(1000), rng.integers(0, 2, 1000), rng.normal(size=1000), np.zeros(1000)]
+    )
+    X[5, 1] = 0.5  # no longer only 0/1
+    y = rng.integers(0, 2, 1000).astype(float)
+    lo, hi, only01, ones, ones_y = _column_summaries(X, y, step=64)
+    assert np.array_equal(lo, X.min(axis=0)) and np.array_equal(hi, X.max(axis=0))
+    assert only01.tolist() == [True, False, False, True]
+    assert np.array_equal(ones, (X == 1).sum(axis=0))
+    assert np.array_equal(ones_y, y @ (X == 1))
+
+
+def test_horizon_outcome_is_a_new_frame(sample):
+    out, counts = horizon_outcome(sample, 365)
+    known = out.index
+    assert out.equals(
+        sample.loc[known].assign(reentry_365d=out["reentry_365d"])
+    ) and counts.n_used == len(out)
+    out.loc[out.index[0], "section20"] = 99  # no SettingWithCopy, the input unchanged
+    assert (sample["section20"] != 99).all()
+
+
+def test_package_versions_read_once_but_given_fresh():
+    a, b = package_versions(), package_versions()
+    assert a == b and a is not b
+    a["numpy"] = "changed"
+    assert package_versions()["numpy"] != "changed"
+
+
+def test_gee_from_our_glm_start_equals_statsmodels_own_start(sample, monkeypatch):
+    """The start only spares statsmodels its GLM fit: the GEE estimates are the same."""
+    import reunistat.models.logistic.fit as fit_module
+
+    ours = gee("~ section20 + placement_moves + return_type", sample, cluster="LA")
+    plain = fit_module._gee_fit
+    monkeypatch.setattr(fit_module, "_gee_fit", lambda mod, cov, start=None: plain(mod, cov))
+    theirs = gee("~ section20 + placement_moves + return_type", sample, cluster="LA")
+    np.testing.assert_allclose(ours.params, theirs.params, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ours.std_errors, theirs.std_errors, rtol=1e-9)
