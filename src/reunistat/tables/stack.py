@@ -267,6 +267,67 @@ def _carried_over(
     return kept, problems, int(closes.sum())
 
 
+#: Columns of each return the rules between returns compare (DfE 202-204 and 208 on
+#: header, 502 and 503A-J on episodes), besides the child key, LA, CHILD and the year.
+BETWEEN_RETURNS: Final = {
+    "header": ("SEX", "DOB", "ETHNIC", "UPN"),
+    "episodes": (
+        "DECOM",
+        "DEC",
+        "RNE",
+        "LS",
+        "CIN",
+        "PLACE",
+        "PLACE_PROVIDER",
+        "URN",
+        "PL_DISTANCE",
+        "PL_LA",
+        "PL_LOCATION",
+    ),
+}
+
+
+def rows_between_returns(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The rows and columns of every return that the rules between returns compare.
+
+    They compare a child's rows of return ``y`` with those of ``y - 1``:
+    header rows by child and return (the last listed, DfE 202-204, 208), and
+    episodes: the child's first and last episode of each return (by DECOM,
+    ties in the order read) and its open ones (DEC blank; DfE 502, 503A-J).
+    Only those rows (of a known year) and the columns of
+    :data:`BETWEEN_RETURNS` are kept, with ``LA``, ``CHILD``, the integer
+    child key and :data:`~reunistat.tables.keys.YEAR_COL`: the rules find the
+    same problems on them as on every row, at a fraction of the memory.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Every return's rows of ``table`` (``header`` or ``episodes``), parsed,
+        with the child key and ``YEAR_COL``, in the order read.
+    table : str
+
+    Returns
+    -------
+    DataFrame
+        The rows kept, in the order read, with a fresh index.
+    """
+    cols = [c for c in ("LA", "CHILD", *BETWEEN_RETURNS[table]) if c in df.columns]
+    cols += [c for c in (YEAR_COL, CID) if c in df.columns]
+    known = np.flatnonzero(df[YEAR_COL].notna().to_numpy())
+    by = [CID if CID in df.columns else "CHILD", YEAR_COL]
+    if table == "header":
+        keep = ~df.iloc[known].duplicated(subset=by, keep="last").to_numpy()
+    else:
+        slim = df.iloc[known][[*by, "DECOM"]].reset_index(drop=True)
+        order = slim.sort_values([*by, "DECOM"], kind="stable")
+        ends = ~order.duplicated(subset=by, keep="first").to_numpy()
+        ends |= ~order.duplicated(subset=by, keep="last").to_numpy()
+        keep = np.zeros(len(slim), dtype=bool)
+        keep[order.index.to_numpy()[ends]] = True
+        keep |= df["DEC"].isna().to_numpy()[known]
+    return df.iloc[known[keep]][cols].reset_index(drop=True)
+
+
 def stack_table(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Stack and clean one table read from one or several files and returns.
 
