@@ -305,6 +305,7 @@ def rows_between_returns(df: pd.DataFrame, table: str) -> pd.DataFrame:
         Every return's rows of ``table`` (``header`` or ``episodes``), parsed,
         with the child key and ``YEAR_COL``, in the order read.
     table : str
+        ``header`` or ``episodes``.
 
     Returns
     -------
