@@ -274,7 +274,8 @@ def _concat(parts: list[_Part], first: int) -> pd.DataFrame:
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     for p in parts:  # held once, in the stacked frame
         p.rows, p.frame, p.raw.frame = len(p.frame), p.frame.iloc[:0], p.raw.frame.iloc[:0]
-    return df.reset_index(drop=True)
+    df.index = pd.RangeIndex(len(df))  # not reset_index: it would copy every column
+    return df
 
 
 def _stacking_row(p: _Part, dropped: pd.DataFrame, i: int) -> dict[str, object]:

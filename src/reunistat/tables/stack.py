@@ -372,5 +372,6 @@ def stack_table(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFram
     dropped.attrs[CLOSED_BY_NEXT] = closed
     nonempty = [p for p in problems if not p.empty]
     probs = pd.concat(nonempty, ignore_index=True) if nonempty else empty_problems()
-    df = df.drop(columns=[FILE_COL, ORDER_COL]).reset_index(drop=True)
+    df = df.drop(columns=[FILE_COL, ORDER_COL])
+    df.index = pd.RangeIndex(len(df))  # a new frame: no need to copy it again
     return df, dropped, probs
