@@ -314,19 +314,28 @@ def rows_between_returns(df: pd.DataFrame, table: str) -> pd.DataFrame:
     """
     cols = [c for c in ("LA", "CHILD", *BETWEEN_RETURNS[table]) if c in df.columns]
     cols += [c for c in (YEAR_COL, CID) if c in df.columns]
-    known = np.flatnonzero(df[YEAR_COL].notna().to_numpy())
-    by = [CID if CID in df.columns else "CHILD", YEAR_COL]
-    if table == "header":
-        keep = ~df.iloc[known].duplicated(subset=by, keep="last").to_numpy()
-    else:
-        slim = df.iloc[known][[*by, "DECOM"]].reset_index(drop=True)
-        order = slim.sort_values([*by, "DECOM"], kind="stable")
-        ends = ~order.duplicated(subset=by, keep="first").to_numpy()
-        ends |= ~order.duplicated(subset=by, keep="last").to_numpy()
-        keep = np.zeros(len(slim), dtype=bool)
-        keep[order.index.to_numpy()[ends]] = True
+    year = df[YEAR_COL].to_numpy(dtype="float64", na_value=np.nan)
+    known = np.flatnonzero(~np.isnan(year))
+    child = df[CID].to_numpy()[known] if CID in df.columns else pd.factorize(df["CHILD"])[0][known]
+    years, n_years = pd.factorize(year[known])
+    group = child.astype(np.int64) * max(len(n_years), 1) + years  # child and return
+    if table == "header":  # the last row listed of each
+        keep = ~pd.Series(group).duplicated(keep="last").to_numpy()
+    else:  # first and last by DECOM (blank last, ties in the order read), and open ones
+        decom = df["DECOM"].to_numpy(dtype="datetime64[ns]")[known].view(np.int64)
+        decom = np.where(decom == np.iinfo(np.int64).min, np.iinfo(np.int64).max, decom)
+        order = np.lexsort((decom, group))
+        g = group[order]
+        ends = np.ones(len(g), dtype=bool)
+        ends[1:] = g[1:] != g[:-1]  # first of its group
+        last = np.ones(len(g), dtype=bool)
+        last[:-1] = g[1:] != g[:-1]
+        keep = np.zeros(len(g), dtype=bool)
+        keep[order[ends | last]] = True
         keep |= df["DEC"].isna().to_numpy()[known]
-    return df.iloc[known[keep]][cols].reset_index(drop=True)
+    rows = known[keep]
+    # column by column: taking rows of the whole frame would first consolidate it
+    return pd.DataFrame({c: df[c].array.take(rows) for c in cols})
 
 
 def stack_table(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
