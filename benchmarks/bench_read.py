@@ -32,13 +32,17 @@ CHILD = """
 import json, resource, sys, time
 from reunistat.cohort import CohortConfig, build_cohort
 from reunistat.tables import read_extract
+import os
 folder, data_end = sys.argv[1], sys.argv[2]
-t0 = time.perf_counter()
+load = os.getloadavg()[0]
+t0, c0 = time.perf_counter(), time.process_time()
 x = read_extract(folder)
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 c = build_cohort(x, CohortConfig(data_end=data_end))
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
 print(json.dumps({"read_s": t1 - t0, "cohort_s": t2 - t1, "total_s": t2 - t0,
+                  "read_cpu_s": c1 - c0, "cohort_cpu_s": c2 - c1, "total_cpu_s": c2 - c0,
+                  "load_1min": load,
                   "episodes": int(x.stacking.set_index("table").loc["episodes", "rows_read"]),
                   "spells": len(c.spells),
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -103,8 +107,8 @@ def annual_folder(data: Path, data_end: str) -> Path:
     return d
 
 
-def run_once(folder: Path, data_end: str) -> dict:
-    env = {**os.environ}
+def run_once(folder: Path, data_end: str, src: str | None = None) -> dict:
+    env = {**os.environ} | ({"PYTHONPATH": src} if src else {})
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(folder), data_end],
         capture_output=True,
@@ -140,6 +144,17 @@ def main() -> None:
         "--annual", action="store_true", help="also time annual CSV returns (DIR/2019/...)"
     )
     ap.add_argument("--name", default="read", help="results/NAME.json and NAME.md")
+    ap.add_argument(
+        "--formats",
+        default="csv,parquet",
+        help="comma-separated layouts to time (csv, parquet; --annual adds annual-csv)",
+    )
+    ap.add_argument(
+        "--reference",
+        metavar="SRC",
+        help="also time the Parquet path with this source folder first on PYTHONPATH "
+        "(e.g. the main checkout's src: the ratios are then also given against it)",
+    )
     ap.add_argument("--report-only", action="store_true", help="rewrite NAME.md from NAME.json")
     args = ap.parse_args()
     if args.report_only:
@@ -147,17 +162,28 @@ def main() -> None:
         report(args, old["runs"], old["load_average_before"], old["load_average_after"], old)
         return
     data_end = json.loads((args.data / "truth.json").read_text())["data_end"]
-    paths = folders(args.data)
+    paths = {f: d for f, d in folders(args.data).items() if f in args.formats.split(",")}
+    if args.reference:
+        paths = {"parquet-reference": paths["parquet"]} | paths
     if args.annual:
         paths["annual-csv"] = annual_folder(args.data, data_end)
     load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {fmt: [] for fmt in paths}
     for _ in range(args.repeats):  # interleaved, so a change of load hits both formats
         for fmt, folder in paths.items():
-            runs[fmt].append(run_once(folder, data_end))
+            src = args.reference if fmt == "parquet-reference" else None
+            runs[fmt].append(run_once(folder, data_end, src))
             print(fmt, runs[fmt][-1], flush=True)
     load_after = os.getloadavg()
     report(args, runs, load_before, load_after)
+
+
+def _ratio(runs: dict[str, list[dict]], fmt: str, base: str, key: str) -> float | None:
+    """Median over rounds of ``fmt``'s ``key`` over ``base``'s in the same round."""
+    if base not in runs or any(key not in r for r in runs[fmt] + runs[base]):
+        return None
+    pairs = zip(runs[fmt], runs[base], strict=True)
+    return statistics.median(r[key] / b[key] for r, b in pairs)
 
 
 def report(
@@ -168,75 +194,82 @@ def report(
     old: dict | None = None,
 ) -> None:
     """Write NAME.json and NAME.md from the runs."""
+    keys = ("read_s", "cohort_s", "total_s", "read_cpu_s", "cohort_cpu_s", "total_cpu_s")
     med = {
-        fmt: {k: statistics.median(r[k] for r in rs) for k in ("read_s", "cohort_s", "total_s")}
+        fmt: {k: statistics.median(r[k] for r in rs) for k in keys if k in rs[0]}
         | {"peak_rss_mib": max(r["peak_rss_mib"] for r in rs)}
         for fmt, rs in runs.items()
     }
     # the load changes between rounds: the ratio of each round (formats run one after the
     # other) is steadier than the ratio of medians
+    bases = [b for b in ("parquet", "parquet-reference") if b in runs]
     ratios = {
-        f: statistics.median(
-            r["total_s"] / p["total_s"] for r, p in zip(rs, runs["parquet"], strict=True)
-        )
-        for f, rs in runs.items()
+        f"{key} / {base}": {f: _ratio(runs, f, base, key) for f in runs}
+        for base in bases
+        for key in ("total_s", "total_cpu_s")
     }
-    ratio = ratios["csv"]
+    first = next(iter(runs.values()))[0]
+    command = f"benchmarks/bench_read.py --data {args.data} --repeats {args.repeats}"
+    command += f" --formats {args.formats}" + (" --annual" if args.annual else "")
+    command += f" --reference {args.reference}" if getattr(args, "reference", None) else ""
     result = {
-        "command": old["command"]
-        if old
-        else f"benchmarks/bench_read.py --data {args.data} --repeats {args.repeats}"
-        + (" --annual" if args.annual else ""),
+        "command": old["command"] if old else command,
         "date": old["date"] if old else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "versions": old["versions"] if old else versions(),
         "load_average_before": load_before,
         "load_average_after": load_after,
-        "episodes": runs["csv"][0]["episodes"],
-        "spells": runs["csv"][0]["spells"],
+        "episodes": first["episodes"],
+        "spells": first["spells"],
         "median": med,
-        "csv_over_parquet_total": ratio,
-        "over_parquet_total": ratios,
+        "ratios": ratios,
         "runs": runs,
     }
     res = HERE / "results"
     (res / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
-        "# Reading the national synthetic extract: CSV vs Parquet",
+        "# Reading the national synthetic extract: annual CSV returns vs Parquet",
         "",
         f"`{result['command']}` on {result['date']}; "
         + ", ".join(f"{k} {v}" for k, v in result["versions"].items())
         + ".",
         f"Load average (1, 5, 15 min) before {tuple(round(x, 1) for x in load_before)}, "
         f"after {tuple(round(x, 1) for x in load_after)}: the machine is shared, times are "
-        "medians of the repeats and move with the load; the ratio is the figure to read.",
+        "medians of the repeats and move with the load; the ratios of each round (formats "
+        "run one after the other) are the figures to read, CPU time (`time.process_time`) "
+        "the steadier one.",
         "",
-        f"{result['episodes']:,} episode rows, {result['spells']:,} spells.",
+        f"{result['episodes']:,} episode rows read, {result['spells']:,} spells.",
         "",
-        "| format | read (s) | cohort (s) | read + cohort (s) | / Parquet | peak RSS (MiB) |",
+        "| layout | read (s) | cohort (s) | read + cohort (s) | CPU read + cohort (s) "
+        "| peak RSS (MiB) |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for fmt, m in med.items():
+        cpu = f"{m['total_cpu_s']:.1f}" if "total_cpu_s" in m else "-"
         lines.append(
             f"| {fmt} | {m['read_s']:.1f} | {m['cohort_s']:.1f} | {m['total_s']:.1f} "
-            f"| {ratios[fmt]:.2f} | {m['peak_rss_mib']:.0f} |"
+            f"| {cpu} | {m['peak_rss_mib']:.0f} |"
         )
+    lines += ["", "Read + cohort over Parquet (median of the per-round ratios; goal 1.5):", ""]
+    lines += ["| layout | " + " | ".join(ratios) + " |", "|---|" + "---:|" * len(ratios)]
+    for fmt in runs:
+        shown = ["-" if (c := ratios[k][fmt]) is None else f"{c:.2f}" for k in ratios]
+        lines.append(f"| {fmt} | " + " | ".join(shown) + " |")
     lines += [
         "",
-        f"CSV read + cohort / Parquet read + cohort, median of the per-round ratios: "
-        f"**{ratio:.2f}** (goal: at most 1.5)"
-        + (
-            f"; annual CSV returns: **{ratios['annual-csv']:.2f}**."
-            if "annual-csv" in ratios
-            else "."
-        ),
-        "The `/ Parquet` column is that median ratio; the times are medians of each column.",
+        "`parquet-reference`: the Parquet path run from the reference source (`--reference`).",
         "",
-        "Every run (s): "
-        + "; ".join(
-            f"{fmt} " + ", ".join(f"{r['total_s']:.1f}" for r in rs) for fmt, rs in runs.items()
-        ),
+        "Every run, read + cohort wall (CPU) s, 1-min load at its start:",
         "",
     ]
+    for fmt, rs in runs.items():
+        each = [
+            f"{r['total_s']:.1f} ({r.get('total_cpu_s', float('nan')):.1f}; "
+            f"load {r.get('load_1min', float('nan')):.0f})"
+            for r in rs
+        ]
+        lines.append(f"- {fmt}: " + ", ".join(each))
+    lines.append("")
     (res / f"{args.name}.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -148,3 +148,39 @@ def test_a_return_mixing_day_and_month_order_is_an_error_naming_its_file(tmp_pat
     )
     with pytest.raises(ReadError, match=r"2020/episodes\.csv: table episodes, column DECOM"):
         read_extract(tmp_path)
+
+
+episode = st.tuples(
+    st.integers(0, 1),  # child
+    st.integers(2018, 2020),  # collection year
+    st.integers(0, 6),  # DECOM (few values: ties)
+    st.booleans(),  # open
+    st.sampled_from(["S", "P", "B"]),
+    st.sampled_from(["K2", "U1"]),
+)
+head = st.tuples(st.integers(0, 3), st.integers(2018, 2021), st.sampled_from(["1", "2"]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(episode, min_size=1, max_size=40), st.lists(head, min_size=1, max_size=15))
+def test_rules_between_returns_find_the_same_on_the_rows_kept_for_them(eps, heads):
+    """``Extract.returns`` keeps only the rows those rules compare: the same problems."""
+    from reunistat.tables.keys import YEAR_COL
+    from reunistat.tables.validate import between_returns
+
+    e = pd.DataFrame(eps, columns=[CID, YEAR_COL, "DECOM", "OPEN", "RNE", "PLACE"])
+    e["DECOM"] = pd.Timestamp("2018-01-01") + pd.to_timedelta(e["DECOM"] * 30, unit="D")
+    e["DEC"] = (e["DECOM"] + pd.Timedelta(days=10)).where(~e.pop("OPEN"))
+    e["LS"], e["CIN"], e["URN"] = "C2", "N1", None
+    e["REC"] = "X1"  # a column the rules do not use: dropped
+    h = pd.DataFrame(heads, columns=[CID, YEAR_COL, "SEX"])
+    h["DOB"], h["ETHNIC"], h["UPN"] = pd.Timestamp("2010-01-01"), "WBRI", None
+    for df in (e, h):
+        df["CHILD"] = df[CID].map("C{}".format)
+        df[YEAR_COL] = df[YEAR_COL].astype("Int64")
+        df.loc[df.index % 7 == 6, YEAR_COL] = pd.NA  # some rows of unknown year
+    full = {"header": h, "episodes": e}
+    kept = {name: stack.rows_between_returns(df, name) for name, df in full.items()}
+    assert "REC" not in kept["episodes"].columns
+    assert len(kept["episodes"]) <= len(e) and len(kept["header"]) <= len(h)
+    pd.testing.assert_frame_equal(between_returns(kept, False), between_returns(full, False))

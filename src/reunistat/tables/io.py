@@ -17,6 +17,7 @@ at all is a :class:`~reunistat.errors.ReadError` naming the file and what to do.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ from reunistat.tables.stack import (
     IN_ONE_FILE,
     ORDER_COL,
     REASONS,
+    rows_between_returns,
     stack_table,
 )
 
@@ -125,10 +127,13 @@ class Extract:
     not_used : DataFrame
         Files, subfolders and sheets not read, with the reason (:data:`NOT_USED_COLUMNS`).
     returns : dict of str to DataFrame
-        When header or episodes come from two collection years or more: their
-        rows of every return before stacking (parsed, with ``YEAR_COL``), for
-        the rules between returns (DfE 502, 503, 202-204), with the integer
-        child key ``_cid`` shared with :attr:`tables`; else empty.
+        When header or episodes come from two collection years or more: the
+        rows of every return before stacking that the rules between returns
+        (DfE 502, 503, 202-204, 208) compare, parsed, with ``YEAR_COL`` and
+        the integer child key ``_cid`` shared with :attr:`tables`
+        (:func:`~reunistat.tables.stack.rows_between_returns`: each child's
+        header row, first, last and open episodes of each return, and the
+        columns those rules use); else empty.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -149,6 +154,12 @@ class _Part:
     years: pd.Series
     year_from: str
     order: pd.Series
+    rows: int = 0  # rows read (the frame is let go once stacked)
+
+    @functools.cached_property
+    def row_years(self) -> set[int]:
+        """The collection years of the part's rows."""
+        return {int(y) for y in self.years.dropna().unique()}
 
 
 def _row_years(raw: Raw, df: pd.DataFrame) -> tuple[pd.Series, str, pd.DataFrame]:
@@ -188,7 +199,7 @@ def _parse_part(raw: Raw, defer_dates: bool = False) -> tuple[_Part, pd.DataFram
 
 def _file_years(p: _Part) -> set[int]:
     """The collection years of a part: of its rows, or of its file when it has none."""
-    years = {int(y) for y in p.years.dropna().unique()}
+    years = p.row_years
     return years or ({p.raw.found.year} if p.raw.found.year is not None else set())
 
 
@@ -261,13 +272,16 @@ def _concat(parts: list[_Part], first: int) -> pd.DataFrame:
         f[ORDER_COL] = p.order.to_numpy()
         frames.append(f)
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return df.reset_index(drop=True)
+    for p in parts:  # held once, in the stacked frame
+        p.rows, p.frame, p.raw.frame = len(p.frame), p.frame.iloc[:0], p.raw.frame.iloc[:0]
+    df.index = pd.RangeIndex(len(df))  # not reset_index: it would copy every column
+    return df
 
 
 def _stacking_row(p: _Part, dropped: pd.DataFrame, i: int) -> dict[str, object]:
     drops = {r: int(dropped[r].get(i, 0)) if r in dropped else 0 for r in REASONS}
     f = p.raw.found
-    years = p.years.dropna().unique()
+    years = sorted(p.row_years)
     return {
         "table": p.raw.table,
         "file": str(f.path),
@@ -276,9 +290,9 @@ def _stacking_row(p: _Part, dropped: pd.DataFrame, i: int) -> dict[str, object]:
         "year_from": p.year_from,
         "format": f.format,
         "encoding": p.raw.encoding,
-        "rows_read": len(p.frame),
+        "rows_read": p.rows,
         **drops,
-        "rows_kept": len(p.frame) - sum(drops.values()),
+        "rows_kept": p.rows - sum(drops.values()),
         IN_ONE_FILE: int(dropped[IN_ONE_FILE].get(i, 0)) if IN_ONE_FILE in dropped else 0,
     }
 
@@ -299,7 +313,7 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
         first += len(parts)
     _add_child_keys(concat["header"], concat["episodes"])
     returns = {
-        name: concat[name].drop(columns=[FILE_COL, ORDER_COL, UID])
+        name: rows_between_returns(concat[name], name)
         for name in ("header", "episodes")
         if concat[name][YEAR_COL].nunique() > 1
     }
@@ -334,7 +348,7 @@ def _by_table(
     out.insert(1, "files", out["table"].map(files["table"].value_counts()).astype(int))
 
     def years(table: str) -> str:
-        ys = sorted({int(y) for p in by_table[table] for y in p.years.dropna().unique()})
+        ys = sorted({y for p in by_table[table] for y in p.row_years})
         if not ys:
             return ""
         return str(ys[0]) if len(ys) == 1 else f"{ys[0]}-{ys[-1]}"

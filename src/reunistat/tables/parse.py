@@ -64,12 +64,20 @@ def as_int(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Return whole numbers (``Int64``) and a mask of values that are not whole numbers."""
     if pd.api.types.is_integer_dtype(s) or pd.api.types.is_bool_dtype(s):
         return s.astype("Int64"), pd.Series(False, index=s.index)
-    txt = as_text(s)
+    # each distinct value converted once (a column of millions holds few)
+    idx, uniques = pd.factorize(s, use_na_sentinel=True)
+    txt = as_text(pd.Series(uniques, dtype=object))
     num = pd.to_numeric(txt, errors="coerce")
     bad = num.isna() & txt.notna()
     whole = num.notna() & (num == np.floor(num.fillna(0)))
     bad |= num.notna() & ~whole
-    return num.where(whole).astype("Int64"), bad
+    values = num.where(whole).astype("Int64").array.take(idx, allow_fill=True)
+    bad_rows = np.zeros(len(s), dtype=bool)
+    bad_rows[idx >= 0] = bad.to_numpy()[idx[idx >= 0]]
+    return (
+        pd.Series(values, index=s.index, name=s.name),
+        pd.Series(bad_rows, index=s.index, name=s.name),
+    )
 
 
 def declared_names(df: pd.DataFrame, table: str) -> pd.DataFrame:

@@ -267,6 +267,77 @@ def _carried_over(
     return kept, problems, int(closes.sum())
 
 
+#: Columns of each return the rules between returns compare (DfE 202-204 and 208 on
+#: header, 502 and 503A-J on episodes), besides the child key, LA, CHILD and the year.
+BETWEEN_RETURNS: Final = {
+    "header": ("SEX", "DOB", "ETHNIC", "UPN"),
+    "episodes": (
+        "DECOM",
+        "DEC",
+        "RNE",
+        "LS",
+        "CIN",
+        "PLACE",
+        "PLACE_PROVIDER",
+        "URN",
+        "PL_DISTANCE",
+        "PL_LA",
+        "PL_LOCATION",
+    ),
+}
+
+
+def rows_between_returns(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The rows and columns of every return that the rules between returns compare.
+
+    They compare a child's rows of return ``y`` with those of ``y - 1``:
+    header rows by child and return (the last listed, DfE 202-204, 208), and
+    episodes: the child's first and last episode of each return (by DECOM,
+    ties in the order read) and its open ones (DEC blank; DfE 502, 503A-J).
+    Only those rows (of a known year) and the columns of
+    :data:`BETWEEN_RETURNS` are kept, with ``LA``, ``CHILD``, the integer
+    child key and :data:`~reunistat.tables.keys.YEAR_COL`: the rules find the
+    same problems on them as on every row, at a fraction of the memory.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Every return's rows of ``table`` (``header`` or ``episodes``), parsed,
+        with the child key and ``YEAR_COL``, in the order read.
+    table : str
+        ``header`` or ``episodes``.
+
+    Returns
+    -------
+    DataFrame
+        The rows kept, in the order read, with a fresh index.
+    """
+    cols = [c for c in ("LA", "CHILD", *BETWEEN_RETURNS[table]) if c in df.columns]
+    cols += [c for c in (YEAR_COL, CID) if c in df.columns]
+    year = df[YEAR_COL].to_numpy(dtype="float64", na_value=np.nan)
+    known = np.flatnonzero(~np.isnan(year))
+    child = df[CID].to_numpy()[known] if CID in df.columns else pd.factorize(df["CHILD"])[0][known]
+    years, n_years = pd.factorize(year[known])
+    group = child.astype(np.int64) * max(len(n_years), 1) + years  # child and return
+    if table == "header":  # the last row listed of each
+        keep = ~pd.Series(group).duplicated(keep="last").to_numpy()
+    else:  # first and last by DECOM (blank last, ties in the order read), and open ones
+        decom = df["DECOM"].to_numpy(dtype="datetime64[ns]")[known].view(np.int64)
+        decom = np.where(decom == np.iinfo(np.int64).min, np.iinfo(np.int64).max, decom)
+        order = np.lexsort((decom, group))
+        g = group[order]
+        ends = np.ones(len(g), dtype=bool)
+        ends[1:] = g[1:] != g[:-1]  # first of its group
+        last = np.ones(len(g), dtype=bool)
+        last[:-1] = g[1:] != g[:-1]
+        keep = np.zeros(len(g), dtype=bool)
+        keep[order[ends | last]] = True
+        keep |= df["DEC"].isna().to_numpy()[known]
+    rows = known[keep]
+    # column by column: taking rows of the whole frame would first consolidate it
+    return pd.DataFrame({c: df[c].array.take(rows) for c in cols})
+
+
 def stack_table(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Stack and clean one table read from one or several files and returns.
 
@@ -310,5 +381,6 @@ def stack_table(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFram
     dropped.attrs[CLOSED_BY_NEXT] = closed
     nonempty = [p for p in problems if not p.empty]
     probs = pd.concat(nonempty, ignore_index=True) if nonempty else empty_problems()
-    df = df.drop(columns=[FILE_COL, ORDER_COL]).reset_index(drop=True)
+    df = df.drop(columns=[FILE_COL, ORDER_COL])
+    df.index = pd.RangeIndex(len(df))  # a new frame: no need to copy it again
     return df, dropped, probs
