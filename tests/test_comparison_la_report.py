@@ -248,10 +248,10 @@ class _Reader:
 
 _FACTOR_COLS = {
     "Age at return": "age_band",
-    "Section 20 at return": "section20_label",
+    "Section 20 accommodation at return": "section20_label",
     "Previous periods of care": "prior_periods_band",
     "Placement moves in the period": "placement_moves_band",
-    "Planned (E4A), unplanned (E4B) or E13 return": "return_type",
+    "Return type": "return_type",
     "Last placement": "last_placement_type",
     "Disability": "disability_label",
     "Ethnic group": "ethnic_group",
@@ -320,7 +320,7 @@ def _at_risk_relations(
         if missing:
             row[r.cell("return type=(missing)", "c")] = 1.0
         r.eqs.append(row)
-    type_sizes = sizes["Planned (E4A), unplanned (E4B) or E13 return"]
+    type_sizes = sizes["Return type"]
     for k, ids in by_type.items():  # a group followed at 0 is its size
         r.eqs.append({ids[0]: 1.0, type_sizes[k]: -1.0})
 
