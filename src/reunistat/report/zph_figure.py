@@ -195,8 +195,8 @@ def zph_figure(
     terms = list(pd.unique(smooth["term"]))
     ncol = min(3, len(terms))
     nrow = -(-len(terms) // ncol)
-    fig = new_figure(7.5, 0.6 + 2.1 * nrow)
-    top = 1 - 0.55 / fig.get_figheight()
+    fig = new_figure(7.5, 0.75 + 2.1 * nrow)
+    top = 1 - 0.8 / fig.get_figheight()
     gs = fig.add_gridspec(nrow, ncol, hspace=0.8, wspace=0.42, left=0.08, right=0.98, top=top)
     for k, term in enumerate(terms):
         g = smooth.loc[smooth["term"] == term]
@@ -214,5 +214,15 @@ def zph_figure(
         ax.tick_params(axis="y", labelsize=7)
         if k // ncol == nrow - 1 or k + ncol >= len(terms):
             ax.set_xlabel("Months since the return (KM scale)", fontsize=7)
-    fig.suptitle(title, x=0.01, ha="left", fontsize=9)
+    h = fig.get_figheight()
+    fig.suptitle(title, x=0.01, y=1 - 0.08 / h, ha="left", va="top", fontsize=9)
+    fig.text(
+        0.01,
+        1 - 0.33 / h,
+        "Solid: smoothed scaled Schoenfeld residuals, band of two standard errors; dashed: "
+        "the Cox estimate (1 for a factor: its log HRs unchanged). Residuals not drawn.",
+        fontsize=6.5,
+        va="top",
+        color="#505a5f",
+    )
     return fig
