@@ -13,7 +13,7 @@ LINT_PATHS := src tests $(wildcard analyses benchmarks data/synthetic/*.py)
 # and roughly how long it takes, and one after it its time. At a terminal pip shows its
 # own progress (each package, download bars); in CI or a log (CI set, or output not a
 # terminal) pip stays quiet so the log keeps only those lines.
-PIP_QUIET = $$( [ -t 1 ] && [ -z "$$CI" ] || echo --quiet )
+quiet_if_logged = q=--quiet; if [ -t 1 ] && [ -z "$$CI" ]; then q=; fi
 stage = echo "[$(1)] $(2)"
 took = echo "    done in $$(( $$(date +%s) - t0 )) s"
 
@@ -21,14 +21,14 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
 	@t0=$$(date +%s); $(call stage,1/3,Creating the virtual environment $(VENV) (a few seconds)); \
 	$(PYTHON) -m venv $(VENV) && $(took)
-	@t0=$$(date +%s); $(call stage,2/3,Upgrading pip in $(VENV) (about 10 s)); \
-	$(BIN)/pip install $(PIP_QUIET) --upgrade "pip>=24" && $(took)
-	@t0=$$(date +%s); \
+	@$(quiet_if_logged); t0=$$(date +%s); $(call stage,2/3,Upgrading pip in $(VENV) (about 10 s)); \
+	$(BIN)/pip install $$q --upgrade "pip>=24" && $(took)
+	@$(quiet_if_logged); t0=$$(date +%s); \
 	$(call stage,3/3,Installing reunistat and its $$(grep -c '==' requirements/lock.txt) pinned \
 	packages from requirements/lock.txt: numpy$(,) pandas$(,) scipy$(,) statsmodels$(,) \
 	matplotlib$(,) pandoc$(,) typst and the test tools (about 1.3 GB; 3-4 minutes on a first \
 	install$(,) seconds once pip has them cached)); \
-	$(BIN)/pip install $(PIP_QUIET) -c requirements/lock.txt -e ".[dev]" && $(took)
+	$(BIN)/pip install $$q -c requirements/lock.txt -e ".[dev]" && $(took)
 	@touch $(STAMP)
 
 reproduce: $(STAMP)
