@@ -26,8 +26,8 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	@$(quiet_if_logged); t0=$$(date +%s); \
 	$(call stage,3/3,Installing reunistat and its $$(grep -c '==' requirements/lock.txt) pinned \
 	packages from requirements/lock.txt: numpy$(,) pandas$(,) scipy$(,) statsmodels$(,) \
-	matplotlib$(,) pandoc$(,) typst and the test tools (about 1.3 GB; 3-4 minutes on a first \
-	install$(,) seconds once pip has them cached)); \
+	matplotlib$(,) pandoc$(,) typst and the test tools (about 1.3 GB; about 4 minutes on a first \
+	install$(,) longer on a busy machine$(,) seconds once pip has them cached)); \
 	$(BIN)/pip install $$q -c requirements/lock.txt -e ".[dev]" && $(took)
 	@touch $(STAMP)
 
