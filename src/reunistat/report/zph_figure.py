@@ -171,7 +171,7 @@ def _month_ticks(curve: pd.DataFrame) -> tuple[list[float], list[str]]:
     pos = list(np.interp(cands, months, x))
     keep, last = [], -1.0
     for m, p in zip(cands, pos, strict=True):
-        if p - last >= 0.1 * (x[-1] - x[0]):  # no overlapping labels
+        if p - last >= 0.13 * (x[-1] - x[0]):  # no overlapping labels
             keep.append((p, str(m)))
             last = p
     return [p for p, _ in keep], [s for _, s in keep]
@@ -193,11 +193,11 @@ def zph_figure(
     """
     labels = labels or {}
     terms = list(pd.unique(smooth["term"]))
-    ncol = min(3, len(terms))
+    ncol = min(4 if len(terms) > 6 else 3, len(terms))  # short enough for a page with text
     nrow = -(-len(terms) // ncol)
-    fig = new_figure(7.5, 0.75 + 2.1 * nrow)
+    fig = new_figure(7.5, 0.75 + 1.85 * nrow)
     top = 1 - 0.8 / fig.get_figheight()
-    gs = fig.add_gridspec(nrow, ncol, hspace=0.8, wspace=0.42, left=0.08, right=0.98, top=top)
+    gs = fig.add_gridspec(nrow, ncol, hspace=0.85, wspace=0.5, left=0.07, right=0.98, top=top)
     for k, term in enumerate(terms):
         g = smooth.loc[smooth["term"] == term]
         ax = fig.add_subplot(gs[k // ncol, k % ncol])
@@ -206,14 +206,14 @@ def zph_figure(
         est = float(g["estimate"].iloc[0])
         ax.axhline(est, color="#801650", lw=0.9, ls="--")
         several = int(g["n_columns"].iloc[0]) > 1
-        title_lines = textwrap.wrap(labels.get(term, term), 34)[:2]
+        title_lines = textwrap.wrap(labels.get(term, term), 30 if ncol == 4 else 34)[:2]
         ax.set_title("\n".join(title_lines), loc="left", fontsize=7.5)
         ax.set_ylabel("multiplier of log HRs" if several else "log HR, β(t)", fontsize=6.5)
         ticks, names = _month_ticks(g)
         ax.set_xticks(ticks, names, fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         if k // ncol == nrow - 1 or k + ncol >= len(terms):
-            ax.set_xlabel("Months since the return (KM scale)", fontsize=7)
+            ax.set_xlabel("Months since return (KM scale)", fontsize=6.5)
     h = fig.get_figheight()
     fig.suptitle(title, x=0.01, y=1 - 0.08 / h, ha="left", va="top", fontsize=9)
     fig.text(
