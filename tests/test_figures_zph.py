@@ -49,6 +49,7 @@ def close(a: object, b: object, tol: float = 1e-9) -> None:
     [
         ("efron", {}, 4, True),
         ("efron_cluster_df5", {"cluster": "CHILD"}, 5, True),
+        ("strata_la", {"strata": "LA"}, 4, True),
         ("breslow_coefficients", {"ties": "breslow"}, 4, False),
     ],
 )

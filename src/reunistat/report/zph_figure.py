@@ -8,7 +8,9 @@ on a natural cubic spline with ``df`` degrees of freedom (knots at the
 quantiles of the grid and the event times), evaluated at ``n_points`` points,
 with a band of two standard errors. A factor's columns are one term: its
 curve is the multiplier of the factor's fitted log hazard ratios (1 when
-they are constant in time), R's ``terms = TRUE``.
+they are constant in time), R's ``terms = TRUE``. In a stratified fit every
+covariate is taken to vary within every stratum (R leaves out, per stratum,
+one that does not).
 
 :func:`zph_figure` draws the curves, their bands and a horizontal line at the
 Cox estimate, one panel per term. It never draws the residuals themselves:

@@ -30,6 +30,7 @@ out <- list(
   formula = "age_band + sex + section20 + placement_moves",
   efron = one(coxph(f, d, ties = "efron"), points = TRUE),
   efron_cluster_df5 = one(coxph(update(f, . ~ . + cluster(CHILD)), d, ties = "efron"), df = 5),
+  strata_la = one(coxph(update(f, . ~ . + strata(LA)), d, ties = "efron")),
   breslow_coefficients = one(coxph(f, d, ties = "breslow"), terms = FALSE)
 )
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE),
