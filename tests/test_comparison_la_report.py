@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from html import unescape
 from pathlib import Path
 
 import numpy as np
@@ -368,7 +369,7 @@ def test_no_hidden_count_of_a_small_authority_comes_back_by_differencing(
     # the HTML shows exactly the workbook's (jointly suppressed) counts
     html = (out / "la_report.html").read_text("utf-8")
     sheets = pd.read_excel(book, sheet_name=None, header=3, dtype=str, keep_default_na=False)
-    shown = re.findall(r"<td>([^<]*)</td>", html)
+    shown = [unescape(c) for c in re.findall(r"<td>([^<]*)</td>", html)]
     for name in ("overview", "by_year", "by_factor", "at_risk"):
         for v in sheets[name].to_numpy().ravel():
             assert str(v) in shown, (name, v)
