@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,16 +30,22 @@ from matplotlib.figure import Figure
 
 from reunistat.errors import InputError
 from reunistat.horizons import DAYS_PER_MONTH
-from reunistat.models.survival import residuals
-from reunistat.models.survival.cox import CoxState
-from reunistat.models.survival.km import km_steps
+from reunistat.models.survival import km_steps, residuals
 from reunistat.report.figures import new_figure
 from reunistat.results import ModelResult
 
 _BLUE = "#12436D"
 
 
-def _km_transform(st: CoxState, times: np.ndarray) -> np.ndarray:
+def _cox_state(result: ModelResult) -> Any:
+    """The fit's state kept for diagnostics (``extras["state"]`` of a Cox fit)."""
+    st = result.extras.get("state")
+    if st is None or not hasattr(st, "term_columns"):
+        raise InputError("zph_smooth needs a result of reunistat.models.survival.cox")
+    return st
+
+
+def _km_transform(st: Any, times: np.ndarray) -> np.ndarray:
     """Return ``1 - KM(t-)`` at ``times``, the KM of all rows (cox.zph's ``transform="km"``)."""
     steps = km_steps(st.stop, st.event.astype(np.int64), entry=st.start)
     left = np.concatenate([[1.0], steps.surv[:-1]])
@@ -68,7 +75,7 @@ def natural_spline_basis(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def _term_columns(st: CoxState, terms: bool) -> dict[str, list[int]]:
+def _term_columns(st: Any, terms: bool) -> dict[str, list[int]]:
     if terms:
         return st.term_columns
     return {c: [j] for j, c in enumerate(st.columns)}
@@ -78,9 +85,7 @@ def _scaled(
     result: ModelResult, terms: bool = True
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, dict[str, list[int]]]:
     """Return cox.zph's ``y`` (one column per term), ``var``, the constants and the terms."""
-    st = result.extras.get("state")
-    if not isinstance(st, CoxState):
-        raise InputError("zph_smooth needs a result of reunistat.models.survival.cox")
+    st = _cox_state(result)
     sch = residuals(result, "schoenfeld")
     raw = sch[st.columns].to_numpy(dtype=float)
     beta = np.asarray(st.fit.beta, dtype=float)
@@ -128,7 +133,7 @@ def zph_smooth(
     if df < 2:
         raise InputError(f"df must be at least 2 (got {df})")
     y, var, const, tc = _scaled(result, terms)
-    st = result.extras["state"]
+    st = _cox_state(result)
     times = y["time"].to_numpy()
     xx = _km_transform(st, times)
     grid = np.linspace(xx.min(), xx.max(), n_points)
