@@ -1,6 +1,7 @@
 """12: model checks: proportional hazards, prediction, GEE, and crude against adjusted.
 
-Outputs: tables/cox_zph (R's cox.zph test per characteristic), tables/cox_by_period
+Outputs: tables/cox_zph (R's cox.zph test per characteristic), figures/cox_zph (its
+smoothed scaled Schoenfeld residuals, R's plot.cox.zph), tables/cox_by_period
 and figures/cox_by_period (hazard ratios by time since the return, for the
 characteristics that fail the test), tables/prediction_checks and
 figures/calibration (cross-validated AUC, Brier score and calibration of the
@@ -24,6 +25,7 @@ from reunistat.report.discussion import crude_adjusted_statement, ph_statement
 from reunistat.report.figures import line_figure, new_figure
 from reunistat.report.labels import p_text, term_label, variable_label, with_references
 from reunistat.report.tables import formula_variables, model_spec
+from reunistat.report.zph_figure import zph_figure, zph_smooth
 from reunistat.results import etable
 
 #: Periods of follow-up (days) for hazard ratios by time since the return.
@@ -106,6 +108,20 @@ def _ph(ctx: Context, sp: pd.DataFrame) -> None:
             }
         ),
         notes=["Score test for a change of each log hazard ratio with time since the return."],
+    )
+    ctx.write_figure(
+        "cox_zph",
+        zph_figure(
+            zph_smooth(res),
+            labels=dict(zip(z["term"], z["label"], strict=True)),
+            title="Change of each log hazard ratio with time since the return",
+        ),
+        alt="One panel per characteristic: the smoothed scaled Schoenfeld residuals (the "
+        "log hazard ratio as it changes with time since the return, on the Kaplan-Meier "
+        "scale) with a two-standard-error band and a dashed line at the Cox estimate.",
+        title="Change of each log hazard ratio with time since the return (smoothed scaled "
+        "Schoenfeld residuals; a factor's curve multiplies its log hazard ratios)",
+        function=fn,  # left out with the cox.zph table if its model is
     )
     failing = z.loc[(z["term"] != "GLOBAL") & (z["p_value"] < 0.05), "term"].tolist()
     coefs = [t for t in res.tidy()["term"] if any(t.startswith(f) or t == f for f in failing)]

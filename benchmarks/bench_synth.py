@@ -70,6 +70,26 @@ def run_once(scale: float, layout: str = "flat") -> dict:
     return rec
 
 
+def medians(runs: list[dict], *keys: str) -> dict[str, float]:
+    """``median_KEY``: the median of each key over the runs."""
+    return {f"median_{k}": statistics.median(r[k] for r in runs) for k in keys}
+
+
+def write_json(name: str, results: list[dict], load_before: tuple[float, ...]) -> dict:
+    """Write results/NAME.json (the machine, the load before and now, the results); return meta."""
+    meta = {
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+    }
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / f"results/{name}.json").write_text(
+        json.dumps({"meta": meta, "results": results}, indent=2) + "\n"
+    )
+    return meta
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 10.0])
@@ -90,24 +110,13 @@ def main() -> None:
             "children": runs[0]["children"],
             "episodes": runs[0]["episodes"],
             "returns_home": runs[0]["returns_home"],
-            "median_wall_s": statistics.median(r["wall_s"] for r in runs),
-            "median_generate_s": statistics.median(r["generate_s"] for r in runs),
-            "median_write_s": statistics.median(r["write_s"] for r in runs),
+            **medians(runs, "wall_s", "generate_s", "write_s"),
             "peak_rss_mib": max(peaks) if peaks else None,
             "runs_wall_s": [round(r["wall_s"], 2) for r in runs],
         }
         results.append(summary)
         print(json.dumps(summary))
-    meta = {
-        "python": sys.version.split()[0],
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-    }
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results/synth.json").write_text(
-        json.dumps({"meta": meta, "results": results}, indent=2) + "\n"
-    )
+    meta = write_json("synth", results, load_before)
     lines = [
         "# Synthetic generator: time and peak memory",
         "",
@@ -147,10 +156,7 @@ def annual_vs_flat(scales: list[float], repeats: int) -> None:
                 "children": rs[0]["children"],
                 "episodes_written": rs[0]["episodes"],
                 "returns_home": rs[0]["returns_home"],
-                "median_wall_s": statistics.median(r["wall_s"] for r in rs),
-                "median_cpu_s": statistics.median(r["cpu_s"] for r in rs),
-                "median_generate_s": statistics.median(r["generate_s"] for r in rs),
-                "median_write_s": statistics.median(r["write_s"] for r in rs),
+                **medians(rs, "wall_s", "cpu_s", "generate_s", "write_s"),
                 "runs_wall_s": [round(r["wall_s"], 2) for r in rs],
                 "runs_cpu_s": [round(r["cpu_s"], 2) for r in rs],
             }
@@ -164,16 +170,7 @@ def annual_vs_flat(scales: list[float], repeats: int) -> None:
         row["median_ratio_wall"] = statistics.median(ratios_wall)
         results.append(row)
         print(json.dumps(row))
-    meta = {
-        "python": sys.version.split()[0],
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_average_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-    }
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results/synth_annual.json").write_text(
-        json.dumps({"meta": meta, "results": results}, indent=2) + "\n"
-    )
+    meta = write_json("synth_annual", results, load_before)
     lines = [
         "# Synthetic generator: annual layout against flat",
         "",

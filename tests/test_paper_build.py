@@ -3,6 +3,7 @@ cross-references, citations, a PDF through Typst, and tables that fit the page."
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,50 @@ def _html_table(md: str) -> str:
 def test_pandoc_args_build_every_format():
     assert set(paper_mod.PANDOC_ARGS) == {"html", "docx", "typ"}
     assert all("--citeproc" in a for a in paper_mod.PANDOC_ARGS.values())
+
+
+TABLE1 = (
+    "| variable | level | re-entered | re-entered % | not re-entered | not re-entered % | all "
+    "| all % |\n|:---|:---|---:|---:|---:|---:|---:|---:|\n"
+    "| All spells |  | 530 | 100.0 | 1,165 | 100.0 | 1,695 | 100.0 |\n"
+    "| Section 20 accommodation at return | to relatives without parental responsibility (E13) "
+    "| 73 | 13.8 | 188 | 16.1 | 261 | 15.4 |\n\n*Note.*\n"
+)
+
+
+def _pdf_words(pdf: Path) -> list[tuple[float, float, str]]:
+    """Each piece of text of the PDF's first page with its position (x, y in points)."""
+    from pypdf import PdfReader
+
+    found: list[tuple[float, float, str]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
+        if text.strip():
+            found.append((tm[4] * cm[0] + cm[4], tm[5] * cm[3] + cm[5], text.strip()))
+
+    PdfReader(pdf).pages[0].extract_text(visitor_text=visit)
+    return found
+
+
+def test_pdf_table1_counts_are_narrow_and_neither_cells_nor_header_words_break(tmp_path):
+    run = _Run(tmp_path / "outputs")
+    (run.out / "tables").mkdir(parents=True)
+    (run.out / "tables/table1.md").write_text(TABLE1)
+    run.outputs["tables/table1.md"] = _Out("Returns home")
+    build_paper(run, _template(tmp_path, "---\ntitle: T\n---\n\n{{ table:table1 }}\n"))
+    words = _pdf_words(run.out / "paper/paper.pdf")
+    texts = [w for _, _, w in words]
+    # a header wraps only between words or after a hyphen, never inside a word
+    assert texts.count("re-entered") >= 1 and "all %" in texts
+    top = words[texts.index("variable")][1]
+    header = {t for _, y, w in words if top - 12 <= y <= top + 1 for t in w.split()}
+    assert header <= {"variable", "level", "re-entered", "%", "not", "re-", "entered", "all"}
+    # each count on one line, the row's cells apart (no cell drawn over the next)
+    row_y = words[texts.index("All spells")][1]
+    cells = sorted((x, w) for x, y, w in words if y == row_y and w != "All spells")
+    assert [w for _, w in cells] == ["530", "100.0", "1,165", "100.0", "1,695", "100.0"]
+    for (x0, w0), (x1, _) in itertools.pairwise(cells):
+        assert x1 - x0 > 0.5 * 7 * len(w0), cells  # 7 pt type: half an em a character at least
+    # the text columns get the room: the level column is wider than any count column
+    x = {w: x for x, _, w in words}
+    assert x["re-entered"] - x["level"] > 2 * (x["all %"] - x["all"])

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from reunistat.codes import EPISODE_COLUMNS, HEADER_COLUMNS
 from reunistat.tables import read_extract
 from reunistat.tables.find import table_of_name, year_of_name
 from reunistat.tables.xml903 import read_xml
@@ -15,22 +16,8 @@ from reunistat.tables.xml903 import read_xml
 #: The sector's own 903 files (see its README), committed with the tests.
 SECTOR = Path(__file__).parent / "fixtures" / "sector903"
 
-HEADER = ["CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB"]
-EPIS = [
-    "CHILD",
-    "DECOM",
-    "RNE",
-    "LS",
-    "CIN",
-    "PLACE",
-    "PLACE_PROVIDER",
-    "DEC",
-    "REC",
-    "REASON_PLACE_CHANGE",
-    "HOME_POST",
-    "PL_POST",
-    "URN",
-]
+HEADER = list(HEADER_COLUMNS)
+EPIS = list(EPISODE_COLUMNS)
 H_ROWS = [
     ["1001", "1", "01/01/2005", "WBRI", None, None, None],
     ["1002", "2", "15/03/2010", "BAFR", None, None, None],

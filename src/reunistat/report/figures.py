@@ -159,12 +159,16 @@ def _at_risk_rows(fig: Figure, ax: object, at_risk: pd.DataFrame, group_col: str
     years = [float(t) / DAYS_PER_YEAR for t in times]
     tab = fig.add_axes((0.17, 0.06, 0.55, 0.2), sharex=ax)
     tab.set_axis_off()
-    tab.text(-0.3, 1.05, "Number at risk", transform=tab.transAxes, fontsize=8, weight="bold")
+    labels = [
+        tab.text(-0.3, 1.05, "Number at risk", transform=tab.transAxes, fontsize=8, weight="bold")
+    ]
     n = len(at_risk)
     for i, row in enumerate(at_risk.itertuples(index=False)):
         y = 1 - (i + 1) / (n + 1)
         vals = dict(zip(at_risk.columns, row, strict=True))
-        tab.text(-0.1, y, str(vals[group_col]), transform=tab.transAxes, ha="right", fontsize=7)
+        labels.append(
+            tab.text(-0.1, y, str(vals[group_col]), transform=tab.transAxes, ha="right", fontsize=7)
+        )
         for t, x in zip(times, years, strict=True):
             tab.text(
                 x,
@@ -174,6 +178,19 @@ def _at_risk_rows(fig: Figure, ax: object, at_risk: pd.DataFrame, group_col: str
                 fontsize=6.5,
                 transform=tab.get_xaxis_transform(),
             )
+
+    _keep_left_inside(fig, [ax, tab], labels)
+
+
+def _keep_left_inside(fig: Figure, axes: Sequence[Any], texts: Sequence[Any]) -> None:
+    """Move ``axes`` right until every text drawn left of them is inside the figure."""
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    left_px = min(t.get_window_extent(renderer).x0 for t in texts)
+    shift = (2 - left_px) / fig.bbox.width  # 2 px of margin (at 100 dpi)
+    if shift > 0:
+        for a in axes:
+            x0, y0, w, h = a.get_position().bounds
+            a.set_position((x0 + shift, y0, w, h))
 
 
 def _thousands(v: object) -> str:

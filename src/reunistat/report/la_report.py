@@ -41,6 +41,7 @@ from reunistat.horizons import AT_RISK_DAYS, DAYS_PER_YEAR
 from reunistat.report.curves import PublishedCurve, publish_curve
 from reunistat.report.disclosure import SUPPRESSED, DisclosureRules
 from reunistat.report.figures import _RC, curve_figure
+from reunistat.report.labels import level_label, short_level_label, variable_label
 from reunistat.report.release_plan import MISSING_ROW, curve_labels
 from reunistat.report.release_tables import Release, ReleaseTables
 from reunistat.report.tables import model_table, smallest_cell, term_label
@@ -63,16 +64,19 @@ NATIONAL_BENCHMARKS = pd.DataFrame(
 #: When the table of national figures above was compiled.
 NATIONAL_BENCHMARKS_DATE = "2026-12-01"
 HORIZONS_DAYS = (91, 365, 730)
-GROUPS = {
-    "age_band": "Age at return",
-    "section20_label": "Section 20 at return",
-    "prior_periods_band": "Previous periods of care",
-    "placement_moves_band": "Placement moves in the period",
-    "return_type": "Planned (E4A), unplanned (E4B) or E13 return",
-    "last_placement_type": "Last placement",
-    "disability_label": "Disability",
-    "ethnic_group": "Ethnic group",
+#: The characteristics of the table by characteristic: column -> the variable it shows
+#: (named, with its levels, by :mod:`reunistat.report.labels`).
+_GROUP_VARIABLES = {
+    "age_band": "age_band",
+    "section20_label": "section20",
+    "prior_periods_band": "prior_periods",
+    "placement_moves_band": "placement_moves",
+    "return_type": "return_type",
+    "last_placement_type": "last_placement_type",
+    "disability_label": "disability",
+    "ethnic_group": "ethnic_group",
 }
+GROUPS = {col: variable_label(var) for col, var in _GROUP_VARIABLES.items()}
 MODEL_TERMS = ("age_band", "section20", "prior_periods", "return_type")
 
 
@@ -272,20 +276,20 @@ def _by(
     # a rate of a group whose size is hidden reveals that group's outcome ("0.0% of c")
     hidden = out["returns home"].astype(str) == SUPPRESSED
     out.loc[hidden, rate_cols] = SUPPRESSED
-    out.index.name = "group"
+    out.index = pd.Index([level_label(col, g) for g in out.index], name="group")
     return out.reset_index()
 
 
 def _at_risk(rel: Release) -> pd.DataFrame:
     """The numbers still followed under the curves, as jointly suppressed (years as columns)."""
     rows = []
-    for name, (_, label) in CURVES.items():
+    for name, (col, label) in CURVES.items():
         table = f"at_risk:{name}"
         for g in rel.registry.tables[table].counts.index:
             if g == MISSING_ROW or (g == "all" and name != "overall"):
                 continue
             cells = {_years_label(t): rel.text(table, g, str(t)) for t in AT_RISK_DAYS}
-            rows.append({"curve": label, "group": g, **cells})
+            rows.append({"curve": label, "group": level_label(col or "", g), **cells})
     return pd.DataFrame(rows)
 
 
@@ -488,8 +492,8 @@ def build_la_report(
                 "curve_return_type",
                 "Cumulative re-entry by planned or unplanned return",
                 curve_figure(
-                    pub_t.curve,
-                    pub_t.at_risk,
+                    _short_groups(pub_t.curve, "return_type"),
+                    _short_groups(pub_t.at_risk, "return_type"),
                     estimate=pub_t.estimate,
                     conf=pub_t.conf,
                     title="Cumulative re-entry: planned (E4A), unplanned (E4B) or E13 return",
@@ -538,6 +542,11 @@ def build_la_report(
         )
     )
     return rep
+
+
+def _short_groups(frame: pd.DataFrame, col: str) -> pd.DataFrame:
+    """The figure's groups by their short labels (legend and at-risk rows)."""
+    return frame.assign(group=[short_level_label(col, g) for g in frame["group"].astype(str)])
 
 
 def _overall_figure(pub: PublishedCurve, xmax: float) -> tuple[str, str, Figure, str]:

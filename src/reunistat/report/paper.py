@@ -49,12 +49,16 @@ BIBLIOGRAPHY = "references.bib"
 
 _COMMON = ["--from", "markdown", "--resource-path", ".", "--citeproc"]
 #: Typst set-up put in the PDF's header: our own numbers in captions (no second
-#: "Table 1:"), long tables that break across pages, small type in tables, a fixed date.
+#: "Table 1:"), long tables that break across pages, small type in tables (words not
+#: hyphenated, lines not justified: a header wraps only between words; rows 3 pt above
+#: and below their text), a fixed date.
 TYPST_HEADER = (
     "#set figure(numbering: none)\n"
     "#show figure: set block(breakable: true)\n"
     "#show figure.where(kind: table): set figure.caption(position: top)\n"
-    "#show table: set text(size: 7pt)\n"
+    "#show table: set text(size: 7pt, hyphenate: false)\n"
+    "#show table: set par(justify: false)\n"
+    "#set table(inset: (x: 4pt, y: 3pt))\n"
     "#set document(date: datetime(year: 2024, month: 1, day: 1))\n"
 )
 TYPST_HEADER_FILE = "paper-header.typ"
@@ -293,7 +297,7 @@ def fit_table(table: str) -> str:
                 body[i][0] = ""
     # relative column widths (pandoc reads them from the dashes when lines are long)
     widths = [
-        min(40, max([len(head[j]), *(len(r[j]) for r in body if j < len(r))]))
+        _column_width(head[j], [r[j] for r in body if j < len(r)], align[j])
         for j in range(len(head))
     ]
     align = [_dashes(a, w) for a, w in zip(align, widths, strict=True)]
@@ -301,6 +305,29 @@ def fit_table(table: str) -> str:
     out += ["| " + " | ".join(r) + " |" for r in body]
     return "\n".join(out)
 
+
+def _column_width(head: str, cells: Sequence[str], align: str) -> int:
+    """Relative width of a column: its longest cell, text capped at :data:`TEXT_COLUMN_CHARS`.
+
+    A right-aligned column (counts, percentages, estimates) is as wide as its
+    longest cell or the longest word of its header, whichever is wider: its
+    header wraps between words ("not re-entered %" on two lines) so that
+    counts are not given the width of their header and the text columns the
+    rest. Its cells never wrap.
+
+    >>> _column_width("not re-entered %", ["1,165", "100.0"], "---:")
+    12
+    >>> _column_width("level", ["to relatives without parental responsibility (E13)"], ":---")
+    24
+    """
+    if align.endswith(":") and not align.startswith(":"):
+        words = [len(w) for w in head.split()] or [0]
+        return max([max(words), *map(len, cells)]) + 2
+    return min(TEXT_COLUMN_CHARS, max([len(head), *map(len, cells)]))
+
+
+#: The relative width at which a text column stops growing (its cells then wrap).
+TEXT_COLUMN_CHARS = 24
 
 #: First columns naming the variable of a block of rows (shown on its first row only).
 _GROUP_HEADERS = ("variable", "characteristic")
