@@ -72,11 +72,7 @@ def la_report(
     bench = read_benchmarks(benchmarks) if benchmarks is not None else None
     spells = cohort.spells
     las = sorted(spells["LA"].dropna().astype(str).unique()) if "LA" in spells else []
-    name = title or (
-        f"Re-entry to care after a return home: {', '.join(las)}"
-        if las
-        else "Re-entry to care after a return home"
-    )
+    name = title or _default_title(las)
     report = build_la_report(
         spells, rules, title=name, benchmarks=bench, source=f"903 returns in {directory.name}"
     )
@@ -89,3 +85,19 @@ def register(app: typer.Typer) -> None:
     app.command(
         name="la-report", short_help="One authority's report (HTML, workbook) from its returns."
     )(la_report)
+
+
+def _default_title(las: list[str]) -> str:
+    """Title naming the authority, or how many when the folder holds several.
+
+    >>> _default_title(["E09000001"])
+    'Re-entry to care after a return home: E09000001'
+    >>> _default_title(["E1", "E2", "E3", "E4"])
+    'Re-entry to care after a return home: 4 local authorities'
+    """
+    base = "Re-entry to care after a return home"
+    if not las:
+        return base
+    if len(las) <= 3:
+        return f"{base}: {', '.join(las)}"
+    return f"{base}: {len(las)} local authorities"
