@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from reunistat.errors import ConfigError
+from reunistat.errors import ConfigError, ReunistatError
 from reunistat.models.evaluation.power import PowerDesign, power_curve, simulate_power
 from reunistat.models.imputation import impute
 from reunistat.replicates import (
@@ -156,3 +157,25 @@ def test_defaults_and_arguments() -> None:
         run_replicates(_draw, 3, args=(5,))
     with pytest.raises(ConfigError, match="at least 1"):
         run_replicates(_draw, 0, seed=1, args=(5,))
+
+
+def test_config_parallel_table(tmp_path: Path) -> None:
+    from reunistat.pipeline.config import PipelineConfig, load_config
+
+    assert PipelineConfig().parallel == ParallelBackend("loky", 1)
+    p = tmp_path / "config.toml"
+    p.write_text('[parallel]\nbackend = "dask"\nn_jobs = -1\nscheduler_address = ""\n')
+    cfg = load_config(p)
+    assert cfg.parallel == ParallelBackend("dask", -1)
+    assert cfg.as_dict()["parallel"]["backend"] == "dask"
+    p.write_text('[parallel]\nbackend = "dask"\nlocal_workers = 4\n')
+    assert load_config(p).parallel.local_workers == 4
+    for text, match in (
+        ('backend = "mpi"', "parallel.backend must be one of"),
+        ('backend = "loky"\nscheduler_address = "tcp://x:1"', "apply to backend = 'dask'"),
+        ("threads = 2", r"unknown key parallel.threads"),
+    ):
+        p.write_text(f"[parallel]\n{text}\n")
+        with pytest.raises(ReunistatError, match=match) as e:
+            load_config(p)
+        assert str(p) in str(e.value)
