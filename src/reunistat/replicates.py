@@ -290,6 +290,47 @@ def run_replicates(
         ``func``'s result for replicate 0, 1, ...: the same whatever the
         backend, workers or chunking.
     """
+    from tqdm.auto import tqdm
+
+    out: list[T] = []
+    chunks = iter_replicates(
+        func,
+        n_replicates,
+        seed=seed,
+        args=args,
+        kwargs=kwargs,
+        backend=backend,
+        n_jobs=n_jobs,
+        chunk_size=chunk_size,
+    )
+    with tqdm(desc=desc, unit="rep", disable=not progress, leave=False) as bar:
+        for res in chunks:
+            out.extend(res)
+            bar.update(len(res))
+    return out
+
+
+def iter_replicates(
+    func: Callable[..., T],
+    n_replicates: int | Sequence[Any],
+    *,
+    seed: int | np.random.SeedSequence | None = None,
+    args: tuple[Any, ...] = (),
+    kwargs: dict[str, Any] | None = None,
+    backend: ParallelBackend | str | None = None,
+    n_jobs: int = 1,
+    chunk_size: int | None = None,
+) -> Iterator[list[T]]:
+    """Yield the results chunk by chunk, in replicate order, as they are ready.
+
+    The arguments are those of :func:`run_replicates`; use it to save
+    replicates as they finish (a long validation that can resume).
+
+    Examples
+    --------
+    >>> [len(c) for c in iter_replicates(lambda s: 0, 5, seed=1, chunk_size=2)]
+    [2, 2, 1]
+    """
     how = as_backend(backend, n_jobs)
     if isinstance(n_replicates, int):
         if n_replicates < 1:
@@ -299,20 +340,9 @@ def run_replicates(
         items: Sequence[Any] = replicate_seeds(seed, n_replicates)
     else:
         items = list(n_replicates)
-    kw = kwargs or {}
     size = chunk_size or _default_chunk(len(items), how)
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(items), desc=desc, unit="rep", disable=not progress, leave=False)
-    out: list[T] = []
-    try:
-        for res in _results(func, chunks, args, kw, how):
-            out.extend(res)
-            bar.update(len(res))
-    finally:
-        bar.close()
-    return out
+    return _results(func, chunks, args, kwargs or {}, how)
 
 
 def _default_chunk(n_items: int, how: ParallelBackend) -> int:
