@@ -106,7 +106,7 @@ def test_dask_local_cluster_gives_identical_replicates() -> None:
     imp_seq = impute(spells, ["x"], predictors=["z"], m=3, n_iter=2, seed=5)
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster),
     ):

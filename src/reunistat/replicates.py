@@ -207,7 +207,7 @@ def dask_client(backend: ParallelBackend) -> Iterator[Any]:
     n = backend.local_workers or (backend.n_jobs if backend.n_jobs > 0 else 2)
     with (
         LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
