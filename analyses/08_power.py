@@ -31,7 +31,13 @@ def run(ctx: Context) -> None:
     )
     design = PowerDesign(**DESIGN, **({"baseline": baseline} if len(baseline) == 3 else {}))
     reps = ctx.config.power_replicates
-    curve = power_curve(design, RETURNS_PER_YEAR, n_replicates=reps, seed=ctx.config.seed)
+    curve = power_curve(
+        design,
+        RETURNS_PER_YEAR,
+        n_replicates=reps,
+        seed=ctx.config.seed,
+        backend=ctx.config.parallel,
+    )
     curve["returns_per_year"] = curve["returns_per_year"].astype(int)
     ctx.write_frame(
         "power",

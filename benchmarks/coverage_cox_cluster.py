@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _replicate_args import add_backend_args, replicates_of
 
 HERE = Path(__file__).parent
 FORMULA = (
@@ -97,6 +98,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--first-seed", type=int, default=2000)
     ap.add_argument("--no-summary", action="store_true")
+    add_backend_args(ap)
     ap.add_argument(
         "--summary-only", action="store_true", help="summarise every replicate saved, run none"
     )
@@ -106,13 +108,12 @@ def main() -> None:
     seen = set(done["seed"].unique()) if len(done) else set()
     reps_path = HERE / "results" / f"cox_coverage_replicates_{args.first_seed}.csv"
     t0 = time.perf_counter()
-    for r in range(0 if args.summary_only else args.replicates):
-        seed = args.first_seed + r
-        if seed in seen:
-            continue
-        rep = one_replicate(seed, args.scale)
+    pending = [args.first_seed + r for r in range(0 if args.summary_only else args.replicates)]
+    pending = [s for s in pending if s not in seen]
+    reps_iter = replicates_of(one_replicate, pending, args, (args.scale,))
+    for s, (rep,) in zip(pending, reps_iter, strict=True):
         rep.to_csv(reps_path, mode="a", header=not reps_path.exists(), index=False)
-        print(seed, f"{time.perf_counter() - t0:.0f}s", flush=True)
+        print(s, f"{time.perf_counter() - t0:.0f}s", flush=True)
     if args.no_summary:
         return
     parts = sorted((HERE / "results").glob("cox_coverage_replicates_*.csv"))

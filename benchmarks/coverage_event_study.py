@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _replicate_args import add_backend_args, replicates_of
 
 HERE = Path(__file__).parent
 START = pd.Timestamp("2015-04-01")
@@ -152,20 +153,19 @@ def main() -> None:
     ap.add_argument("--n-boot", type=int, default=199)
     ap.add_argument("--first-seed", type=int, default=7000)
     ap.add_argument("--no-summary", action="store_true")
+    add_backend_args(ap)
     args = ap.parse_args()
     parts = sorted((HERE / "results").glob("evaluation_coverage_replicates_*.csv"))
     done = set(pd.concat([pd.read_csv(p) for p in parts])["seed"]) if parts else set()
     path = HERE / "results" / f"evaluation_coverage_replicates_{args.first_seed}.csv"
     truth = true_effect()
     t0 = time.perf_counter()
-    for r in range(args.replicates):
-        seed = args.first_seed + r
-        if seed in done:
-            continue
-        one_replicate(seed, args.n_boot, truth).to_csv(
-            path, mode="a", header=not path.exists(), index=False
-        )
-        print(seed, f"{time.perf_counter() - t0:.0f}s", flush=True)
+    pending = [args.first_seed + r for r in range(args.replicates)]
+    pending = [s for s in pending if s not in done]
+    reps_iter = replicates_of(one_replicate, pending, args, (args.n_boot, truth))
+    for s, (rep,) in zip(pending, reps_iter, strict=True):
+        rep.to_csv(path, mode="a", header=not path.exists(), index=False)
+        print(s, f"{time.perf_counter() - t0:.0f}s", flush=True)
     if args.no_summary:
         return
     parts = sorted((HERE / "results").glob("evaluation_coverage_replicates_*.csv"))

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from reunistat.errors import PipelineError
+from reunistat.errors import ConfigError, PipelineError
+from reunistat.replicates import ParallelBackend
 from reunistat.report.disclosure import DisclosureRules
 
 MANIFEST = "manifest.json"
@@ -48,6 +49,7 @@ class PipelineConfig:
     rounding: int | None = None
     zeros_disclosive: bool | Literal["auto"] = "auto"
     acro_python: str | None = None
+    parallel: ParallelBackend = field(default_factory=ParallelBackend)
     outputs_dir: Path = Path("outputs")
     analyses_dir: Path = Path("analyses")
     paper_template: Path | None = Path("paper/paper.md")
@@ -99,6 +101,7 @@ class PipelineConfig:
             "paper_template": None
             if self.paper_template is None
             else self.paper_template.as_posix(),
+            "parallel": self.parallel.as_dict(),
             "source": self.source,
         }
 
@@ -138,6 +141,12 @@ _KEYS: dict[str, dict[str, str]] = {
         "acro_python": "acro_python",
     },
     "outputs": {"dir": "outputs_dir", "analyses_dir": "analyses_dir", "paper": "paper_template"},
+    "parallel": {
+        "backend": "backend",
+        "n_jobs": "n_jobs",
+        "scheduler_address": "scheduler_address",
+        "local_workers": "local_workers",
+    },
 }
 _PATHS = ("data_dir", "generator_config", "outputs_dir", "analyses_dir", "paper_template")
 
@@ -165,8 +174,20 @@ def load_config(path: str | Path | None = None) -> PipelineConfig:
         raise PipelineError(f"{p}: {e}") from e
 
 
+def _parallel(values: dict[str, Any], p: Path) -> ParallelBackend:
+    """The ``[parallel]`` table as a :class:`~reunistat.replicates.ParallelBackend`."""
+    for key in ("scheduler_address", "local_workers"):
+        if values.get(key) in ("", 0):
+            values[key] = None  # "" / 0: not set (TOML has no null)
+    try:
+        return ParallelBackend(**values)
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from e
+
+
 def _config_kwargs(doc: dict[str, Any], p: Path) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"source": p.as_posix()}
+    parallel: dict[str, Any] = {}
     for table, values in doc.items():
         if table == "cohort":
             kwargs["cohort"] = dict(values)
@@ -180,7 +201,9 @@ def _config_kwargs(doc: dict[str, Any], p: Path) -> dict[str, Any]:
                 raise PipelineError(
                     f"{p}: unknown key {table}.{key}; known: {sorted(_KEYS[table])}"
                 )
-            kwargs[_KEYS[table][key]] = value
+            (parallel if table == "parallel" else kwargs)[_KEYS[table][key]] = value
+    if parallel:
+        kwargs["parallel"] = _parallel(parallel, p)
     for name in _PATHS:
         if name in kwargs:
             kwargs[name] = Path(kwargs[name]) if kwargs[name] not in ("", None) else None

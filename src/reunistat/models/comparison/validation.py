@@ -30,6 +30,7 @@ import pandas as pd
 from reunistat.errors import InputError
 from reunistat.models.comparison.expected import Method, indirect_standardisation
 from reunistat.models.comparison.funnel import ADJUSTMENTS, LEVELS, funnel_table, level_tag
+from reunistat.replicates import ParallelBackend, run_replicates
 
 
 def _piecewise(truth: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -142,6 +143,17 @@ def comparison_replicate(
     return out
 
 
+def _replicate_from_seed(
+    seed: np.random.SeedSequence,
+    returns: pd.DataFrame,
+    truth: Mapping[str, Any],
+    covariates: str,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """:func:`comparison_replicate` with the seed first, as the replicate runner calls it."""
+    return comparison_replicate(returns, truth, covariates, seed, **kwargs)
+
+
 def truth_check(
     returns: pd.DataFrame,
     truth: Mapping[str, Any],
@@ -150,20 +162,25 @@ def truth_check(
     n_replicates: int = 200,
     seed: int = 20261201,
     n_jobs: int = 1,
+    backend: ParallelBackend | str | None = None,
     **kwargs: Any,
 ) -> pd.DataFrame:
     """Run :func:`comparison_replicate` ``n_replicates`` times (one seed each, in parallel).
 
     Returns one row per replicate; the same ``seed`` gives the same rows
-    whatever ``n_jobs``.
+    whatever ``n_jobs`` or ``backend`` (:func:`reunistat.replicates.run_replicates`).
     """
-    from joblib import Parallel, delayed
-
     if n_replicates < 1:
         raise InputError(f"n_replicates must be at least 1, got {n_replicates}")
-    seeds = np.random.SeedSequence(seed).spawn(n_replicates)
-    rows = Parallel(n_jobs=n_jobs)(
-        delayed(comparison_replicate)(returns, truth, covariates, s, **kwargs) for s in seeds
+    rows = run_replicates(
+        _replicate_from_seed,
+        n_replicates,
+        seed=seed,
+        args=(returns, truth, covariates),
+        kwargs=kwargs,
+        backend=backend,
+        n_jobs=n_jobs,
+        desc="truth check",
     )
     return pd.DataFrame(rows)
 

@@ -52,6 +52,7 @@ from scipy import sparse
 
 from reunistat.errors import EvaluationError
 from reunistat.models._term_df import TermDfResult
+from reunistat.replicates import one_blas_thread
 
 ClusterVcov = Literal["CR2", "CR1"]
 BootWeights = Literal["rademacher", "webb"]
@@ -141,6 +142,7 @@ def _cr2_factors(
     return out
 
 
+@one_blas_thread
 def ols_cluster(
     y: np.ndarray, x: np.ndarray, groups: np.ndarray, vcov: ClusterVcov = "CR2"
 ) -> ClusterFit:
@@ -187,6 +189,7 @@ def ols_cluster(
     return dataclasses.replace(fit, cov=cov)
 
 
+@one_blas_thread
 def satterthwaite_df(fit: ClusterFit, idx: list[int] | None = None) -> np.ndarray:
     """Satterthwaite (Bell-McCaffrey) degrees of freedom of each coefficient in ``idx``.
 
@@ -275,6 +278,7 @@ def _bound(
     return (inner + outer) / 2
 
 
+@one_blas_thread
 def wild_bootstrap_ci(
     fit: ClusterFit,
     idx: list[int],
@@ -310,6 +314,7 @@ def wild_bootstrap_ci(
     return pd.DataFrame(rows)
 
 
+@one_blas_thread
 def wild_pretrend(
     y: np.ndarray,
     x: np.ndarray,

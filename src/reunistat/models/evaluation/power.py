@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from reunistat.models.evaluation._common import EvaluationError
+from reunistat.replicates import ParallelBackend, as_backend, run_replicates, session
 from reunistat.results import ModelResult, Provenance, data_hash
 
 PowerDesignKind = Literal["comparison", "did"]
@@ -255,7 +256,8 @@ def _cox_fast(
     return float(beta[0]), float(np.sqrt(var[0, 0]))
 
 
-def _fit_one(design: PowerDesign, seed: np.random.SeedSequence) -> tuple[float, ...]:
+def _fit_one(seed: np.random.SeedSequence, design: PowerDesign) -> tuple[float, ...]:
+    """Simulate and fit one study (one replicate of :func:`simulate_power`)."""
     rng = np.random.default_rng(seed)
     d = simulate_spells(design, rng)
     n, ev = len(d), int(d["reentered"].sum())
@@ -281,10 +283,6 @@ def _fit_one(design: PowerDesign, seed: np.random.SeedSequence) -> tuple[float, 
     else:
         p = float(2 * stats.norm.sf(abs(b / se)))
     return (b, se, p, float(n), float(ev))
-
-
-def _chunk(design: PowerDesign, seeds: list[np.random.SeedSequence]) -> list[tuple[float, ...]]:
-    return [_fit_one(design, s) for s in seeds]
 
 
 def expected_events(design: PowerDesign, n_nodes: int = 20, n_grid: int = 400) -> dict[str, float]:
@@ -367,29 +365,6 @@ def _closed_form(design: PowerDesign) -> dict[str, float]:
     }
 
 
-def _run(
-    design: PowerDesign, n_replicates: int, seed: int, n_jobs: int, progress: bool, chunk: int
-) -> list[tuple[float, ...]]:
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
-
-    children = np.random.SeedSequence(seed).spawn(n_replicates)
-    chunks = [children[i : i + chunk] for i in range(0, n_replicates, chunk)]
-    bar = tqdm(total=n_replicates, desc="power", unit="rep", disable=not progress, leave=False)
-    out: list[tuple[float, ...]] = []
-    if n_jobs == 1:
-        for c in chunks:
-            out.extend(_chunk(design, c))
-            bar.update(len(c))
-    else:
-        par = Parallel(n_jobs=n_jobs, return_as="generator")
-        for res in par(delayed(_chunk)(design, c) for c in chunks):
-            out.extend(res)
-            bar.update(len(res))
-    bar.close()
-    return out
-
-
 def simulate_power(
     design: PowerDesign | None = None,
     *,
@@ -397,7 +372,8 @@ def simulate_power(
     seed: int = 20240331,
     n_jobs: int = 1,
     progress: bool = False,
-    chunk_size: int = 10,
+    chunk_size: int | None = None,
+    backend: ParallelBackend | str | None = None,
 ) -> ModelResult:
     """Estimate power by simulating the study and fitting it ``n_replicates`` times.
 
@@ -411,11 +387,16 @@ def simulate_power(
     seed : int
         Random seed: the same seed gives the same answer on any number of cores.
     n_jobs : int
-        Worker processes (joblib; -1 for all cores).
+        Workers (-1 for all cores): with ``backend=None``, 1 runs here and
+        more in joblib's processes.
     progress : bool
         Show a progress bar (tqdm).
-    chunk_size : int
-        Replicates per task sent to a worker.
+    chunk_size : int or None
+        Replicates per task sent to a worker (default: a few tasks per worker).
+    backend : ParallelBackend, str or None
+        Where the replicates run (``"sequential"``, ``"loky"``,
+        ``"threading"``, ``"dask"``): see :mod:`reunistat.replicates`. The
+        replicates are identical on every backend.
 
     Returns
     -------
@@ -431,8 +412,18 @@ def simulate_power(
         raise EvaluationError(f"n_replicates must be an integer >= 2, got {n_replicates!r}")
     if n_jobs == 0:
         raise EvaluationError("n_jobs must be a positive number of workers or -1 for all cores")
+    how = as_backend(backend, n_jobs)
     t0 = time.perf_counter()
-    rows = _run(design, n_replicates, seed, n_jobs, progress, max(1, chunk_size))
+    rows = run_replicates(
+        _fit_one,
+        n_replicates,
+        seed=seed,
+        args=(design,),
+        backend=how,
+        chunk_size=chunk_size,
+        progress=progress,
+        desc="power",
+    )
     seconds = time.perf_counter() - t0
     reps = pd.DataFrame(rows, columns=["log_hr", "std_error", "p_value", "n_spells", "n_events"])
     ok = reps["p_value"].notna()
@@ -453,7 +444,7 @@ def simulate_power(
         "empirical_sd_log_hr": float(est.std()),
         "mean_events": float(reps["n_events"].mean()),
         "seconds": seconds,
-        "n_jobs": float(n_jobs),
+        "n_jobs": float(how.n_jobs),
     }
     stats_.update(_closed_form(design))
     opts = {**dataclasses.asdict(design), "n_replicates": n_replicates, "seed": seed}
@@ -483,14 +474,27 @@ def power_curve(
     seed: int = 20240331,
     n_jobs: int = 1,
     progress: bool = False,
+    backend: ParallelBackend | str | None = None,
 ) -> pd.DataFrame:
-    """Simulated and closed-form power at several study sizes (returns a year)."""
+    """Simulated and closed-form power at several study sizes (returns a year).
+
+    Size ``i`` uses seed ``seed + i``; ``backend`` as :func:`simulate_power`
+    (a dask cluster is opened once for the whole curve).
+    """
+    how = as_backend(backend, n_jobs)
     rows = []
-    for i, n in enumerate(returns_per_year):
-        d = design.replace(returns_per_year=float(n))
-        r = simulate_power(
-            d, n_replicates=n_replicates, seed=seed + i, n_jobs=n_jobs, progress=progress
-        )
+    with session(how):
+        results = [
+            simulate_power(
+                design.replace(returns_per_year=float(n)),
+                n_replicates=n_replicates,
+                seed=seed + i,
+                progress=progress,
+                backend=how,
+            )
+            for i, n in enumerate(returns_per_year)
+        ]
+    for n, r in zip(returns_per_year, results, strict=True):
         rows.append(
             {
                 "returns_per_year": float(n),
@@ -513,6 +517,7 @@ def sample_size(
     seed: int = 20240331,
     n_jobs: int = 1,
     progress: bool = False,
+    backend: ParallelBackend | str | None = None,
 ) -> dict[str, Any]:
     """Returns a year needed for ``target_power``: by simulation over a grid, and closed form.
 
@@ -535,7 +540,13 @@ def sample_size(
     if grid is None:
         grid = [n_cf * f for f in (0.5, 0.75, 1.0, 1.5, 2.0)]
     curve = power_curve(
-        design, grid, n_replicates=n_replicates, seed=seed, n_jobs=n_jobs, progress=progress
+        design,
+        grid,
+        n_replicates=n_replicates,
+        seed=seed,
+        n_jobs=n_jobs,
+        progress=progress,
+        backend=backend,
     )
     p = curve["power"].clip(0.5 / n_replicates, 1 - 0.5 / n_replicates).to_numpy()
     x = np.log(curve["returns_per_year"].to_numpy())

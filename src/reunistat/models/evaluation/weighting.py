@@ -32,6 +32,7 @@ import pandas as pd
 from reunistat.horizons import WEIGHTING_HORIZONS_DAYS
 from reunistat.models import _options
 from reunistat.models.evaluation._common import EvaluationError
+from reunistat.replicates import one_blas_thread
 from reunistat.results import ModelResult, Provenance, data_hash
 
 WeightKind = Literal["ipw", "att", "overlap"]
@@ -186,6 +187,7 @@ def _prepare(
     return used, x, terms
 
 
+@one_blas_thread
 def propensity_weighting(
     data: pd.DataFrame,
     treatment: str = "treated",

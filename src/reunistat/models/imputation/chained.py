@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import special
 
 from reunistat.errors import InputError, ModelError
+from reunistat.replicates import ParallelBackend, run_replicates
 
 Method = Literal["logreg", "polyreg", "pmm"]
 NA_COL = "_nelson_aalen"
@@ -183,6 +184,17 @@ def _draw_pmm(
     return y_obs[order[win[np.arange(len(yhat_mis)), pick]]]
 
 
+def _chain_from_seed(
+    seed: np.random.SeedSequence,
+    frame: pd.DataFrame,
+    methods: Mapping[str, Method],
+    predictors: Sequence[str],
+    n_iter: int,
+) -> pd.DataFrame:
+    """One imputation as a replicate of :func:`reunistat.replicates.run_replicates`."""
+    return _one_chain(frame, methods, predictors, n_iter, seed)
+
+
 def _one_chain(
     frame: pd.DataFrame,
     methods: Mapping[str, Method],
@@ -229,6 +241,7 @@ def impute(
     n_iter: int = 10,
     seed: int = 20240331,
     n_jobs: int = 1,
+    backend: ParallelBackend | str | None = None,
 ) -> list[pd.DataFrame]:
     """Impute missing values of ``columns`` ``m`` times by chained equations.
 
@@ -256,6 +269,9 @@ def impute(
         Seed of the ``m`` independent random streams.
     n_jobs : int
         Imputations run in parallel (joblib); same results for any value.
+    backend : ParallelBackend, str or None
+        Where they run (:mod:`reunistat.replicates`; ``"dask"`` for a
+        cluster); same results on every backend.
 
     Returns
     -------
@@ -298,15 +314,15 @@ def impute(
         )
         extra = [EVENT_COL, NA_COL]
     preds = [*dict.fromkeys([*predictors, *methods, *extra])]
-    seeds = np.random.SeedSequence(seed).spawn(m)
-    if n_jobs == 1:
-        done = [_one_chain(frame, methods, preds, n_iter, s) for s in seeds]
-    else:
-        from joblib import Parallel, delayed
-
-        done = Parallel(n_jobs=n_jobs)(
-            delayed(_one_chain)(frame, methods, preds, n_iter, s) for s in seeds
-        )
+    done = run_replicates(
+        _chain_from_seed,
+        m,
+        seed=seed,
+        args=(frame, methods, preds, n_iter),
+        backend=backend,
+        n_jobs=n_jobs,
+        desc="imputations",
+    )
     return [d[data.columns].astype(data.dtypes.to_dict()) for d in done]
 
 
