@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
 from reunistat.errors import ReadError
@@ -43,7 +44,9 @@ from reunistat.tables.stack import (
     IN_ONE_FILE,
     ORDER_COL,
     REASONS,
+    key_of,
     stack_table,
+    value_columns,
 )
 
 __all__ = [
@@ -243,8 +246,9 @@ def _check_la(parts: Iterable[_Part]) -> None:
 def _add_child_keys(header: pd.DataFrame, episodes: pd.DataFrame) -> None:
     """Add the child key ``_uid`` (text) and ``_cid`` (integer, shared) to both tables."""
     use_la = has_la(header, episodes)
-    uid_h = child_uid(header.drop(columns=UID, errors="ignore"), use_la)
-    uid_e = child_uid(episodes.drop(columns=UID, errors="ignore"), use_la)
+    who = ["LA", "CHILD"] if use_la else ["CHILD"]  # only these make the key: no whole copy
+    uid_h = child_uid(columns_of(header, who), use_la)
+    uid_e = child_uid(columns_of(episodes, who), use_la)
     codes, _ = pd.factorize(pd.concat([uid_h, uid_e], ignore_index=True))
     header[UID] = uid_h.to_numpy()
     header[CID] = codes[: len(header)]
@@ -260,8 +264,12 @@ def _concat(parts: list[_Part], first: int) -> pd.DataFrame:
         f[YEAR_COL] = p.years.to_numpy()
         f[ORDER_COL] = p.order.to_numpy()
         frames.append(f)
-    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return df.reset_index(drop=True)
+    if len(frames) > 1:
+        return pd.concat(frames, ignore_index=True)
+    df = frames[0]
+    if not df.index.equals(pd.RangeIndex(len(df))):
+        df.index = pd.RangeIndex(len(df))  # the reader's own frame: relabelled, not copied
+    return df
 
 
 def _stacking_row(p: _Part, dropped: pd.DataFrame, i: int) -> dict[str, object]:
@@ -305,9 +313,12 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
     }
     first = 0
     for name, parts in by_table.items():
-        df, dropped, p = stack_table(concat[name], name)
+        if _one_clean_return(concat[name], name, len(parts)):
+            df, dropped, p = _as_stacked(concat[name])
+        else:
+            df, dropped, p = stack_table(concat[name], name)
         internal = [c for c in (YEAR_COL, UID, CID) if c in df.columns]
-        stacked[name] = df[[c for c in df.columns if c not in internal] + internal]
+        stacked[name] = columns_of(df, [c for c in df.columns if c not in internal] + internal)
         probs.append(p)
         rows += [_stacking_row(part, dropped, first + i) for i, part in enumerate(parts)]
         closed[name] = int(dropped.attrs.get(CLOSED_BY_NEXT, 0))
@@ -323,6 +334,39 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
         not_used=pd.DataFrame(not_used, columns=list(NOT_USED_COLUMNS)),
         returns=returns,
     )
+
+
+def columns_of(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """Return ``df``'s columns ``cols``, in that order, sharing its data (no copy)."""
+    if list(df.columns) == cols:
+        return df
+    return pd.DataFrame({c: df[c] for c in cols}, index=df.index, columns=cols, copy=False)
+
+
+def _one_clean_return(df: pd.DataFrame, table: str, n_files: int) -> bool:
+    """Whether stacking has nothing to do: one file, one year at most, no key repeated.
+
+    Then :func:`~reunistat.tables.stack.stack_table` would drop no row (rows
+    identical or superseded share a key; an episode is carried over only
+    between two years) and report no problem, so its work is skipped.
+    """
+    if n_files != 1 or df[YEAR_COL].nunique() > 1:
+        return False
+    key = key_of(table, df) or value_columns(table, df)
+    if key == [CID]:
+        codes = df[CID].to_numpy()
+        return bool(np.bincount(codes).max(initial=0) <= 1) if codes.min(initial=0) >= 0 else False
+    if len(key) == 1:
+        return not df[key[0]].duplicated().any()
+    return not df.duplicated(subset=key).any()
+
+
+def _as_stacked(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """What :func:`~reunistat.tables.stack.stack_table` returns for a table it leaves as read."""
+    dropped = pd.DataFrame(0, index=pd.Index([], dtype="int64"), columns=[*REASONS, IN_ONE_FILE])
+    dropped.attrs[CLOSED_BY_NEXT] = 0
+    kept = columns_of(df, [c for c in df.columns if c not in (FILE_COL, ORDER_COL)])
+    return kept, dropped, empty_problems()
 
 
 def _by_table(
