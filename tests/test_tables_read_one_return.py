@@ -1,7 +1,7 @@
 """One return read as it is: the fast path without stacking gives what stacking gives.
 
 A table held in one file of one collection year, no key repeated, is left as
-read (:func:`reunistat.tables.io._one_clean_return`); these tests read the same
+read (:func:`reunistat.tables.as_read.one_clean_return`); these tests read the same
 folders with the fast path switched off and compare every part of the extract.
 """
 
@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from reunistat.tables import io, read_extract
+from reunistat.tables import as_read, io, read_extract
+from reunistat.tables.keys import CID, YEAR_COL
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "CHILD,SEX,DOB,ETHNIC\nA,1,01/01/2005,WBRI\nB,2,15/03/2010,BAFR\n"
@@ -26,7 +29,7 @@ EPIS = (
 def _both(folder: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[io.Extract, io.Extract]:
     fast = read_extract(folder)
     with monkeypatch.context() as m:
-        m.setattr(io, "_one_clean_return", lambda *a: False)
+        m.setattr(io, "one_clean_return", lambda *a: False)
         slow = read_extract(folder)
     return fast, slow
 
@@ -68,7 +71,7 @@ def test_repeated_key_is_stacked(
     (tmp_path / "header.csv").write_text(HEADER)
     (tmp_path / "episodes.csv").write_text(EPIS + extra)
     eps = pd.read_csv(tmp_path / "episodes.csv", dtype=str)
-    assert not io._one_clean_return(eps.assign(_COLLECTION_YEAR=None), "episodes", 1)
+    assert not as_read.one_clean_return(eps.assign(_COLLECTION_YEAR=None), "episodes", 1)
     fast, slow = _both(tmp_path, monkeypatch)
     _assert_same(fast, slow)
     row = fast.stacking.set_index("table").loc["episodes"]
@@ -80,6 +83,22 @@ def test_one_file_of_two_years_is_stacked(tmp_path: Path) -> None:
     (tmp_path / "episodes.csv").write_text(EPIS)
     eps = pd.read_csv(tmp_path / "episodes.csv", dtype=str)
     eps["_COLLECTION_YEAR"] = [2019, 2020]
-    assert not io._one_clean_return(eps, "episodes", 1)
-    assert not io._one_clean_return(eps.iloc[:1], "episodes", 2)
-    assert io._one_clean_return(eps.iloc[:1], "episodes", 1)
+    assert not as_read.one_clean_return(eps, "episodes", 1)
+    assert not as_read.one_clean_return(eps.iloc[:1], "episodes", 2)
+    assert as_read.one_clean_return(eps.iloc[:1], "episodes", 1)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.sampled_from([None, "2019-01-01", "2019-01-02"])),
+        max_size=12,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_episode_key_check_agrees_with_pandas(rows: list[tuple[int, str | None]]) -> None:
+    """The sorted (child, DECOM) check repeats pandas' ``duplicated`` (blank DECOMs equal)."""
+    df = pd.DataFrame(rows, columns=[CID, "DECOM"]).astype({CID: "int64"})
+    df["DECOM"] = pd.to_datetime(df["DECOM"])
+    df[YEAR_COL] = pd.array([None] * len(df), dtype="Int64")
+    expect = not df.duplicated(subset=[CID, "DECOM"]).any()
+    assert as_read.one_clean_return(df, "episodes", 1) == expect

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-import numpy as np
 import pandas as pd
 
 from reunistat.errors import ReadError
 from reunistat.tables import schema
+from reunistat.tables.as_read import as_stacked, columns_of, one_clean_return
 from reunistat.tables.find import Found, choose_form, list_files
 from reunistat.tables.formats import Raw, read_found
 from reunistat.tables.keys import CID, UID, YEAR_COL, child_uid, has_la
@@ -44,9 +44,7 @@ from reunistat.tables.stack import (
     IN_ONE_FILE,
     ORDER_COL,
     REASONS,
-    key_of,
     stack_table,
-    value_columns,
 )
 
 __all__ = [
@@ -178,7 +176,8 @@ def _row_years(raw: Raw, df: pd.DataFrame) -> tuple[pd.Series, str, pd.DataFrame
 
 def _parse_part(raw: Raw, defer_dates: bool = False) -> tuple[_Part, pd.DataFrame]:
     file = str(raw.found.path) + (f" sheet {raw.sheet!r}" if raw.sheet else "")
-    df = declared_names(raw.frame, raw.table)
+    df = raw.frame.copy(deep=False)  # renamed as declared without copying every column
+    df.columns = declared_names(raw.frame.iloc[:0], raw.table).columns
     require_columns(df, raw.table, file)
     years, year_from, df = _row_years(raw, df)
     defer = defer_dates and raw.clean_text and raw.numeric_as == "none"
@@ -313,8 +312,8 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
     }
     first = 0
     for name, parts in by_table.items():
-        if _one_clean_return(concat[name], name, len(parts)):
-            df, dropped, p = _as_stacked(concat[name])
+        if one_clean_return(concat[name], name, len(parts)):
+            df, dropped, p = as_stacked(concat[name])
         else:
             df, dropped, p = stack_table(concat[name], name)
         internal = [c for c in (YEAR_COL, UID, CID) if c in df.columns]
@@ -334,39 +333,6 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
         not_used=pd.DataFrame(not_used, columns=list(NOT_USED_COLUMNS)),
         returns=returns,
     )
-
-
-def columns_of(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-    """Return ``df``'s columns ``cols``, in that order, sharing its data (no copy)."""
-    if list(df.columns) == cols:
-        return df
-    return pd.DataFrame({c: df[c] for c in cols}, index=df.index, columns=cols, copy=False)
-
-
-def _one_clean_return(df: pd.DataFrame, table: str, n_files: int) -> bool:
-    """Whether stacking has nothing to do: one file, one year at most, no key repeated.
-
-    Then :func:`~reunistat.tables.stack.stack_table` would drop no row (rows
-    identical or superseded share a key; an episode is carried over only
-    between two years) and report no problem, so its work is skipped.
-    """
-    if n_files != 1 or df[YEAR_COL].nunique() > 1:
-        return False
-    key = key_of(table, df) or value_columns(table, df)
-    if key == [CID]:
-        codes = df[CID].to_numpy()
-        return bool(np.bincount(codes).max(initial=0) <= 1) if codes.min(initial=0) >= 0 else False
-    if len(key) == 1:
-        return not df[key[0]].duplicated().any()
-    return not df.duplicated(subset=key).any()
-
-
-def _as_stacked(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """What :func:`~reunistat.tables.stack.stack_table` returns for a table it leaves as read."""
-    dropped = pd.DataFrame(0, index=pd.Index([], dtype="int64"), columns=[*REASONS, IN_ONE_FILE])
-    dropped.attrs[CLOSED_BY_NEXT] = 0
-    kept = columns_of(df, [c for c in df.columns if c not in (FILE_COL, ORDER_COL)])
-    return kept, dropped, empty_problems()
 
 
 def _by_table(

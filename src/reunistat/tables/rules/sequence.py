@@ -106,8 +106,8 @@ def check_adopted_before(e: pd.DataFrame) -> pd.DataFrame:
     so an adoption in an earlier return counts, as DfE counts last year's.
     """
     is_ad = Coded(e["REC"]).isin(codes.REC_ADOPTION).astype(np.int64)
-    so_far = pd.Series(is_ad).groupby(e[CID if CID in e.columns else UID].to_numpy()).cumsum()
-    so_far = so_far.to_numpy()
+    child = e[CID if CID in e.columns else UID].to_numpy()
+    so_far = pd.Series(is_ad).groupby(child).cumsum().to_numpy()
     m = (so_far > 0) & (so_far != is_ad)
     return frame.problems(e, m, "199") if m.any() else frame.empty()
 
