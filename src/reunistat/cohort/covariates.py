@@ -120,8 +120,8 @@ def truncation(returns: pd.DataFrame, truncated_children: set[str]) -> pd.DataFr
 def _int_lookup(keys: pd.Series, table: pd.DataFrame | None, key: str, value: str) -> pd.Series:
     if table is None or table.empty or value not in table.columns:
         return pd.Series(pd.NA, index=keys.index, dtype="Int64")
-    t = table.dropna(subset=[key]).drop_duplicates(key, keep="last").set_index(key)[value]
-    return keys.map(t).astype("Int64")
+    pairs = table[[key, value]].dropna(subset=[key]).drop_duplicates(key, keep="last")
+    return keys.map(pairs.set_index(key)[value]).astype("Int64")
 
 
 def linked(

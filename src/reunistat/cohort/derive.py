@@ -22,7 +22,7 @@ from reunistat.cohort.prepare import Prepared, Tables, prepare
 from reunistat.dates import eighteenth_birthday
 from reunistat.errors import DataValidationError
 from reunistat.tables import Validated
-from reunistat.tables.keys import UID, child_uid, has_la
+from reunistat.tables.keys import CID, UID, child_uid, has_la
 
 _DATES = ("period_start", "return_date", "reentry_date", "censor_date")
 _INTS = (
@@ -138,7 +138,11 @@ def _exits(
 
 def _truncated_children(e: pd.DataFrame, extent: Extent) -> set[str]:
     """Children in care when the data begin: first episode not RNE S, or before the start."""
-    first = e.drop_duplicates(UID)
+    key = e[CID if CID in e.columns else UID].to_numpy()
+    starts = np.ones(len(key), dtype=bool)
+    starts[1:] = key[1:] != key[:-1]  # e is sorted by child: its first episode
+    at = np.flatnonzero(starts)
+    first = pd.DataFrame({c: e[c].to_numpy()[at] for c in (UID, "RNE", "DECOM")})
     hit = first["RNE"] != "S"
     if extent.extract_start is not None:
         hit |= first["DECOM"] < extent.extract_start
@@ -198,6 +202,13 @@ def _spells(
     return table.sort_values(["LA", "CHILD", "spell_number"], kind="stable", ignore_index=True)
 
 
+def _children_without_episodes(header: pd.DataFrame, e: pd.DataFrame, use_la: bool) -> int:
+    """Header rows whose child has no episode (by the integer child key when both have it)."""
+    if CID in header.columns and CID in e.columns:
+        return int((~np.isin(header[CID].to_numpy(), e[CID].to_numpy())).sum())
+    return int((~child_uid(header, use_la).isin(set(e[UID]))).sum())
+
+
 def _flow(
     prep: Prepared,
     e: pd.DataFrame,
@@ -210,8 +221,7 @@ def _flow(
     rows[1:1] = flow.extent_rows(prep.extent.describe(), other_tables.table_uses(prep.others))
     rows += flow.validation_rows(prep.validated.excluded_children)
     rows += prep.flow_rows
-    header_uid = child_uid(prep.tables["header"], prep.use_la)
-    no_episode = int((~header_uid.isin(set(e["_uid"]))).sum())
+    no_episode = _children_without_episodes(prep.tables["header"], e, prep.use_la)
     if no_episode:  # kept by validation (e.g. care leavers in OC3), but not in care here
         rows.append(
             flow.row(
@@ -221,7 +231,7 @@ def _flow(
                 children=no_episode,
             )
         )
-    valid_children = e["_uid"].nunique()
+    valid_children = e[CID if CID in e.columns else UID].nunique()  # integer key: fast
     rows.append(
         flow.row(
             "remaining", "valid children and episodes", children=valid_children, episodes=len(e)

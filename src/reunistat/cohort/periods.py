@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from reunistat import codes
-from reunistat.tables.keys import sort_by_child
+from reunistat.tables.keys import CID, sort_by_child
+from reunistat.tables.rules.coded import Coded
 
 _RNE_START: Final = "S"  # codes.RNE: started to be looked after
 assert _RNE_START in codes.RNE
@@ -63,11 +64,10 @@ def period_starts(e: pd.DataFrame) -> np.ndarray:
     episode ended with an E code or was open, or when its RNE is S. On
     validated data the three agree.
     """
-    uid = e["_uid"].to_numpy()
+    uid = e[CID if CID in e.columns else "_uid"].to_numpy()  # the integer key: fast
     first = np.r_[True, uid[1:] != uid[:-1]]
-    prev_rec = e["REC"].shift(1)
-    prev_not_x1 = (prev_rec != codes.REC_CONTINUE).to_numpy(dtype=bool)
-    return first | prev_not_x1 | (e["RNE"] == _RNE_START).to_numpy(dtype=bool)
+    prev_not_x1 = np.r_[True, ~Coded(e["REC"]).eq(codes.REC_CONTINUE)[:-1]]
+    return first | prev_not_x1 | Coded(e["RNE"]).eq(_RNE_START)
 
 
 def build_periods(e: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
@@ -89,27 +89,33 @@ def build_periods(e: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     pid = np.cumsum(starts) - 1
     n = int(starts.sum())
     last = np.r_[starts[1:], True] if len(e) else starts
-    first_rows = e.iloc[np.flatnonzero(starts)]
-    last_rows = e.iloc[np.flatnonzero(last)]
-    sb = e["LS"].isin(codes.SHORT_BREAK_LS).to_numpy(dtype=np.int64)
-    moves = e["RNE"].isin(PLACEMENT_MOVE_RNE).to_numpy(dtype=np.int64)
+    first_at, last_at = np.flatnonzero(starts), np.flatnonzero(last)
+
+    def first_of(col: str) -> np.ndarray:  # one column's values, not every column's rows
+        return e[col].to_numpy()[first_at]
+
+    def last_of(col: str) -> np.ndarray:
+        return e[col].to_numpy()[last_at]
+
+    sb = Coded(e["LS"]).isin(codes.SHORT_BREAK_LS).astype(np.int64)
+    moves = Coded(e["RNE"]).isin(PLACEMENT_MOVE_RNE).astype(np.int64)
     n_eps = np.bincount(pid, minlength=n)
     periods = pd.DataFrame(
         {
-            "_uid": first_rows["_uid"].to_numpy(),
-            "LA": first_rows["LA"].to_numpy() if "LA" in e.columns else None,
-            "CHILD": first_rows["CHILD"].to_numpy(),
-            "period_start": first_rows["DECOM"].to_numpy(),
-            "period_end": last_rows["DEC"].to_numpy(),
-            "end_rec": last_rows["REC"].to_numpy(),
+            "_uid": first_of("_uid"),
+            "LA": first_of("LA") if "LA" in e.columns else None,
+            "CHILD": first_of("CHILD"),
+            "period_start": first_of("DECOM"),
+            "period_end": last_of("DEC"),
+            "end_rec": last_of("REC"),
             "n_episodes": n_eps,
-            "first_rne": first_rows["RNE"].to_numpy(),
+            "first_rne": first_of("RNE"),
             "short_break": np.bincount(pid, weights=sb, minlength=n) == n_eps,
             "placement_moves": np.bincount(pid, weights=moves, minlength=n).astype(np.int64),
-            "last_LS": last_rows["LS"].to_numpy(),
-            "last_CIN": last_rows["CIN"].to_numpy(),
-            "last_PLACE": last_rows["PLACE"].to_numpy(),
-            "last_HOME_POST": last_rows["HOME_POST"].to_numpy(),
+            "last_LS": last_of("LS"),
+            "last_CIN": last_of("CIN"),
+            "last_PLACE": last_of("PLACE"),
+            "last_HOME_POST": last_of("HOME_POST"),
         }
     )
     return periods, pid

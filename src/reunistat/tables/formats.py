@@ -191,7 +191,8 @@ def _text_frame(table: object) -> pd.DataFrame:
         words = np.asarray([*enc.dictionary.to_pylist(), None], dtype=object)
         words[:-1][words[:-1] == ""] = None
         out[name] = words[idx]
-    return pd.DataFrame(out, columns=table.column_names)
+    # one block per column, not consolidated: a copy of every column saved
+    return pd.DataFrame(out, columns=table.column_names, copy=False)
 
 
 # ---------------------------------------------------------------------------

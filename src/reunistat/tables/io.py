@@ -27,6 +27,7 @@ import pandas as pd
 
 from reunistat.errors import ReadError
 from reunistat.tables import schema
+from reunistat.tables.as_read import as_stacked, columns_of, one_clean_return
 from reunistat.tables.find import Found, choose_form, list_files
 from reunistat.tables.formats import Raw, read_found
 from reunistat.tables.keys import CID, UID, YEAR_COL, child_uid, has_la
@@ -186,7 +187,8 @@ def _row_years(raw: Raw, df: pd.DataFrame) -> tuple[pd.Series, str, pd.DataFrame
 
 def _parse_part(raw: Raw, defer_dates: bool = False) -> tuple[_Part, pd.DataFrame]:
     file = str(raw.found.path) + (f" sheet {raw.sheet!r}" if raw.sheet else "")
-    df = declared_names(raw.frame, raw.table)
+    df = raw.frame.copy(deep=False)  # renamed as declared without copying every column
+    df.columns = declared_names(raw.frame.iloc[:0], raw.table).columns
     require_columns(df, raw.table, file)
     years, year_from, df = _row_years(raw, df)
     defer = defer_dates and raw.clean_text and raw.numeric_as == "none"
@@ -254,8 +256,9 @@ def _check_la(parts: Iterable[_Part]) -> None:
 def _add_child_keys(header: pd.DataFrame, episodes: pd.DataFrame) -> None:
     """Add the child key ``_uid`` (text) and ``_cid`` (integer, shared) to both tables."""
     use_la = has_la(header, episodes)
-    uid_h = child_uid(header.drop(columns=UID, errors="ignore"), use_la)
-    uid_e = child_uid(episodes.drop(columns=UID, errors="ignore"), use_la)
+    who = ["LA", "CHILD"] if use_la else ["CHILD"]  # only these make the key: no whole copy
+    uid_h = child_uid(columns_of(header, who), use_la)
+    uid_e = child_uid(columns_of(episodes, who), use_la)
     codes, _ = pd.factorize(pd.concat([uid_h, uid_e], ignore_index=True))
     header[UID] = uid_h.to_numpy()
     header[CID] = codes[: len(header)]
@@ -274,7 +277,8 @@ def _concat(parts: list[_Part], first: int) -> pd.DataFrame:
     df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     for p in parts:  # held once, in the stacked frame
         p.rows, p.frame, p.raw.frame = len(p.frame), p.frame.iloc[:0], p.raw.frame.iloc[:0]
-    df.index = pd.RangeIndex(len(df))  # not reset_index: it would copy every column
+    if not df.index.equals(pd.RangeIndex(len(df))):
+        df.index = pd.RangeIndex(len(df))  # not reset_index: it would copy every column
     return df
 
 
@@ -319,9 +323,12 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
     }
     first = 0
     for name, parts in by_table.items():
-        df, dropped, p = stack_table(concat[name], name)
+        if one_clean_return(concat[name], name, len(parts)):
+            df, dropped, p = as_stacked(concat[name])
+        else:
+            df, dropped, p = stack_table(concat[name], name)
         internal = [c for c in (YEAR_COL, UID, CID) if c in df.columns]
-        stacked[name] = df[[c for c in df.columns if c not in internal] + internal]
+        stacked[name] = columns_of(df, [c for c in df.columns if c not in internal] + internal)
         probs.append(p)
         rows += [_stacking_row(part, dropped, first + i) for i, part in enumerate(parts)]
         closed[name] = int(dropped.attrs.get(CLOSED_BY_NEXT, 0))

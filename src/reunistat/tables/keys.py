@@ -51,4 +51,6 @@ def sort_by_child(df: pd.DataFrame, use_la: bool, date_col: str = "DECOM") -> pd
     order = np.lexsort((df[date_col].to_numpy(), codes))
     if UID not in df.columns:
         df = df.assign(**{UID: uid})
-    return df.iloc[order].reset_index(drop=True)
+    out = df.take(order)  # a new frame: relabelled in place rather than copied again
+    out.index = pd.RangeIndex(len(out))
+    return out

@@ -15,6 +15,7 @@ import pandas as pd
 from reunistat import codes
 from reunistat.dates import add_years
 from reunistat.tables.rules import frame
+from reunistat.tables.rules.coded import Coded
 from reunistat.tables.rules.sequence import neighbours
 
 _S: Final = "S"
@@ -43,17 +44,18 @@ def check_ages(e: pd.DataFrame, dob: pd.Series) -> pd.DataFrame:
     ``e`` is sorted by child and DECOM with ``_uid``.
     """
     same_prev, _ = neighbours(e)
-    dec, decom, rec = e["DEC"], e["DECOM"], e["REC"]
+    dec, decom, rec = e["DEC"], e["DECOM"], Coded(e["REC"])
     dob = dob.set_axis(e.index)
     b14, b16, b18 = (_birthday(dob, n) for n in (14, 16, 18))
     checks = {
         "302": ~same_prev & _b(dob > decom),
-        "352": _b((e["RNE"] == _S) & (decom >= b18)),
-        "386": _b(rec.isin(codes.REC_ADOPTION) & (dec >= b18)),
-        "407": _b(rec.isin(_SGO) & (dec > b18)),
-        "460": _b((rec == _STAYED_WITH_CARERS) & (dec < b18)),
-        "387": _b(rec.isin(_INDEPENDENT) & dec.notna()) & ~_b(b14 <= dec),
-        "389": _b(rec == _ADULT_CARE) & ~_b(b16 <= dec),
+        "352": Coded(e["RNE"]).eq(_S) & _b(decom >= b18),
+        "386": rec.isin(codes.REC_ADOPTION) & _b(dec >= b18),
+        "407": rec.isin(_SGO) & _b(dec > b18),
+        "460": rec.eq(_STAYED_WITH_CARERS) & _b(dec < b18),
+        "387": rec.isin(_INDEPENDENT) & dec.notna().to_numpy() & ~_b(b14 <= dec),
+        "389": rec.eq(_ADULT_CARE) & ~_b(b16 <= dec),
     }
-    with_dob = e.assign(DOB=dob)
+    # DOB beside the episodes for the problems, sharing their columns (no copy)
+    with_dob = pd.DataFrame({**{c: e[c] for c in e.columns}, "DOB": dob}, copy=False)
     return frame.concat(frame.problems(with_dob, m, rule) for rule, m in checks.items() if m.any())

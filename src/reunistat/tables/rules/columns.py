@@ -18,6 +18,7 @@ from reunistat import codes
 from reunistat.tables import schema
 from reunistat.tables.keys import YEAR_COL
 from reunistat.tables.rules import frame
+from reunistat.tables.rules.coded import Coded
 
 EARLIEST_DATE: Final = pd.Timestamp("1900-01-01")
 #: DfE's code rule for each 903 column, and whether a blank counts as invalid.
@@ -43,17 +44,39 @@ def years_of(df: pd.DataFrame) -> pd.Series | None:
     """Return the rows' collection years (``Int64``), or None when no row has one."""
     if YEAR_COL not in df.columns:
         return None
-    y = df[YEAR_COL].astype("Int64")
-    return None if y.isna().all() else y
+    col = df[YEAR_COL]
+    if col.isna().all():  # before the conversion: slow on a column of objects
+        return None
+    return col.astype("Int64")
 
 
-def _no_provider(place: pd.Series, years: pd.Series | None) -> np.ndarray:
+def _no_provider(place: Coded, years: pd.Series | None) -> np.ndarray:
     """Mask of placements that take no provider in their row's year (latest list if unknown)."""
     early, late = _NO_PROVIDER[0][1], _NO_PROVIDER[1][1]
     if years is None:
-        return place.isin(early | late).to_numpy()
+        return place.isin(early | late)
     new = (years.fillna(9999) >= 2026).to_numpy(dtype=bool)
-    return np.where(new, place.isin(late).to_numpy(), place.isin(early).to_numpy())
+    return np.where(new, place.isin(late), place.isin(early))
+
+
+def invalid_codes(values: Coded, column: str, years: pd.Series | None) -> np.ndarray:
+    """:func:`reunistat.codes.invalid_codes` on a factorised column (each code looked up once).
+
+    Each row is checked against the code set of its collection year (a row of
+    unknown year against every code some year allows); blanks are not flagged.
+    """
+    if years is None:
+        return ~values.isna() & ~values.isin(codes.valid_codes(column))
+    y = years.to_numpy(dtype="float64", na_value=np.nan)
+    known = ~np.isnan(y)
+    ok = np.zeros(len(y), dtype=bool)
+    ok[~known] = values.member(codes.valid_codes(column))[values.codes[~known]]
+    for s in codes.CODE_SETS[column]:
+        lo = -(10**6) if s.first_year is None else s.first_year
+        hi = 10**6 if s.last_year is None else s.last_year
+        rows = known & (y >= lo) & (y <= hi)
+        ok[rows] = values.member(s.codes)[values.codes[rows]]
+    return ~values.isna() & ~ok
 
 
 def check_codes(df: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -63,19 +86,19 @@ def check_codes(df: pd.DataFrame, table: str) -> pd.DataFrame:
     for c in schema.TABLES[table]:
         if c.name not in df.columns or c.kind != "code":
             continue
-        s = df[c.name]
+        if c.name not in codes.CODE_SETS and c.allowed is None:
+            continue
+        s = Coded(df[c.name])
         dfe = DFE_CODE_RULES.get((table, c.name))
         if c.name in codes.CODE_SETS:
-            bad = codes.invalid_codes(s, c.name, years)
-        elif c.allowed is not None:
-            bad = (s.notna() & ~s.isin(c.allowed)).to_numpy()
+            bad = invalid_codes(s, c.name, years)
         else:
-            continue
+            bad = ~s.isna() & ~s.isin(c.allowed or ())
         rule_name = dfe[0] if dfe else "code"
         if dfe and dfe[1]:
-            bad = bad | s.isna().to_numpy()
+            bad = bad | s.isna()
         if table == "episodes" and c.name == "PLACE_PROVIDER" and "PLACE" in df.columns:
-            bad = bad | (s.notna().to_numpy() & _no_provider(df["PLACE"], years))
+            bad = bad | (~s.isna() & _no_provider(Coded(df["PLACE"]), years))
         if bad.any():
             out.append(frame.problems(df, bad, rule_name, table=table, column=c.name))
     return frame.concat(out)

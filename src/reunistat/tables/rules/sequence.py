@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from reunistat import codes
-from reunistat.tables.keys import UID
+from reunistat.tables.keys import CID, UID
 from reunistat.tables.rules import frame
+from reunistat.tables.rules.coded import Coded
 
 _S: Final = "S"  # codes.RNE: started to be looked after
 _P1: Final = "P1"  # codes.PLACE: placed with parents
@@ -33,9 +34,19 @@ def _b(x: pd.Series | np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=bool)
 
 
+def _earlier(m: np.ndarray) -> np.ndarray:
+    """Per row, the mask's value on the row before (False on the first)."""
+    return np.r_[False, m[:-1]]
+
+
+def _later(m: np.ndarray) -> np.ndarray:
+    """Per row, the mask's value on the row after (False on the last)."""
+    return np.r_[m[1:], False]
+
+
 def neighbours(e: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Return masks: the row has an earlier / a later episode of the same child."""
-    uid = e[UID].to_numpy()
+    uid = e[CID if CID in e.columns else UID].to_numpy()
     same_prev = np.r_[False, uid[1:] == uid[:-1]]
     same_next = np.r_[uid[:-1] == uid[1:], False]
     return same_prev, same_next
@@ -43,14 +54,14 @@ def neighbours(e: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 def check_episode(e: pd.DataFrame) -> pd.DataFrame:
     """Rules on one episode's own values: 148, 356, 355, 378, 390, 516."""
-    rec, place = e["REC"], e["PLACE"]
+    rec, place = Coded(e["REC"]), Coded(e["PLACE"])
     checks = {
-        "148": e["DEC"].isna().to_numpy() != e["REC"].isna().to_numpy(),
+        "148": e["DEC"].isna().to_numpy() != rec.isna(),
         "356": _b(e["DEC"] < e["DECOM"]),
         "355": _b(e["DEC"] == e["DECOM"]),
-        "378": _b((place == _P1) & (e["LS"] == codes.SECTION20_LS)),
-        "390": _b(rec.isin(codes.REC_ADOPTION) & ~place.isin(_ADOPTION_PLACES)),
-        "516": _b(rec.isin(_SGO_FORMER_FOSTER) & ~place.isin(_FOSTER)),
+        "378": place.eq(_P1) & Coded(e["LS"]).eq(codes.SECTION20_LS),
+        "390": rec.isin(codes.REC_ADOPTION) & ~place.isin(_ADOPTION_PLACES),
+        "516": rec.isin(_SGO_FORMER_FOSTER) & ~place.isin(_FOSTER),
     }
     return frame.concat(frame.problems(e, m, rule) for rule, m in checks.items() if m.any())
 
@@ -67,23 +78,22 @@ def check_chain(e: pd.DataFrame, data_start: pd.Series) -> pd.DataFrame:
         LA (DfE 357 checks a first episode only if it starts on or after it).
     """
     same_prev, same_next = neighbours(e)
-    prev_dec, prev_rec = e["DEC"].shift(1), e["REC"].shift(1)
-    next_rne = e["RNE"].shift(-1)
-    rne, decom = e["RNE"], e["DECOM"]
-    is_start = _b(rne == _S)
-    is_cont = _b(rne.isin(codes.RNE_CONTINUATION))
+    prev_dec = e["DEC"].shift(1)
+    rne, rec, decom = Coded(e["RNE"]), Coded(e["REC"]), e["DECOM"]
+    is_start = rne.eq(_S)
+    is_cont = rne.isin(codes.RNE_CONTINUATION)
     prev_dec_filled = prev_dec.notna().to_numpy()
     same_day = _b(decom == prev_dec)
     first_in_scope = ~same_prev & _b(decom >= data_start)
     checks = {
         "357": first_in_scope & ~is_start,
         "431": same_prev & is_start & _b(decom <= prev_dec),
-        "432": same_prev & _b(prev_rec.isin(codes.REC_END)) & ~is_start,
+        "432": same_prev & _earlier(rec.isin(codes.REC_END)) & ~is_start,
         "433": same_prev & is_cont & (~same_day | ~prev_dec_filled),
-        "437": same_next & _b(e["REC"].isin(_DIED_OR_ADULT)),
-        "142": same_next & (e["DEC"].isna() | e["REC"].isna()).to_numpy(),
+        "437": same_next & rec.isin(_DIED_OR_ADULT),
+        "142": same_next & (e["DEC"].isna().to_numpy() | rec.isna()),
         "501": same_next & _b(e["DEC"] > e["DECOM"].shift(-1)),
-        "x1_next": _b(e["REC"] == codes.REC_CONTINUE) & (~same_next | _b(next_rne == _S)),
+        "x1_next": rec.eq(codes.REC_CONTINUE) & (~same_next | _later(is_start)),
     }
     # 501 names the earlier episode's DEC (DfE names the later episode: same child)
     return frame.concat(frame.problems(e, m, rule) for rule, m in checks.items() if m.any())
@@ -95,8 +105,9 @@ def check_adopted_before(e: pd.DataFrame) -> pd.DataFrame:
     ``e`` holds every episode the returns read hold (sorted by child and DECOM),
     so an adoption in an earlier return counts, as DfE counts last year's.
     """
-    is_ad = e["REC"].isin(codes.REC_ADOPTION).to_numpy(dtype=np.int64)
-    so_far = pd.Series(is_ad).groupby(e[UID].to_numpy()).cumsum().to_numpy()
+    is_ad = Coded(e["REC"]).isin(codes.REC_ADOPTION).astype(np.int64)
+    child = e[CID if CID in e.columns else UID].to_numpy()
+    so_far = pd.Series(is_ad).groupby(child).cumsum().to_numpy()
     m = (so_far > 0) & (so_far != is_ad)
     return frame.problems(e, m, "199") if m.any() else frame.empty()
 

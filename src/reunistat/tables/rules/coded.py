@@ -1,0 +1,48 @@
+"""A coded column as small integers: each distinct value checked once, not each row.
+
+A 903 code column holds a few dozen distinct codes over millions of rows;
+:class:`Coded` factorises it once, so membership of a code set (``isin``),
+equality with one code and blanks are integer look-ups, with the same results
+as pandas' ``isin``, ``==`` and ``isna`` on the text (a blank is in no set and
+equals no code).
+
+Examples
+--------
+>>> c = Coded(pd.Series(["P1", None, "U1", "P1"]))
+>>> c.isin({"P1", "A3"}).tolist(), c.eq("U1").tolist(), c.isna().tolist()
+([True, False, False, True], [False, False, True, False], [False, True, False, False])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import numpy as np
+import pandas as pd
+
+
+class Coded:
+    """One column factorised: ``codes`` (-1 for a blank) into ``values`` (distinct, as read)."""
+
+    def __init__(self, s: pd.Series):
+        codes, values = pd.factorize(s, use_na_sentinel=True)
+        self.codes = np.asarray(codes)
+        self.values = np.asarray(values, dtype=object)
+
+    def member(self, allowed: Collection[object]) -> np.ndarray:
+        """Per distinct value, whether it is in ``allowed``; one more False for a blank."""
+        return np.fromiter(
+            (*(v in allowed for v in self.values), False), dtype=bool, count=len(self.values) + 1
+        )
+
+    def isin(self, allowed: Collection[object]) -> np.ndarray:
+        """Mask of rows whose value is in ``allowed`` (a blank never is)."""
+        return self.member(allowed)[self.codes]
+
+    def eq(self, value: object) -> np.ndarray:
+        """Mask of rows equal to ``value``."""
+        return self.isin((value,))
+
+    def isna(self) -> np.ndarray:
+        """Mask of blank rows."""
+        return self.codes < 0
