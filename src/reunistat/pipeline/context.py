@@ -94,10 +94,11 @@ class Context:
             horizons_days=self.config.horizons_days,
             logistic_horizon_days=self.config.logistic_horizon_days,
             la=la,
+            covariates=self.config.covariates,
         )
         self.release_seconds = round(time.perf_counter() - t0, 2)
         self.log(
-            f"  release-wide suppression: {len(rel.keys)} cells, {int(rel.hidden.sum())} "
+            f"  release-wide suppression: {rel.n_cells} cells, {rel.n_suppressed} "
             f"suppressed, audit {'passed' if rel.audit_passed else 'FAILED'} "
             f"({self.release_seconds} s)"
         )
