@@ -335,14 +335,15 @@ def declare_model_counts(
 ) -> ModelCounts:
     """Declare a model's ``n`` and events, tied to Table 1's margins.
 
-    Published: ``model:<name>`` (row ``all``; columns ``n`` and ``events``).
-    Never published: ``model:<name>:latent``, the spells of Table 1 the
-    model leaves out (a latent cell: an unknown a reader may bound), and
-    ``model:<name>:dropped``, the spells offered but dropped for a missing
-    covariate, with their events: latent too, unless fewer than the
-    threshold, when it is a suppressed cell the audit protects (``n_obs`` =
-    the spells offered less a few dropped would give their number away). The
-    relations are what a reader knows:
+    Published: ``model:<name>`` (row ``all``; columns ``n`` and ``events``),
+    the same counts as the spells offered (``population``) when no spell
+    misses a covariate. Otherwise, never published: ``model:<name>:latent``,
+    the spells of Table 1 the model leaves out (a latent cell: an unknown a
+    reader may bound), and ``model:<name>:dropped``, the spells offered but
+    dropped for a missing covariate, with their events: latent too, unless
+    fewer than the threshold, when it is a suppressed cell the audit protects
+    (``n_obs`` = the spells offered less a few dropped would give their
+    number away). The relations are what a reader knows:
 
     * Table 1's total = the model's ``n`` + the left out (events likewise);
     * the spells offered (``population``: Table 1's total, or e.g. the
@@ -402,7 +403,16 @@ def declare_model_counts(
     dropped = offer & ~complete
     n, e = int(complete.sum()), int((complete & ev).sum())
     t, lat, drop = (f"model:{name}{x}" for x in ("", ":latent", ":dropped"))
-    reg.add_table(t, pd.DataFrame({"n": [n], "events": [e]}, index=["all"]))
+    reg.add_table(t, pd.DataFrame({"n": [n], "events": [e]}, index=["all"]), cheap=True)
+    yes, no = status_labels
+    pop = population or (("table1", "all", "all"), ("table1", "all", yes))
+    r = reg.rules
+    sub = spells.loc[complete].assign(_model_event=ev[complete].astype(int))
+    least = min(smallest_cell(sub, variables, "_model_event"), e) if n else 0
+    out = ModelCounts(t, n, e, bool(r.apply and least < r.threshold))
+    if not dropped.any():  # the model's spells are those offered: the same counts
+        reg.link_equal([(t, "all", "n"), (t, "all", "events")], pop, "every spell offered")
+        return out
     left = pd.DataFrame({"n": [len(spells) - n], "events": [int(status.sum()) - e]}, ["left out"])
     reg.add_table(lat, left, latent=True)
     # the dropped are a group of spells: protected when fewer than the threshold (a zero or
@@ -410,9 +420,7 @@ def declare_model_counts(
     gone = pd.DataFrame({"n": [dropped.sum()], "events": [(dropped & ev).sum()]}, ["all"])
     small = reg.rules.apply and 0 < int(dropped.sum()) < reg.rules.threshold
     reg.add_table(drop, gone, latent=not small, zeros=small)
-    yes, no = status_labels
     cols = {"n": "all", "events": yes}
-    pop = population or (("table1", "all", "all"), ("table1", "all", yes))
     for (c, t1c), cell in zip(cols.items(), pop, strict=True):
         reg.add_sum(
             ("table1", "all", t1c), [(t, "all", c), (lat, "left out", c)], "model + left out"
@@ -447,10 +455,7 @@ def declare_model_counts(
                 [("table1", k, t1c) for k in missing],
                 "a dropped spell has a missing value",
             )
-    r = reg.rules
-    sub = spells.loc[complete].assign(_model_event=ev[complete].astype(int))
-    least = min(smallest_cell(sub, variables, "_model_event"), e) if n else 0
-    return ModelCounts(t, n, e, bool(r.apply and least < r.threshold))
+    return out
 
 
 def standard_release(

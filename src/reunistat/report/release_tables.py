@@ -53,6 +53,7 @@ class _Table:
     zeros: bool
     floor: bool  # every count below the threshold is hidden, zeros included
     latent: bool = False  # never published: unknowns that link published tables
+    cheap: bool = False  # hidden first when a complement is needed (e.g. a model's n)
 
 
 class ReleaseTables:
@@ -88,6 +89,7 @@ class ReleaseTables:
         self._relations: list[tuple[list[CellKey], list[float], str, str]] = []
         self._forced: list[tuple[CellKey, str]] = []
         self._latent = np.zeros(0, dtype=bool)
+        self._cheap = np.zeros(0, dtype=bool)
 
     # --- declaring -------------------------------------------------------
     def add_table(
@@ -100,6 +102,7 @@ class ReleaseTables:
         zeros: bool | None = None,
         floor: bool = False,
         latent: bool = False,
+        cheap: bool = False,
     ) -> None:
         """Add a table of counts (NaN where a cell does not apply).
 
@@ -123,6 +126,10 @@ class ReleaseTables:
             relations between published tables. They are not suppressed
             cells: nothing is hidden to protect them, the log does not list
             them and the audit does not bound them.
+        cheap : bool
+            Hide this table's cells first when a cell must be hidden beside a
+            suppressed one (a count quoted beside a model costs readers less
+            than a cell of Table 1 or the flow).
         """
         if name in self.tables:
             raise ValueError(f"release table {name!r} is declared twice")
@@ -132,7 +139,7 @@ class ReleaseTables:
         c.index = c.index.map(str)
         c.columns = c.columns.map(str)
         z = self.rules.zeros_disclosive if zeros is None else zeros
-        self.tables[name] = _Table(c.astype(float), z, floor, latent)
+        self.tables[name] = _Table(c.astype(float), z, floor, latent, cheap)
         for col, parts, total in sums:
             self.add_sum((name, total, col), [(name, p, col) for p in parts], "within " + name)
         for row, parts, total in row_sums:
@@ -221,6 +228,9 @@ class ReleaseTables:
         pos = {k: i for i, k in enumerate(keys)}
         rels, _ = self._relation_list(pos)
         self._latent = latent
+        self._cheap = np.array([self.tables[k[0]].cheap for k in keys], dtype=bool).reshape(
+            len(keys)
+        )
         hidden = primary | latent
         reason = {int(i): f"primary: below {self.rules.threshold}" for i in np.nonzero(primary)[0]}
         for i in np.nonzero(primary & (vals == 0))[0]:
@@ -252,14 +262,14 @@ class ReleaseTables:
                 by_cell.setdefault(c, []).append(k)
         cache: dict[tuple[int, ...], dict[int, tuple[float, float]]] = {}
         for _ in range(max_rounds):
-            _singletons(vals, hidden, rels, reason, self._latent)
+            _singletons(vals, hidden, rels, reason, self._latent, self._cheap)
             intervals = self._audit(vals, hidden, rels, cache)
             bad = failing_cells(intervals, self.protection)
             if not bad:
                 return self._prune(vals, hidden, rels, reason, intervals, cache)
             added = False
             for c in bad:
-                pick = _complement(c, vals, hidden, rels, by_cell, self.protection)
+                pick = _complement(c, vals, hidden, rels, by_cell, self.protection, self._cheap)
                 if pick is not None and not hidden[pick]:
                     hidden[pick] = True
                     reason[pick] = "secondary: a reader could narrow a hidden cell (audit)"
@@ -336,9 +346,11 @@ class ReleaseTables:
         return intervals
 
 
-def _cost(c: int, vals: np.ndarray, protection: float) -> tuple[bool, float, int]:
-    """Cheapest complement first: a cell of at least the protection width, the smallest."""
-    return (bool(vals[c] < protection), float(vals[c]), c)
+def _cost(
+    c: int, vals: np.ndarray, protection: float, cheap: np.ndarray
+) -> tuple[bool, bool, float, int]:
+    """Cheapest complement first: at least the protection width, of a cheap table, smallest."""
+    return (bool(vals[c] < protection), not bool(cheap[c]), float(vals[c]), c)
 
 
 def _singletons(
@@ -347,6 +359,7 @@ def _singletons(
     rels: list[Relation],
     reason: dict[int, str],
     latent: np.ndarray,
+    cheap: np.ndarray,
 ) -> None:
     """Hide cells until no equality holds exactly one hidden cell.
 
@@ -363,7 +376,7 @@ def _singletons(
             free = [c for c in rel.cells if not hidden[c]]
             if len(h) != 1 or not free:
                 continue
-            pick = min(free, key=lambda c: (vals[c] <= 0, vals[c], c))
+            pick = min(free, key=lambda c: (vals[c] <= 0, not cheap[c], vals[c], c))
             hidden[pick] = True
             reason[pick] = "secondary: protects a hidden cell in the same relation"
             changed = True
@@ -376,6 +389,7 @@ def _complement(
     rels: list[Relation],
     by_cell: dict[int, list[int]],
     protection: float,
+    cheap: np.ndarray,
 ) -> int | None:
     """The cheapest published cell of a relation reaching ``c`` through hidden cells."""
     seen_cells, frontier, seen_rels = {c}, [c], set()
@@ -394,7 +408,7 @@ def _complement(
                         seen_cells.add(y)
                         nxt.append(y)
         if candidates:
-            return min(candidates, key=lambda y: _cost(y, vals, protection))
+            return min(candidates, key=lambda y: _cost(y, vals, protection, cheap))
         frontier = nxt
     return None
 
