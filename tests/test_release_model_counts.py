@@ -268,3 +268,22 @@ def test_random_extracts_no_hidden_cell_is_recoverable_with_the_model_counts(
     assert m.n_obs == n - n_missing
     narrow = _narrow(ethnic_reader(rel))
     assert not narrow, narrow
+
+
+def test_the_checker_reads_the_model_n_back_from_the_fit_table(sample_with_missing, tmp_path):
+    """A fit table that shows the n_obs the release hides is caught when the release is re-read."""
+    from reunistat.report.release_check import check_written_release
+
+    spells, flow, la = sample_with_missing
+    rel = standard_release(spells, flow, REAL, horizons_days=HORIZONS, la=la, covariates=COVARIATES)
+    assert rel.is_hidden("model:cox", "all", "n")
+    (tmp_path / "tables").mkdir()
+    fit = tmp_path / "tables/cox_fit.csv"
+    fit.write_text("model,n_obs,n_events\ncox,c,c\n", encoding="utf-8")
+    assert check_written_release(rel.audit_record(), tmp_path, THRESHOLD) == []
+    n = int(rel.value("model:cox", "all", "n"))
+    fit.write_text(f"model,n_obs,n_events\ncox,{n},c\n", encoding="utf-8")
+    problems = check_written_release(rel.audit_record(), tmp_path, THRESHOLD)
+    assert any("model:cox: cell (all, n) is written differently" in p for p in problems)
+    assert any("narrowed" in p for p in problems)  # the missing cell, recovered from it
+    assert not any(str(n) in p for p in problems)

@@ -615,7 +615,7 @@ def verify_release(
     latent = set(record.get("latent", []))
     hidden[list(latent)] = True
     if targets is None:
-        targets = [i for i in np.nonzero(hidden)[0] if i not in latent]
+        targets = [int(i) for i in np.nonzero(hidden)[0] if int(i) not in latent]
     # published values are what the reader sees: already rounded, so undo nothing
     intervals = audit_intervals(vals, hidden, rels, rounding=rounding, targets=targets)
     out = []
