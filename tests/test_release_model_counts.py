@@ -1,12 +1,15 @@
 """A model's counts cannot give away a cell Table 1 hides (issue 11: model category counts).
 
-The attack: with a few spells missing a covariate, Table 1 hides its
-``missing`` level (below the threshold) and a cell beside it, but the Cox
-model drops those spells, so the fit table's ``n_obs`` = Table 1's total −
-the missing cell. Before the model's counts were release cells, a reader
-recovered the hidden cell by one subtraction. Now ``model:cox`` is declared
-with Table 1's margins (:func:`reunistat.report.release_plan.declare_model_counts`),
-and the joint suppression hides what that subtraction needs.
+The attack: 15 spells miss their ethnic group, 10 of them re-entered and 5
+not. Table 1 hides "missing, not re-entered" (5, below the threshold) and
+the cells that would give it away, but the Cox model drops those 15 spells
+and its fit table published its ``n_obs`` and ``n_events``: Table 1's total
+less the first, and the re-entries less the second, gave the hidden cells
+back. (The old guard, the model's smallest category, counted the missing
+values as a level of 15 and 10: nothing below the threshold.) Now
+``model:cox`` is declared with Table 1's margins
+(:func:`reunistat.report.release_plan.declare_model_counts`), and the joint
+suppression hides what those subtractions need.
 
 Each inference here is an independent linear programme (scipy's ``linprog``)
 built from the test's own knowledge of Table 1's ethnic block, the curves'
@@ -30,6 +33,7 @@ from reunistat.models.survival import cox
 from reunistat.report.disclosure import DisclosureRules
 from reunistat.report.release_plan import standard_release
 from reunistat.report.release_tables import Release, verify_release
+from reunistat.report.tables import formula_variables, smallest_cell
 from reunistat.tables import read_extract
 
 ROOT = Path(__file__).parents[1]
@@ -128,34 +132,43 @@ def _narrow(intervals: dict[str, tuple[float, float]]) -> list[str]:
     return [k for k, (lo, hi) in intervals.items() if hi - lo < THRESHOLD - 1e-6]
 
 
-@pytest.fixture(scope="module")
-def sample_with_missing() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
-    """The sample's spells with three spells missing their ethnic group (a real-mode leak)."""
+def _sample(n_reentered: int, n_not: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """The sample's spells with some spells missing their ethnic group."""
     extract = read_extract(SAMPLE)
     cohort = build_cohort(extract.tables, CohortConfig(validation="lenient"))
-    spells = cohort.spells.copy()
-    spells.loc[spells.index[[3, 300, 600]], "ethnic_group"] = np.nan
-    return spells, cohort.flow, extract.tables.get("la")
+    sp = cohort.spells.copy()
+    rows = [
+        *sp.index[sp["reentered"] == 1][::40][:n_reentered],
+        *sp.index[sp["reentered"] == 0][::90][:n_not],
+    ]
+    sp.loc[rows, "ethnic_group"] = np.nan
+    return sp, cohort.flow, extract.tables.get("la")
+
+
+@pytest.fixture(scope="module")
+def sample_with_missing() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """15 spells miss their ethnic group: 10 re-entered, 5 not (a cell below the threshold)."""
+    return _sample(10, 5)
 
 
 REAL = DisclosureRules(zeros_disclosive=True)
 
 
-def test_before_the_model_n_gave_away_the_missing_cell(sample_with_missing):
-    """Old release: Table 1 hides 'missing' (3), the Cox fit table's n_obs = total - 3."""
+def test_before_the_model_counts_gave_away_the_missing_cell(sample_with_missing):
+    """Old release: Table 1 hides 'missing, not re-entered' (5) and 'missing, all', but the
+    Cox model, fitted without the 15 spells, was published with its n and events."""
     spells, flow, la = sample_with_missing
     old = standard_release(spells, flow, REAL, horizons_days=HORIZONS, la=la)  # no model cells
-    assert old.is_hidden("table1", "ethnic_group=missing", "all")
-    total = old.shown_number("table1", "all", "all")
-    assert total is not None
-    # what scripts/04 published then: the fitted model's own n_obs, unconditionally
-    res = cox("reentered ~ " + COVARIATES, spells, "days_followed", cluster="LA")
-    assert total - res.n_obs == old.value("table1", "ethnic_group=missing", "all")
-    # the independent reader, given that n_obs, pins the cell; without it, it cannot
+    assert old.is_hidden("table1", "ethnic_group=missing", "not re-entered")
     assert old.audit_passed
     assert not _narrow(ethnic_reader(old, with_model=False))
-    published_n = _with_model_n(old, res.n_obs, res.n_events)
-    assert "ethnic_group=missing/all" in _narrow(ethnic_reader(published_n))
+    # what scripts/04 published then: the fitted model's own n_obs and n_events, because
+    # the old rule (smallest_cell over the model's categories, the missing ones as a level)
+    # saw nothing below the threshold
+    res = cox("~ " + COVARIATES, spells, "days_followed", "reentered", cluster="LA")
+    assert smallest_cell(spells, formula_variables(COVARIATES, spells), "reentered") >= THRESHOLD
+    narrow = _narrow(ethnic_reader(_with_model_n(old, res.n_obs, res.n_events)))
+    assert "ethnic_group=missing/not re-entered" in narrow
 
 
 def _with_model_n(rel: Release, n: int, events: int) -> Release:
@@ -178,21 +191,29 @@ def test_after_the_model_counts_share_table1s_margins(sample_with_missing):
     rel = standard_release(spells, flow, REAL, horizons_days=HORIZONS, la=la, covariates=COVARIATES)
     assert rel.audit_passed
     assert verify_release(rel.audit_record(), THRESHOLD) == []
-    assert rel.is_hidden("table1", "ethnic_group=missing", "all")
+    assert rel.is_hidden("table1", "ethnic_group=missing", "not re-entered")
     m = rel.extra["models"]["cox"]
-    res = cox("reentered ~ " + COVARIATES, spells, "days_followed", cluster="LA")
+    res = cox("~ " + COVARIATES, spells, "days_followed", "reentered", cluster="LA")
     assert (m.n_obs, m.n_events) == (res.n_obs, res.n_events)
     assert not _narrow(ethnic_reader(rel))
-    # the three dropped spells are a protected cell, never a subtraction away
+    # the model's cells are hidden first: Table 1's total stays published
+    assert rel.is_hidden("model:cox", "all", "n")
+    assert not rel.is_hidden("table1", "all", "all")
+
+
+def test_a_few_dropped_spells_are_a_protected_cell():
+    """Three spells missing a covariate: their number is never a subtraction away."""
+    spells, flow, la = _sample(2, 1)
+    rel = standard_release(spells, flow, REAL, horizons_days=HORIZONS, la=la, covariates=COVARIATES)
+    assert rel.audit_passed and not _narrow(ethnic_reader(rel))
     assert rel.is_hidden("model:cox:dropped", "all", "n")
     assert rel.is_hidden("model:cox", "all", "n") or rel.is_hidden("table1", "all", "all")
+    assert rel.extra["models"]["cox"].small_cell is False  # the model itself may be shown
 
 
-def test_no_missing_covariate_costs_no_suppression(sample_with_missing):
+def test_no_missing_covariate_costs_no_suppression():
     """Without missing values the model's n is Table 1's total: published, nothing more hidden."""
-    _, flow, la = sample_with_missing
-    extract = read_extract(SAMPLE)
-    spells = build_cohort(extract.tables, CohortConfig(validation="lenient")).spells
+    spells, flow, la = _sample(0, 0)
     before = standard_release(spells, flow, REAL, horizons_days=HORIZONS, la=la)
     after = standard_release(
         spells, flow, REAL, horizons_days=HORIZONS, la=la, covariates=COVARIATES

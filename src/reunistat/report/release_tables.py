@@ -391,8 +391,13 @@ def _complement(
     protection: float,
     cheap: np.ndarray,
 ) -> int | None:
-    """The cheapest published cell of a relation reaching ``c`` through hidden cells."""
+    """The cheapest published cell of a relation reaching ``c`` through hidden cells.
+
+    The nearest relations' cells first; but a cell of a cheap table (of at
+    least the protection width) anywhere along the way is taken before them.
+    """
     seen_cells, frontier, seen_rels = {c}, [c], set()
+    nearest: int | None = None
     while frontier:
         candidates: set[int] = set()
         nxt: list[int] = []
@@ -408,9 +413,14 @@ def _complement(
                         seen_cells.add(y)
                         nxt.append(y)
         if candidates:
-            return min(candidates, key=lambda y: _cost(y, vals, protection, cheap))
+            best = min(candidates, key=lambda y: _cost(y, vals, protection, cheap))
+            if cheap[best] and vals[best] >= protection:
+                return best
+            nearest = best if nearest is None else nearest
+            if not cheap.any():
+                break
         frontier = nxt
-    return None
+    return nearest
 
 
 @dataclass
