@@ -134,7 +134,11 @@ def test_acro_folders_are_byte_identical_with_source_date_epoch(tmp_path, monkey
     def folder(name: str) -> dict[str, bytes]:
         out = tmp_path / name
         acro_check.check_release_with_acro(
-            spells, out, covariates=None, horizon_days=365, python=str(ACRO_VENV_PYTHON)
+            spells,
+            out,
+            covariates="sex + section20 + prior_periods",
+            horizon_days=365,
+            python=str(ACRO_VENV_PYTHON),
         )
         return {
             p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
@@ -142,7 +146,7 @@ def test_acro_folders_are_byte_identical_with_source_date_epoch(tmp_path, monkey
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     a, b = folder("a"), folder("b")
-    assert a == b and "results.json" in a
+    assert a == b and "results.json" in a and "logistic_0.csv" in a
     assert b'"timestamp": "2023-11-14T22:13:20"' in a["results.json"]
     monkeypatch.delenv("SOURCE_DATE_EPOCH")
     c = folder("c")

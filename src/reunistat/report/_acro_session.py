@@ -38,16 +38,26 @@ def stamp(when: str) -> None:
     """Make ACRO stamp every output, and the summary ``finalise`` writes, with the time ``when``.
 
     ACRO reads the clock in two places (a record's creation, the session
-    summary), both as ``datetime.datetime.now()``; both modules get a clock
-    that always says ``when``.
+    summary), both as ``datetime.datetime.now()``, and a regression's table
+    holds statsmodels' date and time (``time.localtime()``); each module gets
+    a clock that always says ``when``.
     """
+    import time
+
     import acro.record
     import acro.summary
+    import statsmodels.iolib.summary
 
     fixed = datetime.datetime.fromisoformat(when)
     clock = types.SimpleNamespace(datetime=types.SimpleNamespace(now=lambda tz=None: fixed))
     for module in (acro.record, acro.summary):
         setattr(module, "datetime", clock)  # noqa: B010
+    # a regression's table carries statsmodels' "Date:" and "Time:" rows (local time)
+    epoch = fixed.replace(tzinfo=datetime.UTC).timestamp()
+    sm_clock = types.SimpleNamespace(
+        localtime=lambda *a: time.gmtime(epoch), strftime=time.strftime
+    )
+    setattr(statsmodels.iolib.summary, "time", sm_clock)  # noqa: B010
 
 
 def main(spec_path: str) -> None:
