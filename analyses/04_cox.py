@@ -9,6 +9,7 @@ from reunistat.models.survival import cox
 from reunistat.pipeline import Context, run_script
 from reunistat.report.figures import forest_figure
 from reunistat.report.tables import (
+    format_number,
     model_spec,
     model_table,
     term_label,
@@ -23,7 +24,8 @@ def run(ctx: Context) -> None:
     res = cox(formula, spells, "days_followed", cluster="LA")
     tidy = res.tidy(exponentiate=True)
     tidy.insert(1, "label", [term_label(t) for t in tidy["term"]])
-    spec = model_spec(res, spells, ctx.config.covariates, "reentered")
+    rel = ctx.release  # the model's n and events are release cells, suppressed with Table 1
+    spec = model_spec(res, spells, ctx.config.covariates, "reentered", release=rel, counts="cox")
     readable = model_table(tidy.assign(term=tidy["label"]), "HR")
     ctx.write_frame(
         "cox",
@@ -33,14 +35,15 @@ def run(ctx: Context) -> None:
         disclosure=spec,
         readable=readable,
         notes=[
-            f"{res.n_obs:,} returns home, {res.n_events:,} re-entries; Efron ties; "
+            f"{format_number(spec['n_obs'])} returns home, {format_number(spec['n_events'])} "
+            "re-entries; Efron ties; "
             "standard errors robust to clustering by local authority (children nested within).",
         ],
     )
-    # The fit table publishes the model's n and events (guarded by the spec above). The count
-    # of rows dropped for missing covariates is left out: a zero there is a disclosive cell in
-    # real mode, and n_obs beside Table 1's total already says how many rows the model used.
+    # The fit table publishes the model's n and events as released (c where suppressed). The
+    # count of rows dropped for missing covariates is left out: the release protects it.
     glance = res.glance().drop(columns=["n_dropped_missing"], errors="ignore")
+    glance = glance.assign(n_obs=[spec["n_obs"]], n_events=[spec["n_events"]])
     ctx.write_frame("cox_fit", glance, title="Cox model fit", function=FUNCTION, disclosure=spec)
     fig = forest_figure(tidy.assign(term=tidy["label"]), label="Hazard ratio", title="Cox model")
     ctx.write_figure(

@@ -42,7 +42,9 @@ def run(ctx: Context) -> None:
     used = res.extras.get("data")
     fitted = used if isinstance(used, pd.DataFrame) else spells
     ycol = res.extras.get("outcome_col", "reentered")
-    spec = model_spec(res, fitted, ctx.config.covariates, ycol)
+    spec = model_spec(
+        res, fitted, ctx.config.covariates, ycol, release=ctx.release, counts="logistic"
+    )
     ctx.write_frame(
         "logistic",
         tidy,

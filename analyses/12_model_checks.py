@@ -24,7 +24,7 @@ from reunistat.pipeline import Context, run_script
 from reunistat.report.discussion import crude_adjusted_statement, ph_statement
 from reunistat.report.figures import line_figure, new_figure
 from reunistat.report.labels import p_text, term_label, variable_label, with_references
-from reunistat.report.tables import formula_variables, model_spec
+from reunistat.report.tables import formula_variables, linked_spec, model_spec
 from reunistat.report.zph_figure import zph_figure, zph_smooth
 from reunistat.results import etable
 
@@ -87,7 +87,9 @@ def _by_period(ctx: Context, sp: pd.DataFrame, terms: list[str]) -> pd.DataFrame
 def _ph(ctx: Context, sp: pd.DataFrame) -> None:
     fn = "reunistat.models.survival.cox_zph"
     res = _cox("~ " + ctx.config.covariates, sp, "days_followed", "reentered", cluster="CHILD")
-    spec = model_spec(res, sp, ctx.config.covariates, "reentered")
+    spec = model_spec(
+        res, sp, ctx.config.covariates, "reentered", release=ctx.release, counts="cox"
+    )
     z = cox_zph(res)
     # a factor is one test over its columns: label it by the variable
     z["label"] = [
@@ -164,9 +166,10 @@ def _ph(ctx: Context, sp: pd.DataFrame) -> None:
             function="reunistat.models.survival.split_episodes",
         )
     labels_by = by.assign(label=[term_label(t) for t in by["term"]]) if not by.empty else None
+    n_events = spec["n_events"]  # as released: c where suppressed
     ctx.value(
         "ph_statement",
-        ph_statement(z, labels_by, n_events=res.n_events),
+        ph_statement(z, labels_by, n_events=n_events if isinstance(n_events, int) else None),
         function=fn,
     )
     glob = float(z.loc[z["term"] == "GLOBAL", "p_value"].iloc[0])
@@ -247,12 +250,11 @@ def _prediction(ctx: Context, sp: pd.DataFrame) -> None:
             cal, n_used, n_ev = pc.calibration, int(pooled["n"]), int(pooled["events"])
     table = pd.DataFrame(rows)
     events_per_bin = (cal["observed_rate"] * cal["n"]).round().astype(int)
-    spec = {
-        "type": "model",
-        "n_obs": n_used,
-        "n_events": n_ev,
-        "n_min_cell": int(min(cal["n"].min(), events_per_bin.min())),
-    }
+    bins = int(min(cal["n"].min(), events_per_bin.min()))
+    logit = ctx.release.extra["models"]["logistic"]
+    if (n_used, n_ev) != (logit.n_obs, logit.n_events):
+        raise RuntimeError("the prediction checks' spells differ from the logistic model's")
+    spec = linked_spec(ctx.release, "logistic", small_cell=bins < ctx.rules.threshold)
     ctx.write_frame(
         "prediction_checks",
         table,
@@ -320,7 +322,12 @@ def _gee(ctx: Context, sp: pd.DataFrame) -> None:
         title=f"Odds ratios of re-entry within {h} days: cluster-robust logistic and GEE",
         function="reunistat.models.logistic.gee",
         disclosure=model_spec(
-            robust, fitted, ctx.config.covariates, robust.extras.get("outcome_col", "reentered")
+            robust,
+            fitted,
+            ctx.config.covariates,
+            robust.extras.get("outcome_col", "reentered"),
+            release=ctx.release,
+            counts="logistic",
         ),
         notes=[
             "Both are population-averaged; GEE weights returns within an authority by an "
@@ -360,7 +367,9 @@ def _crude_adjusted(ctx: Context, sp: pd.DataFrame) -> None:
         table,
         title="Hazard ratio of re-entry per placement move, crude and adjusted",
         function=fn,
-        disclosure=model_spec(res, sp, ctx.config.covariates, "reentered"),
+        disclosure=model_spec(
+            res, sp, ctx.config.covariates, "reentered", release=ctx.release, counts="cox"
+        ),
         readable=pd.DataFrame(
             {
                 "adjusted for": table["adjusted for"],

@@ -174,7 +174,9 @@ def _pwp(ctx: Context, sp: pd.DataFrame) -> None:
         tidy,
         title="Prentice-Williams-Peterson model of repeated re-entries (gap time): hazard ratios",
         function=fn,
-        disclosure=model_spec(res, rec, ctx.config.covariates, "reentered"),
+        disclosure=model_spec(
+            res, rec, ctx.config.covariates, "reentered", release=ctx.release, counts="cox"
+        ),
         readable=model_table(tidy.assign(term=tidy["label"]), "HR"),
         notes=[
             "Strata by the order of the return home (first, second, third and later); the "

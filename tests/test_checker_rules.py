@@ -166,11 +166,22 @@ def test_identifiers_come_from_every_table():
 
 
 def test_a_model_spec_leaves_with_its_small_counts_hidden():
+    """The manifest quotes no model count that is not a release cell (n_min_cell included)."""
     spec = {"type": "model", "n_obs": 1200, "n_events": 8, "n_min_cell": 1}
-    assert checker.release_spec(spec, RULES) == {
-        "type": "model",
-        "n_obs": 1200,
-        "n_events": "c",
-        "n_min_cell": "c",
-    }
+    assert checker.release_spec(spec, RULES) == {"type": "model", "small_cell": True}
     assert checker.model_breaches(checker.release_spec(spec, RULES), RULES) != []
+    big = {"type": "model", "n_obs": 1200, "n_events": 80, "n_min_cell": 12}
+    assert checker.release_spec(big, RULES) == {"type": "model", "small_cell": False}
+    assert checker.model_breaches(checker.release_spec(big, RULES), RULES) == []
+
+
+def test_a_model_spec_linked_to_the_release_keeps_its_released_counts():
+    """A linked spec's c is the joint suppression, not a small model; small_cell still is."""
+    spec = {"type": "model", "counts": "model:cox", "n_obs": "c", "n_events": 80}
+    assert checker.model_breaches({**spec, "small_cell": False}, RULES) == []
+    assert checker.release_spec({**spec, "small_cell": False}, RULES) == {
+        **spec,
+        "small_cell": False,
+    }
+    assert checker.model_breaches({**spec, "small_cell": True}, RULES) != []
+    assert checker.model_breaches({**spec, "n_events": 8, "small_cell": False}, RULES) != []

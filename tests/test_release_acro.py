@@ -115,3 +115,39 @@ def test_acro_results_beside_the_release_and_summarised_in_the_report(tmp_path, 
     reproduce(cfg, paper=False, log=lambda s: None)
     assert results.is_file()
     assert not list(out.parent.glob(f".{acro_folder(out).name}.tmp-*"))
+
+
+def test_acro_folders_are_byte_identical_with_source_date_epoch(tmp_path, monkeypatch):
+    """ACRO stamps outputs with the time; SOURCE_DATE_EPOCH makes two sessions write the same."""
+    from reunistat.cohort import CohortConfig, build_cohort
+    from reunistat.tables import read_extract
+
+    if not ACRO_VENV_PYTHON.is_file():  # CI: no ACRO venv; the stamp is tested on its own
+        from reunistat.report._acro_session import fixed_time
+
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+        assert fixed_time() == "2023-11-14T22:13:20"
+        return
+    spells = build_cohort(read_extract(SAMPLE).tables, CohortConfig()).spells
+    spells = spells.loc[spells["LA"].astype(str).isin(["312", "701"])]
+
+    def folder(name: str) -> dict[str, bytes]:
+        out = tmp_path / name
+        acro_check.check_release_with_acro(
+            spells,
+            out,
+            covariates="sex + section20 + prior_periods",
+            horizon_days=365,
+            python=str(ACRO_VENV_PYTHON),
+        )
+        return {
+            p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
+        }
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    a, b = folder("a"), folder("b")
+    assert a == b and "results.json" in a and "logistic_0.csv" in a
+    assert b'"timestamp": "2023-11-14T22:13:20"' in a["results.json"]
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    c = folder("c")
+    assert set(c) == set(a) and c["results.json"] != a["results.json"]  # the clock's time

@@ -94,15 +94,17 @@ class Context:
             horizons_days=self.config.horizons_days,
             logistic_horizon_days=self.config.logistic_horizon_days,
             la=la,
+            covariates=self.config.covariates,
         )
         self.release_seconds = round(time.perf_counter() - t0, 2)
         self.log(
-            f"  release-wide suppression: {len(rel.keys)} cells, {int(rel.hidden.sum())} "
+            f"  release-wide suppression: {rel.n_cells} cells, {rel.n_suppressed} "
             f"suppressed, audit {'passed' if rel.audit_passed else 'FAILED'} "
             f"({self.release_seconds} s)"
         )
-        for name in rel.registry.tables:
-            self.suppression_logs.setdefault(name, rel.log(name).drop(columns="table"))
+        for name, table in rel.registry.tables.items():
+            if not table.latent:  # latent cells are never published, so never suppressed
+                self.suppression_logs.setdefault(name, rel.log(name).drop(columns="table"))
         return rel
 
     @property
@@ -167,9 +169,12 @@ class Context:
     ) -> None:
         """Write a table of estimates (CSV, Markdown, HTML) with what the checker verifies.
 
-        ``disclosure`` is ``{"type": "model", "n_obs": ..., "n_events": ...}``,
-        ``{"type": "curve", "estimate_cols": [...]}``, ``{"type": "counts", ...}``
-        or ``{"type": "none"}`` (nothing counted).
+        ``disclosure`` is a model's spec (best from
+        :func:`reunistat.report.tables.model_spec` with ``release=`` and
+        ``counts=``: its ``n_obs`` and ``n_events`` are then cells of
+        :attr:`release`, quoted as released), ``{"type": "curve",
+        "estimate_cols": [...]}``, ``{"type": "counts", ...}`` or ``{"type":
+        "none"}`` (nothing counted).
         """
         from reunistat.report.tables import write_table
 

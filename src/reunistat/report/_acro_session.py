@@ -7,14 +7,57 @@ reunistat. ``SPEC.json`` names a CSV file of the spells (exact data: it
 lives in a private temporary folder) and the tables to check; ACRO writes its
 results folder (``results.json``, the outputs, ``config.json``) to
 ``SPEC["out"]``, as the SACRO viewer reads it.
+
+ACRO stamps each output, and its session summary, with the time it was
+made; with ``SOURCE_DATE_EPOCH`` set (the reproducible-builds convention:
+seconds since 1970, UTC) every stamp is that time instead, so two runs on
+the same data write byte-identical folders.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
+import os
 import sys
+import types
 import warnings
+
+
+def fixed_time() -> str | None:
+    """``SOURCE_DATE_EPOCH`` as ACRO writes a time (ISO, UTC, no zone), or None if unset."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return None
+    t = datetime.datetime.fromtimestamp(int(epoch), tz=datetime.UTC)
+    return t.replace(tzinfo=None).isoformat()
+
+
+def stamp(when: str) -> None:
+    """Make ACRO stamp every output, and the summary ``finalise`` writes, with the time ``when``.
+
+    ACRO reads the clock in two places (a record's creation, the session
+    summary), both as ``datetime.datetime.now()``, and a regression's table
+    holds statsmodels' date and time (``time.localtime()``); each module gets
+    a clock that always says ``when``.
+    """
+    import time
+
+    import acro.record
+    import acro.summary
+    import statsmodels.iolib.summary
+
+    fixed = datetime.datetime.fromisoformat(when)
+    clock = types.SimpleNamespace(datetime=types.SimpleNamespace(now=lambda tz=None: fixed))
+    for module in (acro.record, acro.summary):
+        setattr(module, "datetime", clock)  # noqa: B010
+    # a regression's table carries statsmodels' "Date:" and "Time:" rows (local time)
+    epoch = fixed.replace(tzinfo=datetime.UTC).timestamp()
+    sm_clock = types.SimpleNamespace(
+        localtime=lambda *a: time.gmtime(epoch), strftime=time.strftime
+    )
+    setattr(statsmodels.iolib.summary, "time", sm_clock)  # noqa: B010
 
 
 def main(spec_path: str) -> None:
@@ -30,6 +73,9 @@ def main(spec_path: str) -> None:
     data = pd.read_csv(spec["data"], dtype=str, keep_default_na=False, na_values=[""])
     for c in (spec["status"], spec["duration"]):
         data[c] = pd.to_numeric(data[c])
+    when = fixed_time()
+    if when is not None:
+        stamp(when)
     session = acro.ACRO(suppress=True)
     status = data[spec["status"]]
     names: list[str] = []

@@ -452,14 +452,31 @@ def _named_count_breaches(
 
 
 def model_breaches(spec: Mapping[str, Any], rules: DisclosureRules) -> list[str]:
-    """Return the breaches of a model's spec: a count it rests on below the threshold."""
+    """Return the breaches of a model's spec: a count it rests on below the threshold.
+
+    A spec linked to the release (``counts``: its ``n_obs`` and ``n_events``
+    are release cells, ``c`` where the joint suppression hides them) breaks
+    the rules when ``small_cell`` is set or a count it quotes is below the
+    threshold; a ``c`` there is suppression, not a small model. Any other
+    spec breaks them when ``n_obs``, ``n_events`` or ``n_min_cell`` is below
+    the threshold (or ``c``), or when ``small_cell`` is set.
+
+    >>> r = DisclosureRules()
+    >>> model_breaches({"counts": "model:cox", "n_obs": "c", "small_cell": False}, r)
+    []
+    >>> model_breaches({"n_obs": 1200, "n_min_cell": 3}, r)
+    ['the model rests on a count below the threshold (n_min_cell)']
+    """
     out = []
+    linked = "counts" in spec
     for k in ("n_obs", "n_events", "n_min_cell"):
         v = spec.get(k)
         if v is None:
             continue
-        if v == "c" or count_breach(v, rules) == "a count below the threshold":
+        if (v == "c" and not linked) or count_breach(v, rules) == "a count below the threshold":
             out.append(f"the model rests on a count below the threshold ({k})")
+    if rules.apply and spec.get("small_cell"):
+        out.append("the model rests on a count below the threshold (a category)")
     return out
 
 
@@ -547,15 +564,25 @@ def check_folder(
 
 # --- what leaves with the release ------------------------------------------------
 def release_spec(spec: Mapping[str, Any], rules: DisclosureRules) -> dict[str, Any]:
-    """Return a disclosure spec fit for the manifest: model counts below the threshold as ``c``."""
+    """Return a disclosure spec fit for the manifest, which leaves with the release.
+
+    With rules on, a model's spec quotes no count of the data that is not a
+    release cell: ``n_obs`` and ``n_events`` stay only when linked to the
+    release (``counts``: released values, ``c`` where suppressed); otherwise
+    they and ``n_min_cell`` (a category's count, which may equal a cell
+    suppressed elsewhere) give way to ``small_cell``, whether the model
+    rests on a count below the threshold, which the checker re-reads.
+
+    >>> release_spec({"type": "model", "n_obs": 1200, "n_min_cell": 12}, DisclosureRules())
+    {'type': 'model', 'small_cell': False}
+    """
     out = dict(spec)
     if rules.apply and out.get("type") == "model":
-        for k in ("n_obs", "n_events", "n_min_cell"):
-            if (
-                out.get(k) is not None
-                and count_breach(out[k], rules) == "a count below the threshold"
-            ):
-                out[k] = "c"
+        small = bool(model_breaches(out, rules))
+        drop = ("n_min_cell",) if "counts" in out else ("n_obs", "n_events", "n_min_cell")
+        for k in drop:
+            out.pop(k, None)
+        out["small_cell"] = small
     return out
 
 

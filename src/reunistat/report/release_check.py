@@ -3,8 +3,9 @@
 :func:`check_written_release` takes the plain record of a solved release
 (:meth:`reunistat.report.release_tables.Release.audit_record`) and an
 outputs folder, reads back every place a registry cell is published (the
-flow, Table 1, the exposure and logistic outcome tables, each curve's size at
-time 0, the horizon table's numbers at risk, the counts in ``values.json``),
+flow, Table 1, the exposure and logistic outcome tables, the Cox model's n
+and events in its fit table, each curve's size at time 0, the horizon
+table's numbers at risk, the counts in ``values.json``),
 reports any written cell that differs from the release (a table showing what
 the release hides), then re-runs the linear-programming audit on what was
 written (:func:`reunistat.report.release_tables.verify_release`). Messages
@@ -29,6 +30,8 @@ CSV_TABLES = {
     "logistic_outcome": ("tables/logistic_outcome.csv", "item"),
     "evaluation_counts": ("tables/evaluation_counts.csv", "item"),
 }
+#: Model fit tables quoting a model population's counts: file → (table, column → release column).
+MODEL_FILES = {"tables/cox_fit.csv": ("model:cox", {"n_obs": "n", "n_events": "events"})}
 
 
 def _read(path: Path) -> pd.DataFrame | None:
@@ -54,6 +57,17 @@ def _from_csv_tables(out_dir: Path, where: Where, found: dict[int, str]) -> None
                 i = where.get((table, str(row[key]), str(col)))
                 if i is not None and _norm(row[col]) != "":
                     found[i] = _norm(row[col])
+
+
+def _from_model_fits(out_dir: Path, where: Where, found: dict[int, str]) -> None:
+    for rel, (table, cols) in MODEL_FILES.items():
+        df = _read(out_dir / rel)
+        if df is None or df.empty:
+            continue
+        for col, rcol in cols.items():
+            i = where.get((table, "all", rcol))
+            if i is not None and col in df.columns:
+                found[i] = _norm(df[col].iloc[0])
 
 
 def _from_curves(out_dir: Path, where: Where, found: dict[int, str]) -> None:
@@ -91,6 +105,7 @@ def _written_cells(out_dir: Path, cells: list[list[str]]) -> dict[int, str]:
     where: Where = {tuple(c[:3]): i for i, c in enumerate(cells)}
     found: dict[int, str] = {}
     _from_csv_tables(out_dir, where, found)
+    _from_model_fits(out_dir, where, found)
     _from_curves(out_dir, where, found)
     _from_values(out_dir, where, found)
     return found
@@ -117,7 +132,8 @@ def check_written_release(record: dict[str, Any], out_dir: str | Path, threshold
     """
     out = Path(out_dir)
     cells = [list(c) for c in record["cells"]]
-    required = [i for i, c in enumerate(cells) if str(c[3]) == "c"]
+    latent = set(record.get("latent", []))
+    required = [i for i, c in enumerate(cells) if str(c[3]) == "c" and i not in latent]
     problems = []
     for i, text in sorted(_written_cells(out, cells).items()):
         if text == _norm(cells[i][3]):

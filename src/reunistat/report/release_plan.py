@@ -28,14 +28,22 @@ groups' curves have rows at the same day, their difference from the overall
 curve reveals the combined number still followed in the groups left out,
 never one hidden group's. Event and censoring counts are never published
 (:func:`reunistat.report.disclosure.cut_curve` drops them; each step rests
-on at least the threshold of events). Model category counts are not yet
-cells of the release (the checker keeps the models' ``n_min_cell`` rule).
+on at least the threshold of events).
+
+The models' counts (:func:`declare_model_counts`): ``model:cox`` (the
+models on every spell: Cox, Fine-Gray, recurrent, the model checks) and
+``model:logistic`` (the fixed-horizon models) hold each model's ``n`` and
+events; latent cells (the spells a model leaves out and those it drops for a
+missing covariate) tie them to Table 1 (and the logistic ones to the outcome
+table), so a model's ``n`` beside Table 1's total can no more reveal a
+suppressed ``missing`` cell than Table 1 itself can.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -231,11 +239,20 @@ def _link_table1(
 
 def declare_logistic(
     reg: ReleaseTables, spells: pd.DataFrame, horizon_days: int, base: str
-) -> None:
-    """Declare the fixed-horizon outcome counts (offered = the flow's spells analysed)."""
-    from reunistat.models.logistic import horizon_outcome
+) -> tuple[np.ndarray, np.ndarray]:
+    """Declare the fixed-horizon outcome counts (offered = the flow's spells analysed).
 
-    _, o = horizon_outcome(spells, horizon_days, potential_followup_col="days_potential_followup")
+    Returns, per spell, whether its outcome at the horizon is known (the
+    spells the logistic models use) and whether it re-entered within it.
+    """
+    from reunistat.models.logistic import horizon_outcome, outcome_name
+
+    sp = spells.reset_index(drop=True)
+    used, o = horizon_outcome(sp, horizon_days, potential_followup_col="days_potential_followup")
+    known = np.zeros(len(sp), dtype=bool)
+    known[used.index.to_numpy()] = True
+    within = np.zeros(len(sp), dtype=bool)
+    within[used.index.to_numpy()] = used[outcome_name(horizon_days)].to_numpy() == 1
     rows = {
         "offered": o.n_spells,
         "used": o.n_used,
@@ -260,6 +277,7 @@ def declare_logistic(
         [(t, LOGISTIC_SHORT, "spells"), (t, LOGISTIC_ENDED, "spells")],
         "excluded = both exclusions",
     )
+    return known, within
 
 
 def declare_evaluation(reg: ReleaseTables, spells: pd.DataFrame, la: pd.DataFrame | None) -> bool:
@@ -280,6 +298,166 @@ def declare_evaluation(reg: ReleaseTables, spells: pd.DataFrame, la: pd.DataFram
     return True
 
 
+@dataclass
+class ModelCounts:
+    """What :func:`declare_model_counts` declared for one model population.
+
+    Attributes
+    ----------
+    table : str
+        The published table (``model:<name>``: row ``all``, columns ``n`` and ``events``).
+    n_obs, n_events : int
+        The exact counts (what the fitted model must report).
+    small_cell : bool
+        Whether the model rests on a count below the threshold: its ``n``,
+        its events, or the spells or events at a level of a categorical
+        covariate (see :func:`reunistat.report.tables.smallest_cell`).
+    """
+
+    table: str
+    n_obs: int
+    n_events: int
+    small_cell: bool
+
+
+def declare_model_counts(
+    reg: ReleaseTables,
+    name: str,
+    spells: pd.DataFrame,
+    covariates: str,
+    events: np.ndarray,
+    table1_levels: Mapping[str, pd.Series],
+    *,
+    offered: np.ndarray | None = None,
+    population: tuple[tuple[str, str, str], tuple[str, str, str]] | None = None,
+    same_outcome: bool = True,
+    status_labels: tuple[str, str] = ("re-entered", "not re-entered"),
+) -> ModelCounts:
+    """Declare a model's ``n`` and events, tied to Table 1's margins.
+
+    Published: ``model:<name>`` (row ``all``; columns ``n`` and ``events``),
+    the same counts as the spells offered (``population``) when no spell
+    misses a covariate. Otherwise, never published: ``model:<name>:latent``,
+    the spells of Table 1 the model leaves out (a latent cell: an unknown a
+    reader may bound), and ``model:<name>:dropped``, the spells offered but
+    dropped for a missing covariate, with their events: latent too, unless
+    fewer than the threshold, when it is a suppressed cell the audit protects
+    (``n_obs`` = the spells offered less a few dropped would give their
+    number away). The relations are what a reader knows:
+
+    * Table 1's total = the model's ``n`` + the left out (events likewise);
+    * the spells offered (``population``: Table 1's total, or e.g. the
+      logistic outcome's ``used``) = the model's ``n`` + the dropped;
+    * the model has no spell at a ``missing`` level of a covariate, so each
+      such Table 1 cell is at most the left out (per status column);
+    * a dropped spell has a missing value, so the dropped are at most the
+      ``missing`` cells together (declared only when it is true: every
+      dropped spell is missing a Table 1 variable of the formula).
+
+    These are exactly what the model's spells and events per level would
+    tell a reader (per variable, the levels' possible counts add up to
+    these bounds), so the per-level counts need no cells of their own while
+    they are not published. Hidden cells are then audited, and protected,
+    against the model's ``n`` too: ``n_obs`` = Table 1's total less a
+    suppressed ``missing`` cell is caught.
+
+    Parameters
+    ----------
+    reg : ReleaseTables
+        The registry (Table 1 declared).
+    name : str
+        The model population's name (``cox``, ``logistic``).
+    spells : DataFrame
+        Table 1's spells (in the order of ``table1_levels``).
+    covariates : str
+        The formula's right side; a spell with a missing value in any
+        variable it names is dropped.
+    events : array of bool
+        The model's event per spell: a subset of Table 1's re-entries.
+    table1_levels : mapping
+        Table 1's level per spell of each variable (:func:`declare_table1`).
+    offered : array of bool, optional
+        The spells offered to the model (default all: Table 1's).
+    population : ((table, row, col), (table, row, col)), optional
+        The published cells counting the offered spells and their events
+        (default Table 1's ``all`` row).
+    same_outcome : bool
+        Whether the model's event is Table 1's re-entry itself (its
+        non-events are then Table 1's other status).
+    status_labels : (str, str)
+        Table 1's status columns.
+
+    Returns
+    -------
+    ModelCounts
+    """
+    from reunistat.report.tables import formula_variables, smallest_cell
+
+    status = spells["reentered"].to_numpy() == 1
+    ev = np.asarray(events, dtype=bool)
+    if (ev & ~status).any():
+        raise ValueError(f"model {name!r}: an event that is not a re-entry in Table 1")
+    offer = np.ones(len(spells), dtype=bool) if offered is None else np.asarray(offered, bool)
+    variables = formula_variables(covariates, spells)
+    complete = offer & spells[variables].notna().all(axis=1).to_numpy()
+    dropped = offer & ~complete
+    n, e = int(complete.sum()), int((complete & ev).sum())
+    t, lat, drop = (f"model:{name}{x}" for x in ("", ":latent", ":dropped"))
+    reg.add_table(t, pd.DataFrame({"n": [n], "events": [e]}, index=["all"]), cheap=True)
+    yes, no = status_labels
+    pop = population or (("table1", "all", "all"), ("table1", "all", yes))
+    r = reg.rules
+    sub = spells.loc[complete].assign(_model_event=ev[complete].astype(int))
+    least = min(smallest_cell(sub, variables, "_model_event"), e) if n else 0
+    out = ModelCounts(t, n, e, bool(r.apply and least < r.threshold))
+    if not dropped.any():  # the model's spells are those offered: the same counts
+        reg.link_equal([(t, "all", "n"), (t, "all", "events")], pop, "every spell offered")
+        return out
+    left = pd.DataFrame({"n": [len(spells) - n], "events": [int(status.sum()) - e]}, ["left out"])
+    reg.add_table(lat, left, latent=True)
+    # the dropped are a group of spells: protected when fewer than the threshold (a zero or
+    # a large count reveals nothing of a child), so a model's n cannot give away their number
+    gone = pd.DataFrame({"n": [dropped.sum()], "events": [(dropped & ev).sum()]}, ["all"])
+    small = reg.rules.apply and 0 < int(dropped.sum()) < reg.rules.threshold
+    reg.add_table(drop, gone, latent=not small, zeros=small)
+    cols = {"n": "all", "events": yes}
+    for (c, t1c), cell in zip(cols.items(), pop, strict=True):
+        reg.add_sum(
+            ("table1", "all", t1c), [(t, "all", c), (lat, "left out", c)], "model + left out"
+        )
+        reg.add_sum(cell, [(t, "all", c), (drop, "all", c)], "offered = model + dropped")
+        reg.link_at_most((drop, "all", c), (lat, "left out", c), "the dropped are left out")
+    for tab, row in [(t, "all"), (drop, "all")] + ([(lat, "left out")] if same_outcome else []):
+        reg.link_at_most((tab, row, "events"), (tab, row, "n"), "events among the spells")
+    missing: list[str] = []
+    seen = np.zeros(len(spells), dtype=bool)
+    for v in (v for v in variables if v in table1_levels):
+        at = table1_levels[v].to_numpy().astype(str) == "missing"
+        if not at.any() or (at & complete).any():
+            continue
+        seen |= at
+        k = f"{v}=missing"
+        missing.append(k)
+        # the model has no spell at a missing level: all of Table 1's there are left out
+        for c, t1c in cols.items():
+            reg.link_at_most(("table1", k, t1c), (lat, "left out", c), "missing: left out")
+        if same_outcome:
+            reg.add_relation(
+                [("table1", k, no), (lat, "left out", "n"), (lat, "left out", "events")],
+                [1.0, -1.0, 1.0],
+                "le",
+                "missing: left out without re-entry",
+            )
+    if not (dropped & ~seen).any():
+        for c, t1c in cols.items():
+            reg.link_at_most_sum(
+                (drop, "all", c),
+                [("table1", k, t1c) for k in missing],
+                "a dropped spell has a missing value",
+            )
+    return out
+
+
 def standard_release(
     spells: pd.DataFrame,
     flow: pd.DataFrame,
@@ -289,6 +467,7 @@ def standard_release(
     logistic_horizon_days: int | None = None,
     la: pd.DataFrame | None = None,
     status_labels: tuple[str, str] = ("re-entered", "not re-entered"),
+    covariates: str | None = None,
 ) -> Release:
     """Declare and jointly suppress every count the standard analyses publish.
 
@@ -306,6 +485,11 @@ def standard_release(
         The la table (pilot adoption) for the evaluation's exposure counts.
     status_labels : (str, str)
         Table 1's status columns.
+    covariates : str, optional
+        The models' formula right side (``[analysis] covariates``): declares
+        the models' counts (:func:`declare_model_counts`), ``model:cox`` and,
+        with ``logistic_horizon_days``, ``model:logistic``; their
+        :class:`ModelCounts` are in ``release.extra["models"]``.
 
     Returns
     -------
@@ -324,13 +508,34 @@ def standard_release(
             "re-entries",
         )
     declare_curves(reg, spells, fixed_times(horizons_days), levels)
+    models: dict[str, ModelCounts] = {}
+    if covariates is not None:
+        reentered = spells["reentered"].to_numpy() == 1
+        models["cox"] = declare_model_counts(
+            reg, "cox", spells, covariates, reentered, levels, status_labels=status_labels
+        )
     if logistic_horizon_days is not None:
-        declare_logistic(reg, spells, logistic_horizon_days, keys["base"])
+        known, within = declare_logistic(reg, spells, logistic_horizon_days, keys["base"])
+        if covariates is not None:
+            t = "logistic_outcome"
+            models["logistic"] = declare_model_counts(
+                reg,
+                "logistic",
+                spells,
+                covariates,
+                within,
+                levels,
+                offered=known,
+                population=((t, "used", "spells"), (t, "re-entered within horizon", "spells")),
+                same_outcome=False,
+                status_labels=status_labels,
+            )
     declare_evaluation(reg, spells, la)
     n_la = float(spells["LA"].nunique()) if "LA" in spells.columns else np.nan
     reg.add_table("paper", pd.DataFrame({"n": [n_la]}, index=["n_la"]))
     rel = reg.solve()
     rel.extra["flow_keys"] = keys
+    rel.extra["models"] = models
     return rel
 
 
@@ -362,6 +567,6 @@ def release_summary(release: Release) -> dict[str, Any]:
     return {
         "tables": t.to_dict(orient="records"),
         "audit_passed": release.audit_passed,
-        "n_cells": len(release.keys),
-        "n_hidden": int(release.hidden.sum()),
+        "n_cells": release.n_cells,
+        "n_hidden": release.n_suppressed,
     }

@@ -52,6 +52,8 @@ class _Table:
     counts: pd.DataFrame
     zeros: bool
     floor: bool  # every count below the threshold is hidden, zeros included
+    latent: bool = False  # never published: unknowns that link published tables
+    cheap: bool = False  # hidden first when a complement is needed (e.g. a model's n)
 
 
 class ReleaseTables:
@@ -86,6 +88,8 @@ class ReleaseTables:
         self.tables: dict[str, _Table] = {}
         self._relations: list[tuple[list[CellKey], list[float], str, str]] = []
         self._forced: list[tuple[CellKey, str]] = []
+        self._latent = np.zeros(0, dtype=bool)
+        self._cheap = np.zeros(0, dtype=bool)
 
     # --- declaring -------------------------------------------------------
     def add_table(
@@ -97,6 +101,8 @@ class ReleaseTables:
         row_sums: Iterable[tuple[Hashable, Sequence[Hashable], Hashable]] = (),
         zeros: bool | None = None,
         floor: bool = False,
+        latent: bool = False,
+        cheap: bool = False,
     ) -> None:
         """Add a table of counts (NaN where a cell does not apply).
 
@@ -114,6 +120,16 @@ class ReleaseTables:
             Whether a zero is disclosive in this table (default: the rules').
         floor : bool
             Hide every count below the threshold, zeros included (numbers at risk).
+        latent : bool
+            A table never published (e.g. the spells a model leaves out, per
+            level): its cells are unknowns to the reader that carry the
+            relations between published tables. They are not suppressed
+            cells: nothing is hidden to protect them, the log does not list
+            them and the audit does not bound them.
+        cheap : bool
+            Hide this table's cells first when a cell must be hidden beside a
+            suppressed one (a count quoted beside a model costs readers less
+            than a cell of Table 1 or the flow).
         """
         if name in self.tables:
             raise ValueError(f"release table {name!r} is declared twice")
@@ -123,7 +139,7 @@ class ReleaseTables:
         c.index = c.index.map(str)
         c.columns = c.columns.map(str)
         z = self.rules.zeros_disclosive if zeros is None else zeros
-        self.tables[name] = _Table(c.astype(float), z, floor)
+        self.tables[name] = _Table(c.astype(float), z, floor, latent, cheap)
         for col, parts, total in sums:
             self.add_sum((name, total, col), [(name, p, col) for p in parts], "within " + name)
         for row, parts, total in row_sums:
@@ -149,15 +165,35 @@ class ReleaseTables:
         """Declare that the cell ``small`` is never more than the cell ``big``."""
         self._relations.append(([_key(*small), _key(*big)], [1.0, -1.0], "le", why or "at most"))
 
+    def add_relation(
+        self,
+        cells: Sequence[tuple[Hashable, ...]],
+        coefs: Sequence[float],
+        kind: str = "eq",
+        why: str = "",
+    ) -> None:
+        """Declare ``sum(coef * cell) == 0`` (``kind="eq"``) or ``<= 0`` (``"le"``)."""
+        if kind not in ("eq", "le") or len(cells) != len(coefs):
+            raise ValueError("a relation needs one coefficient per cell and kind 'eq' or 'le'")
+        self._relations.append(([_key(*c) for c in cells], [float(a) for a in coefs], kind, why))
+
+    def link_at_most_sum(
+        self, small: tuple[Hashable, ...], parts: Sequence[tuple[Hashable, ...]], why: str = ""
+    ) -> None:
+        """Declare that the cell ``small`` is never more than the sum of the cells ``parts``."""
+        cells = [_key(*small), *(_key(*p) for p in parts)]
+        self._relations.append((cells, [1.0] + [-1.0] * len(parts), "le", why or "at most"))
+
     def hide(self, cell: tuple[Hashable, ...], why: str) -> None:
         """Suppress a cell whatever its value (e.g. a curve that cannot be shown)."""
         self._forced.append((_key(*cell), why))
 
     # --- solving -------------------------------------------------------------
-    def _cells(self) -> tuple[list[CellKey], np.ndarray, np.ndarray]:
+    def _cells(self) -> tuple[list[CellKey], np.ndarray, np.ndarray, np.ndarray]:
         keys: list[CellKey] = []
         vals: list[float] = []
         primary: list[bool] = []
+        latent: list[bool] = []
         r = self.rules
         for name, t in self.tables.items():
             arr = t.counts.to_numpy(dtype=float)
@@ -169,8 +205,9 @@ class ReleaseTables:
                     small = r.apply and ((0 < v < r.threshold) or (v == 0 and (t.zeros or t.floor)))
                     keys.append((name, row, col))
                     vals.append(v)
-                    primary.append(bool(small))
-        return keys, np.array(vals), np.array(primary, dtype=bool)
+                    primary.append(bool(small) and not t.latent)
+                    latent.append(t.latent)
+        return keys, np.array(vals), np.array(primary, dtype=bool), np.array(latent, dtype=bool)
 
     def _relation_list(self, pos: dict[CellKey, int]) -> tuple[list[Relation], list[str]]:
         rels, why = [], []
@@ -187,23 +224,29 @@ class ReleaseTables:
 
     def solve(self, max_rounds: int = 200) -> Release:
         """Suppress primary and complementary cells until the audit passes; return the release."""
-        keys, vals, primary = self._cells()
+        keys, vals, primary, latent = self._cells()
         pos = {k: i for i, k in enumerate(keys)}
         rels, _ = self._relation_list(pos)
-        hidden = primary.copy()
+        self._latent = latent
+        self._cheap = np.array([self.tables[k[0]].cheap for k in keys], dtype=bool).reshape(
+            len(keys)
+        )
+        hidden = primary | latent
         reason = {int(i): f"primary: below {self.rules.threshold}" for i in np.nonzero(primary)[0]}
         for i in np.nonzero(primary & (vals == 0))[0]:
             reason[int(i)] = "primary: zero"
         for cell, why in self._forced:
             if cell not in pos:
                 raise ValueError(f"cannot hide {cell}: no such cell")
+            if latent[pos[cell]]:
+                raise ValueError(f"cannot hide {cell}: a latent cell is never published")
             if not hidden[pos[cell]]:
                 hidden[pos[cell]] = True
                 reason[pos[cell]] = f"primary: {why}"
         intervals: dict[int, tuple[float, float]] = {}
-        if self.rules.apply and hidden.any():
+        if self.rules.apply and (hidden & ~latent).any():
             intervals = self._secondary(vals, hidden, rels, reason, max_rounds)
-        return Release(self, keys, vals, hidden, reason, intervals, rels)
+        return Release(self, keys, vals, hidden, reason, intervals, rels, latent=latent)
 
     def _secondary(
         self,
@@ -219,14 +262,14 @@ class ReleaseTables:
                 by_cell.setdefault(c, []).append(k)
         cache: dict[tuple[int, ...], dict[int, tuple[float, float]]] = {}
         for _ in range(max_rounds):
-            _singletons(vals, hidden, rels, reason)
+            _singletons(vals, hidden, rels, reason, self._latent, self._cheap)
             intervals = self._audit(vals, hidden, rels, cache)
             bad = failing_cells(intervals, self.protection)
             if not bad:
                 return self._prune(vals, hidden, rels, reason, intervals, cache)
             added = False
             for c in bad:
-                pick = _complement(c, vals, hidden, rels, by_cell, self.protection)
+                pick = _complement(c, vals, hidden, rels, by_cell, self.protection, self._cheap)
                 if pick is not None and not hidden[pick]:
                     hidden[pick] = True
                     reason[pick] = "secondary: a reader could narrow a hidden cell (audit)"
@@ -252,6 +295,7 @@ class ReleaseTables:
             hidden,
             rels,
             rounding=self.rules.rounding,
+            targets=[int(i) for i in np.nonzero(hidden & ~self._latent)[0]],
             protection=self.protection,
             cache=cache,
             **kw,
@@ -282,9 +326,13 @@ class ReleaseTables:
                 for c in rel.cells:
                     eq_of.setdefault(c, []).append(rel)
         secondary = [i for i, why in reason.items() if why.startswith("secondary")]
+        latent = self._latent
         for i in sorted(secondary, key=lambda c: (-vals[c], c)):
             hidden[i] = False
-            lone = any(sum(hidden[c] for c in r.cells) == 1 for r in eq_of.get(i, []))
+            lone = any(
+                sum(hidden[c] for c in r.cells) == 1 and not latent[list(r.cells)].any()
+                for r in eq_of.get(i, [])
+            )
             trial = None
             if not lone:
                 near = [c for r in eq_of.get(i, []) for c in r.cells if hidden[c]]
@@ -298,26 +346,37 @@ class ReleaseTables:
         return intervals
 
 
-def _cost(c: int, vals: np.ndarray, protection: float) -> tuple[bool, float, int]:
-    """Cheapest complement first: a cell of at least the protection width, the smallest."""
-    return (bool(vals[c] < protection), float(vals[c]), c)
+def _cost(
+    c: int, vals: np.ndarray, protection: float, cheap: np.ndarray
+) -> tuple[bool, bool, float, int]:
+    """Cheapest complement first: at least the protection width, of a cheap table, smallest."""
+    return (bool(vals[c] < protection), not bool(cheap[c]), float(vals[c]), c)
 
 
 def _singletons(
-    vals: np.ndarray, hidden: np.ndarray, rels: list[Relation], reason: dict[int, str]
+    vals: np.ndarray,
+    hidden: np.ndarray,
+    rels: list[Relation],
+    reason: dict[int, str],
+    latent: np.ndarray,
+    cheap: np.ndarray,
 ) -> None:
-    """Hide cells until no equality holds exactly one hidden cell."""
+    """Hide cells until no equality holds exactly one hidden cell.
+
+    An equality through a latent cell is left to the audit: the latent cell
+    is unknown, but a reader may bound it from other relations.
+    """
     changed = True
     while changed:
         changed = False
         for rel in rels:
-            if rel.kind != "eq":
+            if rel.kind != "eq" or any(latent[c] for c in rel.cells):
                 continue
             h = [c for c in rel.cells if hidden[c]]
             free = [c for c in rel.cells if not hidden[c]]
             if len(h) != 1 or not free:
                 continue
-            pick = min(free, key=lambda c: (vals[c] <= 0, vals[c], c))
+            pick = min(free, key=lambda c: (vals[c] <= 0, not cheap[c], vals[c], c))
             hidden[pick] = True
             reason[pick] = "secondary: protects a hidden cell in the same relation"
             changed = True
@@ -330,9 +389,15 @@ def _complement(
     rels: list[Relation],
     by_cell: dict[int, list[int]],
     protection: float,
+    cheap: np.ndarray,
 ) -> int | None:
-    """The cheapest published cell of a relation reaching ``c`` through hidden cells."""
+    """The cheapest published cell of a relation reaching ``c`` through hidden cells.
+
+    The nearest relations' cells first; but a cell of a cheap table (of at
+    least the protection width) anywhere along the way is taken before them.
+    """
     seen_cells, frontier, seen_rels = {c}, [c], set()
+    nearest: int | None = None
     while frontier:
         candidates: set[int] = set()
         nxt: list[int] = []
@@ -348,9 +413,14 @@ def _complement(
                         seen_cells.add(y)
                         nxt.append(y)
         if candidates:
-            return min(candidates, key=lambda y: _cost(y, vals, protection))
+            best = min(candidates, key=lambda y: _cost(y, vals, protection, cheap))
+            if cheap[best] and vals[best] >= protection:
+                return best
+            nearest = best if nearest is None else nearest
+            if not cheap.any():
+                break
         frontier = nxt
-    return None
+    return nearest
 
 
 @dataclass
@@ -376,15 +446,29 @@ class Release:
     relations: list[Relation]
     #: Anything the declaring code wants to keep beside the release (e.g. row keys).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Per cell, whether it belongs to a latent table (never published, never audited).
+    latent: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     _pos: dict[CellKey, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._pos = {k: i for i, k in enumerate(self.keys)}
+        if len(self.latent) != len(self.keys):
+            self.latent = np.zeros(len(self.keys), dtype=bool)
 
     @property
     def rules(self) -> DisclosureRules:
         """The disclosure rules applied."""
         return self.registry.rules
+
+    @property
+    def n_cells(self) -> int:
+        """Cells of the published tables (latent cells aside)."""
+        return int((~self.latent).sum())
+
+    @property
+    def n_suppressed(self) -> int:
+        """Suppressed cells of the published tables."""
+        return int((self.hidden & ~self.latent).sum())
 
     @property
     def audit_passed(self) -> bool:
@@ -464,7 +548,7 @@ class Release:
         rows = [
             {"table": k[0], "row": k[1], "column": k[2], "reason": self.reasons.get(i, "")}
             for i, k in enumerate(self.keys)
-            if self.hidden[i] and (table is None or k[0] == table)
+            if self.hidden[i] and not self.latent[i] and (table is None or k[0] == table)
         ]
         return pd.DataFrame(rows, columns=["table", "row", "column", "reason"])
 
@@ -488,8 +572,10 @@ class Release:
 
         ``cells``: ``[table, row, column, shown text]`` for every cell;
         ``relations``: ``{"cells": [indices], "coefs": [...], "kind": "eq"|"le"}``;
-        ``protection``, ``rounding``, and the audit's result (widths only,
-        never a hidden value or a bound that equals one).
+        ``latent``: the indices of latent cells (unknown to a reader, shown
+        as ``c``, never bounded); ``protection``, ``rounding``, and the
+        audit's result (widths only, never a hidden value or a bound that
+        equals one).
         """
         return {
             "protection": self.registry.protection,
@@ -499,7 +585,8 @@ class Release:
                 {"cells": list(r.cells), "coefs": list(r.coefs), "kind": r.kind}
                 for r in self.relations
             ],
-            "n_hidden": int(self.hidden.sum()),
+            "latent": [int(i) for i in np.nonzero(self.latent)[0]],
+            "n_hidden": self.n_suppressed,
             "audit_passed": self.audit_passed,
         }
 
@@ -517,7 +604,8 @@ def verify_release(
     threshold : int
         The threshold; every shown count must be at least it (or 0 where zeros are shown).
     targets : sequence of int, optional
-        The cells that must be protected (default: every cell shown as ``c``).
+        The cells that must be protected (default: every cell shown as
+        ``c``, latent cells aside).
 
     Returns
     -------
@@ -534,6 +622,10 @@ def verify_release(
     rels = [Relation(tuple(r["cells"]), tuple(r["coefs"]), r["kind"]) for r in record["relations"]]
     rounding = record.get("rounding")
     protection = float(record.get("protection", threshold))
+    latent = set(record.get("latent", []))
+    hidden[list(latent)] = True
+    if targets is None:
+        targets = [int(i) for i in np.nonzero(hidden)[0] if int(i) not in latent]
     # published values are what the reader sees: already rounded, so undo nothing
     intervals = audit_intervals(vals, hidden, rels, rounding=rounding, targets=targets)
     out = []

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reunistat.report.disclosure import Cell, DisclosureRules
+from reunistat.errors import DisclosureError
+from reunistat.report.disclosure import SUPPRESSED, Cell, DisclosureRules
 from reunistat.report.labels import level_label, num_text, p_text, variable_label
 from reunistat.report.labels import term_label as term_label
 from reunistat.report.release_tables import Release, ReleaseTables
@@ -461,16 +462,67 @@ def smallest_cell(data: pd.DataFrame, variables: Sequence[str], event_col: str) 
     return smallest
 
 
-def model_spec(res: Any, data: pd.DataFrame, covariates: str, event_col: str) -> dict[str, Any]:
+def model_spec(
+    res: Any,
+    data: pd.DataFrame,
+    covariates: str,
+    event_col: str,
+    *,
+    release: Release | None = None,
+    counts: str | None = None,
+) -> dict[str, Any]:
     """Return the disclosure spec of a model's table: its n, events and smallest cell.
 
     ``covariates`` is the right side of the model's formula (the pipeline's
     ``[analysis] covariates``); the checker compares ``n_min_cell`` with the
-    threshold (see :func:`smallest_cell`).
+    threshold (see :func:`smallest_cell`). With ``release`` and ``counts``
+    (a model population of the release: ``"cox"`` or ``"logistic"``, see
+    :func:`reunistat.report.release_plan.declare_model_counts`) the spec
+    quotes the released counts instead (:func:`linked_spec`), and the
+    model's own ``n_obs`` and ``n_events`` must equal them.
     """
+    if release is not None and counts is not None:
+        m = release.extra.get("models", {}).get(counts)
+        if m is None:
+            raise DisclosureError(
+                f"the release declares no counts of the {counts!r} models "
+                "(reunistat.report.release_plan.standard_release(covariates=...))"
+            )
+        if (int(res.n_obs), int(res.n_events)) != (m.n_obs, m.n_events):
+            raise DisclosureError(
+                f"a model's n or events differ from the release's {m.table!r} cells: its "
+                "population or formula is not the one declared in reunistat.report.release_plan"
+            )
+        return linked_spec(release, counts)
     return {
         "type": "model",
         "n_obs": res.n_obs,
         "n_events": res.n_events,
         "n_min_cell": smallest_cell(data, formula_variables(covariates, data), event_col),
+    }
+
+
+def released_count(release: Release, table: str, row: str, col: str) -> int | str:
+    """A release cell as a spec or a note quotes it: the (rounded) count, or ``c``."""
+    v = release.shown_number(table, row, col)
+    return SUPPRESSED if v is None else int(v)
+
+
+def linked_spec(release: Release, counts: str, *, small_cell: bool = False) -> dict[str, Any]:
+    """The disclosure spec of a model whose counts are the release's ``model:<counts>`` cells.
+
+    ``n_obs`` and ``n_events`` are what the release publishes (``c`` where
+    the joint suppression hides them); ``small_cell`` says whether the model
+    rests on a count below the threshold (its n, events, or a level of a
+    categorical covariate; or ``small_cell`` given here, e.g. a calibration
+    bin), for the checker, which then leaves the model out. No category count
+    itself is quoted.
+    """
+    m = release.extra["models"][counts]
+    return {
+        "type": "model",
+        "counts": m.table,
+        "n_obs": released_count(release, m.table, "all", "n"),
+        "n_events": released_count(release, m.table, "all", "events"),
+        "small_cell": bool(m.small_cell or small_cell),
     }
