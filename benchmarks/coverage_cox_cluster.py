@@ -31,11 +31,6 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).parent
-FORMULA = (
-    "~ disability + section20 + prior_periods + placement_moves"
-    " + log_period_length + idaci_decile + pilot + return_year + age_band + ethnic_group"
-    " + last_placement_type + return_type"
-)
 CLUSTERS = {"CHILD": "CHILD", "LA": "LA"}
 
 
@@ -44,27 +39,18 @@ def one_replicate(seed: int, scale: float) -> pd.DataFrame:
     from reunistat.cohort import derive_cohort
     from reunistat.models.survival import cox
     from reunistat.synthetic import default_config, generate
+    from reunistat.synthetic.truth_coding import TRUTH_RHS, code_for_truth, match_truth
 
     d = generate(default_config(), seed=seed, scale=scale)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        s = derive_cohort(d.tables).copy()
-    for col, ref in d.truth["reference_levels"].items():
-        levels = [ref, *sorted(x for x in s[col].unique() if x != ref)]
-        s[col] = pd.Categorical(s[col], categories=levels)
-    s["log_period_length"] = np.log(s["period_length_days"] / 365)
-    s["return_year"] = s["return_year"] - 2015
-    truth = pd.Series(d.truth["true_log_ratios"])
+        s = code_for_truth(derive_cohort(d.tables), d.truth)
     rows = []
     for label, cl in CLUSTERS.items():
         fit = cox(
-            FORMULA, s, "days_followed", "reentered", strata="LA", cluster=cl, concordance=False
+            TRUTH_RHS, s, "days_followed", "reentered", strata="LA", cluster=cl, concordance=False
         )
-        t = fit.tidy()
-        t["term"] = t["term"].str.replace("[T.", "[", regex=False)
-        t["truth"] = t["term"].map(truth)
-        t = t.dropna(subset=["truth"]).assign(cluster=label, seed=seed)
-        rows.append(t)
+        rows.append(match_truth(fit.tidy(), d.truth).assign(cluster=label, seed=seed))
     return pd.concat(rows, ignore_index=True)
 
 

@@ -117,9 +117,14 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
         eta = np.column_stack([np.zeros(len(x)), x @ b])
         prob = np.exp(eta - special.logsumexp(eta, axis=1)[:, None])[:, 1:]
         grad = (x.T @ (onehot - prob)).T.ravel() - _RIDGE * b.T.ravel()
-        w = prob[:, :, None] * (np.eye(c1)[None] - prob[:, None, :])  # n x c1 x c1
-        hess = np.einsum("ni,nab,nj->aibj", x, w, x).reshape(c1 * k, c1 * k)
-        hess += _RIDGE * np.eye(c1 * k)
+        hess = _RIDGE * np.eye(c1 * k)
+        for a in range(c1):  # block (a, b) is X' diag(p_a (1[a=b] - p_b)) X: one GEMM each
+            for b_ in range(a, c1):
+                w = prob[:, a] * ((a == b_) - prob[:, b_])
+                block = x.T @ (x * w[:, None])
+                hess[a * k : (a + 1) * k, b_ * k : (b_ + 1) * k] += block
+                if b_ != a:
+                    hess[b_ * k : (b_ + 1) * k, a * k : (a + 1) * k] += block.T
         step = np.linalg.solve(hess, grad).reshape(c1, k).T
         t = 1.0
         while t > 1e-4:
