@@ -58,7 +58,7 @@ def run(ctx: Context) -> None:
         ctx.skip("tables/mi_cox", "no missing ethnicity or disability to impute")
         return
     formula = "~ " + covariates
-    main = cox("reentered ~ " + covariates, ctx.spells, "days_followed", cluster="LA")
+    main = cox(formula, ctx.spells, "days_followed", "reentered", cluster="LA")
     n_iter = 1 if len(methods) == 1 else 5  # one incomplete column: nothing to iterate
     mi = mi_fit(
         formula,
