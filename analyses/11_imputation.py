@@ -120,8 +120,8 @@ def run(ctx: Context) -> None:
         "mi_largest_change",
         float(change.max()),
         function=FUNCTION,
-        fmt=f"{worst['label']} ({num_text(worst['estimate_main'], 2)} in the main model, "
-        f"{num_text(worst['estimate'], 2)} imputed)",
+        fmt=f"{worst['label']}, from {num_text(worst['estimate_main'], 2)} in the main model "
+        f"to {num_text(worst['estimate'], 2)} imputed",
     )
     ctx.value("mi_fmi_max", float(table["fmi"].max()), function=FUNCTION, fmt="{:.2f}")
 

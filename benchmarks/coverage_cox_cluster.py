@@ -32,6 +32,7 @@ import pandas as pd
 
 HERE = Path(__file__).parent
 CLUSTERS = {"CHILD": "CHILD", "LA": "LA"}
+PILOT_DF = 14  # 15 pilot authorities in the default generator config
 
 
 def one_replicate(seed: int, scale: float) -> pd.DataFrame:
@@ -72,8 +73,22 @@ def summarise(reps: pd.DataFrame) -> dict[str, object]:
             "coverage_by_term": g.groupby("term")["covered"].mean().round(3).to_dict(),
             "mean_z_by_term": g.groupby("term")["z"].mean().round(2).to_dict(),
             "sd_z_by_term": g.groupby("term")["z"].std().round(2).to_dict(),
+            # one term's coverage over n replicates: binomial MC error
+            "mc_se_one_term": round(float(np.sqrt(0.95 * 0.05 / n_rep)), 4),
+            # the pilot term referred to t on (pilot authorities - 1) df, as
+            # pilot_vs_comparison(small_sample=True) does for the Cox model
+            "coverage_pilot_t": round(float(_t_covered(g.loc[g["term"] == "pilot"]).mean()), 4),
+            "pilot_t_df": PILOT_DF,
         }
     return out
+
+
+def _t_covered(rows: pd.DataFrame, df: int = 14) -> pd.Series:
+    """Whether ``estimate +/- t(0.975, df) SE`` covers the truth."""
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, df) * rows["std_error"]
+    return (rows["estimate"] - half < rows["truth"]) & (rows["truth"] < rows["estimate"] + half)
 
 
 def main() -> None:
