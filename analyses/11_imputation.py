@@ -83,8 +83,10 @@ def run(ctx: Context) -> None:
         .reset_index()
     )
     table.insert(1, "label", [term_label(t) for t in table["term"]])
-    frames = [data, *mi.extras["imputed"]]
-    cells = [smallest_cell(f, formula_variables(covariates, f), "reentered") for f in frames]
+    # the smallest cell of the observed data and, for the imputed columns, of every completed
+    # dataset (the other columns are the same in each)
+    cells = [smallest_cell(data, formula_variables(covariates, data), "reentered")]
+    cells += [smallest_cell(d, list(methods), "reentered") for d in mi.extras["imputed"]]
     spec = model_spec(main, ctx.spells, covariates, "reentered")
     spec.update(
         n_obs=mi.n_obs,
@@ -116,12 +118,17 @@ def run(ctx: Context) -> None:
     both = both.dropna(subset=["estimate"])
     change = (np.log(both["estimate"]) - np.log(both["estimate_main"])).abs()
     worst = both.loc[change.idxmax()]
+    a, b = num_text(worst["estimate_main"], 2), num_text(worst["estimate"], 2)
     ctx.value(
         "mi_largest_change",
         float(change.max()),
         function=FUNCTION,
-        fmt=f"{worst['label']}, from {num_text(worst['estimate_main'], 2)} in the main model "
-        f"to {num_text(worst['estimate'], 2)} imputed",
+        fmt=f"{worst['label']}, "
+        + (
+            f"from {a} in the main model to {b} imputed"
+            if a != b
+            else f"{a} in both to two decimals"
+        ),
     )
     ctx.value("mi_fmi_max", float(table["fmi"].max()), function=FUNCTION, fmt="{:.2f}")
 
