@@ -15,7 +15,7 @@ coefficient: exactly ``clubSandwich::vcovCR(type = "CR2")`` and ``coef_test(test
 "Satterthwaite")`` applied to that working ``lm`` (frozen in
 ``tests/reference/evaluation/``). clubSandwich's own ``glm`` method weights the
 adjustment differently; on the frozen case the two standard errors agree within
-1%. The Cox model has no CR2 (its information is not a weighted cross-product of
+0.1%. The Cox model has no CR2 (its information is not a weighted cross-product of
 the design): it keeps CR1 referred to a t on ``min(pilot, comparison LAs) - 1``
 degrees of freedom (``small_sample``).
 """
