@@ -19,16 +19,15 @@ saved as they finish in ``benchmarks/results/cox_coverage_replicates_<first seed
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _replicates import parser, run_replicates
 
 HERE = Path(__file__).parent
 CLUSTERS = {"CHILD": "CHILD", "LA": "LA"}
@@ -93,31 +92,17 @@ def _t_covered(rows: pd.DataFrame, df: int = 14) -> pd.Series:
 
 def main() -> None:
     """Run (or resume) the replicates and write the summary."""
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--replicates", type=int, default=400)
-    ap.add_argument("--scale", type=float, default=0.1)
-    ap.add_argument("--first-seed", type=int, default=2000)
-    ap.add_argument("--no-summary", action="store_true")
-    ap.add_argument(
-        "--summary-only", action="store_true", help="summarise every replicate saved, run none"
-    )
+    ap = parser(scale=0.1, first_seed=2000)
     args = ap.parse_args()
-    parts = sorted((HERE / "results").glob("cox_coverage_replicates_*.csv"))
-    done = pd.concat([pd.read_csv(p) for p in parts]) if parts else pd.DataFrame()
-    seen = set(done["seed"].unique()) if len(done) else set()
-    reps_path = HERE / "results" / f"cox_coverage_replicates_{args.first_seed}.csv"
-    t0 = time.perf_counter()
-    for r in range(0 if args.summary_only else args.replicates):
-        seed = args.first_seed + r
-        if seed in seen:
-            continue
-        rep = one_replicate(seed, args.scale)
-        rep.to_csv(reps_path, mode="a", header=not reps_path.exists(), index=False)
-        print(seed, f"{time.perf_counter() - t0:.0f}s", flush=True)
+    reps = run_replicates(
+        "cox_coverage_replicates",
+        args.first_seed,
+        0 if args.summary_only else args.replicates,
+        lambda seed: one_replicate(seed, args.scale),
+    )
     if args.no_summary:
         return
     parts = sorted((HERE / "results").glob("cox_coverage_replicates_*.csv"))
-    reps = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
     if not args.summary_only:
         last = args.first_seed + args.replicates - 1
         reps = reps.loc[reps["seed"].between(args.first_seed, last)]

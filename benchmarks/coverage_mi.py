@@ -27,32 +27,23 @@ the summary to ``benchmarks/results/mi_coverage.json``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _replicates import parser, run_replicates
 from scipy import optimize, special
+
+from reunistat.synthetic.reentry import CONTINUOUS_TERMS, FACTOR_TERMS
 
 HERE = Path(__file__).parent
 IMPUTED = ("ethnic_group", "disability")
-OTHERS = (
-    "section20",
-    "prior_periods",
-    "placement_moves",
-    "log_period_length",
-    "idaci_decile",
-    "pilot",
-    "return_year",
-    "age_band",
-    "last_placement_type",
-    "return_type",
-)
+# the analysis model's other 21 terms, complete: predictors of the imputation model
+OTHERS = tuple(t for t in (*CONTINUOUS_TERMS, *FACTOR_TERMS) if t not in IMPUTED)
 SHARE_MISSING = 0.25
 
 
@@ -151,33 +142,18 @@ def summarise(reps: pd.DataFrame) -> dict[str, object]:
 
 def main() -> None:
     """Run (or resume) the replicates and write the summary."""
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--replicates", type=int, default=400)
-    ap.add_argument("--scale", type=float, default=0.05)
+    ap = parser(scale=0.05, first_seed=5000)
     ap.add_argument("--m", type=int, default=10)
     ap.add_argument("--n-iter", type=int, default=5)
-    ap.add_argument("--first-seed", type=int, default=5000)
-    ap.add_argument("--no-summary", action="store_true")
-    ap.add_argument(
-        "--summary-only", action="store_true", help="summarise every replicate saved, run none"
-    )
     args = ap.parse_args()
-    parts = sorted((HERE / "results").glob("mi_coverage_replicates_*.csv"))
-    done = pd.concat([pd.read_csv(p) for p in parts]) if parts else pd.DataFrame()
-    seen = set(done["seed"].unique()) if len(done) else set()
-    reps_path = HERE / "results" / f"mi_coverage_replicates_{args.first_seed}.csv"
-    t0 = time.perf_counter()
-    for r in range(0 if args.summary_only else args.replicates):
-        seed = args.first_seed + r
-        if seed in seen:
-            continue
-        rep = one_replicate(seed, args.scale, args.m, args.n_iter)
-        rep.to_csv(reps_path, mode="a", header=not reps_path.exists(), index=False)
-        print(seed, f"{time.perf_counter() - t0:.0f}s", flush=True)
+    reps = run_replicates(
+        "mi_coverage_replicates",
+        args.first_seed,
+        0 if args.summary_only else args.replicates,
+        lambda seed: one_replicate(seed, args.scale, args.m, args.n_iter),
+    )
     if args.no_summary:
         return
-    parts = sorted((HERE / "results").glob("mi_coverage_replicates_*.csv"))
-    reps = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
     summary = {
         "command": "python benchmarks/coverage_mi.py "
         + ("--summary-only" if args.summary_only else f"--replicates {args.replicates}")
