@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from reunistat.errors import ModelError
 from reunistat.models import evaluation as ev
 from reunistat.pipeline import Context, run_script
 from reunistat.report.tables import count_table
@@ -44,6 +45,22 @@ def run(ctx: Context) -> None:
             "reunistat.models.evaluation.before_after",
         ),
     }
+    try:  # appended: the rows above are read by position below
+        fits[f"pilot vs comparison, re-entry within {h} days (OR; CR2, Satterthwaite df)"] = (
+            ev.pilot_vs_comparison(
+                sp,
+                la,
+                model="logistic",
+                adjust=f"{ctx.config.covariates} + return_year",
+                horizon_days=h,
+                potential_followup_col="days_potential_followup",
+                vcov="CR2",
+            ),
+            True,
+            FUNCTION,
+        )
+    except ModelError as e:
+        ctx.log(f"  the logistic pilot comparison is left out: {e}")
     rows = []
     for design, (res, expo, fn) in fits.items():
         tidy = res.tidy(exponentiate=expo).set_index("term")
@@ -80,8 +97,11 @@ def run(ctx: Context) -> None:
         readable=table[["design", "estimate", "conf_low", "conf_high", "p_value"]],
         digits=3,
         notes=[
-            "Errors clustered by local authority. The naive before/after comparison is "
-            "shown for contrast: it attributes any secular trend to the pilot."
+            "Errors clustered by local authority: for the Cox comparison CR1 on pilot "
+            "authorities - 1 degrees of freedom, for the others CR2 with Satterthwaite degrees "
+            "of freedom. The naive "
+            "before/after comparison is shown for contrast: it attributes any secular trend "
+            "to the pilot."
         ],
     )
     ctx.results["pilot_cox"] = fits["pilot vs comparison, Cox (HR)"][0]

@@ -19,25 +19,19 @@ saved as they finish in ``benchmarks/results/cox_coverage_replicates_<first seed
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _replicate_args import add_backend_args, replicates_of
+from _replicates import parser, run_replicates
 
 HERE = Path(__file__).parent
-FORMULA = (
-    "~ disability + section20 + prior_periods + placement_moves"
-    " + log_period_length + idaci_decile + pilot + return_year + age_band + ethnic_group"
-    " + last_placement_type + return_type"
-)
 CLUSTERS = {"CHILD": "CHILD", "LA": "LA"}
+PILOT_DF = 14  # 15 pilot authorities in the default generator config
 
 
 def one_replicate(seed: int, scale: float) -> pd.DataFrame:
@@ -45,27 +39,18 @@ def one_replicate(seed: int, scale: float) -> pd.DataFrame:
     from reunistat.cohort import derive_cohort
     from reunistat.models.survival import cox
     from reunistat.synthetic import default_config, generate
+    from reunistat.synthetic.truth_coding import TRUTH_RHS, code_for_truth, match_truth
 
     d = generate(default_config(), seed=seed, scale=scale)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        s = derive_cohort(d.tables).copy()
-    for col, ref in d.truth["reference_levels"].items():
-        levels = [ref, *sorted(x for x in s[col].unique() if x != ref)]
-        s[col] = pd.Categorical(s[col], categories=levels)
-    s["log_period_length"] = np.log(s["period_length_days"] / 365)
-    s["return_year"] = s["return_year"] - 2015
-    truth = pd.Series(d.truth["true_log_ratios"])
+        s = code_for_truth(derive_cohort(d.tables), d.truth)
     rows = []
     for label, cl in CLUSTERS.items():
         fit = cox(
-            FORMULA, s, "days_followed", "reentered", strata="LA", cluster=cl, concordance=False
+            TRUTH_RHS, s, "days_followed", "reentered", strata="LA", cluster=cl, concordance=False
         )
-        t = fit.tidy()
-        t["term"] = t["term"].str.replace("[T.", "[", regex=False)
-        t["truth"] = t["term"].map(truth)
-        t = t.dropna(subset=["truth"]).assign(cluster=label, seed=seed)
-        rows.append(t)
+        rows.append(match_truth(fit.tidy(), d.truth).assign(cluster=label, seed=seed))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -87,37 +72,39 @@ def summarise(reps: pd.DataFrame) -> dict[str, object]:
             "coverage_by_term": g.groupby("term")["covered"].mean().round(3).to_dict(),
             "mean_z_by_term": g.groupby("term")["z"].mean().round(2).to_dict(),
             "sd_z_by_term": g.groupby("term")["z"].std().round(2).to_dict(),
+            # one term's coverage over n replicates: binomial MC error
+            "mc_se_one_term": round(float(np.sqrt(0.95 * 0.05 / n_rep)), 4),
+            # the pilot term referred to t on (pilot authorities - 1) df, as
+            # pilot_vs_comparison(small_sample=True) does for the Cox model
+            "coverage_pilot_t": round(float(_t_covered(g.loc[g["term"] == "pilot"]).mean()), 4),
+            "pilot_t_df": PILOT_DF,
         }
     return out
 
 
+def _t_covered(rows: pd.DataFrame, df: int = 14) -> pd.Series:
+    """Whether ``estimate +/- t(0.975, df) SE`` covers the truth."""
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, df) * rows["std_error"]
+    return (rows["estimate"] - half < rows["truth"]) & (rows["truth"] < rows["estimate"] + half)
+
+
 def main() -> None:
     """Run (or resume) the replicates and write the summary."""
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--replicates", type=int, default=400)
-    ap.add_argument("--scale", type=float, default=0.1)
-    ap.add_argument("--first-seed", type=int, default=2000)
-    ap.add_argument("--no-summary", action="store_true")
-    add_backend_args(ap)
-    ap.add_argument(
-        "--summary-only", action="store_true", help="summarise every replicate saved, run none"
-    )
+    ap = parser(scale=0.1, first_seed=2000)
     args = ap.parse_args()
-    parts = sorted((HERE / "results").glob("cox_coverage_replicates_*.csv"))
-    done = pd.concat([pd.read_csv(p) for p in parts]) if parts else pd.DataFrame()
-    seen = set(done["seed"].unique()) if len(done) else set()
-    reps_path = HERE / "results" / f"cox_coverage_replicates_{args.first_seed}.csv"
-    t0 = time.perf_counter()
-    pending = [args.first_seed + r for r in range(0 if args.summary_only else args.replicates)]
-    pending = [s for s in pending if s not in seen]
-    reps_iter = replicates_of(one_replicate, pending, args, (args.scale,))
-    for s, (rep,) in zip(pending, reps_iter, strict=True):
-        rep.to_csv(reps_path, mode="a", header=not reps_path.exists(), index=False)
-        print(s, f"{time.perf_counter() - t0:.0f}s", flush=True)
+    reps = run_replicates(
+        "cox_coverage_replicates",
+        args.first_seed,
+        0 if args.summary_only else args.replicates,
+        one_replicate,
+        (args.scale,),
+        args,
+    )
     if args.no_summary:
         return
     parts = sorted((HERE / "results").glob("cox_coverage_replicates_*.csv"))
-    reps = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
     if not args.summary_only:
         last = args.first_seed + args.replicates - 1
         reps = reps.loc[reps["seed"].between(args.first_seed, last)]

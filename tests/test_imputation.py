@@ -169,3 +169,27 @@ def test_bad_input(data) -> None:  # type: ignore[no-untyped-def]
         impute(data, {"disability": "cart"}, m=2)  # type: ignore[dict-item]
     with pytest.raises(ModelError, match="at least 2 imputed fits"):
         pool([cox("~ section20", data, "days_followed", "reentered")])
+
+
+def test_multinomial_fit_with_a_subsampled_hessian_reaches_the_same_maximum(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Above ``_HESS_ROWS`` rows the Hessian comes from a subsample; the maximum does not move."""
+    from reunistat.models.imputation import chained
+
+    rng = np.random.default_rng(3)
+    n, k, n_cat = 30_000, 6, 4
+    x = np.column_stack([np.ones(n), rng.normal(size=(n, k - 1))])
+    truth = np.column_stack([np.zeros(k), rng.normal(scale=0.5, size=(k, n_cat - 1))])
+    eta = x @ truth
+    prob = np.exp(eta - eta.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    codes = (prob.cumsum(axis=1) < rng.random(n)[:, None]).sum(axis=1)
+    assert n > chained._HESS_ROWS  # the subsampled path
+    sub = chained._multinom_fit(x, codes, n_cat)
+    monkeypatch.setattr(chained, "_HESS_ROWS", 10**9)
+    full = chained._multinom_fit(x, codes, n_cat)
+    np.testing.assert_allclose(sub, full, atol=1e-5)
+    # and it is the maximum: the score there is zero (up to the tiny ridge)
+    p = np.exp(x @ sub - np.log(np.exp(x @ sub).sum(axis=1, keepdims=True)))
+    score = x.T @ (np.eye(n_cat)[codes] - p)
+    assert np.abs(score[:, 1:]).max() < 1e-2 * np.sqrt(n)
+    assert np.abs(sub - truth).max() < 0.1

@@ -105,14 +105,10 @@ def test_recovers_generator_logistic_truth():
     """
     from reunistat.cohort import derive_cohort
     from reunistat.synthetic import default_config, generate
+    from reunistat.synthetic.truth_coding import TRUTH_RHS, code_for_truth, match_truth
 
     cfg = default_config().with_overrides(
         {"reentry.model": "logistic", "reentry.la_sd_log_hr": 0.0}
-    )
-    formula = (
-        "~ disability + section20 + prior_periods + placement_moves + log_period_length"
-        " + idaci_decile + pilot + return_year + age_band + ethnic_group"
-        " + last_placement_type + return_type"
     )
     covered, z_all = [], []
     n_rep = 12
@@ -121,15 +117,9 @@ def test_recovers_generator_logistic_truth():
         s = derive_cohort(d.tables)
         end = pd.Timestamp(d.truth["data_end"])
         s = s[(s["return_date"] <= end - pd.Timedelta(days=365)) & (s["age_at_return_years"] < 17)]
-        s = s.copy()
-        for col, ref in d.truth["reference_levels"].items():
-            levels = [ref, *sorted(x for x in s[col].unique() if x != ref)]
-            s[col] = pd.Categorical(s[col], categories=levels)
-        s["log_period_length"] = np.log(s["period_length_days"] / 365)
-        t = logistic(formula, s, cluster="LA").tidy()
-        t["term"] = t["term"].str.replace("[T.", "[", regex=False)
-        t["truth"] = t["term"].map(pd.Series(d.truth["true_log_ratios"]))
-        t = t.dropna(subset=["truth"])
+        t = match_truth(
+            logistic(TRUTH_RHS, code_for_truth(s, d.truth), cluster="LA").tidy(), d.truth
+        )
         assert len(t) == 23
         covered.append(((t["conf_low"] < t["truth"]) & (t["truth"] < t["conf_high"])).to_numpy())
         z_all.append(((t["estimate"] - t["truth"]) / t["std_error"]).to_numpy())

@@ -161,27 +161,23 @@ def test_generator_truth_through_cohort():
     """Fit Cox on derive_cohort(generate(...)) and compare with truth.json."""
     from reunistat.cohort import derive_cohort
     from reunistat.synthetic import default_config, generate
+    from reunistat.synthetic.truth_coding import TRUTH_RHS, code_for_truth, match_truth
 
-    formula = (
-        "reentered ~ disability + section20 + prior_periods + placement_moves"
-        " + log_period_length + idaci_decile + pilot + return_year + age_band + ethnic_group"
-        " + last_placement_type + return_type"
-    )
     covered, z_all, terms = [], [], None
     n_rep = 8
     for seed in range(n_rep):
         d = generate(default_config(), seed=2000 + seed, scale=0.1)
-        s = derive_cohort(d.tables).copy()
-        for col, ref in d.truth["reference_levels"].items():
-            levels = [ref, *sorted(x for x in s[col].unique() if x != ref)]
-            s[col] = pd.Categorical(s[col], categories=levels)
-        s["log_period_length"] = np.log(s["period_length_days"] / 365)
-        s["return_year"] = s["return_year"] - 2015
-        fit = cox(formula, s, "days_followed", strata="LA", cluster="CHILD", concordance=False)
-        t = fit.tidy()
-        t["term"] = t["term"].str.replace("[T.", "[", regex=False)
-        t["truth"] = t["term"].map(pd.Series(d.truth["true_log_ratios"]))
-        t = t.dropna(subset=["truth"])
+        s = code_for_truth(derive_cohort(d.tables), d.truth)
+        fit = cox(
+            TRUTH_RHS,
+            s,
+            "days_followed",
+            "reentered",
+            strata="LA",
+            cluster="CHILD",
+            concordance=False,
+        )
+        t = match_truth(fit.tidy(), d.truth)
         terms = t["term"].tolist()
         covered.append(((t["conf_low"] < t["truth"]) & (t["truth"] < t["conf_high"])).to_numpy())
         z_all.append(((t["estimate"] - t["truth"]) / t["std_error"]).to_numpy())

@@ -6,6 +6,18 @@ indicator is 1 for returns in a pilot authority after its adoption. Models are
 adjusted for the child's characteristics and the year of return (re-entry
 falls over calendar time, so comparing different periods would be biased), and
 standard errors are clustered by local authority, the unit that adopts.
+
+With few pilot authorities the cluster-robust (CR1) variance is too small. For
+the logistic model ``vcov="CR2"`` (the default) gives the Bell-McCaffrey CR2
+variance of the model's working (IRLS) linear model at convergence, ``Z =
+W^(1/2) X`` with Pearson residuals, and Satterthwaite degrees of freedom per
+coefficient: exactly ``clubSandwich::vcovCR(type = "CR2")`` and ``coef_test(test =
+"Satterthwaite")`` applied to that working ``lm`` (frozen in
+``tests/reference/evaluation/``). clubSandwich's own ``glm`` method weights the
+adjustment differently; on the frozen case the two standard errors agree within
+0.1%. The Cox model has no CR2 (its information is not a weighted cross-product of
+the design): it keeps CR1 referred to a t on ``min(pilot, comparison LAs) - 1``
+degrees of freedom (``small_sample``).
 """
 
 from __future__ import annotations
@@ -13,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from reunistat.horizons import DEFAULT_HORIZON_DAYS
@@ -26,6 +39,7 @@ from reunistat.models.evaluation._common import (
 from reunistat.results import ModelResult, restamp
 
 Model = Literal["cox", "logistic"]
+PilotVcov = Literal["CR2", "CR1"]
 TERM = "treated"
 
 
@@ -64,6 +78,7 @@ def pilot_vs_comparison(
     potential_followup_col: str | None = None,
     date_col: str = "return_date",
     small_sample: bool = True,
+    vcov: PilotVcov | None = None,
 ) -> ModelResult:
     """Compare re-entry after a return home in pilot and comparison authorities.
 
@@ -102,7 +117,13 @@ def pilot_vs_comparison(
         comparison LAs) - 1`` degrees of freedom: with few pilot authorities
         the cluster-robust variance is too optimistic against the normal (the
         power simulation's size was 7.0% at nominal 5% with 15 of 150 LAs
-        piloting, 5.0% with this reference).
+        piloting, 5.0% with this reference). With ``vcov="CR2"`` each term has
+        its own Satterthwaite df instead.
+    vcov : {"CR2", "CR1"}, optional
+        The cluster-robust variance: ``"CR2"`` (Bell-McCaffrey on the working
+        linear model, Satterthwaite df per term; logistic model only, its
+        default) or ``"CR1"`` (``sandwich::vcovCL``; the Cox model's default and
+        only choice).
 
     Returns
     -------
@@ -111,6 +132,14 @@ def pilot_vs_comparison(
     """
     if model not in ("cox", "logistic"):
         raise EvaluationError(f"model must be 'cox' or 'logistic', got {model!r}")
+    kind = vcov if vcov is not None else ("CR2" if model == "logistic" else "CR1")
+    if kind not in ("CR2", "CR1"):
+        raise EvaluationError(f"vcov must be 'CR2' or 'CR1', got {kind!r}")
+    if kind == "CR2" and model == "cox":
+        raise EvaluationError(
+            "vcov='CR2' needs model='logistic': the Cox model has no CR2 variance; it uses "
+            "CR1 with a t reference on min(pilot, comparison authorities) - 1 df"
+        )
     sample = comparison_sample(spells, adoption, la_col=cluster, date_col=date_col)
     rhs = TERM if not adjust else f"{TERM} + {adjust}"
     opts: dict[str, Any] = {"design": "pilot_vs_comparison"}
@@ -151,10 +180,56 @@ def pilot_vs_comparison(
                 "horizon_days": horizon_days,
             }
         )
-    if small_sample:
+    opts["vcov"] = kind
+    if kind == "CR2":
+        res = logistic_cr2(res, cluster)
+    elif small_sample:
         df = float(min(opts["n_pilot_las"], opts["n_comparison_las"]) - 1)
         if df < 1:
             raise EvaluationError("a single pilot authority: cluster-robust inference impossible")
         res = dataclasses.replace(res, dist="t", df_resid=df)
     opts["small_sample"] = small_sample
     return restamp(res, "reunistat.models.evaluation.pilot_vs_comparison", **opts)
+
+
+def logistic_cr2(res: ModelResult, cluster: str) -> ModelResult:
+    """Return a logistic fit with the CR2 variance and Satterthwaite df per term.
+
+    The fit's working linear model at convergence, ``Z = sqrt(p (1 - p)) X`` with
+    working outcome ``Z beta + (y - p) / sqrt(p (1 - p))``, has least-squares
+    estimate ``beta`` and residuals the Pearson residuals; its CR2 variance
+    (:func:`~reunistat.models.evaluation.cluster_inference.ols_cluster`) has
+    the bread ``(X' W X)^-1`` of the logistic model, and
+    :func:`~reunistat.models.evaluation.cluster_inference.satterthwaite_df`
+    gives each term's degrees of freedom. ``extras["cov_cr1"]`` keeps the CR1
+    covariance.
+    """
+    from reunistat.models._term_df import TermDfResult
+    from reunistat.models.evaluation.cluster_inference import ols_cluster, satterthwaite_df
+
+    frame = res.extras["data"]
+    x = np.asarray(res.extras["model_spec"].get_model_matrix(frame), dtype=float)
+    if x.shape[1] != len(res.params):
+        raise EvaluationError("the logistic model's design could not be rebuilt for CR2")
+    y = pd.to_numeric(frame[res.extras["outcome_col"]]).to_numpy(float)
+    p = np.asarray(res.extras["fitted"], dtype=float)
+    sd = np.sqrt(p * (1 - p))
+    z = x * sd[:, None]
+    fit = ols_cluster(z @ res.params.to_numpy(float) + (y - p) / sd, z, frame[cluster], "CR2")
+    df = satterthwaite_df(fit)
+    terms = res.params.index
+    return TermDfResult(
+        **{
+            **{f.name: getattr(res, f.name) for f in dataclasses.fields(res)},
+            "cov": pd.DataFrame(fit.cov, index=terms, columns=terms),
+            "vcov_type": f"CR2({cluster})",
+            "dist": "t",
+            "df_resid": float(df.min()),
+            "extras": {
+                **res.extras,
+                "cov_cr1": res.cov,
+                "df_by_term": pd.Series(df, index=terms, name="df"),
+            },
+        },
+        df_terms=tuple(float(v) for v in df),
+    )

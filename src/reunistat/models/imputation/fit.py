@@ -55,7 +55,8 @@ def mi_fit(
     Returns
     -------
     ModelResult
-        The pooled model (:func:`pool`); ``extras["fits"]`` the ``m`` fits.
+        The pooled model (:func:`pool`); ``extras["fits"]`` the ``m`` fits and
+        ``extras["imputed"]`` the ``m`` completed datasets.
     """
     done = impute(
         data,
@@ -85,6 +86,7 @@ def mi_fit(
         raise InputError(f"model must be 'cox' or 'logistic', got {model!r}")
     pooled = pool(fits)
     pooled.extras["fits"] = fits
+    pooled.extras["imputed"] = done
     return restamp(
         pooled,
         "reunistat.models.imputation.mi_fit",

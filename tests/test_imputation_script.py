@@ -1,0 +1,130 @@
+"""analyses/11_imputation.py: the Cox model with missing ethnicity imputed (committed sample)."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reunistat.pipeline import load_config, reproduce
+from reunistat.pipeline.run import SMALL_MODEL
+
+ROOT = Path(__file__).parents[1]
+SAMPLE = ROOT / "data/synthetic/sample"
+SCRIPT = ROOT / "analyses/11_imputation.py"
+
+
+def _cfg(tmp: Path, **changes):  # type: ignore[no-untyped-def]
+    return (
+        load_config(ROOT / "analyses/config.toml")
+        .with_changes(
+            data_dir=SAMPLE,
+            outputs_dir=tmp / "outputs",
+            analyses_dir=ROOT / "analyses",
+            paper_template=ROOT / "paper/paper.md",
+        )
+        .with_changes(**changes)
+    )
+
+
+@pytest.fixture(scope="module")
+def mod() -> dict:
+    return runpy.run_path(str(SCRIPT), run_name="test")
+
+
+def test_synthetic_run_sets_imputed_beside_main_estimates(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    res = reproduce(_cfg(tmp_path), only=["11"], paper=False, log=lambda s: None)
+    assert res.breaches == []
+    out = tmp_path / "outputs"
+    t = pd.read_csv(out / "tables/mi_cox.csv").set_index("term")
+    unknown = [i for i in t.index if "Unknown" in i]
+    assert len(unknown) == 1 and np.isnan(t.loc[unknown[0], "estimate"])  # imputed away
+    assert np.isfinite(t.loc[unknown[0], "estimate_main"])
+    both = t.drop(index=unknown)
+    assert both[["estimate", "estimate_main", "fmi"]].notna().all().all()
+    ethnic = both.index.str.contains("ethnic_group")
+    # ethnicity carries the missing information; the complete covariates barely move
+    assert both.loc[ethnic, "fmi"].max() > 0.02
+    assert both.loc[~ethnic, "fmi"].max() < both.loc[ethnic, "fmi"].max()
+    moved = np.abs(np.log(both["estimate"]) - np.log(both["estimate_main"]))
+    assert moved[~ethnic].max() < 0.05 and moved.max() < 0.5
+    assert ((both["conf_low"] < both["estimate"]) & (both["estimate"] < both["conf_high"])).all()
+    values = json.loads((out / "values.json").read_text())
+    assert values["mi_m"]["text"] == "10" and values["mi_imputed"]["text"] == "ethnicity"
+    assert values["mi_largest_change"]["value"] == pytest.approx(moved.max(), rel=1e-3)
+    m = json.loads((out / "manifest.json").read_text())
+    spec = next(o for o in m["outputs"] if o["path"] == "tables/mi_cox.csv")["disclosure"]
+    assert spec["type"] == "model" and spec["n_obs"] > spec["n_events"] > spec["n_min_cell"] >= 1
+
+
+def test_real_mode_goes_through_disclosure(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    res = reproduce(_cfg(tmp_path, mode="real"), only=["11"], paper=False, log=lambda s: None)
+    assert res.breaches == []
+    out = tmp_path / "outputs"
+    m = res.manifest
+    mine = [o for o in m["outputs"] if o["path"] == "tables/mi_cox.csv"]
+    skipped = {s["output"]: s["reason"] for s in m["skipped"]}
+    if mine:  # published: its spec passed the threshold, and the checker saw it
+        spec = mine[0]["disclosure"]
+        assert spec["type"] == "model" and spec["n_min_cell"] >= 10
+        assert "tables/mi_cox" not in skipped
+    else:  # withheld with the reason, and no file or value left behind
+        assert skipped["tables/mi_cox"] == SMALL_MODEL
+        assert not (out / "tables/mi_cox.csv").exists()
+        values = json.loads((out / "values.json").read_text())
+        assert not any(k.startswith("mi_") for k in values)
+
+
+def test_prepare_treats_unknown_and_blank_as_missing(mod) -> None:  # type: ignore[no-untyped-def]
+    spells = pd.DataFrame(
+        {
+            "LA": ["a", "a", "b", "b", "c"],
+            "days_followed": [10, 20, 30, 40, 50],
+            "reentered": [1, 0, 1, 0, 1],
+            "ethnic_group": ["White", "Unknown", None, "Asian", "Black"],
+            "disability": [0, 1, 0, 0, 1],
+            "sex": ["male", "female", "male", None, "female"],
+            "period_length_days": [100, 200, 300, 400, 500],
+        }
+    )
+    cov = (
+        "sex + C(ethnic_group, contr.treatment('White')) + disability"
+        " + np.log1p(period_length_days)"
+    )
+    data, methods, predictors = mod["_prepare"](spells, cov)
+    assert methods == {"ethnic_group": "polyreg"}  # disability is complete
+    assert len(data) == 4  # the row with sex missing is dropped, as in the main model
+    assert data["ethnic_group"].isna().sum() == 2
+    assert sorted(predictors) == sorted(["sex", "disability", mod["LOG_LENGTH"]])
+    np.testing.assert_allclose(data[mod["LOG_LENGTH"]], np.log1p(data["period_length_days"]))
+
+
+def test_nothing_missing_is_skipped_with_a_reason(mod) -> None:  # type: ignore[no-untyped-def]
+    skipped: list[tuple[str, str]] = []
+    spells = pd.DataFrame(
+        {"LA": ["a"], "days_followed": [1], "reentered": [1], "ethnic_group": ["White"]}
+    )
+    ctx = SimpleNamespace(
+        spells=spells,
+        config=SimpleNamespace(covariates="ethnic_group"),
+        skip=lambda o, r: skipped.append((o, r)),
+    )
+    mod["run"](ctx)
+    assert skipped == [("tables/mi_cox", "no missing ethnicity or disability to impute")]
+
+
+def test_withheld_whole_when_a_cell_is_below_the_threshold(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg = _cfg(tmp_path, mode="real", threshold=1_000_000)  # every cell is small
+    res = reproduce(cfg, only=["11"], paper=False, log=lambda s: None)
+    skipped = {s["output"]: s["reason"] for s in res.manifest["skipped"]}
+    assert skipped["tables/mi_cox"] == SMALL_MODEL
+    assert {f"value mi_{k}" for k in ("m", "imputed", "largest_change", "fmi_max")} <= set(skipped)
+    out = tmp_path / "outputs"
+    assert not list(out.glob("tables/mi_cox.*"))
+    values = json.loads((out / "values.json").read_text())
+    assert not any(k.startswith("mi_") for k in values)

@@ -1,0 +1,79 @@
+"""CR2 with Satterthwaite df for the logistic pilot-versus-comparison model, against clubSandwich.
+
+The frozen case is ``tests/reference/evaluation/`` (``spells.csv``, ``adoption.csv``;
+``pvc_design.csv`` written by ``make_pvc_case.py``, ``pvc_cr2.csv`` by ``pvc_reference.R``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reunistat.errors import EvaluationError
+from reunistat.models.evaluation import pilot_vs_comparison
+
+REF = Path(__file__).parent / "reference" / "evaluation"
+PF = "days_potential_followup"
+
+
+@pytest.fixture(scope="module")
+def case() -> tuple[pd.DataFrame, dict[str, str]]:
+    spells = pd.read_csv(REF / "spells.csv", dtype={"LA": str})
+    ad = pd.read_csv(REF / "adoption.csv", dtype={"LA": str})
+    return spells, dict(zip(ad["LA"], ad["adoption_date"], strict=True))
+
+
+def _fit(case, **kw):  # type: ignore[no-untyped-def]
+    spells, adoption = case
+    return pilot_vs_comparison(
+        spells, adoption, model="logistic", adjust="C(return_year)", potential_followup_col=PF, **kw
+    )
+
+
+def test_logistic_cr2_matches_clubsandwich_on_the_working_model(case) -> None:  # type: ignore[no-untyped-def]
+    res = _fit(case)  # CR2 is the logistic default
+    assert res.vcov_type == "CR2(LA)"
+    assert res.provenance.options["vcov"] == "CR2"
+    t = res.tidy()
+    ref = pd.read_csv(REF / "pvc_cr2.csv")
+    assert len(t) == len(pd.read_csv(REF / "pvc_design.csv")["return_year"].unique()) + 1
+    work = ref[ref["method"] == "working"].reset_index(drop=True)
+    np.testing.assert_allclose(t["estimate"], work["estimate"], rtol=1e-7)
+    np.testing.assert_allclose(t["std_error"], work["std_error"], rtol=1e-7)
+    np.testing.assert_allclose(res.extras["df_by_term"], work["df"], rtol=1e-6)
+    np.testing.assert_allclose(t["p_value"], work["p_value"], rtol=1e-5)
+    # clubSandwich's own glm method weights the adjustment differently: close, not equal
+    glm = ref[ref["method"] == "glm"].reset_index(drop=True)
+    np.testing.assert_allclose(t["std_error"], glm["std_error"], rtol=1e-3)
+    assert not np.allclose(t["std_error"], glm["std_error"], rtol=1e-9, atol=0)
+
+
+def test_cr2_is_wider_than_cr1_for_the_pilot_term_and_cr1_is_kept(case) -> None:  # type: ignore[no-untyped-def]
+    cr2, cr1 = _fit(case), _fit(case, vcov="CR1")
+    se2 = float(np.sqrt(cr2.cov.loc["treated", "treated"]))
+    se1 = float(np.sqrt(cr1.cov.loc["treated", "treated"]))
+    assert se2 > se1  # 15 pilot authorities: CR1 is too small
+    assert cr1.vcov_type.startswith("cluster")
+    np.testing.assert_allclose(cr2.extras["cov_cr1"].to_numpy(), cr1.cov.to_numpy())
+    np.testing.assert_allclose(cr2.params, cr1.params)
+    # the pilot term's Satterthwaite df (10.1) is below the CR1 rule's pilot LAs - 1 = 14
+    df_pilot = float(cr2.extras["df_by_term"]["treated"])
+    assert df_pilot < cr1.df_resid == 14
+    assert (
+        cr1.df_resid
+        == min(cr1.provenance.options["n_pilot_las"], cr1.provenance.options["n_comparison_las"])
+        - 1
+    )
+
+
+def test_cox_has_no_cr2(case) -> None:  # type: ignore[no-untyped-def]
+    spells, adoption = case
+    with pytest.raises(EvaluationError, match="Cox model has no CR2"):
+        pilot_vs_comparison(spells, adoption, model="cox", adjust=None, vcov="CR2")
+    with pytest.raises(EvaluationError, match="vcov must be"):
+        pilot_vs_comparison(spells, adoption, model="cox", adjust=None, vcov="HC1")  # type: ignore[arg-type]
+    res = pilot_vs_comparison(spells, adoption, model="cox", adjust=None)
+    assert res.provenance.options["vcov"] == "CR1"
