@@ -42,6 +42,7 @@ LAYERS = {
     "tables": 1,
     "synthetic": 1,
     "results": 1,
+    "replicates": 1,
     "cohort": 2,
     "models": 4,
     "costs": 4,
