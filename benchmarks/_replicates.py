@@ -1,22 +1,45 @@
 """Run seeded replicates of a coverage study, saving each as it finishes (a stopped run resumes).
 
-Used by ``coverage_cox_cluster.py`` and ``coverage_mi.py``: replicates go to
-``results/<prefix>_<first seed>.csv``; a seed found in any ``results/<prefix>_*.csv`` is
-skipped.
+Used by ``coverage_cox_cluster.py``, ``coverage_mi.py`` and ``coverage_event_study.py``:
+replicates go to ``results/<prefix>_<first seed>.csv``; a seed found in any
+``results/<prefix>_*.csv`` is skipped. ``--backend {sequential,loky,threading,dask} --jobs N
+[--scheduler-address tcp://...]`` map to :class:`reunistat.replicates.ParallelBackend`;
+replicates keep their integer seeds, so results saved by earlier runs are unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from _replicate_args import add_backend_args, replicates_of
 
 RESULTS = Path(__file__).parent / "results"
+
+
+def add_backend_args(ap: argparse.ArgumentParser) -> None:
+    """Add ``--backend``, ``--jobs``, ``--scheduler-address`` and ``--local-workers``."""
+    ap.add_argument(
+        "--backend", default="sequential", choices=("sequential", "loky", "threading", "dask")
+    )
+    ap.add_argument("--jobs", type=int, default=1, help="workers (-1: every core or dask worker)")
+    ap.add_argument("--scheduler-address", default=None, help="dask: an existing scheduler")
+    ap.add_argument("--local-workers", type=int, default=None, help="dask: a LocalCluster size")
+
+
+def replicates_of(
+    func: Callable[..., Any], seeds: list[int], args: argparse.Namespace, extra: tuple[Any, ...]
+) -> Iterator[list[Any]]:
+    """Yield ``[func(seed, *extra)]`` for each seed in order, as each finishes."""
+    from reunistat.replicates import ParallelBackend, iter_replicates
+
+    backend = ParallelBackend(args.backend, args.jobs, args.scheduler_address, args.local_workers)
+    if not seeds:
+        return iter([])
+    return iter_replicates(func, seeds, args=extra, backend=backend, chunk_size=1)
 
 
 def saved(prefix: str) -> pd.DataFrame:

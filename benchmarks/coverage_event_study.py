@@ -27,12 +27,11 @@ import argparse
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _replicate_args import add_backend_args, replicates_of
+from _replicates import add_backend_args, run_replicates
 
 HERE = Path(__file__).parent
 START = pd.Timestamp("2015-04-01")
@@ -155,21 +154,17 @@ def main() -> None:
     ap.add_argument("--no-summary", action="store_true")
     add_backend_args(ap)
     args = ap.parse_args()
-    parts = sorted((HERE / "results").glob("evaluation_coverage_replicates_*.csv"))
-    done = set(pd.concat([pd.read_csv(p) for p in parts])["seed"]) if parts else set()
-    path = HERE / "results" / f"evaluation_coverage_replicates_{args.first_seed}.csv"
     truth = true_effect()
-    t0 = time.perf_counter()
-    pending = [args.first_seed + r for r in range(args.replicates)]
-    pending = [s for s in pending if s not in done]
-    reps_iter = replicates_of(one_replicate, pending, args, (args.n_boot, truth))
-    for s, (rep,) in zip(pending, reps_iter, strict=True):
-        rep.to_csv(path, mode="a", header=not path.exists(), index=False)
-        print(s, f"{time.perf_counter() - t0:.0f}s", flush=True)
+    reps = run_replicates(
+        "evaluation_coverage_replicates",
+        args.first_seed,
+        args.replicates,
+        one_replicate,
+        (args.n_boot, truth),
+        args,
+    )
     if args.no_summary:
         return
-    parts = sorted((HERE / "results").glob("evaluation_coverage_replicates_*.csv"))
-    reps = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
     reps = reps.loc[reps["seed"].between(args.first_seed, args.first_seed + args.replicates - 1)]
     summary = {
         "command": f"python benchmarks/coverage_event_study.py --replicates {args.replicates} "
