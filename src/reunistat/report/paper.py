@@ -50,14 +50,17 @@ BIBLIOGRAPHY = "references.bib"
 _COMMON = ["--from", "markdown", "--resource-path", ".", "--citeproc"]
 #: Typst set-up put in the PDF's header: our own numbers in captions (no second
 #: "Table 1:"), long tables that break across pages, small type in tables (words not
-#: hyphenated, lines not justified: a header wraps only between words; rows 3 pt above
-#: and below their text), a fixed date.
+#: hyphenated, lines not justified, a word joiner each side of a hyphen inside a word so
+#: that "re-entered" does not break at it: a header wraps only between words; rows 3 pt
+#: above and below their text), a fixed date.
 TYPST_HEADER = (
     "#set figure(numbering: none)\n"
     "#show figure: set block(breakable: true)\n"
     "#show figure.where(kind: table): set figure.caption(position: top)\n"
     "#show table: set text(size: 7pt, hyphenate: false)\n"
     "#show table: set par(justify: false)\n"
+    '#show table: it => { show regex("\\\\w+(-\\\\w+)+"): '
+    'm => m.text.replace("-", "\\u{2060}-\\u{2060}"); it }\n'
     "#set table(inset: (x: 4pt, y: 3pt))\n"
     "#set document(date: datetime(year: 2024, month: 1, day: 1))\n"
 )
