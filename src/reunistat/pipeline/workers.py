@@ -137,10 +137,13 @@ def analysis_jobs(setting: int, n_groups: int) -> int:
     return max(1, min(setting, n_groups))
 
 
-def memory_mib() -> dict[str, float | None]:
+def memory_mib(shared: bool = False) -> dict[str, float | None]:
     """Return the resident memory of this process now and its peak so far, in MiB (or None).
 
-    Read on Linux only (``/proc/self/statm`` and ``getrusage``).
+    Read on Linux only (``/proc/self/statm`` and ``getrusage``). ``shared``:
+    also ``private`` (pages of this process alone) and ``pss`` (its share of
+    the pages it shares with others: the sum over the processes is what they
+    take together), for a worker that shares the cohort with the run's process.
 
     >>> sorted(memory_mib())
     ['peak', 'rss']
@@ -153,7 +156,27 @@ def memory_mib() -> dict[str, float | None]:
             rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return {"rss": None, "peak": None}
-    return {"rss": round(rss, 1), "peak": round(max(peak, rss), 1)}
+    out: dict[str, float | None] = {"rss": round(rss, 1), "peak": round(max(peak, rss), 1)}
+    if shared:
+        out |= {"private": None, "pss": None}
+        try:
+            kib = _smaps_rollup_kib()
+        except (OSError, ValueError):
+            return out
+        private = kib.get("Private_Clean", 0) + kib.get("Private_Dirty", 0)
+        out |= {"private": round(private / 1024, 1), "pss": round(kib.get("Pss", 0) / 1024, 1)}
+    return out
+
+
+def _smaps_rollup_kib() -> dict[str, int]:
+    """The ``Name: N kB`` lines of ``/proc/self/smaps_rollup`` (Linux)."""
+    kib = {}
+    with open("/proc/self/smaps_rollup") as f:
+        for line in f:
+            name, _, value = line.partition(":")
+            if value.strip().endswith("kB"):
+                kib[name] = int(value.split()[0])
+    return kib
 
 
 #: The run's Context, set before the workers fork (a forked worker finds it here).
@@ -207,7 +230,7 @@ def _run_group(paths: list[Path]) -> list[ScriptRecord]:
                 results=[k for k in ctx.results if k not in results],
                 missed=ctx.values.missed | ctx.results.missed,
                 used_release="release" in ctx.__dict__,
-                memory_mib=memory_mib(),
+                memory_mib=memory_mib(shared=True),
             )
         )
         lines.clear()
