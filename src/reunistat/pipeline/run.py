@@ -37,7 +37,7 @@ from reunistat.pipeline.documents import (
 )
 from reunistat.pipeline.manifest import RunRecord, build_manifest, input_hashes, load_manifest
 from reunistat.pipeline.verify import release_identifiers
-from reunistat.pipeline.workers import memory_mib
+from reunistat.pipeline.workers import memory_mib, release_memory
 from reunistat.report import checker
 from reunistat.report.disclosure import DisclosureBreach, DisclosureRules
 
@@ -169,6 +169,7 @@ def run_one(ctx: Context, path: Path) -> float:
     # what the script kept at module level (e.g. 12's Cox fits with their data) would stay
     # in memory until the garbage collector's next full pass
     module.clear()
+    release_memory()
     return round(time.perf_counter() - t0, 2)
 
 
