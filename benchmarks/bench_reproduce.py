@@ -171,6 +171,11 @@ def main() -> None:
     (HERE / "results/reproduce.md").write_text("\n".join(lines) + "\n")
 
 
+def _cpu(summary: dict) -> str:
+    cpu = summary.get("median_cpu_s")
+    return "-" if cpu is None else f"{cpu:.1f}"
+
+
 def render(before: str, after: str) -> None:
     """Write reproduce.md: each stage before and after, and whether the outputs agree."""
     a, b = (json.loads((HERE / "results" / n).read_text()) for n in (before, after))
@@ -192,6 +197,7 @@ def render(before: str, after: str) -> None:
         "| | before | after |",
         "|:---|---:|---:|",
         f"| wall (s, median) | {sa['median_wall_s']:.1f} | {sb['median_wall_s']:.1f} |",
+        f"| CPU (s, median; with every child process) | {_cpu(sa)} | {_cpu(sb)} |",
         f"| peak RSS (MiB) | {sa['peak_rss_mib'] or 0:,.0f} | {sb['peak_rss_mib'] or 0:,.0f} |",
         f"| outputs | {sa['n_outputs']} | {sb['n_outputs']} |",
     ]

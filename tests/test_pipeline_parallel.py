@@ -228,3 +228,19 @@ def test_config_key_analysis_jobs(tmp_path):
     p.write_text("[parallel]\nanalysis_jobs = 'two'\n")
     with pytest.raises(PipelineError, match="analysis_jobs"):
         load_config(p)
+
+
+def test_what_a_script_keeps_at_module_level_is_freed_after_it(tmp_path):
+    from reunistat.pipeline import Context
+    from reunistat.pipeline.run import run_scripts
+
+    script = tmp_path / "01_keeps.py"
+    script.write_text(
+        "import weakref\n\n\nclass Fit:\n    pass\n\n\nCACHE = {}\n\n\n"
+        "def run(ctx):\n    CACHE['fit'] = Fit()\n"
+        "    ctx.results['ref'] = weakref.ref(CACHE['fit'])\n"
+    )
+    ctx = Context(_cfg(tmp_path, tmp_path, 1).with_changes(outputs_dir=tmp_path), lambda s: None)
+    timings = run_scripts(ctx, [script])
+    assert list(timings) == [f"{tmp_path.as_posix()}/01_keeps.py"]
+    assert ctx.results["ref"]() is None  # the module's cache went with the script
