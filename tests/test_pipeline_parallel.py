@@ -190,9 +190,8 @@ def test_the_manifest_records_memory_after_each_step(tmp_path):
         mem = m["memory_mib"]
         assert mem["read and derive cohort"]["rss"] > 50
         assert mem["disclosure check"]["peak"] >= mem["read and derive cohort"]["rss"] * 0.9
-        assert {Path(s).name for s in mem["workers"]} == (
-            set() if jobs == 1 else {"03_km.py", "10_plain.py"}
-        )
+        assert {Path(s).name for s in mem["scripts"]} == {"03_km.py", "10_plain.py"}
+        assert all(("pss" in m) == (jobs == 2) for m in mem["scripts"].values())
         assert m["config"]["parallel"]["analysis_jobs"] == jobs
 
 

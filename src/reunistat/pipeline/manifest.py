@@ -99,7 +99,7 @@ class RunRecord:
     timings: dict[str, float]
     partial: list[str] | None = None
     #: Resident memory (MiB) after each step of the run's process (``rss`` then, ``peak``
-    #: so far) and, under ``workers``, of the worker that ran each script.
+    #: so far) and, under ``scripts``, of the process that ran each script, after it.
     memory: dict[str, Any] | None = None
 
     @property

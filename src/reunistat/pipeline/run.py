@@ -176,13 +176,21 @@ def run_one(ctx: Context, path: Path) -> float:
 def _analyses(
     ctx: Context, scripts: Sequence[Path], out: Path
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Run the scripts, in worker processes when more than one job may run (see workers)."""
+    """Run the scripts, in worker processes when more than one job may run (see workers).
+
+    Returns each script's seconds and the memory (MiB) of the process that
+    ran it, after it.
+    """
     from reunistat.pipeline import workers
 
     groups = workers.script_groups(scripts)
     jobs = workers.analysis_jobs(ctx.config.analysis_jobs, len(groups))
     if jobs == 1:
-        return run_scripts(ctx, scripts), {}
+        timings, memory = {}, {}
+        for path in scripts:
+            timings[_script_name(ctx.config, path)] = run_one(ctx, path)
+            memory[ctx.script] = memory_mib()
+        return timings, memory
     try:  # the last run's times, to start the longest scripts first
         earlier = (load_manifest(out) or {}).get("timings_seconds", {})
     except (ValueError, OSError):
@@ -406,10 +414,11 @@ def _build(
     timings["hash inputs"] = round(time.perf_counter() - t0, 2)
     t0 = time.perf_counter()
     _ = ctx.cohort
+    release_memory()  # what deriving the cohort freed (about 0.5 GB at national size)
     timings["read and derive cohort"] = round(time.perf_counter() - t0, 2)
     memory["read and derive cohort"] = memory_mib()
     run_values(ctx)
-    script_times, memory["workers"] = _analyses(ctx, scripts, cfg.outputs_dir)
+    script_times, memory["scripts"] = _analyses(ctx, scripts, cfg.outputs_dir)
     timings.update(script_times)
     memory["analyses"] = memory_mib()
     log("building the workbook")
