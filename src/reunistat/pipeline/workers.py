@@ -23,7 +23,10 @@ process (said in the log), so the release is never wrong, only slower.
 Fork and threads: the workers start after pyarrow read the extract (pyarrow
 re-creates its thread pools in a forked child) and before any dask client or
 loky executor exists (the scripts create them, inside a worker); BLAS and
-OpenMP run on one thread in each worker (``threadpoolctl``). On systems
+OpenMP run on one thread in each worker (``threadpoolctl``). A worker closes
+its copy of the outputs folder's lock (an ``flock`` is shared across a fork)
+and is killed with the run (``PR_SET_PDEATHSIG``), so a killed run leaves no
+worker writing and blocks no later run. On systems
 without ``fork`` (Windows, macOS) the scripts run one after another.
 """
 
@@ -203,11 +206,32 @@ def _smaps_rollup_kib() -> dict[str, int]:
 _CONTEXT: Context | None = None
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int) -> None:
+    """Start a worker: it dies with the run, holds no lock of it, runs BLAS on one thread."""
+    import signal
+
     from threadpoolctl import threadpool_limits
 
+    from reunistat.pipeline.folder import forget_locks
+
     global _LIMITS
+    _die_with_parent(signal.SIGKILL)
+    if os.getppid() != parent:  # the run ended before the line above
+        os._exit(1)
+    forget_locks()
     _LIMITS = threadpool_limits(limits=1)  # kept for the worker's life
+
+
+def _die_with_parent(sig: int) -> None:
+    """Ask Linux to send ``sig`` to this process when its parent ends (``PR_SET_PDEATHSIG``)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, sig, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 _LIMITS: Any = None
@@ -364,7 +388,9 @@ def _collect(
     records: dict[str, ScriptRecord] = {}
     mp = multiprocessing.get_context("fork")
     try:
-        with ProcessPoolExecutor(jobs, mp_context=mp, initializer=_worker_init) as pool:
+        with ProcessPoolExecutor(
+            jobs, mp_context=mp, initializer=_worker_init, initargs=(os.getpid(),)
+        ) as pool:
             futures: dict[Future[list[ScriptRecord]], list[Path]] = {
                 pool.submit(_run_group, g): g for g in groups
             }
