@@ -33,9 +33,8 @@ ROOT = HERE.parent
 WORK = HERE / "_work"
 
 
-def run_once(data: Path, src: Path, threads: int) -> dict:
+def run_once(data: Path, src: Path, threads: int, jobs: int | None, out: Path) -> dict:
     """Run ``reunistat reproduce`` once from the package in ``src``; return its record."""
-    out = WORK / "outputs"
     cmd = [
         sys.executable,
         "-m",
@@ -45,22 +44,28 @@ def run_once(data: Path, src: Path, threads: int) -> dict:
         str(data),
         "--out",
         str(out),
+        *([] if jobs is None else ["--jobs", str(jobs)]),
     ]
     env = dict(os.environ, PYTHONPATH=str(src))
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = usage0.ru_maxrss
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     if res.returncode != 0:
         sys.exit(f"reunistat reproduce failed ({res.returncode}):\n{res.stderr[-3000:]}")
     wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak = usage.ru_maxrss
+    cpu = usage.ru_utime + usage.ru_stime - usage0.ru_utime - usage0.ru_stime
     manifest = json.loads((out / "manifest.json").read_text())
     return {
         "load": [round(load0, 2), round(os.getloadavg()[0], 2)],
         "wall_s": wall,
+        "cpu_s": round(cpu, 1),
+        "memory_mib": manifest.get("memory_mib"),
         "peak_rss_mib": peak / 1024 if peak > before else None,
         "timings": manifest["timings_seconds"],
         "n_outputs": len(manifest["outputs"]),
@@ -78,12 +83,19 @@ def main() -> None:
     ap.add_argument("--src", type=Path, default=ROOT / "src", help="the package tree to time")
     ap.add_argument("--label", default="", help="results go to reproduce_<label>.json")
     ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="reproduce --jobs: processes for the analysis scripts (default: the config's)",
+    )
+    ap.add_argument("--out", type=Path, default=WORK / "outputs", help="outputs folder of the runs")
     ap.add_argument("--render", nargs=2, default=None, metavar=("BEFORE", "AFTER"))
     args = ap.parse_args()
     if args.render:
         render(*args.render)
         return
-    if not (args.data / "truth.json").exists():
+    if not (args.data.is_dir() and any(args.data.iterdir())):
         subprocess.run(
             [
                 str(Path(sys.executable).parent / "reunistat"),
@@ -95,13 +107,20 @@ def main() -> None:
             check=True,
         )
     WORK.mkdir(exist_ok=True)
-    runs = [run_once(args.data, args.src, args.threads) for _ in range(args.repeats)]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    runs = [
+        run_once(args.data, args.src, args.threads, args.jobs, args.out)
+        for _ in range(args.repeats)
+    ]
     same = all(r["hashes"] == runs[0]["hashes"] for r in runs)
     peaks = [r["peak_rss_mib"] for r in runs if r["peak_rss_mib"] is not None]
     stages = {k: statistics.median(r["timings"][k] for r in runs) for k in runs[0]["timings"]}
     summary = {
         "median_wall_s": statistics.median(r["wall_s"] for r in runs),
         "runs_wall_s": [round(r["wall_s"], 1) for r in runs],
+        "median_cpu_s": statistics.median(r["cpu_s"] for r in runs),
+        "runs_cpu_s": [r["cpu_s"] for r in runs],
+        "memory_mib": runs[0]["memory_mib"],
         "peak_rss_mib": max(peaks) if peaks else None,
         "n_outputs": runs[0]["n_outputs"],
         "identical_outputs_across_runs": same,
@@ -118,6 +137,7 @@ def main() -> None:
         "data": str(args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT) else args.data),
         "src": str(args.src),
         "threads": args.threads,
+        "jobs": args.jobs,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     (HERE / "results").mkdir(exist_ok=True)
@@ -151,6 +171,11 @@ def main() -> None:
     (HERE / "results/reproduce.md").write_text("\n".join(lines) + "\n")
 
 
+def _cpu(summary: dict) -> str:
+    cpu = summary.get("median_cpu_s")
+    return "-" if cpu is None else f"{cpu:.1f}"
+
+
 def render(before: str, after: str) -> None:
     """Write reproduce.md: each stage before and after, and whether the outputs agree."""
     a, b = (json.loads((HERE / "results" / n).read_text()) for n in (before, after))
@@ -172,6 +197,7 @@ def render(before: str, after: str) -> None:
         "| | before | after |",
         "|:---|---:|---:|",
         f"| wall (s, median) | {sa['median_wall_s']:.1f} | {sb['median_wall_s']:.1f} |",
+        f"| CPU (s, median; with every child process) | {_cpu(sa)} | {_cpu(sb)} |",
         f"| peak RSS (MiB) | {sa['peak_rss_mib'] or 0:,.0f} | {sb['peak_rss_mib'] or 0:,.0f} |",
         f"| outputs | {sa['n_outputs']} | {sb['n_outputs']} |",
     ]

@@ -101,6 +101,17 @@ def reproduce(
             "already in the outputs folder, keeping its other outputs (marked partial).",
         ),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            metavar="N",
+            min=0,
+            help="Processes running the analysis scripts at once (overrides "
+            "parallel.analysis_jobs; 0: the cores available, 1: one after another).",
+        ),
+    ] = None,
     paper: Annotated[
         bool,
         typer.Option("--paper/--no-paper", help="Build the paper (never with --only)."),
@@ -134,7 +145,7 @@ def reproduce(
         _check_data(data, generate, real)
     kind = None if real is None else ("real" if real else "synthetic")
     cfg = load_config(config).with_changes(
-        data_dir=data, outputs_dir=out, seed=seed, scale=scale, mode=kind
+        data_dir=data, outputs_dir=out, seed=seed, scale=scale, mode=kind, analysis_jobs=jobs
     )
     if mode is not None:
         cfg = cfg.with_changes(cohort={**cfg.cohort, "validation": mode})

@@ -50,6 +50,7 @@ class PipelineConfig:
     zeros_disclosive: bool | Literal["auto"] = "auto"
     acro_python: str | None = None
     parallel: ParallelBackend = field(default_factory=ParallelBackend)
+    analysis_jobs: int = 0
     outputs_dir: Path = Path("outputs")
     analyses_dir: Path = Path("analyses")
     paper_template: Path | None = Path("paper/paper.md")
@@ -60,6 +61,15 @@ class PipelineConfig:
             raise PipelineError(f"data.mode must be 'synthetic' or 'real', got {self.mode!r}")
         if self.scale <= 0:
             raise PipelineError(f"data.scale must be positive, got {self.scale}")
+        if isinstance(self.analysis_jobs, bool) or not isinstance(self.analysis_jobs, int):
+            raise PipelineError(
+                f"parallel.analysis_jobs must be a whole number, got {self.analysis_jobs!r}"
+            )
+        if self.analysis_jobs < 0:
+            raise PipelineError(
+                "parallel.analysis_jobs must be 0 (the cores available) or a number of "
+                f"processes, got {self.analysis_jobs}"
+            )
         if self.power_replicates < 1:
             raise PipelineError("analysis.power_replicates must be at least 1")
 
@@ -101,7 +111,7 @@ class PipelineConfig:
             "paper_template": None
             if self.paper_template is None
             else self.paper_template.as_posix(),
-            "parallel": self.parallel.as_dict(),
+            "parallel": self.parallel.as_dict() | {"analysis_jobs": self.analysis_jobs},
             "source": self.source,
         }
 
@@ -146,6 +156,7 @@ _KEYS: dict[str, dict[str, str]] = {
         "n_jobs": "n_jobs",
         "scheduler_address": "scheduler_address",
         "local_workers": "local_workers",
+        "analysis_jobs": "analysis_jobs",
     },
 }
 _PATHS = ("data_dir", "generator_config", "outputs_dir", "analyses_dir", "paper_template")
@@ -201,7 +212,8 @@ def _config_kwargs(doc: dict[str, Any], p: Path) -> dict[str, Any]:
                 raise PipelineError(
                     f"{p}: unknown key {table}.{key}; known: {sorted(_KEYS[table])}"
                 )
-            (parallel if table == "parallel" else kwargs)[_KEYS[table][key]] = value
+            into = parallel if table == "parallel" and key != "analysis_jobs" else kwargs
+            into[_KEYS[table][key]] = value
     if parallel:
         kwargs["parallel"] = _parallel(parallel, p)
     for name in _PATHS:

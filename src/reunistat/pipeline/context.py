@@ -53,6 +53,8 @@ class Context:
         self.suppression_logs: dict[str, pd.DataFrame] = {}
         #: Seconds the release-wide suppression took (set when :attr:`release` is built).
         self.release_seconds: float | None = None
+        #: The release built already by the run's process (in a worker forked from it).
+        self.release_ready: Release | None = None
         #: Fitted results shared between scripts (e.g. the pilot effect used by the costs).
         self.results: dict[str, Any] = {}
         self.script = "reunistat.pipeline"
@@ -85,6 +87,8 @@ class Context:
 
         from reunistat.report.release_plan import standard_release
 
+        if self.release_ready is not None:
+            return self.release_ready
         t0 = time.perf_counter()
         la = self.extract.tables.get("la") if hasattr(self.extract, "tables") else None
         rel = standard_release(

@@ -47,6 +47,21 @@ def _try_lock(fh: IO[str]) -> bool:
     return True
 
 
+#: The lock files this process holds open (closed in a forked worker: see forget_locks).
+_HELD: list[IO[str]] = []
+
+
+def forget_locks() -> None:
+    """In a process forked from a run: close its copies of the run's lock files.
+
+    An ``flock`` belongs to the open file, which a fork shares: a worker that
+    kept its copy would hold the lock after the run itself was killed.
+    """
+    for fh in _HELD:
+        fh.close()
+    _HELD.clear()
+
+
 @contextlib.contextmanager
 def locked(out: Path) -> Iterator[Path]:
     """Hold the lock of ``out`` for the block; raise :class:`PipelineError` if a run holds it.
@@ -79,8 +94,11 @@ def locked(out: Path) -> Iterator[Path]:
         fh.truncate()
         fh.write(f"{os.getpid()}\n")
         fh.flush()
+        _HELD.append(fh)
         yield path
     finally:
+        if fh in _HELD:
+            _HELD.remove(fh)
         fh.close()
 
 

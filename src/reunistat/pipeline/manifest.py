@@ -98,6 +98,9 @@ class RunRecord:
     suppressed: dict[str, tuple[int, int]]
     timings: dict[str, float]
     partial: list[str] | None = None
+    #: Resident memory (MiB) after each step of the run's process (``rss`` then, ``peak``
+    #: so far) and, under ``scripts``, of the process that ran each script, after it.
+    memory: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -148,6 +151,7 @@ def build_manifest(
         "outputs": output_rows(out_dir, record.registry, cfg.disclosure),
         "skipped": record.skipped,
         "timings_seconds": record.timings,
+        "memory_mib": record.memory,
     }
 
 

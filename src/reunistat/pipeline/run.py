@@ -37,6 +37,7 @@ from reunistat.pipeline.documents import (
 )
 from reunistat.pipeline.manifest import RunRecord, build_manifest, input_hashes, load_manifest
 from reunistat.pipeline.verify import release_identifiers
+from reunistat.pipeline.workers import memory_mib, release_memory
 from reunistat.report import checker
 from reunistat.report.disclosure import DisclosureBreach, DisclosureRules
 
@@ -128,7 +129,7 @@ def _script_name(cfg: PipelineConfig, path: Path) -> str:
 
 
 def run_scripts(ctx: Context, scripts: Sequence[Path]) -> dict[str, float]:
-    """Run each script's ``run(ctx)``; return the seconds each took.
+    """Run each script's ``run(ctx)`` one after another; return the seconds each took.
 
     A model that cannot be fitted on these data (a :class:`ModelError`: too
     few events, separation, a category below the threshold) leaves the
@@ -139,27 +140,68 @@ def run_scripts(ctx: Context, scripts: Sequence[Path]) -> dict[str, float]:
     """
     timings = {}
     for path in scripts:
-        ctx.script = _script_name(ctx.config, path)
-        ctx.log(f"running {ctx.script}")
-        t0 = time.perf_counter()
-        results_before = set(ctx.results)
-        module: dict[str, Any] = {}
-        try:
-            module = runpy.run_path(str(path), run_name="reunistat_analysis")
-            if "run" not in module:
-                raise PipelineError(f"{path} defines no run(ctx) function")
-            module["run"](ctx)
-        except ModelError as e:
-            ctx.log(f"  model error in {ctx.script}:\n{traceback.format_exc()}")
-            ctx.skip(_what_script_makes(module, path), error_text(e, ctx.rules))
-        except Exception as e:  # recorded; the run fails at its end
-            ctx.failed.append({"script": ctx.script, "error": error_text(e, ctx.rules)})
-            ctx.log(f"  FAILED {ctx.script}:\n{traceback.format_exc()}")
-        if withdraw_small_models(ctx, ctx.script):
-            for key in set(ctx.results) - results_before:  # later scripts cannot build on it
-                del ctx.results[key]
-        timings[ctx.script] = round(time.perf_counter() - t0, 2)
+        timings[_script_name(ctx.config, path)] = run_one(ctx, path)
     return timings
+
+
+def run_one(ctx: Context, path: Path) -> float:
+    """Run one script's ``run(ctx)`` as :func:`run_scripts` does; return its seconds."""
+    ctx.script = _script_name(ctx.config, path)
+    ctx.log(f"running {ctx.script}")
+    t0 = time.perf_counter()
+    results_before = set(ctx.results)
+    module: dict[str, Any] = {}
+    try:
+        module = runpy.run_path(str(path), run_name="reunistat_analysis")
+        if "run" not in module:
+            raise PipelineError(f"{path} defines no run(ctx) function")
+        module["run"](ctx)
+    except ModelError as e:
+        ctx.log(f"  model error in {ctx.script}:\n{traceback.format_exc()}")
+        ctx.skip(_what_script_makes(module, path), error_text(e, ctx.rules))
+    except Exception as e:  # recorded; the run fails at its end
+        ctx.failed.append({"script": ctx.script, "error": error_text(e, ctx.rules)})
+        ctx.log(f"  FAILED {ctx.script}:\n{traceback.format_exc()}")
+    if withdraw_small_models(ctx, ctx.script):
+        for key in set(ctx.results) - results_before:  # later scripts cannot build on it
+            del ctx.results[key]
+    # the script's functions and its module dict refer to each other: without clearing it,
+    # what the script kept at module level (e.g. 12's Cox fits with their data) would stay
+    # in memory until the garbage collector's next full pass
+    module.clear()
+    release_memory()
+    return round(time.perf_counter() - t0, 2)
+
+
+def _analyses(
+    ctx: Context, scripts: Sequence[Path], out: Path
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Run the scripts, in worker processes when more than one job may run (see workers).
+
+    Returns each script's seconds and the memory (MiB) of the process that
+    ran it, after it.
+    """
+    from reunistat.pipeline import workers
+
+    groups = workers.script_groups(scripts)
+    jobs = workers.analysis_jobs(ctx.config.analysis_jobs, len(groups))
+    if jobs == 1:
+        timings, memory = {}, {}
+        for path in scripts:
+            timings[_script_name(ctx.config, path)] = run_one(ctx, path)
+            memory[ctx.script] = memory_mib()
+        return timings, memory
+    try:  # the last run's times, to start the longest scripts first
+        earlier = (load_manifest(out) or {}).get("timings_seconds", {})
+    except (ValueError, OSError):
+        earlier = {}
+    done = workers.run_parallel(ctx, scripts, jobs, lambda p: _script_name(ctx.config, p), earlier)
+    if done.unmerged is None:
+        return done.timings, done.memory_mib
+    timings = run_scripts(ctx, scripts)
+    for rel in done.unmerged - set(ctx.outputs):
+        (ctx.out / rel).unlink(missing_ok=True)
+    return timings, {}
 
 
 #: What the release says of a model resting on a count below the threshold.
@@ -365,15 +407,20 @@ def _build(
     ctx = Context(cfg.with_changes(outputs_dir=stage), log)
     ctx.values.update(prior.values)
     timings: dict[str, float] = {}
+    memory: dict[str, Any] = {}
     log("reading the extract and deriving the cohort")
     t0 = time.perf_counter()
     inputs = input_hashes(cfg.data_dir)
     timings["hash inputs"] = round(time.perf_counter() - t0, 2)
     t0 = time.perf_counter()
     _ = ctx.cohort
+    release_memory()  # what deriving the cohort freed (about 0.5 GB at national size)
     timings["read and derive cohort"] = round(time.perf_counter() - t0, 2)
+    memory["read and derive cohort"] = memory_mib()
     run_values(ctx)
-    timings.update(run_scripts(ctx, scripts))
+    script_times, memory["scripts"] = _analyses(ctx, scripts, cfg.outputs_dir)
+    timings.update(script_times)
+    memory["analyses"] = memory_mib()
     log("building the workbook")
     t0 = time.perf_counter()
     ctx.script = PIPELINE
@@ -381,11 +428,13 @@ def _build(
     if sheets is not None:
         register_workbook(ctx, sheets)
     timings["workbook"] = round(time.perf_counter() - t0, 2)
+    memory["workbook"] = memory_mib()
     if paper and cfg.paper_template is not None:
         log("building the paper")
         t0 = time.perf_counter()
         build_paper(ctx, cfg.paper_template)
         timings["paper"] = round(time.perf_counter() - t0, 2)
+        memory["paper"] = memory_mib()
     write_values(ctx)
     acro = run_acro_step(
         cfg.outputs_dir,
@@ -429,6 +478,7 @@ def _build(
         suppressed=prior.suppressed | _suppressed(ctx.suppression_logs),
         timings=timings,
         partial=sorted(rerun) if partial else None,
+        memory=memory,
     )
     n_files = sum(1 for p in stage.rglob("*") if p.is_file()) + 1  # with the manifest
     note = "re-ran " + ", ".join(sorted(rerun)) + " into the release already here"
@@ -453,6 +503,7 @@ def _build(
         checker.write_report(report, report_inputs)
         timings["disclosure check"] = round(time.perf_counter() - t0, 2)
         timings["total"] = round(time.perf_counter() - t_start, 2)
+        memory["disclosure check"] = memory_mib()
         manifest = build_manifest(cfg, stage, record, inputs, cohort)
         if command is not None:
             manifest["command"] = command

@@ -1,0 +1,412 @@
+"""Independent analysis scripts at the same time, in forked worker processes.
+
+The cohort is derived and the release-wide suppression built once, in the
+run's own process; then ``fork`` gives each worker a copy of that
+:class:`~reunistat.pipeline.context.Context` (the data is shared, not
+copied). A worker runs a *group* of scripts one after another: a script and
+every script that reads what it leaves behind (:data:`NEEDS`), so a group
+never waits for another. For each script it sends back what the run's
+Context needs of it: the outputs it registered, its paper values, skipped
+and failed steps, suppression logs, console log and seconds
+(:class:`ScriptRecord`). Objects a script shares in ``ctx.results`` stay in
+the worker (only scripts of its own group read them).
+
+The run's process merges the records **in the fixed order of the scripts**,
+as if they had run one after another, so the manifest, the values, the
+release-wide suppression and every output file are the same bytes as with
+one process. The merge is checked: a script that looked up a value or result
+another group made, or registered an output or value another script already
+had (both mean :data:`NEEDS` misses a dependency), makes the run discard the
+workers' records and run every script again one after another in its own
+process (said in the log), so the release is never wrong, only slower.
+
+Fork and threads: the workers start after pyarrow read the extract (pyarrow
+re-creates its thread pools in a forked child) and before any dask client or
+loky executor exists (the scripts create them, inside a worker); BLAS and
+OpenMP run on one thread in each worker (``threadpoolctl``). A worker closes
+its copy of the outputs folder's lock (an ``flock`` is shared across a fork)
+and is killed with the run (``PR_SET_PDEATHSIG``), so a killed run leaves no
+worker writing and blocks no later run. On systems
+without ``fork`` (Windows, macOS) the scripts run one after another.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reunistat.errors import PipelineError
+from reunistat.pipeline.context import Context, Output
+
+#: Scripts (by number) that read what other scripts leave: a value (``ctx.values``), a
+#: fitted result (``ctx.results``) or an output file. Each runs after them, in their worker.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "08": ("03",),  # the Kaplan-Meier re-entry of 03 (ctx.values) as the power baseline
+    "09": ("07",),  # the pilot's Cox fit of 07 (ctx.results)
+    "12": ("03", "05"),  # 03's tables/km_horizons.csv; 05's cluster-robust logistic fit
+}
+
+
+class _Watched(dict[str, Any]):
+    """A dict that remembers the keys looked up while absent (to check :data:`NEEDS`)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.missed: set[str] = set()
+
+    def __missing__(self, key: Any) -> Any:
+        self.missed.add(str(key))
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        found = super().__contains__(key)
+        if not found:
+            self.missed.add(str(key))
+        return found
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """Return the value of ``key``, remembering a key that is absent."""
+        if not super().__contains__(key):
+            self.missed.add(str(key))
+            return default
+        return super().__getitem__(key)
+
+
+@dataclass
+class ScriptRecord:
+    """What one script run in a worker changed in the Context, to merge into the run's."""
+
+    script: str
+    seconds: float
+    log: list[str]
+    outputs: list[Output]
+    values: dict[str, dict[str, Any]]
+    skipped: list[dict[str, str]]
+    failed: list[dict[str, str]]
+    suppression_logs: dict[str, pd.DataFrame]
+    results: list[str]
+    missed: set[str]
+    used_release: bool
+    memory_mib: dict[str, float | None] = field(default_factory=dict)
+
+
+def script_groups(scripts: Sequence[Path]) -> list[list[Path]]:
+    """Group the scripts so that each runs after, and with, the scripts it needs.
+
+    Groups are kept in the order of their first script; each group in script
+    order. A needed script that is not in this run is not waited for.
+
+    >>> names = ["01_a.py", "03_c.py", "05_e.py", "08_h.py", "09_i.py", "12_l.py"]
+    >>> [[p.name[:2] for p in g] for g in script_groups([Path(n) for n in names])]
+    [['01'], ['03', '05', '08', '12'], ['09']]
+    """
+    number = {p.name[:2]: p for p in scripts}
+    parent = {n: n for n in number}
+
+    def root(n: str) -> str:
+        while parent[n] != n:
+            n = parent[n]
+        return n
+
+    for n, needs in NEEDS.items():
+        for m in needs:
+            if n in number and m in number:
+                parent[root(n)] = root(m)
+    groups: dict[str, list[Path]] = {}
+    for p in scripts:
+        groups.setdefault(root(p.name[:2]), []).append(p)
+    return list(groups.values())
+
+
+def analysis_jobs(setting: int, n_groups: int) -> int:
+    """Worker processes to use: ``setting`` (0: the cores available), at most one per group.
+
+    >>> analysis_jobs(4, 3), analysis_jobs(1, 9), analysis_jobs(2, 1)
+    (3, 1, 1)
+    """
+    if not (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()):
+        return 1
+    if setting <= 0:
+        setting = len(os.sched_getaffinity(0))
+    return max(1, min(setting, n_groups))
+
+
+def memory_mib(shared: bool = False) -> dict[str, float | None]:
+    """Return the resident memory of this process now and its peak so far, in MiB (or None).
+
+    Read on Linux only (``/proc/self/statm`` and ``getrusage``). ``shared``:
+    also ``private`` (pages of this process alone) and ``pss`` (its share of
+    the pages it shares with others: the sum over the processes is what they
+    take together), for a worker that shares the cohort with the run's process.
+
+    >>> sorted(memory_mib())
+    ['peak', 'rss']
+    """
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    try:
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return {"rss": None, "peak": None}
+    out: dict[str, float | None] = {"rss": round(rss, 1), "peak": round(max(peak, rss), 1)}
+    if shared:
+        out |= {"private": None, "pss": None}
+        try:
+            kib = _smaps_rollup_kib()
+        except (OSError, ValueError):
+            return out
+        private = kib.get("Private_Clean", 0) + kib.get("Private_Dirty", 0)
+        out |= {"private": round(private / 1024, 1), "pss": round(kib.get("Pss", 0) / 1024, 1)}
+    return out
+
+
+def release_memory() -> None:
+    """Free what a finished script left: its reference cycles, then the C heap's free pages.
+
+    pandas and numpy allocate many blocks below glibc's mmap threshold; freed,
+    they stay in the process (its resident memory) until ``malloc_trim``
+    returns them to the system, so the next script would add its memory on
+    top of the last one's.
+    """
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
+def _smaps_rollup_kib() -> dict[str, int]:
+    """The ``Name: N kB`` lines of ``/proc/self/smaps_rollup`` (Linux)."""
+    kib = {}
+    with open("/proc/self/smaps_rollup") as f:
+        for line in f:
+            name, _, value = line.partition(":")
+            if value.strip().endswith("kB"):
+                kib[name] = int(value.split()[0])
+    return kib
+
+
+#: The run's Context, set before the workers fork (a forked worker finds it here).
+_CONTEXT: Context | None = None
+
+
+def _worker_init(parent: int) -> None:
+    """Start a worker: it dies with the run, holds no lock of it, runs BLAS on one thread."""
+    import signal
+
+    from threadpoolctl import threadpool_limits
+
+    from reunistat.pipeline.folder import forget_locks
+
+    global _LIMITS
+    _die_with_parent(signal.SIGKILL)
+    if os.getppid() != parent:  # the run ended before the line above
+        os._exit(1)
+    forget_locks()
+    _LIMITS = threadpool_limits(limits=1)  # kept for the worker's life
+
+
+def _die_with_parent(sig: int) -> None:
+    """Ask Linux to send ``sig`` to this process when its parent ends (``PR_SET_PDEATHSIG``)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, sig, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+_LIMITS: Any = None
+
+
+def _run_group(paths: list[Path]) -> list[ScriptRecord]:
+    """In a worker: run a group of scripts on the forked Context, one record each."""
+    from reunistat.pipeline.run import run_one
+
+    ctx = _CONTEXT
+    assert ctx is not None, "the worker was not forked from a run"
+    ready = ctx.__dict__.pop("release", None)
+    if ready is not None:
+        ctx.release_ready = ready
+    ctx.values = _Watched(ctx.values)
+    ctx.results = _Watched(ctx.results)
+    lines: list[str] = []
+    ctx.log = lines.append
+    records = []
+    for path in paths:
+        outputs, values = set(ctx.outputs), set(ctx.values)
+        results = set(ctx.results)
+        n_skipped, n_failed = len(ctx.skipped), len(ctx.failed)
+        logs = dict(ctx.suppression_logs)
+        ctx.values.missed.clear()
+        ctx.results.missed.clear()
+        seconds = run_one(ctx, path)
+        records.append(
+            ScriptRecord(
+                script=ctx.script,
+                seconds=seconds,
+                log=lines.copy(),
+                outputs=[o for rel, o in ctx.outputs.items() if rel not in outputs],
+                values={k: v for k, v in ctx.values.items() if k not in values},
+                skipped=ctx.skipped[n_skipped:],
+                failed=ctx.failed[n_failed:],
+                suppression_logs={
+                    k: v for k, v in ctx.suppression_logs.items() if logs.get(k) is not v
+                },
+                results=[k for k in ctx.results if k not in results],
+                missed=ctx.values.missed | ctx.results.missed,
+                used_release="release" in ctx.__dict__,
+                memory_mib=memory_mib(shared=True),
+            )
+        )
+        lines.clear()
+    return records
+
+
+def _conflict(ctx: Context, record: ScriptRecord, made: set[str]) -> str | None:
+    """Why ``record`` cannot be merged as if its script had run after the merged ones."""
+    needed = record.missed & (set(ctx.values) | made)
+    if needed:
+        return f"it looked up {sorted(needed)}, made by another script"
+    twice = [o.path for o in record.outputs if o.path in ctx.outputs]
+    twice += [k for k in record.values if k in ctx.values]
+    if twice:
+        return f"it wrote {sorted(twice)}, written by another script too"
+    return None
+
+
+def merge(ctx: Context, record: ScriptRecord) -> None:
+    """Add what a worker's script did to the run's Context, as if it had run here."""
+    for line in record.log:
+        ctx.log(line)
+    for o in record.outputs:
+        ctx.outputs[o.path] = o
+    ctx.values.update(record.values)
+    ctx.skipped.extend(record.skipped)
+    ctx.failed.extend(record.failed)
+    ctx.suppression_logs.update(record.suppression_logs)
+
+
+def _expected(timings: dict[str, float], group: list[Path], names: dict[Path, str]) -> float:
+    return sum(timings.get(names[p], 1.0) for p in group)
+
+
+@dataclass
+class ParallelRun:
+    """What :func:`run_parallel` did."""
+
+    #: Each script's seconds (its worker's clock).
+    timings: dict[str, float]
+    #: Each script's worker's memory after it ran (MiB: ``rss`` now, ``peak`` so far).
+    memory_mib: dict[str, dict[str, float | None]]
+    #: Set when the records could not be merged (``ctx`` is then as before): the
+    #: files the workers wrote, for the caller to remove those its own run does not make.
+    unmerged: set[str] | None = None
+
+
+def run_parallel(
+    ctx: Context,
+    scripts: Sequence[Path],
+    jobs: int,
+    name: Callable[[Path], str],
+    previous: dict[str, float] | None = None,
+) -> ParallelRun:
+    """Run the scripts in ``jobs`` forked workers and merge them into ``ctx`` in script order.
+
+    If the merge finds a dependency :data:`NEEDS` misses, ``ctx`` is left as
+    before the call and :attr:`ParallelRun.unmerged` is set: the caller then
+    runs the scripts one after another. ``previous``: each script's seconds
+    in an earlier run, to start the longest groups first.
+    """
+    names = {p: name(p) for p in scripts}
+    groups = script_groups(scripts)
+    groups.sort(key=lambda g: -_expected(previous or {}, g, names))  # stable: ties in order
+    prebuilt = "release" not in ctx.__dict__
+    logs_before = dict(ctx.suppression_logs)
+    _ = ctx.release  # built once here, shared by every worker
+    ctx.log(f"running {len(scripts)} analysis scripts in {jobs} processes")
+    records = _collect(ctx, groups, jobs, names)
+    before = (dict(ctx.outputs), dict(ctx.values), list(ctx.skipped), list(ctx.failed))
+    made: set[str] = set()
+    for p in scripts:
+        record = records[names[p]]
+        why = _conflict(ctx, record, made)
+        if why is not None:
+            ctx.outputs, ctx.values, ctx.skipped, ctx.failed = before
+            ctx.suppression_logs = logs_before
+            if prebuilt:
+                del ctx.__dict__["release"]
+                ctx.release_seconds = None
+            ctx.log(
+                f"  the analysis scripts run again one after another: {record.script} cannot "
+                f"be merged ({why}); declare the dependency in reunistat.pipeline.workers.NEEDS"
+            )
+            return ParallelRun({}, {}, {o.path for r in records.values() for o in r.outputs})
+        merge(ctx, record)
+        made.update(record.results)
+    merged = [records[names[p]] for p in scripts]
+    if prebuilt and not any(r.used_release for r in merged):  # as if never built
+        del ctx.__dict__["release"]
+        ctx.release_seconds = None
+        ctx.suppression_logs = {
+            k: v
+            for k, v in ctx.suppression_logs.items()
+            if k in logs_before or k in _written(merged)
+        }
+    return ParallelRun(
+        {r.script: r.seconds for r in merged}, {r.script: r.memory_mib for r in merged}
+    )
+
+
+def _written(records: Iterable[ScriptRecord]) -> set[str]:
+    return {k for r in records for k in r.suppression_logs}
+
+
+def _collect(
+    ctx: Context, groups: list[list[Path]], jobs: int, names: dict[Path, str]
+) -> dict[str, ScriptRecord]:
+    global _CONTEXT
+    _CONTEXT = ctx
+    records: dict[str, ScriptRecord] = {}
+    mp = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(
+            jobs, mp_context=mp, initializer=_worker_init, initargs=(os.getpid(),)
+        ) as pool:
+            futures: dict[Future[list[ScriptRecord]], list[Path]] = {
+                pool.submit(_run_group, g): g for g in groups
+            }
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    for r in f.result():
+                        records[r.script] = r
+    except BrokenProcessPool as e:
+        running = [names[p] for f, g in futures.items() if not f.done() for p in g]
+        raise PipelineError(
+            "a worker process running the analysis scripts stopped (out of memory?) while "
+            f"running {', '.join(running) or 'a script'}; run with --jobs 1 (or "
+            "parallel.analysis_jobs = 1) to run them one after another"
+        ) from e
+    finally:
+        _CONTEXT = None
+    return records

@@ -1,0 +1,245 @@
+"""Analysis scripts in worker processes give the release one process gives, to the byte.
+
+Small scripts on the committed sample exercise what a worker must send back and
+the parent merge in script order: outputs, values, results shared within a group
+(``NEEDS``), a file one script reads from another, a model error, a failing
+script, counts and the release-wide suppression. A dependency ``NEEDS`` misses
+makes the run fall back to one script after another, with the same release.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from reunistat.pipeline import PipelineConfig, PipelineError, load_config, reproduce
+from reunistat.pipeline.workers import NEEDS, analysis_jobs, script_groups
+
+ROOT = Path(__file__).parents[1]
+SAMPLE = ROOT / "data/synthetic/sample"
+
+FRAME = (
+    "import pandas as pd\n\n\n"
+    "def _frame(ctx, name, x):\n"
+    "    ctx.write_frame(name, pd.DataFrame({'x': [x]}), title=name, function='f',\n"
+    "                    disclosure={'type': 'none'})\n\n\n"
+)
+SCRIPTS = {
+    # 03 leaves a value and a file that 08 and 12 read (NEEDS: 08 and 12 after 03)
+    "03_km.py": "def run(ctx):\n"
+    "    _frame(ctx, 'km', len(ctx.spells))\n"
+    "    ctx.value('km_overall_1y', 0.25, function='f')\n",
+    "08_power.py": "def run(ctx):\n"
+    "    base = ctx.values['km_overall_1y']['value'] if 'km_overall_1y' in ctx.values else -1\n"
+    "    again = pd.read_csv(ctx.out / 'tables/km.csv')['x'].iloc[0]\n"
+    "    _frame(ctx, 'power', base + again)\n",
+    # 05 shares a fitted result that 12 uses
+    "05_fit.py": "def run(ctx):\n    ctx.results['fit'] = 2.0\n    _frame(ctx, 'fit', 2.0)\n",
+    "12_checks.py": "def run(ctx):\n"
+    "    _frame(ctx, 'checks', ctx.results.get('fit', -1.0) * 3)\n"
+    "    ctx.value('auc', 0.7, function='f')\n",
+    # the release, counts, a model error and a failure
+    "01_flow.py": "def run(ctx):\n"
+    "    ctx.count('n_spells', len(ctx.spells), function='f')\n"
+    "    ctx.value('n_cells', ctx.release.n_cells, function='f')\n",
+    "06_model.py": "from reunistat.errors import SeparationError\n\n\ndef run(ctx):\n"
+    "    _frame(ctx, 'before_error', 1.0)\n"
+    "    raise SeparationError('no events among the 3 rows')\n",
+    "07_broken.py": "def run(ctx):\n    raise ValueError('no luck')\n",
+    "10_plain.py": "def run(ctx):\n    _frame(ctx, 'plain', 10.0)\n",
+}
+
+
+def _write(folder: Path, scripts: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, body in scripts.items():
+        (folder / name).write_text(FRAME + body)
+    return folder
+
+
+def _cfg(tmp: Path, analyses: Path, jobs: int) -> PipelineConfig:
+    return load_config(ROOT / "analyses/config.toml").with_changes(
+        data_dir=SAMPLE, outputs_dir=tmp / f"out{jobs}", analyses_dir=analyses, analysis_jobs=jobs
+    )
+
+
+def _run(cfg: PipelineConfig, log: list[str] | None = None) -> tuple[dict, str | None]:
+    """Run; return the manifest (less what differs between runs) and the error, if any."""
+    error = None
+    try:
+        reproduce(cfg, paper=False, log=(log.append if log is not None else lambda s: None))
+    except PipelineError as e:
+        error = str(e)
+    m = json.loads((cfg.outputs_dir / "manifest.json").read_text())
+    for key in ("created_utc", "timings_seconds", "memory_mib", "config", "command"):
+        m.pop(key)
+    return m, error
+
+
+def _values(cfg: PipelineConfig) -> bytes:
+    return (cfg.outputs_dir / "values.json").read_bytes()
+
+
+def test_workers_give_the_release_one_process_gives(tmp_path):
+    analyses = _write(tmp_path / "analyses", SCRIPTS)
+    one, error_one = _run(_cfg(tmp_path, analyses, 1))
+    log: list[str] = []
+    two, error_two = _run(_cfg(tmp_path, analyses, 2), log)
+    assert any("in 2 processes" in line for line in log)
+    assert not any("cannot be merged" in line for line in log)
+    assert two == one and error_two == error_one
+    assert _values(_cfg(tmp_path, analyses, 1)) == _values(_cfg(tmp_path, analyses, 2))
+    # what the scripts did reached the parent: the dependencies were met
+    out = tmp_path / "out2/tables"
+    n = int(re.search(r"\d+", (out / "km.csv").read_text().splitlines()[1]).group())
+    assert float((out / "power.csv").read_text().splitlines()[1]) == 0.25 + n
+    assert float((out / "checks.csv").read_text().splitlines()[1]) == 6.0
+    assert error_two is not None and "07_broken.py: ValueError: no luck" in error_two
+    assert [Path(s["script"]).name for s in two["skipped"]] == ["06_model.py"]
+    assert two["suppressed_cells"]  # the release was built and its logs kept
+
+
+def test_without_the_release_the_manifest_is_the_same(tmp_path):
+    scripts = {k: SCRIPTS[k] for k in ("03_km.py", "05_fit.py", "10_plain.py")}
+    analyses = _write(tmp_path / "analyses", scripts)
+    one, _ = _run(_cfg(tmp_path, analyses, 1))
+    two, _ = _run(_cfg(tmp_path, analyses, 2))
+    assert two == one and one["suppressed_cells"] == {}
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "def run(ctx):\n    _frame(ctx, 'b', ctx.values['a_value']['value'])\n",  # reads a value
+        "def run(ctx):\n    _frame(ctx, 'a', 2.0)\n",  # writes the same output
+    ],
+    ids=["undeclared-value", "same-output"],
+)
+def test_an_undeclared_dependency_falls_back_to_one_after_another(tmp_path, second):
+    scripts = {
+        "01_a.py": "def run(ctx):\n    _frame(ctx, 'a', 1.0)\n"
+        "    ctx.value('a_value', 1.0, function='f')\n",
+        "02_b.py": second,
+        "04_c.py": "def run(ctx):\n    _frame(ctx, 'c', 4.0)\n",
+    }
+    analyses = _write(tmp_path / "analyses", scripts)
+    one, error_one = _run(_cfg(tmp_path, analyses, 1))
+    log: list[str] = []
+    two, error_two = _run(_cfg(tmp_path, analyses, 2), log)
+    assert any("02_b.py cannot be merged" in line and "NEEDS" in line for line in log)
+    assert two == one and error_two == error_one
+    for rel in ("a.csv", "b.csv", "c.csv"):
+        a, b = tmp_path / "out1/tables" / rel, tmp_path / "out2/tables" / rel
+        assert a.exists() == b.exists()
+        assert not a.exists() or a.read_bytes() == b.read_bytes()
+
+
+def test_a_failing_script_in_a_worker_exits_2_with_the_same_message(tmp_path, capsys):
+    from reunistat.cli import main
+
+    analyses = _write(
+        tmp_path / "analyses", {k: SCRIPTS[k] for k in ("07_broken.py", "10_plain.py")}
+    )
+    errors = []
+    for jobs in ("1", "2"):
+        with pytest.raises(SystemExit) as exit_:
+            main(
+                [
+                    "reproduce",
+                    "--data",
+                    str(SAMPLE),
+                    "--out",
+                    str(tmp_path / f"cli{jobs}"),
+                    "--config",
+                    str(_config_file(tmp_path, analyses)),
+                    "--jobs",
+                    jobs,
+                    "--no-paper",
+                    "-q",
+                ]
+            )
+        assert exit_.value.code == 2
+        errors.append(capsys.readouterr().err.strip())
+    assert errors[0] == errors[1]
+    assert errors[0].startswith("error: 1 step(s) failed") and "ValueError: no luck" in errors[0]
+
+
+def _config_file(tmp: Path, analyses: Path) -> Path:
+    p = tmp / "config.toml"
+    p.write_text(f"[outputs]\nanalyses_dir = '{analyses.as_posix()}'\n")
+    return p
+
+
+def test_a_worker_that_dies_is_a_pipeline_error(tmp_path):
+    scripts = {"01_dies.py": "import os\n\n\ndef run(ctx):\n    os._exit(3)\n"}
+    scripts["02_fine.py"] = SCRIPTS["10_plain.py"]
+    analyses = _write(tmp_path / "analyses", scripts)
+    with pytest.raises(PipelineError, match=r"worker process .* stopped .*--jobs 1"):
+        reproduce(_cfg(tmp_path, analyses, 2), paper=False, log=lambda s: None)
+
+
+def test_the_manifest_records_memory_after_each_step(tmp_path):
+    analyses = _write(tmp_path / "analyses", {k: SCRIPTS[k] for k in ("03_km.py", "10_plain.py")})
+    for jobs in (1, 2):
+        cfg = _cfg(tmp_path, analyses, jobs)
+        reproduce(cfg, paper=False, log=lambda s: None)
+        m = json.loads((cfg.outputs_dir / "manifest.json").read_text())
+        mem = m["memory_mib"]
+        assert mem["read and derive cohort"]["rss"] > 50
+        assert mem["disclosure check"]["peak"] >= mem["read and derive cohort"]["rss"] * 0.9
+        assert {Path(s).name for s in mem["scripts"]} == {"03_km.py", "10_plain.py"}
+        assert all(("pss" in m) == (jobs == 2) for m in mem["scripts"].values())
+        assert m["config"]["parallel"]["analysis_jobs"] == jobs
+
+
+def test_groups_follow_needs_and_jobs_follow_groups():
+    names = [Path(f"{n}_x.py") for n in ("01", "03", "05", "07", "08", "09", "12", "13")]
+    groups = [[p.name[:2] for p in g] for g in script_groups(names)]
+    assert groups == [["01"], ["03", "05", "08", "12"], ["07", "09"], ["13"]]
+    # a needed script that is not run is not waited for
+    only = [[p.name[:2] for p in g] for g in script_groups([Path("09_x.py"), Path("12_x.py")])]
+    assert only == [["09"], ["12"]]
+    assert analysis_jobs(0, 4) >= 1 and analysis_jobs(8, 2) == 2 and analysis_jobs(1, 5) == 1
+
+
+def test_every_script_that_reads_another_declares_it():
+    """A script reading ctx.values, ctx.results or an output file is in NEEDS."""
+    reads = re.compile(r"ctx\.results\.get|ctx\.values\[|in ctx\.values|ctx\.out /")
+    readers = {
+        p.name[:2]
+        for p in (ROOT / "analyses").glob("[0-9][0-9]_*.py")
+        if reads.search(p.read_text())
+    }
+    assert readers and readers <= set(NEEDS)
+
+
+def test_config_key_analysis_jobs(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("[parallel]\nanalysis_jobs = 3\nn_jobs = 1\n")
+    cfg = load_config(p)
+    assert cfg.analysis_jobs == 3 and cfg.parallel.n_jobs == 1
+    p.write_text("[parallel]\nanalysis_jobs = -1\n")
+    with pytest.raises(PipelineError, match="analysis_jobs"):
+        load_config(p)
+    p.write_text("[parallel]\nanalysis_jobs = 'two'\n")
+    with pytest.raises(PipelineError, match="analysis_jobs"):
+        load_config(p)
+
+
+def test_what_a_script_keeps_at_module_level_is_freed_after_it(tmp_path):
+    from reunistat.pipeline import Context
+    from reunistat.pipeline.run import run_scripts
+
+    script = tmp_path / "01_keeps.py"
+    script.write_text(
+        "import weakref\n\n\nclass Fit:\n    pass\n\n\nCACHE = {}\n\n\n"
+        "def run(ctx):\n    CACHE['fit'] = Fit()\n"
+        "    ctx.results['ref'] = weakref.ref(CACHE['fit'])\n"
+    )
+    ctx = Context(_cfg(tmp_path, tmp_path, 1).with_changes(outputs_dir=tmp_path), lambda s: None)
+    timings = run_scripts(ctx, [script])
+    assert list(timings) == [f"{tmp_path.as_posix()}/01_keeps.py"]
+    assert ctx.results["ref"]() is None  # the module's cache went with the script
