@@ -181,6 +181,8 @@ def cox_small_sample(result: ModelResult, vcov: SmallSampleVcov = "CR2") -> Term
     """
     from reunistat.models.survival.residuals import _state
 
+    if vcov not in ("CR2", "CR3"):
+        raise InputError(f"vcov must be 'CR2' or 'CR3', got {vcov!r}")
     st = _state(result)
     if st.cluster is None:
         raise InputError(
