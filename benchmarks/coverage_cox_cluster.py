@@ -109,6 +109,9 @@ def summarise(reps: pd.DataFrame) -> dict[str, object]:
             "coverage_pilot_t": round(float(_t_covered(g.loc[g["term"] == "pilot"]).mean()), 4),
             "pilot_t_df": PILOT_DF,
         }
+        if "df" in g.columns and g["df"].notna().any():
+            # CR2 / CR3 rows: the Satterthwaite df of each interval, averaged by term
+            out[str(label)]["mean_df_by_term"] = g.groupby("term")["df"].mean().round(1).to_dict()
     return out
 
 
