@@ -137,3 +137,31 @@ def test_cox_vcov_option_is_the_same() -> None:
     assert via.fit_stats["robust_score_statistic"] == fit.fit_stats["robust_score_statistic"]
     with pytest.raises(InputError, match="needs cluster= one column"):
         cox("~ x1 + x2 + pil", DATA, "time", "status", vcov="CR2")
+
+
+def test_split_intervals_give_the_same_cr2() -> None:
+    """(start, stop] rows split at a cut time: the same shares, variance and df."""
+    d = DATA.assign(start=0)
+    cut = 20
+    late = d.loc[d["time"] > cut]
+    split = pd.concat(
+        [
+            d.loc[d["time"] <= cut],
+            late.assign(time=cut, status=0),
+            late.assign(start=cut),
+        ],
+        ignore_index=True,
+    )
+    whole = cox("~ x1 + x2 + pil", d, "time", "status", ties="breslow", cluster="g", vcov="CR2")
+    parts = cox(
+        "~ x1 + x2 + pil",
+        split,
+        "time",
+        "status",
+        entry_col="start",
+        ties="breslow",
+        cluster="g",
+        vcov="CR2",
+    )
+    np.testing.assert_allclose(parts.cov.to_numpy(), whole.cov.to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(parts.extras["df_by_term"], whole.extras["df_by_term"], rtol=1e-8)
