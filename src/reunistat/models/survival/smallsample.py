@@ -36,7 +36,6 @@ sandwich, close to the cluster jackknife), keeping the CR2 degrees of freedom.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Literal
 
 import numpy as np
@@ -44,7 +43,7 @@ import pandas as pd
 from scipy import sparse
 
 from reunistat.errors import InputError
-from reunistat.models._term_df import TermDfResult
+from reunistat.models._term_df import TermDfResult, with_term_df
 from reunistat.models.survival import _coxengine as engine
 from reunistat.results import ModelResult
 
@@ -197,21 +196,5 @@ def cox_small_sample(result: ModelResult, vcov: SmallSampleVcov = "CR2") -> Term
     scores = engine.cluster_scores(prob, ev, codes)
     shares = information_shares(prob, ev, codes)
     cov, df = score_space_cr2(scores, shares, bread, vcov)
-    terms = result.params.index
     cluster = result.provenance.options.get("cluster")
-    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
-    return TermDfResult(
-        **{
-            **fields,
-            "cov": pd.DataFrame(cov, index=terms, columns=terms),
-            "vcov_type": f"{vcov}({cluster})",
-            "dist": "t",
-            "df_resid": float(df.min()),
-            "extras": {
-                **result.extras,
-                "cov_cr0": result.cov,
-                "df_by_term": pd.Series(df, index=terms, name="df"),
-            },
-        },
-        df_terms=tuple(float(v) for v in df),
-    )
+    return with_term_df(result, cov, df, f"{vcov}({cluster})", "cov_cr0")
