@@ -15,6 +15,14 @@ two-way ``("LA", "CHILD")`` variance equals the authority one). Replicates are
 saved as they finish in ``benchmarks/results/cox_coverage_replicates_<first seed>.csv``
 (a stopped run resumes; every such file counts), and the summary goes to
 ``benchmarks/results/cox_cluster_coverage.json``.
+
+With ``--small-sample`` each replicate fits the model clustered by authority once
+and records the small-sample variances of
+:func:`reunistat.models.survival.cox_small_sample` instead: ``LA-CR2`` (CR2 with
+Satterthwaite df per term, intervals on t) and ``LA-CR3`` (Mancl-DeRouen, the same
+df), saved in ``cox_coverage_cr2_replicates_<first seed>.csv`` and summarised in
+``cox_cluster_coverage_cr2.json`` (the same seeds, so the data are those of the
+CR0 rows).
 """
 
 from __future__ import annotations
@@ -54,6 +62,28 @@ def one_replicate(seed: int, scale: float) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def one_small_sample(seed: int, scale: float) -> pd.DataFrame:
+    """Return one row per (variance, term) for the authority-clustered fit: CR2 and CR3."""
+    from reunistat.cohort import derive_cohort
+    from reunistat.models.survival import cox, cox_small_sample
+    from reunistat.synthetic import default_config, generate
+    from reunistat.synthetic.truth_coding import TRUTH_RHS, code_for_truth, match_truth
+
+    d = generate(default_config(), seed=seed, scale=scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = code_for_truth(derive_cohort(d.tables), d.truth)
+    fit = cox(
+        TRUTH_RHS, s, "days_followed", "reentered", strata="LA", cluster="LA", concordance=False
+    )
+    rows = []
+    for kind in ("CR2", "CR3"):
+        res = cox_small_sample(fit, kind)
+        tidy = res.tidy().assign(df=res.extras["df_by_term"].to_numpy())
+        rows.append(match_truth(tidy, d.truth).assign(cluster=f"LA-{kind}", seed=seed))
+    return pd.concat(rows, ignore_index=True)
+
+
 def summarise(reps: pd.DataFrame) -> dict[str, object]:
     """Coverage overall and by term for each cluster choice, with its Monte Carlo error."""
     reps = reps.assign(
@@ -79,6 +109,9 @@ def summarise(reps: pd.DataFrame) -> dict[str, object]:
             "coverage_pilot_t": round(float(_t_covered(g.loc[g["term"] == "pilot"]).mean()), 4),
             "pilot_t_df": PILOT_DF,
         }
+        if "df" in g.columns and g["df"].notna().any():
+            # CR2 / CR3 rows: the Satterthwaite df of each interval, averaged by term
+            out[str(label)]["mean_df_by_term"] = g.groupby("term")["df"].mean().round(1).to_dict()
     return out
 
 
@@ -93,18 +126,20 @@ def _t_covered(rows: pd.DataFrame, df: int = 14) -> pd.Series:
 def main() -> None:
     """Run (or resume) the replicates and write the summary."""
     ap = parser(scale=0.1, first_seed=2000)
+    ap.add_argument("--small-sample", action="store_true", help="CR2 / CR3 with authority clusters")
     args = ap.parse_args()
+    prefix = "cox_coverage_cr2_replicates" if args.small_sample else "cox_coverage_replicates"
     reps = run_replicates(
-        "cox_coverage_replicates",
+        prefix,
         args.first_seed,
         0 if args.summary_only else args.replicates,
-        one_replicate,
+        one_small_sample if args.small_sample else one_replicate,
         (args.scale,),
         args,
     )
     if args.no_summary:
         return
-    parts = sorted((HERE / "results").glob("cox_coverage_replicates_*.csv"))
+    parts = sorted((HERE / "results").glob(f"{prefix}_*.csv"))
     if not args.summary_only:
         last = args.first_seed + args.replicates - 1
         reps = reps.loc[reps["seed"].between(args.first_seed, last)]
@@ -116,7 +151,8 @@ def main() -> None:
             + ")"
             if args.summary_only
             else f"--replicates {args.replicates} --scale {args.scale}"
-        ),
+        )
+        + (" --small-sample" if args.small_sample else ""),
         "seeds": sorted(int(x) for x in reps["seed"].unique()),
         "model": "cox(~ 23 terms, strata='LA', cluster=CHILD or LA) on "
         "derive_cohort(generate(default_config(), seed=2000 + r, scale))",
@@ -126,7 +162,8 @@ def main() -> None:
         "by_cluster": summarise(reps),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
     }
-    out = HERE / "results" / "cox_cluster_coverage.json"
+    name = "cox_cluster_coverage_cr2.json" if args.small_sample else "cox_cluster_coverage.json"
+    out = HERE / "results" / name
     out.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     print(json.dumps({k: v["coverage_overall"] for k, v in summary["by_cluster"].items()}))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from reunistat.results import ModelResult
@@ -37,3 +38,29 @@ class TermDfResult(ModelResult):
             ],
             ignore_index=True,
         )
+
+
+def with_term_df(
+    res: ModelResult, cov: np.ndarray, df: np.ndarray, vcov_type: str, old_cov: str
+) -> TermDfResult:
+    """Return ``res`` with covariance ``cov`` and a t reference on ``df`` per term.
+
+    ``extras[old_cov]`` keeps the previous covariance and ``extras["df_by_term"]`` the
+    degrees of freedom; ``df_resid`` is the smallest.
+    """
+    terms = res.params.index
+    return TermDfResult(
+        **{
+            **{f.name: getattr(res, f.name) for f in dataclasses.fields(res)},
+            "cov": pd.DataFrame(cov, index=terms, columns=terms),
+            "vcov_type": vcov_type,
+            "dist": "t",
+            "df_resid": float(np.min(df)),
+            "extras": {
+                **res.extras,
+                old_cov: res.cov,
+                "df_by_term": pd.Series(df, index=terms, name="df"),
+            },
+        },
+        df_terms=tuple(float(v) for v in df),
+    )

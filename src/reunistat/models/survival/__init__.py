@@ -22,6 +22,7 @@ from reunistat.models.survival.km import (
 from reunistat.models.survival.logrank import log_rank
 from reunistat.models.survival.recurrent import andersen_gill, pwp, recurrent_episodes
 from reunistat.models.survival.residuals import residuals
+from reunistat.models.survival.smallsample import cox_small_sample
 from reunistat.models.survival.zph import cox_zph, split_episodes
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "cause_specific_cox",
     "cox",
     "cox_arrays",
+    "cox_small_sample",
     "cox_zph",
     "fine_gray",
     "horizon_table",

@@ -26,7 +26,7 @@ from reunistat.models.survival.coxtests import global_tests
 from reunistat.results import ModelResult, Provenance, data_hash
 
 Ties = Literal["efron", "breslow"]
-CoxVcov = Literal["model", "HC0", "CR0"]
+CoxVcov = Literal["model", "HC0", "CR0", "CR2", "CR3"]
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,11 @@ def _cox_vcov(vcov: str | None, cluster: _options.Cluster, old: dict[str, object
             vcov = ("CR0" if cluster is not None else "HC0") if robust else "model"
     if vcov is None:
         vcov = "CR0" if cluster is not None else "model"
-    _options.check_vcov("cox", vcov, ("model", "HC0", "CR0"))
+    _options.check_vcov("cox", vcov, ("model", "HC0", "CR0", "CR2", "CR3"))
     if vcov == "CR0" and cluster is None:
         raise InputError("cox: vcov='CR0' needs cluster= a column (or a tuple of columns)")
+    if vcov in ("CR2", "CR3") and not isinstance(cluster, str):
+        raise InputError(f"cox: vcov={vcov!r} needs cluster= one column (e.g. 'LA')")
     return vcov
 
 
@@ -152,11 +154,14 @@ def cox(
     cluster : str or tuple of str, optional
         Column identifying clusters (child or local authority), or a tuple of
         columns for two-way or nested clustering (see :mod:`reunistat.models`).
-    vcov : {"model", "HC0", "CR0"}, optional
+    vcov : {"model", "HC0", "CR0", "CR2", "CR3"}, optional
         Model-based (inverse information), robust without clusters (each row its
         own cluster) or cluster-robust: R's robust variance from dfbeta residuals
         summed within cluster. Default ``"CR0"`` when ``cluster`` is given, else
-        ``"model"``. (Replaces ``robust=``, deprecated.)
+        ``"model"``. (Replaces ``robust=``, deprecated.) With few clusters,
+        ``"CR2"`` (Bell-McCaffrey, with Satterthwaite degrees of freedom per term)
+        or ``"CR3"`` (Mancl-DeRouen) for one cluster column: see
+        :func:`~reunistat.models.survival.cox_small_sample`.
     concordance : bool, optional
         Compute Harrell's concordance (R's definition) for :meth:`glance`; by
         default only up to 250,000 rows (it costs more than the fit itself).
@@ -214,7 +219,7 @@ def cox(
     if kind == "HC0":
         var = engine.robust_cov(prob, fit.last, var, None)
         vcov_type = "robust"
-    elif kind == "CR0":
+    elif kind != "model":
         inv = var
         var = _options.multiway(
             used, cluster, lambda codes, _g: engine.robust_cov(prob, fit.last, inv, codes)
@@ -231,8 +236,9 @@ def cox(
     }
     # the robust score test costs another pass over the rows: up to 250,000 rows
     small = len(stop) <= 250_000
-    one_cluster = _data.codes(used, cluster, "cluster") if small and kind == "CR0" else None
-    robust_test = kind if small and kind != "model" else None
+    clustered = kind in ("CR0", "CR2", "CR3")
+    one_cluster = _data.codes(used, cluster, "cluster") if small and clustered else None
+    robust_test = ("CR0" if clustered else kind) if small and kind != "model" else None
     stats.update(global_tests(prob, fit, ev0, var, robust_test, one_cluster))
     if concordance or (concordance is None and len(stop) <= 250_000):
         eta = np.empty(len(stop))
@@ -267,7 +273,7 @@ def cox(
         "cluster": cluster,
         "robust": kind != "model",
     }
-    return ModelResult(
+    result = ModelResult(
         model="cox",
         params=pd.Series(fit.beta, index=des.columns),
         cov=pd.DataFrame(var, index=des.columns, columns=des.columns),
@@ -279,6 +285,11 @@ def cox(
         exp_label="HR",
         extras={"state": state, "means": pd.Series(prob.means, index=des.columns)},
     )
+    if kind in ("CR2", "CR3"):
+        from reunistat.models.survival.smallsample import cox_small_sample
+
+        return cox_small_sample(result, kind)  # type: ignore[arg-type]
+    return result
 
 
 def cox_arrays(
