@@ -144,15 +144,33 @@ def _sort_right_censored(
     return order.astype(np.int64), sk.astype(np.int64), uniq, k_mult
 
 
-def _sorted_transposed(x: FloatArray, order: IntArray, chunk: int = 4096) -> FloatArray:
-    """Return ``x[order].T`` as a C-contiguous float array.
+def _usable_out(out: FloatArray, shape: tuple[int, int]) -> bool:
+    """True when ``out`` can hold the sorted covariates: C-contiguous float of ``shape``."""
+    return bool(out.shape == shape and out.dtype == np.float64 and out.flags.c_contiguous)
+
+
+def _sorted_transposed(
+    x: FloatArray, order: IntArray, chunk: int = 4096, out: FloatArray | None = None
+) -> FloatArray:
+    """Return ``x[order].T`` as a C-contiguous float array (into ``out`` if given).
 
     Whole rows are gathered (one cache miss per row, not per value) in
-    cache-sized chunks, each transposed into place.
+    cache-sized chunks, each transposed into place. A Fortran-ordered ``x`` (the
+    survival models' design) is first transposed block by block into rows: a
+    gather covariate by covariate would miss the cache once per value. ``out``
+    may be ``x.T`` itself (the rows are gathered from the transposed copy).
     """
-    x = np.ascontiguousarray(x, dtype=float)
     n, p = x.shape
-    out = np.empty((p, n))
+    if x.dtype == np.float64 and x.T.flags.c_contiguous and not x.flags.c_contiguous:
+        xt_in = x.T
+        rows = np.empty((n, p))
+        for i in range(0, n, chunk):
+            rows[i : i + chunk] = xt_in[:, i : i + chunk].T
+        x = rows
+    else:
+        x = np.ascontiguousarray(x, dtype=float)
+    if out is None or not _usable_out(out, (p, n)) or np.may_share_memory(out, x):
+        out = np.empty((p, n))
     for i in range(0, n, chunk):
         out[:, i : i + chunk] = np.take(x, order[i : i + chunk], axis=0).T
     return out
@@ -167,6 +185,7 @@ def prepare(
     weights: FloatArray | None = None,
     strata: IntArray | None = None,
     ties: str = "efron",
+    overwrite_x: bool = False,
 ) -> CoxProblem:
     """Sort and group the data once for :func:`evaluate`.
 
@@ -186,6 +205,9 @@ def prepare(
         Integer stratum codes ``0 .. S-1``.
     ties : {"efron", "breslow"}
         Handling of tied event times.
+    overwrite_x : bool
+        Let the problem reuse the memory of a Fortran-ordered ``x`` (a design
+        the caller no longer needs) for its sorted covariates: one copy fewer.
 
     Returns
     -------
@@ -209,7 +231,7 @@ def prepare(
         sk = stop_key[order]
         ek = start_key[order]
     ev = event[order]
-    xt = _sorted_transposed(x, order)
+    xt = _sorted_transposed(x, order, out=x.T if overwrite_x else None)
     ws = w[order]
     means = (xt @ ws) / ws.sum() if n else np.zeros(x.shape[1])
     xt -= means[:, None]

@@ -163,7 +163,7 @@ def fine_gray(
         raise ModelError(f"no events of cause {cause} in '{event_col}': nothing to model")
     _data.check_constant(des.x, des.columns)
     _check_monotone(des.x, des.columns, ev_mask)
-    prob = engine.prepare(des.x, t, ev_mask, ties="breslow")
+    prob = engine.prepare(des.x, t, ev_mask, ties="breslow", overwrite_x=True)
     uniq, g_left = _censoring_left(t, cens)
     ts = t[prob.order]
     comp_s = comp[prob.order]
