@@ -134,7 +134,7 @@ def _numeric_design(names: list[str], data: pd.DataFrame, lhs: str | None) -> De
     for j, name in enumerate(names):
         xt[j] = data[name].to_numpy(dtype=float)
     terms = {c: [j] for j, c in enumerate(names)}
-    ok = np.isfinite(xt).all(axis=0)
+    ok: np.ndarray = np.asarray(np.isfinite(xt).all(axis=0))
     if ok.all():
         return Design(xt.T, names, terms, data.index, lhs, None, 0)
     kept = np.ascontiguousarray(xt[:, ok])
