@@ -525,6 +525,7 @@ def newton(
             if change <= tol * max(1.0, abs(ev.loglik)):
                 converged = True
                 break
+    prob.work.pop("y", None)  # the information's work array: not kept with the fit
     return CoxFit(beta, ev.info, ev.loglik, ll_null, it, converged, ev)
 
 
@@ -550,14 +551,18 @@ def score_residuals(prob: CoxProblem, ev: Evaluation) -> FloatArray:
         g2 = s1 * q1[:, None] - s1d * q2[:, None]
         h_row[dr] -= h2[g]
         g_row[dr] -= g2[g]
-    g_row -= x * h_row[:, None]
+    chunk = 16_384  # (chunk, p) temporaries, not (n, p): the same element-wise results
+    for i in range(0, g_row.shape[0], chunk):
+        g_row[i : i + chunk] -= x[i : i + chunk] * h_row[i : i + chunk, None]
     g_row *= ev.risk[:, None]
     resid = g_row
     sizes = np.diff(np.append(prob.death_starts, dr.shape[0]))
     a0 = np.bincount(g, 1 / den, ng)
     a1 = np.bincount(g, f / den, ng)
     amean = (s1 * a0[:, None] - s1d * a1[:, None]) / sizes[:, None]
-    resid[dr] += x[dr] - amean[g]
+    for i in range(0, dr.shape[0], chunk):
+        d = dr[i : i + chunk]
+        resid[d] += x[d] - amean[g[i : i + chunk]]
     return np.asarray(resid)
 
 
