@@ -1,7 +1,9 @@
 """Time Cox fits: reunistat against current R, Debian's R, lifelines, statsmodels and a numpy floor.
 
 Run: ``python benchmarks/bench_cox.py [--sizes 10000 100000 1000000] [--only ENGINE ...]
-[--tag NAME]``; ``python benchmarks/bench_cox.py --render cox_a.json cox_b.json`` writes
+[--tag NAME] [--src TREE]`` (``--src``: time another reunistat source tree, e.g.
+``git archive COMMIT src | tar -x -C /tmp/before`` then ``--src /tmp/before/src``);
+``python benchmarks/bench_cox.py --render cox_a.json cox_b.json`` writes
 ``results/cox.md`` from one or more recorded runs.
 
 How it is made fair (issue 14):
@@ -290,12 +292,17 @@ PLAN: list[tuple[str, str, str | None, int, tuple[int, int, int], str]] = [
 ]
 
 
-def engine_env(threads: int) -> dict[str, str]:
-    """The environment of every engine subprocess: BLAS and OpenMP threads fixed."""
+def engine_env(threads: int, src: Path | None = None) -> dict[str, str]:
+    """The environment of every engine subprocess: BLAS and OpenMP threads fixed.
+
+    ``src`` is the reunistat source tree to time (default: this checkout's), e.g. an
+    export of an earlier commit for a before/after pair on the same data.
+    """
     env = dict(os.environ)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
-    env["PYTHONPATH"] = str(HERE.parent / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    tree = str(src or HERE.parent / "src")
+    env["PYTHONPATH"] = tree + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
 
@@ -311,6 +318,7 @@ def main() -> None:
     ap.add_argument("--first", nargs="*", default=[], help="engines to run first at a size")
     ap.add_argument("--tag", default="", help="results go to cox<tag>.json")
     ap.add_argument("--render", nargs="*", default=None, help="JSON runs to render as cox.md")
+    ap.add_argument("--src", type=Path, default=None, help="reunistat source tree to time")
     args = ap.parse_args()
     out = HERE / "results"
     if args.render is not None:
@@ -336,7 +344,7 @@ def main() -> None:
             text += "\n".join(across) + "\n"
         (out / "cox.md").write_text(text)
         return
-    env = engine_env(args.threads)
+    env = engine_env(args.threads, args.src)
     results = []
     meta = {
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

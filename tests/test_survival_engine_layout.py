@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reunistat.errors import SeparationError
+from reunistat.models import _formula
 from reunistat.models.survival import _coxengine as engine
-from reunistat.models.survival import cox
+from reunistat.models.survival import _data, cox
 from reunistat.models.survival.cox import _check_monotone
 
 
@@ -54,6 +55,53 @@ def test_sorted_transposed_is_the_gathered_transpose(layout: str) -> None:
     assert np.array_equal(out, x[order].T)
 
 
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_sorted_transposed_into_its_own_input(layout: str) -> None:
+    """``out=x.T`` (prepare's overwrite_x): the same values; a C-ordered x is left alone."""
+    rng = np.random.default_rng(6)
+    x = np.asarray(rng.normal(size=(5_003, 4)), order=layout)
+    want = x[(order := rng.permutation(5_003))].T.copy()
+    keep = x.copy()
+    out = engine._sorted_transposed(x, order, chunk=700, out=x.T)
+    assert out.flags.c_contiguous
+    assert np.array_equal(out, want)
+    assert np.shares_memory(out, x) == (layout == "F")
+    if layout == "C":
+        assert np.array_equal(x, keep)
+
+
+def test_prepare_overwrite_gives_the_same_problem() -> None:
+    rng = np.random.default_rng(8)
+    n = 4000
+    x = np.asarray(rng.normal(size=(n, 3)), order="F")
+    t = np.ceil(rng.uniform(1, 300, n))
+    e = rng.integers(0, 2, n).astype(bool)
+    a = engine.prepare(x.copy(order="F"), t, e)
+    b = engine.prepare(x, t, e, overwrite_x=True)
+    assert np.array_equal(a.xt, b.xt) and np.array_equal(a.means, b.means)
+    assert np.shares_memory(b.xt, x)
+
+
+def test_numeric_design_is_the_formula_layers() -> None:
+    """The survival design's column copy equals the formula layer's matrix and rows."""
+    rng = np.random.default_rng(9)
+    df = pd.DataFrame(
+        {
+            "a": rng.normal(size=50),
+            "b": pd.array(rng.integers(0, 3, 50), dtype="Int64"),
+            "c": rng.integers(0, 2, 50).astype(np.int8),
+        }
+    )
+    for data in (df, df.assign(a=df["a"].where(df.index % 7 != 3), b=df["b"].where(df.index != 4))):
+        got = _data.design("~ a + b + c", data)
+        want = _formula.design("a + b + c", data, intercept=False)
+        assert got.x.flags.f_contiguous
+        assert np.array_equal(got.x, want.x)
+        assert got.rows.equals(want.rows)
+        assert got.n_dropped_missing == want.n_dropped_missing
+        assert got.columns == want.columns and got.term_columns == want.term_columns
+
+
 def test_binary_check_is_exact() -> None:
     ev = np.array([1, 0, 1, 0, 1, 0])
     near = np.array([[0.0], [1.0], [5e-324], [1.0], [1.0], [0.0]])  # not 0/1: no check
@@ -80,9 +128,9 @@ def test_counting_process_fit_is_unchanged_by_row_order() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 5000), st.integers(0, 2**31 - 1))
+@given(st.integers(1, 20_000), st.integers(0, 2**31 - 1))
 def test_prefix_sums_match_the_plain_sums(m: int, seed: int) -> None:
-    """The concordance's three-level prefix sums equal summing the weights below a rank."""
+    """The concordance's four-level prefix sums equal summing the weights below a rank."""
     from reunistat.models.survival._concordance import _PrefixSums
 
     rng = np.random.default_rng(seed)

@@ -53,40 +53,39 @@ def _dominance(
 
 
 class _PrefixSums:
-    """Weights at integer ranks ``0 .. m-1`` with prefix sums, in three levels.
+    """Weights at integer ranks ``0 .. m-1`` with prefix sums, in four levels.
 
-    Ranks are grouped into blocks of 32 and those into blocks of 1024. Adding a
-    batch of weights is three scatter-adds; the sum below a rank is one lookup in
-    the cumulated top level plus two masked windows of at most 32 entries, so a
-    whole batch of queries takes a fixed handful of whole-array operations.
+    Ranks are grouped into blocks of 8, those into blocks of 64 and those into
+    blocks of 512. Adding a batch of weights is four scatter-adds; the sum below a
+    rank is one lookup in the cumulated top level plus three masked windows of at
+    most 8 entries, so a whole batch of queries takes a fixed handful of
+    whole-array operations. (Sums of whole-number weights are exact in any order.)
     """
 
+    SHIFTS = (0, 3, 6)  # the windowed levels; the top level holds blocks of 512
+
     def __init__(self, m: int) -> None:
-        self.m_pad = -(-max(m, 1) // 1024) * 1024
-        self.elem = np.zeros(self.m_pad)
-        self.sub = np.zeros(self.m_pad // 32)
-        self.top = np.zeros(self.m_pad // 1024)
-        self.lane = np.arange(32)
+        self.m_pad = -(-max(m, 1) // 512) * 512
+        self.levels = [np.zeros(self.m_pad >> s) for s in self.SHIFTS]
+        self.elem = self.levels[0]
+        self.top = np.zeros(self.m_pad >> 9)
+        self.lane = np.arange(8)
 
     def add(self, ranks: np.ndarray, w: np.ndarray) -> None:
         """Add weights ``w`` at ``ranks``."""
-        np.add.at(self.elem, ranks, w)
-        np.add.at(self.sub, ranks >> 5, w)
-        np.add.at(self.top, ranks >> 10, w)
+        for level, shift in zip(self.levels, self.SHIFTS, strict=True):
+            np.add.at(level, ranks >> shift, w)
+        np.add.at(self.top, ranks >> 9, w)
 
     def below(self, ranks: np.ndarray) -> np.ndarray:
         """Sum of the weights at ranks strictly below each of ``ranks`` (0 .. m)."""
-        b, s = ranks >> 10, ranks >> 5
-        ctop = np.concatenate([[0.0], np.cumsum(self.top)])
-        sub_idx = (b << 5)[:, None] + self.lane  # the sub-blocks of each query's block
-        sub_part = np.where(
-            sub_idx < s[:, None], self.sub[np.minimum(sub_idx, self.sub.size - 1)], 0
-        )
-        el_idx = (s << 5)[:, None] + self.lane  # the ranks of each query's sub-block
-        el_part = np.where(
-            el_idx < ranks[:, None], self.elem[np.minimum(el_idx, self.m_pad - 1)], 0
-        )
-        return ctop[b] + sub_part.sum(axis=1) + el_part.sum(axis=1)
+        out = np.concatenate([[0.0], np.cumsum(self.top)])[ranks >> 9]
+        for level, shift in zip(self.levels[::-1], self.SHIFTS[::-1], strict=True):
+            hi = ranks >> shift  # the entries of this level below the rank ...
+            idx = ((hi >> 3) << 3)[:, None] + self.lane  # ... within its block of 8
+            part = np.where(idx < hi[:, None], level[np.minimum(idx, level.size - 1)], 0)
+            out += part.sum(axis=1)
+        return out
 
 
 def _by_time_groups(
@@ -127,6 +126,14 @@ def _by_time_groups(
     return conc, disc, tied
 
 
+def _n_distinct(t: np.ndarray) -> int:
+    """Number of distinct values (whole-day times sort by radix)."""
+    if t.shape[0] == 0:
+        return 0
+    st = t[_stable_argsort(t)]
+    return int(np.count_nonzero(st[1:] != st[:-1])) + 1
+
+
 def concordance_index(
     stop: np.ndarray,
     event: np.ndarray,
@@ -147,7 +154,7 @@ def concordance_index(
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     s = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
     vals = np.unique(eta, return_inverse=True)[1].astype(np.int64)
-    few = start is None and np.unique(stop).shape[0] * (int(s.max()) + 1) <= 20_000
+    few = start is None and _n_distinct(stop) * (int(s.max()) + 1) <= 20_000
     if method == "tree" or (method == "auto" and few):
         conc, disc, tie = _by_time_groups(stop, event.astype(bool), vals, w, s)
         den = conc + disc + tie

@@ -3,7 +3,7 @@
 The data are sorted once and the covariates kept transposed, one contiguous row
 of length ``n`` per covariate. Every Newton evaluation is then a handful of
 whole-array passes: the linear predictor, sums within each distinct (stratum,
-time) by :func:`numpy.add.reduceat` along the rows of that ``(p + 1, n)`` array
+time) by :func:`numpy.add.reduceat` along those rows, one covariate at a time
 (about ten times faster than the same sums over a row-major ``(n, p)`` array),
 reverse cumulative sums over those groups for the risk sets, and one weighted
 ``X' D X`` product for the information. Counting-
@@ -144,15 +144,33 @@ def _sort_right_censored(
     return order.astype(np.int64), sk.astype(np.int64), uniq, k_mult
 
 
-def _sorted_transposed(x: FloatArray, order: IntArray, chunk: int = 4096) -> FloatArray:
-    """Return ``x[order].T`` as a C-contiguous float array.
+def _usable_out(out: FloatArray, shape: tuple[int, int]) -> bool:
+    """True when ``out`` can hold the sorted covariates: C-contiguous float of ``shape``."""
+    return bool(out.shape == shape and out.dtype == np.float64 and out.flags.c_contiguous)
+
+
+def _sorted_transposed(
+    x: FloatArray, order: IntArray, chunk: int = 4096, out: FloatArray | None = None
+) -> FloatArray:
+    """Return ``x[order].T`` as a C-contiguous float array (into ``out`` if given).
 
     Whole rows are gathered (one cache miss per row, not per value) in
-    cache-sized chunks, each transposed into place.
+    cache-sized chunks, each transposed into place. A Fortran-ordered ``x`` (the
+    survival models' design) is first transposed block by block into rows: a
+    gather covariate by covariate would miss the cache once per value. ``out``
+    may be ``x.T`` itself (the rows are gathered from the transposed copy).
     """
-    x = np.ascontiguousarray(x, dtype=float)
     n, p = x.shape
-    out = np.empty((p, n))
+    if x.dtype == np.float64 and x.T.flags.c_contiguous and not x.flags.c_contiguous:
+        xt_in = x.T
+        rows = np.empty((n, p))
+        for i in range(0, n, chunk):
+            rows[i : i + chunk] = xt_in[:, i : i + chunk].T
+        x = rows
+    else:
+        x = np.ascontiguousarray(x, dtype=float)
+    if out is None or not _usable_out(out, (p, n)) or np.may_share_memory(out, x):
+        out = np.empty((p, n))
     for i in range(0, n, chunk):
         out[:, i : i + chunk] = np.take(x, order[i : i + chunk], axis=0).T
     return out
@@ -167,6 +185,7 @@ def prepare(
     weights: FloatArray | None = None,
     strata: IntArray | None = None,
     ties: str = "efron",
+    overwrite_x: bool = False,
 ) -> CoxProblem:
     """Sort and group the data once for :func:`evaluate`.
 
@@ -186,6 +205,9 @@ def prepare(
         Integer stratum codes ``0 .. S-1``.
     ties : {"efron", "breslow"}
         Handling of tied event times.
+    overwrite_x : bool
+        Let the problem reuse the memory of a Fortran-ordered ``x`` (a design
+        the caller no longer needs) for its sorted covariates: one copy fewer.
 
     Returns
     -------
@@ -209,7 +231,7 @@ def prepare(
         sk = stop_key[order]
         ek = start_key[order]
     ev = event[order]
-    xt = _sorted_transposed(x, order)
+    xt = _sorted_transposed(x, order, out=x.T if overwrite_x else None)
     ws = w[order]
     means = (xt @ ws) / ws.sum() if n else np.zeros(x.shape[1])
     xt -= means[:, None]
@@ -273,13 +295,28 @@ def prepare(
         death_mw=(group_w / np.maximum(sizes, 1))[death_group],
         sum_wdx=xt @ np.bincount(death_rows, dw, n) if n else np.zeros(x.shape[1]),
         row_hi=np.searchsorted(ev_keys, sk, "right").astype(np.int64),
-        row_lo=np.searchsorted(ev_keys, ek, "right").astype(np.int64),
+        row_lo=_zero_free(np.searchsorted(ev_keys, ek, "right").astype(np.int64)),
         ev_keys=ev_keys,
         ev_stratum=(ev_keys // k_mult).astype(np.int64),
         ev_time=np.asarray(ev_time, dtype=float),
         n_strata=n_strata,
         entry_group=entry_group,
     )
+
+
+def _zero_free(idx: IntArray) -> IntArray:
+    """Return ``idx``, or a read-only zero view taking no memory when it is all zeros.
+
+    Right-censored, unstratified data have no event group before any row's entry.
+    """
+    if idx.shape[0] and not idx.any():
+        return np.broadcast_to(np.zeros(1, dtype=np.int64), idx.shape)
+    return idx
+
+
+def _all_zero(idx: IntArray) -> bool:
+    """True for the zero view of :func:`_zero_free` (a stride-0 array)."""
+    return bool(idx.ndim == 1 and idx.strides[0] == 0 and idx.shape[0] and idx[0] == 0)
 
 
 def _revcum(groups: FloatArray) -> FloatArray:
@@ -293,6 +330,8 @@ def _interval_sum(per_group: FloatArray, hi: IntArray, lo: IntArray) -> FloatArr
     """For each row, sum ``per_group`` over the event groups in its at-risk interval."""
     cum = np.zeros((per_group.shape[0] + 1, *per_group.shape[1:]))
     np.cumsum(per_group, axis=0, out=cum[1:])
+    if _all_zero(lo):  # cum[0] is 0: v - 0 is v, bit for bit
+        return np.asarray(cum[hi])
     return cum[hi] - cum[lo]
 
 
@@ -320,9 +359,16 @@ def _buffer(prob: CoxProblem, name: str, shape: tuple[int, int]) -> FloatArray:
     return buf
 
 
-def _xtdx(xt: FloatArray, d: FloatArray, out: FloatArray | None = None) -> FloatArray:
-    """Return ``X' diag(d) X`` for non-negative ``d`` from ``X'`` (p, n), one BLAS product."""
-    y = np.multiply(xt, np.sqrt(np.maximum(d, 0.0)), out=out)
+def _xtdx(
+    xt: FloatArray, d: FloatArray, out: FloatArray | None = None, overwrite_d: bool = False
+) -> FloatArray:
+    """Return ``X' diag(d) X`` for non-negative ``d`` from ``X'`` (p, n), one BLAS product.
+
+    ``overwrite_d`` lets the square roots of ``d`` take its memory.
+    """
+    root = np.maximum(d, 0.0, out=d if overwrite_d else None)
+    np.sqrt(root, out=root)
+    y = np.multiply(xt, root, out=out)
     c = dsyrk(1.0, y.T, trans=1)  # y.T is Fortran-ordered: no copy
     return np.asarray(np.triu(c) + np.triu(c, 1).T)
 
@@ -352,21 +398,29 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
     eta = beta @ xt
     risk = np.exp(eta)
     wr = w * risk
-    # the sums run along contiguous rows of a (p + 1, n) array: [w r; w r x']
-    z = _buffer(prob, "z", (p + 1, n))
-    z[0] = wr
-    np.multiply(xt, wr, out=z[1:])
-    seg = np.add.reduceat(z, prob.seg_starts, axis=1).T
+    # segment sums of [w r; w r x'], one covariate row at a time through one row of
+    # work memory (the same sums as over the whole (p + 1, n) array, bit for bit)
+    entry, n_entry = prob.entry_group, prob.entry_starts.shape[0]
+    seg_t = np.empty((p + 1, prob.seg_starts.shape[0]))
+    ent_t = np.empty((p + 1, n_entry))
+    row = _buffer(prob, "y", (p, n))[0]  # the information's work array, free here
+    for j in range(p + 1):
+        v = wr if j == 0 else np.multiply(xt[j - 1], wr, out=row)
+        seg_t[j] = np.add.reduceat(v, prob.seg_starts)
+        if entry is not None:  # counting-process data: sums by entry key
+            ent_t[j] = np.bincount(entry, v, n_entry)
+    del row, v
+    seg = seg_t.T
     exit_sums = np.add.reduceat(seg, prob.seg_exit, axis=0)
     ds = seg[prob.death_seg]
-    if prob.entry_group is None:
+    if entry is None:
         entry_sums = np.add.reduceat(exit_sums, prob.entry_starts, axis=0)
     else:
-        n_entry = prob.entry_starts.shape[0]
-        entry_sums = np.stack([np.bincount(prob.entry_group, row, n_entry) for row in z], axis=1)
+        entry_sums = np.ascontiguousarray(ent_t.T)
     rs = _revcum(exit_sums)[prob.ev_exit_pos] - _revcum(entry_sums)[prob.ev_entry_pos]
     if prob.tail is not None:
         rs += _tail_sums(prob, prob.tail, wr)
+    del wr
     g, f, mw, ng = prob.death_group, prob.death_frac, prob.death_mw, prob.n_groups
     den = rs[g, 0] - f * ds[g, 0]
     loglik = float(np.dot(prob.death_w, eta[prob.death_rows]) - np.dot(mw, np.log(den)))
@@ -398,7 +452,8 @@ def group_info(prob: CoxProblem, ev: Evaluation, scale: FloatArray | None = None
     q0 = np.bincount(g, inv2, ng)
     q1 = np.bincount(g, inv2 * f, ng)
     q2 = np.bincount(g, inv2 * f * f, ng)
-    diag = wr * _interval_sum(hazard, prob.row_hi, prob.row_lo)
+    diag = _interval_sum(hazard, prob.row_hi, prob.row_lo)
+    diag *= wr  # in place: the same products as wr * (...)
     dr = prob.death_rows
     diag[dr] -= wr[dr] * dcoef[g]
     if prob.tail is not None:
@@ -408,9 +463,8 @@ def group_info(prob: CoxProblem, ev: Evaluation, scale: FloatArray | None = None
     s1, s1d = ev.s1, ev.s1d
     cross = (s1 * q1[:, None]).T @ s1d
     if scale is None:
-        # the risk-set work buffer is free by now: reuse its memory for X' * sqrt(d)
-        p, n = xt.shape
-        xdx = _xtdx(xt, diag, out=_buffer(prob, "z", (p + 1, n))[1:])
+        del wr
+        xdx = _xtdx(xt, diag, out=_buffer(prob, "y", xt.shape), overwrite_d=True)
     else:
         xdx = (xt * diag) @ xt.T
     return np.asarray(
@@ -471,6 +525,7 @@ def newton(
             if change <= tol * max(1.0, abs(ev.loglik)):
                 converged = True
                 break
+    prob.work.pop("y", None)  # the information's work array: not kept with the fit
     return CoxFit(beta, ev.info, ev.loglik, ll_null, it, converged, ev)
 
 
@@ -496,22 +551,29 @@ def score_residuals(prob: CoxProblem, ev: Evaluation) -> FloatArray:
         g2 = s1 * q1[:, None] - s1d * q2[:, None]
         h_row[dr] -= h2[g]
         g_row[dr] -= g2[g]
-    g_row -= x * h_row[:, None]
+    chunk = 16_384  # (chunk, p) temporaries, not (n, p): the same element-wise results
+    for i in range(0, g_row.shape[0], chunk):
+        g_row[i : i + chunk] -= x[i : i + chunk] * h_row[i : i + chunk, None]
     g_row *= ev.risk[:, None]
     resid = g_row
     sizes = np.diff(np.append(prob.death_starts, dr.shape[0]))
     a0 = np.bincount(g, 1 / den, ng)
     a1 = np.bincount(g, f / den, ng)
     amean = (s1 * a0[:, None] - s1d * a1[:, None]) / sizes[:, None]
-    resid[dr] += x[dr] - amean[g]
+    for i in range(0, dr.shape[0], chunk):
+        d = dr[i : i + chunk]
+        resid[d] += x[d] - amean[g[i : i + chunk]]
     return np.asarray(resid)
+
+
+_DENSE_CELLS = 4_000_000  # cluster x column sums kept dense up to this many cells
 
 
 def _by_cluster(
     codes: IntArray, cols: IntArray, data: FloatArray, n_cl: int, n_cols: int
 ) -> FloatArray | sparse.csr_matrix:
     """Return the (clusters x cols) matrix of summed ``data``: dense when small."""
-    if n_cl * n_cols <= 4_000_000:
+    if n_cl * n_cols <= _DENSE_CELLS:
         flat = np.bincount(codes * n_cols + cols, data, n_cl * n_cols)
         return flat.reshape(n_cl, n_cols)
     return sparse.coo_matrix((data, (codes, cols)), shape=(n_cl, n_cols)).tocsr()
@@ -550,22 +612,31 @@ def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatAr
     # + sum_c w_i r_i (G_i - d_i g2): G_i = cumG[hi] - cumG[lo]
     cum_g = np.zeros((ng + 1, p))
     np.cumsum(gk, axis=0, out=cum_g[1:])
-    m = _by_cluster(
-        np.concatenate([c, c]),
-        np.concatenate([prob.row_hi, prob.row_lo]),
-        np.concatenate([wr, -wr]),
-        n_cl,
-        ng + 1,
-    )
+    if _all_zero(prob.row_lo):  # the -w r terms all fall on cum_g[0] = 0: they add nothing
+        m = _by_cluster(c, prob.row_hi, wr, n_cl, ng + 1)
+    else:
+        m = _by_cluster(
+            np.concatenate([c, c]),
+            np.concatenate([prob.row_hi, prob.row_lo]),
+            np.concatenate([wr, -wr]),
+            n_cl,
+            ng + 1,
+        )
     out += m @ cum_g
     # - sum over deaths of w_i amean_g + w_i r_i g2_g
-    md = _by_cluster(
-        np.concatenate([c[dr], c[dr]]),
-        np.concatenate([g, g + ng]),
-        np.concatenate([w[dr], wr[dr]]),
-        n_cl,
-        2 * ng,
-    )
+    cd = c[dr]
+    if n_cl * 2 * ng <= _DENSE_CELLS:  # the two halves fill disjoint cells: one each
+        md = np.empty((n_cl, 2 * ng))
+        md[:, :ng] = _by_cluster(cd, g, w[dr], n_cl, ng)
+        md[:, ng:] = _by_cluster(cd, g, wr[dr], n_cl, ng)
+    else:
+        md = _by_cluster(
+            np.concatenate([cd, cd]),
+            np.concatenate([g, g + ng]),
+            np.concatenate([w[dr], wr[dr]]),
+            n_cl,
+            2 * ng,
+        )
     out -= md @ np.vstack([amean, g2])
     return np.asarray(out)
 

@@ -197,7 +197,9 @@ def cox(
     _data.check_columns(used, cl_cols, "cluster")
     span = _data.check_constant(des.x, des.columns)
     _check_monotone(des.x, des.columns, ev)
-    prob = engine.prepare(des.x, stop, ev, start=start, weights=w, strata=s_codes, ties=ties)
+    prob = engine.prepare(
+        des.x, stop, ev, start=start, weights=w, strata=s_codes, ties=ties, overwrite_x=True
+    )
     des = dataclasses.replace(des, x=np.empty((0, des.x.shape[1])))  # the engine has a copy
     ev0 = engine.evaluate(prob, np.zeros(des.x.shape[1]))
     _data.check_collinear(ev0.info, des.columns)

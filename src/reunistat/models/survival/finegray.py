@@ -27,6 +27,7 @@ from reunistat.models.survival.km import _counts
 from reunistat.results import ModelResult, Provenance, data_hash, restamp
 
 FGVcov = Literal["fine-gray", "model", "CR0"]
+_CHUNK = 16_384  # rows per block where (rows, p) temporaries would otherwise be (n, p)
 
 
 def _censoring_left(time: np.ndarray, censored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,16 +68,19 @@ def _psi(
     order = np.argsort(time_s[comp_idx], kind="stable")
     tc = time_s[comp_idx][order]
     cum_r = np.concatenate([[0.0], np.cumsum(r[order])])
-    cum_rx = np.vstack([np.zeros(x.shape[1]), np.cumsum((r[:, None] * x[comp_idx])[order], axis=0)])
+    cum_rx = np.zeros((comp_idx.shape[0] + 1, x.shape[1]))
+    np.cumsum(r[order, None] * x[comp_idx[order]], axis=0, out=cum_rx[1:])
     upto = np.searchsorted(tc, uniq_c, "left")
     q = a_u[:, None] * cum_rx[upto] - b_u * cum_r[upto][:, None]  # (n_u, p)
     qp = q / n_at[:, None]
     # psi_i = [censored at u_i] q(u_i)/pi(u_i) - sum_{u <= X_i} q(u) dN^c(u) / pi(u)^2
     comp_term = np.vstack([np.zeros(x.shape[1]), np.cumsum(qp * (d_c / n_at)[:, None], axis=0)])
     upto_i = np.searchsorted(uniq_c, time_s, "right")
-    psi = -comp_term[upto_i]
+    psi = comp_term[upto_i]
+    np.negative(psi, out=psi)
     ci = np.flatnonzero(cens_s)
-    psi[ci] += qp[idx_c]
+    for i in range(0, ci.shape[0], _CHUNK):
+        psi[ci[i : i + _CHUNK]] += qp[idx_c[i : i + _CHUNK]]
     return np.asarray(psi)
 
 
@@ -92,7 +96,11 @@ def _eta(prob: engine.CoxProblem, ev: engine.Evaluation) -> np.ndarray:
     a = engine._revcum(ga)[tl.pos]
     b = engine._revcum(ga[:, None] * ebar)[tl.pos]
     r = ev.risk[tl.rows] * tl.inv_g
-    u[tl.rows] -= r[:, None] * (prob.x[tl.rows] * a[:, None] - b)
+    x = prob.x
+    for i in range(0, tl.rows.shape[0], _CHUNK):  # (chunk, p) temporaries, same values
+        c = slice(i, i + _CHUNK)
+        rows = tl.rows[c]
+        u[rows] -= r[c, None] * (x[rows] * a[c, None] - b[c])
     return u
 
 
@@ -163,7 +171,7 @@ def fine_gray(
         raise ModelError(f"no events of cause {cause} in '{event_col}': nothing to model")
     _data.check_constant(des.x, des.columns)
     _check_monotone(des.x, des.columns, ev_mask)
-    prob = engine.prepare(des.x, t, ev_mask, ties="breslow")
+    prob = engine.prepare(des.x, t, ev_mask, ties="breslow", overwrite_x=True)
     uniq, g_left = _censoring_left(t, cens)
     ts = t[prob.order]
     comp_s = comp[prob.order]
@@ -180,7 +188,8 @@ def fine_gray(
     var = np.linalg.inv(fit.info)
     vcov_type = kind
     if kind == "fine-gray":
-        total = _eta(prob, fit.last) + _psi(prob, fit.last, ts, cens[prob.order], rows)
+        total = _eta(prob, fit.last)
+        total += _psi(prob, fit.last, ts, cens[prob.order], rows)
         var = var @ (total.T @ total) @ var
     elif kind == "CR0":
         eta = np.empty_like(prob.x)
