@@ -256,7 +256,11 @@ def logistic(
         ``tidy(exponentiate=True)`` gives odds ratios with CIs; ``glance()``
         has the horizon counts and ``n_dropped_missing``; the model-based
         covariance is in ``extras["cov_model"]``; ``extras["outcome"]`` holds
-        the counts behind the outcome.
+        the counts behind the outcome. ``provenance.data_sha256`` is
+        :func:`~reunistat.results.data_hash` of the columns of ``data`` the
+        model read (formula variables, duration and event or ``outcome_col``,
+        potential follow-up, cluster, weights), as for ``gee``, ``multilevel``
+        and ``prediction_checks``.
     """
     kind = _check_options(vcov, cluster, _vcov_value("logistic", vcov))
     cl_cols = _options.cluster_columns(cluster)
