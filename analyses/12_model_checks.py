@@ -43,6 +43,19 @@ def _cox(formula: str, data: pd.DataFrame, *args: str, **kw: Any) -> Any:
     return _COX[key][1]
 
 
+def _cox_frame(sp: pd.DataFrame, covariates: str) -> pd.DataFrame:
+    """The columns the Cox fits here read, with CHILD as integer codes in its sorted order.
+
+    ``cox()`` numbers clusters in the sorted order of their labels, which these codes
+    keep, so every robust variance is the same to the bit; sorting integers spares each
+    fit two sorts of the children's text identifiers, and splitting the spells by period
+    copies only these columns.
+    """
+    cols = [*formula_variables(covariates, sp), "days_followed", "reentered"]
+    frame = sp[[c for c in sp.columns if c in cols]]
+    return frame.assign(CHILD=pd.factorize(sp["CHILD"], sort=True)[0])
+
+
 def _period_names(cuts: tuple[int, ...]) -> list[str]:
     m = [round(c / DAYS_PER_MONTH) for c in cuts]
     names = [f"0-{m[0]} months"]
@@ -84,9 +97,9 @@ def _by_period(ctx: Context, sp: pd.DataFrame, terms: list[str]) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def _ph(ctx: Context, sp: pd.DataFrame) -> None:
+def _ph(ctx: Context, sp: pd.DataFrame, fit_sp: pd.DataFrame) -> None:
     fn = "reunistat.models.survival.cox_zph"
-    res = _cox("~ " + ctx.config.covariates, sp, "days_followed", "reentered", cluster="CHILD")
+    res = _cox("~ " + ctx.config.covariates, fit_sp, "days_followed", "reentered", cluster="CHILD")
     spec = model_spec(
         res, sp, ctx.config.covariates, "reentered", release=ctx.release, counts="cox"
     )
@@ -127,7 +140,7 @@ def _ph(ctx: Context, sp: pd.DataFrame) -> None:
     )
     failing = z.loc[(z["term"] != "GLOBAL") & (z["p_value"] < 0.05), "term"].tolist()
     coefs = [t for t in res.tidy()["term"] if any(t.startswith(f) or t == f for f in failing)]
-    by = _by_period(ctx, sp, coefs[:6]) if coefs else pd.DataFrame()
+    by = _by_period(ctx, fit_sp, coefs[:6]) if coefs else pd.DataFrame()
     if not by.empty:
         ctx.write_frame(
             "cox_by_period",
@@ -336,7 +349,7 @@ def _gee(ctx: Context, sp: pd.DataFrame) -> None:
     )
 
 
-def _crude_adjusted(ctx: Context, sp: pd.DataFrame) -> None:
+def _crude_adjusted(ctx: Context, sp: pd.DataFrame, fit_sp: pd.DataFrame) -> None:
     fn = "reunistat.models.survival.cox"
     cov = ctx.config.covariates
     models = {
@@ -349,7 +362,7 @@ def _crude_adjusted(ctx: Context, sp: pd.DataFrame) -> None:
     }
     ratios, rows = {}, []
     for name, f in models.items():
-        res = _cox(f, sp, "days_followed", "reentered", cluster="CHILD")
+        res = _cox(f, fit_sp, "days_followed", "reentered", cluster="CHILD")
         r = res.tidy(exponentiate=True).set_index("term").loc["placement_moves"]
         ratios[name] = (float(r["estimate"]), float(r["conf_low"]), float(r["conf_high"]))
         rows.append(
@@ -411,10 +424,11 @@ def _crude_one_year(ctx: Context) -> dict[str, str]:
 
 def run(ctx: Context) -> None:
     sp = with_references(ctx.spells, ctx.config.covariates)
-    _ph(ctx, sp)
+    fit_sp = _cox_frame(sp, ctx.config.covariates)
+    _ph(ctx, sp, fit_sp)
     _prediction(ctx, sp)
     _gee(ctx, sp)
-    _crude_adjusted(ctx, sp)
+    _crude_adjusted(ctx, sp, fit_sp)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import hashlib
 import importlib.metadata as md
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -52,19 +53,87 @@ HORIZON_COLUMNS = (
 _VERSIONED = ("reunistat", "numpy", "pandas", "scipy", "statsmodels", "lifelines", "scikit-learn")
 
 
-def data_hash(df: pd.DataFrame) -> str:
+def data_hash(df: pd.DataFrame, columns: Collection[str] | None = None) -> str:
     """Return a SHA-256 of a DataFrame's values, index and column names.
 
     Stable across runs and machines for the same data and column order.
+    ``columns`` restricts it to those columns (in ``df``'s order, the index
+    kept): the same as hashing ``df[[c for c in df.columns if c in columns]]``,
+    without the copy. The digest is of pandas' row hashes (``pd.util.hash_pandas_object(df,
+    index=True)``), computed column by column as pandas does; columns of
+    Python strings are hashed without pandas' categorisation when most of
+    their values are distinct (same values, less work: :func:`_string_hash`).
 
     >>> a = pd.DataFrame({"x": [1, 2]})
     >>> data_hash(a) == data_hash(a.copy()), data_hash(a) == data_hash(a + 1)
     (True, False)
     """
+    keep = None if columns is None else [c in set(columns) for c in df.columns]
     h = hashlib.sha256()
-    h.update("\x1f".join(map(str, df.columns)).encode())
-    h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
+    h.update(
+        "\x1f".join(str(c) for j, c in enumerate(df.columns) if keep is None or keep[j]).encode()
+    )
+    h.update(_row_hashes(df, keep).tobytes())
     return h.hexdigest()
+
+
+def _row_hashes(df: pd.DataFrame, keep: list[bool] | None = None) -> np.ndarray:
+    """Return ``pd.util.hash_pandas_object(df, index=True).to_numpy()``, the same values.
+
+    Combines the column hashes and the index hash as pandas'
+    ``combine_hash_arrays`` does (CPython's tuple hash), in place.
+
+    >>> f = pd.DataFrame({"a": ["x", None, "y"], "b": [1.5, 2.0, None]}, index=[3, 1, 2])
+    >>> bool((_row_hashes(f) == pd.util.hash_pandas_object(f).to_numpy()).all())
+    True
+    """
+    if not isinstance(df, pd.DataFrame):
+        return pd.util.hash_pandas_object(df, index=True).to_numpy()
+    arrays = [_column_hash(df.iloc[:, j]) for j in range(df.shape[1]) if keep is None or keep[j]]
+    arrays.append(pd.util.hash_pandas_object(df.index, index=False).to_numpy())
+    num_items = len(arrays)
+    mult = np.uint64(1000003)
+    out = np.full(len(df), 0x345678, dtype=np.uint64)
+    for i, a in enumerate(arrays):
+        inverse_i = num_items - i
+        out ^= a
+        out *= mult
+        mult += np.uint64(82520 + inverse_i + inverse_i)
+    out += np.uint64(97531)
+    return out
+
+
+def _column_hash(col: pd.Series) -> np.ndarray:
+    """Return pandas' hash of one column's values (``hash_array(col._values)``)."""
+    values = col.to_numpy() if col.dtype == object else None
+    if values is not None and len(values) > 1000:
+        fast = _string_hash(values)
+        if fast is not None:
+            return fast
+    return pd.util.hash_pandas_object(col, index=False).to_numpy()
+
+
+def _string_hash(values: np.ndarray) -> np.ndarray | None:
+    """Hash an object array of strings (and missing values) as pandas does, or return None.
+
+    pandas first factorises an object column and hashes each distinct value
+    once; with mostly distinct values (child identifiers) that costs about
+    five times hashing each value directly, which gives the same numbers
+    (each value's hash depends on that value only; a missing value hashes to
+    the largest uint64, as pandas' categorical path gives it). Columns that
+    are not all strings, or have many repeats, go through pandas.
+    """
+    from pandas.api.types import infer_dtype
+
+    head = values[:10_000]
+    if len(pd.unique(head)) < len(head) // 2:  # many repeats: pandas' path is faster
+        return None
+    if infer_dtype(values, skipna=True) != "string":
+        return None
+    out: np.ndarray = pd.util.hash_array(values, categorize=False)
+    if infer_dtype(values, skipna=False) != "string":
+        out[pd.isna(values)] = np.iinfo(np.uint64).max
+    return out
 
 
 def package_versions() -> dict[str, str]:

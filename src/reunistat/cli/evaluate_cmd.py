@@ -168,17 +168,45 @@ def power(
     la_sd: Annotated[float, typer.Option(help="SD of LA log-hazard frailty.")] = 0.15,
     design: Annotated[str, typer.Option(help="comparison or did.")] = "comparison",
     replicates: Annotated[int, typer.Option(help="Simulated studies.")] = 1000,
-    jobs: Annotated[int, typer.Option(help="Worker processes (-1: all cores).")] = -1,
+    jobs: Annotated[
+        int,
+        typer.Option(help="Workers (-1: all cores, or every worker of a dask cluster)."),
+    ] = -1,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Where the replicates run: sequential, loky (worker processes; the default "
+            "with --jobs other than 1), threading or dask (a dask.distributed cluster; "
+            "pip install 'reunistat[dask]'). The same seed gives the same replicates on "
+            "every backend.",
+        ),
+    ] = None,
+    scheduler_address: Annotated[
+        str | None,
+        typer.Option(metavar="ADDRESS", help="dask: an existing scheduler (tcp://HOST:8786)."),
+    ] = None,
+    local_workers: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="dask without an address: a LocalCluster of N processes."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20240331,
     sample_size: Annotated[
         bool, typer.Option("--sample-size", help="Also find returns/year for 80% power.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Power of a pilot evaluation by simulation, with the Schoenfeld/Freedman closed form."""
+    """Power of a pilot evaluation by simulation, with the Schoenfeld/Freedman closed form.
+
+    --backend, --jobs, --scheduler-address and --local-workers say where the replicates run,
+    as the keys of the [parallel] table of the pipeline's config do (guide: "Simulations on
+    many cores or a cluster"); the same seed gives the same replicates on every backend.
+    """
     from reunistat.models import evaluation as ev
+    from reunistat.replicates import session
 
     try:
+        how = _backend(backend, jobs, scheduler_address, local_workers)
         hr = (
             ev.hazard_ratio_from_risk_difference(risk_difference, horizon)
             if risk_difference is not None
@@ -194,9 +222,15 @@ def power(
             la_sd_log_hr=la_sd,
             design=design,  # type: ignore[arg-type]
         )
-        r = ev.simulate_power(
-            d, n_replicates=replicates, seed=seed, n_jobs=jobs, progress=not quiet
-        )
+        with session(how):
+            r = ev.simulate_power(
+                d, n_replicates=replicates, seed=seed, progress=not quiet, backend=how
+            )
+            out = (
+                ev.sample_size(d, n_replicates=max(100, replicates // 5), seed=seed, backend=how)
+                if sample_size
+                else None
+            )
     except ReunistatError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=2) from err
@@ -213,13 +247,41 @@ def power(
         f"  mean estimated HR {math.exp(r.params['mean_log_hr']):.3f}, "
         f"failed fits {f['n_failed']:.0f}"
     )
-    if sample_size:
-        out = ev.sample_size(d, n_replicates=max(100, replicates // 5), seed=seed, n_jobs=jobs)
+    if out is not None:
         typer.echo(
             f"  returns a year for 80% power: simulation {out['returns_per_year_simulated']:,.0f},"
             f" Schoenfeld {out['returns_per_year_schoenfeld']:,.0f}"
         )
         typer.echo(_fmt(out["curve"]))
+
+
+_OPTIONS = {
+    "parallel.backend": "--backend",
+    "parallel.n_jobs": "--jobs",
+    "parallel.scheduler_address": "--scheduler-address",
+    "parallel.local_workers": "--local-workers",
+    "n_jobs": "--jobs",
+}
+
+
+def _backend(name: str | None, jobs: int, address: str | None, local_workers: int | None) -> Any:
+    """The :class:`~reunistat.replicates.ParallelBackend` of ``power``'s options."""
+    from reunistat.replicates import BACKENDS, ParallelBackend, as_backend
+
+    if name is not None and name not in BACKENDS:
+        raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    if name != "dask" and (address is not None or local_workers is not None):
+        raise ConfigError("--scheduler-address and --local-workers need --backend dask")
+    try:
+        how = as_backend(name, jobs)
+        if address is not None or local_workers is not None:
+            how = ParallelBackend("dask", how.n_jobs, address, local_workers)
+    except ConfigError as err:  # name the option, not the config key
+        msg = str(err)
+        for key, option in _OPTIONS.items():
+            msg = msg.replace(key, option)
+        raise ConfigError(msg) from err
+    return how
 
 
 def costs(

@@ -107,6 +107,9 @@ def design(
     fast = None if intercept else _plain_numeric(rhs, data)
     if fast is not None:
         return _fast_design(fast, data)
+    simple = _simple(rhs, data, intercept)
+    if simple is not None:
+        return simple
     try:
         mm = model_matrix("~ " + rhs, data, na_action="drop", ensure_full_rank=True)
     except Exception as exc:  # formulaic raises many types; restate plainly
@@ -124,6 +127,23 @@ def design(
     frame = mm if intercept else mm[cols]
     x = row_major(frame)
     return Design(x, cols, term_columns, mm.index, spec, len(data) - len(mm.index))
+
+
+def _simple(rhs: str, data: pd.DataFrame, intercept: bool) -> Design | None:
+    """The same design without materialising it through formulaic, when the terms are simple.
+
+    See :mod:`reunistat.models._simple_design`; None (use formulaic) otherwise,
+    or if anything there fails: formulaic then gives the matrix or the error.
+    """
+    from reunistat.models._simple_design import simple_design
+
+    try:
+        d = simple_design(rhs, data, intercept=intercept)
+    except Exception:  # formulaic's path below restates any problem
+        return None
+    if d is None:
+        return None
+    return Design(d.x, d.columns, d.term_columns, data.index, d.spec, 0)
 
 
 def row_major(frame: pd.DataFrame, step: int = 2048) -> np.ndarray:

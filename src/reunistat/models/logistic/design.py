@@ -25,6 +25,7 @@ from reunistat.models.logistic.outcome import (
     horizon_outcome,
     outcome_name,
 )
+from reunistat.results import data_hash
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,17 @@ class Design:
     n_dropped_missing: int
     frame: pd.DataFrame
     outcome_col: str
+    inputs: tuple[str, ...] = ()
+
+    def data_sha256(self, data: pd.DataFrame, *more: str | None) -> str:
+        """Return the provenance hash of the columns of ``data`` the model read.
+
+        :func:`~reunistat.results.data_hash` of ``data``'s columns among
+        ``inputs`` (the formula's variables, the outcome or the duration and
+        event, potential follow-up, censor reason, cluster) and ``more``
+        (e.g. weights), in ``data``'s column order, with its index.
+        """
+        return data_hash(data, {*self.inputs, *(c for c in more if c)})
 
 
 def split_formula(formula: str) -> tuple[str | None, str]:
@@ -95,7 +107,11 @@ def build_design(
     _options.formula_rhs_only(function, lhs, "outcome_col")
     outcome_col = outcome_col or lhs
     counts: HorizonOutcome | None = None
+    inputs = [*extra_cols, outcome_col or duration_col]
     if outcome_col is None:
+        inputs += [event_col, potential_followup_col or event_col]
+        if competing == "negative":
+            inputs.append("censor_reason")
         data, counts = horizon_outcome(
             data,
             horizon_days,
@@ -133,7 +149,15 @@ def build_design(
         n_dropped_missing=n_in - len(y),
         frame=frame,
         outcome_col=outcome_col,
+        inputs=(*inputs, *_formula_variables(des.spec, rhs, data)),
     )
+
+
+def _formula_variables(spec: Any, rhs: str, data: pd.DataFrame) -> tuple[str, ...]:
+    """The data columns the formula reads (every column named in it, without a spec)."""
+    if spec is not None:
+        return tuple(str(v) for v in spec.variables_by_source.get("data", ()))
+    return tuple(str(c) for c in data.columns if str(c) in rhs)
 
 
 def _check_outcome(y: np.ndarray, name: str) -> None:

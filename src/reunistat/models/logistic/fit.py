@@ -23,7 +23,7 @@ from reunistat.models.logistic.design import Design, build_design
 from reunistat.models.logistic.linalg import xtwx
 from reunistat.models.logistic.outcome import Competing
 from reunistat.models.logistic.vcov import cluster_codes, sandwich
-from reunistat.results import ModelResult, Provenance, data_hash
+from reunistat.results import ModelResult, Provenance
 
 _VCOV = ("model", "HC0", "HC1", "CR1")
 LogisticVcov = Literal["model", "HC0", "HC1", "CR1"]
@@ -157,11 +157,27 @@ def _fit_stats(
 
 
 def concordance(y: np.ndarray, p: np.ndarray) -> float:
-    """Return the concordance (area under the ROC curve), ties counted half."""
-    ranks = pd.Series(p).rank(method="average").to_numpy()
+    """Return the concordance (area under the ROC curve), ties counted half.
+
+    From the sum of the average ranks of the positives (Mann-Whitney). The
+    ranks are half-integers and their sums exact in floating point, so summing
+    them by groups of tied predictions gives pandas' ``rank`` sum to the bit.
+
+    >>> concordance(np.array([0.0, 1, 0, 1]), np.array([0.1, 0.8, 0.8, 0.9]))
+    0.875
+    """
     n1 = float(y.sum())
     n0 = len(y) - n1
-    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    if len(p) == 0 or len(p) > 2**24 or not np.isfinite(p).all():
+        ranks = pd.Series(p).rank(method="average").to_numpy()
+        return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    order = np.argsort(p)
+    ps = p[order]
+    starts = np.flatnonzero(np.concatenate(([True], ps[1:] != ps[:-1])))
+    ends = np.append(starts[1:], len(ps))
+    positives = np.add.reduceat((y[order] == 1).astype(float), starts)
+    rank_sum = float(((starts + 1 + ends) / 2) @ positives)
+    return float((rank_sum - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def _unique_index(data: pd.DataFrame) -> pd.DataFrame:
@@ -240,7 +256,11 @@ def logistic(
         ``tidy(exponentiate=True)`` gives odds ratios with CIs; ``glance()``
         has the horizon counts and ``n_dropped_missing``; the model-based
         covariance is in ``extras["cov_model"]``; ``extras["outcome"]`` holds
-        the counts behind the outcome.
+        the counts behind the outcome. ``provenance.data_sha256`` is
+        :func:`~reunistat.results.data_hash` of the columns of ``data`` the
+        model read (formula variables, duration and event or ``outcome_col``,
+        potential follow-up, cluster, weights), as for ``gee``, ``multilevel``
+        and ``prediction_checks``.
     """
     kind = _check_options(vcov, cluster, _vcov_value("logistic", vcov))
     cl_cols = _options.cluster_columns(cluster)
@@ -304,7 +324,7 @@ def logistic(
         fit_stats=_fit_stats(d, fit, n_cl, w),
         provenance=Provenance(
             function="reunistat.models.logistic.logistic",
-            data_sha256=data_hash(data),
+            data_sha256=d.data_sha256(data, weights),
             formula=d.formula,
             options={
                 "horizon_days": horizon_days,
@@ -456,7 +476,7 @@ def gee(
         fit_stats=stats,
         provenance=Provenance(
             function="reunistat.models.logistic.gee",
-            data_sha256=data_hash(data),
+            data_sha256=d.data_sha256(data),
             formula=d.formula,
             options={
                 "group": cluster,

@@ -39,7 +39,7 @@ from reunistat.models.logistic.design import build_design
 from reunistat.models.logistic.fit import _unique_index, irls
 from reunistat.models.logistic.outcome import Competing
 from reunistat.models.logistic.vcov import cluster_codes
-from reunistat.results import ModelResult, Provenance, data_hash
+from reunistat.results import ModelResult, Provenance
 
 _HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
 
@@ -419,7 +419,7 @@ def multilevel(
         fit_stats=fit_stats,
         provenance=Provenance(
             function="reunistat.models.logistic.multilevel",
-            data_sha256=data_hash(data),
+            data_sha256=d.data_sha256(data),
             formula=d.formula + f" + (1 | {group})",
             options={
                 "group": group,

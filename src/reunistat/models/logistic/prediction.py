@@ -31,7 +31,7 @@ from reunistat.models.logistic._errors import LogisticInputError
 from reunistat.models.logistic.design import build_design
 from reunistat.models.logistic.fit import _unique_index, irls
 from reunistat.models.logistic.outcome import Competing
-from reunistat.results import Provenance, data_hash
+from reunistat.results import Provenance
 
 Penalty = Literal["none", "l2", "l1"]
 
@@ -252,7 +252,7 @@ def prediction_checks(
         predicted=pd.Series(oof, index=frame.index, name="predicted"),
         provenance=Provenance(
             function="reunistat.models.logistic.prediction_checks",
-            data_sha256=data_hash(data),
+            data_sha256=d.data_sha256(data),
             formula=d.formula,
             options={
                 "horizon_days": horizon_days,

@@ -1,0 +1,183 @@
+"""The design matrix of a formula of simple terms, without materialising it through formulaic.
+
+A formula of main effects only, each term one column of the data (``age_band``,
+``C(x)``, ``C(x, contr.treatment('ref'))``, ``np.log1p(x)``, a numeric column),
+has a design row that is, term by term, a function of that column's value. So
+the matrix is built by looking each value up in a small table: formulaic
+materialises the formula on one row per distinct value of each such column
+(with the column's own dtype, so its categories are the same), and each term's
+block of the full matrix is that table indexed by the column's codes. Numeric
+columns named bare are copied as they are. The model spec is formulaic's for
+the small frame, which equals the full data's (its levels are the data's).
+
+The result is the matrix formulaic gives, to the bit (``tests/test_formula_simple.py``),
+built in one pass into row order, without formulaic's per-column frames, null
+checks and copies (about 0.75 s of CPU time at 1M rows and 21 columns).
+Anything else (interactions, splines, stateful transforms, missing values,
+columns with mostly distinct values) returns None and goes through formulaic.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_TERMS = (
+    re.compile(rf"^(?P<col>{_NAME})$"),
+    re.compile(
+        rf"^C\(\s*(?P<col>{_NAME})\s*(,\s*contr\.treatment\(\s*(['\"])[^'\"()]*\3\s*\))?\s*\)$"
+    ),
+    re.compile(rf"^np\.(log|log1p|sqrt|exp)\(\s*(?P<col>{_NAME})\s*\)$"),
+)
+_MIN_ROWS = 1000  # below this formulaic is as quick
+_MAX_LEVELS = 0.25  # more distinct values than this share of rows: formulaic is as quick
+
+
+@dataclass(frozen=True)
+class SimpleDesign:
+    """A design built by :func:`simple_design` (the fields of ``_formula.Design``)."""
+
+    x: np.ndarray
+    columns: list[str]
+    term_columns: dict[str, list[int]]
+    spec: Any
+
+
+def _term_columns(rhs: str, data: pd.DataFrame) -> list[str] | None:
+    """Return each top-level term's one data column, or None if a term is not simple."""
+    if any(ch in re.sub(r"'[^']*'|\"[^\"]*\"", "", rhs) for ch in ":*/|~-^%"):
+        return None
+    out = []
+    for term in rhs.split("+"):
+        term = term.strip()
+        m = next((p.match(term) for p in _TERMS if p.match(term)), None)
+        if m is None or m["col"] not in data.columns:
+            return None
+        out.append(m["col"])
+    return out
+
+
+def _is_plain_number(s: pd.Series) -> bool:
+    return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf"
+
+
+def simple_design(rhs: str, data: pd.DataFrame, *, intercept: bool) -> SimpleDesign | None:
+    """Return the full-rank design of ``~ rhs`` on ``data`` as formulaic builds it, or None.
+
+    None when the formula or the data is not of the simple kind this handles
+    (the caller then uses formulaic). The rows are all of ``data``'s (a
+    missing value anywhere used gives None).
+    """
+    n = len(data)
+    term_cols = _term_columns(rhs, data) if n >= _MIN_ROWS else None
+    if term_cols is None:
+        return None
+    bare = [t.strip() for t in rhs.split("+")]
+    lookups: dict[str, tuple[np.ndarray, int]] = {}
+    numbers: dict[str, np.ndarray] = {}
+    for term, col in zip(bare, term_cols, strict=True):
+        s = data[col]
+        if term == col and _is_plain_number(s):
+            v = s.to_numpy(dtype=float)
+            if s.dtype.kind == "f" and np.isnan(v).any():
+                return None
+            numbers[col] = v
+        elif col not in lookups:
+            codes, uniques = pd.factorize(s, sort=False)
+            if len(uniques) > _MAX_LEVELS * n or (codes < 0).any():
+                return None
+            lookups[col] = (codes, len(uniques))
+    small = _small_frame(data, lookups, set(term_cols))
+    from formulaic import model_matrix
+
+    mm = model_matrix("~ " + rhs, small, na_action="drop", ensure_full_rank=True)
+    if len(mm) != len(small):
+        return None
+    spec = mm.model_spec
+    all_cols = [str(c) for c in mm.columns]
+    cols = all_cols if intercept else [c for c in all_cols if c != "Intercept"]
+    position = {c: j for j, c in enumerate(cols)}
+    blocks = _blocks(spec, mm, term_cols, bare, lookups, numbers, position)
+    if blocks is None:
+        return None
+    term_columns: dict[str, list[int]] = {}
+    for term, idx in spec.term_indices.items():
+        names = [all_cols[i] for i in idx if all_cols[i] in position]
+        if names:
+            term_columns[str(term)] = [position[c] for c in names]
+    return SimpleDesign(_fill(n, len(cols), blocks), cols, term_columns, spec)
+
+
+def _small_frame(
+    data: pd.DataFrame, lookups: dict[str, tuple[np.ndarray, int]], used: set[str]
+) -> pd.DataFrame:
+    """One row per distinct value of each lookup column (in code order), dtypes kept."""
+    size = max([k for _, k in lookups.values()] or [1])
+    frame = {}
+    for col in sorted(used):
+        pos = np.zeros(size, dtype=np.intp)
+        if col in lookups:
+            codes, k = lookups[col]
+            first = np.full(k, len(codes), dtype=np.intp)
+            np.minimum.at(first, codes, np.arange(len(codes), dtype=np.intp))
+            pos[:k] = first
+            pos[k:] = first[0]
+        frame[col] = data[col].iloc[pos].reset_index(drop=True)
+    return pd.DataFrame(frame)
+
+
+def _blocks(
+    spec: Any,
+    mm: pd.DataFrame,
+    term_cols: list[str],
+    bare: list[str],
+    lookups: dict[str, tuple[np.ndarray, int]],
+    numbers: dict[str, np.ndarray],
+    position: dict[str, int],
+) -> list[tuple[list[int], np.ndarray, np.ndarray | None]] | None:
+    """Each output column block: (positions, values or table, codes or None)."""
+    all_cols = [str(c) for c in mm.columns]
+    kind = dict(zip(bare, term_cols, strict=True))
+    out: list[tuple[list[int], np.ndarray, np.ndarray | None]] = []
+    for term, idx in spec.term_indices.items():
+        pos = [position[all_cols[i]] for i in idx if all_cols[i] in position]
+        if not pos:
+            continue
+        name = str(term)
+        if name == "1":
+            out.append((pos, np.ones(1), None))
+            continue
+        col = kind.get(name)
+        if col is None or len(term.factors) != 1:
+            return None  # formulaic wrote the term differently: let it build the matrix
+        if name == col and col in numbers:
+            out.append((pos, numbers[col], None))
+            continue
+        codes, k = lookups[col]
+        table = mm.iloc[:k, [i for i in idx if all_cols[i] in position]].to_numpy(dtype=float)
+        out.append((pos, np.ascontiguousarray(table), codes))
+    return out
+
+
+def _fill(
+    n: int, k: int, blocks: list[tuple[list[int], np.ndarray, np.ndarray | None]], step: int = 4096
+) -> np.ndarray:
+    """Write the blocks into an (n, k) row-major matrix, a block of rows at a time."""
+    x = np.empty((n, k))
+    for i in range(0, n, step):
+        rows = x[i : i + step]
+        for pos, values, codes in blocks:
+            j = pos[0]
+            cols = slice(j, j + len(pos)) if pos == list(range(j, j + len(pos))) else pos
+            if codes is not None:
+                rows[:, cols] = values.take(codes[i : i + step], axis=0)
+            elif len(values) == 1:
+                rows[:, cols] = values[0]
+            else:
+                rows[:, j] = values[i : i + step]
+    return x
