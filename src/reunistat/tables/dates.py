@@ -165,7 +165,9 @@ def parse_date_column(
     """
     where = f"{file}: table {table}, column {column}"
     if pd.api.types.is_datetime64_any_dtype(s):
-        d = pd.Series(pd.to_datetime(s).to_numpy(dtype="datetime64[ns]"), index=s.index)
+        # already dates: to_datetime would first look for repeated values to cache
+        naive = s.to_numpy() if s.dtype == "datetime64[ns]" else pd.to_datetime(s).to_numpy()
+        d = pd.Series(naive.astype("datetime64[ns]", copy=False), index=s.index)
         return d.dt.normalize(), pd.Series(False, index=s.index)
     if s.isna().all():
         return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]"), s.isna() & False
