@@ -107,13 +107,17 @@ def with_child_key(df: pd.DataFrame, use_la: bool) -> pd.DataFrame:
     return df.assign(**{CID: child_codes(df, use_la=use_la)[0]})
 
 
+def in_child_order(child: np.ndarray, value: np.ndarray) -> bool:
+    """Whether rows are sorted by integer child key, then integer ``value`` (a pass, no sort)."""
+    step = child[1:] - child[:-1]
+    return bool((step >= 0).all() and not ((step == 0) & (value[1:] < value[:-1])).any())
+
+
 def _in_order(child: np.ndarray, date: np.ndarray) -> bool:
-    """Whether rows are sorted by child, then date (a pass, not a sort); no NaT dates."""
+    """Whether rows are sorted by child, then date; no NaT dates (a sort puts them last)."""
     if date.dtype != "datetime64[ns]" or np.isnat(date).any():
         return False
-    d = date.view(np.int64)
-    step = child[1:] - child[:-1]
-    return bool((step >= 0).all() and not ((step == 0) & (d[1:] < d[:-1])).any())
+    return in_child_order(child, date.view(np.int64))
 
 
 def sort_by_child(df: pd.DataFrame, use_la: bool, date_col: str = "DECOM") -> pd.DataFrame:
