@@ -15,7 +15,7 @@ import pandas as pd
 
 from reunistat import codes
 from reunistat.dates import age_years, financial_year
-from reunistat.tables.keys import child_uid
+from reunistat.tables.keys import CID, child_uid, uid_by_child
 
 _CIN_DISABILITY: Final = "N2"  # codes.CIN: child's disability
 _NO_DISABILITY: Final = "NONE"  # codes.DISABILITY
@@ -32,24 +32,23 @@ def age_bands(age: pd.Series) -> pd.Series:
     return pd.Series(labels[np.clip(idx, 0, len(labels) - 1)], index=age.index)
 
 
-def child_table(header: pd.DataFrame, use_la: bool) -> pd.DataFrame:
-    """Return the header indexed by child key."""
-    return header.assign(_uid=child_uid(header, use_la)).drop_duplicates("_uid").set_index("_uid")
+def child_table(header: pd.DataFrame) -> pd.DataFrame:
+    """Return the header indexed by the integer child key ``_cid`` (one row per child)."""
+    return header.drop_duplicates(CID).set_index(CID)
 
 
 def disability_children(
     tables: Mapping[str, pd.DataFrame], episodes: pd.DataFrame, use_la: bool
 ) -> set[str]:
     """Return the keys of children with a CIN census disability or CIN category N2."""
-    out = set(episodes.loc[episodes["CIN"] == _CIN_DISABILITY, "_uid"])
+    out = set(child_uid(episodes.loc[episodes["CIN"] == _CIN_DISABILITY], use_la))
     cin = tables.get("cin")
     if cin is not None and not cin.empty:
         la_ok = bool(use_la and "LA" in cin.columns and cin["LA"].notna().all())
         uid = child_uid(cin, la_ok, "LAchildID")
         if use_la and not la_ok:
             # CIN without LA: match on CHILD alone.
-            by_child = episodes.drop_duplicates("_uid").set_index("CHILD")["_uid"]
-            uid = cin["LAchildID"].map(by_child)
+            uid = cin["LAchildID"].map(uid_by_child(episodes, use_la))
         has = cin["DISABILITY"].notna() & (cin["DISABILITY"] != _NO_DISABILITY)
         out |= set(uid[has].dropna())
     return out
@@ -57,15 +56,15 @@ def disability_children(
 
 def demographic(returns: pd.DataFrame, header: pd.DataFrame) -> pd.DataFrame:
     """Age at return and band, sex and ethnicity."""
-    dob = returns["_uid"].map(header["DOB"])
+    dob = returns[CID].map(header["DOB"])
     ret = returns["period_end"]
     age = age_years(dob, ret)
-    ethnic = returns["_uid"].map(header["ETHNIC"])
+    ethnic = returns[CID].map(header["ETHNIC"])
     return pd.DataFrame(
         {
             "age_at_return_years": age,
             "age_band": age_bands(age),
-            "sex": returns["_uid"].map(header["SEX"]).map(codes.SEX),
+            "sex": returns[CID].map(header["SEX"]).map(codes.SEX),
             "ethnic_code": ethnic,
             "ethnic_group": ethnic.map(codes.ETHNIC_GROUP),
         },
@@ -97,7 +96,7 @@ def care_history(returns: pd.DataFrame, disabled: set[str]) -> pd.DataFrame:
     )
 
 
-def truncation(returns: pd.DataFrame, truncated_children: set[str]) -> pd.DataFrame:
+def truncation(returns: pd.DataFrame, truncated_children: set[int]) -> pd.DataFrame:
     """Flags of left-truncated history at each return.
 
     ``history_truncated`` is 1 for a child in care when the data begin (their
@@ -110,7 +109,7 @@ def truncation(returns: pd.DataFrame, truncated_children: set[str]) -> pd.DataFr
     """
     return pd.DataFrame(
         {
-            "history_truncated": returns["_uid"].isin(truncated_children).astype(np.int64),
+            "history_truncated": returns[CID].isin(truncated_children).astype(np.int64),
             "period_truncated": (returns["first_rne"] != "S").astype(np.int64),
         },
         index=returns.index,
@@ -131,7 +130,7 @@ def linked(
     idaci = _int_lookup(
         returns["last_HOME_POST"], tables.get("postcodes"), "HOME_POST", "IDACI_DECILE"
     )
-    upn = returns["_uid"].map(header["UPN"])
+    upn = returns[CID].map(header["UPN"])
     fsm = _int_lookup(upn, tables.get("npd"), "UPN", "FSM_EVER")
     la = tables.get("la")
     pilot = pd.Series(0, index=returns.index, dtype=np.int64)

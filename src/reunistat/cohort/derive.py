@@ -22,7 +22,7 @@ from reunistat.cohort.prepare import Prepared, Tables, prepare
 from reunistat.dates import eighteenth_birthday
 from reunistat.errors import DataValidationError
 from reunistat.tables import Validated
-from reunistat.tables.keys import CID, UID, child_uid, has_la
+from reunistat.tables.keys import CID, UID, child_uid, has_la, uid_by_child, with_child_keys
 
 _DATES = ("period_start", "return_date", "reentry_date", "censor_date")
 _INTS = (
@@ -112,7 +112,7 @@ def _exits(
     ex = tables.get("exits")
     if ex is not None and not ex.empty:
         if use_la and not has_la(ex):  # exits without LA: find the child by its id
-            uid = ex["CHILD"].map(e.drop_duplicates("CHILD").set_index("CHILD")[UID])
+            uid = ex["CHILD"].map(uid_by_child(e, use_la))
         else:
             uid = child_uid(ex, use_la)
         parts.append(
@@ -136,17 +136,17 @@ def _exits(
     return out.sort_values("EXIT_DATE", kind="stable").drop_duplicates("_uid").set_index("_uid")
 
 
-def _truncated_children(e: pd.DataFrame, extent: Extent) -> set[str]:
-    """Children in care when the data begin: first episode not RNE S, or before the start."""
-    key = e[CID if CID in e.columns else UID].to_numpy()
+def _truncated_children(e: pd.DataFrame, extent: Extent) -> set[int]:
+    """Children (``_cid``) in care when the data begin: first episode not RNE S, or before."""
+    key = e[CID].to_numpy()
     starts = np.ones(len(key), dtype=bool)
     starts[1:] = key[1:] != key[:-1]  # e is sorted by child: its first episode
     at = np.flatnonzero(starts)
-    first = pd.DataFrame({c: e[c].to_numpy()[at] for c in (UID, "RNE", "DECOM")})
+    first = pd.DataFrame({c: e[c].to_numpy()[at] for c in (CID, "RNE", "DECOM")})
     hit = first["RNE"] != "S"
     if extent.extract_start is not None:
         hit |= first["DECOM"] < extent.extract_start
-    return set(first.loc[hit.to_numpy(), UID])
+    return set(first.loc[hit.to_numpy(), CID].tolist())
 
 
 def _spells(
@@ -155,10 +155,12 @@ def _spells(
     e: pd.DataFrame,
     use_la: bool,
     prep: Prepared,
-    truncated: set[str],
+    truncated: set[int],
 ) -> pd.DataFrame:
-    header = covariates.child_table(tables["header"], use_la)
-    dob = returns["_uid"].map(header["DOB"])
+    header = covariates.child_table(tables["header"])
+    dob = returns[CID].map(header["DOB"])
+    # the text key matches the rows of other tables (exits, CIN, UASC...) to the returns
+    returns = returns.assign(**{UID: child_uid(returns, use_la).to_numpy()})
     ex = _exits(tables, e, use_la, prep)
     out = outcomes.follow_up(
         returns,
@@ -204,9 +206,9 @@ def _spells(
 
 def _children_without_episodes(header: pd.DataFrame, e: pd.DataFrame, use_la: bool) -> int:
     """Header rows whose child has no episode (by the integer child key when both have it)."""
-    if CID in header.columns and CID in e.columns:
+    if CID in header.columns:
         return int((~np.isin(header[CID].to_numpy(), e[CID].to_numpy())).sum())
-    return int((~child_uid(header, use_la).isin(set(e[UID]))).sum())
+    return int((~child_uid(header, use_la).isin(set(child_uid(e, use_la)))).sum())
 
 
 def _flow(
@@ -215,7 +217,7 @@ def _flow(
     periods: pd.DataFrame,
     returns: pd.DataFrame,
     spell_table: pd.DataFrame,
-    truncated: set[str],
+    truncated: set[int],
 ) -> pd.DataFrame:
     rows = flow.stacking_rows(prep.validated.stacking)
     rows[1:1] = flow.extent_rows(prep.extent.describe(), other_tables.table_uses(prep.others))
@@ -231,7 +233,7 @@ def _flow(
                 children=no_episode,
             )
         )
-    valid_children = e[CID if CID in e.columns else UID].nunique()  # integer key: fast
+    valid_children = e[CID].nunique()  # integer key: fast
     rows.append(
         flow.row(
             "remaining", "valid children and episodes", children=valid_children, episodes=len(e)
@@ -239,7 +241,7 @@ def _flow(
     )
     sb = periods["short_break"]
     care = periods.loc[~sb]
-    care_children = care["_uid"].nunique()
+    care_children = care[CID].nunique()
     rows.append(
         flow.row(
             "exclude",
@@ -261,7 +263,7 @@ def _flow(
     )
     rows += flow.truncation_rows(care, truncated)
     returned = pd.Series(care.index.isin(returns.index), index=care.index)
-    n_spell_children = returns["_uid"].nunique()
+    n_spell_children = returns[CID].nunique()
     rows += flow.period_rows(care, returned, n_spell_children)
     rows.append(
         flow.row(
@@ -307,11 +309,12 @@ def build_cohort(tables: Tables, config: CohortConfig | None = None) -> Cohort:
     """
     cfg = config or CohortConfig()
     prep = prepare(tables, cfg)
-    tabs = prep.tables
     use_la = prep.use_la
+    tabs = dict(prep.tables)
+    tabs["header"], tabs["episodes"] = with_child_keys(tabs["header"], tabs["episodes"], use_la)
     e = sort_episodes(tabs["episodes"], use_la)
     if not use_la:
-        e["LA"] = cfg.la
+        e = e.assign(LA=cfg.la)  # e may be the table itself (sort_episodes copies no sorted table)
     periods, _ = build_periods(e)
     returns = outcomes.index_returns(periods, cfg.include_e13)
     truncated = _truncated_children(e, prep.extent)

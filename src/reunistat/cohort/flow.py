@@ -25,6 +25,7 @@ import pandas as pd
 
 from reunistat import codes, spells
 from reunistat.cohort.extent import AFTER_DATA_END
+from reunistat.tables.keys import CID
 
 #: Note rows that come in pairs splitting the ``remaining`` row above them.
 NOTE_PAIRS: Final = (
@@ -142,9 +143,9 @@ def extent_rows(
     return rows
 
 
-def truncation_rows(care: pd.DataFrame, truncated: set[str]) -> list[dict[str, object]]:
+def truncation_rows(care: pd.DataFrame, truncated: set[int]) -> list[dict[str, object]]:
     """Notes splitting the periods of care: children in care when the data begin, and others."""
-    is_trunc = care["_uid"].isin(truncated).to_numpy()
+    is_trunc = care[CID].isin(truncated).to_numpy()
     parts = (
         ("of which children in care when the data begin (history truncated)", "history_truncated"),
         ("of which children who came into care in the data", "history_complete"),
@@ -154,7 +155,7 @@ def truncation_rows(care: pd.DataFrame, truncated: set[str]) -> list[dict[str, o
             "note",
             text,
             reason,
-            children=int(care.loc[m, "_uid"].nunique()),
+            children=int(care.loc[m, CID].nunique()),
             episodes=int(care.loc[m, "n_episodes"].sum()),
             periods=int(m.sum()),
         )
@@ -272,7 +273,7 @@ def period_rows(
         rows.append(
             row("exclude", text, reason, periods=len(g), episodes=int(g["n_episodes"].sum()))
         )
-    n_children = care["_uid"].nunique()
+    n_children = care[CID].nunique()
     rows.append(
         row(
             "exclude",

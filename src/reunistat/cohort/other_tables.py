@@ -38,7 +38,7 @@ import pandas as pd
 
 from reunistat.dates import add_years
 from reunistat.errors import DataValidationError
-from reunistat.tables.keys import SEP, UID, YEAR_COL
+from reunistat.tables.keys import SEP, UID, YEAR_COL, child_uid, uid_by_child
 
 #: What each used table gives the cohort.
 USED: Final = {
@@ -99,8 +99,7 @@ def child_keys(df: pd.DataFrame, episodes: pd.DataFrame, use_la: bool) -> pd.Ser
         return child
     if "LA" in df.columns and df["LA"].notna().all():
         return df["LA"].astype(str) + SEP + child
-    by_child = episodes.drop_duplicates("CHILD").set_index("CHILD")[UID]
-    return child.map(by_child)
+    return child.map(uid_by_child(episodes, use_la))
 
 
 def _filled(df: pd.DataFrame, col: str) -> pd.Series:
@@ -130,7 +129,7 @@ def uasc_children(
     header = tables.get("header")
     if header is not None and "UASC" in header.columns:
         flag = pd.to_numeric(header["UASC"], errors="coerce") == 1
-        found = (found or set()) | set(header.loc[flag, UID] if UID in header else [])
+        found = (found or set()) | set(child_uid(header.loc[flag], use_la))
     return found
 
 
@@ -264,7 +263,8 @@ def oc3_deaths(
     if t.empty:
         return pd.DataFrame(cols)
     uid = child_keys(t, episodes, use_la)
-    dob = pd.to_datetime(uid.map(header.drop_duplicates(UID).set_index(UID)["DOB"]))
+    h = header.assign(**{UID: child_uid(header, use_la)}).drop_duplicates(UID)
+    dob = pd.to_datetime(uid.map(h.set_index(UID)["DOB"]))
     if "DOB" in t.columns:
         dob = dob.fillna(as_dates(t["DOB"], "oc3", "DOB"))
     year = _row_year(t, last_year)
@@ -277,7 +277,7 @@ def oc3_deaths(
         birthday[m] = add_years(dob[m], int(a)).to_numpy()
     last_seen = (
         pd.concat([episodes["DECOM"], episodes["DEC"]])
-        .groupby(pd.concat([episodes[UID], episodes[UID]]))
+        .groupby(pd.concat([child_uid(episodes, use_la)] * 2))
         .max()
     )
     date = pd.concat([birthday, pd.to_datetime(uid.map(last_seen))], axis=1).max(axis=1)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from reunistat import codes, spells
+from reunistat.tables.keys import CID
 
 #: When two ends fall on the same day, the first listed wins.
 REASON_PRIORITY: Final = ("reentry", "death", "other_exit", "age18", "data_end")
@@ -51,12 +52,12 @@ def index_returns(periods: pd.DataFrame, include_e13: bool) -> pd.DataFrame:
         none) and ``spell_number``.
     """
     care = periods.loc[~periods["short_break"]].copy()
-    care["prior_periods"] = care.groupby("_uid", sort=False).cumcount()
+    care["prior_periods"] = care.groupby(CID, sort=False).cumcount()
     nxt = care["period_start"].shift(-1)
-    same = care["_uid"].shift(-1) == care["_uid"]
+    same = care[CID].shift(-1) == care[CID]
     care["reentry_date"] = nxt.where(same)
     ret = care.loc[care["end_rec"].isin(return_recs(include_e13))].copy()
-    ret["spell_number"] = ret.groupby("_uid", sort=False).cumcount() + 1
+    ret["spell_number"] = ret.groupby(CID, sort=False).cumcount() + 1
     return ret
 
 

@@ -35,7 +35,7 @@ PLACEMENT_MOVE_RNE: Final = codes.RNE_PLACEMENT_CHANGE
 
 #: Columns of the periods table.
 PERIOD_COLUMNS: Final = (
-    "_uid",
+    CID,
     "LA",
     "CHILD",
     "period_start",
@@ -53,7 +53,7 @@ PERIOD_COLUMNS: Final = (
 
 
 def sort_episodes(episodes: pd.DataFrame, use_la: bool) -> pd.DataFrame:
-    """Return the episodes with a child key ``_uid``, each child's in DECOM order."""
+    """Return the episodes with the integer child key ``_cid``, each child's in DECOM order."""
     return sort_by_child(episodes, use_la)
 
 
@@ -64,7 +64,7 @@ def period_starts(e: pd.DataFrame) -> np.ndarray:
     episode ended with an E code or was open, or when its RNE is S. On
     validated data the three agree.
     """
-    uid = e[CID if CID in e.columns else "_uid"].to_numpy()  # the integer key: fast
+    uid = e[CID].to_numpy()  # the integer key: fast
     first = np.r_[True, uid[1:] != uid[:-1]]
     prev_not_x1 = np.r_[True, ~Coded(e["REC"]).eq(codes.REC_CONTINUE)[:-1]]
     return first | prev_not_x1 | Coded(e["RNE"]).eq(_RNE_START)
@@ -102,7 +102,7 @@ def build_periods(e: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     n_eps = np.bincount(pid, minlength=n)
     periods = pd.DataFrame(
         {
-            "_uid": first_of("_uid"),
+            CID: first_of(CID),
             "LA": first_of("LA") if "LA" in e.columns else None,
             "CHILD": first_of("CHILD"),
             "period_start": first_of("DECOM"),

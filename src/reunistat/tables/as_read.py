@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reunistat.tables.keys import CID, YEAR_COL
+from reunistat.tables.keys import CID, YEAR_COL, in_child_order
 from reunistat.tables.problems import empty_problems
 from reunistat.tables.stack import (
     CLOSED_BY_NEXT,
@@ -50,8 +50,9 @@ def one_clean_return(df: pd.DataFrame, table: str, n_files: int) -> bool:
         return not df[key[0]].duplicated().any()
     if key == [CID, "DECOM"] and df["DECOM"].dtype == "datetime64[ns]":
         child, start = df[CID].to_numpy(), df["DECOM"].to_numpy().view(np.int64)  # NaT: equal
-        order = np.lexsort((start, child))
-        child, start = child[order], start[order]
+        if not in_child_order(child, start):  # a national extract is written in this order
+            order = np.lexsort((start, child))
+            child, start = child[order], start[order]
         return not ((child[1:] == child[:-1]) & (start[1:] == start[:-1])).any()
     return not df.duplicated(subset=key).any()
 

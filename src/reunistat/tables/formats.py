@@ -31,6 +31,7 @@ from reunistat.errors import ReadError
 from reunistat.tables import xml903
 from reunistat.tables.dates import NumericAs
 from reunistat.tables.find import Found, table_of_name
+from reunistat.tables.schema import TABLES
 
 _DELIMITERS: Final = (",", ";", "\t", "|")
 
@@ -184,11 +185,13 @@ def _text_frame(table: object) -> pd.DataFrame:
         if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
             out[name] = col.to_pandas()
             continue
-        if pa.types.is_dictionary(col.type):
-            col = col.cast(kind)
-        enc = pc.utf8_trim_whitespace(col).combine_chunks().dictionary_encode()
+        if pa.types.is_dictionary(col.type):  # as stored: no hashing of every row
+            enc = col.unify_dictionaries().combine_chunks()
+        else:
+            enc = col.combine_chunks().dictionary_encode()
+        # the distinct values are trimmed (once each), not every row
         idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
-        words = np.asarray([*enc.dictionary.to_pylist(), None], dtype=object)
+        words = np.asarray([*pc.utf8_trim_whitespace(enc.dictionary).to_pylist(), None], object)
         words[:-1][words[:-1] == ""] = None
         out[name] = words[idx]
     # one block per column, not consolidated: a copy of every column saved
@@ -252,12 +255,28 @@ def read_spss(path: Path) -> pd.DataFrame:
     return df
 
 
+#: Columns of few distinct values (903 codes, LA): read from Parquet as stored, as a
+#: dictionary (no hashing of every row); other text columns are hashed once read.
+_CODED: Final = frozenset(
+    {c.name.upper() for cols in TABLES.values() for c in cols if c.kind == "code"} | {"LA"}
+)
+
+
+def _is_text(kind: object) -> bool:
+    import pyarrow as pa
+
+    assert isinstance(kind, pa.DataType)
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
 def read_parquet(path: Path) -> pd.DataFrame:
     """Read a Parquet file (text columns trimmed, blanks as None)."""
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        names = pq.read_schema(path)
+        coded = [f.name for f in names if _is_text(f.type) and f.name.strip().upper() in _CODED]
+        table = pq.read_table(path, read_dictionary=coded)
     except Exception as err:  # pyarrow raises ArrowInvalid and OSError
         raise ReadError(f"{path}: not a readable Parquet file ({err})") from err
     return _text_frame(table)

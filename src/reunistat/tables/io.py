@@ -30,7 +30,7 @@ from reunistat.tables import schema
 from reunistat.tables.as_read import as_stacked, columns_of, one_clean_return
 from reunistat.tables.find import Found, choose_form, list_files
 from reunistat.tables.formats import Raw, read_found
-from reunistat.tables.keys import CID, UID, YEAR_COL, child_uid, has_la
+from reunistat.tables.keys import CID, YEAR_COL, child_codes, has_la
 from reunistat.tables.parse import (
     as_int,
     declared_names,
@@ -254,16 +254,8 @@ def _check_la(parts: Iterable[_Part]) -> None:
 
 
 def _add_child_keys(header: pd.DataFrame, episodes: pd.DataFrame) -> None:
-    """Add the child key ``_uid`` (text) and ``_cid`` (integer, shared) to both tables."""
-    use_la = has_la(header, episodes)
-    who = ["LA", "CHILD"] if use_la else ["CHILD"]  # only these make the key: no whole copy
-    uid_h = child_uid(columns_of(header, who), use_la)
-    uid_e = child_uid(columns_of(episodes, who), use_la)
-    codes, _ = pd.factorize(pd.concat([uid_h, uid_e], ignore_index=True))
-    header[UID] = uid_h.to_numpy()
-    header[CID] = codes[: len(header)]
-    episodes[UID] = uid_e.to_numpy()
-    episodes[CID] = codes[len(header) :]
+    """Add the integer child key ``_cid`` (shared, :func:`~reunistat.tables.keys.child_codes`)."""
+    header[CID], episodes[CID] = child_codes(header, episodes, use_la=has_la(header, episodes))
 
 
 def _concat(parts: list[_Part], first: int) -> pd.DataFrame:
@@ -327,7 +319,7 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
             df, dropped, p = as_stacked(concat[name])
         else:
             df, dropped, p = stack_table(concat[name], name)
-        internal = [c for c in (YEAR_COL, UID, CID) if c in df.columns]
+        internal = [c for c in (YEAR_COL, CID) if c in df.columns]
         stacked[name] = columns_of(df, [c for c in df.columns if c not in internal] + internal)
         probs.append(p)
         rows += [_stacking_row(part, dropped, first + i) for i, part in enumerate(parts)]

@@ -2,6 +2,13 @@
 
 A child is identified by ``CHILD`` within ``LA`` when the extract carries the
 local authority (a national extract), else by ``CHILD`` alone.
+
+Header and episodes carry one key: ``_cid`` (:data:`CID`), an integer per
+child shared by both tables (children numbered in order of first appearance,
+header first), added by the reader (:func:`child_codes`). The text key
+``LA``, a separator and ``CHILD`` (:func:`child_uid`, ``_uid``) is made only where a
+row of another table (CIN, exits, OC3, problems...) must be matched to a
+child by the text the user wrote; no table carries it.
 """
 
 from __future__ import annotations
@@ -29,8 +36,7 @@ def has_la(*frames: pd.DataFrame) -> bool:
 def child_uid(df: pd.DataFrame, use_la: bool, child_col: str = "CHILD") -> pd.Series:
     """Return one string per row identifying the child (``LA`` + ``CHILD`` or ``CHILD``).
 
-    A ``_uid`` column already present (added once by
-    :func:`reunistat.tables.io.prepare_tables`) is returned as it is.
+    A ``_uid`` column already present is returned as it is.
     """
     if UID in df.columns and child_col == "CHILD":
         return df[UID]
@@ -40,17 +46,93 @@ def child_uid(df: pd.DataFrame, use_la: bool, child_col: str = "CHILD") -> pd.Se
     return child
 
 
-def sort_by_child(df: pd.DataFrame, use_la: bool, date_col: str = "DECOM") -> pd.DataFrame:
-    """Return ``df`` with a ``_uid`` column, each child's rows together in date order.
+def uid_by_child(df: pd.DataFrame, use_la: bool) -> pd.Series:
+    """Text key (:func:`child_uid`) of each ``CHILD`` of ``df`` (its first row's), by ``CHILD``.
 
-    Children come in order of first appearance (integer sort keys, fast on
-    millions of rows); rows of one child are ordered by ``date_col``.
+    Finds the child of a row of a table without ``LA`` (one LA's CIN, exits...).
     """
-    uid = child_uid(df, use_la)
-    codes = df[CID].to_numpy() if CID in df.columns else pd.factorize(uid)[0]
-    order = np.lexsort((df[date_col].to_numpy(), codes))
-    if UID not in df.columns:
-        df = df.assign(**{UID: uid})
-    out = df.take(order)  # a new frame: relabelled in place rather than copied again
+    first = df.drop_duplicates("CHILD")
+    return pd.Series(child_uid(first, use_la).to_numpy(), index=first["CHILD"].to_numpy())
+
+
+def _text_codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes of ``values`` as text (``astype(str)``: a blank is ``"None"``), and how many."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if (codes < 0).any():  # blanks: as child_uid's astype(str) reads them
+        return pd.factorize(values.astype(str))[0], 0
+    # distinct values that are equal as text (e.g. 7 and "7") share one code
+    text_codes, text = pd.factorize(pd.Index(uniques).astype(str))
+    return text_codes[codes], len(text)
+
+
+def child_codes(*frames: pd.DataFrame, use_la: bool) -> list[np.ndarray]:
+    """Return the integer child key (:data:`CID`) of each row of each frame.
+
+    Children are numbered 0, 1, ... in order of first appearance across the
+    frames, exactly as ``pd.factorize`` numbers the text keys of
+    :func:`child_uid`, but without building one string per row: ``LA`` and
+    ``CHILD`` are factorised apart and their pair of codes numbered.
+
+    Examples
+    --------
+    >>> h = pd.DataFrame({"LA": ["A", "B"], "CHILD": ["1", "1"]})
+    >>> e = pd.DataFrame({"LA": ["B", "A", "C"], "CHILD": ["1", "1", "2"]})
+    >>> [c.tolist() for c in child_codes(h, e, use_la=True)]
+    [[0, 1], [1, 0, 2]]
+    """
+    sizes = [len(f) for f in frames]
+    child, n_child = _text_codes(pd.concat([f["CHILD"] for f in frames], ignore_index=True))
+    key = child.astype(np.int64)
+    if use_la:
+        la, _ = _text_codes(pd.concat([f["LA"] for f in frames], ignore_index=True))
+        key = la.astype(np.int64) * (max(n_child, int(child.max(initial=0)) + 1)) + key
+    codes = pd.factorize(key)[0].astype(np.int64)
+    return np.split(codes, np.cumsum(sizes)[:-1])
+
+
+def with_child_keys(
+    header: pd.DataFrame, episodes: pd.DataFrame, use_la: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Header and episodes with a shared :data:`CID` (the reader's, or made here)."""
+    if CID in header.columns and CID in episodes.columns:
+        return header, episodes
+    cid_h, cid_e = child_codes(header, episodes, use_la=use_la)
+    return header.assign(**{CID: cid_h}), episodes.assign(**{CID: cid_e})
+
+
+def with_child_key(df: pd.DataFrame, use_la: bool) -> pd.DataFrame:
+    """Return ``df`` with :data:`CID` (numbered from its own rows) unless it has one."""
+    if CID in df.columns:
+        return df
+    return df.assign(**{CID: child_codes(df, use_la=use_la)[0]})
+
+
+def in_child_order(child: np.ndarray, value: np.ndarray) -> bool:
+    """Whether rows are sorted by integer child key, then integer ``value`` (a pass, no sort)."""
+    step = child[1:] - child[:-1]
+    return bool((step >= 0).all() and not ((step == 0) & (value[1:] < value[:-1])).any())
+
+
+def _in_order(child: np.ndarray, date: np.ndarray) -> bool:
+    """Whether rows are sorted by child, then date; no NaT dates (a sort puts them last)."""
+    if date.dtype != "datetime64[ns]" or np.isnat(date).any():
+        return False
+    return in_child_order(child, date.view(np.int64))
+
+
+def sort_by_child(df: pd.DataFrame, use_la: bool, date_col: str = "DECOM") -> pd.DataFrame:
+    """Return ``df`` each child's rows together in date order, with the child key :data:`CID`.
+
+    Children come in order of their key (the reader's ``_cid``: first
+    appearance; integer sort keys, fast on millions of rows); rows of one
+    child are ordered by ``date_col``. Rows already in that order (an extract
+    written child by child) are returned as they are, not copied: do not
+    modify the result in place.
+    """
+    df = with_child_key(df, use_la)
+    child, date = df[CID].to_numpy(), df[date_col].to_numpy()
+    if _in_order(child, date) and df.index.equals(pd.RangeIndex(len(df))):
+        return df
+    out = df.take(np.lexsort((date, child)))  # a new frame: relabelled, not copied again
     out.index = pd.RangeIndex(len(out))
     return out

@@ -28,7 +28,15 @@ from reunistat import codes
 from reunistat.errors import DataValidationError, InputError
 from reunistat.tables import schema
 from reunistat.tables.io import Extract, prepare_tables
-from reunistat.tables.keys import CID, UID, YEAR_COL, child_uid, has_la, sort_by_child
+from reunistat.tables.keys import (
+    CID,
+    UID,
+    YEAR_COL,
+    child_uid,
+    has_la,
+    sort_by_child,
+    with_child_keys,
+)
 from reunistat.tables.rules import frame, registry
 from reunistat.tables.rules.ages import check_ages
 from reunistat.tables.rules.columns import check_columns, years_of
@@ -168,30 +176,25 @@ def _structure(
     header: pd.DataFrame, eps: pd.DataFrame, use_la: bool
 ) -> tuple[list[pd.DataFrame], str]:
     """Episode rules: one episode, the chain, ages, linkage."""
+    header, eps = with_child_keys(header, eps, use_la)
     e = sort_by_child(eps, use_la)
-    key = CID if CID in header.columns and CID in e.columns else UID
-    h = header.assign(_uid=child_uid(header, use_la)).drop_duplicates(key)
-    dob = e[key].map(h.set_index(key)["DOB"])
+    h = header.drop_duplicates(CID)
+    dob = e[CID].map(h.set_index(CID)["DOB"])
     start, how = data_start_of(e, years_of(e))
     found = [
         check_episode(e),
         check_chain(e, start),
         check_ages(e, pd.Series(np.asarray(dob, dtype="datetime64[ns]"))),
         check_adopted_before(e),
-        _linkage(h, e, use_la),
+        _linkage(h, e),
     ]
     return found, f"DfE 357 checks first episodes starting on or after {how}"
 
 
-def _linkage(header: pd.DataFrame, e: pd.DataFrame, use_la: bool) -> pd.DataFrame:
+def _linkage(header: pd.DataFrame, e: pd.DataFrame) -> pd.DataFrame:
     """Every episode's child has a header row, every header child an episode."""
-    if CID in header.columns and CID in e.columns:  # shared integer keys: fast
-        m = ~np.isin(e[CID].to_numpy(), header[CID].to_numpy())
-        m2 = ~np.isin(header[CID].to_numpy(), e[CID].to_numpy())
-    else:
-        h_uid = child_uid(header, use_la)
-        m = ~e[UID].isin(set(h_uid)).to_numpy()
-        m2 = ~h_uid.isin(set(e[UID])).to_numpy()
+    m = ~np.isin(e[CID].to_numpy(), header[CID].to_numpy())
+    m2 = ~np.isin(header[CID].to_numpy(), e[CID].to_numpy())
     return frame.concat(
         [frame.problems(e, m, "no_header"), frame.problems(header, m2, "no_episodes")]
     )

@@ -41,7 +41,7 @@ def _birthday(dob: pd.Series, years: int) -> pd.Series:
 def check_ages(e: pd.DataFrame, dob: pd.Series) -> pd.DataFrame:
     """Check episodes against the child's age; ``dob`` is each row's DOB (NaT: no header).
 
-    ``e`` is sorted by child and DECOM with ``_uid``.
+    ``e`` is sorted by child and DECOM with ``_cid``.
     """
     same_prev, _ = neighbours(e)
     dec, decom, rec = e["DEC"], e["DECOM"], Coded(e["REC"])

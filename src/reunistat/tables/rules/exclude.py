@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from reunistat.tables import schema
-from reunistat.tables.keys import SEP, UID, child_uid, has_la
+from reunistat.tables.keys import SEP, child_uid, has_la, uid_by_child
 
 _ROWS_COLS = ("table", "rows_dropped", "values_blanked")
 #: Tables whose rows belong to a child (a problem there excludes the child).
@@ -31,8 +31,8 @@ def _problem_uids(
     uid = p["LA"].astype(str) + SEP + child
     no_la = p["LA"].isna()
     if no_la.any():
-        known = pd.concat([tabs["episodes"][["CHILD", UID]], tabs["header"][["CHILD", UID]]])
-        by_child = known.drop_duplicates("CHILD").set_index("CHILD")[UID]
+        known = pd.concat([tabs["episodes"][["LA", "CHILD"]], tabs["header"][["LA", "CHILD"]]])
+        by_child = uid_by_child(known, use_la)
         uid = uid.mask(no_la, child.map(by_child).fillna(SEP + child))
     return uid
 

@@ -2,8 +2,8 @@
 
 DfE 142, 148, 199, 355-357, 378, 390, 431-437, 501, 516; reunistat's ``x1_next``.
 
-Every function takes the episodes sorted by child and DECOM with a ``_uid``
-column (:func:`reunistat.tables.keys.sort_by_child`), checks them with
+Every function takes the episodes sorted by child and DECOM with the child
+key ``_cid`` (:func:`reunistat.tables.keys.sort_by_child`), checks them with
 vectorised operations and returns problem rows.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from reunistat import codes
-from reunistat.tables.keys import CID, UID
+from reunistat.tables.keys import CID
 from reunistat.tables.rules import frame
 from reunistat.tables.rules.coded import Coded
 
@@ -46,7 +46,7 @@ def _later(m: np.ndarray) -> np.ndarray:
 
 def neighbours(e: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Return masks: the row has an earlier / a later episode of the same child."""
-    uid = e[CID if CID in e.columns else UID].to_numpy()
+    uid = e[CID].to_numpy()
     same_prev = np.r_[False, uid[1:] == uid[:-1]]
     same_next = np.r_[uid[:-1] == uid[1:], False]
     return same_prev, same_next
@@ -72,7 +72,7 @@ def check_chain(e: pd.DataFrame, data_start: pd.Series) -> pd.DataFrame:
     Parameters
     ----------
     e : DataFrame
-        Episodes sorted by child and DECOM, with ``_uid``.
+        Episodes sorted by child and DECOM, with ``_cid``.
     data_start : Series of datetime
         Per row, the start of the first collection year read for the row's
         LA (DfE 357 checks a first episode only if it starts on or after it).
@@ -106,7 +106,7 @@ def check_adopted_before(e: pd.DataFrame) -> pd.DataFrame:
     so an adoption in an earlier return counts, as DfE counts last year's.
     """
     is_ad = Coded(e["REC"]).isin(codes.REC_ADOPTION).astype(np.int64)
-    child = e[CID if CID in e.columns else UID].to_numpy()
+    child = e[CID].to_numpy()
     so_far = pd.Series(is_ad).groupby(child).cumsum().to_numpy()
     m = (so_far > 0) & (so_far != is_ad)
     return frame.problems(e, m, "199") if m.any() else frame.empty()
@@ -130,7 +130,16 @@ def data_start_of(e: pd.DataFrame, years: pd.Series | None) -> tuple[pd.Series, 
         fy = dec.dt.year + (dec.dt.month >= 4).astype("float")
         first = fy.groupby(groups).transform("min")
         how = "collection year unknown: taken as the year holding the earliest DEC"
-    start = pd.to_datetime(
-        (first - 1).astype("Int64").astype(str) + "-04-01", errors="coerce"
+    return pd.Series(_april_first(first.to_numpy(dtype="float64")), index=e.index), how
+
+
+def _april_first(year_end: np.ndarray) -> np.ndarray:
+    """1 April of the year before each collection year end (NaT where unknown).
+
+    Converts each distinct year once (a few per extract), not each row.
+    """
+    years, idx = np.unique(year_end, return_inverse=True)  # NaN sorts last, once
+    dates = pd.to_datetime(
+        pd.Series(years - 1).astype("Int64").astype(str) + "-04-01", errors="coerce"
     ).to_numpy(dtype="datetime64[ns]")
-    return pd.Series(start, index=e.index), how
+    return dates[idx.reshape(-1)]
