@@ -95,6 +95,7 @@ def fit_imputed(
     model: MiModel = "cox",
     duration_col: str = "days_followed",
     event_col: str = "reentered",
+    dfcom: float | None = None,
     **model_options: Any,
 ) -> ModelResult:
     """Fit a model to each completed dataset and pool by Rubin's rules.
@@ -117,6 +118,9 @@ def fit_imputed(
         :func:`reunistat.models.logistic.logistic`.
     duration_col, event_col : str
         Follow-up and re-entry.
+    dfcom : float, optional
+        Complete-data degrees of freedom for :func:`pool` (infinite by default;
+        R's ``mice::pool`` takes a ``glm``'s residual df).
     **model_options
         Passed to the model (``cluster=``, ``horizon_days=``, ...).
 
@@ -152,7 +156,7 @@ def fit_imputed(
         ]
     else:
         raise InputError(f"model must be 'cox' or 'logistic', got {model!r}")
-    pooled = pool(fits)
+    pooled = pool(fits, dfcom)
     pooled.extras["fits"] = fits
     pooled.extras["imputed"] = list(imputed)
     return pooled
