@@ -119,30 +119,49 @@ def one_replicate(seed: int, scale: float, m: int, n_iter: int) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True).assign(cpu_s=round(time.process_time() - cpu0, 2))
 
 
+GROUPS = {"disability": ("disability",), "ethnic_group": ("ethnic_group",)}
+
+
+def term_group(term: pd.Series) -> pd.Series:
+    """``disability``, ``ethnic_group`` (the imputed columns' terms) or ``complete`` (the 17)."""
+    out = pd.Series("complete", index=term.index)
+    for name, starts in GROUPS.items():
+        out[term.str.startswith(starts)] = name
+    return out
+
+
+def _coverage(g: pd.DataFrame) -> dict[str, float]:
+    """Coverage and its MC SE (from the replicates: terms within one are not independent)."""
+    by_rep = g.groupby("seed")["covered"].mean()
+    return {
+        "coverage": round(float(g["covered"].mean()), 4),
+        "mc_se": round(float(by_rep.std(ddof=1) / np.sqrt(len(by_rep))), 4),
+    }
+
+
 def summarise(reps: pd.DataFrame) -> dict[str, object]:
-    """Coverage, mean z and bias by (scenario, method), overall and for the imputed terms."""
+    """Coverage (overall, per term group, per term), mean z, bias and SE by (scenario, method)."""
     reps = reps.assign(
         covered=(reps["conf_low"] < reps["truth"]) & (reps["truth"] < reps["conf_high"]),
         z=(reps["estimate"] - reps["truth"]) / reps["std_error"],
         bias=reps["estimate"] - reps["truth"],
+        group=term_group(reps["term"]),
     )
-    imputed = reps["term"].str.startswith(IMPUTED)
+    imputed = reps["group"] != "complete"
     out: dict[str, object] = {}
     for (scenario, method), g in reps.groupby(["scenario", "method"]):
-        n_rep = g["seed"].nunique()
-        by_rep = g.groupby("seed")["covered"].mean()
-        gi = g.loc[imputed.loc[g.index]]
-        by_rep_i = gi.groupby("seed")["covered"].mean()
+        overall, imp = _coverage(g), _coverage(g.loc[imputed.loc[g.index]])
         out[f"{scenario}/{method}"] = {
-            "n_rep": int(n_rep),
-            "coverage_overall": round(float(g["covered"].mean()), 4),
-            # replicates are independent; terms within one are not: MC error from replicates
-            "mc_se": round(float(by_rep.std(ddof=1) / np.sqrt(n_rep)), 4),
-            "coverage_imputed_terms": round(float(gi["covered"].mean()), 4),
-            "mc_se_imputed_terms": round(float(by_rep_i.std(ddof=1) / np.sqrt(n_rep)), 4),
+            "n_rep": int(g["seed"].nunique()),
+            "coverage_overall": overall["coverage"],
+            "mc_se": overall["mc_se"],
+            "coverage_imputed_terms": imp["coverage"],
+            "mc_se_imputed_terms": imp["mc_se"],
+            "coverage_by_group": {k: _coverage(gg) for k, gg in g.groupby("group")},
             "coverage_by_term": g.groupby("term")["covered"].mean().round(3).to_dict(),
             "mean_bias_by_term": g.groupby("term")["bias"].mean().round(3).to_dict(),
             "mean_z_by_term": g.groupby("term")["z"].mean().round(2).to_dict(),
+            "sd_z_by_term": g.groupby("term")["z"].std().round(2).to_dict(),
             "mean_se_by_term": g.groupby("term")["std_error"].mean().round(4).to_dict(),
         }
     return out
@@ -164,10 +183,16 @@ def main() -> None:
     )
     if args.no_summary:
         return
+    cpu = reps.drop_duplicates("seed")["cpu_s"] if "cpu_s" in reps else pd.Series(dtype=float)
     summary = {
         "command": "python benchmarks/coverage_mi.py "
         + ("--summary-only" if args.summary_only else f"--replicates {args.replicates}")
-        + f" --scale {args.scale} --m {args.m} --n-iter {args.n_iter}",
+        + f" --scale {args.scale:g} --m {args.m} --n-iter {args.n_iter}",
+        "cpu_s_per_replicate": {
+            "mean": round(float(cpu.mean()), 2),
+            "min": round(float(cpu.min()), 2),
+            "max": round(float(cpu.max()), 2),
+        },
         "seeds": sorted(int(x) for x in reps["seed"].unique()),
         "model": "cox(~ 23 terms, strata='LA', cluster='CHILD') on "
         "code_for_truth(derive_cohort(generate(default_config(), seed, scale)))",
