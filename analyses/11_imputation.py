@@ -145,11 +145,13 @@ def run(ctx: Context) -> None:
     if PF not in data.columns:
         ctx.skip("tables/mi_logistic", f"the spells have no {PF} (the logistic model's selection)")
         return
-    _mi_logistic(ctx, formula, mi.extras["imputed"], imputed)
+    _mi_logistic(ctx, formula, mi.extras["imputed"], list(methods), imputed)
 
 
-def _mi_logistic(ctx: Context, formula: str, done: list[pd.DataFrame], imputed: str) -> None:
-    """The logistic model of 05 fitted to the same imputations, beside the main one."""
+def _mi_logistic(
+    ctx: Context, formula: str, done: list[pd.DataFrame], columns: list[str], imputed: str
+) -> None:
+    """The logistic model of 05 fitted to the same imputations (``columns``), beside the main."""
     covariates, h = ctx.config.covariates, ctx.config.logistic_horizon_days
     opts = {"horizon_days": h, "cluster": "LA", "potential_followup_col": PF}
     main = ctx.results.get(f"logistic {h} LA {PF} {formula}")  # the same model, fitted by 05
@@ -162,14 +164,14 @@ def _mi_logistic(ctx: Context, formula: str, done: list[pd.DataFrame], imputed: 
     table = _beside(mi, main)
     fits = mi.extras["fits"]
     ycol = fits[0].extras["outcome_col"]
-    variables = formula_variables(covariates, main.extras["data"])
+    # the main model's smallest cell and, for the imputed columns, each completed dataset's:
+    # the other columns' cells can only be larger (its returns and those with a blank imputed)
     spec = model_spec(main, main.extras["data"], covariates, ycol)
+    cells = [smallest_cell(f.extras["data"], columns, ycol) for f in fits]
     spec.update(
         n_obs=mi.n_obs,
         n_events=fits[0].n_events,  # the outcome is not imputed: the same in every fit
-        n_min_cell=min(
-            [spec["n_min_cell"], *(smallest_cell(f.extras["data"], variables, ycol) for f in fits)]
-        ),
+        n_min_cell=min([spec["n_min_cell"], *cells]),
     )
     ctx.write_frame(
         "mi_logistic",
