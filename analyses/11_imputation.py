@@ -19,10 +19,13 @@ tables/mi_logistic (odds ratios of re-entry within the horizon, likewise).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from reunistat.models.imputation import fit_imputed, mi_fit
+from reunistat.models.imputation.chained import Method
 from reunistat.models.logistic import logistic
 from reunistat.models.survival import cox
 from reunistat.pipeline import Context, run_script
@@ -40,7 +43,7 @@ FUNCTION = "reunistat.models.imputation.mi_fit"
 FUNCTION_LOGIT = "reunistat.models.imputation.fit_imputed"
 M = 10  # imputations: enough for a sensitivity analysis at the fractions missing seen
 UNKNOWN_ETHNICITY = "Unknown"  # refused (REFU) or not obtained (NOBT)
-METHODS = {"ethnic_group": "polyreg", "disability": "logreg"}
+METHODS: dict[str, Method] = {"ethnic_group": "polyreg", "disability": "logreg"}
 LOG_LENGTH = "_log1p_period_length_days"  # the model's np.log1p(period_length_days)
 WITHIN = "_reentered_within_horizon"  # the logistic model's outcome, in the imputation model
 PF = "days_potential_followup"  # the logistic model's selection (as 05)
@@ -48,7 +51,7 @@ PF = "days_potential_followup"  # the logistic model's selection (as 05)
 
 def _prepare(
     spells: pd.DataFrame, covariates: str, horizon_days: int | None = None
-) -> tuple[pd.DataFrame, dict[str, str], list]:
+) -> tuple[pd.DataFrame, dict[str, Method], list[str]]:
     """The rows and columns of the models, unknown ethnicity as missing; what to impute.
 
     With ``horizon_days``, re-entry within it joins the imputation model's
@@ -153,7 +156,7 @@ def _mi_logistic(
 ) -> None:
     """The logistic model of 05 fitted to the same imputations (``columns``), beside the main."""
     covariates, h = ctx.config.covariates, ctx.config.logistic_horizon_days
-    opts = {"horizon_days": h, "cluster": "LA", "potential_followup_col": PF}
+    opts: dict[str, Any] = {"horizon_days": h, "cluster": "LA", "potential_followup_col": PF}
     main = ctx.results.get(f"logistic {h} LA {PF} {formula}")  # the same model, fitted by 05
     if main is None:
         main = logistic(formula, with_references(ctx.spells, covariates), **opts)
