@@ -1,26 +1,35 @@
-"""11: sensitivity analysis: the Cox model with missing ethnicity / disability imputed.
+"""11: sensitivity analysis: the Cox and logistic models with missing ethnicity imputed.
 
-The main Cox model (04) keeps an ethnicity recorded as refused or not obtained
-as its own category ("Unknown") and drops a return whose ethnicity is blank.
-Both are unbiased only if what is missing is missing completely at random.
-Here those values are imputed ``M`` times by chained equations (the event
-indicator and the Nelson-Aalen hazard in the imputation model, as White and
-Royston 2009 advise for Cox), the same Cox model is fitted to each completed
-dataset and the fits are pooled by Rubin's rules
-(:func:`reunistat.models.imputation.mi_fit`). Disability is imputed too where
-it is missing (in the 903 it is derived from the CIN census and never blank).
+The main Cox (04) and logistic (05) models keep an ethnicity recorded as refused
+or not obtained as its own category ("Unknown") and drop a return whose ethnicity
+is blank. Both are unbiased only if what is missing is missing completely at
+random. Here those values are imputed ``M`` times by chained equations, the same
+models are fitted to each completed dataset and the fits are pooled by Rubin's
+rules (:func:`reunistat.models.imputation.mi_fit`, then
+:func:`~reunistat.models.imputation.fit_imputed` for the logistic model on the
+same imputations). The imputation model holds both models' outcomes: the event
+indicator and the Nelson-Aalen hazard (as White and Royston 2009 advise for Cox)
+and re-entry within the logistic model's horizon. Disability is imputed too where
+it is missing (in the derived cohort it never is: a child with no CIN record
+counts as having no disability).
 
-Outputs: tables/mi_cox (hazard ratios of the main model beside the pooled ones).
+Outputs: tables/mi_cox (hazard ratios of the main model beside the pooled ones),
+tables/mi_logistic (odds ratios of re-entry within the horizon, likewise).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from reunistat.models.imputation import mi_fit
+from reunistat.models.imputation import fit_imputed, mi_fit
+from reunistat.models.imputation.chained import Method
+from reunistat.models.logistic import logistic
 from reunistat.models.survival import cox
 from reunistat.pipeline import Context, run_script
+from reunistat.report.labels import with_references
 from reunistat.report.tables import (
     formula_variables,
     model_spec,
@@ -28,18 +37,30 @@ from reunistat.report.tables import (
     smallest_cell,
     term_label,
 )
+from reunistat.results import ModelResult
 
 FUNCTION = "reunistat.models.imputation.mi_fit"
+FUNCTION_LOGIT = "reunistat.models.imputation.fit_imputed"
 M = 10  # imputations: enough for a sensitivity analysis at the fractions missing seen
 UNKNOWN_ETHNICITY = "Unknown"  # refused (REFU) or not obtained (NOBT)
-METHODS = {"ethnic_group": "polyreg", "disability": "logreg"}
+METHODS: dict[str, Method] = {"ethnic_group": "polyreg", "disability": "logreg"}
 LOG_LENGTH = "_log1p_period_length_days"  # the model's np.log1p(period_length_days)
+WITHIN = "_reentered_within_horizon"  # the logistic model's outcome, in the imputation model
+PF = "days_potential_followup"  # the logistic model's selection (as 05)
 
 
-def _prepare(spells: pd.DataFrame, covariates: str) -> tuple[pd.DataFrame, dict[str, str], list]:
-    """The rows and columns of the model, unknown ethnicity as missing; what to impute."""
+def _prepare(
+    spells: pd.DataFrame, covariates: str, horizon_days: int | None = None
+) -> tuple[pd.DataFrame, dict[str, Method], list[str]]:
+    """The rows and columns of the models, unknown ethnicity as missing; what to impute.
+
+    With ``horizon_days``, re-entry within it joins the imputation model's
+    predictors (the logistic model's outcome), and potential follow-up, if the
+    spells have it, is kept for the logistic model's selection.
+    """
     used = formula_variables(covariates, spells)
-    data = spells[["LA", "days_followed", "reentered", *used]].copy()
+    keep = [PF] if horizon_days is not None and PF in spells.columns else []
+    data = spells[["LA", "days_followed", "reentered", *used, *keep]].copy()
     if "ethnic_group" in data.columns:
         data["ethnic_group"] = data["ethnic_group"].mask(data["ethnic_group"] == UNKNOWN_ETHNICITY)
     methods = {c: how for c, how in METHODS.items() if c in used and data[c].isna().any()}
@@ -48,6 +69,10 @@ def _prepare(spells: pd.DataFrame, covariates: str) -> tuple[pd.DataFrame, dict[
     predictors = [LOG_LENGTH if c == "period_length_days" else c for c in others]
     if "period_length_days" in others:
         data[LOG_LENGTH] = np.log1p(data["period_length_days"])
+    if horizon_days is not None:
+        hit = (data["reentered"].to_numpy(float) > 0) & (data["days_followed"] <= horizon_days)
+        data[WITHIN] = hit.astype(float)
+        predictors.append(WITHIN)
     return _categories(data), methods, predictors
 
 
@@ -59,9 +84,11 @@ def _categories(frame: pd.DataFrame) -> pd.DataFrame:
 
 def run(ctx: Context) -> None:
     covariates = ctx.config.covariates
-    data, methods, predictors = _prepare(ctx.spells, covariates)
+    h = ctx.config.logistic_horizon_days
+    data, methods, predictors = _prepare(ctx.spells, covariates, h)
     if not methods:
-        ctx.skip("tables/mi_cox", "no missing ethnicity or disability to impute")
+        for name in ("mi_cox", "mi_logistic"):
+            ctx.skip(f"tables/{name}", "no missing ethnicity or disability to impute")
         return
     formula = "~ " + covariates
     cols = ["LA", "days_followed", "reentered", *formula_variables(covariates, ctx.spells)]
@@ -85,18 +112,10 @@ def run(ctx: Context) -> None:
         cluster="LA",
         concordance=False,
     )
-    pooled = mi.tidy(exponentiate=True).set_index("term")
-    before = main.tidy(exponentiate=True).set_index("term")
-    terms = before.index.append(pooled.index.difference(before.index, sort=False))
-    table = (
-        pooled[["estimate", "conf_low", "conf_high", "p_value"]]
-        .assign(fmi=mi.extras["pool"]["fmi"])
-        .join(before[["estimate", "conf_low", "conf_high"]], rsuffix="_main", how="outer")
-        .reindex(terms)
-        .rename_axis("term")
-        .reset_index()
+    imputed = " and ".join(
+        {"ethnic_group": "ethnicity", "disability": "disability"}[c] for c in methods
     )
-    table.insert(1, "label", [term_label(t) for t in table["term"]])
+    table = _beside(mi, main)
     # the smallest cell of the observed data and, for the imputed columns, of every completed
     # dataset (the other columns are the same in each)
     cells = [smallest_cell(data, formula_variables(covariates, data), "reentered")]
@@ -107,36 +126,103 @@ def run(ctx: Context) -> None:
         n_events=int(data["reentered"].sum()),
         n_min_cell=min([spec["n_min_cell"], *cells]),
     )
-    imputed = " and ".join(
-        {"ethnic_group": "ethnicity", "disability": "disability"}[c] for c in methods
-    )
     ctx.write_frame(
         "mi_cox",
         table,
         title=f"Cox model of re-entry with missing {imputed} imputed: hazard ratios",
         function=FUNCTION,
         disclosure=spec,
-        readable=_readable(table),
+        readable=_readable(table, "HR"),
         notes=[
             f"Main model: as the Cox model of re-entry (unknown ethnicity a category; a return "
             f"with a blank dropped). Imputed: {imputed} refused, not obtained or blank, "
-            f"imputed {M} times by chained equations with the event and the Nelson-Aalen "
-            "cumulative hazard among the predictors; estimates pooled by Rubin's rules. FMI: "
-            "fraction of missing information. Standard errors robust to clustering by local "
-            "authority.",
+            f"imputed {M} times by chained equations with the event, the Nelson-Aalen "
+            "cumulative hazard and re-entry within the logistic model's horizon among the "
+            "predictors; estimates pooled by Rubin's rules. FMI: fraction of missing "
+            "information. Standard errors robust to clustering by local authority.",
         ],
     )
     ctx.value("mi_m", M, function=FUNCTION)
     ctx.value("mi_imputed", imputed, function=FUNCTION)
-    both = table.dropna(subset=["estimate_main"])
-    both = both.dropna(subset=["estimate"])
+    _largest_change(ctx, table, "mi", FUNCTION)
+    if PF not in data.columns:
+        ctx.skip("tables/mi_logistic", f"the spells have no {PF} (the logistic model's selection)")
+        return
+    _mi_logistic(ctx, formula, mi.extras["imputed"], list(methods), imputed)
+
+
+def _mi_logistic(
+    ctx: Context, formula: str, done: list[pd.DataFrame], columns: list[str], imputed: str
+) -> None:
+    """The logistic model of 05 fitted to the same imputations (``columns``), beside the main."""
+    covariates, h = ctx.config.covariates, ctx.config.logistic_horizon_days
+    opts: dict[str, Any] = {"horizon_days": h, "cluster": "LA", "potential_followup_col": PF}
+    main = ctx.results.get(f"logistic {h} LA {PF} {formula}")  # the same model, fitted by 05
+    if main is None:
+        main = logistic(formula, with_references(ctx.spells, covariates), **opts)
+    # the reference levels of 05 (its odds ratios contrast with the same groups)
+    mi = fit_imputed(
+        formula, [with_references(d, covariates) for d in done], model="logistic", **opts
+    )
+    table = _beside(mi, main)
+    fits = mi.extras["fits"]
+    ycol = fits[0].extras["outcome_col"]
+    # the main model's smallest cell and, for the imputed columns, each completed dataset's:
+    # the other columns' cells can only be larger (its returns and those with a blank imputed)
+    spec = model_spec(main, main.extras["data"], covariates, ycol)
+    cells = [smallest_cell(f.extras["data"], columns, ycol) for f in fits]
+    spec.update(
+        n_obs=mi.n_obs,
+        n_events=fits[0].n_events,  # the outcome is not imputed: the same in every fit
+        n_min_cell=min([spec["n_min_cell"], *cells]),
+    )
+    ctx.write_frame(
+        "mi_logistic",
+        table,
+        title=f"Logistic model of re-entry within {h} days with missing {imputed} imputed: "
+        "odds ratios",
+        function=FUNCTION_LOGIT,
+        disclosure=spec,
+        readable=_readable(table, "OR"),
+        notes=[
+            f"Main model: as the logistic model of re-entry within {h} days (returns that "
+            f"could be followed for {h} days; unknown ethnicity a category, a return with a "
+            f"blank dropped). Imputed: the same {M} imputations as for the Cox model, the "
+            "logistic model fitted to each and pooled by Rubin's rules. FMI: fraction of "
+            "missing information. Standard errors robust to clustering by local authority.",
+        ],
+    )
+    _largest_change(ctx, table, "mi_logit", FUNCTION_LOGIT)
+
+
+def _beside(pooled: ModelResult, main: ModelResult) -> pd.DataFrame:
+    """Pooled ratios and FMI beside the main model's, by term (no intercept)."""
+    after = pooled.tidy(exponentiate=True).set_index("term")
+    before = main.tidy(exponentiate=True).set_index("term").drop(index="Intercept", errors="ignore")
+    after = after.drop(index="Intercept", errors="ignore")
+    terms = before.index.append(after.index.difference(before.index, sort=False))
+    table = (
+        after[["estimate", "conf_low", "conf_high", "p_value"]]
+        .assign(fmi=pooled.extras["pool"]["fmi"])
+        .join(before[["estimate", "conf_low", "conf_high"]], rsuffix="_main", how="outer")
+        .reindex(terms)
+        .rename_axis("term")
+        .reset_index()
+    )
+    table.insert(1, "label", [term_label(t) for t in table["term"]])
+    return table
+
+
+def _largest_change(ctx: Context, table: pd.DataFrame, prefix: str, function: str) -> None:
+    """Values ``<prefix>_largest_change`` (the term, from -> to) and ``<prefix>_fmi_max``."""
+    both = table.dropna(subset=["estimate_main", "estimate"])
     change = (np.log(both["estimate"]) - np.log(both["estimate_main"])).abs()
     worst = both.loc[change.idxmax()]
     a, b = num_text(worst["estimate_main"], 2), num_text(worst["estimate"], 2)
     ctx.value(
-        "mi_largest_change",
+        f"{prefix}_largest_change",
         float(change.max()),
-        function=FUNCTION,
+        function=function,
         fmt=f"{worst['label']}, "
         + (
             f"from {a} in the main model to {b} imputed"
@@ -144,10 +230,10 @@ def run(ctx: Context) -> None:
             else f"{a} in both to two decimals"
         ),
     )
-    ctx.value("mi_fmi_max", float(table["fmi"].max()), function=FUNCTION, fmt="{:.2f}")
+    ctx.value(f"{prefix}_fmi_max", float(table["fmi"].max()), function=function, fmt="{:.2f}")
 
 
-def _readable(table: pd.DataFrame) -> pd.DataFrame:
+def _readable(table: pd.DataFrame, ratio: str) -> pd.DataFrame:
     def ci(est: float, lo: float, hi: float) -> str:
         if pd.isna(est):
             return "-"
@@ -156,11 +242,11 @@ def _readable(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "term": table["label"],
-            "HR, main model (95% CI)": [
+            f"{ratio}, main model (95% CI)": [
                 ci(*r)
                 for r in table[["estimate_main", "conf_low_main", "conf_high_main"]].to_numpy()
             ],
-            "HR, imputed (95% CI)": [
+            f"{ratio}, imputed (95% CI)": [
                 ci(*r) for r in table[["estimate", "conf_low", "conf_high"]].to_numpy()
             ],
             "FMI": ["-" if pd.isna(v) else num_text(v, 2) for v in table["fmi"]],

@@ -1,8 +1,10 @@
 """Coverage of the generator's truth by multiple imputation, against complete cases.
 
-Run: ``python benchmarks/coverage_mi.py [--replicates 400] [--scale 0.05] [--m 10]``
+Run: ``python benchmarks/coverage_mi.py [--replicates 400] [--scale 0.03] [--m 5] [--n-iter 3]``
 (resumes: replicates already saved are skipped; two workers side by side with
-``--first-seed`` and ``--no-summary``, then ``--summary-only``).
+``--first-seed`` and ``--no-summary``, then ``--summary-only``). Replicates of one
+setting (scale, m, n_iter) are saved apart from those of another, so a summary never
+mixes settings.
 
 Each replicate generates a seeded synthetic extract (``generate(default_config(),
 seed, scale)``), derives the spells with ``derive_cohort``, codes them as the
@@ -21,8 +23,10 @@ imputation (:func:`reunistat.models.imputation.mi_fit`: chained equations with
 the event indicator and the Nelson-Aalen hazard, the other 21 terms as
 predictors, ``m`` imputations, pooled by Rubin's rules with Barnard-Rubin df).
 Rows per (scenario, method, term) go to
-``benchmarks/results/mi_coverage_replicates_<first seed>.csv`` as they finish;
-the summary to ``benchmarks/results/mi_coverage.json``.
+``benchmarks/results/mi_coverage_scale<scale>_m<m>_iter<n_iter>_<first seed>.csv``
+as they finish, with the replicate's CPU seconds (BLAS on one thread); the summary
+to ``benchmarks/results/mi_coverage.json``. Why the defaults (scale 0.03, m = 5,
+3 cycles) suffice for coverage: ``benchmarks/results/mi_coverage.md``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import time
 import warnings
 from pathlib import Path
 
@@ -38,6 +43,7 @@ import pandas as pd
 from _replicates import parser, run_replicates
 from scipy import optimize, special
 
+from reunistat.replicates import one_blas_thread
 from reunistat.synthetic.reentry import CONTINUOUS_TERMS, FACTOR_TERMS
 
 HERE = Path(__file__).parent
@@ -76,8 +82,10 @@ def _rows(fit: object, truth: dict[str, object], **labels: object) -> pd.DataFra
     return t[["term", "estimate", "std_error", "conf_low", "conf_high", "truth"]].assign(**labels)
 
 
+@one_blas_thread  # a second BLAS thread spins on these thin matrices: 19 s of CPU, 13 s without
 def one_replicate(seed: int, scale: float, m: int, n_iter: int) -> pd.DataFrame:
-    """Return one row per (scenario, method, term): estimate, error, interval, truth."""
+    """Return one row per (scenario, method, term): estimate, error, interval, truth, CPU s."""
+    cpu0 = time.process_time()
     from reunistat.cohort import derive_cohort
     from reunistat.models.imputation import mi_fit
     from reunistat.models.survival import cox
@@ -108,33 +116,52 @@ def one_replicate(seed: int, scale: float, m: int, n_iter: int) -> pd.DataFrame:
             **opts,
         )
         rows.append(_rows(mi, d.truth, scenario=scenario, method="mi", seed=seed))
-    return pd.concat(rows, ignore_index=True)
+    return pd.concat(rows, ignore_index=True).assign(cpu_s=round(time.process_time() - cpu0, 2))
+
+
+GROUPS = {"disability": ("disability",), "ethnic_group": ("ethnic_group",)}
+
+
+def term_group(term: pd.Series) -> pd.Series:
+    """``disability``, ``ethnic_group`` (the imputed columns' terms) or ``complete`` (the 17)."""
+    out = pd.Series("complete", index=term.index)
+    for name, starts in GROUPS.items():
+        out[term.str.startswith(starts)] = name
+    return out
+
+
+def _coverage(g: pd.DataFrame) -> dict[str, float]:
+    """Coverage and its MC SE (from the replicates: terms within one are not independent)."""
+    by_rep = g.groupby("seed")["covered"].mean()
+    return {
+        "coverage": round(float(g["covered"].mean()), 4),
+        "mc_se": round(float(by_rep.std(ddof=1) / np.sqrt(len(by_rep))), 4),
+    }
 
 
 def summarise(reps: pd.DataFrame) -> dict[str, object]:
-    """Coverage, mean z and bias by (scenario, method), overall and for the imputed terms."""
+    """Coverage (overall, per term group, per term), mean z, bias and SE by (scenario, method)."""
     reps = reps.assign(
         covered=(reps["conf_low"] < reps["truth"]) & (reps["truth"] < reps["conf_high"]),
         z=(reps["estimate"] - reps["truth"]) / reps["std_error"],
         bias=reps["estimate"] - reps["truth"],
+        group=term_group(reps["term"]),
     )
-    imputed = reps["term"].str.startswith(IMPUTED)
+    imputed = reps["group"] != "complete"
     out: dict[str, object] = {}
     for (scenario, method), g in reps.groupby(["scenario", "method"]):
-        n_rep = g["seed"].nunique()
-        by_rep = g.groupby("seed")["covered"].mean()
-        gi = g.loc[imputed.loc[g.index]]
-        by_rep_i = gi.groupby("seed")["covered"].mean()
+        overall, imp = _coverage(g), _coverage(g.loc[imputed.loc[g.index]])
         out[f"{scenario}/{method}"] = {
-            "n_rep": int(n_rep),
-            "coverage_overall": round(float(g["covered"].mean()), 4),
-            # replicates are independent; terms within one are not: MC error from replicates
-            "mc_se": round(float(by_rep.std(ddof=1) / np.sqrt(n_rep)), 4),
-            "coverage_imputed_terms": round(float(gi["covered"].mean()), 4),
-            "mc_se_imputed_terms": round(float(by_rep_i.std(ddof=1) / np.sqrt(n_rep)), 4),
+            "n_rep": int(g["seed"].nunique()),
+            "coverage_overall": overall["coverage"],
+            "mc_se": overall["mc_se"],
+            "coverage_imputed_terms": imp["coverage"],
+            "mc_se_imputed_terms": imp["mc_se"],
+            "coverage_by_group": {k: _coverage(gg) for k, gg in g.groupby("group")},
             "coverage_by_term": g.groupby("term")["covered"].mean().round(3).to_dict(),
             "mean_bias_by_term": g.groupby("term")["bias"].mean().round(3).to_dict(),
             "mean_z_by_term": g.groupby("term")["z"].mean().round(2).to_dict(),
+            "sd_z_by_term": g.groupby("term")["z"].std().round(2).to_dict(),
             "mean_se_by_term": g.groupby("term")["std_error"].mean().round(4).to_dict(),
         }
     return out
@@ -142,12 +169,12 @@ def summarise(reps: pd.DataFrame) -> dict[str, object]:
 
 def main() -> None:
     """Run (or resume) the replicates and write the summary."""
-    ap = parser(scale=0.05, first_seed=5000)
-    ap.add_argument("--m", type=int, default=10)
-    ap.add_argument("--n-iter", type=int, default=5)
+    ap = parser(scale=0.03, first_seed=5000)
+    ap.add_argument("--m", type=int, default=5)
+    ap.add_argument("--n-iter", type=int, default=3)
     args = ap.parse_args()
     reps = run_replicates(
-        "mi_coverage_replicates",
+        f"mi_coverage_scale{args.scale:g}_m{args.m}_iter{args.n_iter}",
         args.first_seed,
         0 if args.summary_only else args.replicates,
         one_replicate,
@@ -156,10 +183,16 @@ def main() -> None:
     )
     if args.no_summary:
         return
+    cpu = reps.drop_duplicates("seed")["cpu_s"] if "cpu_s" in reps else pd.Series(dtype=float)
     summary = {
         "command": "python benchmarks/coverage_mi.py "
         + ("--summary-only" if args.summary_only else f"--replicates {args.replicates}")
-        + f" --scale {args.scale} --m {args.m} --n-iter {args.n_iter}",
+        + f" --scale {args.scale:g} --m {args.m} --n-iter {args.n_iter}",
+        "cpu_s_per_replicate": {
+            "mean": round(float(cpu.mean()), 2),
+            "min": round(float(cpu.min()), 2),
+            "max": round(float(cpu.max()), 2),
+        },
         "seeds": sorted(int(x) for x in reps["seed"].unique()),
         "model": "cox(~ 23 terms, strata='LA', cluster='CHILD') on "
         "code_for_truth(derive_cohort(generate(default_config(), seed, scale)))",

@@ -26,8 +26,14 @@ import pandas as pd
 import pytest
 
 from reunistat.errors import InputError, ModelError
-from reunistat.models.imputation import barnard_rubin, impute, mi_fit, nelson_aalen, pool
-from reunistat.models.logistic import logistic
+from reunistat.models.imputation import (
+    barnard_rubin,
+    fit_imputed,
+    impute,
+    mi_fit,
+    nelson_aalen,
+    pool,
+)
 from reunistat.models.survival import cox
 
 REF = Path(__file__).parent / "reference" / "imputation"
@@ -66,12 +72,20 @@ def _mice_completed(data: pd.DataFrame) -> list[pd.DataFrame]:
 def test_rubins_rules_equal_mice_pool_on_the_same_imputations(data, model: str) -> None:  # type: ignore[no-untyped-def]
     done = _mice_completed(data)
     assert len(done) == 10
+    r = pd.read_csv(REF / f"pooled_{model}.csv").set_index("term")
+    dfcom = float(r["dfcom"].iloc[0])
     if model == "cox":
         fits = [cox(FORMULA, d, "days_followed", "reentered") for d in done]
-    else:
-        fits = [logistic(FORMULA, d, horizon_days=365, vcov="model") for d in done]
-    r = pd.read_csv(REF / f"pooled_{model}.csv").set_index("term")
-    pooled = pool(fits, dfcom=float(r["dfcom"].iloc[0]))
+        pooled = pool(fits, dfcom=dfcom)
+    else:  # through fit_imputed, as analyses/11_imputation.py pools the logistic model
+        pooled = fit_imputed(
+            FORMULA, done, model="logistic", dfcom=dfcom, horizon_days=365, vcov="model"
+        )
+        fits = pooled.extras["fits"]
+        assert len(fits) == 10 and all(
+            a is b for a, b in zip(pooled.extras["imputed"], done, strict=True)
+        )
+        np.testing.assert_array_equal(pooled.params, pool(fits, dfcom=dfcom).params)
     table = pooled.extras["pool"]
     if model == "logistic":
         table = table.drop(index="Intercept")

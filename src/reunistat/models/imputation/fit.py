@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from reunistat.errors import InputError
 from reunistat.models.imputation.chained import Method, impute
 from reunistat.models.imputation.pooling import pool
 from reunistat.results import ModelResult, restamp
@@ -69,24 +70,14 @@ def mi_fit(
         seed=seed,
         n_jobs=n_jobs,
     )
-    if model == "cox":
-        from reunistat.models.survival import cox
-
-        fits = [cox(formula, d, duration_col, event_col, **model_options) for d in done]
-    elif model == "logistic":
-        from reunistat.models.logistic import logistic
-
-        fits = [
-            logistic(formula, d, duration_col=duration_col, event_col=event_col, **model_options)
-            for d in done
-        ]
-    else:
-        from reunistat.errors import InputError
-
-        raise InputError(f"model must be 'cox' or 'logistic', got {model!r}")
-    pooled = pool(fits)
-    pooled.extras["fits"] = fits
-    pooled.extras["imputed"] = done
+    pooled = fit_imputed(
+        formula,
+        done,
+        model=model,
+        duration_col=duration_col,
+        event_col=event_col,
+        **model_options,
+    )
     return restamp(
         pooled,
         "reunistat.models.imputation.mi_fit",
@@ -95,3 +86,77 @@ def mi_fit(
         n_iter=n_iter,
         seed=seed,
     )
+
+
+def fit_imputed(
+    formula: str,
+    imputed: Sequence[pd.DataFrame],
+    *,
+    model: MiModel = "cox",
+    duration_col: str = "days_followed",
+    event_col: str = "reentered",
+    dfcom: float | None = None,
+    **model_options: Any,
+) -> ModelResult:
+    """Fit a model to each completed dataset and pool by Rubin's rules.
+
+    One set of imputations can serve several analysis models (as ``with()`` on
+    a ``mids`` object in R's ``mice``), provided the imputation model holds
+    every analysis model's variables and outcome: e.g. the Cox model's event
+    and Nelson-Aalen hazard and the logistic model's re-entry within the
+    horizon (as auxiliary ``predictors`` of :func:`impute`).
+
+    Parameters
+    ----------
+    formula : str
+        Right-hand side of the analysis model.
+    imputed : sequence of pandas.DataFrame
+        The ``m`` completed datasets (:func:`impute`, or ``extras["imputed"]``
+        of :func:`mi_fit`).
+    model : {"cox", "logistic"}
+        :func:`reunistat.models.survival.cox` or
+        :func:`reunistat.models.logistic.logistic`.
+    duration_col, event_col : str
+        Follow-up and re-entry.
+    dfcom : float, optional
+        Complete-data degrees of freedom for :func:`pool` (infinite by default;
+        R's ``mice::pool`` takes a ``glm``'s residual df).
+    **model_options
+        Passed to the model (``cluster=``, ``horizon_days=``, ...).
+
+    Returns
+    -------
+    ModelResult
+        The pooled model (:func:`pool`), ``extras["fits"]`` the ``m`` fits and
+        ``extras["imputed"]`` the datasets.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> d = pd.DataFrame({"x": rng.integers(0, 2, 300).astype(float),
+    ...                   "days_followed": rng.integers(1, 900, 300),
+    ...                   "reentered": rng.integers(0, 2, 300)})
+    >>> d.loc[:40, "x"] = np.nan
+    >>> done = impute(d, ["x"], m=3, n_iter=1, seed=1)
+    >>> res = fit_imputed("~ x", done, model="logistic", horizon_days=365)
+    >>> list(res.params.index), int(res.fit_stats["m"])
+    (['Intercept', 'x'], 3)
+    """
+    if model == "cox":
+        from reunistat.models.survival import cox
+
+        fits = [cox(formula, d, duration_col, event_col, **model_options) for d in imputed]
+    elif model == "logistic":
+        from reunistat.models.logistic import logistic
+
+        fits = [
+            logistic(formula, d, duration_col=duration_col, event_col=event_col, **model_options)
+            for d in imputed
+        ]
+    else:
+        raise InputError(f"model must be 'cox' or 'logistic', got {model!r}")
+    pooled = pool(fits, dfcom)
+    pooled.extras["fits"] = fits
+    pooled.extras["imputed"] = list(imputed)
+    return pooled
