@@ -69,11 +69,18 @@ def test_cr2_is_wider_than_cr1_for_the_pilot_term_and_cr1_is_kept(case) -> None:
     )
 
 
-def test_cox_has_no_cr2(case) -> None:  # type: ignore[no-untyped-def]
+def test_cox_cr2_is_cox_small_sample_and_cr1_stays_the_default(case) -> None:  # type: ignore[no-untyped-def]
     spells, adoption = case
-    with pytest.raises(EvaluationError, match="Cox model has no CR2"):
-        pilot_vs_comparison(spells, adoption, model="cox", adjust=None, vcov="CR2")
     with pytest.raises(EvaluationError, match="vcov must be"):
         pilot_vs_comparison(spells, adoption, model="cox", adjust=None, vcov="HC1")  # type: ignore[arg-type]
-    res = pilot_vs_comparison(spells, adoption, model="cox", adjust=None)
-    assert res.provenance.options["vcov"] == "CR1"
+    cr1 = pilot_vs_comparison(spells, adoption, model="cox", adjust=None)
+    assert cr1.provenance.options["vcov"] == "CR1"
+    cr2 = pilot_vs_comparison(spells, adoption, model="cox", adjust=None, vcov="CR2")
+    assert cr2.provenance.options["vcov"] == "CR2"
+    # the same fit with the CR2 variance of cox_small_sample: estimates equal, the CR1
+    # fit's robust variance kept, a Satterthwaite df below the CR1 rule's pilot LAs - 1
+    np.testing.assert_allclose(cr2.params, cr1.params)
+    np.testing.assert_allclose(cr2.extras["cov_cr0"].to_numpy(), cr1.cov.to_numpy())
+    df_pilot = float(cr2.extras["df_by_term"]["treated"])
+    assert 1 < df_pilot < cr1.df_resid
+    assert cr2.cov.loc["treated", "treated"] > cr1.cov.loc["treated", "treated"]

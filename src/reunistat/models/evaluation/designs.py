@@ -15,9 +15,11 @@ coefficient: exactly ``clubSandwich::vcovCR(type = "CR2")`` and ``coef_test(test
 "Satterthwaite")`` applied to that working ``lm`` (frozen in
 ``tests/reference/evaluation/``). clubSandwich's own ``glm`` method weights the
 adjustment differently; on the frozen case the two standard errors agree within
-0.1%. The Cox model has no CR2 (its information is not a weighted cross-product of
-the design): it keeps CR1 referred to a t on ``min(pilot, comparison LAs) - 1``
-degrees of freedom (``small_sample``).
+0.1%. For the Cox model ``vcov="CR2"`` gives
+:func:`~reunistat.models.survival.cox_small_sample`'s CR2 (each authority's share of
+the information as its leverage, Satterthwaite df per term); its default stays CR1
+referred to a t on ``min(pilot, comparison LAs) - 1`` degrees of freedom
+(``small_sample``).
 """
 
 from __future__ import annotations
@@ -121,9 +123,9 @@ def pilot_vs_comparison(
         its own Satterthwaite df instead.
     vcov : {"CR2", "CR1"}, optional
         The cluster-robust variance: ``"CR2"`` (Bell-McCaffrey on the working
-        linear model, Satterthwaite df per term; logistic model only, its
-        default) or ``"CR1"`` (``sandwich::vcovCL``; the Cox model's default and
-        only choice).
+        linear model, Satterthwaite df per term; the logistic model's default;
+        for the Cox model, :func:`~reunistat.models.survival.cox_small_sample`)
+        or ``"CR1"`` (``sandwich::vcovCL``; the Cox model's default).
 
     Returns
     -------
@@ -135,11 +137,6 @@ def pilot_vs_comparison(
     kind = vcov if vcov is not None else ("CR2" if model == "logistic" else "CR1")
     if kind not in ("CR2", "CR1"):
         raise EvaluationError(f"vcov must be 'CR2' or 'CR1', got {kind!r}")
-    if kind == "CR2" and model == "cox":
-        raise EvaluationError(
-            "vcov='CR2' needs model='logistic': the Cox model has no CR2 variance; it uses "
-            "CR1 with a t reference on min(pilot, comparison authorities) - 1 df"
-        )
     sample = comparison_sample(spells, adoption, la_col=cluster, date_col=date_col)
     rhs = TERM if not adjust else f"{TERM} + {adjust}"
     opts: dict[str, Any] = {"design": "pilot_vs_comparison"}
@@ -153,7 +150,8 @@ def pilot_vs_comparison(
                 "potential_followup_col applies to model='logistic' (a fixed horizon); the Cox "
                 "model uses all follow-up"
             )
-        res = cox(f"~ {rhs}", sample, duration_col, event_col, cluster=cluster)
+        small: Literal["CR2"] | None = "CR2" if kind == "CR2" else None  # CR1: its robust
+        res = cox(f"~ {rhs}", sample, duration_col, event_col, cluster=cluster, vcov=small)
     else:
         from reunistat.models.logistic import LogisticInputError, logistic
 
@@ -181,9 +179,9 @@ def pilot_vs_comparison(
             }
         )
     opts["vcov"] = kind
-    if kind == "CR2":
+    if kind == "CR2" and model == "logistic":
         res = logistic_cr2(res, cluster)
-    elif small_sample:
+    elif kind == "CR1" and small_sample:
         df = float(min(opts["n_pilot_las"], opts["n_comparison_las"]) - 1)
         if df < 1:
             raise EvaluationError("a single pilot authority: cluster-robust inference impossible")
