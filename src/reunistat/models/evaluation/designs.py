@@ -202,7 +202,7 @@ def logistic_cr2(res: ModelResult, cluster: str) -> ModelResult:
     gives each term's degrees of freedom. ``extras["cov_cr1"]`` keeps the CR1
     covariance.
     """
-    from reunistat.models._term_df import TermDfResult
+    from reunistat.models._term_df import with_term_df
     from reunistat.models.evaluation.cluster_inference import ols_cluster, satterthwaite_df
 
     frame = res.extras["data"]
@@ -215,19 +215,4 @@ def logistic_cr2(res: ModelResult, cluster: str) -> ModelResult:
     z = x * sd[:, None]
     fit = ols_cluster(z @ res.params.to_numpy(float) + (y - p) / sd, z, frame[cluster], "CR2")
     df = satterthwaite_df(fit)
-    terms = res.params.index
-    return TermDfResult(
-        **{
-            **{f.name: getattr(res, f.name) for f in dataclasses.fields(res)},
-            "cov": pd.DataFrame(fit.cov, index=terms, columns=terms),
-            "vcov_type": f"CR2({cluster})",
-            "dist": "t",
-            "df_resid": float(df.min()),
-            "extras": {
-                **res.extras,
-                "cov_cr1": res.cov,
-                "df_by_term": pd.Series(df, index=terms, name="df"),
-            },
-        },
-        df_terms=tuple(float(v) for v in df),
-    )
+    return with_term_df(res, fit.cov, df, f"CR2({cluster})", "cov_cr1")
