@@ -86,3 +86,20 @@ def test_validated_tables_keep_code_columns_as_text() -> None:
     assert v.tables["header"]["ETHNIC"].tolist() == ["WBRI", "WBRI"]
     assert v.tables["episodes"]["REC"].tolist() == [None, None]
     assert set(v.repairs["column"]) == {"ETHNIC", "RNE"}  # " 2" is trimmed as it is read
+
+
+def test_unchanged_code_columns_are_the_extracts_own() -> None:
+    from pathlib import Path
+
+    from reunistat.tables import read_extract
+
+    x = read_extract(Path(__file__).parents[1] / "data" / "synthetic" / "sample")
+    v = validate_tables(x, mode="lenient")
+    changed = set(zip(v.repairs["table"], v.repairs["column"], strict=True))
+    eps, before = v.tables["episodes"], x.tables["episodes"]
+    assert len(eps) == len(before)  # the sample has no error: no row dropped
+    for c in ("RNE", "LS", "CIN", "PLACE", "REC"):
+        assert eps[c].dtype == object
+        if ("episodes", c) not in changed:  # the reader's column itself: no copy
+            assert np.shares_memory(eps[c].to_numpy(), before[c].to_numpy()), c
+        assert eps[c].tolist() == before[c].tolist()

@@ -166,7 +166,7 @@ def _spells(
         returns,
         prep.extent.data_end,
         birthdays(dob, 18)[0],  # add_years once per distinct date of birth
-        pd.to_datetime(returns["_uid"].map(ex["EXIT_DATE"])),
+        outcomes.dates_of(returns["_uid"].map(ex["EXIT_DATE"])),
         returns["_uid"].map(ex["EXIT_REASON"]),
     )
     disabled = covariates.disability_children(tables, e, use_la)

@@ -182,23 +182,43 @@ def normalise_tables(
 
 
 def as_text(
-    tables: Mapping[str, pd.DataFrame], like: Mapping[str, pd.DataFrame]
+    tables: Mapping[str, pd.DataFrame],
+    like: Mapping[str, pd.DataFrame],
+    repairs: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The tables with each ``category`` column not so in ``like`` as objects (blanks None)."""
+    """The tables with each ``category`` column not so in ``like`` as objects (blanks None).
+
+    A column normalising did not change (not in ``repairs``) of a table that
+    lost no rows is ``like``'s own column again (no copy); the others are made
+    from their codes (:func:`reunistat.codes.category_values`). Every column
+    stays a block of its own, as the reader made them.
+    """
+    changed = set()
+    if repairs is not None:
+        changed = set(zip(repairs["table"], repairs["column"], strict=True))
     out = dict(tables)
     for name, df in out.items():
-        was = like.get(name, df).dtypes
-        cats = [
+        was = like.get(name, df)
+        cats = {
             c
             for c in df.columns
             if isinstance(df[c].dtype, pd.CategoricalDtype)
-            and not isinstance(was.get(c), pd.CategoricalDtype)
-        ]
-        if cats:
-            df = df.copy(deep=False)
-            for c in cats:
-                df[c] = codes.category_values(df[c])
-            out[name] = df
+            and not isinstance(was.dtypes.get(c), pd.CategoricalDtype)
+        }
+        if not cats:
+            continue
+        same_rows = len(was) == len(df)  # exclusion only drops rows: the same rows
+        cols = {
+            c: (
+                was[c].to_numpy()
+                if same_rows and (name, c) not in changed
+                else codes.category_values(df[c])
+            )
+            if c in cats
+            else df[c]
+            for c in df.columns
+        }
+        out[name] = pd.DataFrame(cols, index=df.index, columns=df.columns, copy=False)
     return out
 
 
@@ -358,7 +378,7 @@ def validate_tables(
         raise ValidationError(errors)
     kept, ex_children, ex_rows = exclude(extract.tables, errors, use_la)
     return Validated(
-        as_text(kept, tables.tables),
+        as_text(kept, tables.tables, repairs),
         errors,
         ex_children,
         ex_rows,
