@@ -15,6 +15,7 @@ import pandas as pd
 from reunistat import codes
 from reunistat.tables.keys import UID
 from reunistat.tables.rules import frame
+from reunistat.tables.stack import positions_of, values_differ
 
 
 def _child_returns(df: pd.DataFrame, order: str) -> tuple[np.ndarray, np.ndarray]:
@@ -35,15 +36,6 @@ def _child_returns(df: pd.DataFrame, order: str) -> tuple[np.ndarray, np.ndarray
     return keep, child * span + (y - first)
 
 
-def _find(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """For each of ``wanted``, the position of an equal value in ``values`` (unique), or -1."""
-    by = np.argsort(values, kind="stable")
-    at = np.searchsorted(values[by], wanted)
-    at = np.minimum(at, len(by) - 1)
-    found = values[by][at] == wanted if len(by) else np.zeros(len(wanted), dtype=bool)
-    return np.where(found, by[at] if len(by) else -1, -1)
-
-
 def _pairs(df: pd.DataFrame, rows: np.ndarray, last: np.ndarray, cols: list[str]) -> pd.DataFrame:
     """``cols`` of ``df`` at positions ``rows`` and, suffixed ``_last``, at positions ``last``."""
     out = {c: df[c].array.take(rows) for c in cols}
@@ -52,19 +44,8 @@ def _pairs(df: pd.DataFrame, rows: np.ndarray, last: np.ndarray, cols: list[str]
 
 
 def _differs(now: pd.Series, last: pd.Series) -> np.ndarray:
-    """Where two columns differ, blanks equal to blanks (as their text would compare).
-
-    Values are compared as arrays (equal objects, the same object included,
-    are equal); only the rows that differ are then checked for blanks.
-    """
-    a, b = now.to_numpy(), last.to_numpy()
-    try:
-        same = np.asarray(a == b, dtype=bool)
-    except (TypeError, ValueError):  # a value whose == is no bool (pd.NA): as pandas compares
-        same = now.eq(last).to_numpy(dtype=bool)
-    rest = np.flatnonzero(~same)
-    same[rest] = pd.isna(a[rest]) & pd.isna(b[rest])
-    return ~same
+    """Where two columns differ, blanks equal to blanks (as their text would compare)."""
+    return values_differ(now.to_numpy(), last.to_numpy())
 
 
 def check_header_changes(header: pd.DataFrame, order: str) -> pd.DataFrame:
@@ -77,7 +58,7 @@ def check_header_changes(header: pd.DataFrame, order: str) -> pd.DataFrame:
     keep, g = _child_returns(header, order)
     latest = ~pd.Series(g).duplicated(keep="last").to_numpy()
     keep, g = keep[latest], g[latest]
-    prev = _find(g, g - 1)
+    prev = positions_of(g, g - 1)
     now, last = keep[prev >= 0], keep[prev[prev >= 0]]
     if not len(now):
         return frame.empty()
@@ -163,7 +144,7 @@ def check_continuity(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
     keep, g_all = _child_returns(episodes, order)
     is_open = pd.isna(episodes["DEC"].to_numpy()[keep])
     opened, g_open = keep[is_open], g_all[is_open]
-    at = _find(g_first, g_open + 1)
+    at = positions_of(g_first, g_open + 1)
     opened, at = opened[at >= 0], at[at >= 0]
     decom = episodes["DECOM"].to_numpy(dtype="datetime64[ns]")
     bad = decom[first[at]] != decom[opened]
@@ -225,7 +206,7 @@ def check_first_matches_open(episodes: pd.DataFrame, order: str) -> pd.DataFrame
     starts, ends = _ends(g)
     first, g_first = rows[starts], g[starts]
     last = rows[ends]
-    at = _find(g[ends], g_first - 1)  # the child's last episode of the return before
+    at = positions_of(g[ends], g_first - 1)  # the child's last episode of the return before
     first, last = first[at >= 0], last[at[at >= 0]]
     is_open = pd.isna(episodes["DEC"].to_numpy()[last])
     first, last = first[is_open], last[is_open]
