@@ -41,6 +41,7 @@ such changes (202-204, and 502/503 on episodes) are validation's, applied to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -94,7 +95,7 @@ def _codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64) + 1, len(uniques) + 1
 
 
-def row_codes(columns: list[np.ndarray | pd.Series]) -> np.ndarray:
+def row_codes(columns: Sequence[np.ndarray | pd.Series]) -> np.ndarray:
     """Number rows alike when equal in every column (blanks equal), apart otherwise.
 
     Exact (no hash): each column's values are numbered, and the numbers of a
