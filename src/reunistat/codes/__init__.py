@@ -55,9 +55,11 @@ from reunistat.codes.years import (
     FIRST_RULESET_YEAR,
     LATEST_RULESET_YEAR,
     CodeSet,
+    category_values,
     code_columns,
     invalid_codes,
     normalise_codes,
+    normalise_to_categories,
     valid_codes,
 )
 
@@ -101,9 +103,11 @@ __all__ = [
     "SHORT_BREAK_LS",
     "CodeSet",
     "age_band",
+    "category_values",
     "code_columns",
     "group_codes",
     "invalid_codes",
     "normalise_codes",
+    "normalise_to_categories",
     "valid_codes",
 ]

@@ -191,14 +191,64 @@ def normalise_codes(values: pd.Series) -> tuple[pd.Series, int]:
     idx, uniques = pd.factorize(values, use_na_sentinel=True)
     if len(uniques) == 0:
         return values, 0
-    raw = pd.Index(uniques).astype(str)
-    clean = raw.str.strip().str.upper().to_numpy(dtype=object)
-    clean[clean == ""] = None
-    changed_u = np.asarray(raw.to_numpy(dtype=object) != clean, dtype=bool)
-    n_changed = int(np.bincount(idx[idx >= 0], minlength=len(uniques))[changed_u].sum())
+    clean, changed = _clean_uniques(idx, uniques)
+    n_changed = int(np.bincount(idx[idx >= 0], minlength=len(clean))[changed].sum())
     if n_changed == 0:
         return values, 0
     out = np.empty(len(clean) + 1, dtype=object)
     out[:-1] = clean
     out[-1] = None
     return pd.Series(out[idx], index=values.index, dtype=object, name=values.name), n_changed
+
+
+def _clean_uniques(idx: np.ndarray, uniques: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """Trimmed, upper-cased distinct values (blank: None), and which of them changed."""
+    raw = pd.Index(uniques).astype(str)
+    clean = raw.str.strip().str.upper().to_numpy(dtype=object)
+    clean[clean == ""] = None
+    return clean, np.asarray(raw.to_numpy(dtype=object) != clean, dtype=bool)
+
+
+def normalise_to_categories(values: pd.Series) -> tuple[pd.Series, int]:
+    """:func:`normalise_codes`, giving a ``category`` column (blank: missing) of the same values.
+
+    The categories are the distinct values after normalising, in order of first
+    appearance, exactly as :func:`normalise_codes` gives them (a column it does
+    not change keeps its values: the number ``1`` stays ``1``; in a column it
+    changes every value is text). Only a column of objects is converted;
+    others are returned as :func:`normalise_codes` returns them.
+    :func:`category_values` turns the column back into the objects
+    :func:`normalise_codes` gives.
+
+    Examples
+    --------
+    >>> s, n = normalise_to_categories(pd.Series(["e4a", " P1", "E4A", None, " "]))
+    >>> s.dtype.name, list(s.cat.categories), s.cat.codes.tolist(), n
+    ('category', ['E4A', 'P1'], [0, 1, 0, -1, -1], 3)
+    >>> category_values(s).tolist()
+    ['E4A', 'P1', 'E4A', None, None]
+    """
+    if not pd.api.types.is_object_dtype(values):
+        return normalise_codes(values)
+    idx, uniques = pd.factorize(values, use_na_sentinel=True)
+    clean, changed = _clean_uniques(idx, uniques)
+    n_changed = int(np.bincount(idx[idx >= 0], minlength=len(clean))[changed].sum())
+    final = clean if n_changed else np.asarray(uniques, dtype=object)  # as normalise_codes
+    remap, cats = pd.factorize(final, use_na_sentinel=True)
+    codes = np.append(remap, -1)[idx]
+    dtype = pd.CategoricalDtype(pd.Index(cats, dtype=object))
+    cat = pd.Categorical.from_codes(codes, dtype=dtype)  # type: ignore[arg-type]
+    return pd.Series(cat, index=values.index, name=values.name), n_changed
+
+
+def category_values(values: pd.Series) -> np.ndarray:
+    """The values of a column as objects; a ``category`` column's blanks as None.
+
+    >>> category_values(pd.Series(["a", None, "b"], dtype="category")).tolist()
+    ['a', None, 'b']
+    """
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.to_numpy(dtype=object)
+    words = np.empty(len(values.cat.categories) + 1, dtype=object)  # the last: None
+    words[:-1] = values.cat.categories.to_numpy(dtype=object)
+    return words[values.cat.codes.to_numpy()]

@@ -19,10 +19,10 @@ from reunistat.cohort.config import CohortConfig
 from reunistat.cohort.extent import Extent, collection_years, latest_date
 from reunistat.cohort.periods import build_periods, sort_episodes
 from reunistat.cohort.prepare import Prepared, Tables, prepare
-from reunistat.dates import eighteenth_birthday
 from reunistat.errors import DataValidationError
 from reunistat.tables import Validated
 from reunistat.tables.keys import CID, UID, child_uid, has_la, uid_by_child, with_child_keys
+from reunistat.tables.rules.ages import birthdays
 
 _DATES = ("period_start", "return_date", "reentry_date", "censor_date")
 _INTS = (
@@ -165,8 +165,8 @@ def _spells(
     out = outcomes.follow_up(
         returns,
         prep.extent.data_end,
-        eighteenth_birthday(dob),
-        pd.to_datetime(returns["_uid"].map(ex["EXIT_DATE"])),
+        birthdays(dob, 18)[0],  # add_years once per distinct date of birth
+        outcomes.dates_of(returns["_uid"].map(ex["EXIT_DATE"])),
         returns["_uid"].map(ex["EXIT_REASON"]),
     )
     disabled = covariates.disability_children(tables, e, use_la)

@@ -61,6 +61,11 @@ def index_returns(periods: pd.DataFrame, include_e13: bool) -> pd.DataFrame:
     return ret
 
 
+def dates_of(s: pd.Series) -> pd.Series:
+    """``pd.to_datetime``, skipped for dates already (it would search them for repeats)."""
+    return s if s.dtype == "datetime64[ns]" else pd.to_datetime(s)
+
+
 def follow_up(
     returns: pd.DataFrame,
     data_end: pd.Timestamp,
@@ -97,7 +102,7 @@ def follow_up(
         "age18": birthday18,
         "data_end": pd.Series(data_end, index=returns.index),
     }
-    ends = pd.DataFrame({k: pd.to_datetime(v) for k, v in candidates.items()})
+    ends = pd.DataFrame({k: dates_of(v) for k, v in candidates.items()})
     earliest = ends.min(axis=1)
     reason = pd.Series("data_end", index=returns.index, dtype=object)
     for name in reversed(REASON_PRIORITY):

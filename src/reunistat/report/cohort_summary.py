@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from reunistat.horizons import DAYS_PER_MONTH, DAYS_PER_YEAR
-from reunistat.models.survival import horizon_table, km_steps
 
 if TYPE_CHECKING:
     from reunistat.cohort.derive import Cohort
@@ -32,6 +31,8 @@ def km_cumulative_reentry(
     >>> km_cumulative_reentry([1, 2, 3, 4], [1, 0, 1, 0], [1, 3, 10]).round(3).tolist()
     [0.25, 0.625, 0.625]
     """
+    from reunistat.models.survival import km_steps  # the models (and scipy) when used
+
     t = np.asarray(days, dtype=float)
     d = np.asarray(event, dtype=bool).astype(np.int64)
     if t.size == 0:
@@ -69,6 +70,8 @@ def _horizon_label(days: int) -> str:
 
 def _curve_lines(sp: pd.DataFrame, horizons: Sequence[int]) -> list[str]:
     """Cumulative re-entry at the horizons, by reunistat.models.survival (KM and AJ)."""
+    from reunistat.models.survival import horizon_table  # the models (and scipy) when used
+
     if sp.empty:
         return ["  cumulative re-entry: no spells"]
     km = horizon_table(sp, "days_followed", "reentered", horizons_days=horizons, method="km")

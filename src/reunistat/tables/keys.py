@@ -60,6 +60,8 @@ def _text_codes(values: pd.Series) -> tuple[np.ndarray, int]:
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if (codes < 0).any():  # blanks: as child_uid's astype(str) reads them
         return pd.factorize(values.astype(str))[0], 0
+    if pd.api.types.infer_dtype(uniques, skipna=False) == "string":
+        return codes, len(uniques)  # text already: astype(str) would change nothing
     # distinct values that are equal as text (e.g. 7 and "7") share one code
     text_codes, text = pd.factorize(pd.Index(uniques).astype(str))
     return text_codes[codes], len(text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from reunistat.codes import category_values
 from reunistat.tables import schema
 
 
@@ -40,6 +41,8 @@ def problems_frame(
     value_col = kw.get("value_col", column)
 
     def col(name: str) -> pd.Series:
+        if name in sub.columns and isinstance(sub[name].dtype, pd.CategoricalDtype):
+            return pd.Series(category_values(sub[name]), dtype=object)  # blanks as None
         if name in sub.columns:
             return sub[name].reset_index(drop=True).astype(object)
         return pd.Series([None] * n, dtype=object)

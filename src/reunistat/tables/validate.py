@@ -150,11 +150,17 @@ class Validated:
 
 
 def normalise_tables(
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, pd.DataFrame], categories: bool = False
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """Trim and upper-case coded values as DfE's validator does; count changes per column."""
+    """Trim and upper-case coded values as DfE's validator does; count changes per column.
+
+    ``categories``: give every code column of objects as a ``category`` column
+    (:func:`reunistat.codes.normalise_to_categories`), so the rules look each
+    distinct code up once; :func:`as_text` turns the tables back.
+    """
     out = dict(tables)
     rows = []
+    normalise = codes.normalise_to_categories if categories else codes.normalise_codes
     for name in _CODED_TABLES:
         if name not in out:
             continue
@@ -162,14 +168,58 @@ def normalise_tables(
         for c in schema.TABLES[name]:
             if c.kind != "code" or c.name not in df.columns:
                 continue
-            clean, n = codes.normalise_codes(df[c.name])
+            clean, n = normalise(df[c.name])
+            if clean is not df[c.name]:
+                if df is out[name]:
+                    df = df.copy(deep=False)  # columns replaced, none copied
+                df[c.name] = clean
             if n:
-                df = df.assign(**{c.name: clean})
                 rows.append(
                     {"table": name, "column": c.name, "repair": "trim_upper", "n_values": n}
                 )
         out[name] = df
     return out, pd.DataFrame(rows, columns=list(_REPAIR_COLS))
+
+
+def as_text(
+    tables: Mapping[str, pd.DataFrame],
+    like: Mapping[str, pd.DataFrame],
+    repairs: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The tables with each ``category`` column not so in ``like`` as objects (blanks None).
+
+    A column normalising did not change (not in ``repairs``) of a table that
+    lost no rows is ``like``'s own column again (no copy); the others are made
+    from their codes (:func:`reunistat.codes.category_values`). Every column
+    stays a block of its own, as the reader made them.
+    """
+    changed = set()
+    if repairs is not None:
+        changed = set(zip(repairs["table"], repairs["column"], strict=True))
+    out = dict(tables)
+    for name, df in out.items():
+        was = like.get(name, df)
+        cats = {
+            c
+            for c in df.columns
+            if isinstance(df[c].dtype, pd.CategoricalDtype)
+            and not isinstance(was.dtypes.get(c), pd.CategoricalDtype)
+        }
+        if not cats:
+            continue
+        same_rows = len(was) == len(df)  # exclusion only drops rows: the same rows
+        cols = {
+            c: (
+                was[c].to_numpy()
+                if same_rows and (name, c) not in changed
+                else codes.category_values(df[c])
+            )
+            if c in cats
+            else df[c]
+            for c in df.columns
+        }
+        out[name] = pd.DataFrame(cols, index=df.index, columns=df.columns, copy=False)
+    return out
 
 
 def _structure(
@@ -314,20 +364,21 @@ def validate_tables(
         returns = _returns_of(tables)
         tables = prepare_tables(tables)
     end = None if data_end is None else pd.Timestamp(data_end)
-    tabs, repairs = normalise_tables(tables.tables)
+    tabs, repairs = normalise_tables(tables.tables, categories=True)
     extract = Extract(tables=tabs, problems=tables.problems, stacking=tables.stacking)
     if returns is not None:
         returns, _ = normalise_tables(returns)
     problems, use_la = find_problems(extract, end, returns)
     problems = problems[~problems["rule"].isin(ignore)]
-    is_error = (problems["rule"].map(registry.severity) == "error").to_numpy()
+    rules = problems["rule"]
+    is_error = rules.map({r: registry.severity(r) for r in rules.unique()}).to_numpy() == "error"
     errors = problems[is_error].reset_index(drop=True)
     warnings = problems[~is_error].reset_index(drop=True)
     if mode == "strict" and not errors.empty:
         raise ValidationError(errors)
     kept, ex_children, ex_rows = exclude(extract.tables, errors, use_la)
     return Validated(
-        kept,
+        as_text(kept, tables.tables, repairs),
         errors,
         ex_children,
         ex_rows,

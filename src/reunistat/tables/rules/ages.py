@@ -29,13 +29,15 @@ def _b(s: pd.Series) -> np.ndarray:
     return s.fillna(False).to_numpy(dtype=bool)
 
 
-def _birthday(dob: pd.Series, years: int) -> pd.Series:
-    """Return each row's birthday ``years`` on (computed once per distinct date)."""
+def birthdays(dob: pd.Series, *years: int) -> list[pd.Series]:
+    """Return each row's birthday ``years`` on, for each of ``years`` (once per distinct date)."""
     idx, uniques = pd.factorize(dob, use_na_sentinel=True)
-    days = add_years(pd.Series(pd.DatetimeIndex(uniques)), years).to_numpy(dtype="datetime64[ns]")
-    out = np.full(len(dob), np.datetime64("NaT"), dtype="datetime64[ns]")
-    out[idx >= 0] = days[idx[idx >= 0]]
-    return pd.Series(out, index=dob.index)
+    dates = pd.Series(pd.DatetimeIndex(uniques))
+    found = []
+    for n in years:
+        days = np.append(add_years(dates, n).to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
+        found.append(pd.Series(days[idx], index=dob.index))  # idx -1 (no DOB): NaT
+    return found
 
 
 def check_ages(e: pd.DataFrame, dob: pd.Series) -> pd.DataFrame:
@@ -46,7 +48,7 @@ def check_ages(e: pd.DataFrame, dob: pd.Series) -> pd.DataFrame:
     same_prev, _ = neighbours(e)
     dec, decom, rec = e["DEC"], e["DECOM"], Coded(e["REC"])
     dob = dob.set_axis(e.index)
-    b14, b16, b18 = (_birthday(dob, n) for n in (14, 16, 18))
+    b14, b16, b18 = birthdays(dob, 14, 16, 18)
     checks = {
         "302": ~same_prev & _b(dob > decom),
         "352": Coded(e["RNE"]).eq(_S) & _b(decom >= b18),

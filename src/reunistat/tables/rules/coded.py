@@ -11,6 +11,12 @@ Examples
 >>> c = Coded(pd.Series(["P1", None, "U1", "P1"]))
 >>> c.isin({"P1", "A3"}).tolist(), c.eq("U1").tolist(), c.isna().tolist()
 ([True, False, False, True], [False, False, True, False], [False, True, False, False])
+
+A ``category`` column (validation keeps code columns so, see
+:func:`reunistat.codes.normalise_to_categories`) is taken as it is factorised:
+
+>>> Coded(pd.Series(["P1", None, "U1", "P1"], dtype="category")).isin({"P1"}).tolist()
+[True, False, False, True]
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ class Coded:
     """One column factorised: ``codes`` (-1 for a blank) into ``values`` (distinct, as read)."""
 
     def __init__(self, s: pd.Series):
+        if isinstance(s.dtype, pd.CategoricalDtype):  # factorised already: no hashing
+            self.codes = s.cat.codes.to_numpy()
+            self.values = s.cat.categories.to_numpy(dtype=object)
+            return
         codes, values = pd.factorize(s, use_na_sentinel=True)
         self.codes = np.asarray(codes)
         self.values = np.asarray(values, dtype=object)

@@ -15,7 +15,10 @@ PROBLEM_COLUMNS = ("table", "column", "LA", "CHILD", "DECOM", "rule", "value", "
 
 def empty() -> pd.DataFrame:
     """Return an empty problems frame."""
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
+    return _EMPTY.copy()
+
+
+_EMPTY = pd.DataFrame({c: pd.Series(dtype=object) for c in PROBLEM_COLUMNS})
 
 
 def problems(
