@@ -314,7 +314,8 @@ def values_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Values are compared as objects (the same object, or equal ones, are equal);
     only the pairs that differ are then checked for blanks.
 
-    >>> values_differ(np.array(["a", None, "b"]), np.array(["a", np.nan, "c"])).tolist()
+    >>> a = np.array(["a", None, "b"], dtype=object)
+    >>> values_differ(a, np.array(["a", np.nan, "c"], dtype=object)).tolist()
     [False, False, True]
     """
     try:
