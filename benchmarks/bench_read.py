@@ -152,8 +152,13 @@ def main() -> None:
     ap.add_argument(
         "--reference",
         metavar="SRC",
-        help="also time the Parquet path with this source folder first on PYTHONPATH "
-        "(e.g. the main checkout's src: the ratios are then also given against it)",
+        help="also time the Parquet path (and, with --annual, the annual returns) with this "
+        "source folder first on PYTHONPATH (e.g. a copy of main's src: before vs after)",
+    )
+    ap.add_argument(
+        "--src",
+        metavar="SRC",
+        help="source folder first on PYTHONPATH for the runs timed (default: as installed)",
     )
     ap.add_argument("--report-only", action="store_true", help="rewrite NAME.md from NAME.json")
     args = ap.parse_args()
@@ -166,12 +171,14 @@ def main() -> None:
     if args.reference:
         paths = {"parquet-reference": paths["parquet"]} | paths
     if args.annual:
+        if args.reference:
+            paths["annual-csv-reference"] = annual_folder(args.data, data_end)
         paths["annual-csv"] = annual_folder(args.data, data_end)
     load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {fmt: [] for fmt in paths}
     for _ in range(args.repeats):  # interleaved, so a change of load hits both formats
         for fmt, folder in paths.items():
-            src = args.reference if fmt == "parquet-reference" else None
+            src = args.reference if fmt.endswith("-reference") else args.src
             runs[fmt].append(run_once(folder, data_end, src))
             print(fmt, runs[fmt][-1], flush=True)
     load_after = os.getloadavg()
@@ -184,6 +191,18 @@ def _ratio(runs: dict[str, list[dict]], fmt: str, base: str, key: str) -> float 
         return None
     pairs = zip(runs[fmt], runs[base], strict=True)
     return statistics.median(r[key] / b[key] for r, b in pairs)
+
+
+def _extra(runs: dict[str, list[dict]], fmt: str, base: str, key: str) -> float | None:
+    """Median over rounds of ``fmt``'s ``key`` minus ``base``'s in the same round (seconds)."""
+    if base not in runs or any(key not in r for r in runs[fmt] + runs[base]):
+        return None
+    return statistics.median(r[key] - b[key] for r, b in zip(runs[fmt], runs[base], strict=True))
+
+
+def _base(fmt: str) -> str:
+    """The Parquet layout an annual layout is set against (the same source)."""
+    return "parquet-reference" if fmt.endswith("-reference") else "parquet"
 
 
 def report(
@@ -208,10 +227,15 @@ def report(
         for base in bases
         for key in ("total_s", "total_cpu_s")
     }
+    extra = {
+        key: {f: _extra(runs, f, _base(f), key) for f in runs if f.startswith("annual")}
+        for key in ("total_s", "total_cpu_s")
+    }
     first = next(iter(runs.values()))[0]
     command = f"benchmarks/bench_read.py --data {args.data} --repeats {args.repeats}"
     command += f" --formats {args.formats}" + (" --annual" if args.annual else "")
     command += f" --reference {args.reference}" if getattr(args, "reference", None) else ""
+    command += f" --src {args.src}" if getattr(args, "src", None) else ""
     result = {
         "command": old["command"] if old else command,
         "date": old["date"] if old else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -222,6 +246,7 @@ def report(
         "spells": first["spells"],
         "median": med,
         "ratios": ratios,
+        "extra_over_parquet_s": extra,
         "runs": runs,
     }
     res = HERE / "results"
@@ -238,17 +263,18 @@ def report(
         "run one after the other) are the figures to read, CPU time (`time.process_time`) "
         "the steadier one.",
         "",
-        f"{result['episodes']:,} episode rows read, {result['spells']:,} spells.",
+        f"{result['spells']:,} spells.",
         "",
-        "| layout | read (s) | cohort (s) | read + cohort (s) | CPU read + cohort (s) "
-        "| peak RSS (MiB) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| layout | episode rows read | read (s) | cohort (s) | read + cohort (s) "
+        "| CPU read (s) | CPU cohort (s) | CPU read + cohort (s) | peak RSS (MiB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for fmt, m in med.items():
-        cpu = f"{m['total_cpu_s']:.1f}" if "total_cpu_s" in m else "-"
+        cpu = [f"{m[k]:.1f}" if k in m else "-" for k in ("read_cpu_s", "cohort_cpu_s")]
+        cpu.append(f"{m['total_cpu_s']:.1f}" if "total_cpu_s" in m else "-")
         lines.append(
-            f"| {fmt} | {m['read_s']:.1f} | {m['cohort_s']:.1f} | {m['total_s']:.1f} "
-            f"| {cpu} | {m['peak_rss_mib']:.0f} |"
+            f"| {fmt} | {runs[fmt][0]['episodes']:,} | {m['read_s']:.1f} | {m['cohort_s']:.1f} "
+            f"| {m['total_s']:.1f} | " + " | ".join(cpu) + f" | {m['peak_rss_mib']:.0f} |"
         )
     lines += ["", "Read + cohort over Parquet (median of the per-round ratios; goal 1.5):", ""]
     lines += ["| layout | " + " | ".join(ratios) + " |", "|---|" + "---:|" * len(ratios)]
@@ -257,7 +283,18 @@ def report(
         lines.append(f"| {fmt} | " + " | ".join(shown) + " |")
     lines += [
         "",
-        "`parquet-reference`: the Parquet path run from the reference source (`--reference`).",
+        "What the annual returns cost beyond the Parquet path of the same source (median of the "
+        "per-round differences, seconds):",
+        "",
+        "| layout | over | read + cohort wall (s) | read + cohort CPU (s) |",
+        "|---|---|---:|---:|",
+    ]
+    for fmt in extra["total_s"]:
+        shown = ["-" if (v := extra[k][fmt]) is None else f"{v:.1f}" for k in extra]
+        lines.append(f"| {fmt} | {_base(fmt)} | " + " | ".join(shown) + " |")
+    lines += [
+        "",
+        "`...-reference`: run from the reference source (`--reference`).",
         "",
         "Every run, read + cohort wall (CPU) s, 1-min load at its start:",
         "",

@@ -1,15 +1,14 @@
 """The reader's fast paths give exactly what the slow, exact ones give.
 
-Stacking compares rows by a 64-bit hash (checked column by column, with a
-fallback to whole-row comparison on a collision); text dates of every annual
-return are parsed once, each return keeping its own format.
+Text dates of every annual return are parsed once, each return keeping its
+own format; the rules between returns find the same on the rows kept for them.
+(Stacking is held to its earlier, slower form in ``test_tables_read_stack_exact``.)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -18,59 +17,9 @@ from hypothesis import strategies as st
 from reunistat.tables import read_extract, stack
 from reunistat.tables.dates import parse_date_column, parse_text_dates_across
 from reunistat.tables.keys import CID
-from reunistat.tables.stack import FILE_COL, ORDER_COL
 
 HEADER = "CHILD,SEX,DOB,ETHNIC\nA,1,01/01/2005,WBRI\nB,2,15/03/2010,BAFR\n"
 EPIS = "CHILD,DECOM,RNE,LS,CIN,PLACE,DEC,REC\n"
-
-row = st.tuples(
-    st.integers(0, 2),  # child
-    st.sampled_from(["2019-01-01", "2019-06-01"]),
-    st.sampled_from(["S", "P"]),
-    st.sampled_from([None, "X1"]),
-    st.integers(0, 2),  # file
-)
-
-
-def _frame(rows: list[tuple]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=[CID, "DECOM", "RNE", "REC", FILE_COL])
-    df["CHILD"] = df[CID].map("C{}".format)
-    df["DECOM"] = pd.to_datetime(df["DECOM"])
-    df[ORDER_COL] = df[FILE_COL].astype(float)
-    return df
-
-
-def _both(df: pd.DataFrame) -> tuple[pd.DataFrame, list, pd.DataFrame, list]:
-    key, cols = [CID, "DECOM"], ["CHILD", "DECOM", "RNE", "REC"]
-    fast_log: list[pd.DataFrame] = []
-    fast = stack._identical(df, key, cols, fast_log)
-    exact_log: list[pd.DataFrame] = []
-    maybe = df.duplicated(subset=key, keep=False).to_numpy()
-    exact = stack._identical_exact(df, maybe, cols, exact_log) if maybe.any() else df
-    return fast, fast_log, exact, exact_log
-
-
-def _counts(log: list[pd.DataFrame]) -> dict:
-    if not log:
-        return {}
-    return pd.concat(log).groupby([FILE_COL, "reason"]).size().to_dict()
-
-
-@settings(max_examples=80, deadline=None)
-@given(st.lists(row, max_size=20))
-def test_row_hash_drops_the_rows_whole_row_comparison_drops(rows):
-    fast, fast_log, exact, exact_log = _both(_frame(rows))
-    pd.testing.assert_frame_equal(fast, exact)
-    assert _counts(fast_log) == _counts(exact_log)
-
-
-def test_a_hash_collision_falls_back_to_whole_rows(monkeypatch):
-    df = _frame([(0, "2019-01-01", "S", None, 0), (0, "2019-01-01", "P", None, 1)])
-    df = pd.concat([df, df.iloc[[0]]], ignore_index=True)  # one true repeat in file 0
-    monkeypatch.setattr(stack, "_row_hash", lambda d, c: np.zeros(len(d), dtype=np.uint64))
-    fast, fast_log, exact, _ = _both(df)
-    pd.testing.assert_frame_equal(fast, exact)
-    assert len(fast) == 2 and _counts(fast_log) == {(0, "identical_in_one_file"): 1}
 
 
 def test_dates_of_all_returns_parsed_at_once_as_each_alone():

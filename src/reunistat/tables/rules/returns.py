@@ -15,19 +15,37 @@ import pandas as pd
 from reunistat import codes
 from reunistat.tables.keys import UID
 from reunistat.tables.rules import frame
+from reunistat.tables.stack import positions_of, values_differ
 
 
-def _pairs(df: pd.DataFrame, order: str, cols: list[str]) -> pd.DataFrame:
-    """Rows of return ``y`` joined to the same child's rows of return ``y - 1``."""
-    now = df[[UID, order, *cols]].reset_index(names="_row")
-    last = df[[UID, order, *cols]].assign(**{order: df[order] + 1})
-    return now.merge(last, on=[UID, order], how="inner", suffixes=("", "_last"))
+def _child_returns(df: pd.DataFrame, order: str) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the rows with a return year, and one integer per child and return.
+
+    Children are numbered in the order their keys sort (as sorting by
+    :data:`~reunistat.tables.keys.UID` would), so sorting by the integer
+    sorts by child, then year; a child's return ``y - 1`` is the integer before
+    its return ``y``'s.
+    """
+    year = df[order].to_numpy(dtype="float64", na_value=np.nan)
+    keep = np.flatnonzero(~np.isnan(year))
+    if not len(keep):
+        return keep, np.zeros(0, dtype=np.int64)
+    y = year[keep].astype(np.int64)
+    child = pd.factorize(df[UID].to_numpy()[keep], sort=True)[0].astype(np.int64)
+    first, span = int(y.min()), int(y.max() - y.min()) + 2  # y - 1 of the first year: no clash
+    return keep, child * span + (y - first)
+
+
+def _pairs(df: pd.DataFrame, rows: np.ndarray, last: np.ndarray, cols: list[str]) -> pd.DataFrame:
+    """``cols`` of ``df`` at positions ``rows`` and, suffixed ``_last``, at positions ``last``."""
+    out = {c: df[c].array.take(rows) for c in cols}
+    out |= {f"{c}_last": df[c].array.take(last) for c in cols}
+    return pd.DataFrame(out, copy=False)
 
 
 def _differs(now: pd.Series, last: pd.Series) -> np.ndarray:
     """Where two columns differ, blanks equal to blanks (as their text would compare)."""
-    same = now.eq(last) | (now.isna() & last.isna())
-    return ~same.to_numpy(dtype=bool)
+    return values_differ(now.to_numpy(), last.to_numpy())
 
 
 def check_header_changes(header: pd.DataFrame, order: str) -> pd.DataFrame:
@@ -35,14 +53,17 @@ def check_header_changes(header: pd.DataFrame, order: str) -> pd.DataFrame:
 
     SEX is compared by group, so 1 and M (the codes before and after 2024-25)
     agree: DfE's 202 compares the codes and would flag every child across the
-    change.
+    change. A child's rows of one return: the last listed is compared.
     """
-    h = header.dropna(subset=[order])
-    if h.empty:
+    keep, g = _child_returns(header, order)
+    latest = ~pd.Series(g).duplicated(keep="last").to_numpy()
+    keep, g = keep[latest], g[latest]
+    prev = positions_of(g, g - 1)
+    now, last = keep[prev >= 0], keep[prev[prev >= 0]]
+    if not len(now):
         return frame.empty()
-    h = h.assign(**{order: h[order].astype(np.int64)}).drop_duplicates([UID, order], keep="last")
-    h = h.reset_index(drop=True)
-    m = _pairs(h, order, ["SEX", "DOB", "ETHNIC", "UPN"])
+    cols = ["SEX", "DOB", "ETHNIC", "UPN"]
+    m = _pairs(header, now, last, cols)
     sex = m["SEX"].map(codes.SEX_GROUP).fillna(m["SEX"])
     sex_last = m["SEX_last"].map(codes.SEX_GROUP).fillna(m["SEX_last"])
     checks = {
@@ -56,11 +77,11 @@ def check_header_changes(header: pd.DataFrame, order: str) -> pd.DataFrame:
         if mask.any():
             col = {"202": "SEX", "203": "DOB", "204": "ETHNIC", "208": "UPN"}[rule]
             p = m.loc[mask].copy()
-            p["CHILD"] = h["CHILD"].to_numpy()[p["_row"].to_numpy()]
-            if "LA" in h.columns:
-                p["LA"] = h["LA"].to_numpy()[p["_row"].to_numpy()]
-            last = p[f"{col}_last"].astype(str)
-            detail = "last year's return: " + last
+            p["CHILD"] = header["CHILD"].to_numpy()[now[mask]]
+            if "LA" in header.columns:
+                p["LA"] = header["LA"].to_numpy()[now[mask]]
+            last_value = p[f"{col}_last"].astype(str)
+            detail = "last year's return: " + last_value
             pr = frame.problems(p, np.ones(len(p), bool), rule)
             pr["detail"] = detail.to_numpy()
             out.append(pr)
@@ -86,14 +107,25 @@ def _upn_changed(now: pd.Series, last: pd.Series) -> np.ndarray:
     return out
 
 
-def _slim(episodes: pd.DataFrame, order: str, cols: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """The rows with a return year, only ``cols`` (fast to sort), and their positions."""
-    keep = np.flatnonzero(episodes[order].notna().to_numpy())
-    slim = pd.DataFrame(
-        {c: episodes[c].to_numpy()[keep] for c in cols if c != order}
-        | {order: episodes[order].to_numpy(dtype="float64", na_value=np.nan)[keep].astype(np.int64)}
-    )
-    return slim, keep
+def _by_start(episodes: pd.DataFrame, order: str) -> tuple[np.ndarray, np.ndarray]:
+    """The rows with a return year, by child, return and DECOM (blank last, ties as listed).
+
+    Returns their positions and their integer child and return (:func:`_child_returns`).
+    """
+    keep, g = _child_returns(episodes, order)
+    start = episodes["DECOM"].to_numpy(dtype="datetime64[ns]")[keep].view(np.int64)
+    start = np.where(start == np.iinfo(np.int64).min, np.iinfo(np.int64).max, start)
+    by = np.lexsort((start, g))
+    return keep[by], g[by]
+
+
+def _ends(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of equal values of sorted ``g`` starts, and where it ends."""
+    starts = np.ones(len(g), dtype=bool)
+    starts[1:] = g[1:] != g[:-1]
+    ends = np.ones(len(g), dtype=bool)
+    ends[:-1] = starts[1:]
+    return starts, ends
 
 
 def check_continuity(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
@@ -103,25 +135,29 @@ def check_continuity(episodes: pd.DataFrame, order: str) -> pd.DataFrame:
     DEC) in return ``y - 1`` must have the DECOM of the child's first episode
     in return ``y``; the first episode is named.
     """
-    e, keep = _slim(episodes, order, [UID, order, "DECOM", "DEC"])
-    if e.empty:
+    rows, g = _by_start(episodes, order)
+    if not len(rows):
         return frame.empty()
-    first = e.sort_values([UID, order, "DECOM"], kind="stable").drop_duplicates([UID, order])
-    open_last = e.loc[e["DEC"].isna(), [UID, order, "DECOM"]]
-    open_last = open_last.assign(**{order: open_last[order] + 1})
-    m = first.reset_index(names="_row").merge(
-        open_last, on=[UID, order], how="inner", suffixes=("", "_open")
-    )
-    bad = (m["DECOM"] != m["DECOM_open"]).to_numpy()
+    starts, _ = _ends(g)
+    first, g_first = rows[starts], g[starts]
+    # each open episode, in the order listed, against the child's first of the next return
+    keep, g_all = _child_returns(episodes, order)
+    is_open = pd.isna(episodes["DEC"].to_numpy()[keep])
+    opened, g_open = keep[is_open], g_all[is_open]
+    at = positions_of(g_first, g_open + 1)
+    opened, at = opened[at >= 0], at[at >= 0]
+    decom = episodes["DECOM"].to_numpy(dtype="datetime64[ns]")
+    bad = decom[first[at]] != decom[opened]
     if not bad.any():
         return frame.empty()
-    rows = np.unique(m.loc[bad, "_row"].to_numpy())
-    p = episodes.iloc[keep[rows]]
-    opened = m.loc[bad].groupby("_row")["DECOM_open"].first()
+    # per first episode named, the first open episode (as listed) it does not match
+    # (a blank DECOM only when the child has no other)
+    started = decom[opened[bad]]
+    by = np.argsort(np.isnat(started), kind="stable")
+    named, which = np.unique(first[at[bad]][by], return_index=True)
+    p = episodes.iloc[named]
     pr = frame.problems(p, np.ones(len(p), bool), "502")
-    pr["detail"] = [
-        f"last year's open episode started {str(d)[:10]}" for d in opened.loc[rows].to_numpy()
-    ]
+    pr["detail"] = [f"last year's open episode started {str(d)[:10]}" for d in started[by][which]]
     return pr
 
 
@@ -164,27 +200,25 @@ def check_first_matches_open(episodes: pd.DataFrame, order: str) -> pd.DataFrame
     """
     cols = [c for c in FIELDS_503.values() if c in episodes.columns]
     distance = [DISTANCE_503G] if DISTANCE_503G in episodes.columns else []
-    e, keep = _slim(episodes, order, [UID, order, "DECOM", "DEC", *cols, *distance])
-    if e.empty:
+    rows, g = _by_start(episodes, order)
+    if not len(rows):
         return frame.empty()
-    by = e.sort_values([UID, order, "DECOM"], kind="stable")
-    first = by.drop_duplicates([UID, order], keep="first")
-    last = by.drop_duplicates([UID, order], keep="last")
-    last = last.assign(**{order: last[order] + 1})
-    m = first.reset_index(names="_row").merge(
-        last[[UID, order, "DEC", *cols, *distance]],
-        on=[UID, order],
-        how="inner",
-        suffixes=("", "_last"),
-    )
-    m = m[m["DEC_last"].isna()]
+    starts, ends = _ends(g)
+    first, g_first = rows[starts], g[starts]
+    last = rows[ends]
+    at = positions_of(g[ends], g_first - 1)  # the child's last episode of the return before
+    first, last = first[at >= 0], last[at[at >= 0]]
+    is_open = pd.isna(episodes["DEC"].to_numpy()[last])
+    first, last = first[is_open], last[is_open]
+    m = _pairs(episodes, first, last, [*cols, *distance])
+    m[order] = episodes[order].to_numpy(dtype="float64", na_value=np.nan)[first].astype(np.int64)
     out = []
     if distance:
         now = pd.to_numeric(m[DISTANCE_503G], errors="coerce")
         was = pd.to_numeric(m[f"{DISTANCE_503G}_last"], errors="coerce")
         bad = (((now - was).abs() >= 0.2) | (was.isna() & now.notna())).to_numpy()
         if bad.any():
-            p = episodes.iloc[keep[m.loc[bad, "_row"].to_numpy()]]
+            p = episodes.iloc[first[bad]]
             pr = frame.problems(p, np.ones(len(p), bool), "503G")
             pr["detail"] = ("last year's open episode: " + was[bad].astype(str)).to_numpy()
             out.append(pr)
@@ -198,7 +232,7 @@ def check_first_matches_open(episodes: pd.DataFrame, order: str) -> pd.DataFrame
                     (m[order] == year) & m[f"{col}_last"].isin(old) & m[col].isin(new)
                 ).to_numpy()
         if bad.any():
-            p = episodes.iloc[keep[m.loc[bad, "_row"].to_numpy()]]
+            p = episodes.iloc[first[bad]]
             pr = frame.problems(p, np.ones(len(p), bool), rule)
             pr["detail"] = (
                 "last year's open episode: " + m.loc[bad, f"{col}_last"].astype(str)
