@@ -52,12 +52,14 @@ def mi_fit(
     m, n_iter, seed, n_jobs
         As for :func:`impute`.
     **model_options
-        Passed to the model (``cluster=``, ``strata=``, ``horizon_days=``, ...).
+        Passed to the model (``cluster=``, ``strata=``, ``horizon_days=``, ...),
+        and ``full=`` to :func:`fit_imputed`.
 
     Returns
     -------
     ModelResult
-        The pooled model (:func:`pool`); ``extras["fits"]`` the ``m`` fits and
+        The pooled model (:func:`pool`); ``extras["fits"]`` the ``m`` fits (after
+        the first refitted from its design, see :func:`fit_imputed`) and
         ``extras["imputed"]`` the ``m`` completed datasets.
     """
     done = impute(
