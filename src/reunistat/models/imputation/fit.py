@@ -126,11 +126,12 @@ def fit_imputed(
         Complete-data degrees of freedom for :func:`pool` (infinite by default;
         R's ``mice::pool`` takes a ``glm``'s residual df).
     full : bool
-        Fit every dataset with the model function itself. By default only the
-        first is; the others are refitted from its design with the columns
-        that read imputed values redone (:mod:`reunistat.models.imputation.refit`):
-        the same estimates and covariances to the bit, without the fit
-        statistics (``glance()``) and diagnostic state of the model function.
+        Fit every dataset with the model function itself. By default a Cox
+        model fits only the first so; the others are refitted from its design
+        with the columns that read imputed values redone
+        (:mod:`reunistat.models.imputation.refit`): the same estimates and
+        covariances to the bit, without the fit statistics (``glance()``) and
+        diagnostic state of :func:`~reunistat.models.survival.cox`.
     **model_options
         Passed to the model (``cluster=``, ``horizon_days=``, ...).
 
@@ -139,8 +140,7 @@ def fit_imputed(
     ModelResult
         The pooled model (:func:`pool`), ``extras["fits"]`` the ``m`` fits and
         ``extras["imputed"]`` the datasets. A refitted fit has ``params``,
-        ``cov``, ``n_obs``, ``n_events`` and (logistic) ``extras["data"]`` and
-        ``extras["outcome_col"]``.
+        ``cov``, ``n_obs`` and ``n_events``.
 
     Examples
     --------
