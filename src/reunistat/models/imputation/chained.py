@@ -72,13 +72,13 @@ def choose_method(s: pd.Series) -> Method:
     return "polyreg"
 
 
-def _design(frame: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
-    """Intercept, numeric columns as they are, categorical ones as dummies (first level dropped)."""
-    return np.hstack([np.ones((len(frame), 1)), *(_block(frame[c]) for c in cols)])
+def _design(n: int, blocks: Sequence[np.ndarray]) -> np.ndarray:
+    """An imputation model's design: intercept, then the predictors' blocks (:func:`_block`)."""
+    return np.hstack([np.ones((n, 1)), *blocks])
 
 
 def _block(s: pd.Series) -> np.ndarray:
-    """One column's block of :func:`_design`: the number, or its dummies (first level dropped)."""
+    """A predictor's block of the design: the number, or its dummies (first level dropped)."""
     if isinstance(s.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(s):
         cats = pd.Categorical(s)
         return (cats.codes[:, None] == np.arange(1, len(cats.categories))).astype(float)
@@ -255,7 +255,7 @@ def _shared(frame: pd.DataFrame, methods: dict[str, Method], predictors: list[st
             observed[c] = frame.loc[~miss, c].to_numpy(float)
         others = [p for p in predictors if p != c]
         if miss.any() and all(p in fixed for p in others):
-            x = np.hstack([np.ones((len(frame), 1)), *(fixed[p] for p in others)])
+            x = _design(len(frame), [fixed[p] for p in others])
             designs[c] = (x[~miss], x[miss])
     return _Shared(
         frame[list(methods)], methods, predictors, missing, fixed, observed, categories, designs
@@ -282,14 +282,9 @@ def _one_chain(shared: _Shared, n_iter: int, seed: np.random.SeedSequence) -> pd
             if c in shared.designs:
                 x_obs, x_mis = shared.designs[c]
             else:
-                x = np.hstack(
-                    [np.ones((len(work), 1))]
-                    + [
-                        shared.fixed[p] if p in shared.fixed else _block(work[p])
-                        for p in shared.predictors
-                        if p != c
-                    ]
-                )
+                others = [p for p in shared.predictors if p != c]
+                blocks = [shared.fixed[p] if p in shared.fixed else _block(work[p]) for p in others]
+                x = _design(len(work), blocks)
                 x_obs, x_mis = x[~miss], x[miss]
             if how == "logreg":
                 work.loc[miss, c] = _draw_logreg(x_obs, shared.observed[c], x_mis, rng)
