@@ -161,9 +161,7 @@ def _mi_logistic(
     if main is None:
         main = logistic(formula, with_references(ctx.spells, covariates), **opts)
     # the reference levels of 05 (its odds ratios contrast with the same groups)
-    mi = fit_imputed(
-        formula, [with_references(d, covariates) for d in done], model="logistic", **opts
-    )
+    mi = fit_imputed(formula, _with_references(done, covariates, columns), model="logistic", **opts)
     table = _beside(mi, main)
     fits = mi.extras["fits"]
     ycol = fits[0].extras["outcome_col"]
@@ -193,6 +191,21 @@ def _mi_logistic(
         ],
     )
     _largest_change(ctx, table, "mi_logit", FUNCTION_LOGIT)
+
+
+def _with_references(
+    done: list[pd.DataFrame], covariates: str, columns: list[str]
+) -> list[pd.DataFrame]:
+    """``with_references`` of each completed dataset, the columns not imputed ordered once.
+
+    Only the imputed ``columns`` differ between the datasets, so the others are
+    taken from the first one's, and each dataset is the same frame as
+    ``with_references(d, covariates)``.
+    """
+    base = with_references(done[0].drop(columns=columns), covariates)
+    return [
+        pd.concat([base, with_references(d[columns], covariates)], axis=1)[d.columns] for d in done
+    ]
 
 
 def _beside(pooled: ModelResult, main: ModelResult) -> pd.DataFrame:

@@ -207,3 +207,29 @@ def test_multinomial_fit_with_a_subsampled_hessian_reaches_the_same_maximum(monk
     score = x.T @ (np.eye(n_cat)[codes] - p)
     assert np.abs(score[:, 1:]).max() < 1e-2 * np.sqrt(n)
     assert np.abs(sub - truth).max() < 0.1
+
+
+@pytest.mark.parametrize("n_cat", [2, 3, 5, 7, 8, 10])
+def test_row_logsumexp_by_columns_is_numpys_row_sum_to_the_bit(n_cat: int) -> None:
+    """The multinomial's log-sum-exp by columns has the bits of the row-wise one."""
+    from reunistat.models.imputation.chained import _row_logsumexp
+
+    rng = np.random.default_rng(n_cat)
+    eta = rng.normal(scale=5.0, size=(20_001, n_cat))
+    eta[:, 0] = 0.0  # as the multinomial's reference category
+    top = eta.max(axis=1)
+    rowwise = top + np.log(np.exp(eta - top[:, None]).sum(axis=1))  # C order, row by row
+    for layout in (eta, np.asfortranarray(eta), eta[::-1][::-1]):
+        np.testing.assert_array_equal(_row_logsumexp(layout), rowwise)
+
+
+def test_imputations_read_only_the_columns_imputed_and_their_predictors(data) -> None:  # type: ignore[no-untyped-def]
+    """Columns the imputation model does not use come back as they were; the rest are complete."""
+    extra = data.assign(note=[f"n{i}" for i in range(len(data))], unused=np.nan)
+    done = impute(extra, IMPUTED, predictors=PREDICTORS, m=2, n_iter=2, seed=3)
+    plain = impute(data, IMPUTED, predictors=PREDICTORS, m=2, n_iter=2, seed=3)
+    for d, p in zip(done, plain, strict=True):
+        assert list(d.columns) == list(extra.columns) and (d.dtypes == extra.dtypes).all()
+        pd.testing.assert_frame_equal(d[["note", "unused"]], extra[["note", "unused"]])
+        pd.testing.assert_frame_equal(d[data.columns], p)  # unused columns change nothing
+        assert d[IMPUTED].notna().all().all()

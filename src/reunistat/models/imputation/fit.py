@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import pandas as pd
 
-from reunistat.errors import InputError
+from reunistat.errors import InputError, ModelError
 from reunistat.models.imputation.chained import Method, impute
 from reunistat.models.imputation.pooling import pool
+from reunistat.models.imputation.refit import refit_all
 from reunistat.results import ModelResult, restamp
 
 MiModel = Literal["cox", "logistic"]
@@ -51,12 +52,14 @@ def mi_fit(
     m, n_iter, seed, n_jobs
         As for :func:`impute`.
     **model_options
-        Passed to the model (``cluster=``, ``strata=``, ``horizon_days=``, ...).
+        Passed to the model (``cluster=``, ``strata=``, ``horizon_days=``, ...),
+        and ``full=`` to :func:`fit_imputed`.
 
     Returns
     -------
     ModelResult
-        The pooled model (:func:`pool`); ``extras["fits"]`` the ``m`` fits and
+        The pooled model (:func:`pool`); ``extras["fits"]`` the ``m`` fits (after
+        the first refitted from its design, see :func:`fit_imputed`) and
         ``extras["imputed"]`` the ``m`` completed datasets.
     """
     done = impute(
@@ -96,6 +99,7 @@ def fit_imputed(
     duration_col: str = "days_followed",
     event_col: str = "reentered",
     dfcom: float | None = None,
+    full: bool = False,
     **model_options: Any,
 ) -> ModelResult:
     """Fit a model to each completed dataset and pool by Rubin's rules.
@@ -121,6 +125,13 @@ def fit_imputed(
     dfcom : float, optional
         Complete-data degrees of freedom for :func:`pool` (infinite by default;
         R's ``mice::pool`` takes a ``glm``'s residual df).
+    full : bool
+        Fit every dataset with the model function itself. By default a Cox
+        model fits only the first so; the others are refitted from its design
+        with the columns that read imputed values redone
+        (:mod:`reunistat.models.imputation.refit`): the same estimates and
+        covariances to the bit, without the fit statistics (``glance()``) and
+        diagnostic state of :func:`~reunistat.models.survival.cox`.
     **model_options
         Passed to the model (``cluster=``, ``horizon_days=``, ...).
 
@@ -128,7 +139,8 @@ def fit_imputed(
     -------
     ModelResult
         The pooled model (:func:`pool`), ``extras["fits"]`` the ``m`` fits and
-        ``extras["imputed"]`` the datasets.
+        ``extras["imputed"]`` the datasets. A refitted fit has ``params``,
+        ``cov``, ``n_obs`` and ``n_events``.
 
     Examples
     --------
@@ -143,19 +155,29 @@ def fit_imputed(
     >>> list(res.params.index), int(res.fit_stats["m"])
     (['Intercept', 'x'], 3)
     """
+    fit: Callable[[pd.DataFrame], ModelResult]
     if model == "cox":
         from reunistat.models.survival import cox
 
-        fits = [cox(formula, d, duration_col, event_col, **model_options) for d in imputed]
+        def fit(d: pd.DataFrame) -> ModelResult:
+            return cox(formula, d, duration_col, event_col, **model_options)
+
     elif model == "logistic":
         from reunistat.models.logistic import logistic
 
-        fits = [
-            logistic(formula, d, duration_col=duration_col, event_col=event_col, **model_options)
-            for d in imputed
-        ]
+        def fit(d: pd.DataFrame) -> ModelResult:
+            return logistic(
+                formula, d, duration_col=duration_col, event_col=event_col, **model_options
+            )
+
     else:
         raise InputError(f"model must be 'cox' or 'logistic', got {model!r}")
+    if len(imputed) == 0:
+        raise ModelError("pooling needs at least 2 imputed fits, got 0")
+    if full:
+        fits = [fit(d) for d in imputed]
+    else:
+        fits = refit_all(model, formula, imputed, fit, duration_col, event_col, model_options)
     pooled = pool(fits, dfcom)
     pooled.extras["fits"] = fits
     pooled.extras["imputed"] = list(imputed)

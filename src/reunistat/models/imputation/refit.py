@@ -1,0 +1,182 @@
+"""Refit the Cox model to further imputed datasets from the first one's design (same bits).
+
+The ``m`` completed datasets of an imputation differ only in the imputed
+cells, so fitting :func:`~reunistat.models.survival.cox` to each rebuilds,
+checks and hashes what is the same every time: the formula's design matrix,
+the follow-up and events, the cluster codes, the input checks. Here ``cox``
+fits the first dataset with all its checks; for each further dataset the
+columns of the design that read an imputed column are looked up from the
+first design by level (a simple term's design row is a function of that
+column's value alone), and the fit is the one ``cox`` makes of that matrix:
+:func:`~reunistat.models.survival.cox_arrays`, the engine's Newton fit and its
+cluster-robust variance, with the cluster codes ``cox`` uses.
+
+The estimates and covariances are ``cox``'s to the bit
+(``tests/test_imputation_refit.py``). Anything else (options other than
+``cluster``, ``ties`` and ``concordance``; rows dropped for missing values; a
+changed follow-up, event or cluster column; a term that reads an imputed
+column together with another; text or a level the first dataset lacks; an
+imputed 0/1 column that is constant or has no events at one value; a fit that
+does not converge or heads to infinity) goes through ``cox``, so its checks and
+errors are the same as before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reunistat.errors import ConvergenceError
+from reunistat.results import ModelResult, Provenance, data_hash
+
+_OPTIONS = {"cluster", "concordance", "ties"}
+
+
+def refit_all(
+    model: str,
+    formula: str,
+    imputed: Sequence[pd.DataFrame],
+    fit: Callable[[pd.DataFrame], ModelResult],
+    duration_col: str,
+    event_col: str,
+    options: dict[str, Any],
+) -> list[ModelResult]:
+    """``[fit(d) for d in imputed]``; Cox fits after the first refitted from its design."""
+    first = fit(imputed[0])
+    again = None
+    if model == "cox" and set(options) <= _OPTIONS:
+        again = _CoxRefit.make(formula, imputed[0], first, [duration_col, event_col])
+    fits = [first]
+    for d in imputed[1:]:
+        res = None if again is None else again.refit(d)
+        fits.append(fit(d) if res is None else res)
+    return fits
+
+
+class _CoxRefit:
+    """The first dataset's design and what ``cox`` read of it; :meth:`refit` another dataset."""
+
+    def __init__(
+        self,
+        d0: pd.DataFrame,
+        design: Any,
+        read: list[str],
+        fixed: list[str],
+        first: ModelResult,
+        codes: np.ndarray | None,
+    ) -> None:
+        self.d0, self.x0, self.columns = d0, design.x, list(design.columns)
+        self.terms: dict[str, list[int]] = design.term_columns
+        self.read, self.fixed, self.first, self.codes = read, fixed, first, codes
+        self.state = first.extras["state"]
+        # each term's one data column (None when it reads several)
+        words = {t: set(re.findall(r"[A-Za-z_]\w*", t)) & set(read) for t in self.terms}
+        self.term_of = {t: next(iter(w)) if len(w) == 1 else None for t, w in words.items()}
+
+    @classmethod
+    def make(
+        cls, formula: str, d0: pd.DataFrame, first: ModelResult, outcome: list[str]
+    ) -> _CoxRefit | None:
+        """The refit of ``cox(formula, d0, ...)`` as fitted in ``first``, or None."""
+        from reunistat.models import _formula
+
+        cluster = first.provenance.options.get("cluster")
+        if (
+            "state" not in first.extras
+            or first.fit_stats.get("n_dropped_missing", 1) != 0
+            or not (cluster is None or isinstance(cluster, str))
+            or first.vcov_type not in ("model", f"cluster({cluster})")
+        ):
+            return None
+        des = _formula.design(_formula.split_formula(formula)[1], d0, intercept=False)
+        if des.columns != list(first.params.index) or len(des.rows) != len(d0):
+            return None
+        words = set(re.findall(r"[A-Za-z_]\w*", formula))
+        read = [str(c) for c in d0.columns if c in words]
+        fixed = [*outcome, *([] if cluster is None else [cluster])]
+        codes = None if cluster is None else pd.factorize(d0[cluster], sort=True)[0]
+        return cls(d0, des, read, fixed, first, None if codes is None else codes.astype(np.int64))
+
+    def refit(self, d: pd.DataFrame) -> ModelResult | None:
+        """The Cox fit of ``d``, or None (then fit it with :func:`cox`)."""
+        from reunistat.models.survival import cox_arrays
+
+        if not d.index.equals(self.d0.index):
+            return None
+        changed = [
+            c for c in dict.fromkeys([*self.read, *self.fixed]) if not d[c].equals(self.d0[c])
+        ]
+        x = None if set(changed) & set(self.fixed) else self._design(d, changed)
+        if x is None or not _events_at_both_values(x, self.state.event, self._cols(changed)):
+            return None
+        try:
+            beta, var = cox_arrays(
+                x, self.state.stop, self.state.event, cluster=self.codes, ties=self.state.ties
+            )
+        except ConvergenceError:
+            return None
+        if np.any(np.abs(beta) * (x.max(axis=0) - x.min(axis=0)) > 30):
+            return None  # heading to infinity: cox() says why
+        prov = self.first.provenance
+        return ModelResult(
+            model="cox",
+            params=pd.Series(beta, index=self.columns),
+            cov=pd.DataFrame(var, index=self.columns, columns=self.columns),
+            vcov_type=self.first.vcov_type,
+            n_obs=self.first.n_obs,
+            n_events=int(self.state.event.sum()),
+            fit_stats={},
+            provenance=Provenance(prov.function, data_hash(d), prov.formula, prov.options),
+            exp_label=self.first.exp_label,
+        )
+
+    def _design(self, d: pd.DataFrame, changed: list[str]) -> np.ndarray | None:
+        """The first design with the columns of terms reading a ``changed`` column redone."""
+        x = self.x0.copy(order="K")
+        for c in changed:
+            if any(col is None and c in t for t, col in self.term_of.items()):
+                return None  # a term reads the column with another one (an interaction)
+            for t in [t for t, col in self.term_of.items() if col == c]:
+                block = _block(self.d0[c], d[c], self.x0[:, self.terms[t]], t == c)
+                if block is None:
+                    return None
+                x[:, self.terms[t]] = block
+        return x
+
+    def _cols(self, changed: list[str]) -> list[int]:
+        return [j for t, c in self.term_of.items() if c in changed for j in self.terms[t]]
+
+
+def _block(s0: pd.Series, s: pd.Series, x0: np.ndarray, bare: bool) -> np.ndarray | None:
+    """A term's columns for column ``s``, from its columns ``x0`` for ``s0`` (None: cannot)."""
+    if bare and isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf":
+        v = s.to_numpy(dtype=float)
+        return None if np.isnan(v).any() else v[:, None]
+    dtype = s0.dtype
+    if not (isinstance(dtype, pd.CategoricalDtype) and dtype == s.dtype):
+        return None
+    c0, c = s0.cat.codes.to_numpy(), s.cat.codes.to_numpy()
+    levels, first_row = np.unique(c0, return_index=True)
+    row = np.full(len(dtype.categories), -1)
+    row[levels] = first_row
+    if (c < 0).any() or (row[c] < 0).any():
+        return None  # a missing value, or a level the first dataset lacks
+    return np.asarray(x0[row[c]], dtype=float)
+
+
+def _events_at_both_values(x: np.ndarray, event: np.ndarray, cols: list[int]) -> bool:
+    """No 0/1 column among ``cols`` is constant or without events at one of its values."""
+    for j in cols:
+        v = x[:, j]
+        if not np.isin(v, (0.0, 1.0)).all():
+            continue
+        ones = v == 1.0
+        n1, e1 = int(ones.sum()), int(event[ones].sum())
+        n0, e0 = len(v) - n1, int(event.sum()) - e1
+        if min(n1, n0, e1, e0) == 0:
+            return False
+    return True

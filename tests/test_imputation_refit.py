@@ -1,0 +1,103 @@
+"""fit_imputed refits the Cox model to datasets after the first from its design: cox's bits.
+
+``reunistat.models.imputation.refit`` swaps into the first dataset's design
+only the columns of terms that read an imputed column; the estimates and
+covariances must equal, to the bit, what :func:`cox` gives on each completed
+dataset (``fit_imputed(..., full=True)``), and anything it cannot do the
+same way goes through ``cox``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reunistat.errors import SeparationError
+from reunistat.models.imputation import fit_imputed, impute
+
+REF = Path(__file__).parent / "reference" / "imputation"
+FORMULA = (
+    "~ disability + C(ethnic_group, contr.treatment('White')) + idaci_decile + section20 "
+    "+ prior_periods + age_band"
+)
+IMPUTED = ["disability", "ethnic_group", "idaci_decile"]
+
+
+@pytest.fixture(scope="module")
+def done() -> list[pd.DataFrame]:
+    data = pd.read_csv(REF / "mi_data.csv")
+    data["LA"] = np.arange(len(data)) % 23
+    text = ["ethnic_group", "age_band"]
+    data[text] = data[text].astype("category")  # as analyses/11_imputation.py gives them
+    cols = {"ethnic_group": "polyreg", "disability": "logreg", "idaci_decile": "pmm"}
+    return impute(
+        data, cols, predictors=["section20", "prior_periods", "age_band"], m=4, n_iter=2, seed=9
+    )
+
+
+def _same(a, b) -> None:  # type: ignore[no-untyped-def]
+    for x, y in zip(a.extras["fits"], b.extras["fits"], strict=True):
+        assert list(x.params.index) == list(y.params.index)
+        np.testing.assert_array_equal(x.params.to_numpy(), y.params.to_numpy())
+        np.testing.assert_array_equal(x.cov.to_numpy(), y.cov.to_numpy())
+        assert (x.n_obs, x.n_events, x.vcov_type) == (y.n_obs, y.n_events, y.vcov_type)
+    np.testing.assert_array_equal(a.params.to_numpy(), b.params.to_numpy())
+    np.testing.assert_array_equal(a.cov.to_numpy(), b.cov.to_numpy())
+
+
+def _refitted(res) -> int:  # type: ignore[no-untyped-def]
+    return sum(1 for f in res.extras["fits"] if not f.fit_stats)
+
+
+@pytest.mark.parametrize("options", [{"cluster": "LA"}, {}, {"ties": "breslow"}])
+def test_cox_refits_are_coxs_to_the_bit(done, options) -> None:  # type: ignore[no-untyped-def]
+    full = fit_imputed(FORMULA, done, model="cox", full=True, **options)
+    fast = fit_imputed(FORMULA, done, model="cox", **options)
+    _same(full, fast)
+    assert _refitted(full) == 0 and _refitted(fast) == len(done) - 1
+
+
+def test_cox_refits_of_a_numeric_formula_are_coxs_to_the_bit(done) -> None:  # type: ignore[no-untyped-def]
+    formula = "~ disability + idaci_decile + section20 + prior_periods"  # plain numbers
+    full = fit_imputed(formula, done, model="cox", full=True, cluster="LA")
+    fast = fit_imputed(formula, done, model="cox", cluster="LA")
+    _same(full, fast)
+    assert _refitted(fast) == len(done) - 1
+
+
+def test_logistic_fits_are_logistics(done) -> None:  # type: ignore[no-untyped-def]
+    res = fit_imputed(FORMULA, done, model="logistic", cluster="LA", horizon_days=365)
+    _same(fit_imputed(FORMULA, done, model="logistic", full=True, cluster="LA"), res)
+    assert _refitted(res) == 0
+
+
+def test_what_cannot_be_refitted_goes_through_the_model_function(done) -> None:  # type: ignore[no-untyped-def]
+    # text (not categorical) imputed values, an interaction with an imputed column,
+    # options the refit does not know: every dataset fitted by the model function
+    text = [d.assign(ethnic_group=d["ethnic_group"].astype(str)) for d in done]
+    for data, formula, options in [
+        (text, FORMULA, {}),
+        (done, FORMULA + " + section20:disability", {}),
+        (done, FORMULA, {"strata": "LA"}),
+    ]:
+        fast = fit_imputed(formula, data, model="cox", **options)
+        _same(fit_imputed(formula, data, model="cox", full=True, **options), fast)
+        assert _refitted(fast) == 0
+
+
+def test_a_level_without_events_in_a_later_dataset_raises_as_cox_does(done) -> None:  # type: ignore[no-untyped-def]
+    later = done[1].copy()
+    rare = later["ethnic_group"] == "Other"
+    later.loc[rare, "reentered"] = 0  # the outcome differs: cox() itself fits this one
+    with pytest.raises(SeparationError, match="no events among"):
+        fit_imputed(FORMULA, [done[0], later], model="cox")
+    moved = done[1].copy()  # the same outcome, but no events where the imputed level is Other
+    events = moved["reentered"].to_numpy() > 0
+    moved["ethnic_group"] = moved["ethnic_group"].where(
+        ~(events & (moved["ethnic_group"] == "Other")), "White"
+    )
+    with pytest.raises(SeparationError, match="no events among"):
+        fit_imputed(FORMULA, [done[0], moved], model="cox")
