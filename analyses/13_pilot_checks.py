@@ -14,6 +14,7 @@ import pandas as pd
 
 from reunistat.errors import ReunistatError
 from reunistat.models import evaluation as ev
+from reunistat.models.evaluation.weighting import PS_ADJUST
 from reunistat.models.survival import pwp, recurrent_episodes
 from reunistat.models.survival.recurrent import sort_codes
 from reunistat.pipeline import Context, run_script
@@ -192,8 +193,16 @@ def _pwp(ctx: Context, sp: pd.DataFrame) -> None:
     )
 
 
+#: Columns the parts read besides their models' covariates (the propensity model's: PS_ADJUST).
+USED = ("LA", "CHILD", "spell_number", "return_date", "return_year", "days_followed", "reentered")
+
+
 def run(ctx: Context) -> None:
-    sp = with_references(ctx.spells, ctx.config.covariates)
+    # only the columns the parts read: the models and their outputs are the same, and the
+    # copies (reference levels, adoption marks, data hashes) cost a fraction
+    named = formula_variables(f"{ctx.config.covariates} + {PS_ADJUST}", ctx.spells)
+    cols = [c for c in ctx.spells.columns if c in {*named, *USED, PF}]
+    sp = with_references(ctx.spells[cols], ctx.config.covariates)
     try:
         _pwp(ctx, sp)
     except ReunistatError as e:
