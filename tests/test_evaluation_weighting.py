@@ -146,7 +146,7 @@ def test_bootstrap_as_weights_gives_the_stacked_replicates(gen) -> None:  # type
     old = _stacked_bootstrap(used, x, terms, hz, 25, 7)
     assert np.isnan(new).any(axis=1).tolist() == np.isnan(old).any(axis=1).tolist()
     assert np.isfinite(new).all(axis=1).sum() >= 20
-    np.testing.assert_allclose(new, old, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(new, old, rtol=0, atol=1e-12)
     assert np.abs(new - new[0]).max() > 1e-3  # the replicates differ from one another
 
 
