@@ -121,8 +121,12 @@ def _stacked_bootstrap(used, x, terms, hz, n_boot, seed):  # type: ignore[no-unt
     return out
 
 
-def test_bootstrap_as_weights_gives_the_stacked_replicates(gen) -> None:  # type: ignore[no-untyped-def]
-    """Multiplicities as case weights: the same replicates as stacking each drawn authority."""
+@pytest.mark.parametrize("missing_la", [False, True])
+def test_bootstrap_as_weights_gives_the_stacked_replicates(gen, missing_la) -> None:  # type: ignore[no-untyped-def]
+    """Multiplicities as case weights: the same replicates as stacking each drawn authority.
+
+    Rows without an authority are in no replicate, as in the stacked bootstrap.
+    """
     from reunistat.models.evaluation.weighting import PS_ADJUST, _design
     from reunistat.models.evaluation.weighting_bootstrap import cluster_bootstrap
     from reunistat.models.logistic import irls
@@ -130,6 +134,8 @@ def test_bootstrap_as_weights_gives_the_stacked_replicates(gen) -> None:  # type
     _, s = gen
     x, terms, idx = _design(s, PS_ADJUST)
     used = s.loc[idx]
+    if missing_la:
+        used = used.assign(LA=used["LA"].where(np.arange(len(used)) % 7 != 3))
     start = irls(x, used["treated"].to_numpy(float), terms).params
     hz = [91, 365, 730]
     new = cluster_bootstrap(

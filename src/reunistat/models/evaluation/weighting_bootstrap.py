@@ -204,27 +204,28 @@ def cluster_bootstrap(
     rng = np.random.default_rng(seed)
     codes, labels = pd.factorize(used[cluster])
     n_cl = len(labels)
+    codes = np.where(codes < 0, n_cl, codes)  # a missing cluster: in no replicate, as before
     z = used[treatment].to_numpy(dtype=float)
     curves = GroupCurves(
         used[duration_col].to_numpy(dtype=float),
         used[event_col].to_numpy(dtype=float),
         z,
         codes,
-        n_cl,
+        n_cl + 1,
     )
     first = FirstStep(x, z, codes, n_cl, start)
-    has = np.zeros((n_cl, 2), dtype=bool)
+    has = np.zeros((n_cl + 1, 2), dtype=bool)
     has[codes, (z == 1).astype(np.int64)] = True
     out = np.full((n_boot, len(hz)), np.nan)
     w = np.zeros(len(z))
     for b in range(n_boot):
-        m = np.bincount(rng.integers(0, n_cl, n_cl), minlength=n_cl)
+        m = np.bincount(rng.integers(0, n_cl, n_cl), minlength=n_cl + 1)
         drawn = m > 0
         if not has[drawn].any(axis=0).all():  # one group only
             continue
         rows = np.flatnonzero(drawn[codes])
         c = m[codes[rows]].astype(float)
-        ps = refit_weighted(x[rows], z[rows], c, first.step(m), terms)
+        ps = refit_weighted(x[rows], z[rows], c, first.step(m[:n_cl]), terms)
         if ps is None:
             continue
         w[:] = 0.0
