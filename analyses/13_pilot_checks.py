@@ -14,11 +14,13 @@ import pandas as pd
 
 from reunistat.errors import ReunistatError
 from reunistat.models import evaluation as ev
+from reunistat.models.evaluation.weighting import PS_ADJUST
 from reunistat.models.survival import pwp, recurrent_episodes
+from reunistat.models.survival.recurrent import sort_codes
 from reunistat.pipeline import Context, run_script
 from reunistat.report.figures import new_figure
 from reunistat.report.labels import num_text, p_text, term_label, with_references
-from reunistat.report.tables import model_spec, model_table
+from reunistat.report.tables import formula_variables, model_spec, model_table
 
 PF = "days_potential_followup"
 
@@ -156,7 +158,12 @@ def _event_study(ctx: Context, sp: pd.DataFrame, la: pd.DataFrame) -> None:
 def _pwp(ctx: Context, sp: pd.DataFrame) -> None:
     fn = "reunistat.models.survival.pwp"
     rec = recurrent_episodes(sp)
-    rec = rec.assign(order_band=rec["spell_number"].clip(upper=3))
+    # the fit reads only its own columns, the child as sorted integer codes (the same
+    # clusters in the same order as the identifiers), without the concordance (not shown)
+    cols = [*formula_variables(ctx.config.covariates, rec), "start_days", "stop_days"]
+    rec = rec[[*cols, "reentered"]].assign(
+        CHILD=sort_codes(rec["CHILD"]), order_band=rec["spell_number"].clip(upper=3)
+    )
     res = pwp(
         "~ " + ctx.config.covariates,
         rec,
@@ -166,6 +173,7 @@ def _pwp(ctx: Context, sp: pd.DataFrame) -> None:
         cluster="CHILD",
         order_col="order_band",
         timescale="gap",
+        concordance=False,
     )
     tidy = res.tidy(exponentiate=True)
     tidy.insert(1, "label", [term_label(t) for t in tidy["term"]])
@@ -185,8 +193,16 @@ def _pwp(ctx: Context, sp: pd.DataFrame) -> None:
     )
 
 
+#: Columns the parts read besides their models' covariates (the propensity model's: PS_ADJUST).
+USED = ("LA", "CHILD", "spell_number", "return_date", "return_year", "days_followed", "reentered")
+
+
 def run(ctx: Context) -> None:
-    sp = with_references(ctx.spells, ctx.config.covariates)
+    # only the columns the parts read: the models and their outputs are the same, and the
+    # copies (reference levels, adoption marks, data hashes) cost a fraction
+    named = formula_variables(f"{ctx.config.covariates} + {PS_ADJUST}", ctx.spells)
+    cols = [c for c in ctx.spells.columns if c in {*named, *USED, PF}]
+    sp = with_references(ctx.spells[cols], ctx.config.covariates)
     try:
         _pwp(ctx, sp)
     except ReunistatError as e:

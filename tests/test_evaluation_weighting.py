@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from reunistat.models.evaluation import EvaluationError, comparison_sample
@@ -94,3 +95,85 @@ def test_rows_with_missing_covariates_are_counted(gen) -> None:  # type: ignore[
     r = propensity_weighting(s, formula="section20 + prior_periods", n_boot=0)
     assert r.risk_differences.glance()["n_dropped_missing"].iloc[0] == 7
     assert r.risk_differences.n_obs == len(s) - 7
+
+
+def _stacked_bootstrap(used, x, terms, hz, n_boot, seed):  # type: ignore[no-untyped-def]
+    """The bootstrap as first written: each drawn authority's rows stacked, refit from zero."""
+    from reunistat.models.evaluation.weighting import _risks_at
+    from reunistat.models.logistic import SeparationError, irls
+
+    rng = np.random.default_rng(seed)
+    codes, labels = pd.factorize(used["LA"])
+    rows_of = [np.flatnonzero(codes == g) for g in range(len(labels))]
+    z, t = used["treated"].to_numpy(float), used["days_followed"].to_numpy(float)
+    e = used["reentered"].to_numpy(float)
+    out = np.full((n_boot, len(hz)), np.nan)
+    for b in range(n_boot):
+        idx = np.concatenate([rows_of[g] for g in rng.integers(0, len(labels), len(labels))])
+        if len(np.unique(z[idx])) < 2:
+            continue
+        try:
+            ps = irls(x[idx], z[idx], terms).p
+        except SeparationError:
+            continue
+        r = _risks_at(t[idx], e[idx], z[idx], balancing_weights(ps, z[idx], "overlap"), hz)
+        out[b] = r[1] - r[0]
+    return out
+
+
+@pytest.mark.parametrize("missing_la", [False, True])
+def test_bootstrap_as_weights_gives_the_stacked_replicates(gen, missing_la) -> None:  # type: ignore[no-untyped-def]
+    """Multiplicities as case weights: the same replicates as stacking each drawn authority.
+
+    Rows without an authority are in no replicate, as in the stacked bootstrap.
+    """
+    from reunistat.models.evaluation.weighting import PS_ADJUST, _design
+    from reunistat.models.evaluation.weighting_bootstrap import cluster_bootstrap
+    from reunistat.models.logistic import irls
+
+    _, s = gen
+    x, terms, idx = _design(s, PS_ADJUST)
+    used = s.loc[idx]
+    if missing_la:
+        used = used.assign(LA=used["LA"].where(np.arange(len(used)) % 7 != 3))
+    start = irls(x, used["treated"].to_numpy(float), terms).params
+    hz = [91, 365, 730]
+    new = cluster_bootstrap(
+        used,
+        x,
+        terms,
+        start,
+        ("treated", "days_followed", "reentered", "LA"),
+        lambda p, t: balancing_weights(p, t, "overlap"),
+        hz,
+        25,
+        7,
+    )
+    old = _stacked_bootstrap(used, x, terms, hz, 25, 7)
+    assert np.isnan(new).any(axis=1).tolist() == np.isnan(old).any(axis=1).tolist()
+    assert np.isfinite(new).all(axis=1).sum() >= 20
+    np.testing.assert_allclose(new, old, rtol=0, atol=1e-12)
+    assert np.abs(new - new[0]).max() > 1e-3  # the replicates differ from one another
+
+
+def test_weighted_curves_end_where_the_drawn_clusters_end() -> None:
+    """A group's curve is NaN past the longest follow-up among the drawn clusters only."""
+    from reunistat.models.evaluation.weighting_bootstrap import GroupCurves
+    from reunistat.models.survival import km_steps
+
+    t = np.array([1.0, 3, 5, 2, 4, 9, 2, 8])
+    e = np.array([1.0, 0, 1, 1, 0, 1, 1, 0])
+    z = np.array([0.0, 0, 0, 1, 1, 1, 0, 1])
+    codes = np.array([0, 0, 1, 0, 1, 2, 2, 0])
+    curves = GroupCurves(t, e, z, codes, 3)
+    m = np.array([2, 0, 1])  # cluster 0 twice, cluster 2 once, cluster 1 not drawn
+    w = m[codes] * np.linspace(0.5, 1.2, 8)
+    got = curves.risks(w, m > 0, [2, 6, 8.5])
+    stack = np.concatenate([np.repeat(np.flatnonzero(codes == g), k) for g, k in enumerate(m)])
+    for g in (0, 1):
+        rows = stack[z[stack] == g]
+        want = km_steps(t[rows], e[rows], weights=np.linspace(0.5, 1.2, 8)[rows])
+        np.testing.assert_allclose(
+            got[g], want.cumulative_incidence_at([2, 6, 8.5]), rtol=1e-14, equal_nan=True
+        )
+    assert np.isnan(got[0, 1]) and np.isfinite(got[1, 2])  # comparison rows end at day 3

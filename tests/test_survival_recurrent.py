@@ -6,8 +6,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reunistat.models.survival import andersen_gill, pwp, recurrent_episodes
+from reunistat.models.survival.recurrent import sort_codes
 
 REF = Path(__file__).parent / "reference" / "survival"
 COVS = (
@@ -80,3 +83,42 @@ def test_recurrent_models_record_their_own_provenance(cgd):
     p = pwp("~ " + COVS, cgd, "tstop", "status", entry_col="tstart", cluster="id", order_col="enum")
     assert p.model == "pwp" and p.provenance.function == "reunistat.models.survival.pwp"
     assert p.provenance.options["timescale"] == "gap"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.text(st.characters(min_codepoint=1), max_size=4)),
+            st.one_of(st.none(), st.integers(-3, 3)),
+        ),
+        max_size=40,
+    )
+)
+def test_recurrent_order_is_sort_values_order(rows):  # type: ignore[no-untyped-def]
+    """Rows ordered by sort_codes of the child and the order: exactly sort_values' order."""
+    d = pd.DataFrame(rows, columns=["CHILD", "spell_number"], dtype=object)
+    d["spell_number"] = pd.to_numeric(d["spell_number"])
+    want = d.sort_values(["CHILD", "spell_number"]).index
+    got = np.lexsort((sort_codes(d["spell_number"]), sort_codes(d["CHILD"])))
+    assert d.index[got].equals(want)
+
+
+def test_recurrent_episodes_with_text_identifiers_and_unsorted_rows():
+    """Identifiers that sort differently as text and as numbers; rows in any order."""
+    sp = pd.DataFrame(
+        {
+            "CHILD": ["a10", "a9", "a10", "b", "a9"],
+            "spell_number": [2, 1, 1, 1, 2],
+            "return_date": pd.to_datetime(
+                ["2016-01-01", "2015-03-01", "2015-01-01", "2017-05-05", "2015-09-01"]
+            ),
+            "days_followed": [30, 100, 200, 10, 5],
+            "reentered": [0, 1, 1, 0, 0],
+        },
+        index=[10, 11, 12, 13, 14],
+    )
+    ep = recurrent_episodes(sp)
+    assert ep.index.tolist() == [12, 10, 11, 14, 13]
+    assert ep["start_days"].tolist() == [0, 365, 0, 184, 0]
+    assert ep["stop_days"].tolist() == [200, 395, 100, 189, 10]

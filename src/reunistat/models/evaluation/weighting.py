@@ -32,6 +32,8 @@ import pandas as pd
 from reunistat.horizons import WEIGHTING_HORIZONS_DAYS
 from reunistat.models import _options
 from reunistat.models.evaluation._common import EvaluationError
+from reunistat.models.evaluation.weighting_bootstrap import cluster_bootstrap
+from reunistat.models.logistic import IrlsFit
 from reunistat.replicates import one_blas_thread
 from reunistat.results import ModelResult, Provenance, data_hash
 
@@ -87,11 +89,11 @@ def _design(data: pd.DataFrame, formula: str) -> tuple[np.ndarray, list[str], pd
     return d.x, d.columns, d.rows
 
 
-def _fit_ps(x: np.ndarray, z: np.ndarray, terms: list[str]) -> np.ndarray:
+def _fit_ps(x: np.ndarray, z: np.ndarray, terms: list[str]) -> IrlsFit:
     from reunistat.models.logistic import SeparationError, irls
 
     try:
-        return irls(x, z, terms).p
+        return irls(x, z, terms)
     except SeparationError as exc:
         raise EvaluationError(
             "the pilot and comparison groups do not overlap: the propensity model separates "
@@ -254,7 +256,8 @@ def propensity_weighting(
     used, x, terms = _prepare(data, treatment, formula, duration_col, event_col, cluster)
     n_missing = len(data) - len(used)  # rows with a missing covariate of the propensity model
     z = used[treatment].to_numpy(dtype=float)
-    ps = _fit_ps(x, z, terms)
+    fit = _fit_ps(x, z, terms)
+    ps = fit.p
     extreme = (ps < min_ps) | (ps > 1 - min_ps)
     n_trim = 0
     if method != "overlap" and extreme.any():
@@ -270,7 +273,8 @@ def propensity_weighting(
         used, x, z = used.loc[keep], x[keep], z[keep]
         if len(np.unique(z)) < 2:
             raise EvaluationError(msg + "; after trimming one group is empty")
-        ps = _fit_ps(x, z, terms)
+        fit = _fit_ps(x, z, terms)
+        ps = fit.p
     w = balancing_weights(ps, z, method)
     bal = balance_table(x, terms, z, w)
     bad = bal.loc[bal["smd_weighted"].abs() > 0.1, "term"].tolist()
@@ -291,8 +295,20 @@ def propensity_weighting(
             f"{used[duration_col].max():.0f} days); choose shorter horizons"
         )
     est = risks[1] - risks[0]
-    boot = _bootstrap(
-        used, x, terms, treatment, method, duration_col, event_col, cluster, hz, n_boot, seed
+    boot = (
+        cluster_bootstrap(
+            used,
+            x,
+            terms,
+            fit.params,
+            (treatment, duration_col, event_col, cluster),
+            lambda p, t: balancing_weights(p, t, method),
+            hz,
+            n_boot,
+            seed,
+        )
+        if n_boot > 0
+        else np.empty((0, len(hz)))
     )
     names = [f"rd_{h}d" for h in hz]
     return WeightingResult(
@@ -324,44 +340,6 @@ def _curves(
     d = used[[duration_col, event_col, treatment]].copy()
     d["_w"] = w
     return kaplan_meier(d, duration_col, event_col, by=treatment, weights="_w")
-
-
-def _bootstrap(
-    used: pd.DataFrame,
-    x: np.ndarray,
-    terms: list[str],
-    treatment: str,
-    method: WeightKind,
-    duration_col: str,
-    event_col: str,
-    cluster: str,
-    hz: list[int],
-    n_boot: int,
-    seed: int,
-) -> np.ndarray:
-    if n_boot <= 0:
-        return np.empty((0, len(hz)))
-    rng = np.random.default_rng(seed)
-    codes, labels = pd.factorize(used[cluster])
-    rows_of = [np.flatnonzero(codes == g) for g in range(len(labels))]
-    z_all = used[treatment].to_numpy(dtype=float)
-    t_all = used[duration_col].to_numpy(dtype=float)
-    e_all = used[event_col].to_numpy(dtype=float)
-    out = np.full((n_boot, len(hz)), np.nan)
-    for b in range(n_boot):
-        pick = rng.integers(0, len(labels), len(labels))
-        idx = np.concatenate([rows_of[g] for g in pick])
-        zb = z_all[idx]
-        if len(np.unique(zb)) < 2:
-            continue
-        try:
-            ps = _fit_ps(x[idx], zb, terms)
-        except (EvaluationError, np.linalg.LinAlgError):
-            continue
-        w = balancing_weights(ps, zb, method)
-        r = _risks_at(t_all[idx], e_all[idx], zb, w, hz)
-        out[b] = r[1] - r[0]
-    return out
 
 
 def _rd_result(

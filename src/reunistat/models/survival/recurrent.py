@@ -41,22 +41,49 @@ def recurrent_episodes(
         columns added; a spell runs over ``(start_days, stop_days]``.
     """
     _data.check_columns(spells, [id_col, order_col, date_col, duration_col], "recurrent")
-    d = spells.sort_values([id_col, order_col]).copy()
+    child = sort_codes(spells[id_col])
+    order = np.lexsort((sort_codes(spells[order_col]), child))
+    d = spells.take(order)  # = sort_values([id_col, order_col]): both sorts are stable
+    # the child as sorted integer codes (missing: NaN, dropped by groupby as the id would be)
+    key = np.where(spells[id_col].isna().to_numpy()[order], np.nan, child[order])
     dates = pd.to_datetime(d[date_col])
-    first = dates.groupby(d[id_col]).transform("min")
+    first = dates.groupby(key).transform("min")
     d["start_days"] = (dates - first).dt.days.astype(float)
     d["stop_days"] = d["start_days"] + _data.durations(d, duration_col)
     zero = d["stop_days"] <= d["start_days"]
     if zero.any():
         # a spell of zero days cannot hold an event in (start, stop]; nudge as R users do
         d.loc[zero, "stop_days"] = d.loc[zero, "start_days"] + 0.5
-    overlap = d.groupby(id_col)["start_days"].shift(-1) < d["stop_days"]
+    overlap = d["start_days"].groupby(key).shift(-1) < d["stop_days"]
     if overlap.any():
         raise InputError(
             f"{int(overlap.sum())} spell(s) overlap the same child's next return, first at "
             f"index {list(d.index[overlap.to_numpy()][:3])}"
         )
     return d
+
+
+def sort_codes(values: pd.Series) -> np.ndarray:
+    """Return integer codes that order rows as ``sort_values`` orders ``values`` (missing last).
+
+    Text is ranked by code point, as Python compares ``str``, through a
+    fixed-width NumPy sort of the distinct values (far faster than sorting
+    Python strings); other values through :func:`pandas.factorize`.
+
+    Examples
+    --------
+    >>> sort_codes(pd.Series(["b", None, "a10", "a9", "b"])).tolist()
+    [2, 3, 0, 1, 2]
+    """
+    codes, uniques = pd.factorize(values)
+    if pd.api.types.infer_dtype(uniques, skipna=False) == "string":
+        text = np.asarray(uniques, dtype=str)
+        rank = np.empty(len(text), dtype=np.int64)
+        rank[np.argsort(text, kind="stable")] = np.arange(len(text))
+        ranked = rank[codes]
+    else:
+        ranked, _ = pd.factorize(values, sort=True)
+    return np.where(codes < 0, len(uniques), ranked).astype(np.int64)
 
 
 def _legacy_columns(
