@@ -114,8 +114,14 @@ def run(ctx: Context) -> None:
         "Competing events: reaching 18 and other permanent exits.",
     )
     rec = recurrent_episodes(sp)
-    ag = andersen_gill(
-        ctx.config.covariates, rec, "start_days", "stop_days", "reentered", id_col="CHILD"
+    ag = andersen_gill(  # no output here reads its concordance: not computed
+        ctx.config.covariates,
+        rec,
+        "stop_days",
+        "reentered",
+        entry_col="start_days",
+        cluster="CHILD",
+        concordance=False,
     )
     _write_model(
         ctx,

@@ -77,6 +77,13 @@ def main() -> None:
     ap.add_argument(
         "--hr", type=float, default=0.9, help="hazard ratio (0.9: power is informative)"
     )
+    ap.add_argument("--tag", default="", help="write results/power<tag>.json and .md")
+    ap.add_argument(
+        "--only-sequential",
+        action="store_true",
+        help="run the first --check replicates in one process only and print their hash "
+        "(to compare two versions of the code)",
+    )
     args = ap.parse_args()
 
     import dask
@@ -87,6 +94,10 @@ def main() -> None:
     from reunistat.replicates import ParallelBackend
 
     design = PowerDesign(design=args.design, hazard_ratio=args.hr)
+    if args.only_sequential:
+        r, row = _timed(design, args.check, args.seed, ParallelBackend("sequential"))
+        print(json.dumps({"replicates_sha256": _digest(r.extras["replicates"]), **row}))
+        return
     full, full_row = _timed(
         design,
         args.replicates,
@@ -106,7 +117,7 @@ def main() -> None:
     out = {
         "command": f"python benchmarks/bench_power.py --replicates {args.replicates} "
         f"--check {args.check} --workers {args.workers} --design {args.design} "
-        f"--seed {args.seed} --hr {args.hr}",
+        f"--seed {args.seed} --hr {args.hr}" + (f" --tag {args.tag}" if args.tag else ""),
         "design": {k: str(v) for k, v in design.__dict__.items()},
         "first_replicates_identical_to_the_dask_run": identical,
         "machine": {
@@ -118,11 +129,21 @@ def main() -> None:
             "dask": dask.__version__,
         },
         "runs": rows,
+        "first_replicates_sha256": _digest(reps),
     }
     res_dir = HERE / "results"
     res_dir.mkdir(exist_ok=True)
-    (res_dir / "power.json").write_text(json.dumps(out, indent=2) + "\n")
-    (res_dir / "power.md").write_text(_markdown(out, args))
+    (res_dir / f"power{args.tag}.json").write_text(json.dumps(out, indent=2) + "\n")
+    (res_dir / f"power{args.tag}.md").write_text(_markdown(out, args))
+
+
+def _digest(reps: Any) -> str:
+    """SHA-256 of the replicates' float64 bytes (log HR, SE, p, spells, events per replicate)."""
+    import hashlib
+
+    import numpy as np
+
+    return hashlib.sha256(reps.to_numpy(np.float64).tobytes()).hexdigest()
 
 
 def _markdown(out: dict[str, Any], args: argparse.Namespace) -> str:
@@ -140,7 +161,8 @@ def _markdown(out: dict[str, Any], args: argparse.Namespace) -> str:
         f"{args.check} replicates in one process and on joblib's loky processes. The same "
         "seed gives the same replicates to the bit: "
         + ", ".join(f"{k} {v}" for k, v in same.items())
-        + ".",
+        + f". SHA-256 of the first {args.check} replicates' float64 bytes: "
+        f"`{out['first_replicates_sha256']}`.",
         "",
         "| backend | workers | replicates | wall (s) | CPU main (s) | CPU workers (s) "
         "| load before/after | power (MC SE) | Schoenfeld (no clustering) |",

@@ -46,7 +46,10 @@ def relabel_groups(curve: pd.DataFrame, group_col: str = "group") -> pd.DataFram
     Age bands follow the DfE order; other labels sort as text, ``all`` first.
     """
     out = curve.copy()
-    out[group_col] = out[group_col].astype(str).str.split("=", n=1).str[-1]
+    # each distinct label once (a curve has thousands of rows and a few groups)
+    codes, labels_in = pd.factorize(out[group_col].astype(str))
+    short = np.array([s.split("=", 1)[-1] for s in labels_in], dtype=object)
+    out[group_col] = short[codes]
     labels = list(pd.unique(out[group_col]))
     order = [a for a in _AGE_ORDER if a in labels]
     if len(order) != len(labels):

@@ -63,13 +63,29 @@ def _la_col(function: str, cluster: str, deprecated: dict[str, Any]) -> str:
 def _fe_design(
     data: pd.DataFrame, terms: pd.DataFrame, la_col: str, year_col: str
 ) -> tuple[np.ndarray, list[str]]:
-    la = pd.get_dummies(data[la_col].astype(str), prefix="LA", drop_first=True, dtype=float)
-    yr = pd.get_dummies(data[year_col].astype(str), prefix="year", drop_first=True, dtype=float)
-    x = pd.concat(
-        [terms.reset_index(drop=True)] + [d.reset_index(drop=True) for d in (la, yr)], axis=1
-    )
-    x.insert(0, "Intercept", 1.0)
-    return np.ascontiguousarray(x.to_numpy(dtype=float)), list(x.columns)
+    """``Intercept``, the terms, then LA and year dummies (first level dropped), as floats.
+
+    The same matrix and names as ``pd.get_dummies(..., drop_first=True)`` of the
+    labels as text (their levels in sorted order), written straight into one
+    array instead of concatenating frames.
+    """
+    fixed = [
+        (pd.Categorical(data[c].astype(str)), p) for c, p in ((la_col, "LA"), (year_col, "year"))
+    ]
+    names = ["Intercept", *map(str, terms.columns)]
+    names += [f"{p}_{level}" for cat, p in fixed for level in cat.categories[1:]]
+    n = len(data)
+    x = np.zeros((n, len(names)))
+    x[:, 0] = 1.0
+    x[:, 1 : 1 + terms.shape[1]] = terms.to_numpy(dtype=float)
+    start = 1 + terms.shape[1]
+    rows = np.arange(n)
+    for cat, _ in fixed:
+        codes = np.asarray(cat.codes, dtype=np.int64)
+        on = codes > 0  # the first level is the reference
+        x[rows[on], start + codes[on] - 1] = 1.0
+        start += len(cat.categories) - 1
+    return x, names
 
 
 def _result(

@@ -29,6 +29,7 @@ expected number of events, computed exactly from the same design
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from reunistat.models.evaluation._common import EvaluationError
 from reunistat.replicates import ParallelBackend, as_backend, run_replicates, session
@@ -199,7 +200,20 @@ def hazard_ratio_from_risk_difference(
 
 def simulate_spells(design: PowerDesign, rng: np.random.Generator) -> pd.DataFrame:
     """Simulate one study's spells: ``LA, entry_day, days_followed, reentered, treated, post``."""
-    knots, rates = baseline_rates(design.baseline)
+    return pd.DataFrame(_simulate(design, rng))
+
+
+@functools.lru_cache(maxsize=64)
+def _baseline(curve: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`baseline_rates` of a design's curve, computed once (read-only arrays)."""
+    knots, rates = baseline_rates(curve)
+    knots.flags.writeable = rates.flags.writeable = False
+    return knots, rates
+
+
+def _simulate(design: PowerDesign, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The columns of :func:`simulate_spells` as arrays (a replicate needs no DataFrame)."""
+    knots, rates = _baseline(design.baseline)
     n_la, years = design.n_authorities, int(np.ceil(design.years))
     lam = design.returns_per_year / n_la
     width = np.minimum(1.0, design.years - np.arange(years))  # last year may be partial
@@ -221,21 +235,19 @@ def simulate_spells(design: PowerDesign, rng: np.random.Generator) -> pd.DataFra
     event_day = np.ceil(t_event)
     cens_day = np.floor(cens)
     reentered = event_day <= cens_day
-    out = pd.DataFrame(
-        {
-            "LA": la,
-            "entry_day": entry,
-            "days_followed": np.where(reentered, event_day, cens_day),
-            "reentered": reentered.astype(np.int64),
-            "treated": treated.astype(np.int64),
-            "pilot_la": pilot_la[la].astype(np.int64),
-            "post": post.astype(np.int64),
-        }
-    )
-    out = out.loc[out["days_followed"] > 0]
+    days_followed = np.where(reentered, event_day, cens_day)
+    keep = days_followed > 0
     if design.design == "comparison":
-        out = out.loc[out["post"] == 1]
-    return out.reset_index(drop=True)
+        keep &= post
+    return {
+        "LA": la[keep],
+        "entry_day": entry[keep],
+        "days_followed": days_followed[keep],
+        "reentered": reentered[keep].astype(np.int64),
+        "treated": treated[keep].astype(np.int64),
+        "pilot_la": pilot_la[la[keep]].astype(np.int64),
+        "post": post[keep].astype(np.int64),
+    }
 
 
 def _cox_fast(
@@ -259,29 +271,24 @@ def _cox_fast(
 def _fit_one(seed: np.random.SeedSequence, design: PowerDesign) -> tuple[float, ...]:
     """Simulate and fit one study (one replicate of :func:`simulate_power`)."""
     rng = np.random.default_rng(seed)
-    d = simulate_spells(design, rng)
-    n, ev = len(d), int(d["reentered"].sum())
+    d = _simulate(design, rng)
+    n, ev = len(d["LA"]), int(d["reentered"].sum())
     cols = ["treated"] if design.design == "comparison" else ["treated", "post"]
-    x = d[cols].to_numpy(dtype=float)
-    la = d["LA"].to_numpy(dtype=np.int64)
-    event = d["reentered"].to_numpy() == 1
+    x = np.column_stack([d[c].astype(float) for c in cols])
+    la = d["LA"]
+    event = d["reentered"] == 1
     strata = la if design.design == "did" else None
     if ev == 0 or (x.min(axis=0) == x.max(axis=0)).any():
         return (np.nan, np.nan, np.nan, float(n), float(ev))
     try:
-        b, se = _cox_fast(
-            x,
-            d["days_followed"].to_numpy(dtype=float),
-            event,
-            strata,
-            la if design.robust else None,
-        )
+        b, se = _cox_fast(x, d["days_followed"], event, strata, la if design.robust else None)
     except (ValueError, np.linalg.LinAlgError):
         return (np.nan, np.nan, np.nan, float(n), float(ev))
+    # scipy's t.sf and norm.sf, without their argument checks: the same special functions
     if design.robust and design.t_reference:
-        p = float(2 * stats.t.sf(abs(b / se), design.n_pilot - 1))
+        p = float(2 * special.stdtr(design.n_pilot - 1, -abs(b / se)))
     else:
-        p = float(2 * stats.norm.sf(abs(b / se)))
+        p = float(2 * special.ndtr(-abs(b / se)))
     return (b, se, p, float(n), float(ev))
 
 

@@ -224,10 +224,12 @@ def _groups(
             .apply(lambda r: ", ".join(f"{n}={v}" for n, v in zip(names, r, strict=True)), axis=1)
         )
         label = ""
-    out: list[tuple[str | None, np.ndarray]] = []
-    for value in sorted(pd.unique(keys.dropna()), key=str):
-        out.append((f"{label}{value}", (keys == value).to_numpy()))
-    return out
+    # the groups of pd.unique (missing left out) in text order, each row's found by one
+    # factorisation instead of comparing every row with every group
+    codes, uniques = pd.factorize(keys)
+    values = list(uniques)
+    order = sorted(range(len(values)), key=lambda i: str(values[i]))
+    return [(f"{label}{values[i]}", codes == i) for i in order]
 
 
 def kaplan_meier(
