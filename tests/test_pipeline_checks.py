@@ -125,3 +125,21 @@ def test_the_identifiers_and_the_spells_hash_are_those_of_the_end_of_the_run():
     early.run()
     assert early.identifiers == release_identifiers(tables, dt.date(2024, 3, 31))
     assert early.spells_sha256 == data_hash(spells.reset_index(drop=True))
+
+
+def test_the_modules_the_scripts_import_are_imported_before_the_workers_fork(tmp_path):
+    import sys
+
+    from reunistat.pipeline.run import import_for
+
+    (tmp_path / "01_a.py").write_text(
+        "from __future__ import annotations\nimport colorsys\n"
+        "from reunistat.report.labels import p_text\n"
+        "def run(ctx):\n    import wave\n"
+    )
+    (tmp_path / "02_b.py").write_text("import no_such_module_here\nfrom . import x\n")
+    (tmp_path / "03_c.py").write_text("this is not python (\n")
+    sys.modules.pop("colorsys", None)
+    failed = import_for(sorted(tmp_path.glob("*.py")))
+    assert failed == ["no_such_module_here"]  # left to its script, which reports it
+    assert "colorsys" in sys.modules and "reunistat.report.labels" in sys.modules
