@@ -361,9 +361,14 @@ def _build(
     t0 = time.perf_counter()
     # beside the cohort, in threads that have ended before any worker is forked: the
     # inputs are hashed (hashlib leaves the interpreter to the cohort meanwhile), and the
-    # modules the scripts import are imported once here, for every worker
+    # modules the scripts import are imported once here, for every worker; that thread
+    # starts once the modules that read the extract and derive the cohort are imported,
+    # so the two threads never import the same modules at once
     with ThreadPoolExecutor(2) as pool:
         hashing = pool.submit(_timed, input_hashes, cfg.data_dir)
+        _ = ctx.extract
+        import reunistat.cohort  # noqa: F401 - imported before the thread below starts
+
         importing = pool.submit(_timed, import_for, scripts)
         _ = ctx.cohort
         inputs, timings["hash inputs"] = hashing.result()
