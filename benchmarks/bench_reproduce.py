@@ -91,9 +91,20 @@ def main() -> None:
     )
     ap.add_argument("--out", type=Path, default=WORK / "outputs", help="outputs folder of the runs")
     ap.add_argument("--render", nargs=2, default=None, metavar=("BEFORE", "AFTER"))
+    ap.add_argument(
+        "--combine",
+        nargs="+",
+        default=None,
+        metavar=("OUT", "IN"),
+        help="write reproduce_OUT.json from runs recorded one at a time (reproduce_IN.json, "
+        "e.g. before and after alternated): medians, every run's wall, CPU and load",
+    )
     args = ap.parse_args()
     if args.render:
         render(*args.render)
+        return
+    if args.combine:
+        combine(args.combine[0], args.combine[1:])
         return
     if not (args.data.is_dir() and any(args.data.iterdir())):
         subprocess.run(
@@ -169,6 +180,32 @@ def main() -> None:
     ]
     lines += [f"| {k} | {v:.1f} |" for k, v in stages.items()]
     (HERE / "results/reproduce.md").write_text("\n".join(lines) + "\n")
+
+
+def combine(out: str, labels: list[str]) -> None:
+    """Write ``reproduce_<out>.json`` from single runs, as one run of ``--repeats N`` would."""
+    docs = [json.loads((HERE / "results" / f"reproduce_{n}.json").read_text()) for n in labels]
+    runs = [d["summary"] for d in docs]
+    keys = list(dict.fromkeys(k for r in runs for k in r["stages_median_s"]))
+    peaks = [r["peak_rss_mib"] for r in runs if r["peak_rss_mib"] is not None]
+    summary = {
+        **runs[0],
+        "median_wall_s": statistics.median(r["median_wall_s"] for r in runs),
+        "runs_wall_s": [w for r in runs for w in r["runs_wall_s"]],
+        "median_cpu_s": statistics.median(r["median_cpu_s"] for r in runs),
+        "runs_cpu_s": [c for r in runs for c in r["runs_cpu_s"]],
+        "peak_rss_mib": max(peaks) if peaks else None,
+        "identical_outputs_across_runs": all(r["hashes"] == runs[0]["hashes"] for r in runs),
+        "stages_median_s": {
+            k: statistics.median(r["stages_median_s"][k] for r in runs if k in r["stages_median_s"])
+            for k in keys
+        },
+        "load": [x for r in runs for x in r["load"]],
+    }
+    meta = {**docs[0]["meta"], "date": docs[-1]["meta"]["date"], "combined": labels}
+    (HERE / "results" / f"reproduce_{out}.json").write_text(
+        json.dumps({"meta": meta, "summary": summary}, indent=2) + "\n"
+    )
 
 
 def _cpu(summary: dict) -> str:

@@ -131,6 +131,44 @@ def test_the_pdf_is_byte_reproducible(tmp_path):
     assert (run.out / "paper/paper.pdf").read_bytes() == first
 
 
+def test_the_formats_built_at_once_are_those_built_one_after_another(tmp_path):
+    run = _run(tmp_path)
+    build_paper(run, _template(tmp_path))
+    out = run.out / "paper"
+    for ext in ("html", "docx"):  # each pandoc run on its own, as before
+        paper_mod.pandoc(out / "paper.md", out / f"alone.{ext}", paper_mod.PANDOC_ARGS[ext])
+        assert (out / f"alone.{ext}").read_bytes() == (out / f"paper.{ext}").read_bytes()
+
+
+def test_a_failing_format_stops_the_build_naming_it_and_leaves_no_pandoc_running(
+    tmp_path, monkeypatch
+):
+    run = _run(tmp_path)
+    started = []
+
+    def start(*args):
+        started.append(start_pandoc(*args))
+        return started[-1]
+
+    start_pandoc, good = paper_mod._start_pandoc, paper_mod.PANDOC_ARGS
+    monkeypatch.setattr(paper_mod, "_start_pandoc", start)
+    bad = {**good, "docx": [*good["docx"], "--no-such-option"]}
+    monkeypatch.setattr(paper_mod, "PANDOC_ARGS", bad)
+    with pytest.raises(PaperError, match=r"to \.docx: .*no-such-option"):
+        build_paper(run, _template(tmp_path))
+    assert len(started) == 3 and all(p.poll() is not None for p in started)
+    assert not (run.out / "paper/paper.typ").exists()
+
+    def typst_fails(source: Path, target: Path, root: Path) -> None:
+        raise PaperError("Typst failed compiling paper.typ to PDF: test")
+
+    monkeypatch.setattr(paper_mod, "PANDOC_ARGS", good)
+    monkeypatch.setattr(paper_mod, "typst_pdf", typst_fails)
+    with pytest.raises(PaperError, match="Typst failed"):
+        build_paper(run, _template(tmp_path))
+    assert len(started) == 6 and all(p.poll() is not None for p in started)
+
+
 def test_a_table_wider_than_the_page_is_turned_and_headers_can_wrap():
     head = [f"column_number_{i}_long_name" for i in range(12)]
     table = "\n".join(

@@ -16,30 +16,21 @@ import shutil
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from reunistat.errors import ModelError
 from reunistat.pipeline import folder
-from reunistat.pipeline.acro_step import AcroStep, publish_acro, run_acro_step
+from reunistat.pipeline.acro_step import publish_acro
 from reunistat.pipeline.config import MANIFEST, PipelineConfig, PipelineError, load_config
 from reunistat.pipeline.context import Context
-from reunistat.pipeline.documents import (
-    PIPELINE,
-    build_paper,
-    build_workbook,
-    register_workbook,
-    run_values,
-    write_values,
-)
-from reunistat.pipeline.manifest import RunRecord, build_manifest, input_hashes, load_manifest
-from reunistat.pipeline.verify import release_identifiers
+from reunistat.pipeline.documents import PIPELINE, run_values
+from reunistat.pipeline.finish import Prior, Run, RunResult, WhileScriptsRun, finish
+from reunistat.pipeline.manifest import input_hashes, load_manifest
 from reunistat.pipeline.workers import memory_mib, release_memory
 from reunistat.report import checker
-from reunistat.report.disclosure import DisclosureBreach, DisclosureRules
+from reunistat.report.disclosure import DisclosureRules
 
 #: What the release files say of a model that could not be fitted (never the data's numbers).
 MODEL_REASONS = {
@@ -174,12 +165,13 @@ def run_one(ctx: Context, path: Path) -> float:
 
 
 def _analyses(
-    ctx: Context, scripts: Sequence[Path], out: Path
+    ctx: Context, scripts: Sequence[Path], out: Path, meanwhile: Callable[[], None]
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Run the scripts, in worker processes when more than one job may run (see workers).
 
     Returns each script's seconds and the memory (MiB) of the process that
-    ran it, after it.
+    ran it, after it. ``meanwhile`` is called in the run's process while the
+    workers run (not with one job).
     """
     from reunistat.pipeline import workers
 
@@ -195,7 +187,8 @@ def _analyses(
         earlier = (load_manifest(out) or {}).get("timings_seconds", {})
     except (ValueError, OSError):
         earlier = {}
-    done = workers.run_parallel(ctx, scripts, jobs, lambda p: _script_name(ctx.config, p), earlier)
+    name = lambda p: _script_name(ctx.config, p)  # noqa: E731
+    done = workers.run_parallel(ctx, scripts, jobs, name, earlier, meanwhile)
     if done.unmerged is None:
         return done.timings, done.memory_mib
     timings = run_scripts(ctx, scripts)
@@ -256,34 +249,14 @@ def withdraw_small_models(ctx: Context, script: str) -> bool:
     return True
 
 
-@dataclass
-class RunResult:
-    """What :func:`reproduce` did."""
-
-    manifest: dict[str, Any]
-    manifest_path: Path
-    breaches: list[str]
-    acro: AcroStep | None = None
-
-
 #: Files the pipeline itself rewrites on every run, full or partial.
 PIPELINE_FILES = ("values.json", "reunistat_tables.xlsx", "disclosure_report.md", MANIFEST)
 
 
-@dataclass
-class _Prior:
-    """What a partial run keeps of the release already in the folder."""
-
-    registry: dict[str, dict[str, Any]]
-    values: dict[str, dict[str, Any]]
-    skipped: list[dict[str, str]]
-    suppressed: dict[str, tuple[int, int]]
-
-
-def _prior(stage: Path, manifest: dict[str, Any] | None, rerun: set[str]) -> _Prior:
+def _prior(stage: Path, manifest: dict[str, Any] | None, rerun: set[str]) -> Prior:
     """Drop from the copied release what the re-run scripts and the pipeline will rewrite."""
     if manifest is None:
-        return _Prior({}, {}, [], {})
+        return Prior({}, {}, [], {})
     values_path = stage / "values.json"
     old = json.loads(values_path.read_text("utf-8")) if values_path.exists() else {}
     registry = {}
@@ -298,7 +271,7 @@ def _prior(stage: Path, manifest: dict[str, Any] | None, rerun: set[str]) -> _Pr
     values_path.unlink(missing_ok=True)
     (stage / MANIFEST).unlink(missing_ok=True)
     keep = rerun | {PIPELINE}
-    return _Prior(
+    return Prior(
         registry,
         {k: v for k, v in old.items() if v.get("script") not in keep},
         [s for s in manifest.get("skipped", []) if s.get("script") not in keep],
@@ -308,30 +281,6 @@ def _prior(stage: Path, manifest: dict[str, Any] | None, rerun: set[str]) -> _Pr
             if f"tables/{k}.csv" in registry
         },
     )
-
-
-def _suppressed(logs: dict[str, pd.DataFrame]) -> dict[str, tuple[int, int]]:
-    out = {}
-    for name, log in logs.items():
-        reason = log["reason"].astype(str) if len(log) else pd.Series([], dtype=str)
-        out[name] = (
-            int(reason.str.startswith("primary").sum()),
-            int(reason.str.startswith("secondary").sum()),
-        )
-    return out
-
-
-def _rows(ctx: Context) -> dict[str, dict[str, Any]]:
-    return {
-        rel: {
-            "script": o.script,
-            "function": o.function,
-            "kind": o.kind,
-            "title": o.title,
-            "disclosure": o.disclosure,
-        }
-        for rel, o in ctx.outputs.items()
-    }
 
 
 def reproduce(
@@ -403,135 +352,73 @@ def _build(
 ) -> tuple[RunResult, Exception | None]:
     t_start = time.perf_counter()
     rerun = {_script_name(cfg, p) for p in scripts}
-    prior = _prior(stage, previous, rerun) if partial else _Prior({}, {}, [], {})
+    prior = _prior(stage, previous, rerun) if partial else Prior({}, {}, [], {})
     ctx = Context(cfg.with_changes(outputs_dir=stage), log)
     ctx.values.update(prior.values)
     timings: dict[str, float] = {}
     memory: dict[str, Any] = {}
     log("reading the extract and deriving the cohort")
     t0 = time.perf_counter()
-    inputs = input_hashes(cfg.data_dir)
-    timings["hash inputs"] = round(time.perf_counter() - t0, 2)
-    t0 = time.perf_counter()
-    _ = ctx.cohort
+    # beside the cohort, in threads that have ended before any worker is forked: the
+    # inputs are hashed (hashlib leaves the interpreter to the cohort meanwhile), and the
+    # modules the scripts import are imported once here, for every worker; that thread
+    # starts once the modules that read the extract and derive the cohort are imported,
+    # so the two threads never import the same modules at once
+    with ThreadPoolExecutor(2) as pool:
+        hashing = pool.submit(_timed, input_hashes, cfg.data_dir)
+        _ = ctx.extract
+        import reunistat.cohort  # noqa: F401 - imported before the thread below starts
+
+        importing = pool.submit(_timed, import_for, scripts)
+        _ = ctx.cohort
+        inputs, timings["hash inputs"] = hashing.result()
+        timings["imports for the scripts"] = importing.result()[1]
     release_memory()  # what deriving the cohort freed (about 0.5 GB at national size)
     timings["read and derive cohort"] = round(time.perf_counter() - t0, 2)
     memory["read and derive cohort"] = memory_mib()
     run_values(ctx)
-    script_times, memory["scripts"] = _analyses(ctx, scripts, cfg.outputs_dir)
+    early = WhileScriptsRun(ctx)
+    script_times, memory["scripts"] = _analyses(ctx, scripts, cfg.outputs_dir, early.run)
     timings.update(script_times)
     memory["analyses"] = memory_mib()
-    log("building the workbook")
-    t0 = time.perf_counter()
-    ctx.script = PIPELINE
-    sheets = build_workbook(stage, prior.registry | _rows(ctx), ctx.values)
-    if sheets is not None:
-        register_workbook(ctx, sheets)
-    timings["workbook"] = round(time.perf_counter() - t0, 2)
-    memory["workbook"] = memory_mib()
-    if paper and cfg.paper_template is not None:
-        log("building the paper")
-        t0 = time.perf_counter()
-        build_paper(ctx, cfg.paper_template)
-        timings["paper"] = round(time.perf_counter() - t0, 2)
-        memory["paper"] = memory_mib()
-    write_values(ctx)
-    acro = run_acro_step(
-        cfg.outputs_dir,
-        ctx.spells,
-        configured=cfg.acro_python,
-        covariates=cfg.covariates,
-        horizon_days=cfg.logistic_horizon_days,
-        partial=partial,
-        log=log,
+    run = Run(
+        cfg, ctx, stage, prior, rerun, partial, inputs, timings, memory, t_start, log, command
     )
-    if acro.seconds is not None:
-        timings["ACRO"] = acro.seconds
-    t0 = time.perf_counter()
-    ctx.script = PIPELINE
-    log("checking the release and writing the manifest")
-    report = stage / "disclosure_report.md"
-    ctx._register(
-        report,
-        "reunistat.report.checker.write_report",
-        "report",
-        "disclosure report",
-        {"type": "report"},
-    )
-    registry = prior.registry | _rows(ctx)
-    ids = release_identifiers(ctx.extract.tables, ctx.cohort.data_end.date())
-    specs = {rel: o["disclosure"] for rel, o in registry.items()}
-    breaches = checker.check_folder(stage, specs, ctx.rules, ids)
-    if ctx.rules.apply and "release" in ctx.__dict__:
-        # the written files must show exactly the release-wide suppression, and the
-        # audit re-run on what was written must find no hidden cell narrowed below it
-        from reunistat.report.release_check import check_written_release
+    return finish(run, early, paper)
 
-        breaches += check_written_release(ctx.release.audit_record(), stage, ctx.rules.threshold)
-    if ctx.release_seconds is not None:
-        timings["release-wide suppression"] = ctx.release_seconds
-    record = RunRecord(
-        registry=registry,
-        breaches=breaches,
-        failed=ctx.failed,
-        skipped=prior.skipped + ctx.skipped,
-        suppressed=prior.suppressed | _suppressed(ctx.suppression_logs),
-        timings=timings,
-        partial=sorted(rerun) if partial else None,
-        memory=memory,
-    )
-    n_files = sum(1 for p in stage.rglob("*") if p.is_file()) + 1  # with the manifest
-    note = "re-ran " + ", ".join(sorted(rerun)) + " into the release already here"
-    from reunistat.results import data_hash
 
-    cohort = {
-        "spells_sha256": data_hash(ctx.spells.reset_index(drop=True)),
-        "data_end": str(ctx.cohort.data_end.date()),
-    }
-    path = stage / MANIFEST
-    for _ in range(2):  # the release files are checked for identifiers too, once written
-        report_inputs = checker.ReportInputs(
-            rules=ctx.rules,
-            breaches=breaches,
-            n_outputs=n_files,
-            suppressed=record.suppressed,
-            skipped=record.skipped,
-            failed=record.failed,
-            partial=f"{note}; the paper was not rebuilt" if partial else None,
-            acro=acro.lines,
-        )
-        checker.write_report(report, report_inputs)
-        timings["disclosure check"] = round(time.perf_counter() - t0, 2)
-        timings["total"] = round(time.perf_counter() - t_start, 2)
-        memory["disclosure check"] = memory_mib()
-        manifest = build_manifest(cfg, stage, record, inputs, cohort)
-        if command is not None:
-            manifest["command"] = command
-        path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-        about = [
-            b
-            for rel in checker.RELEASE_FILES
-            for b in checker.identifier_breaches(stage / rel, rel, ids)
-            if b not in breaches
-        ]
-        if not about:
-            break
-        breaches += about
-    result = RunResult(manifest, path, breaches, acro)
-    error: Exception | None = None
-    if ctx.failed:
-        error = PipelineError(
-            f"{len(ctx.failed)} step(s) failed (their other outputs were written and "
-            "checked; see the manifest):\n"
-            + "\n".join(f"  - {f['script']}: {f['error']}" for f in ctx.failed)
-        )
-    elif breaches:
-        error = DisclosureBreach(
-            f"{len(breaches)} disclosure breach(es); see "
-            f"{cfg.outputs_dir / 'disclosure_report.md'}:\n"
-            + "\n".join(f"  - {b}" for b in breaches[:50])
-        )
-    return result, error
+def import_for(scripts: Sequence[Path]) -> list[str]:
+    """Import the modules the scripts import at their top; return those that could not be.
+
+    A module that fails to import here is left to its script, whose run
+    then records the error as it would have anyway.
+    """
+    import ast
+    import importlib
+
+    names: dict[str, None] = {}
+    for path in scripts:
+        try:
+            tree = ast.parse(path.read_text("utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names[node.module] = None
+            elif isinstance(node, ast.Import):
+                names.update(dict.fromkeys(a.name for a in node.names))
+    failed = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            failed.append(name)
+    return failed
+
+
+def _timed(fn: Callable[[Any], Any], arg: Any) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    return fn(arg), round(time.perf_counter() - t0, 2)
 
 
 def run_script(path: str | Path, config: str | Path | None = None) -> None:

@@ -209,18 +209,23 @@ _CONTEXT: Context | None = None
 
 def _worker_init(parent: int) -> None:
     """Start a worker: it dies with the run, holds no lock of it, runs BLAS on one thread."""
-    import signal
-
     from threadpoolctl import threadpool_limits
+
+    global _LIMITS
+    detach_from_run(parent)
+    _LIMITS = threadpool_limits(limits=1)  # kept for the worker's life
+
+
+def detach_from_run(parent: int) -> None:
+    """In a process forked from the run ``parent``: die with it, and hold no lock of it."""
+    import signal
 
     from reunistat.pipeline.folder import forget_locks
 
-    global _LIMITS
     _die_with_parent(signal.SIGKILL)
     if os.getppid() != parent:  # the run ended before the line above
         os._exit(1)
     forget_locks()
-    _LIMITS = threadpool_limits(limits=1)  # kept for the worker's life
 
 
 def _die_with_parent(sig: int) -> None:
@@ -329,13 +334,16 @@ def run_parallel(
     jobs: int,
     name: Callable[[Path], str],
     previous: dict[str, float] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> ParallelRun:
     """Run the scripts in ``jobs`` forked workers and merge them into ``ctx`` in script order.
 
     If the merge finds a dependency :data:`NEEDS` misses, ``ctx`` is left as
     before the call and :attr:`ParallelRun.unmerged` is set: the caller then
     runs the scripts one after another. ``previous``: each script's seconds
-    in an earlier run, to start the longest groups first.
+    in an earlier run, to start the longest groups first. ``meanwhile`` is
+    called in this process once the workers have started (what it does must
+    not change ``ctx``).
     """
     names = {p: name(p) for p in scripts}
     groups = script_groups(scripts)
@@ -344,7 +352,7 @@ def run_parallel(
     logs_before = dict(ctx.suppression_logs)
     _ = ctx.release  # built once here, shared by every worker
     ctx.log(f"running {len(scripts)} analysis scripts in {jobs} processes")
-    records = _collect(ctx, groups, jobs, names)
+    records = _collect(ctx, groups, jobs, names, meanwhile)
     before = (dict(ctx.outputs), dict(ctx.values), list(ctx.skipped), list(ctx.failed))
     made: set[str] = set()
     for p in scripts:
@@ -382,7 +390,11 @@ def _written(records: Iterable[ScriptRecord]) -> set[str]:
 
 
 def _collect(
-    ctx: Context, groups: list[list[Path]], jobs: int, names: dict[Path, str]
+    ctx: Context,
+    groups: list[list[Path]],
+    jobs: int,
+    names: dict[Path, str],
+    meanwhile: Callable[[], None] | None = None,
 ) -> dict[str, ScriptRecord]:
     global _CONTEXT
     _CONTEXT = ctx
@@ -396,6 +408,8 @@ def _collect(
                 pool.submit(_run_group, g): g for g in groups
             }
             pending = set(futures)
+            if meanwhile is not None:
+                meanwhile()
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in done:

@@ -548,18 +548,30 @@ def check_folder(
     """
     breaches = []
     for p in sorted(out_dir.rglob("*")):
-        if not p.is_file():
-            continue
-        rel = p.relative_to(out_dir).as_posix()
-        if rel in about:
-            breaches += identifier_breaches(p, rel, identifiers)
-            continue
-        spec = specs.get(rel)
-        if spec is None:
-            breaches.append(f"{rel}: written by no registered output")
-        breaches += identifier_breaches(p, rel, identifiers)
-        breaches += rule_breaches(p, rel, spec, rules)
+        if p.is_file():
+            rel = p.relative_to(out_dir).as_posix()
+            breaches += file_breaches(p, rel, specs.get(rel), rules, identifiers, rel in about)
     return breaches
+
+
+def file_breaches(
+    path: Path,
+    rel: str,
+    spec: Mapping[str, Any] | None,
+    rules: DisclosureRules,
+    identifiers: Identifiers,
+    about: bool = False,
+) -> list[str]:
+    """Return the breaches :func:`check_folder` finds in one file of the folder.
+
+    ``spec`` is the file's registered disclosure spec (``None``: registered
+    by no output, itself a breach); ``about``: a file written about the
+    release (identifiers only).
+    """
+    if about:
+        return identifier_breaches(path, rel, identifiers)
+    out = [] if spec is not None else [f"{rel}: written by no registered output"]
+    return out + identifier_breaches(path, rel, identifiers) + rule_breaches(path, rel, spec, rules)
 
 
 # --- what leaves with the release ------------------------------------------------

@@ -417,13 +417,30 @@ def software_statement() -> str:
 
 def pandoc(source: Path, target: Path, extra: list[str]) -> None:
     """Convert ``source`` to ``target`` with the pandoc of ``pypandoc-binary``."""
+    code, stderr = _ended(_start_pandoc(source, target, extra))
+    _check_pandoc(stderr, source, target, code)
+
+
+def _start_pandoc(source: Path, target: Path, extra: list[str]) -> subprocess.Popen[str]:
+    """Start pandoc converting ``source`` to ``target`` (see :func:`pandoc`); do not wait."""
     import pypandoc
 
     env = {**os.environ, "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH}
     cmd = [pypandoc.get_pandoc_path(), str(source.name), "-o", str(target.resolve()), *extra]
-    res = subprocess.run(cmd, cwd=source.parent, env=env, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise PaperError(f"pandoc failed converting {source} to {target.suffix}: {res.stderr}")
+    return subprocess.Popen(
+        cmd,
+        cwd=source.parent,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _check_pandoc(stderr: str, source: Path, target: Path, returncode: int) -> None:
+    if returncode != 0:
+        raise PaperError(f"pandoc failed converting {source} to {target.suffix}: {stderr}")
 
 
 def typst_pdf(source: Path, target: Path, root: Path) -> None:
@@ -458,17 +475,35 @@ def build_paper(ctx: RunOutputs, template_path: Path) -> list[Path]:
     md = out / "paper.md"
     md.write_text(text, encoding="utf-8")
     written.insert(0, md)
-    for ext in ("html", "docx"):
-        pandoc(md, out / f"paper.{ext}", PANDOC_ARGS[ext])
-        written.append(out / f"paper.{ext}")
-    # the PDF: pandoc to Typst (a temporary file beside the paper), then the typst package
+    # the three pandoc runs at once (HTML, DOCX, and Typst for the PDF: a temporary file
+    # beside the paper); the typst package compiles the PDF while HTML and DOCX finish
     typ, header = out / "paper.typ", out / TYPST_HEADER_FILE
     header.write_text(TYPST_HEADER, encoding="utf-8")
+    targets = {ext: out / f"paper.{ext}" for ext in ("html", "docx", "typ")}
+    runs = {ext: _start_pandoc(md, t, PANDOC_ARGS[ext]) for ext, t in targets.items()}
+    ended: dict[str, tuple[int, str]] = {}
+    typst_error: PaperError | None = None
     try:
-        pandoc(md, typ, PANDOC_ARGS["typ"])
-        typst_pdf(typ, out / "paper.pdf", ctx.out)
+        ended["typ"] = _ended(runs["typ"])
+        if ended["typ"][0] == 0:
+            typst_pdf(typ, out / "paper.pdf", ctx.out)
+    except PaperError as e:
+        typst_error = e
     finally:
+        for ext, proc in runs.items():  # no pandoc left running, whatever happened
+            if ext not in ended:
+                ended[ext] = _ended(proc)
         typ.unlink(missing_ok=True)
         header.unlink(missing_ok=True)
-    written.append(out / "paper.pdf")
+    for ext in ("html", "docx", "typ"):  # the first failure, in the order they were made
+        _check_pandoc(ended[ext][1], md, targets[ext], ended[ext][0])
+    if typst_error is not None:
+        raise typst_error
+    written += [targets["html"], targets["docx"], out / "paper.pdf"]
     return written
+
+
+def _ended(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    """Wait for a pandoc run; return its exit code and what it wrote on stderr."""
+    _, stderr = proc.communicate()
+    return proc.returncode, stderr or ""

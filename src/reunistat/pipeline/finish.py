@@ -1,0 +1,284 @@
+"""The run's steps after the analysis scripts: values, workbook, paper, checks, manifest.
+
+Once the scripts are done, ``values.json`` is final (nothing after them records
+a value), and with it everything the checks read: the files of the scripts are
+checked, and the written release checked against the release-wide suppression,
+in a process of their own (:mod:`reunistat.pipeline.checks`) while this process
+builds the workbook and the paper, whose files are checked in turn as soon as
+they are written. The disclosure report and the manifest then put the
+verdict together, the same bytes as when every check ran at the end.
+
+The input's identifiers and the hash of the spells, which only the checks and
+the manifest need, are taken while the workers run the scripts
+(:class:`WhileScriptsRun`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reunistat.pipeline.acro_step import AcroStep, run_acro_step
+from reunistat.pipeline.checks import Checks, background_checks
+from reunistat.pipeline.config import MANIFEST, PipelineConfig, PipelineError
+from reunistat.pipeline.context import Context
+from reunistat.pipeline.documents import (
+    PIPELINE,
+    build_paper,
+    build_workbook,
+    register_workbook,
+    write_values,
+)
+from reunistat.pipeline.manifest import RunRecord, build_manifest
+from reunistat.pipeline.verify import release_identifiers
+from reunistat.pipeline.workers import memory_mib
+from reunistat.report import checker
+from reunistat.report.disclosure import DisclosureBreach
+
+
+@dataclass
+class RunResult:
+    """What :func:`reunistat.pipeline.reproduce` did."""
+
+    manifest: dict[str, Any]
+    manifest_path: Path
+    breaches: list[str]
+    acro: AcroStep | None = None
+
+
+@dataclass
+class Prior:
+    """What a partial run keeps of the release already in the folder."""
+
+    registry: dict[str, dict[str, Any]]
+    values: dict[str, dict[str, Any]]
+    skipped: list[dict[str, str]]
+    suppressed: dict[str, tuple[int, int]]
+
+
+@dataclass
+class Run:
+    """One run as its last steps need it (plain data the run's first steps gathered)."""
+
+    cfg: PipelineConfig
+    ctx: Context
+    stage: Path
+    prior: Prior
+    rerun: set[str]
+    partial: bool
+    inputs: list[dict[str, Any]]
+    timings: dict[str, float]
+    memory: dict[str, Any]
+    started: float
+    log: Callable[[str], None] = print
+    command: str | None = None
+
+
+class WhileScriptsRun:
+    """The input's identifiers and the spells' hash, taken while the workers run the scripts.
+
+    :meth:`run` is called by the run's process while it waits for the
+    workers (:func:`reunistat.pipeline.workers.run_parallel`), and again
+    after the scripts (``final``), which computes them if they are not yet:
+    with one job, or when the first call failed (its error is raised then).
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.identifiers: checker.Identifiers | None = None
+        self.spells_sha256: str | None = None
+        self.seconds: float | None = None
+
+    def run(self, final: bool = False) -> None:
+        """Compute what is not computed yet (errors are raised only when ``final``)."""
+        if self.identifiers is not None:
+            return
+        from reunistat.results import data_hash
+
+        t0 = time.perf_counter()
+        ctx = self.ctx
+        try:
+            ids = release_identifiers(ctx.extract.tables, ctx.cohort.data_end.date())
+            spells_sha256 = data_hash(ctx.spells.reset_index(drop=True))
+        except Exception:
+            if final:
+                raise
+            return  # done again after the scripts, where its error stops the run
+        self.identifiers, self.spells_sha256 = ids, spells_sha256
+        self.seconds = round(time.perf_counter() - t0, 2)
+
+
+def finish(run: Run, early: WhileScriptsRun, paper: bool) -> tuple[RunResult, Exception | None]:
+    """After the scripts: values, workbook, paper, ACRO, checks, report and manifest."""
+    ctx, stage = run.ctx, run.stage
+    early.run(final=True)
+    assert early.identifiers is not None
+    write_values(ctx)
+    with Checks(early.identifiers, ctx.rules, background_checks(run.cfg.analysis_jobs)) as checks:
+        checks.check_files(stage, _files(stage), _specs(run))
+        if ctx.rules.apply and "release" in ctx.__dict__:
+            # the written files must show exactly the release-wide suppression, and the
+            # audit re-run on what was written must find no hidden cell narrowed below it
+            checks.check_written_release(ctx.release.audit_record(), stage, ctx.rules.threshold)
+        _documents(run, paper, checks)
+        acro = run_acro_step(
+            run.cfg.outputs_dir,
+            ctx.spells,
+            configured=run.cfg.acro_python,
+            covariates=run.cfg.covariates,
+            horizon_days=run.cfg.logistic_horizon_days,
+            partial=run.partial,
+            log=run.log,
+        )
+        if acro.seconds is not None:
+            run.timings["ACRO"] = acro.seconds
+        return _record(run, early, checks, acro)
+
+
+def _files(stage: Path) -> list[str]:
+    return [p.relative_to(stage).as_posix() for p in sorted(stage.rglob("*")) if p.is_file()]
+
+
+def _specs(run: Run) -> dict[str, dict[str, Any]]:
+    return {rel: o["disclosure"] for rel, o in (run.prior.registry | rows(run.ctx)).items()}
+
+
+def _documents(run: Run, paper: bool, checks: Checks) -> None:
+    """Build the workbook and the paper; ask for their files to be checked once written."""
+    ctx, stage, log = run.ctx, run.stage, run.log
+    log("building the workbook")
+    t0 = time.perf_counter()
+    ctx.script = PIPELINE
+    sheets = build_workbook(stage, run.prior.registry | rows(ctx), ctx.values)
+    if sheets is not None:
+        register_workbook(ctx, sheets)
+        checks.check_files(stage, ["reunistat_tables.xlsx"], _specs(run))
+    run.timings["workbook"] = round(time.perf_counter() - t0, 2)
+    run.memory["workbook"] = memory_mib()
+    if paper and run.cfg.paper_template is not None:
+        log("building the paper")
+        t0 = time.perf_counter()
+        before = set(ctx.outputs)
+        build_paper(ctx, run.cfg.paper_template)
+        made = sorted(set(ctx.outputs) - before, key=lambda rel: (not rel.endswith(".pdf"), rel))
+        checks.check_files(stage, made, _specs(run))  # the PDF first: the longest to read
+        run.timings["paper"] = round(time.perf_counter() - t0, 2)
+        run.memory["paper"] = memory_mib()
+
+
+def rows(ctx: Context) -> dict[str, dict[str, Any]]:
+    """The run's registered outputs as the manifest records them (by relative path)."""
+    return {
+        rel: {
+            "script": o.script,
+            "function": o.function,
+            "kind": o.kind,
+            "title": o.title,
+            "disclosure": o.disclosure,
+        }
+        for rel, o in ctx.outputs.items()
+    }
+
+
+def suppressed_counts(logs: dict[str, pd.DataFrame]) -> dict[str, tuple[int, int]]:
+    """Primary and secondary suppressions of each table, from its suppression log."""
+    out = {}
+    for name, log in logs.items():
+        reason = log["reason"].astype(str) if len(log) else pd.Series([], dtype=str)
+        out[name] = (
+            int(reason.str.startswith("primary").sum()),
+            int(reason.str.startswith("secondary").sum()),
+        )
+    return out
+
+
+def _record(
+    run: Run, early: WhileScriptsRun, checks: Checks, acro: AcroStep
+) -> tuple[RunResult, Exception | None]:
+    """Put the checks together; write the disclosure report and the manifest."""
+    ctx, stage, timings = run.ctx, run.stage, run.timings
+    t0 = time.perf_counter()
+    run.log("checking the release and writing the manifest")
+    report = stage / "disclosure_report.md"
+    ctx._register(
+        report,
+        "reunistat.report.checker.write_report",
+        "report",
+        "disclosure report",
+        {"type": "report"},
+    )
+    registry = run.prior.registry | rows(ctx)
+    breaches = checks.folder_breaches(stage, {rel: o["disclosure"] for rel, o in registry.items()})
+    breaches += checks.written_release_breaches()
+    if ctx.release_seconds is not None:
+        timings["release-wide suppression"] = ctx.release_seconds
+    if early.seconds is not None:
+        timings["identifiers and spells hash"] = early.seconds
+    record = RunRecord(
+        registry=registry,
+        breaches=breaches,
+        failed=ctx.failed,
+        skipped=run.prior.skipped + ctx.skipped,
+        suppressed=run.prior.suppressed | suppressed_counts(ctx.suppression_logs),
+        timings=timings,
+        partial=sorted(run.rerun) if run.partial else None,
+        memory=run.memory,
+    )
+    n_files = sum(1 for p in stage.rglob("*") if p.is_file()) + 1  # with the manifest
+    note = "re-ran " + ", ".join(sorted(run.rerun)) + " into the release already here"
+    cohort = {"spells_sha256": early.spells_sha256, "data_end": str(ctx.cohort.data_end.date())}
+    path = stage / MANIFEST
+    for _ in range(2):  # the release files are checked for identifiers too, once written
+        report_inputs = checker.ReportInputs(
+            rules=ctx.rules,
+            breaches=breaches,
+            n_outputs=n_files,
+            suppressed=record.suppressed,
+            skipped=record.skipped,
+            failed=record.failed,
+            partial=f"{note}; the paper was not rebuilt" if run.partial else None,
+            acro=acro.lines,
+        )
+        checker.write_report(report, report_inputs)
+        if checks.background_seconds is not None:
+            timings["checks in a second process"] = checks.background_seconds
+        timings["disclosure check"] = round(time.perf_counter() - t0, 2)
+        timings["total"] = round(time.perf_counter() - run.started, 2)
+        run.memory["disclosure check"] = memory_mib()
+        manifest = build_manifest(run.cfg, stage, record, run.inputs, cohort)
+        if run.command is not None:
+            manifest["command"] = run.command
+        path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        about = [
+            b
+            for rel in checker.RELEASE_FILES
+            for b in checks.identifier_breaches(stage, rel)
+            if b not in breaches
+        ]
+        if not about:
+            break
+        breaches += about
+    return RunResult(manifest, path, breaches, acro), _error(run, breaches)
+
+
+def _error(run: Run, breaches: list[str]) -> Exception | None:
+    ctx = run.ctx
+    if ctx.failed:
+        return PipelineError(
+            f"{len(ctx.failed)} step(s) failed (their other outputs were written and "
+            "checked; see the manifest):\n"
+            + "\n".join(f"  - {f['script']}: {f['error']}" for f in ctx.failed)
+        )
+    if breaches:
+        return DisclosureBreach(
+            f"{len(breaches)} disclosure breach(es); see "
+            f"{run.cfg.outputs_dir / 'disclosure_report.md'}:\n"
+            + "\n".join(f"  - {b}" for b in breaches[:50])
+        )
+    return None

@@ -1,0 +1,145 @@
+"""The release's checks in a second process (reunistat.pipeline.checks): the same verdict.
+
+Whatever is asked early, whatever changes in the folder after, and whether the
+checking process runs, stops or was never started, the breaches are exactly
+those :func:`reunistat.report.checker.check_folder` finds in the folder at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from reunistat.pipeline.checks import Checks, background_checks
+from reunistat.pipeline.finish import WhileScriptsRun
+from reunistat.report import checker
+from reunistat.report.checker import Identifiers, check_folder
+from reunistat.report.disclosure import DisclosureRules
+
+RULES = DisclosureRules()
+DOB = dt.date(2009, 7, 14)
+IDS = Identifiers(
+    values=frozenset({"C00000029", "123456"}),
+    dates_of_birth=frozenset({DOB}),
+    postcodes=frozenset({"AA7 7"}),
+    public_dates=frozenset(),
+)
+COUNTS = {"type": "counts", "count_cols": ["n"], "row_key": None, "lines": []}
+
+
+def _folder(root: Path) -> tuple[Path, dict[str, dict]]:
+    """A release folder with a breach of each kind, and clean files."""
+    stage = root / "outputs"
+    (stage / "tables").mkdir(parents=True)
+    (stage / "tables/small.csv").write_text("level,n\na,12\nb,3\n")  # a count below 10
+    (stage / "tables/fine.csv").write_text("level,n\na,12\nb,30\n")
+    (stage / "tables/fine.md").write_text("| level | n |\n|:---|---:|\n| a | 12 |\n")
+    (stage / "notes.txt").write_text("child C00000029 born 14/07/2009 at AA7 7AB\n")
+    (stage / "stray.txt").write_text("nothing here\n")  # registered by no output
+    (stage / "values.json").write_text('{"n_all": {"value": 4, "text": "4", "type": "count"}}')
+    specs = {
+        "tables/small.csv": COUNTS,
+        "tables/fine.csv": COUNTS,
+        "tables/fine.md": {"type": "same_as", "of": "tables/fine.csv"},
+        "notes.txt": {"type": "none"},
+        "values.json": {"type": "values"},
+    }
+    return stage, specs
+
+
+def _all(stage: Path) -> list[str]:
+    return sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_the_checks_find_what_check_folder_finds_in_the_folder_at_the_end(tmp_path, background):
+    stage, specs = _folder(tmp_path)
+    with Checks(IDS, RULES, background) as checks:
+        checks.check_files(stage, _all(stage), specs)
+        first = checks.folder_breaches(stage, specs)
+        assert first == check_folder(stage, specs, RULES, IDS)
+        assert any("below the threshold" in b for b in first)
+        assert any("child identifier" in b for b in first)
+        assert any("stray.txt: written by no registered output" in b for b in first)
+        # after the answers: a file written again, one removed, one new, a spec changed
+        (stage / "tables/fine.md").write_text("| level | n |\n|:---|---:|\n| a | 123456 |\n")
+        (stage / "notes.txt").unlink()
+        (stage / "tables/late.csv").write_text("level,children\na,5\n")
+        specs = {**specs, "tables/late.csv": {"type": "none"}, "stray.txt": {"type": "none"}}
+        final = checks.folder_breaches(stage, specs)
+        expected = check_folder(stage, specs, RULES, IDS)
+        assert final == expected
+        assert any(b.startswith("tables/fine.md: holds 1 child identifier") for b in final)
+        assert any(b.startswith("tables/late.csv: column 'children'") for b in final)
+        assert not any(b.startswith(("notes.txt", "stray.txt")) for b in final)
+        for rel in ("values.json", "tables/fine.md"):
+            found = checks.identifier_breaches(stage, rel)
+            assert found == checker.identifier_breaches(stage / rel, rel, IDS)
+    if background:
+        assert checks.background_seconds is not None and checks.background_seconds >= 0
+    else:
+        assert checks.background_seconds is None
+
+
+@pytest.mark.skipif(not background_checks(2), reason="needs fork and two cores")
+def test_a_checking_process_that_stops_leaves_its_work_to_the_run(tmp_path):
+    stage, specs = _folder(tmp_path)
+    with Checks(IDS, RULES, True) as checks:
+        assert checks._proc is not None
+        os.kill(checks._proc.pid, signal.SIGKILL)
+        checks._proc.join()
+        checks.check_files(stage, _all(stage), specs)
+        assert checks.folder_breaches(stage, specs) == check_folder(stage, specs, RULES, IDS)
+        assert checks._proc is None  # noticed, and done here
+
+
+def test_the_identifiers_taken_while_the_scripts_run_raise_only_at_the_end():
+    class Broken:
+        @property
+        def extract(self):
+            raise MemoryError("no room")
+
+    early = WhileScriptsRun(Broken())  # type: ignore[arg-type]
+    early.run()  # while the workers run: left for later
+    assert early.identifiers is None and early.seconds is None
+    with pytest.raises(MemoryError):
+        early.run(final=True)
+
+
+def test_the_identifiers_and_the_spells_hash_are_those_of_the_end_of_the_run():
+    import pandas as pd
+
+    from reunistat.pipeline.verify import release_identifiers
+    from reunistat.results import data_hash
+
+    tables = {"header": pd.DataFrame({"CHILD": ["C00000029", "C00000030"]})}
+    spells = pd.DataFrame({"x": [1, 2]}, index=[5, 6])
+    cohort = SimpleNamespace(data_end=pd.Timestamp("2024-03-31"))
+    ctx = SimpleNamespace(extract=SimpleNamespace(tables=tables), cohort=cohort, spells=spells)
+    early = WhileScriptsRun(ctx)  # type: ignore[arg-type]
+    early.run()
+    assert early.identifiers == release_identifiers(tables, dt.date(2024, 3, 31))
+    assert early.spells_sha256 == data_hash(spells.reset_index(drop=True))
+
+
+def test_the_modules_the_scripts_import_are_imported_before_the_workers_fork(tmp_path):
+    import sys
+
+    from reunistat.pipeline.run import import_for
+
+    (tmp_path / "01_a.py").write_text(
+        "from __future__ import annotations\nimport colorsys\n"
+        "from reunistat.report.labels import p_text\n"
+        "def run(ctx):\n    import wave\n"
+    )
+    (tmp_path / "02_b.py").write_text("import no_such_module_here\nfrom . import x\n")
+    (tmp_path / "03_c.py").write_text("this is not python (\n")
+    sys.modules.pop("colorsys", None)
+    failed = import_for(sorted(tmp_path.glob("*.py")))
+    assert failed == ["no_such_module_here"]  # left to its script, which reports it
+    assert "colorsys" in sys.modules and "reunistat.report.labels" in sys.modules
