@@ -7,6 +7,8 @@ quick binary-covariate check to the exact definition.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -164,3 +166,62 @@ def test_concordance_sweep_counts_every_pair(n, seed, times, strata, weighted) -
         t, e, eta, np.ones(n) if w is None else w, np.zeros(n, int) if s is None else s
     )
     assert got == expect  # whole and half weights: exact in any order
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 20_000), st.integers(0, 2**31 - 1))
+def test_blocked_information_is_one_dsyrk_to_the_bit(n: int, seed: int) -> None:
+    """X'DX summed a block of rows at a time equals one dsyrk over all rows, bit for bit."""
+    from scipy.linalg.blas import dsyrk
+
+    q = engine._syrk_block()
+    assert q is not None  # the project's OpenBLAS: its block size is recognised
+    rng = np.random.default_rng(seed)
+    xt = rng.normal(size=(4, n)) * rng.exponential(size=n)
+    root = rng.uniform(0, 2, n)
+    whole = dsyrk(1.0, (xt * root).T, trans=1)
+    assert np.array_equal(np.triu(engine._syrk_blocked(xt, root, q)), np.triu(whole))
+    d = root**2
+    want = np.triu(whole) + np.triu(whole, 1).T
+    assert np.array_equal(engine._xtdx(xt, d), want)
+
+
+@pytest.mark.parametrize("n", [1, 100, 383, 384, 767, 768, 6144, 6527, 6528, 6529, 50_000])
+def test_syrk_chunks_are_whole_blocks_then_one_to_two_blocks(n: int) -> None:
+    q = 384
+    chunks = list(engine._syrk_chunks(n, q))
+    assert chunks[0][0] == 0 and chunks[-1][1] == n
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
+    assert all((b - a) % q == 0 for a, b in chunks[:-1])
+    last = chunks[-1][1] - chunks[-1][0]
+    assert q <= last < 2 * q or (len(chunks) == 1 and n < 2 * q)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.integers(0, 40_000).map(float), st.floats(0, 100, allow_nan=False)),
+            st.booleans(),
+        ),
+        max_size=60,
+    )
+)
+def test_time_event_order_is_the_two_stable_sorts(rows: list[tuple[float, bool]]) -> None:
+    t = np.array([r[0] for r in rows], dtype=float)
+    e = np.array([r[1] for r in rows], dtype=bool)
+    by_event = np.argsort(~e, kind="stable")
+    want = by_event[np.argsort(t[by_event], kind="stable")]
+    assert np.array_equal(engine._time_event_order(t, e), want)
+
+
+def test_groups_upto_is_the_search() -> None:
+    rng = np.random.default_rng(12)
+    keys = np.sort(rng.integers(0, 500, 5_000))
+    ev_keys = np.unique(rng.integers(0, 500, 80))
+    starts = engine._boundaries(keys)
+    want = np.searchsorted(ev_keys, keys, "right")
+    assert np.array_equal(engine._groups_upto(ev_keys, keys, starts), want)
+    assert np.array_equal(engine._groups_upto(ev_keys, keys, None), want)
+    none_before = engine._groups_upto(ev_keys, np.full(9, ev_keys[0] - 1), np.zeros(1, int))
+    assert engine._all_zero(none_before) and none_before.shape == (9,)
