@@ -182,6 +182,7 @@ def cox(
     old = _options.take_deprecated("cox", deprecated, {"robust": "vcov="})
     _data.check_choice("ties", ties, ("efron", "breslow"))
     kind = _cox_vcov(vcov, cluster, old)
+    digest = data_hash(data)  # first, while the fit's arrays do not yet take memory
     des = _data.design(formula, data)
     _options.formula_rhs_only("cox", des.lhs, "event_col")
     event_col = event_col or des.lhs
@@ -281,7 +282,7 @@ def cox(
         n_obs=len(used),
         n_events=n_ev,
         fit_stats=stats,
-        provenance=Provenance("reunistat.models.survival.cox", data_hash(data), formula, options),
+        provenance=Provenance("reunistat.models.survival.cox", digest, formula, options),
         exp_label="HR",
         extras={"state": state, "means": pd.Series(prob.means, index=des.columns)},
     )
