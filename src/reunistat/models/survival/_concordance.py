@@ -217,10 +217,9 @@ def concordance_index(
 ) -> float:
     """Return R's concordance of a Cox linear predictor ``eta`` (higher = earlier event).
 
-    ``method="sweep"`` (right-censored data, the default then) counts the pairs
-    of the sweep from the latest time bit by bit (:func:`_sweep`);
-    ``"levels"`` is the general offline dominance count, also for ``(start, stop]``
-    data.
+    Right-censored data (no ``start``) take the sweep from the latest time,
+    counted bit by bit (:func:`_sweep`), unless ``method="levels"``: the general
+    offline dominance count, which ``(start, stop]`` data always take.
 
     Examples
     --------
@@ -232,9 +231,7 @@ def concordance_index(
     """
     n = stop.shape[0]
     event = np.asarray(event).astype(bool)
-    if method == "sweep" or (method == "auto" and start is None):
-        if start is not None:
-            raise ValueError("the sweep is for right-censored data: use method='levels'")
+    if start is None and method in ("auto", "sweep"):
         w_in = None if weights is None else np.asarray(weights, dtype=float)
         s_in = None if strata is None else np.asarray(strata, dtype=np.int64)
         conc, disc, tie = _sweep(stop, event, np.asarray(eta, dtype=float), w_in, s_in)
