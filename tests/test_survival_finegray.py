@@ -89,3 +89,20 @@ def test_two_way_cluster_is_inclusion_exclusion():
     both = fine_gray(f, *args, cluster=("CHILD", "LA")).cov.to_numpy()
     inter = fine_gray(f, sp.assign(cl=sp.CHILD.astype(str) + sp.LA), *args[1:], cluster="cl")
     np.testing.assert_allclose(both, v["CHILD"] + v["LA"] - inter.cov.to_numpy(), rtol=1e-10)
+
+
+def test_censoring_weights_from_sorted_times_are_the_km_counts() -> None:
+    """G(t-) from the sorted times equals the Kaplan-Meier of censoring by ``km._counts``."""
+    from reunistat.models.survival.finegray import _censoring_left
+    from reunistat.models.survival.km import _counts
+
+    rng = np.random.default_rng(21)
+    t = np.ceil(rng.uniform(0, 300, 5_000))
+    cens = rng.random(5_000) < 0.3
+    order = np.argsort(t, kind="stable")
+    uniq, g_left, at = _censoring_left(t[order], cens[order])
+    u0, n_risk, ev, _, idx = _counts(t, cens.astype(np.int64), np.ones(5_000), 1)
+    g = np.cumprod(1 - ev[:, 0] / n_risk)
+    assert np.array_equal(uniq, u0)
+    assert np.array_equal(g_left, np.concatenate([[1.0], g[:-1]]))
+    assert np.array_equal(at, idx[order])

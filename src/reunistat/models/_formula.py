@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -85,6 +85,7 @@ def design(
     *,
     intercept: bool,
     error: type[Exception] = InputError,
+    order: Literal["C", "F"] = "C",
 ) -> Design:
     """Build the design matrix of a formula's right side, dropping rows with missing covariates.
 
@@ -100,16 +101,21 @@ def design(
         rank with an intercept, so categories drop their reference level.
     error : type
         The exception raised when formulaic cannot build the matrix.
+    order : {"C", "F"}
+        The memory layout of a right side of plain numeric columns without
+        intercept (``a + b + ...``, built directly from the columns):
+        row-major, or column-major (each covariate contiguous: the survival
+        models' layout). Other designs are row-major.
     """
-    from formulaic import model_matrix
-
     rhs = split_formula(rhs, error)[1]
     fast = None if intercept else _plain_numeric(rhs, data)
     if fast is not None:
-        return _fast_design(fast, data)
+        return _fast_design(fast, data, order)
     simple = _simple(rhs, data, intercept)
     if simple is not None:
         return simple
+    from formulaic import model_matrix
+
     try:
         mm = model_matrix("~ " + rhs, data, na_action="drop", ensure_full_rank=True)
     except Exception as exc:  # formulaic raises many types; restate plainly
@@ -160,8 +166,13 @@ def row_major(frame: pd.DataFrame, step: int = 2048) -> np.ndarray:
     True
     """
     cols = [frame.iloc[:, j].to_numpy(dtype=float) for j in range(frame.shape[1])]
-    x = np.empty(frame.shape)
-    for i in range(0, len(x), step):
+    return _rows_from_columns(cols, len(frame), step)
+
+
+def _rows_from_columns(cols: list[np.ndarray], n: int, step: int = 2048) -> np.ndarray:
+    """Write columns into an ``(n, len(cols))`` row-major matrix, a block of rows at a time."""
+    x = np.empty((n, len(cols)))
+    for i in range(0, n, step):
         block = x[i : i + step]
         for j, c in enumerate(cols):
             block[:, j] = c[i : i + step]
@@ -180,15 +191,28 @@ def _plain_numeric(rhs: str, data: pd.DataFrame) -> list[str] | None:
     return names if len(set(names)) == len(names) else None
 
 
-def _fast_design(cols: list[str], data: pd.DataFrame) -> Design:
-    """Build the design directly from numeric columns (formulaic gives the same matrix)."""
-    x = np.ascontiguousarray(data[cols].to_numpy(dtype=float))
+def _fast_design(cols: list[str], data: pd.DataFrame, order: Literal["C", "F"] = "C") -> Design:
+    """Build the design directly from numeric columns (formulaic gives the same matrix).
+
+    One copy of each column: into row order (``order="C"``), or into a ``(p, n)``
+    array whose transpose is the design (``"F"``, each covariate contiguous).
+    Rows with a missing or infinite value are dropped.
+    """
     terms = {c: [j] for j, c in enumerate(cols)}
-    finite = np.isfinite(x)
-    if finite.all():
-        return Design(x, cols, terms, data.index, None, 0)
-    ok: np.ndarray = np.asarray(finite.all(axis=1))
-    return Design(x[ok], cols, terms, data.index[ok], None, int((~ok).sum()))
+    if order == "C":
+        x = _rows_from_columns([data[c].to_numpy(dtype=float) for c in cols], len(data))
+        ok: np.ndarray = np.asarray(np.isfinite(x).all(axis=1))
+        if ok.all():
+            return Design(x, cols, terms, data.index, None, 0)
+        return Design(x[ok], cols, terms, data.index[ok], None, int((~ok).sum()))
+    xt = np.empty((len(cols), len(data)))
+    for j, name in enumerate(cols):
+        xt[j] = data[name].to_numpy(dtype=float)
+    ok = np.asarray(np.isfinite(xt).all(axis=0))
+    if ok.all():
+        return Design(xt.T, cols, terms, data.index, None, 0)
+    kept = np.ascontiguousarray(xt[:, ok])
+    return Design(kept.T, cols, terms, data.index[ok], None, int((~ok).sum()))
 
 
 def check_rank(

@@ -20,6 +20,8 @@ time with ``d`` events whose weights sum to ``dw``, the Efron term ``j`` (``j = 
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,12 +81,17 @@ class CoxProblem:
     n_strata: int
     tail: TailWeights | None = None
     entry_group: IntArray | None = None  # per sorted row: its group in entry_starts order
+    unit_w: bool = False  # no case weights: w is all ones, so w * r is r itself
     work: dict[str, FloatArray] = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def x(self) -> FloatArray:
         """The centred covariates in sorted order, shape (n, p) (a Fortran-ordered view)."""
         return np.asarray(self.xt.T)
+
+    def wr(self, risk: FloatArray) -> FloatArray:
+        """Return ``w * risk`` (``risk`` itself without case weights: the same values)."""
+        return risk if self.unit_w else self.w * risk
 
     @property
     def n_groups(self) -> int:
@@ -117,6 +124,21 @@ def _stable_argsort(t: FloatArray) -> IntArray:
     return np.argsort(t, kind="stable")
 
 
+def _time_event_order(stop: FloatArray, event: NDArray[np.bool_]) -> IntArray:
+    """Rows by time, events first within a time, stably: one radix sort for whole days."""
+    if stop.shape[0] > 1:
+        lo, hi = stop.min(), stop.max()
+        if np.isfinite(lo) and np.isfinite(hi) and 2 * (hi - lo) + 1 < 2**16:
+            d = stop - lo
+            small = d.astype(np.uint16)
+            if np.array_equal(small, d):
+                small *= 2
+                small += ~event  # 2 * day + (not an event): the same order as the two sorts
+                return np.argsort(small, kind="stable")
+    order = np.argsort(~event, kind="stable")  # booleans: a radix sort
+    return order[_stable_argsort(stop[order])]
+
+
 def _sort_right_censored(
     stop: FloatArray, event: NDArray[np.bool_], s: IntArray, n_strata: int
 ) -> tuple[IntArray, IntArray, FloatArray, int]:
@@ -126,8 +148,7 @@ def _sort_right_censored(
     distinct times and ``K``.
     """
     n = stop.shape[0]
-    order = np.argsort(~event, kind="stable")  # booleans: a radix sort
-    order = order[_stable_argsort(stop[order])]
+    order = _time_event_order(stop, event)
     st = stop[order]
     new = np.empty(n, dtype=bool)
     new[:1] = True
@@ -294,14 +315,29 @@ def prepare(
         death_w=dw,
         death_mw=(group_w / np.maximum(sizes, 1))[death_group],
         sum_wdx=xt @ np.bincount(death_rows, dw, n) if n else np.zeros(x.shape[1]),
-        row_hi=np.searchsorted(ev_keys, sk, "right").astype(np.int64),
-        row_lo=_zero_free(np.searchsorted(ev_keys, ek, "right").astype(np.int64)),
+        row_hi=_groups_upto(ev_keys, sk, exit_starts),
+        row_lo=_groups_upto(ev_keys, ek, None if start is not None else exit_starts),
         ev_keys=ev_keys,
         ev_stratum=(ev_keys // k_mult).astype(np.int64),
         ev_time=np.asarray(ev_time, dtype=float),
         n_strata=n_strata,
         entry_group=entry_group,
+        unit_w=weights is None,
     )
+
+
+def _groups_upto(ev_keys: IntArray, keys: IntArray, starts: IntArray | None) -> IntArray:
+    """For each row, the number of event groups with key <= its key.
+
+    ``starts``: the keys are sorted, with runs beginning at ``starts``: one search
+    per run, repeated over it. The result is :func:`_zero_free`.
+    """
+    if starts is None:
+        return _zero_free(np.searchsorted(ev_keys, keys, "right").astype(np.int64))
+    per_run = np.searchsorted(ev_keys, keys[starts], "right").astype(np.int64)
+    if not per_run.any():  # no event group before any row: the zero view
+        return np.broadcast_to(np.zeros(1, dtype=np.int64), keys.shape)
+    return np.repeat(per_run, np.diff(np.append(starts, keys.shape[0])))
 
 
 def _zero_free(idx: IntArray) -> IntArray:
@@ -359,18 +395,76 @@ def _buffer(prob: CoxProblem, name: str, shape: tuple[int, int]) -> FloatArray:
     return buf
 
 
-def _xtdx(
-    xt: FloatArray, d: FloatArray, out: FloatArray | None = None, overwrite_d: bool = False
-) -> FloatArray:
-    """Return ``X' diag(d) X`` for non-negative ``d`` from ``X'`` (p, n), one BLAS product.
+def _xtdx(xt: FloatArray, d: FloatArray, overwrite_d: bool = False) -> FloatArray:
+    """Return ``X' diag(d) X`` for non-negative ``d`` from ``X'`` (p, n) by BLAS ``dsyrk``.
 
+    ``Y = X' sqrt(D)`` is formed a block of rows at a time, each block summed
+    into the product as it is made (:func:`_syrk_chunks`): the same sums in the
+    same order as one ``dsyrk`` over the whole ``Y``, without a ``(p, n)`` array.
     ``overwrite_d`` lets the square roots of ``d`` take its memory.
     """
     root = np.maximum(d, 0.0, out=d if overwrite_d else None)
     np.sqrt(root, out=root)
-    y = np.multiply(xt, root, out=out)
-    c = dsyrk(1.0, y.T, trans=1)  # y.T is Fortran-ordered: no copy
+    q = _syrk_block()
+    if q is None:  # a BLAS whose blocking was not recognised: one product over all rows
+        c = dsyrk(1.0, np.multiply(xt, root).T, trans=1)
+    else:
+        c = _syrk_blocked(xt, root, q)
     return np.asarray(np.triu(c) + np.triu(c, 1).T)
+
+
+def _syrk_chunks(n: int, q: int, blocks: int = 16) -> Iterator[tuple[int, int]]:
+    """Row ranges whose ``dsyrk`` products, summed in turn, equal one product over ``n`` rows.
+
+    OpenBLAS sums the inner dimension in blocks of ``q`` while at least ``2 q``
+    remain and splits what is left in two. Ranges of whole blocks (``blocks``
+    at a time), then a last range of ``q`` to ``2 q`` rows (all ``n`` when
+    fewer), reproduce those sums in that order.
+    """
+    i, size = 0, q * blocks
+    while n - i >= size + q:
+        yield i, i + size
+        i += size
+    if n - i >= 2 * q:
+        j = ((n - i) // q - 1) * q
+        yield i, i + j
+        i += j
+    yield i, n
+
+
+def _syrk_blocked(xt: FloatArray, root: FloatArray, q: int) -> FloatArray:
+    """``dsyrk`` of ``X' diag(root)``, summed over :func:`_syrk_chunks` (upper triangle)."""
+    p, n = xt.shape
+    c = None
+    buf = np.empty((p, 16 * q))
+    for a, b in _syrk_chunks(n, q):
+        y = buf if b - a == buf.shape[1] else np.empty((p, b - a))
+        np.multiply(xt[:, a:b], root[a:b], out=y)
+        if c is None:
+            c = dsyrk(1.0, y.T, trans=1)  # y.T is Fortran-ordered: no copy
+        else:
+            c = dsyrk(1.0, y.T, trans=1, beta=1.0, c=c, overwrite_c=True)
+    return np.asarray(c)
+
+
+@functools.cache
+def _syrk_block() -> int | None:
+    """The inner block size of this BLAS's ``dsyrk``, found by trial (None if none fits).
+
+    A candidate fits when the blocked sums of :func:`_syrk_blocked` equal one
+    ``dsyrk`` to the bit on two test matrices (rounding differs with any other
+    blocking). Checked once per process, on first use, in about a millisecond.
+    """
+    rng = np.random.default_rng(14)
+    tests = [(rng.normal(size=(3, n)), rng.uniform(0.5, 2.0, n)) for n in (4_217, 2_903)]
+    whole = [dsyrk(1.0, (xt * r).T, trans=1) for xt, r in tests]
+    for q in sorted(range(64, 1025, 8), key=lambda v: (v not in (384, 256, 512, 128), v)):
+        if all(
+            np.array_equal(np.triu(_syrk_blocked(xt, r, q)), np.triu(c))
+            for (xt, r), c in zip(tests, whole, strict=True)
+        ):
+            return q
+    return None
 
 
 def _tail_sums(prob: CoxProblem, tl: TailWeights, wr: FloatArray) -> FloatArray:
@@ -393,17 +487,17 @@ def _tail_sums(prob: CoxProblem, tl: TailWeights, wr: FloatArray) -> FloatArray:
 
 def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Evaluation:
     """Evaluate the partial log-likelihood, score and information at ``beta``."""
-    xt, w = prob.xt, prob.w
+    xt = prob.xt
     p, n = xt.shape
     eta = beta @ xt
     risk = np.exp(eta)
-    wr = w * risk
+    wr = prob.wr(risk)
     # segment sums of [w r; w r x'], one covariate row at a time through one row of
     # work memory (the same sums as over the whole (p + 1, n) array, bit for bit)
     entry, n_entry = prob.entry_group, prob.entry_starts.shape[0]
     seg_t = np.empty((p + 1, prob.seg_starts.shape[0]))
     ent_t = np.empty((p + 1, n_entry))
-    row = _buffer(prob, "y", (p, n))[0]  # the information's work array, free here
+    row = _buffer(prob, "row", (1, n))[0]
     for j in range(p + 1):
         v = wr if j == 0 else np.multiply(xt[j - 1], wr, out=row)
         seg_t[j] = np.add.reduceat(v, prob.seg_starts)
@@ -442,7 +536,7 @@ def group_info(prob: CoxProblem, ev: Evaluation, scale: FloatArray | None = None
     ``g(t_k)**2`` give the blocks of a score test for ``x * g(t)`` terms (cox.zph).
     """
     xt, g, f, ng = prob.xt, prob.death_group, prob.death_frac, prob.n_groups
-    wr = prob.w * ev.risk
+    wr = prob.wr(ev.risk)
     inv = prob.death_mw / ev.den
     if scale is not None:
         inv = inv * scale[g]
@@ -464,7 +558,7 @@ def group_info(prob: CoxProblem, ev: Evaluation, scale: FloatArray | None = None
     cross = (s1 * q1[:, None]).T @ s1d
     if scale is None:
         del wr
-        xdx = _xtdx(xt, diag, out=_buffer(prob, "y", xt.shape), overwrite_d=True)
+        xdx = _xtdx(xt, diag, overwrite_d=True)
     else:
         xdx = (xt * diag) @ xt.T
     return np.asarray(
@@ -525,7 +619,7 @@ def newton(
             if change <= tol * max(1.0, abs(ev.loglik)):
                 converged = True
                 break
-    prob.work.pop("y", None)  # the information's work array: not kept with the fit
+    prob.work.pop("row", None)  # evaluate's work row: not kept with the fit
     return CoxFit(beta, ev.info, ev.loglik, ll_null, it, converged, ev)
 
 
@@ -591,7 +685,7 @@ def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatAr
     ng = prob.n_groups
     c = np.asarray(codes, dtype=np.int64)[prob.order]
     n_cl = int(c.max()) + 1
-    wr = w * risk
+    wr = prob.wr(risk)
     # per-group sums over the Efron terms j: everything below is (n_groups, p)
     s1, s1d, den = ev.s1, ev.s1d, ev.den
     inv = prob.death_mw / den

@@ -111,34 +111,14 @@ def design(formula: str, data: pd.DataFrame) -> Design:
     """Build the covariate matrix (no intercept) for a formula such as ``"~ a + b"``.
 
     The models' one formula layer (:mod:`reunistat.models._formula`) does the
-    work: rows with missing covariates are dropped and counted. A left side is
+    work: rows with missing covariates are dropped and counted. Plain numeric
+    columns come column-major (``order="F"``): each covariate contiguous for the
+    checks and for the engine, which sorts covariate by covariate. A left side is
     returned in ``lhs`` (the caller decides what it means).
     """
     lhs, rhs = _formula.split_formula(formula)
-    names = _formula._plain_numeric(rhs, data)
-    if names is not None:
-        return _numeric_design(names, data, lhs)
-    d = _formula.design(rhs, data, intercept=False)
+    d = _formula.design(rhs, data, intercept=False, order="F")
     return Design(d.x, d.columns, d.term_columns, d.rows, lhs, d.spec, d.n_dropped_missing)
-
-
-def _numeric_design(names: list[str], data: pd.DataFrame, lhs: str | None) -> Design:
-    """Numeric columns ``a + b + ...`` copied straight into a ``(p, n)`` array.
-
-    The matrix equals the formula layer's (its ``_fast_design``); ``x`` is the
-    transpose of that array (Fortran order), so each covariate is contiguous for
-    the checks and for the engine, which sorts covariate by covariate. One copy
-    of each column, none of the whole matrix.
-    """
-    xt = np.empty((len(names), len(data)))
-    for j, name in enumerate(names):
-        xt[j] = data[name].to_numpy(dtype=float)
-    terms = {c: [j] for j, c in enumerate(names)}
-    ok: np.ndarray = np.asarray(np.isfinite(xt).all(axis=0))
-    if ok.all():
-        return Design(xt.T, names, terms, data.index, lhs, None, 0)
-    kept = np.ascontiguousarray(xt[:, ok])
-    return Design(kept.T, names, terms, data.index[ok], lhs, None, int((~ok).sum()))
 
 
 def check_constant(x: np.ndarray, columns: list[str]) -> np.ndarray:

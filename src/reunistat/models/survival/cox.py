@@ -50,26 +50,24 @@ class CoxState:
 
 
 def _check_monotone(x: np.ndarray, columns: list[str], event: np.ndarray) -> None:
-    """Raise when a 0/1 covariate has no events at one of its values (infinite HR)."""
+    """Raise when a 0/1 covariate has no events at one of its values (infinite HR).
+
+    Column by column (contiguous in the survival models' Fortran-ordered designs),
+    counting the rows equal to 1 and 0: whole-number counts, no float temporaries.
+    """
     lo, hi = x.min(axis=0), x.max(axis=0)
-    cand = np.flatnonzero((lo == 0) & (hi == 1))
-    if cand.size == 0:
-        return
-    xc = x[:, cand]  # one gather of the candidate columns, then whole-array passes
-    # within [0, 1], v * (1 - v) is exactly zero only at 0 and 1 (no underflow there)
-    is_binary = ~np.any(xc * (1.0 - xc), axis=0)
-    binary = cand[is_binary]
-    if binary.size == 0:
-        return
-    xb = xc[:, is_binary]
-    n1 = xb.sum(axis=0)
-    e1 = event.astype(float) @ xb
-    n0, e0 = x.shape[0] - n1, event.sum() - e1
-    for k, j in enumerate(binary):
-        for level, nn, ee in ((1, n1[k], e1[k]), (0, n0[k], e0[k])):
+    ev = np.asarray(event, dtype=bool)
+    n, n_ev = x.shape[0], int(np.count_nonzero(ev))
+    for j in np.flatnonzero((lo == 0) & (hi == 1)):
+        ones = x[:, j] == 1.0
+        n1 = int(np.count_nonzero(ones))
+        if n1 + int(np.count_nonzero(x[:, j] == 0.0)) < n:
+            continue  # values between 0 and 1: not a 0/1 covariate
+        e1 = int(np.count_nonzero(ones & ev))
+        for level, nn, ee in ((1, n1, e1), (0, n - n1, n_ev - e1)):
             if nn > 0 and ee == 0:
                 raise SeparationError(
-                    f"no events among the {int(nn)} rows with {columns[j]} = {level}: the "
+                    f"no events among the {nn} rows with {columns[j]} = {level}: the "
                     "partial likelihood is monotone and the hazard ratio for "
                     f"{columns[j]!r} is infinite; merge that group with another or drop it"
                 )
@@ -184,6 +182,7 @@ def cox(
     old = _options.take_deprecated("cox", deprecated, {"robust": "vcov="})
     _data.check_choice("ties", ties, ("efron", "breslow"))
     kind = _cox_vcov(vcov, cluster, old)
+    digest = data_hash(data)  # first, while the fit's arrays do not yet take memory
     des = _data.design(formula, data)
     _options.formula_rhs_only("cox", des.lhs, "event_col")
     event_col = event_col or des.lhs
@@ -283,7 +282,7 @@ def cox(
         n_obs=len(used),
         n_events=n_ev,
         fit_stats=stats,
-        provenance=Provenance("reunistat.models.survival.cox", data_hash(data), formula, options),
+        provenance=Provenance("reunistat.models.survival.cox", digest, formula, options),
         exp_label="HR",
         extras={"state": state, "means": pd.Series(prob.means, index=des.columns)},
     )

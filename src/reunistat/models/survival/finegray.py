@@ -23,28 +23,45 @@ from reunistat.models._formula import split_formula
 from reunistat.models.survival import _coxengine as engine
 from reunistat.models.survival import _data
 from reunistat.models.survival.cox import _check_monotone, cox
-from reunistat.models.survival.km import _counts
 from reunistat.results import ModelResult, Provenance, data_hash, restamp
 
 FGVcov = Literal["fine-gray", "model", "CR0"]
 _CHUNK = 16_384  # rows per block where (rows, p) temporaries would otherwise be (n, p)
 
 
-def _censoring_left(time: np.ndarray, censored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Kaplan-Meier of the censoring distribution: unique times and ``G(t-)`` at them."""
-    uniq, n_risk, ev, _, _ = _counts(time, censored.astype(np.int64), np.ones(len(time)), 1)
-    g = np.cumprod(1 - ev[:, 0] / n_risk)
-    return uniq, np.concatenate([[1.0], g[:-1]])
+def _censoring_left(
+    time_s: np.ndarray, censored_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kaplan-Meier of the censoring distribution from times in sorted order.
+
+    Returns the unique times, ``G(t-)`` at them and each row's unique-time index
+    (whole-number counts: the values of :func:`reunistat.models.survival.km._counts`).
+    """
+    n = time_s.shape[0]
+    new = np.empty(n, dtype=bool)
+    new[:1] = True
+    np.not_equal(time_s[1:], time_s[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    exits = np.diff(np.append(starts, n)).astype(float)
+    n_risk = np.cumsum(exits[::-1])[::-1]
+    ev = np.add.reduceat(censored_s.astype(float), starts) if n else np.zeros(0)
+    g = np.cumprod(1 - ev / n_risk)
+    return time_s[starts], np.concatenate([[1.0], g[:-1]]), np.cumsum(new) - 1
 
 
-def _psi(
+def _add_psi(
+    total: np.ndarray,
     prob: engine.CoxProblem,
     ev: engine.Evaluation,
     time_s: np.ndarray,
     cens_s: np.ndarray,
     comp_idx: np.ndarray,
-) -> np.ndarray:
-    """Fine-Gray's correction for the estimated censoring distribution, sorted order."""
+) -> None:
+    """Add Fine-Gray's correction for the estimated censoring distribution to ``total``.
+
+    ``total`` holds the score residuals in sorted order; the correction ``psi`` is
+    added a block of rows at a time (the same sums, no ``(n, p)`` array of it).
+    """
     tl = prob.tail
     assert tl is not None
     x = prob.x
@@ -57,31 +74,42 @@ def _psi(
     ga = tl.gain * dlam  # G(t_k-) dLambda_k
     # q(u) = sum over competing rows with X_j < u and event times t_k >= u of
     # (r_j / G_j) G(t_k-) (x_j - ebar_k) dLambda_k  (cmprsk's tie conventions)
-    uniq_c, idx_c = np.unique(time_s[cens_s], return_inverse=True)
-    n_at = n - np.searchsorted(np.sort(time_s), uniq_c, "left")  # pi(u) = #{X >= u}
+    tc_all = time_s[cens_s]  # sorted, as time_s is
+    first = np.flatnonzero(np.r_[True, tc_all[1:] != tc_all[:-1]]) if tc_all.size else tc_all
+    uniq_c, idx_c = (
+        tc_all[first],
+        np.repeat(np.arange(first.shape[0]), np.diff(np.append(first, tc_all.shape[0]))),
+    )
+    n_at = n - np.searchsorted(time_s, uniq_c, "left")  # pi(u) = #{X >= u}
     d_c = np.bincount(idx_c, minlength=uniq_c.shape[0]).astype(float)
     k_from = np.searchsorted(prob.ev_time, uniq_c, "left")  # groups with t_k > u
     a_rev = engine._revcum(ga)
     b_rev = engine._revcum(ga[:, None] * ebar)
     a_u, b_u = a_rev[k_from], b_rev[k_from]
     r = ev.risk[comp_idx] * tl.inv_g
-    order = np.argsort(time_s[comp_idx], kind="stable")
-    tc = time_s[comp_idx][order]
-    cum_r = np.concatenate([[0.0], np.cumsum(r[order])])
+    tc = time_s[comp_idx]  # sorted: comp_idx ascends
+    cum_r = np.concatenate([[0.0], np.cumsum(r)])
     cum_rx = np.zeros((comp_idx.shape[0] + 1, x.shape[1]))
-    np.cumsum(r[order, None] * x[comp_idx[order]], axis=0, out=cum_rx[1:])
+    for i in range(0, comp_idx.shape[0], _CHUNK):  # a running sum block by block: same order
+        block = cum_rx[1 + i : 1 + i + _CHUNK]
+        np.multiply(r[i : i + _CHUNK, None], x[comp_idx[i : i + _CHUNK]], out=block)
+        if i:
+            block[0] += cum_rx[i]
+        np.cumsum(block, axis=0, out=block)
     upto = np.searchsorted(tc, uniq_c, "left")
     q = a_u[:, None] * cum_rx[upto] - b_u * cum_r[upto][:, None]  # (n_u, p)
     qp = q / n_at[:, None]
     # psi_i = [censored at u_i] q(u_i)/pi(u_i) - sum_{u <= X_i} q(u) dN^c(u) / pi(u)^2
     comp_term = np.vstack([np.zeros(x.shape[1]), np.cumsum(qp * (d_c / n_at)[:, None], axis=0)])
     upto_i = np.searchsorted(uniq_c, time_s, "right")
-    psi = comp_term[upto_i]
-    np.negative(psi, out=psi)
-    ci = np.flatnonzero(cens_s)
-    for i in range(0, ci.shape[0], _CHUNK):
-        psi[ci[i : i + _CHUNK]] += qp[idx_c[i : i + _CHUNK]]
-    return np.asarray(psi)
+    ci = np.flatnonzero(cens_s)  # censored rows, in the order of idx_c
+    cuts = np.searchsorted(ci, np.arange(0, n + _CHUNK, _CHUNK))
+    for k, i in enumerate(range(0, n, _CHUNK)):
+        psi = comp_term[upto_i[i : i + _CHUNK]]
+        np.negative(psi, out=psi)
+        lo, hi = cuts[k], cuts[k + 1]
+        psi[ci[lo:hi] - i] += qp[idx_c[lo:hi]]
+        total[i : i + _CHUNK] += psi
 
 
 def _eta(prob: engine.CoxProblem, ev: engine.Evaluation) -> np.ndarray:
@@ -157,6 +185,7 @@ def fine_gray(
     _options.check_vcov("fine_gray", kind, ("fine-gray", "model", "CR0"))
     if kind == "CR0" and cluster is None:
         raise InputError("fine_gray: vcov='CR0' needs cluster= a column (or a tuple of columns)")
+    digest = data_hash(data)  # first, while the fit's arrays do not yet take memory
     des = _data.design(formula, data)
     used = data if len(des.rows) == len(data) else data.loc[des.rows]
     _data.check_columns(used, [event_col, *_options.cluster_columns(cluster)], "fine_gray")
@@ -172,11 +201,10 @@ def fine_gray(
     _data.check_constant(des.x, des.columns)
     _check_monotone(des.x, des.columns, ev_mask)
     prob = engine.prepare(des.x, t, ev_mask, ties="breslow", overwrite_x=True)
-    uniq, g_left = _censoring_left(t, cens)
-    ts = t[prob.order]
-    comp_s = comp[prob.order]
-    rows = np.flatnonzero(comp_s).astype(np.int64)
-    inv_g = 1 / g_left[np.searchsorted(uniq, ts[rows])]
+    ts = t[prob.order]  # sorted times
+    uniq, g_left, at_time = _censoring_left(ts, cens[prob.order])
+    rows = np.flatnonzero(comp[prob.order]).astype(np.int64)
+    inv_g = 1 / g_left[at_time[rows]]
     gain = g_left[np.searchsorted(uniq, prob.ev_time)]
     tail = engine.TailWeights(rows, inv_g, prob.row_hi[rows], gain)
     prob = dataclasses.replace(prob, tail=tail)
@@ -189,7 +217,7 @@ def fine_gray(
     vcov_type = kind
     if kind == "fine-gray":
         total = _eta(prob, fit.last)
-        total += _psi(prob, fit.last, ts, cens[prob.order], rows)
+        _add_psi(total, prob, fit.last, ts, cens[prob.order], rows)
         var = var @ (total.T @ total) @ var
     elif kind == "CR0":
         eta = np.empty_like(prob.x)
@@ -229,9 +257,7 @@ def fine_gray(
         n_obs=len(used),
         n_events=int(ev_mask.sum()),
         fit_stats=stats,
-        provenance=Provenance(
-            "reunistat.models.survival.fine_gray", data_hash(data), formula, opts
-        ),
+        provenance=Provenance("reunistat.models.survival.fine_gray", digest, formula, opts),
         exp_label="SHR",
     )
 
