@@ -9,7 +9,8 @@ alphabetically first level as reference, as in R.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,14 +18,22 @@ import pandas as pd
 
 from reunistat.horizons import DEFAULT_HORIZON_DAYS
 from reunistat.models import _formula, _options
+from reunistat.models.logistic._coded import (
+    Coded,
+    as_category,
+    code_text_columns,
+    first_appearance_codes,
+    simple_term_columns,
+)
 from reunistat.models.logistic._errors import LogisticInputError, SeparationError
 from reunistat.models.logistic.linalg import xtwx
 from reunistat.models.logistic.outcome import (
     Competing,
     HorizonOutcome,
-    horizon_outcome,
+    horizon_rows,
     outcome_name,
 )
+from reunistat.models.logistic.vcov import cluster_codes
 from reunistat.results import data_hash
 
 
@@ -43,6 +52,14 @@ class Design:
     frame: pd.DataFrame
     outcome_col: str
     inputs: tuple[str, ...] = ()
+    #: Text columns of the caller's data factorised once (:mod:`._coded`).
+    coded: dict[str, Coded] = field(default_factory=dict)
+    #: Positions in the caller's data of ``frame``'s rows (None: all, in order).
+    positions: np.ndarray | None = None
+    #: False when the rows of ``frame`` are not known by position (no ``coded`` use).
+    positions_known: bool = True
+    #: The frame given to :func:`build_design` (``coded`` is of its rows).
+    source: pd.DataFrame | None = None
 
     def data_sha256(self, data: pd.DataFrame, *more: str | None) -> str:
         """Return the provenance hash of the columns of ``data`` the model read.
@@ -51,8 +68,17 @@ class Design:
         ``inputs`` (the formula's variables, the outcome or the duration and
         event, potential follow-up, censor reason, cluster) and ``more``
         (e.g. weights), in ``data``'s column order, with its index.
+        ``data`` is the frame given to :func:`build_design`.
         """
-        return data_hash(data, {*self.inputs, *(c for c in more if c)})
+        coded = self.coded if data is self.source else None
+        return data_hash(data, {*self.inputs, *(c for c in more if c)}, coded=coded)
+
+    def cluster_codes(self, column: str) -> tuple[np.ndarray, int]:
+        """Codes 0..G-1 of ``frame[column]`` by first appearance, and G (as ``cluster_codes``)."""
+        coded = self.coded.get(column)
+        if coded is None or not self.positions_known:
+            return cluster_codes(self.frame[column])
+        return first_appearance_codes(coded, self.positions)
 
 
 def split_formula(formula: str) -> tuple[str | None, str]:
@@ -98,6 +124,7 @@ def build_design(
     """
     if not isinstance(data, pd.DataFrame):
         raise LogisticInputError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    source = data
     if len(data) == 0:
         raise LogisticInputError("data has no rows")
     for c in extra_cols:
@@ -108,11 +135,13 @@ def build_design(
     outcome_col = outcome_col or lhs
     counts: HorizonOutcome | None = None
     inputs = [*extra_cols, outcome_col or duration_col]
+    coded = code_text_columns(data, {*_names_in(rhs), *extra_cols})
+    rows: np.ndarray | None = None
     if outcome_col is None:
         inputs += [event_col, potential_followup_col or event_col]
         if competing == "negative":
             inputs.append("censor_reason")
-        data, counts = horizon_outcome(
+        known, positive, counts = horizon_rows(
             data,
             horizon_days,
             duration_col=duration_col,
@@ -121,16 +150,19 @@ def build_design(
             potential_followup_col=potential_followup_col,
         )
         outcome_col = outcome_name(horizon_days)
+        data, rows = _with_outcome(data, known, positive, outcome_col)
     elif outcome_col not in data.columns:
         raise LogisticInputError(
             f"outcome column {outcome_col!r} is not in data; leave outcome_col unset to "
             "derive re-entry within horizon_days from the spells table"
         )
     n_in = len(data)
-    keep = data[[outcome_col, *extra_cols]].notna().all(axis=1)
+    keep = data[[outcome_col, *extra_cols]].notna().all(axis=1).to_numpy()
     if not keep.all():
         data = data.loc[keep]
-    des = _formula.design(rhs, data, intercept=True, error=LogisticInputError)
+        rows = np.flatnonzero(keep) if rows is None else rows[keep]
+    view = _design_view(data, rhs, coded, rows)
+    des = _formula.design(rhs, view, intercept=True, error=LogisticInputError)
     frame = data if len(des.rows) == len(data) else data.loc[des.rows]
     y = pd.to_numeric(frame[outcome_col], errors="coerce").to_numpy(dtype=float)
     X = des.x
@@ -150,7 +182,56 @@ def build_design(
         frame=frame,
         outcome_col=outcome_col,
         inputs=(*inputs, *_formula_variables(des.spec, rhs, data)),
+        coded=coded,
+        positions=rows,
+        positions_known=frame is data,
+        source=source,
     )
+
+
+def _names_in(rhs: str) -> set[str]:
+    """Every name in a formula's right side (a superset of the columns it reads)."""
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", rhs))
+
+
+def _with_outcome(
+    data: pd.DataFrame, known: np.ndarray, positive: np.ndarray, name: str
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The rows with a known outcome, with it as column ``name``; their positions.
+
+    :func:`~reunistat.models.logistic.outcome.horizon_outcome`'s frame; when
+    every row is kept, a shallow copy (the columns shared, not copied) with the
+    new column, and positions None.
+    """
+    if known.all():
+        out = data.copy(deep=False)
+        rows = None
+    else:
+        rows = np.flatnonzero(known)
+        out = data.take(rows)
+    out[name] = positive[known].astype(np.int64)
+    return out, rows
+
+
+def _design_view(
+    data: pd.DataFrame, rhs: str, coded: dict[str, Coded], rows: np.ndarray | None
+) -> pd.DataFrame:
+    """``data`` with the text columns of simple terms as categoricals of their present levels.
+
+    The same design (levels sorted, as formulaic orders a text column's), built
+    from codes instead of factorising the strings again.
+    """
+    cats = {}
+    for col in simple_term_columns(rhs) & coded.keys():
+        cat = as_category(coded[col], rows)
+        if cat is not None:
+            cats[col] = cat
+    if not cats:
+        return data
+    view = data.copy(deep=False)
+    for col, cat in cats.items():
+        view[col] = cat
+    return view
 
 
 def _formula_variables(spec: Any, rhs: str, data: pd.DataFrame) -> tuple[str, ...]:
