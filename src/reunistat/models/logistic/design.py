@@ -26,7 +26,6 @@ from reunistat.models.logistic._coded import (
     simple_term_columns,
 )
 from reunistat.models.logistic._errors import LogisticInputError, SeparationError
-from reunistat.models.logistic.linalg import xtwx
 from reunistat.models.logistic.outcome import (
     Competing,
     HorizonOutcome,
@@ -263,7 +262,7 @@ def check_columns(X: np.ndarray, y: np.ndarray, terms: list[str]) -> None:
     same outcome (quasi-complete separation); and linear dependence.
     """
     n = len(y)
-    lo, hi, only01, ones, ones_y = _column_summaries(X, y)
+    lo, hi, only01, ones, ones_y, cross = _column_summaries(X, y)
     zero = (lo == 0) & (hi == 0)
     binary = (lo == 0) & (hi == 1) & only01
     n1, k1 = ones[binary], ones_y[binary]
@@ -291,20 +290,23 @@ def check_columns(X: np.ndarray, y: np.ndarray, terms: list[str]) -> None:
                     "ratio is infinite; merge levels, drop the term, or use a penalised model "
                     "(prediction checks with penalty='l2')"
                 )
-    _formula.check_rank(xtwx(X, np.ones(n)), terms, error=LogisticInputError)
+    _formula.check_rank(cross, terms, error=LogisticInputError)
 
 
 def _column_summaries(
     X: np.ndarray, y: np.ndarray, step: int = 8192
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per column, in one pass over row blocks: min, max, only 0/1?, 1s, and 1s with y = 1.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per column, in one pass over row blocks: min, max, only 0/1?, 1s, 1s with y = 1; X'X.
 
     The counts are exact (sums of 0/1 values); they are used for the 0/1 columns.
+    ``X'X`` (for the rank check) is summed over the same blocks while each is in cache.
     """
     k = X.shape[1]
     lo, hi = np.full(k, np.inf), np.full(k, -np.inf)
     only01 = np.ones(k, dtype=bool)
     ones, ones_y = np.zeros(k), np.zeros(k)
+    cross = np.zeros((k, k))
+    sub = max(64, 262_144 // max(k * k, 1))  # as linalg.xtwx
     for i in range(0, X.shape[0], step):
         xc, yc = X[i : i + step], y[i : i + step]
         np.minimum(lo, xc.min(axis=0), out=lo)
@@ -313,7 +315,10 @@ def _column_summaries(
         only01 &= (is1 | (xc == 0.0)).all(axis=0)
         ones += is1.sum(axis=0)
         ones_y += yc @ is1
-    return lo, hi, only01, ones, ones_y
+        for j in range(0, len(xc), sub):  # small products: OpenBLAS stays on one thread
+            xs = xc[j : j + sub]
+            cross += xs.T @ xs
+    return lo, hi, only01, ones, ones_y, cross
 
 
 def empty_cells(model_spec: Any, data: pd.DataFrame) -> None:
