@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,7 +69,7 @@ def choice_by_group(
     return out
 
 
-def rows_by_level(values: np.ndarray) -> list[tuple[object, np.ndarray]]:
+def rows_by_level(values: np.ndarray) -> list[tuple[Any, np.ndarray]]:
     """Each distinct value in sorted order with its rows (``flatnonzero(values == v)``).
 
     What ``for v in np.unique(values): rows = values == v`` gives, without
@@ -86,14 +87,14 @@ def rows_by_level(values: np.ndarray) -> list[tuple[object, np.ndarray]]:
     return [(v, np.flatnonzero(codes == i)) for i, v in enumerate(uniques)]
 
 
-def isin(values: np.ndarray, items: Collection[object]) -> np.ndarray:
+def isin(values: np.ndarray, items: Collection[Any]) -> np.ndarray:
     """Return ``np.isin(values, items)``; for text by hashing instead of sorting every row.
 
     >>> isin(np.array(["a", "b", "c"], dtype=object), {"a", "c"}).tolist()
     [True, False, True]
     """
     if values.dtype != object:
-        return np.isin(values, list(items))
+        return np.isin(values, np.asarray(list(items)))
     return np.asarray(pd.Series(values, copy=False).isin(list(items)).to_numpy(), dtype=bool)
 
 
