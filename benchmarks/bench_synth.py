@@ -95,6 +95,7 @@ def main() -> None:
     ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 10.0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--annual", action="store_true", help="annual layout against flat")
+    ap.add_argument("--tag", default="", help="suffix of the results' file names (synth_TAG)")
     args = ap.parse_args()
     if args.annual:
         annual_vs_flat(args.scales, args.repeats)
@@ -110,13 +111,16 @@ def main() -> None:
             "children": runs[0]["children"],
             "episodes": runs[0]["episodes"],
             "returns_home": runs[0]["returns_home"],
-            **medians(runs, "wall_s", "generate_s", "write_s"),
+            **medians(runs, "wall_s", "cpu_s", "generate_s", "write_s"),
             "peak_rss_mib": max(peaks) if peaks else None,
             "runs_wall_s": [round(r["wall_s"], 2) for r in runs],
+            "runs_cpu_s": [round(r["cpu_s"], 2) for r in runs],
+            "load_1min_after": round(os.getloadavg()[0], 2),
         }
         results.append(summary)
         print(json.dumps(summary))
-    meta = write_json("synth", results, load_before)
+    name = f"synth_{args.tag}" if args.tag else "synth"
+    meta = write_json(name, results, load_before)
     lines = [
         "# Synthetic generator: time and peak memory",
         "",
@@ -126,19 +130,19 @@ def main() -> None:
         f"{meta['load_average_1min_before_after']}. No other engine writes 903 data: the",
         "figures stand alone (compare runs of this script on one machine).",
         "",
-        "| scale | children | episodes | returns home | median wall (s) | generate (s) "
-        "| write (s) | peak RSS (MiB) | runs (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| scale | children | episodes | returns home | median wall (s) | median CPU (s) "
+        "| generate (s) | write (s) | peak RSS (MiB) | runs (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         peak = f"{r['peak_rss_mib']:,.0f}" if r["peak_rss_mib"] else "n/a"
         lines.append(
             f"| {r['scale']:g} | {r['children']:,} | {r['episodes']:,} | {r['returns_home']:,} | "
-            f"{r['median_wall_s']:.1f} | {r['median_generate_s']:.1f} | "
+            f"{r['median_wall_s']:.1f} | {r['median_cpu_s']:.1f} | {r['median_generate_s']:.1f} | "
             f"{r['median_write_s']:.1f} | "
             f"{peak} | {', '.join(map(str, r['runs_wall_s']))} |"
         )
-    (HERE / "results/synth.md").write_text("\n".join(lines) + "\n")
+    (HERE / f"results/{name}.md").write_text("\n".join(lines) + "\n")
 
 
 def annual_vs_flat(scales: list[float], repeats: int) -> None:

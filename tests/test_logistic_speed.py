@@ -61,11 +61,12 @@ def test_column_summaries_in_blocks_equal_whole_array_summaries():
     )
     X[5, 1] = 0.5  # no longer only 0/1
     y = rng.integers(0, 2, 1000).astype(float)
-    lo, hi, only01, ones, ones_y = _column_summaries(X, y, step=64)
+    lo, hi, only01, ones, ones_y, cross = _column_summaries(X, y, step=64)
     assert np.array_equal(lo, X.min(axis=0)) and np.array_equal(hi, X.max(axis=0))
     assert only01.tolist() == [True, False, False, True]
     assert np.array_equal(ones, (X == 1).sum(axis=0))
     assert np.array_equal(ones_y, y @ (X == 1))
+    assert np.allclose(cross, X.T @ X, rtol=1e-12, atol=0)
 
 
 def test_horizon_outcome_is_a_new_frame(sample):

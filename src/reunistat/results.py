@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import hashlib
 import importlib.metadata as md
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,7 +53,11 @@ HORIZON_COLUMNS = (
 _VERSIONED = ("reunistat", "numpy", "pandas", "scipy", "statsmodels", "lifelines", "scikit-learn")
 
 
-def data_hash(df: pd.DataFrame, columns: Collection[str] | None = None) -> str:
+def data_hash(
+    df: pd.DataFrame,
+    columns: Collection[str] | None = None,
+    coded: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> str:
     """Return a SHA-256 of a DataFrame's values, index and column names.
 
     Stable across runs and machines for the same data and column order.
@@ -63,6 +67,9 @@ def data_hash(df: pd.DataFrame, columns: Collection[str] | None = None) -> str:
     index=True)``), computed column by column as pandas does; columns of
     Python strings are hashed without pandas' categorisation when most of
     their values are distinct (same values, less work: :func:`_string_hash`).
+    ``coded`` gives, for some text columns, their codes over ``df``'s rows and
+    distinct values (``pd.factorize(column, sort=False)``, already made by the
+    caller): pandas' hash is then taken from them without factorising again.
 
     >>> a = pd.DataFrame({"x": [1, 2]})
     >>> data_hash(a) == data_hash(a.copy()), data_hash(a) == data_hash(a + 1)
@@ -73,11 +80,15 @@ def data_hash(df: pd.DataFrame, columns: Collection[str] | None = None) -> str:
     h.update(
         "\x1f".join(str(c) for j, c in enumerate(df.columns) if keep is None or keep[j]).encode()
     )
-    h.update(_row_hashes(df, keep).tobytes())
+    h.update(_row_hashes(df, keep, coded).tobytes())
     return h.hexdigest()
 
 
-def _row_hashes(df: pd.DataFrame, keep: list[bool] | None = None) -> np.ndarray:
+def _row_hashes(
+    df: pd.DataFrame,
+    keep: list[bool] | None = None,
+    coded: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> np.ndarray:
     """Return ``pd.util.hash_pandas_object(df, index=True).to_numpy()``, the same values.
 
     Combines the column hashes and the index hash as pandas'
@@ -89,7 +100,12 @@ def _row_hashes(df: pd.DataFrame, keep: list[bool] | None = None) -> np.ndarray:
     """
     if not isinstance(df, pd.DataFrame):
         return pd.util.hash_pandas_object(df, index=True).to_numpy()
-    arrays = [_column_hash(df.iloc[:, j]) for j in range(df.shape[1]) if keep is None or keep[j]]
+    known = coded if coded and df.columns.is_unique else {}
+    arrays = [
+        _column_hash(df.iloc[:, j], known.get(df.columns[j]))
+        for j in range(df.shape[1])
+        if keep is None or keep[j]
+    ]
     arrays.append(pd.util.hash_pandas_object(df.index, index=False).to_numpy())
     num_items = len(arrays)
     mult = np.uint64(1000003)
@@ -103,8 +119,22 @@ def _row_hashes(df: pd.DataFrame, keep: list[bool] | None = None) -> np.ndarray:
     return out
 
 
-def _column_hash(col: pd.Series) -> np.ndarray:
-    """Return pandas' hash of one column's values (``hash_array(col._values)``)."""
+def _column_hash(col: pd.Series, coded: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Return pandas' hash of one column's values (``hash_array(col._values)``).
+
+    With ``coded`` (the text column's codes and distinct values, as
+    ``pd.factorize(values, sort=False)`` gives them), the hash is pandas' own
+    for a text column, which factorises it and hashes the categorical.
+
+    >>> s = pd.Series(["b", None, "a", "b"])
+    >>> codes, uniques = pd.factorize(s.to_numpy(), sort=False)
+    >>> bool((_column_hash(s, (codes, uniques)) == _column_hash(s)).all())
+    True
+    """
+    if coded is not None and col.dtype == object and len(coded[0]) == len(col):
+        dtype = pd.CategoricalDtype(pd.Index(coded[1]), ordered=False)
+        cat = pd.Categorical.from_codes(coded[0], dtype=dtype)  # type: ignore[arg-type]
+        return pd.util.hash_array(cat)
     values = col.to_numpy() if col.dtype == object else None
     if values is not None and len(values) > 1000:
         fast = _string_hash(values)

@@ -6,7 +6,8 @@ Dates inside the generator are integer days since 1970-01-01 (``int64``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,6 +67,35 @@ def choice_by_group(
         if rows.size:
             out[rows] = choice(rng, table, rows.size)
     return out
+
+
+def rows_by_level(values: np.ndarray) -> list[tuple[Any, np.ndarray]]:
+    """Each distinct value in sorted order with its rows (``flatnonzero(values == v)``).
+
+    What ``for v in np.unique(values): rows = values == v`` gives, without
+    sorting every row: ``np.unique`` sorts an object array with Python
+    comparisons, which grows faster than the rows do (millions of episodes).
+    Here the values are numbered once by hashing, only the distinct ones are
+    sorted, and each level's rows are found by comparing integers.
+
+    >>> [(v, r.tolist()) for v, r in rows_by_level(np.array(["b", "a", "b"], dtype=object))]
+    [('a', [1]), ('b', [0, 2])]
+    """
+    if values.dtype != object:
+        return [(v, np.flatnonzero(values == v)) for v in np.unique(values)]
+    codes, uniques = pd.factorize(values, sort=True)
+    return [(v, np.flatnonzero(codes == i)) for i, v in enumerate(uniques)]
+
+
+def isin(values: np.ndarray, items: Collection[Any]) -> np.ndarray:
+    """Return ``np.isin(values, items)``; for text by hashing instead of sorting every row.
+
+    >>> isin(np.array(["a", "b", "c"], dtype=object), {"a", "c"}).tolist()
+    [True, False, True]
+    """
+    if values.dtype != object:
+        return np.isin(values, np.asarray(list(items)))
+    return np.asarray(pd.Series(values, copy=False).isin(list(items)).to_numpy(), dtype=bool)
 
 
 def band_index(age_days: np.ndarray) -> np.ndarray:

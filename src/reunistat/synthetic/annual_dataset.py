@@ -23,7 +23,13 @@ from reunistat.synthetic.dataset import (
     _truth_returns,
 )
 from reunistat.synthetic.history import History
-from reunistat.synthetic.linked import cin_table, header_table, npd_table, pseudonyms
+from reunistat.synthetic.linked import (
+    cin_table,
+    header_table,
+    npd_table,
+    pseudonyms,
+    upn_numbers,
+)
 from reunistat.synthetic.population import (
     DISTRICTS_PER_LA,
     make_authorities,
@@ -194,10 +200,9 @@ def generate_annual(
         returns[y] = {"header": head_by_year[y], "episodes": ep_by_year[y], **extras}
     seen = first_year < 10_000
     linked_header = header_sorted.loc[seen[order_h]].reset_index(drop=True)
-    cin = cin_table(rng, kids, header, keep=seen)
     tables = {
-        "cin": cin.sort_values(["LA", "LAchildID"], ignore_index=True),
-        "npd": npd_table(rng, kids, header, keep=seen).sort_values("UPN", ignore_index=True),
+        "cin": cin_table(rng, kids, header, keep=seen, sort_key=child_key),
+        "npd": npd_table(rng, kids, header, keep=seen, sort_key=upn_numbers(perm)),
         "postcodes": districts,
         "la": auth.table,
     }

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from reunistat import codes
-from reunistat.synthetic._draw import blank_where, choice, day
+from reunistat.synthetic._draw import blank_where, choice, day, isin
 from reunistat.synthetic.episodes import EpisodeBatch, build_episodes
 from reunistat.synthetic.history import History, PeriodExtras
 from reunistat.synthetic.periods import Periods, draw_periods
@@ -133,7 +133,7 @@ def _returns(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The returns home of one batch of periods, with their re-entry or censoring."""
     last_ep = np.flatnonzero(np.concatenate([eps.period[1:] != eps.period[:-1], [True]]))
-    moving = np.isin(eps.rne, list(codes.RNE_PLACEMENT_CHANGE | {"S"}))
+    moving = isin(eps.rne, codes.RNE_PLACEMENT_CHANGE | {"S"})
     moves = np.bincount(eps.period, weights=moving, minlength=p.n).astype(np.int64) - 1
     r = np.flatnonzero((p.exit == "return_home") & (p.end <= data_end))
     c = p.child[r]

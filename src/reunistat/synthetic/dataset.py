@@ -16,7 +16,13 @@ from reunistat.dates import eighteenth_birthday
 from reunistat.synthetic._draw import day, to_datetime
 from reunistat.synthetic.careers import simulate_careers
 from reunistat.synthetic.config import SynthConfig
-from reunistat.synthetic.linked import cin_table, header_table, npd_table, pseudonyms
+from reunistat.synthetic.linked import (
+    cin_table,
+    header_table,
+    npd_table,
+    pseudonyms,
+    upn_numbers,
+)
 from reunistat.synthetic.population import (
     DISTRICTS_PER_LA,
     make_authorities,
@@ -133,8 +139,8 @@ def generate(
     tables = {
         "header": header.iloc[np.argsort(child_key, kind="stable")].reset_index(drop=True),
         "episodes": episodes,
-        "cin": cin_table(rng, kids, header).sort_values(["LA", "LAchildID"], ignore_index=True),
-        "npd": npd_table(rng, kids, header).sort_values("UPN", ignore_index=True),
+        "cin": cin_table(rng, kids, header, sort_key=child_key),
+        "npd": npd_table(rng, kids, header, sort_key=upn_numbers(perm)),
         "postcodes": districts,
         "la": auth.table,
     }

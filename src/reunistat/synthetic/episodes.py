@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from reunistat import codes
-from reunistat.synthetic._draw import choice, choice_by_group
+from reunistat.synthetic._draw import choice, choice_by_group, isin, rows_by_level
 from reunistat.synthetic.periods import BANDS, Periods
 
 MOVE, LEGAL = 1, 2
@@ -140,13 +140,12 @@ def build_episodes(
     reason = np.full(per.size, None, dtype=object)
     reason[moved] = choice(rng, REASONS, int(moved.sum()))
     provider = np.empty(per.size, dtype=object)
-    for code in np.unique(place):
-        rows = np.flatnonzero(place == code)
+    for code, rows in rows_by_level(place):
         provider[rows] = choice(rng, PROVIDERS[code], rows.size)
     pick = rng.integers(0, la_posts.shape[1], per.size)
     pl_post = np.where(place == "P1", home_post[per], la_posts[per, pick])
     urn_id = 100000 + rng.integers(0, 900000, per.size)
-    with_urn = np.isin(place, list(codes.PLACE_WITH_URN))
+    with_urn = isin(place, codes.PLACE_WITH_URN)
     urn = np.where(with_urn, np.char.add("SC", urn_id.astype(str)).astype(object), "XXXXXXX")
     return EpisodeBatch(
         period=per,

@@ -23,9 +23,19 @@ def pseudonyms(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray
     perm = rng.permutation(n)
     width = max(8, len(str(n - 1)))
     child = np.char.add("C", np.char.zfill(perm.astype(str), width)).astype(object)
-    upn_num = (perm.astype(np.int64) * 7919 + 104729) % 10**12  # a bijection on 0..n-1
-    upn = np.char.add("A", np.char.zfill(upn_num.astype(str), 12)).astype(object)
+    upn = np.char.add("A", np.char.zfill(upn_numbers(perm).astype(str), 12)).astype(object)
     return child, upn, perm.astype(np.int64)
+
+
+def upn_numbers(perm: np.ndarray) -> np.ndarray:
+    """The number in each child's UPN (``"A"`` and 12 digits): UPNs sort as these numbers do.
+
+    A bijection of the children's ``perm`` keys onto numbers below 10**12.
+
+    >>> upn_numbers(np.array([0, 1])).tolist()
+    [104729, 112648]
+    """
+    return (perm.astype(np.int64) * 7919 + 104729) % 10**12
 
 
 def header_table(
@@ -66,10 +76,14 @@ def cin_table(
     kids: Children,
     header: pd.DataFrame,
     keep: np.ndarray | None = None,
+    sort_key: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The CIN census disability rows: one or two codes per disabled child, else NONE.
 
     ``keep`` (one flag per child) limits the rows to some children, after the draws.
+    ``sort_key`` (one integer per child, in the order of its LA and CHILD, as
+    ``child_key``) returns the rows sorted by LA and CHILD (stable), as
+    ``sort_values(["LA", "LAchildID"])`` does, without sorting text.
     """
     n_codes = np.where(kids.disabled, 1 + (rng.random(kids.n) < 0.3), 1)
     rows = np.repeat(np.arange(kids.n), n_codes)
@@ -85,9 +99,15 @@ def cin_table(
             "DISABILITY": disability,
         }
     )
-    if keep is not None:
-        out = out.loc[keep[rows]]
-    return out.drop_duplicates(ignore_index=True)
+    # a child's second code repeating its first is the only repeated row (CHILD is unique):
+    # what drop_duplicates() removes, found on integers
+    repeat = np.zeros(rows.size, dtype=bool)
+    repeat[1:] = (rows[1:] == rows[:-1]) & (pick[1:] == pick[:-1])
+    used = ~repeat if keep is None else ~repeat & keep[rows]
+    kept = np.flatnonzero(used)
+    if sort_key is not None:
+        kept = kept[np.argsort(sort_key[rows[kept]], kind="stable")]
+    return out.take(kept).reset_index(drop=True)
 
 
 def npd_table(
@@ -95,10 +115,14 @@ def npd_table(
     kids: Children,
     header: pd.DataFrame,
     keep: np.ndarray | None = None,
+    sort_key: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """NPD pupil rows for children with a UPN: FSM, IDACI decile of home, SEN.
 
     ``keep`` (one flag per child) limits the rows to some children, after the draws.
+    ``sort_key`` (one integer per child that sorts as its UPN, :func:`upn_numbers`)
+    returns the rows sorted by UPN, as ``sort_values("UPN")`` does (UPNs are
+    distinct), without sorting text.
     """
     has = header["UPN"].notna().to_numpy()
     idx = np.flatnonzero(has)
@@ -117,4 +141,9 @@ def npd_table(
             "SEN": sen.astype(object),
         }
     )
-    return out if keep is None else out.loc[keep[idx]].reset_index(drop=True)
+    if keep is None and sort_key is None:
+        return out
+    rows = np.arange(idx.size) if keep is None else np.flatnonzero(keep[idx])
+    if sort_key is not None:
+        rows = rows[np.argsort(sort_key[idx[rows]], kind="stable")]
+    return out.take(rows).reset_index(drop=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from reunistat.synthetic._draw import band_index, choice, choice_by_group
+from reunistat.synthetic._draw import band_index, choice, choice_by_group, isin, rows_by_level
 from reunistat.synthetic.population import Children
 
 BANDS = ("under 1", "1-4", "5-9", "10-15", "16+")
@@ -99,8 +99,7 @@ def _lengths(
     rng: np.random.Generator, med: dict[str, float], kind: np.ndarray, ls0: np.ndarray
 ) -> np.ndarray:
     median = np.empty(kind.size)
-    for k in np.unique(kind):
-        rows = kind == k
+    for k, rows in rows_by_level(kind):
         if k == "return_home":
             s20 = ls0[rows] == "V2"
             median[rows] = np.where(s20, med["return_home_section20"], med["return_home_order"])
@@ -117,8 +116,7 @@ def _recs(rng: np.random.Generator, cfg: dict[str, Any], kind: np.ndarray) -> np
         "return_home": cfg["exits"]["return_home"],
         "age_out": cfg["exits"]["ageing_out"],
     }
-    for k in np.unique(kind):
-        rows = np.flatnonzero(kind == k)
+    for k, rows in rows_by_level(kind):
         rec[rows] = choice(rng, tables[k], rows.size)
     return rec
 
@@ -134,7 +132,7 @@ def _legal_change(
     n = ls0.size
     u = rng.random(n)
     ls1 = np.full(n, "", dtype=object)
-    emergency = np.isin(ls0, ["L1", "L2", "L3"])
+    emergency = isin(ls0, ["L1", "L2", "L3"])
     ls1[emergency] = np.where(u[emergency] < ls_cfg["emergency_to_order"], "C1", "V2")
     interim = (ls0 == "C1") & (u < ls_cfg["interim_to_full_order"])
     ls1[interim] = "C2"

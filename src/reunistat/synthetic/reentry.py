@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from reunistat import codes
+from reunistat.synthetic._draw import rows_by_level
 
 CONTINUOUS_TERMS = (
     "disability",
@@ -69,8 +70,8 @@ def linear_predictor(cfg: dict[str, Any], cov: pd.DataFrame) -> np.ndarray:
     lp = np.zeros(len(cov))
     for term in FACTOR_TERMS:
         col = cov[term].to_numpy()
-        for level in np.unique(col):
-            lp[col == level] += beta.get(f"{term}[{level}]", 0.0)
+        for level, rows in rows_by_level(col):
+            lp[rows] += beta.get(f"{term}[{level}]", 0.0)
     ref_year = cfg["reentry"]["reference_year"]
     x = {
         "disability": cov["disability"],

@@ -9,7 +9,8 @@ alphabetically first level as reference, as in R.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,14 +18,21 @@ import pandas as pd
 
 from reunistat.horizons import DEFAULT_HORIZON_DAYS
 from reunistat.models import _formula, _options
+from reunistat.models.logistic._coded import (
+    Coded,
+    as_category,
+    code_text_columns,
+    first_appearance_codes,
+    simple_term_columns,
+)
 from reunistat.models.logistic._errors import LogisticInputError, SeparationError
-from reunistat.models.logistic.linalg import xtwx
 from reunistat.models.logistic.outcome import (
     Competing,
     HorizonOutcome,
-    horizon_outcome,
+    horizon_rows,
     outcome_name,
 )
+from reunistat.models.logistic.vcov import cluster_codes
 from reunistat.results import data_hash
 
 
@@ -43,6 +51,14 @@ class Design:
     frame: pd.DataFrame
     outcome_col: str
     inputs: tuple[str, ...] = ()
+    #: Text columns of the caller's data factorised once (:mod:`._coded`).
+    coded: dict[str, Coded] = field(default_factory=dict)
+    #: Positions in the caller's data of ``frame``'s rows (None: all, in order).
+    positions: np.ndarray | None = None
+    #: False when the rows of ``frame`` are not known by position (no ``coded`` use).
+    positions_known: bool = True
+    #: The frame given to :func:`build_design` (``coded`` is of its rows).
+    source: pd.DataFrame | None = None
 
     def data_sha256(self, data: pd.DataFrame, *more: str | None) -> str:
         """Return the provenance hash of the columns of ``data`` the model read.
@@ -51,8 +67,17 @@ class Design:
         ``inputs`` (the formula's variables, the outcome or the duration and
         event, potential follow-up, censor reason, cluster) and ``more``
         (e.g. weights), in ``data``'s column order, with its index.
+        ``data`` is the frame given to :func:`build_design`.
         """
-        return data_hash(data, {*self.inputs, *(c for c in more if c)})
+        coded = self.coded if data is self.source else None
+        return data_hash(data, {*self.inputs, *(c for c in more if c)}, coded=coded)
+
+    def cluster_codes(self, column: str) -> tuple[np.ndarray, int]:
+        """Codes 0..G-1 of ``frame[column]`` by first appearance, and G (as ``cluster_codes``)."""
+        coded = self.coded.get(column)
+        if coded is None or not self.positions_known:
+            return cluster_codes(self.frame[column])
+        return first_appearance_codes(coded, self.positions)
 
 
 def split_formula(formula: str) -> tuple[str | None, str]:
@@ -98,6 +123,7 @@ def build_design(
     """
     if not isinstance(data, pd.DataFrame):
         raise LogisticInputError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    source = data
     if len(data) == 0:
         raise LogisticInputError("data has no rows")
     for c in extra_cols:
@@ -108,11 +134,13 @@ def build_design(
     outcome_col = outcome_col or lhs
     counts: HorizonOutcome | None = None
     inputs = [*extra_cols, outcome_col or duration_col]
+    coded = code_text_columns(data, {*_names_in(rhs), *extra_cols})
+    rows: np.ndarray | None = None
     if outcome_col is None:
         inputs += [event_col, potential_followup_col or event_col]
         if competing == "negative":
             inputs.append("censor_reason")
-        data, counts = horizon_outcome(
+        known, positive, counts = horizon_rows(
             data,
             horizon_days,
             duration_col=duration_col,
@@ -121,16 +149,19 @@ def build_design(
             potential_followup_col=potential_followup_col,
         )
         outcome_col = outcome_name(horizon_days)
+        data, rows = _with_outcome(data, known, positive, outcome_col)
     elif outcome_col not in data.columns:
         raise LogisticInputError(
             f"outcome column {outcome_col!r} is not in data; leave outcome_col unset to "
             "derive re-entry within horizon_days from the spells table"
         )
     n_in = len(data)
-    keep = data[[outcome_col, *extra_cols]].notna().all(axis=1)
+    keep = data[[outcome_col, *extra_cols]].notna().all(axis=1).to_numpy()
     if not keep.all():
         data = data.loc[keep]
-    des = _formula.design(rhs, data, intercept=True, error=LogisticInputError)
+        rows = np.flatnonzero(keep) if rows is None else rows[keep]
+    view = _design_view(data, rhs, coded, rows)
+    des = _formula.design(rhs, view, intercept=True, error=LogisticInputError)
     frame = data if len(des.rows) == len(data) else data.loc[des.rows]
     y = pd.to_numeric(frame[outcome_col], errors="coerce").to_numpy(dtype=float)
     X = des.x
@@ -150,7 +181,56 @@ def build_design(
         frame=frame,
         outcome_col=outcome_col,
         inputs=(*inputs, *_formula_variables(des.spec, rhs, data)),
+        coded=coded,
+        positions=rows,
+        positions_known=frame is data,
+        source=source,
     )
+
+
+def _names_in(rhs: str) -> set[str]:
+    """Every name in a formula's right side (a superset of the columns it reads)."""
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", rhs))
+
+
+def _with_outcome(
+    data: pd.DataFrame, known: np.ndarray, positive: np.ndarray, name: str
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The rows with a known outcome, with it as column ``name``; their positions.
+
+    :func:`~reunistat.models.logistic.outcome.horizon_outcome`'s frame; when
+    every row is kept, a shallow copy (the columns shared, not copied) with the
+    new column, and positions None.
+    """
+    if known.all():
+        out = data.copy(deep=False)
+        rows = None
+    else:
+        rows = np.flatnonzero(known)
+        out = data.take(rows)
+    out[name] = positive[known].astype(np.int64)
+    return out, rows
+
+
+def _design_view(
+    data: pd.DataFrame, rhs: str, coded: dict[str, Coded], rows: np.ndarray | None
+) -> pd.DataFrame:
+    """``data`` with the text columns of simple terms as categoricals of their present levels.
+
+    The same design (levels sorted, as formulaic orders a text column's), built
+    from codes instead of factorising the strings again.
+    """
+    cats = {}
+    for col in simple_term_columns(rhs) & coded.keys():
+        cat = as_category(coded[col], rows)
+        if cat is not None:
+            cats[col] = cat
+    if not cats:
+        return data
+    view = data.copy(deep=False)
+    for col, cat in cats.items():
+        view[col] = cat
+    return view
 
 
 def _formula_variables(spec: Any, rhs: str, data: pd.DataFrame) -> tuple[str, ...]:
@@ -182,7 +262,7 @@ def check_columns(X: np.ndarray, y: np.ndarray, terms: list[str]) -> None:
     same outcome (quasi-complete separation); and linear dependence.
     """
     n = len(y)
-    lo, hi, only01, ones, ones_y = _column_summaries(X, y)
+    lo, hi, only01, ones, ones_y, cross = _column_summaries(X, y)
     zero = (lo == 0) & (hi == 0)
     binary = (lo == 0) & (hi == 1) & only01
     n1, k1 = ones[binary], ones_y[binary]
@@ -210,20 +290,23 @@ def check_columns(X: np.ndarray, y: np.ndarray, terms: list[str]) -> None:
                     "ratio is infinite; merge levels, drop the term, or use a penalised model "
                     "(prediction checks with penalty='l2')"
                 )
-    _formula.check_rank(xtwx(X, np.ones(n)), terms, error=LogisticInputError)
+    _formula.check_rank(cross, terms, error=LogisticInputError)
 
 
 def _column_summaries(
     X: np.ndarray, y: np.ndarray, step: int = 8192
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per column, in one pass over row blocks: min, max, only 0/1?, 1s, and 1s with y = 1.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per column, in one pass over row blocks: min, max, only 0/1?, 1s, 1s with y = 1; X'X.
 
     The counts are exact (sums of 0/1 values); they are used for the 0/1 columns.
+    ``X'X`` (for the rank check) is summed over the same blocks while each is in cache.
     """
     k = X.shape[1]
     lo, hi = np.full(k, np.inf), np.full(k, -np.inf)
     only01 = np.ones(k, dtype=bool)
     ones, ones_y = np.zeros(k), np.zeros(k)
+    cross = np.zeros((k, k))
+    sub = max(64, 262_144 // max(k * k, 1))  # as linalg.xtwx
     for i in range(0, X.shape[0], step):
         xc, yc = X[i : i + step], y[i : i + step]
         np.minimum(lo, xc.min(axis=0), out=lo)
@@ -232,7 +315,10 @@ def _column_summaries(
         only01 &= (is1 | (xc == 0.0)).all(axis=0)
         ones += is1.sum(axis=0)
         ones_y += yc @ is1
-    return lo, hi, only01, ones, ones_y
+        for j in range(0, len(xc), sub):  # small products: OpenBLAS stays on one thread
+            xs = xc[j : j + sub]
+            cross += xs.T @ xs
+    return lo, hi, only01, ones, ones_y, cross
 
 
 def empty_cells(model_spec: Any, data: pd.DataFrame) -> None:

@@ -22,7 +22,7 @@ from reunistat.models.logistic._errors import LogisticInputError, SeparationErro
 from reunistat.models.logistic.design import Design, build_design
 from reunistat.models.logistic.linalg import xtwx
 from reunistat.models.logistic.outcome import Competing
-from reunistat.models.logistic.vcov import cluster_codes, sandwich
+from reunistat.models.logistic.vcov import sandwich
 from reunistat.results import ModelResult, Provenance
 
 _VCOV = ("model", "HC0", "HC1", "CR1")
@@ -159,9 +159,11 @@ def _fit_stats(
 def concordance(y: np.ndarray, p: np.ndarray) -> float:
     """Return the concordance (area under the ROC curve), ties counted half.
 
-    From the sum of the average ranks of the positives (Mann-Whitney). The
-    ranks are half-integers and their sums exact in floating point, so summing
-    them by groups of tied predictions gives pandas' ``rank`` sum to the bit.
+    From the sum of the average ranks of the positives (Mann-Whitney). A
+    positive's average rank is ``(left + 1 + right) / 2``, where ``left`` and
+    ``right`` are the numbers of predictions below it and at most it (two binary
+    searches in the sorted predictions). The ranks are half-integers and their
+    sum is taken in integers, so it is exact: pandas' ``rank`` sum, to the bit.
 
     >>> concordance(np.array([0.0, 1, 0, 1]), np.array([0.1, 0.8, 0.8, 0.9]))
     0.875
@@ -171,12 +173,11 @@ def concordance(y: np.ndarray, p: np.ndarray) -> float:
     if len(p) == 0 or len(p) > 2**24 or not np.isfinite(p).all():
         ranks = pd.Series(p).rank(method="average").to_numpy()
         return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-    order = np.argsort(p)
-    ps = p[order]
-    starts = np.flatnonzero(np.concatenate(([True], ps[1:] != ps[:-1])))
-    ends = np.append(starts[1:], len(ps))
-    positives = np.add.reduceat((y[order] == 1).astype(float), starts)
-    rank_sum = float(((starts + 1 + ends) / 2) @ positives)
+    ordered = np.sort(p)
+    positives = np.sort(p[y == 1])
+    left = np.searchsorted(ordered, positives, side="left")
+    right = np.searchsorted(ordered, positives, side="right")
+    rank_sum = (int(left.sum()) + int(right.sum()) + len(positives)) / 2
     return float((rank_sum - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
@@ -288,7 +289,7 @@ def logistic(
     bread = (bread + bread.T) / 2
     n_cl = None
     if kind == "CR1":
-        coded = [cluster_codes(d.frame[c]) for c in cl_cols]
+        coded = [d.cluster_codes(c) for c in cl_cols]
         if min(g for _, g in coded) < 2:
             raise LogisticInputError(f"cluster-robust variance needs 2+ clusters in {cluster!r}")
         n_cl = coded[0][1] if len(cl_cols) == 1 else min(g for _, g in coded)
@@ -440,7 +441,7 @@ def gee(
         potential_followup_col=potential_followup_col,
         function="gee",
     )
-    codes, n_cl = cluster_codes(d.frame[cluster])
+    codes, n_cl = d.cluster_codes(cluster)
     if n_cl < 2:
         raise LogisticInputError(f"GEE needs 2+ groups in {cluster!r}")
     order = np.argsort(codes, kind="stable")

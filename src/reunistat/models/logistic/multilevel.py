@@ -38,7 +38,6 @@ from reunistat.models.logistic._errors import LogisticInputError
 from reunistat.models.logistic.design import build_design
 from reunistat.models.logistic.fit import _unique_index, irls
 from reunistat.models.logistic.outcome import Competing
-from reunistat.models.logistic.vcov import cluster_codes
 from reunistat.results import ModelResult, Provenance
 
 _HALF_LOG_2PI = 0.5 * np.log(2 * np.pi)
@@ -363,7 +362,7 @@ def multilevel(
         function="multilevel",
     )
     labels = d.frame[group]
-    codes, n_groups = cluster_codes(labels)
+    codes, n_groups = d.cluster_codes(group)
     if n_groups < 3:
         raise LogisticInputError(
             f"a random intercept by {group!r} needs at least 3 groups, found {n_groups}"

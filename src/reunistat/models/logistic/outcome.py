@@ -185,6 +185,40 @@ def horizon_outcome(
     >>> out["reentry_365d"].tolist(), counts.n_excluded_censored
     ([1, 0, 0], 1)
     """
+    known, positive, counts = horizon_rows(
+        spells,
+        horizon_days,
+        duration_col=duration_col,
+        event_col=event_col,
+        competing=competing,
+        censor_reason_col=censor_reason_col,
+        potential_followup_col=potential_followup_col,
+    )
+    out = spells.take(np.flatnonzero(known))  # a new frame (one copy), as .loc[known]
+    out[outcome_name(counts.horizon_days)] = positive[known].astype(np.int64)
+    return out, counts
+
+
+def horizon_rows(
+    spells: pd.DataFrame,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    *,
+    duration_col: str = "days_followed",
+    event_col: str = "reentered",
+    competing: Competing = "exclude",
+    censor_reason_col: str = "censor_reason",
+    potential_followup_col: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, HorizonOutcome]:
+    """Return which spells have a known outcome at H, which are positives, and the counts.
+
+    The rule and the checks of :func:`horizon_outcome`, without making its
+    frame: ``known`` and ``positive`` are boolean arrays over ``spells``' rows.
+
+    >>> s = pd.DataFrame({"days_followed": [10, 400, 100], "reentered": [1, 0, 0]})
+    >>> known, positive, _ = horizon_rows(s, 365)
+    >>> known.tolist(), positive.tolist()
+    ([True, True, False], [True, False, False])
+    """
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, np.integer)):
         raise LogisticInputError(
             f"horizon_days must be a whole number of days, got {horizon_days!r}"
@@ -223,8 +257,6 @@ def horizon_outcome(
             f"{np.nanmax(t):.0f} days, so no spell is known not to have re-entered within "
             f"{h} days; choose a horizon of at most {np.nanmax(t):.0f} days"
         )
-    out = spells.take(np.flatnonzero(known))  # a new frame (one copy), as .loc[known]
-    out[outcome_name(h)] = positive[known].astype(np.int64)
     counts = HorizonOutcome(
         horizon_days=h,
         n_spells=len(spells),
@@ -234,4 +266,4 @@ def horizon_outcome(
         n_competing_negative=n_comp,
         n_excluded_potential=int((~eligible).sum()),
     )
-    return out, counts
+    return known, positive, counts
