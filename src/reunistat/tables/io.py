@@ -133,8 +133,10 @@ class Extract:
         (DfE 502, 503, 202-204, 208) compare, parsed, with ``YEAR_COL`` and
         the integer child key ``_cid`` shared with :attr:`tables`
         (:func:`~reunistat.tables.stack.rows_between_returns`: each child's
-        header row, first, last and open episodes of each return, and the
-        columns those rules use); else empty.
+        header row, first, last and open episodes, only in the pairs of
+        returns where they differ as read, so where a rule between returns
+        may find a problem, and only the columns those rules use); else
+        empty.
     """
 
     tables: dict[str, pd.DataFrame]
