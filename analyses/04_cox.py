@@ -21,7 +21,8 @@ FUNCTION = "reunistat.models.survival.cox"
 def run(ctx: Context) -> None:
     spells = ctx.spells
     formula = "reentered ~ " + ctx.config.covariates
-    res = cox(formula, spells, "days_followed", cluster="LA")
+    # the concordance is reported (values.json), so asked for at any size
+    res = cox(formula, spells, "days_followed", cluster="LA", concordance=True)
     tidy = res.tidy(exponentiate=True)
     tidy.insert(1, "label", [term_label(t) for t in tidy["term"]])
     rel = ctx.release  # the model's n and events are release cells, suppressed with Table 1

@@ -49,6 +49,10 @@ class CoxState:
     cluster: np.ndarray | None = None  # labels of a one-column cluster, for residuals
 
 
+#: Rows up to which ``cox(concordance=None)`` computes the concordance.
+CONCORDANCE_AUTO_ROWS = 250_000
+
+
 def _check_monotone(x: np.ndarray, columns: list[str], event: np.ndarray) -> None:
     """Raise when a 0/1 covariate has no events at one of its values (infinite HR).
 
@@ -162,7 +166,7 @@ def cox(
         :func:`~reunistat.models.survival.cox_small_sample`.
     concordance : bool, optional
         Compute Harrell's concordance (R's definition) for :meth:`glance`; by
-        default only up to 250,000 rows (it costs more than the fit itself).
+        default only up to :data:`CONCORDANCE_AUTO_ROWS` rows (250,000).
 
     **deprecated
         The older spelling robust=, with a :class:`DeprecationWarning`.
@@ -241,7 +245,7 @@ def cox(
     one_cluster = _data.codes(used, cluster, "cluster") if small and clustered else None
     robust_test = ("CR0" if clustered else kind) if small and kind != "model" else None
     stats.update(global_tests(prob, fit, ev0, var, robust_test, one_cluster))
-    if concordance or (concordance is None and len(stop) <= 250_000):
+    if concordance or (concordance is None and len(stop) <= CONCORDANCE_AUTO_ROWS):
         eta = np.empty(len(stop))
         eta[prob.order] = fit.last.eta
         stats["concordance"] = concordance_index(
