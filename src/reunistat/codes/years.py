@@ -228,6 +228,8 @@ def normalise_to_categories(values: pd.Series) -> tuple[pd.Series, int]:
     >>> category_values(s).tolist()
     ['E4A', 'P1', 'E4A', None, None]
     """
+    if isinstance(values.dtype, pd.CategoricalDtype):  # as the reader gives them
+        return _normalise_categories(values)
     if not pd.api.types.is_object_dtype(values):
         return normalise_codes(values)
     idx, uniques = pd.factorize(values, use_na_sentinel=True)
@@ -238,6 +240,22 @@ def normalise_to_categories(values: pd.Series) -> tuple[pd.Series, int]:
     codes = np.append(remap, -1)[idx]
     dtype = pd.CategoricalDtype(pd.Index(cats, dtype=object))
     cat = pd.Categorical.from_codes(codes, dtype=dtype)  # type: ignore[arg-type]
+    return pd.Series(cat, index=values.index, name=values.name), n_changed
+
+
+def _normalise_categories(values: pd.Series) -> tuple[pd.Series, int]:
+    """:func:`normalise_to_categories` of a ``category`` column: its categories normalised."""
+    cats = values.cat.categories
+    codes = values.cat.codes.to_numpy()
+    if not len(cats):
+        return values, 0
+    clean, changed = _clean_uniques(codes, cats)
+    n_changed = int(np.bincount(codes[codes >= 0], minlength=len(clean))[changed].sum())
+    if n_changed == 0:
+        return values, 0
+    remap, new = pd.factorize(clean, use_na_sentinel=True)
+    dtype = pd.CategoricalDtype(pd.Index(new, dtype=object))
+    cat = pd.Categorical.from_codes(np.append(remap, -1)[codes], dtype=dtype)  # type: ignore[arg-type]
     return pd.Series(cat, index=values.index, name=values.name), n_changed
 
 

@@ -204,15 +204,17 @@ def parse_text_dates_across(columns: list[pd.Series]) -> list[pd.Series] | None:
     >>> parse_text_dates_across([a, pd.Series(["2019-05-01"])]) is None  # two formats
     True
     """
-    whole = pd.concat(columns, ignore_index=True) if len(columns) > 1 else columns[0]
-    codes, uniq = pd.factorize(whole, use_na_sentinel=True)
+    codes, uniq = joint_codes(columns)
     if not len(uniq) or pd.api.types.infer_dtype(uniq, skipna=True) != "string":
         return None
     text = pd.Series(uniq, dtype=object).str.strip().str.replace(_TIME, "", regex=True)
     if (text == "").any():
         return None
     bounds = np.cumsum([0, *(len(c) for c in columns)])
-    present = [np.unique(codes[a:b][codes[a:b] >= 0]) for a, b in itertools.pairwise(bounds)]
+    present = [
+        np.flatnonzero(np.bincount(k[k >= 0], minlength=len(uniq)))
+        for k in (codes[a:b] for a, b in itertools.pairwise(bounds))
+    ]
     fits: list[np.ndarray] = []
     for fmt in TEXT_FORMATS:
         parsed = pd.to_datetime(text, format=fmt, errors="coerce").to_numpy(dtype="datetime64[ns]")
@@ -230,3 +232,37 @@ def parse_text_dates_across(columns: list[pd.Series]) -> list[pd.Series] | None:
             return out
         fits.append(ok)
     return None
+
+
+def joint_codes(columns: list[pd.Series]) -> tuple[np.ndarray, pd.Index]:
+    """Number the values of several columns together: codes (-1: blank) and distinct values.
+
+    As ``pd.factorize`` of the columns end to end; when every column is a
+    ``category`` column, from their categories alone (no hashing of every
+    row): the distinct values are then their categories (unused ones too), in
+    the order of the columns' categories.
+
+    Examples
+    --------
+    >>> a = pd.Series(["x", None, "y"], dtype="category")
+    >>> b = pd.Series(["z", "x"], dtype="category")
+    >>> codes, uniq = joint_codes([a, b])
+    >>> codes.tolist(), list(uniq)
+    ([0, -1, 1, 2, 0], ['x', 'y', 'z'])
+    """
+    if not all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns):
+        whole = pd.concat(columns, ignore_index=True) if len(columns) > 1 else columns[0]
+        codes, uniq = pd.factorize(whole, use_na_sentinel=True)
+        return np.asarray(codes), pd.Index(uniq, dtype=object)
+    cats = [c.cat.categories for c in columns]
+    if len(cats) == 1:
+        return columns[0].cat.codes.to_numpy().astype(np.int64), pd.Index(cats[0], dtype=object)
+    # every column's categories numbered together: one hashing of the distinct values
+    together = np.concatenate([np.asarray(c, dtype=object) for c in cats])
+    numbers, uniq = pd.factorize(together, use_na_sentinel=True)
+    bounds = np.cumsum([0, *(len(c) for c in cats)])
+    parts = []
+    for c, a, b in zip(columns, bounds[:-1], bounds[1:], strict=True):
+        recode = np.append(numbers[a:b], -1)  # index -1 (blank) stays -1
+        parts.append(recode[c.cat.codes.to_numpy()])
+    return np.concatenate(parts).astype(np.int64, copy=False), pd.Index(uniq, dtype=object)

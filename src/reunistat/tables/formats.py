@@ -22,6 +22,7 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Collection
 from typing import Final
 
 import numpy as np
@@ -31,6 +32,7 @@ from reunistat.errors import ReadError
 from reunistat.tables import xml903
 from reunistat.tables.dates import NumericAs
 from reunistat.tables.find import Found, table_of_name
+from reunistat.tables.parse import date_columns
 from reunistat.tables.schema import TABLES
 
 _DELIMITERS: Final = (",", ";", "\t", "|")
@@ -133,8 +135,12 @@ def _ragged_line(text: str, delimiter: str, path: Path) -> ReadError:
     return ReadError(f"{path}: not a well-formed CSV file; open it and save it as CSV again")
 
 
-def read_csv(path: Path) -> tuple[pd.DataFrame, str]:
-    """Read a CSV file with every column as text; return it and the encoding detected."""
+def read_csv(path: Path, categorical: Collection[str] = ()) -> tuple[pd.DataFrame, str]:
+    """Read a CSV file with every column as text; return it and the encoding detected.
+
+    Columns named in ``categorical`` (upper-cased names) come as ``category``
+    columns of their trimmed text (:func:`as_categorical`), the others as objects.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -145,7 +151,7 @@ def read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     elif encoding != "utf-8":
         data = data.decode(encoding).encode("utf-8")
         data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-    if not data.strip():
+    if not data or data.isspace():  # isspace stops at the first character that is not
         raise ReadError(
             f"{path}: the file is empty; export the table again (a header line at least)"
         )
@@ -167,35 +173,87 @@ def read_csv(path: Path) -> tuple[pd.DataFrame, str]:
         if "columns" in str(err):
             raise _ragged_line(data.decode("utf-8"), delimiter, path) from err
         raise ReadError(f"{path}: not a well-formed CSV file ({err})") from err
-    return _text_frame(table), encoding
+    return _text_frame(table, categorical), encoding
 
 
-def _text_frame(table: object) -> pd.DataFrame:
-    """Arrow string columns as trimmed Python strings, blanks as None (via a dictionary: fast).
+def _text_frame(table: object, categorical: Collection[str] = ()) -> pd.DataFrame:
+    """Arrow string columns as trimmed text, blanks as None (via a dictionary: fast).
 
-    Other columns (numbers, dates) are converted as pyarrow converts them.
+    Columns named in ``categorical`` (upper-cased names) become pandas
+    ``category`` columns straight from Arrow's dictionary (:func:`as_categorical`):
+    no Python object per row. The other string columns become Python strings;
+    other columns (numbers, dates) are converted as pyarrow converts them.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     assert isinstance(table, pa.Table)
     out = {}
     for name, col in zip(table.column_names, table.columns, strict=True):
         kind = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
+        coded = name.strip().upper() in categorical
+        if coded and pa.types.is_null(kind):  # every value blank (a Parquet null column)
+            blank = np.full(len(col), -1, dtype=np.int8)
+            out[name] = pd.Categorical.from_codes(blank, dtype=pd.CategoricalDtype([]))
+            continue
         if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
             out[name] = col.to_pandas()
             continue
-        if pa.types.is_dictionary(col.type):  # as stored: no hashing of every row
-            enc = col.unify_dictionaries().combine_chunks()
-        else:
-            enc = col.combine_chunks().dictionary_encode()
-        # the distinct values are trimmed (once each), not every row
-        idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
-        words = np.asarray([*pc.utf8_trim_whitespace(enc.dictionary).to_pylist(), None], object)
-        words[:-1][words[:-1] == ""] = None
-        out[name] = words[idx]
+        if coded:
+            out[name] = as_categorical(col)
+            continue
+        idx, words = _dictionary(col)
+        out[name] = np.append(words, None)[idx]  # index -1 (blank) picks the None
     # one block per column, not consolidated: a copy of every column saved
     return pd.DataFrame(out, columns=table.column_names, copy=False)
+
+
+def _dictionary(col: object) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (-1: null) into the trimmed distinct values (objects, blank as None)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    assert isinstance(col, pa.ChunkedArray)
+    if pa.types.is_dictionary(col.type):  # as stored: no hashing of every row
+        enc = col.unify_dictionaries().combine_chunks()
+    else:
+        enc = col.combine_chunks().dictionary_encode()
+    idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+    # the distinct values are trimmed (once each), not every row
+    words = np.asarray(pc.utf8_trim_whitespace(enc.dictionary).to_pylist(), dtype=object)
+    words[words == ""] = None
+    return idx, words
+
+
+def as_categorical(col: object) -> pd.Categorical:
+    """An Arrow string column as a ``Categorical`` of its trimmed values (blanks missing).
+
+    The categories are the distinct trimmed values, in the order of Arrow's
+    dictionary (first appearance for a CSV column; as stored for Parquet): the
+    text of each distinct value is made once, not once per row.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> c = as_categorical(pa.chunked_array([[" b", "a", None, "", "b", "b "]]))
+    >>> list(c.categories), c.codes.tolist()
+    (['b', 'a'], [0, 1, -1, -1, 0, 0])
+    """
+    idx, words = _dictionary(col)
+    remap, cats = pd.factorize(words, use_na_sentinel=True)  # trimmed values may repeat
+    if len(cats) != len(words) or (remap != np.arange(len(remap))).any():
+        idx = np.append(remap, -1)[idx]
+    dtype = pd.CategoricalDtype(pd.Index(cats, dtype=object))
+    codes = idx.astype(np.int8 if len(cats) < 127 else np.int32 if len(cats) < 2**31 else np.int64)
+    return pd.Categorical.from_codes(codes, dtype=dtype)  # type: ignore[arg-type]
+
+
+def category_values(values: pd.Series) -> np.ndarray:
+    """The values of a column as objects; a ``category`` column's blanks as None."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.to_numpy(dtype=object)
+    words = np.empty(len(values.cat.categories) + 1, dtype=object)  # the last: None
+    words[:-1] = values.cat.categories.to_numpy(dtype=object)
+    return words[values.cat.codes.to_numpy()]
 
 
 # ---------------------------------------------------------------------------
@@ -269,8 +327,8 @@ def _is_text(kind: object) -> bool:
     return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
-def read_parquet(path: Path) -> pd.DataFrame:
-    """Read a Parquet file (text columns trimmed, blanks as None)."""
+def read_parquet(path: Path, categorical: Collection[str] = ()) -> pd.DataFrame:
+    """Read a Parquet file (text columns trimmed, blanks as None; see :func:`read_csv`)."""
     import pyarrow.parquet as pq
 
     try:
@@ -279,7 +337,24 @@ def read_parquet(path: Path) -> pd.DataFrame:
         table = pq.read_table(path, read_dictionary=coded)
     except Exception as err:  # pyarrow raises ArrowInvalid and OSError
         raise ReadError(f"{path}: not a readable Parquet file ({err})") from err
-    return _text_frame(table)
+    return _text_frame(table, categorical)
+
+
+def categorical_columns(table: str, text_dates: bool = False) -> frozenset[str]:
+    """The columns of ``table`` read as ``category`` columns (upper-cased names).
+
+    The code columns of a declared table (:data:`~reunistat.tables.schema.TABLES`),
+    which validation looks up by distinct value; for header and episodes also
+    ``LA`` and ``CHILD``, which the reader numbers into the child key and then
+    turns into text (:func:`reunistat.tables.io.read_extract`); with
+    ``text_dates``, the date columns, parsed by distinct value.
+    """
+    out = {c.name.upper() for c in TABLES.get(table, ()) if c.kind == "code"}
+    if table in ("header", "episodes"):
+        out |= {"LA", "CHILD"}
+    if text_dates:
+        out |= {c.upper() for c in date_columns(table)}
+    return frozenset(out)
 
 
 def read_found(found: Found) -> tuple[list[Raw], list[tuple[str, str]]]:
@@ -302,7 +377,7 @@ def read_found(found: Found) -> tuple[list[Raw], list[tuple[str, str]]]:
         ], []
     assert found.table is not None
     if found.format == "csv":
-        df, enc = read_csv(path)
+        df, enc = read_csv(path, categorical_columns(found.table, text_dates=True))
         return [Raw(found.table, clean_names(df, path), found, "", enc, clean_text=True)], []
     if path.stat().st_size == 0:
         raise ReadError(f"{path}: the file is empty; export the table again")
@@ -310,5 +385,5 @@ def read_found(found: Found) -> tuple[list[Raw], list[tuple[str, str]]]:
         return [Raw(found.table, clean_names(read_stata(path), path), found, "", "", "stata")], []
     if found.format == "spss":
         return [Raw(found.table, clean_names(read_spss(path), path), found)], []
-    df = clean_names(read_parquet(path), path)
+    df = clean_names(read_parquet(path, categorical_columns(found.table)), path)
     return [Raw(found.table, df, found, clean_text=True)], []

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from reunistat.tables.dates import joint_codes
+
 SEP = "\x1f"
 #: The child key column added to header and episodes.
 UID = "_uid"
@@ -55,6 +57,19 @@ def uid_by_child(df: pd.DataFrame, use_la: bool) -> pd.Series:
     return pd.Series(child_uid(first, use_la).to_numpy(), index=first["CHILD"].to_numpy())
 
 
+def _joint_text_codes(columns: list[pd.Series]) -> tuple[np.ndarray, int]:
+    """:func:`_text_codes` of the columns end to end; ``category`` columns of text by code."""
+    if all(
+        isinstance(c.dtype, pd.CategoricalDtype) and c.cat.categories.dtype == object
+        for c in columns
+    ):
+        codes, uniques = joint_codes(columns)
+        if not (codes < 0).any() and pd.api.types.infer_dtype(uniques) == "string":
+            return codes, len(uniques)
+        columns = [c.astype(object) for c in columns]
+    return _text_codes(pd.concat(columns, ignore_index=True))
+
+
 def _text_codes(values: pd.Series) -> tuple[np.ndarray, int]:
     """Codes of ``values`` as text (``astype(str)``: a blank is ``"None"``), and how many."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
@@ -83,10 +98,10 @@ def child_codes(*frames: pd.DataFrame, use_la: bool) -> list[np.ndarray]:
     [[0, 1], [1, 0, 2]]
     """
     sizes = [len(f) for f in frames]
-    child, n_child = _text_codes(pd.concat([f["CHILD"] for f in frames], ignore_index=True))
+    child, n_child = _joint_text_codes([f["CHILD"] for f in frames])
     key = child.astype(np.int64)
     if use_la:
-        la, _ = _text_codes(pd.concat([f["LA"] for f in frames], ignore_index=True))
+        la, _ = _joint_text_codes([f["LA"] for f in frames])
         key = la.astype(np.int64) * (max(n_child, int(child.max(initial=0)) + 1)) + key
     codes = pd.factorize(key)[0].astype(np.int64)
     return np.split(codes, np.cumsum(sizes)[:-1])

@@ -60,6 +60,13 @@ def as_text(s: pd.Series) -> pd.Series:
     return pd.Series(values[idx], index=s.index, dtype=object, name=s.name)
 
 
+def is_text(s: pd.Series) -> bool:
+    """Whether a column is text as read: objects, or a ``category`` column of text."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.categories.dtype == object
+    return s.dtype == object
+
+
 def as_int(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Return whole numbers (``Int64``) and a mask of values that are not whole numbers."""
     if pd.api.types.is_integer_dtype(s) or pd.api.types.is_bool_dtype(s):
@@ -139,7 +146,7 @@ def parse_table(
             continue
         kind = kinds.get(name, "text")
         raw = out[name]
-        if kind == "date" and defer_dates and raw.dtype == object:
+        if kind == "date" and defer_dates and is_text(raw):
             continue
         if kind == "date":
             out[name], bad = parse_date_column(raw, file, table, name, numeric_as)
@@ -151,7 +158,7 @@ def parse_table(
                 probs.append(
                     _bad_rows(out, raw, bad, table, name, rule="code", detail="not a whole number")
                 )
-        elif not (clean_text and raw.dtype == object):
+        elif not (clean_text and is_text(raw)):
             out[name] = as_text(raw)
     problems = pd.concat(probs, ignore_index=True) if probs else empty_problems()
     return out, problems
@@ -177,7 +184,7 @@ def parse_dates(
     files = list(files)
     problems = [empty_problems() for _ in frames]
     for col in date_columns(table):
-        at = [i for i, f in enumerate(frames) if col in f.columns and f[col].dtype == object]
+        at = [i for i, f in enumerate(frames) if col in f.columns and is_text(f[col])]
         if not at:
             continue
         together = parse_text_dates_across([frames[i][col] for i in at])

@@ -121,7 +121,22 @@ def _compared(df: pd.DataFrame, cols: list[str], at: np.ndarray) -> list[np.ndar
     """The values of ``cols`` at positions ``at``, LA and CHILD by the integer child key."""
     if CID in df.columns:
         cols = [CID, *(c for c in cols if c not in ("LA", "CHILD"))]
-    return [df[c].to_numpy()[at] for c in cols]
+    return [_values(df[c])[at] for c in cols]
+
+
+def _values(s: pd.Series) -> np.ndarray:
+    """A column's values to compare: a ``category`` column's codes (-1 blank), else as held."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy()
+    return s.to_numpy()
+
+
+def _taken(s: pd.Series, at: np.ndarray) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """The values of ``s`` at positions ``at``; a ``category`` column's as objects (blank None)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        words = np.append(s.cat.categories.to_numpy(dtype=object), None)
+        return words[s.cat.codes.to_numpy()[at]]
+    return s.array.take(at)
 
 
 def _identical(df: pd.DataFrame, key: list[str], cols: list[str], reason: np.ndarray) -> None:
@@ -145,7 +160,7 @@ def _identical(df: pd.DataFrame, key: list[str], cols: list[str], reason: np.nda
 def _rows(df: pd.DataFrame, cols: list[str], at: np.ndarray) -> pd.DataFrame:
     """A frame of ``df``'s columns ``cols`` (those it has) at positions ``at``, indexed by them."""
     return pd.DataFrame(
-        {c: df[c].array.take(at) for c in cols if c in df.columns}, index=pd.Index(at), copy=False
+        {c: _taken(df[c], at) for c in cols if c in df.columns}, index=pd.Index(at), copy=False
     )
 
 
@@ -255,7 +270,7 @@ def _carried_over(df: pd.DataFrame, reason: np.ndarray) -> tuple[pd.DataFrame, d
     prev, after = _neighbours(cid[kept], decom[kept], cand)
     prev_year = np.where(prev >= 0, year[np.maximum(prev, 0)], np.nan)
     rewritten = (prev_year > year[cand]) & in_next & ~corrected
-    after_rne = df["RNE"].to_numpy(dtype=object)[kept[np.maximum(after, 0)]]
+    after_rne = _taken(df["RNE"], kept[np.maximum(after, 0)])
     closes = in_next & ~corrected & ~rewritten & (after >= 0)
     closes &= pd.notna(after_rne) & (after_rne != "S")
     closed = dict(zip(c_rows[closes], decom[kept[after[closes]]], strict=True))
@@ -331,6 +346,10 @@ def _any_differ(df: pd.DataFrame, cols: list[str], a: np.ndarray, b: np.ndarray)
     """Whether the rows at positions ``a`` differ from those at ``b`` in any of ``cols``."""
     out = np.zeros(len(a), dtype=bool)
     for c in cols:
+        if isinstance(df[c].dtype, pd.CategoricalDtype):  # codes: equal values, equal codes
+            codes = df[c].cat.codes.to_numpy()
+            out |= codes[a] != codes[b]
+            continue
         values = df[c].to_numpy()
         out |= values_differ(values[a], values[b])
     return out
@@ -422,8 +441,9 @@ def rows_between_returns(df: pd.DataFrame, table: str) -> pd.DataFrame:
     span = int(y.max(initial=first)) - first + 2  # y - 1 of the first year: no clash
     g = child.astype(np.int64) * span + (y - first)  # child and return
     rows = _header_groups(df, known, g) if table == "header" else _episode_groups(df, known, g)
-    # column by column: taking rows of the whole frame would first consolidate it
-    return pd.DataFrame({c: df[c].array.take(rows) for c in cols}, copy=False)
+    # column by column: taking rows of the whole frame would first consolidate it;
+    # code columns as objects, as the rules between returns normalise them
+    return pd.DataFrame({c: _taken(df[c], rows) for c in cols}, copy=False)
 
 
 def _dropped(files: np.ndarray, reason: np.ndarray) -> pd.DataFrame:
@@ -484,5 +504,8 @@ def stack_table(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFram
     if closed:
         at = np.searchsorted(rows, np.fromiter(closed, dtype=np.int64, count=len(closed)))
         out.loc[at, "DEC"] = np.array(list(closed.values()))
+        rec = out["REC"]
+        if isinstance(rec.dtype, pd.CategoricalDtype) and "X1" not in rec.cat.categories:
+            out["REC"] = rec.cat.add_categories(["X1"])
         out.loc[at, "REC"] = "X1"
     return out, dropped, probs
