@@ -38,6 +38,7 @@ from reunistat.tables.parse import (
     parse_dates,
     parse_table,
     require_columns,
+    with_codes,
 )
 from reunistat.tables.problems import empty_problems, problems_frame
 from reunistat.tables.stack import (
@@ -358,7 +359,8 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
         else:
             df, dropped, p = stack_table(concat[name], name)
         internal = [c for c in (YEAR_COL, CID) if c in df.columns]
-        stacked[name] = columns_of(df, [c for c in df.columns if c not in internal] + internal)
+        df = columns_of(df, [c for c in df.columns if c not in internal] + internal)
+        stacked[name] = with_codes(df, name)  # code columns as categories, however read
         probs.append(p)
         rows += [_stacking_row(part, dropped, first + i) for i, part in enumerate(parts)]
         closed[name] = int(dropped.attrs.get(CLOSED_BY_NEXT, 0))

@@ -198,3 +198,48 @@ def parse_dates(
                 p = _bad_rows(frames[i], raw, bad, table, col)
                 problems[i] = pd.concat([problems[i], p], ignore_index=True)
     return frames, problems
+
+
+def as_codes(s: pd.Series) -> pd.Series:
+    """A code column as a ``category`` column: categories the values in order of first appearance.
+
+    The same column whatever it was read as: objects (text, blanks None) or
+    a ``category`` column from Arrow's dictionary (any order, unused
+    categories), as ``pd.factorize`` numbers the values. Categories of a
+    ``category`` column are renumbered by their codes (integers), not hashed
+    as text.
+
+    Examples
+    --------
+    >>> a = as_codes(pd.Series(["P1", None, "U1", "P1"]))
+    >>> b = as_codes(pd.Series(pd.Categorical(["P1", None, "U1", "P1"], categories=["X", "U1", "P1"])))
+    >>> list(a.cat.categories) == list(b.cat.categories) == ["P1", "U1"]
+    True
+    >>> a.cat.codes.tolist() == b.cat.codes.tolist() == [0, -1, 1, 0]
+    True
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        old = s.cat.codes.to_numpy()
+        first, order = pd.factorize(old)  # the codes in order of first appearance (-1 too)
+        used = order >= 0
+        pos = np.cumsum(used) - 1
+        pos[~used] = -1
+        codes = pos[first]
+        cats = s.cat.categories.take(order[used])
+    else:
+        codes, cats = pd.factorize(s, use_na_sentinel=True)
+    dtype = pd.CategoricalDtype(pd.Index(cats, dtype=object))
+    cat = pd.Categorical.from_codes(codes, dtype=dtype)  # type: ignore[arg-type]
+    return pd.Series(cat, index=s.index, name=s.name, copy=False)
+
+
+def with_codes(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """``df`` with each declared code column of ``table`` as :func:`as_codes` gives it."""
+    cols = [c.name for c in schema.TABLES.get(table, ()) if c.kind == "code"]
+    cols = [c for c in cols if c in df.columns and is_text(df[c])]
+    if not cols:
+        return df
+    out = df.copy(deep=False)  # columns replaced, none copied
+    for c in cols:
+        out[c] = as_codes(df[c])
+    return out

@@ -186,7 +186,9 @@ def as_text(
     like: Mapping[str, pd.DataFrame],
     repairs: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The tables with each ``category`` column not so in ``like`` as objects (blanks None).
+    """The tables with each code column and each ``category`` column not so in ``like`` as objects.
+
+    Blanks are None.
 
     A column normalising did not change (not in ``repairs``) of a table that
     lost no rows is ``like``'s own column again (no copy); the others are made
@@ -199,11 +201,13 @@ def as_text(
     out = dict(tables)
     for name, df in out.items():
         was = like.get(name, df)
+        # the reader gives code columns as categories: those are turned into objects too
+        coded = {c.name for c in schema.TABLES.get(name, ()) if c.kind == "code"}
         cats = {
             c
             for c in df.columns
             if isinstance(df[c].dtype, pd.CategoricalDtype)
-            and not isinstance(was.dtypes.get(c), pd.CategoricalDtype)
+            and (c in coded or not isinstance(was.dtypes.get(c), pd.CategoricalDtype))
         }
         if not cats:
             continue
@@ -211,7 +215,7 @@ def as_text(
         cols = {
             c: (
                 was[c].to_numpy()
-                if same_rows and (name, c) not in changed
+                if same_rows and (name, c) not in changed and was.dtypes.get(c) == object
                 else codes.category_values(df[c])
             )
             if c in cats
