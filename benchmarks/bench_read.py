@@ -33,12 +33,12 @@ import json, resource, sys, time
 from reunistat.cohort import CohortConfig, build_cohort
 from reunistat.tables import read_extract
 import os
-folder, data_end = sys.argv[1], sys.argv[2]
+folder, data_end, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 load = os.getloadavg()[0]
 t0, c0 = time.perf_counter(), time.process_time()
 x = read_extract(folder)
 t1, c1 = time.perf_counter(), time.process_time()
-c = build_cohort(x, CohortConfig(data_end=data_end))
+c = build_cohort(x, CohortConfig(data_end=data_end, validation=mode))
 t2, c2 = time.perf_counter(), time.process_time()
 print(json.dumps({"read_s": t1 - t0, "cohort_s": t2 - t1, "total_s": t2 - t0,
                   "read_cpu_s": c1 - c0, "cohort_cpu_s": c2 - c1, "total_cpu_s": c2 - c0,
@@ -107,10 +107,10 @@ def annual_folder(data: Path, data_end: str) -> Path:
     return d
 
 
-def run_once(folder: Path, data_end: str, src: str | None = None) -> dict:
+def run_once(folder: Path, data_end: str, src: str | None = None, mode: str = "strict") -> dict:
     env = {**os.environ} | ({"PYTHONPATH": src} if src else {})
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(folder), data_end],
+        [sys.executable, "-c", CHILD, str(folder), data_end, mode],
         capture_output=True,
         text=True,
         check=True,
@@ -160,29 +160,57 @@ def main() -> None:
         metavar="SRC",
         help="source folder first on PYTHONPATH for the runs timed (default: as installed)",
     )
+    ap.add_argument(
+        "--parquet-dir",
+        type=Path,
+        help="time the Parquet files of this folder as they are (e.g. the national "
+        "data/synthetic/england), not links made beside --data",
+    )
+    ap.add_argument(
+        "--annual-dir",
+        type=Path,
+        help="the annual CSV returns to time (e.g. made by `reunistat synth --annual`), "
+        "with their own truth.json; default: made from --data by annual_folder",
+    )
+    ap.add_argument(
+        "--mode",
+        choices=("strict", "lenient"),
+        default="strict",
+        help="the cohort's validation (an annual extract from the generator needs lenient)",
+    )
     ap.add_argument("--report-only", action="store_true", help="rewrite NAME.md from NAME.json")
     args = ap.parse_args()
     if args.report_only:
         old = json.loads((HERE / "results" / f"{args.name}.json").read_text())
         report(args, old["runs"], old["load_average_before"], old["load_average_after"], old)
         return
-    data_end = json.loads((args.data / "truth.json").read_text())["data_end"]
-    paths = {f: d for f, d in folders(args.data).items() if f in args.formats.split(",")}
+    wanted = args.formats.split(",")
+    if args.parquet_dir:
+        paths = {"parquet": args.parquet_dir} if "parquet" in wanted else {}
+    else:
+        paths = {f: d for f, d in folders(args.data).items() if f in wanted}
     if args.reference:
         paths = {"parquet-reference": paths["parquet"]} | paths
     if args.annual:
+        annual = args.annual_dir or annual_folder(args.data, _data_end(args.data))
         if args.reference:
-            paths["annual-csv-reference"] = annual_folder(args.data, data_end)
-        paths["annual-csv"] = annual_folder(args.data, data_end)
+            paths["annual-csv-reference"] = annual
+        paths["annual-csv"] = annual
     load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {fmt: [] for fmt in paths}
     for _ in range(args.repeats):  # interleaved, so a change of load hits both formats
         for fmt, folder in paths.items():
             src = args.reference if fmt.endswith("-reference") else args.src
-            runs[fmt].append(run_once(folder, data_end, src))
+            end = _data_end(folder if (folder / "truth.json").exists() else args.data)
+            runs[fmt].append(run_once(folder, end, src, args.mode))
             print(fmt, runs[fmt][-1], flush=True)
     load_after = os.getloadavg()
     report(args, runs, load_before, load_after)
+
+
+def _data_end(folder: Path) -> str:
+    """The data end of an extract folder's ``truth.json`` (the generator's)."""
+    return str(json.loads((folder / "truth.json").read_text())["data_end"])
 
 
 def _ratio(runs: dict[str, list[dict]], fmt: str, base: str, key: str) -> float | None:
@@ -236,6 +264,10 @@ def report(
     command += f" --formats {args.formats}" + (" --annual" if args.annual else "")
     command += f" --reference {args.reference}" if getattr(args, "reference", None) else ""
     command += f" --src {args.src}" if getattr(args, "src", None) else ""
+    for opt in ("parquet_dir", "annual_dir"):
+        if getattr(args, opt, None):
+            command += f" --{opt.replace('_', '-')} {getattr(args, opt)}"
+    command += f" --mode {args.mode}" if getattr(args, "mode", "strict") != "strict" else ""
     result = {
         "command": old["command"] if old else command,
         "date": old["date"] if old else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

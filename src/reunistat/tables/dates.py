@@ -259,10 +259,10 @@ def joint_codes(columns: list[pd.Series]) -> tuple[np.ndarray, pd.Index]:
         return columns[0].cat.codes.to_numpy().astype(np.int64), pd.Index(cats[0], dtype=object)
     # every column's categories numbered together: one hashing of the distinct values
     together = np.concatenate([np.asarray(c, dtype=object) for c in cats])
-    numbers, uniq = pd.factorize(together, use_na_sentinel=True)
+    numbers, distinct = pd.factorize(together, use_na_sentinel=True)
     bounds = np.cumsum([0, *(len(c) for c in cats)])
     parts = []
     for c, a, b in zip(columns, bounds[:-1], bounds[1:], strict=True):
         recode = np.append(numbers[a:b], -1)  # index -1 (blank) stays -1
         parts.append(recode[c.cat.codes.to_numpy()])
-    return np.concatenate(parts).astype(np.int64, copy=False), pd.Index(uniq, dtype=object)
+    return np.concatenate(parts).astype(np.int64, copy=False), pd.Index(distinct, dtype=object)

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Collection
 from typing import Final
 
 import numpy as np
@@ -193,7 +193,7 @@ def _text_frame(table: object, categorical: Collection[str] = ()) -> pd.DataFram
         coded = name.strip().upper() in categorical
         if coded and pa.types.is_null(kind):  # every value blank (a Parquet null column)
             blank = np.full(len(col), -1, dtype=np.int8)
-            out[name] = pd.Categorical.from_codes(blank, dtype=pd.CategoricalDtype([]))
+            out[name] = pd.Categorical.from_codes(blank, dtype=pd.CategoricalDtype([]))  # type: ignore[arg-type]
             continue
         if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
             out[name] = col.to_pandas()
@@ -201,14 +201,17 @@ def _text_frame(table: object, categorical: Collection[str] = ()) -> pd.DataFram
         if coded:
             out[name] = as_categorical(col)
             continue
-        idx, words = _dictionary(col)
-        out[name] = np.append(words, None)[idx]  # index -1 (blank) picks the None
+        idx, words, _ = _dictionary(col)
+        out[name] = np.concatenate([words, np.array([None])])[idx]  # -1 (null): None
     # one block per column, not consolidated: a copy of every column saved
     return pd.DataFrame(out, columns=table.column_names, copy=False)
 
 
-def _dictionary(col: object) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (-1: null) into the trimmed distinct values (objects, blank as None)."""
+def _dictionary(col: object) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Indices (-1: null) into the trimmed distinct values (objects, blank as None).
+
+    Also whether trimming changed a value (the values may then repeat).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -219,9 +222,10 @@ def _dictionary(col: object) -> tuple[np.ndarray, np.ndarray]:
         enc = col.combine_chunks().dictionary_encode()
     idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
     # the distinct values are trimmed (once each), not every row
-    words = np.asarray(pc.utf8_trim_whitespace(enc.dictionary).to_pylist(), dtype=object)
+    trimmed = pc.utf8_trim_whitespace(enc.dictionary)
+    words = np.asarray(trimmed.to_pylist(), dtype=object)
     words[words == ""] = None
-    return idx, words
+    return idx, words, not trimmed.equals(enc.dictionary)
 
 
 def as_categorical(col: object) -> pd.Categorical:
@@ -238,12 +242,13 @@ def as_categorical(col: object) -> pd.Categorical:
     >>> list(c.categories), c.codes.tolist()
     (['b', 'a'], [0, 1, -1, -1, 0, 0])
     """
-    idx, words = _dictionary(col)
-    remap, cats = pd.factorize(words, use_na_sentinel=True)  # trimmed values may repeat
-    if len(cats) != len(words) or (remap != np.arange(len(remap))).any():
+    idx, words, trimmed = _dictionary(col)
+    if trimmed or pd.isna(words).any():
+        # a blank, or values equal once trimmed: number the distinct values again
+        remap, words = pd.factorize(words, use_na_sentinel=True)
         idx = np.append(remap, -1)[idx]
-    dtype = pd.CategoricalDtype(pd.Index(cats, dtype=object))
-    codes = idx.astype(np.int8 if len(cats) < 127 else np.int32 if len(cats) < 2**31 else np.int64)
+    dtype = pd.CategoricalDtype(pd.Index(words, dtype=object))
+    codes = idx.astype(np.int8 if len(words) < 127 else np.int32)
     return pd.Categorical.from_codes(codes, dtype=dtype)  # type: ignore[arg-type]
 
 
@@ -345,13 +350,14 @@ def categorical_columns(table: str, text_dates: bool = False) -> frozenset[str]:
 
     The code columns of a declared table (:data:`~reunistat.tables.schema.TABLES`),
     which validation looks up by distinct value; for header and episodes also
-    ``LA`` and ``CHILD``, which the reader numbers into the child key and then
-    turns into text (:func:`reunistat.tables.io.read_extract`); with
-    ``text_dates``, the date columns, parsed by distinct value.
+    ``LA``, which the reader numbers into the child key and then turns into
+    text (:func:`reunistat.tables.io.read_extract`; ``CHILD``, with about one
+    distinct value per child, is no faster so); with ``text_dates``, the date
+    columns, parsed by distinct value.
     """
     out = {c.name.upper() for c in TABLES.get(table, ()) if c.kind == "code"}
     if table in ("header", "episodes"):
-        out |= {"LA", "CHILD"}
+        out |= {"LA"}
     if text_dates:
         out |= {c.upper() for c in date_columns(table)}
     return frozenset(out)

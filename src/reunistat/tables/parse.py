@@ -212,7 +212,8 @@ def as_codes(s: pd.Series) -> pd.Series:
     Examples
     --------
     >>> a = as_codes(pd.Series(["P1", None, "U1", "P1"]))
-    >>> b = as_codes(pd.Series(pd.Categorical(["P1", None, "U1", "P1"], categories=["X", "U1", "P1"])))
+    >>> read = pd.Categorical(["P1", None, "U1", "P1"], categories=["X", "U1", "P1"])
+    >>> b = as_codes(pd.Series(read))
     >>> list(a.cat.categories) == list(b.cat.categories) == ["P1", "U1"]
     True
     >>> a.cat.codes.tolist() == b.cat.codes.tolist() == [0, -1, 1, 0]

@@ -134,7 +134,8 @@ def _values(s: pd.Series) -> np.ndarray:
 def _taken(s: pd.Series, at: np.ndarray) -> pd.api.extensions.ExtensionArray | np.ndarray:
     """The values of ``s`` at positions ``at``; a ``category`` column's as objects (blank None)."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        words = np.append(s.cat.categories.to_numpy(dtype=object), None)
+        words = np.empty(len(s.cat.categories) + 1, dtype=object)  # the last: None (blank)
+        words[:-1] = s.cat.categories.to_numpy(dtype=object)
         return words[s.cat.codes.to_numpy()[at]]
     return s.array.take(at)
 

@@ -215,7 +215,7 @@ def as_text(
         cols = {
             c: (
                 was[c].to_numpy()
-                if same_rows and (name, c) not in changed and was.dtypes.get(c) == object
+                if same_rows and (name, c) not in changed and was[c].dtype == object
                 else codes.category_values(df[c])
             )
             if c in cats
@@ -322,7 +322,10 @@ def _returns_of(tables: Mapping[str, object]) -> dict[str, pd.DataFrame] | None:
             df = one[name]
             if YEAR_COL not in df.columns or df[YEAR_COL].isna().all():
                 df = df.assign(**{YEAR_COL: pd.array([i] * len(df), dtype="Int64")})
-            parts[name].append(df.drop(columns=[UID, CID], errors="ignore"))
+            df = df.drop(columns=[UID, CID], errors="ignore")
+            cats = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)]
+            # the reader's code categories as objects, as the rules between returns take them
+            parts[name].append(df.assign(**{c: codes.category_values(df[c]) for c in cats}))
     return {name: pd.concat(p, ignore_index=True) for name, p in parts.items()}
 
 
