@@ -221,17 +221,34 @@ def as_codes(s: pd.Series) -> pd.Series:
     """
     if isinstance(s.dtype, pd.CategoricalDtype):
         old = s.cat.codes.to_numpy()
-        first, order = pd.factorize(old)  # the codes in order of first appearance (-1 too)
-        used = order >= 0
-        pos = np.cumsum(used) - 1
-        pos[~used] = -1
-        codes = pos[first]
-        cats = s.cat.categories.take(order[used])
+        order = _first_seen(old, len(s.cat.categories))
+        if len(order) == len(s.cat.categories) and (order == np.arange(len(order))).all():
+            return s  # in order of first appearance already, every category used
+        lut = np.full(len(s.cat.categories) + 1, -1, dtype=np.int64)  # the last: blank
+        lut[order] = np.arange(len(order))
+        codes = lut[old]
+        cats = s.cat.categories.take(order)
     else:
         codes, cats = pd.factorize(s, use_na_sentinel=True)
     dtype = pd.CategoricalDtype(pd.Index(cats, dtype=object))
     cat = pd.Categorical.from_codes(codes, dtype=dtype)  # type: ignore[arg-type]
     return pd.Series(cat, index=s.index, name=s.name, copy=False)
+
+
+def _first_seen(codes: np.ndarray, k: int) -> np.ndarray:
+    """The codes (of ``k`` categories; -1 blank) used, in order of first appearance.
+
+    Found in the first rows (a code column shows its few codes early), read
+    further only while a code used somewhere is not yet seen.
+    """
+    used = int((np.bincount(codes[codes >= 0], minlength=k) > 0).sum())
+    m = 4096
+    while True:
+        head = codes[:m]
+        seen = pd.unique(head[head >= 0])
+        if len(seen) == used or m >= len(codes):
+            return np.asarray(seen, dtype=np.int64)
+        m *= 8
 
 
 def with_codes(df: pd.DataFrame, table: str) -> pd.DataFrame:
