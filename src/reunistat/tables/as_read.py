@@ -10,9 +10,13 @@ A national Parquet extract is such a case for every table.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
+from reunistat.codes import category_values
+from reunistat.tables.dates import joint_codes
 from reunistat.tables.keys import CID, YEAR_COL, in_child_order
 from reunistat.tables.problems import empty_problems
 from reunistat.tables.stack import (
@@ -63,3 +67,36 @@ def as_stacked(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     dropped.attrs[CLOSED_BY_NEXT] = 0
     kept = columns_of(df, [c for c in df.columns if c not in (FILE_COL, ORDER_COL)])
     return kept, dropped, empty_problems()
+
+
+def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat`` of frames (a fresh index), keeping ``category`` columns so.
+
+    When the frames have the same columns, a column that is a ``category``
+    column in every frame stays one, its categories joined
+    (:func:`~reunistat.tables.dates.joint_codes`), where ``pd.concat`` would
+    give objects when the categories differ; every other column is as
+    ``pd.concat`` gives it.
+    """
+    if len(frames) == 1:
+        return frames[0]
+    cols = list(frames[0].columns)
+    if any(list(f.columns) != cols for f in frames[1:]):
+        return pd.concat(frames, ignore_index=True)
+    out = {}
+    for c in cols:
+        parts = [f[c] for f in frames]
+        if all(isinstance(s.dtype, pd.CategoricalDtype) for s in parts):
+            codes, uniq = joint_codes(parts)
+            cat = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(uniq))  # type: ignore[arg-type]
+            out[c] = pd.Series(cat, copy=False)
+        else:
+            out[c] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(out, columns=cols, copy=False)
+
+
+def as_objects(df: pd.DataFrame, cols: Iterable[str]) -> None:
+    """Turn the ``category`` columns ``cols`` of ``df`` into objects (blanks None), in place."""
+    for c in cols:
+        if c in df.columns and isinstance(df[c].dtype, pd.CategoricalDtype):
+            df[c] = category_values(df[c])

@@ -252,15 +252,6 @@ def as_categorical(col: object) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=dtype)  # type: ignore[arg-type]
 
 
-def category_values(values: pd.Series) -> np.ndarray:
-    """The values of a column as objects; a ``category`` column's blanks as None."""
-    if not isinstance(values.dtype, pd.CategoricalDtype):
-        return values.to_numpy(dtype=object)
-    words = np.empty(len(values.cat.categories) + 1, dtype=object)  # the last: None
-    words[:-1] = values.cat.categories.to_numpy(dtype=object)
-    return words[values.cat.codes.to_numpy()]
-
-
 # ---------------------------------------------------------------------------
 # other formats
 

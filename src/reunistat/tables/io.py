@@ -27,10 +27,15 @@ import pandas as pd
 
 from reunistat.errors import ReadError
 from reunistat.tables import schema
-from reunistat.tables.as_read import as_stacked, columns_of, one_clean_return
-from reunistat.tables.dates import joint_codes
+from reunistat.tables.as_read import (
+    as_objects,
+    as_stacked,
+    columns_of,
+    concat_frames,
+    one_clean_return,
+)
 from reunistat.tables.find import Found, choose_form, list_files
-from reunistat.tables.formats import Raw, category_values, read_found
+from reunistat.tables.formats import Raw, read_found
 from reunistat.tables.keys import CID, YEAR_COL, child_codes, has_la
 from reunistat.tables.parse import (
     as_int,
@@ -278,39 +283,6 @@ def _concat(parts: list[_Part], first: int) -> pd.DataFrame:
     return df
 
 
-def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """``pd.concat`` of frames (a fresh index), keeping ``category`` columns so.
-
-    When the frames have the same columns, a column that is a ``category``
-    column in every frame stays one, its categories joined
-    (:func:`~reunistat.tables.dates.joint_codes`), where ``pd.concat`` would
-    give objects when the categories differ; every other column is as
-    ``pd.concat`` gives it.
-    """
-    if len(frames) == 1:
-        return frames[0]
-    cols = list(frames[0].columns)
-    if any(list(f.columns) != cols for f in frames[1:]):
-        return pd.concat(frames, ignore_index=True)
-    out = {}
-    for c in cols:
-        parts = [f[c] for f in frames]
-        if all(isinstance(s.dtype, pd.CategoricalDtype) for s in parts):
-            codes, uniq = joint_codes(parts)
-            cat = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(uniq))  # type: ignore[arg-type]
-            out[c] = pd.Series(cat, copy=False)
-        else:
-            out[c] = pd.concat(parts, ignore_index=True)
-    return pd.DataFrame(out, columns=cols, copy=False)
-
-
-def _as_objects(df: pd.DataFrame, cols: Iterable[str]) -> None:
-    """Turn the ``category`` columns ``cols`` of ``df`` into objects (blanks None), in place."""
-    for c in cols:
-        if c in df.columns and isinstance(df[c].dtype, pd.CategoricalDtype):
-            df[c] = category_values(df[c])
-
-
 def _stacking_row(p: _Part, dropped: pd.DataFrame, i: int) -> dict[str, object]:
     drops = {r: int(dropped[r].get(i, 0)) if r in dropped else 0 for r in REASONS}
     f = p.raw.found
@@ -346,7 +318,7 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
         first += len(parts)
     _add_child_keys(concat["header"], concat["episodes"])
     for name in ("header", "episodes"):  # numbered: the identifiers as text again
-        _as_objects(concat[name], ("LA", "CHILD"))
+        as_objects(concat[name], ("LA", "CHILD"))
     returns = {
         name: rows_between_returns(concat[name], name)
         for name in ("header", "episodes")
