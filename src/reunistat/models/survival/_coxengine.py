@@ -156,13 +156,14 @@ def _sort_right_censored(
     rank = np.cumsum(new)
     uniq = st[new]
     k_mult = int(uniq.shape[0]) + 1
-    if n_strata > 1:
-        small = s[order].astype(np.int16 if n_strata < 2**15 else np.int64)
-        by_stratum = np.argsort(small, kind="stable")
-        order = order[by_stratum]
-        rank = rank[by_stratum]
+    if n_strata == 1:  # one stratum: the keys are the ranks (0 * K + rank)
+        return order.astype(np.int64, copy=False), rank.astype(np.int64, copy=False), uniq, k_mult
+    small = s[order].astype(np.int16 if n_strata < 2**15 else np.int64)
+    by_stratum = np.argsort(small, kind="stable")
+    order = order[by_stratum]
+    rank = rank[by_stratum]
     sk = s[order] * k_mult + rank
-    return order.astype(np.int64), sk.astype(np.int64), uniq, k_mult
+    return order.astype(np.int64, copy=False), sk.astype(np.int64, copy=False), uniq, k_mult
 
 
 def _usable_out(out: FloatArray, shape: tuple[int, int]) -> bool:
@@ -236,12 +237,12 @@ def prepare(
         The prepared problem.
     """
     n = x.shape[0]
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     s = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
     n_strata = int(s.max()) + 1 if n else 1
     if start is None:
         order, sk, uniq, k_mult = _sort_right_censored(stop, event, s, n_strata)
-        ek = (sk // k_mult) * k_mult
+        # entry keys s * K: all zero with one stratum
+        ek = np.zeros(n, dtype=np.int64) if n_strata == 1 else (sk // k_mult) * k_mult
     else:
         uniq, inv = np.unique(np.concatenate([stop, start]), return_inverse=True)
         k_mult = uniq.shape[0] + 1
@@ -253,7 +254,7 @@ def prepare(
         ek = start_key[order]
     ev = event[order]
     xt = _sorted_transposed(x, order, out=x.T if overwrite_x else None)
-    ws = w[order]
+    ws = np.ones(n) if weights is None else np.asarray(weights, dtype=float)[order]
     means = (xt @ ws) / ws.sum() if n else np.zeros(x.shape[1])
     xt -= means[:, None]
     exit_starts = _boundaries(sk)
@@ -273,12 +274,12 @@ def prepare(
         entry_group[entry_perm] = np.repeat(
             np.arange(entry_starts.shape[0]), np.diff(np.append(entry_starts, n))
         )
-    death_rows = np.flatnonzero(ev).astype(np.int64)
+    death_rows = np.flatnonzero(ev).astype(np.int64, copy=False)
     dk = sk[death_rows]
     death_starts = _boundaries(dk)
     ev_keys = dk[death_starts]
     sizes = np.diff(np.append(death_starts, death_rows.shape[0]))
-    death_group = np.repeat(np.arange(ev_keys.shape[0]), sizes).astype(np.int64)
+    death_group = np.repeat(np.arange(ev_keys.shape[0]), sizes).astype(np.int64, copy=False)
     if ties == "efron":
         j = np.arange(death_rows.shape[0]) - np.repeat(death_starts, sizes)
         death_frac = j / np.repeat(sizes, sizes)
@@ -384,6 +385,7 @@ class Evaluation:
     s1d: FloatArray  # (n_groups, p) the same over the events of each group
     den: FloatArray  # (n_deaths,) Efron denominators
     hazard: FloatArray  # (n_groups,) baseline hazard increments (centred covariates)
+    dcoef: FloatArray | None = None  # (n_groups,) sum over each group's events of f mw / den
 
 
 def _buffer(prob: CoxProblem, name: str, shape: tuple[int, int]) -> FloatArray:
@@ -523,7 +525,7 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
     dcoef = np.bincount(g, inv * f, ng)
     s1, s1d = rs[:, 1:], ds[:, 1:]
     score = prob.sum_wdx - hazard @ s1 + dcoef @ s1d
-    out = Evaluation(loglik, score, np.zeros((p, p)), eta, risk, s1, s1d, den, hazard)
+    out = Evaluation(loglik, score, np.zeros((p, p)), eta, risk, s1, s1d, den, hazard, dcoef)
     if need_info:
         out = dataclasses.replace(out, info=group_info(prob, out))
     return out
@@ -540,8 +542,11 @@ def group_info(prob: CoxProblem, ev: Evaluation, scale: FloatArray | None = None
     inv = prob.death_mw / ev.den
     if scale is not None:
         inv = inv * scale[g]
-    hazard = np.bincount(g, inv, ng)
-    dcoef = np.bincount(g, inv * f, ng)
+    if scale is None and ev.dcoef is not None:  # evaluate's sums: the same values
+        hazard, dcoef = ev.hazard, ev.dcoef
+    else:
+        hazard = np.bincount(g, inv, ng)
+        dcoef = np.bincount(g, inv * f, ng)
     inv2 = inv / ev.den
     q0 = np.bincount(g, inv2, ng)
     q1 = np.bincount(g, inv2 * f, ng)
@@ -689,20 +694,26 @@ def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatAr
     # per-group sums over the Efron terms j: everything below is (n_groups, p)
     s1, s1d, den = ev.s1, ev.s1d, ev.den
     inv = prob.death_mw / den
-    h2 = np.bincount(g, inv * f, ng)
+    # h2 is evaluate's dcoef (the same sums); without case weights the mean event
+    # weights are exactly 1, so inv is 1 / den and a0 is the hazard
+    h2 = np.bincount(g, inv * f, ng) if ev.dcoef is None else ev.dcoef
     q0 = np.bincount(g, inv / den, ng)
     q1 = np.bincount(g, inv * f / den, ng)
     q2 = np.bincount(g, inv * f * f / den, ng)
     gk = s1 * q0[:, None] - s1d * q1[:, None]
     g2 = s1 * q1[:, None] - s1d * q2[:, None]
     sizes = np.diff(np.append(prob.death_starts, dr.shape[0]))
-    a0 = np.bincount(g, 1 / den, ng)
+    a0 = ev.hazard if prob.unit_w else np.bincount(g, 1 / den, ng)
     a1 = np.bincount(g, f / den, ng)
     amean = (s1 * a0[:, None] - s1d * a1[:, None]) / sizes[:, None]
     # sum_c x_i (w_i d_i - w_i r_i H'_i): per covariate, sums by cluster along its row
     a = -wr * _interval_sum(ev.hazard, prob.row_hi, prob.row_lo)
     a[dr] += w[dr] + wr[dr] * h2[g]
-    out: FloatArray = np.stack([np.bincount(c, a * row, n_cl) for row in xt], axis=1)
+    out = np.empty((n_cl, p))
+    prod = np.empty_like(a)
+    for j, row in enumerate(xt):
+        out[:, j] = np.bincount(c, np.multiply(a, row, out=prod), n_cl)
+    del prod
     # + sum_c w_i r_i (G_i - d_i g2): G_i = cumG[hi] - cumG[lo]
     cum_g = np.zeros((ng + 1, p))
     np.cumsum(gk, axis=0, out=cum_g[1:])
