@@ -487,6 +487,39 @@ def _tail_sums(prob: CoxProblem, tl: TailWeights, wr: FloatArray) -> FloatArray:
     return np.asarray(np.cumsum(out, axis=0)[:ng] * tl.gain[:, None])
 
 
+_SEGMENT_BLOCK = 1 << 16  # rows summed at a time by _segment_sums: a work row in L2 cache
+
+
+def _segment_sums(xt: FloatArray, wr: FloatArray, starts: IntArray) -> FloatArray:
+    """Return the sums of ``wr`` and of ``xt[j] * wr`` over segments, shape (p + 1, segments).
+
+    ``np.add.reduceat(v, starts)`` for each row ``v`` of ``[wr; xt * wr]``, taken
+    over blocks of whole segments of about :data:`_SEGMENT_BLOCK` rows, so the
+    products pass through a work row that stays in cache. Each segment's sum is
+    the same ``reduceat`` over the same values: equal to the bit.
+    """
+    p, n = xt.shape
+    n_seg = starts.shape[0]
+    out = np.empty((p + 1, n_seg))
+    if n_seg == 0:
+        return out
+    # each block ends at the first segment starting at or after a multiple of the block
+    ends = np.searchsorted(starts, np.arange(_SEGMENT_BLOCK, n, _SEGMENT_BLOCK))
+    cuts = np.unique(np.append(ends[ends > 0], n_seg))
+    buf = np.empty(min(n, 2 * _SEGMENT_BLOCK))
+    a = 0
+    for b in cuts:
+        r0, r1 = int(starts[a]), int(starts[b]) if b < n_seg else n
+        local = starts[a:b] - r0
+        w = wr[r0:r1]
+        out[0, a:b] = np.add.reduceat(w, local)
+        row = buf[: r1 - r0] if r1 - r0 <= buf.shape[0] else np.empty(r1 - r0)
+        for j in range(p):
+            out[j + 1, a:b] = np.add.reduceat(np.multiply(xt[j, r0:r1], w, out=row), local)
+        a = b
+    return out
+
+
 def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Evaluation:
     """Evaluate the partial log-likelihood, score and information at ``beta``."""
     xt = prob.xt
@@ -497,15 +530,17 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
     # segment sums of [w r; w r x'], one covariate row at a time through one row of
     # work memory (the same sums as over the whole (p + 1, n) array, bit for bit)
     entry, n_entry = prob.entry_group, prob.entry_starts.shape[0]
-    seg_t = np.empty((p + 1, prob.seg_starts.shape[0]))
     ent_t = np.empty((p + 1, n_entry))
-    row = _buffer(prob, "row", (1, n))[0]
-    for j in range(p + 1):
-        v = wr if j == 0 else np.multiply(xt[j - 1], wr, out=row)
-        seg_t[j] = np.add.reduceat(v, prob.seg_starts)
-        if entry is not None:  # counting-process data: sums by entry key
-            ent_t[j] = np.bincount(entry, v, n_entry)
-    del row, v
+    if entry is None:
+        seg_t = _segment_sums(xt, wr, prob.seg_starts)
+    else:
+        seg_t = np.empty((p + 1, prob.seg_starts.shape[0]))
+        row = _buffer(prob, "row", (1, n))[0]
+        for j in range(p + 1):
+            v = wr if j == 0 else np.multiply(xt[j - 1], wr, out=row)
+            seg_t[j] = np.add.reduceat(v, prob.seg_starts)
+            ent_t[j] = np.bincount(entry, v, n_entry)  # counting-process data: by entry key
+        del row, v
     seg = seg_t.T
     exit_sums = np.add.reduceat(seg, prob.seg_exit, axis=0)
     ds = seg[prob.death_seg]
