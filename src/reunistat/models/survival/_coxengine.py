@@ -50,6 +50,37 @@ class TailWeights:
 
 
 @dataclass(frozen=True)
+class Interleaved:
+    """The event rows in an order where neighbours belong to different event groups.
+
+    Entry ``i`` is event row ``perm[i]`` (in ``death_rows`` order): first the
+    first event of every group, then the second of every group with two or
+    more, and so on. Each group's events keep their order, so a
+    :func:`numpy.bincount` by ``group`` adds the same values in the same order
+    (the same sums, bit for bit); with no two neighbours in one group, the
+    additions do not wait on each other (about three times faster).
+    """
+
+    group: IntArray  # death_group[perm]
+    frac: FloatArray  # death_frac[perm]
+    mw: FloatArray  # death_mw[perm]
+
+    @classmethod
+    def build(
+        cls, starts: IntArray, sizes: IntArray, group: IntArray, frac: FloatArray, mw: FloatArray
+    ) -> Interleaved:
+        """Order the event rows by their place within their group, then by group."""
+        rank = np.arange(group.shape[0]) - np.repeat(starts, sizes)
+        key = rank.astype(np.uint16) if sizes.max(initial=0) <= 2**16 else rank
+        perm = np.argsort(key, kind="stable")  # a radix sort for 16-bit keys
+        return cls(group[perm], frac[perm], mw[perm])
+
+    def sums(self, values: FloatArray, n_groups: int) -> FloatArray:
+        """Return the sum of ``values`` (in this order) within each event group."""
+        return np.asarray(np.bincount(self.group, values, n_groups))
+
+
+@dataclass(frozen=True)
 class CoxProblem:
     """Sorted, grouped data ready for repeated likelihood evaluations."""
 
@@ -80,6 +111,7 @@ class CoxProblem:
     ev_time: FloatArray  # event time of each event group
     n_strata: int
     tail: TailWeights | None = None
+    interleaved: Interleaved | None = None  # the event rows for fast per-group sums
     entry_group: IntArray | None = None  # per sorted row: its group in entry_starts order
     unit_w: bool = False  # no case weights: w is all ones, so w * r is r itself
     work: dict[str, FloatArray] = dataclasses.field(default_factory=dict, repr=False)
@@ -296,6 +328,7 @@ def prepare(
     seg_starts = np.sort(np.concatenate([exit_starts, extra])).astype(np.int64)
     dw = ws[death_rows]
     group_w = np.bincount(death_group, dw, ev_keys.shape[0])
+    death_mw = (group_w / np.maximum(sizes, 1))[death_group]
     return CoxProblem(
         xt=xt,
         means=np.asarray(means, dtype=float),
@@ -314,7 +347,7 @@ def prepare(
         death_group=death_group,
         death_frac=death_frac,
         death_w=dw,
-        death_mw=(group_w / np.maximum(sizes, 1))[death_group],
+        death_mw=death_mw,
         sum_wdx=xt @ np.bincount(death_rows, dw, n) if n else np.zeros(x.shape[1]),
         row_hi=_groups_upto(ev_keys, sk, exit_starts),
         row_lo=_groups_upto(ev_keys, ek, None if start is not None else exit_starts),
@@ -324,6 +357,7 @@ def prepare(
         n_strata=n_strata,
         entry_group=entry_group,
         unit_w=weights is None,
+        interleaved=Interleaved.build(death_starts, sizes, death_group, death_frac, death_mw),
     )
 
 
@@ -386,6 +420,7 @@ class Evaluation:
     den: FloatArray  # (n_deaths,) Efron denominators
     hazard: FloatArray  # (n_groups,) baseline hazard increments (centred covariates)
     dcoef: FloatArray | None = None  # (n_groups,) sum over each group's events of f mw / den
+    den_i: FloatArray | None = None  # den in the problem's interleaved order
 
 
 def _buffer(prob: CoxProblem, name: str, shape: tuple[int, int]) -> FloatArray:
@@ -555,12 +590,20 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
     g, f, mw, ng = prob.death_group, prob.death_frac, prob.death_mw, prob.n_groups
     den = rs[g, 0] - f * ds[g, 0]
     loglik = float(np.dot(prob.death_w, eta[prob.death_rows]) - np.dot(mw, np.log(den)))
-    inv = mw / den
-    hazard = np.bincount(g, inv, ng)
-    dcoef = np.bincount(g, inv * f, ng)
+    il, den_i = prob.interleaved, None
+    if il is None:
+        inv = mw / den
+        hazard = np.bincount(g, inv, ng)
+        dcoef = np.bincount(g, inv * f, ng)
+    else:  # the same values in the interleaved order: the same sums, faster
+        rs0, ds0 = rs[:, 0], ds[:, 0]
+        den_i = rs0[il.group] - il.frac * ds0[il.group]
+        inv = il.mw / den_i
+        hazard = il.sums(inv, ng)
+        dcoef = il.sums(inv * il.frac, ng)
     s1, s1d = rs[:, 1:], ds[:, 1:]
     score = prob.sum_wdx - hazard @ s1 + dcoef @ s1d
-    out = Evaluation(loglik, score, np.zeros((p, p)), eta, risk, s1, s1d, den, hazard, dcoef)
+    out = Evaluation(loglik, score, np.zeros((p, p)), eta, risk, s1, s1d, den, hazard, dcoef, den_i)
     if need_info:
         out = dataclasses.replace(out, info=group_info(prob, out))
     return out
@@ -574,18 +617,24 @@ def group_info(prob: CoxProblem, ev: Evaluation, scale: FloatArray | None = None
     """
     xt, g, f, ng = prob.xt, prob.death_group, prob.death_frac, prob.n_groups
     wr = prob.wr(ev.risk)
-    inv = prob.death_mw / ev.den
-    if scale is not None:
-        inv = inv * scale[g]
-    if scale is None and ev.dcoef is not None:  # evaluate's sums: the same values
-        hazard, dcoef = ev.hazard, ev.dcoef
+    il = prob.interleaved
+    if scale is None and ev.dcoef is not None and ev.den_i is not None and il is not None:
+        hazard, dcoef = ev.hazard, ev.dcoef  # evaluate's sums: the same values
+        inv_i = il.mw / ev.den_i  # the same values as inv, interleaved: faster sums
+        inv2 = inv_i / ev.den_i
+        q0 = il.sums(inv2, ng)
+        q1 = il.sums(inv2 * il.frac, ng)
+        q2 = il.sums(inv2 * il.frac * il.frac, ng)
     else:
+        inv = prob.death_mw / ev.den
+        if scale is not None:
+            inv = inv * scale[g]
         hazard = np.bincount(g, inv, ng)
         dcoef = np.bincount(g, inv * f, ng)
-    inv2 = inv / ev.den
-    q0 = np.bincount(g, inv2, ng)
-    q1 = np.bincount(g, inv2 * f, ng)
-    q2 = np.bincount(g, inv2 * f * f, ng)
+        inv2 = inv / ev.den
+        q0 = np.bincount(g, inv2, ng)
+        q1 = np.bincount(g, inv2 * f, ng)
+        q2 = np.bincount(g, inv2 * f * f, ng)
     diag = _interval_sum(hazard, prob.row_hi, prob.row_lo)
     diag *= wr  # in place: the same products as wr * (...)
     dr = prob.death_rows
@@ -713,6 +762,20 @@ def _by_cluster(
     return sparse.coo_matrix((data, (codes, cols)), shape=(n_cl, n_cols)).tocsr()
 
 
+def _gather_codes(codes: IntArray, order: IntArray) -> IntArray:
+    """Return ``codes[order]`` as int64, gathered from the narrowest integer copy.
+
+    The gather is random access: from 16-bit codes (2 MB at 1M rows, in cache)
+    it takes a quarter of the time it takes from 64-bit ones. Same values.
+    """
+    if codes.shape[0] and codes.dtype.kind in "iu":
+        lo, hi = int(codes.min()), int(codes.max())
+        for small in (np.int16, np.int32):
+            if np.iinfo(small).min <= lo and hi <= np.iinfo(small).max:
+                return codes.astype(small)[order].astype(np.int64)
+    return np.asarray(codes, dtype=np.int64)[order]
+
+
 def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatArray:
     """Return the weighted score residuals summed within clusters, shape (clusters, p).
 
@@ -723,23 +786,29 @@ def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatAr
     p = xt.shape[0]
     g, f, dr = prob.death_group, prob.death_frac, prob.death_rows
     ng = prob.n_groups
-    c = np.asarray(codes, dtype=np.int64)[prob.order]
+    c = _gather_codes(np.asarray(codes), prob.order)
     n_cl = int(c.max()) + 1
     wr = prob.wr(risk)
     # per-group sums over the Efron terms j: everything below is (n_groups, p)
     s1, s1d, den = ev.s1, ev.s1d, ev.den
-    inv = prob.death_mw / den
+    # per-group sums over the event rows, in the interleaved order when there is one
+    il = prob.interleaved
+    if il is not None and ev.den_i is not None:
+        gs, fs, mws, dens = il.group, il.frac, il.mw, ev.den_i
+    else:
+        gs, fs, mws, dens = g, f, prob.death_mw, den
+    inv = mws / dens
     # h2 is evaluate's dcoef (the same sums); without case weights the mean event
     # weights are exactly 1, so inv is 1 / den and a0 is the hazard
-    h2 = np.bincount(g, inv * f, ng) if ev.dcoef is None else ev.dcoef
-    q0 = np.bincount(g, inv / den, ng)
-    q1 = np.bincount(g, inv * f / den, ng)
-    q2 = np.bincount(g, inv * f * f / den, ng)
+    h2 = np.bincount(gs, inv * fs, ng) if ev.dcoef is None else ev.dcoef
+    q0 = np.bincount(gs, inv / dens, ng)
+    q1 = np.bincount(gs, inv * fs / dens, ng)
+    q2 = np.bincount(gs, inv * fs * fs / dens, ng)
     gk = s1 * q0[:, None] - s1d * q1[:, None]
     g2 = s1 * q1[:, None] - s1d * q2[:, None]
     sizes = np.diff(np.append(prob.death_starts, dr.shape[0]))
-    a0 = ev.hazard if prob.unit_w else np.bincount(g, 1 / den, ng)
-    a1 = np.bincount(g, f / den, ng)
+    a0 = ev.hazard if prob.unit_w else np.bincount(gs, 1 / dens, ng)
+    a1 = np.bincount(gs, fs / dens, ng)
     amean = (s1 * a0[:, None] - s1d * a1[:, None]) / sizes[:, None]
     # sum_c x_i (w_i d_i - w_i r_i H'_i): per covariate, sums by cluster along its row
     a = -wr * _interval_sum(ev.hazard, prob.row_hi, prob.row_lo)
