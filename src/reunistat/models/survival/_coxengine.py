@@ -73,11 +73,23 @@ class Interleaved:
         rank = np.arange(group.shape[0]) - np.repeat(starts, sizes)
         key = rank.astype(np.uint16) if sizes.max(initial=0) <= 2**16 else rank
         perm = np.argsort(key, kind="stable")  # a radix sort for 16-bit keys
-        return cls(group[perm], frac[perm], mw[perm])
+        return cls(group[perm], _permuted(frac, perm), _permuted(mw, perm))
 
     def sums(self, values: FloatArray, n_groups: int) -> FloatArray:
         """Return the sum of ``values`` (in this order) within each event group."""
         return np.asarray(np.bincount(self.group, values, n_groups))
+
+
+def _permuted(values: FloatArray, perm: IntArray) -> FloatArray:
+    """Return ``values[perm]``; a constant array as a read-only view taking no memory.
+
+    Breslow's fractions are all 0 and, without case weights, the mean event
+    weights all 1: the view holds the same values.
+    """
+    bits = values.view(np.uint64)  # the same bits, not only equal values (-0.0, nan)
+    if values.shape[0] and np.all(bits == bits[0]):
+        return np.broadcast_to(values[:1].copy(), perm.shape)
+    return values[perm]
 
 
 @dataclass(frozen=True)
