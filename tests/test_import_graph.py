@@ -39,6 +39,7 @@ LAYERS = {
     "spells": 0,
     "errors": 0,
     "horizons": 0,
+    "_rowhash": 0,
     "tables": 1,
     "synthetic": 1,
     "results": 1,

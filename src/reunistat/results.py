@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from reunistat import _rowhash
 from reunistat.errors import InputError
 
 #: Columns of every ``tidy()`` frame, in order (broom's names).
@@ -101,22 +102,22 @@ def _row_hashes(
     if not isinstance(df, pd.DataFrame):
         return pd.util.hash_pandas_object(df, index=True).to_numpy()
     known = coded if coded and df.columns.is_unique else {}
-    arrays = [
-        _column_hash(df.iloc[:, j], known.get(df.columns[j]))
-        for j in range(df.shape[1])
-        if keep is None or keep[j]
-    ]
-    arrays.append(pd.util.hash_pandas_object(df.index, index=False).to_numpy())
-    num_items = len(arrays)
-    mult = np.uint64(1000003)
-    out = np.full(len(df), 0x345678, dtype=np.uint64)
-    for i, a in enumerate(arrays):
-        inverse_i = num_items - i
-        out ^= a
-        out *= mult
-        mult += np.uint64(82520 + inverse_i + inverse_i)
-    out += np.uint64(97531)
-    return out
+    items: list[tuple[np.ndarray, bool]] = []  # plain numeric values are hashed in blocks
+    for j in range(df.shape[1]):
+        if keep is None or keep[j]:
+            col = df.iloc[:, j]
+            numpy_backed = isinstance(col.dtype, np.dtype) and df.columns[j] not in known
+            plain = _rowhash.plain_values(col.to_numpy()) if numpy_backed else None
+            if plain is not None:
+                items.append((plain, True))
+            else:
+                items.append((_column_hash(col, known.get(df.columns[j])), False))
+    index = _rowhash.index_values(df.index)
+    if index is not None:
+        items.append((index, True))
+    else:
+        items.append((pd.util.hash_pandas_object(df.index, index=False).to_numpy(), False))
+    return _rowhash.combine(items, len(df))
 
 
 def _column_hash(col: pd.Series, coded: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
