@@ -8,6 +8,7 @@ an individual child.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -55,13 +56,17 @@ def irls(
     tol: float = 1e-12,
     max_iter: int = 60,
     weights: np.ndarray | None = None,
+    check: Callable[[np.ndarray], None] | None = None,
 ) -> IrlsFit:
     """Fit a logistic regression by Newton-Raphson (IRLS) with step halving.
 
     Converges when the relative change in deviance is below ``tol`` (R's
     ``glm`` uses 1e-8); raises :class:`SeparationError` when the estimates
     diverge, which is what (quasi-)complete separation looks like. ``weights``
-    are case weights (R's ``glm(weights = )``).
+    are case weights (R's ``glm(weights = )``). ``check``, if given, is called
+    with the first information matrix before the first step (without weights
+    it is ``X' W X`` with every weight equal: :meth:`Design.check_rank
+    <reunistat.models.logistic.design.Design.check_rank>`) and may raise.
     """
     k = X.shape[1]
     terms = terms or [f"x{j}" for j in range(k)]
@@ -79,6 +84,8 @@ def irls(
         p = expit(eta)
         w = p * (1 - p) if weights is None else cw * p * (1 - p)
         info = xtwx(X, w)
+        if check is not None and it == 1:
+            check(info)
         grad = X.T @ (y - p) if weights is None else X.T @ (cw * (y - p))
         try:
             step = np.linalg.solve(info, grad)
@@ -276,6 +283,7 @@ def logistic(
         competing=competing,
         extra_cols=tuple(cl_cols),
         potential_followup_col=potential_followup_col,
+        rank=weights is not None,  # unweighted: checked on the fit's first information
     )
     w = None
     if weights is not None:
@@ -284,7 +292,7 @@ def logistic(
         w = pd.to_numeric(d.frame[weights], errors="coerce").to_numpy(dtype=float)
         if not (np.isfinite(w) & (w > 0)).all():
             raise LogisticInputError(f"weights column {weights!r} must be positive and finite")
-    fit = irls(d.X, d.y, d.terms, weights=w)
+    fit = irls(d.X, d.y, d.terms, weights=w, check=None if d.rank_checked else d.check_rank)
     bread = np.linalg.inv(fit.information)
     bread = (bread + bread.T) / 2
     n_cl = None
