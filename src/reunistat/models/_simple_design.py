@@ -51,8 +51,8 @@ class Block:
 
     ``x[:, positions] = table.take(codes, axis=0)`` when ``codes`` is given
     (a term of a column looked up by its level: every level's code occurs);
-    else ``x[:, positions[0]] = table`` (a numeric column, or the intercept's
-    ``[1.0]`` on every row).
+    else ``x[:, positions[0]] = table`` (a numeric column, in its own dtype,
+    or the intercept's ``[1.0]`` on every row).
     """
 
     positions: list[int]
@@ -89,12 +89,16 @@ def _is_plain_number(s: pd.Series) -> bool:
     return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf"
 
 
-def simple_design(rhs: str, data: pd.DataFrame, *, intercept: bool) -> SimpleDesign | None:
+def simple_design(
+    rhs: str, data: pd.DataFrame, *, intercept: bool, complete: Collection[str] = ()
+) -> SimpleDesign | None:
     """Return the full-rank design of ``~ rhs`` on ``data`` as formulaic builds it, or None.
 
     None when the formula or the data is not of the simple kind this handles
     (the caller then uses formulaic). The rows are all of ``data``'s (a
-    missing value anywhere used gives None).
+    missing value anywhere used gives None). ``complete`` names categorical
+    columns the caller knows have every category present and no missing value
+    (their codes are used without counting them).
     """
     n = len(data)
     term_cols = _term_columns(rhs, data) if n >= _MIN_ROWS else None
@@ -107,12 +111,12 @@ def simple_design(rhs: str, data: pd.DataFrame, *, intercept: bool) -> SimpleDes
     for term, col in zip(bare, term_cols, strict=True):
         s = data[col]
         if term == col and _is_plain_number(s):
-            v = s.to_numpy(dtype=float)
+            v = s.to_numpy()  # its own dtype: written into the float matrix by _fill
             if s.dtype.kind == "f" and np.isnan(v).any():
                 return None
             numbers[col] = v
         elif col not in lookups:
-            coded = _category_codes(s)
+            coded = _category_codes(s, col in complete)
             if coded is not None:
                 own.add(col)
             else:
@@ -144,17 +148,22 @@ def simple_design(rhs: str, data: pd.DataFrame, *, intercept: bool) -> SimpleDes
     return SimpleDesign(x, cols, term_columns, spec, tuple(Block(*b) for b in blocks))
 
 
-def _category_codes(s: pd.Series) -> tuple[np.ndarray, int] | None:
+def _category_codes(s: pd.Series, complete: bool = False) -> tuple[np.ndarray, int] | None:
     """A categorical column's own codes and number of categories, if every category occurs.
 
     None for any other column, or a categorical with a missing value or an
-    unused category (it is factorised as before).
+    unused category (it is factorised as before). ``complete``: the caller
+    knows every category occurs and none is missing (not counted again).
     """
     if not isinstance(s.dtype, pd.CategoricalDtype):
         return None
     codes = np.asarray(s.cat.codes)
     k = len(s.cat.categories)
-    if k == 0 or len(codes) == 0 or codes.min() < 0:
+    if k == 0 or len(codes) == 0:
+        return None
+    if complete:
+        return codes, k
+    if codes.min() < 0:
         return None
     if not np.bincount(codes, minlength=k).all():
         return None

@@ -184,8 +184,8 @@ def build_design(
     if not keep.all():
         data = data.loc[keep]
         rows = np.flatnonzero(keep) if rows is None else rows[keep]
-    view = _design_view(data, rhs, coded, rows)
-    des, blocks = _matrix(rhs, view)
+    view, complete = _design_view(data, rhs, coded, rows)
+    des, blocks = _matrix(rhs, view, complete)
     frame = data if len(des.rows) == len(data) else data.loc[des.rows]
     y = pd.to_numeric(frame[outcome_col], errors="coerce").to_numpy(dtype=float)
     X = des.x
@@ -230,15 +230,19 @@ def _known(
     return keep
 
 
-def _matrix(rhs: str, view: pd.DataFrame) -> tuple[_formula.Design, tuple[Block, ...]]:
+def _matrix(
+    rhs: str, view: pd.DataFrame, complete: set[str]
+) -> tuple[_formula.Design, tuple[Block, ...]]:
     """The design of ``~ rhs`` (``_formula.design``), with the simple-terms design's blocks.
+
+    ``complete``: the categoricals :func:`_design_view` made (every category present).
 
     The simple-terms design is tried first, as ``_formula.design`` does, so
     its blocks (the codes and tables the matrix was written from) are kept
     for :func:`check_columns`; anything else goes through formulaic.
     """
     try:
-        simple = simple_design(rhs, view, intercept=True) if len(view) else None
+        simple = simple_design(rhs, view, intercept=True, complete=complete) if len(view) else None
     except Exception:  # formulaic's path restates any problem
         simple = None
     if simple is not None:
@@ -275,11 +279,12 @@ def _with_outcome(
 
 def _design_view(
     data: pd.DataFrame, rhs: str, coded: dict[str, Coded], rows: np.ndarray | None
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, set[str]]:
     """``data`` with the text columns of simple terms as categoricals of their present levels.
 
     The same design (levels sorted, as formulaic orders a text column's), built
-    from codes instead of factorising the strings again.
+    from codes instead of factorising the strings again. Also the names of
+    those columns (every category of each occurs, none is missing).
     """
     cats = {}
     for col in simple_term_columns(rhs) & coded.keys():
@@ -287,11 +292,11 @@ def _design_view(
         if cat is not None:
             cats[col] = cat
     if not cats:
-        return data
+        return data, set()
     view = data.copy(deep=False)
     for col, cat in cats.items():
         view[col] = cat
-    return view
+    return view, set(cats)
 
 
 def _formula_variables(spec: Any, rhs: str, data: pd.DataFrame) -> tuple[str, ...]:

@@ -144,8 +144,7 @@ def _fit_stats(
 ) -> dict[str, float]:
     n, k = d.X.shape
     ybar = d.y.mean() if w is None else np.average(d.y, weights=w)
-    ll0 = xlogy(d.y, ybar) + xlogy(1 - d.y, 1 - ybar)
-    null_ll = float(ll0.sum() if w is None else w @ ll0)
+    null_ll = float(_null_terms(d.y, ybar).sum() if w is None else w @ _null_terms(d.y, ybar))
     stats: dict[str, float] = {
         "log_likelihood": fit.loglik,
         "deviance": -2 * fit.loglik,
@@ -161,6 +160,21 @@ def _fit_stats(
     if n_clusters is not None:
         stats["n_clusters"] = float(n_clusters)
     return stats
+
+
+def _null_terms(y: np.ndarray, ybar: float) -> np.ndarray:
+    """Each row's log-likelihood under the null model: ``xlogy(y, ybar) + xlogy(1 - y, 1 - ybar)``.
+
+    ``y`` is 0/1, so each row's term is one of two numbers, computed once by
+    the same function (``xlogy(0, q)`` is exactly 0): the same array, to the bit.
+
+    >>> y = np.array([0.0, 1, 1, 0, 1])
+    >>> bool(np.array_equal(_null_terms(y, 0.6), xlogy(y, 0.6) + xlogy(1 - y, 0.4)))
+    True
+    """
+    one = xlogy(1.0, ybar) + xlogy(0.0, 1 - ybar)
+    zero = xlogy(0.0, ybar) + xlogy(1.0, 1 - ybar)
+    return np.where(y == 1.0, one, zero)
 
 
 def concordance(y: np.ndarray, p: np.ndarray) -> float:
