@@ -189,7 +189,9 @@ def _small_frame(
             k = lookups[col][1]
             small = np.zeros(size, dtype=np.intp)
             small[:k] = np.arange(k)
-            frame[col] = pd.Series(pd.Categorical.from_codes(small, dtype=data[col].dtype))
+            dtype = data[col].dtype
+            assert isinstance(dtype, pd.CategoricalDtype)
+            frame[col] = pd.Series(pd.Categorical.from_codes(small.tolist(), dtype=dtype))
             continue
         if col in lookups:
             codes, k = lookups[col]
