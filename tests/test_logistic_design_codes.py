@@ -24,7 +24,7 @@ from reunistat.models.logistic import LogisticInputError, logistic, xtwx
 from reunistat.models.logistic import design as design_mod
 from reunistat.models.logistic._coded import factorize_text
 from reunistat.models.logistic.design import _block_summaries, _column_summaries
-from reunistat.models.logistic.fit import _null_terms
+from reunistat.models.logistic.fit import _null_terms, concordance
 from reunistat.results import ModelResult
 
 
@@ -188,3 +188,18 @@ def _xy(formula: str, spells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     d = design_mod.build_design(formula, spells, outcome_col="y", rank=False)
     assert not d.rank_checked
     return d.X, d.y
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 400), ties=st.booleans(), seed=st.integers(0, 1000))
+def test_concordance_without_ties_is_the_rank_sum(n: int, ties: bool, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    p = rng.random(n)
+    if ties:
+        p = np.round(p, 1)
+    y = (rng.random(n) < 0.4).astype(float)
+    y[:2] = [0.0, 1.0]
+    n1 = y.sum()
+    ranks = pd.Series(p).rank(method="average").to_numpy()
+    want = float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * (n - n1)))
+    assert concordance(y, p) == want

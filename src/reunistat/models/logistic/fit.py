@@ -183,8 +183,9 @@ def concordance(y: np.ndarray, p: np.ndarray) -> float:
     From the sum of the average ranks of the positives (Mann-Whitney). A
     positive's average rank is ``(left + 1 + right) / 2``, where ``left`` and
     ``right`` are the numbers of predictions below it and at most it (two binary
-    searches in the sorted predictions). The ranks are half-integers and their
-    sum is taken in integers, so it is exact: pandas' ``rank`` sum, to the bit.
+    searches in the sorted predictions; without ties ``right`` is ``left + 1``).
+    The ranks are half-integers and their sum is taken in integers, so it is
+    exact: pandas' ``rank`` sum, to the bit.
 
     >>> concordance(np.array([0.0, 1, 0, 1]), np.array([0.1, 0.8, 0.8, 0.9]))
     0.875
@@ -197,7 +198,10 @@ def concordance(y: np.ndarray, p: np.ndarray) -> float:
     ordered = np.sort(p)
     positives = np.sort(p[y == 1])
     left = np.searchsorted(ordered, positives, side="left")
-    right = np.searchsorted(ordered, positives, side="right")
+    if (ordered[1:] == ordered[:-1]).any():
+        right = np.searchsorted(ordered, positives, side="right")
+    else:  # no ties: each positive is the one prediction equal to it
+        right = left + 1
     rank_sum = (int(left.sum()) + int(right.sum()) + len(positives)) / 2
     return float((rank_sum - n1 * (n1 + 1) / 2) / (n1 * n0))
 
