@@ -189,9 +189,8 @@ def _small_frame(
             k = lookups[col][1]
             small = np.zeros(size, dtype=np.intp)
             small[:k] = np.arange(k)
-            dtype = data[col].dtype
-            assert isinstance(dtype, pd.CategoricalDtype)
-            frame[col] = pd.Series(pd.Categorical.from_codes(small.tolist(), dtype=dtype))
+            cat = pd.Categorical.from_codes(small, dtype=data[col].dtype)  # type: ignore[arg-type]
+            frame[col] = pd.Series(cat)
             continue
         if col in lookups:
             codes, k = lookups[col]
