@@ -8,6 +8,11 @@ within local authority), :func:`multilevel` (random intercept by local
 authority: between-authority variance and median odds ratio). Interpretation:
 :func:`predict_profiles`, :func:`average_marginal_effects`,
 :func:`observed_vs_predicted`. Prediction checks: :func:`prediction_checks`.
+The engine's pieces, for code that fits many logistic models on one design
+(bootstraps): :func:`irls`,
+:func:`xtwx` (``X' diag(w) X`` in cache-sized blocks), :func:`sandwich` and
+:func:`cluster_codes` (robust and cluster-robust variances) and
+:func:`check_columns` (the checks of a design before a fit).
 
 These models describe populations of children returning home: how the chance
 of re-entry differs between groups and authorities. They are not tools for
@@ -15,7 +20,9 @@ decisions about an individual child, and must not be used to score one.
 """
 
 from reunistat.models.logistic._errors import LogisticInputError, SeparationError
+from reunistat.models.logistic.design import check_columns
 from reunistat.models.logistic.fit import IrlsFit, gee, irls, logistic
+from reunistat.models.logistic.linalg import xtwx
 from reunistat.models.logistic.margins import (
     average_marginal_effects,
     observed_vs_predicted,
@@ -28,6 +35,7 @@ from reunistat.models.logistic.prediction import (
     calibration_intercept_slope,
     prediction_checks,
 )
+from reunistat.models.logistic.vcov import cluster_codes, sandwich
 
 __all__ = [
     "HorizonOutcome",
@@ -37,6 +45,8 @@ __all__ = [
     "SeparationError",
     "average_marginal_effects",
     "calibration_intercept_slope",
+    "check_columns",
+    "cluster_codes",
     "gee",
     "horizon_outcome",
     "irls",
@@ -46,4 +56,6 @@ __all__ = [
     "outcome_name",
     "predict_profiles",
     "prediction_checks",
+    "sandwich",
+    "xtwx",
 ]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from reunistat.horizons import DEFAULT_HORIZON_DAYS
 from reunistat.models import _formula, _options
+from reunistat.models._simple_design import Block, simple_design
 from reunistat.models.logistic._coded import (
     Coded,
     as_category,
@@ -59,6 +60,23 @@ class Design:
     positions_known: bool = True
     #: The frame given to :func:`build_design` (``coded`` is of its rows).
     source: pd.DataFrame | None = None
+    #: How the simple-terms design wrote ``X`` (empty: built by formulaic).
+    blocks: tuple[Block, ...] = ()
+    #: False when :func:`build_design` left the rank check to :meth:`check_rank`.
+    rank_checked: bool = True
+
+    def check_rank(self, cross: np.ndarray) -> None:
+        """The rank check :func:`check_columns` makes, on ``X' W X`` for a constant ``W``.
+
+        The test is on the correlation scale, so any constant weight gives the
+        decision of ``X'X``: the fit's first information matrix serves (an
+        unweighted fit starts with every probability equal), without another
+        pass over ``X``. A matrix that is not finite (a value of ``X`` is
+        infinite) is not used: ``X'X`` is then summed as :func:`check_columns` sums it.
+        """
+        if not np.isfinite(cross).all():
+            cross = _cross(self.X)
+        _formula.check_rank(cross, self.terms, error=LogisticInputError)
 
     def data_sha256(self, data: pd.DataFrame, *more: str | None) -> str:
         """Return the provenance hash of the columns of ``data`` the model read.
@@ -97,6 +115,7 @@ def build_design(
     extra_cols: tuple[str, ...] = (),
     potential_followup_col: str | None = None,
     function: str = "logistic",
+    rank: bool = True,
 ) -> Design:
     """Derive the outcome (unless ``outcome_col`` names one) and the design matrix.
 
@@ -120,6 +139,11 @@ def build_design(
         missing outcome or covariate (``n_dropped_missing``).
     function : str
         The calling function's name, for warnings.
+    rank : bool
+        Check the design's rank here (``X'X``). False leaves it to the caller,
+        who must call :meth:`Design.check_rank` with ``X' W X`` for a constant
+        ``W`` (the first information matrix of an unweighted fit) before
+        using the fit: the same decision without a pass over ``X``.
     """
     if not isinstance(data, pd.DataFrame):
         raise LogisticInputError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -156,19 +180,19 @@ def build_design(
             "derive re-entry within horizon_days from the spells table"
         )
     n_in = len(data)
-    keep = data[[outcome_col, *extra_cols]].notna().all(axis=1).to_numpy()
+    keep = _known(data, [outcome_col, *extra_cols], coded, rows)
     if not keep.all():
         data = data.loc[keep]
         rows = np.flatnonzero(keep) if rows is None else rows[keep]
-    view = _design_view(data, rhs, coded, rows)
-    des = _formula.design(rhs, view, intercept=True, error=LogisticInputError)
+    view, complete = _design_view(data, rhs, coded, rows)
+    des, blocks = _matrix(rhs, view, complete)
     frame = data if len(des.rows) == len(data) else data.loc[des.rows]
     y = pd.to_numeric(frame[outcome_col], errors="coerce").to_numpy(dtype=float)
     X = des.x
     terms = des.columns
     _check_outcome(y, outcome_col)
     empty_cells(des.spec, frame)
-    check_columns(X, y, terms)
+    check_columns(X, y, terms, blocks=blocks, rank=rank)
     return Design(
         y=y,
         X=X,
@@ -185,7 +209,48 @@ def build_design(
         positions=rows,
         positions_known=frame is data,
         source=source,
+        blocks=blocks,
+        rank_checked=rank,
     )
+
+
+def _known(
+    data: pd.DataFrame, columns: list[str], coded: dict[str, Coded], rows: np.ndarray | None
+) -> np.ndarray:
+    """Rows of ``data`` with no missing value in ``columns`` (``notna``).
+
+    A text column factorised with no missing value (every code >= 0) is
+    known on every row without looking at its strings again.
+    """
+    keep = np.ones(len(data), dtype=bool)
+    for c in dict.fromkeys(columns):
+        if c in coded and coded[c][0].min(initial=0) >= 0:
+            continue
+        keep &= data[c].notna().to_numpy()
+    return keep
+
+
+def _matrix(
+    rhs: str, view: pd.DataFrame, complete: set[str]
+) -> tuple[_formula.Design, tuple[Block, ...]]:
+    """The design of ``~ rhs`` (``_formula.design``), with the simple-terms design's blocks.
+
+    ``complete``: the categoricals :func:`_design_view` made (every category present).
+
+    The simple-terms design is tried first, as ``_formula.design`` does, so
+    its blocks (the codes and tables the matrix was written from) are kept
+    for :func:`check_columns`; anything else goes through formulaic.
+    """
+    try:
+        simple = simple_design(rhs, view, intercept=True, complete=complete) if len(view) else None
+    except Exception:  # formulaic's path restates any problem
+        simple = None
+    if simple is not None:
+        des = _formula.Design(
+            simple.x, simple.columns, simple.term_columns, view.index, simple.spec, 0
+        )
+        return des, simple.blocks
+    return _formula.design(rhs, view, intercept=True, error=LogisticInputError), ()
 
 
 def _names_in(rhs: str) -> set[str]:
@@ -214,11 +279,12 @@ def _with_outcome(
 
 def _design_view(
     data: pd.DataFrame, rhs: str, coded: dict[str, Coded], rows: np.ndarray | None
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, set[str]]:
     """``data`` with the text columns of simple terms as categoricals of their present levels.
 
     The same design (levels sorted, as formulaic orders a text column's), built
-    from codes instead of factorising the strings again.
+    from codes instead of factorising the strings again. Also the names of
+    those columns (every category of each occurs, none is missing).
     """
     cats = {}
     for col in simple_term_columns(rhs) & coded.keys():
@@ -226,11 +292,11 @@ def _design_view(
         if cat is not None:
             cats[col] = cat
     if not cats:
-        return data
+        return data, set()
     view = data.copy(deep=False)
     for col, cat in cats.items():
         view[col] = cat
-    return view
+    return view, set(cats)
 
 
 def _formula_variables(spec: Any, rhs: str, data: pd.DataFrame) -> tuple[str, ...]:
@@ -253,16 +319,32 @@ def _check_outcome(y: np.ndarray, name: str) -> None:
         )
 
 
-def check_columns(X: np.ndarray, y: np.ndarray, terms: list[str]) -> None:
+def check_columns(
+    X: np.ndarray,
+    y: np.ndarray,
+    terms: list[str],
+    *,
+    blocks: tuple[Block, ...] = (),
+    rank: bool = True,
+) -> None:
     """Raise a clear error for a constant covariate, an empty cell or separation.
 
     Checks, in order: an all-zero column (an empty cell, e.g. a category level
     or interaction with no spells); a constant column besides the intercept
     (a constant covariate); a 0/1 column within which every spell has the
-    same outcome (quasi-complete separation); and linear dependence.
+    same outcome (quasi-complete separation); and linear dependence (unless
+    ``rank`` is False: the caller checks it, :meth:`Design.check_rank`).
+
+    ``blocks`` (how the simple-terms design wrote ``X``) give the column
+    summaries from counts per level (:func:`_block_summaries`), the same
+    values as a pass over ``X``.
     """
     n = len(y)
-    lo, hi, only01, ones, ones_y, cross = _column_summaries(X, y)
+    cross = None
+    if blocks:
+        lo, hi, only01, ones, ones_y = _block_summaries(blocks, X.shape[1], y)
+    else:
+        lo, hi, only01, ones, ones_y, cross = _column_summaries(X, y, with_cross=rank)
     zero = (lo == 0) & (hi == 0)
     binary = (lo == 0) & (hi == 1) & only01
     n1, k1 = ones[binary], ones_y[binary]
@@ -290,16 +372,84 @@ def check_columns(X: np.ndarray, y: np.ndarray, terms: list[str]) -> None:
                     "ratio is infinite; merge levels, drop the term, or use a penalised model "
                     "(prediction checks with penalty='l2')"
                 )
-    _formula.check_rank(cross, terms, error=LogisticInputError)
+    if rank:
+        if cross is None:
+            cross = _cross(X)
+        _formula.check_rank(cross, terms, error=LogisticInputError)
+
+
+def _cross(X: np.ndarray, step: int = 8192) -> np.ndarray:
+    """``X'X`` summed over small row blocks, as :func:`_column_summaries` sums it."""
+    k = X.shape[1]
+    cross = np.zeros((k, k))
+    sub = max(64, 262_144 // max(k * k, 1))  # as linalg.xtwx
+    for i in range(0, X.shape[0], step):
+        xc = X[i : i + step]
+        for j in range(0, len(xc), sub):  # small products: OpenBLAS stays on one thread
+            xs = xc[j : j + sub]
+            cross += xs.T @ xs
+    return cross
+
+
+def _block_summaries(
+    blocks: tuple[Block, ...], k: int, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_column_summaries` (without ``X'X``) from the blocks the design was written from.
+
+    A looked-up block's columns take the values of its table's rows, row ``l``
+    on the rows with code ``l``: min and max over the levels present, 0/1 if
+    every present level's value is, and the 1s counted as the rows (and the
+    rows with ``y = 1``) of the levels whose value is 1. The counts are whole
+    numbers, exact in floating point, so they equal the pass over ``X``. A
+    numeric column is summarised directly; its 1s are counted only when its
+    values lie in [0, 1] (elsewhere the counts are 0 and it is not 0/1: the
+    counts are used for the 0/1 columns only).
+    """
+    n = len(y)
+    lo, hi = np.full(k, np.inf), np.full(k, -np.inf)
+    only01 = np.ones(k, dtype=bool)
+    ones, ones_y = np.zeros(k), np.zeros(k)
+    for b in blocks:
+        pos = b.positions
+        if b.codes is None and (len(b.table) != 1 or n == 1):  # a numeric column
+            j, v = pos[0], b.table
+            lo[j], hi[j] = v.min(), v.max()
+            if 0.0 <= lo[j] and hi[j] <= 1.0:
+                is1v = v == 1.0
+                only01[j] = bool((is1v | (v == 0.0)).all())
+                ones[j] = np.count_nonzero(is1v)
+                ones_y[j] = y @ is1v
+            else:
+                only01[j] = False
+            continue
+        if b.codes is None:  # a constant (the intercept) on every row
+            table = b.table.reshape(-1, 1)
+            count, count_y = np.array([float(n)]), np.array([float(y.sum())])
+        else:
+            m = len(b.table)
+            count = np.bincount(b.codes, minlength=m).astype(float)
+            count_y = np.bincount(b.codes, weights=y, minlength=m)
+            present = count > 0
+            table, count, count_y = b.table[present], count[present], count_y[present]
+        if len(table) == 0:
+            continue
+        is1 = table == 1.0
+        lo[pos] = table.min(axis=0)
+        hi[pos] = table.max(axis=0)
+        only01[pos] = (is1 | (table == 0.0)).all(axis=0)
+        ones[pos] = count @ is1
+        ones_y[pos] = count_y @ is1
+    return lo, hi, only01, ones, ones_y
 
 
 def _column_summaries(
-    X: np.ndarray, y: np.ndarray, step: int = 8192
+    X: np.ndarray, y: np.ndarray, step: int = 8192, with_cross: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per column, in one pass over row blocks: min, max, only 0/1?, 1s, 1s with y = 1; X'X.
 
     The counts are exact (sums of 0/1 values); they are used for the 0/1 columns.
-    ``X'X`` (for the rank check) is summed over the same blocks while each is in cache.
+    ``X'X`` (for the rank check) is summed over the same blocks while each is in cache
+    (zeros if ``with_cross`` is False).
     """
     k = X.shape[1]
     lo, hi = np.full(k, np.inf), np.full(k, -np.inf)
@@ -315,6 +465,8 @@ def _column_summaries(
         only01 &= (is1 | (xc == 0.0)).all(axis=0)
         ones += is1.sum(axis=0)
         ones_y += yc @ is1
+        if not with_cross:
+            continue
         for j in range(0, len(xc), sub):  # small products: OpenBLAS stays on one thread
             xs = xc[j : j + sub]
             cross += xs.T @ xs

@@ -8,6 +8,7 @@ an individual child.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -55,13 +56,17 @@ def irls(
     tol: float = 1e-12,
     max_iter: int = 60,
     weights: np.ndarray | None = None,
+    check: Callable[[np.ndarray], None] | None = None,
 ) -> IrlsFit:
     """Fit a logistic regression by Newton-Raphson (IRLS) with step halving.
 
     Converges when the relative change in deviance is below ``tol`` (R's
     ``glm`` uses 1e-8); raises :class:`SeparationError` when the estimates
     diverge, which is what (quasi-)complete separation looks like. ``weights``
-    are case weights (R's ``glm(weights = )``).
+    are case weights (R's ``glm(weights = )``). ``check``, if given, is called
+    with the first information matrix before the first step (without weights
+    it is ``X' W X`` with every weight equal: :meth:`Design.check_rank
+    <reunistat.models.logistic.design.Design.check_rank>`) and may raise.
     """
     k = X.shape[1]
     terms = terms or [f"x{j}" for j in range(k)]
@@ -79,6 +84,8 @@ def irls(
         p = expit(eta)
         w = p * (1 - p) if weights is None else cw * p * (1 - p)
         info = xtwx(X, w)
+        if check is not None and it == 1:
+            check(info)
         grad = X.T @ (y - p) if weights is None else X.T @ (cw * (y - p))
         try:
             step = np.linalg.solve(info, grad)
@@ -137,8 +144,7 @@ def _fit_stats(
 ) -> dict[str, float]:
     n, k = d.X.shape
     ybar = d.y.mean() if w is None else np.average(d.y, weights=w)
-    ll0 = xlogy(d.y, ybar) + xlogy(1 - d.y, 1 - ybar)
-    null_ll = float(ll0.sum() if w is None else w @ ll0)
+    null_ll = float(_null_terms(d.y, ybar).sum() if w is None else w @ _null_terms(d.y, ybar))
     stats: dict[str, float] = {
         "log_likelihood": fit.loglik,
         "deviance": -2 * fit.loglik,
@@ -156,14 +162,30 @@ def _fit_stats(
     return stats
 
 
+def _null_terms(y: np.ndarray, ybar: float) -> np.ndarray:
+    """Each row's log-likelihood under the null model: ``xlogy(y, ybar) + xlogy(1 - y, 1 - ybar)``.
+
+    ``y`` is 0/1, so each row's term is one of two numbers, computed once by
+    the same function (``xlogy(0, q)`` is exactly 0): the same array, to the bit.
+
+    >>> y = np.array([0.0, 1, 1, 0, 1])
+    >>> bool(np.array_equal(_null_terms(y, 0.6), xlogy(y, 0.6) + xlogy(1 - y, 0.4)))
+    True
+    """
+    one = xlogy(1.0, ybar) + xlogy(0.0, 1 - ybar)
+    zero = xlogy(0.0, ybar) + xlogy(1.0, 1 - ybar)
+    return np.where(y == 1.0, one, zero)
+
+
 def concordance(y: np.ndarray, p: np.ndarray) -> float:
     """Return the concordance (area under the ROC curve), ties counted half.
 
     From the sum of the average ranks of the positives (Mann-Whitney). A
     positive's average rank is ``(left + 1 + right) / 2``, where ``left`` and
     ``right`` are the numbers of predictions below it and at most it (two binary
-    searches in the sorted predictions). The ranks are half-integers and their
-    sum is taken in integers, so it is exact: pandas' ``rank`` sum, to the bit.
+    searches in the sorted predictions; without ties ``right`` is ``left + 1``).
+    The ranks are half-integers and their sum is taken in integers, so it is
+    exact: pandas' ``rank`` sum, to the bit.
 
     >>> concordance(np.array([0.0, 1, 0, 1]), np.array([0.1, 0.8, 0.8, 0.9]))
     0.875
@@ -176,7 +198,10 @@ def concordance(y: np.ndarray, p: np.ndarray) -> float:
     ordered = np.sort(p)
     positives = np.sort(p[y == 1])
     left = np.searchsorted(ordered, positives, side="left")
-    right = np.searchsorted(ordered, positives, side="right")
+    if (ordered[1:] == ordered[:-1]).any():
+        right = np.searchsorted(ordered, positives, side="right")
+    else:  # no ties: each positive is the one prediction equal to it
+        right = left + 1
     rank_sum = (int(left.sum()) + int(right.sum()) + len(positives)) / 2
     return float((rank_sum - n1 * (n1 + 1) / 2) / (n1 * n0))
 
@@ -276,6 +301,7 @@ def logistic(
         competing=competing,
         extra_cols=tuple(cl_cols),
         potential_followup_col=potential_followup_col,
+        rank=weights is not None,  # unweighted: checked on the fit's first information
     )
     w = None
     if weights is not None:
@@ -284,7 +310,7 @@ def logistic(
         w = pd.to_numeric(d.frame[weights], errors="coerce").to_numpy(dtype=float)
         if not (np.isfinite(w) & (w > 0)).all():
             raise LogisticInputError(f"weights column {weights!r} must be positive and finite")
-    fit = irls(d.X, d.y, d.terms, weights=w)
+    fit = irls(d.X, d.y, d.terms, weights=w, check=None if d.rank_checked else d.check_rank)
     bread = np.linalg.inv(fit.information)
     bread = (bread + bread.T) / 2
     n_cl = None
