@@ -174,7 +174,7 @@ def generate_annual(
     child_la = la_codes[kids.la]
     header = header_table(rng, cfg, kids, la_codes, child_id, upn, data_end)
     order_h = np.argsort(child_key, kind="stable")
-    episodes = _episodes_table(careers.episodes, child_la, child_id, child_key, keep_ids=True)
+    episodes = _episodes_table(careers, child_la, child_id, child_key, keep_ids=True)
     split = annual.split_episodes(episodes, years)
     ep_by_year, corrections = annual.episode_returns(rng, cfg, episodes, split)
     k_of_row = episodes["_child"].to_numpy()

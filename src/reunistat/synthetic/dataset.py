@@ -14,7 +14,7 @@ import pandas as pd
 from reunistat import codes
 from reunistat.dates import eighteenth_birthday
 from reunistat.synthetic._draw import day, to_datetime
-from reunistat.synthetic.careers import simulate_careers
+from reunistat.synthetic.careers import Careers, simulate_careers
 from reunistat.synthetic.config import SynthConfig
 from reunistat.synthetic.linked import (
     cin_table,
@@ -135,7 +135,7 @@ def generate(
     # (LA, CHILD) order as integers: LA codes and CHILD ids sort as their indices do
     child_key = kids.la.astype(np.int64) * kids.n + perm
     header = header_table(rng, cfg, kids, la_codes, child_id, upn, data_end)
-    episodes = _episodes_table(careers.episodes, la_codes[kids.la], child_id, child_key)
+    episodes = _episodes_table(careers, la_codes[kids.la], child_id, child_key)
     tables = {
         "header": header.iloc[np.argsort(child_key, kind="stable")].reset_index(drop=True),
         "episodes": episodes,
@@ -170,7 +170,7 @@ def _days(s: pd.Series) -> np.ndarray:
 
 
 def _episodes_table(
-    ep: dict[str, np.ndarray],
+    careers: Careers,
     child_la: np.ndarray,
     child_id: np.ndarray,
     child_key: np.ndarray,
@@ -178,31 +178,38 @@ def _episodes_table(
 ) -> pd.DataFrame:
     """Episodes in (LA, CHILD, DECOM) order, sorted on integers (a child's DECOMs are distinct).
 
+    The order is found and applied on the generator's integer columns; the
+    text columns are made once, in that order (:meth:`Careers.episode_text`).
     ``keep_ids`` adds the generator's own ``_child`` and ``_period_id`` columns.
     """
+    ep = careers.episodes
     order = np.lexsort((ep["decom"], child_key[ep["child"]]))
-    ep = {k: v[order] for k, v in ep.items()}
+    child = ep["child"][order]
+
+    def text(field: str) -> np.ndarray:
+        return careers.episode_text(field, order)
+
     table = pd.DataFrame(
         {
-            "LA": child_la[ep["child"]],
-            "CHILD": child_id[ep["child"]],
-            "DECOM": to_datetime(ep["decom"]),
-            "RNE": ep["rne"],
-            "LS": ep["ls"],
-            "CIN": ep["cin"],
-            "PLACE": ep["place"],
-            "PLACE_PROVIDER": ep["provider"],
-            "DEC": to_datetime(ep["dec"], missing=ep["open"]),
-            "REC": ep["rec"],
-            "REASON_PLACE_CHANGE": ep["reason"],
-            "HOME_POST": ep["home_post"],
-            "PL_POST": ep["pl_post"],
-            "URN": ep["urn"],
+            "LA": child_la[child],
+            "CHILD": child_id[child],
+            "DECOM": to_datetime(ep["decom"][order]),
+            "RNE": text("rne"),
+            "LS": text("ls"),
+            "CIN": text("cin"),
+            "PLACE": text("place"),
+            "PLACE_PROVIDER": text("provider"),
+            "DEC": to_datetime(ep["dec"][order], missing=ep["open"][order]),
+            "REC": text("rec"),
+            "REASON_PLACE_CHANGE": text("reason"),
+            "HOME_POST": text("home_post"),
+            "PL_POST": text("pl_post"),
+            "URN": text("urn"),
         }
     )
     if keep_ids:
-        table["_child"] = ep["child"]
-        table["_period_id"] = ep["period_id"]
+        table["_child"] = child
+        table["_period_id"] = ep["period_id"][order]
     return table
 
 
