@@ -111,10 +111,12 @@ def choice_by_group_codes(
 def urn_text(urn: np.ndarray) -> np.ndarray:
     """URNs from their numbers: ``"SC"`` and the number, ``"XXXXXXX"`` where 0 (none).
 
-    >>> urn_text(np.array([0, 123456])).tolist()
-    ['XXXXXXX', 'SC123456']
+    Each distinct number is formatted once (found by hashing, not sorting).
+
+    >>> urn_text(np.array([0, 123456, 0, 123456])).tolist()
+    ['XXXXXXX', 'SC123456', 'XXXXXXX', 'SC123456']
     """
-    out = np.full(urn.size, "XXXXXXX", dtype=object)
-    has = urn > 0
-    out[has] = np.char.add("SC", urn[has].astype(str)).astype(object)
-    return out
+    idx, uniques = pd.factorize(urn)
+    text = np.char.add("SC", uniques.astype(str)).astype(object)
+    text[uniques == 0] = "XXXXXXX"
+    return text[idx]

@@ -13,7 +13,7 @@ import pandas as pd
 
 from reunistat import codes
 from reunistat.dates import eighteenth_birthday
-from reunistat.synthetic._draw import day, to_datetime
+from reunistat.synthetic._draw import day, stable_order, to_datetime
 from reunistat.synthetic.careers import Careers, simulate_careers
 from reunistat.synthetic.config import SynthConfig
 from reunistat.synthetic.linked import (
@@ -131,13 +131,13 @@ def generate(
     careers = simulate_careers(rng, cfg, kids, auth, posts, bday18, progress=lambda k: bar(1))
     data_end = day(cfg["dataset"]["data_end"])
     la_codes = auth.table["LA"].to_numpy(dtype=object)
-    child_id, upn, perm = pseudonyms(rng, kids.n)
+    child_id, upn, perm = pseudonyms(rng, kids.n, la=kids.la)
     # (LA, CHILD) order as integers: LA codes and CHILD ids sort as their indices do
     child_key = kids.la.astype(np.int64) * kids.n + perm
     header = header_table(rng, cfg, kids, la_codes, child_id, upn, data_end)
     episodes = _episodes_table(careers, la_codes[kids.la], child_id, child_key)
     tables = {
-        "header": header.iloc[np.argsort(child_key, kind="stable")].reset_index(drop=True),
+        "header": header.iloc[stable_order(child_key)].reset_index(drop=True),
         "episodes": episodes,
         "cin": cin_table(rng, kids, header, sort_key=child_key),
         "npd": npd_table(rng, kids, header, sort_key=upn_numbers(perm)),
@@ -183,7 +183,8 @@ def _episodes_table(
     ``keep_ids`` adds the generator's own ``_child`` and ``_period_id`` columns.
     """
     ep = careers.episodes
-    order = np.lexsort((ep["decom"], child_key[ep["child"]]))
+    decom = ep["decom"]
+    order = stable_order(decom - (decom.min() if decom.size else 0), child_key[ep["child"]])
     child = ep["child"][order]
 
     def text(field: str) -> np.ndarray:
@@ -205,7 +206,8 @@ def _episodes_table(
             "HOME_POST": text("home_post"),
             "PL_POST": text("pl_post"),
             "URN": text("urn"),
-        }
+        },
+        copy=False,  # each column is new: no copy, nor one block of all the text columns
     )
     if keep_ids:
         table["_child"] = child
@@ -217,7 +219,7 @@ def _truth_returns(
     r: pd.DataFrame, child_la: np.ndarray, child_id: np.ndarray, child_key: np.ndarray
 ) -> pd.DataFrame:
     c = r["child"].to_numpy()
-    order = np.lexsort((r["spell_number"].to_numpy(), child_key[c]))
+    order = stable_order(r["spell_number"].to_numpy(), child_key[c])
     out = r.iloc[order].reset_index(drop=True)
     c = out.pop("child").to_numpy()
     out.insert(0, "CHILD", child_id[c])

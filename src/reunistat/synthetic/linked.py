@@ -8,23 +8,32 @@ import numpy as np
 import pandas as pd
 
 from reunistat import codes
-from reunistat.synthetic._draw import blank_where, to_datetime
+from reunistat.synthetic._draw import blank_where, stable_order, to_datetime
 from reunistat.synthetic.population import Children
 
 DISABILITY_CODES = tuple(c for c in codes.DISABILITY if c != "NONE")
 
 
-def pseudonyms(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pseudonyms(
+    rng: np.random.Generator, n: int, la: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return pseudonymous CHILD identifiers, UPN-like pupil references, and sort keys.
 
     The identifiers are zero-padded, so they sort as text in the order of the
-    integer keys returned third.
+    integer keys returned third. Given each child's authority index ``la``,
+    the strings are made in the order the tables list the children (by LA,
+    then key), so that reading them in that order reads memory in order: the
+    same values, faster to gather and to write when there are millions.
     """
-    perm = rng.permutation(n)
+    perm = rng.permutation(n).astype(np.int64)
+    order = np.arange(n) if la is None else stable_order(perm, la)
     width = max(8, len(str(n - 1)))
-    child = np.char.add("C", np.char.zfill(perm.astype(str), width)).astype(object)
-    upn = np.char.add("A", np.char.zfill(upn_numbers(perm).astype(str), 12)).astype(object)
-    return child, upn, perm.astype(np.int64)
+    child = np.empty(n, dtype=object)
+    upn = np.empty(n, dtype=object)
+    p = perm[order]
+    child[order] = np.char.add("C", np.char.zfill(p.astype(str), width)).astype(object)
+    upn[order] = np.char.add("A", np.char.zfill(upn_numbers(p).astype(str), 12)).astype(object)
+    return child, upn, perm
 
 
 def upn_numbers(perm: np.ndarray) -> np.ndarray:
@@ -106,7 +115,7 @@ def cin_table(
     used = ~repeat if keep is None else ~repeat & keep[rows]
     kept = np.flatnonzero(used)
     if sort_key is not None:
-        kept = kept[np.argsort(sort_key[rows[kept]], kind="stable")]
+        kept = kept[stable_order(sort_key[rows[kept]])]
     return out.take(kept).reset_index(drop=True)
 
 
@@ -145,5 +154,5 @@ def npd_table(
         return out
     rows = np.arange(idx.size) if keep is None else np.flatnonzero(keep[idx])
     if sort_key is not None:
-        rows = rows[np.argsort(sort_key[idx[rows]], kind="stable")]
+        rows = rows[stable_order(sort_key[idx[rows]])]
     return out.take(rows).reset_index(drop=True)
