@@ -75,12 +75,15 @@ class Vocab:
     def sorted_levels(self, codes: np.ndarray) -> list[tuple[Any, np.ndarray]]:
         """Each value present, in text order, with its rows: :func:`_draw.rows_by_level` on codes.
 
+        Blanks are left out, as ``rows_by_level`` leaves out None.
+
         >>> v = Vocab()
         >>> c = v.encode(np.array(["b", "a", "b"], dtype=object))
         >>> [(s, r.tolist()) for s, r in v.sorted_levels(c)]
         [('a', [1]), ('b', [0, 2])]
         """
         present = np.flatnonzero(np.bincount(codes, minlength=len(self)))
+        present = present[present != BLANK]
         levels = sorted(present.tolist(), key=lambda c: self._values[c])
         return [(self._values[c], np.flatnonzero(codes == c)) for c in levels]
 
