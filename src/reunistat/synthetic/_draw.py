@@ -108,9 +108,9 @@ def stable_order(*keys: np.ndarray) -> np.ndarray:
     ``lexsort``'s keys one such sort. The result is the same permutation.
 
     >>> stable_order(np.array([3, 1, 2, 1]), np.array([0, 1, 0, 1])).tolist()
-    [0, 2, 3, 1]
+    [2, 0, 1, 3]
     >>> np.lexsort((np.array([3, 1, 2, 1]), np.array([0, 1, 0, 1]))).tolist()
-    [0, 2, 3, 1]
+    [2, 0, 1, 3]
     """
     n = keys[0].size
     packed = np.zeros(n, dtype=np.int64)
