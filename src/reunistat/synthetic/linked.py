@@ -100,14 +100,6 @@ def cin_table(
     disability = np.where(
         kids.disabled[rows], np.array(DISABILITY_CODES, dtype=object)[pick], "NONE"
     )
-    out = pd.DataFrame(
-        {
-            "LA": header["LA"].to_numpy()[rows],
-            "LAchildID": header["CHILD"].to_numpy()[rows],
-            "UPN": header["UPN"].to_numpy()[rows],
-            "DISABILITY": disability,
-        }
-    )
     # a child's second code repeating its first is the only repeated row (CHILD is unique):
     # what drop_duplicates() removes, found on integers
     repeat = np.zeros(rows.size, dtype=bool)
@@ -116,7 +108,16 @@ def cin_table(
     kept = np.flatnonzero(used)
     if sort_key is not None:
         kept = kept[stable_order(sort_key[rows[kept]])]
-    return out.take(kept).reset_index(drop=True)
+    # the rows kept, gathered once in their final order
+    child = rows[kept]
+    return pd.DataFrame(
+        {
+            "LA": header["LA"].to_numpy()[child],
+            "LAchildID": header["CHILD"].to_numpy()[child],
+            "UPN": header["UPN"].to_numpy()[child],
+            "DISABILITY": disability[kept],
+        }
+    )
 
 
 def npd_table(
@@ -139,20 +140,16 @@ def npd_table(
     fsm = rng.random(idx.size) < (0.75 - 0.05 * (idaci - 1))
     u = rng.random(idx.size)
     dis = kids.disabled[idx]
-    sen = np.where(
-        u < np.where(dis, 0.55, 0.12), "E", np.where(u < np.where(dis, 0.9, 0.45), "K", "N")
-    )
-    out = pd.DataFrame(
-        {
-            "UPN": header["UPN"].to_numpy()[idx],
-            "FSM_EVER": fsm.astype(np.int8),
-            "IDACI_DECILE": idaci.astype(np.int8),
-            "SEN": sen.astype(object),
-        }
-    )
-    if keep is None and sort_key is None:
-        return out
+    sen = np.where(u < np.where(dis, 0.55, 0.12), 0, np.where(u < np.where(dis, 0.9, 0.45), 1, 2))
     rows = np.arange(idx.size) if keep is None else np.flatnonzero(keep[idx])
     if sort_key is not None:
         rows = rows[stable_order(sort_key[idx[rows]])]
-    return out.take(rows).reset_index(drop=True)
+    # the rows kept, gathered once in their final order
+    return pd.DataFrame(
+        {
+            "UPN": header["UPN"].to_numpy()[idx[rows]],
+            "FSM_EVER": fsm[rows].astype(np.int8),
+            "IDACI_DECILE": idaci[rows].astype(np.int8),
+            "SEN": np.array(["E", "K", "N"], dtype=object)[sen[rows]],
+        }
+    )
