@@ -102,7 +102,9 @@ def _breakpoints(rng: np.random.Generator, p: Periods) -> tuple[np.ndarray, np.n
     key = rows * (1 << 20) + off
     order = np.argsort(key, kind="stable")
     key, kind = key[order], kind[order]
-    uniq, first = np.unique(key, return_index=True)
+    # the distinct keys of the sorted keys (np.unique(key, return_index=True), no second sort)
+    first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if key.size else key
+    uniq = key[first]
     kind = np.bitwise_or.reduceat(kind, first) if kind.size else kind
     return uniq >> 20, uniq & ((1 << 20) - 1), kind
 
