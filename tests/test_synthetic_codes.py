@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from reunistat.synthetic._vocab import (
     urn_text,
 )
 from reunistat.synthetic.linked import pseudonyms
+from reunistat.synthetic.writer import CSV_DATE_FORMAT, format_dates
 
 TEXT = st.sampled_from(["P1", "U4", "K2", "A5", "E11", "", None])
 
@@ -91,3 +93,15 @@ def test_pseudonyms_in_table_order_are_the_same_values():
     for a, b in zip(plain, sorted_, strict=True):
         assert a.tolist() == b.tolist()
     assert r1.random() == r2.random()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(-20_000, 30_000)), max_size=50))
+def test_format_dates_is_strftime(days):
+    s = pd.Series(
+        pd.to_datetime([None if d is None else np.datetime64(d, "D") for d in days]),
+        dtype="datetime64[ns]",
+    )
+    old = s.dt.strftime(CSV_DATE_FORMAT)
+    new = format_dates(s)
+    assert [None if pd.isna(x) else x for x in old] == new.tolist()
