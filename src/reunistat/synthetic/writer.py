@@ -35,8 +35,9 @@ def format_dates(values: pd.Series, fmt: str = CSV_DATE_FORMAT) -> np.ndarray:
     ['01/04/2020', None, '01/04/2020']
     """
     idx, uniques = pd.factorize(values)
-    text = np.append(np.asarray(pd.DatetimeIndex(uniques).strftime(fmt), dtype=object), None)
-    return text[idx]  # idx -1 (NaT) picks the None appended last
+    text = np.empty(len(uniques) + 1, dtype=object)  # the last stays None: idx -1 is NaT
+    text[:-1] = np.asarray(pd.DatetimeIndex(uniques).strftime(fmt), dtype=object)
+    return text[idx]
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
