@@ -119,7 +119,13 @@ def main() -> None:
     )
     ap.add_argument("--annual", action="store_true", help="annual layout against flat")
     ap.add_argument("--tag", default="", help="suffix of the results' file names (synth_TAG)")
+    ap.add_argument(
+        "--cache-probe", action="store_true", help="ns an element of plain numpy passes by size"
+    )
     args = ap.parse_args()
+    if args.cache_probe:
+        cache_probe()
+        return
     if args.annual:
         annual_vs_flat(args.scales, args.repeats[0])
         return
@@ -181,6 +187,36 @@ def main() -> None:
                 f"would take {fit['ratio_10x_to_1x']}x national (extrapolated, not run)."
             )
     (HERE / f"results/{name}.md").write_text("\n".join(lines) + "\n")
+
+
+def cache_probe(
+    sizes: tuple[int, ...] = (170_000, 520_000, 1_560_000, 5_200_000, 15_600_000),
+) -> None:
+    """CPU ns an element of three plain numpy passes at the generator's array sizes.
+
+    An element-wise ``where`` over int64, a gather of int64 by a random
+    permutation and a gather of int16 codes by it: what the generator does to
+    every episode. Past the last-level cache the cost an element rises, then
+    stays flat; this separates the machine's cache from the code's growth.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    print("elements  where  gather_int64  gather_int16   (CPU ns an element)")
+    for n in sizes:
+        a, b = rng.random(n), rng.integers(0, 100, n)
+        p, c = rng.permutation(n), rng.integers(0, 50, n).astype(np.int16)
+        reps = max(1, 20_000_000 // n)
+        cells = []
+        for op in ("where", "gather_int64", "gather_int16"):
+            t = time.process_time()
+            for _ in range(reps):
+                if op == "where":
+                    np.where(a < 0.5, b * 2 + 1, b - 3)
+                else:
+                    (b if op == "gather_int64" else c)[p]
+            cells.append((time.process_time() - t) / reps / n * 1e9)
+        print(f"{n:>10,}  " + "  ".join(f"{x:6.1f}" for x in cells), flush=True)
 
 
 def annual_vs_flat(scales: list[float], repeats: int) -> None:
