@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -30,7 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 CHILD = """
-import json, sys, time
+import json, os, resource, sys, time
 from pathlib import Path
 from reunistat.synthetic import default_config, generate
 scale, out = float(sys.argv[1]), Path(sys.argv[2])
@@ -47,13 +48,16 @@ else:
     children, episodes = len(d.tables["header"]), len(d.tables["episodes"])
 print(json.dumps({"generate_s": t1 - t0, "write_s": t2 - t1, "cpu_s": c2 - c0,
                   "children": children, "episodes": episodes,
-                  "returns_home": len(d.truth_returns)}))
+                  "returns_home": len(d.truth_returns),
+                  "own_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "load_1min_end": os.getloadavg()[0]}))
 """
 
 
 def run_once(scale: float, layout: str = "flat") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        load_start = os.getloadavg()[0]
         t0 = time.perf_counter()
         out = subprocess.run(
             [sys.executable, "-c", CHILD, str(scale), tmp, layout],
@@ -65,9 +69,26 @@ def run_once(scale: float, layout: str = "flat") -> dict:
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     rec = json.loads(out.stdout.strip().splitlines()[-1])
     rec["wall_s"] = wall
-    # ru_maxrss of children is the max over all children so far: report it only if it grew
+    rec["load_1min_start"] = load_start
+    # ru_maxrss of children is the max over all children so far: report it only if it grew;
+    # own_peak_rss_mib is each run's own maximum resident set size (its child reports it)
     rec["peak_rss_mib"] = peak_kib / 1024 if peak_kib > before else None
     return rec
+
+
+def fit_exponent(results: list[dict], key: str = "median_cpu_s") -> dict[str, float] | None:
+    """Least-squares ``log(key) = a + b log(scale)`` over the scales: b, and 10x / 1x by it.
+
+    >>> fit_exponent([{"scale": 1.0, "median_cpu_s": 2.0}, {"scale": 4.0, "median_cpu_s": 8.0}])
+    {'exponent': 1.0, 'ratio_10x_to_1x': 10.0}
+    """
+    pts = [(math.log(r["scale"]), math.log(r[key])) for r in results if r.get(key)]
+    if len(pts) < 2:
+        return None
+    mx = statistics.fmean(x for x, _ in pts)
+    my = statistics.fmean(y for _, y in pts)
+    b = sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
+    return {"exponent": round(b, 3), "ratio_10x_to_1x": round(10.0**b, 2)}
 
 
 def medians(runs: list[dict], *keys: str) -> dict[str, float]:
@@ -93,18 +114,29 @@ def write_json(name: str, results: list[dict], load_before: tuple[float, ...]) -
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 10.0])
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--repeats", type=int, nargs="+", default=[3], help="runs per scale (one, or one a scale)"
+    )
     ap.add_argument("--annual", action="store_true", help="annual layout against flat")
     ap.add_argument("--tag", default="", help="suffix of the results' file names (synth_TAG)")
+    ap.add_argument(
+        "--cache-probe", action="store_true", help="ns an element of plain numpy passes by size"
+    )
     args = ap.parse_args()
+    if args.cache_probe:
+        cache_probe()
+        return
     if args.annual:
-        annual_vs_flat(args.scales, args.repeats)
+        annual_vs_flat(args.scales, args.repeats[0])
         return
     load_before = os.getloadavg()
     results = []
+    repeats = args.repeats * len(args.scales) if len(args.repeats) == 1 else args.repeats
+    if len(repeats) != len(args.scales):
+        ap.error("--repeats: one number, or one for each scale")
     # run the scales in increasing order so each new peak belongs to its own run
-    for scale in sorted(args.scales):
-        runs = [run_once(scale) for _ in range(args.repeats)]
+    for scale, n_runs in sorted(zip(args.scales, repeats, strict=True)):
+        runs = [run_once(scale) for _ in range(n_runs)]
         peaks = [r["peak_rss_mib"] for r in runs if r["peak_rss_mib"] is not None]
         summary = {
             "scale": scale,
@@ -113,6 +145,10 @@ def main() -> None:
             "returns_home": runs[0]["returns_home"],
             **medians(runs, "wall_s", "cpu_s", "generate_s", "write_s"),
             "peak_rss_mib": max(peaks) if peaks else None,
+            "own_peak_rss_mib": max(r["own_peak_rss_mib"] for r in runs),
+            "runs_load_1min_start_end": [
+                [round(r["load_1min_start"], 2), round(r["load_1min_end"], 2)] for r in runs
+            ],
             "runs_wall_s": [round(r["wall_s"], 2) for r in runs],
             "runs_cpu_s": [round(r["cpu_s"], 2) for r in runs],
             "load_1min_after": round(os.getloadavg()[0], 2),
@@ -120,7 +156,9 @@ def main() -> None:
         results.append(summary)
         print(json.dumps(summary))
     name = f"synth_{args.tag}" if args.tag else "synth"
-    meta = write_json(name, results, load_before)
+    fits = {k: fit_exponent(results, k) for k in ("median_cpu_s", "own_peak_rss_mib")}
+    print(json.dumps({"fit": fits}))
+    meta = write_json(name, [*results, {"fit": fits}], load_before)
     lines = [
         "# Synthetic generator: time and peak memory",
         "",
@@ -131,18 +169,54 @@ def main() -> None:
         "figures stand alone (compare runs of this script on one machine).",
         "",
         "| scale | children | episodes | returns home | median wall (s) | median CPU (s) "
-        "| generate (s) | write (s) | peak RSS (MiB) | runs (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| generate (s) | write (s) | peak RSS (MiB) | runs CPU (s) | load at start, end |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        peak = f"{r['peak_rss_mib']:,.0f}" if r["peak_rss_mib"] else "n/a"
         lines.append(
             f"| {r['scale']:g} | {r['children']:,} | {r['episodes']:,} | {r['returns_home']:,} | "
             f"{r['median_wall_s']:.1f} | {r['median_cpu_s']:.1f} | {r['median_generate_s']:.1f} | "
-            f"{r['median_write_s']:.1f} | "
-            f"{peak} | {', '.join(map(str, r['runs_wall_s']))} |"
+            f"{r['median_write_s']:.1f} | {r['own_peak_rss_mib']:,.0f} | "
+            f"{', '.join(map(str, r['runs_cpu_s']))} | "
+            f"{'; '.join(f'{a}, {b}' for a, b in r['runs_load_1min_start_end'])} |"
         )
+    for key, fit in fits.items():
+        if fit:
+            lines.append(
+                f"\nFit of log {key} on log scale: exponent {fit['exponent']}, so 10x national "
+                f"would take {fit['ratio_10x_to_1x']}x national (extrapolated, not run)."
+            )
     (HERE / f"results/{name}.md").write_text("\n".join(lines) + "\n")
+
+
+def cache_probe(
+    sizes: tuple[int, ...] = (170_000, 520_000, 1_560_000, 5_200_000, 15_600_000),
+) -> None:
+    """CPU ns an element of three plain numpy passes at the generator's array sizes.
+
+    An element-wise ``where`` over int64, a gather of int64 by a random
+    permutation and a gather of int16 codes by it: what the generator does to
+    every episode. Past the last-level cache the cost an element rises, then
+    stays flat; this separates the machine's cache from the code's growth.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    print("elements  where  gather_int64  gather_int16   (CPU ns an element)")
+    for n in sizes:
+        a, b = rng.random(n), rng.integers(0, 100, n)
+        p, c = rng.permutation(n), rng.integers(0, 50, n).astype(np.int16)
+        reps = max(1, 20_000_000 // n)
+        cells = []
+        for op in ("where", "gather_int64", "gather_int16"):
+            t = time.process_time()
+            for _ in range(reps):
+                if op == "where":
+                    np.where(a < 0.5, b * 2 + 1, b - 3)
+                else:
+                    (b if op == "gather_int64" else c)[p]
+            cells.append((time.process_time() - t) / reps / n * 1e9)
+        print(f"{n:>10,}  " + "  ".join(f"{x:6.1f}" for x in cells), flush=True)
 
 
 def annual_vs_flat(scales: list[float], repeats: int) -> None:

@@ -98,6 +98,40 @@ def isin(values: np.ndarray, items: Collection[Any]) -> np.ndarray:
     return np.asarray(pd.Series(values, copy=False).isin(list(items)).to_numpy(), dtype=bool)
 
 
+def stable_order(*keys: np.ndarray) -> np.ndarray:
+    """``np.lexsort(keys)`` of non-negative integer keys (the last the primary), by radix.
+
+    The keys are packed into one integer (primary first), which is ordered by
+    16-bit digits, least significant first, each pass a stable radix sort
+    (numpy's ``kind="stable"`` for 16-bit integers): O(n) a pass, where a
+    comparison sort of millions of rows costs O(n log n) and each of
+    ``lexsort``'s keys one such sort. The result is the same permutation.
+
+    >>> stable_order(np.array([3, 1, 2, 1]), np.array([0, 1, 0, 1])).tolist()
+    [2, 0, 1, 3]
+    >>> np.lexsort((np.array([3, 1, 2, 1]), np.array([0, 1, 0, 1]))).tolist()
+    [2, 0, 1, 3]
+    """
+    n = keys[0].size
+    packed = np.zeros(n, dtype=np.int64)
+    bits = 0
+    for key in reversed(keys):
+        k = np.asarray(key, dtype=np.int64)
+        if n and k.min() < 0:
+            raise ValueError("stable_order needs non-negative keys")
+        width = max(int(k.max()).bit_length(), 1) if n else 1
+        bits += width
+        if bits > 62:
+            raise ValueError("stable_order: the keys need more than 62 bits together")
+        packed = (packed << width) | k
+    order: np.ndarray | None = None
+    for shift in range(0, bits, 16):
+        k = packed if order is None else packed[order]
+        step = np.argsort(((k >> shift) & 0xFFFF).astype(np.uint16), kind="stable")
+        order = step if order is None else order[step]
+    return order if order is not None else np.arange(n)
+
+
 def band_index(age_days: np.ndarray) -> np.ndarray:
     """Return the DfE age band index (0 under 1 ... 4 16+) of ages in days."""
     years = age_days / 365.25

@@ -11,7 +11,7 @@ import pandas as pd
 
 from reunistat.dates import eighteenth_birthday
 from reunistat.synthetic import annual, extra_tables
-from reunistat.synthetic._draw import day, to_datetime
+from reunistat.synthetic._draw import day, stable_order, to_datetime
 from reunistat.synthetic.careers import simulate_careers
 from reunistat.synthetic.config import SynthConfig
 from reunistat.synthetic.dataset import (
@@ -169,12 +169,12 @@ def generate_annual(
     )
     data_end = day(cfg["dataset"]["data_end"])
     la_codes = auth.table["LA"].to_numpy(dtype=object)
-    child_id, upn, perm = pseudonyms(rng, kids.n)
+    child_id, upn, perm = pseudonyms(rng, kids.n, la=kids.la)
     child_key = kids.la.astype(np.int64) * kids.n + perm
     child_la = la_codes[kids.la]
     header = header_table(rng, cfg, kids, la_codes, child_id, upn, data_end)
-    order_h = np.argsort(child_key, kind="stable")
-    episodes = _episodes_table(careers.episodes, child_la, child_id, child_key, keep_ids=True)
+    order_h = stable_order(child_key)
+    episodes = _episodes_table(careers, child_la, child_id, child_key, keep_ids=True)
     split = annual.split_episodes(episodes, years)
     ep_by_year, corrections = annual.episode_returns(rng, cfg, episodes, split)
     k_of_row = episodes["_child"].to_numpy()

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from reunistat import codes
-from reunistat.synthetic._draw import blank_where, choice, day, isin
+from reunistat.synthetic._draw import day
+from reunistat.synthetic._vocab import BLANK, CODE, Vocab, choice_codes
 from reunistat.synthetic.episodes import EpisodeBatch, build_episodes
 from reunistat.synthetic.history import History, PeriodExtras
 from reunistat.synthetic.periods import Periods, draw_periods
@@ -46,6 +47,9 @@ EPISODE_FIELDS = (
 class Careers:
     """All simulated episodes (with their child and CIN) and the record of returns home.
 
+    The episodes' text fields are codes of ``vocab``, their postcodes
+    (``home_post``, ``pl_post``) index ``posts`` and ``urn`` holds the URN's
+    number (0: none): :meth:`episode_text` turns them into text.
     Under the annual layout ``history`` also holds the record of every period
     (``periods``) and of missing-from-placement episodes (``missing``); see
     :mod:`reunistat.synthetic.history`.
@@ -53,7 +57,20 @@ class Careers:
 
     episodes: dict[str, np.ndarray]
     returns: pd.DataFrame
+    vocab: Vocab
+    posts: np.ndarray  # the postcode districts, flat
     history: History | None = None
+
+    def episode_text(self, field: str, rows: np.ndarray) -> np.ndarray:
+        """An episode field's values at ``rows`` as text (an object array)."""
+        from reunistat.synthetic._vocab import urn_text
+
+        values = self.episodes[field][rows]
+        if field in ("home_post", "pl_post"):
+            return self.posts[values]
+        if field == "urn":
+            return urn_text(values)
+        return self.vocab.decode(values)
 
 
 def simulate_careers(
@@ -75,7 +92,9 @@ def simulate_careers(
     UASC status enter the truth.
     """
     data_end = day(cfg["dataset"]["data_end"])
-    home_post = posts.reshape(-1)[kids.home_district]
+    vocab = Vocab()
+    home_post = kids.home_district
+    n_districts = posts.shape[1]
     child = np.flatnonzero(~kids.short_break)
     start = kids.first_entry[child]
     parts: list[dict[str, np.ndarray]] = []
@@ -84,13 +103,15 @@ def simulate_careers(
         if child.size == 0:
             break
         p = draw_periods(rng, cfg, kids, child, start, bday18)
-        eps = build_episodes(rng, cfg, p, home_post[p.child], posts[kids.la[p.child]])
-        part = _episode_part(eps, p, home_post)
+        eps = build_episodes(rng, cfg, p, home_post[p.child], kids.la[p.child], n_districts, vocab)
+        part = _episode_part(eps, p, home_post, vocab)
         extra = None if history is None else history.record(rng, p, eps, k, data_end)
         if extra is not None:
             part["period_id"] = extra.period_id[eps.period]
         parts.append(part)
-        ret, reenter_day = _returns(rng, cfg, kids, auth, p, eps, k, bday18, data_end, extra)
+        ret, reenter_day = _returns(
+            rng, cfg, kids, auth, (p, eps, vocab), k, bday18, data_end, extra
+        )
         returns.append(ret)
         again = ret["reentered"].to_numpy() == 1
         child = ret["child"].to_numpy()[again]
@@ -101,20 +122,23 @@ def simulate_careers(
             start = np.concatenate([start, other_start])
         if progress is not None:
             progress(k)
-    sb = _short_breaks(rng, kids, home_post, data_end, bday18)
+    sb = _short_breaks(rng, kids, home_post, data_end, bday18, vocab)
     if history is not None:
         sb["period_id"] = np.full(sb["child"].size, -1, dtype=np.int64)
     parts.append(sb)
     episodes = {f: np.concatenate([part[f] for part in parts]) for f in parts[0]}
     episodes = _truncate(episodes, data_end)
-    return Careers(episodes, pd.concat(returns, ignore_index=True), history)
+    returned = pd.concat(returns, ignore_index=True)
+    return Careers(episodes, returned, vocab, posts.reshape(-1), history)
 
 
-def _episode_part(eps: EpisodeBatch, p: Periods, home_post: np.ndarray) -> dict[str, np.ndarray]:
+def _episode_part(
+    eps: EpisodeBatch, p: Periods, home_post: np.ndarray, vocab: Vocab
+) -> dict[str, np.ndarray]:
     child = p.child[eps.period]
     part = {f: getattr(eps, f) for f in EPISODE_FIELDS}
     part["child"] = child
-    part["cin"] = p.cin[eps.period]
+    part["cin"] = vocab.encode(p.cin)[eps.period]
     part["home_post"] = home_post[child]
     return part
 
@@ -124,16 +148,16 @@ def _returns(
     cfg: dict[str, Any],
     kids: Children,
     auth: Authorities,
-    p: Periods,
-    eps: EpisodeBatch,
+    batch: tuple[Periods, EpisodeBatch, Vocab],
     k: int,
     bday18: np.ndarray,
     data_end: int,
     extra: PeriodExtras | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The returns home of one batch of periods, with their re-entry or censoring."""
+    p, eps, vocab = batch
     last_ep = np.flatnonzero(np.concatenate([eps.period[1:] != eps.period[:-1], [True]]))
-    moving = isin(eps.rne, codes.RNE_PLACEMENT_CHANGE | {"S"})
+    moving = vocab.isin(eps.rne, codes.RNE_PLACEMENT_CHANGE | {"S"})
     moves = np.bincount(eps.period, weights=moving, minlength=p.n).astype(np.int64) - 1
     r = np.flatnonzero((p.exit == "return_home") & (p.end <= data_end))
     c = p.child[r]
@@ -146,7 +170,7 @@ def _returns(
         final_ls=p.final_ls[r],
         prior_periods=np.full(r.size, k),
         placement_moves=moves[r],
-        last_place=eps.place[last_ep[r]],
+        last_place=vocab.decode(eps.place[last_ep[r]]),
         period_length_days=end - p.start[r],
         rec=p.rec[r],
         idaci=kids.idaci[c],
@@ -196,8 +220,10 @@ def _short_breaks(
     home_post: np.ndarray,
     data_end: int,
     bday18: np.ndarray,
+    vocab: Vocab,
 ) -> dict[str, np.ndarray]:
     """Planned short breaks (V3/V4): one-episode periods ending E4A, not periods of care."""
+    c = vocab.code
     sb = np.flatnonzero(kids.short_break)
     stays = 2 + rng.poisson(4, sb.size)
     child = np.repeat(sb, stays)
@@ -211,30 +237,30 @@ def _short_breaks(
     keep = (decom <= data_end) & (dec < bday18[child])
     child, decom, dec = child[keep], decom[keep], dec[keep]
     n = child.size
-    place = choice(rng, {"U4": 0.3, "U6": 0.3, "K2": 0.4}, n)
+    place = choice_codes(rng, vocab, {"U4": 0.3, "U6": 0.3, "K2": 0.4}, n)
     return {
         "decom": decom,
         "dec": dec,
-        "rne": np.full(n, "S", dtype=object),
-        "ls": np.where(rng.random(n) < 0.8, "V3", "V4").astype(object),
+        "rne": np.full(n, c("S"), dtype=CODE),
+        "ls": np.where(rng.random(n) < 0.8, c("V3"), c("V4")).astype(CODE),
         "place": place,
-        "provider": np.full(n, "PR1", dtype=object),
-        "rec": np.full(n, "E4A", dtype=object),
-        "reason": np.full(n, None, dtype=object),
+        "provider": np.full(n, c("PR1"), dtype=CODE),
+        "rec": np.full(n, c("E4A"), dtype=CODE),
+        "reason": np.full(n, BLANK, dtype=CODE),
         "pl_post": home_post[child],
-        "urn": np.where(place == "K2", "SC100001", "XXXXXXX").astype(object),
+        "urn": np.where(place == c("K2"), 100001, 0),
         "child": child,
-        "cin": np.full(n, "N2", dtype=object),
+        "cin": np.full(n, c("N2"), dtype=CODE),
         "home_post": home_post[child],
     }
 
 
 def _truncate(ep: dict[str, np.ndarray], data_end: int) -> dict[str, np.ndarray]:
-    """Drop episodes after the data end; leave those spanning it open."""
+    """Drop episodes after the data end; leave those spanning it open (blank REC and reason)."""
     keep = ep["decom"] <= data_end
     ep = {k: v[keep] for k, v in ep.items()}
     open_ = ep["dec"] > data_end
     ep["open"] = open_
-    ep["rec"] = blank_where(open_, ep["rec"])
-    ep["reason"] = blank_where(open_, ep["reason"])
+    ep["rec"] = np.where(open_, CODE(BLANK), ep["rec"])
+    ep["reason"] = np.where(open_, CODE(BLANK), ep["reason"])
     return ep

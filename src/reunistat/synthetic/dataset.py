@@ -13,8 +13,8 @@ import pandas as pd
 
 from reunistat import codes
 from reunistat.dates import eighteenth_birthday
-from reunistat.synthetic._draw import day, to_datetime
-from reunistat.synthetic.careers import simulate_careers
+from reunistat.synthetic._draw import day, stable_order, to_datetime
+from reunistat.synthetic.careers import Careers, simulate_careers
 from reunistat.synthetic.config import SynthConfig
 from reunistat.synthetic.linked import (
     cin_table,
@@ -131,13 +131,13 @@ def generate(
     careers = simulate_careers(rng, cfg, kids, auth, posts, bday18, progress=lambda k: bar(1))
     data_end = day(cfg["dataset"]["data_end"])
     la_codes = auth.table["LA"].to_numpy(dtype=object)
-    child_id, upn, perm = pseudonyms(rng, kids.n)
+    child_id, upn, perm = pseudonyms(rng, kids.n, la=kids.la)
     # (LA, CHILD) order as integers: LA codes and CHILD ids sort as their indices do
     child_key = kids.la.astype(np.int64) * kids.n + perm
     header = header_table(rng, cfg, kids, la_codes, child_id, upn, data_end)
-    episodes = _episodes_table(careers.episodes, la_codes[kids.la], child_id, child_key)
+    episodes = _episodes_table(careers, la_codes[kids.la], child_id, child_key)
     tables = {
-        "header": header.iloc[np.argsort(child_key, kind="stable")].reset_index(drop=True),
+        "header": header.iloc[stable_order(child_key)].reset_index(drop=True),
         "episodes": episodes,
         "cin": cin_table(rng, kids, header, sort_key=child_key),
         "npd": npd_table(rng, kids, header, sort_key=upn_numbers(perm)),
@@ -170,7 +170,7 @@ def _days(s: pd.Series) -> np.ndarray:
 
 
 def _episodes_table(
-    ep: dict[str, np.ndarray],
+    careers: Careers,
     child_la: np.ndarray,
     child_id: np.ndarray,
     child_key: np.ndarray,
@@ -178,31 +178,40 @@ def _episodes_table(
 ) -> pd.DataFrame:
     """Episodes in (LA, CHILD, DECOM) order, sorted on integers (a child's DECOMs are distinct).
 
+    The order is found and applied on the generator's integer columns; the
+    text columns are made once, in that order (:meth:`Careers.episode_text`).
     ``keep_ids`` adds the generator's own ``_child`` and ``_period_id`` columns.
     """
-    order = np.lexsort((ep["decom"], child_key[ep["child"]]))
-    ep = {k: v[order] for k, v in ep.items()}
+    ep = careers.episodes
+    decom = ep["decom"]
+    order = stable_order(decom - (decom.min() if decom.size else 0), child_key[ep["child"]])
+    child = ep["child"][order]
+
+    def text(field: str) -> np.ndarray:
+        return careers.episode_text(field, order)
+
     table = pd.DataFrame(
         {
-            "LA": child_la[ep["child"]],
-            "CHILD": child_id[ep["child"]],
-            "DECOM": to_datetime(ep["decom"]),
-            "RNE": ep["rne"],
-            "LS": ep["ls"],
-            "CIN": ep["cin"],
-            "PLACE": ep["place"],
-            "PLACE_PROVIDER": ep["provider"],
-            "DEC": to_datetime(ep["dec"], missing=ep["open"]),
-            "REC": ep["rec"],
-            "REASON_PLACE_CHANGE": ep["reason"],
-            "HOME_POST": ep["home_post"],
-            "PL_POST": ep["pl_post"],
-            "URN": ep["urn"],
-        }
+            "LA": child_la[child],
+            "CHILD": child_id[child],
+            "DECOM": to_datetime(ep["decom"][order]),
+            "RNE": text("rne"),
+            "LS": text("ls"),
+            "CIN": text("cin"),
+            "PLACE": text("place"),
+            "PLACE_PROVIDER": text("provider"),
+            "DEC": to_datetime(ep["dec"][order], missing=ep["open"][order]),
+            "REC": text("rec"),
+            "REASON_PLACE_CHANGE": text("reason"),
+            "HOME_POST": text("home_post"),
+            "PL_POST": text("pl_post"),
+            "URN": text("urn"),
+        },
+        copy=False,  # each column is new: no copy, nor one block of all the text columns
     )
     if keep_ids:
-        table["_child"] = ep["child"]
-        table["_period_id"] = ep["period_id"]
+        table["_child"] = child
+        table["_period_id"] = ep["period_id"][order]
     return table
 
 
@@ -210,7 +219,7 @@ def _truth_returns(
     r: pd.DataFrame, child_la: np.ndarray, child_id: np.ndarray, child_key: np.ndarray
 ) -> pd.DataFrame:
     c = r["child"].to_numpy()
-    order = np.lexsort((r["spell_number"].to_numpy(), child_key[c]))
+    order = stable_order(r["spell_number"].to_numpy(), child_key[c])
     out = r.iloc[order].reset_index(drop=True)
     c = out.pop("child").to_numpy()
     out.insert(0, "CHILD", child_id[c])

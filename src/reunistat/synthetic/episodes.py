@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 
 from reunistat import codes
-from reunistat.synthetic._draw import choice, choice_by_group, isin, rows_by_level
+from reunistat.synthetic._vocab import (
+    BLANK,
+    CODE,
+    Vocab,
+    choice_by_group_codes,
+    choice_codes,
+)
 from reunistat.synthetic.periods import BANDS, Periods
 
 MOVE, LEGAL = 1, 2
@@ -58,7 +64,12 @@ REASONS = {
 
 @dataclass
 class EpisodeBatch:
-    """Episodes of a batch of periods, in period then date order."""
+    """Episodes of a batch of periods, in period then date order.
+
+    The text fields (rne ... reason) are codes of the run's :class:`Vocab`,
+    ``pl_post`` indexes the postcode districts and ``urn`` is the URN's number
+    (0: none); see :mod:`reunistat.synthetic._vocab`.
+    """
 
     period: np.ndarray  # index into the batch's periods
     decom: np.ndarray
@@ -91,7 +102,9 @@ def _breakpoints(rng: np.random.Generator, p: Periods) -> tuple[np.ndarray, np.n
     key = rows * (1 << 20) + off
     order = np.argsort(key, kind="stable")
     key, kind = key[order], kind[order]
-    uniq, first = np.unique(key, return_index=True)
+    # the distinct keys of the sorted keys (np.unique(key, return_index=True), no second sort)
+    first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if key.size else key
+    uniq = key[first]
     kind = np.bitwise_or.reduceat(kind, first) if kind.size else kind
     return uniq >> 20, uniq & ((1 << 20) - 1), kind
 
@@ -101,13 +114,17 @@ def build_episodes(
     cfg: dict[str, Any],
     p: Periods,
     home_post: np.ndarray,
-    la_posts: np.ndarray,
+    la_row: np.ndarray,
+    n_districts: int,
+    vocab: Vocab,
 ) -> EpisodeBatch:
     """Turn a batch of periods into episodes (before truncation at the data end).
 
-    ``home_post`` is each period's child's home postcode; ``la_posts`` a matrix of
-    the postcode districts of each period's authority (one row per period).
+    ``home_post`` is each period's child's home postcode district and
+    ``la_row`` its authority: the districts of authority ``a`` are
+    ``a * n_districts + 0 ... n_districts - 1``. Text comes back coded by ``vocab``.
     """
+    c = vocab.code
     brow, boff, bkind = _breakpoints(rng, p)
     nb = np.bincount(brow, minlength=p.n)
     per = np.repeat(np.arange(p.n), nb + 1)
@@ -125,28 +142,27 @@ def build_episodes(
     same_carer = rng.random(per.size) < cfg["placements"]["same_carer_share"]
     rne = np.select(
         [is_start, kind == MOVE, kind == LEGAL],
-        ["S", np.where(same_carer, "T", "P"), "L"],
-        np.where(same_carer, "U", "B"),
-    ).astype(object)
+        [c("S"), np.where(same_carer, c("T"), c("P")), c("L")],
+        np.where(same_carer, c("U"), c("B")),
+    ).astype(CODE)
     legal_seen = _cumsum_within(kind & LEGAL > 0, first, per)
-    ls = np.where(legal_seen, p.ls1[per], p.ls0[per])
+    ls = np.where(legal_seen, vocab.encode(p.ls1)[per], vocab.encode(p.ls0)[per])
     seg = _cumsum_within((kind & MOVE > 0) | is_start, first, per) - 1
-    place = _placements(rng, cfg, p, per, seg, is_last, ls)
-    rec = np.where(is_last, p.rec[per], codes.REC_CONTINUE)
+    place = _placements(rng, cfg, p, per, seg, is_last, ls, vocab)
+    rec = np.where(is_last, vocab.encode(p.rec)[per], c(codes.REC_CONTINUE)).astype(CODE)
     next_kind = np.zeros(per.size, dtype=np.int64)
     next_kind[:-1] = kind[1:]
     dec = p.start[per] + off_end
     moved = (~is_last) & (next_kind & MOVE > 0) & (dec >= REASON_CHANGE_FROM)
-    reason = np.full(per.size, None, dtype=object)
-    reason[moved] = choice(rng, REASONS, int(moved.sum()))
-    provider = np.empty(per.size, dtype=object)
-    for code, rows in rows_by_level(place):
-        provider[rows] = choice(rng, PROVIDERS[code], rows.size)
-    pick = rng.integers(0, la_posts.shape[1], per.size)
-    pl_post = np.where(place == "P1", home_post[per], la_posts[per, pick])
+    reason = np.full(per.size, BLANK, dtype=CODE)
+    reason[moved] = choice_codes(rng, vocab, REASONS, int(moved.sum()))
+    provider = np.full(per.size, BLANK, dtype=CODE)
+    for code, rows in vocab.sorted_levels(place):
+        provider[rows] = choice_codes(rng, vocab, PROVIDERS[code], rows.size)
+    pick = rng.integers(0, n_districts, per.size)
+    pl_post = np.where(place == c("P1"), home_post[per], la_row[per] * n_districts + pick)
     urn_id = 100000 + rng.integers(0, 900000, per.size)
-    with_urn = isin(place, codes.PLACE_WITH_URN)
-    urn = np.where(with_urn, np.char.add("SC", urn_id.astype(str)).astype(object), "XXXXXXX")
+    urn = np.where(vocab.isin(place, codes.PLACE_WITH_URN), urn_id, 0)
     return EpisodeBatch(
         period=per,
         decom=p.start[per] + off_start,
@@ -177,32 +193,32 @@ def _placements(
     seg: np.ndarray,
     is_last: np.ndarray,
     ls: np.ndarray,
+    vocab: Vocab,
 ) -> np.ndarray:
-    """PLACE of every episode: one draw per placement segment, then exit overrides."""
+    """PLACE of every episode (codes): one draw per placement segment, then exit overrides."""
+    c = vocab.code
     new_seg = np.concatenate([[True], (per[1:] != per[:-1]) | (seg[1:] != seg[:-1])])
     seg_id = np.cumsum(new_seg) - 1
     seg_rows = np.flatnonzero(new_seg)
     seg_per = per[seg_rows]
     types = [cfg["placements"]["types"][b] for b in BANDS]
-    seg_place = choice_by_group(rng, types, p.age_band[seg_per])
+    seg_place = choice_by_group_codes(rng, vocab, types, p.age_band[seg_per])
     # the last placement segment of each period reflects how the period ends
     last_seg = np.zeros(seg_rows.size, dtype=bool)
     last_seg[seg_id[is_last]] = True
-    exit_kind = p.exit[seg_per]
-    final_ls = p.final_ls[seg_per]
     u = rng.random(seg_rows.size)
-    adopt = last_seg & (exit_kind == "adoption")
-    seg_place[adopt] = np.where(u[adopt] < 0.5, "A5", "A6")
+    adopt = last_seg & (p.exit == "adoption")[seg_per]
+    seg_place[adopt] = np.where(u[adopt] < 0.5, c("A5"), c("A6"))
     home = (
         last_seg
-        & (exit_kind == "return_home")
-        & (final_ls != "V2")
+        & (p.exit == "return_home")[seg_per]
+        & (p.final_ls != "V2")[seg_per]
         & (u < cfg["placements"]["placed_with_parents_before_return"])
     )
-    seg_place[home] = "P1"
-    indep = last_seg & (exit_kind == "independent")
-    seg_place[indep] = np.where(u[indep] < 0.5, "H5", "P2")
+    seg_place[home] = c("P1")
+    indep = last_seg & (p.exit == "independent")[seg_per]
+    seg_place[indep] = np.where(u[indep] < 0.5, c("H5"), c("P2"))
     place = seg_place[seg_id]
     # DfE rule: a child placed with parents (P1) cannot be accommodated under V2
-    place[(place == "P1") & (ls == "V2")] = "U6"
+    place[(place == c("P1")) & (ls == c("V2"))] = c("U6")
     return place

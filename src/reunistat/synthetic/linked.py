@@ -8,23 +8,32 @@ import numpy as np
 import pandas as pd
 
 from reunistat import codes
-from reunistat.synthetic._draw import blank_where, to_datetime
+from reunistat.synthetic._draw import blank_where, stable_order, to_datetime
 from reunistat.synthetic.population import Children
 
 DISABILITY_CODES = tuple(c for c in codes.DISABILITY if c != "NONE")
 
 
-def pseudonyms(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pseudonyms(
+    rng: np.random.Generator, n: int, la: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return pseudonymous CHILD identifiers, UPN-like pupil references, and sort keys.
 
     The identifiers are zero-padded, so they sort as text in the order of the
-    integer keys returned third.
+    integer keys returned third. Given each child's authority index ``la``,
+    the strings are made in the order the tables list the children (by LA,
+    then key), so that reading them in that order reads memory in order: the
+    same values, faster to gather and to write when there are millions.
     """
-    perm = rng.permutation(n)
+    perm = rng.permutation(n).astype(np.int64)
+    order = np.arange(n) if la is None else stable_order(perm, la)
     width = max(8, len(str(n - 1)))
-    child = np.char.add("C", np.char.zfill(perm.astype(str), width)).astype(object)
-    upn = np.char.add("A", np.char.zfill(upn_numbers(perm).astype(str), 12)).astype(object)
-    return child, upn, perm.astype(np.int64)
+    child = np.empty(n, dtype=object)
+    upn = np.empty(n, dtype=object)
+    p = perm[order]
+    child[order] = np.char.add("C", np.char.zfill(p.astype(str), width)).astype(object)
+    upn[order] = np.char.add("A", np.char.zfill(upn_numbers(p).astype(str), 12)).astype(object)
+    return child, upn, perm
 
 
 def upn_numbers(perm: np.ndarray) -> np.ndarray:
@@ -91,14 +100,6 @@ def cin_table(
     disability = np.where(
         kids.disabled[rows], np.array(DISABILITY_CODES, dtype=object)[pick], "NONE"
     )
-    out = pd.DataFrame(
-        {
-            "LA": header["LA"].to_numpy()[rows],
-            "LAchildID": header["CHILD"].to_numpy()[rows],
-            "UPN": header["UPN"].to_numpy()[rows],
-            "DISABILITY": disability,
-        }
-    )
     # a child's second code repeating its first is the only repeated row (CHILD is unique):
     # what drop_duplicates() removes, found on integers
     repeat = np.zeros(rows.size, dtype=bool)
@@ -106,8 +107,17 @@ def cin_table(
     used = ~repeat if keep is None else ~repeat & keep[rows]
     kept = np.flatnonzero(used)
     if sort_key is not None:
-        kept = kept[np.argsort(sort_key[rows[kept]], kind="stable")]
-    return out.take(kept).reset_index(drop=True)
+        kept = kept[stable_order(sort_key[rows[kept]])]
+    # the rows kept, gathered once in their final order
+    child = rows[kept]
+    return pd.DataFrame(
+        {
+            "LA": header["LA"].to_numpy()[child],
+            "LAchildID": header["CHILD"].to_numpy()[child],
+            "UPN": header["UPN"].to_numpy()[child],
+            "DISABILITY": disability[kept],
+        }
+    )
 
 
 def npd_table(
@@ -130,20 +140,16 @@ def npd_table(
     fsm = rng.random(idx.size) < (0.75 - 0.05 * (idaci - 1))
     u = rng.random(idx.size)
     dis = kids.disabled[idx]
-    sen = np.where(
-        u < np.where(dis, 0.55, 0.12), "E", np.where(u < np.where(dis, 0.9, 0.45), "K", "N")
-    )
-    out = pd.DataFrame(
-        {
-            "UPN": header["UPN"].to_numpy()[idx],
-            "FSM_EVER": fsm.astype(np.int8),
-            "IDACI_DECILE": idaci.astype(np.int8),
-            "SEN": sen.astype(object),
-        }
-    )
-    if keep is None and sort_key is None:
-        return out
+    sen = np.where(u < np.where(dis, 0.55, 0.12), 0, np.where(u < np.where(dis, 0.9, 0.45), 1, 2))
     rows = np.arange(idx.size) if keep is None else np.flatnonzero(keep[idx])
     if sort_key is not None:
-        rows = rows[np.argsort(sort_key[idx[rows]], kind="stable")]
-    return out.take(rows).reset_index(drop=True)
+        rows = rows[stable_order(sort_key[idx[rows]])]
+    # the rows kept, gathered once in their final order
+    return pd.DataFrame(
+        {
+            "UPN": header["UPN"].to_numpy()[idx[rows]],
+            "FSM_EVER": fsm[rows].astype(np.int8),
+            "IDACI_DECILE": idaci[rows].astype(np.int8),
+            "SEN": np.array(["E", "K", "N"], dtype=object)[sen[rows]],
+        }
+    )

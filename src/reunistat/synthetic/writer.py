@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,12 +25,25 @@ def write_parquet(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def format_dates(values: pd.Series, fmt: str = CSV_DATE_FORMAT) -> np.ndarray:
+    """``values.dt.strftime(fmt)`` as an object array (None where NaT), each date formatted once.
+
+    A table of millions of rows holds a few thousand distinct days: they are
+    found by hashing and formatted, then gathered.
+
+    >>> format_dates(pd.Series(pd.to_datetime(["2020-04-01", None, "2020-04-01"]))).tolist()
+    ['01/04/2020', None, '01/04/2020']
+    """
+    idx, uniques = pd.factorize(values)
+    text = np.empty(len(uniques) + 1, dtype=object)  # the last stays None: idx -1 is NaT
+    text[:-1] = np.asarray(pd.DatetimeIndex(uniques).strftime(fmt), dtype=object)
+    return text[idx]
+
+
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
     """Write a DataFrame as DfE ships 903 CSVs: dd/mm/YYYY dates, blanks for nulls."""
-    out = df.copy()
-    for col in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].dt.strftime(CSV_DATE_FORMAT)
+    dates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])]
+    out = df.assign(**{c: format_dates(df[c]) for c in dates})  # a new frame: df is kept
     out.to_csv(path, index=False, na_rep="", lineterminator="\n")
     return path
 
