@@ -91,3 +91,50 @@ def test_horizon_frame_names_the_outcome_y_without_touching_the_input() -> None:
     assert list(out.columns) == ["days_followed", "reentered", "y"]
     assert out["y"].tolist() == [1, 0, 0] and counts.horizon_days == 365
     pd.testing.assert_frame_equal(sp, before)
+
+
+def _two_figures(tmp, figures_module) -> dict[str, bytes]:
+    """Two curve figures of one size and a smaller one, saved in turn; their files' bytes."""
+    curve = pd.DataFrame(
+        {
+            "group": ["a"] * 4 + ["b"] * 4,
+            "time": [0, 100, 400, 900] * 2,
+            "est": [0, 0.1, 0.2, 0.3, 0, 0.05, 0.15, 0.2],
+            "lo": [0, 0.05, 0.15, 0.25, 0, 0.02, 0.1, 0.15],
+            "hi": [0, 0.15, 0.25, 0.35, 0, 0.08, 0.2, 0.25],
+        }
+    )
+    at_risk = pd.DataFrame({"group": ["a", "b"], "0": ["1234", "c"], "365": ["987", "12"]})
+    out = {}
+    for k, (title, ar) in enumerate([("one", at_risk), ("two", at_risk), ("three", None)]):
+        fig = figures_module.curve_figure(
+            curve, ar, estimate="est", conf=("lo", "hi"), title=title, xmax_days=1000
+        )
+        for p in figures_module.save_figure(fig, tmp / f"f{k}", "alt", "source"):
+            out[p.name] = p.read_bytes()
+    return out
+
+
+def test_shared_renderers_give_the_bytes_of_one_renderer_per_figure(tmp_path, monkeypatch) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from reunistat.report import figures
+
+    shared = _two_figures(tmp_path / "shared", figures)
+    assert len(figures._RENDERERS.kept) <= figures.KEEP_RENDERERS
+    monkeypatch.setattr(figures, "_SharedRendererCanvas", FigureCanvasAgg)
+    plain = _two_figures(tmp_path / "plain", figures)
+    assert shared.keys() == plain.keys() and len(shared) == 9
+    for name in shared:
+        assert shared[name] == plain[name], name
+
+
+def test_shared_renderers_are_few(monkeypatch) -> None:
+    from reunistat.report import figures
+
+    monkeypatch.setattr(figures, "KEEP_RENDERERS", 2)
+    for w in (3.0, 4.0, 5.0, 4.0):
+        fig = figures.new_figure(w, 2.0)
+        r = fig.canvas.get_renderer()
+        assert r is figures._RENDERERS.kept[(w * 100, 200, 100)]
+    assert list(figures._RENDERERS.kept) == [(500, 200, 100), (400, 200, 100)]
