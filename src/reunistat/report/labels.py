@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -234,10 +235,22 @@ def with_references(data: pd.DataFrame, formula: str = "") -> pd.DataFrame:
     for col, ref in refs.items():
         if col not in out.columns or pd.api.types.is_numeric_dtype(out[col]):
             continue
-        levels = sorted(str(x) for x in pd.unique(out[col].dropna()))
+        codes, uniq = pd.factorize(out[col])  # missing values: -1
+        levels = sorted(str(x) for x in uniq)
         if ref in levels:
             order = [ref, *(x for x in levels if x != ref)]
-            out[col] = pd.Categorical(out[col].astype("string"), categories=order)
+            if all(type(x) is str for x in uniq):
+                # text (the cohort's columns): each value's place in ``order`` from its
+                # factor code, the codes pd.Categorical(values, categories=order) finds
+                where = {x: i for i, x in enumerate(order)}
+                remap = np.array([where[x] for x in uniq] + [-1], dtype=np.int64)
+                new_codes = remap[codes]
+                out[col] = pd.Categorical.from_codes(
+                    new_codes,  # type: ignore[arg-type]
+                    categories=pd.Index(order),
+                )
+            else:
+                out[col] = pd.Categorical(out[col].astype("string"), categories=order)
     return out
 
 

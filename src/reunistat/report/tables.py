@@ -358,14 +358,43 @@ def to_csv_text(df: pd.DataFrame) -> str:
     return df.to_csv(index=False, float_format="%.6g", lineterminator="\n")
 
 
-def to_markdown(df: pd.DataFrame, digits: int = 2) -> str:
-    """Return a pipe table (Pandoc and GitHub Markdown) of a DataFrame."""
+def _column_cells(values: Sequence[Any], column: str, digits: int) -> list[str]:
+    """Return :func:`_cell` of every value of one column, with fast paths for plain floats.
+
+    ``values`` are the column's values as iterating its Series gives them (as
+    :meth:`pandas.DataFrame.itertuples` does), so every string is the one
+    :func:`_cell` returns for the same value.
+    """
+    if column not in P_COLUMNS and all(type(v) is float for v in values):
+        return ["" if v != v else num_text(v, digits) for v in values]
+    return [_cell(v, column, digits) for v in values]
+
+
+def formatted_cells(df: pd.DataFrame, digits: int = 2) -> list[list[str]]:
+    """Return the readable text of every cell (rows of strings), as the Markdown and HTML show.
+
+    Each cell is :func:`_cell` of its value (p-value columns as :func:`p_text`,
+    the rest as :func:`format_number`); worked out column by column, once for
+    both files.
+    """
     head = [str(c) for c in df.columns]
-    body = [
-        [_cell(v, c, digits).replace("|", "\\|") for v, c in zip(row, head, strict=True)]
-        for row in df.itertuples(index=False)
+    cols = [_column_cells(list(df.iloc[:, j]), c, digits) for j, c in enumerate(head)]
+    return [list(r) for r in zip(*cols, strict=True)] if cols else [[] for _ in range(len(df))]
+
+
+def to_markdown(df: pd.DataFrame, digits: int = 2, *, cells: list[list[str]] | None = None) -> str:
+    """Return a pipe table (Pandoc and GitHub Markdown) of a DataFrame.
+
+    ``cells`` are its :func:`formatted_cells` when already worked out.
+    """
+    head = [str(c) for c in df.columns]
+    if cells is None:
+        cells = formatted_cells(df, digits)
+    body = [[v.replace("|", "\\|") for v in r] for r in cells]
+    numeric = [
+        bool(body) and all(_looks_numeric(s) for s in {r[j] for r in body})
+        for j in range(len(head))
     ]
-    numeric = [all(_looks_numeric(r[j]) for r in body) and bool(body) for j in range(len(head))]
     out = ["| " + " | ".join(head) + " |"]
     out.append("|" + "|".join("---:" if n else ":---" for n in numeric) + "|")
     out += ["| " + " | ".join(r) + " |" for r in body]
@@ -383,19 +412,23 @@ def _looks_numeric(s: str) -> bool:
     return True
 
 
-def to_html(df: pd.DataFrame, title: str, notes: Sequence[str] = (), digits: int = 2) -> str:
-    """Return a small standalone HTML page holding the table, its title and notes."""
+def to_html(
+    df: pd.DataFrame,
+    title: str,
+    notes: Sequence[str] = (),
+    digits: int = 2,
+    *,
+    cells: list[list[str]] | None = None,
+) -> str:
+    """Return a small standalone HTML page holding the table, its title and notes.
+
+    ``cells`` are its :func:`formatted_cells` when already worked out.
+    """
     esc = html.escape
     head = "".join(f"<th>{esc(str(c))}</th>" for c in df.columns)
-    body = "\n".join(
-        "<tr>"
-        + "".join(
-            f"<td>{esc(_cell(v, str(c), digits))}</td>"
-            for v, c in zip(row, df.columns, strict=True)
-        )
-        + "</tr>"
-        for row in df.itertuples(index=False)
-    )
+    if cells is None:
+        cells = formatted_cells(df, digits)
+    body = "\n".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r) + "</tr>" for r in cells)
     note_html = "".join(f"<p class='note'>{esc(n)}</p>" for n in notes)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -425,11 +458,12 @@ def write_table(
     shown = df if readable is None else readable
     paths = [stem.with_suffix(".csv"), stem.with_suffix(".md"), stem.with_suffix(".html")]
     paths[0].write_text(to_csv_text(df), encoding="utf-8")
-    md = to_markdown(shown, digits)
+    cells = formatted_cells(shown, digits)  # once, for the Markdown and the HTML
+    md = to_markdown(shown, digits, cells=cells)
     if notes:
         md += "\n" + "\n".join(f"*{n}*  " for n in notes) + "\n"
     paths[1].write_text(md, encoding="utf-8")
-    paths[2].write_text(to_html(shown, title, notes, digits), encoding="utf-8")
+    paths[2].write_text(to_html(shown, title, notes, digits, cells=cells), encoding="utf-8")
     return paths
 
 

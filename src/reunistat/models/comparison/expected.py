@@ -239,7 +239,7 @@ def _cox_standardised(
     res = cox(f"~ {rhs}", used, duration_col, event_col, ties=ties, concordance=False)  # type: ignore[arg-type]
     mm = model_matrix(rhs, used, na_action="drop")
     x = np.asarray(mm[list(res.params.index)], dtype=float)
-    rows = used.loc[mm.index]
+    rows = used.loc[mm.index, list(dict.fromkeys([group, duration_col, event_col]))]
     eta = x @ res.params.to_numpy()
     days = rows[duration_col].to_numpy(dtype=float)
     ev = rows[event_col].to_numpy(dtype=float)

@@ -84,6 +84,23 @@ def mark_adoption(
     number of years (floor) from adoption to the return; missing for
     comparison authorities.
     """
+    return marked_view(spells, adoption, la_col=la_col, date_col=date_col, copy=True)
+
+
+def marked_view(
+    spells: pd.DataFrame,
+    adoption: Adoption,
+    *,
+    la_col: str = "LA",
+    date_col: str = "return_date",
+    copy: bool = False,
+) -> pd.DataFrame:
+    """:func:`mark_adoption`, by default without copying the spells' own columns.
+
+    With ``copy=False`` the frame shares the spells' columns (only the added
+    ones are new), for the designs that read it and take their sample from it
+    (a new frame): nothing may write into its existing columns.
+    """
     for c in (la_col, date_col):
         if c not in spells.columns:
             raise EvaluationError(f"the spells table has no column {c!r}")
@@ -95,15 +112,24 @@ def mark_adoption(
             f"none of the {len(dates)} pilot authorities ({list(dates.index[:5])}...) appear "
             f"in the spells table's {la_col!r} column"
         )
-    out = spells.copy()
+    out = spells.copy(deep=copy)
     out["adoption_date"] = la.map(dates)
-    rd = pd.to_datetime(out[date_col])
+    rd = as_datetimes(out[date_col])
     out["pilot_la"] = out["adoption_date"].notna().astype(np.int64)
     out["post"] = (rd >= out["adoption_date"]).astype(np.int64)
     out["treated"] = out["pilot_la"] * out["post"]
     days = (rd - out["adoption_date"]).dt.days
     out["years_from_adoption"] = np.floor(days / DAYS_PER_YEAR)
     return out
+
+
+def as_datetimes(s: pd.Series) -> pd.Series:
+    """``pd.to_datetime(s)``, without its work when ``s`` already holds datetimes.
+
+    >>> as_datetimes(pd.Series(["2020-01-02"])).dt.year.tolist()
+    [2020]
+    """
+    return s if s.dtype.kind == "M" else pd.to_datetime(s)
 
 
 def check_post_adoption(marked: pd.DataFrame, la_col: str = "LA") -> None:
@@ -143,7 +169,7 @@ def potential_followup_days(
     :func:`reunistat.cohort.derive_cohort` carry the exact value in
     ``days_potential_followup``; use this only for tables without it.
     """
-    rd = pd.to_datetime(spells[date_col])
+    rd = as_datetimes(spells[date_col])
     to_end = (pd.Timestamp(data_end) - rd).dt.days.astype(float)
     to_18 = (18.0 - spells[age_col].astype(float)) * DAYS_PER_YEAR
     return pd.Series(np.floor(np.minimum(to_end, to_18)), index=spells.index, name="potential_days")
@@ -176,7 +202,10 @@ def horizon_frame(
         )
     except LogisticInputError as exc:
         raise EvaluationError(str(exc)) from exc
-    return out.rename(columns={outcome_name(counts.horizon_days): "y"}), counts
+    # horizon_outcome's frame is new (a take of the rows): rename its column in place
+    name = outcome_name(counts.horizon_days)
+    out.columns = pd.Index(["y" if c == name else c for c in out.columns], dtype=out.columns.dtype)
+    return out, counts
 
 
 def horizon_sample(

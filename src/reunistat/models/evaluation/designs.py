@@ -35,8 +35,9 @@ from reunistat.models.evaluation._common import (
     DEFAULT_ADJUST,
     Adoption,
     EvaluationError,
+    as_datetimes,
     check_post_adoption,
-    mark_adoption,
+    marked_view,
 )
 from reunistat.results import ModelResult, restamp
 
@@ -53,10 +54,10 @@ def comparison_sample(
     date_col: str = "return_date",
 ) -> pd.DataFrame:
     """Return the post-adoption sample with the 0/1 column ``treated`` (pilot after adoption)."""
-    marked = mark_adoption(spells, adoption, la_col=la_col, date_col=date_col)
+    marked = marked_view(spells, adoption, la_col=la_col, date_col=date_col)
     check_post_adoption(marked, la_col)
     first = marked.loc[marked["pilot_la"] == 1, "adoption_date"].min()
-    rd = pd.to_datetime(marked[date_col])
+    rd = as_datetimes(marked[date_col])
     keep = (rd >= first) & ~((marked["pilot_la"] == 1) & (marked["post"] == 0))
     out = marked.loc[keep]
     if out["treated"].nunique() < 2:

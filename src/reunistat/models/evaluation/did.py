@@ -33,7 +33,7 @@ from reunistat.models.evaluation._common import (
     EvaluationError,
     check_post_adoption,
     horizon_frame,
-    mark_adoption,
+    marked_view,
 )
 from reunistat.models.evaluation.cluster_inference import (
     BootWeights,
@@ -171,7 +171,7 @@ def _prepare(
     event_col: str,
     potential_followup_col: str | None,
 ) -> tuple[pd.DataFrame, HorizonOutcome]:
-    marked = mark_adoption(spells, adoption, la_col=la_col, date_col=date_col)
+    marked = marked_view(spells, adoption, la_col=la_col, date_col=date_col)
     check_post_adoption(marked, la_col)
     hs, counts = horizon_frame(
         marked,
@@ -188,7 +188,8 @@ def _prepare(
         )
     if (hs["pilot_la"] == 0).sum() == 0:
         raise EvaluationError("no comparison authority in the data: a DiD needs one")
-    return hs.reset_index(drop=True), counts
+    hs.index = pd.RangeIndex(len(hs))  # a new frame (a take of the rows): no copy
+    return hs, counts
 
 
 def did(
@@ -481,7 +482,7 @@ def before_after(
             "potential_followup_col apply to model='risk' only"
         )
     horizon_days = DEFAULT_HORIZON_DAYS if horizon_days is None else horizon_days
-    marked = mark_adoption(spells, adoption, la_col=la_col, date_col=date_col)
+    marked = marked_view(spells, adoption, la_col=la_col, date_col=date_col)
     check_post_adoption(marked, la_col)
     pilots = marked.loc[marked["pilot_la"] == 1].reset_index(drop=True)
     if pilots["post"].nunique() < 2:
@@ -498,7 +499,7 @@ def before_after(
         event_col=event_col,
         potential_followup_col=potential_followup_col,
     )
-    hs = hs.reset_index(drop=True)
+    hs.index = pd.RangeIndex(len(hs))  # a new frame (a take of the rows): no copy
     la = pd.get_dummies(hs[la_col].astype(str), drop_first=True, dtype=float)
     x = np.column_stack([np.ones(len(hs)), hs["post"].to_numpy(float), la.to_numpy()])
     names = ["Intercept", "post", *la.columns.astype(str)]
