@@ -259,3 +259,23 @@ def test_what_a_script_keeps_at_module_level_is_freed_after_it(tmp_path):
     timings = run_scripts(ctx, [script])
     assert list(timings) == [f"{tmp_path.as_posix()}/01_keeps.py"]
     assert ctx.results["ref"]() is None  # the module's cache went with the script
+
+
+def test_with_one_job_the_release_is_not_in_the_first_scripts_seconds(tmp_path, monkeypatch):
+    import time
+
+    from reunistat.report import release_plan
+
+    built = release_plan.standard_release
+
+    def slow(*a, **k):  # the release-wide suppression takes 1 s more
+        time.sleep(1.0)
+        return built(*a, **k)
+
+    monkeypatch.setattr(release_plan, "standard_release", slow)
+    analyses = _write(tmp_path / "analyses", {"01_flow.py": SCRIPTS["01_flow.py"]})
+    cfg = _cfg(tmp_path, analyses, 1)
+    reproduce(cfg, paper=False, log=lambda s: None)
+    t = json.loads((cfg.outputs_dir / "manifest.json").read_text())["timings_seconds"]
+    assert t["release-wide suppression"] >= 1.0
+    assert t[f"{analyses.as_posix()}/01_flow.py"] < t["release-wide suppression"] - 0.5
