@@ -133,16 +133,21 @@ def table1_counts(
         lev = _levels(spells[col], col, caps)
         levels[col] = lev
         block = []
-        for level in _level_order(list(pd.unique(lev))):
-            sel = (lev == level).to_numpy()
+        # each level's rows by its code (levels are text: the same rows as lev == level)
+        codes, uniques = pd.factorize(lev.to_numpy())
+        n_yes = np.bincount(codes[status], minlength=len(uniques))
+        n_no = np.bincount(codes[~status], minlength=len(uniques))
+        position = {level: i for i, level in enumerate(uniques)}
+        for level in _level_order(list(uniques)):
             key = f"{col}={level}"
+            i = position[level]
             rows.append(
                 {
                     "key": key,
                     "variable": label,
                     "level": level,
-                    yes: int((sel & status).sum()),
-                    no: int((sel & ~status).sum()),
+                    yes: int(n_yes[i]),
+                    no: int(n_no[i]),
                 }
             )
             block.append(key)
