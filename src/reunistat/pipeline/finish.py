@@ -9,7 +9,8 @@ they are written. The disclosure report and the manifest then put the
 verdict together, the same bytes as when every check ran at the end.
 
 The input's identifiers and the hash of the spells, which only the checks and
-the manifest need, are taken while the workers run the scripts
+the manifest need, are taken in a process of their own while the run's process
+builds the release-wide suppression and the workers run the scripts
 (:class:`WhileScriptsRun`).
 """
 
@@ -83,10 +84,13 @@ class Run:
 class WhileScriptsRun:
     """The input's identifiers and the spells' hash, taken while the workers run the scripts.
 
-    :meth:`run` is called by the run's process while it waits for the
-    workers (:func:`reunistat.pipeline.workers.run_parallel`), and again
-    after the scripts (``final``), which computes them if they are not yet:
-    with one job, or when the first call failed (its error is raised then).
+    With workers, :meth:`start` forks a process that takes them while the
+    run's process builds the release-wide suppression; :meth:`run` is called
+    by the run's process while it waits for the workers
+    (:func:`reunistat.pipeline.workers.run_parallel`) and collects them, and
+    again after the scripts (``final``), which computes them in the run's
+    process if they are not there yet: with one job, or when the forked
+    process or the first call failed (its error is raised then).
     """
 
     def __init__(self, ctx: Context) -> None:
