@@ -9,7 +9,8 @@ they are written. The disclosure report and the manifest then put the
 verdict together, the same bytes as when every check ran at the end.
 
 The input's identifiers and the hash of the spells, which only the checks and
-the manifest need, are taken while the workers run the scripts
+the manifest need, are taken in a process of their own while the run's process
+builds the release-wide suppression and the workers run the scripts
 (:class:`WhileScriptsRun`).
 """
 
@@ -83,10 +84,13 @@ class Run:
 class WhileScriptsRun:
     """The input's identifiers and the spells' hash, taken while the workers run the scripts.
 
-    :meth:`run` is called by the run's process while it waits for the
-    workers (:func:`reunistat.pipeline.workers.run_parallel`), and again
-    after the scripts (``final``), which computes them if they are not yet:
-    with one job, or when the first call failed (its error is raised then).
+    With workers, :meth:`start` forks a process that takes them while the
+    run's process builds the release-wide suppression; :meth:`run` is called
+    by the run's process while it waits for the workers
+    (:func:`reunistat.pipeline.workers.run_parallel`) and collects them, and
+    again after the scripts (``final``), which computes them in the run's
+    process if they are not there yet: with one job, or when the forked
+    process or the first call failed (its error is raised then).
     """
 
     def __init__(self, ctx: Context) -> None:
@@ -94,24 +98,74 @@ class WhileScriptsRun:
         self.identifiers: checker.Identifiers | None = None
         self.spells_sha256: str | None = None
         self.seconds: float | None = None
+        self._forked: tuple[Any, Any] | None = None
+
+    def start(self) -> None:
+        """Take them in a process forked now (Linux), collected by :meth:`run`.
+
+        The run's process builds the release-wide suppression meanwhile, on
+        one core: this takes the other, before the workers need both.
+        """
+        import multiprocessing
+        import os
+
+        if "fork" not in multiprocessing.get_all_start_methods() or self._forked is not None:
+            return
+        mp = multiprocessing.get_context("fork")
+        receive, send = mp.Pipe(duplex=False)
+        proc = mp.Process(target=_take_early, args=(self.ctx, send, os.getpid()), daemon=True)
+        proc.start()
+        send.close()
+        self._forked = (proc, receive)
 
     def run(self, final: bool = False) -> None:
         """Compute what is not computed yet (errors are raised only when ``final``)."""
         if self.identifiers is not None:
             return
-        from reunistat.results import data_hash
-
+        if self._forked is not None:
+            proc, receive = self._forked
+            self._forked = None
+            try:
+                self.identifiers, self.spells_sha256, self.seconds = receive.recv()
+            except (EOFError, OSError):  # it failed or died: taken here
+                pass
+            finally:
+                receive.close()
+                proc.join()
+            if self.identifiers is not None:
+                return
         t0 = time.perf_counter()
-        ctx = self.ctx
         try:
-            ids = release_identifiers(ctx.extract.tables, ctx.cohort.data_end.date())
-            spells_sha256 = data_hash(ctx.spells.reset_index(drop=True))
+            ids, spells_sha256 = _early(self.ctx)
         except Exception:
             if final:
                 raise
             return  # done again after the scripts, where its error stops the run
         self.identifiers, self.spells_sha256 = ids, spells_sha256
         self.seconds = round(time.perf_counter() - t0, 2)
+
+
+def _early(ctx: Context) -> tuple[checker.Identifiers, str]:
+    """The input's identifiers and the spells' hash."""
+    from reunistat.results import data_hash
+
+    ids = release_identifiers(ctx.extract.tables, ctx.cohort.data_end.date())
+    return ids, data_hash(ctx.spells.reset_index(drop=True))
+
+
+def _take_early(ctx: Context, send: Any, parent: int) -> None:
+    """In a process forked from the run: send :func:`_early`'s answer and its seconds."""
+    from reunistat.pipeline.workers import detach_from_run
+
+    detach_from_run(parent)
+    t0 = time.perf_counter()
+    try:
+        ids, sha = _early(ctx)
+        send.send((ids, sha, round(time.perf_counter() - t0, 2)))
+    except Exception:  # the run's process takes them again, and raises
+        pass
+    finally:
+        send.close()
 
 
 def finish(run: Run, early: WhileScriptsRun, paper: bool) -> tuple[RunResult, Exception | None]:

@@ -136,9 +136,15 @@ def run_scripts(ctx: Context, scripts: Sequence[Path]) -> dict[str, float]:
 
 
 def run_one(ctx: Context, path: Path) -> float:
-    """Run one script's ``run(ctx)`` as :func:`run_scripts` does; return its seconds."""
+    """Run one script's ``run(ctx)`` as :func:`run_scripts` does; return its seconds.
+
+    When the script is the first to ask for the release-wide suppression (one
+    process: ``--jobs 1``), building it is its own step in the manifest
+    (``release-wide suppression``), not part of the script's seconds.
+    """
     ctx.script = _script_name(ctx.config, path)
     ctx.log(f"running {ctx.script}")
+    release_built = ctx.release_seconds is not None
     t0 = time.perf_counter()
     results_before = set(ctx.results)
     module: dict[str, Any] = {}
@@ -161,17 +167,21 @@ def run_one(ctx: Context, path: Path) -> float:
     # in memory until the garbage collector's next full pass
     module.clear()
     release_memory()
-    return round(time.perf_counter() - t0, 2)
+    seconds = time.perf_counter() - t0
+    if not release_built and ctx.release_seconds is not None:
+        seconds = max(0.0, seconds - ctx.release_seconds)
+    return round(seconds, 2)
 
 
 def _analyses(
-    ctx: Context, scripts: Sequence[Path], out: Path, meanwhile: Callable[[], None]
+    ctx: Context, scripts: Sequence[Path], out: Path, early: WhileScriptsRun
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Run the scripts, in worker processes when more than one job may run (see workers).
 
     Returns each script's seconds and the memory (MiB) of the process that
-    ran it, after it. ``meanwhile`` is called in the run's process while the
-    workers run (not with one job).
+    ran it, after it. With workers, ``early`` is started in a process of its
+    own before the release-wide suppression is built, and collected while the
+    workers run (with one job, after the scripts).
     """
     from reunistat.pipeline import workers
 
@@ -188,7 +198,8 @@ def _analyses(
     except (ValueError, OSError):
         earlier = {}
     name = lambda p: _script_name(ctx.config, p)  # noqa: E731
-    done = workers.run_parallel(ctx, scripts, jobs, name, earlier, meanwhile)
+    early.start()
+    done = workers.run_parallel(ctx, scripts, jobs, name, earlier, early.run)
     if done.unmerged is None:
         return done.timings, done.memory_mib
     timings = run_scripts(ctx, scripts)
@@ -378,7 +389,7 @@ def _build(
     memory["read and derive cohort"] = memory_mib()
     run_values(ctx)
     early = WhileScriptsRun(ctx)
-    script_times, memory["scripts"] = _analyses(ctx, scripts, cfg.outputs_dir, early.run)
+    script_times, memory["scripts"] = _analyses(ctx, scripts, cfg.outputs_dir, early)
     timings.update(script_times)
     memory["analyses"] = memory_mib()
     run = Run(

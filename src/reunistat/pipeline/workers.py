@@ -4,9 +4,12 @@ The cohort is derived and the release-wide suppression built once, in the
 run's own process; then ``fork`` gives each worker a copy of that
 :class:`~reunistat.pipeline.context.Context` (the data is shared, not
 copied). A worker runs a *group* of scripts one after another: a script and
-every script that reads what it leaves behind (:data:`NEEDS`), so a group
-never waits for another. For each script it sends back what the run's
-Context needs of it: the outputs it registered, its paper values, skipped
+every script that reads what it leaves in memory (:data:`NEEDS`). A script
+that reads only another's output *file* (:data:`AFTER`) may run in another
+worker: it starts once that script has finished (an event shared across the
+fork), and the groups are handed out so that it never waits for a group no
+worker has taken yet (:func:`schedule`). For each script it sends back what
+the run's Context needs of it: the outputs it registered, its paper values, skipped
 and failed steps, suppression logs, console log and seconds
 (:class:`ScriptRecord`). Objects a script shares in ``ctx.results`` stay in
 the worker (only scripts of its own group read them).
@@ -53,7 +56,31 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "08": ("03",),  # the Kaplan-Meier re-entry of 03 (ctx.values) as the power baseline
     "09": ("07",),  # the pilot's Cox fit of 07 (ctx.results)
     "11": ("05",),  # 05's logistic fit, the main model beside the imputed one (ctx.results)
-    "12": ("03", "05"),  # 03's tables/km_horizons.csv; 05's cluster-robust logistic fit
+    "12": ("05",),  # 05's cluster-robust logistic fit (ctx.results)
+}
+
+#: Scripts (by number) that read only an output *file* of other scripts (nothing they leave
+#: in memory). Each starts once those scripts have finished, in whichever worker ran them.
+AFTER: dict[str, tuple[str, ...]] = {
+    "12": ("03",),  # 03's tables/km_horizons.csv
+}
+
+#: Each script's seconds at national size (quiet machine, two workers: reproduce_base23),
+#: to start the longest groups first when the outputs folder holds no earlier manifest.
+TYPICAL_SECONDS: dict[str, float] = {
+    "01": 0.5,
+    "02": 0.6,
+    "03": 6.4,
+    "04": 0.8,
+    "05": 2.9,
+    "06": 2.4,
+    "07": 5.3,
+    "08": 1.4,
+    "09": 0.1,
+    "10": 2.9,
+    "11": 7.5,
+    "12": 5.7,
+    "13": 6.3,
 }
 
 
@@ -108,7 +135,7 @@ def script_groups(scripts: Sequence[Path]) -> list[list[Path]]:
 
     >>> names = ["01_a.py", "03_c.py", "05_e.py", "08_h.py", "09_i.py", "12_l.py"]
     >>> [[p.name[:2] for p in g] for g in script_groups([Path(n) for n in names])]
-    [['01'], ['03', '05', '08', '12'], ['09']]
+    [['01'], ['03', '08'], ['05', '12'], ['09']]
     """
     number = {p.name[:2]: p for p in scripts}
     parent = {n: n for n in number}
@@ -205,6 +232,8 @@ def _smaps_rollup_kib() -> dict[str, int]:
 
 #: The run's Context, set before the workers fork (a forked worker finds it here).
 _CONTEXT: Context | None = None
+#: One event per script of the run, set when it has finished (shared across the fork).
+_FINISHED: dict[str, Any] = {}
 
 
 def _worker_init(parent: int) -> None:
@@ -243,9 +272,14 @@ def _die_with_parent(sig: int) -> None:
 _LIMITS: Any = None
 
 
-def _run_group(paths: list[Path]) -> list[ScriptRecord]:
-    """In a worker: run a group of scripts on the forked Context, one record each."""
-    from reunistat.pipeline.run import run_one
+def _run_group(paths: list[Path], after: dict[str, list[str]] | None = None) -> list[ScriptRecord]:
+    """In a worker: run a group of scripts on the forked Context, one record each.
+
+    ``after``: for a script (by its name), the scripts of other groups it
+    starts after (:data:`AFTER`); each script's event in :data:`_FINISHED` is
+    set once it has run.
+    """
+    from reunistat.pipeline.run import _script_name, run_one
 
     ctx = _CONTEXT
     assert ctx is not None, "the worker was not forked from a run"
@@ -264,7 +298,14 @@ def _run_group(paths: list[Path]) -> list[ScriptRecord]:
         logs = dict(ctx.suppression_logs)
         ctx.values.missed.clear()
         ctx.results.missed.clear()
-        seconds = run_one(ctx, path)
+        name = _script_name(ctx.config, path)
+        for other in (after or {}).get(name, []):
+            _FINISHED[other].wait()
+        try:
+            seconds = run_one(ctx, path)
+        finally:
+            if name in _FINISHED:
+                _FINISHED[name].set()
         records.append(
             ScriptRecord(
                 script=ctx.script,
@@ -312,7 +353,60 @@ def merge(ctx: Context, record: ScriptRecord) -> None:
 
 
 def _expected(timings: dict[str, float], group: list[Path], names: dict[Path, str]) -> float:
-    return sum(timings.get(names[p], 1.0) for p in group)
+    return sum(timings.get(names[p], TYPICAL_SECONDS.get(p.name[:2], 1.0)) for p in group)
+
+
+def waits(groups: Sequence[Sequence[Path]]) -> dict[Path, list[Path]]:
+    """For each script, the scripts of *other* groups it must wait for (:data:`AFTER`).
+
+    >>> g = script_groups([Path(f"{n}_x.py") for n in ("03", "05", "08", "12")])
+    >>> {p.name: [q.name for q in w] for p, w in waits(g).items() if w}
+    {'12_x.py': ['03_x.py']}
+    """
+    group_of = {p: i for i, g in enumerate(groups) for p in g}
+    by_number = {p.name[:2]: p for p in group_of}
+    out: dict[Path, list[Path]] = {}
+    for p, i in group_of.items():
+        after = (by_number.get(n) for n in AFTER.get(p.name[:2], ()))
+        out[p] = [q for q in after if q is not None and group_of[q] != i]
+    return out
+
+
+def schedule(
+    groups: Sequence[list[Path]], expected: Callable[[list[Path]], float]
+) -> list[list[Path]]:
+    """The order to hand the groups to the workers: longest first, waited-for before waiting.
+
+    The longest expected groups go first (so that no long group starts last);
+    then a group another group waits for (:func:`waits`) is moved just before
+    the first group that waits for it. The workers take groups in this order,
+    so every group a running script waits for has already been taken by a
+    worker: waiting can never deadlock.
+
+    >>> g = [[Path(f"{n}_x.py") for n in x] for x in (["03", "08"], ["05", "12"], ["13"])]
+    >>> cost = {"03": 6, "08": 1, "05": 3, "12": 6, "13": 8}
+    >>> longest = lambda x: sum(cost[p.name[:2]] for p in x)
+    >>> [[p.name[:2] for p in x] for x in schedule(g, longest)]
+    [['03', '08'], ['05', '12'], ['13']]
+    """
+    order = sorted(groups, key=lambda g: -expected(g))  # stable: ties in script order
+    need = waits(order)
+    group_of = {p: i for i, g in enumerate(order) for p in g}
+    placed: list[list[Path]] = []
+    done: set[int] = set()
+
+    def place(i: int) -> None:
+        if i in done:
+            return
+        done.add(i)
+        for p in order[i]:
+            for q in need[p]:
+                place(group_of[q])
+        placed.append(order[i])
+
+    for i in range(len(order)):
+        place(i)
+    return placed
 
 
 @dataclass
@@ -346,8 +440,7 @@ def run_parallel(
     not change ``ctx``).
     """
     names = {p: name(p) for p in scripts}
-    groups = script_groups(scripts)
-    groups.sort(key=lambda g: -_expected(previous or {}, g, names))  # stable: ties in order
+    groups = schedule(script_groups(scripts), lambda g: _expected(previous or {}, g, names))
     prebuilt = "release" not in ctx.__dict__
     logs_before = dict(ctx.suppression_logs)
     _ = ctx.release  # built once here, shared by every worker
@@ -396,16 +489,18 @@ def _collect(
     names: dict[Path, str],
     meanwhile: Callable[[], None] | None = None,
 ) -> dict[str, ScriptRecord]:
-    global _CONTEXT
+    global _CONTEXT, _FINISHED
     _CONTEXT = ctx
     records: dict[str, ScriptRecord] = {}
     mp = multiprocessing.get_context("fork")
+    after = {names[p]: [names[q] for q in w] for p, w in waits(groups).items() if w}
+    _FINISHED = {names[q]: mp.Event() for w in waits(groups).values() for q in w}
     try:
         with ProcessPoolExecutor(
             jobs, mp_context=mp, initializer=_worker_init, initargs=(os.getpid(),)
         ) as pool:
             futures: dict[Future[list[ScriptRecord]], list[Path]] = {
-                pool.submit(_run_group, g): g for g in groups
+                pool.submit(_run_group, g, after): g for g in groups
             }
             pending = set(futures)
             if meanwhile is not None:
@@ -423,5 +518,5 @@ def _collect(
             "parallel.analysis_jobs = 1) to run them one after another"
         ) from e
     finally:
-        _CONTEXT = None
+        _CONTEXT, _FINISHED = None, {}
     return records

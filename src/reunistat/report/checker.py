@@ -141,12 +141,91 @@ def normal_postcode(value: str) -> str:
 
 
 def _unique(col: pd.Series) -> list[Any]:
-    """The distinct non-missing values of a column (before any conversion: columns are long)."""
-    return [v for v in pd.unique(col.dropna()) if v is not pd.NA]
+    """The distinct non-missing values of a column (before any conversion: columns are long).
+
+    The same values, in the same order, as ``pd.unique(col.dropna())``: the
+    missing ones are dropped from the distinct values, not from the column.
+
+    >>> _unique(pd.Series(["b", None, "a", "b", float("nan")]))
+    ['b', 'a']
+    """
+    values = pd.unique(col)
+    return [v for v, na in zip(values, pd.isna(values), strict=True) if not na]
 
 
-def _texts(values: list[Any]) -> list[str]:
+def _texts(values: Iterable[Any]) -> list[str]:
     return [v.strip() if isinstance(v, str) else str(v).strip() for v in values]
+
+
+#: The characters ``str.strip()`` removes (``str.isspace``), for Arrow's trim.
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def searched_texts(columns: Iterable[pd.Series]) -> set[str]:
+    """The searched identifiers among columns' values: ``searched_identifier(text)``.
+
+    The same set as ``{t for t in _texts(_unique(col)) if searched_identifier(t)}``
+    over every column. Columns of Python strings (identifiers as read) are
+    taken by Arrow: the distinct values of all of them together (the same
+    child's CHILD is in several tables), stripped and measured there; only
+    texts of four or five characters are looked at one by one. Other columns
+    (numbers, mixed) are converted value by value.
+
+    >>> cols = [pd.Series(["C00001 ", "AB12", None, "x1"]), pd.Series(["C00001", 1234567])]
+    >>> sorted(searched_texts(cols))
+    ['1234567', 'AB12', 'C00001']
+    """
+    out: set[str] = set()
+    parts = []
+    for col in columns:
+        part = _arrow_strings(col)
+        if part is None:
+            out.update(t for t in _texts(_unique(col)) if searched_identifier(t))
+        else:
+            parts.append(part)
+    if parts:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        out |= _searched_strings(pc.unique(pa.chunked_array(parts, type=pa.string())).drop_null())
+    return out
+
+
+def _arrow_strings(col: pd.Series) -> Any:
+    """A text column as an Arrow array, missing values null (None if not all text)."""
+    if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
+        return None
+    import pyarrow as pa
+
+    try:
+        return pa.array(col, type=pa.string(), from_pandas=True)
+    except (pa.ArrowException, UnicodeError, TypeError, ValueError):  # numbers, surrogates
+        return None
+
+
+def _distinct_texts(col: pd.Series) -> list[str]:
+    """``_texts(_unique(col))`` (as a set: in another order), through Arrow for text columns."""
+    import pyarrow.compute as pc
+
+    part = _arrow_strings(col)
+    if part is None:
+        return _texts(_unique(col))
+    return _texts(pc.unique(part).drop_null().to_pylist())
+
+
+def _searched_strings(values: Any) -> set[str]:
+    """The searched texts of distinct strings (an Arrow array), stripped and measured by Arrow."""
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim(values, characters=PY_WHITESPACE)
+    length = pc.utf8_length(trimmed)
+    out = set(trimmed.filter(pc.greater_equal(length, 6)).to_pylist())
+    middle = pc.and_(pc.greater_equal(length, 4), pc.less(length, 6))
+    out.update(t for t in trimmed.filter(middle).to_pylist() if searched_identifier(t))
+    return out
 
 
 @dataclass(frozen=True)
@@ -178,13 +257,13 @@ class Identifiers:
         cls, tables: Mapping[str, pd.DataFrame], public_dates: Iterable[dt.date] = ()
     ) -> Identifiers:
         """Collect the identifiers from the tables of an extract (as read)."""
-        ids: set[str] = set()
+        values: list[pd.Series] = []
         dobs: set[dt.date] = set()
         posts: set[str] = set()
         for table in tables.values():
             for col in IDENTIFIER_COLUMNS:
                 if col in table.columns:
-                    ids.update(_texts(_unique(table[col])))
+                    values.append(table[col])
             for col in DOB_COLUMNS:
                 if col in table.columns:
                     parsed = pd.to_datetime(
@@ -193,8 +272,8 @@ class Identifiers:
                     dobs.update(d.date() for d in parsed.dropna())
             for col in POSTCODE_COLUMNS:
                 if col in table.columns:
-                    posts.update(p for p in map(normal_postcode, _texts(_unique(table[col]))) if p)
-        ids = {v for v in ids if searched_identifier(v)}
+                    posts.update(p for p in map(normal_postcode, _distinct_texts(table[col])) if p)
+        ids = searched_texts(values)
         return cls(frozenset(ids), frozenset(dobs), frozenset(posts), frozenset(public_dates))
 
 

@@ -133,16 +133,21 @@ def table1_counts(
         lev = _levels(spells[col], col, caps)
         levels[col] = lev
         block = []
-        for level in _level_order(list(pd.unique(lev))):
-            sel = (lev == level).to_numpy()
+        # each level's rows by its code (levels are text: the same rows as lev == level)
+        codes, uniques = pd.factorize(lev.to_numpy())
+        n_yes = np.bincount(codes[status], minlength=len(uniques))
+        n_no = np.bincount(codes[~status], minlength=len(uniques))
+        position = {level: i for i, level in enumerate(uniques)}
+        for level in _level_order(list(uniques)):
             key = f"{col}={level}"
+            i = position[level]
             rows.append(
                 {
                     "key": key,
                     "variable": label,
                     "level": level,
-                    yes: int((sel & status).sum()),
-                    no: int((sel & ~status).sum()),
+                    yes: int(n_yes[i]),
+                    no: int(n_no[i]),
                 }
             )
             block.append(key)
@@ -491,9 +496,36 @@ def smallest_cell(data: pd.DataFrame, variables: Sequence[str], event_col: str) 
         col = data[v]
         if pd.api.types.is_numeric_dtype(col) and col.nunique() > 2:
             continue
+        codes = _text_codes(col)
+        if codes is not None:  # the same groups as the text of the values, without the text
+            size = np.bincount(codes)
+            events = np.bincount(codes[ev], minlength=len(size))
+            seen = size > 0
+            smallest = min(smallest, int(size[seen].min()), int(events[seen].min()))
+            continue
         g = pd.DataFrame({"lev": col.astype(str).to_numpy(), "ev": ev}).groupby("lev")["ev"]
         smallest = min(smallest, int(g.size().min()), int(g.sum().min()))
     return smallest
+
+
+def _text_codes(col: pd.Series) -> np.ndarray | None:
+    """Codes of a column's values when they are text with none missing (else None).
+
+    For such a column ``astype(str)`` changes nothing, so its levels are the
+    codes' groups: categories of text (codes of unused ones are simply absent),
+    or Python strings.
+    """
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = col.cat.categories
+        codes = col.cat.codes.to_numpy()
+        if len(codes) and codes.min() >= 0 and pd.api.types.infer_dtype(cats) == "string":
+            return codes.astype(np.intp)
+        return None
+    if col.dtype == object and len(col):
+        values = col.to_numpy()
+        if pd.api.types.infer_dtype(values, skipna=False) == "string":
+            return pd.factorize(values)[0]
+    return None
 
 
 def model_spec(
