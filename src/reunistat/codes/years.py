@@ -215,10 +215,12 @@ def normalise_to_categories(values: pd.Series) -> tuple[pd.Series, int]:
     The categories are the distinct values after normalising, in order of first
     appearance, exactly as :func:`normalise_codes` gives them (a column it does
     not change keeps its values: the number ``1`` stays ``1``; in a column it
-    changes every value is text). Only a column of objects is converted;
-    others are returned as :func:`normalise_codes` returns them.
-    :func:`category_values` turns the column back into the objects
-    :func:`normalise_codes` gives.
+    changes every value is text). A column of objects is converted; a
+    ``category`` column (a reader that keeps codes so) is normalised on its
+    categories alone, with the same values and count of changes as its values
+    as objects would give; other columns are returned as :func:`normalise_codes`
+    returns them. :func:`category_values` turns the column back into the
+    objects :func:`normalise_codes` gives.
 
     Examples
     --------
@@ -227,36 +229,73 @@ def normalise_to_categories(values: pd.Series) -> tuple[pd.Series, int]:
     ('category', ['E4A', 'P1'], [0, 1, 0, -1, -1], 3)
     >>> category_values(s).tolist()
     ['E4A', 'P1', 'E4A', None, None]
+    >>> c, n = normalise_to_categories(s.astype(object).astype("category"))
+    >>> category_values(c).tolist(), n
+    (['E4A', 'P1', 'E4A', None, None], 0)
     """
-    if isinstance(values.dtype, pd.CategoricalDtype):  # as the reader gives them
-        return _normalise_categories(values)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return _normalise_categorical(values)
     if not pd.api.types.is_object_dtype(values):
         return normalise_codes(values)
     idx, uniques = pd.factorize(values, use_na_sentinel=True)
-    clean, changed = _clean_uniques(idx, uniques)
+    return _recoded(values, idx, np.asarray(uniques, dtype=object))
+
+
+def _recoded(values: pd.Series, idx: np.ndarray, uniques: np.ndarray) -> tuple[pd.Series, int]:
+    """The category column of ``values`` factorised as ``idx`` into ``uniques``, normalised."""
+    clean, changed = _clean_uniques(idx, pd.Index(uniques))
     n_changed = int(np.bincount(idx[idx >= 0], minlength=len(clean))[changed].sum())
     final = clean if n_changed else np.asarray(uniques, dtype=object)  # as normalise_codes
     remap, cats = pd.factorize(final, use_na_sentinel=True)
     codes = np.append(remap, -1)[idx]
     dtype = pd.CategoricalDtype(pd.Index(cats, dtype=object))
-    cat = pd.Categorical.from_codes(codes, dtype=dtype)  # type: ignore[arg-type]
+    cat = pd.Categorical.from_codes(codes, dtype=dtype)
     return pd.Series(cat, index=values.index, name=values.name), n_changed
 
 
-def _normalise_categories(values: pd.Series) -> tuple[pd.Series, int]:
-    """:func:`normalise_to_categories` of a ``category`` column: its categories normalised."""
-    cats = values.cat.categories
+def _normalise_categorical(values: pd.Series) -> tuple[pd.Series, int]:
+    """:func:`normalise_to_categories` of a ``category`` column: its categories normalised.
+
+    Categories no row uses are dropped first and the rest taken in order of
+    first appearance (as factorising the values as objects numbers them), so
+    the result is the column :func:`normalise_to_categories` gives for the same
+    values as objects. A column whose categories are already normalised,
+    used and in that order is returned as it is.
+    """
     codes = values.cat.codes.to_numpy()
-    if not len(cats):
+    n_cats = len(values.cat.categories)
+    idx, order = _first_appearance(codes)
+    uniques = values.cat.categories.to_numpy(dtype=object)[order]
+    _, changed = _clean_uniques(idx, pd.Index(uniques, dtype=object))
+    if not changed.any() and np.array_equal(order, np.arange(n_cats)):
         return values, 0
-    clean, changed = _clean_uniques(codes, cats)
-    n_changed = int(np.bincount(codes[codes >= 0], minlength=len(clean))[changed].sum())
-    if n_changed == 0:
-        return values, 0
-    remap, new = pd.factorize(clean, use_na_sentinel=True)
-    dtype = pd.CategoricalDtype(pd.Index(new, dtype=object))
-    cat = pd.Categorical.from_codes(np.append(remap, -1)[codes], dtype=dtype)  # type: ignore[arg-type]
-    return pd.Series(cat, index=values.index, name=values.name), n_changed
+    return _recoded(values, idx, uniques)
+
+
+def _first_appearance(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes renumbered in order of first appearance (-1 stays), and the old code of each new one.
+
+    >>> [a.tolist() for a in _first_appearance(np.array([2, -1, 0, 2]))]
+    [[0, -1, 1, 0], [2, 0]]
+    """
+    new, old = pd.factorize(codes)  # integers: no text hashed
+    blank = np.flatnonzero(old < 0)
+    if len(blank):
+        k = blank[0]
+        new = np.where(new == k, -1, new - (new > k))
+        old = np.delete(old, k)
+    return new, np.asarray(old, dtype=np.int64)
+
+
+def category_values_at(values: pd.Series, at: np.ndarray) -> np.ndarray:
+    """:func:`category_values` of the rows ``at`` only (a ``category`` column).
+
+    >>> category_values_at(pd.Series(["a", None, "b"], dtype="category"), np.array([1, 2])).tolist()
+    [None, 'b']
+    """
+    words = np.empty(len(values.cat.categories) + 1, dtype=object)  # the last: None
+    words[:-1] = values.cat.categories.to_numpy(dtype=object)
+    return words[values.cat.codes.to_numpy()[at]]
 
 
 def category_values(values: pd.Series) -> np.ndarray:

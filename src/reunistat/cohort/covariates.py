@@ -16,6 +16,7 @@ import pandas as pd
 from reunistat import codes
 from reunistat.dates import age_years, financial_year
 from reunistat.tables.keys import CID, child_uid, uid_by_child
+from reunistat.tables.rules.coded import Coded
 
 _CIN_DISABILITY: Final = "N2"  # codes.CIN: child's disability
 _NO_DISABILITY: Final = "NONE"  # codes.DISABILITY
@@ -39,19 +40,28 @@ def child_table(header: pd.DataFrame) -> pd.DataFrame:
 
 def disability_children(
     tables: Mapping[str, pd.DataFrame], episodes: pd.DataFrame, use_la: bool
-) -> set[str]:
-    """Return the keys of children with a CIN census disability or CIN category N2."""
-    out = set(child_uid(episodes.loc[episodes["CIN"] == _CIN_DISABILITY], use_la))
+) -> tuple[set[int], set[str]]:
+    """Return the children with CIN category N2 (``_cid``) and with a CIN census disability.
+
+    The first by the integer key of the episodes (no text made per row), the
+    second by the text key (:func:`reunistat.tables.keys.child_uid`) of the CIN
+    census rows.
+    """
+    n2 = Coded(episodes["CIN"]).eq(_CIN_DISABILITY)
+    by_cid = set(np.unique(episodes[CID].to_numpy()[n2]).tolist())
+    out: set[str] = set()
     cin = tables.get("cin")
     if cin is not None and not cin.empty:
         la_ok = bool(use_la and "LA" in cin.columns and cin["LA"].notna().all())
+        disability = Coded(cin["DISABILITY"])
+        has = ~disability.isna() & ~disability.eq(_NO_DISABILITY)
+        cin = cin.loc[has]  # the text key of these rows only
         uid = child_uid(cin, la_ok, "LAchildID")
         if use_la and not la_ok:
             # CIN without LA: match on CHILD alone.
             uid = cin["LAchildID"].map(uid_by_child(episodes, use_la))
-        has = cin["DISABILITY"].notna() & (cin["DISABILITY"] != _NO_DISABILITY)
-        out |= set(uid[has].dropna())
-    return out
+        out |= set(uid.dropna())
+    return by_cid, out
 
 
 def demographic(returns: pd.DataFrame, header: pd.DataFrame) -> pd.DataFrame:
@@ -69,16 +79,24 @@ def demographic(returns: pd.DataFrame, header: pd.DataFrame) -> pd.DataFrame:
             "ethnic_group": ethnic.map(codes.ETHNIC_GROUP),
         },
         index=returns.index,
+        copy=False,
     )
 
 
-def care_history(returns: pd.DataFrame, disabled: set[str]) -> pd.DataFrame:
-    """Covariates of the period just ended and the child's care history."""
+def care_history(returns: pd.DataFrame, disabled: tuple[set[int], set[str]]) -> pd.DataFrame:
+    """Covariates of the period just ended and the child's care history.
+
+    ``disabled``: from :func:`disability_children`.
+    """
     ls = returns["last_LS"]
     rec = returns["end_rec"]
+    by_cid, by_uid = disabled
+    disability = np.isin(returns[CID].to_numpy(), np.fromiter(by_cid, np.int64, len(by_cid)))
+    if by_uid:
+        disability |= returns["_uid"].isin(by_uid).to_numpy()
     return pd.DataFrame(
         {
-            "disability": returns["_uid"].isin(disabled).astype(np.int64),
+            "disability": disability.astype(np.int64),
             "section20": (ls == codes.SECTION20_LS).astype(np.int64),
             "legal_status_group": ls.map(codes.LS_GROUP),
             "prior_periods": returns["prior_periods"].astype(np.int64),
@@ -93,6 +111,7 @@ def care_history(returns: pd.DataFrame, disabled: set[str]) -> pd.DataFrame:
             "return_year": financial_year(returns["period_end"]).astype(np.int64).to_numpy(),
         },
         index=returns.index,
+        copy=False,
     )
 
 
@@ -117,10 +136,32 @@ def truncation(returns: pd.DataFrame, truncated_children: set[int]) -> pd.DataFr
 
 
 def _int_lookup(keys: pd.Series, table: pd.DataFrame | None, key: str, value: str) -> pd.Series:
+    """``value`` of the last row of ``table`` with each key (``Int64``, NA if none).
+
+    The keys of both sides are factorised together once (one pass of hashing),
+    as ``keys.map`` of the table without blank keys, last row per key, gives.
+    """
     if table is None or table.empty or value not in table.columns:
         return pd.Series(pd.NA, index=keys.index, dtype="Int64")
-    pairs = table[[key, value]].dropna(subset=[key]).drop_duplicates(key, keep="last")
-    return keys.map(pairs.set_index(key)[value]).astype("Int64")
+    n_table = len(table)
+    both = np.concatenate([_objects(table[key]), _objects(keys)])
+    codes, uniques = pd.factorize(both, use_na_sentinel=True)
+    row_of = np.full(len(uniques) + 1, -1, dtype=np.int64)  # the last: a blank key
+    t_codes = codes[:n_table]
+    filled = np.flatnonzero(t_codes >= 0)
+    last = pd.Series(t_codes[filled]).drop_duplicates(keep="last")
+    row_of[last.to_numpy()] = filled[last.index.to_numpy()]
+    rows = row_of[codes[n_table:]]
+    values = table[value].astype("Int64").array
+    out = values.take(rows, allow_fill=True)  # -1: NA
+    return pd.Series(out, index=keys.index, dtype="Int64")
+
+
+def _objects(s: pd.Series) -> np.ndarray:
+    """The values as objects (a ``category`` column's blanks as None)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return codes.category_values(s)
+    return s.to_numpy(dtype=object)
 
 
 def linked(
@@ -139,4 +180,6 @@ def linked(
         on = returns["LA"].map(t["PILOT"]).fillna(0).astype(int) == 1
         start = pd.to_datetime(returns["LA"].map(t["PILOT_START"]))
         pilot = (on & (start <= returns["period_end"]).fillna(False)).astype(np.int64)
-    return pd.DataFrame({"idaci_decile": idaci, "fsm": fsm, "pilot": pilot}, index=returns.index)
+    return pd.DataFrame(
+        {"idaci_decile": idaci, "fsm": fsm, "pilot": pilot}, index=returns.index, copy=False
+    )

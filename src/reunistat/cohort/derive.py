@@ -180,7 +180,8 @@ def _spells(
                     "spell_number": returns["spell_number"].astype(np.int64),
                     "period_start": returns["period_start"],
                     "return_rec": returns["end_rec"],
-                }
+                },
+                copy=False,
             ),
             out,
             covariates.demographic(returns, header),
@@ -195,12 +196,15 @@ def _spells(
                     ),
                 },
                 index=returns.index,
+                copy=False,
             ),
             other_tables.missing_counts(returns, others.get("missing"), e, use_la),
         ],
         axis=1,
     )
-    table = table[list(spells_contract.SPELL_COLUMNS)].astype(SPELL_DTYPES)
+    table = table[list(spells_contract.SPELL_COLUMNS)]
+    # convert only the columns not of their dtype already (astype copies every column it is given)
+    table = table.astype({c: t for c, t in SPELL_DTYPES.items() if str(table[c].dtype) != t})
     return table.sort_values(["LA", "CHILD", "spell_number"], kind="stable", ignore_index=True)
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from reunistat import codes, spells
 from reunistat.tables.keys import CID
+from reunistat.tables.rules.coded import Coded
 
 #: When two ends fall on the same day, the first listed wins.
 REASON_PRIORITY: Final = ("reentry", "death", "other_exit", "age18", "data_end")
@@ -51,14 +52,32 @@ def index_returns(periods: pd.DataFrame, include_e13: bool) -> pd.DataFrame:
         the child), ``reentry_date`` (start of the next period of care, NaT if
         none) and ``spell_number``.
     """
-    care = periods.loc[~periods["short_break"]].copy()
-    care["prior_periods"] = care.groupby(CID, sort=False).cumcount()
+    # rows taken (a new frame each time, no copy of the whole table on top)
+    care = periods.take(np.flatnonzero(~periods["short_break"].to_numpy()))
+    cid = care[CID].to_numpy()
+    care["prior_periods"] = _number_within(cid, care[CID])
     nxt = care["period_start"].shift(-1)
     same = care[CID].shift(-1) == care[CID]
     care["reentry_date"] = nxt.where(same)
-    ret = care.loc[care["end_rec"].isin(return_recs(include_e13))].copy()
-    ret["spell_number"] = ret.groupby(CID, sort=False).cumcount() + 1
+    ret = care.take(np.flatnonzero(Coded(care["end_rec"]).isin(return_recs(include_e13))))
+    ret["spell_number"] = _number_within(ret[CID].to_numpy(), ret[CID]) + 1
     return ret
+
+
+def _number_within(cid: np.ndarray, key: pd.Series) -> np.ndarray:
+    """Each row's place among its child's rows, 0, 1, ... (``groupby(key).cumcount()``).
+
+    Rows in child order (each child's together, as periods are) are numbered
+    in one pass; other orders by ``groupby``.
+
+    >>> _number_within(np.array([3, 3, 5, 5, 5, 9]), pd.Series([3, 3, 5, 5, 5, 9])).tolist()
+    [0, 1, 0, 1, 2, 0]
+    """
+    if len(cid) == 0 or not (cid[1:] >= cid[:-1]).all():
+        return key.groupby(key, sort=False).cumcount().to_numpy()
+    pos = np.arange(len(cid))
+    starts = np.r_[True, cid[1:] != cid[:-1]]
+    return pos - np.maximum.accumulate(np.where(starts, pos, 0))
 
 
 def dates_of(s: pd.Series) -> pd.Series:
@@ -102,7 +121,7 @@ def follow_up(
         "age18": birthday18,
         "data_end": pd.Series(data_end, index=returns.index),
     }
-    ends = pd.DataFrame({k: dates_of(v) for k, v in candidates.items()})
+    ends = pd.DataFrame({k: dates_of(v) for k, v in candidates.items()}, copy=False)
     earliest = ends.min(axis=1)
     reason = pd.Series("data_end", index=returns.index, dtype=object)
     for name in reversed(REASON_PRIORITY):
@@ -124,5 +143,6 @@ def follow_up(
             "event_type": reason.map(_EVENT_TYPE).astype(np.int64),
         },
         index=returns.index,
+        copy=False,
     )
     return out

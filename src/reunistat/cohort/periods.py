@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from reunistat import codes
+from reunistat.codes import category_values_at
 from reunistat.tables.keys import CID, sort_by_child
 from reunistat.tables.rules.coded import Coded
 
@@ -70,6 +71,22 @@ def period_starts(e: pd.DataFrame) -> np.ndarray:
     return first | prev_not_x1 | Coded(e["RNE"]).eq(_RNE_START)
 
 
+def values_at(s: pd.Series, at: np.ndarray) -> np.ndarray:
+    """``s.to_numpy()[at]``; a ``category`` column's rows as objects with None for a blank.
+
+    Only the rows taken are converted (not every row of the column), and a
+    blank is None as in a column of objects read from the same file, so the
+    periods are the same whichever way the reader gave the codes.
+
+    >>> s = pd.Series(["A", None, "B"], dtype="category")
+    >>> values_at(s, np.array([2, 1])).tolist()
+    ['B', None]
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return category_values_at(s, at)
+    return s.to_numpy()[at]
+
+
 def build_periods(e: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """Group sorted episodes into periods of care.
 
@@ -92,10 +109,10 @@ def build_periods(e: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     first_at, last_at = np.flatnonzero(starts), np.flatnonzero(last)
 
     def first_of(col: str) -> np.ndarray:  # one column's values, not every column's rows
-        return e[col].to_numpy()[first_at]
+        return values_at(e[col], first_at)
 
     def last_of(col: str) -> np.ndarray:
-        return e[col].to_numpy()[last_at]
+        return values_at(e[col], last_at)
 
     sb = Coded(e["LS"]).isin(codes.SHORT_BREAK_LS).astype(np.int64)
     moves = Coded(e["RNE"]).isin(PLACEMENT_MOVE_RNE).astype(np.int64)
@@ -116,6 +133,7 @@ def build_periods(e: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
             "last_CIN": last_of("CIN"),
             "last_PLACE": last_of("PLACE"),
             "last_HOME_POST": last_of("HOME_POST"),
-        }
+        },
+        copy=False,  # one block per column: no stacking of the object columns
     )
     return periods, pid

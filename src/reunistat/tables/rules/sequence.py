@@ -120,17 +120,38 @@ def data_start_of(e: pd.DataFrame, years: pd.Series | None) -> tuple[pd.Series, 
     year holding the LA's earliest DEC (an episode that ended before the data
     began is not in the data, so the earliest end falls in the first year).
     """
-    la = e["LA"].astype(object).fillna("") if "LA" in e.columns else pd.Series("", index=e.index)
-    groups = pd.factorize(la)[0]
+    groups, n_groups = _la_groups(e)
     if years is not None and years.notna().any():
-        first = years.astype("float").groupby(groups).transform("min")
+        value = years.astype("float").to_numpy(dtype="float64", na_value=np.nan)
         how = "the first collection year read (YEAR_COL)"
     else:
         dec = e["DEC"].where(e["DEC"].notna(), e["DECOM"])
-        fy = dec.dt.year + (dec.dt.month >= 4).astype("float")
-        first = fy.groupby(groups).transform("min")
+        value = (dec.dt.year + (dec.dt.month >= 4).astype("float")).to_numpy(dtype="float64")
         how = "collection year unknown: taken as the year holding the earliest DEC"
-    return pd.Series(_april_first(first.to_numpy(dtype="float64")), index=e.index), how
+    # the earliest per LA (a few hundred), each made a date once, then one take per row
+    first = pd.Series(value).groupby(groups).min().reindex(range(n_groups)).to_numpy()
+    return pd.Series(_april_first(first)[groups], index=e.index), how
+
+
+def _la_groups(e: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """Each row's LA as a number 0, 1, ... (a blank LA is the LA ``""``), and how many.
+
+    >>> _la_groups(pd.DataFrame({"LA": ["b", None, "", "b"]}))[0].tolist()
+    [0, 1, 1, 0]
+    """
+    if "LA" not in e.columns:
+        return np.zeros(len(e), dtype=np.int64), 1
+    la = e["LA"]
+    if isinstance(la.dtype, pd.CategoricalDtype):  # numbered already: no text hashed
+        groups, uniques = np.asarray(la.cat.codes, dtype=np.int64), la.cat.categories
+    else:
+        codes, uniques = pd.factorize(la, use_na_sentinel=True)
+        groups = np.asarray(codes, dtype=np.int64)
+    blank = groups < 0
+    if blank.any():  # a blank joins the LA "" (as filling blanks with "" did)
+        is_empty = np.flatnonzero(np.asarray(uniques, dtype=object) == "")
+        groups = np.where(blank, is_empty[0] if len(is_empty) else len(uniques), groups)
+    return groups, len(uniques) + 1
 
 
 def _april_first(year_end: np.ndarray) -> np.ndarray:
