@@ -201,13 +201,12 @@ def as_text(
     out = dict(tables)
     for name, df in out.items():
         was = like.get(name, df)
-        # the reader gives code columns as categories: those are turned into objects too
-        coded = {c.name for c in schema.TABLES.get(name, ()) if c.kind == "code"}
+        # the reader's code categories stay categories (derivation works on their codes)
         cats = {
             c
             for c in df.columns
             if isinstance(df[c].dtype, pd.CategoricalDtype)
-            and (c in coded or not isinstance(was.dtypes.get(c), pd.CategoricalDtype))
+            and not isinstance(was.dtypes.get(c), pd.CategoricalDtype)
         }
         if not cats:
             continue
