@@ -21,9 +21,10 @@ from reunistat.tables import read_extract, stack
 from reunistat.tables.dates import joint_codes
 from reunistat.tables.formats import as_categorical
 from reunistat.tables.io import concat_frames
-from reunistat.tables.keys import CID, YEAR_COL, child_codes
+from reunistat.tables.keys import child_codes
 from reunistat.tables.parse import as_codes
-from reunistat.tables.stack import FILE_COL, ORDER_COL
+from reunistat.tables.stack import FILE_COL
+from test_tables_read_stack_exact import _returns  # the same returns, as stacking gets them
 
 #: Code-like text: padded, lower case, blank, missing.
 word = st.one_of(
@@ -121,21 +122,13 @@ episode = st.tuples(
 
 
 def _episodes(rows: list[tuple]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=["child", "year", "DECOM", "DEC", "RNE", "PLACE", "twice"])
-    twice = df.pop("twice")
-    df = pd.concat([df, df[twice]]).sort_values("year", kind="stable").reset_index(drop=True)
-    df[CID] = df["child"].astype(np.int64)
-    df.insert(0, "LA", np.where(df["child"] < 2, "A", "B"))
-    df.insert(1, "CHILD", "C" + (df["child"] % 2).astype(str))
-    df[FILE_COL] = df["year"].astype(np.int64)
-    df[YEAR_COL] = (df["year"] + 2019).astype(np.int64)
-    df[ORDER_COL] = df[YEAR_COL].astype(float)
+    df = _returns(rows, ["child", "year", "DECOM", "DEC", "RNE", "PLACE", "twice"])
     day = pd.Timestamp("2018-04-01")
     df["DECOM"] = day + pd.to_timedelta(df["DECOM"] * 60, unit="D")
     df["DEC"] = df["DECOM"] + pd.to_timedelta(df["DEC"].astype(float), unit="D")
     df["LS"] = "C2"
     df["REC"] = np.where(df["DEC"].isna(), None, "E4A")
-    return df.drop(columns=["child", "year"])
+    return df
 
 
 def _as_read(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:

@@ -152,7 +152,11 @@ def _optimum(h: Any, col: int, sense: float) -> float:
     h.changeColCost(col, 1.0)
     h.run()
     status = h.getModelStatus()
-    if status == highspy.HighsModelStatus.kUnboundedOrInfeasible:  # presolve cannot tell
+    if status in (
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,  # presolve cannot tell
+        highspy.HighsModelStatus.kUnknown,  # the warm start from the last basis went astray
+    ):
+        h.clearSolver()  # solved afresh from no basis, without presolve
         h.setOptionValue("presolve", "off")
         h.run()
         status = h.getModelStatus()
