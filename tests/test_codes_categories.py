@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reunistat.codes import category_values, normalise_codes, normalise_to_categories
-from reunistat.tables import validate_tables
+from reunistat.tables import schema, validate_tables
 from reunistat.tables.rules.coded import Coded
 
 _VALUES = st.one_of(
@@ -52,7 +52,7 @@ def test_other_dtypes_are_left_to_normalise_codes() -> None:
     assert out is s and n == 0
 
 
-def test_validated_tables_keep_code_columns_as_text() -> None:
+def test_validated_code_columns_are_text_categories() -> None:
     header = pd.DataFrame(
         {
             "CHILD": ["1", "2"],
@@ -79,12 +79,17 @@ def test_validated_tables_keep_code_columns_as_text() -> None:
         }
     )
     v = validate_tables({"header": header, "episodes": episodes}, mode="lenient")
-    for name in ("header", "episodes"):
+    for name in ("header", "episodes"):  # code columns are text categories, the rest as given
         df = v.tables[name]
-        assert not any(isinstance(t, pd.CategoricalDtype) for t in df.dtypes), name
-    assert v.tables["header"]["SEX"].tolist() == ["1", "2"]
-    assert v.tables["header"]["ETHNIC"].tolist() == ["WBRI", "WBRI"]
-    assert v.tables["episodes"]["REC"].tolist() == [None, None]
+        coded = {c.name for c in schema.TABLES[name] if c.kind == "code"}
+        for c in df.columns:
+            is_cat = isinstance(df[c].dtype, pd.CategoricalDtype)
+            assert is_cat == (c in coded), (name, c)
+            if is_cat:
+                assert all(isinstance(x, str) for x in df[c].cat.categories), (name, c)
+    assert category_values(v.tables["header"]["SEX"]).tolist() == ["1", "2"]
+    assert category_values(v.tables["header"]["ETHNIC"]).tolist() == ["WBRI", "WBRI"]
+    assert category_values(v.tables["episodes"]["REC"]).tolist() == [None, None]
     assert set(v.repairs["column"]) == {"ETHNIC", "RNE"}  # " 2" is trimmed as it is read
 
 
@@ -99,7 +104,7 @@ def test_unchanged_code_columns_are_the_extracts_own() -> None:
     eps, before = v.tables["episodes"], x.tables["episodes"]
     assert len(eps) == len(before)  # the sample has no error: no row dropped
     for c in ("RNE", "LS", "CIN", "PLACE", "REC"):
-        assert eps[c].dtype == object
-        if ("episodes", c) not in changed and before[c].dtype == object:  # no copy
-            assert np.shares_memory(eps[c].to_numpy(), before[c].to_numpy()), c
-        assert eps[c].tolist() == category_values(before[c]).tolist()  # blanks None
+        assert isinstance(eps[c].dtype, pd.CategoricalDtype)  # the reader's categories kept
+        if ("episodes", c) not in changed:  # no copy
+            assert np.shares_memory(eps[c].cat.codes.to_numpy(), before[c].cat.codes.to_numpy())
+        assert category_values(eps[c]).tolist() == category_values(before[c]).tolist()

@@ -146,6 +146,29 @@ def test_an_undeclared_dependency_falls_back_to_one_after_another(tmp_path, seco
         assert not a.exists() or a.read_bytes() == b.read_bytes()
 
 
+def test_one_worker_runs_each_group_on_the_context_as_forked(tmp_path, monkeypatch):
+    """A worker handed 02 before 01 (longest first): 01 does not see the output 02 wrote."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from reunistat.pipeline import workers
+
+    scripts = {
+        "01_a.py": "def run(ctx):\n    _frame(ctx, 'a', 1.0)\n",
+        "02_b.py": "def run(ctx):\n    _frame(ctx, 'a', 2.0)\n",  # the same output
+        "04_c.py": "def run(ctx):\n    _frame(ctx, 'c', 4.0)\n",
+    }
+    analyses = _write(tmp_path / "analyses", scripts)
+    one, error_one = _run(_cfg(tmp_path, analyses, 1))
+    monkeypatch.setattr(workers, "schedule", lambda groups, expected: list(reversed(groups)))
+    monkeypatch.setattr(
+        workers, "ProcessPoolExecutor", lambda jobs, **kw: ProcessPoolExecutor(1, **kw)
+    )
+    log: list[str] = []
+    two, error_two = _run(_cfg(tmp_path, analyses, 2), log)
+    assert any("02_b.py cannot be merged" in line for line in log)
+    assert two == one and error_two == error_one and "02_b.py" in str(error_one)
+
+
 def test_a_failing_script_in_a_worker_exits_2_with_the_same_message(tmp_path, capsys):
     from reunistat.cli import main
 

@@ -271,6 +271,26 @@ def _die_with_parent(sig: int) -> None:
 
 _LIMITS: Any = None
 
+#: The Context's registries as the worker was forked (set by its first group).
+_FORKED: dict[str, Any] | None = None
+_REGISTRIES = ("outputs", "values", "results", "skipped", "failed", "suppression_logs")
+
+
+def _as_forked(ctx: Context) -> None:
+    """Give ``ctx`` the registries it was forked with: a group never sees another's.
+
+    A worker runs the groups it is handed one after another, in the order
+    :func:`schedule` gives (longest first, not script order): what an earlier
+    group wrote must not show, or a script would fail (an output written
+    twice) or find what it would not find when the scripts run one after
+    another.
+    """
+    global _FORKED
+    if _FORKED is None:
+        _FORKED = {k: getattr(ctx, k) for k in _REGISTRIES}
+    for k, v in _FORKED.items():
+        setattr(ctx, k, type(v)(v))  # a shallow copy: the objects are not changed in place
+
 
 def _run_group(paths: list[Path], after: dict[str, list[str]] | None = None) -> list[ScriptRecord]:
     """In a worker: run a group of scripts on the forked Context, one record each.
@@ -286,6 +306,7 @@ def _run_group(paths: list[Path], after: dict[str, list[str]] | None = None) -> 
     ready = ctx.__dict__.pop("release", None)
     if ready is not None:
         ctx.release_ready = ready
+    _as_forked(ctx)
     ctx.values = _Watched(ctx.values)
     ctx.results = _Watched(ctx.results)
     lines: list[str] = []
