@@ -463,7 +463,7 @@ def test_the_release_files_are_checked_for_identifiers_too(tmp_path):
     with pytest.raises(DisclosureBreach) as err:
         reproduce(cfg, paper=False, log=_quiet)
     msg = str(err.value)
-    assert "manifest.json: holds 1 child identifier" in msg  # the title is in the manifest
+    assert "manifest.json: holds 1 child identifier" in msg, msg  # the title is in the manifest
     assert "tables/t.html: holds 1 child identifier" in msg
     report = (cfg.outputs_dir / "disclosure_report.md").read_text()
     assert "- manifest.json: holds 1 child identifier" in report
