@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reunistat.codes import category_values, normalise_to_categories
-from reunistat.codes.years import _first_appearance
+from reunistat.codes.years import first_seen, renumbered
 from reunistat.cohort import CohortConfig, build_cohort
 from reunistat.cohort.covariates import _int_lookup
 from reunistat.cohort.periods import values_at
@@ -66,7 +66,8 @@ def test_normalised_category_column_is_kept() -> None:
 @given(st.lists(st.integers(-1, 5), max_size=40))
 def test_first_appearance(codes: list[int]) -> None:
     arr = np.asarray(codes, dtype=np.int64)
-    new, old = _first_appearance(arr)
+    old = first_seen(arr, 6)
+    new = renumbered(arr, old, 6)
     seen = list(dict.fromkeys(c for c in codes if c >= 0))
     assert old.tolist() == seen
     assert new.tolist() == [seen.index(c) if c >= 0 else -1 for c in codes]

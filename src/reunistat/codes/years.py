@@ -264,27 +264,43 @@ def _normalise_categorical(values: pd.Series) -> tuple[pd.Series, int]:
     """
     codes = values.cat.codes.to_numpy()
     n_cats = len(values.cat.categories)
-    idx, order = _first_appearance(codes)
+    order = first_seen(codes, n_cats)
     uniques = values.cat.categories.to_numpy(dtype=object)[order]
+    idx = renumbered(codes, order, n_cats)
     _, changed = _clean_uniques(idx, pd.Index(uniques, dtype=object))
     if not changed.any() and np.array_equal(order, np.arange(n_cats)):
         return values, 0
     return _recoded(values, idx, uniques)
 
 
-def _first_appearance(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes renumbered in order of first appearance (-1 stays), and the old code of each new one.
+def first_seen(codes: np.ndarray, k: int) -> np.ndarray:
+    """The codes (of ``k`` categories; -1 blank) used, in order of first appearance.
 
-    >>> [a.tolist() for a in _first_appearance(np.array([2, -1, 0, 2]))]
-    [[0, -1, 1, 0], [2, 0]]
+    Found in the first rows (a code column shows its few codes early), read
+    further only while a code used somewhere is not yet seen.
+
+    >>> first_seen(np.array([2, -1, 0, 2]), 3).tolist()
+    [2, 0]
     """
-    new, old = pd.factorize(codes)  # integers: no text hashed
-    blank = np.flatnonzero(old < 0)
-    if len(blank):
-        k = blank[0]
-        new = np.where(new == k, -1, new - (new > k))
-        old = np.delete(old, k)
-    return new, np.asarray(old, dtype=np.int64)
+    used = int((np.bincount(codes[codes >= 0], minlength=k) > 0).sum())
+    m = 4096
+    while True:
+        head = codes[:m]
+        seen = pd.unique(head[head >= 0])  # integers: no text hashed
+        if len(seen) == used or m >= len(codes):
+            return np.asarray(seen, dtype=np.int64)
+        m *= 8
+
+
+def renumbered(codes: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
+    """``codes`` (of ``k`` categories; -1 blank) numbered by their place in ``order``.
+
+    >>> renumbered(np.array([2, -1, 0, 2]), np.array([2, 0]), 3).tolist()
+    [0, -1, 1, 0]
+    """
+    lut = np.full(k + 1, -1, dtype=np.int64)  # the last: blank
+    lut[order] = np.arange(len(order))
+    return lut[codes]
 
 
 def category_values_at(values: pd.Series, at: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from reunistat.codes.years import first_seen, renumbered
 from reunistat.errors import ReadError
 from reunistat.tables import schema
 from reunistat.tables.dates import NumericAs, parse_date_column, parse_text_dates_across
@@ -220,35 +221,17 @@ def as_codes(s: pd.Series) -> pd.Series:
     True
     """
     if isinstance(s.dtype, pd.CategoricalDtype):
-        old = s.cat.codes.to_numpy()
-        order = _first_seen(old, len(s.cat.categories))
-        if len(order) == len(s.cat.categories) and (order == np.arange(len(order))).all():
+        old, k = s.cat.codes.to_numpy(), len(s.cat.categories)
+        order = first_seen(old, k)
+        if len(order) == k and (order == np.arange(k)).all():
             return s  # in order of first appearance already, every category used
-        lut = np.full(len(s.cat.categories) + 1, -1, dtype=np.int64)  # the last: blank
-        lut[order] = np.arange(len(order))
-        codes = lut[old]
+        codes = renumbered(old, order, k)
         cats = s.cat.categories.take(order)
     else:
         codes, cats = pd.factorize(s, use_na_sentinel=True)
     dtype = pd.CategoricalDtype(pd.Index(cats, dtype=object))
     cat = pd.Categorical.from_codes(codes, dtype=dtype)  # type: ignore[arg-type]
     return pd.Series(cat, index=s.index, name=s.name, copy=False)
-
-
-def _first_seen(codes: np.ndarray, k: int) -> np.ndarray:
-    """The codes (of ``k`` categories; -1 blank) used, in order of first appearance.
-
-    Found in the first rows (a code column shows its few codes early), read
-    further only while a code used somewhere is not yet seen.
-    """
-    used = int((np.bincount(codes[codes >= 0], minlength=k) > 0).sum())
-    m = 4096
-    while True:
-        head = codes[:m]
-        seen = pd.unique(head[head >= 0])
-        if len(seen) == used or m >= len(codes):
-            return np.asarray(seen, dtype=np.int64)
-        m *= 8
 
 
 def with_codes(df: pd.DataFrame, table: str) -> pd.DataFrame:
