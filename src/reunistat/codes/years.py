@@ -325,3 +325,30 @@ def category_values(values: pd.Series) -> np.ndarray:
     words = np.empty(len(values.cat.categories) + 1, dtype=object)  # the last: None
     words[:-1] = values.cat.categories.to_numpy(dtype=object)
     return words[values.cat.codes.to_numpy()]
+
+
+def distinct_categorical(codes: np.ndarray, values: np.ndarray | pd.Index) -> pd.Categorical:
+    """``pd.Categorical.from_codes`` for ``values`` known to be distinct, not checked again.
+
+    ``from_codes`` (and ``pd.CategoricalDtype``) hash every category to check
+    that none repeats: a tenth of a second for half a million child
+    identifiers, each time. The reader's categories come from a dictionary
+    or a factorisation, distinct by construction, and its codes index them
+    (-1: blank). Falls back to ``from_codes`` where pandas lacks the fast
+    path (pandas 2.3's internals are used).
+
+    >>> c = distinct_categorical(np.array([1, -1, 0]), np.array(["b", "a"], dtype=object))
+    >>> c.tolist(), c.categories.tolist()
+    (['a', nan, 'b'], ['b', 'a'])
+    """
+    cats = pd.Index(values, dtype=object)
+    try:
+        from pandas._libs.arrays import NDArrayBacked
+        from pandas.core.dtypes.cast import coerce_indexer_dtype
+
+        dtype = pd.CategoricalDtype._from_fastpath(cats, False)  # type: ignore[attr-defined]
+        out = pd.Categorical.__new__(pd.Categorical)
+        NDArrayBacked.__init__(out, coerce_indexer_dtype(np.asarray(codes), cats), dtype)
+    except (ImportError, AttributeError, TypeError):  # pragma: no cover - other pandas
+        return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(cats))  # type: ignore[arg-type]
+    return out

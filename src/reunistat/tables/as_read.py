@@ -15,7 +15,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from reunistat.codes import category_values
+from reunistat.codes import category_values, distinct_categorical
+from reunistat.tables import schema
 from reunistat.tables.dates import joint_codes
 from reunistat.tables.keys import CID, YEAR_COL, in_child_order
 from reunistat.tables.problems import empty_problems
@@ -88,7 +89,7 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
         parts = [f[c] for f in frames]
         if all(isinstance(s.dtype, pd.CategoricalDtype) for s in parts):
             codes, uniq = joint_codes(parts)
-            cat = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(uniq))  # type: ignore[arg-type]
+            cat = distinct_categorical(codes, uniq)
             out[c] = pd.Series(cat, copy=False)
         else:
             out[c] = pd.concat(parts, ignore_index=True)
@@ -100,3 +101,16 @@ def as_objects(df: pd.DataFrame, cols: Iterable[str]) -> None:
     for c in cols:
         if c in df.columns and isinstance(df[c].dtype, pd.CategoricalDtype):
             df[c] = category_values(df[c])
+
+
+def text_columns(df: pd.DataFrame, table: str) -> list[str]:
+    """The ``category`` columns of ``df`` that are no declared code column of ``table``.
+
+    The reader holds identifiers and other text (``CHILD``, ``UPN``,
+    ``HOME_POST``...) as categories while it numbers, compares and stacks
+    them; :attr:`~reunistat.tables.Extract.tables` holds them as text.
+    """
+    codes = {c.name for c in schema.TABLES.get(table, ()) if c.kind == "code"}
+    return [
+        c for c in df.columns if c not in codes and isinstance(df[c].dtype, pd.CategoricalDtype)
+    ]

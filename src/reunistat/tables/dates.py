@@ -257,6 +257,10 @@ def joint_codes(columns: list[pd.Series]) -> tuple[np.ndarray, pd.Index]:
     cats = [c.cat.categories for c in columns]
     if len(cats) == 1:
         return columns[0].cat.codes.to_numpy().astype(np.int64), pd.Index(cats[0], dtype=object)
+    if all(len(c) == len(cats[0]) and c.equals(cats[0]) for c in cats[1:]):
+        # the same categories (header and episodes of one extract): their codes as they are
+        codes = np.concatenate([c.cat.codes.to_numpy() for c in columns])
+        return codes.astype(np.int64, copy=False), pd.Index(cats[0], dtype=object)
     # every column's categories numbered together: one hashing of the distinct values
     together = np.concatenate([np.asarray(c, dtype=object) for c in cats])
     numbers, distinct = pd.factorize(together, use_na_sentinel=True)

@@ -28,6 +28,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from reunistat.codes import distinct_categorical
 from reunistat.errors import ReadError
 from reunistat.tables import xml903
 from reunistat.tables.dates import NumericAs
@@ -210,7 +211,8 @@ def _text_frame(table: object, categorical: Collection[str] = ()) -> pd.DataFram
 def _dictionary(col: object) -> tuple[np.ndarray, np.ndarray, bool]:
     """Indices (-1: null) into the trimmed distinct values (objects, blank as None).
 
-    Also whether trimming changed a value (the values may then repeat).
+    Also whether the values may repeat or hold a blank (trimming changed a
+    value, or a value is blank): else they are distinct and none is blank.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -223,9 +225,12 @@ def _dictionary(col: object) -> tuple[np.ndarray, np.ndarray, bool]:
     idx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
     # the distinct values are trimmed (once each), not every row
     trimmed = pc.utf8_trim_whitespace(enc.dictionary)
-    words = np.asarray(trimmed.to_pylist(), dtype=object)
-    words[words == ""] = None
-    return idx, words, not trimmed.equals(enc.dictionary)
+    words = np.asarray(trimmed.to_numpy(zero_copy_only=False), dtype=object)
+    blank = pc.equal(trimmed, "")
+    has_blank = bool(pc.any(blank).as_py()) or trimmed.null_count > 0
+    if has_blank:
+        words[pc.fill_null(blank, True).to_numpy(zero_copy_only=False)] = None
+    return idx, words, has_blank or not trimmed.equals(enc.dictionary)
 
 
 def as_categorical(col: object) -> pd.Categorical:
@@ -233,7 +238,8 @@ def as_categorical(col: object) -> pd.Categorical:
 
     The categories are the distinct trimmed values, in the order of Arrow's
     dictionary (first appearance for a CSV column; as stored for Parquet): the
-    text of each distinct value is made once, not once per row.
+    text of each distinct value is made once, not once per row, and not
+    hashed again when distinct as read.
 
     Examples
     --------
@@ -242,14 +248,13 @@ def as_categorical(col: object) -> pd.Categorical:
     >>> list(c.categories), c.codes.tolist()
     (['b', 'a'], [0, 1, -1, -1, 0, 0])
     """
-    idx, words, trimmed = _dictionary(col)
-    if trimmed or pd.isna(words).any():
+    idx, words, repeat = _dictionary(col)
+    if repeat:
         # a blank, or values equal once trimmed: number the distinct values again
         remap, words = pd.factorize(words, use_na_sentinel=True)
         idx = np.append(remap, -1)[idx]
-    dtype = pd.CategoricalDtype(pd.Index(words, dtype=object))
     codes = idx.astype(np.int8 if len(words) < 127 else np.int32)
-    return pd.Categorical.from_codes(codes, dtype=dtype)  # type: ignore[arg-type]
+    return distinct_categorical(codes, words)
 
 
 # ---------------------------------------------------------------------------
@@ -316,6 +321,12 @@ _CODED: Final = frozenset(
 )
 
 
+#: Identifier columns: nearly one distinct value per child (``CHILD``, ``UPN``...).
+_IDENTIFIERS: Final = frozenset(
+    {c.name.upper() for cols in TABLES.values() for c in cols if c.kind == "id"} - {"LA"}
+)
+
+
 def _is_text(kind: object) -> bool:
     import pyarrow as pa
 
@@ -329,7 +340,10 @@ def read_parquet(path: Path, categorical: Collection[str] = ()) -> pd.DataFrame:
 
     try:
         names = pq.read_schema(path)
-        coded = [f.name for f in names if _is_text(f.type) and f.name.strip().upper() in _CODED]
+        # identifiers (about one value per child) are read plain and hashed once: as a
+        # dictionary, each of their chunks would carry its own, costly to unify
+        wanted = _CODED | (frozenset(categorical) - _IDENTIFIERS)
+        coded = [f.name for f in names if _is_text(f.type) and f.name.strip().upper() in wanted]
         table = pq.read_table(path, read_dictionary=coded)
     except Exception as err:  # pyarrow raises ArrowInvalid and OSError
         raise ReadError(f"{path}: not a readable Parquet file ({err})") from err
@@ -339,15 +353,17 @@ def read_parquet(path: Path, categorical: Collection[str] = ()) -> pd.DataFrame:
 def categorical_columns(table: str, text_dates: bool = False) -> frozenset[str]:
     """The columns of ``table`` read as ``category`` columns (upper-cased names).
 
-    The code columns of a declared table (:data:`~reunistat.tables.schema.TABLES`),
-    which validation looks up by distinct value; for header and episodes also
-    ``LA``, which the reader numbers into the child key and then turns into
-    text (:func:`reunistat.tables.io.read_extract`; ``CHILD``, with about one
-    distinct value per child, is no faster so); with ``text_dates``, the date
-    columns, parsed by distinct value.
+    Every declared text column of a declared table
+    (:data:`~reunistat.tables.schema.TABLES`: kinds ``code``, ``id`` and
+    ``text``) and ``LA``: each distinct value is made into text once, not once
+    per row, and the reader numbers (child key), compares (stacking) and
+    checks (duplicates) them by code. The code columns stay categories, which
+    validation looks up by distinct value; the others are turned into text
+    once the table is stacked (:func:`reunistat.tables.io.assemble`). With
+    ``text_dates``, the date columns too, parsed by distinct value.
     """
-    out = {c.name.upper() for c in TABLES.get(table, ()) if c.kind == "code"}
-    if table in ("header", "episodes"):
+    out = {c.name.upper() for c in TABLES.get(table, ()) if c.kind in ("code", "id", "text")}
+    if table in TABLES:
         out |= {"LA"}
     if text_dates:
         out |= {c.upper() for c in date_columns(table)}

@@ -33,6 +33,7 @@ from reunistat.tables.as_read import (
     columns_of,
     concat_frames,
     one_clean_return,
+    text_columns,
 )
 from reunistat.tables.find import Found, choose_form, list_files
 from reunistat.tables.formats import Raw, read_found
@@ -317,8 +318,8 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
         concat[name] = _concat(parts, first)
         first += len(parts)
     _add_child_keys(concat["header"], concat["episodes"])
-    for name in ("header", "episodes"):  # numbered: the identifiers as text again
-        as_objects(concat[name], ("LA", "CHILD"))
+    for name in ("header", "episodes"):  # numbered: LA as text again
+        as_objects(concat[name], ("LA",))
     returns = {
         name: rows_between_returns(concat[name], name)
         for name in ("header", "episodes")
@@ -332,7 +333,9 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
             df, dropped, p = stack_table(concat[name], name)
         internal = [c for c in (YEAR_COL, CID) if c in df.columns]
         df = columns_of(df, [c for c in df.columns if c not in internal] + internal)
-        stacked[name] = with_codes(df, name)  # code columns as categories, however read
+        df = with_codes(df, name)  # code columns as categories, however read
+        as_objects(df, text_columns(df, name))  # the other text columns as text again
+        stacked[name] = df
         probs.append(p)
         rows += [_stacking_row(part, dropped, first + i) for i, part in enumerate(parts)]
         closed[name] = int(dropped.attrs.get(CLOSED_BY_NEXT, 0))
