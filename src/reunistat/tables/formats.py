@@ -33,6 +33,7 @@ from reunistat.errors import ReadError
 from reunistat.tables import xml903
 from reunistat.tables.dates import NumericAs
 from reunistat.tables.find import Found, table_of_name
+from reunistat.tables.keys import YEAR_COL
 from reunistat.tables.parse import date_columns
 from reunistat.tables.schema import TABLES
 
@@ -191,7 +192,8 @@ def _text_frame(table: object, categorical: Collection[str] = ()) -> pd.DataFram
     out = {}
     for name, col in zip(table.column_names, table.columns, strict=True):
         kind = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
-        coded = name.strip().upper() in categorical
+        upper = name.strip().upper()
+        coded = upper in categorical or (EVERY_TEXT in categorical and upper not in _YEARS)
         if coded and pa.types.is_null(kind):  # every value blank (a Parquet null column)
             blank = np.full(len(col), -1, dtype=np.int8)
             out[name] = pd.Categorical.from_codes(blank, dtype=pd.CategoricalDtype([]))  # type: ignore[arg-type]
@@ -321,6 +323,11 @@ _CODED: Final = frozenset(
 )
 
 
+#: In :func:`categorical_columns`: every text column, except a collection year's.
+EVERY_TEXT: Final = "*"
+#: Columns that may hold the collection year (read as text, then as whole numbers).
+_YEARS: Final = frozenset({YEAR_COL.upper(), "YEAR", "COLLECTION_YEAR"})
+
 #: Identifier columns: nearly one distinct value per child (``CHILD``, ``UPN``...).
 _IDENTIFIERS: Final = frozenset(
     {c.name.upper() for cols in TABLES.values() for c in cols if c.kind == "id"} - {"LA"}
@@ -359,12 +366,13 @@ def categorical_columns(table: str, text_dates: bool = False) -> frozenset[str]:
     per row, and the reader numbers (child key), compares (stacking) and
     checks (duplicates) them by code. The code columns stay categories, which
     validation looks up by distinct value; the others are turned into text
-    once the table is stacked (:func:`reunistat.tables.io.assemble`). With
-    ``text_dates``, the date columns too, parsed by distinct value.
+    once the table is stacked (:func:`reunistat.tables.io.assemble`). For the
+    other 903 tables (uasc, reviews...), every text column but a year
+    (:data:`EVERY_TEXT`). With ``text_dates``, the date columns too, parsed
+    by distinct value.
     """
     out = {c.name.upper() for c in TABLES.get(table, ()) if c.kind in ("code", "id", "text")}
-    if table in TABLES:
-        out |= {"LA"}
+    out |= {"LA"} if table in TABLES else {EVERY_TEXT}
     if text_dates:
         out |= {c.upper() for c in date_columns(table)}
     return frozenset(out)
