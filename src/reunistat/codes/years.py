@@ -344,11 +344,12 @@ def distinct_categorical(codes: np.ndarray, values: np.ndarray | pd.Index) -> pd
     cats = pd.Index(values, dtype=object)
     try:
         from pandas._libs.arrays import NDArrayBacked
-        from pandas.core.dtypes.cast import coerce_indexer_dtype
+        from pandas.core.dtypes.cast import coerce_indexer_dtype  # type: ignore[attr-defined]
 
         dtype = pd.CategoricalDtype._from_fastpath(cats, False)  # type: ignore[attr-defined]
         out = pd.Categorical.__new__(pd.Categorical)
-        NDArrayBacked.__init__(out, coerce_indexer_dtype(np.asarray(codes), cats), dtype)
+        codes = coerce_indexer_dtype(np.asarray(codes), cats)
+        NDArrayBacked.__init__(out, codes, dtype)  # type: ignore[call-arg]
     except (ImportError, AttributeError, TypeError):  # pragma: no cover - other pandas
         return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(cats))  # type: ignore[arg-type]
     return out
