@@ -26,6 +26,7 @@ counts per level instead of a pass over the n x k matrix.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -127,9 +128,7 @@ def simple_design(
                 return None
             lookups[col] = coded
     small = _small_frame(data, lookups, set(term_cols), own)
-    from formulaic import model_matrix
-
-    mm = model_matrix("~ " + rhs, small, na_action="drop", ensure_full_rank=True)
+    mm = _small_matrix(rhs, small)
     if len(mm) != len(small):
         return None
     spec = mm.model_spec
@@ -146,6 +145,63 @@ def simple_design(
             term_columns[str(term)] = [position[c] for c in names]
     x = _fill(n, len(cols), blocks)
     return SimpleDesign(x, cols, term_columns, spec, tuple(Block(*b) for b in blocks))
+
+
+#: Small-frame model matrices kept per process (formula and frame), most recent last.
+_MATRICES: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_MATRICES_KEPT = 16
+
+
+def _small_matrix(rhs: str, small: pd.DataFrame) -> Any:
+    """Return formulaic's model matrix of ``~ rhs`` on the small frame, made once per frame.
+
+    The same formula on a frame of the same columns, dtypes and values (every
+    refit of a model on the same levels: imputations, periods, bootstraps)
+    gives the same matrix: it is made once (formulaic takes tens of
+    milliseconds even on a few rows) and kept, with its spec, for the
+    :data:`_MATRICES_KEPT` most recent frames. Treat both as read-only.
+    """
+    from formulaic import model_matrix
+
+    key = _frame_key(rhs, small)
+    mm = _MATRICES.get(key) if key is not None else None
+    if mm is None:
+        mm = model_matrix("~ " + rhs, small, na_action="drop", ensure_full_rank=True)
+        if key is not None:
+            _MATRICES[key] = mm
+            while len(_MATRICES) > _MATRICES_KEPT:
+                _MATRICES.popitem(last=False)
+    else:
+        _MATRICES.move_to_end(key)
+    return mm
+
+
+def _frame_key(rhs: str, small: pd.DataFrame) -> tuple[Any, ...] | None:
+    """A key equal only for frames formulaic cannot tell apart (None: not kept).
+
+    Each column by name, dtype and exact values: the bytes of plain numpy
+    values, a categorical's categories (with their types), order flag and
+    codes, or every value with its type.
+    """
+    parts: list[Any] = [rhs, tuple(str(c) for c in small.columns), small.shape]
+    try:
+        for col in small.columns:
+            s = small[col]
+            dt = s.dtype
+            if isinstance(dt, np.dtype) and dt.kind in "biufmM":
+                parts.append((str(dt), s.to_numpy().tobytes()))
+            elif isinstance(dt, pd.CategoricalDtype):
+                cats = dt.categories
+                typed = tuple((type(v).__name__, v) for v in cats.tolist())
+                codes = np.asarray(s.cat.codes).tobytes()
+                parts.append(("category", str(cats.dtype), typed, bool(dt.ordered), codes))
+            else:
+                parts.append((str(dt), tuple((type(v).__name__, v) for v in s.tolist())))
+        key = tuple(parts)
+        hash(key)
+    except Exception:  # an unhashable value: build the matrix each time
+        return None
+    return key
 
 
 def _category_codes(s: pd.Series, complete: bool = False) -> tuple[np.ndarray, int] | None:
