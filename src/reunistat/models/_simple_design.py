@@ -164,13 +164,14 @@ def _small_matrix(rhs: str, small: pd.DataFrame) -> Any:
     from formulaic import model_matrix
 
     key = _frame_key(rhs, small)
-    mm = _MATRICES.get(key) if key is not None else None
+    if key is None:
+        return model_matrix("~ " + rhs, small, na_action="drop", ensure_full_rank=True)
+    mm = _MATRICES.get(key)
     if mm is None:
         mm = model_matrix("~ " + rhs, small, na_action="drop", ensure_full_rank=True)
-        if key is not None:
-            _MATRICES[key] = mm
-            while len(_MATRICES) > _MATRICES_KEPT:
-                _MATRICES.popitem(last=False)
+        _MATRICES[key] = mm
+        while len(_MATRICES) > _MATRICES_KEPT:
+            _MATRICES.popitem(last=False)
     else:
         _MATRICES.move_to_end(key)
     return mm
