@@ -9,7 +9,7 @@ offending rows and the first of them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -105,6 +105,7 @@ class Design:
     lhs: str | None
     spec: Any = None
     n_dropped_missing: int = 0
+    coded: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def design(formula: str, data: pd.DataFrame) -> Design:
@@ -118,7 +119,7 @@ def design(formula: str, data: pd.DataFrame) -> Design:
     """
     lhs, rhs = _formula.split_formula(formula)
     d = _formula.design(rhs, data, intercept=False, order="F")
-    return Design(d.x, d.columns, d.term_columns, d.rows, lhs, d.spec, d.n_dropped_missing)
+    return Design(d.x, d.columns, d.term_columns, d.rows, lhs, d.spec, d.n_dropped_missing, d.coded)
 
 
 def column_range(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

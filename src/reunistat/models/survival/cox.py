@@ -233,7 +233,7 @@ def cox(
     read = _data.read_columns(
         des, duration_col, event_col, entry_col, weights, strata, _options.cluster_columns(cluster)
     )
-    digest = data_hash(data, read)  # the columns the fit reads, with the index
+    digest = data_hash(data, read, coded=des.coded)  # the columns read, with the index
     used = data if len(des.rows) == len(data) else data.loc[des.rows]
     stop, ev, start = _survival_arrays(used, duration_col, event_col, entry_col)
     w = _data.case_weights(used, weights)

@@ -187,7 +187,7 @@ def fine_gray(
         raise InputError("fine_gray: vcov='CR0' needs cluster= a column (or a tuple of columns)")
     des = _data.design(formula, data)
     read = _data.read_columns(des, duration_col, event_col, _options.cluster_columns(cluster))
-    digest = data_hash(data, read)  # the columns the fit reads, with the index
+    digest = data_hash(data, read, coded=des.coded)  # the columns read, with the index
     used = data if len(des.rows) == len(data) else data.loc[des.rows]
     _data.check_columns(used, [event_col, *_options.cluster_columns(cluster)], "fine_gray")
     t = _data.durations(used, duration_col)
