@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reunistat.errors import SeparationError
-from reunistat.models import _simple_design
+from reunistat.models import _options, _simple_design
 from reunistat.models.survival import _data, cox, fine_gray
 from reunistat.models.survival.cox import _check_monotone, _zero_one_counts
 from reunistat.results import data_hash
@@ -165,3 +165,30 @@ def test_read_columns_lists_formula_and_named_columns() -> None:
     des = _data.design("~ C(band) + np.log1p(length)", df)
     got = _data.read_columns(des, "t", "e", None, ["la", "sex"])
     assert got == {"band", "length", "t", "e", "la", "sex"}
+
+
+_TEXT = st.text(
+    alphabet=st.sampled_from(["a", "b", "Z", "0", "é", "ß", "\u4e2d", " ", "\x01", "\x00"]),
+    max_size=4,
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(_TEXT, min_size=1, max_size=60))
+def test_sorted_codes_are_pandas_sorted_factorize(values: list[str]) -> None:
+    s = pd.Series(values, dtype=object)
+    codes, n = _options.sorted_codes(s)
+    want, uniq = pd.factorize(s, sort=True)
+    assert codes.dtype == np.int64 and n == len(uniq)
+    assert np.array_equal(codes, want)
+
+
+def test_sorted_codes_of_other_columns() -> None:
+    for values in ([3, 1, 2, 1], [1.5, 0.5], ["b", 1, "a"], ["b", None, "a"], [True, False]):
+        s = pd.Series(values)
+        try:
+            want, uniq = pd.factorize(s, sort=True)
+        except TypeError:  # pandas cannot sort mixed text and numbers either
+            continue
+        codes, n = _options.sorted_codes(s)
+        assert np.array_equal(codes, want) and n == len(uniq)

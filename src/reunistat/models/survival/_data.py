@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from reunistat.errors import InputError, ModelError
-from reunistat.models import _formula
+from reunistat.models import _formula, _options
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> None:
@@ -90,7 +90,7 @@ def codes(data: pd.DataFrame, cols: str | Sequence[str] | None, what: str) -> np
     if sub.isna().to_numpy().any():
         raise InputError(f"{what} column(s) {names} have missing values")
     if len(names) == 1:
-        return pd.factorize(sub.iloc[:, 0], sort=True)[0].astype(np.int64)
+        return _options.sorted_codes(sub.iloc[:, 0])[0]
     return sub.groupby(names, sort=True).ngroup().to_numpy(dtype=np.int64)
 
 
