@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reunistat.models.survival import _coxengine as engine
+from reunistat.models.survival import _coxkernels as kernels
 from reunistat.models.survival import cox
 
 
@@ -34,12 +35,12 @@ def test_segment_sums_are_reduceat(n: int, p: int, seed: int, block: int) -> Non
     k = int(rng.integers(1, n + 1))
     starts = np.unique(np.append(0, rng.choice(n, k - 1))).astype(np.int64)
     want = np.vstack([np.add.reduceat(wr, starts)] + [np.add.reduceat(r * wr, starts) for r in xt])
-    old = engine._SEGMENT_BLOCK
+    old = kernels._SEGMENT_BLOCK
     try:
-        engine._SEGMENT_BLOCK = block
+        kernels._SEGMENT_BLOCK = block
         got = engine._segment_sums(xt, wr, starts)
     finally:
-        engine._SEGMENT_BLOCK = old
+        kernels._SEGMENT_BLOCK = old
     assert np.array_equal(got, want)
 
 
@@ -118,7 +119,7 @@ def test_cox_fit_is_unchanged_by_the_fast_paths(monkeypatch: pytest.MonkeyPatch)
     kw = {"cluster": "la", "concordance": True}
     fast = cox("~ a + b + c + d", df, "t", "e", **kw)
     monkeypatch.setattr(engine.Interleaved, "build", classmethod(lambda cls, *a: None))
-    monkeypatch.setattr(engine, "_SEGMENT_BLOCK", 1 << 40)
+    monkeypatch.setattr(kernels, "_SEGMENT_BLOCK", 1 << 40)
     plain = cox("~ a + b + c + d", df, "t", "e", **kw)
     assert np.array_equal(fast.params, plain.params)
     assert np.array_equal(fast.cov, plain.cov)

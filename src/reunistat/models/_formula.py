@@ -21,7 +21,7 @@ outcome (left) and covariate (right) sides.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -49,6 +49,10 @@ class Design:
         the plain-numeric fast path.
     n_dropped_missing : int
         Rows dropped for a missing covariate.
+    coded : dict
+        Text columns factorised on the way (all the data's rows): their codes
+        and distinct values, ``pd.factorize(column, sort=False)``, which
+        :func:`reunistat.results.data_hash` can take instead of factorising again.
     """
 
     x: np.ndarray
@@ -57,6 +61,7 @@ class Design:
     rows: pd.Index
     spec: Any
     n_dropped_missing: int
+    coded: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def split_formula(formula: str, error: type[Exception] = InputError) -> tuple[str | None, str]:
@@ -149,7 +154,7 @@ def _simple(rhs: str, data: pd.DataFrame, intercept: bool) -> Design | None:
         return None
     if d is None:
         return None
-    return Design(d.x, d.columns, d.term_columns, data.index, d.spec, 0)
+    return Design(d.x, d.columns, d.term_columns, data.index, d.spec, 0, d.coded)
 
 
 def row_major(frame: pd.DataFrame, step: int = 2048) -> np.ndarray:

@@ -141,8 +141,10 @@ def multiway(
             if sub.isna().to_numpy().any():
                 raise InputError(f"cluster column(s) {list(subset)} have missing values")
             raw: Any
-            if len(subset) == 1:
-                raw, uniq = pd.factorize(sub.iloc[:, 0], sort=sort)
+            if len(subset) == 1 and sort:
+                raw, n_cl = sorted_codes(sub.iloc[:, 0])
+            elif len(subset) == 1:
+                raw, uniq = pd.factorize(sub.iloc[:, 0], sort=False)
                 n_cl = len(uniq)
             else:
                 raw = sub.groupby(list(subset), sort=sort).ngroup().to_numpy()
@@ -152,6 +154,27 @@ def multiway(
             total = sign * v if total is None else total + sign * v
     assert total is not None
     return total
+
+
+def sorted_codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Return ``pd.factorize(values, sort=True)``'s codes (int64) and number of values.
+
+    A column of text (child identifiers) is factorised by first appearance
+    and its distinct strings sorted as a numpy unicode array: the order of
+    Python's string comparison (code point by code point, a prefix first)
+    when no string holds a NUL character, in about half the time of sorting
+    the Python strings. Anything else, or a missing value, goes to pandas.
+    """
+    if values.dtype == object and len(values):
+        codes, uniq = pd.factorize(values, sort=False)
+        u = np.asarray(uniq, dtype=object)
+        if codes.min() >= 0 and set(map(type, u)) == {str} and "\x00" not in "".join(u):
+            order = np.argsort(u.astype(str), kind="stable")
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order))
+            return rank[codes], len(u)
+    raw, uniq = pd.factorize(values, sort=True)
+    return np.asarray(raw, dtype=np.int64), len(uniq)
 
 
 def formula_rhs_only(function: str, lhs: str | None, keyword: str) -> None:

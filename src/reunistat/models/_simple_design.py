@@ -26,8 +26,9 @@ counts per level instead of a pass over the n x k matrix.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,9 @@ class SimpleDesign:
     term_columns: dict[str, list[int]]
     spec: Any
     blocks: tuple[Block, ...] = ()
+    #: text columns factorised here: their codes and distinct values by first appearance
+    #: (``pd.factorize(column, sort=False)``), for :func:`reunistat.results.data_hash`
+    coded: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def _term_columns(rhs: str, data: pd.DataFrame) -> list[str] | None:
@@ -105,31 +109,12 @@ def simple_design(
     if term_cols is None:
         return None
     bare = [t.strip() for t in rhs.split("+")]
-    lookups: dict[str, tuple[np.ndarray, int]] = {}
-    numbers: dict[str, np.ndarray] = {}
-    own: set[str] = set()  # categoricals looked up by their own codes
-    for term, col in zip(bare, term_cols, strict=True):
-        s = data[col]
-        if term == col and _is_plain_number(s):
-            v = s.to_numpy()  # its own dtype: written into the float matrix by _fill
-            if s.dtype.kind == "f" and np.isnan(v).any():
-                return None
-            numbers[col] = v
-        elif col not in lookups:
-            coded = _category_codes(s, col in complete)
-            if coded is not None:
-                own.add(col)
-            else:
-                codes, uniques = pd.factorize(s, sort=False)
-                coded = (codes, len(uniques))
-            codes, k = coded
-            if k > _MAX_LEVELS * n or (codes < 0).any():
-                return None
-            lookups[col] = coded
+    read = _read_terms(data, bare, term_cols, complete)
+    if read is None:
+        return None
+    lookups, numbers, own, text = read
     small = _small_frame(data, lookups, set(term_cols), own)
-    from formulaic import model_matrix
-
-    mm = model_matrix("~ " + rhs, small, na_action="drop", ensure_full_rank=True)
+    mm = _small_matrix(rhs, small)
     if len(mm) != len(small):
         return None
     spec = mm.model_spec
@@ -145,7 +130,126 @@ def simple_design(
         if names:
             term_columns[str(term)] = [position[c] for c in names]
     x = _fill(n, len(cols), blocks)
-    return SimpleDesign(x, cols, term_columns, spec, tuple(Block(*b) for b in blocks))
+    return SimpleDesign(x, cols, term_columns, spec, tuple(Block(*b) for b in blocks), text)
+
+
+#: Small-frame model matrices kept per process (formula and frame), most recent last.
+_MATRICES: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_MATRICES_KEPT = 16
+
+
+def _small_matrix(rhs: str, small: pd.DataFrame) -> Any:
+    """Return formulaic's model matrix of ``~ rhs`` on the small frame, made once per frame.
+
+    The same formula on a frame of the same columns, dtypes and values (every
+    refit of a model on the same levels: imputations, periods, bootstraps)
+    gives the same matrix: it is made once (formulaic takes tens of
+    milliseconds even on a few rows) and kept, with its spec, for the
+    :data:`_MATRICES_KEPT` most recent frames. Treat both as read-only.
+    """
+    from formulaic import model_matrix
+
+    key = _frame_key(rhs, small)
+    if key is None:
+        return model_matrix("~ " + rhs, small, na_action="drop", ensure_full_rank=True)
+    mm = _MATRICES.get(key)
+    if mm is None:
+        mm = model_matrix("~ " + rhs, small, na_action="drop", ensure_full_rank=True)
+        _MATRICES[key] = mm
+        while len(_MATRICES) > _MATRICES_KEPT:
+            _MATRICES.popitem(last=False)
+    else:
+        _MATRICES.move_to_end(key)
+    return mm
+
+
+def _frame_key(rhs: str, small: pd.DataFrame) -> tuple[Any, ...] | None:
+    """A key equal only for frames formulaic cannot tell apart (None: not kept).
+
+    Each column by name, dtype and exact values: the bytes of plain numpy
+    values, a categorical's categories, order flag and codes, or the values
+    of a text column. Values of any other kind (or of mixed types, where
+    ``1 == 1.0`` would blur them) give None.
+    """
+    parts: list[Any] = [rhs, tuple(str(c) for c in small.columns), small.shape]
+    for col in small.columns:
+        s = small[col]
+        dt = s.dtype
+        if isinstance(dt, np.dtype) and dt.kind in "biufmM":
+            parts.append((str(dt), s.to_numpy().tobytes()))
+            continue
+        if isinstance(dt, pd.CategoricalDtype):
+            cats = _text_values(dt.categories.tolist())
+            if cats is None:
+                return None
+            codes = np.asarray(s.cat.codes).tobytes()
+            parts.append(("category", str(dt.categories.dtype), cats, bool(dt.ordered), codes))
+            continue
+        values = _text_values(s.tolist())
+        if values is None:
+            return None
+        parts.append((str(dt), values))
+    return tuple(parts)
+
+
+def _text_values(values: list[Any]) -> tuple[str, ...] | None:
+    """The values as a tuple when every one is a string, else None."""
+    return tuple(values) if set(map(type, values)) <= {str} else None
+
+
+_Read = tuple[
+    dict[str, tuple[np.ndarray, int]],
+    dict[str, np.ndarray],
+    set[str],
+    dict[str, tuple[np.ndarray, np.ndarray]],
+]
+
+
+def _read_terms(
+    data: pd.DataFrame, bare: list[str], term_cols: list[str], complete: Collection[str]
+) -> _Read | None:
+    """Each term's column: looked up by codes, or a plain number (None: not simple).
+
+    Returns the lookups (codes, number of levels), the plain numeric columns,
+    the categoricals looked up by their own codes, and the text columns'
+    codes and distinct values.
+    """
+    n = len(data)
+    lookups: dict[str, tuple[np.ndarray, int]] = {}
+    numbers: dict[str, np.ndarray] = {}
+    own: set[str] = set()  # categoricals looked up by their own codes
+    text: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for term, col in zip(bare, term_cols, strict=True):
+        s = data[col]
+        if term == col and _is_plain_number(s):
+            v = s.to_numpy()  # its own dtype: written into the float matrix by _fill
+            if s.dtype.kind == "f" and np.isnan(v).any():
+                return None
+            numbers[col] = v
+        elif col not in lookups:
+            coded, uniques = _lookup_codes(s, col in complete)
+            if uniques is None:
+                own.add(col)
+            elif s.dtype == object:
+                text[col] = (coded[0], uniques)
+            codes, k = coded
+            if k > _MAX_LEVELS * n or (codes < 0).any():
+                return None
+            lookups[col] = coded
+    return lookups, numbers, own, text
+
+
+def _lookup_codes(s: pd.Series, complete: bool) -> tuple[tuple[np.ndarray, int], np.ndarray | None]:
+    """A looked-up column's codes and number of levels, and its distinct values.
+
+    A categorical whose every category occurs keeps its own codes (no
+    distinct values returned); anything else is factorised by first appearance.
+    """
+    coded = _category_codes(s, complete)
+    if coded is not None:
+        return coded, None
+    codes, uniques = pd.factorize(s, sort=False)
+    return (codes, len(uniques)), np.asarray(uniques, dtype=object)
 
 
 def _category_codes(s: pd.Series, complete: bool = False) -> tuple[np.ndarray, int] | None:

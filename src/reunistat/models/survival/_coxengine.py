@@ -4,7 +4,8 @@ The data are sorted once and the covariates kept transposed, one contiguous row
 of length ``n`` per covariate. Every Newton evaluation is then a handful of
 whole-array passes: the linear predictor, sums within each distinct (stratum,
 time) by :func:`numpy.add.reduceat` along those rows, one covariate at a time
-(about ten times faster than the same sums over a row-major ``(n, p)`` array),
+(about ten times faster than the same sums over a row-major ``(n, p)`` array;
+the kernels are in :mod:`reunistat.models.survival._coxkernels`),
 reverse cumulative sums over those groups for the risk sets, and one weighted
 ``X' D X`` product for the information. Counting-
 process data ``(start, stop]`` are handled by subtracting the sums of rows whose
@@ -20,18 +21,60 @@ time with ``d`` events whose weights sum to ``dw``, the Efron term ``j`` (``j = 
 from __future__ import annotations
 
 import dataclasses
-import functools
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
-from scipy.linalg.blas import dsyrk
 
-FloatArray = NDArray[Any]  # float64 in practice; bincount is typed as int
-IntArray = NDArray[np.int64]
+from reunistat.models.survival._coxkernels import (
+    FloatArray,
+    IntArray,
+    Interleaved,
+    _all_zero,
+    _interval_sum,
+    _revcum,
+    _segment_sums,
+    _syrk_block,
+    _syrk_blocked,
+    _syrk_chunks,
+    _xtdx,
+    _zero_free,
+)
+from reunistat.models.survival._coxrobust import (
+    _by_cluster,
+    _gather_codes,
+    cluster_scores,
+    robust_cov,
+    score_residuals,
+)
+
+__all__ = [  # the kernels are re-exported: callers and tests reach them here
+    "CoxFit",
+    "CoxProblem",
+    "Evaluation",
+    "FloatArray",
+    "IntArray",
+    "Interleaved",
+    "TailWeights",
+    "_all_zero",
+    "_by_cluster",
+    "_gather_codes",
+    "_interval_sum",
+    "_revcum",
+    "_segment_sums",
+    "_syrk_block",
+    "_syrk_blocked",
+    "_syrk_chunks",
+    "_xtdx",
+    "_zero_free",
+    "cluster_scores",
+    "evaluate",
+    "group_info",
+    "newton",
+    "prepare",
+    "robust_cov",
+    "score_residuals",
+]
 
 
 @dataclass(frozen=True)
@@ -47,49 +90,6 @@ class TailWeights:
     inv_g: FloatArray
     pos: IntArray
     gain: FloatArray
-
-
-@dataclass(frozen=True)
-class Interleaved:
-    """The event rows in an order where neighbours belong to different event groups.
-
-    Entry ``i`` is event row ``perm[i]`` (in ``death_rows`` order): first the
-    first event of every group, then the second of every group with two or
-    more, and so on. Each group's events keep their order, so a
-    :func:`numpy.bincount` by ``group`` adds the same values in the same order
-    (the same sums, bit for bit); with no two neighbours in one group, the
-    additions do not wait on each other (about three times faster).
-    """
-
-    group: IntArray  # death_group[perm]
-    frac: FloatArray  # death_frac[perm]
-    mw: FloatArray  # death_mw[perm]
-
-    @classmethod
-    def build(
-        cls, starts: IntArray, sizes: IntArray, group: IntArray, frac: FloatArray, mw: FloatArray
-    ) -> Interleaved:
-        """Order the event rows by their place within their group, then by group."""
-        rank = np.arange(group.shape[0]) - np.repeat(starts, sizes)
-        key = rank.astype(np.uint16) if sizes.max(initial=0) <= 2**16 else rank
-        perm = np.argsort(key, kind="stable")  # a radix sort for 16-bit keys
-        return cls(group[perm], _permuted(frac, perm), _permuted(mw, perm))
-
-    def sums(self, values: FloatArray, n_groups: int) -> FloatArray:
-        """Return the sum of ``values`` (in this order) within each event group."""
-        return np.asarray(np.bincount(self.group, values, n_groups))
-
-
-def _permuted(values: FloatArray, perm: IntArray) -> FloatArray:
-    """Return ``values[perm]``; a constant array as a read-only view taking no memory.
-
-    Breslow's fractions are all 0 and, without case weights, the mean event
-    weights all 1: the view holds the same values.
-    """
-    bits = values.view(np.uint64)  # the same bits, not only equal values (-0.0, nan)
-    if values.shape[0] and np.all(bits == bits[0]):
-        return np.broadcast_to(values[:1].copy(), perm.shape)
-    return values[perm]
 
 
 @dataclass(frozen=True)
@@ -387,37 +387,6 @@ def _groups_upto(ev_keys: IntArray, keys: IntArray, starts: IntArray | None) -> 
     return np.repeat(per_run, np.diff(np.append(starts, keys.shape[0])))
 
 
-def _zero_free(idx: IntArray) -> IntArray:
-    """Return ``idx``, or a read-only zero view taking no memory when it is all zeros.
-
-    Right-censored, unstratified data have no event group before any row's entry.
-    """
-    if idx.shape[0] and not idx.any():
-        return np.broadcast_to(np.zeros(1, dtype=np.int64), idx.shape)
-    return idx
-
-
-def _all_zero(idx: IntArray) -> bool:
-    """True for the zero view of :func:`_zero_free` (a stride-0 array)."""
-    return bool(idx.ndim == 1 and idx.strides[0] == 0 and idx.shape[0] and idx[0] == 0)
-
-
-def _revcum(groups: FloatArray) -> FloatArray:
-    """Reverse cumulative sum along axis 0 with a trailing zero row."""
-    out = np.zeros((groups.shape[0] + 1, *groups.shape[1:]))
-    out[:-1] = np.cumsum(groups[::-1], axis=0)[::-1]
-    return out
-
-
-def _interval_sum(per_group: FloatArray, hi: IntArray, lo: IntArray) -> FloatArray:
-    """For each row, sum ``per_group`` over the event groups in its at-risk interval."""
-    cum = np.zeros((per_group.shape[0] + 1, *per_group.shape[1:]))
-    np.cumsum(per_group, axis=0, out=cum[1:])
-    if _all_zero(lo):  # cum[0] is 0: v - 0 is v, bit for bit
-        return np.asarray(cum[hi])
-    return cum[hi] - cum[lo]
-
-
 @dataclass(frozen=True)
 class Evaluation:
     """The partial log-likelihood and its derivatives at one coefficient vector."""
@@ -444,78 +413,6 @@ def _buffer(prob: CoxProblem, name: str, shape: tuple[int, int]) -> FloatArray:
     return buf
 
 
-def _xtdx(xt: FloatArray, d: FloatArray, overwrite_d: bool = False) -> FloatArray:
-    """Return ``X' diag(d) X`` for non-negative ``d`` from ``X'`` (p, n) by BLAS ``dsyrk``.
-
-    ``Y = X' sqrt(D)`` is formed a block of rows at a time, each block summed
-    into the product as it is made (:func:`_syrk_chunks`): the same sums in the
-    same order as one ``dsyrk`` over the whole ``Y``, without a ``(p, n)`` array.
-    ``overwrite_d`` lets the square roots of ``d`` take its memory.
-    """
-    root = np.maximum(d, 0.0, out=d if overwrite_d else None)
-    np.sqrt(root, out=root)
-    q = _syrk_block()
-    if q is None:  # a BLAS whose blocking was not recognised: one product over all rows
-        c = dsyrk(1.0, np.multiply(xt, root).T, trans=1)
-    else:
-        c = _syrk_blocked(xt, root, q)
-    return np.asarray(np.triu(c) + np.triu(c, 1).T)
-
-
-def _syrk_chunks(n: int, q: int, blocks: int = 16) -> Iterator[tuple[int, int]]:
-    """Row ranges whose ``dsyrk`` products, summed in turn, equal one product over ``n`` rows.
-
-    OpenBLAS sums the inner dimension in blocks of ``q`` while at least ``2 q``
-    remain and splits what is left in two. Ranges of whole blocks (``blocks``
-    at a time), then a last range of ``q`` to ``2 q`` rows (all ``n`` when
-    fewer), reproduce those sums in that order.
-    """
-    i, size = 0, q * blocks
-    while n - i >= size + q:
-        yield i, i + size
-        i += size
-    if n - i >= 2 * q:
-        j = ((n - i) // q - 1) * q
-        yield i, i + j
-        i += j
-    yield i, n
-
-
-def _syrk_blocked(xt: FloatArray, root: FloatArray, q: int) -> FloatArray:
-    """``dsyrk`` of ``X' diag(root)``, summed over :func:`_syrk_chunks` (upper triangle)."""
-    p, n = xt.shape
-    c = None
-    buf = np.empty((p, 16 * q))
-    for a, b in _syrk_chunks(n, q):
-        y = buf if b - a == buf.shape[1] else np.empty((p, b - a))
-        np.multiply(xt[:, a:b], root[a:b], out=y)
-        if c is None:
-            c = dsyrk(1.0, y.T, trans=1)  # y.T is Fortran-ordered: no copy
-        else:
-            c = dsyrk(1.0, y.T, trans=1, beta=1.0, c=c, overwrite_c=True)
-    return np.asarray(c)
-
-
-@functools.cache
-def _syrk_block() -> int | None:
-    """The inner block size of this BLAS's ``dsyrk``, found by trial (None if none fits).
-
-    A candidate fits when the blocked sums of :func:`_syrk_blocked` equal one
-    ``dsyrk`` to the bit on two test matrices (rounding differs with any other
-    blocking). Checked once per process, on first use, in about a millisecond.
-    """
-    rng = np.random.default_rng(14)
-    tests = [(rng.normal(size=(3, n)), rng.uniform(0.5, 2.0, n)) for n in (4_217, 2_903)]
-    whole = [dsyrk(1.0, (xt * r).T, trans=1) for xt, r in tests]
-    for q in sorted(range(64, 1025, 8), key=lambda v: (v not in (384, 256, 512, 128), v)):
-        if all(
-            np.array_equal(np.triu(_syrk_blocked(xt, r, q)), np.triu(c))
-            for (xt, r), c in zip(tests, whole, strict=True)
-        ):
-            return q
-    return None
-
-
 def _tail_sums(prob: CoxProblem, tl: TailWeights, wr: FloatArray) -> FloatArray:
     """Risk-set sums of ``[w r, w r x]`` contributed by the tail rows, per event group."""
     ng = prob.n_groups
@@ -532,39 +429,6 @@ def _tail_sums(prob: CoxProblem, tl: TailWeights, wr: FloatArray) -> FloatArray:
         starts = _boundaries(tl.pos)  # tail rows are in time order: pos is sorted
         out[tl.pos[starts]] = np.add.reduceat(zt, starts, axis=1).T
     return np.asarray(np.cumsum(out, axis=0)[:ng] * tl.gain[:, None])
-
-
-_SEGMENT_BLOCK = 1 << 16  # rows summed at a time by _segment_sums: a work row in L2 cache
-
-
-def _segment_sums(xt: FloatArray, wr: FloatArray, starts: IntArray) -> FloatArray:
-    """Return the sums of ``wr`` and of ``xt[j] * wr`` over segments, shape (p + 1, segments).
-
-    ``np.add.reduceat(v, starts)`` for each row ``v`` of ``[wr; xt * wr]``, taken
-    over blocks of whole segments of about :data:`_SEGMENT_BLOCK` rows, so the
-    products pass through a work row that stays in cache. Each segment's sum is
-    the same ``reduceat`` over the same values: equal to the bit.
-    """
-    p, n = xt.shape
-    n_seg = starts.shape[0]
-    out = np.empty((p + 1, n_seg))
-    if n_seg == 0:
-        return out
-    # each block ends at the first segment starting at or after a multiple of the block
-    ends = np.searchsorted(starts, np.arange(_SEGMENT_BLOCK, n, _SEGMENT_BLOCK))
-    cuts = np.unique(np.append(ends[ends > 0], n_seg))
-    buf = np.empty(min(n, 2 * _SEGMENT_BLOCK))
-    a = 0
-    for b in cuts:
-        r0, r1 = int(starts[a]), int(starts[b]) if b < n_seg else n
-        local = starts[a:b] - r0
-        w = wr[r0:r1]
-        out[0, a:b] = np.add.reduceat(w, local)
-        row = buf[: r1 - r0] if r1 - r0 <= buf.shape[0] else np.empty(r1 - r0)
-        for j in range(p):
-            out[j + 1, a:b] = np.add.reduceat(np.multiply(xt[j, r0:r1], w, out=row), local)
-        a = b
-    return out
 
 
 def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Evaluation:
@@ -722,160 +586,3 @@ def newton(
                 break
     prob.work.pop("row", None)  # evaluate's work row: not kept with the fit
     return CoxFit(beta, ev.info, ev.loglik, ll_null, it, converged, ev)
-
-
-def score_residuals(prob: CoxProblem, ev: Evaluation) -> FloatArray:
-    """Return the (unweighted) score residuals in sorted order, shape (n, p).
-
-    ``sum_i w_i U_i`` is the score; ``w_i U_i V`` are R's weighted dfbeta residuals.
-    """
-    x = prob.x
-    g, f = prob.death_group, prob.death_frac
-    dr = prob.death_rows
-    ng = prob.n_groups
-    s1, s1d, den = ev.s1, ev.s1d, ev.den
-    inv = prob.death_mw / den
-    q0 = np.bincount(g, inv / den, ng)
-    q1 = np.bincount(g, inv * f / den, ng)
-    gk = s1 * q0[:, None] - s1d * q1[:, None]
-    h_row = _interval_sum(ev.hazard, prob.row_hi, prob.row_lo)
-    g_row = _interval_sum(gk, prob.row_hi, prob.row_lo)
-    if f.any():
-        q2 = np.bincount(g, inv * f * f / den, ng)
-        h2 = np.bincount(g, inv * f, ng)
-        g2 = s1 * q1[:, None] - s1d * q2[:, None]
-        h_row[dr] -= h2[g]
-        g_row[dr] -= g2[g]
-    chunk = 16_384  # (chunk, p) temporaries, not (n, p): the same element-wise results
-    for i in range(0, g_row.shape[0], chunk):
-        g_row[i : i + chunk] -= x[i : i + chunk] * h_row[i : i + chunk, None]
-    g_row *= ev.risk[:, None]
-    resid = g_row
-    sizes = np.diff(np.append(prob.death_starts, dr.shape[0]))
-    a0 = np.bincount(g, 1 / den, ng)
-    a1 = np.bincount(g, f / den, ng)
-    amean = (s1 * a0[:, None] - s1d * a1[:, None]) / sizes[:, None]
-    for i in range(0, dr.shape[0], chunk):
-        d = dr[i : i + chunk]
-        resid[d] += x[d] - amean[g[i : i + chunk]]
-    return np.asarray(resid)
-
-
-_DENSE_CELLS = 4_000_000  # cluster x column sums kept dense up to this many cells
-
-
-def _by_cluster(
-    codes: IntArray, cols: IntArray, data: FloatArray, n_cl: int, n_cols: int
-) -> FloatArray | sparse.csr_matrix:
-    """Return the (clusters x cols) matrix of summed ``data``: dense when small."""
-    if n_cl * n_cols <= _DENSE_CELLS:
-        flat = np.bincount(codes * n_cols + cols, data, n_cl * n_cols)
-        return flat.reshape(n_cl, n_cols)
-    return sparse.coo_matrix((data, (codes, cols)), shape=(n_cl, n_cols)).tocsr()
-
-
-def _gather_codes(codes: IntArray, order: IntArray) -> IntArray:
-    """Return ``codes[order]`` as int64, gathered from the narrowest integer copy.
-
-    The gather is random access: from 16-bit codes (2 MB at 1M rows, in cache)
-    it takes a quarter of the time it takes from 64-bit ones. Same values.
-    """
-    if codes.shape[0] and codes.dtype.kind in "iu":
-        lo, hi = int(codes.min()), int(codes.max())
-        for small in (np.int16, np.int32):
-            if np.iinfo(small).min <= lo and hi <= np.iinfo(small).max:
-                return codes.astype(small)[order].astype(np.int64)
-    return np.asarray(codes, dtype=np.int64)[order]
-
-
-def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatArray:
-    """Return the weighted score residuals summed within clusters, shape (clusters, p).
-
-    Equal to summing ``w_i U_i`` from :func:`score_residuals` by cluster, without
-    forming the (n, p) residual matrix: the interval sums become sparse products.
-    """
-    xt, w, risk = prob.xt, prob.w, ev.risk
-    p = xt.shape[0]
-    g, f, dr = prob.death_group, prob.death_frac, prob.death_rows
-    ng = prob.n_groups
-    c = _gather_codes(np.asarray(codes), prob.order)
-    n_cl = int(c.max()) + 1
-    wr = prob.wr(risk)
-    # per-group sums over the Efron terms j: everything below is (n_groups, p)
-    s1, s1d, den = ev.s1, ev.s1d, ev.den
-    # per-group sums over the event rows, in the interleaved order when there is one
-    il = prob.interleaved
-    if il is not None and ev.den_i is not None:
-        gs, fs, mws, dens = il.group, il.frac, il.mw, ev.den_i
-    else:
-        gs, fs, mws, dens = g, f, prob.death_mw, den
-    inv = mws / dens
-    # h2 is evaluate's dcoef (the same sums); without case weights the mean event
-    # weights are exactly 1, so inv is 1 / den and a0 is the hazard
-    h2 = np.bincount(gs, inv * fs, ng) if ev.dcoef is None else ev.dcoef
-    q0 = np.bincount(gs, inv / dens, ng)
-    q1 = np.bincount(gs, inv * fs / dens, ng)
-    q2 = np.bincount(gs, inv * fs * fs / dens, ng)
-    gk = s1 * q0[:, None] - s1d * q1[:, None]
-    g2 = s1 * q1[:, None] - s1d * q2[:, None]
-    sizes = np.diff(np.append(prob.death_starts, dr.shape[0]))
-    a0 = ev.hazard if prob.unit_w else np.bincount(gs, 1 / dens, ng)
-    a1 = np.bincount(gs, fs / dens, ng)
-    amean = (s1 * a0[:, None] - s1d * a1[:, None]) / sizes[:, None]
-    # sum_c x_i (w_i d_i - w_i r_i H'_i): per covariate, sums by cluster along its row
-    a = -wr * _interval_sum(ev.hazard, prob.row_hi, prob.row_lo)
-    a[dr] += w[dr] + wr[dr] * h2[g]
-    out = np.empty((n_cl, p))
-    prod = np.empty_like(a)
-    for j, row in enumerate(xt):
-        out[:, j] = np.bincount(c, np.multiply(a, row, out=prod), n_cl)
-    del prod
-    # + sum_c w_i r_i (G_i - d_i g2): G_i = cumG[hi] - cumG[lo]
-    cum_g = np.zeros((ng + 1, p))
-    np.cumsum(gk, axis=0, out=cum_g[1:])
-    if _all_zero(prob.row_lo):  # the -w r terms all fall on cum_g[0] = 0: they add nothing
-        m = _by_cluster(c, prob.row_hi, wr, n_cl, ng + 1)
-    else:
-        m = _by_cluster(
-            np.concatenate([c, c]),
-            np.concatenate([prob.row_hi, prob.row_lo]),
-            np.concatenate([wr, -wr]),
-            n_cl,
-            ng + 1,
-        )
-    out += m @ cum_g
-    # - sum over deaths of w_i amean_g + w_i r_i g2_g
-    cd = c[dr]
-    if n_cl * 2 * ng <= _DENSE_CELLS:  # the two halves fill disjoint cells: one each
-        md = np.empty((n_cl, 2 * ng))
-        md[:, :ng] = _by_cluster(cd, g, w[dr], n_cl, ng)
-        md[:, ng:] = _by_cluster(cd, g, wr[dr], n_cl, ng)
-    else:
-        md = _by_cluster(
-            np.concatenate([cd, cd]),
-            np.concatenate([g, g + ng]),
-            np.concatenate([w[dr], wr[dr]]),
-            n_cl,
-            2 * ng,
-        )
-    out -= md @ np.vstack([amean, g2])
-    return np.asarray(out)
-
-
-def robust_cov(
-    prob: CoxProblem,
-    ev: Evaluation,
-    var: NDArray[np.floating],
-    cluster: IntArray | None = None,
-) -> FloatArray:
-    """Return R's robust variance ``D'D`` from dfbeta residuals summed by cluster.
-
-    ``cluster`` holds integer codes in the original row order (None: each row is
-    its own cluster).
-    """
-    if cluster is None:
-        u = score_residuals(prob, ev) * prob.w[:, None]
-    else:
-        u = cluster_scores(prob, ev, cluster)
-    d = u @ var
-    return np.asarray(d.T @ d)

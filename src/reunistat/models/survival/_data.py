@@ -9,14 +9,14 @@ offending rows and the first of them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from reunistat.errors import InputError, ModelError
-from reunistat.models import _formula
+from reunistat.models import _formula, _options
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> None:
@@ -90,7 +90,7 @@ def codes(data: pd.DataFrame, cols: str | Sequence[str] | None, what: str) -> np
     if sub.isna().to_numpy().any():
         raise InputError(f"{what} column(s) {names} have missing values")
     if len(names) == 1:
-        return pd.factorize(sub.iloc[:, 0], sort=True)[0].astype(np.int64)
+        return _options.sorted_codes(sub.iloc[:, 0])[0]
     return sub.groupby(names, sort=True).ngroup().to_numpy(dtype=np.int64)
 
 
@@ -105,6 +105,7 @@ class Design:
     lhs: str | None
     spec: Any = None
     n_dropped_missing: int = 0
+    coded: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def design(formula: str, data: pd.DataFrame) -> Design:
@@ -118,15 +119,31 @@ def design(formula: str, data: pd.DataFrame) -> Design:
     """
     lhs, rhs = _formula.split_formula(formula)
     d = _formula.design(rhs, data, intercept=False, order="F")
-    return Design(d.x, d.columns, d.term_columns, d.rows, lhs, d.spec, d.n_dropped_missing)
+    return Design(d.x, d.columns, d.term_columns, d.rows, lhs, d.spec, d.n_dropped_missing, d.coded)
 
 
-def check_constant(x: np.ndarray, columns: list[str]) -> np.ndarray:
-    """Raise on a constant covariate (or when no rows are left); return each column's range."""
+def column_range(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return each column's minimum and maximum (both empty when ``x`` has no rows).
+
+    One pass for :func:`check_constant` and the 0/1 check of the Cox models.
+    """
+    if x.shape[0] == 0:
+        return np.zeros(0), np.zeros(0)
+    return x.min(axis=0), x.max(axis=0)
+
+
+def check_constant(
+    x: np.ndarray, columns: list[str], lo_hi: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """Raise on a constant covariate (or when no rows are left); return each column's range.
+
+    ``lo_hi``: the columns' minima and maxima (:func:`column_range`), if already known.
+    """
     n = x.shape[0]
     if n == 0:
         raise ModelError("no rows left to fit (all rows had missing values?)")
-    span = x.max(axis=0) - x.min(axis=0)
+    lo, hi = column_range(x) if lo_hi is None else lo_hi
+    span = hi - lo
     const = [c for c, s in zip(columns, span, strict=True) if s == 0]
     if const:
         raise ModelError(
@@ -144,3 +161,24 @@ def check_collinear(info: np.ndarray, columns: list[str]) -> None:
     The check is the models' one rank check, :func:`reunistat.models._formula.check_rank`.
     """
     _formula.check_rank(info, columns, context=" (within the risk sets)")
+
+
+def read_columns(des: Design, *named: str | Sequence[str] | None) -> set[str]:
+    """Return the data columns a survival model reads: the formula's and those named.
+
+    The formula's variables come from formulaic's spec (``variables_by_source``),
+    or are the design's columns themselves when it was built without one (plain
+    numeric columns). ``named`` are column names or lists of them (duration,
+    event, entry, weights, strata, cluster); None is skipped. The models'
+    provenance hash covers these columns (as the logistic models' does).
+    """
+    if des.spec is not None:
+        out = {str(v) for v in des.spec.variables_by_source.get("data", ())}
+    else:
+        out = set(des.columns)
+    for cols in named:
+        if isinstance(cols, str):
+            out.add(cols)
+        elif cols is not None:
+            out.update(cols)
+    return out

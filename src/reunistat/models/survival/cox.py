@@ -53,28 +53,64 @@ class CoxState:
 CONCORDANCE_AUTO_ROWS = 250_000
 
 
-def _check_monotone(x: np.ndarray, columns: list[str], event: np.ndarray) -> None:
+def _check_monotone(
+    x: np.ndarray,
+    columns: list[str],
+    event: np.ndarray,
+    lo_hi: tuple[np.ndarray, np.ndarray] | None = None,
+) -> None:
     """Raise when a 0/1 covariate has no events at one of its values (infinite HR).
 
-    Column by column (contiguous in the survival models' Fortran-ordered designs),
-    counting the rows equal to 1 and 0: whole-number counts, no float temporaries.
+    The columns running from 0 to 1 are counted together (rows equal to 1, to
+    0, and events among the 1s): whole-number counts, taken in one pass over
+    those columns, then checked column by column in order. ``lo_hi``: the
+    columns' minima and maxima (:func:`_data.column_range`), if already known.
     """
-    lo, hi = x.min(axis=0), x.max(axis=0)
+    lo, hi = _data.column_range(x) if lo_hi is None else lo_hi
+    cand = np.flatnonzero((lo == 0) & (hi == 1))
+    if cand.shape[0] == 0:
+        return
     ev = np.asarray(event, dtype=bool)
     n, n_ev = x.shape[0], int(np.count_nonzero(ev))
-    for j in np.flatnonzero((lo == 0) & (hi == 1)):
-        ones = x[:, j] == 1.0
-        n1 = int(np.count_nonzero(ones))
-        if n1 + int(np.count_nonzero(x[:, j] == 0.0)) < n:
+    n1s, n0s, e1s = _zero_one_counts(x, cand, ev)
+    for j, n1, n0, e1 in zip(cand, n1s, n0s, e1s, strict=True):
+        if n1 + n0 < n:
             continue  # values between 0 and 1: not a 0/1 covariate
-        e1 = int(np.count_nonzero(ones & ev))
-        for level, nn, ee in ((1, n1, e1), (0, n - n1, n_ev - e1)):
+        for level, nn, ee in ((1, int(n1), int(e1)), (0, n - int(n1), n_ev - int(e1))):
             if nn > 0 and ee == 0:
                 raise SeparationError(
                     f"no events among the {nn} rows with {columns[j]} = {level}: the "
                     "partial likelihood is monotone and the hazard ratio for "
                     f"{columns[j]!r} is infinite; merge that group with another or drop it"
                 )
+
+
+def _zero_one_counts(
+    x: np.ndarray, cols: np.ndarray, ev: np.ndarray, step: int = 8192
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column in ``cols``: rows equal to 1, rows equal to 0, events among the 1s.
+
+    A block of rows at a time (the comparisons stay in cache), in whichever
+    memory order ``x`` has.
+    """
+    k = cols.shape[0]
+    n1, n0, e1 = (np.zeros(k, dtype=np.int64) for _ in range(3))
+    if x.flags.f_contiguous and not x.flags.c_contiguous:  # columns contiguous: one at a time
+        for i, j in enumerate(cols):
+            ones = x[:, j] == 1.0
+            n1[i] = np.count_nonzero(ones)
+            n0[i] = np.count_nonzero(x[:, j] == 0.0)
+            e1[i] = np.count_nonzero(ones & ev)
+        return n1, n0, e1
+    whole = k == x.shape[1]
+    for a in range(0, x.shape[0], step):
+        sub = x[a : a + step] if whole else x[a : a + step, cols]
+        ones = sub == 1.0
+        n1 += np.count_nonzero(ones, axis=0)
+        n0 += np.count_nonzero(sub == 0.0, axis=0)
+        ones &= ev[a : a + step, None]
+        e1 += np.count_nonzero(ones, axis=0)
+    return n1, n0, e1
 
 
 def _survival_arrays(
@@ -181,25 +217,32 @@ def cox(
         ``df``; with a robust variance, on up to 250,000 rows, the robust score
         test ``robust_score_statistic``);
         ``extras["state"]`` keeps what :func:`cox_zph` and
-        :func:`predict_cumulative_incidence` need.
+        :func:`predict_cumulative_incidence` need. ``provenance.data_sha256``
+        hashes the columns the fit reads (the formula's variables, duration,
+        event, entry, weights, strata and cluster) with the index, as the
+        logistic models' does.
     """
     old = _options.take_deprecated("cox", deprecated, {"robust": "vcov="})
     _data.check_choice("ties", ties, ("efron", "breslow"))
     kind = _cox_vcov(vcov, cluster, old)
-    digest = data_hash(data)  # first, while the fit's arrays do not yet take memory
     des = _data.design(formula, data)
     _options.formula_rhs_only("cox", des.lhs, "event_col")
     event_col = event_col or des.lhs
     if event_col is None:
         raise InputError("name the event column: event_col=")
+    read = _data.read_columns(
+        des, duration_col, event_col, entry_col, weights, strata, _options.cluster_columns(cluster)
+    )
+    digest = data_hash(data, read, coded=des.coded)  # the columns read, with the index
     used = data if len(des.rows) == len(data) else data.loc[des.rows]
     stop, ev, start = _survival_arrays(used, duration_col, event_col, entry_col)
     w = _data.case_weights(used, weights)
     s_codes = _data.codes(used, strata, "strata")
     cl_cols = _options.cluster_columns(cluster)
     _data.check_columns(used, cl_cols, "cluster")
-    span = _data.check_constant(des.x, des.columns)
-    _check_monotone(des.x, des.columns, ev)
+    lo_hi = _data.column_range(des.x)
+    span = _data.check_constant(des.x, des.columns, lo_hi)
+    _check_monotone(des.x, des.columns, ev, lo_hi)
     prob = engine.prepare(
         des.x, stop, ev, start=start, weights=w, strata=s_codes, ties=ties, overwrite_x=True
     )
@@ -221,14 +264,18 @@ def cox(
         )
     var: np.ndarray = np.linalg.inv(fit.info)
     vcov_type = "model"
+    last_codes: list[np.ndarray | None] = [None]  # cluster codes multiway() made
     if kind == "HC0":
         var = engine.robust_cov(prob, fit.last, var, None)
         vcov_type = "robust"
     elif kind != "model":
         inv = var
-        var = _options.multiway(
-            used, cluster, lambda codes, _g: engine.robust_cov(prob, fit.last, inv, codes)
-        )
+
+        def one_way(codes: np.ndarray, _g: int) -> np.ndarray:
+            last_codes[0] = codes  # the last: of every cluster column together
+            return engine.robust_cov(prob, fit.last, inv, codes)
+
+        var = _options.multiway(used, cluster, one_way)
         vcov_type = f"cluster({_options.cluster_label(cluster)})"
     n_ev = int(ev.sum())
     p = des.x.shape[1]
@@ -242,7 +289,10 @@ def cox(
     # the robust score test costs another pass over the rows: up to 250,000 rows
     small = len(stop) <= 250_000
     clustered = kind in ("CR0", "CR2", "CR3")
-    one_cluster = _data.codes(used, cluster, "cluster") if small and clustered else None
+    one_cluster = None
+    if small and clustered:  # the codes multiway() made of all the cluster columns, if it ran
+        made = last_codes[0]
+        one_cluster = _data.codes(used, cluster, "cluster") if made is None else made
     robust_test = ("CR0" if clustered else kind) if small and kind != "model" else None
     stats.update(global_tests(prob, fit, ev0, var, robust_test, one_cluster))
     if concordance or (concordance is None and len(stop) <= CONCORDANCE_AUTO_ROWS):

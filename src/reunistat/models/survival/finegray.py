@@ -185,8 +185,9 @@ def fine_gray(
     _options.check_vcov("fine_gray", kind, ("fine-gray", "model", "CR0"))
     if kind == "CR0" and cluster is None:
         raise InputError("fine_gray: vcov='CR0' needs cluster= a column (or a tuple of columns)")
-    digest = data_hash(data)  # first, while the fit's arrays do not yet take memory
     des = _data.design(formula, data)
+    read = _data.read_columns(des, duration_col, event_col, _options.cluster_columns(cluster))
+    digest = data_hash(data, read, coded=des.coded)  # the columns read, with the index
     used = data if len(des.rows) == len(data) else data.loc[des.rows]
     _data.check_columns(used, [event_col, *_options.cluster_columns(cluster)], "fine_gray")
     t = _data.durations(used, duration_col)
@@ -198,8 +199,9 @@ def fine_gray(
     comp = ~ev_mask & ~cens
     if not ev_mask.any():
         raise ModelError(f"no events of cause {cause} in '{event_col}': nothing to model")
-    _data.check_constant(des.x, des.columns)
-    _check_monotone(des.x, des.columns, ev_mask)
+    lo_hi = _data.column_range(des.x)
+    _data.check_constant(des.x, des.columns, lo_hi)
+    _check_monotone(des.x, des.columns, ev_mask, lo_hi)
     prob = engine.prepare(des.x, t, ev_mask, ties="breslow", overwrite_x=True)
     ts = t[prob.order]  # sorted times
     uniq, g_left, at_time = _censoring_left(ts, cens[prob.order])
