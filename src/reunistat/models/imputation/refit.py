@@ -18,7 +18,8 @@ changed follow-up, event or cluster column; a term that reads an imputed
 column together with another; text or a level the first dataset lacks; an
 imputed 0/1 column that is constant or has no events at one value; a fit that
 does not converge or heads to infinity) goes through ``cox``, so its checks and
-errors are the same as before.
+errors are the same as before. The logistic model is refitted the same way
+(:mod:`reunistat.models.imputation.refit_logistic`).
 """
 
 from __future__ import annotations
@@ -45,11 +46,16 @@ def refit_all(
     event_col: str,
     options: dict[str, Any],
 ) -> list[ModelResult]:
-    """``[fit(d) for d in imputed]``; Cox fits after the first refitted from its design."""
+    """``[fit(d) for d in imputed]``; Cox and logistic fits after the first refitted."""
+    from reunistat.models.imputation.refit_logistic import OPTIONS as LOGISTIC_OPTIONS
+    from reunistat.models.imputation.refit_logistic import LogisticRefit
+
     first = fit(imputed[0])
-    again = None
+    again: _CoxRefit | LogisticRefit | None = None
     if model == "cox" and set(options) <= _OPTIONS:
         again = _CoxRefit.make(formula, imputed[0], first, [duration_col, event_col])
+    elif model == "logistic" and set(options) <= LOGISTIC_OPTIONS:
+        again = LogisticRefit.make(formula, imputed[0], first, [duration_col, event_col])
     fits = [first]
     for d in imputed[1:]:
         res = None if again is None else again.refit(d)
@@ -141,7 +147,7 @@ class _CoxRefit:
             if any(col is None and c in t for t, col in self.term_of.items()):
                 return None  # a term reads the column with another one (an interaction)
             for t in [t for t, col in self.term_of.items() if col == c]:
-                block = _block(self.d0[c], d[c], self.x0[:, self.terms[t]], t == c)
+                block = term_block(self.d0[c], d[c], self.x0[:, self.terms[t]], t == c)
                 if block is None:
                     return None
                 x[:, self.terms[t]] = block
@@ -151,7 +157,7 @@ class _CoxRefit:
         return [j for t, c in self.term_of.items() if c in changed for j in self.terms[t]]
 
 
-def _block(s0: pd.Series, s: pd.Series, x0: np.ndarray, bare: bool) -> np.ndarray | None:
+def term_block(s0: pd.Series, s: pd.Series, x0: np.ndarray, bare: bool) -> np.ndarray | None:
     """A term's columns for column ``s``, from its columns ``x0`` for ``s0`` (None: cannot)."""
     if bare and isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf":
         v = s.to_numpy(dtype=float)
