@@ -403,7 +403,9 @@ def event_study(
         }
         extra["pretrend_p"] = extra["pretrend_p_wald"]
         if pretrend_test == "wild_bootstrap" and n_boot > 0:
-            extra["pretrend_p"] = wild_pretrend(y, x, groups, idx, wald, n_boot, seed)
+            extra["pretrend_p"] = wild_pretrend(
+                y, x, groups, idx, wald, n_boot, seed, bread=fit.bread
+            )
             extra["pretrend_n_boot"] = float(n_boot)
     opts: dict[str, object] = {
         "horizon_days": horizon_days,
