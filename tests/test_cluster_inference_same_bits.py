@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from reunistat.models.evaluation.cluster_inference import (
+    _pretrend_statistics,
     ols_cluster,
     wild_bootstrap_ci,
     wild_pretrend,
@@ -88,9 +89,12 @@ def test_wild_pretrend_is_the_old_test(seed: int, n_g: int, per: int, k: int) ->
     cov1 = fit.cr1_cov()
     b = fit.beta[idx]
     wald = float(b @ np.linalg.solve(cov1[np.ix_(idx, idx)], b))
-    _, want = _old_wild_pretrend(y, x, groups, idx, wald, 199, seed)
+    stats, want = _old_wild_pretrend(y, x, groups, idx, wald, 199, seed)
     assert wild_pretrend(y, x, groups, idx, wald, 199, seed) == want
     assert wild_pretrend(y, x, groups, idx, wald, 199, seed, bread=fit.bread) == want
+    for bread in (None, fit.bread):
+        got = _pretrend_statistics(y, x, groups, idx, 199, seed, bread, None)
+        assert got.tobytes() == stats.tobytes()
 
 
 def test_wild_bootstrap_ci_is_unchanged_by_the_shared_residual_sums() -> None:
@@ -107,3 +111,37 @@ def test_wild_bootstrap_ci_is_unchanged_by_the_shared_residual_sums() -> None:
         for key, val in fresh.items():
             assert np.asarray(val).tobytes() == np.asarray(shared[key]).tobytes()
     assert got.notna().all().all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.integers(4, 12), st.integers(6, 25))
+def test_wild_pretrend_of_dummies_from_the_fits_cross_products(
+    seed: int, n_g: int, per: int
+) -> None:
+    """An event study's design (0/1): the restricted X'X taken from the fit's, the same p."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(n_g), per)
+    rel = rng.integers(0, 4, len(groups))
+    year = rng.integers(0, 3, len(groups))
+    x = np.column_stack(
+        [
+            np.ones(len(groups)),
+            *[(rel == r).astype(float) for r in (1, 2, 3)],
+            *[(groups == g).astype(float) for g in range(1, n_g)],
+            *[(year == t).astype(float) for t in (1, 2)],
+        ]
+    )
+    y = (rng.random(len(groups)) < 0.2 + 0.05 * rel).astype(float)
+    fit = ols_cluster(y, x, groups, "CR2")
+    idx = [1, 2]
+    cov1 = fit.cr1_cov()
+    b = fit.beta[idx]
+    wald = float(b @ np.linalg.solve(cov1[np.ix_(idx, idx)], b))
+    stats, want = _old_wild_pretrend(y, x, groups, idx, wald, 199, seed)
+    got = wild_pretrend(y, x, groups, idx, wald, 199, seed, bread=fit.bread, xtx=fit.xtx)
+    assert got == want
+    same = _pretrend_statistics(y, x, groups, idx, 199, seed, fit.bread, fit.xtx)
+    assert same.tobytes() == stats.tobytes()
+    keep = [j for j in range(x.shape[1]) if j not in idx]
+    assert fit.xtx is not None
+    assert fit.xtx[np.ix_(keep, keep)].tobytes() == (x[:, keep].T @ x[:, keep]).tobytes()

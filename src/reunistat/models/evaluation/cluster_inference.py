@@ -82,6 +82,8 @@ class ClusterFit:
         Per cluster, ``(V, d)`` with ``A_g z = z + V (d * V'z)`` (CR2), empty for CR1.
     rows : list of numpy.ndarray
         The row indices of each cluster.
+    xtx : numpy.ndarray or None
+        ``X'X``, from which ``bread`` was inverted.
     """
 
     beta: np.ndarray
@@ -95,6 +97,7 @@ class ClusterFit:
     n_clusters: int
     factors: list[tuple[np.ndarray, np.ndarray]]
     rows: list[np.ndarray]
+    xtx: np.ndarray | None = None
 
     def adjust(self, z: np.ndarray) -> np.ndarray:
         """Return ``A_g z_g`` for every cluster (z: n or n x m); ``z`` itself for CR1."""
@@ -200,7 +203,7 @@ def ols_cluster(
     order = np.argsort(codes, kind="stable")
     rows = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
     factors = _cr2_factors(x, bread, rows) if vcov == "CR2" else []
-    fit = ClusterFit(beta, np.empty(0), vcov, x, y, resid, bread, codes, n_g, factors, rows)
+    fit = ClusterFit(beta, np.empty(0), vcov, x, y, resid, bread, codes, n_g, factors, rows, xtx)
     if vcov == "CR1":
         cov = fit.cr1_cov()
     else:
@@ -354,6 +357,7 @@ def wild_pretrend(
     n_boot: int,
     seed: int,
     bread: np.ndarray | None = None,
+    xtx: np.ndarray | None = None,
 ) -> float:
     """Wild cluster bootstrap p-value of the Wald test that ``beta[idx] == 0`` (WCR, CR1).
 
@@ -362,7 +366,26 @@ def wild_pretrend(
     tested terms are linear in ``v``, so every replicate costs O(G k) after
     one pass over the data. ``bread``: ``(X'X)^-1`` as :func:`ols_cluster`
     computes it from the same ``x`` (``ClusterFit.bread``), if at hand.
+    ``xtx``: ``X'X`` (``ClusterFit.xtx``), given only when ``x`` holds small
+    integers (0/1 dummies: every entry of ``X'X`` is then an exact count, the
+    same whichever order it is summed in), so that the restricted model's
+    ``X'X`` is its rows and columns without the tested terms, to the bit.
     """
+    w = _pretrend_statistics(y, x, groups, idx, n_boot, seed, bread, xtx)
+    return float((1 + np.sum(w >= wald)) / (1 + n_boot))
+
+
+def _pretrend_statistics(
+    y: np.ndarray,
+    x: np.ndarray,
+    groups: np.ndarray,
+    idx: list[int],
+    n_boot: int,
+    seed: int,
+    bread: np.ndarray | None,
+    xtx: np.ndarray | None,
+) -> np.ndarray:
+    """The ``n_boot`` bootstrap Wald statistics of :func:`wild_pretrend`."""
     rng = np.random.default_rng(seed)
     codes, g = pd.factorize(groups)
     n_g, (n, k) = len(g), x.shape
@@ -372,13 +395,13 @@ def wild_pretrend(
     s = _by_cluster(order, starts, None)
     keep = [j for j in range(k) if j not in set(idx)]
     xr = x[:, keep]
-    xtx_r = xr.T @ xr
+    xtx_r = xr.T @ xr if xtx is None else xtx[np.ix_(keep, keep)]
     fitted_r = xr @ np.linalg.solve((xtx_r + xtx_r.T) / 2, xr.T @ y)
     del xr
     resid_r = y - fitted_r
     if bread is None:
-        xtx = x.T @ x
-        bread = np.linalg.inv((xtx + xtx.T) / 2)
+        full = x.T @ x if xtx is None else xtx
+        bread = np.linalg.inv((full + full.T) / 2)
     z = x @ bread[idx].T  # n x m: beta[idx] = z' y
     beta0 = bread @ (x.T @ fitted_r)
     f0 = fitted_r - x @ beta0
@@ -396,8 +419,7 @@ def wild_pretrend(
     sc = p0[:, :, None] + p1[:, :, None] * v[:, None, :] - np.einsum("gmk,kb->gmb", q, av)
     vs = c * np.einsum("gmb,gnb->bmn", sc, sc)  # B x m x m
     sol = np.linalg.solve(vs, b.T[:, :, None])[:, :, 0]
-    w = np.einsum("bm,bm->b", b.T, sol)
-    return float((1 + np.sum(w >= wald)) / (1 + n_boot))
+    return np.asarray(np.einsum("bm,bm->b", b.T, sol))
 
 
 @dataclass(frozen=True)
