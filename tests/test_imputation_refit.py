@@ -139,3 +139,32 @@ def test_a_level_without_events_in_a_later_dataset_raises_as_cox_does(done) -> N
     )
     with pytest.raises(SeparationError, match="no events among"):
         fit_imputed(FORMULA, [done[0], moved], model="cox")
+
+
+@pytest.mark.parametrize("model", ["cox", "logistic"])
+def test_refits_in_one_workspace_restore_what_the_last_one_wrote(done, model) -> None:  # type: ignore[no-untyped-def]
+    # the first dataset again after another (its imputed columns as the first design's),
+    # then one with only some columns changed: each design as if copied afresh
+    partly = done[2].assign(disability=done[0]["disability"])
+    data = [done[0], done[1], done[0].copy(), partly, done[3]]
+    options = {"cluster": "LA"} if model == "cox" else {"cluster": "LA", "horizon_days": 365}
+    fast = fit_imputed(FORMULA, data, model=model, **options)
+    _same(fit_imputed(FORMULA, data, model=model, full=True, **options), fast)
+    assert _refitted(fast) == len(data) - 1
+
+
+def test_workspace_gives_the_first_design_with_the_written_columns() -> None:
+    from reunistat.models.imputation.refit import Workspace
+
+    rng = np.random.default_rng(4)
+    x0 = rng.normal(size=(50, 6))
+    ws = Workspace(x0)
+    x = ws.fresh()
+    ws.write([1, 2], np.ones((50, 2)))
+    assert np.array_equal(ws.ranges(x, [1, 2]), x.max(axis=0) - x.min(axis=0))
+    x = ws.fresh()
+    assert x.tobytes() == x0.tobytes()
+    ws.write([4], np.zeros((50, 1)))
+    want = x0.copy()
+    want[:, 4] = 0.0
+    assert x.tobytes() == want.tobytes()

@@ -76,6 +76,7 @@ class _CoxRefit:
         codes: np.ndarray | None,
     ) -> None:
         self.d0, self.x0, self.columns = d0, design.x, list(design.columns)
+        self.work = Workspace(self.x0)
         self.terms: dict[str, list[int]] = design.term_columns
         self.read, self.fixed, self.first, self.codes = read, fixed, first, codes
         self.state = first.extras["state"]
@@ -125,7 +126,7 @@ class _CoxRefit:
             )
         except ConvergenceError:
             return None
-        if np.any(np.abs(beta) * (x.max(axis=0) - x.min(axis=0)) > 30):
+        if np.any(np.abs(beta) * self.work.ranges(x, self._cols(changed)) > 30):
             return None  # heading to infinity: cox() says why
         prov = self.first.provenance
         return ModelResult(
@@ -142,7 +143,7 @@ class _CoxRefit:
 
     def _design(self, d: pd.DataFrame, changed: list[str]) -> np.ndarray | None:
         """The first design with the columns of terms reading a ``changed`` column redone."""
-        x = self.x0.copy(order="K")
+        x = self.work.fresh()
         for c in changed:
             if any(col is None and c in t for t, col in self.term_of.items()):
                 return None  # a term reads the column with another one (an interaction)
@@ -150,11 +151,53 @@ class _CoxRefit:
                 block = term_block(self.d0[c], d[c], self.x0[:, self.terms[t]], t == c)
                 if block is None:
                     return None
-                x[:, self.terms[t]] = block
+                self.work.write(self.terms[t], block)
         return x
 
     def _cols(self, changed: list[str]) -> list[int]:
         return [j for t, c in self.term_of.items() if c in changed for j in self.terms[t]]
+
+
+class Workspace:
+    """The first design and one copy of it, into which each refit writes its changed columns.
+
+    A refit's design is the first design with some columns redone; instead of
+    a copy of the whole matrix per dataset, one copy is kept and the columns the
+    previous refit wrote are restored from the first design before the next
+    writes its own: the same matrix, element for element. (Neither
+    ``cox_arrays`` nor ``irls`` writes into the matrix it is given, and no
+    result keeps it.)
+    """
+
+    def __init__(self, x0: np.ndarray) -> None:
+        self.x0 = x0
+        self.x: np.ndarray | None = None
+        self.dirty: list[int] = []
+        self._ranges: np.ndarray | None = None
+
+    def fresh(self) -> np.ndarray:
+        """The first design, to write a refit's columns into (:meth:`write`)."""
+        if self.x is None:
+            self.x = self.x0.copy(order="K")
+        elif self.dirty:
+            self.x[:, self.dirty] = self.x0[:, self.dirty]
+        self.dirty = []
+        return self.x
+
+    def write(self, cols: list[int], block: np.ndarray) -> None:
+        """Put ``block`` in columns ``cols`` of the current design."""
+        assert self.x is not None
+        self.x[:, cols] = block
+        self.dirty += cols
+
+    def ranges(self, x: np.ndarray, cols: list[int]) -> np.ndarray:
+        """``x.max(axis=0) - x.min(axis=0)``: the first design's, with ``cols`` taken afresh."""
+        if self._ranges is None:
+            self._ranges = self.x0.max(axis=0) - self.x0.min(axis=0)
+        out = self._ranges.copy()
+        if cols:
+            out[cols] = x[:, cols].max(axis=0) - x[:, cols].min(axis=0)
+        return out
 
 
 def term_block(s0: pd.Series, s: pd.Series, x0: np.ndarray, bare: bool) -> np.ndarray | None:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reunistat.models.imputation.refit import term_block
+from reunistat.models.imputation.refit import Workspace, term_block
 from reunistat.models.logistic import (
     LogisticInputError,
     SeparationError,
@@ -58,6 +58,7 @@ class LogisticRefit:
     ) -> None:
         frame: pd.DataFrame = first.extras["data"]
         self.d0, self.frame, self.x0 = d0, frame, design.x
+        self.work = Workspace(self.x0)
         self.columns: list[str] = list(design.columns)
         self.terms: dict[str, list[int]] = design.term_columns
         self.read, self.fixed, self.first, self.codes = read, fixed, first, codes
@@ -155,7 +156,7 @@ class LogisticRefit:
 
     def _design(self, taken: dict[str, pd.Series]) -> np.ndarray | None:
         """The first design with the columns of terms reading a changed column redone."""
-        x = self.x0.copy(order="K")
+        x = self.work.fresh()
         for c, s in taken.items():
             if any(col is None and c in t for t, col in self.term_of.items()):
                 return None  # a term reads the column with another one (an interaction)
@@ -163,7 +164,7 @@ class LogisticRefit:
                 block = term_block(self.frame[c], s, self.x0[:, self.terms[t]], t == c)
                 if block is None:
                     return None
-                x[:, self.terms[t]] = block
+                self.work.write(self.terms[t], block)
         return x
 
     def _cols(self, changed: list[str]) -> list[int]:
