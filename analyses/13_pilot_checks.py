@@ -10,6 +10,7 @@ The pilot parts need the la table's adoption dates; skipped without them.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from reunistat.errors import ReunistatError
@@ -162,7 +163,7 @@ def _pwp(ctx: Context, sp: pd.DataFrame) -> None:
     # clusters in the same order as the identifiers), without the concordance (not shown)
     cols = [*formula_variables(ctx.config.covariates, rec), "start_days", "stop_days"]
     rec = rec[[*cols, "reentered"]].assign(
-        CHILD=sort_codes(rec["CHILD"]), order_band=rec["spell_number"].clip(upper=3)
+        CHILD=_child_codes(rec["CHILD"]), order_band=rec["spell_number"].clip(upper=3)
     )
     res = pwp(
         "~ " + ctx.config.covariates,
@@ -191,6 +192,25 @@ def _pwp(ctx: Context, sp: pd.DataFrame) -> None:
             "clock restarts at each return; errors robust to clustering by child."
         ],
     )
+
+
+def _child_codes(child: pd.Series) -> np.ndarray:
+    """``sort_codes(child)``, from runs when the rows are already in the identifiers' order.
+
+    ``recurrent_episodes`` returns a child's rows together, children in the order
+    of their identifiers: each new identifier is then the next code (checked: the
+    values never decrease; ``sort_codes`` otherwise).
+    """
+    v = child.to_numpy()
+    if len(v) < 2 or child.dtype != object or child.isna().any():
+        return sort_codes(child)
+    try:
+        in_order = bool((v[1:] >= v[:-1]).all())
+    except TypeError:  # values that do not compare (mixed types)
+        in_order = False
+    if not in_order:
+        return sort_codes(child)
+    return np.concatenate([[0], np.cumsum(v[1:] != v[:-1])]).astype(np.int64)
 
 
 #: Columns the parts read besides their models' covariates (the propensity model's: PS_ADJUST).

@@ -1,7 +1,7 @@
 """Time script 11 (the imputation sensitivity analysis) as the pipeline runs it.
 
 Run: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_imputation.py --data DIR
---out /tmp/NAME-out [--repeats 3] [--profile FILE] [--analyses DIR]``, with
+--out /tmp/NAME-out [--repeats 3] [--profile FILE] [--analyses DIR] [--json FILE]``, with
 ``PYTHONPATH`` naming the ``src`` to time (and ``--analyses`` its scripts).
 
 The cohort is derived once (not timed), script 05 runs first as in the
@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--profile", type=Path)
     ap.add_argument("--analyses", type=Path, default=ROOT / "analyses", help="the scripts' folder")
+    ap.add_argument("--json", type=Path, help="also write the record (runs, medians, hashes)")
     args = ap.parse_args()
 
     from reunistat.pipeline.config import load_config
@@ -80,16 +81,18 @@ def main() -> None:
     }
     values = {k: str(v) for k, v in sorted(ctx.values.items()) if k.startswith("mi")}
     hashes["values"] = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
-    print(
-        json.dumps(
-            {
-                "median_cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 2),
-                "median_wall_s": round(statistics.median(r["wall_s"] for r in runs), 2),
-                "hashes": hashes,
-            },
-            indent=1,
-        )
-    )
+    record = {
+        "data": str(args.data),
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+        "runs": [{k: round(v, 2) for k, v in r.items()} for r in runs],
+        "median_cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 2),
+        "median_wall_s": round(statistics.median(r["wall_s"] for r in runs), 2),
+        "hashes": hashes,
+    }
+    text = json.dumps(record, indent=1)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
 
 
 if __name__ == "__main__":

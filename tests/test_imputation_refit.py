@@ -1,4 +1,4 @@
-"""fit_imputed refits the Cox model to datasets after the first from its design: cox's bits.
+"""fit_imputed refits Cox and logistic models to datasets after the first from its design.
 
 ``reunistat.models.imputation.refit`` swaps into the first dataset's design
 only the columns of terms that read an imputed column; the estimates and
@@ -68,10 +68,48 @@ def test_cox_refits_of_a_numeric_formula_are_coxs_to_the_bit(done) -> None:  # t
     assert _refitted(fast) == len(done) - 1
 
 
-def test_logistic_fits_are_logistics(done) -> None:  # type: ignore[no-untyped-def]
-    res = fit_imputed(FORMULA, done, model="logistic", cluster="LA", horizon_days=365)
-    _same(fit_imputed(FORMULA, done, model="logistic", full=True, cluster="LA"), res)
-    assert _refitted(res) == 0
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"cluster": "LA", "horizon_days": 365},
+        {"horizon_days": 200},
+        {"cluster": "LA", "horizon_days": 365, "potential_followup_col": "pf"},
+    ],
+)
+def test_logistic_refits_are_logistics_to_the_bit(done, options) -> None:  # type: ignore[no-untyped-def]
+    data = [d.assign(pf=d["days_followed"] + np.arange(len(d)) % 400) for d in done]
+    fast = fit_imputed(FORMULA, data, model="logistic", **options)
+    full = fit_imputed(FORMULA, data, model="logistic", full=True, **options)
+    _same(full, fast)
+    assert _refitted(full) == 0 and _refitted(fast) == len(done) - 1
+    for x, y in zip(full.extras["fits"], fast.extras["fits"], strict=True):
+        assert x.extras["outcome_col"] == y.extras["outcome_col"]
+        cols = [*IMPUTED, x.extras["outcome_col"]]
+        pd.testing.assert_frame_equal(x.extras["data"][cols], y.extras["data"][cols])
+        np.testing.assert_array_equal(x.extras["fitted"], y.extras["fitted"])
+        assert x.provenance.data_sha256 == y.provenance.data_sha256
+
+
+def test_logistic_what_cannot_be_refitted_goes_through_logistic(done) -> None:  # type: ignore[no-untyped-def]
+    text = [d.assign(ethnic_group=d["ethnic_group"].astype(str)) for d in done]
+    for data, formula, options in [
+        (text, FORMULA, {}),
+        (done, FORMULA + " + section20:disability", {}),
+        (done, FORMULA, {"cluster": ("LA", "section20")}),
+    ]:
+        fast = fit_imputed(formula, data, model="logistic", **options)
+        _same(fit_imputed(formula, data, model="logistic", full=True, **options), fast)
+        assert _refitted(fast) == 0
+
+
+def test_logistic_separation_in_a_later_dataset_raises_as_logistic_does(done) -> None:  # type: ignore[no-untyped-def]
+    moved = done[1].copy()  # the same outcome, but no re-entry where the imputed level is Other
+    hit = (moved["reentered"].to_numpy() > 0) & (moved["days_followed"].to_numpy() <= 365)
+    moved["ethnic_group"] = moved["ethnic_group"].where(
+        ~(hit & (moved["ethnic_group"] == "Other")), "White"
+    )
+    with pytest.raises(SeparationError):
+        fit_imputed(FORMULA, [done[0], moved], model="logistic", horizon_days=365)
 
 
 def test_what_cannot_be_refitted_goes_through_the_model_function(done) -> None:  # type: ignore[no-untyped-def]
@@ -101,3 +139,32 @@ def test_a_level_without_events_in_a_later_dataset_raises_as_cox_does(done) -> N
     )
     with pytest.raises(SeparationError, match="no events among"):
         fit_imputed(FORMULA, [done[0], moved], model="cox")
+
+
+@pytest.mark.parametrize("model", ["cox", "logistic"])
+def test_refits_in_one_workspace_restore_what_the_last_one_wrote(done, model) -> None:  # type: ignore[no-untyped-def]
+    # the first dataset again after another (its imputed columns as the first design's),
+    # then one with only some columns changed: each design as if copied afresh
+    partly = done[2].assign(disability=done[0]["disability"])
+    data = [done[0], done[1], done[0].copy(), partly, done[3]]
+    options = {"cluster": "LA"} if model == "cox" else {"cluster": "LA", "horizon_days": 365}
+    fast = fit_imputed(FORMULA, data, model=model, **options)
+    _same(fit_imputed(FORMULA, data, model=model, full=True, **options), fast)
+    assert _refitted(fast) == len(data) - 1
+
+
+def test_workspace_gives_the_first_design_with_the_written_columns() -> None:
+    from reunistat.models.imputation.refit import Workspace
+
+    rng = np.random.default_rng(4)
+    x0 = rng.normal(size=(50, 6))
+    ws = Workspace(x0)
+    x = ws.fresh()
+    ws.write([1, 2], np.ones((50, 2)))
+    assert np.array_equal(ws.ranges(x, [1, 2]), x.max(axis=0) - x.min(axis=0))
+    x = ws.fresh()
+    assert x.tobytes() == x0.tobytes()
+    ws.write([4], np.zeros((50, 1)))
+    want = x0.copy()
+    want[:, 4] = 0.0
+    assert x.tobytes() == want.tobytes()

@@ -43,8 +43,9 @@ True
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,8 @@ class ClusterFit:
         Per cluster, ``(V, d)`` with ``A_g z = z + V (d * V'z)`` (CR2), empty for CR1.
     rows : list of numpy.ndarray
         The row indices of each cluster.
+    xtx : numpy.ndarray or None
+        ``X'X``, from which ``bread`` was inverted.
     """
 
     beta: np.ndarray
@@ -94,6 +97,7 @@ class ClusterFit:
     n_clusters: int
     factors: list[tuple[np.ndarray, np.ndarray]]
     rows: list[np.ndarray]
+    xtx: np.ndarray | None = None
 
     def adjust(self, z: np.ndarray) -> np.ndarray:
         """Return ``A_g z_g`` for every cluster (z: n or n x m); ``z`` itself for CR1."""
@@ -107,12 +111,17 @@ class ClusterFit:
             )
         return out
 
+    @functools.cached_property
+    def _layout(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows in cluster order (row order within each) and each cluster's start."""
+        order = np.argsort(self.codes, kind="stable")
+        counts = np.bincount(self.codes, minlength=self.n_clusters)
+        return order, np.concatenate([[0], np.cumsum(counts)])
+
     def cluster_sums(self, z: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """Sum the rows of ``z`` (times ``weights``, one per row) within each cluster (G x ...)."""
-        n = len(self.codes)
-        w = np.ones(n) if weights is None else weights
-        s = sparse.csr_matrix((w, (self.codes, np.arange(n))), shape=(self.n_clusters, n))
-        return np.asarray(s @ np.ascontiguousarray(z))
+        order, starts = self._layout
+        return np.asarray(_by_cluster(order, starts, weights) @ np.ascontiguousarray(z))
 
     def cr1_cov(self) -> np.ndarray:
         """The CR1 covariance of the same fit (``G/(G-1) (n-1)/(n-k)``, as Stata)."""
@@ -121,6 +130,21 @@ class ClusterFit:
         g = self.n_clusters
         cov = g / (g - 1) * (n - 1) / (n - k) * self.bread @ (scores.T @ scores) @ self.bread
         return (cov + cov.T) / 2
+
+
+def _by_cluster(order: np.ndarray, starts: np.ndarray, weights: np.ndarray | None) -> Any:
+    """The G x n matrix summing rows within clusters, times ``weights`` (``S @ z``).
+
+    The CSR arrays of ``sparse.csr_matrix((weights, (codes, arange(n))))``, which
+    keeps each cluster's rows in row order, made from the cluster layout found
+    once (``order``, ``starts``) instead of a sort per call: the same matrix, so
+    ``S @ z`` adds the same products in the same order. With weights, each sum
+    adds ``weights[i] * z[i]``, the products ``(z * weights[:, None])[i]`` a
+    matrix of ones would add (``1.0 * v`` is ``v``).
+    """
+    n, g = len(order), len(starts) - 1
+    data = np.ones(n) if weights is None else np.asarray(weights, dtype=float)[order]
+    return sparse.csr_matrix((data, order, starts), shape=(g, n))
 
 
 def _cr2_factors(
@@ -179,7 +203,7 @@ def ols_cluster(
     order = np.argsort(codes, kind="stable")
     rows = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
     factors = _cr2_factors(x, bread, rows) if vcov == "CR2" else []
-    fit = ClusterFit(beta, np.empty(0), vcov, x, y, resid, bread, codes, n_g, factors, rows)
+    fit = ClusterFit(beta, np.empty(0), vcov, x, y, resid, bread, codes, n_g, factors, rows, xtx)
     if vcov == "CR1":
         cov = fit.cr1_cov()
     else:
@@ -227,15 +251,23 @@ def boot_weights(
     return rng.choice(pts, size=(n_clusters, n_boot))
 
 
-def _bootstrap_pieces(fit: ClusterFit, j: int, v: np.ndarray) -> dict[str, np.ndarray | float]:
-    """The parts of the restricted bootstrap-t that do not depend on the tested value."""
+def _bootstrap_pieces(
+    fit: ClusterFit, j: int, v: np.ndarray, xe: np.ndarray | None = None
+) -> dict[str, np.ndarray | float]:
+    """The parts of the restricted bootstrap-t that do not depend on the tested value.
+
+    ``xe``: ``fit.cluster_sums(fit.x, fit.resid)``, the same for every ``j``.
+    """
     a = fit.x @ fit.bread[:, j]
     m_jj = float(fit.bread[j, j])
     w = fit.adjust(a)
     xw = fit.cluster_sums(fit.x, w)  # G x k
     out: dict[str, np.ndarray | float] = {"m_jj": m_jj}
     for name, u in (("e", fit.resid), ("a", a)):
-        xu = fit.cluster_sums(fit.x, u)
+        if name == "e" and xe is not None:
+            xu = xe
+        else:
+            xu = fit.cluster_sums(fit.x, u)
         k = np.diag(fit.cluster_sums(w * u)) - xw @ fit.bread @ xu.T  # G x G
         out["kv_" + name] = k @ v  # G x B
         out["num_" + name] = fit.cluster_sums(a * u) @ v  # B
@@ -301,8 +333,9 @@ def wild_bootstrap_ci(
     v = boot_weights(weights, fit.n_clusters, n_boot, np.random.default_rng(seed))
     alpha = 1.0 - conf_level
     rows = []
+    xe = fit.cluster_sums(fit.x, fit.resid)
     for j in idx:
-        pieces = _bootstrap_pieces(fit, j, v)
+        pieces = _bootstrap_pieces(fit, j, v, xe)
         b, se = float(fit.beta[j]), float(np.sqrt(fit.cov[j, j]))
         rows.append(
             {
@@ -323,33 +356,62 @@ def wild_pretrend(
     wald: float,
     n_boot: int,
     seed: int,
+    bread: np.ndarray | None = None,
+    xtx: np.ndarray | None = None,
 ) -> float:
     """Wild cluster bootstrap p-value of the Wald test that ``beta[idx] == 0`` (WCR, CR1).
 
     Vectorised over replicates: with Rademacher weights ``v`` (one per cluster)
     the bootstrap estimate is ``beta0 + A v`` and the cluster scores of the
     tested terms are linear in ``v``, so every replicate costs O(G k) after
-    one pass over the data.
+    one pass over the data. ``bread``: ``(X'X)^-1`` as :func:`ols_cluster`
+    computes it from the same ``x`` (``ClusterFit.bread``), if at hand.
+    ``xtx``: ``X'X`` (``ClusterFit.xtx``), given only when ``x`` holds small
+    integers (0/1 dummies: every entry of ``X'X`` is then an exact count, the
+    same whichever order it is summed in), so that the restricted model's
+    ``X'X`` is its rows and columns without the tested terms, to the bit.
     """
+    w = _pretrend_statistics(y, x, groups, idx, n_boot, seed, bread, xtx)
+    return float((1 + np.sum(w >= wald)) / (1 + n_boot))
+
+
+def _pretrend_statistics(
+    y: np.ndarray,
+    x: np.ndarray,
+    groups: np.ndarray,
+    idx: list[int],
+    n_boot: int,
+    seed: int,
+    bread: np.ndarray | None,
+    xtx: np.ndarray | None,
+) -> np.ndarray:
+    """The ``n_boot`` bootstrap Wald statistics of :func:`wild_pretrend`."""
     rng = np.random.default_rng(seed)
     codes, g = pd.factorize(groups)
     n_g, (n, k) = len(g), x.shape
     m = len(idx)
-    s = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_g, n))
+    order = np.argsort(codes, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_g))])
+    s = _by_cluster(order, starts, None)
     keep = [j for j in range(k) if j not in set(idx)]
     xr = x[:, keep]
-    xtx_r = xr.T @ xr
+    xtx_r = xr.T @ xr if xtx is None else xtx[np.ix_(keep, keep)]
     fitted_r = xr @ np.linalg.solve((xtx_r + xtx_r.T) / 2, xr.T @ y)
+    del xr
     resid_r = y - fitted_r
-    xtx = x.T @ x
-    bread = np.linalg.inv((xtx + xtx.T) / 2)
+    if bread is None:
+        full = x.T @ x if xtx is None else xtx
+        bread = np.linalg.inv((full + full.T) / 2)
     z = x @ bread[idx].T  # n x m: beta[idx] = z' y
     beta0 = bread @ (x.T @ fitted_r)
     f0 = fitted_r - x @ beta0
-    a = bread @ np.asarray(s @ (x * resid_r[:, None])).T  # k x G
+    # cluster sums of the scores as weighted sums of x's rows: no n x k array of products
+    a = bread @ np.asarray(_by_cluster(order, starts, resid_r) @ x).T  # k x G
     p0 = np.asarray(s @ (z * f0[:, None]))  # G x m
     p1 = np.asarray(s @ (z * resid_r[:, None]))  # G x m
-    q = np.stack([np.asarray(s @ (z[:, [j]] * x)) for j in range(m)], axis=1)  # G x m x k
+    q = np.stack(
+        [np.asarray(_by_cluster(order, starts, z[:, j]) @ x) for j in range(m)], axis=1
+    )  # G x m x k
     c = n_g / (n_g - 1) * (n - 1) / (n - k)
     v = rng.choice(np.array([-1.0, 1.0]), size=(n_g, n_boot))
     av = a @ v  # k x B
@@ -357,8 +419,7 @@ def wild_pretrend(
     sc = p0[:, :, None] + p1[:, :, None] * v[:, None, :] - np.einsum("gmk,kb->gmb", q, av)
     vs = c * np.einsum("gmb,gnb->bmn", sc, sc)  # B x m x m
     sol = np.linalg.solve(vs, b.T[:, :, None])[:, :, 0]
-    w = np.einsum("bm,bm->b", b.T, sol)
-    return float((1 + np.sum(w >= wald)) / (1 + n_boot))
+    return np.asarray(np.einsum("bm,bm->b", b.T, sol))
 
 
 @dataclass(frozen=True)

@@ -403,7 +403,10 @@ def event_study(
         }
         extra["pretrend_p"] = extra["pretrend_p_wald"]
         if pretrend_test == "wild_bootstrap" and n_boot > 0:
-            extra["pretrend_p"] = wild_pretrend(y, x, groups, idx, wald, n_boot, seed)
+            # x is 0/1 (the terms and the fixed effects' dummies): X'X holds exact counts
+            extra["pretrend_p"] = wild_pretrend(
+                y, x, groups, idx, wald, n_boot, seed, bread=fit.bread, xtx=fit.xtx
+            )
             extra["pretrend_n_boot"] = float(n_boot)
     opts: dict[str, object] = {
         "horizon_days": horizon_days,

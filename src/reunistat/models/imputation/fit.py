@@ -126,12 +126,14 @@ def fit_imputed(
         Complete-data degrees of freedom for :func:`pool` (infinite by default;
         R's ``mice::pool`` takes a ``glm``'s residual df).
     full : bool
-        Fit every dataset with the model function itself. By default a Cox
-        model fits only the first so; the others are refitted from its design
-        with the columns that read imputed values redone
-        (:mod:`reunistat.models.imputation.refit`): the same estimates and
-        covariances to the bit, without the fit statistics (``glance()``) and
-        diagnostic state of :func:`~reunistat.models.survival.cox`.
+        Fit every dataset with the model function itself. By default the
+        model function fits only the first so; the others are refitted from
+        its design with the columns that read imputed values redone
+        (:mod:`reunistat.models.imputation.refit`,
+        :mod:`~reunistat.models.imputation.refit_logistic`): the same
+        estimates and covariances to the bit, without the fit statistics
+        (``glance()``) and diagnostic state of the model function (a logistic
+        refit keeps ``extras["data"]``, ``["outcome_col"]`` and ``["fitted"]``).
     **model_options
         Passed to the model (``cluster=``, ``horizon_days=``, ...).
 
@@ -140,7 +142,7 @@ def fit_imputed(
     ModelResult
         The pooled model (:func:`pool`), ``extras["fits"]`` the ``m`` fits and
         ``extras["imputed"]`` the datasets. A refitted fit has ``params``,
-        ``cov``, ``n_obs`` and ``n_events``.
+        ``cov``, ``n_obs`` and ``n_events`` (and no ``fit_stats``).
 
     Examples
     --------

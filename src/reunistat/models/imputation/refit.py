@@ -18,7 +18,8 @@ changed follow-up, event or cluster column; a term that reads an imputed
 column together with another; text or a level the first dataset lacks; an
 imputed 0/1 column that is constant or has no events at one value; a fit that
 does not converge or heads to infinity) goes through ``cox``, so its checks and
-errors are the same as before.
+errors are the same as before. The logistic model is refitted the same way
+(:mod:`reunistat.models.imputation.refit_logistic`).
 """
 
 from __future__ import annotations
@@ -45,11 +46,16 @@ def refit_all(
     event_col: str,
     options: dict[str, Any],
 ) -> list[ModelResult]:
-    """``[fit(d) for d in imputed]``; Cox fits after the first refitted from its design."""
+    """``[fit(d) for d in imputed]``; Cox and logistic fits after the first refitted."""
+    from reunistat.models.imputation.refit_logistic import OPTIONS as LOGISTIC_OPTIONS
+    from reunistat.models.imputation.refit_logistic import LogisticRefit
+
     first = fit(imputed[0])
-    again = None
+    again: _CoxRefit | LogisticRefit | None = None
     if model == "cox" and set(options) <= _OPTIONS:
         again = _CoxRefit.make(formula, imputed[0], first, [duration_col, event_col])
+    elif model == "logistic" and set(options) <= LOGISTIC_OPTIONS:
+        again = LogisticRefit.make(formula, imputed[0], first, [duration_col, event_col])
     fits = [first]
     for d in imputed[1:]:
         res = None if again is None else again.refit(d)
@@ -70,6 +76,7 @@ class _CoxRefit:
         codes: np.ndarray | None,
     ) -> None:
         self.d0, self.x0, self.columns = d0, design.x, list(design.columns)
+        self.work = Workspace(self.x0)
         self.terms: dict[str, list[int]] = design.term_columns
         self.read, self.fixed, self.first, self.codes = read, fixed, first, codes
         self.state = first.extras["state"]
@@ -119,7 +126,7 @@ class _CoxRefit:
             )
         except ConvergenceError:
             return None
-        if np.any(np.abs(beta) * (x.max(axis=0) - x.min(axis=0)) > 30):
+        if np.any(np.abs(beta) * self.work.ranges(x, self._cols(changed)) > 30):
             return None  # heading to infinity: cox() says why
         prov = self.first.provenance
         return ModelResult(
@@ -136,22 +143,64 @@ class _CoxRefit:
 
     def _design(self, d: pd.DataFrame, changed: list[str]) -> np.ndarray | None:
         """The first design with the columns of terms reading a ``changed`` column redone."""
-        x = self.x0.copy(order="K")
+        x = self.work.fresh()
         for c in changed:
             if any(col is None and c in t for t, col in self.term_of.items()):
                 return None  # a term reads the column with another one (an interaction)
             for t in [t for t, col in self.term_of.items() if col == c]:
-                block = _block(self.d0[c], d[c], self.x0[:, self.terms[t]], t == c)
+                block = term_block(self.d0[c], d[c], self.x0[:, self.terms[t]], t == c)
                 if block is None:
                     return None
-                x[:, self.terms[t]] = block
+                self.work.write(self.terms[t], block)
         return x
 
     def _cols(self, changed: list[str]) -> list[int]:
         return [j for t, c in self.term_of.items() if c in changed for j in self.terms[t]]
 
 
-def _block(s0: pd.Series, s: pd.Series, x0: np.ndarray, bare: bool) -> np.ndarray | None:
+class Workspace:
+    """The first design and one copy of it, into which each refit writes its changed columns.
+
+    A refit's design is the first design with some columns redone; instead of
+    a copy of the whole matrix per dataset, one copy is kept and the columns the
+    previous refit wrote are restored from the first design before the next
+    writes its own: the same matrix, element for element. (Neither
+    ``cox_arrays`` nor ``irls`` writes into the matrix it is given, and no
+    result keeps it.)
+    """
+
+    def __init__(self, x0: np.ndarray) -> None:
+        self.x0 = x0
+        self.x: np.ndarray | None = None
+        self.dirty: list[int] = []
+        self._ranges: np.ndarray | None = None
+
+    def fresh(self) -> np.ndarray:
+        """The first design, to write a refit's columns into (:meth:`write`)."""
+        if self.x is None:
+            self.x = self.x0.copy(order="K")
+        elif self.dirty:
+            self.x[:, self.dirty] = self.x0[:, self.dirty]
+        self.dirty = []
+        return self.x
+
+    def write(self, cols: list[int], block: np.ndarray) -> None:
+        """Put ``block`` in columns ``cols`` of the current design."""
+        assert self.x is not None
+        self.x[:, cols] = block
+        self.dirty += cols
+
+    def ranges(self, x: np.ndarray, cols: list[int]) -> np.ndarray:
+        """``x.max(axis=0) - x.min(axis=0)``: the first design's, with ``cols`` taken afresh."""
+        if self._ranges is None:
+            self._ranges = self.x0.max(axis=0) - self.x0.min(axis=0)
+        out = self._ranges.copy()
+        if cols:
+            out[cols] = x[:, cols].max(axis=0) - x[:, cols].min(axis=0)
+        return out
+
+
+def term_block(s0: pd.Series, s: pd.Series, x0: np.ndarray, bare: bool) -> np.ndarray | None:
     """A term's columns for column ``s``, from its columns ``x0`` for ``s0`` (None: cannot)."""
     if bare and isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf":
         v = s.to_numpy(dtype=float)
