@@ -33,6 +33,7 @@ from reunistat.report.comparison_figures import (
     caterpillar_figure,
     funnel_figure,
 )
+from reunistat.report.labels import with_references
 
 FUNCTION = "reunistat.models.comparison.indirect_standardisation"
 ADJ: Adjustment = "additive"
@@ -169,7 +170,11 @@ def _proportions(ctx: Context, st_table: pd.DataFrame, h: int) -> None:
 
 
 def _caterpillar(ctx: Context, shown: pd.Series, h: int) -> None:
-    sh = shrunken_effects(ctx.spells, ctx.config.covariates, horizon_days=h)
+    cov = ctx.config.covariates
+    # 05's random-intercept fit (same formula, options and spells, reference levels first:
+    # the same model to the last bit on the national data), or the same fit made here
+    ml = ctx.results.get(f"multilevel {h} LA days_potential_followup ~ {cov}")
+    sh = shrunken_effects(with_references(ctx.spells, cov), cov, horizon_days=h, model=ml)
     keep = sh.table["LA"].astype(str).map(shown).fillna(False).astype(bool)
     fig = caterpillar_figure(
         sh.table.loc[keep.to_numpy()],
