@@ -37,14 +37,19 @@ from reunistat.report.labels import with_references
 
 FUNCTION = "reunistat.models.comparison.indirect_standardisation"
 ADJ: Adjustment = "additive"
+PF = "days_potential_followup"  # 05's selection on potential follow-up
 
 
 def _funnel(ctx: Context, method: Method, h: int) -> dict[str, float]:
+    cov = ctx.config.covariates
+    # 05's logistic fit of the same model to the same spells (reference levels first: the
+    # same fitted risks to the last bit on the national data), or the same fit made here
     st = indirect_standardisation(
-        ctx.spells,
-        ctx.config.covariates,
+        with_references(ctx.spells, cov) if method == "logistic" else ctx.spells,
+        cov,
         method=method,
         horizon_days=h,
+        model=ctx.results.get(f"logistic {h} LA {PF} ~ {cov}") if method == "logistic" else None,
     )
     t = st.table.set_index("LA")
     table, od = funnel_table(t["observed"], t["expected"], index=t.index)
@@ -171,9 +176,8 @@ def _proportions(ctx: Context, st_table: pd.DataFrame, h: int) -> None:
 
 def _caterpillar(ctx: Context, shown: pd.Series, h: int) -> None:
     cov = ctx.config.covariates
-    # 05's random-intercept fit (same formula, options and spells, reference levels first:
-    # the same model to the last bit on the national data), or the same fit made here
-    ml = ctx.results.get(f"multilevel {h} LA days_potential_followup ~ {cov}")
+    # 05's random-intercept fit of the same model to the same spells, or the same fit here
+    ml = ctx.results.get(f"multilevel {h} LA {PF} ~ {cov}")
     sh = shrunken_effects(with_references(ctx.spells, cov), cov, horizon_days=h, model=ml)
     keep = sh.table["LA"].astype(str).map(shown).fillna(False).astype(bool)
     fig = caterpillar_figure(
