@@ -291,7 +291,7 @@ def _same_logistic(
     return (
         model.model == "logistic"
         and "fitted" in model.extras
-        and model.provenance.formula.split("~", 1)[-1].strip() == rhs
+        and (model.provenance.formula or "").split("~", 1)[-1].strip() == rhs
         and opts.get("horizon_days") == horizon_days
         and opts.get("cluster") == group
         and opts.get("potential_followup_col") == pf

@@ -172,7 +172,7 @@ def _same_fit(
     if model.model != "logistic_multilevel":
         return False
     opts = model.provenance.options
-    fitted = model.provenance.formula.split("~", 1)[-1].strip()
+    fitted = (model.provenance.formula or "").split("~", 1)[-1].strip()
     return (
         fitted == f"{formula.split('~', 1)[-1].strip()} + (1 | {group})"
         and opts.get("group") == group
