@@ -101,6 +101,7 @@ def run(ctx: Context) -> None:
         group="LA",
         potential_followup_col=pf,
     )
+    ctx.results[f"multilevel {h} LA {pf} ~ {ctx.config.covariates}"] = ml  # reused by 10
     both = etable(
         {"logistic, cluster-robust by LA": res, "random intercept by LA": ml},
         stats=("mor", "mor_conf_low", "mor_conf_high", "sigma2_la"),

@@ -33,17 +33,23 @@ from reunistat.report.comparison_figures import (
     caterpillar_figure,
     funnel_figure,
 )
+from reunistat.report.labels import with_references
 
 FUNCTION = "reunistat.models.comparison.indirect_standardisation"
 ADJ: Adjustment = "additive"
+PF = "days_potential_followup"  # 05's selection on potential follow-up
 
 
-def _funnel(ctx: Context, method: Method, h: int) -> dict[str, float]:
+def _funnel(ctx: Context, method: Method, h: int, ref: pd.DataFrame) -> dict[str, float]:
+    cov = ctx.config.covariates
+    # 05's logistic fit of the same model to the same spells (reference levels first: the
+    # same fitted risks to the last bit on the national data), or the same fit made here
     st = indirect_standardisation(
-        ctx.spells,
-        ctx.config.covariates,
+        ref if method == "logistic" else ctx.spells,
+        cov,
         method=method,
         horizon_days=h,
+        model=ctx.results.get(f"logistic {h} LA {PF} ~ {cov}") if method == "logistic" else None,
     )
     t = st.table.set_index("LA")
     table, od = funnel_table(t["observed"], t["expected"], index=t.index)
@@ -168,8 +174,11 @@ def _proportions(ctx: Context, st_table: pd.DataFrame, h: int) -> None:
     )
 
 
-def _caterpillar(ctx: Context, shown: pd.Series, h: int) -> None:
-    sh = shrunken_effects(ctx.spells, ctx.config.covariates, horizon_days=h)
+def _caterpillar(ctx: Context, shown: pd.Series, h: int, ref: pd.DataFrame) -> None:
+    cov = ctx.config.covariates
+    # 05's random-intercept fit of the same model to the same spells, or the same fit here
+    ml = ctx.results.get(f"multilevel {h} LA {PF} ~ {cov}")
+    sh = shrunken_effects(ref, cov, horizon_days=h, model=ml)
     keep = sh.table["LA"].astype(str).map(shown).fillna(False).astype(bool)
     fig = caterpillar_figure(
         sh.table.loc[keep.to_numpy()],
@@ -199,7 +208,8 @@ def _caterpillar(ctx: Context, shown: pd.Series, h: int) -> None:
 def run(ctx: Context) -> None:
     h = ctx.config.logistic_horizon_days
     methods: tuple[Method, ...] = ("cox", "logistic")
-    res = {m: _funnel(ctx, m, h) for m in methods}
+    ref = with_references(ctx.spells, ctx.config.covariates)  # reference levels first, as 05
+    res = {m: _funnel(ctx, m, h, ref) for m in methods}
     od = pd.DataFrame(
         [
             {
@@ -249,7 +259,7 @@ def run(ctx: Context) -> None:
     t = log_table.set_index("LA")
     table, _ = funnel_table(t["observed"], t["expected"], index=t.index)
     _, shown = authority_table(log_table, table, ctx.rules)
-    _caterpillar(ctx, shown, h)
+    _caterpillar(ctx, shown, h, ref)
 
 
 if __name__ == "__main__":

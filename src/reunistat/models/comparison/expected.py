@@ -174,6 +174,7 @@ def indirect_standardisation(
     horizon_days: int = 365,
     potential_followup_col: str | None = "days_potential_followup",
     conf_level: float = 0.95,
+    model: ModelResult | None = None,
 ) -> Standardised:
     """Observed and expected re-entries per authority from a national model without it.
 
@@ -201,6 +202,11 @@ def indirect_standardisation(
         ``None`` to exclude by observed follow-up instead.
     conf_level : float
         Level of the exact Poisson intervals of ``O / E``.
+    model : ModelResult, optional
+        For the logistic method: the same national model, already fitted to
+        ``data`` by :func:`reunistat.models.logistic.logistic` (analysis 05
+        shares its fit), used instead of fitting again when its formula and
+        options are the ones these arguments ask for.
 
     Returns
     -------
@@ -217,7 +223,7 @@ def indirect_standardisation(
         return _cox_standardised(data, rhs, group, duration_col, event_col, ties, conf_level)
     if method == "logistic":
         return _logistic_standardised(
-            data, rhs, group, horizon_days, potential_followup_col, conf_level
+            data, rhs, group, horizon_days, potential_followup_col, conf_level, model
         )
     raise InputError(f"method must be 'cox' or 'logistic', got {method!r}")
 
@@ -255,19 +261,40 @@ def _logistic_standardised(
     horizon_days: int,
     potential_followup_col: str | None,
     conf_level: float,
+    model: ModelResult | None = None,
 ) -> Standardised:
     from reunistat.models.logistic import logistic
 
     pf = potential_followup_col if potential_followup_col in data.columns else None
-    res = logistic(
-        f"~ {rhs}",
-        data,
-        horizon_days=horizon_days,
-        cluster=group,
-        potential_followup_col=pf,
-    )
+    if model is not None and _same_logistic(model, rhs, group, horizon_days, pf):
+        res = model
+    else:
+        res = logistic(
+            f"~ {rhs}",
+            data,
+            horizon_days=horizon_days,
+            cluster=group,
+            potential_followup_col=pf,
+        )
     frame = res.extras["data"]
     y = frame[res.extras["outcome_col"]].to_numpy(dtype=float)
     p = np.asarray(res.extras["fitted"], dtype=float)
     table = _table(frame[group], y, p, group, conf_level)
     return Standardised(table, res, "logistic", len(data) - len(frame))
+
+
+def _same_logistic(
+    model: ModelResult, rhs: str, group: str, horizon_days: int, pf: str | None
+) -> bool:
+    """Whether ``model`` is the logistic fit :func:`_logistic_standardised` would make."""
+    opts = model.provenance.options
+    return (
+        model.model == "logistic"
+        and "fitted" in model.extras
+        and (model.provenance.formula or "").split("~", 1)[-1].strip() == rhs
+        and opts.get("horizon_days") == horizon_days
+        and opts.get("cluster") == group
+        and opts.get("potential_followup_col") == pf
+        and opts.get("competing", "exclude") == "exclude"
+        and "weights" not in opts
+    )

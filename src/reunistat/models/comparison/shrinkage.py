@@ -85,6 +85,7 @@ def shrunken_effects(
     potential_followup_col: str | None = "days_potential_followup",
     n_agq: int = 1,
     conf_level: float = 0.95,
+    model: ModelResult | None = None,
 ) -> Shrunken:
     """Fit the random-intercept model and return each authority's shrunken odds ratio.
 
@@ -104,6 +105,11 @@ def shrunken_effects(
         Quadrature points (1: Laplace).
     conf_level : float
         Level of the intervals.
+    model : ModelResult, optional
+        The same random-intercept model, already fitted to ``data`` by
+        :func:`reunistat.models.logistic.multilevel` (analysis 05 shares
+        its fit): used instead of fitting again when its formula and options
+        are the ones these arguments ask for, else refitted.
 
     Returns
     -------
@@ -118,14 +124,18 @@ def shrunken_effects(
     # the grouping keyword is ``cluster=`` in the unified vocabulary (``group=`` before)
     params = inspect.signature(multilevel).parameters
     by = {"cluster" if "cluster" in params else "group": group}
-    res = multilevel(
-        f"~ {rhs.strip()}",
-        data,
-        horizon_days=horizon_days,
-        n_agq=n_agq,
-        potential_followup_col=pf,
-        **by,  # type: ignore[arg-type]
-    )
+    formula = f"~ {rhs.strip()}"
+    if model is not None and _same_fit(model, formula, group, horizon_days, pf, n_agq):
+        res = model
+    else:
+        res = multilevel(
+            formula,
+            data,
+            horizon_days=horizon_days,
+            n_agq=n_agq,
+            potential_followup_col=pf,
+            **by,  # type: ignore[arg-type]
+        )
     u: pd.Series = res.extras["random_effects"]
     sd = conditional_sd(res)
     frame: pd.DataFrame = res.extras["data"]
@@ -148,3 +158,27 @@ def shrunken_effects(
     table = table.sort_values(["log_odds_ratio", group], kind="stable").reset_index(drop=True)
     table["rank"] = np.arange(1, len(table) + 1)
     return Shrunken(table, res)
+
+
+def _same_fit(
+    model: ModelResult,
+    formula: str,
+    group: str,
+    horizon_days: int,
+    potential_followup_col: str | None,
+    n_agq: int,
+) -> bool:
+    """Whether ``model`` is the multilevel fit :func:`shrunken_effects` would make."""
+    if model.model != "logistic_multilevel":
+        return False
+    opts = model.provenance.options
+    fitted = (model.provenance.formula or "").split("~", 1)[-1].strip()
+    return (
+        fitted == f"{formula.split('~', 1)[-1].strip()} + (1 | {group})"
+        and opts.get("group") == group
+        and opts.get("horizon_days") == horizon_days
+        and opts.get("potential_followup_col") == potential_followup_col
+        and opts.get("n_agq") == n_agq
+        and opts.get("competing", "exclude") == "exclude"
+        and opts.get("conf_level") == 0.95
+    )

@@ -114,12 +114,13 @@ def _mean_prob_and_grad(X: np.ndarray, beta: np.ndarray) -> tuple[float, Any]:
 
 
 def _derivative(
-    spec: Any, beta: np.ndarray, data: pd.DataFrame, v: str
+    spec: Any, beta: np.ndarray, data: pd.DataFrame, v: str, designs: _LevelDesigns | None = None
 ) -> tuple[float, np.ndarray]:
     """Average derivative of the probability in ``v`` and its gradient in beta.
 
     Central differences, one-sided at the edges of the data (spline bases are
-    not defined beyond the fitted range).
+    not defined beyond the fitted range). ``designs`` builds the shifted
+    designs from the fitted one (:meth:`_LevelDesigns.shifted`).
     """
     x = data[v].to_numpy(dtype=float)
     h = 1e-5 * max(float(np.std(x)), 1e-8)
@@ -127,8 +128,10 @@ def _derivative(
     up = np.where(x + h > hi, x, x + h)
     down = np.where(x - h < lo, x, x - h)
     den = up - down
-    X1 = _matrix(spec, _set(data, v, up))
-    X0 = _matrix(spec, _set(data, v, down))
+    if designs is None:
+        X1, X0 = _matrix(spec, _set(data, v, up)), _matrix(spec, _set(data, v, down))
+    else:
+        X1, X0 = designs.shifted(v, up), designs.shifted(v, down)
     p1, p0 = expit(X1 @ beta), expit(X0 @ beta)
     w1, w0 = p1 * (1 - p1) / den, p0 * (1 - p0) / den
     est = float(((p1 - p0) / den).mean())
@@ -141,7 +144,8 @@ class _LevelDesigns:
 
     When every term holding the covariate holds no other variable and its
     columns come out 0/1 (a category or a 0/1 column), only those columns change:
-    they are taken from a one-row design and the rest of the fitted design is
+    they are taken from a small design (one row per level asked for, all
+    built in one call by :meth:`prepare`) and the rest of the fitted design is
     reused, which gives the very matrix formulaic builds for all the rows (same
     values, same memory layout). Otherwise the whole design is built again.
     """
@@ -149,6 +153,7 @@ class _LevelDesigns:
     def __init__(self, spec: Any, data: pd.DataFrame) -> None:
         self.spec, self.data = spec, data
         self._base: np.ndarray | None = None
+        self._rows: dict[tuple[str, Any], np.ndarray] = {}
 
     def _own_columns(self, v: str) -> list[int] | None:
         names = set(self.data.columns)
@@ -159,17 +164,107 @@ class _LevelDesigns:
             cols += self.spec.term_indices[term]
         return sorted(cols) or None
 
+    def prepare(self, wanted: list[tuple[str, list[Any]]]) -> None:
+        """Build the one-row designs of every ``(variable, levels)`` in one formulaic call.
+
+        Row ``i`` of the small frame is the first fitted row with one variable
+        set to one level, as :meth:`matrix` would build it on its own; the
+        encoding of each row does not depend on the others (the spec fixes
+        levels, contrasts and any transform's state).
+        """
+        asks = [(v, lev) for v, levels in wanted if self._own_columns(v) for lev in levels]
+        if len(asks) < 2:
+            return
+        small = self.data.iloc[np.zeros(len(asks), dtype=np.intp)].reset_index(drop=True)
+        for v in dict.fromkeys(v for v, _ in asks):
+            at = [i for i, (u, _) in enumerate(asks) if u == v]
+            dtype = self.data[v].dtype
+            if isinstance(dtype, pd.CategoricalDtype):
+                codes = small[v].cat.codes.to_numpy().copy()
+                for i in at:
+                    codes[i] = int(dtype.categories.get_indexer(pd.Index([asks[i][1]]))[0])
+                small[v] = pd.Categorical.from_codes(codes, dtype=dtype)  # type: ignore[arg-type]
+            else:
+                values = small[v].to_numpy().copy()
+                for i in at:
+                    values[i] = asks[i][1]
+                if not all(values[i] == asks[i][1] for i in at):  # the dtype would change it
+                    return
+                small[v] = values
+        try:
+            rows = _matrix(self.spec, small)
+        except LogisticInputError:  # e.g. a level the spec lacks: each row on its own says so
+            return
+        self._rows = {(v, lev): rows[i] for i, (v, lev) in enumerate(asks)}
+
+    def _row(self, v: str, level: Any) -> np.ndarray:
+        found = self._rows.get((v, level))
+        if found is not None:
+            return found
+        return _matrix(self.spec, _set(self.data.iloc[:1], v, level))[0]
+
+    def base(self) -> np.ndarray:
+        """The design of the fitted rows as formulaic builds it (built once)."""
+        if self._base is None:
+            self._base = _matrix(self.spec, self.data)
+        return self._base
+
     def matrix(self, v: str, level: Any) -> np.ndarray:
         cols = self._own_columns(v)
         if cols is not None:
-            row = _matrix(self.spec, _set(self.data.iloc[:1], v, level))[0, cols]
+            row = self._row(v, level)[cols]
             if np.isin(row, (0.0, 1.0)).all():
-                if self._base is None:
-                    self._base = _matrix(self.spec, self.data)
-                X = self._base.copy(order="K")
+                X = self.base().copy(order="K")
                 X[:, cols] = row
                 return X
         return _matrix(self.spec, _set(self.data, v, level))
+
+    def shifted(self, v: str, values: np.ndarray) -> np.ndarray:
+        """The design of the fitted rows with ``v`` replaced by ``values`` (numbers).
+
+        When ``v``'s terms hold no other variable, only their columns are built
+        (formulaic's design of those terms alone, the same values elementwise)
+        and written into a copy of the fitted design; otherwise the whole
+        design is built again.
+        """
+        cols = self._own_columns(v)
+        if cols is not None:
+            sub = self.spec.subset(list(self.spec.variable_terms[v]))
+            names = tuple(self.spec.column_names[c] for c in cols)
+            if tuple(sub.column_names) == names:
+                part = _matrix(sub, pd.DataFrame({v: values}, index=self.data.index))
+                X = self.base().copy(order="K")
+                X[:, cols] = part
+                return X
+        return _matrix(self.spec, _set(self.data, v, values))
+
+    def mean_prob_and_grad(
+        self, v: str, levels: list[Any], beta: np.ndarray
+    ) -> list[tuple[float, np.ndarray]]:
+        """:func:`_mean_prob_and_grad` of :meth:`matrix` ``(v, level)`` for each level.
+
+        Where only 0/1 columns change they are written into the fitted design
+        in place (and put back after), not into a copy of it: the same matrix,
+        in the same memory layout, so the same sums.
+        """
+        cols = self._own_columns(v)
+        rows = None
+        if cols is not None:
+            rows = [self._row(v, lev)[cols] for lev in levels]
+            if not all(np.isin(r, (0.0, 1.0)).all() for r in rows):
+                rows = None
+        if cols is None or rows is None:
+            return [_mean_prob_and_grad(self.matrix(v, lev), beta) for lev in levels]
+        X = self.base()
+        kept = X[:, cols].copy()
+        try:
+            out = []
+            for r in rows:
+                X[:, cols] = r
+                out.append(_mean_prob_and_grad(X, beta))
+        finally:
+            X[:, cols] = kept
+        return out
 
 
 def _set(data: pd.DataFrame, var: str, value: Any) -> pd.DataFrame:
@@ -228,20 +323,22 @@ def average_marginal_effects(
     variables = variables if variables is not None else avail
     data = data[[v for v in avail if v in data.columns]]  # the design needs no other column
     designs = _LevelDesigns(spec, data)
-    rows: list[dict[str, Any]] = []
-    grads: list[np.ndarray] = []
     for v in variables:
         if v not in avail:
             raise LogisticInputError(f"{v!r} is not a covariate of the model (have {avail})")
-        levels = _levels(data[v])
+    levels_of = {v: _levels(data[v]) for v in variables}
+    designs.prepare([(v, lv) for v, lv in levels_of.items() if lv is not None])
+    rows: list[dict[str, Any]] = []
+    grads: list[np.ndarray] = []
+    for v in variables:
+        levels = levels_of[v]
         if levels is None:
-            est, grad = _derivative(spec, beta, data, v)
+            est, grad = _derivative(spec, beta, data, v, designs)
             rows.append({"variable": v, "contrast": "dp/dx", "est": est})
             grads.append(grad)
             continue
-        p_ref, g_ref = _mean_prob_and_grad(designs.matrix(v, levels[0]), beta)
-        for lev in levels[1:]:
-            p1, g1 = _mean_prob_and_grad(designs.matrix(v, lev), beta)
+        (p_ref, g_ref), *others = designs.mean_prob_and_grad(v, levels, beta)
+        for lev, (p1, g1) in zip(levels[1:], others, strict=True):
             rows.append({"variable": v, "contrast": f"{lev} - {levels[0]}", "est": p1 - p_ref})
             grads.append(g1 - g_ref)
     G = np.vstack(grads)

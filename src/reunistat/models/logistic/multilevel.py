@@ -62,6 +62,7 @@ class _Problem:
     modes: np.ndarray
     Xt: np.ndarray = field(init=False, repr=False)
     starts: np.ndarray = field(init=False, repr=False)
+    sizes: np.ndarray = field(init=False, repr=False)
     p_mode: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -71,6 +72,11 @@ class _Problem:
         self.Xt = np.ascontiguousarray(self.X[order].T)
         self.X = self.Xt.T
         self.starts = np.searchsorted(self.codes, np.arange(self.n_groups))
+        self.sizes = np.diff(np.append(self.starts, len(self.codes)))
+
+    def _spread(self, v: np.ndarray) -> np.ndarray:
+        """Each group's value on each of its rows: ``v[codes]`` (rows sorted by group)."""
+        return np.repeat(v, self.sizes)
 
     def _sum(self, v: np.ndarray) -> np.ndarray:
         return np.add.reduceat(v, self.starts)
@@ -83,14 +89,14 @@ class _Problem:
         """Return the modes of each group's standardised effect and the curvature there."""
         z = self.modes.copy()
         for _ in range(100):
-            p = expit(eta + sigma * z[self.codes])
+            p = expit(eta + self._spread(sigma * z))  # sigma * z[codes], the same products
             grad = sigma * self._sum(self.y - p) - z
             curv = sigma**2 * self._sum(p * (1 - p)) + 1.0
             step = np.clip(grad / curv, -5.0, 5.0)
             z += step
             if np.max(np.abs(step)) < 1e-11:
                 break
-        p = expit(eta + sigma * z[self.codes])
+        p = expit(eta + self._spread(sigma * z))
         curv = sigma**2 * self._sum(p * (1 - p)) + 1.0
         self.modes = z
         self.p_mode = p  # the probabilities at the modes, for the gradient
@@ -116,7 +122,7 @@ class _Problem:
         a, gprime, resid, s_res, zs = [], [], [], [], []
         for x, lw in zip(self.nodes, self.log_weights, strict=True):
             zk = z + np.sqrt(2.0) * s * x
-            e = eta + sigma * zk[self.codes]
+            e = eta + self._spread(sigma * zk)
             g = self._sum(self.y * e - np.logaddexp(0.0, e)) - zk**2 / 2 - _HALF_LOG_2PI
             a.append(g + x**2 + lw + log_s)
             if gradient:
@@ -150,7 +156,7 @@ class _Problem:
         gprime: list[np.ndarray],
         zs: list[np.ndarray],
     ) -> np.ndarray:
-        codes, sq2 = self.codes, np.sqrt(2.0)
+        sq2 = np.sqrt(2.0)
         p0 = self.p_mode  # expit(eta + sigma * z[codes]), from conditional_modes
         w0 = p0 * (1 - p0)
         v0 = w0 * (1 - 2 * p0)  # dw/d eta
@@ -170,7 +176,7 @@ class _Problem:
         b_j = np.zeros_like(z)
         g_t = 0.0
         for k, x in enumerate(self.nodes):
-            r += pi[k][codes] * resid[k]
+            r += self._spread(pi[k]) * resid[k]
             a_j += pi[k] * gprime[k]
             b_j += pi[k] * gprime[k] * x
             g_t += float((pi[k] * sigma * zs[k] * s_res[k]).sum())
