@@ -160,7 +160,7 @@ def curve_figure(
                     ax.step(x, band, where="post", color=col, lw=0.5, ls=(0, (2, 2)))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        ax.set_title("\n".join(textwrap.wrap(title, 70)), loc="left")
+        ax.set_title("\n".join(textwrap.wrap(title, 70)), loc="left", y=1.0)
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
         shown = curve if xmax_days is None else curve.loc[curve["time"] <= xmax_days]
         ax.set_ylim(0, fitted_top(shown, estimate, conf))
