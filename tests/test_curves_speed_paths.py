@@ -40,3 +40,38 @@ def test_kept_rows_as_the_numpy_loop(n_types: int, n: int, threshold: int, apply
     after = np.sort(rng.integers(0, 80, size=n))[::-1].astype(float)
     rules = DisclosureRules(threshold=threshold, apply=apply)
     assert _kept_rows(ev, after, rules) == _kept_rows_numpy(ev, after, rules)
+
+
+_FLOATS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e-7, -4e-4, 123456.5, 1234567.0, 0.1234565]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(_FLOATS, st.integers(-(10**6), 10**6), _FLOATS), min_size=0, max_size=30),
+    st.booleans(),
+)
+def test_to_csv_text_as_pandas_float_format(rows, text_col: bool):
+    import pandas as pd
+
+    from reunistat.report.tables import to_csv_text
+
+    df = pd.DataFrame(rows, columns=["a", "n", "a"]).astype({"n": "int64"})
+    df["a"] = df["a"].astype("float64")
+    if text_col:
+        df.insert(0, "g", ["x,y" if i % 3 else "" for i in range(len(df))])
+    want = df.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    assert to_csv_text(df) == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_FLOATS, min_size=1, max_size=30), st.integers(0, 4))
+def test_column_cells_as_num_text(values, digits: int):
+    from reunistat.report.tables import _cell, _column_cells
+
+    values = [float(v) for v in values]
+    assert _column_cells(values, "estimate", digits) == [
+        _cell(v, "estimate", digits) for v in values
+    ]
