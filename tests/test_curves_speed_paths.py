@@ -75,3 +75,75 @@ def test_column_cells_as_num_text(values, digits: int):
     assert _column_cells(values, "estimate", digits) == [
         _cell(v, "estimate", digits) for v in values
     ]
+
+
+def _simulate_all_rows(design, rng):
+    """The power simulator before it skipped the rows the comparison design drops."""
+    from reunistat.models.evaluation.power import DAYS, _baseline, _invert
+
+    knots, rates = _baseline(design.baseline)
+    n_la, years = design.n_authorities, int(np.ceil(design.years))
+    lam = design.returns_per_year / n_la
+    width = np.minimum(1.0, design.years - np.arange(years))
+    counts = rng.poisson(lam * width[None, :], size=(n_la, years))
+    la = np.repeat(np.repeat(np.arange(n_la), years), counts.ravel())
+    yr = np.repeat(np.tile(np.arange(years), n_la), counts.ravel())
+    entry = (yr + rng.random(la.size) * width[yr]) * DAYS
+    frailty = rng.normal(0.0, design.la_sd_log_hr, n_la) if design.la_sd_log_hr > 0 else None
+    pilot_la = np.arange(n_la) < design.n_pilot
+    post = entry >= design.adoption_year * DAYS
+    treated = pilot_la[la] & post
+    lp = np.where(treated, np.log(design.hazard_ratio), 0.0)
+    if frailty is not None:
+        lp = lp + frailty[la]
+    t_event = _invert(knots, rates, rng.exponential(size=la.size) / np.exp(lp))
+    cens = design.years * DAYS - entry
+    if design.max_followup_days is not None:
+        cens = np.minimum(cens, design.max_followup_days)
+    event_day = np.ceil(t_event)
+    cens_day = np.floor(cens)
+    reentered = event_day <= cens_day
+    days_followed = np.where(reentered, event_day, cens_day)
+    keep = days_followed > 0
+    if design.design == "comparison":
+        keep &= post
+    return {
+        "LA": la[keep],
+        "entry_day": entry[keep],
+        "days_followed": days_followed[keep],
+        "reentered": reentered[keep].astype(np.int64),
+        "treated": treated[keep].astype(np.int64),
+        "pilot_la": pilot_la[la[keep]].astype(np.int64),
+        "post": post[keep].astype(np.int64),
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["comparison", "did"]),
+    st.floats(100, 3000),
+    st.sampled_from([0.0, 0.15]),
+    st.sampled_from([None, 365.0]),
+    st.floats(0.5, 4.5),
+    st.integers(0, 2**32 - 1),
+)
+def test_power_simulation_as_all_rows(kind, per_year, sd, cap, adoption, seed):
+    from reunistat.models.evaluation.power import PowerDesign, _simulate
+
+    design = PowerDesign(
+        hazard_ratio=0.75,
+        n_authorities=20,
+        n_pilot=5,
+        years=5.5,
+        adoption_year=adoption,
+        returns_per_year=per_year,
+        la_sd_log_hr=sd,
+        max_followup_days=cap,
+        design=kind,
+    )
+    got = _simulate(design, np.random.default_rng(seed))
+    want = _simulate_all_rows(design, np.random.default_rng(seed))
+    assert got.keys() == want.keys()
+    for k in want:
+        assert got[k].dtype == want[k].dtype
+        np.testing.assert_array_equal(got[k], want[k])
