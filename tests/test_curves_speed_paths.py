@@ -147,3 +147,41 @@ def test_power_simulation_as_all_rows(kind, per_year, sd, cap, adoption, seed):
     for k in want:
         assert got[k].dtype == want[k].dtype
         np.testing.assert_array_equal(got[k], want[k])
+
+
+def _svg_of_figure(plain_canvas: bool) -> bytes:
+    import io
+
+    import matplotlib
+    import pandas as pd
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from reunistat.report.figures import _RC, curve_figure
+
+    curve = pd.DataFrame(
+        {
+            "group": ["a"] * 3 + ["b = $x^2$"] * 3,
+            "time": [0.0, 100.0, 400.0] * 2,
+            "est": [0.0, 0.1, 0.2, 0.0, 0.15, 0.3],
+            "lo": [0.0, 0.05, 0.15, 0.0, 0.1, 0.25],
+            "hi": [0.0, 0.15, 0.25, 0.0, 0.2, 0.35],
+        }
+    )
+    at_risk = pd.DataFrame({"group": ["a", "b"], "0": ["1200", "c"], "365": ["900", "15"]})
+    fig = curve_figure(curve, at_risk, estimate="est", conf=("lo", "hi"), title="Re-entry")
+    if plain_canvas:  # matplotlib's own SVG canvas then writes the file
+        FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    with matplotlib.rc_context(_RC):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    return buf.getvalue()
+
+
+def test_svg_with_remembered_text_extents_as_matplotlib_writes_it():
+    from reunistat.report import figures
+
+    figures._SVG_EXTENTS.clear()
+    first = _svg_of_figure(plain_canvas=False)  # extents measured
+    again = _svg_of_figure(plain_canvas=False)  # extents remembered
+    assert figures._SVG_EXTENTS, "the SVG canvas of reunistat's figures was not used"
+    assert first == again == _svg_of_figure(plain_canvas=True)
