@@ -185,3 +185,23 @@ def test_svg_with_remembered_text_extents_as_matplotlib_writes_it():
     again = _svg_of_figure(plain_canvas=False)  # extents remembered
     assert figures._SVG_EXTENTS, "the SVG canvas of reunistat's figures was not used"
     assert first == again == _svg_of_figure(plain_canvas=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 80), st.integers(1, 4), st.booleans(), st.integers(0, 2**32 - 1))
+def test_km_counts_on_shared_times_as_on_the_group_alone(n, n_groups, weighted, seed):
+    from reunistat.models.survival.km import _counts
+
+    rng = np.random.default_rng(seed)
+    time = rng.integers(1, 30, n).astype(float)
+    status = rng.integers(0, 3, n)
+    w = rng.choice([0.0, 0.5, 1.0, 2.0], n) if weighted else np.ones(n)
+    group = rng.integers(0, n_groups, n)
+    every = np.unique(time, return_inverse=True)
+    for g in range(n_groups):
+        sel = group == g
+        alone = _counts(time[sel], status[sel], w[sel], 2)
+        shared = _counts(time[sel], status[sel], w[sel], 2, shared=(every[0], every[1][sel]))
+        for a, b in zip(alone, shared, strict=True):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
