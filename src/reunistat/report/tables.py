@@ -359,8 +359,24 @@ def _cell(v: Any, column: str, digits: int) -> str:
 
 
 def to_csv_text(df: pd.DataFrame) -> str:
-    """Return a DataFrame as CSV text with stable float formatting (6 significant digits)."""
-    return df.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    """Return a DataFrame as CSV text with stable float formatting (6 significant digits).
+
+    The float columns are formatted first, as pandas formats them with
+    ``float_format="%.6g"`` (``"%.6g" % v``, missing values empty), in one
+    list comprehension a column instead of pandas' three calls a value; the
+    text is the same (a test checks it).
+    """
+    floats = [j for j, dt in enumerate(df.dtypes) if dt == np.float64]
+    if floats:
+        df = df.copy(deep=False)
+        for j in floats:
+            values = df.iloc[:, j].to_numpy().tolist()
+            df.isetitem(j, np.array([_G6 % v if v == v else "" for v in values], dtype=object))
+    return df.to_csv(index=False, float_format=_G6, lineterminator="\n")
+
+
+#: The CSV files' float format (6 significant digits).
+_G6 = "%.6g"
 
 
 def _column_cells(values: Sequence[Any], column: str, digits: int) -> list[str]:
@@ -371,7 +387,15 @@ def _column_cells(values: Sequence[Any], column: str, digits: int) -> list[str]:
     :func:`_cell` returns for the same value.
     """
     if column not in P_COLUMNS and all(type(v) is float for v in values):
-        return ["" if v != v else num_text(v, digits) for v in values]
+        spec = f",.{digits}f"  # num_text, inline: never -0.00
+        out = []
+        for v in values:
+            if v != v:
+                out.append("")
+                continue
+            s = format(v, spec)
+            out.append(s[1:] if s[0] == "-" and not s.strip("-0.,") else s)
+        return out
     return [_cell(v, column, digits) for v in values]
 
 

@@ -212,23 +212,34 @@ def _baseline(curve: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.nd
 
 
 def _simulate(design: PowerDesign, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The columns of :func:`simulate_spells` as arrays (a replicate needs no DataFrame)."""
+    """The columns of :func:`simulate_spells` as arrays (a replicate needs no DataFrame).
+
+    Every return is drawn (so the random stream is the design's whatever is
+    kept); with the ``"comparison"`` design, which keeps only returns after
+    adoption, the event times are worked out for those only (each value as
+    when worked out for all: the same elementwise operations).
+    """
     knots, rates = _baseline(design.baseline)
     n_la, years = design.n_authorities, int(np.ceil(design.years))
     lam = design.returns_per_year / n_la
     width = np.minimum(1.0, design.years - np.arange(years))  # last year may be partial
-    counts = rng.poisson(lam * width[None, :], size=(n_la, years))
-    la = np.repeat(np.repeat(np.arange(n_la), years), counts.ravel())
-    yr = np.repeat(np.tile(np.arange(years), n_la), counts.ravel())
+    counts = rng.poisson(lam * width[None, :], size=(n_la, years)).ravel()
+    la = np.repeat(np.repeat(np.arange(n_la), years), counts)
+    yr = np.repeat(np.tile(np.arange(years), n_la), counts)
     entry = (yr + rng.random(la.size) * width[yr]) * DAYS
     frailty = rng.normal(0.0, design.la_sd_log_hr, n_la) if design.la_sd_log_hr > 0 else None
     pilot_la = np.arange(n_la) < design.n_pilot
     post = entry >= design.adoption_year * DAYS
+    draw = rng.exponential(size=la.size)
+    if design.design == "comparison":
+        sub = np.flatnonzero(post)
+        la, entry, draw = la[sub], entry[sub], draw[sub]
+        post = np.ones(la.size, dtype=bool)
     treated = pilot_la[la] & post
     lp = np.where(treated, np.log(design.hazard_ratio), 0.0)
     if frailty is not None:
         lp = lp + frailty[la]
-    t_event = _invert(knots, rates, rng.exponential(size=la.size) / np.exp(lp))
+    t_event = _invert(knots, rates, draw / np.exp(lp))
     cens = design.years * DAYS - entry
     if design.max_followup_days is not None:
         cens = np.minimum(cens, design.max_followup_days)
@@ -237,15 +248,14 @@ def _simulate(design: PowerDesign, rng: np.random.Generator) -> dict[str, np.nda
     reentered = event_day <= cens_day
     days_followed = np.where(reentered, event_day, cens_day)
     keep = days_followed > 0
-    if design.design == "comparison":
-        keep &= post
+    la_kept = la[keep]
     return {
-        "LA": la[keep],
+        "LA": la_kept,
         "entry_day": entry[keep],
         "days_followed": days_followed[keep],
         "reentered": reentered[keep].astype(np.int64),
         "treated": treated[keep].astype(np.int64),
-        "pilot_la": pilot_la[la[keep]].astype(np.int64),
+        "pilot_la": pilot_la[la_kept].astype(np.int64),
         "post": post[keep].astype(np.int64),
     }
 

@@ -34,13 +34,24 @@ def _counts(
     w: np.ndarray,
     n_causes: int,
     entry: np.ndarray | None = None,
+    shared: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return unique times, weighted at-risk, events per cause (K, C), censored, exit index.
 
     With ``entry`` (delayed entry) a row is at risk at ``t`` when ``entry < t <= time``
     (R's ``(start, stop]``): rows entering at or after ``t`` are taken out of ``n_risk``.
+    ``shared``: the distinct times of a larger sample holding these rows and
+    each row's index among them (``np.unique(..., return_inverse=True)`` of
+    it), so that the curves of several groups sort the times once; the
+    arrays returned are the same.
     """
-    uniq, idx = np.unique(time, return_inverse=True)
+    if shared is None:
+        uniq, idx = np.unique(time, return_inverse=True)
+    else:
+        times, inverse = shared
+        present = np.bincount(inverse, minlength=len(times)) > 0
+        uniq = times[present]
+        idx = (np.cumsum(present) - 1)[inverse]
     k = uniq.shape[0]
     exits = np.bincount(idx, w, k)
     n_risk = np.cumsum(exits[::-1])[::-1]
@@ -166,8 +177,9 @@ def _km_one(
     z: float,
     conf_type: ConfType,
     entry: np.ndarray | None = None,
+    shared: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    uniq, n_risk, ev, cens, _ = _counts(time, event, w, 1, entry)
+    uniq, n_risk, ev, cens, _ = _counts(time, event, w, 1, entry, shared)
     d = ev[:, 0]
     surv = _product_limit(d, n_risk)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -291,8 +303,14 @@ def kaplan_meier(
     w = _data.case_weights(data, weights)
     w = np.ones(len(t)) if w is None else w
     parts = []
-    for label, sel in _groups(data, by):
-        part = _km_one(t[sel], e[sel], w[sel], z, conf_type, None if start is None else start[sel])
+    groups = _groups(data, by)
+    # the distinct times sorted once for all the groups (without delayed entry)
+    every = np.unique(t, return_inverse=True) if start is None and len(groups) > 1 else None
+    for label, sel in groups:
+        shared = None if every is None else (every[0], every[1][sel])
+        part = _km_one(
+            t[sel], e[sel], w[sel], z, conf_type, None if start is None else start[sel], shared
+        )
         part.insert(0, "group", label if label is not None else "all")
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)
