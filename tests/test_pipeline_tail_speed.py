@@ -139,3 +139,33 @@ def test_the_frozen_heap_is_handed_back_by_the_outermost_block():
             assert gc.get_freeze_count() >= outer
         assert gc.get_freeze_count() >= outer  # the inner block leaves it frozen
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_files_checked_in_the_run_beside_the_checking_process_give_the_same_verdict(
+    tmp_path, background
+):
+    from reunistat.pipeline.checks import Checks
+    from reunistat.report.checker import Identifiers, check_folder
+
+    stage = tmp_path / "outputs"
+    (stage / "tables").mkdir(parents=True)
+    (stage / "paper").mkdir()
+    (stage / "tables/small.csv").write_text("level,n\na,12\nb,3\n")  # a count below 10
+    (stage / "tables/ok.csv").write_text("level,n\na,12\nb,30\n")
+    (stage / "paper/paper.md").write_text("Child C00000029 was born on 14/07/2009.\n")
+    (stage / "paper/paper.txt").write_text("nothing to see\n")
+    counts = {"type": "counts", "count_cols": ["n"], "row_key": None, "lines": []}
+    specs = {"tables/small.csv": counts, "tables/ok.csv": counts}
+    ids = Identifiers(
+        values=frozenset({"C00000029"}), dates_of_birth=frozenset({dt.date(2009, 7, 14)})
+    )
+    rules = DisclosureRules()
+    with Checks(ids, rules, background) as checks:
+        checks.check_files(stage, ["tables/small.csv", "tables/ok.csv"], specs)
+        checks.check_here(stage, ["paper/paper.md"], specs)
+        checks.check_files(stage, ["paper/paper.txt"], specs)
+        found = checks.folder_breaches(stage, specs)
+    expected = check_folder(stage, specs, rules, ids)
+    assert found == expected
+    assert any("paper/paper.md" in b for b in found) and any("small.csv" in b for b in found)
