@@ -169,3 +169,15 @@ def test_files_checked_in_the_run_beside_the_checking_process_give_the_same_verd
     expected = check_folder(stage, specs, rules, ids)
     assert found == expected
     assert any("paper/paper.md" in b for b in found) and any("small.csv" in b for b in found)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="forked processes (Linux)")
+def test_a_run_that_stops_early_ends_the_processes_taking_the_identifiers():
+    with pytest.raises(RuntimeError, match="the cohort failed"):
+        with WhileScriptsRun(_ctx()) as early:  # type: ignore[arg-type]
+            early.start_identifiers()
+            early.start()
+            procs = [early._ids_forked[0], early._forked[0]]  # type: ignore[index]
+            raise RuntimeError("the cohort failed")
+    assert all(not p.is_alive() for p in procs)
+    assert early._ids_forked is None and early._forked is None

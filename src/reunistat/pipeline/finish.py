@@ -108,6 +108,26 @@ class WhileScriptsRun:
         self._forked: tuple[Any, Any] | None = None
         self._seconds = 0.0
 
+    def __enter__(self) -> WhileScriptsRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """End the forked processes whose answers were not collected (the run stopped early).
+
+        A process that has not sent its answer yet, or whose answer no one
+        reads, would otherwise wait on its pipe until the run's process ends.
+        """
+        for forked in (self._ids_forked, self._forked):
+            if forked is not None:
+                proc, receive = forked
+                proc.kill()
+                proc.join()
+                receive.close()
+        self._ids_forked = self._forked = None
+
     def start_identifiers(self) -> None:
         """Take the identifiers (without the data end) in a process forked now (Linux).
 
