@@ -229,6 +229,19 @@ class Checks:
         if files:
             self._file_tickets.append(self._ask(("files", str(stage), files, self.rules)))
 
+    def check_here(
+        self, stage: Path, rels: Iterable[str], specs: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        """Check files of ``stage`` in this process, now (while the checking process works).
+
+        For a file the run's process would otherwise wait for at the end (the
+        paper's PDF, the longest to read): the checking process may still be
+        working through the scripts' files, so two processes share the last
+        checks instead of one. The answer counts as one :meth:`check_files` gives.
+        """
+        files = [(rel, _spec(specs, rel), rel in checker.RELEASE_FILES) for rel in rels]
+        self._checked.update(_check_files(str(stage), files, self.rules, self.identifiers))
+
     def folder_breaches(self, stage: Path, specs: Mapping[str, Mapping[str, Any]]) -> list[str]:
         """Return what :func:`~reunistat.report.checker.check_folder` returns for ``stage`` now.
 

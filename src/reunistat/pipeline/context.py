@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from reunistat.results import package_versions
-
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -209,7 +207,7 @@ class Context:
         """
         from reunistat.report.figures import save_figure
 
-        version = package_versions()["reunistat"]
+        version = _versions()["reunistat"]
         source = (
             f"Source: reunistat {version}, {self.script} ({function}); "
             f"{_data_label(self.config)}"
@@ -309,3 +307,15 @@ def _jsonable(v: Any) -> Any:
         except (ValueError, TypeError):
             pass
     return j(v)
+
+
+def _versions() -> dict[str, str]:
+    """:func:`reunistat.results.package_versions`, imported when first needed.
+
+    ``reunistat.results`` imports scipy.stats (about a second): importing it
+    lazily keeps it off the start of ``reunistat reproduce``, where nothing
+    runs beside it; the run imports it beside the cohort (``import_for``).
+    """
+    from reunistat.results import package_versions
+
+    return package_versions()

@@ -9,7 +9,6 @@ from typing import Any
 import pandas as pd
 
 from reunistat.pipeline.context import Context
-from reunistat.results import package_versions
 
 PIPELINE = "reunistat.pipeline"
 
@@ -76,7 +75,7 @@ def build_workbook(
     cover = [
         v.get("data_label", ""),
         v.get("data_description", ""),
-        f"Made by reunistat {package_versions()['reunistat']} (`reunistat reproduce`). "
+        f"Made by reunistat {_versions()['reunistat']} (`reunistat reproduce`). "
         "outputs/manifest.json records this file's SHA-256, the input data hashes, the "
         "configuration, the seed, the software versions and the git commit.",
         "The paper (outputs/paper) describes the definitions, methods and limitations.",
@@ -160,7 +159,7 @@ def run_values(ctx: Context) -> None:
         else "",
         function=fn,
     )
-    ctx.value("reunistat_version", package_versions()["reunistat"], function=fn)
+    ctx.value("reunistat_version", _versions()["reunistat"], function=fn)
 
 
 def write_values(ctx: Context) -> None:
@@ -175,3 +174,15 @@ def write_values(ctx: Context) -> None:
         "numbers quoted in the paper",
         {"type": "values"},
     )
+
+
+def _versions() -> dict[str, str]:
+    """:func:`reunistat.results.package_versions`, imported when first needed.
+
+    ``reunistat.results`` imports scipy.stats (about a second): importing it
+    lazily keeps it off the start of ``reunistat reproduce``, where nothing
+    runs beside it; the run imports it beside the cohort (``import_for``).
+    """
+    from reunistat.results import package_versions
+
+    return package_versions()

@@ -9,9 +9,9 @@ they are written. The disclosure report and the manifest then put the
 verdict together, the same bytes as when every check ran at the end.
 
 The input's identifiers and the hash of the spells, which only the checks and
-the manifest need, are taken in a process of their own while the run's process
-builds the release-wide suppression and the workers run the scripts
-(:class:`WhileScriptsRun`).
+the manifest need, are taken in processes of their own: the identifiers while
+the run's process derives the cohort, the hash while it builds the release-wide
+suppression (:class:`WhileScriptsRun`).
 """
 
 from __future__ import annotations
@@ -82,15 +82,20 @@ class Run:
 
 
 class WhileScriptsRun:
-    """The input's identifiers and the spells' hash, taken while the workers run the scripts.
+    """The input's identifiers and the spells' hash, taken beside the run's other steps.
 
-    With workers, :meth:`start` forks a process that takes them while the
-    run's process builds the release-wide suppression; :meth:`run` is called
-    by the run's process while it waits for the workers
+    The identifiers need only the extract: :meth:`start_identifiers` forks a
+    process that takes them while the run's process derives the cohort (one
+    core, the other idle). The spells' hash needs the cohort: :meth:`start`
+    forks a process that takes it while the run's process builds the
+    release-wide suppression. :meth:`run` is called by the run's process
+    while it waits for the workers
     (:func:`reunistat.pipeline.workers.run_parallel`) and collects them, and
-    again after the scripts (``final``), which computes them in the run's
-    process if they are not there yet: with one job, or when the forked
-    process or the first call failed (its error is raised then).
+    again after the scripts (``final``), which computes in the run's process
+    what is not there yet: with one job, or when a forked process or the
+    first call failed (its error is raised then). The answer is the same
+    wherever it was taken: the data end, a public date, is added to the
+    identifiers once the cohort is derived.
     """
 
     def __init__(self, ctx: Context) -> None:
@@ -98,70 +103,144 @@ class WhileScriptsRun:
         self.identifiers: checker.Identifiers | None = None
         self.spells_sha256: str | None = None
         self.seconds: float | None = None
+        self._ids: checker.Identifiers | None = None  # without the data end
+        self._ids_forked: tuple[Any, Any] | None = None
         self._forked: tuple[Any, Any] | None = None
+        self._seconds = 0.0
+
+    def __enter__(self) -> WhileScriptsRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """End the forked processes whose answers were not collected (the run stopped early).
+
+        A process that has not sent its answer yet, or whose answer no one
+        reads, would otherwise wait on its pipe until the run's process ends.
+        """
+        for forked in (self._ids_forked, self._forked):
+            if forked is not None:
+                proc, receive = forked
+                proc.kill()
+                proc.join()
+                receive.close()
+        self._ids_forked = self._forked = None
+
+    def start_identifiers(self) -> None:
+        """Take the identifiers (without the data end) in a process forked now (Linux).
+
+        Call it once the extract is read, before the run starts any thread
+        of its own (a fork copies only the calling thread).
+        """
+        if self._ids_forked is None and self._ids is None:
+            self._ids_forked = _fork(_take_identifiers, self.ctx)
 
     def start(self) -> None:
-        """Take them in a process forked now (Linux), collected by :meth:`run`.
+        """Take the spells' hash (and the identifiers, unless already under way) now.
 
         The run's process builds the release-wide suppression meanwhile, on
         one core: this takes the other, before the workers need both.
         """
-        import multiprocessing
-        import os
-
-        if "fork" not in multiprocessing.get_all_start_methods() or self._forked is not None:
-            return
-        mp = multiprocessing.get_context("fork")
-        receive, send = mp.Pipe(duplex=False)
-        proc = mp.Process(target=_take_early, args=(self.ctx, send, os.getpid()), daemon=True)
-        proc.start()
-        send.close()
-        self._forked = (proc, receive)
+        if self._forked is None and self.spells_sha256 is None:
+            self._forked = _fork(_take_early, self.ctx, self._ids_forked is None)
 
     def run(self, final: bool = False) -> None:
         """Compute what is not computed yet (errors are raised only when ``final``)."""
         if self.identifiers is not None:
             return
+        if self._ids_forked is not None:
+            got, self._ids_forked = _received(self._ids_forked), None
+            if got is not None:
+                self._ids, seconds = got
+                self._seconds += seconds
         if self._forked is not None:
-            proc, receive = self._forked
-            self._forked = None
-            try:
-                self.identifiers, self.spells_sha256, self.seconds = receive.recv()
-            except (EOFError, OSError):  # it failed or died: taken here
-                pass
-            finally:
-                receive.close()
-                proc.join()
-            if self.identifiers is not None:
-                return
+            got, self._forked = _received(self._forked), None
+            if got is not None:
+                ids, self.spells_sha256, seconds = got
+                self._ids = self._ids if ids is None else ids
+                self._seconds += seconds
         t0 = time.perf_counter()
         try:
-            ids, spells_sha256 = _early(self.ctx)
+            if self._ids is None:
+                self._ids = _identifiers(self.ctx)
+            if self.spells_sha256 is None:
+                self.spells_sha256 = _spells_hash(self.ctx)
+            ids = _with_data_end(self._ids, self.ctx)
         except Exception:
             if final:
                 raise
             return  # done again after the scripts, where its error stops the run
-        self.identifiers, self.spells_sha256 = ids, spells_sha256
-        self.seconds = round(time.perf_counter() - t0, 2)
+        self.identifiers = ids
+        self.seconds = round(self._seconds + time.perf_counter() - t0, 2)
 
 
-def _early(ctx: Context) -> tuple[checker.Identifiers, str]:
-    """The input's identifiers and the spells' hash."""
+def _identifiers(ctx: Context) -> checker.Identifiers:
+    """The input's identifiers, without the data end (added by :func:`_with_data_end`)."""
+    return release_identifiers(ctx.extract.tables, None)
+
+
+def _with_data_end(ids: checker.Identifiers, ctx: Context) -> checker.Identifiers:
+    """``ids`` with the data end among the public dates (as :func:`release_identifiers`)."""
+    import dataclasses
+
+    end = ctx.cohort.data_end.date()
+    return dataclasses.replace(ids, public_dates=ids.public_dates | {end})
+
+
+def _spells_hash(ctx: Context) -> str:
     from reunistat.results import data_hash
 
-    ids = release_identifiers(ctx.extract.tables, ctx.cohort.data_end.date())
-    return ids, data_hash(ctx.spells.reset_index(drop=True))
+    return data_hash(ctx.spells.reset_index(drop=True))
 
 
-def _take_early(ctx: Context, send: Any, parent: int) -> None:
-    """In a process forked from the run: send :func:`_early`'s answer and its seconds."""
+def _fork(target: Callable[..., None], *args: Any) -> tuple[Any, Any] | None:
+    """Run ``target(*args, send, parent)`` in a process forked now; None without fork."""
+    import multiprocessing
+    import os
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    mp = multiprocessing.get_context("fork")
+    receive, send = mp.Pipe(duplex=False)
+    proc = mp.Process(target=target, args=(*args, send, os.getpid()), daemon=True)
+    proc.start()
+    send.close()
+    return proc, receive
+
+
+def _received(forked: tuple[Any, Any] | None) -> Any:
+    """What a forked process sent (None if it sent nothing: it failed or died)."""
+    if forked is None:
+        return None
+    proc, receive = forked
+    try:
+        return receive.recv()
+    except (EOFError, OSError):
+        return None
+    finally:
+        receive.close()
+        proc.join()
+
+
+def _take_identifiers(ctx: Context, send: Any, parent: int) -> None:
+    """In a process forked from the run: send the identifiers (no data end) and the seconds."""
+    _answer(send, parent, lambda: (_identifiers(ctx),))
+
+
+def _take_early(ctx: Context, identifiers: bool, send: Any, parent: int) -> None:
+    """In a process forked from the run: send the identifiers (if asked), the spells' hash."""
+    _answer(send, parent, lambda: (_identifiers(ctx) if identifiers else None, _spells_hash(ctx)))
+
+
+def _answer(send: Any, parent: int, work: Callable[[], tuple[Any, ...]]) -> None:
     from reunistat.pipeline.workers import detach_from_run
 
     detach_from_run(parent)
     t0 = time.perf_counter()
     try:
-        ids, sha = _early(ctx)
-        send.send((ids, sha, round(time.perf_counter() - t0, 2)))
+        send.send((*work(), round(time.perf_counter() - t0, 2)))
     except Exception:  # the run's process takes them again, and raises
         pass
     finally:
@@ -220,10 +299,16 @@ def _documents(run: Run, paper: bool, checks: Checks) -> None:
         t0 = time.perf_counter()
         before = set(ctx.outputs)
         build_paper(ctx, run.cfg.paper_template)
-        made = sorted(set(ctx.outputs) - before, key=lambda rel: (not rel.endswith(".pdf"), rel))
-        checks.check_files(stage, made, _specs(run))  # the PDF first: the longest to read
+        made = sorted(set(ctx.outputs) - before)
+        # the PDF, the longest to read, is checked here while the checking process takes
+        # the other files of the paper after the scripts' (here too without that process)
+        pdfs = [rel for rel in made if rel.endswith(".pdf")]
+        checks.check_files(stage, [rel for rel in made if rel not in pdfs], _specs(run))
         run.timings["paper"] = round(time.perf_counter() - t0, 2)
         run.memory["paper"] = memory_mib()
+        t0 = time.perf_counter()
+        checks.check_here(stage, pdfs, _specs(run))
+        run.timings["paper's PDF checked"] = round(time.perf_counter() - t0, 2)
 
 
 def rows(ctx: Context) -> dict[str, dict[str, Any]]:

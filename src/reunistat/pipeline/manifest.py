@@ -16,7 +16,6 @@ from reunistat.errors import PipelineError
 from reunistat.pipeline.config import MANIFEST, PipelineConfig
 from reunistat.report.checker import release_spec
 from reunistat.report.disclosure import DisclosureRules
-from reunistat.results import package_versions
 
 
 def sha256_file(path: Path) -> str:
@@ -144,7 +143,7 @@ def build_manifest(
         "git": git_commit(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "versions": package_versions() | _extra_versions(),
+        "versions": _versions() | _extra_versions(),
         "data_dir": cfg.data_dir.as_posix(),
         "inputs": inputs,
         "cohort": cohort,
@@ -202,3 +201,15 @@ def verify_manifest(outputs_dir: Path) -> list[str]:
         if p.is_file() and rel != MANIFEST and rel not in listed:
             problems.append(f"{rel}: not in the manifest")
     return problems
+
+
+def _versions() -> dict[str, str]:
+    """:func:`reunistat.results.package_versions`, imported when first needed.
+
+    ``reunistat.results`` imports scipy.stats (about a second): importing it
+    lazily keeps it off the start of ``reunistat reproduce``, where nothing
+    runs beside it; the run imports it beside the cohort (``import_for``).
+    """
+    from reunistat.results import package_versions
+
+    return package_versions()

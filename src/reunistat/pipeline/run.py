@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from reunistat.errors import ModelError
-from reunistat.pipeline import folder
+from reunistat.pipeline import folder, workers
 from reunistat.pipeline.acro_step import publish_acro
 from reunistat.pipeline.config import MANIFEST, PipelineConfig, PipelineError, load_config
 from reunistat.pipeline.context import Context
 from reunistat.pipeline.documents import PIPELINE, run_values
 from reunistat.pipeline.finish import Prior, Run, RunResult, WhileScriptsRun, finish
 from reunistat.pipeline.manifest import input_hashes, load_manifest
-from reunistat.pipeline.workers import memory_mib, release_memory
+from reunistat.pipeline.workers import frozen_heap, memory_mib, release_memory
 from reunistat.report import checker
 from reunistat.report.disclosure import DisclosureRules
 
@@ -183,8 +183,6 @@ def _analyses(
     own before the release-wide suppression is built, and collected while the
     workers run (with one job, after the scripts).
     """
-    from reunistat.pipeline import workers
-
     groups = workers.script_groups(scripts)
     jobs = workers.analysis_jobs(ctx.config.analysis_jobs, len(groups))
     if jobs == 1:
@@ -370,32 +368,48 @@ def _build(
     memory: dict[str, Any] = {}
     log("reading the extract and deriving the cohort")
     t0 = time.perf_counter()
-    # beside the cohort, in threads that have ended before any worker is forked: the
-    # inputs are hashed (hashlib leaves the interpreter to the cohort meanwhile), and the
-    # modules the scripts import are imported once here, for every worker; that thread
-    # starts once the modules that read the extract and derive the cohort are imported,
-    # so the two threads never import the same modules at once
-    with ThreadPoolExecutor(2) as pool:
-        hashing = pool.submit(_timed, input_hashes, cfg.data_dir)
+    with WhileScriptsRun(ctx) as early:  # its processes end with the run, whatever happens
         _ = ctx.extract
-        import reunistat.cohort  # noqa: F401 - imported before the thread below starts
+        if workers.analysis_jobs(cfg.analysis_jobs, 2) > 1:
+            # the identifiers need only the extract: a process forked now (before the threads
+            # below start) takes them on the core the cohort leaves idle
+            early.start_identifiers()
+        # beside the cohort, in threads that have ended before any worker is forked: the
+        # inputs are hashed (hashlib leaves the interpreter to the cohort meanwhile), and the
+        # modules the scripts import are imported once here, for every worker; that thread
+        # starts once the modules that derive the cohort are imported, so the two threads
+        # never import the same modules at once
+        with ThreadPoolExecutor(2) as pool:
+            hashing = pool.submit(_timed, input_hashes, cfg.data_dir)
+            import reunistat.cohort  # noqa: F401 - imported before the thread below starts
 
-        importing = pool.submit(_timed, import_for, scripts)
-        _ = ctx.cohort
-        inputs, timings["hash inputs"] = hashing.result()
-        timings["imports for the scripts"] = importing.result()[1]
-    release_memory()  # what deriving the cohort freed (about 0.5 GB at national size)
-    timings["read and derive cohort"] = round(time.perf_counter() - t0, 2)
-    memory["read and derive cohort"] = memory_mib()
-    run_values(ctx)
-    early = WhileScriptsRun(ctx)
-    script_times, memory["scripts"] = _analyses(ctx, scripts, cfg.outputs_dir, early)
-    timings.update(script_times)
-    memory["analyses"] = memory_mib()
-    run = Run(
-        cfg, ctx, stage, prior, rerun, partial, inputs, timings, memory, t_start, log, command
-    )
-    return finish(run, early, paper)
+            importing = pool.submit(_timed, import_for, scripts)
+            _ = ctx.cohort
+            inputs, timings["hash inputs"] = hashing.result()
+            timings["imports for the scripts"] = importing.result()[1]
+        release_memory()  # what deriving the cohort freed (about 0.5 GB at national size)
+        timings["read and derive cohort"] = round(time.perf_counter() - t0, 2)
+        memory["read and derive cohort"] = memory_mib()
+        with frozen_heap():  # the cohort and the modules live to the end: no collection walks them
+            run_values(ctx)
+            script_times, memory["scripts"] = _analyses(ctx, scripts, cfg.outputs_dir, early)
+            timings.update(script_times)
+            memory["analyses"] = memory_mib()
+            run = Run(
+                cfg,
+                ctx,
+                stage,
+                prior,
+                rerun,
+                partial,
+                inputs,
+                timings,
+                memory,
+                t_start,
+                log,
+                command,
+            )
+            return finish(run, early, paper)
 
 
 def import_for(scripts: Sequence[Path]) -> list[str]:

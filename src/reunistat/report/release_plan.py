@@ -192,9 +192,7 @@ def declare_curves(
         table = f"at_risk:{name}"
         labels = pd.Series("all", index=sp.index) if col is None else sp[col]
         groups = [] if col is None else sorted(pd.unique(labels.dropna()).astype(str), key=str)
-        masks = {
-            g: (labels.astype(str) == g).to_numpy() & labels.notna().to_numpy() for g in groups
-        }
+        masks = _group_masks(labels, groups)
         if col is not None and labels.isna().any():
             masks[MISSING_ROW] = labels.isna().to_numpy()
         masks["all"] = np.ones(len(sp), dtype=bool)
@@ -220,6 +218,21 @@ def declare_curves(
             reg.link_equal([(table, "all", "0")], [total], "all spells")
         if col is not None and _TABLE1_OF.get(col) in table1_levels:
             _link_table1(reg, table, masks, table1_levels[_TABLE1_OF[col]], _TABLE1_OF[col])
+
+
+def _group_masks(labels: pd.Series, groups: Sequence[str]) -> dict[str, np.ndarray]:
+    """For each group, the rows whose label, as text, is the group's (missing labels: none).
+
+    The same masks as ``(labels.astype(str) == g) & labels.notna()`` for each
+    ``g``, from one conversion of the labels to text and one factorisation.
+    """
+    present = labels.notna().to_numpy()
+    codes, uniques = pd.factorize(labels.astype(str).to_numpy())
+    code_of = {str(u): i for i, u in enumerate(uniques)}
+    return {
+        g: (codes == code_of[g]) & present if g in code_of else np.zeros(len(labels), dtype=bool)
+        for g in groups
+    }
 
 
 def _link_table1(
