@@ -57,7 +57,7 @@ def la_blocks(counts: np.ndarray, limit: int) -> list[tuple[int, int]]:
     An authority with more than ``limit`` children is a run of its own.
 
     >>> la_blocks(np.array([3, 3, 5, 1, 1]), limit=6)
-    [(0, 2), (2, 3), (3, 5)]
+    [(0, 2), (2, 4), (4, 5)]
     """
     runs: list[tuple[int, int]] = []
     lo, size = 0, 0
