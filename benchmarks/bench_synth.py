@@ -47,6 +47,7 @@ if annual:
 else:
     children, episodes = len(d.tables["header"]), len(d.tables["episodes"])
 print(json.dumps({"generate_s": t1 - t0, "write_s": t2 - t1, "cpu_s": c2 - c0,
+                  "generate_cpu_s": c1 - c0, "write_cpu_s": c2 - c1,
                   "children": children, "episodes": episodes,
                   "returns_home": len(d.truth_returns),
                   "own_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -225,7 +226,7 @@ def compare_trees(scales: list[float], repeats: list[int], trees: list[str], tag
                 "scale": scale,
                 "children": rs[0]["children"],
                 "episodes": rs[0]["episodes"],
-                **medians(rs, "wall_s", "cpu_s", "generate_s", "write_s"),
+                **medians(rs, "wall_s", "cpu_s", "generate_cpu_s", "write_cpu_s"),
                 "own_peak_rss_mib": max(r["own_peak_rss_mib"] for r in rs),
                 "runs_cpu_s": [round(r["cpu_s"], 2) for r in rs],
                 "runs_load_1min_start_end": [
@@ -251,8 +252,8 @@ def compare_trees(scales: list[float], repeats: list[int], trees: list[str], tag
         f"{meta['load_average_1min_before_after']}. CPU = user + system of the run.",
         "",
         "| tree | scale | children | episodes | median CPU (s) | x scale 1 | runs CPU (s) "
-        "| median wall (s) | peak RSS (MiB) | load at start, end |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|---|",
+        "| generate, write CPU (s) | median wall (s) | peak RSS (MiB) | load at start, end |",
+        "|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|",
     ]
     for r in rows:
         one = [x for x in rows if x["tree"] == r["tree"] and x["scale"] == 1.0]
@@ -260,6 +261,7 @@ def compare_trees(scales: list[float], repeats: list[int], trees: list[str], tag
         lines.append(
             f"| {r['tree']} | {r['scale']:g} | {r['children']:,} | {r['episodes']:,} | "
             f"{r['median_cpu_s']:.2f} | {ratio} | {', '.join(map(str, r['runs_cpu_s']))} | "
+            f"{r['median_generate_cpu_s']:.2f}, {r['median_write_cpu_s']:.2f} | "
             f"{r['median_wall_s']:.1f} | {r['own_peak_rss_mib']:,.0f} | "
             f"{'; '.join(f'{a}, {b}' for a, b in r['runs_load_1min_start_end'])} |"
         )

@@ -48,7 +48,7 @@ from reunistat.synthetic.linked import (
 from reunistat.synthetic.population import Authorities, make_children, n_children
 
 #: Most children a block holds (an authority with more is a block of its own).
-BLOCK_CHILDREN = 260_000
+BLOCK_CHILDREN = 130_000
 
 
 def la_blocks(counts: np.ndarray, limit: int) -> list[tuple[int, int]]:
