@@ -96,7 +96,9 @@ def generate(
     seed : int
         The only source of randomness: the same seed and config give identical data.
     scale : float
-        Multiplies the number of children (1.0 is national size).
+        Multiplies the number of children (1.0 is national size). Above 1 (flat
+        layout) the children are simulated in blocks of local authorities, each
+        from its own stream (:mod:`reunistat.synthetic.blocks`).
     messy : bool
         Inject the faults real extracts have, listed in ``faults``.
     progress : bool
