@@ -47,6 +47,7 @@ if annual:
 else:
     children, episodes = len(d.tables["header"]), len(d.tables["episodes"])
 print(json.dumps({"generate_s": t1 - t0, "write_s": t2 - t1, "cpu_s": c2 - c0,
+                  "generate_cpu_s": c1 - c0, "write_cpu_s": c2 - c1,
                   "children": children, "episodes": episodes,
                   "returns_home": len(d.truth_returns),
                   "own_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -54,7 +55,11 @@ print(json.dumps({"generate_s": t1 - t0, "write_s": t2 - t1, "cpu_s": c2 - c0,
 """
 
 
-def run_once(scale: float, layout: str = "flat") -> dict:
+def run_once(scale: float, layout: str = "flat", tree: str | None = None) -> dict:
+    """One fresh process generating and writing; ``tree``: a checkout whose src/ it imports."""
+    env = None
+    if tree is not None:
+        env = {**os.environ, "PYTHONPATH": str(Path(tree) / "src")}
     with tempfile.TemporaryDirectory() as tmp:
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         load_start = os.getloadavg()[0]
@@ -64,6 +69,7 @@ def run_once(scale: float, layout: str = "flat") -> dict:
             capture_output=True,
             text=True,
             check=True,
+            env=env,
         )
         wall = time.perf_counter() - t0
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -122,7 +128,16 @@ def main() -> None:
     ap.add_argument(
         "--cache-probe", action="store_true", help="ns an element of plain numpy passes by size"
     )
+    ap.add_argument(
+        "--trees",
+        nargs="+",
+        metavar="NAME=DIR",
+        help="alternate runs of these checkouts (their src/) at each scale: a fair A/B",
+    )
     args = ap.parse_args()
+    if args.trees:
+        compare_trees(args.scales, args.repeats, args.trees, args.tag or "trees")
+        return
     if args.cache_probe:
         cache_probe()
         return
@@ -187,6 +202,77 @@ def main() -> None:
                 f"would take {fit['ratio_10x_to_1x']}x national (extrapolated, not run)."
             )
     (HERE / f"results/{name}.md").write_text("\n".join(lines) + "\n")
+
+
+def compare_trees(scales: list[float], repeats: list[int], trees: list[str], tag: str) -> None:
+    """Run each tree in turn, run by run, at each scale (so they meet the same load).
+
+    Writes results/synth_TAG.json and .md: per tree and scale the median CPU
+    and wall, each run's CPU and load, the own peak RSS; per tree the fitted
+    exponent of CPU on scale and the ratio of each scale to scale 1.
+    """
+    named = dict(t.split("=", 1) for t in trees)
+    reps = repeats * len(scales) if len(repeats) == 1 else repeats
+    load_before = os.getloadavg()
+    rows: list[dict] = []
+    for scale, n_runs in sorted(zip(scales, reps, strict=True)):
+        runs: dict[str, list[dict]] = {name: [] for name in named}
+        for _ in range(n_runs):
+            for name, tree in named.items():
+                runs[name].append(run_once(scale, tree=tree))
+        for name, rs in runs.items():
+            row = {
+                "tree": name,
+                "scale": scale,
+                "children": rs[0]["children"],
+                "episodes": rs[0]["episodes"],
+                **medians(rs, "wall_s", "cpu_s", "generate_cpu_s", "write_cpu_s"),
+                "own_peak_rss_mib": max(r["own_peak_rss_mib"] for r in rs),
+                "runs_cpu_s": [round(r["cpu_s"], 2) for r in rs],
+                "runs_load_1min_start_end": [
+                    [round(r["load_1min_start"], 2), round(r["load_1min_end"], 2)] for r in rs
+                ],
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    fits = {
+        name: {
+            k: fit_exponent([r for r in rows if r["tree"] == name], k)
+            for k in ("median_cpu_s", "own_peak_rss_mib")
+        }
+        for name in named
+    }
+    print(json.dumps({"fit": fits}))
+    meta = write_json(f"synth_{tag}", [*rows, {"fit": fits, "trees": named}], load_before)
+    lines = [
+        f"# Synthetic generator: {' against '.join(named)}, run by run",
+        "",
+        f"`bench_synth.py --trees {' '.join(trees)} --scales {' '.join(map(str, scales))}`;",
+        f"{meta['cpus']} cores, 1-minute load before and after "
+        f"{meta['load_average_1min_before_after']}. CPU = user + system of the run.",
+        "",
+        "| tree | scale | children | episodes | median CPU (s) | x scale 1 | runs CPU (s) "
+        "| generate, write CPU (s) | median wall (s) | peak RSS (MiB) | load at start, end |",
+        "|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|",
+    ]
+    for r in rows:
+        one = [x for x in rows if x["tree"] == r["tree"] and x["scale"] == 1.0]
+        ratio = f"{r['median_cpu_s'] / one[0]['median_cpu_s']:.2f}" if one else ""
+        lines.append(
+            f"| {r['tree']} | {r['scale']:g} | {r['children']:,} | {r['episodes']:,} | "
+            f"{r['median_cpu_s']:.2f} | {ratio} | {', '.join(map(str, r['runs_cpu_s']))} | "
+            f"{r['median_generate_cpu_s']:.2f}, {r['median_write_cpu_s']:.2f} | "
+            f"{r['median_wall_s']:.1f} | {r['own_peak_rss_mib']:,.0f} | "
+            f"{'; '.join(f'{a}, {b}' for a, b in r['runs_load_1min_start_end'])} |"
+        )
+    for name, fit in fits.items():
+        for key, f in fit.items():
+            if f:
+                lines.append(
+                    f"\n{name}: exponent of {key} on scale {f['exponent']} (10x national by it: "
+                    f"{f['ratio_10x_to_1x']}x national; extrapolated, not run)."
+                )
+    (HERE / f"results/synth_{tag}.md").write_text("\n".join(lines) + "\n")
 
 
 def cache_probe(

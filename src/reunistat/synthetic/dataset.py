@@ -25,6 +25,7 @@ from reunistat.synthetic.linked import (
 )
 from reunistat.synthetic.population import (
     DISTRICTS_PER_LA,
+    Authorities,
     make_authorities,
     make_children,
     postcode_districts,
@@ -95,7 +96,9 @@ def generate(
     seed : int
         The only source of randomness: the same seed and config give identical data.
     scale : float
-        Multiplies the number of children (1.0 is national size).
+        Multiplies the number of children (1.0 is national size). Above 1 (flat
+        layout) the children are simulated in blocks of local authorities, each
+        from its own stream (:mod:`reunistat.synthetic.blocks`).
     messy : bool
         Inject the faults real extracts have, listed in ``faults``.
     progress : bool
@@ -123,6 +126,8 @@ def generate(
     rng = np.random.default_rng(seed)
     bar = _bar(progress, int(cfg["dataset"]["max_periods"]) + 3)
     auth = make_authorities(rng, cfg)
+    if scale > 1:
+        return _generate_in_blocks(config, rng, seed, scale, messy, auth, bar)
     kids = make_children(rng, cfg, scale, auth)
     districts = postcode_districts(auth)
     posts = districts["HOME_POST"].to_numpy(dtype=object).reshape(-1, DISTRICTS_PER_LA)
@@ -153,6 +158,34 @@ def generate(
         tables, faults = inject_faults(rng, cfg["messy"], tables)
     truth = _truth(config, seed, scale, messy, tables, returns)
     bar(1)
+    return SyntheticData(tables, returns, truth, faults)
+
+
+def _generate_in_blocks(
+    config: SynthConfig,
+    rng: np.random.Generator,
+    seed: int,
+    scale: float,
+    messy: bool,
+    auth: Authorities,
+    bar: Any,
+) -> SyntheticData:
+    """Above national size: children simulated in blocks (:mod:`reunistat.synthetic.blocks`)."""
+    from reunistat.synthetic.blocks import generate_blocks
+
+    cfg = config.values
+    districts = postcode_districts(auth)
+    posts = districts["HOME_POST"].to_numpy(dtype=object).reshape(-1, DISTRICTS_PER_LA)
+    linked, returns, about = generate_blocks(rng, cfg, seed, scale, auth, posts, bar)
+    tables = {**linked, "postcodes": districts, "la": auth.table}
+    tables = {name: tables[name] for name in TABLES}
+    faults = pd.DataFrame(columns=["fault", "table", "column", "CHILD", "DECOM", "detail"])
+    if messy:
+        from reunistat.synthetic.messy import inject_faults
+
+        tables, faults = inject_faults(rng, cfg["messy"], tables)
+    truth = _truth(config, seed, scale, messy, tables, returns)
+    truth["generator_blocks"] = about
     return SyntheticData(tables, returns, truth, faults)
 
 

@@ -26,14 +26,31 @@ def pseudonyms(
     same values, faster to gather and to write when there are millions.
     """
     perm = rng.permutation(n).astype(np.int64)
+    child, upn = id_strings(perm, la, id_width(n))
+    return child, upn, perm
+
+
+def id_width(n: int) -> int:
+    """Digits of the CHILD identifiers among ``n`` children (at least 8).
+
+    >>> id_width(10**9)
+    9
+    """
+    return max(8, len(str(n - 1)))
+
+
+def id_strings(
+    perm: np.ndarray, la: np.ndarray | None, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """CHILD and UPN strings of children with keys ``perm`` (see :func:`pseudonyms`)."""
+    n = perm.size
     order = np.arange(n) if la is None else stable_order(perm, la)
-    width = max(8, len(str(n - 1)))
     child = np.empty(n, dtype=object)
     upn = np.empty(n, dtype=object)
     p = perm[order]
     child[order] = np.char.add("C", np.char.zfill(p.astype(str), width)).astype(object)
     upn[order] = np.char.add("A", np.char.zfill(upn_numbers(p).astype(str), 12)).astype(object)
-    return child, upn, perm
+    return child, upn
 
 
 def upn_numbers(perm: np.ndarray) -> np.ndarray:

@@ -106,17 +106,43 @@ class Children:
         return self.la.size
 
 
-def make_children(
-    rng: np.random.Generator, cfg: dict[str, Any], scale: float, auth: Authorities
-) -> Children:
-    """Draw the children: entry date, age, sex, ethnicity, disability, deprivation."""
-    ds, pop = cfg["dataset"], cfg["population"]
+def _entries_per_year(cfg: dict[str, Any], scale: float) -> np.ndarray:
+    ds = cfg["dataset"]
     start, end = day(ds["data_start"]), day(ds["data_end"])
     years = max(1, round((end - start) / 365.25))
-    per_year = (
+    return np.asarray(
         ds["children_per_year"] * scale * (1 + ds["entry_growth_per_year"]) ** np.arange(years)
     )
-    n = round(float(per_year.sum()))
+
+
+def n_children(cfg: dict[str, Any], scale: float) -> int:
+    """Number of children entering care at ``scale`` (1.0: national).
+
+    >>> from reunistat.synthetic.config import default_config
+    >>> n_children(default_config().values, 1.0)
+    519791
+    """
+    return round(float(_entries_per_year(cfg, scale).sum()))
+
+
+def make_children(
+    rng: np.random.Generator,
+    cfg: dict[str, Any],
+    scale: float,
+    auth: Authorities,
+    la: np.ndarray | None = None,
+) -> Children:
+    """Draw the children: entry date, age, sex, ethnicity, disability, deprivation.
+
+    Given ``la`` (each child's authority index, drawn beforehand), the
+    children are ``la.size`` and their authorities are not drawn: the other
+    draws are made in the same order, from ``rng``.
+    """
+    ds, pop = cfg["dataset"], cfg["population"]
+    start, end = day(ds["data_start"]), day(ds["data_end"])
+    per_year = _entries_per_year(cfg, scale)
+    years = per_year.size
+    n = round(float(per_year.sum())) if la is None else la.size
     if n < 1:
         raise ValueError(f"scale {scale} gives no children; use a larger --scale")
     year = rng.choice(years, size=n, p=per_year / per_year.sum())
@@ -130,7 +156,8 @@ def make_children(
     age = np.where(
         newborn, rng.integers(1, 8, n), lo + (rng.random(n) * (hi - lo)).astype(np.int64)
     )
-    la = rng.choice(len(auth.weight), size=n, p=auth.weight)
+    if la is None:
+        la = rng.choice(len(auth.weight), size=n, p=auth.weight)
     idaci = choice(rng, pop["idaci"], n).astype(np.int64)
     home = la * DISTRICTS_PER_LA + (idaci - 1) + 10 * rng.integers(0, 2, n)
     disabled = rng.random(n) < pop["disability_rate"]
