@@ -291,8 +291,8 @@ def test_with_one_job_the_release_is_not_in_the_first_scripts_seconds(tmp_path, 
 
     built = release_plan.standard_release
 
-    def slow(*a, **k):  # the release-wide suppression takes 1 s more
-        time.sleep(1.0)
+    def slow(*a, **k):  # the release-wide suppression takes 3 s more
+        time.sleep(3.0)
         return built(*a, **k)
 
     monkeypatch.setattr(release_plan, "standard_release", slow)
@@ -300,5 +300,7 @@ def test_with_one_job_the_release_is_not_in_the_first_scripts_seconds(tmp_path, 
     cfg = _cfg(tmp_path, analyses, 1)
     reproduce(cfg, paper=False, log=lambda s: None)
     t = json.loads((cfg.outputs_dir / "manifest.json").read_text())["timings_seconds"]
-    assert t["release-wide suppression"] >= 1.0
-    assert t[f"{analyses.as_posix()}/01_flow.py"] < t["release-wide suppression"] - 0.5
+    assert t["release-wide suppression"] >= 3.0
+    # had the release been timed inside the script, the script would take >= 3 s;
+    # 2 s are left for the tiny script itself on a loaded machine (it took 0.95 s at load 24)
+    assert t[f"{analyses.as_posix()}/01_flow.py"] < t["release-wide suppression"] - 1.0
