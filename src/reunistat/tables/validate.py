@@ -231,7 +231,7 @@ def _structure(
     """Episode rules: one episode, the chain, ages, linkage."""
     header, eps = with_child_keys(header, eps, use_la)
     e = sort_by_child(eps, use_la)
-    h = header.drop_duplicates(CID)
+    h = frame.first_per_key(header, CID)
     dob = e[CID].map(h.set_index(CID)["DOB"])
     start, how = data_start_of(e, years_of(e))
     found = [

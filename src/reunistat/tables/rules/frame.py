@@ -52,6 +52,27 @@ def problems(
     )
 
 
+def blank(s: pd.Series) -> np.ndarray:
+    """``s.isna()`` as an array; a column of text only is known to have no blank in one quick pass.
+
+    (``infer_dtype`` checks each value is a ``str``, several times faster than
+    ``isna`` on objects.)
+    """
+    if s.dtype == object and pd.api.types.infer_dtype(s.to_numpy(), skipna=False) == "string":
+        return np.zeros(len(s), dtype=bool)
+    return np.asarray(s.isna().to_numpy(), dtype=bool)
+
+
+def first_per_key(df: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``df.drop_duplicates(key)``; ``df`` itself when no key repeats (no copy of its rows).
+
+    Do not modify the result in place.
+    """
+    if pd.Index(df[key].to_numpy()).is_unique:
+        return df
+    return df.drop_duplicates(key)
+
+
 def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate problem frames (an empty frame when there are none)."""
     found = [f for f in frames if f is not None and not f.empty]
