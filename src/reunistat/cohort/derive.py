@@ -22,6 +22,7 @@ from reunistat.cohort.prepare import Prepared, Tables, prepare
 from reunistat.errors import DataValidationError
 from reunistat.tables import Validated
 from reunistat.tables.keys import CID, UID, child_uid, has_la, uid_by_child, with_child_keys
+from reunistat.tables.rules import frame
 from reunistat.tables.rules.ages import birthdays
 
 _DATES = ("period_start", "return_date", "reentry_date", "censor_date")
@@ -205,27 +206,11 @@ def _spells(
     table = table[list(spells_contract.SPELL_COLUMNS)]
     # convert only the columns not of their dtype already (astype copies every column it is given)
     table = table.astype({c: t for c, t in SPELL_DTYPES.items() if str(table[c].dtype) != t})
-    if _in_spell_order(table):  # a stable sort would keep every row where it is
+    by = ["LA", "CHILD", "spell_number"]
+    if frame.in_order(table, by):  # a stable sort would keep every row where it is
+        # (a copy all the same: one block per dtype, as the sort gives, for every reader)
         return table.reset_index(drop=True)
-    return table.sort_values(["LA", "CHILD", "spell_number"], kind="stable", ignore_index=True)
-
-
-def _in_spell_order(table: pd.DataFrame) -> bool:
-    """Whether the rows are sorted by ``LA``, ``CHILD``, ``spell_number`` already (one pass).
-
-    Only for ``LA`` and ``CHILD`` of text with no blank (a sort compares them
-    as Python compares strings); anything else is left to the sort.
-    """
-    la, child = table["LA"].to_numpy(), table["CHILD"].to_numpy()
-    if len(table) < 2 or la.dtype != object or child.dtype != object:
-        return False
-    if any(pd.api.types.infer_dtype(v, skipna=False) != "string" for v in (la, child)):
-        return False
-    number = table["spell_number"].to_numpy()
-    la_up, la_same = la[1:] > la[:-1], la[1:] == la[:-1]
-    child_up, child_same = child[1:] > child[:-1], child[1:] == child[:-1]
-    ok = la_up | (la_same & (child_up | (child_same & (number[1:] >= number[:-1]))))
-    return bool(ok.all())
+    return table.sort_values(by, kind="stable", ignore_index=True)
 
 
 def _children_without_episodes(header: pd.DataFrame, e: pd.DataFrame, use_la: bool) -> int:
