@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from reunistat.cohort import flow
 from reunistat.cohort.covariates import _last_rows, _last_rows_of_text
 from reunistat.cohort.extent import latest_date
+from reunistat.cohort.other_tables import child_keys, oc3_deaths, per_value
 from reunistat.dates import add_years, age_years
-from reunistat.tables.keys import CID, has_la
+from reunistat.tables.keys import CID, UID, child_uid, has_la
 from reunistat.tables.problems import problems_frame
 from reunistat.tables.rules import frame
 from reunistat.tables.rules.ages import _birthdays_by_date, anniversaries, birthdays
@@ -234,3 +235,76 @@ def test_period_rows_as_before(rows: list[tuple]) -> None:
     )
     returned = pd.Series(np.array(ret, dtype=bool), index=care.index)
     assert flow.period_rows(care, returned, 1) == _period_rows_before(care, returned, 1)
+
+
+_CODE = st.one_of(
+    st.none(), st.just(np.nan), st.sampled_from([" m", "M", "a ", "died", "DIED ", ""])
+)
+
+
+@given(st.lists(st.one_of(_CODE, st.integers(0, 2), st.floats(0, 1)), max_size=12))
+def test_per_value_is_map(values: list[object]) -> None:
+    s = pd.Series(values, dtype=object, index=np.arange(len(values)) + 7)
+    fn = lambda v: str(v).strip().upper()  # noqa: E731
+    pd.testing.assert_series_equal(per_value(s, fn), s.astype(str).str.strip().str.upper())
+    blanks = lambda v: None if pd.isna(v) else (str(v).strip() or None)  # noqa: E731
+    pd.testing.assert_series_equal(per_value(s, blanks), s.astype(object).map(blanks))
+
+
+def _oc3_deaths_before(table, header, episodes, use_la, last_year):  # type: ignore[no-untyped-def]
+    """oc3_deaths as it was: every header and episode row given its text key."""
+    t = table.loc[table["IN_TOUCH"].astype(str).str.strip().str.upper() == "DIED"]
+    uid = child_keys(t, episodes, use_la)
+    h = header.assign(**{UID: child_uid(header, use_la)}).drop_duplicates(UID)
+    dob = pd.to_datetime(uid.map(h.set_index(UID)["DOB"]))
+    year = pd.Series(last_year, index=t.index, dtype=np.int64)
+    before_april = (dob.dt.month < 4).astype(np.int64)
+    age = (year - 1 + before_april - dob.dt.year).astype("Int64")
+    birthday = pd.Series(pd.NaT, index=t.index, dtype="datetime64[ns]")
+    for a in age.dropna().unique():
+        m = (age == a).fillna(False).to_numpy(dtype=bool)
+        birthday[m] = add_years(dob[m], int(a)).to_numpy()
+    last_seen = (
+        pd.concat([episodes["DECOM"], episodes["DEC"]])
+        .groupby(pd.concat([child_uid(episodes, use_la)] * 2))
+        .max()
+    )
+    date = pd.concat([birthday, pd.to_datetime(uid.map(last_seen))], axis=1).max(axis=1)
+    out = pd.DataFrame({"_uid": uid.to_numpy(), "EXIT_DATE": date.to_numpy()})
+    return out.dropna().sort_values("EXIT_DATE").drop_duplicates("_uid")
+
+
+_ID = st.sampled_from(["1", "2", " 1", "x\x1f1"])
+_LA = st.sampled_from(["A", "B", "A\x1fx"])
+
+
+@settings(deadline=None)
+@given(
+    st.lists(st.tuples(_LA, _ID, st.dates(dt.date(2000, 1, 1), dt.date(2008, 12, 31))), max_size=6),
+    st.lists(
+        st.tuples(_LA, _ID, st.dates(dt.date(2015, 1, 1), dt.date(2020, 1, 1)), _MOMENTS),
+        max_size=8,
+    ),
+    st.lists(st.tuples(_LA, _ID, st.sampled_from(["DIED", " died", "YES"])), max_size=6),
+    st.booleans(),
+)
+def test_oc3_deaths_as_before(
+    header_rows: list[tuple], episode_rows: list[tuple], oc3_rows: list[tuple], use_la: bool
+) -> None:
+    header = pd.DataFrame(header_rows, columns=["LA", "CHILD", "DOB"]).astype(
+        {"LA": object, "CHILD": object, "DOB": "datetime64[ns]"}
+    )
+    episodes = pd.DataFrame(episode_rows, columns=["LA", "CHILD", "DECOM", "DEC"])
+    episodes = episodes.astype({"LA": object, "CHILD": object, "DECOM": "datetime64[ns]"})
+    episodes["DEC"] = pd.Series(
+        pd.to_datetime(pd.Series(episodes["DEC"], dtype=object)), dtype="datetime64[ns]"
+    )
+    oc3 = pd.DataFrame(oc3_rows, columns=["LA", "CHILD", "IN_TOUCH"]).astype(object)
+    if not len(oc3) or not len(episodes):
+        return
+    want = _oc3_deaths_before(oc3, header, episodes, use_la, 2020)
+    got = oc3_deaths(oc3, header, episodes, use_la, 2020)
+    if want.empty:
+        assert got.empty
+        return
+    pd.testing.assert_frame_equal(got, want)
