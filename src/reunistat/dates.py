@@ -59,5 +59,12 @@ def age_years(dob: pd.Series, on: pd.Series) -> pd.Series:
     ...           pd.Series(pd.to_datetime(["2010-01-01"]))).round(2).tolist()
     [10.0]
     """
-    days = (pd.Series(pd.to_datetime(on)) - pd.Series(pd.to_datetime(dob))).dt.days
+    days = (_as_dates(on) - _as_dates(dob)).dt.days
     return days / DAYS_PER_YEAR
+
+
+def _as_dates(s: pd.Series) -> pd.Series:
+    """``pd.Series(pd.to_datetime(s))``; a Series of dates already as it is (not searched again)."""
+    if isinstance(s, pd.Series) and s.dtype == "datetime64[ns]":
+        return s
+    return pd.Series(pd.to_datetime(s))

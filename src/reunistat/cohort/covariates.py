@@ -12,10 +12,13 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from reunistat import codes
 from reunistat.dates import age_years, financial_year
 from reunistat.tables.keys import CID, child_uid, uid_by_child
+from reunistat.tables.rules import frame
 from reunistat.tables.rules.coded import Coded
 
 _CIN_DISABILITY: Final = "N2"  # codes.CIN: child's disability
@@ -35,7 +38,7 @@ def age_bands(age: pd.Series) -> pd.Series:
 
 def child_table(header: pd.DataFrame) -> pd.DataFrame:
     """Return the header indexed by the integer child key ``_cid`` (one row per child)."""
-    return header.drop_duplicates(CID).set_index(CID)
+    return frame.first_per_key(header, CID).set_index(CID)
 
 
 def disability_children(
@@ -138,23 +141,54 @@ def truncation(returns: pd.DataFrame, truncated_children: set[int]) -> pd.DataFr
 def _int_lookup(keys: pd.Series, table: pd.DataFrame | None, key: str, value: str) -> pd.Series:
     """``value`` of the last row of ``table`` with each key (``Int64``, NA if none).
 
-    The keys of both sides are factorised together once (one pass of hashing),
-    as ``keys.map`` of the table without blank keys, last row per key, gives.
+    As ``keys.map`` of the table without blank keys, last row per key, gives.
+    Keys of text on both sides are matched by Arrow's hash look-up
+    (:func:`_last_rows_of_text`); others are factorised together once.
     """
     if table is None or table.empty or value not in table.columns:
         return pd.Series(pd.NA, index=keys.index, dtype="Int64")
-    n_table = len(table)
-    both = np.concatenate([_objects(table[key]), _objects(keys)])
-    codes, uniques = pd.factorize(both, use_na_sentinel=True)
+    t_keys, k_keys = _objects(table[key]), _objects(keys)
+    rows = _last_rows_of_text(t_keys, k_keys)
+    if rows is None:
+        rows = _last_rows(t_keys, k_keys)
+    values = table[value].astype("Int64").array
+    out = values.take(rows, allow_fill=True)  # -1: NA
+    return pd.Series(out, index=keys.index, dtype="Int64")
+
+
+def _last_rows(table_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Per key, the last row of ``table_keys`` holding it (-1: none, or a blank key)."""
+    n_table = len(table_keys)
+    codes, uniques = pd.factorize(np.concatenate([table_keys, keys]), use_na_sentinel=True)
     row_of = np.full(len(uniques) + 1, -1, dtype=np.int64)  # the last: a blank key
     t_codes = codes[:n_table]
     filled = np.flatnonzero(t_codes >= 0)
     last = pd.Series(t_codes[filled]).drop_duplicates(keep="last")
     row_of[last.to_numpy()] = filled[last.index.to_numpy()]
-    rows = row_of[codes[n_table:]]
-    values = table[value].astype("Int64").array
-    out = values.take(rows, allow_fill=True)  # -1: NA
-    return pd.Series(out, index=keys.index, dtype="Int64")
+    return row_of[codes[n_table:]]
+
+
+def _last_rows_of_text(table_keys: np.ndarray, keys: np.ndarray) -> np.ndarray | None:
+    """:func:`_last_rows` when both sides hold text or blanks only (else None).
+
+    Arrow finds each key's first row in the table read backwards (its last
+    row); a blank (None or NaN) matches nothing. Text equal in Python is
+    equal in Arrow, so the rows are those ``pd.factorize`` matches.
+    """
+    if any(
+        pd.api.types.infer_dtype(a, skipna=True) not in ("string", "empty")
+        for a in (table_keys, keys)
+    ):
+        return None
+    backwards = pa.array(table_keys[::-1], type=pa.string(), from_pandas=True)
+    found = pc.index_in(
+        pa.array(keys, type=pa.string(), from_pandas=True), value_set=backwards, skip_nulls=True
+    )
+    at = found.to_numpy(zero_copy_only=False)  # null (not found): NaN
+    hit = ~np.isnan(at)
+    rows = np.full(len(keys), -1, dtype=np.int64)
+    rows[hit] = len(table_keys) - 1 - at[hit].astype(np.int64)
+    return rows
 
 
 def _objects(s: pd.Series) -> np.ndarray:

@@ -22,6 +22,7 @@ from reunistat.cohort.prepare import Prepared, Tables, prepare
 from reunistat.errors import DataValidationError
 from reunistat.tables import Validated
 from reunistat.tables.keys import CID, UID, child_uid, has_la, uid_by_child, with_child_keys
+from reunistat.tables.rules import frame
 from reunistat.tables.rules.ages import birthdays
 
 _DATES = ("period_start", "return_date", "reentry_date", "censor_date")
@@ -205,7 +206,11 @@ def _spells(
     table = table[list(spells_contract.SPELL_COLUMNS)]
     # convert only the columns not of their dtype already (astype copies every column it is given)
     table = table.astype({c: t for c, t in SPELL_DTYPES.items() if str(table[c].dtype) != t})
-    return table.sort_values(["LA", "CHILD", "spell_number"], kind="stable", ignore_index=True)
+    by = ["LA", "CHILD", "spell_number"]
+    if frame.in_order(table, by):  # a stable sort would keep every row where it is
+        # (a copy all the same: one block per dtype, as the sort gives, for every reader)
+        return table.reset_index(drop=True)
+    return table.sort_values(by, kind="stable", ignore_index=True)
 
 
 def _children_without_episodes(header: pd.DataFrame, e: pd.DataFrame, use_la: bool) -> int:
@@ -244,7 +249,7 @@ def _flow(
         )
     )
     sb = periods["short_break"]
-    care = periods.loc[~sb]
+    care = periods.loc[~sb, [CID, "n_episodes", "end_rec"]]  # the columns the flow counts
     care_children = care[CID].nunique()
     rows.append(
         flow.row(

@@ -117,7 +117,11 @@ def collection_years(episodes: pd.DataFrame) -> tuple[int, ...]:
 
 def latest_date(episodes: pd.DataFrame) -> pd.Timestamp:
     """Return the latest DECOM or DEC in the episodes (the fallback data end)."""
-    latest = pd.concat([episodes["DECOM"], episodes["DEC"]]).max()
+    decom, dec = episodes["DECOM"], episodes["DEC"]
+    if decom.dtype == "datetime64[ns]" and dec.dtype == "datetime64[ns]":
+        latest = max((d for d in (decom.max(), dec.max()) if not pd.isna(d)), default=pd.NaT)
+    else:  # other dtypes: the two columns as one
+        latest = pd.concat([decom, dec]).max()
     if pd.isna(latest):
         raise DataValidationError(
             "table episodes has no dates (DECOM, DEC): cannot infer the data end; "

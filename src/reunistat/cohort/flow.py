@@ -254,9 +254,10 @@ def period_rows(
     care: pd.DataFrame, returned: pd.Series, n_children_with_spells: int
 ) -> list[dict[str, object]]:
     """Periods of care that did not end in a return home, by how they ended."""
-    other = care.loc[~returned.to_numpy()]
+    other = ~returned.to_numpy()
+    end_rec, n_episodes = care["end_rec"][other], care["n_episodes"][other]  # two columns only
     rows = []
-    is_open = other["end_rec"].isna()
+    is_open = end_rec.isna()
     if is_open.any():
         rows.append(
             row(
@@ -264,15 +265,13 @@ def period_rows(
                 "period still open at the data end",
                 "open",
                 periods=int(is_open.sum()),
-                episodes=int(other.loc[is_open, "n_episodes"].sum()),
+                episodes=int(n_episodes[is_open].sum()),
             )
         )
-    closed = other.loc[~is_open]
-    labels = closed["end_rec"].map({r: _exit_label(str(r)) for r in closed["end_rec"].unique()})
-    for (reason, text), g in closed.groupby(labels, sort=True):
-        rows.append(
-            row("exclude", text, reason, periods=len(g), episodes=int(g["n_episodes"].sum()))
-        )
+    closed_rec, closed_n = end_rec[~is_open], n_episodes[~is_open]
+    labels = closed_rec.map({r: _exit_label(str(r)) for r in closed_rec.unique()})
+    for (reason, text), g in closed_n.groupby(labels, sort=True):
+        rows.append(row("exclude", text, reason, periods=len(g), episodes=int(g.sum())))
     n_children = care[CID].nunique()
     rows.append(
         row(

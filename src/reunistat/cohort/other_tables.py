@@ -30,8 +30,8 @@ listed as not used.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,41 @@ _PREV_PERM_ORDER: Final = ("P1", "P2", "P3", "P4")
 _DATE_FORMATS: Final = ("%d/%m/%Y", "%Y-%m-%d")
 
 
+def per_value(s: pd.Series, fn: Callable[[Any], object]) -> pd.Series:
+    """``s.astype(object).map(fn)``, ``fn`` called once per distinct text (a column of codes).
+
+    Equal strings give equal results, so each distinct one is mapped once and
+    its result put on every row holding it; a blank once per type (None, NaN,
+    NA, NaT: ``fn`` must give every blank of one type one result, as a
+    function of ``pd.isna`` and ``str`` does). A column not of text goes
+    through ``map``.
+
+    >>> per_value(pd.Series([" a", None, " a"]), lambda v: str(v).strip()).tolist()
+    ['a', 'None', 'a']
+    """
+    values = s.astype(object).to_numpy()
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return s.astype(object).map(fn)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.empty(len(uniques) + 1, dtype=object)
+    mapped[: len(uniques)] = [fn(u) for u in uniques]
+    out = mapped[codes]  # -1 (a blank): filled below
+    blank = np.flatnonzero(codes < 0)
+    if len(blank):
+        # a blank's result is the same for every blank of its type (None, NaN, NA, NaT):
+        # ``fn`` reads it as ``pd.isna`` and ``str`` do
+        kinds = np.frompyfunc(type, 1, 1)(values[blank])
+        for kind in set(kinds):
+            of_kind = blank[kinds == kind]
+            out[of_kind] = fn(values[of_kind[0]])
+    return pd.Series(out, index=s.index, dtype=object)
+
+
+def _upper_text(s: pd.Series) -> pd.Series:
+    """``s.astype(str).str.strip().str.upper()`` (once per distinct value)."""
+    return per_value(s, lambda v: str(v).strip().upper())
+
+
 def as_dates(s: pd.Series, table: str, column: str) -> pd.Series:
     """Return a date column parsed with one format for the whole column.
 
@@ -75,7 +110,7 @@ def as_dates(s: pd.Series, table: str, column: str) -> pd.Series:
     """
     if pd.api.types.is_datetime64_any_dtype(s):
         return pd.Series(pd.to_datetime(s).to_numpy(dtype="datetime64[ns]"), index=s.index)
-    text = s.astype(object).map(lambda v: None if pd.isna(v) else (str(v).strip() or None))
+    text = per_value(s, lambda v: None if pd.isna(v) else (str(v).strip() or None))
     filled = text.notna()
     for fmt in _DATE_FORMATS:
         d = pd.to_datetime(text, format=fmt, errors="coerce")
@@ -94,7 +129,7 @@ def child_keys(df: pd.DataFrame, episodes: pd.DataFrame, use_la: bool) -> pd.Ser
     With LA keys and no LA column in the table (one LA's return), the child is
     found by CHILD among the episodes.
     """
-    child = df["CHILD"].astype(str).str.strip()
+    child = per_value(df["CHILD"], lambda v: str(v).strip())
     if not use_la:
         return child
     if "LA" in df.columns and df["LA"].notna().all():
@@ -160,11 +195,7 @@ def previous_permanence(
     out = pd.Series(pd.NA, index=returns.index, dtype=object)
     if table is None or table.empty or "PREV_PERM" not in table.columns:
         return out
-    code = (
-        table["PREV_PERM"]
-        .astype(object)
-        .map(lambda v: None if pd.isna(v) else str(v).strip().upper())
-    )
+    code = per_value(table["PREV_PERM"], lambda v: None if pd.isna(v) else str(v).strip().upper())
     dated = (
         as_dates(table["DATE_PERM"], "previous_permanence", "DATE_PERM")
         if "DATE_PERM" in table.columns
@@ -229,7 +260,7 @@ def missing_counts(
         return pd.DataFrame({"missing_episodes": na, "away_episodes": na.copy()})
     uid = child_keys(table, episodes, use_la)
     start = as_dates(table["MIS_START"], "missing", "MIS_START")
-    kind = table["MISSING"].astype(str).str.strip().str.upper()
+    kind = _upper_text(table["MISSING"])
     # A missing episode open at 31 March is returned again (closed) the next year:
     # one child, start and kind is one episode, however many returns list it.
     once = ~pd.DataFrame({"u": uid, "s": start, "k": kind}).duplicated().to_numpy()
@@ -258,12 +289,14 @@ def oc3_deaths(
     cols = {"_uid": pd.Series(dtype=object), "EXIT_DATE": pd.Series(dtype="datetime64[ns]")}
     if table is None or "IN_TOUCH" not in table.columns:
         return pd.DataFrame(cols)
-    died = table["IN_TOUCH"].astype(str).str.strip().str.upper() == "DIED"
+    died = _upper_text(table["IN_TOUCH"]) == "DIED"
     t = table.loc[died]
     if t.empty:
         return pd.DataFrame(cols)
     uid = child_keys(t, episodes, use_la)
-    h = header.assign(**{UID: child_uid(header, use_la)}).drop_duplicates(UID)
+    # only the header and episode rows that can be these children's (their text keys made)
+    h = _rows_of(header, uid)
+    h = h.assign(**{UID: child_uid(h, use_la)}).drop_duplicates(UID)
     dob = pd.to_datetime(uid.map(h.set_index(UID)["DOB"]))
     if "DOB" in t.columns:
         dob = dob.fillna(as_dates(t["DOB"], "oc3", "DOB"))
@@ -275,14 +308,41 @@ def oc3_deaths(
     for a in age.dropna().unique():
         m = (age == a).fillna(False).to_numpy(dtype=bool)
         birthday[m] = add_years(dob[m], int(a)).to_numpy()
+    seen = _rows_of(episodes, uid)
     last_seen = (
-        pd.concat([episodes["DECOM"], episodes["DEC"]])
-        .groupby(pd.concat([child_uid(episodes, use_la)] * 2))
+        pd.concat([seen["DECOM"], seen["DEC"]])
+        .groupby(pd.concat([child_uid(seen, use_la)] * 2))
         .max()
     )
     date = pd.concat([birthday, pd.to_datetime(uid.map(last_seen))], axis=1).max(axis=1)
     out = pd.DataFrame({"_uid": uid.to_numpy(), "EXIT_DATE": date.to_numpy()})
     return out.dropna().sort_values("EXIT_DATE").drop_duplicates("_uid")
+
+
+def _rows_of(df: pd.DataFrame, uid: pd.Series) -> pd.DataFrame:
+    """The rows of ``df`` (header or episodes) whose text key may be one of ``uid``.
+
+    A row's key (:func:`reunistat.tables.keys.child_uid`) is its CHILD as
+    text, after its LA and the separator with LA keys: every row whose key is
+    in ``uid`` has a CHILD equal to a key or to a part of one after a
+    separator. Those rows are kept (a few, for a few keys), in their order.
+    """
+    if UID in df.columns:
+        return df.loc[df[UID].isin(set(uid.dropna())).to_numpy()]
+    wanted: set[str] = set()
+    for key in uid.dropna().astype(str):
+        wanted.add(key)
+        at = key.find(SEP)
+        while at >= 0:
+            wanted.add(key[at + 1 :])
+            at = key.find(SEP, at + 1)
+    child = df["CHILD"]
+    if (
+        child.dtype != object
+        or pd.api.types.infer_dtype(child.to_numpy(), skipna=False) != "string"
+    ):
+        child = child.astype(str)  # as child_uid reads it
+    return df.loc[child.isin(wanted).to_numpy()]
 
 
 def table_uses(tables: Mapping[str, pd.DataFrame]) -> dict[str, dict[str, object]]:

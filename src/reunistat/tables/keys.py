@@ -32,7 +32,14 @@ YEAR_COL = "_COLLECTION_YEAR"
 
 def has_la(*frames: pd.DataFrame) -> bool:
     """Return whether every frame has a filled ``LA`` column."""
-    return all("LA" in f.columns and f["LA"].notna().all() for f in frames)
+    return all("LA" in f.columns and _filled(f["LA"]) for f in frames)
+
+
+def _filled(s: pd.Series) -> bool:
+    """No blank in ``s`` (text only is known so in one quick pass, not ``notna``)."""
+    if s.dtype == object and pd.api.types.infer_dtype(s.to_numpy(), skipna=False) == "string":
+        return True
+    return bool(s.notna().all())
 
 
 def child_uid(df: pd.DataFrame, use_la: bool, child_col: str = "CHILD") -> pd.Series:

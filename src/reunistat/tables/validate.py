@@ -231,8 +231,8 @@ def _structure(
     """Episode rules: one episode, the chain, ages, linkage."""
     header, eps = with_child_keys(header, eps, use_la)
     e = sort_by_child(eps, use_la)
-    h = header.drop_duplicates(CID)
-    dob = e[CID].map(h.set_index(CID)["DOB"])
+    h = frame.first_per_key(header, CID)
+    dob = e[CID].map(pd.Series(h["DOB"].to_numpy(), index=h[CID].to_numpy()))  # no frame copied
     start, how = data_start_of(e, years_of(e))
     found = [
         check_episode(e),
@@ -298,7 +298,9 @@ def find_problems(
     problems = frame.concat(found)
     order = {r: i for i, r in enumerate(registry.RULES)}
     problems["_o"] = problems["rule"].map(order).fillna(len(order))
-    problems = problems.sort_values(["_o", "table", "LA", "CHILD"], kind="stable")
+    by = ["_o", "table", "LA", "CHILD"]
+    if not frame.in_order(problems, by):  # found in that order already: nothing to move
+        problems = problems.sort_values(by, kind="stable")
     return problems.drop(columns="_o").reset_index(drop=True), use_la
 
 

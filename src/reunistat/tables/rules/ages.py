@@ -30,7 +30,59 @@ def _b(s: pd.Series) -> np.ndarray:
 
 
 def birthdays(dob: pd.Series, *years: int) -> list[pd.Series]:
-    """Return each row's birthday ``years`` on, for each of ``years`` (once per distinct date)."""
+    """Return each row's birthday ``years`` on, for each of ``years`` (once per distinct date).
+
+    :func:`reunistat.dates.add_years` (29 February to 1 March in a year that
+    is not leap; a time of day dropped; NaT past pandas' dates), for
+    ``datetime64[ns]`` dates in calendar arithmetic (:func:`anniversaries`).
+    """
+    if dob.dtype != "datetime64[ns]":
+        return _birthdays_by_date(dob, years)
+    idx, uniques = pd.factorize(dob.to_numpy(), use_na_sentinel=True)
+    found = []
+    for n in years:
+        days = np.append(anniversaries(np.asarray(uniques), n), np.datetime64("NaT", "ns"))
+        found.append(pd.Series(days[idx], index=dob.index))  # idx -1 (no DOB): NaT
+    return found
+
+
+#: The first and last days pandas holds in ``datetime64[ns]`` (``Timestamp.min``, ``.max``).
+_FIRST_DAY: Final = np.datetime64("1677-09-22", "D")
+_LAST_DAY: Final = np.datetime64("2262-04-11", "D")
+#: Dates outside these go through :func:`add_years` (casts overflow near pandas' limits).
+_SAFE: Final = (np.datetime64("1678-01-01", "ns"), np.datetime64("2262-01-01", "ns"))
+
+
+def anniversaries(dates: np.ndarray, years: int) -> np.ndarray:
+    """The day ``years`` after each ``datetime64[ns]`` date, as :func:`add_years` finds it.
+
+    Year, month and day are split by ``datetime64`` casts, the year moved and
+    the same month and day added back: a 29 February in a year that is not
+    leap lands on 1 March (the day after 28 February), the time of day is
+    dropped, and a day pandas cannot hold is NaT (``errors="coerce"``). Dates
+    within a few months of pandas' limits go through :func:`add_years` itself.
+
+    >>> d = np.array(["2000-02-29", "2001-06-15T10:00", "NaT"], dtype="datetime64[ns]")
+    >>> anniversaries(d, 18).astype("datetime64[D]").astype(str).tolist()
+    ['2018-03-01', '2019-06-15', 'NaT']
+    """
+    day = dates.astype("datetime64[D]")
+    month = day.astype("datetime64[M]")
+    year = month.astype("datetime64[Y]")
+    on = (
+        (year + np.timedelta64(years, "Y")).astype("datetime64[M]")
+        + (month - year.astype("datetime64[M]"))
+    ).astype("datetime64[D]") + (day - month.astype("datetime64[D]"))
+    on[(on < _FIRST_DAY) | (on > _LAST_DAY)] = np.datetime64("NaT")
+    out = on.astype("datetime64[ns]")
+    edge = (dates < _SAFE[0]) | (dates >= _SAFE[1])
+    if edge.any():
+        out[edge] = add_years(pd.Series(dates[edge]), years).to_numpy(dtype="datetime64[ns]")
+    return out
+
+
+def _birthdays_by_date(dob: pd.Series, years: tuple[int, ...]) -> list[pd.Series]:
+    """:func:`birthdays` of dates not held as ``datetime64[ns]``: once per distinct date."""
     idx, uniques = pd.factorize(dob, use_na_sentinel=True)
     dates = pd.Series(pd.DatetimeIndex(uniques))
     found = []

@@ -113,7 +113,7 @@ def check_required(df: pd.DataFrame, table: str) -> pd.DataFrame:
         dfe = DFE_CODE_RULES.get((table, c.name))
         if dfe and dfe[1]:
             continue
-        m = df[c.name].isna().to_numpy()
+        m = frame.blank(df[c.name])
         if m.any():
             out.append(frame.problems(df, m, "required", table=table, column=c.name))
     return frame.concat(out)

@@ -42,14 +42,62 @@ def problems(
     r = RULES.get(rule)
     if len(m) != len(df):
         df, m = df.iloc[:0], m[:0]
+    column = column or (r.columns[0] if r else "?")
+    # the rows of the columns a problem names only (not of every column of the table)
+    named = [c for c in dict.fromkeys(("LA", "CHILD", "LAchildID", "DECOM", column)) if c in df]
+    if "CHILD" in named and "LAchildID" in named and column != "LAchildID":
+        named.remove("LAchildID")
+    df = pd.DataFrame({c: df[c][m] for c in named}, columns=named, copy=False)
     return problems_frame(
         df,
-        m,
+        np.ones(len(df), dtype=bool),
         table or (r.table if r else "?"),
-        column or (r.columns[0] if r else "?"),
+        column,
         rule,
         detail=detail if detail is not None else (r.message if r else ""),
     )
+
+
+def blank(s: pd.Series) -> np.ndarray:
+    """``s.isna()`` as an array; a column of text only is known to have no blank in one quick pass.
+
+    (``infer_dtype`` checks each value is a ``str``, several times faster than
+    ``isna`` on objects.)
+    """
+    if s.dtype == object and pd.api.types.infer_dtype(s.to_numpy(), skipna=False) == "string":
+        return np.zeros(len(s), dtype=bool)
+    return np.asarray(s.isna().to_numpy(), dtype=bool)
+
+
+def first_per_key(df: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``df.drop_duplicates(key)``; ``df`` itself when no key repeats (no copy of its rows).
+
+    Do not modify the result in place.
+    """
+    if pd.Index(df[key].to_numpy()).is_unique:
+        return df
+    return df.drop_duplicates(key)
+
+
+def in_order(df: pd.DataFrame, columns: list[str]) -> bool:
+    """Whether the rows are sorted by ``columns`` already (a stable sort would move none).
+
+    One pass of comparisons of neighbours; only for columns of numbers
+    without NaN or of text with no blank (as a sort orders them), else False.
+    """
+    if len(df) < 2:
+        return True
+    acc: np.ndarray | None = None
+    for c in reversed(columns):
+        a = df[c].to_numpy()
+        if a.dtype == object:
+            if pd.api.types.infer_dtype(a, skipna=False) != "string":
+                return False
+        elif a.dtype.kind not in "iub" and not (a.dtype.kind == "f" and not np.isnan(a).any()):
+            return False
+        up, same = a[1:] > a[:-1], a[1:] == a[:-1]
+        acc = (up | same) if acc is None else (up | (same & acc))
+    return acc is None or bool(acc.all())
 
 
 def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

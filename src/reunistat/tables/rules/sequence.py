@@ -124,12 +124,15 @@ def data_start_of(e: pd.DataFrame, years: pd.Series | None) -> tuple[pd.Series, 
     if years is not None and years.notna().any():
         value = years.astype("float").to_numpy(dtype="float64", na_value=np.nan)
         how = "the first collection year read (YEAR_COL)"
+        # the earliest per LA (a few hundred), each made a date once, then one take per row
+        first = pd.Series(value).groupby(groups).min().reindex(range(n_groups)).to_numpy()
     else:
         dec = e["DEC"].where(e["DEC"].notna(), e["DECOM"])
-        value = (dec.dt.year + (dec.dt.month >= 4).astype("float")).to_numpy(dtype="float64")
         how = "collection year unknown: taken as the year holding the earliest DEC"
-    # the earliest per LA (a few hundred), each made a date once, then one take per row
-    first = pd.Series(value).groupby(groups).min().reindex(range(n_groups)).to_numpy()
+        # the year holding a date never falls as the date rises: the year of the
+        # earliest date per LA is the earliest year (a few hundred dates, not every row)
+        when = pd.Series(dec.to_numpy()).groupby(groups).min().reindex(range(n_groups))
+        first = (when.dt.year + (when.dt.month >= 4).astype("float")).to_numpy(dtype="float64")
     return pd.Series(_april_first(first)[groups], index=e.index), how
 
 
