@@ -67,23 +67,23 @@ AFTER: dict[str, tuple[str, ...]] = {
     "12": ("03",),  # 03's tables/km_horizons.csv
 }
 
-#: Each script's seconds at national size (quiet machine, two workers: main c89e0fe,
-#: 2026-12-02 15:11 UTC), to start the longest groups first when the outputs folder holds
-#: no earlier manifest.
+#: Each script's seconds at national size (quiet machine, two workers: this session's
+#: merge, 2026-12-02 16:46 UTC), to start the longest groups first when the outputs folder
+#: holds no earlier manifest.
 TYPICAL_SECONDS: dict[str, float] = {
-    "01": 0.8,
-    "02": 0.4,
-    "03": 5.7,
-    "04": 1.0,
-    "05": 5.6,
-    "06": 2.8,
-    "07": 1.6,
-    "08": 3.3,
-    "09": 0.1,
-    "10": 3.7,
-    "11": 8.8,
-    "12": 6.8,
-    "13": 7.3,
+    "01": 0.4,
+    "02": 0.2,
+    "03": 2.7,
+    "04": 0.6,
+    "05": 2.8,
+    "06": 1.3,
+    "07": 1.1,
+    "08": 1.7,
+    "09": 0.0,
+    "10": 1.4,
+    "11": 6.0,
+    "12": 5.4,
+    "13": 5.1,
 }
 
 
