@@ -63,7 +63,60 @@ def refit_all(
     return fits
 
 
-class _CoxRefit:
+class DesignRefit:
+    """The first dataset's design and the data column each of its terms reads.
+
+    What the Cox and logistic refits share: the design of the first dataset
+    (``design.x``, its columns and each term's columns), the columns the
+    formula reads (``read``) and those a refit may not change (``fixed``), and a
+    :class:`Workspace` into which a further dataset's changed terms are written.
+    """
+
+    def __init__(
+        self, d0: pd.DataFrame, design: Any, read: list[str], fixed: list[str], first: ModelResult
+    ) -> None:
+        self.d0, self.x0, self.columns = d0, design.x, list(design.columns)
+        self.work = Workspace(self.x0)
+        self.terms: dict[str, list[int]] = design.term_columns
+        self.read, self.fixed, self.first = read, fixed, first
+        # each term's one data column (None when it reads several)
+        words = {t: set(re.findall(r"[A-Za-z_]\w*", t)) & set(read) for t in self.terms}
+        self.term_of = {t: next(iter(w)) if len(w) == 1 else None for t, w in words.items()}
+
+    def changed(self, d: pd.DataFrame) -> list[str]:
+        """The columns read or fixed whose values differ in ``d`` from the first dataset."""
+        return [c for c in dict.fromkeys([*self.read, *self.fixed]) if not d[c].equals(self.d0[c])]
+
+    def redone(self, base: pd.DataFrame, new: dict[str, pd.Series]) -> np.ndarray | None:
+        """The first design with the terms reading a ``new`` column redone from it.
+
+        ``base`` holds the first dataset's values of those columns, row for row
+        with the design; None when a term reads a changed column with another
+        (an interaction) or a value the first design lacks.
+        """
+        x = self.work.fresh()
+        for c, s in new.items():
+            if any(col is None and c in t for t, col in self.term_of.items()):
+                return None  # a term reads the column with another one (an interaction)
+            for t in [t for t, col in self.term_of.items() if col == c]:
+                block = term_block(base[c], s, self.x0[:, self.terms[t]], t == c)
+                if block is None:
+                    return None
+                self.work.write(self.terms[t], block)
+        return x
+
+    def columns_of(self, changed: list[str]) -> list[int]:
+        """The design's columns of the terms that read a ``changed`` column."""
+        return [j for t, c in self.term_of.items() if c in changed for j in self.terms[t]]
+
+
+def read_columns(formula: str, d0: pd.DataFrame) -> list[str]:
+    """The columns of ``d0`` that ``formula`` names."""
+    words = set(re.findall(r"[A-Za-z_]\w*", formula))
+    return [str(c) for c in d0.columns if c in words]
+
+
+class _CoxRefit(DesignRefit):
     """The first dataset's design and what ``cox`` read of it; :meth:`refit` another dataset."""
 
     def __init__(
@@ -75,14 +128,9 @@ class _CoxRefit:
         first: ModelResult,
         codes: np.ndarray | None,
     ) -> None:
-        self.d0, self.x0, self.columns = d0, design.x, list(design.columns)
-        self.work = Workspace(self.x0)
-        self.terms: dict[str, list[int]] = design.term_columns
-        self.read, self.fixed, self.first, self.codes = read, fixed, first, codes
+        super().__init__(d0, design, read, fixed, first)
+        self.codes = codes
         self.state = first.extras["state"]
-        # each term's one data column (None when it reads several)
-        words = {t: set(re.findall(r"[A-Za-z_]\w*", t)) & set(read) for t in self.terms}
-        self.term_of = {t: next(iter(w)) if len(w) == 1 else None for t, w in words.items()}
 
     @classmethod
     def make(
@@ -102,8 +150,7 @@ class _CoxRefit:
         des = _formula.design(_formula.split_formula(formula)[1], d0, intercept=False)
         if des.columns != list(first.params.index) or len(des.rows) != len(d0):
             return None
-        words = set(re.findall(r"[A-Za-z_]\w*", formula))
-        read = [str(c) for c in d0.columns if c in words]
+        read = read_columns(formula, d0)
         fixed = [*outcome, *([] if cluster is None else [cluster])]
         codes = None if cluster is None else pd.factorize(d0[cluster], sort=True)[0]
         return cls(d0, des, read, fixed, first, None if codes is None else codes.astype(np.int64))
@@ -114,11 +161,11 @@ class _CoxRefit:
 
         if not d.index.equals(self.d0.index):
             return None
-        changed = [
-            c for c in dict.fromkeys([*self.read, *self.fixed]) if not d[c].equals(self.d0[c])
-        ]
-        x = None if set(changed) & set(self.fixed) else self._design(d, changed)
-        if x is None or not _events_at_both_values(x, self.state.event, self._cols(changed)):
+        changed = self.changed(d)
+        if set(changed) & set(self.fixed):
+            return None
+        x = self.redone(self.d0, {c: d[c] for c in changed})
+        if x is None or not _events_at_both_values(x, self.state.event, self.columns_of(changed)):
             return None
         try:
             beta, var = cox_arrays(
@@ -126,7 +173,7 @@ class _CoxRefit:
             )
         except ConvergenceError:
             return None
-        if np.any(np.abs(beta) * self.work.ranges(x, self._cols(changed)) > 30):
+        if np.any(np.abs(beta) * self.work.ranges(x, self.columns_of(changed)) > 30):
             return None  # heading to infinity: cox() says why
         prov = self.first.provenance
         return ModelResult(
@@ -140,22 +187,6 @@ class _CoxRefit:
             provenance=Provenance(prov.function, data_hash(d), prov.formula, prov.options),
             exp_label=self.first.exp_label,
         )
-
-    def _design(self, d: pd.DataFrame, changed: list[str]) -> np.ndarray | None:
-        """The first design with the columns of terms reading a ``changed`` column redone."""
-        x = self.work.fresh()
-        for c in changed:
-            if any(col is None and c in t for t, col in self.term_of.items()):
-                return None  # a term reads the column with another one (an interaction)
-            for t in [t for t, col in self.term_of.items() if col == c]:
-                block = term_block(self.d0[c], d[c], self.x0[:, self.terms[t]], t == c)
-                if block is None:
-                    return None
-                self.work.write(self.terms[t], block)
-        return x
-
-    def _cols(self, changed: list[str]) -> list[int]:
-        return [j for t, c in self.term_of.items() if c in changed for j in self.terms[t]]
 
 
 class Workspace:

@@ -25,13 +25,12 @@ level the first dataset lacks; a check that fails; separation) goes through
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from reunistat.models.imputation.refit import Workspace, term_block
+from reunistat.models.imputation.refit import DesignRefit, read_columns
 from reunistat.models.logistic import (
     LogisticInputError,
     SeparationError,
@@ -44,7 +43,7 @@ from reunistat.results import ModelResult, Provenance, data_hash
 OPTIONS = {"horizon_days", "cluster", "potential_followup_col", "competing"}
 
 
-class LogisticRefit:
+class LogisticRefit(DesignRefit):
     """The first dataset's design and what ``logistic`` read of it; :meth:`refit` another one."""
 
     def __init__(
@@ -56,16 +55,11 @@ class LogisticRefit:
         first: ModelResult,
         codes: tuple[np.ndarray, int] | None,
     ) -> None:
+        super().__init__(d0, design, read, fixed, first)
         frame: pd.DataFrame = first.extras["data"]
-        self.d0, self.frame, self.x0 = d0, frame, design.x
-        self.work = Workspace(self.x0)
-        self.columns: list[str] = list(design.columns)
-        self.terms: dict[str, list[int]] = design.term_columns
-        self.read, self.fixed, self.first, self.codes = read, fixed, first, codes
+        self.frame, self.codes = frame, codes
         self.y = pd.to_numeric(frame[first.extras["outcome_col"]]).to_numpy(dtype=float)
         self.positions = d0.index.get_indexer(frame.index)
-        words = {t: set(re.findall(r"[A-Za-z_]\w*", t)) & set(read) for t in self.terms}
-        self.term_of = {t: next(iter(w)) if len(w) == 1 else None for t, w in words.items()}
 
     @classmethod
     def make(
@@ -94,8 +88,7 @@ class LogisticRefit:
             return None
         if des.columns != list(first.params.index) or len(des.rows) != len(frame):
             return None
-        words = set(re.findall(r"[A-Za-z_]\w*", formula))
-        read = [str(c) for c in d0.columns if c in words]
+        read = read_columns(formula, d0)
         pf = opts.get("potential_followup_col")
         fixed = [*outcome, *(c for c in (pf, cluster) if isinstance(c, str))]
         if not set(fixed) <= set(d0.columns):
@@ -107,14 +100,12 @@ class LogisticRefit:
         """The logistic fit of ``d``, or None (then fit it with ``logistic``)."""
         if not d.index.equals(self.d0.index):
             return None
-        changed = [
-            c for c in dict.fromkeys([*self.read, *self.fixed]) if not d[c].equals(self.d0[c])
-        ]
+        changed = self.changed(d)
         if set(changed) & set(self.fixed):
             return None
         taken = {c: d[c].take(self.positions) for c in changed}
-        x = self._design(taken)
-        if x is None or not _checks_pass(x, self.y, self._cols(changed)):
+        x = self.redone(self.frame, taken)
+        if x is None or not _checks_pass(x, self.y, self.columns_of(changed)):
             return None
         names = self.columns
         try:
@@ -153,22 +144,6 @@ class LogisticRefit:
                 "fitted": fit.p,
             },
         )
-
-    def _design(self, taken: dict[str, pd.Series]) -> np.ndarray | None:
-        """The first design with the columns of terms reading a changed column redone."""
-        x = self.work.fresh()
-        for c, s in taken.items():
-            if any(col is None and c in t for t, col in self.term_of.items()):
-                return None  # a term reads the column with another one (an interaction)
-            for t in [t for t, col in self.term_of.items() if col == c]:
-                block = term_block(self.frame[c], s, self.x0[:, self.terms[t]], t == c)
-                if block is None:
-                    return None
-                self.work.write(self.terms[t], block)
-        return x
-
-    def _cols(self, changed: list[str]) -> list[int]:
-        return [j for t, c in self.term_of.items() if c in changed for j in self.terms[t]]
 
 
 def _check_rank(info: np.ndarray, terms: list[str]) -> None:
