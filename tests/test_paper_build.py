@@ -150,23 +150,48 @@ def test_a_failing_format_stops_the_build_naming_it_and_leaves_no_pandoc_running
         started.append(start_pandoc(*args))
         return started[-1]
 
-    start_pandoc, good = paper_mod._start_pandoc, paper_mod.PANDOC_ARGS
+    start_pandoc, good = paper_mod._start_pandoc, paper_mod.WRITE_ARGS
     monkeypatch.setattr(paper_mod, "_start_pandoc", start)
     bad = {**good, "docx": [*good["docx"], "--no-such-option"]}
-    monkeypatch.setattr(paper_mod, "PANDOC_ARGS", bad)
+    monkeypatch.setattr(paper_mod, "WRITE_ARGS", bad)
     with pytest.raises(PaperError, match=r"to \.docx: .*no-such-option"):
         build_paper(run, _template(tmp_path))
-    assert len(started) == 3 and all(p.poll() is not None for p in started)
+    # the Markdown read once, then the three formats
+    assert len(started) == 4 and all(p.poll() is not None for p in started)
     assert not (run.out / "paper/paper.typ").exists()
+    assert not (run.out / "paper/paper.json").exists()
 
     def typst_fails(source: Path, target: Path, root: Path) -> None:
         raise PaperError("Typst failed compiling paper.typ to PDF: test")
 
-    monkeypatch.setattr(paper_mod, "PANDOC_ARGS", good)
+    monkeypatch.setattr(paper_mod, "WRITE_ARGS", good)
     monkeypatch.setattr(paper_mod, "typst_pdf", typst_fails)
     with pytest.raises(PaperError, match="Typst failed"):
         build_paper(run, _template(tmp_path))
-    assert len(started) == 6 and all(p.poll() is not None for p in started)
+    assert len(started) == 8 and all(p.poll() is not None for p in started)
+
+    monkeypatch.setattr(paper_mod, "READ_ARGS", [*paper_mod.READ_ARGS, "--no-such-option"])
+    with pytest.raises(PaperError, match=r"to \.json: .*no-such-option"):
+        build_paper(run, _template(tmp_path))
+    assert len(started) == 9 and started[-1].poll() is not None
+    assert not (run.out / "paper/paper.json").exists()
+
+
+def test_the_pdf_with_its_figures_read_ahead_is_the_same(tmp_path, monkeypatch):
+    run = _run(tmp_path)
+    t = _template(tmp_path)
+    monkeypatch.setattr(paper_mod, "warm_typst", lambda root, figures: None)
+    build_paper(run, t)
+    cold = (run.out / "paper/paper.pdf").read_bytes()
+    monkeypatch.undo()
+    seen, warm = [], paper_mod.warm_typst
+    warm(run.out, ["figures/gamma.png"])  # read ahead, as the pipeline does while scripts run
+    monkeypatch.setattr(
+        paper_mod, "warm_typst", lambda root, figures: seen.append(figures) or warm(root, figures)
+    )
+    build_paper(run, t)
+    assert seen == [["figures/gamma.png"]]
+    assert (run.out / "paper/paper.pdf").read_bytes() == cold
 
 
 def test_a_table_wider_than_the_page_is_turned_and_headers_can_wrap():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +17,43 @@ PIPELINE = "reunistat.pipeline"
 
 def build_paper(ctx: Context, template: Path) -> None:
     """Build the paper from the run's outputs and register its files (a failure is recorded)."""
+    start_paper(ctx, template)()
+
+
+def start_paper(ctx: Context, template: Path) -> Callable[[], None]:
+    """Start :func:`build_paper`; return what finishes it (waits, registers, records a failure).
+
+    The run's process does other work (the workbook) while pandoc reads the
+    paper; nothing is registered before the returned function runs, so the
+    outputs are listed in the same order as with :func:`build_paper`.
+    """
     from reunistat.report import paper as paper_mod
 
     ctx.script = template.as_posix()
     try:
-        paths = paper_mod.build_paper(ctx, template)
+        build = paper_mod.start_paper(ctx, template)
     except paper_mod.PaperError as e:
-        ctx.failed.append({"script": ctx.script, "error": str(e)})
-        ctx.log(f"  FAILED the paper: {e}")
-        return
-    for p in paths:
-        ctx._register(
-            p, "reunistat.report.paper.build_paper", "paper", "the paper", {"type": "paper"}
-        )
+        return functools.partial(_paper_failed, ctx, template, e)
+
+    def finish() -> None:
+        try:
+            paths = build.finish()
+        except paper_mod.PaperError as e:
+            _paper_failed(ctx, template, e)
+            return
+        ctx.script = template.as_posix()
+        for p in paths:
+            ctx._register(
+                p, "reunistat.report.paper.build_paper", "paper", "the paper", {"type": "paper"}
+            )
+
+    return finish
+
+
+def _paper_failed(ctx: Context, template: Path, error: Exception) -> None:
+    ctx.script = template.as_posix()
+    ctx.failed.append({"script": ctx.script, "error": str(error)})
+    ctx.log(f"  FAILED the paper: {error}")
 
 
 #: Tables copied into the Excel workbook, in order, when the run made them.

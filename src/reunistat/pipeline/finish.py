@@ -31,9 +31,9 @@ from reunistat.pipeline.config import MANIFEST, PipelineConfig, PipelineError
 from reunistat.pipeline.context import Context
 from reunistat.pipeline.documents import (
     PIPELINE,
-    build_paper,
     build_workbook,
     register_workbook,
+    start_paper,
     write_values,
 )
 from reunistat.pipeline.manifest import RunRecord, build_manifest
@@ -283,8 +283,19 @@ def _specs(run: Run) -> dict[str, dict[str, Any]]:
 
 
 def _documents(run: Run, paper: bool, checks: Checks) -> None:
-    """Build the workbook and the paper; ask for their files to be checked once written."""
+    """Build the workbook and the paper; ask for their files to be checked once written.
+
+    The paper is started first (pandoc and Typst's reading of the figures run
+    on their own), the workbook built meanwhile and registered first, as
+    when one was made after the other: ``paper``'s seconds are from its start
+    to its end, the workbook's included.
+    """
     ctx, stage, log = run.ctx, run.stage, run.log
+    finish_paper = None
+    if paper and run.cfg.paper_template is not None:
+        log("building the paper")
+        t_paper = time.perf_counter()
+        finish_paper = start_paper(ctx, run.cfg.paper_template)
     log("building the workbook")
     t0 = time.perf_counter()
     ctx.script = PIPELINE
@@ -294,17 +305,15 @@ def _documents(run: Run, paper: bool, checks: Checks) -> None:
         checks.check_files(stage, ["reunistat_tables.xlsx"], _specs(run))
     run.timings["workbook"] = round(time.perf_counter() - t0, 2)
     run.memory["workbook"] = memory_mib()
-    if paper and run.cfg.paper_template is not None:
-        log("building the paper")
-        t0 = time.perf_counter()
+    if finish_paper is not None:
         before = set(ctx.outputs)
-        build_paper(ctx, run.cfg.paper_template)
+        finish_paper()
         made = sorted(set(ctx.outputs) - before)
         # the PDF, the longest to read, is checked here while the checking process takes
         # the other files of the paper after the scripts' (here too without that process)
         pdfs = [rel for rel in made if rel.endswith(".pdf")]
         checks.check_files(stage, [rel for rel in made if rel not in pdfs], _specs(run))
-        run.timings["paper"] = round(time.perf_counter() - t0, 2)
+        run.timings["paper"] = round(time.perf_counter() - t_paper, 2)
         run.memory["paper"] = memory_mib()
         t0 = time.perf_counter()
         checks.check_here(stage, pdfs, _specs(run))

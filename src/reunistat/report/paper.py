@@ -65,21 +65,13 @@ TYPST_HEADER = (
     "#set document(date: datetime(year: 2024, month: 1, day: 1))\n"
 )
 TYPST_HEADER_FILE = "paper-header.typ"
-#: pandoc options per output format: self-contained HTML, DOCX and Typst (for the PDF).
-PANDOC_ARGS = {
+#: What each output format adds to the reading options: self-contained HTML, DOCX and
+#: Typst (for the PDF).
+_WRITE_ARGS = {
     # wide enough for the flow table and Table 1 (pandoc's default page is 36em)
-    "html": [
-        *_COMMON,
-        "--standalone",
-        "--embed-resources",
-        "--to",
-        "html5",
-        "--variable",
-        "maxwidth=72em",
-    ],
-    "docx": [*_COMMON, "--to", "docx"],
+    "html": ["--standalone", "--embed-resources", "--to", "html5", "--variable", "maxwidth=72em"],
+    "docx": ["--to", "docx"],
     "typ": [
-        *_COMMON,
         "--standalone",
         "--to",
         "typst",
@@ -94,6 +86,18 @@ PANDOC_ARGS = {
         f"--include-in-header={TYPST_HEADER_FILE}",
     ],
 }
+#: pandoc options per output format, each from the Markdown (one pandoc run per format).
+PANDOC_ARGS = {ext: [*_COMMON, *args] for ext, args in _WRITE_ARGS.items()}
+#: The build reads the Markdown and resolves the citations once, into pandoc's own
+#: document (JSON), and writes each format from that: the same bytes as
+#: :data:`PANDOC_ARGS` (tested), with the Markdown read once instead of three times
+#: (reading its tables is most of each run). Typst's own citations are turned off, so the
+#: citations resolved by citeproc are written as text, as a run from the Markdown does.
+READ_ARGS = [*_COMMON, "--standalone", "--to", "json"]
+WRITE_ARGS = {
+    ext: ["--from", "json", "--resource-path", ".", *args] for ext, args in _WRITE_ARGS.items()
+}
+WRITE_ARGS["typ"] = [a if a != "typst" else "typst-citations" for a in WRITE_ARGS["typ"]]
 
 
 class PaperError(ReunistatError):
@@ -462,7 +466,53 @@ def build_paper(ctx: RunOutputs, template_path: Path) -> list[Path]:
 
     The bibliography beside the template is copied beside the paper. Returns
     the paths written; the caller registers them (the report layer does not
-    know the pipeline's registry).
+    know the pipeline's registry). :func:`start_paper` and
+    :meth:`PaperBuild.finish` are the same build in two halves, for a caller
+    with work to do while pandoc runs.
+    """
+    return start_paper(ctx, template_path).finish()
+
+
+#: A figure as the filled template places it (:func:`_figure`): ``](../figures/name.png)``.
+_FIGURE_REF = re.compile(r"\]\(\.\./(figures/[A-Za-z0-9_.-]+\.png)\)")
+
+
+def figures_in(text: str) -> list[str]:
+    """The figures (paths relative to the outputs folder) a filled paper places, in order.
+
+    >>> figures_in("![Figure 1. A.](../figures/km.png){#fig:km}")
+    ['figures/km.png']
+    """
+    return list(dict.fromkeys(_FIGURE_REF.findall(text)))
+
+
+def warm_typst(root: Path, figures: Sequence[str]) -> None:
+    """Have Typst read and encode these images now, ahead of the paper's PDF.
+
+    The ``typst`` package keeps what it computed for an image (decoded, and
+    encoded for PDF) in its process's memory, keyed on the image's bytes, for
+    the next compilations: a compilation of the paper in the same process
+    then takes them from there (the same PDF, tested), and the images are most
+    of its time. A document of the images alone is compiled and thrown away;
+    a failure here is left to the paper's own compilation to report. Later
+    compilations in the process drop what the last ten did not use.
+    """
+    if not figures:
+        return
+    import typst
+
+    doc: Any = "".join(f'#image("{rel}")\n' for rel in figures).encode("utf-8")
+    try:
+        typst.compile(doc, root=str(root), ignore_system_fonts=True)
+    except Exception:  # only a head start: the paper's compilation reports it
+        pass
+
+
+def start_paper(ctx: RunOutputs, template_path: Path) -> PaperBuild:
+    """Fill the template, write ``paper.md`` and start reading it with pandoc; do not wait.
+
+    A :class:`PaperError` of the template (an output it names was not made)
+    is raised here, before any process starts.
     """
     text = fill_template(ctx, template_path.read_text("utf-8"))
     out = ctx.out / "paper"
@@ -475,32 +525,61 @@ def build_paper(ctx: RunOutputs, template_path: Path) -> list[Path]:
     md = out / "paper.md"
     md.write_text(text, encoding="utf-8")
     written.insert(0, md)
-    # the three pandoc runs at once (HTML, DOCX, and Typst for the PDF: a temporary file
-    # beside the paper); the typst package compiles the PDF while HTML and DOCX finish
-    typ, header = out / "paper.typ", out / TYPST_HEADER_FILE
-    header.write_text(TYPST_HEADER, encoding="utf-8")
-    targets = {ext: out / f"paper.{ext}" for ext in ("html", "docx", "typ")}
-    runs = {ext: _start_pandoc(md, t, PANDOC_ARGS[ext]) for ext, t in targets.items()}
-    ended: dict[str, tuple[int, str]] = {}
-    typst_error: PaperError | None = None
-    try:
-        ended["typ"] = _ended(runs["typ"])
-        if ended["typ"][0] == 0:
-            typst_pdf(typ, out / "paper.pdf", ctx.out)
-    except PaperError as e:
-        typst_error = e
-    finally:
-        for ext, proc in runs.items():  # no pandoc left running, whatever happened
-            if ext not in ended:
-                ended[ext] = _ended(proc)
-        typ.unlink(missing_ok=True)
-        header.unlink(missing_ok=True)
-    for ext in ("html", "docx", "typ"):  # the first failure, in the order they were made
-        _check_pandoc(ended[ext][1], md, targets[ext], ended[ext][0])
-    if typst_error is not None:
-        raise typst_error
-    written += [targets["html"], targets["docx"], out / "paper.pdf"]
-    return written
+    return PaperBuild(ctx.out, md, written, figures_in(text))
+
+
+class PaperBuild:
+    """A paper being built (:func:`start_paper`); :meth:`finish` waits for it.
+
+    pandoc reads the Markdown once (citations resolved) into a temporary
+    JSON document beside it, then writes HTML, DOCX and Typst from it at once;
+    the ``typst`` package compiles the PDF while HTML and DOCX finish. Meanwhile a thread
+    has Typst read the figures (:func:`warm_typst`). Temporary files: ``paper.json``,
+    ``paper.typ`` and the Typst header, removed whatever happens.
+    """
+
+    def __init__(self, root: Path, md: Path, written: list[Path], figures: list[str]) -> None:
+        import threading
+
+        self.root, self.md, self.written = root, md, written
+        out = md.parent
+        self.json, self.typ = out / "paper.json", out / "paper.typ"
+        self.header = out / TYPST_HEADER_FILE
+        self.header.write_text(TYPST_HEADER, encoding="utf-8")
+        self.reading = _start_pandoc(md, self.json, READ_ARGS)
+        self.warming = threading.Thread(target=warm_typst, args=(root, figures), daemon=True)
+        self.warming.start()
+
+    def finish(self) -> list[Path]:
+        """Wait for pandoc, compile the PDF; return the paths written (raise a PaperError)."""
+        out = self.md.parent
+        targets = {ext: out / f"paper.{ext}" for ext in ("html", "docx", "typ")}
+        runs: dict[str, subprocess.Popen[str]] = {}
+        ended: dict[str, tuple[int, str]] = {}
+        error: PaperError | None = None
+        try:
+            code, stderr = _ended(self.reading)
+            _check_pandoc(stderr, self.md, self.json, code)
+            runs = {ext: _start_pandoc(self.json, t, WRITE_ARGS[ext]) for ext, t in targets.items()}
+            ended["typ"] = _ended(runs["typ"])
+            if ended["typ"][0] == 0:
+                self.warming.join()
+                typst_pdf(self.typ, out / "paper.pdf", self.root)
+        except PaperError as e:
+            error = e
+        finally:
+            self.warming.join()
+            for ext, proc in runs.items():  # no pandoc left running, whatever happened
+                if ext not in ended:
+                    ended[ext] = _ended(proc)
+            for tmp in (self.json, self.typ, self.header):
+                tmp.unlink(missing_ok=True)
+        for ext in ("html", "docx", "typ"):  # the first failure, in the order they were made
+            if ext in ended:
+                _check_pandoc(ended[ext][1], self.md, targets[ext], ended[ext][0])
+        if error is not None:
+            raise error
+        return [*self.written, targets["html"], targets["docx"], out / "paper.pdf"]
 
 
 def _ended(proc: subprocess.Popen[str]) -> tuple[int, str]:
