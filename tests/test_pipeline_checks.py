@@ -143,3 +143,26 @@ def test_the_modules_the_scripts_import_are_imported_before_the_workers_fork(tmp
     failed = import_for(sorted(tmp_path.glob("*.py")))
     assert failed == ["no_such_module_here"]  # left to its script, which reports it
     assert "colorsys" in sys.modules and "reunistat.report.labels" in sys.modules
+
+
+def test_files_checked_while_a_worker_ran_give_the_verdict_of_the_folder_at_the_end(tmp_path):
+    from reunistat.pipeline.context import Output
+    from reunistat.pipeline.idle_core import IdleCore
+
+    stage, specs = _folder(tmp_path)
+    early = SimpleNamespace(identifiers=IDS)
+    idle = IdleCore(stage, RULES, early, paper=False)  # type: ignore[arg-type]
+    outputs = [Output(rel, "s", "f", "table", "t", dict(spec)) for rel, spec in specs.items()]
+    record = SimpleNamespace(script="analyses/01_x.py", outputs=outputs)
+    idle([record], lambda: False)  # the last worker has finished: nothing is done
+    assert idle.checked == {}
+    idle([record], lambda: True)
+    assert set(idle.checked) == set(specs)
+    # after: a file written again, and a spec changed; the others are not asked again
+    (stage / "tables/fine.md").write_text("| level | n |\n|:---|---:|\n| a | 123456 |\n")
+    specs = {**specs, "notes.txt": {"type": "figure"}}
+    with Checks(IDS, RULES, False, idle.checked) as checks:
+        checks.check_files(stage, _all(stage), specs)
+        asked = {rel for _, m in checks._sent for rel, *_ in m[2]}
+        assert asked == {"tables/fine.md", "notes.txt", "stray.txt"}
+        assert checks.folder_breaches(stage, specs) == check_folder(stage, specs, RULES, IDS)

@@ -70,6 +70,17 @@ def _check_files(
     return out
 
 
+def check_one(
+    stage: Path,
+    rel: str,
+    spec: dict[str, Any] | None,
+    rules: DisclosureRules,
+    identifiers: checker.Identifiers,
+) -> dict[str, Checked]:
+    """Check one file of ``stage`` as :class:`Checks` does (nothing if it is not there)."""
+    return _check_files(str(stage), [(rel, spec, rel in checker.RELEASE_FILES)], rules, identifiers)
+
+
 def _handle(message: tuple[Any, ...], identifiers: checker.Identifiers) -> Any:
     """Do what one request asks (in the checking process, or here when it cannot)."""
     if message[0] == "files":
@@ -131,10 +142,18 @@ class Checks:
         The release's rules.
     background : bool
         Check in a forked process (Linux); otherwise here, when asked.
+    checked : mapping, optional
+        Checks made already (with these identifiers and rules: while the
+        scripts ran, :mod:`reunistat.pipeline.idle_core`); a file unchanged
+        since, with the same spec, is not checked again.
     """
 
     def __init__(
-        self, identifiers: checker.Identifiers, rules: DisclosureRules, background: bool
+        self,
+        identifiers: checker.Identifiers,
+        rules: DisclosureRules,
+        background: bool,
+        checked: Mapping[str, Checked] | None = None,
     ) -> None:
         self.identifiers = identifiers
         self.rules = rules
@@ -147,7 +166,7 @@ class Checks:
         self._next = 0
         self._file_tickets: list[int] = []
         self._release_ticket: int | None = None
-        self._checked: dict[str, Checked] = {}
+        self._checked: dict[str, Checked] = dict(checked or {})
         if background:
             mp = multiprocessing.get_context("fork")
             mine, theirs = mp.Pipe()
@@ -224,8 +243,15 @@ class Checks:
     def check_files(
         self, stage: Path, rels: Iterable[str], specs: Mapping[str, Mapping[str, Any]]
     ) -> None:
-        """Ask for files of ``stage`` to be checked, each against its spec in ``specs``."""
-        files = [(rel, _spec(specs, rel), rel in checker.RELEASE_FILES) for rel in rels]
+        """Ask for files of ``stage`` to be checked, each against its spec in ``specs``.
+
+        A file checked already, unchanged since and with the same spec, is not asked again.
+        """
+        files = [
+            (rel, _spec(specs, rel), rel in checker.RELEASE_FILES)
+            for rel in rels
+            if not self._fresh(stage, rel, specs)
+        ]
         if files:
             self._file_tickets.append(self._ask(("files", str(stage), files, self.rules)))
 

@@ -19,14 +19,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from reunistat.pipeline.acro_step import AcroStep, run_acro_step
-from reunistat.pipeline.checks import Checks, background_checks
+from reunistat.pipeline.checks import Checked, Checks, background_checks
 from reunistat.pipeline.config import MANIFEST, PipelineConfig, PipelineError
 from reunistat.pipeline.context import Context
 from reunistat.pipeline.documents import (
@@ -79,6 +79,8 @@ class Run:
     started: float
     log: Callable[[str], None] = print
     command: str | None = None
+    #: Files checked while the scripts ran (:mod:`reunistat.pipeline.idle_core`).
+    checked: dict[str, Checked] = field(default_factory=dict)
 
 
 class WhileScriptsRun:
@@ -253,7 +255,8 @@ def finish(run: Run, early: WhileScriptsRun, paper: bool) -> tuple[RunResult, Ex
     early.run(final=True)
     assert early.identifiers is not None
     write_values(ctx)
-    with Checks(early.identifiers, ctx.rules, background_checks(run.cfg.analysis_jobs)) as checks:
+    background = background_checks(run.cfg.analysis_jobs)
+    with Checks(early.identifiers, ctx.rules, background, run.checked) as checks:
         checks.check_files(stage, _files(stage), _specs(run))
         if ctx.rules.apply and "release" in ctx.__dict__:
             # the written files must show exactly the release-wide suppression, and the

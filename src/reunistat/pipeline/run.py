@@ -27,6 +27,7 @@ from reunistat.pipeline.config import MANIFEST, PipelineConfig, PipelineError, l
 from reunistat.pipeline.context import Context
 from reunistat.pipeline.documents import PIPELINE, run_values
 from reunistat.pipeline.finish import Prior, Run, RunResult, WhileScriptsRun, finish
+from reunistat.pipeline.idle_core import IdleCore
 from reunistat.pipeline.manifest import input_hashes, load_manifest
 from reunistat.pipeline.workers import frozen_heap, memory_mib, release_memory
 from reunistat.report import checker
@@ -174,14 +175,15 @@ def run_one(ctx: Context, path: Path) -> float:
 
 
 def _analyses(
-    ctx: Context, scripts: Sequence[Path], out: Path, early: WhileScriptsRun
+    ctx: Context, scripts: Sequence[Path], out: Path, early: WhileScriptsRun, idle: IdleCore
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Run the scripts, in worker processes when more than one job may run (see workers).
 
     Returns each script's seconds and the memory (MiB) of the process that
     ran it, after it. With workers, ``early`` is started in a process of its
     own before the release-wide suppression is built, and collected while the
-    workers run (with one job, after the scripts).
+    workers run (with one job, after the scripts); ``idle`` works while only
+    the last worker runs.
     """
     groups = workers.script_groups(scripts)
     jobs = workers.analysis_jobs(ctx.config.analysis_jobs, len(groups))
@@ -197,7 +199,7 @@ def _analyses(
         earlier = {}
     name = lambda p: _script_name(ctx.config, p)  # noqa: E731
     early.start()
-    done = workers.run_parallel(ctx, scripts, jobs, name, earlier, early.run)
+    done = workers.run_parallel(ctx, scripts, jobs, name, earlier, early.run, idle)
     if done.unmerged is None:
         return done.timings, done.memory_mib
     timings = run_scripts(ctx, scripts)
@@ -392,8 +394,11 @@ def _build(
         memory["read and derive cohort"] = memory_mib()
         with frozen_heap():  # the cohort and the modules live to the end: no collection walks them
             run_values(ctx)
-            script_times, memory["scripts"] = _analyses(ctx, scripts, cfg.outputs_dir, early)
+            idle = IdleCore(stage, ctx.rules, early, paper and cfg.paper_template is not None)
+            script_times, memory["scripts"] = _analyses(ctx, scripts, cfg.outputs_dir, early, idle)
             timings.update(script_times)
+            if idle.seconds:
+                timings["checks and figures beside the last worker"] = round(idle.seconds, 2)
             memory["analyses"] = memory_mib()
             run = Run(
                 cfg,
@@ -408,6 +413,7 @@ def _build(
                 t_start,
                 log,
                 command,
+                idle.checked,
             )
             return finish(run, early, paper)
 

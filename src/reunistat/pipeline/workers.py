@@ -35,6 +35,7 @@ without ``fork`` (Windows, macOS) the scripts run one after another.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import sys
@@ -465,6 +466,12 @@ def schedule(
     return placed
 
 
+#: Called by the run's process with the records of the scripts finished so far and a
+#: function that says whether a worker is still running: work for the core left idle
+#: (:class:`reunistat.pipeline.idle_core.IdleCore`), small steps while that says so.
+Idle = Callable[[Sequence[ScriptRecord], Callable[[], bool]], None]
+
+
 @dataclass
 class ParallelRun:
     """What :func:`run_parallel` did."""
@@ -485,6 +492,7 @@ def run_parallel(
     name: Callable[[Path], str],
     previous: dict[str, float] | None = None,
     meanwhile: Callable[[], None] | None = None,
+    idle: Idle | None = None,
 ) -> ParallelRun:
     """Run the scripts in ``jobs`` forked workers and merge them into ``ctx`` in script order.
 
@@ -492,8 +500,9 @@ def run_parallel(
     before the call and :attr:`ParallelRun.unmerged` is set: the caller then
     runs the scripts one after another. ``previous``: each script's seconds
     in an earlier run, to start the longest groups first. ``meanwhile`` is
-    called in this process once the workers have started (what it does must
-    not change ``ctx``).
+    called in this process once the workers have started, and ``idle`` each
+    time a group finishes while a worker has nothing left to take (see
+    :data:`Idle`); neither may change ``ctx``.
     """
     names = {p: name(p) for p in scripts}
     groups = schedule(script_groups(scripts), lambda g: _expected(previous or {}, g, names))
@@ -501,7 +510,7 @@ def run_parallel(
     logs_before = dict(ctx.suppression_logs)
     _ = ctx.release  # built once here, shared by every worker
     ctx.log(f"running {len(scripts)} analysis scripts in {jobs} processes")
-    records = _collect(ctx, groups, jobs, names, meanwhile)
+    records = _collect(ctx, groups, jobs, names, meanwhile, idle)
     before = (dict(ctx.outputs), dict(ctx.values), list(ctx.skipped), list(ctx.failed))
     made: set[str] = set()
     for p in scripts:
@@ -534,6 +543,10 @@ def run_parallel(
     )
 
 
+def _running(futures: frozenset[Future[Any]]) -> bool:
+    return not all(f.done() for f in futures)
+
+
 def _written(records: Iterable[ScriptRecord]) -> set[str]:
     return {k for r in records for k in r.suppression_logs}
 
@@ -544,6 +557,7 @@ def _collect(
     jobs: int,
     names: dict[Path, str],
     meanwhile: Callable[[], None] | None = None,
+    idle: Idle | None = None,
 ) -> dict[str, ScriptRecord]:
     global _CONTEXT, _FINISHED
     _CONTEXT = ctx
@@ -569,6 +583,8 @@ def _collect(
                 for f in done:
                     for r in f.result():
                         records[r.script] = r
+                if idle is not None and 0 < len(pending) < jobs:  # a worker has nothing to do
+                    idle(list(records.values()), functools.partial(_running, frozenset(pending)))
     except BrokenProcessPool as e:
         running = [names[p] for f, g in futures.items() if not f.done() for p in g]
         raise PipelineError(

@@ -1,0 +1,88 @@
+"""Work of the run's last steps done early, on the core a finished worker leaves idle.
+
+The workers rarely finish together: once no script is left to hand out and a
+worker has nothing to do (:func:`reunistat.pipeline.workers.run_parallel`),
+the run's process, which only waits for the last worker, does what the steps
+after the scripts will need and can do already:
+
+* Typst reads the figures the paper will show (:func:`reunistat.report.paper.warm_typst`:
+  kept in the process's memory for the paper's PDF, the same bytes);
+* the files of the scripts that have finished are checked
+  (:func:`reunistat.report.checker.file_breaches`, as the checking process
+  would check them after the scripts).
+
+One file at a time, stopping as soon as every worker is done. The checks are
+handed to :class:`reunistat.pipeline.checks.Checks`, which uses each only for
+a file unchanged since (its size, modification time and spec): a file
+written again, or registered otherwise, by a script run again one after
+another is checked again. Nothing here changes the Context or any file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reunistat.pipeline.checks import Checked, check_one
+
+if TYPE_CHECKING:
+    from reunistat.pipeline.finish import WhileScriptsRun
+    from reunistat.pipeline.workers import ScriptRecord
+    from reunistat.report.disclosure import DisclosureRules
+
+#: Typst compilations of figures at most (Typst drops what ten compilations did not use).
+MAX_WARMS = 3
+
+
+class IdleCore:
+    """What the run's process does while a worker is idle and another still runs.
+
+    Parameters
+    ----------
+    stage : Path
+        The folder the release is built in.
+    rules : DisclosureRules
+        The release's rules.
+    early : WhileScriptsRun
+        Its identifiers (once taken) are those the checks use.
+    paper : bool
+        Whether the run builds the paper (and its PDF).
+    """
+
+    def __init__(
+        self, stage: Path, rules: DisclosureRules, early: WhileScriptsRun, paper: bool
+    ) -> None:
+        self.stage, self.rules, self.early, self.paper = stage, rules, early, paper
+        #: The checks made, by file (see :data:`reunistat.pipeline.checks.Checked`).
+        self.checked: dict[str, Checked] = {}
+        #: Seconds spent here.
+        self.seconds = 0.0
+        self._todo: list[tuple[str, dict[str, object]]] = []
+        self._figures: list[str] = []
+        self._seen: set[str] = set()
+        self._warms = 0
+
+    def __call__(self, records: Sequence[ScriptRecord], busy: Callable[[], bool]) -> None:
+        """Take the outputs of ``records`` not seen yet; work while ``busy()``."""
+        t0 = time.perf_counter()
+        for r in records:
+            if r.script in self._seen:
+                continue
+            self._seen.add(r.script)
+            for o in r.outputs:
+                self._todo.append((o.path, dict(o.disclosure)))
+                if o.path.endswith(".png"):
+                    self._figures.append(o.path)
+        if self.paper and self._figures and self._warms < MAX_WARMS and busy():
+            from reunistat.report.paper import warm_typst
+
+            figures, self._figures = self._figures, []
+            self._warms += 1
+            warm_typst(self.stage, figures)
+        ids = self.early.identifiers
+        while ids is not None and self._todo and busy():
+            rel, spec = self._todo.pop(0)
+            self.checked.update(check_one(self.stage, rel, spec, self.rules, ids))
+        self.seconds += time.perf_counter() - t0
