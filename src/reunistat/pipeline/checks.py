@@ -27,7 +27,7 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -53,19 +53,25 @@ def _check_files(
     files: Sequence[tuple[str, dict[str, Any] | None, bool]],
     rules: DisclosureRules,
     identifiers: checker.Identifiers,
+    text_of: Callable[[Path], str | None] | None = None,
 ) -> dict[str, Checked]:
-    """Check files of ``stage`` (``(rel, spec, about)`` each); a file not there is left out."""
+    """Check files of ``stage`` (``(rel, spec, about)`` each); a file not there is left out.
+
+    ``text_of``: a file's text (:func:`~reunistat.report.checker.file_text`) read
+    otherwise, or None to read it as the checker does.
+    """
     out: dict[str, Checked] = {}
     for rel, spec, about in files:
         path = Path(stage) / rel
         sig = _signature(path)  # before reading: a later write changes it
         if sig is None:
             continue
+        text = None if text_of is None else text_of(path)
         out[rel] = (
             sig,
             spec,
             about,
-            checker.file_breaches(path, rel, spec, rules, identifiers, about),
+            checker.file_breaches(path, rel, spec, rules, identifiers, about, text),
         )
     return out
 
@@ -86,6 +92,9 @@ def _handle(message: tuple[Any, ...], identifiers: checker.Identifiers) -> Any:
     if message[0] == "files":
         _, stage, files, rules = message
         return _check_files(stage, files, rules, identifiers)
+    if message[0] == "pdf pages":
+        _, path, pages = message
+        return checker.pdf_page_texts(Path(path), pages)
     if message[0] == "release":
         from reunistat.report.release_check import check_written_release
 
@@ -264,9 +273,32 @@ class Checks:
         paper's PDF, the longest to read): the checking process may still be
         working through the scripts' files, so two processes share the last
         checks instead of one. The answer counts as one :meth:`check_files` gives.
+        A PDF's pages are read here and in the checking process, every other
+        page each (:meth:`_pdf_text`).
         """
         files = [(rel, _spec(specs, rel), rel in checker.RELEASE_FILES) for rel in rels]
-        self._checked.update(_check_files(str(stage), files, self.rules, self.identifiers))
+        found = _check_files(str(stage), files, self.rules, self.identifiers, self._pdf_text)
+        self._checked.update(found)
+
+    def _pdf_text(self, path: Path) -> str | None:
+        """A PDF's text, its odd pages read by the checking process (None: read it as usual).
+
+        The text of a page depends on that page alone, so the text put
+        together is what :func:`~reunistat.report.checker.file_text` reads.
+        """
+        if self._conn is None:
+            return None
+        with open(path, "rb") as f:
+            if f.read(5) != b"%PDF-":
+                return None
+        from pypdf import PdfReader
+
+        n = len(PdfReader(path).pages)
+        ticket = self._ask(("pdf pages", str(path), list(range(1, n, 2))))
+        pages = [""] * n
+        pages[0::2] = checker.pdf_page_texts(path, range(0, n, 2))
+        pages[1::2] = self._answer(ticket)
+        return checker.pdf_text(path, pages)
 
     def folder_breaches(self, stage: Path, specs: Mapping[str, Mapping[str, Any]]) -> list[str]:
         """Return what :func:`~reunistat.report.checker.check_folder` returns for ``stage`` now.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,17 +14,27 @@ from reunistat.pipeline.context import Context
 PIPELINE = "reunistat.pipeline"
 
 
+#: The disclosure spec the paper's files are registered with.
+PAPER_SPEC = {"type": "paper"}
+
+
 def build_paper(ctx: Context, template: Path) -> None:
     """Build the paper from the run's outputs and register its files (a failure is recorded)."""
-    start_paper(ctx, template)()
+    start_paper(ctx, template)(None)
 
 
-def start_paper(ctx: Context, template: Path) -> Callable[[], None]:
+#: What is called with the paper's files but the PDF once they are final.
+Written = Callable[[list[Path]], None]
+
+
+def start_paper(ctx: Context, template: Path) -> Callable[[Written | None], None]:
     """Start :func:`build_paper`; return what finishes it (waits, registers, records a failure).
 
     The run's process does other work (the workbook) while pandoc reads the
     paper; nothing is registered before the returned function runs, so the
-    outputs are listed in the same order as with :func:`build_paper`.
+    outputs are listed in the same order as with :func:`build_paper`. The
+    function takes what to call with the paper's files other than the PDF
+    once they are final (:meth:`reunistat.report.paper.PaperBuild.finish`).
     """
     from reunistat.report import paper as paper_mod
 
@@ -33,18 +42,23 @@ def start_paper(ctx: Context, template: Path) -> Callable[[], None]:
     try:
         build = paper_mod.start_paper(ctx, template)
     except paper_mod.PaperError as e:
-        return functools.partial(_paper_failed, ctx, template, e)
+        error = e
 
-    def finish() -> None:
+        def failed(written: Written | None) -> None:
+            _paper_failed(ctx, template, error)
+
+        return failed
+
+    def finish(written: Written | None) -> None:
         try:
-            paths = build.finish()
+            paths = build.finish(written)
         except paper_mod.PaperError as e:
             _paper_failed(ctx, template, e)
             return
         ctx.script = template.as_posix()
         for p in paths:
             ctx._register(
-                p, "reunistat.report.paper.build_paper", "paper", "the paper", {"type": "paper"}
+                p, "reunistat.report.paper.build_paper", "paper", "the paper", dict(PAPER_SPEC)
             )
 
     return finish

@@ -30,6 +30,7 @@ from reunistat.pipeline.checks import Checked, Checks, background_checks
 from reunistat.pipeline.config import MANIFEST, PipelineConfig, PipelineError
 from reunistat.pipeline.context import Context
 from reunistat.pipeline.documents import (
+    PAPER_SPEC,
     PIPELINE,
     build_workbook,
     register_workbook,
@@ -309,11 +310,16 @@ def _documents(run: Run, paper: bool, checks: Checks) -> None:
     run.timings["workbook"] = round(time.perf_counter() - t0, 2)
     run.memory["workbook"] = memory_mib()
     if finish_paper is not None:
+
+        def written(paths: list[Path]) -> None:  # final while Typst compiles the PDF
+            rels = [p.relative_to(stage).as_posix() for p in paths]
+            checks.check_files(stage, rels, _specs(run) | dict.fromkeys(rels, PAPER_SPEC))
+
         before = set(ctx.outputs)
-        finish_paper()
+        finish_paper(written)
         made = sorted(set(ctx.outputs) - before)
-        # the PDF, the longest to read, is checked here while the checking process takes
-        # the other files of the paper after the scripts' (here too without that process)
+        # the PDF, the longest to read, is checked here (with the checking process) while
+        # that process takes the other files of the paper (here too without that process)
         pdfs = [rel for rel in made if rel.endswith(".pdf")]
         checks.check_files(stage, [rel for rel in made if rel not in pdfs], _specs(run))
         run.timings["paper"] = round(time.perf_counter() - t_paper, 2)

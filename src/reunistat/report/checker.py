@@ -331,8 +331,30 @@ def _pdf_text(path: Path) -> str:
     from pypdf import PdfReader
 
     reader = PdfReader(path)
+    return pdf_text(path, [page.extract_text() or "" for page in reader.pages], reader)
+
+
+def pdf_text(path: Path, pages: Sequence[str], reader: Any = None) -> str:
+    """The text :func:`file_text` reads in a PDF, from the text of each of its pages.
+
+    For a caller that extracted the pages' text elsewhere (a page's text
+    depends on that page alone: :func:`pdf_page_texts`).
+    """
+    if reader is None:
+        from pypdf import PdfReader
+
+        reader = PdfReader(path)
     meta = " ".join(str(v) for v in (reader.metadata or {}).values())
-    return meta + "\n" + "\n".join(page.extract_text() or "" for page in reader.pages)
+    return meta + "\n" + "\n".join(pages)
+
+
+def pdf_page_texts(path: Path, pages: Iterable[int] | None = None) -> list[str]:
+    """The text of some pages of a PDF (all by default), as :func:`file_text` reads them."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(path)
+    chosen = range(len(reader.pages)) if pages is None else pages
+    return [reader.pages[i].extract_text() or "" for i in chosen]
 
 
 def file_text(path: Path) -> str:
@@ -420,9 +442,14 @@ def _column_key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def identifier_breaches(path: Path, rel: str, identifiers: Identifiers) -> list[str]:
-    """Return the breaches of the no-identifier rules in one file (never the values found)."""
-    text = file_text(path)
+def identifier_breaches(
+    path: Path, rel: str, identifiers: Identifiers, text: str | None = None
+) -> list[str]:
+    """Return the breaches of the no-identifier rules in one file (never the values found).
+
+    ``text``: the file's :func:`file_text`, when the caller has it already.
+    """
+    text = file_text(path) if text is None else text
     if not text:
         return []
     if "<svg" in text:
@@ -640,17 +667,19 @@ def file_breaches(
     rules: DisclosureRules,
     identifiers: Identifiers,
     about: bool = False,
+    text: str | None = None,
 ) -> list[str]:
     """Return the breaches :func:`check_folder` finds in one file of the folder.
 
     ``spec`` is the file's registered disclosure spec (``None``: registered
     by no output, itself a breach); ``about``: a file written about the
-    release (identifiers only).
+    release (identifiers only); ``text``: its :func:`file_text`, if known.
     """
+    ids = identifier_breaches(path, rel, identifiers, text)
     if about:
-        return identifier_breaches(path, rel, identifiers)
+        return ids
     out = [] if spec is not None else [f"{rel}: written by no registered output"]
-    return out + identifier_breaches(path, rel, identifiers) + rule_breaches(path, rel, spec, rules)
+    return out + ids + rule_breaches(path, rel, spec, rules)
 
 
 # --- what leaves with the release ------------------------------------------------

@@ -31,7 +31,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -550,13 +550,21 @@ class PaperBuild:
         self.warming = threading.Thread(target=warm_typst, args=(root, figures), daemon=True)
         self.warming.start()
 
-    def finish(self) -> list[Path]:
-        """Wait for pandoc, compile the PDF; return the paths written (raise a PaperError)."""
+    def finish(self, written: Callable[[list[Path]], None] | None = None) -> list[Path]:
+        """Wait for pandoc, compile the PDF; return the paths written (raise a PaperError).
+
+        ``written`` is called with the paper's other files (Markdown,
+        bibliography, HTML, DOCX) as soon as they are final, while Typst
+        (in a thread) may still be compiling the PDF.
+        """
+        import threading
+
         out = self.md.parent
         targets = {ext: out / f"paper.{ext}" for ext in ("html", "docx", "typ")}
         runs: dict[str, subprocess.Popen[str]] = {}
         ended: dict[str, tuple[int, str]] = {}
-        error: PaperError | None = None
+        errors: list[PaperError] = []
+        compiling: threading.Thread | None = None
         try:
             code, stderr = _ended(self.reading)
             _check_pandoc(stderr, self.md, self.json, code)
@@ -564,10 +572,16 @@ class PaperBuild:
             ended["typ"] = _ended(runs["typ"])
             if ended["typ"][0] == 0:
                 self.warming.join()
-                typst_pdf(self.typ, out / "paper.pdf", self.root)
+                compiling = threading.Thread(target=self._compile, args=(out / "paper.pdf", errors))
+                compiling.start()
+            ended |= {ext: _ended(runs[ext]) for ext in ("html", "docx")}
+            if written is not None and all(ended[ext][0] == 0 for ext in ended):
+                written([*self.written, targets["html"], targets["docx"]])
         except PaperError as e:
-            error = e
+            errors.append(e)
         finally:
+            if compiling is not None:
+                compiling.join()
             self.warming.join()
             for ext, proc in runs.items():  # no pandoc left running, whatever happened
                 if ext not in ended:
@@ -577,9 +591,15 @@ class PaperBuild:
         for ext in ("html", "docx", "typ"):  # the first failure, in the order they were made
             if ext in ended:
                 _check_pandoc(ended[ext][1], self.md, targets[ext], ended[ext][0])
-        if error is not None:
-            raise error
+        if errors:
+            raise errors[0]
         return [*self.written, targets["html"], targets["docx"], out / "paper.pdf"]
+
+    def _compile(self, pdf: Path, errors: list[PaperError]) -> None:
+        try:
+            typst_pdf(self.typ, pdf, self.root)
+        except PaperError as e:
+            errors.append(e)
 
 
 def _ended(proc: subprocess.Popen[str]) -> tuple[int, str]:
