@@ -125,7 +125,10 @@ def main() -> None:
     ]
     same = all(r["hashes"] == runs[0]["hashes"] for r in runs)
     peaks = [r["peak_rss_mib"] for r in runs if r["peak_rss_mib"] is not None]
-    stages = {k: statistics.median(r["timings"][k] for r in runs) for k in runs[0]["timings"]}
+    keys = dict.fromkeys(k for r in runs for k in r["timings"])  # a step may be in some runs
+    stages = {
+        k: statistics.median(r["timings"][k] for r in runs if k in r["timings"]) for k in keys
+    }
     summary = {
         "median_wall_s": statistics.median(r["wall_s"] for r in runs),
         "runs_wall_s": [round(r["wall_s"], 1) for r in runs],

@@ -304,3 +304,35 @@ def test_with_one_job_the_release_is_not_in_the_first_scripts_seconds(tmp_path, 
     # had the release been timed inside the script, the script would take >= 3 s;
     # 2 s are left for the tiny script itself on a loaded machine (it took 0.95 s at load 24)
     assert t[f"{analyses.as_posix()}/01_flow.py"] < t["release-wide suppression"] - 1.0
+
+
+@pytest.mark.skipif(analysis_jobs(2, 2) < 2, reason="needs fork and two cores")
+def test_the_idle_core_hears_of_each_script_as_it_ends_and_the_release_is_the_same(
+    tmp_path, monkeypatch
+):
+    """While only 12 runs, the run's process knows 05 (same worker) is done, and checks it."""
+    from reunistat.pipeline import idle_core
+
+    scripts = {
+        "01_a.py": "def run(ctx):\n    _frame(ctx, 'a', 1.0)\n",
+        "05_fit.py": "def run(ctx):\n    ctx.results['fit'] = 2.0\n    _frame(ctx, 'fit', 2.0)\n",
+        "12_checks.py": "import time\n\n\ndef run(ctx):\n    time.sleep(2)\n"
+        "    _frame(ctx, 'checks', ctx.results['fit'])\n",
+    }
+    analyses = _write(tmp_path / "analyses", scripts)
+    one, error_one = _run(_cfg(tmp_path, analyses, 1))
+    seen: list[set[str]] = []
+    checked: set[str] = set()
+    call = idle_core.IdleCore.__call__
+
+    def spy(self, records, busy):
+        if busy():
+            seen.append({r.script.rsplit("/", 1)[-1] for r in records})
+        call(self, records, busy)
+        checked.update(self.checked)
+
+    monkeypatch.setattr(idle_core.IdleCore, "__call__", spy)
+    two, error_two = _run(_cfg(tmp_path, analyses, 2))
+    assert {"05_fit.py", "01_a.py"} in seen  # 12 still running
+    assert {"tables/fit.csv", "tables/a.csv"} <= checked
+    assert two == one and error_two == error_one

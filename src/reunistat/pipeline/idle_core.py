@@ -9,7 +9,9 @@ after the scripts will need and can do already:
   kept in the process's memory for the paper's PDF, the same bytes);
 * the files of the scripts that have finished are checked
   (:func:`reunistat.report.checker.file_breaches`, as the checking process
-  would check them after the scripts).
+  would check them after the scripts); a worker says when each script ends
+  (:class:`reunistat.pipeline.workers.Finished`), so the files of the
+  last worker's first scripts are checked while it runs its last.
 
 One file at a time, stopping as soon as every worker is done. The checks are
 handed to :class:`reunistat.pipeline.checks.Checks`, which uses each only for
@@ -29,7 +31,7 @@ from reunistat.pipeline.checks import Checked, check_one
 
 if TYPE_CHECKING:
     from reunistat.pipeline.finish import WhileScriptsRun
-    from reunistat.pipeline.workers import ScriptRecord
+    from reunistat.pipeline.workers import Finished
     from reunistat.report.disclosure import DisclosureRules
 
 #: Typst compilations of figures at most (Typst drops what ten compilations did not use).
@@ -64,8 +66,8 @@ class IdleCore:
         self._seen: set[str] = set()
         self._warms = 0
 
-    def __call__(self, records: Sequence[ScriptRecord], busy: Callable[[], bool]) -> None:
-        """Take the outputs of ``records`` not seen yet; work while ``busy()``."""
+    def __call__(self, records: Sequence[Finished], busy: Callable[[], bool]) -> None:
+        """Take the outputs of the scripts not seen yet; work while ``busy()``."""
         t0 = time.perf_counter()
         for r in records:
             if r.script in self._seen:

@@ -270,6 +270,8 @@ def _smaps_rollup_kib() -> dict[str, int]:
 _CONTEXT: Context | None = None
 #: One event per script of the run, set when it has finished (shared across the fork).
 _FINISHED: dict[str, Any] = {}
+#: Where each worker says a script has finished, with its outputs (:class:`Finished`).
+_DONE: Any = None
 
 
 def _worker_init(parent: int) -> None:
@@ -381,6 +383,8 @@ def _run_group(paths: list[Path], after: dict[str, list[str]] | None = None) -> 
                 memory_mib=memory_mib(shared=True),
             )
         )
+        if _DONE is not None:  # its files are final: the run's process may check them now
+            _DONE.put(Finished(records[-1].script, records[-1].outputs))
         lines.clear()
     return records
 
@@ -466,10 +470,18 @@ def schedule(
     return placed
 
 
-#: Called by the run's process with the records of the scripts finished so far and a
-#: function that says whether a worker is still running: work for the core left idle
+@dataclass
+class Finished:
+    """A script a worker has finished, and its outputs (sent as soon as it ends)."""
+
+    script: str
+    outputs: list[Output]
+
+
+#: Called by the run's process with the scripts finished so far and a function that
+#: says whether a worker is still running: work for the core left idle
 #: (:class:`reunistat.pipeline.idle_core.IdleCore`), small steps while that says so.
-Idle = Callable[[Sequence[ScriptRecord], Callable[[], bool]], None]
+Idle = Callable[[Sequence[Finished], Callable[[], bool]], None]
 
 
 @dataclass
@@ -559,12 +571,14 @@ def _collect(
     meanwhile: Callable[[], None] | None = None,
     idle: Idle | None = None,
 ) -> dict[str, ScriptRecord]:
-    global _CONTEXT, _FINISHED
+    global _CONTEXT, _FINISHED, _DONE
     _CONTEXT = ctx
     records: dict[str, ScriptRecord] = {}
     mp = multiprocessing.get_context("fork")
     after = {names[p]: [names[q] for q in w] for p, w in waits(groups).items() if w}
     _FINISHED = {names[q]: mp.Event() for w in waits(groups).values() for q in w}
+    _DONE = None if idle is None else mp.SimpleQueue()
+    finished: dict[str, Finished] = {}
     try:
         with (
             frozen_heap(),  # what the run built, the release too: each worker's gc skips it
@@ -579,12 +593,17 @@ def _collect(
             if meanwhile is not None:
                 meanwhile()
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                # with ``idle``, woken every 50 ms to read which scripts have finished
+                wake = None if idle is None else 0.05
+                done, pending = wait(pending, timeout=wake, return_when=FIRST_COMPLETED)
                 for f in done:
                     for r in f.result():
                         records[r.script] = r
+                while _DONE is not None and not _DONE.empty():
+                    note = _DONE.get()
+                    finished[note.script] = note
                 if idle is not None and 0 < len(pending) < jobs:  # a worker has nothing to do
-                    idle(list(records.values()), functools.partial(_running, frozenset(pending)))
+                    idle(list(finished.values()), functools.partial(_running, frozenset(pending)))
     except BrokenProcessPool as e:
         running = [names[p] for f, g in futures.items() if not f.done() for p in g]
         raise PipelineError(
@@ -593,5 +612,5 @@ def _collect(
             "parallel.analysis_jobs = 1) to run them one after another"
         ) from e
     finally:
-        _CONTEXT, _FINISHED = None, {}
+        _CONTEXT, _FINISHED, _DONE = None, {}, None
     return records
