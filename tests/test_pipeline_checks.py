@@ -166,3 +166,26 @@ def test_files_checked_while_a_worker_ran_give_the_verdict_of_the_folder_at_the_
         asked = {rel for _, m in checks._sent for rel, *_ in m[2]}
         assert asked == {"tables/fine.md", "notes.txt", "stray.txt"}
         assert checks.folder_breaches(stage, specs) == check_folder(stage, specs, RULES, IDS)
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_a_pdf_read_half_here_and_half_in_the_checking_process_gives_the_same_verdict(
+    tmp_path, background
+):
+    import typst
+
+    stage = tmp_path / "outputs"
+    (stage / "paper").mkdir(parents=True)
+    # a page read here, the next in the checking process
+    pages = ["Child C00000029", "born 14/07/2009", "nothing", "the end", "more"]
+    doc = " #pagebreak() ".join(pages).encode()
+    (stage / "paper/paper.pdf").write_bytes(typst.compile(doc, ignore_system_fonts=True))
+    specs = {"paper/paper.pdf": {"type": "paper"}}
+    with Checks(IDS, RULES, background) as checks:
+        checks.check_here(stage, ["paper/paper.pdf"], specs)
+        found = checks.folder_breaches(stage, specs)
+    assert found == check_folder(stage, specs, RULES, IDS)
+    assert len(found) == 2  # an identifier and a date of birth
+    text = checker.file_text(stage / "paper/paper.pdf")
+    split = checker.pdf_page_texts(stage / "paper/paper.pdf")
+    assert text == checker.pdf_text(stage / "paper/paper.pdf", split)

@@ -255,8 +255,12 @@ def split_table_markdown(body: str) -> tuple[str, str]:
 PAGE_WIDTH_EM, _CHAR_EM, _PAD_EM = 72.0, 0.6, 1.0
 
 
+_CELL_BAR = re.compile(r"(?<!\\)\|")
+_WORD_BREAK = re.compile(r"[\s\-]+")
+
+
 def _cells(line: str) -> list[str]:
-    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+    return [c.strip() for c in _CELL_BAR.split(line.strip())[1:-1]]
 
 
 def _min_width_em(rows: Sequence[Sequence[str]]) -> float:
@@ -264,7 +268,7 @@ def _min_width_em(rows: Sequence[Sequence[str]]) -> float:
     widest = [0] * ncol
     for r in rows:
         for j, cell in enumerate(r):
-            widest[j] = max([widest[j], *(len(w) for w in re.split(r"[\s\-]+", cell))])
+            widest[j] = max(widest[j], max(map(len, _WORD_BREAK.split(cell))))
     return sum(w * _CHAR_EM + _PAD_EM for w in widest)
 
 
