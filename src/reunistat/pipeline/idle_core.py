@@ -86,5 +86,8 @@ class IdleCore:
         ids = self.early.identifiers
         while ids is not None and self._todo and busy():
             rel, spec = self._todo.pop(0)
-            self.checked.update(check_one(self.stage, rel, spec, self.rules, ids))
+            try:
+                self.checked.update(check_one(self.stage, rel, spec, self.rules, ids))
+            except Exception:  # checked again at the end, where its error stops the run
+                continue
         self.seconds += time.perf_counter() - t0
