@@ -5,8 +5,10 @@ a value), and with it everything the checks read: the files of the scripts are
 checked, and the written release checked against the release-wide suppression,
 in a process of their own (:mod:`reunistat.pipeline.checks`) while this process
 builds the workbook and the paper, whose files are checked in turn as soon as
-they are written. The disclosure report and the manifest then put the
-verdict together, the same bytes as when every check ran at the end.
+they are written. Files checked already while the last worker ran
+(:mod:`reunistat.pipeline.idle_core`), unchanged since, are not checked again.
+The disclosure report and the manifest then put the verdict together, the
+same bytes as when every check ran at the end.
 
 The input's identifiers and the hash of the spells, which only the checks and
 the manifest need, are taken in processes of their own: the identifiers while
