@@ -512,9 +512,9 @@ def run_parallel(
     before the call and :attr:`ParallelRun.unmerged` is set: the caller then
     runs the scripts one after another. ``previous``: each script's seconds
     in an earlier run, to start the longest groups first. ``meanwhile`` is
-    called in this process once the workers have started, and ``idle`` each
-    time a group finishes while a worker has nothing left to take (see
-    :data:`Idle`); neither may change ``ctx``.
+    called in this process once the workers have started, and ``idle`` while
+    a worker has nothing left to take (every 50 ms, and as each script ends:
+    see :data:`Idle`); neither may change ``ctx``.
     """
     names = {p: name(p) for p in scripts}
     groups = schedule(script_groups(scripts), lambda g: _expected(previous or {}, g, names))
