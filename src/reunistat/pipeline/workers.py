@@ -12,7 +12,9 @@ worker has taken yet (:func:`schedule`). For each script it sends back what
 the run's Context needs of it: the outputs it registered, its paper values, skipped
 and failed steps, suppression logs, console log and seconds
 (:class:`ScriptRecord`). Objects a script shares in ``ctx.results`` stay in
-the worker (only scripts of its own group read them).
+the worker (only scripts of its own group read them). As each script ends, a
+worker also says so, with its outputs (:class:`Finished`), for the work the
+run's process does while a worker is idle (:mod:`reunistat.pipeline.idle_core`).
 
 The run's process merges the records **in the fixed order of the scripts**,
 as if they had run one after another, so the manifest, the values, the
