@@ -90,8 +90,9 @@ def _all_zero(idx: IntArray) -> bool:
 
 def _revcum(groups: FloatArray) -> FloatArray:
     """Reverse cumulative sum along axis 0 with a trailing zero row."""
-    out = np.zeros((groups.shape[0] + 1, *groups.shape[1:]))
-    out[:-1] = np.cumsum(groups[::-1], axis=0)[::-1]
+    out = np.empty((groups.shape[0] + 1, *groups.shape[1:]))
+    out[-1] = 0.0
+    np.cumsum(groups[::-1], axis=0, out=out[-2::-1])  # written reversed: the same sums
     return out
 
 
@@ -115,7 +116,7 @@ def _xtdx(xt: FloatArray, d: FloatArray, overwrite_d: bool = False) -> FloatArra
     root = np.maximum(d, 0.0, out=d if overwrite_d else None)
     np.sqrt(root, out=root)
     q = _syrk_block()
-    if q is None:  # a BLAS whose blocking was not recognised: one product over all rows
+    if q is None or xt.shape[1] <= 16 * q:  # one product over all rows (the blocks' sums)
         c = dsyrk(1.0, np.multiply(xt, root).T, trans=1)
     else:
         c = _syrk_blocked(xt, root, q)
