@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reunistat.models.survival import aalen_johansen, andersen_gill, fine_gray, recurrent_episodes
+from reunistat.models.survival.recurrent import child_codes
 from reunistat.pipeline import Context, run_script
 from reunistat.report.curves import publish_curve
 from reunistat.report.figures import curve_figure
@@ -116,7 +117,7 @@ def run(ctx: Context) -> None:
     rec = recurrent_episodes(sp)
     ag = andersen_gill(  # no output here reads its concordance: not computed
         ctx.config.covariates,
-        rec,
+        rec.assign(CHILD=child_codes(rec)),  # the same clusters in the same order, as integers
         "stop_days",
         "reentered",
         entry_col="start_days",

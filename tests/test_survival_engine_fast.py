@@ -124,3 +124,26 @@ def test_cox_fit_is_unchanged_by_the_fast_paths(monkeypatch: pytest.MonkeyPatch)
     assert np.array_equal(fast.params, plain.params)
     assert np.array_equal(fast.cov, plain.cov)
     assert fast.fit_stats == plain.fit_stats
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_symmetric_is_the_triangle_sum(p: int, seed: int) -> None:
+    """_symmetric gives np.triu(c) + np.triu(c, 1).T bit for bit (-0.0 turned to 0.0)."""
+    rng = np.random.default_rng(seed)
+    c = rng.choice([-0.0, 0.0, 1.5, -2.25, np.nan], size=(p, p)) * rng.normal(size=(p, p))
+    want = np.triu(c) + np.triu(c, 1).T
+    assert kernels._symmetric(c).tobytes() == want.tobytes()
+    assert kernels._symmetric(np.asfortranarray(c)).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_one_stratum_skips_the_zero_entry_sums(ties: str) -> None:
+    """Unstratified right-censored risk sets: subtracting the (zero) entry sums changes nothing."""
+    prob = _problem(3, False, False, ties)
+    assert prob.n_strata == 1 and prob.entry_perm is None
+    beta = np.array([0.2, -0.1, 0.05])
+    a = engine.evaluate(prob, beta)
+    b = engine.evaluate(dataclasses.replace(prob, n_strata=2), beta)  # the path with the sums
+    for name in ("loglik", "score", "info", "den", "hazard", "dcoef", "s1", "s1d"):
+        assert np.asarray(getattr(a, name)).tobytes() == np.asarray(getattr(b, name)).tobytes()

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reunistat.models.survival import andersen_gill, pwp, recurrent_episodes
-from reunistat.models.survival.recurrent import sort_codes
+from reunistat.models.survival.recurrent import child_codes, sort_codes
 
 REF = Path(__file__).parent / "reference" / "survival"
 COVS = (
@@ -122,3 +122,29 @@ def test_recurrent_episodes_with_text_identifiers_and_unsorted_rows():
     assert ep.index.tolist() == [12, 10, 11, 14, 13]
     assert ep["start_days"].tolist() == [0, 365, 0, 184, 0]
     assert ep["stop_days"].tolist() == [200, 395, 100, 189, 10]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["a", "a1", "a10", "a9", "b", "B", "é", "z0"]), min_size=1))
+def test_child_codes_are_the_sorted_cluster_codes(ids: list[str]) -> None:
+    from reunistat.models._options import sorted_codes
+
+    for order in (sorted(ids), ids):  # neighbouring runs, and any order
+        d = pd.DataFrame({"CHILD": order})
+        assert child_codes(d).tolist() == sorted_codes(d["CHILD"])[0].tolist()
+
+
+def test_child_codes_leave_numbers_and_gaps_alone() -> None:
+    d = pd.DataFrame({"CHILD": [3, 1, 2], "x": ["a", None, "b"]})
+    assert child_codes(d) is d["CHILD"]
+    assert child_codes(d, "x") is d["x"]
+
+
+def test_andersen_gill_on_child_codes_is_the_fit_on_text(cgd) -> None:
+    d = cgd.assign(CHILD="c" + cgd["id"].astype(str)).sort_values("CHILD", kind="stable")
+    kw = {"entry_col": "tstart", "cluster": "CHILD"}
+    text = andersen_gill("~ " + COVS, d, "tstop", "status", **kw)
+    coded = andersen_gill("~ " + COVS, d.assign(CHILD=child_codes(d)), "tstop", "status", **kw)
+    assert text.params.to_numpy().tobytes() == coded.params.to_numpy().tobytes()
+    assert text.cov.to_numpy().tobytes() == coded.cov.to_numpy().tobytes()
+    assert text.fit_stats == coded.fit_stats

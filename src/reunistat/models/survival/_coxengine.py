@@ -282,7 +282,7 @@ def prepare(
     """
     n = x.shape[0]
     s = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
-    n_strata = int(s.max()) + 1 if n else 1
+    n_strata = int(s.max()) + 1 if n and strata is not None else 1
     if start is None:
         order, sk, uniq, k_mult = _sort_right_censored(stop, event, s, n_strata)
         # entry keys s * K: all zero with one stratum
@@ -455,16 +455,17 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
     seg = seg_t.T
     exit_sums = np.add.reduceat(seg, prob.seg_exit, axis=0)
     ds = seg[prob.death_seg]
-    if entry is None:
-        entry_sums = np.add.reduceat(exit_sums, prob.entry_starts, axis=0)
-    else:
-        entry_sums = np.ascontiguousarray(ent_t.T)
-    rs = _revcum(exit_sums)[prob.ev_exit_pos] - _revcum(entry_sums)[prob.ev_entry_pos]
+    rs = _revcum(exit_sums)[prob.ev_exit_pos]
+    if entry is not None:
+        rs -= _revcum(np.ascontiguousarray(ent_t.T))[prob.ev_entry_pos]
+    elif prob.n_strata > 1:  # one stratum: every event is after the one entry key, 0 is taken
+        rs -= _revcum(np.add.reduceat(exit_sums, prob.entry_starts, axis=0))[prob.ev_entry_pos]
     if prob.tail is not None:
         rs += _tail_sums(prob, prob.tail, wr)
     del wr
     g, f, mw, ng = prob.death_group, prob.death_frac, prob.death_mw, prob.n_groups
-    den = rs[g, 0] - f * ds[g, 0]
+    rs0, ds0 = rs[:, 0], ds[:, 0]  # 1-d views: faster gathers than rs[g, 0]
+    den = rs0[g] - f * ds0[g]
     loglik = float(np.dot(prob.death_w, eta[prob.death_rows]) - np.dot(mw, np.log(den)))
     il, den_i = prob.interleaved, None
     if il is None:
@@ -472,7 +473,6 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
         hazard = np.bincount(g, inv, ng)
         dcoef = np.bincount(g, inv * f, ng)
     else:  # the same values in the interleaved order: the same sums, faster
-        rs0, ds0 = rs[:, 0], ds[:, 0]
         den_i = rs0[il.group] - il.frac * ds0[il.group]
         inv = il.mw / den_i
         hazard = il.sums(inv, ng)
@@ -480,8 +480,9 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
     s1, s1d = rs[:, 1:], ds[:, 1:]
     score = prob.sum_wdx - hazard @ s1 + dcoef @ s1d
     out = Evaluation(loglik, score, np.zeros((p, p)), eta, risk, s1, s1d, den, hazard, dcoef, den_i)
-    if need_info:
-        out = dataclasses.replace(out, info=group_info(prob, out))
+    if need_info:  # the same fields with the information (cheaper than dataclasses.replace)
+        info = group_info(prob, out)
+        out = Evaluation(loglik, score, info, eta, risk, s1, s1d, den, hazard, dcoef, den_i)
     return out
 
 
@@ -557,7 +558,7 @@ def newton(
     and the Newton step is tiny; a final evaluation gives the information at the
     returned estimate.
     """
-    p = prob.x.shape[1]
+    p = prob.xt.shape[0]
     beta = np.zeros(p) if beta0 is None else np.asarray(beta0, dtype=float)
     ev = evaluate(prob, beta) if first is None else first
     ll_null = ev.loglik if beta0 is None else evaluate(prob, np.zeros(p), False).loglik
