@@ -220,6 +220,54 @@ def _vcov_value(function: str, vcov: Any) -> dict[str, Any]:
     return {}
 
 
+def _outcome_options(
+    horizon_days: int, competing: str, potential_followup_col: str | None
+) -> dict[str, Any]:
+    """The options of :func:`logistic`'s provenance that decide the outcome's rows and values."""
+    return {
+        "horizon_days": horizon_days,
+        "competing": competing,
+        "potential_followup_col": potential_followup_col,
+    }
+
+
+def shared_start(
+    start: ModelResult | None, d: Design, data_sha256: str, options: dict[str, Any]
+) -> IrlsFit | None:
+    """The IRLS fit of ``d`` that :func:`logistic` made, if ``start`` is that fit.
+
+    ``start`` must be an unweighted :func:`logistic` fit of the same outcome
+    and formula (``d.formula``), with the same terms, rows, events, outcome
+    ``options`` (horizon, competing, potential follow-up) and provenance hash
+    of the columns read (``data_sha256``: the cluster column counts, so the
+    same one must be used). Such a fit was made from the very matrix and
+    outcome of ``d``, so its estimates and information are what ``irls(d.X,
+    d.y, d.terms)`` returns, to the bit. Anything else gives None (fit again).
+    """
+    if start is None or start.model != "logistic" or "information" not in start.extras:
+        return None
+    prov = start.provenance
+    same = (
+        prov.formula == d.formula
+        and prov.data_sha256 == data_sha256
+        and "weights" not in prov.options
+        and all(prov.options.get(k) == v for k, v in options.items())
+        and list(start.params.index) == d.terms
+        and start.n_obs == len(d.y)
+        and start.n_events == int(d.y.sum())
+    )
+    if not same:
+        return None
+    fitted = start.extras["fitted"]
+    return IrlsFit(
+        np.asarray(start.params, dtype=float),
+        fitted,
+        start.extras["information"],
+        start.fit_stats["log_likelihood"],
+        int(start.fit_stats["iterations"]),
+    )
+
+
 def logistic(
     formula: str,
     data: pd.DataFrame,
@@ -339,6 +387,7 @@ def logistic(
         "data": d.frame,
         "outcome_col": d.outcome_col,
         "fitted": fit.p,
+        "information": fit.information,  # for multilevel() and gee() (shared_start)
         "n_dropped_missing": d.n_dropped_missing,
     }
     return ModelResult(
@@ -406,6 +455,7 @@ def gee(
     potential_followup_col: str | None = None,
     cluster: str = "LA",
     vcov: GeeVcov = "CR0",
+    start: ModelResult | None = None,
     **deprecated: Any,
 ) -> ModelResult:
     """Fit a logistic GEE with exchangeable correlation within ``cluster``.
@@ -433,6 +483,12 @@ def gee(
         variance, or Mancl and DeRouen's bias-reduced sandwich (a CR3-type
         correction). (Replaces ``cov_type=`` "robust", "naive",
         "bias_reduced", deprecated.)
+    start : ModelResult, optional
+        A :func:`logistic` fit of the same model to the same data, clustered
+        by the same column (e.g. the cluster-robust fit reported beside the
+        GEE): its estimates start the GEE, which starts from exactly that
+        independence fit anyway, so the result is the same to the bit. A fit
+        of another model or data is ignored (the start is fitted again).
     **deprecated
         The older spelling group=, cov_type=, with a :class:`DeprecationWarning`.
     """
@@ -478,11 +534,15 @@ def gee(
         family=sm.families.Binomial(),
         cov_struct=sm.cov_struct.Exchangeable(),
     )
+    data_sha256 = d.data_sha256(data)
+    shared = shared_start(
+        start, d, data_sha256, _outcome_options(horizon_days, competing, potential_followup_col)
+    )
     try:  # GEE starts from the independence GLM: our IRLS fit of it (statsmodels' own is slow)
-        start: np.ndarray | None = irls(d.X, d.y, d.terms).params
+        params: np.ndarray | None = (shared or irls(d.X, d.y, d.terms)).params
     except SeparationError:
-        start = None  # let statsmodels start as it does
-    res = _gee_fit(mod, cov_type, start)
+        params = None  # let statsmodels start as it does
+    res = _gee_fit(mod, cov_type, params)
     idx = pd.Index(d.terms)
     alpha = float(mod.cov_struct.dep_params)
     stats = {
@@ -503,7 +563,7 @@ def gee(
         fit_stats=stats,
         provenance=Provenance(
             function="reunistat.models.logistic.gee",
-            data_sha256=d.data_sha256(data),
+            data_sha256=data_sha256,
             formula=d.formula,
             options={
                 "group": cluster,
