@@ -57,6 +57,7 @@ def irls(
     max_iter: int = 60,
     weights: np.ndarray | None = None,
     check: Callable[[np.ndarray], None] | None = None,
+    ones: int | None = None,
 ) -> IrlsFit:
     """Fit a logistic regression by Newton-Raphson (IRLS) with step halving.
 
@@ -67,6 +68,9 @@ def irls(
     with the first information matrix before the first step (without weights
     it is ``X' W X`` with every weight equal: :meth:`Design.check_rank
     <reunistat.models.logistic.design.Design.check_rank>`) and may raise.
+    ``ones``, if given, is the position of ``X``'s first column of ones (the
+    intercept, which starts at the log-odds of the mean), known to the caller;
+    by default ``X`` is searched for it.
     """
     k = X.shape[1]
     terms = terms or [f"x{j}" for j in range(k)]
@@ -75,7 +79,7 @@ def irls(
         np.clip(y.mean() if weights is None else np.average(y, weights=cw), 1e-6, 1 - 1e-6)
     )
     beta = np.zeros(k)
-    icpt = np.flatnonzero(np.all(X == 1.0, axis=0))
+    icpt = np.flatnonzero(np.all(X == 1.0, axis=0)) if ones is None else np.array([ones])
     if icpt.size:
         beta[icpt[0]] = np.log(ybar / (1 - ybar))
     eta = X @ beta
@@ -358,7 +362,8 @@ def logistic(
         w = pd.to_numeric(d.frame[weights], errors="coerce").to_numpy(dtype=float)
         if not (np.isfinite(w) & (w > 0)).all():
             raise LogisticInputError(f"weights column {weights!r} must be positive and finite")
-    fit = irls(d.X, d.y, d.terms, weights=w, check=None if d.rank_checked else d.check_rank)
+    check = None if d.rank_checked else d.check_rank
+    fit = irls(d.X, d.y, d.terms, weights=w, check=check, ones=d.first_ones_column())
     bread = np.linalg.inv(fit.information)
     bread = (bread + bread.T) / 2
     n_cl = None
