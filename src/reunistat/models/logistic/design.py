@@ -105,6 +105,9 @@ class Design:
         coded = self.coded.get(column)
         if coded is None or not self.positions_known:
             return cluster_codes(self.frame[column])
+        if self.positions is None and coded[0].min(initial=0) >= 0:
+            # every row, none missing: code_text_columns numbered them by first appearance
+            return coded[0].astype(np.int64, copy=False), len(coded[1])
         return first_appearance_codes(coded, self.positions)
 
 
