@@ -16,7 +16,6 @@ same simulated spells (the seeded simulator of ``bench_logistic.py``).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -44,27 +43,20 @@ def main() -> None:
     import pandas as pd
 
     from reunistat.models.logistic import horizon_outcome, logistic
-    from reunistat.models.logistic.fit import irls
-    from reunistat.models.logistic.vcov import sandwich
 
-    spec = importlib.util.spec_from_file_location(
-        "bench_logistic_ratio_sample", ROOT / "tests/reference/logistic/make_sample.py"
-    )
-    assert spec is not None and spec.loader is not None
-    sim = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sim)
-    rhs = (
-        "section20 + prior_periods + placement_moves + log_years_in_care + age_band"
-        " + return_type + last_placement_type + ethnic_group + disability + idaci_decile"
-    )
+    # the simulator, formula and engine of bench_logistic.py (reunistat is already the --src one)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_logistic as bl
+
     if args.cache is not None and args.cache.exists():
         spells = pd.read_pickle(args.cache)
     else:
-        spells = sim.simulate_spells(
+        spells = bl.sim.simulate_spells(
             args.n, seed=20261122, n_la=150, clustering="marginal", rho=0.05
         )
         if args.cache is not None:
             spells.to_pickle(args.cache)
+    rhs = bl.RHS
     derived, _ = horizon_outcome(spells, 365)
     fitted = logistic("reentry_365d ~ " + rhs, derived)
     X = np.ascontiguousarray(fitted.extras["model_spec"].get_model_matrix(derived), dtype=float)
@@ -72,9 +64,7 @@ def main() -> None:
     groups = pd.factorize(derived["LA"])[0]
 
     def engine() -> None:
-        fit = irls(X, y)
-        bread = np.linalg.inv(fit.information)
-        sandwich(X, y - fit.p, bread, "cluster", groups, int(groups.max()) + 1)
+        bl._engine(X, y, groups)
 
     jobs = {
         "cluster": lambda: logistic("~ " + rhs, spells, cluster="LA"),
