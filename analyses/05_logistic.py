@@ -100,6 +100,7 @@ def run(ctx: Context) -> None:
         horizon_days=h,
         group="LA",
         potential_followup_col=pf,
+        start=res,  # the same model's logistic fit: its start, not fitted again
     )
     ctx.results[f"multilevel {h} LA {pf} ~ {ctx.config.covariates}"] = ml  # reused by 10
     both = etable(

@@ -321,7 +321,7 @@ def _gee(ctx: Context, sp: pd.DataFrame) -> None:
     robust = ctx.results.get(f"logistic {h} LA {PF} {f}")  # the same model, fitted by 05
     if robust is None:
         robust = logistic(f, sp, horizon_days=h, cluster="LA", potential_followup_col=PF)
-    g = gee(f, sp, horizon_days=h, cluster="LA", potential_followup_col=PF)
+    g = gee(f, sp, horizon_days=h, cluster="LA", potential_followup_col=PF, start=robust)
     both = etable(
         {"logistic, errors robust to clustering by LA": robust, "GEE, exchangeable within LA": g},
         labels={t: term_label(t) for t in robust.params.index},

@@ -44,6 +44,9 @@ _TERMS = (
 )
 _MIN_ROWS = 1000  # below this formulaic is as quick
 _MAX_LEVELS = 0.25  # more distinct values than this share of rows: formulaic is as quick
+_JOINT_ROWS = 1024  # largest table of several adjacent lookups written as one (fits in cache)
+#: A block as written: (positions, table or values, codes or None), as :class:`Block`
+_Part = tuple[list[int], np.ndarray, np.ndarray | None]
 
 
 @dataclass(frozen=True)
@@ -314,11 +317,11 @@ def _blocks(
     lookups: dict[str, tuple[np.ndarray, int]],
     numbers: dict[str, np.ndarray],
     position: dict[str, int],
-) -> list[tuple[list[int], np.ndarray, np.ndarray | None]] | None:
+) -> list[_Part] | None:
     """Each output column block: (positions, values or table, codes or None)."""
     all_cols = [str(c) for c in mm.columns]
     kind = dict(zip(bare, term_cols, strict=True))
-    out: list[tuple[list[int], np.ndarray, np.ndarray | None]] = []
+    out: list[_Part] = []
     for term, idx in spec.term_indices.items():
         pos = [position[all_cols[i]] for i in idx if all_cols[i] in position]
         if not pos:
@@ -339,14 +342,49 @@ def _blocks(
     return out
 
 
-def _fill(
-    n: int, k: int, blocks: list[tuple[list[int], np.ndarray, np.ndarray | None]], step: int = 4096
-) -> np.ndarray:
-    """Write the blocks into an (n, k) row-major matrix, a block of rows at a time."""
+def _joint(blocks: list[_Part]) -> list[_Part]:
+    """Adjacent looked-up blocks merged into one lookup of their joint codes.
+
+    Blocks whose columns follow each other, each indexed by codes, are one
+    block of those columns indexed by ``((c1 * m2 + c2) * m3 + c3) ...``; row
+    ``r`` of its table is the tables' rows for ``r``'s digits side by side
+    (the same values, copied: the matrix written is the same to the bit). The
+    joint table is kept to :data:`_JOINT_ROWS` rows.
+
+    >>> a = ([1, 2], np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]), np.array([2, 0, 1]))
+    >>> b = ([3], np.array([[0.0], [1.0]]), np.array([1, 1, 0]))
+    >>> [(pos, t.tolist(), c.tolist()) for pos, t, c in _joint([a, b])][0][::2]
+    ([1, 2, 3], [5, 1, 2])
+    """
+    out: list[_Part] = []
+    for pos, table, codes in blocks:
+        pos0, table0, codes0 = out[-1] if out else ([], table, None)
+        if codes is not None and codes0 is not None:
+            m = len(table)
+            contiguous = pos == list(range(pos0[-1] + 1, pos0[-1] + 1 + len(pos)))
+            if contiguous and len(table0) * m <= _JOINT_ROWS:
+                joint = np.concatenate(
+                    [np.repeat(table0, m, axis=0), np.tile(table, (len(table0), 1))], axis=1
+                )
+                both = codes0.astype(np.intp) * m
+                both += codes
+                out[-1] = ([*pos0, *pos], joint, both)
+                continue
+        out.append((pos, table, codes))
+    return out
+
+
+def _fill(n: int, k: int, blocks: list[_Part], step: int = 4096) -> np.ndarray:
+    """Write the blocks into an (n, k) row-major matrix, a block of rows at a time.
+
+    Adjacent looked-up blocks are written as one (:func:`_joint`): one
+    gather per block of rows instead of one per term.
+    """
     x = np.empty((n, k))
+    parts = _joint(blocks)
     for i in range(0, n, step):
         rows = x[i : i + step]
-        for pos, values, codes in blocks:
+        for pos, values, codes in parts:
             j = pos[0]
             cols = slice(j, j + len(pos)) if pos == list(range(j, j + len(pos))) else pos
             if codes is not None:

@@ -78,6 +78,16 @@ class Design:
             cross = _cross(self.X)
         _formula.check_rank(cross, self.terms, error=LogisticInputError)
 
+    def first_ones_column(self) -> int | None:
+        """0 if the blocks wrote a 1 in every row of the first column (the intercept), else None.
+
+        None means not known (search ``X``): no other column can come before the first.
+        """
+        first = self.blocks[0] if self.blocks else None
+        if first is None or first.codes is not None or first.positions != [0]:
+            return None
+        return 0 if len(self.y) > 1 and first.table.tolist() == [1.0] else None
+
     def data_sha256(self, data: pd.DataFrame, *more: str | None) -> str:
         """Return the provenance hash of the columns of ``data`` the model read.
 
@@ -95,6 +105,9 @@ class Design:
         coded = self.coded.get(column)
         if coded is None or not self.positions_known:
             return cluster_codes(self.frame[column])
+        if self.positions is None and coded[0].min(initial=0) >= 0:
+            # every row, none missing: code_text_columns numbered them by first appearance
+            return coded[0].astype(np.int64, copy=False), len(coded[1])
         return first_appearance_codes(coded, self.positions)
 
 

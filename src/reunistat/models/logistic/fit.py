@@ -57,6 +57,7 @@ def irls(
     max_iter: int = 60,
     weights: np.ndarray | None = None,
     check: Callable[[np.ndarray], None] | None = None,
+    ones: int | None = None,
 ) -> IrlsFit:
     """Fit a logistic regression by Newton-Raphson (IRLS) with step halving.
 
@@ -67,6 +68,9 @@ def irls(
     with the first information matrix before the first step (without weights
     it is ``X' W X`` with every weight equal: :meth:`Design.check_rank
     <reunistat.models.logistic.design.Design.check_rank>`) and may raise.
+    ``ones``, if given, is the position of ``X``'s first column of ones (the
+    intercept, which starts at the log-odds of the mean), known to the caller;
+    by default ``X`` is searched for it.
     """
     k = X.shape[1]
     terms = terms or [f"x{j}" for j in range(k)]
@@ -75,7 +79,7 @@ def irls(
         np.clip(y.mean() if weights is None else np.average(y, weights=cw), 1e-6, 1 - 1e-6)
     )
     beta = np.zeros(k)
-    icpt = np.flatnonzero(np.all(X == 1.0, axis=0))
+    icpt = np.flatnonzero(np.all(X == 1.0, axis=0)) if ones is None else np.array([ones])
     if icpt.size:
         beta[icpt[0]] = np.log(ybar / (1 - ybar))
     eta = X @ beta
@@ -220,6 +224,54 @@ def _vcov_value(function: str, vcov: Any) -> dict[str, Any]:
     return {}
 
 
+def _outcome_options(
+    horizon_days: int, competing: str, potential_followup_col: str | None
+) -> dict[str, Any]:
+    """The options of :func:`logistic`'s provenance that decide the outcome's rows and values."""
+    return {
+        "horizon_days": horizon_days,
+        "competing": competing,
+        "potential_followup_col": potential_followup_col,
+    }
+
+
+def shared_start(
+    start: ModelResult | None, d: Design, data_sha256: str, options: dict[str, Any]
+) -> IrlsFit | None:
+    """The IRLS fit of ``d`` that :func:`logistic` made, if ``start`` is that fit.
+
+    ``start`` must be an unweighted :func:`logistic` fit of the same outcome
+    and formula (``d.formula``), with the same terms, rows, events, outcome
+    ``options`` (horizon, competing, potential follow-up) and provenance hash
+    of the columns read (``data_sha256``: the cluster column counts, so the
+    same one must be used). Such a fit was made from the very matrix and
+    outcome of ``d``, so its estimates and information are what ``irls(d.X,
+    d.y, d.terms)`` returns, to the bit. Anything else gives None (fit again).
+    """
+    if start is None or start.model != "logistic" or "information" not in start.extras:
+        return None
+    prov = start.provenance
+    same = (
+        prov.formula == d.formula
+        and prov.data_sha256 == data_sha256
+        and "weights" not in prov.options
+        and all(prov.options.get(k) == v for k, v in options.items())
+        and list(start.params.index) == d.terms
+        and start.n_obs == len(d.y)
+        and start.n_events == int(d.y.sum())
+    )
+    if not same:
+        return None
+    fitted = start.extras["fitted"]
+    return IrlsFit(
+        np.asarray(start.params, dtype=float),
+        fitted,
+        start.extras["information"],
+        start.fit_stats["log_likelihood"],
+        int(start.fit_stats["iterations"]),
+    )
+
+
 def logistic(
     formula: str,
     data: pd.DataFrame,
@@ -310,7 +362,8 @@ def logistic(
         w = pd.to_numeric(d.frame[weights], errors="coerce").to_numpy(dtype=float)
         if not (np.isfinite(w) & (w > 0)).all():
             raise LogisticInputError(f"weights column {weights!r} must be positive and finite")
-    fit = irls(d.X, d.y, d.terms, weights=w, check=None if d.rank_checked else d.check_rank)
+    check = None if d.rank_checked else d.check_rank
+    fit = irls(d.X, d.y, d.terms, weights=w, check=check, ones=d.first_ones_column())
     bread = np.linalg.inv(fit.information)
     bread = (bread + bread.T) / 2
     n_cl = None
@@ -339,6 +392,7 @@ def logistic(
         "data": d.frame,
         "outcome_col": d.outcome_col,
         "fitted": fit.p,
+        "information": fit.information,  # for multilevel() and gee() (shared_start)
         "n_dropped_missing": d.n_dropped_missing,
     }
     return ModelResult(
@@ -406,6 +460,7 @@ def gee(
     potential_followup_col: str | None = None,
     cluster: str = "LA",
     vcov: GeeVcov = "CR0",
+    start: ModelResult | None = None,
     **deprecated: Any,
 ) -> ModelResult:
     """Fit a logistic GEE with exchangeable correlation within ``cluster``.
@@ -433,10 +488,18 @@ def gee(
         variance, or Mancl and DeRouen's bias-reduced sandwich (a CR3-type
         correction). (Replaces ``cov_type=`` "robust", "naive",
         "bias_reduced", deprecated.)
+    start : ModelResult, optional
+        A :func:`logistic` fit of the same model to the same data, clustered
+        by the same column (e.g. the cluster-robust fit reported beside the
+        GEE): its estimates start the GEE, which starts from exactly that
+        independence fit anyway, so the result is the same to the bit. A fit
+        of another model or data is ignored (the start is fitted again).
     **deprecated
         The older spelling group=, cov_type=, with a :class:`DeprecationWarning`.
     """
-    import statsmodels.api as sm
+    # the GEE's own modules: statsmodels.api would import all of statsmodels (0.4 s of CPU)
+    from statsmodels.genmod import cov_struct, families
+    from statsmodels.genmod.generalized_estimating_equations import GEE
 
     old = _options.take_deprecated(
         "gee", deprecated, {"group": "cluster=", "cov_type": "vcov= ('CR0', 'model', 'CR3')"}
@@ -471,18 +534,22 @@ def gee(
     if n_cl < 2:
         raise LogisticInputError(f"GEE needs 2+ groups in {cluster!r}")
     order = np.argsort(codes, kind="stable")
-    mod = sm.GEE(
+    mod = GEE(
         d.y[order],
         d.X[order],
         groups=codes[order],
-        family=sm.families.Binomial(),
-        cov_struct=sm.cov_struct.Exchangeable(),
+        family=families.Binomial(),
+        cov_struct=cov_struct.Exchangeable(),
+    )
+    data_sha256 = d.data_sha256(data)
+    shared = shared_start(
+        start, d, data_sha256, _outcome_options(horizon_days, competing, potential_followup_col)
     )
     try:  # GEE starts from the independence GLM: our IRLS fit of it (statsmodels' own is slow)
-        start: np.ndarray | None = irls(d.X, d.y, d.terms).params
+        params: np.ndarray | None = (shared or irls(d.X, d.y, d.terms)).params
     except SeparationError:
-        start = None  # let statsmodels start as it does
-    res = _gee_fit(mod, cov_type, start)
+        params = None  # let statsmodels start as it does
+    res = _gee_fit(mod, cov_type, params)
     idx = pd.Index(d.terms)
     alpha = float(mod.cov_struct.dep_params)
     stats = {
@@ -503,7 +570,7 @@ def gee(
         fit_stats=stats,
         provenance=Provenance(
             function="reunistat.models.logistic.gee",
-            data_sha256=d.data_sha256(data),
+            data_sha256=data_sha256,
             formula=d.formula,
             options={
                 "group": cluster,

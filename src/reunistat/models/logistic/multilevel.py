@@ -36,7 +36,7 @@ from reunistat.horizons import DEFAULT_HORIZON_DAYS
 from reunistat.models import _options
 from reunistat.models.logistic._errors import LogisticInputError
 from reunistat.models.logistic.design import build_design
-from reunistat.models.logistic.fit import _unique_index, irls
+from reunistat.models.logistic.fit import _outcome_options, _unique_index, irls, shared_start
 from reunistat.models.logistic.outcome import Competing
 from reunistat.results import ModelResult, Provenance
 
@@ -311,6 +311,7 @@ def multilevel(
     cluster: str = "LA",
     n_agq: int = 1,
     conf_level: float = 0.95,
+    start: ModelResult | None = None,
     **deprecated: Any,
 ) -> ModelResult:
     """Fit a random-intercept logistic model of re-entry within ``horizon_days``.
@@ -331,6 +332,12 @@ def multilevel(
         Level of the intervals for the variance, median odds ratio and ICC
         (Wald on log sigma; when sigma is at or near zero the lower limits are
         0, 1, 0 and the upper limits are not given).
+    start : ModelResult, optional
+        A :func:`~reunistat.models.logistic.logistic` fit of the same model to
+        the same data, clustered by ``cluster`` (e.g. the fit reported beside
+        this one): its estimates and information start the optimisation
+        instead of a new fit of the same model, so the result is the same to
+        the bit. A fit of another model or data is ignored (fitted again).
 
     **deprecated
         The older spelling group=, with a :class:`DeprecationWarning`.
@@ -373,11 +380,13 @@ def multilevel(
         raise LogisticInputError(
             f"a random intercept by {group!r} needs at least 3 groups, found {n_groups}"
         )
-    start_fit = irls(d.X, d.y, d.terms)
+    data_sha256 = d.data_sha256(data)
+    options = _outcome_options(horizon_days, competing, potential_followup_col)
+    start_fit = shared_start(start, d, data_sha256, options) or irls(d.X, d.y, d.terms)
     nodes, weights = np.polynomial.hermite.hermgauss(n_agq)
     prob = _Problem(d.X, d.y, codes, n_groups, nodes, np.log(weights), np.zeros(n_groups))
-    start = np.append(start_fit.params, np.log(0.5))
-    theta, H, n_iter, converged = _optimise(prob, start, start_fit.information)
+    theta0 = np.append(start_fit.params, np.log(0.5))
+    theta, H, n_iter, converged = _optimise(prob, theta0, start_fit.information)
     k = d.X.shape[1]
     at_boundary = theta[-1] <= -11.9 or np.linalg.eigvalsh(H)[0] <= 0
     try:
@@ -424,7 +433,7 @@ def multilevel(
         fit_stats=fit_stats,
         provenance=Provenance(
             function="reunistat.models.logistic.multilevel",
-            data_sha256=d.data_sha256(data),
+            data_sha256=data_sha256,
             formula=d.formula + f" + (1 | {group})",
             options={
                 "group": group,
