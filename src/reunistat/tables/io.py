@@ -35,6 +35,7 @@ from reunistat.tables.as_read import (
     one_clean_return,
     text_columns,
 )
+from reunistat.tables.csv_files import read_csv_files
 from reunistat.tables.find import Found, choose_form, list_files
 from reunistat.tables.formats import Raw, read_found
 from reunistat.tables.keys import CID, YEAR_COL, child_codes, has_la
@@ -431,8 +432,10 @@ def read_extract(path: str | Path, recursive: bool = False, prefer: str = "auto"
     not_used = [(str(p), why) for p, why in [*listing.not_used, *twice]]
     by_table: dict[str, list[_Part]] = {}
     problems = []
-    for one in _prefer_parquet(found, not_used):
-        raws, unused = read_found(one)
+    found = _prefer_parquet(found, not_used)
+    together = read_csv_files(found)  # text columns of one name share their categories
+    for one in found:
+        raws, unused = read_found(one, together.pop(one.path, None))
         not_used += unused
         if not raws:
             not_used.append((str(one.path), "no sheet or element is a table"))
