@@ -154,6 +154,8 @@ def csv_table(path: Path) -> tuple[object, str]:
 
     data = path.read_bytes()
     encoding = detect_encoding(data, path)
+    # UTF-8 already checked: decoded by detect_encoding, or made from text decoded here
+    checked = encoding not in ("utf-8", "utf-8-sig") or b"\x00" not in data[:4096]
     if encoding == "utf-8-sig":
         data = data[3:]
     elif encoding != "utf-8":
@@ -171,6 +173,7 @@ def csv_table(path: Path) -> tuple[object, str]:
             pa.py_buffer(data),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
+                check_utf8=not checked,
                 column_types=dict.fromkeys(names, pa.string()),
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
