@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
 from reunistat.errors import ReadError
@@ -270,14 +271,21 @@ def _add_child_keys(header: pd.DataFrame, episodes: pd.DataFrame) -> None:
 
 
 def _concat(parts: list[_Part], first: int) -> pd.DataFrame:
-    frames = []
-    for i, p in enumerate(parts):
-        f = p.frame  # owned by the reader: columns are added in place
-        f[FILE_COL] = first + i
-        f[YEAR_COL] = p.years.to_numpy()
-        f[ORDER_COL] = p.order.to_numpy()
-        frames.append(f)
-    df = concat_frames(frames)
+    cols = list(parts[0].frame.columns)
+    if len(parts) > 1 and all(list(p.frame.columns) == cols for p in parts):
+        # stacked first, then the file, year and order of each row added once
+        df = concat_frames([p.frame for p in parts])
+        sizes = [len(p.frame) for p in parts]
+        df[FILE_COL] = np.repeat(np.arange(first, first + len(parts), dtype=np.int64), sizes)
+        df[YEAR_COL] = np.concatenate([p.years.to_numpy() for p in parts])
+        df[ORDER_COL] = np.concatenate([p.order.to_numpy() for p in parts])
+    else:
+        for i, p in enumerate(parts):
+            f = p.frame  # owned by the reader: columns are added in place
+            f[FILE_COL] = first + i
+            f[YEAR_COL] = p.years.to_numpy()
+            f[ORDER_COL] = p.order.to_numpy()
+        df = concat_frames([p.frame for p in parts])
     for p in parts:  # held once, in the stacked frame
         p.rows, p.frame, p.raw.frame = len(p.frame), p.frame.iloc[:0], p.raw.frame.iloc[:0]
     if not df.index.equals(pd.RangeIndex(len(df))):

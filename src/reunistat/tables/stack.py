@@ -57,7 +57,7 @@ from reunistat.tables.between import (
     taken_values,
     values_differ,
 )
-from reunistat.tables.keys import CID, YEAR_COL
+from reunistat.tables.keys import CID, YEAR_COL, child_date_order
 from reunistat.tables.problems import empty_problems, problems_frame
 
 __all__ = [
@@ -292,7 +292,7 @@ def _neighbours(child: np.ndarray, start: np.ndarray, rows: np.ndarray) -> tuple
     """
     start = start.view(np.int64)
     start = np.where(start == np.iinfo(np.int64).min, np.iinfo(np.int64).max, start)
-    order = np.lexsort((start, child))
+    order = child_date_order(child, start)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     sorted_child = child[order]
