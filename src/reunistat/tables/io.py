@@ -6,7 +6,9 @@
 workbooks with a sheet per table, or DfE XML returns, in the formats of
 :mod:`reunistat.tables.formats`. Which file is which table and year:
 :mod:`reunistat.tables.find`; dates: :mod:`reunistat.tables.dates`; stacking
-and cleaning the returns: :mod:`reunistat.tables.stack`.
+and cleaning the returns: :mod:`reunistat.tables.stack`. The CSV files of an
+extract are read together, their text columns sharing categories
+(:mod:`reunistat.tables.csv_files`).
 
 Every row read is accounted for in :attr:`Extract.stacking` (one row per file
 read), every file not read is listed in :attr:`Extract.not_used` with the
