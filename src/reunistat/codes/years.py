@@ -341,15 +341,36 @@ def distinct_categorical(codes: np.ndarray, values: np.ndarray | pd.Index) -> pd
     >>> c.tolist(), c.categories.tolist()
     (['a', nan, 'b'], ['b', 'a'])
     """
+    return categorical_of(codes, distinct_dtype(values))
+
+
+def distinct_dtype(values: np.ndarray | pd.Index) -> pd.CategoricalDtype:
+    """The ``category`` dtype of ``values`` known to be distinct (see :func:`distinct_categorical`).
+
+    One dtype shared by several columns (:func:`categorical_of`) makes their
+    categories one object: comparing them is then free (``Index.equals``).
+    """
     cats = pd.Index(values, dtype=object)
+    try:
+        return pd.CategoricalDtype._from_fastpath(cats, False)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # pragma: no cover - other pandas
+        return pd.CategoricalDtype(cats)
+
+
+def categorical_of(codes: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Categorical:
+    """A ``Categorical`` of ``codes`` (-1: blank) into ``dtype``'s categories, not checked again.
+
+    >>> d = distinct_dtype(np.array(["b", "a"], dtype=object))
+    >>> categorical_of(np.array([0, -1]), d).tolist(), categorical_of(np.array([1]), d).dtype is d
+    (['b', nan], True)
+    """
     try:
         from pandas._libs.arrays import NDArrayBacked
         from pandas.core.dtypes.cast import coerce_indexer_dtype  # type: ignore[attr-defined]
 
-        dtype = pd.CategoricalDtype._from_fastpath(cats, False)  # type: ignore[attr-defined]
         out = pd.Categorical.__new__(pd.Categorical)
-        codes = coerce_indexer_dtype(np.asarray(codes), cats)
-        NDArrayBacked.__init__(out, codes, dtype)  # type: ignore[call-arg]
+        small = coerce_indexer_dtype(np.asarray(codes), dtype.categories)
+        NDArrayBacked.__init__(out, small, dtype)  # type: ignore[call-arg]
     except (ImportError, AttributeError, TypeError):  # pragma: no cover - other pandas
-        return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(cats))  # type: ignore[arg-type]
+        return pd.Categorical.from_codes(codes, dtype=dtype)  # type: ignore[arg-type]
     return out

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from reunistat.codes import category_values, distinct_categorical
+from reunistat.codes import categorical_of, category_values, distinct_categorical
 from reunistat.tables import schema
 from reunistat.tables.dates import joint_codes
 from reunistat.tables.keys import CID, YEAR_COL, in_child_order
@@ -87,7 +87,12 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     out = {}
     for c in cols:
         parts = [f[c] for f in frames]
-        if all(isinstance(s.dtype, pd.CategoricalDtype) for s in parts):
+        if all(s.dtype is parts[0].dtype for s in parts) and isinstance(
+            parts[0].dtype, pd.CategoricalDtype
+        ):  # one dtype (files read together): their codes, the dtype kept
+            codes = np.concatenate([s.cat.codes.to_numpy() for s in parts])
+            out[c] = pd.Series(categorical_of(codes, parts[0].dtype), copy=False)
+        elif all(isinstance(s.dtype, pd.CategoricalDtype) for s in parts):
             codes, uniq = joint_codes(parts)
             cat = distinct_categorical(codes, uniq)
             out[c] = pd.Series(cat, copy=False)

@@ -15,7 +15,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from reunistat.tables.keys import CID, YEAR_COL
+from reunistat.tables.keys import CID, YEAR_COL, child_date_order
 
 
 def taken_values(s: pd.Series, at: np.ndarray) -> pd.api.extensions.ExtensionArray | np.ndarray:
@@ -113,7 +113,7 @@ def _episode_groups(df: pd.DataFrame, known: np.ndarray, g: np.ndarray) -> np.nd
     decom = df["DECOM"].to_numpy(dtype="datetime64[ns]")
     start = decom[known].view(np.int64)
     start = np.where(start == np.iinfo(np.int64).min, np.iinfo(np.int64).max, start)
-    order = np.lexsort((start, g))
+    order = child_date_order(g, start)
     gs = g[order]
     starts = np.ones(len(gs), dtype=bool)
     starts[1:] = gs[1:] != gs[:-1]

@@ -207,7 +207,7 @@ def parse_text_dates_across(columns: list[pd.Series]) -> list[pd.Series] | None:
     codes, uniq = joint_codes(columns)
     if not len(uniq) or pd.api.types.infer_dtype(uniq, skipna=True) != "string":
         return None
-    text = pd.Series(uniq, dtype=object).str.strip().str.replace(_TIME, "", regex=True)
+    text = _untimed(uniq)
     if (text == "").any():
         return None
     bounds = np.cumsum([0, *(len(c) for c in columns)])
@@ -217,21 +217,39 @@ def parse_text_dates_across(columns: list[pd.Series]) -> list[pd.Series] | None:
     ]
     fits: list[np.ndarray] = []
     for fmt in TEXT_FORMATS:
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce").to_numpy(dtype="datetime64[ns]")
-        ok = ~np.isnat(parsed)
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        ok = parsed.notna().to_numpy()
         if ok.all():
             # a file that an earlier format reads whole would have chosen that format
             if any(f[p].all() and len(p) for f in fits for p in present):
                 return None
+            days = parsed.dt.normalize().to_numpy(dtype="datetime64[ns]")  # each value once
             out = []
             for c, (a, b) in zip(columns, itertools.pairwise(bounds), strict=True):
                 part = np.full(b - a, np.datetime64("NaT"), dtype="datetime64[ns]")
                 k = codes[a:b]
-                part[k >= 0] = parsed[k[k >= 0]]
-                out.append(pd.Series(part, index=c.index, dtype="datetime64[ns]").dt.normalize())
+                part[k >= 0] = days[k[k >= 0]]
+                out.append(pd.Series(part, index=c.index, dtype="datetime64[ns]"))
             return out
         fits.append(ok)
     return None
+
+
+def _untimed(uniq: pd.Index) -> pd.Series:
+    """Text values trimmed and without a time part, as ``str.strip`` and ``_TIME`` give them.
+
+    The regular expression runs only on the values with a ``:`` (it needs one).
+
+    >>> _untimed(pd.Index([" 01/02/2020 ", "2020-01-02 00:00:00"])).tolist()
+    ['01/02/2020', '2020-01-02']
+    """
+    text = np.array([v.strip() for v in uniq], dtype=object)
+    timed = np.fromiter((":" in v for v in text), dtype=bool, count=len(text))
+    if timed.any():
+        text[timed] = (
+            pd.Series(text[timed], dtype=object).str.replace(_TIME, "", regex=True).to_numpy()
+        )
+    return pd.Series(text, dtype=object)
 
 
 def joint_codes(columns: list[pd.Series]) -> tuple[np.ndarray, pd.Index]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -143,11 +143,19 @@ def read_csv(path: Path, categorical: Collection[str] = ()) -> tuple[pd.DataFram
     Columns named in ``categorical`` (upper-cased names) come as ``category``
     columns of their trimmed text (:func:`as_categorical`), the others as objects.
     """
+    table, encoding = csv_table(path)
+    return text_frame(table, categorical), encoding
+
+
+def csv_table(path: Path) -> tuple[object, str]:
+    """Parse a CSV file into an Arrow table of strings; return it and the encoding detected."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     data = path.read_bytes()
     encoding = detect_encoding(data, path)
+    # UTF-8 already checked: decoded by detect_encoding, or made from text decoded here
+    checked = encoding not in ("utf-8", "utf-8-sig") or b"\x00" not in data[:4096]
     if encoding == "utf-8-sig":
         data = data[3:]
     elif encoding != "utf-8":
@@ -165,6 +173,7 @@ def read_csv(path: Path, categorical: Collection[str] = ()) -> tuple[pd.DataFram
             pa.py_buffer(data),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
+                check_utf8=not checked,
                 column_types=dict.fromkeys(names, pa.string()),
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
@@ -175,25 +184,31 @@ def read_csv(path: Path, categorical: Collection[str] = ()) -> tuple[pd.DataFram
         if "columns" in str(err):
             raise _ragged_line(data.decode("utf-8"), delimiter, path) from err
         raise ReadError(f"{path}: not a well-formed CSV file ({err})") from err
-    return _text_frame(table, categorical), encoding
+    return table, encoding
 
 
-def _text_frame(table: object, categorical: Collection[str] = ()) -> pd.DataFrame:
+def text_frame(
+    table: object,
+    categorical: Collection[str] = (),
+    done: Mapping[str, pd.Categorical] | None = None,
+) -> pd.DataFrame:
     """Arrow string columns as trimmed text, blanks as None (via a dictionary: fast).
 
     Columns named in ``categorical`` (upper-cased names) become pandas
     ``category`` columns straight from Arrow's dictionary (:func:`as_categorical`):
     no Python object per row. The other string columns become Python strings;
     other columns (numbers, dates) are converted as pyarrow converts them.
+    Columns in ``done`` (by name) are taken from it as they are.
     """
     import pyarrow as pa
 
     assert isinstance(table, pa.Table)
-    out = {}
+    out: dict[str, object] = dict(done or {})
     for name, col in zip(table.column_names, table.columns, strict=True):
+        if name in out:
+            continue
         kind = col.type.value_type if pa.types.is_dictionary(col.type) else col.type
-        upper = name.strip().upper()
-        coded = upper in categorical or (EVERY_TEXT in categorical and upper not in _YEARS)
+        coded = is_coded(name, categorical)
         if coded and pa.types.is_null(kind):  # every value blank (a Parquet null column)
             blank = np.full(len(col), -1, dtype=np.int8)
             out[name] = pd.Categorical.from_codes(blank, dtype=pd.CategoricalDtype([]))  # type: ignore[arg-type]
@@ -250,13 +265,17 @@ def as_categorical(col: object) -> pd.Categorical:
     >>> list(c.categories), c.codes.tolist()
     (['b', 'a'], [0, 1, -1, -1, 0, 0])
     """
+    return distinct_categorical(*coded_words(col))
+
+
+def coded_words(col: object) -> tuple[np.ndarray, np.ndarray]:
+    """The codes (-1: blank) and categories (distinct trimmed text) :func:`as_categorical` takes."""
     idx, words, repeat = _dictionary(col)
     if repeat:
         # a blank, or values equal once trimmed: number the distinct values again
         remap, words = pd.factorize(words, use_na_sentinel=True)
         idx = np.append(remap, -1)[idx]
-    codes = idx.astype(np.int8 if len(words) < 127 else np.int32)
-    return distinct_categorical(codes, words)
+    return idx.astype(np.int8 if len(words) < 127 else np.int32), words
 
 
 # ---------------------------------------------------------------------------
@@ -329,12 +348,19 @@ EVERY_TEXT: Final = "*"
 _YEARS: Final = frozenset({YEAR_COL.upper(), "YEAR", "COLLECTION_YEAR"})
 
 #: Identifier columns: nearly one distinct value per child (``CHILD``, ``UPN``...).
-_IDENTIFIERS: Final = frozenset(
+IDENTIFIERS: Final = frozenset(
     {c.name.upper() for cols in TABLES.values() for c in cols if c.kind == "id"} - {"LA"}
 )
 
 
-def _is_text(kind: object) -> bool:
+def is_coded(name: str, categorical: Collection[str]) -> bool:
+    """Whether column ``name`` is read as a ``category`` (by :func:`categorical_columns`)."""
+    upper = name.strip().upper()
+    return upper in categorical or (EVERY_TEXT in categorical and upper not in _YEARS)
+
+
+def is_arrow_text(kind: object) -> bool:
+    """Whether an Arrow type is text (``string`` or ``large_string``)."""
     import pyarrow as pa
 
     assert isinstance(kind, pa.DataType)
@@ -349,12 +375,14 @@ def read_parquet(path: Path, categorical: Collection[str] = ()) -> pd.DataFrame:
         names = pq.read_schema(path)
         # identifiers (about one value per child) are read plain and hashed once: as a
         # dictionary, each of their chunks would carry its own, costly to unify
-        wanted = _CODED | (frozenset(categorical) - _IDENTIFIERS)
-        coded = [f.name for f in names if _is_text(f.type) and f.name.strip().upper() in wanted]
+        wanted = _CODED | (frozenset(categorical) - IDENTIFIERS)
+        coded = [
+            f.name for f in names if is_arrow_text(f.type) and f.name.strip().upper() in wanted
+        ]
         table = pq.read_table(path, read_dictionary=coded)
     except Exception as err:  # pyarrow raises ArrowInvalid and OSError
         raise ReadError(f"{path}: not a readable Parquet file ({err})") from err
-    return _text_frame(table, categorical)
+    return text_frame(table, categorical)
 
 
 def categorical_columns(table: str, text_dates: bool = False) -> frozenset[str]:
@@ -378,8 +406,13 @@ def categorical_columns(table: str, text_dates: bool = False) -> frozenset[str]:
     return frozenset(out)
 
 
-def read_found(found: Found) -> tuple[list[Raw], list[tuple[str, str]]]:
+def read_found(
+    found: Found, read: tuple[pd.DataFrame, str] | None = None
+) -> tuple[list[Raw], list[tuple[str, str]]]:
     """Read one file into its raw tables; return them and the parts not used (with reasons).
+
+    ``read``: a CSV file's frame and encoding already read
+    (:func:`~reunistat.tables.csv_files.read_csv_files`).
 
     Raises
     ------
@@ -398,7 +431,7 @@ def read_found(found: Found) -> tuple[list[Raw], list[tuple[str, str]]]:
         ], []
     assert found.table is not None
     if found.format == "csv":
-        df, enc = read_csv(path, categorical_columns(found.table, text_dates=True))
+        df, enc = read or read_csv(path, categorical_columns(found.table, text_dates=True))
         return [Raw(found.table, clean_names(df, path), found, "", enc, clean_text=True)], []
     if path.stat().st_size == 0:
         raise ReadError(f"{path}: the file is empty; export the table again")

@@ -6,7 +6,9 @@
 workbooks with a sheet per table, or DfE XML returns, in the formats of
 :mod:`reunistat.tables.formats`. Which file is which table and year:
 :mod:`reunistat.tables.find`; dates: :mod:`reunistat.tables.dates`; stacking
-and cleaning the returns: :mod:`reunistat.tables.stack`.
+and cleaning the returns: :mod:`reunistat.tables.stack`. The CSV files of an
+extract are read together, their text columns sharing categories
+(:mod:`reunistat.tables.csv_files`).
 
 Every row read is accounted for in :attr:`Extract.stacking` (one row per file
 read), every file not read is listed in :attr:`Extract.not_used` with the
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
 from reunistat.errors import ReadError
@@ -35,6 +38,7 @@ from reunistat.tables.as_read import (
     one_clean_return,
     text_columns,
 )
+from reunistat.tables.csv_files import read_csv_files
 from reunistat.tables.find import Found, choose_form, list_files
 from reunistat.tables.formats import Raw, read_found
 from reunistat.tables.keys import CID, YEAR_COL, child_codes, has_la
@@ -269,14 +273,21 @@ def _add_child_keys(header: pd.DataFrame, episodes: pd.DataFrame) -> None:
 
 
 def _concat(parts: list[_Part], first: int) -> pd.DataFrame:
-    frames = []
-    for i, p in enumerate(parts):
-        f = p.frame  # owned by the reader: columns are added in place
-        f[FILE_COL] = first + i
-        f[YEAR_COL] = p.years.to_numpy()
-        f[ORDER_COL] = p.order.to_numpy()
-        frames.append(f)
-    df = concat_frames(frames)
+    cols = list(parts[0].frame.columns)
+    if len(parts) > 1 and all(list(p.frame.columns) == cols for p in parts):
+        # stacked first, then the file, year and order of each row added once
+        df = concat_frames([p.frame for p in parts])
+        sizes = [len(p.frame) for p in parts]
+        df[FILE_COL] = np.repeat(np.arange(first, first + len(parts), dtype=np.int64), sizes)
+        df[YEAR_COL] = np.concatenate([p.years.to_numpy() for p in parts])
+        df[ORDER_COL] = np.concatenate([p.order.to_numpy() for p in parts])
+    else:
+        for i, p in enumerate(parts):
+            f = p.frame  # owned by the reader: columns are added in place
+            f[FILE_COL] = first + i
+            f[YEAR_COL] = p.years.to_numpy()
+            f[ORDER_COL] = p.order.to_numpy()
+        df = concat_frames([p.frame for p in parts])
     for p in parts:  # held once, in the stacked frame
         p.rows, p.frame, p.raw.frame = len(p.frame), p.frame.iloc[:0], p.raw.frame.iloc[:0]
     if not df.index.equals(pd.RangeIndex(len(df))):
@@ -431,8 +442,10 @@ def read_extract(path: str | Path, recursive: bool = False, prefer: str = "auto"
     not_used = [(str(p), why) for p, why in [*listing.not_used, *twice]]
     by_table: dict[str, list[_Part]] = {}
     problems = []
-    for one in _prefer_parquet(found, not_used):
-        raws, unused = read_found(one)
+    found = _prefer_parquet(found, not_used)
+    together = read_csv_files(found)  # text columns of one name share their categories
+    for one in found:
+        raws, unused = read_found(one, together.pop(one.path, None))
         not_used += unused
         if not raws:
             not_used.append((str(one.path), "no sheet or element is a table"))

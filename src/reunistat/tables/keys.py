@@ -131,6 +131,33 @@ def with_child_key(df: pd.DataFrame, use_la: bool) -> pd.DataFrame:
     return df.assign(**{CID: child_codes(df, use_la=use_la)[0]})
 
 
+_DAY = 86_400 * 10**9
+
+
+def child_date_order(group: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """``np.lexsort((start, group))``: rows by integer ``group``, then ``start`` (int64), stable.
+
+    Where ``start`` holds midnights in nanoseconds (and ``int64`` max for a
+    blank date, put last), both fit in one integer sorted once (rows written
+    child by child are nearly in order: a quick sort).
+
+    >>> child_date_order(np.array([1, 0, 1, 0]), np.array([5, 9, 2, 9]) * _DAY).tolist()
+    [1, 3, 2, 0]
+    """
+    big = np.iinfo(np.int64).max
+    known = start != big
+    if not len(start) or not known.any() or (start[known] % _DAY).any():
+        return np.lexsort((start, group))
+    days = start[known] // _DAY
+    lo, width = int(days.min()), int(days.max()) - int(days.min()) + 2
+    g_lo, g_hi = int(group.min()), int(group.max())
+    if (g_hi - g_lo + 1) * width >= 2**62:
+        return np.lexsort((start, group))
+    day = np.full(len(start), width - 1, dtype=np.int64)  # blank: last
+    day[known] = days - lo
+    return np.argsort((group.astype(np.int64) - g_lo) * width + day, kind="stable")
+
+
 def in_child_order(child: np.ndarray, value: np.ndarray) -> bool:
     """Whether rows are sorted by integer child key, then integer ``value`` (a pass, no sort)."""
     step = child[1:] - child[:-1]

@@ -42,6 +42,7 @@ such changes (202-204, and 502/503 on episodes) are validation's, applied to
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Final
 
@@ -56,7 +57,7 @@ from reunistat.tables.between import (
     taken_values,
     values_differ,
 )
-from reunistat.tables.keys import CID, YEAR_COL
+from reunistat.tables.keys import CID, YEAR_COL, child_date_order
 from reunistat.tables.problems import empty_problems, problems_frame
 
 __all__ = [
@@ -119,12 +120,45 @@ def _codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64) + 1, len(uniques) + 1
 
 
+_DAY: Final = 86_400 * 10**9
+_NAT: Final = np.iinfo(np.int64).min
+
+
+def _offsets(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
+    """As :func:`_codes` (equal values, equal numbers; blanks 0), not in order of appearance.
+
+    Integers (category codes, child keys) and dates at midnight are numbered
+    by their offset from the smallest, not hashed: the numbers may leave gaps.
+
+    >>> [_offsets(np.array(v))[0].tolist() for v in ([7, 5, 7], [True, False])]
+    [[3, 1, 3], [2, 1]]
+    """
+    a = np.asarray(values)
+    if a.dtype.kind == "M" and a.dtype == "datetime64[ns]":
+        v = a.view(np.int64)
+        known = v != _NAT
+        if not known.any() or (v[known] % _DAY).any():
+            return _codes(a)
+        days = v // _DAY
+        lo = int(days[known].min())
+        return np.where(known, days - lo + 1, 0), int(days[known].max()) - lo + 2
+    if a.dtype.kind not in "iub" or not len(a):
+        return _codes(a)
+    v = a.astype(np.int64, copy=False)
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo >= 2**31:  # too wide to combine without renumbering each time
+        return _codes(a)
+    return v - lo + 1, hi - lo + 2
+
+
 def row_codes(columns: Sequence[np.ndarray | pd.Series]) -> np.ndarray:
     """Number rows alike when equal in every column (blanks equal), apart otherwise.
 
-    Exact (no hash): each column's values are numbered, and the numbers of a
-    row combined; the result is renumbered 0, 1, ... in order of first
-    appearance.
+    Exact: each column's values are numbered, and the numbers of a row
+    combined; the result is renumbered 0, 1, ... in order of first
+    appearance. Where the combined numbers would not fit in 64 bits, the
+    rows are numbered by a hash of their numbers, checked column by column
+    (rows numbered alike must be equal), else renumbered as they are combined.
 
     Examples
     --------
@@ -132,13 +166,36 @@ def row_codes(columns: Sequence[np.ndarray | pd.Series]) -> np.ndarray:
     [0, 1, 0, 2]
     """
     n = len(columns[0]) if columns else 0
+    numbered = [_offsets(col) for col in columns]
+    if math.prod(k for _, k in numbered) > np.iinfo(np.int64).max:
+        hashed = _hashed_rows(numbered, n)
+        if hashed is not None:
+            return hashed
     acc, size = np.zeros(n, dtype=np.int64), 1
-    for col in columns:
-        codes, k = _codes(col)
+    for codes, k in numbered:
         if size > np.iinfo(np.int64).max // k:  # would overflow: renumber the rows so far
             acc, size = _codes(acc)
         acc, size = acc * k + codes, size * k
     return _codes(acc)[0] - 1
+
+
+_MIX: Final = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _hashed_rows(numbered: list[tuple[np.ndarray, int]], n: int) -> np.ndarray | None:
+    """:func:`row_codes` by a 64-bit hash of the rows' numbers; None if two rows collide."""
+    h = np.zeros(n, dtype=np.uint64)
+    for codes, _ in numbered:
+        h ^= codes.astype(np.uint64, copy=False)
+        h *= _MIX
+        h ^= h >> np.uint64(29)
+    out, uniq = pd.factorize(h)
+    one = np.empty(len(uniq), dtype=np.int64)
+    one[out] = np.arange(n)  # a row of each number (which one: any)
+    at = one[out]
+    if any((codes != codes[at]).any() for codes, _ in numbered):
+        return None
+    return out.astype(np.int64, copy=False)
 
 
 def _compared(df: pd.DataFrame, cols: list[str], at: np.ndarray) -> list[np.ndarray]:
@@ -155,17 +212,26 @@ def _values(s: pd.Series) -> np.ndarray:
     return s.to_numpy()
 
 
-def _identical(df: pd.DataFrame, key: list[str], cols: list[str], reason: np.ndarray) -> None:
+def _identical(
+    df: pd.DataFrame, keyed: np.ndarray | None, cols: list[str], reason: np.ndarray
+) -> None:
     """Mark rows repeated in one file, then rows a later return repeats (in ``reason``).
 
-    Only rows whose key repeats are compared, by :func:`row_codes` (exact).
+    Only rows whose key repeats (``keyed``: :func:`row_codes` of the key,
+    None when the table has none) are compared, by :func:`row_codes` (exact).
     In one file the first copy is kept; across returns, the latest return's.
     """
-    maybe = np.flatnonzero(df.duplicated(subset=key or cols, keep=False).to_numpy())
+    if keyed is None and cols:  # as df.duplicated(subset=cols, keep=False), by integers
+        keyed = row_codes([_values(df[c]) for c in cols])
+    if keyed is not None:
+        maybe = np.flatnonzero(np.bincount(keyed)[keyed] > 1)
+    else:
+        maybe = np.flatnonzero(df.duplicated(keep=False).to_numpy())
     if not len(maybe):
         return
     row = row_codes(_compared(df, cols, maybe))
-    in_file = pd.Series(row_codes([row, df[FILE_COL].to_numpy()[maybe]])).duplicated().to_numpy()
+    file, files = _offsets(df[FILE_COL].to_numpy()[maybe])
+    in_file = pd.Series(row * files + file).duplicated().to_numpy()  # same row, same file
     rest = np.flatnonzero(~in_file)
     rest = rest[np.argsort(df[ORDER_COL].to_numpy()[maybe[rest]], kind="stable")]
     later = pd.Series(row[rest]).duplicated(keep="last").to_numpy()
@@ -182,10 +248,15 @@ def _rows(df: pd.DataFrame, cols: list[str], at: np.ndarray) -> pd.DataFrame:
     )
 
 
-def _superseded(df: pd.DataFrame, table: str, key: list[str], reason: np.ndarray) -> pd.DataFrame:
-    """Keep one row per key (DEC filled, then latest return); report same-return clashes."""
+def _superseded(
+    df: pd.DataFrame, table: str, key: list[str], keyed: np.ndarray, reason: np.ndarray
+) -> pd.DataFrame:
+    """Keep one row per key (DEC filled, then latest return); report same-return clashes.
+
+    ``keyed``: :func:`row_codes` of the key columns, every row.
+    """
     alive = np.flatnonzero(reason == _KEPT)
-    key_code = row_codes([df[k].to_numpy()[alive] for k in key])
+    key_code = keyed[alive]
     repeated = np.bincount(key_code)[key_code] > 1
     rep, key_code = alive[repeated], key_code[repeated]
     if not len(rep):
@@ -221,7 +292,7 @@ def _neighbours(child: np.ndarray, start: np.ndarray, rows: np.ndarray) -> tuple
     """
     start = start.view(np.int64)
     start = np.where(start == np.iinfo(np.int64).min, np.iinfo(np.int64).max, start)
-    order = np.lexsort((start, child))
+    order = child_date_order(child, start)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     sorted_child = child[order]
@@ -347,10 +418,11 @@ def stack_table(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, pd.DataFram
     """
     reason = np.full(len(df), _KEPT, dtype=np.int8)
     key = key_of(table, df)
-    _identical(df, key, value_columns(table, df), reason)
+    keyed = row_codes([_values(df[c]) for c in key]) if key else None
+    _identical(df, keyed, value_columns(table, df), reason)
     problems = [empty_problems()]
-    if key:
-        problems.append(_superseded(df, table, key, reason))
+    if key and keyed is not None:
+        problems.append(_superseded(df, table, key, keyed, reason))
     closed: dict = {}
     if table == "episodes":
         p, closed = _carried_over(df, reason)
