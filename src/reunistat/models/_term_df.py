@@ -53,8 +53,9 @@ class TermDfResult(ModelResult):
         """:meth:`tidy` a term at a time: ``ModelResult.tidy`` with each term's df."""
         return pd.concat(
             [
-                ModelResult.tidy(dataclasses.replace(self, df_resid=d), exponentiate, conf_level)
-                .iloc[[i]]
+                ModelResult.tidy(
+                    dataclasses.replace(self, df_resid=d), exponentiate, conf_level
+                ).iloc[[i]]
                 for i, d in enumerate(self.df_terms)
             ],
             ignore_index=True,

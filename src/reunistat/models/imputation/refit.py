@@ -11,8 +11,10 @@ column's value alone), and the fit is the one ``cox`` makes of that matrix:
 :func:`~reunistat.models.survival.cox_arrays`, the engine's Newton fit and its
 cluster-robust variance, with the cluster codes ``cox`` uses.
 
-The estimates and covariances are ``cox``'s to the bit
-(``tests/test_imputation_refit.py``). Anything else (options other than
+The estimates and covariances are ``cox``'s to the bit, and so is the
+provenance's hash of the columns read (the columns equal to the first
+dataset's reuse its hashes: :meth:`DesignRefit.hash_of`;
+``tests/test_imputation_refit.py``). Anything else (options other than
 ``cluster``, ``ties`` and ``concordance``; rows dropped for missing values; a
 changed follow-up, event or cluster column; a term that reads an imputed
 column together with another; text or a level the first dataset lacks; an
@@ -32,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from reunistat.errors import ConvergenceError
-from reunistat.results import ModelResult, Provenance, data_hash
+from reunistat.results import ModelResult, Provenance, column_hash, data_hash
 
 _OPTIONS = {"cluster", "concordance", "ties"}
 
@@ -82,6 +84,23 @@ class DesignRefit:
         # each term's one data column (None when it reads several)
         words = {t: set(re.findall(r"[A-Za-z_]\w*", t)) & set(read) for t in self.terms}
         self.term_of = {t: next(iter(w)) if len(w) == 1 else None for t, w in words.items()}
+        self.hashes: dict[str, np.ndarray] = {}  # column_hash of the first dataset's columns
+
+    def hash_of(self, d: pd.DataFrame, columns: set[str] | None = None) -> str:
+        """``data_hash(d, columns)``, reusing the first dataset's hash of each column it shares.
+
+        A column whose values have the same bits as the first dataset's has the
+        same hash; only the others (the imputed ones) are hashed afresh.
+        """
+        if not (d.columns.equals(self.d0.columns) and d.columns.is_unique):
+            return data_hash(d, columns)
+        same = {}
+        for c in d.columns:
+            if (columns is None or c in columns) and same_bits(d[c], self.d0[c]):
+                if c not in self.hashes:
+                    self.hashes[c] = column_hash(self.d0[c])
+                same[c] = self.hashes[c]
+        return data_hash(d, columns, hashes=same)
 
     def changed(self, d: pd.DataFrame) -> list[str]:
         """The columns read or fixed whose values differ in ``d`` from the first dataset."""
@@ -184,7 +203,12 @@ class _CoxRefit(DesignRefit):
             n_obs=self.first.n_obs,
             n_events=int(self.state.event.sum()),
             fit_stats={},
-            provenance=Provenance(prov.function, data_hash(d), prov.formula, prov.options),
+            provenance=Provenance(
+                prov.function,
+                self.hash_of(d, {*self.read, *self.fixed}),
+                prov.formula,
+                prov.options,
+            ),
             exp_label=self.first.exp_label,
         )
 
@@ -229,6 +253,28 @@ class Workspace:
         if cols:
             out[cols] = x[:, cols].max(axis=0) - x[:, cols].min(axis=0)
         return out
+
+
+def same_bits(a: pd.Series, b: pd.Series) -> bool:
+    """True when two columns hold the same values to the bit (so the same hash); else False.
+
+    Numbers, booleans and dates by their bits (``-0.0`` is not ``0.0``);
+    categoricals by their categories (in order, of the same type) and codes.
+    Other columns are not compared (False).
+    """
+    if isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype):
+        ca, cb = a.dtype.categories, b.dtype.categories
+        return bool(
+            a.dtype.ordered == b.dtype.ordered
+            and ca.dtype == cb.dtype
+            and ca.equals(cb)
+            and np.array_equal(a.cat.codes.to_numpy(), b.cat.codes.to_numpy())
+        )
+    x, y = a.to_numpy(), b.to_numpy()
+    if not (x.dtype == y.dtype and x.dtype.kind in "biufmM" and x.shape == y.shape):
+        return False
+    bits = f"u{x.dtype.itemsize}"
+    return bool(np.array_equal(x.view(bits), y.view(bits)))
 
 
 def term_block(s0: pd.Series, s: pd.Series, x0: np.ndarray, bare: bool) -> np.ndarray | None:

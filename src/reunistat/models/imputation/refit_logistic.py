@@ -38,7 +38,7 @@ from reunistat.models.logistic import (
     irls,
     sandwich,
 )
-from reunistat.results import ModelResult, Provenance, data_hash
+from reunistat.results import ModelResult, Provenance
 
 OPTIONS = {"horizon_days", "cluster", "potential_followup_col", "competing"}
 
@@ -133,7 +133,7 @@ class LogisticRefit(DesignRefit):
             fit_stats={},
             provenance=Provenance(
                 prov.function,
-                data_hash(d, {*self.read, *self.fixed}),
+                self.hash_of(d, {*self.read, *self.fixed}),
                 prov.formula,
                 prov.options,
             ),
