@@ -145,3 +145,56 @@ def test_wild_pretrend_of_dummies_from_the_fits_cross_products(
     keep = [j for j in range(x.shape[1]) if j not in idx]
     assert fit.xtx is not None
     assert fit.xtx[np.ix_(keep, keep)].tobytes() == (x[:, keep].T @ x[:, keep]).tobytes()
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.integers(0, 10_000), st.integers(4, 12), st.integers(6, 25), st.sampled_from(["CR2", "CR1"])
+)
+def test_a_0_1_design_given_sparse_gives_the_same_bits(
+    seed: int, n_g: int, per: int, vcov: str
+) -> None:
+    """X'X and the cluster sums of the design's rows from ``x_sparse``: every number the same."""
+    from reunistat.models.evaluation.cluster_inference import satterthwaite_df
+
+    rng = np.random.default_rng(seed)
+    groups = rng.permutation(np.repeat(np.arange(n_g), per))
+    rel = rng.integers(0, 4, len(groups))
+    x = np.column_stack(
+        [
+            np.ones(len(groups)),
+            *[(rel == r).astype(float) for r in (1, 2, 3)],
+            *[(groups == g).astype(float) for g in range(1, n_g)],
+        ]
+    )
+    y = (rng.random(len(groups)) < 0.2 + 0.05 * rel).astype(float)
+    dense = ols_cluster(y, x, groups, vcov)  # type: ignore[arg-type]
+    fit = ols_cluster(y, x, groups, vcov, sparse.csr_matrix(x))  # type: ignore[arg-type]
+    for name in ("beta", "cov", "bread", "xtx", "resid"):
+        assert getattr(fit, name).tobytes() == getattr(dense, name).tobytes(), name
+    assert fit.cr1_cov().tobytes() == dense.cr1_cov().tobytes()
+    assert satterthwaite_df(fit).tobytes() == satterthwaite_df(dense).tobytes()
+    w = rng.normal(size=len(y))
+    assert fit.x_sums(w).tobytes() == dense.cluster_sums(x, w).tobytes()
+    a = wild_bootstrap_ci(fit, [1, 2, 3], n_boot=199, seed=seed)
+    b = wild_bootstrap_ci(dense, [1, 2, 3], n_boot=199, seed=seed)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    idx = [1, 2]
+    args = (y, x, groups, idx, 199, seed, dense.bread, dense.xtx)
+    got = _pretrend_statistics(*args, fit.x_sparse)
+    assert got.tobytes() == _pretrend_statistics(*args).tobytes()
+
+
+def test_the_fixed_effects_design_as_sparse_is_the_dense_one() -> None:
+    """``did._fe_design``'s sparse copy holds the dense matrix; None when a term is not 0/1."""
+    import importlib
+
+    did = importlib.import_module("reunistat.models.evaluation.did")
+    rng = np.random.default_rng(2)
+    data = pd.DataFrame({"LA": rng.choice(["b", "a", "c"], 300), "year": rng.integers(0, 4, 300)})
+    terms = pd.DataFrame({f"t{k}": (rng.integers(0, 3, 300) == k).astype(float) for k in (1, 2)})
+    x, names, xs = did._fe_design(data, terms, "LA", "year")
+    assert xs is not None and xs.toarray().tobytes() == x.tobytes()
+    assert len(names) == x.shape[1]
+    x2, _, none = did._fe_design(data, terms.assign(t1=terms["t1"] * 0.5), "LA", "year")
+    assert none is None and (x2[:, 1] == terms["t1"] * 0.5).all()

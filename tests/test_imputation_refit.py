@@ -17,6 +17,7 @@ import pytest
 
 from reunistat.errors import SeparationError
 from reunistat.models.imputation import fit_imputed, impute
+from reunistat.results import data_hash
 
 REF = Path(__file__).parent / "reference" / "imputation"
 FORMULA = (
@@ -44,6 +45,7 @@ def _same(a, b) -> None:  # type: ignore[no-untyped-def]
         np.testing.assert_array_equal(x.params.to_numpy(), y.params.to_numpy())
         np.testing.assert_array_equal(x.cov.to_numpy(), y.cov.to_numpy())
         assert (x.n_obs, x.n_events, x.vcov_type) == (y.n_obs, y.n_events, y.vcov_type)
+        assert x.provenance.data_sha256 == y.provenance.data_sha256
     np.testing.assert_array_equal(a.params.to_numpy(), b.params.to_numpy())
     np.testing.assert_array_equal(a.cov.to_numpy(), b.cov.to_numpy())
 
@@ -168,3 +170,19 @@ def test_workspace_gives_the_first_design_with_the_written_columns() -> None:
     want = x0.copy()
     want[:, 4] = 0.0
     assert x.tobytes() == want.tobytes()
+
+
+def test_a_column_shares_its_hash_only_when_its_bits_are_the_same() -> None:
+    """``same_bits``: -0.0 is not 0.0, categories in another order are not the same."""
+    from reunistat.models.imputation.refit import same_bits
+    from reunistat.results import column_hash
+
+    zero = pd.Series([0.0, 1.0])
+    assert same_bits(zero, zero.copy()) and not same_bits(zero, pd.Series([-0.0, 1.0]))
+    assert not same_bits(zero, zero.astype("float32")) and not same_bits(zero, zero.astype(object))
+    cat = pd.Series(pd.Categorical(["a", "b"], categories=["a", "b"]))
+    other = pd.Series(pd.Categorical(["a", "b"], categories=["b", "a"]))
+    assert same_bits(cat, cat.copy()) and not same_bits(cat, other)
+    assert (column_hash(cat) == column_hash(cat.copy())).all()
+    frame = pd.DataFrame({"c": cat, "z": zero})
+    assert data_hash(frame, hashes={"c": column_hash(cat)}) == data_hash(frame)

@@ -58,6 +58,7 @@ def data_hash(
     df: pd.DataFrame,
     columns: Collection[str] | None = None,
     coded: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    hashes: Mapping[str, np.ndarray] | None = None,
 ) -> str:
     """Return a SHA-256 of a DataFrame's values, index and column names.
 
@@ -71,6 +72,8 @@ def data_hash(
     ``coded`` gives, for some text columns, their codes over ``df``'s rows and
     distinct values (``pd.factorize(column, sort=False)``, already made by the
     caller): pandas' hash is then taken from them without factorising again.
+    ``hashes`` gives, for some columns, their hash already made
+    (:func:`column_hash` of the same values), used as it is.
 
     >>> a = pd.DataFrame({"x": [1, 2]})
     >>> data_hash(a) == data_hash(a.copy()), data_hash(a) == data_hash(a + 1)
@@ -81,14 +84,26 @@ def data_hash(
     h.update(
         "\x1f".join(str(c) for j, c in enumerate(df.columns) if keep is None or keep[j]).encode()
     )
-    h.update(_row_hashes(df, keep, coded).tobytes())
+    h.update(_row_hashes(df, keep, coded, hashes).tobytes())
     return h.hexdigest()
+
+
+def column_hash(col: pd.Series) -> np.ndarray:
+    """Return the hash :func:`data_hash` combines for a column (pandas' ``hash_array`` of it).
+
+    >>> f = pd.DataFrame({"a": ["x", "y"], "b": [1.5, 2.0]})
+    >>> data_hash(f, hashes={"a": column_hash(f["a"]), "b": column_hash(f["b"])}) == data_hash(f)
+    True
+    """
+    plain = _rowhash.plain_values(col.to_numpy()) if isinstance(col.dtype, np.dtype) else None
+    return _rowhash.hash_plain(plain) if plain is not None else _column_hash(col)
 
 
 def _row_hashes(
     df: pd.DataFrame,
     keep: list[bool] | None = None,
     coded: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    hashes: Mapping[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Return ``pd.util.hash_pandas_object(df, index=True).to_numpy()``, the same values.
 
@@ -102,9 +117,12 @@ def _row_hashes(
     if not isinstance(df, pd.DataFrame):
         return pd.util.hash_pandas_object(df, index=True).to_numpy()
     known = coded if coded and df.columns.is_unique else {}
+    made = hashes if hashes and df.columns.is_unique else {}
     items: list[tuple[np.ndarray, bool]] = []  # plain numeric values are hashed in blocks
     for j in range(df.shape[1]):
-        if keep is None or keep[j]:
+        if (keep is None or keep[j]) and df.columns[j] in made:
+            items.append((made[df.columns[j]], False))
+        elif keep is None or keep[j]:
             col = df.iloc[:, j]
             numpy_backed = isinstance(col.dtype, np.dtype) and df.columns[j] not in known
             plain = _rowhash.plain_values(col.to_numpy()) if numpy_backed else None

@@ -84,6 +84,8 @@ class ClusterFit:
         The row indices of each cluster.
     xtx : numpy.ndarray or None
         ``X'X``, from which ``bread`` was inverted.
+    x_sparse : scipy.sparse.csr_matrix or None
+        ``x`` again, sparse, when its every entry is 0 or 1 (:func:`ols_cluster`).
     """
 
     beta: np.ndarray
@@ -98,6 +100,7 @@ class ClusterFit:
     factors: list[tuple[np.ndarray, np.ndarray]]
     rows: list[np.ndarray]
     xtx: np.ndarray | None = None
+    x_sparse: Any = None
 
     def adjust(self, z: np.ndarray) -> np.ndarray:
         """Return ``A_g z_g`` for every cluster (z: n or n x m); ``z`` itself for CR1."""
@@ -123,9 +126,18 @@ class ClusterFit:
         order, starts = self._layout
         return np.asarray(_by_cluster(order, starts, weights) @ np.ascontiguousarray(z))
 
+    def x_sums(self, weights: np.ndarray) -> np.ndarray:
+        """``cluster_sums(x, weights)``: the rows of the design times ``weights``, by cluster.
+
+        From ``x_sparse`` when there is one: the same numbers to the bit
+        (:func:`_x_sums`).
+        """
+        order, starts = self._layout
+        return _x_sums(_by_cluster(order, starts, weights), self.x, self.x_sparse)
+
     def cr1_cov(self) -> np.ndarray:
         """The CR1 covariance of the same fit (``G/(G-1) (n-1)/(n-k)``, as Stata)."""
-        scores = self.cluster_sums(self.x, self.resid)
+        scores = self.x_sums(self.resid)
         n, k = self.x.shape
         g = self.n_clusters
         cov = g / (g - 1) * (n - 1) / (n - k) * self.bread @ (scores.T @ scores) @ self.bread
@@ -145,6 +157,20 @@ def _by_cluster(order: np.ndarray, starts: np.ndarray, weights: np.ndarray | Non
     n, g = len(order), len(starts) - 1
     data = np.ones(n) if weights is None else np.asarray(weights, dtype=float)[order]
     return sparse.csr_matrix((data, order, starts), shape=(g, n))
+
+
+def _x_sums(by_cluster: Any, x: np.ndarray, x_sparse: Any) -> np.ndarray:
+    """``by_cluster @ x`` (G x k), from ``x_sparse`` (``x`` as a sparse matrix of 0/1) if given.
+
+    Each sum adds ``weight * x[i, j]`` over a cluster's rows in row order. With
+    ``x`` all 0 and 1 every product is the weight itself or a zero, and adding a
+    zero changes no sum, so skipping the zeros (the sparse product adds the
+    others in the same row order) gives the same numbers to the bit, at a
+    fraction of the cost of reading the dense ``n x k`` matrix.
+    """
+    if x_sparse is None:
+        return np.asarray(by_cluster @ np.ascontiguousarray(x))
+    return np.asarray((by_cluster @ x_sparse).toarray())
 
 
 def _cr2_factors(
@@ -168,7 +194,11 @@ def _cr2_factors(
 
 @one_blas_thread
 def ols_cluster(
-    y: np.ndarray, x: np.ndarray, groups: np.ndarray, vcov: ClusterVcov = "CR2"
+    y: np.ndarray,
+    x: np.ndarray,
+    groups: np.ndarray,
+    vcov: ClusterVcov = "CR2",
+    x_sparse: Any = None,
 ) -> ClusterFit:
     """OLS with a CR2 (Bell-McCaffrey) or CR1 (Stata, ``sandwich::vcovCL``) cluster variance.
 
@@ -183,6 +213,11 @@ def ols_cluster(
     vcov : {"CR2", "CR1"}
         CR2: ``M (sum_g X_g' A_g e_g e_g' A_g X_g) M``; CR1: the same with
         ``A_g = I`` times ``G/(G-1) (n-1)/(n-k)``.
+    x_sparse : scipy.sparse matrix, optional
+        ``x`` again as a sparse matrix, given only when every entry of ``x`` is
+        0 or 1 (an intercept and dummies): ``X'X`` (exact counts, whatever the
+        order of the sums) and the cluster sums of ``x``'s rows are then taken
+        from it, the same numbers to the bit at a fraction of the cost.
 
     Returns
     -------
@@ -192,7 +227,11 @@ def ols_cluster(
         raise EvaluationError(f"vcov must be 'CR2' or 'CR1', got {vcov!r}")
     y = np.asarray(y, dtype=float)
     x = np.ascontiguousarray(x, dtype=float)
-    xtx = x.T @ x
+    if x_sparse is not None:
+        x_sparse = sparse.csr_matrix(x_sparse, dtype=float)
+        if x_sparse.shape != x.shape:
+            raise EvaluationError(f"x_sparse is {x_sparse.shape}, x is {x.shape}")
+    xtx = x.T @ x if x_sparse is None else np.asarray((x_sparse.T @ x_sparse).toarray())
     bread = np.linalg.inv((xtx + xtx.T) / 2)
     beta = bread @ (x.T @ y)
     resid = y - x @ beta
@@ -203,11 +242,13 @@ def ols_cluster(
     order = np.argsort(codes, kind="stable")
     rows = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
     factors = _cr2_factors(x, bread, rows) if vcov == "CR2" else []
-    fit = ClusterFit(beta, np.empty(0), vcov, x, y, resid, bread, codes, n_g, factors, rows, xtx)
+    fit = ClusterFit(
+        beta, np.empty(0), vcov, x, y, resid, bread, codes, n_g, factors, rows, xtx, x_sparse
+    )
     if vcov == "CR1":
         cov = fit.cr1_cov()
     else:
-        scores = fit.cluster_sums(x, fit.adjust(resid))
+        scores = fit.x_sums(fit.adjust(resid))
         cov = bread @ (scores.T @ scores) @ bread
         cov = (cov + cov.T) / 2
     return dataclasses.replace(fit, cov=cov)
@@ -227,7 +268,7 @@ def satterthwaite_df(fit: ClusterFit, idx: list[int] | None = None) -> np.ndarra
     ww = fit.cluster_sums(w * w)  # G x m
     out = np.empty(len(idx))
     for j in range(len(idx)):
-        z = fit.cluster_sums(fit.x, w[:, j])  # G x k
+        z = fit.x_sums(w[:, j])  # G x k
         omega = np.diag(ww[:, j]) - z @ fit.bread @ z.T
         out[j] = np.trace(omega) ** 2 / np.sum(omega * omega)
     return out
@@ -256,18 +297,18 @@ def _bootstrap_pieces(
 ) -> dict[str, np.ndarray | float]:
     """The parts of the restricted bootstrap-t that do not depend on the tested value.
 
-    ``xe``: ``fit.cluster_sums(fit.x, fit.resid)``, the same for every ``j``.
+    ``xe``: ``fit.x_sums(fit.resid)``, the same for every ``j``.
     """
     a = fit.x @ fit.bread[:, j]
     m_jj = float(fit.bread[j, j])
     w = fit.adjust(a)
-    xw = fit.cluster_sums(fit.x, w)  # G x k
+    xw = fit.x_sums(w)  # G x k
     out: dict[str, np.ndarray | float] = {"m_jj": m_jj}
     for name, u in (("e", fit.resid), ("a", a)):
         if name == "e" and xe is not None:
             xu = xe
         else:
-            xu = fit.cluster_sums(fit.x, u)
+            xu = fit.x_sums(u)
         k = np.diag(fit.cluster_sums(w * u)) - xw @ fit.bread @ xu.T  # G x G
         out["kv_" + name] = k @ v  # G x B
         out["num_" + name] = fit.cluster_sums(a * u) @ v  # B
@@ -333,7 +374,7 @@ def wild_bootstrap_ci(
     v = boot_weights(weights, fit.n_clusters, n_boot, np.random.default_rng(seed))
     alpha = 1.0 - conf_level
     rows = []
-    xe = fit.cluster_sums(fit.x, fit.resid)
+    xe = fit.x_sums(fit.resid)
     for j in idx:
         pieces = _bootstrap_pieces(fit, j, v, xe)
         b, se = float(fit.beta[j]), float(np.sqrt(fit.cov[j, j]))
@@ -358,6 +399,7 @@ def wild_pretrend(
     seed: int,
     bread: np.ndarray | None = None,
     xtx: np.ndarray | None = None,
+    x_sparse: Any = None,
 ) -> float:
     """Wild cluster bootstrap p-value of the Wald test that ``beta[idx] == 0`` (WCR, CR1).
 
@@ -370,8 +412,10 @@ def wild_pretrend(
     integers (0/1 dummies: every entry of ``X'X`` is then an exact count, the
     same whichever order it is summed in), so that the restricted model's
     ``X'X`` is its rows and columns without the tested terms, to the bit.
+    ``x_sparse``: ``x`` as a sparse matrix, given only when ``x`` is all 0 and 1
+    (``ClusterFit.x_sparse``): the cluster sums of its rows come from it.
     """
-    w = _pretrend_statistics(y, x, groups, idx, n_boot, seed, bread, xtx)
+    w = _pretrend_statistics(y, x, groups, idx, n_boot, seed, bread, xtx, x_sparse)
     return float((1 + np.sum(w >= wald)) / (1 + n_boot))
 
 
@@ -384,6 +428,7 @@ def _pretrend_statistics(
     seed: int,
     bread: np.ndarray | None,
     xtx: np.ndarray | None,
+    x_sparse: Any = None,
 ) -> np.ndarray:
     """The ``n_boot`` bootstrap Wald statistics of :func:`wild_pretrend`."""
     rng = np.random.default_rng(seed)
@@ -406,11 +451,11 @@ def _pretrend_statistics(
     beta0 = bread @ (x.T @ fitted_r)
     f0 = fitted_r - x @ beta0
     # cluster sums of the scores as weighted sums of x's rows: no n x k array of products
-    a = bread @ np.asarray(_by_cluster(order, starts, resid_r) @ x).T  # k x G
+    a = bread @ _x_sums(_by_cluster(order, starts, resid_r), x, x_sparse).T  # k x G
     p0 = np.asarray(s @ (z * f0[:, None]))  # G x m
     p1 = np.asarray(s @ (z * resid_r[:, None]))  # G x m
     q = np.stack(
-        [np.asarray(_by_cluster(order, starts, z[:, j]) @ x) for j in range(m)], axis=1
+        [_x_sums(_by_cluster(order, starts, z[:, j]), x, x_sparse) for j in range(m)], axis=1
     )  # G x m x k
     c = n_g / (n_g - 1) * (n - 1) / (n - k)
     v = rng.choice(np.array([-1.0, 1.0]), size=(n_g, n_boot))

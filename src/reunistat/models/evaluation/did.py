@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from reunistat.horizons import DEFAULT_HORIZON_DAYS
 from reunistat.models import _options
@@ -62,12 +62,13 @@ def _la_col(function: str, cluster: str, deprecated: dict[str, Any]) -> str:
 
 def _fe_design(
     data: pd.DataFrame, terms: pd.DataFrame, la_col: str, year_col: str
-) -> tuple[np.ndarray, list[str]]:
+) -> tuple[np.ndarray, list[str], sparse.csr_matrix | None]:
     """``Intercept``, the terms, then LA and year dummies (first level dropped), as floats.
 
     The same matrix and names as ``pd.get_dummies(..., drop_first=True)`` of the
     labels as text (their levels in sorted order), written straight into one
-    array instead of concatenating frames.
+    array instead of concatenating frames. When the terms are 0/1 too, the same
+    matrix also as a sparse one (for :func:`ols_cluster`'s ``x_sparse``), else None.
     """
     fixed = [
         (pd.Categorical(data[c].astype(str)), p) for c, p in ((la_col, "LA"), (year_col, "year"))
@@ -80,12 +81,20 @@ def _fe_design(
     x[:, 1 : 1 + terms.shape[1]] = terms.to_numpy(dtype=float)
     start = 1 + terms.shape[1]
     rows = np.arange(n)
+    ones = [(rows, np.zeros(n, dtype=np.int64))]  # the (row, column) of each 1
     for cat, _ in fixed:
         codes = np.asarray(cat.codes, dtype=np.int64)
         on = codes > 0  # the first level is the reference
         x[rows[on], start + codes[on] - 1] = 1.0
+        ones.append((rows[on], start + codes[on] - 1))
         start += len(cat.categories) - 1
-    return x, names
+    block = x[:, 1 : 1 + terms.shape[1]]
+    if not ((block == 0.0) | (block == 1.0)).all():
+        return x, names, None
+    r, c = np.nonzero(block)
+    ones.append((r, c + 1))
+    at = np.concatenate([a for a, _ in ones]), np.concatenate([b for _, b in ones])
+    return x, names, sparse.csr_matrix((np.ones(len(at[0])), at), shape=x.shape)
 
 
 def _result(
@@ -272,8 +281,8 @@ def did(
         event_col,
         potential_followup_col,
     )
-    x, names = _fe_design(hs, hs[["treated"]], la_col, year_col)
-    fit = ols_cluster(hs["y"].to_numpy(float), x, hs[la_col].to_numpy(), vcov)
+    x, names, xs = _fe_design(hs, hs[["treated"]], la_col, year_col)
+    fit = ols_cluster(hs["y"].to_numpy(float), x, hs[la_col].to_numpy(), vcov, xs)
     opts: dict[str, object] = {
         "horizon_days": horizon_days,
         "cluster": la_col,
@@ -383,9 +392,9 @@ def event_study(
         raise EvaluationError(
             f"no pilot returns in {empty}: narrow the window (now {window}) to the years observed"
         )
-    x, names = _fe_design(hs, terms, la_col, year_col)
+    x, names, xs = _fe_design(hs, terms, la_col, year_col)
     y, groups = hs["y"].to_numpy(float), hs[la_col].to_numpy()
-    fit = ols_cluster(y, x, groups, vcov)
+    fit = ols_cluster(y, x, groups, vcov, xs)
     cov1 = fit.cov if vcov == "CR1" else fit.cr1_cov()
     keep = list(terms.columns)
     pre = [f"rel_year[{k}]" for k in ks if k < 0]
@@ -405,7 +414,7 @@ def event_study(
         if pretrend_test == "wild_bootstrap" and n_boot > 0:
             # x is 0/1 (the terms and the fixed effects' dummies): X'X holds exact counts
             extra["pretrend_p"] = wild_pretrend(
-                y, x, groups, idx, wald, n_boot, seed, bread=fit.bread, xtx=fit.xtx
+                y, x, groups, idx, wald, n_boot, seed, fit.bread, fit.xtx, fit.x_sparse
             )
             extra["pretrend_n_boot"] = float(n_boot)
     opts: dict[str, object] = {

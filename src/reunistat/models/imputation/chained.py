@@ -106,18 +106,51 @@ def _logit_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _row_logsumexp(eta: np.ndarray) -> np.ndarray:
     """``log(sum(exp(eta), axis=1))``, stable (scipy's own spends most of its time checking).
 
-    Up to 7 columns, worked a column at a time (``eta`` in column-major order):
-    reducing short rows one by one costs about five times as much. The row sums
-    then add the columns in order, first to last, as numpy's own sums of rows
-    of up to 7 values do, so the result is the same to the bit. Longer rows,
-    which numpy sums in an unrolled order, keep its row-by-row sums.
+    Up to 7 columns, worked a column at a time (:func:`_lse_columns`): reducing
+    short rows one by one costs about five times as much. The row sums then add
+    the columns in order, first to last, as numpy's own sums of rows of up to 7
+    values do, so the result is the same to the bit. Longer rows, which numpy
+    sums in an unrolled order, keep its row-by-row sums.
 
     >>> _row_logsumexp(np.array([[0.0, 0.0], [1000.0, 1000.0]])).round(6).tolist()
     [0.693147, 1000.693147]
     """
-    cols = (np.asfortranarray if eta.shape[1] <= 7 else np.ascontiguousarray)(eta, dtype=float)
-    top = cols.max(axis=1)
-    return np.asarray(top + np.log(np.exp(cols - top[:, None]).sum(axis=1)), dtype=float)
+    if eta.shape[1] <= 7:
+        return _lse_columns(np.asarray(eta, dtype=float))
+    rows = np.ascontiguousarray(eta, dtype=float)
+    top = rows.max(axis=1)
+    return np.asarray(top + np.log(np.exp(rows - top[:, None]).sum(axis=1)), dtype=float)
+
+
+def _lse_columns(eta: np.ndarray, zero_first: bool = False) -> np.ndarray:
+    """:func:`_row_logsumexp` of ``eta``'s rows (up to 7 columns), a column at a time, in place.
+
+    With ``zero_first`` the rows are ``eta``'s with a 0 put before them (the
+    multinomial's reference category), without making that matrix. The maximum,
+    ``exp(value - maximum)`` and the running sum take one column at a time into
+    two vectors: the same operations on the same values as on the whole matrix,
+    without its temporaries (at national size each is megabytes of fresh pages).
+    """
+    cols = [None, *eta.T] if zero_first else list(eta.T)
+    top = np.zeros(len(eta)) if cols[0] is None else cols[0].copy()
+    for c in cols[1:]:
+        np.maximum(top, c, out=top)
+    total, tmp = np.empty_like(top), np.empty_like(top)
+    for j, c in enumerate(cols):
+        out = total if j == 0 else tmp
+        np.subtract(0.0 if c is None else c, top, out=out)
+        np.exp(out, out=out)
+        if j:
+            total += tmp
+    np.log(total, out=total)
+    return np.add(top, total, out=total)
+
+
+def _with_zero(eta: np.ndarray) -> np.ndarray:
+    """``eta`` with a column of zeros put first (column-major)."""
+    full = np.empty((len(eta), eta.shape[1] + 1), order="F")
+    full[:, 0], full[:, 1:] = 0.0, eta
+    return full
 
 
 def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
@@ -126,33 +159,36 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
     The gradient and log-likelihood use every row; above ``_HESS_ROWS`` rows the
     Hessian is taken from evenly spaced rows, scaled up: the steps stay close to
     Newton's and the iterations converge to the same maximum, at a fraction of the
-    cost (the Hessian is ``(n_cat - 1)^2 / 2`` products of the design).
+    cost (the Hessian is ``(n_cat - 1)^2 / 2`` products of the design). The
+    products of every step are written into buffers made once (the same values as
+    fresh arrays, without their page faults).
     """
     n, k, c1 = len(x), x.shape[1], n_cat - 1
-    onehot = np.eye(n_cat)[codes][:, 1:]
+    onehot = np.zeros((n, c1))
+    hit = np.flatnonzero(codes > 0)
+    onehot[hit, codes[hit] - 1] = 1.0
     sub = np.linspace(0, n - 1, _HESS_ROWS).round().astype(int) if n > _HESS_ROWS else None
     scale = 1.0 if sub is None else n / _HESS_ROWS
     x_h = x if sub is None else x[sub]
+    work, prob, x_w = np.empty((n, c1)), np.empty((n, c1)), np.empty_like(x_h)
 
     def state(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         eta = x @ b  # n x (n_cat - 1); the reference category's is 0
-        full = np.empty((n, n_cat), order="F")  # column-major, as _row_logsumexp works
-        full[:, 0], full[:, 1:] = 0.0, eta
-        lse = _row_logsumexp(full)
-        ll = float(np.sum(onehot * eta) - lse.sum()) - 0.5 * _RIDGE * float(np.sum(b * b))
-        return ll, eta, lse
+        lse = _lse_columns(eta, zero_first=True) if n_cat <= 7 else _row_logsumexp(_with_zero(eta))
+        fit = float(np.multiply(onehot, eta, out=work).sum() - lse.sum())
+        return fit - 0.5 * _RIDGE * float(np.sum(b * b)), eta, lse
 
     b = np.zeros((k, c1))
     ll, eta, lse = state(b)
     for _ in range(100):
-        prob = np.exp(eta - lse[:, None])
-        grad = (x.T @ (onehot - prob)).T.ravel() - _RIDGE * b.T.ravel()
+        np.exp(np.subtract(eta, lse[:, None], out=prob), out=prob)
+        grad = (x.T @ np.subtract(onehot, prob, out=work)).T.ravel() - _RIDGE * b.T.ravel()
         p_h = prob if sub is None else prob[sub]
         hess = _RIDGE * np.eye(c1 * k)
         for a in range(c1):  # block (a, b) is X' diag(p_a (1[a=b] - p_b)) X: one GEMM each
             for b_ in range(a, c1):
                 w = scale * p_h[:, a] * ((a == b_) - p_h[:, b_])
-                block = x_h.T @ (x_h * w[:, None])
+                block = x_h.T @ np.multiply(x_h, w[:, None], out=x_w)
                 hess[a * k : (a + 1) * k, b_ * k : (b_ + 1) * k] += block
                 if b_ != a:
                     hess[b_ * k : (b_ + 1) * k, a * k : (a + 1) * k] += block.T

@@ -11,8 +11,10 @@ column's value alone), and the fit is the one ``cox`` makes of that matrix:
 :func:`~reunistat.models.survival.cox_arrays`, the engine's Newton fit and its
 cluster-robust variance, with the cluster codes ``cox`` uses.
 
-The estimates and covariances are ``cox``'s to the bit
-(``tests/test_imputation_refit.py``). Anything else (options other than
+The estimates and covariances are ``cox``'s to the bit, and so is the
+provenance's hash of the columns read (the columns equal to the first
+dataset's reuse its hashes: :meth:`DesignRefit.hash_of`;
+``tests/test_imputation_refit.py``). Anything else (options other than
 ``cluster``, ``ties`` and ``concordance``; rows dropped for missing values; a
 changed follow-up, event or cluster column; a term that reads an imputed
 column together with another; text or a level the first dataset lacks; an
@@ -32,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from reunistat.errors import ConvergenceError
-from reunistat.results import ModelResult, Provenance, data_hash
+from reunistat.results import ModelResult, Provenance, column_hash, data_hash
 
 _OPTIONS = {"cluster", "concordance", "ties"}
 
@@ -82,6 +84,25 @@ class DesignRefit:
         # each term's one data column (None when it reads several)
         words = {t: set(re.findall(r"[A-Za-z_]\w*", t)) & set(read) for t in self.terms}
         self.term_of = {t: next(iter(w)) if len(w) == 1 else None for t, w in words.items()}
+        self.hashes: dict[str, np.ndarray] = {}  # column_hash of the first dataset's columns
+        self.tables: dict[str, LevelTable] = {}  # categorical terms' design rows by level
+        self.levels: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # see redone()
+
+    def hash_of(self, d: pd.DataFrame, columns: set[str] | None = None) -> str:
+        """``data_hash(d, columns)``, reusing the first dataset's hash of each column it shares.
+
+        A column whose values have the same bits as the first dataset's has the
+        same hash; only the others (the imputed ones) are hashed afresh.
+        """
+        if not (d.columns.equals(self.d0.columns) and d.columns.is_unique):
+            return data_hash(d, columns)
+        same = {}
+        for c in d.columns:
+            if (columns is None or c in columns) and same_bits(d[c], self.d0[c]):
+                if c not in self.hashes:
+                    self.hashes[c] = column_hash(self.d0[c])
+                same[c] = self.hashes[c]
+        return data_hash(d, columns, hashes=same)
 
     def changed(self, d: pd.DataFrame) -> list[str]:
         """The columns read or fixed whose values differ in ``d`` from the first dataset."""
@@ -92,18 +113,61 @@ class DesignRefit:
 
         ``base`` holds the first dataset's values of those columns, row for row
         with the design; None when a term reads a changed column with another
-        (an interaction) or a value the first design lacks.
+        (an interaction) or a value the first design lacks. A categorical
+        term's columns are its :class:`LevelTable`'s rows at the new codes;
+        ``levels`` then holds, for each of those columns, the values by level
+        and the codes (read by :meth:`facts`).
         """
         x = self.work.fresh()
+        self.levels = {}
         for c, s in new.items():
             if any(col is None and c in t for t, col in self.term_of.items()):
                 return None  # a term reads the column with another one (an interaction)
             for t in [t for t, col in self.term_of.items() if col == c]:
-                block = term_block(base[c], s, self.x0[:, self.terms[t]], t == c)
-                if block is None:
+                cols = self.terms[t]
+                if t == c and isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf":
+                    v = s.to_numpy(dtype=float)  # a number: its own column
+                    if np.isnan(v).any():
+                        return None
+                    self.work.write(cols, v[:, None])
+                    continue
+                if t not in self.tables:
+                    self.tables[t] = LevelTable(base[c], self.x0, cols)
+                table = self.tables[t]
+                codes = table.codes(s)
+                if codes is None:
                     return None
-                self.work.write(self.terms[t], block)
+                for j, col in enumerate(cols):
+                    self.work.write([col], table.values[codes, j][:, None])
+                    self.levels[col] = (table.values[:, j], codes)
         return x
+
+    def facts(
+        self, x: np.ndarray, j: int, outcome: np.ndarray
+    ) -> tuple[float, float, bool, int, float]:
+        """Min, max, all 0/1?, rows at 1 and the 0/1 ``outcome`` summed there, of ``x[:, j]``.
+
+        ``x`` is the last :meth:`redone`; the two sums are 0 unless the column
+        is 0/1. A column written from a level table is summarised from its values by
+        level and the rows at each level: the same minimum and maximum, and
+        the same counts (sums of 0/1, exact in any order), without a pass over it.
+        """
+        if j not in self.levels:
+            v = x[:, j]
+            lo, hi, binary = float(v.min()), float(v.max()), bool(np.isin(v, (0.0, 1.0)).all())
+            ones = v == 1.0 if binary else None
+            if ones is None:
+                return lo, hi, False, 0, 0.0
+            return lo, hi, True, int(ones.sum()), float(outcome[ones].sum())
+        values, codes = self.levels[j]
+        count = np.bincount(codes, minlength=len(values))
+        at = values[count > 0]
+        lo, hi, binary = float(at.min()), float(at.max()), bool(np.isin(at, (0.0, 1.0)).all())
+        if not binary:
+            return lo, hi, False, 0, 0.0
+        ones = (count > 0) & (values == 1.0)
+        summed = np.bincount(codes, np.asarray(outcome, dtype=float), len(values))
+        return lo, hi, True, int(count[ones].sum()), float(summed[ones].sum())
 
     def columns_of(self, changed: list[str]) -> list[int]:
         """The design's columns of the terms that read a ``changed`` column."""
@@ -165,7 +229,9 @@ class _CoxRefit(DesignRefit):
         if set(changed) & set(self.fixed):
             return None
         x = self.redone(self.d0, {c: d[c] for c in changed})
-        if x is None or not _events_at_both_values(x, self.state.event, self.columns_of(changed)):
+        cols = self.columns_of(changed)
+        facts = {} if x is None else {j: self.facts(x, j, self.state.event) for j in cols}
+        if x is None or not _events_at_both_values(facts, len(x), int(self.state.event.sum())):
             return None
         try:
             beta, var = cox_arrays(
@@ -173,7 +239,10 @@ class _CoxRefit(DesignRefit):
             )
         except ConvergenceError:
             return None
-        if np.any(np.abs(beta) * self.work.ranges(x, self.columns_of(changed)) > 30):
+        ranges = self.work.ranges(x, [])
+        for j, (lo, hi, *_) in facts.items():
+            ranges[j] = hi - lo  # the changed columns' own ranges
+        if np.any(np.abs(beta) * ranges > 30):
             return None  # heading to infinity: cox() says why
         prov = self.first.provenance
         return ModelResult(
@@ -184,7 +253,12 @@ class _CoxRefit(DesignRefit):
             n_obs=self.first.n_obs,
             n_events=int(self.state.event.sum()),
             fit_stats={},
-            provenance=Provenance(prov.function, data_hash(d), prov.formula, prov.options),
+            provenance=Provenance(
+                prov.function,
+                self.hash_of(d, {*self.read, *self.fixed}),
+                prov.formula,
+                prov.options,
+            ),
             exp_label=self.first.exp_label,
         )
 
@@ -231,32 +305,73 @@ class Workspace:
         return out
 
 
-def term_block(s0: pd.Series, s: pd.Series, x0: np.ndarray, bare: bool) -> np.ndarray | None:
-    """A term's columns for column ``s``, from its columns ``x0`` for ``s0`` (None: cannot)."""
-    if bare and isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf":
-        v = s.to_numpy(dtype=float)
-        return None if np.isnan(v).any() else v[:, None]
-    dtype = s0.dtype
-    if not (isinstance(dtype, pd.CategoricalDtype) and dtype == s.dtype):
-        return None
-    c0, c = s0.cat.codes.to_numpy(), s.cat.codes.to_numpy()
-    levels, first_row = np.unique(c0, return_index=True)
-    row = np.full(len(dtype.categories), -1)
-    row[levels] = first_row
-    if (c < 0).any() or (row[c] < 0).any():
-        return None  # a missing value, or a level the first dataset lacks
-    return np.asarray(x0[row[c]], dtype=float)
+def same_bits(a: pd.Series, b: pd.Series) -> bool:
+    """True when two columns hold the same values to the bit (so the same hash); else False.
+
+    Numbers, booleans and dates by their bits (``-0.0`` is not ``0.0``);
+    categoricals by their categories (in order, of the same type) and codes.
+    Other columns are not compared (False).
+    """
+    if isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype):
+        ca, cb = a.dtype.categories, b.dtype.categories
+        return bool(
+            a.dtype.ordered == b.dtype.ordered
+            and ca.dtype == cb.dtype
+            and ca.equals(cb)
+            and np.array_equal(a.cat.codes.to_numpy(), b.cat.codes.to_numpy())
+        )
+    x, y = a.to_numpy(), b.to_numpy()
+    if not (x.dtype == y.dtype and x.dtype.kind in "biufmM" and x.shape == y.shape):
+        return False
+    bits = f"u{x.dtype.itemsize}"
+    return bool(np.array_equal(x.view(bits), y.view(bits)))
 
 
-def _events_at_both_values(x: np.ndarray, event: np.ndarray, cols: list[int]) -> bool:
-    """No 0/1 column among ``cols`` is constant or without events at one of its values."""
-    for j in cols:
-        v = x[:, j]
-        if not np.isin(v, (0.0, 1.0)).all():
-            continue
-        ones = v == 1.0
-        n1, e1 = int(ones.sum()), int(event[ones].sum())
-        n0, e0 = len(v) - n1, int(event.sum()) - e1
-        if min(n1, n0, e1, e0) == 0:
+class LevelTable:
+    """A categorical term's design rows by level, taken once from the first dataset.
+
+    A simple term's design row is a function of its column's value alone: the
+    first design's row at the first row of each level gives the term's columns
+    for any row at that level (``values[codes]``), the same numbers as the rows
+    it was taken from.
+    """
+
+    def __init__(self, s0: pd.Series, x0: np.ndarray, cols: list[int]) -> None:
+        self.dtype = s0.dtype
+        n_levels = len(s0.dtype.categories) if isinstance(s0.dtype, pd.CategoricalDtype) else 0
+        self.known = np.zeros(n_levels, dtype=bool)
+        self.values = np.zeros((n_levels, len(cols)))
+        if n_levels:
+            c0 = s0.cat.codes.to_numpy()
+            levels, first_row = np.unique(c0, return_index=True)
+            keep = levels >= 0
+            self.known[levels[keep]] = True
+            self.values[levels[keep]] = x0[first_row[keep]][:, cols]
+
+    def codes(self, s: pd.Series) -> np.ndarray | None:
+        """The codes of ``s`` (the same categories, in order), or None.
+
+        None: not categorical, a missing value or a level the first dataset lacks.
+        """
+        dtype = s.dtype
+        if not (
+            isinstance(dtype, pd.CategoricalDtype)
+            and isinstance(self.dtype, pd.CategoricalDtype)
+            and dtype == self.dtype
+            and dtype.categories.equals(self.dtype.categories)
+        ):
+            return None
+        c = s.cat.codes.to_numpy()
+        if (c < 0).any() or not self.known[c].all():
+            return None
+        return c
+
+
+def _events_at_both_values(
+    facts: dict[int, tuple[float, float, bool, int, float]], n: int, n_events: int
+) -> bool:
+    """No 0/1 column (its :meth:`DesignRefit.facts`) is constant or without events at a value."""
+    for _, _, binary, n1, e1 in facts.values():
+        if binary and min(n1, n - n1, int(e1), n_events - int(e1)) == 0:
             return False
     return True

@@ -38,7 +38,7 @@ from reunistat.models.logistic import (
     irls,
     sandwich,
 )
-from reunistat.results import ModelResult, Provenance, data_hash
+from reunistat.results import ModelResult, Provenance
 
 OPTIONS = {"horizon_days", "cluster", "potential_followup_col", "competing"}
 
@@ -60,6 +60,19 @@ class LogisticRefit(DesignRefit):
         self.frame, self.codes = frame, codes
         self.y = pd.to_numeric(frame[first.extras["outcome_col"]]).to_numpy(dtype=float)
         self.positions = d0.index.get_indexer(frame.index)
+
+    def _checks_pass(self, x: np.ndarray, cols: list[int]) -> bool:
+        """The changed columns pass ``check_columns``: not constant, no separation at a 0/1 one."""
+        n, k_all = len(self.y), float(self.y.sum())
+        for j in cols:
+            lo, hi, binary, m, k = self.facts(x, j, self.y)
+            if lo == hi or not np.isfinite([lo, hi]).all():
+                return False
+            if lo == 0.0 and hi == 1.0 and binary:
+                for inside, events in ((m, k), (n - m, k_all - k)):
+                    if inside and (events == 0 or events == inside):
+                        return False
+        return True
 
     @classmethod
     def make(
@@ -105,7 +118,7 @@ class LogisticRefit(DesignRefit):
             return None
         taken = {c: d[c].take(self.positions) for c in changed}
         x = self.redone(self.frame, taken)
-        if x is None or not _checks_pass(x, self.y, self.columns_of(changed)):
+        if x is None or not self._checks_pass(x, self.columns_of(changed)):
             return None
         names = self.columns
         try:
@@ -133,7 +146,7 @@ class LogisticRefit(DesignRefit):
             fit_stats={},
             provenance=Provenance(
                 prov.function,
-                data_hash(d, {*self.read, *self.fixed}),
+                self.hash_of(d, {*self.read, *self.fixed}),
                 prov.formula,
                 prov.options,
             ),
@@ -153,20 +166,3 @@ def _check_rank(info: np.ndarray, terms: list[str]) -> None:
     if not np.isfinite(info).all():
         raise LogisticInputError("not finite")  # logistic() says why
     _formula.check_rank(info, terms, error=LogisticInputError)
-
-
-def _checks_pass(x: np.ndarray, y: np.ndarray, cols: list[int]) -> bool:
-    """The changed columns pass ``check_columns``: not constant, no separation at a 0/1 column."""
-    n, k_all = len(y), float(y.sum())
-    for j in cols:
-        v = x[:, j]
-        lo, hi = float(v.min()), float(v.max())
-        if lo == hi or not np.isfinite([lo, hi]).all():
-            return False
-        if lo == 0.0 and hi == 1.0 and np.isin(v, (0.0, 1.0)).all():
-            ones = v == 1.0
-            m, k = int(ones.sum()), float(y[ones].sum())
-            for inside, events in ((m, k), (n - m, k_all - k)):
-                if inside and (events == 0 or events == inside):
-                    return False
-    return True
