@@ -116,8 +116,7 @@ def generate(
     """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
-    if annual is not None and annual != config.annual:
-        config = config.with_overrides({"output.layout": "annual" if annual else "flat"})
+    config = _with_layout(config, annual)
     if config.annual:
         from reunistat.synthetic.annual_dataset import generate_annual
 
@@ -161,6 +160,42 @@ def generate(
     return SyntheticData(tables, returns, truth, faults)
 
 
+def generate_into(
+    out: str | Path,
+    config: SynthConfig,
+    seed: int = 20240331,
+    scale: float = 1.0,
+    messy: bool = False,
+    annual: bool | None = None,
+    csv: bool = False,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Generate a dataset and write it into ``out``; return its truth (truth.json).
+
+    As ``generate(config, seed, scale, messy, progress, annual).write(out, csv)``.
+    Above national size (flat layout, clean data) the blocks are written as
+    they are made (:mod:`reunistat.synthetic.stream`): the same rows in the
+    same order, never all in memory, one Parquet row group a block.
+    """
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    config = _with_layout(config, annual)
+    if scale > 1 and not messy and not config.annual:
+        from reunistat.synthetic.stream import write_in_blocks
+
+        return write_in_blocks(config, Path(out), seed, scale, csv, progress)
+    data = generate(config, seed, scale, messy, progress)
+    data.write(out, csv=csv)
+    return data.truth
+
+
+def _with_layout(config: SynthConfig, annual: bool | None) -> SynthConfig:
+    """``config`` with the annual (True) or flat (False) layout; None: as it is."""
+    if annual is not None and annual != config.annual:
+        return config.with_overrides({"output.layout": "annual" if annual else "flat"})
+    return config
+
+
 def _generate_in_blocks(
     config: SynthConfig,
     rng: np.random.Generator,
@@ -176,7 +211,7 @@ def _generate_in_blocks(
     cfg = config.values
     districts = postcode_districts(auth)
     posts = districts["HOME_POST"].to_numpy(dtype=object).reshape(-1, DISTRICTS_PER_LA)
-    linked, returns, about = generate_blocks(rng, cfg, seed, scale, auth, posts, bar)
+    linked, returns, about = generate_blocks(cfg, seed, scale, auth, posts, bar)
     tables = {**linked, "postcodes": districts, "la": auth.table}
     tables = {name: tables[name] for name in TABLES}
     faults = pd.DataFrame(columns=["fault", "table", "column", "CHILD", "DECOM", "detail"])
@@ -295,15 +330,61 @@ def _truth(
     tables: dict[str, pd.DataFrame],
     returns: pd.DataFrame,
 ) -> dict[str, Any]:
-    cfg = config.values
-    ep = tables["episodes"]
+    counts = episode_counts(tables["episodes"])
+    return truth_record(
+        config, seed, scale, messy, realised(counts, len(tables["header"]), returns)
+    )
+
+
+def episode_counts(ep: pd.DataFrame) -> dict[str, int]:
+    """The counts of episode rows truth.json reports: they add up over blocks of rows."""
     exits = ep["REC"].isin(list(codes.REC_END))
     starts = ep["RNE"] == "S"
     not_sb = ~ep["LS"].isin(list(codes.SHORT_BREAK_LS))
     returned = ep["REC"].isin(list(codes.REC_RETURN_HOME)) & not_sb
+    started = starts & not_sb
+    return {
+        "episodes": len(ep),
+        "periods_started": int(started.sum()),
+        "short_break_episodes": int((~not_sb).sum()),
+        "exits": int((exits & not_sb).sum()),
+        "returned_home": int(returned.sum()),
+        "section20_entries": int((started & (ep["LS"] == codes.SECTION20_LS)).sum()),
+    }
+
+
+def realised(counts: dict[str, int], children: int, returns: pd.DataFrame) -> dict[str, Any]:
+    """truth.json's realised figures from :func:`episode_counts` and the returns home.
+
+    ``returns`` needs ``days_followed``, ``reentered`` and ``censor_reason``.
+    """
     km = kaplan_meier_at(
         returns["days_followed"].to_numpy(), returns["reentered"].to_numpy(), HORIZONS_DAYS
     )
+    started = counts["periods_started"]
+    return {
+        "children": children,
+        "episodes": counts["episodes"],
+        "periods_started": started,
+        "short_break_episodes": counts["short_break_episodes"],
+        "exits": counts["exits"],
+        "returns_home": len(returns),
+        "returns_home_share_of_exits": counts["returned_home"] / max(1, counts["exits"]),
+        # the mean of a boolean column: its sum over its count, NaN when empty
+        "section20_share_of_entries": counts["section20_entries"] / started
+        if started
+        else float("nan"),
+        "reentries": int(returns["reentered"].sum()),
+        "cumulative_reentry_km": km,
+        "censor_reasons": returns["censor_reason"].value_counts().sort_index().to_dict(),
+    }
+
+
+def truth_record(
+    config: SynthConfig, seed: int, scale: float, messy: bool, figures: dict[str, Any]
+) -> dict[str, Any]:
+    """truth.json: the run, the true parameters and the realised ``figures``."""
+    cfg = config.values
     ratio_name = "hazard_ratios" if cfg["reentry"]["model"] == "cox" else "odds_ratios"
     return {
         "generator": "reunistat.synthetic",
@@ -329,21 +410,7 @@ def _truth(
         "baseline_knots_days": cfg["reentry"]["baseline_knots_days"],
         "baseline_hazard_per_day": cfg["reentry"]["baseline_hazard_per_day"],
         "logistic": cfg["reentry"]["logistic"] if cfg["reentry"]["model"] == "logistic" else None,
-        "realised": {
-            "children": len(tables["header"]),
-            "episodes": len(ep),
-            "periods_started": int((starts & not_sb).sum()),
-            "short_break_episodes": int((~not_sb).sum()),
-            "exits": int((exits & not_sb).sum()),
-            "returns_home": len(returns),
-            "returns_home_share_of_exits": float(returned.sum() / max(1, (exits & not_sb).sum())),
-            "section20_share_of_entries": float(
-                (ep.loc[starts & not_sb, "LS"] == codes.SECTION20_LS).mean()
-            ),
-            "reentries": int(returns["reentered"].sum()),
-            "cumulative_reentry_km": km,
-            "censor_reasons": returns["censor_reason"].value_counts().sort_index().to_dict(),
-        },
+        "realised": figures,
     }
 
 
