@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from reunistat.dates import eighteenth_birthday
 from reunistat.synthetic._draw import day, stable_order, to_datetime
@@ -75,7 +76,8 @@ def la_blocks(counts: np.ndarray, limit: int) -> list[tuple[int, int]]:
 class Block:
     """One block's tables in the tables' order (the NPD rows in the block's own)."""
 
-    tables: dict[str, pd.DataFrame]  # header, episodes, cin, npd
+    tables: dict[str, pd.DataFrame]  # header, cin, npd
+    episodes: pd.DataFrame | pa.Table  # as Arrow if the blocks were asked for it
     npd_upn: np.ndarray  # the number in each NPD row's UPN (:func:`upn_numbers`)
     returns: pd.DataFrame  # the truth record of the block's returns home
 
@@ -85,7 +87,9 @@ class Blocks:
 
     ``auth`` are the authorities drawn from the seed's own stream (by the
     caller) and ``posts`` their postcode districts. Iterating makes the
-    blocks one by one, in authority order, each from its own stream.
+    blocks one by one, in authority order, each from its own stream; with
+    ``arrow`` their episodes are an Arrow table, made from the generator's
+    codes without a Python string a row (for writing them, not for pandas).
     """
 
     def __init__(
@@ -96,8 +100,10 @@ class Blocks:
         auth: Authorities,
         posts: np.ndarray,
         limit: int | None = None,
+        arrow: bool = False,
     ) -> None:
         self.cfg, self.auth, self.posts, self.scale = cfg, auth, posts, scale
+        self.arrow = arrow
         self.limit = BLOCK_CHILDREN if limit is None else limit
         self.n = n = n_children(cfg, scale)
         seq = np.random.SeedSequence(seed)
@@ -127,7 +133,13 @@ class Blocks:
         return len(self.runs)
 
     def __iter__(self) -> Iterator[Block]:
-        from reunistat.synthetic.dataset import _days, _episodes_table, _truth_returns
+        from reunistat.synthetic.dataset import (
+            _days,
+            _episode_order,
+            _episodes_table,
+            _truth_returns,
+            episode_columns,
+        )
 
         cfg, auth = self.cfg, self.auth
         width = id_width(self.n)
@@ -144,16 +156,21 @@ class Blocks:
             child_key = kids.la.astype(np.int64) * self.n + b_perm
             header = header_table(b_rng, cfg, kids, la_codes, child_id, upn, data_end)
             child_la = la_codes[kids.la]
+            if self.arrow:
+                order = _episode_order(careers, child_key)
+                columns = episode_columns(careers, order, child_la, child_id, arrow=True)
+                episodes: pd.DataFrame | pa.Table = pa.table(columns)
+            else:
+                episodes = _episodes_table(careers, child_la, child_id, child_key)
             tables = {
                 "header": header.iloc[stable_order(child_key)].reset_index(drop=True),
-                "episodes": _episodes_table(careers, child_la, child_id, child_key),
                 "cin": cin_table(b_rng, kids, header, sort_key=child_key),
                 "npd": npd_table(b_rng, kids, header),
             }
             npd_upn = upn_numbers(b_perm)[header["UPN"].notna().to_numpy()]
             returns = _truth_returns(careers.returns, child_la, child_id, child_key)
             del careers, header
-            yield Block(tables, npd_upn, returns)
+            yield Block(tables, episodes, npd_upn, returns)
 
 
 def npd_by_upn(parts: list[pd.DataFrame], upns: list[np.ndarray]) -> pd.DataFrame:
@@ -181,7 +198,8 @@ def generate_blocks(
     parts: dict[str, list[pd.DataFrame]] = {k: [] for k in ("header", "episodes", "cin", "npd")}
     returns, npd_upns = [], []
     for b in blocks:
-        for name, df in b.tables.items():
+        assert isinstance(b.episodes, pd.DataFrame)
+        for name, df in {**b.tables, "episodes": b.episodes}.items():
             parts[name].append(df)
         npd_upns.append(b.npd_upn)
         returns.append(b.returns)

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from reunistat import codes
 from reunistat.dates import eighteenth_birthday
@@ -237,6 +239,64 @@ def _days(s: pd.Series) -> np.ndarray:
     return s.to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
+#: The episodes table's columns, from the careers' fields (``la`` and ``child``: the child's).
+EPISODE_COLUMNS = {
+    "LA": "la",
+    "CHILD": "child",
+    "DECOM": "decom",
+    "RNE": "rne",
+    "LS": "ls",
+    "CIN": "cin",
+    "PLACE": "place",
+    "PLACE_PROVIDER": "provider",
+    "DEC": "dec",
+    "REC": "rec",
+    "REASON_PLACE_CHANGE": "reason",
+    "HOME_POST": "home_post",
+    "PL_POST": "pl_post",
+    "URN": "urn",
+}
+
+
+def _episode_order(careers: Careers, child_key: np.ndarray) -> np.ndarray:
+    """The (LA, CHILD, DECOM) order of the episodes, on integers (a child's DECOMs are distinct)."""
+    ep = careers.episodes
+    decom = ep["decom"]
+    return stable_order(decom - (decom.min() if decom.size else 0), child_key[ep["child"]])
+
+
+def episode_columns(
+    careers: Careers,
+    order: np.ndarray,
+    child_la: np.ndarray,
+    child_id: np.ndarray,
+    arrow: bool = False,
+) -> dict[str, Any]:
+    """The episodes table's columns in ``order``: numpy arrays, or Arrow arrays if ``arrow``.
+
+    The text columns are made once, in that order, from the careers' codes
+    (:meth:`Careers.episode_text`; as Arrow, :meth:`Careers.episode_arrow`).
+    """
+    ep = careers.episodes
+    child = ep["child"][order]
+    columns: dict[str, Any] = {}
+    for name, source in EPISODE_COLUMNS.items():
+        if source in ("la", "child"):
+            per_child = child_la if source == "la" else child_id
+            col = pa.array(per_child, type=pa.string()).take(child) if arrow else per_child[child]
+        elif source in ("decom", "dec"):
+            days = to_datetime(
+                ep[source][order], missing=ep["open"][order] if source == "dec" else None
+            )
+            col = pa.array(days, from_pandas=True) if arrow else days
+        elif arrow:
+            col = careers.episode_arrow(source, order)
+        else:
+            col = careers.episode_text(source, order)
+        columns[name] = col
+    return columns
+
+
 def _episodes_table(
     careers: Careers,
     child_la: np.ndarray,
@@ -247,39 +307,15 @@ def _episodes_table(
     """Episodes in (LA, CHILD, DECOM) order, sorted on integers (a child's DECOMs are distinct).
 
     The order is found and applied on the generator's integer columns; the
-    text columns are made once, in that order (:meth:`Careers.episode_text`).
+    text columns are made once, in that order (:func:`episode_columns`).
     ``keep_ids`` adds the generator's own ``_child`` and ``_period_id`` columns.
     """
-    ep = careers.episodes
-    decom = ep["decom"]
-    order = stable_order(decom - (decom.min() if decom.size else 0), child_key[ep["child"]])
-    child = ep["child"][order]
-
-    def text(field: str) -> np.ndarray:
-        return careers.episode_text(field, order)
-
-    table = pd.DataFrame(
-        {
-            "LA": child_la[child],
-            "CHILD": child_id[child],
-            "DECOM": to_datetime(ep["decom"][order]),
-            "RNE": text("rne"),
-            "LS": text("ls"),
-            "CIN": text("cin"),
-            "PLACE": text("place"),
-            "PLACE_PROVIDER": text("provider"),
-            "DEC": to_datetime(ep["dec"][order], missing=ep["open"][order]),
-            "REC": text("rec"),
-            "REASON_PLACE_CHANGE": text("reason"),
-            "HOME_POST": text("home_post"),
-            "PL_POST": text("pl_post"),
-            "URN": text("urn"),
-        },
-        copy=False,  # each column is new: no copy, nor one block of all the text columns
-    )
+    order = _episode_order(careers, child_key)
+    # each column is new: no copy, nor one block of all the text columns
+    table = pd.DataFrame(episode_columns(careers, order, child_la, child_id), copy=False)
     if keep_ids:
-        table["_child"] = child
-        table["_period_id"] = ep["period_id"][order]
+        table["_child"] = careers.episodes["child"][order]
+        table["_period_id"] = careers.episodes["period_id"][order]
     return table
 
 
@@ -336,20 +372,25 @@ def _truth(
     )
 
 
-def episode_counts(ep: pd.DataFrame) -> dict[str, int]:
+def episode_counts(ep: pd.DataFrame | pa.Table) -> dict[str, int]:
     """The counts of episode rows truth.json reports: they add up over blocks of rows."""
-    exits = ep["REC"].isin(list(codes.REC_END))
-    starts = ep["RNE"] == "S"
-    not_sb = ~ep["LS"].isin(list(codes.SHORT_BREAK_LS))
-    returned = ep["REC"].isin(list(codes.REC_RETURN_HOME)) & not_sb
-    started = starts & not_sb
+
+    def isin(column: str, values: Any) -> np.ndarray:
+        if isinstance(ep, pa.Table):
+            return np.asarray(pc.is_in(ep[column], value_set=pa.array(list(values))))
+        return ep[column].isin(list(values)).to_numpy()
+
+    exits = isin("REC", codes.REC_END)
+    not_sb = ~isin("LS", codes.SHORT_BREAK_LS)
+    returned = isin("REC", codes.REC_RETURN_HOME) & not_sb
+    started = isin("RNE", ["S"]) & not_sb
     return {
         "episodes": len(ep),
         "periods_started": int(started.sum()),
         "short_break_episodes": int((~not_sb).sum()),
         "exits": int((exits & not_sb).sum()),
         "returned_home": int(returned.sum()),
-        "section20_entries": int((started & (ep["LS"] == codes.SECTION20_LS)).sum()),
+        "section20_entries": int((started & isin("LS", [codes.SECTION20_LS])).sum()),
     }
 
 

@@ -63,21 +63,30 @@ class TableFile:
         self.pending: list[pa.Table] = []
         self.rows = 0
 
-    def write(self, df: pd.DataFrame) -> None:
-        """Add ``df``'s rows (and write them to the CSV)."""
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        first = self.schema is None
+    def write(self, df: pd.DataFrame | pa.Table) -> None:
+        """Add the rows of ``df`` (and write them to the CSV, if ``df`` is a DataFrame).
+
+        An Arrow table is written as its pandas form would be: with the
+        pandas metadata ``pa.Table.from_pandas`` gives it.
+        """
+        if isinstance(df, pa.Table):
+            table = df
+        else:
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            if self.csv is not None:
+                write_csv(df, self.csv, append=self.schema is not None)
         if self.schema is None:
             # the first block fixes the types; a text column with no value there is still text
             fields = [f.with_type(pa.string()) if f.type == pa.null() else f for f in table.schema]
-            self.schema = pa.schema(fields, metadata=table.schema.metadata)
+            like = pa.Table.from_pandas(
+                table.slice(0, 0).to_pandas(), schema=pa.schema(fields), preserve_index=False
+            )
+            self.schema = like.schema
             self.writer = pq.ParquetWriter(self.path, self.schema, **PARQUET_OPTIONS)
         self.pending.append(table.cast(self.schema))
         self.rows += len(table)
         if self.rows >= ROW_GROUP_ROWS:
             self._flush(whole_groups_only=True)
-        if self.csv is not None:
-            write_csv(df, self.csv, append=not first)
 
     def _flush(self, whole_groups_only: bool) -> None:
         assert self.writer is not None
@@ -108,7 +117,7 @@ def write_in_blocks(
     auth = make_authorities(np.random.default_rng(seed), cfg)
     districts = postcode_districts(auth)
     posts = districts["HOME_POST"].to_numpy(dtype=object).reshape(-1, DISTRICTS_PER_LA)
-    blocks = Blocks(cfg, seed, scale, auth, posts)
+    blocks = Blocks(cfg, seed, scale, auth, posts, arrow=not csv)  # CSV: from pandas
     bar = _bar(progress, len(blocks))
     out.mkdir(parents=True, exist_ok=True)
     files = {
@@ -120,10 +129,10 @@ def write_in_blocks(
     children = 0
     npd, npd_upns, returns = [], [], []
     for b in blocks:
-        for name, df in {**b.tables, "truth_returns": b.returns}.items():
+        for name, df in {**b.tables, "episodes": b.episodes, "truth_returns": b.returns}.items():
             if name in files:
                 files[name].write(df)
-        counts.update(episode_counts(b.tables["episodes"]))
+        counts.update(episode_counts(b.episodes))
         children += len(b.tables["header"])
         npd.append(b.tables["npd"])
         npd_upns.append(b.npd_upn)
