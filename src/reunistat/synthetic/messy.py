@@ -47,9 +47,11 @@ class _Picker:
         rows = self.rng.permutation(cand)  # drawn even if k is 0: the stream stays as it was
         child = self.child[rows]
         by_child = stable_order(child + 1)  # in this order within a child
-        runs = np.r_[True, child[by_child][1:] != child[by_child][:-1]]
+        grouped = child[by_child]
+        starts = np.ones(rows.size, dtype=bool)
+        starts[1:] = grouped[1:] != grouped[:-1]
         first = np.zeros(rows.size, dtype=bool)
-        first[by_child[runs]] = True  # a child's first row in this order
+        first[by_child[starts]] = True  # a child's first row in this order
         picked = rows[first & ~self.used[child]][:k]
         self.used[self.child[picked]] = True
         return np.sort(picked)
