@@ -226,7 +226,7 @@ def main() -> None:
         if fit:
             lines.append(
                 f"\nFit of log {key} on log scale: exponent {fit['exponent']}, so 10x national "
-                f"would take {fit['ratio_10x_to_1x']}x national (extrapolated, not run)."
+                f"would take {fit['ratio_10x_to_1x']}x national (a fit over the scales run)."
             )
     (HERE / f"results/{name}.md").write_text("\n".join(lines) + "\n")
 
@@ -297,7 +297,7 @@ def compare_trees(scales: list[float], repeats: list[int], trees: list[str], tag
             if f:
                 lines.append(
                     f"\n{name}: exponent of {key} on scale {f['exponent']} (10x national by it: "
-                    f"{f['ratio_10x_to_1x']}x national; extrapolated, not run)."
+                    f"{f['ratio_10x_to_1x']}x national; a fit over the scales run)."
                 )
     (HERE / f"results/synth_{tag}.md").write_text("\n".join(lines) + "\n")
 
