@@ -176,8 +176,8 @@ def generate_into(
 
     As ``generate(config, seed, scale, messy, progress, annual).write(out, csv)``.
     Above national size (flat layout, clean data) the blocks are written as
-    they are made (:mod:`reunistat.synthetic.stream`): the same rows in the
-    same order, never all in memory, one Parquet row group a block.
+    they are made (:mod:`reunistat.synthetic.stream`): the same files, without
+    holding the whole tables in memory.
     """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")

@@ -3,16 +3,15 @@
 At ``scale > 1`` (flat layout, clean data) the children are simulated in
 blocks (:mod:`reunistat.synthetic.blocks`), and a block's header, episodes,
 CIN and truth rows are, in order, the next rows of the whole tables. Here each
-block's rows are written as they are made, one Parquet row group a block (and
-appended to the CSV files), so the whole tables are never in memory, nor
-joined, nor converted to Arrow at once: only the block at hand, the NPD rows
-(ordered by UPN over all children, so written last), and the few columns of
-the returns home that truth.json needs.
+block's rows are written as they are made (and appended to the CSV files), so
+the whole tables are never in memory, nor joined, nor converted to Arrow at
+once: only the block at hand, the rows of a Parquet row group not yet full,
+the NPD rows (ordered by UPN over all children, so written last), and the few
+columns of the returns home that truth.json needs.
 
-The files hold the rows :func:`~reunistat.synthetic.generate` then
-:meth:`~reunistat.synthetic.SyntheticData.write` give, in the same order, and
-the same CSV bytes; only the Parquet row groups differ (one a block, where a
-whole table is cut every 1,048,576 rows), so the Parquet bytes do too.
+The files are byte for byte those :func:`~reunistat.synthetic.generate` then
+:meth:`~reunistat.synthetic.SyntheticData.write` give: the same rows in the
+same order, cut into the same row groups (:class:`TableFile`), the same CSV.
 """
 
 from __future__ import annotations
