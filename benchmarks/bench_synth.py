@@ -33,23 +33,36 @@ HERE = Path(__file__).parent
 CHILD = """
 import json, os, resource, sys, time
 from pathlib import Path
+from reunistat import synthetic
 from reunistat.synthetic import default_config, generate
 scale, out = float(sys.argv[1]), Path(sys.argv[2])
 annual = len(sys.argv) > 3 and sys.argv[3] == "annual"
 t0, c0 = time.perf_counter(), time.process_time()
-d = generate(default_config(), seed=20240331, scale=scale, annual=annual)
-t1, c1 = time.perf_counter(), time.process_time()
-d.write(out)
-t2, c2 = time.perf_counter(), time.process_time()
-if annual:
-    children = d.truth["realised"]["children"]
-    episodes = sum(len(r["episodes"]) for r in d.returns.values())
+if scale > 1 and not annual and hasattr(synthetic, "generate_into"):
+    # as the CLI does: the blocks written as they are made (no generate / write split)
+    truth = synthetic.generate_into(out, default_config(), seed=20240331, scale=scale)
+    t2, c2 = time.perf_counter(), time.process_time()
+    t1 = c1 = None
+    children, episodes = truth["realised"]["children"], truth["realised"]["episodes"]
+    returns_home = truth["realised"]["returns_home"]
 else:
-    children, episodes = len(d.tables["header"]), len(d.tables["episodes"])
-print(json.dumps({"generate_s": t1 - t0, "write_s": t2 - t1, "cpu_s": c2 - c0,
-                  "generate_cpu_s": c1 - c0, "write_cpu_s": c2 - c1,
+    d = generate(default_config(), seed=20240331, scale=scale, annual=annual)
+    t1, c1 = time.perf_counter(), time.process_time()
+    d.write(out)
+    t2, c2 = time.perf_counter(), time.process_time()
+    returns_home = len(d.truth_returns)
+    if annual:
+        children = d.truth["realised"]["children"]
+        episodes = sum(len(r["episodes"]) for r in d.returns.values())
+    else:
+        children, episodes = len(d.tables["header"]), len(d.tables["episodes"])
+split = lambda a, b, c: None if b is None else (b - a, c - b)
+g, w = split(t0, t1, t2) or (None, None)
+gc, wc = split(c0, c1, c2) or (None, None)
+print(json.dumps({"generate_s": g, "write_s": w, "cpu_s": c2 - c0,
+                  "generate_cpu_s": gc, "write_cpu_s": wc,
                   "children": children, "episodes": episodes,
-                  "returns_home": len(d.truth_returns),
+                  "returns_home": returns_home,
                   "own_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "load_1min_end": os.getloadavg()[0]}))
 """
@@ -97,9 +110,23 @@ def fit_exponent(results: list[dict], key: str = "median_cpu_s") -> dict[str, fl
     return {"exponent": round(b, 3), "ratio_10x_to_1x": round(10.0**b, 2)}
 
 
-def medians(runs: list[dict], *keys: str) -> dict[str, float]:
-    """``median_KEY``: the median of each key over the runs."""
-    return {f"median_{k}": statistics.median(r[k] for r in runs) for k in keys}
+def medians(runs: list[dict], *keys: str) -> dict[str, float | None]:
+    """``median_KEY``: the median of each key over the runs (None if a run has none).
+
+    >>> medians([{"a": 1, "b": None}, {"a": 3, "b": 2}], "a", "b")
+    {'median_a': 2.0, 'median_b': None}
+    """
+    return {
+        f"median_{k}": None
+        if any(r[k] is None for r in runs)
+        else statistics.median(r[k] for r in runs)
+        for k in keys
+    }
+
+
+def fmt(x: float | None, spec: str = ".1f") -> str:
+    """A figure for the tables; "-" where there is none (a streamed run has no write split)."""
+    return "-" if x is None else format(x, spec)
 
 
 def write_json(name: str, results: list[dict], load_before: tuple[float, ...]) -> dict:
@@ -190,8 +217,8 @@ def main() -> None:
     for r in results:
         lines.append(
             f"| {r['scale']:g} | {r['children']:,} | {r['episodes']:,} | {r['returns_home']:,} | "
-            f"{r['median_wall_s']:.1f} | {r['median_cpu_s']:.1f} | {r['median_generate_s']:.1f} | "
-            f"{r['median_write_s']:.1f} | {r['own_peak_rss_mib']:,.0f} | "
+            f"{r['median_wall_s']:.1f} | {r['median_cpu_s']:.1f} | {fmt(r['median_generate_s'])} | "
+            f"{fmt(r['median_write_s'])} | {r['own_peak_rss_mib']:,.0f} | "
             f"{', '.join(map(str, r['runs_cpu_s']))} | "
             f"{'; '.join(f'{a}, {b}' for a, b in r['runs_load_1min_start_end'])} |"
         )
@@ -199,7 +226,7 @@ def main() -> None:
         if fit:
             lines.append(
                 f"\nFit of log {key} on log scale: exponent {fit['exponent']}, so 10x national "
-                f"would take {fit['ratio_10x_to_1x']}x national (extrapolated, not run)."
+                f"would take {fit['ratio_10x_to_1x']}x national (a fit over the scales run)."
             )
     (HERE / f"results/{name}.md").write_text("\n".join(lines) + "\n")
 
@@ -261,7 +288,7 @@ def compare_trees(scales: list[float], repeats: list[int], trees: list[str], tag
         lines.append(
             f"| {r['tree']} | {r['scale']:g} | {r['children']:,} | {r['episodes']:,} | "
             f"{r['median_cpu_s']:.2f} | {ratio} | {', '.join(map(str, r['runs_cpu_s']))} | "
-            f"{r['median_generate_cpu_s']:.2f}, {r['median_write_cpu_s']:.2f} | "
+            f"{fmt(r['median_generate_cpu_s'], '.2f')}, {fmt(r['median_write_cpu_s'], '.2f')} | "
             f"{r['median_wall_s']:.1f} | {r['own_peak_rss_mib']:,.0f} | "
             f"{'; '.join(f'{a}, {b}' for a, b in r['runs_load_1min_start_end'])} |"
         )
@@ -270,7 +297,7 @@ def compare_trees(scales: list[float], repeats: list[int], trees: list[str], tag
             if f:
                 lines.append(
                     f"\n{name}: exponent of {key} on scale {f['exponent']} (10x national by it: "
-                    f"{f['ratio_10x_to_1x']}x national; extrapolated, not run)."
+                    f"{f['ratio_10x_to_1x']}x national; a fit over the scales run)."
                 )
     (HERE / f"results/synth_{tag}.md").write_text("\n".join(lines) + "\n")
 

@@ -50,7 +50,7 @@ def synth(
     """Generate linked 903 tables (header, episodes, CIN, NPD, LA) with known truth."""
     from reunistat.cli.progress import Steps
     from reunistat.errors import InputError
-    from reunistat.synthetic import ConfigError, generate, load_config
+    from reunistat.synthetic import ConfigError, generate_into, load_config
 
     try:
         cfg = load_config(config)
@@ -61,11 +61,9 @@ def synth(
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder to write the dataset into")
     with Steps(quiet=quiet) as steps:
-        with steps.step(f"generating (seed {seed}, scale {scale:g})"):
-            data = generate(cfg, seed=seed, scale=scale, messy=messy, annual=annual)
-        with steps.step(f"writing {out}"):
-            data.write(out, csv=csv)
-    typer.echo(summary_text(data.truth, out))
+        with steps.step(f"generating (seed {seed}, scale {scale:g}) into {out}"):
+            truth = generate_into(out, cfg, seed, scale, messy=messy, annual=annual, csv=csv)
+    typer.echo(summary_text(truth, out))
 
 
 def summary_text(truth: dict[str, Any], out: Path | None = None) -> str:

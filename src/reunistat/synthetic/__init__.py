@@ -9,7 +9,7 @@ Examples
 """
 
 from reunistat.synthetic.config import ConfigError, SynthConfig, default_config, load_config
-from reunistat.synthetic.dataset import SyntheticData, generate
+from reunistat.synthetic.dataset import SyntheticData, generate, generate_into
 
 __all__ = [
     "ConfigError",
@@ -17,5 +17,6 @@ __all__ = [
     "SyntheticData",
     "default_config",
     "generate",
+    "generate_into",
     "load_config",
 ]

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from reunistat.synthetic._draw import shares
 
@@ -66,6 +67,10 @@ class Vocab:
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """The text of codes as an object array (one shared string object per value)."""
         return np.array(self._values, dtype=object)[codes]
+
+    def decode_arrow(self, codes: np.ndarray) -> pa.Array:
+        """The text of codes as an Arrow string array (null where blank): no Python string a row."""
+        return pa.array(self._values, type=pa.string()).take(codes)
 
     def isin(self, codes: np.ndarray, items: Collection[Any]) -> np.ndarray:
         """Whether each code's value is one of ``items`` (compares integers only)."""
@@ -119,7 +124,13 @@ def urn_text(urn: np.ndarray) -> np.ndarray:
     >>> urn_text(np.array([0, 123456, 0, 123456])).tolist()
     ['XXXXXXX', 'SC123456', 'XXXXXXX', 'SC123456']
     """
+    idx, text = urn_levels(urn)
+    return text[idx]
+
+
+def urn_levels(urn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's index into the distinct URNs' text, and that text (see :func:`urn_text`)."""
     idx, uniques = pd.factorize(urn)
     text = np.char.add("SC", uniques.astype(str)).astype(object)
     text[uniques == 0] = "XXXXXXX"
-    return text[idx]
+    return idx, text

@@ -28,11 +28,13 @@ Faults (``messy``) and the truth are made once, from the whole tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from reunistat.dates import eighteenth_birthday
 from reunistat.synthetic._draw import day, stable_order, to_datetime
@@ -70,8 +72,114 @@ def la_blocks(counts: np.ndarray, limit: int) -> list[tuple[int, int]]:
     return runs
 
 
+@dataclass
+class Block:
+    """One block's tables in the tables' order (the NPD rows in the block's own)."""
+
+    tables: dict[str, pd.DataFrame]  # header, cin, npd
+    episodes: pd.DataFrame | pa.Table  # as Arrow if the blocks were asked for it
+    npd_upn: np.ndarray  # the number in each NPD row's UPN (:func:`upn_numbers`)
+    returns: pd.DataFrame  # the truth record of the block's returns home
+
+
+class Blocks:
+    """The blocks of a run above national size: what they share, drawn once; then each block.
+
+    ``auth`` are the authorities drawn from the seed's own stream (by the
+    caller) and ``posts`` their postcode districts. Iterating makes the
+    blocks one by one, in authority order, each from its own stream; with
+    ``arrow`` their episodes are an Arrow table, made from the generator's
+    codes without a Python string a row (for writing them, not for pandas).
+    """
+
+    def __init__(
+        self,
+        cfg: dict[str, Any],
+        seed: int,
+        scale: float,
+        auth: Authorities,
+        posts: np.ndarray,
+        limit: int | None = None,
+        arrow: bool = False,
+    ) -> None:
+        self.cfg, self.auth, self.posts, self.scale = cfg, auth, posts, scale
+        self.arrow = arrow
+        self.limit = BLOCK_CHILDREN if limit is None else limit
+        self.n = n = n_children(cfg, scale)
+        seq = np.random.SeedSequence(seed)
+        shared = np.random.default_rng(seq.spawn(1)[0])
+        self.la = shared.choice(len(auth.weight), size=n, p=auth.weight)
+        self.perm = shared.permutation(n).astype(np.int64)
+        counts = np.bincount(self.la, minlength=len(auth.weight))
+        self.runs = la_blocks(counts, self.limit)
+        self.streams = seq.spawn(len(self.runs))
+        # each block's children in index order, found in one pass (not one pass a block)
+        block_of_la = np.repeat(np.arange(len(self.runs)), [hi - lo for lo, hi in self.runs])
+        block = block_of_la[self.la]
+        self.order = stable_order(block)
+        self.bounds = np.concatenate([[0], np.cumsum(np.bincount(block, minlength=len(self.runs)))])
+
+    @property
+    def about(self) -> dict[str, Any]:
+        """The blocks, for truth.json (``generator_blocks``)."""
+        return {
+            "blocks": len(self.runs),
+            "block_children_max": self.limit,
+            "streams": "authorities: the seed's own stream; each child's authority and "
+            "identifier: SeedSequence(seed).spawn(1)[0]; block i: the next spawn, i-th",
+        }
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def __iter__(self) -> Iterator[Block]:
+        from reunistat.synthetic.dataset import (
+            _days,
+            _episode_order,
+            _episodes_table,
+            _truth_returns,
+            episode_columns,
+        )
+
+        cfg, auth = self.cfg, self.auth
+        width = id_width(self.n)
+        la_codes = auth.table["LA"].to_numpy(dtype=object)
+        data_end = day(cfg["dataset"]["data_end"])
+        for i, stream in enumerate(self.streams):
+            b_rng = np.random.default_rng(stream)
+            rows = self.order[self.bounds[i] : self.bounds[i + 1]]
+            kids = make_children(b_rng, cfg, self.scale, auth, la=self.la[rows])
+            bday18 = _days(eighteenth_birthday(to_datetime(kids.dob)))
+            careers = simulate_careers(b_rng, cfg, kids, auth, self.posts, bday18)
+            b_perm = self.perm[rows]
+            child_id, upn = id_strings(b_perm, kids.la, width)
+            child_key = kids.la.astype(np.int64) * self.n + b_perm
+            header = header_table(b_rng, cfg, kids, la_codes, child_id, upn, data_end)
+            child_la = la_codes[kids.la]
+            if self.arrow:
+                order = _episode_order(careers, child_key)
+                columns = episode_columns(careers, order, child_la, child_id, arrow=True)
+                episodes: pd.DataFrame | pa.Table = pa.table(columns)
+            else:
+                episodes = _episodes_table(careers, child_la, child_id, child_key)
+            tables = {
+                "header": header.iloc[stable_order(child_key)].reset_index(drop=True),
+                "cin": cin_table(b_rng, kids, header, sort_key=child_key),
+                "npd": npd_table(b_rng, kids, header),
+            }
+            npd_upn = upn_numbers(b_perm)[header["UPN"].notna().to_numpy()]
+            returns = _truth_returns(careers.returns, child_la, child_id, child_key)
+            del careers, header
+            yield Block(tables, episodes, npd_upn, returns)
+
+
+def npd_by_upn(parts: list[pd.DataFrame], upns: list[np.ndarray]) -> pd.DataFrame:
+    """The blocks' NPD rows joined and sorted by UPN (``upns``: each row's UPN number)."""
+    order = stable_order(np.concatenate(upns))  # UPNs are distinct: sorted by UPN
+    return pd.concat(parts, ignore_index=True).iloc[order].reset_index(drop=True)
+
+
 def generate_blocks(
-    rng: np.random.Generator,
     cfg: dict[str, Any],
     seed: int,
     scale: float,
@@ -80,56 +188,24 @@ def generate_blocks(
     step: Callable[[int], None],
     limit: int | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, Any]]:
-    """The header, episodes, CIN and NPD tables and the returns home, block by block.
+    """The header, episodes, CIN and NPD tables and the returns home, joined in memory.
 
-    ``rng`` has drawn the authorities ``auth``; it is not used here (the
-    caller draws the faults from it). Returns the tables, the truth record
-    of returns home (both sorted as :func:`~reunistat.synthetic.generate`
-    sorts them) and a description of the blocks for truth.json.
+    Returns the tables, the truth record of returns home (both sorted as
+    :func:`~reunistat.synthetic.generate` sorts them) and a description of
+    the blocks for truth.json.
     """
-    from reunistat.synthetic.dataset import _days, _episodes_table, _truth_returns
-
-    limit = BLOCK_CHILDREN if limit is None else limit
-    n = n_children(cfg, scale)
-    seq = np.random.SeedSequence(seed)
-    shared = np.random.default_rng(seq.spawn(1)[0])
-    la = shared.choice(len(auth.weight), size=n, p=auth.weight)
-    perm = shared.permutation(n).astype(np.int64)
-    runs = la_blocks(np.bincount(la, minlength=len(auth.weight)), limit)
-    streams = seq.spawn(len(runs))
-    width = id_width(n)
-    la_codes = auth.table["LA"].to_numpy(dtype=object)
-    data_end = day(cfg["dataset"]["data_end"])
+    blocks = Blocks(cfg, seed, scale, auth, posts, limit)
     parts: dict[str, list[pd.DataFrame]] = {k: [] for k in ("header", "episodes", "cin", "npd")}
-    returns, npd_keys = [], []
-    for (lo, hi), stream in zip(runs, streams, strict=True):
-        b_rng = np.random.default_rng(stream)
-        rows = np.flatnonzero((la >= lo) & (la < hi))
-        kids = make_children(b_rng, cfg, scale, auth, la=la[rows])
-        bday18 = _days(eighteenth_birthday(to_datetime(kids.dob)))
-        careers = simulate_careers(b_rng, cfg, kids, auth, posts, bday18)
-        b_perm = perm[rows]
-        child_id, upn = id_strings(b_perm, kids.la, width)
-        child_key = kids.la.astype(np.int64) * n + b_perm
-        header = header_table(b_rng, cfg, kids, la_codes, child_id, upn, data_end)
-        child_la = la_codes[kids.la]
-        parts["episodes"].append(_episodes_table(careers, child_la, child_id, child_key))
-        parts["header"].append(header.iloc[stable_order(child_key)].reset_index(drop=True))
-        parts["cin"].append(cin_table(b_rng, kids, header, sort_key=child_key))
-        parts["npd"].append(npd_table(b_rng, kids, header))
-        npd_keys.append(upn_numbers(b_perm)[header["UPN"].notna().to_numpy()])
-        returns.append(_truth_returns(careers.returns, child_la, child_id, child_key))
-        del careers, header
+    returns, npd_upns = [], []
+    for b in blocks:
+        assert isinstance(b.episodes, pd.DataFrame)
+        for name, df in {**b.tables, "episodes": b.episodes}.items():
+            parts[name].append(df)
+        npd_upns.append(b.npd_upn)
+        returns.append(b.returns)
         step(1)
     tables = {}
-    for name in list(parts):  # each table's blocks freed once joined: one extra copy at a time
+    for name in ("header", "episodes", "cin"):  # each freed once joined: one extra copy at a time
         tables[name] = pd.concat(parts.pop(name), ignore_index=True)
-    order = stable_order(np.concatenate(npd_keys))  # UPNs are distinct: sorted by UPN
-    tables["npd"] = tables["npd"].iloc[order].reset_index(drop=True)
-    about = {
-        "blocks": len(runs),
-        "block_children_max": limit,
-        "streams": "authorities: the seed's own stream; each child's authority and "
-        "identifier: SeedSequence(seed).spawn(1)[0]; block i: the next spawn, i-th",
-    }
-    return tables, pd.concat(returns, ignore_index=True), about
+    tables["npd"] = npd_by_upn(parts.pop("npd"), npd_upns)
+    return tables, pd.concat(returns, ignore_index=True), blocks.about

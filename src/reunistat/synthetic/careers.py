@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from reunistat import codes
 from reunistat.synthetic._draw import day
@@ -71,6 +72,18 @@ class Careers:
         if field == "urn":
             return urn_text(values)
         return self.vocab.decode(values)
+
+    def episode_arrow(self, field: str, rows: np.ndarray) -> pa.Array:
+        """:meth:`episode_text` as an Arrow string array, gathered from the distinct values."""
+        from reunistat.synthetic._vocab import urn_levels
+
+        values = self.episodes[field][rows]
+        if field in ("home_post", "pl_post"):
+            return pa.array(self.posts, type=pa.string()).take(values)
+        if field == "urn":
+            idx, text = urn_levels(values)
+            return pa.array(text, type=pa.string()).take(idx)
+        return self.vocab.decode_arrow(values)
 
 
 def simulate_careers(

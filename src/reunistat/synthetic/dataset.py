@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from reunistat import codes
 from reunistat.dates import eighteenth_birthday
@@ -116,8 +118,7 @@ def generate(
     """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
-    if annual is not None and annual != config.annual:
-        config = config.with_overrides({"output.layout": "annual" if annual else "flat"})
+    config = _with_layout(config, annual)
     if config.annual:
         from reunistat.synthetic.annual_dataset import generate_annual
 
@@ -161,6 +162,42 @@ def generate(
     return SyntheticData(tables, returns, truth, faults)
 
 
+def generate_into(
+    out: str | Path,
+    config: SynthConfig,
+    seed: int = 20240331,
+    scale: float = 1.0,
+    messy: bool = False,
+    annual: bool | None = None,
+    csv: bool = False,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Generate a dataset and write it into ``out``; return its truth (truth.json).
+
+    As ``generate(config, seed, scale, messy, progress, annual).write(out, csv)``.
+    Above national size (flat layout, clean data) the blocks are written as
+    they are made (:mod:`reunistat.synthetic.stream`): the same files, without
+    holding the whole tables in memory.
+    """
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    config = _with_layout(config, annual)
+    if scale > 1 and not messy and not config.annual:
+        from reunistat.synthetic.stream import write_in_blocks
+
+        return write_in_blocks(config, Path(out), seed, scale, csv, progress)
+    data = generate(config, seed, scale, messy, progress)
+    data.write(out, csv=csv)
+    return data.truth
+
+
+def _with_layout(config: SynthConfig, annual: bool | None) -> SynthConfig:
+    """``config`` with the annual (True) or flat (False) layout; None: as it is."""
+    if annual is not None and annual != config.annual:
+        return config.with_overrides({"output.layout": "annual" if annual else "flat"})
+    return config
+
+
 def _generate_in_blocks(
     config: SynthConfig,
     rng: np.random.Generator,
@@ -176,7 +213,7 @@ def _generate_in_blocks(
     cfg = config.values
     districts = postcode_districts(auth)
     posts = districts["HOME_POST"].to_numpy(dtype=object).reshape(-1, DISTRICTS_PER_LA)
-    linked, returns, about = generate_blocks(rng, cfg, seed, scale, auth, posts, bar)
+    linked, returns, about = generate_blocks(cfg, seed, scale, auth, posts, bar)
     tables = {**linked, "postcodes": districts, "la": auth.table}
     tables = {name: tables[name] for name in TABLES}
     faults = pd.DataFrame(columns=["fault", "table", "column", "CHILD", "DECOM", "detail"])
@@ -202,6 +239,64 @@ def _days(s: pd.Series) -> np.ndarray:
     return s.to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
+#: The episodes table's columns, from the careers' fields (``la`` and ``child``: the child's).
+EPISODE_COLUMNS = {
+    "LA": "la",
+    "CHILD": "child",
+    "DECOM": "decom",
+    "RNE": "rne",
+    "LS": "ls",
+    "CIN": "cin",
+    "PLACE": "place",
+    "PLACE_PROVIDER": "provider",
+    "DEC": "dec",
+    "REC": "rec",
+    "REASON_PLACE_CHANGE": "reason",
+    "HOME_POST": "home_post",
+    "PL_POST": "pl_post",
+    "URN": "urn",
+}
+
+
+def _episode_order(careers: Careers, child_key: np.ndarray) -> np.ndarray:
+    """The (LA, CHILD, DECOM) order of the episodes, on integers (a child's DECOMs are distinct)."""
+    ep = careers.episodes
+    decom = ep["decom"]
+    return stable_order(decom - (decom.min() if decom.size else 0), child_key[ep["child"]])
+
+
+def episode_columns(
+    careers: Careers,
+    order: np.ndarray,
+    child_la: np.ndarray,
+    child_id: np.ndarray,
+    arrow: bool = False,
+) -> dict[str, Any]:
+    """The episodes table's columns in ``order``: numpy arrays, or Arrow arrays if ``arrow``.
+
+    The text columns are made once, in that order, from the careers' codes
+    (:meth:`Careers.episode_text`; as Arrow, :meth:`Careers.episode_arrow`).
+    """
+    ep = careers.episodes
+    child = ep["child"][order]
+    columns: dict[str, Any] = {}
+    for name, source in EPISODE_COLUMNS.items():
+        if source in ("la", "child"):
+            per_child = child_la if source == "la" else child_id
+            col = pa.array(per_child, type=pa.string()).take(child) if arrow else per_child[child]
+        elif source in ("decom", "dec"):
+            days = to_datetime(
+                ep[source][order], missing=ep["open"][order] if source == "dec" else None
+            )
+            col = pa.array(days, from_pandas=True) if arrow else days
+        elif arrow:
+            col = careers.episode_arrow(source, order)
+        else:
+            col = careers.episode_text(source, order)
+        columns[name] = col
+    return columns
+
+
 def _episodes_table(
     careers: Careers,
     child_la: np.ndarray,
@@ -212,39 +307,15 @@ def _episodes_table(
     """Episodes in (LA, CHILD, DECOM) order, sorted on integers (a child's DECOMs are distinct).
 
     The order is found and applied on the generator's integer columns; the
-    text columns are made once, in that order (:meth:`Careers.episode_text`).
+    text columns are made once, in that order (:func:`episode_columns`).
     ``keep_ids`` adds the generator's own ``_child`` and ``_period_id`` columns.
     """
-    ep = careers.episodes
-    decom = ep["decom"]
-    order = stable_order(decom - (decom.min() if decom.size else 0), child_key[ep["child"]])
-    child = ep["child"][order]
-
-    def text(field: str) -> np.ndarray:
-        return careers.episode_text(field, order)
-
-    table = pd.DataFrame(
-        {
-            "LA": child_la[child],
-            "CHILD": child_id[child],
-            "DECOM": to_datetime(ep["decom"][order]),
-            "RNE": text("rne"),
-            "LS": text("ls"),
-            "CIN": text("cin"),
-            "PLACE": text("place"),
-            "PLACE_PROVIDER": text("provider"),
-            "DEC": to_datetime(ep["dec"][order], missing=ep["open"][order]),
-            "REC": text("rec"),
-            "REASON_PLACE_CHANGE": text("reason"),
-            "HOME_POST": text("home_post"),
-            "PL_POST": text("pl_post"),
-            "URN": text("urn"),
-        },
-        copy=False,  # each column is new: no copy, nor one block of all the text columns
-    )
+    order = _episode_order(careers, child_key)
+    # each column is new: no copy, nor one block of all the text columns
+    table = pd.DataFrame(episode_columns(careers, order, child_la, child_id), copy=False)
     if keep_ids:
-        table["_child"] = child
-        table["_period_id"] = ep["period_id"][order]
+        table["_child"] = careers.episodes["child"][order]
+        table["_period_id"] = careers.episodes["period_id"][order]
     return table
 
 
@@ -295,15 +366,66 @@ def _truth(
     tables: dict[str, pd.DataFrame],
     returns: pd.DataFrame,
 ) -> dict[str, Any]:
-    cfg = config.values
-    ep = tables["episodes"]
-    exits = ep["REC"].isin(list(codes.REC_END))
-    starts = ep["RNE"] == "S"
-    not_sb = ~ep["LS"].isin(list(codes.SHORT_BREAK_LS))
-    returned = ep["REC"].isin(list(codes.REC_RETURN_HOME)) & not_sb
+    counts = episode_counts(tables["episodes"])
+    return truth_record(
+        config, seed, scale, messy, realised(counts, len(tables["header"]), returns)
+    )
+
+
+def episode_counts(ep: pd.DataFrame | pa.Table) -> dict[str, int]:
+    """The counts of episode rows truth.json reports: they add up over blocks of rows."""
+
+    def isin(column: str, values: Any) -> np.ndarray:
+        if isinstance(ep, pa.Table):
+            return np.asarray(pc.is_in(ep[column], value_set=pa.array(list(values))))
+        return ep[column].isin(list(values)).to_numpy()
+
+    exits = isin("REC", codes.REC_END)
+    not_sb = ~isin("LS", codes.SHORT_BREAK_LS)
+    returned = isin("REC", codes.REC_RETURN_HOME) & not_sb
+    started = isin("RNE", ["S"]) & not_sb
+    return {
+        "episodes": len(ep),
+        "periods_started": int(started.sum()),
+        "short_break_episodes": int((~not_sb).sum()),
+        "exits": int((exits & not_sb).sum()),
+        "returned_home": int(returned.sum()),
+        "section20_entries": int((started & isin("LS", [codes.SECTION20_LS])).sum()),
+    }
+
+
+def realised(counts: dict[str, int], children: int, returns: pd.DataFrame) -> dict[str, Any]:
+    """truth.json's realised figures from :func:`episode_counts` and the returns home.
+
+    ``returns`` needs ``days_followed``, ``reentered`` and ``censor_reason``.
+    """
     km = kaplan_meier_at(
         returns["days_followed"].to_numpy(), returns["reentered"].to_numpy(), HORIZONS_DAYS
     )
+    started = counts["periods_started"]
+    return {
+        "children": children,
+        "episodes": counts["episodes"],
+        "periods_started": started,
+        "short_break_episodes": counts["short_break_episodes"],
+        "exits": counts["exits"],
+        "returns_home": len(returns),
+        "returns_home_share_of_exits": counts["returned_home"] / max(1, counts["exits"]),
+        # the mean of a boolean column: its sum over its count, NaN when empty
+        "section20_share_of_entries": counts["section20_entries"] / started
+        if started
+        else float("nan"),
+        "reentries": int(returns["reentered"].sum()),
+        "cumulative_reentry_km": km,
+        "censor_reasons": returns["censor_reason"].value_counts().sort_index().to_dict(),
+    }
+
+
+def truth_record(
+    config: SynthConfig, seed: int, scale: float, messy: bool, figures: dict[str, Any]
+) -> dict[str, Any]:
+    """truth.json: the run, the true parameters and the realised ``figures``."""
+    cfg = config.values
     ratio_name = "hazard_ratios" if cfg["reentry"]["model"] == "cox" else "odds_ratios"
     return {
         "generator": "reunistat.synthetic",
@@ -329,21 +451,7 @@ def _truth(
         "baseline_knots_days": cfg["reentry"]["baseline_knots_days"],
         "baseline_hazard_per_day": cfg["reentry"]["baseline_hazard_per_day"],
         "logistic": cfg["reentry"]["logistic"] if cfg["reentry"]["model"] == "logistic" else None,
-        "realised": {
-            "children": len(tables["header"]),
-            "episodes": len(ep),
-            "periods_started": int((starts & not_sb).sum()),
-            "short_break_episodes": int((~not_sb).sum()),
-            "exits": int((exits & not_sb).sum()),
-            "returns_home": len(returns),
-            "returns_home_share_of_exits": float(returned.sum() / max(1, (exits & not_sb).sum())),
-            "section20_share_of_entries": float(
-                (ep.loc[starts & not_sb, "LS"] == codes.SECTION20_LS).mean()
-            ),
-            "reentries": int(returns["reentered"].sum()),
-            "cumulative_reentry_km": km,
-            "censor_reasons": returns["censor_reason"].value_counts().sort_index().to_dict(),
-        },
+        "realised": figures,
     }
 
 

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reunistat.synthetic._draw import stable_order
+
 FAULT_COLUMNS = ["fault", "table", "column", "CHILD", "DECOM", "detail"]
 #: Faults that a reader should repair (de-duplicate) rather than exclude.
 REPAIRABLE = ("duplicate_row", "stale_open_copy")
@@ -31,21 +33,28 @@ class _Picker:
 
     def __init__(self, rng: np.random.Generator, ep: pd.DataFrame) -> None:
         self.rng = rng
-        self.child = ep["CHILD"].to_numpy()
-        self.used: set[str] = set()
+        self.child, names = pd.factorize(ep["CHILD"].to_numpy())
+        self.used = np.zeros(len(names) + 1, dtype=bool)  # by child; the last: no CHILD
 
     def rows(self, eligible: np.ndarray, rate: float) -> np.ndarray:
+        """Draw ``k ~ Binomial(eligible rows, rate)`` rows, a child at most once over all calls.
+
+        In a random order of the eligible rows: the first ``k`` that are their
+        child's first there and whose child has no fault yet.
+        """
         cand = np.flatnonzero(eligible)
         k = self.rng.binomial(cand.size, rate) if cand.size else 0
-        picked: list[int] = []
-        for i in self.rng.permutation(cand):
-            if len(picked) == k:
-                break
-            c = self.child[i]
-            if c not in self.used:
-                self.used.add(c)
-                picked.append(i)
-        return np.sort(np.array(picked, dtype=np.int64))
+        rows = self.rng.permutation(cand)  # drawn even if k is 0: the stream stays as it was
+        child = self.child[rows]
+        by_child = stable_order(child + 1)  # in this order within a child
+        grouped = child[by_child]
+        starts = np.ones(rows.size, dtype=bool)
+        starts[1:] = grouped[1:] != grouped[:-1]
+        first = np.zeros(rows.size, dtype=bool)
+        first[by_child[starts]] = True  # a child's first row in this order
+        picked = rows[first & ~self.used[child]][:k]
+        self.used[self.child[picked]] = True
+        return np.sort(picked)
 
 
 def inject_faults(
@@ -94,7 +103,8 @@ def inject_faults(
     dec_rows, dob_rows = r[::2], r[1::2]
     log(dec_rows, "impossible_date", "episodes", "DEC", "DEC before DECOM")
     ep.loc[dec_rows, "DEC"] = ep.loc[dec_rows, "DECOM"] - pd.Timedelta(days=5)
-    first_decom = ep.groupby("CHILD")["DECOM"].min()
+    # the rows are in (LA, CHILD, DECOM) order: a child's first DECOM is its earliest
+    first_decom = pd.Series(ep["DECOM"].to_numpy()[first], index=child[first])
     dob_child = child[dob_rows]
     log(dob_rows, "impossible_date", "header", "DOB", "DOB after the first DECOM")
     late = header["CHILD"].isin(dob_child)
@@ -117,7 +127,10 @@ def inject_faults(
     copies = ep.loc[stale].copy()
     copies[["DEC", "REC", "REASON_PLACE_CHANGE"]] = [pd.NaT, None, None]
     ep = pd.concat([ep, ep.loc[dup], copies], ignore_index=True)
-    ep = ep.sort_values(["LA", "CHILD", "DECOM"], kind="stable", ignore_index=True)
+    # back in (LA, CHILD, DECOM) order, stably: the rows' keys are distinct and in order,
+    # so each copy goes after the row it copies (a duplicate before an open copy)
+    source = np.concatenate([np.arange(len(tables["episodes"])), dup, stale])
+    ep = ep.iloc[stable_order(source)].reset_index(drop=True)
     out = dict(tables, episodes=ep, header=header)
     listed = pd.concat(faults, ignore_index=True) if faults else pd.DataFrame(columns=FAULT_COLUMNS)
     return out, listed.sort_values(["fault", "CHILD"], ignore_index=True)
