@@ -242,7 +242,7 @@ def _flow(
                 children=no_episode,
             )
         )
-    valid_children = e[CID].nunique()  # integer key: fast
+    valid_children = frame.n_distinct(e[CID])  # children in key order: counted
     rows.append(
         flow.row(
             "remaining", "valid children and episodes", children=valid_children, episodes=len(e)
@@ -250,7 +250,7 @@ def _flow(
     )
     sb = periods["short_break"]
     care = periods.loc[~sb, [CID, "n_episodes", "end_rec"]]  # the columns the flow counts
-    care_children = care[CID].nunique()
+    care_children = frame.n_distinct(care[CID])
     rows.append(
         flow.row(
             "exclude",
@@ -272,7 +272,7 @@ def _flow(
     )
     rows += flow.truncation_rows(care, truncated)
     returned = pd.Series(care.index.isin(returns.index), index=care.index)
-    n_spell_children = returns[CID].nunique()
+    n_spell_children = frame.n_distinct(returns[CID])
     rows += flow.period_rows(care, returned, n_spell_children)
     rows.append(
         flow.row(
@@ -284,7 +284,7 @@ def _flow(
             spells=len(spell_table),
         )
     )
-    rows += flow.truncated_spell_rows(spell_table)
+    rows += flow.truncated_spell_rows(spell_table, returns[CID], truncated)
     rows += flow.outcome_rows(spell_table)
     return flow.as_table(rows)
 

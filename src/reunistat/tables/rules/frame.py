@@ -100,6 +100,18 @@ def in_order(df: pd.DataFrame, columns: list[str]) -> bool:
     return acc is None or bool(acc.all())
 
 
+def n_distinct(key: pd.Series | np.ndarray) -> int:
+    """``nunique()`` of integer keys; keys in ascending order counted in one pass, not hashed.
+
+    >>> n_distinct(np.array([2, 2, 5, 7, 7])), n_distinct(np.array([7, 2, 7]))
+    (3, 2)
+    """
+    a = np.asarray(key)
+    if len(a) and a.dtype.kind in "iu" and (a[1:] >= a[:-1]).all():
+        return int((a[1:] != a[:-1]).sum()) + 1
+    return int(pd.Series(a).nunique())
+
+
 def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate problem frames (an empty frame when there are none)."""
     found = [f for f in frames if f is not None and not f.empty]
