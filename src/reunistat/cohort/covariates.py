@@ -36,9 +36,38 @@ def age_bands(age: pd.Series) -> pd.Series:
     return pd.Series(labels[np.clip(idx, 0, len(labels) - 1)], index=age.index)
 
 
-def child_table(header: pd.DataFrame) -> pd.DataFrame:
-    """Return the header indexed by the integer child key ``_cid`` (one row per child)."""
-    return frame.first_per_key(header, CID).set_index(CID)
+class ChildRows:
+    """Each return's child's header row, a column at a time: ``cid.map(header[col])``.
+
+    The header row of every return is found once from the integer child key
+    (an array indexed by key, no hashing); a column is then taken by position.
+    When a child has no header row, columns are mapped as before.
+    """
+
+    def __init__(self, header: pd.DataFrame, cid: pd.Series) -> None:
+        self.header = frame.first_per_key(header, CID)  # one row per child
+        self.cid = cid
+        self.rows = _rows_of(self.header[CID].to_numpy(), cid.to_numpy())
+
+    def __getitem__(self, col: str) -> pd.Series:
+        """The column's value for each return (indexed and named like ``cid``)."""
+        if self.rows is None:
+            return self.cid.map(self.header.set_index(CID)[col])
+        out = self.header[col].take(self.rows)
+        out.index, out.name = self.cid.index, self.cid.name
+        return out
+
+
+def _rows_of(key: np.ndarray, cid: np.ndarray) -> np.ndarray | None:
+    """The row of ``key`` (integer keys, no repeats) holding each ``cid``; None if one has none."""
+    if key.dtype.kind not in "iu" or cid.dtype.kind not in "iu" or len(key) == 0:
+        return None
+    if key.min() < 0 or (len(cid) and (cid.min() < 0 or cid.max() > key.max())):
+        return None
+    at = np.full(int(key.max()) + 1, -1, dtype=np.int64)
+    at[key] = np.arange(len(key))
+    rows = at[cid]
+    return rows if (rows >= 0).all() else None
 
 
 def disability_children(
@@ -67,17 +96,17 @@ def disability_children(
     return by_cid, out
 
 
-def demographic(returns: pd.DataFrame, header: pd.DataFrame) -> pd.DataFrame:
+def demographic(returns: pd.DataFrame, header: ChildRows) -> pd.DataFrame:
     """Age at return and band, sex and ethnicity."""
-    dob = returns[CID].map(header["DOB"])
+    dob = header["DOB"]
     ret = returns["period_end"]
     age = age_years(dob, ret)
-    ethnic = returns[CID].map(header["ETHNIC"])
+    ethnic = header["ETHNIC"]
     return pd.DataFrame(
         {
             "age_at_return_years": age,
             "age_band": age_bands(age),
-            "sex": returns[CID].map(header["SEX"]).map(codes.SEX),
+            "sex": header["SEX"].map(codes.SEX),
             "ethnic_code": ethnic,
             "ethnic_group": ethnic.map(codes.ETHNIC_GROUP),
         },
@@ -199,13 +228,13 @@ def _objects(s: pd.Series) -> np.ndarray:
 
 
 def linked(
-    returns: pd.DataFrame, header: pd.DataFrame, tables: Mapping[str, pd.DataFrame]
+    returns: pd.DataFrame, header: ChildRows, tables: Mapping[str, pd.DataFrame]
 ) -> pd.DataFrame:
     """IDACI decile of the home postcode, FSM from the NPD, and the LA pilot flag."""
     idaci = _int_lookup(
         returns["last_HOME_POST"], tables.get("postcodes"), "HOME_POST", "IDACI_DECILE"
     )
-    upn = returns[CID].map(header["UPN"])
+    upn = header["UPN"]
     fsm = _int_lookup(upn, tables.get("npd"), "UPN", "FSM_EVER")
     la = tables.get("la")
     pilot = pd.Series(0, index=returns.index, dtype=np.int64)

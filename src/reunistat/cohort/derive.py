@@ -158,10 +158,12 @@ def _spells(
     prep: Prepared,
     truncated: set[int],
 ) -> pd.DataFrame:
-    header = covariates.child_table(tables["header"])
-    dob = returns[CID].map(header["DOB"])
+    header = covariates.ChildRows(tables["header"], returns[CID])
+    dob = header["DOB"]
     # the text key matches the rows of other tables (exits, CIN, UASC...) to the returns
-    returns = returns.assign(**{UID: child_uid(returns, use_la).to_numpy()})
+    uid = child_uid(returns, use_la).to_numpy()
+    returns = returns.copy(deep=False)  # a column added, none copied (assign copies them all)
+    returns[UID] = uid
     ex = _exits(tables, e, use_la, prep)
     out = outcomes.follow_up(
         returns,
