@@ -47,7 +47,8 @@ class ChildRows:
     def __init__(self, header: pd.DataFrame, cid: pd.Series) -> None:
         self.header = frame.first_per_key(header, CID)  # one row per child
         self.cid = cid
-        self.rows = _rows_of(self.header[CID].to_numpy(), cid.to_numpy())
+        rows = frame.rows_of(self.header[CID].to_numpy(), cid.to_numpy())
+        self.rows = None if (rows < 0).any() else rows
 
     def __getitem__(self, col: str) -> pd.Series:
         """The column's value for each return (indexed and named like ``cid``)."""
@@ -56,18 +57,6 @@ class ChildRows:
         out = self.header[col].take(self.rows)
         out.index, out.name = self.cid.index, self.cid.name
         return out
-
-
-def _rows_of(key: np.ndarray, cid: np.ndarray) -> np.ndarray | None:
-    """The row of ``key`` (integer keys, no repeats) holding each ``cid``; None if one has none."""
-    if key.dtype.kind not in "iu" or cid.dtype.kind not in "iu" or len(key) == 0:
-        return None
-    if key.min() < 0 or (len(cid) and (cid.min() < 0 or cid.max() > key.max())):
-        return None
-    at = np.full(int(key.max()) + 1, -1, dtype=np.int64)
-    at[key] = np.arange(len(key))
-    rows = at[cid]
-    return rows if (rows >= 0).all() else None
 
 
 def disability_children(

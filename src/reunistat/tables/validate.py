@@ -232,12 +232,12 @@ def _structure(
     header, eps = with_child_keys(header, eps, use_la)
     e = sort_by_child(eps, use_la)
     h = frame.first_per_key(header, CID)
-    dob = e[CID].map(pd.Series(h["DOB"].to_numpy(), index=h[CID].to_numpy()))  # no frame copied
+    rows = frame.rows_of(h[CID].to_numpy(), e[CID].to_numpy())  # each episode's header row
     start, how = data_start_of(e, years_of(e))
     found = [
         check_episode(e),
         check_chain(e, start),
-        check_ages(e, pd.Series(np.asarray(dob, dtype="datetime64[ns]"))),
+        check_ages(e, h["DOB"], rows),
         check_adopted_before(e),
         _linkage(h, e),
     ]
