@@ -52,14 +52,17 @@ def index_returns(periods: pd.DataFrame, include_e13: bool) -> pd.DataFrame:
         the child), ``reentry_date`` (start of the next period of care, NaT if
         none) and ``spell_number``.
     """
-    # rows taken (a new frame each time, no copy of the whole table on top)
-    care = periods.take(np.flatnonzero(~periods["short_break"].to_numpy()))
-    cid = care[CID].to_numpy()
-    care["prior_periods"] = _number_within(cid, care[CID])
-    nxt = care["period_start"].shift(-1)
-    same = care[CID].shift(-1) == care[CID]
-    care["reentry_date"] = nxt.where(same)
-    ret = care.take(np.flatnonzero(Coded(care["end_rec"]).isin(return_recs(include_e13))))
+    # worked out on the periods of care's columns; only the returns' rows taken from the table
+    at = np.flatnonzero(~periods["short_break"].to_numpy())  # the periods of care
+    cid = periods[CID].to_numpy()[at]
+    prior = _number_within(cid, pd.Series(cid))
+    start = periods["period_start"].take(at).reset_index(drop=True)
+    same = pd.Series(np.r_[cid[1:] == cid[:-1], False][: len(cid)])  # next period: same child
+    reentry = start.shift(-1).where(same).to_numpy()
+    is_ret = np.flatnonzero(Coded(periods["end_rec"].take(at)).isin(return_recs(include_e13)))
+    ret = periods.take(at[is_ret])
+    ret["prior_periods"] = prior[is_ret]
+    ret["reentry_date"] = reentry[is_ret]
     ret["spell_number"] = _number_within(ret[CID].to_numpy(), ret[CID]) + 1
     return ret
 
