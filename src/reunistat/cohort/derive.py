@@ -174,7 +174,7 @@ def _spells(
     )
     disabled = covariates.disability_children(tables, e, use_la)
     others = prep.others
-    table = pd.concat(
+    table = _one_frame(
         [
             pd.DataFrame(
                 {
@@ -202,17 +202,30 @@ def _spells(
                 copy=False,
             ),
             other_tables.missing_counts(returns, others.get("missing"), e, use_la),
-        ],
-        axis=1,
+        ]
     )
-    table = table[list(spells_contract.SPELL_COLUMNS)]
-    # convert only the columns not of their dtype already (astype copies every column it is given)
-    table = table.astype({c: t for c, t in SPELL_DTYPES.items() if str(table[c].dtype) != t})
     by = ["LA", "CHILD", "spell_number"]
     if frame.in_order(table, by):  # a stable sort would keep every row where it is
-        # (a copy all the same: one block per dtype, as the sort gives, for every reader)
-        return table.reset_index(drop=True)
+        return table
     return table.sort_values(by, kind="stable", ignore_index=True)
+
+
+def _one_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The spells' columns of ``parts`` (frames indexed alike) as one frame, rows 0, 1, ...
+
+    Each column of the dtype of :data:`SPELL_DTYPES` (converted only if not of it
+    already), the frame made once: one block per dtype, no frame copied on the way.
+    """
+    columns = {c: p[c] for p in parts for c in p.columns}
+    n_columns = sum(len(p.columns) for p in parts)
+    if len(columns) != n_columns or not all(p.index.equals(parts[0].index) for p in parts):
+        table = pd.concat(parts, axis=1)[list(spells_contract.SPELL_COLUMNS)]  # aligned by label
+        columns = {c: table[c] for c in table.columns}
+    out = {}
+    for c in spells_contract.SPELL_COLUMNS:
+        s = columns[c]
+        out[c] = (s if str(s.dtype) == SPELL_DTYPES[c] else s.astype(SPELL_DTYPES[c])).array
+    return pd.DataFrame(out, index=pd.RangeIndex(len(next(iter(columns.values())))))
 
 
 def _children_without_episodes(header: pd.DataFrame, e: pd.DataFrame, use_la: bool) -> int:
