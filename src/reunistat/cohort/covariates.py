@@ -229,9 +229,14 @@ def linked(
     pilot = pd.Series(0, index=returns.index, dtype=np.int64)
     if la is not None and not la.empty and "PILOT" in la.columns:
         t = la.drop_duplicates("LA", keep="last").set_index("LA")
-        on = returns["LA"].map(t["PILOT"]).fillna(0).astype(int) == 1
-        start = pd.to_datetime(returns["LA"].map(t["PILOT_START"]))
-        pilot = (on & (start <= returns["period_end"]).fillna(False)).astype(np.int64)
+        # each LA of the returns looked up once (their rows come in runs), a blank as None
+        at, names = frame.factorize_runs(returns["LA"].to_numpy())
+        each = pd.Series(np.append(names.astype(object), None))  # the last: a blank
+        on = (each.map(t["PILOT"]).fillna(0).astype(int) == 1).to_numpy()[at]
+        start = pd.to_datetime(each.map(t["PILOT_START"])).to_numpy()[at]
+        pilot = pd.Series(
+            on & (start <= returns["period_end"].to_numpy()), index=returns.index
+        ).astype(np.int64)
     return pd.DataFrame(
         {"idaci_decile": idaci, "fsm": fsm, "pilot": pilot}, index=returns.index, copy=False
     )

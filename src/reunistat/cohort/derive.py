@@ -221,10 +221,12 @@ def _one_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if len(columns) != n_columns or not all(p.index.equals(parts[0].index) for p in parts):
         table = pd.concat(parts, axis=1)[list(spells_contract.SPELL_COLUMNS)]  # aligned by label
         columns = {c: table[c] for c in table.columns}
-    out = {}
+    out: dict[str, object] = {}
     for c in spells_contract.SPELL_COLUMNS:
         s = columns[c]
-        out[c] = (s if str(s.dtype) == SPELL_DTYPES[c] else s.astype(SPELL_DTYPES[c])).array
+        s = s if str(s.dtype) == SPELL_DTYPES[c] else s.astype(SPELL_DTYPES[c])
+        # numpy columns as their arrays (an array of pandas' would be searched for blanks)
+        out[c] = s.array if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else s.to_numpy()
     return pd.DataFrame(out, index=pd.RangeIndex(len(next(iter(columns.values())))))
 
 
