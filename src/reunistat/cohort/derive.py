@@ -17,7 +17,7 @@ from reunistat import spells as spells_contract
 from reunistat.cohort import covariates, flow, other_tables, outcomes
 from reunistat.cohort.config import CohortConfig
 from reunistat.cohort.extent import Extent, collection_years, latest_date
-from reunistat.cohort.periods import build_periods, sort_episodes
+from reunistat.cohort.periods import build_periods, sort_episodes, values_at
 from reunistat.cohort.prepare import Prepared, Tables, prepare
 from reunistat.errors import DataValidationError
 from reunistat.tables import Validated
@@ -143,7 +143,7 @@ def _truncated_children(e: pd.DataFrame, extent: Extent) -> set[int]:
     starts = np.ones(len(key), dtype=bool)
     starts[1:] = key[1:] != key[:-1]  # e is sorted by child: its first episode
     at = np.flatnonzero(starts)
-    first = pd.DataFrame({c: e[c].to_numpy()[at] for c in (CID, "RNE", "DECOM")})
+    first = pd.DataFrame({c: values_at(e[c], at) for c in (CID, "RNE", "DECOM")})
     hit = first["RNE"] != "S"
     if extent.extract_start is not None:
         hit |= first["DECOM"] < extent.extract_start
