@@ -231,7 +231,9 @@ def linked(
         t = la.drop_duplicates("LA", keep="last").set_index("LA")
         # each LA of the returns looked up once (their rows come in runs), a blank as None
         at, names = frame.factorize_runs(returns["LA"].to_numpy())
-        each = pd.Series(np.append(names.astype(object), None))  # the last: a blank
+        each = pd.Series(
+            np.append(names.astype(object), np.array([None], dtype=object))
+        )  # the last: a blank
         on = (each.map(t["PILOT"]).fillna(0).astype(int) == 1).to_numpy()[at]
         start = pd.to_datetime(each.map(t["PILOT_START"])).to_numpy()[at]
         pilot = pd.Series(

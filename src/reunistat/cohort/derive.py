@@ -224,7 +224,8 @@ def _one_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
     out: dict[str, object] = {}
     for c in spells_contract.SPELL_COLUMNS:
         s = columns[c]
-        s = s if str(s.dtype) == SPELL_DTYPES[c] else s.astype(SPELL_DTYPES[c])
+        want = SPELL_DTYPES[c]
+        s = s if str(s.dtype) == want else s.astype(pd.api.types.pandas_dtype(want))
         # numpy columns as their arrays (an array of pandas' would be searched for blanks)
         out[c] = s.array if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else s.to_numpy()
     return pd.DataFrame(out, index=pd.RangeIndex(len(next(iter(columns.values())))))

@@ -120,6 +120,7 @@ def build_periods(e: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
 
     def per_period(x: np.ndarray) -> np.ndarray:  # sums over each period's rows
         return np.add.reduceat(x, first_at) if n else np.zeros(0, dtype=np.int64)
+
     periods = pd.DataFrame(
         {
             CID: first_of(CID),

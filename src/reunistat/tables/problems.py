@@ -70,7 +70,9 @@ def _timestamps(dates: np.ndarray) -> pd.Series:
     """``Series(dates).astype(object)``: one Timestamp made per distinct date, not per row."""
     idx, distinct = pd.factorize(dates, use_na_sentinel=True)
     made = pd.Series(distinct, dtype=dates.dtype).astype(object).to_numpy()
-    return pd.Series(np.append(made, pd.NaT)[idx], dtype=object)  # -1 (NaT): NaT
+    return pd.Series(
+        np.append(made, np.array([pd.NaT], dtype=object))[idx], dtype=object
+    )  # -1 (NaT): NaT
 
 
 _EMPTY = pd.DataFrame({c: pd.Series(dtype=object) for c in schema.PROBLEM_COLUMNS})

@@ -32,8 +32,10 @@ def _b(s: pd.Series | np.ndarray) -> np.ndarray:
 
 
 def _dates(s: pd.Series) -> pd.Series | np.ndarray:
-    """A ``datetime64[ns]`` column as its array (numpy compares NaT as False, as ``_b`` reads
-    pandas' comparisons); other columns as they are."""
+    """A ``datetime64[ns]`` column as its array; other columns as they are.
+
+    numpy compares NaT as False, as ``_b`` reads pandas' comparisons.
+    """
     return s.to_numpy() if s.dtype == "datetime64[ns]" else s
 
 
@@ -128,6 +130,7 @@ def check_ages(e: pd.DataFrame, child_dob: pd.Series, rows: np.ndarray) -> pd.Da
     }
     # DOB beside the episodes for the problems, sharing their columns (no copy)
     with_dob = pd.DataFrame(
-        {**{c: e[c] for c in e.columns}, "DOB": pd.Series(np.asarray(dob), index=e.index)}, copy=False
+        {**{c: e[c] for c in e.columns}, "DOB": pd.Series(np.asarray(dob), index=e.index)},
+        copy=False,
     )
     return frame.concat(frame.problems(with_dob, m, rule) for rule, m in checks.items() if m.any())

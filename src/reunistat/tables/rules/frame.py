@@ -103,7 +103,7 @@ def in_order(df: pd.DataFrame, columns: list[str]) -> bool:
 def rows_of(key: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """The row of ``key`` (distinct keys) holding each ``wanted`` key; -1 where none does.
 
-    ``pd.Index(key).get_indexer(wanted)``; non-negative integer keys are found
+    ``pd.Index(key).get_indexer(pd.Index(wanted))``; non-negative integer keys are found
     through an array indexed by key (no hashing).
 
     >>> rows_of(np.array([4, 0, 2]), np.array([2, 3, 4, 9])).tolist()
@@ -111,7 +111,7 @@ def rows_of(key: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """
     dense = key.dtype.kind in "iu" and wanted.dtype.kind in "iu"
     if not dense or len(key) == 0 or key.min() < 0 or key.max() > 2 * len(key) + 1024:
-        return np.asarray(pd.Index(key).get_indexer(wanted), dtype=np.int64)
+        return np.asarray(pd.Index(key).get_indexer(pd.Index(wanted)), dtype=np.int64)
     at = np.full(int(key.max()) + 1, -1, dtype=np.int64)
     at[key] = np.arange(len(key))
     rows = np.full(len(wanted), -1, dtype=np.int64)

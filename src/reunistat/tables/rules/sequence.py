@@ -155,6 +155,7 @@ def _min_per_group(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.
     >>> _min_per_group(np.array([3.0, np.nan, 1.0, 5.0]), np.array([0, 0, 2, 0]), 4).tolist()
     [3.0, nan, 1.0, nan]
     """
+    reduce: np.ufunc
     if values.dtype.kind == "M":  # as integers (exact), NaT as the largest
         none = np.iinfo(np.int64).max
         v = np.where(np.isnat(values), none, values.view(np.int64))
@@ -179,7 +180,8 @@ def _la_groups(e: pd.DataFrame) -> tuple[np.ndarray, int]:
         return np.zeros(len(e), dtype=np.int64), 1
     la = e["LA"]
     if isinstance(la.dtype, pd.CategoricalDtype):  # numbered already: no text hashed
-        groups, uniques = np.asarray(la.cat.codes, dtype=np.int64), la.cat.categories
+        groups = np.asarray(la.cat.codes, dtype=np.int64)
+        uniques = la.cat.categories.to_numpy(dtype=object)
     else:  # an LA's rows come together: each run's LA hashed once
         groups, uniques = frame.factorize_runs(la.to_numpy())
     blank = groups < 0
