@@ -84,3 +84,9 @@ def test_min_per_group_is_groupby_min(rows: list[tuple], as_dates: bool) -> None
     got = _min_per_group(values, groups, 6)
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
+
+
+@given(st.lists(st.integers(-2, 30)), st.lists(st.integers(0, 30)))
+def test_key_isin_is_isin(values: list[int], keys: list[int]) -> None:
+    v, k = np.array(values, dtype=np.int64), np.array(keys, dtype=np.int64)
+    assert frame.key_isin(v, k).tolist() == np.isin(v, k).tolist()

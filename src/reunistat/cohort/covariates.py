@@ -112,7 +112,7 @@ def care_history(returns: pd.DataFrame, disabled: tuple[set[int], set[str]]) -> 
     ls = returns["last_LS"]
     rec = returns["end_rec"]
     by_cid, by_uid = disabled
-    disability = np.isin(returns[CID].to_numpy(), np.fromiter(by_cid, np.int64, len(by_cid)))
+    disability = frame.key_isin(returns[CID].to_numpy(), np.fromiter(by_cid, np.int64, len(by_cid)))
     if by_uid:
         disability |= returns["_uid"].isin(by_uid).to_numpy()
     return pd.DataFrame(

@@ -234,7 +234,7 @@ def _one_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
 def _children_without_episodes(header: pd.DataFrame, e: pd.DataFrame, use_la: bool) -> int:
     """Header rows whose child has no episode (by the integer child key when both have it)."""
     if CID in header.columns:
-        return int((~np.isin(header[CID].to_numpy(), e[CID].to_numpy())).sum())
+        return int((~frame.key_isin(header[CID].to_numpy(), e[CID].to_numpy())).sum())
     return int((~child_uid(header, use_la).isin(set(child_uid(e, use_la)))).sum())
 
 

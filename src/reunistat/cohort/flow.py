@@ -146,14 +146,14 @@ def extent_rows(
 
 
 def _keys(children: set[int]) -> np.ndarray:
-    """A set of integer child keys as an array (for ``np.isin``)."""
+    """A set of integer child keys as an array (for :func:`frame.key_isin`)."""
     return np.fromiter(children, np.int64, len(children))
 
 
 def truncation_rows(care: pd.DataFrame, truncated: set[int]) -> list[dict[str, object]]:
     """Notes splitting the periods of care: children in care when the data begin, and others."""
     cid, n_episodes = care[CID].to_numpy(), care["n_episodes"].to_numpy()
-    is_trunc = np.isin(cid, _keys(truncated))
+    is_trunc = frame.key_isin(cid, _keys(truncated))
     parts = (
         ("of which children in care when the data begin (history truncated)", "history_truncated"),
         ("of which children who came into care in the data", "history_complete"),

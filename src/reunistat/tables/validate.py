@@ -21,7 +21,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 
 from reunistat import codes
@@ -246,8 +245,8 @@ def _structure(
 
 def _linkage(header: pd.DataFrame, e: pd.DataFrame) -> pd.DataFrame:
     """Every episode's child has a header row, every header child an episode."""
-    m = ~np.isin(e[CID].to_numpy(), header[CID].to_numpy())
-    m2 = ~np.isin(header[CID].to_numpy(), e[CID].to_numpy())
+    m = ~frame.key_isin(e[CID].to_numpy(), header[CID].to_numpy())
+    m2 = ~frame.key_isin(header[CID].to_numpy(), e[CID].to_numpy())
     return frame.concat(
         [frame.problems(e, m, "no_header"), frame.problems(header, m2, "no_episodes")]
     )

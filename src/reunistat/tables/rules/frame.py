@@ -157,6 +157,20 @@ def factorize_runs(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(np.asarray(codes, dtype=np.int64), lengths), np.asarray(uniques)
 
 
+def key_isin(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``np.isin(values, keys)``; of non-negative integer keys, by a table of flags (no sort).
+
+    >>> key_isin(np.array([3, 0, 7, -1]), np.array([7, 3, 3])).tolist()
+    [True, False, True, False]
+    """
+    ints = values.dtype.kind in "iu" and keys.dtype.kind in "iu"
+    if not ints or len(keys) == 0 or keys.min() < 0 or keys.max() > 4 * (len(values) + len(keys)):
+        return np.isin(values, keys)
+    flag = np.zeros(int(keys.max()) + 2, dtype=bool)  # the last: any value outside
+    flag[keys] = True
+    return flag[np.where((values >= 0) & (values < len(flag) - 1), values, len(flag) - 1)]
+
+
 def n_distinct(key: pd.Series | np.ndarray) -> int:
     """``nunique()`` of integer keys; keys in ascending order counted in one pass, not hashed.
 
