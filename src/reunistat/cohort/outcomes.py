@@ -118,7 +118,7 @@ def follow_up(
     ret_date = returns["period_end"]
     dates = (ret_date, returns["reentry_date"], birthday18, exit_date)
     if all(d.dtype == "datetime64[ns]" for d in dates) and not ret_date.isna().any():
-        return _follow_up_ns(returns, data_end, birthday18, exit_date, exit_reason)
+        return _follow_up_ns(returns, data_end, (birthday18, exit_date, exit_reason))
     exit_ok = exit_date.where(exit_date >= ret_date)
     candidates = {
         "reentry": returns["reentry_date"],
@@ -165,18 +165,17 @@ def _ns(s: pd.Series) -> np.ndarray:
 
 
 def _follow_up_ns(
-    returns: pd.DataFrame,
-    data_end: pd.Timestamp,
-    birthday18: pd.Series,
-    exit_date: pd.Series,
-    exit_reason: pd.Series,
+    returns: pd.DataFrame, data_end: pd.Timestamp, child: tuple[pd.Series, pd.Series, pd.Series]
 ) -> pd.DataFrame:
     """:func:`follow_up` of ``datetime64[ns]`` dates (no return date missing), on integers.
+
+    ``child``: the 18th birthday, exit date and exit reason of each return's child.
 
     The same columns, values and dtypes: each end as nanoseconds (a missing one
     later than any), the earliest, and the first reason of
     :data:`REASON_PRIORITY` that ends then.
     """
+    birthday18, exit_date, exit_reason = child
     ret_date = returns["period_end"]
     ret = ret_date.to_numpy().view(np.int64)
     exit_ok = _ns(exit_date)
