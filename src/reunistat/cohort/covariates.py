@@ -36,9 +36,27 @@ def age_bands(age: pd.Series) -> pd.Series:
     return pd.Series(labels[np.clip(idx, 0, len(labels) - 1)], index=age.index)
 
 
-def child_table(header: pd.DataFrame) -> pd.DataFrame:
-    """Return the header indexed by the integer child key ``_cid`` (one row per child)."""
-    return frame.first_per_key(header, CID).set_index(CID)
+class ChildRows:
+    """Each return's child's header row, a column at a time: ``cid.map(header[col])``.
+
+    The header row of every return is found once from the integer child key
+    (an array indexed by key, no hashing); a column is then taken by position.
+    When a child has no header row, columns are mapped as before.
+    """
+
+    def __init__(self, header: pd.DataFrame, cid: pd.Series) -> None:
+        self.header = frame.first_per_key(header, CID)  # one row per child
+        self.cid = cid
+        rows = frame.rows_of(self.header[CID].to_numpy(), cid.to_numpy())
+        self.rows = None if (rows < 0).any() else rows
+
+    def __getitem__(self, col: str) -> pd.Series:
+        """The column's value for each return (indexed and named like ``cid``)."""
+        if self.rows is None:
+            return self.cid.map(self.header.set_index(CID)[col])
+        out = self.header[col].take(self.rows)
+        out.index, out.name = self.cid.index, self.cid.name
+        return out
 
 
 def disability_children(
@@ -67,17 +85,17 @@ def disability_children(
     return by_cid, out
 
 
-def demographic(returns: pd.DataFrame, header: pd.DataFrame) -> pd.DataFrame:
+def demographic(returns: pd.DataFrame, header: ChildRows) -> pd.DataFrame:
     """Age at return and band, sex and ethnicity."""
-    dob = returns[CID].map(header["DOB"])
+    dob = header["DOB"]
     ret = returns["period_end"]
     age = age_years(dob, ret)
-    ethnic = returns[CID].map(header["ETHNIC"])
+    ethnic = header["ETHNIC"]
     return pd.DataFrame(
         {
             "age_at_return_years": age,
             "age_band": age_bands(age),
-            "sex": returns[CID].map(header["SEX"]).map(codes.SEX),
+            "sex": header["SEX"].map(codes.SEX),
             "ethnic_code": ethnic,
             "ethnic_group": ethnic.map(codes.ETHNIC_GROUP),
         },
@@ -94,7 +112,7 @@ def care_history(returns: pd.DataFrame, disabled: tuple[set[int], set[str]]) -> 
     ls = returns["last_LS"]
     rec = returns["end_rec"]
     by_cid, by_uid = disabled
-    disability = np.isin(returns[CID].to_numpy(), np.fromiter(by_cid, np.int64, len(by_cid)))
+    disability = frame.key_isin(returns[CID].to_numpy(), np.fromiter(by_cid, np.int64, len(by_cid)))
     if by_uid:
         disability |= returns["_uid"].isin(by_uid).to_numpy()
     return pd.DataFrame(
@@ -199,21 +217,28 @@ def _objects(s: pd.Series) -> np.ndarray:
 
 
 def linked(
-    returns: pd.DataFrame, header: pd.DataFrame, tables: Mapping[str, pd.DataFrame]
+    returns: pd.DataFrame, header: ChildRows, tables: Mapping[str, pd.DataFrame]
 ) -> pd.DataFrame:
     """IDACI decile of the home postcode, FSM from the NPD, and the LA pilot flag."""
     idaci = _int_lookup(
         returns["last_HOME_POST"], tables.get("postcodes"), "HOME_POST", "IDACI_DECILE"
     )
-    upn = returns[CID].map(header["UPN"])
+    upn = header["UPN"]
     fsm = _int_lookup(upn, tables.get("npd"), "UPN", "FSM_EVER")
     la = tables.get("la")
     pilot = pd.Series(0, index=returns.index, dtype=np.int64)
     if la is not None and not la.empty and "PILOT" in la.columns:
         t = la.drop_duplicates("LA", keep="last").set_index("LA")
-        on = returns["LA"].map(t["PILOT"]).fillna(0).astype(int) == 1
-        start = pd.to_datetime(returns["LA"].map(t["PILOT_START"]))
-        pilot = (on & (start <= returns["period_end"]).fillna(False)).astype(np.int64)
+        # each LA of the returns looked up once (their rows come in runs), a blank as None
+        at, names = frame.factorize_runs(returns["LA"].to_numpy())
+        each = pd.Series(
+            np.append(names.astype(object), np.array([None], dtype=object))
+        )  # the last: a blank
+        on = (each.map(t["PILOT"]).fillna(0).astype(int) == 1).to_numpy()[at]
+        start = pd.to_datetime(each.map(t["PILOT_START"])).to_numpy()[at]
+        pilot = pd.Series(
+            on & (start <= returns["period_end"].to_numpy()), index=returns.index
+        ).astype(np.int64)
     return pd.DataFrame(
         {"idaci_decile": idaci, "fsm": fsm, "pilot": pilot}, index=returns.index, copy=False
     )

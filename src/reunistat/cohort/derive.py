@@ -17,7 +17,7 @@ from reunistat import spells as spells_contract
 from reunistat.cohort import covariates, flow, other_tables, outcomes
 from reunistat.cohort.config import CohortConfig
 from reunistat.cohort.extent import Extent, collection_years, latest_date
-from reunistat.cohort.periods import build_periods, sort_episodes
+from reunistat.cohort.periods import build_periods, sort_episodes, values_at
 from reunistat.cohort.prepare import Prepared, Tables, prepare
 from reunistat.errors import DataValidationError
 from reunistat.tables import Validated
@@ -143,7 +143,7 @@ def _truncated_children(e: pd.DataFrame, extent: Extent) -> set[int]:
     starts = np.ones(len(key), dtype=bool)
     starts[1:] = key[1:] != key[:-1]  # e is sorted by child: its first episode
     at = np.flatnonzero(starts)
-    first = pd.DataFrame({c: e[c].to_numpy()[at] for c in (CID, "RNE", "DECOM")})
+    first = pd.DataFrame({c: values_at(e[c], at) for c in (CID, "RNE", "DECOM")})
     hit = first["RNE"] != "S"
     if extent.extract_start is not None:
         hit |= first["DECOM"] < extent.extract_start
@@ -158,10 +158,12 @@ def _spells(
     prep: Prepared,
     truncated: set[int],
 ) -> pd.DataFrame:
-    header = covariates.child_table(tables["header"])
-    dob = returns[CID].map(header["DOB"])
+    header = covariates.ChildRows(tables["header"], returns[CID])
+    dob = header["DOB"]
     # the text key matches the rows of other tables (exits, CIN, UASC...) to the returns
-    returns = returns.assign(**{UID: child_uid(returns, use_la).to_numpy()})
+    uid = child_uid(returns, use_la).to_numpy()
+    returns = returns.copy(deep=False)  # a column added, none copied (assign copies them all)
+    returns[UID] = uid
     ex = _exits(tables, e, use_la, prep)
     out = outcomes.follow_up(
         returns,
@@ -172,7 +174,7 @@ def _spells(
     )
     disabled = covariates.disability_children(tables, e, use_la)
     others = prep.others
-    table = pd.concat(
+    table = _one_frame(
         [
             pd.DataFrame(
                 {
@@ -200,23 +202,39 @@ def _spells(
                 copy=False,
             ),
             other_tables.missing_counts(returns, others.get("missing"), e, use_la),
-        ],
-        axis=1,
+        ]
     )
-    table = table[list(spells_contract.SPELL_COLUMNS)]
-    # convert only the columns not of their dtype already (astype copies every column it is given)
-    table = table.astype({c: t for c, t in SPELL_DTYPES.items() if str(table[c].dtype) != t})
     by = ["LA", "CHILD", "spell_number"]
     if frame.in_order(table, by):  # a stable sort would keep every row where it is
-        # (a copy all the same: one block per dtype, as the sort gives, for every reader)
-        return table.reset_index(drop=True)
+        return table
     return table.sort_values(by, kind="stable", ignore_index=True)
+
+
+def _one_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The spells' columns of ``parts`` (frames indexed alike) as one frame, rows 0, 1, ...
+
+    Each column of the dtype of :data:`SPELL_DTYPES` (converted only if not of it
+    already), the frame made once: one block per dtype, no frame copied on the way.
+    """
+    columns = {c: p[c] for p in parts for c in p.columns}
+    n_columns = sum(len(p.columns) for p in parts)
+    if len(columns) != n_columns or not all(p.index.equals(parts[0].index) for p in parts):
+        table = pd.concat(parts, axis=1)[list(spells_contract.SPELL_COLUMNS)]  # aligned by label
+        columns = {c: table[c] for c in table.columns}
+    out: dict[str, object] = {}
+    for c in spells_contract.SPELL_COLUMNS:
+        s = columns[c]
+        want = SPELL_DTYPES[c]
+        s = s if str(s.dtype) == want else s.astype(pd.api.types.pandas_dtype(want))
+        # numpy columns as their arrays (an array of pandas' would be searched for blanks)
+        out[c] = s.array if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else s.to_numpy()
+    return pd.DataFrame(out, index=pd.RangeIndex(len(next(iter(columns.values())))))
 
 
 def _children_without_episodes(header: pd.DataFrame, e: pd.DataFrame, use_la: bool) -> int:
     """Header rows whose child has no episode (by the integer child key when both have it)."""
     if CID in header.columns:
-        return int((~np.isin(header[CID].to_numpy(), e[CID].to_numpy())).sum())
+        return int((~frame.key_isin(header[CID].to_numpy(), e[CID].to_numpy())).sum())
     return int((~child_uid(header, use_la).isin(set(child_uid(e, use_la)))).sum())
 
 
@@ -242,7 +260,7 @@ def _flow(
                 children=no_episode,
             )
         )
-    valid_children = e[CID].nunique()  # integer key: fast
+    valid_children = frame.n_distinct(e[CID])  # children in key order: counted
     rows.append(
         flow.row(
             "remaining", "valid children and episodes", children=valid_children, episodes=len(e)
@@ -250,7 +268,7 @@ def _flow(
     )
     sb = periods["short_break"]
     care = periods.loc[~sb, [CID, "n_episodes", "end_rec"]]  # the columns the flow counts
-    care_children = care[CID].nunique()
+    care_children = frame.n_distinct(care[CID])
     rows.append(
         flow.row(
             "exclude",
@@ -272,7 +290,7 @@ def _flow(
     )
     rows += flow.truncation_rows(care, truncated)
     returned = pd.Series(care.index.isin(returns.index), index=care.index)
-    n_spell_children = returns[CID].nunique()
+    n_spell_children = frame.n_distinct(returns[CID])
     rows += flow.period_rows(care, returned, n_spell_children)
     rows.append(
         flow.row(
@@ -284,7 +302,7 @@ def _flow(
             spells=len(spell_table),
         )
     )
-    rows += flow.truncated_spell_rows(spell_table)
+    rows += flow.truncated_spell_rows(spell_table, returns[CID], truncated)
     rows += flow.outcome_rows(spell_table)
     return flow.as_table(rows)
 

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
 from reunistat import codes, spells
 from reunistat.cohort.extent import AFTER_DATA_END
 from reunistat.tables.keys import CID
+from reunistat.tables.rules import frame
 
 #: Note rows that come in pairs splitting the ``remaining`` row above them.
 NOTE_PAIRS: Final = (
@@ -143,9 +145,15 @@ def extent_rows(
     return rows
 
 
+def _keys(children: set[int]) -> np.ndarray:
+    """A set of integer child keys as an array (for :func:`frame.key_isin`)."""
+    return np.fromiter(children, np.int64, len(children))
+
+
 def truncation_rows(care: pd.DataFrame, truncated: set[int]) -> list[dict[str, object]]:
     """Notes splitting the periods of care: children in care when the data begin, and others."""
-    is_trunc = care[CID].isin(truncated).to_numpy()
+    cid, n_episodes = care[CID].to_numpy(), care["n_episodes"].to_numpy()
+    is_trunc = frame.key_isin(cid, _keys(truncated))
     parts = (
         ("of which children in care when the data begin (history truncated)", "history_truncated"),
         ("of which children who came into care in the data", "history_complete"),
@@ -155,37 +163,40 @@ def truncation_rows(care: pd.DataFrame, truncated: set[int]) -> list[dict[str, o
             "note",
             text,
             reason,
-            children=int(care.loc[m, CID].nunique()),
-            episodes=int(care.loc[m, "n_episodes"].sum()),
+            children=frame.n_distinct(cid[m]),
+            episodes=int(n_episodes[m].sum()),
             periods=int(m.sum()),
         )
         for (text, reason), m in zip(parts, (is_trunc, ~is_trunc), strict=True)
     ]
 
 
-def truncated_spell_rows(spell_table: pd.DataFrame) -> list[dict[str, object]]:
-    """Notes splitting the returns home analysed two ways: by child history, by period."""
+def truncated_spell_rows(
+    spell_table: pd.DataFrame, children: pd.Series, truncated: set[int]
+) -> list[dict[str, object]]:
+    """Notes splitting the returns home analysed two ways: by child history, by period.
+
+    ``children``: the integer child key (``_cid``) of every return home; ``truncated``:
+    the children in care when the data begin (a spell's ``history_truncated``).
+    """
     h = (spell_table["history_truncated"] == 1).to_numpy()
     p = (spell_table["period_truncated"] == 1).to_numpy()
-    children = spell_table[["LA", "CHILD"]]
+    distinct = children.unique()
+    n_truncated = int(np.isin(distinct, _keys(truncated)).sum())
     rows = [
-        row(
-            "note",
-            text,
-            reason,
-            children=len(children.loc[m].drop_duplicates()),
-            spells=int(m.sum()),
-        )
-        for text, reason, m in (
+        row("note", text, reason, children=n_children, spells=int(m.sum()))
+        for text, reason, m, n_children in (
             (
                 "of which returns home of children in care when the data begin",
                 "history_truncated_returns",
                 h,
+                n_truncated,
             ),
             (
                 "of which returns home of children who came into care in the data",
                 "history_complete_returns",
                 ~h,
+                len(distinct) - n_truncated,
             ),
         )
     ]
@@ -255,9 +266,10 @@ def period_rows(
 ) -> list[dict[str, object]]:
     """Periods of care that did not end in a return home, by how they ended."""
     other = ~returned.to_numpy()
-    end_rec, n_episodes = care["end_rec"][other], care["n_episodes"][other]  # two columns only
+    end_rec = care["end_rec"].to_numpy()[other]  # two columns only, as arrays
+    n_episodes = care["n_episodes"].to_numpy()[other]
     rows = []
-    is_open = end_rec.isna()
+    is_open = pd.isna(end_rec)
     if is_open.any():
         rows.append(
             row(
@@ -268,11 +280,19 @@ def period_rows(
                 episodes=int(n_episodes[is_open].sum()),
             )
         )
-    closed_rec, closed_n = end_rec[~is_open], n_episodes[~is_open]
-    labels = closed_rec.map({r: _exit_label(str(r)) for r in closed_rec.unique()})
-    for (reason, text), g in closed_n.groupby(labels, sort=True):
-        rows.append(row("exclude", text, reason, periods=len(g), episodes=int(g.sum())))
-    n_children = care[CID].nunique()
+    closed = ~is_open
+    # each distinct REC counted once (codes, no label per row), then summed by its label
+    rec_code, recs = pd.factorize(end_rec[closed])
+    n_periods = np.bincount(rec_code, minlength=len(recs))
+    n_eps = np.bincount(rec_code, weights=n_episodes[closed], minlength=len(recs))
+    by_label: dict[tuple[str, str], list[int]] = {}
+    for rec, p, ep in zip(recs, n_periods.tolist(), n_eps.tolist(), strict=True):
+        counts = by_label.setdefault(_exit_label(str(rec)), [0, 0])
+        counts[0] += p
+        counts[1] += int(ep)
+    for (reason, text), (p, ep) in sorted(by_label.items()):
+        rows.append(row("exclude", text, reason, periods=p, episodes=ep))
+    n_children = frame.n_distinct(care[CID])
     rows.append(
         row(
             "exclude",

@@ -52,14 +52,17 @@ def index_returns(periods: pd.DataFrame, include_e13: bool) -> pd.DataFrame:
         the child), ``reentry_date`` (start of the next period of care, NaT if
         none) and ``spell_number``.
     """
-    # rows taken (a new frame each time, no copy of the whole table on top)
-    care = periods.take(np.flatnonzero(~periods["short_break"].to_numpy()))
-    cid = care[CID].to_numpy()
-    care["prior_periods"] = _number_within(cid, care[CID])
-    nxt = care["period_start"].shift(-1)
-    same = care[CID].shift(-1) == care[CID]
-    care["reentry_date"] = nxt.where(same)
-    ret = care.take(np.flatnonzero(Coded(care["end_rec"]).isin(return_recs(include_e13))))
+    # worked out on the periods of care's columns; only the returns' rows taken from the table
+    at = np.flatnonzero(~periods["short_break"].to_numpy())  # the periods of care
+    cid = periods[CID].to_numpy()[at]
+    prior = _number_within(cid, pd.Series(cid))
+    start = periods["period_start"].take(at).reset_index(drop=True)
+    same = pd.Series(np.r_[cid[1:] == cid[:-1], False][: len(cid)])  # next period: same child
+    reentry = start.shift(-1).where(same).to_numpy()
+    is_ret = np.flatnonzero(Coded(periods["end_rec"].take(at)).isin(return_recs(include_e13)))
+    ret = periods.take(at[is_ret])
+    ret["prior_periods"] = prior[is_ret]
+    ret["reentry_date"] = reentry[is_ret]
     ret["spell_number"] = _number_within(ret[CID].to_numpy(), ret[CID]) + 1
     return ret
 
@@ -113,6 +116,9 @@ def follow_up(
         days_potential_followup, censor_reason, event_type``, indexed like ``returns``.
     """
     ret_date = returns["period_end"]
+    dates = (ret_date, returns["reentry_date"], birthday18, exit_date)
+    if all(d.dtype == "datetime64[ns]" for d in dates) and not ret_date.isna().any():
+        return _follow_up_ns(returns, data_end, (birthday18, exit_date, exit_reason))
     exit_ok = exit_date.where(exit_date >= ret_date)
     candidates = {
         "reentry": returns["reentry_date"],
@@ -146,3 +152,63 @@ def follow_up(
         copy=False,
     )
     return out
+
+
+_NONE: Final = np.iinfo(np.int64).max  # a missing date: later than any
+_DAY_NS: Final = 86_400 * 10**9
+
+
+def _ns(s: pd.Series) -> np.ndarray:
+    """Dates as integer nanoseconds, NaT as :data:`_NONE`."""
+    a = s.to_numpy()
+    return np.where(np.isnat(a), _NONE, a.view(np.int64))
+
+
+def _follow_up_ns(
+    returns: pd.DataFrame, data_end: pd.Timestamp, child: tuple[pd.Series, pd.Series, pd.Series]
+) -> pd.DataFrame:
+    """:func:`follow_up` of ``datetime64[ns]`` dates (no return date missing), on integers.
+
+    ``child``: the 18th birthday, exit date and exit reason of each return's child.
+
+    The same columns, values and dtypes: each end as nanoseconds (a missing one
+    later than any), the earliest, and the first reason of
+    :data:`REASON_PRIORITY` that ends then.
+    """
+    birthday18, exit_date, exit_reason = child
+    ret_date = returns["period_end"]
+    ret = ret_date.to_numpy().view(np.int64)
+    exit_ok = _ns(exit_date)
+    exit_ok[exit_ok < ret] = _NONE  # exits before the return are ignored
+    end = np.full(len(ret), np.datetime64(data_end, "ns").view(np.int64))
+    age18 = _ns(birthday18)
+    ends = np.stack(
+        [
+            _ns(returns["reentry_date"]),
+            np.where((exit_reason == "death").to_numpy(dtype=bool), exit_ok, _NONE),
+            np.where((exit_reason == "other_exit").to_numpy(dtype=bool), exit_ok, _NONE),
+            age18,
+            end,
+        ]
+    )  # in the order of REASON_PRIORITY
+    earliest = ends.min(axis=0)
+    first = np.argmax(ends == earliest, axis=0)  # the first reason ending then
+    reason = np.array(REASON_PRIORITY, dtype=object)[first]
+    reentered = (first == 0).astype(np.int64)
+    censor = np.where(earliest > ret, earliest, ret)
+    potential = np.maximum((np.minimum(age18, end) - ret) // _DAY_NS, 0)
+    return pd.DataFrame(
+        {
+            "return_date": ret_date,
+            "reentry_date": returns["reentry_date"].where(reentered == 1),
+            "reentered": reentered,
+            "days_followed": (censor - ret) // _DAY_NS,
+            "censor_date": censor.view("datetime64[ns]"),
+            # administrative follow-up, known whatever happened (for fixed horizons)
+            "days_potential_followup": potential,
+            "censor_reason": reason,
+            "event_type": np.array([_EVENT_TYPE[r] for r in REASON_PRIORITY], np.int64)[first],
+        },
+        index=returns.index,
+        copy=False,
+    )

@@ -116,7 +116,11 @@ def build_periods(e: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
 
     sb = Coded(e["LS"]).isin(codes.SHORT_BREAK_LS).astype(np.int64)
     moves = Coded(e["RNE"]).isin(PLACEMENT_MOVE_RNE).astype(np.int64)
-    n_eps = np.bincount(pid, minlength=n)
+    n_eps = np.diff(np.append(first_at, len(e)))  # a period's episodes are consecutive rows
+
+    def per_period(x: np.ndarray) -> np.ndarray:  # sums over each period's rows
+        return np.add.reduceat(x, first_at) if n else np.zeros(0, dtype=np.int64)
+
     periods = pd.DataFrame(
         {
             CID: first_of(CID),
@@ -127,8 +131,8 @@ def build_periods(e: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
             "end_rec": last_of("REC"),
             "n_episodes": n_eps,
             "first_rne": first_of("RNE"),
-            "short_break": np.bincount(pid, weights=sb, minlength=n) == n_eps,
-            "placement_moves": np.bincount(pid, weights=moves, minlength=n).astype(np.int64),
+            "short_break": per_period(sb) == n_eps,
+            "placement_moves": per_period(moves),
             "last_LS": last_of("LS"),
             "last_CIN": last_of("CIN"),
             "last_PLACE": last_of("PLACE"),

@@ -43,6 +43,8 @@ def problems_frame(
     def col(name: str) -> pd.Series:
         if name in sub.columns and isinstance(sub[name].dtype, pd.CategoricalDtype):
             return pd.Series(category_values(sub[name]), dtype=object)  # blanks as None
+        if name in sub.columns and sub[name].dtype == "datetime64[ns]":
+            return _timestamps(sub[name].to_numpy())
         if name in sub.columns:
             return sub[name].reset_index(drop=True).astype(object)
         return pd.Series([None] * n, dtype=object)
@@ -62,6 +64,15 @@ def problems_frame(
         index=range(n),
     )
     return out[list(schema.PROBLEM_COLUMNS)]
+
+
+def _timestamps(dates: np.ndarray) -> pd.Series:
+    """``Series(dates).astype(object)``: one Timestamp made per distinct date, not per row."""
+    idx, distinct = pd.factorize(dates, use_na_sentinel=True)
+    made = pd.Series(distinct, dtype=dates.dtype).astype(object).to_numpy()
+    return pd.Series(
+        np.append(made, np.array([pd.NaT], dtype=object))[idx], dtype=object
+    )  # -1 (NaT): NaT
 
 
 _EMPTY = pd.DataFrame({c: pd.Series(dtype=object) for c in schema.PROBLEM_COLUMNS})

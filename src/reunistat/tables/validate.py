@@ -21,7 +21,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 
 from reunistat import codes
@@ -232,12 +231,12 @@ def _structure(
     header, eps = with_child_keys(header, eps, use_la)
     e = sort_by_child(eps, use_la)
     h = frame.first_per_key(header, CID)
-    dob = e[CID].map(pd.Series(h["DOB"].to_numpy(), index=h[CID].to_numpy()))  # no frame copied
+    rows = frame.rows_of(h[CID].to_numpy(), e[CID].to_numpy())  # each episode's header row
     start, how = data_start_of(e, years_of(e))
     found = [
         check_episode(e),
         check_chain(e, start),
-        check_ages(e, pd.Series(np.asarray(dob, dtype="datetime64[ns]"))),
+        check_ages(e, h["DOB"], rows),
         check_adopted_before(e),
         _linkage(h, e),
     ]
@@ -246,8 +245,8 @@ def _structure(
 
 def _linkage(header: pd.DataFrame, e: pd.DataFrame) -> pd.DataFrame:
     """Every episode's child has a header row, every header child an episode."""
-    m = ~np.isin(e[CID].to_numpy(), header[CID].to_numpy())
-    m2 = ~np.isin(header[CID].to_numpy(), e[CID].to_numpy())
+    m = ~frame.key_isin(e[CID].to_numpy(), header[CID].to_numpy())
+    m2 = ~frame.key_isin(header[CID].to_numpy(), e[CID].to_numpy())
     return frame.concat(
         [frame.problems(e, m, "no_header"), frame.problems(header, m2, "no_episodes")]
     )

@@ -25,8 +25,18 @@ _ADULT_CARE: Final = "E7"
 _STAYED_WITH_CARERS: Final = "E17"
 
 
-def _b(s: pd.Series) -> np.ndarray:
+def _b(s: pd.Series | np.ndarray) -> np.ndarray:
+    if isinstance(s, np.ndarray):  # numpy compared dates: NaT already False
+        return s
     return s.fillna(False).to_numpy(dtype=bool)
+
+
+def _dates(s: pd.Series) -> pd.Series | np.ndarray:
+    """A ``datetime64[ns]`` column as its array; other columns as they are.
+
+    numpy compares NaT as False, as ``_b`` reads pandas' comparisons.
+    """
+    return s.to_numpy() if s.dtype == "datetime64[ns]" else s
 
 
 def birthdays(dob: pd.Series, *years: int) -> list[pd.Series]:
@@ -92,24 +102,35 @@ def _birthdays_by_date(dob: pd.Series, years: tuple[int, ...]) -> list[pd.Series
     return found
 
 
-def check_ages(e: pd.DataFrame, dob: pd.Series) -> pd.DataFrame:
-    """Check episodes against the child's age; ``dob`` is each row's DOB (NaT: no header).
+def check_ages(e: pd.DataFrame, child_dob: pd.Series, rows: np.ndarray) -> pd.DataFrame:
+    """Check episodes against the child's age.
 
-    ``e`` is sorted by child and DECOM with ``_cid``.
+    ``e`` is sorted by child and DECOM with ``_cid``; ``child_dob`` is the DOB
+    of each child (a header row per child) and ``rows`` its row for each
+    episode (-1: no header, no DOB). Birthdays are found once per child.
     """
     same_prev, _ = neighbours(e)
-    dec, decom, rec = e["DEC"], e["DECOM"], Coded(e["REC"])
-    dob = dob.set_axis(e.index)
-    b14, b16, b18 = birthdays(dob, 14, 16, 18)
+    dec, decom, rec = _dates(e["DEC"]), _dates(e["DECOM"]), Coded(e["REC"])
+    per_child = pd.Series(np.asarray(child_dob, dtype="datetime64[ns]"))
+    dob, b14, b16, b18 = (
+        np.append(d.to_numpy(), np.datetime64("NaT", "ns"))[rows]  # row -1: NaT
+        for d in (per_child, *birthdays(per_child, 14, 16, 18))
+    )
+    if not (isinstance(dec, np.ndarray) and isinstance(decom, np.ndarray)):
+        dec, decom = e["DEC"], e["DECOM"]  # compared by pandas, as Series of dates
+        dob, b14, b16, b18 = (pd.Series(d, index=e.index) for d in (dob, b14, b16, b18))
     checks = {
         "302": ~same_prev & _b(dob > decom),
         "352": Coded(e["RNE"]).eq(_S) & _b(decom >= b18),
         "386": rec.isin(codes.REC_ADOPTION) & _b(dec >= b18),
         "407": rec.isin(_SGO) & _b(dec > b18),
         "460": rec.eq(_STAYED_WITH_CARERS) & _b(dec < b18),
-        "387": rec.isin(_INDEPENDENT) & dec.notna().to_numpy() & ~_b(b14 <= dec),
+        "387": rec.isin(_INDEPENDENT) & ~np.asarray(pd.isna(dec)) & ~_b(b14 <= dec),
         "389": rec.eq(_ADULT_CARE) & ~_b(b16 <= dec),
     }
     # DOB beside the episodes for the problems, sharing their columns (no copy)
-    with_dob = pd.DataFrame({**{c: e[c] for c in e.columns}, "DOB": dob}, copy=False)
+    with_dob = pd.DataFrame(
+        {**{c: e[c] for c in e.columns}, "DOB": pd.Series(np.asarray(dob), index=e.index)},
+        copy=False,
+    )
     return frame.concat(frame.problems(with_dob, m, rule) for rule, m in checks.items() if m.any())

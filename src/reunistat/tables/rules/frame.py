@@ -100,6 +100,89 @@ def in_order(df: pd.DataFrame, columns: list[str]) -> bool:
     return acc is None or bool(acc.all())
 
 
+def rows_of(key: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The row of ``key`` (distinct keys) holding each ``wanted`` key; -1 where none does.
+
+    ``pd.Index(key).get_indexer(pd.Index(wanted))``; non-negative integer keys are found
+    through an array indexed by key (no hashing).
+
+    >>> rows_of(np.array([4, 0, 2]), np.array([2, 3, 4, 9])).tolist()
+    [2, -1, 0, -1]
+    """
+    dense = key.dtype.kind in "iu" and wanted.dtype.kind in "iu"
+    if not dense or len(key) == 0 or key.min() < 0 or key.max() > 2 * len(key) + 1024:
+        return np.asarray(pd.Index(key).get_indexer(pd.Index(wanted)), dtype=np.int64)
+    at = np.full(int(key.max()) + 1, -1, dtype=np.int64)
+    at[key] = np.arange(len(key))
+    rows = np.full(len(wanted), -1, dtype=np.int64)
+    ok = (wanted >= 0) & (wanted < len(at))
+    rows[ok] = at[wanted[ok]]
+    return rows
+
+
+def run_starts(a: np.ndarray) -> np.ndarray | None:
+    """Where each run of equal neighbours of ``a`` starts; None if values cannot be compared.
+
+    >>> run_starts(np.array(["b", "b", "a", "b"], dtype=object)).tolist()
+    [0, 2, 3]
+    """
+    if len(a) == 0:
+        return np.zeros(0, dtype=np.int64)
+    try:
+        change = np.asarray(a[1:] != a[:-1])
+    except (TypeError, ValueError):
+        return None
+    if change.dtype != bool or change.shape != (len(a) - 1,):
+        return None
+    return np.flatnonzero(np.r_[True, change])
+
+
+def factorize_runs(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(a, use_na_sentinel=True)`` of values that come in long runs.
+
+    Only the first value of each run of equal neighbours is hashed (a table
+    sorted by child holds one LA for many rows): the codes are the same, as
+    a run's first row is where its value can first appear.
+
+    >>> codes, uniques = factorize_runs(np.array(["b", "b", None, "a", "b"], dtype=object))
+    >>> codes.tolist(), uniques.tolist()
+    ([0, 0, -1, 1, 0], ['b', 'a'])
+    """
+    starts = run_starts(a)
+    if starts is None or len(starts) * 4 > len(a):  # short runs: hash every row
+        codes, uniques = pd.factorize(a, use_na_sentinel=True)
+        return np.asarray(codes, dtype=np.int64), np.asarray(uniques)
+    codes, uniques = pd.factorize(a[starts], use_na_sentinel=True)
+    lengths = np.diff(np.append(starts, len(a)))
+    return np.repeat(np.asarray(codes, dtype=np.int64), lengths), np.asarray(uniques)
+
+
+def key_isin(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``np.isin(values, keys)``; of non-negative integer keys, by a table of flags (no sort).
+
+    >>> key_isin(np.array([3, 0, 7, -1]), np.array([7, 3, 3])).tolist()
+    [True, False, True, False]
+    """
+    ints = values.dtype.kind in "iu" and keys.dtype.kind in "iu"
+    if not ints or len(keys) == 0 or keys.min() < 0 or keys.max() > 4 * (len(values) + len(keys)):
+        return np.isin(values, keys)
+    flag = np.zeros(int(keys.max()) + 2, dtype=bool)  # the last: any value outside
+    flag[keys] = True
+    return flag[np.where((values >= 0) & (values < len(flag) - 1), values, len(flag) - 1)]
+
+
+def n_distinct(key: pd.Series | np.ndarray) -> int:
+    """``nunique()`` of integer keys; keys in ascending order counted in one pass, not hashed.
+
+    >>> n_distinct(np.array([2, 2, 5, 7, 7])), n_distinct(np.array([7, 2, 7]))
+    (3, 2)
+    """
+    a = np.asarray(key)
+    if len(a) and a.dtype.kind in "iu" and (a[1:] >= a[:-1]).all():
+        return int((a[1:] != a[:-1]).sum()) + 1
+    return int(pd.Series(a).nunique())
+
+
 def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate problem frames (an empty frame when there are none)."""
     found = [f for f in frames if f is not None and not f.empty]

@@ -107,7 +107,13 @@ def check_adopted_before(e: pd.DataFrame) -> pd.DataFrame:
     """
     is_ad = Coded(e["REC"]).isin(codes.REC_ADOPTION).astype(np.int64)
     child = e[CID].to_numpy()
-    so_far = pd.Series(is_ad).groupby(child).cumsum().to_numpy()
+    if len(child) and (child[1:] >= child[:-1]).all():  # each child's rows together: one pass
+        total = np.cumsum(is_ad)
+        first = np.r_[True, child[1:] != child[:-1]]
+        before = np.maximum.accumulate(np.where(first, np.arange(len(child)), 0))
+        so_far = total - total[before] + is_ad[before]  # adoptions from the child's first row
+    else:
+        so_far = pd.Series(is_ad).groupby(child).cumsum().to_numpy()
     m = (so_far > 0) & (so_far != is_ad)
     return frame.problems(e, m, "199") if m.any() else frame.empty()
 
@@ -125,15 +131,43 @@ def data_start_of(e: pd.DataFrame, years: pd.Series | None) -> tuple[pd.Series, 
         value = years.astype("float").to_numpy(dtype="float64", na_value=np.nan)
         how = "the first collection year read (YEAR_COL)"
         # the earliest per LA (a few hundred), each made a date once, then one take per row
-        first = pd.Series(value).groupby(groups).min().reindex(range(n_groups)).to_numpy()
+        first = _min_per_group(value, groups, n_groups)
     else:
         dec = e["DEC"].where(e["DEC"].notna(), e["DECOM"])
         how = "collection year unknown: taken as the year holding the earliest DEC"
         # the year holding a date never falls as the date rises: the year of the
         # earliest date per LA is the earliest year (a few hundred dates, not every row)
-        when = pd.Series(dec.to_numpy()).groupby(groups).min().reindex(range(n_groups))
+        dates = dec.to_numpy()
+        if dates.dtype == "datetime64[ns]":
+            when = pd.Series(_min_per_group(dates, groups, n_groups))
+        else:
+            when = pd.Series(dates).groupby(groups).min().reindex(range(n_groups))
         first = (when.dt.year + (when.dt.month >= 4).astype("float")).to_numpy(dtype="float64")
     return pd.Series(_april_first(first)[groups], index=e.index), how
+
+
+def _min_per_group(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """``Series(values).groupby(groups).min().reindex(range(n_groups))`` of floats or dates.
+
+    NaN and NaT are skipped (a group of none: NaN, NaT). The minimum of each run
+    of rows of one group first (rows of an LA come together), then of the runs.
+
+    >>> _min_per_group(np.array([3.0, np.nan, 1.0, 5.0]), np.array([0, 0, 2, 0]), 4).tolist()
+    [3.0, nan, 1.0, nan]
+    """
+    reduce: np.ufunc
+    if values.dtype.kind == "M":  # as integers (exact), NaT as the largest
+        none = np.iinfo(np.int64).max
+        v = np.where(np.isnat(values), none, values.view(np.int64))
+        least, reduce = np.full(n_groups, none), np.minimum
+    else:
+        v, least, reduce = values.astype(np.float64), np.full(n_groups, np.nan), np.fmin
+    if len(v):
+        starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+        reduce.at(least, groups[starts], reduce.reduceat(v, starts))
+    if values.dtype.kind != "M":
+        return least
+    return np.where(least == none, np.datetime64("NaT"), least.view(values.dtype))
 
 
 def _la_groups(e: pd.DataFrame) -> tuple[np.ndarray, int]:
@@ -146,10 +180,10 @@ def _la_groups(e: pd.DataFrame) -> tuple[np.ndarray, int]:
         return np.zeros(len(e), dtype=np.int64), 1
     la = e["LA"]
     if isinstance(la.dtype, pd.CategoricalDtype):  # numbered already: no text hashed
-        groups, uniques = np.asarray(la.cat.codes, dtype=np.int64), la.cat.categories
-    else:
-        codes, uniques = pd.factorize(la, use_na_sentinel=True)
-        groups = np.asarray(codes, dtype=np.int64)
+        groups = np.asarray(la.cat.codes, dtype=np.int64)
+        uniques = la.cat.categories.to_numpy(dtype=object)
+    else:  # an LA's rows come together: each run's LA hashed once
+        groups, uniques = frame.factorize_runs(la.to_numpy())
     blank = groups < 0
     if blank.any():  # a blank joins the LA "" (as filling blanks with "" did)
         is_empty = np.flatnonzero(np.asarray(uniques, dtype=object) == "")
