@@ -205,3 +205,30 @@ def test_other_tables_as_one_frame_per_return():
     later = csv_frame([["C", "2", "01/01/2007", "01/01/2025"]], ["CHILD", "SEX", "DOB", "DUC"])
     sp = build_cohort({**base(), "uasc": [UASC, later]}, CFG).spells
     assert sp.groupby("CHILD").uasc.max().to_dict() == {"A": 1, "B": 0, "C": 1}
+
+
+def test_rows_of_children_not_in_the_extract_count_for_nobody():
+    prev = csv_frame(
+        [
+            ["Z", "01/01/2005", "P1", None, "01/01/2010"],  # no such child
+            ["B", "01/01/2006", "P2", None, "01/01/2010"],
+        ],
+        ["CHILD", "DOB", "PREV_PERM", "LA_PERM", "DATE_PERM"],
+    )
+    missing = csv_frame(
+        [
+            ["Z", "01/01/2005", "M", "01/02/2015", None],  # no such child
+            ["B", "01/01/2006", "M", "01/03/2015", None],
+            ["B", "01/01/2006", "M", "01/03/2015", "02/03/2015"],  # the same episode, closed
+        ],
+        ["CHILD", "DOB", "MISSING", "MIS_START", "MIS_END"],
+    )
+    sp = build_cohort({**base(), "previous_permanence": prev, "missing": missing}, CFG).spells
+    got = sp.set_index(["CHILD", "spell_number"])
+    assert got.previous_permanence.to_dict() == {
+        ("A", 1): None,
+        ("A", 2): None,
+        ("B", 1): "sgo",
+        ("C", 1): None,
+    }
+    assert got.missing_episodes.tolist() == [0, 0, 1, 0]

@@ -201,27 +201,28 @@ def previous_permanence(
         if "DATE_PERM" in table.columns
         else pd.Series(pd.NaT, index=table.index, dtype="datetime64[ns]")
     )
+    ret_key, key = _int_keys(returns, child_keys(table, episodes, use_la))
+    keep = key >= 0  # a row whose child is not found (no key) counts for nobody
     t = pd.DataFrame(
         {
-            "_uid": child_keys(table, episodes, use_la).to_numpy(),
-            "code": code.to_numpy(),
-            "date": dated.to_numpy(),
-            "year": _row_year(table, 0).to_numpy(),
+            "_k": key[keep],
+            "code": code.to_numpy()[keep],
+            "date": dated.to_numpy()[keep],
+            "year": _row_year(table, 0).to_numpy()[keep],
         }
-    ).dropna(subset=["_uid"])
-    has_row = returns["_uid"].isin(set(t["_uid"]))
-    out[has_row.to_numpy()] = "none"
+    )
+    out[_has_key(ret_key, t["_k"].to_numpy())] = "none"
     orders = t[t["code"].isin(_PREV_PERM_ORDER)]
     if orders.empty:
         return out
     r = pd.DataFrame(
         {
-            "_uid": returns["_uid"].to_numpy(),
+            "_k": ret_key,
             "ret": returns["period_end"].to_numpy(),
             "_row": np.arange(len(returns)),
         }
     )
-    j = r.merge(orders, on="_uid")
+    j = r.merge(orders, on="_k")
     ret_year = j["ret"].dt.year + (j["ret"].dt.month >= 4).astype(np.int64)
     known = (j["date"] <= j["ret"]) | (j["date"].isna() & (j["year"] <= ret_year))
     j = j.loc[known.to_numpy()].sort_values(["_row", "date", "year"], na_position="first")
@@ -231,18 +232,42 @@ def previous_permanence(
     return out
 
 
-def _count_in_period(returns: pd.DataFrame, uid: pd.Series, dates: pd.Series) -> pd.Series:
-    """Count rows (child key, date) whose date falls within each return's period."""
-    rows = pd.DataFrame({"_uid": uid.to_numpy(), "date": dates.to_numpy()}).dropna()
+def _int_keys(returns: pd.DataFrame, uid: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer child keys of the returns (their ``_uid``) and of the rows (``uid``, text).
+
+    One hash pass over both: equal text, equal integer; a row with no key is -1.
+    Matching and joining on the integers is quicker than on the text.
+    """
+    n = len(returns)
+    codes, _ = pd.factorize(
+        np.concatenate([returns["_uid"].to_numpy(dtype=object), uid.to_numpy(dtype=object)])
+    )
+    return codes[:n], codes[n:]
+
+
+def _has_key(ret_key: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Whether each return's key is among ``key`` (no -1 in ``key``)."""
+    seen = np.zeros(max(int(ret_key.max(initial=-1)), int(key.max(initial=-1))) + 2, dtype=bool)
+    seen[key] = True
+    return seen[ret_key]
+
+
+def _count_in_period(
+    returns: pd.DataFrame, ret_key: np.ndarray, key: np.ndarray, dates: pd.Series
+) -> pd.Series:
+    """Count rows (integer child key, date) whose date falls within each return's period."""
+    d = dates.to_numpy()
+    keep = (key >= 0) & ~pd.isna(d)
+    rows = pd.DataFrame({"_k": key[keep], "date": d[keep]})
     r = pd.DataFrame(
         {
-            "_uid": returns["_uid"].to_numpy(),
+            "_k": ret_key,
             "start": returns["period_start"].to_numpy(),
             "end": returns["period_end"].to_numpy(),
             "_row": np.arange(len(returns)),
         }
     )
-    j = r.merge(rows, on="_uid")
+    j = r.merge(rows, on="_k")
     hit = (j["date"] >= j["start"]) & (j["date"] <= j["end"])
     counts = np.bincount(j.loc[hit.to_numpy(), "_row"].to_numpy(), minlength=len(returns))
     return pd.Series(counts, index=returns.index, dtype="Int64")
@@ -258,17 +283,18 @@ def missing_counts(
     if table is None or "MIS_START" not in table.columns or "MISSING" not in table.columns:
         na = pd.Series(pd.NA, index=returns.index, dtype="Int64")
         return pd.DataFrame({"missing_episodes": na, "away_episodes": na.copy()})
-    uid = child_keys(table, episodes, use_la)
+    ret_key, key = _int_keys(returns, child_keys(table, episodes, use_la))
     start = as_dates(table["MIS_START"], "missing", "MIS_START")
-    kind = _upper_text(table["MISSING"])
+    kind = _upper_text(table["MISSING"]).to_numpy()
     # A missing episode open at 31 March is returned again (closed) the next year:
     # one child, start and kind is one episode, however many returns list it.
-    once = ~pd.DataFrame({"u": uid, "s": start, "k": kind}).duplicated().to_numpy()
-    uid, start, kind = uid[once], start[once], kind[once]
+    once = ~pd.DataFrame({"u": key, "s": start.to_numpy(), "k": kind}).duplicated().to_numpy()
+    key, start, kind = key[once], start[once], kind[once]
+    m, a = kind == "M", kind == "A"
     return pd.DataFrame(
         {
-            "missing_episodes": _count_in_period(returns, uid[kind == "M"], start[kind == "M"]),
-            "away_episodes": _count_in_period(returns, uid[kind == "A"], start[kind == "A"]),
+            "missing_episodes": _count_in_period(returns, ret_key, key[m], start[m]),
+            "away_episodes": _count_in_period(returns, ret_key, key[a], start[a]),
         },
         index=returns.index,
     )
