@@ -1,9 +1,10 @@
 """Time the main job, ``reunistat reproduce``, end to end at national size, with peak memory.
 
 Run: ``.venv/bin/python benchmarks/bench_reproduce.py [--repeats 2] [--data DIR]
-[--src DIR --label NAME]``; ``--render BEFORE AFTER`` writes ``results/reproduce.md``
-from two labelled runs (e.g. the main branch's ``src`` and this tree's): each stage's
-time before and after, and whether every output's hash is the same.
+[--src DIR --label NAME]``; ``--render BEFORE AFTER`` writes the top of
+``results/reproduce.md`` (what the page held stays below it) from two labelled runs
+(e.g. the main branch's ``src`` and this tree's): each stage's time before and after,
+and whether every output's hash is the same.
 
 Each run is a fresh ``reunistat reproduce`` process with the default config
 (national synthetic data, every analysis, the paper, the disclosure check and
@@ -182,7 +183,7 @@ def main() -> None:
         "|:---|---:|",
     ]
     lines += [f"| {k} | {v:.1f} |" for k, v in stages.items()]
-    (HERE / "results/reproduce.md").write_text("\n".join(lines) + "\n")
+    write_page(HERE / "results/reproduce.md", lines)
 
 
 def combine(out: str, labels: list[str]) -> None:
@@ -228,7 +229,7 @@ def render(before: str, after: str) -> None:
         "`python benchmarks/bench_reproduce.py --src DIR --label NAME` runs the main job",
         "(default config: national synthetic data, every analysis, the paper, the disclosure",
         "check, the manifest) as a fresh process from the package in DIR, with BLAS threads",
-        "fixed; stage times are the manifest's. `--render` writes this page. The machine",
+        "fixed; stage times are the manifest's. `--render` writes this section. The machine",
         "(2 cores) was shared with other jobs: the load average is given with every run.",
         "",
         f"- before: `{a['meta']['src']}` ({a['meta']['date']}), load {sa['load']}",
@@ -254,7 +255,22 @@ def render(before: str, after: str) -> None:
         f"Outputs with a different hash after than before: {len(differ)} of {len(ha | hb)}"
         + (": " + ", ".join(f"`{p}`" for p in differ) if differ else " (byte-identical)."),
     ]
-    (HERE / "results/reproduce.md").write_text("\n".join(lines) + "\n")
+    write_page(HERE / "results/reproduce.md", lines)
+
+
+def write_page(page: Path, lines: list[str]) -> None:
+    """Write ``lines`` as the top of ``page``, keeping what the page held below them.
+
+    The page is a record across sessions (notes written by hand under each render): the
+    previous content follows under a heading of its own, its title made a section, so a
+    new render never loses it.
+    """
+    old = page.read_text() if page.exists() else ""
+    if old.startswith("# "):
+        title, _, rest = old.partition("\n")
+        old = f"## Earlier on this page: {title[2:]}\n{rest}"
+    text = "\n".join(lines) + "\n"
+    page.write_text(text + ("\n" + old if old.strip() else ""))
 
 
 if __name__ == "__main__":
