@@ -11,6 +11,9 @@ import pandas as pd
 
 from reunistat.horizons import DAYS_PER_YEAR
 
+#: Nanoseconds in a day: ``datetime64[ns]`` midnights as integers divide by it exactly.
+NS_PER_DAY: int = 86_400 * 10**9
+
 
 def add_years(dates: pd.Series | pd.DatetimeIndex, years: int) -> pd.Series:
     """Return the anniversary ``years`` after each date.

@@ -39,6 +39,7 @@ import pandas as pd
 from reunistat.dates import add_years
 from reunistat.errors import DataValidationError
 from reunistat.tables.keys import SEP, UID, YEAR_COL, child_uid, uid_by_child
+from reunistat.tables.rules import frame
 
 #: What each used table gives the cohort.
 USED: Final = {
@@ -211,7 +212,7 @@ def previous_permanence(
             "year": _row_year(table, 0).to_numpy()[keep],
         }
     )
-    out[_has_key(ret_key, t["_k"].to_numpy())] = "none"
+    out[frame.key_isin(ret_key, t["_k"].to_numpy())] = "none"
     orders = t[t["code"].isin(_PREV_PERM_ORDER)]
     if orders.empty:
         return out
@@ -243,13 +244,6 @@ def _int_keys(returns: pd.DataFrame, uid: pd.Series) -> tuple[np.ndarray, np.nda
         np.concatenate([returns["_uid"].to_numpy(dtype=object), uid.to_numpy(dtype=object)])
     )
     return codes[:n], codes[n:]
-
-
-def _has_key(ret_key: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """Whether each return's key is among ``key`` (no -1 in ``key``)."""
-    seen = np.zeros(max(int(ret_key.max(initial=-1)), int(key.max(initial=-1))) + 2, dtype=bool)
-    seen[key] = True
-    return seen[ret_key]
 
 
 def _count_in_period(

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from reunistat import codes, spells
+from reunistat.dates import NS_PER_DAY
 from reunistat.tables.keys import CID
 from reunistat.tables.rules.coded import Coded
 
@@ -155,7 +156,6 @@ def follow_up(
 
 
 _NONE: Final = np.iinfo(np.int64).max  # a missing date: later than any
-_DAY_NS: Final = 86_400 * 10**9
 
 
 def _ns(s: pd.Series) -> np.ndarray:
@@ -196,13 +196,13 @@ def _follow_up_ns(
     reason = np.array(REASON_PRIORITY, dtype=object)[first]
     reentered = (first == 0).astype(np.int64)
     censor = np.where(earliest > ret, earliest, ret)
-    potential = np.maximum((np.minimum(age18, end) - ret) // _DAY_NS, 0)
+    potential = np.maximum((np.minimum(age18, end) - ret) // NS_PER_DAY, 0)
     return pd.DataFrame(
         {
             "return_date": ret_date,
             "reentry_date": returns["reentry_date"].where(reentered == 1),
             "reentered": reentered,
-            "days_followed": (censor - ret) // _DAY_NS,
+            "days_followed": (censor - ret) // NS_PER_DAY,
             "censor_date": censor.view("datetime64[ns]"),
             # administrative follow-up, known whatever happened (for fixed horizons)
             "days_potential_followup": potential,

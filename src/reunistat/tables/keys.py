@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from reunistat.dates import NS_PER_DAY
 from reunistat.tables.dates import joint_codes
 
 SEP = "\x1f"
@@ -131,9 +132,6 @@ def with_child_key(df: pd.DataFrame, use_la: bool) -> pd.DataFrame:
     return df.assign(**{CID: child_codes(df, use_la=use_la)[0]})
 
 
-_DAY = 86_400 * 10**9
-
-
 def child_date_order(group: np.ndarray, start: np.ndarray) -> np.ndarray:
     """``np.lexsort((start, group))``: rows by integer ``group``, then ``start`` (int64), stable.
 
@@ -141,14 +139,14 @@ def child_date_order(group: np.ndarray, start: np.ndarray) -> np.ndarray:
     blank date, put last), both fit in one integer sorted once (rows written
     child by child are nearly in order: a quick sort).
 
-    >>> child_date_order(np.array([1, 0, 1, 0]), np.array([5, 9, 2, 9]) * _DAY).tolist()
+    >>> child_date_order(np.array([1, 0, 1, 0]), np.array([5, 9, 2, 9]) * NS_PER_DAY).tolist()
     [1, 3, 2, 0]
     """
     big = np.iinfo(np.int64).max
     known = start != big
-    if not len(start) or not known.any() or (start[known] % _DAY).any():
+    if not len(start) or not known.any() or (start[known] % NS_PER_DAY).any():
         return np.lexsort((start, group))
-    days = start[known] // _DAY
+    days = start[known] // NS_PER_DAY
     lo, width = int(days.min()), int(days.max()) - int(days.min()) + 2
     g_lo, g_hi = int(group.min()), int(group.max())
     if (g_hi - g_lo + 1) * width >= 2**62:

@@ -49,6 +49,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from reunistat.dates import NS_PER_DAY
 from reunistat.tables import schema
 from reunistat.tables.between import (
     BETWEEN_RETURNS,
@@ -120,7 +121,6 @@ def _codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64) + 1, len(uniques) + 1
 
 
-_DAY: Final = 86_400 * 10**9
 _NAT: Final = np.iinfo(np.int64).min
 
 
@@ -137,9 +137,9 @@ def _offsets(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
     if a.dtype.kind == "M" and a.dtype == "datetime64[ns]":
         v = a.view(np.int64)
         known = v != _NAT
-        if not known.any() or (v[known] % _DAY).any():
+        if not known.any() or (v[known] % NS_PER_DAY).any():
             return _codes(a)
-        days = v // _DAY
+        days = v // NS_PER_DAY
         lo = int(days[known].min())
         return np.where(known, days - lo + 1, 0), int(days[known].max()) - lo + 2
     if a.dtype.kind not in "iub" or not len(a):
