@@ -159,6 +159,38 @@ def _by_cluster(order: np.ndarray, starts: np.ndarray, weights: np.ndarray | Non
     return sparse.csr_matrix((data, order, starts), shape=(g, n))
 
 
+#: Rows per block of :func:`_rows_times`: a block of a wide design stays in cache.
+ROW_BLOCK = 1024
+
+
+def _rows_times(x: np.ndarray, vs: list[np.ndarray], cols: list[int] | None = None) -> np.ndarray:
+    """``x @ v`` for each ``v`` of ``vs`` (len(vs) x n), one pass over ``x``'s rows in blocks.
+
+    ``x`` C-contiguous (2-D float64). With ``cols``, the products are those of
+    ``x[:, cols] @ v`` (that copy is Fortran-ordered), each block's columns
+    copied in the same order, without the ``n x len(cols)`` copy.
+
+    The same numbers to the bit as one product over all rows: a matrix-vector
+    product (OpenBLAS ``gemv``) takes each row apart from the others, in
+    groups of 4 rows and the last ``n % 4`` rows by another path; every block
+    but the last has a multiple of 4 rows and the last holds those last rows,
+    so each row gets the same operations. Reading ``x`` once for every ``v``
+    (instead of once per ``v``), or only a block of its columns at a time,
+    is what saves the time.
+    """
+    n = x.shape[0]
+    bounds = list(range(0, n, ROW_BLOCK))
+    if len(bounds) > 1 and n - bounds[-1] < 8:
+        bounds.pop()  # the last block then has the last n % 4 rows and at least 4 more
+    bounds.append(n)
+    out = np.empty((len(vs), n))
+    for i, j in zip(bounds[:-1], bounds[1:], strict=False):
+        xb = x[i:j] if cols is None else np.asfortranarray(x[i:j][:, cols])
+        for t, v in enumerate(vs):
+            out[t, i:j] = xb @ v
+    return out
+
+
 def _x_sums(by_cluster: Any, x: np.ndarray, x_sparse: Any) -> np.ndarray:
     """``by_cluster @ x`` (G x k), from ``x_sparse`` (``x`` as a sparse matrix of 0/1) if given.
 
@@ -293,13 +325,19 @@ def boot_weights(
 
 
 def _bootstrap_pieces(
-    fit: ClusterFit, j: int, v: np.ndarray, xe: np.ndarray | None = None
+    fit: ClusterFit,
+    j: int,
+    v: np.ndarray,
+    xe: np.ndarray | None = None,
+    a: np.ndarray | None = None,
 ) -> dict[str, np.ndarray | float]:
     """The parts of the restricted bootstrap-t that do not depend on the tested value.
 
-    ``xe``: ``fit.x_sums(fit.resid)``, the same for every ``j``.
+    ``xe``: ``fit.x_sums(fit.resid)``, the same for every ``j``; ``a``:
+    ``fit.x @ fit.bread[:, j]`` if at hand.
     """
-    a = fit.x @ fit.bread[:, j]
+    if a is None:
+        a = fit.x @ fit.bread[:, j]
     m_jj = float(fit.bread[j, j])
     w = fit.adjust(a)
     xw = fit.x_sums(w)  # G x k
@@ -375,8 +413,11 @@ def wild_bootstrap_ci(
     alpha = 1.0 - conf_level
     rows = []
     xe = fit.x_sums(fit.resid)
-    for j in idx:
-        pieces = _bootstrap_pieces(fit, j, v, xe)
+    # every term's x @ bread[:, j] from one pass over the rows (the same bits: _rows_times)
+    blocked = fit.x.dtype == np.float64 and fit.x.flags.c_contiguous
+    a = _rows_times(fit.x, [fit.bread[:, j] for j in idx]) if blocked else [None] * len(idx)
+    for t, j in enumerate(idx):
+        pieces = _bootstrap_pieces(fit, j, v, xe, a[t])
         b, se = float(fit.beta[j]), float(np.sqrt(fit.cov[j, j]))
         rows.append(
             {
@@ -439,10 +480,7 @@ def _pretrend_statistics(
     starts = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_g))])
     s = _by_cluster(order, starts, None)
     keep = [j for j in range(k) if j not in set(idx)]
-    xr = x[:, keep]
-    xtx_r = xr.T @ xr if xtx is None else xtx[np.ix_(keep, keep)]
-    fitted_r = xr @ np.linalg.solve((xtx_r + xtx_r.T) / 2, xr.T @ y)
-    del xr
+    fitted_r = _restricted_fit(y, x, keep, xtx, x_sparse)
     resid_r = y - fitted_r
     if bread is None:
         full = x.T @ x if xtx is None else xtx
@@ -465,6 +503,35 @@ def _pretrend_statistics(
     vs = c * np.einsum("gmb,gnb->bmn", sc, sc)  # B x m x m
     sol = np.linalg.solve(vs, b.T[:, :, None])[:, :, 0]
     return np.asarray(np.einsum("bm,bm->b", b.T, sol))
+
+
+def _restricted_fit(
+    y: np.ndarray, x: np.ndarray, keep: list[int], xtx: np.ndarray | None, x_sparse: Any
+) -> np.ndarray:
+    """The fitted values of ``y`` on the columns ``keep`` of ``x`` (the restricted model).
+
+    With ``x`` all 0 and 1 (``x_sparse`` given, C-contiguous) and ``y`` whole
+    numbers, ``X_r'y`` holds exact counts (the same in any order: from the
+    sparse matrix) and ``X_r b`` comes a block of rows at a time
+    (:func:`_rows_times`), the same bits as through the ``n x len(keep)`` copy
+    of ``x``, which costs more than the products.
+    """
+    fast = (
+        x_sparse is not None
+        and xtx is not None
+        and x.dtype == np.float64
+        and x.flags.c_contiguous
+        and bool(np.all(np.abs(y) < 2.0**20))
+        and np.array_equal(y, np.trunc(y))
+    )
+    xtx_r = None if xtx is None else xtx[np.ix_(keep, keep)]
+    if not fast:
+        xr = x[:, keep]
+        xtx_r = xr.T @ xr if xtx_r is None else xtx_r
+        return np.asarray(xr @ np.linalg.solve((xtx_r + xtx_r.T) / 2, xr.T @ y))
+    assert xtx_r is not None
+    xty = np.asarray(x_sparse.T @ y).ravel()[keep]
+    return _rows_times(x, [np.linalg.solve((xtx_r + xtx_r.T) / 2, xty)], keep)[0]
 
 
 @dataclass(frozen=True)
