@@ -198,3 +198,73 @@ def test_the_fixed_effects_design_as_sparse_is_the_dense_one() -> None:
     assert len(names) == x.shape[1]
     x2, _, none = did._fe_design(data, terms.assign(t1=terms["t1"] * 0.5), "LA", "year")
     assert none is None and (x2[:, 1] == terms["t1"] * 0.5).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 700), st.sampled_from([4, 8, 64, 100]))
+def test_products_a_block_of_rows_at_a_time_are_the_whole_products(
+    seed: int, n: int, block: int
+) -> None:
+    """``_rows_times``: ``x @ v`` and ``x[:, cols] @ v`` by blocks of rows, to the bit."""
+    import pytest
+
+    from reunistat.models.evaluation import cluster_inference as ci
+
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 40))
+    x = rng.normal(size=(n, k)) * (rng.random((n, k)) < 0.5)
+    vs = [rng.normal(size=k), rng.normal(size=(k, 3))[:, 1]]  # the second one strided
+    cols = sorted(rng.choice(k, size=int(rng.integers(1, k + 1)), replace=False).tolist())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ci, "ROW_BLOCK", block)
+        got = ci._rows_times(x, vs)
+        got_cols = ci._rows_times(x, [vs[0][cols]], cols)[0]
+    for t, v in enumerate(vs):
+        assert got[t].tobytes() == (x @ v).tobytes()
+    assert got_cols.tobytes() == (x[:, cols] @ vs[0][cols]).tobytes()
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 10_000), st.integers(4, 10), st.integers(30, 90))
+def test_the_pretrend_test_and_intervals_by_blocks_of_rows_are_the_same(
+    seed: int, n_g: int, per: int
+) -> None:
+    """A 0/1 design with a 0/1 outcome, rows in blocks: the old pre-trend statistics and
+    bootstrap intervals to the bit (and with an outcome that is not whole: the copy)."""
+    import pytest
+
+    from reunistat.models.evaluation import cluster_inference as ci
+
+    rng = np.random.default_rng(seed)
+    groups = rng.permutation(np.repeat(np.arange(n_g), per))
+    rel = rng.integers(0, 4, len(groups))
+    year = rng.integers(0, 3, len(groups))
+    x = np.column_stack(
+        [
+            np.ones(len(groups)),
+            *[(rel == r).astype(float) for r in (1, 2, 3)],
+            *[(groups == g).astype(float) for g in range(1, n_g)],
+            *[(year == t).astype(float) for t in (1, 2)],
+        ]
+    )
+    idx = [1, 2]
+    for y in (
+        (rng.random(len(groups)) < 0.2 + 0.05 * rel).astype(float),
+        rng.normal(size=len(groups)),
+    ):
+        fit = ols_cluster(y, x, groups, "CR2", sparse.csr_matrix(x))
+        stats, _ = _old_wild_pretrend(y, x, groups, idx, 1.0, 199, seed)
+        v = ci.boot_weights("rademacher", fit.n_clusters, 199, np.random.default_rng(seed))
+        xe = fit.x_sums(fit.resid)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(ci, "ROW_BLOCK", 16)
+            got = _pretrend_statistics(
+                y, x, groups, idx, 199, seed, fit.bread, fit.xtx, fit.x_sparse
+            )
+            a = ci._rows_times(fit.x, [fit.bread[:, j] for j in (1, 2, 3)])
+        assert got.tobytes() == stats.tobytes()
+        for t, j in enumerate((1, 2, 3)):
+            old = ci._bootstrap_pieces(fit, j, v, xe)
+            new = ci._bootstrap_pieces(fit, j, v, xe, a[t])
+            for key, val in old.items():
+                assert np.asarray(val).tobytes() == np.asarray(new[key]).tobytes()
