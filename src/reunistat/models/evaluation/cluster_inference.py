@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -184,7 +185,7 @@ def _rows_times(x: np.ndarray, vs: list[np.ndarray], cols: list[int] | None = No
         bounds.pop()  # the last block then has the last n % 4 rows and at least 4 more
     bounds.append(n)
     out = np.empty((len(vs), n))
-    for i, j in zip(bounds[:-1], bounds[1:], strict=False):
+    for i, j in itertools.pairwise(bounds):
         xb = x[i:j] if cols is None else np.asfortranarray(x[i:j][:, cols])
         for t, v in enumerate(vs):
             out[t, i:j] = xb @ v
