@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from reunistat.errors import ReadError
-from reunistat.tables.dates import parse_date_column
+from reunistat.tables.dates import dfe_dates, parse_date_column, parse_text_dates_across
 
 
 def parse(values, numeric_as="none"):
@@ -47,3 +48,30 @@ def test_error_names_file_table_column_and_examples():
         parse(["13/01/2019", "01/13/2019"])
     assert str(err.value).startswith("f.csv: table episodes, column DECOM: dates in both")
     assert "'13/01/2019'" in str(err.value) and "'01/13/2019'" in str(err.value)
+
+
+def test_plain_dfe_dates_read_without_strptime_as_to_datetime_reads_them():
+    days = pd.date_range("1800-01-01", "2199-12-31")
+    text = np.array(days.strftime("%d/%m/%Y"), dtype=object)
+    assert np.array_equal(dfe_dates(text), days.to_numpy())
+    for odd in (
+        "31/04/2019",
+        "29/02/2019",
+        "00/01/2019",
+        "01/13/2019",
+        "1/01/2019",
+        "01-01-2019",
+        "01/01/201a",
+        "01/01/1799",
+        "01/01/2019 ",
+        "01/01/2019\x00",
+    ):
+        assert dfe_dates(np.array(["01/01/2019", odd], dtype=object)) is None, odd
+    # a value to_datetime reads but dfe_dates leaves to it: the same dates either way
+    cols = [pd.Series(["1/02/2019", None], dtype="category"), pd.Series(["03/02/2019"])]
+    got = parse_text_dates_across(cols)
+    assert got is not None
+    assert [d.tolist() for d in got] == [
+        [pd.Timestamp("2019-02-01"), pd.NaT],
+        [pd.Timestamp("2019-02-03")],
+    ]

@@ -284,3 +284,13 @@ def test_row_codes_number_equal_rows_alike_blanks_equal():
     many = [np.arange(1000) % k for k in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)]
     codes = stack.row_codes(many)  # past int64 when multiplied out: renumbered on the way
     assert len(np.unique(codes)) == len({tuple(r) for r in np.array(many).T})
+
+
+def test_row_codes_in_any_order_group_rows_as_in_order_of_appearance():
+    rng = np.random.default_rng(3)
+    cols = [rng.integers(0, 4, 500), rng.integers(0, 3, 500)]
+    ordered, unordered = stack.row_codes(cols), stack.row_codes(cols, ordered=False)
+    # the same groups, numbered 0..k-1 either way
+    assert sorted(set(unordered.tolist())) == list(range(ordered.max() + 1))
+    pairs = set(zip(ordered.tolist(), unordered.tolist(), strict=True))
+    assert len(pairs) == ordered.max() + 1

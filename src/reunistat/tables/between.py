@@ -50,11 +50,24 @@ BETWEEN_RETURNS: Final = {
 def positions_of(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """For each of ``wanted``, the position of an equal value in ``values`` (unique), or -1.
 
-    >>> positions_of(np.array([7, 3, 5]), np.array([5, 4, 7])).tolist()
-    [2, -1, 0]
+    >>> positions_of(np.array([7, 3, 5]), np.array([5, 4, 7, 9, 1])).tolist()
+    [2, -1, 0, -1, -1]
+    >>> positions_of(np.array([7.0, 3.0]), np.array([3.0, 4.0])).tolist()
+    [1, -1]
     """
     if not len(values):
         return np.full(len(wanted), -1)
+    if values.dtype.kind in "iu" and wanted.dtype.kind in "iu":
+        lo, hi = int(values.min()), int(values.max())
+        dense = hi - lo <= 4 * (len(values) + len(wanted)) and -(2**62) < lo <= hi < 2**62
+        if dense:  # a table by value: no sort
+            table = np.full(hi - lo + 1, -1, dtype=np.int64)
+            table[values.astype(np.int64) - lo] = np.arange(len(values))
+            w = wanted.astype(np.int64) - lo
+            out = np.full(len(wanted), -1, dtype=np.int64)
+            inside = np.flatnonzero((w >= 0) & (w <= hi - lo))
+            out[inside] = table[w[inside]]
+            return out
     by = np.argsort(values, kind="stable")
     at = np.minimum(np.searchsorted(values[by], wanted), len(by) - 1)
     return np.where(values[by][at] == wanted, by[at], -1)

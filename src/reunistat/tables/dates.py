@@ -217,22 +217,58 @@ def parse_text_dates_across(columns: list[pd.Series]) -> list[pd.Series] | None:
     ]
     fits: list[np.ndarray] = []
     for fmt in TEXT_FORMATS:
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-        ok = parsed.notna().to_numpy()
-        if ok.all():
-            # a file that an earlier format reads whole would have chosen that format
-            if any(f[p].all() and len(p) for f in fits for p in present):
-                return None
+        days = dfe_dates(text.to_numpy()) if fmt == _DFE else None  # plain dd/mm/YYYY
+        if days is None:
+            parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+            ok = parsed.notna().to_numpy()
+            if not ok.all():
+                fits.append(ok)
+                continue
             days = parsed.dt.normalize().to_numpy(dtype="datetime64[ns]")  # each value once
-            out = []
-            for c, (a, b) in zip(columns, itertools.pairwise(bounds), strict=True):
-                part = np.full(b - a, np.datetime64("NaT"), dtype="datetime64[ns]")
-                k = codes[a:b]
-                part[k >= 0] = days[k[k >= 0]]
-                out.append(pd.Series(part, index=c.index, dtype="datetime64[ns]"))
-            return out
-        fits.append(ok)
+        # a file that an earlier format reads whole would have chosen that format
+        if any(f[p].all() and len(p) for f in fits for p in present):
+            return None
+        days = np.append(days, np.datetime64("NaT", "ns"))  # code -1 (blank): NaT
+        return [
+            pd.Series(days[codes[a:b]], index=c.index, dtype="datetime64[ns]")
+            for c, (a, b) in zip(columns, itertools.pairwise(bounds), strict=True)
+        ]
     return None
+
+
+def dfe_dates(text: np.ndarray) -> np.ndarray | None:
+    """Text values all written ``dd/mm/YYYY`` as dates (``datetime64[ns]``); else None.
+
+    As ``pd.to_datetime(text, format="%d/%m/%Y")`` reads them, without parsing
+    each string: None unless every value is ten characters (two digits, a
+    ``/``, two digits, a ``/``, four digits) and a real day of a year from
+    1800 to 2199; anything else is left to ``to_datetime``.
+
+    >>> dfe_dates(np.array(["13/04/2019", "29/02/2020"], dtype=object)).astype(str).tolist()
+    ['2019-04-13T00:00:00.000000000', '2020-02-29T00:00:00.000000000']
+    >>> [dfe_dates(np.array([v], dtype=object)) for v in ("29/02/2019", "1/04/2019", "")]
+    [None, None, None]
+    """
+    try:
+        if not len(text) or (np.fromiter(map(len, text), np.int64, len(text)) != 10).any():
+            return None
+        chars = np.asarray(text, dtype="U10")
+    except (TypeError, ValueError):
+        return None
+    c = chars.view(np.uint32).reshape(len(chars), 10).astype(np.int64)
+    digits = c[:, [0, 1, 3, 4, 6, 7, 8, 9]] - ord("0")
+    if ((digits < 0) | (digits > 9)).any() or (c[:, [2, 5]] != ord("/")).any():
+        return None
+    day = digits[:, 0] * 10 + digits[:, 1]
+    month = digits[:, 2] * 10 + digits[:, 3]
+    year = digits[:, 4:] @ np.array([1000, 100, 10, 1])
+    if ((month < 1) | (month > 12) | (day < 1) | (year < 1800) | (year > 2199)).any():
+        return None
+    months = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+    dates = months.astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")
+    if (dates.astype("datetime64[M]") != months).any():  # a day past the month's end
+        return None
+    return dates.astype("datetime64[ns]")
 
 
 def _untimed(uniq: pd.Index) -> pd.Series:
