@@ -87,6 +87,7 @@ class DesignRefit:
         self.hashes: dict[str, np.ndarray] = {}  # column_hash of the first dataset's columns
         self.tables: dict[str, LevelTable] = {}  # categorical terms' design rows by level
         self.levels: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # see redone()
+        self.counts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # see facts()
 
     def hash_of(self, d: pd.DataFrame, columns: set[str] | None = None) -> str:
         """``data_hash(d, columns)``, reusing the first dataset's hash of each column it shares.
@@ -118,8 +119,8 @@ class DesignRefit:
         ``levels`` then holds, for each of those columns, the values by level
         and the codes (read by :meth:`facts`).
         """
-        x = self.work.fresh()
-        self.levels = {}
+        self.work.fresh()
+        self.levels, self.counts = {}, {}
         for c, s in new.items():
             if any(col is None and c in t for t, col in self.term_of.items()):
                 return None  # a term reads the column with another one (an interaction)
@@ -137,10 +138,10 @@ class DesignRefit:
                 codes = table.codes(s)
                 if codes is None:
                     return None
+                self.work.write(cols, table.values[codes])
                 for j, col in enumerate(cols):
-                    self.work.write([col], table.values[codes, j][:, None])
                     self.levels[col] = (table.values[:, j], codes)
-        return x
+        return self.work.ready()
 
     def facts(
         self, x: np.ndarray, j: int, outcome: np.ndarray
@@ -160,14 +161,29 @@ class DesignRefit:
                 return lo, hi, False, 0, 0.0
             return lo, hi, True, int(ones.sum()), float(outcome[ones].sum())
         values, codes = self.levels[j]
-        count = np.bincount(codes, minlength=len(values))
+        count, summed = self._by_level(codes, outcome, len(values))
         at = values[count > 0]
         lo, hi, binary = float(at.min()), float(at.max()), bool(np.isin(at, (0.0, 1.0)).all())
         if not binary:
             return lo, hi, False, 0, 0.0
         ones = (count > 0) & (values == 1.0)
-        summed = np.bincount(codes, np.asarray(outcome, dtype=float), len(values))
         return lo, hi, True, int(count[ones].sum()), float(summed[ones].sum())
+
+    def _by_level(
+        self, codes: np.ndarray, outcome: np.ndarray, n_levels: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and ``outcome`` summed at each level of ``codes``: once per term, not per column.
+
+        The columns of a term share their codes (:meth:`redone`), so the two
+        ``bincount``s of the last design are kept by codes and outcome.
+        """
+        key = (id(codes), id(outcome))
+        if key not in self.counts:
+            self.counts[key] = (
+                np.bincount(codes, minlength=n_levels),
+                np.bincount(codes, np.asarray(outcome, dtype=float), n_levels),
+            )
+        return self.counts[key]
 
     def columns_of(self, changed: list[str]) -> list[int]:
         """The design's columns of the terms that read a ``changed`` column."""
@@ -267,33 +283,45 @@ class Workspace:
     """The first design and one copy of it, into which each refit writes its changed columns.
 
     A refit's design is the first design with some columns redone; instead of
-    a copy of the whole matrix per dataset, one copy is kept and the columns the
-    previous refit wrote are restored from the first design before the next
-    writes its own: the same matrix, element for element. (Neither
-    ``cox_arrays`` nor ``irls`` writes into the matrix it is given, and no
-    result keeps it.)
+    a copy of the whole matrix per dataset, one copy is kept: :meth:`fresh`
+    starts a design, :meth:`write` puts the refit's columns in and
+    :meth:`ready` restores from the first design the columns an earlier refit
+    wrote that this one did not (those it wrote again are overwritten whole):
+    the same matrix, element for element, without copying back columns that
+    are written again at once. (Neither ``cox_arrays`` nor ``irls`` writes into
+    the matrix it is given, and no result keeps it.)
     """
 
     def __init__(self, x0: np.ndarray) -> None:
         self.x0 = x0
         self.x: np.ndarray | None = None
-        self.dirty: list[int] = []
+        self.dirty: list[int] = []  # columns this design wrote
+        self.stale: list[int] = []  # columns earlier designs wrote, not yet restored
         self._ranges: np.ndarray | None = None
 
     def fresh(self) -> np.ndarray:
-        """The first design, to write a refit's columns into (:meth:`write`)."""
+        """Start a design: write its columns (:meth:`write`), then take it (:meth:`ready`)."""
         if self.x is None:
             self.x = self.x0.copy(order="K")
-        elif self.dirty:
-            self.x[:, self.dirty] = self.x0[:, self.dirty]
+        self.stale = [*dict.fromkeys([*self.stale, *self.dirty])]
         self.dirty = []
         return self.x
 
     def write(self, cols: list[int], block: np.ndarray) -> None:
-        """Put ``block`` in columns ``cols`` of the current design."""
+        """Put ``block`` (one column per ``cols``) in those columns of the current design."""
         assert self.x is not None
         self.x[:, cols] = block
         self.dirty += cols
+
+    def ready(self) -> np.ndarray:
+        """The design: the first one with the columns written since :meth:`fresh`."""
+        assert self.x is not None
+        written = set(self.dirty)
+        back = [j for j in self.stale if j not in written]
+        if back:
+            self.x[:, back] = self.x0[:, back]
+        self.stale = []
+        return self.x
 
     def ranges(self, x: np.ndarray, cols: list[int]) -> np.ndarray:
         """``x.max(axis=0) - x.min(axis=0)``: the first design's, with ``cols`` taken afresh."""
