@@ -138,7 +138,7 @@ class DesignRefit:
                 codes = table.codes(s)
                 if codes is None:
                     return None
-                self.work.write(cols, table.values[codes])
+                self.work.write(cols, np.take(table.values, codes, axis=0))
                 for j, col in enumerate(cols):
                     self.levels[col] = (table.values[:, j], codes)
         return self.work.ready()
@@ -310,7 +310,10 @@ class Workspace:
     def write(self, cols: list[int], block: np.ndarray) -> None:
         """Put ``block`` (one column per ``cols``) in those columns of the current design."""
         assert self.x is not None
-        self.x[:, cols] = block
+        if cols and cols == list(range(cols[0], cols[0] + len(cols))):
+            self.x[:, cols[0] : cols[0] + len(cols)] = block  # a slice: no fancy indexing
+        else:
+            self.x[:, cols] = block
         self.dirty += cols
 
     def ready(self) -> np.ndarray:
