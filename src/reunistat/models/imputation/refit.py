@@ -27,7 +27,7 @@ errors are the same as before. The logistic model is refitted the same way
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,26 +88,43 @@ class DesignRefit:
         self.tables: dict[str, LevelTable] = {}  # categorical terms' design rows by level
         self.levels: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # see redone()
         self.counts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # see facts()
+        self.same: set[str] = set()  # see changed()
 
-    def hash_of(self, d: pd.DataFrame, columns: set[str] | None = None) -> str:
+    def hash_of(
+        self, d: pd.DataFrame, columns: set[str] | None = None, known: Collection[str] = ()
+    ) -> str:
         """``data_hash(d, columns)``, reusing the first dataset's hash of each column it shares.
 
         A column whose values have the same bits as the first dataset's has the
         same hash; only the others (the imputed ones) are hashed afresh.
+        ``known`` names columns of ``d`` already found to have those bits
+        (:meth:`changed`'s ``same``).
         """
         if not (d.columns.equals(self.d0.columns) and d.columns.is_unique):
             return data_hash(d, columns)
         same = {}
         for c in d.columns:
-            if (columns is None or c in columns) and same_bits(d[c], self.d0[c]):
+            if (columns is None or c in columns) and (c in known or same_bits(d[c], self.d0[c])):
                 if c not in self.hashes:
                     self.hashes[c] = column_hash(self.d0[c])
                 same[c] = self.hashes[c]
         return data_hash(d, columns, hashes=same)
 
     def changed(self, d: pd.DataFrame) -> list[str]:
-        """The columns read or fixed whose values differ in ``d`` from the first dataset."""
-        return [c for c in dict.fromkeys([*self.read, *self.fixed]) if not d[c].equals(self.d0[c])]
+        """The columns read or fixed whose values differ in ``d`` from the first dataset.
+
+        Those with the first dataset's very bits are kept in ``same`` (for
+        :meth:`hash_of`); the others are compared by ``Series.equals``.
+        """
+        self.same = set()
+        out = []
+        for c in dict.fromkeys([*self.read, *self.fixed]):
+            a, b = d[c], self.d0[c]
+            if same_bits(a, b):
+                self.same.add(c)
+            elif not a.equals(b):
+                out.append(c)
+        return out
 
     def redone(self, base: pd.DataFrame, new: dict[str, pd.Series]) -> np.ndarray | None:
         """The first design with the terms reading a ``new`` column redone from it.
@@ -271,7 +288,7 @@ class _CoxRefit(DesignRefit):
             fit_stats={},
             provenance=Provenance(
                 prov.function,
-                self.hash_of(d, {*self.read, *self.fixed}),
+                self.hash_of(d, {*self.read, *self.fixed}, self.same),
                 prov.formula,
                 prov.options,
             ),
@@ -354,6 +371,8 @@ def same_bits(a: pd.Series, b: pd.Series) -> bool:
     x, y = a.to_numpy(), b.to_numpy()
     if not (x.dtype == y.dtype and x.dtype.kind in "biufmM" and x.shape == y.shape):
         return False
+    if x.__array_interface__ == y.__array_interface__:
+        return True  # the same memory (a shallow copy's column)
     bits = f"u{x.dtype.itemsize}"
     return bool(np.array_equal(x.view(bits), y.view(bits)))
 

@@ -150,7 +150,7 @@ class LogisticRefit(DesignRefit):
             fit_stats={},
             provenance=Provenance(
                 prov.function,
-                self.hash_of(d, {*self.read, *self.fixed}),
+                self.hash_of(d, {*self.read, *self.fixed}, self.same),
                 prov.formula,
                 prov.options,
             ),
