@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -327,10 +327,11 @@ def _one_chain(shared: _Shared, n_iter: int, seed: np.random.SeedSequence) -> pd
     rng = np.random.default_rng(seed)
     work = shared.frame.copy()
     codes = {c: work[c].cat.codes.to_numpy().copy() for c in shared.coded}
+    dtypes = {c: cast(pd.CategoricalDtype, work[c].dtype) for c in shared.coded}
 
     def put(c: str, miss: np.ndarray, values: np.ndarray) -> None:
         codes[c][miss] = values
-        work[c] = pd.Categorical.from_codes(codes[c].copy(), dtype=work[c].dtype)
+        work[c] = pd.Categorical.from_codes(codes[c].copy(), dtype=dtypes[c])  # type: ignore[arg-type]
 
     for c, miss in shared.missing.items():
         if c in codes:
