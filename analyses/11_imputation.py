@@ -200,12 +200,26 @@ def _with_references(
 
     Only the imputed ``columns`` differ between the datasets, so the others are
     taken from the first one's, and each dataset is the same frame as
-    ``with_references(d, covariates)``.
+    ``with_references(d, covariates)``. After the first, each is a shallow copy
+    of it with the imputed columns put in (new arrays: the first's stay as they
+    are), not a copy of every column.
     """
     base = with_references(done[0].drop(columns=columns), covariates)
-    return [
-        pd.concat([base, with_references(d[columns], covariates)], axis=1)[d.columns] for d in done
-    ]
+
+    def whole(d: pd.DataFrame) -> pd.DataFrame:
+        return pd.concat([base, with_references(d[columns], covariates)], axis=1)[d.columns]
+
+    first = whole(done[0])
+    out = [first]
+    for d in done[1:]:
+        if not d.columns.equals(first.columns):
+            out.append(whole(d))
+            continue
+        new, frame = with_references(d[columns], covariates), first.copy(deep=False)
+        for c in columns:
+            frame[c] = new[c]
+        out.append(frame)
+    return out
 
 
 def _beside(pooled: ModelResult, main: ModelResult) -> pd.DataFrame:

@@ -233,3 +233,17 @@ def test_imputations_read_only_the_columns_imputed_and_their_predictors(data) ->
         pd.testing.assert_frame_equal(d[["note", "unused"]], extra[["note", "unused"]])
         pd.testing.assert_frame_equal(d[data.columns], p)  # unused columns change nothing
         assert d[IMPUTED].notna().all().all()
+
+
+def test_a_categorical_column_imputed_by_its_codes_equals_the_text_column(data) -> None:  # type: ignore[no-untyped-def]
+    """polyreg of a categorical column writes codes: the same values as writing the text.
+
+    With several columns imputed, each cycle's designs read the column as drawn so far.
+    """
+    sub = data.iloc[:500].drop(columns="nelson_aalen")
+    coded = sub.assign(ethnic_group=pd.Categorical(sub["ethnic_group"]))
+    text = impute(sub, IMPUTED, predictors=PREDICTORS, m=2, n_iter=3, seed=6)
+    cats = impute(coded, IMPUTED, predictors=PREDICTORS, m=2, n_iter=3, seed=6)
+    for t, c in zip(text, cats, strict=True):
+        assert c["ethnic_group"].dtype == coded["ethnic_group"].dtype
+        pd.testing.assert_frame_equal(c.astype({"ethnic_group": object}), t)

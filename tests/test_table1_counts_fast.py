@@ -77,13 +77,17 @@ def test_smallest_cell_by_codes_equals_the_groupby(data: Any) -> None:
             "full": pd.Series([t or "z" for t in text], dtype=object),
             "mixed": pd.Series([t or 1 for t in text], dtype=object),
             "flag": data.draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=n, max_size=n)),
+            "int_flag": data.draw(st.lists(st.sampled_from([0, 1, -3]), min_size=n, max_size=n)),
         }
     )
+    frame["bool_flag"] = frame["int_flag"] > 0
+    frame["uint_flag"] = frame["int_flag"].abs().astype(np.uint8)
     frame["cat"] = frame["text"].astype("category")
     frame["cat_full"] = pd.Categorical(
         frame["full"],
         categories=["z", "a", "b", "unused", "1"]
         + [c for c in sorted(set(frame["full"])) if c not in ("z", "a", "b", "unused", "1")],
     )
-    for cols in (["text"], ["full"], ["mixed"], ["flag"], ["cat"], ["cat_full"], list(frame)[1:]):
+    alone = [[c] for c in frame.columns[1:]]
+    for cols in (*alone, list(frame)[1:]):
         assert tables.smallest_cell(frame, cols, "ev") == _old_smallest(frame, cols, "ev")

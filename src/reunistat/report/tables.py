@@ -521,6 +521,8 @@ def smallest_cell(data: pd.DataFrame, variables: Sequence[str], event_col: str) 
         if pd.api.types.is_numeric_dtype(col) and col.nunique() > 2:
             continue
         codes = _text_codes(col)
+        if codes is None and isinstance(col.dtype, np.dtype) and col.dtype.kind in "biu":
+            codes = pd.factorize(col.to_numpy())[0]  # integers: one text per value, and back
         if codes is not None:  # the same groups as the text of the values, without the text
             size = np.bincount(codes)
             events = np.bincount(codes[ev], minlength=len(size))

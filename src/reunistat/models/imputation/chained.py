@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -275,6 +275,7 @@ class _Shared:
     observed: dict[str, np.ndarray]  # observed values (polyreg: category codes)
     categories: dict[str, np.ndarray]  # polyreg columns' categories
     designs: dict[str, tuple[np.ndarray, np.ndarray]]  # (observed, missing rows) if fixed
+    coded: tuple[str, ...] = ()  # categorical polyreg columns: imputed by their codes
 
 
 def _shared(frame: pd.DataFrame, methods: dict[str, Method], predictors: list[str]) -> _Shared:
@@ -293,8 +294,21 @@ def _shared(frame: pd.DataFrame, methods: dict[str, Method], predictors: list[st
         if miss.any() and all(p in fixed for p in others):
             x = _design(len(frame), [fixed[p] for p in others])
             designs[c] = (x[~miss], x[miss])
+    coded = tuple(
+        c
+        for c, how in methods.items()
+        if how == "polyreg" and isinstance(frame[c].dtype, pd.CategoricalDtype)
+    )
     return _Shared(
-        frame[list(methods)], methods, predictors, missing, fixed, observed, categories, designs
+        frame[list(methods)],
+        methods,
+        predictors,
+        missing,
+        fixed,
+        observed,
+        categories,
+        designs,
+        coded,
     )
 
 
@@ -304,10 +318,26 @@ def _chain_from_seed(seed: np.random.SeedSequence, shared: _Shared, n_iter: int)
 
 
 def _one_chain(shared: _Shared, n_iter: int, seed: np.random.SeedSequence) -> pd.DataFrame:
-    """One imputation of the columns: start from random observed values, then ``n_iter`` cycles."""
+    """One imputation of the columns: start from random observed values, then ``n_iter`` cycles.
+
+    A categorical column imputed by polyreg is written by its codes (the
+    observed values' codes drawn at the start, the category drawn in a cycle):
+    the same values as writing the categories themselves into the frame.
+    """
     rng = np.random.default_rng(seed)
     work = shared.frame.copy()
+    codes = {c: work[c].cat.codes.to_numpy().copy() for c in shared.coded}
+    dtypes = {c: cast(pd.CategoricalDtype, work[c].dtype) for c in shared.coded}
+
+    def put(c: str, miss: np.ndarray, values: np.ndarray) -> None:
+        codes[c][miss] = values
+        work[c] = pd.Categorical.from_codes(codes[c].copy(), dtype=dtypes[c])  # type: ignore[arg-type]
+
     for c, miss in shared.missing.items():
+        if c in codes:
+            obs = shared.observed[c]
+            put(c, miss, obs[rng.integers(0, len(obs), miss.sum())])
+            continue
         obs = work.loc[~miss, c].to_numpy()
         work.loc[miss, c] = obs[rng.integers(0, len(obs), miss.sum())]
     for _ in range(n_iter):
@@ -329,7 +359,10 @@ def _one_chain(shared: _Shared, n_iter: int, seed: np.random.SeedSequence) -> pd
             else:
                 cats = shared.categories[c]
                 drawn = _draw_polyreg(x_obs, shared.observed[c], len(cats), x_mis, rng)
-                work.loc[miss, c] = cats[drawn]
+                if c in codes:
+                    put(c, miss, drawn)
+                else:
+                    work.loc[miss, c] = cats[drawn]
     return work
 
 

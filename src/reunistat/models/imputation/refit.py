@@ -27,7 +27,7 @@ errors are the same as before. The logistic model is refitted the same way
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -87,26 +87,44 @@ class DesignRefit:
         self.hashes: dict[str, np.ndarray] = {}  # column_hash of the first dataset's columns
         self.tables: dict[str, LevelTable] = {}  # categorical terms' design rows by level
         self.levels: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # see redone()
+        self.counts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # see facts()
+        self.same: set[str] = set()  # see changed()
 
-    def hash_of(self, d: pd.DataFrame, columns: set[str] | None = None) -> str:
+    def hash_of(
+        self, d: pd.DataFrame, columns: set[str] | None = None, known: Collection[str] = ()
+    ) -> str:
         """``data_hash(d, columns)``, reusing the first dataset's hash of each column it shares.
 
         A column whose values have the same bits as the first dataset's has the
         same hash; only the others (the imputed ones) are hashed afresh.
+        ``known`` names columns of ``d`` already found to have those bits
+        (:meth:`changed`'s ``same``).
         """
         if not (d.columns.equals(self.d0.columns) and d.columns.is_unique):
             return data_hash(d, columns)
         same = {}
         for c in d.columns:
-            if (columns is None or c in columns) and same_bits(d[c], self.d0[c]):
+            if (columns is None or c in columns) and (c in known or same_bits(d[c], self.d0[c])):
                 if c not in self.hashes:
                     self.hashes[c] = column_hash(self.d0[c])
                 same[c] = self.hashes[c]
         return data_hash(d, columns, hashes=same)
 
     def changed(self, d: pd.DataFrame) -> list[str]:
-        """The columns read or fixed whose values differ in ``d`` from the first dataset."""
-        return [c for c in dict.fromkeys([*self.read, *self.fixed]) if not d[c].equals(self.d0[c])]
+        """The columns read or fixed whose values differ in ``d`` from the first dataset.
+
+        Those with the first dataset's very bits are kept in ``same`` (for
+        :meth:`hash_of`); the others are compared by ``Series.equals``.
+        """
+        self.same = set()
+        out = []
+        for c in dict.fromkeys([*self.read, *self.fixed]):
+            a, b = d[c], self.d0[c]
+            if same_bits(a, b):
+                self.same.add(c)
+            elif not a.equals(b):
+                out.append(c)
+        return out
 
     def redone(self, base: pd.DataFrame, new: dict[str, pd.Series]) -> np.ndarray | None:
         """The first design with the terms reading a ``new`` column redone from it.
@@ -118,8 +136,8 @@ class DesignRefit:
         ``levels`` then holds, for each of those columns, the values by level
         and the codes (read by :meth:`facts`).
         """
-        x = self.work.fresh()
-        self.levels = {}
+        self.work.fresh()
+        self.levels, self.counts = {}, {}
         for c, s in new.items():
             if any(col is None and c in t for t, col in self.term_of.items()):
                 return None  # a term reads the column with another one (an interaction)
@@ -137,10 +155,10 @@ class DesignRefit:
                 codes = table.codes(s)
                 if codes is None:
                     return None
+                self.work.write(cols, np.take(table.values, codes, axis=0))
                 for j, col in enumerate(cols):
-                    self.work.write([col], table.values[codes, j][:, None])
                     self.levels[col] = (table.values[:, j], codes)
-        return x
+        return self.work.ready()
 
     def facts(
         self, x: np.ndarray, j: int, outcome: np.ndarray
@@ -160,14 +178,29 @@ class DesignRefit:
                 return lo, hi, False, 0, 0.0
             return lo, hi, True, int(ones.sum()), float(outcome[ones].sum())
         values, codes = self.levels[j]
-        count = np.bincount(codes, minlength=len(values))
+        count, summed = self._by_level(codes, outcome, len(values))
         at = values[count > 0]
         lo, hi, binary = float(at.min()), float(at.max()), bool(np.isin(at, (0.0, 1.0)).all())
         if not binary:
             return lo, hi, False, 0, 0.0
         ones = (count > 0) & (values == 1.0)
-        summed = np.bincount(codes, np.asarray(outcome, dtype=float), len(values))
         return lo, hi, True, int(count[ones].sum()), float(summed[ones].sum())
+
+    def _by_level(
+        self, codes: np.ndarray, outcome: np.ndarray, n_levels: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and ``outcome`` summed at each level of ``codes``: once per term, not per column.
+
+        The columns of a term share their codes (:meth:`redone`), so the two
+        ``bincount``s of the last design are kept by codes and outcome.
+        """
+        key = (id(codes), id(outcome))
+        if key not in self.counts:
+            self.counts[key] = (
+                np.bincount(codes, minlength=n_levels),
+                np.bincount(codes, np.asarray(outcome, dtype=float), n_levels),
+            )
+        return self.counts[key]
 
     def columns_of(self, changed: list[str]) -> list[int]:
         """The design's columns of the terms that read a ``changed`` column."""
@@ -255,7 +288,7 @@ class _CoxRefit(DesignRefit):
             fit_stats={},
             provenance=Provenance(
                 prov.function,
-                self.hash_of(d, {*self.read, *self.fixed}),
+                self.hash_of(d, {*self.read, *self.fixed}, self.same),
                 prov.formula,
                 prov.options,
             ),
@@ -267,33 +300,48 @@ class Workspace:
     """The first design and one copy of it, into which each refit writes its changed columns.
 
     A refit's design is the first design with some columns redone; instead of
-    a copy of the whole matrix per dataset, one copy is kept and the columns the
-    previous refit wrote are restored from the first design before the next
-    writes its own: the same matrix, element for element. (Neither
-    ``cox_arrays`` nor ``irls`` writes into the matrix it is given, and no
-    result keeps it.)
+    a copy of the whole matrix per dataset, one copy is kept: :meth:`fresh`
+    starts a design, :meth:`write` puts the refit's columns in and
+    :meth:`ready` restores from the first design the columns an earlier refit
+    wrote that this one did not (those it wrote again are overwritten whole):
+    the same matrix, element for element, without copying back columns that
+    are written again at once. (Neither ``cox_arrays`` nor ``irls`` writes into
+    the matrix it is given, and no result keeps it.)
     """
 
     def __init__(self, x0: np.ndarray) -> None:
         self.x0 = x0
         self.x: np.ndarray | None = None
-        self.dirty: list[int] = []
+        self.dirty: list[int] = []  # columns this design wrote
+        self.stale: list[int] = []  # columns earlier designs wrote, not yet restored
         self._ranges: np.ndarray | None = None
 
     def fresh(self) -> np.ndarray:
-        """The first design, to write a refit's columns into (:meth:`write`)."""
+        """Start a design: write its columns (:meth:`write`), then take it (:meth:`ready`)."""
         if self.x is None:
             self.x = self.x0.copy(order="K")
-        elif self.dirty:
-            self.x[:, self.dirty] = self.x0[:, self.dirty]
+        self.stale = [*dict.fromkeys([*self.stale, *self.dirty])]
         self.dirty = []
         return self.x
 
     def write(self, cols: list[int], block: np.ndarray) -> None:
-        """Put ``block`` in columns ``cols`` of the current design."""
+        """Put ``block`` (one column per ``cols``) in those columns of the current design."""
         assert self.x is not None
-        self.x[:, cols] = block
+        if cols and cols == list(range(cols[0], cols[0] + len(cols))):
+            self.x[:, cols[0] : cols[0] + len(cols)] = block  # a slice: no fancy indexing
+        else:
+            self.x[:, cols] = block
         self.dirty += cols
+
+    def ready(self) -> np.ndarray:
+        """The design: the first one with the columns written since :meth:`fresh`."""
+        assert self.x is not None
+        written = set(self.dirty)
+        back = [j for j in self.stale if j not in written]
+        if back:
+            self.x[:, back] = self.x0[:, back]
+        self.stale = []
+        return self.x
 
     def ranges(self, x: np.ndarray, cols: list[int]) -> np.ndarray:
         """``x.max(axis=0) - x.min(axis=0)``: the first design's, with ``cols`` taken afresh."""
@@ -323,6 +371,8 @@ def same_bits(a: pd.Series, b: pd.Series) -> bool:
     x, y = a.to_numpy(), b.to_numpy()
     if not (x.dtype == y.dtype and x.dtype.kind in "biufmM" and x.shape == y.shape):
         return False
+    if x.__array_interface__ == y.__array_interface__:
+        return True  # the same memory (a shallow copy's column)
     bits = f"u{x.dtype.itemsize}"
     return bool(np.array_equal(x.view(bits), y.view(bits)))
 

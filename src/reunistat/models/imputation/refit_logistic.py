@@ -60,6 +60,9 @@ class LogisticRefit(DesignRefit):
         self.frame, self.codes = frame, codes
         self.y = pd.to_numeric(frame[first.extras["outcome_col"]]).to_numpy(dtype=float)
         self.positions = d0.index.get_indexer(frame.index)
+        # the intercept's column of ones, which irls would search the design for (no
+        # refit writes a column the data do not give)
+        self.ones = 0 if self.x0.shape[1] and bool(np.all(self.x0[:, 0] == 1.0)) else None
 
     def _checks_pass(self, x: np.ndarray, cols: list[int]) -> bool:
         """The changed columns pass ``check_columns``: not constant, no separation at a 0/1 one."""
@@ -121,8 +124,9 @@ class LogisticRefit(DesignRefit):
         if x is None or not self._checks_pass(x, self.columns_of(changed)):
             return None
         names = self.columns
+        ones = self.ones if 0 not in self.columns_of(changed) else None
         try:
-            fit = irls(x, self.y, names, check=lambda info: _check_rank(info, names))
+            fit = irls(x, self.y, names, check=lambda info: _check_rank(info, names), ones=ones)
         except (SeparationError, LogisticInputError, np.linalg.LinAlgError):
             return None
         bread = np.linalg.inv(fit.information)
@@ -146,7 +150,7 @@ class LogisticRefit(DesignRefit):
             fit_stats={},
             provenance=Provenance(
                 prov.function,
-                self.hash_of(d, {*self.read, *self.fixed}),
+                self.hash_of(d, {*self.read, *self.fixed}, self.same),
                 prov.formula,
                 prov.options,
             ),
