@@ -13,6 +13,7 @@ import pandas as pd
 
 from reunistat.tables import schema
 from reunistat.tables.keys import SEP, child_uid, has_la, uid_by_child
+from reunistat.tables.rules.frame import uid_isin
 
 _ROWS_COLS = ("table", "rows_dropped", "values_blanked")
 #: Tables whose rows belong to a child (a problem there excludes the child).
@@ -45,8 +46,8 @@ def _excluded_children(
 ) -> pd.DataFrame:
     """One row per child with a problem: first rule, all rules, rows it had."""
     bad = set(pc["_uid"])
-    eps_uid = child_uid(tabs["episodes"], use_la)
-    n_eps = eps_uid[eps_uid.isin(bad)].value_counts()
+    eps, head = tabs["episodes"], tabs["header"]
+    n_eps = child_uid(eps.loc[uid_isin(eps, use_la, bad)], use_la).value_counts()
     ex = (
         pc.groupby("_uid", sort=False)
         .agg(
@@ -59,11 +60,11 @@ def _excluded_children(
         .reset_index()
     )
     ex["n_episodes"] = ex["_uid"].map(n_eps).fillna(0).astype(int)
-    h_uid = child_uid(tabs["header"], use_la)
-    ex["n_header_rows"] = ex["_uid"].map(h_uid[h_uid.isin(bad)].value_counts()).fillna(0)
+    n_head = child_uid(head.loc[uid_isin(head, use_la, bad)], use_la).value_counts()
+    ex["n_header_rows"] = ex["_uid"].map(n_head).fillna(0)
     # rows without a CHILD at all cannot belong to anyone: one record for them
-    n_eps_blank = int(tabs["episodes"]["CHILD"].isna().sum())
-    n_head_blank = int(tabs["header"]["CHILD"].isna().sum())
+    n_eps_blank = int(eps["CHILD"].isna().sum())
+    n_head_blank = int(head["CHILD"].isna().sum())
     if n_eps_blank or n_head_blank:
         blank: dict[str, object] = {"LA": None, "CHILD": None, "rule": "required"}
         blank["rules"] = "required"
@@ -86,9 +87,9 @@ def _drop_children(
         if use_la and not has_la(df):  # e.g. CIN without LA: match the child by its id
             drop = df[col].astype(str).isin({u.split(SEP)[-1] for u in bad})
         else:
-            drop = child_uid(df, use_la, col).isin(bad)
-        drop |= df[col].isna()
-        tabs[name] = df.loc[~drop.to_numpy()].reset_index(drop=True)
+            drop = uid_isin(df, use_la, bad, col)
+        drop |= df[col].isna().to_numpy()
+        tabs[name] = df.loc[~np.asarray(drop)].reset_index(drop=True)
     return tabs
 
 
