@@ -13,6 +13,7 @@ import pandas as pd
 
 from reunistat.tables import schema
 from reunistat.tables.keys import SEP, child_uid, has_la, uid_by_child
+from reunistat.tables.rules import frame
 from reunistat.tables.rules.frame import uid_isin
 
 _ROWS_COLS = ("table", "rows_dropped", "values_blanked")
@@ -63,8 +64,8 @@ def _excluded_children(
     n_head = child_uid(head.loc[uid_isin(head, use_la, bad)], use_la).value_counts()
     ex["n_header_rows"] = ex["_uid"].map(n_head).fillna(0)
     # rows without a CHILD at all cannot belong to anyone: one record for them
-    n_eps_blank = int(eps["CHILD"].isna().sum())
-    n_head_blank = int(head["CHILD"].isna().sum())
+    n_eps_blank = int(frame.blank(eps["CHILD"]).sum())
+    n_head_blank = int(frame.blank(head["CHILD"]).sum())
     if n_eps_blank or n_head_blank:
         blank: dict[str, object] = {"LA": None, "CHILD": None, "rule": "required"}
         blank["rules"] = "required"
@@ -88,8 +89,10 @@ def _drop_children(
             drop = df[col].astype(str).isin({u.split(SEP)[-1] for u in bad})
         else:
             drop = uid_isin(df, use_la, bad, col)
-        drop |= df[col].isna().to_numpy()
-        tabs[name] = df.loc[~np.asarray(drop)].reset_index(drop=True)
+        drop |= frame.blank(df[col])
+        out = df.take(np.flatnonzero(~np.asarray(drop)))  # a new frame, as loc and reset_index
+        out.index = pd.RangeIndex(len(out))
+        tabs[name] = out
     return tabs
 
 
