@@ -172,6 +172,19 @@ def key_isin(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return flag[np.where((values >= 0) & (values < len(flag) - 1), values, len(flag) - 1)]
 
 
+def sorted_codes(a: np.ndarray) -> np.ndarray:
+    """``pd.factorize(a, sort=True)[0]``; of non-negative integers, by a table of flags (no hash).
+
+    >>> sorted_codes(np.array([7, 2, 7, 4])).tolist()
+    [2, 0, 2, 1]
+    """
+    if a.dtype.kind not in "iu" or not len(a) or a.min() < 0 or a.max() > 4 * len(a) + 1024:
+        return np.asarray(pd.factorize(a, sort=True)[0], dtype=np.int64)
+    present = np.zeros(int(a.max()) + 1, dtype=bool)
+    present[a] = True
+    return (np.cumsum(present, dtype=np.int64) - 1)[a]
+
+
 def n_distinct(key: pd.Series | np.ndarray) -> int:
     """``nunique()`` of integer keys; keys in ascending order counted in one pass, not hashed.
 
