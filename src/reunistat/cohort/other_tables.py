@@ -124,13 +124,27 @@ def as_dates(s: pd.Series, table: str, column: str) -> pd.Series:
     )
 
 
+def _stripped(s: pd.Series) -> np.ndarray:
+    """``per_value(s, lambda v: str(v).strip())`` as an array: text with no space to strip as it is.
+
+    >>> _stripped(pd.Series(["a", "b"])).tolist(), _stripped(pd.Series([" a", 1])).tolist()
+    (['a', 'b'], ['a', '1'])
+    """
+    values = s.to_numpy(dtype=object)
+    if len(values) and pd.api.types.infer_dtype(values, skipna=False) == "string":
+        text = values.astype(str)  # str.strip and np.strings.strip strip the same spaces
+        if (np.strings.strip(text) == text).all():
+            return values
+    return per_value(s, lambda v: str(v).strip()).to_numpy()
+
+
 def child_keys(df: pd.DataFrame, episodes: pd.DataFrame, use_la: bool) -> pd.Series:
     """Return the child key (``_uid``) of each row of another 903 table.
 
     With LA keys and no LA column in the table (one LA's return), the child is
     found by CHILD among the episodes.
     """
-    child = per_value(df["CHILD"], lambda v: str(v).strip())
+    child = pd.Series(_stripped(df["CHILD"]), index=df.index, dtype=object)
     if not use_la:
         return child
     if "LA" in df.columns and df["LA"].notna().all():
@@ -202,7 +216,7 @@ def previous_permanence(
         if "DATE_PERM" in table.columns
         else pd.Series(pd.NaT, index=table.index, dtype="datetime64[ns]")
     )
-    ret_key, key = _int_keys(returns, child_keys(table, episodes, use_la))
+    ret_key, key = _int_keys(returns, table, episodes, use_la)
     keep = key >= 0  # a row whose child is not found (no key) counts for nobody
     t = pd.DataFrame(
         {
@@ -233,13 +247,30 @@ def previous_permanence(
     return out
 
 
-def _int_keys(returns: pd.DataFrame, uid: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer child keys of the returns (their ``_uid``) and of the rows (``uid``, text).
+def _int_keys(
+    returns: pd.DataFrame, table: pd.DataFrame, episodes: pd.DataFrame, use_la: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integer child keys of the returns (their ``_uid``) and of the table's rows.
 
-    One hash pass over both: equal text, equal integer; a row with no key is -1.
-    Matching and joining on the integers is quicker than on the text.
+    Equal text key (:func:`child_keys`), equal integer; a row with no key is -1.
+    Matching and joining on the integers is quicker than on the text. With LA
+    keys, LA and child are numbered apart and then their pairs (no text key
+    made), which is the same when no LA holds the separator.
     """
     n = len(returns)
+    if use_la and "LA" in table.columns and table["LA"].notna().all() and "LA" in returns:
+        la, la_text = pd.factorize(
+            np.concatenate(
+                [returns["LA"].astype(str).to_numpy(), table["LA"].astype(str).to_numpy()]
+            )
+        )
+        if not any(SEP in t for t in la_text):
+            child, child_text = pd.factorize(
+                np.concatenate([returns["CHILD"].astype(str).to_numpy(), _stripped(table["CHILD"])])
+            )
+            pair, _ = pd.factorize(la.astype(np.int64) * len(child_text) + child)
+            return pair[:n], pair[n:]
+    uid = child_keys(table, episodes, use_la)
     codes, _ = pd.factorize(
         np.concatenate([returns["_uid"].to_numpy(dtype=object), uid.to_numpy(dtype=object)])
     )
@@ -277,7 +308,7 @@ def missing_counts(
     if table is None or "MIS_START" not in table.columns or "MISSING" not in table.columns:
         na = pd.Series(pd.NA, index=returns.index, dtype="Int64")
         return pd.DataFrame({"missing_episodes": na, "away_episodes": na.copy()})
-    ret_key, key = _int_keys(returns, child_keys(table, episodes, use_la))
+    ret_key, key = _int_keys(returns, table, episodes, use_la)
     start = as_dates(table["MIS_START"], "missing", "MIS_START")
     kind = _upper_text(table["MISSING"]).to_numpy()
     # A missing episode open at 31 March is returned again (closed) the next year:
@@ -349,20 +380,7 @@ def _rows_of(df: pd.DataFrame, uid: pd.Series) -> pd.DataFrame:
     """
     if UID in df.columns:
         return df.loc[df[UID].isin(set(uid.dropna())).to_numpy()]
-    wanted: set[str] = set()
-    for key in uid.dropna().astype(str):
-        wanted.add(key)
-        at = key.find(SEP)
-        while at >= 0:
-            wanted.add(key[at + 1 :])
-            at = key.find(SEP, at + 1)
-    child = df["CHILD"]
-    if (
-        child.dtype != object
-        or pd.api.types.infer_dtype(child.to_numpy(), skipna=False) != "string"
-    ):
-        child = child.astype(str)  # as child_uid reads it
-    return df.loc[child.isin(wanted).to_numpy()]
+    return df.loc[frame.may_have_key(df["CHILD"], uid.dropna().astype(str))]
 
 
 def table_uses(tables: Mapping[str, pd.DataFrame]) -> dict[str, dict[str, object]]:

@@ -182,6 +182,12 @@ def sort_by_child(df: pd.DataFrame, use_la: bool, date_col: str = "DECOM") -> pd
     child, date = df[CID].to_numpy(), df[date_col].to_numpy()
     if _in_order(child, date) and df.index.equals(pd.RangeIndex(len(df))):
         return df
-    out = df.take(np.lexsort((date, child)))  # a new frame: relabelled, not copied again
+    if date.dtype == "datetime64[ns]" and child.dtype.kind in "iu":
+        start = date.view(np.int64).copy()
+        start[np.isnat(date)] = np.iinfo(np.int64).max  # a blank date last, as lexsort puts NaT
+        order = child_date_order(child, start)  # the same order, one integer sorted
+    else:
+        order = np.lexsort((date, child))
+    out = df.take(order)  # a new frame: relabelled, not copied again
     out.index = pd.RangeIndex(len(out))
     return out

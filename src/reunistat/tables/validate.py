@@ -264,10 +264,13 @@ def between_returns(returns: Mapping[str, pd.DataFrame], use_la: bool) -> pd.Dat
         df = returns.get(name)
         if df is None or YEAR_COL not in df.columns or df[YEAR_COL].isna().all():
             continue
-        if CID in df.columns:  # the reader's integer child key: fast to sort and match
-            df = df.assign(**{UID: df[CID]})
-        else:
-            df = df.assign(**{UID: child_uid(df.drop(columns=UID, errors="ignore"), use_la)})
+        key = (  # the reader's integer child key: fast to sort and match
+            df[CID]
+            if CID in df.columns
+            else child_uid(df.drop(columns=UID, errors="ignore"), use_la)
+        )
+        df = df.copy(deep=False)  # the key added, no column copied (assign copies them all)
+        df[UID] = key
         found.append(check(df, YEAR_COL))
     return frame.concat(found)
 

@@ -142,15 +142,27 @@ def check_dates(df: pd.DataFrame, table: str, data_end: pd.Timestamp | None) -> 
             )
     years = years_of(df)
     if table == "episodes" and years is not None:
-        ends = pd.to_datetime(
-            years.astype("float").astype("Int64").astype(str) + "-03-31", errors="coerce"
-        )
-        ends = pd.Series(np.asarray(ends, dtype="datetime64[ns]"), index=df.index)
+        ends = pd.Series(_year_ends(years), index=df.index)
         for col, rule in (("DECOM", "354"), ("DEC", "385")):
             m = (df[col] > ends).fillna(False).to_numpy(dtype=bool)
             if m.any():
                 out.append(frame.problems(df, m, rule))
     return frame.concat(out)
+
+
+def _year_ends(years: pd.Series) -> np.ndarray:
+    """31 March of each row's collection year (``datetime64[ns]``; NaT when unknown).
+
+    Worked out once per distinct year (a blank one too), in their order of
+    first appearance, as ``to_datetime`` would read every row's text, and put
+    on every row.
+
+    >>> _year_ends(pd.Series([2021, None, 2021], dtype="Int64")).astype(str).tolist()
+    ['2021-03-31T00:00:00.000000000', 'NaT', '2021-03-31T00:00:00.000000000']
+    """
+    codes, uniques = pd.factorize(years, use_na_sentinel=False)  # a blank too, where it comes
+    text = pd.Series(uniques).astype("float").astype("Int64").astype(str) + "-03-31"
+    return np.asarray(pd.to_datetime(text, errors="coerce"), dtype="datetime64[ns]")[codes]
 
 
 def check_columns(df: pd.DataFrame, table: str, data_end: pd.Timestamp | None) -> pd.DataFrame:

@@ -13,6 +13,8 @@ import pandas as pd
 
 from reunistat.tables import schema
 from reunistat.tables.keys import SEP, child_uid, has_la, uid_by_child
+from reunistat.tables.rules import frame
+from reunistat.tables.rules.frame import uid_isin
 
 _ROWS_COLS = ("table", "rows_dropped", "values_blanked")
 #: Tables whose rows belong to a child (a problem there excludes the child).
@@ -41,12 +43,14 @@ _EX_COLS = ("LA", "CHILD", "rule", "rules", "n_problems", "n_episodes", "n_heade
 
 
 def _excluded_children(
-    pc: pd.DataFrame, tabs: Mapping[str, pd.DataFrame], use_la: bool
+    pc: pd.DataFrame, tabs: Mapping[str, pd.DataFrame], use_la: bool, of_bad: dict[str, np.ndarray]
 ) -> pd.DataFrame:
-    """One row per child with a problem: first rule, all rules, rows it had."""
-    bad = set(pc["_uid"])
-    eps_uid = child_uid(tabs["episodes"], use_la)
-    n_eps = eps_uid[eps_uid.isin(bad)].value_counts()
+    """One row per child with a problem: first rule, all rules, rows it had.
+
+    ``of_bad``: the rows of episodes and header whose child has a problem.
+    """
+    eps, head = tabs["episodes"], tabs["header"]
+    n_eps = child_uid(eps.loc[of_bad["episodes"]], use_la).value_counts()
     ex = (
         pc.groupby("_uid", sort=False)
         .agg(
@@ -59,11 +63,11 @@ def _excluded_children(
         .reset_index()
     )
     ex["n_episodes"] = ex["_uid"].map(n_eps).fillna(0).astype(int)
-    h_uid = child_uid(tabs["header"], use_la)
-    ex["n_header_rows"] = ex["_uid"].map(h_uid[h_uid.isin(bad)].value_counts()).fillna(0)
+    n_head = child_uid(head.loc[of_bad["header"]], use_la).value_counts()
+    ex["n_header_rows"] = ex["_uid"].map(n_head).fillna(0)
     # rows without a CHILD at all cannot belong to anyone: one record for them
-    n_eps_blank = int(tabs["episodes"]["CHILD"].isna().sum())
-    n_head_blank = int(tabs["header"]["CHILD"].isna().sum())
+    n_eps_blank = int(frame.blank(eps["CHILD"]).sum())
+    n_head_blank = int(frame.blank(head["CHILD"]).sum())
     if n_eps_blank or n_head_blank:
         blank: dict[str, object] = {"LA": None, "CHILD": None, "rule": "required"}
         blank["rules"] = "required"
@@ -76,19 +80,26 @@ def _excluded_children(
 
 
 def _drop_children(
-    tabs: dict[str, pd.DataFrame], bad: set[str], use_la: bool
+    tabs: dict[str, pd.DataFrame], bad: set[str], use_la: bool, of_bad: dict[str, np.ndarray]
 ) -> dict[str, pd.DataFrame]:
-    """Remove every row of the children in ``bad`` (and rows without a child) from child tables."""
+    """Remove every row of the children in ``bad`` (and rows without a child) from child tables.
+
+    ``of_bad``: the rows of some tables whose child key is in ``bad`` (found once).
+    """
     for name, col in _CHILD_TABLES.items():
         if name not in tabs:
             continue
         df = tabs[name]
         if use_la and not has_la(df):  # e.g. CIN without LA: match the child by its id
-            drop = df[col].astype(str).isin({u.split(SEP)[-1] for u in bad})
+            drop = df[col].astype(str).isin({u.split(SEP)[-1] for u in bad}).to_numpy()
+        elif name in of_bad:
+            drop = of_bad[name].copy()
         else:
-            drop = child_uid(df, use_la, col).isin(bad)
-        drop |= df[col].isna()
-        tabs[name] = df.loc[~drop.to_numpy()].reset_index(drop=True)
+            drop = uid_isin(df, use_la, bad, col)
+        drop |= frame.blank(df[col])
+        out = df.take(np.flatnonzero(~drop))  # a new frame, as loc and reset_index
+        out.index = pd.RangeIndex(len(out))
+        tabs[name] = out
     return tabs
 
 
@@ -102,8 +113,10 @@ def exclude(
         return tabs, empty, pd.DataFrame(columns=list(_ROWS_COLS))
     pc = problems[problems["table"].isin(_CHILD_TABLES) & problems["CHILD"].notna()].copy()
     pc["_uid"] = _problem_uids(problems, use_la, tabs).to_numpy()
-    ex = _excluded_children(pc, tabs, use_la)
-    tabs = _drop_children(tabs, set(pc["_uid"]), use_la)
+    bad = set(pc["_uid"])
+    of_bad = {name: uid_isin(tabs[name], use_la, bad) for name in ("episodes", "header")}
+    ex = _excluded_children(pc, tabs, use_la, of_bad)
+    tabs = _drop_children(tabs, bad, use_la, of_bad)
     rows = []
     for name in set(tabs) - set(_CHILD_TABLES):
         tabs[name], dropped, blanked = _clean_other(tabs[name], name)

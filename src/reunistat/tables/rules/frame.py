@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from reunistat.tables.keys import SEP, child_uid
 from reunistat.tables.rules.registry import RULES
 
 #: Columns of a problems report (the same as ``schema.PROBLEM_COLUMNS``).
@@ -171,6 +172,19 @@ def key_isin(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return flag[np.where((values >= 0) & (values < len(flag) - 1), values, len(flag) - 1)]
 
 
+def sorted_codes(a: np.ndarray) -> np.ndarray:
+    """``pd.factorize(a, sort=True)[0]``; of non-negative integers, by a table of flags (no hash).
+
+    >>> sorted_codes(np.array([7, 2, 7, 4])).tolist()
+    [2, 0, 2, 1]
+    """
+    if a.dtype.kind not in "iu" or not len(a) or a.min() < 0 or a.max() > 4 * len(a) + 1024:
+        return np.asarray(pd.factorize(a, sort=True)[0], dtype=np.int64)
+    present = np.zeros(int(a.max()) + 1, dtype=bool)
+    present[a] = True
+    return (np.cumsum(present, dtype=np.int64) - 1)[a]
+
+
 def n_distinct(key: pd.Series | np.ndarray) -> int:
     """``nunique()`` of integer keys; keys in ascending order counted in one pass, not hashed.
 
@@ -181,6 +195,50 @@ def n_distinct(key: pd.Series | np.ndarray) -> int:
     if len(a) and a.dtype.kind in "iu" and (a[1:] >= a[:-1]).all():
         return int((a[1:] != a[:-1]).sum()) + 1
     return int(pd.Series(a).nunique())
+
+
+def may_have_key(child: pd.Series, uids: Iterable[object]) -> np.ndarray:
+    """Mask of the rows whose text key (``keys.child_uid``) may be one of ``uids``.
+
+    A row's key is its child id as text, after its LA and the separator with LA
+    keys: a row whose key is one of ``uids`` has an id equal to a key or to
+    the part of one after a separator. Only those rows need their key made.
+
+    >>> may_have_key(pd.Series(["1", "2", None]), ["A" + SEP + "1", "None"]).tolist()
+    [True, False, True]
+    """
+    wanted: set[str] = set()
+    for key in uids:
+        if not isinstance(key, str):
+            continue
+        wanted.add(key)
+        at = key.find(SEP)
+        while at >= 0:
+            wanted.add(key[at + 1 :])
+            at = key.find(SEP, at + 1)
+    if (
+        child.dtype != object
+        or pd.api.types.infer_dtype(child.to_numpy(), skipna=False) != "string"
+    ):
+        child = child.astype(str)  # as child_uid reads it
+    return np.asarray(child.isin(wanted).to_numpy(), dtype=bool)
+
+
+def uid_isin(
+    df: pd.DataFrame, use_la: bool, uids: set[str], child_col: str = "CHILD"
+) -> np.ndarray:
+    """``child_uid(df, use_la, child_col).isin(uids)`` as a mask, keys made for a few rows only.
+
+    >>> df = pd.DataFrame({"LA": ["A", "B", "A"], "CHILD": ["1", "1", "2"]})
+    >>> uid_isin(df, True, {"A" + SEP + "1", "B" + SEP + "2"}).tolist()
+    [True, False, False]
+    """
+    if "_uid" in df.columns and child_col == "CHILD":
+        return np.asarray(df["_uid"].isin(uids).to_numpy(), dtype=bool)
+    rows = np.flatnonzero(may_have_key(df[child_col], uids))
+    out = np.zeros(len(df), dtype=bool)
+    out[rows] = child_uid(df.iloc[rows], use_la, child_col).isin(uids).to_numpy()
+    return out
 
 
 def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

@@ -31,7 +31,7 @@ def _child_returns(df: pd.DataFrame, order: str) -> tuple[np.ndarray, np.ndarray
     if not len(keep):
         return keep, np.zeros(0, dtype=np.int64)
     y = year[keep].astype(np.int64)
-    child = pd.factorize(df[UID].to_numpy()[keep], sort=True)[0].astype(np.int64)
+    child = frame.sorted_codes(df[UID].to_numpy()[keep])
     first, span = int(y.min()), int(y.max() - y.min()) + 2  # y - 1 of the first year: no clash
     return keep, child * span + (y - first)
 
