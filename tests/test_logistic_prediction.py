@@ -92,3 +92,30 @@ def test_plot(sample):
 def test_option_errors(sample, kw, msg):
     with pytest.raises(LogisticInputError, match=msg):
         prediction_checks(F, sample, **kw)
+
+
+@pytest.mark.parametrize("kind", ["text", "categorical", "integer", "float"])
+def test_group_folds_from_sorted_codes_are_the_labels_folds(kind):
+    from sklearn.model_selection import GroupKFold
+
+    from reunistat.models.logistic.prediction import sorted_codes
+
+    rng = np.random.default_rng(3)
+    raw = rng.integers(0, 40, 3_000)
+    labels = {
+        "text": pd.Series([f"E{v * 7919 % 97:05d}" for v in raw]),
+        # categories in an order that is not the values' sorted order
+        "categorical": pd.Series(
+            pd.Categorical([f"L{v}" for v in raw], categories=[f"L{v}" for v in range(40)][::-1])
+        ),
+        "integer": pd.Series(raw * -3),
+        "float": pd.Series(raw / 7.0),
+    }[kind]
+    split = GroupKFold(n_splits=5, shuffle=True, random_state=11)
+    x = np.zeros(len(labels))
+    for (tr, te), (tr2, te2) in zip(
+        split.split(x, groups=labels.to_numpy()),
+        split.split(x, groups=sorted_codes(labels)),
+        strict=True,
+    ):
+        assert np.array_equal(tr, tr2) and np.array_equal(te, te2)
