@@ -128,18 +128,6 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | int]:
     }
 
 
-def sorted_codes(labels: pd.Series) -> np.ndarray:
-    """Integer codes of ``labels`` numbered in the sorted order of the labels.
-
-    :class:`~sklearn.model_selection.GroupKFold` shuffles the sorted distinct
-    groups (``np.unique``) and finds each fold's rows with ``np.isin``: these
-    codes sort as the labels do, so the folds are the same rows, and the
-    five ``isin`` passes compare integers instead of text (about 0.4 s at
-    national size).
-    """
-    return pd.factorize(labels.to_numpy(), sort=True)[0]  # values, as np.unique sorts them
-
-
 def _estimator(penalty: Penalty, C: float, seed: int) -> Any:
     if penalty == "none":
         lr = LogisticRegression(C=np.inf, max_iter=1000, tol=1e-8)
@@ -236,8 +224,11 @@ def prediction_checks(
         splitter: Any = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         folds = splitter.split(np.zeros(len(y)), y)
     else:
-        groups = sorted_codes(frame[group])  # no missing values: the design dropped them
-        if int(groups.max(initial=-1)) + 1 < n_splits:
+        # GroupKFold shuffles the sorted distinct groups (np.unique) and finds each fold's
+        # rows with np.isin: integer codes in the sorted order of the values (not of a
+        # categorical's categories) give the same folds without comparing text
+        groups, n_groups = _options.sorted_codes(pd.Series(frame[group].to_numpy()))
+        if n_groups < n_splits:
             raise LogisticInputError(f"{n_splits} folds need {n_splits}+ groups in {group!r}")
         splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         folds = splitter.split(np.zeros(len(y)), y, groups=groups)
