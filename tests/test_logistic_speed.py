@@ -153,3 +153,28 @@ def test_derivatives_in_place_equal_the_two_shifted_copies(sample, formula):
         assert est == float(((p1 - p0) / den).mean())
         plain = (X1 * w1[:, None] - X0 * w0[:, None]).mean(axis=0)
         assert grad.tobytes() == plain.tobytes()
+
+
+def test_gee_without_the_rank_svd_equals_statsmodels_gee(sample):
+    """``ColumnRankGEE`` (no SVD for a rank GEE overwrites) fits what ``GEE`` fits, bit for bit."""
+    from statsmodels.genmod import cov_struct, families
+    from statsmodels.genmod.generalized_estimating_equations import GEE
+
+    from reunistat.models.logistic._gee import ColumnRankGEE
+
+    r = logistic("~ section20 + placement_moves + return_type", sample, cluster="LA")
+    X = np.asarray(r.extras["model_spec"].get_model_matrix(r.extras["data"]), dtype=float)
+    y = r.extras["data"][r.extras["outcome_col"]].to_numpy(dtype=float)
+    groups = pd.factorize(r.extras["data"]["LA"])[0]
+    fits = []
+    for cls in (GEE, ColumnRankGEE):
+        mod = cls(
+            y, X, groups=groups, family=families.Binomial(), cov_struct=cov_struct.Exchangeable()
+        )
+        res = mod.fit(maxiter=200, ctol=1e-10, ddof_scale=0, start_params=r.params.to_numpy())
+        fits.append((mod, res))
+    (m0, r0), (m1, r1) = fits
+    assert (m0.df_model, m0.df_resid, m0.wnobs) == (m1.df_model, m1.df_resid, m1.wnobs)
+    assert np.asarray(r0.params).tobytes() == np.asarray(r1.params).tobytes()
+    assert np.asarray(r0.cov_params()).tobytes() == np.asarray(r1.cov_params()).tobytes()
+    assert m0.cov_struct.dep_params == m1.cov_struct.dep_params
