@@ -13,12 +13,14 @@ from __future__ import annotations
 from statsmodels.genmod.generalized_estimating_equations import GEE
 
 
-class ColumnRankGEE(GEE):  # type: ignore[misc]
+class ColumnRankGEE(GEE):
     """``GEE`` whose ``initialize`` counts columns instead of computing the design's rank."""
 
     def initialize(self) -> None:
-        """``GLM.initialize`` with the column count for the rank (``GEE.__init__`` then sets
-        ``df_model`` and ``df_resid`` from the column count itself)."""
+        """``GLM.initialize`` with the column count for the rank.
+
+        ``GEE.__init__`` then sets ``df_model`` and ``df_resid`` from the column count itself.
+        """
         self.df_model = self.exog.shape[1] - 1
         weights = self.freq_weights  # None here: GLM fills it in after initialize
         if weights is not None and weights.shape[0] == self.endog.shape[0]:

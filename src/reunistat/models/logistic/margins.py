@@ -134,7 +134,7 @@ def _mean_products(
     sums = np.empty(len(columns))
     for j, x in enumerate(columns):
         np.multiply(x, w, out=buf)
-        if minus is not None:
+        if minus is not None and w_minus is not None:
             np.subtract(buf, np.multiply(minus[j], w_minus, out=other), out=buf)
         sums[j] = np.add.reduce(buf)
     return np.true_divide(sums, len(w))
@@ -297,8 +297,10 @@ class _LevelDesigns:
         return _matrix(self.spec, _set(self.data, v, values))
 
     def _shifted_columns(self, v: str, values: np.ndarray) -> tuple[list[int], np.ndarray] | None:
-        """``v``'s columns of the design and their values with ``v`` set to ``values``, if only
-        they change (see :meth:`shifted`); else None."""
+        """``v``'s columns of the design and their values with ``v`` set to ``values``.
+
+        None unless only those columns change (see :meth:`shifted`).
+        """
         cols = self._own_columns(v)
         if cols is None:
             return None
@@ -310,8 +312,10 @@ class _LevelDesigns:
     def shifted_parts(
         self, v: str, up: np.ndarray, down: np.ndarray
     ) -> tuple[list[int], np.ndarray, np.ndarray] | None:
-        """``v``'s columns and their values at ``up`` and at ``down``, as column-major
-        arrays, when only they change and the fitted design is column-major; else None."""
+        """``v``'s columns and their values at ``up`` and at ``down``, column-major.
+
+        None unless only those columns change and the fitted design is column-major.
+        """
         if not self.base().flags.f_contiguous:
             return None
         hi, lo = self._shifted_columns(v, up), self._shifted_columns(v, down)
