@@ -98,7 +98,7 @@ def run(ctx: Context) -> None:
         "~ " + ctx.config.covariates,
         spells,
         horizon_days=h,
-        group="LA",
+        cluster="LA",
         potential_followup_col=pf,
         start=res,  # the same model's logistic fit: its start, not fitted again
     )

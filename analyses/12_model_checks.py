@@ -18,6 +18,7 @@ import pandas as pd
 
 from reunistat.errors import ModelError
 from reunistat.horizons import DAYS_PER_MONTH
+from reunistat.models import _options
 from reunistat.models.logistic import gee, logistic, prediction_checks
 from reunistat.models.survival import cox, cox_zph, split_episodes
 from reunistat.pipeline import Context, run_script
@@ -53,7 +54,7 @@ def _cox_frame(sp: pd.DataFrame, covariates: str) -> pd.DataFrame:
     """
     cols = [*formula_variables(covariates, sp), "days_followed", "reentered"]
     frame = sp[[c for c in sp.columns if c in cols]]
-    return frame.assign(CHILD=pd.factorize(sp["CHILD"], sort=True)[0])
+    return frame.assign(CHILD=_options.sorted_codes(sp["CHILD"])[0])  # pd.factorize's, faster
 
 
 def _period_names(cuts: tuple[int, ...]) -> list[str]:

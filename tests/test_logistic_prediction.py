@@ -92,3 +92,61 @@ def test_plot(sample):
 def test_option_errors(sample, kw, msg):
     with pytest.raises(LogisticInputError, match=msg):
         prediction_checks(F, sample, **kw)
+
+
+@pytest.mark.parametrize("kind", ["text", "categorical", "integer", "float"])
+def test_group_folds_from_sorted_codes_are_the_labels_folds(kind):
+    from sklearn.model_selection import GroupKFold
+
+    from reunistat.models._options import sorted_codes
+
+    rng = np.random.default_rng(3)
+    raw = rng.integers(0, 40, 3_000)
+    labels = {
+        "text": pd.Series([f"E{v * 7919 % 97:05d}" for v in raw]),
+        # categories in an order that is not the values' sorted order
+        "categorical": pd.Series(
+            pd.Categorical([f"L{v}" for v in raw], categories=[f"L{v}" for v in range(40)][::-1])
+        ),
+        "integer": pd.Series(raw * -3),
+        "float": pd.Series(raw / 7.0),
+    }[kind]
+    split = GroupKFold(n_splits=5, shuffle=True, random_state=11)
+    x = np.zeros(len(labels))
+    for (tr, te), (tr2, te2) in zip(
+        split.split(x, groups=labels.to_numpy()),
+        split.split(x, groups=sorted_codes(pd.Series(labels.to_numpy()))[0]),
+        strict=True,
+    ):
+        assert np.array_equal(tr, tr2) and np.array_equal(te, te2)
+
+
+@pytest.mark.parametrize("penalty", ["none", "l2", "l1"])
+def test_standardised_fits_equal_the_scikit_learn_pipeline(sample, penalty):
+    """The scaler by ``standardise`` gives the pipeline's predictions to the bit (a constant
+    column and a near-constant one included)."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from reunistat.models.logistic.prediction import _estimator, _fit_predict, standardise
+
+    rng = np.random.default_rng(5)
+    d = sample.dropna(subset=["section20", "prior_periods", "placement_moves"])
+    n = len(d)
+    X = np.column_stack(
+        [
+            d[["section20", "prior_periods", "placement_moves", "log_years_in_care"]],
+            np.zeros(n),  # constant
+            np.full(n, 3.0) + (np.arange(n) == 0) * 1e-13,  # nearly constant
+            rng.normal(1e4, 1e-3, n),
+        ]
+    )
+    y = d["reentered"].to_numpy()
+    tr, te = np.arange(n) % 4 != 0, np.arange(n) % 4 == 0
+    scaler = StandardScaler().fit(X[tr])
+    mean, scale = standardise(X[tr])
+    assert mean.tobytes() == scaler.mean_.tobytes() and scale.tobytes() == scaler.scale_.tobytes()
+    assert ((X[te] - mean) / scale).tobytes() == scaler.transform(X[te]).tobytes()
+    pipe = make_pipeline(StandardScaler(), _estimator(penalty, 0.5, 1)).fit(X[tr], y[tr])
+    got = _fit_predict(penalty, 0.5, 1, X[tr], y[tr], X[te])
+    assert got.tobytes() == pipe.predict_proba(X[te])[:, 1].tobytes()

@@ -96,3 +96,85 @@ def test_gee_from_our_glm_start_equals_statsmodels_own_start(sample, monkeypatch
     theirs = gee("~ section20 + placement_moves + return_type", sample, cluster="LA")
     np.testing.assert_allclose(ours.params, theirs.params, rtol=0, atol=1e-10)
     np.testing.assert_allclose(ours.std_errors, theirs.std_errors, rtol=1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 7, 130, 4_099, 20_011])
+def test_column_means_of_products_equal_the_matrix_mean(n):
+    """``_mean_products`` a column at a time is the 2-D ``(X * w).mean(axis=0)`` to the bit."""
+    from reunistat.models.logistic.margins import _mean_products
+
+    rng = np.random.default_rng(n)
+    X = np.asfortranarray(
+        np.column_stack([np.ones(n), rng.integers(0, 2, n), rng.normal(size=(n, 3)) * 1e3])
+    )
+    X0 = np.asfortranarray(X + rng.normal(size=X.shape))
+    w, w0 = rng.random(n), rng.random(n)
+    cols = [X[:, j] for j in range(X.shape[1])]
+    cols0 = [X0[:, j] for j in range(X.shape[1])]
+    assert np.array_equal(_mean_products(cols, w), (X * w[:, None]).mean(axis=0))
+    plain = (X * w[:, None] - X0 * w0[:, None]).mean(axis=0)
+    assert _mean_products(cols, w, cols0, w0).tobytes() == plain.tobytes()
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "~ section20 + placement_moves + np.log1p(period_length_days) + return_type",
+        "~ bs(age_at_return_years, df=3) + placement_moves",
+        "~ section20 * placement_moves + return_type",  # placement_moves shares a term
+    ],
+)
+def test_derivatives_in_place_equal_the_two_shifted_copies(sample, formula):
+    """The average derivative with the shifted columns written into the fitted design is the
+    one from two full shifted copies of it (the plain expression), to the bit."""
+    from scipy.special import expit
+
+    from reunistat.models.logistic.margins import _derivative
+
+    r = logistic(formula, sample)
+    spec, data = r.extras["model_spec"], r.extras["data"]
+    data = data[[v for v in sorted(spec.required_variables) if v in data.columns]]
+    beta = r.params.to_numpy(dtype=float)
+    for v in ("placement_moves", "period_length_days", "age_at_return_years"):
+        if v not in data.columns:
+            continue
+        designs = _LevelDesigns(spec, data)
+        base = designs.base().copy()
+        est, grad = _derivative(spec, beta, data, v, designs)
+        assert np.array_equal(designs.base(), base)  # put back as it was
+        x = data[v].to_numpy(dtype=float)
+        h = 1e-5 * max(float(np.std(x)), 1e-8)
+        up = np.where(x + h > x.max(), x, x + h)
+        down = np.where(x - h < x.min(), x, x - h)
+        X1, X0 = _matrix(spec, _set(data, v, up)), _matrix(spec, _set(data, v, down))
+        p1, p0 = expit(X1 @ beta), expit(X0 @ beta)
+        den = up - down
+        w1, w0 = p1 * (1 - p1) / den, p0 * (1 - p0) / den
+        assert est == float(((p1 - p0) / den).mean())
+        plain = (X1 * w1[:, None] - X0 * w0[:, None]).mean(axis=0)
+        assert grad.tobytes() == plain.tobytes()
+
+
+def test_gee_without_the_rank_svd_equals_statsmodels_gee(sample):
+    """``ColumnRankGEE`` (no SVD for a rank GEE overwrites) fits what ``GEE`` fits, bit for bit."""
+    from statsmodels.genmod import cov_struct, families
+    from statsmodels.genmod.generalized_estimating_equations import GEE
+
+    from reunistat.models.logistic._gee import ColumnRankGEE
+
+    r = logistic("~ section20 + placement_moves + return_type", sample, cluster="LA")
+    X = np.asarray(r.extras["model_spec"].get_model_matrix(r.extras["data"]), dtype=float)
+    y = r.extras["data"][r.extras["outcome_col"]].to_numpy(dtype=float)
+    groups = pd.factorize(r.extras["data"]["LA"])[0]
+    fits = []
+    for cls in (GEE, ColumnRankGEE):
+        mod = cls(
+            y, X, groups=groups, family=families.Binomial(), cov_struct=cov_struct.Exchangeable()
+        )
+        res = mod.fit(maxiter=200, ctol=1e-10, ddof_scale=0, start_params=r.params.to_numpy())
+        fits.append((mod, res))
+    (m0, r0), (m1, r1) = fits
+    assert (m0.df_model, m0.df_resid, m0.wnobs) == (m1.df_model, m1.df_resid, m1.wnobs)
+    assert np.asarray(r0.params).tobytes() == np.asarray(r1.params).tobytes()
+    assert np.asarray(r0.cov_params()).tobytes() == np.asarray(r1.cov_params()).tobytes()
+    assert m0.cov_struct.dep_params == m1.cov_struct.dep_params

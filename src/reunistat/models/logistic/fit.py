@@ -499,7 +499,8 @@ def gee(
     """
     # the GEE's own modules: statsmodels.api would import all of statsmodels (0.4 s of CPU)
     from statsmodels.genmod import cov_struct, families
-    from statsmodels.genmod.generalized_estimating_equations import GEE
+
+    from reunistat.models.logistic._gee import ColumnRankGEE
 
     old = _options.take_deprecated(
         "gee", deprecated, {"group": "cluster=", "cov_type": "vcov= ('CR0', 'model', 'CR3')"}
@@ -534,7 +535,7 @@ def gee(
     if n_cl < 2:
         raise LogisticInputError(f"GEE needs 2+ groups in {cluster!r}")
     order = np.argsort(codes, kind="stable")
-    mod = GEE(
+    mod = ColumnRankGEE(
         d.y[order],
         d.X[order],
         groups=codes[order],

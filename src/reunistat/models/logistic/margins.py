@@ -110,7 +110,34 @@ def predict_profiles(
 def _mean_prob_and_grad(X: np.ndarray, beta: np.ndarray) -> tuple[float, Any]:
     p = expit(X @ beta)
     w = p * (1 - p)
-    return float(p.mean()), (X * w[:, None]).mean(axis=0)
+    if not X.flags.f_contiguous:
+        return float(p.mean()), (X * w[:, None]).mean(axis=0)
+    return float(p.mean()), _mean_products([X[:, j] for j in range(X.shape[1])], w)
+
+
+def _mean_products(
+    columns: list[np.ndarray],
+    w: np.ndarray,
+    minus: list[np.ndarray] | None = None,
+    w_minus: np.ndarray | None = None,
+) -> np.ndarray:
+    """``(X * w[:, None]).mean(axis=0)`` of the matrix of ``columns`` (contiguous, one per column).
+
+    With ``minus``: ``(X * w[:, None] - X0 * w_minus[:, None]).mean(axis=0)``.
+    One column at a time into a buffer that stays in cache, not an n x k
+    product matrix: the products are the same, and the mean over the rows of
+    a column-major matrix sums each contiguous column as :func:`numpy.add.reduce`
+    sums it on its own (the same pairwise sum) and divides by n, so the
+    result is the same to the bit.
+    """
+    buf, other = np.empty(len(w)), np.empty(len(w))
+    sums = np.empty(len(columns))
+    for j, x in enumerate(columns):
+        np.multiply(x, w, out=buf)
+        if minus is not None and w_minus is not None:
+            np.subtract(buf, np.multiply(minus[j], w_minus, out=other), out=buf)
+        sums[j] = np.add.reduce(buf)
+    return np.true_divide(sums, len(w))
 
 
 def _derivative(
@@ -128,6 +155,9 @@ def _derivative(
     up = np.where(x + h > hi, x, x + h)
     down = np.where(x - h < lo, x, x - h)
     den = up - down
+    parts = designs.shifted_parts(v, up, down) if designs is not None else None
+    if parts is not None:
+        return _derivative_in_place(designs, beta, den, *parts)  # type: ignore[arg-type]
     if designs is None:
         X1, X0 = _matrix(spec, _set(data, v, up)), _matrix(spec, _set(data, v, down))
     else:
@@ -137,6 +167,38 @@ def _derivative(
     est = float(((p1 - p0) / den).mean())
     grad = (X1 * w1[:, None] - X0 * w0[:, None]).mean(axis=0)
     return est, grad
+
+
+def _derivative_in_place(
+    designs: _LevelDesigns,
+    beta: np.ndarray,
+    den: np.ndarray,
+    cols: list[int],
+    up: np.ndarray,
+    down: np.ndarray,
+) -> tuple[float, np.ndarray]:
+    """:func:`_derivative` with the shifted columns ``up`` and ``down`` written into the design.
+
+    The fitted design (column-major) gets the shifted columns in place for
+    the two predictions and is put back after, instead of two copies with
+    them: the same matrices in the same memory layout, so the same products.
+    The gradient's means are taken a column at a time (:func:`_mean_products`).
+    """
+    X = designs.base()
+    kept = X[:, cols].copy()
+    try:
+        X[:, cols] = up
+        p1 = expit(X @ beta)
+        X[:, cols] = down
+        p0 = expit(X @ beta)
+    finally:
+        X[:, cols] = kept
+    w1, w0 = p1 * (1 - p1) / den, p0 * (1 - p0) / den
+    est = float(((p1 - p0) / den).mean())
+    at = {c: i for i, c in enumerate(cols)}
+    c1 = [up[:, at[j]] if j in at else X[:, j] for j in range(X.shape[1])]
+    c0 = [down[:, at[j]] if j in at else X[:, j] for j in range(X.shape[1])]
+    return est, _mean_products(c1, w1, c0, w0)
 
 
 class _LevelDesigns:
@@ -227,16 +289,39 @@ class _LevelDesigns:
         and written into a copy of the fitted design; otherwise the whole
         design is built again.
         """
-        cols = self._own_columns(v)
-        if cols is not None:
-            sub = self.spec.subset(list(self.spec.variable_terms[v]))
-            names = tuple(self.spec.column_names[c] for c in cols)
-            if tuple(sub.column_names) == names:
-                part = _matrix(sub, pd.DataFrame({v: values}, index=self.data.index))
-                X = self.base().copy(order="K")
-                X[:, cols] = part
-                return X
+        found = self._shifted_columns(v, values)
+        if found is not None:
+            X = self.base().copy(order="K")
+            X[:, found[0]] = found[1]
+            return X
         return _matrix(self.spec, _set(self.data, v, values))
+
+    def _shifted_columns(self, v: str, values: np.ndarray) -> tuple[list[int], np.ndarray] | None:
+        """``v``'s columns of the design and their values with ``v`` set to ``values``.
+
+        None unless only those columns change (see :meth:`shifted`).
+        """
+        cols = self._own_columns(v)
+        if cols is None:
+            return None
+        sub = self.spec.subset(list(self.spec.variable_terms[v]))
+        if tuple(sub.column_names) != tuple(self.spec.column_names[c] for c in cols):
+            return None
+        return cols, _matrix(sub, pd.DataFrame({v: values}, index=self.data.index))
+
+    def shifted_parts(
+        self, v: str, up: np.ndarray, down: np.ndarray
+    ) -> tuple[list[int], np.ndarray, np.ndarray] | None:
+        """``v``'s columns and their values at ``up`` and at ``down``, column-major.
+
+        None unless only those columns change and the fitted design is column-major.
+        """
+        if not self.base().flags.f_contiguous:
+            return None
+        hi, lo = self._shifted_columns(v, up), self._shifted_columns(v, down)
+        if hi is None or lo is None:
+            return None
+        return hi[0], np.asfortranarray(hi[1]), np.asfortranarray(lo[1])
 
     def mean_prob_and_grad(
         self, v: str, levels: list[Any], beta: np.ndarray

@@ -81,9 +81,21 @@ class _Problem:
     def _sum(self, v: np.ndarray) -> np.ndarray:
         return np.add.reduceat(v, self.starts)
 
-    def _sum_x(self, w: np.ndarray) -> np.ndarray:
-        """Per group, the sums of ``w x`` over its rows: (groups, k)."""
-        return np.add.reduceat(self.Xt * w, self.starts, axis=1).T
+    def _sum_x(self, *ws: np.ndarray) -> list[np.ndarray]:
+        """Per group, the sums of ``w x`` over its rows, (groups, k), for each ``w``.
+
+        One column of ``X`` at a time, into a buffer that stays in cache: each
+        column's products are summed within groups by the same
+        :func:`numpy.add.reduceat` as on the whole (k, n) product matrix (the same
+        sums to the bit), at half its cost. The results are transposed views of
+        (k, groups) arrays, as the reduction over the whole matrix gives them.
+        """
+        sums = [np.empty((len(self.Xt), len(self.starts))) for _ in ws]
+        buf = np.empty(self.Xt.shape[1])
+        for i, x in enumerate(self.Xt):
+            for w, out in zip(ws, sums, strict=True):
+                np.add.reduceat(np.multiply(x, w, out=buf), self.starts, out=out[i])
+        return [out.T for out in sums]
 
     def conditional_modes(self, eta: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
         """Return the modes of each group's standardised effect and the curvature there."""
@@ -161,8 +173,7 @@ class _Problem:
         w0 = p0 * (1 - p0)
         v0 = w0 * (1 - 2 * p0)  # dw/d eta
         sw, sv = self._sum(w0), self._sum(v0)
-        swx = self._sum_x(w0)
-        svx = self._sum_x(v0)
+        swx, svx = self._sum_x(w0, v0)
         # how the modes move: implicit differentiation of sigma * sum(y - p) = z
         dz_b = -sigma * swx / curv[:, None]
         dz_t = z * (1 - sigma**2 * sw) / curv

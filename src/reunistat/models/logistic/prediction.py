@@ -130,14 +130,56 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | int]:
 
 def _estimator(penalty: Penalty, C: float, seed: int) -> Any:
     if penalty == "none":
-        lr = LogisticRegression(C=np.inf, max_iter=1000, tol=1e-8)
-    elif penalty == "l2":
-        lr = LogisticRegression(C=C, l1_ratio=0.0, max_iter=1000, tol=1e-8)
-    else:
-        lr = LogisticRegression(
-            C=C, l1_ratio=1.0, solver="saga", max_iter=5000, tol=1e-6, random_state=seed
-        )
-    return make_pipeline(StandardScaler(), lr)
+        return LogisticRegression(C=np.inf, max_iter=1000, tol=1e-8)
+    if penalty == "l2":
+        return LogisticRegression(C=C, l1_ratio=0.0, max_iter=1000, tol=1e-8)
+    return LogisticRegression(
+        C=C, l1_ratio=1.0, solver="saga", max_iter=5000, tol=1e-6, random_state=seed
+    )
+
+
+def standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and scale that scikit-learn's ``StandardScaler().fit(X)`` learns.
+
+    The arithmetic of its fit on a dense float array with no missing value
+    (``_incremental_mean_and_var`` from nothing seen, then
+    ``_is_constant_feature`` and ``_handle_zeros_in_scale``), operation for
+    operation, so the same bits; without its input checks and its passes for
+    missing values. ``(X - mean) / scale`` is then its ``transform``.
+    """
+    seen = np.zeros(X.shape[1])  # n_samples_seen_ before the first batch, as float
+    new_sum = np.sum(X, axis=0)
+    new_count = X.shape[0] - np.zeros(X.shape[1])  # no missing value to leave out
+    count = seen + new_count
+    mean = (0.0 * seen + new_sum) / count
+    temp = X - new_sum / new_count
+    correction = np.sum(temp, axis=0)
+    temp **= 2
+    unnormalised = np.sum(temp, axis=0)
+    unnormalised -= correction**2 / new_count
+    var = unnormalised / count  # the first batch's own (nothing seen before it)
+    n = count[0]
+    eps = np.finfo(np.float64).eps
+    scale = np.sqrt(var)
+    scale[var <= n * eps * var + (n * mean * eps) ** 2] = 1.0  # constant columns
+    return mean, scale
+
+
+def _fit_predict(
+    penalty: Penalty, C: float, seed: int, X_tr: np.ndarray, y_tr: np.ndarray, X_te: np.ndarray
+) -> np.ndarray:
+    """``make_pipeline(StandardScaler(), estimator).fit(X_tr, y_tr).predict_proba(X_te)[:, 1]``.
+
+    The scaler by :func:`standardise` (the same numbers); a design that is
+    not finite goes through scikit-learn's own scaler (which rejects it).
+    """
+    est = _estimator(penalty, C, seed)
+    if not (np.isfinite(X_tr).all() and np.isfinite(X_te).all()):
+        est = make_pipeline(StandardScaler(), est).fit(X_tr, y_tr)
+        return np.asarray(est.predict_proba(X_te)[:, 1])
+    mean, scale = standardise(X_tr)
+    est.fit((X_tr - mean) / scale, y_tr)
+    return np.asarray(est.predict_proba((X_te - mean) / scale)[:, 1])
 
 
 def _check(penalty: str, C: float, n_splits: int, n_bins: int) -> None:
@@ -224,19 +266,21 @@ def prediction_checks(
         splitter: Any = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         folds = splitter.split(np.zeros(len(y)), y)
     else:
-        n_groups = frame[group].nunique()
+        # GroupKFold shuffles the sorted distinct groups (np.unique) and finds each fold's
+        # rows with np.isin: integer codes in the sorted order of the values (not of a
+        # categorical's categories) give the same folds without comparing text
+        groups, n_groups = _options.sorted_codes(pd.Series(frame[group].to_numpy()))
         if n_groups < n_splits:
             raise LogisticInputError(f"{n_splits} folds need {n_splits}+ groups in {group!r}")
         splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        folds = splitter.split(np.zeros(len(y)), y, groups=frame[group].to_numpy())
+        folds = splitter.split(np.zeros(len(y)), y, groups=groups)
     oof = np.full(len(y), np.nan)
     rows = []
     for k, (tr, te) in enumerate(folds, start=1):
         y_tr = y[tr]
         if len(np.unique(y_tr)) < 2 or len(np.unique(y[te])) < 2:
             raise LogisticInputError(f"fold {k} has only one outcome value; use fewer folds")
-        est = _estimator(penalty, C, seed).fit(X[tr], y_tr)
-        oof[te] = est.predict_proba(X[te])[:, 1]
+        oof[te] = _fit_predict(penalty, C, seed, X[tr], y_tr, X[te])
         rows.append({"fold": str(k), **_metrics(y[te], oof[te])})
     rows.append({"fold": "pooled", **_metrics(y, oof)})
     bins = pd.qcut(pd.Series(oof).rank(method="first"), n_bins, labels=range(1, n_bins + 1))
