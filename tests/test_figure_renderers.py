@@ -80,3 +80,26 @@ def test_line_metrics_answered_only_while_a_figure_is_drawn() -> None:
     assert renderer._get_font_height_metrics(prop) == (None, None, None)
     _bytes(fig)
     assert renderer.metrics_dpi is None  # reset after the PNG was written
+
+
+def _titled(canvas: type, case: str) -> Figure:
+    """A titled axes whose automatic title placement may or may not move the title."""
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(4.0, 3.0), dpi=100)
+        canvas(fig)
+        ax = fig.add_axes((0.2, 0.15, 0.7, 0.7))
+        ax.plot([0, 1, 2], [1e7, 1e7 + 3, 1e7 + 5] if case == "offset" else [1, 3, 2])
+        ax.set_yticks([1, 2, 3], ["one", "two", "three"]) if case == "fixed" else None
+        if case == "top":
+            ax.xaxis.tick_top()
+        ax.set_title("A title\nof two lines", loc="left", pad=0 if case == "no pad" else None)
+    return fig
+
+
+@pytest.mark.parametrize("case", ["fixed", "scalar", "offset", "top", "no pad"])
+def test_titles_kept_in_place_only_where_matplotlib_keeps_them(case: str) -> None:
+    fig = _titled(renderers.SharedRendererCanvas, case)
+    stays = renderers._title_stays(fig.axes[0], fig.canvas.get_renderer())
+    assert stays == (case == "fixed")
+    assert _bytes(fig) == _bytes(_titled(FigureCanvasAgg, case))
+    assert fig.axes[0]._autotitlepos is not False  # restored after each file

@@ -24,6 +24,8 @@ import codecs
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import matplotlib
@@ -38,6 +40,7 @@ from matplotlib.backends.backend_agg import (
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import RendererSVG
 from matplotlib.font_manager import fontManager, get_font
+from matplotlib.ticker import FixedFormatter, Formatter, FuncFormatter
 
 #: Agg renderers of this thread's figures, by (width px, height px, dpi): the latest few.
 _RENDERERS = threading.local()
@@ -248,6 +251,59 @@ class _SVGRenderer(_LineMetrics, RendererSVG):
         return hit
 
 
+#: Formatters whose offset text ("1e6", "+1000") is the one set by hand, never the ticks'.
+_FIXED_OFFSET = (Formatter.get_offset, FixedFormatter.get_offset, FuncFormatter.get_offset)
+
+
+def _title_stays(ax: Any, renderer: Any) -> bool:
+    """Whether matplotlib's automatic title placement would leave ``ax``'s titles where they are.
+
+    ``Axes._update_title_position`` (matplotlib 3.11) moves the titles up only
+    over an x axis with ticks or label on top, over the y axis' offset text,
+    over twinned, aligned or child axes, or when a title's bottom falls below
+    the top of the axes; to know about the offset text it measures every tick
+    label of the y axis (about 7% of drawing a figure). Here: titles at y = 1
+    (where it starts them), none of those, and an offset text that no tick can
+    set (the formatter's is fixed and empty): the placement changes nothing.
+    """
+    titles = (ax.title, ax._left_title, ax._right_title)
+    fig = ax.get_figure(root=False)
+    fmt = ax.yaxis.get_major_formatter()
+    if (
+        ax._autotitlepos is False
+        or not any(t.get_text() for t in titles)
+        or any(t.get_position()[1] != 1.0 for t in titles)
+        or ax.child_axes
+        or ax._twinned_axes.get_siblings(ax) != [ax]
+        or fig._align_label_groups["title"].get_siblings(ax) != [ax]
+        or ax.xaxis.get_ticks_position() in ("top", "unknown")
+        or ax.xaxis.get_label_position() == "top"
+        or "outline" in ax.spines
+        or ax.get_axes_locator() is not None
+        or ax.get_aspect() != "auto"
+        or ax.get_box_aspect() is not None
+        or ax.get_position(original=True).bounds != ax.get_position(original=False).bounds
+        or (ax.yaxis.offsetText.get_visible() and type(fmt).get_offset not in _FIXED_OFFSET)
+        or fmt.get_offset()
+    ):
+        return False
+    top = ax.get_window_extent().ymax
+    return all(t.get_window_extent(renderer).ymin >= top for t in titles if t.get_text())
+
+
+@contextmanager
+def _titles_in_place(fig: Any, renderer: Any) -> Iterator[None]:
+    """Skip the automatic title placement of the axes where it would change nothing."""
+    kept = [(ax, ax._autotitlepos) for ax in fig.axes if _title_stays(ax, renderer)]
+    for ax, _ in kept:
+        ax._autotitlepos = False
+    try:
+        yield
+    finally:
+        for ax, auto in kept:
+            ax._autotitlepos = auto
+
+
 class SharedRendererCanvas(FigureCanvasAgg):
     """The Agg canvas, drawing on a renderer shared by the figures of one size and resolution.
 
@@ -284,7 +340,8 @@ class SharedRendererCanvas(FigureCanvasAgg):
         renderer: Any = self.get_renderer()  # the one FigureCanvasAgg.draw will use
         renderer.metrics_dpi = self.figure.dpi
         try:
-            super()._print_pil(filename_or_obj, fmt, pil_kwargs, metadata)
+            with _titles_in_place(self.figure, renderer):
+                super()._print_pil(filename_or_obj, fmt, pil_kwargs, metadata)
         finally:
             renderer.metrics_dpi = None
 
@@ -319,5 +376,6 @@ class SharedRendererCanvas(FigureCanvasAgg):
                 _SVGRenderer(w, h, fh, image_dpi=dpi, metadata=metadata),
                 bbox_inches_restore=bbox_inches_restore,
             )
-            self.figure.draw(renderer)
+            with _titles_in_place(self.figure, renderer):
+                self.figure.draw(renderer)
             renderer.finalize()
