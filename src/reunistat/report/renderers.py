@@ -151,16 +151,17 @@ class _TextAgg(_LineMetrics, RendererAgg):
         mtext: Any = None,
     ) -> None:
         """Draw ``s`` as :meth:`RendererAgg.draw_text` does, its layout found once a process."""
+        if ismath:
+            super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+            return
         features = mtext.get_fontfeatures() if mtext is not None else None
         language = mtext.get_language() if mtext is not None else None
         flags = get_hinting_flag()
-        key = (s, _font_key(prop), self.dpi, flags, features, language)
+        # the thread too: a layout holds the thread's own font objects (see get_font)
+        key = (s, _font_key(prop), self.dpi, flags, features, language, threading.get_ident())
         try:
-            hit = None if ismath else _LAYOUTS.get(key)
+            hit = _LAYOUTS.get(key)
         except TypeError:  # features or language given as a list: not remembered
-            super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
-            return
-        if ismath:
             super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
             return
         if hit is None:
