@@ -118,11 +118,11 @@ def _two_figures(tmp, figures_module) -> dict[str, bytes]:
 def test_shared_renderers_give_the_bytes_of_one_renderer_per_figure(tmp_path, monkeypatch) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from reunistat.report import figures
+    from reunistat.report import figures, renderers
 
     shared = _two_figures(tmp_path / "shared", figures)
-    assert len(figures._RENDERERS.kept) <= figures.KEEP_RENDERERS
-    monkeypatch.setattr(figures, "_SharedRendererCanvas", FigureCanvasAgg)
+    assert len(renderers._RENDERERS.kept) <= renderers.KEEP_RENDERERS
+    monkeypatch.setattr(figures, "SharedRendererCanvas", FigureCanvasAgg)
     plain = _two_figures(tmp_path / "plain", figures)
     assert shared.keys() == plain.keys() and len(shared) == 9
     for name in shared:
@@ -130,11 +130,11 @@ def test_shared_renderers_give_the_bytes_of_one_renderer_per_figure(tmp_path, mo
 
 
 def test_shared_renderers_are_few(monkeypatch) -> None:
-    from reunistat.report import figures
+    from reunistat.report import figures, renderers
 
-    monkeypatch.setattr(figures, "KEEP_RENDERERS", 2)
+    monkeypatch.setattr(renderers, "KEEP_RENDERERS", 2)
     for w in (3.0, 4.0, 5.0, 4.0):
         fig = figures.new_figure(w, 2.0)
         r = fig.canvas.get_renderer()
-        assert r is figures._RENDERERS.kept[(w * 100, 200, 100)]
-    assert list(figures._RENDERERS.kept) == [(500, 200, 100), (400, 200, 100)]
+        assert r is renderers._RENDERERS.kept[(w * 100, 200, 100)]
+    assert list(renderers._RENDERERS.kept) == [(500, 200, 100), (400, 200, 100)]

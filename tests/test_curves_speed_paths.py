@@ -142,12 +142,12 @@ def _svg_of_figure(plain_canvas: bool) -> bytes:
 
 
 def test_svg_with_remembered_text_extents_as_matplotlib_writes_it():
-    from reunistat.report import figures
+    from reunistat.report import renderers
 
-    figures._SVG_EXTENTS.clear()
+    renderers._SVG_EXTENTS.clear()
     first = _svg_of_figure(plain_canvas=False)  # extents measured
     again = _svg_of_figure(plain_canvas=False)  # extents remembered
-    assert figures._SVG_EXTENTS, "the SVG canvas of reunistat's figures was not used"
+    assert renderers._SVG_EXTENTS, "the SVG canvas of reunistat's figures was not used"
     assert first == again == _svg_of_figure(plain_canvas=True)
 
 

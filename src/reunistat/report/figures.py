@@ -9,10 +9,7 @@ and a ``.alt.txt`` file holding the alt text.
 
 from __future__ import annotations
 
-import codecs
 import textwrap
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,13 +17,10 @@ from typing import Any
 import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib import cbook
-from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
-from matplotlib.backends.backend_mixed import MixedModeRenderer
-from matplotlib.backends.backend_svg import RendererSVG
 from matplotlib.figure import Figure
 
 from reunistat.horizons import DAYS_PER_YEAR
+from reunistat.report.renderers import SharedRendererCanvas
 
 _RC: Any = {
     "svg.hashsalt": "reunistat",
@@ -41,123 +35,11 @@ PNG_DPI = 200
 _PALETTE = ["#12436D", "#28A197", "#801650", "#F46A25", "#3D3D3D", "#A285D1", "#2073BC"]
 
 
-#: Agg renderers of this thread's figures, by (width px, height px, dpi): the latest few.
-_RENDERERS = threading.local()
-#: How many renderers a thread keeps (each a pixel buffer, ~6 MB for a PNG of 7 x 5 inches).
-KEEP_RENDERERS = 4
-
-
-class _SharedRendererCanvas(FigureCanvasAgg):
-    """The Agg canvas, drawing on a renderer shared by the figures of one size and resolution.
-
-    Agg clears its renderer before each draw, so the pixels are the same; what sharing adds
-    is matplotlib's cache of text extents (kept per renderer), which then serves every figure
-    of that size: tick labels, axis titles and legends are measured once, not per figure
-    (about 13% of the curve figures' CPU; the same PNG and SVG bytes). A figure's pixels are
-    therefore only read right after its own draw, as ``savefig`` does.
-    """
-
-    def get_renderer(self) -> RendererAgg:
-        """Return this thread's renderer for the figure's size and dpi (made when missing)."""
-        w, h = self.get_width_height(physical=True)
-        key = (w, h, self.figure.dpi)
-        kept: OrderedDict[tuple[float, float, float], RendererAgg] | None = getattr(
-            _RENDERERS, "kept", None
-        )
-        if kept is None:
-            kept = _RENDERERS.kept = OrderedDict()
-        renderer = kept.pop(key, None)
-        if renderer is None:
-            renderer = RendererAgg(w, h, self.figure.dpi)
-        kept[key] = renderer  # the most recent last
-        while len(kept) > KEEP_RENDERERS:
-            kept.popitem(last=False)
-        self.renderer = renderer
-        self._lastKey = key
-        return renderer
-
-    def print_svg(
-        self,
-        filename: Any,
-        *,
-        bbox_inches_restore: Any = None,
-        metadata: dict[str, Any] | None = None,
-        **_: Any,
-    ) -> None:
-        """Write the figure as SVG: matplotlib's ``FigureCanvasSVG.print_svg``, line for line.
-
-        Only the renderer differs (:class:`_SVGRenderer`: text extents measured
-        once a process). The other keywords of ``savefig`` (face and edge
-        colours, orientation) are left out, as matplotlib leaves them out for
-        its SVG canvas.
-        """
-        with cbook.open_file_cm(filename, "w", encoding="utf-8") as opened:
-            fh: Any = opened
-            if not cbook.file_requires_unicode(fh):
-                fh = codecs.getwriter("utf-8")(fh)
-            dpi = self.figure.dpi
-            self.figure.dpi = 72
-            width, height = self.figure.get_size_inches()
-            w, h = width * 72, height * 72
-            renderer: Any = MixedModeRenderer(
-                self.figure,
-                width,
-                height,
-                dpi,
-                _SVGRenderer(w, h, fh, image_dpi=dpi, metadata=metadata),
-                bbox_inches_restore=bbox_inches_restore,
-            )
-            self.figure.draw(renderer)
-            renderer.finalize()
-
-
-#: Text extents measured for SVG files, by text, font and the font settings (see below).
-_SVG_EXTENTS: dict[tuple[Any, ...], tuple[float, float, float]] = {}
-#: Most extents kept (the cache is emptied when full).
-KEEP_SVG_EXTENTS = 4096
-_FONT_RC = (
-    "font.family",
-    "font.serif",
-    "font.sans-serif",
-    "font.monospace",
-    "font.cursive",
-    "font.fantasy",
-)
-
-
-class _SVGRenderer(RendererSVG):
-    """The SVG renderer, remembering text extents across files (the same numbers).
-
-    An SVG renderer is made for each file, and matplotlib's cache of text
-    extents is kept per renderer, so every label was measured again for each
-    figure (about a millisecond each, a third of writing an SVG). The SVG
-    extent of a text depends only on the text, its font properties and the
-    font settings (hinting off, 72 dpi): measured once, it serves every figure.
-    """
-
-    def get_text_width_height_descent(
-        self, s: str, prop: Any, ismath: Any
-    ) -> tuple[float, float, float]:
-        """Return the extent of ``s`` as :class:`RendererSVG` does, measured once a process."""
-        if ismath:  # mathtext and TeX: measured each time, as before
-            w, h, d = super().get_text_width_height_descent(s, prop, ismath)
-            return w, h, d
-        rc: Any = matplotlib.rcParams
-        key = (s, prop.copy(), *(tuple(rc[k]) for k in _FONT_RC))
-        hit = _SVG_EXTENTS.get(key)
-        if hit is None:
-            if len(_SVG_EXTENTS) >= KEEP_SVG_EXTENTS:
-                _SVG_EXTENTS.clear()
-            w, h, d = super().get_text_width_height_descent(s, prop, ismath)
-            hit = _SVG_EXTENTS[key] = (w, h, d)
-        return hit
-
-
 def new_figure(width: float = 7.0, height: float = 4.5) -> Figure:
     """Return an empty figure bound to the Agg canvas (no pyplot state)."""
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(width, height), dpi=100)
-        _SharedRendererCanvas(fig)
+        SharedRendererCanvas(fig)
     return fig
 
 

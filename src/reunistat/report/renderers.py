@@ -1,0 +1,382 @@
+"""The canvas and renderers that write reunistat's figures: matplotlib's, remembering text work.
+
+Matplotlib measures, lays out and rasterises every text again for each figure
+and each file: the tick labels, titles and legends of twenty figures are mostly
+the same strings in the same fonts, and text was about half of drawing a PNG.
+The renderers here give the same pixels and the same SVG text (the figures'
+bytes are hashed in the release's manifest) and remember, for the process:
+
+- a text's extent (width, height, descent) by text, font and resolution, for
+  the PNG (Agg) and the SVG renderer;
+- a font's line metrics (ascent, descent, line gap), which matplotlib reads
+  from the font file's tables for every text it lays out;
+- the glyphs and offsets of a text (:meth:`_TextAgg.draw_text`), and each
+  glyph's bitmap by its sub-pixel offset (:meth:`_TextAgg._draw_text_glyphs_and_boxes`):
+  FreeType places a glyph moved by whole pixels on the same pixels, moved.
+
+The Agg renderers are also shared by the figures of one size and resolution
+(:class:`SharedRendererCanvas`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib import cbook
+from matplotlib.backends.backend_agg import (
+    FigureCanvasAgg,
+    RendererAgg,
+    RenderMode,
+    get_hinting_flag,
+)
+from matplotlib.backends.backend_mixed import MixedModeRenderer
+from matplotlib.backends.backend_svg import RendererSVG
+from matplotlib.font_manager import fontManager, get_font
+from matplotlib.ticker import FixedFormatter, Formatter, FuncFormatter
+
+#: Agg renderers of this thread's figures, by (width px, height px, dpi): the latest few.
+_RENDERERS = threading.local()
+#: How many renderers a thread keeps (each a pixel buffer, ~6 MB for a PNG of 7 x 5 inches).
+KEEP_RENDERERS = 4
+#: Most entries a text cache keeps (it is emptied when full); a glyph bitmap is ~200 bytes.
+KEEP_TEXTS = 4096
+KEEP_GLYPHS = 32768
+_FONT_RC = (
+    "font.family",
+    "font.serif",
+    "font.sans-serif",
+    "font.monospace",
+    "font.cursive",
+    "font.fantasy",
+)
+#: Text extents of the SVG files (72 dpi, no hinting), by text, font and font settings.
+_SVG_EXTENTS: dict[tuple[Any, ...], tuple[float, float, float]] = {}
+#: Text extents of the PNG files, by text, font, font settings, dpi and hinting.
+_AGG_EXTENTS: dict[tuple[Any, ...], tuple[float, float, float]] = {}
+#: Font line metrics (what ``Text._get_layout`` reads from the font's tables), by font and dpi.
+_LINE_METRICS: dict[tuple[Any, ...], tuple[float, float, float]] = {}
+#: A text's glyphs: (point size, ((font, glyph index, x, y), ...)), by text, font and dpi.
+_LAYOUTS: dict[tuple[Any, ...], tuple[float, tuple[tuple[Any, int, float, float], ...]]] = {}
+#: Glyph bitmaps: (pixels, left, top) at whole-pixel offset 0, by glyph and sub-pixel offset.
+_GLYPHS: dict[tuple[Any, ...], tuple[np.ndarray, int, int]] = {}
+
+
+def _font_key(prop: Any) -> tuple[Any, ...]:
+    """The font of ``prop`` as a key: its properties and the settings that resolve them."""
+    rc: Any = matplotlib.rcParams
+    return (prop.copy(), *(tuple(rc[k]) for k in _FONT_RC))
+
+
+def _remember(cache: dict[Any, Any], limit: int, key: Any, value: Any) -> Any:
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+class _LineMetrics:
+    """``_get_font_height_metrics``: the hook ``Text._get_layout`` asks a renderer first.
+
+    Matplotlib otherwise finds the font and reads two of its tables for every
+    text it lays out; here they are read once per font and dpi, by the same
+    arithmetic. Only while a renderer draws one figure (``metrics_dpi`` set to
+    that figure's dpi, which ``_get_layout`` scales by) does it answer;
+    otherwise it returns ``None`` and matplotlib reads the tables itself.
+    """
+
+    metrics_dpi: float | None = None
+
+    def _get_font_height_metrics(self, prop: Any) -> tuple[Any, Any, Any]:
+        dpi = self.metrics_dpi
+        if dpi is None:
+            return None, None, None
+        key = (_font_key(prop), dpi)
+        hit = _LINE_METRICS.get(key)
+        if hit is not None:
+            return hit
+        font: Any = get_font(fontManager._find_fonts_by_props(prop))
+        possible = [
+            ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+            ("hhea", "lineGap", "ascent", "descent"),
+        ]
+        for table_name, linegap_key, ascent_key, descent_key in possible:  # as matplotlib 3.11
+            table = font.get_sfnt_table(table_name)
+            if table is None:
+                continue
+            fontsize = prop.get_size_in_points()
+            units_per_em = font.get_sfnt_table("head")["unitsPerEm"]
+            scale = 1 / units_per_em * fontsize * dpi / 72
+            line_gap = table[linegap_key] * scale
+            min_ascent = table[ascent_key] * scale
+            min_descent = -table[descent_key] * scale
+            found = (min_ascent, min_descent, line_gap)
+            return _remember(_LINE_METRICS, KEEP_TEXTS, key, found)
+        return None, None, None
+
+
+class _TextAgg(_LineMetrics, RendererAgg):
+    """Matplotlib's Agg renderer, remembering text extents, layouts and glyph bitmaps."""
+
+    def get_text_width_height_descent(
+        self, s: str, prop: Any, ismath: Any
+    ) -> tuple[float, float, float]:
+        """Return the extent of ``s`` as :class:`RendererAgg` does, measured once a process."""
+        if ismath:
+            w, h, d = super().get_text_width_height_descent(s, prop, ismath)
+            return w, h, d
+        key = (s, _font_key(prop), self.dpi, get_hinting_flag())
+        hit = _AGG_EXTENTS.get(key)
+        if hit is None:
+            w, h, d = super().get_text_width_height_descent(s, prop, ismath)
+            hit = _remember(_AGG_EXTENTS, KEEP_TEXTS, key, (w, h, d))
+        return hit
+
+    def draw_text(
+        self,
+        gc: Any,
+        x: float,
+        y: float,
+        s: str,
+        prop: Any,
+        angle: float,
+        ismath: Any = False,
+        mtext: Any = None,
+    ) -> None:
+        """Draw ``s`` as :meth:`RendererAgg.draw_text` does, its layout found once a process."""
+        if ismath:
+            super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+            return
+        features = mtext.get_fontfeatures() if mtext is not None else None
+        language = mtext.get_language() if mtext is not None else None
+        flags = get_hinting_flag()
+        # the thread too: a layout holds the thread's own font objects (see get_font)
+        key = (s, _font_key(prop), self.dpi, flags, features, language, threading.get_ident())
+        try:
+            hit = _LAYOUTS.get(key)
+        except TypeError:  # features or language given as a list: not remembered
+            super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+            return
+        if hit is None:
+            font = self._prepare_font(prop)
+            items = font._layout(s, flags=flags, features=features, language=language)
+            glyphs = tuple((it.ft_object, it.glyph_index, it.x, it.y) for it in items)
+            hit = _remember(_LAYOUTS, KEEP_TEXTS, key, (prop.get_size_in_points(), glyphs))
+        size, glyphs = hit
+        self._draw_text_glyphs_and_boxes(
+            gc, x, y, angle, ((f, size, g, 0, 1, gx, gy) for f, g, gx, gy in glyphs), []
+        )
+
+    def _draw_text_glyphs_and_boxes(
+        self, gc: Any, x: float, y: float, angle: float, glyphs: Any, boxes: Any
+    ) -> None:
+        """Draw glyphs as matplotlib 3.11 does, each bitmap rendered once per sub-pixel offset."""
+        cos = math.cos(math.radians(angle))
+        sin = math.sin(math.radians(angle))
+        load_flags = get_hinting_flag()
+        antialiased = gc.get_antialiased()
+        height = int(self.height)
+        for font, size, glyph_index, slant, extend, dx, dy in glyphs:  # dy is upwards.
+            matrix = (
+                (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[extend, extend * slant], [0, 1]])
+                .round()
+                .astype(int)
+            )
+            # the glyph's origin in FreeType's 1/64 pixels (y upwards), as matplotlib sets it
+            ox = round(0x40 * (x + dx * cos - dy * sin))
+            oy = round(0x40 * (self.height - y + dx * sin + dy * cos))
+            key = (
+                font,
+                size,
+                self.dpi,
+                glyph_index,
+                tuple(matrix.ravel().tolist()),
+                ox & 0x3F,
+                oy & 0x3F,
+                load_flags,
+                antialiased,
+            )
+            hit = _GLYPHS.get(key)
+            if hit is None:
+                font.set_size(size, self.dpi)
+                font._set_transform(matrix, [ox & 0x3F, oy & 0x3F])
+                bitmap = font._render_glyph(
+                    glyph_index,
+                    load_flags,
+                    RenderMode.NORMAL if antialiased else RenderMode.MONO,
+                )
+                buffer = np.array(bitmap.buffer)  # a copy: kept beyond FreeType's glyph slot
+                if not antialiased:
+                    buffer *= 0xFF
+                hit = _remember(_GLYPHS, KEEP_GLYPHS, key, (buffer, bitmap.left, bitmap.top))
+            buffer, left, top = hit
+            # draw_text_image's y is downwards & the bitmap bottom side.
+            self._renderer.draw_text_image(
+                buffer, left + (ox >> 6), height - (top + (oy >> 6)) + buffer.shape[0], 0, gc
+            )
+        if boxes:
+            super()._draw_text_glyphs_and_boxes(gc, x, y, angle, (), boxes)
+
+
+class _SVGRenderer(_LineMetrics, RendererSVG):
+    """The SVG renderer, remembering text extents and line metrics across files (the same numbers).
+
+    An SVG renderer is made for each file, and matplotlib's cache of text
+    extents is kept per renderer, so every label was measured again for each
+    figure (about a millisecond each, a third of writing an SVG). The SVG
+    extent of a text depends only on the text, its font properties and the
+    font settings (hinting off, 72 dpi): measured once, it serves every figure.
+    """
+
+    metrics_dpi = 72.0  # the figure's dpi while it is written as SVG (see print_svg)
+
+    def get_text_width_height_descent(
+        self, s: str, prop: Any, ismath: Any
+    ) -> tuple[float, float, float]:
+        """Return the extent of ``s`` as :class:`RendererSVG` does, measured once a process."""
+        if ismath:  # mathtext and TeX: measured each time, as before
+            w, h, d = super().get_text_width_height_descent(s, prop, ismath)
+            return w, h, d
+        key = (s, _font_key(prop))
+        hit = _SVG_EXTENTS.get(key)
+        if hit is None:
+            w, h, d = super().get_text_width_height_descent(s, prop, ismath)
+            hit = _remember(_SVG_EXTENTS, KEEP_TEXTS, key, (w, h, d))
+        return hit
+
+
+#: Formatters whose offset text ("1e6", "+1000") is the one set by hand, never the ticks'.
+_FIXED_OFFSET = (Formatter.get_offset, FixedFormatter.get_offset, FuncFormatter.get_offset)
+
+
+def _title_stays(ax: Any, renderer: Any) -> bool:
+    """Whether matplotlib's automatic title placement would leave ``ax``'s titles where they are.
+
+    ``Axes._update_title_position`` (matplotlib 3.11) moves the titles up only
+    over an x axis with ticks or label on top, over the y axis' offset text,
+    over twinned, aligned or child axes, or when a title's bottom falls below
+    the top of the axes; to know about the offset text it measures every tick
+    label of the y axis (about 7% of drawing a figure). Here: titles at y = 1
+    (where it starts them), none of those, and an offset text that no tick can
+    set (the formatter's is fixed and empty): the placement changes nothing.
+    """
+    titles = (ax.title, ax._left_title, ax._right_title)
+    fig = ax.get_figure(root=False)
+    fmt = ax.yaxis.get_major_formatter()
+    if (
+        ax._autotitlepos is False
+        or not any(t.get_text() for t in titles)
+        or any(t.get_position()[1] != 1.0 for t in titles)
+        or ax.child_axes
+        or ax._twinned_axes.get_siblings(ax) != [ax]
+        or fig._align_label_groups["title"].get_siblings(ax) != [ax]
+        or ax.xaxis.get_ticks_position() in ("top", "unknown")
+        or ax.xaxis.get_label_position() == "top"
+        or "outline" in ax.spines
+        or ax.get_axes_locator() is not None
+        or ax.get_aspect() != "auto"
+        or ax.get_box_aspect() is not None
+        or ax.get_position(original=True).bounds != ax.get_position(original=False).bounds
+        or (ax.yaxis.offsetText.get_visible() and type(fmt).get_offset not in _FIXED_OFFSET)
+        or fmt.get_offset()
+    ):
+        return False
+    top = ax.get_window_extent().ymax
+    return all(t.get_window_extent(renderer).ymin >= top for t in titles if t.get_text())
+
+
+@contextmanager
+def _titles_in_place(fig: Any, renderer: Any) -> Iterator[None]:
+    """Skip the automatic title placement of the axes where it would change nothing."""
+    kept = [(ax, ax._autotitlepos) for ax in fig.axes if _title_stays(ax, renderer)]
+    for ax, _ in kept:
+        ax._autotitlepos = False
+    try:
+        yield
+    finally:
+        for ax, auto in kept:
+            ax._autotitlepos = auto
+
+
+class SharedRendererCanvas(FigureCanvasAgg):
+    """The Agg canvas, drawing on a renderer shared by the figures of one size and resolution.
+
+    Agg clears its renderer before each draw, so the pixels are the same; what sharing adds
+    is matplotlib's cache of text extents (kept per renderer), which then serves every figure
+    of that size: tick labels, axis titles and legends are measured once, not per figure
+    (about 13% of the curve figures' CPU; the same PNG and SVG bytes). A figure's pixels are
+    therefore only read right after its own draw, as ``savefig`` does.
+    """
+
+    def get_renderer(self) -> RendererAgg:
+        """Return this thread's renderer for the figure's size and dpi (made when missing)."""
+        w, h = self.get_width_height(physical=True)
+        key = (w, h, self.figure.dpi)
+        kept: OrderedDict[tuple[float, float, float], RendererAgg] | None = getattr(
+            _RENDERERS, "kept", None
+        )
+        if kept is None:
+            kept = _RENDERERS.kept = OrderedDict()
+        renderer = kept.pop(key, None)
+        if renderer is None:
+            renderer = _TextAgg(w, h, self.figure.dpi)
+        kept[key] = renderer  # the most recent last
+        while len(kept) > KEEP_RENDERERS:
+            kept.popitem(last=False)
+        self.renderer = renderer
+        self._lastKey = key
+        return renderer
+
+    def _print_pil(
+        self, filename_or_obj: Any, fmt: str, pil_kwargs: Any, metadata: Any = None
+    ) -> None:
+        """Draw and write the figure as matplotlib does, the renderer answering line metrics."""
+        renderer: Any = self.get_renderer()  # the one FigureCanvasAgg.draw will use
+        renderer.metrics_dpi = self.figure.dpi
+        try:
+            with _titles_in_place(self.figure, renderer):
+                super()._print_pil(filename_or_obj, fmt, pil_kwargs, metadata)
+        finally:
+            renderer.metrics_dpi = None
+
+    def print_svg(
+        self,
+        filename: Any,
+        *,
+        bbox_inches_restore: Any = None,
+        metadata: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
+        """Write the figure as SVG: matplotlib's ``FigureCanvasSVG.print_svg``, line for line.
+
+        Only the renderer differs (:class:`_SVGRenderer`: text extents measured
+        once a process). The other keywords of ``savefig`` (face and edge
+        colours, orientation) are left out, as matplotlib leaves them out for
+        its SVG canvas.
+        """
+        with cbook.open_file_cm(filename, "w", encoding="utf-8") as opened:
+            fh: Any = opened
+            if not cbook.file_requires_unicode(fh):
+                fh = codecs.getwriter("utf-8")(fh)
+            dpi = self.figure.dpi
+            self.figure.dpi = 72
+            width, height = self.figure.get_size_inches()
+            w, h = width * 72, height * 72
+            renderer: Any = MixedModeRenderer(
+                self.figure,
+                width,
+                height,
+                dpi,
+                _SVGRenderer(w, h, fh, image_dpi=dpi, metadata=metadata),
+                bbox_inches_restore=bbox_inches_restore,
+            )
+            with _titles_in_place(self.figure, renderer):
+                self.figure.draw(renderer)
+            renderer.finalize()

@@ -1,0 +1,105 @@
+"""The figures' renderers remember text work yet write matplotlib's own bytes (PNG and SVG)."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RenderMode, get_hinting_flag
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, fontManager, get_font
+
+from reunistat.report import renderers
+from reunistat.report.figures import _RC
+
+
+def _figure(canvas: type, shift: float) -> Figure:
+    """Texts of many kinds: rotated, multi-line, bold, math, not antialiased, at odd places."""
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(4.3 + shift, 3.1), dpi=100)
+        canvas(fig)
+        ax = fig.add_axes((0.15 + shift / 10, 0.2, 0.6, 0.65))
+        ax.plot([0, 1, 2], [0.1, 0.4, 0.35], label="line: 1,234")
+        ax.set_title("A title that wraps\nonto a second line", loc="left")
+        ax.set_ylabel("Cumulative re-entry (%)")
+        ax.set_xlabel(r"Years $t_0 + \Delta$")
+        ax.text(0.3 + shift, 0.2, "rotated 30°", rotation=30, weight="bold", fontsize=7)
+        ax.text(0.5, 0.3 + shift, "not antialiased", antialiased=False, fontsize=6.5)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+        fig.text(0.01, 0.005, "Source: reunistat 0.0, 03 (x); data", fontsize=6.5, color="#505050")
+    return fig
+
+
+def _bytes(fig: Figure) -> tuple[bytes, bytes]:
+    png, svg = io.BytesIO(), io.BytesIO()
+    with matplotlib.rc_context(_RC):
+        fig.savefig(png, format="png", dpi=200, metadata={"Software": None})
+        fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+    return png.getvalue(), svg.getvalue()
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.137])
+def test_remembered_text_gives_matplotlibs_bytes(shift: float) -> None:
+    for cache in (renderers._AGG_EXTENTS, renderers._LAYOUTS, renderers._GLYPHS):
+        cache.clear()
+    cold = _bytes(_figure(renderers.SharedRendererCanvas, shift))  # measured and rendered
+    assert renderers._GLYPHS and renderers._LAYOUTS and renderers._LINE_METRICS
+    warm = _bytes(_figure(renderers.SharedRendererCanvas, shift))  # remembered
+    plain = _bytes(_figure(FigureCanvasAgg, shift))  # matplotlib's canvases
+    assert cold[0] == warm[0] == plain[0]
+    assert cold[1] == warm[1] == plain[1]
+
+
+@pytest.mark.parametrize("angle", [0.0, 90.0, 30.0])
+def test_glyph_moved_by_whole_pixels_is_the_same_bitmap_moved(angle: float) -> None:
+    font = get_font(fontManager._find_fonts_by_props(FontProperties(family="DejaVu Sans")))
+    cos, sin = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])).round().astype(int)
+    rng = np.random.default_rng(1)
+    for glyph in (font.get_char_index(ord(c)) for c in "g%4W,"):
+        for _ in range(6):
+            fx, fy = (int(v) for v in rng.integers(0, 64, 2))
+            qx, qy = (int(v) for v in rng.integers(-300, 3000, 2))
+            out = []
+            for ox, oy in ((fx, fy), (qx * 64 + fx, qy * 64 + fy)):
+                font.set_size(7.5, 200)
+                font._set_transform(matrix, [ox, oy])
+                b = font._render_glyph(glyph, get_hinting_flag(), RenderMode.NORMAL)
+                out.append((np.array(b.buffer), b.left, b.top))
+            (b0, l0, t0), (b1, l1, t1) = out
+            np.testing.assert_array_equal(b0, b1)
+            assert (l1 - l0, t1 - t0) == (qx, qy)
+
+
+def test_line_metrics_answered_only_while_a_figure_is_drawn() -> None:
+    fig = _figure(renderers.SharedRendererCanvas, 0.0)
+    renderer = fig.canvas.get_renderer()
+    prop = FontProperties(family="DejaVu Sans", size=9)
+    assert renderer._get_font_height_metrics(prop) == (None, None, None)
+    _bytes(fig)
+    assert renderer.metrics_dpi is None  # reset after the PNG was written
+
+
+def _titled(canvas: type, case: str) -> Figure:
+    """A titled axes whose automatic title placement may or may not move the title."""
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(4.0, 3.0), dpi=100)
+        canvas(fig)
+        ax = fig.add_axes((0.2, 0.15, 0.7, 0.7))
+        ax.plot([0, 1, 2], [1e7, 1e7 + 3, 1e7 + 5] if case == "offset" else [1, 3, 2])
+        ax.set_yticks([1, 2, 3], ["one", "two", "three"]) if case == "fixed" else None
+        if case == "top":
+            ax.xaxis.tick_top()
+        ax.set_title("A title\nof two lines", loc="left", pad=0 if case == "no pad" else None)
+    return fig
+
+
+@pytest.mark.parametrize("case", ["fixed", "scalar", "offset", "top", "no pad"])
+def test_titles_kept_in_place_only_where_matplotlib_keeps_them(case: str) -> None:
+    fig = _titled(renderers.SharedRendererCanvas, case)
+    stays = renderers._title_stays(fig.axes[0], fig.canvas.get_renderer())
+    assert stays == (case == "fixed")
+    assert _bytes(fig) == _bytes(_titled(FigureCanvasAgg, case))
+    assert fig.axes[0]._autotitlepos is not False  # restored after each file
