@@ -39,6 +39,7 @@ from reunistat.models.survival._coxkernels import (
     _syrk_chunks,
     _xtdx,
     _zero_free,
+    group_on_rows,
 )
 from reunistat.models.survival._coxrobust import (
     _by_cluster,
@@ -70,6 +71,7 @@ __all__ = [  # the kernels are re-exported: callers and tests reach them here
     "cluster_scores",
     "evaluate",
     "group_info",
+    "group_on_rows",
     "newton",
     "prepare",
     "robust_cov",
@@ -514,8 +516,9 @@ def group_info(prob: CoxProblem, ev: Evaluation, scale: FloatArray | None = None
         q2 = np.bincount(g, inv2 * f * f, ng)
     diag = _interval_sum(hazard, prob.row_hi, prob.row_lo)
     diag *= wr  # in place: the same products as wr * (...)
-    dr = prob.death_rows
-    diag[dr] -= wr[dr] * dcoef[g]
+    # minus w r dcoef[g] on the event rows: whole-row passes (an event row's row_hi is its
+    # group + 1), the same products and differences as through the death rows' indices
+    np.subtract(diag, group_on_rows(prob, dcoef, wr), out=diag, where=prob.event)
     if prob.tail is not None:
         tl = prob.tail
         later = _revcum(hazard * tl.gain)[tl.pos]

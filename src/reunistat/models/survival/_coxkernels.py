@@ -96,6 +96,19 @@ def _revcum(groups: FloatArray) -> FloatArray:
     return out
 
 
+def group_on_rows(prob: Any, per_group: FloatArray, wr: FloatArray) -> FloatArray:
+    """Return ``per_group[g] * wr`` per sorted row, ``g`` the row's event group.
+
+    Meaningful on the event rows (``where=prob.event``): an event row's
+    ``row_hi`` is its group + 1, so one gather over all rows reads the group
+    values, and each product is the one taken over the event rows' indices
+    (multiplication commutes, bit for bit), in whole-row passes.
+    """
+    out = np.concatenate(([0.0], per_group))[prob.row_hi]
+    out *= wr
+    return np.asarray(out)
+
+
 def _interval_sum(per_group: FloatArray, hi: IntArray, lo: IntArray) -> FloatArray:
     """For each row, sum ``per_group`` over the event groups in its at-risk interval."""
     cum = np.zeros((per_group.shape[0] + 1, *per_group.shape[1:]))

@@ -17,6 +17,7 @@ from reunistat.models.survival._coxkernels import (
     IntArray,
     _all_zero,
     _interval_sum,
+    group_on_rows,
 )
 
 if TYPE_CHECKING:
@@ -123,7 +124,10 @@ def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatAr
     amean = (s1 * a0[:, None] - s1d * a1[:, None]) / sizes[:, None]
     # sum_c x_i (w_i d_i - w_i r_i H'_i): per covariate, sums by cluster along its row
     a = -wr * _interval_sum(ev.hazard, prob.row_hi, prob.row_lo)
-    a[dr] += w[dr] + wr[dr] * h2[g]
+    on_events = group_on_rows(prob, h2, wr)  # wr h2[g] on the event rows
+    on_events += w  # w + wr h2[g]: the same sums (addition commutes)
+    np.add(a, on_events, out=a, where=prob.event)
+    del on_events
     out = np.empty((n_cl, p))
     prod = np.empty_like(a)
     for j, row in enumerate(xt):
