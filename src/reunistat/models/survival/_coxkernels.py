@@ -48,10 +48,17 @@ class Interleaved:
 
     @classmethod
     def build(
-        cls, starts: IntArray, sizes: IntArray, group: IntArray, frac: FloatArray, mw: FloatArray
+        cls,
+        starts: IntArray,
+        sizes: IntArray,
+        group: IntArray,
+        frac: FloatArray,
+        mw: FloatArray,
+        rank: IntArray | None = None,
     ) -> Interleaved:
-        """Order the event rows by their place within their group, then by group."""
-        rank = np.arange(group.shape[0]) - np.repeat(starts, sizes)
+        """Order the event rows by their place within their group (``rank``), then by group."""
+        if rank is None:
+            rank = np.arange(group.shape[0]) - np.repeat(starts, sizes)
         key = rank.astype(np.uint16) if sizes.max(initial=0) <= 2**16 else rank
         perm = np.argsort(key, kind="stable")  # a radix sort for 16-bit keys
         return cls(group[perm], _permuted(frac, perm), _permuted(mw, perm))
