@@ -459,15 +459,19 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
     """Evaluate the partial log-likelihood, score and information at ``beta``."""
     xt = prob.xt
     p, n = xt.shape
-    eta = beta @ xt
-    risk = np.exp(eta)
+    at_zero = not beta.any()
+    if at_zero:  # beta = 0 (Newton's start): every eta is +0.0 and every risk 1, without the passes
+        eta, risk = np.zeros(n), np.ones(n)
+    else:
+        eta = beta @ xt
+        risk = np.exp(eta)
     wr = prob.wr(risk)
     # segment sums of [w r; w r x'], one covariate row at a time through one row of
     # work memory (the same sums as over the whole (p + 1, n) array, bit for bit)
     entry, n_entry = prob.entry_group, prob.entry_starts.shape[0]
     ent_t = np.empty((p + 1, n_entry))
     if entry is None:
-        seg_t = _segment_sums(xt, wr, prob.seg_starts)
+        seg_t = _segment_sums(xt, wr, prob.seg_starts, ones=at_zero and prob.unit_w)
     else:
         seg_t = np.empty((p + 1, prob.seg_starts.shape[0]))
         row = _buffer(prob, "row", (1, n))[0]

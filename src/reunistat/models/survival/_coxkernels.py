@@ -217,18 +217,25 @@ def _syrk_block() -> int | None:
 _SEGMENT_BLOCK = 1 << 16  # rows summed at a time by _segment_sums: a work row in L2 cache
 
 
-def _segment_sums(xt: FloatArray, wr: FloatArray, starts: IntArray) -> FloatArray:
+def _segment_sums(
+    xt: FloatArray, wr: FloatArray, starts: IntArray, ones: bool = False
+) -> FloatArray:
     """Return the sums of ``wr`` and of ``xt[j] * wr`` over segments, shape (p + 1, segments).
 
     ``np.add.reduceat(v, starts)`` for each row ``v`` of ``[wr; xt * wr]``, taken
     over blocks of whole segments of about :data:`_SEGMENT_BLOCK` rows, so the
     products pass through a work row that stays in cache. Each segment's sum is
-    the same ``reduceat`` over the same values: equal to the bit.
+    the same ``reduceat`` over the same values: equal to the bit. ``ones``:
+    ``wr`` is all ones, so the products are ``xt``'s rows themselves.
     """
     p, n = xt.shape
     n_seg = starts.shape[0]
     out = np.empty((p + 1, n_seg))
     if n_seg == 0:
+        return out
+    if ones:  # x * 1.0 is x, bit for bit: the segment sums of the rows as they are
+        out[0] = np.add.reduceat(wr, starts)
+        np.add.reduceat(xt, starts, axis=1, out=out[1:])
         return out
     if n <= _SEGMENT_BLOCK:  # one block: the cuts below would be [n_seg]
         cuts: Any = (n_seg,)
