@@ -191,10 +191,8 @@ def _ordered_times(stop: FloatArray, event: NDArray[np.bool_]) -> tuple[IntArray
                 small *= 2
                 small += ~event  # 2 * day + (not an event): the same order as the two sorts
                 order = np.argsort(small, kind="stable")
-                back = d + lo
-                if stop.dtype != np.float64 or not np.array_equal(
-                    back.view(np.uint64), stop.view(np.uint64)  # the same bits, -0.0 included
-                ):
+                back = (d + lo).view(np.uint64)  # compared bit for bit: -0.0 included
+                if stop.dtype != np.float64 or not np.array_equal(back, stop.view(np.uint64)):
                     return order, stop[order]
                 days = small[order]
                 days >>= 1
@@ -359,12 +357,13 @@ def prepare(
     extra = split[(n_dead > 0) & (n_dead < group_size)]
     seg_starts = np.sort(np.concatenate([exit_starts, extra])).astype(np.int64)
     if weights is None:  # unit weights: the values below without the gathers and sums
-        dw, death_mw, wd = np.ones(death_rows.shape[0]), np.ones(death_rows.shape[0]), ev * 1.0
+        dw, death_mw = np.ones(death_rows.shape[0]), np.ones(death_rows.shape[0])
+        wd: FloatArray = ev * 1.0
     else:
         dw = ws[death_rows]
         group_w = np.bincount(death_group, dw, ev_keys.shape[0])
         death_mw = (group_w / np.maximum(sizes, 1))[death_group]
-        wd = np.bincount(death_rows, dw, n)  # the event rows' weights, 0 elsewhere
+        wd = np.asarray(np.bincount(death_rows, dw, n))  # the event rows' weights, 0 elsewhere
     return CoxProblem(
         xt=xt,
         means=np.asarray(means, dtype=float),

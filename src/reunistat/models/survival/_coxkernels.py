@@ -111,7 +111,7 @@ def group_on_rows(prob: Any, per_group: FloatArray, wr: FloatArray) -> FloatArra
     values, and each product is the one taken over the event rows' indices
     (multiplication commutes, bit for bit), in whole-row passes.
     """
-    out = np.concatenate(([0.0], per_group))[prob.row_hi]
+    out = np.take(np.concatenate(([0.0], per_group)), prob.row_hi)
     out *= wr
     return np.asarray(out)
 
