@@ -458,7 +458,7 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
     """Evaluate the partial log-likelihood, score and information at ``beta``."""
     xt = prob.xt
     p, n = xt.shape
-    at_zero = not beta.any()
+    at_zero = not np.any(beta)
     if at_zero:  # beta = 0 (Newton's start): every eta is +0.0 and every risk 1, without the passes
         eta, risk = np.zeros(n), np.ones(n)
     else:
