@@ -53,6 +53,9 @@ class Design:
         Text columns factorised on the way (all the data's rows): their codes
         and distinct values, ``pd.factorize(column, sort=False)``, which
         :func:`reunistat.results.data_hash` can take instead of factorising again.
+    ranges : tuple of numpy.ndarray, optional
+        Each column's minimum and maximum, when the build found them on the way
+        (the column-major fast path, whose finiteness check they are).
     """
 
     x: np.ndarray
@@ -62,6 +65,7 @@ class Design:
     spec: Any
     n_dropped_missing: int
     coded: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    ranges: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def split_formula(formula: str, error: type[Exception] = InputError) -> tuple[str | None, str]:
@@ -200,8 +204,10 @@ def _fast_design(cols: list[str], data: pd.DataFrame, order: Literal["C", "F"] =
     """Build the design directly from numeric columns (formulaic gives the same matrix).
 
     One copy of each column: into row order (``order="C"``), or into a ``(p, n)``
-    array whose transpose is the design (``"F"``, each covariate contiguous).
-    Rows with a missing or infinite value are dropped.
+    array whose transpose is the design (``"F"``, each covariate contiguous; its
+    columns' minima and maxima, taken as each is copied, are kept in ``ranges``
+    and show that every value is finite). Rows with a missing or infinite value
+    are dropped.
     """
     terms = {c: [j] for j, c in enumerate(cols)}
     if order == "C":
@@ -211,8 +217,15 @@ def _fast_design(cols: list[str], data: pd.DataFrame, order: Literal["C", "F"] =
             return Design(x, cols, terms, data.index, None, 0)
         return Design(x[ok], cols, terms, data.index[ok], None, int((~ok).sum()))
     xt = np.empty((len(cols), len(data)))
+    lo, hi = np.empty(len(cols)), np.empty(len(cols))
     for j, name in enumerate(cols):
-        xt[j] = data[name].to_numpy(dtype=float)
+        row = xt[j]
+        row[:] = data[name].to_numpy(dtype=float)
+        if len(data):  # each column's range, read while it is in cache
+            lo[j], hi[j] = row.min(), row.max()
+    if len(data) and np.isfinite(lo).all() and np.isfinite(hi).all():
+        # a missing value makes its column's minimum nan, an infinite one its range infinite
+        return Design(xt.T, cols, terms, data.index, None, 0, ranges=(lo, hi))
     ok = np.asarray(np.isfinite(xt).all(axis=0))
     if ok.all():
         return Design(xt.T, cols, terms, data.index, None, 0)

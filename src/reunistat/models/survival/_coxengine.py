@@ -39,6 +39,7 @@ from reunistat.models.survival._coxkernels import (
     _syrk_chunks,
     _xtdx,
     _zero_free,
+    group_on_rows,
 )
 from reunistat.models.survival._coxrobust import (
     _by_cluster,
@@ -70,6 +71,7 @@ __all__ = [  # the kernels are re-exported: callers and tests reach them here
     "cluster_scores",
     "evaluate",
     "group_info",
+    "group_on_rows",
     "newton",
     "prepare",
     "robust_cov",
@@ -170,6 +172,16 @@ def _stable_argsort(t: FloatArray) -> IntArray:
 
 def _time_event_order(stop: FloatArray, event: NDArray[np.bool_]) -> IntArray:
     """Rows by time, events first within a time, stably: one radix sort for whole days."""
+    return _ordered_times(stop, event)[0]
+
+
+def _ordered_times(stop: FloatArray, event: NDArray[np.bool_]) -> tuple[IntArray, FloatArray]:
+    """Return :func:`_time_event_order`'s order and the times in that order.
+
+    With whole-day times the sorted times are read from the sorted 16-bit keys
+    (``day + lo``; exact, as every time is checked to have the bits of its day
+    count plus ``lo``): a gather of 2-byte keys instead of 8-byte floats.
+    """
     if stop.shape[0] > 1:
         lo, hi = stop.min(), stop.max()
         if np.isfinite(lo) and np.isfinite(hi) and 2 * (hi - lo) + 1 < 2**16:
@@ -178,9 +190,16 @@ def _time_event_order(stop: FloatArray, event: NDArray[np.bool_]) -> IntArray:
             if np.array_equal(small, d):
                 small *= 2
                 small += ~event  # 2 * day + (not an event): the same order as the two sorts
-                return np.argsort(small, kind="stable")
+                order = np.argsort(small, kind="stable")
+                back = (d + lo).view(np.uint64)  # compared bit for bit: -0.0 included
+                if stop.dtype != np.float64 or not np.array_equal(back, stop.view(np.uint64)):
+                    return order, stop[order]
+                days = small[order]
+                days >>= 1
+                return order, days.astype(float) + lo  # each value is d + lo: its time
     order = np.argsort(~event, kind="stable")  # booleans: a radix sort
-    return order[_stable_argsort(stop[order])]
+    order = order[_stable_argsort(stop[order])]
+    return order, stop[order]
 
 
 def _sort_right_censored(
@@ -192,8 +211,7 @@ def _sort_right_censored(
     distinct times and ``K``.
     """
     n = stop.shape[0]
-    order = _time_event_order(stop, event)
-    st = stop[order]
+    order, st = _ordered_times(stop, event)
     new = np.empty(n, dtype=bool)
     new[:1] = True
     np.not_equal(st[1:], st[:-1], out=new[1:])
@@ -324,9 +342,9 @@ def prepare(
     ev_keys = dk[death_starts]
     sizes = np.diff(np.append(death_starts, death_rows.shape[0]))
     death_group = np.repeat(np.arange(ev_keys.shape[0]), sizes).astype(np.int64, copy=False)
+    rank = np.arange(death_rows.shape[0]) - np.repeat(death_starts, sizes)  # place in group
     if ties == "efron":
-        j = np.arange(death_rows.shape[0]) - np.repeat(death_starts, sizes)
-        death_frac = j / np.repeat(sizes, sizes)
+        death_frac = rank / np.repeat(sizes, sizes)
     else:
         death_frac = np.zeros(death_rows.shape[0])
     ev_time = uniq[(ev_keys % k_mult) - 1] if ev_keys.shape[0] else np.zeros(0)
@@ -338,9 +356,14 @@ def prepare(
     split = exit_starts + n_dead
     extra = split[(n_dead > 0) & (n_dead < group_size)]
     seg_starts = np.sort(np.concatenate([exit_starts, extra])).astype(np.int64)
-    dw = ws[death_rows]
-    group_w = np.bincount(death_group, dw, ev_keys.shape[0])
-    death_mw = (group_w / np.maximum(sizes, 1))[death_group]
+    if weights is None:  # unit weights: the values below without the gathers and sums
+        dw, death_mw = np.ones(death_rows.shape[0]), np.ones(death_rows.shape[0])
+        wd: FloatArray = ev * 1.0
+    else:
+        dw = ws[death_rows]
+        group_w = np.bincount(death_group, dw, ev_keys.shape[0])
+        death_mw = (group_w / np.maximum(sizes, 1))[death_group]
+        wd = np.asarray(np.bincount(death_rows, dw, n))  # the event rows' weights, 0 elsewhere
     return CoxProblem(
         xt=xt,
         means=np.asarray(means, dtype=float),
@@ -360,7 +383,7 @@ def prepare(
         death_frac=death_frac,
         death_w=dw,
         death_mw=death_mw,
-        sum_wdx=xt @ np.bincount(death_rows, dw, n) if n else np.zeros(x.shape[1]),
+        sum_wdx=xt @ wd if n else np.zeros(x.shape[1]),
         row_hi=_groups_upto(ev_keys, sk, exit_starts),
         row_lo=_groups_upto(ev_keys, ek, None if start is not None else exit_starts),
         ev_keys=ev_keys,
@@ -369,7 +392,7 @@ def prepare(
         n_strata=n_strata,
         entry_group=entry_group,
         unit_w=weights is None,
-        interleaved=Interleaved.build(death_starts, sizes, death_group, death_frac, death_mw),
+        interleaved=Interleaved.build(death_starts, sizes, death_group, death_frac, death_mw, rank),
     )
 
 
@@ -435,15 +458,19 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
     """Evaluate the partial log-likelihood, score and information at ``beta``."""
     xt = prob.xt
     p, n = xt.shape
-    eta = beta @ xt
-    risk = np.exp(eta)
+    at_zero = not np.any(beta)
+    if at_zero:  # beta = 0 (Newton's start): every eta is +0.0 and every risk 1, without the passes
+        eta, risk = np.zeros(n), np.ones(n)
+    else:
+        eta = beta @ xt
+        risk = np.exp(eta)
     wr = prob.wr(risk)
     # segment sums of [w r; w r x'], one covariate row at a time through one row of
     # work memory (the same sums as over the whole (p + 1, n) array, bit for bit)
     entry, n_entry = prob.entry_group, prob.entry_starts.shape[0]
     ent_t = np.empty((p + 1, n_entry))
     if entry is None:
-        seg_t = _segment_sums(xt, wr, prob.seg_starts)
+        seg_t = _segment_sums(xt, wr, prob.seg_starts, ones=at_zero and prob.unit_w)
     else:
         seg_t = np.empty((p + 1, prob.seg_starts.shape[0]))
         row = _buffer(prob, "row", (1, n))[0]
@@ -514,8 +541,9 @@ def group_info(prob: CoxProblem, ev: Evaluation, scale: FloatArray | None = None
         q2 = np.bincount(g, inv2 * f * f, ng)
     diag = _interval_sum(hazard, prob.row_hi, prob.row_lo)
     diag *= wr  # in place: the same products as wr * (...)
-    dr = prob.death_rows
-    diag[dr] -= wr[dr] * dcoef[g]
+    # minus w r dcoef[g] on the event rows: whole-row passes (an event row's row_hi is its
+    # group + 1), the same products and differences as through the death rows' indices
+    np.subtract(diag, group_on_rows(prob, dcoef, wr), out=diag, where=prob.event)
     if prob.tail is not None:
         tl = prob.tail
         later = _revcum(hazard * tl.gain)[tl.pos]

@@ -48,10 +48,17 @@ class Interleaved:
 
     @classmethod
     def build(
-        cls, starts: IntArray, sizes: IntArray, group: IntArray, frac: FloatArray, mw: FloatArray
+        cls,
+        starts: IntArray,
+        sizes: IntArray,
+        group: IntArray,
+        frac: FloatArray,
+        mw: FloatArray,
+        rank: IntArray | None = None,
     ) -> Interleaved:
-        """Order the event rows by their place within their group, then by group."""
-        rank = np.arange(group.shape[0]) - np.repeat(starts, sizes)
+        """Order the event rows by their place within their group (``rank``), then by group."""
+        if rank is None:
+            rank = np.arange(group.shape[0]) - np.repeat(starts, sizes)
         key = rank.astype(np.uint16) if sizes.max(initial=0) <= 2**16 else rank
         perm = np.argsort(key, kind="stable")  # a radix sort for 16-bit keys
         return cls(group[perm], _permuted(frac, perm), _permuted(mw, perm))
@@ -94,6 +101,19 @@ def _revcum(groups: FloatArray) -> FloatArray:
     out[-1] = 0.0
     np.cumsum(groups[::-1], axis=0, out=out[-2::-1])  # written reversed: the same sums
     return out
+
+
+def group_on_rows(prob: Any, per_group: FloatArray, wr: FloatArray) -> FloatArray:
+    """Return ``per_group[g] * wr`` per sorted row, ``g`` the row's event group.
+
+    Meaningful on the event rows (``where=prob.event``): an event row's
+    ``row_hi`` is its group + 1, so one gather over all rows reads the group
+    values, and each product is the one taken over the event rows' indices
+    (multiplication commutes, bit for bit), in whole-row passes.
+    """
+    out = np.take(np.concatenate(([0.0], per_group)), prob.row_hi)
+    out *= wr
+    return np.asarray(out)
 
 
 def _interval_sum(per_group: FloatArray, hi: IntArray, lo: IntArray) -> FloatArray:
@@ -197,18 +217,25 @@ def _syrk_block() -> int | None:
 _SEGMENT_BLOCK = 1 << 16  # rows summed at a time by _segment_sums: a work row in L2 cache
 
 
-def _segment_sums(xt: FloatArray, wr: FloatArray, starts: IntArray) -> FloatArray:
+def _segment_sums(
+    xt: FloatArray, wr: FloatArray, starts: IntArray, ones: bool = False
+) -> FloatArray:
     """Return the sums of ``wr`` and of ``xt[j] * wr`` over segments, shape (p + 1, segments).
 
     ``np.add.reduceat(v, starts)`` for each row ``v`` of ``[wr; xt * wr]``, taken
     over blocks of whole segments of about :data:`_SEGMENT_BLOCK` rows, so the
     products pass through a work row that stays in cache. Each segment's sum is
-    the same ``reduceat`` over the same values: equal to the bit.
+    the same ``reduceat`` over the same values: equal to the bit. ``ones``:
+    ``wr`` is all ones, so the products are ``xt``'s rows themselves.
     """
     p, n = xt.shape
     n_seg = starts.shape[0]
     out = np.empty((p + 1, n_seg))
     if n_seg == 0:
+        return out
+    if ones:  # x * 1.0 is x, bit for bit: the segment sums of the rows as they are
+        out[0] = np.add.reduceat(wr, starts)
+        np.add.reduceat(xt, starts, axis=1, out=out[1:])
         return out
     if n <= _SEGMENT_BLOCK:  # one block: the cuts below would be [n_seg]
         cuts: Any = (n_seg,)

@@ -17,6 +17,7 @@ from reunistat.models.survival._coxkernels import (
     IntArray,
     _all_zero,
     _interval_sum,
+    group_on_rows,
 )
 
 if TYPE_CHECKING:
@@ -122,8 +123,13 @@ def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatAr
     a1 = np.bincount(gs, fs / dens, ng)
     amean = (s1 * a0[:, None] - s1d * a1[:, None]) / sizes[:, None]
     # sum_c x_i (w_i d_i - w_i r_i H'_i): per covariate, sums by cluster along its row
-    a = -wr * _interval_sum(ev.hazard, prob.row_hi, prob.row_lo)
-    a[dr] += w[dr] + wr[dr] * h2[g]
+    a = _interval_sum(ev.hazard, prob.row_hi, prob.row_lo)
+    a *= wr
+    np.negative(a, out=a)  # -(wr H) is (-wr) H, bit for bit
+    on_events = group_on_rows(prob, h2, wr)  # wr h2[g] on the event rows
+    on_events += w  # w + wr h2[g]: the same sums (addition commutes)
+    np.add(a, on_events, out=a, where=prob.event)
+    del on_events
     out = np.empty((n_cl, p))
     prod = np.empty_like(a)
     for j, row in enumerate(xt):
@@ -147,8 +153,12 @@ def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatAr
     cd = c[dr]
     if n_cl * 2 * ng <= _DENSE_CELLS:  # the two halves fill disjoint cells: one each
         md = np.empty((n_cl, 2 * ng))
-        md[:, :ng] = _by_cluster(cd, g, w[dr], n_cl, ng)
-        md[:, ng:] = _by_cluster(cd, g, wr[dr], n_cl, ng)
+        cell = cd * ng + g  # _by_cluster's cells, made once for both halves
+        # unit weights: the sums of w = 1 are the counts (exact whole numbers)
+        w_dr = None if prob.unit_w else w[dr]
+        md[:, :ng] = np.bincount(cell, w_dr, n_cl * ng).reshape(n_cl, ng)
+        md[:, ng:] = np.bincount(cell, wr[dr], n_cl * ng).reshape(n_cl, ng)
+        del cell
     else:
         md = _by_cluster(
             np.concatenate([cd, cd]),

@@ -106,6 +106,11 @@ class Design:
     spec: Any = None
     n_dropped_missing: int = 0
     coded: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    ranges: tuple[np.ndarray, np.ndarray] | None = None  # columns' minima and maxima, if known
+
+    def column_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each column's minimum and maximum: the build's when it found them, else computed."""
+        return self.ranges if self.ranges is not None else column_range(self.x)
 
 
 def design(formula: str, data: pd.DataFrame) -> Design:
@@ -119,7 +124,9 @@ def design(formula: str, data: pd.DataFrame) -> Design:
     """
     lhs, rhs = _formula.split_formula(formula)
     d = _formula.design(rhs, data, intercept=False, order="F")
-    return Design(d.x, d.columns, d.term_columns, d.rows, lhs, d.spec, d.n_dropped_missing, d.coded)
+    return Design(
+        d.x, d.columns, d.term_columns, d.rows, lhs, d.spec, d.n_dropped_missing, d.coded, d.ranges
+    )
 
 
 def column_range(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

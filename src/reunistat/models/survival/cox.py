@@ -240,7 +240,7 @@ def cox(
     s_codes = _data.codes(used, strata, "strata")
     cl_cols = _options.cluster_columns(cluster)
     _data.check_columns(used, cl_cols, "cluster")
-    lo_hi = _data.column_range(des.x)
+    lo_hi = des.column_range()
     span = _data.check_constant(des.x, des.columns, lo_hi)
     _check_monotone(des.x, des.columns, ev, lo_hi)
     prob = engine.prepare(
