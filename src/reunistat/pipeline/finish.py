@@ -39,6 +39,7 @@ from reunistat.pipeline.documents import (
     start_paper,
     write_values,
 )
+from reunistat.pipeline.forked_cohort import derive_and_send, restored
 from reunistat.pipeline.manifest import RunRecord, build_manifest
 from reunistat.pipeline.verify import release_identifiers
 from reunistat.pipeline.workers import memory_mib
@@ -111,6 +112,7 @@ class WhileScriptsRun:
         self._ids: checker.Identifiers | None = None  # without the data end
         self._ids_forked: tuple[Any, Any] | None = None
         self._forked: tuple[Any, Any] | None = None
+        self._cohort_pending = False
         self._seconds = 0.0
 
     def __enter__(self) -> WhileScriptsRun:
@@ -141,6 +143,29 @@ class WhileScriptsRun:
         """
         if self._ids_forked is None and self._ids is None:
             self._ids_forked = _fork(_take_identifiers, self.ctx)
+
+    def start_cohort(self) -> None:
+        """Derive the cohort in a process forked now, which then takes the identifiers and hash.
+
+        Call it once the extract is read, before the run starts any thread of
+        its own; :meth:`take_cohort` collects the cohort (see
+        :mod:`reunistat.pipeline.forked_cohort`).
+        """
+        if self._forked is None and self._ids_forked is None and "cohort" not in vars(self.ctx):
+            self._forked = _fork(derive_and_send, self.ctx)
+            self._cohort_pending = self._forked is not None
+
+    def take_cohort(self) -> None:
+        """Give the Context the cohort the forked process sent (derived here if it sent none)."""
+        if self._cohort_pending and self._forked is not None:
+            self._cohort_pending = False
+            try:
+                cohort = self._forked[1].recv()
+            except (EOFError, OSError):  # it failed: derived here, where its error is raised
+                self.stop()
+            else:
+                vars(self.ctx)["cohort"] = restored(cohort, self.ctx.extract.tables)
+        _ = self.ctx.cohort
 
     def start(self) -> None:
         """Take the spells' hash (and the identifiers, unless already under way) now.

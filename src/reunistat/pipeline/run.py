@@ -373,20 +373,21 @@ def _build(
     with WhileScriptsRun(ctx) as early:  # its processes end with the run, whatever happens
         _ = ctx.extract
         if workers.analysis_jobs(cfg.analysis_jobs, 2) > 1:
-            # the identifiers need only the extract: a process forked now (before the threads
-            # below start) takes them on the core the cohort leaves idle
-            early.start_identifiers()
+            # a process forked now (before the threads below start) derives the cohort on the
+            # other core and sends it back, while this process imports the scripts' modules
+            # (which only a fork passes on); it then takes the identifiers and spells' hash
+            early.start_cohort()
         # beside the cohort, in threads that have ended before any worker is forked: the
-        # inputs are hashed (hashlib leaves the interpreter to the cohort meanwhile), and the
-        # modules the scripts import are imported once here, for every worker; that thread
-        # starts once the modules that derive the cohort are imported, so the two threads
+        # inputs are hashed (hashlib leaves the interpreter meanwhile), and the modules the
+        # scripts import are imported once here, for every worker; that thread starts once
+        # the modules that derive (and unpickle) the cohort are imported, so the two threads
         # never import the same modules at once
         with ThreadPoolExecutor(2) as pool:
             hashing = pool.submit(_timed, input_hashes, cfg.data_dir)
             import reunistat.cohort  # noqa: F401 - imported before the thread below starts
 
             importing = pool.submit(_timed, import_for, scripts)
-            _ = ctx.cohort
+            early.take_cohort()
             inputs, timings["hash inputs"] = hashing.result()
             timings["imports for the scripts"] = importing.result()[1]
         release_memory()  # what deriving the cohort freed (about 0.5 GB at national size)
