@@ -11,9 +11,9 @@ The disclosure report and the manifest then put the verdict together, the
 same bytes as when every check ran at the end.
 
 The input's identifiers and the hash of the spells, which only the checks and
-the manifest need, are taken in processes of their own: the identifiers while
-the run's process derives the cohort, the hash while it builds the release-wide
-suppression (:class:`WhileScriptsRun`).
+the manifest need, are taken in a process of its own, the one that derived the
+cohort, while the run's process builds the release-wide suppression
+(:class:`WhileScriptsRun`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from reunistat.pipeline.documents import (
     start_paper,
     write_values,
 )
-from reunistat.pipeline.forked_cohort import derive_and_send, restored
+from reunistat.pipeline.forked_cohort import portable, restored
 from reunistat.pipeline.manifest import RunRecord, build_manifest
 from reunistat.pipeline.verify import release_identifiers
 from reunistat.pipeline.workers import memory_mib
@@ -90,11 +90,12 @@ class Run:
 class WhileScriptsRun:
     """The input's identifiers and the spells' hash, taken beside the run's other steps.
 
-    The identifiers need only the extract: :meth:`start_identifiers` forks a
-    process that takes them while the run's process derives the cohort (one
-    core, the other idle). The spells' hash needs the cohort: :meth:`start`
-    forks a process that takes it while the run's process builds the
-    release-wide suppression. :meth:`run` is called by the run's process
+    :meth:`start_cohort` forks, once the extract is read, a process that
+    derives the cohort and sends it (:meth:`take_cohort`) while the run's
+    process imports the scripts' modules, then takes both while the run's
+    process builds the release-wide suppression
+    (:mod:`reunistat.pipeline.forked_cohort`). Without it (it failed),
+    :meth:`start` forks a process that takes both then. :meth:`run` is called by the run's process
     while it waits for the workers
     (:func:`reunistat.pipeline.workers.run_parallel`) and collects them, and
     again after the scripts (``final``), which computes in the run's process
@@ -110,7 +111,6 @@ class WhileScriptsRun:
         self.spells_sha256: str | None = None
         self.seconds: float | None = None
         self._ids: checker.Identifiers | None = None  # without the data end
-        self._ids_forked: tuple[Any, Any] | None = None
         self._forked: tuple[Any, Any] | None = None
         self._cohort_pending = False
         self._seconds = 0.0
@@ -127,32 +127,22 @@ class WhileScriptsRun:
         A process that has not sent its answer yet, or whose answer no one
         reads, would otherwise wait on its pipe until the run's process ends.
         """
-        for forked in (self._ids_forked, self._forked):
-            if forked is not None:
-                proc, receive = forked
-                proc.kill()
-                proc.join()
-                receive.close()
-        self._ids_forked = self._forked = None
-
-    def start_identifiers(self) -> None:
-        """Take the identifiers (without the data end) in a process forked now (Linux).
-
-        Call it once the extract is read, before the run starts any thread
-        of its own (a fork copies only the calling thread).
-        """
-        if self._ids_forked is None and self._ids is None:
-            self._ids_forked = _fork(_take_identifiers, self.ctx)
+        if self._forked is not None:
+            proc, receive = self._forked
+            proc.kill()
+            proc.join()
+            receive.close()
+        self._forked = None
 
     def start_cohort(self) -> None:
         """Derive the cohort in a process forked now, which then takes the identifiers and hash.
 
         Call it once the extract is read, before the run starts any thread of
-        its own; :meth:`take_cohort` collects the cohort (see
-        :mod:`reunistat.pipeline.forked_cohort`).
+        its own (a fork copies only the calling thread); :meth:`take_cohort`
+        collects the cohort.
         """
-        if self._forked is None and self._ids_forked is None and "cohort" not in vars(self.ctx):
-            self._forked = _fork(derive_and_send, self.ctx)
+        if self._forked is None and "cohort" not in vars(self.ctx):
+            self._forked = _fork(_take_early, self.ctx, True)
             self._cohort_pending = self._forked is not None
 
     def take_cohort(self) -> None:
@@ -168,28 +158,22 @@ class WhileScriptsRun:
         _ = self.ctx.cohort
 
     def start(self) -> None:
-        """Take the spells' hash (and the identifiers, unless already under way) now.
+        """Take the identifiers and the spells' hash now, unless already under way.
 
         The run's process builds the release-wide suppression meanwhile, on
         one core: this takes the other, before the workers need both.
         """
         if self._forked is None and self.spells_sha256 is None:
-            self._forked = _fork(_take_early, self.ctx, self._ids_forked is None)
+            self._forked = _fork(_take_early, self.ctx, False)
 
     def run(self, final: bool = False) -> None:
         """Compute what is not computed yet (errors are raised only when ``final``)."""
         if self.identifiers is not None:
             return
-        if self._ids_forked is not None:
-            got, self._ids_forked = _received(self._ids_forked), None
-            if got is not None:
-                self._ids, seconds = got
-                self._seconds += seconds
-        if self._forked is not None:
+        if self._forked is not None and not self._cohort_pending:
             got, self._forked = _received(self._forked), None
             if got is not None:
-                ids, self.spells_sha256, seconds = got
-                self._ids = self._ids if ids is None else ids
+                self._ids, self.spells_sha256, seconds = got
                 self._seconds += seconds
         t0 = time.perf_counter()
         try:
@@ -254,24 +238,23 @@ def _received(forked: tuple[Any, Any] | None) -> Any:
         proc.join()
 
 
-def _take_identifiers(ctx: Context, send: Any, parent: int) -> None:
-    """In a process forked from the run: send the identifiers (no data end) and the seconds."""
-    _answer(send, parent, lambda: (_identifiers(ctx),))
+def _take_early(ctx: Context, cohort: bool, send: Any, parent: int) -> None:
+    """In a process forked from the run: send the cohort (if asked), then the identifiers.
 
-
-def _take_early(ctx: Context, identifiers: bool, send: Any, parent: int) -> None:
-    """In a process forked from the run: send the identifiers (if asked), the spells' hash."""
-    _answer(send, parent, lambda: (_identifiers(ctx) if identifiers else None, _spells_hash(ctx)))
-
-
-def _answer(send: Any, parent: int, work: Callable[[], tuple[Any, ...]]) -> None:
+    Two messages on ``send``: the cohort (:func:`portable`), if ``cohort``;
+    then the identifiers (without the data end), the spells' hash and the
+    seconds they took. A step that fails sends nothing more: the run's
+    process then takes it itself, where its error stops the run.
+    """
     from reunistat.pipeline.workers import detach_from_run
 
     detach_from_run(parent)
-    t0 = time.perf_counter()
     try:
-        send.send((*work(), round(time.perf_counter() - t0, 2)))
-    except Exception:  # the run's process takes them again, and raises
+        if cohort:
+            send.send(portable(ctx.cohort, ctx.extract.tables))
+        t0 = time.perf_counter()
+        send.send((_identifiers(ctx), _spells_hash(ctx), round(time.perf_counter() - t0, 2)))
+    except Exception:
         pass
     finally:
         send.close()

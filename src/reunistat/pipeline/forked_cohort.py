@@ -19,13 +19,13 @@ same values.
 
 The forked process then takes the input's identifiers and the spells' hash
 (:class:`reunistat.pipeline.finish.WhileScriptsRun`), on the core the run's
-process leaves while it builds the release-wide suppression.
+process leaves while it builds the release-wide suppression. When it fails,
+the run's process derives the cohort itself, where the error stops the run.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from reunistat.cohort import Cohort
-    from reunistat.pipeline.context import Context
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,26 +56,3 @@ def restored(cohort: Cohort, tables: Mapping[str, pd.DataFrame]) -> Cohort:
     v = cohort.validated
     got = {k: tables[df.name] if isinstance(df, TheExtracts) else df for k, df in v.tables.items()}
     return dataclasses.replace(cohort, validated=dataclasses.replace(v, tables=got))
-
-
-def derive_and_send(ctx: Context, send: Any, parent: int) -> None:
-    """In a process forked from the run: send the cohort, then the identifiers and spells' hash.
-
-    Two messages on ``send``: the cohort (see :func:`portable`),
-    then ``(identifiers without the data end, spells' hash, seconds)``. A
-    step that fails sends nothing more: the run's process then does it
-    itself, where its error stops the run as it would have.
-    """
-    from reunistat.pipeline.finish import _identifiers, _spells_hash
-    from reunistat.pipeline.workers import detach_from_run
-
-    detach_from_run(parent)
-    try:
-        send.send(portable(ctx.cohort, ctx.extract.tables))
-        t0 = time.perf_counter()
-        ids, sha = _identifiers(ctx), _spells_hash(ctx)
-        send.send((ids, sha, round(time.perf_counter() - t0, 2)))
-    except Exception:
-        pass
-    finally:
-        send.close()
