@@ -74,6 +74,26 @@ def test_the_forked_process_sends_the_cohort_identifiers_and_hash_the_run_would_
     assert early.spells_sha256 == data_hash(here.spells.reset_index(drop=True))
 
 
+def test_the_release_built_beside_the_run_is_the_one_built_here(tmp_path):
+    ctx, here = _context(tmp_path), _context(tmp_path)
+    with WhileScriptsRun(ctx) as early:
+        early.start_cohort(release=True)
+        early.take_cohort()
+        early.run()  # the release, not asked for yet, is kept for the Context
+        assert early._forked is None and early.identifiers is not None
+        rel, mine = ctx.release, here.release
+        assert ctx.release_sent is None and ctx.release_seconds is not None
+    assert (rel.n_cells, rel.n_suppressed, rel.audit_passed) == (
+        mine.n_cells,
+        mine.n_suppressed,
+        mine.audit_passed,
+    )
+    assert list(ctx.suppression_logs) == list(here.suppression_logs)
+    for name, log in here.suppression_logs.items():
+        pd.testing.assert_frame_equal(ctx.suppression_logs[name], log, check_exact=True)
+        pd.testing.assert_frame_equal(rel.log(name), mine.log(name), check_exact=True)
+
+
 def test_a_forked_process_that_fails_leaves_the_cohort_to_the_run(tmp_path, monkeypatch):
     def fails(*args):
         raise RuntimeError("cannot send")
@@ -81,9 +101,10 @@ def test_a_forked_process_that_fails_leaves_the_cohort_to_the_run(tmp_path, monk
     monkeypatch.setattr(finish, "portable", fails)  # the forked process inherits it
     ctx = _context(tmp_path)
     with WhileScriptsRun(ctx) as early:
-        early.start_cohort()
+        early.start_cohort(release=True)
         early.take_cohort()
         assert early._forked is None  # it sent nothing and has ended
+        assert early.take_release() is None and ctx.release.n_cells > 0  # built here
         early.run(final=True)
     here = _derived_here(ctx)
     _same_cohort(ctx.cohort, here, ctx.extract.tables)

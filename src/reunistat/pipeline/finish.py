@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -45,6 +45,9 @@ from reunistat.pipeline.verify import release_identifiers
 from reunistat.pipeline.workers import memory_mib
 from reunistat.report import checker
 from reunistat.report.disclosure import DisclosureBreach
+
+if TYPE_CHECKING:
+    from reunistat.report.release_tables import Release
 
 
 @dataclass
@@ -112,7 +115,8 @@ class WhileScriptsRun:
         self.seconds: float | None = None
         self._ids: checker.Identifiers | None = None  # without the data end
         self._forked: tuple[Any, Any] | None = None
-        self._cohort_pending = False
+        self._pending: list[str] = []  # what the forked process sends before the identifiers
+        self._release: tuple[Release, float] | None = None
         self._seconds = 0.0
 
     def __enter__(self) -> WhileScriptsRun:
@@ -132,30 +136,49 @@ class WhileScriptsRun:
             proc.kill()
             proc.join()
             receive.close()
-        self._forked = None
+        self._forked, self._pending = None, []
 
-    def start_cohort(self) -> None:
+    def start_cohort(self, release: bool = False) -> None:
         """Derive the cohort in a process forked now, which then takes the identifiers and hash.
 
-        Call it once the extract is read, before the run starts any thread of
-        its own (a fork copies only the calling thread); :meth:`take_cohort`
-        collects the cohort.
+        ``release``: it also builds the release-wide suppression, handed to
+        the Context when first asked for (``Context.release_sent``). Call it
+        once the extract is read, before the run starts any thread of its own
+        (a fork copies only the calling thread); :meth:`take_cohort` collects
+        the cohort.
         """
         if self._forked is None and "cohort" not in vars(self.ctx):
-            self._forked = _fork(_take_early, self.ctx, True)
-            self._cohort_pending = self._forked is not None
+            self._forked = _fork(_take_early, self.ctx, True, release)
+        if self._forked is not None:
+            self._pending = ["cohort", "release"] if release else ["cohort"]
+            self.ctx.release_sent = self.take_release if release else None
+
+    def _next(self) -> Any:
+        """The forked process's next message before the identifiers (None: it sent none)."""
+        if self._forked is None or not self._pending:
+            return None
+        self._pending.pop(0)
+        try:
+            return self._forked[1].recv()
+        except (EOFError, OSError):  # it failed: done here, where its error is raised
+            self.stop()
+            return None
 
     def take_cohort(self) -> None:
         """Give the Context the cohort the forked process sent (derived here if it sent none)."""
-        if self._cohort_pending and self._forked is not None:
-            self._cohort_pending = False
-            try:
-                cohort = self._forked[1].recv()
-            except (EOFError, OSError):  # it failed: derived here, where its error is raised
-                self.stop()
-            else:
+        if self._pending[:1] == ["cohort"]:
+            cohort = self._next()
+            if cohort is not None:
                 vars(self.ctx)["cohort"] = restored(cohort, self.ctx.extract.tables)
         _ = self.ctx.cohort
+
+    def take_release(self) -> tuple[Release, float] | None:
+        """The release the forked process built and its seconds (None: it built none)."""
+        self.take_cohort()
+        if self._pending[:1] == ["release"]:
+            self._release = self._next()
+        got, self._release = self._release, None
+        return got
 
     def start(self) -> None:
         """Take the identifiers and the spells' hash now, unless already under way.
@@ -164,13 +187,16 @@ class WhileScriptsRun:
         one core: this takes the other, before the workers need both.
         """
         if self._forked is None and self.spells_sha256 is None:
-            self._forked = _fork(_take_early, self.ctx, False)
+            self._forked = _fork(_take_early, self.ctx, False, False)
 
     def run(self, final: bool = False) -> None:
         """Compute what is not computed yet (errors are raised only when ``final``)."""
         if self.identifiers is not None:
             return
-        if self._forked is not None and not self._cohort_pending:
+        if "release" in self._pending:  # kept for the Context, which has not asked for it
+            self._release = self.take_release()
+        if self._forked is not None:
+            self.take_cohort()
             got, self._forked = _received(self._forked), None
             if got is not None:
                 self._ids, self.spells_sha256, seconds = got
@@ -238,12 +264,13 @@ def _received(forked: tuple[Any, Any] | None) -> Any:
         proc.join()
 
 
-def _take_early(ctx: Context, cohort: bool, send: Any, parent: int) -> None:
-    """In a process forked from the run: send the cohort (if asked), then the identifiers.
+def _take_early(ctx: Context, cohort: bool, release: bool, send: Any, parent: int) -> None:
+    """In a process forked from the run: send the cohort and release (if asked), the identifiers.
 
-    Two messages on ``send``: the cohort (:func:`portable`), if ``cohort``;
-    then the identifiers (without the data end), the spells' hash and the
-    seconds they took. A step that fails sends nothing more: the run's
+    Messages on ``send``: the cohort (:func:`portable`), if ``cohort``; the
+    release-wide suppression and its seconds, if ``release``; then the
+    identifiers (without the data end), the spells' hash and the seconds
+    they took. A step that fails sends nothing more: the run's
     process then takes it itself, where its error stops the run.
     """
     from reunistat.pipeline.workers import detach_from_run
@@ -252,6 +279,8 @@ def _take_early(ctx: Context, cohort: bool, send: Any, parent: int) -> None:
     try:
         if cohort:
             send.send(portable(ctx.cohort, ctx.extract.tables))
+        if release:
+            send.send(ctx.build_release())
         t0 = time.perf_counter()
         send.send((_identifiers(ctx), _spells_hash(ctx), round(time.perf_counter() - t0, 2)))
     except Exception:

@@ -375,8 +375,10 @@ def _build(
         if workers.analysis_jobs(cfg.analysis_jobs, 2) > 1:
             # a process forked now (before the threads below start) derives the cohort on the
             # other core and sends it back, while this process imports the scripts' modules
-            # (which only a fork passes on); it then takes the identifiers and spells' hash
-            early.start_cohort()
+            # (which only a fork passes on); it then builds the release-wide suppression when
+            # workers will need it, and takes the identifiers and spells' hash
+            jobs = workers.analysis_jobs(cfg.analysis_jobs, len(workers.script_groups(scripts)))
+            early.start_cohort(release=jobs > 1)
         # beside the cohort, in threads that have ended before any worker is forked: the
         # inputs are hashed (hashlib leaves the interpreter meanwhile), and the modules the
         # scripts import are imported once here, for every worker; that thread starts once
