@@ -17,10 +17,12 @@ back (:func:`portable`, :func:`restored`). Derivation copies a table before
 it changes one, so the run's frame and the forked process's frame hold the
 same values.
 
-The forked process then takes the input's identifiers and the spells' hash
-(:class:`reunistat.pipeline.finish.WhileScriptsRun`), on the core the run's
-process leaves while it builds the release-wide suppression. When it fails,
-the run's process derives the cohort itself, where the error stops the run.
+When workers will run the scripts, the forked process then builds the
+release-wide suppression they need (:meth:`~reunistat.pipeline.context.Context.build_release`, sent with
+its seconds: a few cells' tables, small), while the run's process may still
+be importing; last it takes the input's identifiers and the spells' hash
+(:class:`reunistat.pipeline.finish.WhileScriptsRun`). When it fails, the
+run's process does what it did not send itself, where an error stops the run.
 """
 
 from __future__ import annotations
