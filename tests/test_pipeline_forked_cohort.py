@@ -79,6 +79,8 @@ def test_the_release_built_beside_the_run_is_the_one_built_here(tmp_path):
     with WhileScriptsRun(ctx) as early:
         early.start_cohort(release=True)
         early.take_cohort()
+        early.take_identifiers()  # here, as the run does while the release is built
+        assert early._ids is not None
         early.run()  # the release, not asked for yet, is kept for the Context
         assert early._forked is None and early.identifiers is not None
         rel, mine = ctx.release, here.release
@@ -88,6 +90,8 @@ def test_the_release_built_beside_the_run_is_the_one_built_here(tmp_path):
         mine.n_suppressed,
         mine.audit_passed,
     )
+    assert early.identifiers == release_identifiers(ctx.extract.tables, ctx.cohort.data_end.date())
+    assert early.spells_sha256 == data_hash(ctx.spells.reset_index(drop=True))
     assert list(ctx.suppression_logs) == list(here.suppression_logs)
     for name, log in here.suppression_logs.items():
         pd.testing.assert_frame_equal(ctx.suppression_logs[name], log, check_exact=True)

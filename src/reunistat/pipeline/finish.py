@@ -148,7 +148,8 @@ class WhileScriptsRun:
         the cohort.
         """
         if self._forked is None and "cohort" not in vars(self.ctx):
-            self._forked = _fork(_take_early, self.ctx, True, release)
+            steps = ("cohort", "release") if release else ("cohort",)
+            self._forked = _fork(_take_early, self.ctx, steps)
         if self._forked is not None:
             self._pending = ["cohort", "release"] if release else ["cohort"]
             self.ctx.release_sent = self.take_release if release else None
@@ -180,14 +181,30 @@ class WhileScriptsRun:
         got, self._release = self._release, None
         return got
 
+    def take_identifiers(self) -> None:
+        """Take the identifiers (without the data end) here, now (an error: taken again later).
+
+        While the process :meth:`start_cohort` forked builds the release-wide
+        suppression, the run's process has its imports done: the identifiers
+        taken then no longer take a core from the workers.
+        """
+        if self._ids is None:
+            t0 = time.perf_counter()
+            try:
+                self._ids = _identifiers(self.ctx)
+            except Exception:  # taken again after the scripts, where its error stops the run
+                return
+            self._seconds += time.perf_counter() - t0
+
     def start(self) -> None:
-        """Take the identifiers and the spells' hash now, unless already under way.
+        """Take the identifiers (unless taken) and the spells' hash now, unless under way.
 
         The run's process builds the release-wide suppression meanwhile, on
         one core: this takes the other, before the workers need both.
         """
         if self._forked is None and self.spells_sha256 is None:
-            self._forked = _fork(_take_early, self.ctx, False, False)
+            steps = () if self._ids is not None else ("identifiers",)
+            self._forked = _fork(_take_early, self.ctx, steps)
 
     def run(self, final: bool = False) -> None:
         """Compute what is not computed yet (errors are raised only when ``final``)."""
@@ -199,7 +216,8 @@ class WhileScriptsRun:
             self.take_cohort()
             got, self._forked = _received(self._forked), None
             if got is not None:
-                self._ids, self.spells_sha256, seconds = got
+                ids, self.spells_sha256, seconds = got
+                self._ids = self._ids if ids is None else ids
                 self._seconds += seconds
         t0 = time.perf_counter()
         try:
@@ -264,25 +282,26 @@ def _received(forked: tuple[Any, Any] | None) -> Any:
         proc.join()
 
 
-def _take_early(ctx: Context, cohort: bool, release: bool, send: Any, parent: int) -> None:
-    """In a process forked from the run: send the cohort and release (if asked), the identifiers.
+def _take_early(ctx: Context, steps: tuple[str, ...], send: Any, parent: int) -> None:
+    """In a process forked from the run: send what ``steps`` names, then the spells' hash.
 
-    Messages on ``send``: the cohort (:func:`portable`), if ``cohort``; the
-    release-wide suppression and its seconds, if ``release``; then the
-    identifiers (without the data end), the spells' hash and the seconds
-    they took. A step that fails sends nothing more: the run's
-    process then takes it itself, where its error stops the run.
+    One message per step, in order: ``"cohort"`` (:func:`portable`),
+    ``"release"`` (the release-wide suppression and its seconds); then the
+    identifiers without the data end (with ``"identifiers"``, else None), the
+    spells' hash and the seconds they took. A step that fails sends nothing
+    more: the run's process then does it itself, where its error stops the run.
     """
     from reunistat.pipeline.workers import detach_from_run
 
     detach_from_run(parent)
     try:
-        if cohort:
+        if "cohort" in steps:
             send.send(portable(ctx.cohort, ctx.extract.tables))
-        if release:
+        if "release" in steps:
             send.send(ctx.build_release())
         t0 = time.perf_counter()
-        send.send((_identifiers(ctx), _spells_hash(ctx), round(time.perf_counter() - t0, 2)))
+        ids = _identifiers(ctx) if "identifiers" in steps else None
+        send.send((ids, _spells_hash(ctx), round(time.perf_counter() - t0, 2)))
     except Exception:
         pass
     finally:

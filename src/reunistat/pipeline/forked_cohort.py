@@ -18,9 +18,10 @@ it changes one, so the run's frame and the forked process's frame hold the
 same values.
 
 When workers will run the scripts, the forked process then builds the
-release-wide suppression they need (:meth:`~reunistat.pipeline.context.Context.build_release`, sent with
-its seconds: a few cells' tables, small), while the run's process may still
-be importing; last it takes the input's identifiers and the spells' hash
+release-wide suppression they need
+(:meth:`~reunistat.pipeline.context.Context.build_release`, sent with its
+seconds: small), while the run's process, its imports done, takes the input's
+identifiers; last it takes the spells' hash
 (:class:`reunistat.pipeline.finish.WhileScriptsRun`). When it fails, the
 run's process does what it did not send itself, where an error stops the run.
 """

@@ -372,11 +372,13 @@ def _build(
     t0 = time.perf_counter()
     with WhileScriptsRun(ctx) as early:  # its processes end with the run, whatever happens
         _ = ctx.extract
-        if workers.analysis_jobs(cfg.analysis_jobs, 2) > 1:
+        forking = workers.analysis_jobs(cfg.analysis_jobs, 2) > 1
+        if forking:
             # a process forked now (before the threads below start) derives the cohort on the
             # other core and sends it back, while this process imports the scripts' modules
             # (which only a fork passes on); it then builds the release-wide suppression when
-            # workers will need it, and takes the identifiers and spells' hash
+            # workers will need it (while this process takes the identifiers), and the
+            # spells' hash
             jobs = workers.analysis_jobs(cfg.analysis_jobs, len(workers.script_groups(scripts)))
             early.start_cohort(release=jobs > 1)
         # beside the cohort, in threads that have ended before any worker is forked: the
@@ -390,6 +392,8 @@ def _build(
 
             importing = pool.submit(_timed, import_for, scripts)
             early.take_cohort()
+            if forking:  # while the forked process builds the release, this one has time
+                early.take_identifiers()
             inputs, timings["hash inputs"] = hashing.result()
             timings["imports for the scripts"] = importing.result()[1]
         release_memory()  # what deriving the cohort freed (about 0.5 GB at national size)
