@@ -392,13 +392,13 @@ def _build(
 
             importing = pool.submit(_timed, import_for, scripts)
             early.take_cohort()
-            if forking:  # while the forked process builds the release, this one has time
-                early.take_identifiers()
             inputs, timings["hash inputs"] = hashing.result()
             timings["imports for the scripts"] = importing.result()[1]
         release_memory()  # what deriving the cohort freed (about 0.5 GB at national size)
         timings["read and derive cohort"] = round(time.perf_counter() - t0, 2)
         memory["read and derive cohort"] = memory_mib()
+        if forking:  # while the forked process builds the release, this one has time (and
+            early.take_identifiers()  # the interpreter to itself: the imports are done)
         with frozen_heap():  # the cohort and the modules live to the end: no collection walks them
             run_values(ctx)
             idle = IdleCore(stage, ctx.rules, early, paper and cfg.paper_template is not None)
