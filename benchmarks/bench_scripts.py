@@ -10,7 +10,12 @@ and OpenMP on one thread) reads the extract, derives the cohort and builds the
 release-wide suppression once, as ``reproduce`` does before its scripts, then
 runs each chosen script through the pipeline's own ``run_one`` (after the
 scripts it needs, :data:`reunistat.pipeline.workers.NEEDS`, untimed): once
-cold (its first imports included), then ``--repeats`` times warm. Each run's
+cold (its first imports included), then ``--repeats`` times warm. As in
+``reproduce``, what lives when a script starts (the extract, the cohort, the
+release, the modules imported) is out of the garbage collector's reach
+(``gc.freeze``, :func:`reunistat.pipeline.workers.frozen_heap`, in a tree that
+has it): each run starts by freezing what is alive then, so that no collection
+during a script walks the cohort again. Each run's
 CPU (``time.process_time``) and wall time are recorded, with the SHA-256 of
 every file the script wrote, which must be the same in every run (and, for a
 speed change, the same before and after). ``--profile DIR`` runs each script
@@ -83,7 +88,21 @@ def _watch() -> None:
     tables.write_table = timed(tables.write_table, "tables")  # type: ignore[assignment]
 
 
+def _as_in_reproduce() -> Any:
+    """What ``reproduce`` runs a script in: a frozen heap (in a tree that has one)."""
+    import contextlib
+
+    from reunistat.pipeline import workers
+
+    return getattr(workers, "frozen_heap", contextlib.nullcontext)()
+
+
 def _timed(ctx: Any, path: Path, profile: Path | None = None) -> dict[str, Any]:
+    with _as_in_reproduce():
+        return _timed_here(ctx, path, profile)
+
+
+def _timed_here(ctx: Any, path: Path, profile: Path | None) -> dict[str, Any]:
     from reunistat.pipeline.run import _script_name, run_one
 
     name = _script_name(ctx.config, path)
@@ -110,6 +129,7 @@ def _timed(ctx: Any, path: Path, profile: Path | None = None) -> dict[str, Any]:
 
 def child(args: argparse.Namespace) -> None:
     """Run in the tree's own process: derive the cohort once, then time each script."""
+    from reunistat.pipeline import workers
     from reunistat.pipeline.config import load_config
     from reunistat.pipeline.context import Context
     from reunistat.pipeline.documents import run_values
@@ -126,6 +146,8 @@ def child(args: argparse.Namespace) -> None:
     _ = ctx.release
     run_values(ctx)
     setup = time.perf_counter() - t0
+    if hasattr(workers, "release_memory"):
+        workers.release_memory()  # what deriving the cohort freed, as reproduce does
     done: set[str] = set()
 
     def prerequisites(n: str) -> None:
@@ -135,7 +157,8 @@ def child(args: argparse.Namespace) -> None:
                 _timed(ctx, _script_path(cfg.analyses_dir, m))
                 done.add(m)
 
-    record: dict[str, Any] = {"setup_s": round(setup, 2), "scripts": {}}
+    frozen = hasattr(workers, "frozen_heap")
+    record: dict[str, Any] = {"setup_s": round(setup, 2), "frozen_heap": frozen, "scripts": {}}
     for n in args.scripts:
         prerequisites(n)
         path = _script_path(cfg.analyses_dir, n)

@@ -101,16 +101,13 @@ def _ctx() -> SimpleNamespace:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="forked processes (Linux)")
-@pytest.mark.parametrize("beside_cohort", [True, False])
-def test_the_identifiers_taken_beside_the_cohort_are_those_of_the_whole_extract(beside_cohort):
+def test_the_identifiers_taken_in_a_forked_process_are_those_of_the_whole_extract():
     ctx = _ctx()
     early = WhileScriptsRun(ctx)  # type: ignore[arg-type]
-    if beside_cohort:
-        early.start_identifiers()
-        assert early._ids_forked is not None
     early.start()
+    assert early._forked is not None
     early.run()
-    assert early._ids_forked is None and early._forked is None  # both collected
+    assert early._forked is None  # collected
     assert early.identifiers == release_identifiers(ctx.extract.tables, dt.date(2024, 3, 31))
     assert dt.date(2024, 3, 31) in early.identifiers.public_dates
     assert dt.date(2009, 7, 14) in early.identifiers.dates_of_birth
@@ -175,9 +172,8 @@ def test_files_checked_in_the_run_beside_the_checking_process_give_the_same_verd
 def test_a_run_that_stops_early_ends_the_processes_taking_the_identifiers():
     with pytest.raises(RuntimeError, match="the cohort failed"):
         with WhileScriptsRun(_ctx()) as early:  # type: ignore[arg-type]
-            early.start_identifiers()
             early.start()
-            procs = [early._ids_forked[0], early._forked[0]]  # type: ignore[index]
+            proc = early._forked[0]  # type: ignore[index]
             raise RuntimeError("the cohort failed")
-    assert all(not p.is_alive() for p in procs)
-    assert early._ids_forked is None and early._forked is None
+    assert not proc.is_alive()
+    assert early._forked is None

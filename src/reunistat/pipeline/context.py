@@ -53,6 +53,9 @@ class Context:
         self.release_seconds: float | None = None
         #: The release built already by the run's process (in a worker forked from it).
         self.release_ready: Release | None = None
+        #: Where the run's process receives the release (and its seconds) built in a
+        #: process of its own, the first time it is asked for (None: built here).
+        self.release_sent: Callable[[], tuple[Release, float] | None] | None = None
         #: Fitted results shared between scripts (e.g. the pilot effect used by the costs).
         self.results: dict[str, Any] = {}
         self.script = "reunistat.pipeline"
@@ -79,14 +82,32 @@ class Context:
 
         Declared by :func:`reunistat.report.release_plan.standard_release` from
         the cohort and the config before any script reads it, so a script run
-        on its own shows exactly the cells the full run shows.
+        on its own shows exactly the cells the full run shows. Built here, or
+        in the process that derived the cohort (:attr:`release_sent`, when
+        workers will run the scripts: :mod:`reunistat.pipeline.forked_cohort`),
+        the same cells either way; its seconds are those it took to build.
         """
+        if self.release_ready is not None:
+            return self.release_ready
+        sent = self.release_sent() if self.release_sent is not None else None
+        self.release_sent = None
+        rel, self.release_seconds = sent if sent is not None else self.build_release()
+        self.log(
+            f"  release-wide suppression: {rel.n_cells} cells, {rel.n_suppressed} "
+            f"suppressed, audit {'passed' if rel.audit_passed else 'FAILED'} "
+            f"({self.release_seconds} s)"
+        )
+        for name, table in rel.registry.tables.items():
+            if not table.latent:  # latent cells are never published, so never suppressed
+                self.suppression_logs.setdefault(name, rel.log(name).drop(columns="table"))
+        return rel
+
+    def build_release(self) -> tuple[Release, float]:
+        """Build the release-wide suppression; return it and its seconds (nothing recorded)."""
         import time
 
         from reunistat.report.release_plan import standard_release
 
-        if self.release_ready is not None:
-            return self.release_ready
         t0 = time.perf_counter()
         la = self.extract.tables.get("la") if hasattr(self.extract, "tables") else None
         rel = standard_release(
@@ -98,16 +119,7 @@ class Context:
             la=la,
             covariates=self.config.covariates,
         )
-        self.release_seconds = round(time.perf_counter() - t0, 2)
-        self.log(
-            f"  release-wide suppression: {rel.n_cells} cells, {rel.n_suppressed} "
-            f"suppressed, audit {'passed' if rel.audit_passed else 'FAILED'} "
-            f"({self.release_seconds} s)"
-        )
-        for name, table in rel.registry.tables.items():
-            if not table.latent:  # latent cells are never published, so never suppressed
-                self.suppression_logs.setdefault(name, rel.log(name).drop(columns="table"))
-        return rel
+        return rel, round(time.perf_counter() - t0, 2)
 
     @property
     def spells(self) -> pd.DataFrame:

@@ -11,9 +11,9 @@ The disclosure report and the manifest then put the verdict together, the
 same bytes as when every check ran at the end.
 
 The input's identifiers and the hash of the spells, which only the checks and
-the manifest need, are taken in processes of their own: the identifiers while
-the run's process derives the cohort, the hash while it builds the release-wide
-suppression (:class:`WhileScriptsRun`).
+the manifest need, are taken in a process of its own, the one that derived the
+cohort, while the run's process builds the release-wide suppression
+(:class:`WhileScriptsRun`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -39,11 +39,15 @@ from reunistat.pipeline.documents import (
     start_paper,
     write_values,
 )
+from reunistat.pipeline.forked_cohort import portable, restored
 from reunistat.pipeline.manifest import RunRecord, build_manifest
 from reunistat.pipeline.verify import release_identifiers
 from reunistat.pipeline.workers import memory_mib
 from reunistat.report import checker
 from reunistat.report.disclosure import DisclosureBreach
+
+if TYPE_CHECKING:
+    from reunistat.report.release_tables import Release
 
 
 @dataclass
@@ -89,11 +93,12 @@ class Run:
 class WhileScriptsRun:
     """The input's identifiers and the spells' hash, taken beside the run's other steps.
 
-    The identifiers need only the extract: :meth:`start_identifiers` forks a
-    process that takes them while the run's process derives the cohort (one
-    core, the other idle). The spells' hash needs the cohort: :meth:`start`
-    forks a process that takes it while the run's process builds the
-    release-wide suppression. :meth:`run` is called by the run's process
+    :meth:`start_cohort` forks, once the extract is read, a process that
+    derives the cohort and sends it (:meth:`take_cohort`) while the run's
+    process imports the scripts' modules, then takes both while the run's
+    process builds the release-wide suppression
+    (:mod:`reunistat.pipeline.forked_cohort`). Without it (it failed),
+    :meth:`start` forks a process that takes both then. :meth:`run` is called by the run's process
     while it waits for the workers
     (:func:`reunistat.pipeline.workers.run_parallel`) and collects them, and
     again after the scripts (``final``), which computes in the run's process
@@ -109,8 +114,9 @@ class WhileScriptsRun:
         self.spells_sha256: str | None = None
         self.seconds: float | None = None
         self._ids: checker.Identifiers | None = None  # without the data end
-        self._ids_forked: tuple[Any, Any] | None = None
         self._forked: tuple[Any, Any] | None = None
+        self._pending: list[str] = []  # what the forked process sends before the identifiers
+        self._release: tuple[Release, float] | None = None
         self._seconds = 0.0
 
     def __enter__(self) -> WhileScriptsRun:
@@ -125,42 +131,89 @@ class WhileScriptsRun:
         A process that has not sent its answer yet, or whose answer no one
         reads, would otherwise wait on its pipe until the run's process ends.
         """
-        for forked in (self._ids_forked, self._forked):
-            if forked is not None:
-                proc, receive = forked
-                proc.kill()
-                proc.join()
-                receive.close()
-        self._ids_forked = self._forked = None
+        if self._forked is not None:
+            proc, receive = self._forked
+            proc.kill()
+            proc.join()
+            receive.close()
+        self._forked, self._pending = None, []
 
-    def start_identifiers(self) -> None:
-        """Take the identifiers (without the data end) in a process forked now (Linux).
+    def start_cohort(self, release: bool = False) -> None:
+        """Derive the cohort in a process forked now, which then takes the identifiers and hash.
 
-        Call it once the extract is read, before the run starts any thread
-        of its own (a fork copies only the calling thread).
+        ``release``: it also builds the release-wide suppression, handed to
+        the Context when first asked for (``Context.release_sent``). Call it
+        once the extract is read, before the run starts any thread of its own
+        (a fork copies only the calling thread); :meth:`take_cohort` collects
+        the cohort.
         """
-        if self._ids_forked is None and self._ids is None:
-            self._ids_forked = _fork(_take_identifiers, self.ctx)
+        if self._forked is None and "cohort" not in vars(self.ctx):
+            steps = ("cohort", "release") if release else ("cohort",)
+            self._forked = _fork(_take_early, self.ctx, steps)
+        if self._forked is not None:
+            self._pending = ["cohort", "release"] if release else ["cohort"]
+            self.ctx.release_sent = self.take_release if release else None
+
+    def _next(self) -> Any:
+        """The forked process's next message before the identifiers (None: it sent none)."""
+        if self._forked is None or not self._pending:
+            return None
+        self._pending.pop(0)
+        try:
+            return self._forked[1].recv()
+        except (EOFError, OSError):  # it failed: done here, where its error is raised
+            self.stop()
+            return None
+
+    def take_cohort(self) -> None:
+        """Give the Context the cohort the forked process sent (derived here if it sent none)."""
+        if self._pending[:1] == ["cohort"]:
+            cohort = self._next()
+            if cohort is not None:
+                vars(self.ctx)["cohort"] = restored(cohort, self.ctx.extract.tables)
+        _ = self.ctx.cohort
+
+    def take_release(self) -> tuple[Release, float] | None:
+        """The release the forked process built and its seconds (None: it built none)."""
+        self.take_cohort()
+        if self._pending[:1] == ["release"]:
+            self._release = self._next()
+        got, self._release = self._release, None
+        return got
+
+    def take_identifiers(self) -> None:
+        """Take the identifiers (without the data end) here, now (an error: taken again later).
+
+        While the process :meth:`start_cohort` forked builds the release-wide
+        suppression, the run's process has its imports done: the identifiers
+        taken then no longer take a core from the workers.
+        """
+        if self._ids is None:
+            t0 = time.perf_counter()
+            try:
+                self._ids = _identifiers(self.ctx)
+            except Exception:  # taken again after the scripts, where its error stops the run
+                return
+            self._seconds += time.perf_counter() - t0
 
     def start(self) -> None:
-        """Take the spells' hash (and the identifiers, unless already under way) now.
+        """Take the identifiers (unless taken) and the spells' hash now, unless under way.
 
         The run's process builds the release-wide suppression meanwhile, on
         one core: this takes the other, before the workers need both.
         """
         if self._forked is None and self.spells_sha256 is None:
-            self._forked = _fork(_take_early, self.ctx, self._ids_forked is None)
+            steps = () if self._ids is not None else ("identifiers",)
+            self._forked = _fork(_take_early, self.ctx, steps)
 
     def run(self, final: bool = False) -> None:
         """Compute what is not computed yet (errors are raised only when ``final``)."""
         if self.identifiers is not None:
             return
-        if self._ids_forked is not None:
-            got, self._ids_forked = _received(self._ids_forked), None
-            if got is not None:
-                self._ids, seconds = got
-                self._seconds += seconds
+        if "release" in self._pending:  # kept for the Context, which has not asked for it
+            self._release = self.take_release()
         if self._forked is not None:
+            self.take_cohort()
             got, self._forked = _received(self._forked), None
             if got is not None:
                 ids, self.spells_sha256, seconds = got
@@ -229,24 +282,27 @@ def _received(forked: tuple[Any, Any] | None) -> Any:
         proc.join()
 
 
-def _take_identifiers(ctx: Context, send: Any, parent: int) -> None:
-    """In a process forked from the run: send the identifiers (no data end) and the seconds."""
-    _answer(send, parent, lambda: (_identifiers(ctx),))
+def _take_early(ctx: Context, steps: tuple[str, ...], send: Any, parent: int) -> None:
+    """In a process forked from the run: send what ``steps`` names, then the spells' hash.
 
-
-def _take_early(ctx: Context, identifiers: bool, send: Any, parent: int) -> None:
-    """In a process forked from the run: send the identifiers (if asked), the spells' hash."""
-    _answer(send, parent, lambda: (_identifiers(ctx) if identifiers else None, _spells_hash(ctx)))
-
-
-def _answer(send: Any, parent: int, work: Callable[[], tuple[Any, ...]]) -> None:
+    One message per step, in order: ``"cohort"`` (:func:`portable`),
+    ``"release"`` (the release-wide suppression and its seconds); then the
+    identifiers without the data end (with ``"identifiers"``, else None), the
+    spells' hash and the seconds they took. A step that fails sends nothing
+    more: the run's process then does it itself, where its error stops the run.
+    """
     from reunistat.pipeline.workers import detach_from_run
 
     detach_from_run(parent)
-    t0 = time.perf_counter()
     try:
-        send.send((*work(), round(time.perf_counter() - t0, 2)))
-    except Exception:  # the run's process takes them again, and raises
+        if "cohort" in steps:
+            send.send(portable(ctx.cohort, ctx.extract.tables))
+        if "release" in steps:
+            send.send(ctx.build_release())
+        t0 = time.perf_counter()
+        ids = _identifiers(ctx) if "identifiers" in steps else None
+        send.send((ids, _spells_hash(ctx), round(time.perf_counter() - t0, 2)))
+    except Exception:
         pass
     finally:
         send.close()

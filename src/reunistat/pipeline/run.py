@@ -372,26 +372,33 @@ def _build(
     t0 = time.perf_counter()
     with WhileScriptsRun(ctx) as early:  # its processes end with the run, whatever happens
         _ = ctx.extract
-        if workers.analysis_jobs(cfg.analysis_jobs, 2) > 1:
-            # the identifiers need only the extract: a process forked now (before the threads
-            # below start) takes them on the core the cohort leaves idle
-            early.start_identifiers()
+        forking = workers.analysis_jobs(cfg.analysis_jobs, 2) > 1
+        if forking:
+            # a process forked now (before the threads below start) derives the cohort on the
+            # other core and sends it back, while this process imports the scripts' modules
+            # (which only a fork passes on); it then builds the release-wide suppression when
+            # workers will need it (while this process takes the identifiers), and the
+            # spells' hash
+            jobs = workers.analysis_jobs(cfg.analysis_jobs, len(workers.script_groups(scripts)))
+            early.start_cohort(release=jobs > 1)
         # beside the cohort, in threads that have ended before any worker is forked: the
-        # inputs are hashed (hashlib leaves the interpreter to the cohort meanwhile), and the
-        # modules the scripts import are imported once here, for every worker; that thread
-        # starts once the modules that derive the cohort are imported, so the two threads
+        # inputs are hashed (hashlib leaves the interpreter meanwhile), and the modules the
+        # scripts import are imported once here, for every worker; that thread starts once
+        # the modules that derive (and unpickle) the cohort are imported, so the two threads
         # never import the same modules at once
         with ThreadPoolExecutor(2) as pool:
             hashing = pool.submit(_timed, input_hashes, cfg.data_dir)
             import reunistat.cohort  # noqa: F401 - imported before the thread below starts
 
             importing = pool.submit(_timed, import_for, scripts)
-            _ = ctx.cohort
+            early.take_cohort()
             inputs, timings["hash inputs"] = hashing.result()
             timings["imports for the scripts"] = importing.result()[1]
         release_memory()  # what deriving the cohort freed (about 0.5 GB at national size)
         timings["read and derive cohort"] = round(time.perf_counter() - t0, 2)
         memory["read and derive cohort"] = memory_mib()
+        if forking:  # while the forked process builds the release, this one has time (and
+            early.take_identifiers()  # the interpreter to itself: the imports are done)
         with frozen_heap():  # the cohort and the modules live to the end: no collection walks them
             run_values(ctx)
             idle = IdleCore(stage, ctx.rules, early, paper and cfg.paper_template is not None)

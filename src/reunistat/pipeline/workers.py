@@ -1,9 +1,10 @@
 """Independent analysis scripts at the same time, in forked worker processes.
 
-The cohort is derived and the release-wide suppression built once, in the
-run's own process; then ``fork`` gives each worker a copy of that
-:class:`~reunistat.pipeline.context.Context` (the data is shared, not
-copied). A worker runs a *group* of scripts one after another: a script and
+The cohort is derived and the release-wide suppression built once, for the
+run's own process (in a process it forked, beside its imports:
+:mod:`reunistat.pipeline.forked_cohort`); then ``fork`` gives each worker a
+copy of that :class:`~reunistat.pipeline.context.Context` (the data is
+shared, not copied). A worker runs a *group* of scripts one after another: a script and
 every script that reads what it leaves in memory (:data:`NEEDS`). A script
 that reads only another's output *file* (:data:`AFTER`) may run in another
 worker: it starts once that script has finished (an event shared across the

@@ -1,0 +1,61 @@
+"""The cohort derived in a process forked from the run, beside the run's own imports.
+
+At the start of a run two things take seconds and need nothing of each other
+once the extract is read: deriving the cohort (pandas and numpy, one core)
+and importing the modules the analysis scripts import (pure Python, which
+holds the interpreter: in a thread beside the cohort it barely overlaps it).
+Imported modules only pass from a process to the processes it forks, never
+back; the cohort is data. So the run's process forks one process once the
+extract is read, which derives the cohort and sends it back, while the run's
+process imports the modules for every worker it forks later.
+
+What is sent is the :class:`~reunistat.cohort.Cohort` as derived there
+(pickled: the same values and dtypes), except the validated tables that are
+the extract's own frames (the large ones when validation changed nothing):
+those are named, and the run's process puts its own frame of the same name
+back (:func:`portable`, :func:`restored`). Derivation copies a table before
+it changes one, so the run's frame and the forked process's frame hold the
+same values.
+
+When workers will run the scripts, the forked process then builds the
+release-wide suppression they need
+(:meth:`~reunistat.pipeline.context.Context.build_release`, sent with its
+seconds: small), while the run's process, its imports done, takes the input's
+identifiers; last it takes the spells' hash
+(:class:`reunistat.pipeline.finish.WhileScriptsRun`). When it fails, the
+run's process does what it did not send itself, where an error stops the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from reunistat.cohort import Cohort
+
+
+@dataclasses.dataclass(frozen=True)
+class TheExtracts:
+    """A validated table that is the extract's frame ``name`` itself (not sent)."""
+
+    name: str
+
+
+def portable(cohort: Cohort, tables: Mapping[str, pd.DataFrame]) -> Cohort:
+    """The cohort to send: the validated tables that are ``tables``' own frames only named."""
+    v = cohort.validated
+    sent: dict[str, Any] = {
+        k: TheExtracts(k) if tables.get(k) is df else df for k, df in v.tables.items()
+    }
+    return dataclasses.replace(cohort, validated=dataclasses.replace(v, tables=sent))
+
+
+def restored(cohort: Cohort, tables: Mapping[str, pd.DataFrame]) -> Cohort:
+    """The cohort :func:`portable` sent, with ``tables``' frames back where they were named."""
+    v = cohort.validated
+    got = {k: tables[df.name] if isinstance(df, TheExtracts) else df for k, df in v.tables.items()}
+    return dataclasses.replace(cohort, validated=dataclasses.replace(v, tables=got))

@@ -1,0 +1,134 @@
+"""The cohort derived in a process forked from the run is the cohort the run would derive.
+
+The run's process forks, once the extract is read, a process that derives the
+cohort and sends it back (:mod:`reunistat.pipeline.forked_cohort`), then takes
+the identifiers and the spells' hash: each must be what the run's process
+would have made itself, and a forked process that fails leaves the work to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reunistat.cohort import CohortConfig, build_cohort
+from reunistat.pipeline import finish, load_config
+from reunistat.pipeline.context import Context
+from reunistat.pipeline.finish import WhileScriptsRun
+from reunistat.pipeline.forked_cohort import TheExtracts, portable, restored
+from reunistat.pipeline.verify import release_identifiers
+from reunistat.results import data_hash
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forked processes (Linux)")
+
+ROOT = Path(__file__).parents[1]
+
+
+def _context(tmp: Path) -> Context:
+    cfg = load_config(ROOT / "analyses/config.toml").with_changes(
+        data_dir=ROOT / "data/synthetic/sample", outputs_dir=tmp / "out"
+    )
+    ctx = Context(cfg, lambda s: None)
+    _ = ctx.extract
+    return ctx
+
+
+def _same_cohort(got, here, tables) -> None:
+    for name in ("spells", "flow", "periods"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(here, name), check_exact=True)
+    assert data_hash(got.spells) == data_hash(here.spells)
+    assert (got.data_end, got.config, got.extent) == (here.data_end, here.config, here.extent)
+    assert got.tables_used == here.tables_used
+    v, w = got.validated, here.validated
+    assert list(v.tables) == list(w.tables)
+    for k, df in v.tables.items():
+        pd.testing.assert_frame_equal(df, w.tables[k], check_exact=True)
+        assert (df is tables.get(k)) == (w.tables[k] is tables.get(k))  # the run's own frames
+    for f in ("problems", "excluded_children", "excluded_rows", "warnings", "repairs"):
+        pd.testing.assert_frame_equal(getattr(v, f), getattr(w, f), check_exact=True)
+    assert (v.mode, v.notes) == (w.mode, w.notes)
+
+
+def _derived_here(ctx: Context):
+    return build_cohort(ctx.extract, CohortConfig.from_mapping(ctx.config.cohort))
+
+
+def test_the_forked_process_sends_the_cohort_identifiers_and_hash_the_run_would_make(tmp_path):
+    ctx = _context(tmp_path)
+    with WhileScriptsRun(ctx) as early:
+        early.start_cohort()
+        assert early._forked is not None
+        early.take_cohort()
+        assert "cohort" in vars(ctx)
+        early.start()  # nothing more to fork: the same process takes them
+        early.run()
+        assert early._forked is None
+    here = _derived_here(ctx)
+    _same_cohort(ctx.cohort, here, ctx.extract.tables)
+    assert early.identifiers == release_identifiers(ctx.extract.tables, here.data_end.date())
+    assert early.spells_sha256 == data_hash(here.spells.reset_index(drop=True))
+
+
+def test_the_release_built_beside_the_run_is_the_one_built_here(tmp_path):
+    ctx, here = _context(tmp_path), _context(tmp_path)
+    with WhileScriptsRun(ctx) as early:
+        early.start_cohort(release=True)
+        early.take_cohort()
+        early.take_identifiers()  # here, as the run does while the release is built
+        assert early._ids is not None
+        early.run()  # the release, not asked for yet, is kept for the Context
+        assert early._forked is None and early.identifiers is not None
+        rel, mine = ctx.release, here.release
+        assert ctx.release_sent is None and ctx.release_seconds is not None
+    assert (rel.n_cells, rel.n_suppressed, rel.audit_passed) == (
+        mine.n_cells,
+        mine.n_suppressed,
+        mine.audit_passed,
+    )
+    assert early.identifiers == release_identifiers(ctx.extract.tables, ctx.cohort.data_end.date())
+    assert early.spells_sha256 == data_hash(ctx.spells.reset_index(drop=True))
+    assert list(ctx.suppression_logs) == list(here.suppression_logs)
+    for name, log in here.suppression_logs.items():
+        pd.testing.assert_frame_equal(ctx.suppression_logs[name], log, check_exact=True)
+        pd.testing.assert_frame_equal(rel.log(name), mine.log(name), check_exact=True)
+
+
+def test_a_forked_process_that_fails_leaves_the_cohort_to_the_run(tmp_path, monkeypatch):
+    def fails(*args):
+        raise RuntimeError("cannot send")
+
+    monkeypatch.setattr(finish, "portable", fails)  # the forked process inherits it
+    ctx = _context(tmp_path)
+    with WhileScriptsRun(ctx) as early:
+        early.start_cohort(release=True)
+        early.take_cohort()
+        assert early._forked is None  # it sent nothing and has ended
+        assert early.take_release() is None and ctx.release.n_cells > 0  # built here
+        early.run(final=True)
+    here = _derived_here(ctx)
+    _same_cohort(ctx.cohort, here, ctx.extract.tables)
+    assert early.spells_sha256 == data_hash(here.spells.reset_index(drop=True))
+
+
+def test_only_the_tables_that_are_not_the_extracts_own_frames_are_sent(tmp_path):
+    ctx = _context(tmp_path)
+    cohort = _derived_here(ctx)
+    tables = ctx.extract.tables
+    changed = {k: df.copy() for k, df in cohort.validated.tables.items()}
+    changed["episodes"] = tables["episodes"]  # one table the extract's own, one not
+    changed["header"] = tables["header"].copy()
+    cohort = dataclasses.replace(
+        cohort, validated=dataclasses.replace(cohort.validated, tables=changed)
+    )
+    sent = portable(cohort, tables)
+    assert sent.validated.tables["episodes"] == TheExtracts("episodes")
+    assert isinstance(sent.validated.tables["header"], pd.DataFrame)
+    got = restored(pickle.loads(pickle.dumps(sent)), tables)
+    assert got.validated.tables["episodes"] is tables["episodes"]
+    assert got.validated.tables["header"] is not tables["header"]
+    _same_cohort(got, cohort, tables)
