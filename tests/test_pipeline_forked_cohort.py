@@ -20,7 +20,13 @@ from reunistat.cohort import CohortConfig, build_cohort
 from reunistat.pipeline import finish, load_config
 from reunistat.pipeline.context import Context
 from reunistat.pipeline.finish import WhileScriptsRun
-from reunistat.pipeline.forked_cohort import TheExtracts, portable, restored
+from reunistat.pipeline.forked_cohort import (
+    TheExtracts,
+    portable,
+    receive_cohort,
+    restored,
+    send_cohort,
+)
 from reunistat.pipeline.verify import release_identifiers
 from reunistat.results import data_hash
 
@@ -98,11 +104,16 @@ def test_the_release_built_beside_the_run_is_the_one_built_here(tmp_path):
         pd.testing.assert_frame_equal(rel.log(name), mine.log(name), check_exact=True)
 
 
-def test_a_forked_process_that_fails_leaves_the_cohort_to_the_run(tmp_path, monkeypatch):
-    def fails(*args):
+@pytest.mark.parametrize("sent_first", [False, True])
+def test_a_forked_process_that_fails_leaves_the_cohort_to_the_run(
+    tmp_path, monkeypatch, sent_first
+):
+    def fails(send, cohort, tables):
+        if sent_first:  # the periods sent, then it fails: the receiver meets the pipe's end
+            send.send(cohort.periods)
         raise RuntimeError("cannot send")
 
-    monkeypatch.setattr(finish, "portable", fails)  # the forked process inherits it
+    monkeypatch.setattr(finish, "send_cohort", fails)  # the forked process inherits it
     ctx = _context(tmp_path)
     with WhileScriptsRun(ctx) as early:
         early.start_cohort(release=True)
@@ -132,3 +143,27 @@ def test_only_the_tables_that_are_not_the_extracts_own_frames_are_sent(tmp_path)
     assert got.validated.tables["episodes"] is tables["episodes"]
     assert got.validated.tables["header"] is not tables["header"]
     _same_cohort(got, cohort, tables)
+
+
+def test_the_cohort_sent_in_three_messages_is_received_whole(tmp_path):
+    import multiprocessing
+    import threading
+
+    ctx = _context(tmp_path)
+    cohort, tables = _derived_here(ctx), ctx.extract.tables
+    receive, send = multiprocessing.Pipe(duplex=False)
+    sender = threading.Thread(target=send_cohort, args=(send, cohort, tables))
+    sender.start()  # a pipe holds little: the sender waits for the receiver
+    got = receive_cohort(receive, tables)
+    sender.join()
+    _same_cohort(got, cohort, tables)
+
+    def stops(send):  # the sender stops after the periods
+        send.send(cohort.periods)
+        send.close()
+
+    sender = threading.Thread(target=stops, args=(send,))
+    sender.start()
+    with pytest.raises(EOFError):
+        receive_cohort(receive, tables)
+    sender.join()

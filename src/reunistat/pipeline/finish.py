@@ -39,7 +39,7 @@ from reunistat.pipeline.documents import (
     start_paper,
     write_values,
 )
-from reunistat.pipeline.forked_cohort import portable, restored
+from reunistat.pipeline.forked_cohort import receive_cohort, send_cohort
 from reunistat.pipeline.manifest import RunRecord, build_manifest
 from reunistat.pipeline.verify import release_identifiers
 from reunistat.pipeline.workers import memory_mib
@@ -154,13 +154,13 @@ class WhileScriptsRun:
             self._pending = ["cohort", "release"] if release else ["cohort"]
             self.ctx.release_sent = self.take_release if release else None
 
-    def _next(self) -> Any:
-        """The forked process's next message before the identifiers (None: it sent none)."""
+    def _next(self, receive: Callable[[Any], Any] = lambda r: r.recv()) -> Any:
+        """The forked process's next answer before the identifiers (None: it sent none)."""
         if self._forked is None or not self._pending:
             return None
         self._pending.pop(0)
         try:
-            return self._forked[1].recv()
+            return receive(self._forked[1])
         except (EOFError, OSError):  # it failed: done here, where its error is raised
             self.stop()
             return None
@@ -168,9 +168,9 @@ class WhileScriptsRun:
     def take_cohort(self) -> None:
         """Give the Context the cohort the forked process sent (derived here if it sent none)."""
         if self._pending[:1] == ["cohort"]:
-            cohort = self._next()
+            cohort = self._next(lambda r: receive_cohort(r, self.ctx.extract.tables))
             if cohort is not None:
-                vars(self.ctx)["cohort"] = restored(cohort, self.ctx.extract.tables)
+                vars(self.ctx)["cohort"] = cohort
         _ = self.ctx.cohort
 
     def take_release(self) -> tuple[Release, float] | None:
@@ -285,7 +285,7 @@ def _received(forked: tuple[Any, Any] | None) -> Any:
 def _take_early(ctx: Context, steps: tuple[str, ...], send: Any, parent: int) -> None:
     """In a process forked from the run: send what ``steps`` names, then the spells' hash.
 
-    One message per step, in order: ``"cohort"`` (:func:`portable`),
+    One answer per step, in order: ``"cohort"`` (:func:`send_cohort`: three messages),
     ``"release"`` (the release-wide suppression and its seconds); then the
     identifiers without the data end (with ``"identifiers"``, else None), the
     spells' hash and the seconds they took. A step that fails sends nothing
@@ -296,7 +296,7 @@ def _take_early(ctx: Context, steps: tuple[str, ...], send: Any, parent: int) ->
     detach_from_run(parent)
     try:
         if "cohort" in steps:
-            send.send(portable(ctx.cohort, ctx.extract.tables))
+            send_cohort(send, ctx.cohort, ctx.extract.tables)
         if "release" in steps:
             send.send(ctx.build_release())
         t0 = time.perf_counter()

@@ -402,6 +402,48 @@ def _prefer_parquet(found: list[Found], not_used: list[tuple[str, str]]) -> list
     return out
 
 
+_Read = tuple[list[Raw], list[tuple[str, str]], list[tuple[_Part, pd.DataFrame]]]
+
+
+def _read_file(one: Found, read: tuple[pd.DataFrame, str] | None) -> _Read:
+    """One file's raw tables, the parts not used, and each raw table parsed."""
+    raws, unused = read_found(one, read)
+    return raws, unused, [_parse_part(raw, defer_dates=True) for raw in raws]
+
+
+def _read_files(
+    found: list[Found], together: dict[Path, tuple[pd.DataFrame, str]]
+) -> Iterable[_Read]:
+    """:func:`_read_file` of each file, in order; Parquet files two at a time, in threads.
+
+    Arrow reads, decodes and hashes a Parquet file's columns without holding
+    the interpreter, so a file read beside another takes a core otherwise idle
+    meanwhile (the largest files are started first). The answers come in the
+    files' order, and of the files that fail the first in that order raises
+    its error, as when they are read one by one (which they are, lazily, when
+    fewer than two are Parquet or there is one core).
+    """
+    import os
+
+    pairs = [(one, together.pop(one.path, None)) for one in found]
+    if sum(one.format == "parquet" for one in found) < 2 or (os.cpu_count() or 1) < 2:
+        return (_read_file(*pair) for pair in pairs)
+    from concurrent.futures import ThreadPoolExecutor
+
+    def size(i: int) -> int:
+        try:
+            return found[i].path.stat().st_size
+        except OSError:
+            return 0
+
+    with ThreadPoolExecutor(2) as pool:
+        futures = {
+            i: pool.submit(_read_file, *pairs[i])
+            for i in sorted(range(len(pairs)), key=size, reverse=True)
+        }
+        return [futures[i].result() for i in range(len(pairs))]
+
+
 def read_extract(path: str | Path, recursive: bool = False, prefer: str = "auto") -> Extract:
     """Read every table of an extract; stack and clean its annual returns.
 
@@ -444,13 +486,11 @@ def read_extract(path: str | Path, recursive: bool = False, prefer: str = "auto"
     problems = []
     found = _prefer_parquet(found, not_used)
     together = read_csv_files(found)  # text columns of one name share their categories
-    for one in found:
-        raws, unused = read_found(one, together.pop(one.path, None))
+    for one, (raws, unused, parsed) in zip(found, _read_files(found, together), strict=True):
         not_used += unused
         if not raws:
             not_used.append((str(one.path), "no sheet or element is a table"))
-        for raw in raws:
-            part, p = _parse_part(raw, defer_dates=True)
+        for raw, (part, p) in zip(raws, parsed, strict=True):
             by_table.setdefault(raw.table, []).append(part)
             problems.append(p)
     for name, parts in by_table.items():
