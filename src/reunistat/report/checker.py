@@ -480,7 +480,7 @@ def _long_tokens(text: str) -> set[str]:
     """The tokens of :func:`_tokens` of four characters or more (those searched, as a rule).
 
     >>> sorted(_long_tokens("C0001 x12 123456 12345.0 0.123456 2.50"))
-    ['123456', '12345', 'C0001']
+    ['12345', '123456', 'C0001']
     """
     tokens = {t for t in _ALNUM4.findall(text) if not t.isdigit()}
     tokens.update(whole for whole, fraction in _NUMBER4.findall(text) if not fraction.strip("0"))
