@@ -456,17 +456,20 @@ def dates_in_text(text: str) -> set[dt.date]:
         if needed is not None and not needed.search(where):
             continue
         for m in pattern.finditer(where):
-            a, b, c = m.groups()
-            if order == "dmy":
-                cands = [_date(int(c), int(b), int(a)), _date(int(c), int(a), int(b))]
-            elif order == "ymd":
-                cands = [_date(int(a), int(b), int(c))]
-            elif order == "dMy":
-                cands = [_date(int(c), _MONTHS[b.lower()[:3]], int(a))]
-            else:
-                cands = [_date(int(c), _MONTHS[a.lower()[:3]], int(b))]
-            found.update(d for d in cands if d is not None)
+            found.update(d for d in _match_dates(order, m.groups()) if d is not None)
     return found
+
+
+def _match_dates(order: str, groups: Sequence[str]) -> list[dt.date | None]:
+    """The dates one match of a pattern of :data:`_DATE_PATTERNS` may mean (None: no date)."""
+    a, b, c = groups
+    if order == "dmy":
+        return [_date(int(c), int(b), int(a)), _date(int(c), int(a), int(b))]
+    if order == "ymd":
+        return [_date(int(a), int(b), int(c))]
+    if order == "dMy":
+        return [_date(int(c), _MONTHS[b.lower()[:3]], int(a))]
+    return [_date(int(c), _MONTHS[a.lower()[:3]], int(b))]
 
 
 def _tokens(text: str) -> set[str]:
