@@ -119,6 +119,9 @@ _NEEDED = (
     re.compile(r"\s" + _MON),
     None,
 )
+#: The numeric patterns (the first three): none of their matches, nor what they look at
+#: beside one, holds a line end, so they find the same in the lines holding what they need.
+_LINE_WISE = 3
 #: The characters other than A-Z that ``re.I`` matches to a letter a-z, or that
 #: ``str.lower`` turns into one (İ, ı, ſ and the Kelvin sign: Python 3.11's tables).
 _FOLDS_TO_ASCII = frozenset("\u0130\u0131\u017f\u212a")
@@ -452,12 +455,35 @@ def dates_in_text(text: str) -> set[dt.date]:
     """
     found: set[dt.date] = set()
     text = _URL.sub(" ", text)  # namespaces such as www.w3.org/1999/02/22-rdf-syntax-ns
-    for pattern, order, where, needed in _date_searches(text):
-        if needed is not None and not needed.search(where):
+    lines: dict[re.Pattern[str], str] = {}
+    for i, (pattern, order, where, needed) in enumerate(_date_searches(text)):
+        if needed is not None and i < _LINE_WISE:
+            if needed not in lines:
+                lines[needed] = _lines_holding(needed, where)
+            where = lines[needed]
+        elif needed is not None and not needed.search(where):
             continue
         for m in pattern.finditer(where):
             found.update(d for d in _match_dates(order, m.groups()) if d is not None)
     return found
+
+
+def _lines_holding(pattern: re.Pattern[str], text: str) -> str:
+    """The lines of ``text`` (between ``\\n``) that hold a match of ``pattern``, joined by ``\\n``.
+
+    For a pattern whose matches hold no line end.
+
+    >>> _lines_holding(re.compile(r"\\d/"), "a 1/2\\nb\\nc 3/4 5/6\\n")
+    'a 1/2\\nc 3/4 5/6'
+    """
+    out, taken = [], -1
+    for m in pattern.finditer(text):
+        if m.start() <= taken:  # on the line taken last
+            continue
+        end = text.find("\n", m.end())
+        taken = len(text) if end < 0 else end
+        out.append(text[text.rfind("\n", 0, m.start()) + 1 : taken])
+    return "\n".join(out)
 
 
 def _match_dates(order: str, groups: Sequence[str]) -> list[dt.date | None]:
