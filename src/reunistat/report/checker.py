@@ -469,12 +469,12 @@ def dates_in_text(text: str) -> set[dt.date]:
 
 
 def _lines_holding(pattern: re.Pattern[str], text: str) -> str:
-    """The lines of ``text`` (between ``\\n``) that hold a match of ``pattern``, joined by ``\\n``.
+    r"""The lines of ``text`` (between ``\n``) that hold a match of ``pattern``, joined by ``\n``.
 
     For a pattern whose matches hold no line end.
 
-    >>> _lines_holding(re.compile(r"\\d/"), "a 1/2\\nb\\nc 3/4 5/6\\n")
-    'a 1/2\\nc 3/4 5/6'
+    >>> _lines_holding(re.compile(r"\d/"), "a 1/2\nb\nc 3/4 5/6\n")
+    'a 1/2\nc 3/4 5/6'
     """
     out, taken = [], -1
     for m in pattern.finditer(text):
