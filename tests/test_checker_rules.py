@@ -224,3 +224,13 @@ def test_a_model_spec_linked_to_the_release_keeps_its_released_counts():
     }
     assert checker.model_breaches({**spec, "small_cell": True}, RULES) != []
     assert checker.model_breaches({**spec, "n_events": 8, "small_cell": False}, RULES) != []
+
+
+def test_identifiers_from_tables_are_never_shorter_than_the_length_they_state():
+    table = pd.DataFrame(
+        {"CHILD": ["C1", " AB12 ", "123456", "12345", None], "UPN": [1, 22, 3, 4, 5]}
+    )
+    ids = Identifiers.from_tables({"header": table})
+    assert ids.values == {"AB12", "123456"}
+    assert ids.shortest == 4 <= min(map(len, ids.values))
+    assert Identifiers(values=frozenset({"AB1", "C00001"})).shortest == 3

@@ -38,7 +38,7 @@ import json
 import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -275,10 +275,15 @@ class Identifiers:
     dates_of_birth: frozenset[dt.date] = frozenset()
     postcodes: frozenset[str] = frozenset()
     public_dates: frozenset[dt.date] = frozenset()
+    #: A length no value is shorter than, when known (:meth:`from_tables`: only searched
+    #: values, four characters or more); None: measured when first needed.
+    known_shortest: int | None = field(default=None, compare=False, repr=False)
 
     @functools.cached_property
     def shortest(self) -> int:
-        """The length of the shortest of :attr:`values` (0 if none)."""
+        """A length no value of :attr:`values` is shorter than (the shortest's, if measured)."""
+        if self.known_shortest is not None:
+            return self.known_shortest
         return min(map(len, self.values), default=0)
 
     @classmethod
@@ -303,7 +308,7 @@ class Identifiers:
                 if col in table.columns:
                     posts.update(p for p in map(normal_postcode, _distinct_texts(table[col])) if p)
         ids = searched_texts(values)
-        return cls(frozenset(ids), frozenset(dobs), frozenset(posts), frozenset(public_dates))
+        return cls(frozenset(ids), frozenset(dobs), frozenset(posts), frozenset(public_dates), 4)
 
 
 # --- text of any output ------------------------------------------------------------
