@@ -145,6 +145,17 @@ def test_the_modules_the_scripts_import_are_imported_before_the_workers_fork(tmp
     assert "colorsys" in sys.modules and "reunistat.report.labels" in sys.modules
 
 
+def test_the_last_steps_modules_are_imported_with_the_scripts_modules(tmp_path):
+    import sys
+
+    from reunistat.pipeline import run
+
+    (tmp_path / "01_a.py").write_text("import colorsys\n")
+    scripts_s, last_s = run._import_all(sorted(tmp_path.glob("*.py")), paper=True)
+    assert scripts_s >= 0 and last_s >= 0
+    assert all(m in sys.modules for m in ("colorsys", *run.LAST_STEPS_MODULES, "pypdf"))
+
+
 def test_files_checked_while_a_worker_ran_give_the_verdict_of_the_folder_at_the_end(tmp_path):
     from reunistat.pipeline.context import Output
     from reunistat.pipeline.idle_core import IdleCore
