@@ -179,20 +179,21 @@ def test_files_checked_while_a_worker_ran_give_the_verdict_of_the_folder_at_the_
         assert checks.folder_breaches(stage, specs) == check_folder(stage, specs, RULES, IDS)
 
 
-@pytest.mark.parametrize("background", [True, False])
-def test_a_pdf_read_half_here_and_half_in_the_checking_process_gives_the_same_verdict(
-    tmp_path, background
-):
+@pytest.mark.parametrize("background", [True, False, "stopped"])
+def test_a_pdf_read_here_and_in_the_checking_process_gives_the_same_verdict(tmp_path, background):
     import typst
 
     stage = tmp_path / "outputs"
     (stage / "paper").mkdir(parents=True)
-    # a page read here, the next in the checking process
+    # each process reads the next page not read yet; a process that stopped leaves its pages
     pages = ["Child C00000029", "born 14/07/2009", "nothing", "the end", "more"]
     doc = " #pagebreak() ".join(pages).encode()
     (stage / "paper/paper.pdf").write_bytes(typst.compile(doc, ignore_system_fonts=True))
     specs = {"paper/paper.pdf": {"type": "paper"}}
-    with Checks(IDS, RULES, background) as checks:
+    with Checks(IDS, RULES, bool(background)) as checks:
+        if background == "stopped":
+            checks._proc.kill()
+            checks._proc.join()
         checks.check_here(stage, ["paper/paper.pdf"], specs)
         found = checks.folder_breaches(stage, specs)
     assert found == check_folder(stage, specs, RULES, IDS)
@@ -200,3 +201,19 @@ def test_a_pdf_read_half_here_and_half_in_the_checking_process_gives_the_same_ve
     text = checker.file_text(stage / "paper/paper.pdf")
     split = checker.pdf_page_texts(stage / "paper/paper.pdf")
     assert text == checker.pdf_text(stage / "paper/paper.pdf", split)
+
+
+def test_pages_are_taken_once_each_whoever_takes_them(tmp_path):
+    import multiprocessing
+
+    import typst
+
+    from reunistat.pipeline.checks import _claim_pages
+
+    pdf = tmp_path / "p.pdf"
+    pdf.write_bytes(typst.compile(b"a #pagebreak() b #pagebreak() c", ignore_system_fonts=True))
+    next_page = multiprocessing.get_context("fork").Value("i", 1)  # page 0 taken elsewhere
+    got = _claim_pages(pdf, 3, next_page)
+    assert sorted(got) == [1, 2] and next_page.value == 3
+    assert [got[1].strip(), got[2].strip()] == ["b", "c"]
+    assert _claim_pages(pdf, 3, next_page) == {}
