@@ -217,3 +217,39 @@ def test_pages_are_taken_once_each_whoever_takes_them(tmp_path):
     assert sorted(got) == [1, 2] and next_page.value == 3
     assert [got[1].strip(), got[2].strip()] == ["b", "c"]
     assert _claim_pages(pdf, 3, next_page) == {}
+
+
+def test_the_workbook_written_ahead_is_used_only_when_made_of_the_same_inputs(tmp_path):
+    from reunistat.pipeline import documents
+    from reunistat.pipeline.context import Output
+    from reunistat.pipeline.idle_core import IdleCore
+
+    stage = tmp_path / "stage"
+    (stage / "tables").mkdir(parents=True)
+    outputs = []
+    for i, name in enumerate(documents.WORKBOOK_TABLES):
+        (stage / f"tables/{name}.csv").write_text(f"level,n\na,{100 + i}\nb,{200 + i}\n")
+        outputs.append(Output(f"tables/{name}.csv", "analyses/01_x.py", "f", "table", name))
+    values = {k: {"text": f"{k} text"} for k in ("data_label", "disclosure_statement")}
+    idle = IdleCore(stage, RULES, SimpleNamespace(identifiers=None), False, values)  # type: ignore[arg-type]
+    idle([SimpleNamespace(script="analyses/01_x.py", outputs=outputs[:-1])], lambda: True)
+    assert idle.workbook is None  # a table the workbook copies is not made yet
+    idle([SimpleNamespace(script="analyses/02_y.py", outputs=outputs)], lambda: True)
+    assert idle.workbook is not None and not (stage / "reunistat_tables.xlsx").exists()
+    registry = {
+        o.path: {"title": o.title, "script": o.script, "function": o.function} for o in outputs
+    }
+    path = stage / "reunistat_tables.xlsx"
+    documents.build_workbook(stage, registry, values)
+    built = path.read_bytes()
+    path.unlink()
+    documents.build_workbook(stage, registry, values, idle.workbook)
+    assert path.read_bytes() == built == idle.workbook[1]
+    # a table written again after: the workbook is built again, from it
+    (stage / "tables/costs.csv").write_text("level,n\na,999\n")
+    documents.build_workbook(stage, registry, values, idle.workbook)
+    assert path.read_bytes() != built
+    changed = path.read_bytes()
+    path.unlink()
+    documents.build_workbook(stage, registry, values)
+    assert path.read_bytes() == changed

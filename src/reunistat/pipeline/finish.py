@@ -34,6 +34,7 @@ from reunistat.pipeline.context import Context
 from reunistat.pipeline.documents import (
     PAPER_SPEC,
     PIPELINE,
+    Prebuilt,
     build_workbook,
     register_workbook,
     start_paper,
@@ -88,6 +89,8 @@ class Run:
     command: str | None = None
     #: Files checked while the scripts ran (:mod:`reunistat.pipeline.idle_core`).
     checked: dict[str, Checked] = field(default_factory=dict)
+    #: The workbook written then, in memory (used if made of the same inputs).
+    workbook: Prebuilt | None = None
 
 
 class WhileScriptsRun:
@@ -361,7 +364,7 @@ def _documents(run: Run, paper: bool, checks: Checks) -> None:
     log("building the workbook")
     t0 = time.perf_counter()
     ctx.script = PIPELINE
-    sheets = build_workbook(stage, run.prior.registry | rows(ctx), ctx.values)
+    sheets = build_workbook(stage, run.prior.registry | rows(ctx), ctx.values, run.workbook)
     if sheets is not None:
         register_workbook(ctx, sheets)
         checks.check_files(stage, ["reunistat_tables.xlsx"], _specs(run))

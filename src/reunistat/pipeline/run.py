@@ -404,11 +404,12 @@ def _build(
             early.take_identifiers()  # the interpreter to itself: the imports are done)
         with frozen_heap():  # the cohort and the modules live to the end: no collection walks them
             run_values(ctx)
-            idle = IdleCore(stage, ctx.rules, early, paper and cfg.paper_template is not None)
+            making_paper = paper and cfg.paper_template is not None
+            idle = IdleCore(stage, ctx.rules, early, making_paper, values=ctx.values)
             script_times, memory["scripts"] = _analyses(ctx, scripts, cfg.outputs_dir, early, idle)
             timings.update(script_times)
             if idle.seconds:
-                timings["checks and figures beside the last worker"] = round(idle.seconds, 2)
+                timings["checks, figures and workbook beside the last worker"] = round(idle.seconds, 2)
             memory["analyses"] = memory_mib()
             run = Run(
                 cfg,
@@ -424,6 +425,7 @@ def _build(
                 log,
                 command,
                 idle.checked,
+                idle.workbook,
             )
             return finish(run, early, paper)
 
