@@ -409,7 +409,8 @@ def _build(
             script_times, memory["scripts"] = _analyses(ctx, scripts, cfg.outputs_dir, early, idle)
             timings.update(script_times)
             if idle.seconds:
-                timings["checks, figures and workbook beside the last worker"] = round(idle.seconds, 2)
+                beside = "checks, figures and workbook beside the last worker"
+                timings[beside] = round(idle.seconds, 2)
             memory["analyses"] = memory_mib()
             run = Run(
                 cfg,
