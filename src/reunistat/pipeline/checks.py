@@ -302,8 +302,8 @@ class Checks:
         paper's PDF, the longest to read): the checking process may still be
         working through the scripts' files, so two processes share the last
         checks instead of one. The answer counts as one :meth:`check_files` gives.
-        A PDF's pages are read here and in the checking process, every other
-        page each (:meth:`_pdf_text`).
+        A PDF's pages are read here and in the checking process, each taking
+        the next page not read yet (:meth:`_pdf_text`).
         """
         files = [(rel, _spec(specs, rel), rel in checker.RELEASE_FILES) for rel in rels]
         found = _check_files(str(stage), files, self.rules, self.identifiers, self._pdf_text)
