@@ -351,9 +351,10 @@ def _documents(run: Run, paper: bool, checks: Checks) -> None:
     """Build the workbook and the paper; ask for their files to be checked once written.
 
     The paper is started first (pandoc and Typst's reading of the figures run
-    on their own), the workbook built meanwhile and registered first, as
-    when one was made after the other: ``paper``'s seconds are from its start
-    to its end, the workbook's included.
+    on their own), the workbook built meanwhile (or the bytes the idle core
+    wrote ahead, when made of the same inputs: ``run.workbook``) and
+    registered first, as when one was made after the other: ``paper``'s
+    seconds are from its start to its end, the workbook's included.
     """
     ctx, stage, log = run.ctx, run.stage, run.log
     finish_paper = None
