@@ -91,8 +91,11 @@ class IdleCore:
             self._seen.add(r.script)
             for o in r.outputs:
                 self._todo.append((o.path, dict(o.disclosure)))
-                self._registry[o.path] = {"title": o.title, "script": o.script}
-                self._registry[o.path]["function"] = o.function
+                self._registry[o.path] = {
+                    "title": o.title,
+                    "script": o.script,
+                    "function": o.function,
+                }
                 if o.path.endswith(".png"):
                     self._figures.append(o.path)
         if self.paper and self._figures and self._warms < MAX_WARMS and busy():
