@@ -70,6 +70,45 @@ def test_a_date_is_found_in_every_common_form(d):
         assert d in dates_in_text(f"x {form} y"), form
 
 
+def _dates_with_ignorecase(text):
+    """Dates as the checker's patterns find them with ``re.I`` on the text as written."""
+    text = checker._URL.sub(" ", text)
+    return {
+        str(d)
+        for pattern, order in checker._DATE_PATTERNS
+        for m in pattern.finditer(text)
+        for d in checker._match_dates(order, m.groups())
+        if d is not None
+    }
+
+
+@given(
+    st.sampled_from(
+        [
+            *("3rd FEB 2001", "FEBRUARY 3, 2001", "3 Auguſt 2001", "AUGUST 3, 2001"),
+            *("03/02/2001", "2001-02-03", "20010203", "2001.2.3"),
+        ]
+    ),
+    st.text(alphabet="0123456789 /.-,\nstndrhAaFfEeBbMmYyUuGgSsPpOoCcTtİıſK\u0663", max_size=30),
+)
+@settings(max_examples=200, deadline=None)
+def test_dates_are_found_as_every_pattern_finds_them_in_the_whole_text(named, noise):
+    # the month names are searched in the text in lower case unless a letter that case-folds
+    # to a-z otherwise (the long s, the Kelvin sign, dotted and dotless i) is in it; the
+    # numeric forms in the lines that hold what they need
+    for text in (f"{noise} {named} {noise}", noise, f"{named}{noise}"):
+        assert {str(d) for d in dates_in_text(text)} == _dates_with_ignorecase(text), text
+    assert dt.date(2001, 2, 3) in dates_in_text("born 3rd FEB 2001, K")
+
+
+def test_identifiers_are_found_however_short_the_shortest_is():
+    text = "row AB1 and 12345 and C0001 and 0.123456 and 12345.0"
+    assert checker._long_tokens(text) == {t for t in checker._tokens(text) if len(t) >= 4}
+    short = Identifiers(values=frozenset({"AB1"}))
+    assert checker.identifier_breaches(Path("a.txt"), "a.txt", short, text)
+    assert not checker.identifier_breaches(Path("a.txt"), "a.txt", IDS, text)
+
+
 def test_numbers_that_are_not_identifiers_are_not_mistaken():
     text = "estimate 0.123456, n = 123,456, x = 9123456, 1123456.5; C000000290"
     assert not checker._tokens(text) & IDS.values
@@ -185,3 +224,13 @@ def test_a_model_spec_linked_to_the_release_keeps_its_released_counts():
     }
     assert checker.model_breaches({**spec, "small_cell": True}, RULES) != []
     assert checker.model_breaches({**spec, "n_events": 8, "small_cell": False}, RULES) != []
+
+
+def test_identifiers_from_tables_are_never_shorter_than_the_length_they_state():
+    table = pd.DataFrame(
+        {"CHILD": ["C1", " AB12 ", "123456", "12345", None], "UPN": [1, 22, 3, 4, 5]}
+    )
+    ids = Identifiers.from_tables({"header": table})
+    assert ids.values == {"AB12", "123456"}
+    assert ids.shortest == 4 <= min(map(len, ids.values))
+    assert Identifiers(values=frozenset({"AB1", "C00001"})).shortest == 3

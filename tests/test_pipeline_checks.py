@@ -145,6 +145,17 @@ def test_the_modules_the_scripts_import_are_imported_before_the_workers_fork(tmp
     assert "colorsys" in sys.modules and "reunistat.report.labels" in sys.modules
 
 
+def test_the_last_steps_modules_are_imported_with_the_scripts_modules(tmp_path):
+    import sys
+
+    from reunistat.pipeline import run
+
+    (tmp_path / "01_a.py").write_text("import colorsys\n")
+    scripts_s, last_s = run._import_all(sorted(tmp_path.glob("*.py")), paper=True)
+    assert scripts_s >= 0 and last_s >= 0
+    assert all(m in sys.modules for m in ("colorsys", *run.LAST_STEPS_MODULES, "pypdf"))
+
+
 def test_files_checked_while_a_worker_ran_give_the_verdict_of_the_folder_at_the_end(tmp_path):
     from reunistat.pipeline.context import Output
     from reunistat.pipeline.idle_core import IdleCore
@@ -168,20 +179,21 @@ def test_files_checked_while_a_worker_ran_give_the_verdict_of_the_folder_at_the_
         assert checks.folder_breaches(stage, specs) == check_folder(stage, specs, RULES, IDS)
 
 
-@pytest.mark.parametrize("background", [True, False])
-def test_a_pdf_read_half_here_and_half_in_the_checking_process_gives_the_same_verdict(
-    tmp_path, background
-):
+@pytest.mark.parametrize("background", [True, False, "stopped"])
+def test_a_pdf_read_here_and_in_the_checking_process_gives_the_same_verdict(tmp_path, background):
     import typst
 
     stage = tmp_path / "outputs"
     (stage / "paper").mkdir(parents=True)
-    # a page read here, the next in the checking process
+    # each process reads the next page not read yet; a process that stopped leaves its pages
     pages = ["Child C00000029", "born 14/07/2009", "nothing", "the end", "more"]
     doc = " #pagebreak() ".join(pages).encode()
     (stage / "paper/paper.pdf").write_bytes(typst.compile(doc, ignore_system_fonts=True))
     specs = {"paper/paper.pdf": {"type": "paper"}}
-    with Checks(IDS, RULES, background) as checks:
+    with Checks(IDS, RULES, bool(background)) as checks:
+        if background == "stopped":
+            checks._proc.kill()
+            checks._proc.join()
         checks.check_here(stage, ["paper/paper.pdf"], specs)
         found = checks.folder_breaches(stage, specs)
     assert found == check_folder(stage, specs, RULES, IDS)
@@ -189,3 +201,55 @@ def test_a_pdf_read_half_here_and_half_in_the_checking_process_gives_the_same_ve
     text = checker.file_text(stage / "paper/paper.pdf")
     split = checker.pdf_page_texts(stage / "paper/paper.pdf")
     assert text == checker.pdf_text(stage / "paper/paper.pdf", split)
+
+
+def test_pages_are_taken_once_each_whoever_takes_them(tmp_path):
+    import multiprocessing
+
+    import typst
+
+    from reunistat.pipeline.checks import _claim_pages
+
+    pdf = tmp_path / "p.pdf"
+    pdf.write_bytes(typst.compile(b"a #pagebreak() b #pagebreak() c", ignore_system_fonts=True))
+    next_page = multiprocessing.get_context("fork").Value("i", 1)  # page 0 taken elsewhere
+    got = _claim_pages(pdf, 3, next_page)
+    assert sorted(got) == [1, 2] and next_page.value == 3
+    assert [got[1].strip(), got[2].strip()] == ["b", "c"]
+    assert _claim_pages(pdf, 3, next_page) == {}
+
+
+def test_the_workbook_written_ahead_is_used_only_when_made_of_the_same_inputs(tmp_path):
+    from reunistat.pipeline import documents
+    from reunistat.pipeline.context import Output
+    from reunistat.pipeline.idle_core import IdleCore
+
+    stage = tmp_path / "stage"
+    (stage / "tables").mkdir(parents=True)
+    outputs = []
+    for i, name in enumerate(documents.WORKBOOK_TABLES):
+        (stage / f"tables/{name}.csv").write_text(f"level,n\na,{100 + i}\nb,{200 + i}\n")
+        outputs.append(Output(f"tables/{name}.csv", "analyses/01_x.py", "f", "table", name))
+    values = {k: {"text": f"{k} text"} for k in ("data_label", "disclosure_statement")}
+    idle = IdleCore(stage, RULES, SimpleNamespace(identifiers=None), False, values)  # type: ignore[arg-type]
+    idle([SimpleNamespace(script="analyses/01_x.py", outputs=outputs[:-1])], lambda: True)
+    assert idle.workbook is None  # a table the workbook copies is not made yet
+    idle([SimpleNamespace(script="analyses/02_y.py", outputs=outputs)], lambda: True)
+    assert idle.workbook is not None and not (stage / "reunistat_tables.xlsx").exists()
+    registry = {
+        o.path: {"title": o.title, "script": o.script, "function": o.function} for o in outputs
+    }
+    path = stage / "reunistat_tables.xlsx"
+    documents.build_workbook(stage, registry, values)
+    built = path.read_bytes()
+    path.unlink()
+    documents.build_workbook(stage, registry, values, idle.workbook)
+    assert path.read_bytes() == built == idle.workbook[1]
+    # a table written again after: the workbook is built again, from it
+    (stage / "tables/costs.csv").write_text("level,n\na,999\n")
+    documents.build_workbook(stage, registry, values, idle.workbook)
+    assert path.read_bytes() != built
+    changed = path.read_bytes()
+    path.unlink()
+    documents.build_workbook(stage, registry, values)
+    assert path.read_bytes() == changed

@@ -87,14 +87,38 @@ def check_one(
     return _check_files(str(stage), [(rel, spec, rel in checker.RELEASE_FILES)], rules, identifiers)
 
 
-def _handle(message: tuple[Any, ...], identifiers: checker.Identifiers) -> Any:
+def _claim_pages(path: Path, n: int, next_page: Any) -> dict[int, str]:
+    """Read the text of a PDF's pages not taken yet, one at a time, until none is left.
+
+    ``next_page`` (a ``multiprocessing.Value`` both processes share) is the
+    first page not taken: each process takes the next page when it is
+    free, so the one that starts later, or is slower, reads fewer pages.
+    """
+    got: dict[int, str] = {}
+    reader = None
+    while True:
+        with next_page.get_lock():
+            i = next_page.value
+            if i >= n:
+                return got
+            next_page.value = i + 1
+        if reader is None:
+            from pypdf import PdfReader
+
+            reader = PdfReader(path)
+        got[i] = reader.pages[i].extract_text() or ""
+
+
+def _handle(
+    message: tuple[Any, ...], identifiers: checker.Identifiers, next_page: Any = None
+) -> Any:
     """Do what one request asks (in the checking process, or here when it cannot)."""
     if message[0] == "files":
         _, stage, files, rules = message
         return _check_files(stage, files, rules, identifiers)
-    if message[0] == "pdf pages":
-        _, path, pages = message
-        return checker.pdf_page_texts(Path(path), pages)
+    if message[0] == "pdf pages":  # here (the process stopped): the run reads what is left
+        _, path, n = message
+        return {} if next_page is None else _claim_pages(Path(path), n, next_page)
     if message[0] == "release":
         from reunistat.report.release_check import check_written_release
 
@@ -103,7 +127,7 @@ def _handle(message: tuple[Any, ...], identifiers: checker.Identifiers) -> Any:
     raise ValueError(f"unknown request {message[0]!r}")  # pragma: no cover - a programming error
 
 
-def _serve(conn: Connection, identifiers: checker.Identifiers, parent: int) -> None:
+def _serve(conn: Connection, identifiers: checker.Identifiers, parent: int, next_page: Any) -> None:
     """The checking process: answer each request in turn until told to stop."""
     from reunistat.pipeline.workers import detach_from_run
 
@@ -117,7 +141,7 @@ def _serve(conn: Connection, identifiers: checker.Identifiers, parent: int) -> N
             return
         t0 = time.perf_counter()
         try:
-            reply: tuple[str, Any, float] = ("ok", _handle(message, identifiers), 0.0)
+            reply: tuple[str, Any, float] = ("ok", _handle(message, identifiers, next_page), 0.0)
         except Exception:  # done again in the run's process, which raises the error
             reply = ("again", None, 0.0)
         conn.send((*reply[:2], time.perf_counter() - t0))
@@ -176,11 +200,16 @@ class Checks:
         self._file_tickets: list[int] = []
         self._release_ticket: int | None = None
         self._checked: dict[str, Checked] = dict(checked or {})
+        #: The first page of the PDF being read not taken yet (shared with the process).
+        self._next_page: Any = None
         if background:
             mp = multiprocessing.get_context("fork")
             mine, theirs = mp.Pipe()
+            self._next_page = mp.Value("i", 0)
             self._proc = mp.Process(
-                target=_serve, args=(theirs, identifiers, os.getpid()), daemon=True
+                target=_serve,
+                args=(theirs, identifiers, os.getpid(), self._next_page),
+                daemon=True,
             )
             self._proc.start()
             theirs.close()
@@ -273,18 +302,22 @@ class Checks:
         paper's PDF, the longest to read): the checking process may still be
         working through the scripts' files, so two processes share the last
         checks instead of one. The answer counts as one :meth:`check_files` gives.
-        A PDF's pages are read here and in the checking process, every other
-        page each (:meth:`_pdf_text`).
+        A PDF's pages are read here and in the checking process, each taking
+        the next page not read yet (:meth:`_pdf_text`).
         """
         files = [(rel, _spec(specs, rel), rel in checker.RELEASE_FILES) for rel in rels]
         found = _check_files(str(stage), files, self.rules, self.identifiers, self._pdf_text)
         self._checked.update(found)
 
     def _pdf_text(self, path: Path) -> str | None:
-        """A PDF's text, its odd pages read by the checking process (None: read it as usual).
+        """A PDF's text, its pages shared with the checking process (None: read it as usual).
 
-        The text of a page depends on that page alone, so the text put
-        together is what :func:`~reunistat.report.checker.file_text` reads.
+        Each process reads the next page not read yet until none is left
+        (:func:`_claim_pages`): the checking process may still be checking
+        other files when asked, and pages differ in length. The text of a
+        page depends on that page alone, so the text put together is what
+        :func:`~reunistat.report.checker.file_text` reads; a page the checking
+        process took but did not send (it stopped) is read here.
         """
         if self._conn is None:
             return None
@@ -293,12 +326,21 @@ class Checks:
                 return None
         from pypdf import PdfReader
 
-        n = len(PdfReader(path).pages)
-        ticket = self._ask(("pdf pages", str(path), list(range(1, n, 2))))
-        pages = [""] * n
-        pages[0::2] = checker.pdf_page_texts(path, range(0, n, 2))
-        pages[1::2] = self._answer(ticket)
-        return checker.pdf_text(path, pages)
+        reader = PdfReader(path)
+        n = len(reader.pages)
+        self._next_page.value = 0  # no request of the process reads pages now: it is free
+        ticket = self._ask(("pdf pages", str(path), n))
+        mine = _claim_pages(path, n, self._next_page)
+        theirs: dict[int, str] = self._answer(ticket)
+        pages = [
+            mine[i]
+            if i in mine
+            else theirs[i]
+            if i in theirs
+            else (reader.pages[i].extract_text() or "")
+            for i in range(n)
+        ]
+        return checker.pdf_text(path, pages, reader)
 
     def folder_breaches(self, stage: Path, specs: Mapping[str, Mapping[str, Any]]) -> list[str]:
         """Return what :func:`~reunistat.report.checker.check_folder` returns for ``stage`` now.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,38 +90,46 @@ WORKBOOK_TABLES = (
 )
 
 
-def build_workbook(
+@dataclass(frozen=True)
+class WorkbookInputs:
+    """Everything the workbook is made of (:func:`workbook_inputs`): the same, the same bytes."""
+
+    #: Each sheet: its name, title, source (script and function) and its CSV's bytes.
+    sheets: tuple[tuple[str, str, str, bytes], ...]
+    cover: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+#: A workbook written ahead (:class:`reunistat.pipeline.idle_core.IdleCore`): what it was
+#: made of, and its bytes.
+Prebuilt = tuple[WorkbookInputs, bytes]
+
+
+def workbook_inputs(
     out_dir: Path,
     registry: dict[str, dict[str, Any]],
     values: dict[str, dict[str, Any]],
-) -> list[str] | None:
-    """Write ``reunistat_tables.xlsx`` (a sheet per main table made); return the sheets.
-
-    The sheets copy the CSV tables registered in ``registry`` (``{path: {"title",
-    "script", "function", ...}}``); ``values`` give the cover's data statements.
-    Returns ``None`` (and writes nothing) when no main table was made.
-    """
-    from reunistat.report.workbook import write_workbook
-
+) -> WorkbookInputs | None:
+    """What :func:`build_workbook` writes from (None: no main table was made)."""
     sheets = []
     for name in WORKBOOK_TABLES:
         rel = f"tables/{name}.csv"
         if rel in registry and (out_dir / rel).exists():
             o = registry[rel]
-            df = pd.read_csv(out_dir / rel, dtype=str, keep_default_na=False)
-            sheets.append((name, o["title"], f"{o['script']} ({o['function']})", df))
+            raw = (out_dir / rel).read_bytes()
+            sheets.append((name, o["title"], f"{o['script']} ({o['function']})", raw))
     if not sheets:
         return None
     v = {k: x["text"] for k, x in values.items()}
-    cover = [
+    cover = (
         v.get("data_label", ""),
         v.get("data_description", ""),
         f"Made by reunistat {_versions()['reunistat']} (`reunistat reproduce`). "
         "outputs/manifest.json records this file's SHA-256, the input data hashes, the "
         "configuration, the seed, the software versions and the git commit.",
         "The paper (outputs/paper) describes the definitions, methods and limitations.",
-    ]
-    notes = [
+    )
+    notes = (
         "Symbols: c = suppressed (a small count, or a cell that would reveal one); "
         "z = not applicable; k = rounds to zero.",
         v.get("disclosure_statement", ""),
@@ -130,16 +139,67 @@ def build_workbook(
         "permanent exit.",
         "Ratios (HR, OR, SHR) describe associations in populations of children; they are not "
         "tools for decisions about an individual child.",
+    )
+    return WorkbookInputs(tuple(sheets), cover, notes)
+
+
+def write_workbook_of(inputs: WorkbookInputs, path: Path) -> list[str]:
+    """Write the workbook made of ``inputs`` to ``path``; return its sheets."""
+    import io
+
+    from reunistat.report.workbook import write_workbook
+
+    sheets = [
+        (name, title, source, pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False))
+        for name, title, source, raw in inputs.sheets
     ]
-    path = out_dir / "reunistat_tables.xlsx"
     write_workbook(
         path,
         title="Re-entry to care after a return home: tables",
-        cover=cover,
-        notes=notes,
+        cover=list(inputs.cover),
+        notes=list(inputs.notes),
         sheets=sheets,
     )
     return [s[0] for s in sheets]
+
+
+def build_workbook(
+    out_dir: Path,
+    registry: dict[str, dict[str, Any]],
+    values: dict[str, dict[str, Any]],
+    prebuilt: Prebuilt | None = None,
+) -> list[str] | None:
+    """Write ``reunistat_tables.xlsx`` (a sheet per main table made); return the sheets.
+
+    The sheets copy the CSV tables registered in ``registry`` (``{path: {"title",
+    "script", "function", ...}}``); ``values`` give the cover's data statements.
+    Returns ``None`` (and writes nothing) when no main table was made.
+    ``prebuilt``: a workbook written ahead, whose bytes are written when it
+    was made of the same inputs (the same tables, titles and statements).
+    """
+    inputs = workbook_inputs(out_dir, registry, values)
+    if inputs is None:
+        return None
+    path = out_dir / "reunistat_tables.xlsx"
+    if prebuilt is not None and prebuilt[0] == inputs:
+        path.write_bytes(prebuilt[1])
+        return [s[0] for s in inputs.sheets]
+    return write_workbook_of(inputs, path)
+
+
+def prebuild_workbook(
+    out_dir: Path, registry: dict[str, dict[str, Any]], values: dict[str, dict[str, Any]]
+) -> Prebuilt | None:
+    """The workbook :func:`build_workbook` would write now, in memory (None: no table yet)."""
+    import tempfile
+
+    inputs = workbook_inputs(out_dir, registry, values)
+    if inputs is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="reunistat-workbook-") as tmp:
+        path = Path(tmp) / "reunistat_tables.xlsx"
+        write_workbook_of(inputs, path)
+        return inputs, path.read_bytes()
 
 
 def register_workbook(ctx: Context, sheets: list[str]) -> None:

@@ -34,6 +34,7 @@ from reunistat.pipeline.context import Context
 from reunistat.pipeline.documents import (
     PAPER_SPEC,
     PIPELINE,
+    Prebuilt,
     build_workbook,
     register_workbook,
     start_paper,
@@ -88,6 +89,8 @@ class Run:
     command: str | None = None
     #: Files checked while the scripts ran (:mod:`reunistat.pipeline.idle_core`).
     checked: dict[str, Checked] = field(default_factory=dict)
+    #: The workbook written then, in memory (used if made of the same inputs).
+    workbook: Prebuilt | None = None
 
 
 class WhileScriptsRun:
@@ -348,9 +351,10 @@ def _documents(run: Run, paper: bool, checks: Checks) -> None:
     """Build the workbook and the paper; ask for their files to be checked once written.
 
     The paper is started first (pandoc and Typst's reading of the figures run
-    on their own), the workbook built meanwhile and registered first, as
-    when one was made after the other: ``paper``'s seconds are from its start
-    to its end, the workbook's included.
+    on their own), the workbook built meanwhile (or the bytes the idle core
+    wrote ahead, when made of the same inputs: ``run.workbook``) and
+    registered first, as when one was made after the other: ``paper``'s
+    seconds are from its start to its end, the workbook's included.
     """
     ctx, stage, log = run.ctx, run.stage, run.log
     finish_paper = None
@@ -361,7 +365,7 @@ def _documents(run: Run, paper: bool, checks: Checks) -> None:
     log("building the workbook")
     t0 = time.perf_counter()
     ctx.script = PIPELINE
-    sheets = build_workbook(stage, run.prior.registry | rows(ctx), ctx.values)
+    sheets = build_workbook(stage, run.prior.registry | rows(ctx), ctx.values, run.workbook)
     if sheets is not None:
         register_workbook(ctx, sheets)
         checks.check_files(stage, ["reunistat_tables.xlsx"], _specs(run))

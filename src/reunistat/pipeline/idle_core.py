@@ -7,6 +7,9 @@ after the scripts will need and can do already:
 
 * Typst reads the figures the paper will show (:func:`reunistat.report.paper.warm_typst`:
   kept in the process's memory for the paper's PDF, the same bytes);
+* the workbook is written, in memory (:func:`reunistat.pipeline.documents.prebuild_workbook`),
+  once the scripts that made its tables have finished: the run writes those bytes
+  at the end when it is made of the same tables and statements, else builds it again;
 * the files of the scripts that have finished are checked
   (:func:`reunistat.report.checker.file_breaches`, as the checking process
   would check them after the scripts); a worker says when each script ends
@@ -25,9 +28,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reunistat.pipeline.checks import Checked, check_one
+from reunistat.pipeline.documents import WORKBOOK_TABLES, Prebuilt, prebuild_workbook
 
 if TYPE_CHECKING:
     from reunistat.pipeline.finish import WhileScriptsRun
@@ -51,14 +55,26 @@ class IdleCore:
         Its identifiers (once taken) are those the checks use.
     paper : bool
         Whether the run builds the paper (and its PDF).
+    values : dict, optional
+        The run's values before the scripts (the workbook's statements); with
+        them the workbook is written ahead.
     """
 
     def __init__(
-        self, stage: Path, rules: DisclosureRules, early: WhileScriptsRun, paper: bool
+        self,
+        stage: Path,
+        rules: DisclosureRules,
+        early: WhileScriptsRun,
+        paper: bool,
+        values: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.stage, self.rules, self.early, self.paper = stage, rules, early, paper
+        self.values = None if values is None else dict(values)
         #: The checks made, by file (see :data:`reunistat.pipeline.checks.Checked`).
         self.checked: dict[str, Checked] = {}
+        #: The workbook written ahead (see :func:`reunistat.pipeline.documents.build_workbook`).
+        self.workbook: Prebuilt | None = None
+        self._registry: dict[str, dict[str, Any]] = {}
         #: Seconds spent here.
         self.seconds = 0.0
         self._todo: list[tuple[str, dict[str, object]]] = []
@@ -75,6 +91,11 @@ class IdleCore:
             self._seen.add(r.script)
             for o in r.outputs:
                 self._todo.append((o.path, dict(o.disclosure)))
+                self._registry[o.path] = {
+                    "title": o.title,
+                    "script": o.script,
+                    "function": o.function,
+                }
                 if o.path.endswith(".png"):
                     self._figures.append(o.path)
         if self.paper and self._figures and self._warms < MAX_WARMS and busy():
@@ -83,6 +104,12 @@ class IdleCore:
             figures, self._figures = self._figures, []
             self._warms += 1
             warm_typst(self.stage, figures)
+        if self.values is not None and self._tables_made() and busy():
+            values, self.values = self.values, None  # once
+            try:
+                self.workbook = prebuild_workbook(self.stage, self._registry, values)
+            except Exception:  # built at the end, where its error stops the run
+                pass
         ids = self.early.identifiers
         while ids is not None and self._todo and busy():
             rel, spec = self._todo.pop(0)
@@ -91,3 +118,7 @@ class IdleCore:
             except Exception:  # checked again at the end, where its error stops the run
                 continue
         self.seconds += time.perf_counter() - t0
+
+    def _tables_made(self) -> bool:
+        """Whether every table the workbook copies has been made by a finished script."""
+        return all(f"tables/{name}.csv" in self._registry for name in WORKBOOK_TABLES)

@@ -383,17 +383,20 @@ def _build(
             early.start_cohort(release=jobs > 1)
         # beside the cohort, in threads that have ended before any worker is forked: the
         # inputs are hashed (hashlib leaves the interpreter meanwhile), and the modules the
-        # scripts import are imported once here, for every worker; that thread starts once
+        # scripts import are imported once here, for every worker, then those of the steps
+        # after the scripts (LAST_STEPS_MODULES); that thread starts once
         # the modules that derive (and unpickle) the cohort are imported, so the two threads
         # never import the same modules at once
         with ThreadPoolExecutor(2) as pool:
             hashing = pool.submit(_timed, input_hashes, cfg.data_dir)
             import reunistat.cohort  # noqa: F401 - imported before the thread below starts
 
-            importing = pool.submit(_timed, import_for, scripts)
+            importing = pool.submit(_import_all, scripts, paper)
             early.take_cohort()
             inputs, timings["hash inputs"] = hashing.result()
-            timings["imports for the scripts"] = importing.result()[1]
+            scripts_s, last_s = importing.result()
+            timings["imports for the scripts"] = scripts_s
+            timings["imports for the last steps"] = last_s
         release_memory()  # what deriving the cohort freed (about 0.5 GB at national size)
         timings["read and derive cohort"] = round(time.perf_counter() - t0, 2)
         memory["read and derive cohort"] = memory_mib()
@@ -401,11 +404,13 @@ def _build(
             early.take_identifiers()  # the interpreter to itself: the imports are done)
         with frozen_heap():  # the cohort and the modules live to the end: no collection walks them
             run_values(ctx)
-            idle = IdleCore(stage, ctx.rules, early, paper and cfg.paper_template is not None)
+            making_paper = paper and cfg.paper_template is not None
+            idle = IdleCore(stage, ctx.rules, early, making_paper, values=ctx.values)
             script_times, memory["scripts"] = _analyses(ctx, scripts, cfg.outputs_dir, early, idle)
             timings.update(script_times)
             if idle.seconds:
-                timings["checks and figures beside the last worker"] = round(idle.seconds, 2)
+                beside = "checks, figures and workbook beside the last worker"
+                timings[beside] = round(idle.seconds, 2)
             memory["analyses"] = memory_mib()
             run = Run(
                 cfg,
@@ -421,6 +426,7 @@ def _build(
                 log,
                 command,
                 idle.checked,
+                idle.workbook,
             )
             return finish(run, early, paper)
 
@@ -452,6 +458,34 @@ def import_for(scripts: Sequence[Path]) -> list[str]:
         except Exception:
             failed.append(name)
     return failed
+
+
+#: Modules the run's steps after the scripts import (the workbook, the paper, the check of
+#: its PDF, the written release's check), imported beside the cohort: imported after the
+#: scripts they would be on the run's critical path, in the run's process and again in the
+#: checking process it forks (:mod:`reunistat.pipeline.checks`).
+LAST_STEPS_MODULES = (
+    "reunistat.report.workbook",
+    "gptables",
+    "reunistat.report.release_check",
+)
+#: With the paper.
+PAPER_MODULES = ("reunistat.report.paper", "pypandoc", "typst", "pypdf")
+
+
+def _import_all(scripts: Sequence[Path], paper: bool) -> tuple[float, float]:
+    """Import the scripts' modules, then the last steps' (:data:`LAST_STEPS_MODULES`); seconds."""
+    import importlib
+
+    t0 = time.perf_counter()
+    import_for(scripts)
+    t1 = time.perf_counter()
+    for name in LAST_STEPS_MODULES + (PAPER_MODULES if paper else ()):
+        try:
+            importlib.import_module(name)
+        except Exception:  # left to the step that needs it, which reports it
+            pass
+    return round(t1 - t0, 2), round(time.perf_counter() - t1, 2)
 
 
 def _timed(fn: Callable[[Any], Any], arg: Any) -> tuple[Any, float]:

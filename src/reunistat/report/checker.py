@@ -31,13 +31,14 @@ from __future__ import annotations
 import base64
 import csv
 import datetime as dt
+import functools
 import io
 import itertools
 import json
 import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,26 @@ _DATE_PATTERNS = (
     # February 20, 1998
     (re.compile(_MON + r"\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})", re.I), "Mdy"),
 )
+#: The patterns of dates with a month's name, case-sensitive, for text in lower case: the
+#: same matches there as ``re.I`` in the text (see :func:`_lower_alike`), found much faster.
+_NAMED_DATES_LOWER = tuple(
+    (re.compile(p.pattern), order) for p, order in _DATE_PATTERNS if p.flags & re.I
+)
+#: For each of :data:`_DATE_PATTERNS`, what every match of it holds, searched first (no
+#: match: the pattern has none either); the last two in the text in lower case.
+_NEEDED = (
+    re.compile(r"[/.-]\d{1,2}[/.-]"),
+    re.compile(r"[/.-]\d{1,2}[/.-]"),
+    re.compile(r"\d{8}"),
+    re.compile(r"\s" + _MON),
+    None,
+)
+#: The numeric patterns (the first three): none of their matches, nor what they look at
+#: beside one, holds a line end, so they find the same in the lines holding what they need.
+_LINE_WISE = 3
+#: The characters other than A-Z that ``re.I`` matches to a letter a-z, or that
+#: ``str.lower`` turns into one (İ, ı, ſ and the Kelvin sign: Python 3.11's tables).
+_FOLDS_TO_ASCII = frozenset("\u0130\u0131\u017f\u212a")
 _POSTCODE = re.compile(
     r"(?<![A-Za-z0-9])([A-Za-z]{1,2}\d[A-Za-z\d]?)\s*(\d[A-Za-z]{0,2})(?![A-Za-z0-9])"
 )
@@ -113,6 +134,9 @@ _MD_RULE = re.compile(r"\|?(?:\s*:?-{3,}:?\s*\|)+\s*:?-*:?\s*")
 _URL = re.compile(r"(?:https?|ftp)://[^\s\"'<>)]+")
 _ALNUM = re.compile(r"[A-Za-z0-9]+")
 _NUMBER = re.compile(r"(?<![\w.])(\d+)(?:\.(\d+))?")
+#: Tokens and numbers as :data:`_ALNUM` and :data:`_NUMBER`, of four characters or more.
+_ALNUM4 = re.compile(r"[A-Za-z0-9]{4,}")
+_NUMBER4 = re.compile(r"(?<![\w.])(\d{4,})(?:\.(\d+))?")
 _DATA_URI = re.compile(r"data:([\w.+/-]+)(?:;[\w=.-]+)*;base64,([A-Za-z0-9+/=\s]+)")
 _ZIP_TEXT = (".xml", ".rels", ".txt", ".html", ".svg", ".json", ".csv")
 
@@ -251,6 +275,16 @@ class Identifiers:
     dates_of_birth: frozenset[dt.date] = frozenset()
     postcodes: frozenset[str] = frozenset()
     public_dates: frozenset[dt.date] = frozenset()
+    #: A length no value is shorter than, when known (:meth:`from_tables`: only searched
+    #: values, four characters or more); None: measured when first needed.
+    known_shortest: int | None = field(default=None, compare=False, repr=False)
+
+    @functools.cached_property
+    def shortest(self) -> int:
+        """A length no value of :attr:`values` is shorter than (the shortest's, if measured)."""
+        if self.known_shortest is not None:
+            return self.known_shortest
+        return min(map(len, self.values), default=0)
 
     @classmethod
     def from_tables(
@@ -274,7 +308,7 @@ class Identifiers:
                 if col in table.columns:
                     posts.update(p for p in map(normal_postcode, _distinct_texts(table[col])) if p)
         ids = searched_texts(values)
-        return cls(frozenset(ids), frozenset(dobs), frozenset(posts), frozenset(public_dates))
+        return cls(frozenset(ids), frozenset(dobs), frozenset(posts), frozenset(public_dates), 4)
 
 
 # --- text of any output ------------------------------------------------------------
@@ -381,6 +415,40 @@ def _date(y: int, m: int, d: int) -> dt.date | None:
         return None
 
 
+def _lower_alike(text: str) -> bool:
+    """Whether a pattern with ``re.I`` finds in ``text`` what it finds without in ``text.lower()``.
+
+    True unless the text holds a character :data:`_FOLDS_TO_ASCII` names:
+    ``str.lower`` then changes only letters, one for one, and a letter other
+    than A-Z is never matched to one a-z.
+
+    >>> _lower_alike("20 FEB 1998"), _lower_alike("20 Auguſt 1998")
+    (True, False)
+    """
+    return text.isascii() or _FOLDS_TO_ASCII.isdisjoint(text)
+
+
+def _date_searches(text: str) -> list[tuple[re.Pattern[str], str, str, re.Pattern[str] | None]]:
+    """Each pattern of :data:`_DATE_PATTERNS`: as searched, its order, where, what it needs.
+
+    Dates with a month's name are searched in the text in lower case without
+    ``re.I`` when that finds the same (:func:`_lower_alike`); otherwise as
+    written, with nothing searched first.
+    """
+    low = text.lower() if _lower_alike(text) else None
+    out = []
+    for (pattern, order), lower, needed in zip(
+        _DATE_PATTERNS, (None, None, None, *_NAMED_DATES_LOWER), _NEEDED, strict=True
+    ):
+        if lower is None:
+            out.append((pattern, order, text, needed))
+        elif low is not None:
+            out.append((lower[0], order, low, needed))
+        else:
+            out.append((pattern, order, text, None))
+    return out
+
+
 def dates_in_text(text: str) -> set[dt.date]:
     """Return every calendar date written in the text, in any common form.
 
@@ -392,19 +460,47 @@ def dates_in_text(text: str) -> set[dt.date]:
     """
     found: set[dt.date] = set()
     text = _URL.sub(" ", text)  # namespaces such as www.w3.org/1999/02/22-rdf-syntax-ns
-    for pattern, order in _DATE_PATTERNS:
-        for m in pattern.finditer(text):
-            a, b, c = m.groups()
-            if order == "dmy":
-                cands = [_date(int(c), int(b), int(a)), _date(int(c), int(a), int(b))]
-            elif order == "ymd":
-                cands = [_date(int(a), int(b), int(c))]
-            elif order == "dMy":
-                cands = [_date(int(c), _MONTHS[b.lower()[:3]], int(a))]
-            else:
-                cands = [_date(int(c), _MONTHS[a.lower()[:3]], int(b))]
-            found.update(d for d in cands if d is not None)
+    lines: dict[re.Pattern[str], str] = {}
+    for i, (pattern, order, where, needed) in enumerate(_date_searches(text)):
+        if needed is not None and i < _LINE_WISE:
+            if needed not in lines:
+                lines[needed] = _lines_holding(needed, where)
+            where = lines[needed]
+        elif needed is not None and not needed.search(where):
+            continue
+        for m in pattern.finditer(where):
+            found.update(d for d in _match_dates(order, m.groups()) if d is not None)
     return found
+
+
+def _lines_holding(pattern: re.Pattern[str], text: str) -> str:
+    r"""The lines of ``text`` (between ``\n``) that hold a match of ``pattern``, joined by ``\n``.
+
+    For a pattern whose matches hold no line end.
+
+    >>> _lines_holding(re.compile(r"\d/"), "a 1/2\nb\nc 3/4 5/6\n")
+    'a 1/2\nc 3/4 5/6'
+    """
+    out, taken = [], -1
+    for m in pattern.finditer(text):
+        if m.start() <= taken:  # on the line taken last
+            continue
+        end = text.find("\n", m.end())
+        taken = len(text) if end < 0 else end
+        out.append(text[text.rfind("\n", 0, m.start()) + 1 : taken])
+    return "\n".join(out)
+
+
+def _match_dates(order: str, groups: Sequence[str]) -> list[dt.date | None]:
+    """The dates one match of a pattern of :data:`_DATE_PATTERNS` may mean (None: no date)."""
+    a, b, c = groups
+    if order == "dmy":
+        return [_date(int(c), int(b), int(a)), _date(int(c), int(a), int(b))]
+    if order == "ymd":
+        return [_date(int(a), int(b), int(c))]
+    if order == "dMy":
+        return [_date(int(c), _MONTHS[b.lower()[:3]], int(a))]
+    return [_date(int(c), _MONTHS[a.lower()[:3]], int(b))]
 
 
 def _tokens(text: str) -> set[str]:
@@ -412,6 +508,17 @@ def _tokens(text: str) -> set[str]:
     tokens = set(_ALNUM.findall(text))
     numbers = {m.group(1) for m in _NUMBER.finditer(text) if not (m.group(2) or "0").strip("0")}
     return {t for t in tokens if not t.isdigit()} | numbers
+
+
+def _long_tokens(text: str) -> set[str]:
+    """The tokens of :func:`_tokens` of four characters or more (those searched, as a rule).
+
+    >>> sorted(_long_tokens("C0001 x12 123456 12345.0 0.123456 2.50"))
+    ['12345', '123456', 'C0001']
+    """
+    tokens = {t for t in _ALNUM4.findall(text) if not t.isdigit()}
+    tokens.update(whole for whole, fraction in _NUMBER4.findall(text) if not fraction.strip("0"))
+    return tokens
 
 
 def table_headers(path: Path, text: str) -> list[str]:
@@ -460,7 +567,8 @@ def identifier_breaches(
         out.append(
             f"{rel}: has a column named as an identifier or a date of birth ({', '.join(bad)})"
         )
-    n_ids = len(_tokens(text) & identifiers.values)
+    tokens = _long_tokens(text) if identifiers.shortest >= 4 else _tokens(text)
+    n_ids = len(tokens & identifiers.values)
     if n_ids:
         out.append(f"{rel}: holds {n_ids} child identifier value(s) of the input")
     n_dob = len((dates_in_text(text) & identifiers.dates_of_birth) - identifiers.public_dates)
