@@ -139,3 +139,17 @@ def test_extent_from_the_layout_is_matplotlibs_measure() -> None:
             items = font._layout(text, flags=flags)
             glyphs = tuple((it.ft_object, it.glyph_index, it.x, it.y) for it in items)
             assert renderers._extent(glyphs, size, dpi, flags) == want, (text, size, dpi)
+
+
+def test_svg_extent_measured_once_serves_every_size() -> None:
+    """A text measured at one size gives matplotlib's SVG extent at every other size."""
+    from matplotlib.backends.backend_svg import RendererSVG
+
+    ours = renderers._SVGRenderer(100, 100, io.StringIO())
+    plain = RendererSVG(100, 100, io.StringIO())
+    for size in (9, 6.5, 8, 7, 100, 12.3):
+        for weight in ("normal", "bold"):
+            prop = FontProperties(family="DejaVu Sans", size=size, weight=weight)
+            for text in ("Years since return home", "fi 10%", " ", "", "Ω ≤ 0.25"):
+                want = plain.get_text_width_height_descent(text, prop, False)
+                assert ours.get_text_width_height_descent(text, prop, False) == want

@@ -40,6 +40,8 @@ from matplotlib.backends.backend_agg import (
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import RendererSVG
 from matplotlib.font_manager import fontManager, get_font
+from matplotlib.ft2font import LoadFlags
+from matplotlib.textpath import TextToPath
 from matplotlib.ticker import FixedFormatter, Formatter, FuncFormatter
 
 #: Agg renderers of this thread's figures, by (width px, height px, dpi): the latest few.
@@ -57,7 +59,7 @@ _FONT_RC = (
     "font.cursive",
     "font.fantasy",
 )
-#: Text extents of the SVG files (72 dpi, no hinting), by text, font and font settings.
+#: Text extents of the SVG files at 100 points (72 dpi, no hinting), by text and font files.
 _SVG_EXTENTS: dict[tuple[Any, ...], tuple[float, float, float]] = {}
 #: Text extents of the PNG files, by text, font, font settings, dpi and hinting.
 _AGG_EXTENTS: dict[tuple[Any, ...], tuple[float, float, float]] = {}
@@ -286,9 +288,10 @@ class _SVGRenderer(_LineMetrics, RendererSVG):
 
     An SVG renderer is made for each file, and matplotlib's cache of text
     extents is kept per renderer, so every label was measured again for each
-    figure (about a millisecond each, a third of writing an SVG). The SVG
-    extent of a text depends only on the text, its font properties and the
-    font settings (hinting off, 72 dpi): measured once, it serves every figure.
+    figure (about a millisecond each, a third of writing an SVG). Matplotlib
+    measures an SVG text at 100 points and 72 dpi, without hinting, and scales
+    the result to the text's size (``TextToPath.get_text_width_height_descent``):
+    measured once for its font files, a text serves every figure and size.
     """
 
     metrics_dpi = 72.0  # the figure's dpi while it is written as SVG (see print_svg)
@@ -300,12 +303,20 @@ class _SVGRenderer(_LineMetrics, RendererSVG):
         if ismath:  # mathtext and TeX: measured each time, as before
             w, h, d = super().get_text_width_height_descent(s, prop, ismath)
             return w, h, d
-        key = (s, _font_key(prop))
+        rc: Any = matplotlib.rcParams
+        files = tuple(fontManager._find_fonts_by_props(prop))
+        key = (s, files, rc["text.kerning_factor"], rc["font.enable_last_resort"])
         hit = _SVG_EXTENTS.get(key)
-        if hit is None:
-            w, h, d = super().get_text_width_height_descent(s, prop, ismath)
-            hit = _remember(_SVG_EXTENTS, KEEP_TEXTS, key, (w, h, d))
-        return hit
+        if hit is None:  # TextToPath's arithmetic, at its own size (matplotlib 3.11)
+            text2path: Any = self._text2path
+            font = text2path._get_font(prop)
+            font.set_text(s, 0.0, flags=LoadFlags.NO_HINTING)
+            w, h = font.get_width_height()
+            hit = _remember(
+                _SVG_EXTENTS, KEEP_TEXTS, key, (w / 64.0, h / 64.0, font.get_descent() / 64.0)
+            )
+        scale = prop.get_size_in_points() / TextToPath.FONT_SCALE
+        return hit[0] * scale, hit[1] * scale, hit[2] * scale
 
 
 #: Formatters whose offset text ("1e6", "+1000") is the one set by hand, never the ticks'.
