@@ -241,12 +241,21 @@ class _TextAgg(_LineMetrics, RendererAgg):
         load_flags = get_hinting_flag()
         antialiased = gc.get_antialiased()
         height = int(self.height)
+        matrices: dict[tuple[float, float], tuple[np.ndarray, tuple[int, ...]]] = {}
         for font, size, glyph_index, slant, extend, dx, dy in glyphs:  # dy is upwards.
-            matrix = (
-                (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[extend, extend * slant], [0, 1]])
-                .round()
-                .astype(int)
-            )
+            shape = matrices.get((slant, extend))  # one per text, as a rule (slant 0, extend 1)
+            if shape is None:
+                m = (
+                    (
+                        0x10000
+                        * np.array([[cos, -sin], [sin, cos]])
+                        @ [[extend, extend * slant], [0, 1]]
+                    )
+                    .round()
+                    .astype(int)
+                )
+                shape = matrices[(slant, extend)] = (m, tuple(m.ravel().tolist()))
+            matrix, matrix_key = shape
             # the glyph's origin in FreeType's 1/64 pixels (y upwards), as matplotlib sets it
             ox = round(0x40 * (x + dx * cos - dy * sin))
             oy = round(0x40 * (self.height - y + dx * sin + dy * cos))
@@ -255,7 +264,7 @@ class _TextAgg(_LineMetrics, RendererAgg):
                 size,
                 self.dpi,
                 glyph_index,
-                tuple(matrix.ravel().tolist()),
+                matrix_key,
                 ox & 0x3F,
                 oy & 0x3F,
                 load_flags,
