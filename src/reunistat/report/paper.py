@@ -126,11 +126,19 @@ def stand_in_figures(out: Path, figures: Sequence[str]) -> dict[str, str]:
 def embed_figures(html: Path, root: Path, codes: Mapping[str, str]) -> bool:
     """Put each figure's base64 where pandoc wrote its stand-in's; ``False`` if one is missing."""
     text = html.read_bytes()
-    for rel, code in codes.items():
-        held = f';base64,{code}"'.encode("ascii")
-        if held not in text:
-            return False
-        text = text.replace(held, b";base64," + base64.b64encode((root / rel).read_bytes()) + b'"')
+    figure_of = {f';base64,{code}"'.encode("ascii"): rel for rel, code in codes.items()}
+    held = re.compile(b"|".join(re.escape(k) for k in figure_of))
+    found: dict[bytes, bytes] = {}
+
+    def real(m: re.Match[bytes]) -> bytes:
+        if m.group(0) not in found:
+            data = base64.b64encode((root / figure_of[m.group(0)]).read_bytes())
+            found[m.group(0)] = b";base64," + data + b'"'
+        return found[m.group(0)]
+
+    text = held.sub(real, text)
+    if len(found) < len(figure_of):
+        return False
     html.write_bytes(text)
     return True
 
