@@ -10,6 +10,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RenderMode, get_hinting_flag
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, fontManager, get_font
+from matplotlib.ft2font import LoadFlags
 
 from reunistat.report import renderers
 from reunistat.report.figures import _RC
@@ -42,7 +43,12 @@ def _bytes(fig: Figure) -> tuple[bytes, bytes]:
 
 @pytest.mark.parametrize("shift", [0.0, 0.137])
 def test_remembered_text_gives_matplotlibs_bytes(shift: float) -> None:
-    for cache in (renderers._AGG_EXTENTS, renderers._LAYOUTS, renderers._GLYPHS):
+    for cache in (
+        renderers._AGG_EXTENTS,
+        renderers._LAYOUTS,
+        renderers._GLYPHS,
+        renderers._GLYPH_BOXES,
+    ):
         cache.clear()
     cold = _bytes(_figure(renderers.SharedRendererCanvas, shift))  # measured and rendered
     assert renderers._GLYPHS and renderers._LAYOUTS and renderers._LINE_METRICS
@@ -103,3 +109,47 @@ def test_titles_kept_in_place_only_where_matplotlib_keeps_them(case: str) -> Non
     assert stays == (case == "fixed")
     assert _bytes(fig) == _bytes(_titled(FigureCanvasAgg, case))
     assert fig.axes[0]._autotitlepos is not False  # restored after each file
+
+
+def test_extent_from_the_layout_is_matplotlibs_measure() -> None:
+    """Width, height and descent from the drawn layout equal ``FT2Font.set_text``'s.
+
+    Kerned pairs, ligatures (fi, ffi), spaces at either end, symbols, bold, several sizes and
+    resolutions, hinted (the PNG) and not (as matplotlib measures for the SVG).
+    """
+    words = ["Years", "fi", "ffi", " ", "AV", "To", "−0.25", "£1,234", "(95% CI)", "é", "ß"]
+    words += ["Number at risk", "—", "≤", "·", "Wa", "\u00a0", "ℓ", "Ω", "→", "jig", "10%", "."]
+    rng = np.random.default_rng(7)
+    texts = ["", " lead", "trail ", " ", "."]
+    texts += [" ".join(rng.choice(words, int(rng.integers(1, 5)))) for _ in range(60)]
+    for size, weight, dpi, flags in (
+        (6.5, "normal", 200, get_hinting_flag()),
+        (9, "bold", 200, get_hinting_flag()),
+        (8, "normal", 100, get_hinting_flag()),
+        (100, "normal", 72, LoadFlags.NO_HINTING),
+    ):
+        font = get_font(
+            fontManager._find_fonts_by_props(FontProperties(family="DejaVu Sans", weight=weight))
+        )
+        for text in texts:
+            font.set_size(size, dpi)
+            font.set_text(text, 0.0, flags=flags)
+            w, h = font.get_width_height()
+            want = (w / 64.0, h / 64.0, font.get_descent() / 64.0)
+            items = font._layout(text, flags=flags)
+            glyphs = tuple((it.ft_object, it.glyph_index, it.x, it.y) for it in items)
+            assert renderers._extent(glyphs, size, dpi, flags) == want, (text, size, dpi)
+
+
+def test_svg_extent_measured_once_serves_every_size() -> None:
+    """A text measured at one size gives matplotlib's SVG extent at every other size."""
+    from matplotlib.backends.backend_svg import RendererSVG
+
+    ours = renderers._SVGRenderer(100, 100, io.StringIO())
+    plain = RendererSVG(100, 100, io.StringIO())
+    for size in (9, 6.5, 8, 7, 100, 12.3):
+        for weight in ("normal", "bold"):
+            prop = FontProperties(family="DejaVu Sans", size=size, weight=weight)
+            for text in ("Years since return home", "fi 10%", " ", "", "Ω ≤ 0.25"):
+                want = plain.get_text_width_height_descent(text, prop, False)
+                assert ours.get_text_width_height_descent(text, prop, False) == want

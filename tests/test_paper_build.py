@@ -279,3 +279,19 @@ def test_pdf_table1_counts_are_narrow_and_neither_cells_nor_header_words_break(t
     # the text columns get the room: the level column is wider than any count column
     x = {w: x for x, _, w in words}
     assert x["re-entered"] - x["level"] > 2 * (x["all %"] - x["all"])
+
+
+def test_html_written_from_the_figures_when_a_stand_in_is_not_found(tmp_path, monkeypatch):
+    run = _run(tmp_path)
+    made = paper_mod.stand_in_figures
+
+    def lost(out, figures):  # a stand-in's base64 pandoc will not have written
+        return {rel: code + "x" for rel, code in made(out, figures).items()}
+
+    monkeypatch.setattr(paper_mod, "stand_in_figures", lost)
+    build_paper(run, _template(tmp_path))
+    out = run.out / "paper"
+    paper_mod.pandoc(out / "paper.md", out / "alone.html", paper_mod.PANDOC_ARGS["html"])
+    assert (out / "alone.html").read_bytes() == (out / "paper.html").read_bytes()
+    assert b"base64," in (out / "paper.html").read_bytes()
+    assert not (out / paper_mod.STAND_INS).exists()

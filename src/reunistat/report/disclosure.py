@@ -297,6 +297,18 @@ def _kept_rows(ev: np.ndarray, after: np.ndarray, rules: DisclosureRules) -> lis
     threshold = rules.threshold
     keep = []
     width = ev.shape[1]
+    if (
+        width == 1
+    ):  # one event type: the sum is the count itself (``0 + a``), kept when >= threshold
+        total = 0.0
+        for k, (at_risk, e) in enumerate(zip(after.tolist(), ev[:, 0].tolist(), strict=False)):
+            if at_risk < threshold:
+                break
+            total = total + e
+            if total >= threshold:
+                keep.append(k)
+                total = 0.0
+        return keep
     acc = [0.0] * width
     for k, (at_risk, row) in enumerate(zip(after.tolist(), ev.tolist(), strict=False)):
         if at_risk < threshold:

@@ -27,6 +27,7 @@ by the pandoc that ``pypandoc-binary`` ships and the ``typst`` package, with
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -98,6 +99,58 @@ WRITE_ARGS = {
     ext: ["--from", "json", "--resource-path", ".", *args] for ext, args in _WRITE_ARGS.items()
 }
 WRITE_ARGS["typ"] = [a if a != "typst" else "typst-citations" for a in WRITE_ARGS["typ"]]
+#: A folder beside the paper holding a small stand-in for each figure (see
+#: :func:`stand_in_figures`), removed with the build's other temporary files.
+STAND_INS = "paper-stand-ins"
+
+
+def stand_in_figures(out: Path, figures: Sequence[str]) -> dict[str, str]:
+    """Write a stand-in for each figure; return the base64 of each stand-in by figure.
+
+    pandoc embeds each figure in the HTML as ``data:`` text (``--embed-resources``),
+    about half of writing the HTML: from the stand-ins (a few bytes each, named as
+    the figures, under ``out/STAND_INS``, found first on pandoc's resource path) it
+    writes the same page with the stand-ins' base64 where the figures' would be, and
+    :func:`embed_figures` puts the figures' base64 there (the same bytes, tested).
+    """
+    codes = {}
+    (out / STAND_INS / "paper").mkdir(parents=True, exist_ok=True)
+    for rel in figures:
+        stand_in = out / STAND_INS / rel
+        stand_in.parent.mkdir(parents=True, exist_ok=True)
+        stand_in.write_bytes(f"<stand-in for {rel}>".encode())
+        codes[rel] = base64.b64encode(stand_in.read_bytes()).decode("ascii")
+    return codes
+
+
+def embed_figures(html: Path, root: Path, codes: Mapping[str, str]) -> bool:
+    """Put each figure's base64 where pandoc wrote its stand-in's; ``False`` if one is missing."""
+    text = html.read_bytes()
+    figure_of = {f';base64,{code}"'.encode("ascii"): rel for rel, code in codes.items()}
+    held = re.compile(b"|".join(re.escape(k) for k in figure_of))
+    found: dict[bytes, bytes] = {}
+
+    def real(m: re.Match[bytes]) -> bytes:
+        if m.group(0) not in found:
+            data = base64.b64encode((root / figure_of[m.group(0)]).read_bytes())
+            found[m.group(0)] = b";base64," + data + b'"'
+        return found[m.group(0)]
+
+    text = held.sub(real, text)
+    if len(found) < len(figure_of):
+        return False
+    html.write_bytes(text)
+    return True
+
+
+def _html_args(stand_ins: bool) -> list[str]:
+    """The options of pandoc for the HTML, finding the figures' stand-ins first if any."""
+    args = WRITE_ARGS["html"]
+    if not stand_ins:
+        return args
+    where = args.index("--resource-path") + 1
+    paths = os.pathsep.join([f"{STAND_INS}/paper", args[where]])
+    return [*args[:where], paths, *args[where + 1 :]]
 
 
 class PaperError(ReunistatError):
@@ -539,7 +592,8 @@ class PaperBuild:
     JSON document beside it, then writes HTML, DOCX and Typst from it at once;
     the ``typst`` package compiles the PDF while HTML and DOCX finish. Meanwhile a thread
     has Typst read the figures (:func:`warm_typst`). Temporary files: ``paper.json``,
-    ``paper.typ`` and the Typst header, removed whatever happens.
+    ``paper.typ``, the Typst header and the figures' stand-ins for the HTML
+    (:func:`stand_in_figures`), removed whatever happens.
     """
 
     def __init__(self, root: Path, md: Path, written: list[Path], figures: list[str]) -> None:
@@ -550,6 +604,7 @@ class PaperBuild:
         self.json, self.typ = out / "paper.json", out / "paper.typ"
         self.header = out / TYPST_HEADER_FILE
         self.header.write_text(TYPST_HEADER, encoding="utf-8")
+        self.stand_ins = stand_in_figures(out, figures)
         self.reading = _start_pandoc(md, self.json, READ_ARGS)
         self.warming = threading.Thread(target=warm_typst, args=(root, figures), daemon=True)
         self.warming.start()
@@ -572,13 +627,22 @@ class PaperBuild:
         try:
             code, stderr = _ended(self.reading)
             _check_pandoc(stderr, self.md, self.json, code)
-            runs = {ext: _start_pandoc(self.json, t, WRITE_ARGS[ext]) for ext, t in targets.items()}
+            args = {**WRITE_ARGS, "html": _html_args(bool(self.stand_ins))}
+            runs = {ext: _start_pandoc(self.json, t, args[ext]) for ext, t in targets.items()}
             ended["typ"] = _ended(runs["typ"])
             if ended["typ"][0] == 0:
                 self.warming.join()
                 compiling = threading.Thread(target=self._compile, args=(out / "paper.pdf", errors))
                 compiling.start()
             ended |= {ext: _ended(runs[ext]) for ext in ("html", "docx")}
+            if (
+                ended["html"][0] == 0
+                and self.stand_ins
+                and not embed_figures(targets["html"], self.root, self.stand_ins)
+            ):  # a stand-in not found where expected: the HTML written from the figures
+                ended["html"] = _ended(
+                    _start_pandoc(self.json, targets["html"], WRITE_ARGS["html"])
+                )
             if written is not None and all(ended[ext][0] == 0 for ext in ended):
                 written([*self.written, targets["html"], targets["docx"]])
         except PaperError as e:
@@ -592,6 +656,7 @@ class PaperBuild:
                     ended[ext] = _ended(proc)
             for tmp in (self.json, self.typ, self.header):
                 tmp.unlink(missing_ok=True)
+            shutil.rmtree(out / STAND_INS, ignore_errors=True)
         for ext in ("html", "docx", "typ"):  # the first failure, in the order they were made
             if ext in ended:
                 _check_pandoc(ended[ext][1], self.md, targets[ext], ended[ext][0])

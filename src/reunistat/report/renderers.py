@@ -40,6 +40,8 @@ from matplotlib.backends.backend_agg import (
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import RendererSVG
 from matplotlib.font_manager import fontManager, get_font
+from matplotlib.ft2font import LoadFlags
+from matplotlib.textpath import TextToPath
 from matplotlib.ticker import FixedFormatter, Formatter, FuncFormatter
 
 #: Agg renderers of this thread's figures, by (width px, height px, dpi): the latest few.
@@ -57,7 +59,7 @@ _FONT_RC = (
     "font.cursive",
     "font.fantasy",
 )
-#: Text extents of the SVG files (72 dpi, no hinting), by text, font and font settings.
+#: Text extents of the SVG files at 100 points (72 dpi, no hinting), by text and font files.
 _SVG_EXTENTS: dict[tuple[Any, ...], tuple[float, float, float]] = {}
 #: Text extents of the PNG files, by text, font, font settings, dpi and hinting.
 _AGG_EXTENTS: dict[tuple[Any, ...], tuple[float, float, float]] = {}
@@ -65,6 +67,8 @@ _AGG_EXTENTS: dict[tuple[Any, ...], tuple[float, float, float]] = {}
 _LINE_METRICS: dict[tuple[Any, ...], tuple[float, float, float]] = {}
 #: A text's glyphs: (point size, ((font, glyph index, x, y), ...)), by text, font and dpi.
 _LAYOUTS: dict[tuple[Any, ...], tuple[float, tuple[tuple[Any, int, float, float], ...]]] = {}
+#: A glyph's bottom, top and advance (26.6 pixels), by font, glyph, size, dpi and hinting.
+_GLYPH_BOXES: dict[tuple[Any, ...], tuple[int, int, int]] = {}
 #: Glyph bitmaps: (pixels, left, top) at whole-pixel offset 0, by glyph and sub-pixel offset.
 _GLYPHS: dict[tuple[Any, ...], tuple[np.ndarray, int, int]] = {}
 
@@ -80,6 +84,42 @@ def _remember(cache: dict[Any, Any], limit: int, key: Any, value: Any) -> Any:
         cache.clear()
     cache[key] = value
     return value
+
+
+def _glyph_box(font: Any, glyph: int, size: float, dpi: float, flags: Any) -> tuple[int, int, int]:
+    """A glyph's bottom and top (26.6 pixels, its box as FreeType measures it) and advance."""
+    key = (font, glyph, size, dpi, flags)
+    hit = _GLYPH_BOXES.get(key)
+    if hit is None:
+        font.set_size(size, dpi)  # also resets the transform a drawing may have set
+        loaded = font.load_glyph(glyph, flags=flags)
+        font.clear()  # the loaded glyph is not kept by the font
+        _, y0, _, y1 = loaded.bbox
+        hit = _remember(_GLYPH_BOXES, KEEP_GLYPHS, key, (y0, y1, loaded.horiAdvance))
+    return hit
+
+
+def _extent(
+    glyphs: tuple[tuple[Any, int, float, float], ...], size: float, dpi: float, flags: Any
+) -> tuple[float, float, float] | None:
+    """Width, height and descent of laid-out glyphs, as ``FT2Font.set_text`` measures them.
+
+    Matplotlib 3.11's ``set_text`` lays the text out as ``FT2Font._layout``
+    does and loads each glyph: the width runs from the origin to the last
+    glyph's position plus its advance, the height and descent are those of
+    the union of the glyphs' boxes, each moved by its position (1/64 pixel).
+    ``None`` when the glyphs do not run left to right on one line (then the
+    text is measured by matplotlib).
+    """
+    if not glyphs:
+        return 0.0, 0.0, 0.0
+    xs = [x for _, _, x, _ in glyphs]
+    if any(y != 0 for _, _, _, y in glyphs) or xs != sorted(xs):
+        return None
+    boxes = [_glyph_box(font, glyph, size, dpi, flags) for font, glyph, _, _ in glyphs]
+    bottom, top = min(b[0] for b in boxes), max(b[1] for b in boxes)
+    end = round(xs[-1] * 64) + boxes[-1][2]  # the last glyph's origin, moved by its advance
+    return end / 64.0, (top - bottom) / 64.0, -bottom / 64.0
 
 
 class _LineMetrics:
@@ -128,15 +168,42 @@ class _TextAgg(_LineMetrics, RendererAgg):
     def get_text_width_height_descent(
         self, s: str, prop: Any, ismath: Any
     ) -> tuple[float, float, float]:
-        """Return the extent of ``s`` as :class:`RendererAgg` does, measured once a process."""
+        """Return the extent of ``s`` as :class:`RendererAgg` does, measured once a process.
+
+        Matplotlib lays the text out and loads its glyphs (``FT2Font.set_text``)
+        to measure it, then lays it out again to draw it; here the extent comes
+        from the layout that draws it (:meth:`_glyph_layout`) and each glyph's
+        box and advance, loaded once (:func:`_extent`: the same numbers).
+        """
         if ismath:
             w, h, d = super().get_text_width_height_descent(s, prop, ismath)
             return w, h, d
-        key = (s, _font_key(prop), self.dpi, get_hinting_flag())
+        flags = get_hinting_flag()
+        key = (s, _font_key(prop), self.dpi, flags)
         hit = _AGG_EXTENTS.get(key)
         if hit is None:
-            w, h, d = super().get_text_width_height_descent(s, prop, ismath)
-            hit = _remember(_AGG_EXTENTS, KEEP_TEXTS, key, (w, h, d))
+            size, glyphs = self._glyph_layout(s, prop, flags, None, None)
+            found = _extent(glyphs, size, self.dpi, flags)
+            if found is None:  # not laid out left to right: measured as matplotlib does
+                found = super().get_text_width_height_descent(s, prop, ismath)
+            hit = _remember(_AGG_EXTENTS, KEEP_TEXTS, key, found)
+        return hit
+
+    def _glyph_layout(
+        self, s: str, prop: Any, flags: Any, features: Any, language: Any
+    ) -> tuple[float, tuple[tuple[Any, int, float, float], ...]]:
+        """The glyphs of ``s`` (font, glyph index, x, y) and its size in points, laid out once.
+
+        Raises ``TypeError`` for features or language given as a list (not remembered).
+        """
+        # the thread too: a layout holds the thread's own font objects (see get_font)
+        key = (s, _font_key(prop), self.dpi, flags, features, language, threading.get_ident())
+        hit = _LAYOUTS.get(key)
+        if hit is None:
+            font = self._prepare_font(prop)
+            items = font._layout(s, flags=flags, features=features, language=language)
+            glyphs = tuple((it.ft_object, it.glyph_index, it.x, it.y) for it in items)
+            hit = _remember(_LAYOUTS, KEEP_TEXTS, key, (prop.get_size_in_points(), glyphs))
         return hit
 
     def draw_text(
@@ -156,20 +223,11 @@ class _TextAgg(_LineMetrics, RendererAgg):
             return
         features = mtext.get_fontfeatures() if mtext is not None else None
         language = mtext.get_language() if mtext is not None else None
-        flags = get_hinting_flag()
-        # the thread too: a layout holds the thread's own font objects (see get_font)
-        key = (s, _font_key(prop), self.dpi, flags, features, language, threading.get_ident())
         try:
-            hit = _LAYOUTS.get(key)
+            size, glyphs = self._glyph_layout(s, prop, get_hinting_flag(), features, language)
         except TypeError:  # features or language given as a list: not remembered
             super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
             return
-        if hit is None:
-            font = self._prepare_font(prop)
-            items = font._layout(s, flags=flags, features=features, language=language)
-            glyphs = tuple((it.ft_object, it.glyph_index, it.x, it.y) for it in items)
-            hit = _remember(_LAYOUTS, KEEP_TEXTS, key, (prop.get_size_in_points(), glyphs))
-        size, glyphs = hit
         self._draw_text_glyphs_and_boxes(
             gc, x, y, angle, ((f, size, g, 0, 1, gx, gy) for f, g, gx, gy in glyphs), []
         )
@@ -183,12 +241,21 @@ class _TextAgg(_LineMetrics, RendererAgg):
         load_flags = get_hinting_flag()
         antialiased = gc.get_antialiased()
         height = int(self.height)
+        matrices: dict[tuple[float, float], tuple[np.ndarray, tuple[int, ...]]] = {}
         for font, size, glyph_index, slant, extend, dx, dy in glyphs:  # dy is upwards.
-            matrix = (
-                (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[extend, extend * slant], [0, 1]])
-                .round()
-                .astype(int)
-            )
+            shape = matrices.get((slant, extend))  # one per text, as a rule (slant 0, extend 1)
+            if shape is None:
+                m = (
+                    (
+                        0x10000
+                        * np.array([[cos, -sin], [sin, cos]])
+                        @ [[extend, extend * slant], [0, 1]]
+                    )
+                    .round()
+                    .astype(int)
+                )
+                shape = matrices[(slant, extend)] = (m, tuple(m.ravel().tolist()))
+            matrix, matrix_key = shape
             # the glyph's origin in FreeType's 1/64 pixels (y upwards), as matplotlib sets it
             ox = round(0x40 * (x + dx * cos - dy * sin))
             oy = round(0x40 * (self.height - y + dx * sin + dy * cos))
@@ -197,7 +264,7 @@ class _TextAgg(_LineMetrics, RendererAgg):
                 size,
                 self.dpi,
                 glyph_index,
-                tuple(matrix.ravel().tolist()),
+                matrix_key,
                 ox & 0x3F,
                 oy & 0x3F,
                 load_flags,
@@ -230,9 +297,10 @@ class _SVGRenderer(_LineMetrics, RendererSVG):
 
     An SVG renderer is made for each file, and matplotlib's cache of text
     extents is kept per renderer, so every label was measured again for each
-    figure (about a millisecond each, a third of writing an SVG). The SVG
-    extent of a text depends only on the text, its font properties and the
-    font settings (hinting off, 72 dpi): measured once, it serves every figure.
+    figure (about a millisecond each, a third of writing an SVG). Matplotlib
+    measures an SVG text at 100 points and 72 dpi, without hinting, and scales
+    the result to the text's size (``TextToPath.get_text_width_height_descent``):
+    measured once for its font files, a text serves every figure and size.
     """
 
     metrics_dpi = 72.0  # the figure's dpi while it is written as SVG (see print_svg)
@@ -244,12 +312,20 @@ class _SVGRenderer(_LineMetrics, RendererSVG):
         if ismath:  # mathtext and TeX: measured each time, as before
             w, h, d = super().get_text_width_height_descent(s, prop, ismath)
             return w, h, d
-        key = (s, _font_key(prop))
+        rc: Any = matplotlib.rcParams
+        files = tuple(fontManager._find_fonts_by_props(prop))
+        key = (s, files, rc["text.kerning_factor"], rc["font.enable_last_resort"])
         hit = _SVG_EXTENTS.get(key)
-        if hit is None:
-            w, h, d = super().get_text_width_height_descent(s, prop, ismath)
-            hit = _remember(_SVG_EXTENTS, KEEP_TEXTS, key, (w, h, d))
-        return hit
+        if hit is None:  # TextToPath's arithmetic, at its own size (matplotlib 3.11)
+            text2path: Any = self._text2path
+            font = text2path._get_font(prop)
+            font.set_text(s, 0.0, flags=LoadFlags.NO_HINTING)
+            w, h = font.get_width_height()
+            hit = _remember(
+                _SVG_EXTENTS, KEEP_TEXTS, key, (w / 64.0, h / 64.0, font.get_descent() / 64.0)
+            )
+        scale = prop.get_size_in_points() / TextToPath.FONT_SCALE
+        return hit[0] * scale, hit[1] * scale, hit[2] * scale
 
 
 #: Formatters whose offset text ("1e6", "+1000") is the one set by hand, never the ticks'.

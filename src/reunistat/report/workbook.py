@@ -293,6 +293,8 @@ def write_workbook(
             notes_table=notes_table,
             contentsheet_label="Contents",
             contentsheet_options={"title": "Contents", "column_names": ["Sheet", "Table"]},
+            # the sheets' XML kept in memory, not in temporary files (the same bytes)
+            workbook_options={"in_memory": True},
         )
         wb.set_properties({"created": dt.datetime(2024, 1, 1, tzinfo=dt.UTC)})
         for sheet, table in tables.items():
