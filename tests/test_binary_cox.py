@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reunistat.errors import ConvergenceError
-from reunistat.models.evaluation.binary_cox import _past, binary_cox
+from reunistat.models.evaluation.binary_cox import _event_times, binary_cox
 from reunistat.models.evaluation.power import PowerDesign, _simulate
 from reunistat.models.survival import cox_arrays
 
@@ -44,15 +44,21 @@ def test_equals_engine_with_fractional_times_and_heavy_ties(seed: int) -> None:
     assert se == pytest.approx(ref_se, rel=1e-10)
 
 
-def test_past_equals_searchsorted() -> None:
+def test_event_times_equal_unique_and_searchsorted() -> None:
     rng = np.random.default_rng(1)
-    for ut, t in (
-        (np.array([1.0, 4.0, 9.0]), np.array([0.0, 1.0, 3.9, 4.0, 8.5, 9.0, 12.0, -2.0])),
-        (np.unique(rng.integers(0, 50, 20)).astype(float), rng.integers(-3, 60, 200) * 0.5),
-        (np.array([0.5, 2.0]), np.array([0.25, 0.5, 3.0])),  # fractional event times
-        (np.array([1.0, 2.0]), np.array([1.0, np.nan, 2.0])),  # a missing time
+    t_int = rng.integers(-3, 60, 200).astype(float)
+    for t, e in (
+        (np.array([0.0, 1.0, 3.9, 4.0, 8.5, 9.0, 12.0, -2.0]), np.array([0, 1, 0, 1, 0, 1, 0, 0])),
+        (t_int, rng.random(200) < 0.3),  # whole days (the table)
+        (t_int * 0.5, rng.random(200) < 0.3),  # some fractional event times (sorting)
+        (np.array([1.0, np.nan, 2.0, 2.0]), np.array([1, 0, 1, 1])),  # a missing time
+        (np.array([5.0, 1.0]), np.array([0, 0])),  # no events
     ):
-        assert _past(ut, t).tolist() == np.searchsorted(ut, t, side="right").tolist()
+        ev = np.asarray(e, dtype=bool)
+        inv, past = _event_times(t, ev)
+        ut, ref_inv = np.unique(t[ev], return_inverse=True)
+        assert inv.tolist() == ref_inv.tolist()
+        assert past.tolist() == np.searchsorted(ut, t, side="right").tolist()
 
 
 def test_events_in_one_group_only_diverge_as_the_engine() -> None:

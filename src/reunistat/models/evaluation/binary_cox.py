@@ -48,26 +48,31 @@ class _Counts:
     n_ev1: float  # events with x = 1 (the score's first part)
 
 
-def _past(ut: np.ndarray, time: np.ndarray) -> np.ndarray:
-    """``searchsorted(ut, time, side="right")``: by a table of whole days when the times are."""
-    top = int(ut[-1]) if len(ut) else -1
-    whole = len(ut) and ut[0] >= 0 and top < 100_000 and (ut == np.floor(ut)).all()
-    if whole and np.isfinite(time).all():
-        on = np.zeros(top + 2, dtype=np.int64)  # on[k]: event times <= k (k <= top + 1)
-        on[ut.astype(np.int64) + 1] = 1
-        table = np.cumsum(on)[1:]
-        day = np.floor(np.clip(time, -1, top)).astype(np.int64)
-        return np.where(day < 0, 0, table[day])
-    return np.searchsorted(ut, time, side="right")
+def _event_times(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each event's event time (0, 1, ... in time order); each row's event times up to its own.
+
+    ``np.unique(time[event], return_inverse=True)``'s inverse and ``np.searchsorted`` of
+    ``time`` in those times; by a table of days when the event times are whole days
+    (as the simulation's), without sorting.
+    """
+    te = time[event]
+    top = int(te.max()) if te.size and np.isfinite(te).all() else -1
+    if 0 <= top < 100_000 and te.min() >= 0 and (te == np.floor(te)).all():
+        if np.isfinite(time).all():
+            days = te.astype(np.int64)
+            upto = np.cumsum(np.bincount(days, minlength=top + 1) > 0)  # event times <= day
+            day = np.floor(np.clip(time, -1, top)).astype(np.int64)
+            return upto[days] - 1, np.where(day < 0, 0, upto[day])
+    ut, inv = np.unique(te, return_inverse=True)
+    return inv, np.searchsorted(ut, time, side="right")
 
 
 def _counts(treated: np.ndarray, time: np.ndarray, event: np.ndarray) -> tuple[_Counts, np.ndarray]:
     """The counts, and each row's number of event times at or before its own time."""
-    ut, inv = np.unique(time[event], return_inverse=True)
-    ng = len(ut)
+    inv, past = _event_times(time, event)  # a row is at risk at event times [0, past)
+    ng = int(inv.max()) + 1 if inv.size else 0
     d = np.bincount(inv, minlength=ng)
     e1 = np.bincount(inv, treated[event], ng)
-    past = _past(ut, time)  # a row is at risk at event times [0, past)
     at1 = np.bincount(past, treated, ng + 1)
     at = np.bincount(past, minlength=ng + 1).astype(float)
     r1 = np.cumsum(at1[::-1])[::-1][1:]
