@@ -14,11 +14,15 @@ from reunistat.pipeline import Context, run_script
 from reunistat.report.curves import publish_curve
 from reunistat.report.figures import curve_figure
 from reunistat.report.tables import (
+    formula_variables,
     model_spec,
     model_table,
     term_label,
 )
 
+#: The columns recurrent_episodes reads (the child, the return's order and date, follow-up)
+#: and the Andersen-Gill fit's event, besides the covariates.
+EPISODE_COLUMNS = ("CHILD", "spell_number", "return_date", "days_followed", "reentered")
 CAUSES = {"1": "re-entry to care", "2": "competing exit\n(reached 18, other)"}
 
 
@@ -114,7 +118,9 @@ def run(ctx: Context) -> None:
         "reunistat.models.survival.fine_gray",
         "Competing events: reaching 18 and other permanent exits.",
     )
-    rec = recurrent_episodes(sp)
+    # only the columns the fit reads (and the episodes need): the same model, fewer copies
+    named = formula_variables(ctx.config.covariates, sp)
+    rec = recurrent_episodes(sp[[c for c in sp.columns if c in {*named, *EPISODE_COLUMNS}]])
     ag = andersen_gill(  # no output here reads its concordance: not computed
         ctx.config.covariates,
         rec.assign(CHILD=child_codes(rec)),  # the same clusters in the same order, as integers

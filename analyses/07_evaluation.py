@@ -78,7 +78,7 @@ def run(ctx: Context) -> None:
         )
     table = pd.DataFrame(rows)
     n_min = int(min(r.n_obs for r, _, _ in fits.values()))
-    marked = ev.mark_adoption(sp, la)
+    marked = ev.mark_adoption(sp[["LA", "return_date", "reentered"]], la)  # the counts only
     treated = marked["treated"]
     n_treated = int(treated.sum())
     n_treated_events = int((treated * marked["reentered"]).sum())

@@ -94,7 +94,7 @@ def _event_study(ctx: Context, sp: pd.DataFrame, la: pd.DataFrame) -> None:
     res = ev.event_study(sp, la, horizon_days=h, potential_followup_col=PF, seed=ctx.config.seed)
     t = res.tidy()
     t["year"] = [int(str(x).split("[")[-1].rstrip("]")) for x in t["term"]]
-    marked = ev.mark_adoption(sp, la)
+    marked = ev.mark_adoption(sp[["LA", "return_date", "reentered"]], la)  # the counts only
     n_t = int(marked["treated"].sum())
     n_te = int((marked["treated"] * marked["reentered"]).sum())
     spec = {"type": "model", "n_obs": res.n_obs, "n_events": None, "n_min_cell": min(n_t, n_te)}

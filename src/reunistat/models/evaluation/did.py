@@ -70,15 +70,14 @@ def _fe_design(
     array instead of concatenating frames. When the terms are 0/1 too, the same
     matrix also as a sparse one (for :func:`ols_cluster`'s ``x_sparse``), else None.
     """
-    fixed = [
-        (pd.Categorical(data[c].astype(str)), p) for c, p in ((la_col, "LA"), (year_col, "year"))
-    ]
+    fixed = [(_text_categorical(data[c]), p) for c, p in ((la_col, "LA"), (year_col, "year"))]
     names = ["Intercept", *map(str, terms.columns)]
     names += [f"{p}_{level}" for cat, p in fixed for level in cat.categories[1:]]
     n = len(data)
     x = np.zeros((n, len(names)))
     x[:, 0] = 1.0
-    x[:, 1 : 1 + terms.shape[1]] = terms.to_numpy(dtype=float)
+    values = terms.to_numpy(dtype=float)  # contiguous: checked and scanned below
+    x[:, 1 : 1 + terms.shape[1]] = values
     start = 1 + terms.shape[1]
     rows = np.arange(n)
     ones = [(rows, np.zeros(n, dtype=np.int64))]  # the (row, column) of each 1
@@ -88,13 +87,35 @@ def _fe_design(
         x[rows[on], start + codes[on] - 1] = 1.0
         ones.append((rows[on], start + codes[on] - 1))
         start += len(cat.categories) - 1
-    block = x[:, 1 : 1 + terms.shape[1]]
-    if not ((block == 0.0) | (block == 1.0)).all():
+    if not ((values == 0.0) | (values == 1.0)).all():
         return x, names, None
-    r, c = np.nonzero(block)
+    r, c = np.nonzero(values)  # the block of x, as written (a strided view is slower)
     ones.append((r, c + 1))
     at = np.concatenate([a for a, _ in ones]), np.concatenate([b for _, b in ones])
     return x, names, sparse.csr_matrix((np.ones(len(at[0])), at), shape=x.shape)
+
+
+def _text_categorical(col: pd.Series) -> pd.Categorical:
+    """``pd.Categorical(col.astype(str))``, from the column's distinct values.
+
+    Text or whole numbers without missing values are converted to text once per
+    distinct value, not per row (the same categories and codes); anything else
+    as before.
+
+    >>> c = _text_categorical(pd.Series([2017, 2016, 2017, 10]))
+    >>> list(c.categories), c.codes.tolist()
+    (['10', '2016', '2017'], [2, 1, 2, 0])
+    """
+    if col.dtype.kind in "iu" or col.dtype == object:
+        codes, uniques = pd.factorize(col)
+        text = pd.Index(uniques).astype(str)
+        if not (codes < 0).any() and text.is_unique and text.dtype == object:
+            order = text.argsort()  # the categories' order: text sorted as pandas sorts it
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order))
+            dtype = pd.CategoricalDtype(text[order], ordered=False)
+            return pd.Categorical.from_codes(rank[codes], dtype=dtype)  # type: ignore[arg-type]
+    return pd.Categorical(col.astype(str))
 
 
 def _result(

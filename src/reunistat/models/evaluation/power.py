@@ -40,6 +40,7 @@ import pandas as pd
 from scipy import special, stats
 
 from reunistat.models.evaluation._common import EvaluationError
+from reunistat.models.evaluation.binary_cox import binary_cox
 from reunistat.replicates import ParallelBackend, as_backend, run_replicates, session
 from reunistat.results import ModelResult, Provenance, data_hash
 
@@ -270,10 +271,15 @@ def _cox_fast(
     """Fit a Cox model with the package's engine, skipping the formula and provenance.
 
     The same computation as :func:`reunistat.models.survival.cox` (a test checks
-    they agree); a replicate needs only the first coefficient and its SE.
+    they agree); a replicate needs only the first coefficient and its SE. One
+    0/1 covariate without strata (the ``"comparison"`` design) is fitted from
+    counts (:func:`~reunistat.models.evaluation.binary_cox.binary_cox`, the
+    same estimate and SE to rounding), about four times faster.
     """
     from reunistat.models.survival import cox_arrays
 
+    if strata is None and x.shape[1] == 1 and bool(((x == 0) | (x == 1)).all()):
+        return binary_cox(x[:, 0], stop, event, cluster)
     beta, var = cox_arrays(x, stop, event, strata=strata, cluster=cluster)
     return float(beta[0]), float(np.sqrt(var[0, 0]))
 
