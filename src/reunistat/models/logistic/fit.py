@@ -498,9 +498,9 @@ def gee(
         The older spelling group=, cov_type=, with a :class:`DeprecationWarning`.
     """
     # the GEE's own modules: statsmodels.api would import all of statsmodels (0.4 s of CPU)
-    from statsmodels.genmod import cov_struct, families
+    from statsmodels.genmod import families
 
-    from reunistat.models.logistic._gee import ColumnRankGEE
+    from reunistat.models.logistic._gee import ColumnRankGEE, SequentialExchangeable
 
     old = _options.take_deprecated(
         "gee", deprecated, {"group": "cluster=", "cov_type": "vcov= ('CR0', 'model', 'CR3')"}
@@ -540,7 +540,7 @@ def gee(
         d.X[order],
         groups=codes[order],
         family=families.Binomial(),
-        cov_struct=cov_struct.Exchangeable(),
+        cov_struct=SequentialExchangeable(),
     )
     data_sha256 = d.data_sha256(data)
     shared = shared_start(
