@@ -249,6 +249,7 @@ def _prediction(ctx: Context, sp: pd.DataFrame) -> None:
             potential_followup_col=PF,
             folds_by=by,
             seed=ctx.config.seed,
+            fold_metrics=False,  # the pooled row is all this script reports
         )
         pooled = pc.metrics.set_index(pc.metrics.columns[0]).loc["pooled"]
         rows.append(
