@@ -393,6 +393,7 @@ def logistic(
         "outcome_col": d.outcome_col,
         "fitted": fit.p,
         "information": fit.information,  # for multilevel() and gee() (shared_start)
+        "design_matrix": d.X,  # for average_marginal_effects() (not built again)
         "n_dropped_missing": d.n_dropped_missing,
     }
     return ModelResult(
