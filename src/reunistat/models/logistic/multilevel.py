@@ -64,6 +64,7 @@ class _Problem:
     starts: np.ndarray = field(init=False, repr=False)
     sizes: np.ndarray = field(init=False, repr=False)
     p_mode: np.ndarray = field(init=False, repr=False)
+    e_mode: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         order = np.argsort(self.codes, kind="stable")
@@ -108,23 +109,32 @@ class _Problem:
             z += step
             if np.max(np.abs(step)) < 1e-11:
                 break
-        p = expit(eta + self._spread(sigma * z))
+        e = eta + self._spread(sigma * z)
+        p = expit(e)
         curv = sigma**2 * self._sum(p * (1 - p)) + 1.0
         self.modes = z
-        self.p_mode = p  # the probabilities at the modes, for the gradient
+        self.e_mode, self.p_mode = e, p  # at the modes, for the node there and the gradient
         return z, curv
 
     def loglik(self, theta: np.ndarray) -> float:
         """Return the (approximate) marginal log-likelihood at ``(beta, log sigma)``."""
         return self.value_and_grad(theta, gradient=False)[0]
 
-    def value_and_grad(self, theta: np.ndarray, gradient: bool = True) -> tuple[float, np.ndarray]:
+    def value_and_grad(
+        self, theta: np.ndarray, gradient: bool = True, value: bool = True
+    ) -> tuple[float, np.ndarray]:
         """Return the marginal log-likelihood and its exact gradient in ``(beta, log sigma)``.
 
         The gradient differentiates the quadrature rule itself, including how
         each group's mode and curvature (where the nodes sit) move with the
         parameters (implicit function theorem), so it is the exact gradient of
         the approximation the optimiser maximises.
+
+        ``value=False`` (the gradient only: the log-likelihood returned is
+        NaN) spares the Laplace approximation (one node) each group's
+        log-likelihood: with one node its weight in the gradient is
+        ``exp(a - a) / 1 = 1`` whatever ``a`` is, when ``a`` is finite (checked
+        from bounds: else it is computed). The same gradient, to the bit.
         """
         beta, sigma = theta[:-1], float(np.exp(theta[-1]))
         eta = beta @ self.Xt
@@ -134,9 +144,11 @@ class _Problem:
         a, gprime, resid, s_res, zs = [], [], [], [], []
         for x, lw in zip(self.nodes, self.log_weights, strict=True):
             zk = z + np.sqrt(2.0) * s * x
-            e = eta + self._spread(sigma * zk)
-            g = self._sum(self.y * e - np.logaddexp(0.0, e)) - zk**2 / 2 - _HALF_LOG_2PI
-            a.append(g + x**2 + lw + log_s)
+            # at the node on the mode (x = 0, zk = z) e is the modes' linear predictor
+            e = self.e_mode if x == 0 else eta + self._spread(sigma * zk)
+            if value or len(self.nodes) > 1 or not _finite_node(e, zk, log_s):
+                g = self._sum(self.y * e - np.logaddexp(0.0, e)) - zk**2 / 2 - _HALF_LOG_2PI
+                a.append(g + x**2 + lw + log_s)
             if gradient:
                 # at the node on the mode (x = 0) e is the mode's linear predictor
                 r = self.y - (self.p_mode if x == 0 else expit(e))
@@ -145,6 +157,9 @@ class _Problem:
                 s_res.append(sr)
                 gprime.append(sigma * sr - zk)
                 zs.append(zk)
+        if not a:  # one node, its log-likelihood finite in every group: weight 1
+            ones = np.ones((1, len(z)))
+            return np.nan, self._gradient(eta, sigma, z, curv, s, ones, resid, s_res, gprime, zs)
         A = np.vstack(a)
         m = A.max(axis=0)
         E = np.exp(A - m)
@@ -196,6 +211,17 @@ class _Problem:
         return np.append(g_b, g_t)
 
 
+def _finite_node(e: np.ndarray, zk: np.ndarray, log_s: np.ndarray) -> bool:
+    """True if every group's log-likelihood at a node is surely finite (bounds, not its sums).
+
+    ``|y e - log(1 + exp(e))| <= |e| + log 2`` on each row, so a group's sum
+    stays below ``n (max |e| + 1)``; ``zk^2 / 2`` and ``log_s`` must be finite too.
+    """
+    big = float(np.max(np.abs(e), initial=0.0))
+    small_z = float(np.max(np.abs(zk), initial=0.0)) < 1e150
+    return big * max(len(e), 1) < 1e300 and small_z and bool(np.isfinite(log_s).all())
+
+
 def _hessian(grad: Any, x: np.ndarray, h: np.ndarray) -> np.ndarray:
     """Central differences of an exact gradient."""
     k = len(x)
@@ -224,7 +250,7 @@ def _optimise(
         return -ll, -g
 
     def grad(t: np.ndarray) -> np.ndarray:
-        return fun(t)[1]
+        return -prob.value_and_grad(t, value=False)[1]
 
     k = len(start) - 1
     chol = np.linalg.cholesky(information)
