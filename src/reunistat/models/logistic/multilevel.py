@@ -65,6 +65,8 @@ class _Problem:
     sizes: np.ndarray = field(init=False, repr=False)
     p_mode: np.ndarray = field(init=False, repr=False)
     e_mode: np.ndarray = field(init=False, repr=False)
+    w_mode: np.ndarray = field(init=False, repr=False)
+    sw_mode: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         order = np.argsort(self.codes, kind="stable")
@@ -111,9 +113,12 @@ class _Problem:
                 break
         e = eta + self._spread(sigma * z)
         p = expit(e)
-        curv = sigma**2 * self._sum(p * (1 - p)) + 1.0
+        w = p * (1 - p)
+        sw = self._sum(w)
+        curv = sigma**2 * sw + 1.0
         self.modes = z
-        self.e_mode, self.p_mode = e, p  # at the modes, for the node there and the gradient
+        # at the modes, for the node there and the gradient
+        self.e_mode, self.p_mode, self.w_mode, self.sw_mode = e, p, w, sw
         return z, curv
 
     def loglik(self, theta: np.ndarray) -> float:
@@ -185,9 +190,9 @@ class _Problem:
     ) -> np.ndarray:
         sq2 = np.sqrt(2.0)
         p0 = self.p_mode  # expit(eta + sigma * z[codes]), from conditional_modes
-        w0 = p0 * (1 - p0)
+        w0, sw = self.w_mode, self.sw_mode  # p0 * (1 - p0) and its sums, from there too
         v0 = w0 * (1 - 2 * p0)  # dw/d eta
-        sw, sv = self._sum(w0), self._sum(v0)
+        sv = self._sum(v0)
         swx, svx = self._sum_x(w0, v0)
         # how the modes move: implicit differentiation of sigma * sum(y - p) = z
         dz_b = -sigma * swx / curv[:, None]
@@ -197,12 +202,16 @@ class _Problem:
         dc_t = 2 * sigma**2 * sw + sigma**2 * sv * (sigma * z + sigma * dz_t)
         dlogs_b, dlogs_t = -0.5 * dc_b / curv[:, None], -0.5 * dc_t / curv
         ds_b, ds_t = s[:, None] * dlogs_b, s * dlogs_t
-        r = np.zeros_like(eta)
+        # one node of weight 1 in every group (the Laplace approximation): r is
+        # 0 + 1 * resid, without spreading the weights over the rows
+        one = len(self.nodes) == 1 and bool((pi[0] == 1.0).all())
+        r = resid[0] + 0.0 if one else np.zeros_like(eta)
         a_j = np.zeros_like(z)
         b_j = np.zeros_like(z)
         g_t = 0.0
         for k, x in enumerate(self.nodes):
-            r += self._spread(pi[k]) * resid[k]
+            if not one:
+                r += self._spread(pi[k]) * resid[k]
             a_j += pi[k] * gprime[k]
             b_j += pi[k] * gprime[k] * x
             g_t += float((pi[k] * sigma * zs[k] * s_res[k]).sum())
