@@ -531,6 +531,7 @@ def gee(
         extra_cols=(cluster,),
         potential_followup_col=potential_followup_col,
         function="gee",
+        rank=False,  # checked by the start's fit (the same design) or on irls' first information
     )
     codes, n_cl = d.cluster_codes(cluster)
     if n_cl < 2:
@@ -548,8 +549,8 @@ def gee(
         start, d, data_sha256, _outcome_options(horizon_days, competing, potential_followup_col)
     )
     try:  # GEE starts from the independence GLM: our IRLS fit of it (statsmodels' own is slow)
-        params: np.ndarray | None = (shared or irls(d.X, d.y, d.terms)).params
-    except SeparationError:
+        params: np.ndarray | None = (shared or irls(d.X, d.y, d.terms, check=d.check_rank)).params
+    except SeparationError:  # raised after the rank check (made on the first information)
         params = None  # let statsmodels start as it does
     res = _gee_fit(mod, cov_type, params)
     idx = pd.Index(d.terms)

@@ -419,6 +419,7 @@ def multilevel(
         extra_cols=(group,),
         potential_followup_col=potential_followup_col,
         function="multilevel",
+        rank=False,  # checked by the start's fit (the same design) or on irls' first information
     )
     labels = d.frame[group]
     codes, n_groups = d.cluster_codes(group)
@@ -428,7 +429,9 @@ def multilevel(
         )
     data_sha256 = d.data_sha256(data)
     options = _outcome_options(horizon_days, competing, potential_followup_col)
-    start_fit = shared_start(start, d, data_sha256, options) or irls(d.X, d.y, d.terms)
+    start_fit = shared_start(start, d, data_sha256, options) or irls(
+        d.X, d.y, d.terms, check=d.check_rank
+    )
     nodes, weights = np.polynomial.hermite.hermgauss(n_agq)
     prob = _Problem(d.X, d.y, codes, n_groups, nodes, np.log(weights), np.zeros(n_groups))
     theta0 = np.append(start_fit.params, np.log(0.5))
