@@ -151,7 +151,7 @@ class _Problem:
             zk = z + np.sqrt(2.0) * s * x
             # at the node on the mode (x = 0, zk = z) e is the modes' linear predictor
             e = self.e_mode if x == 0 else eta + self._spread(sigma * zk)
-            if value or len(self.nodes) > 1 or not _finite_node(e, zk, log_s):
+            if value or not gradient or len(self.nodes) > 1 or not _finite_node(e, zk, log_s):
                 g = self._sum(self.y * e - np.logaddexp(0.0, e)) - zk**2 / 2 - _HALF_LOG_2PI
                 a.append(g + x**2 + lw + log_s)
             if gradient:
