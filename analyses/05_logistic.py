@@ -28,6 +28,7 @@ def run(ctx: Context) -> None:
     pf = "days_potential_followup"  # select on potential follow-up: no selection by outcome
     # reference levels first: the marginal effects contrast with the odds ratios' references
     spells = with_references(ctx.spells, ctx.config.covariates)
+    ctx.results[f"with references ~ {ctx.config.covariates}"] = spells  # reused by 12
     res = logistic(
         "~ " + ctx.config.covariates,
         spells,

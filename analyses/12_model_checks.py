@@ -249,6 +249,7 @@ def _prediction(ctx: Context, sp: pd.DataFrame) -> None:
             potential_followup_col=PF,
             folds_by=by,
             seed=ctx.config.seed,
+            fold_metrics=False,  # the pooled row is all this script reports
         )
         pooled = pc.metrics.set_index(pc.metrics.columns[0]).loc["pooled"]
         rows.append(
@@ -424,7 +425,9 @@ def _crude_one_year(ctx: Context) -> dict[str, str]:
 
 
 def run(ctx: Context) -> None:
-    sp = with_references(ctx.spells, ctx.config.covariates)
+    sp = ctx.results.get(f"with references ~ {ctx.config.covariates}")  # made by 05
+    if sp is None:
+        sp = with_references(ctx.spells, ctx.config.covariates)
     fit_sp = _cox_frame(sp, ctx.config.covariates)
     _ph(ctx, sp, fit_sp)
     _prediction(ctx, sp)

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,7 +22,7 @@ from hypothesis import strategies as st
 from scipy.special import xlogy
 
 from reunistat.models import _simple_design
-from reunistat.models.logistic import LogisticInputError, logistic, xtwx
+from reunistat.models.logistic import LogisticInputError, gee, logistic, multilevel, xtwx
 from reunistat.models.logistic import design as design_mod
 from reunistat.models.logistic._coded import factorize_text
 from reunistat.models.logistic.design import _block_summaries, _column_summaries
@@ -182,6 +184,16 @@ def test_rank_check_on_first_information_names_the_collinear_terms(weights: str 
         design_mod.check_columns(
             *_xy("~ age_band + count + c2", spells), ["Intercept", "a", "b", "c", "count", "c2"]
         )
+
+
+@pytest.mark.parametrize("fit", [gee, multilevel])
+def test_gee_and_multilevel_check_the_rank_with_or_without_a_start(fit: Any) -> None:
+    spells = _spells(3000, 6)
+    bad = spells.assign(c2=2 * spells["count"] + 1)
+    with pytest.raises(LogisticInputError, match=r"collinear: .*count.*c2"):
+        fit("~ age_band + count + c2", bad, outcome_col="y", cluster="LA")
+    start = logistic("~ age_band + count", spells, outcome_col="y", cluster="LA")
+    fit("~ age_band + count", spells, outcome_col="y", cluster="LA", start=start)
 
 
 def _xy(formula: str, spells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,24 @@ def test_ame_with_spline_and_interaction(sample):
     assert np.isfinite(ame[["estimate", "std_error"]].to_numpy()).all()
     with pytest.raises(LogisticInputError, match="not a covariate"):
         average_marginal_effects(r, ["sex"])
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        FORMULA,
+        "~ C(age_band, contr.treatment('5-9')) + sex + np.log1p(period_length_days) + pilot",
+        "~ section20 * return_type + bs(age_at_return_years, df=4)",
+    ],
+)
+def test_ame_from_the_fitted_matrix_is_formulaics_to_the_bit(sample, formula):
+    """The fit's own design (kept in extras) gives what formulaic's design of its rows gives."""
+    r = logistic(formula, sample, cluster="LA")
+    assert "design_matrix" in r.extras
+    rebuilt = replace(r, extras={k: v for k, v in r.extras.items() if k != "design_matrix"})
+    pd.testing.assert_frame_equal(
+        average_marginal_effects(r), average_marginal_effects(rebuilt), check_exact=True
+    )
 
 
 def test_predicted_profiles_match_glm_prediction(fitted, sample):

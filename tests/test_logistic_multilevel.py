@@ -70,18 +70,27 @@ def test_multilevel_recovers_truth_at_scale():
     assert 1.4 < fit.fit_stats["mor"] < 2.0  # truth exp(sqrt(0.5) * 0.674) = 1.61
 
 
-@pytest.mark.parametrize("n_agq", [1, 5])
-def test_exact_gradient_matches_finite_differences(n_agq):
+#: A point of the small problems' parameters (7 fixed effects and log sigma).
+THETA = np.array([-1.0, 0.3, 0.2, 0.1, -0.2, 0.3, 0.1, np.log(0.6)])
+
+
+def _problems(seed: int, n_agq: int, copies: int = 1) -> list:
+    """``copies`` marginal likelihoods of one simulated data set, each in its fresh state."""
     from reunistat.models.logistic.design import build_design
     from reunistat.models.logistic.multilevel import _Problem
     from reunistat.models.logistic.vcov import cluster_codes
 
-    df = sim.simulate_spells(800, seed=8, n_la=12, clustering="random_intercept")
+    df = sim.simulate_spells(800, seed=seed, n_la=12, clustering="random_intercept")
     d = build_design("~ section20 + prior_periods + age_band", df)
     codes, g = cluster_codes(d.frame["LA"])
     nodes, w = np.polynomial.hermite.hermgauss(n_agq)
-    prob = _Problem(d.X, d.y, codes, g, nodes, np.log(w), np.zeros(g))
-    theta = np.array([-1.0, 0.3, 0.2, 0.1, -0.2, 0.3, 0.1, np.log(0.6)])
+    return [_Problem(d.X, d.y, codes, g, nodes, np.log(w), np.zeros(g)) for _ in range(copies)]
+
+
+@pytest.mark.parametrize("n_agq", [1, 5])
+def test_exact_gradient_matches_finite_differences(n_agq):
+    (prob,) = _problems(8, n_agq)
+    theta = THETA
     _, grad = prob.value_and_grad(theta)
     h = 1e-6
     num = [
@@ -89,3 +98,26 @@ def test_exact_gradient_matches_finite_differences(n_agq):
         for e in np.eye(len(theta))
     ]
     np.testing.assert_allclose(grad, num, atol=2e-6)
+
+
+@pytest.mark.parametrize("n_agq", [1, 3])
+def test_gradient_without_the_value_is_the_same_gradient(n_agq):
+    """``value=False`` (the Hessian's and Newton's evaluations) gives the gradient to the bit."""
+    both, only = _problems(9, n_agq, copies=2)
+    for step in range(4):  # a chain: each evaluation starts from the last one's modes
+        t = THETA + 0.05 * step
+        ll, grad = both.value_and_grad(t)
+        nan, grad_only = only.value_and_grad(t, value=False)
+        assert np.isfinite(ll) and (np.isnan(nan) or nan == ll)
+        assert grad.tobytes() == grad_only.tobytes()
+        assert both.modes.tobytes() == only.modes.tobytes()
+
+
+def test_finite_node_bounds():
+    from reunistat.models.logistic.multilevel import _finite_node
+
+    ok = np.zeros(3)
+    assert _finite_node(np.array([-40.0, 3.0, 800.0]), ok, ok)
+    assert not _finite_node(np.full(20, 1e299), ok, ok)  # a group's sum could overflow
+    assert not _finite_node(np.zeros(4), np.array([1e200]), ok)
+    assert not _finite_node(np.zeros(4), ok, np.array([np.inf]))

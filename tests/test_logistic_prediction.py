@@ -63,6 +63,26 @@ def test_cross_validation_metrics(sample):
     assert "not for decisions about an individual child" in str(chk)
 
 
+def test_pooled_only_metrics_are_the_pooled_row(sample):
+    full = prediction_checks(F, sample, folds_by="LA", seed=3)
+    pooled = prediction_checks(F, sample, folds_by="LA", seed=3, fold_metrics=False)
+    assert list(pooled.metrics["fold"]) == ["pooled"]
+    pd.testing.assert_frame_equal(
+        pooled.metrics, full.metrics.iloc[[-1]].reset_index(drop=True), check_exact=True
+    )
+    pd.testing.assert_frame_equal(pooled.calibration, full.calibration, check_exact=True)
+    pd.testing.assert_series_equal(pooled.predicted, full.predicted, check_exact=True)
+
+
+@pytest.mark.filterwarnings("ignore:The least populated class")
+def test_a_fold_with_one_outcome_value_is_an_error(sample):
+    one = sample.assign(reentered=0, days_followed=400)  # no re-entry: constant outcome
+    one.loc[one.index[:3], "reentered"] = 1
+    one.loc[one.index[:3], "days_followed"] = 10
+    with pytest.raises(LogisticInputError, match="only one outcome value"):
+        prediction_checks("~ log_years_in_care", one, n_splits=5, seed=1)
+
+
 def test_group_folds_and_penalties(sample):
     by_la = prediction_checks(F, sample, group="LA", seed=2)
     assert by_la.predicted.notna().all()

@@ -155,23 +155,40 @@ def test_derivatives_in_place_equal_the_two_shifted_copies(sample, formula):
         assert grad.tobytes() == plain.tobytes()
 
 
-def test_gee_without_the_rank_svd_equals_statsmodels_gee(sample):
-    """``ColumnRankGEE`` (no SVD for a rank GEE overwrites) fits what ``GEE`` fits, bit for bit."""
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 16, 17, 1_000, 4_099])
+def test_sequential_sum_is_pythons_sum(n):
+    """``sequential_sum`` adds in Python's ``sum`` order: the same bits (and ``+0.0`` for zeros)."""
+    from reunistat.models.logistic._gee import sequential_sum
+
+    rng = np.random.default_rng(n)
+    for x in (rng.normal(size=n) * rng.exponential(1e3, n), -np.zeros(n)):
+        ours, theirs = sequential_sum(x), sum(x)
+        assert np.float64(ours).tobytes() == np.float64(theirs).tobytes()
+
+
+@pytest.mark.parametrize("cov_type", ["robust", "naive", "bias_reduced"])
+def test_gee_without_the_rank_svd_equals_statsmodels_gee(sample, cov_type):
+    """``ColumnRankGEE`` (no SVD for a rank GEE overwrites) with ``SequentialExchangeable``
+    (numpy's sum of a cluster's residuals) fits what ``GEE`` fits, bit for bit."""
     from statsmodels.genmod import cov_struct, families
     from statsmodels.genmod.generalized_estimating_equations import GEE
 
-    from reunistat.models.logistic._gee import ColumnRankGEE
+    from reunistat.models.logistic._gee import ColumnRankGEE, SequentialExchangeable
 
     r = logistic("~ section20 + placement_moves + return_type", sample, cluster="LA")
     X = np.asarray(r.extras["model_spec"].get_model_matrix(r.extras["data"]), dtype=float)
     y = r.extras["data"][r.extras["outcome_col"]].to_numpy(dtype=float)
     groups = pd.factorize(r.extras["data"]["LA"])[0]
     fits = []
-    for cls in (GEE, ColumnRankGEE):
-        mod = cls(
-            y, X, groups=groups, family=families.Binomial(), cov_struct=cov_struct.Exchangeable()
+    for cls, cs in ((GEE, cov_struct.Exchangeable), (ColumnRankGEE, SequentialExchangeable)):
+        mod = cls(y, X, groups=groups, family=families.Binomial(), cov_struct=cs())
+        res = mod.fit(
+            maxiter=200,
+            ctol=1e-10,
+            ddof_scale=0,
+            cov_type=cov_type,
+            start_params=r.params.to_numpy(),
         )
-        res = mod.fit(maxiter=200, ctol=1e-10, ddof_scale=0, start_params=r.params.to_numpy())
         fits.append((mod, res))
     (m0, r0), (m1, r1) = fits
     assert (m0.df_model, m0.df_resid, m0.wnobs) == (m1.df_model, m1.df_resid, m1.wnobs)

@@ -5,11 +5,20 @@
 0.1 s at national size). ``GEE.__init__`` then overwrites ``df_model`` and
 ``df_resid`` from the number of columns ("column based, not on rank", its
 comment says), and nothing in between reads them, so the SVD changes nothing.
+
+:class:`SequentialExchangeable` is statsmodels' exchangeable working
+correlation whose solve sums a cluster's residuals in numpy instead of with
+Python's ``sum`` (an object per element; about 0.15 s of a national GEE), in
+the same order, so to the same bits.
 This module is imported only when a GEE is fitted (statsmodels is slow to import).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+from statsmodels.genmod.cov_struct import Exchangeable
 from statsmodels.genmod.generalized_estimating_equations import GEE
 
 
@@ -29,3 +38,46 @@ class ColumnRankGEE(GEE):
         else:
             self.wnobs = self.exog.shape[0]
             self.df_resid = self.exog.shape[0] - self.df_model - 1
+
+
+def sequential_sum(x: np.ndarray) -> Any:
+    """Python's ``sum(x)`` of a float array, to the bit: ``0 + x[0] + x[1] + ...`` in turn.
+
+    :func:`numpy.add.accumulate` adds in that order (not pairwise, as ``x.sum()``
+    does); adding its last value to ``0.0`` turns a sum of negative zeros into
+    ``+0.0``, as starting from the integer 0 does.
+    """
+    if len(x) == 0:
+        return 0
+    return 0.0 + np.add.accumulate(x)[-1]
+
+
+class SequentialExchangeable(Exchangeable):
+    """``Exchangeable`` whose ``covariance_matrix_solve`` sums a vector in numpy.
+
+    The same operations as statsmodels 0.14-0.15's, in the same order, except
+    that the one-dimensional right-hand side's ``sum(x1)`` is
+    :func:`sequential_sum` (the same value).
+    """
+
+    def covariance_matrix_solve(
+        self, expval: np.ndarray, index: int, stdev: np.ndarray, rhs: Any
+    ) -> list[np.ndarray]:
+        """Solve the working covariance of one cluster against each of ``rhs``."""
+        k = len(expval)
+        c = self.dep_params / (1.0 - self.dep_params)
+        c /= 1.0 + self.dep_params * (k - 1)
+        rslt = []
+        for x in rhs:
+            if x.ndim == 1:
+                x1 = x / stdev
+                y = x1 / (1.0 - self.dep_params)
+                y -= c * sequential_sum(x1)
+                y /= stdev
+            else:
+                x1 = x / stdev[:, None]
+                y = x1 / (1.0 - self.dep_params)
+                y -= c * x1.sum(0)
+                y /= stdev[:, None]
+            rslt.append(y)
+        return rslt

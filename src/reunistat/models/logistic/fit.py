@@ -393,6 +393,7 @@ def logistic(
         "outcome_col": d.outcome_col,
         "fitted": fit.p,
         "information": fit.information,  # for multilevel() and gee() (shared_start)
+        "design_matrix": d.X,  # for average_marginal_effects() (not built again)
         "n_dropped_missing": d.n_dropped_missing,
     }
     return ModelResult(
@@ -498,9 +499,9 @@ def gee(
         The older spelling group=, cov_type=, with a :class:`DeprecationWarning`.
     """
     # the GEE's own modules: statsmodels.api would import all of statsmodels (0.4 s of CPU)
-    from statsmodels.genmod import cov_struct, families
+    from statsmodels.genmod import families
 
-    from reunistat.models.logistic._gee import ColumnRankGEE
+    from reunistat.models.logistic._gee import ColumnRankGEE, SequentialExchangeable
 
     old = _options.take_deprecated(
         "gee", deprecated, {"group": "cluster=", "cov_type": "vcov= ('CR0', 'model', 'CR3')"}
@@ -530,6 +531,7 @@ def gee(
         extra_cols=(cluster,),
         potential_followup_col=potential_followup_col,
         function="gee",
+        rank=False,  # checked by the start's fit (the same design) or on irls' first information
     )
     codes, n_cl = d.cluster_codes(cluster)
     if n_cl < 2:
@@ -540,15 +542,15 @@ def gee(
         d.X[order],
         groups=codes[order],
         family=families.Binomial(),
-        cov_struct=cov_struct.Exchangeable(),
+        cov_struct=SequentialExchangeable(),
     )
     data_sha256 = d.data_sha256(data)
     shared = shared_start(
         start, d, data_sha256, _outcome_options(horizon_days, competing, potential_followup_col)
     )
     try:  # GEE starts from the independence GLM: our IRLS fit of it (statsmodels' own is slow)
-        params: np.ndarray | None = (shared or irls(d.X, d.y, d.terms)).params
-    except SeparationError:
+        params: np.ndarray | None = (shared or irls(d.X, d.y, d.terms, check=d.check_rank)).params
+    except SeparationError:  # raised after the rank check (made on the first information)
         params = None  # let statsmodels start as it does
     res = _gee_fit(mod, cov_type, params)
     idx = pd.Index(d.terms)

@@ -212,8 +212,9 @@ class _LevelDesigns:
     values, same memory layout). Otherwise the whole design is built again.
     """
 
-    def __init__(self, spec: Any, data: pd.DataFrame) -> None:
+    def __init__(self, spec: Any, data: pd.DataFrame, fitted: np.ndarray | None = None) -> None:
         self.spec, self.data = spec, data
+        self._fitted = fitted
         self._base: np.ndarray | None = None
         self._rows: dict[tuple[str, Any], np.ndarray] = {}
 
@@ -266,7 +267,14 @@ class _LevelDesigns:
         return _matrix(self.spec, _set(self.data.iloc[:1], v, level))[0]
 
     def base(self) -> np.ndarray:
-        """The design of the fitted rows as formulaic builds it (built once)."""
+        """The design of the fitted rows as formulaic builds it (built once).
+
+        Given the matrix the model was fitted on (the same values: the
+        simple-terms design writes what formulaic would), a column-major copy
+        of it, the layout formulaic's matrix has, instead of building it again.
+        """
+        if self._base is None and self._fitted is not None:
+            self._base = np.array(self._fitted, dtype=float, order="F")  # a copy: written to
         if self._base is None:
             self._base = _matrix(self.spec, self.data)
         return self._base
@@ -407,7 +415,7 @@ def average_marginal_effects(
     avail = sorted(spec.required_variables)
     variables = variables if variables is not None else avail
     data = data[[v for v in avail if v in data.columns]]  # the design needs no other column
-    designs = _LevelDesigns(spec, data)
+    designs = _LevelDesigns(spec, data, result.extras.get("design_matrix"))
     for v in variables:
         if v not in avail:
             raise LogisticInputError(f"{v!r} is not a covariate of the model (have {avail})")

@@ -64,6 +64,9 @@ class _Problem:
     starts: np.ndarray = field(init=False, repr=False)
     sizes: np.ndarray = field(init=False, repr=False)
     p_mode: np.ndarray = field(init=False, repr=False)
+    e_mode: np.ndarray = field(init=False, repr=False)
+    w_mode: np.ndarray = field(init=False, repr=False)
+    sw_mode: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         order = np.argsort(self.codes, kind="stable")
@@ -108,23 +111,35 @@ class _Problem:
             z += step
             if np.max(np.abs(step)) < 1e-11:
                 break
-        p = expit(eta + self._spread(sigma * z))
-        curv = sigma**2 * self._sum(p * (1 - p)) + 1.0
+        e = eta + self._spread(sigma * z)
+        p = expit(e)
+        w = p * (1 - p)
+        sw = self._sum(w)
+        curv = sigma**2 * sw + 1.0
         self.modes = z
-        self.p_mode = p  # the probabilities at the modes, for the gradient
+        # at the modes, for the node there and the gradient
+        self.e_mode, self.p_mode, self.w_mode, self.sw_mode = e, p, w, sw
         return z, curv
 
     def loglik(self, theta: np.ndarray) -> float:
         """Return the (approximate) marginal log-likelihood at ``(beta, log sigma)``."""
         return self.value_and_grad(theta, gradient=False)[0]
 
-    def value_and_grad(self, theta: np.ndarray, gradient: bool = True) -> tuple[float, np.ndarray]:
+    def value_and_grad(
+        self, theta: np.ndarray, gradient: bool = True, value: bool = True
+    ) -> tuple[float, np.ndarray]:
         """Return the marginal log-likelihood and its exact gradient in ``(beta, log sigma)``.
 
         The gradient differentiates the quadrature rule itself, including how
         each group's mode and curvature (where the nodes sit) move with the
         parameters (implicit function theorem), so it is the exact gradient of
         the approximation the optimiser maximises.
+
+        ``value=False`` (the gradient only: the log-likelihood returned is
+        NaN) spares the Laplace approximation (one node) each group's
+        log-likelihood: with one node its weight in the gradient is
+        ``exp(a - a) / 1 = 1`` whatever ``a`` is, when ``a`` is finite (checked
+        from bounds: else it is computed). The same gradient, to the bit.
         """
         beta, sigma = theta[:-1], float(np.exp(theta[-1]))
         eta = beta @ self.Xt
@@ -134,9 +149,11 @@ class _Problem:
         a, gprime, resid, s_res, zs = [], [], [], [], []
         for x, lw in zip(self.nodes, self.log_weights, strict=True):
             zk = z + np.sqrt(2.0) * s * x
-            e = eta + self._spread(sigma * zk)
-            g = self._sum(self.y * e - np.logaddexp(0.0, e)) - zk**2 / 2 - _HALF_LOG_2PI
-            a.append(g + x**2 + lw + log_s)
+            # at the node on the mode (x = 0, zk = z) e is the modes' linear predictor
+            e = self.e_mode if x == 0 else eta + self._spread(sigma * zk)
+            if value or not gradient or len(self.nodes) > 1 or not _finite_node(e, zk, log_s):
+                g = self._sum(self.y * e - np.logaddexp(0.0, e)) - zk**2 / 2 - _HALF_LOG_2PI
+                a.append(g + x**2 + lw + log_s)
             if gradient:
                 # at the node on the mode (x = 0) e is the mode's linear predictor
                 r = self.y - (self.p_mode if x == 0 else expit(e))
@@ -145,6 +162,9 @@ class _Problem:
                 s_res.append(sr)
                 gprime.append(sigma * sr - zk)
                 zs.append(zk)
+        if not a:  # one node, its log-likelihood finite in every group: weight 1
+            ones = np.ones((1, len(z)))
+            return np.nan, self._gradient(eta, sigma, z, curv, s, ones, resid, s_res, gprime, zs)
         A = np.vstack(a)
         m = A.max(axis=0)
         E = np.exp(A - m)
@@ -170,9 +190,9 @@ class _Problem:
     ) -> np.ndarray:
         sq2 = np.sqrt(2.0)
         p0 = self.p_mode  # expit(eta + sigma * z[codes]), from conditional_modes
-        w0 = p0 * (1 - p0)
+        w0, sw = self.w_mode, self.sw_mode  # p0 * (1 - p0) and its sums, from there too
         v0 = w0 * (1 - 2 * p0)  # dw/d eta
-        sw, sv = self._sum(w0), self._sum(v0)
+        sv = self._sum(v0)
         swx, svx = self._sum_x(w0, v0)
         # how the modes move: implicit differentiation of sigma * sum(y - p) = z
         dz_b = -sigma * swx / curv[:, None]
@@ -182,18 +202,33 @@ class _Problem:
         dc_t = 2 * sigma**2 * sw + sigma**2 * sv * (sigma * z + sigma * dz_t)
         dlogs_b, dlogs_t = -0.5 * dc_b / curv[:, None], -0.5 * dc_t / curv
         ds_b, ds_t = s[:, None] * dlogs_b, s * dlogs_t
-        r = np.zeros_like(eta)
+        # one node of weight 1 in every group (the Laplace approximation): r is
+        # 0 + 1 * resid, without spreading the weights over the rows
+        one = len(self.nodes) == 1 and bool((pi[0] == 1.0).all())
+        r = resid[0] + 0.0 if one else np.zeros_like(eta)
         a_j = np.zeros_like(z)
         b_j = np.zeros_like(z)
         g_t = 0.0
         for k, x in enumerate(self.nodes):
-            r += self._spread(pi[k]) * resid[k]
+            if not one:
+                r += self._spread(pi[k]) * resid[k]
             a_j += pi[k] * gprime[k]
             b_j += pi[k] * gprime[k] * x
             g_t += float((pi[k] * sigma * zs[k] * s_res[k]).sum())
         g_b = self.Xt @ r + (a_j[:, None] * dz_b + sq2 * b_j[:, None] * ds_b + dlogs_b).sum(axis=0)
         g_t += float((a_j * dz_t + sq2 * b_j * ds_t + dlogs_t).sum())
         return np.append(g_b, g_t)
+
+
+def _finite_node(e: np.ndarray, zk: np.ndarray, log_s: np.ndarray) -> bool:
+    """True if every group's log-likelihood at a node is surely finite (bounds, not its sums).
+
+    ``|y e - log(1 + exp(e))| <= |e| + log 2`` on each row, so a group's sum
+    stays below ``n (max |e| + 1)``; ``zk^2 / 2`` and ``log_s`` must be finite too.
+    """
+    big = float(np.max(np.abs(e), initial=0.0))
+    small_z = float(np.max(np.abs(zk), initial=0.0)) < 1e150
+    return big * max(len(e), 1) < 1e300 and small_z and bool(np.isfinite(log_s).all())
 
 
 def _hessian(grad: Any, x: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -224,7 +259,7 @@ def _optimise(
         return -ll, -g
 
     def grad(t: np.ndarray) -> np.ndarray:
-        return fun(t)[1]
+        return -prob.value_and_grad(t, value=False)[1]
 
     k = len(start) - 1
     chol = np.linalg.cholesky(information)
@@ -384,6 +419,7 @@ def multilevel(
         extra_cols=(group,),
         potential_followup_col=potential_followup_col,
         function="multilevel",
+        rank=False,  # checked by the start's fit (the same design) or on irls' first information
     )
     labels = d.frame[group]
     codes, n_groups = d.cluster_codes(group)
@@ -393,7 +429,9 @@ def multilevel(
         )
     data_sha256 = d.data_sha256(data)
     options = _outcome_options(horizon_days, competing, potential_followup_col)
-    start_fit = shared_start(start, d, data_sha256, options) or irls(d.X, d.y, d.terms)
+    start_fit = shared_start(start, d, data_sha256, options) or irls(
+        d.X, d.y, d.terms, check=d.check_rank
+    )
     nodes, weights = np.polynomial.hermite.hermgauss(n_agq)
     prob = _Problem(d.X, d.y, codes, n_groups, nodes, np.log(weights), np.zeros(n_groups))
     theta0 = np.append(start_fit.params, np.log(0.5))

@@ -43,7 +43,8 @@ class PredictionCheck:
     Attributes
     ----------
     metrics : pandas.DataFrame
-        One row per fold and a row ``pooled`` (all out-of-fold predictions):
+        One row per fold (unless ``fold_metrics=False``) and a row ``pooled``
+        (all out-of-fold predictions):
         ``n, events, auc, brier, calibration_intercept, calibration_slope``.
     calibration : pandas.DataFrame
         Pooled out-of-fold predictions in ``n_bins`` groups of predicted risk:
@@ -182,6 +183,11 @@ def _fit_predict(
     return np.asarray(est.predict_proba((X_te - mean) / scale)[:, 1])
 
 
+def _constant(y: np.ndarray) -> bool:
+    """True if the 0/1 outcome ``y`` takes one value (``len(np.unique(y)) < 2``, without a sort)."""
+    return len(y) == 0 or bool(y.min() == y.max())
+
+
 def _check(penalty: str, C: float, n_splits: int, n_bins: int) -> None:
     if penalty not in ("none", "l2", "l1"):
         raise LogisticInputError(f"penalty must be 'none', 'l2' or 'l1', got {penalty!r}")
@@ -209,6 +215,7 @@ def prediction_checks(
     C: float = 1.0,
     n_bins: int = 10,
     seed: int = 0,
+    fold_metrics: bool = True,
     **deprecated: Any,
 ) -> PredictionCheck:
     """Cross-validate a logistic re-entry model: AUC, Brier, calibration intercept and slope.
@@ -240,6 +247,9 @@ def prediction_checks(
         Risk groups (equal counts) in the calibration table and plot.
     seed : int
         Seed of the fold assignment (and of the lasso solver).
+    fold_metrics : bool
+        Also a row of metrics per fold (default); False gives the pooled row
+        only (the same numbers, without five more AUCs and calibrations).
     **deprecated
         The older spelling group=, with a :class:`DeprecationWarning`.
     """
@@ -278,10 +288,11 @@ def prediction_checks(
     rows = []
     for k, (tr, te) in enumerate(folds, start=1):
         y_tr = y[tr]
-        if len(np.unique(y_tr)) < 2 or len(np.unique(y[te])) < 2:
+        if _constant(y_tr) or _constant(y[te]):
             raise LogisticInputError(f"fold {k} has only one outcome value; use fewer folds")
         oof[te] = _fit_predict(penalty, C, seed, X[tr], y_tr, X[te])
-        rows.append({"fold": str(k), **_metrics(y[te], oof[te])})
+        if fold_metrics:
+            rows.append({"fold": str(k), **_metrics(y[te], oof[te])})
     rows.append({"fold": "pooled", **_metrics(y, oof)})
     bins = pd.qcut(pd.Series(oof).rank(method="first"), n_bins, labels=range(1, n_bins + 1))
     cal = (
