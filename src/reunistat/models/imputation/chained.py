@@ -161,7 +161,8 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
     Newton's and the iterations converge to the same maximum, at a fraction of the
     cost (the Hessian is ``(n_cat - 1)^2 / 2`` products of the design). The
     products of every step are written into buffers made once (the same values as
-    fresh arrays, without their page faults).
+    fresh arrays, without their page faults). Newton starts at ``b = 0``, where a
+    finite design's values are known without a pass over it (:func:`_zero_state`).
     """
     n, k, c1 = len(x), x.shape[1], n_cat - 1
     onehot = np.zeros((n, c1))
@@ -179,9 +180,16 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
         return fit - 0.5 * _RIDGE * float(np.sum(b * b)), eta, lse
 
     b = np.zeros((k, c1))
-    ll, eta, lse = state(b)
-    for _ in range(100):
-        np.exp(np.subtract(eta, lse[:, None], out=prob), out=prob)
+    start = _zero_state(n, n_cat) if np.isfinite(x).all() else None
+    if start is None:
+        ll, eta, lse = state(b)
+    else:
+        ll, p0 = start
+    for it in range(100):
+        if it == 0 and start is not None:
+            prob.fill(p0)  # exp(eta - lse) at b = 0: every value the same
+        else:
+            np.exp(np.subtract(eta, lse[:, None], out=prob), out=prob)
         grad = (x.T @ np.subtract(onehot, prob, out=work)).T.ravel() - _RIDGE * b.T.ravel()
         p_h = prob if sub is None else prob[sub]
         hess = _RIDGE * np.eye(c1 * k)
@@ -203,6 +211,22 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
         if abs(change) < 1e-10 * (1 + abs(ll)):
             break
     return np.column_stack([np.zeros(k), b])
+
+
+def _zero_state(n: int, n_cat: int) -> tuple[float, float]:
+    """The multinomial's log-likelihood and every probability at ``b = 0``, without the passes.
+
+    With a finite design ``eta = x @ 0`` is zero (+0 or -0) in every cell, so
+    every row's log-sum-exp is that of ``n_cat`` zeros (the same value ``L``,
+    computed here as :func:`_multinom_fit`'s ``state`` computes it, on one row),
+    the log-likelihood is ``-sum(L, ..., L)`` over the ``n`` rows (the sum of the
+    zero products is a zero) and every probability ``exp(0 - L)``: the same bits
+    as the passes over the rows.
+    """
+    one = np.zeros((1, n_cat - 1))
+    lse = _lse_columns(one, zero_first=True) if n_cat <= 7 else _row_logsumexp(_with_zero(one))
+    ll = -float(np.full(n, lse[0]).sum())
+    return ll, float(np.exp(np.subtract(one, lse[:, None]))[0, 0])
 
 
 def _draw_logreg(
