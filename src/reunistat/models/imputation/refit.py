@@ -91,8 +91,8 @@ class DesignRefit:
         self.order = order
         if order is None:
             self.work = Workspace(self.x0)
-        else:  # (n, p), Fortran-ordered: its transpose is the engine's (p, n) layout
-            self.work = Workspace(np.ascontiguousarray(np.take(self.x0, order, axis=0).T).T)
+        else:
+            self.work = Workspace(_rows_in_order(self.x0, order))
         self.terms: dict[str, list[int]] = design.term_columns
         self.read, self.fixed, self.first = read, fixed, first
         # each term's one data column (None when it reads several)
@@ -225,6 +225,18 @@ class DesignRefit:
     def columns_of(self, changed: list[str]) -> list[int]:
         """The design's columns of the terms that read a ``changed`` column."""
         return [j for t, c in self.term_of.items() if c in changed for j in self.terms[t]]
+
+
+def _rows_in_order(x: np.ndarray, order: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """``x[order]`` Fortran-ordered: its transpose is the Cox engine's (p, n) layout.
+
+    Gathered in chunks of rows, each transposed into place (one pass, not a
+    gather and then a transposing copy).
+    """
+    out = np.empty((x.shape[1], len(order)))
+    for i in range(0, len(order), chunk):
+        out[:, i : i + chunk] = np.take(x, order[i : i + chunk], axis=0).T
+    return out.T
 
 
 def read_columns(formula: str, d0: pd.DataFrame) -> list[str]:
