@@ -65,7 +65,8 @@ def _prepare(
         data["ethnic_group"] = data["ethnic_group"].mask(data["ethnic_group"] == UNKNOWN_ETHNICITY)
     methods = {c: how for c, how in METHODS.items() if c in used and data[c].isna().any()}
     others = [c for c in used if c not in methods]
-    data = data.dropna(subset=others)  # as the main model: other missing covariates drop a row
+    if any(data[c].hasnans for c in others):  # dropna copies the frame even if none is missing
+        data = data.dropna(subset=others)  # as the main model: other missing covariates drop a row
     predictors = [LOG_LENGTH if c == "period_length_days" else c for c in others]
     if "period_length_days" in others:
         data[LOG_LENGTH] = np.log1p(data["period_length_days"])
