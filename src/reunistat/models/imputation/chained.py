@@ -170,7 +170,7 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
     onehot[hit, codes[hit] - 1] = 1.0
     sub = np.linspace(0, n - 1, _HESS_ROWS).round().astype(int) if n > _HESS_ROWS else None
     scale = 1.0 if sub is None else n / _HESS_ROWS
-    x_h = x if sub is None else x[sub]
+    x_h = x if sub is None else np.take(x, sub, axis=0)  # rows: faster than x[sub]
     work, prob, x_w = np.empty((n, c1)), np.empty((n, c1)), np.empty_like(x_h)
 
     def state(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -191,7 +191,7 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
         else:
             np.exp(np.subtract(eta, lse[:, None], out=prob), out=prob)
         grad = (x.T @ np.subtract(onehot, prob, out=work)).T.ravel() - _RIDGE * b.T.ravel()
-        p_h = prob if sub is None else prob[sub]
+        p_h = prob if sub is None else np.take(prob, sub, axis=0)
         hess = _RIDGE * np.eye(c1 * k)
         for a in range(c1):  # block (a, b) is X' diag(p_a (1[a=b] - p_b)) X: one GEMM each
             for b_ in range(a, c1):
@@ -245,7 +245,8 @@ def _draw_polyreg(
     rng: np.random.Generator,
 ) -> np.ndarray:
     boot = rng.integers(0, len(x_obs), len(x_obs))
-    b = _multinom_fit(x_obs[boot], codes_obs[boot], n_cat)
+    # np.take gathers whole rows about three times as fast as x_obs[boot]: the same rows
+    b = _multinom_fit(np.take(x_obs, boot, axis=0), codes_obs[boot], n_cat)
     eta = x_mis @ b
     prob = np.exp(eta - _row_logsumexp(eta)[:, None])
     u = rng.random(len(x_mis))
