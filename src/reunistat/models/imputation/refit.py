@@ -78,21 +78,11 @@ class DesignRefit:
     """
 
     def __init__(
-        self,
-        d0: pd.DataFrame,
-        design: Any,
-        read: list[str],
-        fixed: list[str],
-        first: ModelResult,
-        order: np.ndarray | None = None,
+        self, d0: pd.DataFrame, design: Any, read: list[str], fixed: list[str], first: ModelResult
     ) -> None:
         self.d0, self.x0, self.columns = d0, design.x, list(design.columns)
-        # ``order``: the workspace holds the design's rows in that order (the Cox engine's)
-        self.order = order
-        if order is None:
-            self.work = Workspace(self.x0)
-        else:
-            self.work = Workspace(_rows_in_order(self.x0, order))
+        self.work = Workspace(self.x0)
+        self.order: np.ndarray | None = None  # see in_order()
         self.terms: dict[str, list[int]] = design.term_columns
         self.read, self.fixed, self.first = read, fixed, first
         # each term's one data column (None when it reads several)
@@ -103,6 +93,15 @@ class DesignRefit:
         self.levels: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # see redone()
         self.counts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # see facts()
         self.same: set[str] = set()  # see changed()
+
+    def in_order(self, order: np.ndarray) -> None:
+        """Keep the design's rows in ``order`` (the Cox engine's sorted order) from now on.
+
+        The workspace then holds ``x0[order]``, Fortran-ordered (its transpose
+        is the engine's (p, n) layout), and :meth:`redone` writes the rows so.
+        """
+        self.order = order
+        self.work = Workspace(_rows_in_order(self.x0, order))
 
     def hash_of(
         self, d: pd.DataFrame, columns: set[str] | None = None, known: Collection[str] = ()
@@ -257,8 +256,9 @@ class _CoxRefit(DesignRefit):
         first: ModelResult,
         codes: np.ndarray | None,
     ) -> None:
+        super().__init__(d0, design, read, fixed, first)
         self.problem = first.extras["state"].problem  # sorted and grouped by cox()
-        super().__init__(d0, design, read, fixed, first, order=self.problem.order)
+        self.in_order(self.problem.order)
         self.codes = codes
         self.state = first.extras["state"]
 
