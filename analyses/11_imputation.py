@@ -60,12 +60,15 @@ def _prepare(
     """
     used = formula_variables(covariates, spells)
     keep = [PF] if horizon_days is not None and PF in spells.columns else []
-    data = spells[["LA", "days_followed", "reentered", *used, *keep]].copy()
+    # text as categoricals first (unless the spells have them already): the masks and the
+    # checks for missing values below read codes, not text; unused levels go at the end
+    data = _categories(spells[["LA", "days_followed", "reentered", *used, *keep]])
     if "ethnic_group" in data.columns:
         data["ethnic_group"] = data["ethnic_group"].mask(data["ethnic_group"] == UNKNOWN_ETHNICITY)
     methods = {c: how for c, how in METHODS.items() if c in used and data[c].isna().any()}
     others = [c for c in used if c not in methods]
-    data = data.dropna(subset=others)  # as the main model: other missing covariates drop a row
+    if any(data[c].hasnans for c in others):  # dropna copies the frame even if none is missing
+        data = data.dropna(subset=others)  # as the main model: other missing covariates drop a row
     predictors = [LOG_LENGTH if c == "period_length_days" else c for c in others]
     if "period_length_days" in others:
         data[LOG_LENGTH] = np.log1p(data["period_length_days"])
@@ -73,7 +76,7 @@ def _prepare(
         hit = (data["reentered"].to_numpy(float) > 0) & (data["days_followed"] <= horizon_days)
         data[WITHIN] = hit.astype(float)
         predictors.append(WITHIN)
-    return _categories(data), methods, predictors
+    return _used_levels(data), methods, predictors
 
 
 def _categories(frame: pd.DataFrame) -> pd.DataFrame:
@@ -82,19 +85,39 @@ def _categories(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{c: pd.Categorical(frame[c]) for c in text})
 
 
+def _used_levels(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns without the levels no row has (as ``pd.Categorical`` of their text).
+
+    A categorical of text whose rows were then masked or dropped holds the
+    levels of every row it was made from; those left are in the same (sorted)
+    order, with the codes :func:`_categories` of the remaining text would give.
+    """
+    fix = {}
+    for c in frame.columns:
+        s = frame[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes = s.array.codes
+            seen = np.bincount(codes[codes >= 0], minlength=len(s.dtype.categories)) > 0
+            if not seen.all():
+                fix[c] = s.cat.remove_unused_categories()
+    return frame.assign(**fix) if fix else frame
+
+
 def run(ctx: Context) -> None:
     covariates = ctx.config.covariates
     h = ctx.config.logistic_horizon_days
-    data, methods, predictors = _prepare(ctx.spells, covariates, h)
+    cols = ["LA", "days_followed", "reentered", *formula_variables(covariates, ctx.spells)]
+    # the main model's columns (and the logistic selection's) as categoricals once, for both
+    spells = _categories(ctx.spells[[*cols, *(c for c in [PF] if c in ctx.spells.columns)]])
+    data, methods, predictors = _prepare(spells, covariates, h)
     if not methods:
         for name in ("mi_cox", "mi_logistic"):
             ctx.skip(f"tables/{name}", "no missing ethnicity or disability to impute")
         return
     formula = "~ " + covariates
-    cols = ["LA", "days_followed", "reentered", *formula_variables(covariates, ctx.spells)]
     main = cox(
         formula,
-        _categories(ctx.spells[cols]),
+        spells,
         "days_followed",
         "reentered",
         cluster="LA",

@@ -36,6 +36,7 @@ RETURNS = {
     "survival.cause_specific_cox": "ModelResult",
     "survival.cox": "ModelResult",
     "survival.cox_arrays": "tuple[np.ndarray, np.ndarray]",
+    "survival.cox_arrays_like": "tuple[np.ndarray, np.ndarray]",
     "survival.cox_small_sample": "TermDfResult",
     "survival.cox_zph": "pd.DataFrame",
     "survival.fine_gray": "ModelResult",

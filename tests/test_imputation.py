@@ -209,6 +209,22 @@ def test_multinomial_fit_with_a_subsampled_hessian_reaches_the_same_maximum(monk
     assert np.abs(sub - truth).max() < 0.1
 
 
+@pytest.mark.parametrize("n_cat", [2, 3, 5, 8])
+def test_multinomial_start_at_zero_without_the_passes_is_the_same_fit(monkeypatch, n_cat) -> None:  # type: ignore[no-untyped-def]
+    """Newton's start at b = 0 (:func:`_zero_state`) gives the fit of the passes, bit for bit."""
+    from reunistat.models.imputation import chained
+
+    rng = np.random.default_rng(n_cat)
+    n = 25_000 if n_cat != 3 else 400  # the subsampled Hessian, and the whole one
+    x = np.column_stack([np.ones(n), rng.normal(size=(n, 3)), -np.abs(rng.normal(size=n))])
+    codes = rng.integers(0, n_cat, n)
+    codes[: n // 3] = 0  # unequal shares: a start away from the maximum
+    fast = chained._multinom_fit(x, codes, n_cat)
+    monkeypatch.setattr(chained, "_zero_state", lambda n, n_cat: None)  # the passes at b = 0
+    np.testing.assert_array_equal(chained._multinom_fit(x, codes, n_cat), fast)
+    assert fast.tobytes() == chained._multinom_fit(x, codes, n_cat).tobytes()
+
+
 @pytest.mark.parametrize("n_cat", [2, 3, 5, 7, 8, 10])
 def test_row_logsumexp_by_columns_is_numpys_row_sum_to_the_bit(n_cat: int) -> None:
     """The multinomial's log-sum-exp by columns has the bits of the row-wise one."""

@@ -139,6 +139,33 @@ def test_prepare_treats_unknown_and_blank_as_missing(mod) -> None:  # type: igno
     assert data[mod["WITHIN"]].tolist() == [1.0, 0.0, 1.0, 0.0]  # rows a/10, a/20, b/30, c/50
 
 
+def test_prepare_of_categoricals_made_from_the_text_equals_prepare_of_the_text(mod) -> None:  # type: ignore[no-untyped-def]
+    """run() makes the text columns categoricals once (the main model's) and prepares those.
+
+    Levels left without a row (unknown ethnicity, a level only on a dropped row)
+    go, as ``pd.Categorical`` of the remaining text leaves them out.
+    """
+    spells = pd.DataFrame(
+        {
+            "LA": ["a", "a", "b", "b", "c", "c"],
+            "days_followed": [10, 20, 30, 40, 50, 60],
+            "reentered": [1, 0, 1, 0, 1, 0],
+            "ethnic_group": ["White", "Unknown", None, "Mixed", "Black", "Asian"],
+            "sex": ["male", "female", "male", None, "female", "male"],
+            "age_band": ["0-4", "5-9", "0-4", "10-15", "5-9", "0-4"],  # 10-15, Mixed: a dropped row
+            "days_potential_followup": [400, 400, 400, 400, 400, 10],
+        }
+    )
+    cov = "sex + C(ethnic_group, contr.treatment('White')) + age_band"
+    for h in (None, 30):
+        text = mod["_prepare"](spells, cov, h)
+        cats = mod["_prepare"](mod["_categories"](spells), cov, h)
+        pd.testing.assert_frame_equal(cats[0], text[0])
+        assert cats[1:] == text[1:]
+        assert list(cats[0]["ethnic_group"].cat.categories) == ["Asian", "Black", "White"]
+        assert list(cats[0]["age_band"].cat.categories) == ["0-4", "5-9"]
+
+
 def test_nothing_missing_is_skipped_with_a_reason(mod) -> None:  # type: ignore[no-untyped-def]
     skipped: list[tuple[str, str]] = []
     spells = pd.DataFrame(

@@ -161,7 +161,8 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
     Newton's and the iterations converge to the same maximum, at a fraction of the
     cost (the Hessian is ``(n_cat - 1)^2 / 2`` products of the design). The
     products of every step are written into buffers made once (the same values as
-    fresh arrays, without their page faults).
+    fresh arrays, without their page faults). Newton starts at ``b = 0``, where a
+    finite design's values are known without a pass over it (:func:`_zero_state`).
     """
     n, k, c1 = len(x), x.shape[1], n_cat - 1
     onehot = np.zeros((n, c1))
@@ -169,7 +170,7 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
     onehot[hit, codes[hit] - 1] = 1.0
     sub = np.linspace(0, n - 1, _HESS_ROWS).round().astype(int) if n > _HESS_ROWS else None
     scale = 1.0 if sub is None else n / _HESS_ROWS
-    x_h = x if sub is None else x[sub]
+    x_h = x if sub is None else np.take(x, sub, axis=0)  # rows: faster than x[sub]
     work, prob, x_w = np.empty((n, c1)), np.empty((n, c1)), np.empty_like(x_h)
 
     def state(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -179,11 +180,18 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
         return fit - 0.5 * _RIDGE * float(np.sum(b * b)), eta, lse
 
     b = np.zeros((k, c1))
-    ll, eta, lse = state(b)
-    for _ in range(100):
-        np.exp(np.subtract(eta, lse[:, None], out=prob), out=prob)
+    start = _zero_state(n, n_cat) if np.isfinite(x).all() else None
+    if start is None:
+        ll, eta, lse = state(b)
+    else:
+        ll, p0 = start
+    for it in range(100):
+        if it == 0 and start is not None:
+            prob.fill(p0)  # exp(eta - lse) at b = 0: every value the same
+        else:
+            np.exp(np.subtract(eta, lse[:, None], out=prob), out=prob)
         grad = (x.T @ np.subtract(onehot, prob, out=work)).T.ravel() - _RIDGE * b.T.ravel()
-        p_h = prob if sub is None else prob[sub]
+        p_h = prob if sub is None else np.take(prob, sub, axis=0)
         hess = _RIDGE * np.eye(c1 * k)
         for a in range(c1):  # block (a, b) is X' diag(p_a (1[a=b] - p_b)) X: one GEMM each
             for b_ in range(a, c1):
@@ -205,6 +213,22 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
     return np.column_stack([np.zeros(k), b])
 
 
+def _zero_state(n: int, n_cat: int) -> tuple[float, float]:
+    """The multinomial's log-likelihood and every probability at ``b = 0``, without the passes.
+
+    With a finite design ``eta = x @ 0`` is zero (+0 or -0) in every cell, so
+    every row's log-sum-exp is that of ``n_cat`` zeros (the same value ``L``,
+    computed here as :func:`_multinom_fit`'s ``state`` computes it, on one row),
+    the log-likelihood is ``-sum(L, ..., L)`` over the ``n`` rows (the sum of the
+    zero products is a zero) and every probability ``exp(0 - L)``: the same bits
+    as the passes over the rows.
+    """
+    one = np.zeros((1, n_cat - 1))
+    lse = _lse_columns(one, zero_first=True) if n_cat <= 7 else _row_logsumexp(_with_zero(one))
+    ll = -float(np.full(n, lse[0]).sum())
+    return ll, float(np.exp(np.subtract(one, lse[:, None]))[0, 0])
+
+
 def _draw_logreg(
     x_obs: np.ndarray, y_obs: np.ndarray, x_mis: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
@@ -221,7 +245,8 @@ def _draw_polyreg(
     rng: np.random.Generator,
 ) -> np.ndarray:
     boot = rng.integers(0, len(x_obs), len(x_obs))
-    b = _multinom_fit(x_obs[boot], codes_obs[boot], n_cat)
+    # np.take gathers whole rows about three times as fast as x_obs[boot]: the same rows
+    b = _multinom_fit(np.take(x_obs, boot, axis=0), codes_obs[boot], n_cat)
     eta = x_mis @ b
     prob = np.exp(eta - _row_logsumexp(eta)[:, None])
     u = rng.random(len(x_mis))

@@ -8,8 +8,11 @@ fits the first dataset with all its checks; for each further dataset the
 columns of the design that read an imputed column are looked up from the
 first design by level (a simple term's design row is a function of that
 column's value alone), and the fit is the one ``cox`` makes of that matrix:
-:func:`~reunistat.models.survival.cox_arrays`, the engine's Newton fit and its
-cluster-robust variance, with the cluster codes ``cox`` uses.
+the engine's Newton fit and its cluster-robust variance, with the cluster
+codes ``cox`` uses. The design is kept with its rows in the order the first
+fit sorted them, so each refit reuses that fit's sorted and grouped times and
+events (:func:`~reunistat.models.survival.cox_arrays_like`): only the
+covariates' means and centring are made again, as the engine makes them.
 
 The estimates and covariances are ``cox``'s to the bit, and so is the
 provenance's hash of the columns read (the columns equal to the first
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -79,6 +82,7 @@ class DesignRefit:
     ) -> None:
         self.d0, self.x0, self.columns = d0, design.x, list(design.columns)
         self.work = Workspace(self.x0)
+        self.order: np.ndarray | None = None  # see in_order()
         self.terms: dict[str, list[int]] = design.term_columns
         self.read, self.fixed, self.first = read, fixed, first
         # each term's one data column (None when it reads several)
@@ -89,6 +93,15 @@ class DesignRefit:
         self.levels: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # see redone()
         self.counts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # see facts()
         self.same: set[str] = set()  # see changed()
+
+    def in_order(self, order: np.ndarray) -> None:
+        """Keep the design's rows in ``order`` (the Cox engine's sorted order) from now on.
+
+        The workspace then holds ``x0[order]``, Fortran-ordered (its transpose
+        is the engine's (p, n) layout), and :meth:`redone` writes the rows so.
+        """
+        self.order = order
+        self.work = Workspace(_rows_in_order(self.x0, order))
 
     def hash_of(
         self, d: pd.DataFrame, columns: set[str] | None = None, known: Collection[str] = ()
@@ -134,7 +147,8 @@ class DesignRefit:
         (an interaction) or a value the first design lacks. A categorical
         term's columns are its :class:`LevelTable`'s rows at the new codes;
         ``levels`` then holds, for each of those columns, the values by level
-        and the codes (read by :meth:`facts`).
+        and the codes (read by :meth:`facts`). With an ``order``, the design's
+        rows (and those codes) are in that order.
         """
         self.work.fresh()
         self.levels, self.counts = {}, {}
@@ -147,6 +161,8 @@ class DesignRefit:
                     v = s.to_numpy(dtype=float)  # a number: its own column
                     if np.isnan(v).any():
                         return None
+                    if self.order is not None:
+                        v = v[self.order]
                     self.work.write(cols, v[:, None])
                     continue
                 if t not in self.tables:
@@ -155,6 +171,8 @@ class DesignRefit:
                 codes = table.codes(s)
                 if codes is None:
                     return None
+                if self.order is not None:
+                    codes = codes[self.order]
                 self.work.write(cols, np.take(table.values, codes, axis=0))
                 for j, col in enumerate(cols):
                     self.levels[col] = (table.values[:, j], codes)
@@ -165,10 +183,11 @@ class DesignRefit:
     ) -> tuple[float, float, bool, int, float]:
         """Min, max, all 0/1?, rows at 1 and the 0/1 ``outcome`` summed there, of ``x[:, j]``.
 
-        ``x`` is the last :meth:`redone`; the two sums are 0 unless the column
-        is 0/1. A column written from a level table is summarised from its values by
-        level and the rows at each level: the same minimum and maximum, and
-        the same counts (sums of 0/1, exact in any order), without a pass over it.
+        ``x`` is the last :meth:`redone` (``outcome`` in its rows' order); the two
+        sums are 0 unless the column is 0/1. A column written from a level table
+        is summarised from its values by level and the rows at each level: the
+        same minimum and maximum, and the same counts (sums of 0/1, exact in any
+        order), without a pass over it.
         """
         if j not in self.levels:
             v = x[:, j]
@@ -207,6 +226,18 @@ class DesignRefit:
         return [j for t, c in self.term_of.items() if c in changed for j in self.terms[t]]
 
 
+def _rows_in_order(x: np.ndarray, order: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """``x[order]`` Fortran-ordered: its transpose is the Cox engine's (p, n) layout.
+
+    Gathered in chunks of rows, each transposed into place (one pass, not a
+    gather and then a transposing copy).
+    """
+    out = np.empty((x.shape[1], len(order)))
+    for i in range(0, len(order), chunk):
+        out[:, i : i + chunk] = np.take(x, order[i : i + chunk], axis=0).T
+    return out.T
+
+
 def read_columns(formula: str, d0: pd.DataFrame) -> list[str]:
     """The columns of ``d0`` that ``formula`` names."""
     words = set(re.findall(r"[A-Za-z_]\w*", formula))
@@ -226,6 +257,8 @@ class _CoxRefit(DesignRefit):
         codes: np.ndarray | None,
     ) -> None:
         super().__init__(d0, design, read, fixed, first)
+        self.problem = first.extras["state"].problem  # sorted and grouped by cox()
+        self.in_order(self.problem.order)
         self.codes = codes
         self.state = first.extras["state"]
 
@@ -239,6 +272,7 @@ class _CoxRefit(DesignRefit):
         cluster = first.provenance.options.get("cluster")
         if (
             "state" not in first.extras
+            or first.extras["state"].problem.order.shape != (len(d0),)
             or first.fit_stats.get("n_dropped_missing", 1) != 0
             or not (cluster is None or isinstance(cluster, str))
             or first.vcov_type not in ("model", f"cluster({cluster})")
@@ -254,22 +288,21 @@ class _CoxRefit(DesignRefit):
 
     def refit(self, d: pd.DataFrame) -> ModelResult | None:
         """The Cox fit of ``d``, or None (then fit it with :func:`cox`)."""
-        from reunistat.models.survival import cox_arrays
+        from reunistat.models.survival import cox_arrays_like
 
         if not d.index.equals(self.d0.index):
             return None
         changed = self.changed(d)
         if set(changed) & set(self.fixed):
             return None
-        x = self.redone(self.d0, {c: d[c] for c in changed})
+        x = self.redone(self.d0, {c: d[c] for c in changed})  # rows in the engine's order
         cols = self.columns_of(changed)
-        facts = {} if x is None else {j: self.facts(x, j, self.state.event) for j in cols}
-        if x is None or not _events_at_both_values(facts, len(x), int(self.state.event.sum())):
+        event = self.problem.event  # in that order
+        facts = {} if x is None else {j: self.facts(x, j, event) for j in cols}
+        if x is None or not _events_at_both_values(facts, len(x), int(event.sum())):
             return None
-        try:
-            beta, var = cox_arrays(
-                x, self.state.stop, self.state.event, cluster=self.codes, ties=self.state.ties
-            )
+        try:  # cox_arrays of the design unsorted, without sorting and grouping the rows again
+            beta, var = cox_arrays_like(self.problem, x.T, cluster=self.codes)
         except ConvergenceError:
             return None
         ranges = self.work.ranges(x, [])
@@ -362,19 +395,23 @@ def same_bits(a: pd.Series, b: pd.Series) -> bool:
     """
     if isinstance(a.dtype, pd.CategoricalDtype) and isinstance(b.dtype, pd.CategoricalDtype):
         ca, cb = a.dtype.categories, b.dtype.categories
-        return bool(
-            a.dtype.ordered == b.dtype.ordered
-            and ca.dtype == cb.dtype
-            and ca.equals(cb)
-            and np.array_equal(a.cat.codes.to_numpy(), b.cat.codes.to_numpy())
-        )
+        if not (a.dtype.ordered == b.dtype.ordered and ca.dtype == cb.dtype and ca.equals(cb)):
+            return False
+        # the Categoricals' own codes (``.cat.codes`` makes a Series of them each time)
+        x, y = cast(pd.Categorical, a.array).codes, cast(pd.Categorical, b.array).codes
+        return bool(_same_memory(x, y) or np.array_equal(x, y))
     x, y = a.to_numpy(), b.to_numpy()
     if not (x.dtype == y.dtype and x.dtype.kind in "biufmM" and x.shape == y.shape):
         return False
-    if x.__array_interface__ == y.__array_interface__:
-        return True  # the same memory (a shallow copy's column)
+    if _same_memory(x, y):
+        return True  # a shallow copy's column
     bits = f"u{x.dtype.itemsize}"
     return bool(np.array_equal(x.view(bits), y.view(bits)))
+
+
+def _same_memory(x: np.ndarray, y: np.ndarray) -> bool:
+    """True when two arrays are the same memory, shape, strides and type."""
+    return bool(x.dtype == y.dtype and x.__array_interface__ == y.__array_interface__)
 
 
 class LevelTable:

@@ -9,6 +9,7 @@ from reunistat.models.survival.cox import (
     baseline_hazard,
     cox,
     cox_arrays,
+    cox_arrays_like,
     predict_cumulative_incidence,
 )
 from reunistat.models.survival.finegray import cause_specific_cox, fine_gray
@@ -33,6 +34,7 @@ __all__ = [
     "cause_specific_cox",
     "cox",
     "cox_arrays",
+    "cox_arrays_like",
     "cox_small_sample",
     "cox_zph",
     "fine_gray",

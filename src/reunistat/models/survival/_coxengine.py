@@ -396,6 +396,34 @@ def prepare(
     )
 
 
+def prepare_like(prob: CoxProblem, xt: FloatArray) -> CoxProblem:
+    """:func:`prepare` of ``prob``'s rows with other covariates, without sorting them again.
+
+    ``xt`` holds the covariates (not centred) in ``prob``'s sorted order
+    (``prob.order``), transposed: shape (p, n), C-contiguous float, as
+    :func:`prepare` lays them out (it is not changed). What depends only on the
+    times, events, weights, strata and ties is ``prob``'s; the means, the centred
+    covariates and the events' covariate sums are made as :func:`prepare` makes
+    them, so the problem is ``prepare``'s of the same covariates unsorted, bit for bit.
+    """
+    n = prob.w.shape[0]
+    if xt.shape[1] != n or not _usable_out(xt, xt.shape):
+        raise ValueError("xt: the covariates in the problem's sorted order, (p, n) C-contiguous")
+    means = (xt @ prob.w) / prob.w.sum() if n else np.zeros(xt.shape[0])
+    centred = np.subtract(xt, means[:, None])  # prepare's xt -= means[:, None], into new memory
+    if prob.unit_w:
+        wd: FloatArray = prob.event * 1.0
+    else:
+        wd = np.asarray(np.bincount(prob.death_rows, prob.death_w, n))
+    return dataclasses.replace(
+        prob,
+        xt=centred,
+        means=np.asarray(means, dtype=float),
+        sum_wdx=centred @ wd if n else np.zeros(xt.shape[0]),
+        work={},
+    )
+
+
 def _groups_upto(ev_keys: IntArray, keys: IntArray, starts: IntArray | None) -> IntArray:
     """For each row, the number of event groups with key <= its key.
 

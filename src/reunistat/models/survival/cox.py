@@ -369,7 +369,27 @@ def cox_arrays(
     ConvergenceError
         If the Newton steps do not converge to finite estimates.
     """
-    prob = engine.prepare(x, duration, event, strata=strata, ties=ties)
+    return _fit_prepared(engine.prepare(x, duration, event, strata=strata, ties=ties), cluster)
+
+
+def cox_arrays_like(
+    problem: engine.CoxProblem, xt: np.ndarray, *, cluster: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cox_arrays` of a fitted model's rows with other covariates, without sorting again.
+
+    ``problem`` is a fit's ``extras["state"].problem``; ``xt`` the covariates
+    in its sorted order (``problem.order``), transposed, shape (p, n),
+    C-contiguous and not centred. The fit is :func:`cox_arrays`'s of the same
+    covariates unsorted with that fit's times, events, weights, strata and
+    ties, to the bit: the rows' order and groups are the problem's.
+    """
+    return _fit_prepared(engine.prepare_like(problem, xt), cluster)
+
+
+def _fit_prepared(
+    prob: engine.CoxProblem, cluster: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cox_arrays` of a prepared problem."""
     fit = engine.newton(prob)
     if not fit.converged or not np.all(np.isfinite(fit.beta)):
         raise ConvergenceError("the Cox fit did not converge")
