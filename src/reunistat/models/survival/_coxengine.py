@@ -149,8 +149,20 @@ def _boundaries(sorted_keys: IntArray) -> IntArray:
     """Return the first index of each run of equal values in a sorted array."""
     if sorted_keys.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
-    change = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
-    return np.concatenate([[0], change]).astype(np.int64)
+    change = (sorted_keys[1:] != sorted_keys[:-1]).nonzero()[0]
+    out = np.empty(change.shape[0] + 1, dtype=np.int64)
+    out[0] = 0
+    np.add(change, 1, out=out[1:])
+    return out
+
+
+def _run_lengths(starts: IntArray, total: int) -> IntArray:
+    """Return ``np.diff(np.append(starts, total))``: the length of each run from its start."""
+    out = np.empty(starts.shape[0], dtype=np.int64)
+    if starts.shape[0]:
+        np.subtract(starts[1:], starts[:-1], out=out[:-1])
+        out[-1] = total - starts[-1]
+    return out
 
 
 def _stable_argsort(t: FloatArray) -> IntArray:
@@ -187,12 +199,12 @@ def _ordered_times(stop: FloatArray, event: NDArray[np.bool_]) -> tuple[IntArray
         if np.isfinite(lo) and np.isfinite(hi) and 2 * (hi - lo) + 1 < 2**16:
             d = stop - lo
             small = d.astype(np.uint16)
-            if np.array_equal(small, d):
+            if (small == d).all():
                 small *= 2
                 small += ~event  # 2 * day + (not an event): the same order as the two sorts
                 order = np.argsort(small, kind="stable")
                 back = (d + lo).view(np.uint64)  # compared bit for bit: -0.0 included
-                if stop.dtype != np.float64 or not np.array_equal(back, stop.view(np.uint64)):
+                if stop.dtype != np.float64 or not (back == stop.view(np.uint64)).all():
                     return order, stop[order]
                 days = small[order]
                 days >>= 1
@@ -203,7 +215,7 @@ def _ordered_times(stop: FloatArray, event: NDArray[np.bool_]) -> tuple[IntArray
 
 
 def _sort_right_censored(
-    stop: FloatArray, event: NDArray[np.bool_], s: IntArray, n_strata: int
+    stop: FloatArray, event: NDArray[np.bool_], s: IntArray | None, n_strata: int
 ) -> tuple[IntArray, IntArray, FloatArray, int]:
     """Order rows by (stratum, time, events first) with one float sort and radix sorts.
 
@@ -218,7 +230,7 @@ def _sort_right_censored(
     rank = np.cumsum(new)
     uniq = st[new]
     k_mult = int(uniq.shape[0]) + 1
-    if n_strata == 1:  # one stratum: the keys are the ranks (0 * K + rank)
+    if n_strata == 1 or s is None:  # one stratum: the keys are the ranks (0 * K + rank)
         return order.astype(np.int64, copy=False), rank.astype(np.int64, copy=False), uniq, k_mult
     small = s[order].astype(np.int16 if n_strata < 2**15 else np.int64)
     by_stratum = np.argsort(small, kind="stable")
@@ -299,13 +311,16 @@ def prepare(
         The prepared problem.
     """
     n = x.shape[0]
-    s = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
-    n_strata = int(s.max()) + 1 if n and strata is not None else 1
+    s = None if strata is None else np.asarray(strata, dtype=np.int64)
+    n_strata = int(s.max()) + 1 if n and s is not None else 1
+    ek: IntArray | None = None  # entry keys; None: all zero (right-censored, one stratum)
     if start is None:
         order, sk, uniq, k_mult = _sort_right_censored(stop, event, s, n_strata)
-        # entry keys s * K: all zero with one stratum
-        ek = np.zeros(n, dtype=np.int64) if n_strata == 1 else (sk // k_mult) * k_mult
+        if n_strata > 1:  # entry keys s * K
+            ek = (sk // k_mult) * k_mult
     else:
+        if s is None:
+            s = np.zeros(n, dtype=np.int64)
         uniq, inv = np.unique(np.concatenate([stop, start]), return_inverse=True)
         k_mult = uniq.shape[0] + 1
         stop_key = s * k_mult + inv[:n] + 1
@@ -324,8 +339,12 @@ def prepare(
     if start is None:
         entry_perm = None
         # entries are s * K: one per stratum, summed from the stop-key groups
-        entry_starts = _boundaries(exit_keys // k_mult)
-        entry_keys = (exit_keys // k_mult)[entry_starts] * k_mult
+        if n_strata == 1:  # one entry key, 0, from the first row (none without rows)
+            entry_starts = np.zeros(min(1, exit_starts.shape[0]), dtype=np.int64)
+            entry_keys = entry_starts
+        else:
+            entry_starts = _boundaries(exit_keys // k_mult)
+            entry_keys = (exit_keys // k_mult)[entry_starts] * k_mult
         entry_group = None
     else:
         entry_perm = np.argsort(ek, kind="stable").astype(np.int64)
@@ -334,13 +353,13 @@ def prepare(
         entry_keys = ek_sorted[entry_starts]
         entry_group = np.empty(n, dtype=np.int64)
         entry_group[entry_perm] = np.repeat(
-            np.arange(entry_starts.shape[0]), np.diff(np.append(entry_starts, n))
+            np.arange(entry_starts.shape[0]), _run_lengths(entry_starts, n)
         )
     death_rows = np.flatnonzero(ev).astype(np.int64, copy=False)
     dk = sk[death_rows]
     death_starts = _boundaries(dk)
     ev_keys = dk[death_starts]
-    sizes = np.diff(np.append(death_starts, death_rows.shape[0]))
+    sizes = _run_lengths(death_starts, death_rows.shape[0])
     death_group = np.repeat(np.arange(ev_keys.shape[0]), sizes).astype(np.int64, copy=False)
     rank = np.arange(death_rows.shape[0]) - np.repeat(death_starts, sizes)  # place in group
     if ties == "efron":
@@ -348,9 +367,9 @@ def prepare(
     else:
         death_frac = np.zeros(death_rows.shape[0])
     ev_time = uniq[(ev_keys % k_mult) - 1] if ev_keys.shape[0] else np.zeros(0)
-    ev_exit_pos = np.searchsorted(exit_keys, ev_keys, "left").astype(np.int64)
+    ev_exit_pos = exit_keys.searchsorted(ev_keys, "left").astype(np.int64, copy=False)
     # split each stop-key group into its event rows (first, by the sort) and the rest
-    group_size = np.diff(np.append(exit_starts, n))
+    group_size = _run_lengths(exit_starts, n)
     n_dead = np.zeros(exit_starts.shape[0], dtype=np.int64)
     n_dead[ev_exit_pos] = sizes
     split = exit_starts + n_dead
@@ -371,12 +390,12 @@ def prepare(
         event=ev,
         order=order,
         seg_starts=seg_starts,
-        seg_exit=np.searchsorted(seg_starts, exit_starts).astype(np.int64),
-        death_seg=np.searchsorted(seg_starts, exit_starts[ev_exit_pos]).astype(np.int64),
+        seg_exit=seg_starts.searchsorted(exit_starts).astype(np.int64, copy=False),
+        death_seg=seg_starts.searchsorted(exit_starts[ev_exit_pos]).astype(np.int64, copy=False),
         entry_perm=entry_perm,
         entry_starts=entry_starts,
         ev_exit_pos=ev_exit_pos,
-        ev_entry_pos=np.searchsorted(entry_keys, ev_keys, "left").astype(np.int64),
+        ev_entry_pos=entry_keys.searchsorted(ev_keys, "left").astype(np.int64, copy=False),
         death_rows=death_rows,
         death_starts=death_starts,
         death_group=death_group,
@@ -385,15 +404,22 @@ def prepare(
         death_mw=death_mw,
         sum_wdx=xt @ wd if n else np.zeros(x.shape[1]),
         row_hi=_groups_upto(ev_keys, sk, exit_starts),
-        row_lo=_groups_upto(ev_keys, ek, None if start is not None else exit_starts),
+        row_lo=_zero_rows(n)
+        if ek is None
+        else _groups_upto(ev_keys, ek, None if start is not None else exit_starts),
         ev_keys=ev_keys,
-        ev_stratum=(ev_keys // k_mult).astype(np.int64),
+        ev_stratum=(ev_keys // k_mult).astype(np.int64, copy=False),
         ev_time=np.asarray(ev_time, dtype=float),
         n_strata=n_strata,
         entry_group=entry_group,
         unit_w=weights is None,
         interleaved=Interleaved.build(death_starts, sizes, death_group, death_frac, death_mw, rank),
     )
+
+
+def _zero_rows(n: int) -> IntArray:
+    """A read-only zero per row, taking no memory (the view :func:`_zero_free` makes)."""
+    return np.broadcast_to(np.zeros(1, dtype=np.int64), (n,))
 
 
 def _groups_upto(ev_keys: IntArray, keys: IntArray, starts: IntArray | None) -> IntArray:
@@ -404,10 +430,10 @@ def _groups_upto(ev_keys: IntArray, keys: IntArray, starts: IntArray | None) -> 
     """
     if starts is None:
         return _zero_free(np.searchsorted(ev_keys, keys, "right").astype(np.int64))
-    per_run = np.searchsorted(ev_keys, keys[starts], "right").astype(np.int64)
+    per_run = ev_keys.searchsorted(keys[starts], "right").astype(np.int64, copy=False)
     if not per_run.any():  # no event group before any row: the zero view
-        return np.broadcast_to(np.zeros(1, dtype=np.int64), keys.shape)
-    return np.repeat(per_run, np.diff(np.append(starts, keys.shape[0])))
+        return _zero_rows(keys.shape[0])
+    return np.repeat(per_run, _run_lengths(starts, keys.shape[0]))
 
 
 @dataclass(frozen=True)
@@ -458,7 +484,7 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
     """Evaluate the partial log-likelihood, score and information at ``beta``."""
     xt = prob.xt
     p, n = xt.shape
-    at_zero = not np.any(beta)
+    at_zero = not beta.any()
     if at_zero:  # beta = 0 (Newton's start): every eta is +0.0 and every risk 1, without the passes
         eta, risk = np.zeros(n), np.ones(n)
     else:
