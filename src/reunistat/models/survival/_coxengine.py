@@ -21,7 +21,9 @@ time with ``d`` events whose weights sum to ``dw``, the Efron term ``j`` (``j = 
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -308,8 +310,75 @@ def prepare(
     Returns
     -------
     CoxProblem
-        The prepared problem.
+        The prepared problem. When the last problem prepared is still alive
+        and had the same rows (times, events, entries, weights and strata, bit
+        for bit, and ties), its order and groups are shared: only the
+        covariates are sorted (refits of the same rows with other covariates:
+        imputed datasets, nested models). Nothing in a problem is written to
+        after it is made, so the shared arrays are the ones it would make.
     """
+    key = _rows_key(stop, event, start, weights, strata, ties)
+    last = _LAST[0]
+    same = last[1]() if last is not None and last[0] == key else None
+    if same is not None and same.xt.shape[1] == x.shape[0]:
+        xt, means, sum_wdx = _covariates(x, same.order, same.w, _event_weights(same), overwrite_x)
+        return dataclasses.replace(same, xt=xt, means=means, sum_wdx=sum_wdx, work={})
+    prob = _prepare(x, stop, event, start, weights, strata, ties, overwrite_x)
+    _LAST[0] = (key, weakref.ref(prob, _forget))
+    return prob
+
+
+#: The rows of the last problem :func:`prepare` made (their bytes) and a weak reference to it.
+_LAST: list[tuple[tuple[Any, ...], weakref.ref[CoxProblem]] | None] = [None]
+
+
+def _forget(ref: weakref.ref[CoxProblem]) -> None:
+    """Drop the rows' bytes when the last problem is gone (not a later one's)."""
+    last = _LAST[0]
+    if last is not None and last[1] is ref:
+        _LAST[0] = None
+
+
+def _rows_key(*arrays: Any) -> tuple[Any, ...]:
+    """What identifies a problem's rows: each array's type and bytes (None and text as given)."""
+    return tuple(
+        a
+        if a is None or isinstance(a, str)
+        else (np.asarray(a).dtype.str, np.asarray(a).shape, np.ascontiguousarray(a).tobytes())
+        for a in arrays
+    )
+
+
+def _event_weights(prob: CoxProblem) -> FloatArray:
+    """The sorted rows' event weights (0 on censored rows), as :func:`_prepare` makes them."""
+    if prob.unit_w:
+        return prob.event * 1.0
+    return np.asarray(np.bincount(prob.death_rows, prob.death_w, prob.event.shape[0]))
+
+
+def _covariates(
+    x: FloatArray, order: IntArray, ws: FloatArray, wd: FloatArray, overwrite_x: bool
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The sorted, centred covariates ``(p, n)``, their weighted means and ``sum w_d x``."""
+    xt = _sorted_transposed(x, order, out=x.T if overwrite_x else None)
+    n = x.shape[0]
+    means = (xt @ ws) / ws.sum() if n else np.zeros(x.shape[1])
+    xt -= means[:, None]
+    sum_wdx = xt @ wd if n else np.zeros(x.shape[1])
+    return xt, np.asarray(means, dtype=float), sum_wdx
+
+
+def _prepare(
+    x: FloatArray,
+    stop: FloatArray,
+    event: NDArray[np.bool_],
+    start: FloatArray | None,
+    weights: FloatArray | None,
+    strata: IntArray | None,
+    ties: str,
+    overwrite_x: bool,
+) -> CoxProblem:
+    """:func:`prepare` afresh: sort and group the rows, then the covariates."""
     n = x.shape[0]
     s = None if strata is None else np.asarray(strata, dtype=np.int64)
     n_strata = int(s.max()) + 1 if n and s is not None else 1
@@ -330,10 +399,7 @@ def prepare(
         sk = stop_key[order]
         ek = start_key[order]
     ev = event[order]
-    xt = _sorted_transposed(x, order, out=x.T if overwrite_x else None)
     ws = np.ones(n) if weights is None else np.asarray(weights, dtype=float)[order]
-    means = (xt @ ws) / ws.sum() if n else np.zeros(x.shape[1])
-    xt -= means[:, None]
     exit_starts = _boundaries(sk)
     exit_keys = sk[exit_starts]
     if start is None:
@@ -383,9 +449,10 @@ def prepare(
         group_w = np.bincount(death_group, dw, ev_keys.shape[0])
         death_mw = (group_w / np.maximum(sizes, 1))[death_group]
         wd = np.asarray(np.bincount(death_rows, dw, n))  # the event rows' weights, 0 elsewhere
+    xt, means, sum_wdx = _covariates(x, order, ws, wd, overwrite_x)
     return CoxProblem(
         xt=xt,
-        means=np.asarray(means, dtype=float),
+        means=means,
         w=ws,
         event=ev,
         order=order,
@@ -402,7 +469,7 @@ def prepare(
         death_frac=death_frac,
         death_w=dw,
         death_mw=death_mw,
-        sum_wdx=xt @ wd if n else np.zeros(x.shape[1]),
+        sum_wdx=sum_wdx,
         row_hi=_groups_upto(ev_keys, sk, exit_starts),
         row_lo=_zero_rows(n)
         if ek is None
