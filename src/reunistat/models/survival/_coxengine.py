@@ -402,7 +402,7 @@ def _prepare(
     ws = np.ones(n) if weights is None else np.asarray(weights, dtype=float)[order]
     exit_starts = _boundaries(sk)
     exit_keys = sk[exit_starts]
-    if start is None:
+    if start is None or ek is None:
         entry_perm = None
         # entries are s * K: one per stratum, summed from the stop-key groups
         if n_strata == 1:  # one entry key, 0, from the first row (none without rows)
