@@ -35,6 +35,7 @@ from reunistat.models.survival._coxkernels import (
     _all_zero,
     _interval_sum,
     _revcum,
+    _run_lengths,
     _segment_sums,
     _syrk_block,
     _syrk_blocked,
@@ -158,15 +159,6 @@ def _boundaries(sorted_keys: IntArray) -> IntArray:
     return out
 
 
-def _run_lengths(starts: IntArray, total: int) -> IntArray:
-    """Return ``np.diff(np.append(starts, total))``: the length of each run from its start."""
-    out = np.empty(starts.shape[0], dtype=np.int64)
-    if starts.shape[0]:
-        np.subtract(starts[1:], starts[:-1], out=out[:-1])
-        out[-1] = total - starts[-1]
-    return out
-
-
 def _stable_argsort(t: FloatArray) -> IntArray:
     """Stable argsort of times; whole numbers spanning under 65,536 take a radix sort.
 
@@ -182,6 +174,37 @@ def _stable_argsort(t: FloatArray) -> IntArray:
             if np.array_equal(small, d):
                 return np.argsort(small, kind="stable")
     return np.argsort(t, kind="stable")
+
+
+def _key_order(keys: IntArray) -> IntArray:
+    """Stable argsort of non-negative integer keys; keys under 65,536 take a radix sort.
+
+    A stable order is the one order of the keys: the same from 16-bit copies.
+    """
+    if keys.shape[0] and keys.max() < 2**16 and keys.min() >= 0:
+        keys = keys.astype(np.uint16)
+    return np.argsort(keys, kind="stable").astype(np.int64, copy=False)
+
+
+def _unique_times(t: FloatArray) -> tuple[FloatArray, IntArray]:
+    """``np.unique(t, return_inverse=True)``; whole numbers spanning under 65,536 by counting.
+
+    Whole-day times (each with the bits of its day count plus the minimum) are
+    marked in a table of days: the distinct days in order, each read back as
+    ``day + minimum`` (its own bits), and each time's rank among them.
+    """
+    if t.shape[0] > 1 and t.dtype == np.float64:
+        lo, hi = t.min(), t.max()
+        if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2**16:
+            d = t - lo
+            small = d.astype(np.uint16)
+            if (small == d).all() and ((d + lo).view(np.uint64) == t.view(np.uint64)).all():
+                present = np.zeros(int(small.max()) + 1, dtype=bool)
+                present[small] = True
+                rank = np.cumsum(present) - 1
+                return present.nonzero()[0].astype(float) + lo, rank[small]
+    uniq, inv = np.unique(t, return_inverse=True)
+    return uniq, inv
 
 
 def _time_event_order(stop: FloatArray, event: NDArray[np.bool_]) -> IntArray:
@@ -390,12 +413,12 @@ def _prepare(
     else:
         if s is None:
             s = np.zeros(n, dtype=np.int64)
-        uniq, inv = np.unique(np.concatenate([stop, start]), return_inverse=True)
+        uniq, inv = _unique_times(np.concatenate([stop, start]))
         k_mult = uniq.shape[0] + 1
         stop_key = s * k_mult + inv[:n] + 1
         start_key = s * k_mult + inv[n:] + 1
         # sort by stop key, events first within a key (keeps death rows contiguous)
-        order = np.argsort(2 * stop_key + ~event, kind="stable").astype(np.int64)
+        order = _key_order(2 * stop_key + ~event)
         sk = stop_key[order]
         ek = start_key[order]
     ev = event[order]
@@ -413,7 +436,7 @@ def _prepare(
             entry_keys = (exit_keys // k_mult)[entry_starts] * k_mult
         entry_group = None
     else:
-        entry_perm = np.argsort(ek, kind="stable").astype(np.int64)
+        entry_perm = _key_order(ek)
         ek_sorted = ek[entry_perm]
         entry_starts = _boundaries(ek_sorted)
         entry_keys = ek_sorted[entry_starts]

@@ -90,6 +90,15 @@ def _zero_free(idx: IntArray) -> IntArray:
     return idx
 
 
+def _run_lengths(starts: IntArray, total: int) -> IntArray:
+    """Return ``np.diff(np.append(starts, total))``: the length of each run from its start."""
+    out = np.empty(starts.shape[0], dtype=np.int64)
+    if starts.shape[0]:
+        np.subtract(starts[1:], starts[:-1], out=out[:-1])
+        out[-1] = total - starts[-1]
+    return out
+
+
 def _all_zero(idx: IntArray) -> bool:
     """True for the zero view of :func:`_zero_free` (a stride-0 array)."""
     return bool(idx.ndim == 1 and idx.strides[0] == 0 and idx.shape[0] and idx[0] == 0)
