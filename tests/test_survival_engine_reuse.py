@@ -64,7 +64,7 @@ def test_a_refit_of_the_same_rows_is_a_fresh_prepare(options: tuple[str, ...], t
     assert np.array_equal(fa.beta, fb.beta) and np.array_equal(fa.info, fb.info)
 
 
-def test_other_rows_or_a_dead_problem_are_not_shared() -> None:
+def test_other_rows_or_a_dead_problem_are_not_shared(monkeypatch: pytest.MonkeyPatch) -> None:
     d = _rows(6)
     x = np.random.default_rng(7).normal(size=(1500, 2))
     first = engine.prepare(x, d["stop"], d["event"])
@@ -76,4 +76,7 @@ def test_other_rows_or_a_dead_problem_are_not_shared() -> None:
     first = engine.prepare(x, d["stop"], d["event"])
     del first
     gc.collect()
-    assert engine._LAST[0] is None  # the rows' bytes go with the problem
+    assert engine._LAST[0] is None  # forgotten with the problem
+    monkeypatch.setattr(engine, "SHARED_ROWS", 1000)  # more rows: not looked for
+    first = engine.prepare(x, d["stop"], d["event"])
+    assert engine.prepare(x, d["stop"], d["event"]).order is not first.order

@@ -21,6 +21,7 @@ time with ``d`` events whose weights sum to ``dw``, the Efron term ``j`` (``j = 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -335,41 +336,55 @@ def prepare(
     CoxProblem
         The prepared problem. When the last problem prepared is still alive
         and had the same rows (times, events, entries, weights and strata, bit
-        for bit, and ties), its order and groups are shared: only the
+        for bit, and ties; up to :data:`SHARED_ROWS`), its order and groups are shared: only the
         covariates are sorted (refits of the same rows with other covariates:
         imputed datasets, nested models). Nothing in a problem is written to
         after it is made, so the shared arrays are the ones it would make.
     """
+    if x.shape[0] > SHARED_ROWS:
+        return _prepare(x, stop, event, start, weights, strata, ties, overwrite_x)
     key = _rows_key(stop, event, start, weights, strata, ties)
     last = _LAST[0]
     same = last[1]() if last is not None and last[0] == key else None
     if same is not None and same.xt.shape[1] == x.shape[0]:
-        xt, means, sum_wdx = _covariates(x, same.order, same.w, _event_weights(same), overwrite_x)
+        xt, means = _centred(x, same.order, same.w, overwrite_x)
+        sum_wdx = _sum_wdx(xt, _event_weights(same))
         return dataclasses.replace(same, xt=xt, means=means, sum_wdx=sum_wdx, work={})
     prob = _prepare(x, stop, event, start, weights, strata, ties, overwrite_x)
     _LAST[0] = (key, weakref.ref(prob, _forget))
     return prob
 
 
-#: The rows of the last problem :func:`prepare` made (their bytes) and a weak reference to it.
+#: Rows up to which :func:`prepare` looks for a live problem with the same rows (the
+#: national spells and their refits). Its digest of the rows takes about 1 ms per
+#: 160,000; a million-row fit (no script refits those) does without it.
+SHARED_ROWS = 1 << 18
+
+
+#: The rows of the last problem :func:`prepare` made (their digests) and a weak reference to it.
 _LAST: list[tuple[tuple[Any, ...], weakref.ref[CoxProblem]] | None] = [None]
 
 
 def _forget(ref: weakref.ref[CoxProblem]) -> None:
-    """Drop the rows' bytes when the last problem is gone (not a later one's)."""
+    """Forget the rows when the last problem is gone (not a later one's)."""
     last = _LAST[0]
     if last is not None and last[1] is ref:
         _LAST[0] = None
 
 
 def _rows_key(*arrays: Any) -> tuple[Any, ...]:
-    """What identifies a problem's rows: each array's type and bytes (None and text as given)."""
+    """What identifies a problem's rows: each array's type, shape and SHA-256 of its bytes.
+
+    (None and text as given.) A digest rather than a copy: nothing of the size
+    of the rows is kept beside the problem.
+    """
     return tuple(
-        a
-        if a is None or isinstance(a, str)
-        else (np.asarray(a).dtype.str, np.asarray(a).shape, np.ascontiguousarray(a).tobytes())
-        for a in arrays
+        a if a is None or isinstance(a, str) else _digest(np.ascontiguousarray(a)) for a in arrays
     )
+
+
+def _digest(a: NDArray[Any]) -> tuple[str, tuple[int, ...], bytes]:
+    return a.dtype.str, a.shape, hashlib.sha256(a.data).digest()
 
 
 def _event_weights(prob: CoxProblem) -> FloatArray:
@@ -379,16 +394,19 @@ def _event_weights(prob: CoxProblem) -> FloatArray:
     return np.asarray(np.bincount(prob.death_rows, prob.death_w, prob.event.shape[0]))
 
 
-def _covariates(
-    x: FloatArray, order: IntArray, ws: FloatArray, wd: FloatArray, overwrite_x: bool
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """The sorted, centred covariates ``(p, n)``, their weighted means and ``sum w_d x``."""
+def _centred(
+    x: FloatArray, order: IntArray, ws: FloatArray, overwrite_x: bool
+) -> tuple[FloatArray, FloatArray]:
+    """The sorted covariates ``(p, n)`` centred at their weighted means, and the means."""
     xt = _sorted_transposed(x, order, out=x.T if overwrite_x else None)
-    n = x.shape[0]
-    means = (xt @ ws) / ws.sum() if n else np.zeros(x.shape[1])
+    means = (xt @ ws) / ws.sum() if x.shape[0] else np.zeros(x.shape[1])
     xt -= means[:, None]
-    sum_wdx = xt @ wd if n else np.zeros(x.shape[1])
-    return xt, np.asarray(means, dtype=float), sum_wdx
+    return xt, np.asarray(means, dtype=float)
+
+
+def _sum_wdx(xt: FloatArray, wd: FloatArray) -> FloatArray:
+    """``sum w x`` over the events: the centred covariates times the event weights."""
+    return np.asarray(xt @ wd) if xt.shape[1] else np.zeros(xt.shape[0])
 
 
 def _prepare(
@@ -423,6 +441,7 @@ def _prepare(
         ek = start_key[order]
     ev = event[order]
     ws = np.ones(n) if weights is None else np.asarray(weights, dtype=float)[order]
+    xt, means = _centred(x, order, ws, overwrite_x)  # before the groups, as it was: faster
     exit_starts = _boundaries(sk)
     exit_keys = sk[exit_starts]
     if start is None or ek is None:
@@ -472,7 +491,6 @@ def _prepare(
         group_w = np.bincount(death_group, dw, ev_keys.shape[0])
         death_mw = (group_w / np.maximum(sizes, 1))[death_group]
         wd = np.asarray(np.bincount(death_rows, dw, n))  # the event rows' weights, 0 elsewhere
-    xt, means, sum_wdx = _covariates(x, order, ws, wd, overwrite_x)
     return CoxProblem(
         xt=xt,
         means=means,
@@ -492,7 +510,7 @@ def _prepare(
         death_frac=death_frac,
         death_w=dw,
         death_mw=death_mw,
-        sum_wdx=sum_wdx,
+        sum_wdx=_sum_wdx(xt, wd),
         row_hi=_groups_upto(ev_keys, sk, exit_starts),
         row_lo=_zero_rows(n)
         if ek is None
