@@ -38,6 +38,27 @@ def test_ordered_times_are_the_gathered_times(days: list[int], lo: float, seed: 
     assert np.array_equal(times.view(np.uint64), t[order].view(np.uint64))
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(0, 70_000), min_size=0, max_size=60),
+    st.sampled_from([0.0, -0.0, 0.5, -3.0, 1e9, 2.0**60]),
+    st.integers(0, 2**32 - 1),
+)
+def test_unique_times_and_key_order_are_numpys(days: list[int], lo: float, seed: int) -> None:
+    """Counted whole days and 16-bit radix orders: np.unique's and argsort's, bit for bit."""
+    rng = np.random.default_rng(seed)
+    t = np.asarray(days, dtype=float) + lo
+    if t.shape[0] and rng.random() < 0.3:
+        t[rng.integers(0, t.shape[0])] = rng.choice([-0.0, 0.25, np.nan])
+    uniq, inv = engine._unique_times(t)
+    want_u, want_i = np.unique(t, return_inverse=True)
+    assert uniq.dtype == want_u.dtype and inv.dtype == want_i.dtype
+    assert np.array_equal(uniq.view(np.uint64), want_u.view(np.uint64))
+    assert np.array_equal(inv, want_i)
+    keys = np.asarray(days, dtype=np.int64) * rng.integers(1, 3)
+    assert np.array_equal(engine._key_order(keys), np.argsort(keys, kind="stable"))
+
+
 def _data(seed: int, n: int = 2500) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     t = np.ceil(rng.exponential(50, n))

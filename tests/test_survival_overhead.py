@@ -192,3 +192,22 @@ def test_sorted_codes_of_other_columns() -> None:
             continue
         codes, n = _options.sorted_codes(s)
         assert np.array_equal(codes, want) and n == len(uniq)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 3000),
+    st.integers(2, 6),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([1, 7, 8192]),
+)
+def test_halved_blocks_are_numpys_reductions(n: int, p: int, seed: int, step: int) -> None:
+    """Minima and maxima of row-major columns, folded by halves: numpy's values."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, p)).round(1)
+    x[rng.integers(0, n)] = rng.choice([np.inf, -np.inf, np.nan, 1e300])
+    for op, ref in ((np.minimum, x.min(axis=0)), (np.maximum, x.max(axis=0))):
+        assert np.array_equal(_data.by_halves(x, op, step=step), ref, equal_nan=True)
+    lo, hi = _data.column_range(x)
+    assert np.array_equal(lo, x.min(axis=0), equal_nan=True)
+    assert np.array_equal(hi, x.max(axis=0), equal_nan=True)

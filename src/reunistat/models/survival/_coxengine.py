@@ -21,7 +21,10 @@ time with ``d`` events whose weights sum to ``dw``, the Efron term ``j`` (``j = 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,6 +36,7 @@ from reunistat.models.survival._coxkernels import (
     _all_zero,
     _interval_sum,
     _revcum,
+    _run_lengths,
     _segment_sums,
     _syrk_block,
     _syrk_blocked,
@@ -149,8 +153,11 @@ def _boundaries(sorted_keys: IntArray) -> IntArray:
     """Return the first index of each run of equal values in a sorted array."""
     if sorted_keys.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
-    change = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
-    return np.concatenate([[0], change]).astype(np.int64)
+    change = (sorted_keys[1:] != sorted_keys[:-1]).nonzero()[0]
+    out = np.empty(change.shape[0] + 1, dtype=np.int64)
+    out[0] = 0
+    np.add(change, 1, out=out[1:])
+    return out
 
 
 def _stable_argsort(t: FloatArray) -> IntArray:
@@ -170,6 +177,37 @@ def _stable_argsort(t: FloatArray) -> IntArray:
     return np.argsort(t, kind="stable")
 
 
+def _key_order(keys: IntArray) -> IntArray:
+    """Stable argsort of non-negative integer keys; keys under 65,536 take a radix sort.
+
+    A stable order is the one order of the keys: the same from 16-bit copies.
+    """
+    if keys.shape[0] and keys.max() < 2**16 and keys.min() >= 0:
+        keys = keys.astype(np.uint16)
+    return np.argsort(keys, kind="stable").astype(np.int64, copy=False)
+
+
+def _unique_times(t: FloatArray) -> tuple[FloatArray, IntArray]:
+    """``np.unique(t, return_inverse=True)``; whole numbers spanning under 65,536 by counting.
+
+    Whole-day times (each with the bits of its day count plus the minimum) are
+    marked in a table of days: the distinct days in order, each read back as
+    ``day + minimum`` (its own bits), and each time's rank among them.
+    """
+    if t.shape[0] > 1 and t.dtype == np.float64:
+        lo, hi = t.min(), t.max()
+        if np.isfinite(lo) and np.isfinite(hi) and hi - lo < 2**16:
+            d = t - lo
+            small = d.astype(np.uint16)
+            if (small == d).all() and ((d + lo).view(np.uint64) == t.view(np.uint64)).all():
+                present = np.zeros(int(small.max()) + 1, dtype=bool)
+                present[small] = True
+                rank = np.cumsum(present) - 1
+                return present.nonzero()[0].astype(float) + lo, rank[small]
+    uniq, inv = np.unique(t, return_inverse=True)
+    return uniq, inv
+
+
 def _time_event_order(stop: FloatArray, event: NDArray[np.bool_]) -> IntArray:
     """Rows by time, events first within a time, stably: one radix sort for whole days."""
     return _ordered_times(stop, event)[0]
@@ -187,12 +225,12 @@ def _ordered_times(stop: FloatArray, event: NDArray[np.bool_]) -> tuple[IntArray
         if np.isfinite(lo) and np.isfinite(hi) and 2 * (hi - lo) + 1 < 2**16:
             d = stop - lo
             small = d.astype(np.uint16)
-            if np.array_equal(small, d):
+            if (small == d).all():
                 small *= 2
                 small += ~event  # 2 * day + (not an event): the same order as the two sorts
                 order = np.argsort(small, kind="stable")
                 back = (d + lo).view(np.uint64)  # compared bit for bit: -0.0 included
-                if stop.dtype != np.float64 or not np.array_equal(back, stop.view(np.uint64)):
+                if stop.dtype != np.float64 or not (back == stop.view(np.uint64)).all():
                     return order, stop[order]
                 days = small[order]
                 days >>= 1
@@ -203,7 +241,7 @@ def _ordered_times(stop: FloatArray, event: NDArray[np.bool_]) -> tuple[IntArray
 
 
 def _sort_right_censored(
-    stop: FloatArray, event: NDArray[np.bool_], s: IntArray, n_strata: int
+    stop: FloatArray, event: NDArray[np.bool_], s: IntArray | None, n_strata: int
 ) -> tuple[IntArray, IntArray, FloatArray, int]:
     """Order rows by (stratum, time, events first) with one float sort and radix sorts.
 
@@ -218,7 +256,7 @@ def _sort_right_censored(
     rank = np.cumsum(new)
     uniq = st[new]
     k_mult = int(uniq.shape[0]) + 1
-    if n_strata == 1:  # one stratum: the keys are the ranks (0 * K + rank)
+    if n_strata == 1 or s is None:  # one stratum: the keys are the ranks (0 * K + rank)
         return order.astype(np.int64, copy=False), rank.astype(np.int64, copy=False), uniq, k_mult
     small = s[order].astype(np.int16 if n_strata < 2**15 else np.int64)
     by_stratum = np.argsort(small, kind="stable")
@@ -296,51 +334,140 @@ def prepare(
     Returns
     -------
     CoxProblem
-        The prepared problem.
+        The prepared problem. When the last problem prepared is still alive
+        and had the same rows (times, events, entries, weights and strata, bit
+        for bit, and ties; up to :data:`SHARED_ROWS`), its order and groups are shared: only the
+        covariates are sorted (refits of the same rows with other covariates:
+        imputed datasets, nested models). Nothing in a problem is written to
+        after it is made, so the shared arrays are the ones it would make.
     """
+    if x.shape[0] > SHARED_ROWS:
+        return _prepare(x, stop, event, start, weights, strata, ties, overwrite_x)
+    key = _rows_key(stop, event, start, weights, strata, ties)
+    last = _LAST[0]
+    same = last[1]() if last is not None and last[0] == key else None
+    if same is not None and same.xt.shape[1] == x.shape[0]:
+        xt, means = _centred(x, same.order, same.w, overwrite_x)
+        sum_wdx = _sum_wdx(xt, _event_weights(same))
+        return dataclasses.replace(same, xt=xt, means=means, sum_wdx=sum_wdx, work={})
+    prob = _prepare(x, stop, event, start, weights, strata, ties, overwrite_x)
+    _LAST[0] = (key, weakref.ref(prob, _forget))
+    return prob
+
+
+#: Rows up to which :func:`prepare` looks for a live problem with the same rows (the
+#: national spells and their refits). Its digest of the rows takes about 1 ms per
+#: 160,000; a million-row fit (no script refits those) does without it.
+SHARED_ROWS = 1 << 18
+
+
+#: The rows of the last problem :func:`prepare` made (their digests) and a weak reference to it.
+_LAST: list[tuple[tuple[Any, ...], weakref.ref[CoxProblem]] | None] = [None]
+
+
+def _forget(ref: weakref.ref[CoxProblem]) -> None:
+    """Forget the rows when the last problem is gone (not a later one's)."""
+    last = _LAST[0]
+    if last is not None and last[1] is ref:
+        _LAST[0] = None
+
+
+def _rows_key(*arrays: Any) -> tuple[Any, ...]:
+    """What identifies a problem's rows: each array's type, shape and SHA-256 of its bytes.
+
+    (None and text as given.) A digest rather than a copy: nothing of the size
+    of the rows is kept beside the problem.
+    """
+    return tuple(
+        a if a is None or isinstance(a, str) else _digest(np.ascontiguousarray(a)) for a in arrays
+    )
+
+
+def _digest(a: NDArray[Any]) -> tuple[str, tuple[int, ...], bytes]:
+    return a.dtype.str, a.shape, hashlib.sha256(a.data).digest()
+
+
+def _event_weights(prob: CoxProblem) -> FloatArray:
+    """The sorted rows' event weights (0 on censored rows), as :func:`_prepare` makes them."""
+    if prob.unit_w:
+        return prob.event * 1.0
+    return np.asarray(np.bincount(prob.death_rows, prob.death_w, prob.event.shape[0]))
+
+
+def _centred(
+    x: FloatArray, order: IntArray, ws: FloatArray, overwrite_x: bool
+) -> tuple[FloatArray, FloatArray]:
+    """The sorted covariates ``(p, n)`` centred at their weighted means, and the means."""
+    xt = _sorted_transposed(x, order, out=x.T if overwrite_x else None)
+    means = (xt @ ws) / ws.sum() if x.shape[0] else np.zeros(x.shape[1])
+    xt -= means[:, None]
+    return xt, np.asarray(means, dtype=float)
+
+
+def _sum_wdx(xt: FloatArray, wd: FloatArray) -> FloatArray:
+    """``sum w x`` over the events: the centred covariates times the event weights."""
+    return np.asarray(xt @ wd) if xt.shape[1] else np.zeros(xt.shape[0])
+
+
+def _prepare(
+    x: FloatArray,
+    stop: FloatArray,
+    event: NDArray[np.bool_],
+    start: FloatArray | None,
+    weights: FloatArray | None,
+    strata: IntArray | None,
+    ties: str,
+    overwrite_x: bool,
+) -> CoxProblem:
+    """:func:`prepare` afresh: sort and group the rows, then the covariates."""
     n = x.shape[0]
-    s = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
-    n_strata = int(s.max()) + 1 if n and strata is not None else 1
+    s = None if strata is None else np.asarray(strata, dtype=np.int64)
+    n_strata = int(s.max()) + 1 if n and s is not None else 1
+    ek: IntArray | None = None  # entry keys; None: all zero (right-censored, one stratum)
     if start is None:
         order, sk, uniq, k_mult = _sort_right_censored(stop, event, s, n_strata)
-        # entry keys s * K: all zero with one stratum
-        ek = np.zeros(n, dtype=np.int64) if n_strata == 1 else (sk // k_mult) * k_mult
+        if n_strata > 1:  # entry keys s * K
+            ek = (sk // k_mult) * k_mult
     else:
-        uniq, inv = np.unique(np.concatenate([stop, start]), return_inverse=True)
+        if s is None:
+            s = np.zeros(n, dtype=np.int64)
+        uniq, inv = _unique_times(np.concatenate([stop, start]))
         k_mult = uniq.shape[0] + 1
         stop_key = s * k_mult + inv[:n] + 1
         start_key = s * k_mult + inv[n:] + 1
         # sort by stop key, events first within a key (keeps death rows contiguous)
-        order = np.argsort(2 * stop_key + ~event, kind="stable").astype(np.int64)
+        order = _key_order(2 * stop_key + ~event)
         sk = stop_key[order]
         ek = start_key[order]
     ev = event[order]
-    xt = _sorted_transposed(x, order, out=x.T if overwrite_x else None)
     ws = np.ones(n) if weights is None else np.asarray(weights, dtype=float)[order]
-    means = (xt @ ws) / ws.sum() if n else np.zeros(x.shape[1])
-    xt -= means[:, None]
+    xt, means = _centred(x, order, ws, overwrite_x)  # before the groups, as it was: faster
     exit_starts = _boundaries(sk)
     exit_keys = sk[exit_starts]
-    if start is None:
+    if start is None or ek is None:
         entry_perm = None
         # entries are s * K: one per stratum, summed from the stop-key groups
-        entry_starts = _boundaries(exit_keys // k_mult)
-        entry_keys = (exit_keys // k_mult)[entry_starts] * k_mult
+        if n_strata == 1:  # one entry key, 0, from the first row (none without rows)
+            entry_starts = np.zeros(min(1, exit_starts.shape[0]), dtype=np.int64)
+            entry_keys = entry_starts
+        else:
+            entry_starts = _boundaries(exit_keys // k_mult)
+            entry_keys = (exit_keys // k_mult)[entry_starts] * k_mult
         entry_group = None
     else:
-        entry_perm = np.argsort(ek, kind="stable").astype(np.int64)
+        entry_perm = _key_order(ek)
         ek_sorted = ek[entry_perm]
         entry_starts = _boundaries(ek_sorted)
         entry_keys = ek_sorted[entry_starts]
         entry_group = np.empty(n, dtype=np.int64)
         entry_group[entry_perm] = np.repeat(
-            np.arange(entry_starts.shape[0]), np.diff(np.append(entry_starts, n))
+            np.arange(entry_starts.shape[0]), _run_lengths(entry_starts, n)
         )
     death_rows = np.flatnonzero(ev).astype(np.int64, copy=False)
     dk = sk[death_rows]
     death_starts = _boundaries(dk)
     ev_keys = dk[death_starts]
-    sizes = np.diff(np.append(death_starts, death_rows.shape[0]))
+    sizes = _run_lengths(death_starts, death_rows.shape[0])
     death_group = np.repeat(np.arange(ev_keys.shape[0]), sizes).astype(np.int64, copy=False)
     rank = np.arange(death_rows.shape[0]) - np.repeat(death_starts, sizes)  # place in group
     if ties == "efron":
@@ -348,9 +475,9 @@ def prepare(
     else:
         death_frac = np.zeros(death_rows.shape[0])
     ev_time = uniq[(ev_keys % k_mult) - 1] if ev_keys.shape[0] else np.zeros(0)
-    ev_exit_pos = np.searchsorted(exit_keys, ev_keys, "left").astype(np.int64)
+    ev_exit_pos = exit_keys.searchsorted(ev_keys, "left").astype(np.int64, copy=False)
     # split each stop-key group into its event rows (first, by the sort) and the rest
-    group_size = np.diff(np.append(exit_starts, n))
+    group_size = _run_lengths(exit_starts, n)
     n_dead = np.zeros(exit_starts.shape[0], dtype=np.int64)
     n_dead[ev_exit_pos] = sizes
     split = exit_starts + n_dead
@@ -366,28 +493,30 @@ def prepare(
         wd = np.asarray(np.bincount(death_rows, dw, n))  # the event rows' weights, 0 elsewhere
     return CoxProblem(
         xt=xt,
-        means=np.asarray(means, dtype=float),
+        means=means,
         w=ws,
         event=ev,
         order=order,
         seg_starts=seg_starts,
-        seg_exit=np.searchsorted(seg_starts, exit_starts).astype(np.int64),
-        death_seg=np.searchsorted(seg_starts, exit_starts[ev_exit_pos]).astype(np.int64),
+        seg_exit=seg_starts.searchsorted(exit_starts).astype(np.int64, copy=False),
+        death_seg=seg_starts.searchsorted(exit_starts[ev_exit_pos]).astype(np.int64, copy=False),
         entry_perm=entry_perm,
         entry_starts=entry_starts,
         ev_exit_pos=ev_exit_pos,
-        ev_entry_pos=np.searchsorted(entry_keys, ev_keys, "left").astype(np.int64),
+        ev_entry_pos=entry_keys.searchsorted(ev_keys, "left").astype(np.int64, copy=False),
         death_rows=death_rows,
         death_starts=death_starts,
         death_group=death_group,
         death_frac=death_frac,
         death_w=dw,
         death_mw=death_mw,
-        sum_wdx=xt @ wd if n else np.zeros(x.shape[1]),
+        sum_wdx=_sum_wdx(xt, wd),
         row_hi=_groups_upto(ev_keys, sk, exit_starts),
-        row_lo=_groups_upto(ev_keys, ek, None if start is not None else exit_starts),
+        row_lo=_zero_rows(n)
+        if ek is None
+        else _groups_upto(ev_keys, ek, None if start is not None else exit_starts),
         ev_keys=ev_keys,
-        ev_stratum=(ev_keys // k_mult).astype(np.int64),
+        ev_stratum=(ev_keys // k_mult).astype(np.int64, copy=False),
         ev_time=np.asarray(ev_time, dtype=float),
         n_strata=n_strata,
         entry_group=entry_group,
@@ -411,17 +540,18 @@ def prepare_like(prob: CoxProblem, xt: FloatArray) -> CoxProblem:
         raise ValueError("xt: the covariates in the problem's sorted order, (p, n) C-contiguous")
     means = (xt @ prob.w) / prob.w.sum() if n else np.zeros(xt.shape[0])
     centred = np.subtract(xt, means[:, None])  # prepare's xt -= means[:, None], into new memory
-    if prob.unit_w:
-        wd: FloatArray = prob.event * 1.0
-    else:
-        wd = np.asarray(np.bincount(prob.death_rows, prob.death_w, n))
     return dataclasses.replace(
         prob,
         xt=centred,
         means=np.asarray(means, dtype=float),
-        sum_wdx=centred @ wd if n else np.zeros(xt.shape[0]),
+        sum_wdx=_sum_wdx(centred, _event_weights(prob)),
         work={},
     )
+
+
+def _zero_rows(n: int) -> IntArray:
+    """A read-only zero per row, taking no memory (the view :func:`_zero_free` makes)."""
+    return np.broadcast_to(np.zeros(1, dtype=np.int64), (n,))
 
 
 def _groups_upto(ev_keys: IntArray, keys: IntArray, starts: IntArray | None) -> IntArray:
@@ -432,10 +562,10 @@ def _groups_upto(ev_keys: IntArray, keys: IntArray, starts: IntArray | None) -> 
     """
     if starts is None:
         return _zero_free(np.searchsorted(ev_keys, keys, "right").astype(np.int64))
-    per_run = np.searchsorted(ev_keys, keys[starts], "right").astype(np.int64)
+    per_run = ev_keys.searchsorted(keys[starts], "right").astype(np.int64, copy=False)
     if not per_run.any():  # no event group before any row: the zero view
-        return np.broadcast_to(np.zeros(1, dtype=np.int64), keys.shape)
-    return np.repeat(per_run, np.diff(np.append(starts, keys.shape[0])))
+        return _zero_rows(keys.shape[0])
+    return np.repeat(per_run, _run_lengths(starts, keys.shape[0]))
 
 
 @dataclass(frozen=True)
@@ -486,7 +616,7 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
     """Evaluate the partial log-likelihood, score and information at ``beta``."""
     xt = prob.xt
     p, n = xt.shape
-    at_zero = not np.any(beta)
+    at_zero = not beta.any()
     if at_zero:  # beta = 0 (Newton's start): every eta is +0.0 and every risk 1, without the passes
         eta, risk = np.zeros(n), np.ones(n)
     else:

@@ -90,6 +90,15 @@ def _zero_free(idx: IntArray) -> IntArray:
     return idx
 
 
+def _run_lengths(starts: IntArray, total: int) -> IntArray:
+    """Return ``np.diff(np.append(starts, total))``: the length of each run from its start."""
+    out = np.empty(starts.shape[0], dtype=np.int64)
+    if starts.shape[0]:
+        np.subtract(starts[1:], starts[:-1], out=out[:-1])
+        out[-1] = total - starts[-1]
+    return out
+
+
 def _all_zero(idx: IntArray) -> bool:
     """True for the zero view of :func:`_zero_free` (a stride-0 array)."""
     return bool(idx.ndim == 1 and idx.strides[0] == 0 and idx.shape[0] and idx[0] == 0)
@@ -99,8 +108,11 @@ def _revcum(groups: FloatArray) -> FloatArray:
     """Reverse cumulative sum along axis 0 with a trailing zero row."""
     out = np.empty((groups.shape[0] + 1, *groups.shape[1:]))
     out[-1] = 0.0
-    np.cumsum(groups[::-1], axis=0, out=out[-2::-1])  # written reversed: the same sums
+    groups[::-1].cumsum(axis=0, out=out[-2::-1])  # written reversed: the same sums
     return out
+
+
+_ZERO = np.zeros(1)  # the value of group 0 (no event group) in group_on_rows
 
 
 def group_on_rows(prob: Any, per_group: FloatArray, wr: FloatArray) -> FloatArray:
@@ -111,7 +123,7 @@ def group_on_rows(prob: Any, per_group: FloatArray, wr: FloatArray) -> FloatArra
     values, and each product is the one taken over the event rows' indices
     (multiplication commutes, bit for bit), in whole-row passes.
     """
-    out = np.take(np.concatenate(([0.0], per_group)), prob.row_hi)
+    out = np.concatenate((_ZERO, per_group)).take(prob.row_hi)
     out *= wr
     return np.asarray(out)
 
@@ -119,9 +131,9 @@ def group_on_rows(prob: Any, per_group: FloatArray, wr: FloatArray) -> FloatArra
 def _interval_sum(per_group: FloatArray, hi: IntArray, lo: IntArray) -> FloatArray:
     """For each row, sum ``per_group`` over the event groups in its at-risk interval."""
     cum = np.zeros((per_group.shape[0] + 1, *per_group.shape[1:]))
-    np.cumsum(per_group, axis=0, out=cum[1:])
+    per_group.cumsum(axis=0, out=cum[1:])
     if _all_zero(lo):  # cum[0] is 0: v - 0 is v, bit for bit
-        return np.asarray(cum[hi])
+        return np.asarray(cum.take(hi, axis=0))
     return cum[hi] - cum[lo]
 
 
@@ -237,11 +249,15 @@ def _segment_sums(
         out[0] = np.add.reduceat(wr, starts)
         np.add.reduceat(xt, starts, axis=1, out=out[1:])
         return out
-    if n <= _SEGMENT_BLOCK:  # one block: the cuts below would be [n_seg]
-        cuts: Any = (n_seg,)
-    else:  # each block ends at the first segment starting at or after a multiple of the block
-        ends = np.searchsorted(starts, np.arange(_SEGMENT_BLOCK, n, _SEGMENT_BLOCK))
-        cuts = np.unique(np.append(ends[ends > 0], n_seg))
+    if n <= _SEGMENT_BLOCK:  # one block: the loop below with the cuts [n_seg], in place
+        out[0] = np.add.reduceat(wr, starts)
+        row = np.empty(n)
+        for j in range(p):
+            out[j + 1] = np.add.reduceat(np.multiply(xt[j], wr, out=row), starts)
+        return out
+    # each block ends at the first segment starting at or after a multiple of the block
+    ends = np.searchsorted(starts, np.arange(_SEGMENT_BLOCK, n, _SEGMENT_BLOCK))
+    cuts = np.unique(np.append(ends[ends > 0], n_seg))
     buf = np.empty(min(n, 2 * _SEGMENT_BLOCK))
     a = 0
     for b in cuts:

@@ -17,6 +17,7 @@ from reunistat.models.survival._coxkernels import (
     IntArray,
     _all_zero,
     _interval_sum,
+    _run_lengths,
     group_on_rows,
 )
 
@@ -51,7 +52,7 @@ def score_residuals(prob: CoxProblem, ev: Evaluation) -> FloatArray:
         g_row[i : i + chunk] -= x[i : i + chunk] * h_row[i : i + chunk, None]
     g_row *= ev.risk[:, None]
     resid = g_row
-    sizes = np.diff(np.append(prob.death_starts, dr.shape[0]))
+    sizes = _run_lengths(prob.death_starts, dr.shape[0])
     a0 = np.bincount(g, 1 / den, ng)
     a1 = np.bincount(g, f / den, ng)
     amean = (s1 * a0[:, None] - s1d * a1[:, None]) / sizes[:, None]
@@ -118,7 +119,7 @@ def cluster_scores(prob: CoxProblem, ev: Evaluation, codes: IntArray) -> FloatAr
     q2 = np.bincount(gs, inv * fs * fs / dens, ng)
     gk = s1 * q0[:, None] - s1d * q1[:, None]
     g2 = s1 * q1[:, None] - s1d * q2[:, None]
-    sizes = np.diff(np.append(prob.death_starts, dr.shape[0]))
+    sizes = _run_lengths(prob.death_starts, dr.shape[0])
     a0 = ev.hazard if prob.unit_w else np.bincount(gs, 1 / dens, ng)
     a1 = np.bincount(gs, fs / dens, ng)
     amean = (s1 * a0[:, None] - s1d * a1[:, None]) / sizes[:, None]

@@ -199,7 +199,7 @@ def fine_gray(
     comp = ~ev_mask & ~cens
     if not ev_mask.any():
         raise ModelError(f"no events of cause {cause} in '{event_col}': nothing to model")
-    lo_hi = _data.column_range(des.x)
+    lo_hi = des.column_range()  # the design's own minima and maxima when it found them
     _data.check_constant(des.x, des.columns, lo_hi)
     _check_monotone(des.x, des.columns, ev_mask, lo_hi)
     prob = engine.prepare(des.x, t, ev_mask, ties="breslow", overwrite_x=True)
