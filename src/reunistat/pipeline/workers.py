@@ -72,22 +72,22 @@ AFTER: dict[str, tuple[str, ...]] = {
 }
 
 #: Each script's seconds at national size (quiet machine, two workers: this session's
-#: merge, 2026-12-02 16:46 UTC), to start the longest groups first when the outputs folder
+#: merge, 2026-12-03 03:30 UTC), to start the longest groups first when the outputs folder
 #: holds no earlier manifest.
 TYPICAL_SECONDS: dict[str, float] = {
     "01": 0.4,
     "02": 0.2,
     "03": 2.7,
     "04": 0.6,
-    "05": 2.8,
+    "05": 1.9,
     "06": 1.3,
     "07": 1.1,
-    "08": 1.7,
+    "08": 0.9,
     "09": 0.0,
-    "10": 1.4,
-    "11": 6.0,
-    "12": 5.4,
-    "13": 5.1,
+    "10": 1.6,
+    "11": 5.6,
+    "12": 5.2,
+    "13": 4.1,
 }
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from reunistat.errors import ModelError
 from reunistat.models.survival._coxkernels import (
     FloatArray,
     IntArray,
@@ -537,7 +538,7 @@ def prepare_like(prob: CoxProblem, xt: FloatArray) -> CoxProblem:
     """
     n = prob.w.shape[0]
     if xt.shape[1] != n or not _usable_out(xt, xt.shape):
-        raise ValueError("xt: the covariates in the problem's sorted order, (p, n) C-contiguous")
+        raise ModelError("xt: the covariates in the problem's sorted order, (p, n) C-contiguous")
     means = (xt @ prob.w) / prob.w.sum() if n else np.zeros(xt.shape[0])
     centred = np.subtract(xt, means[:, None])  # prepare's xt -= means[:, None], into new memory
     return dataclasses.replace(
