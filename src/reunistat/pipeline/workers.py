@@ -63,6 +63,7 @@ from reunistat.pipeline.context import Context, Output
 NEEDS: dict[str, tuple[str, ...]] = {
     "08": ("03",),  # the Kaplan-Meier re-entry of 03 (ctx.values) as the power baseline
     "09": ("07",),  # the pilot's Cox fit of 07 (ctx.results)
+    "10": ("05",),  # 05's random-intercept fit, for the shrunken estimates (ctx.results)
     "11": ("05",),  # 05's logistic fit, the main model beside the imputed one (ctx.results)
     "12": ("05",),  # 05's cluster-robust logistic fit (ctx.results)
 }
@@ -79,9 +80,11 @@ AFTER: dict[str, tuple[str, ...]] = {
 #: a private folder (:func:`_hand_over`) and loaded first (:func:`_take_over`). If that
 #: fails, the script finds none of them: the merge's check then runs every script again
 #: one after another (as for a dependency :data:`NEEDS` misses), so the release is the same.
-SHARED: dict[str, tuple[str, ...]] = {
-    "10": ("05",),  # 05's logistic and random-intercept fits (standardisation, shrinkage)
-}
+#: None today: 10 (05's fits) on the other worker balanced the two workers' scripts (national:
+#: 16.3 s and 12.5 s before), but the run's process already used that worker's idle seconds
+#: (:mod:`reunistat.pipeline.idle_core`: 1.8 s of checks and figures, then 0.4 s), so the
+#: run took as long (26.8 s against 26.4 s, medians of 6 alternated runs, 2026-12-02).
+SHARED: dict[str, tuple[str, ...]] = {}
 
 #: Each script's seconds at national size (quiet machine, two workers: this session's
 #: merge, 2026-12-02 16:46 UTC), to start the longest groups first when the outputs folder
