@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from reunistat.pipeline import PipelineConfig, PipelineError, load_config, repro
 from reunistat.pipeline.workers import (
     AFTER,
     NEEDS,
+    SHARED,
     analysis_jobs,
     schedule,
     script_groups,
@@ -146,6 +148,35 @@ def test_an_undeclared_dependency_falls_back_to_one_after_another(tmp_path, seco
         assert not a.exists() or a.read_bytes() == b.read_bytes()
 
 
+@pytest.mark.parametrize("picklable", [True, False])
+def test_results_shared_with_another_worker_reach_it(tmp_path, monkeypatch, picklable):
+    """SHARED: 12 runs in another worker than 05, after it, with the fit 05 made.
+
+    A fit that cannot be pickled reaches nobody: 12 misses it and the merge's
+    check runs the scripts again one after another, with the same release.
+    """
+    from reunistat.pipeline import workers
+
+    extra = "" if picklable else " lambda: 0"
+    scripts = {
+        "05_fit.py": "import time\n\n\ndef run(ctx):\n    time.sleep(1.0)  # 12 must wait\n"
+        f"    ctx.results['fit'] = (2.0,{extra})\n    _frame(ctx, 'fit', 2.0)\n",
+        "12_uses.py": "def run(ctx):\n"
+        "    _frame(ctx, 'uses', ctx.results.get('fit', (-1.0,))[0] * 3)\n",
+    }
+    analyses = _write(tmp_path / "analyses", scripts)
+    one, error_one = _run(_cfg(tmp_path, analyses, 1))
+    monkeypatch.setattr(workers, "NEEDS", {})
+    monkeypatch.setattr(workers, "SHARED", {"12": ("05",)})
+    log: list[str] = []
+    two, error_two = _run(_cfg(tmp_path, analyses, 2), log)
+    assert any("in 2 processes" in line for line in log)
+    assert any("12_uses.py cannot be merged" in line for line in log) != picklable
+    assert two == one and error_two == error_one is None
+    assert float((tmp_path / "out2/tables/uses.csv").read_text().splitlines()[1]) == 6.0
+    assert not list(Path(tempfile.gettempdir()).glob("reunistat-results-*/12_uses.py*"))
+
+
 def test_one_worker_runs_each_group_on_the_context_as_forked(tmp_path, monkeypatch):
     """A worker handed 02 before 01 (longest first): 01 does not see the output 02 wrote."""
     from concurrent.futures import ProcessPoolExecutor
@@ -252,7 +283,7 @@ def test_every_script_that_reads_another_declares_it():
         for p in (ROOT / "analyses").glob("[0-9][0-9]_*.py")
         if reads.search(p.read_text())
     }
-    assert readers and readers <= set(NEEDS) | set(AFTER)
+    assert readers and readers <= set(NEEDS) | set(AFTER) | set(SHARED)
 
 
 def test_config_key_analysis_jobs(tmp_path):

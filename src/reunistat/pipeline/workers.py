@@ -41,7 +41,10 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
+import pickle
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -70,6 +73,18 @@ NEEDS: dict[str, tuple[str, ...]] = {
 AFTER: dict[str, tuple[str, ...]] = {
     "12": ("03",),  # 03's tables/km_horizons.csv
 }
+
+#: Scripts (by number) that read what other scripts leave in ``ctx.results``, but may run
+#: in another worker (to balance the workers): each starts once those scripts have
+#: finished, like :data:`AFTER`, with the results they made, pickled by their worker into
+#: a private folder (:func:`_hand_over`) and loaded first (:func:`_take_over`). If that
+#: fails, the script finds none of them: the merge's check then runs every script again
+#: one after another (as for a dependency :data:`NEEDS` misses), so the release is the same.
+#: None today: 10 (05's fits) on the other worker balanced the two workers' scripts (national:
+#: 16.3 s and 12.5 s before), but the run's process already used that worker's idle seconds
+#: (:mod:`reunistat.pipeline.idle_core`: 1.8 s of checks and figures, then 0.4 s), so the
+#: run took as long (26.8 s against 26.4 s, medians of 6 alternated runs, 2026-12-02).
+SHARED: dict[str, tuple[str, ...]] = {}
 
 #: Each script's seconds at national size (quiet machine, two workers: this session's
 #: merge, 2026-12-03 03:30 UTC), to start the longest groups first when the outputs folder
@@ -275,6 +290,8 @@ _CONTEXT: Context | None = None
 _FINISHED: dict[str, Any] = {}
 #: Where each worker says a script has finished, with its outputs (:class:`Finished`).
 _DONE: Any = None
+#: The private folder where a worker hands over a script's results (:func:`_hand_over`).
+_HANDOVER: Path | None = None
 
 
 def _worker_init(parent: int) -> None:
@@ -333,12 +350,18 @@ def _as_forked(ctx: Context) -> None:
         setattr(ctx, k, type(v)(v))  # a shallow copy: the objects are not changed in place
 
 
-def _run_group(paths: list[Path], after: dict[str, list[str]] | None = None) -> list[ScriptRecord]:
+def _run_group(
+    paths: list[Path],
+    after: dict[str, list[str]] | None = None,
+    takes: dict[str, list[str]] | None = None,
+) -> list[ScriptRecord]:
     """In a worker: run a group of scripts on the forked Context, one record each.
 
     ``after``: for a script (by its name), the scripts of other groups it
-    starts after (:data:`AFTER`); each script's event in :data:`_FINISHED` is
-    set once it has run.
+    starts after (:data:`AFTER`, :data:`SHARED`); each script's event in
+    :data:`_FINISHED` is set once it has run. ``takes``: for a script, the
+    scripts of other groups whose results it is given (:data:`SHARED`); those
+    hand them over as they end.
     """
     from reunistat.pipeline.run import _script_name, run_one
 
@@ -353,19 +376,24 @@ def _run_group(paths: list[Path], after: dict[str, list[str]] | None = None) -> 
     lines: list[str] = []
     ctx.log = lines.append
     records = []
+    handing = {q for w in (takes or {}).values() for q in w}
     for path in paths:
+        name = _script_name(ctx.config, path)
+        for other in (after or {}).get(name, []):
+            _FINISHED[other].wait()
+        for other in (takes or {}).get(name, []):
+            dict.update(ctx.results, _take_over(other))
         outputs, values = set(ctx.outputs), set(ctx.values)
         results = set(ctx.results)
         n_skipped, n_failed = len(ctx.skipped), len(ctx.failed)
         logs = dict(ctx.suppression_logs)
         ctx.values.missed.clear()
         ctx.results.missed.clear()
-        name = _script_name(ctx.config, path)
-        for other in (after or {}).get(name, []):
-            _FINISHED[other].wait()
         try:
             seconds = run_one(ctx, path)
         finally:
+            if name in handing:
+                _hand_over(name, {k: v for k, v in ctx.results.items() if k not in results})
             if name in _FINISHED:
                 _FINISHED[name].set()
         records.append(
@@ -390,6 +418,41 @@ def _run_group(paths: list[Path], after: dict[str, list[str]] | None = None) -> 
             _DONE.put(Finished(records[-1].script, records[-1].outputs))
         lines.clear()
     return records
+
+
+def _handed_over(name: str) -> Path | None:
+    return None if _HANDOVER is None else _HANDOVER / f"{Path(name).name}.pickle"
+
+
+def _hand_over(name: str, results: dict[str, Any]) -> None:
+    """Pickle the results script ``name`` made, for the scripts of other workers (:data:`SHARED`).
+
+    What cannot be pickled is handed over as nothing: the scripts that would
+    read it then miss it, and the merge's check runs every script again.
+    """
+    path = _handed_over(name)
+    if path is None:
+        return
+    part = path.with_suffix(".part")
+    try:
+        with open(part, "wb") as f:
+            pickle.dump(results, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(part, path)
+    except Exception:  # not picklable (or no room): handed over as nothing
+        part.unlink(missing_ok=True)
+
+
+def _take_over(name: str) -> dict[str, Any]:
+    """The results script ``name`` handed over (:func:`_hand_over`), or none if it could not."""
+    path = _handed_over(name)
+    if path is None:
+        return {}
+    try:
+        with open(path, "rb") as f:
+            results = pickle.load(f)  # written by this run's own worker, in a private folder
+    except Exception:
+        return {}
+    return results if isinstance(results, dict) else {}
 
 
 def _conflict(ctx: Context, record: ScriptRecord, made: set[str]) -> str | None:
@@ -420,8 +483,12 @@ def _expected(timings: dict[str, float], group: list[Path], names: dict[Path, st
     return sum(timings.get(names[p], TYPICAL_SECONDS.get(p.name[:2], 1.0)) for p in group)
 
 
-def waits(groups: Sequence[Sequence[Path]]) -> dict[Path, list[Path]]:
-    """For each script, the scripts of *other* groups it must wait for (:data:`AFTER`).
+def waits(
+    groups: Sequence[Sequence[Path]], tables: Sequence[dict[str, tuple[str, ...]]] = ()
+) -> dict[Path, list[Path]]:
+    """For each script, the scripts of *other* groups it must wait for.
+
+    It waits for those :data:`AFTER` and :data:`SHARED` give (``tables``: only those).
 
     >>> g = script_groups([Path(f"{n}_x.py") for n in ("03", "05", "08", "12")])
     >>> {p.name: [q.name for q in w] for p, w in waits(g).items() if w}
@@ -431,7 +498,7 @@ def waits(groups: Sequence[Sequence[Path]]) -> dict[Path, list[Path]]:
     by_number = {p.name[:2]: p for p in group_of}
     out: dict[Path, list[Path]] = {}
     for p, i in group_of.items():
-        after = (by_number.get(n) for n in AFTER.get(p.name[:2], ()))
+        after = (by_number.get(n) for t in tables or (AFTER, SHARED) for n in t.get(p.name[:2], ()))
         out[p] = [q for q in after if q is not None and group_of[q] != i]
     return out
 
@@ -574,12 +641,14 @@ def _collect(
     meanwhile: Callable[[], None] | None = None,
     idle: Idle | None = None,
 ) -> dict[str, ScriptRecord]:
-    global _CONTEXT, _FINISHED, _DONE
+    global _CONTEXT, _FINISHED, _DONE, _HANDOVER
     _CONTEXT = ctx
     records: dict[str, ScriptRecord] = {}
     mp = multiprocessing.get_context("fork")
     after = {names[p]: [names[q] for q in w] for p, w in waits(groups).items() if w}
     _FINISHED = {names[q]: mp.Event() for w in waits(groups).values() for q in w}
+    takes = {names[p]: [names[q] for q in w] for p, w in waits(groups, [SHARED]).items() if w}
+    _HANDOVER = Path(tempfile.mkdtemp(prefix="reunistat-results-")) if takes else None
     _DONE = None if idle is None else mp.SimpleQueue()
     finished: dict[str, Finished] = {}
     try:
@@ -590,7 +659,7 @@ def _collect(
             ) as pool,
         ):
             futures: dict[Future[list[ScriptRecord]], list[Path]] = {
-                pool.submit(_run_group, g, after): g for g in groups
+                pool.submit(_run_group, g, after, takes): g for g in groups
             }
             pending = set(futures)
             if meanwhile is not None:
@@ -615,5 +684,7 @@ def _collect(
             "parallel.analysis_jobs = 1) to run them one after another"
         ) from e
     finally:
-        _CONTEXT, _FINISHED, _DONE = None, {}, None
+        if _HANDOVER is not None:
+            shutil.rmtree(_HANDOVER, ignore_errors=True)
+        _CONTEXT, _FINISHED, _DONE, _HANDOVER = None, {}, None, None
     return records
