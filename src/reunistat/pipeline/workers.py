@@ -63,7 +63,6 @@ from reunistat.pipeline.context import Context, Output
 NEEDS: dict[str, tuple[str, ...]] = {
     "08": ("03",),  # the Kaplan-Meier re-entry of 03 (ctx.values) as the power baseline
     "09": ("07",),  # the pilot's Cox fit of 07 (ctx.results)
-    "10": ("05",),  # 05's random-intercept fit, for the shrunken estimates (ctx.results)
     "11": ("05",),  # 05's logistic fit, the main model beside the imputed one (ctx.results)
     "12": ("05",),  # 05's cluster-robust logistic fit (ctx.results)
 }
@@ -80,11 +79,13 @@ AFTER: dict[str, tuple[str, ...]] = {
 #: a private folder (:func:`_hand_over`) and loaded first (:func:`_take_over`). If that
 #: fails, the script finds none of them: the merge's check then runs every script again
 #: one after another (as for a dependency :data:`NEEDS` misses), so the release is the same.
-#: None today: 10 (05's fits) on the other worker balanced the two workers' scripts (national:
-#: 16.3 s and 12.5 s before), but the run's process already used that worker's idle seconds
-#: (:mod:`reunistat.pipeline.idle_core`: 1.8 s of checks and figures, then 0.4 s), so the
-#: run took as long (26.8 s against 26.4 s, medians of 6 alternated runs, 2026-12-02).
-SHARED: dict[str, tuple[str, ...]] = {}
+#: 10 (05's random-intercept fit) runs in the other worker: with 05, 11 and 12 (about 12.7 s
+#: national) against the rest and 10 (about 13.1 s) the national run took 23.6 s against
+#: 24.1 s with 10 beside 05 (medians of 3 alternated quiet runs, 2026-12-03; faster in every
+#: pair). Session 26 had measured no gain while 11 and 12 were slower.
+SHARED: dict[str, tuple[str, ...]] = {
+    "10": ("05",),  # 05's random-intercept fit, for the shrunken estimates (ctx.results)
+}
 
 #: Each script's seconds at national size (quiet machine, two workers: this session's
 #: merge, 2026-12-03 03:30 UTC), to start the longest groups first when the outputs folder
