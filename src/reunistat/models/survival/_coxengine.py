@@ -348,9 +348,7 @@ def prepare(
     last = _LAST[0]
     same = last[1]() if last is not None and last[0] == key else None
     if same is not None and same.xt.shape[1] == x.shape[0]:
-        xt, means = _centred(x, same.order, same.w, overwrite_x)
-        sum_wdx = _sum_wdx(xt, _event_weights(same))
-        return dataclasses.replace(same, xt=xt, means=means, sum_wdx=sum_wdx, work={})
+        return _with_covariates(same, *_centred(x, same.order, same.w, overwrite_x))
     prob = _prepare(x, stop, event, start, weights, strata, ties, overwrite_x)
     _LAST[0] = (key, weakref.ref(prob, _forget))
     return prob
@@ -400,9 +398,21 @@ def _centred(
 ) -> tuple[FloatArray, FloatArray]:
     """The sorted covariates ``(p, n)`` centred at their weighted means, and the means."""
     xt = _sorted_transposed(x, order, out=x.T if overwrite_x else None)
-    means = (xt @ ws) / ws.sum() if x.shape[0] else np.zeros(x.shape[1])
-    xt -= means[:, None]
-    return xt, np.asarray(means, dtype=float)
+    return _centre(xt, ws, out=xt)
+
+
+def _centre(
+    xt: FloatArray, ws: FloatArray, out: FloatArray | None
+) -> tuple[FloatArray, FloatArray]:
+    """Sorted covariates ``(p, n)`` minus their weighted means (into ``out``), and the means."""
+    means = (xt @ ws) / ws.sum() if xt.shape[1] else np.zeros(xt.shape[0])
+    return np.subtract(xt, means[:, None], out=out), np.asarray(means, dtype=float)
+
+
+def _with_covariates(prob: CoxProblem, xt: FloatArray, means: FloatArray) -> CoxProblem:
+    """``prob`` (its rows' order and groups) with other centred, sorted covariates."""
+    sum_wdx = _sum_wdx(xt, _event_weights(prob))
+    return dataclasses.replace(prob, xt=xt, means=means, sum_wdx=sum_wdx, work={})
 
 
 def _sum_wdx(xt: FloatArray, wd: FloatArray) -> FloatArray:
@@ -539,15 +549,7 @@ def prepare_like(prob: CoxProblem, xt: FloatArray) -> CoxProblem:
     n = prob.w.shape[0]
     if xt.shape[1] != n or not _usable_out(xt, xt.shape):
         raise ModelError("xt: the covariates in the problem's sorted order, (p, n) C-contiguous")
-    means = (xt @ prob.w) / prob.w.sum() if n else np.zeros(xt.shape[0])
-    centred = np.subtract(xt, means[:, None])  # prepare's xt -= means[:, None], into new memory
-    return dataclasses.replace(
-        prob,
-        xt=centred,
-        means=np.asarray(means, dtype=float),
-        sum_wdx=_sum_wdx(centred, _event_weights(prob)),
-        work={},
-    )
+    return _with_covariates(prob, *_centre(xt, prob.w, out=None))  # into new memory
 
 
 def _zero_rows(n: int) -> IntArray:
