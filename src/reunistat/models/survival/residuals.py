@@ -24,6 +24,7 @@ import pandas as pd
 from reunistat.errors import InputError
 from reunistat.models.survival import _coxengine as engine
 from reunistat.models.survival import _data
+from reunistat.models.survival._coxkernels import _run_lengths
 from reunistat.models.survival.cox import CoxState
 from reunistat.results import ModelResult
 
@@ -78,7 +79,7 @@ def _schoenfeld(st: CoxState) -> tuple[np.ndarray, np.ndarray]:
     prob, ev = st.problem, st.fit.last
     g, f, dr = prob.death_group, prob.death_frac, prob.death_rows
     ng = prob.n_groups
-    sizes = np.diff(np.append(prob.death_starts, dr.shape[0]))
+    sizes = _run_lengths(prob.death_starts, dr.shape[0])
     a0 = np.bincount(g, 1 / ev.den, ng)
     a1 = np.bincount(g, f / ev.den, ng)
     amean = (ev.s1 * a0[:, None] - ev.s1d * a1[:, None]) / sizes[:, None]
