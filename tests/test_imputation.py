@@ -263,3 +263,18 @@ def test_a_categorical_column_imputed_by_its_codes_equals_the_text_column(data) 
     for t, c in zip(text, cats, strict=True):
         assert c["ethnic_group"].dtype == coded["ethnic_group"].dtype
         pd.testing.assert_frame_equal(c.astype({"ethnic_group": object}), t)
+
+
+def test_completed_datasets_without_copies_are_the_same_and_leave_the_data_alone(data) -> None:  # type: ignore[no-untyped-def]
+    """``copy=False``: the same datasets; the columns not imputed are the data's own memory."""
+    sub = data.iloc[:400].drop(columns="nelson_aalen")
+    before = sub.copy()
+    deep = impute(sub, IMPUTED, predictors=PREDICTORS, m=2, n_iter=2, seed=9)
+    shallow = impute(sub, IMPUTED, predictors=PREDICTORS, m=2, n_iter=2, seed=9, copy=False)
+    pd.testing.assert_frame_equal(sub, before)  # putting the imputed columns in changed nothing
+    for d, s in zip(deep, shallow, strict=True):
+        pd.testing.assert_frame_equal(s, d)
+        for c in sub.columns:
+            shared = np.shares_memory(s[c].to_numpy(), sub[c].to_numpy())
+            assert shared == (c not in IMPUTED), c
+            assert not np.shares_memory(d[c].to_numpy(), sub[c].to_numpy())

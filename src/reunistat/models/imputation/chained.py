@@ -403,6 +403,7 @@ def impute(
     seed: int = 20240331,
     n_jobs: int = 1,
     backend: ParallelBackend | str | None = None,
+    copy: bool = True,
 ) -> list[pd.DataFrame]:
     """Impute missing values of ``columns`` ``m`` times by chained equations.
 
@@ -433,6 +434,13 @@ def impute(
     backend : ParallelBackend, str or None
         Where they run (:mod:`reunistat.replicates`; ``"dask"`` for a
         cluster); same results on every backend.
+    copy : bool
+        Each completed dataset a copy of every column of ``data``. With
+        ``False`` the columns not imputed are ``data``'s own (shallow copies,
+        as :meth:`pandas.DataFrame.copy` with ``deep=False``: a change made in
+        place to one of them shows in ``data`` and every dataset); the imputed
+        columns are new arrays either way. Fitting a model to each dataset
+        reads them only, and finds the unchanged columns are the same memory.
 
     Returns
     -------
@@ -489,12 +497,16 @@ def impute(
         n_jobs=n_jobs,
         desc="imputations",
     )
-    return [_completed(data, d) for d in done]
+    return [_completed(data, d, copy) for d in done]
 
 
-def _completed(data: pd.DataFrame, imputed: pd.DataFrame) -> pd.DataFrame:
-    """``data`` with the imputed columns (in ``data``'s dtypes) in place of its own."""
-    out = data.copy()
+def _completed(data: pd.DataFrame, imputed: pd.DataFrame, copy: bool = True) -> pd.DataFrame:
+    """``data`` with the imputed columns (in ``data``'s dtypes) in place of its own.
+
+    ``copy=False``: the other columns are ``data``'s (a shallow copy; putting the
+    imputed columns in it does not change ``data``).
+    """
+    out = data.copy(deep=copy)
     for c in imputed.columns:
         out[c] = imputed[c].astype(data[c].dtype)
     return out

@@ -60,7 +60,8 @@ def mi_fit(
     ModelResult
         The pooled model (:func:`pool`); ``extras["fits"]`` the ``m`` fits (after
         the first refitted from its design, see :func:`fit_imputed`) and
-        ``extras["imputed"]`` the ``m`` completed datasets.
+        ``extras["imputed"]`` the ``m`` completed datasets (their columns not
+        imputed are ``data``'s own: :func:`impute` with ``copy=False``).
     """
     done = impute(
         data,
@@ -72,6 +73,7 @@ def mi_fit(
         n_iter=n_iter,
         seed=seed,
         n_jobs=n_jobs,
+        copy=False,  # the fits read the datasets; the columns not imputed stay data's
     )
     pooled = fit_imputed(
         formula,
