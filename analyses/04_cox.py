@@ -23,6 +23,7 @@ def run(ctx: Context) -> None:
     formula = "reentered ~ " + ctx.config.covariates
     # the concordance is reported (values.json), so asked for at any size
     res = cox(formula, spells, "days_followed", cluster="LA", concordance=True)
+    ctx.results[f"cox LA ~ {ctx.config.covariates}"] = res  # reused by 11 (its main model)
     tidy = res.tidy(exponentiate=True)
     tidy.insert(1, "label", [term_label(t) for t in tidy["term"]])
     rel = ctx.release  # the model's n and events are release cells, suppressed with Table 1

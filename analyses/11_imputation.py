@@ -115,14 +115,16 @@ def run(ctx: Context) -> None:
             ctx.skip(f"tables/{name}", "no missing ethnicity or disability to impute")
         return
     formula = "~ " + covariates
-    main = cox(
-        formula,
-        spells,
-        "days_followed",
-        "reentered",
-        cluster="LA",
-        concordance=False,
-    )
+    main = ctx.results.get(f"cox LA {formula}")  # the same model, fitted by 04
+    if main is None:
+        main = cox(
+            formula,
+            spells,
+            "days_followed",
+            "reentered",
+            cluster="LA",
+            concordance=False,
+        )
     n_iter = 1 if len(methods) == 1 else 5  # one incomplete column: nothing to iterate
     mi = mi_fit(
         formula,

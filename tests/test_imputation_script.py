@@ -90,6 +90,20 @@ def test_main_logistic_column_is_the_model_of_05(tmp_path) -> None:  # type: ign
     np.testing.assert_allclose(lg["conf_low_main"], main.loc[lg.index, "conf_low"], rtol=1e-12)
 
 
+def test_main_cox_column_is_the_model_of_04(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """11 takes its main Cox model from 04 (ctx.results) or fits it: the same table."""
+    res = reproduce(_cfg(tmp_path), only=["04", "11"], paper=False, log=lambda s: None)
+    alone = reproduce(_cfg(tmp_path / "alone"), only=["11"], paper=False, log=lambda s: None)
+    assert res.breaches == [] and alone.breaches == []
+    out = tmp_path / "outputs"
+    main = pd.read_csv(out / "tables/cox.csv").set_index("term")
+    mi = pd.read_csv(out / "tables/mi_cox.csv").set_index("term")
+    np.testing.assert_allclose(mi["estimate_main"], main.loc[mi.index, "estimate"], rtol=1e-12)
+    np.testing.assert_allclose(mi["conf_high_main"], main.loc[mi.index, "conf_high"], rtol=1e-12)
+    own = tmp_path / "alone" / "outputs" / "tables/mi_cox.csv"
+    assert own.read_bytes() == (out / "tables/mi_cox.csv").read_bytes()
+
+
 @pytest.mark.parametrize("name", ["mi_cox", "mi_logistic"])
 def test_real_mode_goes_through_disclosure(tmp_path, name: str) -> None:  # type: ignore[no-untyped-def]
     res = reproduce(_cfg(tmp_path, mode="real"), only=["11"], paper=False, log=lambda s: None)

@@ -63,7 +63,7 @@ from reunistat.pipeline.context import Context, Output
 NEEDS: dict[str, tuple[str, ...]] = {
     "08": ("03",),  # the Kaplan-Meier re-entry of 03 (ctx.values) as the power baseline
     "09": ("07",),  # the pilot's Cox fit of 07 (ctx.results)
-    "11": ("05",),  # 05's logistic fit, the main model beside the imputed one (ctx.results)
+    "11": ("04", "05"),  # the main models beside the imputed ones: 04's Cox, 05's logistic
     "12": ("05",),  # 05's cluster-robust logistic fit (ctx.results)
 }
 
