@@ -4,8 +4,9 @@ Run: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_imputation.py --data DIR
 --out /tmp/NAME-out [--repeats 3] [--profile FILE] [--analyses DIR] [--json FILE]``, with
 ``PYTHONPATH`` naming the ``src`` to time (and ``--analyses`` its scripts).
 
-The cohort is derived once (not timed), script 05 runs first as in the
-pipeline's worker (11 reads its logistic fit from ``ctx.results``), then
+The cohort is derived once (not timed), the scripts 11 needs
+(:data:`reunistat.pipeline.workers.NEEDS`: 04 and 05, whose Cox and logistic
+fits it reads from ``ctx.results``) run first as in the pipeline's worker, then
 script 11 runs ``--repeats`` times through
 :func:`reunistat.pipeline.run.run_one`, each timed by CPU
 (``time.process_time``) and wall clock. It prints one JSON line per repeat and,
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    """Parse the options, run 05 once and 11 ``--repeats`` times, print times and hashes."""
+    """Parse the options, run 11's needs once and 11 ``--repeats`` times; times and hashes."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, default=ROOT / "data/synthetic/england")
     ap.add_argument("--out", type=Path, required=True)
@@ -52,7 +53,10 @@ def main() -> None:
     ctx = Context(cfg, lambda s: None)
     _ = ctx.cohort
     script = args.analyses / "11_imputation.py"
-    run_one(ctx, args.analyses / "05_logistic.py")
+    from reunistat.pipeline.workers import NEEDS
+
+    for need in NEEDS.get("11", ("05",)):  # a tree's own list (older trees: 05 alone)
+        run_one(ctx, next(args.analyses.glob(f"{need}_*.py")))
     runs = []
     for i in range(args.repeats):
         for rel in [o for o, out in ctx.outputs.items() if out.script == ctx.script]:
