@@ -211,7 +211,11 @@ def test_multinomial_fit_with_a_subsampled_hessian_reaches_the_same_maximum(monk
 
 @pytest.mark.parametrize("n_cat", [2, 3, 5, 8])
 def test_multinomial_start_at_zero_without_the_passes_is_the_same_fit(monkeypatch, n_cat) -> None:  # type: ignore[no-untyped-def]
-    """Newton's start at b = 0 (:func:`_zero_state`) gives the fit of the passes, bit for bit."""
+    """Newton's start at b = 0 (:func:`_zero_state`) gives the fit of the passes, bit for bit.
+
+    The start's Hessian is made of two blocks (every probability the same: one
+    on the diagonal, one off it), the passes' of every block.
+    """
     from reunistat.models.imputation import chained
 
     rng = np.random.default_rng(n_cat)

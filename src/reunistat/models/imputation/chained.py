@@ -162,7 +162,9 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
     cost (the Hessian is ``(n_cat - 1)^2 / 2`` products of the design). The
     products of every step are written into buffers made once (the same values as
     fresh arrays, without their page faults). Newton starts at ``b = 0``, where a
-    finite design's values are known without a pass over it (:func:`_zero_state`).
+    finite design's values are known without a pass over it (:func:`_zero_state`)
+    and the Hessian has two distinct blocks (every probability the same), each
+    made once.
     """
     n, k, c1 = len(x), x.shape[1], n_cat - 1
     onehot = np.zeros((n, c1))
@@ -193,10 +195,16 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
         grad = (x.T @ np.subtract(onehot, prob, out=work)).T.ravel() - _RIDGE * b.T.ravel()
         p_h = prob if sub is None else np.take(prob, sub, axis=0)
         hess = _RIDGE * np.eye(c1 * k)
+        # at the start every probability is p0: every block on the diagonal has the same
+        # weights, and every block off it (the same products: made once)
+        made: dict[object, np.ndarray] = {}
         for a in range(c1):  # block (a, b) is X' diag(p_a (1[a=b] - p_b)) X: one GEMM each
             for b_ in range(a, c1):
-                w = scale * p_h[:, a] * ((a == b_) - p_h[:, b_])
-                block = x_h.T @ np.multiply(x_h, w[:, None], out=x_w)
+                key = a == b_ if it == 0 and start is not None else (a, b_)
+                if key not in made:
+                    w = scale * p_h[:, a] * ((a == b_) - p_h[:, b_])
+                    made[key] = x_h.T @ np.multiply(x_h, w[:, None], out=x_w)
+                block = made[key]
                 hess[a * k : (a + 1) * k, b_ * k : (b_ + 1) * k] += block
                 if b_ != a:
                     hess[b_ * k : (b_ + 1) * k, a * k : (a + 1) * k] += block.T
