@@ -153,7 +153,9 @@ def _with_zero(eta: np.ndarray) -> np.ndarray:
     return full
 
 
-def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
+def _multinom_fit(
+    x: np.ndarray, codes: np.ndarray, n_cat: int, finite: bool | None = None
+) -> np.ndarray:
     """Multinomial logistic regression (first category the reference), by Newton (tiny ridge).
 
     The gradient and log-likelihood use every row; above ``_HESS_ROWS`` rows the
@@ -164,7 +166,8 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
     fresh arrays, without their page faults). Newton starts at ``b = 0``, where a
     finite design's values are known without a pass over it (:func:`_zero_state`)
     and the Hessian has two distinct blocks (every probability the same), each
-    made once.
+    made once. ``finite``: whether every value of ``x`` is finite, if the caller
+    knows (else it is checked).
     """
     n, k, c1 = len(x), x.shape[1], n_cat - 1
     onehot = np.zeros((n, c1))
@@ -182,7 +185,9 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
         return fit - 0.5 * _RIDGE * float(np.sum(b * b)), eta, lse
 
     b = np.zeros((k, c1))
-    start = _zero_state(n, n_cat) if np.isfinite(x).all() else None
+    if finite is None:
+        finite = bool(np.isfinite(x).all())
+    start = _zero_state(n, n_cat) if finite else None
     if start is None:
         ll, eta, lse = state(b)
     else:
@@ -194,20 +199,7 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
             np.exp(np.subtract(eta, lse[:, None], out=prob), out=prob)
         grad = (x.T @ np.subtract(onehot, prob, out=work)).T.ravel() - _RIDGE * b.T.ravel()
         p_h = prob if sub is None else np.take(prob, sub, axis=0)
-        hess = _RIDGE * np.eye(c1 * k)
-        # at the start every probability is p0: every block on the diagonal has the same
-        # weights, and every block off it (the same products: made once)
-        made: dict[object, np.ndarray] = {}
-        for a in range(c1):  # block (a, b) is X' diag(p_a (1[a=b] - p_b)) X: one GEMM each
-            for b_ in range(a, c1):
-                key = a == b_ if it == 0 and start is not None else (a, b_)
-                if key not in made:
-                    w = scale * p_h[:, a] * ((a == b_) - p_h[:, b_])
-                    made[key] = x_h.T @ np.multiply(x_h, w[:, None], out=x_w)
-                block = made[key]
-                hess[a * k : (a + 1) * k, b_ * k : (b_ + 1) * k] += block
-                if b_ != a:
-                    hess[b_ * k : (b_ + 1) * k, a * k : (a + 1) * k] += block.T
+        hess = _hessian(x_h, p_h, scale, it == 0 and start is not None, x_w)
         step = np.linalg.solve(hess, grad).reshape(c1, k).T
         t = 1.0
         while True:
@@ -219,6 +211,32 @@ def _multinom_fit(x: np.ndarray, codes: np.ndarray, n_cat: int) -> np.ndarray:
         if abs(change) < 1e-10 * (1 + abs(ll)):
             break
     return np.column_stack([np.zeros(k), b])
+
+
+def _hessian(
+    x_h: np.ndarray, p_h: np.ndarray, scale: float, equal: bool, x_w: np.ndarray
+) -> np.ndarray:
+    """The multinomial's Hessian (tiny ridge) from rows ``x_h``, probabilities ``p_h``.
+
+    Block ``(a, b)`` is ``X' diag(p_a (1[a=b] - p_b)) X`` times ``scale``: one GEMM
+    each, the lower blocks the upper ones transposed; ``x_w`` is work space.
+    ``equal``: every probability is the same (Newton's start), so every block on
+    the diagonal has the same weights, and every block off it: each made once.
+    """
+    k, c1 = x_h.shape[1], p_h.shape[1]
+    hess = _RIDGE * np.eye(c1 * k)
+    made: dict[object, np.ndarray] = {}
+    for a in range(c1):
+        for b_ in range(a, c1):
+            key = a == b_ if equal else (a, b_)
+            if key not in made:
+                w = scale * p_h[:, a] * ((a == b_) - p_h[:, b_])
+                made[key] = x_h.T @ np.multiply(x_h, w[:, None], out=x_w)
+            block = made[key]
+            hess[a * k : (a + 1) * k, b_ * k : (b_ + 1) * k] += block
+            if b_ != a:
+                hess[b_ * k : (b_ + 1) * k, a * k : (a + 1) * k] += block.T
+    return hess
 
 
 def _zero_state(n: int, n_cat: int) -> tuple[float, float]:
@@ -251,10 +269,12 @@ def _draw_polyreg(
     n_cat: int,
     x_mis: np.ndarray,
     rng: np.random.Generator,
+    finite: bool | None = None,
 ) -> np.ndarray:
+    """Draw the missing rows' categories (``finite``: whether ``x_obs`` is, if known)."""
     boot = rng.integers(0, len(x_obs), len(x_obs))
     # np.take gathers whole rows about three times as fast as x_obs[boot]: the same rows
-    b = _multinom_fit(np.take(x_obs, boot, axis=0), codes_obs[boot], n_cat)
+    b = _multinom_fit(np.take(x_obs, boot, axis=0), codes_obs[boot], n_cat, finite)
     eta = x_mis @ b
     prob = np.exp(eta - _row_logsumexp(eta)[:, None])
     u = rng.random(len(x_mis))
@@ -309,6 +329,7 @@ class _Shared:
     categories: dict[str, np.ndarray]  # polyreg columns' categories
     designs: dict[str, tuple[np.ndarray, np.ndarray]]  # (observed, missing rows) if fixed
     coded: tuple[str, ...] = ()  # categorical polyreg columns: imputed by their codes
+    finite: frozenset[str] = frozenset()  # columns whose fixed observed design is all finite
 
 
 def _shared(frame: pd.DataFrame, methods: dict[str, Method], predictors: list[str]) -> _Shared:
@@ -332,6 +353,11 @@ def _shared(frame: pd.DataFrame, methods: dict[str, Method], predictors: list[st
         for c, how in methods.items()
         if how == "polyreg" and isinstance(frame[c].dtype, pd.CategoricalDtype)
     )
+    finite = frozenset(  # the multinomial fits' check of their bootstrap rows, made once
+        c
+        for c, (x_obs, _) in designs.items()
+        if methods[c] == "polyreg" and np.isfinite(x_obs).all()
+    )
     return _Shared(
         frame[list(methods)],
         methods,
@@ -342,6 +368,7 @@ def _shared(frame: pd.DataFrame, methods: dict[str, Method], predictors: list[st
         categories,
         designs,
         coded,
+        finite,
     )
 
 
@@ -391,7 +418,8 @@ def _one_chain(shared: _Shared, n_iter: int, seed: np.random.SeedSequence) -> pd
                 work.loc[miss, c] = _draw_pmm(x_obs, shared.observed[c], x_mis, rng)
             else:
                 cats = shared.categories[c]
-                drawn = _draw_polyreg(x_obs, shared.observed[c], len(cats), x_mis, rng)
+                known = True if c in shared.finite else None  # else checked in each draw
+                drawn = _draw_polyreg(x_obs, shared.observed[c], len(cats), x_mis, rng, known)
                 if c in codes:
                     put(c, miss, drawn)
                 else:
