@@ -434,6 +434,8 @@ def _prepare(
     n = x.shape[0]
     s = None if strata is None else np.asarray(strata, dtype=np.int64)
     n_strata = int(s.max()) + 1 if n and s is not None else 1
+    if start is not None and n_strata == 1 and _entries_before_events(start, stop, event):
+        start = None  # every row at risk from before the first event: right-censored sums
     ek: IntArray | None = None  # entry keys; None: all zero (right-censored, one stratum)
     if start is None:
         order, sk, uniq, k_mult = _sort_right_censored(stop, event, s, n_strata)
@@ -534,6 +536,20 @@ def _prepare(
         unit_w=weights is None,
         interleaved=Interleaved.build(death_starts, sizes, death_group, death_frac, death_mw, rank),
     )
+
+
+def _entries_before_events(start: FloatArray, stop: FloatArray, event: NDArray[np.bool_]) -> bool:
+    """True when every row enters before the first event time (one stratum).
+
+    No row then enters at or after an event time: the entry sums subtracted from
+    each risk set are all the zero row (``v - 0.0`` is ``v``, bit for bit) and no
+    row has an event group before its entry, so the problem is the right-censored
+    one of the same rows, whose risk-set sums skip the entry pass (periods of
+    follow-up that all start at one time, as ``split_episodes`` makes them).
+    """
+    if not event.any():
+        return False
+    return bool(start.max() < stop[event].min())  # a nan start or stop: False, the general way
 
 
 def prepare_like(prob: CoxProblem, xt: FloatArray) -> CoxProblem:
