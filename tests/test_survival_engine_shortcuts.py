@@ -173,7 +173,8 @@ def test_entries_before_every_event_are_the_entry_computation(
     """Periods that all start before the first event: the entry sums' results, bit for bit."""
     d = _data(14)
     first = d["stop"][d["event"]].min()
-    start = np.floor(np.random.default_rng(15).uniform(-20.0, first, len(d["stop"])) * 10) / 10 - 0.1
+    before = np.random.default_rng(15).uniform(-20.0, first, len(d["stop"]))
+    start = np.floor(before * 10) / 10 - 0.1  # tenths, all below the first event time
     start = np.minimum(start, d["stop"] - 0.5)
     w = np.random.default_rng(16).choice([0.5, 1.0, 2.0], len(d["stop"])) if weights else None
     kw: dict[str, Any] = {"start": start, "weights": w, "ties": ties}
