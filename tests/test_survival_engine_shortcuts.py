@@ -181,7 +181,7 @@ def test_entries_before_every_event_are_the_entry_computation(
     short = engine.prepare(d["x"], d["stop"], d["event"], **kw)
     assert short.entry_group is None  # the right-censored sums
     monkeypatch.setattr(engine, "_entries_before_events", lambda *a: False)
-    monkeypatch.setattr(engine, "_LAST", [None])  # not the problem of the same rows just made
+    monkeypatch.setattr(engine, "_LIVE", {})  # not the problem of the same rows just made
     general = engine.prepare(d["x"], d["stop"], d["event"], **kw)
     assert general.entry_group is not None
     assert np.array_equal(short.order, general.order)
