@@ -60,6 +60,7 @@ def run(ctx: Context) -> None:
         ],
     )
     ame = average_marginal_effects(res)
+    res.extras.pop("design_matrix", None)  # for the margins only: not kept for 10-12
     ctx.write_frame(
         "logistic_margins",
         ame,

@@ -208,7 +208,10 @@ def _caterpillar(ctx: Context, shown: pd.Series, h: int, ref: pd.DataFrame) -> N
 def run(ctx: Context) -> None:
     h = ctx.config.logistic_horizon_days
     methods: tuple[Method, ...] = ("cox", "logistic")
-    ref = with_references(ctx.spells, ctx.config.covariates)  # reference levels first, as 05
+    # reference levels first: 05's spells (handed over with its fits), or made here as 05 does
+    ref = ctx.results.get(f"with references ~ {ctx.config.covariates}")
+    if ref is None:
+        ref = with_references(ctx.spells, ctx.config.covariates)
     res = {m: _funnel(ctx, m, h, ref) for m in methods}
     od = pd.DataFrame(
         [

@@ -37,10 +37,12 @@ _COX: dict[tuple[Any, ...], Any] = {}
 
 
 def _cox(formula: str, data: pd.DataFrame, *args: str, **kw: Any) -> Any:
-    """``cox()`` without the concordance (no output here uses it), each model fitted once."""
+    """``cox()`` without the concordance and the robust score test (no output here uses
+    them), each model fitted once."""
     key = (formula, id(data), args, tuple(sorted(kw.items())))
     if key not in _COX:  # the data is kept with the fit, so its id stays its own
-        _COX[key] = (data, cox(formula, data, *args, concordance=False, **kw))
+        fit = cox(formula, data, *args, concordance=False, robust_score=False, **kw)
+        _COX[key] = (data, fit)
     return _COX[key][1]
 
 

@@ -4,7 +4,8 @@ Both begin with the independence logistic fit that ``logistic()`` makes; given
 that fit (``start=``) they skip their own, and every number is the one a fresh
 fit gives, to the bit. A fit of another model, outcome, data or cluster column
 must be ignored (fitted again), and equal data in another order of levels is
-another model (its terms differ).
+another model (its terms differ). A multilevel fit keeps its start's frame of
+the rows used when that frame has its rows and columns.
 """
 
 from __future__ import annotations
@@ -98,3 +99,15 @@ def test_a_start_of_another_model_is_ignored(case, monkeypatch, model):
         got = fn("~ " + COV, case, cluster="LA", start=other, **OPTIONS)
         assert len(calls) == i  # fitted again
         _assert_same(got, fresh)
+
+
+def test_a_shared_start_shares_its_frame(case):
+    """One frame of the rows used for the start and the multilevel fit it starts."""
+    res = logistic("~ " + COV, case, cluster="LA", **OPTIONS)
+    shared = multilevel("~ " + COV, case, cluster="LA", start=res, **OPTIONS)
+    fresh = multilevel("~ " + COV, case, cluster="LA", **OPTIONS)
+    assert shared.extras["data"] is res.extras["data"]
+    pd.testing.assert_frame_equal(fresh.extras["data"], shared.extras["data"], check_exact=True)
+    other = logistic("~ " + COV, case.assign(extra=1), cluster="LA", **OPTIONS)
+    kept = multilevel("~ " + COV, case, cluster="LA", start=other, **OPTIONS)
+    assert "extra" not in kept.extras["data"].columns  # another frame: its own

@@ -1,7 +1,7 @@
-"""``prepare`` shares the order and groups of the last live problem with the same rows.
+"""``prepare`` shares the order and groups of a recent live problem with the same rows.
 
 A refit of the same rows (times, events, entries, weights, strata, ties) with
-other covariates takes the last problem's sorted rows and groups: every array
+other covariates takes that problem's sorted rows and groups: every array
 of the problem, and every fit made from it, has the bits of a fresh prepare.
 """
 
@@ -30,7 +30,7 @@ def _rows(seed: int, n: int = 1500) -> dict[str, Any]:
 
 
 def _fresh(x: np.ndarray, stop: np.ndarray, event: np.ndarray, **kw: Any) -> engine.CoxProblem:
-    engine._LAST[0] = None  # nothing to share
+    engine._LIVE.clear()  # nothing to share
     return engine.prepare(x, stop, event, **kw)
 
 
@@ -74,9 +74,25 @@ def test_other_rows_or_a_dead_problem_are_not_shared(monkeypatch: pytest.MonkeyP
     first = engine.prepare(x, d["stop"], d["event"])
     assert engine.prepare(x, d["stop"], d["event"], ties="breslow").order is not first.order
     first = engine.prepare(x, d["stop"], d["event"])
+    key = next(reversed(engine._LIVE))
     del first
     gc.collect()
-    assert engine._LAST[0] is None  # forgotten with the problem
+    assert key not in engine._LIVE  # forgotten with the problem
     monkeypatch.setattr(engine, "SHARED_ROWS", 1000)  # more rows: not looked for
     first = engine.prepare(x, d["stop"], d["event"])
     assert engine.prepare(x, d["stop"], d["event"]).order is not first.order
+
+
+def test_a_problem_is_shared_after_others_until_it_is_among_the_oldest() -> None:
+    d = _rows(8)
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(1500, 2))
+    engine._LIVE.clear()
+    first = engine.prepare(x, d["stop"], d["event"])
+    others = [engine.prepare(x, d["stop"] + k, d["event"]) for k in range(1, 4)]
+    again = engine.prepare(rng.normal(size=(1500, 3)), d["stop"].copy(), d["event"])
+    assert again.order is first.order  # three other rows between them
+    others += [engine.prepare(x, d["stop"] + k, d["event"]) for k in range(4, 12)]
+    assert len(engine._LIVE) == engine.LIVE_PROBLEMS
+    assert engine.prepare(x, d["stop"], d["event"]).order is not first.order  # forgotten
+    assert len(others) == 11

@@ -1,8 +1,9 @@
 """The Cox engine's shortcuts give, bit for bit, what the general computations give.
 
 Whole-day times read back from the sorted 16-bit keys, unit case weights, the
-evaluation at beta = 0, the event-row terms taken over whole rows, and the
-column ranges the plain-numeric design takes while copying.
+evaluation at beta = 0, the event-row terms taken over whole rows, the column
+ranges the plain-numeric design takes while copying, and entries all before the
+first event taken as right-censored data.
 """
 
 from __future__ import annotations
@@ -162,3 +163,39 @@ def test_cox_uses_the_design_ranges_for_its_checks() -> None:
     df["b"] = 2.0
     with pytest.raises(Exception, match="constant"):
         cox("~ a + b", df, "t", "e")
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+@pytest.mark.parametrize("weights", [False, True])
+def test_entries_before_every_event_are_the_entry_computation(
+    ties: str, weights: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Periods that all start before the first event: the entry sums' results, bit for bit."""
+    d = _data(14)
+    first = d["stop"][d["event"]].min()
+    before = np.random.default_rng(15).uniform(-20.0, first, len(d["stop"]))
+    start = np.floor(before * 10) / 10 - 0.1  # tenths, all below the first event time
+    start = np.minimum(start, d["stop"] - 0.5)
+    w = np.random.default_rng(16).choice([0.5, 1.0, 2.0], len(d["stop"])) if weights else None
+    kw: dict[str, Any] = {"start": start, "weights": w, "ties": ties}
+    short = engine.prepare(d["x"], d["stop"], d["event"], **kw)
+    assert short.entry_group is None  # the right-censored sums
+    monkeypatch.setattr(engine, "_entries_before_events", lambda *a: False)
+    monkeypatch.setattr(engine, "_LIVE", {})  # not the problem of the same rows just made
+    general = engine.prepare(d["x"], d["stop"], d["event"], **kw)
+    assert general.entry_group is not None
+    assert np.array_equal(short.order, general.order)
+    codes = np.random.default_rng(17).integers(0, 40, len(d["stop"]))
+    for beta in (np.zeros(3), np.array([0.3, -0.2, 0.1])):
+        a, b = engine.evaluate(short, beta), engine.evaluate(general, beta)
+        for name in ("loglik", "score", "info", "den", "hazard", "s1", "s1d"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), name
+        assert np.array_equal(
+            engine.cluster_scores(short, a, codes), engine.cluster_scores(general, b, codes)
+        )
+        assert np.array_equal(engine.score_residuals(short, a), engine.score_residuals(general, b))
+    fa, fb = engine.newton(short), engine.newton(general)
+    assert np.array_equal(fa.beta, fb.beta) and np.array_equal(fa.info, fb.info)
+    later = start.copy()
+    later[0] = first  # one row enters at the first event time: the entry computation
+    assert not engine._entries_before_events(later, d["stop"], d["event"])

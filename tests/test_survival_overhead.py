@@ -144,6 +144,16 @@ def test_robust_score_test_uses_the_same_cluster_codes() -> None:
     assert np.isfinite(two.fit_stats["robust_score_statistic"])
 
 
+def test_robust_score_test_can_be_left_out() -> None:
+    df = _spells(4000, 8)
+    res = cox("~ moves + sex", df, "t", "e", cluster="la")
+    without = cox("~ moves + sex", df, "t", "e", cluster="la", robust_score=False)
+    assert "robust_score_statistic" not in without.fit_stats
+    kept = {k: v for k, v in res.fit_stats.items() if not k.startswith("robust_score")}
+    assert without.fit_stats == kept
+    assert np.array_equal(without.params, res.params) and np.array_equal(without.cov, res.cov)
+
+
 def test_provenance_hashes_the_columns_read() -> None:
     df = _spells(3000, 9)
     f = "~ C(band) + moves"

@@ -272,6 +272,25 @@ def shared_start(
     )
 
 
+def shared_frame(start: ModelResult, d: Design) -> pd.DataFrame:
+    """``start``'s frame of the rows used if it has ``d.frame``'s rows and columns; else ``d``'s.
+
+    For a fit whose start :func:`shared_start` accepted (the same rows, and the
+    same values in the columns read, by the provenance hash): both results
+    then keep one frame, in memory and in a pickle of both (the pipeline hands
+    05's fits to the other worker).
+    """
+    frame = start.extras.get("data")
+    if (
+        isinstance(frame, pd.DataFrame)
+        and frame.columns.equals(d.frame.columns)
+        and frame.dtypes.equals(d.frame.dtypes)
+        and frame.index.equals(d.frame.index)
+    ):
+        return frame
+    return d.frame
+
+
 def logistic(
     formula: str,
     data: pd.DataFrame,

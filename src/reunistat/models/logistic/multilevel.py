@@ -36,7 +36,13 @@ from reunistat.horizons import DEFAULT_HORIZON_DAYS
 from reunistat.models import _options
 from reunistat.models.logistic._errors import LogisticInputError
 from reunistat.models.logistic.design import build_design
-from reunistat.models.logistic.fit import _outcome_options, _unique_index, irls, shared_start
+from reunistat.models.logistic.fit import (
+    _outcome_options,
+    _unique_index,
+    irls,
+    shared_frame,
+    shared_start,
+)
 from reunistat.models.logistic.outcome import Competing
 from reunistat.results import ModelResult, Provenance
 
@@ -383,7 +389,9 @@ def multilevel(
         the same data, clustered by ``cluster`` (e.g. the fit reported beside
         this one): its estimates and information start the optimisation
         instead of a new fit of the same model, so the result is the same to
-        the bit. A fit of another model or data is ignored (fitted again).
+        the bit, and its frame of the rows used is this fit's
+        ``extras["data"]`` too (one frame for both). A fit of another model or
+        data is ignored (fitted again).
 
     **deprecated
         The older spelling group=, with a :class:`DeprecationWarning`.
@@ -429,9 +437,9 @@ def multilevel(
         )
     data_sha256 = d.data_sha256(data)
     options = _outcome_options(horizon_days, competing, potential_followup_col)
-    start_fit = shared_start(start, d, data_sha256, options) or irls(
-        d.X, d.y, d.terms, check=d.check_rank
-    )
+    shared = shared_start(start, d, data_sha256, options)
+    frame = d.frame if start is None or shared is None else shared_frame(start, d)
+    start_fit = shared or irls(d.X, d.y, d.terms, check=d.check_rank)
     nodes, weights = np.polynomial.hermite.hermgauss(n_agq)
     prob = _Problem(d.X, d.y, codes, n_groups, nodes, np.log(weights), np.zeros(n_groups))
     theta0 = np.append(start_fit.params, np.log(0.5))
@@ -501,7 +509,7 @@ def multilevel(
             ),
             "outcome": d.outcome,
             "model_spec": d.model_spec,
-            "data": d.frame,
+            "data": frame,
             "outcome_col": d.outcome_col,
         },
     )

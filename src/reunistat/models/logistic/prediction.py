@@ -167,20 +167,37 @@ def standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fit_predict(
-    penalty: Penalty, C: float, seed: int, X_tr: np.ndarray, y_tr: np.ndarray, X_te: np.ndarray
+    penalty: Penalty,
+    C: float,
+    seed: int,
+    X_tr: np.ndarray,
+    y_tr: np.ndarray,
+    X_te: np.ndarray,
+    finite: bool | None = None,
 ) -> np.ndarray:
     """``make_pipeline(StandardScaler(), estimator).fit(X_tr, y_tr).predict_proba(X_te)[:, 1]``.
 
-    The scaler by :func:`standardise` (the same numbers); a design that is
-    not finite goes through scikit-learn's own scaler (which rejects it).
+    The scaler by :func:`standardise` (the same numbers), written over ``X_tr``
+    and ``X_te`` (the caller's copies, e.g. ``X[tr]``); a design that is not
+    finite goes through scikit-learn's own scaler (which rejects it).
+    ``finite``: whether both are finite, if the caller knows.
     """
     est = _estimator(penalty, C, seed)
-    if not (np.isfinite(X_tr).all() and np.isfinite(X_te).all()):
+    if finite is None:
+        finite = bool(np.isfinite(X_tr).all() and np.isfinite(X_te).all())
+    if not finite:
         est = make_pipeline(StandardScaler(), est).fit(X_tr, y_tr)
         return np.asarray(est.predict_proba(X_te)[:, 1])
     mean, scale = standardise(X_tr)
-    est.fit((X_tr - mean) / scale, y_tr)
-    return np.asarray(est.predict_proba((X_te - mean) / scale)[:, 1])
+    est.fit(_scaled(X_tr, mean, scale), y_tr)
+    return np.asarray(est.predict_proba(_scaled(X_te, mean, scale))[:, 1])
+
+
+def _scaled(X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``(X - mean) / scale`` written over ``X``: the same values, no new arrays."""
+    np.subtract(X, mean, out=X)
+    np.divide(X, scale, out=X)
+    return X
 
 
 def _constant(y: np.ndarray) -> bool:
@@ -271,7 +288,9 @@ def prediction_checks(
         function="prediction_checks",
     )
     frame, y = d.frame, d.y
-    X = d.X[:, [i for i, t in enumerate(d.terms) if t != "Intercept"]]
+    # take() keeps a row-major design row-major (d.X[:, cols] makes it column-major): each
+    # fold gathers whole rows, X[tr] as C-contiguous as before, the same values
+    X = d.X.take([i for i, t in enumerate(d.terms) if t != "Intercept"], axis=1)
     if group is None:
         splitter: Any = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         folds = splitter.split(np.zeros(len(y)), y)
@@ -286,11 +305,12 @@ def prediction_checks(
         folds = splitter.split(np.zeros(len(y)), y, groups=groups)
     oof = np.full(len(y), np.nan)
     rows = []
+    finite = bool(np.isfinite(X).all())  # once, not for each fold's rows
     for k, (tr, te) in enumerate(folds, start=1):
         y_tr = y[tr]
         if _constant(y_tr) or _constant(y[te]):
             raise LogisticInputError(f"fold {k} has only one outcome value; use fewer folds")
-        oof[te] = _fit_predict(penalty, C, seed, X[tr], y_tr, X[te])
+        oof[te] = _fit_predict(penalty, C, seed, X[tr], y_tr, X[te], finite)
         if fold_metrics:
             rows.append({"fold": str(k), **_metrics(y[te], oof[te])})
     rows.append({"fold": "pooled", **_metrics(y, oof)})

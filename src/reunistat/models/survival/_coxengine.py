@@ -335,22 +335,27 @@ def prepare(
     Returns
     -------
     CoxProblem
-        The prepared problem. When the last problem prepared is still alive
-        and had the same rows (times, events, entries, weights and strata, bit
-        for bit, and ties; up to :data:`SHARED_ROWS`), its order and groups are shared: only the
+        The prepared problem. When one of the last :data:`LIVE_PROBLEMS`
+        problems prepared is still alive and had the same rows (times, events,
+        entries, weights and strata, bit for bit, and ties; up to
+        :data:`SHARED_ROWS`), its order and groups are shared: only the
         covariates are sorted (refits of the same rows with other covariates:
-        imputed datasets, nested models). Nothing in a problem is written to
-        after it is made, so the shared arrays are the ones it would make.
+        imputed datasets, nested models, 12's models of the spells around its
+        fits by period). Nothing in a problem is written to after it is made,
+        so the shared arrays are the ones it would make.
     """
     if x.shape[0] > SHARED_ROWS:
         return _prepare(x, stop, event, start, weights, strata, ties, overwrite_x)
     key = _rows_key(stop, event, start, weights, strata, ties)
-    last = _LAST[0]
-    same = last[1]() if last is not None and last[0] == key else None
+    ref = _LIVE.get(key)
+    same = None if ref is None else ref()
     if same is not None and same.xt.shape[1] == x.shape[0]:
         return _with_covariates(same, *_centred(x, same.order, same.w, overwrite_x))
     prob = _prepare(x, stop, event, start, weights, strata, ties, overwrite_x)
-    _LAST[0] = (key, weakref.ref(prob, _forget))
+    _LIVE.pop(key, None)  # newest last
+    _LIVE[key] = weakref.ref(prob, lambda r: _forget(key, r))
+    while len(_LIVE) > LIVE_PROBLEMS:
+        del _LIVE[next(iter(_LIVE))]  # the oldest
     return prob
 
 
@@ -359,16 +364,18 @@ def prepare(
 #: 160,000; a million-row fit (no script refits those) does without it.
 SHARED_ROWS = 1 << 18
 
+#: How many of the last problems :func:`prepare` made it remembers (weakly).
+LIVE_PROBLEMS = 8
 
-#: The rows of the last problem :func:`prepare` made (their digests) and a weak reference to it.
-_LAST: list[tuple[tuple[Any, ...], weakref.ref[CoxProblem]] | None] = [None]
+#: The rows (their digests) of the last problems :func:`prepare` made, oldest first, each
+#: with a weak reference to its problem.
+_LIVE: dict[tuple[Any, ...], weakref.ref[CoxProblem]] = {}
 
 
-def _forget(ref: weakref.ref[CoxProblem]) -> None:
-    """Forget the rows when the last problem is gone (not a later one's)."""
-    last = _LAST[0]
-    if last is not None and last[1] is ref:
-        _LAST[0] = None
+def _forget(key: tuple[Any, ...], ref: weakref.ref[CoxProblem]) -> None:
+    """Forget the rows when their problem is gone (not a later problem's of the same rows)."""
+    if _LIVE.get(key) is ref:
+        del _LIVE[key]
 
 
 def _rows_key(*arrays: Any) -> tuple[Any, ...]:
@@ -434,6 +441,8 @@ def _prepare(
     n = x.shape[0]
     s = None if strata is None else np.asarray(strata, dtype=np.int64)
     n_strata = int(s.max()) + 1 if n and s is not None else 1
+    if start is not None and n_strata == 1 and _entries_before_events(start, stop, event):
+        start = None  # every row at risk from before the first event: right-censored sums
     ek: IntArray | None = None  # entry keys; None: all zero (right-censored, one stratum)
     if start is None:
         order, sk, uniq, k_mult = _sort_right_censored(stop, event, s, n_strata)
@@ -534,6 +543,20 @@ def _prepare(
         unit_w=weights is None,
         interleaved=Interleaved.build(death_starts, sizes, death_group, death_frac, death_mw, rank),
     )
+
+
+def _entries_before_events(start: FloatArray, stop: FloatArray, event: NDArray[np.bool_]) -> bool:
+    """True when every row enters before the first event time (one stratum).
+
+    No row then enters at or after an event time: the entry sums subtracted from
+    each risk set are all the zero row (``v - 0.0`` is ``v``, bit for bit) and no
+    row has an event group before its entry, so the problem is the right-censored
+    one of the same rows, whose risk-set sums skip the entry pass (periods of
+    follow-up that all start at one time, as ``split_episodes`` makes them).
+    """
+    if not event.any():
+        return False
+    return bool(start.max() < stop[event].min())  # a nan start or stop: False, the general way
 
 
 def prepare_like(prob: CoxProblem, xt: FloatArray) -> CoxProblem:

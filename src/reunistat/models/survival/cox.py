@@ -165,6 +165,7 @@ def cox(
     cluster: str | tuple[str, ...] | None = None,
     vcov: CoxVcov | None = None,
     concordance: bool | None = None,
+    robust_score: bool | None = None,
     **deprecated: Any,
 ) -> ModelResult:
     """Fit a Cox proportional hazards model.
@@ -203,6 +204,10 @@ def cox(
     concordance : bool, optional
         Compute Harrell's concordance (R's definition) for :meth:`glance`; by
         default only up to :data:`CONCORDANCE_AUTO_ROWS` rows (250,000).
+    robust_score : bool, optional
+        With a robust variance, compute the robust score test for :meth:`glance`
+        (another pass over the rows); by default only up to 250,000 rows.
+        False leaves it out (the other numbers are the same).
 
     **deprecated
         The older spelling robust=, with a :class:`DeprecationWarning`.
@@ -287,7 +292,7 @@ def cox(
         "n_dropped_missing": float(des.n_dropped_missing),
     }
     # the robust score test costs another pass over the rows: up to 250,000 rows
-    small = len(stop) <= 250_000
+    small = len(stop) <= 250_000 if robust_score is None else robust_score
     clustered = kind in ("CR0", "CR2", "CR3")
     one_cluster = None
     if small and clustered:  # the codes multiway() made of all the cluster columns, if it ran
