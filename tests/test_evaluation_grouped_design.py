@@ -21,7 +21,7 @@ def _design(n: int, n_dummies: int, seed: int = 0) -> np.ndarray:
 def test_products_over_levels_equal_the_products_over_rows(n_dummies: int) -> None:
     x = _design(3000, n_dummies)
     g = GroupedDesign.of(x, max_share=1.0)
-    assert g.l_cols.tolist() == [3]  # the log length only stays per row
+    assert g.l_cols.tolist() == [3, 4]  # the log length and the count stay per row
     assert np.array_equal(g.matrix(), x)
     rows = np.flatnonzero(np.arange(3000) % 3 != 1)
     part = g.take(rows)
