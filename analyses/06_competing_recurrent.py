@@ -120,10 +120,13 @@ def run(ctx: Context) -> None:
     )
     # only the columns the fit reads (and the episodes need): the same model, fewer copies
     named = formula_variables(ctx.config.covariates, sp)
-    rec = recurrent_episodes(sp[[c for c in sp.columns if c in {*named, *EPISODE_COLUMNS}]])
+    # the child as integer codes: the same clusters in the same order as the identifiers
+    rec = recurrent_episodes(
+        sp[[c for c in sp.columns if c in {*named, *EPISODE_COLUMNS}]], id_codes=True
+    )
     ag = andersen_gill(  # no output here reads its concordance: not computed
         ctx.config.covariates,
-        rec.assign(CHILD=child_codes(rec)),  # the same clusters in the same order, as integers
+        rec if rec["CHILD"].dtype.kind == "i" else rec.assign(CHILD=child_codes(rec)),
         "stop_days",
         "reentered",
         entry_col="start_days",

@@ -158,12 +158,14 @@ def _event_study(ctx: Context, sp: pd.DataFrame, la: pd.DataFrame) -> None:
 
 def _pwp(ctx: Context, sp: pd.DataFrame) -> None:
     fn = "reunistat.models.survival.pwp"
-    rec = recurrent_episodes(sp)
+    rec = recurrent_episodes(sp, id_codes=True)
     # the fit reads only its own columns, the child as sorted integer codes (the same
     # clusters in the same order as the identifiers), without the concordance (not shown)
     cols = [*formula_variables(ctx.config.covariates, rec), "start_days", "stop_days"]
+    child = rec["CHILD"]
     rec = rec[[*cols, "reentered"]].assign(
-        CHILD=_child_codes(rec["CHILD"]), order_band=rec["spell_number"].clip(upper=3)
+        CHILD=child.to_numpy() if child.dtype.kind == "i" else _child_codes(child),
+        order_band=rec["spell_number"].clip(upper=3),
     )
     res = pwp(
         "~ " + ctx.config.covariates,

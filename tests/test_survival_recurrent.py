@@ -122,6 +122,11 @@ def test_recurrent_episodes_with_text_identifiers_and_unsorted_rows():
     assert ep.index.tolist() == [12, 10, 11, 14, 13]
     assert ep["start_days"].tolist() == [0, 365, 0, 184, 0]
     assert ep["stop_days"].tolist() == [200, 395, 100, 189, 10]
+    coded = recurrent_episodes(sp, id_codes=True)  # the identifiers' codes in sorted order
+    assert coded["CHILD"].tolist() == child_codes(ep).tolist() == [0, 0, 1, 1, 2]
+    assert coded.drop(columns="CHILD").equals(ep.drop(columns="CHILD"))
+    gap = sp.assign(CHILD=["a10", "a9", "a10", None, "a9"])  # a missing identifier: kept
+    assert recurrent_episodes(gap, id_codes=True)["CHILD"].equals(recurrent_episodes(gap)["CHILD"])
 
 
 @settings(max_examples=60, deadline=None)

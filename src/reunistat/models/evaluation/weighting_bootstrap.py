@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from reunistat.models.evaluation._grouped_design import GroupedDesign
 from reunistat.models.logistic import SeparationError, irls, xtwx
 from reunistat.models.survival import KMSteps
 
@@ -40,11 +41,12 @@ MAX_NEWTON_STEPS = 25
 
 
 def refit_weighted(
-    x: np.ndarray, z: np.ndarray, c: np.ndarray, start: np.ndarray, terms: list[str]
+    x: GroupedDesign, z: np.ndarray, c: np.ndarray, start: np.ndarray, terms: list[str]
 ) -> np.ndarray | None:
     """Return the fitted probabilities of a logistic model with case weights ``c``.
 
-    Newton's method from ``start``, until a step moves no linear predictor by
+    Newton's method from ``start`` (its products over the design's distinct
+    rows, :class:`GroupedDesign`), until a step moves no linear predictor by
     more than 1e-6 (Newton converges quadratically, so the probabilities are
     then within about 1e-13 of the maximum, the rounding noise of the fit);
     :func:`~reunistat.models.logistic.irls` with ``weights=c`` (from zero,
@@ -57,19 +59,19 @@ def refit_weighted(
     >>> x = np.column_stack([np.ones(6), [0.0, 1, 2, 3, 4, 5]])
     >>> z = np.array([0.0, 0, 1, 0, 1, 1])
     >>> c = np.array([1.0, 2, 1, 1, 2, 1])
-    >>> p = refit_weighted(x, z, c, np.zeros(2), ["Intercept", "x"])
+    >>> p = refit_weighted(GroupedDesign.of(x), z, c, np.zeros(2), ["Intercept", "x"])
     >>> bool(np.allclose(p, irls(x, z, weights=c).p, rtol=0, atol=1e-12))
     True
     """
     beta = np.asarray(start, dtype=float).copy()
-    eta = x @ beta
+    eta = x.eta(beta)
     for _ in range(MAX_NEWTON_STEPS):
         p = expit(eta)
         try:
-            beta = beta + np.linalg.solve(xtwx(x, c * p * (1 - p)), x.T @ (c * (z - p)))
+            beta = beta + np.linalg.solve(x.info(c * p * (1 - p)), x.score(c * (z - p)))
         except np.linalg.LinAlgError:
             break
-        new_eta = x @ beta
+        new_eta = x.eta(beta)
         moved = float(np.max(np.abs(new_eta - eta)))
         eta = new_eta
         if not moved <= 30 or np.max(np.abs(eta)) > 30:  # NaN, or heading to separation
@@ -77,7 +79,7 @@ def refit_weighted(
         if moved < 1e-6:
             return np.asarray(expit(eta))
     try:
-        return irls(x, z, terms, weights=c).p
+        return irls(x.matrix(), z, terms, weights=c).p
     except (SeparationError, np.linalg.LinAlgError):
         return None
 
@@ -215,6 +217,7 @@ def cluster_bootstrap(
         n_cl + 1,
     )
     first = FirstStep(x, z, codes, n_cl, start)
+    grouped = GroupedDesign.of(x)
     has = np.zeros((n_cl + 1, 2), dtype=bool)
     has[codes, (z == 1).astype(np.int64)] = True
     out = np.full((n_boot, len(hz)), np.nan)
@@ -226,7 +229,7 @@ def cluster_bootstrap(
             continue
         rows = np.flatnonzero(drawn[codes])
         c = m[codes[rows]].astype(float)
-        ps = refit_weighted(x[rows], z[rows], c, first.step(m[:n_cl]), terms)
+        ps = refit_weighted(grouped.take(rows), z[rows], c, first.step(m[:n_cl]), terms)
         if ps is None:
             continue
         w[:] = 0.0

@@ -31,8 +31,15 @@ def recurrent_episodes(
     order_col: str = "spell_number",
     date_col: str = "return_date",
     duration_col: str = "days_followed",
+    id_codes: bool = False,
 ) -> pd.DataFrame:
     """Add ``start_days`` and ``stop_days`` since each child's first return home.
+
+    With ``id_codes`` the ``id_col`` column of the result holds the child's
+    integer codes in the identifiers' sorted order (the codes
+    :func:`child_codes` gives, found here anyway: a model clustered on them is
+    the model clustered on the identifiers), unless an identifier is missing
+    (the identifiers are then kept).
 
     Returns
     -------
@@ -45,7 +52,10 @@ def recurrent_episodes(
     order = np.lexsort((sort_codes(spells[order_col]), child))
     d = spells.take(order)  # = sort_values([id_col, order_col]): both sorts are stable
     # the child as sorted integer codes (missing: NaN, dropped by groupby as the id would be)
-    key = np.where(spells[id_col].isna().to_numpy()[order], np.nan, child[order])
+    missing = spells[id_col].isna().to_numpy()[order]
+    key = np.where(missing, np.nan, child[order])
+    if id_codes and not missing.any():
+        d[id_col] = child[order]
     dates = pd.to_datetime(d[date_col])
     first = dates.groupby(key).transform("min")
     d["start_days"] = (dates - first).dt.days.astype(float)
