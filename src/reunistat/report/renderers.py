@@ -381,6 +381,79 @@ def _titles_in_place(fig: Any, renderer: Any) -> Iterator[None]:
             ax._autotitlepos = auto
 
 
+def _tick_state(axis: Any) -> tuple[Any, ...]:
+    """What an axis' ticks depend on within one draw: its limits, place, locators, formatters."""
+    fig = axis.axes.get_figure(root=True)
+    return (
+        tuple(axis.get_view_interval()),
+        axis.axes.bbox.bounds,
+        fig.dpi,
+        axis.major.locator,
+        axis.major.formatter,
+        axis.minor.locator,
+        axis.minor.formatter,
+    )
+
+
+class _TicksOnce:
+    """An axis' ``_update_ticks`` and ``_get_ticklabel_bboxes``, each worked out once per state.
+
+    Matplotlib 3.11 updates an axis' ticks (locating, formatting, placing
+    each tick and setting its label) three or four times while drawing a
+    figure (the title placement, the axis label's placement, the spines, the
+    axis itself), and measures the tick labels' boxes as often: for the same
+    limits, place and tickers the second time sets the same positions and
+    texts and measures the same boxes. Here the ticks drawn and the boxes are
+    kept while the axis' state (:func:`_tick_state`) is unchanged, only for
+    the draw of one file (see :func:`_ticks_once`).
+    """
+
+    def __init__(self, axis: Any) -> None:
+        self.axis = axis
+        self.ticks: tuple[tuple[Any, ...], list[Any]] | None = None
+        self.boxes: dict[tuple[Any, ...], tuple[list[Any], list[Any]]] = {}
+
+    def update_ticks(self) -> list[Any]:
+        state = _tick_state(self.axis)
+        if self.ticks is None or self.ticks[0] != state:
+            self.boxes.clear()
+            self.ticks = (state, type(self.axis)._update_ticks(self.axis))
+        return list(self.ticks[1])
+
+    def ticklabel_bboxes(self, ticks: list[Any], renderer: Any) -> tuple[list[Any], list[Any]]:
+        if self.ticks is None or self.ticks[0] != _tick_state(self.axis):
+            return type(self.axis)._get_ticklabel_bboxes(self.axis, ticks, renderer)
+        key = (id(renderer), *map(id, ticks))
+        hit = self.boxes.get(key)
+        if hit is None:
+            hit = self.boxes[key] = type(self.axis)._get_ticklabel_bboxes(
+                self.axis, ticks, renderer
+            )
+        return list(hit[0]), list(hit[1])
+
+
+@contextmanager
+def _ticks_once(fig: Any) -> Iterator[None]:
+    """While one file of ``fig`` is drawn, each axis' ticks updated and measured once a state."""
+    axes = [axis for ax in fig.axes for axis in ax._axis_map.values()]
+    for axis in axes:
+        once = _TicksOnce(axis)
+        axis._update_ticks = once.update_ticks
+        axis._get_ticklabel_bboxes = once.ticklabel_bboxes
+    try:
+        yield
+    finally:
+        for axis in axes:
+            del axis._update_ticks, axis._get_ticklabel_bboxes
+
+
+@contextmanager
+def _drawing(fig: Any, renderer: Any) -> Iterator[None]:
+    """What the canvas changes while it draws one file: titles left in place, ticks once."""
+    with _titles_in_place(fig, renderer), _ticks_once(fig):
+        yield
+
+
 class SharedRendererCanvas(FigureCanvasAgg):
     """The Agg canvas, drawing on a renderer shared by the figures of one size and resolution.
 
@@ -417,7 +490,7 @@ class SharedRendererCanvas(FigureCanvasAgg):
         renderer: Any = self.get_renderer()  # the one FigureCanvasAgg.draw will use
         renderer.metrics_dpi = self.figure.dpi
         try:
-            with _titles_in_place(self.figure, renderer):
+            with _drawing(self.figure, renderer):
                 super()._print_pil(filename_or_obj, fmt, pil_kwargs, metadata)
         finally:
             renderer.metrics_dpi = None
@@ -453,6 +526,6 @@ class SharedRendererCanvas(FigureCanvasAgg):
                 _SVGRenderer(w, h, fh, image_dpi=dpi, metadata=metadata),
                 bbox_inches_restore=bbox_inches_restore,
             )
-            with _titles_in_place(self.figure, renderer):
+            with _drawing(self.figure, renderer):
                 self.figure.draw(renderer)
             renderer.finalize()
