@@ -73,10 +73,34 @@ _GLYPH_BOXES: dict[tuple[Any, ...], tuple[int, int, int]] = {}
 _GLYPHS: dict[tuple[Any, ...], tuple[np.ndarray, int, int]] = {}
 
 
-def _font_key(prop: Any) -> tuple[Any, ...]:
-    """The font of ``prop`` as a key: its properties and the settings that resolve them."""
+#: The font settings of the file being drawn (this thread's), read once a draw (see _drawing).
+_DRAWN = threading.local()
+
+
+def _font_rc() -> tuple[tuple[str, ...], ...]:
+    """The settings that resolve a font's family (``font.family`` and the lists it names)."""
     rc: Any = matplotlib.rcParams
-    return (prop.copy(), *(tuple(rc[k]) for k in _FONT_RC))
+    return tuple(tuple(rc[k]) for k in _FONT_RC)
+
+
+def _font_key(prop: Any) -> tuple[Any, ...]:
+    """The font of ``prop`` as a key: its properties and the settings that resolve them.
+
+    The properties are those ``FontProperties`` compares (its hash and
+    equality), as values; the settings are read once while a file is drawn.
+    """
+    rc = getattr(_DRAWN, "font_rc", None) or _font_rc()
+    return (
+        tuple(prop._family),
+        prop._slant,
+        prop._variant,
+        prop._weight,
+        prop._stretch,
+        prop._size,
+        prop._file,
+        prop._math_fontfamily,
+        rc,
+    )
 
 
 def _remember(cache: dict[Any, Any], limit: int, key: Any, value: Any) -> Any:
@@ -449,9 +473,16 @@ def _ticks_once(fig: Any) -> Iterator[None]:
 
 @contextmanager
 def _drawing(fig: Any, renderer: Any) -> Iterator[None]:
-    """What the canvas changes while it draws one file: titles left in place, ticks once."""
-    with _titles_in_place(fig, renderer), _ticks_once(fig):
-        yield
+    """What the canvas changes while it draws one file: titles left in place, ticks once.
+
+    The font settings are read once for the file (:func:`_font_key`).
+    """
+    _DRAWN.font_rc = _font_rc()
+    try:
+        with _titles_in_place(fig, renderer), _ticks_once(fig):
+            yield
+    finally:
+        _DRAWN.font_rc = None
 
 
 class SharedRendererCanvas(FigureCanvasAgg):
