@@ -153,3 +153,43 @@ def test_svg_extent_measured_once_serves_every_size() -> None:
             for text in ("Years since return home", "fi 10%", " ", "", "Ω ≤ 0.25"):
                 want = plain.get_text_width_height_descent(text, prop, False)
                 assert ours.get_text_width_height_descent(text, prop, False) == want
+
+
+def _ticked(canvas: type) -> Figure:
+    """Axes whose ticks matplotlib updates many times a draw: aligned, shared, twinned, log."""
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(6.0, 4.0), dpi=100)
+        canvas(fig)
+        axs = fig.subplots(2, 2, sharex="col")
+        axs[0, 0].plot([1, 10, 100], [1e7, 1e7 + 3, 1e7 + 5])  # an offset text
+        axs[0, 0].set_xscale("log")  # minor ticks
+        axs[1, 0].plot([1, 10, 100], [0.5, 3, 2])
+        axs[0, 1].plot([0, 1], [0, 1])
+        axs[0, 1].set_aspect("equal")  # placed by apply_aspect while drawn
+        axs[0, 1].twinx().plot([0, 1], [5, 2], color="C2")
+        axs[1, 1].plot([0, 1], [1000, 2000])
+        axs[1, 1].set_ylabel("count")
+        axs[1, 0].set_ylabel("share")
+        for ax in axs.ravel():
+            ax.set_title("a title", loc="left")
+        fig.align_ylabels(axs[:, 0])
+        fig.suptitle("Ticks updated once a state")
+    return fig
+
+
+def test_ticks_updated_once_a_state_give_matplotlibs_bytes(monkeypatch) -> None:
+    from matplotlib.axis import Axis
+
+    calls = []
+    real = Axis._update_ticks
+    monkeypatch.setattr(Axis, "_update_ticks", lambda self: calls.append(self) or real(self))
+    fig = _ticked(renderers.SharedRendererCanvas)
+    ours = _bytes(fig)
+    fewer = len(calls)
+    calls.clear()
+    assert ours == _bytes(_ticked(FigureCanvasAgg))
+    assert fewer < len(calls) / 2  # each axis' ticks updated about once a file, not 3-4 times
+    for ax in fig.axes:  # the axes' own methods back after each file
+        for axis in ax._axis_map.values():
+            assert "_update_ticks" not in vars(axis)
+            assert "_get_ticklabel_bboxes" not in vars(axis)

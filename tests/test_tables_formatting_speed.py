@@ -72,6 +72,9 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
 def test_markdown_and_html_as_row_by_row(df: pd.DataFrame, digits: int) -> None:
     assert to_markdown(df, digits) == _markdown_by_row(df, digits)
     assert f"<tbody>\n{_html_body_by_row(df, digits)}\n</tbody>" in to_html(df, "t", (), digits)
+    cells = formatted_cells(df, digits)  # given as rows (no column known to be plain numbers)
+    assert to_markdown(df, digits, cells=cells) == to_markdown(df, digits)
+    assert to_html(df, "t", ("a & b",), digits, cells=cells) == to_html(df, "t", ("a & b",), digits)
 
 
 def test_write_table_formats_once(tmp_path, monkeypatch) -> None:
@@ -80,8 +83,8 @@ def test_write_table_formats_once(tmp_path, monkeypatch) -> None:
         {"time": [0.0, 1.5, np.nan], "p": [0.0001, 0.2, np.nan], "g": ["a", "b", "c"]}
     )
     calls = []
-    real = tables.formatted_cells
-    monkeypatch.setattr(tables, "formatted_cells", lambda *a: calls.append(1) or real(*a))
+    real = tables._formatted_columns
+    monkeypatch.setattr(tables, "_formatted_columns", lambda *a: calls.append(1) or real(*a))
     paths = tables.write_table(df, tmp_path / "t", "Title", notes=["n"], digits=3)
     assert len(calls) == 1
     assert paths[1].read_text() == _markdown_by_row(df, 3) + "\n*n*  \n"

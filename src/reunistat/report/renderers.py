@@ -73,10 +73,34 @@ _GLYPH_BOXES: dict[tuple[Any, ...], tuple[int, int, int]] = {}
 _GLYPHS: dict[tuple[Any, ...], tuple[np.ndarray, int, int]] = {}
 
 
-def _font_key(prop: Any) -> tuple[Any, ...]:
-    """The font of ``prop`` as a key: its properties and the settings that resolve them."""
+#: The font settings of the file being drawn (this thread's), read once a draw (see _drawing).
+_DRAWN = threading.local()
+
+
+def _font_rc() -> tuple[tuple[str, ...], ...]:
+    """The settings that resolve a font's family (``font.family`` and the lists it names)."""
     rc: Any = matplotlib.rcParams
-    return (prop.copy(), *(tuple(rc[k]) for k in _FONT_RC))
+    return tuple(tuple(rc[k]) for k in _FONT_RC)
+
+
+def _font_key(prop: Any) -> tuple[Any, ...]:
+    """The font of ``prop`` as a key: its properties and the settings that resolve them.
+
+    The properties are those ``FontProperties`` compares (its hash and
+    equality), as values; the settings are read once while a file is drawn.
+    """
+    rc = getattr(_DRAWN, "font_rc", None) or _font_rc()
+    return (
+        tuple(prop._family),
+        prop._slant,
+        prop._variant,
+        prop._weight,
+        prop._stretch,
+        prop._size,
+        prop._file,
+        prop._math_fontfamily,
+        rc,
+    )
 
 
 def _remember(cache: dict[Any, Any], limit: int, key: Any, value: Any) -> Any:
@@ -381,6 +405,86 @@ def _titles_in_place(fig: Any, renderer: Any) -> Iterator[None]:
             ax._autotitlepos = auto
 
 
+def _tick_state(axis: Any) -> tuple[Any, ...]:
+    """What an axis' ticks depend on within one draw: its limits, place, locators, formatters."""
+    fig = axis.axes.get_figure(root=True)
+    return (
+        tuple(axis.get_view_interval()),
+        axis.axes.bbox.bounds,
+        fig.dpi,
+        axis.major.locator,
+        axis.major.formatter,
+        axis.minor.locator,
+        axis.minor.formatter,
+    )
+
+
+class _TicksOnce:
+    """An axis' ``_update_ticks`` and ``_get_ticklabel_bboxes``, each worked out once per state.
+
+    Matplotlib 3.11 updates an axis' ticks (locating, formatting, placing
+    each tick and setting its label) three or four times while drawing a
+    figure (the title placement, the axis label's placement, the spines, the
+    axis itself), and measures the tick labels' boxes as often: for the same
+    limits, place and tickers the second time sets the same positions and
+    texts and measures the same boxes. Here the ticks drawn and the boxes are
+    kept while the axis' state (:func:`_tick_state`) is unchanged, only for
+    the draw of one file (see :func:`_ticks_once`).
+    """
+
+    def __init__(self, axis: Any) -> None:
+        self.axis = axis
+        self.ticks: tuple[tuple[Any, ...], list[Any]] | None = None
+        self.boxes: dict[tuple[Any, ...], tuple[list[Any], list[Any]]] = {}
+
+    def update_ticks(self) -> list[Any]:
+        state = _tick_state(self.axis)
+        if self.ticks is None or self.ticks[0] != state:
+            self.boxes.clear()
+            self.ticks = (state, type(self.axis)._update_ticks(self.axis))
+        return list(self.ticks[1])
+
+    def ticklabel_bboxes(self, ticks: list[Any], renderer: Any) -> tuple[list[Any], list[Any]]:
+        if self.ticks is None or self.ticks[0] != _tick_state(self.axis):
+            return type(self.axis)._get_ticklabel_bboxes(self.axis, ticks, renderer)
+        key = (id(renderer), *map(id, ticks))
+        hit = self.boxes.get(key)
+        if hit is None:
+            hit = self.boxes[key] = type(self.axis)._get_ticklabel_bboxes(
+                self.axis, ticks, renderer
+            )
+        return list(hit[0]), list(hit[1])
+
+
+@contextmanager
+def _ticks_once(fig: Any) -> Iterator[None]:
+    """While one file of ``fig`` is drawn, each axis' ticks updated and measured once a state."""
+    axes = [axis for ax in fig.axes for axis in ax._axis_map.values()]
+    for axis in axes:
+        once = _TicksOnce(axis)
+        axis._update_ticks = once.update_ticks
+        axis._get_ticklabel_bboxes = once.ticklabel_bboxes
+    try:
+        yield
+    finally:
+        for axis in axes:
+            del axis._update_ticks, axis._get_ticklabel_bboxes
+
+
+@contextmanager
+def _drawing(fig: Any, renderer: Any) -> Iterator[None]:
+    """What the canvas changes while it draws one file: titles left in place, ticks once.
+
+    The font settings are read once for the file (:func:`_font_key`).
+    """
+    _DRAWN.font_rc = _font_rc()
+    try:
+        with _titles_in_place(fig, renderer), _ticks_once(fig):
+            yield
+    finally:
+        _DRAWN.font_rc = None
+
+
 class SharedRendererCanvas(FigureCanvasAgg):
     """The Agg canvas, drawing on a renderer shared by the figures of one size and resolution.
 
@@ -417,7 +521,7 @@ class SharedRendererCanvas(FigureCanvasAgg):
         renderer: Any = self.get_renderer()  # the one FigureCanvasAgg.draw will use
         renderer.metrics_dpi = self.figure.dpi
         try:
-            with _titles_in_place(self.figure, renderer):
+            with _drawing(self.figure, renderer):
                 super()._print_pil(filename_or_obj, fmt, pil_kwargs, metadata)
         finally:
             renderer.metrics_dpi = None
@@ -453,6 +557,6 @@ class SharedRendererCanvas(FigureCanvasAgg):
                 _SVGRenderer(w, h, fh, image_dpi=dpi, metadata=metadata),
                 bbox_inches_restore=bbox_inches_restore,
             )
-            with _titles_in_place(self.figure, renderer):
+            with _drawing(self.figure, renderer):
                 self.figure.draw(renderer)
             renderer.finalize()

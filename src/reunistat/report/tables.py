@@ -386,6 +386,18 @@ def _column_cells(values: Sequence[Any], column: str, digits: int) -> list[str]:
     :meth:`pandas.DataFrame.itertuples` does), so every string is the one
     :func:`_cell` returns for the same value.
     """
+    return _plain_cells(values, column, digits) or [_cell(v, column, digits) for v in values]
+
+
+def _plain_cells(values: Sequence[Any], column: str, digits: int) -> list[str] | None:
+    """:func:`_cell` of a column of plain floats (not p-values) or plain integers, else None.
+
+    Such cells are numbers written with digits, commas, a point and a sign,
+    ``inf`` or empty: nothing in them is escaped in HTML or Markdown, and
+    every one reads as a number (:func:`_looks_numeric`).
+    """
+    if not values:
+        return None
     if column not in P_COLUMNS and all(type(v) is float for v in values):
         spec = f",.{digits}f"  # num_text, inline: never -0.00
         out = []
@@ -396,7 +408,37 @@ def _column_cells(values: Sequence[Any], column: str, digits: int) -> list[str]:
             s = format(v, spec)
             out.append(s[1:] if s[0] == "-" and not s.strip("-0.,") else s)
         return out
-    return [_cell(v, column, digits) for v in values]
+    if all(type(v) is int for v in values):  # format_number of an int (bool is not int here)
+        return [f"{v:,}" for v in values]
+    return None
+
+
+def _column_values(col: pd.Series) -> list[Any]:
+    """The values of a column as iterating it gives them (Python scalars for NumPy columns)."""
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biuf":
+        return col.to_numpy().tolist()  # Series.__iter__ gives each value's .item(), as here
+    return list(col)
+
+
+def _formatted_columns(df: pd.DataFrame, digits: int) -> tuple[list[list[str]], list[bool]]:
+    """The readable text of every cell, column by column, and which columns are plain numbers.
+
+    A plain column (:func:`_plain_cells`) needs no escaping and reads as numeric.
+    """
+    cols: list[list[str]] = []
+    plain: list[bool] = []
+    for j, c in enumerate(str(c) for c in df.columns):
+        values = _column_values(df.iloc[:, j])
+        fast = _plain_cells(values, c, digits)
+        if fast is not None:
+            cols.append(fast)
+        elif all(type(v) is str for v in values):  # text: each distinct value formatted once
+            once = {v: _cell(v, c, digits) for v in set(values)}
+            cols.append([once[v] for v in values])
+        else:
+            cols.append([_cell(v, c, digits) for v in values])
+        plain.append(fast is not None)
+    return cols, plain
 
 
 def formatted_cells(df: pd.DataFrame, digits: int = 2) -> list[list[str]]:
@@ -406,9 +448,25 @@ def formatted_cells(df: pd.DataFrame, digits: int = 2) -> list[list[str]]:
     the rest as :func:`format_number`); worked out column by column, once for
     both files.
     """
-    head = [str(c) for c in df.columns]
-    cols = [_column_cells(list(df.iloc[:, j]), c, digits) for j, c in enumerate(head)]
+    cols, _ = _formatted_columns(df, digits)
     return [list(r) for r in zip(*cols, strict=True)] if cols else [[] for _ in range(len(df))]
+
+
+def _as_columns(
+    df: pd.DataFrame, digits: int, cells: list[list[str]] | None
+) -> tuple[list[list[str]], list[bool]]:
+    """Columns of cells and their plain flags: from ``cells`` (rows, none plain) or worked out."""
+    if cells is None:
+        return _formatted_columns(df, digits)
+    cols = [list(c) for c in zip(*cells, strict=True)] if cells else [[] for _ in df.columns]
+    return cols, [False] * len(cols)
+
+
+def _rows(cols: list[list[str]], n: int, start: str, sep: str, end: str) -> list[str]:
+    """Each row's cells joined: ``start + sep.join(cells) + end``, a row of no cells too."""
+    if not cols:
+        return [start + end] * n
+    return [start + sep.join(r) + end for r in zip(*cols, strict=True)]
 
 
 def to_markdown(df: pd.DataFrame, digits: int = 2, *, cells: list[list[str]] | None = None) -> str:
@@ -416,17 +474,23 @@ def to_markdown(df: pd.DataFrame, digits: int = 2, *, cells: list[list[str]] | N
 
     ``cells`` are its :func:`formatted_cells` when already worked out.
     """
-    head = [str(c) for c in df.columns]
-    if cells is None:
-        cells = formatted_cells(df, digits)
-    body = [[v.replace("|", "\\|") for v in r] for r in cells]
+    cols, plain = _as_columns(df, digits, cells)
+    return _markdown(
+        [str(c) for c in df.columns], cols, plain, len(df) if cells is None else len(cells)
+    )
+
+
+def _markdown(head: list[str], cols: list[list[str]], plain: list[bool], n: int) -> str:
+    body = [
+        c if p else [v.replace("|", "\\|") for v in c] for c, p in zip(cols, plain, strict=True)
+    ]
     numeric = [
-        bool(body) and all(_looks_numeric(s) for s in {r[j] for r in body})
-        for j in range(len(head))
+        n > 0 and (p or all(_looks_numeric(s) for s in set(c)))
+        for c, p in zip(body, plain, strict=True)
     ]
     out = ["| " + " | ".join(head) + " |"]
-    out.append("|" + "|".join("---:" if n else ":---" for n in numeric) + "|")
-    out += ["| " + " | ".join(r) + " |" for r in body]
+    out.append("|" + "|".join("---:" if x else ":---" for x in numeric) + "|")
+    out += _rows(body, n, "| ", " | ", " |")
     return "\n".join(out) + "\n"
 
 
@@ -453,19 +517,38 @@ def to_html(
 
     ``cells`` are its :func:`formatted_cells` when already worked out.
     """
+    cols, plain = _as_columns(df, digits, cells)
+    n = len(df) if cells is None else len(cells)
+    return _html([str(c) for c in df.columns], cols, plain, n, title, notes)
+
+
+def _html(
+    head: list[str],
+    cols: list[list[str]],
+    plain: list[bool],
+    n: int,
+    title: str,
+    notes: Sequence[str],
+) -> str:
     esc = html.escape
-    head = "".join(f"<th>{esc(str(c))}</th>" for c in df.columns)
-    if cells is None:
-        cells = formatted_cells(df, digits)
-    body = "\n".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r) + "</tr>" for r in cells)
-    note_html = "".join(f"<p class='note'>{esc(n)}</p>" for n in notes)
+    shown = []
+    for c, p in zip(cols, plain, strict=True):
+        if p:  # plain numbers: nothing to escape
+            shown.append(c)
+        else:
+            escaped = {v: esc(v) for v in set(c)}
+            shown.append([escaped[v] for v in c])
+    rows = _rows(shown, n, "<tr><td>", "</td><td>", "</td></tr>") if shown else ["<tr></tr>"] * n
+    body = "\n".join(rows)
+    th = "".join(f"<th>{esc(c)}</th>" for c in head)
+    note_html = "".join(f"<p class='note'>{esc(x)}</p>" for x in notes)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{esc(title)}</title>"
         "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
         "td,th{border:1px solid #999;padding:2px 6px}td{text-align:right}"
         ".note{font-size:90%}</style></head><body>\n"
-        f"<table>\n<caption>{esc(title)}</caption>\n<thead><tr>{head}</tr></thead>\n"
+        f"<table>\n<caption>{esc(title)}</caption>\n<thead><tr>{th}</tr></thead>\n"
         f"<tbody>\n{body}\n</tbody></table>\n{note_html}\n</body></html>\n"
     )
 
@@ -487,12 +570,13 @@ def write_table(
     shown = df if readable is None else readable
     paths = [stem.with_suffix(".csv"), stem.with_suffix(".md"), stem.with_suffix(".html")]
     paths[0].write_text(to_csv_text(df), encoding="utf-8")
-    cells = formatted_cells(shown, digits)  # once, for the Markdown and the HTML
-    md = to_markdown(shown, digits, cells=cells)
+    cols, plain = _formatted_columns(shown, digits)  # once, for the Markdown and the HTML
+    head = [str(c) for c in shown.columns]
+    md = _markdown(head, cols, plain, len(shown))
     if notes:
         md += "\n" + "\n".join(f"*{n}*  " for n in notes) + "\n"
     paths[1].write_text(md, encoding="utf-8")
-    paths[2].write_text(to_html(shown, title, notes, digits, cells=cells), encoding="utf-8")
+    paths[2].write_text(_html(head, cols, plain, len(shown), title, notes), encoding="utf-8")
     return paths
 
 
