@@ -1,9 +1,9 @@
 """The cohort derived in a process forked from the run is the cohort the run would derive.
 
 The run's process forks, once the extract is read, a process that derives the
-cohort and sends it back (:mod:`reunistat.pipeline.forked_cohort`), then takes
-the identifiers and the spells' hash: each must be what the run's process
-would have made itself, and a forked process that fails leaves the work to it.
+cohort and sends it back (:mod:`reunistat.pipeline.forked_cohort`): it must be
+what the run's process would have derived itself, and a forked process that
+fails leaves the work to it.
 """
 
 from __future__ import annotations
@@ -64,44 +64,19 @@ def _derived_here(ctx: Context):
     return build_cohort(ctx.extract, CohortConfig.from_mapping(ctx.config.cohort))
 
 
-def test_the_forked_process_sends_the_cohort_identifiers_and_hash_the_run_would_make(tmp_path):
+def test_the_forked_process_sends_the_cohort_the_run_would_make(tmp_path):
     ctx = _context(tmp_path)
     with WhileScriptsRun(ctx) as early:
         early.start_cohort()
         assert early._forked is not None
         early.take_cohort()
-        assert "cohort" in vars(ctx)
-        early.start()  # nothing more to fork: the same process takes them
-        early.run()
-        assert early._forked is None
+        assert "cohort" in vars(ctx) and early._forked is None
+        early.run()  # the identifiers and hash, here
+    assert early._ending is None  # the forked process was joined with the run
     here = _derived_here(ctx)
     _same_cohort(ctx.cohort, here, ctx.extract.tables)
     assert early.identifiers == release_identifiers(ctx.extract.tables, here.data_end.date())
     assert early.spells_sha256 == data_hash(here.spells.reset_index(drop=True))
-
-
-def test_the_release_built_beside_the_run_is_the_one_built_here(tmp_path):
-    ctx, here = _context(tmp_path), _context(tmp_path)
-    with WhileScriptsRun(ctx) as early:
-        early.start_cohort(release=True)
-        early.take_cohort()
-        early.take_identifiers()  # here, as the run does while the release is built
-        assert early._ids is not None
-        early.run()  # the release, not asked for yet, is kept for the Context
-        assert early._forked is None and early.identifiers is not None
-        rel, mine = ctx.release, here.release
-        assert ctx.release_sent is None and ctx.release_seconds is not None
-    assert (rel.n_cells, rel.n_suppressed, rel.audit_passed) == (
-        mine.n_cells,
-        mine.n_suppressed,
-        mine.audit_passed,
-    )
-    assert early.identifiers == release_identifiers(ctx.extract.tables, ctx.cohort.data_end.date())
-    assert early.spells_sha256 == data_hash(ctx.spells.reset_index(drop=True))
-    assert list(ctx.suppression_logs) == list(here.suppression_logs)
-    for name, log in here.suppression_logs.items():
-        pd.testing.assert_frame_equal(ctx.suppression_logs[name], log, check_exact=True)
-        pd.testing.assert_frame_equal(rel.log(name), mine.log(name), check_exact=True)
 
 
 @pytest.mark.parametrize("sent_first", [False, True])
@@ -116,10 +91,9 @@ def test_a_forked_process_that_fails_leaves_the_cohort_to_the_run(
     monkeypatch.setattr(finish, "send_cohort", fails)  # the forked process inherits it
     ctx = _context(tmp_path)
     with WhileScriptsRun(ctx) as early:
-        early.start_cohort(release=True)
+        early.start_cohort()
         early.take_cohort()
         assert early._forked is None  # it sent nothing and has ended
-        assert early.take_release() is None and ctx.release.n_cells > 0  # built here
         early.run(final=True)
     here = _derived_here(ctx)
     _same_cohort(ctx.cohort, here, ctx.extract.tables)

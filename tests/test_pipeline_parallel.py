@@ -367,3 +367,51 @@ def test_the_idle_core_hears_of_each_script_as_it_ends_and_the_release_is_the_sa
     assert {"05_fit.py", "01_a.py"} in seen  # 12 still running
     assert {"tables/fit.csv", "tables/a.csv"} <= checked
     assert two == one and error_two == error_one
+
+
+def _slow_release(monkeypatch, seconds: float, error: Exception | None = None) -> None:
+    import time
+
+    from reunistat.report import release_plan
+
+    built = release_plan.standard_release
+
+    def slow(*a, **k):  # the release-wide suppression takes ``seconds`` more, or fails
+        time.sleep(seconds)
+        if error is not None:
+            raise error
+        return built(*a, **k)
+
+    monkeypatch.setattr(release_plan, "standard_release", slow)
+
+
+@pytest.mark.skipif(analysis_jobs(2, 2) < 2, reason="needs fork and two cores")
+def test_workers_start_before_the_release_and_wait_for_it_only_when_asked(
+    tmp_path, monkeypatch
+):
+    """The run's process builds the release once the workers run; a script's wait is not its own."""
+    _slow_release(monkeypatch, 3.0)
+    scripts = {
+        "01_flow.py": SCRIPTS["01_flow.py"],
+        "03_km.py": "def run(ctx):\n    _frame(ctx, 'km', len(ctx.spells))\n",
+    }
+    analyses = _write(tmp_path / "analyses", scripts)
+    one, _ = _run(_cfg(tmp_path, analyses, 1))
+    two, _ = _run(_cfg(tmp_path, analyses, 2))
+    assert two == one and two["suppressed_cells"]
+    t = json.loads((tmp_path / "out2/manifest.json").read_text())["timings_seconds"]
+    assert t["release-wide suppression"] >= 3.0
+    # 01 waited about 3 s for the release in its worker: not counted as its own seconds
+    assert t[f"{analyses.as_posix()}/01_flow.py"] < t["release-wide suppression"] - 1.0
+
+
+@pytest.mark.skipif(analysis_jobs(2, 2) < 2, reason="needs fork and two cores")
+def test_a_release_that_cannot_be_built_stops_the_run_and_no_worker_waits(
+    tmp_path, monkeypatch
+):
+    _slow_release(monkeypatch, 0.5, ValueError("no release"))
+    scripts = {k: SCRIPTS[k] for k in ("01_flow.py", "05_fit.py", "10_plain.py")}
+    analyses = _write(tmp_path / "analyses", scripts)
+    for jobs in (1, 2):
+        with pytest.raises((ValueError, PipelineError), match="no release|01_flow"):
+            reproduce(_cfg(tmp_path, analyses, jobs), paper=False, log=lambda s: None)

@@ -53,9 +53,9 @@ class Context:
         self.release_seconds: float | None = None
         #: The release built already by the run's process (in a worker forked from it).
         self.release_ready: Release | None = None
-        #: Where the run's process receives the release (and its seconds) built in a
-        #: process of its own, the first time it is asked for (None: built here).
-        self.release_sent: Callable[[], tuple[Release, float] | None] | None = None
+        #: In a worker forked before the run's process built the release: where it
+        #: receives that release the first time it is asked for (None: it has it, or none).
+        self.release_from_run: Callable[[], Release] | None = None
         #: Fitted results shared between scripts (e.g. the pilot effect used by the costs).
         self.results: dict[str, Any] = {}
         self.script = "reunistat.pipeline"
@@ -82,16 +82,22 @@ class Context:
 
         Declared by :func:`reunistat.report.release_plan.standard_release` from
         the cohort and the config before any script reads it, so a script run
-        on its own shows exactly the cells the full run shows. Built here, or
-        in the process that derived the cohort (:attr:`release_sent`, when
-        workers will run the scripts: :mod:`reunistat.pipeline.forked_cohort`),
-        the same cells either way; its seconds are those it took to build.
+        on its own shows exactly the cells the full run shows. Built here, once;
+        a worker has the one the run's process built (:attr:`release_ready`, or
+        :attr:`release_from_run` when the worker started before it was built:
+        the seconds it waited for it are then :attr:`release_seconds`, not its
+        script's).
         """
+        import time
+
+        if self.release_ready is None and self.release_from_run is not None:
+            t0 = time.perf_counter()
+            self.release_ready = self.release_from_run()
+            self.release_from_run = None
+            self.release_seconds = round(time.perf_counter() - t0, 2)
         if self.release_ready is not None:
             return self.release_ready
-        sent = self.release_sent() if self.release_sent is not None else None
-        self.release_sent = None
-        rel, self.release_seconds = sent if sent is not None else self.build_release()
+        rel, self.release_seconds = self.build_release()
         self.log(
             f"  release-wide suppression: {rel.n_cells} cells, {rel.n_suppressed} "
             f"suppressed, audit {'passed' if rel.audit_passed else 'FAILED'} "

@@ -11,8 +11,8 @@ The disclosure report and the manifest then put the verdict together, the
 same bytes as when every check ran at the end.
 
 The input's identifiers and the hash of the spells, which only the checks and
-the manifest need, are taken in a process of its own, the one that derived the
-cohort, while the run's process builds the release-wide suppression
+the manifest need, are taken while the workers run: the identifiers in the
+run's process, the hash in the process that derived the cohort
 (:class:`WhileScriptsRun`).
 """
 
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
@@ -46,9 +46,6 @@ from reunistat.pipeline.verify import release_identifiers
 from reunistat.pipeline.workers import memory_mib
 from reunistat.report import checker
 from reunistat.report.disclosure import DisclosureBreach
-
-if TYPE_CHECKING:
-    from reunistat.report.release_tables import Release
 
 
 @dataclass
@@ -94,21 +91,20 @@ class Run:
 
 
 class WhileScriptsRun:
-    """The input's identifiers and the spells' hash, taken beside the run's other steps.
+    """The cohort derived beside the run's imports; the identifiers and hash beside the scripts.
 
     :meth:`start_cohort` forks, once the extract is read, a process that
     derives the cohort and sends it (:meth:`take_cohort`) while the run's
-    process imports the scripts' modules, then takes both while the run's
-    process builds the release-wide suppression
-    (:mod:`reunistat.pipeline.forked_cohort`). Without it (it failed),
-    :meth:`start` forks a process that takes both then. :meth:`run` is called by the run's process
-    while it waits for the workers
-    (:func:`reunistat.pipeline.workers.run_parallel`) and collects them, and
-    again after the scripts (``final``), which computes in the run's process
-    what is not there yet: with one job, or when a forked process or the
-    first call failed (its error is raised then). The answer is the same
-    wherever it was taken: the data end, a public date, is added to the
-    identifiers once the cohort is derived.
+    process imports the scripts' modules
+    (:mod:`reunistat.pipeline.forked_cohort`). :meth:`run` is called by the
+    run's process while it waits for the workers
+    (:func:`reunistat.pipeline.workers.run_parallel`, once it has built the
+    release-wide suppression they need): it takes the input's identifiers
+    and the spells' hash there, with the modules they use imported already;
+    and again after the scripts (``final``), which takes what is not taken
+    yet: with one job, or when the first call failed (its error is raised
+    then). The data end, a public date, is added to the identifiers once the
+    cohort is derived.
     """
 
     def __init__(self, ctx: Context) -> None:
@@ -116,11 +112,8 @@ class WhileScriptsRun:
         self.identifiers: checker.Identifiers | None = None
         self.spells_sha256: str | None = None
         self.seconds: float | None = None
-        self._ids: checker.Identifiers | None = None  # without the data end
-        self._forked: tuple[Any, Any] | None = None
-        self._pending: list[str] = []  # what the forked process sends before the identifiers
-        self._release: tuple[Release, float] | None = None
-        self._seconds = 0.0
+        self._forked: tuple[Any, Any] | None = None  # deriving the cohort
+        self._ending: Any = None  # the process that sent it, joined at the end
 
     def __enter__(self) -> WhileScriptsRun:
         return self
@@ -129,7 +122,7 @@ class WhileScriptsRun:
         self.stop()
 
     def stop(self) -> None:
-        """End the forked processes whose answers were not collected (the run stopped early).
+        """End the forked process if its cohort was not collected (the run stopped early).
 
         A process that has not sent its answer yet, or whose answer no one
         reads, would otherwise wait on its pipe until the run's process ends.
@@ -139,102 +132,45 @@ class WhileScriptsRun:
             proc.kill()
             proc.join()
             receive.close()
-        self._forked, self._pending = None, []
+        if self._ending is not None:
+            self._ending.join()
+        self._forked = self._ending = None
 
-    def start_cohort(self, release: bool = False) -> None:
-        """Derive the cohort in a process forked now, which then takes the identifiers and hash.
+    def start_cohort(self) -> None:
+        """Derive the cohort in a process forked now (:meth:`take_cohort` collects it).
 
-        ``release``: it also builds the release-wide suppression, handed to
-        the Context when first asked for (``Context.release_sent``). Call it
-        once the extract is read, before the run starts any thread of its own
-        (a fork copies only the calling thread); :meth:`take_cohort` collects
-        the cohort.
+        Call it once the extract is read, before the run starts any thread of
+        its own (a fork copies only the calling thread).
         """
         if self._forked is None and "cohort" not in vars(self.ctx):
-            steps = ("cohort", "release") if release else ("cohort",)
-            self._forked = _fork(_take_early, self.ctx, steps)
-        if self._forked is not None:
-            self._pending = ["cohort", "release"] if release else ["cohort"]
-            self.ctx.release_sent = self.take_release if release else None
-
-    def _next(self, receive: Callable[[Any], Any] = lambda r: r.recv()) -> Any:
-        """The forked process's next answer before the identifiers (None: it sent none)."""
-        if self._forked is None or not self._pending:
-            return None
-        self._pending.pop(0)
-        try:
-            return receive(self._forked[1])
-        except (EOFError, OSError):  # it failed: done here, where its error is raised
-            self.stop()
-            return None
+            self._forked = _fork(_send_cohort, self.ctx)
 
     def take_cohort(self) -> None:
         """Give the Context the cohort the forked process sent (derived here if it sent none)."""
-        if self._pending[:1] == ["cohort"]:
-            cohort = self._next(lambda r: receive_cohort(r, self.ctx.extract.tables))
-            if cohort is not None:
-                vars(self.ctx)["cohort"] = cohort
+        if self._forked is not None:
+            proc, receive = self._forked
+            try:
+                vars(self.ctx)["cohort"] = receive_cohort(receive, self.ctx.extract.tables)
+            except (EOFError, OSError):  # it failed: done here, where its error is raised
+                proc.kill()
+            receive.close()
+            self._forked, self._ending = None, proc  # it ends on its own meanwhile
         _ = self.ctx.cohort
 
-    def take_release(self) -> tuple[Release, float] | None:
-        """The release the forked process built and its seconds (None: it built none)."""
-        self.take_cohort()
-        if self._pending[:1] == ["release"]:
-            self._release = self._next()
-        got, self._release = self._release, None
-        return got
-
-    def take_identifiers(self) -> None:
-        """Take the identifiers (without the data end) here, now (an error: taken again later).
-
-        While the process :meth:`start_cohort` forked builds the release-wide
-        suppression, the run's process has its imports done: the identifiers
-        taken then no longer take a core from the workers.
-        """
-        if self._ids is None:
-            t0 = time.perf_counter()
-            try:
-                self._ids = _identifiers(self.ctx)
-            except Exception:  # taken again after the scripts, where its error stops the run
-                return
-            self._seconds += time.perf_counter() - t0
-
-    def start(self) -> None:
-        """Take the identifiers (unless taken) and the spells' hash now, unless under way.
-
-        The run's process builds the release-wide suppression meanwhile, on
-        one core: this takes the other, before the workers need both.
-        """
-        if self._forked is None and self.spells_sha256 is None:
-            steps = () if self._ids is not None else ("identifiers",)
-            self._forked = _fork(_take_early, self.ctx, steps)
-
     def run(self, final: bool = False) -> None:
-        """Compute what is not computed yet (errors are raised only when ``final``)."""
+        """Take the identifiers and the spells' hash (errors are raised only when ``final``)."""
         if self.identifiers is not None:
             return
-        if "release" in self._pending:  # kept for the Context, which has not asked for it
-            self._release = self.take_release()
-        if self._forked is not None:
-            self.take_cohort()
-            got, self._forked = _received(self._forked), None
-            if got is not None:
-                ids, self.spells_sha256, seconds = got
-                self._ids = self._ids if ids is None else ids
-                self._seconds += seconds
         t0 = time.perf_counter()
         try:
-            if self._ids is None:
-                self._ids = _identifiers(self.ctx)
-            if self.spells_sha256 is None:
-                self.spells_sha256 = _spells_hash(self.ctx)
-            ids = _with_data_end(self._ids, self.ctx)
+            ids = _with_data_end(_identifiers(self.ctx), self.ctx)
+            self.spells_sha256 = _spells_hash(self.ctx)
         except Exception:
             if final:
                 raise
             return  # done again after the scripts, where its error stops the run
         self.identifiers = ids
-        self.seconds = round(self._seconds + time.perf_counter() - t0, 2)
+        self.seconds = round(time.perf_counter() - t0, 2)
 
 
 def _identifiers(ctx: Context) -> checker.Identifiers:
@@ -271,40 +207,17 @@ def _fork(target: Callable[..., None], *args: Any) -> tuple[Any, Any] | None:
     return proc, receive
 
 
-def _received(forked: tuple[Any, Any] | None) -> Any:
-    """What a forked process sent (None if it sent nothing: it failed or died)."""
-    if forked is None:
-        return None
-    proc, receive = forked
-    try:
-        return receive.recv()
-    except (EOFError, OSError):
-        return None
-    finally:
-        receive.close()
-        proc.join()
+def _send_cohort(ctx: Context, send: Any, parent: int) -> None:
+    """In a process forked from the run: derive the cohort and send it (:func:`send_cohort`).
 
-
-def _take_early(ctx: Context, steps: tuple[str, ...], send: Any, parent: int) -> None:
-    """In a process forked from the run: send what ``steps`` names, then the spells' hash.
-
-    One answer per step, in order: ``"cohort"`` (:func:`send_cohort`: three messages),
-    ``"release"`` (the release-wide suppression and its seconds); then the
-    identifiers without the data end (with ``"identifiers"``, else None), the
-    spells' hash and the seconds they took. A step that fails sends nothing
-    more: the run's process then does it itself, where its error stops the run.
+    If it fails, it sends nothing more: the run's process then derives the
+    cohort itself, where its error stops the run.
     """
     from reunistat.pipeline.workers import detach_from_run
 
     detach_from_run(parent)
     try:
-        if "cohort" in steps:
-            send_cohort(send, ctx.cohort, ctx.extract.tables)
-        if "release" in steps:
-            send.send(ctx.build_release())
-        t0 = time.perf_counter()
-        ids = _identifiers(ctx) if "identifiers" in steps else None
-        send.send((ids, _spells_hash(ctx), round(time.perf_counter() - t0, 2)))
+        send_cohort(send, ctx.cohort, ctx.extract.tables)
     except Exception:
         pass
     finally:

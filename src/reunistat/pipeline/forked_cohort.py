@@ -21,13 +21,13 @@ run's process, its imports done, unpickles each while the forked process
 pickles the next (the whole in one message was pickled, then unpickled: about
 0.5 + 0.35 s CPU at national size, one after the other).
 
-When workers will run the scripts, the forked process then builds the
-release-wide suppression they need
-(:meth:`~reunistat.pipeline.context.Context.build_release`, sent with its
-seconds: small), while the run's process, its imports done, takes the input's
-identifiers; last it takes the spells' hash
-(:class:`reunistat.pipeline.finish.WhileScriptsRun`). When it fails, the
-run's process does what it did not send itself, where an error stops the run.
+The forked process then ends: the release-wide suppression is built by the
+run's process once the workers have started (:mod:`reunistat.pipeline.workers`),
+with the modules it needs imported already (the forked process would import
+them again), and the input's identifiers and the spells' hash are taken there
+while the workers run (:class:`reunistat.pipeline.finish.WhileScriptsRun`).
+When it fails, the run's process derives the cohort itself, where an error
+stops the run.
 """
 
 from __future__ import annotations

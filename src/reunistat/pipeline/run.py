@@ -180,10 +180,10 @@ def _analyses(
     """Run the scripts, in worker processes when more than one job may run (see workers).
 
     Returns each script's seconds and the memory (MiB) of the process that
-    ran it, after it. With workers, ``early`` is started in a process of its
-    own before the release-wide suppression is built, and collected while the
-    workers run (with one job, after the scripts); ``idle`` works while only
-    the last worker runs.
+    ran it, after it. With workers, this process builds the release-wide
+    suppression once they have started, hands it to them, then runs
+    ``early`` while they run (with one job, it runs after the scripts);
+    ``idle`` works while only the last worker runs.
     """
     groups = workers.script_groups(scripts)
     jobs = workers.analysis_jobs(ctx.config.analysis_jobs, len(groups))
@@ -198,7 +198,6 @@ def _analyses(
     except (ValueError, OSError):
         earlier = {}
     name = lambda p: _script_name(ctx.config, p)  # noqa: E731
-    early.start()
     done = workers.run_parallel(ctx, scripts, jobs, name, earlier, early.run, idle)
     if done.unmerged is None:
         return done.timings, done.memory_mib
@@ -376,11 +375,8 @@ def _build(
         if forking:
             # a process forked now (before the threads below start) derives the cohort on the
             # other core and sends it back, while this process imports the scripts' modules
-            # (which only a fork passes on); it then builds the release-wide suppression when
-            # workers will need it (while this process takes the identifiers), and the
-            # spells' hash
-            jobs = workers.analysis_jobs(cfg.analysis_jobs, len(workers.script_groups(scripts)))
-            early.start_cohort(release=jobs > 1)
+            # (which only a fork passes on)
+            early.start_cohort()
         # beside the cohort, in threads that have ended before any worker is forked: the
         # inputs are hashed (hashlib leaves the interpreter meanwhile), and the modules the
         # scripts import are imported once here, for every worker, then those of the steps
@@ -400,8 +396,6 @@ def _build(
         release_memory()  # what deriving the cohort freed (about 0.5 GB at national size)
         timings["read and derive cohort"] = round(time.perf_counter() - t0, 2)
         memory["read and derive cohort"] = memory_mib()
-        if forking:  # while the forked process builds the release, this one has time (and
-            early.take_identifiers()  # the interpreter to itself: the imports are done)
         with frozen_heap():  # the cohort and the modules live to the end: no collection walks them
             run_values(ctx)
             making_paper = paper and cfg.paper_template is not None

@@ -1,10 +1,13 @@
 """Independent analysis scripts at the same time, in forked worker processes.
 
-The cohort is derived and the release-wide suppression built once, for the
-run's own process (in a process it forked, beside its imports:
-:mod:`reunistat.pipeline.forked_cohort`); then ``fork`` gives each worker a
-copy of that :class:`~reunistat.pipeline.context.Context` (the data is
-shared, not copied). A worker runs a *group* of scripts one after another: a script and
+The cohort is derived once, for the run's own process (in a process it
+forked, beside its imports: :mod:`reunistat.pipeline.forked_cohort`); then
+``fork`` gives each worker a copy of that
+:class:`~reunistat.pipeline.context.Context` (the data is shared, not
+copied). The release-wide suppression is built by the run's process once the
+workers have started, and handed to each worker (pickled: small) when its
+first script asks for it (:func:`_hand_release`); a script's seconds leave
+out the wait. A worker runs a *group* of scripts one after another: a script and
 every script that reads what it leaves in memory (:data:`NEEDS`). A script
 that reads only another's output *file* (:data:`AFTER`) may run in another
 worker: it starts once that script has finished (an event shared across the
@@ -293,6 +296,11 @@ _FINISHED: dict[str, Any] = {}
 _DONE: Any = None
 #: The private folder where a worker hands over a script's results (:func:`_hand_over`).
 _HANDOVER: Path | None = None
+#: Where each worker receives the release the run's process builds once they have
+#: started (:func:`_hand_release`), or None when they were forked with it.
+_RELEASE: Any = None
+#: In a worker, the release as received (pickled; empty: the run's process failed to build it).
+_RELEASE_GOT: bytes | None = None
 
 
 def _worker_init(parent: int) -> None:
@@ -371,6 +379,8 @@ def _run_group(
     ready = ctx.__dict__.pop("release", None)
     if ready is not None:
         ctx.release_ready = ready
+    elif ctx.release_ready is None and _RELEASE is not None:
+        ctx.release_from_run = _release_from_run
     _as_forked(ctx)
     ctx.values = _Watched(ctx.values)
     ctx.results = _Watched(ctx.results)
@@ -419,6 +429,34 @@ def _run_group(
             _DONE.put(Finished(records[-1].script, records[-1].outputs))
         lines.clear()
     return records
+
+
+def _hand_release(ctx: Context, jobs: int) -> None:
+    """In the run's process, the workers started: build the release, and give it to each.
+
+    Each of the ``jobs`` workers takes one copy, when its first script asks
+    for the release (:func:`_release_from_run`); a worker whose scripts never
+    ask takes none. If it cannot be built, each is told so (its scripts that
+    ask then fail) and the error is raised here.
+    """
+    if _RELEASE is None:
+        return
+    sent = b""
+    try:
+        sent = pickle.dumps(ctx.release, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        for _ in range(jobs):
+            _RELEASE.put(sent)
+
+
+def _release_from_run() -> Any:
+    """In a worker: the release the run's process built (:func:`_hand_release`), waited for."""
+    global _RELEASE_GOT
+    if _RELEASE_GOT is None:
+        _RELEASE_GOT = _RELEASE.get()
+    if not _RELEASE_GOT:
+        raise PipelineError("the run's process could not build the release-wide suppression")
+    return pickle.loads(_RELEASE_GOT)  # pickled by the run's process, for its own workers
 
 
 def _handed_over(name: str) -> Path | None:
@@ -591,7 +629,6 @@ def run_parallel(
     groups = schedule(script_groups(scripts), lambda g: _expected(previous or {}, g, names))
     prebuilt = "release" not in ctx.__dict__
     logs_before = dict(ctx.suppression_logs)
-    _ = ctx.release  # built once here, shared by every worker
     ctx.log(f"running {len(scripts)} analysis scripts in {jobs} processes")
     records = _collect(ctx, groups, jobs, names, meanwhile, idle)
     before = (dict(ctx.outputs), dict(ctx.values), list(ctx.skipped), list(ctx.failed))
@@ -642,7 +679,7 @@ def _collect(
     meanwhile: Callable[[], None] | None = None,
     idle: Idle | None = None,
 ) -> dict[str, ScriptRecord]:
-    global _CONTEXT, _FINISHED, _DONE, _HANDOVER
+    global _CONTEXT, _FINISHED, _DONE, _HANDOVER, _RELEASE
     _CONTEXT = ctx
     records: dict[str, ScriptRecord] = {}
     mp = multiprocessing.get_context("fork")
@@ -651,6 +688,8 @@ def _collect(
     takes = {names[p]: [names[q] for q in w] for p, w in waits(groups, [SHARED]).items() if w}
     _HANDOVER = Path(tempfile.mkdtemp(prefix="reunistat-results-")) if takes else None
     _DONE = None if idle is None else mp.SimpleQueue()
+    # the workers start now; the release, unless built, is built here beside them
+    _RELEASE = None if "release" in ctx.__dict__ else mp.SimpleQueue()
     finished: dict[str, Finished] = {}
     try:
         with (
@@ -663,6 +702,7 @@ def _collect(
                 pool.submit(_run_group, g, after, takes): g for g in groups
             }
             pending = set(futures)
+            _hand_release(ctx, jobs)
             if meanwhile is not None:
                 meanwhile()
             while pending:
@@ -687,5 +727,5 @@ def _collect(
     finally:
         if _HANDOVER is not None:
             shutil.rmtree(_HANDOVER, ignore_errors=True)
-        _CONTEXT, _FINISHED, _DONE, _HANDOVER = None, {}, None, None
+        _CONTEXT, _FINISHED, _DONE, _HANDOVER, _RELEASE = None, {}, None, None, None
     return records
