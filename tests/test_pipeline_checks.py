@@ -86,6 +86,22 @@ def test_the_checks_find_what_check_folder_finds_in_the_folder_at_the_end(tmp_pa
         assert checks.background_seconds is None
 
 
+@pytest.mark.parametrize("background", [True, False])
+def test_a_file_asked_again_before_its_answer_is_not_asked_twice(tmp_path, background):
+    stage, specs = _folder(tmp_path)
+    with Checks(IDS, RULES, background) as checks:
+        checks.check_files(stage, _all(stage), specs)
+        checks.check_files(stage, ["tables/fine.md", "notes.txt"], specs)  # nothing new to ask
+        assert len(checks._file_tickets) == 1
+        checks.check_files(stage, ["notes.txt"], {**specs, "notes.txt": COUNTS})  # another spec
+        assert len(checks._file_tickets) == 2
+        # written once asked: checked again at the end if it was checked before this write
+        (stage / "tables/fine.md").write_text("| level | n |\n|:---|---:|\n| a | 123456 |\n")
+        final = checks.folder_breaches(stage, specs)
+        assert final == check_folder(stage, specs, RULES, IDS)
+        assert any(b.startswith("tables/fine.md: holds 1 child identifier") for b in final)
+
+
 @pytest.mark.skipif(not background_checks(2), reason="needs fork and two cores")
 def test_a_checking_process_that_stops_leaves_its_work_to_the_run(tmp_path):
     stage, specs = _folder(tmp_path)

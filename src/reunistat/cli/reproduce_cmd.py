@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -137,7 +138,7 @@ def reproduce(
     """
     from reunistat.cli.progress import Steps
     from reunistat.errors import PipelineError
-    from reunistat.pipeline import load_config, verify_release
+    from reunistat.pipeline import fast_exit, load_config, verify_release
     from reunistat.pipeline import reproduce as run
     from reunistat.report.disclosure import DisclosureBreach
 
@@ -169,25 +170,52 @@ def reproduce(
             "disclosure and identifier checks pass again"
         )
         return
-    try:
-        command = "reunistat " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        paper = paper and not only  # the paper needs every analysis
-        with Steps(quiet=quiet, echo=typer.echo) as steps:
-            result = run(cfg, only=only, paper=paper, log=steps.log, command=command)
-    except DisclosureBreach as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(code=2) from e
-    m = result.manifest
-    typer.echo(
-        f"{len(m['outputs'])} outputs written to {cfg.outputs_dir} "
-        f"({m['timings_seconds']['total']:.0f} s); manifest {result.manifest_path}"
-    )
-    if paper:
-        typer.echo(f"paper: {cfg.outputs_dir / 'paper' / 'paper.html'} (and .docx, .pdf)")
-    if m["skipped"]:
+    ends = _process_ends_with_command()
+    with fast_exit.keeping(ends):  # the run's heap is never freed when the process ends here
+        try:
+            command = "reunistat " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+            paper = paper and not only  # the paper needs every analysis
+            with Steps(quiet=quiet, echo=typer.echo) as steps:
+                result = run(cfg, only=only, paper=paper, log=steps.log, command=command)
+        except DisclosureBreach as e:
+            typer.echo(str(e), err=True)
+            if ends:
+                fast_exit.end_process(2)
+            raise typer.Exit(code=2) from e
+        m = result.manifest
         typer.echo(
-            f"{len(m['skipped'])} output(s) skipped: see {cfg.outputs_dir}/disclosure_report.md"
+            f"{len(m['outputs'])} outputs written to {cfg.outputs_dir} "
+            f"({m['timings_seconds']['total']:.0f} s); manifest {result.manifest_path}"
         )
+        if paper:
+            typer.echo(f"paper: {cfg.outputs_dir / 'paper' / 'paper.html'} (and .docx, .pdf)")
+        if m["skipped"]:
+            typer.echo(
+                f"{len(m['skipped'])} output(s) skipped: see {cfg.outputs_dir}/disclosure_report.md"
+            )
+        if ends:
+            fast_exit.end_process(0)
+
+
+def _process_ends_with_command() -> bool:
+    """Whether the process ends as this command returns, so it may end it itself.
+
+    True when the process is the command line (``reunistat`` or ``python -m
+    reunistat.cli``: its ``__main__`` calls :func:`reunistat.cli.main` and
+    nothing after), with no tracer or profiler (coverage, pdb, cProfile: they
+    write their results once the command returns) and no interactive session
+    after it (``python -i``). Not when the command is called in a process that
+    goes on after it (a test's ``main([...])`` or ``CliRunner``).
+    """
+    from reunistat import cli
+
+    return (
+        getattr(sys.modules.get("__main__"), "main", None) is cli.main
+        and sys.gettrace() is None
+        and sys.getprofile() is None
+        and not sys.flags.inspect
+        and not os.environ.get("PYTHONINSPECT")
+    )
 
 
 def register(app: typer.Typer) -> None:

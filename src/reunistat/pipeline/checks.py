@@ -200,6 +200,8 @@ class Checks:
         self._file_tickets: list[int] = []
         self._release_ticket: int | None = None
         self._checked: dict[str, Checked] = dict(checked or {})
+        #: Files asked to be checked, whose answers are not in yet: their spec and ``about``.
+        self._asked: dict[str, tuple[dict[str, Any] | None, bool]] = {}
         #: The first page of the PDF being read not taken yet (shared with the process).
         self._next_page: Any = None
         if background:
@@ -283,14 +285,19 @@ class Checks:
     ) -> None:
         """Ask for files of ``stage`` to be checked, each against its spec in ``specs``.
 
-        A file checked already, unchanged since and with the same spec, is not asked again.
+        A file checked already, unchanged since and with the same spec, is not asked
+        again, nor one asked already with the same spec and not answered yet: its
+        answer holds the file's size and modification time when it was checked, so
+        that :meth:`folder_breaches` checks it again if it was written since.
         """
         files = [
             (rel, _spec(specs, rel), rel in checker.RELEASE_FILES)
             for rel in rels
             if not self._fresh(stage, rel, specs)
         ]
+        files = [f for f in files if self._asked.get(f[0]) != f[1:]]
         if files:
+            self._asked.update((rel, (spec, about)) for rel, spec, about in files)
             self._file_tickets.append(self._ask(("files", str(stage), files, self.rules)))
 
     def check_here(
@@ -352,11 +359,13 @@ class Checks:
         for ticket in self._file_tickets:
             self._checked.update(self._answer(ticket))
         self._file_tickets.clear()
+        self._asked.clear()
         listing = [p.relative_to(stage).as_posix() for p in sorted(stage.rglob("*")) if p.is_file()]
         stale = [rel for rel in listing if not self._fresh(stage, rel, specs)]
         if stale:
             self.check_files(stage, stale, specs)
             self._checked.update(self._answer(self._file_tickets.pop()))
+            self._asked.clear()
         return [b for rel in listing if rel in self._checked for b in self._checked[rel][3]]
 
     def _fresh(self, stage: Path, rel: str, specs: Mapping[str, Mapping[str, Any]]) -> bool:

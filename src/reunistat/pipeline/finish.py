@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from reunistat.pipeline import fast_exit
 from reunistat.pipeline.acro_step import AcroStep, run_acro_step
 from reunistat.pipeline.checks import Checked, Checks, background_checks
 from reunistat.pipeline.config import MANIFEST, PipelineConfig, PipelineError
@@ -227,6 +228,7 @@ def _send_cohort(ctx: Context, send: Any, parent: int) -> None:
 def finish(run: Run, early: WhileScriptsRun, paper: bool) -> tuple[RunResult, Exception | None]:
     """After the scripts: values, workbook, paper, ACRO, checks, report and manifest."""
     ctx, stage = run.ctx, run.stage
+    fast_exit.keep(run, early)  # the run's heap, when the process ends with the run
     early.run(final=True)
     assert early.identifiers is not None
     write_values(ctx)
