@@ -382,7 +382,10 @@ def read_parquet(path: Path, categorical: Collection[str] = ()) -> pd.DataFrame:
         coded = [
             f.name for f in names if is_arrow_text(f.type) and f.name.strip().upper() in wanted
         ]
-        table = pq.read_table(path, read_dictionary=coded)
+        # one chunk per row group (``read_table`` gives one per batch of 128k rows: each
+        # chunk of a dictionary column carries its row group's dictionary, unified again)
+        with pq.ParquetFile(path, read_dictionary=coded) as file:
+            table = file.read()
     except Exception as err:  # pyarrow raises ArrowInvalid and OSError
         raise ReadError(f"{path}: not a readable Parquet file ({err})") from err
     return text_frame(table, categorical)
