@@ -255,22 +255,22 @@ def _dictionary(col: object) -> tuple[np.ndarray, np.ndarray, bool]:
 
 
 def by_digits(arr: object) -> object | None:
-    """``arr.dictionary_encode()`` for identifiers that are found distinct without hashing.
+    """``arr.dictionary_encode()`` for identifiers numbered by their digits, not their text.
 
     Text of one length, one prefix, then digits (``C00000659``,
     ``A000005323350``) is equal exactly when its digits make the same number.
     Where each number comes in one run of rows (the rows of a child side by
     side, or one row each), and the runs' numbers are seen distinct without
     hashing (increasing, or counted in a table of the numbers' span), the
-    runs are the dictionary's values in order of first appearance, as
-    Arrow's gives them (blanks: null). Else None: Arrow hashes the text.
+    runs are the dictionary's values; else the numbers are factorised (hashing
+    integers: twice as fast as Arrow's hashing of the text). Either way the
+    dictionary is the text of each value's first row, in order of first
+    appearance, as Arrow's gives it (blanks: null). Other text: None.
 
     >>> import pyarrow as pa
-    >>> enc = by_digits(pa.array(["C07", "C07", None, "C10", "C03"]))
+    >>> enc = by_digits(pa.array(["C07", "C07", None, "C10", "C03", "C10"]))
     >>> enc.dictionary.to_pylist(), enc.indices.to_pylist()
-    (['C07', 'C10', 'C03'], [0, 0, None, 1, 2])
-    >>> by_digits(pa.array(["C07", "C10", "C07"])) is None  # C07 in two runs
-    True
+    (['C07', 'C10', 'C03'], [0, 0, None, 1, 2, 1])
     >>> by_digits(pa.array(["C07", "C7"])) is None  # two lengths: "07" and "7" differ
     True
     """
@@ -299,15 +299,28 @@ def by_digits(arr: object) -> object | None:
     values = numbers[valid]
     starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
     runs = values[starts]
-    if not (runs[1:] > runs[:-1]).all():
-        lo, span = int(runs.min()), int(runs.max()) - int(runs.min()) + 1
-        if span > 4 * len(runs) + 1024 or np.bincount(runs - lo, minlength=span).max() > 1:
-            return None  # a number in two runs, or too sparse to count: hashed
     codes = np.full(len(numbers), -1, dtype=np.int32)
-    lengths = np.diff(np.append(starts, len(values)))
-    codes[valid] = np.repeat(np.arange(len(runs), dtype=np.int32), lengths)
+    if _distinct(runs):  # the runs are the values, in order of first appearance
+        lengths = np.diff(np.append(starts, len(values)))
+        codes[valid] = np.repeat(np.arange(len(runs), dtype=np.int32), lengths)
+        firsts = valid[starts]
+    else:
+        numbered = pd.factorize(values)[0]  # in order of first appearance
+        codes[valid] = numbered
+        seen = np.maximum.accumulate(numbered)
+        firsts = valid[numbered > np.concatenate(([-1], seen[:-1]))]
     indices = pa.array(codes, mask=codes < 0)
-    return pa.DictionaryArray.from_arrays(indices, arr.take(pa.array(valid[starts])))
+    return pa.DictionaryArray.from_arrays(indices, arr.take(pa.array(firsts)))
+
+
+def _distinct(numbers: np.ndarray) -> bool:
+    """Whether no number repeats, seen without hashing (increasing, or counted), else False."""
+    if (numbers[1:] > numbers[:-1]).all():
+        return True
+    lo, span = int(numbers.min()), int(numbers.max()) - int(numbers.min()) + 1
+    return span <= 4 * len(numbers) + 1024 and bool(
+        np.bincount(numbers - lo, minlength=span).max() <= 1
+    )
 
 
 def as_categorical(col: object) -> pd.Categorical:
