@@ -46,6 +46,19 @@ def test_coded_on_categories_as_on_text(values: list[object], allowed: set[objec
     assert np.array_equal(a.eq("P1"), b.eq("P1"))
 
 
+@given(
+    st.lists(st.sampled_from([None, *(f"C{i}" for i in range(12))]), max_size=40),
+    st.sets(st.sampled_from([f"C{i}" for i in range(14)])),
+)
+def test_coded_isin_as_pandas_isin(values: list[object], allowed: set[object]) -> None:
+    # sets of few codes in, few out and many of each: compared or looked up, alike
+    s = pd.Series(values, dtype=object)
+    want = (s.isin(allowed) & s.notna()).to_numpy()
+    for column in (s, s.astype("category")):
+        got = Coded(column).isin(allowed)
+        assert got.dtype == bool and np.array_equal(got, want)
+
+
 def test_other_dtypes_are_left_to_normalise_codes() -> None:
     s = pd.Series([1.0, 2.0, np.nan])
     out, n = normalise_to_categories(s)

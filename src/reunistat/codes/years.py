@@ -266,9 +266,10 @@ def _normalise_categorical(values: pd.Series) -> tuple[pd.Series, int]:
     n_cats = len(values.cat.categories)
     order = first_seen(codes, n_cats)
     uniques = values.cat.categories.to_numpy(dtype=object)[order]
-    idx = renumbered(codes, order, n_cats)
+    as_is = np.array_equal(order, np.arange(n_cats))  # then the codes are their own numbers
+    idx = codes if as_is else renumbered(codes, order, n_cats)
     _, changed = _clean_uniques(idx, pd.Index(uniques, dtype=object))
-    if not changed.any() and np.array_equal(order, np.arange(n_cats)):
+    if not changed.any() and as_is:
         return values, 0
     return _recoded(values, idx, uniques)
 
@@ -282,12 +283,14 @@ def first_seen(codes: np.ndarray, k: int) -> np.ndarray:
     >>> first_seen(np.array([2, -1, 0, 2]), 3).tolist()
     [2, 0]
     """
-    used = int((np.bincount(codes[codes >= 0], minlength=k) > 0).sum())
+    used = -1  # counted (one pass over every row) only if the first rows miss a category
     m = 4096
     while True:
         head = codes[:m]
         seen = pd.unique(head[head >= 0])  # integers: no text hashed
-        if len(seen) == used or m >= len(codes):
+        if len(seen) < k and m < len(codes) and used < 0:
+            used = int((np.bincount(codes[codes >= 0], minlength=k) > 0).sum())
+        if len(seen) in (k, used) or m >= len(codes):
             return np.asarray(seen, dtype=np.int64)
         m *= 8
 

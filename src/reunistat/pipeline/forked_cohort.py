@@ -67,6 +67,59 @@ def restored(cohort: Cohort, tables: Mapping[str, pd.DataFrame]) -> Cohort:
     return dataclasses.replace(cohort, validated=dataclasses.replace(v, tables=got))
 
 
+#: Columns of text of about one value per row (the child's identifier): pickled value by
+#: value they are the largest part of pickling the periods (0.12 s of 0.24 at national
+#: size), as one Arrow string array 0.025 s (and 0.035 s back to objects instead of 0.055).
+#: Columns of few distinct values pickle fast as they are (each repeat a memo reference).
+_ONE_PER_ROW = ("CHILD",)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Packed:
+    """A frame sent without some columns of text, each as an Arrow string array."""
+
+    frame: pd.DataFrame
+    text: dict[str, tuple[int, Any]]  # column -> (position, pyarrow.StringArray)
+
+
+def packed(df: pd.DataFrame) -> pd.DataFrame | _Packed:
+    """``df`` to send: its columns of :data:`_ONE_PER_ROW` that hold only text (or None) as Arrow.
+
+    The receiver's :func:`unpacked` gives a frame of the same columns, values
+    and dtypes (the text as ``str`` objects again, None where None).
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    text: dict[str, tuple[int, Any]] = {}
+    for c in _ONE_PER_ROW:
+        if c not in df.columns or df[c].dtype != object or not df.columns.is_unique:
+            continue
+        values = df[c].to_numpy()
+        if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+            continue  # not all text (bytes would come back as str): sent as it is
+        try:
+            text[c] = (list(df.columns).index(c), pa.array(values, type=pa.string()))
+        except (pa.ArrowException, TypeError):  # a blank not None (NaN): sent as it is
+            continue
+    if not text:
+        return df
+    rest = df.copy(deep=False)
+    for c in text:
+        del rest[c]
+    return _Packed(rest, text)
+
+
+def unpacked(sent: pd.DataFrame | _Packed) -> pd.DataFrame:
+    """The frame :func:`packed` made ``sent`` of."""
+    if not isinstance(sent, _Packed):
+        return sent
+    df = sent.frame
+    for c, (at, values) in sorted(sent.text.items(), key=lambda kv: kv[1][0]):
+        df.insert(at, c, values.to_numpy(zero_copy_only=False))
+    return df
+
+
 def send_cohort(send: Connection, cohort: Cohort, tables: Mapping[str, pd.DataFrame]) -> None:
     """Send :func:`portable` of ``cohort`` in three messages: periods, spells, the rest.
 
@@ -74,8 +127,8 @@ def send_cohort(send: Connection, cohort: Cohort, tables: Mapping[str, pd.DataFr
     """
     sent = portable(cohort, tables)
     rest = {f.name: getattr(sent, f.name) for f in dataclasses.fields(sent)}
-    send.send(rest.pop("periods"))
-    send.send(rest.pop("spells"))
+    send.send(packed(rest.pop("periods")))
+    send.send(packed(rest.pop("spells")))
     send.send(rest)
 
 
@@ -87,6 +140,6 @@ def receive_cohort(receive: Connection, tables: Mapping[str, pd.DataFrame]) -> C
     """
     from reunistat.cohort import Cohort
 
-    periods = receive.recv()
-    spells = receive.recv()
+    periods = unpacked(receive.recv())
+    spells = unpacked(receive.recv())
     return restored(Cohort(periods=periods, spells=spells, **receive.recv()), tables)

@@ -330,7 +330,7 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
         first += len(parts)
     _add_child_keys(concat["header"], concat["episodes"])
     for name in ("header", "episodes"):  # numbered: LA as text again
-        as_objects(concat[name], ("LA",))
+        concat[name] = as_objects(concat[name], ("LA",))
     returns = {
         name: rows_between_returns(concat[name], name)
         for name in ("header", "episodes")
@@ -345,7 +345,7 @@ def assemble(by_table: Mapping[str, list[_Part]], not_used: list[tuple[str, str]
         internal = [c for c in (YEAR_COL, CID) if c in df.columns]
         df = columns_of(df, [c for c in df.columns if c not in internal] + internal)
         df = with_codes(df, name)  # code columns as categories, however read
-        as_objects(df, text_columns(df, name))  # the other text columns as text again
+        df = as_objects(df, text_columns(df, name))  # the other text columns as text again
         stacked[name] = df
         probs.append(p)
         rows += [_stacking_row(part, dropped, first + i) for i, part in enumerate(parts)]

@@ -1,0 +1,69 @@
+"""Identifiers numbered by their digits are the dictionary Arrow's hashing gives.
+
+:func:`reunistat.tables.formats.by_digits` encodes text of one length, one
+prefix, then digits by those numbers, not by hashing the text; anything else
+is left to Arrow (None). Where it encodes, the dictionary and the indices
+must equal ``dictionary_encode``'s exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from reunistat.tables.formats import by_digits
+
+
+def _same_as_arrow(values: list[str | None]) -> bool:
+    arr = pa.array(values, type=pa.string())
+    got = by_digits(arr)
+    if got is None:
+        return False
+    want = arr.dictionary_encode()
+    assert got.dictionary.equals(want.dictionary)
+    assert got.indices.equals(want.indices)
+    return True
+
+
+def test_identifiers_in_runs_or_one_row_each_are_encoded_as_arrow_does():
+    assert _same_as_arrow(["C0003", "C0003", None, "C0001", "C0002", "C0002", None])
+    assert _same_as_arrow([f"A{n:012d}" for n in (9, 3, 7, 1)])  # one row each, any order
+    assert _same_as_arrow(["000123", "000124"])  # digits only
+    assert _same_as_arrow(["C07", "C10", None, "C07", "C99", "C10"])  # in several runs
+    assert _same_as_arrow([f"A{n:012d}" for n in (10**11, 5, 10**11, 7)])  # sparse, repeated
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["C07", "C7"],  # two lengths: "07" and "7" are different text
+        ["C07", "D08"],  # two prefixes
+        ["C0x", "C01"],  # not digits
+        ["C٣4", "C01"],  # a digit outside ASCII
+        [None, None],  # blanks only
+        ["C" + "1" * 19],  # more digits than an int64 holds
+    ],
+)
+def test_other_text_is_left_to_arrow(values):
+    assert by_digits(pa.array(values, type=pa.string())) is None
+
+
+def test_random_identifiers_match_arrow():
+    rng = np.random.default_rng(7)
+    encoded = skipped = 0
+    for trial in range(500):
+        n, width = int(rng.integers(1, 40)), int(rng.integers(1, 4))
+        runs = rng.integers(0, 10**width, size=n)
+        if trial % 2:  # grouped: each value once, repeated in its run
+            runs = np.unique(runs)
+            rng.shuffle(runs)
+        values: list[str | None] = []
+        for v in runs:
+            values += [f"C{v:0{width}d}"] * int(rng.integers(1, 4))
+        values = [None if rng.random() < 0.1 else v for v in values]
+        if all(v is None for v in values):
+            skipped += 1
+            continue
+        encoded += _same_as_arrow(values)
+    assert encoded == 500 - skipped
