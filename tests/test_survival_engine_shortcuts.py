@@ -88,12 +88,21 @@ def test_unit_weights_are_weights_of_one(kind: str, ties: str) -> None:
     for name in ("means", "sum_wdx", "death_w", "death_mw"):
         assert np.array_equal(getattr(unit, name), getattr(ones, name)), name
     codes = np.random.default_rng(6).integers(0, 30, len(d["stop"]))
+    _same_evaluations(
+        unit, ones, codes, ("loglik", "score", "info", "den", "hazard", "eta", "risk")
+    )
+
+
+def _same_evaluations(
+    one: engine.CoxProblem, other: engine.CoxProblem, codes: np.ndarray, names: tuple[str, ...]
+) -> None:
+    """Evaluations (fields ``names``) and cluster scores at zero and at a beta: the same bits."""
     for beta in (np.zeros(3), np.array([0.3, -0.2, 0.1])):
-        a, b = engine.evaluate(unit, beta), engine.evaluate(ones, beta)
-        for name in ("loglik", "score", "info", "den", "hazard", "eta", "risk"):
+        a, b = engine.evaluate(one, beta), engine.evaluate(other, beta)
+        for name in names:
             assert np.array_equal(getattr(a, name), getattr(b, name)), name
         assert np.array_equal(
-            engine.cluster_scores(unit, a, codes), engine.cluster_scores(ones, b, codes)
+            engine.cluster_scores(one, a, codes), engine.cluster_scores(other, b, codes)
         )
 
 
@@ -186,14 +195,11 @@ def test_entries_before_every_event_are_the_entry_computation(
     assert general.entry_group is not None
     assert np.array_equal(short.order, general.order)
     codes = np.random.default_rng(17).integers(0, 40, len(d["stop"]))
-    for beta in (np.zeros(3), np.array([0.3, -0.2, 0.1])):
-        a, b = engine.evaluate(short, beta), engine.evaluate(general, beta)
-        for name in ("loglik", "score", "info", "den", "hazard", "s1", "s1d"):
-            assert np.array_equal(getattr(a, name), getattr(b, name)), name
-        assert np.array_equal(
-            engine.cluster_scores(short, a, codes), engine.cluster_scores(general, b, codes)
-        )
-        assert np.array_equal(engine.score_residuals(short, a), engine.score_residuals(general, b))
+    names = ("loglik", "score", "info", "den", "hazard", "s1", "s1d")
+    _same_evaluations(short, general, codes, names)
+    beta = np.array([0.3, -0.2, 0.1])
+    a, b = engine.evaluate(short, beta), engine.evaluate(general, beta)
+    assert np.array_equal(engine.score_residuals(short, a), engine.score_residuals(general, b))
     fa, fb = engine.newton(short), engine.newton(general)
     assert np.array_equal(fa.beta, fb.beta) and np.array_equal(fa.info, fb.info)
     later = start.copy()
