@@ -10,7 +10,10 @@ the pickled figure for the others, and ``save_figure``'s arguments); then
 that every file has the bytes of ``--expect`` (a reproduce's output folder).
 Alternate the trees' replays in fresh processes to compare them: the text caches
 of :mod:`reunistat.report.renderers` live for a process, so ``--rounds 1`` is what
-a pipeline worker sees.
+a pipeline worker sees. The capture also records every table written
+(``write_table``'s arguments, in ``RECORD.tables``); ``--tables --src ROOT
+[--rounds 5]`` writes them again with ``ROOT``'s code and prints the CPU seconds
+of each round and a hash of all the files (the same hash: the same bytes).
 """
 
 from __future__ import annotations
@@ -39,9 +42,17 @@ def capture(data: Path, record: Path) -> None:
     from reunistat.pipeline.context import Context
     from reunistat.pipeline.documents import run_values
     from reunistat.pipeline.run import run_one
-    from reunistat.report import figures
+    from reunistat.report import figures, tables
 
     made: dict[int, tuple[str, str, bytes]] = {}
+    written: list[bytes] = []
+    write_table = tables.write_table
+
+    def table_recorded(df: Any, stem: Path, title: str, *a: Any) -> list[Path]:
+        written.append(pickle.dumps((df, stem.name, title, a)))
+        return write_table(df, stem, title, *a)
+
+    tables.write_table = table_recorded  # type: ignore[assignment]
     records: list[dict[str, Any]] = []
 
     def recording(fn: Any, name: str) -> Any:
@@ -77,7 +88,28 @@ def capture(data: Path, record: Path) -> None:
     for path in sorted(cfg.analyses_dir.glob("[0-9][0-9]_*.py")):
         run_one(ctx, path)
     record.write_bytes(pickle.dumps(records))
-    print(f"{len(records)} figures recorded in {record} (outputs: {out})")
+    Path(f"{record}.tables").write_bytes(pickle.dumps(written))
+    print(f"{len(records)} figures, {len(written)} tables recorded in {record} (outputs: {out})")
+
+
+def replay_tables(record: Path, rounds: int) -> None:
+    """Write the recorded tables ``rounds`` times: CPU seconds a round, a hash of the files."""
+    import hashlib
+
+    from reunistat.report import tables
+
+    out = Path(tempfile.mkdtemp(prefix="bench-tables-"))
+    records = [pickle.loads(r) for r in pickle.loads(Path(f"{record}.tables").read_bytes())]
+    cpu = []
+    for _ in range(rounds):
+        c0 = time.process_time()
+        for df, stem, title, rest in records:
+            tables.write_table(df, out / stem, title, *rest)
+        cpu.append(round(time.process_time() - c0, 3))
+    h = hashlib.sha256()
+    for p in sorted(out.iterdir()):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    print(f"{len(records)} tables, CPU s a round: {cpu}; files' hash {h.hexdigest()[:16]}")
 
 
 def replay(record: Path, rounds: int, expect: Path | None) -> None:
@@ -118,6 +150,7 @@ def main() -> None:
     ap.add_argument("--data", default="/work/main/data/synthetic/england")
     ap.add_argument("--capture", action="store_true")
     ap.add_argument("--replay", action="store_true")
+    ap.add_argument("--tables", action="store_true", help="write the recorded tables")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--expect", default="", help="a reproduce's output folder")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -131,6 +164,8 @@ def main() -> None:
         capture(Path(args.data).resolve(), Path(args.record))
     if args.replay:
         replay(Path(args.record), args.rounds, Path(args.expect) if args.expect else None)
+    if args.tables:
+        replay_tables(Path(args.record), args.rounds)
 
 
 if __name__ == "__main__":
