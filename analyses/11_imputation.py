@@ -85,6 +85,18 @@ def _categories(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{c: pd.Categorical(frame[c]) for c in text})
 
 
+def _counted(coded: pd.DataFrame, spells: pd.DataFrame) -> pd.DataFrame:
+    """``coded`` (:func:`_categories` of ``spells``' columns) to count cells in, or ``spells``.
+
+    ``smallest_cell`` groups text by its values; a categorical of that text has
+    the same groups, read from its codes without factorising the text again. Not
+    when a text column has a missing value: there ``smallest_cell`` groups the
+    text's ``str`` (None apart from NaN), which a categorical no longer tells apart.
+    """
+    text = [c for c in coded.columns if c in spells.columns and spells[c].dtype == object]
+    return spells if any(coded[c].hasnans for c in text) else coded
+
+
 def _used_levels(frame: pd.DataFrame) -> pd.DataFrame:
     """Categorical columns without the levels no row has (as ``pd.Categorical`` of their text).
 
@@ -145,7 +157,7 @@ def run(ctx: Context) -> None:
     # dataset (the other columns are the same in each)
     cells = [smallest_cell(data, formula_variables(covariates, data), "reentered")]
     cells += [smallest_cell(d, list(methods), "reentered") for d in mi.extras["imputed"]]
-    spec = model_spec(main, ctx.spells, covariates, "reentered")
+    spec = model_spec(main, _counted(spells, ctx.spells), covariates, "reentered")
     spec.update(
         n_obs=mi.n_obs,
         n_events=int(data["reentered"].sum()),

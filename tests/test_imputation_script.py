@@ -180,6 +180,35 @@ def test_prepare_of_categoricals_made_from_the_text_equals_prepare_of_the_text(m
         assert list(cats[0]["age_band"].cat.categories) == ["0-4", "5-9"]
 
 
+def test_main_model_cells_counted_in_the_categoricals_are_the_texts(mod) -> None:  # type: ignore[no-untyped-def]
+    """The main model's smallest cell from the categoricals of the text: the same count.
+
+    A text column with None and NaN keeps the text (``smallest_cell`` tells them apart).
+    """
+    from reunistat.report.tables import smallest_cell
+
+    spells = pd.DataFrame(
+        {
+            "LA": ["a", "a", "b", "b", "c", "c", "c"],
+            "reentered": [1, 0, 1, 0, 1, 0, 1],
+            "sex": ["male", "female", "male", "female", "female", "male", "male"],
+            "age_band": ["0-4", "5-9", "0-4", "10-15", "5-9", "0-4", "0-4"],
+            "disability": [0, 1, 0, 0, 1, 0, 0],
+        }
+    )
+    variables = ["sex", "age_band", "disability"]
+    coded = mod["_categories"](spells)
+    assert mod["_counted"](coded, spells) is coded
+    assert smallest_cell(coded, variables, "reentered") == smallest_cell(
+        spells, variables, "reentered"
+    )
+    blanks = spells.assign(sex=["male", None, "male", np.nan, None, "male", "female"])
+    assert mod["_counted"](mod["_categories"](blanks), blanks) is blanks
+    # None and NaN are two groups of the text (1 and 2 rows), one of the categorical (3)
+    assert smallest_cell(blanks, ["sex"], "reentered") == 0
+    assert smallest_cell(mod["_categories"](blanks), ["sex"], "reentered") == 1
+
+
 def test_nothing_missing_is_skipped_with_a_reason(mod) -> None:  # type: ignore[no-untyped-def]
     skipped: list[tuple[str, str]] = []
     spells = pd.DataFrame(
