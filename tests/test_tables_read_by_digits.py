@@ -1,6 +1,6 @@
 """Identifiers numbered by their digits are the dictionary Arrow's hashing gives.
 
-:func:`reunistat.tables.formats.by_digits` encodes text of one length, one
+:func:`reunistat.tables.digits.by_digits` encodes text of one length, one
 prefix, then digits by those numbers, not by hashing the text; anything else
 is left to Arrow (None). Where it encodes, the dictionary and the indices
 must equal ``dictionary_encode``'s exactly.
@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from reunistat.tables.formats import by_digits
+from reunistat.tables.digits import by_digits
 
 
 def _same_as_arrow(values: list[str | None]) -> bool:

@@ -36,6 +36,7 @@ from typing import Final, Literal
 import numpy as np
 import pandas as pd
 
+from reunistat.dates import NS_PER_DAY
 from reunistat.errors import ReadError
 
 #: Text formats tried on every column, the DfE one first (ties go to it).
@@ -137,6 +138,19 @@ def _parse_uniques(u: pd.Index, numeric_as: NumericAs, where: str) -> tuple[np.n
     return values, bad
 
 
+def _midnights(values: np.ndarray) -> bool:
+    """Whether every datetime64[ns] value is a midnight or NaT (``dt.normalize`` would keep it).
+
+    >>> _midnights(np.array(["2020-01-02", "NaT", "1960-05-06"], dtype="datetime64[ns]"))
+    True
+    >>> _midnights(np.array(["2020-01-02T00:00:01"], dtype="datetime64[ns]"))
+    False
+    """
+    ns = values.view(np.int64)
+    nat = np.datetime64("NaT").astype("datetime64[ns]").view(np.int64)
+    return bool(((ns % NS_PER_DAY == 0) | (ns == nat)).all())
+
+
 def parse_date_column(
     s: pd.Series, file: str, table: str, column: str, numeric_as: NumericAs = "none"
 ) -> tuple[pd.Series, pd.Series]:
@@ -167,7 +181,10 @@ def parse_date_column(
     if pd.api.types.is_datetime64_any_dtype(s):
         # already dates: to_datetime would first look for repeated values to cache
         naive = s.to_numpy() if s.dtype == "datetime64[ns]" else pd.to_datetime(s).to_numpy()
-        d = pd.Series(naive.astype("datetime64[ns]", copy=False), index=s.index)
+        naive = naive.astype("datetime64[ns]", copy=False)
+        if _midnights(naive):  # normalised already (a Parquet file of dates): a copy
+            return pd.Series(naive.copy(), index=s.index), pd.Series(False, index=s.index)
+        d = pd.Series(naive, index=s.index)
         return d.dt.normalize(), pd.Series(False, index=s.index)
     if s.isna().all():
         return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]"), s.isna() & False
