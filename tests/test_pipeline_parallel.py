@@ -409,5 +409,5 @@ def test_a_release_that_cannot_be_built_stops_the_run_and_no_worker_waits(tmp_pa
     scripts = {k: SCRIPTS[k] for k in ("01_flow.py", "05_fit.py", "10_plain.py")}
     analyses = _write(tmp_path / "analyses", scripts)
     for jobs in (1, 2):
-        with pytest.raises((ValueError, PipelineError), match="no release|01_flow"):
+        with pytest.raises((ValueError, PipelineError), match=r"no release|01_flow"):
             reproduce(_cfg(tmp_path, analyses, jobs), paper=False, log=lambda s: None)
