@@ -41,7 +41,7 @@ t0 = time.perf_counter()
 with WhileScriptsRun(ctx) as early:
     _ = ctx.extract
     read = time.perf_counter() - t0
-    early.start_cohort(release=False)
+    early.start_cohort()
     with ThreadPoolExecutor(2) as pool:
         hashing = pool.submit(_timed, input_hashes, cfg.data_dir)
         import reunistat.cohort  # noqa: F401
@@ -50,7 +50,7 @@ with WhileScriptsRun(ctx) as early:
         hashing.result()
         imports = importing.result()[1]
     step = time.perf_counter() - t0
-    early.run()  # the forked process ends (its spells hash taken): its CPU counted
+    early.stop()  # the forked process has ended: its CPU counted
 me, forked = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 cpu = me.ru_utime + me.ru_stime, forked.ru_utime + forked.ru_stime
 print(json.dumps({"step_wall": step, "read_wall": read, "imports_wall": imports,

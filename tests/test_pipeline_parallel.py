@@ -386,9 +386,7 @@ def _slow_release(monkeypatch, seconds: float, error: Exception | None = None) -
 
 
 @pytest.mark.skipif(analysis_jobs(2, 2) < 2, reason="needs fork and two cores")
-def test_workers_start_before_the_release_and_wait_for_it_only_when_asked(
-    tmp_path, monkeypatch
-):
+def test_workers_start_before_the_release_and_wait_for_it_only_when_asked(tmp_path, monkeypatch):
     """The run's process builds the release once the workers run; a script's wait is not its own."""
     _slow_release(monkeypatch, 3.0)
     scripts = {
@@ -406,12 +404,10 @@ def test_workers_start_before_the_release_and_wait_for_it_only_when_asked(
 
 
 @pytest.mark.skipif(analysis_jobs(2, 2) < 2, reason="needs fork and two cores")
-def test_a_release_that_cannot_be_built_stops_the_run_and_no_worker_waits(
-    tmp_path, monkeypatch
-):
+def test_a_release_that_cannot_be_built_stops_the_run_and_no_worker_waits(tmp_path, monkeypatch):
     _slow_release(monkeypatch, 0.5, ValueError("no release"))
     scripts = {k: SCRIPTS[k] for k in ("01_flow.py", "05_fit.py", "10_plain.py")}
     analyses = _write(tmp_path / "analyses", scripts)
     for jobs in (1, 2):
-        with pytest.raises((ValueError, PipelineError), match="no release|01_flow"):
+        with pytest.raises((ValueError, PipelineError), match=r"no release|01_flow"):
             reproduce(_cfg(tmp_path, analyses, jobs), paper=False, log=lambda s: None)

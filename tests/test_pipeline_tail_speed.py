@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import os
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -100,25 +101,16 @@ def _ctx() -> SimpleNamespace:
     return SimpleNamespace(extract=SimpleNamespace(tables=tables), cohort=cohort, spells=spells)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="forked processes (Linux)")
-def test_the_identifiers_taken_in_a_forked_process_are_those_of_the_whole_extract():
+def test_the_identifiers_taken_while_the_workers_run_are_those_of_the_whole_extract():
     ctx = _ctx()
     early = WhileScriptsRun(ctx)  # type: ignore[arg-type]
-    early.start()
-    assert early._forked is not None
-    early.run()
-    assert early._forked is None  # collected
+    early.run()  # as the run's process does while the workers run
     assert early.identifiers == release_identifiers(ctx.extract.tables, dt.date(2024, 3, 31))
     assert dt.date(2024, 3, 31) in early.identifiers.public_dates
     assert dt.date(2009, 7, 14) in early.identifiers.dates_of_birth
     assert early.spells_sha256 == data_hash(ctx.spells.reset_index(drop=True))
     assert early.seconds is not None
-
-
-def test_the_identifiers_are_taken_in_the_run_when_no_process_was_started():
-    ctx = _ctx()
-    early = WhileScriptsRun(ctx)  # type: ignore[arg-type]
-    early.run(final=True)
+    early.run(final=True)  # taken once
     assert early.identifiers == release_identifiers(ctx.extract.tables, dt.date(2024, 3, 31))
 
 
@@ -169,11 +161,18 @@ def test_files_checked_in_the_run_beside_the_checking_process_give_the_same_verd
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="forked processes (Linux)")
-def test_a_run_that_stops_early_ends_the_processes_taking_the_identifiers():
-    with pytest.raises(RuntimeError, match="the cohort failed"):
-        with WhileScriptsRun(_ctx()) as early:  # type: ignore[arg-type]
-            early.start()
+def test_a_run_that_stops_early_ends_the_process_deriving_the_cohort():
+    class Slow:  # a cohort that takes a minute to derive (in the forked process)
+        extract = _ctx().extract
+
+        @property
+        def cohort(self) -> None:
+            time.sleep(60)
+
+    with pytest.raises(RuntimeError, match="the extract failed"):
+        with WhileScriptsRun(Slow()) as early:  # type: ignore[arg-type]
+            early.start_cohort()
             proc = early._forked[0]  # type: ignore[index]
-            raise RuntimeError("the cohort failed")
+            raise RuntimeError("the extract failed")
     assert not proc.is_alive()
     assert early._forked is None

@@ -296,11 +296,10 @@ _FINISHED: dict[str, Any] = {}
 _DONE: Any = None
 #: The private folder where a worker hands over a script's results (:func:`_hand_over`).
 _HANDOVER: Path | None = None
-#: Where each worker receives the release the run's process builds once they have
-#: started (:func:`_hand_release`), or None when they were forked with it.
-_RELEASE: Any = None
-#: In a worker, the release as received (pickled; empty: the run's process failed to build it).
-_RELEASE_GOT: bytes | None = None
+#: Where the workers find the release the run's process builds once they have started
+#: (:func:`_hand_release`): an event set when it is written, and its file in a private
+#: folder; None when they were forked with it.
+_RELEASE: tuple[Any, Path] | None = None
 
 
 def _worker_init(parent: int) -> None:
@@ -431,32 +430,39 @@ def _run_group(
     return records
 
 
-def _hand_release(ctx: Context, jobs: int) -> None:
-    """In the run's process, the workers started: build the release, and give it to each.
+def _hand_release(ctx: Context) -> None:
+    """In the run's process, the workers started: build the release and hand it to them.
 
-    Each of the ``jobs`` workers takes one copy, when its first script asks
-    for the release (:func:`_release_from_run`); a worker whose scripts never
-    ask takes none. If it cannot be built, each is told so (its scripts that
-    ask then fail) and the error is raised here.
+    It is pickled into the private file :data:`_RELEASE` names (small: about
+    0.1 MB at national size), which a worker reads when its first script asks
+    for the release (:func:`_release_from_run`). If it cannot be built, no
+    file is written (the scripts that ask then fail) and the error is raised
+    here; either way the workers are told it is done.
     """
     if _RELEASE is None:
         return
-    sent = b""
+    done, path = _RELEASE
     try:
-        sent = pickle.dumps(ctx.release, protocol=pickle.HIGHEST_PROTOCOL)
+        part = path.with_suffix(".part")
+        with open(part, "wb") as f:
+            pickle.dump(ctx.release, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(part, path)
     finally:
-        for _ in range(jobs):
-            _RELEASE.put(sent)
+        done.set()
 
 
 def _release_from_run() -> Any:
     """In a worker: the release the run's process built (:func:`_hand_release`), waited for."""
-    global _RELEASE_GOT
-    if _RELEASE_GOT is None:
-        _RELEASE_GOT = _RELEASE.get()
-    if not _RELEASE_GOT:
-        raise PipelineError("the run's process could not build the release-wide suppression")
-    return pickle.loads(_RELEASE_GOT)  # pickled by the run's process, for its own workers
+    assert _RELEASE is not None, "the worker was forked with the release"
+    done, path = _RELEASE
+    done.wait()
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)  # written by this run's own process, in a private folder
+    except OSError:
+        raise PipelineError(
+            "the run's process could not build the release-wide suppression"
+        ) from None
 
 
 def _handed_over(name: str) -> Path | None:
@@ -689,7 +695,8 @@ def _collect(
     _HANDOVER = Path(tempfile.mkdtemp(prefix="reunistat-results-")) if takes else None
     _DONE = None if idle is None else mp.SimpleQueue()
     # the workers start now; the release, unless built, is built here beside them
-    _RELEASE = None if "release" in ctx.__dict__ else mp.SimpleQueue()
+    if "release" not in ctx.__dict__:
+        _RELEASE = (mp.Event(), Path(tempfile.mkdtemp(prefix="reunistat-release-")) / "release")
     finished: dict[str, Finished] = {}
     try:
         with (
@@ -702,7 +709,7 @@ def _collect(
                 pool.submit(_run_group, g, after, takes): g for g in groups
             }
             pending = set(futures)
-            _hand_release(ctx, jobs)
+            _hand_release(ctx)
             if meanwhile is not None:
                 meanwhile()
             while pending:
@@ -725,7 +732,8 @@ def _collect(
             "parallel.analysis_jobs = 1) to run them one after another"
         ) from e
     finally:
-        if _HANDOVER is not None:
-            shutil.rmtree(_HANDOVER, ignore_errors=True)
+        for private in (_HANDOVER, _RELEASE and _RELEASE[1].parent):
+            if private:
+                shutil.rmtree(private, ignore_errors=True)
         _CONTEXT, _FINISHED, _DONE, _HANDOVER, _RELEASE = None, {}, None, None, None
     return records
