@@ -45,6 +45,7 @@ from typing import Any
 import pandas as pd
 
 from reunistat.report.disclosure import DisclosureRules, check_curve, check_table
+from reunistat.report.pdf_content import page_text
 
 IDENTIFIER_COLUMNS = ("CHILD", "UPN", "LAchildID", "MOTHER")
 DOB_COLUMNS = ("DOB", "MC_DOB")
@@ -365,7 +366,7 @@ def _pdf_text(path: Path) -> str:
     from pypdf import PdfReader
 
     reader = PdfReader(path)
-    return pdf_text(path, [page.extract_text() or "" for page in reader.pages], reader)
+    return pdf_text(path, [page_text(page) for page in reader.pages], reader)
 
 
 def pdf_text(path: Path, pages: Sequence[str], reader: Any = None) -> str:
@@ -388,7 +389,7 @@ def pdf_page_texts(path: Path, pages: Iterable[int] | None = None) -> list[str]:
 
     reader = PdfReader(path)
     chosen = range(len(reader.pages)) if pages is None else pages
-    return [reader.pages[i].extract_text() or "" for i in chosen]
+    return [page_text(reader.pages[i]) for i in chosen]
 
 
 def file_text(path: Path) -> str:
