@@ -70,3 +70,10 @@ def test_the_sample_extract_gives_the_same_identifiers() -> None:
         for v in pd.unique(t[c].dropna())
     }
     assert ids.postcodes == posts - {""} and len(ids.postcodes) > 10
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aAbZ0179 \t\n-._\u0663\u00e9\u212a")), max_size=24))
+def test_the_postcodes_in_a_text_are_those_findall_finds(text: str) -> None:
+    found = {f"{a} {b}".upper() for a, b in checker._POSTCODE.findall(text)}
+    assert checker.postcodes_in(text) == found

@@ -34,6 +34,7 @@ from typing import Any
 
 from reunistat.report import checker
 from reunistat.report.disclosure import DisclosureRules
+from reunistat.report.pdf_content import page_text
 
 #: What a file was checked as: its size and modification time then, its spec, whether it
 #: was checked as a file about the release, and the breaches found.
@@ -106,7 +107,7 @@ def _claim_pages(path: Path, n: int, next_page: Any) -> dict[int, str]:
             from pypdf import PdfReader
 
             reader = PdfReader(path)
-        got[i] = reader.pages[i].extract_text() or ""
+        got[i] = page_text(reader.pages[i])
 
 
 def _handle(
@@ -340,11 +341,7 @@ class Checks:
         mine = _claim_pages(path, n, self._next_page)
         theirs: dict[int, str] = self._answer(ticket)
         pages = [
-            mine[i]
-            if i in mine
-            else theirs[i]
-            if i in theirs
-            else (reader.pages[i].extract_text() or "")
+            mine[i] if i in mine else theirs[i] if i in theirs else page_text(reader.pages[i])
             for i in range(n)
         ]
         return checker.pdf_text(path, pages, reader)

@@ -45,6 +45,7 @@ from typing import Any
 import pandas as pd
 
 from reunistat.report.disclosure import DisclosureRules, check_curve, check_table
+from reunistat.report.pdf_content import page_text
 
 IDENTIFIER_COLUMNS = ("CHILD", "UPN", "LAchildID", "MOTHER")
 DOB_COLUMNS = ("DOB", "MC_DOB")
@@ -365,7 +366,7 @@ def _pdf_text(path: Path) -> str:
     from pypdf import PdfReader
 
     reader = PdfReader(path)
-    return pdf_text(path, [page.extract_text() or "" for page in reader.pages], reader)
+    return pdf_text(path, [page_text(page) for page in reader.pages], reader)
 
 
 def pdf_text(path: Path, pages: Sequence[str], reader: Any = None) -> str:
@@ -388,7 +389,7 @@ def pdf_page_texts(path: Path, pages: Iterable[int] | None = None) -> list[str]:
 
     reader = PdfReader(path)
     chosen = range(len(reader.pages)) if pages is None else pages
-    return [reader.pages[i].extract_text() or "" for i in chosen]
+    return [page_text(reader.pages[i]) for i in chosen]
 
 
 def file_text(path: Path) -> str:
@@ -574,10 +575,37 @@ def identifier_breaches(
     n_dob = len((dates_in_text(text) & identifiers.dates_of_birth) - identifiers.public_dates)
     if n_dob:
         out.append(f"{rel}: holds {n_dob} date(s) that are dates of birth in the input")
-    posts = {f"{a} {b}".upper() for a, b in _POSTCODE.findall(text)}
+    posts = postcodes_in(text)
     n_post = len(posts & identifiers.postcodes)
     if n_post:
         out.append(f"{rel}: holds {n_post} postcode(s) of children in the input")
+    return out
+
+
+#: A letter then a digit: what every match of :data:`_POSTCODE` holds where its outward
+#: code's letters end (found fast: the pattern itself starts with a look-behind, tried at
+#: every character).
+_LETTER_DIGIT = re.compile(r"[A-Za-z]\d")
+
+
+def postcodes_in(text: str) -> set[str]:
+    """The postcodes written in ``text``, normalised: ``A[A]9[9] 9AA``.
+
+    The same set as ``{f"{a} {b}".upper() for a, b in _POSTCODE.findall(text)}``: a
+    match starts at the letter before a letter and digit, or at that letter; they are
+    tried in order, each from the end of the last match found, as ``findall`` does.
+
+    >>> sorted(postcodes_in("at aa7 7ab, not xAA7 7AB; B1 2CD"))
+    ['AA7 7AB', 'B1 2CD']
+    """
+    out: set[str] = set()
+    end = 0
+    for pair in _LETTER_DIGIT.finditer(text):
+        for start in (pair.start() - 1, pair.start()):
+            m = _POSTCODE.match(text, start) if start >= end else None
+            if m is not None:
+                out.add(f"{m.group(1)} {m.group(2)}".upper())
+                end = m.end()
     return out
 
 
