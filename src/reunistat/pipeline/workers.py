@@ -443,12 +443,25 @@ def _hand_release(ctx: Context) -> None:
         return
     done, path = _RELEASE
     try:
-        part = path.with_suffix(".part")
-        with open(part, "wb") as f:
-            pickle.dump(ctx.release, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(part, path)
+        _write_pickle(path, ctx.release)
     finally:
         done.set()
+
+
+def _write_pickle(path: Path, obj: Any) -> None:
+    """Pickle ``obj`` into ``path`` whole or not at all (written beside it, then renamed).
+
+    A reader that finds ``path`` finds all of it; on an error what was
+    written beside it is removed and the error raised.
+    """
+    part = path.with_suffix(".part")
+    try:
+        with open(part, "wb") as f:
+            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
 
 
 def _release_from_run() -> Any:
@@ -478,13 +491,10 @@ def _hand_over(name: str, results: dict[str, Any]) -> None:
     path = _handed_over(name)
     if path is None:
         return
-    part = path.with_suffix(".part")
     try:
-        with open(part, "wb") as f:
-            pickle.dump(results, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(part, path)
+        _write_pickle(path, results)
     except Exception:  # not picklable (or no room): handed over as nothing
-        part.unlink(missing_ok=True)
+        pass
 
 
 def _take_over(name: str) -> dict[str, Any]:
