@@ -33,6 +33,36 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent
 WORK = HERE / "_work"
 
+#: A fixed single-core workload (pure Python, a numpy sort and a small matrix product), timed
+#: just before each run: the median of 5, in seconds. The machine is a shared virtual one whose
+#: speed changes from day to day (main's own median went 23.6 -> 28.4 s between two days with
+#: the same code), so each run records how fast the machine was when it ran.
+SPEED_PROBE = """
+import time
+import numpy as np
+def once():
+    t = time.perf_counter()
+    s = 0
+    for i in range(2_000_000):
+        s += i
+    np.sort(np.random.default_rng(0).random(2_000_000))
+    m = np.random.default_rng(1).random((400, 400))
+    m @ m
+    return time.perf_counter() - t
+print(sorted(once() for _ in range(5))[2])
+"""
+
+
+def machine_speed(threads: int) -> float:
+    """Seconds the :data:`SPEED_PROBE` workload takes on this machine now (median of 5)."""
+    env = dict(os.environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    res = subprocess.run(
+        [sys.executable, "-c", SPEED_PROBE], capture_output=True, text=True, env=env, check=True
+    )
+    return round(float(res.stdout), 3)
+
 
 def run_once(data: Path, src: Path, threads: int, jobs: int | None, out: Path) -> dict:
     """Run ``reunistat reproduce`` once from the package in ``src``; return its record."""
@@ -50,6 +80,7 @@ def run_once(data: Path, src: Path, threads: int, jobs: int | None, out: Path) -
     env = dict(os.environ, PYTHONPATH=str(src))
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
+    probe = machine_speed(threads)
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     before = usage0.ru_maxrss
     load0 = os.getloadavg()[0]
@@ -64,6 +95,7 @@ def run_once(data: Path, src: Path, threads: int, jobs: int | None, out: Path) -
     manifest = json.loads((out / "manifest.json").read_text())
     return {
         "load": [round(load0, 2), round(os.getloadavg()[0], 2)],
+        "speed_probe_s": probe,
         "wall_s": wall,
         "cpu_s": round(cpu, 1),
         "memory_mib": manifest.get("memory_mib"),
@@ -143,6 +175,7 @@ def main() -> None:
         "skipped": runs[0]["skipped"],
         "disclosure": runs[0]["disclosure"],
         "load": [r["load"] for r in runs],
+        "speed_probe_s": [r["speed_probe_s"] for r in runs],
         "hashes": runs[0]["hashes"],
     }
     meta = {
@@ -205,6 +238,7 @@ def combine(out: str, labels: list[str]) -> None:
             for k in keys
         },
         "load": [x for r in runs for x in r["load"]],
+        "speed_probe_s": [x for r in runs for x in r.get("speed_probe_s", [])],
     }
     meta = {**docs[0]["meta"], "date": docs[-1]["meta"]["date"], "combined": labels}
     (HERE / "results" / f"reproduce_{out}.json").write_text(
@@ -215,6 +249,11 @@ def combine(out: str, labels: list[str]) -> None:
 def _cpu(summary: dict) -> str:
     cpu = summary.get("median_cpu_s")
     return "-" if cpu is None else f"{cpu:.1f}"
+
+
+def _probe(summary: dict) -> str:
+    probes = summary.get("speed_probe_s") or []
+    return "-" if not probes else f"{statistics.median(probes):.2f}"
 
 
 def render(before: str, after: str) -> None:
@@ -230,7 +269,9 @@ def render(before: str, after: str) -> None:
         "(default config: national synthetic data, every analysis, the paper, the disclosure",
         "check, the manifest) as a fresh process from the package in DIR, with BLAS threads",
         "fixed; stage times are the manifest's. `--render` writes this section. The machine",
-        "(2 cores) was shared with other jobs: the load average is given with every run.",
+        "(2 cores) was shared with other jobs: the load average is given with every run, and",
+        "the machine speed probe (a fixed single-core workload timed before each run, lower is",
+        "faster) says how fast the machine was that day.",
         "",
         f"- before: `{a['meta']['src']}` ({a['meta']['date']}), load {sa['load']}",
         f"- after: `{b['meta']['src']}` ({b['meta']['date']}), load {sb['load']}",
@@ -241,6 +282,7 @@ def render(before: str, after: str) -> None:
         f"| CPU (s, median; with every child process) | {_cpu(sa)} | {_cpu(sb)} |",
         f"| peak RSS (MiB) | {sa['peak_rss_mib'] or 0:,.0f} | {sb['peak_rss_mib'] or 0:,.0f} |",
         f"| outputs | {sa['n_outputs']} | {sb['n_outputs']} |",
+        f"| machine speed probe (s, median) | {_probe(sa)} | {_probe(sb)} |",
     ]
     stages = list(sa["stages_median_s"]) + [
         k for k in sb["stages_median_s"] if k not in sa["stages_median_s"]
