@@ -190,7 +190,7 @@ def test_one_worker_runs_each_group_on_the_context_as_forked(tmp_path, monkeypat
     }
     analyses = _write(tmp_path / "analyses", scripts)
     one, error_one = _run(_cfg(tmp_path, analyses, 1))
-    monkeypatch.setattr(workers, "schedule", lambda groups, expected: list(reversed(groups)))
+    monkeypatch.setattr(workers, "schedule", lambda groups, expected, jobs: groups[::-1])
     monkeypatch.setattr(
         workers, "ProcessPoolExecutor", lambda jobs, **kw: ProcessPoolExecutor(1, **kw)
     )

@@ -11,8 +11,8 @@ out the wait. A worker runs a *group* of scripts one after another: a script and
 every script that reads what it leaves in memory (:data:`NEEDS`). A script
 that reads only another's output *file* (:data:`AFTER`) may run in another
 worker: it starts once that script has finished (an event shared across the
-fork), and the groups are handed out so that it never waits for a group no
-worker has taken yet (:func:`schedule`). For each script it sends back what
+fork), and the groups are handed out so that the workers can never all wait
+for groups no worker has taken yet (:func:`schedule`). For each script it sends back what
 the run's Context needs of it: the outputs it registered, its paper values, skipped
 and failed steps, suppression logs, console log and seconds
 (:class:`ScriptRecord`). Objects a script shares in ``ctx.results`` stay in
@@ -66,7 +66,7 @@ from reunistat.pipeline.context import Context, Output
 NEEDS: dict[str, tuple[str, ...]] = {
     "08": ("03",),  # the Kaplan-Meier re-entry of 03 (ctx.values) as the power baseline
     "09": ("07",),  # the pilot's Cox fit of 07 (ctx.results)
-    "11": ("04", "05"),  # the main models beside the imputed ones: 04's Cox, 05's logistic
+    "11": ("05",),  # the main logistic model beside the imputed one: 05's (ctx.results)
     "12": ("05",),  # 05's cluster-robust logistic fit (ctx.results)
 }
 
@@ -85,9 +85,12 @@ AFTER: dict[str, tuple[str, ...]] = {
 #: 10 (05's random-intercept fit) runs in the other worker: with 05, 11 and 12 (about 12.7 s
 #: national) against the rest and 10 (about 13.1 s) the national run took 23.6 s against
 #: 24.1 s with 10 beside 05 (medians of 3 alternated quiet runs, 2026-12-03; faster in every
-#: pair). Session 26 had measured no gain while 11 and 12 were slower.
+#: pair). Session 26 had measured no gain while 11 and 12 were slower. 04 (its Cox fit, which
+#: 11 reads: 43 MB pickled, about 0.06 s to hand over) runs in the other worker too, first
+#: (:func:`schedule`): 05, 11 and 12 against the rest and 04 (see :data:`TYPICAL_SECONDS`).
 SHARED: dict[str, tuple[str, ...]] = {
     "10": ("05",),  # 05's random-intercept fit, for the shrunken estimates (ctx.results)
+    "11": ("04",),  # 04's Cox fit, the main model beside the imputed one (ctx.results)
 }
 
 #: Each script's seconds at national size (quiet machine, two workers: this session's
@@ -559,23 +562,38 @@ def waits(
 
 
 def schedule(
-    groups: Sequence[list[Path]], expected: Callable[[list[Path]], float]
+    groups: Sequence[list[Path]], expected: Callable[[list[Path]], float], jobs: int = 1
 ) -> list[list[Path]]:
-    """The order to hand the groups to the workers: longest first, waited-for before waiting.
+    """The order to hand the groups to ``jobs`` workers: longest first, waited-for in time.
 
     The longest expected groups go first (so that no long group starts last);
     then a group another group waits for (:func:`waits`) is moved just before
-    the first group that waits for it. The workers take groups in this order,
-    so every group a running script waits for has already been taken by a
-    worker: waiting can never deadlock.
+    the first group that waits for it; or just after it when that one is among
+    the first ``jobs`` groups, which the workers take at once: then neither
+    waits for the other to start (04, which 11 waits for, goes just after 05,
+    11 and 12, the longest group, and starts first in the other worker). The
+    workers take groups in this order; it is kept only if waiting can never
+    deadlock, whatever the scripts' times (:func:`safe`), else every
+    waited-for group goes before its waiter.
 
-    >>> g = [[Path(f"{n}_x.py") for n in x] for x in (["03", "08"], ["05", "12"], ["13"])]
-    >>> cost = {"03": 6, "08": 1, "05": 3, "12": 6, "13": 8}
+    >>> g = [[Path(f"{n}_x.py") for n in x] for x in (["03", "08"], ["04"], ["05", "11"])]
+    >>> cost = {"03": 6, "08": 1, "04": 1, "05": 3, "11": 6}
     >>> longest = lambda x: sum(cost[p.name[:2]] for p in x)
+    >>> [[p.name[:2] for p in x] for x in schedule(g, longest, jobs=2)]
+    [['05', '11'], ['04'], ['03', '08']]
     >>> [[p.name[:2] for p in x] for x in schedule(g, longest)]
-    [['03', '08'], ['05', '12'], ['13']]
+    [['04'], ['05', '11'], ['03', '08']]
     """
     order = sorted(groups, key=lambda g: -expected(g))  # stable: ties in script order
+    placed = _placed(order, jobs)
+    return placed if safe(placed, jobs) else _placed(order, 0)
+
+
+def _placed(order: list[list[Path]], at_once: int) -> list[list[Path]]:
+    """``order``, each group another waits for moved just before the first that waits for it.
+
+    Or just after it, when that one is among the first ``at_once`` groups.
+    """
     need = waits(order)
     group_of = {p: i for i, g in enumerate(order) for p in g}
     placed: list[list[Path]] = []
@@ -585,14 +603,47 @@ def schedule(
         if i in done:
             return
         done.add(i)
+        first = len(placed) < at_once
+        if first:
+            placed.append(order[i])
         for p in order[i]:
             for q in need[p]:
                 place(group_of[q])
-        placed.append(order[i])
+        if not first:
+            placed.append(order[i])
 
     for i in range(len(order)):
         place(i)
     return placed
+
+
+def safe(order: Sequence[Sequence[Path]], jobs: int) -> bool:
+    """Whether ``jobs`` workers taking the groups in ``order`` can never all wait forever.
+
+    A worker takes the next group when it is free, so the groups before the
+    first one not yet taken have all been taken. The workers can all wait
+    forever only if, for some group not yet taken, ``jobs`` groups before it
+    wait for it or a later one (directly, or through groups they wait for).
+
+    >>> s03, s05, s10, s12 = ([Path(f"{n}_x.py")] for n in ("03", "05", "10", "12"))
+    >>> safe([s03, s12], 1), safe([s12, s03], 1), safe([s12, s03], 2)
+    (True, False, True)
+    >>> safe([s12, s05, s03, s10], 2), safe([s12, s10, s03, s05], 2)
+    (True, False)
+    """
+    need = waits(order)
+    at = {p: i for i, g in enumerate(order) for p in g}
+    waited = [{at[q] for p in g for q in need[p]} for g in order]
+    # the furthest group each group waits for, directly or through the groups it waits for
+    furthest = [max(w, default=-1) for w in waited]
+    changed = True
+    while changed:
+        changed = False
+        for i, w in enumerate(waited):
+            far = max([furthest[i], *(furthest[j] for j in w)])
+            changed |= far != furthest[i]
+            furthest[i] = far
+    return all(sum(f >= u for f in furthest[:u]) < jobs for u in range(1, len(order)))
 
 
 @dataclass
@@ -642,7 +693,8 @@ def run_parallel(
     see :data:`Idle`); neither may change ``ctx``.
     """
     names = {p: name(p) for p in scripts}
-    groups = schedule(script_groups(scripts), lambda g: _expected(previous or {}, g, names))
+    expected = functools.partial(_expected, previous or {}, names=names)
+    groups = schedule(script_groups(scripts), expected, jobs=jobs)
     prebuilt = "release" not in ctx.__dict__
     logs_before = dict(ctx.suppression_logs)
     ctx.log(f"running {len(scripts)} analysis scripts in {jobs} processes")
