@@ -264,10 +264,12 @@ def test_multinomial_hessian_blocks_are_the_weighted_cross_products() -> None:
             for b in range(c1):
                 wts = hw * p[:, a] * ((a == b) - p[:, b])
                 want[a * k : (a + 1) * k, b * k : (b + 1) * k] += x.T @ (x * wts[:, None])
-        hess = _Hessian(x, hw, c1)
-        np.testing.assert_allclose(hess.at(np.ascontiguousarray(p.T)), want, rtol=1e-12)
+        rows = None if np.ndim(hw) else np.arange(500)[::-1]  # every row, or rows chosen
+        hess = _Hessian(x, rows, hw, c1)
+        e = np.ascontiguousarray(p.T) * 2.0  # exps: the probabilities are e / tot
+        np.testing.assert_allclose(hess.at(e, np.full(500, 2.0)), want, rtol=1e-12, atol=1e-12)
         even = np.full((c1, 500), 0.25)
-        np.testing.assert_allclose(hess.at_equal(0.25), hess.at(even), rtol=1e-12)
+        np.testing.assert_allclose(hess.at_equal(0.25), hess.at(even, np.ones(500)), rtol=1e-12)
 
 
 @pytest.mark.parametrize("n_cat", [2, 3, 5, 7, 8, 10])
@@ -323,3 +325,21 @@ def test_completed_datasets_without_copies_are_the_same_and_leave_the_data_alone
             shared = np.shares_memory(s[c].to_numpy(), sub[c].to_numpy())
             assert shared == (c not in IMPUTED), c
             assert not np.shares_memory(d[c].to_numpy(), sub[c].to_numpy())
+
+
+@pytest.mark.parametrize("n_binary", [0, 70])
+def test_multinomial_hessian_without_or_with_many_binary_columns(n_binary: int) -> None:
+    """No 0/1 column (every product the rows' own), or more than a 64-bit key holds."""
+    from reunistat.models.imputation.multinomial import RIDGE, _Hessian
+
+    rng = np.random.default_rng(n_binary)
+    x = np.column_stack([rng.normal(size=(300, 2)), rng.integers(0, 2, (300, n_binary))])
+    p = rng.dirichlet(np.ones(3), size=300)[:, 1:]
+    k, c1 = x.shape[1], 2
+    want = RIDGE * np.eye(c1 * k)
+    for a in range(c1):
+        for b in range(c1):
+            wts = 1.5 * p[:, a] * ((a == b) - p[:, b])
+            want[a * k : (a + 1) * k, b * k : (b + 1) * k] += x.T @ (x * wts[:, None])
+    got = _Hessian(x, np.arange(300), 1.5, c1).at(np.ascontiguousarray(p.T), np.ones(300))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

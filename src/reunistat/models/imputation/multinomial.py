@@ -72,9 +72,7 @@ def multinom_fit(
     size = n if total is None else total
     if hess_at is None and weights is None and n > HESS_ROWS:
         hess_at = _hess_positions(n)
-    hw = w if hess_at is None else size / len(hess_at)
-    x_h = x if hess_at is None else np.take(x, hess_at, axis=0)
-    hess = _Hessian(x_h, hw, c1)
+    hess = _Hessian(x, hess_at, w if hess_at is None else size / len(hess_at), c1)
     wy = np.zeros((c1, n))  # weighted one-hot, a row per category after the first
     hit = np.flatnonzero(codes > 0)
     wy[codes[hit] - 1, hit] = w[hit]
@@ -113,8 +111,7 @@ def multinom_fit(
             r = w / tot
             np.multiply(e, r, out=wp)  # weighted probabilities
             grad = g0 - wp @ x
-            p_h = e / tot if hess_at is None else np.take(e, hess_at, axis=1) / tot[hess_at]
-            info = hess.at(p_h)
+            info = hess.at(e, tot)
         g = grad.ravel() - RIDGE * b.T.ravel()
         step = np.linalg.solve(info, g).reshape(c1, k).T
         t = 1.0
@@ -130,28 +127,52 @@ def multinom_fit(
 
 
 class _Hessian:
-    """The multinomial's Hessian (tiny ridge) from rows ``x_h``, each with weight ``hw``.
+    """The multinomial's Hessian (tiny ridge) from rows ``rows`` of ``x``, each of weight ``hw``.
 
-    Block ``(a, b)`` is ``sum_i hw_i p_ia (1[a=b] - p_ib) x_i x_i'``: the rows'
-    products ``x_ij x_il`` (``j <= l``) are made once, and each step's blocks are
-    one matrix product of them with the ``c1 (c1 + 1) / 2`` blocks' weights.
+    Block ``(a, b)`` is ``sum_i hw_i p_ia (1[a=b] - p_ib) x_i x_i'``: a matrix
+    product of each step's ``c1 (c1 + 1) / 2`` blocks' weights with the rows'
+    products ``x_ij x_il`` (``j <= l``), made once. The products of two 0/1
+    columns are those of the row's pattern of 0/1 values (a few hundred
+    patterns in thousands of rows): the weights are summed by pattern (the rows
+    sorted by it) and multiply the patterns' products; the other products are
+    the rows' own.
     """
 
-    def __init__(self, x_h: np.ndarray, hw: np.ndarray | float, c1: int) -> None:
-        k = x_h.shape[1]
+    def __init__(
+        self, x: np.ndarray, rows: np.ndarray | None, hw: np.ndarray | float, c1: int
+    ) -> None:
+        x_h = x if rows is None else np.take(x, rows, axis=0)
+        k = x.shape[1]
+        binary = np.flatnonzero(((x_h == 0) | (x_h == 1)).all(axis=0))
+        key = _pattern_keys(x_h[:, binary])
+        order = np.argsort(key, kind="stable")
+        self.rows = order if rows is None else rows[order]
+        self.hw = hw if np.ndim(hw) == 0 else np.asarray(hw)[order]
+        cols = np.ascontiguousarray(x_h[order].T)  # a row per column of x, in pattern order
+        key = key[order]
+        self.starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
         j, l = np.triu_indices(k)
-        cols = np.ascontiguousarray(x_h.T)
-        self.pairs = np.empty((len(j), len(x_h)))  # a row per pair (j, l): x_j x_l
-        for q in range(k):  # pairs (q, q..k-1), a contiguous run of rows
-            at = q * k - q * (q - 1) // 2
-            np.multiply(cols[q], cols[q:], out=self.pairs[at : at + k - q])
-        self.hw, self.c1, self.k = hw, c1, k
+        both = np.isin(j, binary) & np.isin(l, binary)
+        self.by_pattern, self.by_row = np.flatnonzero(both), np.flatnonzero(~both)
+        first = cols[:, self.starts]  # each pattern's values (its first row's)
+        self.patterns = first[j[both]] * first[l[both]]  # binary pairs x patterns
+        self.products = np.empty((len(self.by_row), cols.shape[1]))  # other pairs x rows
+        for i, (q, r) in enumerate(zip(j[~both], l[~both], strict=True)):
+            np.multiply(cols[q], cols[r], out=self.products[i])
+        self.c1, self.k, self.n_pairs = c1, k, len(j)
         a, b_ = np.triu_indices(c1)
         self.blocks = (a, b_)
-        # where each block's pair (j, l) goes in the (c1 k) x (c1 k) matrix, and its mirror
+        # where each block's pair (j, l) goes in the (c1 k) x (c1 k) matrix, and its mirrors
         aj, bl = (a[:, None] * k + j).ravel(), (b_[:, None] * k + l).ravel()
         al, bj = (a[:, None] * k + l).ravel(), (b_[:, None] * k + j).ravel()
         self.place = (np.concatenate([aj, bl, al, bj]), np.concatenate([bl, aj, bj, al]))
+
+    def _sums(self, wts: np.ndarray) -> np.ndarray:
+        """Each weight vector's (rows in pattern order) sums of the pairs' products."""
+        out = np.empty((len(wts), self.n_pairs))
+        out[:, self.by_pattern] = np.add.reduceat(wts, self.starts, axis=1) @ self.patterns.T
+        out[:, self.by_row] = wts @ self.products.T
+        return out
 
     def _matrix(self, sums: np.ndarray) -> np.ndarray:
         """The Hessian from each block's weighted sums of the pairs (blocks x pairs)."""
@@ -162,20 +183,26 @@ class _Hessian:
         out[np.diag_indices(n)] += RIDGE
         return out
 
-    def at(self, p_h: np.ndarray) -> np.ndarray:
-        """The Hessian where the rows' probabilities are ``p_h`` (a row per category)."""
+    def at(self, e: np.ndarray, tot: np.ndarray) -> np.ndarray:
+        """The Hessian where the rows' probabilities are ``e / tot`` (a row per category)."""
+        p_h = np.take(e, self.rows, axis=1) / np.take(tot, self.rows)
         a, b_ = self.blocks
         wts = np.multiply(p_h[a], (a == b_)[:, None] - p_h[b_])  # blocks x rows
-        if isinstance(self.hw, np.ndarray):
-            wts *= self.hw
-        sums = wts @ self.pairs.T
-        if not isinstance(self.hw, np.ndarray):
-            sums *= self.hw
-        return self._matrix(sums)
+        if np.ndim(self.hw) == 0:
+            return self._matrix(self._sums(wts) * self.hw)
+        wts *= self.hw
+        return self._matrix(self._sums(wts))
 
     def at_equal(self, p: float) -> np.ndarray:
         """The Hessian where every probability is ``p`` (Newton's start at ``b = 0``)."""
         a, b_ = self.blocks
-        hw = self.hw if isinstance(self.hw, np.ndarray) else np.full(self.pairs.shape[1], self.hw)
-        plain = self.pairs @ hw
+        hw = np.broadcast_to(np.asarray(self.hw, dtype=float), self.rows.shape)
+        plain = self._sums(np.ascontiguousarray(hw)[None])
         return self._matrix(np.where((a == b_)[:, None], p * (1 - p), -p * p) * plain)
+
+
+def _pattern_keys(bits: np.ndarray) -> np.ndarray:
+    """An integer per row, the same for rows with the same 0/1 values (``bits``' columns)."""
+    if bits.shape[1] <= 62:
+        return np.asarray((bits > 0) @ (1 << np.arange(bits.shape[1], dtype=np.int64)))
+    return np.asarray(np.unique(bits, axis=0, return_inverse=True)[1]).ravel()
