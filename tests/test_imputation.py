@@ -34,6 +34,7 @@ from reunistat.models.imputation import (
     nelson_aalen,
     pool,
 )
+from reunistat.models.imputation.design_rows import Patterned, Rows
 from reunistat.models.survival import cox
 
 REF = Path(__file__).parent / "reference" / "imputation"
@@ -248,6 +249,30 @@ def test_multinomial_of_a_bootstrap_sample_from_its_distinct_rows(n: int, n_cat:
     weighted = fit_sample(x, codes, n_cat, sample, True)
     rows = multinom_fit(x[sample], codes[sample], n_cat)
     np.testing.assert_allclose(weighted, rows, rtol=1e-9, atol=1e-12)
+    sorted_x = Patterned.of(x, codes)  # the rows sorted by their 0/1 patterns
+    assert sorted_x is not None
+    np.testing.assert_allclose(fit_sample(sorted_x, codes, n_cat, sample, True), rows, rtol=1e-9)
+
+
+def test_design_rows_by_pattern_are_the_plain_rows() -> None:
+    """``x @ b``, ``v @ x`` and the rows themselves, from patterns of 0/1 values and the rest."""
+    rng = np.random.default_rng(11)
+    x, codes = _multinomial_case(2_000, 4, 11)
+    sorted_x = Patterned.of(x, codes)
+    assert sorted_x is not None
+    rows = np.flatnonzero(rng.random(2_000) < 0.6)
+    plain = Rows(x[sorted_x.order[rows]])
+    by_pattern = sorted_x.subset(rows)
+    b, v = rng.normal(size=(x.shape[1], 3)), rng.normal(size=(3, len(rows)))
+    want, got = np.empty((3, len(rows))), np.empty((3, len(rows)))
+    plain.eta(b, want)
+    by_pattern.eta(b, got)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(by_pattern.dot(v), plain.dot(v), rtol=1e-12, atol=1e-12)
+    at = rng.integers(0, len(rows), 50)
+    np.testing.assert_array_equal(by_pattern.take(at), plain.take(at))
+    np.testing.assert_array_equal(sorted_x.codes[rows], codes[sorted_x.order[rows]])
+    assert Patterned.of(rng.normal(size=(500, 3)), codes[:500]) is None  # no 0/1 columns
 
 
 def test_multinomial_hessian_blocks_are_the_weighted_cross_products() -> None:
@@ -265,7 +290,7 @@ def test_multinomial_hessian_blocks_are_the_weighted_cross_products() -> None:
                 wts = hw * p[:, a] * ((a == b) - p[:, b])
                 want[a * k : (a + 1) * k, b * k : (b + 1) * k] += x.T @ (x * wts[:, None])
         rows = None if np.ndim(hw) else np.arange(500)[::-1]  # every row, or rows chosen
-        hess = _Hessian(x, rows, hw, c1)
+        hess = _Hessian(x if rows is None else x[rows], rows, hw, c1)
         e = np.ascontiguousarray(p.T) * 2.0  # exps: the probabilities are e / tot
         np.testing.assert_allclose(hess.at(e, np.full(500, 2.0)), want, rtol=1e-12, atol=1e-12)
         even = np.full((c1, 500), 0.25)

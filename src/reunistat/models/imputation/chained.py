@@ -30,7 +30,7 @@ parallel (``n_jobs``, joblib) and give identical datasets whatever ``n_jobs``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, cast
 
 import numpy as np
@@ -38,6 +38,7 @@ import pandas as pd
 from scipy import special
 
 from reunistat.errors import InputError, ModelError
+from reunistat.models.imputation.design_rows import Patterned
 from reunistat.models.imputation.multinomial import RIDGE, fit_sample
 from reunistat.replicates import ParallelBackend, run_replicates
 
@@ -161,10 +162,16 @@ def _draw_polyreg(
     x_mis: np.ndarray,
     rng: np.random.Generator,
     finite: bool | None = None,
+    sorted_obs: Patterned | None = None,
 ) -> np.ndarray:
-    """Draw the missing rows' categories (``finite``: whether ``x_obs`` is, if known)."""
+    """Draw the missing rows' categories (``finite``: whether ``x_obs`` is, if known).
+
+    ``sorted_obs``: ``x_obs`` and ``codes_obs`` sorted by the rows' 0/1 patterns
+    (:class:`~reunistat.models.imputation.design_rows.Patterned`), if made.
+    """
     boot = rng.integers(0, len(x_obs), len(x_obs))
-    b = fit_sample(x_obs, codes_obs, n_cat, boot, finite)
+    obs = x_obs if sorted_obs is None else sorted_obs
+    b = fit_sample(obs, codes_obs, n_cat, boot, finite)
     eta = x_mis @ b
     prob = np.exp(eta - _row_logsumexp(eta)[:, None])
     u = rng.random(len(x_mis))
@@ -220,6 +227,7 @@ class _Shared:
     designs: dict[str, tuple[np.ndarray, np.ndarray]]  # (observed, missing rows) if fixed
     coded: tuple[str, ...] = ()  # categorical polyreg columns: imputed by their codes
     finite: frozenset[str] = frozenset()  # columns whose fixed observed design is all finite
+    patterned: Mapping[str, Patterned] = field(default_factory=dict)  # fixed designs, sorted
 
 
 def _shared(frame: pd.DataFrame, methods: dict[str, Method], predictors: list[str]) -> _Shared:
@@ -248,6 +256,9 @@ def _shared(frame: pd.DataFrame, methods: dict[str, Method], predictors: list[st
         for c, (x_obs, _) in designs.items()
         if methods[c] == "polyreg" and np.isfinite(x_obs).all()
     )
+    patterned = {
+        c: p for c in finite if (p := Patterned.of(designs[c][0], observed[c])) is not None
+    }
     return _Shared(
         frame[list(methods)],
         methods,
@@ -259,6 +270,7 @@ def _shared(frame: pd.DataFrame, methods: dict[str, Method], predictors: list[st
         designs,
         coded,
         finite,
+        patterned,
     )
 
 
@@ -309,7 +321,9 @@ def _one_chain(shared: _Shared, n_iter: int, seed: np.random.SeedSequence) -> pd
             else:
                 cats = shared.categories[c]
                 known = True if c in shared.finite else None  # else checked in each draw
-                drawn = _draw_polyreg(x_obs, shared.observed[c], len(cats), x_mis, rng, known)
+                drawn = _draw_polyreg(
+                    x_obs, shared.observed[c], len(cats), x_mis, rng, known, shared.patterned.get(c)
+                )
                 if c in codes:
                     put(c, miss, drawn)
                 else:

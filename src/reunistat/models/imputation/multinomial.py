@@ -14,26 +14,40 @@ from __future__ import annotations
 
 import numpy as np
 
+from reunistat.models.imputation.design_rows import Patterned, Rows, pattern_keys
+
 RIDGE = 1e-5  # as mice's ridge: keeps near-collinear imputation models solvable
 HESS_ROWS = 20_000  # rows behind the multinomial Hessian (the gradient uses them all)
 _EXP_SAFE = 700.0  # exp(eta) without shifting by the row's largest value below this
 
 
 def fit_sample(
-    x: np.ndarray, codes: np.ndarray, n_cat: int, sample: np.ndarray, finite: bool | None = None
+    x: np.ndarray | Patterned,
+    codes: np.ndarray,
+    n_cat: int,
+    sample: np.ndarray,
+    finite: bool | None = None,
 ) -> np.ndarray:
     """The multinomial fit to rows ``sample`` of ``x`` and ``codes`` (a bootstrap sample).
 
     The same maximum as :func:`multinom_fit` of ``x[sample]``: each distinct row
     counted as often as it is drawn, the Hessian from the same rows of the sample.
+    ``x`` may be the rows sorted by their 0/1 patterns (:class:`Patterned`, with
+    its own codes: ``codes`` is then not read).
     """
     n = len(sample)
-    counts = np.bincount(sample, minlength=len(x))
+    drawn = x.inverse[sample] if isinstance(x, Patterned) else sample
+    counts = np.bincount(drawn, minlength=len(codes))
     rows = np.flatnonzero(counts)
     where = np.cumsum(counts > 0) - 1  # a row of x -> its place among the distinct rows
-    at = where[sample[_hess_positions(n)]] if n > HESS_ROWS else None
+    at = where[drawn[_hess_positions(n)]] if n > HESS_ROWS else None
+    if isinstance(x, Patterned):
+        design: Rows = x.subset(rows)
+        codes = x.codes
+    else:
+        design = Rows(np.take(x, rows, axis=0))  # whole rows: about 3x as fast as x[rows]
     return multinom_fit(
-        np.take(x, rows, axis=0),  # whole rows: about three times as fast as x[rows]
+        design,
         codes[rows],
         n_cat,
         finite,
@@ -49,7 +63,7 @@ def _hess_positions(n: int) -> np.ndarray:
 
 
 def multinom_fit(
-    x: np.ndarray,
+    x: np.ndarray | Rows,
     codes: np.ndarray,
     n_cat: int,
     finite: bool | None = None,
@@ -67,21 +81,23 @@ def multinom_fit(
     finite, if the caller knows (else it is checked): Newton then starts at
     ``b = 0`` without a pass over the rows (every probability ``1 / n_cat``).
     """
-    n, k, c1 = len(x), x.shape[1], n_cat - 1
+    design = x if isinstance(x, Rows) else Rows(x)
+    n, k, c1 = design.n, design.k, n_cat - 1
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     size = n if total is None else total
     if hess_at is None and weights is None and n > HESS_ROWS:
         hess_at = _hess_positions(n)
-    hess = _Hessian(x, hess_at, w if hess_at is None else size / len(hess_at), c1)
+    hw = w if hess_at is None else size / len(hess_at)
+    hess = _Hessian(design.take(hess_at), hess_at, hw, c1)
     wy = np.zeros((c1, n))  # weighted one-hot, a row per category after the first
     hit = np.flatnonzero(codes > 0)
     wy[codes[hit] - 1, hit] = w[hit]
-    g0 = wy @ x  # the gradient's constant part
+    g0 = design.dot(wy)  # the gradient's constant part
     eta, e, wp = np.empty((c1, n)), np.empty((c1, n)), np.empty((c1, n))
 
     def state(b: np.ndarray) -> tuple[float, np.ndarray]:
         """Log-likelihood at ``b`` and each row's sum of ``exp``; ``e`` holds the ``exp``s."""
-        np.matmul(b.T, x.T, out=eta)  # a row per category: its values contiguous
+        design.eta(b, eta)  # a row per category: its values contiguous
         top = float(eta.max())
         if top < _EXP_SAFE:  # no overflow: exp(eta), the reference category's exp(0) = 1
             np.exp(eta, out=e)
@@ -99,18 +115,18 @@ def multinom_fit(
 
     b = np.zeros((k, c1))
     if finite is None:
-        finite = bool(np.isfinite(x).all())
+        finite = design.finite()
     start = finite  # at b = 0 every exp is 1: no pass over the rows
     ll, tot = (-float(w.sum()) * float(np.log(n_cat)), None) if start else state(b)
     for it in range(100):
         if it == 0 and start:
-            grad = g0 - (w @ x) / n_cat
+            grad = g0 - design.dot(w[None])[0] / n_cat
             info = hess.at_equal(1.0 / n_cat)
         else:
             assert tot is not None
             r = w / tot
             np.multiply(e, r, out=wp)  # weighted probabilities
-            grad = g0 - wp @ x
+            grad = g0 - design.dot(wp)
             info = hess.at(e, tot)
         g = grad.ravel() - RIDGE * b.T.ravel()
         step = np.linalg.solve(info, g).reshape(c1, k).T
@@ -127,7 +143,9 @@ def multinom_fit(
 
 
 class _Hessian:
-    """The multinomial's Hessian (tiny ridge) from rows ``rows`` of ``x``, each of weight ``hw``.
+    """The multinomial's Hessian (tiny ridge) from rows ``x_h``, each of weight ``hw``.
+
+    ``rows``: their places among the fit's rows (None: every row, in order).
 
     Block ``(a, b)`` is ``sum_i hw_i p_ia (1[a=b] - p_ib) x_i x_i'``: a matrix
     product of each step's ``c1 (c1 + 1) / 2`` blocks' weights with the rows'
@@ -139,12 +157,11 @@ class _Hessian:
     """
 
     def __init__(
-        self, x: np.ndarray, rows: np.ndarray | None, hw: np.ndarray | float, c1: int
+        self, x_h: np.ndarray, rows: np.ndarray | None, hw: np.ndarray | float, c1: int
     ) -> None:
-        x_h = x if rows is None else np.take(x, rows, axis=0)
-        k = x.shape[1]
+        k = x_h.shape[1]
         binary = np.flatnonzero(((x_h == 0) | (x_h == 1)).all(axis=0))
-        key = _pattern_keys(x_h[:, binary])
+        key = pattern_keys(x_h[:, binary])
         order = np.argsort(key, kind="stable")
         self.rows = order if rows is None else rows[order]
         self.hw = hw if np.ndim(hw) == 0 else np.asarray(hw)[order]
@@ -199,10 +216,3 @@ class _Hessian:
         hw = np.broadcast_to(np.asarray(self.hw, dtype=float), self.rows.shape)
         plain = self._sums(np.ascontiguousarray(hw)[None])
         return self._matrix(np.where((a == b_)[:, None], p * (1 - p), -p * p) * plain)
-
-
-def _pattern_keys(bits: np.ndarray) -> np.ndarray:
-    """An integer per row, the same for rows with the same 0/1 values (``bits``' columns)."""
-    if bits.shape[1] <= 62:
-        return np.asarray((bits > 0) @ (1 << np.arange(bits.shape[1], dtype=np.int64)))
-    return np.asarray(np.unique(bits, axis=0, return_inverse=True)[1]).ravel()
