@@ -5,8 +5,8 @@ of an imputation design are 0/1 (an intercept, dummies): rows sorted by their
 pattern of those values share that part of ``x @ b`` (one value per pattern,
 repeated along the pattern's run of rows) and of ``v' x`` (``v`` summed along
 each run, times the pattern), and only the other columns are read row by row.
-At national size 158,406 rows have about 1,500 patterns of 16 0/1 columns and 4
-other columns, so each pass reads a fifth of the design.
+At national size 158,406 rows have 1,189 patterns of 16 0/1 columns and 4 other
+columns, so each pass reads about a fifth of the design.
 """
 
 from __future__ import annotations
