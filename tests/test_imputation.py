@@ -34,6 +34,7 @@ from reunistat.models.imputation import (
     nelson_aalen,
     pool,
 )
+from reunistat.models.imputation.design_rows import Patterned, Rows
 from reunistat.models.survival import cox
 
 REF = Path(__file__).parent / "reference" / "imputation"
@@ -186,8 +187,8 @@ def test_bad_input(data) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_multinomial_fit_with_a_subsampled_hessian_reaches_the_same_maximum(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Above ``_HESS_ROWS`` rows the Hessian comes from a subsample; the maximum does not move."""
-    from reunistat.models.imputation import chained
+    """Above ``HESS_ROWS`` rows the Hessian comes from a subsample; the maximum does not move."""
+    from reunistat.models.imputation import multinomial
 
     rng = np.random.default_rng(3)
     n, k, n_cat = 30_000, 6, 4
@@ -197,10 +198,10 @@ def test_multinomial_fit_with_a_subsampled_hessian_reaches_the_same_maximum(monk
     prob = np.exp(eta - eta.max(axis=1, keepdims=True))
     prob /= prob.sum(axis=1, keepdims=True)
     codes = (prob.cumsum(axis=1) < rng.random(n)[:, None]).sum(axis=1)
-    assert n > chained._HESS_ROWS  # the subsampled path
-    sub = chained._multinom_fit(x, codes, n_cat)
-    monkeypatch.setattr(chained, "_HESS_ROWS", 10**9)
-    full = chained._multinom_fit(x, codes, n_cat)
+    assert n > multinomial.HESS_ROWS  # the subsampled path
+    sub = multinomial.multinom_fit(x, codes, n_cat)
+    monkeypatch.setattr(multinomial, "HESS_ROWS", 10**9)
+    full = multinomial.multinom_fit(x, codes, n_cat)
     np.testing.assert_allclose(sub, full, atol=1e-5)
     # and it is the maximum: the score there is zero (up to the tiny ridge)
     p = np.exp(x @ sub - np.log(np.exp(x @ sub).sum(axis=1, keepdims=True)))
@@ -209,24 +210,91 @@ def test_multinomial_fit_with_a_subsampled_hessian_reaches_the_same_maximum(monk
     assert np.abs(sub - truth).max() < 0.1
 
 
+def _multinomial_case(n: int, n_cat: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A design with 0/1, count and continuous columns, and categories with unequal shares."""
+    rng = np.random.default_rng(seed)
+    x = np.column_stack(
+        [
+            np.ones(n),
+            rng.normal(size=(n, 2)),
+            rng.integers(0, 2, size=(n, 2)),
+            rng.poisson(2.0, n),
+            -np.abs(rng.normal(size=n)),
+        ]
+    ).astype(float)
+    codes = (x[:, 1] + rng.normal(size=n) > 0.5).astype(int) * rng.integers(1, n_cat, n)
+    return x, codes
+
+
 @pytest.mark.parametrize("n_cat", [2, 3, 5, 8])
-def test_multinomial_start_at_zero_without_the_passes_is_the_same_fit(monkeypatch, n_cat) -> None:  # type: ignore[no-untyped-def]
-    """Newton's start at b = 0 (:func:`_zero_state`) gives the fit of the passes, bit for bit.
+def test_multinomial_start_at_zero_without_the_passes_is_the_same_fit(n_cat) -> None:  # type: ignore[no-untyped-def]
+    """Newton's start at b = 0 without a pass over the rows (every probability 1 / n_cat)
+    reaches the maximum of the start from the passes (``finite=False``)."""
+    from reunistat.models.imputation.multinomial import multinom_fit
 
-    The start's Hessian is made of two blocks (every probability the same: one
-    on the diagonal, one off it), the passes' of every block.
-    """
-    from reunistat.models.imputation import chained
-
-    rng = np.random.default_rng(n_cat)
     n = 25_000 if n_cat != 3 else 400  # the subsampled Hessian, and the whole one
-    x = np.column_stack([np.ones(n), rng.normal(size=(n, 3)), -np.abs(rng.normal(size=n))])
-    codes = rng.integers(0, n_cat, n)
-    codes[: n // 3] = 0  # unequal shares: a start away from the maximum
-    fast = chained._multinom_fit(x, codes, n_cat)
-    monkeypatch.setattr(chained, "_zero_state", lambda n, n_cat: None)  # the passes at b = 0
-    np.testing.assert_array_equal(chained._multinom_fit(x, codes, n_cat), fast)
-    assert fast.tobytes() == chained._multinom_fit(x, codes, n_cat).tobytes()
+    x, codes = _multinomial_case(n, n_cat, n_cat)
+    fast = multinom_fit(x, codes, n_cat)
+    np.testing.assert_allclose(multinom_fit(x, codes, n_cat, finite=False), fast, rtol=1e-9)
+
+
+@pytest.mark.parametrize(("n", "n_cat"), [(30_000, 5), (30_000, 2), (3_000, 4)])
+def test_multinomial_of_a_bootstrap_sample_from_its_distinct_rows(n: int, n_cat: int) -> None:
+    """The sample's fit from its distinct rows, weighted by their counts, is the fit of the
+    sample's rows (the Hessian from the same rows: the same steps up to rounding)."""
+    from reunistat.models.imputation.multinomial import fit_sample, multinom_fit
+
+    x, codes = _multinomial_case(n, n_cat, n + n_cat)
+    sample = np.random.default_rng(n_cat).integers(0, n, n)
+    weighted = fit_sample(x, codes, n_cat, sample, True)
+    rows = multinom_fit(x[sample], codes[sample], n_cat)
+    np.testing.assert_allclose(weighted, rows, rtol=1e-9, atol=1e-12)
+    sorted_x = Patterned.of(x, codes)  # the rows sorted by their 0/1 patterns
+    assert sorted_x is not None
+    np.testing.assert_allclose(fit_sample(sorted_x, codes, n_cat, sample, True), rows, rtol=1e-9)
+
+
+def test_design_rows_by_pattern_are_the_plain_rows() -> None:
+    """``x @ b``, ``v @ x`` and the rows themselves, from patterns of 0/1 values and the rest."""
+    rng = np.random.default_rng(11)
+    x, codes = _multinomial_case(2_000, 4, 11)
+    sorted_x = Patterned.of(x, codes)
+    assert sorted_x is not None
+    rows = np.flatnonzero(rng.random(2_000) < 0.6)
+    plain = Rows(x[sorted_x.order[rows]])
+    by_pattern = sorted_x.subset(rows)
+    b, v = rng.normal(size=(x.shape[1], 3)), rng.normal(size=(3, len(rows)))
+    want, got = np.empty((3, len(rows))), np.empty((3, len(rows)))
+    plain.eta(b, want)
+    by_pattern.eta(b, got)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(by_pattern.dot(v), plain.dot(v), rtol=1e-12, atol=1e-12)
+    at = rng.integers(0, len(rows), 50)
+    np.testing.assert_array_equal(by_pattern.take(at), plain.take(at))
+    np.testing.assert_array_equal(sorted_x.codes[rows], codes[sorted_x.order[rows]])
+    assert Patterned.of(rng.normal(size=(500, 3)), codes[:500]) is None  # no 0/1 columns
+
+
+def test_multinomial_hessian_blocks_are_the_weighted_cross_products() -> None:
+    """Each block ``(a, b)`` is ``X' diag(w p_a (1[a=b] - p_b)) X``, from the rows' pairs."""
+    from reunistat.models.imputation.multinomial import RIDGE, _Hessian
+
+    rng = np.random.default_rng(5)
+    x, _ = _multinomial_case(500, 4, 5)
+    p = rng.dirichlet(np.ones(4), size=500)[:, 1:]
+    k, c1 = x.shape[1], 3
+    for hw in (2.5, rng.integers(1, 4, 500).astype(float)):
+        want = RIDGE * np.eye(c1 * k)
+        for a in range(c1):
+            for b in range(c1):
+                wts = hw * p[:, a] * ((a == b) - p[:, b])
+                want[a * k : (a + 1) * k, b * k : (b + 1) * k] += x.T @ (x * wts[:, None])
+        rows = None if np.ndim(hw) else np.arange(500)[::-1]  # every row, or rows chosen
+        hess = _Hessian(x if rows is None else x[rows], rows, hw, c1)
+        e = np.ascontiguousarray(p.T) * 2.0  # exps: the probabilities are e / tot
+        np.testing.assert_allclose(hess.at(e, np.full(500, 2.0)), want, rtol=1e-12, atol=1e-12)
+        even = np.full((c1, 500), 0.25)
+        np.testing.assert_allclose(hess.at_equal(0.25), hess.at(even, np.ones(500)), rtol=1e-12)
 
 
 @pytest.mark.parametrize("n_cat", [2, 3, 5, 7, 8, 10])
@@ -282,3 +350,21 @@ def test_completed_datasets_without_copies_are_the_same_and_leave_the_data_alone
             shared = np.shares_memory(s[c].to_numpy(), sub[c].to_numpy())
             assert shared == (c not in IMPUTED), c
             assert not np.shares_memory(d[c].to_numpy(), sub[c].to_numpy())
+
+
+@pytest.mark.parametrize("n_binary", [0, 70])
+def test_multinomial_hessian_without_or_with_many_binary_columns(n_binary: int) -> None:
+    """No 0/1 column (every product the rows' own), or more than a 64-bit key holds."""
+    from reunistat.models.imputation.multinomial import RIDGE, _Hessian
+
+    rng = np.random.default_rng(n_binary)
+    x = np.column_stack([rng.normal(size=(300, 2)), rng.integers(0, 2, (300, n_binary))])
+    p = rng.dirichlet(np.ones(3), size=300)[:, 1:]
+    k, c1 = x.shape[1], 2
+    want = RIDGE * np.eye(c1 * k)
+    for a in range(c1):
+        for b in range(c1):
+            wts = 1.5 * p[:, a] * ((a == b) - p[:, b])
+            want[a * k : (a + 1) * k, b * k : (b + 1) * k] += x.T @ (x * wts[:, None])
+    got = _Hessian(x, np.arange(300), 1.5, c1).at(np.ascontiguousarray(p.T), np.ones(300))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -30,7 +30,7 @@ parallel (``n_jobs``, joblib) and give identical datasets whatever ``n_jobs``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, cast
 
 import numpy as np
@@ -38,13 +38,14 @@ import pandas as pd
 from scipy import special
 
 from reunistat.errors import InputError, ModelError
+from reunistat.models.imputation.design_rows import Patterned
+from reunistat.models.imputation.multinomial import RIDGE, fit_sample
 from reunistat.replicates import ParallelBackend, run_replicates
 
 Method = Literal["logreg", "polyreg", "pmm"]
 NA_COL = "_nelson_aalen"
 EVENT_COL = "_event"
-_RIDGE = 1e-5  # as mice's ridge: keeps near-collinear imputation models solvable
-_HESS_ROWS = 20_000  # rows behind the multinomial Hessian (the gradient uses them all)
+_RIDGE = RIDGE
 
 
 def nelson_aalen(duration: np.ndarray, event: np.ndarray) -> np.ndarray:
@@ -146,115 +147,6 @@ def _lse_columns(eta: np.ndarray, zero_first: bool = False) -> np.ndarray:
     return np.add(top, total, out=total)
 
 
-def _with_zero(eta: np.ndarray) -> np.ndarray:
-    """``eta`` with a column of zeros put first (column-major)."""
-    full = np.empty((len(eta), eta.shape[1] + 1), order="F")
-    full[:, 0], full[:, 1:] = 0.0, eta
-    return full
-
-
-def _multinom_fit(
-    x: np.ndarray, codes: np.ndarray, n_cat: int, finite: bool | None = None
-) -> np.ndarray:
-    """Multinomial logistic regression (first category the reference), by Newton (tiny ridge).
-
-    The gradient and log-likelihood use every row; above ``_HESS_ROWS`` rows the
-    Hessian is taken from evenly spaced rows, scaled up: the steps stay close to
-    Newton's and the iterations converge to the same maximum, at a fraction of the
-    cost (the Hessian is ``(n_cat - 1)^2 / 2`` products of the design). The
-    products of every step are written into buffers made once (the same values as
-    fresh arrays, without their page faults). Newton starts at ``b = 0``, where a
-    finite design's values are known without a pass over it (:func:`_zero_state`)
-    and the Hessian has two distinct blocks (every probability the same), each
-    made once. ``finite``: whether every value of ``x`` is finite, if the caller
-    knows (else it is checked).
-    """
-    n, k, c1 = len(x), x.shape[1], n_cat - 1
-    onehot = np.zeros((n, c1))
-    hit = np.flatnonzero(codes > 0)
-    onehot[hit, codes[hit] - 1] = 1.0
-    sub = np.linspace(0, n - 1, _HESS_ROWS).round().astype(int) if n > _HESS_ROWS else None
-    scale = 1.0 if sub is None else n / _HESS_ROWS
-    x_h = x if sub is None else np.take(x, sub, axis=0)  # rows: faster than x[sub]
-    work, prob, x_w = np.empty((n, c1)), np.empty((n, c1)), np.empty_like(x_h)
-
-    def state(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        eta = x @ b  # n x (n_cat - 1); the reference category's is 0
-        lse = _lse_columns(eta, zero_first=True) if n_cat <= 7 else _row_logsumexp(_with_zero(eta))
-        fit = float(np.multiply(onehot, eta, out=work).sum() - lse.sum())
-        return fit - 0.5 * _RIDGE * float(np.sum(b * b)), eta, lse
-
-    b = np.zeros((k, c1))
-    if finite is None:
-        finite = bool(np.isfinite(x).all())
-    start = _zero_state(n, n_cat) if finite else None
-    if start is None:
-        ll, eta, lse = state(b)
-    else:
-        ll, p0 = start
-    for it in range(100):
-        if it == 0 and start is not None:
-            prob.fill(p0)  # exp(eta - lse) at b = 0: every value the same
-        else:
-            np.exp(np.subtract(eta, lse[:, None], out=prob), out=prob)
-        grad = (x.T @ np.subtract(onehot, prob, out=work)).T.ravel() - _RIDGE * b.T.ravel()
-        p_h = prob if sub is None else np.take(prob, sub, axis=0)
-        hess = _hessian(x_h, p_h, scale, it == 0 and start is not None, x_w)
-        step = np.linalg.solve(hess, grad).reshape(c1, k).T
-        t = 1.0
-        while True:
-            new, new_eta, new_lse = state(b + t * step)
-            if new >= ll - 1e-12 or t <= 1e-4:
-                break
-            t /= 2
-        b, change, ll, eta, lse = b + t * step, new - ll, new, new_eta, new_lse
-        if abs(change) < 1e-10 * (1 + abs(ll)):
-            break
-    return np.column_stack([np.zeros(k), b])
-
-
-def _hessian(
-    x_h: np.ndarray, p_h: np.ndarray, scale: float, equal: bool, x_w: np.ndarray
-) -> np.ndarray:
-    """The multinomial's Hessian (tiny ridge) from rows ``x_h``, probabilities ``p_h``.
-
-    Block ``(a, b)`` is ``X' diag(p_a (1[a=b] - p_b)) X`` times ``scale``: one GEMM
-    each, the lower blocks the upper ones transposed; ``x_w`` is work space.
-    ``equal``: every probability is the same (Newton's start), so every block on
-    the diagonal has the same weights, and every block off it: each made once.
-    """
-    k, c1 = x_h.shape[1], p_h.shape[1]
-    hess = _RIDGE * np.eye(c1 * k)
-    made: dict[object, np.ndarray] = {}
-    for a in range(c1):
-        for b_ in range(a, c1):
-            key = a == b_ if equal else (a, b_)
-            if key not in made:
-                w = scale * p_h[:, a] * ((a == b_) - p_h[:, b_])
-                made[key] = x_h.T @ np.multiply(x_h, w[:, None], out=x_w)
-            block = made[key]
-            hess[a * k : (a + 1) * k, b_ * k : (b_ + 1) * k] += block
-            if b_ != a:
-                hess[b_ * k : (b_ + 1) * k, a * k : (a + 1) * k] += block.T
-    return hess
-
-
-def _zero_state(n: int, n_cat: int) -> tuple[float, float]:
-    """The multinomial's log-likelihood and every probability at ``b = 0``, without the passes.
-
-    With a finite design ``eta = x @ 0`` is zero (+0 or -0) in every cell, so
-    every row's log-sum-exp is that of ``n_cat`` zeros (the same value ``L``,
-    computed here as :func:`_multinom_fit`'s ``state`` computes it, on one row),
-    the log-likelihood is ``-sum(L, ..., L)`` over the ``n`` rows (the sum of the
-    zero products is a zero) and every probability ``exp(0 - L)``: the same bits
-    as the passes over the rows.
-    """
-    one = np.zeros((1, n_cat - 1))
-    lse = _lse_columns(one, zero_first=True) if n_cat <= 7 else _row_logsumexp(_with_zero(one))
-    ll = -float(np.full(n, lse[0]).sum())
-    return ll, float(np.exp(np.subtract(one, lse[:, None]))[0, 0])
-
-
 def _draw_logreg(
     x_obs: np.ndarray, y_obs: np.ndarray, x_mis: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
@@ -270,11 +162,16 @@ def _draw_polyreg(
     x_mis: np.ndarray,
     rng: np.random.Generator,
     finite: bool | None = None,
+    sorted_obs: Patterned | None = None,
 ) -> np.ndarray:
-    """Draw the missing rows' categories (``finite``: whether ``x_obs`` is, if known)."""
+    """Draw the missing rows' categories (``finite``: whether ``x_obs`` is, if known).
+
+    ``sorted_obs``: ``x_obs`` and ``codes_obs`` sorted by the rows' 0/1 patterns
+    (:class:`~reunistat.models.imputation.design_rows.Patterned`), if made.
+    """
     boot = rng.integers(0, len(x_obs), len(x_obs))
-    # np.take gathers whole rows about three times as fast as x_obs[boot]: the same rows
-    b = _multinom_fit(np.take(x_obs, boot, axis=0), codes_obs[boot], n_cat, finite)
+    obs = x_obs if sorted_obs is None else sorted_obs
+    b = fit_sample(obs, codes_obs, n_cat, boot, finite)
     eta = x_mis @ b
     prob = np.exp(eta - _row_logsumexp(eta)[:, None])
     u = rng.random(len(x_mis))
@@ -330,6 +227,7 @@ class _Shared:
     designs: dict[str, tuple[np.ndarray, np.ndarray]]  # (observed, missing rows) if fixed
     coded: tuple[str, ...] = ()  # categorical polyreg columns: imputed by their codes
     finite: frozenset[str] = frozenset()  # columns whose fixed observed design is all finite
+    patterned: Mapping[str, Patterned] = field(default_factory=dict)  # fixed designs, sorted
 
 
 def _shared(frame: pd.DataFrame, methods: dict[str, Method], predictors: list[str]) -> _Shared:
@@ -358,6 +256,9 @@ def _shared(frame: pd.DataFrame, methods: dict[str, Method], predictors: list[st
         for c, (x_obs, _) in designs.items()
         if methods[c] == "polyreg" and np.isfinite(x_obs).all()
     )
+    patterned = {
+        c: p for c in finite if (p := Patterned.of(designs[c][0], observed[c])) is not None
+    }
     return _Shared(
         frame[list(methods)],
         methods,
@@ -369,6 +270,7 @@ def _shared(frame: pd.DataFrame, methods: dict[str, Method], predictors: list[st
         designs,
         coded,
         finite,
+        patterned,
     )
 
 
@@ -419,7 +321,9 @@ def _one_chain(shared: _Shared, n_iter: int, seed: np.random.SeedSequence) -> pd
             else:
                 cats = shared.categories[c]
                 known = True if c in shared.finite else None  # else checked in each draw
-                drawn = _draw_polyreg(x_obs, shared.observed[c], len(cats), x_mis, rng, known)
+                drawn = _draw_polyreg(
+                    x_obs, shared.observed[c], len(cats), x_mis, rng, known, shared.patterned.get(c)
+                )
                 if c in codes:
                     put(c, miss, drawn)
                 else:
