@@ -202,3 +202,6 @@ def test_checks_by_a_column_with_missing_values_leave_out_its_rows(sample):
     assert len(by_la.predicted) < len(by_outcome.predicted)
     with pytest.raises(LogisticInputError, match="no column 'nope'"):
         prediction_checks_by(F, sample, (None, "nope"))
+    for wrong in ({"folds_by": "LA"}, {"group": "LA"}, {"seeds": 1}):
+        with pytest.raises(TypeError, match=r"unexpected keyword|multiple values"):
+            prediction_checks_by(F, sample, (None,), **wrong)

@@ -13,7 +13,8 @@ not for decisions about an individual child, and must not be used to score one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -276,67 +277,45 @@ def prediction_checks(
     group = _options.take_deprecated("prediction_checks", deprecated, {"group": "folds_by="}).get(
         "group", folds_by
     )
-    return prediction_checks_by(
-        formula,
-        data,
-        (group,),
-        outcome_col=outcome_col,
-        duration_col=duration_col,
-        event_col=event_col,
-        horizon_days=horizon_days,
-        competing=competing,
-        potential_followup_col=potential_followup_col,
-        n_splits=n_splits,
-        penalty=penalty,
-        C=C,
-        n_bins=n_bins,
-        seed=seed,
-        fold_metrics=fold_metrics,
-    )[0]
+    return _checks(formula, data, (group,), locals())[0]
 
 
 def prediction_checks_by(
-    formula: str,
-    data: pd.DataFrame,
-    folds_by: Sequence[str | None],
-    *,
-    outcome_col: str | None = None,
-    duration_col: str = "days_followed",
-    event_col: str = "reentered",
-    horizon_days: int = DEFAULT_HORIZON_DAYS,
-    competing: Competing = "exclude",
-    potential_followup_col: str | None = None,
-    n_splits: int = 5,
-    penalty: Penalty = "none",
-    C: float = 1.0,
-    n_bins: int = 10,
-    seed: int = 0,
-    fold_metrics: bool = True,
+    formula: str, data: pd.DataFrame, folds_by: Sequence[str | None], **options: Any
 ) -> list[PredictionCheck]:
     """:func:`prediction_checks` with each fold assignment in ``folds_by``, from one design.
 
     ``folds_by``: for each check, None (folds stratified by the outcome) or a
-    column whose values each stay within one fold. The other parameters are
-    :func:`prediction_checks`'. Returns the same checks as a call of
-    :func:`prediction_checks` for each, in that order: the design is built
-    once (a column of ``folds_by`` with no missing value on the design's rows
-    leaves the same rows; one with missing values has its own design, without
-    those rows).
+    column whose values each stay within one fold. ``options``: the other
+    keywords of :func:`prediction_checks`, with its defaults. Returns the same
+    checks as a call of :func:`prediction_checks` for each, in that order: the
+    design is built once (a column of ``folds_by`` with no missing value on
+    the design's rows leaves the same rows; one with missing values has its
+    own design, without those rows).
     """
+    bound = inspect.signature(prediction_checks).bind(formula, data, **options)
+    unknown = list(bound.arguments.get("deprecated", {}))  # group= too: folds_by is given
+    if unknown:
+        raise TypeError(f"prediction_checks_by() got unexpected keyword(s) {unknown}")
+    bound.apply_defaults()
+    return _checks(formula, data, tuple(folds_by), bound.arguments)
+
+
+def _checks(
+    formula: str, data: pd.DataFrame, folds_by: tuple[str | None, ...], o: Mapping[str, Any]
+) -> list[PredictionCheck]:
+    """The checks for each of ``folds_by``, with ``o`` the keywords of :func:`prediction_checks`."""
+    penalty, C, n_splits, n_bins, seed = (
+        o[k] for k in ("penalty", "C", "n_splits", "n_bins", "seed")
+    )
     _check(penalty, C, n_splits, n_bins)
     for c in folds_by:
         if c is not None and c not in data.columns:
             raise LogisticInputError(f"data has no column {c!r}")
     data = _unique_index(data)
-    options: dict[str, Any] = {
-        "outcome_col": outcome_col,
-        "duration_col": duration_col,
-        "event_col": event_col,
-        "horizon_days": horizon_days,
-        "competing": competing,
-        "potential_followup_col": potential_followup_col,
-        "function": "prediction_checks",
-    }
+    design_keys = ("outcome_col", "duration_col", "event_col", "horizon_days", "competing")
+    options = {k: o[k] for k in (*design_keys, "potential_followup_col")}
+    options["function"] = "prediction_checks"
     shared = build_design(formula, data, **options)
     covariates = _covariates(shared)
     out = []
@@ -346,7 +325,7 @@ def prediction_checks_by(
             d = build_design(formula, data, extra_cols=(group,), **options)  # fewer rows
             X, finite = _covariates(d)
         oof, metrics = _cross_validated(
-            d, X, finite, group, n_splits, penalty, C, seed, fold_metrics
+            d, X, finite, group, n_splits, penalty, C, seed, o["fold_metrics"]
         )
         out.append(
             PredictionCheck(
@@ -358,14 +337,14 @@ def prediction_checks_by(
                     data_sha256=d.data_sha256(data, group),
                     formula=d.formula,
                     options={
-                        "horizon_days": horizon_days,
+                        "horizon_days": o["horizon_days"],
                         "n_splits": n_splits,
                         "group": group,
                         "penalty": penalty,
                         "C": C,
                         "n_bins": n_bins,
                         "seed": seed,
-                        "competing": competing,
+                        "competing": o["competing"],
                     },
                 ),
             )
