@@ -19,7 +19,8 @@ import pandas as pd
 from reunistat.errors import ModelError
 from reunistat.horizons import DAYS_PER_MONTH
 from reunistat.models import _options
-from reunistat.models.logistic import gee, logistic, prediction_checks
+from reunistat.models.logistic import gee, logistic
+from reunistat.models.logistic.prediction import prediction_checks_by
 from reunistat.models.survival import cox, cox_zph, split_episodes
 from reunistat.pipeline import Context, run_script
 from reunistat.report.discussion import crude_adjusted_statement, ph_statement
@@ -243,16 +244,17 @@ def _prediction(ctx: Context, sp: pd.DataFrame) -> None:
     fn = "reunistat.models.logistic.prediction_checks"
     h = ctx.config.logistic_horizon_days
     rows, cal = [], None
-    for name, by in (("folds stratified by outcome", None), ("folds by local authority", "LA")):
-        pc = prediction_checks(
-            "~ " + ctx.config.covariates,
-            sp,
-            horizon_days=h,
-            potential_followup_col=PF,
-            folds_by=by,
-            seed=ctx.config.seed,
-            fold_metrics=False,  # the pooled row is all this script reports
-        )
+    names = ("folds stratified by outcome", "folds by local authority")
+    checks = prediction_checks_by(  # one design for both
+        "~ " + ctx.config.covariates,
+        sp,
+        (None, "LA"),
+        horizon_days=h,
+        potential_followup_col=PF,
+        seed=ctx.config.seed,
+        fold_metrics=False,  # the pooled row is all this script reports
+    )
+    for name, pc in zip(names, checks, strict=True):
         pooled = pc.metrics.set_index(pc.metrics.columns[0]).loc["pooled"]
         rows.append(
             {

@@ -15,6 +15,8 @@ from reunistat.models.logistic import (
     logistic,
     prediction_checks,
 )
+from reunistat.models.logistic.design import build_design
+from reunistat.models.logistic.prediction import prediction_checks_by
 
 matplotlib.use("Agg")
 REF = Path(__file__).parent / "reference" / "logistic"
@@ -170,3 +172,36 @@ def test_standardised_fits_equal_the_scikit_learn_pipeline(sample, penalty):
     pipe = make_pipeline(StandardScaler(), _estimator(penalty, 0.5, 1)).fit(X[tr], y[tr])
     got = _fit_predict(penalty, 0.5, 1, X[tr], y[tr], X[te])
     assert got.tobytes() == pipe.predict_proba(X[te])[:, 1].tobytes()
+
+
+def _same_check(a, b) -> None:
+    pd.testing.assert_frame_equal(a.metrics, b.metrics, check_exact=True)
+    pd.testing.assert_frame_equal(a.calibration, b.calibration, check_exact=True)
+    pd.testing.assert_series_equal(a.predicted, b.predicted, check_exact=True)
+    assert a.provenance == b.provenance
+
+
+def test_checks_by_each_fold_assignment_from_one_design_are_each_check(sample):
+    """One design for folds by outcome and by LA: the checks of a call for each, to the bit."""
+    got = prediction_checks_by(F, sample, (None, "LA"), seed=4, fold_metrics=False)
+    for check, by in zip(got, (None, "LA"), strict=True):
+        _same_check(check, prediction_checks(F, sample, folds_by=by, seed=4, fold_metrics=False))
+    # the design built with LA as an extra column (as a single check did): its hash and rows
+    d = build_design(F, sample, extra_cols=("LA",), function="prediction_checks")
+    assert got[1].provenance.data_sha256 == d.data_sha256(sample)
+    assert got[1].predicted.index.equals(d.frame.index)
+    assert got[0].provenance.data_sha256 != got[1].provenance.data_sha256  # LA read too
+
+
+def test_checks_by_a_column_with_missing_values_leave_out_its_rows(sample):
+    """A fold column missing on some rows: its check without them, the other with them."""
+    gappy = sample.assign(LA=sample["LA"].where(sample.index % 7 != 0))
+    by_outcome, by_la = prediction_checks_by(F, gappy, (None, "LA"), seed=5)
+    _same_check(by_outcome, prediction_checks(F, gappy, seed=5))
+    _same_check(by_la, prediction_checks(F, gappy, folds_by="LA", seed=5))
+    assert len(by_la.predicted) < len(by_outcome.predicted)
+    with pytest.raises(LogisticInputError, match="no column 'nope'"):
+        prediction_checks_by(F, sample, (None, "nope"))
+    for wrong in ({"folds_by": "LA"}, {"group": "LA"}, {"seeds": 1}):
+        with pytest.raises(TypeError, match=r"unexpected keyword|multiple values"):
+            prediction_checks_by(F, sample, (None,), **wrong)

@@ -164,8 +164,15 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, int]:
     UTF-8 byte order is code point order, which is Python's string comparison
     (a prefix first), in under half the time of pandas' sort of the Python
     strings. Anything else, or a missing value,
-    goes to pandas.
+    goes to pandas. Integer codes that are already 0..G-1, each present (a column
+    coded by this function, e.g. 12's child codes, clustered again) are their
+    own sorted codes: returned as they are (as int64) after a count of each
+    value, without pandas' hash table and sort.
     """
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu" and len(values):
+        dense = _dense_codes(values.to_numpy())
+        if dense is not None:
+            return dense
     if values.dtype == object and len(values):
         v = values.to_numpy()
         if pd.api.types.infer_dtype(v, skipna=False) == "string":  # every value a str
@@ -174,6 +181,16 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, int]:
                 return found
     raw, uniq = pd.factorize(values, sort=True)
     return np.asarray(raw, dtype=np.int64), len(uniq)
+
+
+def _dense_codes(v: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """``v`` as int64 and G if its values are exactly 0..G-1 (each at least once), else None."""
+    if v.min() != 0:
+        return None
+    top = int(v.max())
+    if top >= len(v) or np.count_nonzero(np.bincount(v.astype(np.intp, copy=False))) <= top:
+        return None
+    return v.astype(np.int64), top + 1
 
 
 def _arrow_sorted_codes(v: np.ndarray) -> tuple[np.ndarray, int] | None:

@@ -13,12 +13,15 @@ not for decisions about an individual child, and must not be used to score one.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
+from sklearn import config_context
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import GroupKFold, StratifiedKFold
@@ -28,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from reunistat.horizons import DEFAULT_HORIZON_DAYS
 from reunistat.models import _options
 from reunistat.models.logistic._errors import LogisticInputError
-from reunistat.models.logistic.design import build_design
+from reunistat.models.logistic.design import Design, build_design
 from reunistat.models.logistic.fit import _unique_index, irls
 from reunistat.models.logistic.outcome import Competing
 from reunistat.results import Provenance
@@ -189,8 +192,9 @@ def _fit_predict(
         est = make_pipeline(StandardScaler(), est).fit(X_tr, y_tr)
         return np.asarray(est.predict_proba(X_te)[:, 1])
     mean, scale = standardise(X_tr)
-    est.fit(_scaled(X_tr, mean, scale), y_tr)
-    return np.asarray(est.predict_proba(_scaled(X_te, mean, scale))[:, 1])
+    with config_context(assume_finite=True):  # known finite: no pass of sklearn's to check
+        est.fit(_scaled(X_tr, mean, scale), y_tr)
+        return np.asarray(est.predict_proba(_scaled(X_te, mean, scale))[:, 1])
 
 
 def _scaled(X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -273,24 +277,102 @@ def prediction_checks(
     group = _options.take_deprecated("prediction_checks", deprecated, {"group": "folds_by="}).get(
         "group", folds_by
     )
-    _check(penalty, C, n_splits, n_bins)
-    data = _unique_index(data)
-    d = build_design(
-        formula,
-        data,
-        outcome_col=outcome_col,
-        duration_col=duration_col,
-        event_col=event_col,
-        horizon_days=horizon_days,
-        competing=competing,
-        extra_cols=(group,) if group else (),
-        potential_followup_col=potential_followup_col,
-        function="prediction_checks",
+    return _checks(formula, data, (group,), locals())[0]
+
+
+def prediction_checks_by(
+    formula: str, data: pd.DataFrame, folds_by: Sequence[str | None], **options: Any
+) -> list[PredictionCheck]:
+    """:func:`prediction_checks` with each fold assignment in ``folds_by``, from one design.
+
+    ``folds_by``: for each check, None (folds stratified by the outcome) or a
+    column whose values each stay within one fold. ``options``: the other
+    keywords of :func:`prediction_checks`, with its defaults. Returns the same
+    checks as a call of :func:`prediction_checks` for each, in that order: the
+    design is built once (a column of ``folds_by`` with no missing value on
+    the design's rows leaves the same rows; one with missing values has its
+    own design, without those rows).
+    """
+    bound = inspect.signature(prediction_checks).bind(formula, data, **options)
+    unknown = list(bound.arguments.get("deprecated", {}))  # group= too: folds_by is given
+    if unknown:
+        raise TypeError(f"prediction_checks_by() got unexpected keyword(s) {unknown}")
+    bound.apply_defaults()
+    return _checks(formula, data, tuple(folds_by), bound.arguments)
+
+
+def _checks(
+    formula: str, data: pd.DataFrame, folds_by: tuple[str | None, ...], o: Mapping[str, Any]
+) -> list[PredictionCheck]:
+    """The checks for each of ``folds_by``, with ``o`` the keywords of :func:`prediction_checks`."""
+    penalty, C, n_splits, n_bins, seed = (
+        o[k] for k in ("penalty", "C", "n_splits", "n_bins", "seed")
     )
-    frame, y = d.frame, d.y
+    _check(penalty, C, n_splits, n_bins)
+    for c in folds_by:
+        if c is not None and c not in data.columns:
+            raise LogisticInputError(f"data has no column {c!r}")
+    data = _unique_index(data)
+    design_keys = ("outcome_col", "duration_col", "event_col", "horizon_days", "competing")
+    options = {k: o[k] for k in (*design_keys, "potential_followup_col")}
+    options["function"] = "prediction_checks"
+    shared = build_design(formula, data, **options)
+    covariates = _covariates(shared)
+    out = []
+    for group in folds_by:
+        d, X, finite = shared, *covariates
+        if group is not None and shared.frame[group].isna().to_numpy().any():
+            d = build_design(formula, data, extra_cols=(group,), **options)  # fewer rows
+            X, finite = _covariates(d)
+        oof, metrics = _cross_validated(
+            d, X, finite, group, n_splits, penalty, C, seed, o["fold_metrics"]
+        )
+        out.append(
+            PredictionCheck(
+                metrics=metrics,
+                calibration=_calibration(oof, d.y, n_bins),
+                predicted=pd.Series(oof, index=d.frame.index, name="predicted"),
+                provenance=Provenance(
+                    function="reunistat.models.logistic.prediction_checks",
+                    data_sha256=d.data_sha256(data, group),
+                    formula=d.formula,
+                    options={
+                        "horizon_days": o["horizon_days"],
+                        "n_splits": n_splits,
+                        "group": group,
+                        "penalty": penalty,
+                        "C": C,
+                        "n_bins": n_bins,
+                        "seed": seed,
+                        "competing": o["competing"],
+                    },
+                ),
+            )
+        )
+    return out
+
+
+def _covariates(d: Design) -> tuple[np.ndarray, bool]:
+    """The design without its intercept, row-major, and whether it is finite."""
     # take() keeps a row-major design row-major (d.X[:, cols] makes it column-major): each
     # fold gathers whole rows, X[tr] as C-contiguous as before, the same values
     X = d.X.take([i for i, t in enumerate(d.terms) if t != "Intercept"], axis=1)
+    return X, bool(np.isfinite(X).all())  # once, not for each fold's rows
+
+
+def _cross_validated(
+    d: Design,
+    X: np.ndarray,
+    finite: bool,
+    group: str | None,
+    n_splits: int,
+    penalty: Penalty,
+    C: float,
+    seed: int,
+    fold_metrics: bool,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Out-of-fold predictions of ``d.y`` and their metrics (by fold if asked, and pooled)."""
+    y = d.y
     if group is None:
         splitter: Any = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         folds = splitter.split(np.zeros(len(y)), y)
@@ -298,14 +380,13 @@ def prediction_checks(
         # GroupKFold shuffles the sorted distinct groups (np.unique) and finds each fold's
         # rows with np.isin: integer codes in the sorted order of the values (not of a
         # categorical's categories) give the same folds without comparing text
-        groups, n_groups = _options.sorted_codes(pd.Series(frame[group].to_numpy()))
+        groups, n_groups = _options.sorted_codes(pd.Series(d.frame[group].to_numpy()))
         if n_groups < n_splits:
             raise LogisticInputError(f"{n_splits} folds need {n_splits}+ groups in {group!r}")
         splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         folds = splitter.split(np.zeros(len(y)), y, groups=groups)
     oof = np.full(len(y), np.nan)
     rows = []
-    finite = bool(np.isfinite(X).all())  # once, not for each fold's rows
     for k, (tr, te) in enumerate(folds, start=1):
         y_tr = y[tr]
         if _constant(y_tr) or _constant(y[te]):
@@ -314,30 +395,15 @@ def prediction_checks(
         if fold_metrics:
             rows.append({"fold": str(k), **_metrics(y[te], oof[te])})
     rows.append({"fold": "pooled", **_metrics(y, oof)})
+    return oof, pd.DataFrame(rows)
+
+
+def _calibration(oof: np.ndarray, y: np.ndarray, n_bins: int) -> pd.DataFrame:
+    """The predictions in ``n_bins`` groups of equal counts: size, mean prediction, rate."""
     bins = pd.qcut(pd.Series(oof).rank(method="first"), n_bins, labels=range(1, n_bins + 1))
-    cal = (
+    return (
         pd.DataFrame({"bin": bins.to_numpy(), "p": oof, "y": y})
         .groupby("bin", observed=True)
         .agg(n=("y", "size"), mean_predicted=("p", "mean"), observed_rate=("y", "mean"))
         .reset_index()
-    )
-    return PredictionCheck(
-        metrics=pd.DataFrame(rows),
-        calibration=cal,
-        predicted=pd.Series(oof, index=frame.index, name="predicted"),
-        provenance=Provenance(
-            function="reunistat.models.logistic.prediction_checks",
-            data_sha256=d.data_sha256(data),
-            formula=d.formula,
-            options={
-                "horizon_days": horizon_days,
-                "n_splits": n_splits,
-                "group": group,
-                "penalty": penalty,
-                "C": C,
-                "n_bins": n_bins,
-                "seed": seed,
-                "competing": competing,
-            },
-        ),
     )
