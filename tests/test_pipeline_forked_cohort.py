@@ -73,6 +73,7 @@ def test_the_forked_process_sends_the_cohort_the_run_would_make(tmp_path):
         assert "cohort" in vars(ctx) and early._forked is None
         early.run()  # the identifiers and hash, here
     assert early._ending is None  # the forked process was joined with the run
+    assert "periods" not in vars(ctx.cohort)  # not sent: derived here when first read
     here = _derived_here(ctx)
     _same_cohort(ctx.cohort, here, ctx.extract.tables)
     assert early.identifiers == release_identifiers(ctx.extract.tables, here.data_end.date())
@@ -84,8 +85,8 @@ def test_a_forked_process_that_fails_leaves_the_cohort_to_the_run(
     tmp_path, monkeypatch, sent_first
 ):
     def fails(send, cohort, tables):
-        if sent_first:  # the periods sent, then it fails: the receiver meets the pipe's end
-            send.send(cohort.periods)
+        if sent_first:  # the spells sent, then it fails: the receiver meets the pipe's end
+            send.send(cohort.spells)
         raise RuntimeError("cannot send")
 
     monkeypatch.setattr(finish, "send_cohort", fails)  # the forked process inherits it
@@ -119,7 +120,7 @@ def test_only_the_tables_that_are_not_the_extracts_own_frames_are_sent(tmp_path)
     _same_cohort(got, cohort, tables)
 
 
-def test_the_cohort_sent_in_three_messages_is_received_whole(tmp_path):
+def test_the_cohort_sent_in_two_messages_is_received_whole(tmp_path):
     import multiprocessing
     import threading
 
@@ -128,16 +129,18 @@ def test_the_cohort_sent_in_three_messages_is_received_whole(tmp_path):
     receive, send = multiprocessing.Pipe(duplex=False)
     sender = threading.Thread(target=send_cohort, args=(send, cohort, tables))
     sender.start()  # a pipe holds little: the sender waits for the receiver
-    got = receive_cohort(receive, tables)
+    got = receive_cohort(receive, ctx.extract)
     sender.join()
+    assert "periods" not in vars(got)  # not sent, derived from the extract when read:
     _same_cohort(got, cohort, tables)
+    assert vars(got)["periods"] is got.periods  # once
 
-    def stops(send):  # the sender stops after the periods
-        send.send(cohort.periods)
+    def stops(send):  # the sender stops after the spells
+        send.send(cohort.spells)
         send.close()
 
     sender = threading.Thread(target=stops, args=(send,))
     sender.start()
     with pytest.raises(EOFError):
-        receive_cohort(receive, tables)
+        receive_cohort(receive, ctx.extract)
     sender.join()

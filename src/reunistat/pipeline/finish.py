@@ -151,7 +151,7 @@ class WhileScriptsRun:
         if self._forked is not None:
             proc, receive = self._forked
             try:
-                vars(self.ctx)["cohort"] = receive_cohort(receive, self.ctx.extract.tables)
+                vars(self.ctx)["cohort"] = receive_cohort(receive, self.ctx.extract)
             except (EOFError, OSError):  # it failed: done here, where its error is raised
                 proc.kill()
             receive.close()

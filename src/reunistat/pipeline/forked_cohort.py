@@ -15,11 +15,15 @@ the extract's own frames (the large ones when validation changed nothing):
 those are named, and the run's process puts its own frame of the same name
 back (:func:`portable`, :func:`restored`). Derivation copies a table before
 it changes one, so the run's frame and the forked process's frame hold the
-same values. It is sent in three messages (:func:`send_cohort`,
-:func:`receive_cohort`): the periods of care, the spells, the rest. The
-run's process, its imports done, unpickles each while the forked process
-pickles the next (the whole in one message was pickled, then unpickled: about
-0.5 + 0.35 s CPU at national size, one after the other).
+same values. It is sent in two messages (:func:`send_cohort`,
+:func:`receive_cohort`): the spells, then the rest. The run's process, its
+imports done, unpickles the first while the forked process pickles the next
+(the whole in one message was pickled, then unpickled: about 0.5 + 0.35 s CPU
+at national size, one after the other). The periods of care are not sent
+(52 MB, about 0.25 s CPU to pickle and unpickle at national size, on the way
+to the workers' start): nothing the run does after the derivation reads them.
+The cohort received derives them again from the extract the first time they
+are read (:class:`PeriodsOnDemand`), so a study's own script still has them.
 
 The forked process then ends: the release-wide suppression is built by the
 run's process once the workers have started (:mod:`reunistat.pipeline.workers`),
@@ -36,12 +40,14 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from reunistat.cohort import Cohort, build_cohort
+
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
     import pandas as pd
 
-    from reunistat.cohort import Cohort
+    from reunistat.tables import Extract
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,25 +127,49 @@ def unpacked(sent: pd.DataFrame | _Packed) -> pd.DataFrame:
 
 
 def send_cohort(send: Connection, cohort: Cohort, tables: Mapping[str, pd.DataFrame]) -> None:
-    """Send :func:`portable` of ``cohort`` in three messages: periods, spells, the rest.
+    """Send :func:`portable` of ``cohort`` but its periods in two messages: spells, the rest.
 
     The largest first: the receiver unpickles it while the next is pickled.
     """
     sent = portable(cohort, tables)
     rest = {f.name: getattr(sent, f.name) for f in dataclasses.fields(sent)}
-    send.send(packed(rest.pop("periods")))
+    del rest["periods"]  # derived again where read (PeriodsOnDemand)
     send.send(packed(rest.pop("spells")))
     send.send(rest)
 
 
-def receive_cohort(receive: Connection, tables: Mapping[str, pd.DataFrame]) -> Cohort:
-    """The cohort :func:`send_cohort` sent, with ``tables``' frames back where named.
+def receive_cohort(receive: Connection, extract: Extract) -> Cohort:
+    """The cohort :func:`send_cohort` sent from ``extract``, with its frames back where named.
 
-    Raises ``EOFError`` (or ``OSError``) when the sender stopped before the
-    last message.
+    Its periods are derived from ``extract`` the first time they are read
+    (:class:`PeriodsOnDemand`). Raises ``EOFError`` (or ``OSError``) when
+    the sender stopped before the last message.
     """
-    from reunistat.cohort import Cohort
-
-    periods = unpacked(receive.recv())
     spells = unpacked(receive.recv())
-    return restored(Cohort(periods=periods, spells=spells, **receive.recv()), tables)
+    got = Cohort(periods=None, spells=spells, **receive.recv())  # type: ignore[arg-type]
+    return on_demand(restored(got, extract.tables), extract)  # periods None: not kept
+
+
+def on_demand(cohort: Cohort, extract: Extract) -> PeriodsOnDemand:
+    """``cohort`` (derived from ``extract``) without its periods, derived again when read."""
+    made = PeriodsOnDemand.__new__(PeriodsOnDemand)
+    made.__dict__.update(vars(cohort))
+    del made.__dict__["periods"]
+    made.__dict__["_periods_from"] = extract
+    return made
+
+
+class PeriodsOnDemand(Cohort):
+    """A cohort received without its periods of care: derived the first time they are read.
+
+    From the extract with the cohort's config, as the forked process derived
+    them (the derivation is a function of the two).
+    """
+
+    def __getattr__(self, name: str) -> Any:  # only for what the instance does not hold
+        extract = self.__dict__.get("_periods_from")
+        if name != "periods" or extract is None:
+            raise AttributeError(name)
+        periods = build_cohort(extract, self.config).periods
+        self.__dict__["periods"] = periods
+        return periods
