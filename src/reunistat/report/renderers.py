@@ -44,6 +44,8 @@ from matplotlib.ft2font import LoadFlags
 from matplotlib.textpath import TextToPath
 from matplotlib.ticker import FixedFormatter, Formatter, FuncFormatter
 
+from reunistat.report import png_writer
+
 #: Agg renderers of this thread's figures, by (width px, height px, dpi): the latest few.
 _RENDERERS = threading.local()
 #: How many renderers a thread keeps (each a pixel buffer, ~6 MB for a PNG of 7 x 5 inches).
@@ -517,12 +519,25 @@ class SharedRendererCanvas(FigureCanvasAgg):
     def _print_pil(
         self, filename_or_obj: Any, fmt: str, pil_kwargs: Any, metadata: Any = None
     ) -> None:
-        """Draw and write the figure as matplotlib does, the renderer answering line metrics."""
+        """Draw and write the figure as matplotlib does, the renderer answering line metrics.
+
+        A PNG is written by :mod:`reunistat.report.png_writer` (Pillow's bytes,
+        its rows' filters chosen in numpy) when it can give Pillow's bytes.
+        """
         renderer: Any = self.get_renderer()  # the one FigureCanvasAgg.draw will use
         renderer.metrics_dpi = self.figure.dpi
+        texts = None
+        if fmt == "png" and not pil_kwargs and png_writer.available():
+            software = f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/"
+            texts = png_writer.text_chunks({"Software": software, **(metadata or {})})
         try:
             with _drawing(self.figure, renderer):
-                super()._print_pil(filename_or_obj, fmt, pil_kwargs, metadata)
+                if texts is None:
+                    super()._print_pil(filename_or_obj, fmt, pil_kwargs, metadata)
+                    return
+                FigureCanvasAgg.draw(self)
+            png = png_writer.png_bytes(np.asarray(self.buffer_rgba()), self.figure.dpi, texts)
+            png_writer.write_png(filename_or_obj, png)
         finally:
             renderer.metrics_dpi = None
 
