@@ -92,8 +92,8 @@ def filtered_rows(rgba: np.ndarray) -> np.ndarray:
     sums = np.zeros((6, h), dtype=np.uint32)  # at most 128 a byte: 2 ** 32 holds 8 million pixels
     if len(at):
         starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # rows come in order
-        found = np.stack([_pixel_sums(v) for v in (x, b, up, x - a, b - c, paeth)])
-        sums[:, rows[starts]] = np.add.reduceat(found, starts, axis=1)
+        for k, v in enumerate((x, b, up, x - a, b - c, paeth)):
+            sums[k, rows[starts]] = np.add.reduceat(_pixel_sums(v), starts)
     wide = sums.astype(np.int64)
     none = np.cumsum(wide[0] - wide[1])  # each row's sum, from the row above's
     sub = np.cumsum(wide[3] - wide[4])
