@@ -514,9 +514,8 @@ def _remembered_layout(self: Text, renderer: Any) -> tuple[Any, list[Any], Any]:
     renderers here take from their own caches by the same values: so the
     same tick labels and legends of many figures are laid out once per
     format. Wrapped, TeX and math texts, texts with font features or a
-    language, and any text outside such a draw
-    (or measured with another renderer), are laid out by matplotlib. The
-    box is given as a copy (callers move their own).
+    language, and any text outside such a draw (or measured with another
+    renderer) are laid out by matplotlib. The box is given as a copy.
     """
     drawn = getattr(_DRAWN, "layouts", None)
     t: Any = self
