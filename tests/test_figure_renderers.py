@@ -48,10 +48,12 @@ def test_remembered_text_gives_matplotlibs_bytes(shift: float) -> None:
         renderers._LAYOUTS,
         renderers._GLYPHS,
         renderers._GLYPH_BOXES,
+        renderers._TEXT_LAYOUTS,
     ):
         cache.clear()
     cold = _bytes(_figure(renderers.SharedRendererCanvas, shift))  # measured and rendered
     assert renderers._GLYPHS and renderers._LAYOUTS and renderers._LINE_METRICS
+    assert renderers._TEXT_LAYOUTS
     warm = _bytes(_figure(renderers.SharedRendererCanvas, shift))  # remembered
     plain = _bytes(_figure(FigureCanvasAgg, shift))  # matplotlib's canvases
     assert cold[0] == warm[0] == plain[0]

@@ -41,8 +41,11 @@ from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import RendererSVG
 from matplotlib.font_manager import fontManager, get_font
 from matplotlib.ft2font import LoadFlags
+from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
 from matplotlib.ticker import FixedFormatter, Formatter, FuncFormatter
+
+from reunistat.report import png_writer
 
 #: Agg renderers of this thread's figures, by (width px, height px, dpi): the latest few.
 _RENDERERS = threading.local()
@@ -71,6 +74,10 @@ _LAYOUTS: dict[tuple[Any, ...], tuple[float, tuple[tuple[Any, int, float, float]
 _GLYPH_BOXES: dict[tuple[Any, ...], tuple[int, int, int]] = {}
 #: Glyph bitmaps: (pixels, left, top) at whole-pixel offset 0, by glyph and sub-pixel offset.
 _GLYPHS: dict[tuple[Any, ...], tuple[np.ndarray, int, int]] = {}
+#: Texts' layouts (``Text._get_layout``), by renderer kind, dpi, text, font and placement.
+_TEXT_LAYOUTS: dict[tuple[Any, ...], tuple[Any, list[Any], Any]] = {}
+#: The settings besides the font's that a text's measure depends on (read once a draw).
+_TEXT_RC = ("text.hinting", "text.hinting_factor", "text.kerning_factor", "font.enable_last_resort")
 
 
 #: The font settings of the file being drawn (this thread's), read once a draw (see _drawing).
@@ -478,11 +485,70 @@ def _drawing(fig: Any, renderer: Any) -> Iterator[None]:
     The font settings are read once for the file (:func:`_font_key`).
     """
     _DRAWN.font_rc = _font_rc()
+    rc: Any = matplotlib.rcParams
+    inner = getattr(renderer, "_renderer", None)  # an SVG file's renderer, in a MixedModeRenderer
+    if isinstance(renderer, _TextAgg):
+        kind: tuple[Any, ...] | None = ("agg", renderer.dpi, get_hinting_flag())
+    elif isinstance(renderer, MixedModeRenderer) and isinstance(inner, _SVGRenderer):
+        kind = ("svg",)
+    else:
+        kind = None
+    _DRAWN.layouts = (renderer, (*kind, *(rc[k] for k in _TEXT_RC))) if kind else None
     try:
         with _titles_in_place(fig, renderer), _ticks_once(fig):
             yield
     finally:
-        _DRAWN.font_rc = None
+        _DRAWN.font_rc = _DRAWN.layouts = None
+
+
+_TEXT: Any = Text  # its private layout method is replaced below
+_text_layout = _TEXT._get_layout  # matplotlib's
+
+
+def _remembered_layout(self: Text, renderer: Any) -> tuple[Any, list[Any], Any]:
+    """``Text._get_layout``, remembered while one of this module's renderers draws a file.
+
+    A text's layout (its box, each line's extent and place, relative to the
+    text's position) depends on the text, its font, spacing, rotation and
+    alignment, the figure's dpi and the renderer's measures, which the
+    renderers here take from their own caches by the same values: so the
+    same tick labels and legends of many figures are laid out once per
+    format. Wrapped, TeX and math texts, texts with font features or a
+    language, and any text outside such a draw (or measured with another
+    renderer) are laid out by matplotlib. The box is given as a copy.
+    """
+    drawn = getattr(_DRAWN, "layouts", None)
+    t: Any = self
+    text = t._text
+    if (
+        drawn is None
+        or renderer is not drawn[0]
+        or t._wrap
+        or t.get_usetex()
+        or (t._parse_math and "$" in text)
+        or t._features is not None
+        or t._language is not None
+    ):
+        return _text_layout(self, renderer)
+    key = (
+        drawn[1],
+        t.get_figure(root=True).dpi,
+        text,
+        _font_key(t._fontproperties),
+        t._linespacing,
+        t._multialignment,
+        t._rotation,
+        t._horizontalalignment,
+        t._verticalalignment,
+        t._rotation_mode,
+    )
+    hit = _TEXT_LAYOUTS.get(key)
+    if hit is None:
+        hit = _remember(_TEXT_LAYOUTS, KEEP_TEXTS, key, _text_layout(self, renderer))
+    return hit[0].frozen(), list(hit[1]), hit[2]
+
+
+_TEXT._get_layout = _remembered_layout
 
 
 class SharedRendererCanvas(FigureCanvasAgg):
@@ -517,12 +583,25 @@ class SharedRendererCanvas(FigureCanvasAgg):
     def _print_pil(
         self, filename_or_obj: Any, fmt: str, pil_kwargs: Any, metadata: Any = None
     ) -> None:
-        """Draw and write the figure as matplotlib does, the renderer answering line metrics."""
+        """Draw and write the figure as matplotlib does, the renderer answering line metrics.
+
+        A PNG is written by :mod:`reunistat.report.png_writer` (Pillow's bytes,
+        its rows' filters chosen in numpy) when it can give Pillow's bytes.
+        """
         renderer: Any = self.get_renderer()  # the one FigureCanvasAgg.draw will use
         renderer.metrics_dpi = self.figure.dpi
+        texts = None
+        if fmt == "png" and not pil_kwargs and png_writer.available():
+            software = f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/"
+            texts = png_writer.text_chunks({"Software": software, **(metadata or {})})
         try:
             with _drawing(self.figure, renderer):
-                super()._print_pil(filename_or_obj, fmt, pil_kwargs, metadata)
+                if texts is None:
+                    super()._print_pil(filename_or_obj, fmt, pil_kwargs, metadata)
+                    return
+                FigureCanvasAgg.draw(self)
+            png = png_writer.png_bytes(np.asarray(self.buffer_rgba()), self.figure.dpi, texts)
+            png_writer.write_png(filename_or_obj, png)
         finally:
             renderer.metrics_dpi = None
 
