@@ -167,12 +167,8 @@ def identifier_set(columns: Iterable[pd.Series]) -> IdentifierSet:
     """
     numbers: dict[Key, list[np.ndarray]] = {}
     texts: list[Any] = []
-    others: list[pd.Series] = []
-    for col in columns:
-        arr = _arrow_strings(col)
-        if arr is None:
-            others.append(col)
-            continue
+    arrays, others = _as_arrow(columns)
+    for arr in arrays:
         found = numbered_column(arr)
         if found is None:
             texts.append(arr)
@@ -202,24 +198,14 @@ def numbered_column(arr: Any) -> tuple[Key, np.ndarray] | None:
     (None, None)
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    arr = arr.drop_null()
-    if not len(arr):
+    from reunistat.tables.digits import prefixed_numbers
+
+    found = prefixed_numbers(arr) if isinstance(arr, pa.Array) else None
+    if found is None or found[0][:1].isspace():
         return None
-    sizes = pc.min_max(pc.binary_length(arr))
-    first = arr[0].as_py()
-    k = next((i for i, ch in enumerate(first) if ch in "0123456789"), len(first))
-    if sizes["min"].as_py() != sizes["max"].as_py() or not first.isascii():
-        return None
-    if not 1 <= len(first) - k <= 18 or first[:1].isspace():
-        return None
-    if k and not pc.all(pc.starts_with(arr, first[:k])).as_py():
-        return None
-    tail = pc.utf8_slice_codeunits(arr, k) if k else arr
-    if not pc.all(pc.ascii_is_decimal(tail)).as_py():
-        return None
-    return (first[:k], len(first) - k), pc.cast(tail, pa.int64()).to_numpy()
+    prefix, width, numbers = found
+    return (prefix, width), numbers[numbers >= 0]
 
 
 def distinct_values(col: pd.Series) -> list[Any]:
@@ -253,6 +239,11 @@ def searched_texts(columns: Iterable[pd.Series]) -> set[str]:
     >>> sorted(searched_texts(cols))
     ['1234567', 'AB12', 'C00001']
     """
+    return _searched(*_as_arrow(columns))
+
+
+def _as_arrow(columns: Iterable[pd.Series]) -> tuple[list[Any], list[pd.Series]]:
+    """The text columns as Arrow arrays (:func:`_arrow_strings`), and the other columns."""
     parts: list[Any] = []
     others: list[pd.Series] = []
     for col in columns:
@@ -261,7 +252,7 @@ def searched_texts(columns: Iterable[pd.Series]) -> set[str]:
             others.append(col)
         else:
             parts.append(part)
-    return _searched(parts, others)
+    return parts, others
 
 
 def _searched(parts: list[Any], others: list[pd.Series]) -> set[str]:
