@@ -191,3 +191,17 @@ def test_an_output_holding_a_child_identifier_or_a_date_of_birth_is_caught(tmp_p
     assert not [b for b in found if b.startswith("ok.txt") and "registered" not in b]
     as_texts = dataclasses.replace(ids, values=frozenset(ids.values))
     assert found == check_folder(tmp_path, {}, DisclosureRules(apply=False), as_texts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.datetimes(dt.datetime(1900, 1, 1), dt.datetime(2100, 1, 1)), st.just(pd.NaT)),
+        max_size=10,
+    )
+)
+def test_dates_of_birth_are_the_days_pandas_reads(values: list[Any]) -> None:
+    col = pd.Series(pd.to_datetime(pd.Series(values, dtype=object)), dtype="datetime64[ns]")
+    old = pd.to_datetime(pd.Series(pd.unique(col.dropna())), errors="coerce", dayfirst=True)
+    assert sorted(checker.dates_of(col)) == sorted({d.date() for d in old.dropna()})
+    assert len(checker.dates_of(col)) == len(set(checker.dates_of(col)))

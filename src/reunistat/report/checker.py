@@ -46,7 +46,7 @@ from typing import Any
 import pandas as pd
 
 from reunistat.report.disclosure import DisclosureRules, check_curve, check_table
-from reunistat.report.input_identifiers import distinct_texts, distinct_values, identifier_set
+from reunistat.report.input_identifiers import dates_of, distinct_texts, identifier_set
 from reunistat.report.pdf_content import page_text
 
 IDENTIFIER_COLUMNS = ("CHILD", "UPN", "LAchildID", "MOTHER")
@@ -201,10 +201,7 @@ class Identifiers:
                     values.append(table[col])
             for col in DOB_COLUMNS:
                 if col in table.columns:
-                    parsed = pd.to_datetime(
-                        pd.Series(distinct_values(table[col])), errors="coerce", dayfirst=True
-                    )
-                    dobs.update(d.date() for d in parsed.dropna())
+                    dobs.update(dates_of(table[col]))
             for col in POSTCODE_COLUMNS:
                 if col in table.columns:
                     posts.update(p for p in map(normal_postcode, distinct_texts(table[col])) if p)

@@ -16,6 +16,7 @@ and iterating it gives every value as text.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
@@ -278,6 +279,25 @@ def _arrow_strings(col: pd.Series) -> Any:
         return pa.array(col, type=pa.string(), from_pandas=True)
     except (pa.ArrowException, UnicodeError, TypeError, ValueError):  # numbers, surrogates
         return None
+
+
+def dates_of(col: pd.Series) -> list[dt.date]:
+    """The distinct dates of a column's values, read day first (missing or unreadable: none).
+
+    A column of dates (``datetime64``) gives the days of its distinct values;
+    another the dates ``pd.to_datetime`` reads in its distinct values.
+
+    >>> dates_of(pd.Series(pd.to_datetime(["2009-07-14 12:00", None, "2009-07-14 00:00"])))
+    [datetime.date(2009, 7, 14)]
+    >>> dates_of(pd.Series(["14/07/2009", "x", None]))
+    [datetime.date(2009, 7, 14)]
+    """
+    values = col.to_numpy()
+    if values.dtype.kind == "M":  # no time zone: the day each value falls on
+        days = pd.unique(values[~np.isnat(values)].astype("datetime64[D]"))
+        return list(days.tolist())
+    parsed = pd.to_datetime(pd.Series(distinct_values(col)), errors="coerce", dayfirst=True)
+    return [d.date() for d in parsed.dropna()]
 
 
 def distinct_texts(col: pd.Series) -> list[str]:
