@@ -141,6 +141,11 @@ def test_the_identifiers_and_the_spells_hash_are_those_of_the_end_of_the_run():
     early.run()
     assert early.identifiers == release_identifiers(tables, dt.date(2024, 3, 31))
     assert early.spells_sha256 == data_hash(spells.reset_index(drop=True))
+    for index in (pd.RangeIndex(2), pd.RangeIndex(1, 3), pd.Index([0, 1], dtype=object)):
+        ctx.spells = pd.DataFrame({"x": [1, 2]}, index=index)  # numbered from 0: not copied
+        again = WhileScriptsRun(ctx)  # type: ignore[arg-type]
+        again.run()
+        assert again.spells_sha256 == data_hash(ctx.spells.reset_index(drop=True))
 
 
 def test_the_modules_the_scripts_import_are_imported_before_the_workers_fork(tmp_path):

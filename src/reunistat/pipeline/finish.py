@@ -188,9 +188,13 @@ def _with_data_end(ids: checker.Identifiers, ctx: Context) -> checker.Identifier
 
 
 def _spells_hash(ctx: Context) -> str:
+    """The hash of the spells with their rows numbered from 0 (not copied when they are so)."""
     from reunistat.results import data_hash
 
-    return data_hash(ctx.spells.reset_index(drop=True))
+    spells = ctx.spells
+    index = spells.index
+    numbered = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+    return data_hash(spells if numbered else spells.reset_index(drop=True))
 
 
 def _fork(target: Callable[..., None], *args: Any) -> tuple[Any, Any] | None:

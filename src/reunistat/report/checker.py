@@ -12,7 +12,7 @@ not it was registered at all:
 * **identifiers**, in every mode and every file (text, and the text inside
   binary files: SVG, HTML with its embedded resources, the XML of DOCX and
   XLSX, PNG text chunks, printable strings of anything else): CHILD, UPN,
-  LAchildID and MOTHER values of the input (:func:`searched_identifier`), the
+  LAchildID and MOTHER values of the input (:func:`.searched_identifier`), the
   children's dates of birth in any common written form, their postcodes
   (HOME_POST, PL_POST), and a column named like an identifier or a date of
   birth in any table;
@@ -38,6 +38,7 @@ import json
 import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from typing import Any
 import pandas as pd
 
 from reunistat.report.disclosure import DisclosureRules, check_curve, check_table
+from reunistat.report.input_identifiers import dates_of, distinct_texts, identifier_set
 from reunistat.report.pdf_content import page_text
 
 IDENTIFIER_COLUMNS = ("CHILD", "UPN", "LAchildID", "MOTHER")
@@ -143,114 +145,10 @@ _ZIP_TEXT = (".xml", ".rels", ".txt", ".html", ".svg", ".json", ".csv")
 
 
 # --- identifiers in the input ---------------------------------------------------
-def searched_identifier(value: str) -> bool:
-    """Return whether an identifier value is searched for in the outputs.
-
-    Values of six or more characters, numeric or not, and values of four or
-    more that mix letters and digits. Shorter values (the MOTHER flag, a
-    one-digit code) cannot be told apart from counts and codes in an output.
-
-    >>> [searched_identifier(v) for v in ("123456", "C00000029", "AB12", "1", "12345")]
-    [True, True, True, False, False]
-    """
-    v = value.strip()
-    if len(v) >= 6:
-        return True
-    return len(v) >= 4 and any(c.isalpha() for c in v) and any(c.isdigit() for c in v)
-
-
 def normal_postcode(value: str) -> str:
     """Return a postcode upper-cased with one space before its last part (``AA7 7``)."""
     m = _POSTCODE.fullmatch(value.strip())
     return f"{m.group(1)} {m.group(2)}".upper() if m else ""
-
-
-def _unique(col: pd.Series) -> list[Any]:
-    """The distinct non-missing values of a column (before any conversion: columns are long).
-
-    The same values, in the same order, as ``pd.unique(col.dropna())``: the
-    missing ones are dropped from the distinct values, not from the column.
-
-    >>> _unique(pd.Series(["b", None, "a", "b", float("nan")]))
-    ['b', 'a']
-    """
-    values = pd.unique(col)
-    return [v for v, na in zip(values, pd.isna(values), strict=True) if not na]
-
-
-def _texts(values: Iterable[Any]) -> list[str]:
-    return [v.strip() if isinstance(v, str) else str(v).strip() for v in values]
-
-
-#: The characters ``str.strip()`` removes (``str.isspace``), for Arrow's trim.
-PY_WHITESPACE = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
-    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
-
-
-def searched_texts(columns: Iterable[pd.Series]) -> set[str]:
-    """The searched identifiers among columns' values: ``searched_identifier(text)``.
-
-    The same set as ``{t for t in _texts(_unique(col)) if searched_identifier(t)}``
-    over every column. Columns of Python strings (identifiers as read) are
-    taken by Arrow: the distinct values of all of them together (the same
-    child's CHILD is in several tables), stripped and measured there; only
-    texts of four or five characters are looked at one by one. Other columns
-    (numbers, mixed) are converted value by value.
-
-    >>> cols = [pd.Series(["C00001 ", "AB12", None, "x1"]), pd.Series(["C00001", 1234567])]
-    >>> sorted(searched_texts(cols))
-    ['1234567', 'AB12', 'C00001']
-    """
-    out: set[str] = set()
-    parts = []
-    for col in columns:
-        part = _arrow_strings(col)
-        if part is None:
-            out.update(t for t in _texts(_unique(col)) if searched_identifier(t))
-        else:
-            parts.append(part)
-    if parts:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        out |= _searched_strings(pc.unique(pa.chunked_array(parts, type=pa.string())).drop_null())
-    return out
-
-
-def _arrow_strings(col: pd.Series) -> Any:
-    """A text column as an Arrow array, missing values null (None if not all text)."""
-    if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
-        return None
-    import pyarrow as pa
-
-    try:
-        return pa.array(col, type=pa.string(), from_pandas=True)
-    except (pa.ArrowException, UnicodeError, TypeError, ValueError):  # numbers, surrogates
-        return None
-
-
-def _distinct_texts(col: pd.Series) -> list[str]:
-    """``_texts(_unique(col))`` (as a set: in another order), through Arrow for text columns."""
-    import pyarrow.compute as pc
-
-    part = _arrow_strings(col)
-    if part is None:
-        return _texts(_unique(col))
-    return _texts(pc.unique(part).drop_null().to_pylist())
-
-
-def _searched_strings(values: Any) -> set[str]:
-    """The searched texts of distinct strings (an Arrow array), stripped and measured by Arrow."""
-    import pyarrow.compute as pc
-
-    trimmed = pc.utf8_trim(values, characters=PY_WHITESPACE)
-    length = pc.utf8_length(trimmed)
-    out = set(trimmed.filter(pc.greater_equal(length, 6)).to_pylist())
-    middle = pc.and_(pc.greater_equal(length, 4), pc.less(length, 6))
-    out.update(t for t in trimmed.filter(middle).to_pylist() if searched_identifier(t))
-    return out
 
 
 @dataclass(frozen=True)
@@ -259,9 +157,11 @@ class Identifiers:
 
     Attributes
     ----------
-    values : frozenset of str
+    values : set of str
         CHILD, UPN, LAchildID and MOTHER values that are searched
-        (:func:`searched_identifier`).
+        (:func:`~reunistat.report.input_identifiers.searched_identifier`): a
+        frozenset, or the :class:`~reunistat.report.input_identifiers.IdentifierSet`
+        :meth:`from_tables` collects.
     dates_of_birth : frozenset of date
         Every DOB (and MC_DOB) of the input.
     postcodes : frozenset of str
@@ -272,7 +172,7 @@ class Identifiers:
         date of reproducible files, pilot start dates of authorities).
     """
 
-    values: frozenset[str] = frozenset()
+    values: AbstractSet[str] = frozenset()
     dates_of_birth: frozenset[dt.date] = frozenset()
     postcodes: frozenset[str] = frozenset()
     public_dates: frozenset[dt.date] = frozenset()
@@ -301,15 +201,12 @@ class Identifiers:
                     values.append(table[col])
             for col in DOB_COLUMNS:
                 if col in table.columns:
-                    parsed = pd.to_datetime(
-                        pd.Series(_unique(table[col])), errors="coerce", dayfirst=True
-                    )
-                    dobs.update(d.date() for d in parsed.dropna())
+                    dobs.update(dates_of(table[col]))
             for col in POSTCODE_COLUMNS:
                 if col in table.columns:
-                    posts.update(p for p in map(normal_postcode, _distinct_texts(table[col])) if p)
-        ids = searched_texts(values)
-        return cls(frozenset(ids), frozenset(dobs), frozenset(posts), frozenset(public_dates), 4)
+                    posts.update(p for p in map(normal_postcode, distinct_texts(table[col])) if p)
+        ids = identifier_set(values)
+        return cls(ids, frozenset(dobs), frozenset(posts), frozenset(public_dates), 4)
 
 
 # --- text of any output ------------------------------------------------------------

@@ -89,14 +89,19 @@ def curve_labels(spells: pd.DataFrame) -> pd.DataFrame:
     >>> curve_labels(sp)["prior_periods_band"].tolist()
     ['0', '2+']
     """
+    return spells.assign(**_label_columns(spells))
+
+
+def _label_columns(spells: pd.DataFrame) -> dict[str, pd.Series]:
+    """The label columns :func:`curve_labels` adds (without a copy of the spells)."""
     from reunistat.report.tables import capped
 
-    return spells.assign(
-        section20_label=spells["section20"].map({1: "Section 20", 0: "other legal status"}),
-        disability_label=spells["disability"].map({1: "disabled", 0: "not disabled"}),
-        prior_periods_band=capped(spells["prior_periods"], 2),
-        placement_moves_band=capped(spells["placement_moves"], 3),
-    )
+    return {
+        "section20_label": spells["section20"].map({1: "Section 20", 0: "other legal status"}),
+        "disability_label": spells["disability"].map({1: "disabled", 0: "not disabled"}),
+        "prior_periods_band": capped(spells["prior_periods"], 2),
+        "placement_moves_band": capped(spells["placement_moves"], 3),
+    }
 
 
 def fixed_times(
@@ -185,21 +190,28 @@ def declare_curves(
     ``total`` is the cell the overall curve's number at risk at 0 equals (all
     spells); every other grouping's ``all`` row equals the overall curve's.
     """
-    sp = curve_labels(spells)
-    days = pd.to_numeric(sp["days_followed"], errors="coerce").to_numpy(dtype=float)
+    added = _label_columns(spells)
+    days = pd.to_numeric(spells["days_followed"], errors="coerce").to_numpy(dtype=float)
     tcols = [str(t) for t in times]
+    at_risk = _AtRisk(days, times)
     for name, (col, _) in groupings.items():
         table = f"at_risk:{name}"
-        labels = pd.Series("all", index=sp.index) if col is None else sp[col]
-        groups = [] if col is None else sorted(pd.unique(labels.dropna()).astype(str), key=str)
-        masks = _group_masks(labels, groups)
-        if col is not None and labels.isna().any():
-            masks[MISSING_ROW] = labels.isna().to_numpy()
-        masks["all"] = np.ones(len(sp), dtype=bool)
+        labels = (
+            pd.Series("all", index=spells.index)
+            if col is None
+            else added[col]
+            if col in added
+            else spells[col]
+        )
+        missing = labels.isna().to_numpy()
+        known = labels[~missing] if missing.any() else labels
+        groups = [] if col is None else sorted(pd.unique(known).astype(str), key=str)
+        masks = _group_masks(labels, groups, ~missing)
+        if col is not None and missing.any():
+            masks[MISSING_ROW] = missing
+        masks["all"] = np.ones(len(spells), dtype=bool)
         counts = pd.DataFrame(
-            [[float(((days >= t) & m).sum()) for t in times] for m in masks.values()],
-            index=list(masks),
-            columns=tcols,
+            [at_risk.counts(m) for m in masks.values()], index=list(masks), columns=tcols
         )
         parts = [g for g in masks if g != "all"]
         reg.add_table(
@@ -220,14 +232,45 @@ def declare_curves(
             _link_table1(reg, table, masks, table1_levels[_TABLE1_OF[col]], _TABLE1_OF[col])
 
 
-def _group_masks(labels: pd.Series, groups: Sequence[str]) -> dict[str, np.ndarray]:
+class _AtRisk:
+    """The spells still followed at each of some times, counted for any group of spells.
+
+    ``counts(m)`` is ``[float(((days >= t) & m).sum()) for t in times]``, from
+    one count of the group's spells by how many of the times they reach.
+
+    >>> _AtRisk(np.array([0.0, 5, 9, np.nan]), [5, 0, 10]).counts(np.ones(4, bool))
+    [2.0, 3.0, 0.0]
+    """
+
+    def __init__(self, days: np.ndarray, times: Sequence[int]) -> None:
+        self.ordered = np.unique(np.asarray(times, dtype=float))
+        #: per spell, how many of the ordered times it is followed at (none when NaN)
+        self.reach = np.searchsorted(self.ordered, days, side="right")
+        self.reach[np.isnan(days)] = 0
+        self.where = np.searchsorted(self.ordered, np.asarray(times, dtype=float)) + 1
+
+    def counts(self, mask: np.ndarray) -> list[float]:
+        reached = np.bincount(self.reach[mask], minlength=len(self.ordered) + 1)
+        at_least = np.cumsum(reached[::-1])[::-1]  # [j]: spells reaching j times or more
+        return [float(n) for n in at_least[self.where]]
+
+
+def _group_masks(
+    labels: pd.Series, groups: Sequence[str], present: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """For each group, the rows whose label, as text, is the group's (missing labels: none).
 
     The same masks as ``(labels.astype(str) == g) & labels.notna()`` for each
-    ``g``, from one conversion of the labels to text and one factorisation.
+    ``g``, from one conversion of the labels to text (none when they are all
+    text already) and one factorisation. ``present``: ``labels.notna()``, if known.
     """
-    present = labels.notna().to_numpy()
-    codes, uniques = pd.factorize(labels.astype(str).to_numpy())
+    values = labels.to_numpy()
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "string":
+        present = np.ones(len(values), dtype=bool)  # text, none missing: as its text
+    else:
+        present = labels.notna().to_numpy() if present is None else present
+        values = labels.astype(str).to_numpy()
+    codes, uniques = pd.factorize(values)
     code_of = {str(u): i for i, u in enumerate(uniques)}
     return {
         g: (codes == code_of[g]) & present if g in code_of else np.zeros(len(labels), dtype=bool)
@@ -240,6 +283,26 @@ def _link_table1(
 ) -> None:
     """At time 0 a curve group is the sum of the Table 1 levels it merges."""
     lev = levels.to_numpy()
+    codes, uniques = pd.factorize(lev)
+    if (codes < 0).any():  # a missing level: compared value by value
+        _link_table1_values(reg, table, masks, lev, var)
+        return
+    everywhere = np.bincount(codes, minlength=len(uniques))
+    for g, m in masks.items():
+        if g == "all":
+            continue
+        within = np.bincount(codes[m], minlength=len(uniques))
+        seen = within > 0
+        inside = sorted(uniques[seen].tolist())
+        if inside and (within[seen] == everywhere[seen]).all():  # no level of g outside it
+            reg.add_sum(
+                (table, g, "0"), [("table1", f"{var}={x}", "all") for x in inside], "group size"
+            )
+
+
+def _link_table1_values(
+    reg: ReleaseTables, table: str, masks: Mapping[str, np.ndarray], lev: np.ndarray, var: str
+) -> None:
     for g, m in masks.items():
         if g == "all":
             continue
@@ -412,7 +475,9 @@ def declare_model_counts(
         raise ValueError(f"model {name!r}: an event that is not a re-entry in Table 1")
     offer = np.ones(len(spells), dtype=bool) if offered is None else np.asarray(offered, bool)
     variables = formula_variables(covariates, spells)
-    complete = offer & spells[variables].notna().all(axis=1).to_numpy()
+    complete = offer.copy()
+    for v in variables:
+        complete &= spells[v].notna().to_numpy()
     dropped = offer & ~complete
     n, e = int(complete.sum()), int((complete & ev).sum())
     t, lat, drop = (f"model:{name}{x}" for x in ("", ":latent", ":dropped"))
@@ -420,7 +485,7 @@ def declare_model_counts(
     yes, no = status_labels
     pop = population or (("table1", "all", "all"), ("table1", "all", yes))
     r = reg.rules
-    sub = spells.loc[complete].assign(_model_event=ev[complete].astype(int))
+    sub = spells.loc[complete, variables].assign(_model_event=ev[complete].astype(int))
     least = min(smallest_cell(sub, variables, "_model_event"), e) if n else 0
     out = ModelCounts(t, n, e, bool(r.apply and least < r.threshold))
     if not dropped.any():  # the model's spells are those offered: the same counts

@@ -35,6 +35,40 @@ def by_digits(arr: object) -> object | None:
     True
     """
     import pyarrow as pa
+
+    found = prefixed_numbers(arr)
+    if found is None:
+        return None
+    assert isinstance(arr, pa.Array)
+    numbers = found[2]
+    valid = np.flatnonzero(numbers >= 0)
+    values = numbers[valid]
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    runs = values[starts]
+    codes = np.full(len(numbers), -1, dtype=np.int32)
+    if _distinct(runs):  # the runs are the values, in order of first appearance
+        lengths = np.diff(np.append(starts, len(values)))
+        codes[valid] = np.repeat(np.arange(len(runs), dtype=np.int32), lengths)
+        firsts = valid[starts]
+    else:
+        numbered = pd.factorize(values)[0]  # in order of first appearance
+        codes[valid] = numbered
+        seen = np.maximum.accumulate(numbered)
+        firsts = valid[numbered > np.concatenate(([-1], seen[:-1]))]
+    indices = pa.array(codes, mask=codes < 0)
+    return pa.DictionaryArray.from_arrays(indices, arr.take(pa.array(firsts)))
+
+
+def prefixed_numbers(arr: object) -> tuple[str, int, np.ndarray] | None:
+    """The prefix, number of digits and numbers of text of one length, one prefix, then digits.
+
+    Per row, the number its digits make (-1: null); None for other text.
+
+    >>> import pyarrow as pa
+    >>> prefixed_numbers(pa.array(["C07", None, "C10"]))
+    ('C', 2, array([ 7, -1, 10]))
+    """
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     assert isinstance(arr, pa.Array)
@@ -55,22 +89,7 @@ def by_digits(arr: object) -> object | None:
     if not pc.all(pc.ascii_is_decimal(tail)).as_py():
         return None
     numbers = pc.fill_null(pc.cast(tail, pa.int64()), -1).to_numpy(zero_copy_only=False)
-    valid = np.flatnonzero(numbers >= 0)
-    values = numbers[valid]
-    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
-    runs = values[starts]
-    codes = np.full(len(numbers), -1, dtype=np.int32)
-    if _distinct(runs):  # the runs are the values, in order of first appearance
-        lengths = np.diff(np.append(starts, len(values)))
-        codes[valid] = np.repeat(np.arange(len(runs), dtype=np.int32), lengths)
-        firsts = valid[starts]
-    else:
-        numbered = pd.factorize(values)[0]  # in order of first appearance
-        codes[valid] = numbered
-        seen = np.maximum.accumulate(numbered)
-        firsts = valid[numbered > np.concatenate(([-1], seen[:-1]))]
-    indices = pa.array(codes, mask=codes < 0)
-    return pa.DictionaryArray.from_arrays(indices, arr.take(pa.array(firsts)))
+    return first[:k], size - k, numbers
 
 
 def _distinct(numbers: np.ndarray) -> bool:
