@@ -45,7 +45,6 @@ from reunistat.replicates import ParallelBackend, run_replicates
 Method = Literal["logreg", "polyreg", "pmm"]
 NA_COL = "_nelson_aalen"
 EVENT_COL = "_event"
-_RIDGE = RIDGE
 
 
 def nelson_aalen(duration: np.ndarray, event: np.ndarray) -> np.ndarray:
@@ -90,7 +89,7 @@ def _logit_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Logistic regression by Newton (tiny ridge); returns coefficients and covariance."""
     k = x.shape[1]
     beta = np.zeros(k)
-    pen = _RIDGE * np.eye(k)
+    pen = RIDGE * np.eye(k)
     for _ in range(50):
         p = special.expit(x @ beta)
         w = p * (1 - p)
@@ -123,23 +122,22 @@ def _row_logsumexp(eta: np.ndarray) -> np.ndarray:
     return np.asarray(top + np.log(np.exp(rows - top[:, None]).sum(axis=1)), dtype=float)
 
 
-def _lse_columns(eta: np.ndarray, zero_first: bool = False) -> np.ndarray:
+def _lse_columns(eta: np.ndarray) -> np.ndarray:
     """:func:`_row_logsumexp` of ``eta``'s rows (up to 7 columns), a column at a time, in place.
 
-    With ``zero_first`` the rows are ``eta``'s with a 0 put before them (the
-    multinomial's reference category), without making that matrix. The maximum,
-    ``exp(value - maximum)`` and the running sum take one column at a time into
-    two vectors: the same operations on the same values as on the whole matrix,
-    without its temporaries (at national size each is megabytes of fresh pages).
+    The maximum, ``exp(value - maximum)`` and the running sum take one column
+    at a time into two vectors: the same operations on the same values as on
+    the whole matrix, without its temporaries (at national size each is
+    megabytes of fresh pages).
     """
-    cols = [None, *eta.T] if zero_first else list(eta.T)
-    top = np.zeros(len(eta)) if cols[0] is None else cols[0].copy()
+    cols = list(eta.T)
+    top = cols[0].copy()
     for c in cols[1:]:
         np.maximum(top, c, out=top)
     total, tmp = np.empty_like(top), np.empty_like(top)
     for j, c in enumerate(cols):
         out = total if j == 0 else tmp
-        np.subtract(0.0 if c is None else c, top, out=out)
+        np.subtract(c, top, out=out)
         np.exp(out, out=out)
         if j:
             total += tmp
@@ -187,7 +185,7 @@ def _draw_pmm(
 ) -> np.ndarray:
     k = x_obs.shape[1]
     xtx = x_obs.T @ x_obs
-    v = np.linalg.inv(xtx + _RIDGE * np.diag(np.diag(xtx)))
+    v = np.linalg.inv(xtx + RIDGE * np.diag(np.diag(xtx)))
     beta = v @ (x_obs.T @ y_obs)
     resid = y_obs - x_obs @ beta
     sigma = np.sqrt(resid @ resid / rng.chisquare(max(len(y_obs) - k, 1)))

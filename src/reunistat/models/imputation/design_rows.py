@@ -116,7 +116,7 @@ class Patterned:
         None when there are fewer than two 0/1 columns, or more than one pattern
         for every eight rows.
         """
-        binary = np.flatnonzero(((x == 0) | (x == 1)).all(axis=0))
+        binary = binary_columns(x)
         key = pattern_keys(x[:, binary])
         if len(binary) < 2 or len(np.unique(key)) > len(x) // 8:
             return None
@@ -128,6 +128,11 @@ class Patterned:
         starts = np.flatnonzero(np.r_[True, pattern[1:] != pattern[:-1]])
         values = np.take(self.values, rows, axis=1)
         return PatternRows(self.binary, self.other, self.patterns[pattern[starts]], starts, values)
+
+
+def binary_columns(x: np.ndarray) -> np.ndarray:
+    """The columns of ``x`` whose every value is 0 or 1 (their positions)."""
+    return np.flatnonzero(((x == 0) | (x == 1)).all(axis=0))
 
 
 def pattern_keys(bits: np.ndarray) -> np.ndarray:

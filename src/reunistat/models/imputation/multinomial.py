@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reunistat.models.imputation.design_rows import Patterned, Rows, pattern_keys
+from reunistat.models.imputation.design_rows import Patterned, Rows, binary_columns, pattern_keys
 
 RIDGE = 1e-5  # as mice's ridge: keeps near-collinear imputation models solvable
 HESS_ROWS = 20_000  # rows behind the multinomial Hessian (the gradient uses them all)
@@ -160,7 +160,7 @@ class _Hessian:
         self, x_h: np.ndarray, rows: np.ndarray | None, hw: np.ndarray | float, c1: int
     ) -> None:
         k = x_h.shape[1]
-        binary = np.flatnonzero(((x_h == 0) | (x_h == 1)).all(axis=0))
+        binary = binary_columns(x_h)
         key = pattern_keys(x_h[:, binary])
         order = np.argsort(key, kind="stable")
         self.rows = order if rows is None else rows[order]
