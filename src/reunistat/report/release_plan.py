@@ -295,9 +295,7 @@ def _link_table1(
         seen = within > 0
         inside = sorted(uniques[seen].tolist())
         if inside and (within[seen] == everywhere[seen]).all():  # no level of g outside it
-            reg.add_sum(
-                (table, g, "0"), [("table1", f"{var}={x}", "all") for x in inside], "group size"
-            )
+            _add_group_size(reg, table, g, var, inside)
 
 
 def _link_table1_values(
@@ -308,9 +306,16 @@ def _link_table1_values(
             continue
         inside = sorted(set(lev[m]))
         if all(not (lev[~m] == x).any() for x in inside) and inside:
-            reg.add_sum(
-                (table, g, "0"), [("table1", f"{var}={x}", "all") for x in inside], "group size"
-            )
+            _add_group_size(reg, table, g, var, inside)
+
+
+def _add_group_size(
+    reg: ReleaseTables, table: str, group: str, var: str, levels: Sequence[Any]
+) -> None:
+    """Declare curve group ``group``'s number at risk at 0 the sum of its Table 1 ``levels``."""
+    reg.add_sum(
+        (table, group, "0"), [("table1", f"{var}={x}", "all") for x in levels], "group size"
+    )
 
 
 def declare_logistic(
