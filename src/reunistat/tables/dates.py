@@ -146,9 +146,7 @@ def _midnights(values: np.ndarray) -> bool:
     >>> _midnights(np.array(["2020-01-02T00:00:01"], dtype="datetime64[ns]"))
     False
     """
-    ns = values.view(np.int64)
-    nat = np.datetime64("NaT").astype("datetime64[ns]").view(np.int64)
-    return bool(((ns % NS_PER_DAY == 0) | (ns == nat)).all())
+    return bool(((values.view(np.int64) % NS_PER_DAY == 0) | np.isnat(values)).all())
 
 
 def parse_date_column(
