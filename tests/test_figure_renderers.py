@@ -195,3 +195,61 @@ def test_ticks_updated_once_a_state_give_matplotlibs_bytes(monkeypatch) -> None:
         for axis in ax._axis_map.values():
             assert "_update_ticks" not in vars(axis)
             assert "_get_ticklabel_bboxes" not in vars(axis)
+            assert "_copy_tick_props" not in vars(axis)
+
+
+def _value(v: object) -> object:
+    """A value to compare: arrays and paths by their numbers, other objects by type or equality."""
+    from matplotlib.path import Path
+
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (tuple, list)):
+        return [_value(x) for x in v]
+    if isinstance(v, Path):
+        return v.vertices.tolist(), v.codes
+    if callable(v) or type(v).__eq__ is object.__eq__:
+        return type(v).__name__  # each line's own (callbacks, transforms it made)
+    return v
+
+
+def _line_state(line: object) -> dict[str, object]:
+    """A line's attributes, its marker by what it draws (path, transform, styles)."""
+    state = {k: _value(v) for k, v in vars(line).items() if k != "_marker"}
+    m = line._marker  # type: ignore[attr-defined]
+    state["_marker"] = _value(
+        (
+            m.get_marker(),
+            m.get_fillstyle(),
+            m.get_path().vertices.tolist(),
+            m.get_path().codes,
+            m.get_transform().get_matrix().tolist(),
+            m.get_joinstyle(),
+            m.get_capstyle(),
+            m.is_filled(),
+        )
+    )
+    return state
+
+
+@pytest.mark.parametrize("direction", ["out", "inout"])
+def test_new_ticks_take_the_first_ticks_properties_as_matplotlib_gives_them(
+    direction: str,
+) -> None:
+    from matplotlib.axis import Axis
+
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(4, 3))
+        ax = fig.add_axes((0.1, 0.1, 0.8, 0.8))
+        ax.tick_params(direction=direction, length=5, color="#123456", grid_alpha=0.4)
+        ax.xaxis.majorTicks[0].tick1line.set_gapcolor("red")
+        ax.xaxis.majorTicks[0].tick2line.set_marker("o")  # one marker unlike a new tick's
+        for axis in (ax.xaxis, ax.yaxis):
+            src = axis.majorTicks[0]
+            ours, theirs = axis._get_tick(major=True), axis._get_tick(major=True)
+            renderers._copy_tick_props(axis, src, ours)
+            Axis._copy_tick_props(axis, src, theirs)
+            for name in ("tick1line", "tick2line", "gridline"):
+                assert _line_state(getattr(ours, name)) == _line_state(getattr(theirs, name))
+            assert ours.tick2line._marker is not src.tick2line._marker
+    assert renderers._same_marker(ours.tick1line._marker, theirs.tick1line._marker)
