@@ -23,7 +23,6 @@ from __future__ import annotations
 import codecs
 import functools
 import math
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -82,10 +81,6 @@ _GLYPH_BOXES: dict[tuple[Any, ...], tuple[int, int, int]] = {}
 _GLYPHS: dict[tuple[Any, ...], tuple[np.ndarray, int, int]] = {}
 #: Texts' layouts (``Text._get_layout``), by renderer kind, dpi, text, font and placement.
 _TEXT_LAYOUTS: dict[tuple[Any, ...], tuple[Any, list[Any], Any]] = {}
-#: A font's files (``FontManager._find_fonts_by_props``), by font key (:func:`_font_key`).
-_FONT_FILES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-#: The settings ``FontManager.findfont`` reads besides those of :data:`_FONT_RC`.
-_FIND_RC = ("font.style", "font.variant", "font.weight", "font.stretch", "font.size")
 #: The settings besides the font's that a text's measure depends on (read once a draw).
 _TEXT_RC = ("text.hinting", "text.hinting_factor", "text.kerning_factor", "font.enable_last_resort")
 
@@ -118,22 +113,6 @@ def _font_key(prop: Any) -> tuple[Any, ...]:
         prop._math_fontfamily,
         rc,
     )
-
-
-def _font_files(prop: Any) -> tuple[Any, ...]:
-    """The font files of ``prop`` (its font and fallbacks), found once per font key.
-
-    Matplotlib's ``_find_fonts_by_props`` looks every family up again (its
-    lookups are remembered, but only after a copy of the properties and a
-    read of the settings for each), about 0.1 ms for each text measured; the
-    key holds the properties and the settings ``findfont`` reads.
-    """
-    rc: Any = matplotlib.rcParams
-    key = (_font_key(prop), *(rc[k] for k in _FIND_RC), os.getenv("MPL_IGNORE_SYSTEM_FONTS"))
-    hit = _FONT_FILES.get(key)
-    if hit is None:
-        hit = _remember(_FONT_FILES, KEEP_TEXTS, key, tuple(fontManager._find_fonts_by_props(prop)))
-    return hit
 
 
 def _remember(cache: dict[Any, Any], limit: int, key: Any, value: Any) -> Any:
@@ -199,7 +178,7 @@ class _LineMetrics:
         hit = _LINE_METRICS.get(key)
         if hit is not None:
             return hit
-        font: Any = get_font(list(_font_files(prop)))
+        font: Any = get_font(fontManager._find_fonts_by_props(prop))
         possible = [
             ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
             ("hhea", "lineGap", "ascent", "descent"),
@@ -257,9 +236,7 @@ class _TextAgg(_LineMetrics, RendererAgg):
         key = (s, _font_key(prop), self.dpi, flags, features, language, threading.get_ident())
         hit = _LAYOUTS.get(key)
         if hit is None:
-            font = get_font(list(_font_files(prop)))  # RendererAgg._prepare_font's font
-            font.clear()
-            font.set_size(prop.get_size_in_points(), self.dpi)
+            font = self._prepare_font(prop)
             items = font._layout(s, flags=flags, features=features, language=language)
             glyphs = tuple((it.ft_object, it.glyph_index, it.x, it.y) for it in items)
             hit = _remember(_LAYOUTS, KEEP_TEXTS, key, (prop.get_size_in_points(), glyphs))
@@ -372,12 +349,12 @@ class _SVGRenderer(_LineMetrics, RendererSVG):
             w, h, d = super().get_text_width_height_descent(s, prop, ismath)
             return w, h, d
         rc: Any = matplotlib.rcParams
-        files = _font_files(prop)
+        files = tuple(fontManager._find_fonts_by_props(prop))
         key = (s, files, rc["text.kerning_factor"], rc["font.enable_last_resort"])
         hit = _SVG_EXTENTS.get(key)
         if hit is None:  # TextToPath's arithmetic, at its own size (matplotlib 3.11)
-            font: Any = get_font(list(files))  # TextToPath._get_font's font
-            font.set_size(TextToPath.FONT_SCALE, TextToPath.DPI)
+            text2path: Any = self._text2path
+            font = text2path._get_font(prop)
             font.set_text(s, 0.0, flags=LoadFlags.NO_HINTING)
             w, h = font.get_width_height()
             hit = _remember(
