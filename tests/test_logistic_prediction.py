@@ -205,3 +205,36 @@ def test_checks_by_a_column_with_missing_values_leave_out_its_rows(sample):
     for wrong in ({"folds_by": "LA"}, {"group": "LA"}, {"seeds": 1}):
         with pytest.raises(TypeError, match=r"unexpected keyword|multiple values"):
             prediction_checks_by(F, sample, (None,), **wrong)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "reversed"])
+def test_standardised_in_place_is_standardise_then_scaled(layout):
+    """``_standardised`` writes ``(X - mean) / scale`` over ``X`` with ``standardise``'s mean
+    and scale, to the bit (constant, 0/1, -0.0 and wide-ranging columns; any layout)."""
+    from reunistat.models.logistic.prediction import _scaled, _standardised, standardise
+
+    rng = np.random.default_rng(8)
+    for zero in (False, True):
+        X = rng.normal(size=(997, 6)) * 10.0 ** np.array([-8, -2, 0, 3, 7, 12]) + 1e5
+        X[:, 0] = 3.0
+        X[:, 1] = rng.integers(0, 2, 997)
+        if zero:
+            X[:, 2] = -0.0
+        X = {"C": X, "F": np.asfortranarray(X), "reversed": X[:, ::-1]}[layout]
+        want, got = X.copy(order="K"), X.copy(order="K")
+        mean, scale = standardise(want)
+        _scaled(want, mean, scale)
+        mean2, scale2 = _standardised(got)
+        assert mean2.tobytes() == mean.tobytes() and scale2.tobytes() == scale.tobytes()
+        assert got.tobytes(order="A") == want.tobytes(order="A")
+
+
+def test_first_ranks_are_pandas_first_ranks():
+    from reunistat.models.logistic.prediction import _first_ranks
+
+    p = np.round(np.random.default_rng(2).random(5000), 2)  # many ties
+    assert _first_ranks(p).tobytes() == pd.Series(p).rank(method="first").to_numpy().tobytes()
+    p[::7] = np.nan
+    assert np.array_equal(
+        _first_ranks(p), pd.Series(p).rank(method="first").to_numpy(), equal_nan=True
+    )
