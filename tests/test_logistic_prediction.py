@@ -238,3 +238,22 @@ def test_first_ranks_are_pandas_first_ranks():
     assert np.array_equal(
         _first_ranks(p), pd.Series(p).rank(method="first").to_numpy(), equal_nan=True
     )
+
+
+def test_roc_auc_is_scikit_learns_to_the_bit():
+    """The AUC without scikit-learn's checks is its ``roc_auc_score`` to the bit (ties,
+    rounded scores, negative scores, every score equal)."""
+    from sklearn.metrics import roc_auc_score
+
+    from reunistat.models.logistic.prediction import _roc_auc
+
+    rng = np.random.default_rng(12)
+    for trial in range(60):
+        n = int(rng.integers(2, 3000))
+        p = np.round(rng.random(n), int(rng.integers(1, 8))) * (-1 if trial % 7 == 0 else 1)
+        if trial % 5 == 0:
+            p[:] = 0.5
+        y = (rng.random(n) < rng.uniform(0.05, 0.95)).astype(float)
+        if y.min() == y.max():
+            continue
+        assert np.float64(_roc_auc(y, p)).tobytes() == np.float64(roc_auc_score(y, p)).tobytes()

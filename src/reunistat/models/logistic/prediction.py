@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.integrate import trapezoid
 from scipy.special import expit, logit
 from sklearn import config_context
 from sklearn.linear_model import LogisticRegression
@@ -125,11 +126,37 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | int]:
     return {
         "n": len(y),
         "events": int(y.sum()),
-        "auc": float(roc_auc_score(y, p)),
+        "auc": _roc_auc(y, p),
         "brier": float(brier_score_loss(y, p)),
         "calibration_intercept": ci,
         "calibration_slope": cs,
     }
+
+
+def _roc_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """``roc_auc_score(y, p)`` of a 0/1 ``y`` with both values, finite ``p``: without its checks.
+
+    scikit-learn's arithmetic: true and false positives counted at each
+    distinct prediction, from the highest (whole numbers, so the order of
+    tied rows does not matter), collinear points dropped, and the trapezoids
+    under the ROC curve summed by scipy. Anything else goes to
+    ``roc_auc_score`` itself.
+    """
+    if len(p) < 2 or not (np.isin(y, (0.0, 1.0)).all() and np.isfinite(p).all()):
+        return float(roc_auc_score(y, p))
+    order = np.argsort(p, kind="stable")[::-1]
+    ordered = p[order]
+    ends = np.append(np.flatnonzero(np.diff(ordered)), len(p) - 1)
+    tps = np.cumsum((y[order] == 1.0).astype(np.float64))[ends]
+    fps = 1 + ends.astype(np.float64) - tps
+    if tps[-1] <= 0 or fps[-1] <= 0:  # one outcome value: scikit-learn's warning and NaN
+        return float(roc_auc_score(y, p))
+    if len(fps) > 2:
+        corner = np.logical_or(np.diff(fps, 2), np.diff(tps, 2))
+        keep = np.flatnonzero(np.concatenate([[True], corner, [True]]))
+        fps, tps = fps[keep], tps[keep]
+    fps, tps = np.append(0.0, fps), np.append(0.0, tps)
+    return float(trapezoid(tps / tps[-1], fps / fps[-1]))
 
 
 def _estimator(penalty: Penalty, C: float, seed: int) -> Any:
