@@ -297,7 +297,8 @@ def _optimise(
             step = np.linalg.solve(H, grad(theta))
         except np.linalg.LinAlgError:
             break
-        if fun(theta - step)[0] > fun(theta)[0] or not np.all(np.isfinite(step)):
+        # fun's values without its gradients, in the same order (the modes move the same)
+        if -prob.loglik(theta - step) > -prob.loglik(theta) or not np.all(np.isfinite(step)):
             break
         theta = theta - step
         if np.max(np.abs(step)) < 1e-10:

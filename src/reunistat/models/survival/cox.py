@@ -102,14 +102,18 @@ def _zero_one_counts(
             n0[i] = np.count_nonzero(x[:, j] == 0.0)
             e1[i] = np.count_nonzero(ones & ev)
         return n1, n0, e1
+    # rows: the counts as products of 0/1 floats with a row of ones and the events (whole
+    # numbers below 2**53, so exact), not numpy's count along the rows, short row by row
     whole = k == x.shape[1]
+    counts = np.zeros((3, k))
+    w = np.ones((2, min(step, x.shape[0])))
     for a in range(0, x.shape[0], step):
         sub = x[a : a + step] if whole else x[a : a + step, cols]
-        ones = sub == 1.0
-        n1 += np.count_nonzero(ones, axis=0)
-        n0 += np.count_nonzero(sub == 0.0, axis=0)
-        ones &= ev[a : a + step, None]
-        e1 += np.count_nonzero(ones, axis=0)
+        m = sub.shape[0]
+        w[1, :m] = ev[a : a + m]
+        counts[:2] += w[:, :m] @ (sub == 1.0).astype(float)
+        counts[2] += w[0, :m] @ (sub == 0.0).astype(float)
+    n1[:], e1[:], n0[:] = counts
     return n1, n0, e1
 
 
@@ -238,7 +242,6 @@ def cox(
     read = _data.read_columns(
         des, duration_col, event_col, entry_col, weights, strata, _options.cluster_columns(cluster)
     )
-    digest = data_hash(data, read, coded=des.coded)  # the columns read, with the index
     used = data if len(des.rows) == len(data) else data.loc[des.rows]
     stop, ev, start = _survival_arrays(used, duration_col, event_col, entry_col)
     w = _data.case_weights(used, weights)
@@ -323,6 +326,7 @@ def cox(
         used.index,
         used[cluster].to_numpy() if isinstance(cluster, str) else None,
     )
+    digest = data_hash(data, read, coded=des.coded)  # the columns read, with the index
     options = {
         "duration_col": duration_col,
         "event_col": event_col,

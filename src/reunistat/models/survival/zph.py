@@ -139,7 +139,8 @@ def split_episodes(
     rep = np.repeat(np.arange(len(stop)), n_pieces)
     offs = np.arange(rep.shape[0]) - np.repeat(np.cumsum(n_pieces) - n_pieces, n_pieces)
     period = first[rep] + offs
-    out = data.iloc[rep].reset_index(drop=True)
+    out = data.take(rep)  # data.iloc[rep].reset_index(drop=True) without copying it again
+    out.index = pd.RangeIndex(len(rep))
     out[start_name] = np.maximum(start[rep], edges[period])
     out[stop_name] = np.minimum(stop[rep], edges[period + 1])
     is_last = offs == n_pieces[rep] - 1
