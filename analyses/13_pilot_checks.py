@@ -91,7 +91,15 @@ def _balance_readable(bal: pd.DataFrame) -> pd.DataFrame:
 def _event_study(ctx: Context, sp: pd.DataFrame, la: pd.DataFrame) -> None:
     fn = "reunistat.models.evaluation.event_study"
     h = ctx.config.logistic_horizon_days
-    res = ev.event_study(sp, la, horizon_days=h, potential_followup_col=PF, seed=ctx.config.seed)
+    # the table shows the Satterthwaite intervals: the wild bootstrap serves the pre-trend test
+    res = ev.event_study(
+        sp,
+        la,
+        horizon_days=h,
+        potential_followup_col=PF,
+        seed=ctx.config.seed,
+        boot_intervals=False,
+    )
     t = res.tidy()
     t["year"] = [int(str(x).split("[")[-1].rstrip("]")) for x in t["term"]]
     marked = ev.mark_adoption(sp[["LA", "return_date", "reentered"]], la)  # the counts only
