@@ -427,7 +427,7 @@ def event_study(
     pre = [f"rel_year[{k}]" for k in ks if k < 0]
     idx = [names.index(k) for k in pre]
     b, v = fit.beta[idx], cov1[np.ix_(idx, idx)]
-    n_cl = hs[la_col].nunique()
+    n_cl = fit.n_clusters  # the authorities (hs[la_col].nunique())
     extra: dict[str, float] = counts.fit_stats()
     if pre:
         wald = float(b @ np.linalg.solve(v, b))
@@ -440,8 +440,9 @@ def event_study(
         extra["pretrend_p"] = extra["pretrend_p_wald"]
         if pretrend_test == "wild_bootstrap" and n_boot > 0:
             # x is 0/1 (the terms and the fixed effects' dummies): X'X holds exact counts
+            # the clusters as the fit's codes (the same clusters, numbered as they appear)
             extra["pretrend_p"] = wild_pretrend(
-                y, x, groups, idx, wald, n_boot, seed, fit.bread, fit.xtx, fit.x_sparse
+                y, x, fit.codes, idx, wald, n_boot, seed, fit.bread, fit.xtx, fit.x_sparse
             )
             extra["pretrend_n_boot"] = float(n_boot)
     opts: dict[str, object] = {
