@@ -207,7 +207,12 @@ def logistic_cr2(res: ModelResult, cluster: str) -> ModelResult:
     from reunistat.models.evaluation.cluster_inference import ols_cluster, satterthwaite_df
 
     frame = res.extras["data"]
-    x = np.asarray(res.extras["model_spec"].get_model_matrix(frame), dtype=float)
+    x = res.extras.get("design_matrix")  # the fit's own design, the rows of its frame
+    if x is None or x.shape[0] != len(frame):  # built again
+        x = np.asarray(res.extras["model_spec"].get_model_matrix(frame), dtype=float)
+    # column-major, as the frame's matrix (np.asarray of a frame) that was built here before:
+    # the working outcome's product z @ beta then adds in the same order, to the bit
+    x = np.asfortranarray(x, dtype=float)
     if x.shape[1] != len(res.params):
         raise EvaluationError("the logistic model's design could not be rebuilt for CR2")
     y = pd.to_numeric(frame[res.extras["outcome_col"]]).to_numpy(float)
