@@ -168,7 +168,7 @@ def _pwp(ctx: Context, sp: pd.DataFrame) -> None:
     fn = "reunistat.models.survival.pwp"
     rec = recurrent_episodes(sp, id_codes=True)
     # the fit reads only its own columns, the child as sorted integer codes (the same
-    # clusters in the same order as the identifiers), without the concordance (not shown)
+    # clusters in the same order as the identifiers), without the concordance
     cols = [*formula_variables(ctx.config.covariates, rec), "start_days", "stop_days"]
     child = rec["CHILD"]
     rec = rec[[*cols, "reentered"]].assign(
@@ -185,6 +185,7 @@ def _pwp(ctx: Context, sp: pd.DataFrame) -> None:
         order_col="order_band",
         timescale="gap",
         concordance=False,
+        robust_score=False,  # nor the robust score test (glance: not shown)
     )
     tidy = res.tidy(exponentiate=True)
     tidy.insert(1, "label", [term_label(t) for t in tidy["term"]])
