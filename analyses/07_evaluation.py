@@ -29,7 +29,11 @@ def run(ctx: Context) -> None:
     fits = {
         "pilot vs comparison, Cox (HR)": (
             ev.pilot_vs_comparison(
-                sp, la, model="cox", adjust=f"{ctx.config.covariates} + return_year"
+                sp,
+                la,
+                model="cox",
+                adjust=f"{ctx.config.covariates} + return_year",
+                glance_tests=False,  # the terms only, here and in 09
             ),
             True,
             FUNCTION,

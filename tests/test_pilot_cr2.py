@@ -103,3 +103,13 @@ def test_logistic_cr2_takes_the_fits_design_the_same_bits(case) -> None:  # type
         kept.extras["df_by_term"].to_numpy().tobytes()
         == again.extras["df_by_term"].to_numpy().tobytes()
     )
+
+
+def test_cox_comparison_without_glance_tests_has_the_same_terms(case) -> None:  # type: ignore[no-untyped-def]
+    spells, adoption = case
+    full = pilot_vs_comparison(spells, adoption, model="cox", adjust="C(return_year)")
+    terms = pilot_vs_comparison(
+        spells, adoption, model="cox", adjust="C(return_year)", glance_tests=False
+    )
+    pd.testing.assert_frame_equal(terms.tidy(), full.tidy(), check_exact=True)
+    assert "concordance" in full.fit_stats and "concordance" not in terms.fit_stats
