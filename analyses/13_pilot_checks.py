@@ -91,7 +91,15 @@ def _balance_readable(bal: pd.DataFrame) -> pd.DataFrame:
 def _event_study(ctx: Context, sp: pd.DataFrame, la: pd.DataFrame) -> None:
     fn = "reunistat.models.evaluation.event_study"
     h = ctx.config.logistic_horizon_days
-    res = ev.event_study(sp, la, horizon_days=h, potential_followup_col=PF, seed=ctx.config.seed)
+    # the table shows the Satterthwaite intervals: the wild bootstrap serves the pre-trend test
+    res = ev.event_study(
+        sp,
+        la,
+        horizon_days=h,
+        potential_followup_col=PF,
+        seed=ctx.config.seed,
+        boot_intervals=False,
+    )
     t = res.tidy()
     t["year"] = [int(str(x).split("[")[-1].rstrip("]")) for x in t["term"]]
     marked = ev.mark_adoption(sp[["LA", "return_date", "reentered"]], la)  # the counts only
@@ -160,7 +168,7 @@ def _pwp(ctx: Context, sp: pd.DataFrame) -> None:
     fn = "reunistat.models.survival.pwp"
     rec = recurrent_episodes(sp, id_codes=True)
     # the fit reads only its own columns, the child as sorted integer codes (the same
-    # clusters in the same order as the identifiers), without the concordance (not shown)
+    # clusters in the same order as the identifiers), without the concordance
     cols = [*formula_variables(ctx.config.covariates, rec), "start_days", "stop_days"]
     child = rec["CHILD"]
     rec = rec[[*cols, "reentered"]].assign(
@@ -177,6 +185,7 @@ def _pwp(ctx: Context, sp: pd.DataFrame) -> None:
         order_col="order_band",
         timescale="gap",
         concordance=False,
+        robust_score=False,  # nor the robust score test (glance: not shown)
     )
     tidy = res.tidy(exponentiate=True)
     tidy.insert(1, "label", [term_label(t) for t in tidy["term"]])

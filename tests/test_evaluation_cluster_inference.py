@@ -163,6 +163,14 @@ def test_designs_give_bootstrap_intervals(case) -> None:  # type: ignore[no-unty
     none = did(spells, adoption, potential_followup_col=PF, n_boot=0)
     with pytest.raises(EvaluationError, match="n_boot=0"):
         none.tidy(conf_method="wild_bootstrap")
+    # the bootstrap for the pre-trend test only: every other number the same
+    pre = event_study(
+        spells, adoption, potential_followup_col=PF, n_boot=199, seed=1, boot_intervals=False
+    )
+    pd.testing.assert_frame_equal(pre.tidy(), sat, check_exact=True)
+    assert pre.fit_stats == res.fit_stats and "wild_bootstrap" not in pre.extras
+    with pytest.raises(EvaluationError, match="no wild bootstrap"):
+        pre.tidy(conf_method="wild_bootstrap")
 
 
 @pytest.mark.parametrize(

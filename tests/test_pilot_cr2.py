@@ -84,3 +84,32 @@ def test_cox_cr2_is_cox_small_sample_and_cr1_stays_the_default(case) -> None:  #
     df_pilot = float(cr2.extras["df_by_term"]["treated"])
     assert 1 < df_pilot < cr1.df_resid
     assert cr2.cov.loc["treated", "treated"] > cr1.cov.loc["treated", "treated"]
+
+
+def test_logistic_cr2_takes_the_fits_design_the_same_bits(case) -> None:  # type: ignore[no-untyped-def]
+    """CR2 from the fit's own design matrix: the design built again from its spec, to the bit."""
+    from reunistat.models.evaluation.designs import logistic_cr2
+
+    res = _fit(case, vcov="CR1")
+    x = res.extras["design_matrix"]
+    rebuilt = np.asarray(res.extras["model_spec"].get_model_matrix(res.extras["data"]), float)
+    assert rebuilt.tobytes() == np.ascontiguousarray(x).tobytes()
+    assert rebuilt.flags.f_contiguous  # the layout logistic_cr2 gives the fit's design
+    kept = logistic_cr2(res, "LA")
+    extras = {k: v for k, v in res.extras.items() if k != "design_matrix"}
+    again = logistic_cr2(type(res)(**{**res.__dict__, "extras": extras}), "LA")
+    assert kept.cov.to_numpy().tobytes() == again.cov.to_numpy().tobytes()
+    assert (
+        kept.extras["df_by_term"].to_numpy().tobytes()
+        == again.extras["df_by_term"].to_numpy().tobytes()
+    )
+
+
+def test_cox_comparison_without_glance_tests_has_the_same_terms(case) -> None:  # type: ignore[no-untyped-def]
+    spells, adoption = case
+    full = pilot_vs_comparison(spells, adoption, model="cox", adjust="C(return_year)")
+    terms = pilot_vs_comparison(
+        spells, adoption, model="cox", adjust="C(return_year)", glance_tests=False
+    )
+    pd.testing.assert_frame_equal(terms.tidy(), full.tidy(), check_exact=True)
+    assert "concordance" in full.fit_stats and "concordance" not in terms.fit_stats

@@ -153,3 +153,40 @@ def test_andersen_gill_on_child_codes_is_the_fit_on_text(cgd) -> None:
     assert text.params.to_numpy().tobytes() == coded.params.to_numpy().tobytes()
     assert text.cov.to_numpy().tobytes() == coded.cov.to_numpy().tobytes()
     assert text.fit_stats == coded.fit_stats
+
+
+def _episodes_by_groupby(sp: pd.DataFrame) -> pd.DataFrame:
+    """recurrent_episodes' columns as sort_values and groupby give them (the reference)."""
+    d = sp.sort_values(["CHILD", "spell_number"], kind="stable")
+    dates = d["return_date"]
+    first = dates.groupby(d["CHILD"]).transform("min")
+    d = d.assign(start_days=(dates - first).dt.days.astype(float))
+    return d.assign(stop_days=d["start_days"] + d["days_followed"].astype(float))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.sampled_from(["a", "b", "a1", "c"])),
+            st.integers(1, 4),
+            st.one_of(st.none(), st.integers(0, 3000)),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_recurrent_episodes_as_groupby_gives_them(rows) -> None:  # type: ignore[no-untyped-def]
+    """Each child's first return and the overlap check: the same with missing ids and dates."""
+    sp = pd.DataFrame(rows, columns=["CHILD", "spell_number", "day"])
+    sp["return_date"] = pd.Timestamp("2015-01-01") + pd.to_timedelta(sp.pop("day"), unit="D")
+    sp["days_followed"] = 1
+    want = _episodes_by_groupby(sp)
+    nexts = want["start_days"].groupby(want["CHILD"]).shift(-1) < want["stop_days"]
+    if nexts.any():
+        with pytest.raises(ValueError, match="overlap"):
+            recurrent_episodes(sp)
+        return
+    got = recurrent_episodes(sp)
+    assert got.index.equals(want.index)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)

@@ -266,7 +266,9 @@ def ols_cluster(
             raise EvaluationError(f"x_sparse is {x_sparse.shape}, x is {x.shape}")
     xtx = x.T @ x if x_sparse is None else np.asarray((x_sparse.T @ x_sparse).toarray())
     bread = np.linalg.inv((xtx + xtx.T) / 2)
-    beta = bread @ (x.T @ y)
+    # X'y of a 0/1 design and whole-number outcomes: exact counts, the same in any order
+    exact = x_sparse is not None and _small_integers(y)
+    beta = bread @ (np.asarray(x_sparse.T @ y).ravel() if exact else x.T @ y)
     resid = y - x @ beta
     codes, labels = pd.factorize(np.asarray(groups))
     n_g = len(labels)
@@ -506,6 +508,15 @@ def _pretrend_statistics(
     return np.asarray(np.einsum("bm,bm->b", b.T, sol))
 
 
+def _small_integers(y: np.ndarray) -> bool:
+    """Whether ``y`` holds whole numbers under 2**20 in size.
+
+    Their sums over a 0/1 design's columns (up to 2**33 rows) are then exact
+    counts, the same whichever order they are taken in.
+    """
+    return bool(np.all(np.abs(y) < 2.0**20)) and np.array_equal(y, np.trunc(y))
+
+
 def _restricted_fit(
     y: np.ndarray, x: np.ndarray, keep: list[int], xtx: np.ndarray | None, x_sparse: Any
 ) -> np.ndarray:
@@ -522,8 +533,7 @@ def _restricted_fit(
         and xtx is not None
         and x.dtype == np.float64
         and x.flags.c_contiguous
-        and bool(np.all(np.abs(y) < 2.0**20))
-        and np.array_equal(y, np.trunc(y))
+        and _small_integers(y)
     )
     xtx_r = None if xtx is None else xtx[np.ix_(keep, keep)]
     if not fast:

@@ -82,6 +82,7 @@ def pilot_vs_comparison(
     date_col: str = "return_date",
     small_sample: bool = True,
     vcov: PilotVcov | None = None,
+    glance_tests: bool = True,
 ) -> ModelResult:
     """Compare re-entry after a return home in pilot and comparison authorities.
 
@@ -127,6 +128,10 @@ def pilot_vs_comparison(
         linear model, Satterthwaite df per term; the logistic model's default;
         for the Cox model, :func:`~reunistat.models.survival.cox_small_sample`)
         or ``"CR1"`` (``sandwich::vcovCL``; the Cox model's default).
+    glance_tests : bool
+        False: the Cox model's ``glance()`` without the concordance and the
+        robust score test (each another pass over the rows; every other number
+        the same), for a caller that shows only the terms.
 
     Returns
     -------
@@ -152,7 +157,17 @@ def pilot_vs_comparison(
                 "model uses all follow-up"
             )
         small: Literal["CR2"] | None = "CR2" if kind == "CR2" else None  # CR1: its robust
-        res = cox(f"~ {rhs}", sample, duration_col, event_col, cluster=cluster, vcov=small)
+        tests = None if glance_tests else False  # None: cox's own choice by size
+        res = cox(
+            f"~ {rhs}",
+            sample,
+            duration_col,
+            event_col,
+            cluster=cluster,
+            vcov=small,
+            concordance=tests,
+            robust_score=tests,
+        )
     else:
         from reunistat.models.logistic import LogisticInputError, logistic
 
@@ -207,7 +222,12 @@ def logistic_cr2(res: ModelResult, cluster: str) -> ModelResult:
     from reunistat.models.evaluation.cluster_inference import ols_cluster, satterthwaite_df
 
     frame = res.extras["data"]
-    x = np.asarray(res.extras["model_spec"].get_model_matrix(frame), dtype=float)
+    x = res.extras.get("design_matrix")  # the fit's own design, the rows of its frame
+    if x is None or x.shape[0] != len(frame):  # built again
+        x = np.asarray(res.extras["model_spec"].get_model_matrix(frame), dtype=float)
+    # column-major, as the frame's matrix (np.asarray of a frame) that was built here before:
+    # the working outcome's product z @ beta then adds in the same order, to the bit
+    x = np.asfortranarray(x, dtype=float)
     if x.shape[1] != len(res.params):
         raise EvaluationError("the logistic model's design could not be rebuilt for CR2")
     y = pd.to_numeric(frame[res.extras["outcome_col"]]).to_numpy(float)

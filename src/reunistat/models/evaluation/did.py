@@ -143,7 +143,7 @@ def _result(
     if fit.vcov == "CR2":  # the CR1 covariance too, for comparison
         extras["cov_cr1"] = pd.DataFrame(fit.cr1_cov()[np.ix_(idx, idx)], index=keep, columns=keep)
     n_boot = int(options.get("n_boot", 0))  # type: ignore[call-overload]
-    if n_boot > 0:
+    if n_boot > 0 and options.get("boot_intervals", True):
         extras["wild_bootstrap"] = wild_bootstrap_ci(
             fit,
             idx,
@@ -341,6 +341,7 @@ def event_study(
     seed: int = 20240331,
     boot_weights: BootWeights = "rademacher",
     conf_level: float = 0.95,
+    boot_intervals: bool = True,
     **deprecated: Any,
 ) -> ModelResult:
     """Event study: the pilot-comparison difference by year relative to adoption.
@@ -374,6 +375,11 @@ def event_study(
         How ``pretrend_p`` is computed.
     vcov, n_boot, seed, boot_weights, conf_level
         As for :func:`did`; ``n_boot`` and ``seed`` also serve the pre-trend test.
+    boot_intervals : bool
+        False: the wild bootstrap serves the pre-trend test only, without each
+        term's bootstrap interval (``tidy(conf_method="wild_bootstrap")`` is
+        then unavailable; the Satterthwaite intervals and every other number
+        are the same), for a caller that shows only those.
 
     **deprecated
         The older spelling la_col=, with a :class:`DeprecationWarning`.
@@ -421,7 +427,7 @@ def event_study(
     pre = [f"rel_year[{k}]" for k in ks if k < 0]
     idx = [names.index(k) for k in pre]
     b, v = fit.beta[idx], cov1[np.ix_(idx, idx)]
-    n_cl = hs[la_col].nunique()
+    n_cl = fit.n_clusters  # the authorities (hs[la_col].nunique())
     extra: dict[str, float] = counts.fit_stats()
     if pre:
         wald = float(b @ np.linalg.solve(v, b))
@@ -434,8 +440,9 @@ def event_study(
         extra["pretrend_p"] = extra["pretrend_p_wald"]
         if pretrend_test == "wild_bootstrap" and n_boot > 0:
             # x is 0/1 (the terms and the fixed effects' dummies): X'X holds exact counts
+            # the clusters as the fit's codes (the same clusters, numbered as they appear)
             extra["pretrend_p"] = wild_pretrend(
-                y, x, groups, idx, wald, n_boot, seed, fit.bread, fit.xtx, fit.x_sparse
+                y, x, fit.codes, idx, wald, n_boot, seed, fit.bread, fit.xtx, fit.x_sparse
             )
             extra["pretrend_n_boot"] = float(n_boot)
     opts: dict[str, object] = {
@@ -446,6 +453,8 @@ def event_study(
         **counts.as_dict(),
         **inference,
     }
+    if not boot_intervals:
+        opts["boot_intervals"] = False
     return _result(
         "event_study",
         names,

@@ -48,29 +48,72 @@ def recurrent_episodes(
         columns added; a spell runs over ``(start_days, stop_days]``.
     """
     _data.check_columns(spells, [id_col, order_col, date_col, duration_col], "recurrent")
-    child = sort_codes(spells[id_col])
-    order = np.lexsort((sort_codes(spells[order_col]), child))
+    child, n_ids = _ranks(spells[id_col])
+    order = np.lexsort((_order_key(spells[order_col]), child))
     d = spells.take(order)  # = sort_values([id_col, order_col]): both sorts are stable
-    # the child as sorted integer codes (missing: NaN, dropped by groupby as the id would be)
-    missing = spells[id_col].isna().to_numpy()[order]
-    key = np.where(missing, np.nan, child[order])
+    child = child[order]
+    missing = child == n_ids  # a missing identifier: ranked last
     if id_codes and not missing.any():
-        d[id_col] = child[order]
-    dates = pd.to_datetime(d[date_col])
-    first = dates.groupby(key).transform("min")
+        d[id_col] = child
+    dates = d[date_col] if d[date_col].dtype.kind == "M" else pd.to_datetime(d[date_col])
+    # the child as sorted integer codes (missing: NaN, dropped by groupby as the id would be)
+    key = np.where(missing, np.nan, child)
+    runs = not missing.any() and not dates.isna().any()
+    if runs:  # each child's rows together: the first return is the smallest date of the run
+        first = pd.Series(_run_min(dates.to_numpy(), child), index=d.index)
+    else:
+        first = dates.groupby(key).transform("min")
     d["start_days"] = (dates - first).dt.days.astype(float)
     d["stop_days"] = d["start_days"] + _data.durations(d, duration_col)
     zero = d["stop_days"] <= d["start_days"]
     if zero.any():
         # a spell of zero days cannot hold an event in (start, stop]; nudge as R users do
         d.loc[zero, "stop_days"] = d.loc[zero, "start_days"] + 0.5
-    overlap = d["start_days"].groupby(key).shift(-1) < d["stop_days"]
+    if runs:  # the next row's start when it is the same child's (the shift within the child)
+        start, stop = d["start_days"].to_numpy(), d["stop_days"].to_numpy()
+        next_start = np.append((child[1:] == child[:-1]) & (start[1:] < stop[:-1]), False)
+        overlap = pd.Series(next_start, index=d.index)
+    else:
+        overlap = d["start_days"].groupby(key).shift(-1) < d["stop_days"]
     if overlap.any():
         raise InputError(
             f"{int(overlap.sum())} spell(s) overlap the same child's next return, first at "
             f"index {list(d.index[overlap.to_numpy()][:3])}"
         )
     return d
+
+
+def _run_min(values: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """Each row's minimum of ``values`` over its run of equal ``runs`` (a run's rows together).
+
+    >>> _run_min(np.array([3, 1, 2, 5]), np.array([0, 0, 1, 1])).tolist()
+    [1, 1, 2, 2]
+    """
+    if len(values) == 0:
+        return values.copy()
+    starts = np.flatnonzero(np.append(True, runs[1:] != runs[:-1]))
+    lengths = np.diff(np.append(starts, len(runs)))
+    return np.repeat(np.minimum.reduceat(values, starts), lengths)
+
+
+def _order_key(values: pd.Series) -> np.ndarray:
+    """Integers that order the rows as ``values`` sort: the values themselves if integers."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+        return values.to_numpy()
+    return sort_codes(values)
+
+
+def _ranks(values: pd.Series) -> tuple[np.ndarray, int]:
+    """:func:`sort_codes` of ``values``, and the code of a missing value (the distinct values)."""
+    codes, uniques = pd.factorize(values)
+    if pd.api.types.infer_dtype(uniques, skipna=False) == "string":
+        text = np.asarray(uniques, dtype=str)
+        rank = np.empty(len(text), dtype=np.int64)
+        rank[np.argsort(text, kind="stable")] = np.arange(len(text))
+        ranked = rank[codes]
+    else:
+        ranked, _ = pd.factorize(values, sort=True)
+    return np.where(codes < 0, len(uniques), ranked).astype(np.int64), len(uniques)
 
 
 def sort_codes(values: pd.Series) -> np.ndarray:
@@ -85,15 +128,7 @@ def sort_codes(values: pd.Series) -> np.ndarray:
     >>> sort_codes(pd.Series(["b", None, "a10", "a9", "b"])).tolist()
     [2, 3, 0, 1, 2]
     """
-    codes, uniques = pd.factorize(values)
-    if pd.api.types.infer_dtype(uniques, skipna=False) == "string":
-        text = np.asarray(uniques, dtype=str)
-        rank = np.empty(len(text), dtype=np.int64)
-        rank[np.argsort(text, kind="stable")] = np.arange(len(text))
-        ranked = rank[codes]
-    else:
-        ranked, _ = pd.factorize(values, sort=True)
-    return np.where(codes < 0, len(uniques), ranked).astype(np.int64)
+    return _ranks(values)[0]
 
 
 def child_codes(episodes: pd.DataFrame, id_col: str = "CHILD") -> pd.Series:
