@@ -46,7 +46,12 @@ from typing import Any
 import pandas as pd
 
 from reunistat.report.disclosure import DisclosureRules, check_curve, check_table
-from reunistat.report.input_identifiers import dates_of, distinct_texts, identifier_set
+from reunistat.report.input_identifiers import (
+    IdentifierSet,
+    dates_of,
+    distinct_texts,
+    identifier_set,
+)
 from reunistat.report.pdf_content import page_text
 
 IDENTIFIER_COLUMNS = ("CHILD", "UPN", "LAchildID", "MOTHER")
@@ -125,6 +130,19 @@ _NEEDED = (
 #: The numeric patterns (the first three): none of their matches, nor what they look at
 #: beside one, holds a line end, so they find the same in the lines holding what they need.
 _LINE_WISE = 3
+#: The numeric patterns, their order and what they need; and the same with ``\d`` read as
+#: ``[0-9]`` (``re.ASCII``: they hold no ``\s`` or ``\w``), for a text whose digits are 0-9.
+_NUMERIC = tuple(
+    (p, order, need) for (p, order), need in zip(_DATE_PATTERNS[:_LINE_WISE], _NEEDED, strict=False)
+)
+_NUMERIC_ASCII = tuple(
+    (re.compile(p.pattern, re.A), order, None if need is None else re.compile(need.pattern, re.A))
+    for p, order, need in _NUMERIC
+)
+#: What every match of a date with a month's name holds, in lower case: the month's name,
+#: then (a full stop, a comma,) white space and a digit.
+_NAMED_NEED = re.compile(_MON + r"\.?,?\s+\d")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 #: The characters other than A-Z that ``re.I`` matches to a letter a-z, or that
 #: ``str.lower`` turns into one (İ, ı, ſ and the Kelvin sign: Python 3.11's tables).
 _FOLDS_TO_ASCII = frozenset("\u0130\u0131\u017f\u212a")
@@ -327,24 +345,34 @@ def _lower_alike(text: str) -> bool:
 
 
 def _date_searches(text: str) -> list[tuple[re.Pattern[str], str, str, re.Pattern[str] | None]]:
-    """Each pattern of :data:`_DATE_PATTERNS`: as searched, its order, where, what it needs.
+    r"""Each pattern of :data:`_DATE_PATTERNS` searched: as searched, its order, where, its need.
 
-    Dates with a month's name are searched in the text in lower case without
-    ``re.I`` when that finds the same (:func:`_lower_alike`); otherwise as
-    written, with nothing searched first.
+    The numeric ones with ``\d`` read as ``[0-9]`` when every digit of the
+    text is (:func:`_ascii_digits`): the same matches, found faster. Dates
+    with a month's name are searched in the text in lower case without
+    ``re.I`` when that finds the same (:func:`_lower_alike`), and not at all
+    when no month's name there is followed by a number (:data:`_NAMED_NEED`);
+    otherwise as written, with nothing searched first.
     """
-    low = text.lower() if _lower_alike(text) else None
-    out = []
-    for (pattern, order), lower, needed in zip(
-        _DATE_PATTERNS, (None, None, None, *_NAMED_DATES_LOWER), _NEEDED, strict=True
-    ):
-        if lower is None:
-            out.append((pattern, order, text, needed))
-        elif low is not None:
-            out.append((lower[0], order, low, needed))
-        else:
-            out.append((pattern, order, text, None))
-    return out
+    numeric = _NUMERIC_ASCII if _ascii_digits(text) else _NUMERIC
+    out = [(pattern, order, text, needed) for pattern, order, needed in numeric]
+    if not _lower_alike(text):
+        named_as_written = _DATE_PATTERNS[_LINE_WISE:]
+        return out + [(pattern, order, text, None) for pattern, order in named_as_written]
+    low = text.lower()
+    if _NAMED_NEED.search(low) is None:
+        return out
+    named = zip(_NAMED_DATES_LOWER, _NEEDED[_LINE_WISE:], strict=True)
+    return out + [(pattern, order, low, needed) for (pattern, order), needed in named]
+
+
+def _ascii_digits(text: str) -> bool:
+    r"""Whether every character of ``text`` that ``\d`` matches is one of 0-9.
+
+    >>> _ascii_digits("12 é 3"), _ascii_digits("12 \u0663")
+    (True, False)
+    """
+    return text.isascii() or not any(c.isdecimal() for c in set("".join(_NON_ASCII.findall(text))))
 
 
 def dates_in_text(text: str) -> set[dt.date]:
@@ -357,7 +385,8 @@ def dates_in_text(text: str) -> set[dt.date]:
     ['1998-02-20', '1998-02-21', '1998-02-22']
     """
     found: set[dt.date] = set()
-    text = _URL.sub(" ", text)  # namespaces such as www.w3.org/1999/02/22-rdf-syntax-ns
+    if "://" in text:  # namespaces such as www.w3.org/1999/02/22-rdf-syntax-ns
+        text = _URL.sub(" ", text)
     lines: dict[re.Pattern[str], str] = {}
     for i, (pattern, order, where, needed) in enumerate(_date_searches(text)):
         if needed is not None and i < _LINE_WISE:
@@ -465,8 +494,7 @@ def identifier_breaches(
         out.append(
             f"{rel}: has a column named as an identifier or a date of birth ({', '.join(bad)})"
         )
-    tokens = _long_tokens(text) if identifiers.shortest >= 4 else _tokens(text)
-    n_ids = len(tokens & identifiers.values)
+    n_ids = len(identifier_values_in(text, identifiers))
     if n_ids:
         out.append(f"{rel}: holds {n_ids} child identifier value(s) of the input")
     n_dob = len((dates_in_text(text) & identifiers.dates_of_birth) - identifiers.public_dates)
@@ -477,6 +505,22 @@ def identifier_breaches(
     if n_post:
         out.append(f"{rel}: holds {n_post} postcode(s) of children in the input")
     return out
+
+
+def identifier_values_in(text: str, identifiers: Identifiers) -> AbstractSet[str]:
+    """The values of ``identifiers`` that are tokens of ``text`` (:func:`_tokens`).
+
+    Only tokens of four characters or more when no value is shorter
+    (:func:`_long_tokens`); an :class:`IdentifierSet` whose values are all
+    letters then digits finds those among the text's runs of letters and
+    digits without listing the tokens (:meth:`IdentifierSet.in_runs`).
+    """
+    long = identifiers.shortest >= 4
+    values = identifiers.values
+    found = values.in_runs(text, 4 if long else 1) if isinstance(values, IdentifierSet) else None
+    if found is not None:
+        return found
+    return (_long_tokens(text) if long else _tokens(text)) & values
 
 
 #: A letter then a digit: what every match of :data:`_POSTCODE` holds where its outward
