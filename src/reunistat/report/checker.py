@@ -344,7 +344,9 @@ def _lower_alike(text: str) -> bool:
     return text.isascii() or _FOLDS_TO_ASCII.isdisjoint(text)
 
 
-def _date_searches(text: str) -> list[tuple[re.Pattern[str], str, str, re.Pattern[str] | None]]:
+def _date_searches(
+    text: str, ascii_digits: bool
+) -> list[tuple[re.Pattern[str], str, str, re.Pattern[str] | None]]:
     r"""Each pattern of :data:`_DATE_PATTERNS` searched: as searched, its order, where, its need.
 
     The numeric ones with ``\d`` read as ``[0-9]`` when every digit of the
@@ -354,7 +356,7 @@ def _date_searches(text: str) -> list[tuple[re.Pattern[str], str, str, re.Patter
     when no month's name there is followed by a number (:data:`_NAMED_NEED`);
     otherwise as written, with nothing searched first.
     """
-    numeric = _NUMERIC_ASCII if _ascii_digits(text) else _NUMERIC
+    numeric = _NUMERIC_ASCII if ascii_digits else _NUMERIC
     out = [(pattern, order, text, needed) for pattern, order, needed in numeric]
     if not _lower_alike(text):
         named_as_written = _DATE_PATTERNS[_LINE_WISE:]
@@ -387,8 +389,9 @@ def dates_in_text(text: str) -> set[dt.date]:
     found: set[dt.date] = set()
     if "://" in text:  # namespaces such as www.w3.org/1999/02/22-rdf-syntax-ns
         text = _URL.sub(" ", text)
-    lines: dict[re.Pattern[str], str] = {}
-    for i, (pattern, order, where, needed) in enumerate(_date_searches(text)):
+    ascii_digits = _ascii_digits(text)
+    lines = _numeric_lines(text) if ascii_digits else {}
+    for i, (pattern, order, where, needed) in enumerate(_date_searches(text, ascii_digits)):
         if needed is not None and i < _LINE_WISE:
             if needed not in lines:
                 lines[needed] = _lines_holding(needed, where)
@@ -398,6 +401,59 @@ def dates_in_text(text: str) -> set[dt.date]:
         for m in pattern.finditer(where):
             found.update(d for d in _match_dates(order, m.groups()) if d is not None)
     return found
+
+
+def _numeric_lines(text: str) -> dict[re.Pattern[str], str]:
+    r"""What :func:`_lines_holding` gives for the needs of the numeric patterns, found fast.
+
+    For a text whose digits are all 0-9 (:func:`_ascii_digits`): in its
+    bytes (one a character: others than ASCII as ``?``) with each digit made
+    ``0`` and each of ``/.-`` made ``/`` (:data:`_SHAPES`), a line holds
+    ``[/.-]\d{1,2}[/.-]`` where it holds ``/0/`` or ``/00/``, and ``\d{8}``
+    where it holds ``00000000``: fixed texts, found by ``bytes.find``.
+
+    >>> lines = _numeric_lines("a 1.2.3\nb 12345678\nc 1.234-5")
+    >>> [lines[need] for _, _, need in _NUMERIC_ASCII]
+    ['a 1.2.3', 'a 1.2.3', 'b 12345678']
+    """
+    shapes = text.encode("ascii", "replace").translate(_SHAPES)
+    dated, eight = _NUMERIC_ASCII[0][2], _NUMERIC_ASCII[2][2]
+    assert dated is not None and eight is not None and _NUMERIC_ASCII[1][2] is dated
+    return {
+        dated: _lines_at(text, [*_found_lines(shapes, b"/0/"), *_found_lines(shapes, b"/00/")]),
+        eight: _lines_at(text, _found_lines(shapes, b"00000000")),
+    }
+
+
+#: Bytes to :func:`_numeric_lines`'s shapes: digits to ``0``, ``/.-`` to ``/``, line ends kept.
+_SHAPES = bytes(
+    48 if 48 <= b <= 57 else 47 if chr(b) in "/.-" else 10 if b == 10 else 32 for b in range(256)
+)
+
+
+def _found_lines(shapes: bytes, what: bytes) -> list[int]:
+    """Where ``what`` is first found in each line of ``shapes`` that holds it."""
+    out = []
+    at = shapes.find(what)
+    while at >= 0:
+        out.append(at)
+        end = shapes.find(b"\n", at)
+        if end < 0:
+            break
+        at = shapes.find(what, end)
+    return out
+
+
+def _lines_at(text: str, starts: Iterable[int]) -> str:
+    r"""The lines of ``text`` (between ``\n``) holding the places ``starts``, joined by ``\n``."""
+    out, taken = [], -1
+    for start in sorted(starts):
+        if start <= taken:  # on the line taken last
+            continue
+        end = text.find("\n", start)
+        taken = len(text) if end < 0 else end
+        out.append(text[text.rfind("\n", 0, start) + 1 : taken])
+    return "\n".join(out)
 
 
 def _lines_holding(pattern: re.Pattern[str], text: str) -> str:
