@@ -36,6 +36,7 @@ import io
 import itertools
 import json
 import re
+import string
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -407,16 +408,15 @@ def _numeric_lines(text: str) -> dict[re.Pattern[str], str]:
     r"""What :func:`_lines_holding` gives for the needs of the numeric patterns, found fast.
 
     For a text whose digits are all 0-9 (:func:`_ascii_digits`): in its
-    bytes (one a character: others than ASCII as ``?``) with each digit made
-    ``0`` and each of ``/.-`` made ``/`` (:data:`_SHAPES`), a line holds
-    ``[/.-]\d{1,2}[/.-]`` where it holds ``/0/`` or ``/00/``, and ``\d{8}``
-    where it holds ``00000000``: fixed texts, found by ``bytes.find``.
+    shapes (:func:`_shapes`: each digit ``0``, each of ``/.-`` a ``/``), a
+    line holds ``[/.-]\d{1,2}[/.-]`` where it holds ``/0/`` or ``/00/``, and
+    ``\d{8}`` where it holds ``00000000``: fixed texts, found by ``bytes.find``.
 
     >>> lines = _numeric_lines("a 1.2.3\nb 12345678\nc 1.234-5")
     >>> [lines[need] for _, _, need in _NUMERIC_ASCII]
     ['a 1.2.3', 'a 1.2.3', 'b 12345678']
     """
-    shapes = text.encode("ascii", "replace").translate(_SHAPES)
+    shapes = _shapes(text)
     dated, eight = _NUMERIC_ASCII[0][2], _NUMERIC_ASCII[2][2]
     assert dated is not None and eight is not None and _NUMERIC_ASCII[1][2] is dated
     return {
@@ -425,10 +425,40 @@ def _numeric_lines(text: str) -> dict[re.Pattern[str], str]:
     }
 
 
-#: Bytes to :func:`_numeric_lines`'s shapes: digits to ``0``, ``/.-`` to ``/``, line ends kept.
-_SHAPES = bytes(
-    48 if 48 <= b <= 57 else 47 if chr(b) in "/.-" else 10 if b == 10 else 32 for b in range(256)
-)
+def _shapes(text: str) -> bytes:
+    r"""The text's shapes: a byte a character, digits as ``0``, ``/.-`` as ``/``, letters as ``a``.
+
+    Line ends are kept, any other character is a space (other than ASCII:
+    ``?`` first, then a space). Character ``i`` of the text is byte ``i``.
+
+    >>> _shapes("Ab 1.2-3/4\né5")
+    b'aa 0/0/0/0\n 0'
+    """
+    return text.encode("ascii", "replace").translate(_SHAPES)
+
+
+def _shape_table() -> bytes:
+    """The table ``bytes.translate`` makes a text's shapes with (:func:`_shapes`)."""
+    table = bytearray(b" " * 256)
+    for shape, members in ((b"0", b"0123456789"), (b"/", b"/.-"), (b"\n", b"\n")):
+        for b in members:
+            table[b] = shape[0]
+    for b in string.ascii_letters.encode():
+        table[b] = ord("a")
+    return bytes(table)
+
+
+_SHAPES = _shape_table()
+
+
+def _found_all(shapes: bytes, what: bytes) -> list[int]:
+    """Where ``what`` is found in ``shapes``, each time after the last (no overlap)."""
+    out = []
+    at = shapes.find(what)
+    while at >= 0:
+        out.append(at)
+        at = shapes.find(what, at + len(what))
+    return out
 
 
 def _found_lines(shapes: bytes, what: bytes) -> list[int]:
@@ -597,8 +627,12 @@ def postcodes_in(text: str) -> set[str]:
     """
     out: set[str] = set()
     end = 0
-    for pair in _LETTER_DIGIT.finditer(text):
-        for start in (pair.start() - 1, pair.start()):
+    if _ascii_digits(text):  # the pairs are "a0" in the text's shapes
+        pairs: Iterable[int] = _found_all(_shapes(text), b"a0")
+    else:
+        pairs = (m.start() for m in _LETTER_DIGIT.finditer(text))
+    for pair in pairs:
+        for start in (pair - 1, pair):
             m = _POSTCODE.match(text, start) if start >= end else None
             if m is not None:
                 out.add(f"{m.group(1)} {m.group(2)}".upper())
