@@ -3,18 +3,18 @@
 Identifiers numbered with a prefix of letters are found by one search per
 prefix (:meth:`IdentifierSet.in_runs`), not by listing the text's tokens;
 the numeric dates are searched with ``\\d`` as ``[0-9]`` when every digit of
-the text is one, and the dates with a month's name only where a month's
-name is followed by a number; a PDF's content stream is read by one search
-of its tokens. Each is compared here with the plain way, on texts with
-identifiers, dates and streams planted among near misses.
+the text is one, in the lines ``bytes.find`` finds in the text's shapes, and
+the dates with a month's name only where a month's name is followed by a
+number. Each is compared here with the plain way, on texts with identifiers
+and dates planted among near misses (the postcodes:
+``test_identifiers_fast.py``; the PDF's content streams:
+``test_pdf_content.py``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -120,82 +120,3 @@ def test_a_text_with_other_digits_is_searched_with_them() -> None:
     assert checker._ascii_digits("12/03/2001 é") and not checker._ascii_digits("\u0663")
     assert dates_in_text("\u0661\u0662/03/2001") == {dt.date(2001, 3, 12), dt.date(2001, 12, 3)}
     assert dates_in_text("born in May (2001) or may 3 2001") == {dt.date(2001, 5, 3)}
-
-
-pypdf = pytest.importorskip("pypdf")
-
-_PIECES = [
-    b"0",
-    b"-1",
-    b"415.2756",
-    b".5",
-    b"1,5",
-    b"/f0",
-    b"/Span",
-    b"/A#20B",
-    b"(\\000\\016\\000.)",
-    b"(a(b)c)",
-    b"(x\\(y)",
-    b"(\\n\\t\\\\)",
-    b"(\\400)",
-    b"<48656C>",
-    b"<4>",
-    b"<</MCID 3>>",
-    b"<</A[/B 1]>>",
-    b"<</A 1/A 2>>",
-    b"[",
-    b"]",
-    b"Tj",
-    b"TJ",
-    b"Tf",
-    b"BT",
-    b"ET",
-    b"cm",
-    b"'",
-    b"BI",
-    b"1 0 R",
-    b"%c",
-    b"\x00",
-]
-_SPACE = [b"", b" ", b"\n", b"\r\n", b"\t"]
-_STREAM = st.lists(st.tuples(st.sampled_from(_PIECES), st.sampled_from(_SPACE)), max_size=25).map(
-    lambda parts: b"".join(p + s for p, s in parts)
-)
-
-
-def _pypdf_operations(data: bytes) -> list[tuple[Any, bytes]]:
-    from pypdf.generic import ContentStream
-
-    stream = ContentStream(None, None, "bytes")
-    stream.set_data(data)
-    return stream.operations
-
-
-def _same(a: Any, b: Any) -> bool:
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, list | tuple):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
-    return bool(a == b)
-
-
-@settings(max_examples=400, deadline=None)
-@given(_STREAM)
-def test_a_random_stream_is_read_as_pypdf_reads_it_or_left_to_pypdf(data: bytes) -> None:
-    from reunistat.report.pdf_content import operations
-
-    mine = operations(data)
-    if mine is not None:
-        assert _same(mine, _pypdf_operations(data))
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(_PIECES[:7] + _PIECES[8:12] + _PIECES[13:16]), max_size=20))
-def test_a_stream_of_known_tokens_is_read_here(tokens: list[bytes]) -> None:
-    from reunistat.report.pdf_content import operations
-
-    data = b" ".join([*tokens, b"Tj", *tokens, b"[", *tokens, b"] TJ\n"])
-    mine = operations(data)
-    assert mine is not None and _same(mine, _pypdf_operations(data))
