@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pypdf = pytest.importorskip("pypdf")
 from pypdf.generic import ContentStream  # noqa: E402
@@ -119,3 +121,59 @@ def test_another_version_of_pypdf_reads_the_page_itself(tmp_path, monkeypatch):
     text = page_text(page)
     assert page["/Contents"] is contents  # not read ahead
     assert text == (pypdf.PdfReader(pdf).pages[0].extract_text() or "")
+
+
+#: Pieces of content streams, read here or left to pypdf, put together at random.
+_PIECES = [
+    b"0",
+    b"-1",
+    b"415.2756",
+    b".5",
+    b"1,5",
+    b"/f0",
+    b"/Span",
+    b"/A#20B",
+    b"(\\000\\016\\000.)",
+    b"(a(b)c)",
+    b"(x\\(y)",
+    b"(\\n\\t\\\\)",
+    b"(\\400)",
+    b"<48656C>",
+    b"<4>",
+    b"<</MCID 3>>",
+    b"<</A[/B 1]>>",
+    b"<</A 1/A 2>>",
+    b"[",
+    b"]",
+    b"Tj",
+    b"TJ",
+    b"Tf",
+    b"BT",
+    b"ET",
+    b"cm",
+    b"'",
+    b"BI",
+    b"1 0 R",
+    b"%c",
+    b"\x00",
+]
+_SPACE = [b"", b" ", b"\n", b"\r\n", b"\t"]
+_STREAM = st.lists(st.tuples(st.sampled_from(_PIECES), st.sampled_from(_SPACE)), max_size=25).map(
+    lambda parts: b"".join(p + s for p, s in parts)
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_STREAM)
+def test_a_random_stream_is_read_as_pypdf_reads_it_or_left_to_pypdf(data: bytes) -> None:
+    mine = operations(data)
+    if mine is not None:
+        assert _same(mine, _pypdf_operations(data))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES[:7] + _PIECES[8:12] + _PIECES[13:16]), max_size=20))
+def test_a_stream_of_known_tokens_is_read_here(tokens: list[bytes]) -> None:
+    data = b" ".join([*tokens, b"Tj", *tokens, b"[", *tokens, b"] TJ\n"])
+    mine = operations(data)
+    assert mine is not None and _same(mine, _pypdf_operations(data))

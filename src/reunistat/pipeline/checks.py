@@ -88,15 +88,16 @@ def check_one(
     return _check_files(str(stage), [(rel, spec, rel in checker.RELEASE_FILES)], rules, identifiers)
 
 
-def _claim_pages(path: Path, n: int, next_page: Any) -> dict[int, str]:
+def _claim_pages(path: Path, n: int, next_page: Any, reader: Any = None) -> dict[int, str]:
     """Read the text of a PDF's pages not taken yet, one at a time, until none is left.
 
     ``next_page`` (a ``multiprocessing.Value`` both processes share) is the
     first page not taken: each process takes the next page when it is
     free, so the one that starts later, or is slower, reads fewer pages.
+    ``reader``: the PDF open already (a ``PdfReader``), or None to open it
+    when the first page is taken.
     """
     got: dict[int, str] = {}
-    reader = None
     while True:
         with next_page.get_lock():
             i = next_page.value
@@ -338,7 +339,7 @@ class Checks:
         n = len(reader.pages)
         self._next_page.value = 0  # no request of the process reads pages now: it is free
         ticket = self._ask(("pdf pages", str(path), n))
-        mine = _claim_pages(path, n, self._next_page)
+        mine = _claim_pages(path, n, self._next_page, reader)
         theirs: dict[int, str] = self._answer(ticket)
         pages = [
             mine[i] if i in mine else theirs[i] if i in theirs else page_text(reader.pages[i])

@@ -36,6 +36,7 @@ import io
 import itertools
 import json
 import re
+import string
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -46,7 +47,12 @@ from typing import Any
 import pandas as pd
 
 from reunistat.report.disclosure import DisclosureRules, check_curve, check_table
-from reunistat.report.input_identifiers import dates_of, distinct_texts, identifier_set
+from reunistat.report.input_identifiers import (
+    IdentifierSet,
+    dates_of,
+    distinct_texts,
+    identifier_set,
+)
 from reunistat.report.pdf_content import page_text
 
 IDENTIFIER_COLUMNS = ("CHILD", "UPN", "LAchildID", "MOTHER")
@@ -125,6 +131,19 @@ _NEEDED = (
 #: The numeric patterns (the first three): none of their matches, nor what they look at
 #: beside one, holds a line end, so they find the same in the lines holding what they need.
 _LINE_WISE = 3
+#: The numeric patterns, their order and what they need; and the same with ``\d`` read as
+#: ``[0-9]`` (``re.ASCII``: they hold no ``\s`` or ``\w``), for a text whose digits are 0-9.
+_NUMERIC = tuple(
+    (p, order, need) for (p, order), need in zip(_DATE_PATTERNS[:_LINE_WISE], _NEEDED, strict=False)
+)
+_NUMERIC_ASCII = tuple(
+    (re.compile(p.pattern, re.A), order, None if need is None else re.compile(need.pattern, re.A))
+    for p, order, need in _NUMERIC
+)
+#: What every match of a date with a month's name holds, in lower case: the month's name,
+#: then (a full stop, a comma,) white space and a digit.
+_NAMED_NEED = re.compile(_MON + r"\.?,?\s+\d")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 #: The characters other than A-Z that ``re.I`` matches to a letter a-z, or that
 #: ``str.lower`` turns into one (İ, ı, ſ and the Kelvin sign: Python 3.11's tables).
 _FOLDS_TO_ASCII = frozenset("\u0130\u0131\u017f\u212a")
@@ -326,25 +345,37 @@ def _lower_alike(text: str) -> bool:
     return text.isascii() or _FOLDS_TO_ASCII.isdisjoint(text)
 
 
-def _date_searches(text: str) -> list[tuple[re.Pattern[str], str, str, re.Pattern[str] | None]]:
-    """Each pattern of :data:`_DATE_PATTERNS`: as searched, its order, where, what it needs.
+def _date_searches(
+    text: str, ascii_digits: bool
+) -> list[tuple[re.Pattern[str], str, str, re.Pattern[str] | None]]:
+    r"""Each pattern of :data:`_DATE_PATTERNS` searched: as searched, its order, where, its need.
 
-    Dates with a month's name are searched in the text in lower case without
-    ``re.I`` when that finds the same (:func:`_lower_alike`); otherwise as
-    written, with nothing searched first.
+    The numeric ones with ``\d`` read as ``[0-9]`` when every digit of the
+    text is (:func:`_ascii_digits`): the same matches, found faster. Dates
+    with a month's name are searched in the text in lower case without
+    ``re.I`` when that finds the same (:func:`_lower_alike`), and not at all
+    when no month's name there is followed by a number (:data:`_NAMED_NEED`);
+    otherwise as written, with nothing searched first.
     """
-    low = text.lower() if _lower_alike(text) else None
-    out = []
-    for (pattern, order), lower, needed in zip(
-        _DATE_PATTERNS, (None, None, None, *_NAMED_DATES_LOWER), _NEEDED, strict=True
-    ):
-        if lower is None:
-            out.append((pattern, order, text, needed))
-        elif low is not None:
-            out.append((lower[0], order, low, needed))
-        else:
-            out.append((pattern, order, text, None))
-    return out
+    numeric = _NUMERIC_ASCII if ascii_digits else _NUMERIC
+    out = [(pattern, order, text, needed) for pattern, order, needed in numeric]
+    if not _lower_alike(text):
+        named_as_written = _DATE_PATTERNS[_LINE_WISE:]
+        return out + [(pattern, order, text, None) for pattern, order in named_as_written]
+    low = text.lower()
+    if _NAMED_NEED.search(low) is None:
+        return out
+    named = zip(_NAMED_DATES_LOWER, _NEEDED[_LINE_WISE:], strict=True)
+    return out + [(pattern, order, low, needed) for (pattern, order), needed in named]
+
+
+def _ascii_digits(text: str) -> bool:
+    r"""Whether every character of ``text`` that ``\d`` matches is one of 0-9.
+
+    >>> _ascii_digits("12 é 3"), _ascii_digits("12 \u0663")
+    (True, False)
+    """
+    return text.isascii() or not any(c.isdecimal() for c in set("".join(_NON_ASCII.findall(text))))
 
 
 def dates_in_text(text: str) -> set[dt.date]:
@@ -357,9 +388,11 @@ def dates_in_text(text: str) -> set[dt.date]:
     ['1998-02-20', '1998-02-21', '1998-02-22']
     """
     found: set[dt.date] = set()
-    text = _URL.sub(" ", text)  # namespaces such as www.w3.org/1999/02/22-rdf-syntax-ns
-    lines: dict[re.Pattern[str], str] = {}
-    for i, (pattern, order, where, needed) in enumerate(_date_searches(text)):
+    if "://" in text:  # namespaces such as www.w3.org/1999/02/22-rdf-syntax-ns
+        text = _URL.sub(" ", text)
+    ascii_digits = _ascii_digits(text)
+    lines = _numeric_lines(text) if ascii_digits else {}
+    for i, (pattern, order, where, needed) in enumerate(_date_searches(text, ascii_digits)):
         if needed is not None and i < _LINE_WISE:
             if needed not in lines:
                 lines[needed] = _lines_holding(needed, where)
@@ -369,6 +402,88 @@ def dates_in_text(text: str) -> set[dt.date]:
         for m in pattern.finditer(where):
             found.update(d for d in _match_dates(order, m.groups()) if d is not None)
     return found
+
+
+def _numeric_lines(text: str) -> dict[re.Pattern[str], str]:
+    r"""What :func:`_lines_holding` gives for the needs of the numeric patterns, found fast.
+
+    For a text whose digits are all 0-9 (:func:`_ascii_digits`): in its
+    shapes (:func:`_shapes`: each digit ``0``, each of ``/.-`` a ``/``), a
+    line holds ``[/.-]\d{1,2}[/.-]`` where it holds ``/0/`` or ``/00/``, and
+    ``\d{8}`` where it holds ``00000000``: fixed texts, found by ``bytes.find``.
+
+    >>> lines = _numeric_lines("a 1.2.3\nb 12345678\nc 1.234-5")
+    >>> [lines[need] for _, _, need in _NUMERIC_ASCII]
+    ['a 1.2.3', 'a 1.2.3', 'b 12345678']
+    """
+    shapes = _shapes(text)
+    dated, eight = _NUMERIC_ASCII[0][2], _NUMERIC_ASCII[2][2]
+    assert dated is not None and eight is not None and _NUMERIC_ASCII[1][2] is dated
+    return {
+        dated: _lines_at(text, [*_found_lines(shapes, b"/0/"), *_found_lines(shapes, b"/00/")]),
+        eight: _lines_at(text, _found_lines(shapes, b"00000000")),
+    }
+
+
+def _shapes(text: str) -> bytes:
+    r"""The text's shapes: a byte a character, digits as ``0``, ``/.-`` as ``/``, letters as ``a``.
+
+    Line ends are kept, any other character is a space (other than ASCII:
+    ``?`` first, then a space). Character ``i`` of the text is byte ``i``.
+
+    >>> _shapes("Ab 1.2-3/4\né5")
+    b'aa 0/0/0/0\n 0'
+    """
+    return text.encode("ascii", "replace").translate(_SHAPES)
+
+
+def _shape_table() -> bytes:
+    """The table ``bytes.translate`` makes a text's shapes with (:func:`_shapes`)."""
+    table = bytearray(b" " * 256)
+    for shape, members in ((b"0", b"0123456789"), (b"/", b"/.-"), (b"\n", b"\n")):
+        for b in members:
+            table[b] = shape[0]
+    for b in string.ascii_letters.encode():
+        table[b] = ord("a")
+    return bytes(table)
+
+
+_SHAPES = _shape_table()
+
+
+def _found_all(shapes: bytes, what: bytes) -> list[int]:
+    """Where ``what`` is found in ``shapes``, each time after the last (no overlap)."""
+    out = []
+    at = shapes.find(what)
+    while at >= 0:
+        out.append(at)
+        at = shapes.find(what, at + len(what))
+    return out
+
+
+def _found_lines(shapes: bytes, what: bytes) -> list[int]:
+    """Where ``what`` is first found in each line of ``shapes`` that holds it."""
+    out = []
+    at = shapes.find(what)
+    while at >= 0:
+        out.append(at)
+        end = shapes.find(b"\n", at)
+        if end < 0:
+            break
+        at = shapes.find(what, end)
+    return out
+
+
+def _lines_at(text: str, starts: Iterable[int]) -> str:
+    r"""The lines of ``text`` (between ``\n``) holding the places ``starts``, joined by ``\n``."""
+    out, taken = [], -1
+    for start in sorted(starts):
+        if start <= taken:  # on the line taken last
+            continue
+        end = text.find("\n", start)
+        taken = len(text) if end < 0 else end
+        out.append(text[text.rfind("\n", 0, start) + 1 : taken])
+    return "\n".join(out)
 
 
 def _lines_holding(pattern: re.Pattern[str], text: str) -> str:
@@ -465,8 +580,7 @@ def identifier_breaches(
         out.append(
             f"{rel}: has a column named as an identifier or a date of birth ({', '.join(bad)})"
         )
-    tokens = _long_tokens(text) if identifiers.shortest >= 4 else _tokens(text)
-    n_ids = len(tokens & identifiers.values)
+    n_ids = len(identifier_values_in(text, identifiers))
     if n_ids:
         out.append(f"{rel}: holds {n_ids} child identifier value(s) of the input")
     n_dob = len((dates_in_text(text) & identifiers.dates_of_birth) - identifiers.public_dates)
@@ -477,6 +591,22 @@ def identifier_breaches(
     if n_post:
         out.append(f"{rel}: holds {n_post} postcode(s) of children in the input")
     return out
+
+
+def identifier_values_in(text: str, identifiers: Identifiers) -> AbstractSet[str]:
+    """The values of ``identifiers`` that are tokens of ``text`` (:func:`_tokens`).
+
+    Only tokens of four characters or more when no value is shorter
+    (:func:`_long_tokens`); an :class:`IdentifierSet` whose values are all
+    letters then digits finds those among the text's runs of letters and
+    digits without listing the tokens (:meth:`IdentifierSet.in_runs`).
+    """
+    long = identifiers.shortest >= 4
+    values = identifiers.values
+    found = values.in_runs(text, 4 if long else 1) if isinstance(values, IdentifierSet) else None
+    if found is not None:
+        return found
+    return (_long_tokens(text) if long else _tokens(text)) & values
 
 
 #: A letter then a digit: what every match of :data:`_POSTCODE` holds where its outward
@@ -497,8 +627,12 @@ def postcodes_in(text: str) -> set[str]:
     """
     out: set[str] = set()
     end = 0
-    for pair in _LETTER_DIGIT.finditer(text):
-        for start in (pair.start() - 1, pair.start()):
+    if _ascii_digits(text):  # the pairs are "a0" in the text's shapes
+        pairs: Iterable[int] = _found_all(_shapes(text), b"a0")
+    else:
+        pairs = (m.start() for m in _LETTER_DIGIT.finditer(text))
+    for pair in pairs:
+        for start in (pair - 1, pair):
             m = _POSTCODE.match(text, start) if start >= end else None
             if m is not None:
                 out.add(f"{m.group(1)} {m.group(2)}".upper())

@@ -32,6 +32,9 @@ PY_WHITESPACE = (
 )
 #: A prefix, then 1 to 18 digits (an int64 holds them) to the end: how a value is numbered.
 _NUMBERED = re.compile(r"([^0-9]*)([0-9]{1,18})")
+#: A prefix :meth:`IdentifierSet.in_runs` searches: ASCII letters only.
+_LETTERS = re.compile(r"[A-Za-z]+")
+_ASCII_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 #: A prefix and a number of digits: the values of :class:`IdentifierSet` numbered alike.
 Key = tuple[str, int]
 
@@ -91,6 +94,7 @@ class IdentifierSet(AbstractSet[str]):
             arr = ns if isinstance(ns, np.ndarray) else np.fromiter(ns, dtype=np.int64)
             if len(arr):
                 self._numbers[key] = sorted_distinct(arr.astype(np.int64, copy=False))
+        self._searches: dict[int, list[tuple[re.Pattern[str], Key]]] = {}
 
     def found(self, tokens: Iterable[Any]) -> set[str]:
         """The texts among ``tokens`` that are values of the set."""
@@ -100,12 +104,53 @@ class IdentifierSet(AbstractSet[str]):
             k, size = len(prefix), len(prefix) + width
             near = [t for t in tokens if isinstance(t, str) and len(t) == size]
             alike = [t for t in near if t.startswith(prefix) and t.isascii() and t[k:].isdigit()]
-            if not alike:
-                continue
-            asked = np.fromiter((int(t[k:]) for t in alike), dtype=np.int64, count=len(alike))
-            at = np.minimum(np.searchsorted(numbers, asked), len(numbers) - 1)
-            out.update(t for t, hit in zip(alike, numbers[at] == asked, strict=True) if hit)
+            out.update(_numbered_hits(numbers, k, alike))
         return out
+
+    def in_runs(self, text: str, shortest: int) -> set[str] | None:
+        """The values that are whole runs of ASCII letters and digits in ``text`` (not all digits).
+
+        ``self & runs``, for ``runs`` the runs of ``[A-Za-z0-9]`` of
+        ``shortest`` characters or more that are not all digits, found by one
+        search for the values' prefixes then digits, without listing the runs:
+        when every value is numbered with a prefix of ASCII letters (None
+        otherwise: then a value may be a run of digits, or no run at all).
+
+        >>> ids = IdentifierSet((), {("C", 4): [659, 7]})
+        >>> sorted(ids.in_runs("C0659 xC0007 C0007, C00070 C0008 0C0007", 4))
+        ['C0007', 'C0659']
+        >>> IdentifierSet({"AB12"}).in_runs("AB12", 4) is None
+        True
+        """
+        searches = self._run_searches(shortest)
+        if searches is None:
+            return None
+        out: set[str] = set()
+        for pattern, key in searches:
+            alike = set()
+            for m in pattern.finditer(text):
+                start = m.start()
+                if not start or text[start - 1] not in _ASCII_ALNUM:  # a run, not inside one
+                    alike.add(m.group())
+            out.update(_numbered_hits(self._numbers[key], len(key[0]), sorted(alike)))
+        return out
+
+    def _run_searches(self, shortest: int) -> list[tuple[re.Pattern[str], Key]] | None:
+        """:meth:`in_runs`'s searches: a key's prefix then digits, ending a run; for each kept key.
+
+        One search per key, starting with its prefix (a fixed text: found
+        fast, where a look-behind, or a choice of prefixes, is tried at
+        every character); the run's start is checked after.
+        """
+        if self._texts or not all(_LETTERS.fullmatch(prefix) for prefix, _ in self._numbers):
+            return None
+        found = self._searches.get(shortest)
+        if found is None:
+            keys = sorted(k for k in self._numbers if len(k[0]) + k[1] >= shortest)
+            runs = "{}[0-9]{{{}}}(?![A-Za-z0-9])"
+            found = [(re.compile(runs.format(re.escape(p), w)), (p, w)) for p, w in keys]
+            self._searches[shortest] = found
+        return found
 
     def __and__(self, other: Iterable[Any]) -> frozenset[str]:
         return frozenset(self.found(other))
@@ -138,6 +183,15 @@ class IdentifierSet(AbstractSet[str]):
 
     def __repr__(self) -> str:
         return f"IdentifierSet({len(self._texts)} texts, numbered as {sorted(self._numbers)})"
+
+
+def _numbered_hits(numbers: np.ndarray, k: int, alike: list[str]) -> list[str]:
+    """The texts of ``alike`` (``k`` characters, then digits) whose number is one of ``numbers``."""
+    if not alike:
+        return []
+    asked = np.fromiter((int(t[k:]) for t in alike), dtype=np.int64, count=len(alike))
+    at = np.minimum(np.searchsorted(numbers, asked), len(numbers) - 1)
+    return [t for t, hit in zip(alike, numbers[at] == asked, strict=True) if hit]
 
 
 def sorted_distinct(numbers: np.ndarray) -> np.ndarray:

@@ -27,20 +27,28 @@ CHECKED_WITH = ("7.1.",)
 
 #: Printable ASCII but PDF's delimiters: what names and operators are made of, here.
 _REGULAR = rb"[!-$&-'*-.0-;=?-Z\\^-z|~]"
-#: One token of a content stream (no part can be read two ways: atomic groups, so that a
-#: string or dictionary that is not one is given up at once, whatever it holds).
-_TOKEN = re.compile(
-    rb"(?P<ws>[\t\n\x0c\r ]+)"
-    rb"|(?P<num>[+\-.0-9][+,\-.0-9]*)"
-    rb"|(?P<name>/(?:(?!\#)" + _REGULAR + rb")*)"
-    rb"|(?P<str>\((?>(?:[^()\\]|\\[0-7]{1,3}|\\[nrtbf()/\\ %<>\[\]\#_&$])*)\))"
-    rb"|(?P<dict><<(?>(?:[^<>()\[\]{}%]|<[0-9A-Fa-f]*>|\((?>(?:[^()\\]|\\[^\n\r])*)\)"
-    rb"|\[[^\[\]()<>{}%]*\])*)>>)"
-    rb"|(?P<hex><[0-9A-Fa-f]*>)"
-    rb"|(?P<open>\[)"
-    rb"|(?P<close>\])"
-    rb"|(?P<op>[A-Za-z'\"]" + _REGULAR + rb"*)"
-    rb"|(?P<nested>\()"  # a string holding parentheses: read by _string_end
+_WHITESPACE = b"\t\n\x0c\r "
+#: What each token of a content stream may be (no part can be read two ways: atomic groups,
+#: so that a string or dictionary that is not one is given up at once, whatever it holds).
+_KIND_PATTERNS = (
+    rb"(?P<num>[+\-.0-9][+,\-.0-9]*)",
+    rb"(?P<name>/(?:(?!\#)" + _REGULAR + rb")*)",
+    rb"(?P<str>\((?>(?:[^()\\]|\\[0-7]{1,3}|\\[nrtbf()/\\ %<>\[\]\#_&$])*)\))",
+    rb"(?P<dict><<(?>(?:[^<>()\[\]{}%]|<[0-9A-Fa-f]*>|\((?>(?:[^()\\]|\\[^\n\r])*)\)"
+    rb"|\[[^\[\]()<>{}%]*\])*)>>)",
+    rb"(?P<hex><[0-9A-Fa-f]*>)",
+    rb"(?P<open>\[)",
+    rb"(?P<close>\])",
+    rb"(?P<op>[A-Za-z'\"]" + _REGULAR + rb"*)",
+    rb"(?P<nested>\()",  # a string holding parentheses: read by _string_end
+)
+#: One token of a content stream, or a run of whitespace (in a dictionary).
+_TOKEN = re.compile(b"|".join((rb"(?P<ws>[\t\n\x0c\r ]+)", *_KIND_PATTERNS)))
+#: One token of a content stream, with the whitespace before it.
+_SPACED = re.compile(rb"[\t\n\x0c\r ]*(?:" + b"|".join(_KIND_PATTERNS) + rb")")
+_KINDS = {i: kind for kind, i in _SPACED.groupindex.items()}
+_OP, _OPEN, _CLOSE, _DICT, _NESTED = (
+    _SPACED.groupindex[kind] for kind in ("op", "open", "close", "dict", "nested")
 )
 #: A piece of a literal string: bytes, an escape, or a parenthesis (counted).
 _PIECE = re.compile(rb"[^()\\]+|\\[0-7]{1,3}|\\[nrtbf()/\\ %<>\[\]\#_&$]|[()]")
@@ -106,6 +114,38 @@ class _Reader:
         self.budget = config.stream_parsing_work_maximum_count
         self.most = min(config.array_maximum_element_count, config.dictionary_maximum_element_count)
         self.names: dict[bytes, Any] = {}
+        self.made_of: dict[bytes, Any] = {}
+        self.operators: dict[bytes, bool] = {}
+
+    def made(self, k: int, raw: bytes) -> Any:
+        """The object a token of kind ``k`` (its group in :data:`_SPACED`) is.
+
+        A number, name or string written again is the object made of it the
+        first time (they do not change); a dictionary is made anew each time.
+        """
+        if k == _DICT:
+            return self.flat_dictionary(raw)
+        value = self.made_of.get(raw)
+        if value is None:
+            value = self.value(_KINDS[k], raw)
+            if b"," not in raw:  # pypdf warns of a number with a comma each time
+                self.made_of[raw] = value
+        return value
+
+    def plain(self, raw: bytes) -> bool:
+        """:func:`_plain_operator`, worked out once per operator."""
+        ok = self.operators.get(raw)
+        if ok is None:
+            ok = self.operators[raw] = _plain_operator(raw)
+        return ok
+
+    def close(self, items: list[Any], parents: list[list[Any]]) -> list[Any]:
+        """Close the innermost array (``items``): put it in its parent, which is returned."""
+        if not parents or len(items) >= self.most:
+            raise _Unread
+        parent = parents.pop()
+        parent.append(self.array(items))
+        return parent
 
     def value(self, kind: str | None, raw: bytes) -> Any:
         """The object a token is (not an operator, an array's bracket or whitespace)."""
@@ -164,45 +204,54 @@ def operations(data: bytes) -> list[tuple[Any, bytes]] | None:
     reader = _Reader()
     if len(data) >= reader.budget:
         return None  # pypdf may stop reading it: its error, not this reading's
-    out: list[tuple[Any, bytes]] = []
-    operands: list[Any] = []
-    arrays: list[list[Any]] = []  # the arrays open, innermost last
-    pos = 0
     try:
-        while pos < len(data):
-            kind, raw, pos = _token(data, pos)
-            if kind == "ws":
-                continue
-            if kind == "op":
-                if arrays or not _plain_operator(raw):
-                    return None
-                out.append((operands, raw))
-                operands = []
-            elif kind == "open":
-                arrays.append([])
-            elif kind == "close":
-                if not arrays or len(arrays[-1]) >= reader.most:
-                    return None
-                items = reader.array(arrays.pop())
-                (arrays[-1] if arrays else operands).append(items)
-            else:
-                (arrays[-1] if arrays else operands).append(reader.value(kind, raw))
+        return _read(data, reader)
     except _Unread:
         return None
-    if arrays:
-        return None
-    return out  # operands with no operator after them: dropped, as pypdf drops them
 
 
-def _token(data: bytes, pos: int) -> tuple[str | None, bytes, int]:
-    """The token at ``pos``: its kind, its bytes, where it ends."""
-    m = _TOKEN.match(data, pos)
-    if m is None:
+def _read(data: bytes, reader: _Reader) -> list[tuple[Any, bytes]]:
+    """The operations of :func:`operations`, the tokens found by one search of the stream.
+
+    Each token (:data:`_SPACED`) must start where the last one ended.
+    """
+    out: list[tuple[Any, bytes]] = []
+    operands: list[Any] = []
+    target = operands  # where the next operand goes: the innermost array open, or operands
+    parents: list[list[Any]] = []  # the lists holding each array open, innermost last
+    known = reader.made_of.get
+    pos = 0
+    while True:
+        for m in _SPACED.finditer(data, pos):
+            if m.start() != pos:
+                raise _Unread  # what no token is, between two
+            pos = m.end()
+            k = m.lastindex or 0
+            if k == _OP:
+                raw = m.group(k)
+                if parents or not reader.plain(raw):
+                    raise _Unread
+                out.append((operands, raw))
+                operands = target = []
+            elif k == _OPEN:
+                parents.append(target)
+                target = []
+            elif k == _CLOSE:
+                target = reader.close(target, parents)
+            elif k == _NESTED:
+                start = m.start(k)
+                pos = _string_end(data, start)
+                target.append(reader.value("str", data[start:pos]))
+                break  # read on from the string's end
+            else:
+                raw = m.group(k)
+                made = known(raw)  # made already (looked up here: most are)
+                target.append(reader.made(k, raw) if made is None else made)
+        else:
+            break
+    if parents or data[pos:].strip(_WHITESPACE):
         raise _Unread
-    if m.lastgroup == "nested":
-        end = _string_end(data, pos)
-        return "str", data[pos:end], end
-    return m.lastgroup, m.group(), m.end()
+    return out  # operands with no operator after them: dropped, as pypdf drops them
 
 
 def _string_end(data: bytes, start: int) -> int:
