@@ -602,18 +602,7 @@ def start_paper(ctx: RunOutputs, template_path: Path) -> PaperBuild:
     md = out / "paper.md"
     md.write_text(text, encoding="utf-8")
     written.insert(0, md)
-    from reunistat.report.paper_cites import citations_markdown
-
-    figures, cites = figures_in(text), citations_markdown(text)
-    return PaperBuild(ctx.out, md, written, figures, read_args(text), cites)
-
-
-#: The temporary files of a read whose citations are resolved apart
-#: (:mod:`reunistat.report.paper_cites`): the document read without citeproc, the small
-#: Markdown of the citations and its document.
-READ_JSON, CITES_MD, CITES_JSON = "paper-read.json", "paper-cites.md", "paper-cites.json"
-#: citeproc run on pandoc's document: the same as the Markdown read with ``--citeproc``.
-CITE_ARGS = ["--from", "json", "--resource-path", ".", "--citeproc", "--standalone", "--to", "json"]
+    return PaperBuild(ctx.out, md, written, figures_in(text), read_args(text))
 
 
 class PaperBuild:
@@ -621,10 +610,6 @@ class PaperBuild:
 
     pandoc reads the Markdown once (citations resolved) into a temporary
     JSON document beside it, then writes HTML, DOCX and Typst from it at once;
-    given the Markdown of its citations (``cites``,
-    :func:`reunistat.report.paper_cites.citations_markdown`), a second pandoc resolves
-    them while the first reads the paper without citeproc, and they are put in its
-    document (:func:`reunistat.report.paper_cites.splice`; else citeproc runs on it).
     the ``typst`` package compiles the PDF while HTML and DOCX finish. Meanwhile a thread
     has Typst read the figures (:func:`warm_typst`). Temporary files: ``paper.json``,
     ``paper.typ``, the Typst header and the figures' stand-ins for the HTML
@@ -638,7 +623,6 @@ class PaperBuild:
         written: list[Path],
         figures: list[str],
         reading: list[str] | None = None,
-        cites: str | None = None,
     ) -> None:
         import threading
 
@@ -648,17 +632,7 @@ class PaperBuild:
         self.header = out / TYPST_HEADER_FILE
         self.header.write_text(TYPST_HEADER, encoding="utf-8")
         self.stand_ins = stand_in_figures(out, figures)
-        self.temps = [self.json, self.typ, self.header]
-        args = READ_ARGS if reading is None else reading
-        self.citing: subprocess.Popen[str] | None = None
-        if cites is not None and "--citeproc" in args:
-            self.temps += [out / READ_JSON, out / CITES_MD, out / CITES_JSON]
-            (out / CITES_MD).write_text(cites, encoding="utf-8")
-            without = [a for a in args if a != "--citeproc"]
-            self.reading = _start_pandoc(md, out / READ_JSON, without)
-            self.citing = _start_pandoc(out / CITES_MD, out / CITES_JSON, read_args(cites))
-        else:
-            self.reading = _start_pandoc(md, self.json, args)
+        self.reading = _start_pandoc(md, self.json, READ_ARGS if reading is None else reading)
         self.warming = threading.Thread(target=warm_typst, args=(root, figures), daemon=True)
         self.warming.start()
 
@@ -678,7 +652,8 @@ class PaperBuild:
         errors: list[PaperError] = []
         compiling: threading.Thread | None = None
         try:
-            self._read()
+            code, stderr = _ended(self.reading)
+            _check_pandoc(stderr, self.md, self.json, code)
             args = {**WRITE_ARGS, "html": _html_args(bool(self.stand_ins))}
             runs = {ext: _start_pandoc(self.json, t, args[ext]) for ext, t in targets.items()}
             ended["typ"] = _ended(runs["typ"])
@@ -702,46 +677,19 @@ class PaperBuild:
         finally:
             if compiling is not None:
                 compiling.join()
-            self._clean_up(runs, ended)
+            self.warming.join()
+            for ext, proc in runs.items():  # no pandoc left running, whatever happened
+                if ext not in ended:
+                    ended[ext] = _ended(proc)
+            for tmp in (self.json, self.typ, self.header):
+                tmp.unlink(missing_ok=True)
+            shutil.rmtree(out / STAND_INS, ignore_errors=True)
         for ext in ("html", "docx", "typ"):  # the first failure, in the order they were made
             if ext in ended:
                 _check_pandoc(ended[ext][1], self.md, targets[ext], ended[ext][0])
         if errors:
             raise errors[0]
         return [*self.written, targets["html"], targets["docx"], out / "paper.pdf"]
-
-    def _clean_up(
-        self, runs: dict[str, subprocess.Popen[str]], ended: dict[str, tuple[int, str]]
-    ) -> None:
-        """Wait for every thread and pandoc still running; remove the temporary files."""
-        self.warming.join()
-        if self.citing is not None:  # the read failed
-            _ended(self.citing)
-        for ext, proc in runs.items():  # no pandoc left running, whatever happened
-            if ext not in ended:
-                ended[ext] = _ended(proc)
-        for tmp in self.temps:
-            tmp.unlink(missing_ok=True)
-        shutil.rmtree(self.md.parent / STAND_INS, ignore_errors=True)
-
-    def _read(self) -> None:
-        """Wait for the document read, its citations resolved (raise a PaperError)."""
-        code, stderr = _ended(self.reading)
-        _check_pandoc(stderr, self.md, self.json, code)
-        if self.citing is None:
-            return
-        from reunistat.report.paper_cites import splice
-
-        out, citing = self.md.parent, self.citing
-        self.citing = None
-        code, _ = _ended(citing)
-        read = (out / READ_JSON).read_bytes()
-        spliced = splice(read, (out / CITES_JSON).read_bytes()) if code == 0 else None
-        if spliced is not None:
-            self.json.write_bytes(spliced)
-            return
-        code, stderr = _ended(_start_pandoc(out / READ_JSON, self.json, CITE_ARGS))
-        _check_pandoc(stderr, self.md, self.json, code)
 
     def _compile(self, pdf: Path, errors: list[PaperError]) -> None:
         try:
