@@ -8,9 +8,9 @@ one fresh process per measure; alternate trees (e.g. this worktree and main's co
 folder (its ``paper/`` left out). As in ``reproduce``, Typst reads the figures
 first (:func:`reunistat.report.paper.warm_typst`, untimed). Prints one line:
 the label, CPU seconds of the process and its children (pandoc), wall seconds
-to the end, to the document read (the first format's pandoc started) and to the
-HTML and DOCX written, and the SHA-256 (12 characters) of each file of the paper,
-which must be the same before and after a change.
+to the end, to the document read (the first format's pandoc started), to the PDF
+compiled and to the HTML and DOCX written, and the SHA-256 (12 characters) of each
+file of the paper, which must be the same before and after a change.
 """
 
 from __future__ import annotations
@@ -84,7 +84,14 @@ def main() -> None:
                 marks.setdefault("read", time.perf_counter() - w0)
             return start(source, target, extra)
 
+        compile_pdf = paper_mod.typst_pdf
+
+        def timed_pdf(source: Path, target: Path, root: Path) -> None:
+            compile_pdf(source, target, root)
+            marks["pdf"] = time.perf_counter() - w0
+
         paper_mod._start_pandoc = spy  # type: ignore[assignment]
+        paper_mod.typst_pdf = timed_pdf
         c0, w0 = _cpu(), time.perf_counter()
         build = paper_mod.start_paper(run, template)
         paths = build.finish(lambda ps: marks.setdefault("written", time.perf_counter() - w0))
@@ -95,7 +102,7 @@ def main() -> None:
     print(
         a.label,
         f"cpu={c1 - c0:.3f} wall={w1 - w0:.3f} read={marks.get('read', 0):.3f}",
-        f"written={marks.get('written', 0):.3f}",
+        f"pdf={marks.get('pdf', 0):.3f} written={marks.get('written', 0):.3f}",
         " ".join(f"{k}={v}" for k, v in sorted(sums.items())),
     )
 
