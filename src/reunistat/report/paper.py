@@ -610,7 +610,9 @@ class PaperBuild:
 
     pandoc reads the Markdown once (citations resolved) into a temporary
     JSON document beside it, then writes HTML, DOCX and Typst from it at once;
-    the ``typst`` package compiles the PDF while HTML and DOCX finish. Meanwhile a thread
+    the ``typst`` package compiles the PDF while HTML and DOCX finish: all started
+    by a thread as soon as the document is read, while the caller works on
+    (:meth:`finish` waits). Meanwhile a thread
     has Typst read the figures (:func:`warm_typst`). Temporary files: ``paper.json``,
     ``paper.typ``, the Typst header and the figures' stand-ins for the HTML
     (:func:`stand_in_figures`), removed whatever happens.
@@ -635,49 +637,63 @@ class PaperBuild:
         self.reading = _start_pandoc(md, self.json, READ_ARGS if reading is None else reading)
         self.warming = threading.Thread(target=warm_typst, args=(root, figures), daemon=True)
         self.warming.start()
+        self.targets = {ext: out / f"paper.{ext}" for ext in ("html", "docx", "typ")}
+        self.runs: dict[str, subprocess.Popen[str]] = {}
+        self.ended: dict[str, tuple[int, str]] = {}
+        self.errors: list[Exception] = []
+        self.started, self.typ_done = threading.Event(), threading.Event()
+        self.ahead = threading.Thread(target=self._ahead, daemon=True)
+        self.ahead.start()
+
+    def _ahead(self) -> None:
+        """Start each format as soon as the document is read; then compile the PDF.
+
+        Not when :meth:`finish` is called: the caller builds the workbook meanwhile.
+        """
+        try:
+            code, stderr = _ended(self.reading)
+            _check_pandoc(stderr, self.md, self.json, code)
+            self.runs = self._start_formats(self.targets)
+        except Exception as e:  # raised by finish
+            self.errors.append(e)
+            return
+        finally:
+            self.started.set()
+        self.ended["typ"] = _ended(self.runs["typ"])
+        self.typ_done.set()
+        if self.ended["typ"][0] == 0:
+            self.warming.join()
+            self._compile(self.md.parent / "paper.pdf", self.errors)
 
     def finish(self, written: Callable[[list[Path]], None] | None = None) -> list[Path]:
-        """Wait for pandoc, compile the PDF; return the paths written (raise a PaperError).
+        """Wait for pandoc and the PDF; return the paths written (raise a PaperError).
 
         ``written`` is called with the paper's other files (Markdown,
         bibliography, HTML, DOCX) as soon as they are final, while Typst
         (in a thread) may still be compiling the PDF.
         """
-        import threading
-
-        out = self.md.parent
-        targets = {ext: out / f"paper.{ext}" for ext in ("html", "docx", "typ")}
-        runs: dict[str, subprocess.Popen[str]] = {}
-        ended: dict[str, tuple[int, str]] = {}
-        errors: list[PaperError] = []
-        compiling: threading.Thread | None = None
+        out, targets, ended = self.md.parent, self.targets, self.ended
         try:
-            code, stderr = _ended(self.reading)
-            _check_pandoc(stderr, self.md, self.json, code)
-            runs = self._start_formats(targets)
-            ended["typ"] = _ended(runs["typ"])
-            if ended["typ"][0] == 0:
-                self.warming.join()
-                compiling = threading.Thread(target=self._compile, args=(out / "paper.pdf", errors))
-                compiling.start()
-            ended |= {ext: _ended(runs[ext]) for ext in ("html", "docx")}
-            if (
-                ended["html"][0] == 0
-                and self.stand_ins
-                and not embed_figures(targets["html"], self.root, self.stand_ins)
-            ):  # a stand-in not found where expected: the HTML written from the figures
-                ended["html"] = _ended(
-                    _start_pandoc(self.json, targets["html"], WRITE_ARGS["html"])
-                )
-            if written is not None and all(ended[ext][0] == 0 for ext in ended):
-                written([*self.written, targets["html"], targets["docx"]])
+            self.started.wait()
+            if self.runs:
+                ended |= {ext: _ended(self.runs[ext]) for ext in ("html", "docx")}
+                if (
+                    ended["html"][0] == 0
+                    and self.stand_ins
+                    and not embed_figures(targets["html"], self.root, self.stand_ins)
+                ):  # a stand-in not found where expected: the HTML written from the figures
+                    ended["html"] = _ended(
+                        _start_pandoc(self.json, targets["html"], WRITE_ARGS["html"])
+                    )
+                self.typ_done.wait()
+                if written is not None and all(ended[ext][0] == 0 for ext in ended):
+                    written([*self.written, targets["html"], targets["docx"]])
         except PaperError as e:
-            errors.append(e)
+            self.errors.append(e)
         finally:
-            if compiling is not None:
-                compiling.join()
+            self.ahead.join()
             self.warming.join()
-            for ext, proc in runs.items():  # no pandoc left running, whatever happened
+            for ext, proc in self.runs.items():  # no pandoc left running, whatever happened
                 if ext not in ended:
                     ended[ext] = _ended(proc)
             for tmp in (self.json, self.typ, self.header):
@@ -686,8 +702,8 @@ class PaperBuild:
         for ext in ("html", "docx", "typ"):  # the first failure, in the order they were made
             if ext in ended:
                 _check_pandoc(ended[ext][1], self.md, targets[ext], ended[ext][0])
-        if errors:
-            raise errors[0]
+        if self.errors:
+            raise self.errors[0]
         return [*self.written, targets["html"], targets["docx"], out / "paper.pdf"]
 
     def _start_formats(self, targets: dict[str, Path]) -> dict[str, subprocess.Popen[str]]:
@@ -698,7 +714,7 @@ class PaperBuild:
             _in_background(runs[ext])
         return runs
 
-    def _compile(self, pdf: Path, errors: list[PaperError]) -> None:
+    def _compile(self, pdf: Path, errors: list[Exception]) -> None:
         try:
             typst_pdf(self.typ, pdf, self.root)
         except PaperError as e:
