@@ -4,6 +4,7 @@ cross-references, citations, a PDF through Typst, and tables that fit the page."
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -295,3 +296,23 @@ def test_html_written_from_the_figures_when_a_stand_in_is_not_found(tmp_path, mo
     assert (out / "alone.html").read_bytes() == (out / "paper.html").read_bytes()
     assert b"base64," in (out / "paper.html").read_bytes()
     assert not (out / paper_mod.STAND_INS).exists()
+
+
+def test_html_and_docx_are_written_at_a_lower_priority_with_the_same_bytes(tmp_path, monkeypatch):
+    run = _run(tmp_path)
+    lowered: list[str] = []
+    background = paper_mod._in_background
+
+    def seen(proc):
+        background(proc)
+        lowered.append(Path(proc.args[3]).suffix)
+        if proc.poll() is None:  # still running: its priority is lower than this process's
+            assert os.getpriority(os.PRIO_PROCESS, proc.pid) > os.getpriority(os.PRIO_PROCESS, 0)
+
+    monkeypatch.setattr(paper_mod, "_in_background", seen)
+    build_paper(run, _template(tmp_path))
+    assert lowered == [".html", ".docx"]
+    out = run.out / "paper"
+    for ext in ("html", "docx"):
+        paper_mod.pandoc(out / "paper.md", out / f"alone.{ext}", paper_mod.PANDOC_ARGS[ext])
+        assert (out / f"alone.{ext}").read_bytes() == (out / f"paper.{ext}").read_bytes()
