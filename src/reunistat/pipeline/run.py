@@ -180,9 +180,10 @@ def _analyses(
     """Run the scripts, in worker processes when more than one job may run (see workers).
 
     Returns each script's seconds and the memory (MiB) of the process that
-    ran it, after it. With workers, this process builds the release-wide
-    suppression once they have started, hands it to them, then runs
-    ``early`` while they run (with one job, it runs after the scripts);
+    ran it, after it. With workers, the release-wide suppression is handed
+    to them (built by ``early``'s forked process, or else by this one once
+    they have started), then ``early`` runs while they run (with one job, it
+    runs after the scripts);
     ``idle`` works while only the last worker runs.
     """
     groups = workers.script_groups(scripts)
@@ -198,7 +199,7 @@ def _analyses(
     except (ValueError, OSError):
         earlier = {}
     name = lambda p: _script_name(ctx.config, p)  # noqa: E731
-    done = workers.run_parallel(ctx, scripts, jobs, name, earlier, early.run, idle)
+    done = workers.run_parallel(ctx, scripts, jobs, name, earlier, early.run, idle, early.release)
     if done.unmerged is None:
         return done.timings, done.memory_mib
     timings = run_scripts(ctx, scripts)
@@ -375,8 +376,10 @@ def _build(
         if forking:
             # a process forked now (before the threads below start) derives the cohort on the
             # other core and sends it back, while this process imports the scripts' modules
-            # (which only a fork passes on)
-            early.start_cohort()
+            # (which only a fork passes on); when workers will run the scripts, it then builds
+            # the release-wide suppression for them and takes the identifiers and hash
+            groups = len(workers.script_groups(scripts))
+            early.start_cohort(release=workers.analysis_jobs(cfg.analysis_jobs, groups) > 1)
         # beside the cohort, in threads that have ended before any worker is forked: the
         # inputs are hashed (hashlib leaves the interpreter meanwhile), and the modules the
         # scripts import are imported once here, for every worker, then those of the steps
