@@ -105,14 +105,17 @@ class WhileScriptsRun:
     scripts (``release``), that process then builds the release-wide
     suppression and hands it to them (:attr:`release`: the run's process
     takes it there too, once the workers have started:
-    :func:`reunistat.pipeline.workers.run_parallel`), and takes the input's
-    identifiers and the spells' hash, which :meth:`run` receives. Without it
-    (or when it fails), :meth:`run` takes them in the run's process, called
-    while it waits for the workers, with the modules they use imported
-    already; and again after the scripts (``final``), which takes what is
-    not taken yet: with one job, or when the first call failed (its error is
-    raised then). The data end, a public date, is added to the identifiers
-    once the cohort is derived.
+    :func:`reunistat.pipeline.workers.run_parallel`), and takes the spells'
+    hash, which :meth:`run` receives; the run's process, its imports done
+    before that process has derived the cohort (those of the release were
+    imported before the fork: :data:`reunistat.pipeline.run.RELEASE_MODULES`),
+    takes the input's identifiers meanwhile. Else (or when something
+    fails), :meth:`run` takes them in the run's process, called while it
+    waits for the workers, with the modules they use imported already; and
+    again after the scripts (``final``), which takes what is not taken yet:
+    with one job, or when the first call failed (its error is raised then).
+    The data end, a public date, is added to the identifiers once the cohort
+    is derived.
     """
 
     def __init__(self, ctx: Context) -> None:
@@ -125,6 +128,7 @@ class WhileScriptsRun:
         self._forked: tuple[Any, Any] | None = None  # deriving the cohort
         self._answers: tuple[Any, Any] | None = None  # to send the release's word, ids, hash
         self._release_heard = False
+        self._early_ids: tuple[checker.Identifiers, float] | None = None  # and their seconds
         self._ending: Any = None  # the process that sent it, joined at the end
 
     def __enter__(self) -> WhileScriptsRun:
@@ -172,6 +176,8 @@ class WhileScriptsRun:
         if self._forked is not None:
             proc, receive = self._forked
             self._forked = None
+            if self.release is not None:  # before it has derived the cohort
+                self._take_identifiers()
             try:
                 vars(self.ctx)["cohort"] = receive_cohort(receive, self.ctx.extract)
             except (EOFError, OSError):  # it failed: done here, where its error is raised
@@ -182,6 +188,15 @@ class WhileScriptsRun:
             if self._answers is None:
                 self._ended(proc, receive)
         _ = self.ctx.cohort
+
+    def _take_identifiers(self) -> None:
+        """The input's identifiers (without the data end), if they can be taken now."""
+        t0 = time.perf_counter()
+        try:
+            ids = _identifiers(self.ctx)
+        except Exception:  # taken again by run(), where its error is raised when final
+            return
+        self._early_ids = ids, time.perf_counter() - t0
 
     def _ended(self, proc: Any, receive: Any) -> None:
         receive.close()
@@ -214,23 +229,20 @@ class WhileScriptsRun:
         if self.identifiers is not None:
             return
         self._release_word()
-        sent = self._answer()
+        hashed = self._answer()  # (hash, seconds) from the forked process, or None
         if self._answers is not None:
             self._ended(*self._answers)
-        if sent is not None:  # taken by the forked process
-            ids, self.spells_sha256, self.seconds = sent
-            self.identifiers = _with_data_end(ids, self.ctx)
-            return
         t0 = time.perf_counter()
+        ids, seconds = self._early_ids or (None, 0.0)
         try:
-            ids = _with_data_end(_identifiers(self.ctx), self.ctx)
-            self.spells_sha256 = _spells_hash(self.ctx)
+            ids = _with_data_end(_identifiers(self.ctx) if ids is None else ids, self.ctx)
+            sha256, hash_s = hashed or (_spells_hash(self.ctx), 0.0)
         except Exception:
             if final:
                 raise
             return  # done again after the scripts, where its error stops the run
-        self.identifiers = ids
-        self.seconds = round(time.perf_counter() - t0, 2)
+        self.identifiers, self.spells_sha256 = ids, sha256
+        self.seconds = round(seconds + hash_s + time.perf_counter() - t0, 2)
 
 
 #: What the forked process says once the release is handed to the workers (or not).
@@ -278,10 +290,9 @@ def _send_cohort(ctx: Context, release: ReleaseHandover | None, send: Any, paren
 
     With ``release``, while the cohort is written to the pipe, build the
     release-wide suppression and hand it to the workers (the event set only
-    once it is written); say so; then send the input's identifiers (without
-    the data end) and the spells' hash, with their seconds. If anything
-    fails, it sends nothing more: the run's process then does that work
-    itself, where its error stops the run.
+    once it is written); say so; then send the spells' hash, with its
+    seconds. If anything fails, it sends nothing more: the run's process
+    then does that work itself, where its error stops the run.
     """
     import gc
 
@@ -303,8 +314,7 @@ def _send_cohort(ctx: Context, release: ReleaseHandover | None, send: Any, paren
             return
         send.send(_RELEASE_HANDED)
         t0 = time.perf_counter()
-        ids, sha256 = _identifiers(ctx), _spells_hash(ctx)
-        send.send((ids, sha256, round(time.perf_counter() - t0, 2)))
+        send.send((_spells_hash(ctx), time.perf_counter() - t0))
     except Exception:
         pass
     finally:

@@ -371,8 +371,11 @@ def _build(
     log("reading the extract and deriving the cohort")
     t0 = time.perf_counter()
     with WhileScriptsRun(ctx) as early:  # its processes end with the run, whatever happens
-        _ = ctx.extract
         forking = workers.analysis_jobs(cfg.analysis_jobs, 2) > 1
+        with ThreadPoolExecutor(1) as pool:  # ended before the fork below
+            if forking:  # beside the reading (threads outside the interpreter's lock)
+                pool.submit(_import_modules, RELEASE_MODULES)
+            _ = ctx.extract
         if forking:
             # a process forked now (before the threads below start) derives the cohort on the
             # other core and sends it back, while this process imports the scripts' modules
@@ -470,19 +473,30 @@ LAST_STEPS_MODULES = (
 PAPER_MODULES = ("reunistat.report.paper", "pypandoc", "typst", "pypdf")
 
 
+#: Modules building the release-wide suppression imports (the logistic outcome's, with
+#: scipy.stats and sklearn: about 1 s CPU), imported while the extract is read, before the
+#: process that builds it is forked (:class:`WhileScriptsRun`); the scripts import them too.
+RELEASE_MODULES = ("reunistat.report.release_plan", "reunistat.models.logistic")
+
+
 def _import_all(scripts: Sequence[Path], paper: bool) -> tuple[float, float]:
     """Import the scripts' modules, then the last steps' (:data:`LAST_STEPS_MODULES`); seconds."""
-    import importlib
-
     t0 = time.perf_counter()
     import_for(scripts)
     t1 = time.perf_counter()
-    for name in LAST_STEPS_MODULES + (PAPER_MODULES if paper else ()):
+    _import_modules(LAST_STEPS_MODULES + (PAPER_MODULES if paper else ()))
+    return round(t1 - t0, 2), round(time.perf_counter() - t1, 2)
+
+
+def _import_modules(names: Sequence[str]) -> None:
+    """Import ``names``; one that fails is left to the step that needs it, which reports it."""
+    import importlib
+
+    for name in names:
         try:
             importlib.import_module(name)
-        except Exception:  # left to the step that needs it, which reports it
+        except Exception:
             pass
-    return round(t1 - t0, 2), round(time.perf_counter() - t1, 2)
 
 
 def _timed(fn: Callable[[Any], Any], arg: Any) -> tuple[Any, float]:
