@@ -11,8 +11,10 @@ The disclosure report and the manifest then put the verdict together, the
 same bytes as when every check ran at the end.
 
 The input's identifiers and the hash of the spells, which only the checks and
-the manifest need, are taken while the workers run, by the process that
-derived the cohort (or else the run's process: :class:`WhileScriptsRun`).
+the manifest need, are taken before the scripts end: the identifiers by the
+run's process while the cohort is derived, the hash by the process that
+derived it, once it has built the release-wide suppression (or else both by
+the run's process while the workers run: :class:`WhileScriptsRun`).
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ class WhileScriptsRun:
         #: Where the workers find the release the forked process builds (None: not built there).
         self.release: ReleaseHandover | None = None
         self._forked: tuple[Any, Any] | None = None  # deriving the cohort
-        self._answers: tuple[Any, Any] | None = None  # to send the release's word, ids, hash
+        self._answers: tuple[Any, Any] | None = None  # to say the release is handed, the hash
         self._release_heard = False
         self._early_ids: tuple[checker.Identifiers, float] | None = None  # and their seconds
         self._ending: Any = None  # the process that sent it, joined at the end
@@ -158,7 +160,7 @@ class WhileScriptsRun:
         """Derive the cohort in a process forked now (:meth:`take_cohort` collects it).
 
         With ``release`` (workers will run the scripts), it then builds the
-        release-wide suppression and takes the identifiers and hash. Call it
+        release-wide suppression and takes the spells' hash. Call it
         once the extract is read, before the run starts any thread of its own
         (a fork copies only the calling thread).
         """
@@ -183,7 +185,7 @@ class WhileScriptsRun:
             except (EOFError, OSError):  # it failed: done here, where its error is raised
                 proc.kill()
             else:
-                if self.release is not None:  # it goes on: the release, the identifiers, hash
+                if self.release is not None:  # it goes on: the release, then the hash
                     self._answers = proc, receive
             if self._answers is None:
                 self._ended(proc, receive)

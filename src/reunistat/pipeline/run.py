@@ -372,17 +372,19 @@ def _build(
     t0 = time.perf_counter()
     with WhileScriptsRun(ctx) as early:  # its processes end with the run, whatever happens
         forking = workers.analysis_jobs(cfg.analysis_jobs, 2) > 1
+        # workers will run the scripts: the forked process below builds their release too
+        groups = len(workers.script_groups(scripts))
+        releasing = forking and workers.analysis_jobs(cfg.analysis_jobs, groups) > 1
         with ThreadPoolExecutor(1) as pool:  # ended before the fork below
-            if forking:  # beside the reading (threads outside the interpreter's lock)
+            if releasing:  # beside the reading (threads outside the interpreter's lock)
                 pool.submit(_import_modules, RELEASE_MODULES)
             _ = ctx.extract
         if forking:
             # a process forked now (before the threads below start) derives the cohort on the
             # other core and sends it back, while this process imports the scripts' modules
             # (which only a fork passes on); when workers will run the scripts, it then builds
-            # the release-wide suppression for them and takes the identifiers and hash
-            groups = len(workers.script_groups(scripts))
-            early.start_cohort(release=workers.analysis_jobs(cfg.analysis_jobs, groups) > 1)
+            # the release-wide suppression for them and takes the spells' hash
+            early.start_cohort(release=releasing)
         # beside the cohort, in threads that have ended before any worker is forked: the
         # inputs are hashed (hashlib leaves the interpreter meanwhile), and the modules the
         # scripts import are imported once here, for every worker, then those of the steps
