@@ -108,12 +108,11 @@ class WhileScriptsRun:
     suppression and hands it to them (:attr:`release`: the run's process
     takes it there too, once the workers have started:
     :func:`reunistat.pipeline.workers.run_parallel`), and takes the spells'
-    hash, which :meth:`run` receives; the run's process, its imports done
-    before that process has derived the cohort (those of the release were
-    imported before the fork: :data:`reunistat.pipeline.run.RELEASE_MODULES`),
-    takes the input's identifiers meanwhile. Else (or when something
-    fails), :meth:`run` takes them in the run's process, called while it
-    waits for the workers, with the modules they use imported already; and
+    hash, which :meth:`run` receives (the modules the release needs are
+    imported there: the logistic outcome's, without the fits'). The input's
+    identifiers, and else (or when something fails) the spells' hash,
+    :meth:`run` takes in the run's process, called while it waits for the
+    workers, with the modules they use imported already; and
     again after the scripts (``final``), which takes what is not taken yet:
     with one job, or when the first call failed (its error is raised then).
     The data end, a public date, is added to the identifiers once the cohort
@@ -130,7 +129,6 @@ class WhileScriptsRun:
         self._forked: tuple[Any, Any] | None = None  # deriving the cohort
         self._answers: tuple[Any, Any] | None = None  # to say the release is handed, the hash
         self._release_heard = False
-        self._early_ids: tuple[checker.Identifiers, float] | None = None  # and their seconds
         self._ending: Any = None  # the process that sent it, joined at the end
 
     def __enter__(self) -> WhileScriptsRun:
@@ -178,8 +176,6 @@ class WhileScriptsRun:
         if self._forked is not None:
             proc, receive = self._forked
             self._forked = None
-            if self.release is not None:  # before it has derived the cohort
-                self._take_identifiers()
             try:
                 vars(self.ctx)["cohort"] = receive_cohort(receive, self.ctx.extract)
             except (EOFError, OSError):  # it failed: done here, where its error is raised
@@ -190,15 +186,6 @@ class WhileScriptsRun:
             if self._answers is None:
                 self._ended(proc, receive)
         _ = self.ctx.cohort
-
-    def _take_identifiers(self) -> None:
-        """The input's identifiers (without the data end), if they can be taken now."""
-        t0 = time.perf_counter()
-        try:
-            ids = _identifiers(self.ctx)
-        except Exception:  # taken again by run(), where its error is raised when final
-            return
-        self._early_ids = ids, time.perf_counter() - t0
 
     def _ended(self, proc: Any, receive: Any) -> None:
         receive.close()
@@ -235,16 +222,15 @@ class WhileScriptsRun:
         if self._answers is not None:
             self._ended(*self._answers)
         t0 = time.perf_counter()
-        ids, seconds = self._early_ids or (None, 0.0)
         try:
-            ids = _with_data_end(_identifiers(self.ctx) if ids is None else ids, self.ctx)
+            ids = _with_data_end(_identifiers(self.ctx), self.ctx)
             sha256, hash_s = hashed or (_spells_hash(self.ctx), 0.0)
         except Exception:
             if final:
                 raise
             return  # done again after the scripts, where its error stops the run
         self.identifiers, self.spells_sha256 = ids, sha256
-        self.seconds = round(seconds + hash_s + time.perf_counter() - t0, 2)
+        self.seconds = round(hash_s + time.perf_counter() - t0, 2)
 
 
 #: What the forked process says once the release is handed to the workers (or not).

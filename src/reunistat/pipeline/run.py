@@ -375,8 +375,6 @@ def _build(
         # workers will run the scripts: the forked process below builds their release too
         groups = len(workers.script_groups(scripts))
         releasing = forking and workers.analysis_jobs(cfg.analysis_jobs, groups) > 1
-        if releasing:  # not beside the reading: a thread importing slows it 3-4x (the GIL)
-            _import_modules(RELEASE_MODULES)
         _ = ctx.extract
         if forking:
             # a process forked now (before the threads below start) derives the cohort on the
@@ -441,7 +439,7 @@ def import_for(scripts: Sequence[Path]) -> list[str]:
     import ast
     import importlib
 
-    names: dict[str, None] = {}
+    names: dict[str, set[str]] = {}
     for path in scripts:
         try:
             tree = ast.parse(path.read_text("utf-8"))
@@ -449,13 +447,16 @@ def import_for(scripts: Sequence[Path]) -> list[str]:
             continue
         for node in tree.body:
             if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names[node.module] = None
+                names.setdefault(node.module, set()).update(a.name for a in node.names)
             elif isinstance(node, ast.Import):
-                names.update(dict.fromkeys(a.name for a in node.names))
+                for a in node.names:
+                    names.setdefault(a.name, set())
     failed = []
-    for name in names:
+    for name, attributes in names.items():
         try:
-            importlib.import_module(name)
+            module = importlib.import_module(name)
+            for attribute in sorted(attributes - {"*"}):  # a package's names imported on use
+                getattr(module, attribute, None)  # (PEP 562) are imported here too
         except Exception:
             failed.append(name)
     return failed
@@ -472,12 +473,6 @@ LAST_STEPS_MODULES = (
 )
 #: With the paper.
 PAPER_MODULES = ("reunistat.report.paper", "pypandoc", "typst", "pypdf")
-
-
-#: Modules building the release-wide suppression imports (the logistic outcome's, with
-#: scipy.stats and sklearn: about 1 s CPU), imported while the extract is read, before the
-#: process that builds it is forked (:class:`WhileScriptsRun`); the scripts import them too.
-RELEASE_MODULES = ("reunistat.report.release_plan", "reunistat.models.logistic")
 
 
 def _import_all(scripts: Sequence[Path], paper: bool) -> tuple[float, float]:
