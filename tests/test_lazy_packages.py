@@ -31,6 +31,7 @@ def test_the_release_imports_no_model_engine():
         import reunistat.report.release_plan
         from reunistat.models.logistic import horizon_outcome, outcome_name
         from reunistat.models.evaluation import mark_adoption
+        from reunistat.results import data_hash  # the spells' hash
         print("scipy.stats" in sys.modules, "sklearn" in sys.modules)
         """
     )
