@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from reunistat import _rowhash
 from reunistat.errors import InputError
@@ -316,6 +315,8 @@ class ModelResult:
         return pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=self.params.index)
 
     def _quantile(self, conf_level: float) -> float:
+        from scipy import stats  # on use: the spells' hash (data_hash) needs no scipy.stats
+
         q = 0.5 + conf_level / 2
         if self.dist == "t" and self.df_resid is not None:
             return float(stats.t.ppf(q, self.df_resid))
@@ -334,6 +335,8 @@ class ModelResult:
         se = self.std_errors.to_numpy(dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = est / se
+        from scipy import stats
+
         if self.dist == "t" and self.df_resid is not None:
             p = 2 * stats.t.sf(np.abs(z), self.df_resid)
         else:

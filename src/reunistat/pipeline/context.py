@@ -97,7 +97,15 @@ class Context:
             self.release_seconds = round(time.perf_counter() - t0, 2)
         if self.release_ready is not None:
             return self.release_ready
-        rel, self.release_seconds = self.build_release()
+        return self.adopt_release(*self.build_release())
+
+    def adopt_release(self, rel: Release, seconds: float) -> Release:
+        """Make ``rel``, built in ``seconds`` (here or forked from here), this run's release.
+
+        Logged, timed and its tables' suppression logs kept, as when
+        :attr:`release` builds it.
+        """
+        self.release_seconds = seconds
         self.log(
             f"  release-wide suppression: {rel.n_cells} cells, {rel.n_suppressed} "
             f"suppressed, audit {'passed' if rel.audit_passed else 'FAILED'} "
@@ -106,6 +114,7 @@ class Context:
         for name, table in rel.registry.tables.items():
             if not table.latent:  # latent cells are never published, so never suppressed
                 self.suppression_logs.setdefault(name, rel.log(name).drop(columns="table"))
+        self.__dict__["release"] = rel
         return rel
 
     def build_release(self) -> tuple[Release, float]:

@@ -11,9 +11,10 @@ The disclosure report and the manifest then put the verdict together, the
 same bytes as when every check ran at the end.
 
 The input's identifiers and the hash of the spells, which only the checks and
-the manifest need, are taken while the workers run: the identifiers in the
-run's process, the hash in the process that derived the cohort
-(:class:`WhileScriptsRun`).
+the manifest need, are taken before the scripts end: the identifiers by the
+run's process while the cohort is derived, the hash by the process that
+derived it, once it has built the release-wide suppression (or else both by
+the run's process while the workers run: :class:`WhileScriptsRun`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,12 @@ from reunistat.pipeline.documents import (
 from reunistat.pipeline.forked_cohort import receive_cohort, send_cohort
 from reunistat.pipeline.manifest import RunRecord, build_manifest
 from reunistat.pipeline.verify import release_identifiers
-from reunistat.pipeline.workers import memory_mib
+from reunistat.pipeline.workers import (
+    ReleaseHandover,
+    memory_mib,
+    release_handover,
+    remove_handover,
+)
 from reunistat.report import checker
 from reunistat.report.disclosure import DisclosureBreach
 
@@ -92,20 +98,25 @@ class Run:
 
 
 class WhileScriptsRun:
-    """The cohort derived beside the run's imports; the identifiers and hash beside the scripts.
+    """The cohort derived beside the run's imports; the release, identifiers and hash after it.
 
     :meth:`start_cohort` forks, once the extract is read, a process that
     derives the cohort and sends it (:meth:`take_cohort`) while the run's
     process imports the scripts' modules
-    (:mod:`reunistat.pipeline.forked_cohort`). :meth:`run` is called by the
-    run's process while it waits for the workers
-    (:func:`reunistat.pipeline.workers.run_parallel`, once it has built the
-    release-wide suppression they need): it takes the input's identifiers
-    and the spells' hash there, with the modules they use imported already;
-    and again after the scripts (``final``), which takes what is not taken
-    yet: with one job, or when the first call failed (its error is raised
-    then). The data end, a public date, is added to the identifiers once the
-    cohort is derived.
+    (:mod:`reunistat.pipeline.forked_cohort`). When workers will run the
+    scripts (``release``), that process then builds the release-wide
+    suppression and hands it to them (:attr:`release`: the run's process
+    takes it there too, once the workers have started:
+    :func:`reunistat.pipeline.workers.run_parallel`), and takes the spells'
+    hash, which :meth:`run` receives (the modules the release needs are
+    imported there: the logistic outcome's, without the fits'). The input's
+    identifiers, and else (or when something fails) the spells' hash,
+    :meth:`run` takes in the run's process, called while it waits for the
+    workers, with the modules they use imported already; and
+    again after the scripts (``final``), which takes what is not taken yet:
+    with one job, or when the first call failed (its error is raised then).
+    The data end, a public date, is added to the identifiers once the cohort
+    is derived.
     """
 
     def __init__(self, ctx: Context) -> None:
@@ -113,7 +124,11 @@ class WhileScriptsRun:
         self.identifiers: checker.Identifiers | None = None
         self.spells_sha256: str | None = None
         self.seconds: float | None = None
+        #: Where the workers find the release the forked process builds (None: not built there).
+        self.release: ReleaseHandover | None = None
         self._forked: tuple[Any, Any] | None = None  # deriving the cohort
+        self._answers: tuple[Any, Any] | None = None  # to say the release is handed, the hash
+        self._release_heard = False
         self._ending: Any = None  # the process that sent it, joined at the end
 
     def __enter__(self) -> WhileScriptsRun:
@@ -123,55 +138,103 @@ class WhileScriptsRun:
         self.stop()
 
     def stop(self) -> None:
-        """End the forked process if its cohort was not collected (the run stopped early).
+        """End the forked process if its answers were not collected (the run stopped early).
 
         A process that has not sent its answer yet, or whose answer no one
         reads, would otherwise wait on its pipe until the run's process ends.
         """
-        if self._forked is not None:
-            proc, receive = self._forked
-            proc.kill()
-            proc.join()
-            receive.close()
+        for forked in (self._forked, self._answers):
+            if forked is not None:
+                proc, receive = forked
+                proc.kill()
+                proc.join()
+                receive.close()
         if self._ending is not None:
             self._ending.join()
-        self._forked = self._ending = None
+        remove_handover(self.release)
+        self._forked = self._answers = self._ending = None
 
-    def start_cohort(self) -> None:
+    def start_cohort(self, release: bool = False) -> None:
         """Derive the cohort in a process forked now (:meth:`take_cohort` collects it).
 
-        Call it once the extract is read, before the run starts any thread of
-        its own (a fork copies only the calling thread).
+        With ``release`` (workers will run the scripts), it then builds the
+        release-wide suppression and takes the spells' hash. Call it
+        once the extract is read, before the run starts any thread of its own
+        (a fork copies only the calling thread).
         """
-        if self._forked is None and "cohort" not in vars(self.ctx):
-            self._forked = _fork(_send_cohort, self.ctx)
+        if self._forked is not None or "cohort" in vars(self.ctx):
+            return
+        handover = release_handover() if release else None
+        self._forked = _fork(_send_cohort, self.ctx, handover)
+        if self._forked is None:
+            remove_handover(handover)
+        elif handover is not None:
+            self.release = replace(handover, elsewhere=self._release_word)
 
     def take_cohort(self) -> None:
         """Give the Context the cohort the forked process sent (derived here if it sent none)."""
         if self._forked is not None:
             proc, receive = self._forked
+            self._forked = None
             try:
                 vars(self.ctx)["cohort"] = receive_cohort(receive, self.ctx.extract)
             except (EOFError, OSError):  # it failed: done here, where its error is raised
                 proc.kill()
-            receive.close()
-            self._forked, self._ending = None, proc  # it ends on its own meanwhile
+            else:
+                if self.release is not None:  # it goes on: the release, then the hash
+                    self._answers = proc, receive
+            if self._answers is None:
+                self._ended(proc, receive)
         _ = self.ctx.cohort
+
+    def _ended(self, proc: Any, receive: Any) -> None:
+        receive.close()
+        self._answers, self._ending = None, proc  # it ends on its own meanwhile
+
+    def _answer(self) -> Any:
+        """The forked process's next answer; None (and it is let end) if it sends no more."""
+        if self._answers is None:
+            return None
+        proc, receive = self._answers
+        try:
+            return receive.recv()
+        except (EOFError, OSError):  # it failed or was killed: the run's process does it
+            proc.kill()
+            self._ended(proc, receive)
+            return None
+
+    def _release_word(self) -> None:
+        """Wait until the forked process has handed the release over (or failed, or ended).
+
+        The run's process then takes the release from the file, or finds none
+        there and builds it (:func:`reunistat.pipeline.workers._hand_release`).
+        """
+        if not self._release_heard:
+            self._release_heard = True
+            self._answer()  # _RELEASE_HANDED, or None once it has ended
 
     def run(self, final: bool = False) -> None:
         """Take the identifiers and the spells' hash (errors are raised only when ``final``)."""
         if self.identifiers is not None:
             return
+        self._release_word()
+        hashed = self._answer()  # (hash, seconds) from the forked process, or None
+        if self._answers is not None:
+            self._ended(*self._answers)
         t0 = time.perf_counter()
         try:
             ids = _with_data_end(_identifiers(self.ctx), self.ctx)
-            self.spells_sha256 = _spells_hash(self.ctx)
+            sha256, hash_s = hashed or (_spells_hash(self.ctx), 0.0)
         except Exception:
             if final:
                 raise
             return  # done again after the scripts, where its error stops the run
-        self.identifiers = ids
-        self.seconds = round(time.perf_counter() - t0, 2)
+        self.identifiers, self.spells_sha256 = ids, sha256
+        self.seconds = round(hash_s + time.perf_counter() - t0, 2)
+
+
+#: What the forked process says once the release is handed to the workers (or not).
+_RELEASE_HANDED = "release handed over"
 
 
 def _identifiers(ctx: Context) -> checker.Identifiers:
@@ -181,10 +244,8 @@ def _identifiers(ctx: Context) -> checker.Identifiers:
 
 def _with_data_end(ids: checker.Identifiers, ctx: Context) -> checker.Identifiers:
     """``ids`` with the data end among the public dates (as :func:`release_identifiers`)."""
-    import dataclasses
-
     end = ctx.cohort.data_end.date()
-    return dataclasses.replace(ids, public_dates=ids.public_dates | {end})
+    return replace(ids, public_dates=ids.public_dates | {end})
 
 
 def _spells_hash(ctx: Context) -> str:
@@ -212,17 +273,36 @@ def _fork(target: Callable[..., None], *args: Any) -> tuple[Any, Any] | None:
     return proc, receive
 
 
-def _send_cohort(ctx: Context, send: Any, parent: int) -> None:
+def _send_cohort(ctx: Context, release: ReleaseHandover | None, send: Any, parent: int) -> None:
     """In a process forked from the run: derive the cohort and send it (:func:`send_cohort`).
 
-    If it fails, it sends nothing more: the run's process then derives the
-    cohort itself, where its error stops the run.
+    With ``release``, while the cohort is written to the pipe, build the
+    release-wide suppression and hand it to the workers (the event set only
+    once it is written); say so; then send the spells' hash, with its
+    seconds. If anything fails, it sends nothing more: the run's process
+    then does that work itself, where its error stops the run.
     """
-    from reunistat.pipeline.workers import detach_from_run
+    import gc
+
+    from reunistat.pipeline.workers import detach_from_run, write_release
 
     detach_from_run(parent)
     try:
-        send_cohort(send, ctx.cohort, ctx.extract.tables)
+        sender = send_cohort(send, ctx.cohort, ctx.extract.tables, beside=release is not None)
+        if sender is None or release is None:
+            return
+        gc.freeze()  # what the cohort's derivation left: no collection walks it again
+        try:
+            rel, seconds = ctx.build_release()
+            write_release(release.path, rel, seconds)
+            release.done.set()
+        except Exception:  # not handed: the run's process builds it, where its error is raised
+            pass
+        if not sender.sent():
+            return
+        send.send(_RELEASE_HANDED)
+        t0 = time.perf_counter()
+        send.send((_spells_hash(ctx), time.perf_counter() - t0))
     except Exception:
         pass
     finally:

@@ -25,19 +25,20 @@ to the workers' start): nothing the run does after the derivation reads them.
 The cohort received derives them again from the extract the first time they
 are read (:class:`PeriodsOnDemand`), so a study's own script still has them.
 
-The forked process then ends: the release-wide suppression is built by the
-run's process once the workers have started (:mod:`reunistat.pipeline.workers`),
-with the modules it needs imported already (the forked process would import
-them again), and the input's identifiers and the spells' hash are taken there
-while the workers run (:class:`reunistat.pipeline.finish.WhileScriptsRun`).
-When it fails, the run's process derives the cohort itself, where an error
-stops the run.
+When workers will run the scripts, the forked process then builds the
+release-wide suppression while the rest of the cohort is written to the pipe
+(:class:`Sender`), hands it to the workers (:mod:`reunistat.pipeline.workers`),
+and takes the input's identifiers and the spells' hash for the run's process
+(:class:`reunistat.pipeline.finish.WhileScriptsRun`). When it fails, the
+run's process derives the cohort itself, where an error stops the run (and
+builds the release, or takes the identifiers and hash, itself).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from multiprocessing.reduction import ForkingPickler
 from typing import TYPE_CHECKING, Any
 
 from reunistat.cohort import Cohort, build_cohort
@@ -126,16 +127,63 @@ def unpacked(sent: pd.DataFrame | _Packed) -> pd.DataFrame:
     return df
 
 
-def send_cohort(send: Connection, cohort: Cohort, tables: Mapping[str, pd.DataFrame]) -> None:
+def send_cohort(
+    send: Connection, cohort: Cohort, tables: Mapping[str, pd.DataFrame], beside: bool = False
+) -> Sender | None:
     """Send :func:`portable` of ``cohort`` but its periods in two messages: spells, the rest.
 
     The largest first: the receiver unpickles it while the next is pickled.
+    Each is pickled here; with ``beside`` they are written to the pipe (which
+    waits for the receiver, outside the interpreter's lock) by a thread,
+    returned: this thread goes on once the last is pickled.
     """
     sent = portable(cohort, tables)
     rest = {f.name: getattr(sent, f.name) for f in dataclasses.fields(sent)}
     del rest["periods"]  # derived again where read (PeriodsOnDemand)
-    send.send(packed(rest.pop("spells")))
-    send.send(rest)
+    spells = ForkingPickler.dumps(packed(rest.pop("spells")))
+    if not beside:
+        send.send_bytes(spells)
+        send.send_bytes(ForkingPickler.dumps(rest))
+        return None
+    sender = Sender(send, spells)
+    sender.add(ForkingPickler.dumps(rest))
+    return sender
+
+
+class Sender:
+    """A thread that writes messages (pickled already) to a pipe, in the order given.
+
+    :meth:`sent` waits for it and says whether it wrote them all.
+    """
+
+    def __init__(self, send: Connection, first: memoryview) -> None:
+        import queue
+        import threading
+
+        self._send = send
+        self._queue: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
+        self._queue.put(first)
+        self._failed = False
+        self._thread = threading.Thread(target=self._write, daemon=True)
+        self._thread.start()
+
+    def add(self, message: memoryview) -> None:
+        """Write ``message`` after those given before."""
+        self._queue.put(message)
+
+    def sent(self) -> bool:
+        """Wait until every message given is written; whether all were."""
+        self._queue.put(None)
+        self._thread.join()
+        return not self._failed
+
+    def _write(self) -> None:
+        while (message := self._queue.get()) is not None:
+            if not self._failed:
+                try:
+                    self._send.send_bytes(message)
+                except (OSError, ValueError):  # the receiver has gone: the rest is dropped
+                    self._failed = True
 
 
 def receive_cohort(receive: Connection, extract: Extract) -> Cohort:

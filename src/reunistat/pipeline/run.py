@@ -180,9 +180,10 @@ def _analyses(
     """Run the scripts, in worker processes when more than one job may run (see workers).
 
     Returns each script's seconds and the memory (MiB) of the process that
-    ran it, after it. With workers, this process builds the release-wide
-    suppression once they have started, hands it to them, then runs
-    ``early`` while they run (with one job, it runs after the scripts);
+    ran it, after it. With workers, the release-wide suppression is handed
+    to them (built by ``early``'s forked process, or else by this one once
+    they have started), then ``early`` runs while they run (with one job, it
+    runs after the scripts);
     ``idle`` works while only the last worker runs.
     """
     groups = workers.script_groups(scripts)
@@ -198,7 +199,7 @@ def _analyses(
     except (ValueError, OSError):
         earlier = {}
     name = lambda p: _script_name(ctx.config, p)  # noqa: E731
-    done = workers.run_parallel(ctx, scripts, jobs, name, earlier, early.run, idle)
+    done = workers.run_parallel(ctx, scripts, jobs, name, earlier, early.run, idle, early.release)
     if done.unmerged is None:
         return done.timings, done.memory_mib
     timings = run_scripts(ctx, scripts)
@@ -370,13 +371,17 @@ def _build(
     log("reading the extract and deriving the cohort")
     t0 = time.perf_counter()
     with WhileScriptsRun(ctx) as early:  # its processes end with the run, whatever happens
-        _ = ctx.extract
         forking = workers.analysis_jobs(cfg.analysis_jobs, 2) > 1
+        # workers will run the scripts: the forked process below builds their release too
+        groups = len(workers.script_groups(scripts))
+        releasing = forking and workers.analysis_jobs(cfg.analysis_jobs, groups) > 1
+        _ = ctx.extract
         if forking:
             # a process forked now (before the threads below start) derives the cohort on the
             # other core and sends it back, while this process imports the scripts' modules
-            # (which only a fork passes on)
-            early.start_cohort()
+            # (which only a fork passes on); when workers will run the scripts, it then builds
+            # the release-wide suppression for them and takes the spells' hash
+            early.start_cohort(release=releasing)
         # beside the cohort, in threads that have ended before any worker is forked: the
         # inputs are hashed (hashlib leaves the interpreter meanwhile), and the modules the
         # scripts import are imported once here, for every worker, then those of the steps
@@ -434,7 +439,7 @@ def import_for(scripts: Sequence[Path]) -> list[str]:
     import ast
     import importlib
 
-    names: dict[str, None] = {}
+    names: dict[str, set[str]] = {}
     for path in scripts:
         try:
             tree = ast.parse(path.read_text("utf-8"))
@@ -442,13 +447,16 @@ def import_for(scripts: Sequence[Path]) -> list[str]:
             continue
         for node in tree.body:
             if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names[node.module] = None
+                names.setdefault(node.module, set()).update(a.name for a in node.names)
             elif isinstance(node, ast.Import):
-                names.update(dict.fromkeys(a.name for a in node.names))
+                for a in node.names:
+                    names.setdefault(a.name, set())
     failed = []
-    for name in names:
+    for name, attributes in names.items():
         try:
-            importlib.import_module(name)
+            module = importlib.import_module(name)
+            for attribute in sorted(attributes - {"*"}):  # a package's names imported on use
+                getattr(module, attribute, None)  # (PEP 562) are imported here too
         except Exception:
             failed.append(name)
     return failed
@@ -469,17 +477,22 @@ PAPER_MODULES = ("reunistat.report.paper", "pypandoc", "typst", "pypdf")
 
 def _import_all(scripts: Sequence[Path], paper: bool) -> tuple[float, float]:
     """Import the scripts' modules, then the last steps' (:data:`LAST_STEPS_MODULES`); seconds."""
-    import importlib
-
     t0 = time.perf_counter()
     import_for(scripts)
     t1 = time.perf_counter()
-    for name in LAST_STEPS_MODULES + (PAPER_MODULES if paper else ()):
+    _import_modules(LAST_STEPS_MODULES + (PAPER_MODULES if paper else ()))
+    return round(t1 - t0, 2), round(time.perf_counter() - t1, 2)
+
+
+def _import_modules(names: Sequence[str]) -> None:
+    """Import ``names``; one that fails is left to the step that needs it, which reports it."""
+    import importlib
+
+    for name in names:
         try:
             importlib.import_module(name)
-        except Exception:  # left to the step that needs it, which reports it
+        except Exception:
             pass
-    return round(t1 - t0, 2), round(time.perf_counter() - t1, 2)
 
 
 def _timed(fn: Callable[[Any], Any], arg: Any) -> tuple[Any, float]:

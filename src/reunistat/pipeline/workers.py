@@ -4,9 +4,11 @@ The cohort is derived once, for the run's own process (in a process it
 forked, beside its imports: :mod:`reunistat.pipeline.forked_cohort`); then
 ``fork`` gives each worker a copy of that
 :class:`~reunistat.pipeline.context.Context` (the data is shared, not
-copied). The release-wide suppression is built by the run's process once the
-workers have started, and handed to each worker (pickled: small) when its
-first script asks for it (:func:`_hand_release`); a script's seconds leave
+copied). The release-wide suppression is built by the process that derived
+the cohort once it is sent (:class:`reunistat.pipeline.finish.WhileScriptsRun`),
+or else by the run's process once the workers have started, and handed to
+each worker (pickled: small) when its first script asks for it
+(:class:`ReleaseHandover`, :func:`_hand_release`); a script's seconds leave
 out the wait. A worker runs a *group* of scripts one after another: a script and
 every script that reads what it leaves in memory (:data:`NEEDS`). A script
 that reads only another's output *file* (:data:`AFTER`) may run in another
@@ -299,10 +301,40 @@ _FINISHED: dict[str, Any] = {}
 _DONE: Any = None
 #: The private folder where a worker hands over a script's results (:func:`_hand_over`).
 _HANDOVER: Path | None = None
-#: Where the workers find the release the run's process builds once they have started
-#: (:func:`_hand_release`): an event set when it is written, and its file in a private
-#: folder; None when they were forked with it.
-_RELEASE: tuple[Any, Path] | None = None
+#: Where the workers find the release built once they have started (:func:`_hand_release`);
+#: None when they were forked with it.
+_RELEASE: ReleaseHandover | None = None
+
+
+@dataclass
+class ReleaseHandover:
+    """Where the workers find the release-wide suppression built after they were forked.
+
+    ``path`` (in a private folder) holds it pickled with its seconds, written
+    whole or not at all; ``done`` (an event shared across the fork) is set
+    once it is written, or known not to be. Made by :func:`release_handover`
+    before any process that writes it is forked. ``elsewhere``: set when
+    another process builds it (:class:`reunistat.pipeline.finish.WhileScriptsRun`);
+    called by the run's process, it waits for that process's word (or its
+    end), then the run's process takes the release from ``path``, or builds
+    it itself when it finds none there.
+    """
+
+    done: Any
+    path: Path
+    elsewhere: Callable[[], None] | None = None
+
+
+def release_handover() -> ReleaseHandover:
+    """A new :class:`ReleaseHandover` (its folder is removed by :func:`remove_handover`)."""
+    mp = multiprocessing.get_context("fork")
+    return ReleaseHandover(mp.Event(), Path(tempfile.mkdtemp(prefix="reunistat-release-")) / "r")
+
+
+def remove_handover(handover: ReleaseHandover | None) -> None:
+    """Remove the private folder of ``handover`` (if any), with what was written there."""
+    if handover is not None:
+        shutil.rmtree(handover.path.parent, ignore_errors=True)
 
 
 def _worker_init(parent: int) -> None:
@@ -434,21 +466,43 @@ def _run_group(
 
 
 def _hand_release(ctx: Context) -> None:
-    """In the run's process, the workers started: build the release and hand it to them.
+    """In the run's process, the workers started: take or build the release, hand it to them.
 
-    It is pickled into the private file :data:`_RELEASE` names (small: about
-    0.1 MB at national size), which a worker reads when its first script asks
-    for the release (:func:`_release_from_run`). If it cannot be built, no
-    file is written (the scripts that ask then fail) and the error is raised
-    here; either way the workers are told it is done.
+    When another process builds it (:attr:`ReleaseHandover.elsewhere`), this
+    one waits for it, then takes it from the file (:func:`_take_release`).
+    Else, or when that process wrote none (it failed, or was killed), it is
+    built here and pickled into that private file (small: about 0.1 MB at
+    national size), which a worker reads when its first script asks for the
+    release (:func:`_release_from_run`). If it cannot be built, no file is
+    written (the scripts that ask then fail) and the error is raised here;
+    either way the workers are told it is done.
     """
     if _RELEASE is None:
         return
-    done, path = _RELEASE
     try:
-        _write_pickle(path, ctx.release)
+        if _RELEASE.elsewhere is not None:
+            _RELEASE.elsewhere()
+            if _take_release(ctx, _RELEASE.path):
+                return
+        write_release(_RELEASE.path, ctx.release, ctx.release_seconds)
     finally:
-        done.set()
+        _RELEASE.done.set()
+
+
+def write_release(path: Path, release: Any, seconds: float | None) -> None:
+    """Write ``release`` built in ``seconds`` for the workers (:func:`_release_from_run`)."""
+    _write_pickle(path, (release, seconds))
+
+
+def _take_release(ctx: Context, path: Path) -> bool:
+    """Make the release another process wrote into ``path`` the run's; whether it found one."""
+    try:
+        with open(path, "rb") as f:
+            release, seconds = pickle.load(f)  # written by this run's own process, privately
+    except Exception:  # none written (or not whole: never, it is renamed into place)
+        return False
+    ctx.adopt_release(release, seconds)
+    return True
 
 
 def _write_pickle(path: Path, obj: Any) -> None:
@@ -470,11 +524,10 @@ def _write_pickle(path: Path, obj: Any) -> None:
 def _release_from_run() -> Any:
     """In a worker: the release the run's process built (:func:`_hand_release`), waited for."""
     assert _RELEASE is not None, "the worker was forked with the release"
-    done, path = _RELEASE
-    done.wait()
+    _RELEASE.done.wait()
     try:
-        with open(path, "rb") as f:
-            return pickle.load(f)  # written by this run's own process, in a private folder
+        with open(_RELEASE.path, "rb") as f:
+            return pickle.load(f)[0]  # written by this run's own process, in a private folder
     except OSError:
         raise PipelineError(
             "the run's process could not build the release-wide suppression"
@@ -681,6 +734,7 @@ def run_parallel(
     previous: dict[str, float] | None = None,
     meanwhile: Callable[[], None] | None = None,
     idle: Idle | None = None,
+    release: ReleaseHandover | None = None,
 ) -> ParallelRun:
     """Run the scripts in ``jobs`` forked workers and merge them into ``ctx`` in script order.
 
@@ -690,7 +744,9 @@ def run_parallel(
     in an earlier run, to start the longest groups first. ``meanwhile`` is
     called in this process once the workers have started, and ``idle`` while
     a worker has nothing left to take (every 50 ms, and as each script ends:
-    see :data:`Idle`); neither may change ``ctx``.
+    see :data:`Idle`); neither may change ``ctx``. ``release``: where the
+    workers find the release-wide suppression, made before another process
+    that builds it was forked (else a new one, built here).
     """
     names = {p: name(p) for p in scripts}
     expected = functools.partial(_expected, previous or {}, names=names)
@@ -698,7 +754,7 @@ def run_parallel(
     prebuilt = "release" not in ctx.__dict__
     logs_before = dict(ctx.suppression_logs)
     ctx.log(f"running {len(scripts)} analysis scripts in {jobs} processes")
-    records = _collect(ctx, groups, jobs, names, meanwhile, idle)
+    records = _collect(ctx, groups, jobs, names, meanwhile, idle, release)
     before = (dict(ctx.outputs), dict(ctx.values), list(ctx.skipped), list(ctx.failed))
     made: set[str] = set()
     for p in scripts:
@@ -746,6 +802,7 @@ def _collect(
     names: dict[Path, str],
     meanwhile: Callable[[], None] | None = None,
     idle: Idle | None = None,
+    release: ReleaseHandover | None = None,
 ) -> dict[str, ScriptRecord]:
     global _CONTEXT, _FINISHED, _DONE, _HANDOVER, _RELEASE
     _CONTEXT = ctx
@@ -756,9 +813,9 @@ def _collect(
     takes = {names[p]: [names[q] for q in w] for p, w in waits(groups, [SHARED]).items() if w}
     _HANDOVER = Path(tempfile.mkdtemp(prefix="reunistat-results-")) if takes else None
     _DONE = None if idle is None else mp.SimpleQueue()
-    # the workers start now; the release, unless built, is built here beside them
+    # the workers start now; the release, unless built, is built beside them
     if "release" not in ctx.__dict__:
-        _RELEASE = (mp.Event(), Path(tempfile.mkdtemp(prefix="reunistat-release-")) / "release")
+        _RELEASE = release or release_handover()
     finished: dict[str, Finished] = {}
     try:
         with (
@@ -794,8 +851,8 @@ def _collect(
             "parallel.analysis_jobs = 1) to run them one after another"
         ) from e
     finally:
-        for private in (_HANDOVER, _RELEASE and _RELEASE[1].parent):
-            if private:
-                shutil.rmtree(private, ignore_errors=True)
+        if _HANDOVER is not None:
+            shutil.rmtree(_HANDOVER, ignore_errors=True)
+        remove_handover(_RELEASE)
         _CONTEXT, _FINISHED, _DONE, _HANDOVER, _RELEASE = None, {}, None, None, None
     return records

@@ -17,25 +17,34 @@ The engine's pieces, for code that fits many logistic models on one design
 These models describe populations of children returning home: how the chance
 of re-entry differs between groups and authorities. They are not tools for
 decisions about an individual child, and must not be used to score one.
+
+Each name is imported from its module when first read (:mod:`reunistat._lazy`).
 """
 
-from reunistat.models.logistic._errors import LogisticInputError, SeparationError
-from reunistat.models.logistic.design import check_columns
-from reunistat.models.logistic.fit import IrlsFit, gee, irls, logistic
-from reunistat.models.logistic.linalg import xtwx
-from reunistat.models.logistic.margins import (
-    average_marginal_effects,
-    observed_vs_predicted,
-    predict_profiles,
-)
-from reunistat.models.logistic.multilevel import multilevel
-from reunistat.models.logistic.outcome import HorizonOutcome, horizon_outcome, outcome_name
-from reunistat.models.logistic.prediction import (
-    PredictionCheck,
-    calibration_intercept_slope,
-    prediction_checks,
-)
-from reunistat.models.logistic.vcov import cluster_codes, sandwich
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reunistat._lazy import lazy_package
+
+if TYPE_CHECKING:
+    from reunistat.models.logistic._errors import LogisticInputError, SeparationError
+    from reunistat.models.logistic.design import check_columns
+    from reunistat.models.logistic.fit import IrlsFit, gee, irls, logistic
+    from reunistat.models.logistic.linalg import xtwx
+    from reunistat.models.logistic.margins import (
+        average_marginal_effects,
+        observed_vs_predicted,
+        predict_profiles,
+    )
+    from reunistat.models.logistic.multilevel import multilevel
+    from reunistat.models.logistic.outcome import HorizonOutcome, horizon_outcome, outcome_name
+    from reunistat.models.logistic.prediction import (
+        PredictionCheck,
+        calibration_intercept_slope,
+        prediction_checks,
+    )
+    from reunistat.models.logistic.vcov import cluster_codes, sandwich
 
 __all__ = [
     "HorizonOutcome",
@@ -59,3 +68,29 @@ __all__ = [
     "sandwich",
     "xtwx",
 ]
+
+lazy_package(
+    __name__,
+    {
+        "HorizonOutcome": "outcome",
+        "IrlsFit": "fit",
+        "LogisticInputError": "_errors",
+        "PredictionCheck": "prediction",
+        "SeparationError": "_errors",
+        "average_marginal_effects": "margins",
+        "calibration_intercept_slope": "prediction",
+        "check_columns": "design",
+        "cluster_codes": "vcov",
+        "gee": "fit",
+        "horizon_outcome": "outcome",
+        "irls": "fit",
+        "logistic": "fit",
+        "multilevel": "multilevel",
+        "observed_vs_predicted": "margins",
+        "outcome_name": "outcome",
+        "predict_profiles": "margins",
+        "prediction_checks": "prediction",
+        "sandwich": "vcov",
+        "xtwx": "linalg",
+    },
+)
