@@ -4,7 +4,8 @@ Every ``import`` in ``src/reunistat`` (module level, inside functions and under
 ``TYPE_CHECKING`` alike) is read with the standard library's ``ast``. Layers,
 lowest first; a module may import its own layer or lower ones only:
 
-0. ``codes``, ``dates``, ``spells``, ``errors``, ``horizons`` (and the package root);
+0. ``codes``, ``dates``, ``spells``, ``errors``, ``horizons`` (and the package root, with
+   ``_lazy``: how a package imports its names on use);
 1. ``tables``; ``synthetic`` (which never imports ``cohort``: the two are
    checked against each other); ``results``: the frozen result objects the
    models fill in and return, and the data hash every stage records as
@@ -40,6 +41,7 @@ LAYERS = {
     "errors": 0,
     "horizons": 0,
     "_rowhash": 0,
+    "_lazy": 0,
     "tables": 1,
     "synthetic": 1,
     "results": 1,

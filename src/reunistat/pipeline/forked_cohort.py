@@ -28,10 +28,10 @@ are read (:class:`PeriodsOnDemand`), so a study's own script still has them.
 When workers will run the scripts, the forked process then builds the
 release-wide suppression while the rest of the cohort is written to the pipe
 (:class:`Sender`), hands it to the workers (:mod:`reunistat.pipeline.workers`),
-and takes the input's identifiers and the spells' hash for the run's process
-(:class:`reunistat.pipeline.finish.WhileScriptsRun`). When it fails, the
-run's process derives the cohort itself, where an error stops the run (and
-builds the release, or takes the identifiers and hash, itself).
+and takes the spells' hash for the run's process, which takes the input's
+identifiers while the workers run (:class:`reunistat.pipeline.finish.WhileScriptsRun`).
+When it fails, the run's process derives the cohort itself, where an error
+stops the run (and builds the release, or takes the hash, itself).
 """
 
 from __future__ import annotations
