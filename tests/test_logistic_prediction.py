@@ -207,28 +207,6 @@ def test_checks_by_a_column_with_missing_values_leave_out_its_rows(sample):
             prediction_checks_by(F, sample, (None,), **wrong)
 
 
-@pytest.mark.parametrize("layout", ["C", "F", "reversed"])
-def test_standardised_in_place_is_standardise_then_scaled(layout):
-    """``_standardised`` writes ``(X - mean) / scale`` over ``X`` with ``standardise``'s mean
-    and scale, to the bit (constant, 0/1, -0.0 and wide-ranging columns; any layout)."""
-    from reunistat.models.logistic.prediction import _scaled, _standardised, standardise
-
-    rng = np.random.default_rng(8)
-    for zero in (False, True):
-        X = rng.normal(size=(997, 6)) * 10.0 ** np.array([-8, -2, 0, 3, 7, 12]) + 1e5
-        X[:, 0] = 3.0
-        X[:, 1] = rng.integers(0, 2, 997)
-        if zero:
-            X[:, 2] = -0.0
-        X = {"C": X, "F": np.asfortranarray(X), "reversed": X[:, ::-1]}[layout]
-        want, got = X.copy(order="K"), X.copy(order="K")
-        mean, scale = standardise(want)
-        _scaled(want, mean, scale)
-        mean2, scale2 = _standardised(got)
-        assert mean2.tobytes() == mean.tobytes() and scale2.tobytes() == scale.tobytes()
-        assert got.tobytes(order="A") == want.tobytes(order="A")
-
-
 def test_first_ranks_are_pandas_first_ranks():
     from reunistat.models.logistic.prediction import _first_ranks
 
@@ -238,22 +216,3 @@ def test_first_ranks_are_pandas_first_ranks():
     assert np.array_equal(
         _first_ranks(p), pd.Series(p).rank(method="first").to_numpy(), equal_nan=True
     )
-
-
-def test_roc_auc_is_scikit_learns_to_the_bit():
-    """The AUC without scikit-learn's checks is its ``roc_auc_score`` to the bit (ties,
-    rounded scores, negative scores, every score equal)."""
-    from sklearn.metrics import roc_auc_score
-
-    from reunistat.models.logistic.prediction import _roc_auc
-
-    rng = np.random.default_rng(12)
-    for trial in range(60):
-        n = int(rng.integers(2, 3000))
-        p = np.round(rng.random(n), int(rng.integers(1, 8))) * (-1 if trial % 7 == 0 else 1)
-        if trial % 5 == 0:
-            p[:] = 0.5
-        y = (rng.random(n) < rng.uniform(0.05, 0.95)).astype(float)
-        if y.min() == y.max():
-            continue
-        assert np.float64(_roc_auc(y, p)).tobytes() == np.float64(roc_auc_score(y, p)).tobytes()

@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.integrate import trapezoid
 from scipy.special import expit, logit
 from sklearn import config_context
 from sklearn.linear_model import LogisticRegression
@@ -126,37 +125,11 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | int]:
     return {
         "n": len(y),
         "events": int(y.sum()),
-        "auc": _roc_auc(y, p),
+        "auc": float(roc_auc_score(y, p)),
         "brier": float(brier_score_loss(y, p)),
         "calibration_intercept": ci,
         "calibration_slope": cs,
     }
-
-
-def _roc_auc(y: np.ndarray, p: np.ndarray) -> float:
-    """``roc_auc_score(y, p)`` of a 0/1 ``y`` with both values, finite ``p``: without its checks.
-
-    scikit-learn's arithmetic: true and false positives counted at each
-    distinct prediction, from the highest (whole numbers, so the order of
-    tied rows does not matter), collinear points dropped, and the trapezoids
-    under the ROC curve summed by scipy. Anything else goes to
-    ``roc_auc_score`` itself.
-    """
-    if len(p) < 2 or not (np.isin(y, (0.0, 1.0)).all() and np.isfinite(p).all()):
-        return float(roc_auc_score(y, p))
-    order = np.argsort(p, kind="stable")[::-1]
-    ordered = p[order]
-    ends = np.append(np.flatnonzero(np.diff(ordered)), len(p) - 1)
-    tps = np.cumsum((y[order] == 1.0).astype(np.float64))[ends]
-    fps = 1 + ends.astype(np.float64) - tps
-    if tps[-1] <= 0 or fps[-1] <= 0:  # one outcome value: scikit-learn's warning and NaN
-        return float(roc_auc_score(y, p))
-    if len(fps) > 2:
-        corner = np.logical_or(np.diff(fps, 2), np.diff(tps, 2))
-        keep = np.flatnonzero(np.concatenate([[True], corner, [True]]))
-        fps, tps = fps[keep], tps[keep]
-    fps, tps = np.append(0.0, fps), np.append(0.0, tps)
-    return float(trapezoid(tps / tps[-1], fps / fps[-1]))
 
 
 def _estimator(penalty: Penalty, C: float, seed: int) -> Any:
@@ -189,15 +162,11 @@ def standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     unnormalised = np.sum(temp, axis=0)
     unnormalised -= correction**2 / new_count
     var = unnormalised / count  # the first batch's own (nothing seen before it)
-    return mean, _scale(var, count[0], mean)
-
-
-def _scale(var: np.ndarray, n: float, mean: np.ndarray) -> np.ndarray:
-    """The scale of columns of variance ``var``, mean ``mean``, over ``n`` rows (1 if constant)."""
+    n = count[0]
     eps = np.finfo(np.float64).eps
     scale = np.sqrt(var)
     scale[var <= n * eps * var + (n * mean * eps) ** 2] = 1.0  # constant columns
-    return scale
+    return mean, scale
 
 
 def _fit_predict(
@@ -222,9 +191,9 @@ def _fit_predict(
     if not finite:
         est = make_pipeline(StandardScaler(), est).fit(X_tr, y_tr)
         return np.asarray(est.predict_proba(X_te)[:, 1])
-    mean, scale = _standardised(X_tr)
+    mean, scale = standardise(X_tr)
     with config_context(assume_finite=True):  # known finite: no pass of sklearn's to check
-        est.fit(X_tr, y_tr)
+        est.fit(_scaled(X_tr, mean, scale), y_tr)
         return np.asarray(est.predict_proba(_scaled(X_te, mean, scale))[:, 1])
 
 
@@ -233,33 +202,6 @@ def _scaled(X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
     np.subtract(X, mean, out=X)
     np.divide(X, scale, out=X)
     return X
-
-
-def _standardised(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`standardise` of ``X``, with ``X`` written over by ``(X - mean) / scale``.
-
-    The same operations with one pass fewer: :func:`standardise` sums ``X -
-    new_sum / new_count`` and its squares, and that centring is ``X - mean``
-    to the bit (unless a column sums to -0.0), the first step of
-    :func:`_scaled`: it is made once, in place. A row-major ``X`` only (each
-    column's sum taken row after row, as over :func:`standardise`'s
-    row-major centred copy); anything else goes through :func:`standardise`.
-    """
-    n, k = X.shape
-    new_sum = np.sum(X, axis=0)
-    new_count = n - np.zeros(k)
-    if n == 0 or not X.flags.c_contiguous or (np.signbit(new_sum) & (new_sum == 0)).any():
-        mean, scale = standardise(X)
-        _scaled(X, mean, scale)
-        return mean, scale
-    mean = (0.0 * np.zeros(k) + new_sum) / new_count  # nothing seen before: count is new_count
-    np.subtract(X, new_sum / new_count, out=X)
-    correction = np.sum(X, axis=0)
-    unnormalised = np.sum(np.multiply(X, X), axis=0)  # temp **= 2
-    unnormalised -= correction**2 / new_count
-    scale = _scale(unnormalised / new_count, new_count[0], mean)
-    np.divide(X, scale, out=X)
-    return mean, scale
 
 
 def _constant(y: np.ndarray) -> bool:
