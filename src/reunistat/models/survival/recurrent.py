@@ -20,6 +20,7 @@ from reunistat.errors import InputError
 from reunistat.models import _options
 from reunistat.models._formula import split_formula
 from reunistat.models.survival import _data
+from reunistat.models.survival._coxkernels import _run_lengths
 from reunistat.models.survival.cox import cox
 from reunistat.results import ModelResult, restamp
 
@@ -92,8 +93,7 @@ def _run_min(values: np.ndarray, runs: np.ndarray) -> np.ndarray:
     if len(values) == 0:
         return values.copy()
     starts = np.flatnonzero(np.append(True, runs[1:] != runs[:-1]))
-    lengths = np.diff(np.append(starts, len(runs)))
-    return np.repeat(np.minimum.reduceat(values, starts), lengths)
+    return np.repeat(np.minimum.reduceat(values, starts), _run_lengths(starts, len(runs)))
 
 
 def _order_key(values: pd.Series) -> np.ndarray:
