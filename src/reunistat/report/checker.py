@@ -420,7 +420,9 @@ def _numeric_lines(text: str) -> dict[re.Pattern[str], str]:
     dated, eight = _NUMERIC_ASCII[0][2], _NUMERIC_ASCII[2][2]
     assert dated is not None and eight is not None and _NUMERIC_ASCII[1][2] is dated
     return {
-        dated: _lines_at(text, [*_found_lines(shapes, b"/0/"), *_found_lines(shapes, b"/00/")]),
+        dated: _lines_at(
+            text, sorted([*_found_lines(shapes, b"/0/"), *_found_lines(shapes, b"/00/")])
+        ),
         eight: _lines_at(text, _found_lines(shapes, b"00000000")),
     }
 
@@ -475,9 +477,9 @@ def _found_lines(shapes: bytes, what: bytes) -> list[int]:
 
 
 def _lines_at(text: str, starts: Iterable[int]) -> str:
-    r"""The lines of ``text`` (between ``\n``) holding the places ``starts``, joined by ``\n``."""
+    r"""The lines of ``text`` (between ``\n``) holding the places ``starts`` (ascending), joined."""
     out, taken = [], -1
-    for start in sorted(starts):
+    for start in starts:
         if start <= taken:  # on the line taken last
             continue
         end = text.find("\n", start)
@@ -494,14 +496,7 @@ def _lines_holding(pattern: re.Pattern[str], text: str) -> str:
     >>> _lines_holding(re.compile(r"\d/"), "a 1/2\nb\nc 3/4 5/6\n")
     'a 1/2\nc 3/4 5/6'
     """
-    out, taken = [], -1
-    for m in pattern.finditer(text):
-        if m.start() <= taken:  # on the line taken last
-            continue
-        end = text.find("\n", m.end())
-        taken = len(text) if end < 0 else end
-        out.append(text[text.rfind("\n", 0, m.start()) + 1 : taken])
-    return "\n".join(out)
+    return _lines_at(text, (m.start() for m in pattern.finditer(text)))
 
 
 def _match_dates(order: str, groups: Sequence[str]) -> list[dt.date | None]:
