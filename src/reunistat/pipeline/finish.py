@@ -12,9 +12,9 @@ same bytes as when every check ran at the end.
 
 The input's identifiers and the hash of the spells, which only the checks and
 the manifest need, are taken before the scripts end: the identifiers by the
-run's process while the cohort is derived, the hash by the process that
-derived it, once it has built the release-wide suppression (or else both by
-the run's process while the workers run: :class:`WhileScriptsRun`).
+run's process while the workers run, the hash by the process that derived the
+cohort once it has built the release-wide suppression (or else by the run's
+process too: :class:`WhileScriptsRun`).
 """
 
 from __future__ import annotations

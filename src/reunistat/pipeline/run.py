@@ -175,9 +175,14 @@ def run_one(ctx: Context, path: Path) -> float:
 
 
 def _analyses(
-    ctx: Context, scripts: Sequence[Path], out: Path, early: WhileScriptsRun, idle: IdleCore
+    ctx: Context,
+    scripts: Sequence[Path],
+    out: Path,
+    early: WhileScriptsRun,
+    idle: IdleCore,
+    jobs: int,
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Run the scripts, in worker processes when more than one job may run (see workers).
+    """Run the scripts, in ``jobs`` worker processes when more than one (see workers).
 
     Returns each script's seconds and the memory (MiB) of the process that
     ran it, after it. With workers, the release-wide suppression is handed
@@ -186,8 +191,6 @@ def _analyses(
     runs after the scripts);
     ``idle`` works while only the last worker runs.
     """
-    groups = workers.script_groups(scripts)
-    jobs = workers.analysis_jobs(ctx.config.analysis_jobs, len(groups))
     if jobs == 1:
         timings, memory = {}, {}
         for path in scripts:
@@ -372,16 +375,16 @@ def _build(
     t0 = time.perf_counter()
     with WhileScriptsRun(ctx) as early:  # its processes end with the run, whatever happens
         forking = workers.analysis_jobs(cfg.analysis_jobs, 2) > 1
-        # workers will run the scripts: the forked process below builds their release too
-        groups = len(workers.script_groups(scripts))
-        releasing = forking and workers.analysis_jobs(cfg.analysis_jobs, groups) > 1
+        # more than one job: workers run the scripts, and the forked process below builds
+        # their release too
+        jobs = workers.analysis_jobs(cfg.analysis_jobs, len(workers.script_groups(scripts)))
         _ = ctx.extract
         if forking:
             # a process forked now (before the threads below start) derives the cohort on the
             # other core and sends it back, while this process imports the scripts' modules
             # (which only a fork passes on); when workers will run the scripts, it then builds
             # the release-wide suppression for them and takes the spells' hash
-            early.start_cohort(release=releasing)
+            early.start_cohort(release=jobs > 1)
         # beside the cohort, in threads that have ended before any worker is forked: the
         # inputs are hashed (hashlib leaves the interpreter meanwhile), and the modules the
         # scripts import are imported once here, for every worker, then those of the steps
@@ -405,7 +408,9 @@ def _build(
             run_values(ctx)
             making_paper = paper and cfg.paper_template is not None
             idle = IdleCore(stage, ctx.rules, early, making_paper, values=ctx.values)
-            script_times, memory["scripts"] = _analyses(ctx, scripts, cfg.outputs_dir, early, idle)
+            script_times, memory["scripts"] = _analyses(
+                ctx, scripts, cfg.outputs_dir, early, idle, jobs
+            )
             timings.update(script_times)
             if idle.seconds:
                 beside = "checks, figures and workbook beside the last worker"
@@ -477,22 +482,17 @@ PAPER_MODULES = ("reunistat.report.paper", "pypandoc", "typst", "pypdf")
 
 def _import_all(scripts: Sequence[Path], paper: bool) -> tuple[float, float]:
     """Import the scripts' modules, then the last steps' (:data:`LAST_STEPS_MODULES`); seconds."""
+    import importlib
+
     t0 = time.perf_counter()
     import_for(scripts)
     t1 = time.perf_counter()
-    _import_modules(LAST_STEPS_MODULES + (PAPER_MODULES if paper else ()))
-    return round(t1 - t0, 2), round(time.perf_counter() - t1, 2)
-
-
-def _import_modules(names: Sequence[str]) -> None:
-    """Import ``names``; one that fails is left to the step that needs it, which reports it."""
-    import importlib
-
-    for name in names:
+    for name in LAST_STEPS_MODULES + (PAPER_MODULES if paper else ()):
         try:
             importlib.import_module(name)
-        except Exception:
+        except Exception:  # left to the step that needs it, which reports it
             pass
+    return round(t1 - t0, 2), round(time.perf_counter() - t1, 2)
 
 
 def _timed(fn: Callable[[Any], Any], arg: Any) -> tuple[Any, float]:
