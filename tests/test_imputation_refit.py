@@ -197,3 +197,21 @@ def test_a_column_shares_its_hash_only_when_its_bits_are_the_same() -> None:
     assert (column_hash(cat) == column_hash(cat.copy())).all()
     frame = pd.DataFrame({"c": cat, "z": zero})
     assert data_hash(frame, hashes={"c": column_hash(cat)}) == data_hash(frame)
+
+
+def test_a_refits_hash_is_made_when_first_read_and_pickles_as_a_provenance(done) -> None:  # type: ignore[no-untyped-def]
+    import pickle
+
+    from reunistat.models.imputation.refit import DeferredProvenance
+    from reunistat.results import Provenance
+
+    full = fit_imputed(FORMULA, done, model="cox", full=True, cluster="LA")
+    fast = fit_imputed(FORMULA, done, model="cox", cluster="LA")
+    prov, want = fast.extras["fits"][1].provenance, full.extras["fits"][1].provenance
+    assert isinstance(prov, DeferredProvenance) and prov._made is None  # not made by the fit
+    assert prov == Provenance(
+        want.function, want.data_sha256, want.formula, want.options, prov.versions
+    )
+    assert prov._made == want.data_sha256 and prov._digest is None
+    back = pickle.loads(pickle.dumps(prov))
+    assert type(back) is Provenance and back == prov and back.as_dict() == prov.as_dict()

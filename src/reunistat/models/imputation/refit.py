@@ -123,6 +123,16 @@ class DesignRefit:
                 same[c] = self.hashes[c]
         return data_hash(d, columns, hashes=same)
 
+    def provenance(self, d: pd.DataFrame) -> Provenance:
+        """The first fit's provenance with ``d``'s hash of the columns read, made when first read.
+
+        No output reads a refit's hash (the pooled result has the first fit's):
+        :class:`DeferredProvenance` makes it (:meth:`hash_of`, with the columns
+        :meth:`changed` just found the same) only if it is asked for.
+        """
+        columns, known = {*self.read, *self.fixed}, set(self.same)
+        return DeferredProvenance(self.first.provenance, lambda: self.hash_of(d, columns, known))
+
     def changed(self, d: pd.DataFrame) -> list[str]:
         """The columns read or fixed whose values differ in ``d`` from the first dataset.
 
@@ -226,6 +236,51 @@ class DesignRefit:
         return [j for t, c in self.term_of.items() if c in changed for j in self.terms[t]]
 
 
+class DeferredProvenance(Provenance):
+    """A :class:`~reunistat.results.Provenance` whose ``data_sha256`` is made when first read.
+
+    ``prov``'s other fields, and ``digest()`` for the hash (called once, then
+    kept). The hash is of the data as they are when it is first read: a refit's
+    dataset is not changed after the fit. Equal to a ``Provenance`` of the same
+    values, and pickled as one (the hash made then).
+    """
+
+    _digest: Callable[[], str] | None
+    _made: str | None
+
+    def __init__(self, prov: Provenance, digest: Callable[[], str]) -> None:
+        for name in ("function", "formula", "options", "versions"):
+            object.__setattr__(self, name, getattr(prov, name))
+        object.__setattr__(self, "_digest", digest)
+        object.__setattr__(self, "_made", None)
+
+    @property
+    def data_sha256(self) -> str:
+        """The hash of the columns read, made on the first call."""
+        if self._made is None:
+            assert self._digest is not None
+            object.__setattr__(self, "_made", self._digest())
+            object.__setattr__(self, "_digest", None)  # what it read is not kept
+        return cast(str, self._made)
+
+    def plain(self) -> Provenance:
+        """The same values as a plain ``Provenance``."""
+        return Provenance(*self._fields())
+
+    def _fields(self) -> tuple[Any, ...]:
+        return self.function, self.data_sha256, self.formula, self.options, self.versions
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DeferredProvenance):
+            other = other.plain()
+        return self.plain() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Provenance, self._fields()
+
+
 def _rows_in_order(x: np.ndarray, order: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """``x[order]`` Fortran-ordered: its transpose is the Cox engine's (p, n) layout.
 
@@ -310,7 +365,6 @@ class _CoxRefit(DesignRefit):
             ranges[j] = hi - lo  # the changed columns' own ranges
         if np.any(np.abs(beta) * ranges > 30):
             return None  # heading to infinity: cox() says why
-        prov = self.first.provenance
         return ModelResult(
             model="cox",
             params=pd.Series(beta, index=self.columns),
@@ -319,12 +373,7 @@ class _CoxRefit(DesignRefit):
             n_obs=self.first.n_obs,
             n_events=int(self.state.event.sum()),
             fit_stats={},
-            provenance=Provenance(
-                prov.function,
-                self.hash_of(d, {*self.read, *self.fixed}, self.same),
-                prov.formula,
-                prov.options,
-            ),
+            provenance=self.provenance(d),
             exp_label=self.first.exp_label,
         )
 

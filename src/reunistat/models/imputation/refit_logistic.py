@@ -38,7 +38,7 @@ from reunistat.models.logistic import (
     irls,
     sandwich,
 )
-from reunistat.results import ModelResult, Provenance
+from reunistat.results import ModelResult
 
 OPTIONS = {"horizon_days", "cluster", "potential_followup_col", "competing"}
 
@@ -138,7 +138,6 @@ class LogisticRefit(DesignRefit):
         frame = self.frame.copy(deep=False)
         for c, s in taken.items():
             frame[c] = s.to_numpy() if not isinstance(s.dtype, pd.CategoricalDtype) else s.array
-        prov = self.first.provenance
         idx = pd.Index(names)
         return ModelResult(
             model="logistic",
@@ -148,12 +147,7 @@ class LogisticRefit(DesignRefit):
             n_obs=len(self.y),
             n_events=int(self.y.sum()),
             fit_stats={},
-            provenance=Provenance(
-                prov.function,
-                self.hash_of(d, {*self.read, *self.fixed}, self.same),
-                prov.formula,
-                prov.options,
-            ),
+            provenance=self.provenance(d),
             exp_label=self.first.exp_label,
             extras={
                 "data": frame,
