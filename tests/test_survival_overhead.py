@@ -193,6 +193,19 @@ def test_sorted_codes_are_pandas_sorted_factorize(values: list[str]) -> None:
     assert np.array_equal(codes, want)
 
 
+@pytest.mark.parametrize("n_distinct", [3, 150, 2_900])
+def test_sorted_codes_of_repeated_and_distinct_text(n_distinct: int) -> None:
+    """A few values repeated (pandas' way) or nearly all distinct (Arrow's): pandas' codes."""
+    rng = np.random.default_rng(n_distinct)
+    labels = np.array([f"E{v * 7919 % 99991:06d}" for v in range(n_distinct)], dtype=object)
+    s = pd.Series(labels[rng.integers(0, n_distinct, 3_000)])
+    assert _options._few_distinct(s.to_numpy()) == (n_distinct < 200)
+    codes, n = _options.sorted_codes(s)
+    want, uniq = pd.factorize(s, sort=True)
+    assert codes.dtype == np.int64 and n == len(uniq)
+    assert np.array_equal(codes, want)
+
+
 def test_sorted_codes_of_other_columns() -> None:
     for values in ([3, 1, 2, 1], [1.5, 0.5], ["b", 1, "a"], ["b", None, "a"], [True, False]):
         s = pd.Series(values)

@@ -163,7 +163,8 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, int]:
     with a NUL character, is sorted by Arrow (:func:`_arrow_sorted_codes`):
     UTF-8 byte order is code point order, which is Python's string comparison
     (a prefix first), in under half the time of pandas' sort of the Python
-    strings. Anything else, or a missing value,
+    strings, unless its first rows repeat a few values (authorities:
+    :func:`_few_distinct`). Anything else, or a missing value,
     goes to pandas. Integer codes that are already 0..G-1, each present (a column
     coded by this function, e.g. 12's child codes, clustered again) are their
     own sorted codes: returned as they are (as int64) after a count of each
@@ -175,12 +176,25 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, int]:
             return dense
     if values.dtype == object and len(values):
         v = values.to_numpy()
-        if pd.api.types.infer_dtype(v, skipna=False) == "string":  # every value a str
+        # every value a str, and not a few values repeated (then pandas' way is quicker)
+        if not _few_distinct(v) and pd.api.types.infer_dtype(v, skipna=False) == "string":
             found = _arrow_sorted_codes(v)
             if found is not None:
                 return found
     raw, uniq = pd.factorize(values, sort=True)
     return np.asarray(raw, dtype=np.int64), len(uniq)
+
+
+def _few_distinct(v: np.ndarray, sample: int = 4096) -> bool:
+    """Whether the first ``sample`` values of ``v`` repeat 16 times each on average.
+
+    Then ``pd.factorize(sort=True)`` (a hash table, then a sort of the distinct
+    values only) is quicker than a sort of every row: 4 ms against 28 ms for
+    the authorities of 164,283 returns home, where Arrow's sort is quicker for
+    identifiers that are nearly all distinct. Either way the codes are pandas'.
+    """
+    head = v[:sample]
+    return len(head) >= 64 and 16 * len(pd.unique(head)) <= len(head)
 
 
 def _dense_codes(v: np.ndarray) -> tuple[np.ndarray, int] | None:
