@@ -146,6 +146,7 @@ def read_to_typst(reading: list[str]) -> list[str]:
     rest = reading[at + len(_TO_JSON) :]
     return [*reading[:at], "--lua-filter", JSON_FILTER_FILE, *typ, *rest]
 
+
 #: A folder beside the paper holding a small stand-in for each figure (see
 #: :func:`stand_in_figures`), removed with the build's other temporary files.
 STAND_INS = "paper-stand-ins"
