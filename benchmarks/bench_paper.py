@@ -7,7 +7,7 @@ one fresh process per measure; alternate trees (e.g. this worktree and main's co
 ``manifest.json``, ``values.json``, tables and figures), copied to a temporary
 folder (its ``paper/`` left out). As in ``reproduce``, Typst reads the figures
 first (:func:`reunistat.report.paper.warm_typst`, untimed). Prints one line:
-the label, CPU seconds of the process and its children (pandoc), wall seconds
+the label, CPU seconds of the process and its children, of its children (pandoc), wall seconds
 to the end, to the document read (the first format's pandoc started), to the PDF
 compiled and to the HTML and DOCX written, and the SHA-256 (12 characters) of each
 file of the paper, which must be the same before and after a change.
@@ -42,6 +42,11 @@ class _Run:
     outputs: dict[str, _Output]
     skipped: list[dict[str, str]]
     failed: list[dict[str, str]]
+
+
+def _pandoc_cpu() -> float:
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return kids.ru_utime + kids.ru_stime
 
 
 def _cpu() -> float:
@@ -80,7 +85,7 @@ def main() -> None:
         start = paper_mod._start_pandoc
 
         def spy(source: Path, target: Path, extra: list[str]) -> Any:
-            if target.name.startswith("paper.") and target.suffix != ".json":
+            if source.name == "paper.json":  # a format written from the document read
                 marks.setdefault("read", time.perf_counter() - w0)
             return start(source, target, extra)
 
@@ -92,16 +97,17 @@ def main() -> None:
 
         paper_mod._start_pandoc = spy  # type: ignore[assignment]
         paper_mod.typst_pdf = timed_pdf
-        c0, w0 = _cpu(), time.perf_counter()
+        c0, p0, w0 = _cpu(), _pandoc_cpu(), time.perf_counter()
         build = paper_mod.start_paper(run, template)
         paths = build.finish(lambda ps: marks.setdefault("written", time.perf_counter() - w0))
-        c1, w1 = _cpu(), time.perf_counter()
+        c1, p1, w1 = _cpu(), _pandoc_cpu(), time.perf_counter()
         sums = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in paths}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(
         a.label,
-        f"cpu={c1 - c0:.3f} wall={w1 - w0:.3f} read={marks.get('read', 0):.3f}",
+        f"cpu={c1 - c0:.3f} pandoc={p1 - p0:.3f} wall={w1 - w0:.3f}",
+        f"read={marks.get('read', 0):.3f}",
         f"pdf={marks.get('pdf', 0):.3f} written={marks.get('written', 0):.3f}",
         " ".join(f"{k}={v}" for k, v in sorted(sums.items())),
     )

@@ -141,6 +141,24 @@ def test_the_formats_built_at_once_are_those_built_one_after_another(tmp_path):
         assert (out / f"alone.{ext}").read_bytes() == (out / f"paper.{ext}").read_bytes()
 
 
+def test_the_read_writes_the_typst_source_and_the_document_of_two_runs(tmp_path):
+    """One pandoc reads and writes Typst, its filter saving the JSON: the bytes of two runs."""
+    run = _run(tmp_path)
+    build_paper(run, _template(tmp_path))  # the paper's Markdown and bibliography
+    out = run.out / "paper"
+    (out / paper_mod.TYPST_HEADER_FILE).write_text(paper_mod.TYPST_HEADER, encoding="utf-8")
+    (out / paper_mod.JSON_FILTER_FILE).write_text(paper_mod.JSON_FILTER, encoding="utf-8")
+    text = (out / "paper.md").read_text(encoding="utf-8")
+    reading = paper_mod.read_args(text)
+    paper_mod.pandoc(out / "paper.md", out / "paper.typ", paper_mod.read_to_typst(reading))
+    both = (out / "paper.typ").read_bytes(), (out / "paper.json").read_bytes()
+    paper_mod.pandoc(out / "paper.md", out / "alone.json", reading)
+    paper_mod.pandoc(out / "alone.json", out / "alone.typ", paper_mod.WRITE_ARGS["typ"])
+    assert both == ((out / "alone.typ").read_bytes(), (out / "alone.json").read_bytes())
+    paper_mod.pandoc(out / "paper.md", out / "md.typ", paper_mod.PANDOC_ARGS["typ"])
+    assert both[0] == (out / "md.typ").read_bytes()
+
+
 def test_a_failing_format_stops_the_build_naming_it_and_leaves_no_pandoc_running(
     tmp_path, monkeypatch
 ):
@@ -157,8 +175,8 @@ def test_a_failing_format_stops_the_build_naming_it_and_leaves_no_pandoc_running
     monkeypatch.setattr(paper_mod, "WRITE_ARGS", bad)
     with pytest.raises(PaperError, match=r"to \.docx: .*no-such-option"):
         build_paper(run, _template(tmp_path))
-    # the Markdown read once, then the three formats
-    assert len(started) == 4 and all(p.poll() is not None for p in started)
+    # the Markdown read once (writing the Typst source), then HTML and DOCX
+    assert len(started) == 3 and all(p.poll() is not None for p in started)
     assert not (run.out / "paper/paper.typ").exists()
     assert not (run.out / "paper/paper.json").exists()
 
@@ -169,12 +187,12 @@ def test_a_failing_format_stops_the_build_naming_it_and_leaves_no_pandoc_running
     monkeypatch.setattr(paper_mod, "typst_pdf", typst_fails)
     with pytest.raises(PaperError, match="Typst failed"):
         build_paper(run, _template(tmp_path))
-    assert len(started) == 8 and all(p.poll() is not None for p in started)
+    assert len(started) == 6 and all(p.poll() is not None for p in started)
 
     monkeypatch.setattr(paper_mod, "READ_ARGS", [*paper_mod.READ_ARGS, "--no-such-option"])
-    with pytest.raises(PaperError, match=r"to \.json: .*no-such-option"):
+    with pytest.raises(PaperError, match=r"to \.typ: .*no-such-option"):
         build_paper(run, _template(tmp_path))
-    assert len(started) == 9 and started[-1].poll() is not None
+    assert len(started) == 7 and started[-1].poll() is not None
     assert not (run.out / "paper/paper.json").exists()
 
 

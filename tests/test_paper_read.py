@@ -116,7 +116,7 @@ def test_the_build_reads_the_paper_with_these_options(tmp_path, monkeypatch):
     (out / "paper/references.bib").write_text((ROOT / "paper/references.bib").read_text())
     build = paper_mod.PaperBuild(out, md, [md], [], read_args(NO_HTML))
     build.finish()
-    assert started[0] == read_args(NO_HTML)
+    assert started[0] == paper_mod.read_to_typst(read_args(NO_HTML))
     # every format the same bytes as pandoc's own run from the Markdown
     for ext in ("html", "docx"):
         alone = out / f"paper/alone.{ext}"

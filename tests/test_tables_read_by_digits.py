@@ -67,3 +67,38 @@ def test_random_identifiers_match_arrow():
             continue
         encoded += _same_as_arrow(values)
     assert encoded == 500 - skipped
+
+
+def _numbers_by_text(values: list[str | None]) -> list[int]:
+    return [-1 if v is None else int(v[1:]) for v in values]
+
+
+def test_numbers_read_from_blanks_holding_bytes_and_from_slices():
+    from reunistat.tables.digits import prefixed_numbers
+
+    # a blank whose slot holds bytes ("C99" under the null), as Arrow allows
+    offsets = pa.array([0, 3, 6, 9], type=pa.int32()).buffers()[1]
+    data = pa.py_buffer(b"C07C99C10")
+    validity = pa.array([True, False, True]).buffers()[1]
+    arr = pa.StringArray.from_buffers(3, offsets, data, validity, 1)
+    assert arr.to_pylist() == ["C07", None, "C10"]
+    prefix, width, numbers = prefixed_numbers(arr)
+    assert (prefix, width, numbers.tolist()) == ("C", 2, [7, -1, 10])
+    values = ["C1234", None, "C0042", "C9999", None, "C0001"]
+    whole = pa.array(values, type=pa.string())
+    for start in range(len(values)):
+        for stop in range(start + 1, len(values) + 1):
+            part = values[start:stop]
+            found = prefixed_numbers(whole.slice(start, stop - start))
+            if all(v is None for v in part):
+                assert found is None
+            else:
+                assert found is not None and found[2].tolist() == _numbers_by_text(part)
+
+
+def test_eighteen_digits_make_their_number():
+    from reunistat.tables.digits import prefixed_numbers
+
+    values = ["X" + "9" * 18, "X" + "0" * 17 + "1"]
+    found = prefixed_numbers(pa.array(values))
+    assert found is not None and found[2].tolist() == [10**18 - 1, 1]

@@ -94,7 +94,9 @@ PANDOC_ARGS = {ext: [*_COMMON, *args] for ext, args in _WRITE_ARGS.items()}
 #: :data:`PANDOC_ARGS` (tested), with the Markdown read once instead of three times
 #: (reading its tables is most of each run). Typst's own citations are turned off, so the
 #: citations resolved by citeproc are written as text, as a run from the Markdown does.
-READ_ARGS = [*_COMMON, "--standalone", "--to", "json"]
+#: (The build's read writes the Typst source too: :func:`read_to_typst`.)
+_TO_JSON = ["--standalone", "--to", "json"]
+READ_ARGS = [*_COMMON, *_TO_JSON]
 #: A ``<`` that could start raw HTML (a tag, comment or processing instruction): any
 #: ``<`` but one followed by a digit, a space, a line break or ``=`` (``<0.001``, ``< 5``,
 #: ``<=``), or ending the text. The escapes a YAML string could turn into a ``<`` count too.
@@ -119,6 +121,32 @@ WRITE_ARGS = {
     ext: ["--from", "json", "--resource-path", ".", *args] for ext, args in _WRITE_ARGS.items()
 }
 WRITE_ARGS["typ"] = [a if a != "typst" else "typst-citations" for a in WRITE_ARGS["typ"]]
+#: A Lua filter run by the read after citeproc: it saves the document as pandoc's JSON
+#: (the bytes of a read to JSON: the same writer) and leaves it as it is.
+JSON_FILTER = (
+    "function Pandoc(doc)\n"
+    '  local json = assert(io.open("paper.json", "wb"))\n'
+    '  json:write(pandoc.write(doc, "json"))\n'
+    "  json:close()\n"
+    "end\n"
+)
+JSON_FILTER_FILE = "paper-json.lua"
+
+
+def read_to_typst(reading: list[str]) -> list[str]:
+    """The options of the read (:func:`read_args`) writing the Typst source, the JSON saved too.
+
+    One pandoc instead of a read to JSON then a run writing Typst from it: the
+    document the filter (:data:`JSON_FILTER`) saves, after citeproc, is the one
+    the Typst writer gets, so both files are the bytes of the two runs (tested),
+    for one pandoc's start and no JSON read back (0.1 s CPU).
+    """
+    at = next(i for i in range(len(reading)) if reading[i : i + len(_TO_JSON)] == _TO_JSON)
+    typ = WRITE_ARGS["typ"][WRITE_ARGS["typ"].index("--standalone") :]
+    rest = reading[at + len(_TO_JSON) :]
+    return [*reading[:at], "--lua-filter", JSON_FILTER_FILE, *typ, *rest]
+
+
 #: A folder beside the paper holding a small stand-in for each figure (see
 #: :func:`stand_in_figures`), removed with the build's other temporary files.
 STAND_INS = "paper-stand-ins"
@@ -608,14 +636,15 @@ def start_paper(ctx: RunOutputs, template_path: Path) -> PaperBuild:
 class PaperBuild:
     """A paper being built (:func:`start_paper`); :meth:`finish` waits for it.
 
-    pandoc reads the Markdown once (citations resolved) into a temporary
-    JSON document beside it, then writes HTML, DOCX and Typst from it at once;
-    the ``typst`` package compiles the PDF while HTML and DOCX finish: all started
-    by a thread as soon as the document is read, while the caller works on
-    (:meth:`finish` waits). Meanwhile a thread
-    has Typst read the figures (:func:`warm_typst`). Temporary files: ``paper.json``,
-    ``paper.typ``, the Typst header and the figures' stand-ins for the HTML
-    (:func:`stand_in_figures`), removed whatever happens.
+    pandoc reads the Markdown once (citations resolved) and writes the Typst
+    source, the document saved beside it as JSON on the way
+    (:func:`read_to_typst`); then HTML and DOCX are written from the JSON at
+    once, while the ``typst`` package compiles the PDF: all started by a thread
+    as soon as the read ends, while the caller works on (:meth:`finish` waits).
+    Meanwhile a thread has Typst read the figures (:func:`warm_typst`).
+    Temporary files: ``paper.json``, ``paper.typ``, the Typst header, the Lua
+    filter and the figures' stand-ins for the HTML (:func:`stand_in_figures`),
+    removed whatever happens.
     """
 
     def __init__(
@@ -633,37 +662,37 @@ class PaperBuild:
         self.json, self.typ = out / "paper.json", out / "paper.typ"
         self.header = out / TYPST_HEADER_FILE
         self.header.write_text(TYPST_HEADER, encoding="utf-8")
+        self.filter = out / JSON_FILTER_FILE
+        self.filter.write_text(JSON_FILTER, encoding="utf-8")
         self.stand_ins = stand_in_figures(out, figures)
-        self.reading = _start_pandoc(md, self.json, READ_ARGS if reading is None else reading)
+        reading = read_to_typst(READ_ARGS if reading is None else reading)
+        self.reading = _start_pandoc(md, self.typ, reading)
         self.warming = threading.Thread(target=warm_typst, args=(root, figures), daemon=True)
         self.warming.start()
-        self.targets = {ext: out / f"paper.{ext}" for ext in ("html", "docx", "typ")}
+        self.targets = {ext: out / f"paper.{ext}" for ext in ("html", "docx")}
         self.runs: dict[str, subprocess.Popen[str]] = {}
         self.ended: dict[str, tuple[int, str]] = {}
         self.errors: list[Exception] = []
-        self.started, self.typ_done = threading.Event(), threading.Event()
+        self.started = threading.Event()
         self.ahead = threading.Thread(target=self._ahead, daemon=True)
         self.ahead.start()
 
     def _ahead(self) -> None:
-        """Start each format as soon as the document is read; then compile the PDF.
+        """Start HTML and DOCX as soon as the document is read; then compile the PDF.
 
         Not when :meth:`finish` is called: the caller builds the workbook meanwhile.
         """
         try:
-            code, stderr = _ended(self.reading)
-            _check_pandoc(stderr, self.md, self.json, code)
+            self.ended["typ"] = _ended(self.reading)
+            _check_pandoc(self.ended["typ"][1], self.md, self.typ, self.ended["typ"][0])
             self.runs = self._start_formats(self.targets)
         except Exception as e:  # raised by finish
             self.errors.append(e)
             return
         finally:
             self.started.set()
-        self.ended["typ"] = _ended(self.runs["typ"])
-        self.typ_done.set()
-        if self.ended["typ"][0] == 0:
-            self.warming.join()
-            self._compile(self.md.parent / "paper.pdf", self.errors)
+        self.warming.join()
+        self._compile(self.md.parent / "paper.pdf", self.errors)
 
     def finish(self, written: Callable[[list[Path]], None] | None = None) -> list[Path]:
         """Wait for pandoc and the PDF; return the paths written (raise a PaperError).
@@ -685,7 +714,6 @@ class PaperBuild:
                     ended["html"] = _ended(
                         _start_pandoc(self.json, targets["html"], WRITE_ARGS["html"])
                     )
-                self.typ_done.wait()
                 if written is not None and all(ended[ext][0] == 0 for ext in ended):
                     written([*self.written, targets["html"], targets["docx"]])
         except PaperError as e:
@@ -696,10 +724,10 @@ class PaperBuild:
             for ext, proc in self.runs.items():  # no pandoc left running, whatever happened
                 if ext not in ended:
                     ended[ext] = _ended(proc)
-            for tmp in (self.json, self.typ, self.header):
+            for tmp in (self.json, self.typ, self.header, self.filter):
                 tmp.unlink(missing_ok=True)
             shutil.rmtree(out / STAND_INS, ignore_errors=True)
-        for ext in ("html", "docx", "typ"):  # the first failure, in the order they were made
+        for ext in ("html", "docx"):  # the first failure, in the order they were made
             if ext in ended:
                 _check_pandoc(ended[ext][1], self.md, targets[ext], ended[ext][0])
         if self.errors:
@@ -707,11 +735,11 @@ class PaperBuild:
         return [*self.written, targets["html"], targets["docx"], out / "paper.pdf"]
 
     def _start_formats(self, targets: dict[str, Path]) -> dict[str, subprocess.Popen[str]]:
-        """Start pandoc writing each format from the document; HTML and DOCX in the background."""
+        """Start pandoc writing HTML and DOCX from the document, in the background."""
         args = {**WRITE_ARGS, "html": _html_args(bool(self.stand_ins))}
         runs = {ext: _start_pandoc(self.json, t, args[ext]) for ext, t in targets.items()}
-        for ext in ("html", "docx"):  # the Typst source, then the PDF and its check first
-            _in_background(runs[ext])
+        for proc in runs.values():  # the PDF and its check first
+            _in_background(proc)
         return runs
 
     def _compile(self, pdf: Path, errors: list[Exception]) -> None:

@@ -83,13 +83,46 @@ def prefixed_numbers(arr: object) -> tuple[str, int, np.ndarray] | None:
     k = next((i for i, ch in enumerate(first) if ch in "0123456789"), len(first))
     if len(first) != size or not first.isascii() or not 1 <= size - k <= 18:
         return None
-    if k and not pc.all(pc.starts_with(arr, first[:k])).as_py():
+    rows = _fixed_width(arr, size)  # each value's bytes, a row of ``size``
+    if k and not (rows[:, :k] == np.frombuffer(first[:k].encode("ascii"), np.uint8)).all():
         return None
-    tail = pc.utf8_slice_codeunits(arr, k) if k else arr
-    if not pc.all(pc.ascii_is_decimal(tail)).as_py():
+    # the ASCII codes of each digit place, in a row: their number, less that of the zeros'
+    places = np.ascontiguousarray(rows[:, k:].T)
+    if not ord("0") <= places.min() <= places.max() <= ord("9"):
         return None
-    numbers = pc.fill_null(pc.cast(tail, pa.int64()), -1).to_numpy(zero_copy_only=False)
+    value = places[0].astype(np.int64)
+    for place in places[1:]:  # at most 18 digits of "9" (57): below 2**63
+        value *= 10
+        value += place
+    value -= ord("0") * int("1" * (size - k))
+    if not arr.null_count:
+        return first[:k], size - k, value
+    numbers = np.full(len(arr), -1, dtype=np.int64)
+    numbers[arr.is_valid().to_numpy(zero_copy_only=False)] = value
     return first[:k], size - k, numbers
+
+
+def _fixed_width(arr: object, size: int) -> np.ndarray:
+    """The bytes of an Arrow text array's values, all ``size`` bytes long, one row each (no nulls).
+
+    Read in place where the values follow one another in the data (blanks
+    holding no bytes, as usual), else from a copy of the values alone.
+
+    >>> import pyarrow as pa
+    >>> _fixed_width(pa.array(["C07", None, "C10"]), 3).tobytes()
+    b'C07C10'
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    assert isinstance(arr, pa.StringArray)
+    n_valid = len(arr) - arr.null_count
+    _, offsets_buf, data = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    start, end = int(offsets[0]), int(offsets[-1])
+    if end - start != n_valid * size:  # blanks holding bytes: the values copied alone
+        return _fixed_width(pc.drop_null(arr), size)
+    return np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start).reshape(-1, size)
 
 
 def _distinct(numbers: np.ndarray) -> bool:
