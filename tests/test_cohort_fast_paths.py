@@ -115,6 +115,16 @@ def test_last_rows_of_text_as_factorised(table_keys: list[object], keys: list[ob
     np.testing.assert_array_equal(got, _last_rows(t, k))
 
 
+def test_last_rows_of_text_either_side_hashed() -> None:
+    t = np.array(["a", None, "b", "a", np.nan, "c", "b"], dtype=object)
+    for k in (["b", None, "a", "b", "z"], ["a", "z", "b", "c", None, "a", "b", "a", np.nan]):
+        keys = np.array(k, dtype=object)  # fewer keys than rows, then more
+        got = _last_rows_of_text(t, keys)
+        assert got is not None and got.dtype == np.int64
+        np.testing.assert_array_equal(got, _last_rows(t, keys))
+    np.testing.assert_array_equal(_last_rows_of_text(t, np.array(["b"], dtype=object)), [6])
+
+
 def test_last_rows_of_other_keys_left_to_factorise() -> None:
     assert _last_rows_of_text(np.array([1, 2], dtype=object), np.array(["1"], dtype=object)) is None
 

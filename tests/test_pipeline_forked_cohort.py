@@ -22,8 +22,10 @@ from reunistat.pipeline.context import Context
 from reunistat.pipeline.finish import WhileScriptsRun
 from reunistat.pipeline.forked_cohort import (
     TheExtracts,
+    messages,
     portable,
     receive_cohort,
+    received,
     restored,
     send_cohort,
 )
@@ -136,7 +138,8 @@ def test_the_cohort_sent_in_two_messages_is_received_whole(tmp_path):
     assert vars(got)["periods"] is got.periods  # once
 
     def stops(send):  # the sender stops after the spells
-        send.send(cohort.spells)
+        for message in messages(cohort.spells):
+            send.send_bytes(message)
         send.close()
 
     sender = threading.Thread(target=stops, args=(send,))
@@ -144,3 +147,37 @@ def test_the_cohort_sent_in_two_messages_is_received_whole(tmp_path):
     with pytest.raises(EOFError):
         receive_cohort(receive, ctx.extract)
     sender.join()
+
+
+def test_arrays_sent_out_of_band_come_back_writable_and_equal():
+    import multiprocessing
+    import threading
+
+    import numpy as np
+    import pyarrow as pa
+
+    frame = pd.DataFrame(
+        {
+            "n": np.arange(5, dtype=np.int64),
+            "x": [0.5, np.nan, 2.0, -1.0, 3.25],
+            "k": pd.array([1, None, 3, 4, None], dtype="Int64"),
+            "d": pd.to_datetime(["2020-01-02", None, "2021-03-31", "2019-12-31", "2020-06-01"]),
+            "c": pd.Categorical(["a", "b", None, "a", "b"]),
+            "s": ["p", None, "q", "r", "s"],
+        }
+    )
+    sent = {"frame": frame, "text": pa.array(["A1", None, "B2"]), "n": 7}
+    receive, send = multiprocessing.Pipe(duplex=False)
+    written = messages(sent)
+    assert len(written) > 2  # the arrays out of band
+    sender = threading.Thread(target=lambda: [send.send_bytes(m) for m in written])
+    sender.start()
+    got = received(receive)
+    sender.join()
+    pd.testing.assert_frame_equal(got["frame"], frame, check_exact=True)
+    assert got["text"].equals(sent["text"]) and got["n"] == 7
+    for block in got["frame"]._mgr.blocks:
+        values = getattr(block.values, "_ndarray", block.values)
+        assert getattr(values, "_data", values).flags.writeable
+    got["frame"].loc[0, "n"] = 9  # changed in place, as a frame unpickled in-band
+    assert got["frame"]["n"].tolist() == [9, 1, 2, 3, 4]

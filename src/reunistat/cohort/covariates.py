@@ -113,8 +113,9 @@ def care_history(returns: pd.DataFrame, disabled: tuple[set[int], set[str]]) -> 
     rec = returns["end_rec"]
     by_cid, by_uid = disabled
     disability = frame.key_isin(returns[CID].to_numpy(), np.fromiter(by_cid, np.int64, len(by_cid)))
-    if by_uid:
-        disability |= returns["_uid"].isin(by_uid).to_numpy()
+    if by_uid:  # each key looked up in the set (its text hashed once), not the set hashed again
+        uid = returns["_uid"].to_numpy()
+        disability |= np.fromiter(map(by_uid.__contains__, uid), dtype=bool, count=len(uid))
     return pd.DataFrame(
         {
             "disability": disability.astype(np.int64),
@@ -189,24 +190,35 @@ def _last_rows(table_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
 def _last_rows_of_text(table_keys: np.ndarray, keys: np.ndarray) -> np.ndarray | None:
     """:func:`_last_rows` when both sides hold text or blanks only (else None).
 
-    Arrow finds each key's first row in the table read backwards (its last
-    row); a blank (None or NaN) matches nothing. Text equal in Python is
-    equal in Arrow, so the rows are those ``pd.factorize`` matches.
+    Arrow hashes the smaller side and looks the other up in it: each key in
+    the table read backwards (its first row there is its last row), or each
+    row of the table among the keys, then each key among the keys (its first
+    place): a key's row is the last row found at its first place. A blank
+    (None or NaN) matches nothing. Text equal in Python is equal in Arrow,
+    so the rows are those ``pd.factorize`` matches.
     """
     if any(
         pd.api.types.infer_dtype(a, skipna=True) not in ("string", "empty")
         for a in (table_keys, keys)
     ):
         return None
-    backwards = pa.array(table_keys[::-1], type=pa.string(), from_pandas=True)
-    found = pc.index_in(
-        pa.array(keys, type=pa.string(), from_pandas=True), value_set=backwards, skip_nulls=True
-    )
-    at = found.to_numpy(zero_copy_only=False)  # null (not found): NaN
-    hit = ~np.isnan(at)
-    rows = np.full(len(keys), -1, dtype=np.int64)
-    rows[hit] = len(table_keys) - 1 - at[hit].astype(np.int64)
-    return rows
+    wanted = pa.array(keys, type=pa.string(), from_pandas=True)
+    if len(table_keys) <= len(keys):
+        backwards = pa.array(table_keys[::-1], type=pa.string(), from_pandas=True)
+        at = _places(pc.index_in(wanted, value_set=backwards, skip_nulls=True))  # -1: none
+        return np.where(at >= 0, len(table_keys) - 1 - at, -1)
+    table = pa.array(table_keys, type=pa.string(), from_pandas=True)
+    place = _places(pc.index_in(table, value_set=wanted, skip_nulls=True))  # -1: no key's
+    found = np.flatnonzero(place >= 0)
+    last = np.full(len(keys), -1, dtype=np.int64)
+    np.maximum.at(last, place[found], found)  # per first place of a key: its last row
+    first = _places(pc.index_in(wanted, value_set=wanted, skip_nulls=True))  # -1: blank
+    return np.where(first >= 0, last[first], -1)
+
+
+def _places(found: pa.Array) -> np.ndarray:
+    """Arrow's ``index_in`` answer as integers, -1 where null (not found)."""
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
 def _objects(s: pd.Series) -> np.ndarray:

@@ -15,8 +15,10 @@ the extract's own frames (the large ones when validation changed nothing):
 those are named, and the run's process puts its own frame of the same name
 back (:func:`portable`, :func:`restored`). Derivation copies a table before
 it changes one, so the run's frame and the forked process's frame hold the
-same values. It is sent in two messages (:func:`send_cohort`,
-:func:`receive_cohort`): the spells, then the rest. The run's process, its
+same values. It is sent as two objects (:func:`send_cohort`,
+:func:`receive_cohort`): the spells, then the rest, each pickled with its
+arrays out of band (:func:`messages`: written to the pipe from where they are,
+read into the memory they are made on). The run's process, its
 imports done, unpickles the first while the forked process pickles the next
 (the whole in one message was pickled, then unpickled: about 0.5 + 0.35 s CPU
 at national size, one after the other). The periods of care are not sent
@@ -37,6 +39,7 @@ stops the run (and builds the release, or takes the hash, itself).
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from collections.abc import Mapping
 from multiprocessing.reduction import ForkingPickler
 from typing import TYPE_CHECKING, Any
@@ -130,46 +133,82 @@ def unpacked(sent: pd.DataFrame | _Packed) -> pd.DataFrame:
 def send_cohort(
     send: Connection, cohort: Cohort, tables: Mapping[str, pd.DataFrame], beside: bool = False
 ) -> Sender | None:
-    """Send :func:`portable` of ``cohort`` but its periods in two messages: spells, the rest.
+    """Send :func:`portable` of ``cohort`` but its periods as two objects: spells, the rest.
 
     The largest first: the receiver unpickles it while the next is pickled.
-    Each is pickled here; with ``beside`` they are written to the pipe (which
-    waits for the receiver, outside the interpreter's lock) by a thread,
-    returned: this thread goes on once the last is pickled.
+    Each is pickled here (:func:`messages`); with ``beside`` they are written
+    to the pipe (which waits for the receiver, outside the interpreter's
+    lock) by a thread, returned: this thread goes on once the last is pickled.
     """
     sent = portable(cohort, tables)
     rest = {f.name: getattr(sent, f.name) for f in dataclasses.fields(sent)}
     del rest["periods"]  # derived again where read (PeriodsOnDemand)
-    spells = ForkingPickler.dumps(packed(rest.pop("spells")))
+    spells = messages(packed(rest.pop("spells")))
     if not beside:
-        send.send_bytes(spells)
-        send.send_bytes(ForkingPickler.dumps(rest))
+        for message in [*spells, *messages(rest)]:
+            send.send_bytes(message)
         return None
     sender = Sender(send, spells)
-    sender.add(ForkingPickler.dumps(rest))
+    sender.add(messages(rest))
     return sender
 
 
+def messages(obj: Any) -> list[Any]:
+    """``obj`` pickled as the messages :func:`received` takes: sizes, pickle, then its arrays.
+
+    Pickle protocol 5 with out-of-band buffers: the arrays' memory (numpy's,
+    Arrow's) is written to the pipe from where it is, not copied into the
+    pickle (and out of it again by the receiver). The first message is the
+    pickled list of the buffers' sizes.
+    """
+    import io
+
+    buffers: list[pickle.PickleBuffer] = []
+    head = io.BytesIO()
+    ForkingPickler(head, 5, True, buffers.append).dump(obj)
+    raw = [b.raw() for b in buffers]
+    return [ForkingPickler.dumps([r.nbytes for r in raw]), head.getbuffer(), *raw]
+
+
+def received(receive: Connection) -> Any:
+    """The object :func:`messages` pickled, its arrays in memory read into from the pipe.
+
+    Each buffer is read into a writable array of its size, on which numpy's
+    and Arrow's arrays are made (not copied again): the same values and
+    dtypes, writable, as unpickled from a pickle holding them.
+    """
+    import numpy as np
+
+    sizes = receive.recv()
+    head = receive.recv_bytes()
+    buffers = []
+    for n in sizes:
+        buffer = np.empty(n, dtype=np.uint8)
+        receive.recv_bytes_into(buffer)
+        buffers.append(buffer)
+    return pickle.loads(head, buffers=buffers)
+
+
 class Sender:
-    """A thread that writes messages (pickled already) to a pipe, in the order given.
+    """A thread that writes lists of messages (pickled already) to a pipe, in the order given.
 
     :meth:`sent` waits for it and says whether it wrote them all.
     """
 
-    def __init__(self, send: Connection, first: memoryview) -> None:
+    def __init__(self, send: Connection, first: list[Any]) -> None:
         import queue
         import threading
 
         self._send = send
-        self._queue: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
         self._queue.put(first)
         self._failed = False
         self._thread = threading.Thread(target=self._write, daemon=True)
         self._thread.start()
 
-    def add(self, message: memoryview) -> None:
-        """Write ``message`` after those given before."""
-        self._queue.put(message)
+    def add(self, messages: list[Any]) -> None:
+        """Write ``messages`` after those given before."""
+        self._queue.put(messages)
 
     def sent(self) -> bool:
         """Wait until every message given is written; whether all were."""
@@ -178,12 +217,13 @@ class Sender:
         return not self._failed
 
     def _write(self) -> None:
-        while (message := self._queue.get()) is not None:
-            if not self._failed:
-                try:
-                    self._send.send_bytes(message)
-                except (OSError, ValueError):  # the receiver has gone: the rest is dropped
-                    self._failed = True
+        while (messages := self._queue.get()) is not None:
+            for message in messages:
+                if not self._failed:
+                    try:
+                        self._send.send_bytes(message)
+                    except (OSError, ValueError):  # the receiver has gone: the rest is dropped
+                        self._failed = True
 
 
 def receive_cohort(receive: Connection, extract: Extract) -> Cohort:
@@ -193,8 +233,8 @@ def receive_cohort(receive: Connection, extract: Extract) -> Cohort:
     (:class:`PeriodsOnDemand`). Raises ``EOFError`` (or ``OSError``) when
     the sender stopped before the last message.
     """
-    spells = unpacked(receive.recv())
-    got = Cohort(periods=None, spells=spells, **receive.recv())  # type: ignore[arg-type]
+    spells = unpacked(received(receive))
+    got = Cohort(periods=None, spells=spells, **received(receive))  # type: ignore[arg-type]
     return on_demand(restored(got, extract.tables), extract)  # periods None: not kept
 
 
