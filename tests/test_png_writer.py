@@ -49,6 +49,18 @@ def test_images_are_written_as_pillow_writes_them(h: int, w: int, seed: int) -> 
     assert png_writer.png_bytes(img, 200, []) == _pillow(img, 200)
 
 
+@pytest.mark.parametrize("block", [1, 3, 7])
+def test_rows_filtered_a_block_at_a_time_as_pillow(monkeypatch, block: int) -> None:
+    """None's and Sub's sums carried from block to block; the reused buffers' old bytes unseen."""
+    monkeypatch.setattr(png_writer, "BLOCK_ROWS", block)
+    for h, w, seed in [(40, 37, 8), (23, 61, 9), (2, 5, 10)]:  # the larger image first
+        img = _drawing(h, w, seed)
+        assert png_writer.png_bytes(img, 200, []) == _pillow(img, 200)
+        given = np.full((h, 1 + 4 * w), 77, dtype=np.uint8)
+        assert png_writer.filtered_rows(img, given) is given
+        assert np.array_equal(given, png_writer.filtered_rows(img))
+
+
 def test_ties_and_blank_rows_take_pillows_filter() -> None:
     """All-zero rows, rows equal to the one above, and equal sums (the first filter is kept)."""
     rng = np.random.default_rng(5)

@@ -42,7 +42,7 @@ from matplotlib.backends.backend_agg import (
 )
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_svg import RendererSVG
-from matplotlib.font_manager import fontManager, get_font
+from matplotlib.font_manager import fontManager
 from matplotlib.ft2font import LoadFlags
 from matplotlib.lines import Line2D
 from matplotlib.markers import MarkerStyle
@@ -51,6 +51,7 @@ from matplotlib.textpath import TextToPath
 from matplotlib.ticker import FixedFormatter, Formatter, FuncFormatter
 
 from reunistat.report import png_writer
+from reunistat.report.figure_fonts import get_font
 
 #: Agg renderers of this thread's figures, by (width px, height px, dpi): the latest few.
 _RENDERERS = threading.local()
@@ -200,6 +201,13 @@ class _LineMetrics:
 
 class _TextAgg(_LineMetrics, RendererAgg):
     """Matplotlib's Agg renderer, remembering text extents, layouts and glyph bitmaps."""
+
+    def _prepare_font(self, font_prop: Any) -> Any:
+        """``RendererAgg._prepare_font``: the font (read from memory) cleared, at its size."""
+        font = get_font(fontManager._find_fonts_by_props(font_prop))
+        font.clear()
+        font.set_size(font_prop.get_size_in_points(), self.dpi)
+        return font
 
     def get_text_width_height_descent(
         self, s: str, prop: Any, ismath: Any
@@ -353,8 +361,8 @@ class _SVGRenderer(_LineMetrics, RendererSVG):
         key = (s, files, rc["text.kerning_factor"], rc["font.enable_last_resort"])
         hit = _SVG_EXTENTS.get(key)
         if hit is None:  # TextToPath's arithmetic, at its own size (matplotlib 3.11)
-            text2path: Any = self._text2path
-            font = text2path._get_font(prop)
+            font = get_font(files)  # as TextToPath._get_font, read from memory
+            font.set_size(TextToPath.FONT_SCALE, TextToPath.DPI)
             font.set_text(s, 0.0, flags=LoadFlags.NO_HINTING)
             w, h = font.get_width_height()
             hit = _remember(
