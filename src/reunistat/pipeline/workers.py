@@ -91,7 +91,9 @@ AFTER: dict[str, tuple[str, ...]] = {
 #: 11 reads: 43 MB pickled, about 0.06 s to hand over) runs in the other worker too, first
 #: (:func:`schedule`): 05, 11 and 12 against the rest and 04 (see :data:`TYPICAL_SECONDS`).
 SHARED: dict[str, tuple[str, ...]] = {
-    "10": ("05",),  # 05's random-intercept fit, for the shrunken estimates (ctx.results)
+    # 05's random-intercept fit, for the shrunken estimates, and 04's Cox fit, for the
+    # expected re-entries (ctx.results)
+    "10": ("05", "04"),
     "11": ("04",),  # 04's Cox fit, the main model beside the imputed one (ctx.results)
 }
 
