@@ -91,7 +91,8 @@ AFTER: dict[str, tuple[str, ...]] = {
 #: 11 reads: 43 MB pickled, about 0.06 s to hand over) runs in the other worker too, first
 #: (:func:`schedule`): 05, 11 and 12 against the rest and 04 (see :data:`TYPICAL_SECONDS`).
 #: 10 takes 04's fit too (its Cox standardisation: the same coefficients, about 0.4 s CPU
-#: fewer); 04 has always finished by the time 05 has, which 10 waits for anyway.
+#: fewer); 04 (about 0.7 s, first in the other worker) is done long before 05 (about 2.5 s),
+#: which 10 waits for anyway.
 SHARED: dict[str, tuple[str, ...]] = {
     # 05's random-intercept fit, for the shrunken estimates, and 04's Cox fit, for the
     # expected re-entries (ctx.results)
