@@ -124,7 +124,7 @@ def run(ctx: Context) -> None:
     rec = recurrent_episodes(
         sp[[c for c in sp.columns if c in {*named, *EPISODE_COLUMNS}]], id_codes=True
     )
-    ag = andersen_gill(  # no output here reads its concordance: not computed
+    ag = andersen_gill(  # no output here reads its concordance nor robust score test
         ctx.config.covariates,
         rec if rec["CHILD"].dtype.kind == "i" else rec.assign(CHILD=child_codes(rec)),
         "stop_days",
@@ -132,6 +132,7 @@ def run(ctx: Context) -> None:
         entry_col="start_days",
         cluster="CHILD",
         concordance=False,
+        robust_score=False,
     )
     _write_model(
         ctx,

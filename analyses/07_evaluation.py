@@ -26,6 +26,7 @@ def run(ctx: Context) -> None:
         return
     h = ctx.config.logistic_horizon_days
     sp = ctx.spells  # days_potential_followup: exact, from the cohort derivation
+    sample = ev.comparison_sample(sp, la)  # the two pilot vs comparison models' sample
     fits = {
         "pilot vs comparison, Cox (HR)": (
             ev.pilot_vs_comparison(
@@ -34,6 +35,7 @@ def run(ctx: Context) -> None:
                 model="cox",
                 adjust=f"{ctx.config.covariates} + return_year",
                 glance_tests=False,  # the terms only, here and in 09
+                sample=sample,
             ),
             True,
             FUNCTION,
@@ -63,6 +65,7 @@ def run(ctx: Context) -> None:
                 horizon_days=h,
                 potential_followup_col="days_potential_followup",
                 vcov="CR2",
+                sample=sample,
             ),
             True,
             FUNCTION,

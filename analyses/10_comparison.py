@@ -17,6 +17,8 @@ individually and are counted in the figures' notes.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from reunistat.models.comparison import (
@@ -40,16 +42,18 @@ ADJ: Adjustment = "additive"
 PF = "days_potential_followup"  # 05's selection on potential follow-up
 
 
-def _funnel(ctx: Context, method: Method, h: int, ref: pd.DataFrame) -> dict[str, float]:
+def _funnel(ctx: Context, method: Method, h: int, ref: pd.DataFrame) -> dict[str, Any]:
     cov = ctx.config.covariates
     # 05's logistic fit of the same model to the same spells (reference levels first: the
-    # same fitted risks to the last bit on the national data), or the same fit made here
+    # same fitted risks to the last bit on the national data), or 04's Cox fit (clustered:
+    # the same coefficients), or the same fit made here
+    shared = f"logistic {h} LA {PF} ~ {cov}" if method == "logistic" else f"cox LA ~ {cov}"
     st = indirect_standardisation(
         ref if method == "logistic" else ctx.spells,
         cov,
         method=method,
         horizon_days=h,
-        model=ctx.results.get(f"logistic {h} LA {PF} ~ {cov}") if method == "logistic" else None,
+        model=ctx.results.get(shared),
     )
     t = st.table.set_index("LA")
     table, od = funnel_table(t["observed"], t["expected"], index=t.index)
@@ -133,14 +137,15 @@ def _funnel(ctx: Context, method: Method, h: int, ref: pd.DataFrame) -> dict[str
         "n_above_998_unadjusted": float((table["outside_none_99.8"] > 0).sum()),
         "n_below_998_unadjusted": float((table["outside_none_99.8"] < 0).sum()),
         "n_units": float(len(table)),
-        "table": st.table,  # type: ignore[dict-item]
+        "table": st.table,
+        # the authorities that may be shown: from the counts alone (whatever the funnel)
+        "shown": shown,
     }
 
 
-def _proportions(ctx: Context, st_table: pd.DataFrame, h: int) -> None:
+def _proportions(ctx: Context, st_table: pd.DataFrame, shown: pd.Series, h: int) -> None:
     t = st_table.set_index("LA")
     table, od = funnel_table(t["observed"], t["n_spells"], kind="proportion", index=t.index)
-    _, shown = authority_table(st_table, table, ctx.rules, adjustment=ADJ)
     target = float(t["observed"].sum() / t["n_spells"].sum())
     pts = table.loc[shown[shown].index.intersection(table.index.astype(str))]
     rng = (max(1.0, float(table["precision"].min()) * 0.8), float(table["precision"].max()) * 1.2)
@@ -257,12 +262,10 @@ def run(ctx: Context) -> None:
     keys = ("n_above_998", "n_below_998", "n_above_998_unadjusted", "n_below_998_unadjusted")
     for key in (*keys, "n_above_998_dl", "n_below_998_dl"):
         ctx.value(f"comparison_las_{key[2:]}", int(cox[key]), function=FUNCTION)
-    log_table: pd.DataFrame = res["logistic"]["table"]  # type: ignore[assignment]
-    _proportions(ctx, log_table, h)
-    t = log_table.set_index("LA")
-    table, _ = funnel_table(t["observed"], t["expected"], index=t.index)
-    _, shown = authority_table(log_table, table, ctx.rules)
-    _caterpillar(ctx, shown, h, ref)
+    # the authorities shown in the logistic comparison are shown in the other two figures
+    logistic = res["logistic"]
+    _proportions(ctx, logistic["table"], logistic["shown"], h)
+    _caterpillar(ctx, logistic["shown"], h, ref)
 
 
 if __name__ == "__main__":

@@ -234,3 +234,31 @@ def test_one_horizon_rule_for_logistic_and_evaluation(gen) -> None:  # type: ign
         with pytest.raises(EvaluationError) as ev_err:
             horizon_frame(s, bad)  # type: ignore[arg-type]
         assert str(ev_err.value) == str(lg_err.value)
+
+
+def test_linear_designs_hash_the_columns_they_read(gen) -> None:  # type: ignore[no-untyped-def]
+    """The digest follows the outcome, terms, authority and year, not the spells' other columns."""
+    tr, la = gen.truth_returns, gen.tables["la"]
+    other = tr.assign(sex="x", placement_moves=tr["placement_moves"] + 1)
+    later = tr.assign(reentered=1 - tr["reentered"])
+    for fit in (
+        lambda s: did(s, la, potential_followup_col=PF, n_boot=0),
+        lambda s: before_after(s, la, potential_followup_col=PF, n_boot=0),
+        lambda s: event_study(s, la, potential_followup_col=PF, n_boot=0),
+    ):
+        digest = fit(tr).provenance.data_sha256
+        assert fit(other).provenance.data_sha256 == digest
+        assert fit(later).provenance.data_sha256 != digest
+
+
+def test_pilot_vs_comparison_on_a_sample_already_made(gen) -> None:  # type: ignore[no-untyped-def]
+    """``sample=`` (07 fits both models on one): the fits made from the spells, to the bit."""
+    from reunistat.models.evaluation import comparison_sample
+
+    tr, la = gen.truth_returns, gen.tables["la"]
+    sample = comparison_sample(tr, la)
+    for kw in ({"model": "cox"}, {"model": "logistic", "potential_followup_col": PF}):
+        fresh = pilot_vs_comparison(tr, la, **kw)  # type: ignore[arg-type]
+        shared = pilot_vs_comparison(tr, la, sample=sample, **kw)  # type: ignore[arg-type]
+        pd.testing.assert_frame_equal(shared.tidy(), fresh.tidy(), check_exact=True)
+        assert shared.provenance.data_sha256 == fresh.provenance.data_sha256

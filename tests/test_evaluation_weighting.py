@@ -132,7 +132,7 @@ def test_bootstrap_as_weights_gives_the_stacked_replicates(gen, missing_la) -> N
     from reunistat.models.logistic import irls
 
     _, s = gen
-    x, terms, idx = _design(s, PS_ADJUST)
+    x, terms, idx, _ = _design(s, PS_ADJUST)
     used = s.loc[idx]
     if missing_la:
         used = used.assign(LA=used["LA"].where(np.arange(len(used)) % 7 != 3))
@@ -177,3 +177,13 @@ def test_weighted_curves_end_where_the_drawn_clusters_end() -> None:
             got[g], want.cumulative_incidence_at([2, 6, 8.5]), rtol=1e-14, equal_nan=True
         )
     assert np.isnan(got[0, 1]) and np.isfinite(got[1, 2])  # comparison rows end at day 3
+
+
+def test_weighting_hashes_the_columns_it_reads(gen) -> None:  # type: ignore[no-untyped-def]
+    """The digest: the propensity model's columns, treatment, follow-up, event and authority."""
+    _, s = gen
+    digest = propensity_weighting(s, n_boot=0).risk_differences.provenance.data_sha256
+    unread = s.assign(CHILD="x", spell_number=s["spell_number"] + 1)
+    assert propensity_weighting(unread, n_boot=0).risk_differences.provenance.data_sha256 == digest
+    read = s.assign(placement_moves=s["placement_moves"] + 1)
+    assert propensity_weighting(read, n_boot=0).risk_differences.provenance.data_sha256 != digest

@@ -117,3 +117,17 @@ def test_fast_fit_equals_cox(kind: str) -> None:
     )
     assert b == pytest.approx(ref.params["treated"], rel=1e-10)
     assert se == pytest.approx(float(ref.std_errors["treated"]), rel=1e-10)
+
+
+def test_options_digest_is_the_hash_of_the_options_frame() -> None:
+    import dataclasses
+
+    import pandas as pd
+
+    from reunistat.models.evaluation.power import PowerDesign, _options_digest
+    from reunistat.results import data_hash
+
+    for design in (PowerDesign(), PowerDesign(hazard_ratio=0.5, n_pilot=3)):
+        opts = {**dataclasses.asdict(design), "n_replicates": 7, "seed": None, "x": "é"}
+        plain = data_hash(pd.DataFrame([{k: str(v) for k, v in opts.items()}]))
+        assert _options_digest(opts) == plain

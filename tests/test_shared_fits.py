@@ -1,6 +1,6 @@
 """Fits shared between analyses, and the faster marginal-effects designs, change no number.
 
-Analysis 10 reuses 05's logistic and random-intercept fits
+Analysis 10 reuses 05's logistic and random-intercept fits and 04's Cox fit
 (``indirect_standardisation(model=)``, ``shrunken_effects(model=)``): the
 result must be the one a fresh fit gives, and a fit of another model must be
 ignored (fitted again). The marginal effects build every level's one-row
@@ -28,6 +28,7 @@ from reunistat.models.logistic.margins import (
     _mean_prob_and_grad,
     _set,
 )
+from reunistat.models.survival import cox
 
 HERE = Path(__file__).parent
 COV = "section20 + prior_periods + age_band"
@@ -91,6 +92,63 @@ def test_logistic_standardisation_with_the_shared_fit_equals_a_fresh_fit(case):
         logistic("~ section20", case, horizon_days=365, cluster="LA", potential_followup_col=PF),
     ):
         got = indirect_standardisation(case, COV, method="logistic", horizon_days=365, model=other)
+        assert got.model is not other
+        pd.testing.assert_frame_equal(got.table, fresh.table, check_exact=True)
+
+
+def _plain_cox_expected(data: pd.DataFrame) -> np.ndarray:
+    """The expected re-entries as the Cox standardisation first made them (formulaic's matrix)."""
+    from formulaic import model_matrix
+
+    from reunistat.models.comparison.expected import cox_expected
+
+    used = data.loc[data["LA"].notna()].reset_index(drop=True)
+    res = cox("~ " + COV, used, "days_followed", "reentered", concordance=False)
+    mm = model_matrix(COV, used, na_action="drop")
+    x = np.asarray(mm[list(res.params.index)], dtype=float)
+    rows = used.loc[mm.index]
+    eta = x @ res.params.to_numpy()
+    days, event = rows["days_followed"].to_numpy(float), rows["reentered"].to_numpy(float)
+    return cox_expected(eta, days, event)
+
+
+def _with_gaps(case: pd.DataFrame) -> pd.DataFrame:
+    """``case`` with a shuffled index, an authority and a covariate missing here and there."""
+    g = case.sample(frac=1.0, random_state=3)
+    g.index = np.arange(len(g)) * 3 + 7
+    g.loc[g.index[::37], "LA"] = None
+    g.loc[g.index[5::41], "prior_periods"] = np.nan
+    return g
+
+
+@pytest.mark.parametrize("gaps", [False, True])
+@pytest.mark.parametrize("copies", [1, 2])  # 1,600 rows: the design without formulaic
+def test_cox_standardisation_with_the_shared_fit_equals_a_fresh_fit(case, gaps, copies):
+    data = pd.concat([case] * copies, ignore_index=True)
+    data = _with_gaps(data) if gaps else data
+    fresh = indirect_standardisation(data, COV, method="cox")
+    plain = _plain_cox_expected(data)
+    labels = data.loc[data["LA"].notna()].dropna(subset=["prior_periods"])["LA"].to_numpy()
+    by_la = pd.Series(plain).groupby(labels).sum()
+    assert np.array_equal(fresh.table["expected"].to_numpy(), by_la.to_numpy())
+    # 04's fit: the event named on the left, clustered by authority (the same coefficients)
+    used = data.loc[data["LA"].notna()] if gaps else data
+    res = cox("~ " + COV, used, "days_followed", "reentered", cluster="LA", concordance=True)
+    shared = indirect_standardisation(data, COV, method="cox", model=res)
+    assert shared.model is res and shared.n_dropped == fresh.n_dropped
+    pd.testing.assert_frame_equal(shared.table, fresh.table, check_exact=True)
+
+
+def test_cox_standardisation_ignores_a_fit_of_another_model(case):
+    fresh = indirect_standardisation(case, COV, method="cox")
+    for other in (
+        cox("~ section20 + prior_periods", case, "days_followed", "reentered"),
+        cox("~ " + COV, case, "days_followed", "reentered", ties="breslow"),
+        cox("~ " + COV, case, "days_followed", "reentered", strata="LA"),
+        cox("~ " + COV, case.iloc[:-5], "days_followed", "reentered"),
+        logistic("~ " + COV, case, horizon_days=365, cluster="LA", potential_followup_col=PF),
+    ):
+        got = indirect_standardisation(case, COV, method="cox", model=other)
         assert got.model is not other
         pd.testing.assert_frame_equal(got.table, fresh.table, check_exact=True)
 

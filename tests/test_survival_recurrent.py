@@ -190,3 +190,31 @@ def test_recurrent_episodes_as_groupby_gives_them(rows) -> None:  # type: ignore
     got = recurrent_episodes(sp)
     assert got.index.equals(want.index)
     pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.integers(0, 10**6)), min_size=1, max_size=60),
+    st.sampled_from(["C", "", "AB"]),
+    st.sampled_from([7, 9]),
+)
+def test_digit_identifiers_rank_as_their_sorted_text(numbers, prefix, width) -> None:  # type: ignore[no-untyped-def]
+    """Identifiers of one prefix and fixed digits, ranked by their numbers: pandas' sorted codes."""
+    from reunistat.models.survival.recurrent import _digit_ranks
+
+    ids = pd.Series(
+        [None if k is None else f"{prefix}{k:0{width}d}" for k in numbers], dtype=object
+    )
+    known = ids.notna()
+    codes, n = _digit_ranks(ids) if known.any() else (sort_codes(ids), 0)
+    ranked, distinct = pd.factorize(ids, sort=True)
+    assert n == len(distinct)
+    np.testing.assert_array_equal(codes, np.where(ranked < 0, len(distinct), ranked))
+    np.testing.assert_array_equal(sort_codes(ids), codes)
+
+
+def test_other_text_is_not_ranked_by_digits() -> None:
+    from reunistat.models.survival.recurrent import _digit_ranks
+
+    for values in (["C07", "C7"], ["C07", "D07"], ["C0x", "C07"], [1, 2], ["C07", 7]):
+        assert _digit_ranks(pd.Series(values, dtype=object)) is None

@@ -203,10 +203,14 @@ def indirect_standardisation(
     conf_level : float
         Level of the exact Poisson intervals of ``O / E``.
     model : ModelResult, optional
-        For the logistic method: the same national model, already fitted to
-        ``data`` by :func:`reunistat.models.logistic.logistic` (analysis 05
-        shares its fit), used instead of fitting again when its formula and
-        options are the ones these arguments ask for.
+        The same national model, already fitted to ``data``: for the logistic
+        method by :func:`reunistat.models.logistic.logistic` (analysis 05
+        shares its fit), for the Cox method by
+        :func:`reunistat.models.survival.cox` (analysis 04's, whatever its
+        variance: only the coefficients are read); used instead of fitting
+        again when its formula and options are the ones these arguments ask
+        for (and, for Cox, its rows and events those of ``data``'s returns
+        with a known authority).
 
     Returns
     -------
@@ -220,7 +224,7 @@ def indirect_standardisation(
         )
     _check_columns(data, [group, duration_col, event_col])
     if method == "cox":
-        return _cox_standardised(data, rhs, group, duration_col, event_col, ties, conf_level)
+        return _cox_standardised(data, rhs, group, duration_col, event_col, ties, conf_level, model)
     if method == "logistic":
         return _logistic_standardised(
             data, rhs, group, horizon_days, potential_followup_col, conf_level, model
@@ -236,22 +240,63 @@ def _cox_standardised(
     event_col: str,
     ties: str,
     conf_level: float,
+    model: ModelResult | None = None,
 ) -> Standardised:
-    from formulaic import model_matrix
-
+    from reunistat.models import _formula
     from reunistat.models.survival import cox
 
-    used = data.loc[data[group].notna()].reset_index(drop=True)
-    res = cox(f"~ {rhs}", used, duration_col, event_col, ties=ties, concordance=False)  # type: ignore[arg-type]
-    mm = model_matrix(rhs, used, na_action="drop")
-    x = np.asarray(mm[list(res.params.index)], dtype=float)
-    rows = used.loc[mm.index, list(dict.fromkeys([group, duration_col, event_col]))]
-    eta = x @ res.params.to_numpy()
+    known = data[group].notna()
+    if bool(known.all()) and data.index.equals(pd.RangeIndex(len(data))):
+        used = data  # what the selection and a new index would give (without the copies)
+    else:
+        used = data.loc[known].reset_index(drop=True)
+    des = _formula.design(rhs, used, intercept=False)  # the fit's own design
+    cols = list(dict.fromkeys([group, duration_col, event_col]))
+    rows = used if des.n_dropped_missing == 0 else used.loc[des.rows, cols]
     days = rows[duration_col].to_numpy(dtype=float)
     ev = rows[event_col].to_numpy(dtype=float)
+    if model is not None and _same_cox(model, rhs, duration_col, event_col, ties, len(rows), ev):
+        res = model
+    else:
+        res = cox(f"~ {rhs}", used, duration_col, event_col, ties=ties, concordance=False)  # type: ignore[arg-type]
+    where = {c: j for j, c in enumerate(des.columns)}
+    # column-major, as a DataFrame's values: the same matrix-vector product, to the bit
+    x = np.asfortranarray(des.x[:, [where[c] for c in res.params.index]])
+    eta = x @ res.params.to_numpy()
     exp_i = cox_expected(eta, days, ev, ties)
     table = _table(rows[group], ev, exp_i, group, conf_level)
     return Standardised(table, res, "cox", len(data) - len(rows))
+
+
+def _same_cox(
+    model: ModelResult,
+    rhs: str,
+    duration_col: str,
+    event_col: str,
+    ties: str,
+    n_rows: int,
+    event: np.ndarray,
+) -> bool:
+    """Whether ``model`` has the coefficients the Cox fit of :func:`_cox_standardised` would.
+
+    The same formula, times, events and ties, no entry times, strata nor
+    weights, on as many rows with as many events (a cluster changes only the
+    variance, which is not read).
+    """
+    opts = model.provenance.options
+    return (
+        model.model == "cox"
+        and model.provenance.function == "reunistat.models.survival.cox"
+        and (model.provenance.formula or "").split("~", 1)[-1].strip() == rhs
+        and opts.get("duration_col") == duration_col
+        and opts.get("event_col") == event_col
+        and opts.get("ties") == ties
+        and opts.get("entry_col") is None
+        and opts.get("strata") is None
+        and opts.get("weights") is None
+        and model.n_obs == n_rows
+        and model.n_events == int(event.sum())
+    )
 
 
 def _logistic_standardised(

@@ -83,6 +83,7 @@ def pilot_vs_comparison(
     small_sample: bool = True,
     vcov: PilotVcov | None = None,
     glance_tests: bool = True,
+    sample: pd.DataFrame | None = None,
 ) -> ModelResult:
     """Compare re-entry after a return home in pilot and comparison authorities.
 
@@ -132,6 +133,9 @@ def pilot_vs_comparison(
         False: the Cox model's ``glance()`` without the concordance and the
         robust score test (each another pass over the rows; every other number
         the same), for a caller that shows only the terms.
+    sample : pandas.DataFrame, optional
+        ``comparison_sample(spells, adoption, la_col=cluster, date_col=date_col)``
+        already made (a caller fitting both models), used as it is.
 
     Returns
     -------
@@ -143,7 +147,8 @@ def pilot_vs_comparison(
     kind = vcov if vcov is not None else ("CR2" if model == "logistic" else "CR1")
     if kind not in ("CR2", "CR1"):
         raise EvaluationError(f"vcov must be 'CR2' or 'CR1', got {kind!r}")
-    sample = comparison_sample(spells, adoption, la_col=cluster, date_col=date_col)
+    if sample is None:
+        sample = comparison_sample(spells, adoption, la_col=cluster, date_col=date_col)
     rhs = TERM if not adjust else f"{TERM} + {adjust}"
     opts: dict[str, Any] = {"design": "pilot_vs_comparison"}
     opts["n_pilot_las"] = int(sample.loc[sample["treated"] == 1, cluster].nunique())

@@ -127,8 +127,15 @@ def _result(
     function: str,
     options: dict[str, object],
     extra_stats: dict[str, float] | None = None,
+    read: tuple[str, ...] = (),
 ) -> ModelResult:
-    """The design's result: CR2 with Satterthwaite df per term (or CR1 on G - 1), bootstrap CIs."""
+    """The design's result: CR2 with Satterthwaite df per term (or CR1 on G - 1), bootstrap CIs.
+
+    ``provenance.data_sha256`` hashes the columns of ``data`` the design reads
+    (``read``: the outcome, its terms' columns, the authority and the year), with
+    the index, as the Cox and logistic models' digests do (all columns when
+    ``read`` is empty).
+    """
     idx = [names.index(k) for k in keep]
     params = pd.Series(fit.beta[idx], index=keep)
     c = pd.DataFrame(fit.cov[np.ix_(idx, idx)], index=keep, columns=keep)
@@ -161,7 +168,9 @@ def _result(
         n_obs=len(data),
         n_events=int(data["y"].sum()),
         fit_stats=st,
-        provenance=Provenance(function=function, data_sha256=data_hash(data), options=options),
+        provenance=Provenance(
+            function=function, data_sha256=data_hash(data, read or None), options=options
+        ),
         dist="t",
         df_resid=float(df.min()),
         exp_label="estimate",
@@ -319,6 +328,7 @@ def did(
         "reunistat.models.evaluation.did",
         opts,
         counts.fit_stats(),
+        ("y", "treated", la_col, year_col),
     )
 
 
@@ -464,6 +474,7 @@ def event_study(
         "reunistat.models.evaluation.event_study",
         opts,
         extra,
+        ("y", "years_from_adoption", la_col, year_col),
     )
 
 
@@ -561,4 +572,5 @@ def before_after(
         "reunistat.models.evaluation.before_after",
         opts,
         counts.fit_stats(),
+        ("y", "post", la_col),
     )

@@ -481,12 +481,24 @@ def simulate_power(
         fit_stats=stats_,
         provenance=Provenance(
             function="reunistat.models.evaluation.simulate_power",
-            data_sha256=data_hash(pd.DataFrame([{k: str(v) for k, v in opts.items()}])),
+            data_sha256=_options_digest(opts),
             options=opts,
         ),
         exp_label="estimate",
         extras={"replicates": reps, "design": design},
     )
+
+
+def _options_digest(opts: dict[str, Any]) -> str:
+    """``data_hash`` of the one-row frame of the options as text, its columns hashed at once.
+
+    Each text value's hash depends on that value only (pandas' ``hash_array``
+    without categorising: the same numbers), so one call for the row gives
+    every column's hash: the same digest without a pandas pass per column.
+    """
+    row = {k: str(v) for k, v in opts.items()}
+    each = pd.util.hash_array(np.array(list(row.values()), dtype=object), categorize=False)
+    return data_hash(pd.DataFrame([row]), hashes={k: each[j : j + 1] for j, k in enumerate(row)})
 
 
 def power_curve(

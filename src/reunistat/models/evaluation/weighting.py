@@ -82,11 +82,13 @@ class WeightingResult:
     n_trimmed: int
 
 
-def _design(data: pd.DataFrame, formula: str) -> tuple[np.ndarray, list[str], pd.Index]:
+def _design(data: pd.DataFrame, formula: str) -> tuple[np.ndarray, list[str], pd.Index, set[str]]:
+    """The propensity model's design, its columns, the rows used and the data columns read."""
     from reunistat.models._formula import design
 
     d = design(formula, data, intercept=True, error=EvaluationError)
-    return d.x, d.columns, d.rows
+    read = {str(v) for v in getattr(d.spec, "required_variables", ())} & set(data.columns)
+    return d.x, d.columns, d.rows, read
 
 
 def _fit_ps(x: np.ndarray, z: np.ndarray, terms: list[str]) -> IrlsFit:
@@ -173,7 +175,8 @@ def _prepare(
     duration_col: str,
     event_col: str,
     cluster: str,
-) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+) -> tuple[pd.DataFrame, np.ndarray, list[str], list[str]]:
+    """The rows used, the design, its terms and the columns read (in the data's order)."""
     for c in (treatment, duration_col, event_col, cluster):
         if c not in data.columns:
             raise EvaluationError(f"the spells table has no column {c!r}")
@@ -184,9 +187,10 @@ def _prepare(
         raise EvaluationError(
             f"treatment column {treatment!r} has one group only: nothing to compare"
         )
-    x, terms, idx = _design(data, formula)
+    x, terms, idx, variables = _design(data, formula)
     used = data.loc[idx]
-    return used, x, terms
+    read = variables | {treatment, duration_col, event_col, cluster}
+    return used, x, terms, [c for c in data.columns if c in read]
 
 
 @one_blas_thread
@@ -253,7 +257,7 @@ def propensity_weighting(
     if not 0 <= min_ps < 0.5:
         raise EvaluationError(f"min_ps must lie in [0, 0.5), got {min_ps}")
     hz = [int(h) for h in horizons_days]
-    used, x, terms = _prepare(data, treatment, formula, duration_col, event_col, cluster)
+    used, x, terms, read = _prepare(data, treatment, formula, duration_col, event_col, cluster)
     n_missing = len(data) - len(used)  # rows with a missing covariate of the propensity model
     z = used[treatment].to_numpy(dtype=float)
     fit = _fit_ps(x, z, terms)
@@ -313,7 +317,7 @@ def propensity_weighting(
     names = [f"rd_{h}d" for h in hz]
     return WeightingResult(
         risk_differences=_rd_result(
-            est, boot, names, used, method, n_boot, seed, (n_trim, n_missing), cluster
+            est, boot, names, used[read], method, n_boot, seed, (n_trim, n_missing), cluster
         ),
         balance=bal,
         curves=_curves(used, w, treatment, duration_col, event_col),
@@ -353,6 +357,7 @@ def _rd_result(
     dropped: tuple[int, int],
     cluster: str,
 ) -> ModelResult:
+    """The risk differences' result; ``used``: the rows used, the columns read (hashed)."""
     ok = boot[~np.isnan(boot).any(axis=1)]
     if len(ok) >= 2:
         cov = np.cov(ok, rowvar=False).reshape(len(names), len(names))

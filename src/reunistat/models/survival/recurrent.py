@@ -105,6 +105,9 @@ def _order_key(values: pd.Series) -> np.ndarray:
 
 def _ranks(values: pd.Series) -> tuple[np.ndarray, int]:
     """:func:`sort_codes` of ``values``, and the code of a missing value (the distinct values)."""
+    by_number = _digit_ranks(values)
+    if by_number is not None:
+        return by_number
     codes, uniques = pd.factorize(values)
     if pd.api.types.infer_dtype(uniques, skipna=False) == "string":
         text = np.asarray(uniques, dtype=str)
@@ -114,6 +117,33 @@ def _ranks(values: pd.Series) -> tuple[np.ndarray, int]:
     else:
         ranked, _ = pd.factorize(values, sort=True)
     return np.where(codes < 0, len(uniques), ranked).astype(np.int64), len(uniques)
+
+
+def _digit_ranks(values: pd.Series) -> tuple[np.ndarray, int] | None:
+    """:func:`_ranks` of identifiers of one length, one prefix, then digits (``C00000716``).
+
+    Such text sorts by code point as the numbers its digits make sort
+    (:func:`reunistat.tables.digits.prefixed_numbers`), so the ranks are those
+    of the numbers: no hashing nor sorting of text. None for other values.
+    """
+    if values.dtype != object or len(values) == 0:
+        return None
+    import pyarrow as pa
+
+    from reunistat.tables.digits import prefixed_numbers
+
+    try:
+        found = prefixed_numbers(pa.array(values.to_numpy(), from_pandas=True))
+    except (pa.ArrowException, TypeError, ValueError):  # not all text
+        return None
+    if found is None:
+        return None
+    numbers = found[2]  # -1 where missing
+    known = numbers >= 0
+    distinct, rank = np.unique(numbers[known], return_inverse=True)
+    out = np.full(len(numbers), len(distinct), dtype=np.int64)  # missing: ranked last
+    out[known] = rank
+    return out, len(distinct)
 
 
 def sort_codes(values: pd.Series) -> np.ndarray:
