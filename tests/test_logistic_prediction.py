@@ -174,6 +174,38 @@ def test_standardised_fits_equal_the_scikit_learn_pipeline(sample, penalty):
     assert got.tobytes() == pipe.predict_proba(X[te])[:, 1].tobytes()
 
 
+def test_column_sums_are_numpys_to_the_bit():
+    """``_column_sums`` adds rows in order, as ``np.sum(axis=0)``: values of mixed size
+    (where the order shows), one to 64 columns, any layout."""
+    from reunistat.models.logistic.prediction import _column_sums
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 7, 17, 1000, 8193, 70_001):
+        for p in (1, 2, 5, 21, 64):
+            X = rng.standard_normal((n, p)) * 10.0 ** rng.integers(-9, 10, (n, p))
+            for a in (X, np.asfortranarray(X), X[::2]):
+                assert _column_sums(a).tobytes() == np.sum(a, axis=0).tobytes()
+
+
+def test_standardise_transform_is_the_scalers_to_the_bit():
+    """``standardise(X, transform=True)`` writes ``StandardScaler().fit_transform(X)`` over X,
+    a column of -0.0 (its centre -0.0, the scaler's mean +0.0) and a constant one included."""
+    from sklearn.preprocessing import StandardScaler
+
+    from reunistat.models.logistic.prediction import standardise
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(5.0, 3.0, (500, 4)) * [1.0, 1e-6, 1e6, 1.0]
+    for extra in (np.full(500, -0.0), np.full(500, 2.5), np.zeros(500)):
+        A = np.column_stack([X, extra])
+        want = StandardScaler().fit_transform(A)
+        got = A.copy()
+        mean, scale = standardise(got, transform=True)
+        assert got.tobytes() == want.tobytes()
+        fitted = standardise(A)
+        assert mean.tobytes() == fitted[0].tobytes() and scale.tobytes() == fitted[1].tobytes()
+
+
 def _same_check(a, b) -> None:
     pd.testing.assert_frame_equal(a.metrics, b.metrics, check_exact=True)
     pd.testing.assert_frame_equal(a.calibration, b.calibration, check_exact=True)
