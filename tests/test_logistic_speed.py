@@ -166,10 +166,12 @@ def test_sequential_sum_is_pythons_sum(n):
         assert np.float64(ours).tobytes() == np.float64(theirs).tobytes()
 
 
+@pytest.mark.parametrize("by_cluster", [False, True])
 @pytest.mark.parametrize("cov_type", ["robust", "naive", "bias_reduced"])
-def test_gee_without_the_rank_svd_equals_statsmodels_gee(sample, cov_type):
-    """``ColumnRankGEE`` (no SVD for a rank GEE overwrites) with ``SequentialExchangeable``
-    (numpy's sum of a cluster's residuals) fits what ``GEE`` fits, bit for bit."""
+def test_gee_without_the_rank_svd_equals_statsmodels_gee(sample, cov_type, by_cluster):
+    """``ColumnRankGEE`` (no SVD for a rank GEE overwrites; each cluster's rows copied
+    once) with ``SequentialExchangeable`` (numpy's sum of a cluster's residuals) fits what
+    ``GEE`` fits, bit for bit, on rows in any order or sorted by cluster."""
     from statsmodels.genmod import cov_struct, families
     from statsmodels.genmod.generalized_estimating_equations import GEE
 
@@ -179,6 +181,9 @@ def test_gee_without_the_rank_svd_equals_statsmodels_gee(sample, cov_type):
     X = np.asarray(r.extras["model_spec"].get_model_matrix(r.extras["data"]), dtype=float)
     y = r.extras["data"][r.extras["outcome_col"]].to_numpy(dtype=float)
     groups = pd.factorize(r.extras["data"]["LA"])[0]
+    if by_cluster:
+        order = np.argsort(groups, kind="stable")
+        y, X, groups = y[order], X[order], groups[order]
     fits = []
     for cls, cs in ((GEE, cov_struct.Exchangeable), (ColumnRankGEE, SequentialExchangeable)):
         mod = cls(y, X, groups=groups, family=families.Binomial(), cov_struct=cs())
@@ -195,3 +200,5 @@ def test_gee_without_the_rank_svd_equals_statsmodels_gee(sample, cov_type):
     assert np.asarray(r0.params).tobytes() == np.asarray(r1.params).tobytes()
     assert np.asarray(r0.cov_params()).tobytes() == np.asarray(r1.cov_params()).tobytes()
     assert m0.cov_struct.dep_params == m1.cov_struct.dep_params
+    for a, b in zip(m0.exog_li + m0.endog_li, m1.exog_li + m1.endog_li, strict=True):
+        assert a.tobytes() == b.tobytes() and a.flags.c_contiguous and b.flags.c_contiguous

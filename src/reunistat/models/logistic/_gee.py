@@ -23,7 +23,11 @@ from statsmodels.genmod.generalized_estimating_equations import GEE
 
 
 class ColumnRankGEE(GEE):
-    """``GEE`` whose ``initialize`` counts columns instead of computing the design's rank."""
+    """``GEE`` without the rank's SVD, each cluster's adjacent rows copied once.
+
+    ``initialize`` counts columns instead of computing the design's rank;
+    ``cluster_list`` copies a cluster's rows from a slice when they are adjacent.
+    """
 
     def initialize(self) -> None:
         """``GLM.initialize`` with the column count for the rank.
@@ -38,6 +42,19 @@ class ColumnRankGEE(GEE):
         else:
             self.wnobs = self.exog.shape[0]
             self.df_resid = self.exog.shape[0] - self.df_model - 1
+
+    def cluster_list(self, array: np.ndarray) -> list[np.ndarray]:
+        """``array`` split by cluster, as statsmodels splits it: each cluster's rows copied.
+
+        A cluster whose rows are adjacent and in order (rows sorted by cluster) is copied
+        from a slice, once; statsmodels gathers the rows and then copies them again.
+        """
+        out = []
+        for k in self.group_labels:
+            ix = self.group_indices[k]
+            adjacent = len(ix) > 0 and bool((ix[1:] - ix[:-1] == 1).all())
+            out.append(np.array(array[ix[0] : ix[-1] + 1] if adjacent else array[ix]))
+        return out
 
 
 def sequential_sum(x: np.ndarray) -> Any:

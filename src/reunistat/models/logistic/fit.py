@@ -555,13 +555,12 @@ def gee(
     codes, n_cl = d.cluster_codes(cluster)
     if n_cl < 2:
         raise LogisticInputError(f"GEE needs 2+ groups in {cluster!r}")
-    order = np.argsort(codes, kind="stable")
+    y, X = d.y, d.X
+    if not (codes[1:] >= codes[:-1]).all():  # rows not already by cluster (spells by LA are)
+        order = np.argsort(codes, kind="stable")
+        y, X, codes = y[order], X[order], codes[order]
     mod = ColumnRankGEE(
-        d.y[order],
-        d.X[order],
-        groups=codes[order],
-        family=families.Binomial(),
-        cov_struct=SequentialExchangeable(),
+        y, X, groups=codes, family=families.Binomial(), cov_struct=SequentialExchangeable()
     )
     data_sha256 = d.data_sha256(data)
     shared = shared_start(
