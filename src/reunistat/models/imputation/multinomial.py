@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reunistat.models.imputation.design_rows import Patterned, Rows, binary_columns, pattern_keys
+from reunistat.models.imputation.design_rows import Grouped, Patterned, Rows, group_rows
 
 RIDGE = 1e-5  # as mice's ridge: keeps near-collinear imputation models solvable
 HESS_ROWS = 20_000  # rows behind the multinomial Hessian (the gradient uses them all)
@@ -88,7 +88,7 @@ def multinom_fit(
     if hess_at is None and weights is None and n > HESS_ROWS:
         hess_at = _hess_positions(n)
     hw = w if hess_at is None else size / len(hess_at)
-    hess = _Hessian(design.take(hess_at), hess_at, hw, c1)
+    hess = _Hessian(design.grouped(hess_at), hess_at, hw, c1)
     wy = np.zeros((c1, n))  # weighted one-hot, a row per category after the first
     hit = np.flatnonzero(codes > 0)
     wy[codes[hit] - 1, hit] = w[hit]
@@ -145,6 +145,7 @@ def multinom_fit(
 class _Hessian:
     """The multinomial's Hessian (tiny ridge) from rows ``x_h``, each of weight ``hw``.
 
+    ``x_h``: the rows, or them grouped by their 0/1 patterns (:class:`Grouped`);
     ``rows``: their places among the fit's rows (None: every row, in order).
 
     Block ``(a, b)`` is ``sum_i hw_i p_ia (1[a=b] - p_ib) x_i x_i'``: a matrix
@@ -157,17 +158,13 @@ class _Hessian:
     """
 
     def __init__(
-        self, x_h: np.ndarray, rows: np.ndarray | None, hw: np.ndarray | float, c1: int
+        self, x_h: np.ndarray | Grouped, rows: np.ndarray | None, hw: np.ndarray | float, c1: int
     ) -> None:
-        k = x_h.shape[1]
-        binary = binary_columns(x_h)
-        key = pattern_keys(x_h[:, binary])
-        order = np.argsort(key, kind="stable")
+        # a row per column of x, in pattern order
+        order, binary, cols, self.starts = x_h if isinstance(x_h, Grouped) else group_rows(x_h)
+        k = len(cols)
         self.rows = order if rows is None else rows[order]
         self.hw = hw if np.ndim(hw) == 0 else np.asarray(hw)[order]
-        cols = np.ascontiguousarray(x_h[order].T)  # a row per column of x, in pattern order
-        key = key[order]
-        self.starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
         j, l = np.triu_indices(k)
         both = np.isin(j, binary) & np.isin(l, binary)
         self.by_pattern, self.by_row = np.flatnonzero(both), np.flatnonzero(~both)
