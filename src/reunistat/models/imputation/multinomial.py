@@ -153,8 +153,9 @@ class _Hessian:
     products ``x_ij x_il`` (``j <= l``), made once. The products of two 0/1
     columns are those of the row's pattern of 0/1 values (a few hundred
     patterns in thousands of rows): the weights are summed by pattern (the rows
-    sorted by it) and multiply the patterns' products; the other products are
-    the rows' own.
+    sorted by it) and multiply the patterns' products. A 0/1 column ``l`` and
+    another ``j``: the weights times ``x_j`` summed by pattern, times the
+    patterns' ``x_l``; only the products of two other columns are the rows' own.
     """
 
     def __init__(
@@ -166,12 +167,19 @@ class _Hessian:
         self.rows = order if rows is None else rows[order]
         self.hw = hw if np.ndim(hw) == 0 else np.asarray(hw)[order]
         j, l = np.triu_indices(k)
-        both = np.isin(j, binary) & np.isin(l, binary)
-        self.by_pattern, self.by_row = np.flatnonzero(both), np.flatnonzero(~both)
+        jb, lb = np.isin(j, binary), np.isin(l, binary)
+        both, neither = jb & lb, ~(jb | lb)
+        self.by_pattern, self.by_row = np.flatnonzero(both), np.flatnonzero(neither)
         first = cols[:, self.starts]  # each pattern's values (its first row's)
         self.patterns = first[j[both]] * first[l[both]]  # binary pairs x patterns
+        # each other column's values, its pairs with a 0/1 column and their values by pattern
+        self.mixed = []
+        for q in np.setdiff1d(np.arange(k), binary):
+            pairs = np.flatnonzero(((j == q) & lb) | ((l == q) & jb))
+            partner = np.where(j[pairs] == q, l[pairs], j[pairs])
+            self.mixed.append((cols[q].copy(), pairs, np.ascontiguousarray(first[partner].T)))
         self.products = np.empty((len(self.by_row), cols.shape[1]))  # other pairs x rows
-        for i, (q, r) in enumerate(zip(j[~both], l[~both], strict=True)):
+        for i, (q, r) in enumerate(zip(j[neither], l[neither], strict=True)):
             np.multiply(cols[q], cols[r], out=self.products[i])
         self.c1, self.k, self.n_pairs = c1, k, len(j)
         a, b_ = np.triu_indices(c1)
@@ -185,6 +193,10 @@ class _Hessian:
         """Each weight vector's (rows in pattern order) sums of the pairs' products."""
         out = np.empty((len(wts), self.n_pairs))
         out[:, self.by_pattern] = np.add.reduceat(wts, self.starts, axis=1) @ self.patterns.T
+        weighted = np.empty_like(wts)
+        for values, pairs, partners in self.mixed:
+            np.multiply(wts, values, out=weighted)
+            out[:, pairs] = np.add.reduceat(weighted, self.starts, axis=1) @ partners
         out[:, self.by_row] = wts @ self.products.T
         return out
 
