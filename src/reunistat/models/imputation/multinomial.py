@@ -212,8 +212,12 @@ class _Hessian:
     def at(self, e: np.ndarray, tot: np.ndarray) -> np.ndarray:
         """The Hessian where the rows' probabilities are ``e / tot`` (a row per category)."""
         p_h = np.take(e, self.rows, axis=1) / np.take(tot, self.rows)
-        a, b_ = self.blocks
-        wts = np.multiply(p_h[a], (a == b_)[:, None] - p_h[b_])  # blocks x rows
+        wts = np.empty((len(self.blocks[0]), p_h.shape[1]))  # blocks x rows
+        for i, (a, b_) in enumerate(zip(*self.blocks, strict=True)):
+            if a == b_:  # p_a (1 - p_a)
+                np.multiply(p_h[a], np.subtract(1.0, p_h[a]), out=wts[i])
+            else:  # p_a (0 - p_b): -(p_a p_b), the same bits
+                np.negative(np.multiply(p_h[a], p_h[b_], out=wts[i]), out=wts[i])
         if np.ndim(self.hw) == 0:
             return self._matrix(self._sums(wts) * self.hw)
         wts *= self.hw
