@@ -275,6 +275,31 @@ def test_design_rows_by_pattern_are_the_plain_rows() -> None:
     assert Patterned.of(rng.normal(size=(500, 3)), codes[:500]) is None  # no 0/1 columns
 
 
+@pytest.mark.parametrize("zero_one", [False, True])
+def test_rows_grouped_from_their_patterns_are_group_rows_of_the_matrix(zero_one: bool) -> None:
+    """The Hessian's rows grouped by pattern from the sorted design's patterns: the same
+    order, 0/1 columns, values (to the bit) and runs as grouping the rows' matrix; also
+    when another column happens to be 0/1 in the rows chosen (``zero_one``)."""
+    from reunistat.models.imputation.design_rows import group_rows
+
+    rng = np.random.default_rng(12)
+    x, codes = _multinomial_case(3_000, 4, 12)
+    sorted_x = Patterned.of(x, codes)
+    assert sorted_x is not None
+    rows = np.flatnonzero(rng.random(3_000) < 0.7)
+    by_pattern = sorted_x.subset(rows)
+    at = rng.integers(0, len(rows), 800)
+    if zero_one:  # the rows whose count (column 5) is 0 or 1: a pattern column there
+        j = 5
+        at = at[np.isin(x[sorted_x.order[rows[at]], j], (0.0, 1.0))]
+        assert len(at) > 10
+    want, got = group_rows(Rows(x[sorted_x.order[rows]]).take(at)), by_pattern.grouped(at)
+    assert len(got.binary) == len(sorted_x.binary) + zero_one
+    for w, g in zip(want, got, strict=True):
+        assert w.shape == g.shape and w.tobytes() == np.asarray(g, dtype=w.dtype).tobytes()
+    assert by_pattern.grouped(None).cols.shape == (x.shape[1], len(rows))
+
+
 def test_multinomial_hessian_blocks_are_the_weighted_cross_products() -> None:
     """Each block ``(a, b)`` is ``X' diag(w p_a (1[a=b] - p_b)) X``, from the rows' pairs."""
     from reunistat.models.imputation.multinomial import RIDGE, _Hessian

@@ -11,7 +11,38 @@ columns, so each pass reads about a fifth of the design.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+
+class Grouped(NamedTuple):
+    """Some rows of a design sorted (stably) by their pattern of 0/1 values.
+
+    ``order``: the rows' places in that order; ``binary``: the columns whose
+    every value there is 0 or 1; ``cols``: the rows' values, a row per column
+    (columns x rows, in that order); ``starts``: where each pattern's run starts.
+    """
+
+    order: np.ndarray
+    binary: np.ndarray
+    cols: np.ndarray
+    starts: np.ndarray
+
+
+def group_rows(x: np.ndarray) -> Grouped:
+    """The rows of ``x`` grouped by their pattern of 0/1 values (:class:`Grouped`)."""
+    binary = binary_columns(x)
+    key = pattern_keys(x[:, binary])
+    order = np.argsort(key, kind="stable")
+    cols = np.ascontiguousarray(x[order].T)
+    key = key[order]
+    return Grouped(order, binary, cols, _run_starts(key))
+
+
+def _run_starts(key: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of ``key`` starts."""
+    return np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
 
 
 class Rows:
@@ -32,6 +63,10 @@ class Rows:
     def take(self, at: np.ndarray | None) -> np.ndarray:
         """The rows ``at`` (every row if None) as a matrix."""
         return self.x if at is None else np.take(self.x, at, axis=0)
+
+    def grouped(self, at: np.ndarray | None) -> Grouped:
+        """The rows ``at`` (every row if None) grouped by their 0/1 patterns."""
+        return group_rows(self.take(at))
 
     def finite(self) -> bool:
         """Whether every value is finite."""
@@ -81,6 +116,30 @@ class PatternRows(Rows):
         out[:, self.binary] = self.patterns[pattern]
         out[:, self.other_cols] = np.take(self.values, at, axis=1).T
         return out
+
+    def grouped(self, at: np.ndarray | None) -> Grouped:
+        """:func:`group_rows` of :meth:`take`, from the rows' patterns (no matrix of the rows).
+
+        The rows' patterns are known: sorted stably by their place among the
+        patterns, which are in the order of their keys, they are in the order
+        :func:`group_rows` sorts them in, and the pattern columns' values are
+        the patterns' own (as :meth:`take` gives them). Only when another
+        column happens to be 0/1 in these rows (then a pattern column for
+        :func:`group_rows`) are the rows made and grouped as a matrix.
+        """
+        at = np.arange(self.n) if at is None else at
+        values = np.take(self.values, at, axis=1)
+        if ((values == 0.0) | (values == 1.0)).all(axis=1).any():
+            return group_rows(self.take(at))
+        # each row's pattern, in the smallest integer type (a stable sort of 16 bits is a radix sort)
+        small = np.min_scalar_type(-len(self.starts))
+        pattern = np.repeat(np.arange(len(self.starts), dtype=small), self.runs)[at]
+        order = np.argsort(pattern, kind="stable")
+        pattern = pattern[order]
+        cols = np.empty((self.k, len(at)))
+        cols[self.binary] = np.take(np.ascontiguousarray(self.patterns.T), pattern, axis=1)
+        cols[self.other_cols] = np.take(values, order, axis=1)
+        return Grouped(order, self.binary, cols, _run_starts(pattern))
 
     def finite(self) -> bool:
         """Whether every value is finite (the patterns' are 0 or 1)."""

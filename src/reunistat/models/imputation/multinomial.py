@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reunistat.models.imputation.design_rows import Patterned, Rows, binary_columns, pattern_keys
+from reunistat.models.imputation.design_rows import Grouped, Patterned, Rows, group_rows
 
 RIDGE = 1e-5  # as mice's ridge: keeps near-collinear imputation models solvable
 HESS_ROWS = 20_000  # rows behind the multinomial Hessian (the gradient uses them all)
@@ -88,7 +88,7 @@ def multinom_fit(
     if hess_at is None and weights is None and n > HESS_ROWS:
         hess_at = _hess_positions(n)
     hw = w if hess_at is None else size / len(hess_at)
-    hess = _Hessian(design.take(hess_at), hess_at, hw, c1)
+    hess = _Hessian(design.grouped(hess_at), hess_at, hw, c1)
     wy = np.zeros((c1, n))  # weighted one-hot, a row per category after the first
     hit = np.flatnonzero(codes > 0)
     wy[codes[hit] - 1, hit] = w[hit]
@@ -145,6 +145,7 @@ def multinom_fit(
 class _Hessian:
     """The multinomial's Hessian (tiny ridge) from rows ``x_h``, each of weight ``hw``.
 
+    ``x_h``: the rows, or them grouped by their 0/1 patterns (:class:`Grouped`);
     ``rows``: their places among the fit's rows (None: every row, in order).
 
     Block ``(a, b)`` is ``sum_i hw_i p_ia (1[a=b] - p_ib) x_i x_i'``: a matrix
@@ -152,29 +153,33 @@ class _Hessian:
     products ``x_ij x_il`` (``j <= l``), made once. The products of two 0/1
     columns are those of the row's pattern of 0/1 values (a few hundred
     patterns in thousands of rows): the weights are summed by pattern (the rows
-    sorted by it) and multiply the patterns' products; the other products are
-    the rows' own.
+    sorted by it) and multiply the patterns' products. A 0/1 column ``l`` and
+    another ``j``: the weights times ``x_j`` summed by pattern, times the
+    patterns' ``x_l``; only the products of two other columns are the rows' own.
     """
 
     def __init__(
-        self, x_h: np.ndarray, rows: np.ndarray | None, hw: np.ndarray | float, c1: int
+        self, x_h: np.ndarray | Grouped, rows: np.ndarray | None, hw: np.ndarray | float, c1: int
     ) -> None:
-        k = x_h.shape[1]
-        binary = binary_columns(x_h)
-        key = pattern_keys(x_h[:, binary])
-        order = np.argsort(key, kind="stable")
+        # a row per column of x, in pattern order
+        order, binary, cols, self.starts = x_h if isinstance(x_h, Grouped) else group_rows(x_h)
+        k = len(cols)
         self.rows = order if rows is None else rows[order]
         self.hw = hw if np.ndim(hw) == 0 else np.asarray(hw)[order]
-        cols = np.ascontiguousarray(x_h[order].T)  # a row per column of x, in pattern order
-        key = key[order]
-        self.starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
         j, l = np.triu_indices(k)
-        both = np.isin(j, binary) & np.isin(l, binary)
-        self.by_pattern, self.by_row = np.flatnonzero(both), np.flatnonzero(~both)
+        jb, lb = np.isin(j, binary), np.isin(l, binary)
+        both, neither = jb & lb, ~(jb | lb)
+        self.by_pattern, self.by_row = np.flatnonzero(both), np.flatnonzero(neither)
         first = cols[:, self.starts]  # each pattern's values (its first row's)
         self.patterns = first[j[both]] * first[l[both]]  # binary pairs x patterns
+        # each other column's values, its pairs with a 0/1 column and their values by pattern
+        self.mixed = []
+        for q in np.setdiff1d(np.arange(k), binary):
+            pairs = np.flatnonzero(((j == q) & lb) | ((l == q) & jb))
+            partner = np.where(j[pairs] == q, l[pairs], j[pairs])
+            self.mixed.append((cols[q].copy(), pairs, np.ascontiguousarray(first[partner].T)))
         self.products = np.empty((len(self.by_row), cols.shape[1]))  # other pairs x rows
-        for i, (q, r) in enumerate(zip(j[~both], l[~both], strict=True)):
+        for i, (q, r) in enumerate(zip(j[neither], l[neither], strict=True)):
             np.multiply(cols[q], cols[r], out=self.products[i])
         self.c1, self.k, self.n_pairs = c1, k, len(j)
         a, b_ = np.triu_indices(c1)
@@ -188,6 +193,10 @@ class _Hessian:
         """Each weight vector's (rows in pattern order) sums of the pairs' products."""
         out = np.empty((len(wts), self.n_pairs))
         out[:, self.by_pattern] = np.add.reduceat(wts, self.starts, axis=1) @ self.patterns.T
+        weighted = np.empty_like(wts)
+        for values, pairs, partners in self.mixed:
+            np.multiply(wts, values, out=weighted)
+            out[:, pairs] = np.add.reduceat(weighted, self.starts, axis=1) @ partners
         out[:, self.by_row] = wts @ self.products.T
         return out
 
@@ -203,8 +212,12 @@ class _Hessian:
     def at(self, e: np.ndarray, tot: np.ndarray) -> np.ndarray:
         """The Hessian where the rows' probabilities are ``e / tot`` (a row per category)."""
         p_h = np.take(e, self.rows, axis=1) / np.take(tot, self.rows)
-        a, b_ = self.blocks
-        wts = np.multiply(p_h[a], (a == b_)[:, None] - p_h[b_])  # blocks x rows
+        wts = np.empty((len(self.blocks[0]), p_h.shape[1]))  # blocks x rows
+        for i, (a, b_) in enumerate(zip(*self.blocks, strict=True)):
+            if a == b_:  # p_a (1 - p_a)
+                np.multiply(p_h[a], np.subtract(1.0, p_h[a]), out=wts[i])
+            else:  # p_a (0 - p_b): -(p_a p_b), the same bits
+                np.negative(np.multiply(p_h[a], p_h[b_], out=wts[i]), out=wts[i])
         if np.ndim(self.hw) == 0:
             return self._matrix(self._sums(wts) * self.hw)
         wts *= self.hw
