@@ -97,6 +97,23 @@ def _is_plain_number(s: pd.Series) -> bool:
     return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf"
 
 
+@dataclass(frozen=True)
+class SimpleParts:
+    """What :func:`simple_design` writes its matrix from: the design without ``x``.
+
+    ``n`` rows; each block's columns are those of ``x`` (:class:`Block`), so
+    a caller can take the columns in another row order or summarise them
+    without the ``(n, k)`` matrix.
+    """
+
+    n: int
+    columns: list[str]
+    term_columns: dict[str, list[int]]
+    spec: Any
+    blocks: tuple[Block, ...]
+    coded: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
 def simple_design(
     rhs: str, data: pd.DataFrame, *, intercept: bool, complete: Collection[str] = ()
 ) -> SimpleDesign | None:
@@ -108,6 +125,17 @@ def simple_design(
     columns the caller knows have every category present and no missing value
     (their codes are used without counting them).
     """
+    parts = simple_parts(rhs, data, intercept=intercept, complete=complete)
+    if parts is None:
+        return None
+    x = _fill(parts.n, len(parts.columns), [(b.positions, b.table, b.codes) for b in parts.blocks])
+    return SimpleDesign(x, parts.columns, parts.term_columns, parts.spec, parts.blocks, parts.coded)
+
+
+def simple_parts(
+    rhs: str, data: pd.DataFrame, *, intercept: bool, complete: Collection[str] = ()
+) -> SimpleParts | None:
+    """:func:`simple_design` without writing the matrix (None where it gives None)."""
     n = len(data)
     term_cols = _term_columns(rhs, data) if n >= _MIN_ROWS else None
     if term_cols is None:
@@ -134,8 +162,7 @@ def simple_design(
         names = [all_cols[i] for i in idx if all_cols[i] in position]
         if names:
             term_columns[str(term)] = [position[c] for c in names]
-    x = _fill(n, len(cols), blocks)
-    return SimpleDesign(x, cols, term_columns, spec, tuple(Block(*b) for b in blocks), text)
+    return SimpleParts(n, cols, term_columns, spec, tuple(Block(*b) for b in blocks), text)
 
 
 #: Small-frame model matrices kept per process (formula and frame), most recent last.

@@ -24,7 +24,7 @@ import dataclasses
 import hashlib
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -300,7 +300,7 @@ def _sorted_transposed(
 
 
 def prepare(
-    x: FloatArray,
+    x: Covariates,
     stop: FloatArray,
     event: NDArray[np.bool_],
     *,
@@ -314,8 +314,8 @@ def prepare(
 
     Parameters
     ----------
-    x : ndarray of shape (n, p)
-        Covariates (not yet centred).
+    x : ndarray of shape (n, p), or :class:`SortedCovariates`
+        Covariates (not yet centred), or what gives them in the sorted order.
     stop : ndarray of shape (n,)
         Exit (event or censoring) times.
     event : ndarray of shape (n,)
@@ -400,11 +400,26 @@ def _event_weights(prob: CoxProblem) -> FloatArray:
     return np.asarray(np.bincount(prob.death_rows, prob.death_w, prob.event.shape[0]))
 
 
+class SortedCovariates(Protocol):
+    """Covariates that give their rows in a given order, transposed (a design's blocks)."""
+
+    @property
+    def shape(self) -> tuple[int, int]: ...  # (n, p)
+
+    def sorted_transposed(self, order: IntArray) -> FloatArray: ...  # x[order].T, C-contiguous
+
+
+Covariates = FloatArray | SortedCovariates
+
+
 def _centred(
-    x: FloatArray, order: IntArray, ws: FloatArray, overwrite_x: bool
+    x: Covariates, order: IntArray, ws: FloatArray, overwrite_x: bool
 ) -> tuple[FloatArray, FloatArray]:
     """The sorted covariates ``(p, n)`` centred at their weighted means, and the means."""
-    xt = _sorted_transposed(x, order, out=x.T if overwrite_x else None)
+    if isinstance(x, np.ndarray):
+        xt = _sorted_transposed(x, order, out=x.T if overwrite_x else None)
+    else:  # made in the sorted order by their owner: the same values
+        xt = x.sorted_transposed(order)
     return _centre(xt, ws, out=xt)
 
 
@@ -428,7 +443,7 @@ def _sum_wdx(xt: FloatArray, wd: FloatArray) -> FloatArray:
 
 
 def _prepare(
-    x: FloatArray,
+    x: Covariates,
     stop: FloatArray,
     event: NDArray[np.bool_],
     start: FloatArray | None,
