@@ -89,6 +89,31 @@ def test_simple_design_is_formulaics_to_the_bit(rhs: str, intercept: bool) -> No
         assert a.equals(b)
 
 
+def test_other_numbers_share_one_small_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numbers and functions of numbers are not read from formulaic's small matrix: data
+    with the same levels and other numbers share it, and each design is formulaic's."""
+    from reunistat.models import _simple_design
+
+    monkeypatch.setattr(_simple_design, "_MATRICES", type(_simple_design._MATRICES)())
+    rhs = "C(age_band, contr.treatment('10-15')) + np.log1p(days) + score + count"
+    for seed in (1, 2, 3):
+        data = _frame(3000, seed)
+        data["age_band"] = data["age_band"].astype("category")
+        fast = simple_design(rhs, data, intercept=False)
+        ref = _formulaic(rhs, data, False)
+        assert fast is not None and fast.x.tobytes() == ref.x.tobytes()
+        assert fast.spec == ref.spec
+    assert len(_simple_design._MATRICES) == 1
+
+
+def test_a_function_with_missing_values_goes_through_formulaic() -> None:
+    data = _frame(3000, 1)
+    data.loc[data.index[5], "count"] = -3  # np.log1p(-3) is nan: formulaic drops the row
+    assert simple_design("sex + np.log1p(count)", data, intercept=True) is None
+    d = _formula.design("sex + np.log1p(count)", data, intercept=True)
+    assert d.n_dropped_missing == 1
+
+
 def test_design_uses_the_fast_path_and_keeps_the_rows() -> None:
     data = _frame(2000, 3)
     d = _formula.design(FORMULAS[1], data, intercept=True)

@@ -147,3 +147,42 @@ def test_one_stratum_skips_the_zero_entry_sums(ties: str) -> None:
     b = engine.evaluate(dataclasses.replace(prob, n_strata=2), beta)  # the path with the sums
     for name in ("loglik", "score", "info", "den", "hazard", "dcoef", "s1", "s1d"):
         assert np.asarray(getattr(a, name)).tobytes() == np.asarray(getattr(b, name)).tobytes()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(1, 2), min_size=1, max_size=80), st.integers(0, 2**32 - 1))
+def test_risk_sums_along_rows_are_reduceat_and_revcum(sizes: list[int], seed: int) -> None:
+    """Stop keys of one or two segments: their risk-set sums bit for bit, -0.0 and nan kept."""
+    rng = np.random.default_rng(seed)
+    size = np.asarray(sizes, dtype=np.int64)
+    seg_exit = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
+    n_seg = int(size.sum())
+    special = rng.choice([-0.0, 0.0, np.nan, np.inf, 1e300, 1e-300], size=(3, n_seg))
+    seg_t = rng.normal(size=(3, n_seg)) * 10.0 ** rng.integers(-12, 12, (3, n_seg))
+    seg_t = np.where(rng.random((3, n_seg)) < 0.1, special, seg_t)
+    pos = np.sort(rng.integers(0, size.shape[0] + 1, 30))
+    want = kernels._revcum(np.add.reduceat(seg_t.T, seg_exit, axis=0))[pos]
+    got = engine._risk_sums_t(seg_t, seg_exit, np.flatnonzero(size == 2), pos)
+    assert got.flags.c_contiguous and got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("weights", [False, True])
+@pytest.mark.parametrize("entry", [False, True])
+def test_exit_pairs_path_is_the_reduceat_path(
+    monkeypatch: pytest.MonkeyPatch, weights: bool, entry: bool
+) -> None:
+    """evaluate with the stop keys' sums along rows equals the reduceat way, bit for bit."""
+    rng = np.random.default_rng(21)
+    n = 4000
+    t = np.ceil(rng.exponential(60, n)) + 1
+    start = np.floor(rng.uniform(0, 1, n) * t) if entry else None
+    x, e = rng.normal(size=(n, 3)), rng.random(n) < 0.6
+    w = rng.choice([1.0, 2.0, 0.5], n) if weights else None
+    prob = engine.prepare(x, t, e, start=start, weights=w)
+    assert engine._exit_pairs(prob) is not None and (prob.entry_group is not None) == entry
+    beta = np.array([0.2, -0.1, 0.05])
+    a = engine.evaluate(prob, beta)
+    monkeypatch.setattr(engine, "_exit_pairs", lambda prob: None)
+    b = engine.evaluate(prob, beta)
+    for name in ("loglik", "score", "info", "den", "hazard", "dcoef", "s1", "s1d"):
+        assert np.asarray(getattr(a, name)).tobytes() == np.asarray(getattr(b, name)).tobytes()

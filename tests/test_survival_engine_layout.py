@@ -227,3 +227,68 @@ def test_groups_upto_is_the_search() -> None:
     assert np.array_equal(engine._groups_upto(ev_keys, keys, None), want)
     none_before = engine._groups_upto(ev_keys, np.full(9, ev_keys[0] - 1), np.zeros(1, int))
     assert engine._all_zero(none_before) and none_before.shape == (9,)
+
+
+def _simple_frame(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "age": pd.Categorical(rng.choice(["a", "b", "c", "d"], n)),
+            "sex": rng.choice(["f", "m"], n),
+            "moves": rng.integers(0, 6, n),
+            "days": rng.integers(1, 900, n),
+            "flag": (rng.random(n) < 0.3).astype(np.int64),
+            "score": rng.normal(size=n),
+            "t": np.ceil(rng.exponential(200, n)),
+            "e": (rng.random(n) < 0.6).astype(int),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "rhs",
+    [
+        "C(age, contr.treatment('c')) + sex + moves + np.log1p(days) + flag + score",
+        "moves + C(moves) + sex",
+        "score + np.sqrt(days)",
+    ],
+)
+def test_block_covariates_are_the_simple_matrix(rhs: str) -> None:
+    """The lazy design's ranges, 0/1 counts and sorted transposed columns are the matrix's."""
+    from reunistat.models.survival.cox import _zero_one_counts
+
+    data = _simple_frame(5000, 8)
+    lazy = _data.design("~ " + rhs, data, lazy=True)
+    full = _data.design("~ " + rhs, data)
+    cov = lazy.covariates
+    assert cov is not None and full.covariates is None and lazy.x.shape == (0, full.x.shape[1])
+    assert (lazy.columns, lazy.term_columns, lazy.spec) == (
+        full.columns,
+        full.term_columns,
+        full.spec,
+    )
+    assert cov.shape == full.x.shape
+    for a, b in zip(cov.column_range(), _data.column_range(full.x), strict=True):
+        assert a.tobytes() == b.tobytes()
+    ev = data["e"].to_numpy() == 1
+    cols = np.arange(full.x.shape[1])
+    for a, b in zip(cov.zero_one_counts(cols, ev), _zero_one_counts(full.x, cols, ev), strict=True):
+        assert np.array_equal(a, b)
+    order = np.random.default_rng(2).permutation(5000)
+    got = cov.sorted_transposed(order)
+    assert (
+        got.flags.c_contiguous and got.tobytes() == np.ascontiguousarray(full.x[order].T).tobytes()
+    )
+
+
+def test_cox_from_blocks_is_cox_from_the_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _simple_frame(4000, 9)
+    rhs = "~ C(age, contr.treatment('c')) + sex + moves + np.log1p(days) + flag"
+    lazy = cox(rhs, data, "t", "e", concordance=True)
+    plain_design = _data.design
+    monkeypatch.setattr(_data, "design", lambda f, d, lazy=False: plain_design(f, d))
+    full = cox(rhs, data, "t", "e", concordance=True)
+    assert lazy.params.to_numpy().tobytes() == full.params.to_numpy().tobytes()
+    assert lazy.cov.to_numpy().tobytes() == full.cov.to_numpy().tobytes()
+    assert lazy.fit_stats == full.fit_stats
+    assert lazy.provenance == full.provenance

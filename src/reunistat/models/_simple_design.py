@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from formulaic import model_matrix  # at import: before the pipeline's workers fork (0.1 s each)
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _TERMS = (
@@ -96,6 +97,23 @@ def _is_plain_number(s: pd.Series) -> bool:
     return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf"
 
 
+@dataclass(frozen=True)
+class SimpleParts:
+    """What :func:`simple_design` writes its matrix from: the design without ``x``.
+
+    ``n`` rows; each block's columns are those of ``x`` (:class:`Block`), so
+    a caller can take the columns in another row order or summarise them
+    without the ``(n, k)`` matrix.
+    """
+
+    n: int
+    columns: list[str]
+    term_columns: dict[str, list[int]]
+    spec: Any
+    blocks: tuple[Block, ...]
+    coded: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
 def simple_design(
     rhs: str, data: pd.DataFrame, *, intercept: bool, complete: Collection[str] = ()
 ) -> SimpleDesign | None:
@@ -107,6 +125,17 @@ def simple_design(
     columns the caller knows have every category present and no missing value
     (their codes are used without counting them).
     """
+    parts = simple_parts(rhs, data, intercept=intercept, complete=complete)
+    if parts is None:
+        return None
+    x = _fill(parts.n, len(parts.columns), [(b.positions, b.table, b.codes) for b in parts.blocks])
+    return SimpleDesign(x, parts.columns, parts.term_columns, parts.spec, parts.blocks, parts.coded)
+
+
+def simple_parts(
+    rhs: str, data: pd.DataFrame, *, intercept: bool, complete: Collection[str] = ()
+) -> SimpleParts | None:
+    """:func:`simple_design` without writing the matrix (None where it gives None)."""
     n = len(data)
     term_cols = _term_columns(rhs, data) if n >= _MIN_ROWS else None
     if term_cols is None:
@@ -115,8 +144,9 @@ def simple_design(
     read = _read_terms(data, bare, term_cols, complete)
     if read is None:
         return None
-    lookups, numbers, own, text = read
-    small = _small_frame(data, lookups, set(term_cols), own)
+    lookups, numbers, own, text, computed = read
+    valued = {c for t, c in zip(bare, term_cols, strict=True) if c in lookups and t not in computed}
+    small = _small_frame(data, {c: lookups[c] for c in valued}, set(term_cols), own)
     mm = _small_matrix(rhs, small)
     if len(mm) != len(small):
         return None
@@ -124,7 +154,7 @@ def simple_design(
     all_cols = [str(c) for c in mm.columns]
     cols = all_cols if intercept else [c for c in all_cols if c != "Intercept"]
     position = {c: j for j, c in enumerate(cols)}
-    blocks = _blocks(spec, mm, term_cols, bare, lookups, numbers, position)
+    blocks = _blocks(spec, mm, term_cols, bare, lookups, numbers, position, computed)
     if blocks is None:
         return None
     term_columns: dict[str, list[int]] = {}
@@ -132,8 +162,7 @@ def simple_design(
         names = [all_cols[i] for i in idx if all_cols[i] in position]
         if names:
             term_columns[str(term)] = [position[c] for c in names]
-    x = _fill(n, len(cols), blocks)
-    return SimpleDesign(x, cols, term_columns, spec, tuple(Block(*b) for b in blocks), text)
+    return SimpleParts(n, cols, term_columns, spec, tuple(Block(*b) for b in blocks), text)
 
 
 #: Small-frame model matrices kept per process (formula and frame), most recent last.
@@ -150,8 +179,6 @@ def _small_matrix(rhs: str, small: pd.DataFrame) -> Any:
     milliseconds even on a few rows) and kept, with its spec, for the
     :data:`_MATRICES_KEPT` most recent frames. Treat both as read-only.
     """
-    from formulaic import model_matrix
-
     key = _frame_key(rhs, small)
     if key is None:
         return model_matrix("~ " + rhs, small, na_action="drop", ensure_full_rank=True)
@@ -205,6 +232,7 @@ _Read = tuple[
     dict[str, np.ndarray],
     set[str],
     dict[str, tuple[np.ndarray, np.ndarray]],
+    dict[str, np.ndarray],
 ]
 
 
@@ -214,14 +242,18 @@ def _read_terms(
     """Each term's column: looked up by codes, or a plain number (None: not simple).
 
     Returns the lookups (codes, number of levels), the plain numeric columns,
-    the categoricals looked up by their own codes, and the text columns'
-    codes and distinct values.
+    the categoricals looked up by their own codes, the text columns' codes
+    and distinct values, and the terms of a numpy function of a plain numeric
+    column (``np.log1p(x)``) with that column's distinct values in code order
+    (their table is the function of those values, :func:`_function_table`).
     """
     n = len(data)
     lookups: dict[str, tuple[np.ndarray, int]] = {}
     numbers: dict[str, np.ndarray] = {}
     own: set[str] = set()  # categoricals looked up by their own codes
     text: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    distinct: dict[str, np.ndarray] = {}  # plain numeric columns' distinct values
+    computed: dict[str, np.ndarray] = {}
     for term, col in zip(bare, term_cols, strict=True):
         s = data[col]
         if term == col and _is_plain_number(s):
@@ -229,17 +261,22 @@ def _read_terms(
             if s.dtype.kind == "f" and np.isnan(v).any():
                 return None
             numbers[col] = v
-        elif col not in lookups:
+            continue
+        if col not in lookups:
             coded, uniques = _lookup_codes(s, col in complete)
             if uniques is None:
                 own.add(col)
             elif s.dtype == object:
                 text[col] = (coded[0], uniques)
+            elif _is_plain_number(s):
+                distinct[col] = uniques
             codes, k = coded
             if k > _MAX_LEVELS * n or (codes < 0).any():
                 return None
             lookups[col] = coded
-    return lookups, numbers, own, text
+        if col in distinct and _TERMS[2].match(term):
+            computed[term] = distinct[col]
+    return lookups, numbers, own, text, computed
 
 
 def _lookup_codes(s: pd.Series, complete: bool) -> tuple[tuple[np.ndarray, int], np.ndarray | None]:
@@ -252,6 +289,8 @@ def _lookup_codes(s: pd.Series, complete: bool) -> tuple[tuple[np.ndarray, int],
     if coded is not None:
         return coded, None
     codes, uniques = pd.factorize(s, sort=False)
+    if _is_plain_number(s):  # a number's distinct values in its own dtype
+        return (codes, len(uniques)), np.asarray(uniques)
     return (codes, len(uniques)), np.asarray(uniques, dtype=object)
 
 
@@ -286,12 +325,20 @@ def _small_frame(
     """One row per distinct value of each lookup column (in code order), dtypes kept.
 
     A categorical column looked up by its own codes (:func:`_category_codes`)
-    gets its categories in order, without indexing the data.
+    gets its categories in order, without indexing the data. A used column
+    that is not a lookup (a plain number, or the column of a function term,
+    whose blocks are not read from formulaic's matrix) is all ones of its
+    dtype: formulaic's spec does not depend on its values, and so the frames
+    of one formula on data with the same levels are the same (one formulaic
+    matrix for all of them, :func:`_small_matrix`).
     """
     size = max([k for _, k in lookups.values()] or [1])
     frame = {}
     for col in sorted(used):
         pos = np.zeros(size, dtype=np.intp)
+        if col not in lookups and _is_plain_number(data[col]):
+            frame[col] = pd.Series(np.ones(size, dtype=data[col].to_numpy().dtype))
+            continue
         if col in own:
             k = lookups[col][1]
             small = np.zeros(size, dtype=np.intp)
@@ -317,8 +364,10 @@ def _blocks(
     lookups: dict[str, tuple[np.ndarray, int]],
     numbers: dict[str, np.ndarray],
     position: dict[str, int],
+    computed: dict[str, np.ndarray] | None = None,
 ) -> list[_Part] | None:
     """Each output column block: (positions, values or table, codes or None)."""
+    computed = computed or {}
     all_cols = [str(c) for c in mm.columns]
     kind = dict(zip(bare, term_cols, strict=True))
     out: list[_Part] = []
@@ -337,9 +386,32 @@ def _blocks(
             out.append((pos, numbers[col], None))
             continue
         codes, k = lookups[col]
+        if name in computed:
+            table = _function_table(name, computed[name])
+            if table is None or len(pos) != 1:
+                return None
+            out.append((pos, table, codes))
+            continue
         table = mm.iloc[:k, [i for i in idx if all_cols[i] in position]].to_numpy(dtype=float)
         out.append((pos, np.ascontiguousarray(table), codes))
     return out
+
+
+def _function_table(term: str, values: np.ndarray) -> np.ndarray | None:
+    """The column of ``np.f(x)`` at ``x``'s distinct values, as formulaic evaluates it.
+
+    formulaic calls the numpy function on the column as a pandas Series; so
+    does this, on a Series of the distinct values in the column's dtype (the
+    same ufunc on the same values: the same bits). None when a value is
+    missing after it (formulaic would drop that row: it then builds the design).
+    """
+    m = _TERMS[2].match(term)
+    if m is None:
+        return None
+    col = getattr(np, m.group(1))(pd.Series(values)).to_numpy(dtype=float)
+    if np.isnan(col).any():
+        return None
+    return np.ascontiguousarray(col[:, None])
 
 
 def _joint(blocks: list[_Part]) -> list[_Part]:

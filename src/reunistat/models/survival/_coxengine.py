@@ -24,7 +24,7 @@ import dataclasses
 import hashlib
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -300,7 +300,7 @@ def _sorted_transposed(
 
 
 def prepare(
-    x: FloatArray,
+    x: Covariates,
     stop: FloatArray,
     event: NDArray[np.bool_],
     *,
@@ -314,8 +314,8 @@ def prepare(
 
     Parameters
     ----------
-    x : ndarray of shape (n, p)
-        Covariates (not yet centred).
+    x : ndarray of shape (n, p), or :class:`SortedCovariates`
+        Covariates (not yet centred), or what gives them in the sorted order.
     stop : ndarray of shape (n,)
         Exit (event or censoring) times.
     event : ndarray of shape (n,)
@@ -400,11 +400,26 @@ def _event_weights(prob: CoxProblem) -> FloatArray:
     return np.asarray(np.bincount(prob.death_rows, prob.death_w, prob.event.shape[0]))
 
 
+class SortedCovariates(Protocol):
+    """Covariates that give their rows in a given order, transposed (a design's blocks)."""
+
+    @property
+    def shape(self) -> tuple[int, int]: ...  # (n, p)
+
+    def sorted_transposed(self, order: IntArray) -> FloatArray: ...  # x[order].T, C-contiguous
+
+
+Covariates = FloatArray | SortedCovariates
+
+
 def _centred(
-    x: FloatArray, order: IntArray, ws: FloatArray, overwrite_x: bool
+    x: Covariates, order: IntArray, ws: FloatArray, overwrite_x: bool
 ) -> tuple[FloatArray, FloatArray]:
     """The sorted covariates ``(p, n)`` centred at their weighted means, and the means."""
-    xt = _sorted_transposed(x, order, out=x.T if overwrite_x else None)
+    if isinstance(x, np.ndarray):
+        xt = _sorted_transposed(x, order, out=x.T if overwrite_x else None)
+    else:  # made in the sorted order by their owner: the same values
+        xt = x.sorted_transposed(order)
     return _centre(xt, ws, out=xt)
 
 
@@ -428,7 +443,7 @@ def _sum_wdx(xt: FloatArray, wd: FloatArray) -> FloatArray:
 
 
 def _prepare(
-    x: FloatArray,
+    x: Covariates,
     stop: FloatArray,
     event: NDArray[np.bool_],
     start: FloatArray | None,
@@ -664,13 +679,18 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
             ent_t[j] = np.bincount(entry, v, n_entry)  # counting-process data: by entry key
         del row, v
     seg = seg_t.T
-    exit_sums = np.add.reduceat(seg, prob.seg_exit, axis=0)
     ds = seg[prob.death_seg]
-    rs = _revcum(exit_sums)[prob.ev_exit_pos]
+    by_stratum = entry is None and prob.n_strata > 1  # the entry sums from the exit sums
+    pairs = None if by_stratum else _exit_pairs(prob)
+    if pairs is not None:  # each stop key's sum from its one or two segments, along rows
+        rs = _risk_sums_t(seg_t, prob.seg_exit, pairs, prob.ev_exit_pos)
+    else:
+        exit_sums = np.add.reduceat(seg, prob.seg_exit, axis=0)
+        rs = _revcum(exit_sums)[prob.ev_exit_pos]
+        if by_stratum:  # (one stratum: every event is after the one entry key, 0 is taken)
+            rs -= _revcum(np.add.reduceat(exit_sums, prob.entry_starts, axis=0))[prob.ev_entry_pos]
     if entry is not None:
         rs -= _revcum(np.ascontiguousarray(ent_t.T))[prob.ev_entry_pos]
-    elif prob.n_strata > 1:  # one stratum: every event is after the one entry key, 0 is taken
-        rs -= _revcum(np.add.reduceat(exit_sums, prob.entry_starts, axis=0))[prob.ev_entry_pos]
     if prob.tail is not None:
         rs += _tail_sums(prob, prob.tail, wr)
     del wr
@@ -695,6 +715,44 @@ def evaluate(prob: CoxProblem, beta: FloatArray, need_info: bool = True) -> Eval
         info = group_info(prob, out)
         out = Evaluation(loglik, score, info, eta, risk, s1, s1d, den, hazard, dcoef, den_i)
     return out
+
+
+def _exit_pairs(prob: CoxProblem) -> IntArray | None:
+    """The stop-key groups made of two segments (events, then the others), kept in ``work``.
+
+    A stop key's rows are split into at most two segments (its event rows and
+    the rest), so ``np.add.reduceat`` over a key's segments is the first
+    segment's sum, plus the second's where there is one (``x0 + (-0.0 + x1)``
+    in numpy's reduction: ``x0 + x1``, bit for bit). None: more than two (not
+    made by :func:`prepare`), left to ``reduceat``. Depends only on the rows.
+    """
+    pairs = prob.work.get("exit_pairs")
+    if pairs is None:
+        sizes = _run_lengths(prob.seg_exit, prob.seg_starts.shape[0])
+        if sizes.shape[0] and sizes.max() > 2:
+            return None
+        pairs = prob.work["exit_pairs"] = np.flatnonzero(sizes == 2)
+    return pairs
+
+
+def _risk_sums_t(
+    seg_t: FloatArray, seg_exit: IntArray, pairs: IntArray, pos: IntArray
+) -> FloatArray:
+    """``_revcum(np.add.reduceat(seg_t.T, seg_exit, axis=0))[pos]``, summed along rows.
+
+    ``seg_t``: the segment sums, one contiguous row per column; ``pairs``: the
+    stop keys of two segments (:func:`_exit_pairs`). Each key's sum is its first
+    segment plus its second; the reverse cumulative sums run along each
+    contiguous row (the same additions in the same order as down the columns of
+    the row-major sums); the result is row-major ``(len(pos), rows)`` as before.
+    """
+    exit_t = seg_t.take(seg_exit, axis=1)
+    if pairs.shape[0]:
+        exit_t[:, pairs] += seg_t.take(seg_exit[pairs] + 1, axis=1)
+    cum = np.empty((exit_t.shape[0], exit_t.shape[1] + 1))
+    cum[:, -1] = 0.0
+    np.cumsum(exit_t[:, ::-1], axis=1, out=cum[:, -2::-1])
+    return np.ascontiguousarray(cum.take(pos, axis=1).T)
 
 
 def group_info(prob: CoxProblem, ev: Evaluation, scale: FloatArray | None = None) -> FloatArray:

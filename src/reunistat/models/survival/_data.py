@@ -17,6 +17,7 @@ import pandas as pd
 
 from reunistat.errors import InputError, ModelError
 from reunistat.models import _formula, _options
+from reunistat.models._simple_design import SimpleParts, simple_parts
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> None:
@@ -107,22 +108,131 @@ class Design:
     n_dropped_missing: int = 0
     coded: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     ranges: tuple[np.ndarray, np.ndarray] | None = None  # columns' minima and maxima, if known
+    #: the columns as blocks, not written (``x`` then has no rows): ``design(lazy=True)``
+    covariates: BlockCovariates | None = None
 
     def column_range(self) -> tuple[np.ndarray, np.ndarray]:
         """Each column's minimum and maximum: the build's when it found them, else computed."""
-        return self.ranges if self.ranges is not None else column_range(self.x)
+        if self.ranges is not None:
+            return self.ranges
+        if self.covariates is not None:
+            return self.covariates.column_range()
+        return column_range(self.x)
+
+    def matrix(self) -> np.ndarray | BlockCovariates:
+        """The covariates as the checks and the engine take them: ``x``, or its blocks."""
+        return self.x if self.covariates is None else self.covariates
 
 
-def design(formula: str, data: pd.DataFrame) -> Design:
+@dataclass(frozen=True)
+class BlockCovariates:
+    """A simple design's ``(n, k)`` columns from its blocks, never written in the data's order.
+
+    The engine takes them in its sorted order, transposed
+    (:meth:`sorted_transposed`); the checks read each column's range and 0/1
+    counts from each level's table row and count. The values are those of the
+    matrix :func:`reunistat.models._simple_design.simple_design` writes.
+    """
+
+    parts: SimpleParts
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.parts.n, len(self.parts.columns)
+
+    def column_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each column's minimum and maximum (every level of a lookup occurs in the rows)."""
+        k = len(self.parts.columns)
+        lo, hi = np.empty(k), np.empty(k)
+        for b in self.parts.blocks:
+            values = b.table if b.codes is not None else np.asarray(b.table, dtype=float)
+            if b.codes is None:
+                values = values[:, None]  # a number (or the intercept's one)
+            lo[b.positions], hi[b.positions] = values.min(axis=0), values.max(axis=0)
+        return lo, hi
+
+    def zero_one_counts(
+        self, cols: np.ndarray, ev: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per column in ``cols``: rows equal to 1, rows equal to 0, events among the 1s."""
+        where = {j: (b, i) for b in self.parts.blocks for i, j in enumerate(b.positions)}
+        counted: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        out = np.zeros((3, cols.shape[0]), dtype=np.int64)
+        for m, j in enumerate(cols):
+            b, i = where[int(j)]
+            if b.codes is None:
+                if b.table.shape[0] != self.parts.n:  # the intercept: every row is 1
+                    out[:, m] = self.parts.n, 0, int(np.count_nonzero(ev))
+                    continue
+                ones = b.table == 1
+                out[:, m] = (
+                    np.count_nonzero(ones),
+                    np.count_nonzero(b.table == 0),
+                    np.count_nonzero(ones & ev),
+                )
+                continue
+            if id(b) not in counted:  # rows and events per level
+                k = b.table.shape[0]
+                counted[id(b)] = (
+                    np.bincount(b.codes, minlength=k),
+                    np.bincount(b.codes[ev], minlength=k),
+                )
+            per_level, events_per_level = counted[id(b)]
+            col = b.table[:, i]
+            out[:, m] = (
+                per_level[col == 1].sum(),
+                per_level[col == 0].sum(),
+                events_per_level[col == 1].sum(),
+            )
+        return out[0], out[1], out[2]
+
+    def sorted_transposed(self, order: np.ndarray) -> np.ndarray:
+        """The matrix's rows ``order``, transposed: ``x[order].T``, C-contiguous, same values."""
+        n, k = self.shape
+        out = np.empty((k, n))
+        for b in self.parts.blocks:
+            if b.codes is None:
+                if b.table.shape[0] != n:
+                    out[b.positions] = b.table[0]  # the intercept
+                else:
+                    out[b.positions[0]] = b.table.take(order)  # cast as the matrix's writer casts
+                continue
+            codes = b.codes.take(order)
+            for i, j in enumerate(b.positions):
+                np.take(np.ascontiguousarray(b.table[:, i]), codes, out=out[j])
+        return out
+
+
+def _lazy_parts(rhs: str, data: pd.DataFrame) -> SimpleParts | None:
+    """The simple design's blocks where :func:`_formula.design` would build it from them."""
+    if _formula._plain_numeric(rhs, data) is not None:
+        return None  # the plain numeric (column-major) path
+    try:
+        return simple_parts(rhs, data, intercept=False)
+    except Exception:  # formulaic's path restates any problem
+        return None
+
+
+def design(formula: str, data: pd.DataFrame, lazy: bool = False) -> Design:
     """Build the covariate matrix (no intercept) for a formula such as ``"~ a + b"``.
 
     The models' one formula layer (:mod:`reunistat.models._formula`) does the
     work: rows with missing covariates are dropped and counted. Plain numeric
     columns come column-major (``order="F"``): each covariate contiguous for the
     checks and for the engine, which sorts covariate by covariate. A left side is
-    returned in ``lhs`` (the caller decides what it means).
+    returned in ``lhs`` (the caller decides what it means). ``lazy``: a design of
+    simple terms is returned as its blocks (``covariates``; ``x`` has no rows),
+    which the engine takes in its own order without the ``(n, k)`` matrix.
     """
     lhs, rhs = _formula.split_formula(formula)
+    parts = _lazy_parts(rhs, data) if lazy else None
+    if parts is not None:
+        k = len(parts.columns)
+        cov = BlockCovariates(parts)
+        return Design(
+            np.empty((0, k)), parts.columns, parts.term_columns, data.index, lhs, parts.spec,
+            0, parts.coded, None, cov,
+        )  # fmt: skip
     d = _formula.design(rhs, data, intercept=False, order="F")
     return Design(
         d.x, d.columns, d.term_columns, d.rows, lhs, d.spec, d.n_dropped_missing, d.coded, d.ranges
@@ -164,7 +274,9 @@ def by_halves(x: np.ndarray, op: np.ufunc, step: int = 8192) -> np.ndarray:
 
 
 def check_constant(
-    x: np.ndarray, columns: list[str], lo_hi: tuple[np.ndarray, np.ndarray] | None = None
+    x: np.ndarray | BlockCovariates,
+    columns: list[str],
+    lo_hi: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Raise on a constant covariate (or when no rows are left); return each column's range.
 
@@ -173,7 +285,9 @@ def check_constant(
     n = x.shape[0]
     if n == 0:
         raise ModelError("no rows left to fit (all rows had missing values?)")
-    lo, hi = column_range(x) if lo_hi is None else lo_hi
+    if lo_hi is None:
+        lo_hi = x.column_range() if isinstance(x, BlockCovariates) else column_range(x)
+    lo, hi = lo_hi
     span = hi - lo
     const = [c for c, s in zip(columns, span, strict=True) if s == 0]
     if const:

@@ -54,7 +54,7 @@ CONCORDANCE_AUTO_ROWS = 250_000
 
 
 def _check_monotone(
-    x: np.ndarray,
+    x: np.ndarray | _data.BlockCovariates,
     columns: list[str],
     event: np.ndarray,
     lo_hi: tuple[np.ndarray, np.ndarray] | None = None,
@@ -66,13 +66,18 @@ def _check_monotone(
     those columns, then checked column by column in order. ``lo_hi``: the
     columns' minima and maxima (:func:`_data.column_range`), if already known.
     """
-    lo, hi = _data.column_range(x) if lo_hi is None else lo_hi
+    if lo_hi is None:
+        lo_hi = x.column_range() if isinstance(x, _data.BlockCovariates) else _data.column_range(x)
+    lo, hi = lo_hi
     cand = np.flatnonzero((lo == 0) & (hi == 1))
     if cand.shape[0] == 0:
         return
     ev = np.asarray(event, dtype=bool)
     n, n_ev = x.shape[0], int(np.count_nonzero(ev))
-    n1s, n0s, e1s = _zero_one_counts(x, cand, ev)
+    if isinstance(x, _data.BlockCovariates):  # from each level's count (the same counts)
+        n1s, n0s, e1s = x.zero_one_counts(cand, ev)
+    else:
+        n1s, n0s, e1s = _zero_one_counts(x, cand, ev)
     for j, n1, n0, e1 in zip(cand, n1s, n0s, e1s, strict=True):
         if n1 + n0 < n:
             continue  # values between 0 and 1: not a 0/1 covariate
@@ -234,7 +239,7 @@ def cox(
     old = _options.take_deprecated("cox", deprecated, {"robust": "vcov="})
     _data.check_choice("ties", ties, ("efron", "breslow"))
     kind = _cox_vcov(vcov, cluster, old)
-    des = _data.design(formula, data)
+    des = _data.design(formula, data, lazy=True)  # simple terms: blocks, sorted by the engine
     _options.formula_rhs_only("cox", des.lhs, "event_col")
     event_col = event_col or des.lhs
     if event_col is None:
@@ -249,12 +254,14 @@ def cox(
     cl_cols = _options.cluster_columns(cluster)
     _data.check_columns(used, cl_cols, "cluster")
     lo_hi = des.column_range()
-    span = _data.check_constant(des.x, des.columns, lo_hi)
-    _check_monotone(des.x, des.columns, ev, lo_hi)
+    x = des.matrix()
+    span = _data.check_constant(x, des.columns, lo_hi)
+    _check_monotone(x, des.columns, ev, lo_hi)
     prob = engine.prepare(
-        des.x, stop, ev, start=start, weights=w, strata=s_codes, ties=ties, overwrite_x=True
+        x, stop, ev, start=start, weights=w, strata=s_codes, ties=ties, overwrite_x=True
     )
-    des = dataclasses.replace(des, x=np.empty((0, des.x.shape[1])))  # the engine has a copy
+    del x  # the engine has a copy
+    des = dataclasses.replace(des, x=np.empty((0, len(des.columns))), covariates=None)
     ev0 = engine.evaluate(prob, np.zeros(des.x.shape[1]))
     _data.check_collinear(ev0.info, des.columns)
     fit = engine.newton(prob, first=ev0)
