@@ -18,12 +18,13 @@ import numpy as np
 class DummyDesign:
     """``[1, values, dummies]``: an intercept, ``values`` (n x t) and one 1 per row per factor.
 
-    ``ones`` holds, for each factor, the column of each row's 1 (-1 for none:
-    the reference level). ``sparse`` is the same matrix as a CSR matrix.
+    ``ones`` holds, for each factor, the column of each row's 1 (0, the
+    intercept's column, for the reference level: no dummy is 1 there). ``sparse``
+    is the same matrix as a CSR matrix.
 
     Examples
     --------
-    >>> d = DummyDesign(np.array([[0.0], [1.0], [1.0]]), [np.array([-1, 2, 3])], 4, None)
+    >>> d = DummyDesign(np.array([[0.0], [1.0], [1.0]]), [np.array([0, 2, 3])], 4, None)
     >>> d.rows(slice(None))
     array([[1., 0., 0., 0.],
            [1., 1., 1., 0.],
@@ -43,14 +44,14 @@ class DummyDesign:
     def rows(self, r: slice | np.ndarray) -> np.ndarray:
         """The dense rows ``r`` (a slice or row numbers), C-contiguous."""
         vals = self.values[r]
-        out = np.zeros((len(vals), self.shape[1]))
+        m, k = len(vals), self.shape[1]
+        out = np.zeros((m, k))
         out[:, 0] = 1.0
         out[:, 1 : 1 + vals.shape[1]] = vals
-        at = np.arange(len(vals))
+        flat = out.reshape(-1)
+        starts = np.arange(0, m * k, k)
         for col in self.ones:
-            c = col[r]
-            on = c >= 0
-            out[at[on], c[on]] = 1.0
+            flat[starts + col[r]] = 1.0
         return out
 
     def dense(self) -> np.ndarray:

@@ -303,7 +303,7 @@ def ols_cluster(
         x_sparse = sparse.csr_matrix(x_sparse, dtype=float)
         if x_sparse.shape != x.shape:
             raise EvaluationError(f"x_sparse is {x_sparse.shape}, x is {x.shape}")
-    xtx = x.T @ x if x_sparse is None else np.asarray((x_sparse.T @ x_sparse).toarray())
+    xtx = _dense(x).T @ _dense(x) if x_sparse is None else (x_sparse.T @ x_sparse).toarray()
     bread = np.linalg.inv((xtx + xtx.T) / 2)
     # X'y of a 0/1 design and whole-number outcomes: exact counts, the same in any order
     exact = x_sparse is not None and _small_integers(y)
@@ -530,7 +530,8 @@ def _pretrend_statistics(
         full = _dense(x).T @ _dense(x) if xtx is None else xtx
         bread = np.linalg.inv((full + full.T) / 2)
     z = _times(x, bread[idx].T)  # n x m: beta[idx] = z' y
-    beta0 = bread @ (_dense(x).T @ fitted_r)
+    xtf = x.sparse.T @ fitted_r if isinstance(x, DummyDesign) else x.T @ fitted_r
+    beta0 = bread @ xtf
     f0 = fitted_r - _times(x, beta0)
     # cluster sums of the scores as weighted sums of x's rows: no n x k array of products
     a = bread @ _x_sums(_by_cluster(order, starts, resid_r), x, x_sparse).T  # k x G

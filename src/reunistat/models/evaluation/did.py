@@ -78,16 +78,16 @@ def _fe_design(
     n = len(data)
     values = terms.to_numpy(dtype=float)  # contiguous: checked and scanned below
     start = 1 + terms.shape[1]
-    ones = []  # per factor, the column of each row's 1 (-1: the reference level)
+    ones = []  # per factor, the column of each row's 1 (0, the intercept's: the reference)
     for cat, _ in fixed:
         codes = np.asarray(cat.codes, dtype=np.int64)
-        ones.append(np.where(codes > 0, start + codes - 1, -1))
+        ones.append(np.where(codes > 0, start + codes - 1, 0))
         start += len(cat.categories) - 1
     if not ((values == 0.0) | (values == 1.0)).all():
         return DummyDesign(values, ones, len(names), None).dense(), names, None
     rows = np.arange(n)
     at = [(rows, np.zeros(n, dtype=np.int64))]  # the (row, column) of each 1
-    at += [(rows[col >= 0], col[col >= 0]) for col in ones]
+    at += [(rows[col > 0], col[col > 0]) for col in ones]
     r, c = np.nonzero(values)  # the block of x, as written (a strided view is slower)
     at.append((r, c + 1))
     rc = np.concatenate([a for a, _ in at]), np.concatenate([b for _, b in at])
