@@ -186,7 +186,8 @@ def test_a_0_1_design_given_sparse_gives_the_same_bits(
 
 
 def test_the_fixed_effects_design_as_sparse_is_the_dense_one() -> None:
-    """``did._fe_design``'s sparse copy holds the dense matrix; None when a term is not 0/1."""
+    """``did._fe_design``: the rows it makes and its sparse copy hold the dummies of
+    ``pd.get_dummies``; a dense matrix and None when a term is not 0/1."""
     import importlib
 
     did = importlib.import_module("reunistat.models.evaluation.did")
@@ -194,10 +195,66 @@ def test_the_fixed_effects_design_as_sparse_is_the_dense_one() -> None:
     data = pd.DataFrame({"LA": rng.choice(["b", "a", "c"], 300), "year": rng.integers(0, 4, 300)})
     terms = pd.DataFrame({f"t{k}": (rng.integers(0, 3, 300) == k).astype(float) for k in (1, 2)})
     x, names, xs = did._fe_design(data, terms, "LA", "year")
-    assert xs is not None and xs.toarray().tobytes() == x.tobytes()
+    dummies = [
+        pd.get_dummies(data[c].astype(str), drop_first=True, dtype=float) for c in ("LA", "year")
+    ]
+    want = np.column_stack([np.ones(300), terms.to_numpy(), *[d.to_numpy() for d in dummies]])
+    assert isinstance(x, did.DummyDesign) and x.shape == want.shape
+    assert x.dense().tobytes() == want.tobytes()
+    assert xs is not None and xs.toarray().tobytes() == want.tobytes()
+    rows = np.sort(rng.choice(300, 40, replace=False))
+    assert x.rows(rows).tobytes() == want[rows].tobytes()
+    assert x.rows(slice(17, 101)).tobytes() == want[17:101].tobytes()
     assert len(names) == x.shape[1]
     x2, _, none = did._fe_design(data, terms.assign(t1=terms["t1"] * 0.5), "LA", "year")
-    assert none is None and (x2[:, 1] == terms["t1"] * 0.5).all()
+    assert none is None and isinstance(x2, np.ndarray) and (x2[:, 1] == terms["t1"] * 0.5).all()
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 10_000), st.integers(4, 12), st.integers(6, 40), st.sampled_from([8, 64]))
+def test_a_design_made_by_blocks_of_rows_gives_the_dense_designs_bits(
+    seed: int, n_g: int, per: int, block: int
+) -> None:
+    """``ols_cluster`` and what reads its design, on a :class:`DummyDesign`: the estimates,
+    residuals, CR2 and CR1 variances, Satterthwaite df and bootstrap intervals of the dense
+    matrix to the bit; the pre-trend statistics (X' of the restricted fit from the sparse
+    copy, summed in another order) to rounding, and the same p-value."""
+    import importlib
+
+    import pytest
+
+    from reunistat.models.evaluation import cluster_inference as ci
+
+    did = importlib.import_module("reunistat.models.evaluation.did")
+    rng = np.random.default_rng(seed)
+    n = n_g * per
+    data = pd.DataFrame({"LA": rng.integers(0, n_g, n), "year": rng.integers(0, 3, n)})
+    rel = rng.integers(0, 4, n)
+    terms = pd.DataFrame({f"rel{r}": (rel == r).astype(float) for r in (1, 2, 3)})
+    y = (rng.random(n) < 0.2 + 0.05 * rel).astype(float)
+    x, _, xs = did._fe_design(data, terms, "LA", "year")
+    assert isinstance(x, did.DummyDesign)
+    dense = x.dense()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ci, "ROW_BLOCK", block)
+        fit = ols_cluster(y, x, data["LA"].to_numpy(), "CR2", xs)
+        want = ols_cluster(y, dense, data["LA"].to_numpy(), "CR2", xs)
+        for name in ("beta", "cov", "bread", "resid"):
+            assert getattr(fit, name).tobytes() == getattr(want, name).tobytes(), name
+        assert fit.cr1_cov().tobytes() == want.cr1_cov().tobytes()
+        assert ci.satterthwaite_df(fit).tobytes() == ci.satterthwaite_df(want).tobytes()
+        a = wild_bootstrap_ci(fit, [1, 2, 3], n_boot=99, seed=seed)
+        b = wild_bootstrap_ci(want, [1, 2, 3], n_boot=99, seed=seed)
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+        args = (y, data["LA"].to_numpy(), [1, 2], 199, seed, want.bread, want.xtx, xs)
+        got = _pretrend_statistics(args[0], x, *args[1:])
+        old = _pretrend_statistics(args[0], dense, *args[1:])
+    np.testing.assert_allclose(got, old, rtol=1e-9, atol=1e-12)
+    u = np.unique(np.round(old, 6))  # a Wald statistic between two bootstrap values
+    wald = float(u[len(u) // 2] + u[max(len(u) // 2 - 1, 0)]) / 2
+    assert wild_pretrend(y, x, data["LA"].to_numpy(), [1, 2], wald, 199, seed) == wild_pretrend(
+        y, dense, data["LA"].to_numpy(), [1, 2], wald, 199, seed
+    )
 
 
 @settings(max_examples=25, deadline=None)

@@ -114,6 +114,15 @@ def test_column_means_of_products_equal_the_matrix_mean(n):
     assert np.array_equal(_mean_products(cols, w), (X * w[:, None]).mean(axis=0))
     plain = (X * w[:, None] - X0 * w0[:, None]).mean(axis=0)
     assert _mean_products(cols, w, cols0, w0).tobytes() == plain.tobytes()
+    # columns of one value (the intercept; a level's 0/1 columns) from the sum of w alone
+    Xc = np.asfortranarray(np.column_stack([X, np.zeros(n), np.ones(n)]))
+    colsc = [Xc[:, j] for j in range(Xc.shape[1])]
+    want = (Xc * w[:, None]).mean(axis=0)
+    got = _mean_products(colsc, w, constant={0: 1.0, 5: 0.0, 6: 1.0})
+    assert got.tobytes() == want.tobytes()
+    w[0] = np.nan  # weights that are not all finite: every column's products
+    got = _mean_products(colsc, w, constant={0: 1.0, 5: 0.0, 6: 1.0})
+    assert got.tobytes() == (Xc * w[:, None]).mean(axis=0).tobytes()
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,7 @@ from scipy import sparse
 
 from reunistat.errors import EvaluationError
 from reunistat.models._term_df import TermDfResult
+from reunistat.models.evaluation._dummy_design import DummyDesign
 from reunistat.replicates import one_blas_thread
 
 ClusterVcov = Literal["CR2", "CR1"]
@@ -72,7 +73,8 @@ class ClusterFit:
     vcov : {"CR2", "CR1"}
         Which variance.
     x, y, resid : numpy.ndarray
-        Design, outcome and OLS residuals.
+        Design (or a :class:`DummyDesign`, its rows made when used), outcome and OLS
+        residuals.
     bread : numpy.ndarray
         ``M = (X'X)^-1``.
     codes : numpy.ndarray
@@ -92,7 +94,7 @@ class ClusterFit:
     beta: np.ndarray
     cov: np.ndarray
     vcov: ClusterVcov
-    x: np.ndarray
+    x: np.ndarray | DummyDesign
     y: np.ndarray
     resid: np.ndarray
     bread: np.ndarray
@@ -164,11 +166,46 @@ def _by_cluster(order: np.ndarray, starts: np.ndarray, weights: np.ndarray | Non
 ROW_BLOCK = 1024
 
 
-def _rows_times(x: np.ndarray, vs: list[np.ndarray], cols: list[int] | None = None) -> np.ndarray:
+def _row_blocks(n: int) -> list[tuple[int, int]]:
+    """Blocks of ``ROW_BLOCK`` rows; the last one holds the last ``n % 4`` rows and 4 more."""
+    bounds = list(range(0, n, ROW_BLOCK))
+    if len(bounds) > 1 and n - bounds[-1] < 8:
+        bounds.pop()  # the last block then has the last n % 4 rows and at least 4 more
+    bounds.append(n)
+    return list(itertools.pairwise(bounds))
+
+
+def _rows(x: np.ndarray | DummyDesign, r: slice | np.ndarray) -> np.ndarray:
+    """``x[r]``: rows of the design (made, for a :class:`DummyDesign`)."""
+    return x.rows(r) if isinstance(x, DummyDesign) else x[r]
+
+
+def _dense(x: np.ndarray | DummyDesign) -> np.ndarray:
+    """The design as one array (made whole, for a :class:`DummyDesign`)."""
+    return x.dense() if isinstance(x, DummyDesign) else x
+
+
+def _times(x: np.ndarray | DummyDesign, m: np.ndarray) -> np.ndarray:
+    """``x @ m`` (``m`` a vector or a matrix); a :class:`DummyDesign` by blocks of rows.
+
+    The same numbers to the bit: OpenBLAS's matrix-vector and matrix-matrix
+    products take each row of ``x`` apart from the others (see :func:`_rows_times`).
+    """
+    if not isinstance(x, DummyDesign):
+        return x @ m
+    out = np.empty((x.shape[0], *m.shape[1:]))
+    for i, j in _row_blocks(x.shape[0]):
+        out[i:j] = x.rows(slice(i, j)) @ m
+    return out
+
+
+def _rows_times(
+    x: np.ndarray | DummyDesign, vs: list[np.ndarray], cols: list[int] | None = None
+) -> np.ndarray:
     """``x @ v`` for each ``v`` of ``vs`` (len(vs) x n), one pass over ``x``'s rows in blocks.
 
-    ``x`` C-contiguous (2-D float64). With ``cols``, the products are those of
-    ``x[:, cols] @ v`` (that copy is Fortran-ordered), each block's columns
+    ``x`` C-contiguous (2-D float64) or a :class:`DummyDesign`. With ``cols``, the
+    products are those of ``x[:, cols] @ v`` (that copy is Fortran-ordered), each block's columns
     copied in the same order, without the ``n x len(cols)`` copy.
 
     The same numbers to the bit as one product over all rows: a matrix-vector
@@ -179,20 +216,16 @@ def _rows_times(x: np.ndarray, vs: list[np.ndarray], cols: list[int] | None = No
     (instead of once per ``v``), or only a block of its columns at a time,
     is what saves the time.
     """
-    n = x.shape[0]
-    bounds = list(range(0, n, ROW_BLOCK))
-    if len(bounds) > 1 and n - bounds[-1] < 8:
-        bounds.pop()  # the last block then has the last n % 4 rows and at least 4 more
-    bounds.append(n)
-    out = np.empty((len(vs), n))
-    for i, j in itertools.pairwise(bounds):
-        xb = x[i:j] if cols is None else np.asfortranarray(x[i:j][:, cols])
+    out = np.empty((len(vs), x.shape[0]))
+    for i, j in _row_blocks(x.shape[0]):
+        xb = _rows(x, slice(i, j))
+        xb = xb if cols is None else np.asfortranarray(xb[:, cols])
         for t, v in enumerate(vs):
             out[t, i:j] = xb @ v
     return out
 
 
-def _x_sums(by_cluster: Any, x: np.ndarray, x_sparse: Any) -> np.ndarray:
+def _x_sums(by_cluster: Any, x: np.ndarray | DummyDesign, x_sparse: Any) -> np.ndarray:
     """``by_cluster @ x`` (G x k), from ``x_sparse`` (``x`` as a sparse matrix of 0/1) if given.
 
     Each sum adds ``weight * x[i, j]`` over a cluster's rows in row order. With
@@ -201,18 +234,20 @@ def _x_sums(by_cluster: Any, x: np.ndarray, x_sparse: Any) -> np.ndarray:
     others in the same row order) gives the same numbers to the bit, at a
     fraction of the cost of reading the dense ``n x k`` matrix.
     """
+    if x_sparse is None and isinstance(x, DummyDesign):
+        x_sparse = x.sparse
     if x_sparse is None:
         return np.asarray(by_cluster @ np.ascontiguousarray(x))
     return np.asarray((by_cluster @ x_sparse).toarray())
 
 
 def _cr2_factors(
-    x: np.ndarray, bread: np.ndarray, rows: list[np.ndarray]
+    x: np.ndarray | DummyDesign, bread: np.ndarray, rows: list[np.ndarray]
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per cluster, the low-rank form of the pseudo-inverse square root of ``I - H_gg``."""
     out = []
     for r in rows:
-        xg = x[r]
+        xg = _rows(x, r)
         used = np.flatnonzero(np.any(xg != 0, axis=0))
         q, rr = np.linalg.qr(xg[:, used])
         b = rr @ bread[np.ix_(used, used)] @ rr.T
@@ -228,7 +263,7 @@ def _cr2_factors(
 @one_blas_thread
 def ols_cluster(
     y: np.ndarray,
-    x: np.ndarray,
+    x: np.ndarray | DummyDesign,
     groups: np.ndarray,
     vcov: ClusterVcov = "CR2",
     x_sparse: Any = None,
@@ -239,8 +274,9 @@ def ols_cluster(
     ----------
     y : numpy.ndarray
         Outcome (n).
-    x : numpy.ndarray
-        Full-rank design (n x k), fixed effects as dummies.
+    x : numpy.ndarray or DummyDesign
+        Full-rank design (n x k), fixed effects as dummies (a :class:`DummyDesign`:
+        its rows made when used, its sparse copy ``x_sparse`` when not given).
     groups : array-like
         Cluster labels (n).
     vcov : {"CR2", "CR1"}
@@ -259,17 +295,20 @@ def ols_cluster(
     if vcov not in ("CR2", "CR1"):
         raise EvaluationError(f"vcov must be 'CR2' or 'CR1', got {vcov!r}")
     y = np.asarray(y, dtype=float)
-    x = np.ascontiguousarray(x, dtype=float)
+    if isinstance(x, DummyDesign):
+        x_sparse = x.sparse if x_sparse is None else x_sparse
+    else:
+        x = np.ascontiguousarray(x, dtype=float)
     if x_sparse is not None:
         x_sparse = sparse.csr_matrix(x_sparse, dtype=float)
         if x_sparse.shape != x.shape:
             raise EvaluationError(f"x_sparse is {x_sparse.shape}, x is {x.shape}")
-    xtx = x.T @ x if x_sparse is None else np.asarray((x_sparse.T @ x_sparse).toarray())
+    xtx = _dense(x).T @ _dense(x) if x_sparse is None else (x_sparse.T @ x_sparse).toarray()
     bread = np.linalg.inv((xtx + xtx.T) / 2)
     # X'y of a 0/1 design and whole-number outcomes: exact counts, the same in any order
     exact = x_sparse is not None and _small_integers(y)
-    beta = bread @ (np.asarray(x_sparse.T @ y).ravel() if exact else x.T @ y)
-    resid = y - x @ beta
+    beta = bread @ (np.asarray(x_sparse.T @ y).ravel() if exact else _dense(x).T @ y)
+    resid = y - _times(x, beta)
     codes, labels = pd.factorize(np.asarray(groups))
     n_g = len(labels)
     if n_g < 2:
@@ -298,7 +337,7 @@ def satterthwaite_df(fit: ClusterFit, idx: list[int] | None = None) -> np.ndarra
     ``coef_test(test = "Satterthwaite")`` under the working model ``Phi = I``.
     """
     idx = list(range(len(fit.beta))) if idx is None else idx
-    a = fit.x @ fit.bread[:, idx]  # n x m: X M e_j
+    a = _times(fit.x, fit.bread[:, idx])  # n x m: X M e_j
     w = fit.adjust(a)
     ww = fit.cluster_sums(w * w)  # G x m
     out = np.empty(len(idx))
@@ -340,7 +379,7 @@ def _bootstrap_pieces(
     ``fit.x @ fit.bread[:, j]`` if at hand.
     """
     if a is None:
-        a = fit.x @ fit.bread[:, j]
+        a = _times(fit.x, fit.bread[:, j])
     m_jj = float(fit.bread[j, j])
     w = fit.adjust(a)
     xw = fit.x_sums(w)  # G x k
@@ -417,7 +456,9 @@ def wild_bootstrap_ci(
     rows = []
     xe = fit.x_sums(fit.resid)
     # every term's x @ bread[:, j] from one pass over the rows (the same bits: _rows_times)
-    blocked = fit.x.dtype == np.float64 and fit.x.flags.c_contiguous
+    blocked = isinstance(fit.x, DummyDesign) or (
+        fit.x.dtype == np.float64 and fit.x.flags.c_contiguous
+    )
     a = _rows_times(fit.x, [fit.bread[:, j] for j in idx]) if blocked else [None] * len(idx)
     for t, j in enumerate(idx):
         pieces = _bootstrap_pieces(fit, j, v, xe, a[t])
@@ -435,7 +476,7 @@ def wild_bootstrap_ci(
 @one_blas_thread
 def wild_pretrend(
     y: np.ndarray,
-    x: np.ndarray,
+    x: np.ndarray | DummyDesign,
     groups: np.ndarray,
     idx: list[int],
     wald: float,
@@ -465,7 +506,7 @@ def wild_pretrend(
 
 def _pretrend_statistics(
     y: np.ndarray,
-    x: np.ndarray,
+    x: np.ndarray | DummyDesign,
     groups: np.ndarray,
     idx: list[int],
     n_boot: int,
@@ -486,11 +527,12 @@ def _pretrend_statistics(
     fitted_r = _restricted_fit(y, x, keep, xtx, x_sparse)
     resid_r = y - fitted_r
     if bread is None:
-        full = x.T @ x if xtx is None else xtx
+        full = _dense(x).T @ _dense(x) if xtx is None else xtx
         bread = np.linalg.inv((full + full.T) / 2)
-    z = x @ bread[idx].T  # n x m: beta[idx] = z' y
-    beta0 = bread @ (x.T @ fitted_r)
-    f0 = fitted_r - x @ beta0
+    z = _times(x, bread[idx].T)  # n x m: beta[idx] = z' y
+    xtf = x.sparse.T @ fitted_r if isinstance(x, DummyDesign) else x.T @ fitted_r
+    beta0 = bread @ xtf
+    f0 = fitted_r - _times(x, beta0)
     # cluster sums of the scores as weighted sums of x's rows: no n x k array of products
     a = bread @ _x_sums(_by_cluster(order, starts, resid_r), x, x_sparse).T  # k x G
     p0 = np.asarray(s @ (z * f0[:, None]))  # G x m
@@ -518,7 +560,11 @@ def _small_integers(y: np.ndarray) -> bool:
 
 
 def _restricted_fit(
-    y: np.ndarray, x: np.ndarray, keep: list[int], xtx: np.ndarray | None, x_sparse: Any
+    y: np.ndarray,
+    x: np.ndarray | DummyDesign,
+    keep: list[int],
+    xtx: np.ndarray | None,
+    x_sparse: Any,
 ) -> np.ndarray:
     """The fitted values of ``y`` on the columns ``keep`` of ``x`` (the restricted model).
 
@@ -531,13 +577,12 @@ def _restricted_fit(
     fast = (
         x_sparse is not None
         and xtx is not None
-        and x.dtype == np.float64
-        and x.flags.c_contiguous
+        and (isinstance(x, DummyDesign) or (x.dtype == np.float64 and x.flags.c_contiguous))
         and _small_integers(y)
     )
     xtx_r = None if xtx is None else xtx[np.ix_(keep, keep)]
     if not fast:
-        xr = x[:, keep]
+        xr = _dense(x)[:, keep]
         xtx_r = xr.T @ xr if xtx_r is None else xtx_r
         return np.asarray(xr @ np.linalg.solve((xtx_r + xtx_r.T) / 2, xr.T @ y))
     assert xtx_r is not None

@@ -35,6 +35,7 @@ from reunistat.models.evaluation._common import (
     horizon_frame,
     marked_view,
 )
+from reunistat.models.evaluation._dummy_design import DummyDesign
 from reunistat.models.evaluation.cluster_inference import (
     BootWeights,
     ClusterFit,
@@ -62,37 +63,36 @@ def _la_col(function: str, cluster: str, deprecated: dict[str, Any]) -> str:
 
 def _fe_design(
     data: pd.DataFrame, terms: pd.DataFrame, la_col: str, year_col: str
-) -> tuple[np.ndarray, list[str], sparse.csr_matrix | None]:
+) -> tuple[np.ndarray | DummyDesign, list[str], sparse.csr_matrix | None]:
     """``Intercept``, the terms, then LA and year dummies (first level dropped), as floats.
 
     The same matrix and names as ``pd.get_dummies(..., drop_first=True)`` of the
-    labels as text (their levels in sorted order), written straight into one
-    array instead of concatenating frames. When the terms are 0/1 too, the same
-    matrix also as a sparse one (for :func:`ols_cluster`'s ``x_sparse``), else None.
+    labels as text (their levels in sorted order). When the terms are 0/1 too, the
+    matrix is a :class:`DummyDesign` (its rows made when a product needs them:
+    the same values, without the ``n x k`` array) with its sparse copy (for
+    :func:`ols_cluster`'s ``x_sparse``); else the dense matrix and None.
     """
     fixed = [(_text_categorical(data[c]), p) for c, p in ((la_col, "LA"), (year_col, "year"))]
     names = ["Intercept", *map(str, terms.columns)]
     names += [f"{p}_{level}" for cat, p in fixed for level in cat.categories[1:]]
     n = len(data)
-    x = np.zeros((n, len(names)))
-    x[:, 0] = 1.0
     values = terms.to_numpy(dtype=float)  # contiguous: checked and scanned below
-    x[:, 1 : 1 + terms.shape[1]] = values
     start = 1 + terms.shape[1]
-    rows = np.arange(n)
-    ones = [(rows, np.zeros(n, dtype=np.int64))]  # the (row, column) of each 1
+    ones = []  # per factor, the column of each row's 1 (0, the intercept's: the reference)
     for cat, _ in fixed:
         codes = np.asarray(cat.codes, dtype=np.int64)
-        on = codes > 0  # the first level is the reference
-        x[rows[on], start + codes[on] - 1] = 1.0
-        ones.append((rows[on], start + codes[on] - 1))
+        ones.append(np.where(codes > 0, start + codes - 1, 0))
         start += len(cat.categories) - 1
     if not ((values == 0.0) | (values == 1.0)).all():
-        return x, names, None
+        return DummyDesign(values, ones, len(names), None).dense(), names, None
+    rows = np.arange(n)
+    at = [(rows, np.zeros(n, dtype=np.int64))]  # the (row, column) of each 1
+    at += [(rows[col > 0], col[col > 0]) for col in ones]
     r, c = np.nonzero(values)  # the block of x, as written (a strided view is slower)
-    ones.append((r, c + 1))
-    at = np.concatenate([a for a, _ in ones]), np.concatenate([b for _, b in ones])
-    return x, names, sparse.csr_matrix((np.ones(len(at[0])), at), shape=x.shape)
+    at.append((r, c + 1))
+    rc = np.concatenate([a for a, _ in at]), np.concatenate([b for _, b in at])
+    xs = sparse.csr_matrix((np.ones(len(rc[0])), rc), shape=(n, len(names)))
+    return DummyDesign(values, ones, len(names), xs), names, xs
 
 
 def _text_categorical(col: pd.Series) -> pd.Categorical:

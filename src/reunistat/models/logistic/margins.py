@@ -107,12 +107,15 @@ def predict_profiles(
     return prof
 
 
-def _mean_prob_and_grad(X: np.ndarray, beta: np.ndarray) -> tuple[float, Any]:
+def _mean_prob_and_grad(
+    X: np.ndarray, beta: np.ndarray, constant: dict[int, float] | None = None
+) -> tuple[float, Any]:
     p = expit(X @ beta)
     w = p * (1 - p)
     if not X.flags.f_contiguous:
         return float(p.mean()), (X * w[:, None]).mean(axis=0)
-    return float(p.mean()), _mean_products([X[:, j] for j in range(X.shape[1])], w)
+    columns = [X[:, j] for j in range(X.shape[1])]
+    return float(p.mean()), _mean_products(columns, w, constant=constant)
 
 
 def _mean_products(
@@ -120,6 +123,7 @@ def _mean_products(
     w: np.ndarray,
     minus: list[np.ndarray] | None = None,
     w_minus: np.ndarray | None = None,
+    constant: dict[int, float] | None = None,
 ) -> np.ndarray:
     """``(X * w[:, None]).mean(axis=0)`` of the matrix of ``columns`` (contiguous, one per column).
 
@@ -129,10 +133,24 @@ def _mean_products(
     a column-major matrix sums each contiguous column as :func:`numpy.add.reduce`
     sums it on its own (the same pairwise sum) and divides by n, so the
     result is the same to the bit.
+
+    ``constant`` (without ``minus``): columns known to hold one value, 0 or 1, in
+    every row (the intercept, a level's own columns). For weights that are all
+    finite and not negative (``p (1 - p)``), ``1.0 * w`` is ``w`` and ``0.0 * w`` is
+    ``+0.0``: such a column's sum is the sum of ``w`` (taken once) or 0, the same
+    bits without its products.
     """
     buf, other = np.empty(len(w)), np.empty(len(w))
     sums = np.empty(len(columns))
+    known: dict[int, float] = {}
+    if constant and minus is None:
+        total = np.add.reduce(w)
+        if np.isfinite(total) and not (w < 0).any():
+            known = {j: total if v == 1.0 else 0.0 for j, v in constant.items() if v in (0.0, 1.0)}
     for j, x in enumerate(columns):
+        if j in known:
+            sums[j] = known[j]
+            continue
         np.multiply(x, w, out=buf)
         if minus is not None and w_minus is not None:
             np.subtract(buf, np.multiply(minus[j], w_minus, out=other), out=buf)
@@ -216,6 +234,7 @@ class _LevelDesigns:
         self.spec, self.data = spec, data
         self._fitted = fitted
         self._base: np.ndarray | None = None
+        self._ones: dict[int, float] | None = None
         self._rows: dict[tuple[str, Any], np.ndarray] = {}
 
     def _own_columns(self, v: str) -> list[int] | None:
@@ -265,6 +284,13 @@ class _LevelDesigns:
         if found is not None:
             return found
         return _matrix(self.spec, _set(self.data.iloc[:1], v, level))[0]
+
+    def _ones_columns(self) -> dict[int, float]:
+        """The fitted design's first column if it is 1 in every row (the intercept)."""
+        if self._ones is None:
+            X = self.base()
+            self._ones = {0: 1.0} if X.shape[1] and bool((X[:, 0] == 1.0).all()) else {}
+        return self._ones
 
     def base(self) -> np.ndarray:
         """The design of the fitted rows as formulaic builds it (built once).
@@ -350,11 +376,13 @@ class _LevelDesigns:
             return [_mean_prob_and_grad(self.matrix(v, lev), beta) for lev in levels]
         X = self.base()
         kept = X[:, cols].copy()
+        ones = self._ones_columns()
         try:
             out = []
             for r in rows:
                 X[:, cols] = r
-                out.append(_mean_prob_and_grad(X, beta))
+                constant = {**ones, **dict(zip(cols, map(float, r), strict=True))}
+                out.append(_mean_prob_and_grad(X, beta, constant))
         finally:
             X[:, cols] = kept
         return out

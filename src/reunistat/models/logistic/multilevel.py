@@ -73,6 +73,7 @@ class _Problem:
     e_mode: np.ndarray = field(init=False, repr=False)
     w_mode: np.ndarray = field(init=False, repr=False)
     sw_mode: np.ndarray = field(init=False, repr=False)
+    ones: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         order = np.argsort(self.codes, kind="stable")
@@ -82,6 +83,8 @@ class _Problem:
         self.X = self.Xt.T
         self.starts = np.searchsorted(self.codes, np.arange(self.n_groups))
         self.sizes = np.diff(np.append(self.starts, len(self.codes)))
+        # columns of 1 in every row (the intercept): their products with a weight are the weight
+        self.ones = np.array([len(x) > 0 and bool((x == 1.0).all()) for x in self.Xt[:1]])
 
     def _spread(self, v: np.ndarray) -> np.ndarray:
         """Each group's value on each of its rows: ``v[codes]`` (rows sorted by group)."""
@@ -90,29 +93,41 @@ class _Problem:
     def _sum(self, v: np.ndarray) -> np.ndarray:
         return np.add.reduceat(v, self.starts)
 
-    def _sum_x(self, *ws: np.ndarray) -> list[np.ndarray]:
-        """Per group, the sums of ``w x`` over its rows, (groups, k), for each ``w``.
+    def _sum_x(self, *ws: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+        """Per group, the sums of ``w x`` over its rows, (groups, k), for each ``(w, sums of w)``.
 
         One column of ``X`` at a time, into a buffer that stays in cache: each
         column's products are summed within groups by the same
         :func:`numpy.add.reduceat` as on the whole (k, n) product matrix (the same
-        sums to the bit), at half its cost. The results are transposed views of
-        (k, groups) arrays, as the reduction over the whole matrix gives them.
+        sums to the bit), at half its cost. A column of ones (the intercept) takes
+        the sums of ``w`` given (``1.0 * w`` is ``w``: the same sums). The results
+        are transposed views of (k, groups) arrays, as the reduction over the whole
+        matrix gives them.
         """
         sums = [np.empty((len(self.Xt), len(self.starts))) for _ in ws]
         buf = np.empty(self.Xt.shape[1])
         for i, x in enumerate(self.Xt):
-            for w, out in zip(ws, sums, strict=True):
-                np.add.reduceat(np.multiply(x, w, out=buf), self.starts, out=out[i])
+            for (w, sw), out in zip(ws, sums, strict=True):
+                if i < len(self.ones) and self.ones[i]:
+                    out[i] = sw
+                else:
+                    np.add.reduceat(np.multiply(x, w, out=buf), self.starts, out=out[i])
         return [out.T for out in sums]
 
     def conditional_modes(self, eta: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-        """Return the modes of each group's standardised effect and the curvature there."""
+        """Return the modes of each group's standardised effect and the curvature there.
+
+        Newton steps per group; each pass over the rows writes into two buffers
+        (the same operations as on new arrays).
+        """
         z = self.modes.copy()
+        p, t = np.empty_like(eta), np.empty_like(eta)
         for _ in range(100):
-            p = expit(eta + self._spread(sigma * z))  # sigma * z[codes], the same products
-            grad = sigma * self._sum(self.y - p) - z
-            curv = sigma**2 * self._sum(p * (1 - p)) + 1.0
+            # sigma * z[codes], the same products
+            expit(np.add(eta, self._spread(sigma * z), out=p), out=p)
+            grad = sigma * self._sum(np.subtract(self.y, p, out=t)) - z
+            np.subtract(1, p, out=t)
+            curv = sigma**2 * self._sum(np.multiply(p, t, out=t)) + 1.0
             step = np.clip(grad / curv, -5.0, 5.0)
             z += step
             if np.max(np.abs(step)) < 1e-11:
@@ -199,7 +214,7 @@ class _Problem:
         w0, sw = self.w_mode, self.sw_mode  # p0 * (1 - p0) and its sums, from there too
         v0 = w0 * (1 - 2 * p0)  # dw/d eta
         sv = self._sum(v0)
-        swx, svx = self._sum_x(w0, v0)
+        swx, svx = self._sum_x((w0, sw), (v0, sv))
         # how the modes move: implicit differentiation of sigma * sum(y - p) = z
         dz_b = -sigma * swx / curv[:, None]
         dz_t = z * (1 - sigma**2 * sw) / curv
