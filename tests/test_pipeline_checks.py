@@ -174,7 +174,8 @@ def test_the_last_steps_modules_are_imported_with_the_scripts_modules(tmp_path):
     (tmp_path / "01_a.py").write_text("import colorsys\n")
     scripts_s, last_s = run._import_all(sorted(tmp_path.glob("*.py")), paper=True)
     assert scripts_s >= 0 and last_s >= 0
-    assert all(m in sys.modules for m in ("colorsys", *run.LAST_STEPS_MODULES, "pypdf"))
+    imported = ("colorsys", *run.WORKER_MODULES, *run.LAST_STEPS_MODULES, "pypdf")
+    assert all(m in sys.modules for m in imported)
 
 
 def test_files_checked_while_a_worker_ran_give_the_verdict_of_the_folder_at_the_end(tmp_path):

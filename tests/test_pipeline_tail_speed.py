@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from reunistat.pipeline.finish import WhileScriptsRun
 from reunistat.pipeline.verify import release_identifiers
-from reunistat.pipeline.workers import frozen_heap
+from reunistat.pipeline.workers import collector_paused, frozen_heap
 from reunistat.report.disclosure import DisclosureRules, _kept_rows
 from reunistat.report.release_plan import _group_masks
 from reunistat.results import data_hash
@@ -128,6 +128,29 @@ def test_the_frozen_heap_is_handed_back_by_the_outermost_block():
             assert gc.get_freeze_count() >= outer
         assert gc.get_freeze_count() >= outer  # the inner block leaves it frozen
     assert gc.get_freeze_count() == 0
+
+
+def test_the_collector_paused_for_the_start_is_on_again_after_it_even_on_error():
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        cycle: list[object] = []
+        cycle.append(cycle)  # kept until a collection, which still finds it
+        del cycle
+        assert gc.collect() >= 1
+    assert gc.isenabled()
+    with pytest.raises(ValueError), collector_paused():
+        raise ValueError
+    assert gc.isenabled()
+    with collector_paused(pause=False):  # one job: nothing changes
+        assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # turned off by the caller: left so
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize("background", [True, False])

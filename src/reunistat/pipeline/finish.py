@@ -280,7 +280,10 @@ def _send_cohort(ctx: Context, release: ReleaseHandover | None, send: Any, paren
     release-wide suppression and hand it to the workers (the event set only
     once it is written); say so; then send the spells' hash, with its
     seconds. If anything fails, it sends nothing more: the run's process
-    then does that work itself, where its error stops the run.
+    then does that work itself, where its error stops the run. Its garbage
+    collector is off, as the run's process's was when it forked
+    (:func:`~reunistat.pipeline.workers.collector_paused`): it lives a few seconds
+    and leaves little garbage (peak RSS 993 MB, 1,006 MB with the collector on).
     """
     import gc
 

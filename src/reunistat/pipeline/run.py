@@ -374,33 +374,11 @@ def _build(
     log("reading the extract and deriving the cohort")
     t0 = time.perf_counter()
     with WhileScriptsRun(ctx) as early:  # its processes end with the run, whatever happens
+        # more than one job: a forked process derives the cohort; no collection walks the
+        # extract and the modules here meanwhile
         forking = workers.analysis_jobs(cfg.analysis_jobs, 2) > 1
-        # more than one job: workers run the scripts, and the forked process below builds
-        # their release too
-        jobs = workers.analysis_jobs(cfg.analysis_jobs, len(workers.script_groups(scripts)))
-        _ = ctx.extract
-        if forking:
-            # a process forked now (before the threads below start) derives the cohort on the
-            # other core and sends it back, while this process imports the scripts' modules
-            # (which only a fork passes on); when workers will run the scripts, it then builds
-            # the release-wide suppression for them and takes the spells' hash
-            early.start_cohort(release=jobs > 1)
-        # beside the cohort, in threads that have ended before any worker is forked: the
-        # inputs are hashed (hashlib leaves the interpreter meanwhile), and the modules the
-        # scripts import are imported once here, for every worker, then those of the steps
-        # after the scripts (LAST_STEPS_MODULES); that thread starts once
-        # the modules that derive (and unpickle) the cohort are imported, so the two threads
-        # never import the same modules at once
-        with ThreadPoolExecutor(2) as pool:
-            hashing = pool.submit(_timed, input_hashes, cfg.data_dir)
-            import reunistat.cohort  # noqa: F401 - imported before the thread below starts
-
-            importing = pool.submit(_import_all, scripts, paper)
-            early.take_cohort()
-            inputs, timings["hash inputs"] = hashing.result()
-            scripts_s, last_s = importing.result()
-            timings["imports for the scripts"] = scripts_s
-            timings["imports for the last steps"] = last_s
+        with workers.collector_paused(forking):
+            jobs, inputs = _start(cfg, ctx, scripts, paper, early, timings, forking)
         release_memory()  # what deriving the cohort freed (about 0.5 GB at national size)
         timings["read and derive cohort"] = round(time.perf_counter() - t0, 2)
         memory["read and derive cohort"] = memory_mib()
@@ -435,6 +413,47 @@ def _build(
             return finish(run, early, paper)
 
 
+def _start(
+    cfg: PipelineConfig,
+    ctx: Context,
+    scripts: Sequence[Path],
+    paper: bool,
+    early: WhileScriptsRun,
+    timings: dict[str, float],
+    forking: bool,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Read the extract, derive the cohort (forked) beside the imports; jobs and input hashes.
+
+    When ``forking``, workers run the scripts and the forked process builds their
+    release too.
+    """
+    jobs = workers.analysis_jobs(cfg.analysis_jobs, len(workers.script_groups(scripts)))
+    _ = ctx.extract
+    if forking:
+        # a process forked now (before the threads below start) derives the cohort on the
+        # other core and sends it back, while this process imports the scripts' modules
+        # (which only a fork passes on); when workers will run the scripts, it then builds
+        # the release-wide suppression for them and takes the spells' hash
+        early.start_cohort(release=jobs > 1)
+    # beside the cohort, in threads that have ended before any worker is forked: the
+    # inputs are hashed (hashlib leaves the interpreter meanwhile), and the modules the
+    # scripts import are imported once here, for every worker, then those of the steps
+    # after the scripts (LAST_STEPS_MODULES); that thread starts once
+    # the modules that derive (and unpickle) the cohort are imported, so the two threads
+    # never import the same modules at once
+    with ThreadPoolExecutor(2) as pool:
+        hashing = pool.submit(_timed, input_hashes, cfg.data_dir)
+        import reunistat.cohort  # noqa: F401 - imported before the thread below starts
+
+        importing = pool.submit(_import_all, scripts, paper)
+        early.take_cohort()
+        inputs, timings["hash inputs"] = hashing.result()
+        scripts_s, last_s = importing.result()
+        timings["imports for the scripts"] = scripts_s
+        timings["imports for the last steps"] = last_s
+    return jobs, inputs
+
+
 def import_for(scripts: Sequence[Path]) -> list[str]:
     """Import the modules the scripts import at their top; return those that could not be.
 
@@ -467,6 +486,10 @@ def import_for(scripts: Sequence[Path]) -> list[str]:
     return failed
 
 
+#: Modules the package's functions import on first use in both workers (the model
+#: formulas' parser, the replicates' progress bar; found as the modules new in each
+#: worker after a national run): imported once, before the workers fork, not once in each.
+WORKER_MODULES = ("formulaic", "tqdm.auto")
 #: Modules the run's steps after the scripts import (the workbook, the paper, the check of
 #: its PDF, the written release's check), imported beside the cohort: imported after the
 #: scripts they would be on the run's critical path, in the run's process and again in the
@@ -481,18 +504,24 @@ PAPER_MODULES = ("reunistat.report.paper", "pypandoc", "typst", "pypdf")
 
 
 def _import_all(scripts: Sequence[Path], paper: bool) -> tuple[float, float]:
-    """Import the scripts' modules, then the last steps' (:data:`LAST_STEPS_MODULES`); seconds."""
-    import importlib
-
+    """Import the scripts' modules (and :data:`WORKER_MODULES`), then the last steps'; seconds."""
     t0 = time.perf_counter()
     import_for(scripts)
+    _import_each(WORKER_MODULES)
     t1 = time.perf_counter()
-    for name in LAST_STEPS_MODULES + (PAPER_MODULES if paper else ()):
+    _import_each(LAST_STEPS_MODULES + (PAPER_MODULES if paper else ()))
+    return round(t1 - t0, 2), round(time.perf_counter() - t1, 2)
+
+
+def _import_each(names: Sequence[str]) -> None:
+    """Import each module; one that fails is left to the step that needs it, which reports it."""
+    import importlib
+
+    for name in names:
         try:
             importlib.import_module(name)
-        except Exception:  # left to the step that needs it, which reports it
+        except Exception:
             pass
-    return round(t1 - t0, 2), round(time.perf_counter() - t1, 2)
 
 
 def _timed(fn: Callable[[Any], Any], arg: Any) -> tuple[Any, float]:

@@ -126,10 +126,16 @@ def _fixed_width(arr: object, size: int) -> np.ndarray:
 
 
 def _distinct(numbers: np.ndarray) -> bool:
-    """Whether no number repeats, seen without hashing (increasing, or counted), else False."""
+    """Whether no number repeats, seen without hashing (increasing, counted, or sorted).
+
+    Numbers spread wider than a table of counts (UPNs, about 4 in 10 million
+    used) are sorted: a sort of half a million finds them distinct in about
+    a seventh of the time factorising them takes.
+    """
     if (numbers[1:] > numbers[:-1]).all():
         return True
     lo, span = int(numbers.min()), int(numbers.max()) - int(numbers.min()) + 1
-    return span <= 4 * len(numbers) + 1024 and bool(
-        np.bincount(numbers - lo, minlength=span).max() <= 1
-    )
+    if span <= 4 * len(numbers) + 1024:
+        return bool(np.bincount(numbers - lo, minlength=span).max() <= 1)
+    ordered = np.sort(numbers)
+    return bool((ordered[1:] != ordered[:-1]).all())
