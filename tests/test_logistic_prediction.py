@@ -65,6 +65,19 @@ def test_cross_validation_metrics(sample):
     assert "not for decisions about an individual child" in str(chk)
 
 
+def test_calibration_is_made_when_read_from_the_checks_own_predictions(sample):
+    """The calibration table, made on first read, is the table of the out-of-fold predictions
+    (and outcome) the check made, even if its ``predicted`` series is changed first."""
+    from reunistat.models.logistic.prediction import _calibration
+
+    chk = prediction_checks(F, sample, seed=2, fold_metrics=False)
+    assert "calibration" not in vars(chk)  # not made yet
+    want = _calibration(chk.predicted.to_numpy().copy(), chk.binned[1], 10)
+    chk.predicted.iloc[:] = 0.5
+    pd.testing.assert_frame_equal(chk.calibration, want, check_exact=True)
+    assert chk.calibration is chk.calibration  # made once
+
+
 def test_pooled_only_metrics_are_the_pooled_row(sample):
     full = prediction_checks(F, sample, folds_by="LA", seed=3)
     pooled = prediction_checks(F, sample, folds_by="LA", seed=3, fold_metrics=False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -51,7 +52,7 @@ class PredictionCheck:
         ``n, events, auc, brier, calibration_intercept, calibration_slope``.
     calibration : pandas.DataFrame
         Pooled out-of-fold predictions in ``n_bins`` groups of predicted risk:
-        ``bin, n, mean_predicted, observed_rate``.
+        ``bin, n, mean_predicted, observed_rate`` (made when first read).
     predicted : pandas.Series
         The out-of-fold probability of each spell used, indexed as the data.
     provenance : Provenance
@@ -59,9 +60,15 @@ class PredictionCheck:
     """
 
     metrics: pd.DataFrame
-    calibration: pd.DataFrame
     predicted: pd.Series = field(repr=False)
     provenance: Provenance
+    #: The out-of-fold predictions, the outcome and ``n_bins`` the calibration is made from.
+    binned: tuple[np.ndarray, np.ndarray, int] = field(repr=False, compare=False)
+
+    @cached_property
+    def calibration(self) -> pd.DataFrame:
+        """The calibration table (:func:`_calibration`), made on the first read."""
+        return _calibration(*self.binned)
 
     def plot(self, ax: Any = None) -> Any:
         """Draw the calibration plot (observed vs predicted by risk group) and return the axes."""
@@ -357,8 +364,8 @@ def _checks(
         out.append(
             PredictionCheck(
                 metrics=metrics,
-                calibration=_calibration(oof, d.y, n_bins),
                 predicted=pd.Series(oof, index=d.frame.index, name="predicted"),
+                binned=(oof.copy(), d.y, n_bins),  # its own copy: predicted may be changed
                 provenance=Provenance(
                     function="reunistat.models.logistic.prediction_checks",
                     data_sha256=d.data_sha256(data, group),
