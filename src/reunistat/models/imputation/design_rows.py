@@ -131,7 +131,7 @@ class PatternRows(Rows):
         values = np.take(self.values, at, axis=1)
         if ((values == 0.0) | (values == 1.0)).all(axis=1).any():
             return group_rows(self.take(at))
-        # each row's pattern, in the smallest integer type (a stable sort of 16 bits is a radix sort)
+        # each row's pattern in the smallest integer type (a stable sort of 16 bits: radix)
         small = np.min_scalar_type(-len(self.starts))
         pattern = np.repeat(np.arange(len(self.starts), dtype=small), self.runs)[at]
         order = np.argsort(pattern, kind="stable")

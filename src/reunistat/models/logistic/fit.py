@@ -42,11 +42,21 @@ class IrlsFit:
     n_iter: int
 
 
-def _loglik(y: np.ndarray, eta: np.ndarray, weights: np.ndarray | None = None) -> float:
-    # y * eta - log(1 + exp(eta)), stable for large |eta|
+def _loglik(
+    y: np.ndarray, eta: np.ndarray, weights: np.ndarray | None = None, level: float | None = None
+) -> float:
+    """Sum of ``y * eta - log(1 + exp(eta))``, stable for large ``|eta|``.
+
+    ``level``: the value of every ``eta`` if they are all the same (its
+    ``log(1 + exp(.))`` then made once).
+    """
+    if level is None:
+        soft = np.logaddexp(0.0, eta)
+    else:
+        soft = np.full(len(eta), np.logaddexp(0.0, level))
     if weights is None:
-        return float(y @ eta - np.logaddexp(0.0, eta).sum())
-    return float(weights @ (y * eta - np.logaddexp(0.0, eta)))
+        return float(y @ eta - soft.sum())
+    return float(weights @ (y * eta - soft))
 
 
 def irls(
@@ -82,12 +92,22 @@ def irls(
     icpt = np.flatnonzero(np.all(X == 1.0, axis=0)) if ones is None else np.array([ones])
     if icpt.size:
         beta[icpt[0]] = np.log(ybar / (1 - ybar))
-    eta = X @ beta
-    ll = _loglik(y, eta, weights)
+    # at the start, only the intercept: X @ beta is its value in every row when X is finite
+    # (which the first information tells), without a pass over X
+    level = float(beta[icpt[0]]) if icpt.size and beta[icpt[0]] != 0.0 else None
+    eta = X @ beta if level is None else np.full(len(y), level)
+    ll = _loglik(y, eta, weights, level)
     for it in range(1, max_iter + 1):
-        p = expit(eta)
+        p = expit(eta) if it > 1 or level is None else np.full(len(y), expit(level))
         w = p * (1 - p) if weights is None else cw * p * (1 - p)
         info = xtwx(X, w)
+        if it == 1 and level is not None and not np.isfinite(np.diagonal(info)).all():
+            # a value of X is not finite: start as from X @ beta
+            eta = X @ beta
+            ll = _loglik(y, eta, weights)
+            p = expit(eta)
+            w = p * (1 - p) if weights is None else cw * p * (1 - p)
+            info = xtwx(X, w)
         if check is not None and it == 1:
             check(info)
         grad = X.T @ (y - p) if weights is None else X.T @ (cw * (y - p))
