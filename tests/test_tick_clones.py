@@ -137,3 +137,26 @@ def test_only_matplotlibs_own_ticks_are_copied() -> None:
         assert TickTemplates.applies(ax.xaxis) and TickTemplates.applies(ax.yaxis)
         ax.xaxis.__class__ = type("OwnX", (Own, type(ax.xaxis)), {})
         assert not TickTemplates.applies(ax.xaxis)
+
+
+def test_ticks_set_by_hand_while_copied_give_the_same_bytes() -> None:
+    from reunistat.report.tick_clones import ticks_copied
+
+    files = []
+    for copied in (True, False):
+        fig = _many_ticks(renderers.SharedRendererCanvas)
+        ax = fig.axes[0]
+        with matplotlib.rc_context(_RC):
+            if copied:
+                with ticks_copied(ax):
+                    ax.set_yticks(
+                        np.linspace(0, 1, 12), [f"{v:.2f}" for v in np.linspace(0, 1, 12)]
+                    )
+                assert "_get_tick" not in vars(ax.yaxis)
+            else:
+                ax.set_yticks(np.linspace(0, 1, 12), [f"{v:.2f}" for v in np.linspace(0, 1, 12)])
+            png, svg = io.BytesIO(), io.BytesIO()
+            fig.savefig(png, format="png", dpi=200, metadata={"Software": None})
+            fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+        files.append((png.getvalue(), svg.getvalue()))
+    assert files[0] == files[1]

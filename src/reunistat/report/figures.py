@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 from reunistat.horizons import DAYS_PER_YEAR
 from reunistat.report.renderers import SharedRendererCanvas
+from reunistat.report.tick_clones import ticks_copied
 
 _RC: Any = {
     "svg.hashsalt": "reunistat",
@@ -223,9 +224,10 @@ def forest_figure(tidy: pd.DataFrame, *, label: str, title: str) -> Figure:
         lo, hi = float(t["conf_low"].min()), float(t["conf_high"].max())
         ticks = [x for x in (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0) if lo <= x <= hi]
         ticks = sorted({*ticks, 1.0})
-        ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_yticks(y, labels, fontsize=7)
+        with ticks_copied(ax):  # one per term: copied from a fresh tick
+            ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            ax.set_yticks(y, labels, fontsize=7)
         ax.set_ylim(-0.7, len(t) - 0.3)
         ax.set_xlabel(f"{label} (95% CI, log scale)")
         ax.set_title(title, loc="left")

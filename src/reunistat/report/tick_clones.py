@@ -17,6 +17,8 @@ are copied onto it). See :class:`TickTemplates`.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -123,3 +125,20 @@ class TickTemplates:
         except NotFresh:
             self.kept.pop(major, None)
         return tick
+
+
+@contextmanager
+def ticks_copied(*axes: Any) -> Iterator[None]:
+    """While the block runs, new ticks of the Axes ``axes`` copied as :class:`TickTemplates` does.
+
+    For a builder that sets many ticks by hand (``set_yticks``): matplotlib
+    then copies the first tick's properties onto each new tick as usual.
+    """
+    axis_list = [a for ax in axes for a in ax._axis_map.values() if TickTemplates.applies(a)]
+    for axis in axis_list:
+        axis._get_tick = TickTemplates(axis).get_tick
+    try:
+        yield
+    finally:
+        for axis in axis_list:
+            axis.__dict__.pop("_get_tick", None)
