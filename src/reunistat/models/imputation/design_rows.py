@@ -184,7 +184,7 @@ class Patterned:
     def subset(self, rows: np.ndarray) -> PatternRows:
         """The sorted rows ``rows`` (increasing positions in the sorted order)."""
         pattern = self.pattern[rows]
-        starts = np.flatnonzero(np.r_[True, pattern[1:] != pattern[:-1]])
+        starts = _run_starts(pattern)
         values = np.take(self.values, rows, axis=1)
         return PatternRows(self.binary, self.other, self.patterns[pattern[starts]], starts, values)
 

@@ -115,9 +115,7 @@ class Design:
         """Each column's minimum and maximum: the build's when it found them, else computed."""
         if self.ranges is not None:
             return self.ranges
-        if self.covariates is not None:
-            return self.covariates.column_range()
-        return column_range(self.x)
+        return column_range(self.matrix())
 
     def matrix(self) -> np.ndarray | BlockCovariates:
         """The covariates as the checks and the engine take them: ``x``, or its blocks."""
@@ -239,11 +237,14 @@ def design(formula: str, data: pd.DataFrame, lazy: bool = False) -> Design:
     )
 
 
-def column_range(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def column_range(x: np.ndarray | BlockCovariates) -> tuple[np.ndarray, np.ndarray]:
     """Return each column's minimum and maximum (both empty when ``x`` has no rows).
 
-    One pass for :func:`check_constant` and the 0/1 check of the Cox models.
+    One pass for :func:`check_constant` and the 0/1 check of the Cox models; a
+    design's blocks give theirs from their tables (:meth:`BlockCovariates.column_range`).
     """
+    if isinstance(x, BlockCovariates):
+        return x.column_range()
     if x.shape[0] == 0:
         return np.zeros(0), np.zeros(0)
     if x.ndim == 2 and x.flags.c_contiguous and x.shape[1] > 1:  # rows contiguous: by halves
@@ -285,9 +286,7 @@ def check_constant(
     n = x.shape[0]
     if n == 0:
         raise ModelError("no rows left to fit (all rows had missing values?)")
-    if lo_hi is None:
-        lo_hi = x.column_range() if isinstance(x, BlockCovariates) else column_range(x)
-    lo, hi = lo_hi
+    lo, hi = column_range(x) if lo_hi is None else lo_hi
     span = hi - lo
     const = [c for c, s in zip(columns, span, strict=True) if s == 0]
     if const:

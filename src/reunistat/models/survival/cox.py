@@ -66,9 +66,7 @@ def _check_monotone(
     those columns, then checked column by column in order. ``lo_hi``: the
     columns' minima and maxima (:func:`_data.column_range`), if already known.
     """
-    if lo_hi is None:
-        lo_hi = x.column_range() if isinstance(x, _data.BlockCovariates) else _data.column_range(x)
-    lo, hi = lo_hi
+    lo, hi = _data.column_range(x) if lo_hi is None else lo_hi
     cand = np.flatnonzero((lo == 0) & (hi == 1))
     if cand.shape[0] == 0:
         return
