@@ -185,6 +185,12 @@ def _dense(x: np.ndarray | DummyDesign) -> np.ndarray:
     return x.dense() if isinstance(x, DummyDesign) else x
 
 
+def _gram(x: np.ndarray | DummyDesign) -> np.ndarray:
+    """``X'X`` of the design (a :class:`DummyDesign` made whole once)."""
+    d = _dense(x)
+    return np.asarray(d.T @ d)
+
+
 def _times(x: np.ndarray | DummyDesign, m: np.ndarray) -> np.ndarray:
     """``x @ m`` (``m`` a vector or a matrix); a :class:`DummyDesign` by blocks of rows.
 
@@ -303,7 +309,7 @@ def ols_cluster(
         x_sparse = sparse.csr_matrix(x_sparse, dtype=float)
         if x_sparse.shape != x.shape:
             raise EvaluationError(f"x_sparse is {x_sparse.shape}, x is {x.shape}")
-    xtx = _dense(x).T @ _dense(x) if x_sparse is None else (x_sparse.T @ x_sparse).toarray()
+    xtx = _gram(x) if x_sparse is None else (x_sparse.T @ x_sparse).toarray()
     bread = np.linalg.inv((xtx + xtx.T) / 2)
     # X'y of a 0/1 design and whole-number outcomes: exact counts, the same in any order
     exact = x_sparse is not None and _small_integers(y)
@@ -527,7 +533,7 @@ def _pretrend_statistics(
     fitted_r = _restricted_fit(y, x, keep, xtx, x_sparse)
     resid_r = y - fitted_r
     if bread is None:
-        full = _dense(x).T @ _dense(x) if xtx is None else xtx
+        full = _gram(x) if xtx is None else xtx
         bread = np.linalg.inv((full + full.T) / 2)
     z = _times(x, bread[idx].T)  # n x m: beta[idx] = z' y
     xtf = x.sparse.T @ fitted_r if isinstance(x, DummyDesign) else x.T @ fitted_r
