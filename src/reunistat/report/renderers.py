@@ -52,7 +52,7 @@ from matplotlib.ticker import FixedFormatter, Formatter, FuncFormatter
 
 from reunistat.report import png_writer
 from reunistat.report.figure_fonts import get_font
-from reunistat.report.tick_clones import TickTemplates
+from reunistat.report.tick_clones import ticks_copied
 
 #: Agg renderers of this thread's figures, by (width px, height px, dpi): the latest few.
 _RENDERERS = threading.local()
@@ -565,7 +565,7 @@ def _copy_tick_props(axis: Any, src: Any, dest: Any) -> None:
 def _ticks_once(fig: Any) -> Iterator[None]:
     """While one file of ``fig`` is drawn, each axis' ticks updated and measured once a state.
 
-    New ticks are copies of a fresh one (:class:`~reunistat.report.tick_clones.TickTemplates`)
+    New ticks are copies of a fresh one (:func:`~reunistat.report.tick_clones.ticks_copied`)
     and take the first tick's properties by :func:`_copy_tick_props`.
     """
     axes = [axis for ax in fig.axes for axis in ax._axis_map.values()]
@@ -575,15 +575,13 @@ def _ticks_once(fig: Any) -> Iterator[None]:
         axis._get_ticklabel_bboxes = once.ticklabel_bboxes
         if type(axis)._copy_tick_props is _AXIS_COPY_TICK_PROPS:
             axis._copy_tick_props = functools.partial(_copy_tick_props, axis)
-        if TickTemplates.applies(axis):
-            axis._get_tick = TickTemplates(axis).get_tick
     try:
-        yield
+        with ticks_copied(*fig.axes):
+            yield
     finally:
         for axis in axes:
             del axis._update_ticks, axis._get_ticklabel_bboxes
             axis.__dict__.pop("_copy_tick_props", None)
-            axis.__dict__.pop("_get_tick", None)
 
 
 @contextmanager
