@@ -73,7 +73,7 @@ class _Problem:
     e_mode: np.ndarray = field(init=False, repr=False)
     w_mode: np.ndarray = field(init=False, repr=False)
     sw_mode: np.ndarray = field(init=False, repr=False)
-    ones: np.ndarray = field(init=False, repr=False)
+    first_ones: bool = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         order = np.argsort(self.codes, kind="stable")
@@ -83,8 +83,8 @@ class _Problem:
         self.X = self.Xt.T
         self.starts = np.searchsorted(self.codes, np.arange(self.n_groups))
         self.sizes = np.diff(np.append(self.starts, len(self.codes)))
-        # columns of 1 in every row (the intercept): their products with a weight are the weight
-        self.ones = np.array([len(x) > 0 and bool((x == 1.0).all()) for x in self.Xt[:1]])
+        # the first column 1 in every row (the intercept): its products with a weight are the weight
+        self.first_ones = self.Xt.size > 0 and bool((self.Xt[0] == 1.0).all())
 
     def _spread(self, v: np.ndarray) -> np.ndarray:
         """Each group's value on each of its rows: ``v[codes]`` (rows sorted by group)."""
@@ -108,7 +108,7 @@ class _Problem:
         buf = np.empty(self.Xt.shape[1])
         for i, x in enumerate(self.Xt):
             for (w, sw), out in zip(ws, sums, strict=True):
-                if i < len(self.ones) and self.ones[i]:
+                if i == 0 and self.first_ones:
                     out[i] = sw
                 else:
                     np.add.reduceat(np.multiply(x, w, out=buf), self.starts, out=out[i])
