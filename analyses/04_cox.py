@@ -20,9 +20,9 @@ FUNCTION = "reunistat.models.survival.cox"
 
 def run(ctx: Context) -> None:
     spells = ctx.spells
-    formula = "reentered ~ " + ctx.config.covariates
+    formula = "~ " + ctx.config.covariates
     # the concordance is reported (values.json), so asked for at any size
-    res = cox(formula, spells, "days_followed", cluster="LA", concordance=True)
+    res = cox(formula, spells, "days_followed", "reentered", cluster="LA", concordance=True)
     ctx.results[f"cox LA ~ {ctx.config.covariates}"] = res  # reused by 11 (its main model)
     tidy = res.tidy(exponentiate=True)
     tidy.insert(1, "label", [term_label(t) for t in tidy["term"]])

@@ -107,6 +107,19 @@ def test_a_second_run_is_byte_identical(first_run, tmp_path):
     assert {p: h1[p] for p in same} == {p: h2[p] for p in same}
 
 
+def test_the_analyses_use_no_deprecated_spelling(tmp_path):
+    """The shipped scripts (what ``reunistat init`` copies to a user) call the models in the
+    current vocabulary: run in this process, they raise no DeprecationWarning of ours
+    (04 once passed its outcome as a formula's left side)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", DeprecationWarning)
+        reproduce(_cfg(tmp_path, analysis_jobs=1), paper=False, log=lambda s: None)
+    ours = [str(w.message) for w in seen if "will be removed in the next release" in str(w.message)]
+    assert ours == []
+
+
 def test_the_paper_build_is_byte_identical(first_run, tmp_path):
     """Rebuilding the paper from the same outputs gives the same HTML and DOCX bytes."""
     cfg, r1 = first_run
