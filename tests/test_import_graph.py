@@ -42,6 +42,7 @@ LAYERS = {
     "horizons": 0,
     "_rowhash": 0,
     "_lazy": 0,
+    "kernels": 0,
     "tables": 1,
     "synthetic": 1,
     "results": 1,

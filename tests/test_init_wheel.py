@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import reunistat
+from reunistat import kernels
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "synthetic" / "sample"
@@ -106,5 +107,7 @@ def test_wheel_in_a_fresh_venv_inits_a_study_and_reproduces_the_paper(tmp_path: 
     manifest = json.loads((out / "manifest.json").read_text("utf-8"))
     assert manifest["status"] == "passed"
     assert manifest["versions"]["reunistat"] == reunistat.__version__
+    # the CLI chose the AVX2 kernels before numpy loaded (on an x86-64 CPU with AVX2 and FMA)
+    assert manifest["kernels"]["portable"] is kernels.avx2_cpu()
     assert manifest["config_file"] == "analyses/config.toml"
     print("wheel test timings (s):", {k: round(v, 1) for k, v in timings.items()})

@@ -129,6 +129,17 @@ def reproduce(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress and no log, only the summary.")
     ] = False,
+    native_kernels: Annotated[
+        bool,
+        typer.Option(
+            "--native-kernels",
+            help="Let numpy and OpenBLAS use every SIMD level this CPU has (AVX-512 where "
+            "present). By default they use their AVX2 kernels on any x86-64 CPU with AVX2, "
+            "so the release is the same bytes on any such machine; with this option the "
+            "last digits of a few outputs depend on the CPU (the manifest's 'kernels' says "
+            "which were used).",
+        ),
+    ] = False,
 ) -> None:
     """Run every analysis and build the paper (the default synthetic data generated if missing).
 
@@ -136,6 +147,9 @@ def reproduce(
     outputs/manifest.json; fails if any output breaks the disclosure rules.
     Progress (each step and its time) is drawn on stderr when it is a terminal.
     """
+    from reunistat import kernels
+
+    kernels.choose(portable=not native_kernels)  # before numpy loads (the pipeline imports it)
     from reunistat.cli.progress import Steps
     from reunistat.errors import PipelineError
     from reunistat.pipeline import fast_exit, load_config, verify_release

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reunistat import kernels
 from reunistat.errors import PipelineError
 from reunistat.pipeline.config import MANIFEST, PipelineConfig
 from reunistat.report.checker import release_spec
@@ -144,6 +145,7 @@ def build_manifest(
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": _versions() | _extra_versions(),
+        "kernels": kernels.in_effect(),
         "data_dir": cfg.data_dir.as_posix(),
         "inputs": inputs,
         "cohort": cohort,

@@ -1,0 +1,81 @@
+"""The SIMD kernels a release is made with (reunistat.kernels): chosen before numpy loads.
+
+The portable choice makes numpy and OpenBLAS use their AVX2 kernels on any x86-64 CPU
+with AVX2 and FMA, so a release's bytes do not depend on whether the CPU also has
+AVX-512 (measured: benchmarks/results/kernels.md). Choosing works only in a process
+that has not imported numpy, so those cases run in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reunistat import kernels
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+PROBE = """
+import json, sys
+from reunistat import kernels
+chosen = kernels.choose(portable=sys.argv[1] == "portable")
+import numpy, scipy.linalg  # both OpenBLAS builds load after the choice
+print(json.dumps({"chosen": chosen, "in_effect": kernels.in_effect()}))
+"""
+
+
+def _fresh(arg: str, **env: str) -> dict:
+    clean = {k: v for k, v in os.environ.items() if k not in kernels.PORTABLE_ENV}
+    clean.update(env, PYTHONPATH=str(SRC))
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, arg], capture_output=True, text=True, env=clean, check=True
+    )
+    out: dict = json.loads(done.stdout)
+    return out
+
+
+def test_a_fresh_process_gets_the_avx2_kernels_where_the_cpu_has_them() -> None:
+    """Every BLAS on Haswell kernels and numpy below its AVX-512 levels; on a CPU
+    without AVX2 and FMA (or not x86-64), nothing set and the reason given."""
+    got = _fresh("portable")
+    eff = got["in_effect"]
+    if not kernels.avx2_cpu():
+        assert got["chosen"] == "native: not an x86-64 CPU with AVX2 and FMA"
+        assert eff["environment"] == dict.fromkeys(kernels.PORTABLE_ENV)
+        return
+    assert got["chosen"] == "portable"
+    assert eff["portable"] is True
+    assert len(eff["blas"]) >= 2  # numpy's OpenBLAS and scipy's
+    assert {b["kernels"] for b in eff["blas"]} == {"Haswell"}
+    levels = eff["numpy_dispatch"]
+    assert levels and not any("512" in lv or "V4" in lv for lv in levels)
+    assert eff["environment"] == kernels.PORTABLE_ENV
+
+
+def test_asking_for_native_kernels_sets_nothing() -> None:
+    got = _fresh("native")
+    assert got["chosen"] == "native: asked for"
+    assert got["in_effect"]["environment"] == dict.fromkeys(kernels.PORTABLE_ENV)
+
+
+def test_a_users_own_setting_is_kept() -> None:
+    got = _fresh("portable", OPENBLAS_CORETYPE="Sandybridge")
+    assert got["chosen"] == "native: set in the environment"
+    assert got["in_effect"]["environment"]["OPENBLAS_CORETYPE"] == "Sandybridge"
+    assert got["in_effect"]["environment"]["NPY_DISABLE_CPU_FEATURES"] is None
+    if kernels.avx2_cpu():
+        assert got["in_effect"]["portable"] is False
+
+
+def test_too_late_once_numpy_is_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy  # noqa: F401  (this process has it already: pytest imported it)
+
+    for k in kernels.PORTABLE_ENV:
+        monkeypatch.delenv(k, raising=False)
+    assert kernels.choose() == "native: numpy was imported before the kernels could be chosen"
+    assert all(k not in os.environ for k in kernels.PORTABLE_ENV)
