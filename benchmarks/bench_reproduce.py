@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -77,7 +78,9 @@ def compile_tree(src: Path) -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True)
 
 
-def run_once(data: Path, src: Path, threads: int, jobs: int | None, out: Path) -> dict:
+def run_once(
+    data: Path, src: Path, threads: int, jobs: int | None, out: Path, extra: Sequence[str] = ()
+) -> dict:
     """Run ``reunistat reproduce`` once from the package in ``src``; return its record."""
     cmd = [
         sys.executable,
@@ -89,6 +92,7 @@ def run_once(data: Path, src: Path, threads: int, jobs: int | None, out: Path) -
         "--out",
         str(out),
         *([] if jobs is None else ["--jobs", str(jobs)]),
+        *extra,
     ]
     env = dict(os.environ, PYTHONPATH=str(src))
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -119,6 +123,7 @@ def run_once(data: Path, src: Path, threads: int, jobs: int | None, out: Path) -
         "skipped": manifest["skipped"],
         "disclosure": manifest["disclosure"],
         "inputs": len(manifest["inputs"]),
+        "kernels": manifest.get("kernels"),
     }
 
 
@@ -136,6 +141,14 @@ def main() -> None:
         help="reproduce --jobs: processes for the analysis scripts (default: the config's)",
     )
     ap.add_argument("--out", type=Path, default=WORK / "outputs", help="outputs folder of the runs")
+    ap.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more argument for reunistat reproduce (repeatable), e.g. "
+        "--extra=--native-kernels",
+    )
     ap.add_argument(
         "--no-bytecode",
         dest="bytecode",
@@ -174,7 +187,7 @@ def main() -> None:
     if args.bytecode:
         compile_tree(args.src)
     runs = [
-        run_once(args.data, args.src, args.threads, args.jobs, args.out)
+        run_once(args.data, args.src, args.threads, args.jobs, args.out, args.extra)
         for _ in range(args.repeats)
     ]
     same = all(r["hashes"] == runs[0]["hashes"] for r in runs)
@@ -198,6 +211,7 @@ def main() -> None:
         "load": [r["load"] for r in runs],
         "speed_probe_s": [r["speed_probe_s"] for r in runs],
         "hashes": runs[0]["hashes"],
+        "kernels": runs[0]["kernels"],
     }
     meta = {
         "python": sys.version.split()[0],
@@ -207,6 +221,7 @@ def main() -> None:
         "src": str(args.src),
         "threads": args.threads,
         "jobs": args.jobs,
+        "extra_args": args.extra,
         "bytecode_compiled_first": args.bytecode,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
