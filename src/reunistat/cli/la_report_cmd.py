@@ -51,6 +51,9 @@ def la_report(
     allow, and national figures for comparison. Disclosure control is on unless
     --no-disclosure is given.
     """
+    from reunistat import kernels
+
+    kernels.choose()  # the same bytes on any x86-64 CPU with AVX2 (before numpy loads)
     from reunistat.cohort import CohortConfig, build_cohort
     from reunistat.report.disclosure import DisclosureRules
     from reunistat.report.la_report import build_la_report, read_benchmarks, write_la_report
