@@ -186,15 +186,16 @@ def test_a_0_1_design_given_sparse_gives_the_same_bits(
 
 
 def test_the_fixed_effects_design_as_sparse_is_the_dense_one() -> None:
-    """``did._fe_design``: the rows it makes and its sparse copy hold the dummies of
-    ``pd.get_dummies``; a dense matrix and None when a term is not 0/1."""
+    """``did._fe_design``: the rows it makes and the sparse copy it holds are the dummies
+    of ``pd.get_dummies``; a dense matrix when a term is not 0/1."""
     import importlib
 
     did = importlib.import_module("reunistat.models.evaluation.did")
     rng = np.random.default_rng(2)
     data = pd.DataFrame({"LA": rng.choice(["b", "a", "c"], 300), "year": rng.integers(0, 4, 300)})
     terms = pd.DataFrame({f"t{k}": (rng.integers(0, 3, 300) == k).astype(float) for k in (1, 2)})
-    x, names, xs = did._fe_design(data, terms, "LA", "year")
+    x, names = did._fe_design(data, terms, "LA", "year")
+    xs = x.sparse
     dummies = [
         pd.get_dummies(data[c].astype(str), drop_first=True, dtype=float) for c in ("LA", "year")
     ]
@@ -206,8 +207,8 @@ def test_the_fixed_effects_design_as_sparse_is_the_dense_one() -> None:
     assert x.rows(rows).tobytes() == want[rows].tobytes()
     assert x.rows(slice(17, 101)).tobytes() == want[17:101].tobytes()
     assert len(names) == x.shape[1]
-    x2, _, none = did._fe_design(data, terms.assign(t1=terms["t1"] * 0.5), "LA", "year")
-    assert none is None and isinstance(x2, np.ndarray) and (x2[:, 1] == terms["t1"] * 0.5).all()
+    x2, _ = did._fe_design(data, terms.assign(t1=terms["t1"] * 0.5), "LA", "year")
+    assert isinstance(x2, np.ndarray) and (x2[:, 1] == terms["t1"] * 0.5).all()
 
 
 @settings(max_examples=10, deadline=None)
@@ -232,8 +233,9 @@ def test_a_design_made_by_blocks_of_rows_gives_the_dense_designs_bits(
     rel = rng.integers(0, 4, n)
     terms = pd.DataFrame({f"rel{r}": (rel == r).astype(float) for r in (1, 2, 3)})
     y = (rng.random(n) < 0.2 + 0.05 * rel).astype(float)
-    x, _, xs = did._fe_design(data, terms, "LA", "year")
+    x, _ = did._fe_design(data, terms, "LA", "year")
     assert isinstance(x, did.DummyDesign)
+    xs = x.sparse
     dense = x.dense()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ci, "ROW_BLOCK", block)

@@ -63,14 +63,14 @@ def _la_col(function: str, cluster: str, deprecated: dict[str, Any]) -> str:
 
 def _fe_design(
     data: pd.DataFrame, terms: pd.DataFrame, la_col: str, year_col: str
-) -> tuple[np.ndarray | DummyDesign, list[str], sparse.csr_matrix | None]:
+) -> tuple[np.ndarray | DummyDesign, list[str]]:
     """``Intercept``, the terms, then LA and year dummies (first level dropped), as floats.
 
     The same matrix and names as ``pd.get_dummies(..., drop_first=True)`` of the
     labels as text (their levels in sorted order). When the terms are 0/1 too, the
     matrix is a :class:`DummyDesign` (its rows made when a product needs them:
-    the same values, without the ``n x k`` array) with its sparse copy (for
-    :func:`ols_cluster`'s ``x_sparse``); else the dense matrix and None.
+    the same values, without the ``n x k`` array) holding its sparse copy, which
+    :func:`ols_cluster` uses; else the dense matrix.
     """
     fixed = [(_text_categorical(data[c]), p) for c, p in ((la_col, "LA"), (year_col, "year"))]
     names = ["Intercept", *map(str, terms.columns)]
@@ -84,7 +84,7 @@ def _fe_design(
         ones.append(np.where(codes > 0, start + codes - 1, 0))
         start += len(cat.categories) - 1
     if not ((values == 0.0) | (values == 1.0)).all():
-        return DummyDesign(values, ones, len(names), None).dense(), names, None
+        return DummyDesign(values, ones, len(names), None).dense(), names
     rows = np.arange(n)
     at = [(rows, np.zeros(n, dtype=np.int64))]  # the (row, column) of each 1
     at += [(rows[col > 0], col[col > 0]) for col in ones]
@@ -92,7 +92,7 @@ def _fe_design(
     at.append((r, c + 1))
     rc = np.concatenate([a for a, _ in at]), np.concatenate([b for _, b in at])
     xs = sparse.csr_matrix((np.ones(len(rc[0])), rc), shape=(n, len(names)))
-    return DummyDesign(values, ones, len(names), xs), names, xs
+    return DummyDesign(values, ones, len(names), xs), names
 
 
 def _text_categorical(col: pd.Series) -> pd.Categorical:
@@ -311,8 +311,8 @@ def did(
         event_col,
         potential_followup_col,
     )
-    x, names, xs = _fe_design(hs, hs[["treated"]], la_col, year_col)
-    fit = ols_cluster(hs["y"].to_numpy(float), x, hs[la_col].to_numpy(), vcov, xs)
+    x, names = _fe_design(hs, hs[["treated"]], la_col, year_col)
+    fit = ols_cluster(hs["y"].to_numpy(float), x, hs[la_col].to_numpy(), vcov)
     opts: dict[str, object] = {
         "horizon_days": horizon_days,
         "cluster": la_col,
@@ -429,9 +429,9 @@ def event_study(
         raise EvaluationError(
             f"no pilot returns in {empty}: narrow the window (now {window}) to the years observed"
         )
-    x, names, xs = _fe_design(hs, terms, la_col, year_col)
+    x, names = _fe_design(hs, terms, la_col, year_col)
     y, groups = hs["y"].to_numpy(float), hs[la_col].to_numpy()
-    fit = ols_cluster(y, x, groups, vcov, xs)
+    fit = ols_cluster(y, x, groups, vcov)
     cov1 = fit.cov if vcov == "CR1" else fit.cr1_cov()
     keep = list(terms.columns)
     pre = [f"rel_year[{k}]" for k in ks if k < 0]
