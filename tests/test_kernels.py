@@ -30,7 +30,7 @@ print(json.dumps({"chosen": chosen, "in_effect": kernels.in_effect()}))
 
 
 def _fresh(arg: str, **env: str) -> dict:
-    clean = {k: v for k, v in os.environ.items() if k not in kernels.PORTABLE_ENV}
+    clean = {k: v for k, v in os.environ.items() if k not in kernels.VARIABLES}
     clean.update(env, PYTHONPATH=str(SRC))
     done = subprocess.run(
         [sys.executable, "-c", PROBE, arg], capture_output=True, text=True, env=clean, check=True
@@ -46,7 +46,7 @@ def test_a_fresh_process_gets_the_avx2_kernels_where_the_cpu_has_them() -> None:
     eff = got["in_effect"]
     if not kernels.avx2_cpu():
         assert got["chosen"] == "native: not an x86-64 CPU with AVX2 and FMA"
-        assert eff["environment"] == dict.fromkeys(kernels.PORTABLE_ENV)
+        assert eff["environment"] == dict.fromkeys(kernels.VARIABLES)
         return
     assert got["chosen"] == "portable"
     assert eff["portable"] is True
@@ -54,13 +54,13 @@ def test_a_fresh_process_gets_the_avx2_kernels_where_the_cpu_has_them() -> None:
     assert {b["kernels"] for b in eff["blas"]} == {"Haswell"}
     levels = eff["numpy_dispatch"]
     assert levels and not any("512" in lv or "V4" in lv for lv in levels)
-    assert eff["environment"] == kernels.PORTABLE_ENV
+    assert eff["environment"] == kernels.portable_env()
 
 
 def test_asking_for_native_kernels_sets_nothing() -> None:
     got = _fresh("native")
     assert got["chosen"] == "native: asked for"
-    assert got["in_effect"]["environment"] == dict.fromkeys(kernels.PORTABLE_ENV)
+    assert got["in_effect"]["environment"] == dict.fromkeys(kernels.VARIABLES)
 
 
 def test_a_users_own_setting_is_kept() -> None:
@@ -75,7 +75,26 @@ def test_a_users_own_setting_is_kept() -> None:
 def test_too_late_once_numpy_is_imported(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy  # noqa: F401  (this process has it already: pytest imported it)
 
-    for k in kernels.PORTABLE_ENV:
+    for k in kernels.VARIABLES:
         monkeypatch.delenv(k, raising=False)
     assert kernels.choose() == "native: numpy was imported before the kernels could be chosen"
-    assert all(k not in os.environ for k in kernels.PORTABLE_ENV)
+    assert all(k not in os.environ for k in kernels.VARIABLES)
+
+
+@pytest.mark.parametrize(
+    ("numpy_version", "first_name"),
+    [("2.0.2", "AVX512F"), ("2.3.5", "AVX512F"), ("2.4.6", "X86_V4"), ("3.1.0", "X86_V4")],
+)
+def test_numpys_levels_by_the_names_of_its_release(
+    monkeypatch: pytest.MonkeyPatch, numpy_version: str, first_name: str
+) -> None:
+    """Each numpy release gets its own names for its AVX-512 levels (2.4 renamed them).
+
+    They are read from its metadata without importing it (numpy warns of a name it lacks).
+    """
+    import importlib.metadata
+
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: numpy_version)
+    env = kernels.portable_env()
+    assert env["OPENBLAS_CORETYPE"] == "Haswell"
+    assert env["NPY_DISABLE_CPU_FEATURES"].split()[0] == first_name

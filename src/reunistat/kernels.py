@@ -28,13 +28,31 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: The environment that makes numpy and OpenBLAS use their AVX2 kernels on any x86-64 CPU
-#: with AVX2 and FMA (numpy >= 2.4 names its AVX-512 levels X86_V4, AVX512_ICL, AVX512_SPR;
-#: a name numpy does not know is ignored).
-PORTABLE_ENV = {
-    "OPENBLAS_CORETYPE": "Haswell",
-    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+#: The variables that choose the kernels: OpenBLAS's core type, numpy's disabled levels.
+VARIABLES = ("OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES")
+
+#: numpy's AVX-512 dispatch levels by the names of its release: from 2.4 on they are X86_V4,
+#: AVX512_ICL and AVX512_SPR; before, AVX512F to AVX512_ICL (numpy warns of a name it lacks).
+NUMPY_AVX512 = {
+    (2, 4): "X86_V4 AVX512_ICL AVX512_SPR",
+    (2, 0): "AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL",
 }
+
+
+def portable_env() -> dict[str, str]:
+    """The environment that makes numpy and OpenBLAS use their AVX2 kernels.
+
+    numpy's levels are named as the installed release names them (its version is
+    read from its metadata: numpy is not imported).
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major, minor = (int(p) for p in version("numpy").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        major, minor = 2, 4
+    names = next(v for k, v in NUMPY_AVX512.items() if (major, minor) >= k)
+    return {"OPENBLAS_CORETYPE": "Haswell", "NPY_DISABLE_CPU_FEATURES": names}
 
 
 def _cpu_flags() -> set[str]:
@@ -62,13 +80,13 @@ def choose(portable: bool = True) -> str:
     """
     if not portable:
         return "native: asked for"
-    if any(k in os.environ for k in PORTABLE_ENV):
+    if any(k in os.environ for k in VARIABLES):
         return "native: set in the environment"
     if "numpy" in sys.modules:
         return "native: numpy was imported before the kernels could be chosen"
     if not avx2_cpu():
         return "native: not an x86-64 CPU with AVX2 and FMA"
-    os.environ.update(PORTABLE_ENV)
+    os.environ.update(portable_env())
     return "portable"
 
 
@@ -95,14 +113,14 @@ def in_effect() -> dict[str, Any]:
     numpy_levels = _numpy_levels()
     portable = (
         bool(blas)
-        and all(b["kernels"] == PORTABLE_ENV["OPENBLAS_CORETYPE"] for b in blas)
+        and all(b["kernels"] == "Haswell" for b in blas)
         and not any(level.startswith(("X86_V4", "AVX512")) for level in numpy_levels)
     )
     return {
         "portable": portable,
         "blas": blas,
         "numpy_dispatch": numpy_levels,
-        "environment": {k: os.environ.get(k) for k in PORTABLE_ENV},
+        "environment": {k: os.environ.get(k) for k in VARIABLES},
     }
 
 
