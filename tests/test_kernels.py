@@ -98,3 +98,39 @@ def test_numpys_levels_by_the_names_of_its_release(
     env = kernels.portable_env()
     assert env["OPENBLAS_CORETYPE"] == "Haswell"
     assert env["NPY_DISABLE_CPU_FEATURES"].split()[0] == first_name
+
+
+def test_a_script_run_as_a_program_starts_again_with_the_portable_kernels(tmp_path: Path) -> None:
+    """``python analyses/NN.py`` loads numpy with its imports; run_script then starts the
+    same command again with the kernels chosen (once: the variables are set then)."""
+    script = tmp_path / "04_like.py"
+    script.write_text(
+        "import json\n"
+        "import numpy\n"
+        "from reunistat import kernels\n"
+        "print('started', flush=True)\n"
+        "kernels.restart_portable(__file__)\n"
+        "print(json.dumps(kernels.in_effect()))\n",
+        encoding="utf-8",
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in kernels.VARIABLES}
+    clean["PYTHONPATH"] = str(SRC)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=clean, check=True
+    )
+    lines = done.stdout.splitlines()
+    eff = json.loads(lines[-1])
+    if kernels.avx2_cpu():
+        assert lines[:-1] == ["started", "started"]  # the first process was replaced
+        assert eff["portable"] is True and eff["environment"] == kernels.portable_env()
+    else:
+        assert lines[:-1] == ["started"]
+        assert eff["environment"] == dict.fromkeys(kernels.VARIABLES)
+
+
+def test_a_script_called_from_python_is_not_restarted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the program this process runs is started again (not a test calling run_script)."""
+    for k in kernels.VARIABLES:
+        monkeypatch.delenv(k, raising=False)
+    kernels.restart_portable(Path(__file__))  # this process runs pytest, not this file
+    assert all(k not in os.environ for k in kernels.VARIABLES)

@@ -90,6 +90,24 @@ def choose(portable: bool = True) -> str:
     return "portable"
 
 
+def restart_portable(program: Path) -> None:
+    """Start ``program`` again with the portable kernels if numpy already runs on others.
+
+    For ``python analyses/NN_name.py``: the script's imports load numpy before
+    anything runs, so the kernels can only be chosen by starting the same command
+    again with the variables set (the process is replaced; nothing has been done
+    yet). Only when ``program`` is the program this process runs (not a script
+    called from Python or a test) and :func:`choose` would have set them.
+    """
+    if Path(sys.argv[0]).resolve() != Path(program).resolve():
+        return
+    if any(k in os.environ for k in VARIABLES) or not avx2_cpu():
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], os.environ | portable_env())
+
+
 def in_effect() -> dict[str, Any]:
     """What numpy and each loaded BLAS use now (for the manifest).
 

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from reunistat import kernels
 from reunistat.errors import ModelError
 from reunistat.pipeline import folder, workers
 from reunistat.pipeline.acro_step import publish_acro
@@ -542,6 +543,7 @@ def run_script(path: str | Path, config: str | Path | None = None) -> None:
     kept, the whole folder is checked again and the disclosure report's
     verdict and the manifest (``"run": "partial"``) are rewritten.
     """
+    kernels.restart_portable(Path(path))  # the release's kernels (see reunistat.kernels)
     cfg = load_config(config)
     p = Path(path)
     result = _run(cfg, [p], partial=True, paper=False, log=print, command=f"python {p.as_posix()}")
