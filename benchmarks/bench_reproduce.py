@@ -54,15 +54,48 @@ print(sorted(once() for _ in range(5))[2])
 """
 
 
-def machine_speed(threads: int) -> float:
-    """Seconds the :data:`SPEED_PROBE` workload takes on this machine now (median of 5)."""
+#: Fresh memory touched page by page (1 GiB of float64 written once, median of 3): what the
+#: run pays for each first touch of a page (its system time). On 2026-12-03's host a run
+#: spent 7.6 s in the system, on 2026-12-04's 5.7 s, while :data:`SPEED_PROBE` read the same.
+MEMORY_PROBE = """
+import time
+import numpy as np
+def once():
+    t = time.perf_counter()
+    np.ones(2**27)
+    return time.perf_counter() - t
+print(sorted(once() for _ in range(3))[1])
+"""
+
+
+def _probe_env(threads: int) -> dict[str, str]:
     env = dict(os.environ)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
+    return env
+
+
+def machine_speed(threads: int, code: str = SPEED_PROBE) -> float:
+    """Seconds the ``code`` workload (:data:`SPEED_PROBE`) takes on this machine now."""
     res = subprocess.run(
-        [sys.executable, "-c", SPEED_PROBE], capture_output=True, text=True, env=env, check=True
-    )
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_probe_env(threads),
+        check=True,
+    )  # fmt: skip
     return round(float(res.stdout), 3)
+
+
+def machine_speed_both_cores(threads: int) -> float:
+    """:data:`SPEED_PROBE` on two processes at once: the slower one's seconds.
+
+    Against :func:`machine_speed` (one process) it shows whether the second core is
+    as fast as the first while both work, as they do through most of a run.
+    """
+    cmd = [sys.executable, "-c", SPEED_PROBE]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=_probe_env(threads))
+        for _ in range(2)
+    ]
+    return round(max(float(p.communicate()[0]) for p in procs), 3)
 
 
 def compile_tree(src: Path) -> None:
@@ -98,6 +131,8 @@ def run_once(
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     probe = machine_speed(threads)
+    probe2 = machine_speed_both_cores(threads)
+    probe_mem = machine_speed(threads, MEMORY_PROBE)
     usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     before = usage0.ru_maxrss
     load0 = os.getloadavg()[0]
@@ -113,6 +148,8 @@ def run_once(
     return {
         "load": [round(load0, 2), round(os.getloadavg()[0], 2)],
         "speed_probe_s": probe,
+        "speed_probe_two_cores_s": probe2,
+        "memory_probe_s": probe_mem,
         "wall_s": wall,
         "cpu_s": round(cpu, 1),
         "memory_mib": manifest.get("memory_mib"),
@@ -210,6 +247,8 @@ def main() -> None:
         "disclosure": runs[0]["disclosure"],
         "load": [r["load"] for r in runs],
         "speed_probe_s": [r["speed_probe_s"] for r in runs],
+        "speed_probe_two_cores_s": [r["speed_probe_two_cores_s"] for r in runs],
+        "memory_probe_s": [r["memory_probe_s"] for r in runs],
         "hashes": runs[0]["hashes"],
         "kernels": runs[0]["kernels"],
     }
@@ -276,6 +315,8 @@ def combine(out: str, labels: list[str]) -> None:
         },
         "load": [x for r in runs for x in r["load"]],
         "speed_probe_s": [x for r in runs for x in r.get("speed_probe_s", [])],
+        "speed_probe_two_cores_s": [x for r in runs for x in r.get("speed_probe_two_cores_s", [])],
+        "memory_probe_s": [x for r in runs for x in r.get("memory_probe_s", [])],
     }
     meta = {**docs[0]["meta"], "date": docs[-1]["meta"]["date"], "combined": labels}
     (HERE / "results" / f"reproduce_{out}.json").write_text(
@@ -288,8 +329,8 @@ def _cpu(summary: dict) -> str:
     return "-" if cpu is None else f"{cpu:.1f}"
 
 
-def _probe(summary: dict) -> str:
-    probes = summary.get("speed_probe_s") or []
+def _probe(summary: dict, key: str = "speed_probe_s") -> str:
+    probes = summary.get(key) or []
     return "-" if not probes else f"{statistics.median(probes):.2f}"
 
 
@@ -308,7 +349,8 @@ def render(before: str, after: str) -> None:
         "fixed; stage times are the manifest's. `--render` writes this section. The machine",
         "(2 cores) was shared with other jobs: the load average is given with every run, and",
         "the machine speed probe (a fixed single-core workload timed before each run, lower is",
-        "faster) says how fast the machine was that day.",
+        "faster) says how fast the machine was that day; the same probe on both cores at once",
+        "and the memory probe (first touches of 1 GiB) say what one core does not.",
         "",
         f"- before: `{a['meta']['src']}` ({a['meta']['date']}), load {sa['load']}",
         f"- after: `{b['meta']['src']}` ({b['meta']['date']}), load {sb['load']}",
@@ -320,6 +362,10 @@ def render(before: str, after: str) -> None:
         f"| peak RSS (MiB) | {sa['peak_rss_mib'] or 0:,.0f} | {sb['peak_rss_mib'] or 0:,.0f} |",
         f"| outputs | {sa['n_outputs']} | {sb['n_outputs']} |",
         f"| machine speed probe (s, median) | {_probe(sa)} | {_probe(sb)} |",
+        f"| the same on both cores at once (s, median; the slower) | "
+        f"{_probe(sa, 'speed_probe_two_cores_s')} | {_probe(sb, 'speed_probe_two_cores_s')} |",
+        f"| memory probe: 1 GiB first touched (s, median) | "
+        f"{_probe(sa, 'memory_probe_s')} | {_probe(sb, 'memory_probe_s')} |",
     ]
     stages = list(sa["stages_median_s"]) + [
         k for k in sb["stages_median_s"] if k not in sa["stages_median_s"]
