@@ -281,6 +281,17 @@ def test_block_covariates_are_the_simple_matrix(rhs: str) -> None:
     )
 
 
+@pytest.mark.parametrize("rhs", ["score + moves", "C(sex):score + moves"])
+def test_a_lazy_design_off_the_simple_path_is_the_matrix(rhs: str) -> None:
+    """Plain numeric columns (column-major) and formulaic's terms come as the matrix even
+    when asked lazily: the one dispatch of ``_formula.design`` decides."""
+    data = _simple_frame(3000, 4)
+    lazy = _data.design("~ " + rhs, data, lazy=True)
+    full = _data.design("~ " + rhs, data)
+    assert lazy.covariates is None and lazy.columns == full.columns
+    assert lazy.x.tobytes() == full.x.tobytes() and lazy.x.shape[0] == 3000
+
+
 def test_cox_from_blocks_is_cox_from_the_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
     data = _simple_frame(4000, 9)
     rhs = "~ C(age, contr.treatment('c')) + sex + moves + np.log1p(days) + flag"

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from reunistat.errors import InputError, ModelError
+
+if TYPE_CHECKING:
+    from reunistat.models._simple_design import SimpleParts
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,10 @@ class Design:
     ranges : tuple of numpy.ndarray, optional
         Each column's minimum and maximum, when the build found them on the way
         (the column-major fast path, whose finiteness check they are).
+    parts : SimpleParts, optional
+        The blocks the simple path writes ``x`` from, when :func:`design` was asked
+        for them (``lazy``): ``x`` then has no rows
+        (:class:`reunistat.models._simple_design.SimpleParts`).
     """
 
     x: np.ndarray
@@ -66,6 +73,7 @@ class Design:
     n_dropped_missing: int
     coded: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     ranges: tuple[np.ndarray, np.ndarray] | None = None
+    parts: SimpleParts | None = None
 
 
 def split_formula(formula: str, error: type[Exception] = InputError) -> tuple[str | None, str]:
@@ -95,6 +103,7 @@ def design(
     intercept: bool,
     error: type[Exception] = InputError,
     order: Literal["C", "F"] = "C",
+    lazy: bool = False,
 ) -> Design:
     """Build the design matrix of a formula's right side, dropping rows with missing covariates.
 
@@ -115,12 +124,16 @@ def design(
         intercept (``a + b + ...``, built directly from the columns):
         row-major, or column-major (each covariate contiguous: the survival
         models' layout). Other designs are row-major.
+    lazy : bool
+        A design of simple terms comes as its blocks (``parts``; ``x`` has no
+        rows), for a caller that takes the columns in its own order without the
+        ``(n, k)`` matrix. Other designs are built as without it.
     """
     rhs = split_formula(rhs, error)[1]
     fast = None if intercept else _plain_numeric(rhs, data)
     if fast is not None:
         return _fast_design(fast, data, order)
-    simple = _simple(rhs, data, intercept)
+    simple = _simple(rhs, data, intercept, lazy)
     if simple is not None:
         return simple
     from formulaic import model_matrix
@@ -144,15 +157,22 @@ def design(
     return Design(x, cols, term_columns, mm.index, spec, len(data) - len(mm.index))
 
 
-def _simple(rhs: str, data: pd.DataFrame, intercept: bool) -> Design | None:
+def _simple(rhs: str, data: pd.DataFrame, intercept: bool, lazy: bool = False) -> Design | None:
     """The same design without materialising it through formulaic, when the terms are simple.
 
     See :mod:`reunistat.models._simple_design`; None (use formulaic) otherwise,
     or if anything there fails: formulaic then gives the matrix or the error.
+    ``lazy``: the blocks (``parts``) instead of the matrix.
     """
-    from reunistat.models._simple_design import simple_design
+    from reunistat.models._simple_design import simple_design, simple_parts
 
     try:
+        if lazy:
+            p = simple_parts(rhs, data, intercept=intercept)
+            if p is None:
+                return None
+            x = np.empty((0, len(p.columns)))
+            return Design(x, p.columns, p.term_columns, data.index, p.spec, 0, p.coded, parts=p)
         d = simple_design(rhs, data, intercept=intercept)
     except Exception:  # formulaic's path below restates any problem
         return None

@@ -17,7 +17,7 @@ import pandas as pd
 
 from reunistat.errors import InputError, ModelError
 from reunistat.models import _formula, _options
-from reunistat.models._simple_design import SimpleParts, simple_parts
+from reunistat.models._simple_design import SimpleParts
 
 
 def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> None:
@@ -201,16 +201,6 @@ class BlockCovariates:
         return out
 
 
-def _lazy_parts(rhs: str, data: pd.DataFrame) -> SimpleParts | None:
-    """The simple design's blocks where :func:`_formula.design` would build it from them."""
-    if _formula._plain_numeric(rhs, data) is not None:
-        return None  # the plain numeric (column-major) path
-    try:
-        return simple_parts(rhs, data, intercept=False)
-    except Exception:  # formulaic's path restates any problem
-        return None
-
-
 def design(formula: str, data: pd.DataFrame, lazy: bool = False) -> Design:
     """Build the covariate matrix (no intercept) for a formula such as ``"~ a + b"``.
 
@@ -223,18 +213,12 @@ def design(formula: str, data: pd.DataFrame, lazy: bool = False) -> Design:
     which the engine takes in its own order without the ``(n, k)`` matrix.
     """
     lhs, rhs = _formula.split_formula(formula)
-    parts = _lazy_parts(rhs, data) if lazy else None
-    if parts is not None:
-        k = len(parts.columns)
-        cov = BlockCovariates(parts)
-        return Design(
-            np.empty((0, k)), parts.columns, parts.term_columns, data.index, lhs, parts.spec,
-            0, parts.coded, None, cov,
-        )  # fmt: skip
-    d = _formula.design(rhs, data, intercept=False, order="F")
+    d = _formula.design(rhs, data, intercept=False, order="F", lazy=lazy)
+    cov = None if d.parts is None else BlockCovariates(d.parts)
     return Design(
-        d.x, d.columns, d.term_columns, d.rows, lhs, d.spec, d.n_dropped_missing, d.coded, d.ranges
-    )
+        d.x, d.columns, d.term_columns, d.rows, lhs, d.spec, d.n_dropped_missing, d.coded,
+        d.ranges, cov,
+    )  # fmt: skip
 
 
 def column_range(x: np.ndarray | BlockCovariates) -> tuple[np.ndarray, np.ndarray]:
