@@ -134,3 +134,28 @@ def test_a_script_called_from_python_is_not_restarted(monkeypatch: pytest.Monkey
         monkeypatch.delenv(k, raising=False)
     kernels.restart_portable(Path(__file__))  # this process runs pytest, not this file
     assert all(k not in os.environ for k in kernels.VARIABLES)
+
+
+def test_a_partial_run_on_other_kernels_than_its_release_says_so() -> None:
+    """The release's manifest records its kernels; a partial run on others is told."""
+    from reunistat.pipeline.run import say_other_kernels
+
+    now = kernels.in_effect()["portable"]
+    said: list[str] = []
+    assert say_other_kernels({"kernels": {"portable": not now}}, said.append) is True
+    assert len(said) == 1 and "last digits" in said[0] and "--native-kernels" in said[0]
+    assert say_other_kernels({"kernels": {"portable": now}}, said.append) is False
+    assert say_other_kernels({}, said.append) is False  # a release from before the record
+    assert len(said) == 1
+
+
+def test_a_release_with_outputs_of_both_kinds_of_kernels_is_marked_mixed() -> None:
+    from reunistat.pipeline.manifest import run_kernels
+
+    now = kernels.in_effect()
+    assert run_kernels() == now  # a whole run: what it used
+    assert run_kernels({"portable": now["portable"]}) == now  # a partial run on the same
+    other = run_kernels({"portable": not now["portable"]})
+    assert other["mixed"] is True and other["portable"] is False
+    again = run_kernels({"portable": False, "mixed": True})  # stays mixed once mixed
+    assert again["mixed"] is True and again["portable"] is False

@@ -73,6 +73,8 @@ class Prior:
     values: dict[str, dict[str, Any]]
     skipped: list[dict[str, str]]
     suppressed: dict[str, tuple[int, int]]
+    #: The release's kernels (its manifest's ``kernels``), None if it has no record of them.
+    kernels: dict[str, Any] | None = None
 
 
 @dataclass
@@ -450,6 +452,7 @@ def _record(
         timings=timings,
         partial=sorted(run.rerun) if run.partial else None,
         memory=run.memory,
+        prior_kernels=run.prior.kernels if run.partial else None,
     )
     n_files = sum(1 for p in stage.rglob("*") if p.is_file()) + 1  # with the manifest
     note = "re-ran " + ", ".join(sorted(run.rerun)) + " into the release already here"

@@ -101,6 +101,8 @@ class RunRecord:
     #: Resident memory (MiB) after each step of the run's process (``rss`` then, ``peak``
     #: so far) and, under ``scripts``, of the process that ran each script, after it.
     memory: dict[str, Any] | None = None
+    #: A partial run's release: the kernels its manifest recorded (see :func:`run_kernels`).
+    prior_kernels: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -145,7 +147,7 @@ def build_manifest(
         "python": platform.python_version(),
         "platform": platform.platform(),
         "versions": _versions() | _extra_versions(),
-        "kernels": kernels.in_effect(),
+        "kernels": run_kernels(record.prior_kernels),
         "data_dir": cfg.data_dir.as_posix(),
         "inputs": inputs,
         "cohort": cohort,
@@ -154,6 +156,19 @@ def build_manifest(
         "timings_seconds": record.timings,
         "memory_mib": record.memory,
     }
+
+
+def run_kernels(prior: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest's ``kernels``: what this run used (:func:`reunistat.kernels.in_effect`).
+
+    For a partial run, ``prior`` is what the release it joins recorded: if that
+    differs (or was already mixed), the release now holds outputs of both, so it
+    is marked ``"mixed": true`` and not ``portable``.
+    """
+    now = kernels.in_effect()
+    if prior is not None and (prior.get("mixed") or prior.get("portable") != now["portable"]):
+        return now | {"portable": False, "mixed": True}
+    return now
 
 
 def load_manifest(out_dir: Path) -> dict[str, Any] | None:

@@ -269,6 +269,26 @@ def withdraw_small_models(ctx: Context, script: str) -> bool:
 PIPELINE_FILES = ("values.json", "reunistat_tables.xlsx", "disclosure_report.md", MANIFEST)
 
 
+def say_other_kernels(previous: dict[str, Any], log: Callable[[str], None]) -> bool:
+    """Say so when a partial run's kernels are not those of the release it joins.
+
+    Its outputs may then differ from a whole run's in their last digits
+    (:mod:`reunistat.kernels`): after ``reproduce --native-kernels``, say, a
+    script run on its own uses the portable kernels. Returns whether it said so.
+    """
+    was = (previous.get("kernels") or {}).get("portable")
+    now = kernels.in_effect()["portable"]
+    if was is None or was == now:
+        return False
+    kind = {True: "portable (AVX2)", False: "the CPU's own"}
+    log(
+        f"note: this partial run uses {kind[now]} kernels; the release it joins was made with "
+        f"{kind[was]}: its outputs may differ from a whole run's in their last digits. Run "
+        "every script again, or give the same --native-kernels choice as the release."
+    )
+    return True
+
+
 def _prior(stage: Path, manifest: dict[str, Any] | None, rerun: set[str]) -> Prior:
     """Drop from the copied release what the re-run scripts and the pipeline will rewrite."""
     if manifest is None:
@@ -296,6 +316,7 @@ def _prior(stage: Path, manifest: dict[str, Any] | None, rerun: set[str]) -> Pri
             for k, v in manifest.get("suppressed_cells", {}).items()
             if f"tables/{k}.csv" in registry
         },
+        manifest.get("kernels"),
     )
 
 
@@ -369,6 +390,8 @@ def _build(
     t_start = time.perf_counter()
     rerun = {_script_name(cfg, p) for p in scripts}
     prior = _prior(stage, previous, rerun) if partial else Prior({}, {}, [], {})
+    if partial and previous is not None:
+        say_other_kernels(previous, log)
     ctx = Context(cfg.with_changes(outputs_dir=stage), log)
     ctx.values.update(prior.values)
     timings: dict[str, float] = {}
