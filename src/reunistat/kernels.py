@@ -71,21 +71,32 @@ def avx2_cpu() -> bool:
     return platform.machine().lower() in ("x86_64", "amd64") and {"avx2", "fma"} <= _cpu_flags()
 
 
+def _why_native(numpy_counts: bool = True) -> str | None:
+    """Why the portable kernels are not set here (None: they can be).
+
+    A variable the user set means the user chose; ``numpy_counts``: numpy
+    already imported is a reason (not for :func:`restart_portable`, which starts
+    a fresh process).
+    """
+    if any(k in os.environ for k in VARIABLES):
+        return "set in the environment"
+    if numpy_counts and "numpy" in sys.modules:
+        return "numpy was imported before the kernels could be chosen"
+    if not avx2_cpu():
+        return "not an x86-64 CPU with AVX2 and FMA"
+    return None
+
+
 def choose(portable: bool = True) -> str:
     """Ask for the portable kernels (see the module); return what was chosen, and why not.
 
     Returns ``"portable"``, or ``"native"`` with the reason after a colon: not asked
-    for, numpy already imported, not an x86-64 CPU with AVX2 and FMA. Variables the
-    user set are kept (one of them set means the user chose).
+    for, set in the environment (one of the variables set means the user chose),
+    numpy already imported, not an x86-64 CPU with AVX2 and FMA.
     """
-    if not portable:
-        return "native: asked for"
-    if any(k in os.environ for k in VARIABLES):
-        return "native: set in the environment"
-    if "numpy" in sys.modules:
-        return "native: numpy was imported before the kernels could be chosen"
-    if not avx2_cpu():
-        return "native: not an x86-64 CPU with AVX2 and FMA"
+    why = "asked for" if not portable else _why_native()
+    if why is not None:
+        return f"native: {why}"
     os.environ.update(portable_env())
     return "portable"
 
@@ -101,7 +112,7 @@ def restart_portable(program: Path) -> None:
     """
     if Path(sys.argv[0]).resolve() != Path(program).resolve():
         return
-    if any(k in os.environ for k in VARIABLES) or not avx2_cpu():
+    if _why_native(numpy_counts=False) is not None:
         return
     sys.stdout.flush()
     sys.stderr.flush()

@@ -166,9 +166,18 @@ def run_kernels(prior: dict[str, Any] | None = None) -> dict[str, Any]:
     is marked ``"mixed": true`` and not ``portable``.
     """
     now = kernels.in_effect()
-    if prior is not None and (prior.get("mixed") or prior.get("portable") != now["portable"]):
+    if prior is not None and (prior.get("mixed") or other_kernels(prior, now)):
         return now | {"portable": False, "mixed": True}
     return now
+
+
+def other_kernels(prior: dict[str, Any] | None, now: dict[str, Any]) -> bool:
+    """Whether a partial run on ``now``'s kernels is not of the kind its release recorded.
+
+    ``prior`` is the release manifest's ``kernels`` (None for a release without that record).
+    """
+    was = None if prior is None else prior.get("portable")
+    return was is not None and was != now["portable"]
 
 
 def load_manifest(out_dir: Path) -> dict[str, Any] | None:

@@ -30,7 +30,7 @@ from reunistat.pipeline.context import Context
 from reunistat.pipeline.documents import PIPELINE, run_values
 from reunistat.pipeline.finish import Prior, Run, RunResult, WhileScriptsRun, finish
 from reunistat.pipeline.idle_core import IdleCore
-from reunistat.pipeline.manifest import input_hashes, load_manifest
+from reunistat.pipeline.manifest import input_hashes, load_manifest, other_kernels
 from reunistat.pipeline.workers import frozen_heap, memory_mib, release_memory
 from reunistat.report import checker
 from reunistat.report.disclosure import DisclosureRules
@@ -269,22 +269,23 @@ def withdraw_small_models(ctx: Context, script: str) -> bool:
 PIPELINE_FILES = ("values.json", "reunistat_tables.xlsx", "disclosure_report.md", MANIFEST)
 
 
-def say_other_kernels(previous: dict[str, Any], log: Callable[[str], None]) -> bool:
+def say_other_kernels(prior: dict[str, Any] | None, log: Callable[[str], None]) -> bool:
     """Say so when a partial run's kernels are not those of the release it joins.
 
-    Its outputs may then differ from a whole run's in their last digits
-    (:mod:`reunistat.kernels`): after ``reproduce --native-kernels``, say, a
-    script run on its own uses the portable kernels. Returns whether it said so.
+    ``prior`` is the release manifest's ``kernels``. The run's outputs may then
+    differ from a whole run's in their last digits (:mod:`reunistat.kernels`):
+    after ``reproduce --native-kernels``, say, a script run on its own uses the
+    portable kernels. Returns whether it said so.
     """
-    was = (previous.get("kernels") or {}).get("portable")
-    now = kernels.in_effect()["portable"]
-    if was is None or was == now:
+    now = kernels.in_effect()
+    if prior is None or not other_kernels(prior, now):
         return False
     kind = {True: "portable (AVX2)", False: "the CPU's own"}
     log(
-        f"note: this partial run uses {kind[now]} kernels; the release it joins was made with "
-        f"{kind[was]}: its outputs may differ from a whole run's in their last digits. Run "
-        "every script again, or give the same --native-kernels choice as the release."
+        f"note: this partial run uses {kind[now['portable']]} kernels; the release it joins was "
+        f"made with {kind[prior['portable']]}: its outputs may differ from a whole run's in "
+        "their last digits. Run every script again, or give the same --native-kernels choice "
+        "as the release."
     )
     return True
 
@@ -390,8 +391,8 @@ def _build(
     t_start = time.perf_counter()
     rerun = {_script_name(cfg, p) for p in scripts}
     prior = _prior(stage, previous, rerun) if partial else Prior({}, {}, [], {})
-    if partial and previous is not None:
-        say_other_kernels(previous, log)
+    if partial:
+        say_other_kernels(prior.kernels, log)
     ctx = Context(cfg.with_changes(outputs_dir=stage), log)
     ctx.values.update(prior.values)
     timings: dict[str, float] = {}
