@@ -68,7 +68,12 @@ print(sorted(once() for _ in range(3))[1])
 """
 
 
-def _probe_env(threads: int) -> dict[str, str]:
+#: The probes each run records (seconds): one core, both cores at once, memory.
+PROBES = ("speed_probe_s", "speed_probe_two_cores_s", "memory_probe_s")
+
+
+def _threads_env(threads: int) -> dict[str, str]:
+    """This environment with BLAS and OpenMP on ``threads`` threads."""
     env = dict(os.environ)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
@@ -78,7 +83,7 @@ def _probe_env(threads: int) -> dict[str, str]:
 def machine_speed(threads: int, code: str = SPEED_PROBE) -> float:
     """Seconds the ``code`` workload (:data:`SPEED_PROBE`) takes on this machine now."""
     res = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=_probe_env(threads),
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_threads_env(threads),
         check=True,
     )  # fmt: skip
     return round(float(res.stdout), 3)
@@ -92,7 +97,7 @@ def machine_speed_both_cores(threads: int) -> float:
     """
     cmd = [sys.executable, "-c", SPEED_PROBE]
     procs = [
-        subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=_probe_env(threads))
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=_threads_env(threads))
         for _ in range(2)
     ]
     return round(max(float(p.communicate()[0]) for p in procs), 3)
@@ -127,9 +132,7 @@ def run_once(
         *([] if jobs is None else ["--jobs", str(jobs)]),
         *extra,
     ]
-    env = dict(os.environ, PYTHONPATH=str(src))
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(threads)
+    env = _threads_env(threads) | {"PYTHONPATH": str(src)}
     probe = machine_speed(threads)
     probe2 = machine_speed_both_cores(threads)
     probe_mem = machine_speed(threads, MEMORY_PROBE)
@@ -246,9 +249,7 @@ def main() -> None:
         "skipped": runs[0]["skipped"],
         "disclosure": runs[0]["disclosure"],
         "load": [r["load"] for r in runs],
-        "speed_probe_s": [r["speed_probe_s"] for r in runs],
-        "speed_probe_two_cores_s": [r["speed_probe_two_cores_s"] for r in runs],
-        "memory_probe_s": [r["memory_probe_s"] for r in runs],
+        **{k: [r[k] for r in runs] for k in PROBES},
         "hashes": runs[0]["hashes"],
         "kernels": runs[0]["kernels"],
     }
@@ -314,9 +315,7 @@ def combine(out: str, labels: list[str]) -> None:
             for k in keys
         },
         "load": [x for r in runs for x in r["load"]],
-        "speed_probe_s": [x for r in runs for x in r.get("speed_probe_s", [])],
-        "speed_probe_two_cores_s": [x for r in runs for x in r.get("speed_probe_two_cores_s", [])],
-        "memory_probe_s": [x for r in runs for x in r.get("memory_probe_s", [])],
+        **{k: [x for r in runs for x in r.get(k, [])] for k in PROBES},
     }
     meta = {**docs[0]["meta"], "date": docs[-1]["meta"]["date"], "combined": labels}
     (HERE / "results" / f"reproduce_{out}.json").write_text(
